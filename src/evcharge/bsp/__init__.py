@@ -1,0 +1,1 @@
+"""Board support: the BoardSupport interface, PIONIX Yeti and YAK drivers, simulated boards."""
