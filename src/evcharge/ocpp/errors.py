@@ -1,0 +1,45 @@
+"""Errors of the OCPP stack.
+
+``OcppValidationError`` is raised by the generated validators; its ``kind`` is version-neutral and
+the RPC layer maps it to the error code of the connection's OCPP version (1.6 spells the format
+error ``FormationViolation``, 2.x ``FormatViolation``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ViolationKind(StrEnum):
+    """What kind of schema rule a payload broke."""
+
+    FORMAT = "format"  # not an object, wrong JSON shape
+    TYPE = "type"  # a value of the wrong JSON type
+    PROPERTY = "property"  # a value outside its constraints (enum, maxLength, pattern, unknown property)
+    OCCURRENCE = "occurrence"  # a required property missing, an array with too many/few items
+
+
+class OcppError(Exception):
+    """Base class of every OCPP error."""
+
+
+class LocalProtocolError(OcppError):
+    """The application misused the API (for example sent a response to no request)."""
+
+
+class RemoteProtocolError(OcppError):
+    """The peer sent something the protocol does not allow."""
+
+
+class OcppValidationError(RemoteProtocolError):
+    """A payload does not match its JSON schema.
+
+    ``path`` is the JSON path of the offending value (``meterValue[0].sampledValue[2].value``),
+    empty for the payload itself.
+    """
+
+    def __init__(self, kind: ViolationKind, message: str, path: str = "") -> None:
+        self.kind = kind
+        self.reason = message
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
