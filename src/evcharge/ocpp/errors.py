@@ -43,3 +43,34 @@ class OcppValidationError(RemoteProtocolError):
         self.reason = message
         self.path = path
         super().__init__(f"{path}: {message}" if path else message)
+
+
+class OcppCallError(OcppError):
+    """A CALLERROR.
+
+    Raise it in a handler to answer the peer's CALL with ``code`` (an error code of the connection's
+    version); ``call()`` raises it when the peer answered our CALL with a CALLERROR.
+    """
+
+    def __init__(self, code: str, description: str = "", details: dict[str, object] | None = None) -> None:
+        self.code = code
+        self.description = description
+        self.details: dict[str, object] = dict(details or {})
+        super().__init__(f"{code}: {description}" if description else code)
+
+
+class InvalidResponseError(RemoteProtocolError):
+    """The peer answered our CALL with a CALLRESULT that breaks the schema (``code`` in its version)."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"{code}: {reason}")
+
+
+class CallTimeoutError(OcppError, TimeoutError):
+    """The peer did not answer our CALL within the response timeout."""
+
+
+class NotConnectedError(OcppError, ConnectionError):
+    """The call could not be made or completed: no connection to the peer (or it closed meanwhile)."""

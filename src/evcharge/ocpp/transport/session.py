@@ -1,0 +1,247 @@
+"""Run an :class:`~evcharge.ocpp.rpc.RpcConnection` on an asyncio websocket for a routing ``Peer``.
+
+The session owns the loop-side parts only: it reads messages, feeds them to the core, writes the core's
+frames, arms the core's timer with ``loop.call_at``, runs each incoming CALL's handler in its own task (so a
+handler can call the same peer back while the reader keeps reading) and resolves the futures of our calls.
+Every protocol decision is the core's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
+
+from evcharge.ocpp import rpc
+from evcharge.ocpp.errors import (
+    CallTimeoutError,
+    InvalidResponseError,
+    LocalProtocolError,
+    NotConnectedError,
+    OcppCallError,
+)
+from evcharge.ocpp.routing import Peer
+
+__all__ = ["OcppSession", "WebSocketLike"]
+
+log = logging.getLogger("evcharge.ocpp")
+
+
+class WebSocketLike(Protocol):
+    """The part of a ``websockets`` connection the session uses."""
+
+    def __aiter__(self) -> AsyncIterator[str | bytes]: ...
+
+    async def send(self, message: str) -> None: ...
+
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+class OcppSession:
+    """One OCPP connection: a websocket, the RPC core, and the peer object whose handlers answer."""
+
+    def __init__(
+        self,
+        websocket: WebSocketLike,
+        version: rpc.VersionModule,
+        peer: Peer,
+        config: rpc.RpcConfig | None = None,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.websocket = websocket
+        self.core = rpc.RpcConnection(version, config, rng=rng)
+        self.peer = peer
+        self._loop = asyncio.get_running_loop()
+        self._futures: dict[str, asyncio.Future[Any]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._send_lock = asyncio.Lock()
+        self._closed = False
+
+    @property
+    def version(self) -> rpc.VersionModule:
+        return self.core.version
+
+    # ------------------------------------------------------------------ the peer's Link
+
+    async def call(self, action: str, request: Any) -> Any:
+        if self._closed:
+            raise NotConnectedError("the connection is closed")
+        mid = self.core.call(action, request, self._loop.time())
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        self._futures[mid] = fut
+        self._after_core()
+        await self._flush()
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if not self._closed and self.core.cancel(mid, self._loop.time()):
+                self._after_core()
+                await self._flush()
+            raise
+
+    async def send(self, action: str, request: Any) -> None:
+        if self._closed:
+            raise NotConnectedError("the connection is closed")
+        self.core.send(action, request)
+        await self._flush()
+
+    async def close(self) -> None:
+        await self.websocket.close()
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self) -> None:
+        """Serve the connection until the websocket closes."""
+        self.peer.attach(self)
+        try:
+            await self._call_hook(self.peer.on_connected)
+            async for message in self.websocket:
+                self.core.receive_message(message, self._loop.time())
+                self._after_core()
+                await self._flush()
+        except ConnectionError:
+            pass
+        except Exception as exc:
+            if type(exc).__module__.startswith("websockets"):
+                log.debug("websocket closed: %s", exc)
+            else:
+                raise
+        finally:
+            self._shutdown()
+            await self._call_hook(self.peer.on_disconnected)
+
+    async def _call_hook(self, hook: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await hook()
+        except Exception:
+            log.exception("%s failed", getattr(hook, "__qualname__", hook))
+
+    def _shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        self.core.connection_closed()
+        self._dispatch_events()
+        for fut in self._futures.values():
+            if not fut.done():
+                fut.set_exception(NotConnectedError("the connection closed"))
+        self._futures.clear()
+        self.peer.attach(None)
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _flush(self) -> None:
+        if self._closed:
+            self.core.messages_to_send()
+            return
+        async with self._send_lock:
+            for message in self.core.messages_to_send():
+                try:
+                    await self.websocket.send(message)
+                except Exception as exc:  # the websocket closed under us: the reader notices and shuts down
+                    log.debug("send failed: %s", exc)
+                    return
+
+    # ------------------------------------------------------------------ core events and timer
+
+    def _after_core(self) -> None:
+        self._dispatch_events()
+        at = self.core.get_timer()
+        if at != self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(at, self._on_timer) if at is not None and not self._closed else None
+            self._timer_at = at
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.core.handle_timer(self._loop.time())
+        self._after_core()
+        self._spawn(self._flush())
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _resolve(self, mid: str, result: Any = None, error: BaseException | None = None) -> None:
+        fut = self._futures.pop(mid, None)
+        if fut is None or fut.done():
+            return
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)
+
+    def _dispatch_events(self) -> None:
+        while (ev := self.core.next_event()) is not None:
+            if isinstance(ev, rpc.CallReceived):
+                self._spawn(self._handle_call(ev))
+            elif isinstance(ev, rpc.ResultReceived):
+                self._resolve(ev.message_id, ev.response)
+            elif isinstance(ev, rpc.ErrorReceived):
+                self._resolve(ev.message_id,
+                              error=OcppCallError(ev.error_code, ev.error_description, dict(ev.error_details)))
+            elif isinstance(ev, rpc.ResponseInvalid):
+                self._resolve(ev.message_id, error=InvalidResponseError(ev.error_code, ev.reason))
+            elif isinstance(ev, rpc.CallTimedOut):
+                self._resolve(ev.message_id, error=CallTimeoutError(f"no answer to {ev.action} {ev.message_id}"))
+            elif isinstance(ev, rpc.CallAborted):
+                self._resolve(ev.message_id, error=NotConnectedError(f"{ev.action} aborted: {ev.reason}"))
+            elif isinstance(ev, rpc.SendReceived):
+                self._spawn(self._handle_send(ev))
+            elif isinstance(ev, rpc.ResultErrorReceived):
+                log.warning("peer could not process our %s result %s: %s %s", ev.action, ev.message_id,
+                            ev.error_code, ev.error_description)
+            else:
+                log.warning("protocol violation by the peer: %s", ev.description)
+                self.peer.on_protocol_violation(ev.description)
+
+    async def _handle_call(self, ev: rpc.CallReceived) -> None:
+        core = self.core
+        version = core.ocpp_version
+        if self.peer.handler_for(ev.action) is None:
+            core.send_error(ev.message_id, "NotSupported", f"{ev.action} is not supported")
+        else:
+            try:
+                response = await self.peer.dispatch(ev.action, ev.request)
+            except asyncio.CancelledError:
+                raise
+            except OcppCallError as exc:
+                if self._closed:
+                    return
+                code = exc.code if exc.code in rpc.ERROR_CODES[version] else "InternalError"
+                core.send_error(ev.message_id, code, exc.description[:255], exc.details)
+            except Exception as exc:
+                log.exception("handler of %s failed", ev.action)
+                if self._closed:
+                    return
+                core.send_error(ev.message_id, "InternalError", f"{type(exc).__name__}"[:255])
+            else:
+                if self._closed:
+                    return
+                try:
+                    core.send_result(ev.message_id, response)
+                except LocalProtocolError as exc:
+                    log.error("handler of %s returned an invalid response: %s", ev.action, exc)
+                    core.send_error(ev.message_id, "InternalError", "the response could not be built")
+        await self._flush()
+
+    async def _handle_send(self, ev: rpc.SendReceived) -> None:
+        if self.peer.handler_for(ev.action) is None:
+            log.info("no handler for SEND %s", ev.action)
+            return
+        try:
+            await self.peer.dispatch(ev.action, ev.request)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("handler of SEND %s failed", ev.action)
