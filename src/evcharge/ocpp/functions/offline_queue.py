@@ -1,0 +1,314 @@
+"""The persistent queue of transaction-related messages (OCPP 1.6 section 4.10 / 2.0.1 E, "Offline behaviour").
+
+Every transaction message (1.6 ``StartTransaction``, ``StopTransaction``, transaction ``MeterValues``; 2.0.1
+``TransactionEvent``) goes through this queue, online or not, so that the CSMS sees them in the order they
+happened.  The queue lives in a SQLite file (standard library :mod:`sqlite3`), committed on every change, so
+it survives a lost connection, a crash and a restart of the process.
+
+Guarantees:
+
+* **in order** -- only the oldest message is ever in flight (one outstanding CALL per direction);
+* **no duplicates** -- a message is deleted in the same SQLite transaction that records its acknowledgement, so an
+  acknowledged message is never sent again.  A message whose answer was lost with the connection is sent again
+  *with the same message id*, so a CSMS can recognise the retransmission;
+* **no loss** -- a message leaves the queue only when acknowledged, or, after the CSMS answered it with a
+  CALLERROR ``retry_attempts`` times, by moving to the dead-letter table with a :class:`MessageDropped` event
+  the application must look at.  A lost connection never counts as a failed attempt.
+
+The queue is sans-I/O apart from its SQLite file: the charge point asks :meth:`OfflineQueue.next_message`
+what to send, reports the outcome (:meth:`~OfflineQueue.acknowledged`, :meth:`~OfflineQueue.failed`,
+:meth:`~OfflineQueue.disconnected`) and calls :meth:`~OfflineQueue.handle_timer` when
+:meth:`~OfflineQueue.get_timer` says so.  ``now`` is any monotonic-enough clock in seconds.
+
+1.6 ``StartTransaction`` queued offline has no ``transactionId`` yet: enqueue the transaction's later messages with
+the same ``tx_ref`` and no ``transactionId``; when the ``StartTransaction`` is acknowledged, the queue fills in the
+``transactionId`` the CSMS gave (atomically with the acknowledgement).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._common import FunctionsLocalError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL UNIQUE,
+    action TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    tx_ref TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    tx_ref TEXT,
+    attempts INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tx_binding (
+    tx_ref TEXT PRIMARY KEY,
+    transaction_id TEXT NOT NULL
+);
+"""
+
+TRANSACTION_ACTIONS_16 = frozenset({"StartTransaction", "StopTransaction"})
+TRANSACTION_ACTIONS_201 = frozenset({"TransactionEvent"})
+
+
+def is_transaction_message(version: str, action: str, payload: Mapping[str, Any]) -> bool:
+    """Whether a message belongs in the offline queue (everything else is not sent while offline).
+
+    1.6: Start/StopTransaction and MeterValues that carry a ``transactionId``; 2.0.1/2.1: TransactionEvent.
+    """
+    if version == "1.6":
+        return action in TRANSACTION_ACTIONS_16 or (action == "MeterValues" and "transactionId" in payload)
+    return action in TRANSACTION_ACTIONS_201
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfflineQueueConfig:
+    """1.6: TransactionMessageAttempts / TransactionMessageRetryInterval; 2.0.1: OCPPCommCtrlr
+    MessageAttempts / MessageAttemptInterval (TransactionEvent instances)."""
+
+    retry_attempts: int = 3
+    retry_interval: float = 60.0  # the n-th retry waits n * retry_interval after the failure
+    max_messages: int | None = None  # None: unlimited; enqueue beyond it raises (never drops)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    seq: int
+    message_id: str
+    action: str
+    payload: dict[str, Any]
+    tx_ref: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDropped:
+    """A message left the queue without an acknowledgement: the application must handle (log, report) it."""
+
+    message: QueuedMessage
+    reason: str
+
+
+class OfflineQueue:
+    """An ordered, persistent, exactly-once queue of transaction messages in one SQLite file."""
+
+    def __init__(self, path: str | os.PathLike[str], config: OfflineQueueConfig | None = None) -> None:
+        self.config = config or OfflineQueueConfig()
+        if self.config.retry_attempts < 1:
+            raise FunctionsLocalError("retry_attempts must be at least 1")
+        self._db = sqlite3.connect(os.fspath(path), isolation_level=None)
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._online = False
+        self._in_flight: str | None = None
+        self._not_before = 0.0  # retry back-off of the head message
+        self._events: deque[MessageDropped] = deque()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ------------------------------------------------------------ filling
+
+    def enqueue(self, action: str, payload: Mapping[str, Any], *, tx_ref: str | None = None) -> QueuedMessage:
+        """Append a message; it is on disk when this returns."""
+        if self.config.max_messages is not None and len(self) >= self.config.max_messages:
+            raise FunctionsLocalError(f"offline queue full ({self.config.max_messages} messages)")
+        body = dict(payload)
+        if tx_ref is not None:
+            bound = self._db.execute("SELECT transaction_id FROM tx_binding WHERE tx_ref=?", (tx_ref,)).fetchone()
+            if bound is not None:
+                body["transactionId"] = json.loads(bound[0])
+        message_id = str(uuid.uuid4())
+        cur = self._db.execute(
+            "INSERT INTO queue (message_id, action, payload, tx_ref) VALUES (?, ?, ?, ?)",
+            (message_id, action, json.dumps(body, separators=(",", ":")), tx_ref),
+        )
+        assert cur.lastrowid is not None
+        return QueuedMessage(cur.lastrowid, message_id, action, body, tx_ref, 0)
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM queue").fetchone()[0])
+
+    def pending(self) -> list[QueuedMessage]:
+        """Every unacknowledged message, oldest first."""
+        rows = self._db.execute("SELECT seq, message_id, action, payload, tx_ref, attempts FROM queue ORDER BY seq")
+        return [_row(r) for r in rows]
+
+    def dead_letters(self) -> list[tuple[QueuedMessage, str]]:
+        rows = self._db.execute(
+            "SELECT seq, message_id, action, payload, tx_ref, attempts, reason FROM dead_letters ORDER BY seq"
+        )
+        return [(_row(r[:6]), r[6]) for r in rows]
+
+    def transaction_id_of(self, tx_ref: str) -> Any:
+        """The CSMS's transactionId bound to a local ``tx_ref`` (``None`` while its start is unacknowledged)."""
+        row = self._db.execute("SELECT transaction_id FROM tx_binding WHERE tx_ref=?", (tx_ref,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    # ------------------------------------------------------------ connection state
+
+    @property
+    def online(self) -> bool:
+        return self._online
+
+    @property
+    def in_flight(self) -> str | None:
+        """Message id of the message sent and not yet answered."""
+        return self._in_flight
+
+    def connected(self, now: float) -> None:
+        """The websocket is up: replay starts at once, with the retry back-off of a failed head message kept."""
+        self._online = True
+
+    def disconnected(self, now: float) -> None:
+        """The connection is gone: the message in flight goes back to the head, no attempt is counted."""
+        self._online = False
+        self._in_flight = None
+
+    # ------------------------------------------------------------ sending
+
+    def next_message(self, now: float) -> QueuedMessage | None:
+        """The message to send now, or ``None``; the returned message is in flight until its outcome is reported."""
+        if not self._online or self._in_flight is not None or now < self._not_before:
+            return None
+        head = self._head()
+        if head is None:
+            return None
+        self._in_flight = head.message_id
+        return head
+
+    def acknowledged(self, message_id: str, response: Mapping[str, Any] | None = None) -> QueuedMessage:
+        """The CSMS answered with a CALLRESULT: the message is deleted, never to be sent again.
+
+        For a 1.6 ``StartTransaction`` with a ``tx_ref``, the ``transactionId`` of ``response`` is written into
+        the transaction's queued messages in the same SQLite transaction.
+        """
+        msg = self._take_in_flight(message_id)
+        with _txn(self._db):
+            self._db.execute("DELETE FROM queue WHERE seq=?", (msg.seq,))
+            if msg.action == "StartTransaction" and msg.tx_ref is not None and response is not None:
+                tx_id = response.get("transactionId")
+                if tx_id is not None:
+                    self._bind(msg.tx_ref, tx_id)
+        self._not_before = 0.0
+        return msg
+
+    def failed(self, message_id: str, now: float, reason: str = "CALLERROR") -> MessageDropped | None:
+        """The CSMS answered with a CALLERROR (could not process it): retry later, or give up after
+        ``retry_attempts`` and return the :class:`MessageDropped` event (also in :meth:`next_event`)."""
+        msg = self._take_in_flight(message_id)
+        attempts = msg.attempts + 1
+        if attempts < self.config.retry_attempts:
+            self._db.execute("UPDATE queue SET attempts=? WHERE seq=?", (attempts, msg.seq))
+            self._not_before = now + self.config.retry_interval * attempts
+            return None
+        dropped = MessageDropped(_with_attempts(msg, attempts), f"{reason} after {attempts} attempts")
+        with _txn(self._db):
+            self._dead(dropped)
+            if msg.action == "StartTransaction" and msg.tx_ref is not None:
+                # the transaction's later messages cannot be sent without the transactionId the CSMS never gave
+                rows = self._db.execute(
+                    "SELECT seq, message_id, action, payload, tx_ref, attempts FROM queue WHERE tx_ref=? ORDER BY seq",
+                    (msg.tx_ref,),
+                ).fetchall()
+                for r in rows:
+                    self._dead(MessageDropped(_row(r), "StartTransaction of this transaction was dropped"))
+        self._not_before = 0.0
+        return dropped
+
+    def next_event(self) -> MessageDropped | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        """When :meth:`next_message` may next return a message during a retry back-off."""
+        if self._online and self._in_flight is None and self._not_before > 0 and len(self):
+            return self._not_before
+        return None
+
+    def handle_timer(self, now: float) -> None:
+        """Nothing to do but to be called: the charge point then asks :meth:`next_message` again."""
+
+    # ------------------------------------------------------------ internals
+
+    def _head(self) -> QueuedMessage | None:
+        r = self._db.execute(
+            "SELECT seq, message_id, action, payload, tx_ref, attempts FROM queue ORDER BY seq LIMIT 1"
+        ).fetchone()
+        return None if r is None else _row(r)
+
+    def _take_in_flight(self, message_id: str) -> QueuedMessage:
+        if self._in_flight != message_id:
+            raise FunctionsLocalError(f"message {message_id!r} is not the one in flight ({self._in_flight!r})")
+        self._in_flight = None
+        r = self._db.execute(
+            "SELECT seq, message_id, action, payload, tx_ref, attempts FROM queue WHERE message_id=?", (message_id,)
+        ).fetchone()
+        if r is None:  # pragma: no cover - only if someone else edited the file
+            raise FunctionsLocalError(f"message {message_id!r} is not in the queue")
+        return _row(r)
+
+    def _bind(self, tx_ref: str, transaction_id: Any) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO tx_binding (tx_ref, transaction_id) VALUES (?, ?)",
+            (tx_ref, json.dumps(transaction_id)),
+        )
+        rows = self._db.execute("SELECT seq, payload FROM queue WHERE tx_ref=?", (tx_ref,)).fetchall()
+        for seq, payload in rows:
+            body = json.loads(payload)
+            body["transactionId"] = transaction_id
+            self._db.execute("UPDATE queue SET payload=? WHERE seq=?", (json.dumps(body, separators=(",", ":")), seq))
+
+    def _dead(self, event: MessageDropped) -> None:
+        m = event.message
+        self._db.execute("DELETE FROM queue WHERE seq=?", (m.seq,))
+        self._db.execute(
+            "INSERT INTO dead_letters (seq, message_id, action, payload, tx_ref, attempts, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (m.seq, m.message_id, m.action, json.dumps(m.payload), m.tx_ref, m.attempts, event.reason),
+        )
+        self._events.append(event)
+
+
+class _txn:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _row(r: tuple[Any, ...]) -> QueuedMessage:
+    return QueuedMessage(int(r[0]), str(r[1]), str(r[2]), json.loads(r[3]), r[4], int(r[5]))
+
+
+def _with_attempts(m: QueuedMessage, attempts: int) -> QueuedMessage:
+    return QueuedMessage(m.seq, m.message_id, m.action, m.payload, m.tx_ref, attempts)
+
+
+__all__ = [
+    "MessageDropped",
+    "OfflineQueue",
+    "OfflineQueueConfig",
+    "QueuedMessage",
+    "is_transaction_message",
+]
