@@ -1,0 +1,288 @@
+"""Authorization cache, local authorization list and the offline policy (OCPP 1.6 section 3.5, 2.0.1 C and D).
+
+:class:`Authorization` keeps both stores in one SQLite file, so they survive a restart, and answers the one
+question a charger has when someone presents a card: :meth:`Authorization.decide` says *accept now*,
+*reject now* or *ask the CSMS* (send ``Authorize``), per the configured policy:
+
+=============================  ======================================  ==============================================
+1.6 key                        2.0.1 variable                          :class:`AuthorizationConfig` field
+=============================  ======================================  ==============================================
+LocalAuthorizeOffline          AuthCtrlr.LocalAuthorizeOffline         ``local_authorize_offline``
+LocalPreAuthorize              AuthCtrlr.LocalPreAuthorize             ``local_pre_authorize``
+AllowOfflineTxForUnknownId     AuthCtrlr.OfflineTxForUnknownIdEnabled  ``allow_offline_tx_for_unknown_id``
+AuthorizationCacheEnabled      AuthCacheCtrlr.Enabled                  ``cache_enabled``
+LocalAuthListEnabled           LocalAuthListCtrlr.Enabled              ``local_list_enabled``
+(none)                         AuthCacheCtrlr.LifeTime                 ``cache_lifetime``
+=============================  ======================================  ==============================================
+
+Rules applied:
+
+* the local list takes precedence over the cache;
+* an entry is usable only with status ``Accepted`` and an expiry date (if any) in the future; an expired one reads
+  as ``Expired``;
+* online: with ``local_pre_authorize`` a usable entry starts charging at once, anything else asks the CSMS;
+* offline: with ``local_authorize_offline`` a usable entry is accepted and a known non-accepted one is rejected;
+  an identifier that is not known (or when ``local_authorize_offline`` is off) is accepted only with
+  ``allow_offline_tx_for_unknown_id``.
+
+Identifiers: a 1.6 ``idTag`` string, or a 2.0.1 ``IdTokenType`` dict (``{"idToken": ..., "type": ...}``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from ._common import FunctionsLocalError, FunctionsRemoteError, optional, parse_datetime, require
+
+IdToken = str | Mapping[str, Any]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS auth_cache (key TEXT PRIMARY KEY, info TEXT NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS local_list (key TEXT PRIMARY KEY, info TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS auth_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthorizationConfig:
+    version: Literal["1.6", "2.0.1", "2.1"] = "2.0.1"
+    local_authorize_offline: bool = True
+    local_pre_authorize: bool = False
+    allow_offline_tx_for_unknown_id: bool = False
+    cache_enabled: bool = True
+    local_list_enabled: bool = True
+    cache_max_entries: int = 1000
+    cache_lifetime: float | None = None  # seconds an entry stays in the cache; None: for ever
+    local_list_max_entries: int = 1000  # LocalAuthListMaxLength / LocalAuthListCtrlr.Entries
+    send_local_list_max_length: int = 100  # SendLocalListMaxLength / LocalAuthListCtrlr.ItemsPerMessage
+
+
+class Verdict(StrEnum):
+    ACCEPT = "accept"  # start charging now
+    REJECT = "reject"  # do not start
+    ASK_CSMS = "ask_csms"  # send Authorize and wait for its answer
+
+
+class Source(StrEnum):
+    LOCAL_LIST = "LocalList"
+    CACHE = "Cache"
+    UNKNOWN_OFFLINE = "UnknownOffline"
+    NONE = "None"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthDecision:
+    verdict: Verdict
+    source: Source
+    status: str  # the (effective) authorization status: Accepted, Blocked, Expired, Invalid, Unknown...
+    info: dict[str, Any] | None  # the idTagInfo / idTokenInfo found, in OCPP JSON
+
+
+def token_key(token: IdToken) -> str:
+    """The lookup key of an identifier: the 1.6 idTag, or ``type:idToken`` for 2.0.1 (case-insensitive ids)."""
+    if isinstance(token, str):
+        return token.upper()
+    where = "idToken"
+    return f"{require(token, 'type', str, where)}:{require(token, 'idToken', str, where).upper()}"
+
+
+class Authorization:
+    """The authorization cache and the local list of one charging station, persisted in SQLite."""
+
+    def __init__(self, path: str | os.PathLike[str], config: AuthorizationConfig | None = None) -> None:
+        self.config = config or AuthorizationConfig()
+        _check_config(self.config)
+        self._db = sqlite3.connect(os.fspath(path), isolation_level=None)
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def _v16(self) -> bool:
+        return self.config.version == "1.6"
+
+    # ------------------------------------------------------------ decisions
+
+    def decide(self, token: IdToken, *, online: bool, now: datetime) -> AuthDecision:
+        """What to do with ``token`` presented at ``now`` (see the module documentation for the rules)."""
+        cfg = self.config
+        found = self.lookup(token, now)
+        if online:
+            if cfg.local_pre_authorize and found is not None and found.status == "Accepted":
+                return AuthDecision(Verdict.ACCEPT, found.source, found.status, found.info)
+            return AuthDecision(Verdict.ASK_CSMS, Source.NONE, "Unknown", None)
+        if cfg.local_authorize_offline and found is not None:
+            verdict = Verdict.ACCEPT if found.status == "Accepted" else Verdict.REJECT
+            return AuthDecision(verdict, found.source, found.status, found.info)
+        if cfg.allow_offline_tx_for_unknown_id:
+            return AuthDecision(Verdict.ACCEPT, Source.UNKNOWN_OFFLINE, "Unknown", None)
+        return AuthDecision(Verdict.REJECT, Source.NONE, "Unknown", None)
+
+    def lookup(self, token: IdToken, now: datetime) -> AuthDecision | None:
+        """The local list entry, else the cache entry, for ``token`` with its effective status; ``None`` if unknown.
+
+        The ``verdict`` of the result is ACCEPT for a usable entry and REJECT otherwise.
+        """
+        key = token_key(token)
+        if self.config.local_list_enabled:
+            row = self._db.execute("SELECT info FROM local_list WHERE key=?", (key,)).fetchone()
+            if row is not None:
+                return self._judge(json.loads(row[0]), Source.LOCAL_LIST, now)
+        if self.config.cache_enabled:
+            row = self._db.execute("SELECT info, updated FROM auth_cache WHERE key=?", (key,)).fetchone()
+            if row is not None:
+                lifetime = self.config.cache_lifetime
+                if lifetime is not None and now.timestamp() - row[1] >= lifetime:
+                    self._db.execute("DELETE FROM auth_cache WHERE key=?", (key,))
+                    return None
+                return self._judge(json.loads(row[0]), Source.CACHE, now)
+        return None
+
+    def _judge(self, info: dict[str, Any], source: Source, now: datetime) -> AuthDecision:
+        status = str(info.get("status", "Invalid"))
+        expiry_key = "expiryDate" if self._v16 else "cacheExpiryDateTime"
+        expiry = info.get(expiry_key)
+        if status == "Accepted" and expiry is not None and parse_datetime(expiry, expiry_key) <= now:
+            status = "Expired"
+        verdict = Verdict.ACCEPT if status == "Accepted" else Verdict.REJECT
+        return AuthDecision(verdict, source, status, info)
+
+    # ------------------------------------------------------------ the cache
+
+    def update_cache(self, token: IdToken, info: Mapping[str, Any], now: datetime) -> None:
+        """Record the idTagInfo / idTokenInfo the CSMS returned (Authorize, Start/StopTransaction,
+        TransactionEvent answers).  The least recently updated entries go when the cache is full, non-accepted
+        ones first (2.0.1 C10.FR.08)."""
+        if not self.config.cache_enabled:
+            return
+        require(info, "status", str, "idTokenInfo")
+        key = token_key(token)
+        self._db.execute(
+            "INSERT OR REPLACE INTO auth_cache (key, info, updated) VALUES (?, ?, ?)",
+            (key, json.dumps(dict(info)), now.timestamp()),
+        )
+        excess = self.cache_size - self.config.cache_max_entries
+        if excess > 0:
+            rows = self._db.execute("SELECT key, info FROM auth_cache WHERE key != ? ORDER BY updated", (key,))
+            ordered = sorted(rows.fetchall(), key=lambda r: json.loads(r[1]).get("status") == "Accepted")
+            for victim, _ in ordered[:excess]:
+                self._db.execute("DELETE FROM auth_cache WHERE key=?", (victim,))
+
+    @property
+    def cache_size(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM auth_cache").fetchone()[0])
+
+    def clear_cache(self) -> dict[str, Any]:
+        """ClearCache: answer ``Accepted`` (``Rejected`` when the cache is disabled)."""
+        if not self.config.cache_enabled:
+            return {"status": "Rejected"}
+        self._db.execute("DELETE FROM auth_cache")
+        return {"status": "Accepted"}
+
+    # ------------------------------------------------------------ the local list
+
+    @property
+    def local_list_version(self) -> int:
+        row = self._db.execute("SELECT value FROM auth_meta WHERE name='list_version'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    @property
+    def local_list_size(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM local_list").fetchone()[0])
+
+    def handle_get_local_list_version(self, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """GetLocalListVersion: the version (1.6: -1 when the list is disabled)."""
+        if self._v16:
+            return {"listVersion": self.local_list_version if self.config.local_list_enabled else -1}
+        return {"versionNumber": self.local_list_version}
+
+    def handle_send_local_list(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """SendLocalList: full or differential update; answers Accepted / Failed / VersionMismatch
+        (1.6 also NotSupported when the local list is disabled).  The update is atomic: all or nothing."""
+        where = "SendLocalList"
+        v16 = self._v16
+        if v16 and not self.config.local_list_enabled:
+            return {"status": "NotSupported"}
+        version = require(payload, "listVersion" if v16 else "versionNumber", int, where)
+        update_type = require(payload, "updateType", str, where)
+        if update_type not in ("Full", "Differential"):
+            raise FunctionsRemoteError(f"{where}.updateType: unknown update type {update_type!r}")
+        entries = optional(payload, "localAuthorizationList", list, where) or []
+        if len(entries) > self.config.send_local_list_max_length:
+            return {"status": "Failed"}
+        parsed: list[tuple[str, dict[str, Any] | None]] = []
+        for i, entry in enumerate(entries):
+            ew = f"{where}.localAuthorizationList[{i}]"
+            if v16:
+                key = token_key(require(entry, "idTag", str, ew))
+                info = optional(entry, "idTagInfo", Mapping, ew)
+            else:
+                key = token_key(require(entry, "idToken", Mapping, ew))
+                info = optional(entry, "idTokenInfo", Mapping, ew)
+            if info is not None:
+                require(info, "status", str, f"{ew}.info")
+            parsed.append((key, None if info is None else dict(info)))
+        if version <= 0:
+            return {"status": "Failed"}  # 0 means "no list" and -1 "not supported": never a real version
+        if update_type == "Differential" and version <= self.local_list_version:
+            return {"status": "VersionMismatch"}
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if update_type == "Full":
+                self._db.execute("DELETE FROM local_list")
+            for key, info in parsed:
+                if info is None:
+                    self._db.execute("DELETE FROM local_list WHERE key=?", (key,))
+                else:
+                    self._db.execute("INSERT OR REPLACE INTO local_list (key, info) VALUES (?, ?)",
+                                     (key, json.dumps(info)))
+            if self.local_list_size > self.config.local_list_max_entries:
+                self._db.execute("ROLLBACK")
+                return {"status": "Failed"}
+            self._db.execute("INSERT OR REPLACE INTO auth_meta (name, value) VALUES ('list_version', ?)",
+                             (str(version),))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return {"status": "Accepted"}
+
+    def expire_cache_before(self, when: datetime) -> int:
+        """Drop cache entries last updated before ``when``; returns how many went."""
+        cur = self._db.execute("DELETE FROM auth_cache WHERE updated < ?", (when.timestamp(),))
+        return cur.rowcount
+
+    def cache_lifetime_timer(self, now: datetime) -> datetime | None:
+        """When the oldest cache entry reaches ``cache_lifetime`` (``None`` if no lifetime or empty cache)."""
+        if self.config.cache_lifetime is None:
+            return None
+        row = self._db.execute("SELECT MIN(updated) FROM auth_cache").fetchone()
+        if row is None or row[0] is None:
+            return None
+        due = datetime.fromtimestamp(row[0], tz=now.tzinfo) + timedelta(seconds=self.config.cache_lifetime)
+        return max(due, now)
+
+
+def _check_config(config: AuthorizationConfig) -> None:
+    if config.cache_max_entries < 0 or config.local_list_max_entries < 0:
+        raise FunctionsLocalError("sizes must not be negative")
+
+
+__all__ = [
+    "AuthDecision",
+    "Authorization",
+    "AuthorizationConfig",
+    "IdToken",
+    "Source",
+    "Verdict",
+    "token_key",
+]
