@@ -1,0 +1,203 @@
+"""Yeti serial framing: COBS over (payload || CRC-32/JAMCRC little-endian), terminated by 0x00.
+
+Sans-I/O: :func:`encode_frame` turns a protobuf payload into wire bytes; :class:`FrameDecoder` takes any byte
+stream and returns the payloads of the good frames.  Garbage, bad CRCs, COBS errors and frames larger or smaller
+than the microcontroller accepts are dropped and counted, never raised: a flaky UART must not stop the driver.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from evcharge.bsp.errors import FramingError, LocalProtocolError
+
+#: Largest decoded block (payload + 4 CRC bytes) the MCU's 256-byte COBS buffer can hold.
+MAX_DECODED_SIZE = 254
+#: Smallest decoded block: one payload byte + CRC.
+MIN_DECODED_SIZE = 5
+#: Largest encoded block (without the delimiter) a valid frame can have.
+MAX_ENCODED_SIZE = MAX_DECODED_SIZE + 1 + (MAX_DECODED_SIZE // 254)
+CRC_SIZE = 4
+DELIMITER = b"\x00"
+
+
+def crc32_jamcrc(data: bytes) -> int:
+    """CRC-32/JAMCRC: reflected polynomial 0xEDB88320, init 0xFFFFFFFF, no final XOR (the STM32 hardware CRC)."""
+    return (~zlib.crc32(data)) & 0xFFFFFFFF
+
+
+def cobs_encode(data: bytes) -> bytes:
+    """Consistent Overhead Byte Stuffing: the result contains no zero byte."""
+    out = bytearray()
+    block = bytearray()
+    for byte in data:
+        if byte == 0:
+            out.append(len(block) + 1)
+            out += block
+            block.clear()
+        else:
+            block.append(byte)
+            if len(block) == 254:
+                out.append(255)
+                out += block
+                block.clear()
+    out.append(len(block) + 1)
+    out += block
+    return bytes(out)
+
+
+def cobs_decode(data: bytes) -> bytes:
+    """Undo :func:`cobs_encode`; raises :class:`FramingError` on a zero byte or a code past the end."""
+    out = bytearray()
+    i = 0
+    n = len(data)
+    while i < n:
+        code = data[i]
+        if code == 0:
+            raise FramingError(f"COBS: zero byte at offset {i} inside a block")
+        end = i + code
+        if end > n:
+            raise FramingError(f"COBS: code {code} at offset {i} runs past the end of the {n}-byte block")
+        chunk = data[i + 1 : end]
+        if 0 in chunk:
+            raise FramingError(f"COBS: zero byte inside the block at offset {i + 1 + chunk.index(0)}")
+        out += chunk
+        i = end
+        if code != 255 and i < n:
+            out.append(0)
+    return bytes(out)
+
+
+def encode_frame(payload: bytes) -> bytes:
+    """Wire bytes for one message: COBS(payload || CRC32 LE) || 0x00."""
+    size = len(payload) + CRC_SIZE
+    if size > MAX_DECODED_SIZE:
+        raise LocalProtocolError(f"payload of {len(payload)} bytes exceeds the MCU limit of {MAX_DECODED_SIZE - 4}")
+    if not payload:
+        raise LocalProtocolError("empty payload: the MCU ignores empty frames")
+    crc = crc32_jamcrc(payload)
+    return cobs_encode(payload + crc.to_bytes(4, "little")) + DELIMITER
+
+
+def decode_block(block: bytes) -> bytes:
+    """Decode one COBS block (without the delimiter) into a payload, checking size limits and the CRC."""
+    if len(block) > MAX_ENCODED_SIZE:
+        raise FramingError(f"frame of {len(block)} encoded bytes exceeds the limit of {MAX_ENCODED_SIZE}")
+    decoded = cobs_decode(block)
+    if len(decoded) < MIN_DECODED_SIZE:
+        raise FramingError(f"frame of {len(decoded)} decoded bytes is shorter than payload + CRC")
+    if len(decoded) > MAX_DECODED_SIZE:
+        raise FramingError(f"frame of {len(decoded)} decoded bytes exceeds the limit of {MAX_DECODED_SIZE}")
+    payload, crc = decoded[:-CRC_SIZE], int.from_bytes(decoded[-CRC_SIZE:], "little")
+    expected = crc32_jamcrc(payload)
+    if crc != expected:
+        raise BadCrcError(f"CRC mismatch: frame says 0x{crc:08x}, payload gives 0x{expected:08x}")
+    return payload
+
+
+class BadCrcError(FramingError):
+    """The CRC of a frame does not match its payload."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameStats:
+    """Counters of a :class:`FrameDecoder`."""
+
+    frames: int = 0
+    crc_errors: int = 0
+    cobs_errors: int = 0
+    size_errors: int = 0
+    bytes_discarded: int = 0
+
+    @property
+    def errors(self) -> int:
+        """All dropped frames."""
+        return self.crc_errors + self.cobs_errors + self.size_errors
+
+
+class FrameDecoder:
+    """Streaming frame splitter: feed bytes in, get the payloads of the good frames out.
+
+    A block longer than :data:`MAX_ENCODED_SIZE` is discarded up to the next delimiter (resynchronisation).
+    Empty blocks (two delimiters in a row) are ignored silently, as the firmware does.
+    """
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._overflow = False
+        self._frames = 0
+        self._crc = 0
+        self._cobs = 0
+        self._size = 0
+        self._discarded = 0
+        self.last_error: str | None = None
+
+    @property
+    def stats(self) -> FrameStats:
+        """A snapshot of the counters."""
+        return FrameStats(self._frames, self._crc, self._cobs, self._size, self._discarded)
+
+    @property
+    def pending(self) -> int:
+        """Bytes received after the last delimiter."""
+        return len(self._buf)
+
+    def reset(self) -> None:
+        """Forget a partly received frame."""
+        self._discarded += len(self._buf)
+        self._buf.clear()
+        self._overflow = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Consume ``data``; return the payloads of the complete, valid frames in it."""
+        out: list[bytes] = []
+        start = 0
+        while True:
+            idx = data.find(0, start)
+            if idx < 0:
+                self._append(data[start:])
+                return out
+            self._append(data[start:idx])
+            payload = self._finish()
+            if payload is not None:
+                out.append(payload)
+            start = idx + 1
+
+    def _append(self, chunk: bytes) -> None:
+        if self._overflow:
+            self._discarded += len(chunk)
+            return
+        self._buf += chunk
+        if len(self._buf) > MAX_ENCODED_SIZE:
+            self._discarded += len(self._buf)
+            self._buf.clear()
+            self._overflow = True
+
+    def _finish(self) -> bytes | None:
+        if self._overflow:
+            self._overflow = False
+            self._size += 1
+            self.last_error = f"frame longer than {MAX_ENCODED_SIZE} encoded bytes dropped"
+            return None
+        block = bytes(self._buf)
+        self._buf.clear()
+        if not block:
+            return None
+        try:
+            payload = decode_block(block)
+        except BadCrcError as exc:
+            self._crc += 1
+            self._discarded += len(block) + 1
+            self.last_error = str(exc)
+            return None
+        except FramingError as exc:
+            if "COBS" in str(exc):
+                self._cobs += 1
+            else:
+                self._size += 1
+            self._discarded += len(block) + 1
+            self.last_error = str(exc)
+            return None
+        self._frames += 1
+        return payload

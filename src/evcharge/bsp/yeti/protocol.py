@@ -1,0 +1,564 @@
+"""Sans-I/O core of the Yeti power board driver (firmware 2.x).
+
+:class:`YetiProtocol` turns the bytes the board sends into :mod:`evcharge.bsp.events` and the charger's commands
+into bytes.  It owns the start-up sequence (reset, wait for the reset reason, three keep-alives to resynchronise
+COBS, wait for the capabilities), the host keep-alive every second, link supervision (5 s without a board
+keep-alive is a communication fault; the fault clears when the board speaks again) and the safety reactions the
+firmware leaves to the host: on an RCD trip, an over-current flag, a welded contactor or link loss the core
+withdraws ``allow_power_on`` at once.
+
+Time is passed in as ``now`` (seconds, any monotonic origin); :meth:`YetiProtocol.get_timer` says when
+:meth:`YetiProtocol.handle_timer` must be called next.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from collections import deque
+from dataclasses import dataclass
+
+from evcharge.bsp.errors import DecodeError, LocalProtocolError, UnsupportedFirmwareError
+from evcharge.bsp.events import (
+    BoardErrorKind,
+    BoardEvent,
+    BoardReady,
+    BoardReset,
+    BootloaderEntered,
+    Capabilities,
+    CapabilitiesChanged,
+    CpState,
+    CpStateChanged,
+    ErrorCleared,
+    ErrorRaised,
+    MeterReading,
+    PowerOff,
+    PowerOn,
+    PowerReason,
+    ProtocolViolation,
+    ResetReason,
+    Telemetry,
+)
+from evcharge.bsp.yeti import messages as pb
+from evcharge.bsp.yeti.framing import FrameDecoder, FrameStats, encode_frame
+
+#: pwm_duty_cycle value for state F (-12 V).
+PWM_STATE_F = 0
+#: pwm_duty_cycle value for state X1 (+12 V, no PWM).
+PWM_STATE_X1 = 10000
+
+_CP_MAP = {
+    pb.CpState.STATE_A: CpState.A,
+    pb.CpState.STATE_B: CpState.B,
+    pb.CpState.STATE_C: CpState.C,
+    pb.CpState.STATE_D: CpState.D,
+    pb.CpState.STATE_E: CpState.E,
+    pb.CpState.STATE_F: CpState.F,
+}
+
+_FLAG_ERRORS: tuple[tuple[str, BoardErrorKind, str], ...] = (
+    ("diode_fault", BoardErrorKind.DIODE_FAULT, "diode fault: the vehicle's pilot diode is missing or shorted"),
+    ("rcd_selftest_failed", BoardErrorKind.RCD_SELFTEST_FAILED, "the residual current device failed its self test"),
+    ("rcd_triggered", BoardErrorKind.RCD_TRIGGERED, "residual current device tripped: power withdrawn"),
+    ("ventilation_not_available", BoardErrorKind.VENTILATION_NOT_AVAILABLE, "vehicle asks for ventilation (D)"),
+    ("connector_lock_failed", BoardErrorKind.CONNECTOR_LOCK_FAILED, "connector lock failed"),
+    ("cp_signal_fault", BoardErrorKind.PILOT_FAULT, "control pilot signal fault"),
+    ("over_current", BoardErrorKind.OVER_CURRENT, "over-current: power withdrawn"),
+)
+
+#: Errors during which the core refuses to allow power and withdraws it when they appear.
+POWER_BLOCKING_ERRORS = frozenset(
+    {BoardErrorKind.RCD_TRIGGERED, BoardErrorKind.OVER_CURRENT, BoardErrorKind.CONTACTOR_FAULT}
+)
+
+
+def percent_to_units(duty_percent: float) -> int:
+    """PWM duty cycle in percent (0 < duty <= 100) to the firmware's 0.01 % units (1..10000)."""
+    if not isinstance(duty_percent, int | float) or isinstance(duty_percent, bool) or math.isnan(duty_percent):
+        raise LocalProtocolError(f"duty cycle must be a number, got {duty_percent!r}")
+    if not 0 < duty_percent <= 100:
+        raise LocalProtocolError(f"duty cycle {duty_percent} % is outside 0 < duty <= 100 (use cp_state_f for F)")
+    return max(1, min(PWM_STATE_X1, round(duty_percent * 100)))
+
+
+def units_to_percent(units: int) -> float:
+    """The firmware's 0.01 % units to percent (values >= 10000 mean X1 = 100 %)."""
+    if units < 0:
+        raise LocalProtocolError(f"negative duty cycle units {units}")
+    return min(units, PWM_STATE_X1) / 100.0
+
+
+def parse_firmware_version(version: str) -> tuple[int, int] | None:
+    """(major, minor) from a Yeti version string such as ``"2.0-1-g2d51638"``; ``None`` if it has none."""
+    match = re.match(r"\s*v?(\d+)\.(\d+)", version)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
+class YetiState(enum.Enum):
+    """Where the driver is in the board's life cycle."""
+
+    IDLE = "idle"  #: not started
+    RESETTING = "resetting"  #: reset sent (or pulsed), waiting for the reset reason
+    SYNCING = "syncing"  #: keep-alives sent, waiting for the board's keep-alive (capabilities)
+    READY = "ready"  #: running
+    UNSUPPORTED = "unsupported"  #: the board runs firmware this driver refuses (1.x); terminal
+    BOOTLOADER = "bootloader"  #: the board was sent to its ROM bootloader; terminal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class YetiConfig:
+    """Settings of the Yeti driver; defaults are the firmware's and EVerest's values."""
+
+    keep_alive_interval: float = 1.0  #: host keep-alive period, s
+    link_timeout: float = 5.0  #: silence after which the link is declared lost, s
+    reset_timeout: float = 1.0  #: wait for the reset reason after a reset, s
+    capabilities_timeout: float = 5.0  #: wait for the first board keep-alive, s
+    resync_keep_alives: int = 3  #: keep-alives sent after a reset to resynchronise the MCU's COBS decoder
+    hardware_reset: bool = False  #: the transport pulses the reset line; the core then sends no reset message
+    caps_min_current_a: float | None = None  #: override of the board's minimum current (None: board's value)
+    caps_max_current_a: float | None = None  #: override, e.g. 16.0 for boards jumpered to 16 A
+    host_version: str = "evcharge"  #: sent in the host keep-alive (<= 50 bytes)
+    start_enabled: bool = True  #: whether the port is enabled right after start-up
+    min_firmware_major: int = 2  #: older firmware (the legacy protocol) is refused
+    contactor_check_delay: float = 1.0  #: after PowerOff, current still flowing this long means a welded contactor
+    contactor_check_current_a: float = 1.0  #: current (any phase) counted as flowing
+
+
+class YetiProtocol:
+    """Sans-I/O Yeti driver core; implements :class:`~evcharge.bsp.interface.BoardSupport`."""
+
+    def __init__(self, config: YetiConfig | None = None) -> None:
+        self.config = config if config is not None else YetiConfig()
+        if len(self.config.host_version.encode("utf-8")) > 50:
+            raise LocalProtocolError("host_version is longer than the firmware's 50-byte limit")
+        self._decoder = FrameDecoder()
+        self._out = bytearray()
+        self._events: deque[BoardEvent] = deque()
+        self._state = YetiState.IDLE
+        self._deadline: float | None = None
+        self._next_keep_alive: float | None = None
+        self._last_rx: float | None = None
+        self._link_lost = False
+        self._caps: Capabilities | None = None
+        self._firmware: str | None = None
+        self._reset_expected = False
+        self._enabled = self.config.start_enabled
+        self._pwm_units = PWM_STATE_X1
+        self._allow = False
+        self._three_phases = True
+        self._cp_board: CpState | None = None
+        self._cp_reported: CpState | None = None
+        self._relays_on = False
+        self._relays_off_since: float | None = None
+        self._flags: dict[str, bool] = {name: False for name, _, _ in _FLAG_ERRORS}
+        self._errors: set[BoardErrorKind] = set()
+        self._reported_frame_errors = 0
+        self.decode_errors = 0
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def state(self) -> YetiState:
+        """Life-cycle state."""
+        return self._state
+
+    @property
+    def capabilities(self) -> Capabilities | None:
+        """The board's capabilities (with the configured overrides), ``None`` until known."""
+        return self._caps
+
+    @property
+    def firmware_version(self) -> str | None:
+        """The board's firmware version string, ``None`` until the first keep-alive."""
+        return self._firmware
+
+    @property
+    def frame_stats(self) -> FrameStats:
+        """Counters of received frames and dropped bad frames."""
+        return self._decoder.stats
+
+    @property
+    def cp_state(self) -> CpState | None:
+        """The last control-pilot state the board reported."""
+        return self._cp_board
+
+    @property
+    def relays_on(self) -> bool:
+        """Whether the board last reported closed relays."""
+        return self._relays_on
+
+    @property
+    def active_errors(self) -> frozenset[BoardErrorKind]:
+        """Errors raised and not yet cleared."""
+        return frozenset(self._errors)
+
+    @property
+    def link_lost(self) -> bool:
+        """True while the board has been silent for longer than ``link_timeout``."""
+        return self._link_lost
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the charging port is enabled."""
+        return self._enabled
+
+    # ---------------------------------------------------------------- sans-I/O plumbing
+    def data_to_send(self) -> bytes:
+        """Bytes to write to the UART (and forget)."""
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    def next_event(self) -> BoardEvent | None:
+        """The next pending event, or ``None``."""
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        """When :meth:`handle_timer` must be called next (``None``: no timer)."""
+        if self._state in (YetiState.IDLE, YetiState.UNSUPPORTED, YetiState.BOOTLOADER):
+            return None
+        candidates = [t for t in (self._deadline, self._next_keep_alive) if t is not None]
+        if self._state is YetiState.READY and not self._link_lost and self._last_rx is not None:
+            candidates.append(self._last_rx + self.config.link_timeout)
+        return min(candidates) if candidates else None
+
+    def start(self, now: float) -> None:
+        """Begin the start-up sequence: reset the board (message, unless the transport pulsed the reset line)."""
+        if self._state is not YetiState.IDLE:
+            raise LocalProtocolError(f"start() called in state {self._state.value}")
+        self._begin_reset(now, send_message=not self.config.hardware_reset)
+        self._next_keep_alive = now + self.config.keep_alive_interval
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Feed bytes read from the UART.
+
+        Raises :class:`~evcharge.bsp.errors.UnsupportedFirmwareError` once, when the board turns out to run
+        firmware older than ``min_firmware_major``; the core is then in state ``UNSUPPORTED``.
+        """
+        if self._state is YetiState.BOOTLOADER:
+            return
+        was_unsupported = self._state is YetiState.UNSUPPORTED
+        for payload in self._decoder.feed(data):
+            try:
+                msg = pb.McuToEverest.decode(payload)
+            except DecodeError as exc:
+                self.decode_errors += 1
+                self._events.append(ProtocolViolation(f"undecodable message dropped: {exc}", now))
+                continue
+            self._handle(msg, now)
+            if self._state is YetiState.UNSUPPORTED and not was_unsupported:
+                raise UnsupportedFirmwareError(self._unsupported_message())
+        errors = self._decoder.stats.errors
+        if errors != self._reported_frame_errors:
+            self._reported_frame_errors = errors
+            self._events.append(ProtocolViolation(f"bad frame dropped: {self._decoder.last_error}", now))
+
+    def handle_timer(self, now: float) -> None:
+        """Run the timers that are due at ``now``."""
+        if self._state in (YetiState.IDLE, YetiState.UNSUPPORTED, YetiState.BOOTLOADER):
+            return
+        if self._deadline is not None and now >= self._deadline:
+            self._deadline = None
+            if self._state is YetiState.RESETTING:
+                self._events.append(ProtocolViolation("board did not report a reset reason within the timeout", now))
+                self._begin_sync(now)
+            elif self._state is YetiState.SYNCING:
+                self._raise(BoardErrorKind.COMMUNICATION_FAULT, "no keep-alive from the board after start-up", now)
+                self._link_lost = True
+        if self._next_keep_alive is not None and now >= self._next_keep_alive:
+            self._send_keep_alive(now)
+            self._next_keep_alive = max(self._next_keep_alive + self.config.keep_alive_interval, now + 0.001)
+        if (
+            self._state is YetiState.READY
+            and not self._link_lost
+            and self._last_rx is not None
+            and now - self._last_rx >= self.config.link_timeout
+        ):
+            self._link_lost = True
+            self._withdraw_power()
+            self._raise(
+                BoardErrorKind.COMMUNICATION_FAULT,
+                f"no keep-alive from the board for {self.config.link_timeout:g} s: power withdrawn",
+                now,
+            )
+
+    # ---------------------------------------------------------------- BoardSupport commands
+    def enable(self, enabled: bool) -> None:
+        """Enable or disable the port; disabled shows F and withdraws power, enable re-applies the last PWM."""
+        self._require_running()
+        if enabled == self._enabled:
+            return
+        self._enabled = enabled
+        if not enabled:
+            self._allow = False
+            self._send(pb.EverestToMcu(allow_power_on=False))
+            self._send(pb.EverestToMcu(pwm_duty_cycle=PWM_STATE_F))
+        else:
+            self._send(pb.EverestToMcu(pwm_duty_cycle=self._pwm_units))
+
+    def pwm_on(self, duty_percent: float) -> None:
+        """PWM with ``duty_percent`` (0 < duty <= 100; 100 is X1)."""
+        self._set_pwm(percent_to_units(duty_percent))
+
+    def cp_state_x1(self) -> None:
+        """Constant +12 V (X1)."""
+        self._set_pwm(PWM_STATE_X1)
+
+    def cp_state_f(self) -> None:
+        """Constant -12 V (F)."""
+        self._set_pwm(PWM_STATE_F)
+
+    def cp_state_e(self) -> None:
+        """The Yeti cannot put the pilot to 0 V."""
+        raise LocalProtocolError("the Yeti board cannot generate state E (capabilities.supports_cp_state_e is false)")
+
+    def allow_power_on(self, allow: bool, reason: PowerReason = PowerReason.FULL_POWER_CHARGING) -> None:
+        """Permit closing the relays (the firmware closes them only in C/D with PWM), or withdraw the permission."""
+        self._require_running()
+        if allow:
+            if not self._enabled:
+                raise LocalProtocolError("allow_power_on(True) while the port is disabled")
+            if reason is PowerReason.POWER_OFF:
+                raise LocalProtocolError("allow_power_on(True) with reason PowerOff")
+            blocking = sorted(k.value for k in self._errors & POWER_BLOCKING_ERRORS)
+            if blocking:
+                raise LocalProtocolError(f"cannot allow power while {', '.join(blocking)} is active")
+        self._allow = allow
+        self._send(pb.EverestToMcu(allow_power_on=allow))
+
+    def set_three_phases(self, three_phases: bool) -> None:
+        """Select three phases or one phase (applied at the next relay closing, or during charging if supported)."""
+        self._require_running()
+        caps = self._caps
+        if caps is not None:
+            wanted = 3 if three_phases else 1
+            if not caps.min_phases <= wanted <= caps.max_phases:
+                raise LocalProtocolError(
+                    f"{wanted} phase(s) requested, the board supports {caps.min_phases}..{caps.max_phases}"
+                )
+        self._three_phases = three_phases
+        self._send(pb.EverestToMcu(set_number_of_phases=three_phases))
+
+    def lock_connector(self, lock: bool) -> None:
+        """Drive the connector lock motor."""
+        self._require_running()
+        self._send(pb.EverestToMcu(connector_lock=lock))
+
+    def reset(self, now: float) -> None:
+        """Reset the board's microcontroller (an expected reset: not reported as spurious)."""
+        self._require_running()
+        self._begin_reset(now, send_message=True)
+
+    def expect_hardware_reset(self, now: float) -> None:
+        """Tell the core that the transport just pulsed the reset line."""
+        self._require_running()
+        self._begin_reset(now, send_message=False)
+
+    def enter_bootloader(self, now: float) -> None:
+        """Reboot the board into its ROM bootloader (firmware update); the core stops all timers."""
+        self._require_running()
+        self._send(pb.EverestToMcu(firmware_update=pb.FirmwareUpdate(invoke_rom_bootloader=True)))
+        self._state = YetiState.BOOTLOADER
+        self._deadline = None
+        self._next_keep_alive = None
+        self._events.append(BootloaderEntered(now))
+
+    # ---------------------------------------------------------------- internals
+    def _require_running(self) -> None:
+        if self._state is YetiState.IDLE:
+            raise LocalProtocolError("the board is not started: call start(now) first")
+        if self._state is YetiState.UNSUPPORTED:
+            raise LocalProtocolError(self._unsupported_message())
+        if self._state is YetiState.BOOTLOADER:
+            raise LocalProtocolError("the board is in its ROM bootloader")
+
+    def _unsupported_message(self) -> str:
+        return (
+            f"Yeti firmware {self._firmware!r} is not supported: this driver needs firmware "
+            f">= {self.config.min_firmware_major}.0 (the older firmware speaks the legacy protocol); update the board"
+        )
+
+    def _send(self, msg: pb.EverestToMcu) -> None:
+        self._out += encode_frame(msg.encode())
+
+    def _send_keep_alive(self, now: float) -> None:
+        ts = int(now * 1000) & 0xFFFFFFFF
+        self._send(pb.EverestToMcu(keep_alive=pb.KeepAlive(time_stamp=ts, sw_version_string=self.config.host_version)))
+
+    def _set_pwm(self, units: int) -> None:
+        self._require_running()
+        self._pwm_units = units
+        if self._enabled:
+            self._send(pb.EverestToMcu(pwm_duty_cycle=units))
+
+    def _withdraw_power(self) -> None:
+        self._allow = False
+        self._send(pb.EverestToMcu(allow_power_on=False))
+
+    def _begin_reset(self, now: float, *, send_message: bool) -> None:
+        self._state = YetiState.RESETTING
+        self._reset_expected = True
+        self._deadline = now + self.config.reset_timeout
+        if send_message:
+            self._send(pb.EverestToMcu(reset=True))
+
+    def _begin_sync(self, now: float) -> None:
+        for _ in range(self.config.resync_keep_alives):
+            self._send_keep_alive(now)
+        if self._caps is None:
+            self._state = YetiState.SYNCING
+            self._deadline = now + self.config.capabilities_timeout
+        else:
+            self._state = YetiState.READY
+            self._deadline = None
+            self._reapply()
+
+    def _reapply(self) -> None:
+        """After a board reset: the MCU is back at X1, three phases, power not allowed.  Restore PWM and phases."""
+        self._send(pb.EverestToMcu(set_number_of_phases=self._three_phases))
+        self._send(pb.EverestToMcu(pwm_duty_cycle=self._pwm_units if self._enabled else PWM_STATE_F))
+        self._allow = False
+
+    def _raise(self, kind: BoardErrorKind, detail: str, now: float) -> None:
+        if kind not in self._errors:
+            self._errors.add(kind)
+            self._events.append(ErrorRaised(kind, detail, now))
+
+    def _clear(self, kind: BoardErrorKind, now: float) -> None:
+        if kind in self._errors:
+            self._errors.discard(kind)
+            self._events.append(ErrorCleared(kind, now))
+
+    def _handle(self, msg: pb.McuToEverest, now: float) -> None:
+        which = msg.which_oneof("payload")
+        if which == "keep_alive" and msg.keep_alive is not None:
+            self._on_keep_alive(msg.keep_alive, now)
+        elif which == "reset" and msg.reset is not None:
+            self._on_reset(msg.reset, now)
+        elif self._state is YetiState.UNSUPPORTED:
+            return
+        elif which == "cp_state" and msg.cp_state is not None:
+            self._on_cp_state(_CP_MAP[msg.cp_state], now)
+        elif which == "relais_state" and msg.relais_state is not None:
+            self._on_relais(msg.relais_state, now)
+        elif which == "error_flags" and msg.error_flags is not None:
+            self._on_flags(msg.error_flags, now)
+        elif which == "telemetry" and msg.telemetry is not None:
+            t = msg.telemetry
+            self._events.append(Telemetry(now, float(t.cp_voltage_hi), float(t.cp_voltage_lo), self._relays_on))
+        elif which == "power_meter" and msg.power_meter is not None:
+            self._on_meter(msg.power_meter, now)
+        # pp_state / lock_state: the firmware never sends them (no PP on the Yeti); ignored.
+
+    def _on_keep_alive(self, ka: pb.KeepAliveLo, now: float) -> None:
+        self._last_rx = now
+        if self._firmware != ka.sw_version_string:
+            self._firmware = ka.sw_version_string
+            version = parse_firmware_version(ka.sw_version_string)
+            if version is None or version[0] < self.config.min_firmware_major:
+                self._state = YetiState.UNSUPPORTED
+                self._deadline = None
+                self._next_keep_alive = None
+                return
+        caps = Capabilities(
+            min_current_a=self.config.caps_min_current_a
+            if self.config.caps_min_current_a is not None
+            else float(ka.hwcap_min_current),
+            max_current_a=self.config.caps_max_current_a
+            if self.config.caps_max_current_a is not None
+            else float(ka.hwcap_max_current),
+            min_phases=ka.hwcap_min_phase_count,
+            max_phases=ka.hwcap_max_phase_count,
+            supports_changing_phases_during_charging=ka.supports_changing_phases_during_charging,
+            supports_cp_state_e=False,
+            firmware_version=ka.sw_version_string,
+        )
+        if self._link_lost:
+            self._link_lost = False
+            self._clear(BoardErrorKind.COMMUNICATION_FAULT, now)
+        if self._state is YetiState.SYNCING:
+            self._caps = caps
+            self._state = YetiState.READY
+            self._deadline = None
+            self._events.append(BoardReady(caps, now))
+            if not self._enabled:
+                self._send(pb.EverestToMcu(pwm_duty_cycle=PWM_STATE_F))
+        elif caps != self._caps and self._state is YetiState.READY:
+            self._caps = caps
+            self._events.append(CapabilitiesChanged(caps, now))
+
+    def _on_reset(self, reason: pb.ResetReason, now: float) -> None:
+        self._last_rx = now
+        why = ResetReason.WATCHDOG if reason == pb.ResetReason.WATCHDOG else ResetReason.USER
+        # A reset reason while still starting up (e.g. a boot that overlapped our reset request) is not spurious.
+        spurious = not (
+            (self._state is YetiState.RESETTING and self._reset_expected) or self._state is YetiState.SYNCING
+        )
+        self._reset_expected = False
+        self._events.append(BoardReset(why, spurious, now))
+        if self._relays_on:
+            self._relays_on = False
+            self._relays_off_since = now
+            self._events.append(PowerOff(now))
+        self._cp_board = None
+        self._begin_sync(now)
+
+    def _on_cp_state(self, state: CpState, now: float) -> None:
+        self._cp_board = state
+        if state is CpState.A:
+            self._clear(BoardErrorKind.CONTACTOR_FAULT, now)
+        if self._enabled and state != self._cp_reported:
+            self._cp_reported = state
+            self._events.append(CpStateChanged(state, now))
+
+    def _on_relais(self, on: bool, now: float) -> None:
+        if on == self._relays_on:
+            return
+        self._relays_on = on
+        self._relays_off_since = None if on else now
+        self._events.append(PowerOn(now) if on else PowerOff(now))
+
+    def _on_flags(self, flags: pb.ErrorFlags, now: float) -> None:
+        for name, kind, detail in _FLAG_ERRORS:
+            value = bool(getattr(flags, name))
+            if value == self._flags[name]:
+                continue
+            self._flags[name] = value
+            if value:
+                if kind in POWER_BLOCKING_ERRORS:
+                    self._withdraw_power()
+                self._raise(kind, detail, now)
+            else:
+                self._clear(kind, now)
+
+    def _on_meter(self, m: pb.PowerMeter, now: float) -> None:
+        currents = (m.irmsL1, m.irmsL2, m.irmsL3)
+        reading = MeterReading(
+            now=now,
+            energy_wh_import=m.totalWattHr,
+            power_w=(m.wattL1, m.wattL2, m.wattL3),
+            voltage_v=(m.vrmsL1, m.vrmsL2, m.vrmsL3),
+            current_a=currents,
+            current_n_a=m.irmsN,
+            frequency_hz=(m.freqL1, m.freqL2, m.freqL3),
+            energy_wh_per_phase=(m.wattHrL1, m.wattHrL2, m.wattHrL3),
+            temperature_c=(m.tempL1, m.tempL2, m.tempL3, m.tempN),
+            phase_seq_error=m.phaseSeqError,
+        )
+        self._events.append(reading)
+        off_since = self._relays_off_since
+        if (
+            not self._relays_on
+            and off_since is not None
+            and now - off_since >= self.config.contactor_check_delay
+            and max(currents) > self.config.contactor_check_current_a
+        ):
+            self._withdraw_power()
+            self._raise(
+                BoardErrorKind.CONTACTOR_FAULT,
+                f"{max(currents):.1f} A still flowing {now - off_since:.1f} s after the relays opened: "
+                "welded contactor",
+                now,
+            )
