@@ -1,0 +1,108 @@
+"""States of the EVSE and PEV machines and their transition tables.
+
+``EVSE_TRANSITIONS`` / ``PEV_TRANSITIONS`` list, for each state, the states it may move to; a
+machine that tries any other move raises :class:`AssertionError` (a bug in this package, never a
+peer's fault).  ``EVSE_ACCEPTS`` / ``PEV_ACCEPTS`` list the management messages each state acts on;
+any other frame is ignored and reported as :class:`~evcharge.slac.events.FrameIgnored`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from types import MappingProxyType
+
+from evcharge.slac.messages import MMType
+
+
+class EvseState(Enum):
+    IDLE = "idle"
+    WAIT_PARM_REQ = "wait CM_SLAC_PARM.REQ"
+    WAIT_START_ATTEN = "wait CM_START_ATTEN_CHAR.IND"
+    SOUNDING = "sounding window open"
+    WAIT_ATTEN_CHAR_RSP = "wait CM_ATTEN_CHAR.RSP"
+    WAIT_MATCH = "wait CM_VALIDATE.REQ / CM_SLAC_MATCH.REQ"
+    VALIDATING = "counting BCB toggles"
+    MATCHED = "matched"
+    FAILED = "failed"
+
+
+class PevState(Enum):
+    IDLE = "idle"
+    WAIT_PARM_CNF = "collect CM_SLAC_PARM.CNF"
+    SOUNDING = "sending M-sounds"
+    WAIT_ATTEN_CHAR = "collect CM_ATTEN_CHAR.IND"
+    VALIDATE_READY = "wait first CM_VALIDATE.CNF"
+    VALIDATE_TOGGLE = "toggling, wait second CM_VALIDATE.CNF"
+    WAIT_MATCH_CNF = "wait CM_SLAC_MATCH.CNF"
+    JOINING = "wait CM_SET_KEY.CNF"
+    MATCHED = "matched"
+    FAILED = "failed"
+
+
+_E = EvseState
+_ACTIVE_E = frozenset({_E.WAIT_PARM_REQ, _E.WAIT_START_ATTEN, _E.SOUNDING, _E.WAIT_ATTEN_CHAR_RSP, _E.WAIT_MATCH,
+                       _E.VALIDATING})
+
+EVSE_TRANSITIONS: Mapping[EvseState, frozenset[EvseState]] = MappingProxyType({
+    _E.IDLE: frozenset({_E.WAIT_PARM_REQ}),
+    _E.WAIT_PARM_REQ: frozenset({_E.WAIT_START_ATTEN, _E.FAILED, _E.IDLE}),
+    _E.WAIT_START_ATTEN: frozenset({_E.WAIT_START_ATTEN, _E.SOUNDING, _E.WAIT_PARM_REQ, _E.FAILED, _E.IDLE}),
+    _E.SOUNDING: frozenset({_E.WAIT_START_ATTEN, _E.WAIT_ATTEN_CHAR_RSP, _E.WAIT_PARM_REQ, _E.FAILED, _E.IDLE}),
+    _E.WAIT_ATTEN_CHAR_RSP: frozenset({_E.WAIT_START_ATTEN, _E.WAIT_MATCH, _E.MATCHED, _E.WAIT_PARM_REQ, _E.FAILED,
+                                       _E.IDLE}),
+    _E.WAIT_MATCH: frozenset({_E.WAIT_START_ATTEN, _E.VALIDATING, _E.MATCHED, _E.WAIT_PARM_REQ, _E.FAILED, _E.IDLE}),
+    _E.VALIDATING: frozenset({_E.WAIT_MATCH, _E.WAIT_PARM_REQ, _E.FAILED, _E.IDLE}),
+    _E.MATCHED: frozenset({_E.WAIT_PARM_REQ, _E.FAILED, _E.IDLE}),
+    _E.FAILED: frozenset({_E.WAIT_PARM_REQ, _E.IDLE}),
+})
+
+_SESSION_MSGS = frozenset({MMType.CM_SLAC_PARM_REQ, MMType.CM_SET_KEY_CNF})
+EVSE_ACCEPTS: Mapping[EvseState, frozenset[MMType]] = MappingProxyType({
+    _E.IDLE: frozenset(),
+    _E.WAIT_PARM_REQ: _SESSION_MSGS,
+    _E.WAIT_START_ATTEN: _SESSION_MSGS | {MMType.CM_START_ATTEN_CHAR_IND, MMType.CM_MNBC_SOUND_IND,
+                                          MMType.CM_ATTEN_PROFILE_IND},
+    _E.SOUNDING: _SESSION_MSGS | {MMType.CM_START_ATTEN_CHAR_IND, MMType.CM_MNBC_SOUND_IND,
+                                  MMType.CM_ATTEN_PROFILE_IND},
+    # CM_SLAC_MATCH.REQ here: the PEV got our IND but its RSP was lost; it moves on and so do we.
+    _E.WAIT_ATTEN_CHAR_RSP: _SESSION_MSGS | {MMType.CM_ATTEN_CHAR_RSP, MMType.CM_VALIDATE_REQ,
+                                             MMType.CM_SLAC_MATCH_REQ},
+    _E.WAIT_MATCH: _SESSION_MSGS | {MMType.CM_ATTEN_CHAR_RSP, MMType.CM_VALIDATE_REQ, MMType.CM_SLAC_MATCH_REQ},
+    _E.VALIDATING: frozenset({MMType.CM_SET_KEY_CNF, MMType.CM_VALIDATE_REQ}),
+    # a repeated CM_SLAC_MATCH.REQ means our CNF was lost: answer it again
+    _E.MATCHED: frozenset({MMType.CM_SET_KEY_CNF, MMType.CM_SLAC_MATCH_REQ}),
+    _E.FAILED: frozenset(),
+})
+
+_P = PevState
+PEV_TRANSITIONS: Mapping[PevState, frozenset[PevState]] = MappingProxyType({
+    _P.IDLE: frozenset({_P.WAIT_PARM_CNF}),
+    _P.WAIT_PARM_CNF: frozenset({_P.WAIT_PARM_CNF, _P.SOUNDING, _P.FAILED, _P.IDLE}),
+    _P.SOUNDING: frozenset({_P.WAIT_ATTEN_CHAR, _P.WAIT_PARM_CNF, _P.VALIDATE_READY, _P.WAIT_MATCH_CNF, _P.FAILED,
+                            _P.IDLE}),
+    _P.WAIT_ATTEN_CHAR: frozenset({_P.WAIT_PARM_CNF, _P.VALIDATE_READY, _P.WAIT_MATCH_CNF, _P.FAILED, _P.IDLE}),
+    _P.VALIDATE_READY: frozenset({_P.VALIDATE_READY, _P.VALIDATE_TOGGLE, _P.WAIT_MATCH_CNF, _P.WAIT_PARM_CNF,
+                                  _P.FAILED, _P.IDLE}),
+    _P.VALIDATE_TOGGLE: frozenset({_P.VALIDATE_READY, _P.WAIT_MATCH_CNF, _P.WAIT_PARM_CNF, _P.FAILED, _P.IDLE}),
+    _P.WAIT_MATCH_CNF: frozenset({_P.VALIDATE_READY, _P.WAIT_MATCH_CNF, _P.JOINING, _P.WAIT_PARM_CNF, _P.FAILED,
+                                  _P.IDLE}),
+    _P.JOINING: frozenset({_P.MATCHED, _P.FAILED, _P.IDLE}),
+    _P.MATCHED: frozenset({_P.WAIT_PARM_CNF, _P.IDLE}),
+    _P.FAILED: frozenset({_P.WAIT_PARM_CNF, _P.IDLE}),
+})
+
+# CM_ATTEN_CHAR.IND is answered in every active state: an EVSE repeats it when our RSP was lost.
+_IND = frozenset({MMType.CM_ATTEN_CHAR_IND})
+PEV_ACCEPTS: Mapping[PevState, frozenset[MMType]] = MappingProxyType({
+    _P.IDLE: frozenset(),
+    _P.WAIT_PARM_CNF: frozenset({MMType.CM_SLAC_PARM_CNF}),
+    _P.SOUNDING: _IND | {MMType.CM_SLAC_PARM_CNF},
+    _P.WAIT_ATTEN_CHAR: _IND | {MMType.CM_SLAC_PARM_CNF},
+    _P.VALIDATE_READY: _IND | {MMType.CM_VALIDATE_CNF},
+    _P.VALIDATE_TOGGLE: _IND | {MMType.CM_VALIDATE_CNF},
+    _P.WAIT_MATCH_CNF: _IND | {MMType.CM_SLAC_MATCH_CNF},
+    _P.JOINING: _IND | {MMType.CM_SET_KEY_CNF},
+    _P.MATCHED: _IND,
+    _P.FAILED: frozenset(),
+})
