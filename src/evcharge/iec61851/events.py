@@ -238,3 +238,34 @@ ChargerEvent = (
     StateChanged | VehicleStateChanged | PowerOn | PowerOff | FaultRaised | FaultCleared | ModeChanged
     | PhasesSelected | DutyCycleDeferred
 )
+
+# --------------------------------------------------------------------------- vehicle events
+
+
+@dataclass(frozen=True, slots=True)
+class ResistorStateChanged:
+    """The simulated vehicle switched its resistors: it now presents ``state`` (A when unplugged)."""
+
+    state: CPState
+
+
+@dataclass(frozen=True, slots=True)
+class AllowedCurrentChanged:
+    """The vehicle read a new allowance from the pilot (``None``: no charging allowed by the duty cycle)."""
+
+    amps: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class HlcRequested:
+    """The vehicle recognised 5 %: high-level communication (SLAC, ISO 15118 / DIN) must start."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemandChanged:
+    """The current the vehicle draws per phase changed (it flows only while the contactors are closed)."""
+
+    amps: float
+
+
+VehicleEvent = ResistorStateChanged | AllowedCurrentChanged | HlcRequested | DemandChanged
