@@ -1,0 +1,637 @@
+"""The OCPP 2.0.1 device model, persisted in SQLite, with the 1.6 configuration keys on the same store.
+
+A *component* (``EVSE`` 1, ``OCPPCommCtrlr``, ...) holds *variables* (``HeartbeatInterval``); a variable has
+up to four *attributes* (``Actual``, ``Target``, ``MinSet``, ``MaxSet``), each with a value, a mutability
+(``ReadOnly``, ``WriteOnly``, ``ReadWrite``) and the ``persistent`` / ``constant`` flags, and one set of
+*characteristics* (data type, unit, limits, list of allowed values).
+
+:class:`DeviceModel` loads a *template* (the JSON form shipped as ``data/device_model_ac.json``, see
+:func:`default_template`) into a SQLite file the first time and keeps the values there afterwards:
+
+* values set by the CSMS survive restarts; an attribute with ``persistent: false`` is back to its template
+  value after a restart;
+* a variable marked ``rebootRequired`` answers ``RebootRequired``: the new value is stored as *pending* and
+  becomes the value when the model is next opened (the reboot);
+* a variable with an ``ocpp16Key`` is also the 1.6 configuration key of that name (GetConfiguration /
+  ChangeConfiguration), so a 1.6 and a 2.0.1 charge point share one store.
+
+Extending the default model: pass more component entries in the same JSON form
+(``default_template(2, extra=[{...}])``), or write your own template.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from ._common import FunctionsLocalError, FunctionsRemoteError, format_datetime, optional, parse_datetime, require
+
+ATTRIBUTE_TYPES = ("Actual", "Target", "MinSet", "MaxSet")
+DATA_TYPES = ("string", "decimal", "integer", "dateTime", "boolean", "OptionList", "SequenceList", "MemberList")
+MUTABILITIES = ("ReadOnly", "WriteOnly", "ReadWrite")
+SUMMARY_VARIABLES = frozenset({"AvailabilityState", "Problem"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dm_variables (
+    id INTEGER PRIMARY KEY,
+    component TEXT NOT NULL, component_instance TEXT NOT NULL, evse_id INTEGER NOT NULL, connector_id INTEGER NOT NULL,
+    name TEXT NOT NULL, instance TEXT NOT NULL,
+    UNIQUE (component, component_instance, evse_id, connector_id, name, instance)
+);
+CREATE TABLE IF NOT EXISTS dm_attributes (
+    variable_id INTEGER NOT NULL REFERENCES dm_variables(id),
+    type TEXT NOT NULL,
+    value TEXT NOT NULL,
+    pending TEXT,
+    PRIMARY KEY (variable_id, type)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentKey:
+    """A component: name, optional instance, optional EVSE and connector."""
+
+    name: str
+    instance: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.instance is not None:
+            out["instance"] = self.instance
+        if self.evse_id is not None:
+            out["evse"] = {"id": self.evse_id}
+            if self.connector_id is not None:
+                out["evse"]["connectorId"] = self.connector_id
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str = "component") -> ComponentKey:
+        evse = optional(data, "evse", Mapping, where)
+        return cls(
+            name=require(data, "name", str, where),
+            instance=optional(data, "instance", str, where),
+            evse_id=None if evse is None else require(evse, "id", int, f"{where}.evse"),
+            connector_id=None if evse is None else optional(evse, "connectorId", int, f"{where}.evse"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VariableKey:
+    name: str
+    instance: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name} if self.instance is None else {"name": self.name, "instance": self.instance}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str = "variable") -> VariableKey:
+        return cls(require(data, "name", str, where), optional(data, "instance", str, where))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Characteristics:
+    data_type: str
+    unit: str | None = None
+    min_limit: float | None = None
+    max_limit: float | None = None
+    values_list: tuple[str, ...] | None = None
+    supports_monitoring: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"dataType": self.data_type, "supportsMonitoring": self.supports_monitoring}
+        if self.unit is not None:
+            out["unit"] = self.unit
+        if self.min_limit is not None:
+            out["minLimit"] = self.min_limit
+        if self.max_limit is not None:
+            out["maxLimit"] = self.max_limit
+        if self.values_list is not None:
+            out["valuesList"] = ",".join(self.values_list)
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attribute:
+    type: str
+    value: str
+    mutability: str = "ReadWrite"
+    persistent: bool = True
+    constant: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VariableChanged:
+    """A value changed through SetVariables / ChangeConfiguration (``pending``: only after the next reboot)."""
+
+    component: ComponentKey
+    variable: VariableKey
+    attribute: str
+    value: str
+    pending: bool
+
+
+@dataclass(slots=True)
+class _Var:
+    id: int
+    component: ComponentKey
+    variable: VariableKey
+    characteristics: Characteristics
+    attributes: dict[str, Attribute]
+    defaults: dict[str, str]
+    pending: dict[str, str] = field(default_factory=dict)
+    reboot_required: bool = False
+    ocpp16_key: str | None = None
+    ocpp16_attribute: str = "Actual"
+    ocpp16_values: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- templates
+
+
+def default_template(evse_count: int = 1, *, extra: Iterable[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The shipped model of an AC station with ``evse_count`` EVSEs (one connector each), expanded, plus ``extra``
+    component entries (same JSON form as ``data/device_model_ac.json``)."""
+    if not 1 <= evse_count <= 2:
+        raise FunctionsLocalError("the default model describes a one- or two-EVSE AC charger")
+    text = resources.files("evcharge.ocpp.functions").joinpath("data/device_model_ac.json").read_text("utf-8")
+    raw = json.loads(text.replace("{evse_count}", str(evse_count)))["components"]
+    return expand_template([*raw, *extra], evse_count=evse_count)
+
+
+def expand_template(components: Iterable[Mapping[str, Any]], *, evse_count: int,
+                    connectors_per_evse: int = 1) -> list[dict[str, Any]]:
+    """Repeat the entries with ``"scope": "evse"`` / ``"connector"`` for every EVSE / connector."""
+    out: list[dict[str, Any]] = []
+    for comp in components:
+        scope = comp.get("scope")
+        body = {k: v for k, v in comp.items() if k != "scope"}
+        if scope is None:
+            out.append(body)
+        elif scope == "evse":
+            out.extend({**body, "evse": {"id": e}} for e in range(1, evse_count + 1))
+        elif scope == "connector":
+            out.extend({**body, "evse": {"id": e, "connectorId": c}}
+                       for e in range(1, evse_count + 1) for c in range(1, connectors_per_evse + 1))
+        else:
+            raise FunctionsLocalError(f"component {comp.get('name')!r}: unknown scope {scope!r}")
+    return out
+
+
+def _vars_of_template(components: Iterable[Mapping[str, Any]]) -> list[_Var]:
+    result = []
+    for comp in components:
+        ckey = ComponentKey.from_json(comp, "template component")
+        for v in comp.get("variables", []):
+            vkey = VariableKey.from_json(v, f"template {ckey.name}.variable")
+            data_type = v.get("dataType", "string")
+            if data_type not in DATA_TYPES:
+                raise FunctionsLocalError(f"{ckey.name}.{vkey.name}: unknown dataType {data_type!r}")
+            values = v.get("valuesList")
+            chars = Characteristics(
+                data_type=data_type, unit=v.get("unit"), min_limit=v.get("minLimit"), max_limit=v.get("maxLimit"),
+                values_list=None if values is None else tuple(x for x in values.split(",") if x),
+                supports_monitoring=bool(v.get("supportsMonitoring", False)),
+            )
+            raw_attrs = v.get("attributes") or {"Actual": {k: v[k] for k in
+                                                           ("value", "mutability", "persistent", "constant") if k in v}}
+            attrs = {}
+            for atype, a in raw_attrs.items():
+                if atype not in ATTRIBUTE_TYPES:
+                    raise FunctionsLocalError(f"{ckey.name}.{vkey.name}: unknown attribute type {atype!r}")
+                mut = a.get("mutability", "ReadWrite")
+                if mut not in MUTABILITIES:
+                    raise FunctionsLocalError(f"{ckey.name}.{vkey.name}: unknown mutability {mut!r}")
+                attrs[atype] = Attribute(type=atype, value=str(a.get("value", "")), mutability=mut,
+                                         persistent=bool(a.get("persistent", True)),
+                                         constant=bool(a.get("constant", False)))
+            result.append(_Var(
+                id=0, component=ckey, variable=vkey, characteristics=chars, attributes=attrs,
+                defaults={t: a.value for t, a in attrs.items()}, reboot_required=bool(v.get("rebootRequired", False)),
+                ocpp16_key=v.get("ocpp16Key"), ocpp16_attribute=v.get("ocpp16Attribute", "Actual"),
+                ocpp16_values=dict(v.get("ocpp16Values", {})),
+            ))
+    return result
+
+
+# ---------------------------------------------------------------- the model
+
+
+class DeviceModel:
+    """Components, variables and attributes of a charging station, with their values in a SQLite file.
+
+    Opening the model is the station's boot: pending (reboot-required) values become current and
+    non-persistent values return to their template defaults.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], template: Sequence[Mapping[str, Any]]) -> None:
+        self._db = sqlite3.connect(os.fspath(path), isolation_level=None)
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._vars: dict[tuple[ComponentKey, VariableKey], _Var] = {}
+        self._by_key16: dict[str, _Var] = {}
+        self._events: deque[VariableChanged] = deque()
+        self._load(_vars_of_template(template))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _load(self, variables: list[_Var]) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for var in variables:
+                c, v = var.component, var.variable
+                ident = (c.name, c.instance or "", _n(c.evse_id), _n(c.connector_id), v.name, v.instance or "")
+                db.execute("INSERT OR IGNORE INTO dm_variables (component, component_instance, evse_id, "
+                           "connector_id, name, instance) VALUES (?, ?, ?, ?, ?, ?)", ident)
+                var.id = int(db.execute(
+                    "SELECT id FROM dm_variables WHERE component=? AND component_instance=? AND evse_id=? AND "
+                    "connector_id=? AND name=? AND instance=?", ident).fetchone()[0])
+                for atype, attr in list(var.attributes.items()):
+                    db.execute("INSERT OR IGNORE INTO dm_attributes (variable_id, type, value) VALUES (?, ?, ?)",
+                               (var.id, atype, attr.value))
+                    value, pending = db.execute("SELECT value, pending FROM dm_attributes WHERE variable_id=? AND "
+                                                "type=?", (var.id, atype)).fetchone()
+                    if pending is not None:  # the reboot happened: pending values apply now
+                        value = pending
+                    if not attr.persistent or attr.constant:
+                        value = var.defaults[atype]
+                    db.execute("UPDATE dm_attributes SET value=?, pending=NULL WHERE variable_id=? AND type=?",
+                               (value, var.id, atype))
+                    var.attributes[atype] = _with_value(attr, value)
+                key = (c, v)
+                if key in self._vars:
+                    raise FunctionsLocalError(f"template defines {c.name}.{v.name} twice")
+                self._vars[key] = var
+                if var.ocpp16_key is not None:
+                    self._by_key16[var.ocpp16_key.lower()] = var
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    # ------------------------------------------------------------ local access (the charger itself)
+
+    def get(self, component: ComponentKey | str, variable: VariableKey | str, attribute: str = "Actual") -> str:
+        """The current value; :class:`FunctionsLocalError` if the model has no such variable or attribute."""
+        var = self._var_or_raise(component, variable)
+        if attribute not in var.attributes:
+            raise FunctionsLocalError(f"{var.component.name}.{var.variable.name} has no {attribute} attribute")
+        return var.attributes[attribute].value
+
+    def get_int(self, component: ComponentKey | str, variable: VariableKey | str, attribute: str = "Actual") -> int:
+        return int(self.get(component, variable, attribute))
+
+    def get_bool(self, component: ComponentKey | str, variable: VariableKey | str, attribute: str = "Actual") -> bool:
+        return self.get(component, variable, attribute).lower() == "true"
+
+    def get_list(self, component: ComponentKey | str, variable: VariableKey | str,
+                 attribute: str = "Actual") -> list[str]:
+        return [x.strip() for x in self.get(component, variable, attribute).split(",") if x.strip()]
+
+    def set_local(self, component: ComponentKey | str, variable: VariableKey | str, value: str,
+                  attribute: str = "Actual") -> None:
+        """The charger updates a value (for example AvailabilityState or Power): mutability does not apply, the
+        characteristics do, and the value is in effect at once."""
+        var = self._var_or_raise(component, variable)
+        if attribute not in var.attributes:
+            raise FunctionsLocalError(f"{var.component.name}.{var.variable.name} has no {attribute} attribute")
+        reason = _check_value(var, value)
+        if reason:
+            raise FunctionsLocalError(f"{var.component.name}.{var.variable.name}: {reason}: {value!r}")
+        self._store(var, attribute, value, pending=False)
+
+    def variables(self) -> list[tuple[ComponentKey, VariableKey]]:
+        return list(self._vars)
+
+    def next_event(self) -> VariableChanged | None:
+        return self._events.popleft() if self._events else None
+
+    def _var_or_raise(self, component: ComponentKey | str, variable: VariableKey | str) -> _Var:
+        c = ComponentKey(component) if isinstance(component, str) else component
+        v = VariableKey(variable) if isinstance(variable, str) else variable
+        var = self._vars.get((c, v))
+        if var is None:
+            raise FunctionsLocalError(f"the device model has no {c} / {v}")
+        return var
+
+    def _store(self, var: _Var, attribute: str, value: str, *, pending: bool) -> None:
+        column = "pending" if pending else "value"
+        self._db.execute(f"UPDATE dm_attributes SET {column}=? WHERE variable_id=? AND type=?",
+                         (value, var.id, attribute))
+        if pending:
+            var.pending[attribute] = value
+        else:
+            var.attributes[attribute] = _with_value(var.attributes[attribute], value)
+
+    # ------------------------------------------------------------ 2.0.1 Get/SetVariables
+
+    def _find(self, comp: ComponentKey, variable: VariableKey) -> tuple[str, _Var | None]:
+        var = self._vars.get((comp, variable))
+        if var is not None:
+            return "", var
+        if not any(c == comp for c, _ in self._vars):
+            return "UnknownComponent", None
+        return "UnknownVariable", None
+
+    def handle_get_variables(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """GetVariables request (JSON) -> response (JSON), one result per requested item, in order."""
+        items = require(payload, "getVariableData", list, "GetVariables")
+        results = []
+        for i, item in enumerate(items):
+            where = f"GetVariables.getVariableData[{i}]"
+            comp = ComponentKey.from_json(require(item, "component", Mapping, where), f"{where}.component")
+            variable = VariableKey.from_json(require(item, "variable", Mapping, where), f"{where}.variable")
+            atype = optional(item, "attributeType", str, where) or "Actual"
+            result: dict[str, Any] = {"component": item["component"], "variable": item["variable"]}
+            if "attributeType" in item:
+                result["attributeType"] = atype
+            status, var = self._find(comp, variable)
+            if var is None:
+                result["attributeStatus"] = status
+            elif atype not in var.attributes:
+                result["attributeStatus"] = "NotSupportedAttributeType"
+            elif var.attributes[atype].mutability == "WriteOnly":
+                result["attributeStatus"] = "Rejected"
+                result["attributeStatusInfo"] = {"reasonCode": "WriteOnly"}
+            else:
+                result["attributeStatus"] = "Accepted"
+                result["attributeValue"] = var.attributes[atype].value
+            results.append(result)
+        return {"getVariableResult": results}
+
+    def handle_set_variables(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """SetVariables request (JSON) -> response (JSON).  Accepted values are stored at once (reboot-required
+        ones as pending) and reported as :class:`VariableChanged` events."""
+        items = require(payload, "setVariableData", list, "SetVariables")
+        value_size = self._limit("DeviceDataCtrlr", "ConfigurationValueSize", 1000)
+        results = []
+        for i, item in enumerate(items):
+            where = f"SetVariables.setVariableData[{i}]"
+            comp = ComponentKey.from_json(require(item, "component", Mapping, where), f"{where}.component")
+            variable = VariableKey.from_json(require(item, "variable", Mapping, where), f"{where}.variable")
+            atype = optional(item, "attributeType", str, where) or "Actual"
+            value = require(item, "attributeValue", str, where)
+            result: dict[str, Any] = {"component": item["component"], "variable": item["variable"]}
+            if "attributeType" in item:
+                result["attributeType"] = atype
+            status, reason = self._set(comp, variable, atype, value, value_size)
+            result["attributeStatus"] = status
+            if reason:
+                result["attributeStatusInfo"] = {"reasonCode": reason}
+            results.append(result)
+        return {"setVariableResult": results}
+
+    def _set(self, comp: ComponentKey, variable: VariableKey, atype: str, value: str,
+             value_size: int) -> tuple[str, str]:
+        status, var = self._find(comp, variable)
+        if var is None:
+            return status, ""
+        if atype not in var.attributes:
+            return "NotSupportedAttributeType", ""
+        attr = var.attributes[atype]
+        if attr.mutability == "ReadOnly" or attr.constant:
+            return "Rejected", "ReadOnly"
+        if len(value) > value_size:
+            return "Rejected", "ValueTooLarge"
+        reason = _check_value(var, value)
+        if reason:
+            return "Rejected", reason
+        pending = var.reboot_required and value != attr.value
+        self._store(var, atype, value, pending=pending)
+        self._events.append(VariableChanged(comp, variable, atype, value, pending))
+        return ("RebootRequired", "") if pending else ("Accepted", "")
+
+    def _limit(self, component: str, variable: str, default: int, instance: str | None = None) -> int:
+        var = self._vars.get((ComponentKey(component), VariableKey(variable, instance)))
+        try:
+            return int(var.attributes["Actual"].value) if var is not None else default
+        except (KeyError, ValueError):
+            return default
+
+    # ------------------------------------------------------------ 2.0.1 reports
+
+    def report_data(self, variables: Iterable[_Var] | None = None) -> list[dict[str, Any]]:
+        """ReportData entries (JSON) for the given variables (all of them when ``None``), in model order."""
+        out = []
+        for var in self._vars.values() if variables is None else variables:
+            attrs = []
+            for a in var.attributes.values():
+                entry: dict[str, Any] = {"type": a.type}
+                if a.mutability != "WriteOnly":
+                    entry["value"] = a.value
+                entry.update(mutability=a.mutability, persistent=a.persistent, constant=a.constant)
+                attrs.append(entry)
+            out.append({
+                "component": var.component.to_json(),
+                "variable": var.variable.to_json(),
+                "variableAttribute": attrs,
+                "variableCharacteristics": var.characteristics.to_json(),
+            })
+        return out
+
+    def base_report(self, report_base: str) -> list[dict[str, Any]]:
+        """Report data of GetBaseReport: ``FullInventory``, ``ConfigurationInventory`` (writable variables) or
+        ``SummaryInventory`` (availability and problems)."""
+        if report_base == "FullInventory":
+            chosen = list(self._vars.values())
+        elif report_base == "ConfigurationInventory":
+            chosen = [v for v in self._vars.values()
+                      if any(a.mutability != "ReadOnly" and not a.constant for a in v.attributes.values())]
+        elif report_base == "SummaryInventory":
+            chosen = [v for v in self._vars.values() if v.variable.name in SUMMARY_VARIABLES]
+        else:
+            raise FunctionsRemoteError(f"GetBaseReport.reportBase: unknown report base {report_base!r}")
+        return self.report_data(chosen)
+
+    def handle_get_base_report(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """GetBaseReport -> (response, report data to send with :meth:`notify_reports`)."""
+        require(payload, "requestId", int, "GetBaseReport")
+        data = self.base_report(require(payload, "reportBase", str, "GetBaseReport"))
+        return ({"status": "Accepted"} if data else {"status": "EmptyResultSet"}), data
+
+    def handle_get_report(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """GetReport -> (response, report data).  ``componentVariable`` entries without instance / EVSE / variable
+        match every instance / EVSE / variable; ``componentCriteria`` keep the components that have that
+        variable (Active, Available, Enabled, Problem) set to ``true``; both filters combine."""
+        where = "GetReport"
+        require(payload, "requestId", int, where)
+        wanted = optional(payload, "componentVariable", list, where)
+        criteria = optional(payload, "componentCriteria", list, where)
+        chosen = list(self._vars.values())
+        if wanted:
+            filters = []
+            for i, cv in enumerate(wanted):
+                cw = f"{where}.componentVariable[{i}]"
+                comp_json = require(cv, "component", Mapping, cw)
+                var_json = optional(cv, "variable", Mapping, cw)
+                filters.append((comp_json, None if var_json is None else VariableKey.from_json(var_json, cw)))
+            chosen = [v for v in chosen if any(_component_matches(v.component, c) and
+                                               (vk is None or vk == v.variable) for c, vk in filters)]
+        if criteria:
+            for c in criteria:
+                if c not in ("Active", "Available", "Enabled", "Problem"):
+                    raise FunctionsRemoteError(f"{where}.componentCriteria: unknown criterion {c!r}")
+            ok = {var.component for var in self._vars.values()
+                  if var.variable.name in criteria and var.variable.instance is None
+                  and "Actual" in var.attributes and var.attributes["Actual"].value.lower() == "true"}
+            chosen = [v for v in chosen if v.component in ok]
+        data = self.report_data(chosen)
+        return ({"status": "Accepted"} if data else {"status": "EmptyResultSet"}), data
+
+    def notify_reports(self, request_id: int, report_data: Sequence[Mapping[str, Any]],
+                       generated_at: datetime) -> list[dict[str, Any]]:
+        """The NotifyReport payloads carrying ``report_data``: ``DeviceDataCtrlr.ItemsPerMessage[GetReport]``
+        entries each, ``seqNo`` from 0, ``tbc`` true on all but the last."""
+        per = max(1, self._limit("DeviceDataCtrlr", "ItemsPerMessage", 50, "GetReport"))
+        chunks = [list(report_data[i:i + per]) for i in range(0, len(report_data), per)] or [[]]
+        out = []
+        for seq, chunk in enumerate(chunks):
+            msg: dict[str, Any] = {"requestId": request_id, "generatedAt": format_datetime(generated_at),
+                                   "seqNo": seq, "tbc": seq < len(chunks) - 1}
+            if chunk:
+                msg["reportData"] = chunk
+            out.append(msg)
+        return out
+
+    # ------------------------------------------------------------ 1.6 configuration keys
+
+    def handle_get_configuration(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """1.6 GetConfiguration: every key (no ``key`` list) or the listed ones; unknown keys in ``unknownKey``."""
+        keys = optional(payload, "key", list, "GetConfiguration")
+        if keys:
+            chosen, unknown = [], []
+            for k in keys:
+                if not isinstance(k, str):
+                    raise FunctionsRemoteError("GetConfiguration.key: keys must be strings")
+                var = self._by_key16.get(k.lower())
+                if var is None:
+                    unknown.append(k)
+                else:
+                    chosen.append(var)
+        else:
+            chosen, unknown = list(self._by_key16.values()), []
+        entries = []
+        for var in chosen:
+            attr = var.attributes[var.ocpp16_attribute]
+            assert var.ocpp16_key is not None
+            entry: dict[str, Any] = {"key": var.ocpp16_key, "readonly": attr.mutability == "ReadOnly" or attr.constant}
+            if attr.mutability != "WriteOnly":
+                entry["value"] = _to16(var, attr.value)
+            entries.append(entry)
+        out: dict[str, Any] = {}
+        if entries:
+            out["configurationKey"] = entries
+        if unknown:
+            out["unknownKey"] = unknown
+        return out
+
+    def handle_change_configuration(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """1.6 ChangeConfiguration: Accepted, Rejected, RebootRequired or NotSupported (unknown key)."""
+        key = require(payload, "key", str, "ChangeConfiguration")
+        value = require(payload, "value", str, "ChangeConfiguration")
+        var = self._by_key16.get(key.lower())
+        if var is None:
+            return {"status": "NotSupported"}
+        status, _ = self._set(var.component, var.variable, var.ocpp16_attribute, _from16(var, value), 500)
+        return {"status": status}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _n(x: int | None) -> int:
+    return -1 if x is None else x
+
+
+def _with_value(a: Attribute, value: str) -> Attribute:
+    return Attribute(type=a.type, value=value, mutability=a.mutability, persistent=a.persistent, constant=a.constant)
+
+
+def _component_matches(comp: ComponentKey, data: Mapping[str, Any]) -> bool:
+    if comp.name != data.get("name"):
+        return False
+    if "instance" in data and data["instance"] != comp.instance:
+        return False
+    evse = data.get("evse")
+    if isinstance(evse, Mapping):
+        if evse.get("id") != comp.evse_id:
+            return False
+        if "connectorId" in evse and evse["connectorId"] != comp.connector_id:
+            return False
+    return True
+
+
+def _to16(var: _Var, value: str) -> str:
+    if not var.ocpp16_values:
+        return value
+    return ",".join(var.ocpp16_values.get(x, x) for x in value.split(","))
+
+
+def _from16(var: _Var, value: str) -> str:
+    if not var.ocpp16_values:
+        return value
+    back = {v: k for k, v in var.ocpp16_values.items()}
+    return ",".join(back.get(x.strip(), x.strip()) for x in value.split(","))
+
+
+def _check_value(var: _Var, value: str) -> str:
+    """Empty when ``value`` fits the variable's characteristics, else the reason code (at most 20 characters)."""
+    ch = var.characteristics
+    dt = ch.data_type
+    if dt == "integer" or dt == "decimal":
+        try:
+            number = int(value) if dt == "integer" else float(value)
+        except ValueError:
+            return "InvalidValue"
+        if dt == "decimal" and not math.isfinite(number):
+            return "InvalidValue"
+        if (ch.min_limit is not None and number < ch.min_limit) or (ch.max_limit is not None and number > ch.max_limit):
+            return "ValueOutOfRange"
+        return ""
+    if dt == "boolean":
+        return "" if value in ("true", "false") else "InvalidValue"
+    if dt == "dateTime":
+        try:
+            parse_datetime(value, var.variable.name)
+        except FunctionsRemoteError:
+            return "InvalidValue"
+        return ""
+    if dt == "OptionList":
+        return "" if ch.values_list is None or value in ch.values_list else "ValueNotInList"
+    if dt in ("MemberList", "SequenceList"):
+        members = [x.strip() for x in value.split(",") if x.strip()]
+        if ch.values_list is not None and any(m not in ch.values_list for m in members):
+            return "ValueNotInList"
+        if dt == "MemberList" and len(set(members)) != len(members):
+            return "DuplicateMember"
+        return ""
+    # string: minLimit / maxLimit are lengths
+    if (ch.max_limit is not None and len(value) > ch.max_limit) or (
+            ch.min_limit is not None and len(value) < ch.min_limit):
+        return "InvalidLength"
+    return ""
+
+
+__all__ = [
+    "ATTRIBUTE_TYPES",
+    "Attribute",
+    "Characteristics",
+    "ComponentKey",
+    "DeviceModel",
+    "VariableChanged",
+    "VariableKey",
+    "default_template",
+    "expand_template",
+]
