@@ -136,7 +136,7 @@ def test_write_only_can_be_set_but_never_read(tmp_path: Path) -> None:
     assert dm.handle_set_variables({"setVariableData": [short]})["setVariableResult"][0]["attributeStatusInfo"] == {
         "reasonCode": "InvalidLength"}
     _, data = dm.handle_get_base_report({"requestId": 1, "reportBase": "FullInventory"})
-    pw = [d for d in data if d["variable"]["name"] == "BasicAuthPassword"][0]
+    pw = next(d for d in data if d["variable"]["name"] == "BasicAuthPassword")
     assert "value" not in pw["variableAttribute"][0]
 
 
