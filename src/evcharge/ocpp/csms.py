@@ -32,7 +32,7 @@ from evcharge.ocpp.errors import LocalProtocolError
 from evcharge.ocpp.routing import Peer
 from evcharge.ocpp.rpc import RpcConfig, VersionModule
 
-__all__ = ["Csms", "CsmsConfig", "CsmsHandler", "CsmsSecurity", "PasswordCheck"]
+__all__ = ["Csms", "CsmsConfig", "CsmsHandler", "CsmsSecurity", "HandlerFactory", "PasswordCheck"]
 
 #: ``(identity, password) -> bool`` (or an awaitable of it): the basic-auth check of profiles 1 and 2.
 PasswordCheck = Callable[[str, str], "bool | Awaitable[bool]"]
@@ -97,12 +97,27 @@ class CsmsHandler(Peer):
         self.csms = csms
 
 
+#: Makes the handler of a new connection: ``(identity, csms) -> CsmsHandler``.
+HandlerFactory = Callable[[str, "Csms"], CsmsHandler]
+
+
 class Csms:
     """The CSMS role: the charge points connected now, each with its handler object."""
 
-    def __init__(self, config: CsmsConfig, handler_factory: Callable[[str, Csms], CsmsHandler]) -> None:
+    def __init__(
+        self,
+        config: CsmsConfig,
+        handler_factory: HandlerFactory | Mapping[str, HandlerFactory],
+    ) -> None:
+        """``handler_factory`` makes the handler of a new connection: one callable (often the handler class
+        itself) for every version, or a mapping from version (``"1.6"``, ``"2.0.1"``, ``"2.1"``) to callable
+        when each version has its own handler class."""
         self.config = config
         self.handler_factory = handler_factory
+        if isinstance(handler_factory, Mapping):
+            missing = [v.VERSION for v in config.versions if v.VERSION not in handler_factory]
+            if missing:
+                raise LocalProtocolError(f"no handler factory for OCPP {', '.join(missing)}")
         self._connections: dict[str, CsmsHandler] = {}
 
     @property
@@ -110,9 +125,12 @@ class Csms:
         """Handlers of the connected charge points by identity."""
         return self._connections
 
-    def new_handler(self, identity: str) -> CsmsHandler:
-        """Used by the transport when a charge point connects."""
-        return self.handler_factory(identity, self)
+    def new_handler(self, identity: str, version: VersionModule) -> CsmsHandler:
+        """Used by the transport when a charge point connects with ``version``."""
+        factory = self.handler_factory
+        if isinstance(factory, Mapping):
+            factory = factory[version.VERSION]
+        return factory(identity, self)
 
     def connected(self, handler: CsmsHandler) -> CsmsHandler | None:
         """Used by the transport: register ``handler``; returns the handler it replaces (same identity)."""

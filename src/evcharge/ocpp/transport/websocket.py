@@ -111,7 +111,7 @@ async def serve_csms(csms: Csms, host: str | None, port: int, **kwargs: Any) -> 
         if version is None:
             await connection.close(1002, "no common OCPP subprotocol")
             return
-        peer = csms.new_handler(identity)
+        peer = csms.new_handler(identity, version)
         session = OcppSession(connection, version, peer, config.rpc)
         old = csms.connected(peer)
         if old is not None and old.connected:
