@@ -93,7 +93,7 @@ def test_sub_state_names(vehicle: CPState | None, output: PilotOutput, name: str
 
 def test_docs_page_is_rendered_from_the_table() -> None:
     assert DOC.read_text(encoding="utf-8") == diagram.render_rst(), (
-        "docs/iec61851-transitions.rst is stale: python -m evcharge.iec61851.diagram --write docs/iec61851-transitions.rst"
+        "docs/iec61851-transitions.rst is stale: run python -m evcharge.iec61851.diagram --write <that file>"
     )
 
 

@@ -453,9 +453,9 @@ class Charger:
             target = self._settle()
         else:
             target = ChargerState(row.target)
-        if target is _S.FAULT and row.target == _S.FAULT:
+        if row.target == _S.FAULT and row.trigger in _FAULT_OF_TRIGGER:
             # a new fault: (re)start the minimum time in F
-            self._fault = _FAULT_OF_TRIGGER.get(row.trigger, PilotFault.APPLICATION)
+            self._fault = _FAULT_OF_TRIGGER[row.trigger]
             self._fault_detail = detail
             self._fault_since = self._now
             self._fault_cleared = False
