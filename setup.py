@@ -91,6 +91,7 @@ EXTRAS["test"] = EXTRAS["all"] + [
     "pytest>=7.4,<10",
     "hypothesis>=6.80,<7",
     "jsonschema>=4.18,<5",
+    "rfc3339-validator>=0.1.4",  # jsonschema checks format date-time only with it (ocpp model oracle)
     "ocpp>=1.0,<3",
     "py4j>=0.10.9,<0.11",
     "ruff>=0.5",
