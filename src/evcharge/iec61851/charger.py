@@ -206,6 +206,11 @@ class Charger:
         return self._enabled
 
     @property
+    def power_allowed(self) -> bool:
+        """High-level communication: whether :class:`~.events.AllowPower` currently allows energy transfer."""
+        return self._power_allowed
+
+    @property
     def paused(self) -> bool:
         """True after :class:`~.events.Pause` until :class:`~.events.Resume`."""
         return self._paused
