@@ -49,6 +49,8 @@ class EvseConfig:
     validation: bool = False
     #: How long the application may take to report the toggles it counted, after the toggle window.
     validation_report_grace: float = 0.2
+    #: Matching sessions (PEVs heard through crosstalk included) run at the same time; more are ignored.
+    max_sessions: int = 8
     #: After a failed attempt, wait for a new CM_SLAC_PARM.REQ (True) or fail for good (False).
     restart_after_failure: bool = True
     #: CM_SET_KEY.CNF wait and repetitions.

@@ -9,17 +9,20 @@
     ... evse.next_event() -> Matched(nid=..., peer_mac=...)
 
 On start the machine draws a fresh NMK from ``rng``, derives the NID and sends CM_SET_KEY.REQ to its
-modem; it does not wait for a settle time.  It answers CM_SLAC_PARM.REQ of one PEV at a time (other
-RunIDs are ignored), opens the sounding window on the first CM_START_ATTEN_CHAR.IND,
-CM_MNBC_SOUND.IND or CM_ATTEN_PROFILE.IND of that run, and closes it after TT_EVSE_match_MNBC or
-as soon as all announced profiles arrived; it averages whatever profiles arrived.  CM_ATTEN_CHAR.IND
-is repeated until CM_ATTEN_CHAR.RSP comes; CM_VALIDATE.REQ is answered; CM_SLAC_MATCH.REQ is
-answered with the NID and NMK.
+modem; it does not wait for a settle time.  Every CM_SLAC_PARM.REQ opens a *session* for that PEV
+MAC and RunID (a car also hears the neighbouring chargers, so the charger cannot know which request
+comes from its own car until the car asks to match).  Per session, the sounding window opens on the
+first CM_START_ATTEN_CHAR.IND, CM_MNBC_SOUND.IND or CM_ATTEN_PROFILE.IND of that run and closes after
+TT_EVSE_match_MNBC, or as soon as all announced profiles arrived; whatever arrived is averaged.
+CM_ATTEN_CHAR.IND is repeated until CM_ATTEN_CHAR.RSP comes; CM_VALIDATE.REQ is answered;
+the first CM_SLAC_MATCH.REQ is answered with the NID and NMK and ends every other session.
+Frames with a RunID other than their session's are ignored.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 
 from evcharge.slac._core import MachineBase
 from evcharge.slac.config import EvseConfig
@@ -37,6 +40,7 @@ from evcharge.slac.events import (
 )
 from evcharge.slac.messages import (
     NMK_LENGTH,
+    STATION_ID_LENGTH,
     CmAttenCharInd,
     CmAttenCharRsp,
     CmAttenProfileInd,
@@ -55,14 +59,30 @@ from evcharge.slac.messages import (
     mac_text,
     nid_from_nmk,
 )
-from evcharge.slac.states import EVSE_ACCEPTS, EVSE_TRANSITIONS, EvseState
+from evcharge.slac.states import EVSE_ACCEPTS, EVSE_TRANSITIONS, SESSION_ACCEPTS, SESSION_TRANSITIONS, EvseState
+from evcharge.slac.states import SessionState as S
 
-__all__ = ["EvseSlac"]
+__all__ = ["EvseSlac", "Session"]
 
-_ACTIVE = frozenset({
-    EvseState.WAIT_START_ATTEN, EvseState.SOUNDING, EvseState.WAIT_ATTEN_CHAR_RSP, EvseState.WAIT_MATCH,
-    EvseState.VALIDATING,
-})
+
+@dataclass(slots=True)
+class Session:
+    """One PEV's matching run as this charger sees it."""
+
+    pev_mac: bytes
+    run_id: bytes
+    state: S = S.WAIT_START_ATTEN
+    profiles: list[tuple[int, ...]] = field(default_factory=list)
+    sounds: int = 0
+    pev_id: bytes = bytes(STATION_ID_LENGTH)
+    atten_ind: CmAttenCharInd | None = None
+    atten_tries: int = 0
+    attenuation_db: float = 0.0
+
+    def goto(self, new: S) -> None:
+        if new not in SESSION_TRANSITIONS[self.state]:
+            raise AssertionError(f"session transition {self.state.name} -> {new.name} is not in the table")
+        self.state = new
 
 
 class EvseSlac(MachineBase[EvseState]):
@@ -79,17 +99,9 @@ class EvseSlac(MachineBase[EvseState]):
         self.key_confirmed = False
         self._set_key_tries = 0
         self._started = 0.0
-        self._reset_session()
-
-    def _reset_session(self) -> None:
-        self.pev_mac: bytes | None = None
-        self.run_id: bytes | None = None
-        self._profiles: list[tuple[int, ...]] = []
-        self._sounds_seen = 0
-        self._atten_ind: CmAttenCharInd | None = None
-        self._atten_tries = 0
-        self._attenuation_db = 0.0
-        self._pev_id = b""
+        #: Matching sessions by PEV MAC.
+        self.sessions: dict[bytes, Session] = {}
+        self.matched_session: Session | None = None
 
     # ------------------------------------------------------------------ application -> machine
     def send(self, command: SlacCommand, now: float) -> None:
@@ -100,21 +112,23 @@ class EvseSlac(MachineBase[EvseState]):
             self._start(now)
         elif isinstance(command, StopMatching):
             self._timers.clear()
-            self._reset_session()
+            self.sessions.clear()
             if self._state is not EvseState.IDLE:
                 self._goto(EvseState.IDLE)
         elif isinstance(command, ReportToggles):
-            if self._state is not EvseState.VALIDATING:
+            session = self._validating()
+            if session is None:
                 raise LocalProtocolError(f"ReportToggles in state {self._state.name}: no validation is running")
             if command.count < 0:
                 raise LocalProtocolError("ReportToggles.count must not be negative")
-            self._finish_validation(command.count)
+            self._finish_validation(session, command.count)
         else:
             raise LocalProtocolError(f"{command!r} is not a command for the EVSE")
 
     def _start(self, now: float) -> None:
         self._started = now
-        self._reset_session()
+        self.sessions.clear()
+        self.matched_session = None
         self.nmk = self._rng.randbytes(NMK_LENGTH)
         self.nid = nid_from_nmk(self.nmk, self.config.nid_security_level)
         self.key_confirmed = False
@@ -131,48 +145,64 @@ class EvseSlac(MachineBase[EvseState]):
         )
         self._set_timer("set_key", now + self.config.set_key_timeout)
 
+    def _validating(self) -> Session | None:
+        for session in self.sessions.values():
+            if session.state is S.VALIDATING:
+                return session
+        return None
+
     # ------------------------------------------------------------------ frames
     def _on_frame(self, frame: Frame, now: float) -> None:
         msg = frame.message
         if isinstance(msg, CmSetKeyCnf):
             self._on_set_key_cnf(frame, msg)
             return
+        if isinstance(msg, CmAttenProfileInd):
+            # from our own modem: the PEV is named in the payload, not in the source address
+            pev = msg.pev_mac
+        else:
+            pev = frame.src
+        if self._state is EvseState.MATCHED:
+            assert self.matched_session is not None and isinstance(msg, CmSlacMatchReq)
+            if pev == self.matched_session.pev_mac and msg.run_id == self.matched_session.run_id:
+                self._answer_match(frame, msg, self.matched_session)  # our CNF was lost: answer again
+            else:
+                self._ignore(frame, "CM_SLAC_MATCH.REQ from another PEV or run: already matched")
+            return
         if isinstance(msg, CmSlacParmReq):
             self._on_parm_req(frame, msg, now)
             return
-        if isinstance(msg, CmAttenProfileInd):
-            # from our own modem: the PEV is named in the payload, not in the source address
-            if msg.pev_mac != self.pev_mac:
-                self._ignore(frame, f"CM_ATTEN_PROFILE.IND for PEV {mac_text(msg.pev_mac)}, not the one in session")
-                return
-            self._open_window(now)
-            self._profiles.append(msg.aag)
-            if len(self._profiles) >= self.config.num_sounds:
-                self._close_window(now)
-            return
-        # everything else must come from the PEV in session and carry its RunID
-        if frame.src != self.pev_mac:
-            self._ignore(frame, f"{msg.NAME} from {mac_text(frame.src)}, not the PEV in session")
+        session = self.sessions.get(pev)
+        if session is None:
+            self._ignore(frame, f"{msg.NAME} from {mac_text(pev)}, which has no matching session here")
             return
         run_id = getattr(msg, "run_id", None)
-        if run_id is not None and run_id != self.run_id:
+        if run_id is not None and run_id != session.run_id:
             self._ignore(frame, f"{msg.NAME} carries a foreign RunID {run_id.hex()}")
             return
-        if isinstance(msg, CmStartAttenCharInd | CmMnbcSoundInd):
+        if msg.MMTYPE not in SESSION_ACCEPTS[session.state]:
+            self._ignore(frame, f"{msg.NAME} is not expected in session state {session.state.name}")
+            return
+        if isinstance(msg, CmAttenProfileInd):
+            self._open_window(session, now)
+            session.profiles.append(msg.aag)
+            if len(session.profiles) >= self.config.num_sounds:
+                self._close_window(session, now)
+        elif isinstance(msg, CmStartAttenCharInd | CmMnbcSoundInd):
             if msg.application_type != 0:
                 self._ignore(frame, f"{msg.NAME}: application type {msg.application_type} is not PEV-EVSE matching")
                 return
-            self._open_window(now)
+            self._open_window(session, now)
             if isinstance(msg, CmMnbcSoundInd):
-                self._sounds_seen += 1
-                self._pev_id = msg.sender_id
+                session.sounds += 1
+                session.pev_id = msg.sender_id
         elif isinstance(msg, CmAttenCharRsp):
-            self._on_atten_char_rsp(frame, msg, now)
+            self._on_atten_char_rsp(frame, msg, session, now)
         elif isinstance(msg, CmValidateReq):
-            self._on_validate_req(frame, msg, now)
+            self._on_validate_req(frame, msg, session, now)
         elif isinstance(msg, CmSlacMatchReq):
-            self._on_match_req(frame, msg, now)
-        else:  # pragma: no cover - the accept table lists only the types handled above
+            self._on_match_req(frame, msg, session, now)
+        else:  # pragma: no cover - the accept tables list only the types handled above
             self._ignore(frame, f"{msg.NAME} has no handler")
 
     def _on_set_key_cnf(self, frame: Frame, msg: CmSetKeyCnf) -> None:
@@ -193,118 +223,140 @@ class EvseSlac(MachineBase[EvseState]):
         if msg.security_type != 0:
             self._ignore(frame, f"CM_SLAC_PARM.REQ security type {msg.security_type} is not supported")
             return
-        if self._state in _ACTIVE and frame.src != self.pev_mac:
-            self._ignore(frame, f"busy matching PEV {mac_text(self.pev_mac or b'')}")
-            return
-        if self._state in _ACTIVE and msg.run_id == self.run_id:
-            if self._state is EvseState.WAIT_START_ATTEN:
-                self._send_parm_cnf()  # our CNF was lost, the PEV asks again
+        old = self.sessions.get(frame.src)
+        if old is not None and old.run_id == msg.run_id:
+            if old.state is S.WAIT_START_ATTEN:
+                self._send_parm_cnf(old)  # our CNF was lost, the PEV asks again
             else:
                 self._ignore(frame, "repeated CM_SLAC_PARM.REQ while the run is under way")
             return
-        # a new run: from WAIT_PARM_REQ, or the PEV in session restarted with a new RunID
-        self._reset_session()
-        self.pev_mac = frame.src
-        self.run_id = msg.run_id
-        self._cancel("slac_init", "window", "atten_rsp", "match_session", "validate")
-        self._send_parm_cnf()
-        self._goto(EvseState.WAIT_START_ATTEN)
-        self._set_timer("match_session", now + self.config.match_session_timeout)
+        if old is None and len(self.sessions) >= self.config.max_sessions:
+            self._ignore(frame, f"already {len(self.sessions)} matching sessions (EvseConfig.max_sessions)")
+            return
+        if old is not None:
+            self._drop(old)  # the PEV restarted with a new RunID
+        session = Session(pev_mac=frame.src, run_id=msg.run_id)
+        self.sessions[frame.src] = session
+        self._send_parm_cnf(session)
+        if self._state is EvseState.WAIT_PARM_REQ:
+            self._cancel("slac_init")
+            self._goto(EvseState.MATCHING)
+        self._set_timer(_key("session", session), now + self.config.match_session_timeout)
 
-    def _send_parm_cnf(self) -> None:
-        assert self.pev_mac is not None and self.run_id is not None
+    def _send_parm_cnf(self, session: Session) -> None:
         self._send(
-            self.pev_mac,
+            session.pev_mac,
             CmSlacParmCnf(
                 num_sounds=self.config.num_sounds,
                 time_out=self.config.sounding_time_out,
-                forwarding_sta=self.pev_mac,
-                run_id=self.run_id,
+                forwarding_sta=session.pev_mac,
+                run_id=session.run_id,
             ),
         )
 
-    def _open_window(self, now: float) -> None:
-        if self._state is EvseState.WAIT_START_ATTEN:
-            self._goto(EvseState.SOUNDING)
-            self._set_timer("window", now + self.config.sounding_time_out * 0.1)
+    def _open_window(self, session: Session, now: float) -> None:
+        if session.state is S.WAIT_START_ATTEN:
+            session.goto(S.SOUNDING)
+            self._set_timer(_key("window", session), now + self.config.sounding_time_out * 0.1)
 
-    def _close_window(self, now: float) -> None:
-        self._cancel("window")
-        if not self._profiles:
-            self._attempt_failed(now, "no CM_ATTEN_PROFILE.IND arrived in the sounding window (TT_EVSE_match_MNBC)")
+    def _close_window(self, session: Session, now: float) -> None:
+        self._cancel(_key("window", session))
+        if not session.profiles:
+            self._session_failed(
+                session, now, "no CM_ATTEN_PROFILE.IND arrived in the sounding window (TT_EVSE_match_MNBC)"
+            )
             return
-        groups = min(len(p) for p in self._profiles)
-        aag = tuple(
-            round(sum(p[g] for p in self._profiles) / len(self._profiles)) for g in range(groups)
-        )
-        self._attenuation_db = sum(aag) / len(aag) if aag else 0.0
-        assert self.pev_mac is not None and self.run_id is not None
-        self._atten_ind = CmAttenCharInd(
-            source_address=self.pev_mac,
-            run_id=self.run_id,
-            source_id=self._pev_id or bytes(17),
+        groups = min(len(p) for p in session.profiles)
+        count = len(session.profiles)
+        aag = tuple(round(sum(p[g] for p in session.profiles) / count) for g in range(groups))
+        session.attenuation_db = sum(aag) / len(aag) if aag else 0.0
+        session.atten_ind = CmAttenCharInd(
+            source_address=session.pev_mac,
+            run_id=session.run_id,
+            source_id=session.pev_id,
             resp_id=self.config.evse_id,
-            num_sounds=len(self._profiles),
+            num_sounds=count,
             aag=aag,
         )
-        self._atten_tries = 0
-        self._goto(EvseState.WAIT_ATTEN_CHAR_RSP)
-        self._send_atten_ind(now)
+        session.atten_tries = 0
+        session.goto(S.WAIT_ATTEN_CHAR_RSP)
+        self._send_atten_ind(session, now)
 
-    def _send_atten_ind(self, now: float) -> None:
-        assert self._atten_ind is not None and self.pev_mac is not None
-        self._atten_tries += 1
-        self._send(self.pev_mac, self._atten_ind)
-        self._set_timer("atten_rsp", now + self.config.match_response_timeout)
+    def _send_atten_ind(self, session: Session, now: float) -> None:
+        assert session.atten_ind is not None
+        session.atten_tries += 1
+        self._send(session.pev_mac, session.atten_ind)
+        self._set_timer(_key("atten_rsp", session), now + self.config.match_response_timeout)
 
-    def _on_atten_char_rsp(self, frame: Frame, msg: CmAttenCharRsp, now: float) -> None:
-        if msg.source_address != self.pev_mac:
+    def _on_atten_char_rsp(self, frame: Frame, msg: CmAttenCharRsp, session: Session, now: float) -> None:
+        if msg.source_address != session.pev_mac:
             self._ignore(frame, "CM_ATTEN_CHAR.RSP names another PEV in SOURCE_ADDRESS")
             return
-        if self._state is not EvseState.WAIT_ATTEN_CHAR_RSP:
+        if session.state is not S.WAIT_ATTEN_CHAR_RSP:
             return  # a repeated RSP (answer to a repeated IND); nothing to do
-        self._cancel("atten_rsp")
+        self._cancel(_key("atten_rsp", session))
         if msg.result != 0:
-            self._attempt_failed(now, f"the PEV answered CM_ATTEN_CHAR.IND with result {msg.result}")
+            self._session_failed(session, now, f"the PEV answered CM_ATTEN_CHAR.IND with result {msg.result}")
             return
-        self._goto(EvseState.WAIT_MATCH)
+        session.goto(S.WAIT_MATCH)
 
-    def _on_validate_req(self, frame: Frame, msg: CmValidateReq, now: float) -> None:
+    def _on_validate_req(self, frame: Frame, msg: CmValidateReq, session: Session, now: float) -> None:
         if msg.signal_type != 0:
             self._ignore(frame, f"CM_VALIDATE.REQ signal type {msg.signal_type} is not PEV S2 toggling")
             return
-        if self._state is EvseState.WAIT_ATTEN_CHAR_RSP:
-            self._cancel("atten_rsp")  # the PEV evidently has our IND
-            self._goto(EvseState.WAIT_MATCH)
+        if session.state is S.WAIT_ATTEN_CHAR_RSP:
+            self._cancel(_key("atten_rsp", session))  # the PEV evidently has our IND
+            session.goto(S.WAIT_MATCH)
         if not self.config.validation:
             self._send(frame.src, CmValidateCnf(toggle_num=0, result=ValidateResult.NOT_REQUIRED))
             return
-        if self._state is EvseState.VALIDATING:
+        if session.state is S.VALIDATING:
             self._ignore(frame, "CM_VALIDATE.REQ while counting toggles")
+            return
+        if self._validating() is not None:
+            # the control pilot can count toggles for one car at a time
+            self._send(frame.src, CmValidateCnf(toggle_num=0, result=ValidateResult.NOT_READY))
             return
         if msg.timer == 0:
             self._send(frame.src, CmValidateCnf(toggle_num=0, result=ValidateResult.READY))
             return
         duration = msg.timer * 0.1
-        self._goto(EvseState.VALIDATING)
-        self._set_timer("validate", now + duration + self.config.validation_report_grace)
+        session.goto(S.VALIDATING)
+        self._set_timer(_key("validate", session), now + duration + self.config.validation_report_grace)
         self._events.append(ValidationRequested(frame.src, duration))
 
-    def _finish_validation(self, count: int) -> None:
-        assert self.pev_mac is not None
-        self._cancel("validate")
+    def _finish_validation(self, session: Session, count: int) -> None:
+        self._cancel(_key("validate", session))
         result = ValidateResult.SUCCESS if 1 <= count <= 3 else ValidateResult.FAILURE
-        self._send(self.pev_mac, CmValidateCnf(toggle_num=min(count, 0xFF), result=result))
-        self._goto(EvseState.WAIT_MATCH)
+        self._send(session.pev_mac, CmValidateCnf(toggle_num=min(count, 0xFF), result=result))
+        session.goto(S.WAIT_MATCH)
 
-    def _on_match_req(self, frame: Frame, msg: CmSlacMatchReq, now: float) -> None:
-        if msg.pev_mac != self.pev_mac:
+    def _on_match_req(self, frame: Frame, msg: CmSlacMatchReq, session: Session, now: float) -> None:
+        if msg.pev_mac != session.pev_mac:
             self._ignore(frame, "CM_SLAC_MATCH.REQ names another PEV MAC")
             return
         if msg.evse_mac != self.mac:
             self._ignore(frame, f"CM_SLAC_MATCH.REQ is meant for EVSE {mac_text(msg.evse_mac)}")
             return
-        assert self.run_id is not None
+        self._answer_match(frame, msg, session)
+        for other in list(self.sessions.values()):
+            self._drop(other)
+        self._cancel("slac_init")
+        self.matched_session = session
+        self._goto(EvseState.MATCHED)
+        self._events.append(
+            Matched(
+                nid=self.nid,
+                nmk=self.nmk,
+                peer_mac=session.pev_mac,
+                run_id=session.run_id,
+                attenuation_db=session.attenuation_db,
+                sounds=len(session.profiles),
+                elapsed=now - self._started,
+            )
+        )
+
+    def _answer_match(self, frame: Frame, msg: CmSlacMatchReq, session: Session) -> None:
         self._send(
             frame.src,
             CmSlacMatchCnf(
@@ -312,25 +364,10 @@ class EvseSlac(MachineBase[EvseState]):
                 pev_mac=msg.pev_mac,
                 evse_id=self.config.evse_id,
                 evse_mac=self.mac,
-                run_id=self.run_id,
+                run_id=session.run_id,
                 nid=self.nid,
                 nmk=self.nmk,
             ),
-        )
-        if self._state is EvseState.MATCHED:
-            return  # answered a repetition
-        self._cancel("atten_rsp", "match_session", "validate")
-        self._goto(EvseState.MATCHED)
-        self._events.append(
-            Matched(
-                nid=self.nid,
-                nmk=self.nmk,
-                peer_mac=frame.src,
-                run_id=self.run_id,
-                attenuation_db=self._attenuation_db,
-                sounds=len(self._profiles),
-                elapsed=now - self._started,
-            )
         )
 
     # ------------------------------------------------------------------ timers
@@ -340,24 +377,38 @@ class EvseSlac(MachineBase[EvseState]):
                 self._send_set_key(now)
             else:
                 self._fail("the modem did not confirm CM_SET_KEY.REQ")
-        elif name == "slac_init":
+            return
+        if name == "slac_init":
             self._fail("no CM_SLAC_PARM.REQ within TT_EVSE_SLAC_init")
-        elif name == "window":
-            self._close_window(now)
-        elif name == "atten_rsp":
-            if self._atten_tries <= self.config.atten_char_retries:
-                self._send_atten_ind(now)
+            return
+        kind, _, mac_hex = name.partition(":")
+        session = self.sessions.get(bytes.fromhex(mac_hex))
+        if session is None:  # pragma: no cover - timers are cancelled with their session
+            return
+        if kind == "window":
+            self._close_window(session, now)
+        elif kind == "atten_rsp":
+            if session.atten_tries <= self.config.atten_char_retries:
+                self._send_atten_ind(session, now)
             else:
-                self._attempt_failed(now, "no CM_ATTEN_CHAR.RSP after repeating CM_ATTEN_CHAR.IND")
-        elif name == "match_session":
-            self._attempt_failed(now, "no CM_SLAC_MATCH.REQ within TT_EVSE_match_session")
-        elif name == "validate":
-            self._finish_validation(0)
+                # The PEV may have our IND and only its RSPs got lost: it decides after TT_EV_atten_results,
+                # so keep the session until TT_EVSE_match_session rather than drop a car that may pick us.
+                session.goto(S.WAIT_MATCH)
+        elif kind == "session":
+            self._session_failed(session, now, "no CM_SLAC_MATCH.REQ within TT_EVSE_match_session")
+        elif kind == "validate":
+            self._finish_validation(session, 0)
 
-    def _attempt_failed(self, now: float, reason: str) -> None:
-        self._cancel("window", "atten_rsp", "match_session", "validate")
-        self._events.append(MatchingFailed(reason))
-        self._reset_session()
+    def _drop(self, session: Session) -> None:
+        for kind in ("window", "atten_rsp", "session", "validate"):
+            self._cancel(_key(kind, session))
+        self.sessions.pop(session.pev_mac, None)
+
+    def _session_failed(self, session: Session, now: float, reason: str) -> None:
+        self._drop(session)
+        self._events.append(MatchingFailed(f"{reason} (PEV {mac_text(session.pev_mac)})"))
+        if self.sessions:
+            return
         if self.config.restart_after_failure:
             self._goto(EvseState.WAIT_PARM_REQ)
             self._set_timer("slac_init", now + self.config.slac_init_timeout)
@@ -366,5 +417,10 @@ class EvseSlac(MachineBase[EvseState]):
 
     def _fail(self, reason: str) -> None:
         self._timers.clear()
+        self.sessions.clear()
         self._goto(EvseState.FAILED)
         self._events.append(SlacFailed(reason))
+
+
+def _key(kind: str, session: Session) -> str:
+    return f"{kind}:{session.pev_mac.hex()}"

@@ -1,9 +1,15 @@
 """States of the EVSE and PEV machines and their transition tables.
 
-``EVSE_TRANSITIONS`` / ``PEV_TRANSITIONS`` list, for each state, the states it may move to; a
-machine that tries any other move raises :class:`AssertionError` (a bug in this package, never a
-peer's fault).  ``EVSE_ACCEPTS`` / ``PEV_ACCEPTS`` list the management messages each state acts on;
-any other frame is ignored and reported as :class:`~evcharge.slac.events.FrameIgnored`.
+``EVSE_TRANSITIONS``, ``SESSION_TRANSITIONS`` and ``PEV_TRANSITIONS`` list, for each state, the
+states it may move to; a machine that tries any other move raises :class:`AssertionError` (a bug in
+this package, never a peer's fault).  ``EVSE_ACCEPTS``, ``SESSION_ACCEPTS`` and ``PEV_ACCEPTS`` list
+the management messages each state acts on; any other frame is ignored and reported as
+:class:`~evcharge.slac.events.FrameIgnored`.
+
+The charger runs one *session* per PEV (MAC address + RunID) that asked it in the same period: with
+crosstalk a car also reaches neighbouring chargers, and a charger that locked itself to the first
+car it heard would keep its own car waiting until TT_EVSE_match_session expired.  The first session
+whose PEV sends CM_SLAC_MATCH.REQ wins; the others are dropped.
 """
 
 from __future__ import annotations
@@ -16,15 +22,23 @@ from evcharge.slac.messages import MMType
 
 
 class EvseState(Enum):
+    """The charger as a whole."""
+
     IDLE = "idle"
     WAIT_PARM_REQ = "wait CM_SLAC_PARM.REQ"
+    MATCHING = "matching sessions under way"
+    MATCHED = "matched"
+    FAILED = "failed"
+
+
+class SessionState(Enum):
+    """One matching session of the charger (one PEV MAC and RunID); several may run at once."""
+
     WAIT_START_ATTEN = "wait CM_START_ATTEN_CHAR.IND"
     SOUNDING = "sounding window open"
     WAIT_ATTEN_CHAR_RSP = "wait CM_ATTEN_CHAR.RSP"
     WAIT_MATCH = "wait CM_VALIDATE.REQ / CM_SLAC_MATCH.REQ"
     VALIDATING = "counting BCB toggles"
-    MATCHED = "matched"
-    FAILED = "failed"
 
 
 class PevState(Enum):
@@ -41,38 +55,46 @@ class PevState(Enum):
 
 
 _E = EvseState
-_ACTIVE_E = frozenset({_E.WAIT_PARM_REQ, _E.WAIT_START_ATTEN, _E.SOUNDING, _E.WAIT_ATTEN_CHAR_RSP, _E.WAIT_MATCH,
-                       _E.VALIDATING})
-
 EVSE_TRANSITIONS: Mapping[EvseState, frozenset[EvseState]] = MappingProxyType({
     _E.IDLE: frozenset({_E.WAIT_PARM_REQ}),
-    _E.WAIT_PARM_REQ: frozenset({_E.WAIT_START_ATTEN, _E.FAILED, _E.IDLE}),
-    _E.WAIT_START_ATTEN: frozenset({_E.WAIT_START_ATTEN, _E.SOUNDING, _E.WAIT_PARM_REQ, _E.FAILED, _E.IDLE}),
-    _E.SOUNDING: frozenset({_E.WAIT_START_ATTEN, _E.WAIT_ATTEN_CHAR_RSP, _E.WAIT_PARM_REQ, _E.FAILED, _E.IDLE}),
-    _E.WAIT_ATTEN_CHAR_RSP: frozenset({_E.WAIT_START_ATTEN, _E.WAIT_MATCH, _E.MATCHED, _E.WAIT_PARM_REQ, _E.FAILED,
-                                       _E.IDLE}),
-    _E.WAIT_MATCH: frozenset({_E.WAIT_START_ATTEN, _E.VALIDATING, _E.MATCHED, _E.WAIT_PARM_REQ, _E.FAILED, _E.IDLE}),
-    _E.VALIDATING: frozenset({_E.WAIT_MATCH, _E.WAIT_PARM_REQ, _E.FAILED, _E.IDLE}),
+    _E.WAIT_PARM_REQ: frozenset({_E.MATCHING, _E.FAILED, _E.IDLE}),
+    _E.MATCHING: frozenset({_E.WAIT_PARM_REQ, _E.MATCHED, _E.FAILED, _E.IDLE}),
     _E.MATCHED: frozenset({_E.WAIT_PARM_REQ, _E.FAILED, _E.IDLE}),
     _E.FAILED: frozenset({_E.WAIT_PARM_REQ, _E.IDLE}),
 })
 
-_SESSION_MSGS = frozenset({MMType.CM_SLAC_PARM_REQ, MMType.CM_SET_KEY_CNF})
+_SESSION_MSGS = frozenset({
+    MMType.CM_START_ATTEN_CHAR_IND, MMType.CM_MNBC_SOUND_IND, MMType.CM_ATTEN_PROFILE_IND, MMType.CM_ATTEN_CHAR_RSP,
+    MMType.CM_VALIDATE_REQ, MMType.CM_SLAC_MATCH_REQ,
+})
 EVSE_ACCEPTS: Mapping[EvseState, frozenset[MMType]] = MappingProxyType({
     _E.IDLE: frozenset(),
-    _E.WAIT_PARM_REQ: _SESSION_MSGS,
-    _E.WAIT_START_ATTEN: _SESSION_MSGS | {MMType.CM_START_ATTEN_CHAR_IND, MMType.CM_MNBC_SOUND_IND,
-                                          MMType.CM_ATTEN_PROFILE_IND},
-    _E.SOUNDING: _SESSION_MSGS | {MMType.CM_START_ATTEN_CHAR_IND, MMType.CM_MNBC_SOUND_IND,
-                                  MMType.CM_ATTEN_PROFILE_IND},
-    # CM_SLAC_MATCH.REQ here: the PEV got our IND but its RSP was lost; it moves on and so do we.
-    _E.WAIT_ATTEN_CHAR_RSP: _SESSION_MSGS | {MMType.CM_ATTEN_CHAR_RSP, MMType.CM_VALIDATE_REQ,
-                                             MMType.CM_SLAC_MATCH_REQ},
-    _E.WAIT_MATCH: _SESSION_MSGS | {MMType.CM_ATTEN_CHAR_RSP, MMType.CM_VALIDATE_REQ, MMType.CM_SLAC_MATCH_REQ},
-    _E.VALIDATING: frozenset({MMType.CM_SET_KEY_CNF, MMType.CM_VALIDATE_REQ}),
+    _E.WAIT_PARM_REQ: frozenset({MMType.CM_SLAC_PARM_REQ, MMType.CM_SET_KEY_CNF}),
+    _E.MATCHING: _SESSION_MSGS | {MMType.CM_SLAC_PARM_REQ, MMType.CM_SET_KEY_CNF},
     # a repeated CM_SLAC_MATCH.REQ means our CNF was lost: answer it again
     _E.MATCHED: frozenset({MMType.CM_SET_KEY_CNF, MMType.CM_SLAC_MATCH_REQ}),
     _E.FAILED: frozenset(),
+})
+
+_S = SessionState
+SESSION_TRANSITIONS: Mapping[SessionState, frozenset[SessionState]] = MappingProxyType({
+    _S.WAIT_START_ATTEN: frozenset({_S.SOUNDING}),
+    _S.SOUNDING: frozenset({_S.WAIT_ATTEN_CHAR_RSP}),
+    _S.WAIT_ATTEN_CHAR_RSP: frozenset({_S.WAIT_MATCH}),
+    _S.WAIT_MATCH: frozenset({_S.VALIDATING}),
+    _S.VALIDATING: frozenset({_S.WAIT_MATCH}),
+})
+
+# The messages each session state acts on (the session is found by the sender's MAC).
+SESSION_ACCEPTS: Mapping[SessionState, frozenset[MMType]] = MappingProxyType({
+    _S.WAIT_START_ATTEN: frozenset({MMType.CM_SLAC_PARM_REQ, MMType.CM_START_ATTEN_CHAR_IND,
+                                    MMType.CM_MNBC_SOUND_IND, MMType.CM_ATTEN_PROFILE_IND}),
+    _S.SOUNDING: frozenset({MMType.CM_START_ATTEN_CHAR_IND, MMType.CM_MNBC_SOUND_IND,
+                            MMType.CM_ATTEN_PROFILE_IND}),
+    # CM_SLAC_MATCH.REQ here: the PEV got our IND but its RSP was lost; it moves on and so do we.
+    _S.WAIT_ATTEN_CHAR_RSP: frozenset({MMType.CM_ATTEN_CHAR_RSP, MMType.CM_VALIDATE_REQ, MMType.CM_SLAC_MATCH_REQ}),
+    _S.WAIT_MATCH: frozenset({MMType.CM_ATTEN_CHAR_RSP, MMType.CM_VALIDATE_REQ, MMType.CM_SLAC_MATCH_REQ}),
+    _S.VALIDATING: frozenset({MMType.CM_VALIDATE_REQ}),
 })
 
 _P = PevState
