@@ -351,7 +351,7 @@ class TransactionManager:
         payload: dict[str, Any] = {
             "connectorId": evse_id,
             "idTag": evse.id_token if isinstance(evse.id_token, str) else str(evse.id_token),
-            "meterStart": int(round(tx.meter_start)),
+            "meterStart": round(tx.meter_start),
             "timestamp": _ts(now),
         }
         self._emit("StartTransaction", payload, tx.tx_ref)
@@ -486,7 +486,7 @@ class TransactionManager:
         ended = self._sampled(evse, self.config.ended_measurands, "Transaction.End", now)
         if self._v16:
             payload: dict[str, Any] = {
-                "meterStop": int(round(evse.readings.get(ENERGY, tx.meter_start))),
+                "meterStop": round(evse.readings.get(ENERGY, tx.meter_start)),
                 "timestamp": _ts(now),
                 "reason": reason if reason in REASONS_16 else "Other",
             }
