@@ -1,0 +1,136 @@
+"""``evcharge slac evse|pev --iface IF``: run SLAC on a network interface and print the result.
+
+Exit status: 0 matched, 1 SLAC failed or timed out, 2 the interface could not be opened.
+Without a HomePlug modem on the interface (two hosts on plain Ethernet, a veth pair), pass
+``--emulate-modem``: an emulated modem then answers CM_SET_KEY and produces the attenuation profiles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+
+from evcharge.slac.messages import QCA_LOCAL_MAC, STATION_ID_LENGTH, mac_text, parse_mac
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``slac`` subcommand's arguments."""
+    parser.add_argument("role", choices=("evse", "pev"), help="run the charger (evse) or the vehicle (pev) side")
+    parser.add_argument("--iface", required=True, help="network interface of the powerline modem (e.g. eth1)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds (default 60)")
+    parser.add_argument("--emulate-modem", action="store_true",
+                        help="no HomePlug modem on the interface: emulate one (CM_SET_KEY, attenuation profiles)")
+    parser.add_argument("--attenuation", type=int, default=20,
+                        help="attenuation in dB the emulated modem reports for every M-sound (default 20)")
+    parser.add_argument("--id", dest="station_id", default="",
+                        help="EVSE ID (evse) or VIN (pev), at most 17 characters; default all zeros")
+    parser.add_argument("--threshold", type=float, default=40.0,
+                        help="pev: highest acceptable average attenuation in dB (default 40)")
+    parser.add_argument("--modem-mac", default=mac_text(QCA_LOCAL_MAC),
+                        help="where CM_SET_KEY.REQ goes (default the QCA local address 00:b0:52:00:00:01)")
+    parser.add_argument("--qca-nonce", action="store_true",
+                        help="send MyNonce 0xAAAAAAAA in CM_SET_KEY.REQ like the QCA tools (ISO 15118-3: zeros)")
+    parser.add_argument("--linger", type=float, default=1.0,
+                        help="evse: keep answering this many seconds after the match (repeated CM_SLAC_MATCH.REQ)")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the subcommand."""
+    from evcharge.slac.config import EvseConfig, PevConfig
+    from evcharge.slac.emulator import ModemConfig, ModemEmulator
+    from evcharge.slac.events import Matched, SlacEvent, SlacFailed
+    from evcharge.slac.evse import EvseSlac
+    from evcharge.slac.pev import PevSlac
+    from evcharge.slac.transport.asyncio import SlacDriver
+    from evcharge.slac.transport.rawsocket import RawSocketLink
+
+    station_id = args.station_id.encode("ascii")
+    if len(station_id) > STATION_ID_LENGTH:
+        print(f"evcharge slac: --id is at most {STATION_ID_LENGTH} characters", file=sys.stderr)
+        return 2
+    station_id = station_id.ljust(STATION_ID_LENGTH, b"\x00")
+    nonce = b"\xaa" * 4 if args.qca_nonce else bytes(4)
+    try:
+        modem_mac = parse_mac(args.modem_mac)
+    except ValueError as exc:
+        print(f"evcharge slac: --modem-mac: {exc}", file=sys.stderr)
+        return 2
+    try:
+        link = RawSocketLink(args.iface)
+    except (OSError, ValueError) as exc:
+        print(f"evcharge slac: cannot open {args.iface}: {exc}", file=sys.stderr)
+        return 2
+    rng = random.SystemRandom()
+    machine: EvseSlac | PevSlac
+    if args.role == "evse":
+        machine = EvseSlac(EvseConfig(evse_id=station_id, modem_mac=modem_mac, set_key_my_nonce=nonce),
+                           mac=link.mac, rng=rng)
+    else:
+        machine = PevSlac(PevConfig(pev_id=station_id, modem_mac=modem_mac, set_key_my_nonce=nonce,
+                                    attenuation_threshold_db=args.threshold), mac=link.mac, rng=rng)
+    modem = None
+    if args.emulate_modem:
+        modem = ModemEmulator(ModemConfig(mac=b"\x00\xb0\x52" + link.mac[3:]), host_mac=link.mac)
+
+    def show(event: SlacEvent) -> None:
+        if not args.json:
+            print(f"  {type(event).__name__}: {_describe(event)}", file=sys.stderr)
+
+    driver = SlacDriver(machine, link, modem=modem, attenuation_db=args.attenuation, on_event=show)
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        linger = args.linger if args.role == "evse" else 0.0
+        result = asyncio.run(driver.run(timeout=args.timeout, linger=linger))
+    finally:
+        link.close()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    report: dict[str, object] = {
+        "role": args.role,
+        "iface": args.iface,
+        "mac": mac_text(link.mac),
+        "frames_in": driver.frames_in,
+        "frames_out": driver.frames_out,
+        "wall_s": round(wall, 4),
+        "cpu_s": round(cpu, 4),
+    }
+    if isinstance(result, Matched):
+        report.update(
+            result="matched",
+            nid=result.nid.hex(),
+            nmk=result.nmk.hex(),
+            peer_mac=mac_text(result.peer_mac),
+            run_id=result.run_id.hex(),
+            attenuation_db=round(result.attenuation_db, 2),
+            sounds=result.sounds,
+            match_time_s=round(result.elapsed, 4),
+            candidates=[[mac_text(mac), round(db, 2)] for mac, db in result.candidates],
+        )
+    elif isinstance(result, SlacFailed):
+        report.update(result="failed", reason=result.reason)
+    else:
+        report.update(result="timeout", reason=f"no result within {args.timeout} s")
+    if args.json:
+        print(json.dumps(report, sort_keys=True))
+    else:
+        for key, value in report.items():
+            print(f"{key}: {value}")
+    return 0 if isinstance(result, Matched) else 1
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return mac_text(value) if len(value) == 6 else value.hex()
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_text(v) for v in value) + ")"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _describe(event: object) -> str:
+    return ", ".join(f"{name}={_text(getattr(event, name))}" for name in getattr(event, "__slots__", ()))
