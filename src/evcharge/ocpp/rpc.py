@@ -268,12 +268,17 @@ class FrameError(RemoteProtocolError):
         super().__init__(message)
 
 
-def _encode(frame: Frame) -> str:
-    return json.dumps(frame.to_list(), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
 def _reject_constant(value: str) -> Any:
     raise ValueError(f"{value} is not JSON")
+
+
+# made once: json.dumps / json.loads with arguments build a new encoder / decoder per call
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _encode(frame: Frame) -> str:
+    return _ENCODER.encode(frame.to_list())
 
 
 def parse_frame(data: str | bytes) -> Frame:
@@ -282,7 +287,7 @@ def parse_frame(data: str | bytes) -> Frame:
     Message ids are returned as read, even when longer than 36 characters: the connection decides.
     """
     try:
-        decoded = json.loads(data, parse_constant=_reject_constant)
+        decoded = _DECODER.decode(data if isinstance(data, str) else data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise FrameError("format", f"the message is not JSON: {exc}") from None
     if not isinstance(decoded, list) or not decoded:

@@ -9,6 +9,7 @@ Every protocol decision is the core's.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -184,7 +185,7 @@ class OcppSession:
     def _dispatch_events(self) -> None:
         while (ev := self.core.next_event()) is not None:
             if isinstance(ev, rpc.CallReceived):
-                self._spawn(self._handle_call(ev))
+                self._on_call(ev)
             elif isinstance(ev, rpc.ResultReceived):
                 self._resolve(ev.message_id, ev.response)
             elif isinstance(ev, rpc.ErrorReceived):
@@ -205,35 +206,54 @@ class OcppSession:
                 log.warning("protocol violation by the peer: %s", ev.description)
                 self.peer.on_protocol_violation(ev.description)
 
-    async def _handle_call(self, ev: rpc.CallReceived) -> None:
+    def _on_call(self, ev: rpc.CallReceived) -> None:
+        handler = self.peer.handler_for(ev.action)
+        if handler is None:
+            self.core.send_error(ev.message_id, "NotSupported", f"{ev.action} is not supported")
+        elif inspect.iscoroutinefunction(handler):
+            self._spawn(self._run_async_handler(ev, handler))
+        else:
+            # a plain function answers right away, without a task (the reader flushes the answer)
+            try:
+                response = handler(ev.request)
+            except Exception as exc:
+                self._answer(ev, None, exc)
+            else:
+                if inspect.isawaitable(response):
+                    self._spawn(self._await_handler(ev, response))
+                else:
+                    self._answer(ev, response, None)
+
+    async def _run_async_handler(self, ev: rpc.CallReceived, handler: Callable[[Any], Any]) -> None:
+        await self._await_handler(ev, handler(ev.request))
+
+    async def _await_handler(self, ev: rpc.CallReceived, awaitable: Any) -> None:
+        try:
+            response = await awaitable
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._answer(ev, None, exc)
+        else:
+            self._answer(ev, response, None)
+        await self._flush()
+
+    def _answer(self, ev: rpc.CallReceived, response: Any, error: Exception | None) -> None:
+        if self._closed:
+            return
         core = self.core
-        version = core.ocpp_version
-        if self.peer.handler_for(ev.action) is None:
-            core.send_error(ev.message_id, "NotSupported", f"{ev.action} is not supported")
+        if isinstance(error, OcppCallError):
+            code = error.code if error.code in rpc.ERROR_CODES[core.ocpp_version] else "InternalError"
+            core.send_error(ev.message_id, code, error.description[:255], error.details)
+        elif error is not None:
+            log.error("handler of %s failed", ev.action, exc_info=error)
+            core.send_error(ev.message_id, "InternalError", type(error).__name__[:255])
         else:
             try:
-                response = await self.peer.dispatch(ev.action, ev.request)
-            except asyncio.CancelledError:
-                raise
-            except OcppCallError as exc:
-                if self._closed:
-                    return
-                code = exc.code if exc.code in rpc.ERROR_CODES[version] else "InternalError"
-                core.send_error(ev.message_id, code, exc.description[:255], exc.details)
-            except Exception as exc:
-                log.exception("handler of %s failed", ev.action)
-                if self._closed:
-                    return
-                core.send_error(ev.message_id, "InternalError", f"{type(exc).__name__}"[:255])
-            else:
-                if self._closed:
-                    return
-                try:
-                    core.send_result(ev.message_id, response)
-                except LocalProtocolError as exc:
-                    log.error("handler of %s returned an invalid response: %s", ev.action, exc)
-                    core.send_error(ev.message_id, "InternalError", "the response could not be built")
-        await self._flush()
+                core.send_result(ev.message_id, response)
+            except LocalProtocolError as exc:
+                log.error("handler of %s returned an invalid response: %s", ev.action, exc)
+                core.send_error(ev.message_id, "InternalError", "the response could not be built")
 
     async def _handle_send(self, ev: rpc.SendReceived) -> None:
         if self.peer.handler_for(ev.action) is None:
