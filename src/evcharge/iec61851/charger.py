@@ -207,7 +207,7 @@ class Charger:
 
     @property
     def power_allowed(self) -> bool:
-        """High-level communication: whether :class:`~.events.AllowPower` currently allows energy transfer."""
+        """With high-level communication, whether :class:`~.events.AllowPower` currently allows energy transfer."""
         return self._power_allowed
 
     @property

@@ -37,7 +37,7 @@ class ChargerConfig:
     phases: int = 3
     #: whether the hardware has phase-selection relays
     phase_switching: bool = False
-    #: whether the site is ventilated: without it, a vehicle in D is refused (fault)
+    #: whether the site is ventilated; without it, a vehicle in D is refused (fault)
     ventilation: bool = False
     #: start enabled (otherwise in DISABLED, driving F, until :class:`~.events.Enable`)
     start_enabled: bool = True
@@ -52,15 +52,15 @@ class ChargerConfig:
     duty_change_interval: float = 5.0
     t_step_x1: float = 3.0
     t_step_ef: float = 4.0
-    #: what the charger drives during T_step_EF: E or F
+    #: what the charger drives during T_step_EF, E or F
     step_ef_output: PilotOutput = PilotOutput.F
     #: how :class:`~.events.RequestBasic` leaves 5 % by default
     basic_step: StepVia = StepVia.X1
     replug_time: float = 4.0
-    #: what the charger drives for a replug: E or F
+    #: what the charger drives for a replug, E or F
     replug_output: PilotOutput = PilotOutput.F
     phase_switch_pause: float = 10.0
-    #: what the charger drives during a phase switch: X1 or F (some vehicles need F)
+    #: what the charger drives during a phase switch, X1 or F (some vehicles need F)
     phase_switch_output: PilotOutput = PilotOutput.X1
 
     def __post_init__(self) -> None:
@@ -98,13 +98,13 @@ class VehicleConfig:
 
     max_current: float = 32.0
     phases: int = 3
-    #: asks for ventilation: uses D instead of C
+    #: asks for ventilation, so uses D instead of C
     needs_ventilation: bool = False
     #: understands high-level communication (recognises 5 %); a basic-only vehicle just waits in B
     hlc: bool = True
     reaction_time: float = 1.0
     stop_time: float = 1.0
-    #: misbehaviour for tests: keeps C (and keeps drawing) after the PWM stops
+    #: misbehaviour for tests, keeps C (and keeps drawing) after the PWM stops
     ignores_pwm_stop: bool = False
     #: forward voltage of the vehicle's diode (V), used by the simulated line
     diode_drop: float = 0.7

@@ -95,11 +95,13 @@ class Replug:
     """Simulate unplug and plug-in: E or F for the replug time (wakes vehicles that went to sleep)."""
 
 
+#: any application command
 ChargerCommand = (
     Enable | Disable | Pause | Resume | SetCurrentLimit | AllowPower | RequestHlc | RequestBasic | RetryHlc
     | SwitchPhases | RaiseFault | ClearFault | Replug
 )
 
+#: the table trigger of each command
 COMMAND_TRIGGER: dict[type[ChargerCommand], Trigger] = {
     Enable: Trigger.ENABLE,
     Disable: Trigger.DISABLE,
@@ -160,6 +162,7 @@ class SelectPhases:
     phases: int
 
 
+#: any action for the board
 ChargerAction = SetPwm | SetX1 | SetStateE | SetStateF | CloseContactors | OpenContactors | SelectPhases
 
 # --------------------------------------------------------------------------- events
@@ -234,6 +237,7 @@ class DutyCycleDeferred:
     at: float
 
 
+#: any event of the charger
 ChargerEvent = (
     StateChanged | VehicleStateChanged | PowerOn | PowerOff | FaultRaised | FaultCleared | ModeChanged
     | PhasesSelected | DutyCycleDeferred
@@ -268,4 +272,5 @@ class DemandChanged:
     amps: float
 
 
+#: any event of the vehicle model
 VehicleEvent = ResistorStateChanged | AllowedCurrentChanged | HlcRequested | DemandChanged

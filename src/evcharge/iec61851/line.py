@@ -34,7 +34,7 @@ from .vehicle import Vehicle
 
 SOURCE_VOLTAGE = 12.0
 SOURCE_RESISTANCE = 1000.0
-#: the vehicle's resistance per state (Ohm): R2; R2 || 1.3 kOhm; R2 || 270 Ohm
+#: the vehicle's resistance per state in Ohm -- R2, R2 || 1.3 kOhm, R2 || 270 Ohm
 VEHICLE_RESISTANCE: dict[CPState, float] = {
     CPState.B: 2740.0,
     CPState.C: 1.0 / (1.0 / 2740.0 + 1.0 / 1300.0),
@@ -103,7 +103,7 @@ class PilotLine:
 
     @property
     def current(self) -> float:
-        """The current flowing per phase (A): the vehicle's demand while the contactors are closed."""
+        """The current flowing per phase (A), the vehicle's demand while the contactors are closed."""
         return self.vehicle.demand if self.contactors_closed and self.vehicle.plugged_in else 0.0
 
     # ------------------------------------------------------------------ driving the simulation

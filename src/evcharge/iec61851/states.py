@@ -2,7 +2,7 @@
 
 Everything the charger machine (:mod:`evcharge.iec61851.charger`) decides about *which state comes next*
 is in :data:`TRANSITIONS` and :data:`SETTLE_RULES`; the documentation's state diagram is rendered from
-the same two tables (:func:`render_rst`), and a test keeps the rendered page in sync.
+the same two tables (:func:`evcharge.iec61851.diagram.render_rst`), and a test keeps the rendered page in sync.
 
 Reading the table: for a ``(state, trigger)`` pair the rows are tried in order; the first row whose
 guard holds (a row without guard always holds) gives the next state.  The target :data:`SETTLE`
@@ -21,27 +21,27 @@ from typing import Final, Literal
 class CPState(StrEnum):
     """The vehicle-side state read from the positive pilot level (IEC 61851-1 Table A.3)."""
 
-    A = "A"  #: +12 V: no vehicle connected
-    B = "B"  #: +9 V: vehicle connected, not ready (2.74 kOhm)
-    C = "C"  #: +6 V: vehicle ready, charging (882 Ohm)
-    D = "D"  #: +3 V: vehicle ready, charging with ventilation (246 Ohm)
-    E = "E"  #: 0 V: pilot shorted to PE, or EVSE without power
-    F = "F"  #: -12 V: EVSE not available / error
+    A = "A"  #: +12 V -- no vehicle connected
+    B = "B"  #: +9 V -- vehicle connected, not ready (2.74 kOhm)
+    C = "C"  #: +6 V -- vehicle ready, charging (882 Ohm)
+    D = "D"  #: +3 V -- vehicle ready, charging with ventilation (246 Ohm)
+    E = "E"  #: 0 V -- pilot shorted to PE, or EVSE without power
+    F = "F"  #: -12 V -- EVSE not available / error
 
 
 class PilotOutput(StrEnum):
     """What the charger drives on the pilot."""
 
-    X1 = "X1"  #: steady +12 V: no PWM, charging not allowed
-    X2 = "X2"  #: +/-12 V 1 kHz PWM: the duty cycle tells the current (or 5 %: high-level communication)
+    X1 = "X1"  #: steady +12 V -- no PWM, charging not allowed
+    X2 = "X2"  #: +/-12 V 1 kHz PWM -- the duty cycle tells the current (or 5 % -- high-level communication)
     E = "E"  #: 0 V (state E)
-    F = "F"  #: steady -12 V (state F): EVSE not available / error
+    F = "F"  #: steady -12 V (state F) -- EVSE not available / error
 
 
 class PilotFault(StrEnum):
     """Why the charger is in :attr:`ChargerState.FAULT`."""
 
-    DIODE = "diode"  #: low level not at -12 V while PWM runs: vehicle diode missing or shorted
+    DIODE = "diode"  #: low level not at -12 V while PWM runs -- vehicle diode missing or shorted
     IMPLAUSIBLE = "implausible"  #: a reading that fits no state, or a state the vehicle cannot produce (F)
     VENTILATION = "ventilation"  #: vehicle asks for ventilation (D) and the charger has none
     APPLICATION = "application"  #: the application reported a fault (:class:`~evcharge.iec61851.events.RaiseFault`)
@@ -64,15 +64,15 @@ class StepVia(StrEnum):
 class ChargerState(StrEnum):
     """The charger machine's states."""
 
-    DISABLED = "DISABLED"  #: drives F: EVSE not available
+    DISABLED = "DISABLED"  #: drives F -- EVSE not available
     IDLE = "IDLE"  #: X1, no vehicle (A or E, or not measured yet)
-    CONNECTED = "CONNECTED"  #: X1 with a vehicle: paused, no current limit yet (B1, C1, D1)
+    CONNECTED = "CONNECTED"  #: X1 with a vehicle -- paused, no current limit yet (B1, C1, D1)
     READY = "READY"  #: PWM on, vehicle in B (B2)
-    CHARGING = "CHARGING"  #: PWM on, vehicle in C or D (C2, D2): contactors closed when charging is allowed
+    CHARGING = "CHARGING"  #: PWM on, vehicle in C or D (C2, D2) -- contactors closed when charging is allowed
     STEP_X1 = "STEP_X1"  #: X1 for T_step_X1 on the way between 5 % and a nominal duty cycle
     STEP_EF = "STEP_EF"  #: E or F for T_step_EF (5 % -> nominal, or a retry of high-level communication)
     PHASE_SWITCH = "PHASE_SWITCH"  #: X1 (or F), contactors open, pause, then the phase relays switch
-    REPLUG = "REPLUG"  #: E or F for the replug time: a simulated unplug and plug-in
+    REPLUG = "REPLUG"  #: E or F for the replug time -- a simulated unplug and plug-in
     FAULT = "FAULT"  #: F for at least 300 ms and until the application clears the fault
 
 
@@ -109,17 +109,21 @@ class Trigger(StrEnum):
     FAULT_TIME_DONE = "FAULT_TIME_DONE"
 
 
+#: triggers that come from pilot readings
 READING_TRIGGERS: Final = (
     Trigger.CP_A, Trigger.CP_B, Trigger.CP_C, Trigger.CP_D, Trigger.CP_E, Trigger.CP_F,
     Trigger.CP_INVALID, Trigger.DIODE_FAULT,
 )
+#: triggers that come from application commands
 COMMAND_TRIGGERS: Final = (
     Trigger.ENABLE, Trigger.DISABLE, Trigger.PAUSE, Trigger.RESUME, Trigger.SET_CURRENT, Trigger.ALLOW_POWER,
     Trigger.REQUEST_HLC, Trigger.REQUEST_BASIC, Trigger.RETRY_HLC, Trigger.SWITCH_PHASES, Trigger.FAULT,
     Trigger.CLEAR_FAULT, Trigger.REPLUG,
 )
+#: triggers that come from the machine's own timers
 TIMER_TRIGGERS: Final = (Trigger.STEP_DONE, Trigger.PHASE_PAUSE_DONE, Trigger.REPLUG_DONE, Trigger.FAULT_TIME_DONE)
 
+#: the trigger of each CP state reading
 CP_TRIGGER: Final[dict[CPState, Trigger]] = {
     CPState.A: Trigger.CP_A, CPState.B: Trigger.CP_B, CPState.C: Trigger.CP_C,
     CPState.D: Trigger.CP_D, CPState.E: Trigger.CP_E, CPState.F: Trigger.CP_F,
@@ -146,6 +150,7 @@ class Guard(StrEnum):
     VEHICLE_C_OR_D = "vehicle_c_or_d"
 
 
+#: what each guard means (also rendered in the docs)
 GUARD_TEXT: Final[dict[Guard, str]] = {
     Guard.NO_VENTILATION: "the charger has no ventilation (ChargerConfig.ventilation is False)",
     Guard.PWM_BASIC: "PWM is on with a nominal duty cycle (basic charging)",
@@ -163,6 +168,7 @@ GUARD_TEXT: Final[dict[Guard, str]] = {
     Guard.VEHICLE_C_OR_D: "the vehicle is in C or D",
 }
 
+#: the type of :data:`SETTLE`
 Settle = Literal["settle"]
 #: target meaning "the state the situation calls for" (see :data:`SETTLE_RULES`)
 SETTLE: Final[Settle] = "settle"
