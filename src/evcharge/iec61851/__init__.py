@@ -8,8 +8,10 @@ The pieces, from the bottom up:
 - :mod:`~evcharge.iec61851.states` -- the states and the transition table the charger runs on
 - :mod:`~evcharge.iec61851.charger` -- the sans-I/O charger machine (:class:`~evcharge.iec61851.charger.Charger`)
 - :mod:`~evcharge.iec61851.vehicle` -- a vehicle model (:class:`~evcharge.iec61851.vehicle.Vehicle`)
-- :mod:`~evcharge.iec61851.line` -- both joined by a simulated pilot line on a fake clock (:class:`~evcharge.iec61851.line.PilotLine`)
-- :mod:`~evcharge.iec61851.driver` -- the protocol a board driver implements (:class:`~evcharge.iec61851.driver.PilotBoard`)
+- :mod:`~evcharge.iec61851.line` -- both joined by a simulated pilot line on a fake clock
+  (:class:`~evcharge.iec61851.line.PilotLine`)
+- :mod:`~evcharge.iec61851.driver` -- the protocol a board driver implements
+  (:class:`~evcharge.iec61851.driver.PilotBoard`)
 """
 
 from __future__ import annotations
