@@ -208,6 +208,7 @@ def test_switch_from_3_to_1_phase_and_back() -> None:
     line.send(SwitchPhases(1))
     line.run_until(60.0)
     assert line.phases == 1 and line.charger.state is S.CHARGING and line.current == pytest.approx(16.0)
+    assert line.phase_currents == (pytest.approx(16.0), 0.0, 0.0)
     opened = action_times(line, OpenContactors)[-1]
     selected = action_times(line, SelectPhases)[-1]
     closed = action_times(line, CloseContactors)[-1]
@@ -215,7 +216,7 @@ def test_switch_from_3_to_1_phase_and_back() -> None:
     assert [a.phases for _, a in line.record.actions if isinstance(a, CloseContactors)] == [3, 1]
     line.send(SwitchPhases(3))
     line.run_until(90.0)
-    assert line.phases == 3 and line.current == pytest.approx(16.0)
+    assert line.phases == 3 and line.phase_currents == (pytest.approx(16.0),) * 3
 
 
 def test_5_percent_handover_to_high_level_communication() -> None:
@@ -292,3 +293,20 @@ def test_glitch_between_bands_is_a_fault_not_an_exception() -> None:
     line.send(ClearFault())
     line.run_for(2.0)
     assert line.charger.state is S.CHARGING
+
+
+def test_single_phase_vehicle_on_a_three_phase_charger() -> None:
+    line = make_line({"initial_current": 16}, {"phases": 1})
+    line.plug_in()
+    line.run_for(2.0)
+    assert line.phase_currents == (pytest.approx(16.0), 0.0, 0.0)
+
+
+def test_status_snapshot() -> None:
+    line = make_line({"initial_current": 16})
+    line.plug_in()
+    line.run_for(2.0)
+    status = line.charger.status()
+    assert (status.state, status.sub_state, status.contactors_closed, status.vehicle_state) == (
+        S.CHARGING, "C2", True, CPState.C)
+    assert status.duty_cycle == pytest.approx(160 / 6) and status.fault is None

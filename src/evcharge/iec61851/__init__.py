@@ -16,7 +16,7 @@ The pieces, from the bottom up:
 
 from __future__ import annotations
 
-from .charger import Charger
+from .charger import Charger, ChargerStatus
 from .classify import Classification, PilotBands, classify
 from .config import ChargerConfig, VehicleConfig
 from .driver import PilotBoard, apply_action, apply_actions
@@ -31,6 +31,7 @@ __all__ = [
     "Charger",
     "ChargerConfig",
     "ChargerState",
+    "ChargerStatus",
     "ChargingMode",
     "Classification",
     "LocalProtocolError",

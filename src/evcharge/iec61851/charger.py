@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 
 from .classify import classify
 from .config import ChargerConfig
@@ -98,6 +99,25 @@ _DEADLINE_TRIGGER: dict[ChargerState, Trigger] = {
     _S.FAULT: Trigger.FAULT_TIME_DONE,
 }
 _CHARGING_VEHICLE = (CPState.C, CPState.D)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerStatus:
+    """A snapshot of the charger machine, for displays and logs (:meth:`Charger.status`)."""
+
+    state: ChargerState
+    sub_state: str
+    output: PilotOutput
+    duty_cycle: float | None
+    vehicle_state: CPState | None
+    contactors_closed: bool
+    phases: int
+    mode: ChargingMode
+    current_limit: float | None
+    fault: PilotFault | None
+    enabled: bool
+    paused: bool
+    power_allowed: bool
 
 
 class Charger:
@@ -215,10 +235,23 @@ class Charger:
         """True after :class:`~.events.Pause` until :class:`~.events.Resume`."""
         return self._paused
 
+    def status(self) -> ChargerStatus:
+        """All of the above in one frozen snapshot."""
+        return ChargerStatus(
+            state=self._state, sub_state=self.sub_state, output=self._output, duty_cycle=self._duty,
+            vehicle_state=self._vehicle, contactors_closed=self._contactors, phases=self._phases, mode=self._mode,
+            current_limit=self._limit, fault=self._fault, enabled=self._enabled, paused=self._paused,
+            power_allowed=self._power_allowed,
+        )
+
     # ------------------------------------------------------------------ outputs
 
     def actions(self) -> list[ChargerAction]:
-        """The actions for the board since the last call, in the order they must be applied."""
+        """The actions for the board since the last call, in the order they must be applied.
+
+        Opening the contactors always comes before driving E or F, and the PWM always comes before
+        closing them.
+        """
         out, self._actions = self._actions, []
         return out
 
@@ -267,6 +300,8 @@ class Charger:
 
     def send(self, command: ChargerCommand, now: float) -> None:
         """Apply an application command.
+
+        Asking for the phase count the relays are already set to (with no switch under way) does nothing.
 
         :raises LocalProtocolError: the command is not allowed in the present state (see the transition
             table), or its value is out of range; the machine is left unchanged.

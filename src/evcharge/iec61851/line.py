@@ -106,6 +106,13 @@ class PilotLine:
         """The current flowing per phase (A), the vehicle's demand while the contactors are closed."""
         return self.vehicle.demand if self.contactors_closed and self.vehicle.plugged_in else 0.0
 
+    @property
+    def phase_currents(self) -> tuple[float, float, float]:
+        """Current on L1, L2, L3 (A): the vehicle draws on as many phases as both it and the relays allow."""
+        n = min(self.vehicle.phases, self.phases)
+        amps = self.current
+        return (amps, amps if n >= 2 else 0.0, amps if n >= 3 else 0.0)
+
     # ------------------------------------------------------------------ driving the simulation
 
     def sync(self) -> None:
