@@ -1,0 +1,103 @@
+"""Drain an :class:`~evcharge.ocpp.functions.offline_queue.OfflineQueue` through a connected charge point.
+
+:class:`QueueSender` is the loop-side part only: it waits for a connection, asks the queue what to send, makes
+the call and reports the outcome.  Every decision (order, retry, back-off, dropping) is the queue's.
+
+.. code-block:: python
+
+    sender = QueueSender(charge_point, queue)
+    task = asyncio.create_task(sender.run())
+    ...
+    route(manager.messages(), queue, online=charge_point.connected)
+    sender.wake()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from evcharge.ocpp.charge_point import ChargePoint
+from evcharge.ocpp.errors import (
+    CallTimeoutError,
+    InvalidResponseError,
+    LocalProtocolError,
+    NotConnectedError,
+    OcppCallError,
+)
+from evcharge.ocpp.functions.offline_queue import OfflineQueue
+
+__all__ = ["QueueSender"]
+
+
+class QueueSender:
+    """Sends the queued transaction messages in order whenever the charge point is connected."""
+
+    def __init__(self, charge_point: ChargePoint, queue: OfflineQueue, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.charge_point = charge_point
+        self.queue = queue
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self.sent = 0  #: CALLs made (retransmissions included)
+
+    def wake(self) -> None:
+        """New messages were enqueued."""
+        self._idle.clear()
+        self._wake.set()
+
+    async def drained(self) -> None:
+        """Return once the queue is empty (and nothing is in flight)."""
+        while True:
+            await self._idle.wait()
+            if len(self.queue) == 0:
+                return
+            self._idle.clear()
+
+    async def run(self) -> None:
+        """Serve until cancelled."""
+        cp, queue = self.charge_point, self.queue
+        while True:
+            if not cp.connected:
+                if queue.online:
+                    queue.disconnected(self._clock())
+                await cp.wait_connected()
+            if not queue.online:
+                queue.connected(self._clock())
+            message = queue.next_message(self._clock())
+            if message is None:
+                self._wake.clear()
+                if len(queue) == 0:
+                    self._idle.set()
+                due = queue.get_timer()
+                timeout = None if due is None else max(0.0, due - self._clock())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                if due is not None:
+                    queue.handle_timer(self._clock())
+                continue
+            self.sent += 1
+            try:
+                response = await cp.call(message.payload, action=message.action)
+            except OcppCallError as exc:
+                queue.failed(message.message_id, self._clock(), exc.code)
+            except (InvalidResponseError, LocalProtocolError) as exc:
+                queue.failed(message.message_id, self._clock(), f"{type(exc).__name__}: {exc}")
+            except (NotConnectedError, CallTimeoutError, ConnectionError):
+                # the answer may be lost: the message stays at the head and goes again, unchanged
+                queue.disconnected(self._clock())
+            else:
+                queue.acknowledged(message.message_id, _as_json(response))
+
+
+def _as_json(response: Any) -> Mapping[str, Any]:
+    if hasattr(response, "to_json"):
+        result: Mapping[str, Any] = response.to_json()
+        return result
+    if isinstance(response, Mapping):
+        return response
+    return {}
