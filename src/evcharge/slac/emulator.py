@@ -193,6 +193,9 @@ class PowerlineEmulator:
         self._counts: dict[tuple[int, str], int] = {}
         #: Every frame put on the line, as (time, sending station, frame): the capture of the medium.
         self.capture: list[tuple[float, str, bytes]] = []
+        #: What a sniffer on each host's interface sees: (time, station, frame) for every frame the
+        #: machine wrote (to the line or to its modem) and every frame its modem handed it.
+        self.host_capture: list[tuple[float, str, bytes]] = []
 
     def attach(self, name: str, machine: SlacMachine, *, modem: ModemConfig | None = None) -> Station:
         """Put a machine on the medium behind an emulated modem."""
@@ -226,6 +229,7 @@ class PowerlineEmulator:
         """Move what every machine wants to send onto its modem and the line."""
         for station in self.stations.values():
             for data in station.machine.data_to_send():
+                self.host_capture.append((self.now, station.name, data))
                 to_line, to_host = station.modem.host_to_line(data)
                 for answer in to_host:
                     self._schedule(self.now + self.latency, "host", answer, station.name)
@@ -286,6 +290,7 @@ class PowerlineEmulator:
                 frames = station.modem.line_to_host(data, self.profile(sender, name))
             for frame in frames:
                 station.received += 1
+                self.host_capture.append((self.now, name, frame))
                 station.machine.receive_frame(frame, self.now)
         for station in self.stations.values():
             timer = station.machine.get_timer()
