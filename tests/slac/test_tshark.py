@@ -210,10 +210,10 @@ def test_a_whole_emulated_session_is_dissected_as_sent(tmp_path: Path) -> None:
                      "CM_SLAC_MATCH.CNF"):
         assert expected in names, expected
     # the key tshark reads from CM_SLAC_MATCH.CNF is the key both sides reported
-    cnf = [f for f, n in zip(packets, names, strict=True) if n == "CM_SLAC_MATCH.CNF"][0]
+    cnf = next(f for f, n in zip(packets, names, strict=True) if n == "CM_SLAC_MATCH.CNF")
     assert _show(cnf, GP + "cm_slac_match.nmk")[0].replace(":", "") == e.nmk.hex()
     assert _show(cnf, GP + "cm_slac_match.nid")[0].replace(":", "") == e.nid.hex()
     # Wireshark's own average of our CM_ATTEN_CHAR.IND equals the attenuation we reported
-    ind = [f for f, n in zip(packets, names, strict=True) if n == "CM_ATTEN_CHAR.IND"][0]
+    ind = next(f for f, n in zip(packets, names, strict=True) if n == "CM_ATTEN_CHAR.IND")
     aag = [int(v) for v in _show(ind, GP + "cm_atten_char.aag")]
     assert sum(aag) / len(aag) == pytest.approx(e.attenuation_db)

@@ -22,7 +22,7 @@ def pcap_bytes(frames: Iterable[tuple[float, bytes]]) -> bytes:
     out = bytearray(struct.pack("<IHHiIII", _MAGIC, 2, 4, 0, 0, 65535, LINKTYPE_ETHERNET))
     for when, frame in frames:
         seconds = int(when)
-        micros = int(round((when - seconds) * 1_000_000))
+        micros = round((when - seconds) * 1_000_000)
         if micros >= 1_000_000:
             seconds, micros = seconds + 1, micros - 1_000_000
         out += struct.pack("<IIII", seconds, micros, len(frame), len(frame))
