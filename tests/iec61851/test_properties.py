@@ -187,3 +187,21 @@ def test_random_sequences_keep_every_rule(start: ChargerState, steps: list[tuple
         now += dt
         feed(board, kind, value, now)
     run_timers(board, now + 100.0)
+
+
+@pytest.mark.fuzz
+@given(
+    st.sampled_from(list(ChargerState)),
+    st.lists(st.tuples(st.floats(allow_nan=True, allow_infinity=True),
+                       st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+                       st.floats(min_value=0.0, max_value=2.0)), max_size=30),
+)
+def test_any_voltages_from_any_state_never_raise(start: ChargerState,
+                                                 samples: list[tuple[float, float | None, float]]) -> None:
+    c = charger_in(start)
+    board = Board(c, output=c.output, duty=c.duty_cycle, closed=c.contactors_closed, pwm_set_at=0.0,
+                  fault_at=0.0 if start is ChargerState.FAULT else None)
+    now = 0.0
+    for high, low, dt in samples:
+        now += dt
+        feed(board, "volts", (high, low), now)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evcharge.iec61851.config import VehicleConfig
 from evcharge.iec61851.errors import LocalProtocolError
@@ -126,3 +128,40 @@ def test_misuse() -> None:
 def test_config_is_validated(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         VehicleConfig(**kwargs)  # type: ignore[arg-type]
+
+
+pilot_step = st.one_of(
+    st.tuples(st.just("pilot"), st.sampled_from(list(PilotOutput)), st.floats(0.0, 100.0)),
+    st.tuples(st.just("ready"), st.booleans(), st.just(0.0)),
+    st.tuples(st.just("hlc"), st.booleans(), st.just(0.0)),
+)
+
+
+@pytest.mark.property
+@given(st.lists(st.tuples(pilot_step, st.floats(0.0, 3.0)), max_size=40), st.floats(6.0, 80.0))
+def test_vehicle_respects_the_pilot(steps: list[tuple[tuple[str, object, float], float]], vmax: float) -> None:
+    v = plugged(max_current=vmax, reaction_time=1.0, stop_time=1.0)
+    now = 0.0
+    lowered_at = -10.0
+    last_allowed: float | None = None
+    for (kind, value, duty), dt in steps:
+        target = now + dt
+        while (t := v.get_timer()) is not None and t <= target:
+            v.handle_timer(t)
+        now = target
+        if kind == "pilot":
+            v.observe_pilot(value, duty if value is PilotOutput.X2 else None, now)  # type: ignore[arg-type]
+        elif kind == "ready":
+            v.set_ready(bool(value), now)
+        else:
+            v.set_hlc_power(bool(value), now)
+        allowed = v.allowed_current
+        if allowed is not None and (last_allowed is None or allowed < last_allowed):
+            lowered_at = now
+        last_allowed = allowed if allowed is not None else last_allowed
+        # C/D only while PWM is on, or while winding down after it stopped
+        if v.state is CPState.C and v.get_timer() is None:
+            assert v.allowed_current is not None or v.hlc_requested
+        assert v.demand <= vmax + 1e-9
+        if allowed is not None and not v.hlc_requested and now - lowered_at > 1.0 + 1e-9:
+            assert v.demand <= allowed + 1e-9

@@ -303,7 +303,7 @@ class Charger:
 
         Asking for the phase count the relays are already set to (with no switch under way) does nothing.
 
-        :raises LocalProtocolError: the command is not allowed in the present state (see the transition
+        :raises ~evcharge.iec61851.errors.LocalProtocolError: the command is not allowed in the present state (see the transition
             table), or its value is out of range; the machine is left unchanged.
         """
         self._advance(now)

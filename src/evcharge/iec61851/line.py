@@ -108,7 +108,7 @@ class PilotLine:
 
     @property
     def phase_currents(self) -> tuple[float, float, float]:
-        """Current on L1, L2, L3 (A): the vehicle draws on as many phases as both it and the relays allow."""
+        """The current (A) on L1, L2 and L3; the vehicle draws on as many phases as it and the relays allow."""
         n = min(self.vehicle.phases, self.phases)
         amps = self.current
         return (amps, amps if n >= 2 else 0.0, amps if n >= 3 else 0.0)
