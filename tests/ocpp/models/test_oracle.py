@@ -32,7 +32,7 @@ from .schema_tools import (
 
 CASES = schema_cases()
 IDS = [f"{k}-{a}-{kind}" for k, a, kind in CASES]
-SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+SETTINGS = settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
 def _module(key: str) -> Any:

@@ -74,9 +74,15 @@ class SchemaError(Exception):
 # names
 
 def snake_case(name: str) -> str:
-    """``idTag`` -> ``id_tag``, ``EVSE`` -> ``evse``, ``Get15118EVCertificate`` -> ``get15118_ev_certificate``."""
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
+    """``idTag`` -> ``id_tag``, ``EVSE`` -> ``evse``, ``Get15118EVCertificate`` -> ``get_15118_ev_certificate``.
+
+    Used by the generator only: the result is written into the generated ``JSON_NAMES`` tables and
+    ``to_json``/``from_json`` code, so no name is ever converted at run time.
+    """
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)  # EVCertificate -> EV_Certificate
+    s = re.sub(r"([a-z])([A-Z])", r"\1_\2", s)  # idTag -> id_Tag
+    s = re.sub(r"([0-9])([A-Z][a-z]|[A-Z]{2,})", r"\1_\2", s)  # hv10Min -> hv10_Min, Level1DC -> Level1_DC
+    s = re.sub(r"([a-z])([0-9]{3,})", r"\1_\2", s)  # iso15118 -> iso_15118 (but address1, hv10, v2x)
     return re.sub(r"_+", "_", s).lower()
 
 
@@ -86,7 +92,8 @@ def pascal_case(name: str) -> str:
 
 def member_name(value: str) -> str:
     """Enum member name of a value: ``Energy.Active.Import.Register`` -> ``ENERGY_ACTIVE_IMPORT_REGISTER``."""
-    parts = [snake_case(p) for p in re.split(r"[^0-9A-Za-z]+", value) if p]
+    # PascalCase words are split (PowerUp -> POWER_UP); unit symbols stay whole (kWh -> KWH)
+    parts = [snake_case(p) if p[0].isupper() else p for p in re.split(r"[^0-9A-Za-z]+", value) if p]
     name = "_".join(parts).upper()
     if not name or not name[0].isalpha():
         name = "V_" + name

@@ -502,13 +502,13 @@ class StatusNotificationRequestStatus(StrEnum):
 
 class TransactionDataSampledValueUnit(StrEnum):
     WH = 'Wh'
-    K_WH = 'kWh'
+    KWH = 'kWh'
     VARH = 'varh'
     KVARH = 'kvarh'
     W = 'W'
-    K_W = 'kW'
+    KW = 'kW'
     VA = 'VA'
-    K_VA = 'kVA'
+    KVA = 'kVA'
     VAR = 'var'
     KVAR = 'kvar'
     A = 'A'
@@ -528,13 +528,13 @@ class TriggerMessageStatusEnumType(StrEnum):
 
 class Unit(StrEnum):
     WH = 'Wh'
-    K_WH = 'kWh'
+    KWH = 'kWh'
     VARH = 'varh'
     KVARH = 'kvarh'
     W = 'W'
-    K_W = 'kW'
+    KW = 'kW'
     VA = 'VA'
-    K_VA = 'kVA'
+    KVA = 'kVA'
     VAR = 'var'
     KVAR = 'kvar'
     A = 'A'

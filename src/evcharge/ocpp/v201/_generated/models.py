@@ -305,7 +305,7 @@ class Action(StrEnum):
     DATA_TRANSFER = 'DataTransfer'
     DELETE_CERTIFICATE = 'DeleteCertificate'
     FIRMWARE_STATUS_NOTIFICATION = 'FirmwareStatusNotification'
-    GET15118_EV_CERTIFICATE = 'Get15118EVCertificate'
+    GET_15118_EV_CERTIFICATE = 'Get15118EVCertificate'
     GET_BASE_REPORT = 'GetBaseReport'
     GET_CERTIFICATE_STATUS = 'GetCertificateStatus'
     GET_CHARGING_PROFILES = 'GetChargingProfiles'
@@ -417,7 +417,7 @@ class CertificateActionEnumType(StrEnum):
 
 class CertificateSigningUseEnumType(StrEnum):
     CHARGING_STATION_CERTIFICATE = 'ChargingStationCertificate'
-    V2_G_CERTIFICATE = 'V2GCertificate'
+    V2G_CERTIFICATE = 'V2GCertificate'
 
 
 class ChangeAvailabilityStatusEnumType(StrEnum):
@@ -478,26 +478,26 @@ class ComponentCriterionEnumType(StrEnum):
 
 
 class ConnectorEnumType(StrEnum):
-    C_CCS1 = 'cCCS1'
-    C_CCS2 = 'cCCS2'
-    C_G105 = 'cG105'
-    C_TESLA = 'cTesla'
-    C_TYPE1 = 'cType1'
-    C_TYPE2 = 'cType2'
-    S309_1_P_16_A = 's309-1P-16A'
-    S309_1_P_32_A = 's309-1P-32A'
-    S309_3_P_16_A = 's309-3P-16A'
-    S309_3_P_32_A = 's309-3P-32A'
-    S_BS1361 = 'sBS1361'
-    S_CEE_7_7 = 'sCEE-7-7'
-    S_TYPE2 = 'sType2'
-    S_TYPE3 = 'sType3'
-    OTHER1_PH_MAX16_A = 'Other1PhMax16A'
-    OTHER1_PH_OVER16_A = 'Other1PhOver16A'
+    CCCS1 = 'cCCS1'
+    CCCS2 = 'cCCS2'
+    CG105 = 'cG105'
+    CTESLA = 'cTesla'
+    CTYPE1 = 'cType1'
+    CTYPE2 = 'cType2'
+    S309_1P_16A = 's309-1P-16A'
+    S309_1P_32A = 's309-1P-32A'
+    S309_3P_16A = 's309-3P-16A'
+    S309_3P_32A = 's309-3P-32A'
+    SBS1361 = 'sBS1361'
+    SCEE_7_7 = 'sCEE-7-7'
+    STYPE2 = 'sType2'
+    STYPE3 = 'sType3'
+    OTHER1_PH_MAX16A = 'Other1PhMax16A'
+    OTHER1_PH_OVER16A = 'Other1PhOver16A'
     OTHER3_PH = 'Other3Ph'
     PAN = 'Pan'
-    W_INDUCTIVE = 'wInductive'
-    W_RESONANT = 'wResonant'
+    WINDUCTIVE = 'wInductive'
+    WRESONANT = 'wResonant'
     UNDETERMINED = 'Undetermined'
     UNKNOWN = 'Unknown'
 
@@ -526,7 +526,7 @@ class DataEnumType(StrEnum):
     STRING = 'string'
     DECIMAL = 'decimal'
     INTEGER = 'integer'
-    DATE_TIME = 'dateTime'
+    DATETIME = 'dateTime'
     BOOLEAN = 'boolean'
     OPTION_LIST = 'OptionList'
     SEQUENCE_LIST = 'SequenceList'
@@ -600,10 +600,10 @@ class GenericDeviceModelStatusEnumType(StrEnum):
 
 
 class GetCertificateIdUseEnumType(StrEnum):
-    V2_G_ROOT_CERTIFICATE = 'V2GRootCertificate'
+    V2G_ROOT_CERTIFICATE = 'V2GRootCertificate'
     MO_ROOT_CERTIFICATE = 'MORootCertificate'
     CSMS_ROOT_CERTIFICATE = 'CSMSRootCertificate'
-    V2_G_CERTIFICATE_CHAIN = 'V2GCertificateChain'
+    V2G_CERTIFICATE_CHAIN = 'V2GCertificateChain'
     MANUFACTURER_ROOT_CERTIFICATE = 'ManufacturerRootCertificate'
 
 
@@ -633,7 +633,7 @@ class HashAlgorithmEnumType(StrEnum):
 
 class IdTokenEnumType(StrEnum):
     CENTRAL = 'Central'
-    E_MAID = 'eMAID'
+    EMAID = 'eMAID'
     ISO14443 = 'ISO14443'
     ISO15693 = 'ISO15693'
     KEY_CODE = 'KeyCode'
@@ -649,7 +649,7 @@ class InstallCertificateStatusEnumType(StrEnum):
 
 
 class InstallCertificateUseEnumType(StrEnum):
-    V2_G_ROOT_CERTIFICATE = 'V2GRootCertificate'
+    V2G_ROOT_CERTIFICATE = 'V2GRootCertificate'
     MO_ROOT_CERTIFICATE = 'MORootCertificate'
     CSMS_ROOT_CERTIFICATE = 'CSMSRootCertificate'
     MANUFACTURER_ROOT_CERTIFICATE = 'ManufacturerRootCertificate'
@@ -734,7 +734,7 @@ class MessageTriggerEnumType(StrEnum):
     HEARTBEAT = 'Heartbeat'
     METER_VALUES = 'MeterValues'
     SIGN_CHARGING_STATION_CERTIFICATE = 'SignChargingStationCertificate'
-    SIGN_V2_G_CERTIFICATE = 'SignV2GCertificate'
+    SIGN_V2G_CERTIFICATE = 'SignV2GCertificate'
     STATUS_NOTIFICATION = 'StatusNotification'
     TRANSACTION_EVENT = 'TransactionEvent'
     SIGN_COMBINED_CERTIFICATE = 'SignCombinedCertificate'
@@ -1211,25 +1211,25 @@ class AuthorizeRequest:
     id_token: IdTokenType
     custom_data: dict[str, Any] | None = None
     certificate: str | None = None
-    iso15118_certificate_hash_data: tuple[OCSPRequestDataType, ...] | None = None
-    JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'id_token': 'idToken', 'certificate': 'certificate', 'iso15118_certificate_hash_data': 'iso15118CertificateHashData'}
+    iso_15118_certificate_hash_data: tuple[OCSPRequestDataType, ...] | None = None
+    JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'id_token': 'idToken', 'certificate': 'certificate', 'iso_15118_certificate_hash_data': 'iso15118CertificateHashData'}
 
-    def __init__(self, *, id_token: IdTokenType, custom_data: dict[str, Any] | None = None, certificate: str | None = None, iso15118_certificate_hash_data: tuple[OCSPRequestDataType, ...] | None = None) -> None:
+    def __init__(self, *, id_token: IdTokenType, custom_data: dict[str, Any] | None = None, certificate: str | None = None, iso_15118_certificate_hash_data: tuple[OCSPRequestDataType, ...] | None = None) -> None:
         _set(self, 'id_token', id_token)
         _set(self, 'custom_data', custom_data)
         _set(self, 'certificate', certificate)
-        _set(self, 'iso15118_certificate_hash_data', iso15118_certificate_hash_data)
+        _set(self, 'iso_15118_certificate_hash_data', iso_15118_certificate_hash_data)
 
     def __repr__(self) -> str:
-        return f"AuthorizeRequest(id_token={self.id_token!r}, custom_data={self.custom_data!r}, certificate={self.certificate!r}, iso15118_certificate_hash_data={self.iso15118_certificate_hash_data!r})"
+        return f"AuthorizeRequest(id_token={self.id_token!r}, custom_data={self.custom_data!r}, certificate={self.certificate!r}, iso_15118_certificate_hash_data={self.iso_15118_certificate_hash_data!r})"
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return (self.id_token, self.custom_data, self.certificate, self.iso15118_certificate_hash_data, ) == (other.id_token, other.custom_data, other.certificate, other.iso15118_certificate_hash_data, )  # type: ignore[attr-defined]
+        return (self.id_token, self.custom_data, self.certificate, self.iso_15118_certificate_hash_data, ) == (other.id_token, other.custom_data, other.certificate, other.iso_15118_certificate_hash_data, )  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash((self.id_token, self.custom_data, self.certificate, self.iso15118_certificate_hash_data, ))
+        return hash((self.id_token, self.custom_data, self.certificate, self.iso_15118_certificate_hash_data, ))
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {'idToken': self.id_token.to_json()}
@@ -1237,8 +1237,8 @@ class AuthorizeRequest:
             d['customData'] = self.custom_data
         if self.certificate is not None:
             d['certificate'] = self.certificate
-        if self.iso15118_certificate_hash_data is not None:
-            d['iso15118CertificateHashData'] = [e0.to_json() for e0 in self.iso15118_certificate_hash_data]
+        if self.iso_15118_certificate_hash_data is not None:
+            d['iso15118CertificateHashData'] = [e0.to_json() for e0 in self.iso_15118_certificate_hash_data]
         return d
 
     @classmethod
@@ -1247,7 +1247,7 @@ class AuthorizeRequest:
             custom_data=d.get('customData'),
             id_token=IdTokenType.from_json(d['idToken']),
             certificate=d.get('certificate'),
-            iso15118_certificate_hash_data=tuple([OCSPRequestDataType.from_json(e0) for e0 in d['iso15118CertificateHashData']]) if 'iso15118CertificateHashData' in d else None,
+            iso_15118_certificate_hash_data=tuple([OCSPRequestDataType.from_json(e0) for e0 in d['iso15118CertificateHashData']]) if 'iso15118CertificateHashData' in d else None,
         )
 
 
@@ -3576,31 +3576,31 @@ class FirmwareType:
 class Get15118EVCertificateRequest:
     """OCPP 2.0.1 ``Get15118EVCertificateRequest``."""
 
-    iso15118_schema_version: str
+    iso_15118_schema_version: str
     action: CertificateActionEnumType
     exi_request: str
     custom_data: dict[str, Any] | None = None
-    JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'iso15118_schema_version': 'iso15118SchemaVersion', 'action': 'action', 'exi_request': 'exiRequest'}
+    JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'iso_15118_schema_version': 'iso15118SchemaVersion', 'action': 'action', 'exi_request': 'exiRequest'}
 
-    def __init__(self, *, iso15118_schema_version: str, action: CertificateActionEnumType, exi_request: str, custom_data: dict[str, Any] | None = None) -> None:
-        _set(self, 'iso15118_schema_version', iso15118_schema_version)
+    def __init__(self, *, iso_15118_schema_version: str, action: CertificateActionEnumType, exi_request: str, custom_data: dict[str, Any] | None = None) -> None:
+        _set(self, 'iso_15118_schema_version', iso_15118_schema_version)
         _set(self, 'action', action)
         _set(self, 'exi_request', exi_request)
         _set(self, 'custom_data', custom_data)
 
     def __repr__(self) -> str:
-        return f"Get15118EVCertificateRequest(iso15118_schema_version={self.iso15118_schema_version!r}, action={self.action!r}, exi_request={self.exi_request!r}, custom_data={self.custom_data!r})"
+        return f"Get15118EVCertificateRequest(iso_15118_schema_version={self.iso_15118_schema_version!r}, action={self.action!r}, exi_request={self.exi_request!r}, custom_data={self.custom_data!r})"
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return (self.iso15118_schema_version, self.action, self.exi_request, self.custom_data, ) == (other.iso15118_schema_version, other.action, other.exi_request, other.custom_data, )  # type: ignore[attr-defined]
+        return (self.iso_15118_schema_version, self.action, self.exi_request, self.custom_data, ) == (other.iso_15118_schema_version, other.action, other.exi_request, other.custom_data, )  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash((self.iso15118_schema_version, self.action, self.exi_request, self.custom_data, ))
+        return hash((self.iso_15118_schema_version, self.action, self.exi_request, self.custom_data, ))
 
     def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {'iso15118SchemaVersion': self.iso15118_schema_version, 'action': self.action, 'exiRequest': self.exi_request}
+        d: dict[str, Any] = {'iso15118SchemaVersion': self.iso_15118_schema_version, 'action': self.action, 'exiRequest': self.exi_request}
         if self.custom_data is not None:
             d['customData'] = self.custom_data
         return d
@@ -3609,7 +3609,7 @@ class Get15118EVCertificateRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            iso15118_schema_version=d['iso15118SchemaVersion'],
+            iso_15118_schema_version=d['iso15118SchemaVersion'],
             action=CertificateActionEnumType(d['action']),
             exi_request=d['exiRequest'],
         )

@@ -453,7 +453,7 @@ class Action(StrEnum):
     DATA_TRANSFER = 'DataTransfer'
     DELETE_CERTIFICATE = 'DeleteCertificate'
     FIRMWARE_STATUS_NOTIFICATION = 'FirmwareStatusNotification'
-    GET15118_EV_CERTIFICATE = 'Get15118EVCertificate'
+    GET_15118_EV_CERTIFICATE = 'Get15118EVCertificate'
     GET_BASE_REPORT = 'GetBaseReport'
     GET_CERTIFICATE_CHAIN_STATUS = 'GetCertificateChainStatus'
     GET_CERTIFICATE_STATUS = 'GetCertificateStatus'
@@ -586,8 +586,8 @@ class CertificateActionEnumType(StrEnum):
 
 class CertificateSigningUseEnumType(StrEnum):
     CHARGING_STATION_CERTIFICATE = 'ChargingStationCertificate'
-    V2_G_CERTIFICATE = 'V2GCertificate'
-    V2_G20_CERTIFICATE = 'V2G20Certificate'
+    V2G_CERTIFICATE = 'V2GCertificate'
+    V2G20_CERTIFICATE = 'V2G20Certificate'
 
 
 class CertificateStatusEnumType(StrEnum):
@@ -741,7 +741,7 @@ class DataEnumType(StrEnum):
     STRING = 'string'
     DECIMAL = 'decimal'
     INTEGER = 'integer'
-    DATE_TIME = 'dateTime'
+    DATETIME = 'dateTime'
     BOOLEAN = 'boolean'
     OPTION_LIST = 'OptionList'
     SEQUENCE_LIST = 'SequenceList'
@@ -843,10 +843,10 @@ class GenericStatusEnumType(StrEnum):
 
 
 class GetCertificateIdUseEnumType(StrEnum):
-    V2_G_ROOT_CERTIFICATE = 'V2GRootCertificate'
+    V2G_ROOT_CERTIFICATE = 'V2GRootCertificate'
     MO_ROOT_CERTIFICATE = 'MORootCertificate'
     CSMS_ROOT_CERTIFICATE = 'CSMSRootCertificate'
-    V2_G_CERTIFICATE_CHAIN = 'V2GCertificateChain'
+    V2G_CERTIFICATE_CHAIN = 'V2GCertificateChain'
     MANUFACTURER_ROOT_CERTIFICATE = 'ManufacturerRootCertificate'
     OEM_ROOT_CERTIFICATE = 'OEMRootCertificate'
 
@@ -896,7 +896,7 @@ class InstallCertificateStatusEnumType(StrEnum):
 
 
 class InstallCertificateUseEnumType(StrEnum):
-    V2_G_ROOT_CERTIFICATE = 'V2GRootCertificate'
+    V2G_ROOT_CERTIFICATE = 'V2GRootCertificate'
     MO_ROOT_CERTIFICATE = 'MORootCertificate'
     MANUFACTURER_ROOT_CERTIFICATE = 'ManufacturerRootCertificate'
     CSMS_ROOT_CERTIFICATE = 'CSMSRootCertificate'
@@ -984,8 +984,8 @@ class MeasurandEnumType(StrEnum):
     ENERGY_REQUEST_TARGET = 'EnergyRequest.Target'
     ENERGY_REQUEST_MINIMUM = 'EnergyRequest.Minimum'
     ENERGY_REQUEST_MAXIMUM = 'EnergyRequest.Maximum'
-    ENERGY_REQUEST_MINIMUM_V2_X = 'EnergyRequest.Minimum.V2X'
-    ENERGY_REQUEST_MAXIMUM_V2_X = 'EnergyRequest.Maximum.V2X'
+    ENERGY_REQUEST_MINIMUM_V2X = 'EnergyRequest.Minimum.V2X'
+    ENERGY_REQUEST_MAXIMUM_V2X = 'EnergyRequest.Maximum.V2X'
     ENERGY_REQUEST_BULK = 'EnergyRequest.Bulk'
     FREQUENCY = 'Frequency'
     POWER_ACTIVE_EXPORT = 'Power.Active.Export'
@@ -1036,8 +1036,8 @@ class MessageTriggerEnumType(StrEnum):
     HEARTBEAT = 'Heartbeat'
     METER_VALUES = 'MeterValues'
     SIGN_CHARGING_STATION_CERTIFICATE = 'SignChargingStationCertificate'
-    SIGN_V2_G_CERTIFICATE = 'SignV2GCertificate'
-    SIGN_V2_G20_CERTIFICATE = 'SignV2G20Certificate'
+    SIGN_V2G_CERTIFICATE = 'SignV2GCertificate'
+    SIGN_V2G20_CERTIFICATE = 'SignV2G20Certificate'
     STATUS_NOTIFICATION = 'StatusNotification'
     TRANSACTION_EVENT = 'TransactionEvent'
     SIGN_COMBINED_CERTIFICATE = 'SignCombinedCertificate'
@@ -1957,33 +1957,33 @@ class AuthorizeRequest:
 
     id_token: IdTokenType
     certificate: str | None = None
-    iso15118_certificate_hash_data: tuple[OCSPRequestDataType, ...] | None = None
+    iso_15118_certificate_hash_data: tuple[OCSPRequestDataType, ...] | None = None
     custom_data: dict[str, Any] | None = None
-    JSON_NAMES: ClassVar[Mapping[str, str]] = {'id_token': 'idToken', 'certificate': 'certificate', 'iso15118_certificate_hash_data': 'iso15118CertificateHashData', 'custom_data': 'customData'}
+    JSON_NAMES: ClassVar[Mapping[str, str]] = {'id_token': 'idToken', 'certificate': 'certificate', 'iso_15118_certificate_hash_data': 'iso15118CertificateHashData', 'custom_data': 'customData'}
 
-    def __init__(self, *, id_token: IdTokenType, certificate: str | None = None, iso15118_certificate_hash_data: tuple[OCSPRequestDataType, ...] | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, id_token: IdTokenType, certificate: str | None = None, iso_15118_certificate_hash_data: tuple[OCSPRequestDataType, ...] | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'id_token', id_token)
         _set(self, 'certificate', certificate)
-        _set(self, 'iso15118_certificate_hash_data', iso15118_certificate_hash_data)
+        _set(self, 'iso_15118_certificate_hash_data', iso_15118_certificate_hash_data)
         _set(self, 'custom_data', custom_data)
 
     def __repr__(self) -> str:
-        return f"AuthorizeRequest(id_token={self.id_token!r}, certificate={self.certificate!r}, iso15118_certificate_hash_data={self.iso15118_certificate_hash_data!r}, custom_data={self.custom_data!r})"
+        return f"AuthorizeRequest(id_token={self.id_token!r}, certificate={self.certificate!r}, iso_15118_certificate_hash_data={self.iso_15118_certificate_hash_data!r}, custom_data={self.custom_data!r})"
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return (self.id_token, self.certificate, self.iso15118_certificate_hash_data, self.custom_data, ) == (other.id_token, other.certificate, other.iso15118_certificate_hash_data, other.custom_data, )  # type: ignore[attr-defined]
+        return (self.id_token, self.certificate, self.iso_15118_certificate_hash_data, self.custom_data, ) == (other.id_token, other.certificate, other.iso_15118_certificate_hash_data, other.custom_data, )  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash((self.id_token, self.certificate, self.iso15118_certificate_hash_data, self.custom_data, ))
+        return hash((self.id_token, self.certificate, self.iso_15118_certificate_hash_data, self.custom_data, ))
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {'idToken': self.id_token.to_json()}
         if self.certificate is not None:
             d['certificate'] = self.certificate
-        if self.iso15118_certificate_hash_data is not None:
-            d['iso15118CertificateHashData'] = [e0.to_json() for e0 in self.iso15118_certificate_hash_data]
+        if self.iso_15118_certificate_hash_data is not None:
+            d['iso15118CertificateHashData'] = [e0.to_json() for e0 in self.iso_15118_certificate_hash_data]
         if self.custom_data is not None:
             d['customData'] = self.custom_data
         return d
@@ -1993,7 +1993,7 @@ class AuthorizeRequest:
         return cls(
             id_token=IdTokenType.from_json(d['idToken']),
             certificate=d.get('certificate'),
-            iso15118_certificate_hash_data=tuple([OCSPRequestDataType.from_json(e0) for e0 in d['iso15118CertificateHashData']]) if 'iso15118CertificateHashData' in d else None,
+            iso_15118_certificate_hash_data=tuple([OCSPRequestDataType.from_json(e0) for e0 in d['iso15118CertificateHashData']]) if 'iso15118CertificateHashData' in d else None,
             custom_data=d.get('customData'),
         )
 
@@ -6495,16 +6495,16 @@ class FreqDroopType:
 class Get15118EVCertificateRequest:
     """OCPP 2.1 ``Get15118EVCertificateRequest``."""
 
-    iso15118_schema_version: str
+    iso_15118_schema_version: str
     action: CertificateActionEnumType
     exi_request: str
     maximum_contract_certificate_chains: int | None = None
     prioritized_emai_ds: tuple[str, ...] | None = None
     custom_data: dict[str, Any] | None = None
-    JSON_NAMES: ClassVar[Mapping[str, str]] = {'iso15118_schema_version': 'iso15118SchemaVersion', 'action': 'action', 'exi_request': 'exiRequest', 'maximum_contract_certificate_chains': 'maximumContractCertificateChains', 'prioritized_emai_ds': 'prioritizedEMAIDs', 'custom_data': 'customData'}
+    JSON_NAMES: ClassVar[Mapping[str, str]] = {'iso_15118_schema_version': 'iso15118SchemaVersion', 'action': 'action', 'exi_request': 'exiRequest', 'maximum_contract_certificate_chains': 'maximumContractCertificateChains', 'prioritized_emai_ds': 'prioritizedEMAIDs', 'custom_data': 'customData'}
 
-    def __init__(self, *, iso15118_schema_version: str, action: CertificateActionEnumType, exi_request: str, maximum_contract_certificate_chains: int | None = None, prioritized_emai_ds: tuple[str, ...] | None = None, custom_data: dict[str, Any] | None = None) -> None:
-        _set(self, 'iso15118_schema_version', iso15118_schema_version)
+    def __init__(self, *, iso_15118_schema_version: str, action: CertificateActionEnumType, exi_request: str, maximum_contract_certificate_chains: int | None = None, prioritized_emai_ds: tuple[str, ...] | None = None, custom_data: dict[str, Any] | None = None) -> None:
+        _set(self, 'iso_15118_schema_version', iso_15118_schema_version)
         _set(self, 'action', action)
         _set(self, 'exi_request', exi_request)
         _set(self, 'maximum_contract_certificate_chains', maximum_contract_certificate_chains)
@@ -6512,18 +6512,18 @@ class Get15118EVCertificateRequest:
         _set(self, 'custom_data', custom_data)
 
     def __repr__(self) -> str:
-        return f"Get15118EVCertificateRequest(iso15118_schema_version={self.iso15118_schema_version!r}, action={self.action!r}, exi_request={self.exi_request!r}, maximum_contract_certificate_chains={self.maximum_contract_certificate_chains!r}, prioritized_emai_ds={self.prioritized_emai_ds!r}, custom_data={self.custom_data!r})"
+        return f"Get15118EVCertificateRequest(iso_15118_schema_version={self.iso_15118_schema_version!r}, action={self.action!r}, exi_request={self.exi_request!r}, maximum_contract_certificate_chains={self.maximum_contract_certificate_chains!r}, prioritized_emai_ds={self.prioritized_emai_ds!r}, custom_data={self.custom_data!r})"
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return (self.iso15118_schema_version, self.action, self.exi_request, self.maximum_contract_certificate_chains, self.prioritized_emai_ds, self.custom_data, ) == (other.iso15118_schema_version, other.action, other.exi_request, other.maximum_contract_certificate_chains, other.prioritized_emai_ds, other.custom_data, )  # type: ignore[attr-defined]
+        return (self.iso_15118_schema_version, self.action, self.exi_request, self.maximum_contract_certificate_chains, self.prioritized_emai_ds, self.custom_data, ) == (other.iso_15118_schema_version, other.action, other.exi_request, other.maximum_contract_certificate_chains, other.prioritized_emai_ds, other.custom_data, )  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash((self.iso15118_schema_version, self.action, self.exi_request, self.maximum_contract_certificate_chains, self.prioritized_emai_ds, self.custom_data, ))
+        return hash((self.iso_15118_schema_version, self.action, self.exi_request, self.maximum_contract_certificate_chains, self.prioritized_emai_ds, self.custom_data, ))
 
     def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {'iso15118SchemaVersion': self.iso15118_schema_version, 'action': self.action, 'exiRequest': self.exi_request}
+        d: dict[str, Any] = {'iso15118SchemaVersion': self.iso_15118_schema_version, 'action': self.action, 'exiRequest': self.exi_request}
         if self.maximum_contract_certificate_chains is not None:
             d['maximumContractCertificateChains'] = self.maximum_contract_certificate_chains
         if self.prioritized_emai_ds is not None:
@@ -6535,7 +6535,7 @@ class Get15118EVCertificateRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            iso15118_schema_version=d['iso15118SchemaVersion'],
+            iso_15118_schema_version=d['iso15118SchemaVersion'],
             action=CertificateActionEnumType(d['action']),
             exi_request=d['exiRequest'],
             maximum_contract_certificate_chains=d.get('maximumContractCertificateChains'),
@@ -15543,13 +15543,13 @@ class V2XChargingParametersType:
     ev_target_energy_request: float | None = None
     ev_min_energy_request: float | None = None
     ev_max_energy_request: float | None = None
-    ev_min_v2_x_energy_request: float | None = None
-    ev_max_v2_x_energy_request: float | None = None
+    ev_min_v2x_energy_request: float | None = None
+    ev_max_v2x_energy_request: float | None = None
     target_so_c: int | None = None
     custom_data: dict[str, Any] | None = None
-    JSON_NAMES: ClassVar[Mapping[str, str]] = {'min_charge_power': 'minChargePower', 'min_charge_power_l2': 'minChargePower_L2', 'min_charge_power_l3': 'minChargePower_L3', 'max_charge_power': 'maxChargePower', 'max_charge_power_l2': 'maxChargePower_L2', 'max_charge_power_l3': 'maxChargePower_L3', 'min_discharge_power': 'minDischargePower', 'min_discharge_power_l2': 'minDischargePower_L2', 'min_discharge_power_l3': 'minDischargePower_L3', 'max_discharge_power': 'maxDischargePower', 'max_discharge_power_l2': 'maxDischargePower_L2', 'max_discharge_power_l3': 'maxDischargePower_L3', 'min_charge_current': 'minChargeCurrent', 'max_charge_current': 'maxChargeCurrent', 'min_discharge_current': 'minDischargeCurrent', 'max_discharge_current': 'maxDischargeCurrent', 'min_voltage': 'minVoltage', 'max_voltage': 'maxVoltage', 'ev_target_energy_request': 'evTargetEnergyRequest', 'ev_min_energy_request': 'evMinEnergyRequest', 'ev_max_energy_request': 'evMaxEnergyRequest', 'ev_min_v2_x_energy_request': 'evMinV2XEnergyRequest', 'ev_max_v2_x_energy_request': 'evMaxV2XEnergyRequest', 'target_so_c': 'targetSoC', 'custom_data': 'customData'}
+    JSON_NAMES: ClassVar[Mapping[str, str]] = {'min_charge_power': 'minChargePower', 'min_charge_power_l2': 'minChargePower_L2', 'min_charge_power_l3': 'minChargePower_L3', 'max_charge_power': 'maxChargePower', 'max_charge_power_l2': 'maxChargePower_L2', 'max_charge_power_l3': 'maxChargePower_L3', 'min_discharge_power': 'minDischargePower', 'min_discharge_power_l2': 'minDischargePower_L2', 'min_discharge_power_l3': 'minDischargePower_L3', 'max_discharge_power': 'maxDischargePower', 'max_discharge_power_l2': 'maxDischargePower_L2', 'max_discharge_power_l3': 'maxDischargePower_L3', 'min_charge_current': 'minChargeCurrent', 'max_charge_current': 'maxChargeCurrent', 'min_discharge_current': 'minDischargeCurrent', 'max_discharge_current': 'maxDischargeCurrent', 'min_voltage': 'minVoltage', 'max_voltage': 'maxVoltage', 'ev_target_energy_request': 'evTargetEnergyRequest', 'ev_min_energy_request': 'evMinEnergyRequest', 'ev_max_energy_request': 'evMaxEnergyRequest', 'ev_min_v2x_energy_request': 'evMinV2XEnergyRequest', 'ev_max_v2x_energy_request': 'evMaxV2XEnergyRequest', 'target_so_c': 'targetSoC', 'custom_data': 'customData'}
 
-    def __init__(self, *, min_charge_power: float | None = None, min_charge_power_l2: float | None = None, min_charge_power_l3: float | None = None, max_charge_power: float | None = None, max_charge_power_l2: float | None = None, max_charge_power_l3: float | None = None, min_discharge_power: float | None = None, min_discharge_power_l2: float | None = None, min_discharge_power_l3: float | None = None, max_discharge_power: float | None = None, max_discharge_power_l2: float | None = None, max_discharge_power_l3: float | None = None, min_charge_current: float | None = None, max_charge_current: float | None = None, min_discharge_current: float | None = None, max_discharge_current: float | None = None, min_voltage: float | None = None, max_voltage: float | None = None, ev_target_energy_request: float | None = None, ev_min_energy_request: float | None = None, ev_max_energy_request: float | None = None, ev_min_v2_x_energy_request: float | None = None, ev_max_v2_x_energy_request: float | None = None, target_so_c: int | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, min_charge_power: float | None = None, min_charge_power_l2: float | None = None, min_charge_power_l3: float | None = None, max_charge_power: float | None = None, max_charge_power_l2: float | None = None, max_charge_power_l3: float | None = None, min_discharge_power: float | None = None, min_discharge_power_l2: float | None = None, min_discharge_power_l3: float | None = None, max_discharge_power: float | None = None, max_discharge_power_l2: float | None = None, max_discharge_power_l3: float | None = None, min_charge_current: float | None = None, max_charge_current: float | None = None, min_discharge_current: float | None = None, max_discharge_current: float | None = None, min_voltage: float | None = None, max_voltage: float | None = None, ev_target_energy_request: float | None = None, ev_min_energy_request: float | None = None, ev_max_energy_request: float | None = None, ev_min_v2x_energy_request: float | None = None, ev_max_v2x_energy_request: float | None = None, target_so_c: int | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'min_charge_power', min_charge_power)
         _set(self, 'min_charge_power_l2', min_charge_power_l2)
         _set(self, 'min_charge_power_l3', min_charge_power_l3)
@@ -15571,21 +15571,21 @@ class V2XChargingParametersType:
         _set(self, 'ev_target_energy_request', ev_target_energy_request)
         _set(self, 'ev_min_energy_request', ev_min_energy_request)
         _set(self, 'ev_max_energy_request', ev_max_energy_request)
-        _set(self, 'ev_min_v2_x_energy_request', ev_min_v2_x_energy_request)
-        _set(self, 'ev_max_v2_x_energy_request', ev_max_v2_x_energy_request)
+        _set(self, 'ev_min_v2x_energy_request', ev_min_v2x_energy_request)
+        _set(self, 'ev_max_v2x_energy_request', ev_max_v2x_energy_request)
         _set(self, 'target_so_c', target_so_c)
         _set(self, 'custom_data', custom_data)
 
     def __repr__(self) -> str:
-        return f"V2XChargingParametersType(min_charge_power={self.min_charge_power!r}, min_charge_power_l2={self.min_charge_power_l2!r}, min_charge_power_l3={self.min_charge_power_l3!r}, max_charge_power={self.max_charge_power!r}, max_charge_power_l2={self.max_charge_power_l2!r}, max_charge_power_l3={self.max_charge_power_l3!r}, min_discharge_power={self.min_discharge_power!r}, min_discharge_power_l2={self.min_discharge_power_l2!r}, min_discharge_power_l3={self.min_discharge_power_l3!r}, max_discharge_power={self.max_discharge_power!r}, max_discharge_power_l2={self.max_discharge_power_l2!r}, max_discharge_power_l3={self.max_discharge_power_l3!r}, min_charge_current={self.min_charge_current!r}, max_charge_current={self.max_charge_current!r}, min_discharge_current={self.min_discharge_current!r}, max_discharge_current={self.max_discharge_current!r}, min_voltage={self.min_voltage!r}, max_voltage={self.max_voltage!r}, ev_target_energy_request={self.ev_target_energy_request!r}, ev_min_energy_request={self.ev_min_energy_request!r}, ev_max_energy_request={self.ev_max_energy_request!r}, ev_min_v2_x_energy_request={self.ev_min_v2_x_energy_request!r}, ev_max_v2_x_energy_request={self.ev_max_v2_x_energy_request!r}, target_so_c={self.target_so_c!r}, custom_data={self.custom_data!r})"
+        return f"V2XChargingParametersType(min_charge_power={self.min_charge_power!r}, min_charge_power_l2={self.min_charge_power_l2!r}, min_charge_power_l3={self.min_charge_power_l3!r}, max_charge_power={self.max_charge_power!r}, max_charge_power_l2={self.max_charge_power_l2!r}, max_charge_power_l3={self.max_charge_power_l3!r}, min_discharge_power={self.min_discharge_power!r}, min_discharge_power_l2={self.min_discharge_power_l2!r}, min_discharge_power_l3={self.min_discharge_power_l3!r}, max_discharge_power={self.max_discharge_power!r}, max_discharge_power_l2={self.max_discharge_power_l2!r}, max_discharge_power_l3={self.max_discharge_power_l3!r}, min_charge_current={self.min_charge_current!r}, max_charge_current={self.max_charge_current!r}, min_discharge_current={self.min_discharge_current!r}, max_discharge_current={self.max_discharge_current!r}, min_voltage={self.min_voltage!r}, max_voltage={self.max_voltage!r}, ev_target_energy_request={self.ev_target_energy_request!r}, ev_min_energy_request={self.ev_min_energy_request!r}, ev_max_energy_request={self.ev_max_energy_request!r}, ev_min_v2x_energy_request={self.ev_min_v2x_energy_request!r}, ev_max_v2x_energy_request={self.ev_max_v2x_energy_request!r}, target_so_c={self.target_so_c!r}, custom_data={self.custom_data!r})"
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
-        return (self.min_charge_power, self.min_charge_power_l2, self.min_charge_power_l3, self.max_charge_power, self.max_charge_power_l2, self.max_charge_power_l3, self.min_discharge_power, self.min_discharge_power_l2, self.min_discharge_power_l3, self.max_discharge_power, self.max_discharge_power_l2, self.max_discharge_power_l3, self.min_charge_current, self.max_charge_current, self.min_discharge_current, self.max_discharge_current, self.min_voltage, self.max_voltage, self.ev_target_energy_request, self.ev_min_energy_request, self.ev_max_energy_request, self.ev_min_v2_x_energy_request, self.ev_max_v2_x_energy_request, self.target_so_c, self.custom_data, ) == (other.min_charge_power, other.min_charge_power_l2, other.min_charge_power_l3, other.max_charge_power, other.max_charge_power_l2, other.max_charge_power_l3, other.min_discharge_power, other.min_discharge_power_l2, other.min_discharge_power_l3, other.max_discharge_power, other.max_discharge_power_l2, other.max_discharge_power_l3, other.min_charge_current, other.max_charge_current, other.min_discharge_current, other.max_discharge_current, other.min_voltage, other.max_voltage, other.ev_target_energy_request, other.ev_min_energy_request, other.ev_max_energy_request, other.ev_min_v2_x_energy_request, other.ev_max_v2_x_energy_request, other.target_so_c, other.custom_data, )  # type: ignore[attr-defined]
+        return (self.min_charge_power, self.min_charge_power_l2, self.min_charge_power_l3, self.max_charge_power, self.max_charge_power_l2, self.max_charge_power_l3, self.min_discharge_power, self.min_discharge_power_l2, self.min_discharge_power_l3, self.max_discharge_power, self.max_discharge_power_l2, self.max_discharge_power_l3, self.min_charge_current, self.max_charge_current, self.min_discharge_current, self.max_discharge_current, self.min_voltage, self.max_voltage, self.ev_target_energy_request, self.ev_min_energy_request, self.ev_max_energy_request, self.ev_min_v2x_energy_request, self.ev_max_v2x_energy_request, self.target_so_c, self.custom_data, ) == (other.min_charge_power, other.min_charge_power_l2, other.min_charge_power_l3, other.max_charge_power, other.max_charge_power_l2, other.max_charge_power_l3, other.min_discharge_power, other.min_discharge_power_l2, other.min_discharge_power_l3, other.max_discharge_power, other.max_discharge_power_l2, other.max_discharge_power_l3, other.min_charge_current, other.max_charge_current, other.min_discharge_current, other.max_discharge_current, other.min_voltage, other.max_voltage, other.ev_target_energy_request, other.ev_min_energy_request, other.ev_max_energy_request, other.ev_min_v2x_energy_request, other.ev_max_v2x_energy_request, other.target_so_c, other.custom_data, )  # type: ignore[attr-defined]
 
     def __hash__(self) -> int:
-        return hash((self.min_charge_power, self.min_charge_power_l2, self.min_charge_power_l3, self.max_charge_power, self.max_charge_power_l2, self.max_charge_power_l3, self.min_discharge_power, self.min_discharge_power_l2, self.min_discharge_power_l3, self.max_discharge_power, self.max_discharge_power_l2, self.max_discharge_power_l3, self.min_charge_current, self.max_charge_current, self.min_discharge_current, self.max_discharge_current, self.min_voltage, self.max_voltage, self.ev_target_energy_request, self.ev_min_energy_request, self.ev_max_energy_request, self.ev_min_v2_x_energy_request, self.ev_max_v2_x_energy_request, self.target_so_c, self.custom_data, ))
+        return hash((self.min_charge_power, self.min_charge_power_l2, self.min_charge_power_l3, self.max_charge_power, self.max_charge_power_l2, self.max_charge_power_l3, self.min_discharge_power, self.min_discharge_power_l2, self.min_discharge_power_l3, self.max_discharge_power, self.max_discharge_power_l2, self.max_discharge_power_l3, self.min_charge_current, self.max_charge_current, self.min_discharge_current, self.max_discharge_current, self.min_voltage, self.max_voltage, self.ev_target_energy_request, self.ev_min_energy_request, self.ev_max_energy_request, self.ev_min_v2x_energy_request, self.ev_max_v2x_energy_request, self.target_so_c, self.custom_data, ))
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {}
@@ -15631,10 +15631,10 @@ class V2XChargingParametersType:
             d['evMinEnergyRequest'] = self.ev_min_energy_request
         if self.ev_max_energy_request is not None:
             d['evMaxEnergyRequest'] = self.ev_max_energy_request
-        if self.ev_min_v2_x_energy_request is not None:
-            d['evMinV2XEnergyRequest'] = self.ev_min_v2_x_energy_request
-        if self.ev_max_v2_x_energy_request is not None:
-            d['evMaxV2XEnergyRequest'] = self.ev_max_v2_x_energy_request
+        if self.ev_min_v2x_energy_request is not None:
+            d['evMinV2XEnergyRequest'] = self.ev_min_v2x_energy_request
+        if self.ev_max_v2x_energy_request is not None:
+            d['evMaxV2XEnergyRequest'] = self.ev_max_v2x_energy_request
         if self.target_so_c is not None:
             d['targetSoC'] = self.target_so_c
         if self.custom_data is not None:
@@ -15665,8 +15665,8 @@ class V2XChargingParametersType:
             ev_target_energy_request=d.get('evTargetEnergyRequest'),
             ev_min_energy_request=d.get('evMinEnergyRequest'),
             ev_max_energy_request=d.get('evMaxEnergyRequest'),
-            ev_min_v2_x_energy_request=d.get('evMinV2XEnergyRequest'),
-            ev_max_v2_x_energy_request=d.get('evMaxV2XEnergyRequest'),
+            ev_min_v2x_energy_request=d.get('evMinV2XEnergyRequest'),
+            ev_max_v2x_energy_request=d.get('evMaxV2XEnergyRequest'),
             target_so_c=d.get('targetSoC'),
             custom_data=d.get('customData'),
         )
