@@ -421,3 +421,15 @@ def test_not_a_reading() -> None:
 def test_config_is_validated(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         ChargerConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_fault_readings_debounce() -> None:
+    c = charger_in(S.CHARGING, fault_readings=3)
+    c.receive_voltages(10.5, -12.0, 1.0)
+    c.receive_voltages(8.8, -8.8, 1.001)
+    c.receive_voltages(6.0, -12.0, 1.002)  # a good reading resets the count
+    c.receive_voltages(10.5, -12.0, 1.003)
+    c.receive_voltages(10.5, -12.0, 1.004)
+    assert c.state is S.CHARGING and c.contactors_closed
+    c.receive_voltages(8.8, -8.8, 1.005)
+    assert c.state is S.FAULT and c.fault is PilotFault.DIODE

@@ -153,6 +153,7 @@ class Charger:
         self._deferred_at: float | None = None
         self._deferred_duty: float | None = None
         self._last_duty_change = -math.inf
+        self._bad_readings = 0
         self._output = PilotOutput.X1
         self._duty: float | None = None
         self._contactors = False
@@ -303,8 +304,8 @@ class Charger:
 
         Asking for the phase count the relays are already set to (with no switch under way) does nothing.
 
-        :raises ~evcharge.iec61851.errors.LocalProtocolError: the command is not allowed in the present state (see the transition
-            table), or its value is out of range; the machine is left unchanged.
+        :raises ~evcharge.iec61851.errors.LocalProtocolError: the command is not allowed in the present
+            state (see the transition table), or its value is out of range; the machine is left unchanged.
         """
         self._advance(now)
         trigger = COMMAND_TRIGGER.get(type(command))
@@ -422,6 +423,12 @@ class Charger:
     def _on_reading(self, trigger: Trigger, state: CPState | None, detail: str) -> None:
         if self._state not in LISTENING_STATES:  # pragma: no cover - E/F outputs return earlier
             return
+        if state is None:
+            self._bad_readings += 1
+            if self._bad_readings < self._config.fault_readings:
+                return  # not yet: a single bad sample may be a PWM edge
+        else:
+            self._bad_readings = 0
         if state is not None and state is not self._vehicle:
             self._events.append(VehicleStateChanged(self._vehicle, state))
             self._vehicle = state

@@ -47,6 +47,9 @@ class ChargerConfig:
     mode: ChargingMode = ChargingMode.BASIC
     #: voltage bands for :meth:`~.charger.Charger.receive_voltages`
     bands: PilotBands = field(default=IEC_BANDS)
+    #: consecutive implausible or diode-fault readings before the fault (1 = the first one); a board that
+    #: samples at PWM edges may need a few
+    fault_readings: int = 1
     power_off_timeout: float = 6.0
     fault_min_time: float = 0.3
     duty_change_interval: float = 5.0
@@ -70,6 +73,8 @@ class ChargerConfig:
             math.isfinite(self.initial_current) and MIN_CURRENT <= self.initial_current <= self.max_current
         ):
             raise ValueError(f"initial_current must be {MIN_CURRENT:g} ... max_current A, got {self.initial_current!r}")
+        if not (isinstance(self.fault_readings, int) and 1 <= self.fault_readings <= 1000):
+            raise ValueError(f"fault_readings must be 1 ... 1000, got {self.fault_readings!r}")
         if self.phases not in (1, 3):
             raise ValueError(f"phases must be 1 or 3, got {self.phases!r}")
         for name in ("power_off_timeout", "duty_change_interval", "t_step_x1", "t_step_ef", "replug_time",

@@ -100,7 +100,8 @@ For a state and a trigger the rows are tried top to bottom; the first whose guar
 *(settle)* means "the state the situation calls for", picked by the settle rules below; *(stay)*
 keeps the state (a remembered flag, or an ignored reading).  A command with no row in a state is
 refused with :class:`~evcharge.iec61851.errors.LocalProtocolError`.  While the charger drives E or F
-(DISABLED, STEP_EF, REPLUG, FAULT, and PHASE_SWITCH when configured with F) pilot readings are ignored.
+(DISABLED, STEP_EF, REPLUG, FAULT, and PHASE_SWITCH when configured with F) pilot readings are ignored;
+``CP_INVALID`` and ``DIODE_FAULT`` count only after ``ChargerConfig.fault_readings`` in a row (default 1).
 
 State diagram
 -------------
