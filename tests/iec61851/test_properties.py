@@ -104,6 +104,11 @@ class Board:
         assert c.output is self.output and c.contactors_closed is self.closed
         if c.output is PilotOutput.X2:
             assert c.duty_cycle == self.duty
+        may_charge = c.state is ChargerState.CHARGING and self.output is PilotOutput.X2 and (
+            c.vehicle_state is CPState.C or (c.vehicle_state is CPState.D and c.config.ventilation)) and (
+            c.mode is ChargingMode.BASIC or c.power_allowed)
+        if may_charge:
+            assert self.closed, "C2 with charging allowed but the contactors are open (3 s limit)"
         if self.closed:
             assert self.output in (PilotOutput.X1, PilotOutput.X2)
             assert c.vehicle_state in (CPState.C, CPState.D)
