@@ -433,3 +433,8 @@ def test_fault_readings_debounce() -> None:
     assert c.state is S.CHARGING and c.contactors_closed
     c.receive_voltages(8.8, -8.8, 1.005)
     assert c.state is S.FAULT and c.fault is PilotFault.DIODE
+
+
+def test_levels_must_be_numbers() -> None:
+    with pytest.raises(LocalProtocolError, match="numbers"):
+        fresh().receive_voltages("9 V", None, 0.0)  # type: ignore[arg-type]

@@ -165,3 +165,13 @@ def test_vehicle_respects_the_pilot(steps: list[tuple[tuple[str, object, float],
         assert v.demand <= vmax + 1e-9
         if allowed is not None and not v.hlc_requested and now - lowered_at > 1.0 + 1e-9:
             assert v.demand <= allowed + 1e-9
+
+
+def test_no_increase_after_the_pwm_stops() -> None:
+    v = plugged(reaction_time=1.0, stop_time=2.0)
+    v.observe_pilot(PilotOutput.X2, 100 / 6, 0.0)  # 10 A, reached at t=1
+    v.observe_pilot(PilotOutput.X1, None, 0.5)
+    v.handle_timer(1.0)
+    assert v.demand == 0.0
+    v.handle_timer(2.5)
+    assert v.state is CPState.B and v.demand == 0.0

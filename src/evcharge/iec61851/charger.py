@@ -274,6 +274,8 @@ class Charger:
         PWM runs (diode fault), sends the charger to FAULT.  Ignored while the charger drives E or F.
         """
         self._advance(now)
+        if not isinstance(high, int | float) or not (low is None or isinstance(low, int | float)):
+            raise LocalProtocolError(f"pilot levels must be numbers, got high={high!r} low={low!r}")
         if self._output in (PilotOutput.E, PilotOutput.F):
             return
         result = classify(high, low, pwm=self._output is PilotOutput.X2, bands=self._config.bands)

@@ -206,6 +206,7 @@ class Vehicle:
                 self._target = target
                 self._target_at = self._now + self._config.reaction_time
         elif self._state in (CPState.C, CPState.D):
+            self._target, self._target_at = self._demand, None  # no increase once charging is not allowed
             if not (self._plugged and self._ready) or (self._hlc and not self._hlc_power):
                 self._stop_now()  # the vehicle itself stops: it lowers the current, then opens S2
                 self._set_state(CPState.B)
