@@ -27,15 +27,15 @@ __all__ = [
     "run_validator",
 ]
 
+# ``()`` for the payload, ``(parent_chain, key)`` for a value inside it.
 PathChain = tuple[Any, ...]
-"""``()`` for the payload, ``(parent_chain, key)`` for a value inside it."""
 
+# A generated validator: (value, path chain, warnings list or ``None`` in strict mode).
 Validator = Callable[[Any, PathChain, "list[str] | None"], None]
-"""A generated validator: (value, path chain, warnings list or ``None`` in strict mode)."""
 
 
 class Absent:
-    """Type of :data:`ABSENT`, the default of untyped optional fields (vendor data).
+    """Type of ``ABSENT``, the default of untyped optional fields (vendor data).
 
     Untyped fields such as ``DataTransferRequest.data`` in OCPP 2.x accept any JSON value,
     ``null`` included; ``ABSENT`` tells "not in the message" apart from "``null``".
