@@ -230,3 +230,469 @@ class BitReader:
                 raise ExiDecodeError(f"invalid code point {cp}", bit_offset=self._pos)
             chars.append(chr(cp))
         return "".join(chars)
+
+
+# ---------------------------------------------------------------------------------------------
+# The grammar interpreter
+# ---------------------------------------------------------------------------------------------
+# Production kinds (tables produced by evcharge._exi.codegen)
+P_EE = 0
+P_SE = 1
+P_AT = 2
+P_CH = 3
+P_UNSUPPORTED = 4  # wildcards, untyped character data of mixed content: decoded as an error
+
+# Datatype kinds
+D_BOOL = 0
+D_UINT = 1
+D_INT = 2
+D_NBIT = 3
+D_STRING = 4
+D_BINARY = 5
+D_ENUM = 6
+
+# Type kinds
+T_COMPLEX = 0
+T_SIMPLE = 1
+
+MAX_DEPTH = 48
+
+_setattr = object.__setattr__
+_new = object.__new__
+
+
+def _path_error(exc: Exception, name: str) -> None:
+    """Prefix the path of an error raised below ``name`` and re-raise it."""
+    if isinstance(exc, ExiDecodeError):
+        exc.path = name if not exc.path else f"{name}.{exc.path}"
+        exc.args = (f"{exc.reason} (at {exc.path}, bit offset {exc.bit_offset})",)
+    elif isinstance(exc, ExiEncodeError):
+        exc.path = name if not exc.path else f"{name}.{exc.path}"
+        exc.args = (f"{exc.path}: {exc.reason}",)
+    raise exc
+
+
+@cython.cclass
+class Grammar:
+    """One schema family's EXI grammars as flat tables, and the interpreter that runs them.
+
+    The tables come from the generated module of the family (see :mod:`evcharge._exi.codegen`).
+    """
+
+    # states
+    st_w1: cython.int[:]
+    st_n1: cython.int[:]
+    st_w2: cython.int[:]
+    st_ee2: cython.int[:]
+    st_p0: cython.int[:]
+    st_e0: cython.int[:]
+    # productions
+    pr_kind: cython.int[:]
+    pr_slot: cython.int[:]
+    pr_arg: cython.int[:]
+    pr_next: cython.int[:]
+    # encoder lookup: for state s, enc[st_e0[s] + slot] = production or -1; the entry after the
+    # type's slots is the first-level EE production (or -1)
+    enc: cython.int[:]
+    # types
+    ty_kind: cython.int[:]
+    ty_start: cython.int[:]
+    ty_dt: cython.int[:]
+    ty_nslots: cython.int[:]
+    ty_value_slot: cython.int[:]
+    ty_class: list
+    ty_names: list  # per type: tuple of slot attribute names
+    ty_xsd: list  # per type: tuple of slot XSD names (for error paths)
+    ty_islist: list  # per type: tuple of bools
+    ty_required: list  # per type: tuple of bools
+    ty_maxocc: list  # per type: tuple of ints (-1 = unbounded)
+    # datatypes
+    dt_kind: cython.int[:]
+    dt_nbits: cython.int[:]
+    dt_min: list
+    dt_max: list
+    dt_minlen: list
+    dt_maxlen: list
+    dt_enum: list
+    dt_enum_index: list
+    # documents and fragments
+    doc_width: cython.int
+    doc_types: list  # index -> type id (or -1)
+    doc_names: list
+    frag_width: cython.int
+    frag_types: list
+    frag_names: list
+
+    def __init__(self, tables: dict) -> None:  # type: ignore[type-arg]
+        from array import array
+
+        def ia(values: list) -> object:  # type: ignore[type-arg]
+            return array("i", values)
+
+        states = tables["states"]
+        self.st_w1 = ia([s[0] for s in states])
+        self.st_n1 = ia([s[1] for s in states])
+        self.st_w2 = ia([s[2] for s in states])
+        self.st_ee2 = ia([s[3] for s in states])
+        self.st_p0 = ia([s[4] for s in states])
+        self.st_e0 = ia([s[5] for s in states])
+        prods = tables["productions"]
+        self.pr_kind = ia([p[0] for p in prods])
+        self.pr_slot = ia([p[1] for p in prods])
+        self.pr_arg = ia([p[2] for p in prods])
+        self.pr_next = ia([p[3] for p in prods])
+        self.enc = ia(list(tables["enc"]))
+        types = tables["types"]
+        self.ty_kind = ia([t[0] for t in types])
+        self.ty_start = ia([t[1] for t in types])
+        self.ty_dt = ia([t[2] for t in types])
+        self.ty_nslots = ia([len(t[4]) for t in types])
+        self.ty_value_slot = ia([t[5] for t in types])
+        self.ty_class = [t[3] for t in types]
+        self.ty_names = [tuple(t[4]) for t in types]
+        self.ty_xsd = [tuple(t[6]) for t in types]
+        self.ty_islist = [tuple(t[7]) for t in types]
+        self.ty_required = [tuple(t[8]) for t in types]
+        self.ty_maxocc = [tuple(t[9]) for t in types]
+        dts = tables["datatypes"]
+        self.dt_kind = ia([d[0] for d in dts])
+        self.dt_nbits = ia([d[1] for d in dts])
+        self.dt_min = [d[2] for d in dts]
+        self.dt_max = [d[3] for d in dts]
+        self.dt_minlen = [d[4] for d in dts]
+        self.dt_maxlen = [d[5] for d in dts]
+        self.dt_enum = [tuple(d[6]) if d[6] is not None else None for d in dts]
+        self.dt_enum_index = [{m: i for i, m in enumerate(d[6])} if d[6] is not None else None for d in dts]
+        self.doc_width = tables["doc_width"]
+        self.doc_types = list(tables["doc_types"])
+        self.doc_names = list(tables["doc_names"])
+        self.frag_width = tables["frag_width"]
+        self.frag_types = list(tables["frag_types"])
+        self.frag_names = list(tables["frag_names"])
+
+    # -- values ------------------------------------------------------------------------------
+    @cython.cfunc
+    def _read_value(self, r: BitReader, dt: cython.int) -> object:
+        kind: cython.int = self.dt_kind[dt]
+        if kind == D_BOOL:
+            return r.read_bits(1) != 0
+        if kind == D_NBIT:
+            v = r.read_bits(self.dt_nbits[dt]) + self.dt_min[dt]
+            if v > self.dt_max[dt]:
+                raise ExiDecodeError(f"value {v} above the maximum {self.dt_max[dt]}", bit_offset=r._pos)
+            return v
+        if kind == D_UINT or kind == D_INT:
+            v = r.read_uint() if kind == D_UINT else r.read_int()
+            lo = self.dt_min[dt]
+            hi = self.dt_max[dt]
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                raise ExiDecodeError(f"value {v} outside [{lo}, {hi}]", bit_offset=r._pos)
+            return v
+        if kind == D_STRING:
+            n = r.read_uint()
+            if n < 2:
+                raise ExiDecodeError(
+                    "string value table hit, but the V2G profile keeps no value tables", bit_offset=r._pos
+                )
+            n -= 2
+            hi = self.dt_maxlen[dt]
+            if hi is not None and n > hi:
+                raise ExiDecodeError(f"string of {n} characters exceeds maxLength {hi}", bit_offset=r._pos)
+            return r.read_string_chars(n)
+        if kind == D_BINARY:
+            hi = self.dt_maxlen[dt]
+            return r.read_binary(hi if hi is not None else (r._end - r._pos) >> 3)
+        if kind == D_ENUM:
+            members = self.dt_enum[dt]
+            i: cython.Py_ssize_t = r.read_bits(self.dt_nbits[dt])
+            if i >= len(members):
+                raise ExiDecodeError(f"enumeration index {i} out of range ({len(members)} values)", bit_offset=r._pos)
+            return members[i]
+        raise ExiDecodeError(f"unsupported datatype kind {kind}", bit_offset=r._pos)
+
+    @cython.cfunc
+    def _write_value(self, w: BitWriter, dt: cython.int, v: object) -> None:
+        kind: cython.int = self.dt_kind[dt]
+        if kind == D_BOOL:
+            if not isinstance(v, bool):
+                raise ExiEncodeError(f"expected a bool, got {type(v).__name__}")
+            w.write_bits(1 if v else 0, 1)
+            return
+        if kind == D_ENUM:
+            idx = self.dt_enum_index[dt].get(v)
+            if idx is None:
+                raise ExiEncodeError(f"{v!r} is not one of {[m.value for m in self.dt_enum[dt]]}")
+            w.write_bits(idx, self.dt_nbits[dt])
+            return
+        if kind == D_NBIT or kind == D_UINT or kind == D_INT:
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise ExiEncodeError(f"expected an int, got {type(v).__name__}")
+            lo = self.dt_min[dt]
+            hi = self.dt_max[dt]
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                raise ExiEncodeError(f"value {v} outside [{lo}, {hi}]")
+            if kind == D_NBIT:
+                w.write_bits(v - lo, self.dt_nbits[dt])
+            elif kind == D_UINT:
+                w.write_uint(v)
+            else:
+                w.write_int(v)
+            return
+        if kind == D_STRING:
+            if not isinstance(v, str):
+                raise ExiEncodeError(f"expected a str, got {type(v).__name__}")
+            self._check_length(dt, len(v), "characters")
+            w.write_uint(len(v) + 2)
+            w.write_string_chars(v)
+            return
+        if kind == D_BINARY:
+            if not isinstance(v, (bytes, bytearray)):
+                raise ExiEncodeError(f"expected bytes, got {type(v).__name__}")
+            self._check_length(dt, len(v), "bytes")
+            w.write_binary(bytes(v))
+            return
+        raise ExiEncodeError(f"unsupported datatype kind {kind}")
+
+    @cython.cfunc
+    def _check_length(self, dt: cython.int, n: cython.Py_ssize_t, unit: str) -> None:
+        lo = self.dt_minlen[dt]
+        hi = self.dt_maxlen[dt]
+        if lo is not None and n < lo:
+            raise ExiEncodeError(f"{n} {unit}, fewer than the minimum {lo}")
+        if hi is not None and n > hi:
+            raise ExiEncodeError(f"{n} {unit}, more than the maximum {hi}")
+
+    # -- decoding ----------------------------------------------------------------------------
+    @cython.cfunc
+    def _decode_type(self, r: BitReader, t: cython.int, depth: cython.int) -> object:
+        s: cython.int = self.ty_start[t]
+        code: cython.int
+        p: cython.int
+        kind: cython.int
+        slot: cython.int
+        nslots: cython.int = self.ty_nslots[t]
+        islist = self.ty_islist[t]
+        names = self.ty_names[t]
+        vals = [None] * nslots
+        if depth > MAX_DEPTH:
+            raise ExiDecodeError("nesting too deep", bit_offset=r._pos)
+        early_end: cython.bint = False
+        while True:
+            code = r.read_bits(self.st_w1[s])
+            if code < self.st_n1[s]:
+                p = self.st_p0[s] + code
+                kind = self.pr_kind[p]
+                if kind == P_EE:
+                    break
+                slot = self.pr_slot[p]
+                if kind == P_SE:
+                    try:
+                        v = self._decode_type(r, self.pr_arg[p], depth + 1)
+                    except ExiDecodeError as exc:
+                        _path_error(exc, self.ty_xsd[t][slot])
+                elif kind == P_AT or kind == P_CH:
+                    try:
+                        v = self._read_value(r, self.pr_arg[p])
+                    except ExiDecodeError as exc:
+                        _path_error(exc, self.ty_xsd[t][slot])
+                else:
+                    raise ExiDecodeError(
+                        "wildcard or untyped content is not supported by this codec", bit_offset=r._pos
+                    )
+                if islist[slot]:
+                    lst = vals[slot]
+                    if lst is None:
+                        vals[slot] = [v]
+                    else:
+                        lst.append(v)
+                else:
+                    vals[slot] = v
+                s = self.pr_next[p]
+            elif code == self.st_n1[s]:
+                code = r.read_bits(self.st_w2[s])
+                if code != self.st_ee2[s]:
+                    raise ExiDecodeError(
+                        f"second-level event {code} (a schema deviation) is not supported", bit_offset=r._pos
+                    )
+                early_end = True
+                break
+            else:
+                raise ExiDecodeError(f"event code {code} does not exist in this state", bit_offset=r._pos)
+        if early_end:
+            self._fill_empty(t, vals, r)
+        if self.ty_kind[t] == T_SIMPLE:
+            return vals[0]
+        obj = _new(self.ty_class[t])
+        for slot in range(nslots):
+            _setattr(obj, names[slot], vals[slot])
+        return obj
+
+    @cython.cfunc
+    def _fill_empty(self, t: cython.int, vals: list, r: BitReader) -> None:
+        """An element ended (second-level EE) before content the schema requires.
+
+        EXIficient writes an empty string or binary value (an XML element with no text) this way;
+        the value is then empty.  Any other missing required content is an error.
+        """
+        required = self.ty_required[t]
+        vs: cython.int = self.ty_value_slot[t]
+        i: cython.int
+        for i in range(len(vals)):
+            if vals[i] is None and required[i]:
+                if i == vs and self.dt_kind[self.ty_dt[t]] == D_STRING:
+                    vals[i] = ""
+                elif i == vs and self.dt_kind[self.ty_dt[t]] == D_BINARY:
+                    vals[i] = b""
+                else:
+                    raise ExiDecodeError(
+                        f"element ends before its required {self.ty_xsd[t][i]}", bit_offset=r._pos
+                    )
+
+    def decode(self, data: bytes) -> object:
+        """Decode an EXI document (header byte 0x80, then one root element)."""
+        r = BitReader(data)
+        if len(data) == 0:
+            raise ExiDecodeError("empty input", bit_offset=0)
+        if data[0] != 0x80:
+            raise ExiDecodeError(f"EXI header must be 0x80, got 0x{data[0]:02x}", bit_offset=0)
+        r._pos = 8
+        code: cython.int = r.read_bits(self.doc_width)
+        if code >= len(self.doc_types) or self.doc_types[code] < 0:
+            raise ExiDecodeError(f"document event code {code} is not a supported global element", bit_offset=8)
+        try:
+            return self._decode_type(r, self.doc_types[code], 0)
+        except ExiDecodeError as exc:
+            _path_error(exc, self.doc_names[code])
+            raise
+
+    def decode_fragment(self, data: bytes) -> list:  # type: ignore[type-arg]
+        """Decode an EXI fragment: the elements it holds, in order."""
+        r = BitReader(data)
+        if len(data) == 0 or data[0] != 0x80:
+            raise ExiDecodeError("EXI header must be 0x80", bit_offset=0)
+        r._pos = 8
+        out = []
+        n: cython.int = len(self.frag_types)
+        while True:
+            code: cython.int = r.read_bits(self.frag_width)
+            if code == n + 1:
+                return out
+            if code >= n or self.frag_types[code] < 0:
+                raise ExiDecodeError(f"fragment event code {code} is not supported", bit_offset=r._pos)
+            try:
+                out.append((self.frag_names[code], self._decode_type(r, self.frag_types[code], 0)))
+            except ExiDecodeError as exc:
+                _path_error(exc, self.frag_names[code])
+            if len(out) > 64:
+                raise ExiDecodeError("too many elements in a fragment", bit_offset=r._pos)
+
+    # -- encoding ----------------------------------------------------------------------------
+    @cython.cfunc
+    def _emit(self, w: BitWriter, s: cython.int, p: cython.int) -> None:
+        w.write_bits(p - self.st_p0[s], self.st_w1[s])
+
+    @cython.cfunc
+    def _encode_type(self, w: BitWriter, t: cython.int, obj: object) -> None:
+        s: cython.int = self.ty_start[t]
+        p: cython.int
+        kind: cython.int
+        slot: cython.int
+        nslots: cython.int = self.ty_nslots[t]
+        e0: cython.int
+        if self.ty_kind[t] == T_SIMPLE:
+            self._encode_value_content(w, t, s, obj)
+            return
+        cls = self.ty_class[t]
+        if type(obj) is not cls:
+            raise ExiEncodeError(f"expected {cls.__name__}, got {type(obj).__name__}")
+        names = self.ty_names[t]
+        islist = self.ty_islist[t]
+        vs: cython.int = self.ty_value_slot[t]
+        for slot in range(nslots):
+            v = getattr(obj, names[slot])
+            if v is None:
+                continue
+            if slot == vs:
+                try:
+                    self._encode_value_content(w, t, s, v)
+                except ExiEncodeError as exc:
+                    _path_error(exc, self.ty_xsd[t][slot])
+                return
+            if islist[slot]:
+                if not isinstance(v, (list, tuple)):
+                    raise ExiEncodeError(f"{self.ty_xsd[t][slot]}: expected a list, got {type(v).__name__}")
+                maxocc = self.ty_maxocc[t][slot]
+                if maxocc >= 0 and len(v) > maxocc:
+                    raise ExiEncodeError(f"{self.ty_xsd[t][slot]}: {len(v)} items, at most {maxocc} allowed")
+                items = v
+            else:
+                items = (v,)
+            for item in items:
+                e0 = self.st_e0[s]
+                p = self.enc[e0 + slot]
+                if p < 0:
+                    raise ExiEncodeError(
+                        f"{self.ty_xsd[t][slot]} cannot appear here (an earlier required field is missing, "
+                        "or a choice already has a member)"
+                    )
+                self._emit(w, s, p)
+                kind = self.pr_kind[p]
+                try:
+                    if kind == P_SE:
+                        self._encode_type(w, self.pr_arg[p], item)
+                    else:
+                        self._write_value(w, self.pr_arg[p], item)
+                except ExiEncodeError as exc:
+                    _path_error(exc, self.ty_xsd[t][slot])
+                s = self.pr_next[p]
+        e0 = self.st_e0[s]
+        p = self.enc[e0 + nslots]
+        if p < 0:
+            missing = [self.ty_xsd[t][i] for i in range(nslots)
+                       if self.enc[e0 + i] >= 0 and getattr(obj, names[i]) is None]
+            raise ExiEncodeError(f"required field missing: one of {missing}")
+        self._emit(w, s, p)
+
+    @cython.cfunc
+    def _encode_value_content(self, w: BitWriter, t: cython.int, s: cython.int, v: object) -> None:
+        """The CH event (or, for an empty value, a second-level EE as EXIficient writes it) and EE."""
+        e0: cython.int = self.st_e0[s]
+        p: cython.int = self.enc[e0 + self.ty_value_slot[t]]
+        dt: cython.int = self.ty_dt[t]
+        if p < 0:
+            raise ExiEncodeError("character content cannot appear here")
+        kind: cython.int = self.dt_kind[dt]
+        if (kind == D_STRING or kind == D_BINARY) and isinstance(v, (str, bytes, bytearray)) and len(v) == 0:
+            self._check_length(dt, 0, "characters" if kind == D_STRING else "bytes")
+            w.write_bits(self.st_n1[s], self.st_w1[s])
+            w.write_bits(self.st_ee2[s], self.st_w2[s])
+            return
+        self._emit(w, s, p)
+        self._write_value(w, dt, v)
+        s = self.pr_next[p]
+        p = self.enc[self.st_e0[s] + self.ty_nslots[t]]
+        self._emit(w, s, p)
+
+    def encode(self, root: cython.int, obj: object) -> bytes:
+        """Encode ``obj`` as the document whose root is global element number ``root``."""
+        w = BitWriter()
+        w.write_bits(0x80, 8)
+        w.write_bits(root, self.doc_width)
+        try:
+            self._encode_type(w, self.doc_types[root], obj)
+        except ExiEncodeError as exc:
+            _path_error(exc, self.doc_names[root])
+        return w.getvalue()
+
+    def encode_fragment(self, items: list) -> bytes:  # type: ignore[type-arg]
+        """Encode a fragment holding the (fragment element index, object) pairs in ``items``."""
+        w = BitWriter()
+        w.write_bits(0x80, 8)
+        for index, obj in items:
+            w.write_bits(index, self.frag_width)
+            try:
+                self._encode_type(w, self.frag_types[index], obj)
+            except ExiEncodeError as exc:
+                _path_error(exc, self.frag_names[index])
+        w.write_bits(len(self.frag_types) + 1, self.frag_width)
+        return w.getvalue()
