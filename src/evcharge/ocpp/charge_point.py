@@ -81,8 +81,8 @@ class ChargePointConfig:
     versions: tuple[VersionModule, ...]  #: offered subprotocols, preferred first
     rpc: RpcConfig = field(default_factory=RpcConfig)
     backoff: BackoffConfig = field(default_factory=BackoffConfig)
-    ping_interval: float | None = 30.0  #: websocket ping every ... seconds (None: off)
-    ping_timeout: float | None = 30.0  #: close the connection when the pong does not come within ...
+    ping_interval: float | None = 30.0  #: seconds between websocket pings, None for none
+    ping_timeout: float | None = 30.0  #: seconds to wait for the pong before closing the connection
     open_timeout: float = 10.0
     compression: bool = False  #: permessage-deflate (costs ~40 KiB per connection)
 

@@ -34,7 +34,7 @@ from evcharge.ocpp.rpc import RpcConfig, VersionModule
 
 __all__ = ["Csms", "CsmsConfig", "CsmsHandler", "CsmsSecurity", "HandlerFactory", "PasswordCheck"]
 
-#: ``(identity, password) -> bool`` (or an awaitable of it): the basic-auth check of profiles 1 and 2.
+#: The basic-auth check of profiles 1 and 2, ``(identity, password) -> bool`` or an awaitable of it.
 PasswordCheck = Callable[[str, str], "bool | Awaitable[bool]"]
 
 
@@ -97,7 +97,7 @@ class CsmsHandler(Peer):
         self.csms = csms
 
 
-#: Makes the handler of a new connection: ``(identity, csms) -> CsmsHandler``.
+#: Makes the handler of a new connection, ``(identity, csms) -> CsmsHandler``.
 HandlerFactory = Callable[[str, "Csms"], CsmsHandler]
 
 

@@ -26,18 +26,19 @@ from typing import Any, Protocol, TypeVar
 from evcharge.ocpp.errors import LocalProtocolError, NotConnectedError
 from evcharge.ocpp.rpc import VersionModule
 
-__all__ = ["Link", "Peer", "Router", "action_of", "on"]
+__all__ = ["HandlerT", "Link", "Peer", "Router", "action_of", "on"]
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+#: A handler function (a type variable: :func:`on` returns the function it marks unchanged).
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
 _ATTR = "__ocpp_actions__"
 
 
-def on(*actions: str) -> Callable[[_F], _F]:
+def on(*actions: str) -> Callable[[HandlerT], HandlerT]:
     """Mark a method as the handler of the incoming CALL (or 2.1 SEND) ``actions``."""
     if not actions:
         raise TypeError("on() needs at least one action")
 
-    def mark(func: _F) -> _F:
+    def mark(func: HandlerT) -> HandlerT:
         previous: tuple[str, ...] = getattr(func, _ATTR, ())
         setattr(func, _ATTR, previous + tuple(str(a) for a in actions))
         return func

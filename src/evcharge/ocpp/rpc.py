@@ -1,12 +1,16 @@
 """OCPP-J RPC framing as a sans-I/O state machine.
 
-One :class:`RpcConnection` per websocket connection.  Text frames from the peer go in through
-:meth:`RpcConnection.receive_message`; the application's wishes go in through :meth:`~RpcConnection.call`,
-:meth:`~RpcConnection.send_result`, :meth:`~RpcConnection.send_error`, :meth:`~RpcConnection.send`
-(2.1 SEND) and :meth:`~RpcConnection.send_result_error` (2.1 CALLRESULTERROR); the frames to write come out
-of :meth:`~RpcConnection.messages_to_send` and what the application must know comes out of
-:meth:`~RpcConnection.next_event`.  Time is an argument (``now``, seconds on any monotonic clock), and the
-response timeout is a timer the caller asks for with :meth:`~RpcConnection.get_timer`.
+One :class:`RpcConnection` per websocket connection:
+
+* text frames from the peer go in through :meth:`~evcharge.ocpp.rpc.RpcConnection.receive_message`;
+* the application's wishes go in through :meth:`~evcharge.ocpp.rpc.RpcConnection.call`,
+  :meth:`~evcharge.ocpp.rpc.RpcConnection.send_result`, :meth:`~evcharge.ocpp.rpc.RpcConnection.send_error`,
+  :meth:`~evcharge.ocpp.rpc.RpcConnection.send` (2.1 SEND) and
+  :meth:`~evcharge.ocpp.rpc.RpcConnection.send_result_error` (2.1 CALLRESULTERROR);
+* the frames to write come out of :meth:`~evcharge.ocpp.rpc.RpcConnection.messages_to_send`, and what the
+  application must know out of :meth:`~evcharge.ocpp.rpc.RpcConnection.next_event`;
+* time is an argument (``now``, seconds on any monotonic clock); the response timeout is a timer the caller asks
+  for with :meth:`~evcharge.ocpp.rpc.RpcConnection.get_timer`.
 
 Rules enforced (see ``shared/facts/ocpp.md``):
 
@@ -183,6 +187,7 @@ class Call:
     payload: Mapping[str, Any]
 
     def to_list(self) -> list[Any]:
+        """The frame as the JSON array it is sent as."""
         return [MessageType.CALL.value, self.message_id, self.action, self.payload]
 
 
@@ -194,6 +199,7 @@ class CallResult:
     payload: Mapping[str, Any]
 
     def to_list(self) -> list[Any]:
+        """The frame as the JSON array it is sent as."""
         return [MessageType.CALLRESULT.value, self.message_id, self.payload]
 
 
@@ -207,6 +213,7 @@ class CallError:
     error_details: Mapping[str, Any] = field(default_factory=dict)
 
     def to_list(self) -> list[Any]:
+        """The frame as the JSON array it is sent as."""
         return [
             MessageType.CALLERROR.value,
             self.message_id,
@@ -226,6 +233,7 @@ class CallResultError:
     error_details: Mapping[str, Any] = field(default_factory=dict)
 
     def to_list(self) -> list[Any]:
+        """The frame as the JSON array it is sent as."""
         return [
             MessageType.CALLRESULTERROR.value,
             self.message_id,
@@ -244,6 +252,7 @@ class Send:
     payload: Mapping[str, Any]
 
     def to_list(self) -> list[Any]:
+        """The frame as the JSON array it is sent as."""
         return [MessageType.SEND.value, self.message_id, self.action, self.payload]
 
 
@@ -510,6 +519,7 @@ class RpcConnection:
 
     @property
     def ocpp_version(self) -> str:
+        """``"1.6"``, ``"2.0.1"`` or ``"2.1"``."""
         return self.version.VERSION
 
     @property
@@ -519,6 +529,7 @@ class RpcConnection:
 
     @property
     def queued_calls(self) -> int:
+        """How many of our calls wait behind the outstanding one."""
         return len(self._queue)
 
     @property
@@ -534,6 +545,7 @@ class RpcConnection:
         return out
 
     def next_event(self) -> Event | None:
+        """The oldest event the application has not taken yet, or ``None``."""
         return self._events.popleft() if self._events else None
 
     def events(self) -> list[Event]:
@@ -545,10 +557,11 @@ class RpcConnection:
     # ----------------------------------------------------------------- timers
 
     def get_timer(self) -> float | None:
-        """When :meth:`handle_timer` must be called next (``None``: no timer)."""
+        """When :meth:`~evcharge.ocpp.rpc.RpcConnection.handle_timer` must be called next (``None``: no timer)."""
         return self._in_flight.deadline if self._in_flight else None
 
     def handle_timer(self, now: float) -> None:
+        """The outstanding call times out if ``now`` is past :meth:`~evcharge.ocpp.rpc.RpcConnection.get_timer`."""
         f = self._in_flight
         if f is not None and now >= f.deadline:
             self._in_flight = None

@@ -65,11 +65,13 @@ class OcppSession:
 
     @property
     def version(self) -> rpc.VersionModule:
+        """The version module of this connection."""
         return self.core.version
 
     # ------------------------------------------------------------------ the peer's Link
 
     async def call(self, action: str, request: Any) -> Any:
+        """Make a CALL and wait for its typed answer (see :meth:`evcharge.ocpp.routing.Peer.call`)."""
         if self._closed:
             raise NotConnectedError("the connection is closed")
         mid = self.core.call(action, request, self._loop.time())
@@ -86,12 +88,14 @@ class OcppSession:
             raise
 
     async def send(self, action: str, request: Any) -> None:
+        """OCPP 2.1 SEND."""
         if self._closed:
             raise NotConnectedError("the connection is closed")
         self.core.send(action, request)
         await self._flush()
 
     async def close(self) -> None:
+        """Close the websocket; :meth:`run` returns once it is closed."""
         await self.websocket.close()
 
     # ------------------------------------------------------------------ running

@@ -168,7 +168,7 @@ class ClientSecurity:
 
 
 class ChargePointClient:
-    """Keeps a :class:`ChargePoint` connected to its CSMS.
+    """Keeps a :class:`~evcharge.ocpp.charge_point.ChargePoint` connected to its CSMS.
 
     ``url`` is the CSMS endpoint; the charge point's identity is appended as the last path segment unless
     it is already there.  ``rng`` and ``sleep`` are injectable for tests (jitter, backoff delays).
