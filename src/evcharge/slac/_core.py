@@ -12,6 +12,7 @@ from evcharge.slac.errors import LocalProtocolError, MessageError
 from evcharge.slac.events import FrameIgnored, SlacEvent
 from evcharge.slac.messages import Frame, Message, decode_frame, encode_frame
 
+#: The state enum of a machine (:class:`~evcharge.slac.states.EvseState` or :class:`~evcharge.slac.states.PevState`).
 S = TypeVar("S", bound=Enum)
 
 

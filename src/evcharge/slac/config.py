@@ -31,19 +31,19 @@ class EvseConfig:
 
     #: EVSE ID sent in CM_ATTEN_CHAR.IND (RESP_ID) and CM_SLAC_MATCH.CNF, 17 bytes.
     evse_id: bytes = bytes(STATION_ID_LENGTH)
-    #: Where CM_SET_KEY.REQ goes: the modem's local management address (QCA: 00:B0:52:00:00:01).
+    #: Where CM_SET_KEY.REQ goes, the modem's local management address (QCA_LOCAL_MAC on QCA modems).
     modem_mac: bytes = QCA_LOCAL_MAC
     #: NUM_SOUNDS announced in CM_SLAC_PARM.CNF (C_EV_match_MNBC).
     num_sounds: int = 10
     #: TIME_OUT announced in CM_SLAC_PARM.CNF in 100 ms units; the sounding window (TT_EVSE_match_MNBC).
     sounding_time_out: int = 6
-    #: TT_EVSE_SLAC_init: how long to wait for the first CM_SLAC_PARM.REQ after start (20-50 s).
+    #: TT_EVSE_SLAC_init -- how long to wait for the first CM_SLAC_PARM.REQ after start (20-50 s).
     slac_init_timeout: float = 40.0
-    #: TT_match_response: how long to wait for CM_ATTEN_CHAR.RSP before repeating CM_ATTEN_CHAR.IND.
+    #: TT_match_response -- how long to wait for CM_ATTEN_CHAR.RSP before repeating CM_ATTEN_CHAR.IND.
     match_response_timeout: float = 0.2
     #: How many times CM_ATTEN_CHAR.IND is repeated when no CM_ATTEN_CHAR.RSP comes (C_EV_match_retry).
     atten_char_retries: int = 2
-    #: TT_EVSE_match_session: wait for CM_VALIDATE.REQ / CM_SLAC_MATCH.REQ (and for the soundings to begin).
+    #: TT_EVSE_match_session -- wait for CM_VALIDATE.REQ / CM_SLAC_MATCH.REQ (and for the soundings to begin).
     match_session_timeout: float = 10.0
     #: Answer CM_VALIDATE with BCB-toggle validation (True) or with Result "not required" (False).
     validation: bool = False
@@ -56,9 +56,9 @@ class EvseConfig:
     #: CM_SET_KEY.CNF wait and repetitions.
     set_key_timeout: float = 1.0
     set_key_retries: int = 2
-    #: MyNonce in CM_SET_KEY.REQ: ISO 15118-3 says 0x00000000; the QCA tools send 0xAAAAAAAA.
+    #: MyNonce in CM_SET_KEY.REQ -- ISO 15118-3 says 0x00000000; the QCA tools send 0xAAAAAAAA.
     set_key_my_nonce: bytes = bytes(4)
-    #: CM_SET_KEY.CNF result codes taken as success (firmware differs: 0 per HomePlug, 1 on some QCA).
+    #: CM_SET_KEY.CNF result codes taken as success (firmware differs -- 0 per HomePlug, 1 on some QCA).
     set_key_accepted_results: frozenset[int] = field(default_factory=lambda: frozenset({0, 1}))
     #: Security level written into the NID's two top bits (0 = simple connect).
     nid_security_level: int = 0
@@ -79,7 +79,7 @@ class EvseConfig:
 class PevConfig:
     """Everything tunable on the vehicle side."""
 
-    #: PEV ID (the VIN, or zeros), 17 bytes: SenderID of the M-sounds and PEV ID of CM_SLAC_MATCH.REQ.
+    #: PEV ID (the VIN, or zeros), 17 bytes -- SenderID of the M-sounds and PEV ID of CM_SLAC_MATCH.REQ.
     pev_id: bytes = bytes(STATION_ID_LENGTH)
     #: Where CM_SET_KEY.REQ goes after the match.
     modem_mac: bytes = QCA_LOCAL_MAC
@@ -89,13 +89,13 @@ class PevConfig:
     parm_retries: int = 2
     #: C_EV_start_atten_char_inds.
     start_atten_char_count: int = 3
-    #: C_EV_match_MNBC: number of M-sounds.
+    #: C_EV_match_MNBC -- number of M-sounds.
     num_sounds: int = 10
     #: TP_EV_batch_msg_interval between the START_ATTEN_CHAR / MNBC_SOUND frames (20-50 ms).
     batch_interval: float = 0.02
     #: TIME_OUT written into CM_START_ATTEN_CHAR.IND, 100 ms units.
     sounding_time_out: int = 6
-    #: TT_EV_atten_results: CM_ATTEN_CHAR.IND collection time from the first CM_START_ATTEN_CHAR.IND.
+    #: TT_EV_atten_results -- CM_ATTEN_CHAR.IND collection time from the first CM_START_ATTEN_CHAR.IND.
     atten_results_timeout: float = 1.2
     #: Highest acceptable average attenuation in dB; chargers above it are crosstalk.
     attenuation_threshold_db: float = 40.0

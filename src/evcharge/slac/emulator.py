@@ -191,9 +191,9 @@ class PowerlineEmulator:
         self._queue: list[tuple[float, int, str, bytes, str]] = []
         self._seq = 0
         self._counts: dict[tuple[int, str], int] = {}
-        #: Every frame put on the line, as (time, sending station, frame): the capture of the medium.
+        #: Every frame put on the line, as (time, sending station, frame) -- the capture of the medium.
         self.capture: list[tuple[float, str, bytes]] = []
-        #: What a sniffer on each host's interface sees: (time, station, frame) for every frame the
+        #: What a sniffer on each host's interface sees -- (time, station, frame) for every frame the
         #: machine wrote (to the line or to its modem) and every frame its modem handed it.
         self.host_capture: list[tuple[float, str, bytes]] = []
 

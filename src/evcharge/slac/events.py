@@ -7,28 +7,35 @@ from dataclasses import dataclass
 
 # ---------------------------------------------------------------- commands (application -> machine)
 @dataclass(frozen=True, slots=True)
-class StartMatching:
+class SlacCommand:
+    """Base class of the commands the application gives a machine with ``send(command, now)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartMatching(SlacCommand):
     """Begin SLAC: the EVSE when its control pilot shows state B with 5 % duty, the PEV when it sees that."""
 
 
 @dataclass(frozen=True, slots=True)
-class StopMatching:
+class StopMatching(SlacCommand):
     """Abandon SLAC (the cable was unplugged): the machine returns to idle, all timers stop."""
 
 
 @dataclass(frozen=True, slots=True)
-class ReportToggles:
+class ReportToggles(SlacCommand):
     """EVSE only: the number of BCB toggles counted on the control pilot during validation."""
 
     count: int
 
 
-SlacCommand = StartMatching | StopMatching | ReportToggles
-
-
 # ---------------------------------------------------------------- events (machine -> application)
 @dataclass(frozen=True, slots=True)
-class KeySet:
+class SlacEvent:
+    """Base class of the events a machine reports through ``next_event()``."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeySet(SlacEvent):
     """The local modem confirmed CM_SET_KEY: it now uses this NID / NMK."""
 
     nid: bytes
@@ -36,7 +43,7 @@ class KeySet:
 
 
 @dataclass(frozen=True, slots=True)
-class Matched:
+class Matched(SlacEvent):
     """SLAC finished: both sides are in the same logical network.
 
     ``peer_mac`` is the other side's host MAC; ``attenuation_db`` the averaged attenuation the PEV
@@ -50,26 +57,26 @@ class Matched:
     attenuation_db: float
     sounds: int
     elapsed: float
-    #: PEV only: every charger that answered, as (MAC, average attenuation dB), best first.
+    #: PEV only -- every charger that answered, as (MAC, average attenuation dB), best first.
     candidates: tuple[tuple[bytes, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
-class MatchingFailed:
+class MatchingFailed(SlacEvent):
     """One matching attempt failed; the machine goes on (the EVSE waits for a new request, the PEV retries)."""
 
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
-class SlacFailed:
+class SlacFailed(SlacEvent):
     """SLAC gave up for good (state FAILED); the application decides (e.g. state E/F for T_step_EF, retry)."""
 
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
-class FrameIgnored:
+class FrameIgnored(SlacEvent):
     """A frame was dropped without an answer, as ISO 15118-3 asks for frames that do not fit."""
 
     reason: str
@@ -77,7 +84,7 @@ class FrameIgnored:
 
 
 @dataclass(frozen=True, slots=True)
-class ValidationRequested:
+class ValidationRequested(SlacEvent):
     """EVSE: count BCB toggles on the control pilot for ``duration`` seconds, then send ``ReportToggles``."""
 
     pev_mac: bytes
@@ -85,11 +92,8 @@ class ValidationRequested:
 
 
 @dataclass(frozen=True, slots=True)
-class ToggleRequested:
+class ToggleRequested(SlacEvent):
     """PEV: toggle S2 (state B <-> C) ``count`` times within ``duration`` seconds, starting now."""
 
     count: int
     duration: float
-
-
-SlacEvent = KeySet | Matched | MatchingFailed | SlacFailed | FrameIgnored | ValidationRequested | ToggleRequested

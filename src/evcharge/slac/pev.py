@@ -2,7 +2,7 @@
 
 The PEV broadcasts CM_SLAC_PARM.REQ with a fresh RunID and collects the CM_SLAC_PARM.CNF of every
 charger that hears it (with crosstalk, several do).  It then sends the START_ATTEN_CHAR and M-sound
-batch (timed by :meth:`get_timer`, not by sleeping), answers every CM_ATTEN_CHAR.IND with
+batch (timed by ``get_timer()``, not by sleeping), answers every CM_ATTEN_CHAR.IND with
 CM_ATTEN_CHAR.RSP (repeats included), and after TT_EV_atten_results ranks the chargers by their
 average attenuation, dropping those above ``attenuation_threshold_db``.  It validates the best one
 with CM_VALIDATE when configured (and moves to the next candidate if validation fails), asks it to

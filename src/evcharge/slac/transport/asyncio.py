@@ -17,9 +17,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
-from evcharge.slac.emulator import ModemEmulator, SlacMachine
+from evcharge.slac.emulator import ModemEmulator
 from evcharge.slac.events import Matched, SlacEvent, SlacFailed, StartMatching
+from evcharge.slac.evse import EvseSlac
 from evcharge.slac.messages import AAG_GROUPS
+from evcharge.slac.pev import PevSlac
 
 __all__ = ["FrameLink", "SlacDriver"]
 
@@ -34,16 +36,12 @@ class FrameLink(Protocol):
     def send_frame(self, data: bytes) -> None: ...
 
 
-class _Startable(SlacMachine, Protocol):
-    def send(self, command: StartMatching, now: float) -> None: ...
-
-
 class SlacDriver:
     """Runs one machine on one link until it matches or fails."""
 
     def __init__(
         self,
-        machine: _Startable,
+        machine: EvseSlac | PevSlac,
         link: FrameLink,
         *,
         modem: ModemEmulator | None = None,
