@@ -6,6 +6,8 @@ import itertools
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evcharge.slac.config import EvseConfig, PevConfig
 from evcharge.slac.emulator import Impairment, ModemConfig, PowerlineEmulator
@@ -410,3 +412,26 @@ def test_evse_without_validation_answers_not_required() -> None:
     cnf = sent(emu, MMType.CM_VALIDATE_CNF)
     assert [c.result for _, c in cnf] == [4]  # type: ignore[attr-defined]
     assert not of_type(pev.events, ToggleRequested)
+
+
+@pytest.mark.property
+@settings(max_examples=40)
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 0.4), st.booleans())
+def test_random_loss_never_breaks_the_agreement(seed: int, loss: float, duplicate: bool) -> None:
+    rules = [Impairment(drop_probability=loss, duplicate=duplicate)]
+    emu, evse, pev = pair(seed=seed, impairments=rules, jitter=5)
+    start_both(emu, evse, pev)
+    emu.run(until=80.0)
+    p, e = matched(pev), matched(evse)
+    if p is not None:
+        # a car that joined a network joined the one its charger handed out
+        assert e is not None and (e.nmk, e.nid, e.run_id) == (p.nmk, p.nid, p.run_id)
+        assert pev.modem.nmk == evse.modem.nmk == e.nmk
+    else:
+        assert pev.machine.state is PevState.FAILED
+        assert of_type(pev.events, SlacFailed)
+    assert len(of_type(evse.events, Matched)) <= 1 and len(of_type(pev.events, Matched)) <= 1
+    # nothing is left running forever: every machine is matched, failed, or waiting on a finite timer
+    for station in (evse, pev):
+        timer = station.machine.get_timer()
+        assert timer is None or timer > emu.now
