@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -48,6 +48,7 @@ class Medium:
     """Namespaces, each with one interface ``eth0`` on a shared Ethernet segment."""
 
     namespaces: dict[str, str]  # role name -> namespace name
+    processes: list[subprocess.Popen[str]] = field(default_factory=list)
 
     def mac(self, name: str) -> str:
         return _mac(self.namespaces[name], "eth0")
@@ -55,7 +56,9 @@ class Medium:
     def spawn(self, name: str, *args: str) -> subprocess.Popen[str]:
         cmd = ["ip", "netns", "exec", self.namespaces[name], sys.executable, "-m", "evcharge", "slac", *args,
                "--iface", "eth0", "--emulate-modem", "--json"]
-        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.processes.append(proc)
+        return proc
 
 
 def _make_medium(names: list[str]) -> Iterator[Medium]:
@@ -89,7 +92,14 @@ def _make_medium(names: list[str]) -> Iterator[Medium]:
         for ns in namespaces.values():
             _ip("-n", ns, "link", "set", "eth0", "up")
             _ip("-n", ns, "link", "set", "lo", "up")
-        yield Medium(namespaces)
+        medium = Medium(namespaces)
+        try:
+            yield medium
+        finally:
+            for proc in medium.processes:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate(timeout=10)
     finally:
         for ns in reversed(created):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)

@@ -19,6 +19,8 @@ layer module does; that is scapy's design, not a registry of this package.  Requ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from scapy.fields import (
@@ -118,7 +120,9 @@ def _make_layer(cls: type[Message]) -> type[Packet]:
 
 
 #: scapy layer class per MMTYPE, named like the message with ``_`` for ``.`` (``CM_SLAC_PARM_REQ``).
-LAYERS: dict[int, type[Packet]] = {mmtype: _make_layer(cls) for mmtype, cls in MESSAGE_TYPES.items()}
+LAYERS: Mapping[int, type[Packet]] = MappingProxyType(
+    {mmtype: _make_layer(cls) for mmtype, cls in MESSAGE_TYPES.items()}
+)
 
 for _mmtype, _layer in LAYERS.items():
     globals()[_layer.__name__] = _layer
