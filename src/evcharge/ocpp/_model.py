@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 import decimal
+import importlib
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal, NoReturn
@@ -24,6 +25,7 @@ __all__ = [
     "PathChain",
     "Validator",
     "format_path",
+    "load_models",
     "run_validator",
 ]
 
@@ -240,3 +242,18 @@ def run_validator(
         return warnings
     func(payload, (), None)
     return []
+
+
+def load_models(namespace: dict[str, Any], module_name: str, names: tuple[str, ...], name: str) -> Any:
+    """The module ``__getattr__`` of a version package: import its models on first use.
+
+    Importing ``evcharge.ocpp.v201`` loads only the constants, ``Action`` and the validators;
+    the first access to a model (or to ``request_class``...) imports the generated models and
+    copies their names into the package, so later accesses are plain attribute lookups.
+    """
+    if name not in names:
+        raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    for each in names:
+        namespace[each] = getattr(module, each)
+    return namespace[name]

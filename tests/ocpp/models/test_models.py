@@ -6,6 +6,8 @@ import copy
 import dataclasses
 import importlib
 import json
+import subprocess
+import sys
 import typing
 from typing import Any
 
@@ -442,3 +444,30 @@ def test_schemas_ship_with_provenance() -> None:
     assert len(list((SCHEMA_ROOT / "v16").glob("*.json"))) == 78
     assert len(list((SCHEMA_ROOT / "v201").glob("*.json"))) == 128
     assert len(list((SCHEMA_ROOT / "v21").glob("*.json"))) == 181
+
+
+@pytest.mark.parametrize("key", VERSION_KEYS)
+def test_importing_a_version_loads_the_models_on_first_use(key: str) -> None:
+    code = f"""
+import sys
+import evcharge.ocpp.{key} as m
+models = "evcharge.ocpp.{key}._generated.models"
+assert models not in sys.modules, "models imported eagerly"
+assert m.Action.HEARTBEAT == "Heartbeat"
+assert m.validate("Heartbeat", "request", {{}}) == []
+assert models not in sys.modules, "validation needs no model"
+assert m.HeartbeatRequest.__module__ == models
+assert m.request_class("Heartbeat") is m.HeartbeatRequest is sys.modules[models].HeartbeatRequest
+assert "HeartbeatRequest" in vars(m), "names are cached in the package after the first load"
+try:
+    m.NoSuchName
+except AttributeError as exc:
+    assert "NoSuchName" in str(exc)
+else:
+    raise AssertionError("no AttributeError")
+namespace = {{}}
+exec("from evcharge.ocpp.{key} import *", namespace)
+assert "HeartbeatResponse" in namespace and "validate" in namespace and "Action" in namespace
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr

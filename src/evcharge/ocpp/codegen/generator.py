@@ -396,6 +396,25 @@ def _to_expr(ft: FieldType, var: str, depth: int = 0) -> str:
     return var
 
 
+def model_names(model: VersionModel) -> list[str]:
+    """The names of ``models.py`` that a version package loads on first use."""
+    return ["REQUESTS", "RESPONSES", "request_class", "response_class", *sorted(model.enums), *sorted(model.objects)]
+
+
+def emit_actions(model: VersionModel) -> str:
+    """The small module a version package imports eagerly: constants, ``Action``, model names."""
+    spec = model.spec
+    out: list[str] = [_header(model)]
+    out.append(f'"""OCPP {spec.version}: version constants, the action names, the names of the models."""\n\n')
+    out.append("from enum import StrEnum\n\n")
+    out.append(f"VERSION = {spec.version!r}\nSUBPROTOCOL = {spec.subprotocol!r}\n\n\n")
+    out.append('class Action(StrEnum):\n    """Every action of OCPP ' + spec.version + '."""\n\n')
+    for action in model.actions:
+        out.append(f"    {member_name(action.name)} = {action.name!r}\n")
+    out.append("\n\nMODEL_NAMES = (\n" + "".join(f"    {n!r},\n" for n in model_names(model)) + ")\n")
+    return "".join(out)
+
+
 def emit_models(model: VersionModel) -> str:
     spec = model.spec
     out: list[str] = [_header(model)]
@@ -405,14 +424,11 @@ def emit_models(model: VersionModel) -> str:
     out.append("from dataclasses import dataclass\n")
     out.append("from enum import StrEnum\n")
     out.append("from typing import Any, ClassVar, Self\n\n")
-    out.append("from evcharge.ocpp._model import ABSENT\n\n_set = object.__setattr__\n\n")
-    names = ["VERSION", "SUBPROTOCOL", "Action", "request_class", "response_class", "REQUESTS", "RESPONSES"]
-    names += sorted(model.enums) + sorted(model.objects)
-    out.append("__all__ = [\n" + "".join(f"    {n!r},\n" for n in names) + "]\n\n")
-    out.append(f"VERSION = {spec.version!r}\nSUBPROTOCOL = {spec.subprotocol!r}\n\n\n")
-    out.append('class Action(StrEnum):\n    """Every action of OCPP ' + spec.version + '."""\n\n')
-    for action in model.actions:
-        out.append(f"    {member_name(action.name)} = {action.name!r}\n")
+    out.append("from evcharge.ocpp._model import ABSENT\n")
+    out.append(f"from evcharge.ocpp.{spec.key}._generated.actions import SUBPROTOCOL, VERSION, Action\n\n")
+    out.append("__all__ = [\n" + "".join(f"    {n!r},\n" for n in ["Action", "SUBPROTOCOL", "VERSION",
+                                                                    *model_names(model)]) + "]\n\n")
+    out.append("_set = object.__setattr__\n")
     for name in sorted(model.enums):
         enum = model.enums[name]
         out.append(f"\n\nclass {name}(StrEnum):\n")
@@ -671,6 +687,7 @@ def generate(spec: VersionSpec, schema_dir: Path = SCHEMA_DIR) -> dict[Path, str
     out_dir = PACKAGE_DIR / spec.key / "_generated"
     return {
         out_dir / "__init__.py": emit_package_init(model),
+        out_dir / "actions.py": emit_actions(model),
         out_dir / "models.py": emit_models(model),
         out_dir / "validators.py": emit_validators(model),
     }

@@ -2,40 +2,32 @@
 
 Every action has a ``<Action>Request`` and a ``<Action>Response`` frozen, slotted dataclass with
 ``to_json()`` and ``from_json()``; nested types and enums are classes of their own. ``validate()``
-checks a payload exactly as the schema does (see the guide, docs/ocpp-models.rst).
+checks a payload exactly as the schema does. See the guide, docs/ocpp-models.rst.
+
+Importing this package loads the constants, ``Action`` and the validators; the models are
+imported on first use of any of their names.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from evcharge.ocpp._model import ABSENT, Absent, run_validator
-from evcharge.ocpp.v16._generated import models as _models
-from evcharge.ocpp.v16._generated.models import *  # noqa: F403
-from evcharge.ocpp.v16._generated.models import (
-    REQUESTS,
-    RESPONSES,
-    SUBPROTOCOL,
-    VERSION,
-    Action,
-    request_class,
-    response_class,
-)
+from evcharge.ocpp._model import ABSENT, Absent, load_models, run_validator
+from evcharge.ocpp.v16._generated.actions import MODEL_NAMES, SUBPROTOCOL, VERSION, Action
 from evcharge.ocpp.v16._generated.validators import VALIDATORS
+
+if TYPE_CHECKING:
+    from evcharge.ocpp.v16._generated.models import *  # noqa: F403
 
 __all__ = [
     "ABSENT",
-    "REQUESTS",
-    "RESPONSES",
     "SUBPROTOCOL",
     "VERSION",
     "Absent",
     "Action",
-    "request_class",
-    "response_class",
     "validate",
 ]
-__all__ += _models.__all__
+__all__ += MODEL_NAMES
 
 
 def validate(action: str, kind: Literal["request", "response"], payload: Any, *, lenient: bool = False) -> list[str]:
@@ -46,3 +38,9 @@ def validate(action: str, kind: Literal["request", "response"], payload: Any, *,
     action (or the response of a SEND-only action).
     """
     return run_validator(VALIDATORS, action, kind, payload, lenient)
+
+
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        return load_models(globals(), "evcharge.ocpp.v16._generated.models", MODEL_NAMES, name)

@@ -9,17 +9,16 @@ from enum import StrEnum
 from typing import Any, ClassVar, Self
 
 from evcharge.ocpp._model import ABSENT
-
-_set = object.__setattr__
+from evcharge.ocpp.v16._generated.actions import SUBPROTOCOL, VERSION, Action
 
 __all__ = [
-    'VERSION',
-    'SUBPROTOCOL',
     'Action',
-    'request_class',
-    'response_class',
+    'SUBPROTOCOL',
+    'VERSION',
     'REQUESTS',
     'RESPONSES',
+    'request_class',
+    'response_class',
     'BootNotificationResponseStatus',
     'CancelReservationResponseStatus',
     'CertificateUseEnumType',
@@ -156,52 +155,7 @@ __all__ = [
     'UpdateFirmwareResponse',
 ]
 
-VERSION = '1.6'
-SUBPROTOCOL = 'ocpp1.6'
-
-
-class Action(StrEnum):
-    """Every action of OCPP 1.6."""
-
-    AUTHORIZE = 'Authorize'
-    BOOT_NOTIFICATION = 'BootNotification'
-    CANCEL_RESERVATION = 'CancelReservation'
-    CERTIFICATE_SIGNED = 'CertificateSigned'
-    CHANGE_AVAILABILITY = 'ChangeAvailability'
-    CHANGE_CONFIGURATION = 'ChangeConfiguration'
-    CLEAR_CACHE = 'ClearCache'
-    CLEAR_CHARGING_PROFILE = 'ClearChargingProfile'
-    DATA_TRANSFER = 'DataTransfer'
-    DELETE_CERTIFICATE = 'DeleteCertificate'
-    DIAGNOSTICS_STATUS_NOTIFICATION = 'DiagnosticsStatusNotification'
-    EXTENDED_TRIGGER_MESSAGE = 'ExtendedTriggerMessage'
-    FIRMWARE_STATUS_NOTIFICATION = 'FirmwareStatusNotification'
-    GET_COMPOSITE_SCHEDULE = 'GetCompositeSchedule'
-    GET_CONFIGURATION = 'GetConfiguration'
-    GET_DIAGNOSTICS = 'GetDiagnostics'
-    GET_INSTALLED_CERTIFICATE_IDS = 'GetInstalledCertificateIds'
-    GET_LOCAL_LIST_VERSION = 'GetLocalListVersion'
-    GET_LOG = 'GetLog'
-    HEARTBEAT = 'Heartbeat'
-    INSTALL_CERTIFICATE = 'InstallCertificate'
-    LOG_STATUS_NOTIFICATION = 'LogStatusNotification'
-    METER_VALUES = 'MeterValues'
-    REMOTE_START_TRANSACTION = 'RemoteStartTransaction'
-    REMOTE_STOP_TRANSACTION = 'RemoteStopTransaction'
-    RESERVE_NOW = 'ReserveNow'
-    RESET = 'Reset'
-    SECURITY_EVENT_NOTIFICATION = 'SecurityEventNotification'
-    SEND_LOCAL_LIST = 'SendLocalList'
-    SET_CHARGING_PROFILE = 'SetChargingProfile'
-    SIGN_CERTIFICATE = 'SignCertificate'
-    SIGNED_FIRMWARE_STATUS_NOTIFICATION = 'SignedFirmwareStatusNotification'
-    SIGNED_UPDATE_FIRMWARE = 'SignedUpdateFirmware'
-    START_TRANSACTION = 'StartTransaction'
-    STATUS_NOTIFICATION = 'StatusNotification'
-    STOP_TRANSACTION = 'StopTransaction'
-    TRIGGER_MESSAGE = 'TriggerMessage'
-    UNLOCK_CONNECTOR = 'UnlockConnector'
-    UPDATE_FIRMWARE = 'UpdateFirmware'
+_set = object.__setattr__
 
 
 class BootNotificationResponseStatus(StrEnum):

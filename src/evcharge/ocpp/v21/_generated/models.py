@@ -9,17 +9,16 @@ from enum import StrEnum
 from typing import Any, ClassVar, Self
 
 from evcharge.ocpp._model import ABSENT
-
-_set = object.__setattr__
+from evcharge.ocpp.v21._generated.actions import SUBPROTOCOL, VERSION, Action
 
 __all__ = [
-    'VERSION',
-    'SUBPROTOCOL',
     'Action',
-    'request_class',
-    'response_class',
+    'SUBPROTOCOL',
+    'VERSION',
     'REQUESTS',
     'RESPONSES',
+    'request_class',
+    'response_class',
     'APNAuthenticationEnumType',
     'AttributeEnumType',
     'AuthorizationStatusEnumType',
@@ -424,104 +423,7 @@ __all__ = [
     'VoltageParamsType',
 ]
 
-VERSION = '2.1'
-SUBPROTOCOL = 'ocpp2.1'
-
-
-class Action(StrEnum):
-    """Every action of OCPP 2.1."""
-
-    AFRR_SIGNAL = 'AFRRSignal'
-    ADJUST_PERIODIC_EVENT_STREAM = 'AdjustPeriodicEventStream'
-    AUTHORIZE = 'Authorize'
-    BATTERY_SWAP = 'BatterySwap'
-    BOOT_NOTIFICATION = 'BootNotification'
-    CANCEL_RESERVATION = 'CancelReservation'
-    CERTIFICATE_SIGNED = 'CertificateSigned'
-    CHANGE_AVAILABILITY = 'ChangeAvailability'
-    CHANGE_TRANSACTION_TARIFF = 'ChangeTransactionTariff'
-    CLEAR_CACHE = 'ClearCache'
-    CLEAR_CHARGING_PROFILE = 'ClearChargingProfile'
-    CLEAR_DER_CONTROL = 'ClearDERControl'
-    CLEAR_DISPLAY_MESSAGE = 'ClearDisplayMessage'
-    CLEAR_TARIFFS = 'ClearTariffs'
-    CLEAR_VARIABLE_MONITORING = 'ClearVariableMonitoring'
-    CLEARED_CHARGING_LIMIT = 'ClearedChargingLimit'
-    CLOSE_PERIODIC_EVENT_STREAM = 'ClosePeriodicEventStream'
-    COST_UPDATED = 'CostUpdated'
-    CUSTOMER_INFORMATION = 'CustomerInformation'
-    DATA_TRANSFER = 'DataTransfer'
-    DELETE_CERTIFICATE = 'DeleteCertificate'
-    FIRMWARE_STATUS_NOTIFICATION = 'FirmwareStatusNotification'
-    GET_15118_EV_CERTIFICATE = 'Get15118EVCertificate'
-    GET_BASE_REPORT = 'GetBaseReport'
-    GET_CERTIFICATE_CHAIN_STATUS = 'GetCertificateChainStatus'
-    GET_CERTIFICATE_STATUS = 'GetCertificateStatus'
-    GET_CHARGING_PROFILES = 'GetChargingProfiles'
-    GET_COMPOSITE_SCHEDULE = 'GetCompositeSchedule'
-    GET_DER_CONTROL = 'GetDERControl'
-    GET_DISPLAY_MESSAGES = 'GetDisplayMessages'
-    GET_INSTALLED_CERTIFICATE_IDS = 'GetInstalledCertificateIds'
-    GET_LOCAL_LIST_VERSION = 'GetLocalListVersion'
-    GET_LOG = 'GetLog'
-    GET_MONITORING_REPORT = 'GetMonitoringReport'
-    GET_PERIODIC_EVENT_STREAM = 'GetPeriodicEventStream'
-    GET_REPORT = 'GetReport'
-    GET_TARIFFS = 'GetTariffs'
-    GET_TRANSACTION_STATUS = 'GetTransactionStatus'
-    GET_VARIABLES = 'GetVariables'
-    HEARTBEAT = 'Heartbeat'
-    INSTALL_CERTIFICATE = 'InstallCertificate'
-    LOG_STATUS_NOTIFICATION = 'LogStatusNotification'
-    METER_VALUES = 'MeterValues'
-    NOTIFY_ALLOWED_ENERGY_TRANSFER = 'NotifyAllowedEnergyTransfer'
-    NOTIFY_CHARGING_LIMIT = 'NotifyChargingLimit'
-    NOTIFY_CUSTOMER_INFORMATION = 'NotifyCustomerInformation'
-    NOTIFY_DER_ALARM = 'NotifyDERAlarm'
-    NOTIFY_DER_START_STOP = 'NotifyDERStartStop'
-    NOTIFY_DISPLAY_MESSAGES = 'NotifyDisplayMessages'
-    NOTIFY_EV_CHARGING_NEEDS = 'NotifyEVChargingNeeds'
-    NOTIFY_EV_CHARGING_SCHEDULE = 'NotifyEVChargingSchedule'
-    NOTIFY_EVENT = 'NotifyEvent'
-    NOTIFY_MONITORING_REPORT = 'NotifyMonitoringReport'
-    NOTIFY_PERIODIC_EVENT_STREAM = 'NotifyPeriodicEventStream'
-    NOTIFY_PRIORITY_CHARGING = 'NotifyPriorityCharging'
-    NOTIFY_REPORT = 'NotifyReport'
-    NOTIFY_SETTLEMENT = 'NotifySettlement'
-    NOTIFY_WEB_PAYMENT_STARTED = 'NotifyWebPaymentStarted'
-    OPEN_PERIODIC_EVENT_STREAM = 'OpenPeriodicEventStream'
-    PUBLISH_FIRMWARE = 'PublishFirmware'
-    PUBLISH_FIRMWARE_STATUS_NOTIFICATION = 'PublishFirmwareStatusNotification'
-    PULL_DYNAMIC_SCHEDULE_UPDATE = 'PullDynamicScheduleUpdate'
-    REPORT_CHARGING_PROFILES = 'ReportChargingProfiles'
-    REPORT_DER_CONTROL = 'ReportDERControl'
-    REQUEST_BATTERY_SWAP = 'RequestBatterySwap'
-    REQUEST_START_TRANSACTION = 'RequestStartTransaction'
-    REQUEST_STOP_TRANSACTION = 'RequestStopTransaction'
-    RESERVATION_STATUS_UPDATE = 'ReservationStatusUpdate'
-    RESERVE_NOW = 'ReserveNow'
-    RESET = 'Reset'
-    SECURITY_EVENT_NOTIFICATION = 'SecurityEventNotification'
-    SEND_LOCAL_LIST = 'SendLocalList'
-    SET_CHARGING_PROFILE = 'SetChargingProfile'
-    SET_DER_CONTROL = 'SetDERControl'
-    SET_DEFAULT_TARIFF = 'SetDefaultTariff'
-    SET_DISPLAY_MESSAGE = 'SetDisplayMessage'
-    SET_MONITORING_BASE = 'SetMonitoringBase'
-    SET_MONITORING_LEVEL = 'SetMonitoringLevel'
-    SET_NETWORK_PROFILE = 'SetNetworkProfile'
-    SET_VARIABLE_MONITORING = 'SetVariableMonitoring'
-    SET_VARIABLES = 'SetVariables'
-    SIGN_CERTIFICATE = 'SignCertificate'
-    STATUS_NOTIFICATION = 'StatusNotification'
-    TRANSACTION_EVENT = 'TransactionEvent'
-    TRIGGER_MESSAGE = 'TriggerMessage'
-    UNLOCK_CONNECTOR = 'UnlockConnector'
-    UNPUBLISH_FIRMWARE = 'UnpublishFirmware'
-    UPDATE_DYNAMIC_SCHEDULE = 'UpdateDynamicSchedule'
-    UPDATE_FIRMWARE = 'UpdateFirmware'
-    USE_PRIORITY_CHARGING = 'UsePriorityCharging'
-    VAT_NUMBER_VALIDATION = 'VatNumberValidation'
+_set = object.__setattr__
 
 
 class APNAuthenticationEnumType(StrEnum):
