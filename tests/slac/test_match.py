@@ -435,3 +435,35 @@ def test_random_loss_never_breaks_the_agreement(seed: int, loss: float, duplicat
     for station in (evse, pev):
         timer = station.machine.get_timer()
         assert timer is None or timer > emu.now
+
+
+def _parm_req(src: bytes, run_id: bytes) -> bytes:
+    from evcharge.slac.messages import BROADCAST_MAC, CmSlacParmReq, encode_frame
+
+    return encode_frame(BROADCAST_MAC, src, CmSlacParmReq(run_id=run_id))
+
+
+def test_evse_limits_its_sessions() -> None:
+    evse = EvseSlac(EvseConfig(max_sessions=2), mac=EVSE_MAC, rng=random.Random(1))
+    evse.send(StartMatching(), 0.0)
+    evse.data_to_send()
+    for i in range(3):
+        evse.receive_frame(_parm_req(bytes([2, 0, 0, 0, 0, i]), bytes([i]) * 8), 0.1)
+    assert len(evse.sessions) == 2
+    assert len(evse.data_to_send()) == 2  # two CM_SLAC_PARM.CNF, the third car is not answered
+    ignored = of_type(list(iter(evse.next_event, None)), FrameIgnored)
+    assert [e.reason for e in ignored] == ["already 2 matching sessions (EvseConfig.max_sessions)"]  # type: ignore[attr-defined]
+
+
+def test_a_new_run_id_from_the_same_car_replaces_its_session() -> None:
+    evse = EvseSlac(EvseConfig(), mac=EVSE_MAC, rng=random.Random(1))
+    evse.send(StartMatching(), 0.0)
+    evse.receive_frame(_parm_req(PEV_MAC, b"\x01" * 8), 0.1)
+    evse.receive_frame(_parm_req(PEV_MAC, b"\x01" * 8), 0.3)  # repetition: CNF again, same session
+    evse.receive_frame(_parm_req(PEV_MAC, b"\x02" * 8), 0.5)  # the car restarted
+    assert list(evse.sessions) == [PEV_MAC] and evse.sessions[PEV_MAC].run_id == b"\x02" * 8
+    from evcharge.slac.messages import decode_frame
+
+    cnfs = [decode_frame(f).message for f in evse.data_to_send()[1:]]
+    assert [c.run_id for c in cnfs] == [b"\x01" * 8, b"\x01" * 8, b"\x02" * 8]  # type: ignore[attr-defined]
+    assert evse.state is EvseState.MATCHING
