@@ -154,6 +154,12 @@ class Peer(Router):
             raise NotConnectedError("not connected")
         await link.send(action if action is not None else action_of(request), request)
 
+    async def close(self) -> None:
+        """Close the present connection (no-op when there is none); a charge point's client reconnects."""
+        link = self._link
+        if link is not None:
+            await link.close()
+
     # -- hooks ------------------------------------------------------------------------------------
 
     async def on_connected(self) -> None:

@@ -234,7 +234,7 @@ def test_reconnect_after_server_closes() -> None:
         client, task = await connect(cp, f"ws://127.0.0.1:{ep.port}/", (v201,), ClientSecurity(),
                                      backoff=BackoffConfig(initial=0.05, maximum=0.2))
         assert client.connections == 1
-        await ep.csms.connections[IDENTITY]._link.close()  # type: ignore[union-attr]
+        await ep.csms.connections[IDENTITY].close()
         for _ in range(500):
             if client.connections == 2 and cp.connected and IDENTITY in ep.csms.connections:
                 break
@@ -305,5 +305,30 @@ def test_ping_pong() -> None:
             await asyncio.sleep(0.01)
         assert ws.latency > 0  # our ping was answered with a pong
         await shutdown(client, task, ep)
+
+    asyncio.run(main())
+
+
+def test_same_identity_replaces_old_connection() -> None:
+    async def main() -> None:
+        ep = await start_csms(CsmsSecurity(), CsmsHandler)
+        first, second = ChargePoint(IDENTITY), ChargePoint(IDENTITY)
+        c1, t1 = await connect(first, f"ws://127.0.0.1:{ep.port}/", (v201,), ClientSecurity(),
+                               backoff=BackoffConfig(initial=30.0, maximum=30.0))
+        for _ in range(100):
+            if IDENTITY in ep.csms.connections:
+                break
+            await asyncio.sleep(0.01)
+        old = ep.csms.connections[IDENTITY]
+        c2, t2 = await connect(second, f"ws://127.0.0.1:{ep.port}/", (v201,), ClientSecurity())
+        for _ in range(300):
+            if not first.connected and ep.csms.connections.get(IDENTITY) not in (None, old):
+                break
+            await asyncio.sleep(0.01)
+        assert not first.connected and second.connected  # the CSMS closed the older connection
+        assert ep.csms.connections[IDENTITY] is not old
+        await c1.stop()
+        t1.cancel()
+        await shutdown(c2, t2, ep)
 
     asyncio.run(main())

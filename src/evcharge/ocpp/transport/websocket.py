@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import http
 import logging
 import random
@@ -116,10 +117,8 @@ async def serve_csms(csms: Csms, host: str | None, port: int, **kwargs: Any) -> 
         old = csms.connected(peer)
         if old is not None and old.connected:
             log.info("charge point %s reconnected: closing its previous connection", identity)
-            try:
-                await old._link.close()  # type: ignore[union-attr]
-            except Exception:
-                pass
+            with contextlib.suppress(Exception):
+                await old.close()
         try:
             await session.run()
         finally:
