@@ -56,7 +56,8 @@ def test_match_through_the_asyncio_driver_in_real_time() -> None:
     assert p.attenuation_db == 12.0
     # the PEV decides after TT_EV_atten_results (1.2 s) from its first CM_START_ATTEN_CHAR.IND
     assert 1.2 <= p.elapsed
-    assert pev.frames_out == 16 and evse.frames_out == 3
+    # PARM.REQ, 3 START, 10 sounds, RSP, MATCH.REQ / PARM.CNF, ATTEN_CHAR.IND, MATCH.CNF (+ repetitions under load)
+    assert pev.frames_out >= 16 and evse.frames_out >= 3
 
 
 def test_driver_reports_failure_and_timeout() -> None:

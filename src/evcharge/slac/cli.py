@@ -82,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {type(event).__name__}: {_describe(event)}", file=sys.stderr)
 
     driver = SlacDriver(machine, link, modem=modem, attenuation_db=args.attenuation, on_event=show)
+    # one line that says the socket is open (scripts wait for it before starting the other side)
+    print(f"evcharge slac {args.role}: listening on {args.iface} ({mac_text(link.mac)})", file=sys.stderr, flush=True)
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         linger = args.linger if args.role == "evse" else 0.0
