@@ -84,6 +84,7 @@ class ChargePointConfig:
     ping_interval: float | None = 30.0  #: seconds between websocket pings, None for none
     ping_timeout: float | None = 30.0  #: seconds to wait for the pong before closing the connection
     open_timeout: float = 10.0
+    close_timeout: float = 10.0  #: seconds a closing handshake may take before the TCP connection is dropped
     compression: bool = False  #: permessage-deflate (costs ~40 KiB per connection)
 
     def __post_init__(self) -> None:

@@ -74,6 +74,7 @@ class CsmsConfig:
     security: CsmsSecurity = field(default_factory=CsmsSecurity)
     ping_interval: float | None = 30.0
     ping_timeout: float | None = 30.0
+    close_timeout: float = 10.0  #: seconds a closing handshake may take before the TCP connection is dropped
     compression: bool = False  #: permessage-deflate (costs ~40 KiB per connection)
     max_message_size: int = 2**20
 

@@ -170,3 +170,6 @@ class Peer(Router):
 
     def on_protocol_violation(self, description: str) -> None:
         """Called when the peer breaks the protocol (the answer, if any, has been sent)."""
+
+    def on_result_error(self, action: str | None, code: str, description: str) -> None:
+        """OCPP 2.1: called when the peer could not process the CALLRESULT we sent for its ``action``."""

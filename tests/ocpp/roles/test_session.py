@@ -109,3 +109,33 @@ def test_rule_breaking_peer_over_websocket() -> None:
         server.close()
 
     asyncio.run(main())
+
+
+def test_dead_peer_is_dropped_by_ping_timeout() -> None:
+    async def main() -> None:
+        gone = asyncio.Event()
+
+        class Watch(CsmsHandler):
+            async def on_disconnected(self) -> None:
+                gone.set()
+
+        csms = Csms(CsmsConfig(versions=(v201,), ping_interval=0.05, ping_timeout=0.1, close_timeout=0.2),
+                    Watch)
+        server = await serve_csms(csms, "127.0.0.1", 0)
+        # a raw TCP peer: completes the websocket handshake, then never answers anything (no pongs)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+        writer.write(b"GET /dead-1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                     b"Sec-WebSocket-Protocol: ocpp2.0.1\r\n\r\n")
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+        for _ in range(100):
+            if "dead-1" in csms.connections:
+                break
+            await asyncio.sleep(0.01)
+        assert "dead-1" in csms.connections
+        await asyncio.wait_for(gone.wait(), 10)  # no pong within ping_timeout: the CSMS dropped it
+        assert "dead-1" not in csms.connections
+        writer.close()
+        server.close()
+
+    asyncio.run(main())

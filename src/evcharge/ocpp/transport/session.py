@@ -206,11 +206,14 @@ class OcppSession:
             elif isinstance(ev, rpc.ResultErrorReceived):
                 log.warning("peer could not process our %s result %s: %s %s", ev.action, ev.message_id,
                             ev.error_code, ev.error_description)
+                self.peer.on_result_error(ev.action, ev.error_code, ev.error_description)
             else:
                 log.warning("protocol violation by the peer: %s", ev.description)
                 self.peer.on_protocol_violation(ev.description)
 
     def _on_call(self, ev: rpc.CallReceived) -> None:
+        if ev.warnings:
+            log.warning("%s %s accepted leniently: %s", ev.action, ev.message_id, "; ".join(ev.warnings))
         handler = self.peer.handler_for(ev.action)
         if handler is None:
             self.core.send_error(ev.message_id, "NotSupported", f"{ev.action} is not supported")

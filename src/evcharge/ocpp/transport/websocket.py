@@ -135,6 +135,7 @@ async def serve_csms(csms: Csms, host: str | None, port: int, **kwargs: Any) -> 
         compression="deflate" if config.compression else None,
         ping_interval=config.ping_interval,
         ping_timeout=config.ping_timeout,
+        close_timeout=config.close_timeout,
         max_size=config.max_message_size,
         **kwargs,
     )
@@ -219,6 +220,7 @@ class ChargePointClient:
             ping_interval=self.config.ping_interval,
             ping_timeout=self.config.ping_timeout,
             open_timeout=self.config.open_timeout,
+            close_timeout=self.config.close_timeout,
             proxy=None,
         )
         version = self._version(ws.subprotocol)
