@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -464,7 +463,7 @@ class RpcConfig:
     validate_incoming: bool = True
     validate_outgoing: bool = True  #: refuse to send payloads that break the schema (LocalProtocolError)
     max_queued_calls: int = 1000  #: calls waiting behind the outstanding one
-    id_history: int = 1024  #: incoming message ids remembered to reject duplicates
+    id_history: int = 32  #: incoming message ids remembered to reject duplicates (besides the pending ones)
 
     def __post_init__(self) -> None:
         if not self.response_timeout > 0:
@@ -502,17 +501,17 @@ class RpcConnection:
             raise LocalProtocolError(f"unsupported OCPP version {version.VERSION!r}")
         self.version = version
         self.config = config if config is not None else RpcConfig()
-        self._rng = rng if rng is not None else random.Random()
+        self._rng = rng  # None: ids from uuid4 (the OS's randomness, and no per-connection generator state)
         self._out: list[str] = []
-        self._events: deque[Event] = deque()
+        # small containers on purpose: a CSMS holds thousands of idle connections
+        self._events: list[Event] = []
         self._in_flight: _Outgoing | None = None
-        self._queue: deque[_Outgoing] = deque()
+        self._queue: list[_Outgoing] = []
         self._incoming: dict[str, str] = {}  # CALLs of the peer awaiting our answer: id -> action
         self._answered: dict[str, str] = {}  # CALLs we answered with a CALLRESULT (2.1 CALLRESULTERROR): id -> action
-        self._seen_ids: deque[str] = deque()
-        self._seen_set: set[str] = set()
+        self._seen: dict[str, None] = {}  # the last id_history incoming ids, oldest first
         self._our_ids: set[str] = set()
-        self._finished_ids: deque[str] = deque(maxlen=64)  # our ids that timed out or were cancelled
+        self._finished: dict[str, None] = {}  # our last ids that timed out or were cancelled, oldest first
         self._closed = False
 
     # ----------------------------------------------------------------- properties
@@ -546,12 +545,11 @@ class RpcConnection:
 
     def next_event(self) -> Event | None:
         """The oldest event the application has not taken yet, or ``None``."""
-        return self._events.popleft() if self._events else None
+        return self._events.pop(0) if self._events else None
 
     def events(self) -> list[Event]:
         """All pending events (and forget them)."""
-        evs = list(self._events)
-        self._events.clear()
+        evs, self._events = self._events, []
         return evs
 
     # ----------------------------------------------------------------- timers
@@ -566,16 +564,17 @@ class RpcConnection:
         if f is not None and now >= f.deadline:
             self._in_flight = None
             self._our_ids.discard(f.message_id)
-            self._finished_ids.append(f.message_id)
+            self._gave_up(f.message_id)
             self._events.append(CallTimedOut(f.message_id, f.action))
             self._pump(now)
 
     # ----------------------------------------------------------------- application -> peer
 
     def new_message_id(self) -> str:
-        """A fresh random id (a UUID: 36 characters)."""
+        """A fresh random id: a version-4 UUID (36 characters), drawn from ``rng`` if one was given."""
         while True:
-            mid = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+            rng = self._rng
+            mid = str(uuid.uuid4() if rng is None else uuid.UUID(int=rng.getrandbits(128), version=4))
             if mid not in self._our_ids:
                 return mid
 
@@ -586,7 +585,7 @@ class RpcConnection:
             raise LocalProtocolError("a message id is a non-empty string")
         if len(message_id) > MAX_MESSAGE_ID_LENGTH:
             raise LocalProtocolError(f"message id {message_id!r} is longer than {MAX_MESSAGE_ID_LENGTH} characters")
-        if message_id in self._our_ids or message_id in self._finished_ids:
+        if message_id in self._our_ids or message_id in self._finished:
             raise LocalProtocolError(f"message id {message_id!r} is already in use")
         return message_id
 
@@ -637,7 +636,7 @@ class RpcConnection:
         if f is not None and f.message_id == message_id:
             self._in_flight = None
             self._our_ids.discard(message_id)
-            self._finished_ids.append(message_id)
+            self._gave_up(message_id)
             self._events.append(CallAborted(message_id, f.action, "cancelled"))
             self._pump(now)
             return True
@@ -645,7 +644,7 @@ class RpcConnection:
 
     def _pump(self, now: float) -> None:
         if self._in_flight is None and self._queue and not self._closed:
-            item = self._queue.popleft()
+            item = self._queue.pop(0)
             item.deadline = now + self.config.response_timeout
             self._in_flight = item
             self._out.append(item.frame)
@@ -694,7 +693,7 @@ class RpcConnection:
         payload = _as_payload(request)
         self._validate_out(action, "request", payload)
         mid = self._check_our_id(message_id)
-        self._finished_ids.append(mid)
+        self._gave_up(mid)
         self._out.append(_encode(Send(mid, str(action), payload)))
         return mid
 
@@ -771,14 +770,20 @@ class RpcConnection:
 
     def _remember_incoming(self, message_id: str) -> bool:
         """Record an incoming CALL id; ``False`` if it was seen before."""
-        if message_id in self._seen_set or message_id in self._incoming:
+        seen = self._seen
+        if message_id in seen or message_id in self._incoming:
             return False
         if self.config.id_history:
-            self._seen_ids.append(message_id)
-            self._seen_set.add(message_id)
-            if len(self._seen_ids) > self.config.id_history:
-                self._seen_set.discard(self._seen_ids.popleft())
+            seen[message_id] = None
+            if len(seen) > self.config.id_history:
+                del seen[next(iter(seen))]
         return True
+
+    def _gave_up(self, message_id: str) -> None:
+        """Remember one of our ids whose answer we no longer wait for (a late answer is then recognised)."""
+        self._finished[message_id] = None
+        if len(self._finished) > 16:
+            del self._finished[next(iter(self._finished))]
 
     def _check_payload(self, action: str, kind: Literal["request", "response"], payload: Mapping[str, Any]
                        ) -> tuple[Any, tuple[str, ...]]:
@@ -839,7 +844,7 @@ class RpcConnection:
         f = self._in_flight
         if f is not None and (message_id == f.message_id or (message_id == UNKNOWN_MESSAGE_ID and what == "CALLERROR")):
             return f
-        late = message_id in self._finished_ids
+        late = message_id in self._finished
         self._violation(
             f"{what} for {message_id!r}, " + ("a call we gave up on" if late else "which matches no CALL of ours"),
             data, None,
