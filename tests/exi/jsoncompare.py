@@ -148,3 +148,29 @@ def assert_same_content(actual: Any, expected: Any, **kwargs: Any) -> None:
     diffs = compare(actual, expected, **kwargs)
     if diffs:
         raise AssertionError(f"{len(diffs)} content difference(s):\n{format_differences(diffs)}")
+
+
+def invented_default_gaps(
+    obj: Any, *, invented_defaults: Mapping[tuple[str, str], Any] = INVENTED_DEFAULTS
+) -> list[str]:
+    """Paths where ``obj`` lacks an optional element that EXICodec.jar's JSON path would invent (rule 1).
+
+    An instance with such a gap does not survive EXIficient's JSON path unchanged: its JSON decoding gains the
+    element, and its JSON *encoding* already contains it (JAXB fills the primitive field before encoding), so the
+    bytes differ from those of a codec that encodes what it was given."""
+    gaps: list[str] = []
+
+    def walk(o: Any, path: str, element: str | None) -> None:
+        if isinstance(o, Mapping):
+            if element is not None:
+                gaps.extend(
+                    f"{path}.{key}" for (parent, key) in invented_defaults if parent == element and key not in o
+                )  # fmt: skip
+            for k, v in o.items():
+                walk(v, f"{path}.{k}", str(k))
+        elif isinstance(o, list | tuple):
+            for i, v in enumerate(o):
+                walk(v, f"{path}[{i}]", element)
+
+    walk(obj, "$", None)
+    return gaps
