@@ -154,7 +154,7 @@ def test_models_are_typed_all_the_way_down() -> None:
     (meter_value,) = model.meter_value
     assert isinstance(meter_value, v16.MeterValue)
     assert all(isinstance(s, v16.SampledValue) for s in meter_value.sampled_value)
-    assert meter_value.sampled_value[1].unit is v16.Unit.CELSIUS
+    assert meter_value.sampled_value[1].unit is v16.UnitOfMeasure.CELSIUS
     assert meter_value.sampled_value[2].measurand is v16.Measurand.VOLTAGE
     assert meter_value.sampled_value[0].unit is None
     assert model.to_json() == payload
@@ -427,7 +427,7 @@ def test_validation_does_not_modify_the_payload() -> None:
 
 
 def test_enum_members_validate_as_their_values() -> None:
-    payload = v16.BootNotificationResponse(status=v16.BootNotificationResponseStatus.ACCEPTED,
+    payload = v16.BootNotificationResponse(status=v16.RegistrationStatus.ACCEPTED,
                                            current_time="2024-01-01T00:00:00Z", interval=60).to_json()
     assert v16.validate("BootNotification", "response", payload) == []
     assert json.dumps(payload) == '{"status": "Accepted", "currentTime": "2024-01-01T00:00:00Z", "interval": 60}'
@@ -471,3 +471,58 @@ assert "HeartbeatResponse" in namespace and "validate" in namespace and "Action"
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def _ref_name(node: dict[str, Any]) -> str | None:
+    if "$ref" in node:
+        return str(node["$ref"]).rsplit("/", 1)[-1]
+    if node.get("type") == "array" and "$ref" in node.get("items", {}):
+        return str(node["items"]["$ref"]).rsplit("/", 1)[-1]
+    return None
+
+
+@pytest.mark.parametrize("key", ["v201", "v21"])
+def test_2x_fields_are_typed_with_the_schema_definition_names(key: str) -> None:
+    """A field whose schema refers to ``#/definitions/X`` is annotated with the class ``X``."""
+    module = MODULES[key]
+    models = importlib.import_module(f"evcharge.ocpp.{key}._generated.models")
+    checked = 0
+    for k, action, kind in schema_cases():
+        if k != key:
+            continue
+        schema = load_schema(key, action, kind)
+        definitions = schema.get("definitions", {})
+        pending = [((module.request_class(action) if kind == "request" else module.response_class(action)), schema)]
+        while pending:
+            cls, node = pending.pop()
+            by_json = {j: p for p, j in cls.JSON_NAMES.items()}
+            hints = typing.get_type_hints(cls, vars(models))
+            for json_name, prop in node.get("properties", {}).items():
+                name = _ref_name(prop)
+                if name is None or name == "CustomDataType":
+                    continue
+                hint = str(hints[by_json[json_name]])
+                assert f".{name}" in hint or f"'{name}'" in hint, (cls, json_name, hint)
+                checked += 1
+                target = getattr(models, name)
+                if dataclasses.is_dataclass(target):
+                    pending.append((target, definitions[name]))
+    assert checked > 100
+
+
+def test_16_types_carry_the_specification_names() -> None:
+    hints = {cls: typing.get_type_hints(cls, vars(importlib.import_module("evcharge.ocpp.v16._generated.models")))
+             for cls in (v16.BootNotificationResponse, v16.IdTagInfo, v16.StatusNotificationRequest, v16.SampledValue,
+                         v16.ResetRequest, v16.ResetResponse, v16.ChargingProfile, v16.SetChargingProfileRequest)}
+    assert hints[v16.BootNotificationResponse]["status"] is v16.RegistrationStatus
+    assert hints[v16.IdTagInfo]["status"] is v16.AuthorizationStatus
+    assert hints[v16.StatusNotificationRequest]["status"] is v16.ChargePointStatus
+    assert hints[v16.StatusNotificationRequest]["error_code"] is v16.ChargePointErrorCode
+    assert hints[v16.SampledValue]["unit"] == v16.UnitOfMeasure | None
+    assert hints[v16.SampledValue]["context"] == v16.ReadingContext | None
+    assert hints[v16.ResetRequest]["type"] is v16.ResetType
+    assert hints[v16.ResetResponse]["status"] is v16.ResetStatus
+    assert hints[v16.ChargingProfile]["charging_profile_purpose"] is v16.ChargingProfilePurposeType
+    assert hints[v16.SetChargingProfileRequest]["cs_charging_profiles"] is v16.ChargingProfile
+    assert set(v16.ResetStatus) != set(v16.UnlockStatus)
+    assert "Hertz" in set(v16.UnitOfMeasure) and "Hertz" not in set(v16.StopTransactionUnitOfMeasure)

@@ -57,6 +57,50 @@ INLINE_NAMES_16 = {
     "chargingProfile": "ChargingProfile",
     "localAuthorizationList": "AuthorizationData",
     "configurationKey": "KeyValue",
+    "transactionData": "MeterValue",
+}
+
+# Names of the inline enums of the 1.6 core schemas, as the 1.6 specification (section 7) calls
+# them: by property, and for the generic ``status`` / ``type`` properties by owning type.
+ENUM_NAMES_16 = {
+    "errorCode": "ChargePointErrorCode",
+    "chargingProfileKind": "ChargingProfileKindType",
+    "chargingProfilePurpose": "ChargingProfilePurposeType",
+    "chargingRateUnit": "ChargingRateUnitType",
+    "recurrencyKind": "RecurrencyKindType",
+    "requestedMessage": "MessageTrigger",
+    "context": "ReadingContext",
+    "format": "ValueFormat",
+    "unit": "UnitOfMeasure",
+    "updateType": "UpdateType",
+    "measurand": "Measurand",
+    "phase": "Phase",
+    "location": "Location",
+    "reason": "Reason",
+}
+OWNED_ENUM_NAMES_16 = {
+    ("IdTagInfo", "status"): "AuthorizationStatus",
+    ("BootNotificationResponse", "status"): "RegistrationStatus",
+    ("CancelReservationResponse", "status"): "CancelReservationStatus",
+    ("ChangeAvailabilityRequest", "type"): "AvailabilityType",
+    ("ChangeAvailabilityResponse", "status"): "AvailabilityStatus",
+    ("ChangeConfigurationResponse", "status"): "ConfigurationStatus",
+    ("ClearCacheResponse", "status"): "ClearCacheStatus",
+    ("ClearChargingProfileResponse", "status"): "ClearChargingProfileStatus",
+    ("DataTransferResponse", "status"): "DataTransferStatus",
+    ("DiagnosticsStatusNotificationRequest", "status"): "DiagnosticsStatus",
+    ("FirmwareStatusNotificationRequest", "status"): "FirmwareStatus",
+    ("GetCompositeScheduleResponse", "status"): "GetCompositeScheduleStatus",
+    ("RemoteStartTransactionResponse", "status"): "RemoteStartStopStatus",
+    ("RemoteStopTransactionResponse", "status"): "RemoteStartStopStatus",
+    ("ReserveNowResponse", "status"): "ReservationStatus",
+    ("ResetRequest", "type"): "ResetType",
+    ("ResetResponse", "status"): "ResetStatus",
+    ("SendLocalListResponse", "status"): "UpdateStatus",
+    ("SetChargingProfileResponse", "status"): "ChargingProfileStatus",
+    ("StatusNotificationRequest", "status"): "ChargePointStatus",
+    ("TriggerMessageResponse", "status"): "TriggerMessageStatus",
+    ("UnlockConnectorResponse", "status"): "UnlockStatus",
 }
 
 _IGNORED_KEYWORDS = frozenset({"description", "javaType", "comment", "$comment", "default", "title", "$schema", "$id"})
@@ -184,12 +228,14 @@ class _Builder:
         self.objects: dict[str, ObjType] = {}
         self.by_key: dict[tuple[str, str], str] = {}  # (kind, structural key) -> name
         self.taken: dict[str, tuple[str, str]] = {}  # name -> (kind, key)
+        self.action = ""  # the action whose schema is being read
 
     def _claim(self, kind: str, key: str, wanted: str, owner: str) -> tuple[str, bool]:
         """Name for a type; True when it is new."""
         if (kind, key) in self.by_key:
             return self.by_key[(kind, key)], False
-        candidates = [wanted, owner + wanted] + [f"{owner}{wanted}{i}" for i in range(2, 50)]
+        # a clash of names (same name, different structure): prefix the action, then the owner
+        candidates = [wanted, self.action + wanted, owner + wanted] + [f"{owner}{wanted}{i}" for i in range(2, 50)]
         for name in candidates:
             if name not in self.taken and name not in {"Action", "VERSION", "SUBPROTOCOL"}:
                 self.taken[name] = (kind, key)
@@ -198,6 +244,7 @@ class _Builder:
         raise SchemaError(f"cannot name {wanted}")
 
     def build_root(self, name: str, schema: dict[str, Any]) -> ObjType:
+        self.action = name.removesuffix("Request").removesuffix("Response")
         draft6 = "draft-06" in schema.get("$schema", "")
         definitions = schema.get("definitions", {})
         key = json.dumps([draft6, _canonical(schema, definitions, draft6)], sort_keys=True)
@@ -262,7 +309,9 @@ class _Builder:
                     raise SchemaError(f"{owner}.{prop}: non-string enum")
                 generic = prop in {"status", "type"}
                 wanted = def_name or (owner + pascal_case(prop) if generic else pascal_case(prop))
-                name, new = self._claim("enum", json.dumps(values), wanted, owner)
+                if def_name is None and self.spec.key == "v16":
+                    wanted = OWNED_ENUM_NAMES_16.get((owner, prop), ENUM_NAMES_16.get(prop, wanted))
+                name, new = self._claim("enum", json.dumps([wanted, values]), wanted, owner)
                 if new:
                     self.enums[name] = EnumType(name, values)
                 ft.kind = "enum"

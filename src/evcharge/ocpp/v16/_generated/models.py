@@ -19,49 +19,56 @@ __all__ = [
     'RESPONSES',
     'request_class',
     'response_class',
-    'BootNotificationResponseStatus',
-    'CancelReservationResponseStatus',
+    'AuthorizationStatus',
+    'AvailabilityStatus',
+    'AvailabilityType',
+    'CancelReservationStatus',
+    'CertificateSignedStatusEnumType',
     'CertificateUseEnumType',
-    'ChangeAvailabilityRequestType',
-    'ChangeAvailabilityResponseStatus',
-    'ChangeConfigurationResponseStatus',
-    'ChargingProfileKind',
-    'ChargingProfilePurpose',
-    'ChargingRateUnit',
-    'ClearChargingProfileResponseStatus',
-    'Context',
-    'DataTransferResponseStatus',
+    'ChargePointErrorCode',
+    'ChargePointStatus',
+    'ChargingProfileKindType',
+    'ChargingProfilePurposeType',
+    'ChargingProfileStatus',
+    'ChargingRateUnitType',
+    'ClearCacheStatus',
+    'ClearChargingProfileStatus',
+    'ConfigurationStatus',
+    'DataTransferStatus',
     'DeleteCertificateStatusEnumType',
-    'DiagnosticsStatusNotificationRequestStatus',
-    'ErrorCode',
+    'DiagnosticsStatus',
+    'FirmwareStatus',
     'FirmwareStatusEnumType',
-    'FirmwareStatusNotificationRequestStatus',
-    'Format',
+    'GenericStatusEnumType',
+    'GetCompositeScheduleStatus',
     'GetInstalledCertificateStatusEnumType',
     'HashAlgorithmEnumType',
-    'IdTagInfoStatus',
     'InstallCertificateStatusEnumType',
     'Location',
     'LogEnumType',
     'LogStatusEnumType',
     'Measurand',
+    'MessageTrigger',
     'MessageTriggerEnumType',
     'Phase',
+    'ReadingContext',
     'Reason',
-    'RecurrencyKind',
-    'RequestedMessage',
-    'ReserveNowResponseStatus',
-    'ResetRequestType',
-    'SendLocalListResponseStatus',
-    'SetChargingProfileResponseStatus',
-    'StatusNotificationRequestStatus',
-    'TransactionDataSampledValueUnit',
+    'RecurrencyKindType',
+    'RegistrationStatus',
+    'RemoteStartStopStatus',
+    'ReservationStatus',
+    'ResetStatus',
+    'ResetType',
+    'StopTransactionUnitOfMeasure',
+    'TriggerMessageStatus',
     'TriggerMessageStatusEnumType',
-    'Unit',
-    'UnlockConnectorResponseStatus',
+    'UnitOfMeasure',
+    'UnlockStatus',
     'UpdateFirmwareStatusEnumType',
+    'UpdateStatus',
     'UpdateType',
     'UploadLogStatusEnumType',
+    'ValueFormat',
     'AuthorizationData',
     'AuthorizeRequest',
     'AuthorizeResponse',
@@ -143,10 +150,10 @@ __all__ = [
     'StartTransactionResponse',
     'StatusNotificationRequest',
     'StatusNotificationResponse',
+    'StopTransactionMeterValue',
     'StopTransactionRequest',
     'StopTransactionResponse',
-    'TransactionData',
-    'TransactionDataSampledValue',
+    'StopTransactionSampledValue',
     'TriggerMessageRequest',
     'TriggerMessageResponse',
     'UnlockConnectorRequest',
@@ -158,13 +165,31 @@ __all__ = [
 _set = object.__setattr__
 
 
-class BootNotificationResponseStatus(StrEnum):
+class AuthorizationStatus(StrEnum):
     ACCEPTED = 'Accepted'
-    PENDING = 'Pending'
+    BLOCKED = 'Blocked'
+    EXPIRED = 'Expired'
+    INVALID = 'Invalid'
+    CONCURRENT_TX = 'ConcurrentTx'
+
+
+class AvailabilityStatus(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+    SCHEDULED = 'Scheduled'
+
+
+class AvailabilityType(StrEnum):
+    INOPERATIVE = 'Inoperative'
+    OPERATIVE = 'Operative'
+
+
+class CancelReservationStatus(StrEnum):
+    ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
 
 
-class CancelReservationResponseStatus(StrEnum):
+class CertificateSignedStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
 
@@ -174,78 +199,7 @@ class CertificateUseEnumType(StrEnum):
     MANUFACTURER_ROOT_CERTIFICATE = 'ManufacturerRootCertificate'
 
 
-class ChangeAvailabilityRequestType(StrEnum):
-    INOPERATIVE = 'Inoperative'
-    OPERATIVE = 'Operative'
-
-
-class ChangeAvailabilityResponseStatus(StrEnum):
-    ACCEPTED = 'Accepted'
-    REJECTED = 'Rejected'
-    SCHEDULED = 'Scheduled'
-
-
-class ChangeConfigurationResponseStatus(StrEnum):
-    ACCEPTED = 'Accepted'
-    REJECTED = 'Rejected'
-    REBOOT_REQUIRED = 'RebootRequired'
-    NOT_SUPPORTED = 'NotSupported'
-
-
-class ChargingProfileKind(StrEnum):
-    ABSOLUTE = 'Absolute'
-    RECURRING = 'Recurring'
-    RELATIVE = 'Relative'
-
-
-class ChargingProfilePurpose(StrEnum):
-    CHARGE_POINT_MAX_PROFILE = 'ChargePointMaxProfile'
-    TX_DEFAULT_PROFILE = 'TxDefaultProfile'
-    TX_PROFILE = 'TxProfile'
-
-
-class ChargingRateUnit(StrEnum):
-    A = 'A'
-    W = 'W'
-
-
-class ClearChargingProfileResponseStatus(StrEnum):
-    ACCEPTED = 'Accepted'
-    UNKNOWN = 'Unknown'
-
-
-class Context(StrEnum):
-    INTERRUPTION_BEGIN = 'Interruption.Begin'
-    INTERRUPTION_END = 'Interruption.End'
-    SAMPLE_CLOCK = 'Sample.Clock'
-    SAMPLE_PERIODIC = 'Sample.Periodic'
-    TRANSACTION_BEGIN = 'Transaction.Begin'
-    TRANSACTION_END = 'Transaction.End'
-    TRIGGER = 'Trigger'
-    OTHER = 'Other'
-
-
-class DataTransferResponseStatus(StrEnum):
-    ACCEPTED = 'Accepted'
-    REJECTED = 'Rejected'
-    UNKNOWN_MESSAGE_ID = 'UnknownMessageId'
-    UNKNOWN_VENDOR_ID = 'UnknownVendorId'
-
-
-class DeleteCertificateStatusEnumType(StrEnum):
-    ACCEPTED = 'Accepted'
-    FAILED = 'Failed'
-    NOT_FOUND = 'NotFound'
-
-
-class DiagnosticsStatusNotificationRequestStatus(StrEnum):
-    IDLE = 'Idle'
-    UPLOADED = 'Uploaded'
-    UPLOAD_FAILED = 'UploadFailed'
-    UPLOADING = 'Uploading'
-
-
-class ErrorCode(StrEnum):
+class ChargePointErrorCode(StrEnum):
     CONNECTOR_LOCK_FAILURE = 'ConnectorLockFailure'
     EV_COMMUNICATION_ERROR = 'EVCommunicationError'
     GROUND_FAILURE = 'GroundFailure'
@@ -262,6 +216,88 @@ class ErrorCode(StrEnum):
     UNDER_VOLTAGE = 'UnderVoltage'
     OVER_VOLTAGE = 'OverVoltage'
     WEAK_SIGNAL = 'WeakSignal'
+
+
+class ChargePointStatus(StrEnum):
+    AVAILABLE = 'Available'
+    PREPARING = 'Preparing'
+    CHARGING = 'Charging'
+    SUSPENDED_EVSE = 'SuspendedEVSE'
+    SUSPENDED_EV = 'SuspendedEV'
+    FINISHING = 'Finishing'
+    RESERVED = 'Reserved'
+    UNAVAILABLE = 'Unavailable'
+    FAULTED = 'Faulted'
+
+
+class ChargingProfileKindType(StrEnum):
+    ABSOLUTE = 'Absolute'
+    RECURRING = 'Recurring'
+    RELATIVE = 'Relative'
+
+
+class ChargingProfilePurposeType(StrEnum):
+    CHARGE_POINT_MAX_PROFILE = 'ChargePointMaxProfile'
+    TX_DEFAULT_PROFILE = 'TxDefaultProfile'
+    TX_PROFILE = 'TxProfile'
+
+
+class ChargingProfileStatus(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+    NOT_SUPPORTED = 'NotSupported'
+
+
+class ChargingRateUnitType(StrEnum):
+    A = 'A'
+    W = 'W'
+
+
+class ClearCacheStatus(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+
+
+class ClearChargingProfileStatus(StrEnum):
+    ACCEPTED = 'Accepted'
+    UNKNOWN = 'Unknown'
+
+
+class ConfigurationStatus(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+    REBOOT_REQUIRED = 'RebootRequired'
+    NOT_SUPPORTED = 'NotSupported'
+
+
+class DataTransferStatus(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+    UNKNOWN_MESSAGE_ID = 'UnknownMessageId'
+    UNKNOWN_VENDOR_ID = 'UnknownVendorId'
+
+
+class DeleteCertificateStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    FAILED = 'Failed'
+    NOT_FOUND = 'NotFound'
+
+
+class DiagnosticsStatus(StrEnum):
+    IDLE = 'Idle'
+    UPLOADED = 'Uploaded'
+    UPLOAD_FAILED = 'UploadFailed'
+    UPLOADING = 'Uploading'
+
+
+class FirmwareStatus(StrEnum):
+    DOWNLOADED = 'Downloaded'
+    DOWNLOAD_FAILED = 'DownloadFailed'
+    DOWNLOADING = 'Downloading'
+    IDLE = 'Idle'
+    INSTALLATION_FAILED = 'InstallationFailed'
+    INSTALLING = 'Installing'
+    INSTALLED = 'Installed'
 
 
 class FirmwareStatusEnumType(StrEnum):
@@ -281,19 +317,14 @@ class FirmwareStatusEnumType(StrEnum):
     SIGNATURE_VERIFIED = 'SignatureVerified'
 
 
-class FirmwareStatusNotificationRequestStatus(StrEnum):
-    DOWNLOADED = 'Downloaded'
-    DOWNLOAD_FAILED = 'DownloadFailed'
-    DOWNLOADING = 'Downloading'
-    IDLE = 'Idle'
-    INSTALLATION_FAILED = 'InstallationFailed'
-    INSTALLING = 'Installing'
-    INSTALLED = 'Installed'
+class GenericStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
 
 
-class Format(StrEnum):
-    RAW = 'Raw'
-    SIGNED_DATA = 'SignedData'
+class GetCompositeScheduleStatus(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
 
 
 class GetInstalledCertificateStatusEnumType(StrEnum):
@@ -305,14 +336,6 @@ class HashAlgorithmEnumType(StrEnum):
     SHA256 = 'SHA256'
     SHA384 = 'SHA384'
     SHA512 = 'SHA512'
-
-
-class IdTagInfoStatus(StrEnum):
-    ACCEPTED = 'Accepted'
-    BLOCKED = 'Blocked'
-    EXPIRED = 'Expired'
-    INVALID = 'Invalid'
-    CONCURRENT_TX = 'ConcurrentTx'
 
 
 class InstallCertificateStatusEnumType(StrEnum):
@@ -365,6 +388,15 @@ class Measurand(StrEnum):
     RPM = 'RPM'
 
 
+class MessageTrigger(StrEnum):
+    BOOT_NOTIFICATION = 'BootNotification'
+    DIAGNOSTICS_STATUS_NOTIFICATION = 'DiagnosticsStatusNotification'
+    FIRMWARE_STATUS_NOTIFICATION = 'FirmwareStatusNotification'
+    HEARTBEAT = 'Heartbeat'
+    METER_VALUES = 'MeterValues'
+    STATUS_NOTIFICATION = 'StatusNotification'
+
+
 class MessageTriggerEnumType(StrEnum):
     BOOT_NOTIFICATION = 'BootNotification'
     LOG_STATUS_NOTIFICATION = 'LogStatusNotification'
@@ -388,6 +420,17 @@ class Phase(StrEnum):
     L3_L1 = 'L3-L1'
 
 
+class ReadingContext(StrEnum):
+    INTERRUPTION_BEGIN = 'Interruption.Begin'
+    INTERRUPTION_END = 'Interruption.End'
+    SAMPLE_CLOCK = 'Sample.Clock'
+    SAMPLE_PERIODIC = 'Sample.Periodic'
+    TRANSACTION_BEGIN = 'Transaction.Begin'
+    TRANSACTION_END = 'Transaction.End'
+    TRIGGER = 'Trigger'
+    OTHER = 'Other'
+
+
 class Reason(StrEnum):
     EMERGENCY_STOP = 'EmergencyStop'
     EV_DISCONNECTED = 'EVDisconnected'
@@ -402,21 +445,23 @@ class Reason(StrEnum):
     DE_AUTHORIZED = 'DeAuthorized'
 
 
-class RecurrencyKind(StrEnum):
+class RecurrencyKindType(StrEnum):
     DAILY = 'Daily'
     WEEKLY = 'Weekly'
 
 
-class RequestedMessage(StrEnum):
-    BOOT_NOTIFICATION = 'BootNotification'
-    DIAGNOSTICS_STATUS_NOTIFICATION = 'DiagnosticsStatusNotification'
-    FIRMWARE_STATUS_NOTIFICATION = 'FirmwareStatusNotification'
-    HEARTBEAT = 'Heartbeat'
-    METER_VALUES = 'MeterValues'
-    STATUS_NOTIFICATION = 'StatusNotification'
+class RegistrationStatus(StrEnum):
+    ACCEPTED = 'Accepted'
+    PENDING = 'Pending'
+    REJECTED = 'Rejected'
 
 
-class ReserveNowResponseStatus(StrEnum):
+class RemoteStartStopStatus(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+
+
+class ReservationStatus(StrEnum):
     ACCEPTED = 'Accepted'
     FAULTED = 'Faulted'
     OCCUPIED = 'Occupied'
@@ -424,37 +469,17 @@ class ReserveNowResponseStatus(StrEnum):
     UNAVAILABLE = 'Unavailable'
 
 
-class ResetRequestType(StrEnum):
+class ResetStatus(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+
+
+class ResetType(StrEnum):
     HARD = 'Hard'
     SOFT = 'Soft'
 
 
-class SendLocalListResponseStatus(StrEnum):
-    ACCEPTED = 'Accepted'
-    FAILED = 'Failed'
-    NOT_SUPPORTED = 'NotSupported'
-    VERSION_MISMATCH = 'VersionMismatch'
-
-
-class SetChargingProfileResponseStatus(StrEnum):
-    ACCEPTED = 'Accepted'
-    REJECTED = 'Rejected'
-    NOT_SUPPORTED = 'NotSupported'
-
-
-class StatusNotificationRequestStatus(StrEnum):
-    AVAILABLE = 'Available'
-    PREPARING = 'Preparing'
-    CHARGING = 'Charging'
-    SUSPENDED_EVSE = 'SuspendedEVSE'
-    SUSPENDED_EV = 'SuspendedEV'
-    FINISHING = 'Finishing'
-    RESERVED = 'Reserved'
-    UNAVAILABLE = 'Unavailable'
-    FAULTED = 'Faulted'
-
-
-class TransactionDataSampledValueUnit(StrEnum):
+class StopTransactionUnitOfMeasure(StrEnum):
     WH = 'Wh'
     KWH = 'kWh'
     VARH = 'varh'
@@ -474,13 +499,19 @@ class TransactionDataSampledValueUnit(StrEnum):
     PERCENT = 'Percent'
 
 
+class TriggerMessageStatus(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+    NOT_IMPLEMENTED = 'NotImplemented'
+
+
 class TriggerMessageStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     NOT_IMPLEMENTED = 'NotImplemented'
 
 
-class Unit(StrEnum):
+class UnitOfMeasure(StrEnum):
     WH = 'Wh'
     KWH = 'kWh'
     VARH = 'varh'
@@ -501,7 +532,7 @@ class Unit(StrEnum):
     HERTZ = 'Hertz'
 
 
-class UnlockConnectorResponseStatus(StrEnum):
+class UnlockStatus(StrEnum):
     UNLOCKED = 'Unlocked'
     UNLOCK_FAILED = 'UnlockFailed'
     NOT_SUPPORTED = 'NotSupported'
@@ -513,6 +544,13 @@ class UpdateFirmwareStatusEnumType(StrEnum):
     ACCEPTED_CANCELED = 'AcceptedCanceled'
     INVALID_CERTIFICATE = 'InvalidCertificate'
     REVOKED_CERTIFICATE = 'RevokedCertificate'
+
+
+class UpdateStatus(StrEnum):
+    ACCEPTED = 'Accepted'
+    FAILED = 'Failed'
+    NOT_SUPPORTED = 'NotSupported'
+    VERSION_MISMATCH = 'VersionMismatch'
 
 
 class UpdateType(StrEnum):
@@ -528,6 +566,11 @@ class UploadLogStatusEnumType(StrEnum):
     UPLOADED = 'Uploaded'
     UPLOAD_FAILURE = 'UploadFailure'
     UPLOADING = 'Uploading'
+
+
+class ValueFormat(StrEnum):
+    RAW = 'Raw'
+    SIGNED_DATA = 'SignedData'
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -703,12 +746,12 @@ class BootNotificationRequest:
 class BootNotificationResponse:
     """OCPP 1.6 ``BootNotificationResponse``."""
 
-    status: BootNotificationResponseStatus
+    status: RegistrationStatus
     current_time: str
     interval: int
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'current_time': 'currentTime', 'interval': 'interval'}
 
-    def __init__(self, *, status: BootNotificationResponseStatus, current_time: str, interval: int) -> None:
+    def __init__(self, *, status: RegistrationStatus, current_time: str, interval: int) -> None:
         _set(self, 'status', status)
         _set(self, 'current_time', current_time)
         _set(self, 'interval', interval)
@@ -730,7 +773,7 @@ class BootNotificationResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=BootNotificationResponseStatus(d['status']),
+            status=RegistrationStatus(d['status']),
             current_time=d['currentTime'],
             interval=d['interval'],
         )
@@ -771,10 +814,10 @@ class CancelReservationRequest:
 class CancelReservationResponse:
     """OCPP 1.6 ``CancelReservationResponse``."""
 
-    status: CancelReservationResponseStatus
+    status: CancelReservationStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: CancelReservationResponseStatus) -> None:
+    def __init__(self, *, status: CancelReservationStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -794,7 +837,7 @@ class CancelReservationResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=CancelReservationResponseStatus(d['status']),
+            status=CancelReservationStatus(d['status']),
         )
 
 
@@ -873,10 +916,10 @@ class CertificateSignedRequest:
 class CertificateSignedResponse:
     """OCPP 1.6 ``CertificateSignedResponse``."""
 
-    status: CancelReservationResponseStatus
+    status: CertificateSignedStatusEnumType
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: CancelReservationResponseStatus) -> None:
+    def __init__(self, *, status: CertificateSignedStatusEnumType) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -896,7 +939,7 @@ class CertificateSignedResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=CancelReservationResponseStatus(d['status']),
+            status=CertificateSignedStatusEnumType(d['status']),
         )
 
 
@@ -905,10 +948,10 @@ class ChangeAvailabilityRequest:
     """OCPP 1.6 ``ChangeAvailabilityRequest``."""
 
     connector_id: int
-    type: ChangeAvailabilityRequestType
+    type: AvailabilityType
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'connector_id': 'connectorId', 'type': 'type'}
 
-    def __init__(self, *, connector_id: int, type: ChangeAvailabilityRequestType) -> None:
+    def __init__(self, *, connector_id: int, type: AvailabilityType) -> None:
         _set(self, 'connector_id', connector_id)
         _set(self, 'type', type)
 
@@ -930,7 +973,7 @@ class ChangeAvailabilityRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             connector_id=d['connectorId'],
-            type=ChangeAvailabilityRequestType(d['type']),
+            type=AvailabilityType(d['type']),
         )
 
 
@@ -938,10 +981,10 @@ class ChangeAvailabilityRequest:
 class ChangeAvailabilityResponse:
     """OCPP 1.6 ``ChangeAvailabilityResponse``."""
 
-    status: ChangeAvailabilityResponseStatus
+    status: AvailabilityStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: ChangeAvailabilityResponseStatus) -> None:
+    def __init__(self, *, status: AvailabilityStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -961,7 +1004,7 @@ class ChangeAvailabilityResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ChangeAvailabilityResponseStatus(d['status']),
+            status=AvailabilityStatus(d['status']),
         )
 
 
@@ -1003,10 +1046,10 @@ class ChangeConfigurationRequest:
 class ChangeConfigurationResponse:
     """OCPP 1.6 ``ChangeConfigurationResponse``."""
 
-    status: ChangeConfigurationResponseStatus
+    status: ConfigurationStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: ChangeConfigurationResponseStatus) -> None:
+    def __init__(self, *, status: ConfigurationStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -1026,7 +1069,7 @@ class ChangeConfigurationResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ChangeConfigurationResponseStatus(d['status']),
+            status=ConfigurationStatus(d['status']),
         )
 
 
@@ -1036,16 +1079,16 @@ class ChargingProfile:
 
     charging_profile_id: int
     stack_level: int
-    charging_profile_purpose: ChargingProfilePurpose
-    charging_profile_kind: ChargingProfileKind
+    charging_profile_purpose: ChargingProfilePurposeType
+    charging_profile_kind: ChargingProfileKindType
     charging_schedule: ChargingSchedule
     transaction_id: int | None = None
-    recurrency_kind: RecurrencyKind | None = None
+    recurrency_kind: RecurrencyKindType | None = None
     valid_from: str | None = None
     valid_to: str | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'charging_profile_id': 'chargingProfileId', 'transaction_id': 'transactionId', 'stack_level': 'stackLevel', 'charging_profile_purpose': 'chargingProfilePurpose', 'charging_profile_kind': 'chargingProfileKind', 'recurrency_kind': 'recurrencyKind', 'valid_from': 'validFrom', 'valid_to': 'validTo', 'charging_schedule': 'chargingSchedule'}
 
-    def __init__(self, *, charging_profile_id: int, stack_level: int, charging_profile_purpose: ChargingProfilePurpose, charging_profile_kind: ChargingProfileKind, charging_schedule: ChargingSchedule, transaction_id: int | None = None, recurrency_kind: RecurrencyKind | None = None, valid_from: str | None = None, valid_to: str | None = None) -> None:
+    def __init__(self, *, charging_profile_id: int, stack_level: int, charging_profile_purpose: ChargingProfilePurposeType, charging_profile_kind: ChargingProfileKindType, charging_schedule: ChargingSchedule, transaction_id: int | None = None, recurrency_kind: RecurrencyKindType | None = None, valid_from: str | None = None, valid_to: str | None = None) -> None:
         _set(self, 'charging_profile_id', charging_profile_id)
         _set(self, 'stack_level', stack_level)
         _set(self, 'charging_profile_purpose', charging_profile_purpose)
@@ -1085,9 +1128,9 @@ class ChargingProfile:
             charging_profile_id=d['chargingProfileId'],
             transaction_id=d.get('transactionId'),
             stack_level=d['stackLevel'],
-            charging_profile_purpose=ChargingProfilePurpose(d['chargingProfilePurpose']),
-            charging_profile_kind=ChargingProfileKind(d['chargingProfileKind']),
-            recurrency_kind=RecurrencyKind(d['recurrencyKind']) if 'recurrencyKind' in d else None,
+            charging_profile_purpose=ChargingProfilePurposeType(d['chargingProfilePurpose']),
+            charging_profile_kind=ChargingProfileKindType(d['chargingProfileKind']),
+            recurrency_kind=RecurrencyKindType(d['recurrencyKind']) if 'recurrencyKind' in d else None,
             valid_from=d.get('validFrom'),
             valid_to=d.get('validTo'),
             charging_schedule=ChargingSchedule.from_json(d['chargingSchedule']),
@@ -1098,14 +1141,14 @@ class ChargingProfile:
 class ChargingSchedule:
     """OCPP 1.6 ``ChargingSchedule``."""
 
-    charging_rate_unit: ChargingRateUnit
+    charging_rate_unit: ChargingRateUnitType
     charging_schedule_period: tuple[ChargingSchedulePeriod, ...]
     duration: int | None = None
     start_schedule: str | None = None
     min_charging_rate: float | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'duration': 'duration', 'start_schedule': 'startSchedule', 'charging_rate_unit': 'chargingRateUnit', 'charging_schedule_period': 'chargingSchedulePeriod', 'min_charging_rate': 'minChargingRate'}
 
-    def __init__(self, *, charging_rate_unit: ChargingRateUnit, charging_schedule_period: tuple[ChargingSchedulePeriod, ...], duration: int | None = None, start_schedule: str | None = None, min_charging_rate: float | None = None) -> None:
+    def __init__(self, *, charging_rate_unit: ChargingRateUnitType, charging_schedule_period: tuple[ChargingSchedulePeriod, ...], duration: int | None = None, start_schedule: str | None = None, min_charging_rate: float | None = None) -> None:
         _set(self, 'charging_rate_unit', charging_rate_unit)
         _set(self, 'charging_schedule_period', charging_schedule_period)
         _set(self, 'duration', duration)
@@ -1138,7 +1181,7 @@ class ChargingSchedule:
         return cls(
             duration=d.get('duration'),
             start_schedule=d.get('startSchedule'),
-            charging_rate_unit=ChargingRateUnit(d['chargingRateUnit']),
+            charging_rate_unit=ChargingRateUnitType(d['chargingRateUnit']),
             charging_schedule_period=tuple([ChargingSchedulePeriod.from_json(e0) for e0 in d['chargingSchedulePeriod']]),
             min_charging_rate=d.get('minChargingRate'),
         )
@@ -1216,10 +1259,10 @@ class ClearCacheRequest:
 class ClearCacheResponse:
     """OCPP 1.6 ``ClearCacheResponse``."""
 
-    status: CancelReservationResponseStatus
+    status: ClearCacheStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: CancelReservationResponseStatus) -> None:
+    def __init__(self, *, status: ClearCacheStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -1239,7 +1282,7 @@ class ClearCacheResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=CancelReservationResponseStatus(d['status']),
+            status=ClearCacheStatus(d['status']),
         )
 
 
@@ -1249,11 +1292,11 @@ class ClearChargingProfileRequest:
 
     id: int | None = None
     connector_id: int | None = None
-    charging_profile_purpose: ChargingProfilePurpose | None = None
+    charging_profile_purpose: ChargingProfilePurposeType | None = None
     stack_level: int | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'id': 'id', 'connector_id': 'connectorId', 'charging_profile_purpose': 'chargingProfilePurpose', 'stack_level': 'stackLevel'}
 
-    def __init__(self, *, id: int | None = None, connector_id: int | None = None, charging_profile_purpose: ChargingProfilePurpose | None = None, stack_level: int | None = None) -> None:
+    def __init__(self, *, id: int | None = None, connector_id: int | None = None, charging_profile_purpose: ChargingProfilePurposeType | None = None, stack_level: int | None = None) -> None:
         _set(self, 'id', id)
         _set(self, 'connector_id', connector_id)
         _set(self, 'charging_profile_purpose', charging_profile_purpose)
@@ -1287,7 +1330,7 @@ class ClearChargingProfileRequest:
         return cls(
             id=d.get('id'),
             connector_id=d.get('connectorId'),
-            charging_profile_purpose=ChargingProfilePurpose(d['chargingProfilePurpose']) if 'chargingProfilePurpose' in d else None,
+            charging_profile_purpose=ChargingProfilePurposeType(d['chargingProfilePurpose']) if 'chargingProfilePurpose' in d else None,
             stack_level=d.get('stackLevel'),
         )
 
@@ -1296,10 +1339,10 @@ class ClearChargingProfileRequest:
 class ClearChargingProfileResponse:
     """OCPP 1.6 ``ClearChargingProfileResponse``."""
 
-    status: ClearChargingProfileResponseStatus
+    status: ClearChargingProfileStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: ClearChargingProfileResponseStatus) -> None:
+    def __init__(self, *, status: ClearChargingProfileStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -1319,7 +1362,7 @@ class ClearChargingProfileResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ClearChargingProfileResponseStatus(d['status']),
+            status=ClearChargingProfileStatus(d['status']),
         )
 
 
@@ -1369,11 +1412,11 @@ class DataTransferRequest:
 class DataTransferResponse:
     """OCPP 1.6 ``DataTransferResponse``."""
 
-    status: DataTransferResponseStatus
+    status: DataTransferStatus
     data: str | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'data': 'data'}
 
-    def __init__(self, *, status: DataTransferResponseStatus, data: str | None = None) -> None:
+    def __init__(self, *, status: DataTransferStatus, data: str | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'data', data)
 
@@ -1397,7 +1440,7 @@ class DataTransferResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=DataTransferResponseStatus(d['status']),
+            status=DataTransferStatus(d['status']),
             data=d.get('data'),
         )
 
@@ -1468,10 +1511,10 @@ class DeleteCertificateResponse:
 class DiagnosticsStatusNotificationRequest:
     """OCPP 1.6 ``DiagnosticsStatusNotificationRequest``."""
 
-    status: DiagnosticsStatusNotificationRequestStatus
+    status: DiagnosticsStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: DiagnosticsStatusNotificationRequestStatus) -> None:
+    def __init__(self, *, status: DiagnosticsStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -1491,7 +1534,7 @@ class DiagnosticsStatusNotificationRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=DiagnosticsStatusNotificationRequestStatus(d['status']),
+            status=DiagnosticsStatus(d['status']),
         )
 
 
@@ -1595,10 +1638,10 @@ class ExtendedTriggerMessageResponse:
 class FirmwareStatusNotificationRequest:
     """OCPP 1.6 ``FirmwareStatusNotificationRequest``."""
 
-    status: FirmwareStatusNotificationRequestStatus
+    status: FirmwareStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: FirmwareStatusNotificationRequestStatus) -> None:
+    def __init__(self, *, status: FirmwareStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -1618,7 +1661,7 @@ class FirmwareStatusNotificationRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=FirmwareStatusNotificationRequestStatus(d['status']),
+            status=FirmwareStatus(d['status']),
         )
 
 
@@ -1702,10 +1745,10 @@ class GetCompositeScheduleRequest:
 
     connector_id: int
     duration: int
-    charging_rate_unit: ChargingRateUnit | None = None
+    charging_rate_unit: ChargingRateUnitType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'connector_id': 'connectorId', 'duration': 'duration', 'charging_rate_unit': 'chargingRateUnit'}
 
-    def __init__(self, *, connector_id: int, duration: int, charging_rate_unit: ChargingRateUnit | None = None) -> None:
+    def __init__(self, *, connector_id: int, duration: int, charging_rate_unit: ChargingRateUnitType | None = None) -> None:
         _set(self, 'connector_id', connector_id)
         _set(self, 'duration', duration)
         _set(self, 'charging_rate_unit', charging_rate_unit)
@@ -1732,7 +1775,7 @@ class GetCompositeScheduleRequest:
         return cls(
             connector_id=d['connectorId'],
             duration=d['duration'],
-            charging_rate_unit=ChargingRateUnit(d['chargingRateUnit']) if 'chargingRateUnit' in d else None,
+            charging_rate_unit=ChargingRateUnitType(d['chargingRateUnit']) if 'chargingRateUnit' in d else None,
         )
 
 
@@ -1740,13 +1783,13 @@ class GetCompositeScheduleRequest:
 class GetCompositeScheduleResponse:
     """OCPP 1.6 ``GetCompositeScheduleResponse``."""
 
-    status: CancelReservationResponseStatus
+    status: GetCompositeScheduleStatus
     connector_id: int | None = None
     schedule_start: str | None = None
     charging_schedule: ChargingSchedule | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'connector_id': 'connectorId', 'schedule_start': 'scheduleStart', 'charging_schedule': 'chargingSchedule'}
 
-    def __init__(self, *, status: CancelReservationResponseStatus, connector_id: int | None = None, schedule_start: str | None = None, charging_schedule: ChargingSchedule | None = None) -> None:
+    def __init__(self, *, status: GetCompositeScheduleStatus, connector_id: int | None = None, schedule_start: str | None = None, charging_schedule: ChargingSchedule | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'connector_id', connector_id)
         _set(self, 'schedule_start', schedule_start)
@@ -1776,7 +1819,7 @@ class GetCompositeScheduleResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=CancelReservationResponseStatus(d['status']),
+            status=GetCompositeScheduleStatus(d['status']),
             connector_id=d.get('connectorId'),
             schedule_start=d.get('scheduleStart'),
             charging_schedule=ChargingSchedule.from_json(d['chargingSchedule']) if 'chargingSchedule' in d else None,
@@ -2217,12 +2260,12 @@ class HeartbeatResponse:
 class IdTagInfo:
     """OCPP 1.6 ``IdTagInfo``."""
 
-    status: IdTagInfoStatus
+    status: AuthorizationStatus
     expiry_date: str | None = None
     parent_id_tag: str | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'expiry_date': 'expiryDate', 'parent_id_tag': 'parentIdTag', 'status': 'status'}
 
-    def __init__(self, *, status: IdTagInfoStatus, expiry_date: str | None = None, parent_id_tag: str | None = None) -> None:
+    def __init__(self, *, status: AuthorizationStatus, expiry_date: str | None = None, parent_id_tag: str | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'expiry_date', expiry_date)
         _set(self, 'parent_id_tag', parent_id_tag)
@@ -2251,7 +2294,7 @@ class IdTagInfo:
         return cls(
             expiry_date=d.get('expiryDate'),
             parent_id_tag=d.get('parentIdTag'),
-            status=IdTagInfoStatus(d['status']),
+            status=AuthorizationStatus(d['status']),
         )
 
 
@@ -2615,10 +2658,10 @@ class RemoteStartTransactionRequest:
 class RemoteStartTransactionResponse:
     """OCPP 1.6 ``RemoteStartTransactionResponse``."""
 
-    status: CancelReservationResponseStatus
+    status: RemoteStartStopStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: CancelReservationResponseStatus) -> None:
+    def __init__(self, *, status: RemoteStartStopStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -2638,7 +2681,7 @@ class RemoteStartTransactionResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=CancelReservationResponseStatus(d['status']),
+            status=RemoteStartStopStatus(d['status']),
         )
 
 
@@ -2677,10 +2720,10 @@ class RemoteStopTransactionRequest:
 class RemoteStopTransactionResponse:
     """OCPP 1.6 ``RemoteStopTransactionResponse``."""
 
-    status: CancelReservationResponseStatus
+    status: RemoteStartStopStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: CancelReservationResponseStatus) -> None:
+    def __init__(self, *, status: RemoteStartStopStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -2700,7 +2743,7 @@ class RemoteStopTransactionResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=CancelReservationResponseStatus(d['status']),
+            status=RemoteStartStopStatus(d['status']),
         )
 
 
@@ -2754,10 +2797,10 @@ class ReserveNowRequest:
 class ReserveNowResponse:
     """OCPP 1.6 ``ReserveNowResponse``."""
 
-    status: ReserveNowResponseStatus
+    status: ReservationStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: ReserveNowResponseStatus) -> None:
+    def __init__(self, *, status: ReservationStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -2777,7 +2820,7 @@ class ReserveNowResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ReserveNowResponseStatus(d['status']),
+            status=ReservationStatus(d['status']),
         )
 
 
@@ -2785,10 +2828,10 @@ class ReserveNowResponse:
 class ResetRequest:
     """OCPP 1.6 ``ResetRequest``."""
 
-    type: ResetRequestType
+    type: ResetType
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'type': 'type'}
 
-    def __init__(self, *, type: ResetRequestType) -> None:
+    def __init__(self, *, type: ResetType) -> None:
         _set(self, 'type', type)
 
     def __repr__(self) -> str:
@@ -2808,7 +2851,7 @@ class ResetRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            type=ResetRequestType(d['type']),
+            type=ResetType(d['type']),
         )
 
 
@@ -2816,10 +2859,10 @@ class ResetRequest:
 class ResetResponse:
     """OCPP 1.6 ``ResetResponse``."""
 
-    status: CancelReservationResponseStatus
+    status: ResetStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: CancelReservationResponseStatus) -> None:
+    def __init__(self, *, status: ResetStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -2839,7 +2882,7 @@ class ResetResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=CancelReservationResponseStatus(d['status']),
+            status=ResetStatus(d['status']),
         )
 
 
@@ -2848,15 +2891,15 @@ class SampledValue:
     """OCPP 1.6 ``SampledValue``."""
 
     value: str
-    context: Context | None = None
-    format: Format | None = None
+    context: ReadingContext | None = None
+    format: ValueFormat | None = None
     measurand: Measurand | None = None
     phase: Phase | None = None
     location: Location | None = None
-    unit: Unit | None = None
+    unit: UnitOfMeasure | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'value': 'value', 'context': 'context', 'format': 'format', 'measurand': 'measurand', 'phase': 'phase', 'location': 'location', 'unit': 'unit'}
 
-    def __init__(self, *, value: str, context: Context | None = None, format: Format | None = None, measurand: Measurand | None = None, phase: Phase | None = None, location: Location | None = None, unit: Unit | None = None) -> None:
+    def __init__(self, *, value: str, context: ReadingContext | None = None, format: ValueFormat | None = None, measurand: Measurand | None = None, phase: Phase | None = None, location: Location | None = None, unit: UnitOfMeasure | None = None) -> None:
         _set(self, 'value', value)
         _set(self, 'context', context)
         _set(self, 'format', format)
@@ -2896,12 +2939,12 @@ class SampledValue:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             value=d['value'],
-            context=Context(d['context']) if 'context' in d else None,
-            format=Format(d['format']) if 'format' in d else None,
+            context=ReadingContext(d['context']) if 'context' in d else None,
+            format=ValueFormat(d['format']) if 'format' in d else None,
             measurand=Measurand(d['measurand']) if 'measurand' in d else None,
             phase=Phase(d['phase']) if 'phase' in d else None,
             location=Location(d['location']) if 'location' in d else None,
-            unit=Unit(d['unit']) if 'unit' in d else None,
+            unit=UnitOfMeasure(d['unit']) if 'unit' in d else None,
         )
 
 
@@ -3017,10 +3060,10 @@ class SendLocalListRequest:
 class SendLocalListResponse:
     """OCPP 1.6 ``SendLocalListResponse``."""
 
-    status: SendLocalListResponseStatus
+    status: UpdateStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: SendLocalListResponseStatus) -> None:
+    def __init__(self, *, status: UpdateStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -3040,7 +3083,7 @@ class SendLocalListResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=SendLocalListResponseStatus(d['status']),
+            status=UpdateStatus(d['status']),
         )
 
 
@@ -3082,10 +3125,10 @@ class SetChargingProfileRequest:
 class SetChargingProfileResponse:
     """OCPP 1.6 ``SetChargingProfileResponse``."""
 
-    status: SetChargingProfileResponseStatus
+    status: ChargingProfileStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: SetChargingProfileResponseStatus) -> None:
+    def __init__(self, *, status: ChargingProfileStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -3105,7 +3148,7 @@ class SetChargingProfileResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=SetChargingProfileResponseStatus(d['status']),
+            status=ChargingProfileStatus(d['status']),
         )
 
 
@@ -3144,10 +3187,10 @@ class SignCertificateRequest:
 class SignCertificateResponse:
     """OCPP 1.6 ``SignCertificateResponse``."""
 
-    status: CancelReservationResponseStatus
+    status: GenericStatusEnumType
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: CancelReservationResponseStatus) -> None:
+    def __init__(self, *, status: GenericStatusEnumType) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -3167,7 +3210,7 @@ class SignCertificateResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=CancelReservationResponseStatus(d['status']),
+            status=GenericStatusEnumType(d['status']),
         )
 
 
@@ -3397,15 +3440,15 @@ class StatusNotificationRequest:
     """OCPP 1.6 ``StatusNotificationRequest``."""
 
     connector_id: int
-    error_code: ErrorCode
-    status: StatusNotificationRequestStatus
+    error_code: ChargePointErrorCode
+    status: ChargePointStatus
     info: str | None = None
     timestamp: str | None = None
     vendor_id: str | None = None
     vendor_error_code: str | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'connector_id': 'connectorId', 'error_code': 'errorCode', 'info': 'info', 'status': 'status', 'timestamp': 'timestamp', 'vendor_id': 'vendorId', 'vendor_error_code': 'vendorErrorCode'}
 
-    def __init__(self, *, connector_id: int, error_code: ErrorCode, status: StatusNotificationRequestStatus, info: str | None = None, timestamp: str | None = None, vendor_id: str | None = None, vendor_error_code: str | None = None) -> None:
+    def __init__(self, *, connector_id: int, error_code: ChargePointErrorCode, status: ChargePointStatus, info: str | None = None, timestamp: str | None = None, vendor_id: str | None = None, vendor_error_code: str | None = None) -> None:
         _set(self, 'connector_id', connector_id)
         _set(self, 'error_code', error_code)
         _set(self, 'status', status)
@@ -3441,9 +3484,9 @@ class StatusNotificationRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             connector_id=d['connectorId'],
-            error_code=ErrorCode(d['errorCode']),
+            error_code=ChargePointErrorCode(d['errorCode']),
             info=d.get('info'),
-            status=StatusNotificationRequestStatus(d['status']),
+            status=ChargePointStatus(d['status']),
             timestamp=d.get('timestamp'),
             vendor_id=d.get('vendorId'),
             vendor_error_code=d.get('vendorErrorCode'),
@@ -3479,6 +3522,40 @@ class StatusNotificationResponse:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, init=False, repr=False, eq=False)
+class StopTransactionMeterValue:
+    """OCPP 1.6 ``StopTransactionMeterValue``."""
+
+    timestamp: str
+    sampled_value: tuple[StopTransactionSampledValue, ...]
+    JSON_NAMES: ClassVar[Mapping[str, str]] = {'timestamp': 'timestamp', 'sampled_value': 'sampledValue'}
+
+    def __init__(self, *, timestamp: str, sampled_value: tuple[StopTransactionSampledValue, ...]) -> None:
+        _set(self, 'timestamp', timestamp)
+        _set(self, 'sampled_value', sampled_value)
+
+    def __repr__(self) -> str:
+        return f"StopTransactionMeterValue(timestamp={self.timestamp!r}, sampled_value={self.sampled_value!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.timestamp, self.sampled_value, ) == (other.timestamp, other.sampled_value, )  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.timestamp, self.sampled_value, ))
+
+    def to_json(self) -> dict[str, Any]:
+        return {'timestamp': self.timestamp, 'sampledValue': [e0.to_json() for e0 in self.sampled_value]}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Self:
+        return cls(
+            timestamp=d['timestamp'],
+            sampled_value=tuple([StopTransactionSampledValue.from_json(e0) for e0 in d['sampledValue']]),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, init=False, repr=False, eq=False)
 class StopTransactionRequest:
     """OCPP 1.6 ``StopTransactionRequest``."""
 
@@ -3487,10 +3564,10 @@ class StopTransactionRequest:
     transaction_id: int
     id_tag: str | None = None
     reason: Reason | None = None
-    transaction_data: tuple[TransactionData, ...] | None = None
+    transaction_data: tuple[StopTransactionMeterValue, ...] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'id_tag': 'idTag', 'meter_stop': 'meterStop', 'timestamp': 'timestamp', 'transaction_id': 'transactionId', 'reason': 'reason', 'transaction_data': 'transactionData'}
 
-    def __init__(self, *, meter_stop: int, timestamp: str, transaction_id: int, id_tag: str | None = None, reason: Reason | None = None, transaction_data: tuple[TransactionData, ...] | None = None) -> None:
+    def __init__(self, *, meter_stop: int, timestamp: str, transaction_id: int, id_tag: str | None = None, reason: Reason | None = None, transaction_data: tuple[StopTransactionMeterValue, ...] | None = None) -> None:
         _set(self, 'meter_stop', meter_stop)
         _set(self, 'timestamp', timestamp)
         _set(self, 'transaction_id', transaction_id)
@@ -3527,7 +3604,7 @@ class StopTransactionRequest:
             timestamp=d['timestamp'],
             transaction_id=d['transactionId'],
             reason=Reason(d['reason']) if 'reason' in d else None,
-            transaction_data=tuple([TransactionData.from_json(e0) for e0 in d['transactionData']]) if 'transactionData' in d else None,
+            transaction_data=tuple([StopTransactionMeterValue.from_json(e0) for e0 in d['transactionData']]) if 'transactionData' in d else None,
         )
 
 
@@ -3566,53 +3643,19 @@ class StopTransactionResponse:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, init=False, repr=False, eq=False)
-class TransactionData:
-    """OCPP 1.6 ``TransactionData``."""
-
-    timestamp: str
-    sampled_value: tuple[TransactionDataSampledValue, ...]
-    JSON_NAMES: ClassVar[Mapping[str, str]] = {'timestamp': 'timestamp', 'sampled_value': 'sampledValue'}
-
-    def __init__(self, *, timestamp: str, sampled_value: tuple[TransactionDataSampledValue, ...]) -> None:
-        _set(self, 'timestamp', timestamp)
-        _set(self, 'sampled_value', sampled_value)
-
-    def __repr__(self) -> str:
-        return f"TransactionData(timestamp={self.timestamp!r}, sampled_value={self.sampled_value!r})"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return (self.timestamp, self.sampled_value, ) == (other.timestamp, other.sampled_value, )  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash((self.timestamp, self.sampled_value, ))
-
-    def to_json(self) -> dict[str, Any]:
-        return {'timestamp': self.timestamp, 'sampledValue': [e0.to_json() for e0 in self.sampled_value]}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Self:
-        return cls(
-            timestamp=d['timestamp'],
-            sampled_value=tuple([TransactionDataSampledValue.from_json(e0) for e0 in d['sampledValue']]),
-        )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, init=False, repr=False, eq=False)
-class TransactionDataSampledValue:
-    """OCPP 1.6 ``TransactionDataSampledValue``."""
+class StopTransactionSampledValue:
+    """OCPP 1.6 ``StopTransactionSampledValue``."""
 
     value: str
-    context: Context | None = None
-    format: Format | None = None
+    context: ReadingContext | None = None
+    format: ValueFormat | None = None
     measurand: Measurand | None = None
     phase: Phase | None = None
     location: Location | None = None
-    unit: TransactionDataSampledValueUnit | None = None
+    unit: StopTransactionUnitOfMeasure | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'value': 'value', 'context': 'context', 'format': 'format', 'measurand': 'measurand', 'phase': 'phase', 'location': 'location', 'unit': 'unit'}
 
-    def __init__(self, *, value: str, context: Context | None = None, format: Format | None = None, measurand: Measurand | None = None, phase: Phase | None = None, location: Location | None = None, unit: TransactionDataSampledValueUnit | None = None) -> None:
+    def __init__(self, *, value: str, context: ReadingContext | None = None, format: ValueFormat | None = None, measurand: Measurand | None = None, phase: Phase | None = None, location: Location | None = None, unit: StopTransactionUnitOfMeasure | None = None) -> None:
         _set(self, 'value', value)
         _set(self, 'context', context)
         _set(self, 'format', format)
@@ -3622,7 +3665,7 @@ class TransactionDataSampledValue:
         _set(self, 'unit', unit)
 
     def __repr__(self) -> str:
-        return f"TransactionDataSampledValue(value={self.value!r}, context={self.context!r}, format={self.format!r}, measurand={self.measurand!r}, phase={self.phase!r}, location={self.location!r}, unit={self.unit!r})"
+        return f"StopTransactionSampledValue(value={self.value!r}, context={self.context!r}, format={self.format!r}, measurand={self.measurand!r}, phase={self.phase!r}, location={self.location!r}, unit={self.unit!r})"
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -3652,12 +3695,12 @@ class TransactionDataSampledValue:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             value=d['value'],
-            context=Context(d['context']) if 'context' in d else None,
-            format=Format(d['format']) if 'format' in d else None,
+            context=ReadingContext(d['context']) if 'context' in d else None,
+            format=ValueFormat(d['format']) if 'format' in d else None,
             measurand=Measurand(d['measurand']) if 'measurand' in d else None,
             phase=Phase(d['phase']) if 'phase' in d else None,
             location=Location(d['location']) if 'location' in d else None,
-            unit=TransactionDataSampledValueUnit(d['unit']) if 'unit' in d else None,
+            unit=StopTransactionUnitOfMeasure(d['unit']) if 'unit' in d else None,
         )
 
 
@@ -3665,11 +3708,11 @@ class TransactionDataSampledValue:
 class TriggerMessageRequest:
     """OCPP 1.6 ``TriggerMessageRequest``."""
 
-    requested_message: RequestedMessage
+    requested_message: MessageTrigger
     connector_id: int | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'requested_message': 'requestedMessage', 'connector_id': 'connectorId'}
 
-    def __init__(self, *, requested_message: RequestedMessage, connector_id: int | None = None) -> None:
+    def __init__(self, *, requested_message: MessageTrigger, connector_id: int | None = None) -> None:
         _set(self, 'requested_message', requested_message)
         _set(self, 'connector_id', connector_id)
 
@@ -3693,7 +3736,7 @@ class TriggerMessageRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            requested_message=RequestedMessage(d['requestedMessage']),
+            requested_message=MessageTrigger(d['requestedMessage']),
             connector_id=d.get('connectorId'),
         )
 
@@ -3702,10 +3745,10 @@ class TriggerMessageRequest:
 class TriggerMessageResponse:
     """OCPP 1.6 ``TriggerMessageResponse``."""
 
-    status: TriggerMessageStatusEnumType
+    status: TriggerMessageStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: TriggerMessageStatusEnumType) -> None:
+    def __init__(self, *, status: TriggerMessageStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -3725,7 +3768,7 @@ class TriggerMessageResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=TriggerMessageStatusEnumType(d['status']),
+            status=TriggerMessageStatus(d['status']),
         )
 
 
@@ -3764,10 +3807,10 @@ class UnlockConnectorRequest:
 class UnlockConnectorResponse:
     """OCPP 1.6 ``UnlockConnectorResponse``."""
 
-    status: UnlockConnectorResponseStatus
+    status: UnlockStatus
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status'}
 
-    def __init__(self, *, status: UnlockConnectorResponseStatus) -> None:
+    def __init__(self, *, status: UnlockStatus) -> None:
         _set(self, 'status', status)
 
     def __repr__(self) -> str:
@@ -3787,7 +3830,7 @@ class UnlockConnectorResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=UnlockConnectorResponseStatus(d['status']),
+            status=UnlockStatus(d['status']),
         )
 
 

@@ -1705,6 +1705,25 @@ def _v_StatusNotificationResponse(o, p, w):
         fail_unknown(o, _K42, p)
 
 
+def _v_StopTransactionMeterValue(o, p, w):
+    if o.__class__ is not dict and not isinstance(o, dict):
+        fail_not_object(o, p)
+    if not o.keys() <= _K101:
+        fail_unknown(o, _K101, p)
+    if not _K101 <= o.keys():
+        fail_missing(o, _T102, p)
+    v = o['timestamp']
+    if v.__class__ is not str and not isinstance(v, str):
+        fail_type('string', v, (p, 'timestamp'))
+    if not is_date_time(v):
+        fail_date_time(v, (p, 'timestamp'))
+    v = o['sampledValue']
+    if v.__class__ is not list and not isinstance(v, list):
+        fail_type('array', v, (p, 'sampledValue'))
+    for i0, e0 in enumerate(v):
+        _v_StopTransactionSampledValue(e0, ((p, 'sampledValue'), i0), w)
+
+
 def _v_StopTransactionRequest(o, p, w):
     if o.__class__ is not dict and not isinstance(o, dict):
         fail_not_object(o, p)
@@ -1740,7 +1759,7 @@ def _v_StopTransactionRequest(o, p, w):
         if v.__class__ is not list and not isinstance(v, list):
             fail_type('array', v, (p, 'transactionData'))
         for i0, e0 in enumerate(v):
-            _v_TransactionData(e0, ((p, 'transactionData'), i0), w)
+            _v_StopTransactionMeterValue(e0, ((p, 'transactionData'), i0), w)
 
 
 def _v_StopTransactionResponse(o, p, w):
@@ -1753,26 +1772,7 @@ def _v_StopTransactionResponse(o, p, w):
         _v_IdTagInfo(v, (p, 'idTagInfo'), w)
 
 
-def _v_TransactionData(o, p, w):
-    if o.__class__ is not dict and not isinstance(o, dict):
-        fail_not_object(o, p)
-    if not o.keys() <= _K101:
-        fail_unknown(o, _K101, p)
-    if not _K101 <= o.keys():
-        fail_missing(o, _T102, p)
-    v = o['timestamp']
-    if v.__class__ is not str and not isinstance(v, str):
-        fail_type('string', v, (p, 'timestamp'))
-    if not is_date_time(v):
-        fail_date_time(v, (p, 'timestamp'))
-    v = o['sampledValue']
-    if v.__class__ is not list and not isinstance(v, list):
-        fail_type('array', v, (p, 'sampledValue'))
-    for i0, e0 in enumerate(v):
-        _v_TransactionDataSampledValue(e0, ((p, 'sampledValue'), i0), w)
-
-
-def _v_TransactionDataSampledValue(o, p, w):
+def _v_StopTransactionSampledValue(o, p, w):
     if o.__class__ is not dict and not isinstance(o, dict):
         fail_not_object(o, p)
     if not o.keys() <= _K116:

@@ -26,14 +26,18 @@ __all__ = [
     'BootReasonEnumType',
     'CancelReservationStatusEnumType',
     'CertificateActionEnumType',
+    'CertificateSignedStatusEnumType',
     'CertificateSigningUseEnumType',
     'ChangeAvailabilityStatusEnumType',
     'ChargingLimitSourceEnumType',
     'ChargingProfileKindEnumType',
     'ChargingProfilePurposeEnumType',
+    'ChargingProfileStatusEnumType',
     'ChargingRateUnitEnumType',
     'ChargingStateEnumType',
+    'ClearCacheStatusEnumType',
     'ClearChargingProfileStatusEnumType',
+    'ClearMessageStatusEnumType',
     'ClearMonitoringStatusEnumType',
     'ComponentCriterionEnumType',
     'ConnectorEnumType',
@@ -49,8 +53,11 @@ __all__ = [
     'EventTriggerEnumType',
     'FirmwareStatusEnumType',
     'GenericDeviceModelStatusEnumType',
+    'GenericStatusEnumType',
     'GetCertificateIdUseEnumType',
+    'GetCertificateStatusEnumType',
     'GetChargingProfileStatusEnumType',
+    'GetDisplayMessagesStatusEnumType',
     'GetInstalledCertificateStatusEnumType',
     'GetVariableStatusEnumType',
     'HashAlgorithmEnumType',
@@ -82,11 +89,14 @@ __all__ = [
     'RecurrencyKindEnumType',
     'RegistrationStatusEnumType',
     'ReportBaseEnumType',
+    'RequestStartStopStatusEnumType',
     'ReservationUpdateStatusEnumType',
     'ReserveNowStatusEnumType',
     'ResetEnumType',
+    'ResetStatusEnumType',
     'SendLocalListStatusEnumType',
     'SetMonitoringStatusEnumType',
+    'SetNetworkProfileStatusEnumType',
     'SetVariableStatusEnumType',
     'TransactionEventEnumType',
     'TriggerMessageStatusEnumType',
@@ -344,6 +354,11 @@ class CertificateActionEnumType(StrEnum):
     UPDATE = 'Update'
 
 
+class CertificateSignedStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+
+
 class CertificateSigningUseEnumType(StrEnum):
     CHARGING_STATION_CERTIFICATE = 'ChargingStationCertificate'
     V2G_CERTIFICATE = 'V2GCertificate'
@@ -375,6 +390,11 @@ class ChargingProfilePurposeEnumType(StrEnum):
     TX_PROFILE = 'TxProfile'
 
 
+class ChargingProfileStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+
+
 class ChargingRateUnitEnumType(StrEnum):
     W = 'W'
     A = 'A'
@@ -388,7 +408,17 @@ class ChargingStateEnumType(StrEnum):
     IDLE = 'Idle'
 
 
+class ClearCacheStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+
+
 class ClearChargingProfileStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    UNKNOWN = 'Unknown'
+
+
+class ClearMessageStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     UNKNOWN = 'Unknown'
 
@@ -528,6 +558,11 @@ class GenericDeviceModelStatusEnumType(StrEnum):
     EMPTY_RESULT_SET = 'EmptyResultSet'
 
 
+class GenericStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+
+
 class GetCertificateIdUseEnumType(StrEnum):
     V2G_ROOT_CERTIFICATE = 'V2GRootCertificate'
     MO_ROOT_CERTIFICATE = 'MORootCertificate'
@@ -536,9 +571,19 @@ class GetCertificateIdUseEnumType(StrEnum):
     MANUFACTURER_ROOT_CERTIFICATE = 'ManufacturerRootCertificate'
 
 
+class GetCertificateStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    FAILED = 'Failed'
+
+
 class GetChargingProfileStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     NO_PROFILES = 'NoProfiles'
+
+
+class GetDisplayMessagesStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    UNKNOWN = 'Unknown'
 
 
 class GetInstalledCertificateStatusEnumType(StrEnum):
@@ -806,6 +851,11 @@ class ReportBaseEnumType(StrEnum):
     SUMMARY_INVENTORY = 'SummaryInventory'
 
 
+class RequestStartStopStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+
+
 class ReservationUpdateStatusEnumType(StrEnum):
     EXPIRED = 'Expired'
     REMOVED = 'Removed'
@@ -824,6 +874,12 @@ class ResetEnumType(StrEnum):
     ON_IDLE = 'OnIdle'
 
 
+class ResetStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+    SCHEDULED = 'Scheduled'
+
+
 class SendLocalListStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     FAILED = 'Failed'
@@ -837,6 +893,12 @@ class SetMonitoringStatusEnumType(StrEnum):
     UNSUPPORTED_MONITOR_TYPE = 'UnsupportedMonitorType'
     REJECTED = 'Rejected'
     DUPLICATE = 'Duplicate'
+
+
+class SetNetworkProfileStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+    FAILED = 'Failed'
 
 
 class SetVariableStatusEnumType(StrEnum):
@@ -1526,12 +1588,12 @@ class CertificateSignedRequest:
 class CertificateSignedResponse:
     """OCPP 2.0.1 ``CertificateSignedResponse``."""
 
-    status: CancelReservationStatusEnumType
+    status: CertificateSignedStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo'}
 
-    def __init__(self, *, status: CancelReservationStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
+    def __init__(self, *, status: CertificateSignedStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -1559,7 +1621,7 @@ class CertificateSignedResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=CancelReservationStatusEnumType(d['status']),
+            status=CertificateSignedStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -2092,12 +2154,12 @@ class ClearCacheRequest:
 class ClearCacheResponse:
     """OCPP 2.0.1 ``ClearCacheResponse``."""
 
-    status: CancelReservationStatusEnumType
+    status: ClearCacheStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo'}
 
-    def __init__(self, *, status: CancelReservationStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
+    def __init__(self, *, status: ClearCacheStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -2125,7 +2187,7 @@ class ClearCacheResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=CancelReservationStatusEnumType(d['status']),
+            status=ClearCacheStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -2309,12 +2371,12 @@ class ClearDisplayMessageRequest:
 class ClearDisplayMessageResponse:
     """OCPP 2.0.1 ``ClearDisplayMessageResponse``."""
 
-    status: ClearChargingProfileStatusEnumType
+    status: ClearMessageStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo'}
 
-    def __init__(self, *, status: ClearChargingProfileStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
+    def __init__(self, *, status: ClearMessageStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -2342,7 +2404,7 @@ class ClearDisplayMessageResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=ClearChargingProfileStatusEnumType(d['status']),
+            status=ClearMessageStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -3712,13 +3774,13 @@ class GetCertificateStatusRequest:
 class GetCertificateStatusResponse:
     """OCPP 2.0.1 ``GetCertificateStatusResponse``."""
 
-    status: Iso15118EVCertificateStatusEnumType
+    status: GetCertificateStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     ocsp_result: str | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo', 'ocsp_result': 'ocspResult'}
 
-    def __init__(self, *, status: Iso15118EVCertificateStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None, ocsp_result: str | None = None) -> None:
+    def __init__(self, *, status: GetCertificateStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None, ocsp_result: str | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -3749,7 +3811,7 @@ class GetCertificateStatusResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=Iso15118EVCertificateStatusEnumType(d['status']),
+            status=GetCertificateStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             ocsp_result=d.get('ocspResult'),
         )
@@ -3891,13 +3953,13 @@ class GetCompositeScheduleRequest:
 class GetCompositeScheduleResponse:
     """OCPP 2.0.1 ``GetCompositeScheduleResponse``."""
 
-    status: CancelReservationStatusEnumType
+    status: GenericStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     schedule: CompositeScheduleType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo', 'schedule': 'schedule'}
 
-    def __init__(self, *, status: CancelReservationStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None, schedule: CompositeScheduleType | None = None) -> None:
+    def __init__(self, *, status: GenericStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None, schedule: CompositeScheduleType | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -3928,7 +3990,7 @@ class GetCompositeScheduleResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=CancelReservationStatusEnumType(d['status']),
+            status=GenericStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             schedule=CompositeScheduleType.from_json(d['schedule']) if 'schedule' in d else None,
         )
@@ -3990,12 +4052,12 @@ class GetDisplayMessagesRequest:
 class GetDisplayMessagesResponse:
     """OCPP 2.0.1 ``GetDisplayMessagesResponse``."""
 
-    status: ClearChargingProfileStatusEnumType
+    status: GetDisplayMessagesStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo'}
 
-    def __init__(self, *, status: ClearChargingProfileStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
+    def __init__(self, *, status: GetDisplayMessagesStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -4023,7 +4085,7 @@ class GetDisplayMessagesResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=ClearChargingProfileStatusEnumType(d['status']),
+            status=GetDisplayMessagesStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -5907,12 +5969,12 @@ class NotifyEVChargingScheduleRequest:
 class NotifyEVChargingScheduleResponse:
     """OCPP 2.0.1 ``NotifyEVChargingScheduleResponse``."""
 
-    status: CancelReservationStatusEnumType
+    status: GenericStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo'}
 
-    def __init__(self, *, status: CancelReservationStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
+    def __init__(self, *, status: GenericStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -5940,7 +6002,7 @@ class NotifyEVChargingScheduleResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=CancelReservationStatusEnumType(d['status']),
+            status=GenericStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -6307,12 +6369,12 @@ class PublishFirmwareRequest:
 class PublishFirmwareResponse:
     """OCPP 2.0.1 ``PublishFirmwareResponse``."""
 
-    status: CancelReservationStatusEnumType
+    status: GenericStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo'}
 
-    def __init__(self, *, status: CancelReservationStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
+    def __init__(self, *, status: GenericStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -6340,7 +6402,7 @@ class PublishFirmwareResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=CancelReservationStatusEnumType(d['status']),
+            status=GenericStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -6666,13 +6728,13 @@ class RequestStartTransactionRequest:
 class RequestStartTransactionResponse:
     """OCPP 2.0.1 ``RequestStartTransactionResponse``."""
 
-    status: CancelReservationStatusEnumType
+    status: RequestStartStopStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     transaction_id: str | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo', 'transaction_id': 'transactionId'}
 
-    def __init__(self, *, status: CancelReservationStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None, transaction_id: str | None = None) -> None:
+    def __init__(self, *, status: RequestStartStopStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None, transaction_id: str | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -6703,7 +6765,7 @@ class RequestStartTransactionResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=CancelReservationStatusEnumType(d['status']),
+            status=RequestStartStopStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             transaction_id=d.get('transactionId'),
         )
@@ -6750,12 +6812,12 @@ class RequestStopTransactionRequest:
 class RequestStopTransactionResponse:
     """OCPP 2.0.1 ``RequestStopTransactionResponse``."""
 
-    status: CancelReservationStatusEnumType
+    status: RequestStartStopStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo'}
 
-    def __init__(self, *, status: CancelReservationStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
+    def __init__(self, *, status: RequestStartStopStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -6783,7 +6845,7 @@ class RequestStopTransactionResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=CancelReservationStatusEnumType(d['status']),
+            status=RequestStartStopStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -7008,12 +7070,12 @@ class ResetRequest:
 class ResetResponse:
     """OCPP 2.0.1 ``ResetResponse``."""
 
-    status: ChangeAvailabilityStatusEnumType
+    status: ResetStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo'}
 
-    def __init__(self, *, status: ChangeAvailabilityStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
+    def __init__(self, *, status: ResetStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -7041,7 +7103,7 @@ class ResetResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=ChangeAvailabilityStatusEnumType(d['status']),
+            status=ResetStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -7429,12 +7491,12 @@ class SetChargingProfileRequest:
 class SetChargingProfileResponse:
     """OCPP 2.0.1 ``SetChargingProfileResponse``."""
 
-    status: CancelReservationStatusEnumType
+    status: ChargingProfileStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo'}
 
-    def __init__(self, *, status: CancelReservationStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
+    def __init__(self, *, status: ChargingProfileStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -7462,7 +7524,7 @@ class SetChargingProfileResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=CancelReservationStatusEnumType(d['status']),
+            status=ChargingProfileStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -7728,12 +7790,12 @@ class SetMonitoringLevelRequest:
 class SetMonitoringLevelResponse:
     """OCPP 2.0.1 ``SetMonitoringLevelResponse``."""
 
-    status: CancelReservationStatusEnumType
+    status: GenericStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo'}
 
-    def __init__(self, *, status: CancelReservationStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
+    def __init__(self, *, status: GenericStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -7761,7 +7823,7 @@ class SetMonitoringLevelResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=CancelReservationStatusEnumType(d['status']),
+            status=GenericStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -7872,12 +7934,12 @@ class SetNetworkProfileRequest:
 class SetNetworkProfileResponse:
     """OCPP 2.0.1 ``SetNetworkProfileResponse``."""
 
-    status: InstallCertificateStatusEnumType
+    status: SetNetworkProfileStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo'}
 
-    def __init__(self, *, status: InstallCertificateStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
+    def __init__(self, *, status: SetNetworkProfileStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -7905,7 +7967,7 @@ class SetNetworkProfileResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=InstallCertificateStatusEnumType(d['status']),
+            status=SetNetworkProfileStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -8205,12 +8267,12 @@ class SignCertificateRequest:
 class SignCertificateResponse:
     """OCPP 2.0.1 ``SignCertificateResponse``."""
 
-    status: CancelReservationStatusEnumType
+    status: GenericStatusEnumType
     custom_data: dict[str, Any] | None = None
     status_info: StatusInfoType | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'custom_data': 'customData', 'status': 'status', 'status_info': 'statusInfo'}
 
-    def __init__(self, *, status: CancelReservationStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
+    def __init__(self, *, status: GenericStatusEnumType, custom_data: dict[str, Any] | None = None, status_info: StatusInfoType | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'custom_data', custom_data)
         _set(self, 'status_info', status_info)
@@ -8238,7 +8300,7 @@ class SignCertificateResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=CancelReservationStatusEnumType(d['status']),
+            status=GenericStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 

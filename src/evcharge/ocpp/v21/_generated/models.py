@@ -25,15 +25,19 @@ __all__ = [
     'AuthorizeCertificateStatusEnumType',
     'BatterySwapEventEnumType',
     'BootReasonEnumType',
+    'CancelReservationStatusEnumType',
     'CertificateActionEnumType',
+    'CertificateSignedStatusEnumType',
     'CertificateSigningUseEnumType',
     'CertificateStatusEnumType',
     'CertificateStatusSourceEnumType',
     'ChangeAvailabilityStatusEnumType',
     'ChargingProfileKindEnumType',
     'ChargingProfilePurposeEnumType',
+    'ChargingProfileStatusEnumType',
     'ChargingRateUnitEnumType',
     'ChargingStateEnumType',
+    'ClearCacheStatusEnumType',
     'ClearChargingProfileStatusEnumType',
     'ClearMessageStatusEnumType',
     'ClearMonitoringStatusEnumType',
@@ -59,7 +63,9 @@ __all__ = [
     'GenericDeviceModelStatusEnumType',
     'GenericStatusEnumType',
     'GetCertificateIdUseEnumType',
+    'GetCertificateStatusEnumType',
     'GetChargingProfileStatusEnumType',
+    'GetDisplayMessagesStatusEnumType',
     'GetInstalledCertificateStatusEnumType',
     'GetVariableStatusEnumType',
     'GridEventFaultEnumType',
@@ -81,6 +87,7 @@ __all__ = [
     'MonitoringBaseEnumType',
     'MonitoringCriterionEnumType',
     'MutabilityEnumType',
+    'NotifyAllowedEnergyTransferStatusEnumType',
     'NotifyEVChargingNeedsStatusEnumType',
     'OCPPInterfaceEnumType',
     'OCPPTransportEnumType',
@@ -98,15 +105,19 @@ __all__ = [
     'RecurrencyKindEnumType',
     'RegistrationStatusEnumType',
     'ReportBaseEnumType',
+    'RequestStartStopStatusEnumType',
     'ReservationUpdateStatusEnumType',
     'ReserveNowStatusEnumType',
     'ResetEnumType',
+    'ResetStatusEnumType',
     'SendLocalListStatusEnumType',
     'SetMonitoringStatusEnumType',
+    'SetNetworkProfileStatusEnumType',
     'SetVariableStatusEnumType',
     'TariffChangeStatusEnumType',
     'TariffClearStatusEnumType',
     'TariffCostEnumType',
+    'TariffGetStatusEnumType',
     'TariffKindEnumType',
     'TariffSetStatusEnumType',
     'TransactionEventEnumType',
@@ -481,9 +492,19 @@ class BootReasonEnumType(StrEnum):
     WATCHDOG = 'Watchdog'
 
 
+class CancelReservationStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+
+
 class CertificateActionEnumType(StrEnum):
     INSTALL = 'Install'
     UPDATE = 'Update'
+
+
+class CertificateSignedStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
 
 
 class CertificateSigningUseEnumType(StrEnum):
@@ -526,6 +547,11 @@ class ChargingProfilePurposeEnumType(StrEnum):
     LOCAL_GENERATION = 'LocalGeneration'
 
 
+class ChargingProfileStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+
+
 class ChargingRateUnitEnumType(StrEnum):
     W = 'W'
     A = 'A'
@@ -537,6 +563,11 @@ class ChargingStateEnumType(StrEnum):
     SUSPENDED_EV = 'SuspendedEV'
     SUSPENDED_EVSE = 'SuspendedEVSE'
     IDLE = 'Idle'
+
+
+class ClearCacheStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
 
 
 class ClearChargingProfileStatusEnumType(StrEnum):
@@ -753,9 +784,19 @@ class GetCertificateIdUseEnumType(StrEnum):
     OEM_ROOT_CERTIFICATE = 'OEMRootCertificate'
 
 
+class GetCertificateStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    FAILED = 'Failed'
+
+
 class GetChargingProfileStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     NO_PROFILES = 'NoProfiles'
+
+
+class GetDisplayMessagesStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    UNKNOWN = 'Unknown'
 
 
 class GetInstalledCertificateStatusEnumType(StrEnum):
@@ -980,6 +1021,11 @@ class MutabilityEnumType(StrEnum):
     READ_WRITE = 'ReadWrite'
 
 
+class NotifyAllowedEnergyTransferStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+
+
 class NotifyEVChargingNeedsStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
@@ -1131,6 +1177,11 @@ class ReportBaseEnumType(StrEnum):
     SUMMARY_INVENTORY = 'SummaryInventory'
 
 
+class RequestStartStopStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+
+
 class ReservationUpdateStatusEnumType(StrEnum):
     EXPIRED = 'Expired'
     REMOVED = 'Removed'
@@ -1151,6 +1202,12 @@ class ResetEnumType(StrEnum):
     IMMEDIATE_AND_RESUME = 'ImmediateAndResume'
 
 
+class ResetStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+    SCHEDULED = 'Scheduled'
+
+
 class SendLocalListStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     FAILED = 'Failed'
@@ -1164,6 +1221,12 @@ class SetMonitoringStatusEnumType(StrEnum):
     UNSUPPORTED_MONITOR_TYPE = 'UnsupportedMonitorType'
     REJECTED = 'Rejected'
     DUPLICATE = 'Duplicate'
+
+
+class SetNetworkProfileStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+    FAILED = 'Failed'
 
 
 class SetVariableStatusEnumType(StrEnum):
@@ -1194,6 +1257,12 @@ class TariffCostEnumType(StrEnum):
     NORMAL_COST = 'NormalCost'
     MIN_COST = 'MinCost'
     MAX_COST = 'MaxCost'
+
+
+class TariffGetStatusEnumType(StrEnum):
+    ACCEPTED = 'Accepted'
+    REJECTED = 'Rejected'
+    NO_TARIFF = 'NoTariff'
 
 
 class TariffKindEnumType(StrEnum):
@@ -2220,12 +2289,12 @@ class CancelReservationRequest:
 class CancelReservationResponse:
     """OCPP 2.1 ``CancelReservationResponse``."""
 
-    status: GenericStatusEnumType
+    status: CancelReservationStatusEnumType
     status_info: StatusInfoType | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'status_info': 'statusInfo', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: GenericStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: CancelReservationStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'status_info', status_info)
         _set(self, 'custom_data', custom_data)
@@ -2252,7 +2321,7 @@ class CancelReservationResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=CancelReservationStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -2400,12 +2469,12 @@ class CertificateSignedRequest:
 class CertificateSignedResponse:
     """OCPP 2.1 ``CertificateSignedResponse``."""
 
-    status: GenericStatusEnumType
+    status: CertificateSignedStatusEnumType
     status_info: StatusInfoType | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'status_info': 'statusInfo', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: GenericStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: CertificateSignedStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'status_info', status_info)
         _set(self, 'custom_data', custom_data)
@@ -2432,7 +2501,7 @@ class CertificateSignedResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=CertificateSignedStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -3471,12 +3540,12 @@ class ClearCacheRequest:
 class ClearCacheResponse:
     """OCPP 2.1 ``ClearCacheResponse``."""
 
-    status: GenericStatusEnumType
+    status: ClearCacheStatusEnumType
     status_info: StatusInfoType | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'status_info': 'statusInfo', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: GenericStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: ClearCacheStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'status_info', status_info)
         _set(self, 'custom_data', custom_data)
@@ -3503,7 +3572,7 @@ class ClearCacheResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=ClearCacheStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -6693,13 +6762,13 @@ class GetCertificateStatusRequest:
 class GetCertificateStatusResponse:
     """OCPP 2.1 ``GetCertificateStatusResponse``."""
 
-    status: Iso15118EVCertificateStatusEnumType
+    status: GetCertificateStatusEnumType
     status_info: StatusInfoType | None = None
     ocsp_result: str | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'status_info': 'statusInfo', 'ocsp_result': 'ocspResult', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: Iso15118EVCertificateStatusEnumType, status_info: StatusInfoType | None = None, ocsp_result: str | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: GetCertificateStatusEnumType, status_info: StatusInfoType | None = None, ocsp_result: str | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'status_info', status_info)
         _set(self, 'ocsp_result', ocsp_result)
@@ -6729,7 +6798,7 @@ class GetCertificateStatusResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=Iso15118EVCertificateStatusEnumType(d['status']),
+            status=GetCertificateStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             ocsp_result=d.get('ocspResult'),
             custom_data=d.get('customData'),
@@ -7065,12 +7134,12 @@ class GetDisplayMessagesRequest:
 class GetDisplayMessagesResponse:
     """OCPP 2.1 ``GetDisplayMessagesResponse``."""
 
-    status: ClearChargingProfileStatusEnumType
+    status: GetDisplayMessagesStatusEnumType
     status_info: StatusInfoType | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'status_info': 'statusInfo', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: ClearChargingProfileStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: GetDisplayMessagesStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'status_info', status_info)
         _set(self, 'custom_data', custom_data)
@@ -7097,7 +7166,7 @@ class GetDisplayMessagesResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ClearChargingProfileStatusEnumType(d['status']),
+            status=GetDisplayMessagesStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -7655,13 +7724,13 @@ class GetTariffsRequest:
 class GetTariffsResponse:
     """OCPP 2.1 ``GetTariffsResponse``."""
 
-    status: TariffClearStatusEnumType
+    status: TariffGetStatusEnumType
     status_info: StatusInfoType | None = None
     tariff_assignments: tuple[TariffAssignmentType, ...] | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'status_info': 'statusInfo', 'tariff_assignments': 'tariffAssignments', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: TariffClearStatusEnumType, status_info: StatusInfoType | None = None, tariff_assignments: tuple[TariffAssignmentType, ...] | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: TariffGetStatusEnumType, status_info: StatusInfoType | None = None, tariff_assignments: tuple[TariffAssignmentType, ...] | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'status_info', status_info)
         _set(self, 'tariff_assignments', tariff_assignments)
@@ -7691,7 +7760,7 @@ class GetTariffsResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=TariffClearStatusEnumType(d['status']),
+            status=TariffGetStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             tariff_assignments=tuple([TariffAssignmentType.from_json(e0) for e0 in d['tariffAssignments']]) if 'tariffAssignments' in d else None,
             custom_data=d.get('customData'),
@@ -9104,12 +9173,12 @@ class NotifyAllowedEnergyTransferRequest:
 class NotifyAllowedEnergyTransferResponse:
     """OCPP 2.1 ``NotifyAllowedEnergyTransferResponse``."""
 
-    status: GenericStatusEnumType
+    status: NotifyAllowedEnergyTransferStatusEnumType
     status_info: StatusInfoType | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'status_info': 'statusInfo', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: GenericStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: NotifyAllowedEnergyTransferStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'status_info', status_info)
         _set(self, 'custom_data', custom_data)
@@ -9136,7 +9205,7 @@ class NotifyAllowedEnergyTransferResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=NotifyAllowedEnergyTransferStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -11073,13 +11142,13 @@ class PullDynamicScheduleUpdateRequest:
 class PullDynamicScheduleUpdateResponse:
     """OCPP 2.1 ``PullDynamicScheduleUpdateResponse``."""
 
-    status: GenericStatusEnumType
+    status: ChargingProfileStatusEnumType
     schedule_update: ChargingScheduleUpdateType | None = None
     status_info: StatusInfoType | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'schedule_update': 'scheduleUpdate', 'status': 'status', 'status_info': 'statusInfo', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: GenericStatusEnumType, schedule_update: ChargingScheduleUpdateType | None = None, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: ChargingProfileStatusEnumType, schedule_update: ChargingScheduleUpdateType | None = None, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'schedule_update', schedule_update)
         _set(self, 'status_info', status_info)
@@ -11110,7 +11179,7 @@ class PullDynamicScheduleUpdateResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             schedule_update=ChargingScheduleUpdateType.from_json(d['scheduleUpdate']) if 'scheduleUpdate' in d else None,
-            status=GenericStatusEnumType(d['status']),
+            status=ChargingProfileStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -11646,13 +11715,13 @@ class RequestStartTransactionRequest:
 class RequestStartTransactionResponse:
     """OCPP 2.1 ``RequestStartTransactionResponse``."""
 
-    status: GenericStatusEnumType
+    status: RequestStartStopStatusEnumType
     status_info: StatusInfoType | None = None
     transaction_id: str | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'status_info': 'statusInfo', 'transaction_id': 'transactionId', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: GenericStatusEnumType, status_info: StatusInfoType | None = None, transaction_id: str | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: RequestStartStopStatusEnumType, status_info: StatusInfoType | None = None, transaction_id: str | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'status_info', status_info)
         _set(self, 'transaction_id', transaction_id)
@@ -11682,7 +11751,7 @@ class RequestStartTransactionResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=RequestStartStopStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             transaction_id=d.get('transactionId'),
             custom_data=d.get('customData'),
@@ -11730,12 +11799,12 @@ class RequestStopTransactionRequest:
 class RequestStopTransactionResponse:
     """OCPP 2.1 ``RequestStopTransactionResponse``."""
 
-    status: GenericStatusEnumType
+    status: RequestStartStopStatusEnumType
     status_info: StatusInfoType | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'status_info': 'statusInfo', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: GenericStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: RequestStartStopStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'status_info', status_info)
         _set(self, 'custom_data', custom_data)
@@ -11762,7 +11831,7 @@ class RequestStopTransactionResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=RequestStartStopStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -11988,12 +12057,12 @@ class ResetRequest:
 class ResetResponse:
     """OCPP 2.1 ``ResetResponse``."""
 
-    status: ChangeAvailabilityStatusEnumType
+    status: ResetStatusEnumType
     status_info: StatusInfoType | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'status_info': 'statusInfo', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: ChangeAvailabilityStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: ResetStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'status_info', status_info)
         _set(self, 'custom_data', custom_data)
@@ -12020,7 +12089,7 @@ class ResetResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ChangeAvailabilityStatusEnumType(d['status']),
+            status=ResetStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -12406,12 +12475,12 @@ class SetChargingProfileRequest:
 class SetChargingProfileResponse:
     """OCPP 2.1 ``SetChargingProfileResponse``."""
 
-    status: GenericStatusEnumType
+    status: ChargingProfileStatusEnumType
     status_info: StatusInfoType | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'status_info': 'statusInfo', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: GenericStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: ChargingProfileStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'status_info', status_info)
         _set(self, 'custom_data', custom_data)
@@ -12438,7 +12507,7 @@ class SetChargingProfileResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=ChargingProfileStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -13066,12 +13135,12 @@ class SetNetworkProfileRequest:
 class SetNetworkProfileResponse:
     """OCPP 2.1 ``SetNetworkProfileResponse``."""
 
-    status: InstallCertificateStatusEnumType
+    status: SetNetworkProfileStatusEnumType
     status_info: StatusInfoType | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'status_info': 'statusInfo', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: InstallCertificateStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: SetNetworkProfileStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'status_info', status_info)
         _set(self, 'custom_data', custom_data)
@@ -13098,7 +13167,7 @@ class SetNetworkProfileResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=InstallCertificateStatusEnumType(d['status']),
+            status=SetNetworkProfileStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -15205,12 +15274,12 @@ class UpdateDynamicScheduleRequest:
 class UpdateDynamicScheduleResponse:
     """OCPP 2.1 ``UpdateDynamicScheduleResponse``."""
 
-    status: GenericStatusEnumType
+    status: ChargingProfileStatusEnumType
     status_info: StatusInfoType | None = None
     custom_data: dict[str, Any] | None = None
     JSON_NAMES: ClassVar[Mapping[str, str]] = {'status': 'status', 'status_info': 'statusInfo', 'custom_data': 'customData'}
 
-    def __init__(self, *, status: GenericStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, status: ChargingProfileStatusEnumType, status_info: StatusInfoType | None = None, custom_data: dict[str, Any] | None = None) -> None:
         _set(self, 'status', status)
         _set(self, 'status_info', status_info)
         _set(self, 'custom_data', custom_data)
@@ -15237,7 +15306,7 @@ class UpdateDynamicScheduleResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=ChargingProfileStatusEnumType(d['status']),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
