@@ -19,7 +19,9 @@ from evcharge.slac.messages import QCA_LOCAL_MAC, STATION_ID_LENGTH, mac_text, p
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``slac`` subcommand's arguments."""
-    parser.add_argument("role", choices=("evse", "pev"), help="run the charger (evse) or the vehicle (pev) side")
+    parser.add_argument("role", choices=("evse", "pev", "modem"),
+                        help="run the charger (evse) or the vehicle (pev) side, or an emulated modem (modem) "
+                             "bridging --iface (the host's side) and --line-iface")
     parser.add_argument("--iface", required=True, help="network interface of the powerline modem (e.g. eth1)")
     parser.add_argument("--timeout", type=float, default=60.0, help="give up after this many seconds (default 60)")
     parser.add_argument("--emulate-modem", action="store_true",
@@ -37,6 +39,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--linger", type=float, default=1.0,
                         help="evse: keep answering this many seconds after the match (repeated CM_SLAC_MATCH.REQ)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.add_argument("--line-iface", help="modem: the interface towards the other stations (the powerline)")
+    parser.add_argument("--set-key-result", type=int, default=0,
+                        help="modem: result code of CM_SET_KEY.CNF (default 0; some QCA firmware answers 1)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from evcharge.slac.transport.asyncio import SlacDriver
     from evcharge.slac.transport.rawsocket import RawSocketLink
 
+    if args.role == "modem":
+        return _run_modem(args)
     station_id = args.station_id.encode("ascii")
     if len(station_id) > STATION_ID_LENGTH:
         print(f"evcharge slac: --id is at most {STATION_ID_LENGTH} characters", file=sys.stderr)
@@ -122,6 +129,36 @@ def run(args: argparse.Namespace) -> int:
         for key, value in report.items():
             print(f"{key}: {value}")
     return 0 if isinstance(result, Matched) else 1
+
+
+def _run_modem(args: argparse.Namespace) -> int:
+    from evcharge.slac.emulator import ModemConfig
+    from evcharge.slac.transport.asyncio import ModemBridge
+    from evcharge.slac.transport.rawsocket import RawSocketLink
+
+    if not args.line_iface:
+        print("evcharge slac modem: --line-iface is required", file=sys.stderr)
+        return 2
+    try:
+        host = RawSocketLink(args.iface)
+        line = RawSocketLink(args.line_iface)
+    except (OSError, ValueError) as exc:
+        print(f"evcharge slac: cannot open {args.iface} / {args.line_iface}: {exc}", file=sys.stderr)
+        return 2
+    config = ModemConfig(mac=b"\x00\xb0\x52" + line.mac[3:], set_key_result=args.set_key_result)
+    bridge = ModemBridge(host, line, config, attenuation_db=args.attenuation)
+    print(f"evcharge slac modem: listening on {args.iface} <-> {args.line_iface}", file=sys.stderr, flush=True)
+    try:
+        asyncio.run(bridge.run(timeout=args.timeout))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        host.close()
+        line.close()
+    report = {"role": "modem", "to_line": bridge.to_line, "to_host": bridge.to_host,
+              "nmk": bridge.modem.nmk.hex() if bridge.modem and bridge.modem.nmk else None}
+    print(json.dumps(report, sort_keys=True) if args.json else report)
+    return 0
 
 
 def _text(value: object) -> str:

@@ -17,13 +17,13 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
-from evcharge.slac.emulator import ModemEmulator
+from evcharge.slac.emulator import ModemConfig, ModemEmulator
 from evcharge.slac.events import Matched, SlacEvent, SlacFailed, StartMatching
 from evcharge.slac.evse import EvseSlac
 from evcharge.slac.messages import AAG_GROUPS
 from evcharge.slac.pev import PevSlac
 
-__all__ = ["FrameLink", "SlacDriver"]
+__all__ = ["FrameLink", "ModemBridge", "SlacDriver"]
 
 
 class FrameLink(Protocol):
@@ -136,3 +136,63 @@ class SlacDriver:
             self._timer = None
         if deadline is not None and self._timer is None:
             self._timer = self._loop.call_at(deadline, self._on_timer)
+
+
+class ModemBridge:
+    """An emulated powerline modem between two interfaces: a host's and the "line".
+
+    Frames from the host go through :meth:`ModemEmulator.host_to_line` (CM_SET_KEY and vendor
+    requests are answered on the host side, the rest goes to the line); frames from the line go
+    through :meth:`ModemEmulator.line_to_host` (an M-sound also yields a CM_ATTEN_PROFILE.IND).  This
+    lets any SLAC implementation that expects a QCA modem (pyslac, EVerest, open-plc-utils) run on
+    plain Ethernet.  The host's MAC is learned from its first frame unless given.
+    """
+
+    def __init__(
+        self,
+        host: FrameLink,
+        line: FrameLink,
+        config: ModemConfig,
+        *,
+        host_mac: bytes | None = None,
+        attenuation_db: int = 20,
+    ) -> None:
+        self.host = host
+        self.line = line
+        self.config = config
+        self.modem: ModemEmulator | None = None if host_mac is None else ModemEmulator(config, host_mac=host_mac)
+        self.profile = (attenuation_db,) * AAG_GROUPS
+        self.to_line = 0
+        self.to_host = 0
+
+    async def run(self, *, timeout: float) -> None:
+        """Bridge for ``timeout`` seconds (cancel the task to stop earlier)."""
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.host.fileno(), self._from_host)
+        loop.add_reader(self.line.fileno(), self._from_line)
+        try:
+            await asyncio.sleep(timeout)
+        finally:
+            loop.remove_reader(self.host.fileno())
+            loop.remove_reader(self.line.fileno())
+
+    def _from_host(self) -> None:
+        while (data := self.host.recv_frame()) is not None:
+            if self.modem is None:
+                if len(data) < 12 or data[6:12] == self.config.mac:
+                    continue
+                self.modem = ModemEmulator(self.config, host_mac=data[6:12])
+            to_line, to_host = self.modem.host_to_line(data)
+            for frame in to_line:
+                self.to_line += 1
+                self.line.send_frame(frame)
+            for frame in to_host:
+                self.to_host += 1
+                self.host.send_frame(frame)
+
+    def _from_line(self) -> None:
+        while (data := self.line.recv_frame()) is not None:
+            frames = self.modem.line_to_host(data, self.profile) if self.modem is not None else [data]
+            for frame in frames:
+                self.to_host += 1
+                self.host.send_frame(frame)
