@@ -144,6 +144,7 @@ class Csms:
         if self._connections.get(handler.identity) is handler:
             del self._connections[handler.identity]
 
-    async def call(self, identity: str, request: Any, *, action: str | None = None) -> Any:
+    async def call(self, identity: str, request: Any, *, action: str | None = None, timeout: float | None = None
+                   ) -> Any:
         """Call the connected charge point ``identity`` (``KeyError`` if it is not connected)."""
-        return await self._connections[identity].call(request, action=action)
+        return await self._connections[identity].call(request, action=action, timeout=timeout)

@@ -91,7 +91,7 @@ class Link(Protocol):
     @property
     def version(self) -> VersionModule: ...
 
-    async def call(self, action: str, request: Any) -> Any: ...
+    async def call(self, action: str, request: Any, timeout: float | None = None) -> Any: ...
 
     async def send(self, action: str, request: Any) -> None: ...
 
@@ -133,19 +133,20 @@ class Peer(Router):
 
     # -- calls to the other side -------------------------------------------------------------------
 
-    async def call(self, request: Any, *, action: str | None = None) -> Any:
+    async def call(self, request: Any, *, action: str | None = None, timeout: float | None = None) -> Any:
         """Send a CALL and return the peer's typed response.
 
         ``request`` is a request model object of the connection's version (the action is its class name
         without ``Request``) or a JSON mapping together with ``action``.  Raises
         :class:`~evcharge.ocpp.errors.OcppCallError` (CALLERROR), ``InvalidResponseError``,
         ``CallTimeoutError`` or ``NotConnectedError``; ``LocalProtocolError`` for a request that breaks
-        the schema.  Calls made while another is outstanding wait their turn.
+        the schema.  Calls made while another is outstanding wait their turn.  ``timeout`` (seconds) overrides
+        the connection's response timeout for this call.
         """
         link = self._link
         if link is None:
             raise NotConnectedError("not connected")
-        return await link.call(action if action is not None else action_of(request), request)
+        return await link.call(action if action is not None else action_of(request), request, timeout)
 
     async def send(self, request: Any, *, action: str | None = None) -> None:
         """OCPP 2.1 SEND: deliver ``request`` without expecting an answer."""

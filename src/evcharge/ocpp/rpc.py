@@ -477,6 +477,7 @@ class _Outgoing:
     message_id: str
     action: str
     frame: str
+    timeout: float
     deadline: float = 0.0
 
 
@@ -603,13 +604,18 @@ class RpcConnection:
         except OcppValidationError as exc:
             raise LocalProtocolError(f"invalid {action} {kind}: {exc}") from exc
 
-    def call(self, action: str, request: Any, now: float, *, message_id: str | None = None) -> str:
+    def call(
+        self, action: str, request: Any, now: float, *, message_id: str | None = None, timeout: float | None = None
+    ) -> str:
         """Send (or queue, if a CALL is outstanding) a CALL; returns its message id.
 
         ``request`` is a model object or a JSON mapping.  Exactly one of :class:`ResultReceived`,
         :class:`ErrorReceived`, :class:`ResponseInvalid`, :class:`CallTimedOut` or :class:`CallAborted`
-        will later report its end.
+        will later report its end.  ``timeout`` overrides the configured response timeout for this call
+        (counted from when the CALL goes out, not from when it was queued).
         """
+        if timeout is not None and not timeout > 0:
+            raise LocalProtocolError("timeout must be positive")
         self._check_open()
         payload = _as_payload(request)
         self._validate_out(action, "request", payload)
@@ -617,7 +623,8 @@ class RpcConnection:
             raise LocalProtocolError(f"{len(self._queue)} calls are already queued (max_queued_calls)")
         mid = self._check_our_id(message_id)
         self._our_ids.add(mid)
-        self._queue.append(_Outgoing(mid, str(action), _encode(Call(mid, str(action), payload))))
+        self._queue.append(_Outgoing(mid, str(action), _encode(Call(mid, str(action), payload)),
+                                     timeout if timeout is not None else self.config.response_timeout))
         self._pump(now)
         return mid
 
@@ -645,7 +652,7 @@ class RpcConnection:
     def _pump(self, now: float) -> None:
         if self._in_flight is None and self._queue and not self._closed:
             item = self._queue.pop(0)
-            item.deadline = now + self.config.response_timeout
+            item.deadline = now + item.timeout
             self._in_flight = item
             self._out.append(item.frame)
 

@@ -488,3 +488,16 @@ def test_two_cores_call_each_other(v: Any) -> None:
     assert isinstance(res, rpc.ResultReceived) and res.response.to_json() == boot_response()
     if hb is not None:
         assert isinstance(csms.next_event(), rpc.ResultReceived)
+
+
+def test_per_call_timeout_counts_from_sending() -> None:
+    c = conn(V201, response_timeout=30.0)
+    a = c.call("Heartbeat", {}, now=0.0)
+    b = c.call("Heartbeat", {}, now=0.0, timeout=2.0)
+    with pytest.raises(LocalProtocolError):
+        c.call("Heartbeat", {}, now=0.0, timeout=0)
+    assert c.get_timer() == 30.0
+    c.receive_message(json.dumps([3, a, {"currentTime": NOW}]), 10.0)
+    assert c.outstanding_call == b and c.get_timer() == 12.0  # 2 s from when b went out
+    c.handle_timer(12.0)
+    assert c.events()[-1] == rpc.CallTimedOut(b, "Heartbeat")

@@ -70,11 +70,11 @@ class OcppSession:
 
     # ------------------------------------------------------------------ the peer's Link
 
-    async def call(self, action: str, request: Any) -> Any:
+    async def call(self, action: str, request: Any, timeout: float | None = None) -> Any:
         """Make a CALL and wait for its typed answer (see :meth:`evcharge.ocpp.routing.Peer.call`)."""
         if self._closed:
             raise NotConnectedError("the connection is closed")
-        mid = self.core.call(action, request, self._loop.time())
+        mid = self.core.call(action, request, self._loop.time(), timeout=timeout)
         fut: asyncio.Future[Any] = self._loop.create_future()
         self._futures[mid] = fut
         self._after_core()
