@@ -105,7 +105,7 @@ async def their_csms(cls: type[Any], subprotocol: str) -> tuple[Any, list[Any]]:
 
 
 async def wait_for(predicate: Any) -> None:
-    for _ in range(500):
+    for _ in range(2000):
         if predicate():
             return
         await asyncio.sleep(0.01)

@@ -127,7 +127,7 @@ async def run_201_session(cp: Cp201, csms: Csms, handler_identity: str) -> None:
 
     stopped = await handler.call(v201.RequestStopTransactionRequest(transaction_id="remote-1"))
     assert stopped.status == "Accepted"
-    for _ in range(200):
+    for _ in range(2000):
         ended = [r for r in handler.received if isinstance(r, v201.TransactionEventRequest) and r.event_type == "Ended"]
         if len(ended) == 2:
             break

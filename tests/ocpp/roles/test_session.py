@@ -50,7 +50,7 @@ async def _setup(versions: tuple[Any, ...]) -> tuple[Csms, Any, ChargePoint, Cha
                                ChargePointConfig(versions=versions))
     task = asyncio.create_task(client.run())
     await asyncio.wait_for(cp.wait_connected(), 10)
-    for _ in range(100):
+    for _ in range(2000):
         if "S-1" in csms.connections:
             break
         await asyncio.sleep(0.01)
@@ -64,7 +64,7 @@ def test_send_2_1_over_websocket() -> None:
         await cp.send(v21.NotifyPeriodicEventStreamRequest.from_json(payload))
         handler = csms.connections["S-1"]
         assert isinstance(handler, Recorder)
-        for _ in range(200):
+        for _ in range(2000):
             if handler.streams:
                 break
             await asyncio.sleep(0.01)
@@ -128,7 +128,7 @@ def test_dead_peer_is_dropped_by_ping_timeout() -> None:
                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                      b"Sec-WebSocket-Protocol: ocpp2.0.1\r\n\r\n")
         assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
-        for _ in range(100):
+        for _ in range(2000):
             if "dead-1" in csms.connections:
                 break
             await asyncio.sleep(0.01)
