@@ -173,10 +173,16 @@ class AuthorizationStatus(StrEnum):
     CONCURRENT_TX = 'ConcurrentTx'
 
 
+_AuthorizationStatus = {m.value: m for m in AuthorizationStatus}
+
+
 class AvailabilityStatus(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     SCHEDULED = 'Scheduled'
+
+
+_AvailabilityStatus = {m.value: m for m in AvailabilityStatus}
 
 
 class AvailabilityType(StrEnum):
@@ -184,9 +190,15 @@ class AvailabilityType(StrEnum):
     OPERATIVE = 'Operative'
 
 
+_AvailabilityType = {m.value: m for m in AvailabilityType}
+
+
 class CancelReservationStatus(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
+
+
+_CancelReservationStatus = {m.value: m for m in CancelReservationStatus}
 
 
 class CertificateSignedStatusEnumType(StrEnum):
@@ -194,9 +206,15 @@ class CertificateSignedStatusEnumType(StrEnum):
     REJECTED = 'Rejected'
 
 
+_CertificateSignedStatusEnumType = {m.value: m for m in CertificateSignedStatusEnumType}
+
+
 class CertificateUseEnumType(StrEnum):
     CENTRAL_SYSTEM_ROOT_CERTIFICATE = 'CentralSystemRootCertificate'
     MANUFACTURER_ROOT_CERTIFICATE = 'ManufacturerRootCertificate'
+
+
+_CertificateUseEnumType = {m.value: m for m in CertificateUseEnumType}
 
 
 class ChargePointErrorCode(StrEnum):
@@ -218,6 +236,9 @@ class ChargePointErrorCode(StrEnum):
     WEAK_SIGNAL = 'WeakSignal'
 
 
+_ChargePointErrorCode = {m.value: m for m in ChargePointErrorCode}
+
+
 class ChargePointStatus(StrEnum):
     AVAILABLE = 'Available'
     PREPARING = 'Preparing'
@@ -230,10 +251,16 @@ class ChargePointStatus(StrEnum):
     FAULTED = 'Faulted'
 
 
+_ChargePointStatus = {m.value: m for m in ChargePointStatus}
+
+
 class ChargingProfileKindType(StrEnum):
     ABSOLUTE = 'Absolute'
     RECURRING = 'Recurring'
     RELATIVE = 'Relative'
+
+
+_ChargingProfileKindType = {m.value: m for m in ChargingProfileKindType}
 
 
 class ChargingProfilePurposeType(StrEnum):
@@ -242,10 +269,16 @@ class ChargingProfilePurposeType(StrEnum):
     TX_PROFILE = 'TxProfile'
 
 
+_ChargingProfilePurposeType = {m.value: m for m in ChargingProfilePurposeType}
+
+
 class ChargingProfileStatus(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     NOT_SUPPORTED = 'NotSupported'
+
+
+_ChargingProfileStatus = {m.value: m for m in ChargingProfileStatus}
 
 
 class ChargingRateUnitType(StrEnum):
@@ -253,14 +286,23 @@ class ChargingRateUnitType(StrEnum):
     W = 'W'
 
 
+_ChargingRateUnitType = {m.value: m for m in ChargingRateUnitType}
+
+
 class ClearCacheStatus(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
 
 
+_ClearCacheStatus = {m.value: m for m in ClearCacheStatus}
+
+
 class ClearChargingProfileStatus(StrEnum):
     ACCEPTED = 'Accepted'
     UNKNOWN = 'Unknown'
+
+
+_ClearChargingProfileStatus = {m.value: m for m in ClearChargingProfileStatus}
 
 
 class ConfigurationStatus(StrEnum):
@@ -270,11 +312,17 @@ class ConfigurationStatus(StrEnum):
     NOT_SUPPORTED = 'NotSupported'
 
 
+_ConfigurationStatus = {m.value: m for m in ConfigurationStatus}
+
+
 class DataTransferStatus(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     UNKNOWN_MESSAGE_ID = 'UnknownMessageId'
     UNKNOWN_VENDOR_ID = 'UnknownVendorId'
+
+
+_DataTransferStatus = {m.value: m for m in DataTransferStatus}
 
 
 class DeleteCertificateStatusEnumType(StrEnum):
@@ -283,11 +331,17 @@ class DeleteCertificateStatusEnumType(StrEnum):
     NOT_FOUND = 'NotFound'
 
 
+_DeleteCertificateStatusEnumType = {m.value: m for m in DeleteCertificateStatusEnumType}
+
+
 class DiagnosticsStatus(StrEnum):
     IDLE = 'Idle'
     UPLOADED = 'Uploaded'
     UPLOAD_FAILED = 'UploadFailed'
     UPLOADING = 'Uploading'
+
+
+_DiagnosticsStatus = {m.value: m for m in DiagnosticsStatus}
 
 
 class FirmwareStatus(StrEnum):
@@ -298,6 +352,9 @@ class FirmwareStatus(StrEnum):
     INSTALLATION_FAILED = 'InstallationFailed'
     INSTALLING = 'Installing'
     INSTALLED = 'Installed'
+
+
+_FirmwareStatus = {m.value: m for m in FirmwareStatus}
 
 
 class FirmwareStatusEnumType(StrEnum):
@@ -317,9 +374,15 @@ class FirmwareStatusEnumType(StrEnum):
     SIGNATURE_VERIFIED = 'SignatureVerified'
 
 
+_FirmwareStatusEnumType = {m.value: m for m in FirmwareStatusEnumType}
+
+
 class GenericStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
+
+
+_GenericStatusEnumType = {m.value: m for m in GenericStatusEnumType}
 
 
 class GetCompositeScheduleStatus(StrEnum):
@@ -327,9 +390,15 @@ class GetCompositeScheduleStatus(StrEnum):
     REJECTED = 'Rejected'
 
 
+_GetCompositeScheduleStatus = {m.value: m for m in GetCompositeScheduleStatus}
+
+
 class GetInstalledCertificateStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     NOT_FOUND = 'NotFound'
+
+
+_GetInstalledCertificateStatusEnumType = {m.value: m for m in GetInstalledCertificateStatusEnumType}
 
 
 class HashAlgorithmEnumType(StrEnum):
@@ -338,10 +407,16 @@ class HashAlgorithmEnumType(StrEnum):
     SHA512 = 'SHA512'
 
 
+_HashAlgorithmEnumType = {m.value: m for m in HashAlgorithmEnumType}
+
+
 class InstallCertificateStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     FAILED = 'Failed'
     REJECTED = 'Rejected'
+
+
+_InstallCertificateStatusEnumType = {m.value: m for m in InstallCertificateStatusEnumType}
 
 
 class Location(StrEnum):
@@ -352,15 +427,24 @@ class Location(StrEnum):
     BODY = 'Body'
 
 
+_Location = {m.value: m for m in Location}
+
+
 class LogEnumType(StrEnum):
     DIAGNOSTICS_LOG = 'DiagnosticsLog'
     SECURITY_LOG = 'SecurityLog'
+
+
+_LogEnumType = {m.value: m for m in LogEnumType}
 
 
 class LogStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     ACCEPTED_CANCELED = 'AcceptedCanceled'
+
+
+_LogStatusEnumType = {m.value: m for m in LogStatusEnumType}
 
 
 class Measurand(StrEnum):
@@ -388,6 +472,9 @@ class Measurand(StrEnum):
     RPM = 'RPM'
 
 
+_Measurand = {m.value: m for m in Measurand}
+
+
 class MessageTrigger(StrEnum):
     BOOT_NOTIFICATION = 'BootNotification'
     DIAGNOSTICS_STATUS_NOTIFICATION = 'DiagnosticsStatusNotification'
@@ -395,6 +482,9 @@ class MessageTrigger(StrEnum):
     HEARTBEAT = 'Heartbeat'
     METER_VALUES = 'MeterValues'
     STATUS_NOTIFICATION = 'StatusNotification'
+
+
+_MessageTrigger = {m.value: m for m in MessageTrigger}
 
 
 class MessageTriggerEnumType(StrEnum):
@@ -405,6 +495,9 @@ class MessageTriggerEnumType(StrEnum):
     METER_VALUES = 'MeterValues'
     SIGN_CHARGE_POINT_CERTIFICATE = 'SignChargePointCertificate'
     STATUS_NOTIFICATION = 'StatusNotification'
+
+
+_MessageTriggerEnumType = {m.value: m for m in MessageTriggerEnumType}
 
 
 class Phase(StrEnum):
@@ -420,6 +513,9 @@ class Phase(StrEnum):
     L3_L1 = 'L3-L1'
 
 
+_Phase = {m.value: m for m in Phase}
+
+
 class ReadingContext(StrEnum):
     INTERRUPTION_BEGIN = 'Interruption.Begin'
     INTERRUPTION_END = 'Interruption.End'
@@ -429,6 +525,9 @@ class ReadingContext(StrEnum):
     TRANSACTION_END = 'Transaction.End'
     TRIGGER = 'Trigger'
     OTHER = 'Other'
+
+
+_ReadingContext = {m.value: m for m in ReadingContext}
 
 
 class Reason(StrEnum):
@@ -445,9 +544,15 @@ class Reason(StrEnum):
     DE_AUTHORIZED = 'DeAuthorized'
 
 
+_Reason = {m.value: m for m in Reason}
+
+
 class RecurrencyKindType(StrEnum):
     DAILY = 'Daily'
     WEEKLY = 'Weekly'
+
+
+_RecurrencyKindType = {m.value: m for m in RecurrencyKindType}
 
 
 class RegistrationStatus(StrEnum):
@@ -456,9 +561,15 @@ class RegistrationStatus(StrEnum):
     REJECTED = 'Rejected'
 
 
+_RegistrationStatus = {m.value: m for m in RegistrationStatus}
+
+
 class RemoteStartStopStatus(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
+
+
+_RemoteStartStopStatus = {m.value: m for m in RemoteStartStopStatus}
 
 
 class ReservationStatus(StrEnum):
@@ -469,14 +580,23 @@ class ReservationStatus(StrEnum):
     UNAVAILABLE = 'Unavailable'
 
 
+_ReservationStatus = {m.value: m for m in ReservationStatus}
+
+
 class ResetStatus(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
 
 
+_ResetStatus = {m.value: m for m in ResetStatus}
+
+
 class ResetType(StrEnum):
     HARD = 'Hard'
     SOFT = 'Soft'
+
+
+_ResetType = {m.value: m for m in ResetType}
 
 
 class StopTransactionUnitOfMeasure(StrEnum):
@@ -499,16 +619,25 @@ class StopTransactionUnitOfMeasure(StrEnum):
     PERCENT = 'Percent'
 
 
+_StopTransactionUnitOfMeasure = {m.value: m for m in StopTransactionUnitOfMeasure}
+
+
 class TriggerMessageStatus(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     NOT_IMPLEMENTED = 'NotImplemented'
 
 
+_TriggerMessageStatus = {m.value: m for m in TriggerMessageStatus}
+
+
 class TriggerMessageStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     NOT_IMPLEMENTED = 'NotImplemented'
+
+
+_TriggerMessageStatusEnumType = {m.value: m for m in TriggerMessageStatusEnumType}
 
 
 class UnitOfMeasure(StrEnum):
@@ -532,10 +661,16 @@ class UnitOfMeasure(StrEnum):
     HERTZ = 'Hertz'
 
 
+_UnitOfMeasure = {m.value: m for m in UnitOfMeasure}
+
+
 class UnlockStatus(StrEnum):
     UNLOCKED = 'Unlocked'
     UNLOCK_FAILED = 'UnlockFailed'
     NOT_SUPPORTED = 'NotSupported'
+
+
+_UnlockStatus = {m.value: m for m in UnlockStatus}
 
 
 class UpdateFirmwareStatusEnumType(StrEnum):
@@ -546,6 +681,9 @@ class UpdateFirmwareStatusEnumType(StrEnum):
     REVOKED_CERTIFICATE = 'RevokedCertificate'
 
 
+_UpdateFirmwareStatusEnumType = {m.value: m for m in UpdateFirmwareStatusEnumType}
+
+
 class UpdateStatus(StrEnum):
     ACCEPTED = 'Accepted'
     FAILED = 'Failed'
@@ -553,9 +691,15 @@ class UpdateStatus(StrEnum):
     VERSION_MISMATCH = 'VersionMismatch'
 
 
+_UpdateStatus = {m.value: m for m in UpdateStatus}
+
+
 class UpdateType(StrEnum):
     DIFFERENTIAL = 'Differential'
     FULL = 'Full'
+
+
+_UpdateType = {m.value: m for m in UpdateType}
 
 
 class UploadLogStatusEnumType(StrEnum):
@@ -568,9 +712,15 @@ class UploadLogStatusEnumType(StrEnum):
     UPLOADING = 'Uploading'
 
 
+_UploadLogStatusEnumType = {m.value: m for m in UploadLogStatusEnumType}
+
+
 class ValueFormat(StrEnum):
     RAW = 'Raw'
     SIGNED_DATA = 'SignedData'
+
+
+_ValueFormat = {m.value: m for m in ValueFormat}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -773,7 +923,7 @@ class BootNotificationResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=RegistrationStatus(d['status']),
+            status=_RegistrationStatus[d['status']],
             current_time=d['currentTime'],
             interval=d['interval'],
         )
@@ -837,7 +987,7 @@ class CancelReservationResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=CancelReservationStatus(d['status']),
+            status=_CancelReservationStatus[d['status']],
         )
 
 
@@ -874,7 +1024,7 @@ class CertificateHashDataType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            hash_algorithm=HashAlgorithmEnumType(d['hashAlgorithm']),
+            hash_algorithm=_HashAlgorithmEnumType[d['hashAlgorithm']],
             issuer_name_hash=d['issuerNameHash'],
             issuer_key_hash=d['issuerKeyHash'],
             serial_number=d['serialNumber'],
@@ -939,7 +1089,7 @@ class CertificateSignedResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=CertificateSignedStatusEnumType(d['status']),
+            status=_CertificateSignedStatusEnumType[d['status']],
         )
 
 
@@ -973,7 +1123,7 @@ class ChangeAvailabilityRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             connector_id=d['connectorId'],
-            type=AvailabilityType(d['type']),
+            type=_AvailabilityType[d['type']],
         )
 
 
@@ -1004,7 +1154,7 @@ class ChangeAvailabilityResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=AvailabilityStatus(d['status']),
+            status=_AvailabilityStatus[d['status']],
         )
 
 
@@ -1069,7 +1219,7 @@ class ChangeConfigurationResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ConfigurationStatus(d['status']),
+            status=_ConfigurationStatus[d['status']],
         )
 
 
@@ -1128,9 +1278,9 @@ class ChargingProfile:
             charging_profile_id=d['chargingProfileId'],
             transaction_id=d.get('transactionId'),
             stack_level=d['stackLevel'],
-            charging_profile_purpose=ChargingProfilePurposeType(d['chargingProfilePurpose']),
-            charging_profile_kind=ChargingProfileKindType(d['chargingProfileKind']),
-            recurrency_kind=RecurrencyKindType(d['recurrencyKind']) if 'recurrencyKind' in d else None,
+            charging_profile_purpose=_ChargingProfilePurposeType[d['chargingProfilePurpose']],
+            charging_profile_kind=_ChargingProfileKindType[d['chargingProfileKind']],
+            recurrency_kind=_RecurrencyKindType[d['recurrencyKind']] if 'recurrencyKind' in d else None,
             valid_from=d.get('validFrom'),
             valid_to=d.get('validTo'),
             charging_schedule=ChargingSchedule.from_json(d['chargingSchedule']),
@@ -1181,7 +1331,7 @@ class ChargingSchedule:
         return cls(
             duration=d.get('duration'),
             start_schedule=d.get('startSchedule'),
-            charging_rate_unit=ChargingRateUnitType(d['chargingRateUnit']),
+            charging_rate_unit=_ChargingRateUnitType[d['chargingRateUnit']],
             charging_schedule_period=tuple([ChargingSchedulePeriod.from_json(e0) for e0 in d['chargingSchedulePeriod']]),
             min_charging_rate=d.get('minChargingRate'),
         )
@@ -1282,7 +1432,7 @@ class ClearCacheResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ClearCacheStatus(d['status']),
+            status=_ClearCacheStatus[d['status']],
         )
 
 
@@ -1330,7 +1480,7 @@ class ClearChargingProfileRequest:
         return cls(
             id=d.get('id'),
             connector_id=d.get('connectorId'),
-            charging_profile_purpose=ChargingProfilePurposeType(d['chargingProfilePurpose']) if 'chargingProfilePurpose' in d else None,
+            charging_profile_purpose=_ChargingProfilePurposeType[d['chargingProfilePurpose']] if 'chargingProfilePurpose' in d else None,
             stack_level=d.get('stackLevel'),
         )
 
@@ -1362,7 +1512,7 @@ class ClearChargingProfileResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ClearChargingProfileStatus(d['status']),
+            status=_ClearChargingProfileStatus[d['status']],
         )
 
 
@@ -1440,7 +1590,7 @@ class DataTransferResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=DataTransferStatus(d['status']),
+            status=_DataTransferStatus[d['status']],
             data=d.get('data'),
         )
 
@@ -1503,7 +1653,7 @@ class DeleteCertificateResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=DeleteCertificateStatusEnumType(d['status']),
+            status=_DeleteCertificateStatusEnumType[d['status']],
         )
 
 
@@ -1534,7 +1684,7 @@ class DiagnosticsStatusNotificationRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=DiagnosticsStatus(d['status']),
+            status=_DiagnosticsStatus[d['status']],
         )
 
 
@@ -1598,7 +1748,7 @@ class ExtendedTriggerMessageRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            requested_message=MessageTriggerEnumType(d['requestedMessage']),
+            requested_message=_MessageTriggerEnumType[d['requestedMessage']],
             connector_id=d.get('connectorId'),
         )
 
@@ -1630,7 +1780,7 @@ class ExtendedTriggerMessageResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=TriggerMessageStatusEnumType(d['status']),
+            status=_TriggerMessageStatusEnumType[d['status']],
         )
 
 
@@ -1661,7 +1811,7 @@ class FirmwareStatusNotificationRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=FirmwareStatus(d['status']),
+            status=_FirmwareStatus[d['status']],
         )
 
 
@@ -1775,7 +1925,7 @@ class GetCompositeScheduleRequest:
         return cls(
             connector_id=d['connectorId'],
             duration=d['duration'],
-            charging_rate_unit=ChargingRateUnitType(d['chargingRateUnit']) if 'chargingRateUnit' in d else None,
+            charging_rate_unit=_ChargingRateUnitType[d['chargingRateUnit']] if 'chargingRateUnit' in d else None,
         )
 
 
@@ -1819,7 +1969,7 @@ class GetCompositeScheduleResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GetCompositeScheduleStatus(d['status']),
+            status=_GetCompositeScheduleStatus[d['status']],
             connector_id=d.get('connectorId'),
             schedule_start=d.get('scheduleStart'),
             charging_schedule=ChargingSchedule.from_json(d['chargingSchedule']) if 'chargingSchedule' in d else None,
@@ -2012,7 +2162,7 @@ class GetInstalledCertificateIdsRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            certificate_type=CertificateUseEnumType(d['certificateType']),
+            certificate_type=_CertificateUseEnumType[d['certificateType']],
         )
 
 
@@ -2049,7 +2199,7 @@ class GetInstalledCertificateIdsResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             certificate_hash_data=tuple([CertificateHashDataType.from_json(e0) for e0 in d['certificateHashData']]) if 'certificateHashData' in d else None,
-            status=GetInstalledCertificateStatusEnumType(d['status']),
+            status=_GetInstalledCertificateStatusEnumType[d['status']],
         )
 
 
@@ -2153,7 +2303,7 @@ class GetLogRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             log=LogParametersType.from_json(d['log']),
-            log_type=LogEnumType(d['logType']),
+            log_type=_LogEnumType[d['logType']],
             request_id=d['requestId'],
             retries=d.get('retries'),
             retry_interval=d.get('retryInterval'),
@@ -2192,7 +2342,7 @@ class GetLogResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=LogStatusEnumType(d['status']),
+            status=_LogStatusEnumType[d['status']],
             filename=d.get('filename'),
         )
 
@@ -2294,7 +2444,7 @@ class IdTagInfo:
         return cls(
             expiry_date=d.get('expiryDate'),
             parent_id_tag=d.get('parentIdTag'),
-            status=AuthorizationStatus(d['status']),
+            status=_AuthorizationStatus[d['status']],
         )
 
 
@@ -2327,7 +2477,7 @@ class InstallCertificateRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            certificate_type=CertificateUseEnumType(d['certificateType']),
+            certificate_type=_CertificateUseEnumType[d['certificateType']],
             certificate=d['certificate'],
         )
 
@@ -2359,7 +2509,7 @@ class InstallCertificateResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=InstallCertificateStatusEnumType(d['status']),
+            status=_InstallCertificateStatusEnumType[d['status']],
         )
 
 
@@ -2477,7 +2627,7 @@ class LogStatusNotificationRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=UploadLogStatusEnumType(d['status']),
+            status=_UploadLogStatusEnumType[d['status']],
             request_id=d.get('requestId'),
         )
 
@@ -2681,7 +2831,7 @@ class RemoteStartTransactionResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=RemoteStartStopStatus(d['status']),
+            status=_RemoteStartStopStatus[d['status']],
         )
 
 
@@ -2743,7 +2893,7 @@ class RemoteStopTransactionResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=RemoteStartStopStatus(d['status']),
+            status=_RemoteStartStopStatus[d['status']],
         )
 
 
@@ -2820,7 +2970,7 @@ class ReserveNowResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ReservationStatus(d['status']),
+            status=_ReservationStatus[d['status']],
         )
 
 
@@ -2851,7 +3001,7 @@ class ResetRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            type=ResetType(d['type']),
+            type=_ResetType[d['type']],
         )
 
 
@@ -2882,7 +3032,7 @@ class ResetResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ResetStatus(d['status']),
+            status=_ResetStatus[d['status']],
         )
 
 
@@ -2939,12 +3089,12 @@ class SampledValue:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             value=d['value'],
-            context=ReadingContext(d['context']) if 'context' in d else None,
-            format=ValueFormat(d['format']) if 'format' in d else None,
-            measurand=Measurand(d['measurand']) if 'measurand' in d else None,
-            phase=Phase(d['phase']) if 'phase' in d else None,
-            location=Location(d['location']) if 'location' in d else None,
-            unit=UnitOfMeasure(d['unit']) if 'unit' in d else None,
+            context=_ReadingContext[d['context']] if 'context' in d else None,
+            format=_ValueFormat[d['format']] if 'format' in d else None,
+            measurand=_Measurand[d['measurand']] if 'measurand' in d else None,
+            phase=_Phase[d['phase']] if 'phase' in d else None,
+            location=_Location[d['location']] if 'location' in d else None,
+            unit=_UnitOfMeasure[d['unit']] if 'unit' in d else None,
         )
 
 
@@ -3052,7 +3202,7 @@ class SendLocalListRequest:
         return cls(
             list_version=d['listVersion'],
             local_authorization_list=tuple([AuthorizationData.from_json(e0) for e0 in d['localAuthorizationList']]) if 'localAuthorizationList' in d else None,
-            update_type=UpdateType(d['updateType']),
+            update_type=_UpdateType[d['updateType']],
         )
 
 
@@ -3083,7 +3233,7 @@ class SendLocalListResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=UpdateStatus(d['status']),
+            status=_UpdateStatus[d['status']],
         )
 
 
@@ -3148,7 +3298,7 @@ class SetChargingProfileResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ChargingProfileStatus(d['status']),
+            status=_ChargingProfileStatus[d['status']],
         )
 
 
@@ -3210,7 +3360,7 @@ class SignCertificateResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
         )
 
 
@@ -3246,7 +3396,7 @@ class SignedFirmwareStatusNotificationRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=FirmwareStatusEnumType(d['status']),
+            status=_FirmwareStatusEnumType[d['status']],
             request_id=d.get('requestId'),
         )
 
@@ -3351,7 +3501,7 @@ class SignedUpdateFirmwareResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=UpdateFirmwareStatusEnumType(d['status']),
+            status=_UpdateFirmwareStatusEnumType[d['status']],
         )
 
 
@@ -3484,9 +3634,9 @@ class StatusNotificationRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             connector_id=d['connectorId'],
-            error_code=ChargePointErrorCode(d['errorCode']),
+            error_code=_ChargePointErrorCode[d['errorCode']],
             info=d.get('info'),
-            status=ChargePointStatus(d['status']),
+            status=_ChargePointStatus[d['status']],
             timestamp=d.get('timestamp'),
             vendor_id=d.get('vendorId'),
             vendor_error_code=d.get('vendorErrorCode'),
@@ -3603,7 +3753,7 @@ class StopTransactionRequest:
             meter_stop=d['meterStop'],
             timestamp=d['timestamp'],
             transaction_id=d['transactionId'],
-            reason=Reason(d['reason']) if 'reason' in d else None,
+            reason=_Reason[d['reason']] if 'reason' in d else None,
             transaction_data=tuple([StopTransactionMeterValue.from_json(e0) for e0 in d['transactionData']]) if 'transactionData' in d else None,
         )
 
@@ -3695,12 +3845,12 @@ class StopTransactionSampledValue:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             value=d['value'],
-            context=ReadingContext(d['context']) if 'context' in d else None,
-            format=ValueFormat(d['format']) if 'format' in d else None,
-            measurand=Measurand(d['measurand']) if 'measurand' in d else None,
-            phase=Phase(d['phase']) if 'phase' in d else None,
-            location=Location(d['location']) if 'location' in d else None,
-            unit=StopTransactionUnitOfMeasure(d['unit']) if 'unit' in d else None,
+            context=_ReadingContext[d['context']] if 'context' in d else None,
+            format=_ValueFormat[d['format']] if 'format' in d else None,
+            measurand=_Measurand[d['measurand']] if 'measurand' in d else None,
+            phase=_Phase[d['phase']] if 'phase' in d else None,
+            location=_Location[d['location']] if 'location' in d else None,
+            unit=_StopTransactionUnitOfMeasure[d['unit']] if 'unit' in d else None,
         )
 
 
@@ -3736,7 +3886,7 @@ class TriggerMessageRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            requested_message=MessageTrigger(d['requestedMessage']),
+            requested_message=_MessageTrigger[d['requestedMessage']],
             connector_id=d.get('connectorId'),
         )
 
@@ -3768,7 +3918,7 @@ class TriggerMessageResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=TriggerMessageStatus(d['status']),
+            status=_TriggerMessageStatus[d['status']],
         )
 
 
@@ -3830,7 +3980,7 @@ class UnlockConnectorResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=UnlockStatus(d['status']),
+            status=_UnlockStatus[d['status']],
         )
 
 

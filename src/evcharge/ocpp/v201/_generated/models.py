@@ -302,11 +302,17 @@ class APNAuthenticationEnumType(StrEnum):
     AUTO = 'AUTO'
 
 
+_APNAuthenticationEnumType = {m.value: m for m in APNAuthenticationEnumType}
+
+
 class AttributeEnumType(StrEnum):
     ACTUAL = 'Actual'
     TARGET = 'Target'
     MIN_SET = 'MinSet'
     MAX_SET = 'MaxSet'
+
+
+_AttributeEnumType = {m.value: m for m in AttributeEnumType}
 
 
 class AuthorizationStatusEnumType(StrEnum):
@@ -322,6 +328,9 @@ class AuthorizationStatusEnumType(StrEnum):
     UNKNOWN = 'Unknown'
 
 
+_AuthorizationStatusEnumType = {m.value: m for m in AuthorizationStatusEnumType}
+
+
 class AuthorizeCertificateStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     SIGNATURE_ERROR = 'SignatureError'
@@ -330,6 +339,9 @@ class AuthorizeCertificateStatusEnumType(StrEnum):
     NO_CERTIFICATE_AVAILABLE = 'NoCertificateAvailable'
     CERT_CHAIN_ERROR = 'CertChainError'
     CONTRACT_CANCELLED = 'ContractCancelled'
+
+
+_AuthorizeCertificateStatusEnumType = {m.value: m for m in AuthorizeCertificateStatusEnumType}
 
 
 class BootReasonEnumType(StrEnum):
@@ -344,9 +356,15 @@ class BootReasonEnumType(StrEnum):
     WATCHDOG = 'Watchdog'
 
 
+_BootReasonEnumType = {m.value: m for m in BootReasonEnumType}
+
+
 class CancelReservationStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
+
+
+_CancelReservationStatusEnumType = {m.value: m for m in CancelReservationStatusEnumType}
 
 
 class CertificateActionEnumType(StrEnum):
@@ -354,9 +372,15 @@ class CertificateActionEnumType(StrEnum):
     UPDATE = 'Update'
 
 
+_CertificateActionEnumType = {m.value: m for m in CertificateActionEnumType}
+
+
 class CertificateSignedStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
+
+
+_CertificateSignedStatusEnumType = {m.value: m for m in CertificateSignedStatusEnumType}
 
 
 class CertificateSigningUseEnumType(StrEnum):
@@ -364,10 +388,16 @@ class CertificateSigningUseEnumType(StrEnum):
     V2G_CERTIFICATE = 'V2GCertificate'
 
 
+_CertificateSigningUseEnumType = {m.value: m for m in CertificateSigningUseEnumType}
+
+
 class ChangeAvailabilityStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     SCHEDULED = 'Scheduled'
+
+
+_ChangeAvailabilityStatusEnumType = {m.value: m for m in ChangeAvailabilityStatusEnumType}
 
 
 class ChargingLimitSourceEnumType(StrEnum):
@@ -377,10 +407,16 @@ class ChargingLimitSourceEnumType(StrEnum):
     CSO = 'CSO'
 
 
+_ChargingLimitSourceEnumType = {m.value: m for m in ChargingLimitSourceEnumType}
+
+
 class ChargingProfileKindEnumType(StrEnum):
     ABSOLUTE = 'Absolute'
     RECURRING = 'Recurring'
     RELATIVE = 'Relative'
+
+
+_ChargingProfileKindEnumType = {m.value: m for m in ChargingProfileKindEnumType}
 
 
 class ChargingProfilePurposeEnumType(StrEnum):
@@ -390,14 +426,23 @@ class ChargingProfilePurposeEnumType(StrEnum):
     TX_PROFILE = 'TxProfile'
 
 
+_ChargingProfilePurposeEnumType = {m.value: m for m in ChargingProfilePurposeEnumType}
+
+
 class ChargingProfileStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
 
 
+_ChargingProfileStatusEnumType = {m.value: m for m in ChargingProfileStatusEnumType}
+
+
 class ChargingRateUnitEnumType(StrEnum):
     W = 'W'
     A = 'A'
+
+
+_ChargingRateUnitEnumType = {m.value: m for m in ChargingRateUnitEnumType}
 
 
 class ChargingStateEnumType(StrEnum):
@@ -408,9 +453,15 @@ class ChargingStateEnumType(StrEnum):
     IDLE = 'Idle'
 
 
+_ChargingStateEnumType = {m.value: m for m in ChargingStateEnumType}
+
+
 class ClearCacheStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
+
+
+_ClearCacheStatusEnumType = {m.value: m for m in ClearCacheStatusEnumType}
 
 
 class ClearChargingProfileStatusEnumType(StrEnum):
@@ -418,9 +469,15 @@ class ClearChargingProfileStatusEnumType(StrEnum):
     UNKNOWN = 'Unknown'
 
 
+_ClearChargingProfileStatusEnumType = {m.value: m for m in ClearChargingProfileStatusEnumType}
+
+
 class ClearMessageStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     UNKNOWN = 'Unknown'
+
+
+_ClearMessageStatusEnumType = {m.value: m for m in ClearMessageStatusEnumType}
 
 
 class ClearMonitoringStatusEnumType(StrEnum):
@@ -429,11 +486,17 @@ class ClearMonitoringStatusEnumType(StrEnum):
     NOT_FOUND = 'NotFound'
 
 
+_ClearMonitoringStatusEnumType = {m.value: m for m in ClearMonitoringStatusEnumType}
+
+
 class ComponentCriterionEnumType(StrEnum):
     ACTIVE = 'Active'
     AVAILABLE = 'Available'
     ENABLED = 'Enabled'
     PROBLEM = 'Problem'
+
+
+_ComponentCriterionEnumType = {m.value: m for m in ComponentCriterionEnumType}
 
 
 class ConnectorEnumType(StrEnum):
@@ -461,6 +524,9 @@ class ConnectorEnumType(StrEnum):
     UNKNOWN = 'Unknown'
 
 
+_ConnectorEnumType = {m.value: m for m in ConnectorEnumType}
+
+
 class ConnectorStatusEnumType(StrEnum):
     AVAILABLE = 'Available'
     OCCUPIED = 'Occupied'
@@ -469,16 +535,25 @@ class ConnectorStatusEnumType(StrEnum):
     FAULTED = 'Faulted'
 
 
+_ConnectorStatusEnumType = {m.value: m for m in ConnectorStatusEnumType}
+
+
 class CostKindEnumType(StrEnum):
     CARBON_DIOXIDE_EMISSION = 'CarbonDioxideEmission'
     RELATIVE_PRICE_PERCENTAGE = 'RelativePricePercentage'
     RENEWABLE_GENERATION_PERCENTAGE = 'RenewableGenerationPercentage'
 
 
+_CostKindEnumType = {m.value: m for m in CostKindEnumType}
+
+
 class CustomerInformationStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     INVALID = 'Invalid'
+
+
+_CustomerInformationStatusEnumType = {m.value: m for m in CustomerInformationStatusEnumType}
 
 
 class DataEnumType(StrEnum):
@@ -492,6 +567,9 @@ class DataEnumType(StrEnum):
     MEMBER_LIST = 'MemberList'
 
 
+_DataEnumType = {m.value: m for m in DataEnumType}
+
+
 class DataTransferStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
@@ -499,10 +577,16 @@ class DataTransferStatusEnumType(StrEnum):
     UNKNOWN_VENDOR_ID = 'UnknownVendorId'
 
 
+_DataTransferStatusEnumType = {m.value: m for m in DataTransferStatusEnumType}
+
+
 class DeleteCertificateStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     FAILED = 'Failed'
     NOT_FOUND = 'NotFound'
+
+
+_DeleteCertificateStatusEnumType = {m.value: m for m in DeleteCertificateStatusEnumType}
 
 
 class DisplayMessageStatusEnumType(StrEnum):
@@ -514,11 +598,17 @@ class DisplayMessageStatusEnumType(StrEnum):
     UNKNOWN_TRANSACTION = 'UnknownTransaction'
 
 
+_DisplayMessageStatusEnumType = {m.value: m for m in DisplayMessageStatusEnumType}
+
+
 class EnergyTransferModeEnumType(StrEnum):
     DC = 'DC'
     AC_SINGLE_PHASE = 'AC_single_phase'
     AC_TWO_PHASE = 'AC_two_phase'
     AC_THREE_PHASE = 'AC_three_phase'
+
+
+_EnergyTransferModeEnumType = {m.value: m for m in EnergyTransferModeEnumType}
 
 
 class EventNotificationEnumType(StrEnum):
@@ -528,10 +618,16 @@ class EventNotificationEnumType(StrEnum):
     CUSTOM_MONITOR = 'CustomMonitor'
 
 
+_EventNotificationEnumType = {m.value: m for m in EventNotificationEnumType}
+
+
 class EventTriggerEnumType(StrEnum):
     ALERTING = 'Alerting'
     DELTA = 'Delta'
     PERIODIC = 'Periodic'
+
+
+_EventTriggerEnumType = {m.value: m for m in EventTriggerEnumType}
 
 
 class FirmwareStatusEnumType(StrEnum):
@@ -551,6 +647,9 @@ class FirmwareStatusEnumType(StrEnum):
     SIGNATURE_VERIFIED = 'SignatureVerified'
 
 
+_FirmwareStatusEnumType = {m.value: m for m in FirmwareStatusEnumType}
+
+
 class GenericDeviceModelStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
@@ -558,9 +657,15 @@ class GenericDeviceModelStatusEnumType(StrEnum):
     EMPTY_RESULT_SET = 'EmptyResultSet'
 
 
+_GenericDeviceModelStatusEnumType = {m.value: m for m in GenericDeviceModelStatusEnumType}
+
+
 class GenericStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
+
+
+_GenericStatusEnumType = {m.value: m for m in GenericStatusEnumType}
 
 
 class GetCertificateIdUseEnumType(StrEnum):
@@ -571,9 +676,15 @@ class GetCertificateIdUseEnumType(StrEnum):
     MANUFACTURER_ROOT_CERTIFICATE = 'ManufacturerRootCertificate'
 
 
+_GetCertificateIdUseEnumType = {m.value: m for m in GetCertificateIdUseEnumType}
+
+
 class GetCertificateStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     FAILED = 'Failed'
+
+
+_GetCertificateStatusEnumType = {m.value: m for m in GetCertificateStatusEnumType}
 
 
 class GetChargingProfileStatusEnumType(StrEnum):
@@ -581,14 +692,23 @@ class GetChargingProfileStatusEnumType(StrEnum):
     NO_PROFILES = 'NoProfiles'
 
 
+_GetChargingProfileStatusEnumType = {m.value: m for m in GetChargingProfileStatusEnumType}
+
+
 class GetDisplayMessagesStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     UNKNOWN = 'Unknown'
 
 
+_GetDisplayMessagesStatusEnumType = {m.value: m for m in GetDisplayMessagesStatusEnumType}
+
+
 class GetInstalledCertificateStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     NOT_FOUND = 'NotFound'
+
+
+_GetInstalledCertificateStatusEnumType = {m.value: m for m in GetInstalledCertificateStatusEnumType}
 
 
 class GetVariableStatusEnumType(StrEnum):
@@ -599,10 +719,16 @@ class GetVariableStatusEnumType(StrEnum):
     NOT_SUPPORTED_ATTRIBUTE_TYPE = 'NotSupportedAttributeType'
 
 
+_GetVariableStatusEnumType = {m.value: m for m in GetVariableStatusEnumType}
+
+
 class HashAlgorithmEnumType(StrEnum):
     SHA256 = 'SHA256'
     SHA384 = 'SHA384'
     SHA512 = 'SHA512'
+
+
+_HashAlgorithmEnumType = {m.value: m for m in HashAlgorithmEnumType}
 
 
 class IdTokenEnumType(StrEnum):
@@ -616,10 +742,16 @@ class IdTokenEnumType(StrEnum):
     NO_AUTHORIZATION = 'NoAuthorization'
 
 
+_IdTokenEnumType = {m.value: m for m in IdTokenEnumType}
+
+
 class InstallCertificateStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     FAILED = 'Failed'
+
+
+_InstallCertificateStatusEnumType = {m.value: m for m in InstallCertificateStatusEnumType}
 
 
 class InstallCertificateUseEnumType(StrEnum):
@@ -629,9 +761,15 @@ class InstallCertificateUseEnumType(StrEnum):
     MANUFACTURER_ROOT_CERTIFICATE = 'ManufacturerRootCertificate'
 
 
+_InstallCertificateUseEnumType = {m.value: m for m in InstallCertificateUseEnumType}
+
+
 class Iso15118EVCertificateStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     FAILED = 'Failed'
+
+
+_Iso15118EVCertificateStatusEnumType = {m.value: m for m in Iso15118EVCertificateStatusEnumType}
 
 
 class LocationEnumType(StrEnum):
@@ -642,15 +780,24 @@ class LocationEnumType(StrEnum):
     OUTLET = 'Outlet'
 
 
+_LocationEnumType = {m.value: m for m in LocationEnumType}
+
+
 class LogEnumType(StrEnum):
     DIAGNOSTICS_LOG = 'DiagnosticsLog'
     SECURITY_LOG = 'SecurityLog'
+
+
+_LogEnumType = {m.value: m for m in LogEnumType}
 
 
 class LogStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     ACCEPTED_CANCELED = 'AcceptedCanceled'
+
+
+_LogStatusEnumType = {m.value: m for m in LogStatusEnumType}
 
 
 class MeasurandEnumType(StrEnum):
@@ -681,11 +828,17 @@ class MeasurandEnumType(StrEnum):
     VOLTAGE = 'Voltage'
 
 
+_MeasurandEnumType = {m.value: m for m in MeasurandEnumType}
+
+
 class MessageFormatEnumType(StrEnum):
     ASCII = 'ASCII'
     HTML = 'HTML'
     URI = 'URI'
     UTF8 = 'UTF8'
+
+
+_MessageFormatEnumType = {m.value: m for m in MessageFormatEnumType}
 
 
 class MessagePriorityEnumType(StrEnum):
@@ -694,11 +847,17 @@ class MessagePriorityEnumType(StrEnum):
     NORMAL_CYCLE = 'NormalCycle'
 
 
+_MessagePriorityEnumType = {m.value: m for m in MessagePriorityEnumType}
+
+
 class MessageStateEnumType(StrEnum):
     CHARGING = 'Charging'
     FAULTED = 'Faulted'
     IDLE = 'Idle'
     UNAVAILABLE = 'Unavailable'
+
+
+_MessageStateEnumType = {m.value: m for m in MessageStateEnumType}
 
 
 class MessageTriggerEnumType(StrEnum):
@@ -715,6 +874,9 @@ class MessageTriggerEnumType(StrEnum):
     PUBLISH_FIRMWARE_STATUS_NOTIFICATION = 'PublishFirmwareStatusNotification'
 
 
+_MessageTriggerEnumType = {m.value: m for m in MessageTriggerEnumType}
+
+
 class MonitorEnumType(StrEnum):
     UPPER_THRESHOLD = 'UpperThreshold'
     LOWER_THRESHOLD = 'LowerThreshold'
@@ -723,10 +885,16 @@ class MonitorEnumType(StrEnum):
     PERIODIC_CLOCK_ALIGNED = 'PeriodicClockAligned'
 
 
+_MonitorEnumType = {m.value: m for m in MonitorEnumType}
+
+
 class MonitoringBaseEnumType(StrEnum):
     ALL = 'All'
     FACTORY_DEFAULT = 'FactoryDefault'
     HARD_WIRED_ONLY = 'HardWiredOnly'
+
+
+_MonitoringBaseEnumType = {m.value: m for m in MonitoringBaseEnumType}
 
 
 class MonitoringCriterionEnumType(StrEnum):
@@ -735,16 +903,25 @@ class MonitoringCriterionEnumType(StrEnum):
     PERIODIC_MONITORING = 'PeriodicMonitoring'
 
 
+_MonitoringCriterionEnumType = {m.value: m for m in MonitoringCriterionEnumType}
+
+
 class MutabilityEnumType(StrEnum):
     READ_ONLY = 'ReadOnly'
     WRITE_ONLY = 'WriteOnly'
     READ_WRITE = 'ReadWrite'
 
 
+_MutabilityEnumType = {m.value: m for m in MutabilityEnumType}
+
+
 class NotifyEVChargingNeedsStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     PROCESSING = 'Processing'
+
+
+_NotifyEVChargingNeedsStatusEnumType = {m.value: m for m in NotifyEVChargingNeedsStatusEnumType}
 
 
 class OCPPInterfaceEnumType(StrEnum):
@@ -758,9 +935,15 @@ class OCPPInterfaceEnumType(StrEnum):
     WIRELESS3 = 'Wireless3'
 
 
+_OCPPInterfaceEnumType = {m.value: m for m in OCPPInterfaceEnumType}
+
+
 class OCPPTransportEnumType(StrEnum):
     JSON = 'JSON'
     SOAP = 'SOAP'
+
+
+_OCPPTransportEnumType = {m.value: m for m in OCPPTransportEnumType}
 
 
 class OCPPVersionEnumType(StrEnum):
@@ -770,9 +953,15 @@ class OCPPVersionEnumType(StrEnum):
     OCPP20 = 'OCPP20'
 
 
+_OCPPVersionEnumType = {m.value: m for m in OCPPVersionEnumType}
+
+
 class OperationalStatusEnumType(StrEnum):
     INOPERATIVE = 'Inoperative'
     OPERATIVE = 'Operative'
+
+
+_OperationalStatusEnumType = {m.value: m for m in OperationalStatusEnumType}
 
 
 class PhaseEnumType(StrEnum):
@@ -788,6 +977,9 @@ class PhaseEnumType(StrEnum):
     L3_L1 = 'L3-L1'
 
 
+_PhaseEnumType = {m.value: m for m in PhaseEnumType}
+
+
 class PublishFirmwareStatusEnumType(StrEnum):
     IDLE = 'Idle'
     DOWNLOAD_SCHEDULED = 'DownloadScheduled'
@@ -801,6 +993,9 @@ class PublishFirmwareStatusEnumType(StrEnum):
     PUBLISH_FAILED = 'PublishFailed'
 
 
+_PublishFirmwareStatusEnumType = {m.value: m for m in PublishFirmwareStatusEnumType}
+
+
 class ReadingContextEnumType(StrEnum):
     INTERRUPTION_BEGIN = 'Interruption.Begin'
     INTERRUPTION_END = 'Interruption.End'
@@ -810,6 +1005,9 @@ class ReadingContextEnumType(StrEnum):
     TRANSACTION_BEGIN = 'Transaction.Begin'
     TRANSACTION_END = 'Transaction.End'
     TRIGGER = 'Trigger'
+
+
+_ReadingContextEnumType = {m.value: m for m in ReadingContextEnumType}
 
 
 class ReasonEnumType(StrEnum):
@@ -834,9 +1032,15 @@ class ReasonEnumType(StrEnum):
     TIMEOUT = 'Timeout'
 
 
+_ReasonEnumType = {m.value: m for m in ReasonEnumType}
+
+
 class RecurrencyKindEnumType(StrEnum):
     DAILY = 'Daily'
     WEEKLY = 'Weekly'
+
+
+_RecurrencyKindEnumType = {m.value: m for m in RecurrencyKindEnumType}
 
 
 class RegistrationStatusEnumType(StrEnum):
@@ -845,10 +1049,16 @@ class RegistrationStatusEnumType(StrEnum):
     REJECTED = 'Rejected'
 
 
+_RegistrationStatusEnumType = {m.value: m for m in RegistrationStatusEnumType}
+
+
 class ReportBaseEnumType(StrEnum):
     CONFIGURATION_INVENTORY = 'ConfigurationInventory'
     FULL_INVENTORY = 'FullInventory'
     SUMMARY_INVENTORY = 'SummaryInventory'
+
+
+_ReportBaseEnumType = {m.value: m for m in ReportBaseEnumType}
 
 
 class RequestStartStopStatusEnumType(StrEnum):
@@ -856,9 +1066,15 @@ class RequestStartStopStatusEnumType(StrEnum):
     REJECTED = 'Rejected'
 
 
+_RequestStartStopStatusEnumType = {m.value: m for m in RequestStartStopStatusEnumType}
+
+
 class ReservationUpdateStatusEnumType(StrEnum):
     EXPIRED = 'Expired'
     REMOVED = 'Removed'
+
+
+_ReservationUpdateStatusEnumType = {m.value: m for m in ReservationUpdateStatusEnumType}
 
 
 class ReserveNowStatusEnumType(StrEnum):
@@ -869,9 +1085,15 @@ class ReserveNowStatusEnumType(StrEnum):
     UNAVAILABLE = 'Unavailable'
 
 
+_ReserveNowStatusEnumType = {m.value: m for m in ReserveNowStatusEnumType}
+
+
 class ResetEnumType(StrEnum):
     IMMEDIATE = 'Immediate'
     ON_IDLE = 'OnIdle'
+
+
+_ResetEnumType = {m.value: m for m in ResetEnumType}
 
 
 class ResetStatusEnumType(StrEnum):
@@ -880,10 +1102,16 @@ class ResetStatusEnumType(StrEnum):
     SCHEDULED = 'Scheduled'
 
 
+_ResetStatusEnumType = {m.value: m for m in ResetStatusEnumType}
+
+
 class SendLocalListStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     FAILED = 'Failed'
     VERSION_MISMATCH = 'VersionMismatch'
+
+
+_SendLocalListStatusEnumType = {m.value: m for m in SendLocalListStatusEnumType}
 
 
 class SetMonitoringStatusEnumType(StrEnum):
@@ -895,10 +1123,16 @@ class SetMonitoringStatusEnumType(StrEnum):
     DUPLICATE = 'Duplicate'
 
 
+_SetMonitoringStatusEnumType = {m.value: m for m in SetMonitoringStatusEnumType}
+
+
 class SetNetworkProfileStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     FAILED = 'Failed'
+
+
+_SetNetworkProfileStatusEnumType = {m.value: m for m in SetNetworkProfileStatusEnumType}
 
 
 class SetVariableStatusEnumType(StrEnum):
@@ -910,16 +1144,25 @@ class SetVariableStatusEnumType(StrEnum):
     REBOOT_REQUIRED = 'RebootRequired'
 
 
+_SetVariableStatusEnumType = {m.value: m for m in SetVariableStatusEnumType}
+
+
 class TransactionEventEnumType(StrEnum):
     ENDED = 'Ended'
     STARTED = 'Started'
     UPDATED = 'Updated'
 
 
+_TransactionEventEnumType = {m.value: m for m in TransactionEventEnumType}
+
+
 class TriggerMessageStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     NOT_IMPLEMENTED = 'NotImplemented'
+
+
+_TriggerMessageStatusEnumType = {m.value: m for m in TriggerMessageStatusEnumType}
 
 
 class TriggerReasonEnumType(StrEnum):
@@ -946,11 +1189,17 @@ class TriggerReasonEnumType(StrEnum):
     RESET_COMMAND = 'ResetCommand'
 
 
+_TriggerReasonEnumType = {m.value: m for m in TriggerReasonEnumType}
+
+
 class UnlockStatusEnumType(StrEnum):
     UNLOCKED = 'Unlocked'
     UNLOCK_FAILED = 'UnlockFailed'
     ONGOING_AUTHORIZED_TRANSACTION = 'OngoingAuthorizedTransaction'
     UNKNOWN_CONNECTOR = 'UnknownConnector'
+
+
+_UnlockStatusEnumType = {m.value: m for m in UnlockStatusEnumType}
 
 
 class UnpublishFirmwareStatusEnumType(StrEnum):
@@ -959,9 +1208,15 @@ class UnpublishFirmwareStatusEnumType(StrEnum):
     UNPUBLISHED = 'Unpublished'
 
 
+_UnpublishFirmwareStatusEnumType = {m.value: m for m in UnpublishFirmwareStatusEnumType}
+
+
 class UpdateEnumType(StrEnum):
     DIFFERENTIAL = 'Differential'
     FULL = 'Full'
+
+
+_UpdateEnumType = {m.value: m for m in UpdateEnumType}
 
 
 class UpdateFirmwareStatusEnumType(StrEnum):
@@ -970,6 +1225,9 @@ class UpdateFirmwareStatusEnumType(StrEnum):
     ACCEPTED_CANCELED = 'AcceptedCanceled'
     INVALID_CERTIFICATE = 'InvalidCertificate'
     REVOKED_CERTIFICATE = 'RevokedCertificate'
+
+
+_UpdateFirmwareStatusEnumType = {m.value: m for m in UpdateFirmwareStatusEnumType}
 
 
 class UploadLogStatusEnumType(StrEnum):
@@ -983,11 +1241,17 @@ class UploadLogStatusEnumType(StrEnum):
     ACCEPTED_CANCELED = 'AcceptedCanceled'
 
 
+_UploadLogStatusEnumType = {m.value: m for m in UploadLogStatusEnumType}
+
+
 class VPNEnumType(StrEnum):
     IK_EV2 = 'IKEv2'
     IP_SEC = 'IPSec'
     L2_TP = 'L2TP'
     PPTP = 'PPTP'
+
+
+_VPNEnumType = {m.value: m for m in VPNEnumType}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1103,7 +1367,7 @@ class APNType:
             sim_pin=d.get('simPin'),
             preferred_network=d.get('preferredNetwork'),
             use_only_preferred_network=d.get('useOnlyPreferredNetwork'),
-            apn_authentication=APNAuthenticationEnumType(d['apnAuthentication']),
+            apn_authentication=_APNAuthenticationEnumType[d['apnAuthentication']],
         )
 
 
@@ -1280,7 +1544,7 @@ class AuthorizeResponse:
         return cls(
             custom_data=d.get('customData'),
             id_token_info=IdTokenInfoType.from_json(d['idTokenInfo']),
-            certificate_status=AuthorizeCertificateStatusEnumType(d['certificateStatus']) if 'certificateStatus' in d else None,
+            certificate_status=_AuthorizeCertificateStatusEnumType[d['certificateStatus']] if 'certificateStatus' in d else None,
         )
 
 
@@ -1320,7 +1584,7 @@ class BootNotificationRequest:
         return cls(
             custom_data=d.get('customData'),
             charging_station=ChargingStationType.from_json(d['chargingStation']),
-            reason=BootReasonEnumType(d['reason']),
+            reason=_BootReasonEnumType[d['reason']],
         )
 
 
@@ -1367,7 +1631,7 @@ class BootNotificationResponse:
             custom_data=d.get('customData'),
             current_time=d['currentTime'],
             interval=d['interval'],
-            status=RegistrationStatusEnumType(d['status']),
+            status=_RegistrationStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -1446,7 +1710,7 @@ class CancelReservationResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=CancelReservationStatusEnumType(d['status']),
+            status=_CancelReservationStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -1491,7 +1755,7 @@ class CertificateHashDataChainType:
         return cls(
             custom_data=d.get('customData'),
             certificate_hash_data=CertificateHashDataType.from_json(d['certificateHashData']),
-            certificate_type=GetCertificateIdUseEnumType(d['certificateType']),
+            certificate_type=_GetCertificateIdUseEnumType[d['certificateType']],
             child_certificate_hash_data=tuple([CertificateHashDataType.from_json(e0) for e0 in d['childCertificateHashData']]) if 'childCertificateHashData' in d else None,
         )
 
@@ -1535,7 +1799,7 @@ class CertificateHashDataType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            hash_algorithm=HashAlgorithmEnumType(d['hashAlgorithm']),
+            hash_algorithm=_HashAlgorithmEnumType[d['hashAlgorithm']],
             issuer_name_hash=d['issuerNameHash'],
             issuer_key_hash=d['issuerKeyHash'],
             serial_number=d['serialNumber'],
@@ -1580,7 +1844,7 @@ class CertificateSignedRequest:
         return cls(
             custom_data=d.get('customData'),
             certificate_chain=d['certificateChain'],
-            certificate_type=CertificateSigningUseEnumType(d['certificateType']) if 'certificateType' in d else None,
+            certificate_type=_CertificateSigningUseEnumType[d['certificateType']] if 'certificateType' in d else None,
         )
 
 
@@ -1621,7 +1885,7 @@ class CertificateSignedResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=CertificateSignedStatusEnumType(d['status']),
+            status=_CertificateSignedStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -1664,7 +1928,7 @@ class ChangeAvailabilityRequest:
         return cls(
             custom_data=d.get('customData'),
             evse=EVSEType.from_json(d['evse']) if 'evse' in d else None,
-            operational_status=OperationalStatusEnumType(d['operationalStatus']),
+            operational_status=_OperationalStatusEnumType[d['operationalStatus']],
         )
 
 
@@ -1705,7 +1969,7 @@ class ChangeAvailabilityResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=ChangeAvailabilityStatusEnumType(d['status']),
+            status=_ChangeAvailabilityStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -1750,7 +2014,7 @@ class ChargingLimitType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            charging_limit_source=ChargingLimitSourceEnumType(d['chargingLimitSource']),
+            charging_limit_source=_ChargingLimitSourceEnumType[d['chargingLimitSource']],
             is_grid_critical=d.get('isGridCritical'),
         )
 
@@ -1805,7 +2069,7 @@ class ChargingNeedsType:
             custom_data=d.get('customData'),
             ac_charging_parameters=ACChargingParametersType.from_json(d['acChargingParameters']) if 'acChargingParameters' in d else None,
             dc_charging_parameters=DCChargingParametersType.from_json(d['dcChargingParameters']) if 'dcChargingParameters' in d else None,
-            requested_energy_transfer=EnergyTransferModeEnumType(d['requestedEnergyTransfer']),
+            requested_energy_transfer=_EnergyTransferModeEnumType[d['requestedEnergyTransfer']],
             departure_time=d.get('departureTime'),
         )
 
@@ -1860,10 +2124,10 @@ class ChargingProfileCriterionType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            charging_profile_purpose=ChargingProfilePurposeEnumType(d['chargingProfilePurpose']) if 'chargingProfilePurpose' in d else None,
+            charging_profile_purpose=_ChargingProfilePurposeEnumType[d['chargingProfilePurpose']] if 'chargingProfilePurpose' in d else None,
             stack_level=d.get('stackLevel'),
             charging_profile_id=tuple(d['chargingProfileId']) if 'chargingProfileId' in d else None,
-            charging_limit_source=tuple([ChargingLimitSourceEnumType(e0) for e0 in d['chargingLimitSource']]) if 'chargingLimitSource' in d else None,
+            charging_limit_source=tuple([_ChargingLimitSourceEnumType[e0] for e0 in d['chargingLimitSource']]) if 'chargingLimitSource' in d else None,
         )
 
 
@@ -1929,9 +2193,9 @@ class ChargingProfileType:
             custom_data=d.get('customData'),
             id=d['id'],
             stack_level=d['stackLevel'],
-            charging_profile_purpose=ChargingProfilePurposeEnumType(d['chargingProfilePurpose']),
-            charging_profile_kind=ChargingProfileKindEnumType(d['chargingProfileKind']),
-            recurrency_kind=RecurrencyKindEnumType(d['recurrencyKind']) if 'recurrencyKind' in d else None,
+            charging_profile_purpose=_ChargingProfilePurposeEnumType[d['chargingProfilePurpose']],
+            charging_profile_kind=_ChargingProfileKindEnumType[d['chargingProfileKind']],
+            recurrency_kind=_RecurrencyKindEnumType[d['recurrencyKind']] if 'recurrencyKind' in d else None,
             valid_from=d.get('validFrom'),
             valid_to=d.get('validTo'),
             charging_schedule=tuple([ChargingScheduleType.from_json(e0) for e0 in d['chargingSchedule']]),
@@ -2051,7 +2315,7 @@ class ChargingScheduleType:
             id=d['id'],
             start_schedule=d.get('startSchedule'),
             duration=d.get('duration'),
-            charging_rate_unit=ChargingRateUnitEnumType(d['chargingRateUnit']),
+            charging_rate_unit=_ChargingRateUnitEnumType[d['chargingRateUnit']],
             charging_schedule_period=tuple([ChargingSchedulePeriodType.from_json(e0) for e0 in d['chargingSchedulePeriod']]),
             min_charging_rate=d.get('minChargingRate'),
             sales_tariff=SalesTariffType.from_json(d['salesTariff']) if 'salesTariff' in d else None,
@@ -2187,7 +2451,7 @@ class ClearCacheResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=ClearCacheStatusEnumType(d['status']),
+            status=_ClearCacheStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -2273,7 +2537,7 @@ class ClearChargingProfileResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=ClearChargingProfileStatusEnumType(d['status']),
+            status=_ClearChargingProfileStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -2325,7 +2589,7 @@ class ClearChargingProfileType:
         return cls(
             custom_data=d.get('customData'),
             evse_id=d.get('evseId'),
-            charging_profile_purpose=ChargingProfilePurposeEnumType(d['chargingProfilePurpose']) if 'chargingProfilePurpose' in d else None,
+            charging_profile_purpose=_ChargingProfilePurposeEnumType[d['chargingProfilePurpose']] if 'chargingProfilePurpose' in d else None,
             stack_level=d.get('stackLevel'),
         )
 
@@ -2404,7 +2668,7 @@ class ClearDisplayMessageResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=ClearMessageStatusEnumType(d['status']),
+            status=_ClearMessageStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -2448,7 +2712,7 @@ class ClearMonitoringResultType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=ClearMonitoringStatusEnumType(d['status']),
+            status=_ClearMonitoringStatusEnumType[d['status']],
             id=d['id'],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
@@ -2565,7 +2829,7 @@ class ClearedChargingLimitRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            charging_limit_source=ChargingLimitSourceEnumType(d['chargingLimitSource']),
+            charging_limit_source=_ChargingLimitSourceEnumType[d['chargingLimitSource']],
             evse_id=d.get('evseId'),
         )
 
@@ -2747,7 +3011,7 @@ class CompositeScheduleType:
             evse_id=d['evseId'],
             duration=d['duration'],
             schedule_start=d['scheduleStart'],
-            charging_rate_unit=ChargingRateUnitEnumType(d['chargingRateUnit']),
+            charging_rate_unit=_ChargingRateUnitEnumType[d['chargingRateUnit']],
         )
 
 
@@ -2836,7 +3100,7 @@ class CostType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            cost_kind=CostKindEnumType(d['costKind']),
+            cost_kind=_CostKindEnumType[d['costKind']],
             amount=d['amount'],
             amount_multiplier=d.get('amountMultiplier'),
         )
@@ -3045,7 +3309,7 @@ class CustomerInformationResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=CustomerInformationStatusEnumType(d['status']),
+            status=_CustomerInformationStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -3211,7 +3475,7 @@ class DataTransferResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=DataTransferStatusEnumType(d['status']),
+            status=_DataTransferStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             data=d.get('data', ABSENT),
         )
@@ -3291,7 +3555,7 @@ class DeleteCertificateResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=DeleteCertificateStatusEnumType(d['status']),
+            status=_DeleteCertificateStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -3415,7 +3679,7 @@ class EventDataType:
             custom_data=d.get('customData'),
             event_id=d['eventId'],
             timestamp=d['timestamp'],
-            trigger=EventTriggerEnumType(d['trigger']),
+            trigger=_EventTriggerEnumType[d['trigger']],
             cause=d.get('cause'),
             actual_value=d['actualValue'],
             tech_code=d.get('techCode'),
@@ -3424,7 +3688,7 @@ class EventDataType:
             transaction_id=d.get('transactionId'),
             component=ComponentType.from_json(d['component']),
             variable_monitoring_id=d.get('variableMonitoringId'),
-            event_notification_type=EventNotificationEnumType(d['eventNotificationType']),
+            event_notification_type=_EventNotificationEnumType[d['eventNotificationType']],
             variable=VariableType.from_json(d['variable']),
         )
 
@@ -3466,7 +3730,7 @@ class FirmwareStatusNotificationRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=FirmwareStatusEnumType(d['status']),
+            status=_FirmwareStatusEnumType[d['status']],
             request_id=d.get('requestId'),
         )
 
@@ -3601,7 +3865,7 @@ class Get15118EVCertificateRequest:
         return cls(
             custom_data=d.get('customData'),
             iso_15118_schema_version=d['iso15118SchemaVersion'],
-            action=CertificateActionEnumType(d['action']),
+            action=_CertificateActionEnumType[d['action']],
             exi_request=d['exiRequest'],
         )
 
@@ -3645,7 +3909,7 @@ class Get15118EVCertificateResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=Iso15118EVCertificateStatusEnumType(d['status']),
+            status=_Iso15118EVCertificateStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             exi_response=d['exiResponse'],
         )
@@ -3687,7 +3951,7 @@ class GetBaseReportRequest:
         return cls(
             custom_data=d.get('customData'),
             request_id=d['requestId'],
-            report_base=ReportBaseEnumType(d['reportBase']),
+            report_base=_ReportBaseEnumType[d['reportBase']],
         )
 
 
@@ -3728,7 +3992,7 @@ class GetBaseReportResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=GenericDeviceModelStatusEnumType(d['status']),
+            status=_GenericDeviceModelStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -3811,7 +4075,7 @@ class GetCertificateStatusResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=GetCertificateStatusEnumType(d['status']),
+            status=_GetCertificateStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             ocsp_result=d.get('ocspResult'),
         )
@@ -3899,7 +4163,7 @@ class GetChargingProfilesResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=GetChargingProfileStatusEnumType(d['status']),
+            status=_GetChargingProfileStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -3944,7 +4208,7 @@ class GetCompositeScheduleRequest:
         return cls(
             custom_data=d.get('customData'),
             duration=d['duration'],
-            charging_rate_unit=ChargingRateUnitEnumType(d['chargingRateUnit']) if 'chargingRateUnit' in d else None,
+            charging_rate_unit=_ChargingRateUnitEnumType[d['chargingRateUnit']] if 'chargingRateUnit' in d else None,
             evse_id=d['evseId'],
         )
 
@@ -3990,7 +4254,7 @@ class GetCompositeScheduleResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             schedule=CompositeScheduleType.from_json(d['schedule']) if 'schedule' in d else None,
         )
@@ -4043,8 +4307,8 @@ class GetDisplayMessagesRequest:
             custom_data=d.get('customData'),
             id=tuple(d['id']) if 'id' in d else None,
             request_id=d['requestId'],
-            priority=MessagePriorityEnumType(d['priority']) if 'priority' in d else None,
-            state=MessageStateEnumType(d['state']) if 'state' in d else None,
+            priority=_MessagePriorityEnumType[d['priority']] if 'priority' in d else None,
+            state=_MessageStateEnumType[d['state']] if 'state' in d else None,
         )
 
 
@@ -4085,7 +4349,7 @@ class GetDisplayMessagesResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=GetDisplayMessagesStatusEnumType(d['status']),
+            status=_GetDisplayMessagesStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -4125,7 +4389,7 @@ class GetInstalledCertificateIdsRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            certificate_type=tuple([GetCertificateIdUseEnumType(e0) for e0 in d['certificateType']]) if 'certificateType' in d else None,
+            certificate_type=tuple([_GetCertificateIdUseEnumType[e0] for e0 in d['certificateType']]) if 'certificateType' in d else None,
         )
 
 
@@ -4170,7 +4434,7 @@ class GetInstalledCertificateIdsResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=GetInstalledCertificateStatusEnumType(d['status']),
+            status=_GetInstalledCertificateStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             certificate_hash_data_chain=tuple([CertificateHashDataChainType.from_json(e0) for e0 in d['certificateHashDataChain']]) if 'certificateHashDataChain' in d else None,
         )
@@ -4293,7 +4557,7 @@ class GetLogRequest:
         return cls(
             custom_data=d.get('customData'),
             log=LogParametersType.from_json(d['log']),
-            log_type=LogEnumType(d['logType']),
+            log_type=_LogEnumType[d['logType']],
             request_id=d['requestId'],
             retries=d.get('retries'),
             retry_interval=d.get('retryInterval'),
@@ -4341,7 +4605,7 @@ class GetLogResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=LogStatusEnumType(d['status']),
+            status=_LogStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             filename=d.get('filename'),
         )
@@ -4390,7 +4654,7 @@ class GetMonitoringReportRequest:
             custom_data=d.get('customData'),
             component_variable=tuple([ComponentVariableType.from_json(e0) for e0 in d['componentVariable']]) if 'componentVariable' in d else None,
             request_id=d['requestId'],
-            monitoring_criteria=tuple([MonitoringCriterionEnumType(e0) for e0 in d['monitoringCriteria']]) if 'monitoringCriteria' in d else None,
+            monitoring_criteria=tuple([_MonitoringCriterionEnumType[e0] for e0 in d['monitoringCriteria']]) if 'monitoringCriteria' in d else None,
         )
 
 
@@ -4431,7 +4695,7 @@ class GetMonitoringReportResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=GenericDeviceModelStatusEnumType(d['status']),
+            status=_GenericDeviceModelStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -4479,7 +4743,7 @@ class GetReportRequest:
             custom_data=d.get('customData'),
             component_variable=tuple([ComponentVariableType.from_json(e0) for e0 in d['componentVariable']]) if 'componentVariable' in d else None,
             request_id=d['requestId'],
-            component_criteria=tuple([ComponentCriterionEnumType(e0) for e0 in d['componentCriteria']]) if 'componentCriteria' in d else None,
+            component_criteria=tuple([_ComponentCriterionEnumType[e0] for e0 in d['componentCriteria']]) if 'componentCriteria' in d else None,
         )
 
 
@@ -4520,7 +4784,7 @@ class GetReportResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=GenericDeviceModelStatusEnumType(d['status']),
+            status=_GenericDeviceModelStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -4648,7 +4912,7 @@ class GetVariableDataType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            attribute_type=AttributeEnumType(d['attributeType']) if 'attributeType' in d else None,
+            attribute_type=_AttributeEnumType[d['attributeType']] if 'attributeType' in d else None,
             component=ComponentType.from_json(d['component']),
             variable=VariableType.from_json(d['variable']),
         )
@@ -4707,8 +4971,8 @@ class GetVariableResultType:
         return cls(
             custom_data=d.get('customData'),
             attribute_status_info=StatusInfoType.from_json(d['attributeStatusInfo']) if 'attributeStatusInfo' in d else None,
-            attribute_status=GetVariableStatusEnumType(d['attributeStatus']),
-            attribute_type=AttributeEnumType(d['attributeType']) if 'attributeType' in d else None,
+            attribute_status=_GetVariableStatusEnumType[d['attributeStatus']],
+            attribute_type=_AttributeEnumType[d['attributeType']] if 'attributeType' in d else None,
             attribute_value=d.get('attributeValue'),
             component=ComponentType.from_json(d['component']),
             variable=VariableType.from_json(d['variable']),
@@ -4924,7 +5188,7 @@ class IdTokenInfoType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=AuthorizationStatusEnumType(d['status']),
+            status=_AuthorizationStatusEnumType[d['status']],
             cache_expiry_date_time=d.get('cacheExpiryDateTime'),
             charging_priority=d.get('chargingPriority'),
             language1=d.get('language1'),
@@ -4979,7 +5243,7 @@ class IdTokenType:
             custom_data=d.get('customData'),
             additional_info=tuple([AdditionalInfoType.from_json(e0) for e0 in d['additionalInfo']]) if 'additionalInfo' in d else None,
             id_token=d['idToken'],
-            type=IdTokenEnumType(d['type']),
+            type=_IdTokenEnumType[d['type']],
         )
 
 
@@ -5018,7 +5282,7 @@ class InstallCertificateRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            certificate_type=InstallCertificateUseEnumType(d['certificateType']),
+            certificate_type=_InstallCertificateUseEnumType[d['certificateType']],
             certificate=d['certificate'],
         )
 
@@ -5060,7 +5324,7 @@ class InstallCertificateResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=InstallCertificateStatusEnumType(d['status']),
+            status=_InstallCertificateStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -5152,7 +5416,7 @@ class LogStatusNotificationRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=UploadLogStatusEnumType(d['status']),
+            status=_UploadLogStatusEnumType[d['status']],
             request_id=d.get('requestId'),
         )
 
@@ -5233,7 +5497,7 @@ class MessageContentType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            format=MessageFormatEnumType(d['format']),
+            format=_MessageFormatEnumType[d['format']],
             language=d.get('language'),
             content=d['content'],
         )
@@ -5301,8 +5565,8 @@ class MessageInfoType:
             custom_data=d.get('customData'),
             display=ComponentType.from_json(d['display']) if 'display' in d else None,
             id=d['id'],
-            priority=MessagePriorityEnumType(d['priority']),
-            state=MessageStateEnumType(d['state']) if 'state' in d else None,
+            priority=_MessagePriorityEnumType[d['priority']],
+            state=_MessageStateEnumType[d['state']] if 'state' in d else None,
             start_date_time=d.get('startDateTime'),
             end_date_time=d.get('endDateTime'),
             transaction_id=d.get('transactionId'),
@@ -5578,12 +5842,12 @@ class NetworkConnectionProfileType:
         return cls(
             custom_data=d.get('customData'),
             apn=APNType.from_json(d['apn']) if 'apn' in d else None,
-            ocpp_version=OCPPVersionEnumType(d['ocppVersion']),
-            ocpp_transport=OCPPTransportEnumType(d['ocppTransport']),
+            ocpp_version=_OCPPVersionEnumType[d['ocppVersion']],
+            ocpp_transport=_OCPPTransportEnumType[d['ocppTransport']],
             ocpp_csms_url=d['ocppCsmsUrl'],
             message_timeout=d['messageTimeout'],
             security_profile=d['securityProfile'],
-            ocpp_interface=OCPPInterfaceEnumType(d['ocppInterface']),
+            ocpp_interface=_OCPPInterfaceEnumType[d['ocppInterface']],
             vpn=VPNType.from_json(d['vpn']) if 'vpn' in d else None,
         )
 
@@ -5917,7 +6181,7 @@ class NotifyEVChargingNeedsResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=NotifyEVChargingNeedsStatusEnumType(d['status']),
+            status=_NotifyEVChargingNeedsStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -6002,7 +6266,7 @@ class NotifyEVChargingScheduleResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -6304,7 +6568,7 @@ class OCSPRequestDataType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            hash_algorithm=HashAlgorithmEnumType(d['hashAlgorithm']),
+            hash_algorithm=_HashAlgorithmEnumType[d['hashAlgorithm']],
             issuer_name_hash=d['issuerNameHash'],
             issuer_key_hash=d['issuerKeyHash'],
             serial_number=d['serialNumber'],
@@ -6402,7 +6666,7 @@ class PublishFirmwareResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -6448,7 +6712,7 @@ class PublishFirmwareStatusNotificationRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=PublishFirmwareStatusEnumType(d['status']),
+            status=_PublishFirmwareStatusEnumType[d['status']],
             location=tuple(d['location']) if 'location' in d else None,
             request_id=d.get('requestId'),
         )
@@ -6577,7 +6841,7 @@ class ReportChargingProfilesRequest:
         return cls(
             custom_data=d.get('customData'),
             request_id=d['requestId'],
-            charging_limit_source=ChargingLimitSourceEnumType(d['chargingLimitSource']),
+            charging_limit_source=_ChargingLimitSourceEnumType[d['chargingLimitSource']],
             charging_profile=tuple([ChargingProfileType.from_json(e0) for e0 in d['chargingProfile']]),
             tbc=d.get('tbc'),
             evse_id=d['evseId'],
@@ -6765,7 +7029,7 @@ class RequestStartTransactionResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=RequestStartStopStatusEnumType(d['status']),
+            status=_RequestStartStopStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             transaction_id=d.get('transactionId'),
         )
@@ -6845,7 +7109,7 @@ class RequestStopTransactionResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=RequestStartStopStatusEnumType(d['status']),
+            status=_RequestStartStopStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -6886,7 +7150,7 @@ class ReservationStatusUpdateRequest:
         return cls(
             custom_data=d.get('customData'),
             reservation_id=d['reservationId'],
-            reservation_update_status=ReservationUpdateStatusEnumType(d['reservationUpdateStatus']),
+            reservation_update_status=_ReservationUpdateStatusEnumType[d['reservationUpdateStatus']],
         )
 
 
@@ -6975,7 +7239,7 @@ class ReserveNowRequest:
             custom_data=d.get('customData'),
             id=d['id'],
             expiry_date_time=d['expiryDateTime'],
-            connector_type=ConnectorEnumType(d['connectorType']) if 'connectorType' in d else None,
+            connector_type=_ConnectorEnumType[d['connectorType']] if 'connectorType' in d else None,
             id_token=IdTokenType.from_json(d['idToken']),
             evse_id=d.get('evseId'),
             group_id_token=IdTokenType.from_json(d['groupIdToken']) if 'groupIdToken' in d else None,
@@ -7019,7 +7283,7 @@ class ReserveNowResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=ReserveNowStatusEnumType(d['status']),
+            status=_ReserveNowStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -7061,7 +7325,7 @@ class ResetRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            type=ResetEnumType(d['type']),
+            type=_ResetEnumType[d['type']],
             evse_id=d.get('evseId'),
         )
 
@@ -7103,7 +7367,7 @@ class ResetResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=ResetStatusEnumType(d['status']),
+            status=_ResetStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -7272,10 +7536,10 @@ class SampledValueType:
         return cls(
             custom_data=d.get('customData'),
             value=d['value'],
-            context=ReadingContextEnumType(d['context']) if 'context' in d else None,
-            measurand=MeasurandEnumType(d['measurand']) if 'measurand' in d else None,
-            phase=PhaseEnumType(d['phase']) if 'phase' in d else None,
-            location=LocationEnumType(d['location']) if 'location' in d else None,
+            context=_ReadingContextEnumType[d['context']] if 'context' in d else None,
+            measurand=_MeasurandEnumType[d['measurand']] if 'measurand' in d else None,
+            phase=_PhaseEnumType[d['phase']] if 'phase' in d else None,
+            location=_LocationEnumType[d['location']] if 'location' in d else None,
             signed_meter_value=SignedMeterValueType.from_json(d['signedMeterValue']) if 'signedMeterValue' in d else None,
             unit_of_measure=UnitOfMeasureType.from_json(d['unitOfMeasure']) if 'unitOfMeasure' in d else None,
         )
@@ -7401,7 +7665,7 @@ class SendLocalListRequest:
             custom_data=d.get('customData'),
             local_authorization_list=tuple([AuthorizationData.from_json(e0) for e0 in d['localAuthorizationList']]) if 'localAuthorizationList' in d else None,
             version_number=d['versionNumber'],
-            update_type=UpdateEnumType(d['updateType']),
+            update_type=_UpdateEnumType[d['updateType']],
         )
 
 
@@ -7442,7 +7706,7 @@ class SendLocalListResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=SendLocalListStatusEnumType(d['status']),
+            status=_SendLocalListStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -7524,7 +7788,7 @@ class SetChargingProfileResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=ChargingProfileStatusEnumType(d['status']),
+            status=_ChargingProfileStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -7603,7 +7867,7 @@ class SetDisplayMessageResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=DisplayMessageStatusEnumType(d['status']),
+            status=_DisplayMessageStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -7641,7 +7905,7 @@ class SetMonitoringBaseRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            monitoring_base=MonitoringBaseEnumType(d['monitoringBase']),
+            monitoring_base=_MonitoringBaseEnumType[d['monitoringBase']],
         )
 
 
@@ -7682,7 +7946,7 @@ class SetMonitoringBaseResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=GenericDeviceModelStatusEnumType(d['status']),
+            status=_GenericDeviceModelStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -7742,7 +8006,7 @@ class SetMonitoringDataType:
             id=d.get('id'),
             transaction=d.get('transaction'),
             value=d['value'],
-            type=MonitorEnumType(d['type']),
+            type=_MonitorEnumType[d['type']],
             severity=d['severity'],
             component=ComponentType.from_json(d['component']),
             variable=VariableType.from_json(d['variable']),
@@ -7823,7 +8087,7 @@ class SetMonitoringLevelResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -7882,8 +8146,8 @@ class SetMonitoringResultType:
             custom_data=d.get('customData'),
             id=d.get('id'),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
-            status=SetMonitoringStatusEnumType(d['status']),
-            type=MonitorEnumType(d['type']),
+            status=_SetMonitoringStatusEnumType[d['status']],
+            type=_MonitorEnumType[d['type']],
             component=ComponentType.from_json(d['component']),
             variable=VariableType.from_json(d['variable']),
             severity=d['severity'],
@@ -7967,7 +8231,7 @@ class SetNetworkProfileResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=SetNetworkProfileStatusEnumType(d['status']),
+            status=_SetNetworkProfileStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -8013,7 +8277,7 @@ class SetVariableDataType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            attribute_type=AttributeEnumType(d['attributeType']) if 'attributeType' in d else None,
+            attribute_type=_AttributeEnumType[d['attributeType']] if 'attributeType' in d else None,
             attribute_value=d['attributeValue'],
             component=ComponentType.from_json(d['component']),
             variable=VariableType.from_json(d['variable']),
@@ -8139,8 +8403,8 @@ class SetVariableResultType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            attribute_type=AttributeEnumType(d['attributeType']) if 'attributeType' in d else None,
-            attribute_status=SetVariableStatusEnumType(d['attributeStatus']),
+            attribute_type=_AttributeEnumType[d['attributeType']] if 'attributeType' in d else None,
+            attribute_status=_SetVariableStatusEnumType[d['attributeStatus']],
             attribute_status_info=StatusInfoType.from_json(d['attributeStatusInfo']) if 'attributeStatusInfo' in d else None,
             component=ComponentType.from_json(d['component']),
             variable=VariableType.from_json(d['variable']),
@@ -8259,7 +8523,7 @@ class SignCertificateRequest:
         return cls(
             custom_data=d.get('customData'),
             csr=d['csr'],
-            certificate_type=CertificateSigningUseEnumType(d['certificateType']) if 'certificateType' in d else None,
+            certificate_type=_CertificateSigningUseEnumType[d['certificateType']] if 'certificateType' in d else None,
         )
 
 
@@ -8300,7 +8564,7 @@ class SignCertificateResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -8439,7 +8703,7 @@ class StatusNotificationRequest:
         return cls(
             custom_data=d.get('customData'),
             timestamp=d['timestamp'],
-            connector_status=ConnectorStatusEnumType(d['connectorStatus']),
+            connector_status=_ConnectorStatusEnumType[d['connectorStatus']],
             evse_id=d['evseId'],
             connector_id=d['connectorId'],
         )
@@ -8548,10 +8812,10 @@ class TransactionEventRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            event_type=TransactionEventEnumType(d['eventType']),
+            event_type=_TransactionEventEnumType[d['eventType']],
             meter_value=tuple([MeterValueType.from_json(e0) for e0 in d['meterValue']]) if 'meterValue' in d else None,
             timestamp=d['timestamp'],
-            trigger_reason=TriggerReasonEnumType(d['triggerReason']),
+            trigger_reason=_TriggerReasonEnumType[d['triggerReason']],
             seq_no=d['seqNo'],
             offline=d.get('offline'),
             number_of_phases_used=d.get('numberOfPhasesUsed'),
@@ -8670,9 +8934,9 @@ class TransactionType:
         return cls(
             custom_data=d.get('customData'),
             transaction_id=d['transactionId'],
-            charging_state=ChargingStateEnumType(d['chargingState']) if 'chargingState' in d else None,
+            charging_state=_ChargingStateEnumType[d['chargingState']] if 'chargingState' in d else None,
             time_spent_charging=d.get('timeSpentCharging'),
-            stopped_reason=ReasonEnumType(d['stoppedReason']) if 'stoppedReason' in d else None,
+            stopped_reason=_ReasonEnumType[d['stoppedReason']] if 'stoppedReason' in d else None,
             remote_start_id=d.get('remoteStartId'),
         )
 
@@ -8715,7 +8979,7 @@ class TriggerMessageRequest:
         return cls(
             custom_data=d.get('customData'),
             evse=EVSEType.from_json(d['evse']) if 'evse' in d else None,
-            requested_message=MessageTriggerEnumType(d['requestedMessage']),
+            requested_message=_MessageTriggerEnumType[d['requestedMessage']],
         )
 
 
@@ -8756,7 +9020,7 @@ class TriggerMessageResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=TriggerMessageStatusEnumType(d['status']),
+            status=_TriggerMessageStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -8885,7 +9149,7 @@ class UnlockConnectorResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=UnlockStatusEnumType(d['status']),
+            status=_UnlockStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -8960,7 +9224,7 @@ class UnpublishFirmwareResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=UnpublishFirmwareStatusEnumType(d['status']),
+            status=_UnpublishFirmwareStatusEnumType[d['status']],
         )
 
 
@@ -9051,7 +9315,7 @@ class UpdateFirmwareResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            status=UpdateFirmwareStatusEnumType(d['status']),
+            status=_UpdateFirmwareStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
         )
 
@@ -9109,7 +9373,7 @@ class VPNType:
             group=d.get('group'),
             password=d['password'],
             key=d['key'],
-            type=VPNEnumType(d['type']),
+            type=_VPNEnumType[d['type']],
         )
 
 
@@ -9167,9 +9431,9 @@ class VariableAttributeType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             custom_data=d.get('customData'),
-            type=AttributeEnumType(d['type']) if 'type' in d else None,
+            type=_AttributeEnumType[d['type']] if 'type' in d else None,
             value=d.get('value'),
-            mutability=MutabilityEnumType(d['mutability']) if 'mutability' in d else None,
+            mutability=_MutabilityEnumType[d['mutability']] if 'mutability' in d else None,
             persistent=d.get('persistent'),
             constant=d.get('constant'),
         )
@@ -9230,7 +9494,7 @@ class VariableCharacteristicsType:
         return cls(
             custom_data=d.get('customData'),
             unit=d.get('unit'),
-            data_type=DataEnumType(d['dataType']),
+            data_type=_DataEnumType[d['dataType']],
             min_limit=d.get('minLimit'),
             max_limit=d.get('maxLimit'),
             values_list=d.get('valuesList'),
@@ -9285,7 +9549,7 @@ class VariableMonitoringType:
             id=d['id'],
             transaction=d['transaction'],
             value=d['value'],
-            type=MonitorEnumType(d['type']),
+            type=_MonitorEnumType[d['type']],
             severity=d['severity'],
         )
 

@@ -444,11 +444,17 @@ class APNAuthenticationEnumType(StrEnum):
     AUTO = 'AUTO'
 
 
+_APNAuthenticationEnumType = {m.value: m for m in APNAuthenticationEnumType}
+
+
 class AttributeEnumType(StrEnum):
     ACTUAL = 'Actual'
     TARGET = 'Target'
     MIN_SET = 'MinSet'
     MAX_SET = 'MaxSet'
+
+
+_AttributeEnumType = {m.value: m for m in AttributeEnumType}
 
 
 class AuthorizationStatusEnumType(StrEnum):
@@ -464,6 +470,9 @@ class AuthorizationStatusEnumType(StrEnum):
     UNKNOWN = 'Unknown'
 
 
+_AuthorizationStatusEnumType = {m.value: m for m in AuthorizationStatusEnumType}
+
+
 class AuthorizeCertificateStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     SIGNATURE_ERROR = 'SignatureError'
@@ -474,10 +483,16 @@ class AuthorizeCertificateStatusEnumType(StrEnum):
     CONTRACT_CANCELLED = 'ContractCancelled'
 
 
+_AuthorizeCertificateStatusEnumType = {m.value: m for m in AuthorizeCertificateStatusEnumType}
+
+
 class BatterySwapEventEnumType(StrEnum):
     BATTERY_IN = 'BatteryIn'
     BATTERY_OUT = 'BatteryOut'
     BATTERY_OUT_TIMEOUT = 'BatteryOutTimeout'
+
+
+_BatterySwapEventEnumType = {m.value: m for m in BatterySwapEventEnumType}
 
 
 class BootReasonEnumType(StrEnum):
@@ -492,9 +507,15 @@ class BootReasonEnumType(StrEnum):
     WATCHDOG = 'Watchdog'
 
 
+_BootReasonEnumType = {m.value: m for m in BootReasonEnumType}
+
+
 class CancelReservationStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
+
+
+_CancelReservationStatusEnumType = {m.value: m for m in CancelReservationStatusEnumType}
 
 
 class CertificateActionEnumType(StrEnum):
@@ -502,15 +523,24 @@ class CertificateActionEnumType(StrEnum):
     UPDATE = 'Update'
 
 
+_CertificateActionEnumType = {m.value: m for m in CertificateActionEnumType}
+
+
 class CertificateSignedStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
+
+
+_CertificateSignedStatusEnumType = {m.value: m for m in CertificateSignedStatusEnumType}
 
 
 class CertificateSigningUseEnumType(StrEnum):
     CHARGING_STATION_CERTIFICATE = 'ChargingStationCertificate'
     V2G_CERTIFICATE = 'V2GCertificate'
     V2G20_CERTIFICATE = 'V2G20Certificate'
+
+
+_CertificateSigningUseEnumType = {m.value: m for m in CertificateSigningUseEnumType}
 
 
 class CertificateStatusEnumType(StrEnum):
@@ -520,9 +550,15 @@ class CertificateStatusEnumType(StrEnum):
     FAILED = 'Failed'
 
 
+_CertificateStatusEnumType = {m.value: m for m in CertificateStatusEnumType}
+
+
 class CertificateStatusSourceEnumType(StrEnum):
     CRL = 'CRL'
     OCSP = 'OCSP'
+
+
+_CertificateStatusSourceEnumType = {m.value: m for m in CertificateStatusSourceEnumType}
 
 
 class ChangeAvailabilityStatusEnumType(StrEnum):
@@ -531,11 +567,17 @@ class ChangeAvailabilityStatusEnumType(StrEnum):
     SCHEDULED = 'Scheduled'
 
 
+_ChangeAvailabilityStatusEnumType = {m.value: m for m in ChangeAvailabilityStatusEnumType}
+
+
 class ChargingProfileKindEnumType(StrEnum):
     ABSOLUTE = 'Absolute'
     RECURRING = 'Recurring'
     RELATIVE = 'Relative'
     DYNAMIC = 'Dynamic'
+
+
+_ChargingProfileKindEnumType = {m.value: m for m in ChargingProfileKindEnumType}
 
 
 class ChargingProfilePurposeEnumType(StrEnum):
@@ -547,14 +589,23 @@ class ChargingProfilePurposeEnumType(StrEnum):
     LOCAL_GENERATION = 'LocalGeneration'
 
 
+_ChargingProfilePurposeEnumType = {m.value: m for m in ChargingProfilePurposeEnumType}
+
+
 class ChargingProfileStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
 
 
+_ChargingProfileStatusEnumType = {m.value: m for m in ChargingProfileStatusEnumType}
+
+
 class ChargingRateUnitEnumType(StrEnum):
     W = 'W'
     A = 'A'
+
+
+_ChargingRateUnitEnumType = {m.value: m for m in ChargingRateUnitEnumType}
 
 
 class ChargingStateEnumType(StrEnum):
@@ -565,14 +616,23 @@ class ChargingStateEnumType(StrEnum):
     IDLE = 'Idle'
 
 
+_ChargingStateEnumType = {m.value: m for m in ChargingStateEnumType}
+
+
 class ClearCacheStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
 
 
+_ClearCacheStatusEnumType = {m.value: m for m in ClearCacheStatusEnumType}
+
+
 class ClearChargingProfileStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     UNKNOWN = 'Unknown'
+
+
+_ClearChargingProfileStatusEnumType = {m.value: m for m in ClearChargingProfileStatusEnumType}
 
 
 class ClearMessageStatusEnumType(StrEnum):
@@ -581,10 +641,16 @@ class ClearMessageStatusEnumType(StrEnum):
     REJECTED = 'Rejected'
 
 
+_ClearMessageStatusEnumType = {m.value: m for m in ClearMessageStatusEnumType}
+
+
 class ClearMonitoringStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     NOT_FOUND = 'NotFound'
+
+
+_ClearMonitoringStatusEnumType = {m.value: m for m in ClearMonitoringStatusEnumType}
 
 
 class ComponentCriterionEnumType(StrEnum):
@@ -592,6 +658,9 @@ class ComponentCriterionEnumType(StrEnum):
     AVAILABLE = 'Available'
     ENABLED = 'Enabled'
     PROBLEM = 'Problem'
+
+
+_ComponentCriterionEnumType = {m.value: m for m in ComponentCriterionEnumType}
 
 
 class ConnectorStatusEnumType(StrEnum):
@@ -602,9 +671,15 @@ class ConnectorStatusEnumType(StrEnum):
     FAULTED = 'Faulted'
 
 
+_ConnectorStatusEnumType = {m.value: m for m in ConnectorStatusEnumType}
+
+
 class ControlModeEnumType(StrEnum):
     SCHEDULED_CONTROL = 'ScheduledControl'
     DYNAMIC_CONTROL = 'DynamicControl'
+
+
+_ControlModeEnumType = {m.value: m for m in ControlModeEnumType}
 
 
 class CostDimensionEnumType(StrEnum):
@@ -617,16 +692,25 @@ class CostDimensionEnumType(StrEnum):
     CHARGING_TIME = 'ChargingTime'
 
 
+_CostDimensionEnumType = {m.value: m for m in CostDimensionEnumType}
+
+
 class CostKindEnumType(StrEnum):
     CARBON_DIOXIDE_EMISSION = 'CarbonDioxideEmission'
     RELATIVE_PRICE_PERCENTAGE = 'RelativePricePercentage'
     RENEWABLE_GENERATION_PERCENTAGE = 'RenewableGenerationPercentage'
 
 
+_CostKindEnumType = {m.value: m for m in CostKindEnumType}
+
+
 class CustomerInformationStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     INVALID = 'Invalid'
+
+
+_CustomerInformationStatusEnumType = {m.value: m for m in CustomerInformationStatusEnumType}
 
 
 class DERControlEnumType(StrEnum):
@@ -654,11 +738,17 @@ class DERControlEnumType(StrEnum):
     WATT_VAR = 'WattVar'
 
 
+_DERControlEnumType = {m.value: m for m in DERControlEnumType}
+
+
 class DERControlStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     NOT_SUPPORTED = 'NotSupported'
     NOT_FOUND = 'NotFound'
+
+
+_DERControlStatusEnumType = {m.value: m for m in DERControlStatusEnumType}
 
 
 class DERUnitEnumType(StrEnum):
@@ -668,6 +758,9 @@ class DERUnitEnumType(StrEnum):
     PCT_W_AVAIL = 'PctWAvail'
     PCT_VAR_AVAIL = 'PctVarAvail'
     PCT_EFFECTIVE_V = 'PctEffectiveV'
+
+
+_DERUnitEnumType = {m.value: m for m in DERUnitEnumType}
 
 
 class DataEnumType(StrEnum):
@@ -681,11 +774,17 @@ class DataEnumType(StrEnum):
     MEMBER_LIST = 'MemberList'
 
 
+_DataEnumType = {m.value: m for m in DataEnumType}
+
+
 class DataTransferStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     UNKNOWN_MESSAGE_ID = 'UnknownMessageId'
     UNKNOWN_VENDOR_ID = 'UnknownVendorId'
+
+
+_DataTransferStatusEnumType = {m.value: m for m in DataTransferStatusEnumType}
 
 
 class DayOfWeekEnumType(StrEnum):
@@ -698,10 +797,16 @@ class DayOfWeekEnumType(StrEnum):
     SUNDAY = 'Sunday'
 
 
+_DayOfWeekEnumType = {m.value: m for m in DayOfWeekEnumType}
+
+
 class DeleteCertificateStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     FAILED = 'Failed'
     NOT_FOUND = 'NotFound'
+
+
+_DeleteCertificateStatusEnumType = {m.value: m for m in DeleteCertificateStatusEnumType}
 
 
 class DisplayMessageStatusEnumType(StrEnum):
@@ -712,6 +817,9 @@ class DisplayMessageStatusEnumType(StrEnum):
     NOT_SUPPORTED_STATE = 'NotSupportedState'
     UNKNOWN_TRANSACTION = 'UnknownTransaction'
     LANGUAGE_NOT_SUPPORTED = 'LanguageNotSupported'
+
+
+_DisplayMessageStatusEnumType = {m.value: m for m in DisplayMessageStatusEnumType}
 
 
 class EnergyTransferModeEnumType(StrEnum):
@@ -728,11 +836,17 @@ class EnergyTransferModeEnumType(StrEnum):
     WPT = 'WPT'
 
 
+_EnergyTransferModeEnumType = {m.value: m for m in EnergyTransferModeEnumType}
+
+
 class EventNotificationEnumType(StrEnum):
     HARD_WIRED_NOTIFICATION = 'HardWiredNotification'
     HARD_WIRED_MONITOR = 'HardWiredMonitor'
     PRECONFIGURED_MONITOR = 'PreconfiguredMonitor'
     CUSTOM_MONITOR = 'CustomMonitor'
+
+
+_EventNotificationEnumType = {m.value: m for m in EventNotificationEnumType}
 
 
 class EventTriggerEnumType(StrEnum):
@@ -741,9 +855,15 @@ class EventTriggerEnumType(StrEnum):
     PERIODIC = 'Periodic'
 
 
+_EventTriggerEnumType = {m.value: m for m in EventTriggerEnumType}
+
+
 class EvseKindEnumType(StrEnum):
     AC = 'AC'
     DC = 'DC'
+
+
+_EvseKindEnumType = {m.value: m for m in EvseKindEnumType}
 
 
 class FirmwareStatusEnumType(StrEnum):
@@ -763,6 +883,9 @@ class FirmwareStatusEnumType(StrEnum):
     SIGNATURE_VERIFIED = 'SignatureVerified'
 
 
+_FirmwareStatusEnumType = {m.value: m for m in FirmwareStatusEnumType}
+
+
 class GenericDeviceModelStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
@@ -770,9 +893,15 @@ class GenericDeviceModelStatusEnumType(StrEnum):
     EMPTY_RESULT_SET = 'EmptyResultSet'
 
 
+_GenericDeviceModelStatusEnumType = {m.value: m for m in GenericDeviceModelStatusEnumType}
+
+
 class GenericStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
+
+
+_GenericStatusEnumType = {m.value: m for m in GenericStatusEnumType}
 
 
 class GetCertificateIdUseEnumType(StrEnum):
@@ -784,9 +913,15 @@ class GetCertificateIdUseEnumType(StrEnum):
     OEM_ROOT_CERTIFICATE = 'OEMRootCertificate'
 
 
+_GetCertificateIdUseEnumType = {m.value: m for m in GetCertificateIdUseEnumType}
+
+
 class GetCertificateStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     FAILED = 'Failed'
+
+
+_GetCertificateStatusEnumType = {m.value: m for m in GetCertificateStatusEnumType}
 
 
 class GetChargingProfileStatusEnumType(StrEnum):
@@ -794,14 +929,23 @@ class GetChargingProfileStatusEnumType(StrEnum):
     NO_PROFILES = 'NoProfiles'
 
 
+_GetChargingProfileStatusEnumType = {m.value: m for m in GetChargingProfileStatusEnumType}
+
+
 class GetDisplayMessagesStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     UNKNOWN = 'Unknown'
 
 
+_GetDisplayMessagesStatusEnumType = {m.value: m for m in GetDisplayMessagesStatusEnumType}
+
+
 class GetInstalledCertificateStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     NOT_FOUND = 'NotFound'
+
+
+_GetInstalledCertificateStatusEnumType = {m.value: m for m in GetInstalledCertificateStatusEnumType}
 
 
 class GetVariableStatusEnumType(StrEnum):
@@ -810,6 +954,9 @@ class GetVariableStatusEnumType(StrEnum):
     UNKNOWN_COMPONENT = 'UnknownComponent'
     UNKNOWN_VARIABLE = 'UnknownVariable'
     NOT_SUPPORTED_ATTRIBUTE_TYPE = 'NotSupportedAttributeType'
+
+
+_GetVariableStatusEnumType = {m.value: m for m in GetVariableStatusEnumType}
 
 
 class GridEventFaultEnumType(StrEnum):
@@ -826,10 +973,16 @@ class GridEventFaultEnumType(StrEnum):
     VOLTAGE_IMBALANCE = 'VoltageImbalance'
 
 
+_GridEventFaultEnumType = {m.value: m for m in GridEventFaultEnumType}
+
+
 class HashAlgorithmEnumType(StrEnum):
     SHA256 = 'SHA256'
     SHA384 = 'SHA384'
     SHA512 = 'SHA512'
+
+
+_HashAlgorithmEnumType = {m.value: m for m in HashAlgorithmEnumType}
 
 
 class InstallCertificateStatusEnumType(StrEnum):
@@ -838,12 +991,18 @@ class InstallCertificateStatusEnumType(StrEnum):
     FAILED = 'Failed'
 
 
+_InstallCertificateStatusEnumType = {m.value: m for m in InstallCertificateStatusEnumType}
+
+
 class InstallCertificateUseEnumType(StrEnum):
     V2G_ROOT_CERTIFICATE = 'V2GRootCertificate'
     MO_ROOT_CERTIFICATE = 'MORootCertificate'
     MANUFACTURER_ROOT_CERTIFICATE = 'ManufacturerRootCertificate'
     CSMS_ROOT_CERTIFICATE = 'CSMSRootCertificate'
     OEM_ROOT_CERTIFICATE = 'OEMRootCertificate'
+
+
+_InstallCertificateUseEnumType = {m.value: m for m in InstallCertificateUseEnumType}
 
 
 class IslandingDetectionEnumType(StrEnum):
@@ -864,9 +1023,15 @@ class IslandingDetectionEnumType(StrEnum):
     OTHER_ACTIVE = 'OtherActive'
 
 
+_IslandingDetectionEnumType = {m.value: m for m in IslandingDetectionEnumType}
+
+
 class Iso15118EVCertificateStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     FAILED = 'Failed'
+
+
+_Iso15118EVCertificateStatusEnumType = {m.value: m for m in Iso15118EVCertificateStatusEnumType}
 
 
 class LocationEnumType(StrEnum):
@@ -878,16 +1043,25 @@ class LocationEnumType(StrEnum):
     UPSTREAM = 'Upstream'
 
 
+_LocationEnumType = {m.value: m for m in LocationEnumType}
+
+
 class LogEnumType(StrEnum):
     DIAGNOSTICS_LOG = 'DiagnosticsLog'
     SECURITY_LOG = 'SecurityLog'
     DATA_COLLECTOR_LOG = 'DataCollectorLog'
 
 
+_LogEnumType = {m.value: m for m in LogEnumType}
+
+
 class LogStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     ACCEPTED_CANCELED = 'AcceptedCanceled'
+
+
+_LogStatusEnumType = {m.value: m for m in LogStatusEnumType}
 
 
 class MeasurandEnumType(StrEnum):
@@ -949,6 +1123,9 @@ class MeasurandEnumType(StrEnum):
     VOLTAGE_MAXIMUM = 'Voltage.Maximum'
 
 
+_MeasurandEnumType = {m.value: m for m in MeasurandEnumType}
+
+
 class MessageFormatEnumType(StrEnum):
     ASCII = 'ASCII'
     HTML = 'HTML'
@@ -957,10 +1134,16 @@ class MessageFormatEnumType(StrEnum):
     QRCODE = 'QRCODE'
 
 
+_MessageFormatEnumType = {m.value: m for m in MessageFormatEnumType}
+
+
 class MessagePriorityEnumType(StrEnum):
     ALWAYS_FRONT = 'AlwaysFront'
     IN_FRONT = 'InFront'
     NORMAL_CYCLE = 'NormalCycle'
+
+
+_MessagePriorityEnumType = {m.value: m for m in MessagePriorityEnumType}
 
 
 class MessageStateEnumType(StrEnum):
@@ -970,6 +1153,9 @@ class MessageStateEnumType(StrEnum):
     UNAVAILABLE = 'Unavailable'
     SUSPENDED = 'Suspended'
     DISCHARGING = 'Discharging'
+
+
+_MessageStateEnumType = {m.value: m for m in MessageStateEnumType}
 
 
 class MessageTriggerEnumType(StrEnum):
@@ -988,9 +1174,15 @@ class MessageTriggerEnumType(StrEnum):
     CUSTOM_TRIGGER = 'CustomTrigger'
 
 
+_MessageTriggerEnumType = {m.value: m for m in MessageTriggerEnumType}
+
+
 class MobilityNeedsModeEnumType(StrEnum):
     EVCC = 'EVCC'
     EVCC_SECC = 'EVCC_SECC'
+
+
+_MobilityNeedsModeEnumType = {m.value: m for m in MobilityNeedsModeEnumType}
 
 
 class MonitorEnumType(StrEnum):
@@ -1003,10 +1195,16 @@ class MonitorEnumType(StrEnum):
     TARGET_DELTA_RELATIVE = 'TargetDeltaRelative'
 
 
+_MonitorEnumType = {m.value: m for m in MonitorEnumType}
+
+
 class MonitoringBaseEnumType(StrEnum):
     ALL = 'All'
     FACTORY_DEFAULT = 'FactoryDefault'
     HARD_WIRED_ONLY = 'HardWiredOnly'
+
+
+_MonitoringBaseEnumType = {m.value: m for m in MonitoringBaseEnumType}
 
 
 class MonitoringCriterionEnumType(StrEnum):
@@ -1015,10 +1213,16 @@ class MonitoringCriterionEnumType(StrEnum):
     PERIODIC_MONITORING = 'PeriodicMonitoring'
 
 
+_MonitoringCriterionEnumType = {m.value: m for m in MonitoringCriterionEnumType}
+
+
 class MutabilityEnumType(StrEnum):
     READ_ONLY = 'ReadOnly'
     WRITE_ONLY = 'WriteOnly'
     READ_WRITE = 'ReadWrite'
+
+
+_MutabilityEnumType = {m.value: m for m in MutabilityEnumType}
 
 
 class NotifyAllowedEnergyTransferStatusEnumType(StrEnum):
@@ -1026,11 +1230,17 @@ class NotifyAllowedEnergyTransferStatusEnumType(StrEnum):
     REJECTED = 'Rejected'
 
 
+_NotifyAllowedEnergyTransferStatusEnumType = {m.value: m for m in NotifyAllowedEnergyTransferStatusEnumType}
+
+
 class NotifyEVChargingNeedsStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     PROCESSING = 'Processing'
     NO_CHARGING_PROFILE = 'NoChargingProfile'
+
+
+_NotifyEVChargingNeedsStatusEnumType = {m.value: m for m in NotifyEVChargingNeedsStatusEnumType}
 
 
 class OCPPInterfaceEnumType(StrEnum):
@@ -1045,9 +1255,15 @@ class OCPPInterfaceEnumType(StrEnum):
     ANY = 'Any'
 
 
+_OCPPInterfaceEnumType = {m.value: m for m in OCPPInterfaceEnumType}
+
+
 class OCPPTransportEnumType(StrEnum):
     SOAP = 'SOAP'
     JSON = 'JSON'
+
+
+_OCPPTransportEnumType = {m.value: m for m in OCPPTransportEnumType}
 
 
 class OCPPVersionEnumType(StrEnum):
@@ -1057,6 +1273,9 @@ class OCPPVersionEnumType(StrEnum):
     OCPP20 = 'OCPP20'
     OCPP201 = 'OCPP201'
     OCPP21 = 'OCPP21'
+
+
+_OCPPVersionEnumType = {m.value: m for m in OCPPVersionEnumType}
 
 
 class OperationModeEnumType(StrEnum):
@@ -1070,9 +1289,15 @@ class OperationModeEnumType(StrEnum):
     LOCAL_LOAD_BALANCING = 'LocalLoadBalancing'
 
 
+_OperationModeEnumType = {m.value: m for m in OperationModeEnumType}
+
+
 class OperationalStatusEnumType(StrEnum):
     INOPERATIVE = 'Inoperative'
     OPERATIVE = 'Operative'
+
+
+_OperationalStatusEnumType = {m.value: m for m in OperationalStatusEnumType}
 
 
 class PaymentStatusEnumType(StrEnum):
@@ -1080,6 +1305,9 @@ class PaymentStatusEnumType(StrEnum):
     CANCELED = 'Canceled'
     REJECTED = 'Rejected'
     FAILED = 'Failed'
+
+
+_PaymentStatusEnumType = {m.value: m for m in PaymentStatusEnumType}
 
 
 class PhaseEnumType(StrEnum):
@@ -1095,9 +1323,15 @@ class PhaseEnumType(StrEnum):
     L3_L1 = 'L3-L1'
 
 
+_PhaseEnumType = {m.value: m for m in PhaseEnumType}
+
+
 class PowerDuringCessationEnumType(StrEnum):
     ACTIVE = 'Active'
     REACTIVE = 'Reactive'
+
+
+_PowerDuringCessationEnumType = {m.value: m for m in PowerDuringCessationEnumType}
 
 
 class PreconditioningStatusEnumType(StrEnum):
@@ -1107,10 +1341,16 @@ class PreconditioningStatusEnumType(StrEnum):
     PRECONDITIONING = 'Preconditioning'
 
 
+_PreconditioningStatusEnumType = {m.value: m for m in PreconditioningStatusEnumType}
+
+
 class PriorityChargingStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     NO_PROFILE = 'NoProfile'
+
+
+_PriorityChargingStatusEnumType = {m.value: m for m in PriorityChargingStatusEnumType}
 
 
 class PublishFirmwareStatusEnumType(StrEnum):
@@ -1126,6 +1366,9 @@ class PublishFirmwareStatusEnumType(StrEnum):
     PUBLISH_FAILED = 'PublishFailed'
 
 
+_PublishFirmwareStatusEnumType = {m.value: m for m in PublishFirmwareStatusEnumType}
+
+
 class ReadingContextEnumType(StrEnum):
     INTERRUPTION_BEGIN = 'Interruption.Begin'
     INTERRUPTION_END = 'Interruption.End'
@@ -1135,6 +1378,9 @@ class ReadingContextEnumType(StrEnum):
     TRANSACTION_BEGIN = 'Transaction.Begin'
     TRANSACTION_END = 'Transaction.End'
     TRIGGER = 'Trigger'
+
+
+_ReadingContextEnumType = {m.value: m for m in ReadingContextEnumType}
 
 
 class ReasonEnumType(StrEnum):
@@ -1160,9 +1406,15 @@ class ReasonEnumType(StrEnum):
     REQ_ENERGY_TRANSFER_REJECTED = 'ReqEnergyTransferRejected'
 
 
+_ReasonEnumType = {m.value: m for m in ReasonEnumType}
+
+
 class RecurrencyKindEnumType(StrEnum):
     DAILY = 'Daily'
     WEEKLY = 'Weekly'
+
+
+_RecurrencyKindEnumType = {m.value: m for m in RecurrencyKindEnumType}
 
 
 class RegistrationStatusEnumType(StrEnum):
@@ -1171,10 +1423,16 @@ class RegistrationStatusEnumType(StrEnum):
     REJECTED = 'Rejected'
 
 
+_RegistrationStatusEnumType = {m.value: m for m in RegistrationStatusEnumType}
+
+
 class ReportBaseEnumType(StrEnum):
     CONFIGURATION_INVENTORY = 'ConfigurationInventory'
     FULL_INVENTORY = 'FullInventory'
     SUMMARY_INVENTORY = 'SummaryInventory'
+
+
+_ReportBaseEnumType = {m.value: m for m in ReportBaseEnumType}
 
 
 class RequestStartStopStatusEnumType(StrEnum):
@@ -1182,10 +1440,16 @@ class RequestStartStopStatusEnumType(StrEnum):
     REJECTED = 'Rejected'
 
 
+_RequestStartStopStatusEnumType = {m.value: m for m in RequestStartStopStatusEnumType}
+
+
 class ReservationUpdateStatusEnumType(StrEnum):
     EXPIRED = 'Expired'
     REMOVED = 'Removed'
     NO_TRANSACTION = 'NoTransaction'
+
+
+_ReservationUpdateStatusEnumType = {m.value: m for m in ReservationUpdateStatusEnumType}
 
 
 class ReserveNowStatusEnumType(StrEnum):
@@ -1196,10 +1460,16 @@ class ReserveNowStatusEnumType(StrEnum):
     UNAVAILABLE = 'Unavailable'
 
 
+_ReserveNowStatusEnumType = {m.value: m for m in ReserveNowStatusEnumType}
+
+
 class ResetEnumType(StrEnum):
     IMMEDIATE = 'Immediate'
     ON_IDLE = 'OnIdle'
     IMMEDIATE_AND_RESUME = 'ImmediateAndResume'
+
+
+_ResetEnumType = {m.value: m for m in ResetEnumType}
 
 
 class ResetStatusEnumType(StrEnum):
@@ -1208,10 +1478,16 @@ class ResetStatusEnumType(StrEnum):
     SCHEDULED = 'Scheduled'
 
 
+_ResetStatusEnumType = {m.value: m for m in ResetStatusEnumType}
+
+
 class SendLocalListStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     FAILED = 'Failed'
     VERSION_MISMATCH = 'VersionMismatch'
+
+
+_SendLocalListStatusEnumType = {m.value: m for m in SendLocalListStatusEnumType}
 
 
 class SetMonitoringStatusEnumType(StrEnum):
@@ -1223,10 +1499,16 @@ class SetMonitoringStatusEnumType(StrEnum):
     DUPLICATE = 'Duplicate'
 
 
+_SetMonitoringStatusEnumType = {m.value: m for m in SetMonitoringStatusEnumType}
+
+
 class SetNetworkProfileStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     FAILED = 'Failed'
+
+
+_SetNetworkProfileStatusEnumType = {m.value: m for m in SetNetworkProfileStatusEnumType}
 
 
 class SetVariableStatusEnumType(StrEnum):
@@ -1238,6 +1520,9 @@ class SetVariableStatusEnumType(StrEnum):
     REBOOT_REQUIRED = 'RebootRequired'
 
 
+_SetVariableStatusEnumType = {m.value: m for m in SetVariableStatusEnumType}
+
+
 class TariffChangeStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
@@ -1247,10 +1532,16 @@ class TariffChangeStatusEnumType(StrEnum):
     NO_CURRENCY_CHANGE = 'NoCurrencyChange'
 
 
+_TariffChangeStatusEnumType = {m.value: m for m in TariffChangeStatusEnumType}
+
+
 class TariffClearStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     NO_TARIFF = 'NoTariff'
+
+
+_TariffClearStatusEnumType = {m.value: m for m in TariffClearStatusEnumType}
 
 
 class TariffCostEnumType(StrEnum):
@@ -1259,15 +1550,24 @@ class TariffCostEnumType(StrEnum):
     MAX_COST = 'MaxCost'
 
 
+_TariffCostEnumType = {m.value: m for m in TariffCostEnumType}
+
+
 class TariffGetStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     NO_TARIFF = 'NoTariff'
 
 
+_TariffGetStatusEnumType = {m.value: m for m in TariffGetStatusEnumType}
+
+
 class TariffKindEnumType(StrEnum):
     DEFAULT_TARIFF = 'DefaultTariff'
     DRIVER_TARIFF = 'DriverTariff'
+
+
+_TariffKindEnumType = {m.value: m for m in TariffKindEnumType}
 
 
 class TariffSetStatusEnumType(StrEnum):
@@ -1278,16 +1578,25 @@ class TariffSetStatusEnumType(StrEnum):
     DUPLICATE_TARIFF_ID = 'DuplicateTariffId'
 
 
+_TariffSetStatusEnumType = {m.value: m for m in TariffSetStatusEnumType}
+
+
 class TransactionEventEnumType(StrEnum):
     ENDED = 'Ended'
     STARTED = 'Started'
     UPDATED = 'Updated'
 
 
+_TransactionEventEnumType = {m.value: m for m in TransactionEventEnumType}
+
+
 class TriggerMessageStatusEnumType(StrEnum):
     ACCEPTED = 'Accepted'
     REJECTED = 'Rejected'
     NOT_IMPLEMENTED = 'NotImplemented'
+
+
+_TriggerMessageStatusEnumType = {m.value: m for m in TriggerMessageStatusEnumType}
 
 
 class TriggerReasonEnumType(StrEnum):
@@ -1322,11 +1631,17 @@ class TriggerReasonEnumType(StrEnum):
     UNLOCK_COMMAND = 'UnlockCommand'
 
 
+_TriggerReasonEnumType = {m.value: m for m in TriggerReasonEnumType}
+
+
 class UnlockStatusEnumType(StrEnum):
     UNLOCKED = 'Unlocked'
     UNLOCK_FAILED = 'UnlockFailed'
     ONGOING_AUTHORIZED_TRANSACTION = 'OngoingAuthorizedTransaction'
     UNKNOWN_CONNECTOR = 'UnknownConnector'
+
+
+_UnlockStatusEnumType = {m.value: m for m in UnlockStatusEnumType}
 
 
 class UnpublishFirmwareStatusEnumType(StrEnum):
@@ -1335,9 +1650,15 @@ class UnpublishFirmwareStatusEnumType(StrEnum):
     UNPUBLISHED = 'Unpublished'
 
 
+_UnpublishFirmwareStatusEnumType = {m.value: m for m in UnpublishFirmwareStatusEnumType}
+
+
 class UpdateEnumType(StrEnum):
     DIFFERENTIAL = 'Differential'
     FULL = 'Full'
+
+
+_UpdateEnumType = {m.value: m for m in UpdateEnumType}
 
 
 class UpdateFirmwareStatusEnumType(StrEnum):
@@ -1346,6 +1667,9 @@ class UpdateFirmwareStatusEnumType(StrEnum):
     ACCEPTED_CANCELED = 'AcceptedCanceled'
     INVALID_CERTIFICATE = 'InvalidCertificate'
     REVOKED_CERTIFICATE = 'RevokedCertificate'
+
+
+_UpdateFirmwareStatusEnumType = {m.value: m for m in UpdateFirmwareStatusEnumType}
 
 
 class UploadLogStatusEnumType(StrEnum):
@@ -1359,11 +1683,17 @@ class UploadLogStatusEnumType(StrEnum):
     ACCEPTED_CANCELED = 'AcceptedCanceled'
 
 
+_UploadLogStatusEnumType = {m.value: m for m in UploadLogStatusEnumType}
+
+
 class VPNEnumType(StrEnum):
     IK_EV2 = 'IKEv2'
     IP_SEC = 'IPSec'
     L2_TP = 'L2TP'
     PPTP = 'PPTP'
+
+
+_VPNEnumType = {m.value: m for m in VPNEnumType}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1491,7 +1821,7 @@ class AFRRSignalResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -1560,7 +1890,7 @@ class APNType:
             sim_pin=d.get('simPin'),
             preferred_network=d.get('preferredNetwork'),
             use_only_preferred_network=d.get('useOnlyPreferredNetwork'),
-            apn_authentication=APNAuthenticationEnumType(d['apnAuthentication']),
+            apn_authentication=_APNAuthenticationEnumType[d['apnAuthentication']],
             custom_data=d.get('customData'),
         )
 
@@ -1871,7 +2201,7 @@ class AdjustPeriodicEventStreamResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -2014,8 +2344,8 @@ class AuthorizeResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             id_token_info=IdTokenInfoType.from_json(d['idTokenInfo']),
-            certificate_status=AuthorizeCertificateStatusEnumType(d['certificateStatus']) if 'certificateStatus' in d else None,
-            allowed_energy_transfer=tuple([EnergyTransferModeEnumType(e0) for e0 in d['allowedEnergyTransfer']]) if 'allowedEnergyTransfer' in d else None,
+            certificate_status=_AuthorizeCertificateStatusEnumType[d['certificateStatus']] if 'certificateStatus' in d else None,
+            allowed_energy_transfer=tuple([_EnergyTransferModeEnumType[e0] for e0 in d['allowedEnergyTransfer']]) if 'allowedEnergyTransfer' in d else None,
             tariff=TariffType.from_json(d['tariff']) if 'tariff' in d else None,
             custom_data=d.get('customData'),
         )
@@ -2116,7 +2446,7 @@ class BatterySwapRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             battery_data=tuple([BatteryDataType.from_json(e0) for e0 in d['batteryData']]),
-            event_type=BatterySwapEventEnumType(d['eventType']),
+            event_type=_BatterySwapEventEnumType[d['eventType']],
             id_token=IdTokenType.from_json(d['idToken']),
             request_id=d['requestId'],
             custom_data=d.get('customData'),
@@ -2195,7 +2525,7 @@ class BootNotificationRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             charging_station=ChargingStationType.from_json(d['chargingStation']),
-            reason=BootReasonEnumType(d['reason']),
+            reason=_BootReasonEnumType[d['reason']],
             custom_data=d.get('customData'),
         )
 
@@ -2242,7 +2572,7 @@ class BootNotificationResponse:
         return cls(
             current_time=d['currentTime'],
             interval=d['interval'],
-            status=RegistrationStatusEnumType(d['status']),
+            status=_RegistrationStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -2321,7 +2651,7 @@ class CancelReservationResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=CancelReservationStatusEnumType(d['status']),
+            status=_CancelReservationStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -2366,7 +2696,7 @@ class CertificateHashDataChainType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             certificate_hash_data=CertificateHashDataType.from_json(d['certificateHashData']),
-            certificate_type=GetCertificateIdUseEnumType(d['certificateType']),
+            certificate_type=_GetCertificateIdUseEnumType[d['certificateType']],
             child_certificate_hash_data=tuple([CertificateHashDataType.from_json(e0) for e0 in d['childCertificateHashData']]) if 'childCertificateHashData' in d else None,
             custom_data=d.get('customData'),
         )
@@ -2410,7 +2740,7 @@ class CertificateHashDataType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            hash_algorithm=HashAlgorithmEnumType(d['hashAlgorithm']),
+            hash_algorithm=_HashAlgorithmEnumType[d['hashAlgorithm']],
             issuer_name_hash=d['issuerNameHash'],
             issuer_key_hash=d['issuerKeyHash'],
             serial_number=d['serialNumber'],
@@ -2459,7 +2789,7 @@ class CertificateSignedRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             certificate_chain=d['certificateChain'],
-            certificate_type=CertificateSigningUseEnumType(d['certificateType']) if 'certificateType' in d else None,
+            certificate_type=_CertificateSigningUseEnumType[d['certificateType']] if 'certificateType' in d else None,
             request_id=d.get('requestId'),
             custom_data=d.get('customData'),
         )
@@ -2501,7 +2831,7 @@ class CertificateSignedResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=CertificateSignedStatusEnumType(d['status']),
+            status=_CertificateSignedStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -2547,7 +2877,7 @@ class CertificateStatusRequestInfoType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             certificate_hash_data=CertificateHashDataType.from_json(d['certificateHashData']),
-            source=CertificateStatusSourceEnumType(d['source']),
+            source=_CertificateStatusSourceEnumType[d['source']],
             urls=tuple(d['urls']),
             custom_data=d.get('customData'),
         )
@@ -2595,8 +2925,8 @@ class CertificateStatusType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             certificate_hash_data=CertificateHashDataType.from_json(d['certificateHashData']),
-            source=CertificateStatusSourceEnumType(d['source']),
-            status=CertificateStatusEnumType(d['status']),
+            source=_CertificateStatusSourceEnumType[d['source']],
+            status=_CertificateStatusEnumType[d['status']],
             next_update=d['nextUpdate'],
             custom_data=d.get('customData'),
         )
@@ -2639,7 +2969,7 @@ class ChangeAvailabilityRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             evse=EVSEType.from_json(d['evse']) if 'evse' in d else None,
-            operational_status=OperationalStatusEnumType(d['operationalStatus']),
+            operational_status=_OperationalStatusEnumType[d['operationalStatus']],
             custom_data=d.get('customData'),
         )
 
@@ -2680,7 +3010,7 @@ class ChangeAvailabilityResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ChangeAvailabilityStatusEnumType(d['status']),
+            status=_ChangeAvailabilityStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -2762,7 +3092,7 @@ class ChangeTransactionTariffResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=TariffChangeStatusEnumType(d['status']),
+            status=_TariffChangeStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -2886,12 +3216,12 @@ class ChargingNeedsType:
             ac_charging_parameters=ACChargingParametersType.from_json(d['acChargingParameters']) if 'acChargingParameters' in d else None,
             der_charging_parameters=DERChargingParametersType.from_json(d['derChargingParameters']) if 'derChargingParameters' in d else None,
             ev_energy_offer=EVEnergyOfferType.from_json(d['evEnergyOffer']) if 'evEnergyOffer' in d else None,
-            requested_energy_transfer=EnergyTransferModeEnumType(d['requestedEnergyTransfer']),
+            requested_energy_transfer=_EnergyTransferModeEnumType[d['requestedEnergyTransfer']],
             dc_charging_parameters=DCChargingParametersType.from_json(d['dcChargingParameters']) if 'dcChargingParameters' in d else None,
             v2x_charging_parameters=V2XChargingParametersType.from_json(d['v2xChargingParameters']) if 'v2xChargingParameters' in d else None,
-            available_energy_transfer=tuple([EnergyTransferModeEnumType(e0) for e0 in d['availableEnergyTransfer']]) if 'availableEnergyTransfer' in d else None,
-            control_mode=ControlModeEnumType(d['controlMode']) if 'controlMode' in d else None,
-            mobility_needs_mode=MobilityNeedsModeEnumType(d['mobilityNeedsMode']) if 'mobilityNeedsMode' in d else None,
+            available_energy_transfer=tuple([_EnergyTransferModeEnumType[e0] for e0 in d['availableEnergyTransfer']]) if 'availableEnergyTransfer' in d else None,
+            control_mode=_ControlModeEnumType[d['controlMode']] if 'controlMode' in d else None,
+            mobility_needs_mode=_MobilityNeedsModeEnumType[d['mobilityNeedsMode']] if 'mobilityNeedsMode' in d else None,
             departure_time=d.get('departureTime'),
             custom_data=d.get('customData'),
         )
@@ -2996,7 +3326,7 @@ class ChargingProfileCriterionType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            charging_profile_purpose=ChargingProfilePurposeEnumType(d['chargingProfilePurpose']) if 'chargingProfilePurpose' in d else None,
+            charging_profile_purpose=_ChargingProfilePurposeEnumType[d['chargingProfilePurpose']] if 'chargingProfilePurpose' in d else None,
             stack_level=d.get('stackLevel'),
             charging_profile_id=tuple(d['chargingProfileId']) if 'chargingProfileId' in d else None,
             charging_limit_source=tuple(d['chargingLimitSource']) if 'chargingLimitSource' in d else None,
@@ -3085,9 +3415,9 @@ class ChargingProfileType:
         return cls(
             id=d['id'],
             stack_level=d['stackLevel'],
-            charging_profile_purpose=ChargingProfilePurposeEnumType(d['chargingProfilePurpose']),
-            charging_profile_kind=ChargingProfileKindEnumType(d['chargingProfileKind']),
-            recurrency_kind=RecurrencyKindEnumType(d['recurrencyKind']) if 'recurrencyKind' in d else None,
+            charging_profile_purpose=_ChargingProfilePurposeEnumType[d['chargingProfilePurpose']],
+            charging_profile_kind=_ChargingProfileKindEnumType[d['chargingProfileKind']],
+            recurrency_kind=_RecurrencyKindEnumType[d['recurrencyKind']] if 'recurrencyKind' in d else None,
             valid_from=d.get('validFrom'),
             valid_to=d.get('validTo'),
             transaction_id=d.get('transactionId'),
@@ -3234,7 +3564,7 @@ class ChargingSchedulePeriodType:
             preconditioning_request=d.get('preconditioningRequest'),
             evse_sleep=d.get('evseSleep'),
             v2x_baseline=d.get('v2xBaseline'),
-            operation_mode=OperationModeEnumType(d['operationMode']) if 'operationMode' in d else None,
+            operation_mode=_OperationModeEnumType[d['operationMode']] if 'operationMode' in d else None,
             v2x_freq_watt_curve=tuple([V2XFreqWattPointType.from_json(e0) for e0 in d['v2xFreqWattCurve']]) if 'v2xFreqWattCurve' in d else None,
             v2x_signal_watt_curve=tuple([V2XSignalWattPointType.from_json(e0) for e0 in d['v2xSignalWattCurve']]) if 'v2xSignalWattCurve' in d else None,
             custom_data=d.get('customData'),
@@ -3332,7 +3662,7 @@ class ChargingScheduleType:
             limit_at_so_c=LimitAtSoCType.from_json(d['limitAtSoC']) if 'limitAtSoC' in d else None,
             start_schedule=d.get('startSchedule'),
             duration=d.get('duration'),
-            charging_rate_unit=ChargingRateUnitEnumType(d['chargingRateUnit']),
+            charging_rate_unit=_ChargingRateUnitEnumType[d['chargingRateUnit']],
             min_charging_rate=d.get('minChargingRate'),
             power_tolerance=d.get('powerTolerance'),
             signature_id=d.get('signatureId'),
@@ -3572,7 +3902,7 @@ class ClearCacheResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ClearCacheStatusEnumType(d['status']),
+            status=_ClearCacheStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -3658,7 +3988,7 @@ class ClearChargingProfileResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ClearChargingProfileStatusEnumType(d['status']),
+            status=_ClearChargingProfileStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -3710,7 +4040,7 @@ class ClearChargingProfileType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             evse_id=d.get('evseId'),
-            charging_profile_purpose=ChargingProfilePurposeEnumType(d['chargingProfilePurpose']) if 'chargingProfilePurpose' in d else None,
+            charging_profile_purpose=_ChargingProfilePurposeEnumType[d['chargingProfilePurpose']] if 'chargingProfilePurpose' in d else None,
             stack_level=d.get('stackLevel'),
             custom_data=d.get('customData'),
         )
@@ -3757,7 +4087,7 @@ class ClearDERControlRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             is_default=d['isDefault'],
-            control_type=DERControlEnumType(d['controlType']) if 'controlType' in d else None,
+            control_type=_DERControlEnumType[d['controlType']] if 'controlType' in d else None,
             control_id=d.get('controlId'),
             custom_data=d.get('customData'),
         )
@@ -3799,7 +4129,7 @@ class ClearDERControlResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=DERControlStatusEnumType(d['status']),
+            status=_DERControlStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -3878,7 +4208,7 @@ class ClearDisplayMessageResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ClearMessageStatusEnumType(d['status']),
+            status=_ClearMessageStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -3922,7 +4252,7 @@ class ClearMonitoringResultType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ClearMonitoringStatusEnumType(d['status']),
+            status=_ClearMonitoringStatusEnumType[d['status']],
             id=d['id'],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
@@ -4052,7 +4382,7 @@ class ClearTariffsResultType:
         return cls(
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             tariff_id=d.get('tariffId'),
-            status=TariffClearStatusEnumType(d['status']),
+            status=_TariffClearStatusEnumType[d['status']],
             custom_data=d.get('customData'),
         )
 
@@ -4416,7 +4746,7 @@ class CompositeScheduleType:
             evse_id=d['evseId'],
             duration=d['duration'],
             schedule_start=d['scheduleStart'],
-            charging_rate_unit=ChargingRateUnitEnumType(d['chargingRateUnit']),
+            charging_rate_unit=_ChargingRateUnitEnumType[d['chargingRateUnit']],
             charging_schedule_period=tuple([ChargingSchedulePeriodType.from_json(e0) for e0 in d['chargingSchedulePeriod']]),
             custom_data=d.get('customData'),
         )
@@ -4600,7 +4930,7 @@ class CostDimensionType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            type=CostDimensionEnumType(d['type']),
+            type=_CostDimensionEnumType[d['type']],
             volume=d['volume'],
             custom_data=d.get('customData'),
         )
@@ -4644,7 +4974,7 @@ class CostType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            cost_kind=CostKindEnumType(d['costKind']),
+            cost_kind=_CostKindEnumType[d['costKind']],
             amount=d['amount'],
             amount_multiplier=d.get('amountMultiplier'),
             custom_data=d.get('customData'),
@@ -4853,7 +5183,7 @@ class CustomerInformationResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=CustomerInformationStatusEnumType(d['status']),
+            status=_CustomerInformationStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -5129,7 +5459,7 @@ class DERChargingParametersType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            ev_supported_der_control=tuple([DERControlEnumType(e0) for e0 in d['evSupportedDERControl']]) if 'evSupportedDERControl' in d else None,
+            ev_supported_der_control=tuple([_DERControlEnumType[e0] for e0 in d['evSupportedDERControl']]) if 'evSupportedDERControl' in d else None,
             ev_over_excited_max_discharge_power=d.get('evOverExcitedMaxDischargePower'),
             ev_over_excited_power_factor=d.get('evOverExcitedPowerFactor'),
             ev_under_excited_max_discharge_power=d.get('evUnderExcitedMaxDischargePower'),
@@ -5162,7 +5492,7 @@ class DERChargingParametersType:
             ev_inverter_serial_number=d.get('evInverterSerialNumber'),
             ev_inverter_sw_version=d.get('evInverterSwVersion'),
             ev_inverter_hw_version=d.get('evInverterHwVersion'),
-            ev_islanding_detection_method=tuple([IslandingDetectionEnumType(e0) for e0 in d['evIslandingDetectionMethod']]) if 'evIslandingDetectionMethod' in d else None,
+            ev_islanding_detection_method=tuple([_IslandingDetectionEnumType[e0] for e0 in d['evIslandingDetectionMethod']]) if 'evIslandingDetectionMethod' in d else None,
             ev_islanding_trip_time=d.get('evIslandingTripTime'),
             ev_maximum_level1_dc_injection=d.get('evMaximumLevel1DCInjection'),
             ev_duration_level1_dc_injection=d.get('evDurationLevel1DCInjection'),
@@ -5216,7 +5546,7 @@ class DERCurveGetType:
         return cls(
             curve=DERCurveType.from_json(d['curve']),
             id=d['id'],
-            curve_type=DERControlEnumType(d['curveType']),
+            curve_type=_DERControlEnumType[d['curveType']],
             is_default=d['isDefault'],
             is_superseded=d['isSuperseded'],
             custom_data=d.get('customData'),
@@ -5328,7 +5658,7 @@ class DERCurveType:
             priority=d['priority'],
             reactive_power_params=ReactivePowerParamsType.from_json(d['reactivePowerParams']) if 'reactivePowerParams' in d else None,
             voltage_params=VoltageParamsType.from_json(d['voltageParams']) if 'voltageParams' in d else None,
-            y_unit=DERUnitEnumType(d['yUnit']),
+            y_unit=_DERUnitEnumType[d['yUnit']],
             response_time=d.get('responseTime'),
             start_time=d.get('startTime'),
             duration=d.get('duration'),
@@ -5423,7 +5753,7 @@ class DataTransferResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=DataTransferStatusEnumType(d['status']),
+            status=_DataTransferStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             data=d.get('data', ABSENT),
             custom_data=d.get('customData'),
@@ -5503,7 +5833,7 @@ class DeleteCertificateResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=DeleteCertificateStatusEnumType(d['status']),
+            status=_DeleteCertificateStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -6001,7 +6331,7 @@ class EventDataType:
         return cls(
             event_id=d['eventId'],
             timestamp=d['timestamp'],
-            trigger=EventTriggerEnumType(d['trigger']),
+            trigger=_EventTriggerEnumType[d['trigger']],
             cause=d.get('cause'),
             actual_value=d['actualValue'],
             tech_code=d.get('techCode'),
@@ -6010,7 +6340,7 @@ class EventDataType:
             transaction_id=d.get('transactionId'),
             component=ComponentType.from_json(d['component']),
             variable_monitoring_id=d.get('variableMonitoringId'),
-            event_notification_type=EventNotificationEnumType(d['eventNotificationType']),
+            event_notification_type=_EventNotificationEnumType[d['eventNotificationType']],
             variable=VariableType.from_json(d['variable']),
             severity=d.get('severity'),
             custom_data=d.get('customData'),
@@ -6057,7 +6387,7 @@ class FirmwareStatusNotificationRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=FirmwareStatusEnumType(d['status']),
+            status=_FirmwareStatusEnumType[d['status']],
             request_id=d.get('requestId'),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
@@ -6347,7 +6677,7 @@ class FixedVarType:
         return cls(
             priority=d['priority'],
             setpoint=d['setpoint'],
-            unit=DERUnitEnumType(d['unit']),
+            unit=_DERUnitEnumType[d['unit']],
             start_time=d.get('startTime'),
             duration=d.get('duration'),
             custom_data=d.get('customData'),
@@ -6507,7 +6837,7 @@ class Get15118EVCertificateRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             iso_15118_schema_version=d['iso15118SchemaVersion'],
-            action=CertificateActionEnumType(d['action']),
+            action=_CertificateActionEnumType[d['action']],
             exi_request=d['exiRequest'],
             maximum_contract_certificate_chains=d.get('maximumContractCertificateChains'),
             prioritized_emai_ds=tuple(d['prioritizedEMAIDs']) if 'prioritizedEMAIDs' in d else None,
@@ -6557,7 +6887,7 @@ class Get15118EVCertificateResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=Iso15118EVCertificateStatusEnumType(d['status']),
+            status=_Iso15118EVCertificateStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             exi_response=d['exiResponse'],
             remaining_contracts=d.get('remainingContracts'),
@@ -6600,7 +6930,7 @@ class GetBaseReportRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             request_id=d['requestId'],
-            report_base=ReportBaseEnumType(d['reportBase']),
+            report_base=_ReportBaseEnumType[d['reportBase']],
             custom_data=d.get('customData'),
         )
 
@@ -6641,7 +6971,7 @@ class GetBaseReportResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericDeviceModelStatusEnumType(d['status']),
+            status=_GenericDeviceModelStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -6798,7 +7128,7 @@ class GetCertificateStatusResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GetCertificateStatusEnumType(d['status']),
+            status=_GetCertificateStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             ocsp_result=d.get('ocspResult'),
             custom_data=d.get('customData'),
@@ -6886,7 +7216,7 @@ class GetChargingProfilesResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GetChargingProfileStatusEnumType(d['status']),
+            status=_GetChargingProfileStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -6931,7 +7261,7 @@ class GetCompositeScheduleRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             duration=d['duration'],
-            charging_rate_unit=ChargingRateUnitEnumType(d['chargingRateUnit']) if 'chargingRateUnit' in d else None,
+            charging_rate_unit=_ChargingRateUnitEnumType[d['chargingRateUnit']] if 'chargingRateUnit' in d else None,
             evse_id=d['evseId'],
             custom_data=d.get('customData'),
         )
@@ -6977,7 +7307,7 @@ class GetCompositeScheduleResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             schedule=CompositeScheduleType.from_json(d['schedule']) if 'schedule' in d else None,
             custom_data=d.get('customData'),
@@ -7030,7 +7360,7 @@ class GetDERControlRequest:
         return cls(
             request_id=d['requestId'],
             is_default=d.get('isDefault'),
-            control_type=DERControlEnumType(d['controlType']) if 'controlType' in d else None,
+            control_type=_DERControlEnumType[d['controlType']] if 'controlType' in d else None,
             control_id=d.get('controlId'),
             custom_data=d.get('customData'),
         )
@@ -7072,7 +7402,7 @@ class GetDERControlResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=DERControlStatusEnumType(d['status']),
+            status=_DERControlStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -7124,8 +7454,8 @@ class GetDisplayMessagesRequest:
         return cls(
             id=tuple(d['id']) if 'id' in d else None,
             request_id=d['requestId'],
-            priority=MessagePriorityEnumType(d['priority']) if 'priority' in d else None,
-            state=MessageStateEnumType(d['state']) if 'state' in d else None,
+            priority=_MessagePriorityEnumType[d['priority']] if 'priority' in d else None,
+            state=_MessageStateEnumType[d['state']] if 'state' in d else None,
             custom_data=d.get('customData'),
         )
 
@@ -7166,7 +7496,7 @@ class GetDisplayMessagesResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GetDisplayMessagesStatusEnumType(d['status']),
+            status=_GetDisplayMessagesStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -7206,7 +7536,7 @@ class GetInstalledCertificateIdsRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            certificate_type=tuple([GetCertificateIdUseEnumType(e0) for e0 in d['certificateType']]) if 'certificateType' in d else None,
+            certificate_type=tuple([_GetCertificateIdUseEnumType[e0] for e0 in d['certificateType']]) if 'certificateType' in d else None,
             custom_data=d.get('customData'),
         )
 
@@ -7251,7 +7581,7 @@ class GetInstalledCertificateIdsResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GetInstalledCertificateStatusEnumType(d['status']),
+            status=_GetInstalledCertificateStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             certificate_hash_data_chain=tuple([CertificateHashDataChainType.from_json(e0) for e0 in d['certificateHashDataChain']]) if 'certificateHashDataChain' in d else None,
             custom_data=d.get('customData'),
@@ -7374,7 +7704,7 @@ class GetLogRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             log=LogParametersType.from_json(d['log']),
-            log_type=LogEnumType(d['logType']),
+            log_type=_LogEnumType[d['logType']],
             request_id=d['requestId'],
             retries=d.get('retries'),
             retry_interval=d.get('retryInterval'),
@@ -7422,7 +7752,7 @@ class GetLogResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=LogStatusEnumType(d['status']),
+            status=_LogStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             filename=d.get('filename'),
             custom_data=d.get('customData'),
@@ -7471,7 +7801,7 @@ class GetMonitoringReportRequest:
         return cls(
             component_variable=tuple([ComponentVariableType.from_json(e0) for e0 in d['componentVariable']]) if 'componentVariable' in d else None,
             request_id=d['requestId'],
-            monitoring_criteria=tuple([MonitoringCriterionEnumType(e0) for e0 in d['monitoringCriteria']]) if 'monitoringCriteria' in d else None,
+            monitoring_criteria=tuple([_MonitoringCriterionEnumType[e0] for e0 in d['monitoringCriteria']]) if 'monitoringCriteria' in d else None,
             custom_data=d.get('customData'),
         )
 
@@ -7512,7 +7842,7 @@ class GetMonitoringReportResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericDeviceModelStatusEnumType(d['status']),
+            status=_GenericDeviceModelStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -7636,7 +7966,7 @@ class GetReportRequest:
         return cls(
             component_variable=tuple([ComponentVariableType.from_json(e0) for e0 in d['componentVariable']]) if 'componentVariable' in d else None,
             request_id=d['requestId'],
-            component_criteria=tuple([ComponentCriterionEnumType(e0) for e0 in d['componentCriteria']]) if 'componentCriteria' in d else None,
+            component_criteria=tuple([_ComponentCriterionEnumType[e0] for e0 in d['componentCriteria']]) if 'componentCriteria' in d else None,
             custom_data=d.get('customData'),
         )
 
@@ -7677,7 +8007,7 @@ class GetReportResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericDeviceModelStatusEnumType(d['status']),
+            status=_GenericDeviceModelStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -7760,7 +8090,7 @@ class GetTariffsResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=TariffGetStatusEnumType(d['status']),
+            status=_TariffGetStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             tariff_assignments=tuple([TariffAssignmentType.from_json(e0) for e0 in d['tariffAssignments']]) if 'tariffAssignments' in d else None,
             custom_data=d.get('customData'),
@@ -7889,7 +8219,7 @@ class GetVariableDataType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            attribute_type=AttributeEnumType(d['attributeType']) if 'attributeType' in d else None,
+            attribute_type=_AttributeEnumType[d['attributeType']] if 'attributeType' in d else None,
             component=ComponentType.from_json(d['component']),
             variable=VariableType.from_json(d['variable']),
             custom_data=d.get('customData'),
@@ -7947,9 +8277,9 @@ class GetVariableResultType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            attribute_status=GetVariableStatusEnumType(d['attributeStatus']),
+            attribute_status=_GetVariableStatusEnumType[d['attributeStatus']],
             attribute_status_info=StatusInfoType.from_json(d['attributeStatusInfo']) if 'attributeStatusInfo' in d else None,
-            attribute_type=AttributeEnumType(d['attributeType']) if 'attributeType' in d else None,
+            attribute_type=_AttributeEnumType[d['attributeType']] if 'attributeType' in d else None,
             attribute_value=d.get('attributeValue'),
             component=ComponentType.from_json(d['component']),
             variable=VariableType.from_json(d['variable']),
@@ -8302,7 +8632,7 @@ class IdTokenInfoType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=AuthorizationStatusEnumType(d['status']),
+            status=_AuthorizationStatusEnumType[d['status']],
             cache_expiry_date_time=d.get('cacheExpiryDateTime'),
             charging_priority=d.get('chargingPriority'),
             group_id_token=IdTokenType.from_json(d['groupIdToken']) if 'groupIdToken' in d else None,
@@ -8396,7 +8726,7 @@ class InstallCertificateRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            certificate_type=InstallCertificateUseEnumType(d['certificateType']),
+            certificate_type=_InstallCertificateUseEnumType[d['certificateType']],
             certificate=d['certificate'],
             custom_data=d.get('customData'),
         )
@@ -8438,7 +8768,7 @@ class InstallCertificateResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=InstallCertificateStatusEnumType(d['status']),
+            status=_InstallCertificateStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -8677,7 +9007,7 @@ class LogStatusNotificationRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=UploadLogStatusEnumType(d['status']),
+            status=_UploadLogStatusEnumType[d['status']],
             request_id=d.get('requestId'),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
@@ -8759,7 +9089,7 @@ class MessageContentType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            format=MessageFormatEnumType(d['format']),
+            format=_MessageFormatEnumType[d['format']],
             language=d.get('language'),
             content=d['content'],
             custom_data=d.get('customData'),
@@ -8831,8 +9161,8 @@ class MessageInfoType:
         return cls(
             display=ComponentType.from_json(d['display']) if 'display' in d else None,
             id=d['id'],
-            priority=MessagePriorityEnumType(d['priority']),
-            state=MessageStateEnumType(d['state']) if 'state' in d else None,
+            priority=_MessagePriorityEnumType[d['priority']],
+            state=_MessageStateEnumType[d['state']] if 'state' in d else None,
             start_date_time=d.get('startDateTime'),
             end_date_time=d.get('endDateTime'),
             transaction_id=d.get('transactionId'),
@@ -9116,9 +9446,9 @@ class NetworkConnectionProfileType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             apn=APNType.from_json(d['apn']) if 'apn' in d else None,
-            ocpp_version=OCPPVersionEnumType(d['ocppVersion']) if 'ocppVersion' in d else None,
-            ocpp_interface=OCPPInterfaceEnumType(d['ocppInterface']),
-            ocpp_transport=OCPPTransportEnumType(d['ocppTransport']),
+            ocpp_version=_OCPPVersionEnumType[d['ocppVersion']] if 'ocppVersion' in d else None,
+            ocpp_interface=_OCPPInterfaceEnumType[d['ocppInterface']],
+            ocpp_transport=_OCPPTransportEnumType[d['ocppTransport']],
             message_timeout=d['messageTimeout'],
             ocpp_csms_url=d['ocppCsmsUrl'],
             security_profile=d['securityProfile'],
@@ -9164,7 +9494,7 @@ class NotifyAllowedEnergyTransferRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             transaction_id=d['transactionId'],
-            allowed_energy_transfer=tuple([EnergyTransferModeEnumType(e0) for e0 in d['allowedEnergyTransfer']]),
+            allowed_energy_transfer=tuple([_EnergyTransferModeEnumType[e0] for e0 in d['allowedEnergyTransfer']]),
             custom_data=d.get('customData'),
         )
 
@@ -9205,7 +9535,7 @@ class NotifyAllowedEnergyTransferResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=NotifyAllowedEnergyTransferStatusEnumType(d['status']),
+            status=_NotifyAllowedEnergyTransferStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -9423,8 +9753,8 @@ class NotifyDERAlarmRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            control_type=DERControlEnumType(d['controlType']),
-            grid_event_fault=GridEventFaultEnumType(d['gridEventFault']) if 'gridEventFault' in d else None,
+            control_type=_DERControlEnumType[d['controlType']],
+            grid_event_fault=_GridEventFaultEnumType[d['gridEventFault']] if 'gridEventFault' in d else None,
             alarm_ended=d.get('alarmEnded'),
             timestamp=d['timestamp'],
             extra_info=d.get('extraInfo'),
@@ -9715,7 +10045,7 @@ class NotifyEVChargingNeedsResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=NotifyEVChargingNeedsStatusEnumType(d['status']),
+            status=_NotifyEVChargingNeedsStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -9810,7 +10140,7 @@ class NotifyEVChargingScheduleResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -10259,7 +10589,7 @@ class NotifySettlementRequest:
         return cls(
             transaction_id=d.get('transactionId'),
             psp_ref=d['pspRef'],
-            status=PaymentStatusEnumType(d['status']),
+            status=_PaymentStatusEnumType[d['status']],
             status_info=d.get('statusInfo'),
             settlement_amount=d['settlementAmount'],
             settlement_time=d['settlementTime'],
@@ -10432,7 +10762,7 @@ class OCSPRequestDataType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            hash_algorithm=HashAlgorithmEnumType(d['hashAlgorithm']),
+            hash_algorithm=_HashAlgorithmEnumType[d['hashAlgorithm']],
             issuer_name_hash=d['issuerNameHash'],
             issuer_key_hash=d['issuerKeyHash'],
             serial_number=d['serialNumber'],
@@ -10514,7 +10844,7 @@ class OpenPeriodicEventStreamResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -11009,7 +11339,7 @@ class PublishFirmwareResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -11059,7 +11389,7 @@ class PublishFirmwareStatusNotificationRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=PublishFirmwareStatusEnumType(d['status']),
+            status=_PublishFirmwareStatusEnumType[d['status']],
             location=tuple(d['location']) if 'location' in d else None,
             request_id=d.get('requestId'),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
@@ -11179,7 +11509,7 @@ class PullDynamicScheduleUpdateResponse:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             schedule_update=ChargingScheduleUpdateType.from_json(d['scheduleUpdate']) if 'scheduleUpdate' in d else None,
-            status=ChargingProfileStatusEnumType(d['status']),
+            status=_ChargingProfileStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -11650,7 +11980,7 @@ class RequestBatterySwapResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -11751,7 +12081,7 @@ class RequestStartTransactionResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=RequestStartStopStatusEnumType(d['status']),
+            status=_RequestStartStopStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             transaction_id=d.get('transactionId'),
             custom_data=d.get('customData'),
@@ -11831,7 +12161,7 @@ class RequestStopTransactionResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=RequestStartStopStatusEnumType(d['status']),
+            status=_RequestStartStopStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -11872,7 +12202,7 @@ class ReservationStatusUpdateRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             reservation_id=d['reservationId'],
-            reservation_update_status=ReservationUpdateStatusEnumType(d['reservationUpdateStatus']),
+            reservation_update_status=_ReservationUpdateStatusEnumType[d['reservationUpdateStatus']],
             custom_data=d.get('customData'),
         )
 
@@ -12005,7 +12335,7 @@ class ReserveNowResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ReserveNowStatusEnumType(d['status']),
+            status=_ReserveNowStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -12047,7 +12377,7 @@ class ResetRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            type=ResetEnumType(d['type']),
+            type=_ResetEnumType[d['type']],
             evse_id=d.get('evseId'),
             custom_data=d.get('customData'),
         )
@@ -12089,7 +12419,7 @@ class ResetResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ResetStatusEnumType(d['status']),
+            status=_ResetStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -12255,10 +12585,10 @@ class SampledValueType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             value=d['value'],
-            measurand=MeasurandEnumType(d['measurand']) if 'measurand' in d else None,
-            context=ReadingContextEnumType(d['context']) if 'context' in d else None,
-            phase=PhaseEnumType(d['phase']) if 'phase' in d else None,
-            location=LocationEnumType(d['location']) if 'location' in d else None,
+            measurand=_MeasurandEnumType[d['measurand']] if 'measurand' in d else None,
+            context=_ReadingContextEnumType[d['context']] if 'context' in d else None,
+            phase=_PhaseEnumType[d['phase']] if 'phase' in d else None,
+            location=_LocationEnumType[d['location']] if 'location' in d else None,
             signed_meter_value=SignedMeterValueType.from_json(d['signedMeterValue']) if 'signedMeterValue' in d else None,
             unit_of_measure=UnitOfMeasureType.from_json(d['unitOfMeasure']) if 'unitOfMeasure' in d else None,
             custom_data=d.get('customData'),
@@ -12384,7 +12714,7 @@ class SendLocalListRequest:
         return cls(
             local_authorization_list=tuple([AuthorizationData.from_json(e0) for e0 in d['localAuthorizationList']]) if 'localAuthorizationList' in d else None,
             version_number=d['versionNumber'],
-            update_type=UpdateEnumType(d['updateType']),
+            update_type=_UpdateEnumType[d['updateType']],
             custom_data=d.get('customData'),
         )
 
@@ -12425,7 +12755,7 @@ class SendLocalListResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=SendLocalListStatusEnumType(d['status']),
+            status=_SendLocalListStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -12507,7 +12837,7 @@ class SetChargingProfileResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ChargingProfileStatusEnumType(d['status']),
+            status=_ChargingProfileStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -12583,7 +12913,7 @@ class SetDERControlRequest:
         return cls(
             is_default=d['isDefault'],
             control_id=d['controlId'],
-            control_type=DERControlEnumType(d['controlType']),
+            control_type=_DERControlEnumType[d['controlType']],
             curve=DERCurveType.from_json(d['curve']) if 'curve' in d else None,
             enter_service=EnterServiceType.from_json(d['enterService']) if 'enterService' in d else None,
             fixed_pf_absorb=FixedPFType.from_json(d['fixedPFAbsorb']) if 'fixedPFAbsorb' in d else None,
@@ -12636,7 +12966,7 @@ class SetDERControlResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=DERControlStatusEnumType(d['status']),
+            status=_DERControlStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             superseded_ids=tuple(d['supersededIds']) if 'supersededIds' in d else None,
             custom_data=d.get('customData'),
@@ -12719,7 +13049,7 @@ class SetDefaultTariffResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=TariffSetStatusEnumType(d['status']),
+            status=_TariffSetStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -12798,7 +13128,7 @@ class SetDisplayMessageResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=DisplayMessageStatusEnumType(d['status']),
+            status=_DisplayMessageStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -12836,7 +13166,7 @@ class SetMonitoringBaseRequest:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            monitoring_base=MonitoringBaseEnumType(d['monitoringBase']),
+            monitoring_base=_MonitoringBaseEnumType[d['monitoringBase']],
             custom_data=d.get('customData'),
         )
 
@@ -12877,7 +13207,7 @@ class SetMonitoringBaseResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericDeviceModelStatusEnumType(d['status']),
+            status=_GenericDeviceModelStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -12942,7 +13272,7 @@ class SetMonitoringDataType:
             periodic_event_stream=PeriodicEventStreamParamsType.from_json(d['periodicEventStream']) if 'periodicEventStream' in d else None,
             transaction=d.get('transaction'),
             value=d['value'],
-            type=MonitorEnumType(d['type']),
+            type=_MonitorEnumType[d['type']],
             severity=d['severity'],
             component=ComponentType.from_json(d['component']),
             variable=VariableType.from_json(d['variable']),
@@ -13023,7 +13353,7 @@ class SetMonitoringLevelResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -13082,8 +13412,8 @@ class SetMonitoringResultType:
         return cls(
             id=d.get('id'),
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
-            status=SetMonitoringStatusEnumType(d['status']),
-            type=MonitorEnumType(d['type']),
+            status=_SetMonitoringStatusEnumType[d['status']],
+            type=_MonitorEnumType[d['type']],
             component=ComponentType.from_json(d['component']),
             variable=VariableType.from_json(d['variable']),
             severity=d['severity'],
@@ -13167,7 +13497,7 @@ class SetNetworkProfileResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=SetNetworkProfileStatusEnumType(d['status']),
+            status=_SetNetworkProfileStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -13213,7 +13543,7 @@ class SetVariableDataType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            attribute_type=AttributeEnumType(d['attributeType']) if 'attributeType' in d else None,
+            attribute_type=_AttributeEnumType[d['attributeType']] if 'attributeType' in d else None,
             attribute_value=d['attributeValue'],
             component=ComponentType.from_json(d['component']),
             variable=VariableType.from_json(d['variable']),
@@ -13339,8 +13669,8 @@ class SetVariableResultType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            attribute_type=AttributeEnumType(d['attributeType']) if 'attributeType' in d else None,
-            attribute_status=SetVariableStatusEnumType(d['attributeStatus']),
+            attribute_type=_AttributeEnumType[d['attributeType']] if 'attributeType' in d else None,
+            attribute_status=_SetVariableStatusEnumType[d['attributeStatus']],
             attribute_status_info=StatusInfoType.from_json(d['attributeStatusInfo']) if 'attributeStatusInfo' in d else None,
             component=ComponentType.from_json(d['component']),
             variable=VariableType.from_json(d['variable']),
@@ -13467,7 +13797,7 @@ class SignCertificateRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             csr=d['csr'],
-            certificate_type=CertificateSigningUseEnumType(d['certificateType']) if 'certificateType' in d else None,
+            certificate_type=_CertificateSigningUseEnumType[d['certificateType']] if 'certificateType' in d else None,
             hash_root_certificate=CertificateHashDataType.from_json(d['hashRootCertificate']) if 'hashRootCertificate' in d else None,
             request_id=d.get('requestId'),
             custom_data=d.get('customData'),
@@ -13510,7 +13840,7 @@ class SignCertificateResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -13653,7 +13983,7 @@ class StatusNotificationRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             timestamp=d['timestamp'],
-            connector_status=ConnectorStatusEnumType(d['connectorStatus']),
+            connector_status=_ConnectorStatusEnumType[d['connectorStatus']],
             evse_id=d['evseId'],
             connector_id=d['connectorId'],
             custom_data=d.get('customData'),
@@ -13784,7 +14114,7 @@ class TariffAssignmentType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             tariff_id=d['tariffId'],
-            tariff_kind=TariffKindEnumType(d['tariffKind']),
+            tariff_kind=_TariffKindEnumType[d['tariffKind']],
             valid_from=d.get('validFrom'),
             evse_ids=tuple(d['evseIds']) if 'evseIds' in d else None,
             id_tokens=tuple(d['idTokens']) if 'idTokens' in d else None,
@@ -13859,10 +14189,10 @@ class TariffConditionsFixedType:
         return cls(
             start_time_of_day=d.get('startTimeOfDay'),
             end_time_of_day=d.get('endTimeOfDay'),
-            day_of_week=tuple([DayOfWeekEnumType(e0) for e0 in d['dayOfWeek']]) if 'dayOfWeek' in d else None,
+            day_of_week=tuple([_DayOfWeekEnumType[e0] for e0 in d['dayOfWeek']]) if 'dayOfWeek' in d else None,
             valid_from_date=d.get('validFromDate'),
             valid_to_date=d.get('validToDate'),
-            evse_kind=EvseKindEnumType(d['evseKind']) if 'evseKind' in d else None,
+            evse_kind=_EvseKindEnumType[d['evseKind']] if 'evseKind' in d else None,
             payment_brand=d.get('paymentBrand'),
             payment_recognition=d.get('paymentRecognition'),
             custom_data=d.get('customData'),
@@ -13976,10 +14306,10 @@ class TariffConditionsType:
         return cls(
             start_time_of_day=d.get('startTimeOfDay'),
             end_time_of_day=d.get('endTimeOfDay'),
-            day_of_week=tuple([DayOfWeekEnumType(e0) for e0 in d['dayOfWeek']]) if 'dayOfWeek' in d else None,
+            day_of_week=tuple([_DayOfWeekEnumType[e0] for e0 in d['dayOfWeek']]) if 'dayOfWeek' in d else None,
             valid_from_date=d.get('validFromDate'),
             valid_to_date=d.get('validToDate'),
-            evse_kind=EvseKindEnumType(d['evseKind']) if 'evseKind' in d else None,
+            evse_kind=_EvseKindEnumType[d['evseKind']] if 'evseKind' in d else None,
             min_energy=d.get('minEnergy'),
             max_energy=d.get('maxEnergy'),
             min_current=d.get('minCurrent'),
@@ -14533,7 +14863,7 @@ class TotalCostType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             currency=d['currency'],
-            type_of_cost=TariffCostEnumType(d['typeOfCost']),
+            type_of_cost=_TariffCostEnumType[d['typeOfCost']],
             fixed=PriceType.from_json(d['fixed']) if 'fixed' in d else None,
             energy=PriceType.from_json(d['energy']) if 'energy' in d else None,
             charging_time=PriceType.from_json(d['chargingTime']) if 'chargingTime' in d else None,
@@ -14724,16 +15054,16 @@ class TransactionEventRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             cost_details=CostDetailsType.from_json(d['costDetails']) if 'costDetails' in d else None,
-            event_type=TransactionEventEnumType(d['eventType']),
+            event_type=_TransactionEventEnumType[d['eventType']],
             meter_value=tuple([MeterValueType.from_json(e0) for e0 in d['meterValue']]) if 'meterValue' in d else None,
             timestamp=d['timestamp'],
-            trigger_reason=TriggerReasonEnumType(d['triggerReason']),
+            trigger_reason=_TriggerReasonEnumType[d['triggerReason']],
             seq_no=d['seqNo'],
             offline=d.get('offline'),
             number_of_phases_used=d.get('numberOfPhasesUsed'),
             cable_max_current=d.get('cableMaxCurrent'),
             reservation_id=d.get('reservationId'),
-            preconditioning_status=PreconditioningStatusEnumType(d['preconditioningStatus']) if 'preconditioningStatus' in d else None,
+            preconditioning_status=_PreconditioningStatusEnumType[d['preconditioningStatus']] if 'preconditioningStatus' in d else None,
             evse_sleep=d.get('evseSleep'),
             transaction_info=TransactionType.from_json(d['transactionInfo']),
             evse=EVSEType.from_json(d['evse']) if 'evse' in d else None,
@@ -14924,11 +15254,11 @@ class TransactionType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             transaction_id=d['transactionId'],
-            charging_state=ChargingStateEnumType(d['chargingState']) if 'chargingState' in d else None,
+            charging_state=_ChargingStateEnumType[d['chargingState']] if 'chargingState' in d else None,
             time_spent_charging=d.get('timeSpentCharging'),
-            stopped_reason=ReasonEnumType(d['stoppedReason']) if 'stoppedReason' in d else None,
+            stopped_reason=_ReasonEnumType[d['stoppedReason']] if 'stoppedReason' in d else None,
             remote_start_id=d.get('remoteStartId'),
-            operation_mode=OperationModeEnumType(d['operationMode']) if 'operationMode' in d else None,
+            operation_mode=_OperationModeEnumType[d['operationMode']] if 'operationMode' in d else None,
             tariff_id=d.get('tariffId'),
             transaction_limit=TransactionLimitType.from_json(d['transactionLimit']) if 'transactionLimit' in d else None,
             custom_data=d.get('customData'),
@@ -14976,7 +15306,7 @@ class TriggerMessageRequest:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             evse=EVSEType.from_json(d['evse']) if 'evse' in d else None,
-            requested_message=MessageTriggerEnumType(d['requestedMessage']),
+            requested_message=_MessageTriggerEnumType[d['requestedMessage']],
             custom_trigger=d.get('customTrigger'),
             custom_data=d.get('customData'),
         )
@@ -15018,7 +15348,7 @@ class TriggerMessageResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=TriggerMessageStatusEnumType(d['status']),
+            status=_TriggerMessageStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -15147,7 +15477,7 @@ class UnlockConnectorResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=UnlockStatusEnumType(d['status']),
+            status=_UnlockStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -15222,7 +15552,7 @@ class UnpublishFirmwareResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=UnpublishFirmwareStatusEnumType(d['status']),
+            status=_UnpublishFirmwareStatusEnumType[d['status']],
             custom_data=d.get('customData'),
         )
 
@@ -15306,7 +15636,7 @@ class UpdateDynamicScheduleResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=ChargingProfileStatusEnumType(d['status']),
+            status=_ChargingProfileStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -15398,7 +15728,7 @@ class UpdateFirmwareResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=UpdateFirmwareStatusEnumType(d['status']),
+            status=_UpdateFirmwareStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -15480,7 +15810,7 @@ class UsePriorityChargingResponse:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            status=PriorityChargingStatusEnumType(d['status']),
+            status=_PriorityChargingStatusEnumType[d['status']],
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             custom_data=d.get('customData'),
         )
@@ -15781,7 +16111,7 @@ class VPNType:
             group=d.get('group'),
             password=d['password'],
             key=d['key'],
-            type=VPNEnumType(d['type']),
+            type=_VPNEnumType[d['type']],
             custom_data=d.get('customData'),
         )
 
@@ -15839,9 +16169,9 @@ class VariableAttributeType:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
-            type=AttributeEnumType(d['type']) if 'type' in d else None,
+            type=_AttributeEnumType[d['type']] if 'type' in d else None,
             value=d.get('value'),
-            mutability=MutabilityEnumType(d['mutability']) if 'mutability' in d else None,
+            mutability=_MutabilityEnumType[d['mutability']] if 'mutability' in d else None,
             persistent=d.get('persistent'),
             constant=d.get('constant'),
             custom_data=d.get('customData'),
@@ -15906,7 +16236,7 @@ class VariableCharacteristicsType:
     def from_json(cls, d: Mapping[str, Any]) -> Self:
         return cls(
             unit=d.get('unit'),
-            data_type=DataEnumType(d['dataType']),
+            data_type=_DataEnumType[d['dataType']],
             min_limit=d.get('minLimit'),
             max_limit=d.get('maxLimit'),
             max_elements=d.get('maxElements'),
@@ -15964,9 +16294,9 @@ class VariableMonitoringType:
             id=d['id'],
             transaction=d['transaction'],
             value=d['value'],
-            type=MonitorEnumType(d['type']),
+            type=_MonitorEnumType[d['type']],
             severity=d['severity'],
-            event_notification_type=EventNotificationEnumType(d['eventNotificationType']),
+            event_notification_type=_EventNotificationEnumType[d['eventNotificationType']],
             custom_data=d.get('customData'),
         )
 
@@ -16108,7 +16438,7 @@ class VatNumberValidationResponse:
             status_info=StatusInfoType.from_json(d['statusInfo']) if 'statusInfo' in d else None,
             vat_number=d['vatNumber'],
             evse_id=d.get('evseId'),
-            status=GenericStatusEnumType(d['status']),
+            status=_GenericStatusEnumType[d['status']],
             custom_data=d.get('customData'),
         )
 
@@ -16157,7 +16487,7 @@ class VoltageParamsType:
         return cls(
             hv10_min_mean_value=d.get('hv10MinMeanValue'),
             hv10_min_mean_trip_delay=d.get('hv10MinMeanTripDelay'),
-            power_during_cessation=PowerDuringCessationEnumType(d['powerDuringCessation']) if 'powerDuringCessation' in d else None,
+            power_during_cessation=_PowerDuringCessationEnumType[d['powerDuringCessation']] if 'powerDuringCessation' in d else None,
             custom_data=d.get('customData'),
         )
 
