@@ -141,11 +141,13 @@ class SlacDriver:
 class ModemBridge:
     """An emulated powerline modem between two interfaces: a host's and the "line".
 
-    Frames from the host go through :meth:`ModemEmulator.host_to_line` (CM_SET_KEY and vendor
-    requests are answered on the host side, the rest goes to the line); frames from the line go
-    through :meth:`ModemEmulator.line_to_host` (an M-sound also yields a CM_ATTEN_PROFILE.IND).  This
-    lets any SLAC implementation that expects a QCA modem (pyslac, EVerest, open-plc-utils) run on
-    plain Ethernet.  The host's MAC is learned from its first frame unless given.
+    Frames from the host go through
+    :meth:`~evcharge.slac.emulator.ModemEmulator.host_to_line` (CM_SET_KEY and vendor requests are
+    answered on the host side, the rest goes to the line); frames from the line go through
+    :meth:`~evcharge.slac.emulator.ModemEmulator.line_to_host` (an M-sound also yields a
+    CM_ATTEN_PROFILE.IND).  This lets any SLAC implementation that expects a QCA modem (pyslac,
+    EVerest, open-plc-utils) run on plain Ethernet.  The host's MAC is learned from its first frame
+    unless given.
     """
 
     def __init__(
