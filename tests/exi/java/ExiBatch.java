@@ -14,6 +14,8 @@
 //   decxml     payload = EXI bytes                  -> XML text   (EXIficient core, EXI document)
 //   encxmlfrag payload = XML text (one element)     -> EXI bytes  (EXIficient core, EXI fragment)
 //   decxmlfrag payload = EXI bytes                  -> XML text   (EXIficient core, EXI fragment)
+//   benchxml   payload = EXI bytes                  -> "<encode us> <decode us>": CPU microseconds per operation of
+//              the core path (XML text -> EXI, EXI -> XML text), best of 5 runs of ~0.5 s each after a warm-up
 //   ping       (namespace and payload ignored)      -> "pong"
 //   version    (namespace and payload ignored)      -> EXICodec version
 // EXICodec prints diagnostics on System.out; the harness moves System.out to stderr so that only answers reach stdout.
@@ -137,20 +139,23 @@ public class ExiBatch {
         GRAMMARS.put("urn:iso:std:iso:15118:-20:ACDP", ISO15118_20_V2G_CI_ACDP::new);
     }
 
-    /** The EXIficient core with the V2G profile settings (see ExiCoreBench.java in shared/tools). */
-    static final class Core {
+    /**
+     * The EXIficient core with the V2G profile settings (see ExiCoreBench.java in shared/tools). Public so that a
+     * py4j gateway can drive it too (benchmarks/_exificient.py).
+     */
+    public static final class Core {
         private final Map<String, EXIFactory> factories = new HashMap<>();
         private final Transformer transformer;
         private final XMLReader xmlReader;
 
-        Core() throws Exception {
+        public Core() throws Exception {
             transformer = TransformerFactory.newInstance().newTransformer();
             SAXParserFactory spf = SAXParserFactory.newInstance();
             spf.setNamespaceAware(true);
             xmlReader = spf.newSAXParser().getXMLReader();
         }
 
-        EXIFactory factory(String ns, boolean fragment) throws Exception {
+        public EXIFactory factory(String ns, boolean fragment) throws Exception {
             String key = ns + (fragment ? "#fragment" : "#document");
             EXIFactory ef = factories.get(key);
             if (ef == null) {
@@ -168,7 +173,7 @@ public class ExiBatch {
             return ef;
         }
 
-        byte[] encode(String ns, boolean fragment, String xml) throws Exception {
+        public byte[] encode(String ns, boolean fragment, String xml) throws Exception {
             ByteArrayOutputStream bos = new ByteArrayOutputStream(256);
             EXIResult res = new EXIResult(factory(ns, fragment));
             res.setOutputStream(bos);
@@ -177,7 +182,7 @@ public class ExiBatch {
             return bos.toByteArray();
         }
 
-        String decode(String ns, boolean fragment, byte[] exi) throws Exception {
+        public String decode(String ns, boolean fragment, byte[] exi) throws Exception {
             StringWriter sw = new StringWriter();
             EXISource src = new EXISource(factory(ns, fragment));
             src.setInputSource(new InputSource(new ByteArrayInputStream(exi)));
@@ -240,6 +245,9 @@ public class ExiBatch {
                     case "decxmlfrag":
                         result = core.decode(ns, cmd.endsWith("frag"), payload).getBytes(StandardCharsets.UTF_8);
                         break;
+                    case "benchxml":
+                        result = benchCore(core, ns, payload).getBytes(StandardCharsets.UTF_8);
+                        break;
                     default:
                         throw new Exception("unknown command " + cmd);
                 }
@@ -257,6 +265,24 @@ public class ExiBatch {
             if (!in.ready()) out.flush();
         }
         out.flush();
+    }
+
+    static String benchCore(Core core, String ns, byte[] exi) throws Exception {
+        String xml = core.decode(ns, false, exi);
+        if (!Arrays.equals(core.encode(ns, false, xml), exi)) throw new Exception("the core path does not round-trip");
+        java.lang.management.ThreadMXBean tm = java.lang.management.ManagementFactory.getThreadMXBean();
+        double bestEnc = Double.MAX_VALUE, bestDec = Double.MAX_VALUE;
+        long warm = System.nanoTime();
+        while (System.nanoTime() - warm < 2_000_000_000L) { core.encode(ns, false, xml); core.decode(ns, false, exi); }
+        for (int rep = 0; rep < 5; rep++) {
+            long n = 0, c0 = tm.getCurrentThreadCpuTime(), end = System.nanoTime() + 500_000_000L;
+            while (System.nanoTime() < end) { core.encode(ns, false, xml); n++; }
+            bestEnc = Math.min(bestEnc, (tm.getCurrentThreadCpuTime() - c0) / 1e3 / n);
+            n = 0; c0 = tm.getCurrentThreadCpuTime(); end = System.nanoTime() + 500_000_000L;
+            while (System.nanoTime() < end) { core.decode(ns, false, exi); n++; }
+            bestDec = Math.min(bestDec, (tm.getCurrentThreadCpuTime() - c0) / 1e3 / n);
+        }
+        return String.format(java.util.Locale.ROOT, "%.3f %.3f", bestEnc, bestDec);
     }
 
     static BuiltInSchema schema(String ns) throws Exception {
