@@ -45,4 +45,4 @@ def test_cli_is_registered_and_describes_itself() -> None:
     out = subprocess.run([sys.executable, "-m", "evcharge", "slac", "--help"], capture_output=True, text=True,
                          check=True)
     assert "--iface" in out.stdout and "--emulate-modem" in out.stdout
-    assert "{evse,pev}" in out.stdout
+    assert "{evse,pev,modem}" in out.stdout
