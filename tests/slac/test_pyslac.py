@@ -20,10 +20,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from evcharge.slac.messages import nid_from_nmk
 from tests.slac.test_netns import IN_CI, _ip, _mac, _require_root_and_ip
 
-pytestmark = [pytest.mark.interop, pytest.mark.netns]
+pytestmark = pytest.mark.interop
 
 PYSLAC_EVSE = Path(__file__).with_name("peers") / "pyslac_evse.py"
 
@@ -101,6 +104,16 @@ class _StderrReader:
         return "".join(self.lines)
 
 
+@pytest.mark.property
+@given(st.binary(min_size=16, max_size=16))
+def test_nid_derivation_agrees_with_pyslac(nmk: bytes) -> None:
+    _require_pyslac()
+    from pyslac.utils import generate_nid  # pyslac took its derivation from QCA's open-plc-utils
+
+    assert nid_from_nmk(nmk) == generate_nid(nmk)
+
+
+@pytest.mark.netns
 def test_our_pev_matches_pyslac_evse(three_hops: dict[str, str]) -> None:
     modem = _spawn(three_hops["modem"], sys.executable, "-m", "evcharge", "slac", "modem", "--iface", "eth0",
                    "--line-iface", "eth1", "--attenuation", "17", "--timeout", "60")
