@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import decimal
 import importlib
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal, NoReturn
@@ -167,7 +168,10 @@ def is_int6(value: Any) -> bool:
 
 
 def is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A JSON number: an int or a finite float, not a bool (NaN and infinities are not JSON)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # -- multipleOf with decimal arithmetic --

@@ -526,3 +526,28 @@ def test_16_types_carry_the_specification_names() -> None:
     assert hints[v16.SetChargingProfileRequest]["cs_charging_profiles"] is v16.ChargingProfile
     assert set(v16.ResetStatus) != set(v16.UnlockStatus)
     assert "Hertz" in set(v16.UnitOfMeasure) and "Hertz" not in set(v16.StopTransactionUnitOfMeasure)
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_nan_and_infinity_are_not_json_numbers(number: float) -> None:
+    """Python's json module reads ``NaN``/``Infinity``; JSON (RFC 8259) has no such numbers."""
+    text = '{"evseId": 1, "meterValue": [{"timestamp": "2024-01-01T00:00:00Z", "sampledValue": [{"value": VALUE}]}]}'
+    payload = json.loads(text.replace("VALUE", json.dumps(number)))
+    err = _error(v201, "MeterValues", "request", payload)
+    assert err.kind is ViolationKind.TYPE and err.path == "meterValue[0].sampledValue[0].value"
+    with pytest.raises(OcppValidationError):
+        v201.validate("MeterValues", "request", {**payload, "evseId": number}, lenient=True)
+    with pytest.raises(OcppValidationError):
+        v16.validate("BootNotification", "response", {"status": "Accepted", "currentTime": "2024-01-01T00:00:00Z",
+                                                      "interval": number}, lenient=True)
+    with pytest.raises(OcppValidationError):
+        v16.validate("SetChargingProfile", "request", charging_profile_16(number))
+
+
+def test_models_pickle() -> None:
+    import pickle
+
+    model = v16.MeterValuesRequest.from_json(meter_values_16())
+    assert pickle.loads(pickle.dumps(model)) == model
+    data = v201.DataTransferRequest(vendor_id="v")
+    assert pickle.loads(pickle.dumps(data)).data is ABSENT

@@ -682,8 +682,11 @@ class _ValidatorEmitter:
                            f"{ind}    fail_type('integer', {var}, {path})\n")
             out.extend(self._range(ft, var, path, ind))
         elif k == "num":
-            out.append(f"{ind}if {var}.__class__ is not float and {var}.__class__ is not int"
-                       f" and not is_number({var}):\n"
+            # NaN and the infinities are not JSON numbers (Python's json module reads them all the same)
+            out.append(f"{ind}if {var}.__class__ is float:\n"
+                       f"{ind}    if {var} - {var} != 0.0:\n"
+                       f"{ind}        fail_type('a finite number', {var}, {path})\n"
+                       f"{ind}elif {var}.__class__ is not int and not is_number({var}):\n"
                        f"{ind}    fail_type('number', {var}, {path})\n")
             if ft.multiple_of is not None:
                 dname = self.const("D", f"Decimal({ft.multiple_of!r})")

@@ -540,7 +540,10 @@ def _v_ChargingSchedule(o, p, w):
         _v_ChargingSchedulePeriod(e0, ((p, 'chargingSchedulePeriod'), i0), w)
     v = o.get('minChargingRate', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minChargingRate'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minChargingRate'))
         if not multiple_of(v, _D38):
             fail_multiple(v, _D38, (p, 'minChargingRate'))
@@ -557,7 +560,10 @@ def _v_ChargingSchedulePeriod(o, p, w):
     if v.__class__ is not int and not is_int4(v):
         fail_type('integer', v, (p, 'startPeriod'))
     v = o['limit']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'limit'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'limit'))
     if not multiple_of(v, _D38):
         fail_multiple(v, _D38, (p, 'limit'))

@@ -997,7 +997,10 @@ def _v_ChargingSchedulePeriodType(o, p, w):
     if v.__class__ is not int and not is_int6(v):
         fail_type('integer', v, (p, 'startPeriod'))
     v = o['limit']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'limit'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'limit'))
     v = o.get('numberPhases', _M)
     if v is not _M:
@@ -1048,7 +1051,10 @@ def _v_ChargingScheduleType(o, p, w):
         _v_ChargingSchedulePeriodType(e0, ((p, 'chargingSchedulePeriod'), i0), w)
     v = o.get('minChargingRate', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minChargingRate'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minChargingRate'))
     v = o.get('salesTariff', _M)
     if v is not _M:
@@ -1400,7 +1406,10 @@ def _v_ConsumptionCostType(o, p, w):
     if v is not _M:
         _v_CustomDataType(v, (p, 'customData'), w)
     v = o['startValue']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'startValue'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'startValue'))
     v = o['cost']
     if v.__class__ is not list and not isinstance(v, list):
@@ -1448,7 +1457,10 @@ def _v_CostUpdatedRequest(o, p, w):
     if v is not _M:
         _v_CustomDataType(v, (p, 'customData'), w)
     v = o['totalCost']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'totalCost'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'totalCost'))
     v = o['transactionId']
     if v.__class__ is not str and not isinstance(v, str):
@@ -3749,7 +3761,10 @@ def _v_SampledValueType(o, p, w):
     if v is not _M:
         _v_CustomDataType(v, (p, 'customData'), w)
     v = o['value']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'value'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'value'))
     v = o.get('context', _M)
     if v is not _M:
@@ -3996,7 +4011,10 @@ def _v_SetMonitoringDataType(o, p, w):
         if v is not True and v is not False:
             fail_type('boolean', v, (p, 'transaction'))
     v = o['value']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'value'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'value'))
     v = o['type']
     if v.__class__ is not str and not isinstance(v, str):
@@ -4461,7 +4479,10 @@ def _v_TransactionEventResponse(o, p, w):
         _v_CustomDataType(v, (p, 'customData'), w)
     v = o.get('totalCost', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'totalCost'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'totalCost'))
     v = o.get('chargingPriority', _M)
     if v is not _M:
@@ -4791,11 +4812,17 @@ def _v_VariableCharacteristicsType(o, p, w):
         fail_enum(v, _E413, (p, 'dataType'))
     v = o.get('minLimit', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minLimit'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minLimit'))
     v = o.get('maxLimit', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxLimit'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxLimit'))
     v = o.get('valuesList', _M)
     if v is not _M:
@@ -4825,7 +4852,10 @@ def _v_VariableMonitoringType(o, p, w):
     if v is not True and v is not False:
         fail_type('boolean', v, (p, 'transaction'))
     v = o['value']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'value'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'value'))
     v = o['type']
     if v.__class__ is not str and not isinstance(v, str):

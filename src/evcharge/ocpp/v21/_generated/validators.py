@@ -719,16 +719,28 @@ def _v_ACChargingParametersType(o, p, w):
     if not _R1 <= o.keys():
         fail_missing(o, _T2, p)
     v = o['energyAmount']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'energyAmount'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'energyAmount'))
     v = o['evMinCurrent']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'evMinCurrent'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'evMinCurrent'))
     v = o['evMaxCurrent']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'evMaxCurrent'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'evMaxCurrent'))
     v = o['evMaxVoltage']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'evMaxVoltage'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'evMaxVoltage'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -1127,14 +1139,20 @@ def _v_BatteryDataType(o, p, w):
     if len(v) > 50:
         max_length(v, 50, (p, 'serialNumber'), w)
     v = o['soC']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'soC'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'soC'))
     if v < 0.0:
         fail_range(v, 0.0, True, (p, 'soC'))
     if v > 100.0:
         fail_range(v, 100.0, False, (p, 'soC'))
     v = o['soH']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'soH'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'soH'))
     if v < 0.0:
         fail_range(v, 0.0, True, (p, 'soH'))
@@ -1787,15 +1805,24 @@ def _v_ChargingSchedulePeriodType(o, p, w):
         fail_type('integer', v, (p, 'startPeriod'))
     v = o.get('limit', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'limit'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'limit'))
     v = o.get('limit_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'limit_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'limit_L2'))
     v = o.get('limit_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'limit_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'limit_L3'))
     v = o.get('numberPhases', _M)
     if v is not _M:
@@ -1815,45 +1842,72 @@ def _v_ChargingSchedulePeriodType(o, p, w):
             fail_range(v, 3.0, False, (p, 'phaseToUse'))
     v = o.get('dischargeLimit', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'dischargeLimit'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'dischargeLimit'))
         if v > 0.0:
             fail_range(v, 0.0, False, (p, 'dischargeLimit'))
     v = o.get('dischargeLimit_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'dischargeLimit_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'dischargeLimit_L2'))
         if v > 0.0:
             fail_range(v, 0.0, False, (p, 'dischargeLimit_L2'))
     v = o.get('dischargeLimit_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'dischargeLimit_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'dischargeLimit_L3'))
         if v > 0.0:
             fail_range(v, 0.0, False, (p, 'dischargeLimit_L3'))
     v = o.get('setpoint', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'setpoint'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'setpoint'))
     v = o.get('setpoint_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'setpoint_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'setpoint_L2'))
     v = o.get('setpoint_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'setpoint_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'setpoint_L3'))
     v = o.get('setpointReactive', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'setpointReactive'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'setpointReactive'))
     v = o.get('setpointReactive_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'setpointReactive_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'setpointReactive_L2'))
     v = o.get('setpointReactive_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'setpointReactive_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'setpointReactive_L3'))
     v = o.get('preconditioningRequest', _M)
     if v is not _M:
@@ -1865,7 +1919,10 @@ def _v_ChargingSchedulePeriodType(o, p, w):
             fail_type('boolean', v, (p, 'evseSleep'))
     v = o.get('v2xBaseline', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'v2xBaseline'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'v2xBaseline'))
     v = o.get('operationMode', _M)
     if v is not _M:
@@ -1928,11 +1985,17 @@ def _v_ChargingScheduleType(o, p, w):
         fail_enum(v, _E109, (p, 'chargingRateUnit'))
     v = o.get('minChargingRate', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minChargingRate'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minChargingRate'))
     v = o.get('powerTolerance', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'powerTolerance'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'powerTolerance'))
     v = o.get('signatureId', _M)
     if v is not _M:
@@ -1986,57 +2049,93 @@ def _v_ChargingScheduleUpdateType(o, p, w):
         fail_unknown(o, _K110, p)
     v = o.get('limit', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'limit'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'limit'))
     v = o.get('limit_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'limit_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'limit_L2'))
     v = o.get('limit_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'limit_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'limit_L3'))
     v = o.get('dischargeLimit', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'dischargeLimit'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'dischargeLimit'))
         if v > 0.0:
             fail_range(v, 0.0, False, (p, 'dischargeLimit'))
     v = o.get('dischargeLimit_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'dischargeLimit_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'dischargeLimit_L2'))
         if v > 0.0:
             fail_range(v, 0.0, False, (p, 'dischargeLimit_L2'))
     v = o.get('dischargeLimit_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'dischargeLimit_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'dischargeLimit_L3'))
         if v > 0.0:
             fail_range(v, 0.0, False, (p, 'dischargeLimit_L3'))
     v = o.get('setpoint', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'setpoint'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'setpoint'))
     v = o.get('setpoint_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'setpoint_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'setpoint_L2'))
     v = o.get('setpoint_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'setpoint_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'setpoint_L3'))
     v = o.get('setpointReactive', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'setpointReactive'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'setpointReactive'))
     v = o.get('setpointReactive_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'setpointReactive_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'setpointReactive_L2'))
     v = o.get('setpointReactive_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'setpointReactive_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'setpointReactive_L3'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -2569,7 +2668,10 @@ def _v_ConsumptionCostType(o, p, w):
     if not _R153 <= o.keys():
         fail_missing(o, _T154, p)
     v = o['startValue']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'startValue'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'startValue'))
     v = o['cost']
     if v.__class__ is not list and not isinstance(v, list):
@@ -2632,7 +2734,10 @@ def _v_CostDimensionType(o, p, w):
     if v not in _E161:
         fail_enum(v, _E161, (p, 'type'))
     v = o['volume']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'volume'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'volume'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -2671,7 +2776,10 @@ def _v_CostUpdatedRequest(o, p, w):
     if not _R167 <= o.keys():
         fail_missing(o, _T168, p)
     v = o['totalCost']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'totalCost'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'totalCost'))
     v = o['transactionId']
     if v.__class__ is not str and not isinstance(v, str):
@@ -2768,22 +2876,37 @@ def _v_DCChargingParametersType(o, p, w):
     if not _R176 <= o.keys():
         fail_missing(o, _T177, p)
     v = o['evMaxCurrent']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'evMaxCurrent'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'evMaxCurrent'))
     v = o['evMaxVoltage']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'evMaxVoltage'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'evMaxVoltage'))
     v = o.get('evMaxPower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evMaxPower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evMaxPower'))
     v = o.get('evEnergyCapacity', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evEnergyCapacity'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evEnergyCapacity'))
     v = o.get('energyAmount', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'energyAmount'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'energyAmount'))
     v = o.get('stateOfCharge', _M)
     if v is not _M:
@@ -2832,111 +2955,192 @@ def _v_DERChargingParametersType(o, p, w):
                 fail_enum(e0, _E120, ((p, 'evSupportedDERControl'), i0))
     v = o.get('evOverExcitedMaxDischargePower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evOverExcitedMaxDischargePower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evOverExcitedMaxDischargePower'))
     v = o.get('evOverExcitedPowerFactor', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evOverExcitedPowerFactor'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evOverExcitedPowerFactor'))
     v = o.get('evUnderExcitedMaxDischargePower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evUnderExcitedMaxDischargePower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evUnderExcitedMaxDischargePower'))
     v = o.get('evUnderExcitedPowerFactor', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evUnderExcitedPowerFactor'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evUnderExcitedPowerFactor'))
     v = o.get('maxApparentPower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxApparentPower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxApparentPower'))
     v = o.get('maxChargeApparentPower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxChargeApparentPower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxChargeApparentPower'))
     v = o.get('maxChargeApparentPower_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxChargeApparentPower_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxChargeApparentPower_L2'))
     v = o.get('maxChargeApparentPower_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxChargeApparentPower_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxChargeApparentPower_L3'))
     v = o.get('maxDischargeApparentPower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxDischargeApparentPower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxDischargeApparentPower'))
     v = o.get('maxDischargeApparentPower_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxDischargeApparentPower_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxDischargeApparentPower_L2'))
     v = o.get('maxDischargeApparentPower_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxDischargeApparentPower_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxDischargeApparentPower_L3'))
     v = o.get('maxChargeReactivePower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxChargeReactivePower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxChargeReactivePower'))
     v = o.get('maxChargeReactivePower_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxChargeReactivePower_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxChargeReactivePower_L2'))
     v = o.get('maxChargeReactivePower_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxChargeReactivePower_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxChargeReactivePower_L3'))
     v = o.get('minChargeReactivePower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minChargeReactivePower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minChargeReactivePower'))
     v = o.get('minChargeReactivePower_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minChargeReactivePower_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minChargeReactivePower_L2'))
     v = o.get('minChargeReactivePower_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minChargeReactivePower_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minChargeReactivePower_L3'))
     v = o.get('maxDischargeReactivePower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxDischargeReactivePower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxDischargeReactivePower'))
     v = o.get('maxDischargeReactivePower_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxDischargeReactivePower_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxDischargeReactivePower_L2'))
     v = o.get('maxDischargeReactivePower_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxDischargeReactivePower_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxDischargeReactivePower_L3'))
     v = o.get('minDischargeReactivePower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minDischargeReactivePower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minDischargeReactivePower'))
     v = o.get('minDischargeReactivePower_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minDischargeReactivePower_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minDischargeReactivePower_L2'))
     v = o.get('minDischargeReactivePower_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minDischargeReactivePower_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minDischargeReactivePower_L3'))
     v = o.get('nominalVoltage', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'nominalVoltage'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'nominalVoltage'))
     v = o.get('nominalVoltageOffset', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'nominalVoltageOffset'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'nominalVoltageOffset'))
     v = o.get('maxNominalVoltage', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxNominalVoltage'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxNominalVoltage'))
     v = o.get('minNominalVoltage', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minNominalVoltage'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minNominalVoltage'))
     v = o.get('evInverterManufacturer', _M)
     if v is not _M:
@@ -2981,31 +3185,52 @@ def _v_DERChargingParametersType(o, p, w):
                 fail_enum(e0, _E179, ((p, 'evIslandingDetectionMethod'), i0))
     v = o.get('evIslandingTripTime', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evIslandingTripTime'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evIslandingTripTime'))
     v = o.get('evMaximumLevel1DCInjection', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evMaximumLevel1DCInjection'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evMaximumLevel1DCInjection'))
     v = o.get('evDurationLevel1DCInjection', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evDurationLevel1DCInjection'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evDurationLevel1DCInjection'))
     v = o.get('evMaximumLevel2DCInjection', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evMaximumLevel2DCInjection'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evMaximumLevel2DCInjection'))
     v = o.get('evDurationLevel2DCInjection', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evDurationLevel2DCInjection'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evDurationLevel2DCInjection'))
     v = o.get('evReactiveSusceptance', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evReactiveSusceptance'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evReactiveSusceptance'))
     v = o.get('evSessionTotalDischargeEnergyAvailable', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evSessionTotalDischargeEnergyAvailable'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evSessionTotalDischargeEnergyAvailable'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -3050,10 +3275,16 @@ def _v_DERCurvePointsType(o, p, w):
     if not _R184 <= o.keys():
         fail_missing(o, _T185, p)
     v = o['x']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'x'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'x'))
     v = o['y']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'y'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'y'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -3097,7 +3328,10 @@ def _v_DERCurveType(o, p, w):
         fail_enum(v, _E189, (p, 'yUnit'))
     v = o.get('responseTime', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'responseTime'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'responseTime'))
     v = o.get('startTime', _M)
     if v is not _M:
@@ -3107,7 +3341,10 @@ def _v_DERCurveType(o, p, w):
             fail_date_time(v, (p, 'startTime'))
     v = o.get('duration', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'duration'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'duration'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -3279,7 +3516,10 @@ def _v_EVPowerScheduleEntryType(o, p, w):
     if v.__class__ is not int and not is_int6(v):
         fail_type('integer', v, (p, 'duration'))
     v = o['power']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'power'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'power'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -3320,10 +3560,16 @@ def _v_EVPriceRuleType(o, p, w):
     if not _R213 <= o.keys():
         fail_missing(o, _T214, p)
     v = o['energyFee']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'energyFee'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'energyFee'))
     v = o['powerRangeStart']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'powerRangeStart'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'powerRangeStart'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -3385,28 +3631,49 @@ def _v_EnterServiceType(o, p, w):
     if v < 0.0:
         fail_range(v, 0.0, True, (p, 'priority'))
     v = o['highVoltage']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'highVoltage'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'highVoltage'))
     v = o['lowVoltage']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'lowVoltage'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'lowVoltage'))
     v = o['highFreq']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'highFreq'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'highFreq'))
     v = o['lowFreq']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'lowFreq'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'lowFreq'))
     v = o.get('delay', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'delay'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'delay'))
     v = o.get('randomDelay', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'randomDelay'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'randomDelay'))
     v = o.get('rampRate', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'rampRate'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'rampRate'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -3606,7 +3873,10 @@ def _v_FixedPFType(o, p, w):
     if v < 0.0:
         fail_range(v, 0.0, True, (p, 'priority'))
     v = o['displacement']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'displacement'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'displacement'))
     v = o['excitation']
     if v is not True and v is not False:
@@ -3619,7 +3889,10 @@ def _v_FixedPFType(o, p, w):
             fail_date_time(v, (p, 'startTime'))
     v = o.get('duration', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'duration'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'duration'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -3664,7 +3937,10 @@ def _v_FixedVarType(o, p, w):
     if v < 0.0:
         fail_range(v, 0.0, True, (p, 'priority'))
     v = o['setpoint']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'setpoint'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'setpoint'))
     v = o['unit']
     if v.__class__ is not str and not isinstance(v, str):
@@ -3679,7 +3955,10 @@ def _v_FixedVarType(o, p, w):
             fail_date_time(v, (p, 'startTime'))
     v = o.get('duration', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'duration'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'duration'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -3724,19 +4003,34 @@ def _v_FreqDroopType(o, p, w):
     if v < 0.0:
         fail_range(v, 0.0, True, (p, 'priority'))
     v = o['overFreq']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'overFreq'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'overFreq'))
     v = o['underFreq']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'underFreq'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'underFreq'))
     v = o['overDroop']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'overDroop'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'overDroop'))
     v = o['underDroop']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'underDroop'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'underDroop'))
     v = o['responseTime']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'responseTime'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'responseTime'))
     v = o.get('startTime', _M)
     if v is not _M:
@@ -3746,7 +4040,10 @@ def _v_FreqDroopType(o, p, w):
             fail_date_time(v, (p, 'startTime'))
     v = o.get('duration', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'duration'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'duration'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -4633,10 +4930,16 @@ def _v_GradientType(o, p, w):
     if v < 0.0:
         fail_range(v, 0.0, True, (p, 'priority'))
     v = o['gradient']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'gradient'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'gradient'))
     v = o['softGradient']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'softGradient'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'softGradient'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -4677,19 +4980,31 @@ def _v_HysteresisType(o, p, w):
         fail_unknown(o, _K335, p)
     v = o.get('hysteresisHigh', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'hysteresisHigh'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'hysteresisHigh'))
     v = o.get('hysteresisLow', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'hysteresisLow'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'hysteresisLow'))
     v = o.get('hysteresisDelay', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'hysteresisDelay'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'hysteresisDelay'))
     v = o.get('hysteresisGradient', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'hysteresisGradient'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'hysteresisGradient'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -4839,7 +5154,10 @@ def _v_LimitAtSoCType(o, p, w):
     if v > 100.0:
         fail_range(v, 100.0, False, (p, 'soc'))
     v = o['limit']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'limit'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'limit'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -4885,7 +5203,10 @@ def _v_LimitMaxDischargeType(o, p, w):
         fail_range(v, 0.0, True, (p, 'priority'))
     v = o.get('pctMaxDischargePower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'pctMaxDischargePower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'pctMaxDischargePower'))
     v = o.get('powerMonitoringMustTrip', _M)
     if v is not _M:
@@ -4898,7 +5219,10 @@ def _v_LimitMaxDischargeType(o, p, w):
             fail_date_time(v, (p, 'startTime'))
     v = o.get('duration', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'duration'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'duration'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -5819,7 +6143,10 @@ def _v_NotifySettlementRequest(o, p, w):
         if len(v) > 500:
             max_length(v, 500, (p, 'statusInfo'), w)
     v = o['settlementAmount']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'settlementAmount'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'settlementAmount'))
     v = o['settlementTime']
     if v.__class__ is not str and not isinstance(v, str):
@@ -6181,11 +6508,17 @@ def _v_PriceType(o, p, w):
         fail_unknown(o, _K451, p)
     v = o.get('exclTax', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'exclTax'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'exclTax'))
     v = o.get('inclTax', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'inclTax'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'inclTax'))
     v = o.get('taxRates', _M)
     if v is not _M:
@@ -6371,7 +6704,10 @@ def _v_ReactivePowerParamsType(o, p, w):
         fail_unknown(o, _K464, p)
     v = o.get('vRef', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'vRef'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'vRef'))
     v = o.get('autonomousVRefEnable', _M)
     if v is not _M:
@@ -6379,7 +6715,10 @@ def _v_ReactivePowerParamsType(o, p, w):
             fail_type('boolean', v, (p, 'autonomousVRefEnable'))
     v = o.get('autonomousVRefTimeConstant', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'autonomousVRefTimeConstant'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'autonomousVRefTimeConstant'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -6927,7 +7266,10 @@ def _v_SampledValueType(o, p, w):
     if not _R503 <= o.keys():
         fail_missing(o, _T504, p)
     v = o['value']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'value'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'value'))
     v = o.get('measurand', _M)
     if v is not _M:
@@ -7302,7 +7644,10 @@ def _v_SetMonitoringDataType(o, p, w):
         if v is not True and v is not False:
             fail_type('boolean', v, (p, 'transaction'))
     v = o['value']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'value'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'value'))
     v = o['type']
     if v.__class__ is not str and not isinstance(v, str):
@@ -7727,7 +8072,10 @@ def _v_StreamDataElementType(o, p, w):
     if not _R581 <= o.keys():
         fail_missing(o, _T582, p)
     v = o['t']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 't'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 't'))
     v = o['v']
     if v.__class__ is not str and not isinstance(v, str):
@@ -7888,27 +8236,45 @@ def _v_TariffConditionsType(o, p, w):
             fail_enum(v, _E589, (p, 'evseKind'))
     v = o.get('minEnergy', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minEnergy'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minEnergy'))
     v = o.get('maxEnergy', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxEnergy'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxEnergy'))
     v = o.get('minCurrent', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minCurrent'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minCurrent'))
     v = o.get('maxCurrent', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxCurrent'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxCurrent'))
     v = o.get('minPower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minPower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minPower'))
     v = o.get('maxPower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxPower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxPower'))
     v = o.get('minTime', _M)
     if v is not _M:
@@ -7947,7 +8313,10 @@ def _v_TariffEnergyPriceType(o, p, w):
     if not _R592 <= o.keys():
         fail_missing(o, _T593, p)
     v = o['priceKwh']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'priceKwh'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'priceKwh'))
     v = o.get('conditions', _M)
     if v is not _M:
@@ -7997,7 +8366,10 @@ def _v_TariffFixedPriceType(o, p, w):
     if v is not _M:
         _v_TariffConditionsFixedType(v, (p, 'conditions'), w)
     v = o['priceFixed']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'priceFixed'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'priceFixed'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -8041,7 +8413,10 @@ def _v_TariffTimePriceType(o, p, w):
     if not _R601 <= o.keys():
         fail_missing(o, _T602, p)
     v = o['priceMinute']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'priceMinute'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'priceMinute'))
     v = o.get('conditions', _M)
     if v is not _M:
@@ -8155,7 +8530,10 @@ def _v_TaxRateType(o, p, w):
     if len(v) > 20:
         max_length(v, 20, (p, 'type'), w)
     v = o['tax']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'tax'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'tax'))
     v = o.get('stack', _M)
     if v is not _M:
@@ -8258,11 +8636,17 @@ def _v_TotalPriceType(o, p, w):
         fail_unknown(o, _K616, p)
     v = o.get('exclTax', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'exclTax'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'exclTax'))
     v = o.get('inclTax', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'inclTax'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'inclTax'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -8277,7 +8661,10 @@ def _v_TotalUsageType(o, p, w):
     if not _R618 <= o.keys():
         fail_missing(o, _T619, p)
     v = o['energy']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'energy'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'energy'))
     v = o['chargingTime']
     if v.__class__ is not int and not is_int6(v):
@@ -8384,7 +8771,10 @@ def _v_TransactionEventResponse(o, p, w):
         fail_unknown(o, _K626, p)
     v = o.get('totalCost', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'totalCost'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'totalCost'))
     v = o.get('chargingPriority', _M)
     if v is not _M:
@@ -8421,11 +8811,17 @@ def _v_TransactionLimitType(o, p, w):
         fail_unknown(o, _K627, p)
     v = o.get('maxCost', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxCost'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxCost'))
     v = o.get('maxEnergy', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxEnergy'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxEnergy'))
     v = o.get('maxTime', _M)
     if v is not _M:
@@ -8769,95 +9165,164 @@ def _v_V2XChargingParametersType(o, p, w):
         fail_unknown(o, _K657, p)
     v = o.get('minChargePower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minChargePower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minChargePower'))
     v = o.get('minChargePower_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minChargePower_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minChargePower_L2'))
     v = o.get('minChargePower_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minChargePower_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minChargePower_L3'))
     v = o.get('maxChargePower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxChargePower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxChargePower'))
     v = o.get('maxChargePower_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxChargePower_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxChargePower_L2'))
     v = o.get('maxChargePower_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxChargePower_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxChargePower_L3'))
     v = o.get('minDischargePower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minDischargePower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minDischargePower'))
     v = o.get('minDischargePower_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minDischargePower_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minDischargePower_L2'))
     v = o.get('minDischargePower_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minDischargePower_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minDischargePower_L3'))
     v = o.get('maxDischargePower', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxDischargePower'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxDischargePower'))
     v = o.get('maxDischargePower_L2', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxDischargePower_L2'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxDischargePower_L2'))
     v = o.get('maxDischargePower_L3', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxDischargePower_L3'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxDischargePower_L3'))
     v = o.get('minChargeCurrent', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minChargeCurrent'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minChargeCurrent'))
     v = o.get('maxChargeCurrent', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxChargeCurrent'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxChargeCurrent'))
     v = o.get('minDischargeCurrent', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minDischargeCurrent'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minDischargeCurrent'))
     v = o.get('maxDischargeCurrent', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxDischargeCurrent'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxDischargeCurrent'))
     v = o.get('minVoltage', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minVoltage'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minVoltage'))
     v = o.get('maxVoltage', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxVoltage'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxVoltage'))
     v = o.get('evTargetEnergyRequest', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evTargetEnergyRequest'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evTargetEnergyRequest'))
     v = o.get('evMinEnergyRequest', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evMinEnergyRequest'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evMinEnergyRequest'))
     v = o.get('evMaxEnergyRequest', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evMaxEnergyRequest'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evMaxEnergyRequest'))
     v = o.get('evMinV2XEnergyRequest', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evMinV2XEnergyRequest'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evMinV2XEnergyRequest'))
     v = o.get('evMaxV2XEnergyRequest', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'evMaxV2XEnergyRequest'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'evMaxV2XEnergyRequest'))
     v = o.get('targetSoC', _M)
     if v is not _M:
@@ -8880,10 +9345,16 @@ def _v_V2XFreqWattPointType(o, p, w):
     if not _R659 <= o.keys():
         fail_missing(o, _T660, p)
     v = o['frequency']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'frequency'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'frequency'))
     v = o['power']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'power'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'power'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -8901,7 +9372,10 @@ def _v_V2XSignalWattPointType(o, p, w):
     if v.__class__ is not int and not is_int6(v):
         fail_type('integer', v, (p, 'signal'))
     v = o['power']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'power'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'power'))
     v = o.get('customData', _M)
     if v is not _M:
@@ -9007,11 +9481,17 @@ def _v_VariableCharacteristicsType(o, p, w):
         fail_enum(v, _E673, (p, 'dataType'))
     v = o.get('minLimit', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'minLimit'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'minLimit'))
     v = o.get('maxLimit', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'maxLimit'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'maxLimit'))
     v = o.get('maxElements', _M)
     if v is not _M:
@@ -9049,7 +9529,10 @@ def _v_VariableMonitoringType(o, p, w):
     if v is not True and v is not False:
         fail_type('boolean', v, (p, 'transaction'))
     v = o['value']
-    if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+    if v.__class__ is float:
+        if v - v != 0.0:
+            fail_type('a finite number', v, (p, 'value'))
+    elif v.__class__ is not int and not is_number(v):
         fail_type('number', v, (p, 'value'))
     v = o['type']
     if v.__class__ is not str and not isinstance(v, str):
@@ -9158,11 +9641,17 @@ def _v_VoltageParamsType(o, p, w):
         fail_unknown(o, _K684, p)
     v = o.get('hv10MinMeanValue', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'hv10MinMeanValue'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'hv10MinMeanValue'))
     v = o.get('hv10MinMeanTripDelay', _M)
     if v is not _M:
-        if v.__class__ is not float and v.__class__ is not int and not is_number(v):
+        if v.__class__ is float:
+            if v - v != 0.0:
+                fail_type('a finite number', v, (p, 'hv10MinMeanTripDelay'))
+        elif v.__class__ is not int and not is_number(v):
             fail_type('number', v, (p, 'hv10MinMeanTripDelay'))
     v = o.get('powerDuringCessation', _M)
     if v is not _M:
