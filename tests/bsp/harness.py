@@ -47,7 +47,7 @@ class Link:
         end = self.now + seconds
         while True:
             timers = [t for t in (self.core.get_timer(), self.sim.get_timer()) if t is not None]
-            nxt = min(timers) if timers else end
+            nxt = min(timers) if timers else end + 1.0
             if nxt > end:
                 self.now = end
                 self.pump()

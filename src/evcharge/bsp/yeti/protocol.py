@@ -478,6 +478,10 @@ class YetiProtocol:
         if self._link_lost:
             self._link_lost = False
             self._clear(BoardErrorKind.COMMUNICATION_FAULT, now)
+            if self._relays_on and not self._allow:
+                # The board reports relays only on change, and that report may have been lost with the link.
+                # Power was withdrawn while the link was down: the firmware opens the relays on that falling edge.
+                self._on_relais(False, now)
         if self._state is YetiState.SYNCING:
             self._caps = caps
             self._state = YetiState.READY

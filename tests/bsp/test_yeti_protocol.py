@@ -1,0 +1,510 @@
+"""The sans-I/O Yeti core against the sans-I/O simulator, joined by a fake link and a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from evcharge.bsp.errors import LocalProtocolError, UnsupportedFirmwareError
+from evcharge.bsp.events import (
+    BoardErrorKind,
+    BoardReady,
+    BoardReset,
+    BootloaderEntered,
+    CpState,
+    CpStateChanged,
+    ErrorCleared,
+    ErrorRaised,
+    MeterReading,
+    PowerOff,
+    PowerOn,
+    PowerReason,
+    ProtocolViolation,
+    ResetReason,
+    Telemetry,
+)
+from evcharge.bsp.interface import BoardSupport
+from evcharge.bsp.yeti import messages as pb
+from evcharge.bsp.yeti.framing import encode_frame
+from evcharge.bsp.yeti.protocol import (
+    YetiConfig,
+    YetiProtocol,
+    YetiState,
+    parse_firmware_version,
+    percent_to_units,
+    units_to_percent,
+)
+from evcharge.bsp.yeti.simulator import SimulatorConfig, offered_current
+
+from .harness import Link
+
+
+def sent(link: Link, field: str) -> list[object]:
+    return [getattr(m, field) for m in link.sim.received if m.which_oneof("payload") == field]
+
+
+def charging(link: Link, duty: float = 26.67) -> None:
+    link.car.plug_in()
+    link.run(0.3)
+    link.core.pwm_on(duty)
+    link.core.allow_power_on(True, PowerReason.FULL_POWER_CHARGING)
+    link.car.request_power()
+    link.run(1.0)
+    assert link.core.relays_on
+
+
+def errors(link: Link, cls: type) -> list[BoardErrorKind]:
+    return [e.kind for e in link.of(cls)]
+
+
+def test_core_implements_board_support() -> None:
+    assert isinstance(YetiProtocol(), BoardSupport)
+
+
+def test_start_up_sequence() -> None:
+    link = Link(start=False)
+    link.sim.power_up(link.now - 10)
+    link.sim.data_to_send()  # the board booted long ago; its boot messages are gone
+    link.core.start(link.now)
+    assert link.core.state is YetiState.RESETTING
+    link.pump()
+    assert sent(link, "reset") == [True]
+    resets = link.of(BoardReset)
+    assert resets == [BoardReset(ResetReason.USER, False, link.now)]
+    # three keep-alives resynchronise the MCU's COBS decoder after the reset
+    assert len(sent(link, "keep_alive")) == 3
+    link.run(0.25)
+    ready = link.of(BoardReady)
+    assert len(ready) == 1
+    caps = ready[0].capabilities
+    assert (caps.min_current_a, caps.max_current_a, caps.min_phases, caps.max_phases) == (6.0, 32.0, 1, 3)
+    assert caps.firmware_version == "2.0-1-g2d51638"
+    assert link.core.state is YetiState.READY
+    assert link.core.capabilities == caps
+
+
+def test_host_keep_alive_every_second() -> None:
+    link = Link()
+    before = len(sent(link, "keep_alive"))
+    link.run(10.0)
+    assert len(sent(link, "keep_alive")) - before in (10, 11)
+    ka = sent(link, "keep_alive")[-1]
+    assert isinstance(ka, pb.KeepAlive) and ka.sw_version_string == "evcharge"
+
+
+def test_hardware_reset_sends_no_reset_message() -> None:
+    link = Link(YetiConfig(hardware_reset=True), start=False)
+    link.sim.hardware_reset(link.now)  # what the transport does with the GPIO line
+    link.core.start(link.now)
+    link.run(0.5)
+    assert sent(link, "reset") == []
+    assert [(r.reason, r.spurious) for r in link.of(BoardReset)] == [(ResetReason.USER, False)]
+    assert link.core.state is YetiState.READY
+
+
+def test_missing_reset_reason_is_tolerated() -> None:
+    link = Link(start=False)
+    link.host_to_board_enabled = False  # the reset request is lost; the board keeps sending keep-alives
+    link.sim.power_up(link.now - 1)
+    link.sim.data_to_send()
+    link.core.start(link.now)
+    link.run(1.5)
+    assert any("reset reason" in e.detail for e in link.of(ProtocolViolation))
+    assert link.core.state is YetiState.READY
+
+
+def test_caps_override() -> None:
+    link = Link(YetiConfig(caps_max_current_a=16.0, caps_min_current_a=8.0))
+    link.run(0.5)
+    caps = link.core.capabilities
+    assert caps is not None and (caps.min_current_a, caps.max_current_a) == (8.0, 16.0)
+
+
+def test_legacy_firmware_is_refused() -> None:
+    link = Link(start=False)
+    link.sim = type(link.sim)(SimulatorConfig(firmware_version="1.6-0-gdeadbee"), link.car)
+    link.sim.power_up(link.now)
+    link.core.start(link.now)
+    with pytest.raises(UnsupportedFirmwareError, match=r"'1\.6-0-gdeadbee' is not supported.*>= 2\.0"):
+        link.pump()
+    assert link.core.state is YetiState.UNSUPPORTED
+    assert link.core.get_timer() is None
+    with pytest.raises(LocalProtocolError, match="not supported"):
+        link.core.pwm_on(10)
+    # later bytes do not raise again
+    link.core.receive_data(link.sim.data_to_send(), link.now)
+
+
+def test_unparseable_version_is_refused() -> None:
+    core = YetiProtocol()
+    core.start(0.0)
+    frame = encode_frame(pb.McuToEverest(keep_alive=pb.KeepAliveLo(sw_version_string="garbage")).encode())
+    with pytest.raises(UnsupportedFirmwareError):
+        core.receive_data(frame, 0.1)
+
+
+def test_version_parsing() -> None:
+    assert parse_firmware_version("2.0-1-g2d51638") == (2, 0)
+    assert parse_firmware_version("v2.2") == (2, 2)
+    assert parse_firmware_version("1.0") == (1, 0)
+    assert parse_firmware_version("n/a") is None
+
+
+def test_pwm_units() -> None:
+    assert percent_to_units(10) == 1000
+    assert percent_to_units(5) == 500
+    assert percent_to_units(26.67) == 2667
+    assert percent_to_units(100) == 10000
+    assert percent_to_units(0.001) == 1  # never 0: that would be state F
+    for bad in (0, -1, 100.5, float("nan")):
+        with pytest.raises(LocalProtocolError):
+            percent_to_units(bad)
+    assert units_to_percent(1000) == 10.0
+    assert units_to_percent(10001) == 100.0
+
+
+def test_cp_commands_on_the_wire() -> None:
+    link = Link()
+    link.core.pwm_on(10)
+    link.core.cp_state_f()
+    link.core.cp_state_x1()
+    link.pump()
+    assert sent(link, "pwm_duty_cycle")[-3:] == [1000, 0, 10000]
+    with pytest.raises(LocalProtocolError, match="state E"):
+        link.core.cp_state_e()
+
+
+def test_commands_before_start_are_misuse() -> None:
+    core = YetiProtocol()
+    with pytest.raises(LocalProtocolError, match="start"):
+        core.pwm_on(10)
+    core.start(0)
+    with pytest.raises(LocalProtocolError):
+        core.start(1)
+
+
+def test_whole_ac_session() -> None:
+    link = Link()
+    link.run(0.5)
+    link.take()
+    link.car.plug_in()
+    link.run(0.5)
+    assert [e.state for e in link.of(CpStateChanged)] == [CpState.B]
+    link.core.pwm_on(26.67)  # 16 A
+    link.core.allow_power_on(True, PowerReason.FULL_POWER_CHARGING)
+    link.car.request_power()
+    link.run(0.5)
+    assert [e.state for e in link.of(CpStateChanged)] == [CpState.B, CpState.C]
+    assert len(link.of(PowerOn)) == 1
+    c_at = next(e.now for e in link.of(CpStateChanged) if e.state is CpState.C)
+    on_at = link.of(PowerOn)[0].now
+    assert on_at - c_at >= 0.1 - 1e-9  # relay coil delay
+    link.run(10.0)
+    meters = link.of(MeterReading)
+    energies = [m.energy_wh_import for m in meters]
+    assert energies == sorted(energies) and energies[-1] > energies[0]
+    last = meters[-1]
+    assert last.current_a == pytest.approx((16.0, 16.0, 16.0), abs=0.01)
+    # V = 230 - 0.5 ohm * 16 A; P = V * I; about 10 s at 3 x 3.55 kW
+    assert last.voltage_v[0] == pytest.approx(222.0, abs=0.01)
+    assert last.total_power_w == pytest.approx(3 * 222.0 * 16.0, rel=1e-4)
+    assert energies[-1] == pytest.approx(3 * 222.0 * 16.0 * 10.3 / 3600, rel=0.05)
+    assert link.of(Telemetry) and link.of(Telemetry)[-1].relais_on
+    link.car.stop_requesting()
+    link.run(0.5)
+    assert len(link.of(PowerOff)) == 1
+    link.core.allow_power_on(False, PowerReason.POWER_OFF)
+    link.core.cp_state_x1()
+    link.car.unplug()
+    link.run(0.5)
+    assert [e.state for e in link.of(CpStateChanged)][-2:] == [CpState.B, CpState.A]
+    assert link.of(MeterReading)[-1].current_a == (0.0, 0.0, 0.0)
+    assert not link.of(ErrorRaised)
+
+
+def test_one_phase_charging_and_phase_command() -> None:
+    link = Link()
+    link.core.set_three_phases(False)
+    charging(link)
+    link.run(0.5)
+    assert link.of(MeterReading)[-1].current_a[1:] == (0.0, 0.0)
+    assert link.sim.three_phases is False
+
+
+def test_phase_count_checked_against_capabilities() -> None:
+    link = Link(sim_config=SimulatorConfig(max_phases=1))
+    link.run(0.5)
+    with pytest.raises(LocalProtocolError, match=r"1\.\.1"):
+        link.core.set_three_phases(True)
+
+
+def test_connector_lock() -> None:
+    link = Link()
+    link.core.lock_connector(True)
+    link.pump()
+    assert link.sim.connector_locked
+    link.core.lock_connector(False)
+    link.pump()
+    assert not link.sim.connector_locked
+
+
+def test_rcd_trip_withdraws_power_at_once() -> None:
+    link = Link()
+    charging(link)
+    link.take()
+    link.sim.inject_rcd_leakage(29.0)
+    link.run(0.5)
+    assert not link.of(ErrorRaised)
+    link.sim.inject_rcd_leakage(31.0)
+    link.run(0.5)
+    assert errors(link, ErrorRaised) == [BoardErrorKind.RCD_TRIGGERED]
+    assert sent(link, "allow_power_on")[-1] is False
+    assert link.of(PowerOff)  # the firmware does not switch off by itself: the host's withdrawal did it
+    assert not link.sim.relays_on
+    with pytest.raises(LocalProtocolError, match="MREC2GroundFailure"):
+        link.core.allow_power_on(True)
+    link.sim.inject_rcd_leakage(0.0)
+    link.car.unplug()  # the firmware clears the latched RCD flag in state A
+    link.run(0.5)
+    assert errors(link, ErrorCleared) == [BoardErrorKind.RCD_TRIGGERED]
+    link.core.allow_power_on(True)
+
+
+def test_rcd_dc_threshold() -> None:
+    link = Link()
+    charging(link)
+    link.sim.inject_rcd_leakage(6.0, dc=True)
+    link.run(0.3)
+    assert BoardErrorKind.RCD_TRIGGERED in errors(link, ErrorRaised)
+    assert not link.sim.relays_on
+
+
+def test_over_current_withdraws_power() -> None:
+    link = Link()
+    charging(link)
+    link.take()
+    link.sim.inject_over_current()
+    link.run(0.5)
+    assert errors(link, ErrorRaised) == [BoardErrorKind.OVER_CURRENT]
+    assert link.of(PowerOff) and not link.sim.relays_on
+    assert sent(link, "allow_power_on")[-1] is False
+
+
+def test_welded_contactor_detected_from_the_meter() -> None:
+    link = Link()
+    charging(link)
+    link.take()
+    link.sim.weld_relays()
+    link.core.allow_power_on(False, PowerReason.POWER_OFF)
+    link.run(2.0)
+    assert link.of(PowerOff)  # the board reports the relays as switched off...
+    raised = link.of(ErrorRaised)
+    assert [e.kind for e in raised] == [BoardErrorKind.CONTACTOR_FAULT]  # ...but current still flows
+    assert "welded" in raised[0].detail
+    with pytest.raises(LocalProtocolError):
+        link.core.allow_power_on(True)
+
+
+def test_c1_cutoff_after_seven_seconds() -> None:
+    link = Link()
+    charging(link)
+    link.take()
+    link.core.cp_state_x1()  # the car should stop within 3 s; here it keeps C
+    link.run(6.5)
+    assert not link.of(PowerOff)
+    link.run(1.0)
+    offs = link.of(PowerOff)
+    assert len(offs) == 1
+
+
+def test_diode_fault() -> None:
+    link = Link()
+    link.car.plug_in()
+    link.core.pwm_on(10)
+    link.run(0.3)
+    link.take()
+    link.car.set_diode_fault(True)
+    link.run(0.3)
+    assert errors(link, ErrorRaised) == [BoardErrorKind.DIODE_FAULT]
+    assert [e.state for e in link.of(CpStateChanged)] == [CpState.F]
+    link.car.set_diode_fault(False)
+    link.run(0.3)
+    assert errors(link, ErrorCleared) == [BoardErrorKind.DIODE_FAULT]
+
+
+def test_state_d_reports_ventilation_not_available_and_no_power() -> None:
+    link = Link()
+    link.car.plug_in()
+    link.core.pwm_on(10)
+    link.core.allow_power_on(True)
+    link.car.request_power(ventilation=True)
+    link.run(1.0)
+    assert BoardErrorKind.VENTILATION_NOT_AVAILABLE in errors(link, ErrorRaised)
+    assert not link.of(PowerOn)
+
+
+def test_bad_crc_and_garbage_are_tolerated() -> None:
+    link = Link()
+    charging(link)
+    link.take()
+    link.sim.corrupt_next_frames(5)
+    link.run(2.0)
+    assert link.core.frame_stats.crc_errors == 5
+    frames_before = link.core.frame_stats.frames
+    link.sim.inject_garbage(b"\x55\xaa\x00\x13\x00\xff" * 10 + b"\x00")
+    link.run(2.0)
+    stats = link.core.frame_stats
+    assert stats.cobs_errors + stats.size_errors >= 1
+    assert stats.frames - frames_before >= 2.0 / 0.2 * 3 - 1  # keep-alive, telemetry, meter every 200 ms
+    assert link.of(ProtocolViolation)
+    assert not link.of(ErrorRaised) and not link.of(PowerOff)
+    assert link.core.relays_on and link.of(MeterReading)
+
+
+def test_dropped_frames_are_tolerated() -> None:
+    link = Link()
+    charging(link)
+    link.take()
+    link.sim.drop_next_frames(10)
+    link.run(3.0)
+    assert not link.of(ErrorRaised)
+    assert link.of(MeterReading)
+
+
+def test_link_loss_and_recovery() -> None:
+    link = Link()
+    charging(link)
+    link.take()
+    link.sim.go_silent(until=link.now + 8.0)
+    start = link.now
+    link.run(4.5)
+    assert not link.of(ErrorRaised)
+    link.run(1.0)
+    raised = link.of(ErrorRaised)
+    assert [e.kind for e in raised] == [BoardErrorKind.COMMUNICATION_FAULT]
+    assert 4.7 <= raised[0].now - start <= 5.5  # 5 s after the last keep-alive (sent every 200 ms)
+    assert link.core.link_lost
+    assert sent(link, "allow_power_on")[-1] is False  # safe reaction: without supervision, no power
+    link.run(3.0)
+    assert errors(link, ErrorCleared) == [BoardErrorKind.COMMUNICATION_FAULT]
+    assert not link.core.link_lost
+    assert not link.sim.relays_on  # the board saw the withdrawal...
+    assert link.of(PowerOff) and not link.core.relays_on  # ...whose report was lost with the link
+
+
+def test_no_board_at_all_is_a_communication_fault() -> None:
+    link = Link(start=False)
+    link.core.start(link.now)
+    link.run(7.0)
+    assert errors(link, ErrorRaised) == [BoardErrorKind.COMMUNICATION_FAULT]
+    assert link.core.state is YetiState.SYNCING
+    link.sim.power_up(link.now)
+    link.run(1.0)
+    assert errors(link, ErrorCleared) == [BoardErrorKind.COMMUNICATION_FAULT]
+    assert link.of(BoardReady)
+
+
+def test_spurious_reset_while_charging() -> None:
+    link = Link()
+    link.core.set_three_phases(False)
+    charging(link)
+    link.take()
+    link.sim.spurious_reset(link.now)
+    link.run(1.0)
+    resets = link.of(BoardReset)
+    assert resets == [BoardReset(ResetReason.WATCHDOG, True, resets[0].now)]
+    assert link.of(PowerOff)
+    # the core restored the PWM and the phase setting; power stays withdrawn until the charger allows it again
+    assert link.sim.pwm_units == 2667
+    assert link.sim.three_phases is False
+    assert not link.sim.allow_power_on and not link.sim.relays_on
+    link.core.allow_power_on(True)
+    link.run(1.0)
+    assert link.of(PowerOn)
+
+
+def test_expected_reset_is_not_spurious() -> None:
+    link = Link()
+    link.run(0.5)
+    link.take()
+    link.core.reset(link.now)
+    link.run(1.0)
+    assert [r.spurious for r in link.of(BoardReset)] == [False]
+    assert link.core.state is YetiState.READY
+
+
+def test_disable_shows_f_and_holds_back_events() -> None:
+    link = Link()
+    link.core.pwm_on(10)
+    link.run(0.3)
+    link.take()
+    link.core.enable(False)
+    link.run(0.2)
+    assert sent(link, "pwm_duty_cycle")[-1] == 0
+    assert sent(link, "allow_power_on")[-1] is False
+    with pytest.raises(LocalProtocolError, match="disabled"):
+        link.core.allow_power_on(True)
+    link.core.pwm_on(20)  # cached
+    link.run(0.3)
+    assert link.sim.pwm_units == 0
+    link.take()
+    link.core.enable(True)
+    link.car.plug_in()
+    link.run(0.5)
+    assert link.sim.pwm_units == 2000
+    assert [e.state for e in link.of(CpStateChanged)] == [CpState.B]
+
+
+def test_start_disabled() -> None:
+    link = Link(YetiConfig(start_enabled=False))
+    link.run(0.5)
+    assert link.sim.pwm_units == 0
+
+
+def test_bootloader_request() -> None:
+    link = Link()
+    link.run(0.5)
+    link.core.enter_bootloader(link.now)
+    link.pump()
+    assert link.sim.in_bootloader
+    assert link.core.state is YetiState.BOOTLOADER
+    assert isinstance(link.events[-1], BootloaderEntered)
+    assert link.core.get_timer() is None
+    link.take()
+    link.run(10.0)
+    assert not link.of(ErrorRaised)  # silence is expected now
+    with pytest.raises(LocalProtocolError, match="bootloader"):
+        link.core.pwm_on(10)
+
+
+def test_offered_current_table() -> None:
+    assert offered_current(1000) == pytest.approx(6.0)
+    assert offered_current(2500) == pytest.approx(15.0)
+    assert offered_current(8500) == pytest.approx(51.0)
+    assert offered_current(9000) == pytest.approx(65.0)
+    assert offered_current(500) == 80.0  # 5 %: digital communication, the car's own limit
+    assert offered_current(200) == 0.0
+    assert offered_current(10000) == 0.0
+
+
+@pytest.mark.fuzz
+@given(st.binary(max_size=3000))
+def test_core_survives_any_bytes(data: bytes) -> None:
+    core = YetiProtocol()
+    core.start(0.0)
+    core.receive_data(data, 0.5)
+    core.handle_timer(10.0)
+    while core.next_event() is not None:
+        pass
+
+
+@pytest.mark.fuzz
+@given(st.lists(st.sampled_from(["b00601", "b00602", "b80601", "b80600", "c2060218 01", "a80601"]), max_size=30))
+def test_core_survives_any_valid_message_order(msgs: list[str]) -> None:
+    core = YetiProtocol()
+    core.start(0.0)
+    for i, hexed in enumerate(msgs):
+        core.receive_data(encode_frame(bytes.fromhex(hexed.replace(" ", ""))), 0.01 * i)
+    while core.next_event() is not None:
+        pass
