@@ -1,0 +1,243 @@
+"""The Yeti driver over a serial port (pyserial, 115200 8N1, no flow control).
+
+:class:`YetiSerialDriver` wraps the sans-I/O :class:`~evcharge.bsp.yeti.protocol.YetiProtocol` in a background
+thread that reads the port, runs the core's timers and writes what the core wants sent.  It implements
+:class:`~evcharge.bsp.interface.BoardSupport`; events are queued and read with :meth:`YetiSerialDriver.next_event`
+(optionally blocking).  The optional ``reset_line`` (e.g. :class:`evcharge.bsp.yak.gpio.GpioResetLine`) is
+pulsed before start-up; without one the core sends the reset message.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from evcharge.bsp.errors import BspError, LocalProtocolError
+from evcharge.bsp.events import BoardErrorKind, BoardEvent, Capabilities, ErrorRaised, PowerReason
+from evcharge.bsp.yeti.protocol import YetiConfig, YetiProtocol, YetiState
+
+BAUDRATE = 115200
+
+
+class ResetLine(Protocol):
+    """A hardware reset line of the board's microcontroller."""
+
+    def pulse(self) -> None:
+        """Hold the MCU in reset briefly and release it."""
+        ...
+
+
+class YetiSerialDriver:
+    """Yeti power board on a serial port; ``with YetiSerialDriver(port) as board: board.wait_ready(5)``."""
+
+    def __init__(
+        self,
+        port: str,
+        config: YetiConfig | None = None,
+        *,
+        reset_line: ResetLine | None = None,
+        baudrate: int = BAUDRATE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        config = config if config is not None else YetiConfig()
+        if reset_line is not None and not config.hardware_reset:
+            config = replace(config, hardware_reset=True)
+        self.port = port
+        self.baudrate = baudrate
+        self.clock = clock
+        self.core = YetiProtocol(config)
+        self.reset_line = reset_line
+        self._lock = threading.RLock()
+        self._events: queue.Queue[BoardEvent] = queue.Queue()
+        self._serial: Any = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self.failure: BaseException | None = None
+
+    # ---------------------------------------------------------------- life cycle
+    def open(self) -> None:
+        """Open the port, reset the board and start the I/O thread."""
+        import serial  # optional dependency: evcharge[bsp]
+
+        self._serial = serial.Serial(
+            self.port,
+            self.baudrate,
+            bytesize=serial.EIGHTBITS,
+            parity=serial.PARITY_NONE,
+            stopbits=serial.STOPBITS_ONE,
+            timeout=0.02,
+            xonxoff=False,
+            rtscts=False,
+        )
+        self._serial.reset_input_buffer()  # bytes from before we came are stale
+        if self.reset_line is not None:
+            self.reset_line.pulse()
+        with self._lock:
+            self.core.start(self.clock())
+            self._flush()
+        self._thread = threading.Thread(target=self._run, name=f"yeti-{self.port}", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the thread and close the port."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._serial is not None:
+            self._serial.close()
+            self._serial = None
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def wait_ready(self, timeout: float) -> Capabilities:
+        """Block until start-up finished; raise the failure (e.g. unsupported firmware) or ``TimeoutError``."""
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.05):
+            if self.failure is not None:
+                raise self.failure
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the board on {self.port} did not finish start-up within {timeout} s")
+        caps = self.core.capabilities
+        assert caps is not None
+        return caps
+
+    # ---------------------------------------------------------------- events
+    def next_event(self, timeout: float | None = 0.0) -> BoardEvent | None:
+        """Next event; waits up to ``timeout`` seconds (``None``: forever), ``None`` if there is none."""
+        try:
+            if timeout == 0.0:
+                return self._events.get_nowait()
+            return self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def wait_for(
+        self, predicate: Callable[[BoardEvent], bool], timeout: float, *, seen: list[BoardEvent] | None = None
+    ) -> BoardEvent:
+        """Read events until one matches ``predicate``; the others are appended to ``seen``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no matching board event within the timeout")
+            event = self.next_event(left)
+            if event is None:
+                continue
+            if predicate(event):
+                return event
+            if seen is not None:
+                seen.append(event)
+
+    # ---------------------------------------------------------------- BoardSupport
+    @property
+    def capabilities(self) -> Capabilities | None:
+        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
+        return self.core.capabilities
+
+    def enable(self, enabled: bool) -> None:
+        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
+        self._command(lambda: self.core.enable(enabled))
+
+    def pwm_on(self, duty_percent: float) -> None:
+        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
+        self._command(lambda: self.core.pwm_on(duty_percent))
+
+    def cp_state_x1(self) -> None:
+        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
+        self._command(self.core.cp_state_x1)
+
+    def cp_state_f(self) -> None:
+        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
+        self._command(self.core.cp_state_f)
+
+    def cp_state_e(self) -> None:
+        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
+        self._command(self.core.cp_state_e)
+
+    def allow_power_on(self, allow: bool, reason: PowerReason = PowerReason.FULL_POWER_CHARGING) -> None:
+        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
+        self._command(lambda: self.core.allow_power_on(allow, reason))
+
+    def set_three_phases(self, three_phases: bool) -> None:
+        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
+        self._command(lambda: self.core.set_three_phases(three_phases))
+
+    def lock_connector(self, lock: bool) -> None:
+        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
+        self._command(lambda: self.core.lock_connector(lock))
+
+    def reset(self) -> None:
+        """Reset the board (through the reset line when there is one)."""
+        if self.reset_line is not None:
+            self.reset_line.pulse()
+            self._command(lambda: self.core.expect_hardware_reset(self.clock()))
+        else:
+            self._command(lambda: self.core.reset(self.clock()))
+
+    def enter_bootloader(self) -> None:
+        """Send the board into its ROM bootloader; close the driver afterwards and run the flasher."""
+        self._command(lambda: self.core.enter_bootloader(self.clock()))
+
+    # ---------------------------------------------------------------- internals
+    def _command(self, fn: Callable[[], None]) -> None:
+        if self._serial is None:
+            raise LocalProtocolError("the driver is not open")
+        with self._lock:
+            fn()
+            self._collect()
+            self._flush()
+
+    def _flush(self) -> None:
+        data = self.core.data_to_send()
+        if data and self._serial is not None:
+            self._serial.write(data)
+
+    def _collect(self) -> None:
+        while (event := self.core.next_event()) is not None:
+            self._events.put(event)
+        if self.core.state is YetiState.READY:
+            self._ready.set()
+
+    def _run(self) -> None:
+        import serial
+
+        while not self._stop.is_set():
+            try:
+                ser = self._serial
+                if ser is None:
+                    return
+                data = ser.read(max(1, ser.in_waiting))
+                with self._lock:
+                    now = self.clock()
+                    if data:
+                        self.core.receive_data(data, now)
+                    timer = self.core.get_timer()
+                    if timer is not None and now >= timer:
+                        self.core.handle_timer(now)
+                    self._collect()
+                    self._flush()
+            except BspError as exc:  # e.g. unsupported firmware: terminal
+                self.failure = exc
+                with self._lock:
+                    self._collect()
+                return
+            except (serial.SerialException, OSError) as exc:
+                self.failure = exc
+                self._events.put(
+                    ErrorRaised(BoardErrorKind.COMMUNICATION_FAULT, f"serial port error: {exc}", self.clock())
+                )
+                return
