@@ -23,7 +23,7 @@ from evcharge.bsp.events import (
 )
 from evcharge.bsp.interface import BoardSupport
 from evcharge.bsp.yeti.simulator import SimulatorConfig, YetiSimulator
-from evcharge.bsp.yeti.transport.pty import PtySimulator
+from evcharge.bsp.transport.pty import PtySimulator
 from evcharge.bsp.yeti.transport.serial import YetiSerialDriver
 from evcharge.bsp.yeti.vehicle import SimpleVehicle
 

@@ -2,5 +2,5 @@
 
 Import the pieces from their modules: :mod:`evcharge.bsp.yeti.framing`, :mod:`evcharge.bsp.yeti.messages`,
 :mod:`evcharge.bsp.yeti.protocol`, :mod:`evcharge.bsp.yeti.simulator`, :mod:`evcharge.bsp.yeti.transport.serial`
-(needs pyserial) and :mod:`evcharge.bsp.yeti.transport.pty`.
+(needs pyserial) and :mod:`evcharge.bsp.transport.pty`.
 """

@@ -10,7 +10,7 @@ leakage, welded relay, over-current, bad CRC, garbage bytes, dropped frames, spu
 Like the firmware at its current revision, an RCD trip or an over-current only *sets a flag*: the relays stay
 closed until the host withdraws ``allow_power_on`` (``SimulatorConfig.trip_opens_relays`` models firmware that
 switches off by itself).  Time is passed in as ``now``; noise comes from the ``random.Random`` passed in.
-:mod:`evcharge.bsp.yeti.transport.pty` runs it behind a pseudo-terminal.
+:mod:`evcharge.bsp.transport.pty` runs it behind a pseudo-terminal.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Run a :class:`~evcharge.bsp.yeti.simulator.YetiSimulator` behind a pseudo-terminal.
+"""Run a simulated device (the Yeti simulator, the PN532 simulator) behind a pseudo-terminal.
 
 The simulator owns the master side of an ``os.openpty()`` pair; any program (the serial driver, EVerest's
 YetiDriver, ``picocom``) opens :attr:`PtySimulator.port`, the slave's path, as if it were the board's UART.
@@ -17,19 +17,30 @@ import time
 import tty
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
-
-from evcharge.bsp.yeti.simulator import YetiSimulator
+from typing import Generic, Protocol, Self, TypeVar
 
 
-class PtySimulator:
-    """A simulated Yeti on a pty.  Use ``with PtySimulator(sim) as s: open(s.port)``.
+class SimulatedDevice(Protocol):
+    """A sans-I/O device model: what :class:`PtySimulator` needs."""
+
+    def power_up(self, now: float) -> None: ...
+    def receive_data(self, data: bytes, now: float) -> None: ...
+    def data_to_send(self) -> bytes: ...
+    def get_timer(self) -> float | None: ...
+    def handle_timer(self, now: float) -> None: ...
+
+
+D = TypeVar("D", bound=SimulatedDevice)
+
+
+class PtySimulator(Generic[D]):
+    """A simulated device on a pty.  Use ``with PtySimulator(sim) as s: open(s.port)``.
 
     Call fault-injection and vehicle methods while holding :attr:`lock` (or through :meth:`call`), since the
     simulator runs in the background thread.
     """
 
-    def __init__(self, sim: YetiSimulator, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, sim: D, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.sim = sim
         self.clock = clock
         self.lock = threading.RLock()
@@ -57,7 +68,7 @@ class PtySimulator:
         self._port = os.ttyname(slave)
         with self.lock:
             self.sim.power_up(self.clock())
-        self._thread = threading.Thread(target=self._run, name="yeti-pty-simulator", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"pty-{type(self.sim).__name__}", daemon=True)
         self._thread.start()
         return self._port
 
@@ -73,7 +84,7 @@ class PtySimulator:
                     os.close(fd)
         self._master = self._slave = None
 
-    def call(self, fn: Callable[[YetiSimulator, float], object]) -> object:
+    def call(self, fn: Callable[[D, float], object]) -> object:
         """Run ``fn(sim, now)`` under the lock (fault injection from another thread)."""
         with self.lock:
             return fn(self.sim, self.clock())

@@ -1,0 +1,1 @@
+"""I/O adapters shared by the board drivers and simulators (pseudo-terminals)."""
