@@ -22,8 +22,8 @@ from evcharge.bsp.events import (
     PowerReason,
 )
 from evcharge.bsp.interface import BoardSupport
-from evcharge.bsp.yeti.simulator import SimulatorConfig, YetiSimulator
 from evcharge.bsp.transport.pty import PtySimulator
+from evcharge.bsp.yeti.simulator import SimulatorConfig, YetiSimulator
 from evcharge.bsp.yeti.transport.serial import YetiSerialDriver
 from evcharge.bsp.yeti.vehicle import SimpleVehicle
 
