@@ -312,3 +312,48 @@ def apply_violation(instance: Any, path: tuple[Any, ...], op: str, arg: Any) -> 
     else:
         target[arg] = 1
     return value
+
+
+# -- typed models -----------------------------------------------------------------------------
+
+@functools.cache
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    import sys
+    import typing
+
+    return typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
+
+
+def assert_typed(value: Any, hint: Any) -> None:
+    """``value`` has the annotated type, recursively: no dict left where a model belongs."""
+    import dataclasses
+    import enum
+    import types
+    import typing
+
+    origin = typing.get_origin(hint)
+    if origin is types.UnionType:  # X | None
+        if value is None:
+            return
+        (hint,) = [h for h in typing.get_args(hint) if h is not type(None)]
+        origin = typing.get_origin(hint)
+    if hint is Any:
+        return
+    if origin is tuple:
+        assert isinstance(value, tuple), (value, hint)
+        for item in value:
+            assert_typed(item, typing.get_args(hint)[0])
+    elif origin is dict:
+        assert isinstance(value, dict), (value, hint)
+    elif isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        assert type(value) is hint, (value, hint)
+        for f in dataclasses.fields(hint):
+            assert_typed(getattr(value, f.name), _hints(hint)[f.name])
+    elif isinstance(hint, type) and issubclass(hint, enum.Enum):
+        assert type(value) is hint, (value, hint)
+    elif hint is float:
+        assert isinstance(value, int | float) and not isinstance(value, bool), (value, hint)
+    elif hint is int:  # draft-06 lets 2.0 stand for an integer; the model keeps the JSON value
+        assert isinstance(value, int | float) and not isinstance(value, bool), (value, hint)
+    else:
+        assert type(value) is hint, (value, hint)
