@@ -81,7 +81,7 @@ def extensions() -> list[Extension]:
 
 EXTRAS = {
     "slac": ["scapy>=2.5,<3"],
-    "bsp": ["pyserial>=3.5,<4", "protobuf>=4.21,<8", "pymodbus>=3.5,<4"],
+    "bsp": ["pyserial>=3.5,<4", "pymodbus>=3.11,<4"],
     "iso15118": ["cryptography>=41,<50", "lxml>=4.9,<7"],
     "ocpp": ["websockets>=12,<18"],
     "plot": ["matplotlib>=3.7,<4"],
@@ -96,6 +96,7 @@ EXTRAS["test"] = EXTRAS["all"] + [
     "py4j>=0.10.9,<0.11",
     "ruff>=0.5",
     "mypy>=1.8",
+    "protobuf>=4.21,<8",  # bsp: interop tests of the Yeti messages against Google's protobuf runtime
     "types-protobuf",
     "types-pyserial",
     "Cython>=3.0,<4",
