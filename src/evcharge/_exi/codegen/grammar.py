@@ -237,24 +237,30 @@ class GrammarBuilder:
 
     # -- normalisation (8.5.4.2), event codes (8.5.4.3), undeclared productions (8.5.4.4.1) -------
     def _normalise(self, p: _Proto, start: int) -> TypeGrammar:
-        # 8.5.4.2.1: replace G_j : G_k by the right-hand sides of G_k, transitively.
-        closed: dict[int, list[tuple[Terminal, int | None]]] = {}
-        for s in range(len(p.prods)):
-            seen = {s}
-            stack = [s]
-            out: list[tuple[Terminal, int | None]] = []
+        """8.5.4.2 by subset construction over epsilon closures.
+
+        Replacing ``G_j : G_k`` by the right-hand sides of ``G_k`` (8.5.4.2.1) and merging the
+        productions that share a terminal into union non-terminals ``G_k⊔l`` (8.5.4.2.2) yields,
+        for every reachable non-terminal, the terminals of the epsilon closure of a set of proto
+        states.  Building those sets directly gives the same terminals per state, and stays
+        quadratic for long bounded repetitions (``maxOccurs="1024"``) where the literal procedure
+        is cubic.  A state is in the attribute part (j <= content) when its set holds a proto
+        state of an attribute-use grammar.
+        """
+        prods = p.prods
+
+        def closure(seed: frozenset[int] | set[int]) -> frozenset[int]:
+            seen = set(seed)
+            stack = list(seed)
             while stack:
                 cur = stack.pop()
-                for t, n in p.prods[cur]:
-                    if t is None:
+                for t, n in prods[cur]:
+                    if t is None and n not in seen:
                         assert n is not None
-                        if n not in seen:
-                            seen.add(n)
-                            stack.append(n)
-                    elif (t, n) not in out:
-                        out.append((t, n))
-            closed[s] = out
-        # 8.5.4.2.2: merge productions with the same terminal into union non-terminals.
+                        seen.add(n)
+                        stack.append(n)
+            return frozenset(seen)
+
         index: dict[frozenset[int], int] = {}
         order: list[frozenset[int]] = []
 
@@ -264,7 +270,7 @@ class GrammarBuilder:
                 order.append(members)
             return index[members]
 
-        idx(frozenset([start]))
+        idx(closure({start}))
         states: list[State] = []
         i = 0
         while i < len(order):
@@ -272,7 +278,9 @@ class GrammarBuilder:
             grouped: dict[Terminal, tuple[Terminal, set[int]]] = {}
             has_ee = False
             for m in sorted(members):
-                for t, n in closed[m]:
+                for t, n in prods[m]:
+                    if t is None:
+                        continue
                     if t.kind == EE:
                         has_ee = True
                         continue
@@ -287,22 +295,22 @@ class GrammarBuilder:
                         grouped[t] = (t, set())
                     assert n is not None
                     grouped[t][1].add(n)
-            prods: list[tuple[Terminal, int | None]] = [
-                (t, idx(frozenset(targets))) for t, targets in grouped.values()
+            out: list[tuple[Terminal, int | None]] = [
+                (t, idx(closure(targets))) for t, targets in grouped.values()
             ]
             if has_ee:
-                prods.append((EE_T, None))
-            prods.sort(key=lambda pr: pr[0].sort_key())
+                out.append((EE_T, None))
+            out.sort(key=lambda pr: pr[0].sort_key())
             # strict = false (8.5.4.4.1): second-level productions
             is_start = i == 0
-            in_attr_part = len(members) == 1 and next(iter(members)) in p.attr_part
+            in_attr_part = not members.isdisjoint(p.attr_part)
             n2 = 0 if has_ee else 1
             if is_start:
                 n2 += 2  # AT(xsi:type), AT(xsi:nil)
             if is_start or in_attr_part:
                 n2 += 2  # AT(*), AT(qname)[untyped] group
             n2 += 2  # SE(*), CH [untyped]
-            states.append(State(prods, n2, -1 if has_ee else 0))
+            states.append(State(out, n2, -1 if has_ee else 0))
             i += 1
         return TypeGrammar(states)
 

@@ -1,0 +1,342 @@
+"""The public face of one schema family: encode, decode, dict and XML views, fragments.
+
+A :class:`SchemaCodec` wraps a generated module (message classes + grammar tables) and the
+runtime :class:`~evcharge._exi._runtime.Grammar` of the selected backend.  The dict form is the
+JSON form of the EXIficient harness and Josev: XSD element and attribute names as keys, hexBinary
+as upper-case hex, base64Binary as base64 text, enumerations as their XSD strings, repeated
+elements as lists, simple content under ``"value"``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+from evcharge._exi._backend import runtime
+from evcharge._exi.errors import ExiDecodeError, ExiEncodeError
+
+_D_BOOL, _D_UINT, _D_INT, _D_NBIT, _D_STRING, _D_BINARY, _D_ENUM = range(7)
+_T_COMPLEX, _T_SIMPLE = range(2)
+
+
+class _TypeView:
+    """Per-type metadata read from the generated tables."""
+
+    __slots__ = ("children", "cls", "dts", "islist", "kind", "kinds", "names", "ns", "required", "tid", "xsd", "dt")
+
+    def __init__(self, tid: int, row: tuple[Any, ...]) -> None:
+        self.tid = tid
+        self.kind: int = row[0]
+        self.dt: int = row[2]
+        self.cls: type | None = row[3]
+        self.names: tuple[str, ...] = row[4]
+        self.xsd: tuple[str, ...] = row[6]
+        self.islist: tuple[bool, ...] = row[7]
+        self.required: tuple[bool, ...] = row[8]
+        self.ns: tuple[str, ...] = row[10]
+        self.kinds: tuple[str, ...] = row[11]
+        self.children: tuple[int, ...] = row[12]
+        self.dts: tuple[int, ...] = row[13]
+
+
+class SchemaCodec:
+    """Encoder, decoder and converters for one EXI schema family."""
+
+    def __init__(self, module: ModuleType, namespace: str) -> None:
+        self.module = module
+        self.namespace = namespace
+        tables = module.TABLES
+        self._grammar = runtime.Grammar(tables)
+        self._types = [_TypeView(i, row) for i, row in enumerate(tables["types"])]
+        self._dts = tables["datatypes"]
+        self._by_class: dict[type, int] = {}
+        for tv in self._types:
+            if tv.cls is not None:
+                self._by_class.setdefault(tv.cls, tv.tid)
+        self._doc_names: tuple[str, ...] = tables["doc_names"]
+        self._doc_types: tuple[int, ...] = tables["doc_types"]
+        self._doc_ns: tuple[str, ...] = tuple(d[0] for d in module._DOC)
+        self._frag_names: tuple[str, ...] = tables["frag_names"]
+        self._frag_types: tuple[int, ...] = tables["frag_types"]
+        self._frag_ns: tuple[str, ...] = tuple(f[0] for f in module._FRAGMENT)
+        self._root_of: dict[int, int] = {}
+        for i, t in enumerate(self._doc_types):
+            if t >= 0:
+                self._root_of[t] = -1 if t in self._root_of else i
+        self._frag_of: dict[int, int] = {}
+        for i, t in enumerate(self._frag_types):
+            if t >= 0:
+                self._frag_of[t] = -1 if t in self._frag_of else i
+
+    # -- EXI ---------------------------------------------------------------------------------
+    def root_elements(self) -> tuple[str, ...]:
+        """Names of the global elements that can be the root of a document."""
+        return tuple(n for n, t in zip(self._doc_names, self._doc_types, strict=True) if t >= 0)
+
+    def _root_index(self, message: object, element: str | None) -> int:
+        tid = self._by_class.get(type(message))
+        if tid is None:
+            raise ExiEncodeError(f"{type(message).__name__} is not a message class of {self.namespace}")
+        if element is not None:
+            for i, (n, t) in enumerate(zip(self._doc_names, self._doc_types, strict=True)):
+                if n == element and t == tid:
+                    return i
+            raise ExiEncodeError(f"{element} is not a global element of type {type(message).__name__}")
+        i = self._root_of.get(tid)
+        if i is None:
+            raise ExiEncodeError(f"{type(message).__name__} is not the type of a global element")
+        if i < 0:
+            raise ExiEncodeError(f"several global elements have type {type(message).__name__}: name one")
+        return i
+
+    def encode(self, message: object, element: str | None = None) -> bytes:
+        """Encode ``message`` (an instance of a root element's class) as an EXI document."""
+        return bytes(self._grammar.encode(self._root_index(message, element), message))
+
+    def decode(self, data: bytes) -> Any:
+        """Decode an EXI document to its message object."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("decode() takes bytes")
+        return self._grammar.decode(bytes(data))
+
+    def decode_with_name(self, data: bytes) -> tuple[str, Any]:
+        """Decode, and also return the root element's name."""
+        obj = self.decode(data)
+        code = (data[1] >> (8 - self._grammar.doc_width)) if self._grammar.doc_width else 0
+        return self._doc_names[code], obj
+
+    def encode_fragment(self, element: object, name: str | None = None) -> bytes:
+        """Encode one element as an EXI fragment of this schema (what is hashed for signatures)."""
+        tid = self._by_class.get(type(element))
+        if tid is None:
+            raise ExiEncodeError(f"{type(element).__name__} is not a class of {self.namespace}")
+        if name is not None:
+            matches = [i for i, n in enumerate(self._frag_names) if n == name and self._frag_types[i] == tid]
+            if not matches:
+                raise ExiEncodeError(f"{name} is not an element of type {type(element).__name__}")
+            index = matches[0]
+        else:
+            index = self._frag_of.get(tid, -2)
+            if index == -2:
+                raise ExiEncodeError(f"no element of type {type(element).__name__} in the fragment grammar")
+            if index < 0:
+                raise ExiEncodeError(f"several elements have type {type(element).__name__}: name one")
+        return bytes(self._grammar.encode_fragment([(index, element)]))
+
+    def decode_fragment(self, data: bytes) -> list[tuple[str, Any]]:
+        """Decode an EXI fragment: ``[(element name, object), ...]``."""
+        return list(self._grammar.decode_fragment(bytes(data)))
+
+    # -- dict (JSON) form --------------------------------------------------------------------
+    def to_dict(self, message: object, element: str | None = None) -> dict[str, Any]:
+        """The JSON form of a root message: ``{"V2G_Message": {...}}``."""
+        i = self._root_index(message, element)
+        return {self._doc_names[i]: self._obj_to_dict(self._doc_types[i], message)}
+
+    def fragment_to_dict(self, element: object) -> dict[str, Any]:
+        tid = self._by_class[type(element)]
+        return self._obj_to_dict(tid, element)
+
+    def _obj_to_dict(self, tid: int, obj: object) -> Any:
+        tv = self._types[tid]
+        if tv.kind == _T_SIMPLE:
+            return self._value_to_json(tv.dt, obj)
+        out: dict[str, Any] = {}
+        for i, name in enumerate(tv.names):
+            v = getattr(obj, name)
+            if v is None:
+                continue
+            if tv.kinds[i] == "element":
+                conv = (lambda x, c=tv.children[i]: self._obj_to_dict(c, x))
+            else:
+                conv = (lambda x, d=tv.dts[i]: self._value_to_json(d, x))
+            out[tv.xsd[i]] = [conv(x) for x in v] if tv.islist[i] else conv(v)
+        return out
+
+    def _value_to_json(self, dt: int, v: Any) -> Any:
+        kind, primitive = self._dts[dt][0], self._dts[dt][7]
+        if kind == _D_BINARY:
+            return bytes(v).hex().upper() if primitive == "hexBinary" else base64.b64encode(bytes(v)).decode("ascii")
+        if kind == _D_ENUM:
+            return str(v.value)
+        return v
+
+    def from_dict(self, data: Mapping[str, Any]) -> Any:
+        """Build the message object from its JSON form (``{"V2G_Message": {...}}``)."""
+        if not isinstance(data, Mapping) or len(data) != 1:
+            raise ValueError("expected a mapping with exactly one root element name as key")
+        ((name, body),) = data.items()
+        for n, t in zip(self._doc_names, self._doc_types, strict=True):
+            if n == name and t >= 0:
+                return self._obj_from_dict(t, body, name)
+        raise ValueError(f"{name!r} is not a root element of {self.namespace}")
+
+    def fragment_from_dict(self, data: Mapping[str, Any]) -> Any:
+        ((name, body),) = data.items()
+        for n, t in zip(self._frag_names, self._frag_types, strict=True):
+            if n == name and t >= 0:
+                return self._obj_from_dict(t, body, name)
+        raise ValueError(f"{name!r} is not an element of {self.namespace}")
+
+    def _obj_from_dict(self, tid: int, data: Any, path: str) -> Any:
+        tv = self._types[tid]
+        if tv.kind == _T_SIMPLE:
+            return self._value_from_json(tv.dt, data, path)
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{path}: expected an object, got {type(data).__name__}")
+        index = {x: i for i, x in enumerate(tv.xsd)}
+        unknown = [k for k in data if k not in index]
+        if unknown:
+            raise ValueError(f"{path}: unknown field(s) {unknown}; expected some of {list(tv.xsd)}")
+        kwargs: dict[str, Any] = {}
+        for key, v in data.items():
+            i = index[key]
+            sub = f"{path}.{key}"
+            if tv.kinds[i] == "element":
+                def conv(x: Any, c: int = tv.children[i], p: str = sub) -> Any:
+                    return self._obj_from_dict(c, x, p)
+            else:
+                def conv(x: Any, d: int = tv.dts[i], p: str = sub) -> Any:
+                    return self._value_from_json(d, x, p)
+            if tv.islist[i]:
+                items = v if isinstance(v, list) else [v]
+                kwargs[tv.names[i]] = [conv(x) for x in items]
+            else:
+                kwargs[tv.names[i]] = conv(v)
+        missing = [tv.xsd[i] for i, n in enumerate(tv.names) if tv.required[i] and n not in kwargs]
+        if missing:
+            raise ValueError(f"{path}: required field(s) missing: {missing}")
+        assert tv.cls is not None
+        return tv.cls(**kwargs)
+
+    def _value_from_json(self, dt: int, v: Any, path: str) -> Any:
+        row = self._dts[dt]
+        kind, primitive, members = row[0], row[7], row[6]
+        try:
+            if kind == _D_BINARY:
+                if isinstance(v, (bytes, bytearray)):
+                    return bytes(v)
+                return bytes.fromhex(v) if primitive == "hexBinary" else base64.b64decode(v, validate=True)
+            if kind == _D_ENUM:
+                for m in members:
+                    if m.value == v:
+                        return m
+                raise ValueError(f"{v!r} is not one of {[m.value for m in members]}")
+            if kind == _D_BOOL:
+                if not isinstance(v, bool):
+                    raise ValueError(f"expected a boolean, got {v!r}")
+                return v
+            if kind in (_D_UINT, _D_INT, _D_NBIT):
+                if isinstance(v, bool) or not isinstance(v, int):
+                    raise ValueError(f"expected an integer, got {v!r}")
+                return v
+            if not isinstance(v, str):
+                raise ValueError(f"expected a string, got {v!r}")
+            return v
+        except (binascii.Error, ValueError, TypeError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+    # -- XML ---------------------------------------------------------------------------------
+    def to_xml(self, message: object, element: str | None = None) -> bytes:
+        """The message as XML (valid against the schema when the message is)."""
+        from lxml import etree
+
+        i = self._root_index(message, element)
+        root = self._obj_to_xml(etree, self._doc_types[i], message, self._doc_ns[i], self._doc_names[i], None)
+        return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+    def _obj_to_xml(self, etree: Any, tid: int, obj: Any, ns: str, name: str, parent: Any) -> Any:
+        tag = f"{{{ns}}}{name}" if ns else name
+        el = etree.Element(tag) if parent is None else etree.SubElement(parent, tag)
+        tv = self._types[tid]
+        if tv.kind == _T_SIMPLE:
+            el.text = self._lexical(tv.dt, obj)
+            return el
+        for i, pyname in enumerate(tv.names):
+            v = getattr(obj, pyname)
+            if v is None:
+                continue
+            kind = tv.kinds[i]
+            if kind == "attribute":
+                el.set(f"{{{tv.ns[i]}}}{tv.xsd[i]}" if tv.ns[i] else tv.xsd[i], self._lexical(tv.dts[i], v))
+            elif kind == "value":
+                el.text = self._lexical(tv.dts[i], v)
+            else:
+                for item in (v if tv.islist[i] else [v]):
+                    self._obj_to_xml(etree, tv.children[i], item, tv.ns[i], tv.xsd[i], el)
+        return el
+
+    def _lexical(self, dt: int, v: Any) -> str:
+        kind = self._dts[dt][0]
+        if kind == _D_BOOL:
+            return "true" if v else "false"
+        if kind == _D_BINARY or kind == _D_ENUM:
+            return str(self._value_to_json(dt, v))
+        return str(v)
+
+    def from_xml(self, xml: bytes | str | Any) -> Any:
+        """Parse XML (text, bytes or an lxml element) into the message object."""
+        from lxml import etree
+
+        if isinstance(xml, (bytes, str)):
+            el = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
+        else:
+            el = xml
+        q = etree.QName(el)
+        for n, ns, t in zip(self._doc_names, self._doc_ns, self._doc_types, strict=True):
+            if n == q.localname and ns == (q.namespace or "") and t >= 0:
+                return self._obj_from_xml(etree, t, el, n)
+        raise ValueError(f"{el.tag} is not a root element of {self.namespace}")
+
+    def _obj_from_xml(self, etree: Any, tid: int, el: Any, path: str) -> Any:
+        tv = self._types[tid]
+        if tv.kind == _T_SIMPLE:
+            return self._parse_lexical(tv.dt, el.text or "", path)
+        kwargs: dict[str, Any] = {}
+        by_qname = {(tv.ns[i], tv.xsd[i]): i for i in range(len(tv.names)) if tv.kinds[i] == "element"}
+        for key, text in el.attrib.items():
+            q = etree.QName(key)
+            i = next((j for j in range(len(tv.names)) if tv.kinds[j] == "attribute" and tv.xsd[j] == q.localname), -1)
+            if i < 0:
+                raise ValueError(f"{path}: unexpected attribute {key}")
+            kwargs[tv.names[i]] = self._parse_lexical(tv.dts[i], text, f"{path}@{q.localname}")
+        for i in range(len(tv.names)):
+            if tv.kinds[i] == "value":
+                kwargs[tv.names[i]] = self._parse_lexical(tv.dts[i], el.text or "", path)
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            q = etree.QName(child)
+            i = by_qname.get((q.namespace or "", q.localname), -1)
+            if i < 0:
+                raise ValueError(f"{path}: unexpected element {child.tag}")
+            v = self._obj_from_xml(etree, tv.children[i], child, f"{path}.{q.localname}")
+            if tv.islist[i]:
+                kwargs.setdefault(tv.names[i], []).append(v)
+            else:
+                kwargs[tv.names[i]] = v
+        missing = [tv.xsd[i] for i, n in enumerate(tv.names) if tv.required[i] and n not in kwargs]
+        if missing:
+            raise ValueError(f"{path}: required field(s) missing: {missing}")
+        assert tv.cls is not None
+        return tv.cls(**kwargs)
+
+    def _parse_lexical(self, dt: int, text: str, path: str) -> Any:
+        kind = self._dts[dt][0]
+        text_s = text.strip() if kind != _D_STRING else text
+        if kind == _D_BOOL:
+            if text_s not in ("true", "false", "1", "0"):
+                raise ValueError(f"{path}: {text!r} is not a boolean")
+            return text_s in ("true", "1")
+        if kind in (_D_UINT, _D_INT, _D_NBIT):
+            try:
+                return int(text_s)
+            except ValueError:
+                raise ValueError(f"{path}: {text!r} is not an integer") from None
+        return self._value_from_json(dt, text_s, path)
+
+
+__all__ = ["ExiDecodeError", "ExiEncodeError", "SchemaCodec"]
