@@ -396,6 +396,29 @@ class XsdStrategies:
             return self.element("SignedInfo")
         return st.one_of([self.element(n, self.namespace) for n in self.global_elements(self.namespace)])
 
+    def message_names(self) -> list[str]:
+        """The messages of the schema: DIN/ISO-2 Body members, the SAP roots, the ISO-20 roots that carry a Header."""
+        if self.family in ("DIN", "ISO2"):
+            return self.body_elements()
+        names = self.global_elements(self.namespace)
+        if self.family.startswith("ISO20"):
+            names = [n for n in names if self._has_header((self.namespace, n))]
+        return names
+
+    def message_strategy(self, name: str) -> st.SearchStrategy[dict[str, Any]]:
+        """One message by name, as a whole document (DIN/ISO-2: inside a V2G_Message)."""
+        if self.family in ("DIN", "ISO2"):
+            return self.v2g_message(name)
+        return self.element(name, self.namespace)
+
+    def _has_header(self, qn: QName) -> bool:
+        t = self.schema._type_of(self.schema.elements[qn])
+        node = self._type_node(t)
+        if node is None or node.tag != _XS + "complexType":
+            return False
+        model = self._model(node)
+        return model.content is not None and any(n[1] == "Header" for n, _, _ in self._children(model.content))
+
     def body_elements(self) -> list[str]:
         """DIN / ISO-2: the message names that can stand in the Body (the BodyElement substitution group)."""
         heads = [qn for qn in self.schema.elements if qn[1] == "BodyElement"]
@@ -737,7 +760,7 @@ class XsdStrategies:
                 return _URIS.filter(lambda u: lo_len <= len(u) <= hi_len)
             if attribute:
                 return st.text(_URI_ALPHABET, min_size=lo_len, max_size=hi_len)
-            return st.text(_TEXT_ALPHABET, min_size=lo_len, max_size=hi_len).filter(_no_edge_space)
+            return st.text(_TEXT_ALPHABET, min_size=lo_len, max_size=hi_len).map(_no_edge_space)
         raise NotImplementedError(f"XSD type xs:{f.base} is not supported by the strategies")
 
     def _length_bounds(self, f: Facets) -> tuple[int, int]:
@@ -778,8 +801,13 @@ def _ncname(lo: int, hi: int) -> st.SearchStrategy[str]:
     )
 
 
-def _no_edge_space(s: str) -> bool:
-    return s == s.strip(" ")
+def _no_edge_space(s: str) -> str:
+    """Replace a leading/trailing space by "_" (same length: facets stay met) -- no filtering, no rejected draws."""
+    if s[:1] == " ":
+        s = "_" + s[1:]
+    if s[-1:] == " ":
+        s = s[:-1] + "_"
+    return s
 
 
 def _has_wildcard(g: Group) -> bool:
