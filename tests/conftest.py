@@ -31,3 +31,6 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def shared() -> Path:
     return shared_dir()
+
+# the EXIficient reference peer (session fixture ``exificient``)
+pytest_plugins = ["tests.exi.exificient"]
