@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +142,97 @@ def test_assert_same_content_lists_all() -> None:
     with pytest.raises(AssertionError, match=r"2 content difference\(s\)") as info:
         assert_same_content({"a": 1, "b": 1}, {"a": 2, "b": 2})
     assert "$.a" in str(info.value) and "$.b" in str(info.value)
+
+
+# -- xsd_strategies on a synthetic schema (features the V2G schemas use, and some they do not) ---------------------
+
+SYNTHETIC_XSD = """<?xml version="1.0"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns="urn:t" targetNamespace="urn:t"
+           elementFormDefault="qualified" attributeFormDefault="qualified">
+  <xs:element name="Root" type="RootType"/>
+  <xs:element name="Item" type="ItemBase" abstract="true"/>
+  <xs:element name="IntItem" substitutionGroup="Item" type="IntItemType"/>
+  <xs:element name="TextItem" substitutionGroup="Item" type="TextItemType"/>
+  <xs:complexType name="ItemBase" abstract="true"/>
+  <xs:complexType name="IntItemType"><xs:complexContent><xs:extension base="ItemBase"><xs:sequence>
+      <xs:element name="N" type="odd"/></xs:sequence></xs:extension></xs:complexContent></xs:complexType>
+  <xs:complexType name="TextItemType"><xs:complexContent><xs:extension base="ItemBase"><xs:sequence>
+      <xs:element name="T" type="code"/></xs:sequence></xs:extension></xs:complexContent></xs:complexType>
+  <xs:simpleType name="odd"><xs:restriction base="xs:short">
+      <xs:minExclusive value="-5"/><xs:maxExclusive value="5"/></xs:restriction></xs:simpleType>
+  <xs:simpleType name="code"><xs:restriction base="xs:string">
+      <xs:pattern value="[A-Z]{2}-[0-9]{1,3}"/><xs:maxLength value="5"/></xs:restriction></xs:simpleType>
+  <xs:simpleType name="level"><xs:restriction base="xs:unsignedByte">
+      <xs:enumeration value="1"/><xs:enumeration value="7"/></xs:restriction></xs:simpleType>
+  <xs:complexType name="Signed"><xs:simpleContent><xs:extension base="xs:base64Binary">
+      <xs:attribute name="Id" type="xs:ID" use="required"/></xs:extension></xs:simpleContent></xs:complexType>
+  <xs:complexType name="RootType">
+    <xs:sequence>
+      <xs:element ref="Item" minOccurs="0" maxOccurs="2"/>
+      <xs:element name="Level" type="level"/>
+      <xs:element name="Key" type="Signed" minOccurs="0"/>
+      <xs:element name="Hex" type="xs:hexBinary" minOccurs="0"/>
+      <xs:choice>
+        <xs:element name="A" type="xs:boolean"/>
+        <xs:element name="B" type="xs:anyURI"/>
+      </xs:choice>
+      <xs:element name="Names" type="xs:string" minOccurs="1" maxOccurs="unbounded"/>
+    </xs:sequence>
+    <xs:attribute name="Id" type="xs:ID"/>
+  </xs:complexType>
+</xs:schema>
+"""
+
+
+def test_strategies_generate_valid_instances_of_a_synthetic_schema(tmp_path: Path) -> None:
+    from hypothesis import given, settings
+
+    from tests.exi.xsd_strategies import XsdStrategies
+
+    path = tmp_path / "t.xsd"
+    path.write_text(SYNTHETIC_XSD)
+    xs = XsdStrategies("synthetic", schema_file=path, namespace="urn:t")
+    # the abstract head counts: element("Item") gives one of its members
+    assert xs.global_elements() == ["IntItem", "Item", "Root", "TextItem"]
+    seen: set[str] = set()
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(xs.element("Root"))
+    def run(msg: dict[str, Any]) -> None:
+        root = msg["Root"]
+        assert root["Level"] in (1, 7)
+        assert ("A" in root) != ("B" in root)  # choice: exactly one
+        assert isinstance(root["Names"], list) and 1 <= len(root["Names"]) <= 3  # unbounded capped
+        for key in ("IntItem", "TextItem"):
+            if key in root:
+                assert isinstance(root[key], list)  # a repeated abstract reference, keyed by member
+                seen.add(key)
+        for item in root.get("IntItem", []):
+            assert -5 < item["N"] < 5
+        for item in root.get("TextItem", []):
+            assert re.fullmatch(r"[A-Z]{2}-[0-9]{1,3}", item["T"]) and len(item["T"]) <= 5
+        if "Key" in root:
+            assert list(root["Key"]) == ["Id", "value"]  # attributes before the simple content
+            assert "Id" not in root or root["Id"] != root["Key"]["Id"]  # IDs unique in an instance
+        if "Hex" in root:
+            assert root["Hex"] == root["Hex"].upper()
+        xml = xs.to_xml(msg)
+        assert xs.validate(xml) == [], xml
+        assert xs.from_xml(xml) == msg
+
+    run()
+    assert seen == {"IntItem", "TextItem"}
+
+
+def test_to_xml_rejects_what_is_not_in_the_schema(tmp_path: Path) -> None:
+    from tests.exi.xsd_strategies import XsdStrategies
+
+    path = tmp_path / "t.xsd"
+    path.write_text(SYNTHETIC_XSD)
+    xs = XsdStrategies("synthetic", schema_file=path, namespace="urn:t")
+    with pytest.raises(ValueError, match="not in the content model"):
+        xs.to_xml({"Root": {"Level": 1, "A": True, "Names": ["x"], "Bogus": 1}})
+    with pytest.raises(ValueError, match="must be a list"):
+        xs.to_xml({"Root": {"Level": 1, "A": True, "Names": "x"}})
+    xml = xs.to_xml({"Root": {"Id": "r", "Level": 7, "B": "urn:x", "Names": ["a", "b"]}})
+    assert 't:Id="r"' in xml.replace("ns0:", "t:") and xs.validate(xml) == []

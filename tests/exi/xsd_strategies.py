@@ -353,12 +353,26 @@ _NCNAME_REST = _NCNAME_START + "0123456789-."
 class XsdStrategies:
     """Strategies for the declarations of one schema family (see the module doc)."""
 
-    def __init__(self, family: str, shared: Path | None = None, *, max_repeat: int = 3, max_text: int = 64) -> None:
-        if family not in FAMILIES:
+    def __init__(
+        self,
+        family: str,
+        shared: Path | None = None,
+        *,
+        max_repeat: int = 3,
+        max_text: int = 64,
+        schema_file: Path | None = None,
+        namespace: str | None = None,
+    ) -> None:
+        """``family`` names one of ``FAMILIES``; or pass any ``schema_file`` and its ``namespace`` (family is then
+        only a label)."""
+        if schema_file is not None:
+            self.schema_path, self.namespace = schema_file, namespace or ""
+        elif family in FAMILIES:
+            rel, self.namespace = FAMILIES[family]
+            self.schema_path = (shared or shared_dir()) / "schemas" / rel
+        else:
             raise ValueError(f"unknown family {family!r}; known: {sorted(FAMILIES)}")
-        rel, self.namespace = FAMILIES[family]
         self.family = family
-        self.schema_path = (shared or shared_dir()) / "schemas" / rel
         self.schema = Schema(self.schema_path)
         self.max_repeat = max_repeat
         self.max_text = max_text
