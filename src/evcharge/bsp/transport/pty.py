@@ -30,17 +30,18 @@ class SimulatedDevice(Protocol):
     def handle_timer(self, now: float) -> None: ...
 
 
-D = TypeVar("D", bound=SimulatedDevice)
+#: The type of device a :class:`PtySimulator` runs.
+DeviceT = TypeVar("DeviceT", bound=SimulatedDevice)
 
 
-class PtySimulator(Generic[D]):
+class PtySimulator(Generic[DeviceT]):
     """A simulated device on a pty.  Use ``with PtySimulator(sim) as s: open(s.port)``.
 
-    Call fault-injection and vehicle methods while holding :attr:`lock` (or through :meth:`call`), since the
+    Call fault-injection and vehicle methods while holding ``lock`` (or through :meth:`call`), since the
     simulator runs in the background thread.
     """
 
-    def __init__(self, sim: D, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, sim: DeviceT, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.sim = sim
         self.clock = clock
         self.lock = threading.RLock()
@@ -84,7 +85,7 @@ class PtySimulator(Generic[D]):
                     os.close(fd)
         self._master = self._slave = None
 
-    def call(self, fn: Callable[[D, float], object]) -> object:
+    def call(self, fn: Callable[[DeviceT, float], object]) -> object:
         """Run ``fn(sim, now)`` under the lock (fault injection from another thread)."""
         with self.lock:
             return fn(self.sim, self.clock())

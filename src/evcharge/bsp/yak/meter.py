@@ -53,7 +53,7 @@ class Register:
     word_swap: bool = False
 
     def decode(self, registers: list[int]) -> float:
-        """Value of the registers read from :attr:`address`."""
+        """Value of the registers read from ``address``."""
         count = self.format.registers
         if len(registers) != count:
             raise RemoteProtocolError(f"expected {count} registers at {self.address}, got {len(registers)}")

@@ -25,7 +25,7 @@ class BoardProfile:
     rtc_device: str = "/dev/rtc0"
 
 
-#: The YAK board (CM4): UART0 to the Yeti with reset on GPIO27, PN532 on UART5, RS485 on UART3, PLC on SPI0.
+#: The YAK board (CM4) with UART0 to the Yeti with reset on GPIO27, PN532 on UART5, RS485 on UART3, PLC on SPI0.
 YAK = BoardProfile(
     name="PIONIX YAK (Raspberry Pi CM4)",
     yeti_uart="/dev/ttyAMA0",
@@ -35,7 +35,7 @@ YAK = BoardProfile(
     rs485_port="/dev/ttyAMA3",
 )
 
-#: The Raspberry Pi 4 variant of the reference hardware: reset on GPIO13, PN532 on ttyAMA1.
+#: The Raspberry Pi 4 variant of the reference hardware, with reset on GPIO13, PN532 on ttyAMA1.
 RASPBERRY_PI = BoardProfile(
     name="Raspberry Pi 4 with Yeti",
     yeti_uart="/dev/ttyAMA0",

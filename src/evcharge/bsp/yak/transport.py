@@ -1,4 +1,7 @@
-"""The PN532 reader on a serial port (pyserial, HSU 115200 8N1): a thread around :class:`Pn532Reader`."""
+"""The PN532 reader on a serial port (pyserial, HSU 115200 8N1).
+
+A background thread around :class:`~evcharge.bsp.yak.pn532.Pn532Reader`.
+"""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from evcharge.bsp.errors import FramingError, LocalProtocolError
 
 #: Largest decoded block (payload + 4 CRC bytes) the MCU's 256-byte COBS buffer can hold.
 MAX_DECODED_SIZE = 254
-#: Smallest decoded block: one payload byte + CRC.
+#: Smallest decoded block (one payload byte and the CRC).
 MIN_DECODED_SIZE = 5
 #: Largest encoded block (without the delimiter) a valid frame can have.
 MAX_ENCODED_SIZE = MAX_DECODED_SIZE + 1 + (MAX_DECODED_SIZE // 254)
@@ -48,7 +48,10 @@ def cobs_encode(data: bytes) -> bytes:
 
 
 def cobs_decode(data: bytes) -> bytes:
-    """Undo :func:`cobs_encode`; raises :class:`FramingError` on a zero byte or a code past the end."""
+    """Undo :func:`cobs_encode`.
+
+    Raises :class:`~evcharge.bsp.errors.FramingError` on a zero byte or a code past the end.
+    """
     out = bytearray()
     i = 0
     n = len(data)

@@ -118,7 +118,7 @@ class YetiConfig:
     capabilities_timeout: float = 5.0  #: wait for the first board keep-alive, s
     resync_keep_alives: int = 3  #: keep-alives sent after a reset to resynchronise the MCU's COBS decoder
     hardware_reset: bool = False  #: the transport pulses the reset line; the core then sends no reset message
-    caps_min_current_a: float | None = None  #: override of the board's minimum current (None: board's value)
+    caps_min_current_a: float | None = None  #: override of the board's minimum current (None means the board's value)
     caps_max_current_a: float | None = None  #: override, e.g. 16.0 for boards jumpered to 16 A
     host_version: str = "evcharge"  #: sent in the host keep-alive (<= 50 bytes)
     start_enabled: bool = True  #: whether the port is enabled right after start-up

@@ -1,6 +1,6 @@
 """A small protobuf (proto3) wire-format runtime for the generated Yeti message classes.
 
-The generated module (:mod:`evcharge.bsp.yeti._generated.yeti_pb`) declares frozen dataclasses whose ``FIELDS``
+The generated module (``evcharge.bsp.yeti._generated.yeti_pb``) declares frozen dataclasses whose ``FIELDS``
 describe each field (number, kind, oneof); :class:`Message` encodes and decodes them.  Only the types the Yeti
 protocol uses are supported: uint32, bool, float, string, enum and nested messages, singular, with oneofs.
 
