@@ -398,6 +398,8 @@ class Grammar:
             hi = self.dt_maxlen[dt]
             if hi is not None and n > hi:
                 raise ExiDecodeError(f"string of {n} characters exceeds maxLength {hi}", bit_offset=r._pos)
+            if n * 8 > r._end - r._pos:
+                raise ExiDecodeError(f"string of {n} characters is longer than the input left", bit_offset=r._pos)
             return r.read_string_chars(n)
         if kind == D_BINARY:
             hi = self.dt_maxlen[dt]
@@ -632,8 +634,8 @@ class Grammar:
                 p = self.enc[e0 + slot]
                 if p < 0:
                     raise ExiEncodeError(
-                        f"{self.ty_xsd[t][slot]} cannot appear here (an earlier required field is missing, "
-                        "or a choice already has a member)"
+                        f"{self.ty_xsd[t][slot]} cannot appear here; the schema expects "
+                        f"{self._expected(t, s)} (a required field is missing, or a choice already has a member)"
                     )
                 self._emit(w, s, p)
                 kind = self.pr_kind[p]
@@ -648,10 +650,15 @@ class Grammar:
         e0 = self.st_e0[s]
         p = self.enc[e0 + nslots]
         if p < 0:
-            missing = [self.ty_xsd[t][i] for i in range(nslots)
-                       if self.enc[e0 + i] >= 0 and getattr(obj, names[i]) is None]
-            raise ExiEncodeError(f"required field missing: one of {missing}")
+            raise ExiEncodeError(f"required field missing: the schema expects {self._expected(t, s)}")
         self._emit(w, s, p)
+
+    def _expected(self, t: cython.int, s: cython.int) -> str:
+        e0: cython.int = self.st_e0[s]
+        names = [self.ty_xsd[t][i] for i in range(self.ty_nslots[t]) if self.enc[e0 + i] >= 0]
+        if self.enc[e0 + self.ty_nslots[t]] >= 0:
+            names.append("the end of the element")
+        return " or ".join(names) if names else "nothing more"
 
     @cython.cfunc
     def _encode_value_content(self, w: BitWriter, t: cython.int, s: cython.int, v: object) -> None:
