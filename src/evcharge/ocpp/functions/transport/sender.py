@@ -76,7 +76,8 @@ class QueueSender:
                 due = queue.get_timer()
                 timeout = None if due is None else max(0.0, due - self._clock())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancellation (3.11)
+                        await self._wake.wait()
                 if due is not None:
                     queue.handle_timer(self._clock())
                 continue

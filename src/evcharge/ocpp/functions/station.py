@@ -1,0 +1,331 @@
+"""A charge point with the functions wired in: :class:`Station`.
+
+:class:`Station` is a :class:`~evcharge.ocpp.charge_point.ChargePoint` whose handlers answer the CSMS's
+device-model, configuration, local-list and smart-charging calls from the pure cores of this package, and which
+turns the charger's events into transaction messages sent through the persistent offline queue:
+
+.. code-block:: python
+
+    station = Station("CP001", version="2.0.1", directory=Path("/var/lib/charger"), evse_count=2)
+    client = ChargePointClient(station, "wss://csms.example/ocpp", ChargePointConfig(versions=(v201,)))
+    asyncio.create_task(client.run())
+    asyncio.create_task(station.run())          # meter-value timers and the queue sender
+    ...
+    if await station.authorize(1, {"idToken": "04A1B2C3", "type": "ISO14443"}):
+        ...
+    station.charger_event(EVConnected(1))
+    station.update_meter(1, {"Energy.Active.Import.Register": 1234.0})
+
+All state lives in SQLite files in ``directory`` (device model, authorization, queue, running transactions), so
+a restarted process picks up where the previous one stopped.  Wall-clock time comes from ``clock`` (UNIX
+seconds), the only clock of the cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from evcharge.ocpp.charge_point import ChargePoint
+from evcharge.ocpp.errors import OcppError
+from evcharge.ocpp.routing import on
+
+from ._common import from_timestamp
+from .authorization import Authorization, IdToken, Verdict
+from .config import (
+    authorization_config,
+    offline_queue_config,
+    smart_charging_config,
+    transaction_config,
+)
+from .device_model import DeviceModel, default_template
+from .offline_queue import OfflineQueue
+from .smart_charging import SmartCharging
+from .transactions import (
+    Authorized,
+    ChargerEvent,
+    StopRequested,
+    TransactionEnded,
+    TransactionManager,
+    TransactionStarted,
+    route,
+)
+from .transport.sender import QueueSender
+
+__all__ = ["Station"]
+
+log = logging.getLogger("evcharge.ocpp.functions")
+
+
+class Station(ChargePoint):
+    """A charge point (1.6 or 2.0.1) with device model, authorization, smart charging and transactions."""
+
+    def __init__(self, identity: str, *, version: Literal["1.6", "2.0.1"], directory: str | Path,
+                 evse_count: int = 1, template: Sequence[Mapping[str, Any]] | None = None,
+                 max_current_a: float = 32.0, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(identity)
+        self.ocpp_version = version
+        self.evse_count = evse_count
+        self.max_current_a = max_current_a
+        self._clock = clock
+        d = Path(directory)
+        self.device_model = DeviceModel(d / "device_model.sqlite", template or default_template(evse_count))
+        dm = self.device_model
+        self.authorization = Authorization(d / "authorization.sqlite", authorization_config(dm, version=version))
+        self.smart_charging = SmartCharging(smart_charging_config(dm, version=version, evse_count=evse_count,
+                                                                  max_current_a=max_current_a))
+        self.queue = OfflineQueue(d / "queue.sqlite", offline_queue_config(dm))
+        self.transactions = TransactionManager(transaction_config(dm, version=version, evse_count=evse_count),
+                                               store=d / "transactions.sqlite")
+        self.sender = QueueSender(self, self.queue)
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------ the application's side
+
+    def charger_event(self, event: ChargerEvent) -> None:
+        """Feed a charger event to the transaction manager and queue what it produces."""
+        self.transactions.handle(event, self._clock())
+        self._flush()
+
+    def update_meter(self, evse_id: int, readings: Mapping[str, float]) -> None:
+        self.transactions.update_meter(evse_id, readings, self._clock())
+
+    async def authorize(self, evse_id: int, token: IdToken, *, remote_start_id: int | None = None) -> bool:
+        """Decide on ``token`` per the offline policy (asking the CSMS with Authorize when it says so); on
+        acceptance the transaction manager learns of it."""
+        now = from_timestamp(self._clock())
+        decision = self.authorization.decide(token, online=self.connected, now=now)
+        accepted = decision.verdict is Verdict.ACCEPT
+        if decision.verdict is Verdict.ASK_CSMS:
+            key = "idTag" if self.ocpp_version == "1.6" else "idToken"
+            try:
+                response = await self.call({key: token}, action="Authorize")
+            except OcppError as exc:  # connection lost meanwhile: decide offline
+                log.info("Authorize failed (%s): deciding offline", exc)
+                decision = self.authorization.decide(token, online=False, now=now)
+                accepted = decision.verdict is Verdict.ACCEPT
+            else:
+                info = response.to_json()["idTagInfo" if self.ocpp_version == "1.6" else "idTokenInfo"]
+                self.authorization.update_cache(token, info, now)
+                accepted = info.get("status") == "Accepted"
+        if accepted:
+            self.charger_event(Authorized(evse_id, token, remote_start_id))
+        return accepted
+
+    async def run(self) -> None:
+        """Meter-value timers and the queue sender, until cancelled."""
+        sender = asyncio.create_task(self.sender.run())
+        self.transactions.start_clock(self._clock())
+        try:
+            while True:
+                due = self.transactions.get_timer()
+                self._wake.clear()
+                timeout = None if due is None else max(0.0, due - self._clock())
+                await _wait(self._wake, timeout)
+                if due is not None and self._clock() >= due:
+                    self.transactions.handle_timer(self._clock())
+                    self._flush()
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+    def close_stores(self) -> None:
+        """Close the SQLite files (after the connection and :meth:`run` are stopped)."""
+        for closeable in (self.device_model, self.authorization, self.queue, self.transactions):
+            closeable.close()
+
+    def _flush(self) -> None:
+        for message in route(self.transactions.messages(), self.queue, online=self.connected):
+            self._spawn(self._send_direct(message.action, message.payload))
+        while (event := self.transactions.next_event()) is not None:
+            if isinstance(event, TransactionStarted):
+                self.smart_charging.transaction_started(event.evse_id, event.tx_ref, from_timestamp(self._clock()))
+            elif isinstance(event, TransactionEnded):
+                self.smart_charging.transaction_ended(event.evse_id)
+        self.sender.wake()
+        self._wake.set()
+
+    async def _send_direct(self, action: str, payload: dict[str, Any]) -> None:
+        try:
+            await self.call(payload, action=action)
+        except OcppError as exc:
+            log.info("%s not delivered: %s", action, exc)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _reload(self) -> None:
+        """The device model changed: rebuild every function's configuration from it."""
+        dm, v, n = self.device_model, self.ocpp_version, self.evse_count
+        self.authorization.config = authorization_config(dm, version=v)
+        self.smart_charging.config = smart_charging_config(dm, version=v, evse_count=n,
+                                                           max_current_a=self.max_current_a)
+        self.queue.config = offline_queue_config(dm)
+        self.transactions.config = transaction_config(dm, version=v, evse_count=n)
+
+    def _changed(self) -> None:
+        changed = False
+        while self.device_model.next_event() is not None:
+            changed = True
+        if changed:
+            self._reload()
+            self._wake.set()
+
+    # ------------------------------------------------------------ connection hooks
+
+    async def on_connected(self) -> None:
+        self.transactions.set_online(True)
+        self.sender.wake()
+
+    async def on_disconnected(self) -> None:
+        self.transactions.set_online(False)
+
+    # ------------------------------------------------------------ handlers: device model / configuration
+
+    @on("GetVariables")
+    def _get_variables(self, request: Any) -> dict[str, Any]:
+        return self.device_model.handle_get_variables(request.to_json())
+
+    @on("SetVariables")
+    def _set_variables(self, request: Any) -> dict[str, Any]:
+        response = self.device_model.handle_set_variables(request.to_json())
+        self._changed()
+        return response
+
+    @on("GetBaseReport")
+    def _get_base_report(self, request: Any) -> dict[str, Any]:
+        payload = request.to_json()
+        response, data = self.device_model.handle_get_base_report(payload)
+        if response["status"] == "Accepted":
+            self._spawn(self._notify_reports(payload["requestId"], data))
+        return response
+
+    @on("GetReport")
+    def _get_report(self, request: Any) -> dict[str, Any]:
+        payload = request.to_json()
+        response, data = self.device_model.handle_get_report(payload)
+        if response["status"] == "Accepted":
+            self._spawn(self._notify_reports(payload["requestId"], data))
+        return response
+
+    async def _notify_reports(self, request_id: int, data: list[dict[str, Any]]) -> None:
+        for message in self.device_model.notify_reports(request_id, data, from_timestamp(self._clock())):
+            try:
+                await self.call(message, action="NotifyReport")
+            except OcppError as exc:
+                log.info("NotifyReport %s not delivered: %s", request_id, exc)
+                return
+
+    @on("GetConfiguration")
+    def _get_configuration(self, request: Any) -> dict[str, Any]:
+        return self.device_model.handle_get_configuration(request.to_json())
+
+    @on("ChangeConfiguration")
+    def _change_configuration(self, request: Any) -> dict[str, Any]:
+        response = self.device_model.handle_change_configuration(request.to_json())
+        self._changed()
+        return response
+
+    # ------------------------------------------------------------ handlers: authorization
+
+    @on("SendLocalList")
+    def _send_local_list(self, request: Any) -> dict[str, Any]:
+        response = self.authorization.handle_send_local_list(request.to_json())
+        if self.ocpp_version != "1.6":
+            with contextlib.suppress(OcppError):
+                self.device_model.set_local("LocalAuthListCtrlr", "Entries",
+                                            str(self.authorization.local_list_size))
+        return response
+
+    @on("GetLocalListVersion")
+    def _get_local_list_version(self, request: Any) -> dict[str, Any]:
+        return self.authorization.handle_get_local_list_version(request.to_json())
+
+    @on("ClearCache")
+    def _clear_cache(self, request: Any) -> dict[str, Any]:
+        return self.authorization.clear_cache()
+
+    # ------------------------------------------------------------ handlers: smart charging
+
+    @on("SetChargingProfile")
+    def _set_charging_profile(self, request: Any) -> dict[str, Any]:
+        response = self.smart_charging.handle_set_charging_profile(request.to_json(), from_timestamp(self._clock()))
+        self._wake.set()
+        return response
+
+    @on("ClearChargingProfile")
+    def _clear_charging_profile(self, request: Any) -> dict[str, Any]:
+        return self.smart_charging.handle_clear_charging_profile(request.to_json())
+
+    @on("GetCompositeSchedule")
+    def _get_composite_schedule(self, request: Any) -> dict[str, Any]:
+        return self.smart_charging.handle_get_composite_schedule(request.to_json(), from_timestamp(self._clock()))
+
+    # ------------------------------------------------------------ handlers: remote start / stop
+
+    @on("RequestStartTransaction")
+    def _request_start_transaction(self, request: Any) -> dict[str, Any]:
+        payload = request.to_json()
+        evse_id = int(payload.get("evseId", 1))
+        if not 1 <= evse_id <= self.evse_count:
+            return {"status": "Rejected"}
+        response: dict[str, Any] = {"status": "Accepted"}
+        running = self.transactions.transaction_ref(evse_id)
+        if running is not None:
+            response["transactionId"] = running
+        self._spawn(self._remote_start(evse_id, payload["idToken"], int(payload["remoteStartId"])))
+        return response
+
+    @on("RemoteStartTransaction")
+    def _remote_start_transaction(self, request: Any) -> dict[str, Any]:
+        payload = request.to_json()
+        evse_id = int(payload.get("connectorId", 1))
+        if not 1 <= evse_id <= self.evse_count:
+            return {"status": "Rejected"}
+        self._spawn(self._remote_start(evse_id, payload["idTag"], None))
+        return {"status": "Accepted"}
+
+    async def _remote_start(self, evse_id: int, token: IdToken, remote_start_id: int | None) -> None:
+        must_authorize = True
+        with contextlib.suppress(OcppError):
+            must_authorize = self.device_model.get_bool("AuthCtrlr", "AuthorizeRemoteStart")
+        if must_authorize:
+            await self.authorize(evse_id, token, remote_start_id=remote_start_id)
+        else:
+            self.charger_event(Authorized(evse_id, token, remote_start_id))
+
+    @on("RequestStopTransaction")
+    def _request_stop_transaction(self, request: Any) -> dict[str, Any]:
+        tx_id = request.to_json()["transactionId"]
+        for evse_id in range(1, self.evse_count + 1):
+            if self.transactions.transaction_ref(evse_id) == tx_id:
+                self.charger_event(StopRequested(evse_id, "Remote"))
+                return {"status": "Accepted"}
+        return {"status": "Rejected"}
+
+    @on("RemoteStopTransaction")
+    def _remote_stop_transaction(self, request: Any) -> dict[str, Any]:
+        tx_id = request.to_json()["transactionId"]
+        for evse_id in range(1, self.evse_count + 1):
+            ref = self.transactions.transaction_ref(evse_id)
+            if ref is not None and self.queue.transaction_id_of(ref) == tx_id:
+                self.charger_event(StopRequested(evse_id, "Remote"))
+                return {"status": "Accepted"}
+        return {"status": "Rejected"}
+
+
+async def _wait(event: asyncio.Event, timeout: float | None) -> None:
+    """Wait for ``event`` at most ``timeout`` seconds.  (``asyncio.wait_for`` of Python 3.11 can swallow a
+    cancellation that arrives just as the event is set; ``asyncio.timeout`` does not.)"""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
