@@ -225,6 +225,14 @@ class ExificientPeer:
         self._stderr.seek(max(0, size - 4000))
         return self._stderr.read().decode("utf-8", "replace")
 
+    def _discard(self, proc: subprocess.Popen[bytes]) -> None:
+        """Forget a JVM that died or hangs; the next request starts a fresh one."""
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if self._proc is proc:
+            self._proc = None
+
     def close(self) -> None:
         with self._lock:
             proc, self._proc = self._proc, None
@@ -265,15 +273,17 @@ class ExificientPeer:
                 proc.stdin.write(lines)
                 proc.stdin.flush()
             except (BrokenPipeError, OSError) as exc:
+                self._discard(proc)
                 raise ExificientCrashed(f"the EXIficient JVM is gone: {exc}\n{self._stderr_tail()}") from exc
             out: list[tuple[bool, bytes]] = []
             for _ in requests:
                 try:
                     line = self._answers.get(timeout=self._timeout)
                 except queue.Empty:
-                    proc.kill()
+                    self._discard(proc)
                     raise ExificientCrashed(f"no answer from EXIficient within {self._timeout} s") from None
                 if line is None:
+                    self._discard(proc)
                     raise ExificientCrashed(f"the EXIficient JVM exited ({proc.poll()}):\n{self._stderr_tail()}")
                 status, _, b64 = line.strip().partition(b" ")
                 out.append((status == b"OK", base64.b64decode(b64)))
