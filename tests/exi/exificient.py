@@ -16,6 +16,9 @@ Use the session fixture ``exificient`` (register this module as a pytest plugin:
 * ``encode_xml(ns, xml, fragment=False) -> bytes`` / ``decode_xml(ns, data, fragment=False) -> str``: the EXIficient
   core alone with XML strings (no JAXB), same factory settings as the V2G profile (valueMaxLength 0,
   valuePartitionCapacity 0, no built-in grammars) and the jar's precompiled grammars.
+* ``encode_instances(xs, objs)`` / ``decode_instances(xs, datas)``: instances in the JSON form through the core
+  path, converted with an ``XsdStrategies`` (``xs.to_xml`` / ``xs.from_xml``) -- the reference for differential
+  tests, for every schema.
 * ``*_batch`` variants take lists and send them in one go; ``return_errors=True`` puts an :class:`ExificientError`
   in place of each rejected item instead of raising on the first.
 
@@ -339,6 +342,25 @@ class ExificientPeer:
     ) -> list[Any]:
         res = self._batch("decxmlfrag" if fragment else "decxml", ns, [bytes(d) for d in datas], return_errors)
         return [r if isinstance(r, ExificientError) else r.decode("utf-8") for r in res]
+
+    # -- instances in the JSON form through the core path (every schema, no JAXB quirks) ---------------------------
+    def encode_instances(
+        self, xs: Any, objs: Sequence[Any], *, fragment: bool = False, return_errors: bool = False
+    ) -> list[Any]:
+        """Reference EXI bytes for instances in the JSON form: ``xs.to_xml`` (an ``XsdStrategies``) + the core path.
+
+        This is the path for differential tests: unlike the JSON path it serves every schema (DIN with base64,
+        SignedInfo, WPT, ACDP) and encodes exactly what it is given (no invented defaults)."""
+        return self.encode_xml_batch(
+            xs.namespace, [xs.to_xml(o) for o in objs], fragment=fragment, return_errors=return_errors
+        )
+
+    def decode_instances(
+        self, xs: Any, datas: Sequence[bytes], *, fragment: bool = False, return_errors: bool = False
+    ) -> list[Any]:
+        """The JSON form of EXI streams as EXIficient's core decodes them (``xs.from_xml`` of its XML)."""
+        xmls = self.decode_xml_batch(xs.namespace, datas, fragment=fragment, return_errors=return_errors)
+        return [x if isinstance(x, ExificientError) else xs.from_xml(x) for x in xmls]
 
     def version(self) -> str:
         return self.request_batch([("version", "-", b"")])[0][1].decode()

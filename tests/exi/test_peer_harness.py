@@ -59,3 +59,21 @@ def test_version_and_counter(exificient: ExificientPeer) -> None:  # noqa: F811
     before = exificient.requests_served
     exificient.decode_batch(corpus.NS_SAP, [bytes.fromhex("80400040")] * 3)
     assert exificient.requests_served == before + 3
+
+
+def test_instances_through_the_core_path(exificient: ExificientPeer) -> None:  # noqa: F811
+    from tests.exi.xsd_strategies import strategies_for
+
+    xs = strategies_for("ISO2")
+    docs = [v for v in corpus.vectors() if v.family == "ISO2" and v.exificient_roundtrips and not v.fragment]
+    assert docs
+    got = exificient.encode_instances(xs, [v.expected_json for v in docs])
+    assert [g.hex() for g in got] == [v.hex for v in docs]
+    assert exificient.decode_instances(xs, [v.data for v in docs]) == [v.expected_json for v in docs]
+    (sig,) = [v for v in corpus.vectors() if v.origin == "vec12"]
+    xsig = strategies_for("XMLDSIG")
+    assert exificient.encode_instances(xsig, [sig.expected_json], fragment=True) == [sig.data]
+    # the RISE-V2G message without the invented NumEPriceLevels: the core path encodes the original 286 bytes
+    (v9,) = [v for v in corpus.vectors() if v.origin == "vec9"]
+    (decoded,) = exificient.decode_instances(xs, [v9.data])
+    assert exificient.encode_instances(xs, [decoded]) == [v9.data]
