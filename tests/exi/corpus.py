@@ -102,7 +102,8 @@ class ExiVector:
         root = self.root
         if root == "V2G_Message" and self.expected_json is not None:
             body = self.expected_json["V2G_Message"].get("Body", {})
-            return next(iter(body), None)
+            name: str | None = next(iter(body), None)
+            return name
         return root
 
     @property

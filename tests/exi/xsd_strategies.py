@@ -587,7 +587,7 @@ class XsdStrategies:
         return [
             f"line {e.line}: {e.message}"
             for e in schema.error_log
-            if "IDREF" not in e.message  # type: ignore[attr-defined]
+            if "IDREF" not in e.message
         ]
 
     # -- internals -------------------------------------------------------------------------------------------------
