@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -56,6 +57,15 @@ def board(bench: Bench) -> Iterator[YetiSerialDriver]:
         drv.wait_ready(WAIT)
         yield drv
     assert drv.failure is None
+
+
+def eventually(check: Callable[[], bool], timeout: float = WAIT) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def is_cp(state: CpState) -> Callable[[BoardEvent], bool]:
@@ -206,4 +216,4 @@ def test_old_firmware_refused_over_pty() -> None:
 def test_bootloader_over_pty(bench: Bench, board: YetiSerialDriver) -> None:
     board.enter_bootloader()
     board.wait_for(lambda e: isinstance(e, BootloaderEntered), WAIT)
-    assert bench.do(lambda s, n: s.in_bootloader) is True
+    assert eventually(lambda: bench.do(lambda s, n: s.in_bootloader) is True)
