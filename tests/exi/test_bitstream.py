@@ -61,7 +61,7 @@ def test_bits_round_trip(fields: list[tuple[int, int]]) -> None:
         assert [r.read_bits(n) for n, _ in fields] == [v & ((1 << n) - 1) for n, v in fields]
 
 
-@given(st.integers(-(2**80), 2**80), st.binary(max_size=50), st.text(max_size=30))
+@given(st.integers(-(2**200), 2**200), st.binary(max_size=50), st.text(max_size=30))
 def test_values_round_trip_and_backends_agree(i: int, b: bytes, s: str) -> None:
     outputs = []
     for mod in [p.values[0] for p in BACKENDS]:
@@ -75,7 +75,7 @@ def test_values_round_trip_and_backends_agree(i: int, b: bytes, s: str) -> None:
         outputs.append(data)
         r = mod.BitReader(data)
         assert r.read_bool() is True
-        if abs(i) < 2**69:
+        if abs(i) < 2**270:
             assert r.read_int() == i
             assert r.read_binary(1000) == b
             assert r.read_string_chars(r.read_length(1000)) == s
@@ -92,7 +92,7 @@ def test_reading_past_the_end_is_a_decode_error(rt) -> None:  # type: ignore[no-
 
 def test_endless_unsigned_integer_is_rejected(rt) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ExiDecodeError):
-        rt.BitReader(b"\xff" * 64).read_uint()
+        rt.BitReader(b"\xff" * 64).read_uint()  # more than 40 continuation octets
 
 
 def test_length_beyond_limit_is_rejected(rt) -> None:  # type: ignore[no-untyped-def]

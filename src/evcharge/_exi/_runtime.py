@@ -18,7 +18,7 @@ COMPILED: bool = cython.compiled
 
 # Upper bound on any length prefix (string, binary, list) accepted while decoding.  The largest
 # V2G messages are a few kilobytes; a length beyond the remaining input is rejected anyway.
-_MAX_UINT_OCTETS = 10  # 70 bits: more than any value the V2G schemas allow
+_MAX_UINT_OCTETS = 40  # 280 bits: X509 serial numbers (xs:integer) are up to 160 bits
 
 
 @cython.cclass
@@ -186,7 +186,7 @@ class BitReader:
             if not (octet & 0x80):
                 return value
             if count >= _MAX_UINT_OCTETS:
-                raise ExiDecodeError("unsigned integer longer than 10 octets", bit_offset=self._pos)
+                raise ExiDecodeError(f"unsigned integer longer than {_MAX_UINT_OCTETS} octets", bit_offset=self._pos)
             shift += 7
             octet = self.read_bits(8)
             count += 1
