@@ -391,6 +391,43 @@ def test_link_loss_and_recovery() -> None:
     assert not link.core.link_lost
     assert not link.sim.relays_on  # the board saw the withdrawal...
     assert link.of(PowerOff) and not link.core.relays_on  # ...whose report was lost with the link
+    # the board is reset to learn its present state; that reset is the core's own, not spurious
+    assert [(r.spurious, r.now > start + 8.0) for r in link.of(BoardReset)] == [(False, True)]
+    assert link.core.state is YetiState.READY
+    assert link.sim.pwm_units == 2667  # PWM restored after the reset
+
+
+def test_link_loss_without_reset_keeps_the_board_running() -> None:
+    link = Link(YetiConfig(reset_after_link_loss=False))
+    charging(link)
+    link.take()
+    boots = link.sim.boots
+    link.sim.go_silent(until=link.now + 6.0)
+    link.run(8.0)
+    assert errors(link, ErrorRaised) == [BoardErrorKind.COMMUNICATION_FAULT]
+    assert errors(link, ErrorCleared) == [BoardErrorKind.COMMUNICATION_FAULT]
+    assert link.sim.boots == boots and not link.of(BoardReset)
+    assert link.of(PowerOff) and not link.core.relays_on
+
+
+def test_reset_clears_latched_flags_and_a_persisting_fault_comes_back() -> None:
+    link = Link()
+    charging(link)
+    link.sim.inject_rcd_leakage(40.0)
+    link.run(0.5)
+    assert errors(link, ErrorRaised) == [BoardErrorKind.RCD_TRIGGERED]
+    link.take()
+    link.sim.spurious_reset(link.now)  # leakage still there: the rebooted board trips again
+    link.run(0.5)
+    assert errors(link, ErrorCleared) == [BoardErrorKind.RCD_TRIGGERED]
+    assert errors(link, ErrorRaised) == [BoardErrorKind.RCD_TRIGGERED]
+    assert BoardErrorKind.RCD_TRIGGERED in link.core.active_errors
+    link.take()
+    link.sim.inject_rcd_leakage(0.0)
+    link.sim.spurious_reset(link.now)  # gone: after the reboot the flag stays clear
+    link.run(0.5)
+    assert errors(link, ErrorCleared) == [BoardErrorKind.RCD_TRIGGERED]
+    assert not link.core.active_errors
 
 
 def test_no_board_at_all_is_a_communication_fault() -> None:

@@ -125,6 +125,7 @@ class YetiConfig:
     min_firmware_major: int = 2  #: older firmware (the legacy protocol) is refused
     contactor_check_delay: float = 1.0  #: after PowerOff, current still flowing this long means a welded contactor
     contactor_check_current_a: float = 1.0  #: current (any phase) counted as flowing
+    reset_after_link_loss: bool = True  #: reset the board when the link returns, to learn its present state
 
 
 class YetiProtocol:
@@ -482,6 +483,11 @@ class YetiProtocol:
                 # The board reports relays only on change, and that report may have been lost with the link.
                 # Power was withdrawn while the link was down: the firmware opens the relays on that falling edge.
                 self._on_relais(False, now)
+            if self.config.reset_after_link_loss and self._state is YetiState.READY:
+                # Changes the board reported while the link was down are lost for good (it reports on change
+                # only); a reset makes the board announce its present state again.
+                self._begin_reset(now, send_message=True)
+                return
         if self._state is YetiState.SYNCING:
             self._caps = caps
             self._state = YetiState.READY
@@ -507,6 +513,11 @@ class YetiProtocol:
             self._relays_off_since = now
             self._events.append(PowerOff(now))
         self._cp_board = None
+        # The rebooted board starts with every flag clear and reports only changes from there.
+        for name, kind, _ in _FLAG_ERRORS:
+            if self._flags[name]:
+                self._flags[name] = False
+                self._clear(kind, now)
         self._begin_sync(now)
 
     def _on_cp_state(self, state: CpState, now: float) -> None:
