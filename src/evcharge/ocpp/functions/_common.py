@@ -6,15 +6,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from evcharge.ocpp.errors import LocalProtocolError, RemoteProtocolError
+from .errors import FunctionsLocalError, FunctionsRemoteError
 
-
-class FunctionsRemoteError(RemoteProtocolError):
-    """The CSMS sent a payload the charge-point functions cannot use (missing or malformed field)."""
-
-
-class FunctionsLocalError(LocalProtocolError):
-    """The application misused a charge-point function API."""
+__all__ = ["FunctionsLocalError", "FunctionsRemoteError", "format_datetime", "from_timestamp", "optional",
+           "parse_datetime", "require"]
 
 
 def parse_datetime(value: Any, field: str) -> datetime:

@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS auth_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuthorizationConfig:
+    """The offline-authorization policy and the sizes of the stores."""
+
     version: Literal["1.6", "2.0.1", "2.1"] = "2.0.1"
     local_authorize_offline: bool = True
     local_pre_authorize: bool = False
@@ -65,12 +67,16 @@ class AuthorizationConfig:
 
 
 class Verdict(StrEnum):
+    """What the charger does with a presented identifier."""
+
     ACCEPT = "accept"  # start charging now
     REJECT = "reject"  # do not start
     ASK_CSMS = "ask_csms"  # send Authorize and wait for its answer
 
 
 class Source(StrEnum):
+    """Where a decision came from."""
+
     LOCAL_LIST = "LocalList"
     CACHE = "Cache"
     UNKNOWN_OFFLINE = "UnknownOffline"
@@ -79,6 +85,8 @@ class Source(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AuthDecision:
+    """The answer of :meth:`Authorization.decide`."""
+
     verdict: Verdict
     source: Source
     status: str  # the (effective) authorization status: Accepted, Blocked, Expired, Invalid, Unknown...
@@ -104,6 +112,7 @@ class Authorization:
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
+        """Close the SQLite file."""
         self._db.close()
 
     @property
@@ -179,6 +188,7 @@ class Authorization:
 
     @property
     def cache_size(self) -> int:
+        """Entries in the cache."""
         return int(self._db.execute("SELECT COUNT(*) FROM auth_cache").fetchone()[0])
 
     def clear_cache(self) -> dict[str, Any]:
@@ -192,11 +202,13 @@ class Authorization:
 
     @property
     def local_list_version(self) -> int:
+        """The version of the local list; 0 when no list was ever sent."""
         row = self._db.execute("SELECT value FROM auth_meta WHERE name='list_version'").fetchone()
         return 0 if row is None else int(row[0])
 
     @property
     def local_list_size(self) -> int:
+        """Entries in the local list."""
         return int(self._db.execute("SELECT COUNT(*) FROM local_list").fetchone()[0])
 
     def handle_get_local_list_version(self, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Build the function configurations from the device model (2.0.1 variables, which are also the 1.6 keys).
 
-Every function takes a frozen config; these helpers read it off a :class:`~evcharge.ocpp.functions.device_model.
-DeviceModel`, so a SetVariables / ChangeConfiguration from the CSMS takes effect by building the config again.
+Every function takes a frozen config; these helpers read it off a :class:`.DeviceModel`, so a
+SetVariables / ChangeConfiguration from the CSMS takes effect by building the config again.
 A variable missing from the model keeps the config class's default.
 """
 
@@ -36,7 +36,7 @@ def _read(read: Callable[[], _T], default: _T) -> _T:
 
 
 def transaction_config(dm: DeviceModel, *, version: Version, evse_count: int) -> TransactionConfig:
-    """TxCtrlr, SampledDataCtrlr and AlignedDataCtrlr variables -> :class:`TransactionConfig`."""
+    """TxCtrlr, SampledDataCtrlr and AlignedDataCtrlr variables -> :class:`.TransactionConfig`."""
     d = TransactionConfig()
     sampled_on = _read(lambda: dm.get_bool("SampledDataCtrlr", "Enabled"), True)
     aligned_on = _read(lambda: dm.get_bool("AlignedDataCtrlr", "Enabled"), True)
@@ -63,7 +63,7 @@ def transaction_config(dm: DeviceModel, *, version: Version, evse_count: int) ->
 
 
 def authorization_config(dm: DeviceModel, *, version: Version) -> AuthorizationConfig:
-    """AuthCtrlr, AuthCacheCtrlr and LocalAuthListCtrlr variables -> :class:`AuthorizationConfig`."""
+    """AuthCtrlr, AuthCacheCtrlr and LocalAuthListCtrlr variables -> :class:`.AuthorizationConfig`."""
     d = AuthorizationConfig()
     lifetime = _read(lambda: dm.get_int("AuthCacheCtrlr", "LifeTime"), 0)
     return AuthorizationConfig(
@@ -86,7 +86,7 @@ def authorization_config(dm: DeviceModel, *, version: Version) -> AuthorizationC
 def smart_charging_config(dm: DeviceModel, *, version: Version, evse_count: int, max_current_a: float = 32.0,
                           station_max_current_a: float | None = None,
                           nominal_voltage: float = 230.0) -> SmartChargingConfig:
-    """SmartChargingCtrlr variables (and the hardware limits you pass) -> :class:`SmartChargingConfig`."""
+    """SmartChargingCtrlr variables (and the hardware limits you pass) -> :class:`.SmartChargingConfig`."""
     d = SmartChargingConfig()
     units = _read(lambda: dm.get_list("SmartChargingCtrlr", "RateUnit"), ["A", "W"])
     phases = _read(lambda: dm.get_int("ChargingStation", "SupplyPhases"), d.default_number_phases)
@@ -107,7 +107,7 @@ def smart_charging_config(dm: DeviceModel, *, version: Version, evse_count: int,
 
 
 def offline_queue_config(dm: DeviceModel) -> OfflineQueueConfig:
-    """OCPPCommCtrlr MessageAttempts / MessageAttemptInterval (TransactionEvent) -> :class:`OfflineQueueConfig`."""
+    """OCPPCommCtrlr MessageAttempts / MessageAttemptInterval (TransactionEvent) -> :class:`.OfflineQueueConfig`."""
     d = OfflineQueueConfig()
     return OfflineQueueConfig(
         retry_attempts=max(1, _read(lambda: dm.get_int(ComponentKey("OCPPCommCtrlr"),

@@ -66,6 +66,7 @@ class ComponentKey:
     connector_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The OCPP JSON form."""
         out: dict[str, Any] = {"name": self.name}
         if self.instance is not None:
             out["instance"] = self.instance
@@ -88,10 +89,13 @@ class ComponentKey:
 
 @dataclass(frozen=True, slots=True)
 class VariableKey:
+    """A variable of a component: name and optional instance."""
+
     name: str
     instance: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The OCPP JSON form."""
         return {"name": self.name} if self.instance is None else {"name": self.name, "instance": self.instance}
 
     @classmethod
@@ -101,6 +105,8 @@ class VariableKey:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Characteristics:
+    """What values a variable takes: data type, unit, limits (lengths for strings), allowed values."""
+
     data_type: str
     unit: str | None = None
     min_limit: float | None = None
@@ -109,6 +115,7 @@ class Characteristics:
     supports_monitoring: bool = False
 
     def to_json(self) -> dict[str, Any]:
+        """The OCPP JSON form."""
         out: dict[str, Any] = {"dataType": self.data_type, "supportsMonitoring": self.supports_monitoring}
         if self.unit is not None:
             out["unit"] = self.unit
@@ -123,6 +130,8 @@ class Characteristics:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Attribute:
+    """One attribute (Actual, Target, MinSet, MaxSet) of a variable with its value and flags."""
+
     type: str
     value: str
     mutability: str = "ReadWrite"
@@ -244,6 +253,7 @@ class DeviceModel:
         self._load(_vars_of_template(template))
 
     def close(self) -> None:
+        """Close the SQLite file."""
         self._db.close()
 
     def _load(self, variables: list[_Var]) -> None:
@@ -284,20 +294,23 @@ class DeviceModel:
     # ------------------------------------------------------------ local access (the charger itself)
 
     def get(self, component: ComponentKey | str, variable: VariableKey | str, attribute: str = "Actual") -> str:
-        """The current value; :class:`FunctionsLocalError` if the model has no such variable or attribute."""
+        """The current value; :class:`.FunctionsLocalError` if the model has no such variable or attribute."""
         var = self._var_or_raise(component, variable)
         if attribute not in var.attributes:
             raise FunctionsLocalError(f"{var.component.name}.{var.variable.name} has no {attribute} attribute")
         return var.attributes[attribute].value
 
     def get_int(self, component: ComponentKey | str, variable: VariableKey | str, attribute: str = "Actual") -> int:
+        """The value as an integer."""
         return int(self.get(component, variable, attribute))
 
     def get_bool(self, component: ComponentKey | str, variable: VariableKey | str, attribute: str = "Actual") -> bool:
+        """The value as a boolean (``"true"``)."""
         return self.get(component, variable, attribute).lower() == "true"
 
     def get_list(self, component: ComponentKey | str, variable: VariableKey | str,
                  attribute: str = "Actual") -> list[str]:
+        """The value as a list (comma-separated members)."""
         return [x.strip() for x in self.get(component, variable, attribute).split(",") if x.strip()]
 
     def set_local(self, component: ComponentKey | str, variable: VariableKey | str, value: str,
@@ -313,9 +326,11 @@ class DeviceModel:
         self._store(var, attribute, value, pending=False)
 
     def variables(self) -> list[tuple[ComponentKey, VariableKey]]:
+        """Every (component, variable) of the model, in template order."""
         return list(self._vars)
 
     def next_event(self) -> VariableChanged | None:
+        """The next :class:`VariableChanged` not yet taken, or ``None``."""
         return self._events.popleft() if self._events else None
 
     def _var_or_raise(self, component: ComponentKey | str, variable: VariableKey | str) -> _Var:
@@ -422,10 +437,15 @@ class DeviceModel:
 
     # ------------------------------------------------------------ 2.0.1 reports
 
-    def report_data(self, variables: Iterable[_Var] | None = None) -> list[dict[str, Any]]:
+    def report_data(self, keys: Iterable[tuple[ComponentKey, VariableKey]] | None = None) -> list[dict[str, Any]]:
         """ReportData entries (JSON) for the given variables (all of them when ``None``), in model order."""
+        if keys is None:
+            return self._report_data(self._vars.values())
+        return self._report_data(self._vars[k] for k in keys)
+
+    def _report_data(self, variables: Iterable[_Var]) -> list[dict[str, Any]]:
         out = []
-        for var in self._vars.values() if variables is None else variables:
+        for var in variables:
             attrs = []
             for a in var.attributes.values():
                 entry: dict[str, Any] = {"type": a.type}
@@ -453,7 +473,7 @@ class DeviceModel:
             chosen = [v for v in self._vars.values() if v.variable.name in SUMMARY_VARIABLES]
         else:
             raise FunctionsRemoteError(f"GetBaseReport.reportBase: unknown report base {report_base!r}")
-        return self.report_data(chosen)
+        return self._report_data(chosen)
 
     def handle_get_base_report(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """GetBaseReport -> (response, report data to send with :meth:`notify_reports`)."""
@@ -487,7 +507,7 @@ class DeviceModel:
                   if var.variable.name in criteria and var.variable.instance is None
                   and "Actual" in var.attributes and var.attributes["Actual"].value.lower() == "true"}
             chosen = [v for v in chosen if v.component in ok]
-        data = self.report_data(chosen)
+        data = self._report_data(chosen)
         return ({"status": "Accepted"} if data else {"status": "EmptyResultSet"}), data
 
     def notify_reports(self, request_id: int, report_data: Sequence[Mapping[str, Any]],

@@ -15,7 +15,7 @@ Guarantees:
   CALLERROR ``retry_attempts`` times, by moving to the dead-letter table with a :class:`MessageDropped` event
   the application must look at.  A lost connection never counts as a failed attempt.
 
-The queue is sans-I/O apart from its SQLite file: the charge point asks :meth:`OfflineQueue.next_message`
+The queue is sans-I/O apart from its SQLite file: the charge point asks :meth:`~OfflineQueue.next_message`
 what to send, reports the outcome (:meth:`~OfflineQueue.acknowledged`, :meth:`~OfflineQueue.failed`,
 :meth:`~OfflineQueue.disconnected`) and calls :meth:`~OfflineQueue.handle_timer` when
 :meth:`~OfflineQueue.get_timer` says so.  ``now`` is any monotonic-enough clock in seconds.
@@ -88,6 +88,8 @@ class OfflineQueueConfig:
 
 @dataclass(frozen=True, slots=True)
 class QueuedMessage:
+    """A message in the queue: ``seq`` orders it, ``attempts`` counts the CALLERRORs it got."""
+
     seq: int
     message_id: str
     action: str
@@ -120,6 +122,7 @@ class OfflineQueue:
         self._events: deque[MessageDropped] = deque()
 
     def close(self) -> None:
+        """Close the SQLite file."""
         self._db.close()
 
     # ------------------------------------------------------------ filling
@@ -150,6 +153,7 @@ class OfflineQueue:
         return [_row(r) for r in rows]
 
     def dead_letters(self) -> list[tuple[QueuedMessage, str]]:
+        """Messages given up after their attempts, with the reason, oldest first."""
         rows = self._db.execute(
             "SELECT seq, message_id, action, payload, tx_ref, attempts, reason FROM dead_letters ORDER BY seq"
         )
@@ -164,6 +168,7 @@ class OfflineQueue:
 
     @property
     def online(self) -> bool:
+        """Whether :meth:`connected` was called since the last :meth:`disconnected`."""
         return self._online
 
     @property
@@ -210,7 +215,7 @@ class OfflineQueue:
 
     def failed(self, message_id: str, now: float, reason: str = "CALLERROR") -> MessageDropped | None:
         """The CSMS answered with a CALLERROR (could not process it): retry later, or give up after
-        ``retry_attempts`` and return the :class:`MessageDropped` event (also in :meth:`next_event`)."""
+        ``retry_attempts`` and return the :class:`MessageDropped` event (also in :meth:`~OfflineQueue.next_event`)."""
         msg = self._take_in_flight(message_id)
         attempts = msg.attempts + 1
         if attempts < self.config.retry_attempts:
@@ -232,6 +237,7 @@ class OfflineQueue:
         return dropped
 
     def next_event(self) -> MessageDropped | None:
+        """The next :class:`MessageDropped` event not yet taken, or ``None``."""
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:

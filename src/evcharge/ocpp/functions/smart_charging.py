@@ -44,17 +44,23 @@ class ChargingProfilePurpose(StrEnum):
 
 
 class ChargingProfileKind(StrEnum):
+    """How a schedule is anchored in time."""
+
     ABSOLUTE = "Absolute"
     RECURRING = "Recurring"
     RELATIVE = "Relative"
 
 
 class RecurrencyKind(StrEnum):
+    """The period of a Recurring profile."""
+
     DAILY = "Daily"
     WEEKLY = "Weekly"
 
 
 class ChargingRateUnit(StrEnum):
+    """Unit of a schedule: amperes per phase or watts."""
+
     A = "A"
     W = "W"
 
@@ -78,6 +84,9 @@ class SchedulePeriod:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChargingSchedule:
+    """A charging schedule: periods in ``unit`` from ``start_schedule`` (Absolute, Recurring) or from the
+    transaction start (Relative)."""
+
     unit: ChargingRateUnit
     periods: tuple[SchedulePeriod, ...]
     start_schedule: datetime | None = None
@@ -128,6 +137,8 @@ class Limit:
 
 @dataclass(frozen=True, slots=True)
 class CompositeSchedule:
+    """The merged schedule of an EVSE (0: the grid connection) from ``start`` for ``duration`` seconds."""
+
     evse_id: int
     start: datetime
     duration: int

@@ -94,6 +94,7 @@ class Station(ChargePoint):
         self._flush()
 
     def update_meter(self, evse_id: int, readings: Mapping[str, float]) -> None:
+        """The latest readings of the EVSE's meter."""
         self.transactions.update_meter(evse_id, readings, self._clock())
 
     async def authorize(self, evse_id: int, token: IdToken, *, remote_start_id: int | None = None) -> bool:
@@ -183,10 +184,12 @@ class Station(ChargePoint):
     # ------------------------------------------------------------ connection hooks
 
     async def on_connected(self) -> None:
+        """Transaction messages made from now on are online ones; the queue replays."""
         self.transactions.set_online(True)
         self.sender.wake()
 
     async def on_disconnected(self) -> None:
+        """Transaction messages made from now on are marked offline."""
         self.transactions.set_online(False)
 
     # ------------------------------------------------------------ handlers: device model / configuration

@@ -72,12 +72,16 @@ REASONS_201 = frozenset({"DeAuthorized", "EmergencyStop", "EnergyLimitReached", 
 
 @dataclass(frozen=True, slots=True)
 class EVConnected:
+    """The cable is plugged in on the EVSE (and connector)."""
+
     evse_id: int
     connector_id: int = 1
 
 
 @dataclass(frozen=True, slots=True)
 class EVDisconnected:
+    """The cable was unplugged."""
+
     evse_id: int
 
 
@@ -99,11 +103,15 @@ class PowerPathClosed:
 
 @dataclass(frozen=True, slots=True)
 class EnergyFlowing:
+    """The EV draws energy (chargingState Charging)."""
+
     evse_id: int
 
 
 @dataclass(frozen=True, slots=True)
 class EnergySuspended:
+    """Energy stopped flowing, by the EV or by the EVSE, while the transaction goes on."""
+
     evse_id: int
     by_ev: bool = True  # SuspendedEV, else SuspendedEVSE
 
@@ -126,6 +134,8 @@ ChargerEvent = (EVConnected | EVDisconnected | Authorized | PowerPathClosed | En
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
+    """A message to send: ``transactional`` ones belong in the offline queue."""
+
     action: str
     payload: dict[str, Any]
     tx_ref: str | None
@@ -134,12 +144,16 @@ class OutgoingMessage:
 
 @dataclass(frozen=True, slots=True)
 class TransactionStarted:
+    """A transaction started on the EVSE (``tx_ref`` is its id, or the 1.6 local reference)."""
+
     evse_id: int
     tx_ref: str
 
 
 @dataclass(frozen=True, slots=True)
 class TransactionEnded:
+    """A transaction ended on the EVSE for ``reason``."""
+
     evse_id: int
     tx_ref: str
     reason: str
@@ -215,6 +229,7 @@ class TransactionManager:
         return self.config.version == "1.6"
 
     def close(self) -> None:
+        """Close the SQLite file (if any)."""
         if self._db is not None:
             self._db.close()
 
@@ -266,6 +281,7 @@ class TransactionManager:
             evse.readings[k] = float(v)
 
     def handle(self, event: ChargerEvent, now: float) -> None:
+        """A charger event happened at ``now``; the messages it causes are in :meth:`messages`."""
         evse = self._evse(event.evse_id)
         if self._v16:
             self._handle_16(event, evse, now)
@@ -281,9 +297,11 @@ class TransactionManager:
         return out
 
     def next_event(self) -> TransactionStarted | TransactionEnded | None:
+        """The next transaction start / end not yet taken, or ``None``."""
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
+        """When :meth:`handle_timer` must next run (UNIX time), or ``None`` when no meter value is pending."""
         times = [e.tx.next_sample for e in self._evses.values() if e.tx is not None and e.tx.next_sample is not None]
         if self._next_aligned is not None:
             times.append(self._next_aligned)
