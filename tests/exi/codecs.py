@@ -17,12 +17,21 @@ RUNTIMES: dict[str, Any] = {"python": _runtime}
 if _runtime_c is not None:
     RUNTIMES["cython"] = _runtime_c
 
-FAMILY_MODULE = {"SAP": "app_protocol", "DIN": "din", "ISO2": "iso2", "XMLDSIG": "xmldsig"}
+FAMILY_MODULE = {
+    "SAP": "app_protocol", "DIN": "din", "ISO2": "iso2", "XMLDSIG": "xmldsig",
+    "ISO20-Common": "iso20_common", "ISO20-AC": "iso20_ac", "ISO20-DC": "iso20_dc",
+    "ISO20-WPT": "iso20_wpt", "ISO20-ACDP": "iso20_acdp",
+}
 FAMILY_NS = {
     "SAP": "urn:iso:15118:2:2010:AppProtocol",
     "DIN": "urn:din:70121:2012:MsgDef",
     "ISO2": "urn:iso:15118:2:2013:MsgDef",
     "XMLDSIG": "http://www.w3.org/2000/09/xmldsig#",
+    "ISO20-Common": "urn:iso:std:iso:15118:-20:CommonMessages",
+    "ISO20-AC": "urn:iso:std:iso:15118:-20:AC",
+    "ISO20-DC": "urn:iso:std:iso:15118:-20:DC",
+    "ISO20-WPT": "urn:iso:std:iso:15118:-20:WPT",
+    "ISO20-ACDP": "urn:iso:std:iso:15118:-20:ACDP",
 }
 _cache: dict[tuple[str, str], SchemaCodec] = {}
 

@@ -26,9 +26,9 @@ NAMESPACE = "urn:iso:15118:2:2013:MsgDef"
 codec = SchemaCodec(_generated, NAMESPACE)
 
 
-def encode(message: Any) -> bytes:
+def encode(message: Any, element: str | None = None) -> bytes:
     """Encode a root message (V2G_Message) as an EXI document."""
-    return codec.encode(message)
+    return codec.encode(message, element)
 
 
 def decode(data: bytes) -> Any:
@@ -36,9 +36,9 @@ def decode(data: bytes) -> Any:
     return codec.decode(data)
 
 
-def to_dict(message: Any) -> dict[str, Any]:
+def to_dict(message: Any, element: str | None = None) -> dict[str, Any]:
     """The JSON form of a root message, e.g. ``{"V2G_Message": {...}}``."""
-    return codec.to_dict(message)
+    return codec.to_dict(message, element)
 
 
 def from_dict(data: dict[str, Any]) -> Any:
@@ -46,9 +46,9 @@ def from_dict(data: dict[str, Any]) -> Any:
     return codec.from_dict(data)
 
 
-def to_xml(message: Any) -> bytes:
+def to_xml(message: Any, element: str | None = None) -> bytes:
     """The message as an XML document (UTF-8 bytes)."""
-    return codec.to_xml(message)
+    return codec.to_xml(message, element)
 
 
 def from_xml(xml: bytes | str) -> Any:

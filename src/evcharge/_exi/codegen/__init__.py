@@ -27,6 +27,12 @@ FAMILIES: tuple[Family, ...] = (
     Family("din", "din70121/V2G_CI_MsgDef.xsd", "DIN SPEC 70121 (urn:din:70121:2012:MsgDef)"),
     Family("iso2", "iso15118-2/V2G_CI_MsgDef.xsd", "ISO 15118-2 (urn:iso:15118:2:2013:MsgDef)"),
     Family("xmldsig", "xmldsig-core-schema.xsd", "W3C XML Signature fragments (http://www.w3.org/2000/09/xmldsig#)"),
+    Family("iso20_common", "iso15118-20/V2G_CI_CommonMessages.xsd",
+           "ISO 15118-20 CommonMessages (urn:iso:std:iso:15118:-20:CommonMessages)"),
+    Family("iso20_ac", "iso15118-20/V2G_CI_AC.xsd", "ISO 15118-20 AC (urn:iso:std:iso:15118:-20:AC)"),
+    Family("iso20_dc", "iso15118-20/V2G_CI_DC.xsd", "ISO 15118-20 DC (urn:iso:std:iso:15118:-20:DC)"),
+    Family("iso20_wpt", "iso15118-20/V2G_CI_WPT.xsd", "ISO 15118-20 WPT (urn:iso:std:iso:15118:-20:WPT)"),
+    Family("iso20_acdp", "iso15118-20/V2G_CI_ACDP.xsd", "ISO 15118-20 ACDP (urn:iso:std:iso:15118:-20:ACDP)"),
 )
 
 
