@@ -214,3 +214,45 @@ def test_station_16(tmp_path: Path) -> None:
         await teardown(server, station, client, tasks)
 
     asyncio.run(main())
+
+
+def test_offline_unknown_id_is_stopped_when_the_csms_refuses_it(tmp_path: Path) -> None:
+    # OfflineTxForUnknownIdEnabled: a stranger may start while offline.  Back online, the queued Started reaches the
+    # CSMS, which answers idTokenInfo Invalid: with StopTxOnInvalidId the station ends the transaction (Deauthorized).
+    async def main() -> None:
+        received: list[tuple[str, dict[str, Any]]] = []
+        server, csms, station, client, tasks = await setup(tmp_path, "2.0.1", received)
+        port = server.sockets[0].getsockname()[1]
+        got = (await csms.call(IDENTITY, {"setVariableData": [
+            {"component": {"name": "AuthCtrlr"}, "variable": {"name": "OfflineTxForUnknownIdEnabled"},
+             "attributeValue": "true"}]}, action="SetVariables")).to_json()
+        assert got["setVariableResult"][0]["attributeStatus"] == "Accepted"
+        server.close()
+        await server.wait_closed()
+        await until(lambda: not station.connected)
+        stranger = {"idToken": "STRANGER", "type": "ISO14443"}
+        assert await station.authorize(1, stranger)
+        station.charger_event(EVConnected(1))
+        station.charger_event(PowerPathClosed(1))
+        assert len(station.queue) == 1 and station.queue.pending()[0].payload["offline"] is True
+
+        class Refusing(CsmsHandler):
+            @on("TransactionEvent")
+            def transaction_event(self, request: Any) -> dict[str, Any]:
+                payload = request.to_json()
+                received.append(("TransactionEvent", payload))
+                return {"idTokenInfo": {"status": "Invalid"}} if "idToken" in payload else {}
+
+        server2 = await serve_csms(Csms(CsmsConfig(versions=(v201,), ping_interval=None), Refusing),
+                                   "127.0.0.1", port)
+        await until(lambda: any(k == "TransactionEvent" and p["eventType"] == "Ended" for k, p in received))
+        events = [p for k, p in received if k == "TransactionEvent"]
+        assert [(p["eventType"], p["triggerReason"]) for p in events] == [
+            ("Started", "ChargingStateChanged"), ("Ended", "Deauthorized")]
+        assert events[1]["transactionInfo"]["stoppedReason"] == "DeAuthorized"
+        # the refusal is cached: the next offline attempt by the same card is rejected from the cache
+        decision = station.authorization.decide(stranger, online=False, now=station_now())
+        assert decision.status == "Invalid" and decision.verdict.value == "reject"
+        await teardown(server2, station, client, tasks)
+
+    asyncio.run(main())

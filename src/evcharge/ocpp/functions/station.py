@@ -44,7 +44,7 @@ from .config import (
     transaction_config,
 )
 from .device_model import DeviceModel, default_template
-from .offline_queue import OfflineQueue
+from .offline_queue import OfflineQueue, QueuedMessage
 from .smart_charging import SmartCharging
 from .transactions import (
     Authorized,
@@ -82,7 +82,7 @@ class Station(ChargePoint):
         self.queue = OfflineQueue(d / "queue.sqlite", offline_queue_config(dm))
         self.transactions = TransactionManager(transaction_config(dm, version=version, evse_count=evse_count),
                                                store=d / "transactions.sqlite")
-        self.sender = QueueSender(self, self.queue)
+        self.sender = QueueSender(self, self.queue, on_acknowledged=self._acknowledged)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -172,6 +172,31 @@ class Station(ChargePoint):
                                                            max_current_a=self.max_current_a)
         self.queue.config = offline_queue_config(dm)
         self.transactions.config = transaction_config(dm, version=v, evse_count=n)
+
+    def _acknowledged(self, message: QueuedMessage, response: Mapping[str, Any]) -> None:
+        """The CSMS answered a transaction message: cache its verdict on the identifier, and stop a transaction
+        it refused when StopTransactionOnInvalidId / TxCtrlr.StopTxOnInvalidId says so (for example one started
+        offline for an unknown identifier)."""
+        if self.ocpp_version == "1.6":
+            if message.action != "StartTransaction":
+                return
+            token: Any = message.payload.get("idTag")
+            info = response.get("idTagInfo")
+        else:
+            token = message.payload.get("idToken")
+            info = response.get("idTokenInfo")
+        if token is None or not isinstance(info, Mapping) or "status" not in info:
+            return
+        self.authorization.update_cache(token, info, from_timestamp(self._clock()))
+        stop = True
+        with contextlib.suppress(OcppError):
+            stop = self.device_model.get_bool("TxCtrlr", "StopTxOnInvalidId")
+        if info["status"] == "Accepted" or not stop:
+            return
+        for evse_id in range(1, self.evse_count + 1):
+            if message.tx_ref is not None and self.transactions.transaction_ref(evse_id) == message.tx_ref:
+                log.info("the CSMS refused %r: stopping the transaction on EVSE %d", token, evse_id)
+                self.charger_event(StopRequested(evse_id, "DeAuthorized"))
 
     def _changed(self) -> None:
         changed = False

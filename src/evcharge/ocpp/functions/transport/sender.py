@@ -28,7 +28,7 @@ from evcharge.ocpp.errors import (
     NotConnectedError,
     OcppCallError,
 )
-from evcharge.ocpp.functions.offline_queue import OfflineQueue
+from evcharge.ocpp.functions.offline_queue import OfflineQueue, QueuedMessage
 
 __all__ = ["QueueSender"]
 
@@ -37,10 +37,14 @@ class QueueSender:
     """Sends the queued transaction messages in order whenever the charge point is connected."""
 
     def __init__(self, charge_point: ChargePoint, queue: OfflineQueue, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_acknowledged: Callable[[QueuedMessage, Mapping[str, Any]], None] | None = None) -> None:
+        """``on_acknowledged(message, response_json)`` runs after each acknowledgement (for example to act on
+        the ``idTokenInfo`` of a TransactionEvent answer)."""
         self.charge_point = charge_point
         self.queue = queue
         self._clock = clock
+        self._on_acknowledged = on_acknowledged
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self.sent = 0  #: CALLs made (retransmissions included)
@@ -92,7 +96,10 @@ class QueueSender:
                 # the answer may be lost: the message stays at the head and goes again, unchanged
                 queue.disconnected(self._clock())
             else:
-                queue.acknowledged(message.message_id, _as_json(response))
+                answer = _as_json(response)
+                acknowledged = queue.acknowledged(message.message_id, answer)
+                if self._on_acknowledged is not None:
+                    self._on_acknowledged(acknowledged, answer)
 
 
 def _as_json(response: Any) -> Mapping[str, Any]:
