@@ -67,3 +67,47 @@ def test_adapter_maps_contactors_and_phases() -> None:
         board.select_phases(2)
     with pytest.raises(LocalProtocolError):
         board.cp_state_e()  # the Yeti cannot
+
+
+def test_full_stack_iec61851_charger_and_vehicle_around_the_simulated_yeti() -> None:
+    """Charger machine -> Yeti core -> bytes -> simulated Yeti -> IEC 61851 vehicle model, and back."""
+    from evcharge.bsp.yeti.simulator import YetiSimulator
+    from evcharge.bsp.yeti.vehicle import Iec61851Vehicle
+    from evcharge.iec61851.config import ChargerConfig, VehicleConfig
+    from evcharge.iec61851.driver import apply_actions
+    from evcharge.iec61851.states import CPState
+    from evcharge.iec61851.vehicle import Vehicle
+
+    link = Link(start=False)
+    car = Vehicle(VehicleConfig(max_current=32.0, phases=1, hlc=False), now=link.now)
+    link.sim = YetiSimulator(vehicle=Iec61851Vehicle(car))
+    link.sim.power_up(link.now)
+    link.core.start(link.now)
+    link.run(0.5)
+    charger = iec.Charger(ChargerConfig(initial_current=10), now=link.now)
+    board = PilotBoardAdapter(link.core)
+    seen: list[object] = []
+
+    def step(seconds: float) -> None:
+        end = link.now + seconds
+        while link.now < end:
+            link.run(0.05)
+            for event in link.take():
+                seen.append(event)
+                if isinstance(event, CpStateChanged):
+                    charger.receive_cp_state(CPState(event.state.value), link.now)
+            timer = charger.get_timer()
+            if timer is not None and timer <= link.now:
+                charger.handle_timer(link.now)
+            apply_actions(charger.actions(), board)
+
+    step(0.5)
+    car.plug_in(link.now)
+    step(5.0)  # B, PWM 16.7 % (10 A), the vehicle answers with C by itself, power on, current ramps
+    assert any(isinstance(e, PowerOn) for e in seen)
+    meter = [e for e in seen if isinstance(e, MeterReading)][-1]
+    assert meter.current_a == pytest.approx((10.0, 0.0, 0.0), abs=0.1)  # one-phase car, 10 A advertised
+    car.unplug(link.now)
+    step(1.0)
+    assert not link.sim.relays_on
+    assert [e.state.value for e in seen if isinstance(e, CpStateChanged)][-1] == "A"

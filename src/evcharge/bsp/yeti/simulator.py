@@ -306,6 +306,7 @@ class YetiSimulator:
     def _control(self, now: float) -> None:
         dt = 0.0 if self._last_control is None else max(0.0, now - self._last_control)
         self._last_control = now
+        self.vehicle.observe_pilot(self.pwm_units, now)
         state, hi, lo, diode_fault = self._classify()
         self.cp_hi, self.cp_lo = hi, lo
         flags = {
