@@ -221,3 +221,18 @@ def test_reader_over_a_pty() -> None:
         ev = reader.next_event(timeout=20)
         assert isinstance(ev, CardRemoved) and ev.uid == UID7
     assert reader.failure is None and pty.error is None
+
+
+@pytest.mark.fuzz
+@given(st.lists(st.binary(max_size=80), max_size=10), st.lists(st.floats(0.0, 3.0), max_size=10))
+def test_reader_core_survives_any_bytes(chunks: list[bytes], delays: list[float]) -> None:
+    reader = Pn532Reader()
+    reader.start(0.0)
+    now = 0.0
+    for i, chunk in enumerate(chunks):
+        now += delays[i] if i < len(delays) else 0.1
+        reader.receive_data(chunk, now)
+        reader.handle_timer(now)
+        reader.data_to_send()
+    while reader.next_event() is not None:
+        pass
