@@ -584,11 +584,7 @@ class XsdStrategies:
         data = re.sub(rb"^<\?xml[^>]*\?>", b"", data)
         schema = self.xml_schema()
         schema.validate(etree.fromstring(data))
-        return [
-            f"line {e.line}: {e.message}"
-            for e in schema.error_log
-            if "IDREF" not in e.message
-        ]
+        return [f"line {e.line}: {e.message}" for e in schema.error_log if "IDREF" not in e.message]
 
     # -- internals -------------------------------------------------------------------------------------------------
     def _v2g_child(self, name: str) -> ElementUse:
