@@ -356,3 +356,21 @@ def test_composite_matches_limit_at_everywhere(
             # relative profiles without a transaction start at the composite start: evaluate them the same way
             expected = sc._limit(1, int(start.timestamp()) + t, unit, relative_start=int(start.timestamp()))
             assert current.limit == round(expected.value, 1)
+
+
+def test_profiles_survive_a_restart(tmp_path: Path) -> None:
+    # profiles are kept in SQLite: a new manager on the same file computes the same composite schedule
+    store = tmp_path / "sc.sqlite"
+    sc = SmartCharging(SmartChargingConfig(evse_count=2), store=store)
+    accept(sc, 0, profile(1, MAX, [(0, 20), (3600, 12.5)], start=utc(2024, 1, 1)))
+    accept(sc, 1, profile(2, TXD, [(0, 6), (8 * 3600, 16)], kind=ChargingProfileKind.RECURRING,
+                          recurrency=RecurrencyKind.DAILY, start=utc(2024, 1, 1, 22), duration=86400,
+                          valid_to=utc(2025, 1, 1)))
+    accept(sc, 2, profile(3, TXD, [(0, 11000)], unit=W, start=utc(2024, 1, 1)))
+    before = [sc.composite_schedule(e, utc(2024, 1, 3, 20), 12 * 3600) for e in (0, 1, 2)]
+    assert sc.clear(profile_id=3)
+    sc.close()
+    again = SmartCharging(SmartChargingConfig(evse_count=2), store=store)
+    assert [(e, p.id) for e, p in again.profiles] == [(0, 1), (1, 2)]
+    assert [again.composite_schedule(e, utc(2024, 1, 3, 20), 12 * 3600) for e in (0, 1)] == before[:2]
+    assert again.profiles[1][1] == sc.profiles[1][1]  # the parsed profile is the one installed

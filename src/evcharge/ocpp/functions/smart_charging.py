@@ -21,7 +21,10 @@ How profiles merge (OCPP 1.6 section 3.13, OCPP 2.0.1 K08):
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -286,18 +289,74 @@ def profile_from_v201_json(data: Mapping[str, Any]) -> ChargingProfile:
                          optional(data, "transactionId", str, where))
 
 
+def profile_to_v201_json(p: ChargingProfile) -> dict[str, Any]:
+    """A profile in the 2.0.1 ``ChargingProfileType`` JSON form (also how profiles are stored)."""
+    sched: dict[str, Any] = {"chargingRateUnit": p.schedule.unit.value,
+                             "chargingSchedulePeriod": [_period_json(x) for x in p.schedule.periods]}
+    if p.schedule.id is not None:  # a 1.6 schedule has none
+        sched["id"] = p.schedule.id
+    if p.schedule.start_schedule is not None:
+        sched["startSchedule"] = format_datetime(p.schedule.start_schedule)
+    if p.schedule.duration is not None:
+        sched["duration"] = p.schedule.duration
+    if p.schedule.min_charging_rate is not None:
+        sched["minChargingRate"] = p.schedule.min_charging_rate
+    out: dict[str, Any] = {"id": p.id, "stackLevel": p.stack_level, "chargingProfilePurpose": p.purpose.value,
+                           "chargingProfileKind": p.kind.value, "chargingSchedule": [sched]}
+    if p.recurrency_kind is not None:
+        out["recurrencyKind"] = p.recurrency_kind.value
+    if p.valid_from is not None:
+        out["validFrom"] = format_datetime(p.valid_from)
+    if p.valid_to is not None:
+        out["validTo"] = format_datetime(p.valid_to)
+    if p.transaction_id is not None:
+        out["transactionId"] = p.transaction_id
+    return out
+
+
 # ---------------------------------------------------------------- the manager
 
 
 class SmartCharging:
     """Installed charging profiles of a charging station, and what they mean for each EVSE."""
 
-    def __init__(self, config: SmartChargingConfig) -> None:
+    def __init__(self, config: SmartChargingConfig, *, store: str | os.PathLike[str] | None = None) -> None:
+        """With ``store`` (a SQLite file) the installed profiles survive a restart, as OCPP requires."""
         if config.evse_count < 1:
             raise FunctionsLocalError("evse_count must be at least 1")
         self.config = config
         self._installed: list[_Installed] = []
         self._transactions: dict[int, _Transaction] = {}
+        self._db: sqlite3.Connection | None = None
+        if store is not None:
+            self._db = sqlite3.connect(os.fspath(store), isolation_level=None)
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS charging_profiles (pos INTEGER PRIMARY KEY, "
+                             "evse_id INTEGER NOT NULL, profile TEXT NOT NULL, installed_at TEXT NOT NULL)")
+            rows = self._db.execute("SELECT evse_id, profile, installed_at FROM charging_profiles ORDER BY pos")
+            for evse_id, profile, installed_at in rows:
+                self._installed.append(_Installed(int(evse_id), profile_from_v201_json(json.loads(profile)),
+                                                  parse_datetime(installed_at, "installed_at")))
+
+    def close(self) -> None:
+        """Close the SQLite file (if any)."""
+        if self._db is not None:
+            self._db.close()
+
+    def _persist(self) -> None:
+        if self._db is None:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("DELETE FROM charging_profiles")
+            for i in self._installed:
+                self._db.execute("INSERT INTO charging_profiles (evse_id, profile, installed_at) VALUES (?, ?, ?)",
+                                 (i.evse_id, json.dumps(profile_to_v201_json(i.profile)),
+                                  format_datetime(i.installed_at)))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     # ------------------------------------------------------------ transactions
 
@@ -309,9 +368,12 @@ class SmartCharging:
     def transaction_ended(self, evse_id: int) -> None:
         """The transaction on ``evse_id`` ended: its TxProfiles are deleted (1.6 3.13.4, 2.0.1 K01.FR.05)."""
         self._transactions.pop(evse_id, None)
+        before = len(self._installed)
         self._installed = [
             i for i in self._installed if not (i.evse_id == evse_id and i.profile.purpose is ChargingProfilePurpose.TX)
         ]
+        if len(self._installed) != before:
+            self._persist()
 
     # ------------------------------------------------------------ installing
 
@@ -349,6 +411,7 @@ class SmartCharging:
             return InstallResult("Rejected", "TooManyProfiles")
         kept.append(_Installed(evse_id, profile, now))
         self._installed = kept
+        self._persist()
         return InstallResult("Accepted")
 
     def _reject_reason(self, evse_id: int, p: ChargingProfile) -> str:
@@ -415,6 +478,8 @@ class SmartCharging:
 
         before = len(self._installed)
         self._installed = [i for i in self._installed if not match(i)]
+        if len(self._installed) != before:
+            self._persist()
         return len(self._installed) != before
 
     # ------------------------------------------------------------ evaluation
@@ -678,4 +743,5 @@ __all__ = [
     "SmartChargingConfig",
     "profile_from_v16_json",
     "profile_from_v201_json",
+    "profile_to_v201_json",
 ]

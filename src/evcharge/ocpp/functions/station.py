@@ -78,7 +78,8 @@ class Station(ChargePoint):
         dm = self.device_model
         self.authorization = Authorization(d / "authorization.sqlite", authorization_config(dm, version=version))
         self.smart_charging = SmartCharging(smart_charging_config(dm, version=version, evse_count=evse_count,
-                                                                  max_current_a=max_current_a))
+                                                                  max_current_a=max_current_a),
+                                            store=d / "smart_charging.sqlite")
         self.queue = OfflineQueue(d / "queue.sqlite", offline_queue_config(dm))
         self.transactions = TransactionManager(transaction_config(dm, version=version, evse_count=evse_count),
                                                store=d / "transactions.sqlite")
@@ -137,9 +138,26 @@ class Station(ChargePoint):
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
 
+    def interrupted_transactions(self) -> dict[int, str]:
+        """Transactions that were running when the previous process stopped: ``{evse_id: tx_ref}``."""
+        return self.transactions.interrupted_transactions()
+
+    def resume_transactions(self) -> None:
+        """Continue the interrupted transactions (only the software restarted; the EVs kept charging)."""
+        started = self.transactions.interrupted_transactions()
+        self.transactions.resume(self._clock())
+        for evse_id, ref in started.items():
+            self.smart_charging.transaction_started(evse_id, ref, from_timestamp(self._clock()))
+        self._flush()
+
+    def recover_transactions(self, reason: str = "PowerLoss") -> None:
+        """End the interrupted transactions (the station lost power or rebooted)."""
+        self.transactions.recover(self._clock(), reason)
+        self._flush()
+
     def close_stores(self) -> None:
         """Close the SQLite files (after the connection and :meth:`run` are stopped)."""
-        for closeable in (self.device_model, self.authorization, self.queue, self.transactions):
+        for closeable in (self.device_model, self.authorization, self.queue, self.transactions, self.smart_charging):
             closeable.close()
 
     def _flush(self) -> None:
