@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evcharge.ocpp import v16, v201
+from evcharge.ocpp import v16, v21, v201
 from evcharge.ocpp.charge_point import BackoffConfig, ChargePointConfig
 from evcharge.ocpp.csms import Csms, CsmsConfig, CsmsHandler
 from evcharge.ocpp.functions.station import Station
@@ -72,15 +72,15 @@ def handlers(received: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
             received.append(("StopTransaction", request.to_json()))
             return {}
 
-    return {"2.0.1": H201, "1.6": H16}
+    return {"2.0.1": H201, "1.6": H16, "2.1": H201}
 
 
 async def setup(tmp_path: Path, version: str, received: list[Any]) -> tuple[Any, Csms, Station, Any, list[Any]]:
-    csms = Csms(CsmsConfig(versions=(v201, v16), ping_interval=None), handlers(received))
+    csms = Csms(CsmsConfig(versions=(v201, v16, v21), ping_interval=None), handlers(received))
     server = await serve_csms(csms, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     station = Station(IDENTITY, version=version, directory=tmp_path, evse_count=2)  # type: ignore[arg-type]
-    module = v16 if version == "1.6" else v201
+    module = {"1.6": v16, "2.0.1": v201, "2.1": v21}[version]
     client = ChargePointClient(station, f"ws://127.0.0.1:{port}/ocpp", ChargePointConfig(
         versions=(module,), backoff=BackoffConfig(initial=0.05, maximum=0.2), ping_interval=None))
     tasks = [asyncio.create_task(client.run()), asyncio.create_task(station.run())]
@@ -254,5 +254,41 @@ def test_offline_unknown_id_is_stopped_when_the_csms_refuses_it(tmp_path: Path) 
         decision = station.authorization.decide(stranger, online=False, now=station_now())
         assert decision.status == "Invalid" and decision.verdict.value == "reject"
         await teardown(server2, station, client, tasks)
+
+    asyncio.run(main())
+
+
+def test_station_21(tmp_path: Path) -> None:
+    # OCPP 2.1 behaves as 2.0.1 for these functions; profiles it cannot apply are refused, not errors
+    async def main() -> None:
+        received: list[tuple[str, dict[str, Any]]] = []
+        server, csms, station, client, tasks = await setup(tmp_path, "2.1", received)
+        assert station.version is v21
+
+        async def call(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+            result: dict[str, Any] = (await csms.call(IDENTITY, payload, action=action)).to_json()
+            return result
+
+        got = await call("GetVariables", {"getVariableData": [
+            {"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStartPoint"}}]})
+        assert got["getVariableResult"][0]["attributeValue"] == "PowerPathClosed"
+        schedule = [{"id": 1, "startSchedule": "2020-01-01T00:00:00Z", "chargingRateUnit": "W",
+                     "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 4600.0}]}]
+        got = await call("SetChargingProfile", {"evseId": 0, "chargingProfile": {
+            "id": 1, "stackLevel": 0, "chargingProfilePurpose": "PriorityCharging", "chargingProfileKind": "Absolute",
+            "chargingSchedule": schedule}})
+        assert got == {"status": "Rejected", "statusInfo": {"reasonCode": "UnsupportedProfile"}}
+        got = await call("SetChargingProfile", {"evseId": 0, "chargingProfile": {
+            "id": 2, "stackLevel": 0, "chargingProfilePurpose": "ChargingStationMaxProfile",
+            "chargingProfileKind": "Absolute", "chargingSchedule": schedule}})
+        assert got == {"status": "Accepted"}
+        assert await station.authorize(2, GOOD)
+        station.charger_event(EVConnected(2))
+        station.charger_event(PowerPathClosed(2))
+        await until(lambda: any(k == "TransactionEvent" for k, _ in received))
+        assert next(p for k, p in received if k == "TransactionEvent")["evse"] == {"id": 2, "connectorId": 1}
+        # 4600 W on three phases at 230 V = 6.7 A
+        assert round(station.smart_charging.limit_at(2, station_now()).value, 1) == 6.7
+        await teardown(server, station, client, tasks)
 
     asyncio.run(main())

@@ -273,10 +273,21 @@ def profile_from_v16_json(data: Mapping[str, Any]) -> ChargingProfile:
                          schedule, optional(data, "transactionId", int, where))
 
 
+class UnsupportedProfileError(FunctionsRemoteError):
+    """A valid OCPP 2.1 profile this implementation does not apply (purposes PriorityCharging and
+    LocalGeneration, kind Dynamic): SetChargingProfile answers Rejected."""
+
+
+_UNSUPPORTED_21 = frozenset({"PriorityCharging", "LocalGeneration", "Dynamic"})
+
+
 def profile_from_v201_json(data: Mapping[str, Any]) -> ChargingProfile:
-    """Parse a 2.0.1 ``chargingProfile`` object (the first of its schedules is used)."""
+    """Parse a 2.0.1 (or 2.1) ``chargingProfile`` object (the first of its schedules is used)."""
     where = "chargingProfile"
     purpose_text = require(data, "chargingProfilePurpose", str, where)
+    for value in (purpose_text, data.get("chargingProfileKind")):
+        if value in _UNSUPPORTED_21:
+            raise UnsupportedProfileError(f"{where}: {value} profiles are not supported")
     try:
         purpose = ChargingProfilePurpose(purpose_text)
     except ValueError as exc:
@@ -528,7 +539,12 @@ class SmartCharging:
             profile = profile_from_v16_json(require(payload, "csChargingProfiles", Mapping, "SetChargingProfile"))
             return {"status": self.install(evse_id, profile, now).status}
         evse_id = require(payload, "evseId", int, "SetChargingProfile")
-        profile = profile_from_v201_json(require(payload, "chargingProfile", Mapping, "SetChargingProfile"))
+        try:
+            profile = profile_from_v201_json(require(payload, "chargingProfile", Mapping, "SetChargingProfile"))
+        except UnsupportedProfileError:
+            if self.config.version != "2.1":
+                raise
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "UnsupportedProfile"}}
         result = self.install(evse_id, profile, now)
         out: dict[str, Any] = {"status": result.status}
         if result.reason:
@@ -741,6 +757,7 @@ __all__ = [
     "SchedulePeriod",
     "SmartCharging",
     "SmartChargingConfig",
+    "UnsupportedProfileError",
     "profile_from_v16_json",
     "profile_from_v201_json",
     "profile_to_v201_json",

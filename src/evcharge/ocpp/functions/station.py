@@ -65,7 +65,7 @@ log = logging.getLogger("evcharge.ocpp.functions")
 class Station(ChargePoint):
     """A charge point (1.6 or 2.0.1) with device model, authorization, smart charging and transactions."""
 
-    def __init__(self, identity: str, *, version: Literal["1.6", "2.0.1"], directory: str | Path,
+    def __init__(self, identity: str, *, version: Literal["1.6", "2.0.1", "2.1"], directory: str | Path,
                  evse_count: int = 1, template: Sequence[Mapping[str, Any]] | None = None,
                  max_current_a: float = 32.0, clock: Callable[[], float] = time.time) -> None:
         super().__init__(identity)
