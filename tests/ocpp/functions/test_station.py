@@ -203,6 +203,14 @@ def test_station_16(tmp_path: Path) -> None:
         await until(lambda: any(k == "StartTransaction" for k, _ in received))
         assert ("Authorize", {"idTag": "REMOTE"}) in received  # AuthorizeRemoteTxRequests is true
         await until(lambda: any(k == "MeterValues" for k, _ in received))
+        # a 1.6 TxProfile names the transactionId the CSMS gave (321)
+        tx_profile = {"connectorId": 2, "csChargingProfiles": {
+            "chargingProfileId": 9, "transactionId": 321, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8}]}}}
+        await until(lambda: station.queue.transaction_id_of(station.transactions.transaction_ref(2) or "") == 321)
+        assert await call("SetChargingProfile", tx_profile) == {"status": "Accepted"}
+        assert station.smart_charging.limit_at(2, station_now()).value == 8
         assert await call("RemoteStopTransaction", {"transactionId": 321}) == {"status": "Accepted"}
         assert await call("RemoteStopTransaction", {"transactionId": 999}) == {"status": "Rejected"}
         await until(lambda: any(k == "StopTransaction" for k, _ in received))
@@ -211,6 +219,7 @@ def test_station_16(tmp_path: Path) -> None:
         stop = next(p for k, p in received if k == "StopTransaction")
         assert stop["transactionId"] == 321 and stop["reason"] == "Remote"
         assert all(p.get("transactionId") == 321 for k, p in received if k == "MeterValues")
+        assert station.smart_charging.profiles == []  # the TxProfile ended with its transaction
         await teardown(server, station, client, tasks)
 
     asyncio.run(main())

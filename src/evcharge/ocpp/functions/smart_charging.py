@@ -376,6 +376,12 @@ class SmartCharging:
         self._check_evse(evse_id, allow_zero=False)
         self._transactions[evse_id] = _Transaction(str(transaction_id), start)
 
+    def transaction_id_assigned(self, evse_id: int, transaction_id: str | int) -> None:
+        """1.6: the CSMS gave the running transaction its id (StartTransaction.conf); its start stays."""
+        tx = self._transactions.get(evse_id)
+        if tx is not None:
+            tx.transaction_id = str(transaction_id)
+
     def transaction_ended(self, evse_id: int) -> None:
         """The transaction on ``evse_id`` ended: its TxProfiles are deleted (1.6 3.13.4, 2.0.1 K01.FR.05)."""
         self._transactions.pop(evse_id, None)

@@ -198,6 +198,11 @@ class Station(ChargePoint):
         if self.ocpp_version == "1.6":
             if message.action != "StartTransaction":
                 return
+            tx_id = response.get("transactionId")
+            for evse_id in range(1, self.evse_count + 1):
+                if tx_id is not None and self.transactions.transaction_ref(evse_id) == message.tx_ref:
+                    # 1.6 TxProfiles name the CSMS's transactionId, known only now
+                    self.smart_charging.transaction_id_assigned(evse_id, tx_id)
             token: Any = message.payload.get("idTag")
             info = response.get("idTagInfo")
         else:
