@@ -545,3 +545,32 @@ def test_core_survives_any_valid_message_order(msgs: list[str]) -> None:
         core.receive_data(encode_frame(bytes.fromhex(hexed.replace(" ", ""))), 0.01 * i)
     while core.next_event() is not None:
         pass
+
+
+def test_writes_after_a_reset_fit_the_mcu_rx_queue() -> None:
+    """The MCU queues three received frames: the resync keep-alives go first, the settings after its keep-alive."""
+    from evcharge.bsp.yeti.framing import FrameDecoder
+
+    link = Link()
+    link.run(0.5)
+    link.core.pwm_on(10)
+    link.pump()
+    reset = encode_frame(pb.McuToEverest(reset=pb.ResetReason.WATCHDOG).encode())
+    link.core.receive_data(reset, link.now)
+    burst = [pb.EverestToMcu.decode(p) for p in FrameDecoder().feed(link.core.data_to_send())]
+    assert [m.which_oneof("payload") for m in burst] == ["keep_alive"] * 3
+    keep_alive = encode_frame(
+        pb.McuToEverest(
+            keep_alive=pb.KeepAliveLo(
+                sw_version_string="2.0-1-g2d51638",
+                hwcap_max_current=32.0,
+                hwcap_min_current=6.0,
+                hwcap_max_phase_count=3,
+                hwcap_min_phase_count=1,
+                supports_changing_phases_during_charging=True,
+            )
+        ).encode()
+    )
+    link.core.receive_data(keep_alive, link.now + 0.2)
+    after = [pb.EverestToMcu.decode(p) for p in FrameDecoder().feed(link.core.data_to_send())]
+    assert after == [pb.EverestToMcu(set_number_of_phases=True), pb.EverestToMcu(pwm_duty_cycle=1000)]

@@ -408,19 +408,14 @@ class YetiProtocol:
     def _begin_sync(self, now: float) -> None:
         for _ in range(self.config.resync_keep_alives):
             self._send_keep_alive(now)
-        if self._caps is None:
-            self._state = YetiState.SYNCING
-            self._deadline = now + self.config.capabilities_timeout
-        else:
-            self._state = YetiState.READY
-            self._deadline = None
-            self._reapply()
+        # The settings follow once the board has spoken again: the MCU queues only three received frames.
+        self._state = YetiState.SYNCING
+        self._deadline = now + self.config.capabilities_timeout
 
     def _reapply(self) -> None:
         """After a board reset: the MCU is back at X1, three phases, power not allowed.  Restore PWM and phases."""
         self._send(pb.EverestToMcu(set_number_of_phases=self._three_phases))
         self._send(pb.EverestToMcu(pwm_duty_cycle=self._pwm_units if self._enabled else PWM_STATE_F))
-        self._allow = False
 
     def _raise(self, kind: BoardErrorKind, detail: str, now: float) -> None:
         if kind not in self._errors:
@@ -489,12 +484,18 @@ class YetiProtocol:
                 self._begin_reset(now, send_message=True)
                 return
         if self._state is YetiState.SYNCING:
-            self._caps = caps
+            first = self._caps is None
+            previous, self._caps = self._caps, caps
             self._state = YetiState.READY
             self._deadline = None
-            self._events.append(BoardReady(caps, now))
-            if not self._enabled:
-                self._send(pb.EverestToMcu(pwm_duty_cycle=PWM_STATE_F))
+            if first:
+                self._events.append(BoardReady(caps, now))
+                if not self._enabled:
+                    self._send(pb.EverestToMcu(pwm_duty_cycle=PWM_STATE_F))
+            else:
+                if caps != previous:
+                    self._events.append(CapabilitiesChanged(caps, now))
+                self._reapply()
         elif caps != self._caps and self._state is YetiState.READY:
             self._caps = caps
             self._events.append(CapabilitiesChanged(caps, now))
@@ -507,6 +508,7 @@ class YetiProtocol:
             (self._state is YetiState.RESETTING and self._reset_expected) or self._state is YetiState.SYNCING
         )
         self._reset_expected = False
+        self._allow = False  # the rebooted MCU does not allow power until told again
         self._events.append(BoardReset(why, spurious, now))
         if self._relays_on:
             self._relays_on = False
