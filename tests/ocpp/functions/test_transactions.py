@@ -246,3 +246,33 @@ def test_meter_readings_must_be_numbers() -> None:
     tm = TransactionManager(TransactionConfig())
     with pytest.raises(FunctionsLocalError):
         tm.update_meter(1, {"Voltage": float("nan")}, T0)
+
+
+def test_ev_connection_timeout() -> None:
+    # 2.0.1 with TxStartPoint Authorized: the card starts the transaction; no cable within 30 s ends it with
+    # trigger EVConnectTimeout and stoppedReason Timeout (E03 / TxCtrlr.EVConnectionTimeOut).
+    cfg = TransactionConfig(tx_start_points=frozenset({"Authorized"}), sampled_interval=0, aligned_interval=0,
+                            ev_connection_timeout=30)
+    tm = TransactionManager(cfg, rng=random.Random(8))
+    tm.handle(Authorized(1, TOKEN), T0)
+    assert tm.get_timer() == T0 + 30
+    tm.handle_timer(T0 + 29)
+    tm.handle_timer(T0 + 30)
+    out = check201(tm.messages())
+    assert summary(out) == [("Started", "Authorized", 0), ("Ended", "EVConnectTimeout", 1)]
+    assert out[1]["transactionInfo"]["stoppedReason"] == "Timeout"
+    assert [type(e).__name__ for e in iter(tm.next_event, None)] == [
+        "TransactionStarted", "TransactionEnded", "AuthorizationTimedOut"]
+    # plugging in before the deadline disarms it
+    tm.handle(Authorized(1, TOKEN), T0 + 100)
+    tm.handle(EVConnected(1), T0 + 110)
+    assert tm.get_timer() is None
+
+    # 1.6: the authorization lapses silently; a later plug-in starts nothing
+    tm16 = TransactionManager(TransactionConfig(version="1.6", sampled_interval=0, aligned_interval=0,
+                                                ev_connection_timeout=30))
+    tm16.handle(Authorized(1, "TAG"), T0)
+    tm16.handle_timer(T0 + 30)
+    tm16.handle(EVConnected(1), T0 + 40)
+    assert tm16.messages() == []
+    assert tm16.next_event() is not None  # AuthorizationTimedOut

@@ -59,6 +59,8 @@ def transaction_config(dm: DeviceModel, *, version: Version, evse_count: int) ->
         tx_stop_points=frozenset(_read(lambda: dm.get_list("TxCtrlr", "TxStopPoint"), list(d.tx_stop_points))),
         stop_on_ev_side_disconnect=_read(lambda: dm.get_bool("TxCtrlr", "StopTxOnEVSideDisconnect"),
                                          d.stop_on_ev_side_disconnect),
+        ev_connection_timeout=float(_read(lambda: dm.get_int("TxCtrlr", "EVConnectionTimeOut"),
+                                          int(d.ev_connection_timeout))),
     )
 
 

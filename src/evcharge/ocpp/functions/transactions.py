@@ -151,6 +151,13 @@ class TransactionStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthorizationTimedOut:
+    """The identifier was accepted but no EV was plugged in within the connection timeout: it lapsed."""
+
+    evse_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionEnded:
     """A transaction ended on the EVSE for ``reason``."""
 
@@ -174,6 +181,7 @@ class TransactionConfig:
     tx_start_points: frozenset[str] = frozenset({"PowerPathClosed"})  # TxCtrlr.TxStartPoint (2.0.1)
     tx_stop_points: frozenset[str] = frozenset({"EVConnected", "Authorized"})  # TxCtrlr.TxStopPoint (2.0.1)
     stop_on_ev_side_disconnect: bool = True  # StopTransactionOnEVSideDisconnect / TxCtrlr.StopTxOnEVSideDisconnect
+    ev_connection_timeout: float = 0.0  # ConnectionTimeOut / TxCtrlr.EVConnectionTimeOut (0: wait for ever)
 
 
 @dataclass(slots=True)
@@ -199,6 +207,7 @@ class _Evse:
     charging_state: str = "Idle"
     readings: dict[str, float] = field(default_factory=dict)
     tx: _Tx | None = None
+    auth_deadline: float | None = None  # the EV must be connected by then
 
 
 class TransactionManager:
@@ -212,7 +221,7 @@ class TransactionManager:
         self._rng = rng or random.Random()
         self._evses = {i: _Evse() for i in range(1, config.evse_count + 1)}
         self._out: deque[OutgoingMessage] = deque()
-        self._events: deque[TransactionStarted | TransactionEnded] = deque()
+        self._events: deque[TransactionStarted | TransactionEnded | AuthorizationTimedOut] = deque()
         self._online = False
         self._next_aligned: float | None = None
         self._db: sqlite3.Connection | None = None
@@ -296,13 +305,14 @@ class TransactionManager:
         self._out.clear()
         return out
 
-    def next_event(self) -> TransactionStarted | TransactionEnded | None:
-        """The next transaction start / end not yet taken, or ``None``."""
+    def next_event(self) -> TransactionStarted | TransactionEnded | AuthorizationTimedOut | None:
+        """The next transaction start / end / lapsed authorization not yet taken, or ``None``."""
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` must next run (UNIX time), or ``None`` when no meter value is pending."""
         times = [e.tx.next_sample for e in self._evses.values() if e.tx is not None and e.tx.next_sample is not None]
+        times += [e.auth_deadline for e in self._evses.values() if e.auth_deadline is not None]
         if self._next_aligned is not None:
             times.append(self._next_aligned)
         return min(times) if times else None
@@ -311,6 +321,8 @@ class TransactionManager:
         """Emit the sampled and clock-aligned meter values that are due at ``now``."""
         cfg = self.config
         for evse_id, evse in self._evses.items():
+            if evse.auth_deadline is not None and now >= evse.auth_deadline:
+                self._connection_timeout(evse_id, evse, now)
             tx = evse.tx
             if tx is not None and tx.next_sample is not None and now >= tx.next_sample:
                 values = self._sampled(evse, cfg.sampled_measurands, "Sample.Periodic", now)
@@ -327,6 +339,20 @@ class TransactionManager:
             self._next_aligned = None
         self.start_clock(now)
 
+    def _connection_timeout(self, evse_id: int, evse: _Evse, now: float) -> None:
+        evse.auth_deadline = None
+        if evse.connected or not evse.authorized:
+            return
+        if evse.tx is not None and not self._v16:
+            self._end(evse_id, evse, now, "Timeout", "EVConnectTimeout")
+        evse.authorized = False
+        evse.id_token = evse.remote_start_id = None
+        self._events.append(AuthorizationTimedOut(evse_id))
+
+    def _arm_connection_timeout(self, evse: _Evse, now: float) -> None:
+        timeout = self.config.ev_connection_timeout
+        evse.auth_deadline = now + timeout if timeout > 0 and not evse.connected else None
+
     def start_clock(self, now: float) -> None:
         """Arm the clock-aligned meter values (called by :meth:`handle_timer`; call once at boot)."""
         interval = self.config.aligned_interval
@@ -339,12 +365,15 @@ class TransactionManager:
         eid = event.evse_id
         if isinstance(event, EVConnected):
             evse.connected, evse.connector_id = True, event.connector_id
+            evse.auth_deadline = None
             if evse.authorized and evse.tx is None:
                 self._start_16(eid, evse, now)
         elif isinstance(event, Authorized):
             evse.authorized, evse.id_token = True, event.id_token
             if evse.connected and evse.tx is None:
                 self._start_16(eid, evse, now)
+            elif evse.tx is None:
+                self._arm_connection_timeout(evse, now)
         elif isinstance(event, PowerPathClosed):
             evse.power_path_closed = True
         elif isinstance(event, EnergyFlowing):
@@ -383,6 +412,7 @@ class TransactionManager:
         stop_points = self.config.tx_stop_points
         if isinstance(event, EVConnected):
             evse.connected, evse.connector_id = True, event.connector_id
+            evse.auth_deadline = None
             evse.charging_state = "EVConnected"
             self._start_or_update(eid, evse, now, "CablePluggedIn",
                                   {"EVConnected", "ParkingBayOccupancy"} & start_points, state_changed=True)
@@ -391,6 +421,7 @@ class TransactionManager:
             trigger = "RemoteStart" if event.remote_start_id is not None else "Authorized"
             self._start_or_update(eid, evse, now, trigger, {"Authorized", "DataSigned"} & start_points,
                                   with_token=True)
+            self._arm_connection_timeout(evse, now)
         elif isinstance(event, PowerPathClosed):
             evse.power_path_closed = True
             self._start_or_update(eid, evse, now, "ChargingStateChanged", {"PowerPathClosed"} & start_points)
@@ -525,6 +556,7 @@ class TransactionManager:
         evse.tx = None
         evse.authorized = False
         evse.remote_start_id = None
+        evse.auth_deadline = None
         if self._db is not None:
             self._db.execute("DELETE FROM tx_state WHERE evse_id=?", (evse_id,))
         self._events.append(TransactionEnded(evse_id, tx.tx_ref, reason))
@@ -602,6 +634,7 @@ def _number_text(value: float) -> str:
 
 
 __all__ = [
+    "AuthorizationTimedOut",
     "Authorized",
     "ChargerEvent",
     "EVConnected",
