@@ -10,7 +10,9 @@ Guarantees:
 * **in order** -- only the oldest message is ever in flight (one outstanding CALL per direction);
 * **no duplicates** -- a message is deleted in the same SQLite transaction that records its acknowledgement, so an
   acknowledged message is never sent again.  A message whose answer was lost with the connection is sent again
-  *with the same message id*, so a CSMS can recognise the retransmission;
+  unchanged (same payload: same ``transactionId`` and ``seqNo`` in 2.0.1, same timestamps in 1.6), so a CSMS can
+  recognise the copy (the same holds for the one copy a crash between an answer's arrival and its commit can
+  cause); ``message_id`` names the message locally and stays the same across retries and restarts;
 * **no loss** -- a message leaves the queue only when acknowledged, or, after the CSMS answered it with a
   CALLERROR ``retry_attempts`` times, by moving to the dead-letter table with a :class:`MessageDropped` event
   the application must look at.  A lost connection never counts as a failed attempt.
