@@ -374,3 +374,15 @@ def test_profiles_survive_a_restart(tmp_path: Path) -> None:
     assert [(e, p.id) for e, p in again.profiles] == [(0, 1), (1, 2)]
     assert [again.composite_schedule(e, utc(2024, 1, 3, 20), 12 * 3600) for e in (0, 1)] == before[:2]
     assert again.profiles[1][1] == sc.profiles[1][1]  # the parsed profile is the one installed
+
+
+def test_external_constraints_from_the_local_energy_manager() -> None:
+    # The station's own energy manager limits EVSE 1 to 16 A from 18:00 to 21:00 (an external constraint the CSMS
+    # may not set).  TxDefault 20 A.  Composite from 17:00 for 5 h: 20 A, 18:00 16 A (3600), 21:00 20 A (14400).
+    sc = SmartCharging(SmartChargingConfig())
+    accept(sc, 1, profile(1, TXD, [(0, 20)], start=utc(2024, 1, 1)))
+    external = profile(2, ChargingProfilePurpose.CHARGING_STATION_EXTERNAL_CONSTRAINTS, [(0, 16)],
+                       start=utc(2024, 5, 1, 18), duration=3 * 3600)
+    assert sc.install(1, external, utc(2024, 5, 1)).reason == "ExternalConstraintsNotSettable"
+    assert sc.install(1, external, utc(2024, 5, 1), local=True).status == "Accepted"
+    assert periods(sc, 1, utc(2024, 5, 1, 17), 5 * 3600) == [(0, 20), (3600, 16), (14400, 20)]

@@ -399,9 +399,13 @@ class SmartCharging:
         """``(evse_id, profile)`` for every installed profile."""
         return [(i.evse_id, i.profile) for i in self._installed]
 
-    def install(self, evse_id: int, profile: ChargingProfile, now: datetime) -> InstallResult:
-        """Validate and install a profile as SetChargingProfile does; never raises for a bad profile."""
-        reason = self._reject_reason(evse_id, profile)
+    def install(self, evse_id: int, profile: ChargingProfile, now: datetime, *, local: bool = False) -> InstallResult:
+        """Validate and install a profile as SetChargingProfile does; never raises for a bad profile.
+
+        ``local=True`` is for the station's own energy manager: it may install ChargingStationExternalConstraints
+        profiles, which the CSMS may not (2.0.1 K01.FR.22).
+        """
+        reason = self._reject_reason(evse_id, profile, local=local)
         if reason:
             return InstallResult("Rejected", reason)
         if profile.kind is ChargingProfileKind.ABSOLUTE and profile.schedule.start_schedule is None:
@@ -431,11 +435,11 @@ class SmartCharging:
         self._persist()
         return InstallResult("Accepted")
 
-    def _reject_reason(self, evse_id: int, p: ChargingProfile) -> str:
+    def _reject_reason(self, evse_id: int, p: ChargingProfile, *, local: bool) -> str:
         cfg = self.config
         if not 0 <= evse_id <= cfg.evse_count:
             return "UnknownEVSE"
-        if p.purpose is ChargingProfilePurpose.CHARGING_STATION_EXTERNAL_CONSTRAINTS:
+        if p.purpose is ChargingProfilePurpose.CHARGING_STATION_EXTERNAL_CONSTRAINTS and not local:
             return "ExternalConstraintsNotSettable"  # 2.0.1 K01.FR.22
         if p.purpose is ChargingProfilePurpose.CHARGING_STATION_MAX and evse_id != 0:
             return "StationMaxOnlyOnEVSE0"
