@@ -257,8 +257,19 @@ T_SIMPLE = 1
 
 MAX_DEPTH = 48
 
-_setattr = object.__setattr__
-_new = object.__new__
+if cython.compiled:
+    from cython.cimports.cpython.object import PyObject_GenericSetAttr as _setattr
+    from cython.cimports.cpython.type import PyType_GenericAlloc
+else:
+    _setattr = object.__setattr__
+
+
+@cython.cfunc
+def _new(cls: type) -> object:
+    """An instance of a generated (slotted) class with no slot set, without running __init__."""
+    if cython.compiled:
+        return PyType_GenericAlloc(cls, 0)
+    return object.__new__(cls)
 
 
 def _path_error(exc: Exception, name: str) -> None:
@@ -479,47 +490,48 @@ class Grammar:
         if depth > MAX_DEPTH:
             raise ExiDecodeError("nesting too deep", bit_offset=r._pos)
         early_end: cython.bint = False
-        while True:
-            code = r.read_bits(self.st_w1[s])
-            if code < self.st_n1[s]:
-                p = self.st_p0[s] + code
-                kind = self.pr_kind[p]
-                if kind == P_EE:
-                    break
-                slot = self.pr_slot[p]
-                if kind == P_SE:
-                    try:
+        slot = -1
+        try:
+            while True:
+                code = r.read_bits(self.st_w1[s])
+                if code < self.st_n1[s]:
+                    p = self.st_p0[s] + code
+                    kind = self.pr_kind[p]
+                    if kind == P_EE:
+                        break
+                    slot = self.pr_slot[p]
+                    if kind == P_SE:
                         v = self._decode_type(r, self.pr_arg[p], depth + 1)
-                    except ExiDecodeError as exc:
-                        _path_error(exc, self.ty_xsd[t][slot])
-                elif kind == P_AT or kind == P_CH:
-                    try:
+                    elif kind == P_AT or kind == P_CH:
                         v = self._read_value(r, self.pr_arg[p])
-                    except ExiDecodeError as exc:
-                        _path_error(exc, self.ty_xsd[t][slot])
-                else:
-                    raise ExiDecodeError(
-                        "wildcard or untyped content is not supported by this codec", bit_offset=r._pos
-                    )
-                if islist[slot]:
-                    lst = vals[slot]
-                    if lst is None:
-                        vals[slot] = [v]
                     else:
-                        lst.append(v)
+                        raise ExiDecodeError(
+                            "wildcard or untyped content is not supported by this codec", bit_offset=r._pos
+                        )
+                    if islist[slot]:
+                        lst = vals[slot]
+                        if lst is None:
+                            vals[slot] = [v]
+                        else:
+                            lst.append(v)
+                    else:
+                        vals[slot] = v
+                    slot = -1
+                    s = self.pr_next[p]
+                elif code == self.st_n1[s]:
+                    code = r.read_bits(self.st_w2[s])
+                    if code != self.st_ee2[s]:
+                        raise ExiDecodeError(
+                            f"second-level event {code} (a schema deviation) is not supported", bit_offset=r._pos
+                        )
+                    early_end = True
+                    break
                 else:
-                    vals[slot] = v
-                s = self.pr_next[p]
-            elif code == self.st_n1[s]:
-                code = r.read_bits(self.st_w2[s])
-                if code != self.st_ee2[s]:
-                    raise ExiDecodeError(
-                        f"second-level event {code} (a schema deviation) is not supported", bit_offset=r._pos
-                    )
-                early_end = True
-                break
-            else:
-                raise ExiDecodeError(f"event code {code} does not exist in this state", bit_offset=r._pos)
+                    raise ExiDecodeError(f"event code {code} does not exist in this state", bit_offset=r._pos)
+        except ExiDecodeError as exc:
+            if slot >= 0:
+                _path_error(exc, self.ty_xsd[t][slot])
+            raise
         if early_end:
             self._fill_empty(t, vals, r)
         if self.ty_kind[t] == T_SIMPLE:
@@ -639,13 +651,10 @@ class Grammar:
                     )
                 self._emit(w, s, p)
                 kind = self.pr_kind[p]
-                try:
-                    if kind == P_SE:
-                        self._encode_type(w, self.pr_arg[p], item)
-                    else:
-                        self._write_value(w, self.pr_arg[p], item)
-                except ExiEncodeError as exc:
-                    _path_error(exc, self.ty_xsd[t][slot])
+                if kind == P_SE:
+                    self._encode_child(w, self.pr_arg[p], item, t, slot)
+                else:
+                    self._write_field_value(w, self.pr_arg[p], item, t, slot)
                 s = self.pr_next[p]
         e0 = self.st_e0[s]
         p = self.enc[e0 + nslots]
@@ -659,6 +668,20 @@ class Grammar:
         if self.enc[e0 + self.ty_nslots[t]] >= 0:
             names.append("the end of the element")
         return " or ".join(names) if names else "nothing more"
+
+    @cython.cfunc
+    def _encode_child(self, w: BitWriter, child: cython.int, item: object, t: cython.int, slot: cython.int) -> None:
+        try:
+            self._encode_type(w, child, item)
+        except ExiEncodeError as exc:
+            _path_error(exc, self.ty_xsd[t][slot])
+
+    @cython.cfunc
+    def _write_field_value(self, w: BitWriter, dt: cython.int, item: object, t: cython.int, slot: cython.int) -> None:
+        try:
+            self._write_value(w, dt, item)
+        except ExiEncodeError as exc:
+            _path_error(exc, self.ty_xsd[t][slot])
 
     @cython.cfunc
     def _encode_value_content(self, w: BitWriter, t: cython.int, s: cython.int, v: object) -> None:

@@ -1,0 +1,135 @@
+"""EXI codec benchmark: evcharge (compiled and pure-Python backends) beside EXIficient driven the way
+Josev drives it (py4j), on the same messages, in the same run.
+
+    python benchmarks/exi_codec.py            # everything (starts one JVM; about a minute)
+    python benchmarks/exi_codec.py --no-peer  # evcharge only
+
+Per message it prints the time of one encode (Python object -> EXI bytes) and one decode (EXI bytes
+-> Python object), as the median of repeated runs, and the ratio peer / evcharge (above 1: we are
+faster).  The libcbv2g (C) figures are the ones measured on this machine kind and recorded in
+shared/facts/exi.md; they are printed for reference, not re-measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+_REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(_REPO))
+
+from tests.exi import corpus  # noqa: E402
+from tests.exi.codecs import RUNTIMES, codec  # noqa: E402
+
+#: libcbv2g, gcc -O2, from shared/facts/exi.md (microseconds)
+LIBCBV2G = {"ISO-2 CurrentDemandReq (38 B)": (0.52, 0.61), "-20 ScheduleExchangeRes (673 B)": (7.6, 9.2)}
+
+
+def cases() -> list[tuple[str, corpus.ExiVector]]:
+    vs = {v.origin: v for v in corpus.vectors()}
+    loop_res = _dc_charge_loop_res()
+    return [
+        ("ISO-2 CurrentDemandReq (38 B)", vs["vec8"]),
+        ("DIN CurrentDemandRes", vs["vec6"]),
+        ("ISO-2 ChargeParameterDiscoveryRes + SalesTariff", vs["vec9"]),
+        ("-20 DC_ChargeLoopReq", vs["vec15"]),
+        (f"-20 DC_ChargeLoopRes ({len(loop_res.data)} B)", loop_res),
+        ("-20 ScheduleExchangeRes (673 B)", vs["vec14"]),
+    ]
+
+
+def _dc_charge_loop_res() -> corpus.ExiVector:
+    """A typical charger answer in the DC loop (no capture of one is in the corpus): built, then encoded."""
+    msg = {"DC_ChargeLoopRes": {
+        "Header": {"SessionID": "5A2CDE53F701D4AC", "TimeStamp": 1718607535},
+        "ResponseCode": "OK",
+        "EVSEPresentCurrent": {"Exponent": 0, "Value": 20},
+        "EVSEPresentVoltage": {"Exponent": 0, "Value": 398},
+        "EVSEPowerLimitAchieved": False, "EVSECurrentLimitAchieved": False, "EVSEVoltageLimitAchieved": False,
+        "Scheduled_DC_CLResControlMode": {},
+    }}
+    c = codec("ISO20-DC", "python")
+    data = c.encode(c.from_dict(msg))
+    return corpus.ExiVector(family="ISO20-DC", namespace=c.namespace, hex=data.hex(), expected_json=msg,
+                            source="built by benchmarks/exi_codec.py", origin="bench")
+
+
+def per_call(fn: Callable[[], Any], budget: float = 0.3, repeats: int = 5) -> float:
+    """Median seconds per call over ``repeats`` runs of about ``budget`` seconds each."""
+    fn()
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt > budget / 10 or n > 1 << 22:
+            break
+        n *= 4
+    n = max(1, int(n * (budget / max(dt, 1e-9))))
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        runs.append((time.perf_counter() - t0) / n)
+    return statistics.median(runs)
+
+
+def fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:8.2f} us"
+    return f"{seconds * 1e3:8.2f} ms"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--no-peer", action="store_true", help="skip EXIficient (no JVM)")
+    args = ap.parse_args()
+    peer = None
+    if not args.no_peer:
+        from benchmarks._exificient import JosevPath
+
+        peer = JosevPath()
+    print(f"{'message':48s} {'op':6s} {'cython':>11s} {'python':>11s} {'Josev/py4j':>11s} {'ratio':>9s} "
+          f"{'libcbv2g':>9s} {'vs C':>6s}")
+    try:
+        for name, v in cases():
+            row: dict[str, dict[str, float | None]] = {"encode": {}, "decode": {}}
+            root = next(iter(v.expected_json)) if v.expected_json else None
+            for backend in sorted(RUNTIMES):
+                c = codec(v.family, backend)
+                obj = c.decode(v.data)
+                assert c.encode(obj, root) == v.data
+                row["encode"][backend] = per_call(lambda c=c, obj=obj: c.encode(obj, root))
+                row["decode"][backend] = per_call(lambda c=c: c.decode(v.data))
+            if peer is not None and v.expected_json is not None:
+                fns = peer.callables(v.namespace, v.expected_json)
+                row["encode"]["peer"] = per_call(fns["josev encode (obj -> EXI)"], budget=1.0, repeats=3)
+                row["decode"]["peer"] = per_call(fns["josev decode (EXI -> obj)"], budget=1.0, repeats=3)
+            for op in ("encode", "decode"):
+                r = row[op]
+                ours = r.get("cython") or r.get("python")
+                p = r.get("peer")
+                ratio = f"{p / ours:8.0f}x" if p and ours else "-"
+                c_ref = LIBCBV2G.get(name)
+                cref = c_ref[0 if op == "encode" else 1] * 1e-6 if c_ref else None
+                vs_c = f"{ours / cref:5.1f}x" if cref and ours else "-"
+                print(f"{name if op == 'encode' else '':48s} {op:6s} {fmt(r.get('cython')):>11s} "
+                      f"{fmt(r.get('python')):>11s} {fmt(p):>11s} {ratio:>9s} {fmt(cref):>9s} {vs_c:>6s}")
+    finally:
+        if peer is not None:
+            peer.close()
+    print("\nratio = Josev/py4j time / evcharge (compiled) time; vs C = evcharge (compiled) / libcbv2g time")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
