@@ -312,7 +312,7 @@ def test_malformed_payloads_raise_remote_error() -> None:
 
 
 @pytest.mark.property
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         st.tuples(

@@ -87,6 +87,7 @@ def test_default_points_full_session_201() -> None:
     assert rest[3]["meterValue"][0]["timestamp"] == "2024-06-01T12:15:00Z"
     ended = rest[4]
     assert ended["transactionInfo"]["stoppedReason"] == "Local"
+    assert ended["transactionInfo"]["timeSpentCharging"] == 950 - 7  # energy flowed from T0+7 to the stop
     assert ended["meterValue"][0]["sampledValue"][0]["context"] == "Transaction.End"
     assert {p["transactionInfo"]["transactionId"] for p in rest} == {s["transactionInfo"]["transactionId"]}
     assert isinstance(tm.next_event(), TransactionEnded)
@@ -116,6 +117,7 @@ def test_start_on_plug_stop_on_unplug_201() -> None:
     assert [p["transactionInfo"].get("chargingState") for p in out] == [
         "EVConnected", None, "Charging", "SuspendedEV", "EVConnected", "Idle"]
     assert out[5]["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+    assert out[5]["transactionInfo"]["timeSpentCharging"] == 3600 - 11  # Charging from +11 until SuspendedEV
     assert all(p.get("offline") is True for p in out)  # never told it is online
 
 

@@ -194,6 +194,8 @@ class _Tx:
     remote_start_id: int | None = None
     next_sample: float | None = None
     connector_id: int = 1
+    time_charging: float = 0.0  # seconds in chargingState Charging so far
+    charging_since: float | None = None
 
 
 @dataclass(slots=True)
@@ -276,6 +278,7 @@ class TransactionManager:
         for evse_id, tx in persisted.items():
             evse = self._evse(evse_id)
             evse.tx = tx
+            tx.charging_since = None  # when the power went is unknown: the downtime does not count
             evse.readings.setdefault(ENERGY, tx.meter_start)
             self._end(evse_id, evse, now, reason, "AbnormalCondition")
 
@@ -413,7 +416,7 @@ class TransactionManager:
         if isinstance(event, EVConnected):
             evse.connected, evse.connector_id = True, event.connector_id
             evse.auth_deadline = None
-            evse.charging_state = "EVConnected"
+            self._set_state(evse, "EVConnected", now)
             self._start_or_update(eid, evse, now, "CablePluggedIn",
                                   {"EVConnected", "ParkingBayOccupancy"} & start_points, state_changed=True)
         elif isinstance(event, Authorized):
@@ -426,11 +429,11 @@ class TransactionManager:
             evse.power_path_closed = True
             self._start_or_update(eid, evse, now, "ChargingStateChanged", {"PowerPathClosed"} & start_points)
         elif isinstance(event, EnergyFlowing):
-            evse.charging_state = "Charging"
+            self._set_state(evse, "Charging", now)
             self._start_or_update(eid, evse, now, "ChargingStateChanged", {"EnergyTransfer"} & start_points,
                                   state_changed=True)
         elif isinstance(event, EnergySuspended):
-            evse.charging_state = "SuspendedEV" if event.by_ev else "SuspendedEVSE"
+            self._set_state(evse, "SuspendedEV" if event.by_ev else "SuspendedEVSE", now)
             if evse.tx is not None and "EnergyTransfer" in stop_points:
                 self._end(eid, evse, now, "StoppedByEV" if event.by_ev else "Other", "ChargingStateChanged")
             else:
@@ -442,14 +445,14 @@ class TransactionManager:
                 return
             if stop_points & {"Authorized", "DataSigned", "PowerPathClosed", "EnergyTransfer"}:
                 evse.power_path_closed = False
-                evse.charging_state = "EVConnected" if evse.connected else "Idle"
+                self._set_state(evse, "EVConnected" if evse.connected else "Idle", now)
                 self._end(eid, evse, now, event.reason, trigger, id_token=event.id_token)
             else:
-                evse.charging_state = "EVConnected" if evse.connected else "Idle"
+                self._set_state(evse, "EVConnected" if evse.connected else "Idle", now)
                 self._update(eid, evse, now, trigger, state_changed=True)
         elif isinstance(event, EVDisconnected):
             evse.connected = evse.power_path_closed = False
-            evse.charging_state = "Idle"
+            self._set_state(evse, "Idle", now)
             if evse.tx is not None:
                 if (stop_points & {"EVConnected", "PowerPathClosed", "EnergyTransfer", "ParkingBayOccupancy"}
                         or self.config.stop_on_ev_side_disconnect):
@@ -458,6 +461,17 @@ class TransactionManager:
                     self._update(eid, evse, now, "EVCommunicationLost", state_changed=True)
             if evse.tx is None:
                 evse.authorized = False
+
+    def _set_state(self, evse: _Evse, state: str, now: float) -> None:
+        """Change the chargingState, counting the time spent in Charging (timeSpentCharging)."""
+        tx = evse.tx
+        if tx is not None:
+            if state != "Charging" and tx.charging_since is not None:
+                tx.time_charging += max(0.0, now - tx.charging_since)
+                tx.charging_since = None
+            elif state == "Charging" and tx.charging_since is None:
+                tx.charging_since = now
+        evse.charging_state = state
 
     def _start_or_update(self, evse_id: int, evse: _Evse, now: float, trigger: str, starts: set[str] | frozenset[str],
                          *, with_token: bool = False, state_changed: bool = False) -> None:
@@ -520,7 +534,7 @@ class TransactionManager:
     def _new_tx(self, evse: _Evse, now: float) -> _Tx:
         ref = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         return _Tx(tx_ref=ref, started_at=now, meter_start=evse.readings.get(ENERGY, 0.0), id_token=evse.id_token,
-                   connector_id=evse.connector_id)
+                   connector_id=evse.connector_id, charging_since=now if evse.charging_state == "Charging" else None)
 
     def _after_start(self, evse_id: int, tx: _Tx) -> None:
         if self.config.sampled_interval > 0:
@@ -545,7 +559,11 @@ class TransactionManager:
                 payload["transactionData"] = ended
             self._emit("StopTransaction", payload, tx.tx_ref)
         else:
+            if tx.charging_since is not None:
+                tx.time_charging += max(0.0, now - tx.charging_since)
+                tx.charging_since = None
             info: dict[str, Any] = {"transactionId": tx.tx_ref, "chargingState": evse.charging_state,
+                                    "timeSpentCharging": round(tx.time_charging),
                                     "stoppedReason": reason if reason in REASONS_201 else "Other"}
             payload = self._event_201("Ended", evse_id, evse, tx, now, trigger, info)
             if isinstance(id_token, Mapping):
@@ -602,7 +620,8 @@ class TransactionManager:
             return
         state = {"tx_ref": tx.tx_ref, "started_at": tx.started_at, "meter_start": tx.meter_start,
                  "seq_no": tx.seq_no, "id_token": tx.id_token, "remote_start_id": tx.remote_start_id,
-                 "connector_id": tx.connector_id}
+                 "connector_id": tx.connector_id, "time_charging": tx.time_charging,
+                 "charging_since": tx.charging_since}
         self._db.execute("INSERT OR REPLACE INTO tx_state (evse_id, state) VALUES (?, ?)",
                          (evse_id, json.dumps(state)))
 
