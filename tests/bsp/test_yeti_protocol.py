@@ -574,3 +574,19 @@ def test_writes_after_a_reset_fit_the_mcu_rx_queue() -> None:
     link.core.receive_data(keep_alive, link.now + 0.2)
     after = [pb.EverestToMcu.decode(p) for p in FrameDecoder().feed(link.core.data_to_send())]
     assert after == [pb.EverestToMcu(set_number_of_phases=True), pb.EverestToMcu(pwm_duty_cycle=1000)]
+
+
+def test_car_state_changes_during_f_are_not_lost() -> None:
+    """While the pilot is at F the board sees -12 V; what the car did meanwhile shows when F ends."""
+    link = Link()
+    link.car.plug_in()
+    link.core.pwm_on(10)
+    link.run(0.5)
+    link.core.cp_state_f()
+    link.run(0.3)
+    link.car.unplug()
+    link.run(0.3)
+    link.take()
+    link.core.cp_state_x1()
+    link.run(0.3)
+    assert [e.state for e in link.of(CpStateChanged)] == [CpState.A]

@@ -58,13 +58,13 @@ def cobs_decode(data: bytes) -> bytes:
     while i < n:
         code = data[i]
         if code == 0:
-            raise FramingError(f"COBS: zero byte at offset {i} inside a block")
+            raise CobsError(f"COBS: zero byte at offset {i} inside a block")
         end = i + code
         if end > n:
-            raise FramingError(f"COBS: code {code} at offset {i} runs past the end of the {n}-byte block")
+            raise CobsError(f"COBS: code {code} at offset {i} runs past the end of the {n}-byte block")
         chunk = data[i + 1 : end]
         if 0 in chunk:
-            raise FramingError(f"COBS: zero byte inside the block at offset {i + 1 + chunk.index(0)}")
+            raise CobsError(f"COBS: zero byte inside the block at offset {i + 1 + chunk.index(0)}")
         out += chunk
         i = end
         if code != 255 and i < n:
@@ -86,12 +86,12 @@ def encode_frame(payload: bytes) -> bytes:
 def decode_block(block: bytes) -> bytes:
     """Decode one COBS block (without the delimiter) into a payload, checking size limits and the CRC."""
     if len(block) > MAX_ENCODED_SIZE:
-        raise FramingError(f"frame of {len(block)} encoded bytes exceeds the limit of {MAX_ENCODED_SIZE}")
+        raise FrameSizeError(f"frame of {len(block)} encoded bytes exceeds the limit of {MAX_ENCODED_SIZE}")
     decoded = cobs_decode(block)
     if len(decoded) < MIN_DECODED_SIZE:
-        raise FramingError(f"frame of {len(decoded)} decoded bytes is shorter than payload + CRC")
+        raise FrameSizeError(f"frame of {len(decoded)} decoded bytes is shorter than payload + CRC")
     if len(decoded) > MAX_DECODED_SIZE:
-        raise FramingError(f"frame of {len(decoded)} decoded bytes exceeds the limit of {MAX_DECODED_SIZE}")
+        raise FrameSizeError(f"frame of {len(decoded)} decoded bytes exceeds the limit of {MAX_DECODED_SIZE}")
     payload, crc = decoded[:-CRC_SIZE], int.from_bytes(decoded[-CRC_SIZE:], "little")
     expected = crc32_jamcrc(payload)
     if crc != expected:
@@ -101,6 +101,14 @@ def decode_block(block: bytes) -> bytes:
 
 class BadCrcError(FramingError):
     """The CRC of a frame does not match its payload."""
+
+
+class CobsError(FramingError):
+    """A block is not valid COBS."""
+
+
+class FrameSizeError(FramingError):
+    """A frame is shorter or longer than the MCU accepts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,11 +202,13 @@ class FrameDecoder:
             self._discarded += len(block) + 1
             self.last_error = str(exc)
             return None
-        except FramingError as exc:
-            if "COBS" in str(exc):
-                self._cobs += 1
-            else:
-                self._size += 1
+        except CobsError as exc:
+            self._cobs += 1
+            self._discarded += len(block) + 1
+            self.last_error = str(exc)
+            return None
+        except FrameSizeError as exc:
+            self._size += 1
             self._discarded += len(block) + 1
             self.last_error = str(exc)
             return None
