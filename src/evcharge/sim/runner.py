@@ -1,0 +1,444 @@
+"""One simulated AC charging session: the composition of the SDK's packages.
+
+::
+
+    car (iec61851.Vehicle + battery) ── inside ──> Yeti board simulator ─ pty ─> Yeti driver core (pyserial)
+                                                                                     │ BoardSupport
+    PN532 simulator ─ pty ─> PN532 reader core (pyserial)             ChargerApp: iec61851.Charger
+                 │ card                                                              │ transaction events
+                 └──────────────> SimStation (ocpp.functions Station) <──────────────┘
+                                        │ websocket (through a cuttable relay)
+                                  CSMS (embedded ocpp.csms, or --csms-url)
+
+:class:`Session` owns the parts and advances the simulated clock in fixed steps (:attr:`SimConfig.step`);
+:meth:`Session.step` is plain synchronous code -- pump the ptys, feed the driver's events to the charger logic,
+the charger logic's events to the station, run the scenario's due actions.  :meth:`Session.run` paces the steps
+against real time by ``time_scale`` and gives the asyncio loop (OCPP) its turn between them.  When the machine
+is too slow for the requested scale, the simulated clock simply runs slower: no protocol timer ever fires
+because real time ran away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evcharge.bsp import events as bsp
+from evcharge.bsp.yak.pn532 import CardDetected, Pn532Reader
+from evcharge.bsp.yak.pn532_simulator import Pn532Simulator, SimulatedCard
+from evcharge.bsp.yeti.protocol import YetiProtocol
+from evcharge.bsp.yeti.simulator import SimulatorConfig
+from evcharge.iec61851.states import ChargerState, CPState
+from evcharge.ocpp.functions._common import format_datetime, from_timestamp
+from evcharge.ocpp.functions.transactions import Authorized, StopRequested
+
+from . import scenario as sc
+from .car import Car, CarConfig, CarOnBoard
+from .charger import ChargerApp, ChargerAppConfig
+from .csms import CsmsBooks, CsmsControl, make_csms
+from .record import EventLog
+from .transport import LinkRelay, PtyDevice, SerialPort
+
+__all__ = ["Progress", "Session", "SessionResult", "SimConfig"]
+
+log = logging.getLogger("evcharge.sim")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimConfig:
+    """Everything about one simulated session."""
+
+    scenario: sc.Scenario = sc.Scenario.NORMAL
+    auth: sc.AuthMode = sc.AuthMode.RFID
+    ocpp_version: str = "2.0.1"  #: "2.0.1" or "1.6"
+    time_scale: float = 60.0  #: simulated seconds per real second (0: as fast as the machine goes)
+    duration: float = 1200.0  #: charging time, simulated seconds
+    until_soc: float | None = None  #: stop charging at this state of charge, %
+    car: CarConfig = field(default_factory=CarConfig)
+    charger_current: float = 16.0  #: the most the charger offers per phase, A (the Yeti allows 32)
+    step: float = 0.1  #: simulated seconds per step
+    meter_log_interval: float = 0.5  #: simulated seconds between meter samples in the event log
+    identity: str = "SIM001"
+    csms_url: str | None = None  #: an external CSMS; None runs the embedded one on loopback
+    security_profile: int = 0  #: 0 none, 1 basic auth, 2 TLS + basic auth (with --csms-url)
+    password: str | None = None
+    cafile: str | None = None  #: CA bundle to verify the external CSMS's certificate (profile 2)
+    drain_timeout: float = 20.0  #: real seconds to wait at the end for queued messages to reach the CSMS
+    limit_amps: float = 10.0  #: the limit-change scenario's profile, A
+
+    def script_config(self) -> sc.ScriptConfig:
+        """The scenario timeline's settings."""
+        return sc.ScriptConfig(scenario=self.scenario, auth=self.auth, duration=self.duration,
+                               until_soc=self.until_soc, limit_amps=self.limit_amps)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A snapshot for the live progress line."""
+
+    t: float
+    state: str  #: the IEC 61851 sub-state (A1, B2, C2, F ...)
+    current_a: float
+    power_w: float
+    energy_wh: float
+    soc: float
+    online: bool
+
+
+@dataclass(slots=True)
+class SessionResult:
+    """What a finished session hands back."""
+
+    config: SimConfig
+    log: EventLog
+    books: CsmsBooks | None  #: None with an external CSMS
+    finish_reason: str
+    queued_left: int = 0  #: transaction messages that never reached the CSMS
+    connected: bool = False  #: whether the station was connected to the CSMS at the end
+
+
+class Session:
+    """The composed charger, car and CSMS (see the module docstring)."""
+
+    def __init__(self, config: SimConfig, *, progress: Callable[[Progress], None] | None = None,
+                 workdir: Path | None = None) -> None:
+        self.config = config
+        self.progress = progress
+        self.log = EventLog()
+        self.t = 0.0
+        self.epoch = time.time()  # simulated wall clock = epoch + t
+        self.workdir = workdir
+        self.script = sc.Script(config.script_config())
+        car_config = config.car
+        if config.until_soc is not None:
+            car_config = CarConfig(capacity_kwh=car_config.capacity_kwh, soc=car_config.soc,
+                                   target_soc=config.until_soc, max_current=car_config.max_current,
+                                   phases=car_config.phases, reaction_time=car_config.reaction_time)
+        self.car = Car(car_config)
+        self.board_sim = CarOnBoard(self.car, SimulatorConfig())
+        self.reader_sim = Pn532Simulator()
+        self.driver = YetiProtocol()
+        self.reader = Pn532Reader()
+        self.app = ChargerApp(ChargerAppConfig(max_current=min(config.charger_current, 32.0),
+                                               stop_reason_on_trip="GroundFault" if config.ocpp_version != "1.6"
+                                               else "EmergencyStop"), self.driver, self.log)
+        self.books: CsmsBooks | None = None
+        self.control: CsmsControl | None = None
+        self.finish_reason: str | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tx_ref: str | None = None
+        self._next_meter_log = 0.0
+        self._next_limit_poll = 0.0
+        self._station_energy: float | None = None
+        self.peak_current = 0.0
+        self.csms_calls = 0
+
+    # ------------------------------------------------------------------ clocks
+    def sim_time(self) -> float:
+        """Simulated seconds since the start."""
+        return self.t
+
+    def wall_clock(self) -> float:
+        """The simulated UNIX time (what the station stamps its messages with)."""
+        return self.epoch + self.t
+
+    # ------------------------------------------------------------------ one step
+    def step(self, now: float) -> None:
+        """Advance everything to ``now`` (simulated seconds)."""
+        self.t = now
+        self.board_pty.pump(now)
+        self.reader_pty.pump(now)
+        self._drive_board(now)
+        self._drive_reader(now)
+        self.station.tick()
+        if now >= self._next_limit_poll:
+            self._next_limit_poll = now + 1.0
+            limit = self.station.smart_charging.limit_at(1, from_timestamp(self.wall_clock()))
+            self.app.set_limit(limit.value, now)
+            self._feed_station(now)
+        self._watch(now)
+        status = sc.Status(now=now, soc=self.car.soc, flowing=self.app.flowing, plugged_in=self.car.plugged_in)
+        for action in self.script.step(status):
+            self._act(action, now)
+
+    def _drive_board(self, now: float) -> None:
+        driver = self.driver
+        data = self.board_port.read()
+        if data:
+            driver.receive_data(data, now)
+        timer = driver.get_timer()
+        if timer is not None and timer <= now:
+            driver.handle_timer(now)
+        while (event := driver.next_event()) is not None:
+            self.app.board_event(event, now)
+            if isinstance(event, bsp.MeterReading):
+                self._station_energy = event.energy_wh_import
+                self.station.update_meter(1, {
+                    "Energy.Active.Import.Register": event.energy_wh_import,
+                    "Power.Active.Import": event.total_power_w,
+                    "Current.Import": max(event.current_a),
+                })
+            self._feed_station(now)
+        timer = self.app.get_timer()
+        if timer is not None and timer <= now:
+            self.app.handle_timer(now)
+            self._feed_station(now)
+        self.board_port.write(driver.data_to_send())
+
+    def _feed_station(self, now: float) -> None:
+        for event in self.app.transaction_events():
+            self.station.charger_event(event)
+            self._transaction_boundary(now)
+        while self.station.authorizations:
+            auth = self.station.authorizations.popleft()
+            if isinstance(auth, Authorized):
+                self.app.authorized(now)
+            elif isinstance(auth, StopRequested):
+                self.app.deauthorized(now)
+
+    def _drive_reader(self, now: float) -> None:
+        data = self.reader_port.read()
+        if data:
+            self.reader.receive_data(data, now)
+        timer = self.reader.get_timer()
+        if timer is not None and timer <= now:
+            self.reader.handle_timer(now)
+        while (event := self.reader.next_event()) is not None:
+            if isinstance(event, CardDetected):
+                self.log.add(now, "card", token=event.token)
+                self._spawn(self._authorize(event.token))
+        self.reader_port.write(self.reader.data_to_send())
+
+    async def _authorize(self, token: str) -> None:
+        id_token: Any = token if self.config.ocpp_version == "1.6" else {"idToken": token, "type": "ISO14443"}
+        accepted = await self.station.authorize(1, id_token)
+        self.log.add(self.t, "authorize", token=token, accepted=accepted)
+
+    def _transaction_boundary(self, now: float) -> None:
+        """Log a transaction's start or end with the meter reading the station used."""
+        ref = self.station.transactions.transaction_ref(1)
+        if ref != self._tx_ref:
+            energy = None if self._station_energy is None else round(self._station_energy, 3)
+            if self._tx_ref is not None:
+                self.log.add(now, "transaction_ended", transaction_id=self._tx_ref, meter_wh=energy)
+            if ref is not None:
+                self.log.add(now, "transaction_started", transaction_id=ref, meter_wh=energy)
+            self._tx_ref = ref
+
+    def _watch(self, now: float) -> None:
+        """Log meter samples and transaction boundaries; keep the connector status."""
+        meter = self.app.meter
+        if meter is not None:
+            self.peak_current = max(self.peak_current, *meter.current_a)
+            if now >= self._next_meter_log:
+                self._next_meter_log = now + self.config.meter_log_interval
+                self.log.add(now, "meter", energy_wh=round(meter.energy_wh_import, 3),
+                             power_w=round(meter.total_power_w, 1), current_a=[round(i, 2) for i in meter.current_a],
+                             soc=round(self.car.soc, 3))
+        self._transaction_boundary(now)
+        if self.app.charger.state is ChargerState.FAULT:
+            status = "Faulted"
+        elif self.app.cp in (None, CPState.A):
+            status = "Available"
+        else:
+            status = "Occupied"
+        self.station.set_connector_status(status)
+
+    # ------------------------------------------------------------------ the scenario's actions
+    def _act(self, action: sc.Action, now: float) -> None:
+        name = type(action).__name__
+        fields = {k: getattr(action, k) for k in getattr(action, "__slots__", ())}
+        self.log.add(now, "scenario", action=name, **{k: (v.hex().upper() if isinstance(v, bytes) else v)
+                                                        for k, v in fields.items()})
+        match action:
+            case sc.PlugIn():
+                self.car.plug_in(now)
+            case sc.Unplug():
+                self.car.unplug(now)
+            case sc.StopCharging():
+                self.car.stop_charging(now)
+            case sc.PresentCard(uid=uid):
+                self.reader_sim.present_card(SimulatedCard(uid))
+            case sc.RemoveCard():
+                self.reader_sim.remove_card()
+            case sc.RemoteStart(token=token):
+                if self.control is not None:
+                    self._spawn(self._csms_call("remote_start", self.control.remote_start(token)))
+                else:
+                    self.log.add(now, "note", text="waiting for a remote start from the external CSMS")
+            case sc.SendLimit(amps=amps):
+                if self.control is not None:
+                    start = format_datetime(from_timestamp(self.wall_clock()))
+                    self._spawn(self._csms_call("set_charging_profile", self.control.set_limit(amps, start)))
+                else:
+                    self.log.add(now, "note", text="the external CSMS decides on charging profiles")
+            case sc.InjectRcd(milliamps=ma):
+                self.board_sim.board.inject_rcd_leakage(ma)
+            case sc.ClearRcd():
+                self.board_sim.board.inject_rcd_leakage(0.0)
+            case sc.CutLink():
+                if self.relay is not None:
+                    self.relay.cut()
+            case sc.RestoreLink():
+                if self.relay is not None:
+                    self.relay.restore()
+            case sc.Finish(reason=reason):
+                self.finish_reason = reason
+
+    async def _csms_call(self, what: str, call: Any) -> None:
+        self.csms_calls += 1
+        try:
+            status = await call
+        except Exception as exc:  # the CSMS's call failed: the checks will say what is missing
+            self.log.add(self.t, "csms_call", call=what, error=f"{type(exc).__name__}: {exc}")
+        else:
+            self.log.add(self.t, "csms_call", call=what, status=status)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def snapshot(self) -> Progress:
+        """The live numbers."""
+        meter = self.app.meter
+        return Progress(
+            t=self.t, state=self.app.charger.sub_state,
+            current_a=0.0 if meter is None else max(meter.current_a),
+            power_w=0.0 if meter is None else meter.total_power_w,
+            energy_wh=0.0 if meter is None else meter.energy_wh_import,
+            soc=self.car.soc, online=self.station.connected,
+        )
+
+    # ------------------------------------------------------------------ running
+    async def run(self) -> SessionResult:
+        """Run the session to its end; the ports, servers and files are closed afterwards."""
+        with tempfile.TemporaryDirectory(prefix="evcharge-sim-") as tmp:
+            return await self._run(Path(self.workdir or tmp))
+
+    async def _run(self, directory: Path) -> SessionResult:
+        from evcharge.ocpp import v16, v201
+        from evcharge.ocpp.charge_point import BackoffConfig, ChargePointConfig
+        from evcharge.ocpp.transport.websocket import ChargePointClient, serve_csms
+
+        from .station import SimStation
+
+        cfg = self.config
+        version: Any = v16 if cfg.ocpp_version == "1.6" else v201
+        self.station = SimStation(cfg.identity, version="1.6" if cfg.ocpp_version == "1.6" else "2.0.1",
+                                  directory=directory, max_current_a=min(cfg.charger_current, 32.0),
+                                  clock=self.wall_clock)
+        server = None
+        self.relay: LinkRelay | None = None
+        if cfg.csms_url is None:
+            self.books = CsmsBooks(self.sim_time)
+            csms = make_csms(self.books, (v201, v16))
+            server = await serve_csms(csms, "127.0.0.1", 0)
+            port = server.sockets[0].getsockname()[1]
+            self.control = CsmsControl(csms, cfg.identity, cfg.ocpp_version)
+            self.relay = LinkRelay("127.0.0.1", port)
+            url = f"ws://127.0.0.1:{await self.relay.start()}/ocpp"
+        else:
+            url = cfg.csms_url
+            if cfg.scenario is sc.Scenario.OFFLINE:
+                url = await self._relay_external(url)
+        client = ChargePointClient(
+            self.station, url,
+            ChargePointConfig(versions=(version,), backoff=BackoffConfig(initial=0.25, maximum=2.0)),
+            security=_client_security(cfg),
+        )
+        self.board_pty = PtyDevice(self.board_sim)
+        self.reader_pty = PtyDevice(self.reader_sim)
+        self.board_port = SerialPort(self.board_pty.open(0.0))
+        self.reader_port = SerialPort(self.reader_pty.open(0.0))
+        tasks = [asyncio.create_task(client.run()), asyncio.create_task(self.station.run())]
+        try:
+            self.driver.start(0.0)
+            self.reader.start(0.0)
+            self.log.add(0.0, "start", board_port=self.board_pty.port, reader_port=self.reader_pty.port, csms=url)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10.0):
+                    await self.station.wait_connected()
+            await self._pace()
+            await self._drain()
+            queued_left, connected = len(self.station.queue), self.station.connected
+        finally:
+            await client.stop()
+            for task in tasks + list(self._tasks):
+                task.cancel()
+            for task in tasks + list(self._tasks):
+                with contextlib.suppress(BaseException):
+                    await task
+            if server is not None:
+                server.close()
+                with contextlib.suppress(Exception):
+                    await server.wait_closed()
+            if self.relay is not None:
+                await self.relay.close()
+            for closeable in (self.board_port, self.reader_port, self.board_pty, self.reader_pty):
+                closeable.close()
+            self.station.close_stores()
+        self.log.add(self.t, "end", reason=self.finish_reason or "", queued_left=queued_left)
+        return SessionResult(cfg, self.log, self.books, self.finish_reason or "", queued_left, connected)
+
+    async def _relay_external(self, url: str) -> str:
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(url)
+        if parts.scheme != "ws":
+            raise ValueError("the offline scenario with --csms-url needs a ws:// URL (a relay cannot cut TLS "
+                             "without breaking the host name check)")
+        self.relay = LinkRelay(parts.hostname or "127.0.0.1", parts.port or 80)
+        port = await self.relay.start()
+        return urlunsplit(("ws", f"127.0.0.1:{port}", parts.path, parts.query, ""))
+
+    async def _pace(self) -> None:
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        real0 = loop.time()
+        last_progress = 0.0
+        limit = cfg.duration + 3600.0  # a guard: no scenario runs an hour past its charging time
+        steps = 0
+        while self.finish_reason is None:
+            steps += 1
+            now = round(steps * cfg.step, 6)
+            self.step(now)
+            if now > limit and self.finish_reason is None:
+                self.finish_reason = "the scenario did not end"
+            if self.progress is not None and loop.time() - last_progress >= 0.25:
+                last_progress = loop.time()
+                self.progress(self.snapshot())
+            delay = real0 + now / cfg.time_scale - loop.time() if cfg.time_scale > 0 else 0.0
+            await asyncio.sleep(max(0.0, delay))
+
+    async def _drain(self) -> None:
+        """Keep the simulation going until the queued transaction messages reached the CSMS."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.drain_timeout
+        while loop.time() < deadline:
+            books_done = self.books is None or all(tx.ended_t is not None for tx in self.books.transactions.values())
+            if self.station.connected and len(self.station.queue) == 0 and books_done and not self._tasks:
+                break
+            self.step(round(self.t + self.config.step, 6))
+            await asyncio.sleep(0.01)
+        if self.progress is not None:
+            self.progress(self.snapshot())
+
+
+def _client_security(cfg: SimConfig) -> Any:
+    from evcharge.ocpp.transport.websocket import ClientSecurity
+
+    context = None
+    if cfg.security_profile >= 2:
+        import ssl
+
+        context = ssl.create_default_context(cafile=cfg.cafile)
+    return ClientSecurity(profile=cfg.security_profile, password=cfg.password,  # type: ignore[arg-type]
+                          ssl_context=context)

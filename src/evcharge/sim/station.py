@@ -1,0 +1,93 @@
+"""The OCPP side of the simulated charger: :class:`~evcharge.ocpp.functions.station.Station` with a simulated clock.
+
+:class:`SimStation` adds what a deployed station also needs from its application and the functions package
+leaves to it: BootNotification and StatusNotification on every connection, and a way for the charger logic to
+learn of authorizations that arrive through OCPP (remote start, remote stop).  Its timers run on the
+simulated clock: the runner calls :meth:`SimStation.tick` every step instead of :meth:`Station.run`'s
+real-time waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import Any
+
+from evcharge.ocpp.errors import OcppError
+from evcharge.ocpp.functions._common import format_datetime, from_timestamp
+from evcharge.ocpp.functions.station import Station
+from evcharge.ocpp.functions.transactions import Authorized, ChargerEvent, StopRequested
+
+__all__ = ["SimStation"]
+
+
+class SimStation(Station):
+    """A :class:`Station` driven by a simulated clock (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.authorizations: deque[Authorized | StopRequested] = deque()  #: for the charger logic
+        self.connector_status = "Available"
+        self.calls_made = 0
+        self.boots = 0
+
+    # ------------------------------------------------------------ driven by the runner
+    def tick(self) -> None:
+        """Run the transaction manager's timers (sampled and clock-aligned meter values) on the simulated clock."""
+        due = self.transactions.get_timer()
+        if due is not None and self._clock() >= due:
+            self.transactions.handle_timer(self._clock())
+            self._flush()
+
+    async def run(self) -> None:
+        """The offline-queue sender, until cancelled (the timers run in :meth:`tick`)."""
+        self.transactions.start_clock(self._clock())
+        await self.sender.run()
+
+    def charger_event(self, event: ChargerEvent) -> None:
+        """As :meth:`Station.charger_event`; authorizations and stops are also kept for the charger logic."""
+        super().charger_event(event)
+        if isinstance(event, Authorized | StopRequested):
+            self.authorizations.append(event)
+
+    def set_connector_status(self, status: str) -> None:
+        """The connector's status (2.0.1 names: Available, Occupied, Faulted); sent when connected."""
+        if status != self.connector_status:
+            self.connector_status = status
+            if self.connected:
+                self._spawn(self._status_notification())
+
+    # ------------------------------------------------------------ connection
+    async def on_connected(self) -> None:
+        await super().on_connected()
+        self._spawn(self._boot())
+
+    async def call(self, request: Any, *, action: str | None = None, timeout: float | None = None) -> Any:
+        self.calls_made += 1
+        return await super().call(request, action=action, timeout=timeout)
+
+    async def _boot(self) -> None:
+        if self.ocpp_version == "1.6":
+            boot: dict[str, Any] = {"chargePointVendor": "evcharge", "chargePointModel": "evcharge-sim"}
+        else:
+            boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "evcharge", "model": "evcharge-sim"}}
+        with contextlib.suppress(OcppError, asyncio.CancelledError):
+            await self.call(boot, action="BootNotification")
+            self.boots += 1
+            await self._status_notification()
+
+    async def _status_notification(self) -> None:
+        now = format_datetime(from_timestamp(self._clock()))
+        status = self.connector_status
+        if self.ocpp_version == "1.6":
+            names = {"Available": "Available", "Occupied": "Preparing", "Charging": "Charging",
+                     "Faulted": "Faulted", "Finishing": "Finishing"}
+            payload: dict[str, Any] = {"connectorId": 1, "errorCode": "NoError", "status": names[status],
+                                       "timestamp": now}
+        else:
+            names = {"Available": "Available", "Occupied": "Occupied", "Charging": "Occupied",
+                     "Faulted": "Faulted", "Finishing": "Occupied"}
+            payload = {"timestamp": now, "connectorStatus": names[status], "evseId": 1, "connectorId": 1}
+        with contextlib.suppress(OcppError):
+            await self.call(payload, action="StatusNotification")
