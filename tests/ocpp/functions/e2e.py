@@ -6,8 +6,9 @@ connection) by what identifies it: ``(transactionId, seqNo)`` in 2.0.1; the star
 MeterValues / StopTransaction.  ``processed`` is what it acted on, exactly once each; ``raw`` is every copy.
 
 Run as a module it is a charge-point process (used by the restart test):
-``python -m tests.ocpp.functions.e2e URL DIR PHASE`` with PHASE ``first`` (start a transaction, produce 10 meter
-values, send) or ``second`` (resume the transaction from DIR's SQLite files, 5 more values, end it, drain, exit).
+``python -m tests.ocpp.functions.e2e URL DIR PHASE VERSION`` with PHASE ``first`` (start a transaction, produce 10
+meter values, send) or ``second`` (resume the transaction from DIR's SQLite files, 5 more values, end it, drain,
+exit), VERSION ``1.6`` or ``2.0.1``.
 """
 
 from __future__ import annotations
@@ -140,16 +141,18 @@ async def stop_cp(client: ChargePointClient, tasks: list[asyncio.Task[None]]) ->
 # ---------------------------------------------------------------- the charge-point process of the restart test
 
 
-async def _process(url: str, directory: Path, phase: str) -> None:
-    cfg = TransactionConfig(tx_start_points=frozenset({"EVConnected"}), sampled_interval=1, aligned_interval=0)
+async def _process(url: str, directory: Path, phase: str, version: str) -> None:
+    v16_mode = version == "1.6"
+    cfg = TransactionConfig(version="1.6" if v16_mode else "2.0.1", tx_start_points=frozenset({"EVConnected"}),
+                            sampled_interval=1, aligned_interval=0)
     tm = TransactionManager(cfg, store=directory / "tx.sqlite")
     queue = OfflineQueue(directory / "queue.sqlite", OfflineQueueConfig(retry_interval=0.05))
-    client, sender, tasks = await connect_cp(url, v201, queue)
+    client, sender, tasks = await connect_cp(url, v16 if v16_mode else v201, queue)
     now = T0 if phase == "first" else T0 + 100
     tm.update_meter(1, {"Energy.Active.Import.Register": 0.0}, now)
     if phase == "first":
         tm.handle(EVConnected(1), now)
-        tm.handle(Authorized(1, TOKEN), now)
+        tm.handle(Authorized(1, "TAG-1" if v16_mode else TOKEN), now)
         tm.handle(EnergyFlowing(1), now)
         count = 10
     else:
@@ -179,4 +182,4 @@ async def _process(url: str, directory: Path, phase: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_process(sys.argv[1], Path(sys.argv[2]), sys.argv[3]))
+    asyncio.run(_process(sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]))

@@ -125,13 +125,14 @@ def test_kill_websocket_20_times_during_a_transaction(tmp_path: Path, version: A
     asyncio.run(main())
 
 
-def test_restart_the_charge_point_process_mid_transaction(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", ["2.0.1", "1.6"])
+def test_restart_the_charge_point_process_mid_transaction(tmp_path: Path, version: str) -> None:
     async def main() -> None:
         rec = Recorder()
         blocked = asyncio.Event()
 
         async def block_at_seq_5(handler: CsmsHandler, key: tuple[Any, ...], first: bool) -> None:
-            if key[2] == 5 and first:
+            if first and len(rec.processed) == 6:  # the sixth message of the transaction
                 blocked.set()
                 await asyncio.sleep(3600)  # no answer: seqNo 5 stays in flight until the process dies
 
@@ -139,8 +140,8 @@ def test_restart_the_charge_point_process_mid_transaction(tmp_path: Path) -> Non
         server, port = await start_csms(rec)
         url = f"ws://127.0.0.1:{port}/ocpp"
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        first = subprocess.Popen([sys.executable, "-m", "tests.ocpp.functions.e2e", url, str(tmp_path), "first"],
-                                 cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        argv = [sys.executable, "-m", "tests.ocpp.functions.e2e", url, str(tmp_path), "first", version]
+        first = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             await asyncio.wait_for(blocked.wait(), 60)
             await asyncio.sleep(0.2)  # let the first process produce all of its messages
@@ -152,7 +153,7 @@ def test_restart_the_charge_point_process_mid_transaction(tmp_path: Path) -> Non
         assert first.returncode == -signal.SIGKILL, first.stderr.read() if first.stderr else ""
         rec.hook = None
         second = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.ocpp.functions.e2e", url, str(tmp_path), "second",
+            sys.executable, "-m", "tests.ocpp.functions.e2e", url, str(tmp_path), "second", version,
             cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(second.communicate(), 120)
         assert second.returncode == 0, err.decode()
@@ -160,11 +161,19 @@ def test_restart_the_charge_point_process_mid_transaction(tmp_path: Path) -> Non
         server.close()
         await server.wait_closed()
 
-        tx_ids = {k[1] for k in rec.processed}
-        assert len(tx_ids) == 1
-        # Started, Authorized and ChargingStateChanged updates (0-2), 10 meter values (3-12) before the kill,
-        # 5 meter values (13-17) and Ended (18) after the restart: each processed once, in order
-        assert [k[2] for k in rec.processed] == list(range(19))
+        if version == "1.6":
+            # StartTransaction, 10 MeterValues before the kill, 5 MeterValues and StopTransaction after the restart,
+            # all with the transactionId the CSMS gave, each processed once, in order of their timestamps
+            assert [k[0] for k in rec.processed] == ["StartTransaction"] + ["MeterValues"] * 15 + ["StopTransaction"]
+            tx_id = next(iter(rec.tx_ids.values()))
+            assert {k[1] for k in rec.processed[1:]} == {tx_id}
+            stamps = [k[2] for k in rec.processed]
+            assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+        else:
+            assert len({k[1] for k in rec.processed}) == 1
+            # Started, Authorized and ChargingStateChanged updates (0-2), 10 meter values (3-12) before the kill,
+            # 5 meter values (13-17) and Ended (18) after the restart: each processed once, in order
+            assert [k[2] for k in rec.processed] == list(range(19))
         assert rec.raw.count(rec.processed[5]) == 2  # the message in flight at the kill was replayed
         assert_in_order_with_only_repeats(rec.raw, rec.processed)
         queue = OfflineQueue(tmp_path / "queue.sqlite")
