@@ -152,3 +152,18 @@ def test_mutated_frames_are_dropped_not_misread(payloads: list[bytes], data: st.
     for f in out:
         assert f in payloads
     assert len(out) + dec.stats.errors >= len(payloads) - 1
+
+
+def test_resync_drops_a_partial_frame_silently() -> None:
+    frame = encode_frame(bytes.fromhex("b00601"))
+    dec = FrameDecoder()
+    dec.resync()
+    assert dec.feed(frame[3:]) == []  # joined in the middle of a frame
+    assert dec.feed(frame) == [bytes.fromhex("b00601")]
+    assert dec.stats.errors == 0
+    dec2 = FrameDecoder()
+    assert dec2.feed(frame[3:] + frame) == [bytes.fromhex("b00601")]
+    assert dec2.stats.errors == 1  # without resync the fragment counts as a bad frame
+    dec3 = FrameDecoder()
+    dec3.resync()
+    assert dec3.feed(frame) == [bytes.fromhex("b00601")]  # joined exactly at a frame start: nothing lost

@@ -137,6 +137,7 @@ class FrameDecoder:
     def __init__(self) -> None:
         self._buf = bytearray()
         self._overflow = False
+        self._hunting = False
         self._frames = 0
         self._crc = 0
         self._cobs = 0
@@ -160,10 +161,31 @@ class FrameDecoder:
         self._buf.clear()
         self._overflow = False
 
+    def resync(self) -> None:
+        """Joining a running stream: up to the first delimiter, a block that does not decode is not an error."""
+        self.reset()
+        self._hunting = True
+
     def feed(self, data: bytes) -> list[bytes]:
         """Consume ``data``; return the payloads of the complete, valid frames in it."""
         out: list[bytes] = []
         start = 0
+        if self._hunting:
+            idx = data.find(0)
+            if idx < 0:
+                self._append(data)
+                return out
+            self._append(data[:idx])
+            self._hunting = False
+            start = idx + 1
+            block, self._buf = bytes(self._buf), bytearray()
+            overflow, self._overflow = self._overflow, False
+            try:
+                if not overflow and block:
+                    out.append(decode_block(block))
+                    self._frames += 1
+            except FramingError:
+                self._discarded += len(block) + 1  # the tail of a frame sent before we joined: not an error
         while True:
             idx = data.find(0, start)
             if idx < 0:

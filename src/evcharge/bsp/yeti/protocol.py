@@ -229,6 +229,7 @@ class YetiProtocol:
         """Begin the start-up sequence: reset the board (message, unless the transport pulsed the reset line)."""
         if self._state is not YetiState.IDLE:
             raise LocalProtocolError(f"start() called in state {self._state.value}")
+        self._decoder.resync()  # the port may have been opened in the middle of a frame
         self._begin_reset(now, send_message=not self.config.hardware_reset)
         self._next_keep_alive = now + self.config.keep_alive_interval
 
