@@ -70,10 +70,12 @@ def _energy(meter_values: list[dict[str, Any]] | None) -> float | None:
 
 
 class CsmsBooks:
-    """The CSMS's records (pure: payloads in, books out).  ``clock`` gives the simulated time of arrival."""
+    """The CSMS's records (pure: payloads in, books out).  ``clock`` gives the simulated time of arrival;
+    ``epoch`` (UNIX time of simulated second 0) turns the station's timestamps into simulated seconds too."""
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], epoch: float = 0.0) -> None:
         self.clock = clock
+        self.epoch = epoch
         self.messages: list[dict[str, Any]] = []  #: every CALL received: t, action, payload, duplicate
         self.transactions: dict[str, CsmsTransaction] = {}
         self.booted = False
@@ -90,7 +92,8 @@ class CsmsBooks:
         duplicate = key in self._seen and action in ("TransactionEvent", "StartTransaction", "StopTransaction",
                                                       "MeterValues")
         self._seen.add(key)
-        self.messages.append({"t": round(t, 3), "action": action, "payload": payload, "duplicate": duplicate})
+        self.messages.append({"t": round(t, 3), "made_t": self._made_at(payload), "action": action,
+                              "payload": payload, "duplicate": duplicate})
         handler = getattr(self, "_on_" + action, None)
         result: dict[str, Any] = handler(payload, t, duplicate) if handler is not None else {}
         return result
@@ -182,6 +185,19 @@ class CsmsBooks:
         return {"idTagInfo": {"status": "Accepted"}}
 
     # ------------------------------------------------------------------ helpers
+    def _made_at(self, payload: dict[str, Any]) -> float | None:
+        """When the station made the message (simulated seconds), from its timestamp."""
+        stamp = payload.get("timestamp")
+        if stamp is None and payload.get("meterValue"):
+            stamp = payload["meterValue"][-1].get("timestamp")
+        if not isinstance(stamp, str):
+            return None
+        try:
+            when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return round(when.timestamp() - self.epoch, 3)
+
     def now_text(self) -> str:
         """The CSMS's idea of the time (the simulated wall clock is the station's business; this is real)."""
         return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -44,7 +44,7 @@ from .car import Car, CarConfig, CarOnBoard
 from .charger import ChargerApp, ChargerAppConfig
 from .csms import CsmsBooks, CsmsControl, make_csms
 from .record import EventLog
-from .transport import LinkRelay, PtyDevice, SerialPort
+from .transport import LinkRelay, PtyLine
 
 __all__ = ["Progress", "Session", "SessionResult", "SimConfig"]
 
@@ -153,8 +153,8 @@ class Session:
     def step(self, now: float) -> None:
         """Advance everything to ``now`` (simulated seconds)."""
         self.t = now
-        self.board_pty.pump(now)
-        self.reader_pty.pump(now)
+        self.board_line.device_step(now)
+        self.reader_line.device_step(now)
         self._drive_board(now)
         self._drive_reader(now)
         self.station.tick()
@@ -170,7 +170,7 @@ class Session:
 
     def _drive_board(self, now: float) -> None:
         driver = self.driver
-        data = self.board_port.read()
+        data = self.board_line.host_read()
         if data:
             driver.receive_data(data, now)
         timer = driver.get_timer()
@@ -190,7 +190,7 @@ class Session:
         if timer is not None and timer <= now:
             self.app.handle_timer(now)
             self._feed_station(now)
-        self.board_port.write(driver.data_to_send())
+        self.board_line.host_write(driver.data_to_send())
 
     def _feed_station(self, now: float) -> None:
         for event in self.app.transaction_events():
@@ -204,7 +204,7 @@ class Session:
                 self.app.deauthorized(now)
 
     def _drive_reader(self, now: float) -> None:
-        data = self.reader_port.read()
+        data = self.reader_line.host_read()
         if data:
             self.reader.receive_data(data, now)
         timer = self.reader.get_timer()
@@ -214,7 +214,7 @@ class Session:
             if isinstance(event, CardDetected):
                 self.log.add(now, "card", token=event.token)
                 self._spawn(self._authorize(event.token))
-        self.reader_port.write(self.reader.data_to_send())
+        self.reader_line.host_write(self.reader.data_to_send())
 
     async def _authorize(self, token: str) -> None:
         id_token: Any = token if self.config.ocpp_version == "1.6" else {"idToken": token, "type": "ISO14443"}
@@ -338,7 +338,7 @@ class Session:
         server = None
         self.relay: LinkRelay | None = None
         if cfg.csms_url is None:
-            self.books = CsmsBooks(self.sim_time)
+            self.books = CsmsBooks(self.sim_time, self.epoch)
             csms = make_csms(self.books, (v201, v16))
             server = await serve_csms(csms, "127.0.0.1", 0)
             port = server.sockets[0].getsockname()[1]
@@ -354,15 +354,15 @@ class Session:
             ChargePointConfig(versions=(version,), backoff=BackoffConfig(initial=0.25, maximum=2.0)),
             security=_client_security(cfg),
         )
-        self.board_pty = PtyDevice(self.board_sim)
-        self.reader_pty = PtyDevice(self.reader_sim)
-        self.board_port = SerialPort(self.board_pty.open(0.0))
-        self.reader_port = SerialPort(self.reader_pty.open(0.0))
+        self.board_line = PtyLine(self.board_sim)
+        self.reader_line = PtyLine(self.reader_sim)
+        self.board_line.open(0.0)
+        self.reader_line.open(0.0)
         tasks = [asyncio.create_task(client.run()), asyncio.create_task(self.station.run())]
         try:
             self.driver.start(0.0)
             self.reader.start(0.0)
-            self.log.add(0.0, "start", board_port=self.board_pty.port, reader_port=self.reader_pty.port, csms=url)
+            self.log.add(0.0, "start", board_port=self.board_line.port, reader_port=self.reader_line.port, csms=url)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(10.0):
                     await self.station.wait_connected()
@@ -382,8 +382,8 @@ class Session:
                     await server.wait_closed()
             if self.relay is not None:
                 await self.relay.close()
-            for closeable in (self.board_port, self.reader_port, self.board_pty, self.reader_pty):
-                closeable.close()
+            self.board_line.close()
+            self.reader_line.close()
             self.station.close_stores()
         self.log.add(self.t, "end", reason=self.finish_reason or "", queued_left=queued_left)
         return SessionResult(cfg, self.log, self.books, self.finish_reason or "", queued_left, connected)

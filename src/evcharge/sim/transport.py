@@ -1,10 +1,9 @@
 """The only I/O of the simulation: pseudo-terminals for the simulated boards, and a TCP relay for the network.
 
-* :class:`PtyDevice` puts a sans-I/O device model (the Yeti board with its car, the PN532 reader) on the master
+* :class:`PtyLine` puts a sans-I/O device model (the Yeti board with its car, the PN532 reader) on the master
   side of a pty; the charger opens the slave side with pyserial, exactly as it opens ``/dev/ttyAMA0`` on a YAK.
-  Unlike :class:`evcharge.bsp.transport.pty.PtySimulator` it has no thread: the runner pumps it every step of
+  Unlike :class:`evcharge.bsp.transport.pty.PtySimulator` it has no thread: the runner moves it every step of
   the simulated clock, so no timeout can fire because a thread was late.
-* :class:`SerialPort` is the charger's side: pyserial, non-blocking reads.
 * :class:`LinkRelay` forwards TCP between the station and the CSMS, and can cut the link (the offline scenario).
 """
 
@@ -14,86 +13,117 @@ import asyncio
 import contextlib
 import errno
 import os
+import select
+import time
 import tty
 from typing import Any
 
 from evcharge.bsp.transport.pty import SimulatedDevice
 
-__all__ = ["LinkRelay", "PtyDevice", "SerialPort"]
+__all__ = ["LinkRelay", "PtyLine"]
 
 
-class PtyDevice:
-    """A simulated device behind a pty, pumped by the caller (see the module docstring)."""
+class PtyLine:
+    """A simulated device on the master side of a pty, the charger's pyserial port on the slave side.
 
-    def __init__(self, device: SimulatedDevice) -> None:
+    The two ends move in lockstep with the simulated clock: what one side writes during a step is read by the
+    other side within the same step (waiting, in real time, for the kernel to pass it on), so a loaded machine
+    slows the simulation down instead of delaying bytes by simulated seconds.
+    """
+
+    def __init__(self, device: SimulatedDevice, *, baudrate: int = 115200, max_wait: float = 1.0) -> None:
         self.device = device
+        self.baudrate = baudrate
+        self.max_wait = max_wait  #: real seconds to wait for bytes in flight before trying again next step
+        self.port = ""
         self._master: int | None = None
         self._slave: int | None = None
-        self.port = ""
+        self._host: Any = None
+        self._to_device = 0  # bytes the host wrote that the device has not read yet
+        self._to_host = 0  # bytes the device wrote that the host has not read yet
 
     def open(self, now: float) -> str:
-        """Create the pty, power the device up; return the slave's path."""
+        """Create the pty, open the slave with pyserial, power the device up; return the slave's path."""
+        import serial  # optional dependency: evcharge[bsp]
+
         master, slave = os.openpty()
         tty.setraw(slave)
         os.set_blocking(master, False)
         self._master, self._slave = master, slave
         self.port = os.ttyname(slave)
+        self._host = serial.Serial(self.port, self.baudrate, timeout=0, write_timeout=self.max_wait)
         self.device.power_up(now)
         return self.port
 
-    def pump(self, now: float) -> None:
-        """Move the bytes waiting on either side and run the device's due timers."""
+    # ------------------------------------------------------------------ the device's side
+    def device_step(self, now: float) -> None:
+        """Deliver the host's bytes to the device, run its due timers, send what it writes."""
         fd = self._master
-        if fd is None:
-            return
-        while True:
-            try:
-                data = os.read(fd, 4096)
-            except OSError as exc:  # EAGAIN: nothing waiting; EIO: the slave side is not open
-                if exc.errno in (errno.EAGAIN, errno.EIO):
-                    break
-                raise
-            if not data:
-                break
+        assert fd is not None, "open() first"
+        data = self._read_master(fd)
+        if data:
             self.device.receive_data(data, now)
         timer = self.device.get_timer()
         if timer is not None and timer <= now:
             self.device.handle_timer(now)
         out = self.device.data_to_send()
         if out:
-            with contextlib.suppress(BlockingIOError):
-                os.write(fd, out)
+            os.write(fd, out)
+            self._to_host += len(out)
+
+    def _read_master(self, fd: int) -> bytes:
+        chunks = []
+        deadline = time.monotonic() + self.max_wait
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                chunk = b""
+            except OSError as exc:  # EIO: the slave side is not open
+                if exc.errno != errno.EIO:
+                    raise
+                chunk = b""
+            if chunk:
+                chunks.append(chunk)
+                self._to_device = max(0, self._to_device - len(chunk))
+                continue
+            if self._to_device == 0 or time.monotonic() >= deadline:
+                return b"".join(chunks)
+            select.select([fd], [], [], 0.01)
+
+    # ------------------------------------------------------------------ the host's side (the charger)
+    def host_read(self) -> bytes:
+        """What the device sent (all of it, waiting for bytes still in the kernel)."""
+        host = self._host
+        chunks = []
+        deadline = time.monotonic() + self.max_wait
+        while True:
+            waiting = host.in_waiting
+            if waiting:
+                chunk = bytes(host.read(waiting))
+                chunks.append(chunk)
+                self._to_host = max(0, self._to_host - len(chunk))
+                continue
+            if self._to_host == 0 or time.monotonic() >= deadline:
+                return b"".join(chunks)
+            select.select([host.fileno()], [], [], 0.01)
+
+    def host_write(self, data: bytes) -> None:
+        """The host writes ``data`` to the port."""
+        if data:
+            self._host.write(data)
+            self._to_device += len(data)
 
     def close(self) -> None:
-        """Close both sides."""
+        """Close the port and the pty."""
+        if self._host is not None:
+            self._host.close()
+            self._host = None
         for fd in (self._master, self._slave):
             if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._master = self._slave = None
-
-
-class SerialPort:
-    """The charger's end of a serial line (pyserial, 115200 8N1, non-blocking reads)."""
-
-    def __init__(self, port: str, baudrate: int = 115200) -> None:
-        import serial  # optional dependency: evcharge[bsp]
-
-        self._serial: Any = serial.Serial(port, baudrate, timeout=0, write_timeout=1.0)
-
-    def read(self) -> bytes:
-        """What has arrived (possibly nothing)."""
-        waiting = self._serial.in_waiting
-        return bytes(self._serial.read(waiting)) if waiting else b""
-
-    def write(self, data: bytes) -> None:
-        """Send ``data``."""
-        if data:
-            self._serial.write(data)
-
-    def close(self) -> None:
-        """Close the port."""
-        self._serial.close()
 
 
 class LinkRelay:

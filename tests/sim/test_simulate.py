@@ -1,0 +1,227 @@
+"""`evcharge simulate` end to end, through the command line, at high time scale.
+
+Every test runs the real composition -- the Yeti board simulator with the car on a pty, the Yeti driver over
+pyserial, the IEC 61851 charger, the PN532 reader on a second pty, the OCPP station with its offline queue, the
+embedded CSMS over a websocket on loopback -- and checks the JSON event log against what IEC 61851-1 and OCPP
+say, with its own reading of the log (not the command's own checks).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SCALE = "400"  # simulated seconds per real second
+DURATION = "5m"
+
+
+def simulate(tmp_path: Path, *args: str, timeout: float = 150.0) -> tuple[int, dict[str, Any], str]:
+    log = tmp_path / "log.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "evcharge", "simulate", "--time-scale", SCALE, "--duration", DURATION,
+         "--json", str(log), *args],
+        capture_output=True, text=True, timeout=timeout,
+    )
+    doc = json.loads(log.read_text()) if log.exists() else {}
+    return proc.returncode, doc, proc.stdout + proc.stderr
+
+
+def events(doc: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e for e in doc["events"] if e["type"] == kind]
+
+
+def pilot_states(doc: dict[str, Any]) -> list[str]:
+    """The vehicle's states as the board read them, repeats and the charger's own F removed."""
+    seq = ["A"]
+    for e in events(doc, "cp"):
+        if e["state"] != "F" and e["state"] != seq[-1]:
+            seq.append(e["state"])
+    return seq
+
+
+def unsafe_relay_intervals(doc: dict[str, Any]) -> list[tuple[float, float]]:
+    """Intervals during which the relays were closed while the car was not in C or the pilot showed no PWM."""
+    cp, pilot, closed = "A", "X1", False
+    bad_from: float | None = None
+    intervals = []
+    for e in doc["events"]:
+        if e["type"] == "cp":
+            cp = e["state"]
+        elif e["type"] == "pilot":
+            pilot = e["output"]
+        elif e["type"] == "relays":
+            closed = e["closed"]
+        else:
+            continue
+        unsafe = closed and not (cp == "C" and pilot == "X2")
+        if unsafe and bad_from is None:
+            bad_from = e["t"]
+        elif not unsafe and bad_from is not None:
+            intervals.append((bad_from, e["t"]))
+            bad_from = None
+    if bad_from is not None:
+        intervals.append((bad_from, float("inf")))
+    return intervals
+
+
+def relay_closures_outside_c2(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    cp, pilot, wrong = "A", "X1", []
+    for e in doc["events"]:
+        if e["type"] == "cp":
+            cp = e["state"]
+        elif e["type"] == "pilot":
+            pilot = e["output"]
+        elif e["type"] == "relays" and e["closed"] and not (cp == "C" and pilot == "X2"):
+            wrong.append(e)
+    return wrong
+
+
+def meter_energy(doc: dict[str, Any]) -> float:
+    (start,), (end,) = events(doc, "transaction_started"), events(doc, "transaction_ended")
+    return float(end["meter_wh"]) - float(start["meter_wh"])
+
+
+def integrated_energy(doc: dict[str, Any]) -> float:
+    """Energy from the logged power samples (trapezoids), between the transaction's start and end."""
+    t0, t1 = events(doc, "transaction_started")[0]["t"], events(doc, "transaction_ended")[0]["t"]
+    samples = [(e["t"], e["power_w"]) for e in events(doc, "meter") if t0 <= e["t"] <= t1]
+    return sum((b[0] - a[0]) * (a[1] + b[1]) / 2 for a, b in itertools.pairwise(samples)) / 3600.0
+
+
+def csms_transaction(doc: dict[str, Any]) -> dict[str, Any]:
+    (tx,) = doc["csms"]["transactions"]
+    return tx
+
+
+def assert_session_basics(doc: dict[str, Any], version: str) -> None:
+    # contactors closed only while C with PWM; opened at once (within the simulation's step) otherwise
+    assert relay_closures_outside_c2(doc) == []
+    for start, end in unsafe_relay_intervals(doc):
+        assert end - start <= 0.5, f"relays closed outside C2 from t={start} to t={end}"
+    # energy delivered, and the CSMS's energy equals the meter's (1.6 sends whole Wh)
+    energy = meter_energy(doc)
+    assert energy > 100.0
+    assert energy == pytest.approx(integrated_energy(doc), rel=0.02)
+    tx = csms_transaction(doc)
+    assert tx["ended_t"] is not None, "the transaction was not closed at the CSMS"
+    assert abs(tx["meter_stop_wh"] - tx["meter_start_wh"] - energy) <= (1.0 if version == "1.6" else 0.01)
+    # every transaction message arrived; copies (resends after a lost answer) are recognised as such
+    if version == "2.0.1":
+        assert sorted(tx["seq_nos"]) == list(range(len(tx["seq_nos"])))
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "1.6"])
+def test_normal_session(tmp_path: Path, version: str) -> None:
+    rc, doc, out = simulate(tmp_path, "--ocpp", version)
+    assert rc == 0, out
+    assert doc["result"] == {"ok": True, "problems": []}
+    assert pilot_states(doc) == ["A", "B", "C", "B", "A"]
+    assert_session_basics(doc, version)
+    # 16 A offered on three phases: the car draws 16 A (duty 26.67 % -> 16.0 A)
+    assert max(max(e["current_a"]) for e in events(doc, "meter")) == pytest.approx(16.0, abs=0.01)
+    assert csms_transaction(doc)["stop_reason"] == "EVDisconnected"
+    # the pilot shows no PWM before the card was accepted
+    first_pwm = next(e for e in events(doc, "pilot") if e["output"] == "X2")
+    accepted = next(e for e in events(doc, "authorize") if e["accepted"])
+    assert first_pwm["t"] >= accepted["t"]
+    # the summary is printed
+    assert "energy delivered" in out and "OK" in out
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "1.6"])
+def test_limit_change(tmp_path: Path, version: str) -> None:
+    rc, doc, out = simulate(tmp_path, "--ocpp", version, "--scenario", "limit-change", "--limit", "10")
+    assert rc == 0, out
+    assert pilot_states(doc) == ["A", "B", "C", "B", "A"]
+    assert_session_basics(doc, version)
+    (call,) = [e for e in events(doc, "csms_call") if e["call"] == "set_charging_profile"]
+    assert call["status"] == "Accepted"
+    limit = next(e for e in events(doc, "limit") if e["amps"] == 10.0)
+    # the duty cycle for 10 A (16.67 %) within the 5 s a duty cycle must stand ...
+    pwm = next(e for e in events(doc, "pilot") if e["t"] >= limit["t"] and e["output"] == "X2")
+    assert pwm["duty"] == pytest.approx(10 / 0.6, abs=0.01)
+    assert pwm["t"] - limit["t"] <= 5.0 + 0.1
+    # ... and the car follows within the 5 s IEC 61851-1 gives it (meter samples every 0.5 s)
+    follow = next(e for e in events(doc, "meter") if e["t"] >= pwm["t"] and max(e["current_a"]) <= 10.0 + 1e-6)
+    assert follow["t"] - pwm["t"] <= 5.0 + 0.5
+    ended = events(doc, "transaction_ended")[0]["t"]
+    assert all(max(e["current_a"]) <= 10.0 + 1e-6 for e in events(doc, "meter") if follow["t"] <= e["t"] <= ended)
+
+
+def test_unplug_mid_session(tmp_path: Path) -> None:
+    rc, doc, out = simulate(tmp_path, "--scenario", "unplug-mid-session")
+    assert rc == 0, out
+    assert pilot_states(doc) == ["A", "B", "C", "A"]
+    assert_session_basics(doc, "2.0.1")
+    unplugged = next(e for e in events(doc, "cp") if e["state"] == "A" and e["t"] > 5)
+    opened = next(e for e in events(doc, "relays") if not e["closed"])
+    assert 0 <= opened["t"] - unplugged["t"] <= 0.5
+    assert csms_transaction(doc)["stop_reason"] == "EVDisconnected"
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "1.6"])
+def test_rcd_fault_opens_the_relays(tmp_path: Path, version: str) -> None:
+    rc, doc, out = simulate(tmp_path, "--ocpp", version, "--scenario", "rcd-fault")
+    assert rc == 0, out
+    assert_session_basics(doc, version)
+    (trip,) = [e for e in events(doc, "board_error") if e["error"] == "MREC2GroundFailure"]
+    injected = next(e for e in events(doc, "scenario") if e["action"] == "InjectRcd")
+    assert injected["milliamps"] >= 30.0  # above the 30 mA AC trip level
+    opened = next(e for e in events(doc, "relays") if e["t"] >= trip["t"])
+    assert not opened["closed"] and opened["t"] - trip["t"] <= 0.5
+    # no power after the trip, and the pilot shows F (EVSE error)
+    assert not any(e["closed"] for e in events(doc, "relays") if e["t"] > trip["t"])
+    assert any(e["output"] == "F" and e["t"] >= trip["t"] for e in events(doc, "pilot"))
+    assert csms_transaction(doc)["stop_reason"] == ("EmergencyStop" if version == "1.6" else "GroundFault")
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "1.6"])
+def test_offline_messages_delivered_exactly_once(tmp_path: Path, version: str) -> None:
+    rc, doc, out = simulate(tmp_path, "--ocpp", version, "--scenario", "offline")
+    assert rc == 0, out
+    assert pilot_states(doc) == ["A", "B", "C", "B", "A"]
+    assert_session_basics(doc, version)
+    cut = next(e for e in events(doc, "scenario") if e["action"] == "CutLink")
+    restored = next(e for e in events(doc, "scenario") if e["action"] == "RestoreLink")
+    messages = [m for m in doc["csms"]["messages"]
+                if m["action"] in ("TransactionEvent", "StartTransaction", "StopTransaction", "MeterValues")]
+    originals = [m for m in messages if not m["duplicate"]]
+    # the CSMS got transaction messages made during the outage, after it
+    late = [m for m in originals if m["t"] > restored["t"] and m["action"] in ("TransactionEvent", "MeterValues")
+            and cut["t"] <= m["made_t"] <= restored["t"]]
+    assert late, "no message from the outage arrived after the link came back"
+    # exactly once: no two originals with the same content
+    keys = [json.dumps(m["payload"], sort_keys=True) for m in originals]
+    assert len(keys) == len(set(keys))
+    if version == "2.0.1":
+        seq = [m["payload"]["seqNo"] for m in originals if m["action"] == "TransactionEvent"]
+        assert sorted(seq) == list(range(len(seq)))
+        assert all(m["payload"].get("offline") for m in late)
+
+
+def test_remote_start(tmp_path: Path) -> None:
+    rc, doc, out = simulate(tmp_path, "--auth", "remote")
+    assert rc == 0, out
+    (call,) = [e for e in events(doc, "csms_call") if e["call"] == "remote_start"]
+    assert call["status"] == "Accepted"
+    assert not events(doc, "card")
+    assert pilot_states(doc) == ["A", "B", "C", "B", "A"]
+    assert_session_basics(doc, "2.0.1")
+
+
+def test_unreachable_csms_fails_with_the_reason(tmp_path: Path) -> None:
+    rc, doc, out = simulate(tmp_path, "--csms-url", "ws://127.0.0.1:9/ocpp", "--drain-timeout", "1")
+    assert rc == 1
+    assert doc["result"]["ok"] is False
+    assert "FAILED" in out and doc["result"]["problems"]
+
+
+def test_bad_arguments_exit_non_zero(tmp_path: Path) -> None:
+    rc, _, out = simulate(tmp_path, "--duration", "soon")
+    assert rc == 2 and "not a duration" in out
