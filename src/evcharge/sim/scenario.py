@@ -152,7 +152,8 @@ class Script:
 
     def step(self, s: Status) -> list[Action]:
         """The actions due at ``s.now``."""
-        c, now, out = self.config, s.now, []
+        c, now = self.config, s.now
+        out: list[Action] = []
         if self._once("plug", now >= c.plug_at):
             out.append(PlugIn())
         if c.auth is AuthMode.RFID:

@@ -1,0 +1,273 @@
+"""The simulation's pure parts, each alone: the car, the charger logic, the timeline, the CSMS's books, the checks."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import pytest
+
+from evcharge.bsp import events as bsp
+from evcharge.bsp.events import BoardErrorKind, Capabilities, PowerReason
+from evcharge.iec61851 import CPState
+from evcharge.ocpp.functions import transactions as tx
+from evcharge.sim.car import Car, CarConfig
+from evcharge.sim.charger import ChargerApp, ChargerAppConfig
+from evcharge.sim.checks import cp_sequence, verify
+from evcharge.sim.cli import parse_duration
+from evcharge.sim.csms import CsmsBooks
+from evcharge.sim.record import EventLog
+from evcharge.sim.scenario import (
+    CutLink,
+    Finish,
+    PlugIn,
+    PresentCard,
+    RestoreLink,
+    Scenario,
+    Script,
+    ScriptConfig,
+    SendLimit,
+    Status,
+    StopCharging,
+    Unplug,
+)
+
+CAPS = Capabilities(min_current_a=6, max_current_a=32, min_phases=1, max_phases=3,
+                    supports_changing_phases_during_charging=True)
+
+
+# ------------------------------------------------------------------------------------------------ the car
+
+def test_car_follows_the_duty_cycle_after_its_reaction_time() -> None:
+    car = Car(CarConfig(reaction_time=2.0))
+    car.plug_in(0.0)
+    assert car.pilot_level == 9.0  # B
+    car.observe_pilot(2667, 1.0)  # 26.67 % = 16 A
+    assert car.pilot_level == 6.0  # C: ready and allowed
+    assert car.current_demand(16.0) == 0.0  # not before its reaction time
+    car.observe_pilot(2667, 3.0)
+    assert car.current_demand(16.0) == 16.0
+    assert car.current_demand(10.0) == 10.0  # never more than offered
+
+
+def test_car_battery_charges_and_stops_at_the_target() -> None:
+    car = Car(CarConfig(capacity_kwh=10.0, soc=50.0, target_soc=60.0))
+    car.plug_in(0.0)
+    car.observe_pilot(2667, 0.0)
+    car.charge(6000.0, 300.0, 300.0)  # 0.5 kWh = 5 % of 10 kWh
+    assert car.soc == pytest.approx(55.0) and car.pilot_level == 6.0
+    car.charge(6000.0, 300.0, 600.0)
+    assert car.soc == pytest.approx(60.0)
+    assert car.pilot_level == 9.0  # reached 60 %: the car opened S2 (B)
+    car.charge(60000.0, 3600.0, 4200.0)
+    assert car.soc == 100.0  # never above full
+
+
+def test_car_rejects_impossible_configuration() -> None:
+    with pytest.raises(ValueError):
+        CarConfig(phases=2)
+    with pytest.raises(ValueError):
+        CarConfig(capacity_kwh=0)
+
+
+# ------------------------------------------------------------------------------------------------ charger logic
+
+class FakeBoard:
+    """Records the BoardSupport calls."""
+
+    capabilities = CAPS
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def enable(self, enabled: bool) -> None:
+        self.calls.append(("enable", enabled))
+
+    def pwm_on(self, duty_percent: float) -> None:
+        self.calls.append(("pwm", round(duty_percent, 2)))
+
+    def cp_state_x1(self) -> None:
+        self.calls.append(("x1", None))
+
+    def cp_state_f(self) -> None:
+        self.calls.append(("f", None))
+
+    def cp_state_e(self) -> None:
+        self.calls.append(("e", None))
+
+    def allow_power_on(self, allow: bool, reason: PowerReason) -> None:
+        self.calls.append(("allow", allow))
+
+    def set_three_phases(self, three_phases: bool) -> None:
+        self.calls.append(("3ph", three_phases))
+
+    def lock_connector(self, lock: bool) -> None:
+        self.calls.append(("lock", lock))
+
+    def next_event(self) -> None:
+        return None
+
+
+def plugged_app() -> tuple[ChargerApp, FakeBoard, EventLog]:
+    board, log = FakeBoard(), EventLog()
+    app = ChargerApp(ChargerAppConfig(max_current=16.0), board, log)
+    assert board.calls == []  # nothing reaches the board before it is ready
+    app.board_event(bsp.BoardReady(CAPS, 0.1), 0.1)
+    app.board_event(bsp.CpStateChanged(bsp.CpState.B, 1.0), 1.0)
+    return app, board, log
+
+
+def test_no_pwm_before_authorization() -> None:
+    app, board, _ = plugged_app()
+    assert ("allow", False) in board.calls and not any(c[0] == "pwm" for c in board.calls)
+    assert app.transaction_events() == [tx.EVConnected(1)]
+    app.authorized(2.0)
+    assert board.calls[-1] == ("pwm", 26.67)  # 16 A
+
+
+def test_power_on_and_energy_flow_become_transaction_events() -> None:
+    app, board, _ = plugged_app()
+    app.authorized(2.0)
+    app.transaction_events()
+    app.board_event(bsp.CpStateChanged(bsp.CpState.C, 3.0), 3.0)
+    assert board.calls[-1] == ("allow", True)
+    app.board_event(bsp.PowerOn(3.1), 3.1)
+    reading = bsp.MeterReading(now=3.3, energy_wh_import=1.0, power_w=(3600.0, 3600.0, 3600.0),
+                               voltage_v=(230.0,) * 3, current_a=(16.0,) * 3, current_n_a=0.0,
+                               frequency_hz=(50.0,) * 3)
+    app.board_event(reading, 3.3)
+    assert app.transaction_events() == [tx.PowerPathClosed(1), tx.EnergyFlowing(1)]
+
+
+def test_rcd_trip_withdraws_power_shows_f_and_ends_the_transaction() -> None:
+    app, board, log = plugged_app()
+    app.authorized(2.0)
+    app.board_event(bsp.CpStateChanged(bsp.CpState.C, 3.0), 3.0)
+    app.board_event(bsp.PowerOn(3.1), 3.1)
+    app.transaction_events()
+    board.calls.clear()
+    app.board_event(bsp.ErrorRaised(BoardErrorKind.RCD_TRIGGERED, "tripped", 10.0), 10.0)
+    assert ("allow", False) in board.calls and ("f", None) in board.calls
+    assert app.transaction_events() == [tx.StopRequested(1, "GroundFault")]
+    # F for at least 300 ms (IEC 61851-1 Table A.5), then the fault is cleared; no PWM without a new authorization
+    timer = app.get_timer()
+    assert timer is not None and timer >= 10.3
+    app.handle_timer(timer)
+    assert board.calls[-1] == ("x1", None)
+    assert [e["type"] for e in log.events].count("charger_fault_cleared") == 1
+
+
+def test_a_lower_limit_is_deferred_to_five_seconds_after_the_last_change() -> None:
+    app, board, _ = plugged_app()
+    app.authorized(2.0)
+    app.set_limit(10.0, 3.0)
+    assert board.calls[-1] == ("pwm", 26.67)  # the duty cycle changed 1 s ago: it must stand 5 s
+    assert app.get_timer() == pytest.approx(7.0)
+    app.handle_timer(7.0)
+    assert board.calls[-1] == ("pwm", 16.67)
+
+
+# ------------------------------------------------------------------------------------------------ timeline
+
+def run_script(config: ScriptConfig, flowing_from: float, until: float) -> list[tuple[float, Any]]:
+    script, out, t = Script(config), [], 0.0
+    while t <= until:
+        for action in script.step(Status(now=t, soc=30.0, flowing=t >= flowing_from, plugged_in=True)):
+            out.append((round(t, 1), action))
+        t += 0.5
+    return out
+
+
+def test_normal_timeline() -> None:
+    actions = run_script(ScriptConfig(duration=100.0), flowing_from=10.0, until=200.0)
+    kinds = [type(a) for _, a in actions]
+    assert kinds[:2] == [PlugIn, PresentCard]
+    stop = next(t for t, a in actions if isinstance(a, StopCharging))
+    assert stop == 110.0
+    assert [t for t, a in actions if isinstance(a, Unplug)] == [115.0]
+    assert isinstance(actions[-1][1], Finish) and actions[-1][1].reason == ""
+
+
+def test_limit_change_and_offline_timelines() -> None:
+    limit = run_script(ScriptConfig(scenario=Scenario.LIMIT_CHANGE, duration=90.0), 10.0, 200.0)
+    assert [(t, a.amps) for t, a in limit if isinstance(a, SendLimit)] == [(40.0, 10.0)]
+    offline = run_script(ScriptConfig(scenario=Scenario.OFFLINE, duration=100.0), 10.0, 200.0)
+    assert [t for t, a in offline if isinstance(a, CutLink | RestoreLink)] == [35.0, 70.0]
+
+
+def test_no_energy_ends_the_session_with_a_reason() -> None:
+    actions = run_script(ScriptConfig(start_timeout=30.0), flowing_from=1e9, until=60.0)
+    finish = [a for _, a in actions if isinstance(a, Finish)]
+    assert len(finish) == 1 and "no energy" in finish[0].reason
+
+
+# ------------------------------------------------------------------------------------------------ CSMS books
+
+def test_books_recognise_a_resent_transaction_event() -> None:
+    books = CsmsBooks(lambda: 5.0)
+    started = {"eventType": "Started", "timestamp": "2026-01-01T00:00:00Z", "triggerReason": "Authorized",
+               "seqNo": 0, "transactionInfo": {"transactionId": "T1"},
+               "meterValue": [{"timestamp": "2026-01-01T00:00:00Z",
+                               "sampledValue": [{"value": 10.0, "measurand": "Energy.Active.Import.Register"}]}]}
+    books.receive("TransactionEvent", started)
+    books.receive("TransactionEvent", started)  # the answer was lost: the station sends it again, unchanged
+    ended = dict(started, eventType="Ended", seqNo=1,
+                 transactionInfo={"transactionId": "T1", "stoppedReason": "EVDisconnected"},
+                 meterValue=[{"timestamp": "2026-01-01T00:10:00Z",
+                              "sampledValue": [{"value": 1.5, "measurand": "Energy.Active.Import.Register",
+                                                "unitOfMeasure": {"unit": "kWh"}}]}])
+    books.receive("TransactionEvent", ended)
+    tx_ = books.transactions["T1"]
+    assert (tx_.messages, tx_.duplicates, tx_.seq_nos) == (2, 1, [0, 1])
+    assert (tx_.meter_start_wh, tx_.meter_stop_wh, tx_.stop_reason) == (10.0, 1500.0, "EVDisconnected")
+    assert [m["duplicate"] for m in books.messages] == [False, True, False]
+
+
+def test_books_give_a_resent_16_start_the_same_id() -> None:
+    books = CsmsBooks(lambda: 0.0)
+    start = {"connectorId": 1, "idTag": "ABC", "meterStart": 5, "timestamp": "2026-01-01T00:00:00Z"}
+    first = books.receive("StartTransaction", start)
+    again = books.receive("StartTransaction", start)
+    assert first["transactionId"] == again["transactionId"] == 1
+    books.receive("StopTransaction", {"transactionId": 1, "meterStop": 905, "timestamp": "2026-01-01T01:00:00Z",
+                                      "reason": "EVDisconnected"})
+    (only,) = books.ended()
+    assert (only.meter_stop_wh - only.meter_start_wh, only.duplicates) == (900.0, 1)
+
+
+# ------------------------------------------------------------------------------------------------ checks
+
+def good_log() -> EventLog:
+    log = EventLog()
+    for t, kind, fields in [
+        (1, "cp", {"state": "B"}), (2, "pilot", {"output": "X2", "duty": 26.67}), (2.2, "cp", {"state": "C"}),
+        (2.4, "relays", {"closed": True}), (2.4, "transaction_started", {"transaction_id": "T", "meter_wh": 0.0}),
+        (50, "cp", {"state": "B"}), (50, "relays", {"closed": False}), (55, "cp", {"state": "A"}),
+        (55, "transaction_ended", {"transaction_id": "T", "meter_wh": 120.0}),
+    ]:
+        log.add(t, kind, **fields)
+    return log
+
+
+def test_checks_accept_a_good_session_and_name_what_is_wrong() -> None:
+    assert cp_sequence(good_log()) == ["A", "B", "C", "B", "A"]
+    assert verify(good_log(), None, scenario=Scenario.NORMAL, ocpp_version="2.0.1") == []
+    late = good_log()
+    late.events[6]["t"] = 52.0  # relays opened 2 s after the car went to B
+    assert any("relays opened 2.00 s" in p for p in verify(late, None, scenario=Scenario.NORMAL,
+                                                           ocpp_version="2.0.1"))
+    assert any("expected A-B-C-A" in p for p in verify(good_log(), None, scenario=Scenario.UNPLUG,
+                                                      ocpp_version="2.0.1"))
+    assert verify(good_log(), None, scenario=Scenario.NORMAL, ocpp_version="2.0.1", queued_left=2) == [
+        "2 transaction messages never reached the CSMS"]
+
+
+def test_duration_parsing() -> None:
+    assert parse_duration("90") == parse_duration("90s") == 90.0
+    assert parse_duration("20m") == 1200.0 and parse_duration("1.5h") == 5400.0
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_duration("soon")
+
+
+def test_cp_state_mapping_is_one_to_one() -> None:
+    assert {s.value for s in bsp.CpState} == {s.value for s in CPState}
