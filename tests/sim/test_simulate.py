@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -225,3 +226,72 @@ def test_unreachable_csms_fails_with_the_reason(tmp_path: Path) -> None:
 def test_bad_arguments_exit_non_zero(tmp_path: Path) -> None:
     rc, _, out = simulate(tmp_path, "--duration", "soon")
     assert rc == 2 and "not a duration" in out
+
+
+# ------------------------------------------------------------------------------------------------ external CSMS
+
+PEER = Path(__file__).with_name("mh_csms.py")
+
+
+def external_csms(*args: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen([sys.executable, str(PEER), *args], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline())
+    return proc, port
+
+
+def stop_peer(proc: subprocess.Popen[str]) -> list[dict[str, Any]]:
+    proc.terminate()
+    out, _ = proc.communicate(timeout=10)
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.mark.interop
+def test_external_csms_with_basic_auth(tmp_path: Path) -> None:
+    """The mobilityhouse ``ocpp`` library as the operator, security profile 1: it sees the whole transaction."""
+    password = "sim-password-0123456789"
+    proc, port = external_csms(password)
+    try:
+        rc, doc, out = simulate(tmp_path, "--csms-url", f"ws://127.0.0.1:{port}/ocpp", "--security-profile", "1",
+                                "--password", password, "--drain-timeout", "15")
+    finally:
+        calls = stop_peer(proc)
+    assert rc == 0, out
+    assert doc["csms"] is None  # the books are the external CSMS's own
+    actions = [c["action"] for c in calls]
+    assert "BasicAuth" in actions and "Rejected" not in actions
+    assert actions.index("BootNotification") < actions.index("TransactionEvent")
+    events_ = [c["args"] for c in calls if c["action"] == "TransactionEvent"]
+    tx_id = events(doc, "transaction_started")[0]["transaction_id"]
+    assert {e["transaction_info"]["transaction_id"] for e in events_} == {tx_id}
+    assert sorted(e["seq_no"] for e in events_) == list(range(len(events_)))
+    assert events_[0]["event_type"] == "Started" and events_[-1]["event_type"] == "Ended"
+
+    def energy(event: dict[str, Any]) -> float:
+        (sample,) = [s for mv in event["meter_value"] for s in mv["sampled_value"]
+                     if s.get("measurand") == "Energy.Active.Import.Register"]
+        return float(sample["value"])
+
+    assert energy(events_[-1]) - energy(events_[0]) == pytest.approx(meter_energy(doc), abs=0.01)
+
+
+@pytest.mark.interop
+def test_external_csms_refusing_the_password_fails_the_run(tmp_path: Path) -> None:
+    proc, port = external_csms("the-right-password-000")
+    try:
+        rc, doc, _ = simulate(tmp_path, "--csms-url", f"ws://127.0.0.1:{port}/ocpp", "--security-profile", "1",
+                              "--password", "a-wrong-password-0000", "--drain-timeout", "1")
+    finally:
+        calls = stop_peer(proc)
+    assert rc == 1
+    assert "Rejected" in [c["action"] for c in calls]
+    assert not doc["result"]["ok"]
+
+
+def test_plot(tmp_path: Path) -> None:
+    if not os.environ.get("CI"):  # in CI the plot extra is installed: the test must run
+        pytest.importorskip("matplotlib", reason="--plot needs the plot extra (matplotlib)")
+    png = tmp_path / "session.png"
+    rc, _, out = simulate(tmp_path, "--plot", str(png))
+    assert rc == 0, out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
