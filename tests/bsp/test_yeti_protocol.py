@@ -590,3 +590,16 @@ def test_car_state_changes_during_f_are_not_lost() -> None:
     link.core.cp_state_x1()
     link.run(0.3)
     assert [e.state for e in link.of(CpStateChanged)] == [CpState.A]
+
+
+def test_core_mirrors_the_firmware_dropping_pwm_in_state_a() -> None:
+    link = Link()
+    link.car.plug_in()
+    link.core.pwm_on(10)
+    link.run(0.5)
+    link.car.unplug()
+    link.run(0.5)
+    assert link.sim.pwm_units == 10000  # the firmware went back to X1 by itself
+    link.sim.spurious_reset(link.now)
+    link.run(0.5)
+    assert link.sim.pwm_units == 10000  # and the core does not restore the stale 10 % after a reset

@@ -527,6 +527,8 @@ class YetiProtocol:
         self._cp_board = state
         if state is CpState.A:
             self._clear(BoardErrorKind.CONTACTOR_FAULT, now)
+            if self._pwm_units != PWM_STATE_F:
+                self._pwm_units = PWM_STATE_X1  # the firmware drops the PWM to X1 when the car leaves
         if self._enabled and state != self._cp_reported:
             self._cp_reported = state
             self._events.append(CpStateChanged(state, now))
