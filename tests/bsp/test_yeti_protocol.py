@@ -603,3 +603,17 @@ def test_core_mirrors_the_firmware_dropping_pwm_in_state_a() -> None:
     link.sim.spurious_reset(link.now)
     link.run(0.5)
     assert link.sim.pwm_units == 10000  # and the core does not restore the stale 10 % after a reset
+
+
+def test_boot_overlapping_the_reset_request_is_not_spurious() -> None:
+    link = Link(YetiConfig(hardware_reset=True), start=False)
+    link.sim.power_up(link.now)  # the board is just being powered...
+    link.sim.hardware_reset(link.now + 0.01)  # ...and the host pulses the reset line as well
+    link.core.start(link.now)
+    link.run(1.0)
+    assert [r.spurious for r in link.of(BoardReset)] == [False, False]
+    assert len(link.of(BoardReady)) == 1 and link.core.state is YetiState.READY
+    link.take()
+    link.sim.spurious_reset(link.now)  # a watchdog reset is spurious even shortly after start-up
+    link.run(0.5)
+    assert [r.spurious for r in link.of(BoardReset)] == [True]

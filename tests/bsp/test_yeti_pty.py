@@ -217,3 +217,14 @@ def test_bootloader_over_pty(bench: Bench, board: YetiSerialDriver) -> None:
     board.enter_bootloader()
     board.wait_for(lambda e: isinstance(e, BootloaderEntered), WAIT)
     assert eventually(lambda: bench.do(lambda s, n: s.in_bootloader) is True)
+
+
+def test_reset_through_the_reset_line_is_not_spurious(bench: Bench) -> None:
+    line = SimResetLine(bench)
+    with YetiSerialDriver(bench.pty.port, reset_line=line) as drv:
+        drv.wait_ready(WAIT)
+        drv.wait_for(lambda e: isinstance(e, BoardReset), WAIT)
+        drv.reset()
+        ev = drv.wait_for(lambda e: isinstance(e, BoardReset), WAIT)
+        assert isinstance(ev, BoardReset) and not ev.spurious
+        assert line.pulses == 2

@@ -69,6 +69,9 @@ class PtySimulator(Generic[DeviceT]):
         self._port = os.ttyname(slave)
         with self.lock:
             self.sim.power_up(self.clock())
+            boot = self.sim.data_to_send()
+        if boot:
+            self._write(master, boot)  # the device booted before anyone opened the port
         self._thread = threading.Thread(target=self._run, name=f"pty-{type(self.sim).__name__}", daemon=True)
         self._thread.start()
         return self._port

@@ -146,6 +146,7 @@ class YetiProtocol:
         self._caps: Capabilities | None = None
         self._firmware: str | None = None
         self._reset_expected = False
+        self._last_expected_reset: float | None = None
         self._enabled = self.config.start_enabled
         self._pwm_units = PWM_STATE_X1
         self._allow = False
@@ -504,10 +505,16 @@ class YetiProtocol:
     def _on_reset(self, reason: pb.ResetReason, now: float) -> None:
         self._last_rx = now
         why = ResetReason.WATCHDOG if reason == pb.ResetReason.WATCHDOG else ResetReason.USER
-        # A reset reason while still starting up (e.g. a boot that overlapped our reset request) is not spurious.
-        spurious = not (
-            (self._state is YetiState.RESETTING and self._reset_expected) or self._state is YetiState.SYNCING
+        # A reset reason while still starting up, or a user (power-on / pin) reset right after the expected one
+        # (a boot that overlapped our reset request), is not spurious.  A watchdog reset always is.
+        last = self._last_expected_reset
+        overlapped = (
+            why is ResetReason.USER and last is not None and now - last <= self.config.reset_timeout
         )
+        expected = self._state is YetiState.RESETTING and self._reset_expected
+        spurious = not (expected or overlapped or self._state is YetiState.SYNCING)
+        if expected:
+            self._last_expected_reset = now
         self._reset_expected = False
         self._allow = False  # the rebooted MCU does not allow power until told again
         self._events.append(BoardReset(why, spurious, now))

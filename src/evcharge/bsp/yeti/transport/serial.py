@@ -183,8 +183,13 @@ class YetiSerialDriver:
     def reset(self) -> None:
         """Reset the board (through the reset line when there is one)."""
         if self.reset_line is not None:
-            self.reset_line.pulse()
-            self._command(lambda: self.core.expect_hardware_reset(self.clock()))
+            line = self.reset_line
+
+            def pulse() -> None:  # under the lock: the reset reason must not be read before the core expects it
+                self.core.expect_hardware_reset(self.clock())
+                line.pulse()
+
+            self._command(pulse)
         else:
             self._command(lambda: self.core.reset(self.clock()))
 
