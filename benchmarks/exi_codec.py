@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,8 @@ def main() -> int:
                 c = codec(v.family, backend)
                 obj = c.decode(v.data)
                 assert c.encode(obj, root) == v.data
-                row["encode"][backend] = per_call(lambda c=c, obj=obj: c.encode(obj, root))
-                row["decode"][backend] = per_call(lambda c=c: c.decode(v.data))
+                row["encode"][backend] = per_call(partial(c.encode, obj, root))
+                row["decode"][backend] = per_call(partial(c.decode, v.data))
             if peer is not None and v.expected_json is not None:
                 fns = peer.callables(v.namespace, v.expected_json)
                 row["encode"]["peer"] = per_call(fns["josev encode (obj -> EXI)"], budget=1.0, repeats=3)

@@ -84,7 +84,9 @@ def test_more_items_than_max_occurs_is_not_decodable() -> None:
 
 def test_string_longer_than_its_facet_is_a_decode_error() -> None:
     # EVCCID is hexBinary maxLength 8 in DIN; a 9-byte value is encoded by hand below
-    good = din.from_dict({"V2G_Message": {"Header": {"SessionID": "00"}, "Body": {"SessionSetupReq": {"EVCCID": "01"}}}})
+    good = din.from_dict(
+        {"V2G_Message": {"Header": {"SessionID": "00"}, "Body": {"SessionSetupReq": {"EVCCID": "01"}}}}
+    )
     data = din.encode(good)
     assert din.decode(data) == good
     bad = dataclasses.replace(good.body.session_setup_req, evccid=b"\x01" * 9)

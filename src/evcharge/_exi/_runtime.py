@@ -51,7 +51,7 @@ class BitWriter:
         self.write_bits(1 if value else 0, 1)
 
     @cython.ccall
-    def write_uint(self, value: object) -> None:
+    def write_uint(self, value: int) -> None:
         """EXI Unsigned Integer: little-endian groups of 7 bits, bit 8 set on all but the last."""
         v: cython.ulonglong
         if value < 0:
@@ -70,7 +70,7 @@ class BitWriter:
         self.write_bits(big, 8)
 
     @cython.ccall
-    def write_int(self, value: object) -> None:
+    def write_int(self, value: int) -> None:
         """EXI Integer: a sign bit, then the magnitude (negative values store -(v + 1))."""
         if value < 0:
             self.write_bits(1, 1)
@@ -162,7 +162,7 @@ class BitReader:
         return self.read_bits(1) != 0
 
     @cython.ccall
-    def read_uint(self) -> object:
+    def read_uint(self) -> int:
         """EXI Unsigned Integer (arbitrary size, but at most 10 octets are accepted)."""
         result: cython.ulonglong = 0
         shift: cython.int = 0
@@ -192,7 +192,7 @@ class BitReader:
             count += 1
 
     @cython.ccall
-    def read_int(self) -> object:
+    def read_int(self) -> int:
         if self.read_bits(1):
             return -self.read_uint() - 1
         return self.read_uint()
@@ -219,12 +219,11 @@ class BitReader:
     @cython.ccall
     def read_string_chars(self, n: cython.Py_ssize_t) -> str:
         """``n`` characters, each an Unsigned Integer code point."""
-        i: cython.Py_ssize_t
-        cp: object
+        cp: int
         if n * 8 > self._end - self._pos:
             self._eof(n * 8)
         chars = []
-        for i in range(n):
+        for _ in range(n):
             cp = self.read_uint()
             if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
                 raise ExiDecodeError(f"invalid code point {cp}", bit_offset=self._pos)
@@ -334,10 +333,10 @@ class Grammar:
     frag_types: list
     frag_names: list
 
-    def __init__(self, tables: dict) -> None:  # type: ignore[type-arg]
+    def __init__(self, tables: dict) -> None:
         from array import array
 
-        def ia(values: list) -> object:  # type: ignore[type-arg]
+        def ia(values: list) -> object:
             return array("i", values)
 
         states = tables["states"]
@@ -579,13 +578,13 @@ class Grammar:
             _path_error(exc, self.doc_names[code])
             raise
 
-    def decode_fragment(self, data: bytes) -> list:  # type: ignore[type-arg]
+    def decode_fragment(self, data: bytes) -> list:
         """Decode an EXI fragment: the elements it holds, in order."""
         r = BitReader(data)
         if len(data) == 0 or data[0] != 0x80:
             raise ExiDecodeError("EXI header must be 0x80", bit_offset=0)
         r._pos = 8
-        out = []
+        out: list = []
         n: cython.int = len(self.frag_types)
         while True:
             code: cython.int = r.read_bits(self.frag_width)
@@ -714,7 +713,7 @@ class Grammar:
             _path_error(exc, self.doc_names[root])
         return w.getvalue()
 
-    def encode_fragment(self, items: list) -> bytes:  # type: ignore[type-arg]
+    def encode_fragment(self, items: list) -> bytes:
         """Encode a fragment holding the (fragment element index, object) pairs in ``items``."""
         w = BitWriter()
         w.write_bits(0x80, 8)

@@ -25,7 +25,7 @@ _T_COMPLEX, _T_SIMPLE = range(2)
 class _TypeView:
     """Per-type metadata read from the generated tables."""
 
-    __slots__ = ("children", "cls", "dts", "islist", "kind", "kinds", "names", "ns", "required", "tid", "xsd", "dt")
+    __slots__ = ("children", "cls", "dt", "dts", "islist", "kind", "kinds", "names", "ns", "required", "tid", "xsd")
 
     def __init__(self, tid: int, row: tuple[Any, ...]) -> None:
         self.tid = tid
@@ -85,9 +85,10 @@ class SchemaCodec:
                 if n == element and t == tid:
                     return i
             raise ExiEncodeError(f"{element} is not a global element of type {type(message).__name__}")
-        i = self._root_of.get(tid)
-        if i is None:
+        found = self._root_of.get(tid)
+        if found is None:
             raise ExiEncodeError(f"{type(message).__name__} is not the type of a global element")
+        i = found
         if i < 0:
             raise ExiEncodeError(f"several global elements have type {type(message).__name__}: name one")
         return i
@@ -138,7 +139,8 @@ class SchemaCodec:
 
     def fragment_to_dict(self, element: object) -> dict[str, Any]:
         tid = self._by_class[type(element)]
-        return self._obj_to_dict(tid, element)
+        out: dict[str, Any] = self._obj_to_dict(tid, element)
+        return out
 
     def _obj_to_dict(self, tid: int, obj: object) -> Any:
         tv = self._types[tid]
@@ -150,10 +152,13 @@ class SchemaCodec:
             if v is None:
                 continue
             if tv.kinds[i] == "element":
-                conv = (lambda x, c=tv.children[i]: self._obj_to_dict(c, x))
+                child = tv.children[i]
+                out[tv.xsd[i]] = [self._obj_to_dict(child, x) for x in v] if tv.islist[i] else \
+                    self._obj_to_dict(child, v)
             else:
-                conv = (lambda x, d=tv.dts[i]: self._value_to_json(d, x))
-            out[tv.xsd[i]] = [conv(x) for x in v] if tv.islist[i] else conv(v)
+                dt = tv.dts[i]
+                out[tv.xsd[i]] = [self._value_to_json(dt, x) for x in v] if tv.islist[i] else \
+                    self._value_to_json(dt, v)
         return out
 
     def _value_to_json(self, dt: int, v: Any) -> Any:
@@ -195,17 +200,14 @@ class SchemaCodec:
         for key, v in data.items():
             i = index[key]
             sub = f"{path}.{key}"
-            if tv.kinds[i] == "element":
-                def conv(x: Any, c: int = tv.children[i], p: str = sub) -> Any:
-                    return self._obj_from_dict(c, x, p)
-            else:
-                def conv(x: Any, d: int = tv.dts[i], p: str = sub) -> Any:
-                    return self._value_from_json(d, x, p)
+            element = tv.kinds[i] == "element"
+            ref = tv.children[i] if element else tv.dts[i]
+            conv = self._obj_from_dict if element else self._value_from_json
             if tv.islist[i]:
                 items = v if isinstance(v, list) else [v]
-                kwargs[tv.names[i]] = [conv(x) for x in items]
+                kwargs[tv.names[i]] = [conv(ref, x, sub) for x in items]
             else:
-                kwargs[tv.names[i]] = conv(v)
+                kwargs[tv.names[i]] = conv(ref, v, sub)
         missing = [tv.xsd[i] for i, n in enumerate(tv.names) if tv.required[i] and n not in kwargs]
         if missing:
             raise ValueError(f"{path}: required field(s) missing: {missing}")

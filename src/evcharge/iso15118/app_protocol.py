@@ -19,7 +19,8 @@ from typing import Any
 from evcharge._exi._generated import app_protocol as _generated
 from evcharge._exi._generated.app_protocol import *  # noqa: F403  (the message classes)
 from evcharge._exi.codec import SchemaCodec
-from evcharge._exi.errors import ExiDecodeError, ExiEncodeError
+from evcharge._exi.errors import ExiDecodeError as ExiDecodeError
+from evcharge._exi.errors import ExiEncodeError as ExiEncodeError
 
 NAMESPACE = "urn:iso:15118:2:2010:AppProtocol"
 codec = SchemaCodec(_generated, NAMESPACE)

@@ -20,7 +20,8 @@ from typing import Any
 from evcharge._exi._generated import din as _generated
 from evcharge._exi._generated.din import *  # noqa: F403  (the message classes)
 from evcharge._exi.codec import SchemaCodec
-from evcharge._exi.errors import ExiDecodeError, ExiEncodeError
+from evcharge._exi.errors import ExiDecodeError as ExiDecodeError
+from evcharge._exi.errors import ExiEncodeError as ExiEncodeError
 
 NAMESPACE = "urn:din:70121:2012:MsgDef"
 codec = SchemaCodec(_generated, NAMESPACE)

@@ -20,7 +20,8 @@ from typing import Any
 from evcharge._exi._generated import iso2 as _generated
 from evcharge._exi._generated.iso2 import *  # noqa: F403  (the message classes)
 from evcharge._exi.codec import SchemaCodec
-from evcharge._exi.errors import ExiDecodeError, ExiEncodeError
+from evcharge._exi.errors import ExiDecodeError as ExiDecodeError
+from evcharge._exi.errors import ExiEncodeError as ExiEncodeError
 
 NAMESPACE = "urn:iso:15118:2:2013:MsgDef"
 codec = SchemaCodec(_generated, NAMESPACE)

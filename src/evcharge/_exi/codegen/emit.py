@@ -406,10 +406,11 @@ class Generator:
         lines.append("_DATATYPES = (")
         for dt, d in enumerate(self.datatypes):
             members = f"tuple({self.enums[dt][0]})" if dt in self.enums else "None"
-            lines.append(f"    ({d[0]}, {d[1]}, {d[2]!r}, {d[3]!r}, {d[4]!r}, {d[5]!r}, {members}, {d[6]!r}),")
+            row = f"({d[0]}, {d[1]}, {d[2]!r}, {d[3]!r}, {d[4]!r}, {d[5]!r}, {members}, {d[6]!r})"
+            lines.append(f"    {row},")
         lines.append(")")
-        lines.append("# type: (kind, start state, datatype, class, slot names, value slot, XSD names, is-list, required,")
-        lines.append("#        max occurs, namespaces, slot kinds, child type ids, slot datatypes)")
+        lines.append("# type: (kind, start state, datatype, class, slot names, value slot, XSD names, is-list,")
+        lines.append("#        required, max occurs, namespaces, slot kinds, child type ids, slot datatypes)")
         lines.append("_TYPES = (")
         for info, base in tb["types"]:  # type: ignore[attr-defined]
             kind = T_SIMPLE if isinstance(info.t, SimpleType) else T_COMPLEX

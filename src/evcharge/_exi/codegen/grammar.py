@@ -17,6 +17,7 @@ where [EE] is present when EE is not already a first-level production; it is alw
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from itertools import count
@@ -100,7 +101,7 @@ class _Proto:
 
     # A fragment is (start, [states]) ; EE productions are (EE_T, None)
     def concat(self, frags: list[tuple[int, list[int]]]) -> tuple[int, list[int]]:
-        for (_, a_states), (b_start, _) in zip(frags, frags[1:], strict=False):
+        for (_, a_states), (b_start, _) in itertools.pairwise(frags):
             for s in a_states:
                 self.prods[s] = [(None, b_start) if t is EE_T else (t, n) for t, n in self.prods[s]]
         states = [s for _, st in frags for s in st]

@@ -216,7 +216,9 @@ class Schema:
                 head_decl.members.append(decl)
                 head = head_decl.substitution_head
 
-    def _element_type(self, decl: ElementDecl, node: etree._Element | None, tns: str | None) -> ComplexType | SimpleType:
+    def _element_type(
+        self, decl: ElementDecl, node: etree._Element | None, tns: str | None
+    ) -> ComplexType | SimpleType:
         if decl._type_ref is not None:
             return self.type(decl._type_ref)
         assert node is not None
@@ -327,7 +329,6 @@ class Schema:
         attrs: list[AttributeUse] = []
         wildcard: Wildcard | None = None
         particle: Particle | None = None
-        simple: SimpleType | None = None
         for child in node:
             if not isinstance(child.tag, str):
                 continue
@@ -360,7 +361,7 @@ class Schema:
 
     def _complex_content(self, node: etree._Element, name: QName | None, tns: str, mixed: bool,
                          abstract: bool) -> ComplexType:
-        deriv = next(c for c in node if isinstance(c.tag, str) and etree.QName(c).localname in ("extension", "restriction"))
+        deriv = _derivation(node)
         kind = etree.QName(deriv).localname
         base = self.type(self._resolve(deriv, deriv.get("base")))
         if not isinstance(base, ComplexType):
@@ -394,7 +395,7 @@ class Schema:
         return self._finish(name, attrs, wildcard, own_particle, mixed, abstract)
 
     def _simple_content(self, node: etree._Element, name: QName | None, tns: str, abstract: bool) -> ComplexType:
-        deriv = next(c for c in node if isinstance(c.tag, str) and etree.QName(c).localname in ("extension", "restriction"))
+        deriv = _derivation(node)
         base = self.type(self._resolve(deriv, deriv.get("base")))
         if isinstance(base, ComplexType):
             if base.simple_content is None:
@@ -415,7 +416,7 @@ class Schema:
         required = node.get("use") == "required"
         if node.get("ref"):
             qn = self._resolve(node, node.get("ref"))
-            gnode, gtns = self._attr_nodes[qn]
+            gnode, _ = self._attr_nodes[qn]
             return AttributeUse(qn, self._attr_type(gnode), required)
         root = node.getroottree().getroot()
         form = node.get("form") or root.get("{urn:evcharge}afd")
@@ -467,6 +468,14 @@ class Schema:
             decl._type_ref = self._resolve(node, node.get("type"))
         decl.type = self._element_type(decl, node, tns)
         return decl
+
+
+def _derivation(node: etree._Element) -> etree._Element:
+    """The <extension> or <restriction> child of a complexContent / simpleContent node."""
+    for c in node:
+        if isinstance(c.tag, str) and etree.QName(c).localname in ("extension", "restriction"):
+            return c
+    raise SchemaError("complexContent/simpleContent without extension or restriction")
 
 
 def _is_empty_particle(p: Particle) -> bool:
