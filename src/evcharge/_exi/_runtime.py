@@ -235,26 +235,26 @@ class BitReader:
 # The grammar interpreter
 # ---------------------------------------------------------------------------------------------
 # Production kinds (tables produced by evcharge._exi.codegen)
-P_EE = 0
-P_SE = 1
-P_AT = 2
-P_CH = 3
-P_UNSUPPORTED = 4  # wildcards, untyped character data of mixed content: decoded as an error
+P_EE = cython.declare(cython.int, 0)
+P_SE = cython.declare(cython.int, 1)
+P_AT = cython.declare(cython.int, 2)
+P_CH = cython.declare(cython.int, 3)
+P_UNSUPPORTED = cython.declare(cython.int, 4)  # wildcards, untyped character data of mixed content: decoded as an error
 
 # Datatype kinds
-D_BOOL = 0
-D_UINT = 1
-D_INT = 2
-D_NBIT = 3
-D_STRING = 4
-D_BINARY = 5
-D_ENUM = 6
+D_BOOL = cython.declare(cython.int, 0)
+D_UINT = cython.declare(cython.int, 1)
+D_INT = cython.declare(cython.int, 2)
+D_NBIT = cython.declare(cython.int, 3)
+D_STRING = cython.declare(cython.int, 4)
+D_BINARY = cython.declare(cython.int, 5)
+D_ENUM = cython.declare(cython.int, 6)
 
 # Type kinds
-T_COMPLEX = 0
-T_SIMPLE = 1
+T_COMPLEX = cython.declare(cython.int, 0)
+T_SIMPLE = cython.declare(cython.int, 1)
 
-MAX_DEPTH = 48
+MAX_DEPTH = cython.declare(cython.int, 48)
 
 if cython.compiled:
     from cython.cimports.cpython.object import PyObject_GenericSetAttr as _setattr
