@@ -100,7 +100,7 @@ EXTRAS["test"] = EXTRAS["all"] + [
     "types-protobuf",
     "types-pyserial",
     "Cython>=3.0,<4",
-    "pyslac==0.8.3",  # slac interop peer (its environs needs marshmallow 3)
+    "pyslac>=0.8.3,<0.9",  # slac interop peer (its environs needs marshmallow 3)
     "marshmallow>=3.13,<4",
 ]
 EXTRAS["docs"] = ["sphinx>=7,<10"]
