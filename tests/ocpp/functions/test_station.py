@@ -16,8 +16,8 @@ from typing import Any
 from evcharge.ocpp import v16, v21, v201
 from evcharge.ocpp.charge_point import BackoffConfig, ChargePointConfig
 from evcharge.ocpp.csms import Csms, CsmsConfig, CsmsHandler
-from evcharge.ocpp.functions.station import Station
 from evcharge.ocpp.functions.transactions import EVConnected, PowerPathClosed
+from evcharge.ocpp.functions.transport.station import Station
 from evcharge.ocpp.routing import on
 from evcharge.ocpp.transport.websocket import ChargePointClient, serve_csms
 

@@ -35,18 +35,18 @@ from evcharge.ocpp.charge_point import ChargePoint
 from evcharge.ocpp.errors import OcppError
 from evcharge.ocpp.routing import on
 
-from ._common import from_timestamp
-from .authorization import Authorization, IdToken, Verdict
-from .config import (
+from .._common import from_timestamp
+from ..authorization import Authorization, IdToken, Verdict
+from ..config import (
     authorization_config,
     offline_queue_config,
     smart_charging_config,
     transaction_config,
 )
-from .device_model import DeviceModel, default_template
-from .offline_queue import OfflineQueue, QueuedMessage
-from .smart_charging import SmartCharging
-from .transactions import (
+from ..device_model import DeviceModel, default_template
+from ..offline_queue import OfflineQueue, QueuedMessage
+from ..smart_charging import SmartCharging
+from ..transactions import (
     Authorized,
     ChargerEvent,
     StopRequested,
@@ -55,7 +55,7 @@ from .transactions import (
     TransactionStarted,
     route,
 )
-from .transport.sender import QueueSender
+from .sender import QueueSender
 
 __all__ = ["Station"]
 
