@@ -30,7 +30,7 @@ class CarConfig:
 
     capacity_kwh: float = 60.0  #: usable battery capacity
     soc: float = 20.0  #: state of charge at plug-in, %
-    target_soc: float = 100.0  #: the car stops charging (opens S2: C -> B) at this state of charge, %
+    target_soc: float = 100.0  #: at this state of charge (%) the car stops charging, opening S2 (C -> B)
     max_current: float = 32.0  #: the on-board charger's maximum current per phase, A
     phases: int = 3  #: phases the on-board charger uses (1 or 3)
     reaction_time: float = 2.0  #: how long the car takes to follow a new duty cycle, s (IEC 61851-1 allows 5 s)

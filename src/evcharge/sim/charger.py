@@ -1,7 +1,7 @@
 """The charger's application logic: the glue a vendor writes between the board, IEC 61851 and OCPP.
 
 :class:`ChargerApp` is sans-I/O.  Board events (from any :class:`~evcharge.bsp.interface.BoardSupport`, here the
-Yeti driver core) go in with :meth:`ChargerApp.board_event`; the IEC 61851 :class:`~evcharge.iec61851.Charger`
+Yeti driver core) go in with :meth:`ChargerApp.board_event`; the IEC 61851 :class:`~evcharge.iec61851.charger.Charger`
 decides; its actions go out to the board through :class:`BoardPilot`; what OCPP must hear comes out of
 :meth:`ChargerApp.transaction_events` as :mod:`evcharge.ocpp.functions.transactions` charger events.  The OCPP
 side tells it :meth:`~ChargerApp.authorized`, :meth:`~ChargerApp.deauthorized` and :meth:`~ChargerApp.set_limit`.

@@ -23,8 +23,8 @@ from .scenario import Scenario
 
 __all__ = ["RELAY_OPEN_GRACE", "cp_sequence", "summarize", "verify"]
 
-#: Seconds the simulation may take to open the relays after the reason appeared in the log: the firmware's
-#: 50 ms control loop, the 200 ms step of the simulated clock and the serial round trip.
+#: Seconds the simulation may take to open the relays after the reason appeared in the log (the firmware's
+#: 50 ms control loop, the 100 ms step of the simulated clock and the serial round trip).
 RELAY_OPEN_GRACE = 0.5
 DUTY_CHANGE_INTERVAL = 5.0  #: IEC 61851-1: one duty-cycle change per 5 s at most (EVerest: IEC_PWM_MAX_UPDATE_INTERVAL)
 EV_REACTION_TIME = 5.0  #: IEC 61851-1: the car follows a lower duty cycle within 5 s

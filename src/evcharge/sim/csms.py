@@ -76,7 +76,7 @@ class CsmsBooks:
     def __init__(self, clock: Callable[[], float], epoch: float = 0.0) -> None:
         self.clock = clock
         self.epoch = epoch
-        self.messages: list[dict[str, Any]] = []  #: every CALL received: t, action, payload, duplicate
+        self.messages: list[dict[str, Any]] = []  #: every CALL received, with t, action, payload and duplicate
         self.transactions: dict[str, CsmsTransaction] = {}
         self.booted = False
         self.connector_status: str | None = None

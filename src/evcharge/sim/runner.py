@@ -58,7 +58,7 @@ class SimConfig:
     scenario: sc.Scenario = sc.Scenario.NORMAL
     auth: sc.AuthMode = sc.AuthMode.RFID
     ocpp_version: str = "2.0.1"  #: "2.0.1" or "1.6"
-    time_scale: float = 60.0  #: simulated seconds per real second (0: as fast as the machine goes)
+    time_scale: float = 60.0  #: simulated seconds per real second, 0 for as fast as the machine goes
     duration: float = 1200.0  #: charging time, simulated seconds
     until_soc: float | None = None  #: stop charging at this state of charge, %
     car: CarConfig = field(default_factory=CarConfig)

@@ -1,10 +1,11 @@
-"""The OCPP side of the simulated charger: :class:`~evcharge.ocpp.functions.station.Station` with a simulated clock.
+"""The OCPP side of the simulated charger: the functions package's ``Station`` with a simulated clock.
 
-:class:`SimStation` adds what a deployed station also needs from its application and the functions package
-leaves to it: BootNotification and StatusNotification on every connection, and a way for the charger logic to
-learn of authorizations that arrive through OCPP (remote start, remote stop).  Its timers run on the
-simulated clock: the runner calls :meth:`SimStation.tick` every step instead of :meth:`Station.run`'s
-real-time waits.
+``Station`` (:mod:`evcharge.ocpp.functions`) is a charge point with the transaction manager, offline queue,
+authorization, smart charging and device model wired in.  :class:`SimStation` adds what a deployed station
+also needs from its application and the functions package leaves to it: BootNotification and
+StatusNotification on every connection, and a way for the charger logic to learn of authorizations that
+arrive through OCPP (remote start, remote stop).  Its timers run on the simulated clock: the runner calls
+:meth:`SimStation.tick` every step instead of ``Station.run()``'s real-time waits.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ __all__ = ["SimStation"]
 
 
 class SimStation(Station):
-    """A :class:`Station` driven by a simulated clock (see the module docstring)."""
+    """A ``Station`` driven by a simulated clock (see the module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -50,7 +51,7 @@ class SimStation(Station):
         await self.sender.run()
 
     def charger_event(self, event: ChargerEvent) -> None:
-        """As :meth:`Station.charger_event`; authorizations and stops are also kept for the charger logic."""
+        """As ``Station.charger_event``; authorizations and stops are also kept for the charger logic."""
         super().charger_event(event)
         if isinstance(event, Authorized | StopRequested):
             self.authorizations.append(event)
