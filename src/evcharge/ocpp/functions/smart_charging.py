@@ -286,7 +286,7 @@ def profile_from_v201_json(data: Mapping[str, Any]) -> ChargingProfile:
     where = "chargingProfile"
     purpose_text = require(data, "chargingProfilePurpose", str, where)
     for value in (purpose_text, data.get("chargingProfileKind")):
-        if value in _UNSUPPORTED_21:
+        if isinstance(value, str) and value in _UNSUPPORTED_21:
             raise UnsupportedProfileError(f"{where}: {value} profiles are not supported")
     try:
         purpose = ChargingProfilePurpose(purpose_text)
