@@ -115,8 +115,8 @@ VALID = {
                                    {"component": {"name": "TxCtrlr"}, "variable": {"name": "TxStopPoint"},
                                     "attributeValue": "EVConnected"}]},
     "list201": {"versionNumber": 5, "updateType": "Differential", "localAuthorizationList": [
-        {"idToken": {"idToken": "A", "type": "ISO14443"}, "idTokenInfo": {"status": "Accepted",
-                                                                          "cacheExpiryDateTime": "2030-01-01T00:00:00Z"}},
+        {"idToken": {"idToken": "A", "type": "ISO14443"},
+         "idTokenInfo": {"status": "Accepted", "cacheExpiryDateTime": "2030-01-01T00:00:00Z"}},
         {"idToken": {"idToken": "B", "type": "ISO14443"}}]},
 }
 
