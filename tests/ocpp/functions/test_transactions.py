@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evcharge.ocpp import v16, v201
 from evcharge.ocpp.functions._common import FunctionsLocalError
@@ -278,3 +280,62 @@ def test_ev_connection_timeout() -> None:
     tm16.handle(EVConnected(1), T0 + 40)
     assert tm16.messages() == []
     assert tm16.next_event() is not None  # AuthorizationTimedOut
+
+
+EVENT_MAKERS = [
+    lambda e: EVConnected(e), lambda e: EVDisconnected(e), lambda e: Authorized(e, TOKEN),
+    lambda e: Authorized(e, TOKEN, remote_start_id=3), lambda e: PowerPathClosed(e), lambda e: EnergyFlowing(e),
+    lambda e: EnergySuspended(e, by_ev=False), lambda e: StopRequested(e, "Local"),
+    lambda e: StopRequested(e, "Remote"), lambda e: StopRequested(e, "EmergencyStop"),
+]
+POINTS = ["EVConnected", "Authorized", "PowerPathClosed", "EnergyTransfer", "ParkingBayOccupancy", "DataSigned"]
+
+
+@pytest.mark.property
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["1.6", "2.0.1"]),
+    st.sets(st.sampled_from(POINTS), min_size=1),
+    st.sets(st.sampled_from(POINTS), min_size=1),
+    st.booleans(),
+    st.lists(st.tuples(st.integers(0, len(EVENT_MAKERS)), st.integers(1, 2), st.integers(0, 90)), max_size=40),
+)
+def test_any_event_sequence_gives_well_formed_transactions(
+    version: str, start: set[str], stop: set[str], stop_on_unplug: bool, script: list[tuple[int, int, int]]
+) -> None:
+    # Whatever the charger does, in whatever order: every message passes the schema, each transaction's messages
+    # start with Started / StartTransaction, count seqNo 0, 1, 2... and nothing follows its Ended / Stop.
+    cfg = TransactionConfig(version=version, evse_count=2, tx_start_points=frozenset(start),  # type: ignore[arg-type]
+                            tx_stop_points=frozenset(stop), stop_on_ev_side_disconnect=stop_on_unplug,
+                            sampled_interval=30, aligned_interval=60, ev_connection_timeout=45)
+    tm = TransactionManager(cfg, rng=random.Random(0))
+    tm.start_clock(T0)
+    now = T0
+    for kind, evse, dt in script:
+        now += dt
+        while (due := tm.get_timer()) is not None and due <= now:
+            tm.handle_timer(due)
+        tm.update_meter(evse, {"Energy.Active.Import.Register": now - T0}, now)
+        if kind < len(EVENT_MAKERS):
+            tm.handle(EVENT_MAKERS[kind](evse), now)
+    validate = v16.validate if version == "1.6" else v201.validate
+    by_tx: dict[str, list[OutgoingMessage]] = {}
+    for m in tm.messages():
+        payload = dict(m.payload)
+        if version == "1.6" and m.action != "StartTransaction" and m.transactional:
+            payload["transactionId"] = 1  # the queue fills it in
+        validate(m.action, "request", payload)
+        if m.transactional:
+            assert m.tx_ref is not None
+            by_tx.setdefault(m.tx_ref, []).append(m)
+    for msgs in by_tx.values():
+        if version == "1.6":
+            actions = [m.action for m in msgs]
+            assert actions[0] == "StartTransaction" and actions.count("StartTransaction") == 1
+            assert "StopTransaction" not in actions[:-1]  # at most one, and nothing after it
+            assert set(actions[1:-1]) <= {"MeterValues"}
+        else:
+            assert msgs[0].payload["eventType"] == "Started"
+            assert [m.payload["seqNo"] for m in msgs] == list(range(len(msgs)))
+            types = [m.payload["eventType"] for m in msgs]
+            assert "Ended" not in types[:-1] and types.count("Started") == 1

@@ -400,7 +400,7 @@ class TransactionManager:
         evse.tx = tx
         payload: dict[str, Any] = {
             "connectorId": evse_id,
-            "idTag": evse.id_token if isinstance(evse.id_token, str) else str(evse.id_token),
+            "idTag": _id_tag(evse.id_token),
             "meterStart": round(tx.meter_start),
             "timestamp": _ts(now),
         }
@@ -553,8 +553,8 @@ class TransactionManager:
                 "timestamp": _ts(now),
                 "reason": reason if reason in REASONS_16 else "Other",
             }
-            if isinstance(id_token, str):
-                payload["idTag"] = id_token
+            if id_token is not None:
+                payload["idTag"] = _id_tag(id_token)
             if ended:
                 payload["transactionData"] = ended
             self._emit("StopTransaction", payload, tx.tx_ref)
@@ -642,6 +642,13 @@ def route(messages: list[OutgoingMessage], queue: OfflineQueue, *, online: bool)
         elif online:
             direct.append(m)
     return direct
+
+
+def _id_tag(token: Any) -> str:
+    """The 1.6 idTag of an identifier given as a string or as a 2.0.1 IdTokenType."""
+    if isinstance(token, Mapping):
+        return str(token.get("idToken", ""))
+    return "" if token is None else str(token)
 
 
 def _ts(now: float) -> str:
