@@ -138,6 +138,10 @@ def test_station_201(tmp_path: Path) -> None:
             "chargingSchedule": [{"id": 1, "startSchedule": "2020-01-01T00:00:00Z", "chargingRateUnit": "A",
                                   "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}]}]}}
         assert await call("SetChargingProfile", profile) == {"status": "Accepted"}
+        got = await call("GetVariables", {"getVariableData": [
+            {"component": {"name": "SmartChargingCtrlr"},
+             "variable": {"name": "Entries", "instance": "ChargingProfiles"}}]})
+        assert got["getVariableResult"][0]["attributeValue"] == "1"
         got = await call("GetCompositeSchedule", {"evseId": 1, "duration": 300, "chargingRateUnit": "A"})
         assert got["schedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 10.0, "numberPhases": 3}]
 

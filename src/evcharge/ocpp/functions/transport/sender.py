@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,9 +29,11 @@ from evcharge.ocpp.errors import (
     NotConnectedError,
     OcppCallError,
 )
-from evcharge.ocpp.functions.offline_queue import OfflineQueue, QueuedMessage
+from evcharge.ocpp.functions.offline_queue import MessageDropped, OfflineQueue, QueuedMessage
 
 __all__ = ["QueueSender"]
+
+log = logging.getLogger("evcharge.ocpp.functions")
 
 
 class QueueSender:
@@ -89,9 +92,9 @@ class QueueSender:
             try:
                 response = await cp.call(message.payload, action=message.action)
             except OcppCallError as exc:
-                queue.failed(message.message_id, self._clock(), exc.code)
+                self._report(queue.failed(message.message_id, self._clock(), exc.code))
             except (InvalidResponseError, LocalProtocolError) as exc:
-                queue.failed(message.message_id, self._clock(), f"{type(exc).__name__}: {exc}")
+                self._report(queue.failed(message.message_id, self._clock(), f"{type(exc).__name__}: {exc}"))
             except (NotConnectedError, CallTimeoutError, ConnectionError):
                 # the answer may be lost: the message stays at the head and goes again, unchanged
                 queue.disconnected(self._clock())
@@ -100,6 +103,12 @@ class QueueSender:
                 acknowledged = queue.acknowledged(message.message_id, answer)
                 if self._on_acknowledged is not None:
                     self._on_acknowledged(acknowledged, answer)
+
+
+    @staticmethod
+    def _report(dropped: MessageDropped | None) -> None:
+        if dropped is not None:  # also in queue.next_event() and queue.dead_letters() for the application
+            log.warning("%s %s given up: %s", dropped.message.action, dropped.message.message_id, dropped.reason)
 
 
 def _as_json(response: Any) -> Mapping[str, Any]:

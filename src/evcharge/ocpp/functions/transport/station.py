@@ -43,7 +43,7 @@ from ..config import (
     smart_charging_config,
     transaction_config,
 )
-from ..device_model import DeviceModel, default_template
+from ..device_model import ComponentKey, DeviceModel, VariableKey, default_template
 from ..offline_queue import OfflineQueue, QueuedMessage
 from ..smart_charging import SmartCharging
 from ..transactions import (
@@ -168,6 +168,7 @@ class Station(ChargePoint):
                 self.smart_charging.transaction_started(event.evse_id, event.tx_ref, from_timestamp(self._clock()))
             elif isinstance(event, TransactionEnded):
                 self.smart_charging.transaction_ended(event.evse_id)
+                self._profiles_changed()
         self.sender.wake()
         self._wake.set()
 
@@ -310,12 +311,21 @@ class Station(ChargePoint):
     @on("SetChargingProfile")
     def _set_charging_profile(self, request: Any) -> dict[str, Any]:
         response = self.smart_charging.handle_set_charging_profile(request.to_json(), from_timestamp(self._clock()))
-        self._wake.set()
+        self._profiles_changed()
         return response
 
     @on("ClearChargingProfile")
     def _clear_charging_profile(self, request: Any) -> dict[str, Any]:
-        return self.smart_charging.handle_clear_charging_profile(request.to_json())
+        response = self.smart_charging.handle_clear_charging_profile(request.to_json())
+        self._profiles_changed()
+        return response
+
+    def _profiles_changed(self) -> None:
+        """Keep SmartChargingCtrlr.Entries[ChargingProfiles] counting the installed profiles."""
+        with contextlib.suppress(OcppError):
+            self.device_model.set_local(ComponentKey("SmartChargingCtrlr"), VariableKey("Entries", "ChargingProfiles"),
+                                        str(len(self.smart_charging.profiles)))
+        self._wake.set()
 
     @on("GetCompositeSchedule")
     def _get_composite_schedule(self, request: Any) -> dict[str, Any]:
