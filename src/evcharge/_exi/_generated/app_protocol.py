@@ -170,8 +170,8 @@ _DATATYPES = (
     (3, 5, 1, 20, None, None, None, 'integer'),
     (6, 2, None, None, None, None, tuple(ResponseCode), 'string'),
 )
-# type: (kind, start state, datatype, class, slot names, value slot, XSD names, is-list, required,
-#        max occurs, namespaces, slot kinds, child type ids, slot datatypes)
+# type: (kind, start state, datatype, class, slot names, value slot, XSD names, is-list,
+#        required, max occurs, namespaces, slot kinds, child type ids, slot datatypes)
 _TYPES = (
     (0, 0, -1, SupportedAppProtocolReq, ('app_protocol',), -1, ('AppProtocol',), (True,), (True,), (20,), ('',), ('element',), (1,), (-1,)),  # supportedAppProtocolReq
     (0, 21, -1, AppProtocol, ('protocol_namespace', 'version_number_major', 'version_number_minor', 'schema_id', 'priority'), -1, ('ProtocolNamespace', 'VersionNumberMajor', 'VersionNumberMinor', 'SchemaID', 'Priority'), (False, False, False, False, False), (True, True, True, True, True), (1, 1, 1, 1, 1), ('', '', '', '', ''), ('element', 'element', 'element', 'element', 'element'), (2, 3, 3, 4, 5), (-1, -1, -1, -1, -1)),  # AppProtocolType

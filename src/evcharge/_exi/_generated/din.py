@@ -3010,8 +3010,8 @@ _DATATYPES = (
     (6, 2, None, None, None, None, tuple(FaultCode), 'string'),
     (4, 0, None, None, None, 64, None, 'string'),
 )
-# type: (kind, start state, datatype, class, slot names, value slot, XSD names, is-list, required,
-#        max occurs, namespaces, slot kinds, child type ids, slot datatypes)
+# type: (kind, start state, datatype, class, slot names, value slot, XSD names, is-list,
+#        required, max occurs, namespaces, slot kinds, child type ids, slot datatypes)
 _TYPES = (
     (0, 0, -1, AC_EVChargeParameter, ('departure_time', 'e_amount', 'ev_max_voltage', 'ev_max_current', 'ev_min_current'), -1, ('DepartureTime', 'EAmount', 'EVMaxVoltage', 'EVMaxCurrent', 'EVMinCurrent'), (False, False, False, False, False), (True, True, True, True, True), (1, 1, 1, 1, 1), ('urn:din:70121:2012:MsgDataTypes', 'urn:din:70121:2012:MsgDataTypes', 'urn:din:70121:2012:MsgDataTypes', 'urn:din:70121:2012:MsgDataTypes', 'urn:din:70121:2012:MsgDataTypes'), ('element', 'element', 'element', 'element', 'element'), (1, 2, 2, 2, 2), (-1, -1, -1, -1, -1)),  # AC_EVChargeParameterType
     (1, 6, 0, None, ('value',), 0, ('value',), (False,), (True,), (1,), ('',), ('value',), (-1,), (0,)),  # unsignedInt

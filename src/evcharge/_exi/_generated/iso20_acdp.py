@@ -117,6 +117,17 @@ class IsolationStatus(StrEnum):
     Fault = 'Fault'
 
 
+class EvseNotification(StrEnum):
+    """XSD enumeration (string)."""
+
+    Pause = 'Pause'
+    ExitStandby = 'ExitStandby'
+    Terminate = 'Terminate'
+    ScheduleRenegotiation = 'ScheduleRenegotiation'
+    ServiceRenegotiation = 'ServiceRenegotiation'
+    MeteringConfirmation = 'MeteringConfirmation'
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ACDP_ConnectReq:
     """XSD complexType ACDP_ConnectReqType (urn:iso:std:iso:15118:-20:ACDP)."""
@@ -460,6 +471,78 @@ class SignatureProperty:
     id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DetailedCost:
+    """XSD complexType DetailedCostType (urn:iso:std:iso:15118:-20:CommonTypes)."""
+
+    __xsd_type__ = 'DetailedCostType'
+    amount: RationalNumber = field(metadata={"xsd": 'Amount', "kind": 'element'})
+    cost_per_unit: RationalNumber = field(metadata={"xsd": 'CostPerUnit', "kind": 'element'})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DisplayParameters:
+    """XSD complexType DisplayParametersType (urn:iso:std:iso:15118:-20:CommonTypes)."""
+
+    __xsd_type__ = 'DisplayParametersType'
+    present_soc: int | None = field(default=None, metadata={"xsd": 'PresentSOC', "kind": 'element'})
+    minimum_soc: int | None = field(default=None, metadata={"xsd": 'MinimumSOC', "kind": 'element'})
+    target_soc: int | None = field(default=None, metadata={"xsd": 'TargetSOC', "kind": 'element'})
+    maximum_soc: int | None = field(default=None, metadata={"xsd": 'MaximumSOC', "kind": 'element'})
+    remaining_time_to_minimum_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToMinimumSOC', "kind": 'element'})
+    remaining_time_to_target_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToTargetSOC', "kind": 'element'})
+    remaining_time_to_maximum_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToMaximumSOC', "kind": 'element'})
+    charging_complete: bool | None = field(default=None, metadata={"xsd": 'ChargingComplete', "kind": 'element'})
+    battery_energy_capacity: RationalNumber | None = field(default=None, metadata={"xsd": 'BatteryEnergyCapacity', "kind": 'element'})
+    inlet_hot: bool | None = field(default=None, metadata={"xsd": 'InletHot', "kind": 'element'})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EVSEStatus:
+    """XSD complexType EVSEStatusType (urn:iso:std:iso:15118:-20:CommonTypes)."""
+
+    __xsd_type__ = 'EVSEStatusType'
+    notification_max_delay: int = field(metadata={"xsd": 'NotificationMaxDelay', "kind": 'element'})
+    evse_notification: EvseNotification = field(metadata={"xsd": 'EVSENotification', "kind": 'element'})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeterInfo:
+    """XSD complexType MeterInfoType (urn:iso:std:iso:15118:-20:CommonTypes)."""
+
+    __xsd_type__ = 'MeterInfoType'
+    meter_id: str = field(metadata={"xsd": 'MeterID', "kind": 'element'})
+    charged_energy_reading_wh: int = field(metadata={"xsd": 'ChargedEnergyReadingWh', "kind": 'element'})
+    bpt_discharged_energy_reading_wh: int | None = field(default=None, metadata={"xsd": 'BPT_DischargedEnergyReadingWh', "kind": 'element'})
+    capacitive_energy_reading_va_rh: int | None = field(default=None, metadata={"xsd": 'CapacitiveEnergyReadingVARh', "kind": 'element'})
+    bpt_inductive_energy_reading_va_rh: int | None = field(default=None, metadata={"xsd": 'BPT_InductiveEnergyReadingVARh', "kind": 'element'})
+    meter_signature: bytes | None = field(default=None, metadata={"xsd": 'MeterSignature', "kind": 'element'})
+    meter_status: int | None = field(default=None, metadata={"xsd": 'MeterStatus', "kind": 'element'})
+    meter_timestamp: int | None = field(default=None, metadata={"xsd": 'MeterTimestamp', "kind": 'element'})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Receipt:
+    """XSD complexType ReceiptType (urn:iso:std:iso:15118:-20:CommonTypes)."""
+
+    __xsd_type__ = 'ReceiptType'
+    time_anchor: int = field(metadata={"xsd": 'TimeAnchor', "kind": 'element'})
+    energy_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'EnergyCosts', "kind": 'element'})
+    occupancy_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'OccupancyCosts', "kind": 'element'})
+    additional_services_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'AdditionalServicesCosts', "kind": 'element'})
+    overstay_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'OverstayCosts', "kind": 'element'})
+    tax_costs: list[DetailedTax] | None = field(default=None, metadata={"xsd": 'TaxCosts', "kind": 'element'})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DetailedTax:
+    """XSD complexType DetailedTaxType (urn:iso:std:iso:15118:-20:CommonTypes)."""
+
+    __xsd_type__ = 'DetailedTaxType'
+    tax_rule_id: int = field(metadata={"xsd": 'TaxRuleID', "kind": 'element'})
+    amount: RationalNumber = field(metadata={"xsd": 'Amount', "kind": 'element'})
+
+
 # -- EXI grammar tables (evcharge._exi._runtime.Grammar) ----------------------------------------
 
 _STATES = (
@@ -686,6 +769,63 @@ _STATES = (
     (2, 2, 2, 0, 603, 1121),
     (2, 3, 1, -1, 605, 1124),
     (2, 3, 1, -1, 608, 1127),
+    (1, 1, 3, 0, 611, 1130),
+    (1, 1, 1, -1, 612, 1132),
+    (1, 1, 3, 0, 613, 1134),
+    (1, 1, 2, 0, 614, 1137),
+    (1, 1, 1, -1, 615, 1140),
+    (1, 1, 3, 0, 616, 1143),
+    (1, 1, 1, -1, 617, 1145),
+    (4, 11, 3, -1, 618, 1147),
+    (4, 10, 1, -1, 629, 1158),
+    (4, 9, 1, -1, 639, 1169),
+    (4, 8, 1, -1, 648, 1180),
+    (3, 7, 1, -1, 656, 1191),
+    (3, 6, 1, -1, 663, 1202),
+    (3, 5, 1, -1, 669, 1213),
+    (3, 4, 1, -1, 674, 1224),
+    (2, 3, 1, -1, 678, 1235),
+    (2, 2, 1, -1, 681, 1246),
+    (1, 1, 1, -1, 683, 1257),
+    (1, 1, 3, 0, 684, 1268),
+    (1, 1, 1, -1, 685, 1270),
+    (1, 1, 3, 0, 686, 1272),
+    (1, 1, 2, 0, 687, 1275),
+    (1, 1, 1, -1, 688, 1278),
+    (1, 1, 3, 0, 689, 1281),
+    (1, 1, 1, -1, 690, 1283),
+    (1, 1, 3, 0, 691, 1285),
+    (1, 1, 2, 0, 692, 1294),
+    (3, 7, 1, -1, 693, 1303),
+    (3, 6, 1, -1, 700, 1312),
+    (3, 5, 1, -1, 706, 1321),
+    (3, 4, 1, -1, 711, 1330),
+    (2, 3, 1, -1, 715, 1339),
+    (2, 2, 1, -1, 718, 1348),
+    (1, 1, 1, -1, 720, 1357),
+    (1, 1, 3, 0, 721, 1366),
+    (1, 1, 1, -1, 722, 1368),
+    (1, 1, 3, 0, 723, 1370),
+    (3, 6, 1, -1, 724, 1377),
+    (3, 5, 1, -1, 730, 1384),
+    (3, 4, 1, -1, 735, 1391),
+    (2, 3, 1, -1, 739, 1398),
+    (2, 2, 1, -1, 742, 1405),
+    (2, 2, 1, -1, 744, 1412),
+    (2, 2, 1, -1, 746, 1419),
+    (2, 2, 1, -1, 748, 1426),
+    (2, 2, 1, -1, 750, 1433),
+    (2, 2, 1, -1, 752, 1440),
+    (2, 2, 1, -1, 754, 1447),
+    (2, 2, 1, -1, 756, 1454),
+    (2, 2, 1, -1, 758, 1461),
+    (2, 2, 1, -1, 760, 1468),
+    (1, 1, 1, -1, 762, 1475),
+    (1, 1, 3, 0, 763, 1482),
+    (1, 1, 2, 0, 764, 1485),
+    (1, 1, 1, -1, 765, 1488),
+    (1, 1, 3, 0, 766, 1491),
+    (1, 1, 1, -1, 767, 1493),
 )
 _PRODUCTIONS = (
     (1, 0, 1, 1),
@@ -1299,6 +1439,163 @@ _PRODUCTIONS = (
     (4, -1, -1, 222),
     (0, -1, -1, -1),
     (4, -1, -1, 222),
+    (3, 0, 21, 224),
+    (0, -1, -1, -1),
+    (1, 0, 37, 226),
+    (1, 1, 37, 227),
+    (0, -1, -1, -1),
+    (3, 0, 22, 229),
+    (0, -1, -1, -1),
+    (1, 0, 41, 231),
+    (1, 1, 41, 232),
+    (1, 2, 41, 233),
+    (1, 3, 41, 234),
+    (1, 4, 54, 235),
+    (1, 5, 54, 236),
+    (1, 6, 54, 237),
+    (1, 7, 36, 238),
+    (1, 8, 37, 239),
+    (1, 9, 36, 240),
+    (0, -1, -1, -1),
+    (1, 1, 41, 232),
+    (1, 2, 41, 233),
+    (1, 3, 41, 234),
+    (1, 4, 54, 235),
+    (1, 5, 54, 236),
+    (1, 6, 54, 237),
+    (1, 7, 36, 238),
+    (1, 8, 37, 239),
+    (1, 9, 36, 240),
+    (0, -1, -1, -1),
+    (1, 2, 41, 233),
+    (1, 3, 41, 234),
+    (1, 4, 54, 235),
+    (1, 5, 54, 236),
+    (1, 6, 54, 237),
+    (1, 7, 36, 238),
+    (1, 8, 37, 239),
+    (1, 9, 36, 240),
+    (0, -1, -1, -1),
+    (1, 3, 41, 234),
+    (1, 4, 54, 235),
+    (1, 5, 54, 236),
+    (1, 6, 54, 237),
+    (1, 7, 36, 238),
+    (1, 8, 37, 239),
+    (1, 9, 36, 240),
+    (0, -1, -1, -1),
+    (1, 4, 54, 235),
+    (1, 5, 54, 236),
+    (1, 6, 54, 237),
+    (1, 7, 36, 238),
+    (1, 8, 37, 239),
+    (1, 9, 36, 240),
+    (0, -1, -1, -1),
+    (1, 5, 54, 236),
+    (1, 6, 54, 237),
+    (1, 7, 36, 238),
+    (1, 8, 37, 239),
+    (1, 9, 36, 240),
+    (0, -1, -1, -1),
+    (1, 6, 54, 237),
+    (1, 7, 36, 238),
+    (1, 8, 37, 239),
+    (1, 9, 36, 240),
+    (0, -1, -1, -1),
+    (1, 7, 36, 238),
+    (1, 8, 37, 239),
+    (1, 9, 36, 240),
+    (0, -1, -1, -1),
+    (1, 8, 37, 239),
+    (1, 9, 36, 240),
+    (0, -1, -1, -1),
+    (1, 9, 36, 240),
+    (0, -1, -1, -1),
+    (0, -1, -1, -1),
+    (3, 0, 23, 242),
+    (0, -1, -1, -1),
+    (1, 0, 52, 244),
+    (1, 1, 56, 245),
+    (0, -1, -1, -1),
+    (3, 0, 24, 247),
+    (0, -1, -1, -1),
+    (1, 0, 58, 249),
+    (1, 1, 3, 250),
+    (1, 2, 3, 251),
+    (1, 3, 3, 252),
+    (1, 4, 3, 253),
+    (1, 5, 60, 254),
+    (1, 6, 39, 255),
+    (1, 7, 3, 256),
+    (0, -1, -1, -1),
+    (1, 3, 3, 252),
+    (1, 4, 3, 253),
+    (1, 5, 60, 254),
+    (1, 6, 39, 255),
+    (1, 7, 3, 256),
+    (0, -1, -1, -1),
+    (1, 4, 3, 253),
+    (1, 5, 60, 254),
+    (1, 6, 39, 255),
+    (1, 7, 3, 256),
+    (0, -1, -1, -1),
+    (1, 5, 60, 254),
+    (1, 6, 39, 255),
+    (1, 7, 3, 256),
+    (0, -1, -1, -1),
+    (1, 6, 39, 255),
+    (1, 7, 3, 256),
+    (0, -1, -1, -1),
+    (1, 7, 3, 256),
+    (0, -1, -1, -1),
+    (0, -1, -1, -1),
+    (3, 0, 25, 258),
+    (0, -1, -1, -1),
+    (1, 0, 3, 260),
+    (1, 1, 53, 261),
+    (1, 2, 53, 262),
+    (1, 3, 53, 263),
+    (1, 4, 53, 264),
+    (1, 5, 62, 265),
+    (0, -1, -1, -1),
+    (1, 2, 53, 262),
+    (1, 3, 53, 263),
+    (1, 4, 53, 264),
+    (1, 5, 62, 265),
+    (0, -1, -1, -1),
+    (1, 3, 53, 263),
+    (1, 4, 53, 264),
+    (1, 5, 62, 265),
+    (0, -1, -1, -1),
+    (1, 4, 53, 264),
+    (1, 5, 62, 265),
+    (0, -1, -1, -1),
+    (1, 5, 62, 265),
+    (0, -1, -1, -1),
+    (1, 5, 62, 266),
+    (0, -1, -1, -1),
+    (1, 5, 62, 267),
+    (0, -1, -1, -1),
+    (1, 5, 62, 268),
+    (0, -1, -1, -1),
+    (1, 5, 62, 269),
+    (0, -1, -1, -1),
+    (1, 5, 62, 270),
+    (0, -1, -1, -1),
+    (1, 5, 62, 271),
+    (0, -1, -1, -1),
+    (1, 5, 62, 272),
+    (0, -1, -1, -1),
+    (1, 5, 62, 273),
+    (0, -1, -1, -1),
+    (1, 5, 62, 274),
+    (0, -1, -1, -1),
+    (0, -1, -1, -1),
+    (1, 0, 63, 276),
+    (1, 1, 37, 277),
+    (0, -1, -1, -1),
+    (3, 0, 26, 279),
+    (0, -1, -1, -1),
 )
 _ENC = (
     0, -1, -1, -1, 1, -1, -1, -1, 2, 3, -1, -1, -1, -1, 4, -1, -1, -1, -1, 5, 6, -1, -1, -1,
@@ -1348,7 +1645,22 @@ _ENC = (
     -1, -1, -1, -1, -1, -1, -1, 579, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 580, -1, -1, -1, -1, -1,
     -1, -1, -1, -1, -1, 581, 582, 583, 584, 585, -1, -1, 586, -1, -1, 587, 588, -1, 589, 590, 591, 592, -1, -1,
     593, -1, -1, 594, 595, -1, 596, 597, 598, 599, -1, -1, 600, -1, -1, -1, -1, -1, -1, -1, -1, -1, 606, -1,
-    -1, 609,
+    -1, 609, 611, -1, -1, 612, 613, -1, -1, -1, 614, -1, -1, -1, 615, 616, -1, -1, 617, 618, 619, 620, 621, 622,
+    623, 624, 625, 626, 627, 628, -1, 629, 630, 631, 632, 633, 634, 635, 636, 637, 638, -1, -1, 639, 640, 641, 642, 643,
+    644, 645, 646, 647, -1, -1, -1, 648, 649, 650, 651, 652, 653, 654, 655, -1, -1, -1, -1, 656, 657, 658, 659, 660,
+    661, 662, -1, -1, -1, -1, -1, 663, 664, 665, 666, 667, 668, -1, -1, -1, -1, -1, -1, 669, 670, 671, 672, 673,
+    -1, -1, -1, -1, -1, -1, -1, 674, 675, 676, 677, -1, -1, -1, -1, -1, -1, -1, -1, 678, 679, 680, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, 681, 682, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 683, 684, -1, -1, 685,
+    686, -1, -1, -1, 687, -1, -1, -1, 688, 689, -1, -1, 690, 691, -1, -1, -1, -1, -1, -1, -1, -1, -1, 692,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, 693, 694, 695, 696, 697, 698, 699, -1, -1, -1, 700, 701, 702, 703, 704,
+    705, -1, -1, -1, -1, 706, 707, 708, 709, 710, -1, -1, -1, -1, -1, 711, 712, 713, 714, -1, -1, -1, -1, -1,
+    -1, 715, 716, 717, -1, -1, -1, -1, -1, -1, -1, 718, 719, -1, -1, -1, -1, -1, -1, -1, -1, 720, 721, -1,
+    -1, 722, 723, -1, -1, -1, -1, -1, -1, -1, 724, 725, 726, 727, 728, 729, -1, -1, 730, 731, 732, 733, 734, -1,
+    -1, -1, 735, 736, 737, 738, -1, -1, -1, -1, 739, 740, 741, -1, -1, -1, -1, -1, 742, 743, -1, -1, -1, -1,
+    -1, 744, 745, -1, -1, -1, -1, -1, 746, 747, -1, -1, -1, -1, -1, 748, 749, -1, -1, -1, -1, -1, 750, 751,
+    -1, -1, -1, -1, -1, 752, 753, -1, -1, -1, -1, -1, 754, 755, -1, -1, -1, -1, -1, 756, 757, -1, -1, -1,
+    -1, -1, 758, 759, -1, -1, -1, -1, -1, 760, 761, -1, -1, -1, -1, -1, -1, 762, 763, -1, -1, -1, 764, -1,
+    -1, -1, 765, 766, -1, -1, 767,
 )
 _DATATYPES = (
     (5, 0, None, None, 8, 8, None, 'hexBinary'),
@@ -1372,9 +1684,15 @@ _DATATYPES = (
     (3, 7, 0, 100, None, None, None, 'integer'),
     (6, 4, None, None, None, None, tuple(ErrorCode), 'string'),
     (6, 2, None, None, None, None, tuple(IsolationStatus), 'string'),
+    (1, 0, 0, 65535, None, None, None, 'integer'),
+    (1, 0, 0, 4294967295, None, None, None, 'integer'),
+    (6, 3, None, None, None, None, tuple(EvseNotification), 'string'),
+    (4, 0, None, None, None, 32, None, 'string'),
+    (5, 0, None, None, None, 64, None, 'base64Binary'),
+    (1, 0, 1, 4294967295, None, None, None, 'integer'),
 )
-# type: (kind, start state, datatype, class, slot names, value slot, XSD names, is-list, required,
-#        max occurs, namespaces, slot kinds, child type ids, slot datatypes)
+# type: (kind, start state, datatype, class, slot names, value slot, XSD names, is-list,
+#        required, max occurs, namespaces, slot kinds, child type ids, slot datatypes)
 _TYPES = (
     (0, 0, -1, ACDP_ConnectReq, ('header', 'ev_electrical_charging_device_status'), -1, ('Header', 'EVElectricalChargingDeviceStatus'), (False, False), (True, True), (1, 1), ('urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:ACDP'), ('element', 'element'), (1, 29), (-1, -1)),  # ACDP_ConnectReqType
     (0, 3, -1, MessageHeader, ('session_id', 'time_stamp', 'signature'), -1, ('SessionID', 'TimeStamp', 'Signature'), (False, False, False), (True, True, False), (1, 1, 1), ('urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'http://www.w3.org/2000/09/xmldsig#'), ('element', 'element', 'element'), (2, 3, 4), (-1, -1, -1)),  # MessageHeaderType
@@ -1428,9 +1746,21 @@ _TYPES = (
     (0, 209, -1, Manifest, ('id_', 'reference'), -1, ('Id', 'Reference'), (False, True), (False, True), (1, -1), ('', 'http://www.w3.org/2000/09/xmldsig#'), ('attribute', 'element'), (-1, 9), (2, -1)),  # ManifestType
     (0, 213, -1, SignatureProperties, ('id_', 'signature_property'), -1, ('Id', 'SignatureProperty'), (False, True), (False, True), (1, -1), ('', 'http://www.w3.org/2000/09/xmldsig#'), ('attribute', 'element'), (-1, 51), (2, -1)),  # SignaturePropertiesType
     (0, 217, -1, SignatureProperty, ('id_', 'target'), -1, ('Id', 'Target'), (False, False), (False, True), (1, 1), ('', ''), ('attribute', 'attribute'), (-1, -1), (2, 3)),  # SignaturePropertyType
+    (1, 223, 21, None, ('value',), 0, ('value',), (False,), (True,), (1,), ('',), ('value',), (-1,), (21,)),  # unsignedShort
+    (0, 225, -1, DetailedCost, ('amount', 'cost_per_unit'), -1, ('Amount', 'CostPerUnit'), (False, False), (True, True), (1, 1), ('urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes'), ('element', 'element'), (37, 37), (-1, -1)),  # DetailedCostType
+    (1, 228, 22, None, ('value',), 0, ('value',), (False,), (True,), (1,), ('',), ('value',), (-1,), (22,)),  # unsignedInt
+    (0, 230, -1, DisplayParameters, ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot'), -1, ('PresentSOC', 'MinimumSOC', 'TargetSOC', 'MaximumSOC', 'RemainingTimeToMinimumSOC', 'RemainingTimeToTargetSOC', 'RemainingTimeToMaximumSOC', 'ChargingComplete', 'BatteryEnergyCapacity', 'InletHot'), (False, False, False, False, False, False, False, False, False, False), (False, False, False, False, False, False, False, False, False, False), (1, 1, 1, 1, 1, 1, 1, 1, 1, 1), ('urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes'), ('element', 'element', 'element', 'element', 'element', 'element', 'element', 'element', 'element', 'element'), (41, 41, 41, 41, 54, 54, 54, 36, 37, 36), (-1, -1, -1, -1, -1, -1, -1, -1, -1, -1)),  # DisplayParametersType
+    (1, 241, 23, None, ('value',), 0, ('value',), (False,), (True,), (1,), ('',), ('value',), (-1,), (23,)),  # evseNotificationType
+    (0, 243, -1, EVSEStatus, ('notification_max_delay', 'evse_notification'), -1, ('NotificationMaxDelay', 'EVSENotification'), (False, False), (True, True), (1, 1), ('urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes'), ('element', 'element'), (52, 56), (-1, -1)),  # EVSEStatusType
+    (1, 246, 24, None, ('value',), 0, ('value',), (False,), (True,), (1,), ('',), ('value',), (-1,), (24,)),  # meterIDType
+    (0, 248, -1, MeterInfo, ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp'), -1, ('MeterID', 'ChargedEnergyReadingWh', 'BPT_DischargedEnergyReadingWh', 'CapacitiveEnergyReadingVARh', 'BPT_InductiveEnergyReadingVARh', 'MeterSignature', 'MeterStatus', 'MeterTimestamp'), (False, False, False, False, False, False, False, False), (True, True, False, False, False, False, False, False), (1, 1, 1, 1, 1, 1, 1, 1), ('urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes'), ('element', 'element', 'element', 'element', 'element', 'element', 'element', 'element'), (58, 3, 3, 3, 3, 60, 39, 3), (-1, -1, -1, -1, -1, -1, -1, -1)),  # MeterInfoType
+    (1, 257, 25, None, ('value',), 0, ('value',), (False,), (True,), (1,), ('',), ('value',), (-1,), (25,)),  # meterSignatureType
+    (0, 259, -1, Receipt, ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs'), -1, ('TimeAnchor', 'EnergyCosts', 'OccupancyCosts', 'AdditionalServicesCosts', 'OverstayCosts', 'TaxCosts'), (False, False, False, False, False, True), (True, False, False, False, False, False), (1, 1, 1, 1, 1, 10), ('urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes'), ('element', 'element', 'element', 'element', 'element', 'element'), (3, 53, 53, 53, 53, 62), (-1, -1, -1, -1, -1, -1)),  # ReceiptType
+    (0, 275, -1, DetailedTax, ('tax_rule_id', 'amount'), -1, ('TaxRuleID', 'Amount'), (False, False), (True, True), (1, 1), ('urn:iso:std:iso:15118:-20:CommonTypes', 'urn:iso:std:iso:15118:-20:CommonTypes'), ('element', 'element'), (63, 37), (-1, -1)),  # DetailedTaxType
+    (1, 278, 26, None, ('value',), 0, ('value',), (False,), (True,), (1,), ('',), ('value',), (-1,), (26,)),  # numericIDType
 )
 _DOC = (('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectReq', 0), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectRes', 30), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectReq', 0), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectRes', 30), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusReq', 34), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusRes', 43), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningReq', 45), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningRes', 46), ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlMode', 47), ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlMode', 48), ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', 6), ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', 18), ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', 13), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', 14), ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', 16), ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', 12), ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', 17), ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', 49), ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', 12), ('http://www.w3.org/2000/09/xmldsig#', 'Object', 28), ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', 26), ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', 20), ('http://www.w3.org/2000/09/xmldsig#', 'Reference', 9), ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', 21), ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', 27), ('http://www.w3.org/2000/09/xmldsig#', 'Signature', 4), ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', 7), ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperties', 50), ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', 51), ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', 15), ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', 5), ('http://www.w3.org/2000/09/xmldsig#', 'Transform', 11), ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 10), ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', 22))
-_FRAGMENT = (('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectReq', 0), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectRes', 30), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectReq', 0), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectRes', 30), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusReq', 34), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusRes', 43), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningReq', 45), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningRes', 46), ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlMode', 47), ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlMode', 48), ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', 6), ('urn:iso:std:iso:15118:-20:ACDP', 'ContactWindowXc', 39), ('urn:iso:std:iso:15118:-20:ACDP', 'ContactWindowYc', 39), ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', 18), ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', 13), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', 14), ('urn:iso:std:iso:15118:-20:ACDP', 'EVAssociationStatus', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVCPStatus', 40), ('urn:iso:std:iso:15118:-20:ACDP', 'EVElectricalChargingDeviceStatus', 29), ('urn:iso:std:iso:15118:-20:ACDP', 'EVErrorCode', 42), ('urn:iso:std:iso:15118:-20:ACDP', 'EVImmobilizationRequest', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVImmobilized', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVInChargePosition', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVMobilityStatus', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVPositioningSupport', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVReadyToCharge', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVRelativeXDeviation', 39), ('urn:iso:std:iso:15118:-20:ACDP', 'EVRelativeYDeviation', 39), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEDisabled', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEElectricalChargingDeviceStatus', 29), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEEmergencyShutdown', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEIsolationStatus', 44), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEMalfunction', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEMechanicalChargingDeviceStatus', 33), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEPositioningSupport', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEProcessing', 32), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEReadyToCharge', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEUtilityInterruptEvent', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSOC', 41), ('urn:iso:std:iso:15118:-20:ACDP', 'EVTechnicalStatus', 35), ('urn:iso:std:iso:15118:-20:ACDP', 'EVTimeout', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVWLANStrength', 37), ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', 19), ('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', 38), ('http://www.w3.org/2000/09/xmldsig#', 'G', 19), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', 8), ('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 1), ('http://www.w3.org/2000/09/xmldsig#', 'J', 19), ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', 16), ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', 12), ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', 17), ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', 49), ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', 12), ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', 19), ('http://www.w3.org/2000/09/xmldsig#', 'Object', 28), ('http://www.w3.org/2000/09/xmldsig#', 'P', 19), ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', 26), ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', 25), ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', 25), ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', 19), ('http://www.w3.org/2000/09/xmldsig#', 'Q', 19), ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', 20), ('http://www.w3.org/2000/09/xmldsig#', 'Reference', 9), ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', 31), ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', 21), ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', 27), ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', 25), ('http://www.w3.org/2000/09/xmldsig#', 'Seed', 19), ('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', 2), ('http://www.w3.org/2000/09/xmldsig#', 'Signature', 4), ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', 7), ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperties', 50), ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', 51), ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', 15), ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', 5), ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', 3), ('http://www.w3.org/2000/09/xmldsig#', 'Transform', 11), ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 10), ('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', 39), ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', 25), ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', 25), ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', 22), ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', 12), ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', 23), ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', 25), ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', 24), ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', 12), ('http://www.w3.org/2000/09/xmldsig#', 'XPath', 12), ('http://www.w3.org/2000/09/xmldsig#', 'Y', 19))
+_FRAGMENT = (('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectReq', 0), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_ConnectRes', 30), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectReq', 0), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_DisconnectRes', 30), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusReq', 34), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_SystemStatusRes', 43), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningReq', 45), ('urn:iso:std:iso:15118:-20:ACDP', 'ACDP_VehiclePositioningRes', 46), ('urn:iso:std:iso:15118:-20:CommonTypes', 'AckMaxDelay', 52), ('urn:iso:std:iso:15118:-20:CommonTypes', 'AdditionalServicesCosts', 53), ('urn:iso:std:iso:15118:-20:CommonTypes', 'Amount', 37), ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_DischargedEnergyReadingWh', 3), ('urn:iso:std:iso:15118:-20:CommonTypes', 'BPT_InductiveEnergyReadingVARh', 3), ('urn:iso:std:iso:15118:-20:CommonTypes', 'BatteryEnergyCapacity', 37), ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLReqControlMode', 47), ('urn:iso:std:iso:15118:-20:CommonTypes', 'CLResControlMode', 48), ('http://www.w3.org/2000/09/xmldsig#', 'CanonicalizationMethod', 6), ('urn:iso:std:iso:15118:-20:CommonTypes', 'CapacitiveEnergyReadingVARh', 3), ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargedEnergyReadingWh', 3), ('urn:iso:std:iso:15118:-20:CommonTypes', 'ChargingComplete', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'ContactWindowXc', 39), ('urn:iso:std:iso:15118:-20:ACDP', 'ContactWindowYc', 39), ('urn:iso:std:iso:15118:-20:CommonTypes', 'CostPerUnit', 37), ('http://www.w3.org/2000/09/xmldsig#', 'DSAKeyValue', 18), ('urn:iso:std:iso:15118:-20:CommonTypes', 'DepartureTime', 54), ('http://www.w3.org/2000/09/xmldsig#', 'DigestMethod', 13), ('http://www.w3.org/2000/09/xmldsig#', 'DigestValue', 14), ('urn:iso:std:iso:15118:-20:CommonTypes', 'DisplayParameters', 55), ('urn:iso:std:iso:15118:-20:ACDP', 'EVAssociationStatus', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVCPStatus', 40), ('urn:iso:std:iso:15118:-20:ACDP', 'EVElectricalChargingDeviceStatus', 29), ('urn:iso:std:iso:15118:-20:ACDP', 'EVErrorCode', 42), ('urn:iso:std:iso:15118:-20:ACDP', 'EVImmobilizationRequest', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVImmobilized', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVInChargePosition', 36), ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMaximumEnergyRequest', 37), ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVMinimumEnergyRequest', 37), ('urn:iso:std:iso:15118:-20:ACDP', 'EVMobilityStatus', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVPositioningSupport', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVReadyToCharge', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVRelativeXDeviation', 39), ('urn:iso:std:iso:15118:-20:ACDP', 'EVRelativeYDeviation', 39), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEDisabled', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEElectricalChargingDeviceStatus', 29), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEEmergencyShutdown', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEIsolationStatus', 44), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEMalfunction', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEMechanicalChargingDeviceStatus', 33), ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSENotification', 56), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEPositioningSupport', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEProcessing', 32), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEReadyToCharge', 36), ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVSEStatus', 57), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSEUtilityInterruptEvent', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVSOC', 41), ('urn:iso:std:iso:15118:-20:CommonTypes', 'EVTargetEnergyRequest', 37), ('urn:iso:std:iso:15118:-20:ACDP', 'EVTechnicalStatus', 35), ('urn:iso:std:iso:15118:-20:ACDP', 'EVTimeout', 36), ('urn:iso:std:iso:15118:-20:ACDP', 'EVWLANStrength', 37), ('urn:iso:std:iso:15118:-20:CommonTypes', 'EnergyCosts', 53), ('http://www.w3.org/2000/09/xmldsig#', 'Exponent', 19), ('urn:iso:std:iso:15118:-20:CommonTypes', 'Exponent', 38), ('http://www.w3.org/2000/09/xmldsig#', 'G', 19), ('http://www.w3.org/2000/09/xmldsig#', 'HMACOutputLength', 8), ('urn:iso:std:iso:15118:-20:CommonTypes', 'Header', 1), ('urn:iso:std:iso:15118:-20:CommonTypes', 'InletHot', 36), ('http://www.w3.org/2000/09/xmldsig#', 'J', 19), ('http://www.w3.org/2000/09/xmldsig#', 'KeyInfo', 16), ('http://www.w3.org/2000/09/xmldsig#', 'KeyName', 12), ('http://www.w3.org/2000/09/xmldsig#', 'KeyValue', 17), ('http://www.w3.org/2000/09/xmldsig#', 'Manifest', 49), ('urn:iso:std:iso:15118:-20:CommonTypes', 'MaximumSOC', 41), ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterID', 58), ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfo', 59), ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterInfoRequested', 36), ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterSignature', 60), ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterStatus', 39), ('urn:iso:std:iso:15118:-20:CommonTypes', 'MeterTimestamp', 3), ('http://www.w3.org/2000/09/xmldsig#', 'MgmtData', 12), ('urn:iso:std:iso:15118:-20:CommonTypes', 'MinimumSOC', 41), ('http://www.w3.org/2000/09/xmldsig#', 'Modulus', 19), ('urn:iso:std:iso:15118:-20:CommonTypes', 'NotificationMaxDelay', 52), ('http://www.w3.org/2000/09/xmldsig#', 'Object', 28), ('urn:iso:std:iso:15118:-20:CommonTypes', 'OccupancyCosts', 53), ('urn:iso:std:iso:15118:-20:CommonTypes', 'OverstayCosts', 53), ('http://www.w3.org/2000/09/xmldsig#', 'P', 19), ('http://www.w3.org/2000/09/xmldsig#', 'PGPData', 26), ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyID', 25), ('http://www.w3.org/2000/09/xmldsig#', 'PGPKeyPacket', 25), ('http://www.w3.org/2000/09/xmldsig#', 'PgenCounter', 19), ('urn:iso:std:iso:15118:-20:CommonTypes', 'PresentSOC', 41), ('http://www.w3.org/2000/09/xmldsig#', 'Q', 19), ('http://www.w3.org/2000/09/xmldsig#', 'RSAKeyValue', 20), ('urn:iso:std:iso:15118:-20:CommonTypes', 'Receipt', 61), ('http://www.w3.org/2000/09/xmldsig#', 'Reference', 9), ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMaximumSOC', 54), ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToMinimumSOC', 54), ('urn:iso:std:iso:15118:-20:CommonTypes', 'RemainingTimeToTargetSOC', 54), ('urn:iso:std:iso:15118:-20:CommonTypes', 'ResponseCode', 31), ('http://www.w3.org/2000/09/xmldsig#', 'RetrievalMethod', 21), ('urn:iso:std:iso:15118:-20:CommonTypes', 'RootCertificateID', 23), ('http://www.w3.org/2000/09/xmldsig#', 'SPKIData', 27), ('http://www.w3.org/2000/09/xmldsig#', 'SPKISexp', 25), ('http://www.w3.org/2000/09/xmldsig#', 'Seed', 19), ('urn:iso:std:iso:15118:-20:CommonTypes', 'SessionID', 2), ('http://www.w3.org/2000/09/xmldsig#', 'Signature', 4), ('http://www.w3.org/2000/09/xmldsig#', 'SignatureMethod', 7), ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperties', 50), ('http://www.w3.org/2000/09/xmldsig#', 'SignatureProperty', 51), ('http://www.w3.org/2000/09/xmldsig#', 'SignatureValue', 15), ('http://www.w3.org/2000/09/xmldsig#', 'SignedInfo', 5), ('urn:iso:std:iso:15118:-20:CommonTypes', 'TargetSOC', 41), ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxCosts', 62), ('urn:iso:std:iso:15118:-20:CommonTypes', 'TaxRuleID', 63), ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeAnchor', 3), ('urn:iso:std:iso:15118:-20:CommonTypes', 'TimeStamp', 3), ('http://www.w3.org/2000/09/xmldsig#', 'Transform', 11), ('http://www.w3.org/2000/09/xmldsig#', 'Transforms', 10), ('urn:iso:std:iso:15118:-20:CommonTypes', 'Value', 39), ('http://www.w3.org/2000/09/xmldsig#', 'X509CRL', 25), ('http://www.w3.org/2000/09/xmldsig#', 'X509Certificate', 25), ('http://www.w3.org/2000/09/xmldsig#', 'X509Data', 22), ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerName', 12), ('http://www.w3.org/2000/09/xmldsig#', 'X509IssuerSerial', 23), ('http://www.w3.org/2000/09/xmldsig#', 'X509SKI', 25), ('http://www.w3.org/2000/09/xmldsig#', 'X509SerialNumber', 24), ('http://www.w3.org/2000/09/xmldsig#', 'X509SubjectName', 12), ('http://www.w3.org/2000/09/xmldsig#', 'XPath', 12), ('http://www.w3.org/2000/09/xmldsig#', 'Y', 19))
 
 TABLES = {
     "states": _STATES,
@@ -1441,7 +1771,7 @@ TABLES = {
     "doc_width": 6,
     "doc_types": tuple(d[2] for d in _DOC),
     "doc_names": tuple(d[1] for d in _DOC),
-    "frag_width": 7,
+    "frag_width": 8,
     "frag_types": tuple(f[2] for f in _FRAGMENT),
     "frag_names": tuple(f[1] for f in _FRAGMENT),
 }

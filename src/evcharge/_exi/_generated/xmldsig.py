@@ -926,8 +926,8 @@ _DATATYPES = (
     (5, 0, None, None, None, None, None, 'base64Binary'),
     (2, 0, None, None, None, None, None, 'integer'),
 )
-# type: (kind, start state, datatype, class, slot names, value slot, XSD names, is-list, required,
-#        max occurs, namespaces, slot kinds, child type ids, slot datatypes)
+# type: (kind, start state, datatype, class, slot names, value slot, XSD names, is-list,
+#        required, max occurs, namespaces, slot kinds, child type ids, slot datatypes)
 _TYPES = (
     (0, 0, -1, CanonicalizationMethod, ('algorithm',), -1, ('Algorithm',), (False,), (True,), (1,), ('',), ('attribute',), (-1,), (0,)),  # CanonicalizationMethodType
     (0, 4, -1, DSAKeyValue, ('p', 'q', 'g', 'y', 'j', 'seed', 'pgen_counter'), -1, ('P', 'Q', 'G', 'Y', 'J', 'Seed', 'PgenCounter'), (False, False, False, False, False, False, False), (False, False, False, True, False, False, False), (1, 1, 1, 1, 1, 1, 1), ('http://www.w3.org/2000/09/xmldsig#', 'http://www.w3.org/2000/09/xmldsig#', 'http://www.w3.org/2000/09/xmldsig#', 'http://www.w3.org/2000/09/xmldsig#', 'http://www.w3.org/2000/09/xmldsig#', 'http://www.w3.org/2000/09/xmldsig#', 'http://www.w3.org/2000/09/xmldsig#'), ('element', 'element', 'element', 'element', 'element', 'element', 'element'), (2, 2, 2, 2, 2, 2, 2), (-1, -1, -1, -1, -1, -1, -1)),  # DSAKeyValueType

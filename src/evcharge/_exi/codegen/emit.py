@@ -266,6 +266,10 @@ class Generator:
                 all_decls[d.qname].append(d)
             assert d.type is not None
             collect(d.type, seen)
+        # 8.5.2 counts every element declared in the schema, also inside named types that no
+        # element uses (ISO 15118-20 CommonTypes declares types that only AC or DC use)
+        for qn in self.schema.named_types():
+            collect(self.schema.type(qn), seen)
         self.frag: list[tuple[QName, int]] = []
         for q in sorted(all_decls, key=qname_key):
             decls = all_decls[q]

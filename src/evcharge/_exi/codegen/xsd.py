@@ -163,6 +163,10 @@ class Schema:
             else:
                 raise SchemaError(f"{path.name}: unsupported top-level <{tag}>")
 
+    def named_types(self) -> list[QName]:
+        """The qualified names of every named type definition of the schema set, in load order."""
+        return list(self._type_nodes)
+
     def digest(self) -> str:
         """SHA-256 over the bytes of every file of the schema set, in load order."""
         h = hashlib.sha256()
