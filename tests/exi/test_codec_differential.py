@@ -115,13 +115,7 @@ def test_signed_info_fragments_match_exificient(exificient: ExificientPeer) -> N
     run()
 
 
-@pytest.mark.parametrize("root", [
-    pytest.param(r, marks=pytest.mark.xfail(
-        strict=True, raises=ValueError,
-        reason="eMAID is declared with two types: it needs the relaxed element fragment grammar (EXI 8.5.3), "
-        "which the generator does not build yet")) if r == "eMAID" else r
-    for r in ISO2_FRAGMENT_ROOTS
-])
+@pytest.mark.parametrize("root", ISO2_FRAGMENT_ROOTS)
 def test_signed_iso2_fragments_match_exificient(root: str, exificient: ExificientPeer) -> None:
     xs = strategies_for("ISO2")
     strategy = xs.element(root) if any(q[1] == root for q in xs.schema.elements) else xs.local_element(

@@ -66,10 +66,17 @@ class SchemaCodec:
         for i, t in enumerate(self._doc_types):
             if t >= 0:
                 self._root_of[t] = -1 if t in self._root_of else i
+        self._frag_relaxed: dict[int, tuple[int, ...]] = dict(getattr(module, "FRAGMENT_RELAXED", {}))
+        self._frag_attrs: tuple[tuple[str, str, int], ...] = tuple(getattr(module, "FRAGMENT_ATTRIBUTES", ()))
+        self._frag_width: int = tables["frag_width"]
+        self._pure: Any = None  # the pure-Python grammar, for the relaxed fragment grammar
         self._frag_of: dict[int, int] = {}
         for i, t in enumerate(self._frag_types):
             if t >= 0:
                 self._frag_of[t] = -1 if t in self._frag_of else i
+        for i, cands in self._frag_relaxed.items():
+            for t in cands:
+                self._frag_of.setdefault(t, i)
 
     # -- EXI ---------------------------------------------------------------------------------
     def root_elements(self) -> tuple[str, ...]:
@@ -115,7 +122,8 @@ class SchemaCodec:
         if tid is None:
             raise ExiEncodeError(f"{type(element).__name__} is not a class of {self.namespace}")
         if name is not None:
-            matches = [i for i, n in enumerate(self._frag_names) if n == name and self._frag_types[i] == tid]
+            matches = [i for i, n in enumerate(self._frag_names)
+                       if n == name and (self._frag_types[i] == tid or tid in self._frag_relaxed.get(i, ()))]
             if not matches:
                 raise ExiEncodeError(f"{name} is not an element of type {type(element).__name__}")
             index = matches[0]
@@ -125,11 +133,176 @@ class SchemaCodec:
                 raise ExiEncodeError(f"no element of type {type(element).__name__} in the fragment grammar")
             if index < 0:
                 raise ExiEncodeError(f"several elements have type {type(element).__name__}: name one")
+        if index in self._frag_relaxed:
+            return self._encode_relaxed(index, tid, element)
         return bytes(self._grammar.encode_fragment([(index, element)]))
 
     def decode_fragment(self, data: bytes) -> list[tuple[str, Any]]:
         """Decode an EXI fragment: ``[(element name, object), ...]``."""
-        return list(self._grammar.decode_fragment(bytes(data)))
+        if not self._frag_relaxed:
+            return list(self._grammar.decode_fragment(bytes(data)))
+        return self._decode_fragment_relaxed(bytes(data))
+
+    # -- the relaxed element fragment grammar (EXI 8.5.3) ----------------------------------------
+    # ElementFragment_0: AT(A_0..A_n-1) AT(*) SE(F_0..F_m-1) SE(*) EE CH[untyped], then the escape
+    # ElementFragment_2: SE(F_0..F_m-1) SE(*) EE CH[untyped], then the escape
+    # (strict = false adds second-level productions to both, hence the escape in the widths).
+    # Only signature digests use it (ISO-2 eMAID), so it runs on the pure-Python runtime.
+    def _pure_grammar(self) -> Any:
+        if self._pure is None:
+            from evcharge._exi import _runtime
+
+            self._pure = _runtime.Grammar(self.module.TABLES)
+        return self._pure
+
+    def _relaxed_widths(self) -> tuple[int, int, int, int]:
+        from evcharge._exi.codegen.grammar import bits_for
+
+        n, m = len(self._frag_attrs), len(self._frag_names)
+        return n, m, bits_for(n + m + 5), bits_for(m + 4)
+
+    def _encode_relaxed(self, index: int, tid: int, element: object) -> bytes:
+        from evcharge._exi import _runtime
+
+        w = _runtime.BitWriter()
+        w.write_bits(0x80, 8)
+        w.write_bits(index, self._frag_width)
+        try:
+            self._relaxed_content(w, tid, element)
+        except ExiEncodeError as exc:
+            raise ExiEncodeError(exc.reason, path=f"{self._frag_names[index]}.{exc.path}" if exc.path else
+                                 self._frag_names[index]) from None
+        w.write_bits(len(self._frag_names) + 1, self._frag_width)
+        return bytes(w.getvalue())
+
+    def _relaxed_content(self, w: Any, tid: int, obj: object) -> None:
+        n, m, w0, w2 = self._relaxed_widths()
+        pure = self._pure_grammar()
+        tv = self._types[tid]
+        first = True  # in ElementFragment_0
+        text: str | None = None
+        attr_index = {(ns, local): (i, dt) for i, (ns, local, dt) in enumerate(self._frag_attrs)}
+        frag_index = {(ns, local): i for i, (ns, local) in enumerate(zip(self._frag_ns, self._frag_names,
+                                                                         strict=True))}
+        if tv.kind == _T_SIMPLE:
+            text = self._lexical(tv.dt, obj)
+        else:
+            for i, pyname in enumerate(tv.names):
+                v = getattr(obj, pyname)
+                if v is None:
+                    continue
+                kind = tv.kinds[i]
+                if kind == "attribute":
+                    ai, dt = attr_index[(tv.ns[i], tv.xsd[i])]
+                    w.write_bits(ai, w0)
+                    if dt >= 0:
+                        pure._write_value(w, dt, v)
+                    else:
+                        lexical = self._lexical(tv.dts[i], v)
+                        w.write_uint(len(lexical) + 2)
+                        w.write_string_chars(lexical)
+                elif kind == "value":
+                    text = self._lexical(tv.dts[i], v)
+                else:
+                    for item in (v if tv.islist[i] else [v]):
+                        j = frag_index[(tv.ns[i], tv.xsd[i])]
+                        w.write_bits(n + 1 + j if first else j, w0 if first else w2)
+                        first = False
+                        child = self._frag_types[j]
+                        if child >= 0:
+                            pure._encode_type(w, child, item)
+                        else:
+                            self._relaxed_content(w, tv.children[i], item)
+        if text:
+            w.write_bits(n + m + 3 if first else m + 2, w0 if first else w2)
+            w.write_uint(len(text) + 2)
+            w.write_string_chars(text)
+            first = False
+        w.write_bits(n + m + 2 if first else m + 1, w0 if first else w2)
+
+    def _decode_fragment_relaxed(self, data: bytes) -> list[tuple[str, Any]]:
+        from evcharge._exi import _runtime
+
+        if not data or data[0] != 0x80:
+            raise ExiDecodeError("EXI header must be 0x80", bit_offset=0)
+        r = _runtime.BitReader(data, 8)
+        pure = self._pure_grammar()
+        out: list[tuple[str, Any]] = []
+        nf = len(self._frag_names)
+        while True:
+            code = r.read_bits(self._frag_width)
+            if code == nf + 1:
+                return out
+            if code >= nf:
+                raise ExiDecodeError(f"fragment event code {code} is not supported", bit_offset=r.bit_offset)
+            name = self._frag_names[code]
+            try:
+                if code in self._frag_relaxed:
+                    out.append((name, self._decode_relaxed(r, code)))
+                elif self._frag_types[code] >= 0:
+                    out.append((name, pure._decode_type(r, self._frag_types[code], 0)))
+                else:
+                    raise ExiDecodeError(f"fragment element {name} is not supported", bit_offset=r.bit_offset)
+            except ExiDecodeError as exc:
+                exc.path = name if not exc.path else f"{name}.{exc.path}"
+                raise
+            if len(out) > 64:
+                raise ExiDecodeError("too many elements in a fragment", bit_offset=r.bit_offset)
+
+    def _decode_relaxed(self, r: Any, index: int) -> Any:
+        """Read a relaxed element's attributes and text, then build it as the candidate type they fit."""
+        n, m, w0, w2 = self._relaxed_widths()
+        pure = self._pure_grammar()
+        attrs: dict[tuple[str, str], Any] = {}
+        text = ""
+        first = True
+        while True:
+            code = r.read_bits(w0 if first else w2)
+            if first and code < n:
+                ns, local, dt = self._frag_attrs[code]
+                if dt >= 0:
+                    attrs[(ns, local)] = pure._read_value(r, dt)
+                else:
+                    length = r.read_uint()
+                    if length < 2 or (length - 2) * 8 > r.bits_left:
+                        raise ExiDecodeError("bad untyped attribute value", bit_offset=r.bit_offset)
+                    attrs[(ns, local)] = r.read_string_chars(length - 2)
+                continue
+            ee = n + m + 2 if first else m + 1
+            ch = n + m + 3 if first else m + 2
+            if code == ee:
+                break
+            if code == ch:
+                length = r.read_uint()
+                if length < 2 or (length - 2) * 8 > r.bits_left:
+                    raise ExiDecodeError("bad untyped character value", bit_offset=r.bit_offset)
+                text += r.read_string_chars(length - 2)
+                first = False
+                continue
+            raise ExiDecodeError("element content in a relaxed fragment element is not supported",
+                                 bit_offset=r.bit_offset)
+        for tid in self._frag_relaxed[index]:
+            tv = self._types[tid]
+            try:
+                if tv.kind == _T_SIMPLE:
+                    if attrs:
+                        continue
+                    return self._parse_lexical(tv.dt, text, self._frag_names[index])
+                kw: dict[str, Any] = {}
+                for i, pyname in enumerate(tv.names):
+                    if tv.kinds[i] == "attribute" and (tv.ns[i], tv.xsd[i]) in attrs:
+                        kw[pyname] = attrs.pop((tv.ns[i], tv.xsd[i]))
+                    elif tv.kinds[i] == "value":
+                        kw[pyname] = self._parse_lexical(tv.dts[i], text, self._frag_names[index])
+                if attrs or any(tv.required[i] and n_ not in kw for i, n_ in enumerate(tv.names)):
+                    attrs.update({(tv.ns[i], tv.xsd[i]): kw[p] for i, p in enumerate(tv.names)
+                                  if tv.kinds[i] == "attribute" and p in kw})
+                    continue
+                assert tv.cls is not None
+                return tv.cls(**kw)
+            except ValueError:
+                continue
+        raise ExiDecodeError("relaxed fragment element fits none of its declarations", bit_offset=r.bit_offset)
 
     # -- dict (JSON) form --------------------------------------------------------------------
     def to_dict(self, message: object, element: str | None = None) -> dict[str, Any]:
@@ -180,10 +353,23 @@ class SchemaCodec:
         raise ValueError(f"{name!r} is not a root element of {self.namespace}")
 
     def fragment_from_dict(self, data: Mapping[str, Any]) -> Any:
+        """Build a fragment element (``{"AuthorizationReq": {...}}``) from its JSON form.
+
+        For an element declared with several types (relaxed fragment grammar), the first type the
+        data fits is used: a complex type for an object, a simple type for a plain value."""
         ((name, body),) = data.items()
-        for n, t in zip(self._frag_names, self._frag_types, strict=True):
-            if n == name and t >= 0:
+        for i, (n, t) in enumerate(zip(self._frag_names, self._frag_types, strict=True)):
+            if n != name:
+                continue
+            if t >= 0:
                 return self._obj_from_dict(t, body, name)
+            for cand in self._frag_relaxed.get(i, ()):
+                if (self._types[cand].kind == _T_SIMPLE) == isinstance(body, Mapping):
+                    continue
+                try:
+                    return self._obj_from_dict(cand, body, name)
+                except ValueError:
+                    continue
         raise ValueError(f"{name!r} is not an element of {self.namespace}")
 
     def _obj_from_dict(self, tid: int, data: Any, path: str) -> Any:

@@ -184,6 +184,10 @@ _TYPES = (
 )
 _DOC = (('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolReq', 0), ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolRes', 6))
 _FRAGMENT = (('', 'AppProtocol', 1), ('', 'Priority', 5), ('', 'ProtocolNamespace', 2), ('', 'ResponseCode', 7), ('', 'SchemaID', 4), ('', 'VersionNumberMajor', 3), ('', 'VersionNumberMinor', 3), ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolReq', 0), ('urn:iso:15118:2:2010:AppProtocol', 'supportedAppProtocolRes', 6))
+# relaxed element fragment grammar (EXI 8.5.3): fragment index -> candidate types;
+# attribute qnames of the schema with their datatype (-1: string)
+FRAGMENT_RELAXED = {}
+FRAGMENT_ATTRIBUTES = ()
 
 TABLES = {
     "states": _STATES,

@@ -120,6 +120,7 @@ class Generator:
         self._dt: dict[int, int] = {}
         self.enums: dict[int, tuple[str, list[str]]] = {}  # dt id -> (class name, values)
         self._names: set[str] = set()
+        self._attr_types: dict[tuple[QName, int], SimpleType] = {}
         self._build()
 
     # -- naming --------------------------------------------------------------------------------
@@ -246,10 +247,17 @@ class Generator:
         # fragment grammar: every element qname declared in the schema, global or local
         all_decls: dict[QName, list[ElementDecl]] = {}
 
+        attrs: dict[QName, set[int]] = {}
+
         def collect(t: ComplexType | SimpleType, seen: set[int]) -> None:
-            if id(t) in seen or not isinstance(t, ComplexType) or t.particle is None:
+            if id(t) in seen or not isinstance(t, ComplexType):
                 return
             seen.add(id(t))
+            for a in t.attributes:
+                attrs.setdefault(a.qname, set()).add(id(a.type))
+                self._attr_types[(a.qname, id(a.type))] = a.type
+            if t.particle is None:
+                return
             leaves: list[ElementDecl] = []
             _element_leaves(t.particle, leaves)
             for d in leaves:
@@ -271,6 +279,9 @@ class Generator:
         for qn in self.schema.named_types():
             collect(self.schema.type(qn), seen)
         self.frag: list[tuple[QName, int]] = []
+        # 8.5.3: a qname declared with several types (or nillable values) uses the relaxed element
+        # fragment grammar; its candidate types let the encoder find the declaration of an object
+        self.frag_relaxed: dict[int, tuple[int, ...]] = {}
         for q in sorted(all_decls, key=qname_key):
             decls = all_decls[q]
             types = {id(d.type) for d in decls}
@@ -281,7 +292,23 @@ class Generator:
                     tid = self.type_id(decls[0].type, q[1])
                 except SchemaError:
                     tid = -1
+            else:
+                cands = []
+                for d in decls:
+                    assert d.type is not None
+                    try:
+                        cands.append(self.type_id(d.type, q[1]))
+                    except SchemaError:
+                        pass
+                self.frag_relaxed[len(self.frag)] = tuple(dict.fromkeys(cands))
             self.frag.append((q, tid))
+        # the attributes of ElementFragment_0: every attribute qname of the schema, typed when all
+        # its declarations share one type, a string otherwise
+        self.frag_attrs: list[tuple[QName, int]] = []
+        for q in sorted(attrs, key=qname_key):
+            ids = attrs[q]
+            dt = self.datatype(self._attr_types[(q, next(iter(ids)))], q[1]) if len(ids) == 1 else -1
+            self.frag_attrs.append((q, dt))
 
     # -- tables --------------------------------------------------------------------------------
     def tables(self) -> dict[str, object]:
@@ -431,6 +458,10 @@ class Generator:
         nd = len(self.doc)
         lines.append(f"_DOC = {tuple((d.qname[0], d.qname[1], tid) for d, tid in self.doc)!r}")
         lines.append(f"_FRAGMENT = {tuple((q[0], q[1], tid) for q, tid in self.frag)!r}")
+        lines.append("# relaxed element fragment grammar (EXI 8.5.3): fragment index -> candidate types;")
+        lines.append("# attribute qnames of the schema with their datatype (-1: string)")
+        lines.append(f"FRAGMENT_RELAXED = {self.frag_relaxed!r}")
+        lines.append(f"FRAGMENT_ATTRIBUTES = {tuple((q[0], q[1], dt) for q, dt in self.frag_attrs)!r}")
         lines.append("")
         lines.append("TABLES = {")
         lines.append('    "states": _STATES,')
