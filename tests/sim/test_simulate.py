@@ -190,20 +190,28 @@ def test_offline_messages_delivered_exactly_once(tmp_path: Path, version: str) -
     assert_session_basics(doc, version)
     cut = next(e for e in events(doc, "scenario") if e["action"] == "CutLink")
     restored = next(e for e in events(doc, "scenario") if e["action"] == "RestoreLink")
+    link = events(doc, "ocpp_link")
+    lost = next(e for e in link if not e["connected"] and e["t"] >= cut["t"])
+    back = next(e for e in link if e["connected"] and e["t"] > lost["t"])
+    assert back["t"] >= restored["t"]
     messages = [m for m in doc["csms"]["messages"]
                 if m["action"] in ("TransactionEvent", "StartTransaction", "StopTransaction", "MeterValues")]
     originals = [m for m in messages if not m["duplicate"]]
-    # the CSMS got transaction messages made during the outage, after it
-    late = [m for m in originals if m["t"] > restored["t"] and m["action"] in ("TransactionEvent", "MeterValues")
-            and cut["t"] <= m["made_t"] <= restored["t"]]
-    assert late, "no message from the outage arrived after the link came back"
-    # exactly once: no two originals with the same content
+    # transaction messages made while the station was offline reached the CSMS after the link came back
+    offline = [m for m in originals if lost["t"] < m["made_t"] < back["t"] - 0.1]
+    assert offline, "no transaction message was made during the outage"
+    assert all(m["t"] >= back["t"] - 0.1 for m in offline)
+    if version == "2.0.1":
+        assert all(m["payload"].get("offline") is True for m in offline)
+    # exactly once: no two originals with the same content, and (2.0.1) every seqNo once
     keys = [json.dumps(m["payload"], sort_keys=True) for m in originals]
     assert len(keys) == len(set(keys))
     if version == "2.0.1":
         seq = [m["payload"]["seqNo"] for m in originals if m["action"] == "TransactionEvent"]
         assert sorted(seq) == list(range(len(seq)))
-        assert all(m["payload"].get("offline") for m in late)
+    else:  # 1.6: every periodic meter value of the transaction once, in order
+        stamps = [m["made_t"] for m in originals if m["action"] == "MeterValues"]
+        assert stamps == sorted(stamps) and len(stamps) == len(set(stamps))
 
 
 def test_remote_start(tmp_path: Path) -> None:
@@ -295,3 +303,28 @@ def test_plot(tmp_path: Path) -> None:
     rc, _, out = simulate(tmp_path, "--plot", str(png))
     assert rc == 0, out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_until_soc_with_a_single_phase_car(tmp_path: Path) -> None:
+    rc, doc, out = simulate(tmp_path, "--capacity", "2", "--soc", "70", "--until-soc", "80", "--phases", "1",
+                            "--duration", "2h")
+    assert rc == 0, out
+    assert pilot_states(doc) == ["A", "B", "C", "B", "A"]
+    assert_session_basics(doc, "2.0.1")
+    charging = [e for e in events(doc, "meter") if e["power_w"] > 0]
+    assert all(e["current_a"][1] == e["current_a"][2] == 0.0 for e in charging)  # one phase: L1 only
+    # the car stopped at 80 % by itself (C -> B), long before the 2 h
+    assert doc["summary"]["final_soc"] == pytest.approx(80.0, abs=0.1)
+    assert doc["summary"]["duration_s"] < 3600
+    # 10 % of 2 kWh went into the battery; the meter counted the same energy
+    assert meter_energy(doc) == pytest.approx(200.0, abs=2.0)
+
+
+def test_the_readme_first_command(tmp_path: Path) -> None:
+    """``evcharge simulate`` with no arguments: the default scenario at 60x ends as expected."""
+    script = Path(sys.executable).with_name("evcharge")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "evcharge"]
+    proc = subprocess.run([*command, "simulate"], capture_output=True, text=True, timeout=170, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK: the session ended as the scenario expects" in proc.stdout
+    assert "control pilot      A-B-C-B-A" in proc.stdout

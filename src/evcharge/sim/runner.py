@@ -15,7 +15,9 @@
 the charger logic's events to the station, run the scenario's due actions.  :meth:`Session.run` paces the steps
 against real time by ``time_scale`` and gives the asyncio loop (OCPP) its turn between them.  When the machine
 is too slow for the requested scale, the simulated clock simply runs slower: no protocol timer ever fires
-because real time ran away.
+because real time ran away.  While the session waits for the CSMS on something the scenario depends on (an
+authorization, the operator's call), the simulated clock stands still: at 400x a 100 ms network answer would
+otherwise last 40 simulated seconds.
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ class Session:
         self._station_energy: float | None = None
         self.peak_current = 0.0
         self.csms_calls = 0
+        self._waiting = 0  # calls to the CSMS the scenario waits for
+        self._online = False
 
     # ------------------------------------------------------------------ clocks
     def sim_time(self) -> float:
@@ -218,7 +222,11 @@ class Session:
 
     async def _authorize(self, token: str) -> None:
         id_token: Any = token if self.config.ocpp_version == "1.6" else {"idToken": token, "type": "ISO14443"}
-        accepted = await self.station.authorize(1, id_token)
+        self._waiting += 1
+        try:
+            accepted = await self.station.authorize(1, id_token)
+        finally:
+            self._waiting -= 1
         self.log.add(self.t, "authorize", token=token, accepted=accepted)
 
     def _transaction_boundary(self, now: float) -> None:
@@ -243,6 +251,9 @@ class Session:
                              power_w=round(meter.total_power_w, 1), current_a=[round(i, 2) for i in meter.current_a],
                              soc=round(self.car.soc, 3))
         self._transaction_boundary(now)
+        if self.station.connected != self._online:
+            self._online = self.station.connected
+            self.log.add(now, "ocpp_link", connected=self._online)
         if self.app.charger.state is ChargerState.FAULT:
             status = "Faulted"
         elif self.app.cp in (None, CPState.A):
@@ -294,12 +305,15 @@ class Session:
 
     async def _csms_call(self, what: str, call: Any) -> None:
         self.csms_calls += 1
+        self._waiting += 1
         try:
             status = await call
         except Exception as exc:  # the CSMS's call failed: the checks will say what is missing
             self.log.add(self.t, "csms_call", call=what, error=f"{type(exc).__name__}: {exc}")
         else:
             self.log.add(self.t, "csms_call", call=what, status=status)
+        finally:
+            self._waiting -= 1
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -407,6 +421,7 @@ class Session:
         limit = cfg.duration + 3600.0  # a guard: no scenario runs an hour past its charging time
         steps = 0
         while self.finish_reason is None:
+            real0 += await self._hold()
             steps += 1
             now = round(steps * cfg.step, 6)
             self.step(now)
@@ -417,6 +432,16 @@ class Session:
                 self.progress(self.snapshot())
             delay = real0 + now / cfg.time_scale - loop.time() if cfg.time_scale > 0 else 0.0
             await asyncio.sleep(max(0.0, delay))
+
+    async def _hold(self, limit: float = 30.0) -> float:
+        """Stand still while the scenario waits for the CSMS (at most ``limit`` real seconds); return how long."""
+        if not (self._waiting or self.station.authorizing):
+            return 0.0
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while (self._waiting or self.station.authorizing) and loop.time() - start < limit:
+            await asyncio.sleep(0.002)
+        return loop.time() - start
 
     async def _drain(self) -> None:
         """Keep the simulation going until the queued transaction messages reached the CSMS."""

@@ -36,6 +36,7 @@ class SimStation(Station):
         self.connector_status = "Available"
         self.calls_made = 0
         self.boots = 0
+        self.authorizing = 0  #: authorizations waiting for the CSMS's answer now
 
     # ------------------------------------------------------------ driven by the runner
     def tick(self) -> None:
@@ -55,6 +56,14 @@ class SimStation(Station):
         super().charger_event(event)
         if isinstance(event, Authorized | StopRequested):
             self.authorizations.append(event)
+
+    async def authorize(self, evse_id: int, token: Any, *, remote_start_id: int | None = None) -> bool:
+        """As ``Station.authorize``; :attr:`authorizing` counts the ones in progress."""
+        self.authorizing += 1
+        try:
+            return await super().authorize(evse_id, token, remote_start_id=remote_start_id)
+        finally:
+            self.authorizing -= 1
 
     def set_connector_status(self, status: str) -> None:
         """The connector's status (2.0.1 names: Available, Occupied, Faulted); sent when connected."""
