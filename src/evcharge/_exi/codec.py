@@ -311,6 +311,7 @@ class SchemaCodec:
         return {self._doc_names[i]: self._obj_to_dict(self._doc_types[i], message)}
 
     def fragment_to_dict(self, element: object) -> dict[str, Any]:
+        """The JSON form of a fragment element's content (without the element name)."""
         tid = self._by_class[type(element)]
         out: dict[str, Any] = self._obj_to_dict(tid, element)
         return out
@@ -527,4 +528,16 @@ class SchemaCodec:
         return self._value_from_json(dt, text_s, path)
 
 
-__all__ = ["ExiDecodeError", "ExiEncodeError", "SchemaCodec"]
+__all__ = ["ExiDecodeError", "ExiEncodeError", "SchemaCodec", "xmldsig_codec"]
+
+
+_XMLDSIG: list[SchemaCodec] = []
+
+
+def xmldsig_codec() -> SchemaCodec:
+    """The codec of the xmldsig schema (SignedInfo fragments), built on first use."""
+    if not _XMLDSIG:
+        from evcharge._exi._generated import xmldsig
+
+        _XMLDSIG.append(SchemaCodec(xmldsig, "http://www.w3.org/2000/09/xmldsig#"))
+    return _XMLDSIG[0]
