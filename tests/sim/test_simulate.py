@@ -131,6 +131,9 @@ def test_normal_session(tmp_path: Path, version: str) -> None:
     first_pwm = next(e for e in events(doc, "pilot") if e["output"] == "X2")
     accepted = next(e for e in events(doc, "authorize") if e["accepted"])
     assert first_pwm["t"] >= accepted["t"]
+    # the board started once, cleanly
+    assert len(events(doc, "board_ready")) == 1
+    assert not any(e["spurious"] for e in events(doc, "board_reset"))
     # the summary is printed
     assert "energy delivered" in out and "OK" in out
 

@@ -372,6 +372,8 @@ class Session:
         self.reader_line = PtyLine(self.reader_sim)
         self.board_line.open(0.0)
         self.reader_line.open(0.0)
+        self.board_line.device_step(0.0)  # the board boots as it powers up; a driver that opens
+        self.board_line.host_read()  # the port later discards those bytes (stale), and so do we
         tasks = [asyncio.create_task(client.run()), asyncio.create_task(self.station.run())]
         try:
             self.driver.start(0.0)

@@ -1,0 +1,83 @@
+"""Whatever the board reports and OCPP asks, in any order, the charger logic permits power only in C with PWM
+(or for the 6 s a car in C has after the PWM stopped), never again after an RCD trip while the car stays
+plugged in, and never raises."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from evcharge.bsp import events as bsp
+from evcharge.bsp.events import BoardErrorKind
+from evcharge.sim.charger import ChargerApp, ChargerAppConfig
+from evcharge.sim.record import EventLog
+
+from .test_parts import CAPS, FakeBoard
+
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("cp"), st.sampled_from(list(bsp.CpState))),
+        st.tuples(st.just("authorized"), st.none()),
+        st.tuples(st.just("deauthorized"), st.none()),
+        st.tuples(st.just("limit"), st.floats(min_value=0.0, max_value=40.0)),
+        st.tuples(st.just("rcd"), st.none()),
+        st.tuples(st.just("power"), st.booleans()),
+        st.tuples(st.just("wait"), st.floats(min_value=0.01, max_value=8.0)),
+    ),
+    max_size=40,
+)
+
+
+@pytest.mark.property
+@given(STEPS)
+def test_power_only_in_c_with_pwm(steps: list[tuple[str, Any]]) -> None:
+    board, log = FakeBoard(), EventLog()
+    app = ChargerApp(ChargerAppConfig(max_current=16.0), board, log)
+    now = 0.0
+    app.board_event(bsp.BoardReady(CAPS, now), now)
+    cp, pwm, allowed, tripped = bsp.CpState.A, False, False, False
+    pwm_off_at = 0.0
+    for kind, value in steps:
+        now += 0.1
+        before = len(board.calls)
+        if kind == "cp":
+            app.board_event(bsp.CpStateChanged(value, now), now)
+            cp = value
+            if value is bsp.CpState.A:
+                tripped = False  # the board clears its RCD flag in A
+        elif kind == "authorized":
+            app.authorized(now)
+        elif kind == "deauthorized":
+            app.deauthorized(now)
+        elif kind == "limit":
+            app.set_limit(value, now)
+        elif kind == "rcd":
+            app.board_event(bsp.ErrorRaised(BoardErrorKind.RCD_TRIGGERED, "tripped", now), now)
+            tripped = True
+        elif kind == "power":
+            app.board_event(bsp.PowerOn(now) if value else bsp.PowerOff(now), now)
+        else:
+            now += value
+            timer = app.get_timer()
+            while timer is not None and timer <= now:
+                app.handle_timer(now)
+                timer = app.get_timer()
+        for name, arg in board.calls[before:]:
+            if name == "pwm":
+                pwm = True
+            elif name in ("x1", "f", "e"):
+                if pwm:
+                    pwm_off_at = now
+                pwm = False
+            elif name == "allow":
+                allowed = arg
+                if arg:
+                    assert cp in (bsp.CpState.C, bsp.CpState.D) and pwm, board.calls
+                    assert not tripped, "power allowed again after an RCD trip with the car still plugged in"
+        if allowed:
+            assert cp in (bsp.CpState.C, bsp.CpState.D), board.calls
+            # the PWM may have stopped with the car still in C: IEC 61851-1 gives it 6 s to go to B
+            assert pwm or now - pwm_off_at <= 6.0, board.calls
