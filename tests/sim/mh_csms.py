@@ -1,15 +1,17 @@
 """An external CSMS for the interop test: the mobilityhouse ``ocpp`` library (OCPP 2.0.1) on a websockets server.
 
-Run as ``python mh_csms.py [PASSWORD]``: prints the port, then one JSON line per CALL received (action and the
-library's snake_case arguments).  With PASSWORD it demands HTTP basic auth (security profile 1).
+Run as ``python mh_csms.py [--password P] [--cert CERT --key KEY]``: prints the port, then one JSON line per
+CALL received (action and the library's snake_case arguments).  With a password it demands HTTP basic auth
+(security profile 1); with a certificate it serves TLS (profile 2).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import json
-import sys
+import ssl
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,7 +62,7 @@ class Station(ChargePoint):  # type: ignore[misc]
         return call_result.MeterValues()
 
 
-async def main(password: str | None) -> None:
+async def main(password: str | None, ssl_context: ssl.SSLContext | None) -> None:
     def check(connection: ServerConnection, request: Request) -> Response | None:
         if password is None:
             return None
@@ -80,10 +82,19 @@ async def main(password: str | None) -> None:
             pass
 
     async with serve(handler, "127.0.0.1", 0, subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
-                     process_request=check) as server:
+                     process_request=check, ssl=ssl_context) as server:
         print(next(iter(server.sockets)).getsockname()[1], flush=True)
         await asyncio.Future()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else None))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--password")
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
+    args = parser.parse_args()
+    context = None
+    if args.cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.cert, args.key)
+    asyncio.run(main(args.password, context))

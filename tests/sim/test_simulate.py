@@ -261,7 +261,7 @@ def stop_peer(proc: subprocess.Popen[str]) -> list[dict[str, Any]]:
 def test_external_csms_with_basic_auth(tmp_path: Path) -> None:
     """The mobilityhouse ``ocpp`` library as the operator, security profile 1: it sees the whole transaction."""
     password = "sim-password-0123456789"
-    proc, port = external_csms(password)
+    proc, port = external_csms("--password", password)
     try:
         rc, doc, out = simulate(tmp_path, "--csms-url", f"ws://127.0.0.1:{port}/ocpp", "--security-profile", "1",
                                 "--password", password, "--drain-timeout", "15")
@@ -288,7 +288,7 @@ def test_external_csms_with_basic_auth(tmp_path: Path) -> None:
 
 @pytest.mark.interop
 def test_external_csms_refusing_the_password_fails_the_run(tmp_path: Path) -> None:
-    proc, port = external_csms("the-right-password-000")
+    proc, port = external_csms("--password", "the-right-password-000")
     try:
         rc, doc, _ = simulate(tmp_path, "--csms-url", f"ws://127.0.0.1:{port}/ocpp", "--security-profile", "1",
                               "--password", "a-wrong-password-0000", "--drain-timeout", "1")
@@ -297,6 +297,61 @@ def test_external_csms_refusing_the_password_fails_the_run(tmp_path: Path) -> No
     assert rc == 1
     assert "Rejected" in [c["action"] for c in calls]
     assert not doc["result"]["ok"]
+
+
+def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for localhost / 127.0.0.1 signed by it (PEM files)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("sim test CA")).issuer_name(name("sim test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now - datetime.timedelta(hours=1))
+          .not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    server = (x509.CertificateBuilder().subject_name(name("localhost")).issuer_name(ca.subject)
+              .public_key(key.public_key()).serial_number(2).not_valid_before(now - datetime.timedelta(hours=1))
+              .not_valid_after(now + datetime.timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                          x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                             critical=False)
+              .sign(ca_key, hashes.SHA256()))
+    paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return paths
+
+
+@pytest.mark.interop
+def test_external_csms_over_tls(tmp_path: Path) -> None:
+    """Security profile 2: wss:// verified against the CSMS's CA, plus basic auth."""
+    ca, cert, key = make_certificates(tmp_path)
+    password = "sim-password-tls-0123"
+    proc, port = external_csms("--password", password, "--cert", str(cert), "--key", str(key))
+    try:
+        rc, doc, out = simulate(tmp_path, "--csms-url", f"wss://localhost:{port}/ocpp", "--security-profile", "2",
+                                "--password", password, "--cafile", str(ca), "--drain-timeout", "15")
+    finally:
+        calls = stop_peer(proc)
+    assert rc == 0, out
+    actions = [c["action"] for c in calls]
+    assert "BasicAuth" in actions and "TransactionEvent" in actions
+    assert events(doc, "start")[0]["csms"].startswith("wss://localhost:")
 
 
 def test_plot(tmp_path: Path) -> None:
