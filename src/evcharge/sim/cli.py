@@ -137,11 +137,11 @@ def run(args: argparse.Namespace) -> int:
             identity=args.identity, csms_url=args.csms_url, security_profile=args.security_profile,
             password=args.password, cafile=args.cafile, limit_amps=args.limit, drain_timeout=args.drain_timeout,
         )
+        line = _ProgressLine(sys.stderr)
+        session = Session(config, progress=None if args.quiet else line)
     except ValueError as exc:
         print(f"evcharge simulate: {exc}", file=sys.stderr)
         return 2
-    line = _ProgressLine(sys.stderr)
-    session = Session(config, progress=None if args.quiet else line)
     print(f"evcharge simulate: scenario {scenario.value}, OCPP {args.ocpp}, auth {args.auth}, "
           f"{duration / 60:.0f} min of charging "
           + (f"at {config.time_scale:g}x" if config.time_scale > 0 else "as fast as possible"), file=sys.stderr)
@@ -150,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"\nevcharge simulate: {exc}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:
+        print("\nevcharge simulate: interrupted", file=sys.stderr)
+        return 130
     finally:
         if not args.quiet:
             line.done()
@@ -176,8 +179,9 @@ def _print_summary(summary: dict[str, Any], problems: list[str]) -> None:
     print(f"  duration           {'-' if duration is None else _fmt_time(duration)}")
     print(f"  peak current       {summary['peak_current_a']:.1f} A")
     print(f"  final SoC          {summary['final_soc']:.1f} %")
-    print(f"  OCPP calls         {summary['ocpp_calls_from_station']} from the station, "
-          f"{summary['ocpp_calls_from_csms']} from the CSMS")
+    calls = summary["ocpp_calls_from_station"] + summary["ocpp_calls_from_csms"]
+    print(f"  OCPP messages      {2 * calls} ({summary['ocpp_calls_from_station']} calls from the station, "
+          f"{summary['ocpp_calls_from_csms']} from the CSMS, each with its answer)")
     print(f"  transaction        {summary['transaction_id'] or '-'}"
           + (f" (stopped: {summary['stop_reason']})" if summary["stop_reason"] else ""))
     if summary["csms_energy_wh"] is not None:
@@ -192,7 +196,7 @@ def _print_summary(summary: dict[str, Any], problems: list[str]) -> None:
 def _write_json(path: str, config: Any, summary: dict[str, Any], problems: list[str], result: Any) -> None:
     books = result.books
     document = {
-        "config": asdict(config),
+        "config": {**asdict(config), "password": None if config.password is None else "***"},
         "result": {"ok": not problems, "problems": problems},
         "summary": summary,
         "events": result.log.events,
