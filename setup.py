@@ -68,6 +68,7 @@ def extensions() -> list[Extension]:
     return cythonize(
         exts,
         build_dir="build/cython",
+        include_path=["src"],
         language_level=3,
         compiler_directives={
             "boundscheck": False,
@@ -115,7 +116,7 @@ setup(
     python_requires=">=3.11",
     package_dir={"": "src"},
     packages=find_packages("src"),
-    package_data={"evcharge": ["py.typed", "**/*.xsd", "**/*.json", "**/*.proto", "**/PROVENANCE.md"]},
+    package_data={"evcharge": ["py.typed", "**/*.xsd", "**/*.json", "**/*.proto", "**/*.pxd", "**/PROVENANCE.md"]},
     include_package_data=True,
     ext_modules=extensions(),
     cmdclass={"build_ext": OptionalBuildExt},

@@ -193,3 +193,25 @@ def test_backends_agree_on_arbitrary_input(data: bytes) -> None:
         except ExiDecodeError as exc:
             results.append(("error", exc.bit_offset))
     assert all(r == results[0] for r in results)
+
+
+@pytest.mark.parametrize("backend", sorted(RUNTIMES))
+def test_objects_with_unset_fields_or_foreign_classes_are_encode_errors(backend: str) -> None:
+    """The compiled encoder reads slots directly: it must still refuse what it cannot read safely."""
+    c = codec("ISO2", backend)
+    empty = object.__new__(iso2.V2G_Message)  # slots never set
+    with pytest.raises(ExiEncodeError, match="required field missing"):
+        c.encode(empty, "V2G_Message")
+
+    m = iso2.decode(CURRENT_DEMAND_REQ.data)
+
+    class NotTheHeader:
+        __slots__ = ("session_id",)
+
+    header = NotTheHeader()
+    header.session_id = b"\x00"
+    forged = object.__new__(iso2.V2G_Message)
+    object.__setattr__(forged, "header", header)
+    object.__setattr__(forged, "body", m.body)
+    with pytest.raises(ExiEncodeError, match="expected MessageHeader"):
+        c.encode(forged, "V2G_Message")

@@ -257,10 +257,8 @@ T_SIMPLE = cython.declare(cython.int, 1)
 MAX_DEPTH = cython.declare(cython.int, 48)
 
 if cython.compiled:
-    from cython.cimports.cpython.object import PyObject_GenericSetAttr as _setattr
     from cython.cimports.cpython.type import PyType_GenericAlloc
-else:
-    _setattr = object.__setattr__
+    from cython.cimports.evcharge._exi._capi import slot_get, slot_offset, slot_set
 
 
 @cython.cfunc
@@ -316,6 +314,8 @@ class Grammar:
     ty_islist: list  # per type: tuple of bools
     ty_required: list  # per type: tuple of bools
     ty_maxocc: list  # per type: tuple of ints (-1 = unbounded)
+    ty_slot0: cython.int[:]  # per type: index of its first slot in slot_off
+    slot_off: cython.longlong[:]  # compiled backend: byte offset of each slot in its object
     # datatypes
     dt_kind: cython.int[:]
     dt_nbits: cython.int[:]
@@ -364,6 +364,15 @@ class Grammar:
         self.ty_islist = [tuple(t[7]) for t in types]
         self.ty_required = [tuple(t[8]) for t in types]
         self.ty_maxocc = [tuple(t[9]) for t in types]
+        firsts = []
+        offsets = []
+        for t in types:
+            firsts.append(len(offsets))
+            cls = t[3]
+            for name in t[4]:
+                offsets.append(slot_offset(cls.__dict__[name]) if cython.compiled and cls is not None else 0)
+        self.ty_slot0 = ia(firsts)
+        self.slot_off = array("q", offsets or [0])
         dts = tables["datatypes"]
         self.dt_kind = ia([d[0] for d in dts])
         self.dt_nbits = ia([d[1] for d in dts])
@@ -536,8 +545,12 @@ class Grammar:
         if self.ty_kind[t] == T_SIMPLE:
             return vals[0]
         obj = _new(self.ty_class[t])
+        base: cython.int = self.ty_slot0[t]
         for slot in range(nslots):
-            _setattr(obj, names[slot], vals[slot])
+            if cython.compiled:
+                slot_set(obj, self.slot_off[base + slot], vals[slot])
+            else:
+                object.__setattr__(obj, names[slot], vals[slot])
         return obj
 
     @cython.cfunc
@@ -621,8 +634,12 @@ class Grammar:
         names = self.ty_names[t]
         islist = self.ty_islist[t]
         vs: cython.int = self.ty_value_slot[t]
+        base: cython.int = self.ty_slot0[t]
         for slot in range(nslots):
-            v = getattr(obj, names[slot])
+            if cython.compiled:
+                v = slot_get(obj, self.slot_off[base + slot])
+            else:
+                v = getattr(obj, names[slot], None)
             if v is None:
                 continue
             if slot == vs:
