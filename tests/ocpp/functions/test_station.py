@@ -16,7 +16,7 @@ from typing import Any
 from evcharge.ocpp import v16, v21, v201
 from evcharge.ocpp.charge_point import BackoffConfig, ChargePointConfig
 from evcharge.ocpp.csms import Csms, CsmsConfig, CsmsHandler
-from evcharge.ocpp.functions.transactions import EVConnected, PowerPathClosed
+from evcharge.ocpp.functions.transactions import EVConnected, PowerPathClosed, TransactionConfig
 from evcharge.ocpp.functions.transport.station import Station
 from evcharge.ocpp.routing import on
 from evcharge.ocpp.transport.websocket import ChargePointClient, serve_csms
@@ -302,6 +302,45 @@ def test_station_21(tmp_path: Path) -> None:
         assert next(p for k, p in received if k == "TransactionEvent")["evse"] == {"id": 2, "connectorId": 1}
         # 4600 W on three phases at 230 V = 6.7 A
         assert round(station.smart_charging.limit_at(2, station_now()).value, 1) == 6.7
+        await teardown(server, station, client, tasks)
+
+    asyncio.run(main())
+
+
+def test_no_transaction_message_before_boot_is_accepted(tmp_path: Path) -> None:
+    # B02: the CSMS answers Pending (interval 1 s), then Accepted.  A transaction started before the station ever
+    # connected waits in the queue; its messages reach the CSMS only after the BootNotification was accepted.
+    async def main() -> None:
+        received: list[tuple[str, dict[str, Any]]] = []
+
+        class Booting(CsmsHandler):
+            @on("BootNotification")
+            def boot(self, request: Any) -> dict[str, Any]:
+                received.append(("BootNotification", request.to_json()))
+                status = "Pending" if len([k for k, _ in received if k == "BootNotification"]) == 1 else "Accepted"
+                return {"currentTime": "2024-01-01T00:00:00Z", "interval": 1 if status == "Pending" else 77,
+                        "status": status}
+
+            @on("TransactionEvent")
+            def transaction_event(self, request: Any) -> dict[str, Any]:
+                received.append(("TransactionEvent", request.to_json()))
+                return {}
+
+        csms = Csms(CsmsConfig(versions=(v201,), ping_interval=None), Booting)
+        server = await serve_csms(csms, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        boot = {"reason": "PowerUp", "chargingStation": {"model": "AC22", "vendorName": "evcharge"}}
+        station = Station(IDENTITY, version="2.0.1", directory=tmp_path, boot=boot)
+        station.transactions.config = TransactionConfig(tx_start_points=frozenset({"EVConnected"}))
+        station.charger_event(EVConnected(1))
+        assert len(station.queue) == 1  # Started, queued while offline
+        client = ChargePointClient(station, f"ws://127.0.0.1:{port}/ocpp", ChargePointConfig(
+            versions=(v201,), backoff=BackoffConfig(initial=0.05, maximum=0.2), ping_interval=None))
+        tasks = [asyncio.create_task(client.run()), asyncio.create_task(station.run())]
+        await until(lambda: any(k == "TransactionEvent" for k, _ in received))
+        assert [k for k, _ in received] == ["BootNotification", "BootNotification", "TransactionEvent"]
+        assert received[0][1] == boot and station.booted
+        assert station.device_model.get_int("OCPPCommCtrlr", "HeartbeatInterval") == 77
         await teardown(server, station, client, tasks)
 
     asyncio.run(main())

@@ -41,13 +41,16 @@ class QueueSender:
 
     def __init__(self, charge_point: ChargePoint, queue: OfflineQueue, *,
                  clock: Callable[[], float] = time.monotonic,
-                 on_acknowledged: Callable[[QueuedMessage, Mapping[str, Any]], None] | None = None) -> None:
+                 on_acknowledged: Callable[[QueuedMessage, Mapping[str, Any]], None] | None = None,
+                 ready: Callable[[], bool] | None = None) -> None:
         """``on_acknowledged(message, response_json)`` runs after each acknowledgement (for example to act on
-        the ``idTokenInfo`` of a TransactionEvent answer)."""
+        the ``idTokenInfo`` of a TransactionEvent answer); while ``ready()`` is false nothing is sent (for
+        example until the BootNotification is accepted) -- call :meth:`wake` when it turns true."""
         self.charge_point = charge_point
         self.queue = queue
         self._clock = clock
         self._on_acknowledged = on_acknowledged
+        self._ready = ready
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self.sent = 0  #: CALLs made (retransmissions included)
@@ -73,6 +76,13 @@ class QueueSender:
                 if queue.online:
                     queue.disconnected(self._clock())
                 await cp.wait_connected()
+            if self._ready is not None and not self._ready():
+                self._wake.clear()
+                if not self._ready():
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(1.0):  # and look at the connection again
+                            await self._wake.wait()
+                continue
             if not queue.online:
                 queue.connected(self._clock())
             message = queue.next_message(self._clock())

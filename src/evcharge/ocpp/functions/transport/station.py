@@ -67,7 +67,11 @@ class Station(ChargePoint):
 
     def __init__(self, identity: str, *, version: Literal["1.6", "2.0.1", "2.1"], directory: str | Path,
                  evse_count: int = 1, template: Sequence[Mapping[str, Any]] | None = None,
-                 max_current_a: float = 32.0, clock: Callable[[], float] = time.time) -> None:
+                 max_current_a: float = 32.0, clock: Callable[[], float] = time.time,
+                 boot: Mapping[str, Any] | None = None) -> None:
+        """``boot``: the BootNotification payload.  When given, the station sends it on its first connection and
+        sends no transaction message before the CSMS accepted it (retrying after the answer's ``interval`` while
+        Pending or Rejected); without it the application boots the station itself."""
         super().__init__(identity)
         self.ocpp_version = version
         self.evse_count = evse_count
@@ -83,7 +87,9 @@ class Station(ChargePoint):
         self.queue = OfflineQueue(d / "queue.sqlite", offline_queue_config(dm))
         self.transactions = TransactionManager(transaction_config(dm, version=version, evse_count=evse_count),
                                                store=d / "transactions.sqlite")
-        self.sender = QueueSender(self, self.queue, on_acknowledged=self._acknowledged)
+        self._boot_payload = dict(boot) if boot is not None else None
+        self.booted = boot is None  #: the CSMS accepted our BootNotification (or the application boots itself)
+        self.sender = QueueSender(self, self.queue, on_acknowledged=self._acknowledged, ready=lambda: self.booted)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -235,7 +241,28 @@ class Station(ChargePoint):
     async def on_connected(self) -> None:
         """Transaction messages made from now on are online ones; the queue replays."""
         self.transactions.set_online(True)
+        if not self.booted:
+            self._spawn(self._boot())
         self.sender.wake()
+
+    async def _boot(self) -> None:
+        assert self._boot_payload is not None
+        while self.connected and not self.booted:
+            try:
+                response = (await self.call(dict(self._boot_payload), action="BootNotification")).to_json()
+            except OcppError as exc:
+                log.info("BootNotification failed: %s", exc)
+                return  # the next connection tries again
+            interval = response.get("interval")
+            interval = interval if isinstance(interval, int) and interval > 0 else 0
+            if response.get("status") == "Accepted":
+                self.booted = True
+                if interval:
+                    with contextlib.suppress(OcppError):
+                        self.device_model.set_local("OCPPCommCtrlr", "HeartbeatInterval", str(interval))
+                self.sender.wake()
+                return
+            await asyncio.sleep(interval or 10)  # Pending / Rejected: ask again after the interval
 
     async def on_disconnected(self) -> None:
         """Transaction messages made from now on are marked offline."""
