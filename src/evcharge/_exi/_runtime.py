@@ -365,7 +365,7 @@ class Grammar:
         self.ty_required = [tuple(t[8]) for t in types]
         self.ty_maxocc = [tuple(t[9]) for t in types]
         firsts = []
-        offsets = []
+        offsets: list[int] = []
         for t in types:
             firsts.append(len(offsets))
             cls = t[3]
