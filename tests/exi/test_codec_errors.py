@@ -17,7 +17,7 @@ from tests.exi.codecs import RUNTIMES, codec
 
 CURRENT_DEMAND_REQ = next(v for v in corpus.pcap_corpus() if v.family == "ISO2" and len(v.data) == 38
                           and "CurrentDemandReq" in str(v.expected_json))
-SEEDS = [v for v in corpus.by_family("SAP", "DIN", "ISO2") if not v.fragment]
+SEEDS = [v for v in corpus.by_family("SAP", "DIN", "ISO2", "ISO20-Common", "ISO20-AC", "ISO20-DC") if not v.fragment]
 
 
 @pytest.mark.parametrize("backend", sorted(RUNTIMES))
@@ -148,14 +148,15 @@ def _only_decode_error(backend: str, family: str, data: bytes) -> None:
 @pytest.mark.parametrize("backend", sorted(RUNTIMES))
 def test_fuzz_random_and_mutated_inputs(backend: str) -> None:
     """At least 100,000 inputs per backend in CI: random bytes, and bit flips / truncations /
-    splices of the conformance messages. Each either decodes or raises ExiDecodeError."""
+    splices of the conformance messages of every schema family (ISO 15118-20 included), sometimes
+    given to another family's decoder. Each either decodes or raises ExiDecodeError."""
     import os
 
     rng = random.Random(0x5EED)
     total = 100_000 if (os.environ.get("CI") or backend == "cython") else 10_000
     if backend == "python" and os.environ.get("CI"):
         total = 30_000  # the pure twin is ~30x slower; the compiled run covers the 100,000
-    families = ["SAP", "DIN", "ISO2"]
+    families = ["SAP", "DIN", "ISO2", "ISO20-Common", "ISO20-AC", "ISO20-DC", "ISO20-WPT", "ISO20-ACDP"]
     decoded = 0
     for i in range(total):
         seed = SEEDS[i % len(SEEDS)]
