@@ -2,7 +2,7 @@
 
 Run as ``python mh_csms.py [--password P] [--cert CERT --key KEY]``: prints the port, then one JSON line per
 CALL received (action and the library's snake_case arguments).  With a password it demands HTTP basic auth
-(security profile 1); with a certificate it serves TLS (profile 2).
+(security profile 1); with a certificate it serves TLS (profile 2), with ``--client-ca`` mutual TLS (3).
 """
 
 from __future__ import annotations
@@ -75,6 +75,9 @@ async def main(password: str | None, ssl_context: ssl.SSLContext | None) -> None
         return None
 
     async def handler(connection: ServerConnection) -> None:
+        peer_cert = connection.transport.get_extra_info("peercert")
+        if peer_cert:
+            record("ClientCertificate", subject=peer_cert.get("subject"))
         station = Station(connection.request.path.rstrip("/").split("/")[-1], connection)
         try:
             await station.start()
@@ -92,9 +95,13 @@ if __name__ == "__main__":
     parser.add_argument("--password")
     parser.add_argument("--cert")
     parser.add_argument("--key")
+    parser.add_argument("--client-ca", help="require a client certificate signed by this CA (profile 3)")
     args = parser.parse_args()
     context = None
     if args.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.cert, args.key)
+        if args.client_ca:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(args.client_ca)
     asyncio.run(main(args.password, context))

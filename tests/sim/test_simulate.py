@@ -300,7 +300,8 @@ def test_external_csms_refusing_the_password_fails_the_run(tmp_path: Path) -> No
 
 
 def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate for localhost / 127.0.0.1 signed by it (PEM files)."""
+    """A CA, a server certificate for localhost / 127.0.0.1 and a client certificate for SIM001, both signed by
+    the CA (PEM files ca.pem, server.pem + server.key, client.pem + client.key); returns the first three."""
     import datetime
     import ipaddress
 
@@ -329,6 +330,14 @@ def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
                                                           x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                              critical=False)
               .sign(ca_key, hashes.SHA256()))
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client = (x509.CertificateBuilder().subject_name(name("SIM001")).issuer_name(ca.subject)
+              .public_key(client_key.public_key()).serial_number(3)
+              .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+              .sign(ca_key, hashes.SHA256()))
+    (directory / "client.pem").write_bytes(client.public_bytes(serialization.Encoding.PEM))
+    (directory / "client.key").write_bytes(client_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     paths = directory / "ca.pem", directory / "server.pem", directory / "server.key"
     paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
@@ -352,6 +361,23 @@ def test_external_csms_over_tls(tmp_path: Path) -> None:
     actions = [c["action"] for c in calls]
     assert "BasicAuth" in actions and "TransactionEvent" in actions
     assert events(doc, "start")[0]["csms"].startswith("wss://localhost:")
+
+
+@pytest.mark.interop
+def test_external_csms_with_mutual_tls(tmp_path: Path) -> None:
+    """Security profile 3: the CSMS demands the station's certificate."""
+    ca, cert, key = make_certificates(tmp_path)
+    proc, port = external_csms("--cert", str(cert), "--key", str(key), "--client-ca", str(ca))
+    try:
+        rc, _, out = simulate(tmp_path, "--csms-url", f"wss://localhost:{port}/ocpp", "--security-profile", "3",
+                              "--cafile", str(ca), "--certfile", str(tmp_path / "client.pem"),
+                              "--keyfile", str(tmp_path / "client.key"), "--drain-timeout", "15")
+    finally:
+        calls = stop_peer(proc)
+    assert rc == 0, out
+    (cert_seen,) = [c["args"] for c in calls if c["action"] == "ClientCertificate"]
+    assert "SIM001" in json.dumps(cert_seen)
+    assert "TransactionEvent" in [c["action"] for c in calls]
 
 
 def test_plot(tmp_path: Path) -> None:

@@ -71,10 +71,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--csms-url", default=None, metavar="URL",
                    help="connect to this OCPP server (ws:// or wss://) instead of the embedded CSMS")
     o.add_argument("--identity", default="SIM001", help="the charging station's identity")
-    o.add_argument("--security-profile", type=int, choices=[0, 1, 2], default=0,
-                   help="OCPP security profile for --csms-url: 0 none, 1 basic auth, 2 TLS + basic auth")
+    o.add_argument("--security-profile", type=int, choices=[0, 1, 2, 3], default=0,
+                   help="OCPP security profile for --csms-url: 0 none, 1 basic auth, 2 TLS + basic auth, "
+                        "3 mutual TLS")
     o.add_argument("--password", default=None, help="basic-auth password (profiles 1 and 2)")
-    o.add_argument("--cafile", default=None, help="CA certificates to verify the CSMS (profile 2)")
+    o.add_argument("--cafile", default=None, help="CA certificates to verify the CSMS (profiles 2 and 3)")
+    o.add_argument("--certfile", default=None, help="the station's certificate chain, PEM (profile 3)")
+    o.add_argument("--keyfile", default=None, help="the station's private key, PEM (profile 3)")
     o.add_argument("--drain-timeout", type=_positive, default=20.0, metavar="S",
                    help="real seconds to wait at the end for queued messages to reach the CSMS")
     out = parser.add_argument_group("output")
@@ -135,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
             scenario=scenario, auth=AuthMode(args.auth), ocpp_version=args.ocpp, time_scale=max(0.0, args.time_scale),
             duration=duration, until_soc=args.until_soc, car=car, charger_current=args.charger_current,
             identity=args.identity, csms_url=args.csms_url, security_profile=args.security_profile,
-            password=args.password, cafile=args.cafile, limit_amps=args.limit, drain_timeout=args.drain_timeout,
+            password=args.password, cafile=args.cafile, certfile=args.certfile, keyfile=args.keyfile,
+            limit_amps=args.limit, drain_timeout=args.drain_timeout,
         )
         line = _ProgressLine(sys.stderr)
         session = Session(config, progress=None if args.quiet else line)

@@ -69,9 +69,11 @@ class SimConfig:
     meter_log_interval: float = 0.5  #: simulated seconds between meter samples in the event log
     identity: str = "SIM001"
     csms_url: str | None = None  #: an external CSMS; None runs the embedded one on loopback
-    security_profile: int = 0  #: 0 none, 1 basic auth, 2 TLS + basic auth (with --csms-url)
+    security_profile: int = 0  #: 0 none, 1 basic auth, 2 TLS + basic auth, 3 mutual TLS (with --csms-url)
     password: str | None = None
-    cafile: str | None = None  #: CA bundle to verify the external CSMS's certificate (profile 2)
+    cafile: str | None = None  #: CA bundle to verify the external CSMS's certificate (profiles 2 and 3)
+    certfile: str | None = None  #: the station's certificate chain (profile 3)
+    keyfile: str | None = None  #: the station's private key (profile 3)
     drain_timeout: float = 20.0  #: real seconds to wait at the end for queued messages to reach the CSMS
     limit_amps: float = 10.0  #: the limit-change scenario's profile, A
 
@@ -467,5 +469,9 @@ def _client_security(cfg: SimConfig) -> Any:
         import ssl
 
         context = ssl.create_default_context(cafile=cfg.cafile)
+        if cfg.security_profile == 3:
+            if cfg.certfile is None:
+                raise ValueError("security profile 3 needs the station's certificate (--certfile)")
+            context.load_cert_chain(cfg.certfile, cfg.keyfile)
     return ClientSecurity(profile=cfg.security_profile, password=cfg.password,  # type: ignore[arg-type]
                           ssl_context=context)
