@@ -28,7 +28,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +78,12 @@ class SimConfig:
     limit_amps: float = 10.0  #: the limit-change scenario's profile, A
 
     def script_config(self) -> sc.ScriptConfig:
-        """The scenario timeline's settings."""
+        """The scenario timeline's settings (a remote start from an external CSMS is given an hour: a person may
+        have to click it)."""
+        waits_for_person = self.auth is sc.AuthMode.REMOTE and self.csms_url is not None
         return sc.ScriptConfig(scenario=self.scenario, auth=self.auth, duration=self.duration,
-                               until_soc=self.until_soc, limit_amps=self.limit_amps)
+                               until_soc=self.until_soc, limit_amps=self.limit_amps,
+                               start_timeout=3600.0 if waits_for_person else 120.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,10 +269,8 @@ class Session:
 
     # ------------------------------------------------------------------ the scenario's actions
     def _act(self, action: sc.Action, now: float) -> None:
-        name = type(action).__name__
-        fields = {k: getattr(action, k) for k in getattr(action, "__slots__", ())}
-        self.log.add(now, "scenario", action=name, **{k: (v.hex().upper() if isinstance(v, bytes) else v)
-                                                        for k, v in fields.items()})
+        fields = {k: (v.hex().upper() if isinstance(v, bytes) else v) for k, v in asdict(action).items()}
+        self.log.add(now, "scenario", action=type(action).__name__, **fields)
         match action:
             case sc.PlugIn():
                 self.car.plug_in(now)
