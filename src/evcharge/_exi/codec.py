@@ -62,6 +62,7 @@ class SchemaCodec:
         self._frag_names: tuple[str, ...] = tables["frag_names"]
         self._frag_types: tuple[int, ...] = tables["frag_types"]
         self._frag_ns: tuple[str, ...] = tuple(f[0] for f in module._FRAGMENT)
+        self._doc_index = {name: i for i, name in enumerate(self._doc_names)}
         self._root_of: dict[int, int] = {}
         for i, t in enumerate(self._doc_types):
             if t >= 0:
@@ -88,9 +89,9 @@ class SchemaCodec:
         if tid is None:
             raise ExiEncodeError(f"{type(message).__name__} is not a message class of {self.namespace}")
         if element is not None:
-            for i, (n, t) in enumerate(zip(self._doc_names, self._doc_types, strict=True)):
-                if n == element and t == tid:
-                    return i
+            i = self._doc_index.get(element, -1)
+            if i >= 0 and self._doc_types[i] == tid:
+                return i
             raise ExiEncodeError(f"{element} is not a global element of type {type(message).__name__}")
         found = self._root_of.get(tid)
         if found is None:
