@@ -41,9 +41,18 @@ def _positive(text: str) -> float:
     return value
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except the ones that mean "not given"."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False):
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``simulate`` options."""
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
+    parser.formatter_class = _HelpFormatter
     s = parser.add_argument_group("session")
     s.add_argument("--scenario", choices=[x.value for x in Scenario], default=Scenario.NORMAL.value,
                    help="normal | limit-change (the CSMS lowers the limit) | unplug-mid-session | rcd-fault | "
