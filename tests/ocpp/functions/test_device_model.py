@@ -12,8 +12,9 @@ import pytest
 
 from evcharge.ocpp.functions._common import FunctionsLocalError, FunctionsRemoteError
 from evcharge.ocpp.functions.device_model import ComponentKey, DeviceModel, VariableKey, default_template
+from tests.conftest import shared_dir
 
-SCHEMAS = Path("/work/shared/schemas/ocpp")
+SCHEMAS = shared_dir() / "schemas" / "ocpp"
 
 
 def validator(version: str, name: str) -> Any:

@@ -31,8 +31,9 @@ from evcharge.ocpp.functions.smart_charging import (
     SmartChargingConfig,
     profile_from_v201_json,
 )
+from tests.conftest import shared_dir
 
-SCHEMAS = Path("/work/shared/schemas/ocpp")
+SCHEMAS = shared_dir() / "schemas" / "ocpp"
 A = ChargingRateUnit.A
 W = ChargingRateUnit.W
 TXD = ChargingProfilePurpose.TX_DEFAULT
