@@ -63,6 +63,17 @@ def test_car_battery_charges_and_stops_at_the_target() -> None:
     assert car.soc == 100.0  # never above full
 
 
+def test_car_draws_less_as_the_battery_fills() -> None:
+    car = Car(CarConfig(capacity_kwh=10.0, soc=79.0, max_current=32.0, taper_from=80.0))
+    car.plug_in(0.0)
+    car.observe_pilot(5333, 0.0)  # 53.33 % = 32 A
+    car.observe_pilot(5333, 5.0)
+    assert car.current_demand(32.0) == pytest.approx(32.0, abs=0.01)
+    car.charge(4000.0, 1800.0, 6.0)  # +2 kWh = +20 %: 99 %
+    assert car.soc == pytest.approx(99.0)
+    assert car.current_demand(32.0) == pytest.approx(32.0 * (0.1 + 0.9 * 0.05))
+
+
 def test_car_rejects_impossible_configuration() -> None:
     with pytest.raises(ValueError):
         CarConfig(phases=2)

@@ -158,11 +158,12 @@ def test_limit_change(tmp_path: Path, version: str) -> None:
     assert all(max(e["current_a"]) <= 10.0 + 1e-6 for e in events(doc, "meter") if follow["t"] <= e["t"] <= ended)
 
 
-def test_unplug_mid_session(tmp_path: Path) -> None:
-    rc, doc, out = simulate(tmp_path, "--scenario", "unplug-mid-session")
+@pytest.mark.parametrize("version", ["2.0.1", "1.6"])
+def test_unplug_mid_session(tmp_path: Path, version: str) -> None:
+    rc, doc, out = simulate(tmp_path, "--ocpp", version, "--scenario", "unplug-mid-session")
     assert rc == 0, out
     assert pilot_states(doc) == ["A", "B", "C", "A"]
-    assert_session_basics(doc, "2.0.1")
+    assert_session_basics(doc, version)
     unplugged = next(e for e in events(doc, "cp") if e["state"] == "A" and e["t"] > 5)
     opened = next(e for e in events(doc, "relays") if not e["closed"])
     assert 0 <= opened["t"] - unplugged["t"] <= 0.5
@@ -217,14 +218,15 @@ def test_offline_messages_delivered_exactly_once(tmp_path: Path, version: str) -
         assert stamps == sorted(stamps) and len(stamps) == len(set(stamps))
 
 
-def test_remote_start(tmp_path: Path) -> None:
-    rc, doc, out = simulate(tmp_path, "--auth", "remote")
+@pytest.mark.parametrize("version", ["2.0.1", "1.6"])
+def test_remote_start(tmp_path: Path, version: str) -> None:
+    rc, doc, out = simulate(tmp_path, "--ocpp", version, "--auth", "remote")
     assert rc == 0, out
     (call,) = [e for e in events(doc, "csms_call") if e["call"] == "remote_start"]
     assert call["status"] == "Accepted"
     assert not events(doc, "card")
     assert pilot_states(doc) == ["A", "B", "C", "B", "A"]
-    assert_session_basics(doc, "2.0.1")
+    assert_session_basics(doc, version)
 
 
 def test_unreachable_csms_fails_with_the_reason(tmp_path: Path) -> None:

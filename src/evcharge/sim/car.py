@@ -34,6 +34,7 @@ class CarConfig:
     max_current: float = 32.0  #: the on-board charger's maximum current per phase, A
     phases: int = 3  #: phases the on-board charger uses (1 or 3)
     reaction_time: float = 2.0  #: how long the car takes to follow a new duty cycle, s (IEC 61851-1 allows 5 s)
+    taper_from: float = 80.0  #: above this state of charge (%) the car draws less, down to a tenth at 100 %
 
     def __post_init__(self) -> None:
         if not self.capacity_kwh > 0:
@@ -78,7 +79,16 @@ class Car:
         """Current per phase the car draws (never more than offered, never before it is in C/D)."""
         if self.vehicle.state not in (CPState.C, CPState.D):
             return 0.0
-        return min(self.vehicle.demand, offered_a)
+        return min(self.vehicle.demand, offered_a, self.taper_limit())
+
+    def taper_limit(self) -> float:
+        """The most the battery accepts now (A per phase): full current up to ``taper_from``, then linearly
+        less, to a tenth of the maximum when full."""
+        c = self.config
+        if self.soc <= c.taper_from or c.taper_from >= 100.0:
+            return c.max_current
+        left = (100.0 - self.soc) / (100.0 - c.taper_from)
+        return c.max_current * (0.1 + 0.9 * left)
 
     # -------------------------------------------------------------- the driver's hands
     @property

@@ -155,8 +155,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"evcharge simulate: {exc}", file=sys.stderr)
         return 2
-    print(f"evcharge simulate: scenario {scenario.value}, OCPP {args.ocpp}, auth {args.auth}, "
-          f"{duration / 60:.0f} min of charging "
+    amount = f"{duration / 60:g} min of charging" if args.duration or not args.until_soc \
+        else f"charging to {args.until_soc:g} %"
+    print(f"evcharge simulate: scenario {scenario.value}, OCPP {args.ocpp}, auth {args.auth}, {amount} "
           + (f"at {config.time_scale:g}x" if config.time_scale > 0 else "as fast as possible"), file=sys.stderr)
     try:
         result = asyncio.run(session.run())

@@ -28,7 +28,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -125,9 +125,7 @@ class Session:
         self.script = sc.Script(config.script_config())
         car_config = config.car
         if config.until_soc is not None:
-            car_config = CarConfig(capacity_kwh=car_config.capacity_kwh, soc=car_config.soc,
-                                   target_soc=config.until_soc, max_current=car_config.max_current,
-                                   phases=car_config.phases, reaction_time=car_config.reaction_time)
+            car_config = replace(car_config, target_soc=config.until_soc)
         self.car = Car(car_config)
         self.board_sim = CarOnBoard(self.car, SimulatorConfig())
         self.reader_sim = Pn532Simulator()
