@@ -161,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
           + (f"at {config.time_scale:g}x" if config.time_scale > 0 else "as fast as possible"), file=sys.stderr)
     try:
         result = asyncio.run(session.run())
+    except ModuleNotFoundError as exc:  # pyserial (bsp) or websockets (ocpp) missing
+        print(f"\nevcharge simulate needs {exc.name}: pip install 'evcharge[all]'", file=sys.stderr)
+        return 3
     except (OSError, ValueError) as exc:
         print(f"\nevcharge simulate: {exc}", file=sys.stderr)
         return 3
