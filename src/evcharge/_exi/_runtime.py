@@ -486,17 +486,26 @@ class Grammar:
     # -- decoding ----------------------------------------------------------------------------
     @cython.cfunc
     def _decode_type(self, r: BitReader, t: cython.int, depth: cython.int) -> object:
+        """Decode one element's content with the grammar of type ``t``.
+
+        A complex type's values go straight into the slots of a new instance of its class (no
+        temporary list); a simple type's value is returned as it is.
+        """
         s: cython.int = self.ty_start[t]
         code: cython.int
         p: cython.int
         kind: cython.int
         slot: cython.int
         nslots: cython.int = self.ty_nslots[t]
+        base: cython.int = self.ty_slot0[t]
+        simple: cython.bint = self.ty_kind[t] == T_SIMPLE
         islist = self.ty_islist[t]
-        names = self.ty_names[t]
-        vals = [None] * nslots
+        value: object = None
+        obj: object = None
         if depth > MAX_DEPTH:
             raise ExiDecodeError("nesting too deep", bit_offset=r._pos)
+        if not simple:
+            obj = _new(self.ty_class[t])
         early_end: cython.bint = False
         slot = -1
         try:
@@ -516,14 +525,16 @@ class Grammar:
                         raise ExiDecodeError(
                             "wildcard or untyped content is not supported by this codec", bit_offset=r._pos
                         )
-                    if islist[slot]:
-                        lst = vals[slot]
+                    if simple:
+                        value = v
+                    elif islist[slot]:
+                        lst = self._load(obj, t, base, slot)
                         if lst is None:
-                            vals[slot] = [v]
+                            self._store(obj, t, base, slot, [v])
                         else:
                             lst.append(v)
                     else:
-                        vals[slot] = v
+                        self._store(obj, t, base, slot, v)
                     slot = -1
                     s = self.pr_next[p]
                 elif code == self.st_n1[s]:
@@ -540,39 +551,48 @@ class Grammar:
             if slot >= 0:
                 _path_error(exc, self.ty_xsd[t][slot])
             raise
-        if early_end:
-            self._fill_empty(t, vals, r)
-        if self.ty_kind[t] == T_SIMPLE:
-            return vals[0]
-        obj = _new(self.ty_class[t])
-        base: cython.int = self.ty_slot0[t]
+        if simple:
+            if early_end and value is None:
+                value = self._empty_value(t, 0, r)
+            return value
         for slot in range(nslots):
-            if cython.compiled:
-                slot_set(obj, self.slot_off[base + slot], vals[slot])
-            else:
-                object.__setattr__(obj, names[slot], vals[slot])
+            if self._load(obj, t, base, slot) is None:
+                self._store(obj, t, base, slot, self._empty_value(t, slot, r) if early_end else None)
         return obj
 
     @cython.cfunc
-    def _fill_empty(self, t: cython.int, vals: list, r: BitReader) -> None:
-        """An element ended (second-level EE) before content the schema requires.
+    @cython.inline
+    def _load(self, obj: object, t: cython.int, base: cython.int, slot: cython.int) -> object:
+        """A slot of a generated message object (None when unset)."""
+        if cython.compiled:
+            return slot_get(obj, self.slot_off[base + slot])
+        return getattr(obj, self.ty_names[t][slot], None)
 
-        EXIficient writes an empty string or binary value (an XML element with no text) this way;
-        the value is then empty.  Any other missing required content is an error.
+    @cython.cfunc
+    @cython.inline
+    def _store(self, obj: object, t: cython.int, base: cython.int, slot: cython.int, v: object) -> None:
+        if cython.compiled:
+            slot_set(obj, self.slot_off[base + slot], v)
+        else:
+            object.__setattr__(obj, self.ty_names[t][slot], v)
+
+    @cython.cfunc
+    def _empty_value(self, t: cython.int, slot: cython.int, r: BitReader) -> object:
+        """What a field absent after a second-level EE holds.
+
+        EXIficient writes an empty string or binary value (an XML element with no text) as a
+        second-level EE: the value is then empty.  A missing optional field is None; any other
+        missing required content is an error.
         """
-        required = self.ty_required[t]
-        vs: cython.int = self.ty_value_slot[t]
-        i: cython.int
-        for i in range(len(vals)):
-            if vals[i] is None and required[i]:
-                if i == vs and self.dt_kind[self.ty_dt[t]] == D_STRING:
-                    vals[i] = ""
-                elif i == vs and self.dt_kind[self.ty_dt[t]] == D_BINARY:
-                    vals[i] = b""
-                else:
-                    raise ExiDecodeError(
-                        f"element ends before its required {self.ty_xsd[t][i]}", bit_offset=r._pos
-                    )
+        if not self.ty_required[t][slot]:
+            return None
+        if slot == self.ty_value_slot[t]:
+            kind: cython.int = self.dt_kind[self.ty_dt[t]]
+            if kind == D_STRING:
+                return ""
+            if kind == D_BINARY:
+                return b""
+        raise ExiDecodeError(f"element ends before its required {self.ty_xsd[t][slot]}", bit_offset=r._pos)
 
     def decode(self, data: bytes) -> object:
         """Decode an EXI document (header byte 0x80, then one root element)."""
@@ -621,7 +641,6 @@ class Grammar:
     def _encode_type(self, w: BitWriter, t: cython.int, obj: object) -> None:
         s: cython.int = self.ty_start[t]
         p: cython.int
-        kind: cython.int
         slot: cython.int
         nslots: cython.int = self.ty_nslots[t]
         e0: cython.int
@@ -654,29 +673,32 @@ class Grammar:
                 maxocc = self.ty_maxocc[t][slot]
                 if maxocc >= 0 and len(v) > maxocc:
                     raise ExiEncodeError(f"{self.ty_xsd[t][slot]}: {len(v)} items, at most {maxocc} allowed")
-                items = v
+                for item in v:
+                    s = self._encode_item(w, t, s, slot, item)
             else:
-                items = (v,)
-            for item in items:
-                e0 = self.st_e0[s]
-                p = self.enc[e0 + slot]
-                if p < 0:
-                    raise ExiEncodeError(
-                        f"{self.ty_xsd[t][slot]} cannot appear here; the schema expects "
-                        f"{self._expected(t, s)} (a required field is missing, or a choice already has a member)"
-                    )
-                self._emit(w, s, p)
-                kind = self.pr_kind[p]
-                if kind == P_SE:
-                    self._encode_child(w, self.pr_arg[p], item, t, slot)
-                else:
-                    self._write_field_value(w, self.pr_arg[p], item, t, slot)
-                s = self.pr_next[p]
+                s = self._encode_item(w, t, s, slot, v)
         e0 = self.st_e0[s]
         p = self.enc[e0 + nslots]
         if p < 0:
             raise ExiEncodeError(f"required field missing: the schema expects {self._expected(t, s)}")
         self._emit(w, s, p)
+
+    @cython.cfunc
+    def _encode_item(self, w: BitWriter, t: cython.int, s: cython.int, slot: cython.int,
+                     item: object) -> cython.int:
+        """One occurrence of field ``slot`` in state ``s``; returns the next state."""
+        p: cython.int = self.enc[self.st_e0[s] + slot]
+        if p < 0:
+            raise ExiEncodeError(
+                f"{self.ty_xsd[t][slot]} cannot appear here; the schema expects "
+                f"{self._expected(t, s)} (a required field is missing, or a choice already has a member)"
+            )
+        self._emit(w, s, p)
+        if self.pr_kind[p] == P_SE:
+            self._encode_child(w, self.pr_arg[p], item, t, slot)
+        else:
+            self._write_field_value(w, self.pr_arg[p], item, t, slot)
+        return self.pr_next[p]
 
     def _expected(self, t: cython.int, s: cython.int) -> str:
         e0: cython.int = self.st_e0[s]

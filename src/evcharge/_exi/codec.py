@@ -103,13 +103,20 @@ class SchemaCodec:
 
     def encode(self, message: object, element: str | None = None) -> bytes:
         """Encode ``message`` (an instance of a root element's class) as an EXI document."""
+        if element is None:
+            i = self._root_of.get(self._by_class.get(type(message), -1), -1)
+            if i >= 0:
+                result: bytes = self._grammar.encode(i, message)
+                return result
         return bytes(self._grammar.encode(self._root_index(message, element), message))
 
     def decode(self, data: bytes) -> Any:
         """Decode an EXI document to its message object."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError("decode() takes bytes")
-        return self._grammar.decode(bytes(data))
+        if type(data) is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError("decode() takes bytes")
+            data = bytes(data)
+        return self._grammar.decode(data)
 
     def decode_with_name(self, data: bytes) -> tuple[str, Any]:
         """Decode, and also return the root element's name."""
