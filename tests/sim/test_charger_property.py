@@ -46,8 +46,9 @@ def test_power_only_in_c_with_pwm(steps: list[tuple[str, Any]]) -> None:
         if kind == "cp":
             app.board_event(bsp.CpStateChanged(value, now), now)
             cp = value
-            if value is bsp.CpState.A:
-                tripped = False  # the board clears its RCD flag in A
+            if value is bsp.CpState.A and tripped:  # the board clears its RCD flag in A, and says so
+                app.board_event(bsp.ErrorCleared(BoardErrorKind.RCD_TRIGGERED, now), now)
+                tripped = False
         elif kind == "authorized":
             app.authorized(now)
         elif kind == "deauthorized":

@@ -11,8 +11,8 @@ The rules it adds on top of the parts:
 * no PWM before authorization (the charger starts paused); authorization resumes it, the end of the
   transaction pauses it (X1);
 * a residual-current (RCD) or over-current trip pauses the charger, raises its fault (F, contactors open at
-  once), ends the transaction; the fault is cleared after the standard's minimum time in F, and the board
-  itself refuses power until the car is unplugged;
+  once), ends the transaction; the fault is cleared after the standard's minimum time in F, but no PWM is
+  offered again until the board reports the trip cleared (it does in state A, when the car was unplugged);
 * energy flowing / suspended is read off the meter.
 """
 
@@ -90,6 +90,7 @@ class ChargerApp:
         self.authorized_now = False
         self.meter: bsp.MeterReading | None = None
         self._trip_clear_at: float | None = None
+        self.trips: set[BoardErrorKind] = set()  #: RCD / over-current trips the board still reports
         self._limit = config.max_current
         self._board_ready = False
         self._held: list[iec.ChargerAction] = []  # actions made before the board was ready
@@ -122,6 +123,9 @@ class ChargerApp:
                     self._trip(kind, now)
             case bsp.ErrorCleared(kind=kind):
                 self.log.add(now, "board_error_cleared", error=kind.value)
+                if kind in self.trips:
+                    self.trips.discard(kind)
+                    self._resume_if_allowed(now)
             case bsp.BoardReset(reason=reason, spurious=spurious):
                 self.log.add(now, "board_reset", reason=reason.value, spurious=spurious)
             case _:
@@ -132,8 +136,7 @@ class ChargerApp:
         """The identifier was accepted: offer current (PWM)."""
         self.authorized_now = True
         self.log.add(now, "authorized")
-        if self.charger.paused and self.charger.state is not ChargerState.FAULT:
-            self.charger.send(iec.Resume(), now)
+        self._resume_if_allowed(now)
         self._flush(now)
 
     def deauthorized(self, now: float) -> None:
@@ -151,8 +154,7 @@ class ChargerApp:
         self.log.add(now, "limit", amps=amps)
         if amps >= 6.0:
             self.charger.send(iec.SetCurrentLimit(amps), now)
-            if self.authorized_now and self.charger.paused and self.charger.state is not ChargerState.FAULT:
-                self.charger.send(iec.Resume(), now)
+            self._resume_if_allowed(now)
         else:
             self._pause(now)
         self._flush(now)
@@ -206,7 +208,14 @@ class ChargerApp:
             by_ev = self.cp is CPState.B and self.charger.output.value == "X2"
             self._tx.append(tx.EnergySuspended(eid, by_ev=by_ev))
 
+    def _resume_if_allowed(self, now: float) -> None:
+        """Offer current again: authorized, a limit of at least 6 A, no trip active, not in a fault."""
+        if (self.authorized_now and not self.trips and self._limit >= 6.0 and self.charger.paused
+                and self.charger.state is not ChargerState.FAULT):
+            self.charger.send(iec.Resume(), now)
+
     def _trip(self, kind: BoardErrorKind, now: float) -> None:
+        self.trips.add(kind)
         self._pause(now)
         if self.charger.state is not ChargerState.FAULT:
             self.charger.send(iec.RaiseFault(kind.value), now)

@@ -1,11 +1,11 @@
 """The OCPP side of the simulated charger: the functions package's ``Station`` with a simulated clock.
 
 ``Station`` (:mod:`evcharge.ocpp.functions`) is a charge point with the transaction manager, offline queue,
-authorization, smart charging and device model wired in.  :class:`SimStation` adds what a deployed station
-also needs from its application and the functions package leaves to it: BootNotification and
-StatusNotification on every connection, and a way for the charger logic to learn of authorizations that
-arrive through OCPP (remote start, remote stop).  Its timers run on the simulated clock: the runner calls
-:meth:`SimStation.tick` every step instead of ``Station.run()``'s real-time waits.
+authorization, smart charging and device model wired in; it sends the BootNotification it is given.
+:class:`SimStation` adds what a deployed station also needs from its application and the functions package
+leaves to it: StatusNotification after every connection, and a way for the charger logic to learn of
+authorizations that arrive through OCPP (remote start, remote stop).  Its timers run on the simulated clock:
+the runner calls :meth:`SimStation.tick` every step instead of ``Station.run()``'s real-time waits.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
 
 from evcharge.ocpp.errors import OcppError
 from evcharge.ocpp.functions._common import format_datetime, from_timestamp
@@ -30,12 +32,17 @@ __all__ = ["SimStation"]
 class SimStation(Station):
     """A ``Station`` driven by a simulated clock (see the module docstring)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, identity: str, *, version: Literal["1.6", "2.0.1"], directory: str | Path,
+                 max_current_a: float, clock: Callable[[], float]) -> None:
+        if version == "1.6":
+            boot: dict[str, Any] = {"chargePointVendor": "evcharge", "chargePointModel": "evcharge-sim"}
+        else:
+            boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "evcharge", "model": "evcharge-sim"}}
+        super().__init__(identity, version=version, directory=directory, max_current_a=max_current_a, clock=clock,
+                         boot=boot)
         self.authorizations: deque[Authorized | StopRequested] = deque()  #: for the charger logic
         self.connector_status = "Available"
         self.calls_made = 0
-        self.boots = 0
         self.authorizing = 0  #: authorizations waiting for the CSMS's answer now
 
     # ------------------------------------------------------------ driven by the runner
@@ -74,21 +81,18 @@ class SimStation(Station):
 
     # ------------------------------------------------------------ connection
     async def on_connected(self) -> None:
-        await super().on_connected()
-        self._spawn(self._boot())
+        await super().on_connected()  # BootNotification on the first connection
+        self._spawn(self._announce())
 
     async def call(self, request: Any, *, action: str | None = None, timeout: float | None = None) -> Any:
         self.calls_made += 1
         return await super().call(request, action=action, timeout=timeout)
 
-    async def _boot(self) -> None:
-        if self.ocpp_version == "1.6":
-            boot: dict[str, Any] = {"chargePointVendor": "evcharge", "chargePointModel": "evcharge-sim"}
-        else:
-            boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "evcharge", "model": "evcharge-sim"}}
-        with contextlib.suppress(OcppError, asyncio.CancelledError):
-            await self.call(boot, action="BootNotification")
-            self.boots += 1
+    async def _announce(self) -> None:
+        """Once the CSMS accepted the boot, tell it the connector's status (again after every reconnection)."""
+        while self.connected and not self.booted:
+            await asyncio.sleep(0.01)
+        if self.connected:
             await self._status_notification()
 
     async def _status_notification(self) -> None:
