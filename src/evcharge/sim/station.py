@@ -19,12 +19,8 @@ from typing import Any, Literal
 
 from evcharge.ocpp.errors import OcppError
 from evcharge.ocpp.functions._common import format_datetime, from_timestamp
-
-try:  # the station moved next to the other asyncio parts of ocpp.functions
-    from evcharge.ocpp.functions.transport.station import Station
-except ModuleNotFoundError:  # pragma: no cover - older layout
-    from evcharge.ocpp.functions.station import Station  # type: ignore[no-redef]
 from evcharge.ocpp.functions.transactions import Authorized, ChargerEvent, StopRequested
+from evcharge.ocpp.functions.transport.station import Station
 
 __all__ = ["SimStation"]
 
