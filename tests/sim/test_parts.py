@@ -282,3 +282,57 @@ def test_duration_parsing() -> None:
 
 def test_cp_state_mapping_is_one_to_one() -> None:
     assert {s.value for s in bsp.CpState} == {s.value for s in CPState}
+
+
+# ------------------------------------------------------------------------------------------------ composed, no I/O
+
+def test_charger_board_and_car_composed_without_io() -> None:
+    """The Yeti driver core and the board simulator exchange bytes directly: the same composition as the
+    command, with no pty, no thread and no clock but the loop variable."""
+    from evcharge.bsp.yeti.protocol import YetiProtocol
+    from evcharge.sim.car import CarOnBoard
+    from evcharge.sim.checks import cp_sequence as sequence
+
+    car = Car(CarConfig(reaction_time=1.0))
+    board, driver, log = CarOnBoard(car), YetiProtocol(), EventLog()
+    app = ChargerApp(ChargerAppConfig(max_current=16.0), driver, log)
+    board.power_up(0.0)
+    board.data_to_send()  # the power-up bytes are stale for a driver that starts later
+    driver.start(0.0)
+
+    def run_until(end: float, now: float) -> float:
+        while now < end:
+            now = round(now + 0.05, 3)
+            board.receive_data(driver.data_to_send(), now)
+            timer = board.get_timer()
+            if timer is not None and timer <= now:
+                board.handle_timer(now)
+            driver.receive_data(board.data_to_send(), now)
+            timer = driver.get_timer()
+            if timer is not None and timer <= now:
+                driver.handle_timer(now)
+            while (event := driver.next_event()) is not None:
+                app.board_event(event, now)
+            timer = app.get_timer()
+            if timer is not None and timer <= now:
+                app.handle_timer(now)
+        return now
+
+    now = run_until(1.0, 0.0)
+    car.plug_in(now)
+    now = run_until(3.0, now)
+    assert app.relays_on is False and app.charger.sub_state == "B1"  # no PWM before authorization
+    app.authorized(now)
+    now = run_until(63.0, now)
+    assert app.relays_on and app.meter is not None
+    assert app.meter.current_a == pytest.approx((16.0, 16.0, 16.0), abs=0.01)
+    car.stop_charging(now)
+    now = run_until(65.0, now)
+    assert not app.relays_on
+    car.unplug(now)
+    run_until(67.0, now)
+    assert sequence(log) == ["A", "B", "C", "B", "A"]
+    # about a minute at 16 A on three phases near 230 V
+    energy = app.meter.energy_wh_import
+    assert 3 * 16.0 * 215.0 * 58 / 3600 < energy < 3 * 16.0 * 231.0 * 61 / 3600
+    assert [e["closed"] for e in log.of("relays")] == [True, False]
