@@ -414,3 +414,11 @@ def test_the_readme_first_command(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "OK: the session ended as the scenario expects" in proc.stdout
     assert "control pilot      A-B-C-B-A" in proc.stdout
+
+
+def test_json_to_stdout_stays_parseable(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "evcharge", "simulate", "--time-scale", SCALE, "--duration", "1m",
+                           "--json", "-"], capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["result"]["ok"] is True and "session summary" in proc.stderr

@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
                       finish_reason=result.finish_reason, limit_amps=args.limit, queued_left=result.queued_left)
     summary = summarize(result.log, result.books, peak_current=session.peak_current, soc=session.car.soc,
                         station_calls=session.station.calls_made, csms_calls=session.csms_calls)
-    _print_summary(summary, problems)
+    _print_summary(summary, problems, sys.stderr if args.json == "-" else sys.stdout)  # stdout may be the JSON
     if args.json:
         _write_json(args.json, config, summary, problems, result)
     if args.plot:
@@ -188,26 +188,29 @@ def run(args: argparse.Namespace) -> int:
     return 0 if not problems else 1
 
 
-def _print_summary(summary: dict[str, Any], problems: list[str]) -> None:
+def _print_summary(summary: dict[str, Any], problems: list[str], out: Any) -> None:
     energy = summary["energy_wh"]
     duration = summary["duration_s"]
-    print("session summary")
-    print(f"  energy delivered   {'-' if energy is None else f'{energy / 1000:.3f} kWh'}")
-    print(f"  duration           {'-' if duration is None else _fmt_time(duration)}")
-    print(f"  peak current       {summary['peak_current_a']:.1f} A")
-    print(f"  final SoC          {summary['final_soc']:.1f} %")
     calls = summary["ocpp_calls_from_station"] + summary["ocpp_calls_from_csms"]
-    print(f"  OCPP messages      {2 * calls} ({summary['ocpp_calls_from_station']} calls from the station, "
-          f"{summary['ocpp_calls_from_csms']} from the CSMS, each with its answer)")
-    print(f"  transaction        {summary['transaction_id'] or '-'}"
-          + (f" (stopped: {summary['stop_reason']})" if summary["stop_reason"] else ""))
+    lines = [
+        "session summary",
+        f"  energy delivered   {'-' if energy is None else f'{energy / 1000:.3f} kWh'}",
+        f"  duration           {'-' if duration is None else _fmt_time(duration)}",
+        f"  peak current       {summary['peak_current_a']:.1f} A",
+        f"  final SoC          {summary['final_soc']:.1f} %",
+        f"  OCPP messages      {2 * calls} ({summary['ocpp_calls_from_station']} calls from the station, "
+        f"{summary['ocpp_calls_from_csms']} from the CSMS, each with its answer)",
+        f"  transaction        {summary['transaction_id'] or '-'}"
+        + (f" (stopped: {summary['stop_reason']})" if summary["stop_reason"] else ""),
+    ]
     if summary["csms_energy_wh"] is not None:
-        print(f"  energy at the CSMS {summary['csms_energy_wh'] / 1000:.3f} kWh")
-    print(f"  control pilot      {summary['cp_sequence']}")
+        lines.append(f"  energy at the CSMS {summary['csms_energy_wh'] / 1000:.3f} kWh")
+    lines.append(f"  control pilot      {summary['cp_sequence']}")
+    if not problems:
+        lines.append("OK: the session ended as the scenario expects")
+    print("\n".join(lines), file=out)
     if problems:
         print("FAILED: " + "; ".join(problems), file=sys.stderr)
-    else:
-        print("OK: the session ended as the scenario expects")
 
 
 def _write_json(path: str, config: Any, summary: dict[str, Any], problems: list[str], result: Any) -> None:
