@@ -254,8 +254,8 @@ class Session:
                              power_w=round(meter.total_power_w, 1), current_a=[round(i, 2) for i in meter.current_a],
                              soc=round(self.car.soc, 3))
         self._transaction_boundary(now)
-        if self.station.connected != self._online:
-            self._online = self.station.connected
+        while self.station.link_changes:
+            self._online = self.station.link_changes.popleft()
             self.log.add(now, "ocpp_link", connected=self._online)
         if self.app.charger.state is ChargerState.FAULT:
             status = "Faulted"

@@ -40,6 +40,9 @@ class SimStation(Station):
         self.connector_status = "Available"
         self.calls_made = 0
         self.authorizing = 0  #: authorizations waiting for the CSMS's answer now
+        #: every change of the OCPP connection, in order (True: connected), for the runner's log; a
+        #: short outage between two simulated steps is still seen
+        self.link_changes: deque[bool] = deque()
 
     # ------------------------------------------------------------ driven by the runner
     def tick(self) -> None:
@@ -77,8 +80,13 @@ class SimStation(Station):
 
     # ------------------------------------------------------------ connection
     async def on_connected(self) -> None:
+        self.link_changes.append(True)
         await super().on_connected()  # BootNotification on the first connection
         self._spawn(self._announce())
+
+    async def on_disconnected(self) -> None:
+        self.link_changes.append(False)
+        await super().on_disconnected()
 
     async def call(self, request: Any, *, action: str | None = None, timeout: float | None = None) -> Any:
         self.calls_made += 1
