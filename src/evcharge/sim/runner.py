@@ -254,9 +254,7 @@ class Session:
                              power_w=round(meter.total_power_w, 1), current_a=[round(i, 2) for i in meter.current_a],
                              soc=round(self.car.soc, 3))
         self._transaction_boundary(now)
-        while self.station.link_changes:
-            self._online = self.station.link_changes.popleft()
-            self.log.add(now, "ocpp_link", connected=self._online)
+        self._log_link_changes(now)
         if self.app.charger.state is ChargerState.FAULT:
             status = "Faulted"
         elif self.app.cp in (None, CPState.A):
@@ -298,11 +296,39 @@ class Session:
             case sc.CutLink():
                 if self.relay is not None:
                     self.relay.cut()
+                    # the sockets close on a later turn of the event loop: at a high time scale the
+                    # outage would otherwise be over before the station noticed it
+                    self._hold_until(lambda: not self.station.connected, "the station to see the link cut")
             case sc.RestoreLink():
                 if self.relay is not None:
                     self.relay.restore()
+                    # the station's reconnection backoff counts real seconds, hundreds of simulated
+                    # ones at a high time scale: the clock waits for it, as it waits for the CSMS
+                    self._hold_until(lambda: self.station.connected, "the station to reconnect")
             case sc.Finish(reason=reason):
                 self.finish_reason = reason
+
+    def _log_link_changes(self, now: float) -> None:
+        while self.station.link_changes:
+            self._online = self.station.link_changes.popleft()
+            self.log.add(now, "ocpp_link", connected=self._online)
+
+    def _hold_until(self, done: Callable[[], bool], what: str, limit: float = 10.0) -> None:
+        """Stand the simulated clock still until ``done()`` (at most ``limit`` real seconds)."""
+        self._waiting += 1
+
+        async def wait() -> None:
+            try:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + limit
+                while not done() and loop.time() < deadline:
+                    await asyncio.sleep(0.002)
+                if not done():
+                    self.log.add(self.t, "note", text=f"gave up waiting for {what}")
+            finally:
+                self._waiting -= 1
+
+        self._spawn(wait())
 
     async def _csms_call(self, what: str, call: Any) -> None:
         self.csms_calls += 1
@@ -425,6 +451,7 @@ class Session:
         steps = 0
         while self.finish_reason is None:
             real0 += await self._hold()
+            self._log_link_changes(self.t)  # what happened while the clock stood still
             steps += 1
             now = round(steps * cfg.step, 6)
             self.step(now)
@@ -456,6 +483,7 @@ class Session:
                 break
             self.step(round(self.t + self.config.step, 6))
             await asyncio.sleep(0.01)
+        self._log_link_changes(self.t)
         if self.progress is not None:
             self.progress(self.snapshot())
 
