@@ -40,8 +40,8 @@ class SimStation(Station):
         self.connector_status = "Available"
         self.calls_made = 0
         self.authorizing = 0  #: authorizations waiting for the CSMS's answer now
-        #: every change of the OCPP connection, in order (True: connected), for the runner's log; a
-        #: short outage between two simulated steps is still seen
+        #: Each change of the OCPP connection in the order it happened, True when it came up. The runner
+        #: logs them, so a short outage between two simulated steps is still seen.
         self.link_changes: deque[bool] = deque()
 
     # ------------------------------------------------------------ driven by the runner
