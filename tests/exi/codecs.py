@@ -41,7 +41,8 @@ def codec(family: str, backend: str) -> SchemaCodec:
     key = (family, backend)
     if key not in _cache:
         module = importlib.import_module(f"evcharge._exi._generated.{FAMILY_MODULE[family]}")
-        c = SchemaCodec(module, FAMILY_NS[family])
-        c._grammar = RUNTIMES[backend].Grammar(module.TABLES)
+        c = SchemaCodec(module, FAMILY_NS[family], backend=RUNTIMES[backend])
+        assert c.encode.__self__ is c._grammar  # the fast path runs on the backend under test
+        assert type(c._grammar).__module__ == RUNTIMES[backend].__name__
         _cache[key] = c
     return _cache[key]

@@ -97,10 +97,9 @@ class BitWriter:
 
     def getvalue(self) -> bytes:
         """The bytes written so far, the last one padded with zero bits."""
-        out = bytearray(self._buf)
         if self._nacc:
-            out.append(cython.cast(cython.int, (self._acc << (8 - self._nacc)) & 0xFF))
-        return bytes(out)
+            return bytes(self._buf) + bytes((cython.cast(cython.int, (self._acc << (8 - self._nacc)) & 0xFF),))
+        return bytes(self._buf)
 
     @property
     def bit_length(self) -> int:
@@ -332,6 +331,9 @@ class Grammar:
     frag_width: cython.int
     frag_types: list
     frag_names: list
+    # encode_message: class -> document index, and the slow path (explicit element, errors)
+    root_of: dict
+    fallback: object
 
     def __init__(self, tables: dict) -> None:
         from array import array
@@ -740,6 +742,23 @@ class Grammar:
         s = self.pr_next[p]
         p = self.enc[self.st_e0[s] + self.ty_nslots[t]]
         self._emit(w, s, p)
+
+    def set_message_encoder(self, root_of: dict, fallback: object) -> None:
+        """Let :meth:`encode_message` find a message's root element by its class."""
+        self.root_of = root_of
+        self.fallback = fallback
+
+    def encode_message(self, message: object, element: object = None) -> bytes:
+        """Encode a message as a document, its root element found from its class.
+
+        With ``element``, or for a class that is not the type of exactly one root element, the
+        codec's own ``encode`` (given to :meth:`set_message_encoder`) decides.
+        """
+        if element is None:
+            i = self.root_of.get(type(message))
+            if i is not None:
+                return self.encode(i, message)
+        return self.fallback(message, element)  # type: ignore[operator]
 
     def encode(self, root: cython.int, obj: object) -> bytes:
         """Encode ``obj`` as the document whose root is global element number ``root``."""

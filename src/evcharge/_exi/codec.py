@@ -45,11 +45,12 @@ class _TypeView:
 class SchemaCodec:
     """Encoder, decoder and converters for one EXI schema family."""
 
-    def __init__(self, module: ModuleType, namespace: str) -> None:
+    def __init__(self, module: ModuleType, namespace: str, *, backend: ModuleType | None = None) -> None:
+        """``backend`` is the runtime module to run on (default: the one :mod:`evcharge._exi` chose)."""
         self.module = module
         self.namespace = namespace
         tables = module.TABLES
-        self._grammar = runtime.Grammar(tables)
+        self._grammar = (backend or runtime).Grammar(tables)
         self._types = [_TypeView(i, row) for i, row in enumerate(tables["types"])]
         self._dts = tables["datatypes"]
         self._by_class: dict[type, int] = {}
@@ -67,6 +68,10 @@ class SchemaCodec:
         for i, t in enumerate(self._doc_types):
             if t >= 0:
                 self._root_of[t] = -1 if t in self._root_of else i
+        roots = {cls: self._root_of[tid] for cls, tid in self._by_class.items() if self._root_of.get(tid, -1) >= 0}
+        self._grammar.set_message_encoder(roots, self._encode)
+        # the instance's encode is the compiled fast path; SchemaCodec.encode documents it
+        self.encode = self._grammar.encode_message  # type: ignore[method-assign]
         self._frag_relaxed: dict[int, tuple[int, ...]] = dict(getattr(module, "FRAGMENT_RELAXED", {}))
         self._frag_attrs: tuple[tuple[str, str, int], ...] = tuple(getattr(module, "FRAGMENT_ATTRIBUTES", ()))
         self._frag_width: int = tables["frag_width"]
@@ -102,12 +107,13 @@ class SchemaCodec:
         return i
 
     def encode(self, message: object, element: str | None = None) -> bytes:
-        """Encode ``message`` (an instance of a root element's class) as an EXI document."""
-        if element is None:
-            i = self._root_of.get(self._by_class.get(type(message), -1), -1)
-            if i >= 0:
-                result: bytes = self._grammar.encode(i, message)
-                return result
+        """Encode ``message`` (an instance of a root element's class) as an EXI document.
+
+        ``element`` names the root element when several global elements share the message's type.
+        """
+        return self._encode(message, element)
+
+    def _encode(self, message: object, element: str | None = None) -> bytes:
         return bytes(self._grammar.encode(self._root_index(message, element), message))
 
     def decode(self, data: bytes) -> Any:
