@@ -53,18 +53,18 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType | None
         sp = sub.add_parser(name, help=help_text if module else f"{help_text} [not built yet]", description=help_text)
         if module is not None:
             module.configure(sp)
-        else:
-            sp.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser, modules
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser, modules = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
     module = modules[args.command]
+    if module is not None and extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if module is None:
         print(
             f"evcharge {args.command}: not built yet in evcharge {__version__}. "
