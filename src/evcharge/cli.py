@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -77,7 +76,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _entry() -> None:  # pragma: no cover - console script shim
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(main())
 
 

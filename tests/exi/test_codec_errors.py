@@ -82,18 +82,63 @@ def test_more_items_than_max_occurs_is_not_decodable() -> None:
     assert exc.value.path == "supportedAppProtocolReq"
 
 
-def test_string_longer_than_its_facet_is_a_decode_error() -> None:
-    # EVCCID is hexBinary maxLength 8 in DIN; a 9-byte value is encoded by hand below
+def _forge(family_module: str, message: object, lift: str) -> bytes:
+    """Encode ``message`` with the pure runtime after lifting the length facets of the field ``lift``:
+    a stream that no conforming encoder writes, to see what the decoder does with it."""
+    import importlib
+
+    from evcharge._exi import _runtime
+
+    generated = importlib.import_module(f"evcharge._exi._generated.{family_module}")
+    g = _runtime.Grammar(generated.TABLES)
+    for row in generated.TABLES["types"]:
+        if lift in row[6]:
+            dt = row[13][row[6].index(lift)]
+            if dt < 0:  # an element: its simple type's datatype
+                dt = generated.TABLES["types"][row[12][row[6].index(lift)]][2]
+            g.dt_maxlen[dt] = None
+    w = _runtime.BitWriter()
+    w.write_bits(0x80, 8)
+    root = generated.TABLES["doc_names"].index("V2G_Message")
+    w.write_bits(root, generated.TABLES["doc_width"])
+    g._encode_type(w, generated.TABLES["doc_types"][root], message)
+    return bytes(w.getvalue())
+
+
+@pytest.mark.parametrize("backend", sorted(RUNTIMES))
+def test_values_longer_than_their_facet_are_decode_errors(backend: str) -> None:
+    """DIN EVCCID is hexBinary maxLength 8, ISO-2 EVSEID a string of at most 37 characters: longer
+    values on the wire are refused with the field's path, and the encoder refuses to write them."""
     good = din.from_dict(
         {"V2G_Message": {"Header": {"SessionID": "00"}, "Body": {"SessionSetupReq": {"EVCCID": "01"}}}}
     )
-    data = din.encode(good)
-    assert din.decode(data) == good
-    bad = dataclasses.replace(good.body.session_setup_req, evccid=b"\x01" * 9)
-    with pytest.raises(ExiEncodeError) as exc:
-        din.encode(dataclasses.replace(good, body=dataclasses.replace(good.body, session_setup_req=bad)))
-    assert exc.value.path == "V2G_Message.Body.SessionSetupReq.EVCCID"
-    assert "more than the maximum 8" in str(exc.value)
+    assert codec("DIN", backend).decode(din.encode(good)) == good
+    bad = dataclasses.replace(good, body=dataclasses.replace(
+        good.body, session_setup_req=dataclasses.replace(good.body.session_setup_req, evccid=b"\x01" * 9)))
+    with pytest.raises(ExiEncodeError) as enc:
+        din.encode(bad)
+    assert enc.value.path == "V2G_Message.Body.SessionSetupReq.EVCCID"
+    assert "more than the maximum 8" in str(enc.value)
+    with pytest.raises(ExiDecodeError, match="exceeds") as dec:
+        codec("DIN", backend).decode(_forge("din", bad, "EVCCID"))
+    assert dec.value.path == "V2G_Message.Body.SessionSetupReq.EVCCID"
+
+    res = iso2.decode(bytes.fromhex("8098004011e0002804080c1014181c2012b35de740"))
+    long_id = dataclasses.replace(res, body=dataclasses.replace(
+        res.body, session_setup_res=dataclasses.replace(res.body.session_setup_res, evseid="E" * 38)))
+    with pytest.raises(ExiEncodeError, match="maximum 37"):
+        iso2.encode(long_id)
+    with pytest.raises(ExiDecodeError, match="exceeds maxLength 37") as dec:
+        codec("ISO2", backend).decode(_forge("iso2", long_id, "EVSEID"))
+    assert dec.value.path == "V2G_Message.Body.SessionSetupRes.EVSEID"
+
+
+def test_decode_with_name_names_the_root_element() -> None:
+    data = bytes.fromhex("80400040")  # supportedAppProtocolRes
+    name, message = app_protocol.codec.decode_with_name(data)
+    assert name == "supportedAppProtocolRes" and message == app_protocol.decode(data)
+    name, _ = iso2.codec.decode_with_name(CURRENT_DEMAND_REQ.data)
+    assert name == "V2G_Message"
 
 
 def test_encode_errors_name_the_field() -> None:

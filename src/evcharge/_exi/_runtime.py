@@ -550,7 +550,7 @@ class Grammar:
                 else:
                     raise ExiDecodeError(f"event code {code} does not exist in this state", bit_offset=r._pos)
         except ExiDecodeError as exc:
-            if slot >= 0:
+            if slot >= 0 and not simple:  # a simple type's one value is the element itself
                 _path_error(exc, self.ty_xsd[t][slot])
             raise
         if simple:

@@ -75,6 +75,7 @@ class SchemaCodec:
         self._frag_relaxed: dict[int, tuple[int, ...]] = dict(getattr(module, "FRAGMENT_RELAXED", {}))
         self._frag_attrs: tuple[tuple[str, str, int], ...] = tuple(getattr(module, "FRAGMENT_ATTRIBUTES", ()))
         self._frag_width: int = tables["frag_width"]
+        self._doc_width: int = tables["doc_width"]
         self._pure: Any = None  # the pure-Python grammar, for the relaxed fragment grammar
         self._frag_of: dict[int, int] = {}
         for i, t in enumerate(self._frag_types):
@@ -127,7 +128,7 @@ class SchemaCodec:
     def decode_with_name(self, data: bytes) -> tuple[str, Any]:
         """Decode, and also return the root element's name."""
         obj = self.decode(data)
-        code = (data[1] >> (8 - self._grammar.doc_width)) if self._grammar.doc_width else 0
+        code = runtime.BitReader(bytes(data), 8).read_bits(self._doc_width)
         return self._doc_names[code], obj
 
     def encode_fragment(self, element: object, name: str | None = None) -> bytes:

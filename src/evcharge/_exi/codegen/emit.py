@@ -110,7 +110,7 @@ def _element_leaves(p: Particle, out: list[ElementDecl]) -> None:
 
 
 class Generator:
-    def __init__(self, schema: Schema, family: str, fragment_schema: bool = False) -> None:
+    def __init__(self, schema: Schema, family: str) -> None:
         self.schema = schema
         self.family = family
         self.builder = g.GrammarBuilder(schema)

@@ -18,12 +18,10 @@ where [EE] is present when EE is not already a first-level production; it is alw
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field
 from itertools import count
 
 from evcharge._exi.codegen.xsd import (
-    AttributeUse,
     ComplexType,
     ElementDecl,
     ModelGroup,
@@ -41,8 +39,8 @@ AT, AT_URI_WILD, AT_WILD, SE, SE_URI_WILD, SE_WILD, EE, CH = range(8)
 
 
 def bits_for(n: int) -> int:
-    """Bits of an n-valued code: ceil(log2(n)), 0 for n <= 1."""
-    return 0 if n <= 1 else math.ceil(math.log2(n))
+    """Bits of an n-valued code: ceil(log2(n)), 0 for n <= 1 (exact integer arithmetic)."""
+    return 0 if n <= 1 else (n - 1).bit_length()
 
 
 @dataclass(frozen=True)
@@ -332,6 +330,4 @@ def _leaf_order(particle: Particle) -> dict[int, int]:
     return out
 
 
-__all__ = [
-    "AT", "CH", "EE", "SE", "SE_WILD", "AttributeUse", "GrammarBuilder", "State", "Terminal", "TypeGrammar", "bits_for",
-]
+__all__ = ["AT", "CH", "EE", "SE", "SE_WILD", "GrammarBuilder", "State", "Terminal", "TypeGrammar", "bits_for"]
