@@ -17,20 +17,32 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def shared_dir() -> Path:
-    """The ``shared/`` folder beside the checkout (schemas, facts, conformance data, tools)."""
-    env = os.environ.get("EVCHARGE_SHARED")
-    candidates = [Path(env)] if env else []
-    candidates += [REPO_ROOT.parent / "shared", REPO_ROOT / "shared"]
-    for c in candidates:
-        if (c / "conformance").is_dir():
-            return c
-    raise FileNotFoundError("the shared/ folder (conformance data) is not beside the checkout; set EVCHARGE_SHARED")
+#: Test data carried in the repository (copied with provenance notes; see each folder's PROVENANCE.md).
+DATA_DIR = REPO_ROOT / "tests" / "data"
+#: The official XSDs and OCPP JSON schemas, as the package ships them.
+PACKAGE_DIR = REPO_ROOT / "src" / "evcharge"
+
+
+def conformance_dir() -> Path:
+    """The EXI conformance corpus carried with the tests (``tests/data/conformance/exi``)."""
+    return DATA_DIR / "conformance" / "exi"
+
+
+def v2g_schema_dir() -> Path:
+    """The V2G XSDs shipped in the package (``evcharge/_exi/schemas``)."""
+    return PACKAGE_DIR / "_exi" / "schemas"
+
+
+def ocpp_schema_dir() -> Path:
+    """The OCPP JSON schemas shipped in the package (``evcharge/ocpp/schemas``)."""
+    return PACKAGE_DIR / "ocpp" / "schemas"
 
 
 @pytest.fixture(scope="session")
-def shared() -> Path:
-    return shared_dir()
+def test_data() -> Path:
+    """The test data carried in the repository (``tests/data``)."""
+    return DATA_DIR
+
 
 # the EXIficient reference peer (session fixture ``exificient``)
 pytest_plugins = ["tests.exi.exificient"]

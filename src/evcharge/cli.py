@@ -24,6 +24,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("exi", "evcharge.iso15118.cli", "encode and decode V2G EXI messages"),
     ("ocpp", "evcharge.ocpp.cli", "run an OCPP charge point or CSMS"),
     ("yeti", "evcharge.bsp.cli", "talk to a Yeti power board or run its simulator"),
+    ("v2g", "evcharge.iso15118.v2g_cli", "run an ISO 15118 / DIN 70121 charger (SECC) or car (EVCC); make a test PKI"),
+    ("csms", "evcharge.csms.cli", "run a reference OCPP CSMS to test a charger against"),
 )
 
 NOT_BUILT_EXIT = 2

@@ -22,9 +22,9 @@ from evcharge.bsp.yeti.framing import (
 )
 
 
-def golden(shared: Path) -> list[tuple[str, bytes, int, bytes]]:
+def golden(test_data: Path) -> list[tuple[str, bytes, int, bytes]]:
     rows = []
-    for line in (shared / "protocols" / "yeti" / "golden_frames.txt").read_text().splitlines():
+    for line in (test_data / "yeti" / "golden_frames.txt").read_text().splitlines():
         m = re.match(r"(.*): payload=([0-9a-f]+) crc=0x([0-9a-f]+) residue=0x0 frame=([0-9a-f]+)", line)
         assert m, line
         rows.append((m[1], bytes.fromhex(m[2]), int(m[3], 16), bytes.fromhex(m[4])))
@@ -32,8 +32,8 @@ def golden(shared: Path) -> list[tuple[str, bytes, int, bytes]]:
     return rows
 
 
-def test_golden_frames_encode_and_decode(shared: Path) -> None:
-    for name, payload, crc, frame in golden(shared):
+def test_golden_frames_encode_and_decode(test_data: Path) -> None:
+    for name, payload, crc, frame in golden(test_data):
         assert crc32_jamcrc(payload) == crc, name
         assert encode_frame(payload) == frame, name
         assert FrameDecoder().feed(frame) == [payload], name
@@ -157,13 +157,13 @@ def test_mutated_frames_are_dropped_not_misread(payloads: list[bytes], data: st.
     assert len(out) + dec.stats.errors >= len(payloads) - 1
 
 
-def test_payload_plus_crc_byte_is_refused_by_the_message_layer(shared: Path) -> None:
+def test_payload_plus_crc_byte_is_refused_by_the_message_layer(test_data: Path) -> None:
     """The JAMCRC aliasing above yields a real message followed by one byte: no Yeti message parses then."""
     from evcharge.bsp.yeti._generated import yeti_pb as pb
     from evcharge.bsp.yeti.wire import DecodeError
 
     checked = 0
-    rows = golden(shared)
+    rows = golden(test_data)
     for _name, payload, _crc, _frame in rows:
         for cls in (pb.McuToEverest, pb.EverestToMcu):
             try:

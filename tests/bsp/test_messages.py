@@ -126,14 +126,14 @@ def _google_classes(proto_text: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def google(shared: Path) -> dict[str, Any]:
+def google(test_data: Path) -> dict[str, Any]:
     # the reference .proto from the firmware, not ours: proves our field numbers and types are the same
-    return _google_classes((shared / "protocols" / "yeti" / "yeti.proto").read_text())
+    return _google_classes((test_data / "yeti" / "yeti.proto").read_text())
 
 
-def test_our_proto_matches_the_reference(shared: Path) -> None:
+def test_our_proto_matches_the_reference(test_data: Path) -> None:
     ours = codegen.parse(codegen.PROTO.read_text())
-    ref = codegen.parse((shared / "protocols" / "yeti" / "yeti.proto").read_text())
+    ref = codegen.parse((test_data / "yeti" / "yeti.proto").read_text())
     shape = lambda parsed: (  # noqa: E731
         {m.name: [(f.name, f.type, f.number, f.oneof) for f in m.fields] for m in parsed[0]},
         {e.name: e.values for e in parsed[1]},

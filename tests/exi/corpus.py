@@ -1,4 +1,4 @@
-"""The EXI conformance data of ``shared/conformance/exi`` as typed records.
+"""The EXI conformance data of ``tests/data/conformance/exi`` as typed records (see its PROVENANCE.md).
 
 Two sources:
 
@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import shared_dir
+from tests.conftest import conformance_dir
 
 NS_SAP = "urn:iso:15118:2:2010:AppProtocol"
 NS_DIN = "urn:din:70121:2012:MsgDef"
@@ -112,8 +112,8 @@ class ExiVector:
         return f"{self.origin}-{self.family}-{self.message_name or 'raw'}"
 
 
-def _exi_dir(shared: Path | None) -> Path:
-    return (shared or shared_dir()) / "conformance" / "exi"
+def _exi_dir(data_dir: Path | None) -> Path:
+    return data_dir if data_dir is not None else conformance_dir()
 
 
 @cache
@@ -244,24 +244,24 @@ def _load_vectors(path: Path) -> tuple[ExiVector, ...]:
     return tuple(out)
 
 
-def pcap_corpus(shared: Path | None = None) -> tuple[ExiVector, ...]:
+def pcap_corpus(data_dir: Path | None = None) -> tuple[ExiVector, ...]:
     """All rows of ``pcap_corpus.tsv``, in file order."""
-    return _load_tsv(_exi_dir(shared) / "pcap_corpus.tsv")
+    return _load_tsv(_exi_dir(data_dir) / "pcap_corpus.tsv")
 
 
-def vectors(shared: Path | None = None) -> tuple[ExiVector, ...]:
+def vectors(data_dir: Path | None = None) -> tuple[ExiVector, ...]:
     """All numbered entries of ``vectors.md``, in file order."""
-    return _load_vectors(_exi_dir(shared) / "vectors.md")
+    return _load_vectors(_exi_dir(data_dir) / "vectors.md")
 
 
-def all_vectors(shared: Path | None = None) -> tuple[ExiVector, ...]:
+def all_vectors(data_dir: Path | None = None) -> tuple[ExiVector, ...]:
     """vectors.md entries first, then the pcap corpus."""
-    return vectors(shared) + pcap_corpus(shared)
+    return vectors(data_dir) + pcap_corpus(data_dir)
 
 
-def by_family(*families: str, shared: Path | None = None, include_fragments: bool = True) -> tuple[ExiVector, ...]:
+def by_family(*families: str, data_dir: Path | None = None, include_fragments: bool = True) -> tuple[ExiVector, ...]:
     """Entries of the given families (e.g. ``by_family("SAP", "DIN", "ISO2")``)."""
     unknown = set(families) - set(FAMILY_NAMESPACE)
     if unknown:
         raise ValueError(f"unknown families {sorted(unknown)}")
-    return tuple(v for v in all_vectors(shared) if v.family in families and (include_fragments or not v.fragment))
+    return tuple(v for v in all_vectors(data_dir) if v.family in families and (include_fragments or not v.fragment))

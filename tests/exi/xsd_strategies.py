@@ -1,6 +1,7 @@
 """Hypothesis strategies that generate valid instances of the V2G XSDs in the JSON form of EXIficient / Josev.
 
-The schemas are read with lxml from ``shared/schemas`` (nothing is hand-written per message): global elements,
+The schemas are read with lxml from the package's copies (``evcharge/_exi/schemas``; nothing is hand-written per
+message): global elements,
 named and anonymous complex types (sequence, choice, complexContent extension, simpleContent extension, attributes),
 simple types with their facets (enumeration, length/minLength/maxLength, min/max Inclusive/Exclusive, pattern via
 ``hypothesis.strategies.from_regex``), element references, substitution groups and abstract elements/types, and
@@ -43,12 +44,12 @@ from typing import Any, ClassVar
 from hypothesis import strategies as st
 from lxml import etree
 
-from tests.conftest import shared_dir
+from tests.conftest import v2g_schema_dir
 
 XS = "http://www.w3.org/2001/XMLSchema"
 _XS = "{" + XS + "}"
 
-#: family -> (root schema file relative to shared/schemas, namespace EXICodec selects the grammar with)
+#: family -> (root schema file relative to evcharge/_exi/schemas, namespace EXICodec selects the grammar with)
 FAMILIES: dict[str, tuple[str, str]] = {
     "SAP": ("V2G_CI_AppProtocol.xsd", "urn:iso:15118:2:2010:AppProtocol"),
     "DIN": ("din70121/V2G_CI_MsgDef.xsd", "urn:din:70121:2012:MsgDef"),
@@ -356,7 +357,7 @@ class XsdStrategies:
     def __init__(
         self,
         family: str,
-        shared: Path | None = None,
+        schema_dir: Path | None = None,
         *,
         max_repeat: int = 3,
         max_text: int = 64,
@@ -369,7 +370,7 @@ class XsdStrategies:
             self.schema_path, self.namespace = schema_file, namespace or ""
         elif family in FAMILIES:
             rel, self.namespace = FAMILIES[family]
-            self.schema_path = (shared or shared_dir()) / "schemas" / rel
+            self.schema_path = (schema_dir or v2g_schema_dir()) / rel
         else:
             raise ValueError(f"unknown family {family!r}; known: {sorted(FAMILIES)}")
         self.family = family

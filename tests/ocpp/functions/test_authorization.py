@@ -12,10 +12,10 @@ import pytest
 
 from evcharge.ocpp.functions._common import FunctionsRemoteError
 from evcharge.ocpp.functions.authorization import Authorization, AuthorizationConfig, Source, Verdict
-from tests.conftest import shared_dir
+from tests.conftest import ocpp_schema_dir
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
-SCHEMAS = shared_dir() / "schemas" / "ocpp"
+SCHEMAS = ocpp_schema_dir()
 
 
 def auth16(tmp_path: Path, **kw: Any) -> Authorization:

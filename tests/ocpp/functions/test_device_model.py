@@ -12,9 +12,9 @@ import pytest
 
 from evcharge.ocpp.functions._common import FunctionsLocalError, FunctionsRemoteError
 from evcharge.ocpp.functions.device_model import ComponentKey, DeviceModel, VariableKey, default_template
-from tests.conftest import shared_dir
+from tests.conftest import ocpp_schema_dir
 
-SCHEMAS = shared_dir() / "schemas" / "ocpp"
+SCHEMAS = ocpp_schema_dir()
 
 
 def validator(version: str, name: str) -> Any:

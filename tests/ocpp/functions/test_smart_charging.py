@@ -31,9 +31,9 @@ from evcharge.ocpp.functions.smart_charging import (
     SmartChargingConfig,
     profile_from_v201_json,
 )
-from tests.conftest import shared_dir
+from tests.conftest import ocpp_schema_dir
 
-SCHEMAS = shared_dir() / "schemas" / "ocpp"
+SCHEMAS = ocpp_schema_dir()
 A = ChargingRateUnit.A
 W = ChargingRateUnit.W
 TXD = ChargingProfilePurpose.TX_DEFAULT
