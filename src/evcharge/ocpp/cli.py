@@ -164,7 +164,7 @@ async def _run_csms(args: argparse.Namespace) -> int:
     password = args.password
     security = CsmsSecurity(
         profile=args.profile,
-        check_password=(lambda identity, pw: pw == password) if args.profile in (1, 2) else None,
+        check_password=(lambda identity, pw, info: pw == password) if args.profile in (1, 2) else None,
         ssl_context=_ssl_context(args, server=True),
     )
     handler = _csms_handler_class()

@@ -816,8 +816,8 @@ class RpcConnection:
             )
             return
         if not self._remember_incoming(mid):
-            self._violation(f"duplicate message id {mid!r}", data,
-                            CallError(mid, error_code(version, "frame"), "duplicate message id", {}))
+            # never a second answer under one id: the first CALL's answer (sent, or still to come) is the only one
+            self._violation(f"duplicate message id {mid!r} (not answered)", data, None)
             return
         try:
             request, warnings = self._check_payload(frame.action, "request", frame.payload)

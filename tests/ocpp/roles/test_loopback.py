@@ -28,7 +28,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"), IDENTITY)
 
 
-def check_password(identity: str, password: str) -> bool:
+def check_password(identity: str, password: str, info: Any) -> bool:
     return identity == IDENTITY and password == PASSWORD
 
 
@@ -204,17 +204,34 @@ def test_subprotocol_negotiation_on_one_endpoint(offered: tuple[Any, ...], expec
 
 
 def test_no_common_subprotocol_is_refused() -> None:
-    async def patched() -> None:
-        # the charge point offers only 1.6 to a 2.0.1-only endpoint
+    async def main() -> None:
+        # a client offering only 1.6 to a 2.0.1-only endpoint: the server answers the handshake with HTTP 400
         ep = await start_csms(CsmsSecurity(), Csms201, versions=(v201,))
-        cp = ChargePoint(IDENTITY)
-        client = ChargePointClient(cp, f"ws://127.0.0.1:{ep.port}/", ChargePointConfig(versions=(v16,)))
-        with pytest.raises(Exception, match=r"400|subprotocol"):
-            await client.connect()
-        assert client.connections == 0
+        status, head = await raw_handshake(ep.port, "/CP-X", "ocpp1.6")
+        assert status == 400, head
+        status, head = await raw_handshake(ep.port, "/CP-X", None)  # no Sec-WebSocket-Protocol at all
+        assert status == 400, head
+        assert "CP-X" not in ep.csms.connections
+        await ep.close()
+        # the old behaviour on request: accept, then close with 1002
+        ep = await start_csms(CsmsSecurity(), Csms201, versions=(v201,), no_subprotocol="accept-close")
+        status, head = await raw_handshake(ep.port, "/CP-X", "ocpp1.6")
+        assert status == 101, head
         await ep.close()
 
-    asyncio.run(patched())
+    asyncio.run(main())
+
+
+async def raw_handshake(port: int, path: str, subprotocol: str | None) -> tuple[int, str]:
+    """Send a websocket upgrade by hand; the server's status code and response head."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    proto = f"Sec-WebSocket-Protocol: {subprotocol}\r\n" if subprotocol else ""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{proto}\r\n"
+                 .encode())
+    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode()
+    writer.close()
+    return int(head.split()[1]), head
 
 
 # ------------------------------------------------------------------------------------ robustness

@@ -13,7 +13,7 @@ import inspect
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from evcharge.ocpp import rpc
 from evcharge.ocpp.errors import (
@@ -25,7 +25,10 @@ from evcharge.ocpp.errors import (
 )
 from evcharge.ocpp.routing import Peer
 
-__all__ = ["OcppSession", "WebSocketLike"]
+__all__ = ["FrameTrace", "OcppSession", "WebSocketLike"]
+
+#: The frame trace hook of a session: ``(direction, message)``, direction ``"in"`` or ``"out"``.
+FrameTrace = Callable[[Literal["in", "out"], str], None]
 
 log = logging.getLogger("evcharge.ocpp")
 
@@ -41,7 +44,12 @@ class WebSocketLike(Protocol):
 
 
 class OcppSession:
-    """One OCPP connection: a websocket, the RPC core, and the peer object whose handlers answer."""
+    """One OCPP connection: a websocket, the RPC core, and the peer object whose handlers answer.
+
+    ``trace`` sees every text frame, received (``"in"``, before the core reads it) and written (``"out"``, once
+    the websocket took it).  A peer with ``after_hooks(action)`` (see :func:`evcharge.ocpp.csms.after`) has its
+    hooks run, each in its own task, once the CALLRESULT of that action has been written.
+    """
 
     def __init__(
         self,
@@ -51,8 +59,11 @@ class OcppSession:
         config: rpc.RpcConfig | None = None,
         *,
         rng: random.Random | None = None,
+        trace: FrameTrace | None = None,
     ) -> None:
         self.websocket = websocket
+        self.trace = trace
+        self._after: list[tuple[list[Callable[[Any, Any], Any]], Any, Any]] = []
         self.core = rpc.RpcConnection(version, config, rng=rng)
         self.peer = peer
         self._loop = asyncio.get_running_loop()
@@ -106,6 +117,8 @@ class OcppSession:
         try:
             await self._call_hook(self.peer.on_connected)
             async for message in self.websocket:
+                if self.trace is not None:
+                    self._trace("in", message)
                 self.core.receive_message(message, self._loop.time())
                 self._after_core()
                 await self._flush()
@@ -119,6 +132,13 @@ class OcppSession:
         finally:
             self._shutdown()
             await self._call_hook(self.peer.on_disconnected)
+
+    def _trace(self, direction: Literal["in", "out"], message: str | bytes) -> None:
+        assert self.trace is not None
+        try:
+            self.trace(direction, message if isinstance(message, str) else message.decode("utf-8", "replace"))
+        except Exception:
+            log.exception("the frame trace hook failed")
 
     async def _call_hook(self, hook: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -145,14 +165,33 @@ class OcppSession:
     async def _flush(self) -> None:
         if self._closed:
             self.core.messages_to_send()
+            self._after.clear()
             return
         async with self._send_lock:
-            for message in self.core.messages_to_send():
+            # the answers and their after-hooks are taken together: a hook runs once its answer is written
+            messages, after = self.core.messages_to_send(), self._after
+            self._after = []
+            for message in messages:
                 try:
                     await self.websocket.send(message)
                 except Exception as exc:  # the websocket closed under us: the reader notices and shuts down
                     log.debug("send failed: %s", exc)
                     return
+                if self.trace is not None:
+                    self._trace("out", message)
+        for hooks, request, response in after:
+            for hook in hooks:
+                self._spawn(self._run_after(hook, request, response))
+
+    async def _run_after(self, hook: Callable[[Any, Any], Any], request: Any, response: Any) -> None:
+        try:
+            result = hook(request, response)
+            if inspect.isawaitable(result):
+                await result
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("after-answer hook %s failed", getattr(hook, "__qualname__", hook))
 
     # ------------------------------------------------------------------ core events and timer
 
@@ -261,6 +300,12 @@ class OcppSession:
             except LocalProtocolError as exc:
                 log.error("handler of %s returned an invalid response: %s", ev.action, exc)
                 core.send_error(ev.message_id, "InternalError", "the response could not be built")
+                return
+            after_hooks = getattr(self.peer, "after_hooks", None)
+            if after_hooks is not None:
+                hooks = after_hooks(ev.action)
+                if hooks:
+                    self._after.append((hooks, ev.request, response))
 
     async def _handle_send(self, ev: rpc.SendReceived) -> None:
         if self.peer.handler_for(ev.action) is None:

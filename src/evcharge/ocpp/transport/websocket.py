@@ -15,22 +15,25 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import http
+import inspect
 import logging
 import random
 import ssl
+import ssl as ssl_module
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from evcharge.ocpp.charge_point import Backoff, ChargePoint, ChargePointConfig
-from evcharge.ocpp.csms import Csms
+from evcharge.ocpp.csms import Csms, HandshakeInfo
 from evcharge.ocpp.errors import LocalProtocolError
 from evcharge.ocpp.rpc import VersionModule
 from evcharge.ocpp.transport.session import OcppSession
 
-__all__ = ["ChargePointClient", "ClientSecurity", "identity_from_path", "serve_csms"]
+__all__ = ["ChargePointClient", "ClientSecurity", "HandshakeCheck", "identity_from_path", "serve_csms"]
 
 log = logging.getLogger("evcharge.ocpp")
 
@@ -55,10 +58,54 @@ def _common_name(cert: dict[str, Any] | None) -> str | None:
 # ---------------------------------------------------------------------------------------------- CSMS
 
 
-async def serve_csms(csms: Csms, host: str | None, port: int, **kwargs: Any) -> Any:
+#: An extra handshake check of :func:`serve_csms`, websockets' ``process_request`` signature: return ``None`` to go
+#: on, or a response (``connection.respond(status, text)``) to refuse; may be ``async``.
+HandshakeCheck = Callable[[Any, Any], Any]
+
+
+def _handshake_info(connection: Any, request: Any, identity: str, served: tuple[int, ...]) -> HandshakeInfo:
+    transport = connection.transport
+    ssl_object = transport.get_extra_info("ssl_object")
+    cert_der: bytes | None = None
+    common_name: str | None = None
+    if ssl_object is not None:
+        cert_der = ssl_object.getpeercert(binary_form=True) or None
+        common_name = _common_name(ssl_object.getpeercert()) if cert_der else None
+    basic = request.headers.get("Authorization", "").lower().startswith("basic ")
+    has_auth = "Authorization" in request.headers
+    if ssl_object is None or all(p in (0, 1) for p in served):  # TLS given to serve_csms by hand: not a profile
+        profile = 1 if has_auth else 0
+    elif has_auth and (2 in served or not cert_der):
+        profile = 2
+    else:
+        profile = 3 if cert_der else 2  # 2 without credentials: refused as such
+    return HandshakeInfo(identity=identity, path=request.path, tls=ssl_object is not None,
+                         tls_version=ssl_object.version() if ssl_object is not None else None,
+                         client_certificate=cert_der, client_common_name=common_name, basic_auth=basic,
+                         profile=profile, remote_address=transport.get_extra_info("peername"))
+
+
+async def serve_csms(
+    csms: Csms,
+    host: str | None,
+    port: int,
+    *,
+    ssl: ssl_module.SSLContext | None = None,
+    process_request: HandshakeCheck | None = None,
+    **kwargs: Any,
+) -> Any:
     """Start the CSMS websocket server; returns the ``websockets`` server (``close()``, ``sockets``...).
 
-    Extra keyword arguments go to :func:`websockets.asyncio.server.serve`.
+    The handshake is checked in this order: an identity in the path (else 404), an offered subprotocol of
+    ``csms.config.versions`` (else 400, unless ``CsmsConfig.no_subprotocol`` is ``"accept-close"``), the
+    security profile the connection presents (see :class:`~evcharge.ocpp.csms.CsmsSecurity`: 401 for missing or
+    wrong credentials, 403 for a client certificate of another identity or a profile below the station's
+    minimum), a connected identity under ``duplicate_connection="keep"`` (409), then ``process_request``: an
+    extra check of your own, with websockets' ``(connection, request)`` signature; it may read
+    ``connection.handshake_info`` (a :class:`~evcharge.ocpp.csms.HandshakeInfo`).
+
+    ``ssl`` is the TLS context to serve with; by default ``csms.config.security.ssl_context``.  Other keyword
+    arguments go to :func:`websockets.asyncio.server.serve`.
     """
     from websockets.asyncio.server import ServerConnection, serve
     from websockets.exceptions import InvalidHeader
@@ -67,28 +114,37 @@ async def serve_csms(csms: Csms, host: str | None, port: int, **kwargs: Any) -> 
 
     config = csms.config
     sec = config.security
+    served = sec.served_profiles
+    ssl_context = ssl if ssl is not None else sec.ssl_context
     offered = [v.SUBPROTOCOL for v in config.versions]
 
     def select_subprotocol(connection: ServerConnection, subprotocols: Sequence[str]) -> Any:
         for proto in subprotocols:  # the charge point's preference order
             if proto in offered:
                 return proto
-        return None  # the handler closes such a connection
+        return None  # only under no_subprotocol="accept-close": the handler closes such a connection
 
     def unauthorized(connection: ServerConnection, text: str) -> Response:
         response = connection.respond(http.HTTPStatus.UNAUTHORIZED, text + "\n")
         response.headers["WWW-Authenticate"] = build_www_authenticate_basic("OCPP")
         return response
 
-    async def process_request(connection: ServerConnection, request: Request) -> Response | None:
-        identity = identity_from_path(request.path)
-        if not identity:
-            return connection.respond(http.HTTPStatus.NOT_FOUND, "no charge point identity in the URL path\n")
-        if sec.profile == 3 and sec.verify_cn:
-            cn = _common_name(connection.transport.get_extra_info("peercert"))
-            if cn != identity:
-                return connection.respond(http.HTTPStatus.FORBIDDEN, "client certificate does not match\n")
-        if sec.profile in (1, 2):
+    def offers_ours(request: Request) -> bool:
+        for header in request.headers.get_all("Sec-WebSocket-Protocol"):
+            if any(p.strip() in offered for p in header.split(",")):
+                return True
+        return False
+
+    async def check_security(connection: ServerConnection, request: Request, info: HandshakeInfo
+                             ) -> Response | None:
+        identity = info.identity
+        if info.profile not in served:
+            if info.tls and not info.basic_auth and "Authorization" not in request.headers:
+                return unauthorized(connection, "missing credentials (basic auth or a client certificate)")
+            return unauthorized(connection, f"security profile {info.profile} is not served on this endpoint")
+        if info.profile == 3 and sec.verify_cn and info.client_common_name != identity:
+            return connection.respond(http.HTTPStatus.FORBIDDEN, "client certificate does not match\n")
+        if info.profile in (1, 2):
             assert sec.check_password is not None
             try:
                 username, password = parse_authorization_basic(request.headers["Authorization"])
@@ -98,11 +154,42 @@ async def serve_csms(csms: Csms, host: str | None, port: int, **kwargs: Any) -> 
                 return unauthorized(connection, "unsupported credentials")
             if username != identity:
                 return unauthorized(connection, "the user name must be the charge point identity")
-            ok = sec.check_password(identity, password)
+            ok = sec.check_password(identity, password, info)
             if not isinstance(ok, bool):
                 ok = await ok
             if not ok:
                 return unauthorized(connection, "invalid credentials")
+        if sec.minimum_profile is not None:
+            minimum = sec.minimum_profile(identity)
+            if minimum is not None and not isinstance(minimum, int):
+                minimum = await minimum
+            if minimum is not None and info.profile < minimum:
+                return connection.respond(http.HTTPStatus.FORBIDDEN,
+                                          f"this charge point must use security profile {minimum} or higher\n")
+        return None
+
+    async def check(connection: ServerConnection, request: Request) -> Response | None:
+        identity = identity_from_path(request.path)
+        if not identity:
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "no charge point identity in the URL path\n")
+        if config.no_subprotocol == "refuse" and not offers_ours(request):
+            return connection.respond(http.HTTPStatus.BAD_REQUEST,
+                                      "no supported OCPP subprotocol offered (Sec-WebSocket-Protocol: "
+                                      + ", ".join(offered) + ")\n")
+        info = _handshake_info(connection, request, identity, served)
+        connection.handshake_info = info  # type: ignore[attr-defined]
+        refused = await check_security(connection, request, info)
+        if refused is not None:
+            return refused
+        if config.duplicate_connection == "keep":
+            old = csms.connections.get(identity)
+            if old is not None and old.connected:
+                return connection.respond(http.HTTPStatus.CONFLICT, "this charge point is connected already\n")
+        if process_request is not None:
+            answer = process_request(connection, request)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            return answer  # type: ignore[no-any-return]
         return None
 
     async def handler(connection: ServerConnection) -> None:
@@ -112,8 +199,14 @@ async def serve_csms(csms: Csms, host: str | None, port: int, **kwargs: Any) -> 
         if version is None:
             await connection.close(1002, "no common OCPP subprotocol")
             return
+        old = csms.connections.get(identity)
+        if config.duplicate_connection == "keep" and old is not None and old.connected:
+            await connection.close(1008, "this charge point is connected already")  # lost a handshake race
+            return
         peer = csms.new_handler(identity, version)
-        session = OcppSession(connection, version, peer, config.rpc)
+        peer.handshake = getattr(connection, "handshake_info", None)
+        trace = functools.partial(csms.trace, identity) if csms.trace is not None else None
+        session = OcppSession(connection, version, peer, config.rpc, trace=trace)
         old = csms.connected(peer)
         if old is not None and old.connected:
             log.info("charge point %s reconnected: closing its previous connection", identity)
@@ -130,8 +223,8 @@ async def serve_csms(csms: Csms, host: str | None, port: int, **kwargs: Any) -> 
         port,
         subprotocols=offered,  # type: ignore[arg-type]
         select_subprotocol=select_subprotocol,
-        process_request=process_request,
-        ssl=sec.ssl_context,
+        process_request=check,
+        ssl=ssl_context,
         compression="deflate" if config.compression else None,
         ping_interval=config.ping_interval,
         ping_timeout=config.ping_timeout,
