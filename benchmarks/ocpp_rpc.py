@@ -246,15 +246,112 @@ def measure(kind: str, client_counts: list[int], seconds: float, idle: int) -> d
         proc.wait(timeout=30)
 
 
+# --------------------------------------------------------------------------------------------- core, no sockets
+
+CORE_CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "Heartbeat": ("Heartbeat", {}),
+    "GetVariables x4": ("GetVariables", {"getVariableData": [
+        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}},
+        {"component": {"name": "AuthCtrlr"}, "variable": {"name": "AuthorizeRemoteStart"}},
+        {"component": {"name": "TxCtrlr"}, "variable": {"name": "StopTxOnInvalidId"}},
+        {"component": {"name": "NoSuchThing"}, "variable": {"name": "Nothing"}},
+    ]}),
+    "SetChargingProfile": ("SetChargingProfile", {"evseId": 0, "chargingProfile": {
+        "id": 7, "stackLevel": 0, "chargingProfilePurpose": "ChargingStationMaxProfile",
+        "chargingProfileKind": "Absolute", "chargingSchedule": [{
+            "id": 1, "chargingRateUnit": "A", "startSchedule": "2024-05-01T00:00:00Z",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}, {"startPeriod": 3600, "limit": 10.0}]}]}}),
+}
+
+
+def core_evcharge(action: str, payload: dict[str, Any], n: int) -> float:
+    """CPU microseconds per CALL -> typed request -> Station handler -> CALLRESULT frame, on the RPC core."""
+    import json
+    import tempfile
+
+    from evcharge.ocpp import rpc, v201
+    from evcharge.ocpp.functions.transport.station import Station
+
+    with tempfile.TemporaryDirectory() as d:
+        station = Station("CP1", version="2.0.1", directory=d, clock=lambda: 1714521600.0)
+        conn = rpc.RpcConnection(v201)
+        frames = [json.dumps([2, f"m{i}", action, payload]) for i in range(n)]
+        handler = station.handler_for(action)
+        if handler is None:  # the CSMS side's Heartbeat
+            def handler(request: Any) -> Any:
+                return v201.HeartbeatResponse(current_time=NOW)
+        start = time.process_time()
+        for i, frame in enumerate(frames):
+            conn.receive_message(frame, float(i))
+            ev = conn.next_event()
+            conn.send_result(ev.message_id, handler(ev.request))  # type: ignore[union-attr]
+            conn.messages_to_send()
+        spent = time.process_time() - start
+        station.close_stores()
+    return spent / n * 1e6
+
+
+def core_mobilityhouse(action: str, payload: dict[str, Any], n: int) -> float:
+    """The same for mobilityhouse ``ocpp`` (route_message -> @on handler -> the CALLRESULT written)."""
+    import json
+
+    from ocpp.routing import on
+    from ocpp.v201 import ChargePoint, call_result
+
+    class Sink:
+        async def send(self, message: str) -> None:
+            pass
+
+    class Handler(ChargePoint):
+        @on("Heartbeat")
+        def heartbeat(self) -> Any:
+            return call_result.Heartbeat(current_time=NOW)
+
+        @on("GetVariables")
+        def get_variables(self, get_variable_data: list[dict[str, Any]]) -> Any:
+            return call_result.GetVariables(get_variable_result=[
+                {"attribute_status": "UnknownComponent", "component": d["component"], "variable": d["variable"]}
+                for d in get_variable_data])
+
+        @on("SetChargingProfile")
+        def set_charging_profile(self, evse_id: int, charging_profile: dict[str, Any]) -> Any:
+            return call_result.SetChargingProfile(status="Accepted")
+
+    cp = Handler("CP1", Sink())
+    frames = [json.dumps([2, f"m{i}", action, payload]) for i in range(n)]
+
+    async def run() -> float:
+        start = time.process_time()
+        for frame in frames:
+            await cp.route_message(frame)
+        return time.process_time() - start
+
+    return asyncio.run(run()) / n * 1e6
+
+
+def core_main(n: int) -> None:
+    print(f"OCPP 2.0.1 charge point, CPU per CALL -> handler -> CALLRESULT on the core (no sockets), {n} messages")
+    print(f"{'message':<24}{'evcharge us':>14}{'mobilityhouse us':>18}{'ratio':>9}")
+    for name, (action, payload) in CORE_CASES.items():
+        a = min(core_evcharge(action, payload, n) for _ in range(3))
+        b = min(core_mobilityhouse(action, payload, n) for _ in range(3))
+        print(f"{name:<24}{a:>14.1f}{b:>18.1f}{b / a:>8.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", default="1,100,1000", help="client counts for the round-trip runs")
     parser.add_argument("--seconds", type=float, default=3.0, help="measured time per run")
     parser.add_argument("--idle", type=int, default=1000, help="idle connections for the memory figure (0: skip)")
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
+    parser.add_argument("--core", type=int, metavar="N", default=0,
+                        help="only the RPC core: CPU per CALL -> handler -> CALLRESULT over N messages, no sockets")
     args = parser.parse_args()
     if args.serve:
         run_server(args.serve)
+        return
+    if args.core:
+        core_main(args.core)
         return
     _raise_fd_limit()
     counts = [int(c) for c in args.clients.split(",") if c]
