@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evcharge.slac._core import MachineBase
+from evcharge.slac.config import PevConfig
 from evcharge.slac.errors import LocalProtocolError
 from evcharge.slac.events import FrameIgnored, ReportToggles, StartMatching, StopMatching
 from evcharge.slac.evse import EvseSlac
@@ -34,7 +35,8 @@ FOREIGN_RUN = bytes.fromhex("deadbeefdeadbeef")
 
 def _snapshots() -> list[tuple[str, MachineBase]]:  # type: ignore[type-arg]
     """Copies of both machines at every distinct state of a full match (sessions included)."""
-    emu, evse, pev = pair()
+    # waiting TT_EV_atten_results out gives the EVSE session a visible WAIT_MATCH state
+    emu, evse, pev = pair(pev_config=PevConfig(atten_results_early=False))
     seen: dict[str, MachineBase] = {}  # type: ignore[type-arg]
 
     def snap() -> bool:
@@ -57,6 +59,11 @@ def _snapshots() -> list[tuple[str, MachineBase]]:  # type: ignore[type-arg]
     failed.send(StartMatching(), 0.0)
     failed.handle_timer(100.0)
     seen["evse:FAILED"] = failed
+    alone = PevSlac(PevConfig(), mac=PEV_MAC, rng=__import__("random").Random(1))
+    alone.send(StartMatching(), 0.0)
+    for _ in range(3):  # no charger answers CM_SLAC_PARM.REQ: the attempt fails
+        alone.handle_timer(alone.get_timer() or 0.0)
+    seen[f"pev:{alone.state.name}"] = alone
     return sorted(seen.items())
 
 
@@ -68,7 +75,7 @@ def test_the_snapshots_cover_every_state() -> None:
     for expected in ("evse:IDLE:", "evse:WAIT_PARM_REQ:", "evse:MATCHING:WAIT_START_ATTEN", "evse:MATCHING:SOUNDING",
                      "evse:MATCHING:WAIT_ATTEN_CHAR_RSP", "evse:MATCHING:WAIT_MATCH", "evse:MATCHED:", "evse:FAILED",
                      "pev:IDLE", "pev:WAIT_PARM_CNF", "pev:SOUNDING", "pev:WAIT_ATTEN_CHAR", "pev:WAIT_MATCH_CNF",
-                     "pev:JOINING", "pev:MATCHED"):
+                     "pev:JOINING", "pev:MATCHED", "pev:WAIT_RESTART"):
         assert expected in names, (expected, names)
 
 

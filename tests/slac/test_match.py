@@ -214,7 +214,7 @@ def test_another_car_on_the_medium_is_ignored() -> None:
         s.machine.send(StartMatching(), 0.0)  # type: ignore[attr-defined]
     emu.run(until=1.0)
     car1.machine.send(StartMatching(), emu.now)  # type: ignore[attr-defined]
-    emu.run(until=1.1)
+    emu.run(until=1.003)
     assert evse1.machine.state is EvseState.MATCHING and evse2.machine.state is EvseState.MATCHING
     # car 2 arrives while the chargers are busy with car 1
     car2.machine.send(StartMatching(), emu.now)  # type: ignore[attr-defined]
@@ -245,9 +245,21 @@ def test_lost_parm_cnf_is_recovered_by_repeating_the_request() -> None:
     assert matched(pev) is not None
 
 
-def test_atten_char_ind_is_repeated_when_the_rsp_is_lost() -> None:
-    lost = Impairment(mmtype=MMType.CM_ATTEN_CHAR_RSP, drop=frozenset({1}))
+def test_atten_char_ind_is_repeated_when_it_is_lost() -> None:
+    lost = Impairment(mmtype=MMType.CM_ATTEN_CHAR_IND, drop=frozenset({1}))
     emu, evse, pev = pair(impairments=[lost])
+    start_both(emu, evse, pev)
+    run_until_both_matched(emu, evse, pev)
+    inds = sent(emu, MMType.CM_ATTEN_CHAR_IND)
+    assert len(inds) == 2 and inds[0][1] == inds[1][1]
+    assert inds[1][0] - inds[0][0] == pytest.approx(0.2)  # TT_match_response
+    assert len(sent(emu, MMType.CM_SLAC_PARM_REQ)) == 1  # no restart was needed
+
+
+def test_atten_char_ind_is_repeated_when_the_rsp_is_lost() -> None:
+    # a PEV that waits TT_EV_atten_results out sends CM_SLAC_MATCH.REQ late: the EVSE repeats its IND meanwhile
+    lost = Impairment(mmtype=MMType.CM_ATTEN_CHAR_RSP, drop=frozenset({1}))
+    emu, evse, pev = pair(impairments=[lost], pev_config=PevConfig(atten_results_early=False))
     start_both(emu, evse, pev)
     run_until_both_matched(emu, evse, pev)
     inds = sent(emu, MMType.CM_ATTEN_CHAR_IND)
@@ -259,7 +271,7 @@ def test_atten_char_ind_is_repeated_when_the_rsp_is_lost() -> None:
 
 def test_evse_accepts_the_match_request_when_every_rsp_was_lost() -> None:
     lost = Impairment(mmtype=MMType.CM_ATTEN_CHAR_RSP, drop=frozenset(range(1, 10)))
-    emu, evse, pev = pair(impairments=[lost])
+    emu, evse, pev = pair(impairments=[lost], pev_config=PevConfig(atten_results_early=False))
     start_both(emu, evse, pev)
     run_until_both_matched(emu, evse, pev)
     assert len(sent(emu, MMType.CM_ATTEN_CHAR_IND)) == 3  # the first + C_EV_match_retry (2) repetitions
@@ -308,10 +320,18 @@ def test_evse_gives_up_after_tt_evse_slac_init() -> None:
 def test_pev_gives_up_when_no_charger_answers() -> None:
     emu, _evse, pev = pair()
     pev.machine.send(StartMatching(), 0.0)  # type: ignore[attr-defined]
-    emu.run(until=10.0)
+    emu.run(until=20.0)
     assert pev.machine.state is PevState.FAILED
-    assert len(sent(emu, MMType.CM_SLAC_PARM_REQ)) == 3  # first request + C_EV_match_retry (2)
-    assert of_type(pev.events, SlacFailed) == [SlacFailed("no charger answered CM_SLAC_PARM.REQ")]
+    reqs = sent(emu, MMType.CM_SLAC_PARM_REQ)
+    # C_conn_max_match (3) attempts, each: the first request + C_EV_match_retry (2) repetitions
+    assert len(reqs) == 9 and len({m.run_id for _t, m in reqs}) == 3  # type: ignore[attr-defined]
+    times = [t for t, _m in reqs]
+    # TT_match_response (0.2 s) between repetitions; an attempt ends 0.2 s after its last request and the next
+    # starts TT_matching_rate (0.4 s) later
+    assert [round(b - a, 6) for a, b in itertools.pairwise(times)] == [0.2, 0.2, 0.6, 0.2, 0.2, 0.6, 0.2, 0.2]
+    assert len(of_type(pev.events, MatchingFailed)) == 3
+    assert of_type(pev.events, SlacFailed) == [
+        SlacFailed("no charger answered CM_SLAC_PARM.REQ (gave up after 3 attempts: C_conn_max_match)")]
 
 
 # ------------------------------------------------------------------ modem quirks

@@ -53,6 +53,10 @@ class EvseConfig:
     max_sessions: int = 8
     #: After a failed attempt, wait for a new CM_SLAC_PARM.REQ (True) or fail for good (False).
     restart_after_failure: bool = True
+    #: After the match, how long a CM_SLAC_PARM.REQ with a new RunID from the matched PEV is taken as that PEV
+    #: restarting because every CM_SLAC_MATCH.CNF was lost (it is matched again, same key).  The PEV restarts
+    #: only within TT_matching_repetition (10 s) of its start, so that is the default; 0 never re-matches.
+    rematch_window: float = 10.0
     #: CM_SET_KEY.CNF wait and repetitions.
     set_key_timeout: float = 1.0
     set_key_retries: int = 2
@@ -83,7 +87,8 @@ class PevConfig:
     pev_id: bytes = bytes(STATION_ID_LENGTH)
     #: Where CM_SET_KEY.REQ goes after the match.
     modem_mac: bytes = QCA_LOCAL_MAC
-    #: How long CM_SLAC_PARM.CNF answers are collected after each CM_SLAC_PARM.REQ (TT_match_response).
+    #: TT_match_response -- how long the PEV waits for a CM_SLAC_PARM.CNF before repeating CM_SLAC_PARM.REQ.
+    #: Sounding starts at the first CNF; CNFs of other chargers are still taken while sounding.
     parm_cnf_window: float = 0.2
     #: Repetitions of CM_SLAC_PARM.REQ when no EVSE answers (C_EV_match_retry).
     parm_retries: int = 2
@@ -102,8 +107,18 @@ class PevConfig:
     #: TT_match_response for CM_VALIDATE.CNF and CM_SLAC_MATCH.CNF, and the repetitions of the request.
     match_response_timeout: float = 0.2
     match_retries: int = 2
-    #: Whole matching runs (new RunID) tried before giving up.
+    #: C_conn_max_match -- whole matching attempts (each with a new RunID) before the PEV stays unmatched
+    #: ([V2G3-A09-125]; the standard asks for at least 3).
     matching_attempts: int = 3
+    #: TT_matching_rate -- pause after a failed attempt before the next one starts ([V2G3-A09-124], min 400 ms).
+    matching_rate: float = 0.4
+    #: TT_matching_repetition -- a new attempt starts only within this time from StartMatching ([V2G3-A09-125],
+    #: min 10 s); after it the PEV stays unmatched.
+    matching_repetition: float = 10.0
+    #: Leave the CM_ATTEN_CHAR.IND collection as soon as every charger that answered CM_SLAC_PARM.REQ has sent
+    #: its CM_ATTEN_CHAR.IND (True), or always wait TT_EV_atten_results out (False).  TT_EV_atten_results is a
+    #: maximum: once every known charger has reported there is nothing left to wait for.
+    atten_results_early: bool = True
     #: Use CM_VALIDATE (BCB toggles) before CM_SLAC_MATCH.REQ when the EVSE supports it.
     validate: bool = False
     #: BCB toggles the vehicle makes during validation (1-3) and the window in 100 ms units.
@@ -127,6 +142,10 @@ class PevConfig:
             raise LocalProtocolError("PevConfig.num_sounds is 1..255")
         if not 1 <= self.validate_toggles <= 3:
             raise LocalProtocolError("PevConfig.validate_toggles is 1..3")
+        if self.matching_attempts < 1:
+            raise LocalProtocolError("PevConfig.matching_attempts (C_conn_max_match) must be at least 1")
+        if self.matching_rate < 0 or self.matching_repetition < 0:
+            raise LocalProtocolError("PevConfig.matching_rate and matching_repetition must not be negative")
 
 
 __all__ = ["NMK_LENGTH", "EvseConfig", "PevConfig"]

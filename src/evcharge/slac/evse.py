@@ -16,6 +16,9 @@ first CM_START_ATTEN_CHAR.IND, CM_MNBC_SOUND.IND or CM_ATTEN_PROFILE.IND of that
 TT_EVSE_match_MNBC, or as soon as all announced profiles arrived; whatever arrived is averaged.
 CM_ATTEN_CHAR.IND is repeated until CM_ATTEN_CHAR.RSP comes; CM_VALIDATE.REQ is answered;
 the first CM_SLAC_MATCH.REQ is answered with the NID and NMK and ends every other session.
+Once matched, a repeated CM_SLAC_MATCH.REQ is answered again, and a CM_SLAC_PARM.REQ with a new RunID
+from the matched PEV within ``rematch_window`` (the PEV lost every CM_SLAC_MATCH.CNF and restarted,
+[V2G3-A09-124]) opens a new session with the same key; any other CM_SLAC_PARM.REQ is not answered.
 Frames with a RunID other than their session's are ignored.
 """
 
@@ -102,6 +105,7 @@ class EvseSlac(MachineBase[EvseState]):
         #: Matching sessions by PEV MAC.
         self.sessions: dict[bytes, Session] = {}
         self.matched_session: Session | None = None
+        self._matched_at = 0.0
 
     # ------------------------------------------------------------------ application -> machine
     def send(self, command: SlacCommand, now: float) -> None:
@@ -163,7 +167,11 @@ class EvseSlac(MachineBase[EvseState]):
         else:
             pev = frame.src
         if self._state is EvseState.MATCHED:
-            assert self.matched_session is not None and isinstance(msg, CmSlacMatchReq)
+            assert self.matched_session is not None
+            if isinstance(msg, CmSlacParmReq):
+                self._on_parm_req_matched(frame, msg, now)
+                return
+            assert isinstance(msg, CmSlacMatchReq)
             if pev == self.matched_session.pev_mac and msg.run_id == self.matched_session.run_id:
                 self._answer_match(frame, msg, self.matched_session)  # our CNF was lost: answer again
             else:
@@ -242,6 +250,27 @@ class EvseSlac(MachineBase[EvseState]):
             self._cancel("slac_init")
             self._goto(EvseState.MATCHING)
         self._set_timer(_key("session", session), now + self.config.match_session_timeout)
+
+    def _on_parm_req_matched(self, frame: Frame, msg: CmSlacParmReq, now: float) -> None:
+        """A CM_SLAC_PARM.REQ after the match: the matched PEV restarting is matched again, nobody else is."""
+        session = self.matched_session
+        assert session is not None
+        if frame.src != session.pev_mac:
+            self._ignore(frame, "CM_SLAC_PARM.REQ from another PEV: already matched")
+            return
+        if msg.run_id == session.run_id:
+            self._ignore(frame, "CM_SLAC_PARM.REQ repeats the matched run")
+            return
+        if now - self._matched_at > self.config.rematch_window:
+            self._ignore(frame, "CM_SLAC_PARM.REQ from the matched PEV after EvseConfig.rematch_window")
+            return
+        # The PEV never got our CM_SLAC_MATCH.CNF and restarted ([V2G3-A09-124]): match it again, same key.
+        self._events.append(
+            MatchingFailed(f"PEV {mac_text(session.pev_mac)} restarted matching: it did not get CM_SLAC_MATCH.CNF")
+        )
+        self.matched_session = None
+        self._goto(EvseState.MATCHING)
+        self._on_parm_req(frame, msg, now)
 
     def _send_parm_cnf(self, session: Session) -> None:
         self._send(
@@ -343,6 +372,7 @@ class EvseSlac(MachineBase[EvseState]):
             self._drop(other)
         self._cancel("slac_init")
         self.matched_session = session
+        self._matched_at = now
         self._goto(EvseState.MATCHED)
         self._events.append(
             Matched(

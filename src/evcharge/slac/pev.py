@@ -1,13 +1,19 @@
 """The vehicle side of SLAC (ISO 15118-3), as a sans-I/O state machine.
 
-The PEV broadcasts CM_SLAC_PARM.REQ with a fresh RunID and collects the CM_SLAC_PARM.CNF of every
-charger that hears it (with crosstalk, several do).  It then sends the START_ATTEN_CHAR and M-sound
-batch (timed by ``get_timer()``, not by sleeping), answers every CM_ATTEN_CHAR.IND with
-CM_ATTEN_CHAR.RSP (repeats included), and after TT_EV_atten_results ranks the chargers by their
-average attenuation, dropping those above ``attenuation_threshold_db``.  It validates the best one
+The PEV broadcasts CM_SLAC_PARM.REQ with a fresh RunID (repeated after TT_match_response while no
+charger answers).  At the first CM_SLAC_PARM.CNF it sends the START_ATTEN_CHAR and M-sound batch
+(timed by ``get_timer()``, not by sleeping); the CNFs of other chargers that hear it (crosstalk) are
+still taken.  It answers every CM_ATTEN_CHAR.IND with CM_ATTEN_CHAR.RSP (repeats included), and once
+every charger that answered has reported -- at the latest after TT_EV_atten_results -- ranks them by
+their average attenuation, dropping those above ``attenuation_threshold_db``.  It validates the best one
 with CM_VALIDATE when configured (and moves to the next candidate if validation fails), asks it to
 match with CM_SLAC_MATCH.REQ, and finally hands the received NMK/NID to its own modem with
 CM_SET_KEY.REQ.  Frames with a foreign RunID or addressed to another vehicle are ignored.
+
+When an attempt fails (no CNF, no CM_ATTEN_CHAR.IND, no CM_SLAC_MATCH.CNF, no CM_SET_KEY.CNF) the PEV
+waits TT_matching_rate and starts again with a new RunID ([V2G3-A09-124]), up to C_conn_max_match
+attempts that start within TT_matching_repetition of ``StartMatching`` ([V2G3-A09-125]); then it
+stays unmatched (``SlacFailed``).
 """
 
 from __future__ import annotations
@@ -130,8 +136,10 @@ class PevSlac(MachineBase[PevState]):
                 self._ignore(frame, "CM_SLAC_PARM.CNF names another vehicle in FORWARDING_STA")
                 return
             self._parm_cnfs[frame.src] = msg
+            if self._state is PevState.WAIT_PARM_CNF:
+                self._start_sounding(now)  # a charger answered: sound now (later CNFs are still taken)
         elif isinstance(msg, CmAttenCharInd):
-            self._on_atten_char_ind(frame, msg)
+            self._on_atten_char_ind(frame, msg, now)
         elif isinstance(msg, CmValidateCnf):
             self._on_validate_cnf(frame, msg, now)
         elif isinstance(msg, CmSlacMatchCnf):
@@ -141,7 +149,7 @@ class PevSlac(MachineBase[PevState]):
         else:  # pragma: no cover - the accept table lists only the types handled above
             self._ignore(frame, f"{msg.NAME} has no handler")
 
-    def _on_atten_char_ind(self, frame: Frame, msg: CmAttenCharInd) -> None:
+    def _on_atten_char_ind(self, frame: Frame, msg: CmAttenCharInd, now: float) -> None:
         if msg.source_address != self.mac:
             self._ignore(frame, "CM_ATTEN_CHAR.IND reports the sounds of another vehicle")
             return
@@ -164,6 +172,14 @@ class PevSlac(MachineBase[PevState]):
                 result=0,
             ),
         )
+        if self._state is PevState.WAIT_ATTEN_CHAR and self._all_reported():
+            self._cancel("atten_results")
+            self._choose(now)
+
+    def _all_reported(self) -> bool:
+        """Every charger that answered CM_SLAC_PARM.REQ has sent its CM_ATTEN_CHAR.IND (and early exit is on)."""
+        results = self._results
+        return self.config.atten_results_early and bool(results) and self._parm_cnfs.keys() <= results.keys()
 
     def _on_validate_cnf(self, frame: Frame, msg: CmValidateCnf, now: float) -> None:
         if self.chosen is None or frame.src != self.chosen.mac:
@@ -244,6 +260,7 @@ class PevSlac(MachineBase[PevState]):
             self._batch.append(
                 CmMnbcSoundInd(sender_id=cfg.pev_id, count=remaining, run_id=self.run_id, rnd=self._rng.randbytes(16))
             )
+        self._cancel("parm")
         self._goto(PevState.SOUNDING)
         self._set_timer("atten_results", now + cfg.atten_results_timeout)
         self._send_batch(now)
@@ -254,6 +271,9 @@ class PevSlac(MachineBase[PevState]):
             self._set_timer("batch", now + self.config.batch_interval)
         elif self._state is PevState.SOUNDING:
             self._goto(PevState.WAIT_ATTEN_CHAR)
+            if self._all_reported():
+                self._cancel("atten_results")
+                self._choose(now)
 
     def _ranking(self) -> list[Candidate]:
         return sorted(self._results.values(), key=lambda c: (c.attenuation_db, c.mac))
@@ -315,25 +335,32 @@ class PevSlac(MachineBase[PevState]):
         self._set_timer("response", now + self.config.match_response_timeout)
 
     def _run_failed(self, now: float, reason: str) -> None:
+        """The attempt failed: restart after TT_matching_rate ([V2G3-A09-124]) while attempts remain
+        (C_conn_max_match) and the restart falls within TT_matching_repetition ([V2G3-A09-125])."""
+        cfg = self.config
         self._events.append(MatchingFailed(reason))
-        if self._attempt < self.config.matching_attempts:
-            self._new_run(now)
+        self._timers.clear()
+        restart_at = now + cfg.matching_rate
+        if self._attempt >= cfg.matching_attempts:
+            why = f"gave up after {self._attempt} attempts: C_conn_max_match"
+        elif restart_at - self._started > cfg.matching_repetition:
+            why = f"gave up after {self._attempt} attempts: TT_matching_repetition is over"
         else:
-            self._timers.clear()
-            self._goto(PevState.FAILED)
-            self._events.append(SlacFailed(f"{reason} (after {self._attempt} matching attempts)"))
+            self._goto(PevState.WAIT_RESTART)
+            self._set_timer("restart", restart_at)
+            return
+        self._goto(PevState.FAILED)
+        self._events.append(SlacFailed(f"{reason} ({why})"))
 
     # ------------------------------------------------------------------ timers
     def _on_timer(self, name: str, now: float) -> None:
         if name == "parm":
-            if self._parm_cnfs:
-                self._start_sounding(now)
-            elif self._parm_tries <= self.config.parm_retries:
+            if self._parm_tries <= self.config.parm_retries:
                 self._send_parm_req(now)
             else:
-                self._timers.clear()
-                self._goto(PevState.FAILED)
-                self._events.append(SlacFailed("no charger answered CM_SLAC_PARM.REQ"))
+                self._run_failed(now, "no charger answered CM_SLAC_PARM.REQ")
+        elif name == "restart":
+            self._new_run(now)
         elif name == "batch":
             self._send_batch(now)
         elif name == "atten_results":
@@ -344,9 +371,7 @@ class PevSlac(MachineBase[PevState]):
             if self._tries <= self.config.set_key_retries:
                 self._send_set_key(now)
             else:
-                self._timers.clear()
-                self._goto(PevState.FAILED)
-                self._events.append(SlacFailed("the modem did not confirm CM_SET_KEY.REQ with the charger's key"))
+                self._run_failed(now, "the modem did not confirm CM_SET_KEY.REQ with the charger's key")
 
     def _on_response_timeout(self, now: float) -> None:
         retry = self._tries <= self.config.match_retries

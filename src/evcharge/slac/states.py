@@ -50,6 +50,8 @@ class PevState(Enum):
     VALIDATE_TOGGLE = "toggling, wait second CM_VALIDATE.CNF"
     WAIT_MATCH_CNF = "wait CM_SLAC_MATCH.CNF"
     JOINING = "wait CM_SET_KEY.CNF"
+    #: An attempt failed: TT_matching_rate passes before the next one ([V2G3-A09-124]).
+    WAIT_RESTART = "wait TT_matching_rate before the next attempt"
     MATCHED = "matched"
     FAILED = "failed"
 
@@ -59,7 +61,7 @@ EVSE_TRANSITIONS: Mapping[EvseState, frozenset[EvseState]] = MappingProxyType({
     _E.IDLE: frozenset({_E.WAIT_PARM_REQ}),
     _E.WAIT_PARM_REQ: frozenset({_E.MATCHING, _E.FAILED, _E.IDLE}),
     _E.MATCHING: frozenset({_E.WAIT_PARM_REQ, _E.MATCHED, _E.FAILED, _E.IDLE}),
-    _E.MATCHED: frozenset({_E.WAIT_PARM_REQ, _E.FAILED, _E.IDLE}),
+    _E.MATCHED: frozenset({_E.MATCHING, _E.WAIT_PARM_REQ, _E.FAILED, _E.IDLE}),
     _E.FAILED: frozenset({_E.WAIT_PARM_REQ, _E.IDLE}),
 })
 
@@ -71,8 +73,9 @@ EVSE_ACCEPTS: Mapping[EvseState, frozenset[MMType]] = MappingProxyType({
     _E.IDLE: frozenset(),
     _E.WAIT_PARM_REQ: frozenset({MMType.CM_SLAC_PARM_REQ, MMType.CM_SET_KEY_CNF}),
     _E.MATCHING: _SESSION_MSGS | {MMType.CM_SLAC_PARM_REQ, MMType.CM_SET_KEY_CNF},
-    # a repeated CM_SLAC_MATCH.REQ means our CNF was lost: answer it again
-    _E.MATCHED: frozenset({MMType.CM_SET_KEY_CNF, MMType.CM_SLAC_MATCH_REQ}),
+    # a repeated CM_SLAC_MATCH.REQ means our CNF was lost: answer it again; a CM_SLAC_PARM.REQ from the
+    # matched PEV with a new RunID means it lost every CNF and restarted
+    _E.MATCHED: frozenset({MMType.CM_SET_KEY_CNF, MMType.CM_SLAC_MATCH_REQ, MMType.CM_SLAC_PARM_REQ}),
     _E.FAILED: frozenset(),
 })
 
@@ -98,18 +101,18 @@ SESSION_ACCEPTS: Mapping[SessionState, frozenset[MMType]] = MappingProxyType({
 })
 
 _P = PevState
+# every running state may end its attempt (WAIT_RESTART), give up (FAILED) or be stopped (IDLE)
+_END = frozenset({_P.WAIT_RESTART, _P.FAILED, _P.IDLE})
 PEV_TRANSITIONS: Mapping[PevState, frozenset[PevState]] = MappingProxyType({
     _P.IDLE: frozenset({_P.WAIT_PARM_CNF}),
-    _P.WAIT_PARM_CNF: frozenset({_P.WAIT_PARM_CNF, _P.SOUNDING, _P.FAILED, _P.IDLE}),
-    _P.SOUNDING: frozenset({_P.WAIT_ATTEN_CHAR, _P.WAIT_PARM_CNF, _P.VALIDATE_READY, _P.WAIT_MATCH_CNF, _P.FAILED,
-                            _P.IDLE}),
-    _P.WAIT_ATTEN_CHAR: frozenset({_P.WAIT_PARM_CNF, _P.VALIDATE_READY, _P.WAIT_MATCH_CNF, _P.FAILED, _P.IDLE}),
-    _P.VALIDATE_READY: frozenset({_P.VALIDATE_READY, _P.VALIDATE_TOGGLE, _P.WAIT_MATCH_CNF, _P.WAIT_PARM_CNF,
-                                  _P.FAILED, _P.IDLE}),
-    _P.VALIDATE_TOGGLE: frozenset({_P.VALIDATE_READY, _P.WAIT_MATCH_CNF, _P.WAIT_PARM_CNF, _P.FAILED, _P.IDLE}),
-    _P.WAIT_MATCH_CNF: frozenset({_P.VALIDATE_READY, _P.WAIT_MATCH_CNF, _P.JOINING, _P.WAIT_PARM_CNF, _P.FAILED,
-                                  _P.IDLE}),
-    _P.JOINING: frozenset({_P.MATCHED, _P.FAILED, _P.IDLE}),
+    _P.WAIT_PARM_CNF: _END | {_P.WAIT_PARM_CNF, _P.SOUNDING},
+    _P.SOUNDING: _END | {_P.WAIT_ATTEN_CHAR, _P.VALIDATE_READY, _P.WAIT_MATCH_CNF},
+    _P.WAIT_ATTEN_CHAR: _END | {_P.VALIDATE_READY, _P.WAIT_MATCH_CNF},
+    _P.VALIDATE_READY: _END | {_P.VALIDATE_READY, _P.VALIDATE_TOGGLE, _P.WAIT_MATCH_CNF},
+    _P.VALIDATE_TOGGLE: _END | {_P.VALIDATE_READY, _P.WAIT_MATCH_CNF},
+    _P.WAIT_MATCH_CNF: _END | {_P.VALIDATE_READY, _P.WAIT_MATCH_CNF, _P.JOINING},
+    _P.JOINING: _END | {_P.MATCHED},
+    _P.WAIT_RESTART: frozenset({_P.WAIT_PARM_CNF, _P.IDLE}),
     _P.MATCHED: frozenset({_P.WAIT_PARM_CNF, _P.IDLE}),
     _P.FAILED: frozenset({_P.WAIT_PARM_CNF, _P.IDLE}),
 })
@@ -125,6 +128,7 @@ PEV_ACCEPTS: Mapping[PevState, frozenset[MMType]] = MappingProxyType({
     _P.VALIDATE_TOGGLE: _IND | {MMType.CM_VALIDATE_CNF},
     _P.WAIT_MATCH_CNF: _IND | {MMType.CM_SLAC_MATCH_CNF},
     _P.JOINING: _IND | {MMType.CM_SET_KEY_CNF},
+    _P.WAIT_RESTART: frozenset(),
     _P.MATCHED: _IND,
     _P.FAILED: frozenset(),
 })
