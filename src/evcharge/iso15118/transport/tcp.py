@@ -1,0 +1,322 @@
+"""asyncio TCP/TLS transport: runs a SeccSession (server) or an EvccSession (client) on a stream.
+
+    server = await start_secc_server(make_session, host="::1", port=0, handler=handle)
+    conn = await connect_evcc(make_session, host="::1", port=server.port)
+    async for event in conn.events():
+        ...
+
+``make_session(info)`` builds the core for each connection from a :class:`ConnectionInfo` (the
+monotonic ``now``, what TLS negotiated, the addresses). A :class:`V2gConnection` pumps bytes between
+the socket and the core, fires the core's timers, and closes the socket when the core's state is
+``CLOSED``. A peer that breaks the protocol ends its connection with one log line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+import ssl as _ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from evcharge.errors import RemoteProtocolError
+from evcharge.iso15118.handover import TlsInfo
+from evcharge.iso15118.sdp import DYNAMIC_PORT_RANGE
+from evcharge.iso15118.session import EvccSession, SeccSession, SessionState
+
+__all__ = [
+    "DEFAULT_TLS_HANDSHAKE_TIMEOUT",
+    "ConnectionInfo",
+    "SeccServer",
+    "V2gConnection",
+    "bind_dynamic_port",
+    "connect_evcc",
+    "start_secc_server",
+    "tls_info",
+]
+
+log = logging.getLogger(__name__)
+
+#: EVerest's default TLS handshake timeout (IsoMux ``tls_timeout`` 15 000 ms)
+DEFAULT_TLS_HANDSHAKE_TIMEOUT = 15.0
+_READ_SIZE = 65536
+
+Session = SeccSession | EvccSession
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionInfo:
+    now: float  #: monotonic seconds when the connection (and the TLS handshake) was complete
+    tls: TlsInfo | None
+    peer: tuple[Any, ...] | None
+    local: tuple[Any, ...] | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def tls_info(ssl_object: _ssl.SSLObject | _ssl.SSLSocket | None) -> TlsInfo | None:
+    """What the TLS layer negotiated (``None`` for plain TCP). The peer chain is the leaf only
+    (Python's ``ssl`` before 3.13 does not expose the rest)."""
+    if ssl_object is None:
+        return None
+    cipher = ssl_object.cipher()
+    leaf = ssl_object.getpeercert(binary_form=True)
+    return TlsInfo(
+        version=ssl_object.version() or "",
+        cipher=cipher[0] if cipher else "",
+        peer_chain=(leaf,) if leaf else (),
+    )
+
+
+class V2gConnection:
+    """One session on one stream. Create it through :func:`start_secc_server` or :func:`connect_evcc`."""
+
+    def __init__(
+        self,
+        session: Session,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.session = session
+        self._reader = reader
+        self._writer = writer
+        self._clock = clock
+        self._events: asyncio.Queue[Any] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.error: BaseException | None = None  #: why the connection ended, when it was an error
+
+    @property
+    def peer(self) -> Any:
+        return self._writer.get_extra_info("peername")
+
+    def start(self) -> asyncio.Task[None]:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        return self._task
+
+    async def wait_closed(self) -> None:
+        await self.start()
+
+    def send(self, command: Any) -> None:
+        """Pass the application's command to the session (and on to the engine); writes at once."""
+        self.session.send(command, self._clock())
+        self._flush()
+        self._wake.set()
+
+    async def next_event(self) -> Any | None:
+        """The next event of the session, or ``None`` when the connection is closed and all are read."""
+        self.start()
+        return await self._events.get()
+
+    async def events(self) -> AsyncIterator[Any]:
+        while (event := await self.next_event()) is not None:
+            yield event
+
+    def close(self) -> None:
+        """Close now (the session is told the connection is gone)."""
+        if self.session.state is not SessionState.CLOSED:
+            self.session.connection_lost(self._clock())
+        self._wake.set()
+
+    def _flush(self) -> None:
+        data = self.session.data_to_send()
+        if data and not self._writer.is_closing():
+            self._writer.write(b"".join(data))
+        while (event := self.session.next_event()) is not None:
+            self._events.put_nowait(event)
+
+    async def _run(self) -> None:
+        session = self.session
+        read: asyncio.Task[bytes] = asyncio.ensure_future(self._reader.read(_READ_SIZE))
+        try:
+            while True:
+                self._flush()
+                if session.state is SessionState.CLOSED:
+                    break
+                with contextlib.suppress(ConnectionError):
+                    await self._writer.drain()
+                timer = session.get_timer()
+                timeout = None if timer is None else max(0.0, timer - self._clock())
+                self._wake.clear()
+                wake = asyncio.ensure_future(self._wake.wait())
+                done, _ = await asyncio.wait({read, wake}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                wake.cancel()
+                now = self._clock()
+                if read in done:
+                    try:
+                        data = read.result()
+                    except (ConnectionError, OSError, _ssl.SSLError) as exc:
+                        self.error = exc
+                        data = b""
+                    if not data:
+                        session.connection_lost(now)
+                        continue
+                    read = asyncio.ensure_future(self._reader.read(_READ_SIZE))
+                    try:
+                        session.receive_data(data, now)
+                    except RemoteProtocolError as exc:
+                        self.error = exc
+                        log.warning("V2G peer %s: %s", self.peer, exc)
+                timer = session.get_timer()
+                if timer is not None and self._clock() >= timer:
+                    try:
+                        session.handle_timer(self._clock())
+                    except RemoteProtocolError as exc:
+                        self.error = exc
+                        log.warning("V2G session with %s: %s", self.peer, exc)
+        finally:
+            read.cancel()
+            with contextlib.suppress(BaseException):
+                await read
+            self._flush()
+            with contextlib.suppress(ConnectionError, OSError, _ssl.SSLError, asyncio.TimeoutError):
+                await asyncio.wait_for(self._writer.drain(), 1.0)
+            self._writer.close()
+            with contextlib.suppress(ConnectionError, OSError, _ssl.SSLError, asyncio.TimeoutError):
+                await asyncio.wait_for(self._writer.wait_closed(), 1.0)
+            self._events.put_nowait(None)
+
+
+def bind_dynamic_port(host: str, *, rng: random.Random | None = None, attempts: int = 64) -> socket.socket:
+    """A listening TCP socket on a free port of 49152-65535 (RFC 6335 dynamic range), as the SECC
+    announces in its SDP response. ``host`` may carry a scope (``fe80::1%eth0``)."""
+    rng = rng or random.Random()
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    family, _, _, _, sockaddr = infos[0]
+    last: OSError | None = None
+    for _ in range(attempts):
+        port = rng.randint(*DYNAMIC_PORT_RANGE)
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((sockaddr[0], port, *sockaddr[2:]))
+            sock.listen(8)
+            sock.setblocking(False)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    raise OSError(f"no free TCP port in {DYNAMIC_PORT_RANGE[0]}-{DYNAMIC_PORT_RANGE[1]} on {host}: {last}")
+
+
+class SeccServer:
+    """A listening SECC: each accepted connection runs its own session."""
+
+    def __init__(self, server: asyncio.Server) -> None:
+        self.server = server
+        self.connections: set[V2gConnection] = set()
+
+    @property
+    def port(self) -> int:
+        return int(self.server.sockets[0].getsockname()[1])
+
+    @property
+    def address(self) -> tuple[Any, ...]:
+        return tuple(self.server.sockets[0].getsockname())
+
+    async def close(self) -> None:
+        self.server.close()
+        for conn in list(self.connections):
+            conn.close()
+        for conn in list(self.connections):
+            with contextlib.suppress(Exception):
+                await conn.wait_closed()
+        await self.server.wait_closed()
+
+    async def __aenter__(self) -> SeccServer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def start_secc_server(
+    make_session: Callable[[ConnectionInfo], SeccSession],
+    *,
+    handler: Callable[[V2gConnection], Awaitable[None]] | None = None,
+    host: str = "::1",
+    port: int | None = 0,
+    ssl: _ssl.SSLContext | None = None,
+    ssl_handshake_timeout: float = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+    sock: socket.socket | None = None,
+) -> SeccServer:
+    """Listen for EVCCs. ``port=None`` takes a dynamic port (49152-65535, :func:`bind_dynamic_port`),
+    ``0`` lets the OS choose. ``handler(conn)`` runs per connection beside the pump (it reads
+    ``conn.events()`` and calls ``conn.send``); without a handler the events are dropped."""
+    holder: list[SeccServer] = []
+
+    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        ssl_object = writer.get_extra_info("ssl_object")
+        info = ConnectionInfo(
+            now=time.monotonic(),
+            tls=tls_info(ssl_object),
+            peer=writer.get_extra_info("peername"),
+            local=writer.get_extra_info("sockname"),
+        )
+        try:
+            session = make_session(info)
+        except Exception:
+            writer.close()
+            raise
+        conn = V2gConnection(session, reader, writer)
+        holder[0].connections.add(conn)
+        task = conn.start()
+        try:
+            if handler is not None:
+                await handler(conn)
+            else:
+                while await conn.next_event() is not None:
+                    pass
+            await task
+        finally:
+            holder[0].connections.discard(conn)
+
+    if sock is None and port is None:
+        sock = bind_dynamic_port(host)
+    tls_args: dict[str, Any] = {"ssl": ssl, "ssl_handshake_timeout": ssl_handshake_timeout} if ssl else {}
+    if sock is not None:
+        server = await asyncio.start_server(on_client, sock=sock, **tls_args)
+    else:
+        server = await asyncio.start_server(on_client, host=host, port=port, **tls_args)
+    holder.append(SeccServer(server))
+    return holder[0]
+
+
+async def connect_evcc(
+    make_session: Callable[[ConnectionInfo], EvccSession],
+    *,
+    host: str,
+    port: int,
+    ssl: _ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+    ssl_handshake_timeout: float = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+    connect_timeout: float = 5.0,
+) -> V2gConnection:
+    """Connect to an SECC (``host`` may carry a scope: ``fe80::1%eth0``) and start the session; the
+    returned connection is running (read ``conn.events()``)."""
+    tls_args: dict[str, Any] = {}
+    if ssl is not None:
+        tls_args = {"ssl": ssl, "ssl_handshake_timeout": ssl_handshake_timeout,
+                    "server_hostname": server_hostname if server_hostname is not None else ""}
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, **tls_args), connect_timeout)
+    info = ConnectionInfo(
+        now=time.monotonic(),
+        tls=tls_info(writer.get_extra_info("ssl_object")),
+        peer=writer.get_extra_info("peername"),
+        local=writer.get_extra_info("sockname"),
+    )
+    try:
+        session = make_session(info)
+    except Exception:
+        writer.close()
+        raise
+    conn = V2gConnection(session, reader, writer)
+    conn.start()
+    return conn
