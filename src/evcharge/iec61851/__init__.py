@@ -20,13 +20,14 @@ from .charger import Charger, ChargerStatus
 from .classify import Classification, PilotBands, classify
 from .config import ChargerConfig, VehicleConfig
 from .driver import PilotBoard, apply_action, apply_actions
-from .errors import LocalProtocolError, PilotError
+from .errors import ActionsRefused, LocalProtocolError, PilotError
 from .line import PilotLine
 from .pwm import current_for_duty_cycle, duty_cycle_for_current, hlc_required
 from .states import ChargerState, ChargingMode, CPState, PilotFault, PilotOutput, StepVia
 from .vehicle import Vehicle
 
 __all__ = [
+    "ActionsRefused",
     "CPState",
     "Charger",
     "ChargerConfig",

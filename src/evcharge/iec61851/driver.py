@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from .errors import ActionsRefused
 from .events import (
     ChargerAction,
     CloseContactors,
@@ -65,6 +66,28 @@ def apply_action(action: ChargerAction, board: PilotBoard, *, phases: int = 3) -
 
 
 def apply_actions(actions: Iterable[ChargerAction], board: PilotBoard, *, phases: int = 3) -> None:
-    """Apply actions in order (pass :meth:`Charger.actions() <evcharge.iec61851.charger.Charger.actions>`)."""
+    """Apply every action in order (pass :meth:`Charger.actions() <evcharge.iec61851.charger.Charger.actions>`).
+
+    A board may refuse an action by raising (a Yeti refuses to allow power while a fault is up).  The
+    actions after a refused one are still applied -- most of them are what makes the outlet safe (X1, F,
+    opening the contactors) -- except :class:`~evcharge.iec61851.events.CloseContactors`: power is never
+    switched on in a batch where something was refused.  Nothing is skipped silently: when anything was
+    refused, :class:`~evcharge.iec61851.errors.ActionsRefused` is raised once the whole batch was tried,
+    naming every refused action with its reason and every applied one.
+    """
+    refused: list[tuple[ChargerAction, BaseException | str]] = []
+    applied: list[ChargerAction] = []
+    first: BaseException | None = None
     for action in actions:
-        apply_action(action, board, phases=phases)
+        if refused and isinstance(action, CloseContactors):
+            refused.append((action, "held back: an earlier action of the batch was refused"))
+            continue
+        try:
+            apply_action(action, board, phases=phases)
+        except Exception as exc:  # every refusal is reported below, with its exception
+            refused.append((action, exc))
+            first = first or exc
+        else:
+            applied.append(action)
+    if refused:
+        raise ActionsRefused(tuple(refused), tuple(applied)) from first

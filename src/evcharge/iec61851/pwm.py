@@ -5,6 +5,12 @@ are exact inverses wherever the table is invertible.  Where it is not (51 A < I 
 the two formulas) the charger advertises the largest current that does not exceed the one asked for:
 a car never reads more than the charger meant.
 
+That promise is kept exactly, not within a rounding error: the duty cycle is worked out in exact
+rational arithmetic (:class:`fractions.Fraction`), rounded to the nearest float, and stepped down by one
+unit in the last place while :func:`current_for_duty_cycle` would read it back as more than ``amps``.
+So ``current_for_duty_cycle(duty_cycle_for_current(a)) <= a`` holds for every float ``a`` from 6 to 80,
+and the readback is the float nearest to ``a`` that satisfies it.
+
 Vehicle-side interpretation (percent duty cycle ``d``):
 
 ====================  ===========================================================
@@ -22,6 +28,7 @@ Vehicle-side interpretation (percent duty cycle ``d``):
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 #: the smallest current a PWM duty cycle can advertise (A)
 MIN_CURRENT = 6.0
@@ -51,11 +58,15 @@ def duty_cycle_for_current(amps: float) -> float:
     if amps > MAX_CURRENT:
         raise ValueError(f"{amps} A is above {MAX_CURRENT:g} A: no PWM duty cycle represents it")
     if amps <= _SEGMENT1_MAX_CURRENT:
-        # amps * 5 / 3 instead of amps / 0.6: exact for whole and tenth amperes at the boundaries
-        return min(amps * 5.0 / 3.0, _SEGMENT1_MAX_DUTY)
-    if amps <= _SEGMENT2_MIN_CURRENT:
+        exact = Fraction(amps) * 5 / 3  # amps / 0.6, with 0.6 as the exact 3/5 it stands for
+    elif amps <= _SEGMENT2_MIN_CURRENT:
         return _SEGMENT1_MAX_DUTY
-    return min(amps / 2.5 + 64.0, 96.0)
+    else:
+        exact = Fraction(amps) * 2 / 5 + 64  # amps / 2.5 + 64
+    duty = float(exact)  # the nearest float
+    while (read := current_for_duty_cycle(duty)) is not None and read > amps:
+        duty = math.nextafter(duty, -math.inf)  # one ulp down: at most a step or two
+    return duty
 
 
 def current_for_duty_cycle(percent: float) -> float | None:
