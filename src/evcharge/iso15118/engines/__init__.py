@@ -1,0 +1,63 @@
+"""V2G protocol engines: DIN 70121 and ISO 15118-2 charger (SECC) and car (EVCC), sans-I/O.
+
+Each engine is an :class:`evcharge.iso15118.handover.Engine`: the communication layer hands a session
+over after SupportedAppProtocol and then passes V2GTP payloads in and out. The application talks to an
+engine with the typed events and commands of :mod:`evcharge.iso15118.engines.events`.
+
+* :class:`Secc` / :class:`Evcc` (:mod:`.secc`, :mod:`.evcc`): one class per side for DIN and ISO 15118-2.
+* :func:`secc_factory` / :func:`evcc_factory`: the :data:`~evcharge.iso15118.handover.EngineFactory` to
+  give the session.
+* :class:`Loopback` (:mod:`.loopback`): two engines wired together in one process on a simulated clock
+  (tests, benchmarks, the guide's examples).
+
+Protocol-neutral machinery for every engine (the ISO 15118-20 ones included): :mod:`._table`
+(the (state, request) table), :mod:`._base` (queues, timers, the end of a session), :mod:`._minimal`
+(FAILED bodies with only the mandatory fields), :mod:`.events`, :mod:`.config`.
+"""
+
+from __future__ import annotations
+
+from evcharge.iso15118.handover import Engine, HandOver
+
+from .config import EvccConfig, EvccTimeouts, PerformanceTimes, Quirks, SeccConfig, SeccTimeouts
+from .evcc import Evcc, EvccState
+from .loopback import Loopback
+from .secc import Secc, SeccState
+
+__all__ = [
+    "Evcc",
+    "EvccConfig",
+    "EvccState",
+    "EvccTimeouts",
+    "Loopback",
+    "PerformanceTimes",
+    "Quirks",
+    "Secc",
+    "SeccConfig",
+    "SeccState",
+    "SeccTimeouts",
+    "evcc_factory",
+    "secc_factory",
+]
+
+
+def secc_factory(config: SeccConfig | None = None):  # type: ignore[no-untyped-def]
+    """An EngineFactory building a :class:`Secc` with ``config`` for DIN and ISO 15118-2 hand-overs."""
+
+    def build(handover: HandOver) -> Engine:
+        if handover.protocol.is_iso20:
+            raise NotImplementedError("ISO 15118-20 engines are not built yet")
+        return Secc(handover, config)
+
+    return build
+
+
+def evcc_factory(config: EvccConfig | None = None):  # type: ignore[no-untyped-def]
+    """An EngineFactory building an :class:`Evcc` with ``config``."""
+
+    def build(handover: HandOver) -> Engine:
+        if handover.protocol.is_iso20:
+            raise NotImplementedError("ISO 15118-20 engines are not built yet")
+        return Evcc(handover, config)
+
+    return build
