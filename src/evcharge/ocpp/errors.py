@@ -1,13 +1,20 @@
-"""Errors of the OCPP stack.
+"""Errors of the OCPP stack, rooted on :mod:`evcharge.errors`.
+
+:class:`LocalProtocolError` is an :class:`evcharge.errors.LocalProtocolError` and
+:class:`RemoteProtocolError` an :class:`evcharge.errors.RemoteProtocolError`: one ``except`` catches misuse or a
+bad peer across the library.  The ``hint`` of a remote error is the OCPP error code the protocol answers it with,
+spelled as OCPP 2.x spells it (``"FormatViolation"``); :func:`evcharge.ocpp.rpc.error_code` gives the spelling of
+another version (1.6 ``FormationViolation``).
 
 ``OcppValidationError`` is raised by the generated validators; its ``kind`` is version-neutral and
-the RPC layer maps it to the error code of the connection's OCPP version (1.6 spells the format
-error ``FormationViolation``, 2.x ``FormatViolation``).
+the RPC layer maps it to the error code of the connection's OCPP version.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from evcharge import errors as _root
 
 
 class ViolationKind(StrEnum):
@@ -19,16 +26,26 @@ class ViolationKind(StrEnum):
     OCCURRENCE = "occurrence"  # a required property missing, an array with too many/few items
 
 
-class OcppError(Exception):
+#: The OCPP 2.x error code of each kind of schema violation (the ``hint`` of an :class:`OcppValidationError`).
+VIOLATION_CODES: dict[ViolationKind, str] = {
+    ViolationKind.FORMAT: "FormatViolation",
+    ViolationKind.TYPE: "TypeConstraintViolation",
+    ViolationKind.PROPERTY: "PropertyConstraintViolation",
+    ViolationKind.OCCURRENCE: "OccurrenceConstraintViolation",
+}
+
+
+class OcppError(_root.EvchargeError):
     """Base class of every OCPP error."""
 
 
-class LocalProtocolError(OcppError):
+class LocalProtocolError(OcppError, _root.LocalProtocolError):
     """The application misused the API (for example sent a response to no request)."""
 
 
-class RemoteProtocolError(OcppError):
-    """The peer sent something the protocol does not allow."""
+class RemoteProtocolError(OcppError, _root.RemoteProtocolError):
+    """The peer sent something the protocol does not allow; ``hint`` is the OCPP error code to answer with
+    (2.x spelling), ``None`` when nothing can be answered."""
 
 
 class OcppValidationError(RemoteProtocolError):
@@ -42,7 +59,7 @@ class OcppValidationError(RemoteProtocolError):
         self.kind = kind
         self.reason = message
         self.path = path
-        super().__init__(f"{path}: {message}" if path else message)
+        super().__init__(f"{path}: {message}" if path else message, hint=VIOLATION_CODES[kind])
 
 
 class OcppCallError(OcppError):
@@ -65,7 +82,7 @@ class InvalidResponseError(RemoteProtocolError):
     def __init__(self, code: str, reason: str) -> None:
         self.code = code
         self.reason = reason
-        super().__init__(f"{code}: {reason}")
+        super().__init__(f"{code}: {reason}", hint=code)
 
 
 class CallTimeoutError(OcppError, TimeoutError):
