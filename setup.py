@@ -85,6 +85,7 @@ EXTRAS = {
     "bsp": ["pyserial>=3.5,<4", "pymodbus>=3.11,<4"],
     "iso15118": ["cryptography>=41,<50", "lxml>=4.9,<7"],
     "ocpp": ["websockets>=12,<18"],
+    "csms": ["websockets>=12,<18", "cryptography>=41,<50", "asyncpg>=0.29,<1"],  # evcharge csms (PostgreSQL: asyncpg)
     "plot": ["matplotlib>=3.7,<4"],
 }
 EXTRAS["all"] = sorted({dep for deps in EXTRAS.values() for dep in deps})

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from evcharge.ocpp.charge_point import Backoff, ChargePoint, ChargePointConfig
-from evcharge.ocpp.csms import Csms, HandshakeInfo
+from evcharge.ocpp.csms import Csms, CsmsSecurity, HandshakeInfo
 from evcharge.ocpp.errors import LocalProtocolError
 from evcharge.ocpp.rpc import VersionModule
 from evcharge.ocpp.transport.session import OcppSession
@@ -92,6 +92,7 @@ async def serve_csms(
     *,
     ssl: ssl_module.SSLContext | None = None,
     process_request: HandshakeCheck | None = None,
+    security: CsmsSecurity | None = None,
     **kwargs: Any,
 ) -> Any:
     """Start the CSMS websocket server; returns the ``websockets`` server (``close()``, ``sockets``...).
@@ -104,16 +105,19 @@ async def serve_csms(
     extra check of your own, with websockets' ``(connection, request)`` signature; it may read
     ``connection.handshake_info`` (a :class:`~evcharge.ocpp.csms.HandshakeInfo`).
 
-    ``ssl`` is the TLS context to serve with; by default ``csms.config.security.ssl_context``.  Other keyword
-    arguments go to :func:`websockets.asyncio.server.serve`.
+    ``ssl`` is the TLS context to serve with; by default the security's ``ssl_context``.  ``security`` replaces
+    ``csms.config.security`` on this endpoint: one :class:`~evcharge.ocpp.csms.Csms` can serve a ``ws://``
+    endpoint (profiles 0, 1) and a ``wss://`` one (2, 3) with one table of connections.  Other keyword arguments
+    go to :func:`websockets.asyncio.server.serve`.
     """
+    require("websockets", "ocpp", feature="the OCPP websocket transport")
     from websockets.asyncio.server import ServerConnection, serve
     from websockets.exceptions import InvalidHeader
     from websockets.headers import build_www_authenticate_basic, parse_authorization_basic
     from websockets.http11 import Request, Response
 
     config = csms.config
-    sec = config.security
+    sec = security if security is not None else config.security
     served = sec.served_profiles
     ssl_context = ssl if ssl is not None else sec.ssl_context
     offered = [v.SUBPROTOCOL for v in config.versions]

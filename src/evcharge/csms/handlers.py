@@ -1,0 +1,483 @@
+"""The reference CSMS's answers: one handler class for 2.0.1 and 2.1, one for 1.6, over one :class:`CsmsService`.
+
+The service holds what all connections share (the store, the settings, the certificate authority, the
+contract-certificate provider, the OCSP checker, the charging limits sent) and makes the decisions; the handler
+classes translate between the versions' payloads and the service.  Follow-up calls to the station are
+:func:`~evcharge.ocpp.csms.after` hooks: they run once the answer has been written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from evcharge.csms.authorization import TokenDecision, decide
+from evcharge.csms.pki import CertificateAuthority, ContractCertificateProvider, CsrRefused, IssuedCertificate
+from evcharge.csms.store import MeterValueRecord, StationRecord, Store, TransactionRecord
+from evcharge.ocpp.csms import Csms, CsmsHandler, after
+from evcharge.ocpp.routing import on
+
+__all__ = ["CsmsService", "CsmsSettings", "Handler16", "Handler201", "energy_wh", "meter_records"]
+
+log = logging.getLogger("evcharge.csms")
+
+ENERGY = "Energy.Active.Import.Register"
+
+#: Checks 15118 certificate hash data (OCSP): ``(hash_data) -> "Good" | "Revoked" | "Unknown" | "Failed"``.
+CertificateChecker = Callable[[dict[str, Any]], Awaitable[str]]
+#: OCSP relay of GetCertificateStatus: ``(ocsp_request_data) -> (status, base64 DER OCSP response | None)``.
+OcspRelay = Callable[[dict[str, Any]], Awaitable[tuple[str, str | None]]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CsmsSettings:
+    """What the reference CSMS answers."""
+
+    heartbeat_interval: int = 300  #: the interval of an Accepted BootNotification
+    pending_interval: int = 30  #: the retry interval of a Pending or Rejected one
+    auto_register: bool = True  #: an unknown station is registered at its first boot (else: Rejected)
+    accept_unknown_tokens: bool = False  #: tokens not in the store are Accepted (else Unknown / Invalid)
+    price_per_kwh: float | None = None  #: with a price, an Ended transaction's answer carries totalCost
+    max_power_w: float = 22_000.0  #: the most the CSMS grants to a NotifyEVChargingNeeds
+    ca: CertificateAuthority | None = None  #: signs station CSRs; without one SignCertificate is Rejected
+    contract_provider: ContractCertificateProvider | None = None  #: where Get15118EVCertificate goes
+    certificate_checker: CertificateChecker | None = None  #: OCSP check of Authorize's 15118 hash data
+    ocsp_relay: OcspRelay | None = None  #: GetCertificateStatus
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  #: the CSMS's wall clock
+
+
+def _text(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def meter_records(station_id: str, transaction: int | None, meter_values: list[dict[str, Any]] | None
+                  ) -> list[MeterValueRecord]:
+    """The sampled values of a 1.6 or 2.0.1 ``meterValue`` list; unreadable values (signed data) are skipped."""
+    out: list[MeterValueRecord] = []
+    for mv in meter_values or []:
+        stamp = str(mv.get("timestamp", ""))
+        for sv in mv.get("sampledValue", []):
+            if sv.get("format") == "SignedData":
+                continue
+            value = _float(sv.get("value"))
+            if value is None:
+                continue
+            uom = sv.get("unitOfMeasure") or {}
+            unit = str(sv.get("unit") or uom.get("unit") or "")
+            multiplier = uom.get("multiplier", 0)
+            out.append(MeterValueRecord(
+                station_id=station_id, transaction=transaction, timestamp=stamp,
+                measurand=str(sv.get("measurand", ENERGY)), value=value * 10 ** int(multiplier),
+                unit=unit or ("Wh" if sv.get("measurand", ENERGY).startswith("Energy") else ""),
+                phase=sv.get("phase"), context=sv.get("context"), location=sv.get("location")))
+    return out
+
+
+def energy_wh(records: list[MeterValueRecord]) -> tuple[float | None, float | None]:
+    """The first and last Energy.Active.Import.Register reading (Wh; kWh converted) among ``records``."""
+    readings = [r.value * (1000.0 if r.unit == "kWh" else 1.0) for r in records
+                if r.measurand == ENERGY and r.phase is None and r.value >= 0]
+    return (readings[0], readings[-1]) if readings else (None, None)
+
+
+class CsmsService:
+    """What every connection of the reference CSMS shares."""
+
+    def __init__(self, store: Store, settings: CsmsSettings | None = None) -> None:
+        self.store = store
+        self.settings = settings if settings is not None else CsmsSettings()
+        self.csms: Csms | None = None  #: set by the server
+        self.status: dict[tuple[str, int, int], str] = {}  #: connector status by (station, evse, connector)
+        self.limits: dict[tuple[str, int], float] = {}  #: the W limit we sent per (station, evse)
+
+    def now(self) -> str:
+        return _text(self.settings.clock())
+
+    def handler_factories(self) -> dict[str, Callable[[str, Csms], CsmsHandler]]:
+        """The :class:`~evcharge.ocpp.csms.Csms` handler factories by version."""
+        return {"1.6": lambda identity, csms: Handler16(identity, csms, self),
+                "2.0.1": lambda identity, csms: Handler201(identity, csms, self),
+                "2.1": lambda identity, csms: Handler201(identity, csms, self)}
+
+    # -- boot --------------------------------------------------------------------------------------
+
+    async def boot(self, identity: str, version: str, info: dict[str, Any]) -> tuple[str, int]:
+        """Record a boot; the registration status and interval to answer."""
+        station = await self.store.get_station(identity)
+        if station is None:
+            if not self.settings.auto_register:
+                return "Rejected", self.settings.pending_interval
+            station = StationRecord(id=identity)
+        station = StationRecord(
+            id=identity, password_hash=station.password_hash, min_profile=station.min_profile,
+            boot_status=station.boot_status, vendor=info.get("vendor"), model=info.get("model"),
+            serial=info.get("serial"), firmware=info.get("firmware"), ocpp_version=version, last_boot=self.now())
+        await self.store.put_station(station)
+        status = station.boot_status
+        return status, self.settings.heartbeat_interval if status == "Accepted" else self.settings.pending_interval
+
+    # -- tokens ------------------------------------------------------------------------------------
+
+    async def authorize(self, id_token: str, type_: str) -> TokenDecision:
+        token = await self.store.get_token(id_token, type_)
+        return decide(token, self.settings.clock(), accept_unknown=self.settings.accept_unknown_tokens)
+
+    # -- transactions ------------------------------------------------------------------------------
+
+    async def store_meter_values(self, station_id: str, tx: TransactionRecord | None,
+                                 meter_values: list[dict[str, Any]] | None) -> TransactionRecord | None:
+        """Store the values linked to ``tx``, set its baseline from the first valid energy reading and keep its
+        last one; the updated transaction."""
+        records = meter_records(station_id, tx.id if tx else None, meter_values)
+        if records:
+            await self.store.add_meter_values(records)
+        if tx is None:
+            return None
+        first, last = energy_wh(records)
+        changes: dict[str, Any] = {}
+        if tx.meter_start_wh is None and first is not None:
+            changes["meter_start_wh"] = first
+        if last is not None and tx.ended_at is None:
+            changes["meter_stop_wh"] = last
+        return await self.store.update_transaction(tx.id, **changes) if changes else tx
+
+    def cost(self, tx: TransactionRecord) -> float | None:
+        price = self.settings.price_per_kwh
+        if price is None or tx.meter_start_wh is None or tx.meter_stop_wh is None:
+            return None
+        return round(max(0.0, tx.meter_stop_wh - tx.meter_start_wh) / 1000.0 * price, 2)
+
+    # -- smart charging ----------------------------------------------------------------------------
+
+    def grant(self, station_id: str, evse_id: int, needs: dict[str, Any]) -> float:
+        """The W limit granted to an EV's charging needs (and remembered for NotifyEVChargingSchedule)."""
+        limit = self.settings.max_power_w
+        ac = needs.get("acChargingParameters")
+        dc = needs.get("dcChargingParameters")
+        if dc and dc.get("evMaxPower") is not None:
+            limit = min(limit, float(dc["evMaxPower"]))
+        elif ac and ac.get("evMaxCurrent") is not None and ac.get("evMaxVoltage") is not None:
+            limit = min(limit, float(ac["evMaxCurrent"]) * float(ac["evMaxVoltage"]))
+        self.limits[(station_id, evse_id)] = limit
+        return limit
+
+    def check_schedule(self, station_id: str, evse_id: int, schedule: dict[str, Any]) -> bool:
+        """Does the EV's schedule stay within the CSMS's limit (W, or A at 230 V per phase)?"""
+        limit = self.limits.get((station_id, evse_id), self.settings.max_power_w)
+        unit = schedule.get("chargingRateUnit", "W")
+        for period in schedule.get("chargingSchedulePeriod", []):
+            value = float(period.get("limit", 0.0))
+            watts = value if unit == "W" else value * 230.0 * int(period.get("numberPhases", 3))
+            if watts > limit + 1e-6:
+                return False
+        return True
+
+
+class _Base(CsmsHandler):
+    def __init__(self, identity: str, csms: Csms, service: CsmsService) -> None:
+        super().__init__(identity, csms)
+        self.service = service
+        self.store = service.store
+        self._issued: IssuedCertificate | None = None
+
+    def answer(self, action: str, payload: dict[str, Any]) -> Any:
+        """The typed response of ``action`` for this connection's version."""
+        assert self.version is not None
+        return self.version.response_class(action).from_json(payload)
+
+    @staticmethod
+    def payload(request: Any) -> dict[str, Any]:
+        data: dict[str, Any] = request.to_json() if hasattr(request, "to_json") else dict(request)
+        return data
+
+    @on("Heartbeat")
+    def heartbeat(self, request: Any) -> Any:
+        return self.answer("Heartbeat", {"currentTime": self.service.now()})
+
+    @on("SignCertificate")
+    def sign_certificate(self, request: Any) -> Any:
+        ca = self.service.settings.ca
+        if ca is None:
+            return self.answer("SignCertificate", {"status": "Rejected"})
+        try:
+            self._issued = ca.sign(self.payload(request)["csr"], self.identity)
+        except CsrRefused as exc:
+            log.info("%s: CSR refused: %s", self.identity, exc)
+            return self.answer("SignCertificate", {"status": "Rejected"})
+        return self.answer("SignCertificate", {"status": "Accepted"})
+
+    @after("SignCertificate")
+    async def send_certificate(self, request: Any, response: Any) -> None:
+        issued, self._issued = self._issued, None
+        if issued is None:
+            return
+        await self.store.add_certificate(issued.serial, self.identity, issued.pem_chain, self.service.now())
+        payload: dict[str, Any] = {"certificateChain": issued.pem_chain}
+        if self.payload(request).get("certificateType") is not None:
+            payload["certificateType"] = self.payload(request)["certificateType"]
+        await self.call(payload, action="CertificateSigned")
+
+    @on("SecurityEventNotification", "FirmwareStatusNotification", "LogStatusNotification")
+    def acknowledge(self, request: Any) -> Any:
+        return self.answer(type(request).__name__.removesuffix("Request"), {})
+
+
+class Handler201(_Base):
+    """OCPP 2.0.1 and 2.1."""
+
+    def __init__(self, identity: str, csms: Csms, service: CsmsService) -> None:
+        super().__init__(identity, csms, service)
+        self._gaps: list[str] = []
+        self._needs: list[tuple[int, float]] = []
+
+    @on("BootNotification")
+    async def boot(self, request: Any) -> Any:
+        p = self.payload(request)
+        station = p.get("chargingStation", {})
+        modem = station.get("modem") or {}
+        assert self.version is not None
+        status, interval = await self.service.boot(self.identity, self.version.VERSION, {
+            "vendor": station.get("vendorName"), "model": station.get("model"),
+            "serial": station.get("serialNumber") or modem.get("iccid"), "firmware": station.get("firmwareVersion")})
+        return self.answer("BootNotification", {"currentTime": self.service.now(), "interval": interval,
+                                                "status": status})
+
+    @on("StatusNotification")
+    def status_notification(self, request: Any) -> Any:
+        p = self.payload(request)
+        self.service.status[(self.identity, int(p["evseId"]), int(p["connectorId"]))] = str(p["connectorStatus"])
+        return self.answer("StatusNotification", {})
+
+    @on("Authorize")
+    async def authorize(self, request: Any) -> Any:
+        p = self.payload(request)
+        token = p["idToken"]
+        decision = await self.service.authorize(token["idToken"], token.get("type", ""))
+        answer: dict[str, Any] = {"idTokenInfo": decision.v201()}
+        hash_data = p.get("iso15118CertificateHashData")
+        checker = self.service.settings.certificate_checker
+        if hash_data:
+            if checker is None:
+                answer["certificateStatus"] = "NoCertificateAvailable"
+            else:
+                results = [await checker(h) for h in hash_data]
+                status = next((r for r in results if r != "Good"), "Good")
+                answer["certificateStatus"] = {"Good": "Accepted", "Revoked": "CertificateRevoked",
+                                               "Unknown": "NoCertificateAvailable"}.get(status, "CertChainError")
+                if status != "Good" and decision.status == "Accepted":
+                    answer["idTokenInfo"] = {**answer["idTokenInfo"], "status": "Invalid"}
+        return self.answer("Authorize", answer)
+
+    @on("TransactionEvent")
+    async def transaction_event(self, request: Any) -> Any:
+        p = self.payload(request)
+        info = p["transactionInfo"]
+        tx_id = str(info["transactionId"])
+        seq = int(p["seqNo"])
+        store = self.store
+        tx = await store.get_transaction(self.identity, tx_id)
+        evse = p.get("evse") or {}
+        token = p.get("idToken")
+        if tx is None:
+            tx = await store.new_transaction(self.identity, tx_id, evse_id=evse.get("id"),
+                                             connector_id=evse.get("connectorId"), started_at=p["timestamp"])
+        seen = {int(n) for n in tx.seq_nos.split(",") if n}
+        changes: dict[str, Any] = {}
+        if seq not in seen:  # a message sent again after a lost answer is answered, not counted twice
+            if seq > tx.next_seq_no and (tx.messages or seq > 0):
+                self._gaps.append(tx_id)  # messages are missing: ask the station (after the answer)
+            changes["next_seq_no"] = max(tx.next_seq_no, seq + 1)
+            changes["messages"] = tx.messages + 1
+            changes["seq_nos"] = ",".join(str(n) for n in sorted(seen | {seq}))
+            if token is not None and tx.id_token is None:
+                changes["id_token"] = token["idToken"]
+            if p["eventType"] == "Started" or tx.started_at is None:
+                changes["started_at"] = p["timestamp"]
+            tx = await store.update_transaction(tx.id, **changes)
+            updated = await self.service.store_meter_values(self.identity, tx, p.get("meterValue"))
+            assert updated is not None
+            tx = updated
+            if p["eventType"] == "Ended":
+                tx = await store.update_transaction(tx.id, ended_at=p["timestamp"],
+                                                    stop_reason=str(info.get("stoppedReason", "Local")))
+                cost = self.service.cost(tx)
+                if cost is not None:
+                    tx = await store.update_transaction(tx.id, cost=cost)
+        answer: dict[str, Any] = {}
+        if token is not None:
+            decision = await self.service.authorize(token["idToken"], token.get("type", ""))
+            answer["idTokenInfo"] = decision.v201()
+        if p["eventType"] == "Ended" and tx.cost is not None:
+            answer["totalCost"] = tx.cost
+        return self.answer("TransactionEvent", answer)
+
+    @after("TransactionEvent")
+    async def ask_for_missing(self, request: Any, response: Any) -> None:
+        while self._gaps:
+            tx_id = self._gaps.pop(0)
+            try:
+                status = await self.call({"transactionId": tx_id}, action="GetTransactionStatus")
+                log.info("%s: transaction %s after a seqNo gap: %s", self.identity, tx_id, status.to_json())
+            except Exception as exc:
+                log.info("%s: GetTransactionStatus %s failed: %s", self.identity, tx_id, exc)
+
+    @on("MeterValues")
+    async def meter_values(self, request: Any) -> Any:
+        p = self.payload(request)
+        evse = int(p["evseId"])
+        open_tx = [t for t in await self.store.list_transactions(self.identity)
+                   if t.ended_at is None and t.evse_id == evse] if evse else []
+        await self.service.store_meter_values(self.identity, open_tx[-1] if open_tx else None, p.get("meterValue"))
+        return self.answer("MeterValues", {})
+
+    @on("NotifyEVChargingNeeds")
+    def charging_needs(self, request: Any) -> Any:
+        p = self.payload(request)
+        evse = int(p["evseId"])
+        self._needs.append((evse, self.service.grant(self.identity, evse, p.get("chargingNeeds", {}))))
+        return self.answer("NotifyEVChargingNeeds", {"status": "Accepted"})
+
+    @after("NotifyEVChargingNeeds")
+    async def send_profile(self, request: Any, response: Any) -> None:
+        while self._needs:
+            evse, limit = self._needs.pop(0)
+            open_tx = [t for t in await self.store.list_transactions(self.identity)
+                       if t.ended_at is None and t.evse_id == evse]
+            profile: dict[str, Any] = {
+                "id": 1000 + evse, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
+                "chargingProfileKind": "Relative",
+                "chargingSchedule": [{"id": 1000 + evse, "chargingRateUnit": "W",
+                                      "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}]}]}
+            if open_tx:
+                profile["transactionId"] = open_tx[-1].transaction_id
+            try:
+                await self.call({"evseId": evse, "chargingProfile": profile}, action="SetChargingProfile")
+            except Exception as exc:
+                log.info("%s: SetChargingProfile failed: %s", self.identity, exc)
+
+    @on("NotifyEVChargingSchedule")
+    def charging_schedule(self, request: Any) -> Any:
+        p = self.payload(request)
+        ok = self.service.check_schedule(self.identity, int(p["evseId"]), p["chargingSchedule"])
+        return self.answer("NotifyEVChargingSchedule", {"status": "Accepted" if ok else "Rejected"})
+
+    @on("Get15118EVCertificate")
+    async def ev_certificate(self, request: Any) -> Any:
+        p = self.payload(request)
+        provider = self.service.settings.contract_provider
+        if provider is None:
+            return self.answer("Get15118EVCertificate", {"status": "Failed", "exiResponse": ""})
+        got = await provider.get_ev_certificate(self.identity, p["iso15118SchemaVersion"], p["action"],
+                                                p["exiRequest"])
+        return self.answer("Get15118EVCertificate", {"status": got.status, "exiResponse": got.exi_response})
+
+    @on("GetCertificateStatus")
+    async def certificate_status(self, request: Any) -> Any:
+        relay = self.service.settings.ocsp_relay
+        if relay is None:
+            return self.answer("GetCertificateStatus", {"status": "Failed"})
+        status, der = await relay(self.payload(request)["ocspRequestData"])
+        answer: dict[str, Any] = {"status": status}
+        if der is not None:
+            answer["ocspResult"] = der
+        return self.answer("GetCertificateStatus", answer)
+
+    @on("NotifyEvent", "NotifyReport", "NotifyChargingLimit", "ReportChargingProfiles", "ClearedChargingLimit",
+        "NotifyMonitoringReport", "NotifyCustomerInformation", "NotifyDisplayMessages",
+        "PublishFirmwareStatusNotification", "ReservationStatusUpdate")
+    def acknowledge_201(self, request: Any) -> Any:
+        return self.answer(type(request).__name__.removesuffix("Request"), {})
+
+    @on("DataTransfer")
+    def data_transfer(self, request: Any) -> Any:
+        return self.answer("DataTransfer", {"status": "UnknownVendorId"})
+
+
+class Handler16(_Base):
+    """OCPP 1.6 (with the security extension)."""
+
+    @on("BootNotification")
+    async def boot(self, request: Any) -> Any:
+        p = self.payload(request)
+        status, interval = await self.service.boot(self.identity, "1.6", {
+            "vendor": p.get("chargePointVendor"), "model": p.get("chargePointModel"),
+            "serial": p.get("chargePointSerialNumber") or p.get("chargeBoxSerialNumber"),
+            "firmware": p.get("firmwareVersion")})
+        return self.answer("BootNotification", {"currentTime": self.service.now(), "interval": interval,
+                                                "status": status})
+
+    @on("StatusNotification")
+    def status_notification(self, request: Any) -> Any:
+        p = self.payload(request)
+        self.service.status[(self.identity, 0, int(p["connectorId"]))] = str(p["status"])
+        return self.answer("StatusNotification", {})
+
+    @on("Authorize")
+    async def authorize(self, request: Any) -> Any:
+        decision = await self.service.authorize(self.payload(request)["idTag"], "")
+        return self.answer("Authorize", {"idTagInfo": decision.v16()})
+
+    @on("StartTransaction")
+    async def start_transaction(self, request: Any) -> Any:
+        p = self.payload(request)
+        decision = await self.service.authorize(p["idTag"], "")
+        # a Start sent again after a lost answer: same connector, timestamp and meterStart -> the same id
+        for tx in await self.store.list_transactions(self.identity):
+            if (tx.connector_id == p["connectorId"] and tx.started_at == p["timestamp"]
+                    and tx.meter_start_wh == float(p["meterStart"])):
+                return self.answer("StartTransaction", {"transactionId": tx.id, "idTagInfo": decision.v16()})
+        tx = await self.store.new_transaction(self.identity, None, connector_id=p["connectorId"], id_token=p["idTag"],
+                                              started_at=p["timestamp"], meter_start_wh=float(p["meterStart"]),
+                                              messages=1)
+        return self.answer("StartTransaction", {"transactionId": tx.id, "idTagInfo": decision.v16()})
+
+    @on("MeterValues")
+    async def meter_values(self, request: Any) -> Any:
+        p = self.payload(request)
+        tx = None
+        if p.get("transactionId") is not None:
+            tx = await self.store.get_transaction(self.identity, str(p["transactionId"]))
+        if tx is not None:
+            tx = await self.store.update_transaction(tx.id, messages=tx.messages + 1)
+        await self.service.store_meter_values(self.identity, tx, p.get("meterValue"))
+        return self.answer("MeterValues", {})
+
+    @on("StopTransaction")
+    async def stop_transaction(self, request: Any) -> Any:
+        p = self.payload(request)
+        tx = await self.store.get_transaction(self.identity, str(p["transactionId"]))
+        answer: dict[str, Any] = {}
+        if "idTag" in p:
+            answer["idTagInfo"] = (await self.service.authorize(p["idTag"], "")).v16()
+        if tx is None:
+            log.info("%s: StopTransaction of unknown transaction %s", self.identity, p["transactionId"])
+            return self.answer("StopTransaction", answer)
+        if tx.ended_at is None:
+            tx = await self.store.update_transaction(tx.id, messages=tx.messages + 1)
+            updated = await self.service.store_meter_values(self.identity, tx, p.get("transactionData"))
+            assert updated is not None
+            tx = await self.store.update_transaction(
+                updated.id, ended_at=p["timestamp"], meter_stop_wh=float(p["meterStop"]),
+                stop_reason=str(p.get("reason", "Local")))
+            cost = self.service.cost(tx)
+            if cost is not None:
+                await self.store.update_transaction(tx.id, cost=cost)
+        return self.answer("StopTransaction", answer)
+
+    @on("DiagnosticsStatusNotification", "SignedFirmwareStatusNotification")
+    def acknowledge_16(self, request: Any) -> Any:
+        return self.answer(type(request).__name__.removesuffix("Request"), {})
+
+    @on("DataTransfer")
+    def data_transfer(self, request: Any) -> Any:
+        return self.answer("DataTransfer", {"status": "UnknownVendorId"})
