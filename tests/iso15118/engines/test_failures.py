@@ -182,7 +182,7 @@ def test_wrong_energy_transfer_mode(protocol: str, code: str) -> None:
 
 
 def test_wrong_charge_parameter() -> None:
-    secc, evcc, lb = drive("iso2", SeccState.CHARGE_PARAMETERS)
+    secc, _, lb = drive("iso2", SeccState.CHARGE_PARAMETERS)
     mod = secc.mod
     pv = secc.ms.pv
     body = mod.ChargeParameterDiscoveryReq(

@@ -204,6 +204,10 @@ class Evcc(EngineBase[EvccState]):
             self._pending = request
             self._arm("next_request", now + delay)
             return
+        if request == "CableCheck":  # V2G_EVCC_CableCheck_Timeout / PreCharge_Timeout: from the first request
+            self._loop_timer("cable_check", self.config.timeouts.cable_check, now)
+        elif request == "PreCharge":
+            self._loop_timer("pre_charge", self.config.timeouts.pre_charge, now)
         body = getattr(self, "_req_" + _snake(request))()
         msg = self.ms.message(self.session_id, self.ms.req_attr[request], body)
         self._state = E(request)
@@ -496,7 +500,6 @@ class Evcc(EngineBase[EvccState]):
         return tuple(out)
 
     def _on_cable_check(self, body: Any, msg: Any, now: float) -> None:
-        self._loop_timer("cable_check", self.config.timeouts.cable_check, now)
         if body.evse_processing.value != "Finished":
             self._send("CableCheck", now, delay=self.config.ongoing_interval)
             return
@@ -506,7 +509,6 @@ class Evcc(EngineBase[EvccState]):
         self._send("PreCharge", now)
 
     def _on_pre_charge(self, body: Any, msg: Any, now: float) -> None:
-        self._loop_timer("pre_charge", self.config.timeouts.pre_charge, now)
         present = from_pv(body.evse_present_voltage)
         self._emit(PreChargeProgress(present_voltage=present, target_voltage=self.battery_voltage))
         if abs(present - self.battery_voltage) > self.config.pre_charge_tolerance:

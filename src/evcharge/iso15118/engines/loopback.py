@@ -75,13 +75,14 @@ class Loopback:
         return moved
 
     def run(self, *, until: float = 3600.0, max_steps: int = 1_000_000) -> None:
-        """Until both sides ended (or ``until`` on the clock)."""
+        """Until the connection closes (one side's ``close_at`` has come) or ``until`` on the clock."""
         for _ in range(max_steps):
             if self.step():
                 continue
-            if self.secc.close_at is not None and self.evcc.close_at is not None:
+            closing = [t for t in (self.secc.close_at, self.evcc.close_at) if t is not None]
+            if closing and min(closing) <= self.now:
                 return
-            timers = [t for t in (self.secc.get_timer(), self.evcc.get_timer()) if t is not None]
+            timers = [t for t in (self.secc.get_timer(), self.evcc.get_timer(), *closing) if t is not None]
             if not timers:
                 return
             nxt = max(self.now, min(timers))
