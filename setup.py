@@ -82,7 +82,9 @@ def extensions() -> list[Extension]:
 
 EXTRAS = {
     "slac": ["scapy>=2.5,<3"],
-    "bsp": ["pyserial>=3.5,<4", "pymodbus>=3.11,<4"],
+    # protobuf: the runtime of the committed yeti_pb2.py (protoc 35.1 gencode 7.35.1 needs a 7.x runtime >= 7.35.1);
+    # cobs: the C COBS codec of the Yeti framing
+    "bsp": ["pyserial>=3.5,<4", "pymodbus>=3.11,<4", "protobuf>=7.35.1,<8", "cobs>=1.2,<2"],
     "iso15118": ["cryptography>=41,<50", "lxml>=4.9,<7"],
     "ocpp": ["websockets>=12,<18"],
     "csms": ["websockets>=12,<18", "cryptography>=41,<50", "asyncpg>=0.29,<1"],  # evcharge csms (PostgreSQL: asyncpg)
@@ -98,7 +100,8 @@ EXTRAS["test"] = EXTRAS["all"] + [
     "py4j>=0.10.9,<0.11",
     "ruff>=0.5",
     "mypy>=1.8",
-    "protobuf>=4.21,<8",  # bsp: interop tests of the Yeti messages against Google's protobuf runtime
+    "grpcio-tools>=1.85,<2",  # bsp: protoc, for python -m evcharge.bsp.codegen (--check) and the reference-proto tests
+    "mypy-protobuf>=5.1,<6",  # bsp: the typed stubs (yeti_pb2.pyi) the codegen writes
     "types-protobuf",
     "types-pyserial",
     "Cython>=3.0,<4",
@@ -117,7 +120,9 @@ setup(
     python_requires=">=3.11",
     package_dir={"": "src"},
     packages=find_packages("src"),
-    package_data={"evcharge": ["py.typed", "**/*.xsd", "**/*.json", "**/*.proto", "**/*.pxd", "**/PROVENANCE.md"]},
+    package_data={
+        "evcharge": ["py.typed", "**/*.pyi", "**/*.xsd", "**/*.json", "**/*.proto", "**/*.pxd", "**/PROVENANCE.md"]
+    },
     include_package_data=True,
     ext_modules=extensions(),
     cmdclass={"build_ext": OptionalBuildExt},

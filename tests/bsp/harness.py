@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evcharge.bsp.events import BoardEvent
+from evcharge.bsp.events import BoardEvent, Start
 from evcharge.bsp.yeti.protocol import YetiConfig, YetiProtocol
 from evcharge.bsp.yeti.simulator import SimulatorConfig, YetiSimulator
 from evcharge.bsp.yeti.vehicle import SimpleVehicle
@@ -27,12 +27,12 @@ class Link:
         self.board_to_host_enabled = True
         if start:
             self.sim.power_up(self.now)
-            self.core.start(self.now)
+            self.core.send(Start(), self.now)
             self.pump()
 
     def pump(self) -> None:
         for _ in range(20):
-            a = self.core.data_to_send()
+            a = b"".join(self.core.data_to_send())
             if a and self.host_to_board_enabled:
                 self.sim.receive_data(a, self.now)
             b = self.sim.data_to_send()

@@ -6,7 +6,7 @@ import pytest
 
 from evcharge.bsp.adapters import PilotBoardAdapter
 from evcharge.bsp.errors import LocalProtocolError
-from evcharge.bsp.events import CpStateChanged, MeterReading, PowerOff, PowerOn
+from evcharge.bsp.events import MeterReading, PilotStateChanged, RelaysClosed, RelaysOpened, Start
 
 from .harness import Link
 
@@ -30,11 +30,12 @@ def test_iec61851_charger_runs_a_session_on_the_simulated_yeti() -> None:
             link.run(0.05)
             for event in link.take():
                 seen.append(event)
-                if isinstance(event, CpStateChanged):
+                if isinstance(event, PilotStateChanged):
                     charger.receive_cp_state(CPState(event.state.value), link.now)
             timer = charger.get_timer()
             if timer is not None and timer <= link.now:
                 charger.handle_timer(link.now)
+            board.now = link.now
             apply_actions(charger.actions(), board)
 
     step(1.0)
@@ -43,13 +44,13 @@ def test_iec61851_charger_runs_a_session_on_the_simulated_yeti() -> None:
     assert link.sim.pwm_units == round(100 * 16 / 0.6)  # 16 A advertised: 26.67 %
     link.car.request_power()
     step(3.0)
-    assert any(isinstance(e, PowerOn) for e in seen)
+    assert any(isinstance(e, RelaysClosed) for e in seen)
     meters = [e for e in seen if isinstance(e, MeterReading)]
     assert meters[-1].current_a[0] == pytest.approx(16.0, abs=0.1)
     assert meters[-1].energy_wh_import > meters[0].energy_wh_import
     link.car.unplug()
     step(1.0)
-    assert isinstance([e for e in seen if isinstance(e, PowerOn | PowerOff)][-1], PowerOff)
+    assert isinstance([e for e in seen if isinstance(e, RelaysClosed | RelaysOpened)][-1], RelaysOpened)
     assert not link.sim.relays_on and not link.sim.allow_power_on
 
 
@@ -82,7 +83,7 @@ def test_full_stack_iec61851_charger_and_vehicle_around_the_simulated_yeti() -> 
     car = Vehicle(VehicleConfig(max_current=32.0, phases=1, hlc=False), now=link.now)
     link.sim = YetiSimulator(vehicle=Iec61851Vehicle(car))
     link.sim.power_up(link.now)
-    link.core.start(link.now)
+    link.core.send(Start(), link.now)
     link.run(0.5)
     charger = iec.Charger(ChargerConfig(initial_current=10), now=link.now)
     board = PilotBoardAdapter(link.core)
@@ -94,20 +95,21 @@ def test_full_stack_iec61851_charger_and_vehicle_around_the_simulated_yeti() -> 
             link.run(0.05)
             for event in link.take():
                 seen.append(event)
-                if isinstance(event, CpStateChanged):
+                if isinstance(event, PilotStateChanged):
                     charger.receive_cp_state(CPState(event.state.value), link.now)
             timer = charger.get_timer()
             if timer is not None and timer <= link.now:
                 charger.handle_timer(link.now)
+            board.now = link.now
             apply_actions(charger.actions(), board)
 
     step(0.5)
     car.plug_in(link.now)
     step(5.0)  # B, PWM 16.7 % (10 A), the vehicle answers with C by itself, power on, current ramps
-    assert any(isinstance(e, PowerOn) for e in seen)
+    assert any(isinstance(e, RelaysClosed) for e in seen)
     meter = [e for e in seen if isinstance(e, MeterReading)][-1]
     assert meter.current_a == pytest.approx((10.0, 0.0, 0.0), abs=0.1)  # one-phase car, 10 A advertised
     car.unplug(link.now)
     step(1.0)
     assert not link.sim.relays_on
-    assert [e.state.value for e in seen if isinstance(e, CpStateChanged)][-1] == "A"
+    assert [e.state.value for e in seen if isinstance(e, PilotStateChanged)][-1] == "A"

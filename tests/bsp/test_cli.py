@@ -48,7 +48,7 @@ def test_simulate_and_monitor(simulator: subprocess.Popen[str], capsys: pytest.C
     assert main(["yeti", "monitor", "--port", port, "--duration", "2"]) == 0
     out = capsys.readouterr().out
     assert "BoardReady" in out and "firmware_version='2.0-1-g2d51638'" in out
-    assert "CpStateChanged(state=<CpState.B" in out
+    assert "PilotStateChanged(state=<PilotState.B" in out
     status = ask(simulator, "status")
     assert status.startswith("cp=STATE_B ")
     assert ask(simulator, "bogus").startswith("unknown command")

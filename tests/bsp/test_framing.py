@@ -51,9 +51,22 @@ def test_cobs_known_vectors() -> None:
     assert cobs_encode(b"\x00\x00") == b"\x01\x01\x01"
     assert cobs_encode(b"\x11\x22\x00\x33") == b"\x03\x11\x22\x02\x33"
     assert cobs_encode(b"\x11\x00\x00\x00") == b"\x02\x11\x01\x01\x01"
-    data = bytes(range(1, 255))
-    assert cobs_encode(data) == b"\xff" + data + b"\x01"
     assert cobs_decode(b"\x03\x11\x22\x02\x33") == b"\x11\x22\x00\x33"
+
+
+def test_cobs_ends_a_final_254_byte_run_as_the_firmware_does() -> None:
+    """The firmware's encoder (yeti-firmware MgmtLink.cpp cobsEncode) writes no empty block after a final
+    0xFF block; both forms decode to the same bytes (the MCU's decoder and ours accept either)."""
+    data = bytes(range(1, 255))  # 254 non-zero bytes
+    assert cobs_encode(data) == b"\xff" + data
+    assert cobs_decode(b"\xff" + data) == data
+    assert cobs_decode(b"\xff" + data + b"\x01") == data
+    assert cobs_encode(data + b"\x07") == b"\xff" + data + b"\x02\x07"
+    # the largest frame the MCU accepts: 250 payload bytes + CRC = 254 decoded bytes
+    payload = bytes(range(1, 251))
+    frame = encode_frame(payload)
+    assert len(frame) <= MAX_DECODED_SIZE + 2 and frame.endswith(b"\x00") and 0 not in frame[:-1]
+    assert FrameDecoder().feed(frame) == [payload]
 
 
 def test_cobs_decode_rejects_code_past_end_and_zero() -> None:
@@ -159,20 +172,19 @@ def test_mutated_frames_are_dropped_not_misread(payloads: list[bytes], data: st.
 
 def test_payload_plus_crc_byte_is_refused_by_the_message_layer(test_data: Path) -> None:
     """The JAMCRC aliasing above yields a real message followed by one byte: no Yeti message parses then."""
-    from evcharge.bsp.yeti._generated import yeti_pb as pb
-    from evcharge.bsp.yeti.wire import DecodeError
+    from evcharge.bsp.yeti import messages as pb
 
     checked = 0
     rows = golden(test_data)
     for _name, payload, _crc, _frame in rows:
         for cls in (pb.McuToEverest, pb.EverestToMcu):
             try:
-                cls.decode(payload)
-            except DecodeError:
+                cls.FromString(payload)
+            except pb.DecodeError:
                 continue
             for extra in range(256):
-                with pytest.raises(DecodeError):
-                    cls.decode(payload + bytes([extra]))
+                with pytest.raises(pb.DecodeError):
+                    cls.FromString(payload + bytes([extra]))
             checked += 1
     assert checked >= len(rows)
 

@@ -1,21 +1,25 @@
-"""Yeti protobuf messages: generated classes, wire format, interop with Google's protobuf runtime."""
+"""Yeti protobuf messages: protoc's classes, the firmware's reference definition, codegen --check."""
 
 from __future__ import annotations
 
-import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+from google.protobuf.unknown_fields import UnknownFieldSet
 from hypothesis import given
 from hypothesis import strategies as st
 
 from evcharge.bsp import codegen
-from evcharge.bsp.errors import DecodeError, LocalProtocolError
 from evcharge.bsp.yeti import messages as pb
-from evcharge.bsp.yeti.wire import Kind, Message
 
+# Payloads from the firmware's framing (tests/data/yeti/golden_frames.txt, also checked frame by frame in
+# test_framing.py): a oneof member is written even at its default value (cp_state A = b0 06 00).
 GOLDEN = {
     "b806e807": pb.EverestToMcu(pwm_duty_cycle=1000),
     "b80600": pb.EverestToMcu(pwm_duty_cycle=0),
@@ -27,186 +31,158 @@ GOLDEN = {
     "8201020801": pb.EverestToMcu(firmware_update=pb.FirmwareUpdate(invoke_rom_bootloader=True)),
 }
 GOLDEN_MCU = {
-    "b00601": pb.McuToEverest(cp_state=pb.CpState.STATE_B),
-    "b00600": pb.McuToEverest(cp_state=pb.CpState.STATE_A),
+    "b00601": pb.McuToEverest(cp_state=pb.STATE_B),
+    "b00600": pb.McuToEverest(cp_state=pb.STATE_A),
     "b80600": pb.McuToEverest(relais_state=False),
-    "a80600": pb.McuToEverest(reset=pb.ResetReason.USER),
+    "a80600": pb.McuToEverest(reset=pb.USER),
 }
 
 
 def test_golden_payloads() -> None:
     for hexed, msg in GOLDEN.items():
-        assert msg.encode().hex() == hexed
-        assert pb.EverestToMcu.decode(bytes.fromhex(hexed)) == msg
+        assert msg.SerializeToString().hex() == hexed
+        assert pb.EverestToMcu.FromString(bytes.fromhex(hexed)) == msg
     for hexed, mcu in GOLDEN_MCU.items():
-        assert mcu.encode().hex() == hexed
-        assert pb.McuToEverest.decode(bytes.fromhex(hexed)) == mcu
+        assert mcu.SerializeToString().hex() == hexed
+        assert pb.McuToEverest.FromString(bytes.fromhex(hexed)) == mcu
 
 
 def test_oneof_holds_one_member() -> None:
-    with pytest.raises(LocalProtocolError, match="oneof"):
-        pb.EverestToMcu(reset=True, allow_power_on=True)
-    # on the wire, the last member wins (protobuf semantics)
-    both = pb.EverestToMcu(reset=True).encode() + pb.EverestToMcu(allow_power_on=False).encode()
-    assert pb.EverestToMcu.decode(both) == pb.EverestToMcu(allow_power_on=False)
-
-
-def test_encode_misuse_is_local_error() -> None:
-    with pytest.raises(LocalProtocolError):
-        pb.EverestToMcu(pwm_duty_cycle=-1).encode()
-    with pytest.raises(LocalProtocolError):
-        pb.EverestToMcu(pwm_duty_cycle=2**32).encode()
-    with pytest.raises(LocalProtocolError, match="limit is 50"):
-        pb.KeepAlive(sw_version_string="x" * 51).encode()
-    with pytest.raises(LocalProtocolError):
-        pb.PowerMeter(vrmsL1=1e300).encode()
+    msg = pb.EverestToMcu(reset=True)
+    msg.allow_power_on = False  # setting another member clears the first (protobuf semantics)
+    assert msg.WhichOneof("payload") == "allow_power_on" and not msg.HasField("reset")
+    # on the wire, the last member wins
+    both = pb.EverestToMcu(reset=True).SerializeToString() + pb.EverestToMcu(allow_power_on=False).SerializeToString()
+    assert pb.EverestToMcu.FromString(both) == pb.EverestToMcu(allow_power_on=False)
 
 
 @pytest.mark.parametrize(
-    ("hexed", "why"),
-    [
-        ("b006", "truncated varint"),
-        ("b00609", "not a CpState"),
-        ("bd0600000000", "wire type 5 does not fit"),
-        ("9a06", "truncated"),
-        ("9a06050801", "runs past"),
-        ("ffffffffffffffffffff01", "longer than 10"),
-        ("00", "field number 0"),
-        ("1a0332ff", "runs past"),
-        ("1a033201ff", "UTF-8"),
-        ("0b", "wire type 3"),
-    ],
-)
-def test_decode_errors(hexed: str, why: str) -> None:
-    with pytest.raises(DecodeError, match=why):
-        pb.McuToEverest.decode(bytes.fromhex(hexed))
+    "hexed",
+    ["b006", "9a06", "9a06050801", "ffffffffffffffffffff01", "00", "1a0332ff", "1a033201ff", "0b", "0c"],
+    ids=["truncated varint", "truncated length", "past the end", "11-byte varint", "field 0", "string past end",
+         "bad UTF-8", "start group", "end group"],
+)  # fmt: skip
+def test_malformed_payloads_raise_decode_error(hexed: str) -> None:
+    with pytest.raises(pb.DecodeError):
+        pb.McuToEverest.FromString(bytes.fromhex(hexed))
 
 
-def test_unknown_fields_are_skipped() -> None:
+def test_unknown_fields_are_kept_aside_and_the_payload_read() -> None:
+    # a varint field 8191, a fixed32 field 8177, then cp_state C: what a newer firmware could send
     extra = bytes.fromhex("f8ff0301") + bytes.fromhex("8dff030000803f") + bytes.fromhex("b00602")
-    assert pb.McuToEverest.decode(extra) == pb.McuToEverest(cp_state=pb.CpState.STATE_C)
+    msg = pb.McuToEverest.FromString(extra)
+    assert msg.WhichOneof("payload") == "cp_state" and msg.cp_state == pb.STATE_C
+    unknown = UnknownFieldSet(msg)
+    assert sorted(unknown[i].field_number for i in range(len(unknown))) == [8177, 8191]
 
 
-# ---------------------------------------------------------------- interop with Google's runtime
-def _google_classes(proto_text: str) -> dict[str, Any]:
-    """Build a descriptor from a .proto (via our parser) and let Google's runtime make message classes."""
-    messages, enums = codegen.parse(proto_text)
-    fdp = descriptor_pb2.FileDescriptorProto(name="yeti_ref.proto", package="yetiref", syntax="proto3")
-    scalar = {
-        "uint32": descriptor_pb2.FieldDescriptorProto.TYPE_UINT32,
-        "bool": descriptor_pb2.FieldDescriptorProto.TYPE_BOOL,
-        "float": descriptor_pb2.FieldDescriptorProto.TYPE_FLOAT,
-        "string": descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
-    }
-    enum_names = {e.name for e in enums}
-    for e in enums:
-        ed = fdp.enum_type.add(name=e.name)
-        for name, value in e.values:
-            ed.value.add(name=f"{e.name}_{name}", number=value)
-    for m in messages:
-        md = fdp.message_type.add(name=m.name)
-        for o in m.oneofs:
-            md.oneof_decl.add(name=o)
-        for f in m.fields:
-            fd = md.field.add(name=f.name, number=f.number, label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
-            if f.type in scalar:
-                fd.type = scalar[f.type]
-            elif f.type in enum_names:
-                fd.type = descriptor_pb2.FieldDescriptorProto.TYPE_ENUM
-                fd.type_name = f".yetiref.{f.type}"
-            else:
-                fd.type = descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE
-                fd.type_name = f".yetiref.{f.type}"
-            if f.oneof is not None:
-                fd.oneof_index = m.oneofs.index(f.oneof)
-    pool = descriptor_pool.DescriptorPool()
-    fd_desc = pool.Add(fdp)
-    del fd_desc
-    return {m.name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"yetiref.{m.name}")) for m in messages}
+# ---------------------------------------------------------------- the firmware's reference definition
+def _compile(proto: Path, name: str) -> descriptor_pb2.FileDescriptorProto:
+    """protoc (grpcio-tools) compiles a .proto into its descriptor."""
+    pytest.importorskip("grpc_tools")
+    out = proto.parent / f"{name}.pb"
+    subprocess.run(
+        [sys.executable, "-m", "grpc_tools.protoc", f"-I{proto.parent}", f"--descriptor_set_out={out}", proto.name],
+        check=True,
+        capture_output=True,
+    )
+    fds = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
+    return fds.file[0]
 
 
 @pytest.fixture(scope="module")
-def google(test_data: Path) -> dict[str, Any]:
-    # the reference .proto from the firmware, not ours: proves our field numbers and types are the same
-    return _google_classes((test_data / "yeti" / "yeti.proto").read_text())
+def reference(tmp_path_factory: pytest.TempPathFactory, test_data: Path) -> dict[str, Any]:
+    """Message classes of the firmware's own yeti.proto (tests/data/yeti), in a pool of their own."""
+    tmp = tmp_path_factory.mktemp("yeti_ref")
+    proto = tmp / "yeti.proto"
+    proto.write_text((test_data / "yeti" / "yeti.proto").read_text())
+    fdp = _compile(proto, "ref")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return {m.name: message_factory.GetMessageClass(pool.FindMessageTypeByName(m.name)) for m in fdp.message_type}
 
 
-def test_our_proto_matches_the_reference(test_data: Path) -> None:
-    ours = codegen.parse(codegen.PROTO.read_text())
-    ref = codegen.parse((test_data / "yeti" / "yeti.proto").read_text())
-    shape = lambda parsed: (  # noqa: E731
-        {m.name: [(f.name, f.type, f.number, f.oneof) for f in m.fields] for m in parsed[0]},
-        {e.name: e.values for e in parsed[1]},
-    )
-    assert shape(ours) == shape(ref)
+def _shape(desc: Descriptor) -> list[tuple[str, int, int, str | None, str]]:
+    return [
+        (
+            f.name,
+            f.number,
+            f.type,
+            f.containing_oneof.name if f.containing_oneof else None,
+            f.message_type.name if f.message_type else f.enum_type.name if f.enum_type else "",
+        )
+        for f in desc.fields
+    ]
 
 
-def _value(kind: Kind, typ: Any) -> st.SearchStrategy[Any]:
-    if kind is Kind.UINT32:
+def test_our_proto_matches_the_firmwares(reference: dict[str, Any]) -> None:
+    ours = pb.McuToEverest.DESCRIPTOR.file
+    assert set(ours.message_types_by_name) == set(reference)
+    for name, cls in reference.items():
+        assert _shape(ours.message_types_by_name[name]) == _shape(cls.DESCRIPTOR), name
+    theirs = reference["McuToEverest"].DESCRIPTOR.file
+    for name, enum in ours.enum_types_by_name.items():
+        assert [(v.name, v.number) for v in enum.values] == [
+            (v.name, v.number) for v in theirs.enum_types_by_name[name].values
+        ], name
+
+
+def _value(field: FieldDescriptor) -> st.SearchStrategy[Any]:
+    if field.type == FieldDescriptor.TYPE_UINT32:
         return st.integers(0, 2**32 - 1)
-    if kind is Kind.BOOL:
+    if field.type == FieldDescriptor.TYPE_BOOL:
         return st.booleans()
-    if kind is Kind.FLOAT:
+    if field.type == FieldDescriptor.TYPE_FLOAT:
         return st.floats(width=32, allow_nan=False)
-    if kind is Kind.STRING:
-        return st.text(max_size=12).filter(lambda s: len(s.encode()) <= 50)
-    if kind is Kind.ENUM:
-        return st.sampled_from(list(typ))
-    return _message(typ)
+    if field.type == FieldDescriptor.TYPE_STRING:
+        return st.text(max_size=12).filter(lambda s: len(s.encode()) <= pb.SW_VERSION_MAX_BYTES)
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        return st.sampled_from([v.number for v in field.enum_type.values])
+    return _message(field.message_type._concrete_class)
 
 
-def _message(cls: type[Message]) -> st.SearchStrategy[Any]:
-    plain = {f.name: _value(f.kind, f.type) for f in cls.FIELDS if f.oneof is None}
-    oneof_members = [f for f in cls.FIELDS if f.oneof is not None]
-    if not oneof_members:
+def _message(cls: type[Message]) -> st.SearchStrategy[Message]:
+    fields = cls.DESCRIPTOR.fields
+    plain = {f.name: _value(f) for f in fields if f.containing_oneof is None}
+    members = [f for f in fields if f.containing_oneof is not None]
+    if not members:
         return st.builds(cls, **plain)
-    return st.one_of(*[st.builds(cls, **plain, **{f.name: _value(f.kind, f.type)}) for f in oneof_members])
-
-
-def _assert_same(ours: Message, theirs: Any) -> None:
-    for spec in ours.FIELDS:
-        value = getattr(ours, spec.name)
-        if spec.oneof is not None:
-            present = theirs.WhichOneof(spec.oneof) == spec.name
-            assert present == (value is not None), spec.name
-            if value is None:
-                continue
-        other = getattr(theirs, spec.name)
-        if spec.kind is Kind.MESSAGE:
-            _assert_same(value, other)
-        elif spec.kind is Kind.FLOAT:
-            assert value == other or (math.isnan(value) and math.isnan(other)), spec.name
-        elif spec.kind is Kind.ENUM:
-            assert int(value) == other
-        else:
-            assert value == other, spec.name
+    return st.one_of(*[st.builds(cls, **plain, **{f.name: _value(f)}) for f in members])
 
 
 @pytest.mark.interop
 @pytest.mark.property
 @given(st.one_of(_message(pb.McuToEverest), _message(pb.EverestToMcu)))
-def test_google_protobuf_reads_our_bytes_and_we_read_theirs(google: dict[str, Any], msg: Message) -> None:
-    theirs = google[type(msg).__name__]()
-    theirs.ParseFromString(msg.encode())
-    _assert_same(msg, theirs)
-    # and back: Google's serialisation decodes to the same message
-    assert type(msg).decode(theirs.SerializeToString()) == msg
+def test_the_firmwares_definition_reads_our_bytes_and_we_read_its(reference: dict[str, Any], msg: Message) -> None:
+    data = msg.SerializeToString()
+    theirs = reference[type(msg).__name__].FromString(data)
+    assert theirs.SerializeToString() == data  # every field known on both sides, in the same order
+    assert type(msg).FromString(theirs.SerializeToString()) == msg
+
+
+# ---------------------------------------------------------------- generated code
+def test_generated_files_say_so_with_the_source_hash() -> None:
+    text = codegen.PROTO.read_text(encoding="utf-8")
+    for path in (codegen.OUTPUT, codegen.STUB):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        digest = codegen.source_digest(text)
+        assert first.startswith(f"# @generated by evcharge.bsp.codegen from {codegen.SOURCE_NAME} sha256={digest}")
+        assert first.endswith("-- DO NOT EDIT")
 
 
 def test_codegen_check_is_clean_and_detects_changes() -> None:
+    pytest.importorskip("grpc_tools")
+    text = codegen.PROTO.read_text(encoding="utf-8")
+    assert codegen.check(text) == []
     assert codegen.main(["--check"]) == 0
-    text = codegen.PROTO.read_text()
-    assert codegen.generate(text) == codegen.OUTPUT.read_text()
     changed = text.replace("bool allow_power_on = 104;", "bool allow_power_on = 114;")
     assert changed != text
-    assert codegen.generate(changed) != codegen.OUTPUT.read_text()
-    first = codegen.OUTPUT.read_text().splitlines()[0]
-    assert first.startswith("# @generated by evcharge.bsp.codegen from evcharge/bsp/yeti/yeti.proto sha256=")
-    assert first.endswith("-- DO NOT EDIT")
+    assert codegen.check(changed) != []  # the recorded hash is another file's
+    fresh = codegen.generate(changed)
+    assert codegen.embedded_descriptor(fresh.module) != codegen.embedded_descriptor(codegen.OUTPUT.read_text())
 
 
-def test_codegen_rejects_unsupported_syntax() -> None:
-    with pytest.raises(codegen.ProtoSyntaxError, match="repeated"):
-        codegen.parse('syntax = "proto3"; message M { repeated uint32 x = 1; }')
-    with pytest.raises(codegen.ProtoSyntaxError, match="unknown type"):
-        codegen.parse('syntax = "proto3"; message M { sint64 x = 1; }')
+def test_codegen_reports_protoc_errors() -> None:
+    pytest.importorskip("grpc_tools")
+    with pytest.raises(codegen.CodegenError, match="protoc failed"):
+        codegen.generate('syntax = "proto3"; message M { sint64 x = 1; uint32 y = 1; }')

@@ -8,20 +8,31 @@ from hypothesis import strategies as st
 
 from evcharge.bsp.errors import LocalProtocolError, UnsupportedFirmwareError
 from evcharge.bsp.events import (
+    AllowPowerOn,
     BoardErrorKind,
     BoardReady,
     BoardReset,
     BootloaderEntered,
-    CpState,
-    CpStateChanged,
+    Enable,
+    EnterBootloader,
     ErrorCleared,
     ErrorRaised,
+    LockConnector,
     MeterReading,
-    PowerOff,
-    PowerOn,
+    PilotE,
+    PilotF,
+    PilotState,
+    PilotStateChanged,
+    PilotX1,
     PowerReason,
     ProtocolViolation,
+    PwmOn,
+    RelaysClosed,
+    RelaysOpened,
+    ResetBoard,
     ResetReason,
+    SetThreePhases,
+    Start,
     Telemetry,
 )
 from evcharge.bsp.interface import BoardSupport
@@ -41,14 +52,14 @@ from .harness import Link
 
 
 def sent(link: Link, field: str) -> list[object]:
-    return [getattr(m, field) for m in link.sim.received if m.which_oneof("payload") == field]
+    return [getattr(m, field) for m in link.sim.received if m.WhichOneof("payload") == field]
 
 
 def charging(link: Link, duty: float = 26.67) -> None:
     link.car.plug_in()
     link.run(0.3)
-    link.core.pwm_on(duty)
-    link.core.allow_power_on(True, PowerReason.FULL_POWER_CHARGING)
+    link.core.send(PwmOn(duty_percent=duty), link.now)
+    link.core.send(AllowPowerOn(allow=True, reason=PowerReason.FULL_POWER_CHARGING), link.now)
     link.car.request_power()
     link.run(1.0)
     assert link.core.relays_on
@@ -66,7 +77,7 @@ def test_start_up_sequence() -> None:
     link = Link(start=False)
     link.sim.power_up(link.now - 10)
     link.sim.data_to_send()  # the board booted long ago; its boot messages are gone
-    link.core.start(link.now)
+    link.core.send(Start(), link.now)
     assert link.core.state is YetiState.RESETTING
     link.pump()
     assert sent(link, "reset") == [True]
@@ -96,7 +107,7 @@ def test_host_keep_alive_every_second() -> None:
 def test_hardware_reset_sends_no_reset_message() -> None:
     link = Link(YetiConfig(hardware_reset=True), start=False)
     link.sim.hardware_reset(link.now)  # what the transport does with the GPIO line
-    link.core.start(link.now)
+    link.core.send(Start(), link.now)
     link.run(0.5)
     assert sent(link, "reset") == []
     assert [(r.reason, r.spurious) for r in link.of(BoardReset)] == [(ResetReason.USER, False)]
@@ -108,7 +119,7 @@ def test_missing_reset_reason_is_tolerated() -> None:
     link.host_to_board_enabled = False  # the reset request is lost; the board keeps sending keep-alives
     link.sim.power_up(link.now - 1)
     link.sim.data_to_send()
-    link.core.start(link.now)
+    link.core.send(Start(), link.now)
     link.run(1.5)
     assert any("reset reason" in e.detail for e in link.of(ProtocolViolation))
     assert link.core.state is YetiState.READY
@@ -125,21 +136,21 @@ def test_legacy_firmware_is_refused() -> None:
     link = Link(start=False)
     link.sim = type(link.sim)(SimulatorConfig(firmware_version="1.6-0-gdeadbee"), link.car)
     link.sim.power_up(link.now)
-    link.core.start(link.now)
+    link.core.send(Start(), link.now)
     with pytest.raises(UnsupportedFirmwareError, match=r"'1\.6-0-gdeadbee' is not supported.*>= 2\.0"):
         link.pump()
     assert link.core.state is YetiState.UNSUPPORTED
     assert link.core.get_timer() is None
     with pytest.raises(LocalProtocolError, match="not supported"):
-        link.core.pwm_on(10)
+        link.core.send(PwmOn(duty_percent=10), link.now)
     # later bytes do not raise again
     link.core.receive_data(link.sim.data_to_send(), link.now)
 
 
 def test_unparseable_version_is_refused() -> None:
     core = YetiProtocol()
-    core.start(0.0)
-    frame = encode_frame(pb.McuToEverest(keep_alive=pb.KeepAliveLo(sw_version_string="garbage")).encode())
+    core.send(Start(), 0.0)
+    frame = encode_frame(pb.McuToEverest(keep_alive=pb.KeepAliveLo(sw_version_string="garbage")).SerializeToString())
     with pytest.raises(UnsupportedFirmwareError):
         core.receive_data(frame, 0.1)
 
@@ -166,22 +177,22 @@ def test_pwm_units() -> None:
 
 def test_cp_commands_on_the_wire() -> None:
     link = Link()
-    link.core.pwm_on(10)
-    link.core.cp_state_f()
-    link.core.cp_state_x1()
+    link.core.send(PwmOn(duty_percent=10), link.now)
+    link.core.send(PilotF(), link.now)
+    link.core.send(PilotX1(), link.now)
     link.pump()
     assert sent(link, "pwm_duty_cycle")[-3:] == [1000, 0, 10000]
     with pytest.raises(LocalProtocolError, match="state E"):
-        link.core.cp_state_e()
+        link.core.send(PilotE(), link.now)
 
 
 def test_commands_before_start_are_misuse() -> None:
     core = YetiProtocol()
     with pytest.raises(LocalProtocolError, match="start"):
-        core.pwm_on(10)
-    core.start(0)
+        core.send(PwmOn(duty_percent=10), 0.0)
+    core.send(Start(), 0)
     with pytest.raises(LocalProtocolError):
-        core.start(1)
+        core.send(Start(), 1)
 
 
 def test_whole_ac_session() -> None:
@@ -190,15 +201,15 @@ def test_whole_ac_session() -> None:
     link.take()
     link.car.plug_in()
     link.run(0.5)
-    assert [e.state for e in link.of(CpStateChanged)] == [CpState.B]
-    link.core.pwm_on(26.67)  # 16 A
-    link.core.allow_power_on(True, PowerReason.FULL_POWER_CHARGING)
+    assert [e.state for e in link.of(PilotStateChanged)] == [PilotState.B]
+    link.core.send(PwmOn(duty_percent=26.67), link.now)  # 16 A
+    link.core.send(AllowPowerOn(allow=True, reason=PowerReason.FULL_POWER_CHARGING), link.now)
     link.car.request_power()
     link.run(0.5)
-    assert [e.state for e in link.of(CpStateChanged)] == [CpState.B, CpState.C]
-    assert len(link.of(PowerOn)) == 1
-    c_at = next(e.now for e in link.of(CpStateChanged) if e.state is CpState.C)
-    on_at = link.of(PowerOn)[0].now
+    assert [e.state for e in link.of(PilotStateChanged)] == [PilotState.B, PilotState.C]
+    assert len(link.of(RelaysClosed)) == 1
+    c_at = next(e.now for e in link.of(PilotStateChanged) if e.state is PilotState.C)
+    on_at = link.of(RelaysClosed)[0].now
     assert on_at - c_at >= 0.1 - 1e-9  # relay coil delay
     link.run(10.0)
     meters = link.of(MeterReading)
@@ -213,19 +224,19 @@ def test_whole_ac_session() -> None:
     assert link.of(Telemetry) and link.of(Telemetry)[-1].relais_on
     link.car.stop_requesting()
     link.run(0.5)
-    assert len(link.of(PowerOff)) == 1
-    link.core.allow_power_on(False, PowerReason.POWER_OFF)
-    link.core.cp_state_x1()
+    assert len(link.of(RelaysOpened)) == 1
+    link.core.send(AllowPowerOn(allow=False, reason=PowerReason.POWER_OFF), link.now)
+    link.core.send(PilotX1(), link.now)
     link.car.unplug()
     link.run(0.5)
-    assert [e.state for e in link.of(CpStateChanged)][-2:] == [CpState.B, CpState.A]
+    assert [e.state for e in link.of(PilotStateChanged)][-2:] == [PilotState.B, PilotState.A]
     assert link.of(MeterReading)[-1].current_a == (0.0, 0.0, 0.0)
     assert not link.of(ErrorRaised)
 
 
 def test_one_phase_charging_and_phase_command() -> None:
     link = Link()
-    link.core.set_three_phases(False)
+    link.core.send(SetThreePhases(three_phases=False), link.now)
     charging(link)
     link.run(0.5)
     assert link.of(MeterReading)[-1].current_a[1:] == (0.0, 0.0)
@@ -236,15 +247,15 @@ def test_phase_count_checked_against_capabilities() -> None:
     link = Link(sim_config=SimulatorConfig(max_phases=1))
     link.run(0.5)
     with pytest.raises(LocalProtocolError, match=r"1\.\.1"):
-        link.core.set_three_phases(True)
+        link.core.send(SetThreePhases(three_phases=True), link.now)
 
 
 def test_connector_lock() -> None:
     link = Link()
-    link.core.lock_connector(True)
+    link.core.send(LockConnector(lock=True), link.now)
     link.pump()
     assert link.sim.connector_locked
-    link.core.lock_connector(False)
+    link.core.send(LockConnector(lock=False), link.now)
     link.pump()
     assert not link.sim.connector_locked
 
@@ -260,15 +271,15 @@ def test_rcd_trip_withdraws_power_at_once() -> None:
     link.run(0.5)
     assert errors(link, ErrorRaised) == [BoardErrorKind.RCD_TRIGGERED]
     assert sent(link, "allow_power_on")[-1] is False
-    assert link.of(PowerOff)  # the firmware does not switch off by itself: the host's withdrawal did it
+    assert link.of(RelaysOpened)  # the firmware does not switch off by itself: the host's withdrawal did it
     assert not link.sim.relays_on
     with pytest.raises(LocalProtocolError, match="MREC2GroundFailure"):
-        link.core.allow_power_on(True)
+        link.core.send(AllowPowerOn(allow=True), link.now)
     link.sim.inject_rcd_leakage(0.0)
     link.car.unplug()  # the firmware clears the latched RCD flag in state A
     link.run(0.5)
     assert errors(link, ErrorCleared) == [BoardErrorKind.RCD_TRIGGERED]
-    link.core.allow_power_on(True)
+    link.core.send(AllowPowerOn(allow=True), link.now)
 
 
 def test_rcd_dc_threshold() -> None:
@@ -287,7 +298,7 @@ def test_over_current_withdraws_power() -> None:
     link.sim.inject_over_current()
     link.run(0.5)
     assert errors(link, ErrorRaised) == [BoardErrorKind.OVER_CURRENT]
-    assert link.of(PowerOff) and not link.sim.relays_on
+    assert link.of(RelaysOpened) and not link.sim.relays_on
     assert sent(link, "allow_power_on")[-1] is False
 
 
@@ -296,38 +307,38 @@ def test_welded_contactor_detected_from_the_meter() -> None:
     charging(link)
     link.take()
     link.sim.weld_relays()
-    link.core.allow_power_on(False, PowerReason.POWER_OFF)
+    link.core.send(AllowPowerOn(allow=False, reason=PowerReason.POWER_OFF), link.now)
     link.run(2.0)
-    assert link.of(PowerOff)  # the board reports the relays as switched off...
+    assert link.of(RelaysOpened)  # the board reports the relays as switched off...
     raised = link.of(ErrorRaised)
     assert [e.kind for e in raised] == [BoardErrorKind.CONTACTOR_FAULT]  # ...but current still flows
     assert "welded" in raised[0].detail
     with pytest.raises(LocalProtocolError):
-        link.core.allow_power_on(True)
+        link.core.send(AllowPowerOn(allow=True), link.now)
 
 
 def test_c1_cutoff_after_seven_seconds() -> None:
     link = Link()
     charging(link)
     link.take()
-    link.core.cp_state_x1()  # the car should stop within 3 s; here it keeps C
+    link.core.send(PilotX1(), link.now)  # the car should stop within 3 s; here it keeps C
     link.run(6.5)
-    assert not link.of(PowerOff)
+    assert not link.of(RelaysOpened)
     link.run(1.0)
-    offs = link.of(PowerOff)
+    offs = link.of(RelaysOpened)
     assert len(offs) == 1
 
 
 def test_diode_fault() -> None:
     link = Link()
     link.car.plug_in()
-    link.core.pwm_on(10)
+    link.core.send(PwmOn(duty_percent=10), link.now)
     link.run(0.3)
     link.take()
     link.car.set_diode_fault(True)
     link.run(0.3)
     assert errors(link, ErrorRaised) == [BoardErrorKind.DIODE_FAULT]
-    assert [e.state for e in link.of(CpStateChanged)] == [CpState.F]
+    assert [e.state for e in link.of(PilotStateChanged)] == [PilotState.F]
     link.car.set_diode_fault(False)
     link.run(0.3)
     assert errors(link, ErrorCleared) == [BoardErrorKind.DIODE_FAULT]
@@ -336,12 +347,12 @@ def test_diode_fault() -> None:
 def test_state_d_reports_ventilation_not_available_and_no_power() -> None:
     link = Link()
     link.car.plug_in()
-    link.core.pwm_on(10)
-    link.core.allow_power_on(True)
+    link.core.send(PwmOn(duty_percent=10), link.now)
+    link.core.send(AllowPowerOn(allow=True), link.now)
     link.car.request_power(ventilation=True)
     link.run(1.0)
     assert BoardErrorKind.VENTILATION_NOT_AVAILABLE in errors(link, ErrorRaised)
-    assert not link.of(PowerOn)
+    assert not link.of(RelaysClosed)
 
 
 def test_bad_crc_and_garbage_are_tolerated() -> None:
@@ -358,7 +369,7 @@ def test_bad_crc_and_garbage_are_tolerated() -> None:
     assert stats.cobs_errors + stats.size_errors >= 1
     assert stats.frames - frames_before >= 2.0 / 0.2 * 3 - 1  # keep-alive, telemetry, meter every 200 ms
     assert link.of(ProtocolViolation)
-    assert not link.of(ErrorRaised) and not link.of(PowerOff)
+    assert not link.of(ErrorRaised) and not link.of(RelaysOpened)
     assert link.core.relays_on and link.of(MeterReading)
 
 
@@ -390,7 +401,7 @@ def test_link_loss_and_recovery() -> None:
     assert errors(link, ErrorCleared) == [BoardErrorKind.COMMUNICATION_FAULT]
     assert not link.core.link_lost
     assert not link.sim.relays_on  # the board saw the withdrawal...
-    assert link.of(PowerOff) and not link.core.relays_on  # ...whose report was lost with the link
+    assert link.of(RelaysOpened) and not link.core.relays_on  # ...whose report was lost with the link
     # the board is reset to learn its present state; that reset is the core's own, not spurious
     assert [(r.spurious, r.now > start + 8.0) for r in link.of(BoardReset)] == [(False, True)]
     assert link.core.state is YetiState.READY
@@ -407,7 +418,7 @@ def test_link_loss_without_reset_keeps_the_board_running() -> None:
     assert errors(link, ErrorRaised) == [BoardErrorKind.COMMUNICATION_FAULT]
     assert errors(link, ErrorCleared) == [BoardErrorKind.COMMUNICATION_FAULT]
     assert link.sim.boots == boots and not link.of(BoardReset)
-    assert link.of(PowerOff) and not link.core.relays_on
+    assert link.of(RelaysOpened) and not link.core.relays_on
 
 
 def test_reset_clears_latched_flags_and_a_persisting_fault_comes_back() -> None:
@@ -432,7 +443,7 @@ def test_reset_clears_latched_flags_and_a_persisting_fault_comes_back() -> None:
 
 def test_no_board_at_all_is_a_communication_fault() -> None:
     link = Link(start=False)
-    link.core.start(link.now)
+    link.core.send(Start(), link.now)
     link.run(7.0)
     assert errors(link, ErrorRaised) == [BoardErrorKind.COMMUNICATION_FAULT]
     assert link.core.state is YetiState.SYNCING
@@ -444,28 +455,28 @@ def test_no_board_at_all_is_a_communication_fault() -> None:
 
 def test_spurious_reset_while_charging() -> None:
     link = Link()
-    link.core.set_three_phases(False)
+    link.core.send(SetThreePhases(three_phases=False), link.now)
     charging(link)
     link.take()
     link.sim.spurious_reset(link.now)
     link.run(1.0)
     resets = link.of(BoardReset)
     assert resets == [BoardReset(ResetReason.WATCHDOG, True, resets[0].now)]
-    assert link.of(PowerOff)
+    assert link.of(RelaysOpened)
     # the core restored the PWM and the phase setting; power stays withdrawn until the charger allows it again
     assert link.sim.pwm_units == 2667
     assert link.sim.three_phases is False
     assert not link.sim.allow_power_on and not link.sim.relays_on
-    link.core.allow_power_on(True)
+    link.core.send(AllowPowerOn(allow=True), link.now)
     link.run(1.0)
-    assert link.of(PowerOn)
+    assert link.of(RelaysClosed)
 
 
 def test_expected_reset_is_not_spurious() -> None:
     link = Link()
     link.run(0.5)
     link.take()
-    link.core.reset(link.now)
+    link.core.send(ResetBoard(), link.now)
     link.run(1.0)
     assert [r.spurious for r in link.of(BoardReset)] == [False]
     assert link.core.state is YetiState.READY
@@ -473,24 +484,24 @@ def test_expected_reset_is_not_spurious() -> None:
 
 def test_disable_shows_f_and_holds_back_events() -> None:
     link = Link()
-    link.core.pwm_on(10)
+    link.core.send(PwmOn(duty_percent=10), link.now)
     link.run(0.3)
     link.take()
-    link.core.enable(False)
+    link.core.send(Enable(enabled=False), link.now)
     link.run(0.2)
     assert sent(link, "pwm_duty_cycle")[-1] == 0
     assert sent(link, "allow_power_on")[-1] is False
     with pytest.raises(LocalProtocolError, match="disabled"):
-        link.core.allow_power_on(True)
-    link.core.pwm_on(20)  # cached
+        link.core.send(AllowPowerOn(allow=True), link.now)
+    link.core.send(PwmOn(duty_percent=20), link.now)  # cached
     link.run(0.3)
     assert link.sim.pwm_units == 0
     link.take()
-    link.core.enable(True)
+    link.core.send(Enable(enabled=True), link.now)
     link.car.plug_in()
     link.run(0.5)
     assert link.sim.pwm_units == 2000
-    assert [e.state for e in link.of(CpStateChanged)] == [CpState.B]
+    assert [e.state for e in link.of(PilotStateChanged)] == [PilotState.B]
 
 
 def test_start_disabled() -> None:
@@ -502,7 +513,7 @@ def test_start_disabled() -> None:
 def test_bootloader_request() -> None:
     link = Link()
     link.run(0.5)
-    link.core.enter_bootloader(link.now)
+    link.core.send(EnterBootloader(), link.now)
     link.pump()
     assert link.sim.in_bootloader
     assert link.core.state is YetiState.BOOTLOADER
@@ -512,7 +523,7 @@ def test_bootloader_request() -> None:
     link.run(10.0)
     assert not link.of(ErrorRaised)  # silence is expected now
     with pytest.raises(LocalProtocolError, match="bootloader"):
-        link.core.pwm_on(10)
+        link.core.send(PwmOn(duty_percent=10), link.now)
 
 
 def test_offered_current_table() -> None:
@@ -529,7 +540,7 @@ def test_offered_current_table() -> None:
 @given(st.binary(max_size=3000))
 def test_core_survives_any_bytes(data: bytes) -> None:
     core = YetiProtocol()
-    core.start(0.0)
+    core.send(Start(), 0.0)
     core.receive_data(data, 0.5)
     core.handle_timer(10.0)
     while core.next_event() is not None:
@@ -540,7 +551,7 @@ def test_core_survives_any_bytes(data: bytes) -> None:
 @given(st.lists(st.sampled_from(["b00601", "b00602", "b80601", "b80600", "c2060218 01", "a80601"]), max_size=30))
 def test_core_survives_any_valid_message_order(msgs: list[str]) -> None:
     core = YetiProtocol()
-    core.start(0.0)
+    core.send(Start(), 0.0)
     for i, hexed in enumerate(msgs):
         core.receive_data(encode_frame(bytes.fromhex(hexed.replace(" ", ""))), 0.01 * i)
     while core.next_event() is not None:
@@ -553,12 +564,12 @@ def test_writes_after_a_reset_fit_the_mcu_rx_queue() -> None:
 
     link = Link()
     link.run(0.5)
-    link.core.pwm_on(10)
+    link.core.send(PwmOn(duty_percent=10), link.now)
     link.pump()
-    reset = encode_frame(pb.McuToEverest(reset=pb.ResetReason.WATCHDOG).encode())
+    reset = encode_frame(pb.McuToEverest(reset=pb.ResetReason.WATCHDOG).SerializeToString())
     link.core.receive_data(reset, link.now)
-    burst = [pb.EverestToMcu.decode(p) for p in FrameDecoder().feed(link.core.data_to_send())]
-    assert [m.which_oneof("payload") for m in burst] == ["keep_alive"] * 3
+    burst = [pb.EverestToMcu.FromString(p) for p in FrameDecoder().feed(b"".join(link.core.data_to_send()))]
+    assert [m.WhichOneof("payload") for m in burst] == ["keep_alive"] * 3
     keep_alive = encode_frame(
         pb.McuToEverest(
             keep_alive=pb.KeepAliveLo(
@@ -569,10 +580,10 @@ def test_writes_after_a_reset_fit_the_mcu_rx_queue() -> None:
                 hwcap_min_phase_count=1,
                 supports_changing_phases_during_charging=True,
             )
-        ).encode()
+        ).SerializeToString()
     )
     link.core.receive_data(keep_alive, link.now + 0.2)
-    after = [pb.EverestToMcu.decode(p) for p in FrameDecoder().feed(link.core.data_to_send())]
+    after = [pb.EverestToMcu.FromString(p) for p in FrameDecoder().feed(b"".join(link.core.data_to_send()))]
     assert after == [pb.EverestToMcu(set_number_of_phases=True), pb.EverestToMcu(pwm_duty_cycle=1000)]
 
 
@@ -580,22 +591,22 @@ def test_car_state_changes_during_f_are_not_lost() -> None:
     """While the pilot is at F the board sees -12 V; what the car did meanwhile shows when F ends."""
     link = Link()
     link.car.plug_in()
-    link.core.pwm_on(10)
+    link.core.send(PwmOn(duty_percent=10), link.now)
     link.run(0.5)
-    link.core.cp_state_f()
+    link.core.send(PilotF(), link.now)
     link.run(0.3)
     link.car.unplug()
     link.run(0.3)
     link.take()
-    link.core.cp_state_x1()
+    link.core.send(PilotX1(), link.now)
     link.run(0.3)
-    assert [e.state for e in link.of(CpStateChanged)] == [CpState.A]
+    assert [e.state for e in link.of(PilotStateChanged)] == [PilotState.A]
 
 
 def test_core_mirrors_the_firmware_dropping_pwm_in_state_a() -> None:
     link = Link()
     link.car.plug_in()
-    link.core.pwm_on(10)
+    link.core.send(PwmOn(duty_percent=10), link.now)
     link.run(0.5)
     link.car.unplug()
     link.run(0.5)
@@ -609,7 +620,7 @@ def test_boot_overlapping_the_reset_request_is_not_spurious() -> None:
     link = Link(YetiConfig(hardware_reset=True), start=False)
     link.sim.power_up(link.now)  # the board is just being powered...
     link.sim.hardware_reset(link.now + 0.01)  # ...and the host pulses the reset line as well
-    link.core.start(link.now)
+    link.core.send(Start(), link.now)
     link.run(1.0)
     assert [r.spurious for r in link.of(BoardReset)] == [False, False]
     assert len(link.of(BoardReady)) == 1 and link.core.state is YetiState.READY

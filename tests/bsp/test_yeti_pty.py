@@ -9,18 +9,23 @@ import pytest
 
 from evcharge.bsp.errors import UnsupportedFirmwareError
 from evcharge.bsp.events import (
+    AllowPowerOn,
     BoardErrorKind,
     BoardEvent,
     BoardReset,
     BootloaderEntered,
-    CpState,
-    CpStateChanged,
+    EnterBootloader,
     ErrorCleared,
     ErrorRaised,
     MeterReading,
-    PowerOff,
-    PowerOn,
+    PilotState,
+    PilotStateChanged,
+    PilotX1,
     PowerReason,
+    PwmOn,
+    RelaysClosed,
+    RelaysOpened,
+    ResetBoard,
 )
 from evcharge.bsp.interface import BoardSupport
 from evcharge.bsp.transport.pty import PtySimulator
@@ -68,8 +73,8 @@ def eventually(check: Callable[[], bool], timeout: float = WAIT) -> bool:
     return True
 
 
-def is_cp(state: CpState) -> Callable[[BoardEvent], bool]:
-    return lambda e: isinstance(e, CpStateChanged) and e.state is state
+def is_cp(state: PilotState) -> Callable[[BoardEvent], bool]:
+    return lambda e: isinstance(e, PilotStateChanged) and e.state is state
 
 
 def is_error(kind: BoardErrorKind, cls: type = ErrorRaised) -> Callable[[BoardEvent], bool]:
@@ -78,12 +83,12 @@ def is_error(kind: BoardErrorKind, cls: type = ErrorRaised) -> Callable[[BoardEv
 
 def start_charging(bench: Bench, board: YetiSerialDriver) -> None:
     bench.do(lambda s, n: bench.car.plug_in())
-    board.wait_for(is_cp(CpState.B), WAIT)
-    board.pwm_on(26.67)
-    board.allow_power_on(True, PowerReason.FULL_POWER_CHARGING)
+    board.wait_for(is_cp(PilotState.B), WAIT)
+    board.send(PwmOn(duty_percent=26.67))
+    board.send(AllowPowerOn(allow=True, reason=PowerReason.FULL_POWER_CHARGING))
     bench.do(lambda s, n: bench.car.request_power())
-    board.wait_for(is_cp(CpState.C), WAIT)
-    board.wait_for(lambda e: isinstance(e, PowerOn), WAIT)
+    board.wait_for(is_cp(PilotState.C), WAIT)
+    board.wait_for(lambda e: isinstance(e, RelaysClosed), WAIT)
 
 
 def test_driver_is_a_board_support(board: YetiSerialDriver) -> None:
@@ -103,11 +108,11 @@ def test_whole_ac_session_over_a_pty(bench: Bench, board: YetiSerialDriver) -> N
     assert ev.current_a == pytest.approx((16.0, 16.0, 16.0))
     assert bench.do(lambda s, n: s.pwm_units) == 2667
     bench.do(lambda s, n: bench.car.stop_requesting())
-    board.wait_for(lambda e: isinstance(e, PowerOff), WAIT)
-    board.allow_power_on(False, PowerReason.POWER_OFF)
-    board.cp_state_x1()
+    board.wait_for(lambda e: isinstance(e, RelaysOpened), WAIT)
+    board.send(AllowPowerOn(allow=False, reason=PowerReason.POWER_OFF))
+    board.send(PilotX1())
     bench.do(lambda s, n: bench.car.unplug())
-    board.wait_for(is_cp(CpState.A), WAIT)
+    board.wait_for(is_cp(PilotState.A), WAIT)
     assert board.core.frame_stats.errors == 0
 
 
@@ -126,7 +131,7 @@ def test_trips_withdraw_power(
     bench.do(inject)
     seen: list[BoardEvent] = []
     board.wait_for(is_error(kind), WAIT, seen=seen)
-    board.wait_for(lambda e: isinstance(e, PowerOff), WAIT)
+    board.wait_for(lambda e: isinstance(e, RelaysOpened), WAIT)
     assert bench.do(lambda s, n: s.allow_power_on) is False
     assert bench.do(lambda s, n: s.relays_on) is False
 
@@ -134,15 +139,15 @@ def test_trips_withdraw_power(
 def test_welded_relay_detected(bench: Bench, board: YetiSerialDriver) -> None:
     start_charging(bench, board)
     bench.do(lambda s, n: s.weld_relays())
-    board.allow_power_on(False, PowerReason.POWER_OFF)
-    board.wait_for(lambda e: isinstance(e, PowerOff), WAIT)
+    board.send(AllowPowerOn(allow=False, reason=PowerReason.POWER_OFF))
+    board.wait_for(lambda e: isinstance(e, RelaysOpened), WAIT)
     board.wait_for(is_error(BoardErrorKind.CONTACTOR_FAULT), WAIT)
 
 
 def test_diode_fault(bench: Bench, board: YetiSerialDriver) -> None:
     bench.do(lambda s, n: bench.car.plug_in())
-    board.pwm_on(10)
-    board.wait_for(is_cp(CpState.B), WAIT)
+    board.send(PwmOn(duty_percent=10))
+    board.wait_for(is_cp(PilotState.B), WAIT)
     bench.do(lambda s, n: bench.car.set_diode_fault(True))
     board.wait_for(is_error(BoardErrorKind.DIODE_FAULT), WAIT)
 
@@ -161,7 +166,7 @@ def test_garbage_bad_crc_and_dropped_frames(bench: Bench, board: YetiSerialDrive
         board.wait_for(lambda e: isinstance(e, MeterReading), WAIT, seen=seen)
     stats = board.core.frame_stats
     assert stats.crc_errors >= 4 - 1 and stats.errors >= 5
-    assert not [e for e in seen if isinstance(e, ErrorRaised | PowerOff)]
+    assert not [e for e in seen if isinstance(e, ErrorRaised | RelaysOpened)]
     assert board.core.relays_on
 
 
@@ -170,9 +175,9 @@ def test_spurious_reset(bench: Bench, board: YetiSerialDriver) -> None:
     bench.do(lambda s, n: s.spurious_reset(n))
     ev = board.wait_for(lambda e: isinstance(e, BoardReset), WAIT)
     assert isinstance(ev, BoardReset) and ev.spurious
-    board.wait_for(lambda e: isinstance(e, PowerOff), WAIT)
-    board.allow_power_on(True)
-    board.wait_for(lambda e: isinstance(e, PowerOn), WAIT)
+    board.wait_for(lambda e: isinstance(e, RelaysOpened), WAIT)
+    board.send(AllowPowerOn(allow=True))
+    board.wait_for(lambda e: isinstance(e, RelaysClosed), WAIT)
 
 
 def test_link_loss_and_recovery(bench: Bench, board: YetiSerialDriver) -> None:
@@ -203,7 +208,7 @@ def test_start_up_with_a_reset_line(bench: Bench) -> None:
         assert isinstance(ev, BoardReset) and not ev.spurious
         assert line.pulses == 1
         assert bench.do(lambda s, n: s.boots) == boots + 1
-        assert not [m for m in bench.pty.sim.received if m.which_oneof("payload") == "reset"]
+        assert not [m for m in bench.pty.sim.received if m.WhichOneof("payload") == "reset"]
 
 
 def test_old_firmware_refused_over_pty() -> None:
@@ -214,7 +219,7 @@ def test_old_firmware_refused_over_pty() -> None:
 
 
 def test_bootloader_over_pty(bench: Bench, board: YetiSerialDriver) -> None:
-    board.enter_bootloader()
+    board.send(EnterBootloader())
     board.wait_for(lambda e: isinstance(e, BootloaderEntered), WAIT)
     assert eventually(lambda: bench.do(lambda s, n: s.in_bootloader) is True)
 
@@ -224,7 +229,7 @@ def test_reset_through_the_reset_line_is_not_spurious(bench: Bench) -> None:
     with YetiSerialDriver(bench.pty.port, reset_line=line) as drv:
         drv.wait_ready(WAIT)
         drv.wait_for(lambda e: isinstance(e, BoardReset), WAIT)
-        drv.reset()
+        drv.send(ResetBoard())
         ev = drv.wait_for(lambda e: isinstance(e, BoardReset), WAIT)
         assert isinstance(ev, BoardReset) and not ev.spurious
         assert line.pulses == 2

@@ -8,19 +8,19 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from evcharge.bsp.errors import LocalProtocolError
-from evcharge.bsp.events import CpState, PowerReason
+from evcharge.bsp.events import AllowPowerOn, Enable, PilotF, PilotState, PilotX1, PowerReason, PwmOn, SetThreePhases
 from evcharge.bsp.yeti import messages as pb
 from evcharge.bsp.yeti.protocol import POWER_BLOCKING_ERRORS, YetiState
 
 from .harness import Link
 
 _CP = {
-    pb.CpState.STATE_A: CpState.A,
-    pb.CpState.STATE_B: CpState.B,
-    pb.CpState.STATE_C: CpState.C,
-    pb.CpState.STATE_D: CpState.D,
-    pb.CpState.STATE_E: CpState.E,
-    pb.CpState.STATE_F: CpState.F,
+    pb.CpState.STATE_A: PilotState.A,
+    pb.CpState.STATE_B: PilotState.B,
+    pb.CpState.STATE_C: PilotState.C,
+    pb.CpState.STATE_D: PilotState.D,
+    pb.CpState.STATE_E: PilotState.E,
+    pb.CpState.STATE_F: PilotState.F,
 }
 
 
@@ -58,32 +58,32 @@ class YetiSafety(RuleBasedStateMachine):
     # ---- the charger
     @rule(duty=st.floats(min_value=5.0, max_value=96.0))
     def pwm(self, duty: float) -> None:
-        self.link.core.pwm_on(duty)
+        self.link.core.send(PwmOn(duty_percent=duty), self.link.now)
 
     @rule()
     def x1(self) -> None:
-        self.link.core.cp_state_x1()
+        self.link.core.send(PilotX1(), self.link.now)
 
     @rule()
     def f(self) -> None:
-        self.link.core.cp_state_f()
+        self.link.core.send(PilotF(), self.link.now)
 
     @rule(allow=st.booleans())
     def allow(self, allow: bool) -> None:
         blocked = bool(self.link.core.active_errors & POWER_BLOCKING_ERRORS) or not self.link.core.enabled
         if allow and blocked:
             with pytest.raises(LocalProtocolError):
-                self.link.core.allow_power_on(True, PowerReason.FULL_POWER_CHARGING)
+                self.link.core.send(AllowPowerOn(allow=True, reason=PowerReason.FULL_POWER_CHARGING), self.link.now)
         else:
-            self.link.core.allow_power_on(allow, PowerReason.FULL_POWER_CHARGING)
+            self.link.core.send(AllowPowerOn(allow=allow, reason=PowerReason.FULL_POWER_CHARGING), self.link.now)
 
     @rule(three=st.booleans())
     def phases(self, three: bool) -> None:
-        self.link.core.set_three_phases(three)
+        self.link.core.send(SetThreePhases(three_phases=three), self.link.now)
 
     @rule(enabled=st.booleans())
     def enable(self, enabled: bool) -> None:
-        self.link.core.enable(enabled)
+        self.link.core.send(Enable(enabled=enabled), self.link.now)
 
     # ---- faults
     @rule(milliamps=st.sampled_from([0.0, 10.0, 29.0, 31.0, 100.0]))
@@ -118,8 +118,8 @@ class YetiSafety(RuleBasedStateMachine):
         link = self.link
         link.run(0.1)  # let on-change messages arrive
         assert link.core.relays_on == link.sim.relays_on
-        if link.core.cp_state is not None:
-            assert link.core.cp_state == _CP[link.sim.cp_state]
+        if link.core.pilot_state is not None:
+            assert link.core.pilot_state == _CP[link.sim.cp_state]
         active = link.core.active_errors
         flags = link.sim.flags
         from evcharge.bsp.events import BoardErrorKind as K

@@ -19,7 +19,7 @@ from .test_parts import CAPS, FakeBoard
 
 STEPS = st.lists(
     st.one_of(
-        st.tuples(st.just("cp"), st.sampled_from(list(bsp.CpState))),
+        st.tuples(st.just("cp"), st.sampled_from(list(bsp.PilotState))),
         st.tuples(st.just("authorized"), st.none()),
         st.tuples(st.just("deauthorized"), st.none()),
         st.tuples(st.just("limit"), st.floats(min_value=0.0, max_value=40.0)),
@@ -38,15 +38,15 @@ def test_power_only_in_c_with_pwm(steps: list[tuple[str, Any]]) -> None:
     app = ChargerApp(ChargerAppConfig(max_current=16.0), board, log)
     now = 0.0
     app.board_event(bsp.BoardReady(CAPS, now), now)
-    cp, pwm, allowed, tripped = bsp.CpState.A, False, False, False
+    cp, pwm, allowed, tripped = bsp.PilotState.A, False, False, False
     pwm_off_at = 0.0
     for kind, value in steps:
         now += 0.1
         before = len(board.calls)
         if kind == "cp":
-            app.board_event(bsp.CpStateChanged(value, now), now)
+            app.board_event(bsp.PilotStateChanged(value, now), now)
             cp = value
-            if value is bsp.CpState.A and tripped:  # the board clears its RCD flag in A, and says so
+            if value is bsp.PilotState.A and tripped:  # the board clears its RCD flag in A, and says so
                 app.board_event(bsp.ErrorCleared(BoardErrorKind.RCD_TRIGGERED, now), now)
                 tripped = False
         elif kind == "authorized":
@@ -59,7 +59,7 @@ def test_power_only_in_c_with_pwm(steps: list[tuple[str, Any]]) -> None:
             app.board_event(bsp.ErrorRaised(BoardErrorKind.RCD_TRIGGERED, "tripped", now), now)
             tripped = True
         elif kind == "power":
-            app.board_event(bsp.PowerOn(now) if value else bsp.PowerOff(now), now)
+            app.board_event(bsp.RelaysClosed(now) if value else bsp.RelaysOpened(now), now)
         else:
             now += value
             timer = app.get_timer()
@@ -76,9 +76,9 @@ def test_power_only_in_c_with_pwm(steps: list[tuple[str, Any]]) -> None:
             elif name == "allow":
                 allowed = arg
                 if arg:
-                    assert cp in (bsp.CpState.C, bsp.CpState.D) and pwm, board.calls
+                    assert cp in (bsp.PilotState.C, bsp.PilotState.D) and pwm, board.calls
                     assert not tripped, "power allowed again after an RCD trip with the car still plugged in"
         if allowed:
-            assert cp in (bsp.CpState.C, bsp.CpState.D), board.calls
+            assert cp in (bsp.PilotState.C, bsp.PilotState.D), board.calls
             # the PWM may have stopped with the car still in C: IEC 61851-1 gives it 6 s to go to B
             assert pwm or now - pwm_off_at <= 6.0, board.calls

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from evcharge.bsp import events as bsp
-from evcharge.bsp.events import BoardErrorKind, Capabilities, PowerReason
+from evcharge.bsp.events import BoardErrorKind, Capabilities
 from evcharge.iec61851 import CPState
 from evcharge.ocpp.functions import transactions as tx
 from evcharge.sim.car import Car, CarConfig
@@ -91,29 +91,24 @@ class FakeBoard:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
 
-    def enable(self, enabled: bool) -> None:
-        self.calls.append(("enable", enabled))
-
-    def pwm_on(self, duty_percent: float) -> None:
-        self.calls.append(("pwm", round(duty_percent, 2)))
-
-    def cp_state_x1(self) -> None:
-        self.calls.append(("x1", None))
-
-    def cp_state_f(self) -> None:
-        self.calls.append(("f", None))
-
-    def cp_state_e(self) -> None:
-        self.calls.append(("e", None))
-
-    def allow_power_on(self, allow: bool, reason: PowerReason) -> None:
-        self.calls.append(("allow", allow))
-
-    def set_three_phases(self, three_phases: bool) -> None:
-        self.calls.append(("3ph", three_phases))
-
-    def lock_connector(self, lock: bool) -> None:
-        self.calls.append(("lock", lock))
+    def send(self, command: bsp.BoardCommand, now: float) -> None:
+        match command:
+            case bsp.Enable(enabled=enabled):
+                self.calls.append(("enable", enabled))
+            case bsp.PwmOn(duty_percent=duty):
+                self.calls.append(("pwm", round(duty, 2)))
+            case bsp.PilotX1():
+                self.calls.append(("x1", None))
+            case bsp.PilotF():
+                self.calls.append(("f", None))
+            case bsp.PilotE():
+                self.calls.append(("e", None))
+            case bsp.AllowPowerOn(allow=allow):
+                self.calls.append(("allow", allow))
+            case bsp.SetThreePhases(three_phases=three):
+                self.calls.append(("3ph", three))
+            case bsp.LockConnector(lock=lock):
+                self.calls.append(("lock", lock))
 
     def next_event(self) -> None:
         return None
@@ -124,7 +119,7 @@ def plugged_app() -> tuple[ChargerApp, FakeBoard, EventLog]:
     app = ChargerApp(ChargerAppConfig(max_current=16.0), board, log)
     assert board.calls == []  # nothing reaches the board before it is ready
     app.board_event(bsp.BoardReady(CAPS, 0.1), 0.1)
-    app.board_event(bsp.CpStateChanged(bsp.CpState.B, 1.0), 1.0)
+    app.board_event(bsp.PilotStateChanged(bsp.PilotState.B, 1.0), 1.0)
     return app, board, log
 
 
@@ -140,9 +135,9 @@ def test_power_on_and_energy_flow_become_transaction_events() -> None:
     app, board, _ = plugged_app()
     app.authorized(2.0)
     app.transaction_events()
-    app.board_event(bsp.CpStateChanged(bsp.CpState.C, 3.0), 3.0)
+    app.board_event(bsp.PilotStateChanged(bsp.PilotState.C, 3.0), 3.0)
     assert board.calls[-1] == ("allow", True)
-    app.board_event(bsp.PowerOn(3.1), 3.1)
+    app.board_event(bsp.RelaysClosed(3.1), 3.1)
     reading = bsp.MeterReading(now=3.3, energy_wh_import=1.0, power_w=(3600.0, 3600.0, 3600.0),
                                voltage_v=(230.0,) * 3, current_a=(16.0,) * 3, current_n_a=0.0,
                                frequency_hz=(50.0,) * 3)
@@ -153,8 +148,8 @@ def test_power_on_and_energy_flow_become_transaction_events() -> None:
 def test_rcd_trip_withdraws_power_shows_f_and_ends_the_transaction() -> None:
     app, board, log = plugged_app()
     app.authorized(2.0)
-    app.board_event(bsp.CpStateChanged(bsp.CpState.C, 3.0), 3.0)
-    app.board_event(bsp.PowerOn(3.1), 3.1)
+    app.board_event(bsp.PilotStateChanged(bsp.PilotState.C, 3.0), 3.0)
+    app.board_event(bsp.RelaysClosed(3.1), 3.1)
     app.transaction_events()
     board.calls.clear()
     app.board_event(bsp.ErrorRaised(BoardErrorKind.RCD_TRIGGERED, "tripped", 10.0), 10.0)
@@ -281,7 +276,7 @@ def test_duration_parsing() -> None:
 
 
 def test_cp_state_mapping_is_one_to_one() -> None:
-    assert {s.value for s in bsp.CpState} == {s.value for s in CPState}
+    assert {s.value for s in bsp.PilotState} == {s.value for s in CPState}
 
 
 # ------------------------------------------------------------------------------------------------ composed, no I/O
@@ -298,12 +293,12 @@ def test_charger_board_and_car_composed_without_io() -> None:
     app = ChargerApp(ChargerAppConfig(max_current=16.0), driver, log)
     board.power_up(0.0)
     board.data_to_send()  # the power-up bytes are stale for a driver that starts later
-    driver.start(0.0)
+    driver.send(bsp.Start(), 0.0)
 
     def run_until(end: float, now: float) -> float:
         while now < end:
             now = round(now + 0.05, 3)
-            board.receive_data(driver.data_to_send(), now)
+            board.receive_data(b"".join(driver.data_to_send()), now)
             timer = board.get_timer()
             if timer is not None and timer <= now:
                 board.handle_timer(now)

@@ -17,6 +17,9 @@ import sys
 import time
 from typing import TextIO
 
+from evcharge.cli import CommandError, float_range_arg
+from evcharge.errors import require
+
 HELP_COMMANDS = """commands (one per line):
   plug | unplug | c | b | d | e        car: plug in, unplug, request power (C), stop (B), ventilation (D), short (E)
   diode on|off                         remove / restore the car's pilot diode
@@ -27,40 +30,68 @@ HELP_COMMANDS = """commands (one per line):
   status | help | quit"""
 
 
+def _gpio_line(text: str) -> str:
+    """``CHIP:LINE``: a gpiochip device and a line offset, e.g. ``/dev/gpiochip0:27``."""
+    chip, sep, offset = text.rpartition(":")
+    if not sep or not chip or not offset.isdigit():
+        raise argparse.ArgumentTypeError(f"not a reset line: {text!r} (give CHIP:LINE, e.g. /dev/gpiochip0:27)")
+    return text
+
+
+def _card_uid(text: str) -> str:
+    """A card UID in hex: 4, 7 or 10 bytes (ISO/IEC 14443-3 single, double and triple size)."""
+    digits = text.replace(":", "").replace(" ", "")
+    try:
+        uid = bytes.fromhex(digits)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a card UID: {text!r} (give 4, 7 or 10 bytes in hex, "
+                                         "e.g. 04A2B3C4D5E680)") from None
+    if len(uid) not in (4, 7, 10):
+        raise argparse.ArgumentTypeError(f"a card UID has 4, 7 or 10 bytes, not {len(uid)}: {text!r}")
+    return digits
+
+
+_SECONDS = float_range_arg(0.0, None, what="duration")
+_AMPS = float_range_arg(6.0, 80.0, what="current")
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``yeti`` subcommands."""
     sub = parser.add_subparsers(dest="yeti_command", metavar="ACTION")
     sim = sub.add_parser("simulate", help="run the Yeti firmware simulator on a pseudo-terminal")
     sim.add_argument("--pty", action="store_true", required=True, help="create a pty and print its path")
     sim.add_argument("--firmware", default="2.0-1-g2d51638", help="firmware version string to report")
-    sim.add_argument("--max-current", type=float, default=32.0, help="hardware current limit, A")
-    sim.add_argument("--car-max-current", type=float, default=32.0, help="the simulated car's limit, A")
+    sim.add_argument("--max-current", type=_AMPS, default=32.0, help="hardware current limit, A")
+    sim.add_argument("--car-max-current", type=_AMPS, default=32.0, help="the simulated car's limit, A")
     sim.add_argument("--car-phases", type=int, default=3, choices=(1, 2, 3))
-    sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sim.add_argument("--duration", type=_SECONDS, default=None, help="stop after this many seconds")
 
     mon = sub.add_parser("monitor", help="start a Yeti board and print its events")
     mon.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyAMA0")
-    mon.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    mon.add_argument("--duration", type=_SECONDS, default=None, help="stop after this many seconds")
     mon.add_argument("--verbose", action="store_true", help="also print meter readings and telemetry")
-    mon.add_argument("--reset-gpio", metavar="CHIP:LINE", help="pulse this reset line, e.g. /dev/gpiochip0:27")
-    mon.add_argument("--max-current", type=float, default=None, help="override the board's maximum current, A")
+    mon.add_argument("--reset-gpio", type=_gpio_line, metavar="CHIP:LINE",
+                     help="pulse this reset line, e.g. /dev/gpiochip0:27")
+    mon.add_argument("--max-current", type=_AMPS, default=None, help="override the board's maximum current, A")
 
     boot = sub.add_parser("bootloader", help="reboot the board into its ROM bootloader (firmware update)")
     boot.add_argument("--port", required=True)
 
     rsim = sub.add_parser("rfid-simulate", help="run the PN532 simulator on a pseudo-terminal")
     rsim.add_argument("--pty", action="store_true", required=True)
-    rsim.add_argument("--card", help="UID (hex) of a card present from the start")
-    rsim.add_argument("--duration", type=float, default=None)
+    rsim.add_argument("--card", type=_card_uid, help="UID (hex: 4, 7 or 10 bytes) of a card present from the start")
+    rsim.add_argument("--duration", type=_SECONDS, default=None)
 
     rfid = sub.add_parser("rfid", help="poll a PN532 reader and print card tokens")
     rfid.add_argument("--port", required=True, help="serial device, e.g. /dev/ttyAMA5")
-    rfid.add_argument("--duration", type=float, default=None)
+    rfid.add_argument("--duration", type=_SECONDS, default=None)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen action."""
     action = getattr(args, "yeti_command", None)
+    if action in ("monitor", "bootloader", "rfid"):
+        require("serial", "bsp", feature=f"evcharge yeti {action}")
     if action == "simulate":
         return _simulate(args, sys.stdin, sys.stdout)
     if action == "monitor":
@@ -71,8 +102,7 @@ def run(args: argparse.Namespace) -> int:
         return _rfid_simulate(args, sys.stdout)
     if action == "rfid":
         return _rfid(args, sys.stdout)
-    print("evcharge yeti: choose an action: simulate, monitor, bootloader, rfid-simulate, rfid", file=sys.stderr)
-    return 2
+    raise CommandError("choose an action: simulate, monitor, bootloader, rfid-simulate, rfid")
 
 
 def _deadline(duration: float | None) -> float:
@@ -131,6 +161,7 @@ def _readable(stream: TextIO, timeout: float) -> bool:
 
 def _sim_command(pty: object, car: object, line: str) -> str:
     from evcharge.bsp.transport.pty import PtySimulator
+    from evcharge.bsp.yeti.messages import CpState
     from evcharge.bsp.yeti.simulator import YetiSimulator
     from evcharge.bsp.yeti.vehicle import SimpleVehicle
 
@@ -174,8 +205,9 @@ def _sim_command(pty: object, car: object, line: str) -> str:
             sim.spurious_reset(now)
         elif cmd == "status":
             return (
-                f"cp={sim.cp_state.name} pwm={sim.pwm_units} allow={sim.allow_power_on} relays={sim.relays_on} "
-                f"I={[round(i, 1) for i in sim.currents]} E={sum(sim.energy_wh):.2f}Wh flags={sim.flags}"
+                f"cp={CpState.Name(sim.cp_state)} pwm={sim.pwm_units} allow={sim.allow_power_on} "
+                f"relays={sim.relays_on} I={[round(i, 1) for i in sim.currents]} E={sum(sim.energy_wh):.2f}Wh "
+                f"flags={[field.name for field, value in sim.flags.ListFields() if value]}"
             )
         elif cmd == "help":
             return HELP_COMMANDS
@@ -225,12 +257,13 @@ def _monitor(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _bootloader(args: argparse.Namespace, out: TextIO) -> int:
+    from evcharge.bsp.events import EnterBootloader
     from evcharge.bsp.yeti.transport.serial import YetiSerialDriver
 
     try:
         with YetiSerialDriver(args.port) as board:
             board.wait_ready(10.0)
-            board.enter_bootloader()
+            board.send(EnterBootloader())
             time.sleep(0.2)
     except (OSError, TimeoutError) as exc:
         print(f"evcharge yeti bootloader: {exc}", file=sys.stderr)

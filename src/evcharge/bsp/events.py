@@ -1,8 +1,13 @@
-"""Events a board reports to the charger logic, and the value types they carry.
+"""Commands the charger logic sends to a board, events the board reports, and the value types they carry.
 
-The names follow the EVerest ``evse_board_support`` contract: raw control-pilot states A-F, ``PowerOn`` /
-``PowerOff`` when the relays change, errors raised and cleared, meter readings, telemetry and capabilities.
-All of them are frozen, slotted dataclasses; ``now`` is the caller's clock at the moment the event arose.
+The meanings follow the EVerest ``evse_board_support`` contract: commands ``enable``, ``pwm_on``, ``cp_state_X1`` /
+``F`` / ``E``, ``allow_power_on``, phase switching and the connector lock; events for the raw control-pilot states
+A-F (:class:`PilotState`, as the *board* classifies the pilot; the IEC 61851 machine's own reading is
+:class:`evcharge.iec61851.states.CPState`), the relays closing and opening (:class:`RelaysClosed` /
+:class:`RelaysOpened`: what the board did, unlike the IEC 61851 machine's ``PowerOn`` / ``PowerOff``, which say
+what the charger decided), errors raised and cleared, meter readings, telemetry and capabilities.  All of them
+are frozen, slotted dataclasses; ``now`` is the caller's clock (monotonic seconds) at the moment the event arose.
+Commands go in through ``send(command, now)`` (:class:`~evcharge.bsp.interface.BoardSupport`).
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ import enum
 from dataclasses import dataclass
 
 
-class CpState(enum.Enum):
-    """Control-pilot state as the board classifies it (IEC 61851-1)."""
+class PilotState(enum.Enum):
+    """Control-pilot state as the board classifies it (IEC 61851-1); the values are those of ``CPState``."""
 
     A = "A"  #: +12 V, no vehicle
     B = "B"  #: +9 V, vehicle connected
@@ -50,6 +55,7 @@ class ResetReason(enum.Enum):
 
     USER = "user"  #: a reset requested by software or the reset line
     WATCHDOG = "watchdog"
+    OTHER = "other"  #: a reason this driver does not know (a newer firmware's); the board did restart
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,23 +72,23 @@ class Capabilities:
 
 
 @dataclass(frozen=True, slots=True)
-class CpStateChanged:
-    """The control pilot moved to ``state``."""
+class PilotStateChanged:
+    """The board classified the control pilot as ``state``."""
 
-    state: CpState
+    state: PilotState
     now: float
 
 
 @dataclass(frozen=True, slots=True)
-class PowerOn:
-    """The relays closed: the vehicle is connected to the mains."""
+class RelaysClosed:
+    """The board reports its relays closed: the vehicle is connected to the mains (EVerest's ``PowerOn``)."""
 
     now: float
 
 
 @dataclass(frozen=True, slots=True)
-class PowerOff:
-    """The relays opened."""
+class RelaysOpened:
+    """The board reports its relays open (EVerest's ``PowerOff``)."""
 
     now: float
 
@@ -177,9 +183,9 @@ class ProtocolViolation:
 
 
 BoardEvent = (
-    CpStateChanged
-    | PowerOn
-    | PowerOff
+    PilotStateChanged
+    | RelaysClosed
+    | RelaysOpened
     | ErrorRaised
     | ErrorCleared
     | MeterReading
@@ -191,3 +197,88 @@ BoardEvent = (
     | ProtocolViolation
 )
 """Every event a :class:`~evcharge.bsp.interface.BoardSupport` implementation can report."""
+
+
+# ---------------------------------------------------------------------------------------------------- commands
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Enable:
+    """Enable or disable the charging port.
+
+    Disabled: the pilot shows state F, power is withdrawn, pilot events are held back; the last PWM command is
+    remembered and re-applied on enable.
+    """
+
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PwmOn:
+    """The 1 kHz PWM with ``duty_percent`` (0 < duty <= 100; 100 is X1)."""
+
+    duty_percent: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PilotX1:
+    """Constant +12 V on the pilot (X1, no PWM); EVerest's ``cp_state_X1``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PilotF:
+    """Constant -12 V on the pilot (F, EVSE not available); EVerest's ``cp_state_F``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PilotE:
+    """0 V on the pilot (E); only if ``capabilities.supports_cp_state_e``; EVerest's ``cp_state_E``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AllowPowerOn:
+    """Permit (``allow=True``) or withdraw the permission to close the relays."""
+
+    allow: bool
+    reason: PowerReason = PowerReason.FULL_POWER_CHARGING
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetThreePhases:
+    """Three phases (``True``) or one phase for the next (or the running) charge."""
+
+    three_phases: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockConnector:
+    """Lock (``True``) or unlock the connector."""
+
+    lock: bool
+
+
+BoardCommand = Enable | PwmOn | PilotX1 | PilotF | PilotE | AllowPowerOn | SetThreePhases | LockConnector
+"""Every command a :class:`~evcharge.bsp.interface.BoardSupport` implementation accepts."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Start:
+    """Begin the start-up sequence: reset the board (the reset message, unless the transport pulsed the reset
+    line: ``hardware_reset`` in the driver's configuration), wait for it, learn its capabilities."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResetBoard:
+    """Reset the board's microcontroller (an expected reset: not reported as spurious)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HardwareResetPulsed:
+    """The transport has just pulsed the board's reset line (the core expects the reset)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnterBootloader:
+    """Reboot the board into its ROM bootloader for a firmware update; the driver goes silent."""
+
+
+LifecycleCommand = Start | ResetBoard | HardwareResetPulsed | EnterBootloader
+"""Commands that start, reset or retire a board driver (the Yeti core accepts them beside :data:`BoardCommand`)."""

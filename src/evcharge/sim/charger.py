@@ -42,24 +42,26 @@ class BoardPilot:
 
     def __init__(self, board: BoardSupport) -> None:
         self.board = board
+        self.now = 0.0  #: the ``now`` the board commands are sent with (the actions carry no time)
 
     def pwm_on(self, duty_percent: float) -> None:
-        self.board.pwm_on(duty_percent)
+        self.board.send(bsp.PwmOn(duty_percent=duty_percent), self.now)
 
     def cp_state_x1(self) -> None:
-        self.board.cp_state_x1()
+        self.board.send(bsp.PilotX1(), self.now)
 
     def cp_state_e(self) -> None:
-        self.board.cp_state_e()
+        self.board.send(bsp.PilotE(), self.now)
 
     def cp_state_f(self) -> None:
-        self.board.cp_state_f()
+        self.board.send(bsp.PilotF(), self.now)
 
     def set_contactors(self, closed: bool, phases: int) -> None:
-        self.board.allow_power_on(closed, PowerReason.FULL_POWER_CHARGING if closed else PowerReason.POWER_OFF)
+        reason = PowerReason.FULL_POWER_CHARGING if closed else PowerReason.POWER_OFF
+        self.board.send(bsp.AllowPowerOn(allow=closed, reason=reason), self.now)
 
     def select_phases(self, phases: int) -> None:
-        self.board.set_three_phases(phases == 3)
+        self.board.send(bsp.SetThreePhases(three_phases=phases == 3), self.now)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,13 +106,13 @@ class ChargerApp:
             case bsp.BoardReady(capabilities=caps):
                 self.log.add(now, "board_ready", firmware=caps.firmware_version, max_current=caps.max_current_a)
                 self._board_ready = True
-            case bsp.CpStateChanged(state=state):
+            case bsp.PilotStateChanged(state=state):
                 self._cp(CPState(state.value), now)
-            case bsp.PowerOn():
+            case bsp.RelaysClosed():
                 self.relays_on = True
                 self.log.add(now, "relays", closed=True)
                 self._tx.append(tx.PowerPathClosed(eid))
-            case bsp.PowerOff():
+            case bsp.RelaysOpened():
                 self.relays_on = False
                 self.log.add(now, "relays", closed=False)
                 self._flow(False, now)
@@ -249,6 +251,7 @@ class ChargerApp:
                     pass
         self._held += actions
         if self._board_ready:
+            self._pilot.now = now
             apply_actions(self._held, self._pilot, phases=self.charger.phases)
             self._held.clear()
         while (event := self.charger.next_event()) is not None:

@@ -197,7 +197,7 @@ class Session:
         if timer is not None and timer <= now:
             self.app.handle_timer(now)
             self._feed_station(now)
-        self.board_line.host_write(driver.data_to_send())
+        self.board_line.host_write(b"".join(driver.data_to_send()))
 
     def _feed_station(self, now: float) -> None:
         for event in self.app.transaction_events():
@@ -403,7 +403,7 @@ class Session:
         self.board_line.host_read()  # the port later discards those bytes (stale), and so do we
         tasks = [asyncio.create_task(client.run()), asyncio.create_task(self.station.run())]
         try:
-            self.driver.start(0.0)
+            self.driver.send(bsp.Start(), 0.0)
             self.reader.start(0.0)
             self.log.add(0.0, "start", board_port=self.board_line.port, reader_port=self.reader_line.port, csms=url)
             with contextlib.suppress(TimeoutError):

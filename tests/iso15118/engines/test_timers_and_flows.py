@@ -58,7 +58,7 @@ def test_secc_ongoing_limit_55s_before_the_cars_60s() -> None:
     """No authorization: the SECC answers Ongoing, then FAILED at 55 s ([V2G2-712]); the car's 60 s never fires."""
     charger = Charger()
     cfg = secc_config(auto_authorize=False)
-    lb, secc, evcc = run_session("iso2", DC, secc_cfg=cfg, evcc_cfg=EvccConfig(ongoing_interval=1.0), charger=charger)
+    _lb, secc, evcc = run_session("iso2", DC, secc_cfg=cfg, evcc_cfg=EvccConfig(ongoing_interval=1.0), charger=charger)
     assert secc.ended is not None and secc.ended.response_code == "FAILED"
     assert "Ongoing" in secc.ended.reason
     asked = [e for e in charger.events if isinstance(e, ev.AuthorizationRequested)]
@@ -87,7 +87,7 @@ def test_evcc_loop_timeouts(secc_cfg: str, charger_cls: str | None, timer: str, 
                 return
             super().__call__(engine, event, now)
 
-    lb, secc, evcc = run_session("iso2", DC, secc_cfg=cfg, evcc_cfg=EvccConfig(ongoing_interval=0.5), charger=Lazy())
+    lb, _secc, evcc = run_session("iso2", DC, secc_cfg=cfg, evcc_cfg=EvccConfig(ongoing_interval=0.5), charger=Lazy())
     assert evcc.ended is not None and evcc.ended.reason == timer
     # the car gave up ``at`` seconds after the first request of its loop
     first = {"ongoing": "Authorization", "cable_check": "CableCheck", "pre_charge": "PreCharge"}[secc_cfg]
@@ -124,7 +124,7 @@ def test_evcc_message_timeout(protocol: str, request_name: str) -> None:
 
 @pytest.mark.parametrize("mode", [DC, AC])
 def test_pause_and_resume_with_the_old_session_id(mode: ev.EnergyMode) -> None:
-    lb, secc, evcc = run_session("iso2", mode, car=Car(loops=2, pause=True))
+    _lb, secc, evcc = run_session("iso2", mode, car=Car(loops=2, pause=True))
     assert secc.ended is not None and secc.ended.paused and secc.ended.normal
     assert evcc.ended is not None and evcc.ended.paused
     old = secc.ended.session_id
@@ -174,7 +174,7 @@ def test_renegotiation(mode: ev.EnergyMode, trigger: str) -> None:
                     engine.send(ev.Notify(action="renegotiate"), now)
 
     charger = Renegotiator()
-    lb, secc, evcc = run_session(
+    _lb, secc, evcc = run_session(
         "iso2",
         mode,
         charger=charger,
@@ -193,9 +193,9 @@ def test_renegotiation(mode: ev.EnergyMode, trigger: str) -> None:
 def test_renegotiation_with_cable_check_required() -> None:
     """Quirk off: after renegotiation the charger wants CableCheck; a car that skips it gets FAILED_SequenceError."""
     cfg = secc_config(quirks=Quirks(cable_check_skipped_on_renegotiation=False))
-    lb, secc, _ = run_session("iso2", DC, secc_cfg=cfg, car=_renegotiating_car("ev"))
+    _, secc, _ = run_session("iso2", DC, secc_cfg=cfg, car=_renegotiating_car("ev"))
     assert secc.ended is not None and secc.ended.response_code == "FAILED_SequenceError"
-    lb, secc, _ = run_session(
+    _lb, secc, _ = run_session(
         "iso2",
         DC,
         secc_cfg=cfg,

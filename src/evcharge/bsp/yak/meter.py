@@ -126,6 +126,9 @@ class ModbusMeterReader:
         timeout: float = 1.0,
     ) -> ModbusMeterReader:
         """A reader on an RS485 serial port with the RTU framer."""
+        from evcharge.errors import require
+
+        require("pymodbus", "bsp", feature="the Modbus meter reader")
         from pymodbus.client import ModbusSerialClient  # optional dependency: evcharge[bsp]
 
         client = ModbusSerialClient(port, baudrate=baudrate, parity=parity, stopbits=stopbits, timeout=timeout)

@@ -39,6 +39,9 @@ class Pn532SerialReader:
 
     def open(self) -> None:
         """Open the port, wake the reader and start polling in a background thread."""
+        from evcharge.errors import require
+
+        require("serial", "bsp", feature="the PN532 serial reader")
         import serial  # optional dependency: evcharge[bsp]
 
         self._serial = serial.Serial(self.port, self.baudrate, timeout=0.02)

@@ -1,7 +1,9 @@
 """Yeti serial framing: COBS over (payload || CRC-32/JAMCRC little-endian), terminated by 0x00.
 
 Sans-I/O: :func:`encode_frame` turns a protobuf payload into wire bytes; :class:`FrameDecoder` takes any byte
-stream and returns the payloads of the good frames.  Garbage, bad CRCs, COBS errors and frames larger or smaller
+stream and returns the payloads of the good frames.  COBS is the ``cobs`` package's C codec (it encodes exactly as
+the firmware's ``MgmtLink.cpp`` does; ``benchmarks/bsp_messages.py`` compares it with the pure-Python codec it
+replaced).  Garbage, bad CRCs, COBS errors and frames larger or smaller
 than the microcontroller accepts are dropped and counted, never raised: a flaky UART must not stop the driver.
 """
 
@@ -9,8 +11,12 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 from evcharge.bsp.errors import FramingError, LocalProtocolError
+from evcharge.errors import require
+
+_cobs: Any = require("cobs.cobs", "bsp", feature="the Yeti framing")
 
 #: Largest decoded block (payload + 4 CRC bytes) the MCU's 256-byte COBS buffer can hold.
 MAX_DECODED_SIZE = 254
@@ -28,48 +34,22 @@ def crc32_jamcrc(data: bytes) -> int:
 
 
 def cobs_encode(data: bytes) -> bytes:
-    """Consistent Overhead Byte Stuffing: the result contains no zero byte."""
-    out = bytearray()
-    block = bytearray()
-    for byte in data:
-        if byte == 0:
-            out.append(len(block) + 1)
-            out += block
-            block.clear()
-        else:
-            block.append(byte)
-            if len(block) == 254:
-                out.append(255)
-                out += block
-                block.clear()
-    out.append(len(block) + 1)
-    out += block
-    return bytes(out)
+    """Consistent Overhead Byte Stuffing (the ``cobs`` package's C codec): the result contains no zero byte.
+
+    Like the firmware's encoder, a final run of 254 non-zero bytes ends with its 0xFF block (no empty block after).
+    """
+    return _cobs.encode(data)  # type: ignore[no-any-return]
 
 
 def cobs_decode(data: bytes) -> bytes:
     """Undo :func:`cobs_encode`.
 
-    Raises :class:`~evcharge.bsp.errors.FramingError` on a zero byte or a code past the end.
+    Raises :class:`CobsError` (a :class:`~evcharge.bsp.errors.FramingError`) on a zero byte or a code past the end.
     """
-    out = bytearray()
-    i = 0
-    n = len(data)
-    while i < n:
-        code = data[i]
-        if code == 0:
-            raise CobsError(f"COBS: zero byte at offset {i} inside a block")
-        end = i + code
-        if end > n:
-            raise CobsError(f"COBS: code {code} at offset {i} runs past the end of the {n}-byte block")
-        chunk = data[i + 1 : end]
-        if 0 in chunk:
-            raise CobsError(f"COBS: zero byte inside the block at offset {i + 1 + chunk.index(0)}")
-        out += chunk
-        i = end
-        if code != 255 and i < n:
-            out.append(0)
-    return bytes(out)
+    try:
+        return _cobs.decode(data)  # type: ignore[no-any-return]
+    except _cobs.DecodeError as exc:
+        raise CobsError(f"COBS: {exc}") from None
 
 
 def encode_frame(payload: bytes) -> bytes:
@@ -191,8 +171,13 @@ class FrameDecoder:
             if idx < 0:
                 self._append(data[start:])
                 return out
-            self._append(data[start:idx])
-            payload = self._finish()
+            if self._buf or self._overflow:
+                self._append(data[start:idx])
+                payload = self._finish()
+            elif idx > start:  # the common case: a whole frame inside this chunk
+                payload = self._check(data[start:idx])
+            else:
+                payload = None  # an empty block (two delimiters in a row)
             if payload is not None:
                 out.append(payload)
             start = idx + 1
@@ -217,6 +202,9 @@ class FrameDecoder:
         self._buf.clear()
         if not block:
             return None
+        return self._check(block)
+
+    def _check(self, block: bytes) -> bytes | None:
         try:
             payload = decode_block(block)
         except BadCrcError as exc:

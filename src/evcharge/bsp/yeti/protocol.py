@@ -7,20 +7,34 @@ keep-alive is a communication fault; the fault clears when the board speaks agai
 firmware leaves to the host: on an RCD trip, an over-current flag, a welded contactor or link loss the core
 withdraws ``allow_power_on`` at once.
 
-Time is passed in as ``now`` (seconds, any monotonic origin); :meth:`YetiProtocol.get_timer` says when
-:meth:`YetiProtocol.handle_timer` must be called next.
+It follows the library's core shape (:class:`evcharge.sansio.WireCore`): ``receive_data(data, now)``,
+``send(command, now)`` with the frozen commands of :mod:`evcharge.bsp.events`, ``data_to_send()`` (one item per
+frame), ``next_event()``, ``get_timer()`` / ``handle_timer(now)`` and ``state``.  Time is passed in as ``now``
+(monotonic seconds).
+
+The messages are ``protoc``'s classes (:mod:`evcharge.bsp.yeti.messages`, Google's C runtime); the core maps
+them onto the typed events of :mod:`evcharge.bsp.events` (the mapping costs about a microsecond per frame, see
+``docs/bsp.rst``).  Fields or payloads this driver does not know (a newer firmware's) are ignored, counted in
+:attr:`YetiProtocol.unknown_fields` and logged once per kind; an enum value it does not know is a
+:class:`~evcharge.bsp.events.ProtocolViolation`, never a crash.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import math
 import re
 from collections import deque
 from dataclasses import dataclass
 
-from evcharge.bsp.errors import DecodeError, LocalProtocolError, UnsupportedFirmwareError
+from google.protobuf.message import Message as _PbMessage
+from google.protobuf.unknown_fields import UnknownFieldSet
+
+from evcharge.bsp.errors import LocalProtocolError, UnsupportedFirmwareError
 from evcharge.bsp.events import (
+    AllowPowerOn,
+    BoardCommand,
     BoardErrorKind,
     BoardEvent,
     BoardReady,
@@ -28,34 +42,52 @@ from evcharge.bsp.events import (
     BootloaderEntered,
     Capabilities,
     CapabilitiesChanged,
-    CpState,
-    CpStateChanged,
+    Enable,
+    EnterBootloader,
     ErrorCleared,
     ErrorRaised,
+    HardwareResetPulsed,
+    LifecycleCommand,
+    LockConnector,
     MeterReading,
-    PowerOff,
-    PowerOn,
+    PilotE,
+    PilotF,
+    PilotState,
+    PilotStateChanged,
+    PilotX1,
     PowerReason,
     ProtocolViolation,
+    PwmOn,
+    RelaysClosed,
+    RelaysOpened,
+    ResetBoard,
     ResetReason,
+    SetThreePhases,
+    Start,
     Telemetry,
 )
 from evcharge.bsp.yeti import messages as pb
 from evcharge.bsp.yeti.framing import FrameDecoder, FrameStats, encode_frame
+
+_log = logging.getLogger(__name__)
+
+YetiCommand = BoardCommand | LifecycleCommand
+"""What :meth:`YetiProtocol.send` accepts."""
 
 #: pwm_duty_cycle value for state F (-12 V).
 PWM_STATE_F = 0
 #: pwm_duty_cycle value for state X1 (+12 V, no PWM).
 PWM_STATE_X1 = 10000
 
-_CP_MAP = {
-    pb.CpState.STATE_A: CpState.A,
-    pb.CpState.STATE_B: CpState.B,
-    pb.CpState.STATE_C: CpState.C,
-    pb.CpState.STATE_D: CpState.D,
-    pb.CpState.STATE_E: CpState.E,
-    pb.CpState.STATE_F: CpState.F,
+_PILOT_MAP: dict[int, PilotState] = {
+    pb.STATE_A: PilotState.A,
+    pb.STATE_B: PilotState.B,
+    pb.STATE_C: PilotState.C,
+    pb.STATE_D: PilotState.D,
+    pb.STATE_E: PilotState.E,
+    pb.STATE_F: PilotState.F,
 }
+_RESET_MAP: dict[int, ResetReason] = {pb.USER: ResetReason.USER, pb.WATCHDOG: ResetReason.WATCHDOG}
 
 _FLAG_ERRORS: tuple[tuple[str, BoardErrorKind, str], ...] = (
     ("diode_fault", BoardErrorKind.DIODE_FAULT, "diode fault: the vehicle's pilot diode is missing or shorted"),
@@ -123,7 +155,7 @@ class YetiConfig:
     host_version: str = "evcharge"  #: sent in the host keep-alive (<= 50 bytes)
     start_enabled: bool = True  #: whether the port is enabled right after start-up
     min_firmware_major: int = 2  #: older firmware (the legacy protocol) is refused
-    contactor_check_delay: float = 1.0  #: after PowerOff, current still flowing this long means a welded contactor
+    contactor_check_delay: float = 1.0  #: after the relays opened, current flowing this long means a welded contactor
     contactor_check_current_a: float = 1.0  #: current (any phase) counted as flowing
     reset_after_link_loss: bool = True  #: reset the board when the link returns, to learn its present state
 
@@ -136,7 +168,7 @@ class YetiProtocol:
         if len(self.config.host_version.encode("utf-8")) > 50:
             raise LocalProtocolError("host_version is longer than the firmware's 50-byte limit")
         self._decoder = FrameDecoder()
-        self._out = bytearray()
+        self._out: list[bytes] = []
         self._events: deque[BoardEvent] = deque()
         self._state = YetiState.IDLE
         self._deadline: float | None = None
@@ -151,14 +183,16 @@ class YetiProtocol:
         self._pwm_units = PWM_STATE_X1
         self._allow = False
         self._three_phases = True
-        self._cp_board: CpState | None = None
-        self._cp_reported: CpState | None = None
+        self._cp_board: PilotState | None = None
+        self._cp_reported: PilotState | None = None
         self._relays_on = False
         self._relays_off_since: float | None = None
         self._flags: dict[str, bool] = {name: False for name, _, _ in _FLAG_ERRORS}
         self._errors: set[BoardErrorKind] = set()
         self._reported_frame_errors = 0
-        self.decode_errors = 0
+        self.decode_errors = 0  #: frames with a good CRC whose message could not be parsed or mapped
+        self.unknown_fields = 0  #: messages that carried fields or a payload this driver does not know
+        self._unknown_logged: set[tuple[str, tuple[int, ...]]] = set()
 
     # ---------------------------------------------------------------- properties
     @property
@@ -182,7 +216,7 @@ class YetiProtocol:
         return self._decoder.stats
 
     @property
-    def cp_state(self) -> CpState | None:
+    def pilot_state(self) -> PilotState | None:
         """The last control-pilot state the board reported."""
         return self._cp_board
 
@@ -207,11 +241,10 @@ class YetiProtocol:
         return self._enabled
 
     # ---------------------------------------------------------------- sans-I/O plumbing
-    def data_to_send(self) -> bytes:
-        """Bytes to write to the UART (and forget)."""
-        data = bytes(self._out)
-        self._out.clear()
-        return data
+    def data_to_send(self) -> list[bytes]:
+        """The frames to write to the UART, in order (and forget them); a serial transport joins them."""
+        out, self._out = self._out, []
+        return out
 
     def next_event(self) -> BoardEvent | None:
         """The next pending event, or ``None``."""
@@ -226,10 +259,9 @@ class YetiProtocol:
             candidates.append(self._last_rx + self.config.link_timeout)
         return min(candidates) if candidates else None
 
-    def start(self, now: float) -> None:
-        """Begin the start-up sequence: reset the board (message, unless the transport pulsed the reset line)."""
+    def _start(self, now: float) -> None:
         if self._state is not YetiState.IDLE:
-            raise LocalProtocolError(f"start() called in state {self._state.value}")
+            raise LocalProtocolError(f"Start in state {self._state.value}")
         self._decoder.resync()  # the port may have been opened in the middle of a frame
         self._begin_reset(now, send_message=not self.config.hardware_reset)
         self._next_keep_alive = now + self.config.keep_alive_interval
@@ -245,8 +277,8 @@ class YetiProtocol:
         was_unsupported = self._state is YetiState.UNSUPPORTED
         for payload in self._decoder.feed(data):
             try:
-                msg = pb.McuToEverest.decode(payload)
-            except DecodeError as exc:
+                msg = pb.McuToEverest.FromString(payload)
+            except pb.DecodeError as exc:
                 self.decode_errors += 1
                 self._events.append(ProtocolViolation(f"undecodable message dropped: {exc}", now))
                 continue
@@ -287,9 +319,47 @@ class YetiProtocol:
                 now,
             )
 
-    # ---------------------------------------------------------------- BoardSupport commands
-    def enable(self, enabled: bool) -> None:
-        """Enable or disable the port; disabled shows F and withdraws power, enable re-applies the last PWM."""
+    # ---------------------------------------------------------------- commands
+    def send(self, command: YetiCommand, now: float) -> None:
+        """The application's wish (a :data:`~evcharge.bsp.events.BoardCommand` or a life-cycle command).
+
+        Raises :class:`~evcharge.bsp.errors.LocalProtocolError` when the command does not fit the present state
+        or values; nothing is sent then.
+        """
+        match command:
+            case PwmOn(duty_percent=duty):
+                self._set_pwm(percent_to_units(duty))
+            case AllowPowerOn(allow=allow, reason=reason):
+                self._allow_power_on(allow, reason)
+            case PilotX1():
+                self._set_pwm(PWM_STATE_X1)
+            case PilotF():
+                self._set_pwm(PWM_STATE_F)
+            case PilotE():
+                raise LocalProtocolError(
+                    "the Yeti board cannot generate state E (capabilities.supports_cp_state_e is false)"
+                )
+            case Enable(enabled=enabled):
+                self._enable(enabled)
+            case SetThreePhases(three_phases=three_phases):
+                self._set_three_phases(three_phases)
+            case LockConnector(lock=lock):
+                self._require_running()
+                self._send(pb.EverestToMcu(connector_lock=lock))
+            case Start():
+                self._start(now)
+            case ResetBoard():
+                self._require_running()
+                self._begin_reset(now, send_message=True)
+            case HardwareResetPulsed():
+                self._require_running()
+                self._begin_reset(now, send_message=False)
+            case EnterBootloader():
+                self._enter_bootloader(now)
+            case _:
+                raise LocalProtocolError(f"not a Yeti command: {command!r}")
+
+    def _enable(self, enabled: bool) -> None:
         self._require_running()
         if enabled == self._enabled:
             return
@@ -301,38 +371,20 @@ class YetiProtocol:
         else:
             self._send(pb.EverestToMcu(pwm_duty_cycle=self._pwm_units))
 
-    def pwm_on(self, duty_percent: float) -> None:
-        """PWM with ``duty_percent`` (0 < duty <= 100; 100 is X1)."""
-        self._set_pwm(percent_to_units(duty_percent))
-
-    def cp_state_x1(self) -> None:
-        """Constant +12 V (X1)."""
-        self._set_pwm(PWM_STATE_X1)
-
-    def cp_state_f(self) -> None:
-        """Constant -12 V (F)."""
-        self._set_pwm(PWM_STATE_F)
-
-    def cp_state_e(self) -> None:
-        """The Yeti cannot put the pilot to 0 V."""
-        raise LocalProtocolError("the Yeti board cannot generate state E (capabilities.supports_cp_state_e is false)")
-
-    def allow_power_on(self, allow: bool, reason: PowerReason = PowerReason.FULL_POWER_CHARGING) -> None:
-        """Permit closing the relays (the firmware closes them only in C/D with PWM), or withdraw the permission."""
+    def _allow_power_on(self, allow: bool, reason: PowerReason) -> None:
         self._require_running()
         if allow:
             if not self._enabled:
-                raise LocalProtocolError("allow_power_on(True) while the port is disabled")
+                raise LocalProtocolError("AllowPowerOn(allow=True) while the port is disabled")
             if reason is PowerReason.POWER_OFF:
-                raise LocalProtocolError("allow_power_on(True) with reason PowerOff")
+                raise LocalProtocolError("AllowPowerOn(allow=True) with reason PowerOff")
             blocking = sorted(k.value for k in self._errors & POWER_BLOCKING_ERRORS)
             if blocking:
                 raise LocalProtocolError(f"cannot allow power while {', '.join(blocking)} is active")
         self._allow = allow
         self._send(pb.EverestToMcu(allow_power_on=allow))
 
-    def set_three_phases(self, three_phases: bool) -> None:
-        """Select three phases or one phase (applied at the next relay closing, or during charging if supported)."""
+    def _set_three_phases(self, three_phases: bool) -> None:
         self._require_running()
         caps = self._caps
         if caps is not None:
@@ -344,23 +396,7 @@ class YetiProtocol:
         self._three_phases = three_phases
         self._send(pb.EverestToMcu(set_number_of_phases=three_phases))
 
-    def lock_connector(self, lock: bool) -> None:
-        """Drive the connector lock motor."""
-        self._require_running()
-        self._send(pb.EverestToMcu(connector_lock=lock))
-
-    def reset(self, now: float) -> None:
-        """Reset the board's microcontroller (an expected reset: not reported as spurious)."""
-        self._require_running()
-        self._begin_reset(now, send_message=True)
-
-    def expect_hardware_reset(self, now: float) -> None:
-        """Tell the core that the transport just pulsed the reset line."""
-        self._require_running()
-        self._begin_reset(now, send_message=False)
-
-    def enter_bootloader(self, now: float) -> None:
-        """Reboot the board into its ROM bootloader (firmware update); the core stops all timers."""
+    def _enter_bootloader(self, now: float) -> None:
         self._require_running()
         self._send(pb.EverestToMcu(firmware_update=pb.FirmwareUpdate(invoke_rom_bootloader=True)))
         self._state = YetiState.BOOTLOADER
@@ -371,7 +407,7 @@ class YetiProtocol:
     # ---------------------------------------------------------------- internals
     def _require_running(self) -> None:
         if self._state is YetiState.IDLE:
-            raise LocalProtocolError("the board is not started: call start(now) first")
+            raise LocalProtocolError("the board is not started: send Start() first")
         if self._state is YetiState.UNSUPPORTED:
             raise LocalProtocolError(self._unsupported_message())
         if self._state is YetiState.BOOTLOADER:
@@ -384,7 +420,7 @@ class YetiProtocol:
         )
 
     def _send(self, msg: pb.EverestToMcu) -> None:
-        self._out += encode_frame(msg.encode())
+        self._out.append(encode_frame(msg.SerializeToString()))
 
     def _send_keep_alive(self, now: float) -> None:
         ts = int(now * 1000) & 0xFFFFFFFF
@@ -430,25 +466,63 @@ class YetiProtocol:
             self._events.append(ErrorCleared(kind, now))
 
     def _handle(self, msg: pb.McuToEverest, now: float) -> None:
-        which = msg.which_oneof("payload")
-        if which == "keep_alive" and msg.keep_alive is not None:
+        which = msg.WhichOneof("payload")
+        if which == "power_meter":  # five times a second: first
+            meter = msg.power_meter
+            self._check_unknown(msg, meter, which)
+            if self._state is not YetiState.UNSUPPORTED:
+                self._on_meter(meter, now)
+        elif which == "keep_alive":
+            self._check_unknown(msg, msg.keep_alive, which)
             self._on_keep_alive(msg.keep_alive, now)
-        elif which == "reset" and msg.reset is not None:
+        elif which == "reset":
+            self._check_unknown(msg, None, which)
             self._on_reset(msg.reset, now)
+        elif which is None:
+            self._check_unknown(msg, None, "an unknown payload")
         elif self._state is YetiState.UNSUPPORTED:
             return
-        elif which == "cp_state" and msg.cp_state is not None:
-            self._on_cp_state(_CP_MAP[msg.cp_state], now)
-        elif which == "relais_state" and msg.relais_state is not None:
-            self._on_relais(msg.relais_state, now)
-        elif which == "error_flags" and msg.error_flags is not None:
-            self._on_flags(msg.error_flags, now)
-        elif which == "telemetry" and msg.telemetry is not None:
+        elif which == "telemetry":
             t = msg.telemetry
+            self._check_unknown(msg, t, which)
             self._events.append(Telemetry(now, float(t.cp_voltage_hi), float(t.cp_voltage_lo), self._relays_on))
-        elif which == "power_meter" and msg.power_meter is not None:
-            self._on_meter(msg.power_meter, now)
+        elif which == "cp_state":
+            self._check_unknown(msg, None, which)
+            state = _PILOT_MAP.get(msg.cp_state)
+            if state is None:
+                self.decode_errors += 1
+                self._events.append(ProtocolViolation(f"unknown cp_state value {msg.cp_state} dropped", now))
+            else:
+                self._on_pilot_state(state, now)
+        elif which == "relais_state":
+            self._check_unknown(msg, None, which)
+            self._on_relais(msg.relais_state, now)
+        elif which == "error_flags":
+            self._check_unknown(msg, msg.error_flags, which)
+            self._on_flags(msg.error_flags, now)
         # pp_state / lock_state: the firmware never sends them (no PP on the Yeti); ignored.
+
+    def _check_unknown(self, msg: _PbMessage, inner: _PbMessage | None, which: str) -> None:
+        """Count and log (once per kind) fields this driver does not know: a newer firmware's additions."""
+        top = UnknownFieldSet(msg)
+        nested = UnknownFieldSet(inner) if inner is not None else None
+        if not top and not nested:
+            return
+        numbers = tuple(top[i].field_number for i in range(len(top)))
+        if nested is not None:  # negative: inside the payload
+            numbers += tuple(-nested[i].field_number for i in range(len(nested)))
+        self.unknown_fields += 1
+        key = (which, numbers)
+        if key not in self._unknown_logged:
+            self._unknown_logged.add(key)
+            outer = [n for n in numbers if n > 0]
+            inside = [-n for n in numbers if n < 0]
+            _log.info(
+                "Yeti %s carries fields this driver does not know (newer firmware?), ignored: %s%s",
+                which,
+                f"message fields {outer} " if outer else "",
+                f"{which} fields {inside}" if inside else "",
+            )
 
     def _on_keep_alive(self, ka: pb.KeepAliveLo, now: float) -> None:
         self._last_rx = now
@@ -502,9 +576,9 @@ class YetiProtocol:
             self._caps = caps
             self._events.append(CapabilitiesChanged(caps, now))
 
-    def _on_reset(self, reason: pb.ResetReason, now: float) -> None:
+    def _on_reset(self, reason: pb.ResetReason.ValueType, now: float) -> None:
         self._last_rx = now
-        why = ResetReason.WATCHDOG if reason == pb.ResetReason.WATCHDOG else ResetReason.USER
+        why = _RESET_MAP.get(reason, ResetReason.OTHER)
         # A reset reason while still starting up, or a user (power-on / pin) reset right after the expected one
         # (a boot that overlapped our reset request), is not spurious.  A watchdog reset always is.
         last = self._last_expected_reset
@@ -521,7 +595,7 @@ class YetiProtocol:
         if self._relays_on:
             self._relays_on = False
             self._relays_off_since = now
-            self._events.append(PowerOff(now))
+            self._events.append(RelaysOpened(now))
         self._cp_board = None
         # The rebooted board starts with every flag clear and reports only changes from there.
         for name, kind, _ in _FLAG_ERRORS:
@@ -530,22 +604,22 @@ class YetiProtocol:
                 self._clear(kind, now)
         self._begin_sync(now)
 
-    def _on_cp_state(self, state: CpState, now: float) -> None:
+    def _on_pilot_state(self, state: PilotState, now: float) -> None:
         self._cp_board = state
-        if state is CpState.A:
+        if state is PilotState.A:
             self._clear(BoardErrorKind.CONTACTOR_FAULT, now)
             if self._pwm_units != PWM_STATE_F:
                 self._pwm_units = PWM_STATE_X1  # the firmware drops the PWM to X1 when the car leaves
         if self._enabled and state != self._cp_reported:
             self._cp_reported = state
-            self._events.append(CpStateChanged(state, now))
+            self._events.append(PilotStateChanged(state, now))
 
     def _on_relais(self, on: bool, now: float) -> None:
         if on == self._relays_on:
             return
         self._relays_on = on
         self._relays_off_since = None if on else now
-        self._events.append(PowerOn(now) if on else PowerOff(now))
+        self._events.append(RelaysClosed(now) if on else RelaysOpened(now))
 
     def _on_flags(self, flags: pb.ErrorFlags, now: float) -> None:
         for name, kind, detail in _FLAG_ERRORS:

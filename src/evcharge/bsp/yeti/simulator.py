@@ -19,13 +19,12 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-from evcharge.bsp.errors import DecodeError
 from evcharge.bsp.yeti import messages as pb
 from evcharge.bsp.yeti.framing import FrameDecoder, encode_frame
 from evcharge.bsp.yeti.vehicle import SimpleVehicle, VehicleModel
 
-_LEVELS = ((12.0, pb.CpState.STATE_A), (9.0, pb.CpState.STATE_B), (6.0, pb.CpState.STATE_C),
-           (3.0, pb.CpState.STATE_D), (0.0, pb.CpState.STATE_E))
+_LEVELS = ((12.0, pb.STATE_A), (9.0, pb.STATE_B), (6.0, pb.STATE_C),
+           (3.0, pb.STATE_D), (0.0, pb.STATE_E))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,7 +111,7 @@ class YetiSimulator:
         self._relay_pending_at: float | None = None
         self._c1_since: float | None = None
         self.relays_healthy = True
-        self.cp_state = pb.CpState.STATE_A
+        self.cp_state = pb.STATE_A
         self.cp_hi = 12.0
         self.cp_lo = 12.0
         self.flags = pb.ErrorFlags()
@@ -126,7 +125,7 @@ class YetiSimulator:
     # ---------------------------------------------------------------- sans-I/O
     def power_up(self, now: float) -> None:
         """Switch the board on: the boot sequence starts (keep-alives, reset reason USER)."""
-        self._boot(now, pb.ResetReason.USER)
+        self._boot(now, pb.USER)
 
     def data_to_send(self) -> bytes:
         """Bytes the board writes to its UART."""
@@ -146,9 +145,9 @@ class YetiSimulator:
             return
         for payload in self._decoder.feed(data):
             try:
-                msg = pb.EverestToMcu.decode(payload)
-            except DecodeError:
-                continue
+                msg = pb.EverestToMcu.FromString(payload)
+            except pb.DecodeError:
+                continue  # the firmware's pb_decode fails and the frame is dropped
             self.received.append(msg)
             self._apply(msg, now)
             if self.in_bootloader:
@@ -195,17 +194,17 @@ class YetiSimulator:
         """Send nothing until ``until`` (the firmware keeps running)."""
         self._silent_until = until
 
-    def spurious_reset(self, now: float, reason: pb.ResetReason = pb.ResetReason.WATCHDOG) -> None:
+    def spurious_reset(self, now: float, reason: pb.ResetReason.ValueType = pb.WATCHDOG) -> None:
         """The MCU restarts on its own (watchdog, brown-out)."""
         self._boot(now, reason)
 
     def hardware_reset(self, now: float) -> None:
         """The host pulsed the reset line."""
         self.in_bootloader = False
-        self._boot(now, pb.ResetReason.USER)
+        self._boot(now, pb.USER)
 
     # ---------------------------------------------------------------- internals
-    def _boot(self, now: float, reason: pb.ResetReason) -> None:
+    def _boot(self, now: float, reason: pb.ResetReason.ValueType) -> None:
         welded_closed = self.welded and self.contacts_closed
         self._reset_state()
         self.contacts_closed = welded_closed
@@ -227,7 +226,7 @@ class YetiSimulator:
         if self._drop > 0:
             self._drop -= 1
             return
-        frame = encode_frame(msg.encode())
+        frame = encode_frame(msg.SerializeToString())
         if self._corrupt > 0:
             self._corrupt -= 1
             # flip bits in the first payload byte after the COBS code: the CRC no longer matches
@@ -249,31 +248,31 @@ class YetiSimulator:
         )
 
     def _apply(self, msg: pb.EverestToMcu, now: float) -> None:
-        which = msg.which_oneof("payload")
-        if which == "pwm_duty_cycle" and msg.pwm_duty_cycle is not None:
+        which = msg.WhichOneof("payload")
+        if which == "pwm_duty_cycle":
             self.pwm_units = min(msg.pwm_duty_cycle, 10000)
-        elif which == "allow_power_on" and msg.allow_power_on is not None:
+        elif which == "allow_power_on":
             falling = self.allow_power_on and not msg.allow_power_on
             self.allow_power_on = msg.allow_power_on
             if falling:
                 self._switch_relays(False, now)
-        elif which == "set_number_of_phases" and msg.set_number_of_phases is not None:
+        elif which == "set_number_of_phases":
             self.three_phases = msg.set_number_of_phases
-        elif which == "connector_lock" and msg.connector_lock is not None:
+        elif which == "connector_lock":
             self.connector_locked = msg.connector_lock
         elif which == "reset" and msg.reset:
-            self._boot(now, pb.ResetReason.USER)
-        elif which == "firmware_update" and msg.firmware_update is not None:
+            self._boot(now, pb.USER)
+        elif which == "firmware_update":
             if msg.firmware_update.invoke_rom_bootloader:
                 self._switch_relays(False, now)
                 self.in_bootloader = True
         elif which == "keep_alive":
             self.last_host_keep_alive = now
 
-    def _classify(self) -> tuple[pb.CpState, float, float, bool]:
+    def _classify(self) -> tuple[pb.CpState.ValueType, float, float, bool]:
         units = self.pwm_units
         if units == 0:
-            return pb.CpState.STATE_F, -12.0, -12.0, False
+            return pb.STATE_F, -12.0, -12.0, False
         pwm = units < 10000
         hi = self.vehicle.pilot_level
         if pwm:
@@ -281,11 +280,11 @@ class YetiSimulator:
         else:
             lo = hi
         if pwm and lo != -12.0 and abs(hi + lo) < 1.1 and hi > 1.1:
-            return pb.CpState.STATE_F, hi, lo, True
+            return pb.STATE_F, hi, lo, True
         for level, state in _LEVELS:
             if abs(hi - level) <= 1.1:
                 return state, hi, lo, False
-        return pb.CpState.STATE_F, hi, lo, False
+        return pb.STATE_F, hi, lo, False
 
     def _switch_relays(self, on: bool, now: float) -> None:
         self._relay_pending_at = None
@@ -313,7 +312,7 @@ class YetiSimulator:
             "diode_fault": diode_fault,
             "rcd_selftest_failed": self.flags.rcd_selftest_failed,
             "rcd_triggered": self.flags.rcd_triggered,
-            "ventilation_not_available": state == pb.CpState.STATE_D,
+            "ventilation_not_available": state == pb.STATE_D,
             "connector_lock_failed": self.flags.connector_lock_failed,
             "cp_signal_fault": self.flags.cp_signal_fault,
             "over_current": self.flags.over_current,
@@ -322,7 +321,7 @@ class YetiSimulator:
             previous = self.cp_state
             self.cp_state = state
             self._emit(pb.McuToEverest(cp_state=state), now)
-            if state == pb.CpState.STATE_A:
+            if state == pb.STATE_A:
                 if self.pwm_units != 0:
                     self.pwm_units = 10000
                 flags["rcd_triggered"] = False
@@ -330,7 +329,7 @@ class YetiSimulator:
                 self.relays_healthy = True
                 if not self.welded:
                     self.contacts_closed = self.relays_on
-            if previous == pb.CpState.STATE_A and state == pb.CpState.STATE_B:
+            if previous == pb.STATE_A and state == pb.STATE_B:
                 self.energy_wh = [0.0, 0.0, 0.0]
         # residual current
         trip = self.config.rcd_trip_dc_ma if self.rcd_leakage_dc else self.config.rcd_trip_ac_ma
@@ -339,9 +338,9 @@ class YetiSimulator:
         # relays
         pwm = 0 < self.pwm_units < 10000
         if self.relays_on:
-            if state not in (pb.CpState.STATE_C, pb.CpState.STATE_D) or not self.allow_power_on:
+            if state not in (pb.STATE_C, pb.STATE_D) or not self.allow_power_on:
                 self._switch_relays(False, now)
-            elif state == pb.CpState.STATE_D:
+            elif state == pb.STATE_D:
                 self._switch_relays(False, now)  # the Yeti has no ventilation
             elif not pwm:
                 if self._c1_since is None:
@@ -352,7 +351,7 @@ class YetiSimulator:
                 self._c1_since = None
         else:
             can_close = (
-                state == pb.CpState.STATE_C
+                state == pb.STATE_C
                 and pwm
                 and self.allow_power_on
                 and self.relays_healthy

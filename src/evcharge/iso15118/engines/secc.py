@@ -315,12 +315,12 @@ class Secc(EngineBase[SeccState]):
             "evse_present_voltage": self.ms.pv(self._present.voltage, "V"),
             "evse_present_current": self.ms.pv(self._present.current, "A"),
             "sa_schedule_tuple_id": self.schedule_id or 1,
-            "gen_challenge": b"\x00" * 16,
             "evse_time_stamp": 0,
             "date_time_now": 0,
         }
         if not self.din:
             values["ac_evse_status"] = self._ac_status()
+            values["gen_challenge"] = b"\x00" * 16  # -2: 16 bytes (DIN: a string)
         include: tuple[str, ...] = ()
         if request == "ChargeParameterDiscovery":
             values["sa_schedule_list"] = self._schedule_list((Schedule(pmax=((0, 0.0),)),))

@@ -2,9 +2,10 @@
 
 :class:`YetiSerialDriver` wraps the sans-I/O :class:`~evcharge.bsp.yeti.protocol.YetiProtocol` in a background
 thread that reads the port, runs the core's timers and writes what the core wants sent.  It implements
-:class:`~evcharge.bsp.interface.BoardSupport`; events are queued and read with :meth:`YetiSerialDriver.next_event`
-(optionally blocking).  The optional ``reset_line`` (e.g. :class:`evcharge.bsp.yak.gpio.GpioResetLine`) is
-pulsed before start-up; without one the core sends the reset message.
+:class:`~evcharge.bsp.interface.BoardSupport`: commands go in through :meth:`YetiSerialDriver.send`, events are
+queued and read with :meth:`YetiSerialDriver.next_event` (optionally blocking).  The optional ``reset_line``
+(e.g. :class:`evcharge.bsp.yak.gpio.GpioResetLine`) is pulsed before start-up; without one the core sends the
+reset message.
 """
 
 from __future__ import annotations
@@ -18,8 +19,16 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from evcharge.bsp.errors import BspError, LocalProtocolError
-from evcharge.bsp.events import BoardErrorKind, BoardEvent, Capabilities, ErrorRaised, PowerReason
-from evcharge.bsp.yeti.protocol import YetiConfig, YetiProtocol, YetiState
+from evcharge.bsp.events import (
+    BoardErrorKind,
+    BoardEvent,
+    Capabilities,
+    ErrorRaised,
+    HardwareResetPulsed,
+    ResetBoard,
+    Start,
+)
+from evcharge.bsp.yeti.protocol import YetiCommand, YetiConfig, YetiProtocol, YetiState
 
 BAUDRATE = 115200
 
@@ -63,6 +72,9 @@ class YetiSerialDriver:
     # ---------------------------------------------------------------- life cycle
     def open(self) -> None:
         """Open the port, reset the board and start the I/O thread."""
+        from evcharge.errors import require
+
+        require("serial", "bsp", feature="the Yeti serial driver")
         import serial  # optional dependency: evcharge[bsp]
 
         self._serial = serial.Serial(
@@ -79,7 +91,7 @@ class YetiSerialDriver:
         if self.reset_line is not None:
             self.reset_line.pulse()
         with self._lock:
-            self.core.start(self.clock())
+            self.core.send(Start(), self.clock())
             self._flush()
         self._thread = threading.Thread(target=self._run, name=f"yeti-{self.port}", daemon=True)
         self._thread.start()
@@ -148,54 +160,21 @@ class YetiSerialDriver:
         """See :class:`~evcharge.bsp.interface.BoardSupport`."""
         return self.core.capabilities
 
-    def enable(self, enabled: bool) -> None:
-        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
-        self._command(lambda: self.core.enable(enabled))
+    def send(self, command: YetiCommand, now: float | None = None) -> None:
+        """Hand ``command`` to the core and write what it answers; ``now`` defaults to the driver's clock.
 
-    def pwm_on(self, duty_percent: float) -> None:
-        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
-        self._command(lambda: self.core.pwm_on(duty_percent))
-
-    def cp_state_x1(self) -> None:
-        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
-        self._command(self.core.cp_state_x1)
-
-    def cp_state_f(self) -> None:
-        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
-        self._command(self.core.cp_state_f)
-
-    def cp_state_e(self) -> None:
-        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
-        self._command(self.core.cp_state_e)
-
-    def allow_power_on(self, allow: bool, reason: PowerReason = PowerReason.FULL_POWER_CHARGING) -> None:
-        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
-        self._command(lambda: self.core.allow_power_on(allow, reason))
-
-    def set_three_phases(self, three_phases: bool) -> None:
-        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
-        self._command(lambda: self.core.set_three_phases(three_phases))
-
-    def lock_connector(self, lock: bool) -> None:
-        """See :class:`~evcharge.bsp.interface.BoardSupport`."""
-        self._command(lambda: self.core.lock_connector(lock))
-
-    def reset(self) -> None:
-        """Reset the board (through the reset line when there is one)."""
-        if self.reset_line is not None:
+        :class:`~evcharge.bsp.events.ResetBoard` pulses the reset line when the driver has one.
+        """
+        if isinstance(command, ResetBoard) and self.reset_line is not None:
             line = self.reset_line
 
             def pulse() -> None:  # under the lock: the reset reason must not be read before the core expects it
-                self.core.expect_hardware_reset(self.clock())
+                self.core.send(HardwareResetPulsed(), self.clock() if now is None else now)
                 line.pulse()
 
             self._command(pulse)
-        else:
-            self._command(lambda: self.core.reset(self.clock()))
-
-    def enter_bootloader(self) -> None:
-        """Send the board into its ROM bootloader; close the driver afterwards and run the flasher."""
-        self._command(lambda: self.core.enter_bootloader(self.clock()))
+            return
+        self._command(lambda: self.core.send(command, self.clock() if now is None else now))
 
     # ---------------------------------------------------------------- internals
     def _command(self, fn: Callable[[], None]) -> None:
@@ -207,9 +186,9 @@ class YetiSerialDriver:
             self._flush()
 
     def _flush(self) -> None:
-        data = self.core.data_to_send()
-        if data and self._serial is not None:
-            self._serial.write(data)
+        frames = self.core.data_to_send()
+        if frames and self._serial is not None:
+            self._serial.write(b"".join(frames))
 
     def _collect(self) -> None:
         while (event := self.core.next_event()) is not None:
