@@ -58,17 +58,34 @@ class ConnectionInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _peer_chain(ssl_object: _ssl.SSLObject | _ssl.SSLSocket) -> tuple[bytes, ...]:
+    """The chain the peer sent, leaf first (DER). Python 3.13 has ``get_unverified_chain``; 3.10-3.12
+    have it on the private ``_sslobj``; otherwise only the leaf is known."""
+    getter = getattr(ssl_object, "get_unverified_chain", None)
+    if getter is None:
+        getter = getattr(getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None)
+    if getter is not None:
+        with contextlib.suppress(Exception):
+            chain = getter() or []
+            der = tuple(
+                c if isinstance(c, bytes) else c.public_bytes(_ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
+                for c in chain
+            )
+            if der:
+                return der
+    leaf = ssl_object.getpeercert(binary_form=True)
+    return (leaf,) if leaf else ()
+
+
 def tls_info(ssl_object: _ssl.SSLObject | _ssl.SSLSocket | None) -> TlsInfo | None:
-    """What the TLS layer negotiated (``None`` for plain TCP). The peer chain is the leaf only
-    (Python's ``ssl`` before 3.13 does not expose the rest)."""
+    """What the TLS layer negotiated (``None`` for plain TCP), with the chain the peer sent."""
     if ssl_object is None:
         return None
     cipher = ssl_object.cipher()
-    leaf = ssl_object.getpeercert(binary_form=True)
     return TlsInfo(
         version=ssl_object.version() or "",
         cipher=cipher[0] if cipher else "",
-        peer_chain=(leaf,) if leaf else (),
+        peer_chain=_peer_chain(ssl_object),
     )
 
 
@@ -298,9 +315,14 @@ async def connect_evcc(
     server_hostname: str | None = None,
     ssl_handshake_timeout: float = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     connect_timeout: float = 5.0,
+    verify_peer: Callable[[tuple[bytes, ...]], None] | None = None,
 ) -> V2gConnection:
     """Connect to an SECC (``host`` may carry a scope: ``fe80::1%eth0``) and start the session; the
-    returned connection is running (read ``conn.events()``)."""
+    returned connection is running (read ``conn.events()``).
+
+    ``verify_peer(chain)`` (from :func:`evcharge.iso15118.security.tls.evcc_tls`) runs right after the
+    TLS handshake; when it raises, the connection is closed before any V2G byte is sent and the error
+    is raised here."""
     tls_args: dict[str, Any] = {}
     if ssl is not None:
         tls_args = {"ssl": ssl, "ssl_handshake_timeout": ssl_handshake_timeout,
@@ -313,6 +335,8 @@ async def connect_evcc(
         local=writer.get_extra_info("sockname"),
     )
     try:
+        if verify_peer is not None:
+            verify_peer(info.tls.peer_chain if info.tls else ())
         session = make_session(info)
     except Exception:
         writer.close()
