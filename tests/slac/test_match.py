@@ -442,15 +442,18 @@ def test_random_loss_never_breaks_the_agreement(seed: int, loss: float, duplicat
     emu, evse, pev = pair(seed=seed, impairments=rules, jitter=5)
     start_both(emu, evse, pev)
     emu.run(until=80.0)
-    p, e = matched(pev), matched(evse)
+    p, charger_matches = matched(pev), of_type(evse.events, Matched)
     if p is not None:
-        # a car that joined a network joined the one its charger handed out
-        assert e is not None and (e.nmk, e.nid, e.run_id) == (p.nmk, p.nid, p.run_id)
-        assert pev.modem.nmk == evse.modem.nmk == e.nmk
+        # a car that joined a network joined the one its charger handed out last (the charger matches again a
+        # car that lost every CM_SLAC_MATCH.CNF and restarted; the key stays the same)
+        e = charger_matches[-1]
+        assert (e.nmk, e.nid, e.run_id) == (p.nmk, p.nid, p.run_id)  # type: ignore[attr-defined]
+        assert pev.modem.nmk == evse.modem.nmk == p.nmk
     else:
         assert pev.machine.state is PevState.FAILED
         assert of_type(pev.events, SlacFailed)
-    assert len(of_type(evse.events, Matched)) <= 1 and len(of_type(pev.events, Matched)) <= 1
+    assert len({e.nmk for e in charger_matches}) <= 1  # type: ignore[attr-defined]
+    assert len(of_type(pev.events, Matched)) <= 1
     # nothing is left running forever: every machine is matched, failed, or waiting on a finite timer
     for station in (evse, pev):
         timer = station.machine.get_timer()

@@ -1,7 +1,7 @@
 """SLAC (ISO 15118-3) over HomePlug Green PHY: EVSE and PEV state machines, messages, transports.
 
-The names below need nothing but the standard library; scapy (the ``slac`` extra) is imported only
-by :mod:`evcharge.slac.scapy_layers` and :mod:`evcharge.slac.transport.rawsocket`.
+The names below, and the raw-socket transport, need nothing but the standard library; scapy (the
+``slac`` extra) is imported only by :mod:`evcharge.slac.scapy_layers` (dissecting captures).
 """
 
 from evcharge.slac.config import EvseConfig, PevConfig

@@ -3,6 +3,11 @@
 Exit status: 0 matched, 1 SLAC failed or timed out, 2 the interface could not be opened.
 Without a HomePlug modem on the interface (two hosts on plain Ethernet, a veth pair), pass
 ``--emulate-modem``: an emulated modem then answers CM_SET_KEY and produces the attenuation profiles.
+
+Readiness: once the socket is open and the machine started, the command writes one line
+``evcharge slac ROLE: listening on IFACE (MAC)`` to standard error and, with ``--ready-file PATH``,
+creates PATH (a script waits for the file instead of reading stderr).  Only the standard library is
+imported on the way there (the raw socket is a plain ``AF_PACKET`` socket, no scapy).
 """
 
 from __future__ import annotations
@@ -37,9 +42,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qca-nonce", action="store_true",
                         help="send MyNonce 0xAAAAAAAA in CM_SET_KEY.REQ like the QCA tools (ISO 15118-3: zeros)")
     parser.add_argument("--linger", type=float, default=1.0,
-                        help="evse: keep answering this many seconds after the match (repeated CM_SLAC_MATCH.REQ)")
+                        help="evse: keep answering this many seconds after the match (a repeated CM_SLAC_MATCH.REQ, "
+                             "or a PEV that lost every CM_SLAC_MATCH.CNF and restarts; the report is the last match)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--line-iface", help="modem: the interface towards the other stations (the powerline)")
+    parser.add_argument("--ready-file", metavar="PATH",
+                        help="create PATH once the interface is open and SLAC is listening (for scripts to wait on)")
     parser.add_argument("--set-key-result", type=int, default=0,
                         help="modem: result code of CM_SET_KEY.CNF (default 0; some QCA firmware answers 1)")
 
@@ -89,14 +97,21 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {type(event).__name__}: {_describe(event)}", file=sys.stderr)
 
     driver = SlacDriver(machine, link, modem=modem, attenuation_db=args.attenuation, on_event=show)
-    # one line that says the socket is open (scripts wait for it before starting the other side)
-    print(f"evcharge slac {args.role}: listening on {args.iface} ({mac_text(link.mac)})", file=sys.stderr, flush=True)
+
+    def ready() -> None:
+        # the socket is open and the machine started: scripts may start the other side now
+        print(f"evcharge slac {args.role}: listening on {args.iface} ({mac_text(link.mac)})", file=sys.stderr,
+              flush=True)
+        _touch(args.ready_file)
+
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         linger = args.linger if args.role == "evse" else 0.0
-        result = asyncio.run(driver.run(timeout=args.timeout, linger=linger))
+        result = asyncio.run(driver.run(timeout=args.timeout, linger=linger, on_started=ready))
     finally:
         link.close()
+    if isinstance(result, Matched):  # the EVSE may have matched again while it lingered (the PEV restarted)
+        result = [e for e in driver.events if isinstance(e, Matched)][-1]
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     report: dict[str, object] = {
         "role": args.role,
@@ -148,6 +163,7 @@ def _run_modem(args: argparse.Namespace) -> int:
     config = ModemConfig(mac=b"\x00\xb0\x52" + line.mac[3:], set_key_result=args.set_key_result)
     bridge = ModemBridge(host, line, config, attenuation_db=args.attenuation)
     print(f"evcharge slac modem: listening on {args.iface} <-> {args.line_iface}", file=sys.stderr, flush=True)
+    _touch(args.ready_file)
     try:
         asyncio.run(bridge.run(timeout=args.timeout))
     except KeyboardInterrupt:
@@ -159,6 +175,12 @@ def _run_modem(args: argparse.Namespace) -> int:
               "nmk": bridge.modem.nmk.hex() if bridge.modem and bridge.modem.nmk else None}
     print(json.dumps(report, sort_keys=True) if args.json else report)
     return 0
+
+
+def _touch(path: str | None) -> None:
+    if path:
+        with open(path, "w", encoding="ascii") as ready_file:
+            ready_file.write("ready\n")
 
 
 def _text(value: object) -> str:

@@ -368,6 +368,9 @@ class EvseSlac(MachineBase[EvseState]):
             self._ignore(frame, f"CM_SLAC_MATCH.REQ is meant for EVSE {mac_text(msg.evse_mac)}")
             return
         self._answer_match(frame, msg, session)
+        measured = sorted(
+            (s.attenuation_db, s.pev_mac) for s in self.sessions.values() if s.atten_ind is not None
+        )
         for other in list(self.sessions.values()):
             self._drop(other)
         self._cancel("slac_init")
@@ -383,6 +386,7 @@ class EvseSlac(MachineBase[EvseState]):
                 attenuation_db=session.attenuation_db,
                 sounds=len(session.profiles),
                 elapsed=now - self._started,
+                candidates=tuple((mac, db) for db, mac in measured),
             )
         )
 

@@ -23,7 +23,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from scapy.fields import (
+from evcharge.errors import require
+
+require("scapy", "slac", feature="evcharge.slac.scapy_layers")
+
+from scapy.fields import (  # noqa: E402 - after the check that names the extra
     ByteEnumField,
     ByteField,
     ConditionalField,
@@ -35,10 +39,10 @@ from scapy.fields import (
     StrFixedLenField,
     StrLenField,
 )
-from scapy.layers.l2 import Ether
-from scapy.packet import Packet, bind_bottom_up, bind_layers, bind_top_down
+from scapy.layers.l2 import Ether  # noqa: E402
+from scapy.packet import Packet, bind_bottom_up, bind_layers, bind_top_down  # noqa: E402
 
-from evcharge.slac.messages import ETHERTYPE_HOMEPLUG, MESSAGE_TYPES, Message, MMType, MMVersion
+from evcharge.slac.messages import ETHERTYPE_HOMEPLUG, MESSAGE_TYPES, Message, MMType, MMVersion  # noqa: E402
 
 __all__ = ["LAYERS", "HomePlugAV", "layer_for"]
 

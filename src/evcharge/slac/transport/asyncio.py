@@ -60,11 +60,14 @@ class SlacDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._result: asyncio.Future[SlacEvent] | None = None
 
-    async def run(self, *, timeout: float, linger: float = 0.0, start: bool = True) -> SlacEvent | None:
+    async def run(
+        self, *, timeout: float, linger: float = 0.0, start: bool = True, on_started: Callable[[], None] | None = None
+    ) -> SlacEvent | None:
         """Start the machine and serve it until Matched / SlacFailed or ``timeout`` seconds (then None).
 
         ``linger`` keeps serving that long after the result: the EVSE answers a repeated
-        CM_SLAC_MATCH.REQ when its first CNF was lost.
+        CM_SLAC_MATCH.REQ when its first CNF was lost, and matches a PEV again that restarts.
+        ``on_started`` is called once the link is read and the machine started (a readiness signal).
         """
         loop = asyncio.get_running_loop()
         self._loop = loop
@@ -75,6 +78,8 @@ class SlacDriver:
             if start:
                 self.machine.send(StartMatching(), loop.time())
             self._pump()
+            if on_started is not None:
+                on_started()
             try:
                 result: SlacEvent | None = await asyncio.wait_for(asyncio.shield(self._result), timeout)
             except TimeoutError:
