@@ -628,3 +628,85 @@ def test_boot_overlapping_the_reset_request_is_not_spurious() -> None:
     link.sim.spurious_reset(link.now)  # a watchdog reset is spurious even shortly after start-up
     link.run(0.5)
     assert [r.spurious for r in link.of(BoardReset)] == [True]
+
+
+# ---------------------------------------------------------------- a newer firmware: unknown fields and values
+def _ready_core() -> YetiProtocol:
+    link = Link()
+    link.run(0.5)
+    assert link.core.state is YetiState.READY
+    link.take()
+    return link.core
+
+
+def _field(number: int, wire_type: int, body: bytes) -> bytes:
+    key = (number << 3) | wire_type
+    out = bytearray()
+    while True:  # varint of the key
+        byte, key = key & 0x7F, key >> 7
+        out.append(byte | (0x80 if key else 0))
+        if not key:
+            return bytes(out) + body
+
+
+def test_newer_firmware_extra_fields_are_tolerated_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    core = YetiProtocol()
+    core.send(Start(), 0.0)
+    keep_alive = pb.KeepAliveLo(
+        sw_version_string="2.4-0-gabcdef0", hwcap_max_current=32.0, hwcap_min_current=6.0,
+        hwcap_max_phase_count=3, hwcap_min_phase_count=1,
+    ).SerializeToString()  # fmt: skip
+    # two fields firmware 2.x does not have, inside the keep-alive (a float 12, a string 13) ...
+    newer = keep_alive + _field(12, 5, b"\x00\x00\x80\x3f") + _field(13, 2, b"\x04YAK2")
+    # ... and one beside the payload (field 200, varint)
+    frame = encode_frame(_field(3, 2, bytes([len(newer)]) + newer) + _field(200, 0, b"\x01"))
+    core.receive_data(encode_frame(pb.McuToEverest(reset=pb.USER).SerializeToString()), 0.05)
+    with caplog.at_level("INFO", logger="evcharge.bsp.yeti.protocol"):
+        for i in range(5):
+            core.receive_data(frame, 0.1 + i * 0.2)
+    assert core.state is YetiState.READY
+    assert core.firmware_version == "2.4-0-gabcdef0"
+    events = []
+    while (event := core.next_event()) is not None:
+        events.append(event)
+    assert [type(e) for e in events].count(BoardReady) == 1
+    assert not [e for e in events if isinstance(e, ProtocolViolation)]
+    assert core.unknown_fields == 5
+    logged = [r.getMessage() for r in caplog.records if "does not know" in r.getMessage()]
+    assert len(logged) == 1  # once per kind, not five times a second
+    assert "[200]" in logged[0] and "[12, 13]" in logged[0]
+
+
+def test_unknown_payload_and_wrong_wire_type_are_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    core = _ready_core()
+    unknown_payload = _field(120, 2, b"\x02\x08\x01")  # a message this driver has never heard of
+    wrong_type = bytes.fromhex("bd0600000000")  # cp_state (102) sent as fixed32: protobuf keeps it as unknown
+    with caplog.at_level("INFO", logger="evcharge.bsp.yeti.protocol"):
+        core.receive_data(encode_frame(unknown_payload) + encode_frame(wrong_type), 1.0)
+    assert core.next_event() is None  # nothing to report, nothing dropped as bad
+    assert core.unknown_fields == 2
+    assert core.pilot_state is None
+    assert any("unknown payload" in r.getMessage() for r in caplog.records)
+
+
+def test_unknown_enum_values_never_crash() -> None:
+    core = _ready_core()
+    core.receive_data(encode_frame(bytes.fromhex("b00609")), 1.0)  # cp_state 9: no such state
+    event = core.next_event()
+    assert isinstance(event, ProtocolViolation) and "cp_state value 9" in event.detail
+    assert core.pilot_state is None and core.decode_errors == 1
+    core.receive_data(encode_frame(bytes.fromhex("a80607")), 1.1)  # reset reason 7: the board did restart
+    resets = []
+    while (event := core.next_event()) is not None:
+        if isinstance(event, BoardReset):
+            resets.append(event)
+    assert [(r.reason, r.spurious) for r in resets] == [(ResetReason.OTHER, True)]
+    assert core.state is YetiState.SYNCING
+
+
+def test_data_to_send_is_one_item_per_frame() -> None:
+    core = YetiProtocol()
+    core.send(Start(), 0.0)
+    frames = core.data_to_send()
+    assert frames == [encode_frame(pb.EverestToMcu(reset=True).SerializeToString())]
+    assert core.data_to_send() == []
