@@ -56,6 +56,8 @@ class Profile:
 
     name: str
     curve: str  #: "secp256r1", "secp521r1" or "ed448"
+    #: SubjectKeyIdentifier length: -20 uses a 64-bit SKI (its AAD carries it as 16 hex digits, [V2G20-2492])
+    ski_bytes: int = 20
 
     def new_key(self) -> PrivateKey:
         if self.curve == "ed448":
@@ -71,8 +73,8 @@ class Profile:
 
 TREES: tuple[Profile, ...] = (
     Profile(name="iso2", curve="secp256r1"),
-    Profile(name="iso20", curve="secp521r1"),
-    Profile(name="iso20-ed448", curve="ed448"),
+    Profile(name="iso20", curve="secp521r1", ski_bytes=8),
+    Profile(name="iso20-ed448", curve="ed448", ski_bytes=8),
 )
 
 
@@ -142,7 +144,11 @@ def _issue(
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length if ca else None), critical=True)
         .add_extension(x509.KeyUsage(**usage), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier(x509.SubjectKeyIdentifier.from_public_key(key.public_key()).digest[
+                : profile.ski_bytes]),
+            critical=False,
+        )
     )
     if issuer is not None:
         ski = issuer.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value

@@ -1,0 +1,195 @@
+"""Contract private key transport of CertificateInstallation / CertificateUpdate.
+
+The sender (the eMSP / CPS side; an SECC only relays the bytes) makes an ephemeral ECDH key pair,
+derives a session key from the shared secret with the EVCC's static public key (the OEM provisioning
+certificate's for installation, the old contract certificate's for update), and encrypts the contract
+private key; the response carries the ephemeral public key (``DHpublickey``) and the encrypted key.
+The EVCC derives the same key with its static private key and decrypts.
+
+ISO 15118-2 ([V2G2-818] .. [V2G2-826]; the values as Josev ``shared/security.py`` implements them):
+ECDH on secp256r1; KDF = NIST SP 800-56A concatenation KDF with SHA-256, 128-bit output,
+OtherInfo = AlgorithmID 0x01 || PartyUInfo 0x55 || PartyVInfo 0x56; AES-128-CBC without padding;
+``ContractSignatureEncryptedPrivateKey`` = IV (16 B) || ciphertext of the 32-byte key (32 B).
+
+ISO 15118-20 ([V2G20-2492] .. [V2G20-2510], for an EVCC without TPM): ECDH on secp521r1; AES-256-GCM with
+a 96-bit random IV and a 128-bit tag; AAD = PCID (18 characters) || the contract certificate's SKI in
+upper-case hex; ``SECP521_EncryptedPrivateKey`` = IV (12) || ciphertext of the key padded to 528 bits
+(66) || tag (16); the EVCC checks the 7 padding bits are zero and that the key matches the certificate.
+The session-key derivation of -20 (§7.9.2.5.4) is *not* in the public sources we have; this module
+uses the -2 KDF with SHA-512 and a 256-bit output (``otherinfo`` can be changed). Verify against the
+standard before relying on -20 interoperability. The X448 variant is not built.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from evcharge.errors import LocalProtocolError
+from evcharge.iso15118.security.errors import ContractKeyError
+
+__all__ = [
+    "KDF_OTHERINFO",
+    "EncryptedContractKey",
+    "aad_iso20",
+    "decrypt_iso2",
+    "decrypt_iso20",
+    "encrypt_iso2",
+    "encrypt_iso20",
+    "session_key",
+]
+
+#: AlgorithmID 0x01, PartyUInfo 0x55 ('U'), PartyVInfo 0x56 ('V') [V2G2-818]
+KDF_OTHERINFO = bytes((0x01, 0x55, 0x56))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EncryptedContractKey:
+    dh_public_key: bytes  #: the sender's ephemeral public key, uncompressed point (65 B P-256, 133 B P-521)
+    encrypted_private_key: bytes  #: -2: IV || CBC ciphertext (48 B); -20: IV || GCM ciphertext || tag (94 B)
+
+
+def session_key(shared_secret: bytes, *, iso20: bool, otherinfo: bytes = KDF_OTHERINFO) -> bytes:
+    """The concatenation KDF: -2 SHA-256 -> 16 bytes (AES-128); -20 SHA-512 -> 32 bytes (AES-256)."""
+    kdf = ConcatKDFHash(algorithm=hashes.SHA512() if iso20 else hashes.SHA256(), length=32 if iso20 else 16,
+                        otherinfo=otherinfo)
+    return kdf.derive(shared_secret)
+
+
+def _point(key: ec.EllipticCurvePublicKey) -> bytes:
+    return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+
+
+def _peer_public(data: bytes, curve: ec.EllipticCurve) -> ec.EllipticCurvePublicKey:
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(curve, data)
+    except ValueError as exc:
+        raise ContractKeyError(f"DHpublickey is not a {curve.name} point: {exc}") from exc
+
+
+def _check_matches(private: ec.EllipticCurvePrivateKey, certificate: x509.Certificate | None) -> None:
+    if certificate is None:
+        return
+    public = certificate.public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey) or _point(public) != _point(private.public_key()):
+        raise ContractKeyError("the decrypted private key does not belong to the contract certificate")
+
+
+def _check_curve(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey, name: str, what: str) -> None:
+    if key.curve.name != name:
+        raise LocalProtocolError(f"{what} must be on {name}, not {key.curve.name}")
+
+
+# -- ISO 15118-2 --------------------------------------------------------------------------------------------
+
+
+def encrypt_iso2(
+    contract_key: ec.EllipticCurvePrivateKey,
+    receiver: ec.EllipticCurvePublicKey,
+    *,
+    ephemeral: ec.EllipticCurvePrivateKey | None = None,
+    iv: bytes | None = None,
+) -> EncryptedContractKey:
+    """Sender side (-2). ``receiver``: the OEM provisioning (or old contract) certificate's public key."""
+    _check_curve(contract_key, "secp256r1", "the contract key")
+    _check_curve(receiver, "secp256r1", "the receiver's key")
+    ephemeral = ephemeral or ec.generate_private_key(ec.SECP256R1())
+    key = session_key(ephemeral.exchange(ec.ECDH(), receiver), iso20=False)
+    iv = iv if iv is not None else os.urandom(16)
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    secret = contract_key.private_numbers().private_value.to_bytes(32, "big")
+    ciphertext = encryptor.update(secret) + encryptor.finalize()
+    return EncryptedContractKey(dh_public_key=_point(ephemeral.public_key()), encrypted_private_key=iv + ciphertext)
+
+
+def decrypt_iso2(
+    data: EncryptedContractKey,
+    receiver_key: ec.EllipticCurvePrivateKey,
+    *,
+    contract_certificate: x509.Certificate | None = None,
+) -> ec.EllipticCurvePrivateKey:
+    """EVCC side (-2): the contract private key; :class:`ContractKeyError` when it cannot be."""
+    _check_curve(receiver_key, "secp256r1", "the receiver's key")
+    if len(data.encrypted_private_key) != 48:
+        raise ContractKeyError(f"encrypted private key of {len(data.encrypted_private_key)} bytes, expected 48")
+    peer = _peer_public(data.dh_public_key, ec.SECP256R1())
+    key = session_key(receiver_key.exchange(ec.ECDH(), peer), iso20=False)
+    iv, ciphertext = data.encrypted_private_key[:16], data.encrypted_private_key[16:]
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    value = int.from_bytes(decryptor.update(ciphertext) + decryptor.finalize(), "big")
+    try:
+        private = ec.derive_private_key(value, ec.SECP256R1())
+    except ValueError as exc:
+        raise ContractKeyError(f"the decrypted value is not a secp256r1 private key: {exc}") from exc
+    _check_matches(private, contract_certificate)
+    return private
+
+
+# -- ISO 15118-20 -------------------------------------------------------------------------------------------
+
+
+def aad_iso20(pcid: str, contract_certificate: x509.Certificate) -> bytes:
+    """[V2G20-2492]: the PCID (upper-case letters and digits) followed by the contract certificate's SKI
+    as an upper-case hexadecimal string."""
+    if not pcid.isalnum() or pcid.upper() != pcid:
+        raise LocalProtocolError(f"PCID {pcid!r} must be upper-case letters and digits")
+    ski = contract_certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    return pcid.encode("ascii") + ski.hex().upper().encode("ascii")
+
+
+def encrypt_iso20(
+    contract_key: ec.EllipticCurvePrivateKey,
+    receiver: ec.EllipticCurvePublicKey,
+    *,
+    aad: bytes,
+    ephemeral: ec.EllipticCurvePrivateKey | None = None,
+    iv: bytes | None = None,
+    otherinfo: bytes = KDF_OTHERINFO,
+) -> EncryptedContractKey:
+    """Sender side (-20, SECP521)."""
+    _check_curve(contract_key, "secp521r1", "the contract key")
+    _check_curve(receiver, "secp521r1", "the receiver's key")
+    ephemeral = ephemeral or ec.generate_private_key(ec.SECP521R1())
+    key = session_key(ephemeral.exchange(ec.ECDH(), receiver), iso20=True, otherinfo=otherinfo)
+    iv = iv if iv is not None else os.urandom(12)
+    plain = contract_key.private_numbers().private_value.to_bytes(66, "big")  # 521 bits + 7 leading zero bits
+    sealed = AESGCM(key).encrypt(iv, plain, aad)  # ciphertext (66) || tag (16)
+    return EncryptedContractKey(dh_public_key=_point(ephemeral.public_key()), encrypted_private_key=iv + sealed)
+
+
+def decrypt_iso20(
+    data: EncryptedContractKey,
+    receiver_key: ec.EllipticCurvePrivateKey,
+    *,
+    aad: bytes,
+    contract_certificate: x509.Certificate | None = None,
+    otherinfo: bytes = KDF_OTHERINFO,
+) -> ec.EllipticCurvePrivateKey:
+    """EVCC side (-20, SECP521): [V2G20-2505], [V2G20-2678], [V2G20-2506], [V2G20-2507]."""
+    _check_curve(receiver_key, "secp521r1", "the receiver's key")
+    if len(data.encrypted_private_key) != 12 + 66 + 16:
+        raise ContractKeyError(f"SECP521_EncryptedPrivateKey of {len(data.encrypted_private_key)} bytes, expected 94")
+    peer = _peer_public(data.dh_public_key, ec.SECP521R1())
+    key = session_key(receiver_key.exchange(ec.ECDH(), peer), iso20=True, otherinfo=otherinfo)
+    iv, sealed = data.encrypted_private_key[:12], data.encrypted_private_key[12:]
+    try:
+        plain = AESGCM(key).decrypt(iv, sealed, aad)
+    except InvalidTag:
+        raise ContractKeyError("SECP521_EncryptedPrivateKey: authentication failed (key, IV, AAD or data)") from None
+    if plain[0] & 0xFE:
+        raise ContractKeyError("the 7 most significant bits of the decrypted key are not zero [V2G20-2678]")
+    try:
+        private = ec.derive_private_key(int.from_bytes(plain, "big"), ec.SECP521R1())
+    except ValueError as exc:
+        raise ContractKeyError(f"the decrypted value is not a secp521r1 private key: {exc}") from exc
+    _check_matches(private, contract_certificate)
+    return private
