@@ -1,0 +1,64 @@
+"""``evcharge v2g secc`` against ``evcharge v2g evcc``: whole sessions over SDP + TCP on ::1, two processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CMD = [sys.executable, "-m", "evcharge"]
+
+
+def _run_pair(tmp_path: Path, secc_args: list[str], evcc_args: list[str]) -> tuple[int, int, dict, list]:
+    secc_json, evcc_json = tmp_path / "secc.json", tmp_path / "evcc.json"
+    secc = subprocess.Popen(
+        [*CMD, "v2g", "secc", "--iface", "lo", "--timeout", "60", "--json", str(secc_json), *secc_args],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert secc.stderr is not None
+        line = secc.stderr.readline()  # "listening on ..." once SDP and TCP are up
+        assert "listening" in line, line
+        evcc = subprocess.run(
+            [*CMD, "v2g", "evcc", "--iface", "lo", "--timeout", "60", "--json", str(evcc_json), *evcc_args],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        secc_rc = secc.wait(timeout=30)
+    finally:
+        if secc.poll() is None:
+            secc.kill()
+    return secc_rc, evcc.returncode, json.loads(evcc_json.read_text()), json.loads(secc_json.read_text())
+
+
+@pytest.mark.parametrize(
+    ("secc_args", "evcc_args", "loop"),
+    [
+        ([], ["--protocol", "din"], "CurrentDemandReq"),
+        (["--energy", "ac"], ["--protocol", "iso2", "--energy", "ac", "--loops", "3"], "ChargingStatusReq"),
+    ],
+)
+def test_secc_and_evcc_commands(tmp_path: Path, secc_args: list[str], evcc_args: list[str], loop: str) -> None:
+    started = time.monotonic()
+    secc_rc, evcc_rc, car, charger = _run_pair(tmp_path, secc_args, evcc_args)
+    assert (secc_rc, evcc_rc) == (0, 0)
+    assert car["normal"] and charger[0]["normal"]
+    names = [m["name"] for m in car["messages"]]
+    assert names[0] == "SessionSetupReq" and names[-1] == "SessionStopRes" and loop in names
+    # every message with its time, in order; the charger saw the same messages the other way round
+    times = [m["time"] for m in car["messages"]]
+    assert times == sorted(times)
+    assert [m["name"] for m in charger[0]["messages"]] == names
+    assert time.monotonic() - started < 60
+
+
+def test_not_built_answers_plainly() -> None:
+    for args in (["secc", "--protocols", "iso20"], ["evcc", "--payment", "pnc", "--tls"]):
+        proc = subprocess.run([*CMD, "v2g", *args], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2 and "not built yet" in proc.stderr and "Traceback" not in proc.stderr
