@@ -1,12 +1,15 @@
-"""Yeti link codec benchmark: evcharge's generated dataclasses and wire runtime beside Google's protobuf runtime.
+"""Yeti link benchmark: the protobuf messages, the COBS codec and the driver core per frame.
 
     python benchmarks/bsp_messages.py [--rounds N]
 
-Per message it prints the time of one encode and one decode (median of repeated runs) for evcharge and for
-``google.protobuf`` (message classes built at run time from the same ``yeti.proto``), with the ratio
-peer / evcharge (above 1: we are faster).  Google's runtime is a C extension (upb); ours is pure Python, so the
-interesting figure is whether the codec matters at the link's rate (about 16 frames per second).  A last line
-gives the cost of one received PowerMeter frame through the whole driver core (framing, CRC, decode, event).
+Prints, per message, one encode and one decode with Google's ``protobuf`` runtime (the committed ``yeti_pb2``
+classes, upb in C) beside the figures of evcharge's former hand-written wire runtime (issue 22's table, measured
+before it was removed); the ``cobs`` package's C codec beside the pure-Python COBS the framing used before (kept
+here as the peer); and the driver core per received frame: framing + CRC + parse + the typed event, and the
+same without the typed event (the cost of the thin mapping).  Times are CPU time of this process (so that other
+processes on a loaded machine inflate them less than wall time would), the median of seven runs after a
+warm-up; ratio = other / new (above 1: the new code is faster).  The "before" figures were taken on a quieter
+machine: compare with care.
 """
 
 from __future__ import annotations
@@ -16,18 +19,23 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-_REPO = Path(__file__).resolve().parent.parent
-if str(_REPO) not in sys.path:
-    sys.path.insert(0, str(_REPO))
+from evcharge.bsp.yeti import messages as pb
+from evcharge.bsp.yeti.framing import FrameDecoder, cobs_decode, cobs_encode, encode_frame
+from evcharge.bsp.yeti.protocol import YetiProtocol
 
-from tests.bsp.test_messages import _google_classes  # noqa: E402
-
-from evcharge.bsp.yeti import messages as pb  # noqa: E402
-from evcharge.bsp.yeti.framing import encode_frame  # noqa: E402
-from evcharge.bsp.yeti.protocol import YetiProtocol  # noqa: E402
+#: evcharge's hand-written wire runtime before issue 22 (us per operation, from the issue's table).
+BEFORE = {
+    ("McuToEverest.power_meter", "encode"): 71.5,
+    ("McuToEverest.power_meter", "decode"): 37.6,
+    ("McuToEverest.keep_alive", "encode"): 18.9,
+    ("McuToEverest.keep_alive", "decode"): 37.5,
+    ("EverestToMcu.pwm", "encode"): 1.9,
+    ("EverestToMcu.pwm", "decode"): 10.1,
+}
+#: The driver core per power_meter frame before issue 22 (us, from the issue).
+BEFORE_CORE_US = 88.0
+TARGET_CORE_US = 10.0
 
 METER = pb.McuToEverest(
     power_meter=pb.PowerMeter(
@@ -47,54 +55,110 @@ KEEP_ALIVE = pb.McuToEverest(
 PWM = pb.EverestToMcu(pwm_duty_cycle=2667)
 
 
+def py_cobs_encode(data: bytes) -> bytes:
+    """The pure-Python COBS encoder the framing used before (the peer of the C codec)."""
+    out = bytearray()
+    block = bytearray()
+    for byte in data:
+        if byte == 0:
+            out.append(len(block) + 1)
+            out += block
+            block.clear()
+        else:
+            block.append(byte)
+            if len(block) == 254:
+                out.append(255)
+                out += block
+                block.clear()
+    out.append(len(block) + 1)
+    out += block
+    return bytes(out)
+
+
+def py_cobs_decode(data: bytes) -> bytes:
+    """The pure-Python COBS decoder the framing used before."""
+    out = bytearray()
+    i, n = 0, len(data)
+    while i < n:
+        code = data[i]
+        if code == 0 or i + code > n:
+            raise ValueError("bad COBS")
+        chunk = data[i + 1 : i + code]
+        if 0 in chunk:
+            raise ValueError("bad COBS")
+        out += chunk
+        i += code
+        if code != 255 and i < n:
+            out.append(0)
+    return bytes(out)
+
+
 def median_time(fn: Callable[[], object], rounds: int) -> float:
     for _ in range(max(10, rounds // 10)):
         fn()
     samples = []
     for _ in range(7):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for _ in range(rounds):
             fn()
-        samples.append((time.perf_counter() - t0) / rounds)
+        samples.append((time.process_time() - t0) / rounds)
     return statistics.median(samples)
 
 
-def google_message(classes: dict[str, Any], msg: Any) -> Any:
-    theirs = classes[type(msg).__name__]()
-    theirs.ParseFromString(msg.encode())
-    return theirs
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=2000)
-    args = parser.parse_args(argv)
-    proto = _REPO / "src" / "evcharge" / "bsp" / "yeti" / "yeti.proto"
-    classes = _google_classes(proto.read_text())
-    print(f"{'message':<28}{'op':<8}{'evcharge us':>12}{'protobuf us':>13}{'ratio':>8}")
-    for name, msg in (("McuToEverest.power_meter", METER), ("McuToEverest.keep_alive", KEEP_ALIVE),
-                      ("EverestToMcu.pwm", PWM)):  # fmt: skip
-        data = msg.encode()
-        theirs = google_message(classes, msg)
-        cls = type(msg)
-        gcls = type(theirs)
-        ours_enc = median_time(msg.encode, args.rounds)
-        peer_enc = median_time(theirs.SerializeToString, args.rounds)
-        ours_dec = median_time(lambda cls=cls, data=data: cls.decode(data), args.rounds)
-        peer_dec = median_time(lambda gcls=gcls, data=data: gcls.FromString(data), args.rounds)
-        for op, ours, peer in (("encode", ours_enc, peer_enc), ("decode", ours_dec, peer_dec)):
-            print(f"{name:<28}{op:<8}{ours * 1e6:>12.2f}{peer * 1e6:>13.2f}{peer / ours:>8.2f}")
+def core_per_frame(rounds: int, *, typed_events: bool) -> float:
+    """One power_meter frame through a started core (framing, CRC, parse, handling) and its event taken."""
     core = YetiProtocol()
-    core.start(0.0)
-    frame = encode_frame(METER.encode())
+    from evcharge.bsp.events import Start
+
+    core.send(Start(), 0.0)
+    frame = encode_frame(METER.SerializeToString())
+    if not typed_events:
+        decoder = FrameDecoder()
+
+        def parse_only() -> None:
+            for payload in decoder.feed(frame):
+                msg = pb.McuToEverest.FromString(payload)
+                msg.WhichOneof("payload")
+
+        return median_time(parse_only, rounds)
 
     def receive() -> None:
         core.receive_data(frame, 1.0)
         core.next_event()
 
-    per_frame = median_time(receive, args.rounds)
-    print(f"driver core, one power_meter frame in: {per_frame * 1e6:.1f} us "
-          f"({per_frame * 16 * 100:.3f} % of one core at 16 frames/s)")  # fmt: skip
+    return median_time(receive, rounds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=20000)
+    args = parser.parse_args(argv)
+    n = args.rounds
+    print(f"{'message':<28}{'op':<8}{'protobuf us':>12}{'before us':>11}{'ratio':>8}")
+    for name, msg in (("McuToEverest.power_meter", METER), ("McuToEverest.keep_alive", KEEP_ALIVE),
+                      ("EverestToMcu.pwm", PWM)):  # fmt: skip
+        data = msg.SerializeToString()
+        cls = type(msg)
+        enc = median_time(msg.SerializeToString, n)
+        dec = median_time(lambda cls=cls, data=data: cls.FromString(data), n)
+        for op, now in (("encode", enc), ("decode", dec)):
+            before = BEFORE[(name, op)]
+            print(f"{name:<28}{op:<8}{now * 1e6:>12.2f}{before:>11.1f}{before / (now * 1e6):>8.1f}")
+    block = METER.SerializeToString() + b"\x01\x02\x03\x04"
+    encoded = cobs_encode(block)
+    assert py_cobs_encode(block) == encoded and py_cobs_decode(encoded) == cobs_decode(encoded) == block
+    print(f"\n{'COBS (power_meter frame)':<36}{'cobs C us':>10}{'pure-Python us':>16}{'ratio':>8}")
+    for op, c_fn, py_fn in (("encode", lambda: cobs_encode(block), lambda: py_cobs_encode(block)),
+                            ("decode", lambda: cobs_decode(encoded), lambda: py_cobs_decode(encoded))):  # fmt: skip
+        c_t, py_t = median_time(c_fn, n), median_time(py_fn, n)
+        print(f"{op:<36}{c_t * 1e6:>10.2f}{py_t * 1e6:>16.2f}{py_t / c_t:>8.1f}")
+    typed = core_per_frame(n, typed_events=True)
+    bare = core_per_frame(n, typed_events=False)
+    print(f"\ndriver core, one power_meter frame in, typed MeterReading out: {typed * 1e6:.2f} us "
+          f"(before: {BEFORE_CORE_US:.0f} us, ratio {BEFORE_CORE_US / (typed * 1e6):.1f}; "
+          f"target < {TARGET_CORE_US:.0f} us; {typed * 16 * 100:.4f} % of one core at 16 frames/s)")  # fmt: skip
+    print(f"framing + CRC + parse only (no event): {bare * 1e6:.2f} us; "
+          f"the typed event costs {(typed - bare) * 1e6:.2f} us per frame")  # fmt: skip
     return 0
 
 

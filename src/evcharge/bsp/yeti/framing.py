@@ -131,6 +131,11 @@ class FrameDecoder:
         return FrameStats(self._frames, self._crc, self._cobs, self._size, self._discarded)
 
     @property
+    def error_count(self) -> int:
+        """Dropped frames so far (``stats.errors`` without building the snapshot)."""
+        return self._crc + self._cobs + self._size
+
+    @property
     def pending(self) -> int:
         """Bytes received after the last delimiter."""
         return len(self._buf)

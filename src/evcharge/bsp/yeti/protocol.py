@@ -285,7 +285,7 @@ class YetiProtocol:
             self._handle(msg, now)
             if self._state is YetiState.UNSUPPORTED and not was_unsupported:
                 raise UnsupportedFirmwareError(self._unsupported_message())
-        errors = self._decoder.stats.errors
+        errors = self._decoder.error_count
         if errors != self._reported_frame_errors:
             self._reported_frame_errors = errors
             self._events.append(ProtocolViolation(f"bad frame dropped: {self._decoder.last_error}", now))
@@ -637,22 +637,22 @@ class YetiProtocol:
     def _on_meter(self, m: pb.PowerMeter, now: float) -> None:
         currents = (m.irmsL1, m.irmsL2, m.irmsL3)
         reading = MeterReading(
-            now=now,
-            energy_wh_import=m.totalWattHr,
-            power_w=(m.wattL1, m.wattL2, m.wattL3),
-            voltage_v=(m.vrmsL1, m.vrmsL2, m.vrmsL3),
-            current_a=currents,
-            current_n_a=m.irmsN,
-            frequency_hz=(m.freqL1, m.freqL2, m.freqL3),
-            energy_wh_per_phase=(m.wattHrL1, m.wattHrL2, m.wattHrL3),
-            temperature_c=(m.tempL1, m.tempL2, m.tempL3, m.tempN),
-            phase_seq_error=m.phaseSeqError,
+            now,
+            m.totalWattHr,
+            (m.wattL1, m.wattL2, m.wattL3),
+            (m.vrmsL1, m.vrmsL2, m.vrmsL3),
+            currents,
+            m.irmsN,
+            (m.freqL1, m.freqL2, m.freqL3),
+            (m.wattHrL1, m.wattHrL2, m.wattHrL3),
+            (m.tempL1, m.tempL2, m.tempL3, m.tempN),
+            m.phaseSeqError,
         )
         self._events.append(reading)
         off_since = self._relays_off_since
         if (
-            not self._relays_on
-            and off_since is not None
+            off_since is not None
+            and not self._relays_on
             and now - off_since >= self.config.contactor_check_delay
             and max(currents) > self.config.contactor_check_current_a
         ):
