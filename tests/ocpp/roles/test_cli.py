@@ -48,7 +48,7 @@ def test_cli_profile_3(tmp_path: Path) -> None:
         assert first["url"].startswith("wss://")
         cp = subprocess.run(
             [sys.executable, "-m", "evcharge.cli", "ocpp", "cp", "--url", first["url"], "--id", "CLI-TLS",
-             "--duration", "1.0", "--profile", "3", "--cert", str(pki.client_cert), "--key", str(pki.client_key),
+             "--duration", "3.0", "--profile", "3", "--cert", str(pki.client_cert), "--key", str(pki.client_key),
              "--ca", str(pki.ca)],
             capture_output=True, text=True, timeout=60,
         )
