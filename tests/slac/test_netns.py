@@ -180,9 +180,10 @@ def lossy_link() -> Iterator[Medium]:
         for ns in names.values():
             _ip("netns", "add", ns)
             created.append(ns)
-        _ip("-n", names["relay"], "link", "add", "name", "ra", "type", "veth", "peer", "name", "eth0", "netns", names["evse"])
-        _ip("-n", names["relay"], "link", "add", "name", "rb", "type", "veth", "peer", "name", "eth0", "netns", names["pev"])
-        for ns, dev in ((names["relay"], "ra"), (names["relay"], "rb"), (names["evse"], "eth0"), (names["pev"], "eth0")):
+        relay = names["relay"]
+        _ip("-n", relay, "link", "add", "name", "ra", "type", "veth", "peer", "name", "eth0", "netns", names["evse"])
+        _ip("-n", relay, "link", "add", "name", "rb", "type", "veth", "peer", "name", "eth0", "netns", names["pev"])
+        for ns, dev in ((relay, "ra"), (relay, "rb"), (names["evse"], "eth0"), (names["pev"], "eth0")):
             _ip("-n", ns, "link", "set", dev, "up")
         medium = Medium({"evse": names["evse"], "pev": names["pev"], "relay": names["relay"]})
         try:
