@@ -4,15 +4,16 @@ Each engine is an :class:`evcharge.iso15118.handover.Engine`: the communication 
 over after SupportedAppProtocol and then passes V2GTP payloads in and out. The application talks to an
 engine with the typed events and commands of :mod:`evcharge.iso15118.engines.events`.
 
-* :class:`Secc` / :class:`Evcc` (:mod:`.secc`, :mod:`.evcc`): one class per side for DIN and ISO 15118-2.
+* :class:`Secc` / :class:`Evcc` (``engines.secc``, ``engines.evcc``): one class per side for DIN and ISO 15118-2.
 * :func:`secc_factory` / :func:`evcc_factory`: the :data:`~evcharge.iso15118.handover.EngineFactory` to
   give the session.
-* :class:`Loopback` (:mod:`.loopback`): two engines wired together in one process on a simulated clock
+* :class:`Loopback` (``engines.loopback``): two engines wired together in one process on a simulated clock
   (tests, benchmarks, the guide's examples).
 
-Protocol-neutral machinery for every engine (the ISO 15118-20 ones included): :mod:`._table`
-(the (state, request) table), :mod:`._base` (queues, timers, the end of a session), :mod:`._minimal`
-(FAILED bodies with only the mandatory fields), :mod:`.events`, :mod:`.config`.
+Protocol-neutral machinery for every engine (the ISO 15118-20 ones included):
+:mod:`evcharge.iso15118.engines._table` (the (state, request) table), :mod:`evcharge.iso15118.engines._base`
+(queues, timers, the end of a session), :mod:`evcharge.iso15118.engines._minimal` (FAILED bodies with only
+the mandatory fields), :mod:`evcharge.iso15118.engines.events`, :mod:`evcharge.iso15118.engines.config`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ engine machinery, so an illegal transition cannot run. A row may ``require`` tag
 standards agree, one :class:`Table` per engine variant (the set of tags it was built with). The state
 enum is the engine's own (the -20 engines bring theirs).
 
-The diagrams of the documentation are drawn from these tables (:mod:`.diagram`).
+The diagrams of the documentation are drawn from these tables (:mod:`evcharge.iso15118.engines.diagram`).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ class PerformanceTimes:
 
     default: float = 1.5  #: SessionSetup, ServiceDiscovery, Authorization, ... (EVCC timeout 2 s - 0.5 s)
     long: float = 4.5  #: ServiceDetail, PaymentDetails, PowerDelivery, CertificateInstallation/Update
-    current_demand: float = 0.025  #: CurrentDemandRes: 25 ms (DIN Table 75; ecog-io/iso15118 #157)
+    current_demand: float = 0.025  #: CurrentDemandRes — 25 ms (DIN Table 75; ecog-io/iso15118 #157)
     long_requests: frozenset[str] = frozenset(
         {"ServiceDetail", "PaymentDetails", "PowerDelivery", "CertificateInstallation", "CertificateUpdate"}
     )
@@ -49,7 +49,7 @@ class SeccTimeouts:
 
     #: V2G_SECC_Sequence_Timeout, 60 s from a response to the next request ([V2G2-443]; Table 111)
     sequence: float = 60.0
-    #: V2G_SECC_Ongoing_Performance_Time: answer FAILED once Ongoing has lasted this long ([V2G2-712])
+    #: V2G_SECC_Ongoing_Performance_Time — answer FAILED once Ongoing has lasted this long ([V2G2-712])
     ongoing: float = 55.0
     #: V2G_SECC_CableCheck_Performance_Time (EVCC's CableCheck timeout is 40 s)
     cable_check: float = 38.0
@@ -94,16 +94,16 @@ class Quirks:
     """
 
     #: accept SessionStopReq in any state after SessionSetup (the standard expects it only after
-    #: PowerDelivery(Stop)/WeldingDetection). Cars do it (Audi Q4 e-tron): ecog-io/iso15118 #184, #432, PR #456.
+    #: PowerDelivery(Stop)/WeldingDetection). Cars do it (Audi Q4 e-tron) — ecog-io/iso15118 #184, #432, PR #456.
     session_stop_in_any_state: bool = True
-    #: [V2G2-847]: the car must switch CP to state C/D within 250 ms of PowerDeliveryReq(Start); real cars
+    #: [V2G2-847] — the car must switch CP to state C/D within 250 ms of PowerDeliveryReq(Start); real cars
     #: miss it, so a miss is reported as a warning, not an error (ecog-io/iso15118 PR #201, #282, #437).
-    #: The engine does not see the pilot: the station reports it; this flag is what the station should do.
+    #: The engine does not see the pilot — the station reports it; this flag is what the station should do.
     state_c_timing_as_warning: bool = True
     #: after PowerDelivery(Renegotiate) + ChargeParameterDiscovery, accept PowerDeliveryReq directly
-    #: (CableCheck skipped): some cars need it (EVerest/EVerest PR #2749). CableCheck is still accepted.
+    #: (CableCheck skipped) — some cars need it (EVerest/EVerest PR #2749). CableCheck is still accepted.
     cable_check_skipped_on_renegotiation: bool = True
-    #: send the optional EVSE maximum limits in every CurrentDemandRes: renegotiation with some cars
+    #: send the optional EVSE maximum limits in every CurrentDemandRes — renegotiation with some cars
     #: starts only when they are present (ecog-io/iso15118 #193).
     send_evse_maximum_limits: bool = True
 
@@ -117,7 +117,7 @@ class SeccConfig:
     energy_modes: tuple[EnergyMode, ...] = (EnergyMode.DC_EXTENDED,)
     payments: tuple[Payment, ...] = (Payment.EIM,)  #: Plug & Charge is offered over TLS only
     free_service: bool = False
-    #: schedules when the application pushed none: one tuple at ``max power`` for 24 h
+    #: schedules when the application pushed none — one tuple at ``max power`` for 24 h
     default_schedules: tuple[Schedule, ...] = ()
     dc_limits: DcLimits | None = None  #: the limits known at start (else pushed with SetDcLimits)
     ac_limits: AcLimits | None = None
@@ -146,12 +146,12 @@ class EvccConfig:
     ac_limits: EvLimits = field(
         default_factory=lambda: EvLimits(max_voltage=400.0, max_current=32.0, min_current=6.0, energy_request=20_000)
     )
-    #: PreCharge is done when |EVSEPresentVoltage - target| is within this
+    #: PreCharge is done when EVSEPresentVoltage is this close to the target voltage (volts)
     pre_charge_tolerance: float = 20.0
     #: pause between two Ongoing requests, and between two charge-loop requests
     ongoing_interval: float = 0.0
     loop_interval: float = 0.0
-    #: cars differ: re-run CableCheck/PreCharge after a renegotiation (False: straight to PowerDelivery)
+    #: cars differ — re-run CableCheck/PreCharge after a renegotiation (False — straight to PowerDelivery)
     cable_check_on_renegotiation: bool = False
     #: a WeldingDetection request count before SessionStop (DC)
     welding_detection_requests: int = 1

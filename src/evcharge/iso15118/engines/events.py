@@ -203,7 +203,7 @@ class RequestEvent:
 
     request: str
     received_at: float
-    deadline: float  #: performance deadline (monotonic): the response should be sent by then
+    deadline: float  #: performance deadline (monotonic) — the response should be sent by then
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,11 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from evcharge.iso15118.handover import Engine
-
 __all__ = ["Loopback"]
 
-App = Callable[[Engine, Any, float], None]
 
 
 class Loopback:
@@ -27,12 +24,12 @@ class Loopback:
 
     def __init__(
         self,
-        secc: Engine,
-        evcc: Engine,
+        secc: Any,
+        evcc: Any,
         *,
         now: float = 0.0,
-        secc_app: App | None = None,
-        evcc_app: App | None = None,
+        secc_app: Callable[[Any, Any, float], None] | None = None,
+        evcc_app: Callable[[Any, Any, float], None] | None = None,
         latency: float = 0.0,
         tap: Callable[[str, int, bytes], bytes | None] | None = None,
     ) -> None:
