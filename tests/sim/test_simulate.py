@@ -235,9 +235,9 @@ def test_remote_start(tmp_path: Path, version: str) -> None:
 
 def test_unreachable_csms_fails_with_the_reason(tmp_path: Path) -> None:
     rc, doc, out = simulate(tmp_path, "--csms-url", "ws://127.0.0.1:9/ocpp", "--drain-timeout", "1")
-    assert rc == 1
-    assert doc["result"]["ok"] is False
-    assert "FAILED" in out and doc["result"]["problems"]
+    assert rc == 4  # could not connect: said at once, the session never starts
+    assert doc == {}
+    assert "cannot connect to the CSMS" in out and "connection refused" in out
 
 
 def test_bad_arguments_exit_non_zero(tmp_path: Path) -> None:
@@ -296,13 +296,14 @@ def test_external_csms_with_basic_auth(tmp_path: Path) -> None:
 def test_external_csms_refusing_the_password_fails_the_run(tmp_path: Path) -> None:
     proc, port = external_csms("--password", "the-right-password-000")
     try:
-        rc, doc, _ = simulate(tmp_path, "--csms-url", f"ws://127.0.0.1:{port}/ocpp", "--security-profile", "1",
-                              "--password", "a-wrong-password-0000", "--drain-timeout", "1")
+        rc, doc, out = simulate(tmp_path, "--csms-url", f"ws://127.0.0.1:{port}/ocpp", "--security-profile", "1",
+                                "--password", "a-wrong-password-0000", "--drain-timeout", "1")
     finally:
         calls = stop_peer(proc)
-    assert rc == 1
+    assert rc == 4  # the CSMS's 401 is said at once
     assert "Rejected" in [c["action"] for c in calls]
-    assert not doc["result"]["ok"]
+    assert doc == {}
+    assert "401" in out
 
 
 def make_certificates(directory: Path) -> tuple[Path, Path, Path]:

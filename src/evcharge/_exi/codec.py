@@ -17,6 +17,7 @@ from typing import Any
 
 from evcharge._exi._backend import runtime
 from evcharge._exi.errors import ExiDecodeError, ExiEncodeError
+from evcharge.errors import require
 
 _D_BOOL, _D_UINT, _D_INT, _D_NBIT, _D_STRING, _D_BINARY, _D_ENUM = range(7)
 _T_COMPLEX, _T_SIMPLE = range(2)
@@ -446,6 +447,7 @@ class SchemaCodec:
     # -- XML ---------------------------------------------------------------------------------
     def to_xml(self, message: object, element: str | None = None) -> bytes:
         """The message as XML (valid against the schema when the message is)."""
+        require("lxml", "iso15118", feature="XML output")
         from lxml import etree
 
         i = self._root_index(message, element)
@@ -483,6 +485,7 @@ class SchemaCodec:
 
     def from_xml(self, xml: bytes | str | Any) -> Any:
         """Parse XML (text, bytes or an lxml element) into the message object."""
+        require("lxml", "iso15118", feature="XML input")
         from lxml import etree
 
         if isinstance(xml, (bytes, str)):

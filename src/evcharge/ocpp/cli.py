@@ -4,6 +4,11 @@
 heartbeat, authorization, status and transaction messages positively and prints one JSON line per message.
 ``evcharge ocpp cp --url ws://127.0.0.1:9000/ocpp --id CP001`` connects (reconnecting with backoff), boots,
 sends heartbeats and accepts resets and remote start/stop requests.
+
+Every option is checked before anything starts; a CSMS that cannot listen, or a charge point whose first
+connection fails (refused, unresolvable, TLS, rejected credentials), ends with one line on standard error and
+exit status 4 within seconds.  Once connected, the charge point reconnects after a lost connection by itself and
+prints each failed attempt as a JSON line.
 """
 
 from __future__ import annotations
@@ -13,26 +18,59 @@ import datetime
 import json
 import sys
 from typing import Any
+from urllib.parse import urlsplit
+
+from evcharge.cli import (
+    EXIT_CONNECTION,
+    CommandError,
+    float_range_arg,
+    host_arg,
+    port_arg,
+    readable_file_arg,
+)
 
 VERSIONS = {"1.6": "v16", "2.0.1": "v201", "2.1": "v21"}
+
+
+def _versions_arg(text: str) -> str:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [n for n in names if n not in VERSIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown OCPP version {', '.join(unknown) or repr(text)} (give a comma separated list of "
+            f"{', '.join(VERSIONS)})")
+    return ",".join(names)
+
+
+def _url_arg(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not a websocket URL: {text!r} (give e.g. ws://127.0.0.1:9000/ocpp)")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad port in {text!r} (give 1 ... 65535)") from None
+    return text
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="role", metavar="ROLE", required=True)
     csms = sub.add_parser("csms", help="run a CSMS that accepts charge points")
-    csms.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    csms.add_argument("--port", type=int, default=9000, help="TCP port (0: any free port; default 9000)")
-    csms.add_argument("--versions", default="2.1,2.0.1,1.6",
+    csms.add_argument("--host", type=host_arg, default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    csms.add_argument("--port", type=port_arg, default=9000, help="TCP port (0: any free port; default 9000)")
+    csms.add_argument("--versions", type=_versions_arg, default="2.1,2.0.1,1.6",
                       help="accepted OCPP versions, comma separated (default 2.1,2.0.1,1.6)")
     csms.add_argument("--interval", type=int, default=300, help="heartbeat interval handed out at boot (s)")
     _security_args(csms, server=True)
 
     cp = sub.add_parser("cp", help="run a charge point")
-    cp.add_argument("--url", required=True, help="CSMS endpoint, e.g. ws://127.0.0.1:9000/ocpp")
+    cp.add_argument("--url", type=_url_arg, required=True, help="CSMS endpoint, e.g. ws://127.0.0.1:9000/ocpp")
     cp.add_argument("--id", dest="identity", default="CP001", help="charge point identity (default CP001)")
-    cp.add_argument("--versions", default="2.0.1,1.6", help="offered OCPP versions, preferred first")
-    cp.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: run)")
-    cp.add_argument("--heartbeat", type=float, default=None,
+    cp.add_argument("--versions", type=_versions_arg, default="2.0.1,1.6",
+                    help="offered OCPP versions, preferred first")
+    cp.add_argument("--duration", type=float_range_arg(0.0, None, what="duration"), default=None,
+                    help="stop after this many seconds (default: run)")
+    cp.add_argument("--heartbeat", type=float_range_arg(0.1, None, what="heartbeat period"), default=None,
                     help="heartbeat period in seconds (default: the interval from the boot answer)")
     _security_args(cp, server=False)
 
@@ -42,9 +80,31 @@ def _security_args(p: argparse.ArgumentParser, *, server: bool) -> None:
                    help="OCPP security profile: 0 none, 1 basic auth, 2 TLS + basic auth, 3 mutual TLS")
     p.add_argument("--password", help="basic-auth password (profiles 1, 2)" + (
         "; the same for every charge point" if server else ""))
-    p.add_argument("--cert", help="PEM certificate of this side (server: profiles 2, 3; charge point: profile 3)")
-    p.add_argument("--key", help="PEM private key of --cert")
-    p.add_argument("--ca", help="PEM CA bundle to verify the other side")
+    p.add_argument("--cert", type=readable_file_arg,
+                   help="PEM certificate of this side (server: profiles 2, 3; charge point: profile 3)")
+    p.add_argument("--key", type=readable_file_arg, help="PEM private key of --cert")
+    p.add_argument("--ca", type=readable_file_arg, help="PEM CA bundle to verify the other side")
+
+
+def _check_security(args: argparse.Namespace, *, server: bool) -> None:
+    """Refuse a combination of security options that cannot work, before anything starts."""
+    profile = args.profile
+    if profile in (1, 2) and not args.password:
+        raise CommandError(f"security profile {profile} needs --password (basic auth)")
+    if profile in (0, 1) and (args.cert or args.ca):
+        raise CommandError(f"security profile {profile} runs without TLS: drop --cert/--ca or use --profile 2 or 3")
+    if server and profile >= 2 and not args.cert:
+        raise CommandError(f"security profile {profile} needs --cert (and --key): the CSMS's TLS certificate")
+    if server and profile == 3 and not args.ca:
+        raise CommandError("security profile 3 needs --ca: the CA bundle that signed the charge points' certificates")
+    if not server and profile == 3 and not args.cert:
+        raise CommandError("security profile 3 needs --cert (and --key): the charge point's certificate")
+    if not server:
+        scheme = urlsplit(args.url).scheme
+        want = "wss" if profile >= 2 else "ws"
+        if scheme != want:
+            raise CommandError(f"security profile {profile} needs a {want}:// URL, not {scheme}:// "
+                               f"(change --url or --profile)")
 
 
 def _ssl_context(args: argparse.Namespace, *, server: bool) -> Any:
@@ -52,32 +112,31 @@ def _ssl_context(args: argparse.Namespace, *, server: bool) -> Any:
 
     if args.profile < 2:
         return None
-    if server:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(args.cert, args.key)
-        if args.profile == 3:
-            ctx.verify_mode = ssl.CERT_REQUIRED
+    try:
+        if server:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(args.cert, args.key)
+            if args.profile == 3:
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.load_verify_locations(args.ca)
+            return ctx
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if args.ca:
             ctx.load_verify_locations(args.ca)
+        else:
+            ctx.load_default_certs()
+        if args.profile == 3:
+            ctx.load_cert_chain(args.cert, args.key)
         return ctx
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if args.ca:
-        ctx.load_verify_locations(args.ca)
-    else:
-        ctx.load_default_certs()
-    if args.profile == 3:
-        ctx.load_cert_chain(args.cert, args.key)
-    return ctx
+    except ssl.SSLError as exc:
+        raise CommandError(f"cannot use the certificate or key ({exc.reason or exc}): give PEM files, "
+                           "--key matching --cert") from None
 
 
 def _modules(spec: str) -> tuple[Any, ...]:
     import importlib
 
-    out = []
-    for name in (s.strip() for s in spec.split(",") if s.strip()):
-        if name not in VERSIONS:
-            raise SystemExit(f"unknown OCPP version {name!r} (known: {', '.join(VERSIONS)})")
-        out.append(importlib.import_module(f"evcharge.ocpp.{VERSIONS[name]}"))
-    return tuple(out)
+    return tuple(importlib.import_module(f"evcharge.ocpp.{VERSIONS[name]}") for name in spec.split(","))
 
 
 def _now() -> str:
@@ -91,12 +150,14 @@ def _print(**fields: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    try:
-        if args.role == "csms":
-            return asyncio.run(_run_csms(args))
-        return asyncio.run(_run_cp(args))
-    except KeyboardInterrupt:
-        return 130
+    from evcharge.errors import require
+
+    server = args.role == "csms"
+    _check_security(args, server=server)
+    require("websockets", "ocpp", feature=f"evcharge ocpp {args.role}")
+    if server:
+        return asyncio.run(_run_csms(args))
+    return asyncio.run(_run_cp(args))
 
 
 # ---------------------------------------------------------------------------------------------- CSMS
@@ -170,7 +231,12 @@ async def _run_csms(args: argparse.Namespace) -> int:
     handler = _csms_handler_class()
     handler.interval = args.interval
     csms = Csms(CsmsConfig(versions=_modules(args.versions), security=security), handler)
-    server = await serve_csms(csms, args.host, args.port)
+    try:
+        server = await serve_csms(csms, args.host, args.port)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc} "
+                           "(choose another --port, 0 for any free one, or an address of this machine for --host)",
+                           EXIT_CONNECTION) from None
     host, port = server.sockets[0].getsockname()[:2]
     scheme = "wss" if args.profile >= 2 else "ws"
     _print(event="listening", url=f"{scheme}://{host}:{port}/", versions=args.versions.split(","))
@@ -246,23 +312,37 @@ async def _run_cp(args: argparse.Namespace) -> int:
                 _print(event="error", error=str(exc))
                 await asyncio.sleep(1.0)
 
+    async def report_failures() -> None:
+        """The first connection must succeed; later failures are reported and retried."""
+        while True:
+            failure = await client.next_failure()
+            if client.connections == 0:
+                raise CommandError(f"cannot connect to {client.url}: {failure.message}", EXIT_CONNECTION)
+            _print(event="connection_failed", url=client.url, reason=failure.reason, error=failure.message)
+
     runner = asyncio.create_task(client.run())
     actor = asyncio.create_task(behave())
+    watcher = asyncio.create_task(report_failures())
+    timer = asyncio.ensure_future(asyncio.sleep(args.duration) if args.duration is not None
+                                  else asyncio.get_running_loop().create_future())
     try:
-        if args.duration is not None:
-            await asyncio.sleep(args.duration)
-        else:
-            await asyncio.Future()
+        done, _ = await asyncio.wait({runner, watcher, timer}, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not timer:
+                task.result()  # raises what ended it (a refused first connection, a bug)
     finally:
         actor.cancel()
+        watcher.cancel()
+        timer.cancel()
         await client.stop()
         runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
+        for task in (runner, actor, watcher, timer):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
     return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    parser = argparse.ArgumentParser(prog="evcharge ocpp")
-    configure(parser)
-    sys.exit(run(parser.parse_args()))
+    from evcharge.cli import main
+
+    sys.exit(main(["ocpp", *sys.argv[1:]]))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .record import EventLog
+from .record import FAULT_NAMES, EventLog
 from .scenario import Scenario
 
 __all__ = ["RELAY_OPEN_GRACE", "cp_sequence", "summarize", "verify"]
@@ -166,8 +166,50 @@ def _csms_problems(books: Any, energy: float | None, *, scenario: Scenario, ocpp
     return problems
 
 
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}"
+
+
+def faults(log: EventLog) -> list[str]:
+    """Each fault the board raised, in words, with when it came and what the charger did about it."""
+    out = []
+    for e in log.of("board_error"):
+        text = f"{FAULT_NAMES.get(e['error'], e['error'])} at {_clock(e['t'])}"
+        opened = [r for r in log.of("relays") if not r["closed"] and r["t"] >= e["t"]]
+        if opened:
+            text += f"; relays opened {opened[0]['t'] - e['t']:.1f} s later"
+        cleared = [c for c in log.of("board_error_cleared") if c["error"] == e["error"] and c["t"] >= e["t"]]
+        if cleared:
+            text += f"; cleared at {_clock(cleared[0]['t'])}"
+        out.append(text)
+    return out
+
+
+def outages(log: EventLog) -> dict[str, Any] | None:
+    """How often and how long the CSMS link was down after the first connection, and what waited meanwhile."""
+    down_since: float | None = None
+    seen_up = False
+    count, down, queued = 0, 0.0, 0
+    for e in log.of("ocpp_link"):
+        if e["connected"]:
+            if down_since is not None:
+                down += e["t"] - down_since
+                queued += int(e.get("queued", 0))
+                down_since = None
+            seen_up = True
+        elif seen_up and down_since is None:
+            down_since = e["t"]
+            count += 1
+    if count == 0:
+        return None
+    return {"outages": count, "down_s": round(down, 1), "queued": queued}
+
+
 def summarize(log: EventLog, books: Any, *, peak_current: float, soc: float, station_calls: int,
-              csms_calls: int) -> dict[str, Any]:
+              csms_calls: int, scenario: Scenario | None = None, queued_offline: int | None = None,
+              replayed: int | None = None) -> dict[str, Any]:
     """The numbers for the end of the run."""
     started, ended = log.of("transaction_started"), log.of("transaction_ended")
     energy = _meter_energy(log)
@@ -186,4 +228,18 @@ def summarize(log: EventLog, books: Any, *, peak_current: float, soc: float, sta
                            else round(tx.meter_stop_wh - tx.meter_start_wh, 1)),
         "stop_reason": None if tx is None else tx.stop_reason,
         "cp_sequence": "-".join(cp_sequence(log)),
+        "scenario": None if scenario is None else scenario.value,
+        "faults": faults(log),
+        "offline": _offline(log, tx, queued_offline, replayed),
     }
+
+
+def _offline(log: EventLog, tx: Any, queued_offline: int | None, replayed: int | None) -> dict[str, Any] | None:
+    summary = outages(log)
+    if summary is None:
+        return None
+    if queued_offline is not None:
+        summary["queued"] = queued_offline
+    summary["replayed"] = replayed if replayed is not None else summary["queued"]
+    summary["marked_offline"] = None if tx is None else tx.offline_messages
+    return summary

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -37,6 +38,7 @@ from evcharge.bsp.yak.pn532 import CardDetected, Pn532Reader
 from evcharge.bsp.yak.pn532_simulator import Pn532Simulator, SimulatedCard
 from evcharge.bsp.yeti.protocol import YetiProtocol
 from evcharge.bsp.yeti.simulator import SimulatorConfig
+from evcharge.errors import EvchargeError
 from evcharge.iec61851.states import ChargerState, CPState
 from evcharge.ocpp.functions._common import format_datetime, from_timestamp
 from evcharge.ocpp.functions.transactions import Authorized, StopRequested
@@ -45,12 +47,21 @@ from . import scenario as sc
 from .car import Car, CarConfig, CarOnBoard
 from .charger import ChargerApp, ChargerAppConfig
 from .csms import CsmsBooks, CsmsControl, make_csms
-from .record import EventLog
+from .record import EventLog, describe
 from .transport import LinkRelay, PtyLine
 
-__all__ = ["Progress", "Session", "SessionResult", "SimConfig"]
+__all__ = ["CsmsUnreachable", "Progress", "Session", "SessionResult", "SimConfig"]
 
 log = logging.getLogger("evcharge.sim")
+
+
+class CsmsUnreachable(EvchargeError):
+    """The station's first connection to the CSMS failed (refused, unresolvable, TLS, rejected credentials):
+    the session does not start.  ``reason`` is :attr:`evcharge.ocpp.transport.websocket.ConnectionFailed.reason`."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +108,7 @@ class Progress:
     energy_wh: float
     soc: float
     online: bool
+    notices: tuple[str, ...] = ()  #: what happened since the last snapshot, in words (faults, link changes...)
 
 
 @dataclass(slots=True)
@@ -109,6 +121,8 @@ class SessionResult:
     finish_reason: str
     queued_left: int = 0  #: transaction messages that never reached the CSMS
     connected: bool = False  #: whether the station was connected to the CSMS at the end
+    queued_offline: int = 0  #: messages the station queued while the CSMS link was down
+    replayed: int = 0  #: of those, how many it sent after the link came back
 
 
 class Session:
@@ -146,6 +160,11 @@ class Session:
         self.csms_calls = 0
         self._waiting = 0  # calls to the CSMS the scenario waits for
         self._online = False
+        self._was_online = False
+        self.notices: deque[str] = deque(maxlen=50)  #: notable events in words, for the console
+        self._described = 0  # events of the log already turned into notices
+        self._backlog = 0  # the offline queue's peak length during the present outage
+        self.queued_offline = 0
 
     # ------------------------------------------------------------------ clocks
     def sim_time(self) -> float:
@@ -174,6 +193,15 @@ class Session:
         status = sc.Status(now=now, soc=self.car.soc, flowing=self.app.flowing, plugged_in=self.car.plugged_in)
         for action in self.script.step(status):
             self._act(action, now)
+        self._describe_new_events()
+
+    def _describe_new_events(self) -> None:
+        events = self.log.events
+        for e in events[self._described:]:
+            text = describe(e)
+            if text is not None:
+                self.notices.append(f"{_clock(e['t'])}  {text}")
+        self._described = len(events)
 
     def _drive_board(self, now: float) -> None:
         driver = self.driver
@@ -255,6 +283,8 @@ class Session:
                              soc=round(self.car.soc, 3))
         self._transaction_boundary(now)
         self._log_link_changes(now)
+        if self._was_online and not self._online:
+            self._backlog = max(self._backlog, len(self.station.queue))
         if self.app.charger.state is ChargerState.FAULT:
             status = "Faulted"
         elif self.app.cp in (None, CPState.A):
@@ -311,7 +341,14 @@ class Session:
     def _log_link_changes(self, now: float) -> None:
         while self.station.link_changes:
             self._online = self.station.link_changes.popleft()
-            self.log.add(now, "ocpp_link", connected=self._online)
+            if self._online and self._was_online:  # back after an outage: what waited in the queue
+                self._backlog = max(self._backlog, len(self.station.queue))
+                self.queued_offline += self._backlog
+                self.log.add(now, "ocpp_link", connected=True, queued=self._backlog)
+                self._backlog = 0
+            else:
+                self.log.add(now, "ocpp_link", connected=self._online)
+            self._was_online = self._was_online or self._online
 
     def _hold_until(self, done: Callable[[], bool], what: str, limit: float = 10.0) -> None:
         """Stand the simulated clock still until ``done()`` (at most ``limit`` real seconds)."""
@@ -355,8 +392,13 @@ class Session:
             current_a=0.0 if meter is None else max(meter.current_a),
             power_w=0.0 if meter is None else meter.total_power_w,
             energy_wh=0.0 if meter is None else meter.energy_wh_import,
-            soc=self.car.soc, online=self.station.connected,
+            soc=self.car.soc, online=self.station.connected, notices=tuple(self._take_notices()),
         )
+
+    def _take_notices(self) -> list[str]:
+        taken = list(self.notices)
+        self.notices.clear()
+        return taken
 
     # ------------------------------------------------------------------ running
     async def run(self) -> SessionResult:
@@ -406,9 +448,7 @@ class Session:
             self.driver.send(bsp.Start(), 0.0)
             self.reader.start(0.0)
             self.log.add(0.0, "start", board_port=self.board_line.port, reader_port=self.reader_line.port, csms=url)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(10.0):
-                    await self.station.wait_connected()
+            await self._first_connection(client, tasks[0])
             await self._pace()
             await self._drain()
             queued_left, connected = len(self.station.queue), self.station.connected
@@ -429,7 +469,29 @@ class Session:
             self.reader_line.close()
             self.station.close_stores()
         self.log.add(self.t, "end", reason=self.finish_reason or "", queued_left=queued_left)
-        return SessionResult(cfg, self.log, self.books, self.finish_reason or "", queued_left, connected)
+        self._describe_new_events()
+        return SessionResult(cfg, self.log, self.books, self.finish_reason or "", queued_left, connected,
+                             self.queued_offline, max(0, self.queued_offline - queued_left))
+
+    async def _first_connection(self, client: Any, runner: asyncio.Task[None], timeout: float = 10.0) -> None:
+        """Wait until the station is connected; a failed first attempt ends the session at once (an external
+        CSMS that refuses, cannot be resolved, fails TLS or rejects the credentials is said within seconds)."""
+        connected = asyncio.ensure_future(self.station.wait_connected())
+        failed = asyncio.ensure_future(client.next_failure())
+        try:
+            done, _ = await asyncio.wait({connected, failed, runner}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            connected.cancel()
+            failed.cancel()
+        if runner in done:
+            runner.result()  # the client stopped on an error that is not the network's: raise it
+        if failed in done and not failed.cancelled() and not self.station.connected:
+            failure = failed.result()
+            raise CsmsUnreachable(f"cannot connect to the CSMS at {failure.url}: {failure.message}",
+                                  reason=failure.reason)
+        if not done:
+            raise CsmsUnreachable(f"no connection to the CSMS within {timeout:g} s ({client.url})", reason="timeout")
 
     async def _relay_external(self, url: str) -> str:
         from urllib.parse import urlsplit, urlunsplit
@@ -486,6 +548,12 @@ class Session:
         self._log_link_changes(self.t)
         if self.progress is not None:
             self.progress(self.snapshot())
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}"
 
 
 def _client_security(cfg: SimConfig) -> Any:

@@ -44,6 +44,9 @@ class PtyLine:
 
     def open(self, now: float) -> str:
         """Create the pty, open the slave with pyserial, power the device up; return the slave's path."""
+        from evcharge.errors import require
+
+        require("serial", "bsp", feature="evcharge simulate")
         import serial  # optional dependency: evcharge[bsp]
 
         master, slave = os.openpty()

@@ -20,20 +20,24 @@ import http
 import inspect
 import logging
 import random
+import socket
 import ssl
 import ssl as ssl_module
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
+from evcharge.errors import require
 from evcharge.ocpp.charge_point import Backoff, ChargePoint, ChargePointConfig
 from evcharge.ocpp.csms import Csms, CsmsSecurity, HandshakeInfo
 from evcharge.ocpp.errors import LocalProtocolError
 from evcharge.ocpp.rpc import VersionModule
 from evcharge.ocpp.transport.session import OcppSession
 
-__all__ = ["ChargePointClient", "ClientSecurity", "HandshakeCheck", "identity_from_path", "serve_csms"]
+__all__ = ["ChargePointClient", "ClientSecurity", "ConnectionFailed",
+            "HandshakeCheck", "identity_from_path", "serve_csms"]
 
 log = logging.getLogger("evcharge.ocpp")
 
@@ -264,11 +268,65 @@ class ClientSecurity:
             raise LocalProtocolError(f"security profile {self.profile} runs without TLS")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionFailed:
+    """One failed attempt of :class:`ChargePointClient` to connect (the client retries after its backoff).
+
+    ``reason`` is one of ``"refused"`` (nothing listens there), ``"unresolvable"`` (the host name is unknown),
+    ``"tls"`` (the handshake or the certificate check failed), ``"unauthorized"`` (HTTP 401: wrong or missing
+    credentials), ``"rejected"`` (another HTTP answer, or no common OCPP subprotocol), ``"timeout"`` or
+    ``"network"`` (any other socket error).  ``error`` is the exception itself.
+    """
+
+    url: str
+    reason: str
+    message: str
+    error: BaseException
+    attempt: int  #: 1 for the first failure since the last successful connection
+
+
+def _classify(exc: BaseException) -> tuple[str, str]:
+    """(reason, one line) for a failed connection attempt."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status == 401:
+        return "unauthorized", "the CSMS refused the credentials (HTTP 401): check the identity and the password"
+    if status is not None:
+        return "rejected", f"the CSMS refused the connection (HTTP {status})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused", "connection refused: nothing listens at that address and port"
+    if isinstance(exc, socket.gaierror):
+        return "unresolvable", f"the host name cannot be resolved ({exc.strerror or exc})"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "tls", f"the CSMS's TLS certificate is not trusted ({exc.verify_message or exc})"
+    if isinstance(exc, ssl.SSLError):
+        return "tls", f"the TLS handshake failed ({exc.reason or exc})"
+    if isinstance(exc, TimeoutError):
+        return "timeout", "no answer from the CSMS in time"
+    if isinstance(exc, OSError):
+        return "network", exc.strerror or str(exc) or type(exc).__name__
+    return "rejected", str(exc) or type(exc).__name__
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    """What a reconnecting client retries after: network errors and refused handshakes, not bugs."""
+    if isinstance(exc, OSError | TimeoutError | ConnectionError):
+        return True
+    try:
+        from websockets.exceptions import InvalidHandshake, InvalidMessage
+    except ModuleNotFoundError:
+        return False
+    return isinstance(exc, InvalidHandshake | InvalidMessage)
+
+
 class ChargePointClient:
     """Keeps a :class:`~evcharge.ocpp.charge_point.ChargePoint` connected to its CSMS.
 
     ``url`` is the CSMS endpoint; the charge point's identity is appended as the last path segment unless
     it is already there.  ``rng`` and ``sleep`` are injectable for tests (jitter, backoff delays).
+
+    :meth:`run` retries a failed connection after its backoff and hands every failure to the caller as a
+    :class:`ConnectionFailed` event (:meth:`next_failure`, :attr:`last_failure`); anything else that goes wrong
+    (a missing dependency, a bug in a handler) is raised out of :meth:`run`.  The log is for diagnostics only.
     """
 
     def __init__(
@@ -284,7 +342,14 @@ class ChargePointClient:
         self.charge_point = charge_point
         self.config = config
         self.security = security if security is not None else ClientSecurity()
-        scheme = urlsplit(url).scheme
+        parts = urlsplit(url)
+        scheme = parts.scheme
+        if scheme not in ("ws", "wss") or not parts.netloc:
+            raise LocalProtocolError(f"not a websocket URL: {url!r} (give e.g. ws://host:9000/ocpp)")
+        try:
+            parts.port  # noqa: B018 - raises on a port out of range or not a number
+        except ValueError:
+            raise LocalProtocolError(f"bad port in the URL {url!r}") from None
         want = "wss" if self.security.profile in (2, 3) else "ws"
         if scheme != want:
             raise LocalProtocolError(f"security profile {self.security.profile} needs a {want}:// URL, not {url!r}")
@@ -296,6 +361,10 @@ class ChargePointClient:
         self.backoff = Backoff(config.backoff, self._rng)
         self.session: OcppSession | None = None
         self.connections = 0  #: successful connections so far
+        self.last_failure: ConnectionFailed | None = None  #: the latest failed attempt
+        self._failures: deque[ConnectionFailed] = deque(maxlen=100)
+        self._failure_event = asyncio.Event()
+        self._attempt = 0
         self._stopping = False
 
     def _headers(self) -> dict[str, str]:
@@ -306,11 +375,10 @@ class ChargePointClient:
 
     async def connect(self) -> OcppSession:
         """Open one connection (no retry) and attach the charge point; ``run_session`` serves it."""
-        from websockets.asyncio.client import connect
-
-        ws = await connect(
+        client: Any = require("websockets.asyncio.client", "ocpp", feature="the OCPP websocket transport")
+        ws = await client.connect(
             self.url,
-            subprotocols=[v.SUBPROTOCOL for v in self.config.versions],  # type: ignore[misc]
+            subprotocols=[v.SUBPROTOCOL for v in self.config.versions],
             additional_headers=self._headers(),
             ssl=self.security.ssl_context,
             compression="deflate" if self.config.compression else None,
@@ -342,16 +410,35 @@ class ChargePointClient:
                 session = await self.connect()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # refused, handshake rejected, TLS failure, timeout
-                log.info("connecting %s failed: %s", self.url, exc)
+            except Exception as exc:
+                if not _is_connection_failure(exc):
+                    raise  # not the network's fault: the caller must see it
+                self._failed(exc)
             else:
                 self.backoff.reset()
+                self._attempt = 0
                 await session.run()
                 self.session = None
                 log.info("connection to %s closed", self.url)
             if self._stopping:
                 break
             await self._sleep(self.backoff.next_delay())
+
+    def _failed(self, exc: BaseException) -> None:
+        self._attempt += 1
+        reason, message = _classify(exc)
+        failure = ConnectionFailed(url=self.url, reason=reason, message=message, error=exc, attempt=self._attempt)
+        self.last_failure = failure
+        self._failures.append(failure)
+        self._failure_event.set()
+        log.info("connecting %s failed (%s): %s", self.url, reason, exc)
+
+    async def next_failure(self) -> ConnectionFailed:
+        """Wait for the next failed connection attempt not yet taken (the latest 100 are kept)."""
+        while not self._failures:
+            self._failure_event.clear()
+            await self._failure_event.wait()
+        return self._failures.popleft()
 
     async def stop(self) -> None:
         """Stop reconnecting and close the present connection."""
