@@ -139,7 +139,7 @@ def test_bad_frame_is_ignored(name: str, kind: str, machine: MachineBase, frame:
     before_state = m.state
     before_timer = m.get_timer()
     sessions = {k: copy.copy(v) for k, v in m.sessions.items()} if isinstance(m, EvseSlac) else None
-    m.receive_frame(frame, 0.5)
+    m.receive_data(frame, 0.5)
     assert m.data_to_send() == [], "a bad frame is never answered"
     assert m.state is before_state
     assert m.get_timer() == before_timer
@@ -172,7 +172,7 @@ def test_fuzzed_frames_never_crash(index: int, noise: bytes, data: st.DataObject
     for _ in range(data.draw(st.integers(0, 3))):
         frame[data.draw(st.integers(0, len(frame) - 1))] = data.draw(st.integers(0, 255))
     for candidate in (bytes(frame), noise, bytes(frame[: data.draw(st.integers(0, len(frame)))])):
-        m.receive_frame(candidate, 0.5)
+        m.receive_data(candidate, 0.5)
         for out in m.data_to_send():
             decode_frame(out)  # whatever we answer is a well-formed frame
         while m.next_event() is not None:
@@ -190,9 +190,9 @@ def test_misuse_raises_local_protocol_error() -> None:
     with pytest.raises(LocalProtocolError, match="already running"):
         evse_m.send(StartMatching(), 0.1)
     with pytest.raises(LocalProtocolError, match="no validation"):
-        evse_m.send(ReportToggles(1), 0.1)
+        evse_m.send(ReportToggles(count=1), 0.1)
     with pytest.raises(LocalProtocolError, match="not a command for the PEV"):
-        pev_m.send(ReportToggles(1), 0.1)
+        pev_m.send(ReportToggles(count=1), 0.1)
     with pytest.raises(LocalProtocolError):
         EvseSlac(evse_m.config, mac=b"\x01", rng=__import__("random").Random())
 

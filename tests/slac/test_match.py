@@ -62,7 +62,7 @@ def test_full_match() -> None:
     # both modems were given the same key: the EVSE's at start, the PEV's after CM_SLAC_MATCH.CNF
     assert evse.modem.nmk == pev.modem.nmk == e.nmk
     assert evse.modem.nid == pev.modem.nid == e.nid
-    assert of_type(evse.events, KeySet) == [KeySet(e.nid, 0)]
+    assert of_type(evse.events, KeySet) == [KeySet(nid=e.nid, result=0)]
     assert evse.machine.state is EvseState.MATCHED and pev.machine.state is PevState.MATCHED
     # the whole exchange fits in TT_EV_atten_results plus a few responses
     assert p.elapsed < 1.2 + 1.0
@@ -313,7 +313,7 @@ def test_evse_gives_up_after_tt_evse_slac_init() -> None:
     emu.run(until=100.0)
     assert evse.machine.state is EvseState.FAILED
     failed = of_type(evse.events, SlacFailed)
-    assert failed == [SlacFailed("no CM_SLAC_PARM.REQ within TT_EVSE_SLAC_init")]
+    assert failed == [SlacFailed(reason="no CM_SLAC_PARM.REQ within TT_EVSE_SLAC_init")]
     assert emu.now == pytest.approx(20.0)
 
 
@@ -331,7 +331,7 @@ def test_pev_gives_up_when_no_charger_answers() -> None:
     assert [round(b - a, 6) for a, b in itertools.pairwise(times)] == [0.2, 0.2, 0.6, 0.2, 0.2, 0.6, 0.2, 0.2]
     assert len(of_type(pev.events, MatchingFailed)) == 3
     assert of_type(pev.events, SlacFailed) == [
-        SlacFailed("no charger answered CM_SLAC_PARM.REQ (gave up after 3 attempts: C_conn_max_match)")]
+        SlacFailed(reason="no charger answered CM_SLAC_PARM.REQ (gave up after 3 attempts: C_conn_max_match)")]
 
 
 # ------------------------------------------------------------------ modem quirks
@@ -350,7 +350,7 @@ def test_strict_set_key_results_reject_the_quirk() -> None:
     evse.machine.send(StartMatching(), 0.0)  # type: ignore[attr-defined]
     emu.run(until=10.0)
     assert evse.machine.state is EvseState.FAILED
-    assert of_type(evse.events, SlacFailed) == [SlacFailed("the modem did not confirm CM_SET_KEY.REQ")]
+    assert of_type(evse.events, SlacFailed) == [SlacFailed(reason="the modem did not confirm CM_SET_KEY.REQ")]
     ignored = of_type(evse.events, FrameIgnored)
     assert len(ignored) == 3 and "result 0x01" in ignored[0].reason  # type: ignore[attr-defined]
 
@@ -360,7 +360,7 @@ def test_silent_modem_gets_the_request_repeated_then_fails() -> None:
     evse.modem.config = ModemConfig(mac=evse.modem.config.mac, answer_set_key=False)
     evse.machine.send(StartMatching(), 0.0)  # type: ignore[attr-defined]
     emu.run(until=5.0)
-    assert of_type(evse.events, SlacFailed) == [SlacFailed("the modem did not confirm CM_SET_KEY.REQ")]
+    assert of_type(evse.events, SlacFailed) == [SlacFailed(reason="the modem did not confirm CM_SET_KEY.REQ")]
     assert emu.now == pytest.approx(1.5)
 
 
@@ -392,7 +392,7 @@ def _validating_pair(evse_validation: bool, toggles_seen: int | None) -> tuple[P
     def react() -> bool:
         validating = any(s.state is SessionState.VALIDATING for s in machine.sessions.values())
         if validating and of_type(evse.events, ValidationRequested) and toggles_seen is not None:
-            machine.send(ReportToggles(toggles_seen), emu.now)
+            machine.send(ReportToggles(count=toggles_seen), emu.now)
         return bool(matched(pev)) or pev.machine.state is PevState.FAILED
 
     emu.run(until=30.0, stop=react)
@@ -406,7 +406,7 @@ def test_validation_with_the_right_toggle_count_matches() -> None:
     cnf = sent(emu, MMType.CM_VALIDATE_CNF)
     assert [r.timer for _, r in req] == [0, 10]  # type: ignore[attr-defined]
     assert [(c.toggle_num, c.result) for _, c in cnf] == [(0, 1), (2, 2)]  # type: ignore[attr-defined]
-    assert of_type(pev.events, ToggleRequested) == [ToggleRequested(2, 1.0)]
+    assert of_type(pev.events, ToggleRequested) == [ToggleRequested(count=2, duration=1.0)]
     assert [e.duration for e in of_type(evse.events, ValidationRequested)] == [1.0]  # type: ignore[attr-defined]
 
 
@@ -471,7 +471,7 @@ def test_evse_limits_its_sessions() -> None:
     evse.send(StartMatching(), 0.0)
     evse.data_to_send()
     for i in range(3):
-        evse.receive_frame(_parm_req(bytes([2, 0, 0, 0, 0, i]), bytes([i]) * 8), 0.1)
+        evse.receive_data(_parm_req(bytes([2, 0, 0, 0, 0, i]), bytes([i]) * 8), 0.1)
     assert len(evse.sessions) == 2
     assert len(evse.data_to_send()) == 2  # two CM_SLAC_PARM.CNF, the third car is not answered
     ignored = of_type(list(iter(evse.next_event, None)), FrameIgnored)
@@ -481,9 +481,9 @@ def test_evse_limits_its_sessions() -> None:
 def test_a_new_run_id_from_the_same_car_replaces_its_session() -> None:
     evse = EvseSlac(EvseConfig(), mac=EVSE_MAC, rng=random.Random(1))
     evse.send(StartMatching(), 0.0)
-    evse.receive_frame(_parm_req(PEV_MAC, b"\x01" * 8), 0.1)
-    evse.receive_frame(_parm_req(PEV_MAC, b"\x01" * 8), 0.3)  # repetition: CNF again, same session
-    evse.receive_frame(_parm_req(PEV_MAC, b"\x02" * 8), 0.5)  # the car restarted
+    evse.receive_data(_parm_req(PEV_MAC, b"\x01" * 8), 0.1)
+    evse.receive_data(_parm_req(PEV_MAC, b"\x01" * 8), 0.3)  # repetition: CNF again, same session
+    evse.receive_data(_parm_req(PEV_MAC, b"\x02" * 8), 0.5)  # the car restarted
     assert list(evse.sessions) == [PEV_MAC] and evse.sessions[PEV_MAC].run_id == b"\x02" * 8
     from evcharge.slac.messages import decode_frame
 

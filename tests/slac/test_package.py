@@ -16,6 +16,8 @@ sys.meta_path.insert(0, _Block())
 import random
 import evcharge.slac as slac
 import evcharge.slac.cli  # the subcommand module imports scapy only inside run()
+import evcharge.slac.transport.rawsocket  # a stdlib AF_PACKET socket: no scapy either
+import evcharge.slac.transport.asyncio
 rng = random.Random(1)
 emu = slac.PowerlineEmulator(rng=rng)
 evse = emu.attach("evse", slac.EvseSlac(slac.EvseConfig(), mac=b"\\x02\\0\\0\\0\\0\\1", rng=rng))
@@ -46,3 +48,20 @@ def test_cli_is_registered_and_describes_itself() -> None:
                          check=True)
     assert "--iface" in out.stdout and "--emulate-modem" in out.stdout
     assert "{evse,pev,modem}" in out.stdout
+
+
+def test_both_machines_have_the_house_shape() -> None:
+    import random
+
+    from evcharge import errors
+    from evcharge.sansio import WireCore
+    from evcharge.slac import EvseConfig, EvseSlac, PevConfig, PevSlac
+    from evcharge.slac import errors as slac_errors
+
+    for machine in (EvseSlac(EvseConfig(), mac=b"\x02\0\0\0\0\1", rng=random.Random(1)),
+                    PevSlac(PevConfig(), mac=b"\x02\0\0\0\0\2", rng=random.Random(1))):
+        assert isinstance(machine, WireCore)
+    assert issubclass(slac_errors.LocalProtocolError, errors.LocalProtocolError)
+    assert issubclass(slac_errors.MessageError, errors.RemoteProtocolError)
+    assert issubclass(slac_errors.SlacError, errors.EvchargeError)
+    assert slac_errors.TruncatedFrame("run_id", "ends early").hint is None  # SLAC answers a bad frame with silence

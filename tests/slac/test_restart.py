@@ -117,7 +117,7 @@ def _matched_evse(rematch_window: float = 10.0) -> tuple[object, object, object]
 def test_matched_charger_does_not_answer_another_pev() -> None:
     emu, evse, _pev = _matched_evse()
     machine = evse.machine  # type: ignore[attr-defined]
-    machine.receive_frame(_parm_req(PEV2_MAC, b"\x07" * 8), emu.now)  # type: ignore[attr-defined]
+    machine.receive_data(_parm_req(PEV2_MAC, b"\x07" * 8), emu.now)  # type: ignore[attr-defined]
     assert machine.data_to_send() == [] and machine.state is EvseState.MATCHED
     ignored = of_type(list(iter(machine.next_event, None)), FrameIgnored)
     assert ignored and "another PEV" in ignored[-1].reason  # type: ignore[attr-defined]
@@ -126,13 +126,13 @@ def test_matched_charger_does_not_answer_another_pev() -> None:
 def test_matched_charger_rematches_the_same_pev_only_within_the_window() -> None:
     emu, evse, _pev = _matched_evse(rematch_window=3.0)
     machine = evse.machine  # type: ignore[attr-defined]
-    machine.receive_frame(_parm_req(PEV_MAC, b"\x07" * 8), emu.now + 3.5)  # type: ignore[attr-defined]
+    machine.receive_data(_parm_req(PEV_MAC, b"\x07" * 8), emu.now + 3.5)  # type: ignore[attr-defined]
     assert machine.data_to_send() == [] and machine.state is EvseState.MATCHED
 
     emu, evse, _pev = _matched_evse(rematch_window=3.0)
     machine = evse.machine  # type: ignore[attr-defined]
     nmk = machine.nmk
-    machine.receive_frame(_parm_req(PEV_MAC, b"\x07" * 8), emu.now + 0.5)  # type: ignore[attr-defined]
+    machine.receive_data(_parm_req(PEV_MAC, b"\x07" * 8), emu.now + 0.5)  # type: ignore[attr-defined]
     out = [decode_frame(f) for f in machine.data_to_send()]
     assert [f.message.NAME for f in out] == ["CM_SLAC_PARM.CNF"]
     assert out[0].dst == PEV_MAC and out[0].message.run_id == b"\x07" * 8  # type: ignore[attr-defined]

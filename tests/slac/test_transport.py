@@ -73,7 +73,8 @@ def test_driver_reports_failure_and_timeout() -> None:
     finally:
         a.close()
         b.close()
-    assert failed == SlacFailed("no charger answered CM_SLAC_PARM.REQ (gave up after 1 attempts: C_conn_max_match)")
+    assert failed == SlacFailed(
+        reason="no charger answered CM_SLAC_PARM.REQ (gave up after 1 attempts: C_conn_max_match)")
     assert timed_out is None
 
 

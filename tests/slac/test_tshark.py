@@ -188,7 +188,7 @@ def test_a_whole_emulated_session_is_dissected_as_sent(tmp_path: Path) -> None:
 
     def react() -> bool:
         if any(s.state is SessionState.VALIDATING for s in machine.sessions.values()):
-            machine.send(ReportToggles(1), emu.now)
+            machine.send(ReportToggles(count=1), emu.now)
         return bool(matched(evse) and matched(pev))
 
     emu.run(until=30, stop=react)

@@ -60,17 +60,17 @@ class MachineBase(Generic[S]):
             del self._timers[name]
             self._on_timer(name, now)
 
-    def receive_frame(self, data: bytes, now: float) -> None:
+    def receive_data(self, data: bytes, now: float) -> None:
         """Feed one Ethernet frame read from the interface.  Never raises for a peer's bad frame."""
         try:
             frame = decode_frame(data)
         except MessageError as exc:
-            self._events.append(FrameIgnored(str(exc), _peek_mmtype(data)))
+            self._events.append(FrameIgnored(reason=str(exc), mmtype=_peek_mmtype(data)))
             return
         if frame.src == self.mac:
             return  # our own frame, looped back by the interface
         if frame.dst != self.mac and frame.dst != b"\xff" * 6:
-            self._events.append(FrameIgnored("frame is addressed to another host", frame.message.MMTYPE))
+            self._events.append(FrameIgnored(reason="frame is addressed to another host", mmtype=frame.message.MMTYPE))
             return
         accepted = self._ACCEPTS[self._state]
         if frame.message.MMTYPE not in accepted:
@@ -94,7 +94,7 @@ class MachineBase(Generic[S]):
         self._out.append(encode_frame(dst, self.mac, message))
 
     def _ignore(self, frame: Frame, reason: str) -> None:
-        self._events.append(FrameIgnored(reason, frame.message.MMTYPE))
+        self._events.append(FrameIgnored(reason=reason, mmtype=frame.message.MMTYPE))
 
     def _set_timer(self, name: str, deadline: float) -> None:
         self._timers[name] = deadline

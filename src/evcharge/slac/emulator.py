@@ -51,7 +51,7 @@ class SlacMachine(Protocol):
 
     mac: bytes
 
-    def receive_frame(self, data: bytes, now: float) -> None: ...
+    def receive_data(self, data: bytes, now: float) -> None: ...
     def data_to_send(self) -> list[bytes]: ...
     def next_event(self) -> SlacEvent | None: ...
     def get_timer(self) -> float | None: ...
@@ -291,7 +291,7 @@ class PowerlineEmulator:
             for frame in frames:
                 station.received += 1
                 self.host_capture.append((self.now, name, frame))
-                station.machine.receive_frame(frame, self.now)
+                station.machine.receive_data(frame, self.now)
         for station in self.stations.values():
             timer = station.machine.get_timer()
             if timer is not None and timer <= self.now:

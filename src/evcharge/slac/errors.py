@@ -1,24 +1,41 @@
-"""Errors of the SLAC stack.
+"""Errors of the SLAC stack, rooted in :mod:`evcharge.errors`.
 
 ``LocalProtocolError`` means the application misused the API (a command in the wrong state, a
 field value that does not fit its bytes).  ``RemoteProtocolError`` means a frame from the medium
 broke the rules; :class:`MessageError` and its subclasses name the field that was wrong.  The state
 machines never let a ``RemoteProtocolError`` escape: a bad frame is ignored (and reported as a
-:class:`~evcharge.slac.events.FrameIgnored` event), as ISO 15118-3 asks.
+:class:`~evcharge.slac.events.FrameIgnored` event), as ISO 15118-3 asks -- so its ``hint`` (what the
+protocol answers) is ``None``: SLAC does not answer a bad frame.
+
+Each class is also the library-wide one (``evcharge.slac.errors.LocalProtocolError`` is an
+:class:`evcharge.errors.LocalProtocolError`), so one ``except`` catches misuse or a bad peer in any package.
 """
 
 from __future__ import annotations
 
+from evcharge import errors as _root
 
-class SlacError(Exception):
+__all__ = [
+    "InvalidField",
+    "LocalProtocolError",
+    "MessageError",
+    "RemoteProtocolError",
+    "SlacError",
+    "TruncatedFrame",
+    "UnknownMessageType",
+    "UnsupportedVersion",
+]
+
+
+class SlacError(_root.EvchargeError):
     """Base class of every SLAC error."""
 
 
-class LocalProtocolError(SlacError):
+class LocalProtocolError(SlacError, _root.LocalProtocolError):
     """The application misused the API."""
 
 
-class RemoteProtocolError(SlacError):
+class RemoteProtocolError(SlacError, _root.RemoteProtocolError):
     """A frame from the medium is not acceptable."""
 
 

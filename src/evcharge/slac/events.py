@@ -6,22 +6,22 @@ from dataclasses import dataclass
 
 
 # ---------------------------------------------------------------- commands (application -> machine)
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SlacCommand:
     """Base class of the commands the application gives a machine with ``send(command, now)``."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StartMatching(SlacCommand):
     """Begin SLAC: the EVSE when its control pilot shows state B with 5 % duty, the PEV when it sees that."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StopMatching(SlacCommand):
     """Abandon SLAC (the cable was unplugged): the machine returns to idle, all timers stop."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReportToggles(SlacCommand):
     """EVSE only: the number of BCB toggles counted on the control pilot during validation."""
 
@@ -29,12 +29,12 @@ class ReportToggles(SlacCommand):
 
 
 # ---------------------------------------------------------------- events (machine -> application)
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SlacEvent:
     """Base class of the events a machine reports through ``next_event()``."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KeySet(SlacEvent):
     """The local modem confirmed CM_SET_KEY: it now uses this NID / NMK."""
 
@@ -42,7 +42,7 @@ class KeySet(SlacEvent):
     result: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Matched(SlacEvent):
     """SLAC finished: both sides are in the same logical network.
 
@@ -62,21 +62,21 @@ class Matched(SlacEvent):
     candidates: tuple[tuple[bytes, float], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MatchingFailed(SlacEvent):
     """One matching attempt failed; the machine goes on (the EVSE waits for a new request, the PEV retries)."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SlacFailed(SlacEvent):
     """SLAC gave up for good (state FAILED); the application decides (e.g. state E/F for T_step_EF, retry)."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FrameIgnored(SlacEvent):
     """A frame was dropped without an answer, as ISO 15118-3 asks for frames that do not fit."""
 
@@ -84,7 +84,7 @@ class FrameIgnored(SlacEvent):
     mmtype: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ValidationRequested(SlacEvent):
     """EVSE: count BCB toggles on the control pilot for ``duration`` seconds, then send ``ReportToggles``."""
 
@@ -92,7 +92,7 @@ class ValidationRequested(SlacEvent):
     duration: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ToggleRequested(SlacEvent):
     """PEV: toggle S2 (state B <-> C) ``count`` times within ``duration`` seconds, starting now."""
 

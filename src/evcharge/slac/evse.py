@@ -5,7 +5,7 @@
     evse = EvseSlac(EvseConfig(), mac=host_mac, rng=random.SystemRandom())
     evse.send(StartMatching(), now)          # control pilot: state B, 5 % duty
     ... write evse.data_to_send() to the PLC interface
-    ... evse.receive_frame(frame, now) for every frame read; evse.handle_timer(now) at evse.get_timer()
+    ... evse.receive_data(frame, now) for every frame read; evse.handle_timer(now) at evse.get_timer()
     ... evse.next_event() -> Matched(nid=..., peer_mac=...)
 
 On start the machine draws a fresh NMK from ``rng``, derives the NID and sends CM_SET_KEY.REQ to its
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from evcharge.slac._core import MachineBase
 from evcharge.slac.config import EvseConfig
@@ -222,7 +223,7 @@ class EvseSlac(MachineBase[EvseState]):
             return  # the timer repeats the request
         self.key_confirmed = True
         self._cancel("set_key")
-        self._events.append(KeySet(self.nid, msg.result))
+        self._events.append(KeySet(nid=self.nid, result=msg.result))
 
     def _on_parm_req(self, frame: Frame, msg: CmSlacParmReq, now: float) -> None:
         if msg.application_type != 0:
@@ -266,7 +267,9 @@ class EvseSlac(MachineBase[EvseState]):
             return
         # The PEV never got our CM_SLAC_MATCH.CNF and restarted ([V2G3-A09-124]): match it again, same key.
         self._events.append(
-            MatchingFailed(f"PEV {mac_text(session.pev_mac)} restarted matching: it did not get CM_SLAC_MATCH.CNF")
+            MatchingFailed(
+                reason=f"PEV {mac_text(session.pev_mac)} restarted matching: it did not get CM_SLAC_MATCH.CNF"
+            )
         )
         self.matched_session = None
         self._goto(EvseState.MATCHING)
@@ -352,7 +355,7 @@ class EvseSlac(MachineBase[EvseState]):
         duration = msg.timer * 0.1
         session.goto(S.VALIDATING)
         self._set_timer(_key("validate", session), now + duration + self.config.validation_report_grace)
-        self._events.append(ValidationRequested(frame.src, duration))
+        self._events.append(ValidationRequested(pev_mac=frame.src, duration=duration))
 
     def _finish_validation(self, session: Session, count: int) -> None:
         self._cancel(_key("validate", session))
@@ -440,7 +443,7 @@ class EvseSlac(MachineBase[EvseState]):
 
     def _session_failed(self, session: Session, now: float, reason: str) -> None:
         self._drop(session)
-        self._events.append(MatchingFailed(f"{reason} (PEV {mac_text(session.pev_mac)})"))
+        self._events.append(MatchingFailed(reason=f"{reason} (PEV {mac_text(session.pev_mac)})"))
         if self.sessions:
             return
         if self.config.restart_after_failure:
@@ -453,8 +456,16 @@ class EvseSlac(MachineBase[EvseState]):
         self._timers.clear()
         self.sessions.clear()
         self._goto(EvseState.FAILED)
-        self._events.append(SlacFailed(reason))
+        self._events.append(SlacFailed(reason=reason))
 
 
 def _key(kind: str, session: Session) -> str:
     return f"{kind}:{session.pev_mac.hex()}"
+
+
+if TYPE_CHECKING:  # mypy holds the machine to the house shape, evcharge.sansio.WireCore
+    from evcharge.sansio import WireCore
+    from evcharge.slac.events import SlacEvent
+
+    def _shape(machine: EvseSlac) -> WireCore[SlacCommand, SlacEvent, EvseState]:
+        return machine

@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from evcharge.slac._core import MachineBase
 from evcharge.slac.config import PevConfig
@@ -193,7 +194,7 @@ class PevSlac(MachineBase[PevState]):
                 duration = self.config.validate_timer * 0.1
                 self._send(self.chosen.mac, CmValidateReq(timer=self.config.validate_timer, result=1))
                 self._goto(PevState.VALIDATE_TOGGLE)
-                self._events.append(ToggleRequested(self.config.validate_toggles, duration))
+                self._events.append(ToggleRequested(count=self.config.validate_toggles, duration=duration))
                 self._set_timer("response", now + duration + 2 * self.config.match_response_timeout)
             else:
                 self._next_candidate(now, f"validation refused by {mac_text(frame.src)} (result {msg.result})")
@@ -297,7 +298,7 @@ class PevSlac(MachineBase[PevState]):
 
     def _next_candidate(self, now: float, reason: str | None) -> None:
         if reason is not None:
-            self._events.append(MatchingFailed(reason))
+            self._events.append(MatchingFailed(reason=reason))
         if not self._ranked:
             self._run_failed(now, "no charger left to match with")
             return
@@ -338,7 +339,7 @@ class PevSlac(MachineBase[PevState]):
         """The attempt failed: restart after TT_matching_rate ([V2G3-A09-124]) while attempts remain
         (C_conn_max_match) and the restart falls within TT_matching_repetition ([V2G3-A09-125])."""
         cfg = self.config
-        self._events.append(MatchingFailed(reason))
+        self._events.append(MatchingFailed(reason=reason))
         self._timers.clear()
         restart_at = now + cfg.matching_rate
         if self._attempt >= cfg.matching_attempts:
@@ -350,7 +351,7 @@ class PevSlac(MachineBase[PevState]):
             self._set_timer("restart", restart_at)
             return
         self._goto(PevState.FAILED)
-        self._events.append(SlacFailed(f"{reason} ({why})"))
+        self._events.append(SlacFailed(reason=f"{reason} ({why})"))
 
     # ------------------------------------------------------------------ timers
     def _on_timer(self, name: str, now: float) -> None:
@@ -383,3 +384,11 @@ class PevSlac(MachineBase[PevState]):
         else:
             what = "CM_VALIDATE.CNF" if self._state is not PevState.WAIT_MATCH_CNF else "CM_SLAC_MATCH.CNF"
             self._next_candidate(now, f"no {what} from {mac_text(self.chosen.mac)}")
+
+
+if TYPE_CHECKING:  # mypy holds the machine to the house shape, evcharge.sansio.WireCore
+    from evcharge.sansio import WireCore
+    from evcharge.slac.events import SlacEvent
+
+    def _shape(machine: PevSlac) -> WireCore[SlacCommand, SlacEvent, PevState]:
+        return machine

@@ -103,11 +103,11 @@ class SlacDriver:
             self.frames_in += 1
             frames = self.modem.line_to_host(data, self.profile) if self.modem else [data]
             for frame in frames:
-                self.machine.receive_frame(frame, self._now())
+                self.machine.receive_data(frame, self._now())
         self._pump()
 
     def _deliver_from_modem(self, data: bytes) -> None:
-        self.machine.receive_frame(data, self._now())
+        self.machine.receive_data(data, self._now())
         self._pump()
 
     def _on_timer(self) -> None:
