@@ -282,10 +282,11 @@ def core_evcharge(action: str, payload: dict[str, Any], n: int) -> float:
                 return v201.HeartbeatResponse(current_time=NOW)
         start = time.process_time()
         for i, frame in enumerate(frames):
-            conn.receive_message(frame, float(i))
+            conn.receive_data(frame, float(i))
             ev = conn.next_event()
-            conn.send_result(ev.message_id, handler(ev.request))  # type: ignore[union-attr]
-            conn.messages_to_send()
+            assert isinstance(ev, rpc.CallReceived)
+            conn.send(rpc.SendResult(message_id=ev.message_id, response=handler(ev.request)), float(i))
+            conn.data_to_send()
         spent = time.process_time() - start
         station.close_stores()
     return spent / n * 1e6

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from evcharge.ocpp import rpc, v16, v21, v201
 from evcharge.ocpp.rpc import RpcConnection
+from tests.ocpp.rpc._commands import call, error, result
 
 VERSIONS = (v16, v201, v21)
 
@@ -38,11 +39,11 @@ frames = st.one_of(
 @given(messages=st.lists(frames, max_size=6))
 def test_any_input(v: Any, messages: list[str]) -> None:
     c = RpcConnection(v)
-    mine = c.call("Heartbeat", {}, now=0)
-    c.messages_to_send()
+    mine = call(c, "Heartbeat", {}, now=0)
+    c.data_to_send()
     for m in messages:
-        c.receive_message(m, 1.0)  # never raises
-        out = [json.loads(x) for x in c.messages_to_send()]
+        c.receive_data(m, 1.0)  # never raises
+        out = [json.loads(x) for x in c.data_to_send()]
         try:
             decoded = json.loads(m)
         except ValueError:
@@ -62,6 +63,6 @@ def test_any_input(v: Any, messages: list[str]) -> None:
         for ev in c.events():
             assert isinstance(ev, rpc.Event)
             if isinstance(ev, rpc.CallReceived):
-                c.send_result(ev.message_id, {"currentTime": "2024-01-01T00:00:00Z"}) if ev.action == "Heartbeat" \
-                    else c.send_error(ev.message_id, "GenericError")
-                c.messages_to_send()
+                result(c, ev.message_id, {"currentTime": "2024-01-01T00:00:00Z"}) if ev.action == "Heartbeat" \
+                    else error(c, ev.message_id, "GenericError")
+                c.data_to_send()

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from evcharge.ocpp import rpc, v16, v21, v201
 from evcharge.ocpp.rpc import RpcConfig, RpcConnection
+from tests.ocpp.rpc._commands import call, error, result
 
 NOW = "2024-05-01T12:00:00Z"
 ENDS = (rpc.ResultReceived, rpc.ErrorReceived, rpc.CallTimedOut, rpc.ResponseInvalid, rpc.CallAborted)
@@ -54,7 +55,7 @@ class Side:
             else:
                 # late answers to timed-out calls are the only violations allowed
                 assert isinstance(ev, rpc.ProtocolViolation) and ev.answer is None and "gave up" in ev.description
-        for m in self.core.messages_to_send():
+        for m in self.core.data_to_send():
             frame = json.loads(m)
             assert frame[0] in (2, 3, 4), frame
             if frame[0] == 2:
@@ -79,17 +80,17 @@ def test_random_interleavings(version: Any, script: list[tuple[Any, ...]]) -> No
         kind = op[0]
         if kind == "call":
             s = sides[op[1]]
-            s.issued.append(s.core.call("Heartbeat", {}, now))
+            s.issued.append(call(s.core, "Heartbeat", {}, now))
         elif kind == "deliver" and links[op[1]]:
-            sides[1 - op[1]].core.receive_message(links[op[1]].popleft(), now)
+            sides[1 - op[1]].core.receive_data(links[op[1]].popleft(), now)
         elif kind == "answer" and sides[op[1]].to_answer:
             s = sides[op[1]]
             mid = s.to_answer.pop(0)
             if op[2]:
-                s.core.send_result(mid, {"currentTime": NOW})
+                result(s.core, mid, {"currentTime": NOW})
                 s.answered_ok.add(mid)
             else:
-                s.core.send_error(mid, "GenericError", "no")
+                error(s.core, mid, "GenericError", "no")
         elif kind == "tick":
             now += op[1]
             for s in sides:

@@ -1,22 +1,19 @@
-"""OCPP-J RPC framing as a sans-I/O state machine.
+"""The OCPP-J RPC core of one websocket connection: :class:`RpcConnection`, pure, no I/O.
 
-One :class:`RpcConnection` per websocket connection:
+It speaks the vocabulary of every evcharge core (:class:`evcharge.sansio.WireCore`):
 
-* text frames from the peer go in through :meth:`~evcharge.ocpp.rpc.RpcConnection.receive_message`;
-* the application's wishes go in through :meth:`~evcharge.ocpp.rpc.RpcConnection.call`,
-  :meth:`~evcharge.ocpp.rpc.RpcConnection.send_result`, :meth:`~evcharge.ocpp.rpc.RpcConnection.send_error`,
-  :meth:`~evcharge.ocpp.rpc.RpcConnection.send` (2.1 SEND) and
-  :meth:`~evcharge.ocpp.rpc.RpcConnection.send_result_error` (2.1 CALLRESULTERROR);
-* the frames to write come out of :meth:`~evcharge.ocpp.rpc.RpcConnection.messages_to_send`, and what the
-  application must know out of :meth:`~evcharge.ocpp.rpc.RpcConnection.next_event`;
-* time is an argument (``now``, seconds on any monotonic clock); the response timeout is a timer the caller asks
-  for with :meth:`~evcharge.ocpp.rpc.RpcConnection.get_timer`.
+* each text message of the peer goes in through :meth:`RpcConnection.receive_data` (one message per call,
+  UTF-8 ``bytes`` or the ``str`` the websocket library already decoded);
+* the application's wishes go in through :meth:`RpcConnection.send` (:class:`StartCall`,
+  :class:`SendResult`, :class:`SendError`, :class:`SendResultError`,
+  :class:`SendUnconfirmed` (2.1 SEND frame), :class:`CancelCall`);
+* the frames to write come out of :meth:`RpcConnection.data_to_send` as UTF-8 ``bytes``, one item per
+  websocket message, each to be sent as a *text* frame (websockets: ``send(data, text=True)``);
+* what the application must know comes out of :meth:`RpcConnection.next_event`;
+* ``now`` is monotonic seconds; the response timeout is the timer of :meth:`RpcConnection.get_timer`.
 
-Rules enforced (see ``shared/facts/ocpp.md``):
+Rules enforced (OCPP-J, OCPP 2.0.1 part 4 and 1.6 "JSON over WebSockets"):
 
-* frames are ``[2, id, action, payload]`` (CALL), ``[3, id, payload]`` (CALLRESULT),
-  ``[4, id, code, description, details]`` (CALLERROR) and, in OCPP 2.1 only, ``[5, id, code, description,
-  details]`` (CALLRESULTERROR) and ``[6, id, action, payload]`` (SEND);
 * message ids are non-empty strings of at most 36 characters, unique per direction;
 * one outstanding CALL per direction: further calls wait in a FIFO queue and go out when the
   outstanding one is answered, fails or times out;
@@ -30,425 +27,60 @@ Rules enforced (see ``shared/facts/ocpp.md``):
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import IntEnum
-from typing import Any, Literal, Protocol, TypeAlias
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
 
-from evcharge.ocpp.errors import LocalProtocolError, OcppValidationError, RemoteProtocolError, ViolationKind
+from evcharge.ocpp.errors import LocalProtocolError, OcppValidationError, ViolationKind
 
-__all__ = [
-    "ERROR_CODES",
-    "MAX_MESSAGE_ID_LENGTH",
-    "UNKNOWN_MESSAGE_ID",
-    "Call",
-    "CallAborted",
-    "CallError",
-    "CallReceived",
-    "CallResult",
-    "CallResultError",
-    "CallTimedOut",
-    "ErrorReceived",
-    "Event",
-    "Frame",
-    "FrameError",
-    "MessageType",
-    "ProtocolViolation",
-    "ResponseInvalid",
-    "ResultErrorReceived",
-    "ResultReceived",
-    "RpcConfig",
-    "RpcConnection",
-    "Send",
-    "SendReceived",
-    "VersionModule",
-    "error_code",
-    "parse_frame",
-]
-
-#: Longest message id OCPP-J allows.
-MAX_MESSAGE_ID_LENGTH = 36
-#: Message id of a CALLERROR that answers a frame whose own id could not be read (OCPP 2.x).
-UNKNOWN_MESSAGE_ID = "-1"
-
-
-class MessageType(IntEnum):
-    """The first element of every OCPP-J frame."""
-
-    CALL = 2
-    CALLRESULT = 3
-    CALLERROR = 4
-    CALLRESULTERROR = 5  # OCPP 2.1
-    SEND = 6  # OCPP 2.1
-
-
-_ERRORS_2X = frozenset(
-    {
-        "FormatViolation",
-        "GenericError",
-        "InternalError",
-        "MessageTypeNotSupported",
-        "NotImplemented",
-        "NotSupported",
-        "OccurrenceConstraintViolation",
-        "PropertyConstraintViolation",
-        "ProtocolError",
-        "RpcFrameworkError",
-        "SecurityError",
-        "TypeConstraintViolation",
-    }
+from .events import (
+    CallAborted,
+    CallReceived,
+    CallTimedOut,
+    CancelCall,
+    Command,
+    ErrorReceived,
+    Event,
+    ProtocolViolation,
+    ResponseInvalid,
+    ResultErrorReceived,
+    ResultReceived,
+    SendError,
+    SendReceived,
+    SendResult,
+    SendResultError,
+    SendUnconfirmed,
+    StartCall,
+)
+from .frames import (
+    ERROR_CODES,
+    MAX_MESSAGE_ID_LENGTH,
+    UNKNOWN_MESSAGE_ID,
+    Call,
+    CallError,
+    CallResult,
+    CallResultError,
+    FrameError,
+    MessageType,
+    SendFrame,
+    VersionModule,
+    encode_frame,
+    error_code,
+    parse_frame,
 )
 
-#: The error codes each OCPP version defines (the 1.6 misspellings are the official codes).
-ERROR_CODES: Mapping[str, frozenset[str]] = {
-    "1.6": frozenset(
-        {
-            "NotImplemented",
-            "NotSupported",
-            "InternalError",
-            "ProtocolError",
-            "SecurityError",
-            "FormationViolation",
-            "PropertyConstraintViolation",
-            "OccurenceConstraintViolation",
-            "TypeConstraintViolation",
-            "GenericError",
-        }
-    ),
-    "2.0.1": _ERRORS_2X,
-    "2.1": _ERRORS_2X,
-}
+__all__ = ["RpcConfig", "RpcConnection", "RpcState"]
 
-_Problem: TypeAlias = Literal["format", "type", "property", "occurrence", "frame", "message-type", "not-implemented"]
 
-_CODES_16: Mapping[str, str] = {
-    "format": "FormationViolation",
-    "type": "TypeConstraintViolation",
-    "property": "PropertyConstraintViolation",
-    "occurrence": "OccurenceConstraintViolation",
-    "frame": "ProtocolError",
-    "message-type": "ProtocolError",
-    "not-implemented": "NotImplemented",
-}
-_CODES_2X: Mapping[str, str] = {
-    "format": "FormatViolation",
-    "type": "TypeConstraintViolation",
-    "property": "PropertyConstraintViolation",
-    "occurrence": "OccurrenceConstraintViolation",
-    "frame": "RpcFrameworkError",
-    "message-type": "MessageTypeNotSupported",
-    "not-implemented": "NotImplemented",
-}
+class RpcState(StrEnum):
+    """The state of an :class:`RpcConnection` (as seen from our calls)."""
 
-
-def error_code(version: str, problem: ViolationKind | _Problem) -> str:
-    """The error code ``version`` uses for ``problem``.
-
-    ``problem`` is a :class:`~evcharge.ocpp.errors.ViolationKind` (a schema violation) or one of
-    ``"frame"`` (not a valid RPC frame), ``"message-type"`` (unknown message type) and
-    ``"not-implemented"`` (unknown action).
-    """
-    key = problem.value if isinstance(problem, ViolationKind) else problem
-    if version == "1.6":
-        return _CODES_16[key]
-    if version in ("2.0.1", "2.1"):
-        return _CODES_2X[key]
-    raise LocalProtocolError(f"unknown OCPP version {version!r}")
-
-
-class VersionModule(Protocol):
-    """What the RPC layer needs of ``evcharge.ocpp.v16`` / ``v201`` / ``v21``."""
-
-    VERSION: str
-    SUBPROTOCOL: str
-
-    def request_class(self, action: str) -> type[Any]: ...
-
-    def response_class(self, action: str) -> type[Any]: ...
-
-    def validate(
-        self, action: str, kind: Literal["request", "response"], payload: Any, *, lenient: bool = False
-    ) -> list[str]: ...
-
-
-# --------------------------------------------------------------------------------------------- frames
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """``[2, message_id, action, payload]``"""
-
-    message_id: str
-    action: str
-    payload: Mapping[str, Any]
-
-    def to_list(self) -> list[Any]:
-        """The frame as the JSON array it is sent as."""
-        return [MessageType.CALL.value, self.message_id, self.action, self.payload]
-
-
-@dataclass(frozen=True, slots=True)
-class CallResult:
-    """``[3, message_id, payload]``"""
-
-    message_id: str
-    payload: Mapping[str, Any]
-
-    def to_list(self) -> list[Any]:
-        """The frame as the JSON array it is sent as."""
-        return [MessageType.CALLRESULT.value, self.message_id, self.payload]
-
-
-@dataclass(frozen=True, slots=True)
-class CallError:
-    """``[4, message_id, error_code, error_description, error_details]``"""
-
-    message_id: str
-    error_code: str
-    error_description: str = ""
-    error_details: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_list(self) -> list[Any]:
-        """The frame as the JSON array it is sent as."""
-        return [
-            MessageType.CALLERROR.value,
-            self.message_id,
-            self.error_code,
-            self.error_description,
-            self.error_details,
-        ]
-
-
-@dataclass(frozen=True, slots=True)
-class CallResultError:
-    """``[5, message_id, error_code, error_description, error_details]`` (OCPP 2.1)."""
-
-    message_id: str
-    error_code: str
-    error_description: str = ""
-    error_details: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_list(self) -> list[Any]:
-        """The frame as the JSON array it is sent as."""
-        return [
-            MessageType.CALLRESULTERROR.value,
-            self.message_id,
-            self.error_code,
-            self.error_description,
-            self.error_details,
-        ]
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """``[6, message_id, action, payload]`` (OCPP 2.1, never answered)."""
-
-    message_id: str
-    action: str
-    payload: Mapping[str, Any]
-
-    def to_list(self) -> list[Any]:
-        """The frame as the JSON array it is sent as."""
-        return [MessageType.SEND.value, self.message_id, self.action, self.payload]
-
-
-Frame: TypeAlias = Call | CallResult | CallError | CallResultError | Send
-
-
-class FrameError(RemoteProtocolError):
-    """A text frame is not a well-formed OCPP-J message.
-
-    ``problem`` is ``"format"`` (not JSON), ``"frame"`` (JSON, but not an RPC frame),
-    ``"message-type"`` (an unknown message type number) or ``"format"``/``"type"`` for a payload that is
-    not a JSON object.  ``message_type`` and ``message_id`` are what could be read of the frame (``None``
-    when unreadable); the connection uses them to decide whether and how to answer.
-    """
-
-    def __init__(
-        self, problem: _Problem, message: str, *, message_type: int | None = None, message_id: str | None = None
-    ) -> None:
-        self.problem: _Problem = problem
-        self.message_type = message_type
-        self.message_id = message_id
-        super().__init__(message)
-
-
-def _reject_constant(value: str) -> Any:
-    raise ValueError(f"{value} is not JSON")
-
-
-# made once: json.dumps / json.loads with arguments build a new encoder / decoder per call
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
-def _encode(frame: Frame) -> str:
-    return _ENCODER.encode(frame.to_list())
-
-
-def parse_frame(data: str | bytes) -> Frame:
-    """Decode one websocket message into a frame, or raise :class:`FrameError`.
-
-    Message ids are returned as read, even when longer than 36 characters: the connection decides.
-    """
-    try:
-        decoded = _DECODER.decode(data if isinstance(data, str) else data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FrameError("format", f"the message is not JSON: {exc}") from None
-    if not isinstance(decoded, list) or not decoded:
-        raise FrameError("frame", "an OCPP-J message is a JSON array that starts with the message type number")
-    mtype = decoded[0]
-    if type(mtype) is not int:
-        raise FrameError("frame", f"the message type must be an integer, not {mtype!r}")
-    mid = decoded[1] if len(decoded) > 1 and isinstance(decoded[1], str) and decoded[1] else None
-    if mtype not in MessageType._value2member_map_:
-        raise FrameError("message-type", f"unknown message type {mtype}", message_type=mtype, message_id=mid)
-    if mid is None:
-        raise FrameError("frame", "the message id must be a non-empty string", message_type=mtype)
-    if mtype in (MessageType.CALL, MessageType.SEND):
-        if len(decoded) != 4:
-            raise FrameError(
-                "frame", f"a {MessageType(mtype).name} has 4 elements, not {len(decoded)}", message_type=mtype,
-                message_id=mid,
-            )
-        action, payload = decoded[2], decoded[3]
-        if not isinstance(action, str) or not action:
-            raise FrameError("frame", "the action must be a non-empty string", message_type=mtype, message_id=mid)
-        if not isinstance(payload, dict):
-            raise FrameError("format", "the payload must be a JSON object", message_type=mtype, message_id=mid)
-        return Call(mid, action, payload) if mtype == MessageType.CALL else Send(mid, action, payload)
-    if mtype == MessageType.CALLRESULT:
-        if len(decoded) != 3:
-            raise FrameError("frame", f"a CALLRESULT has 3 elements, not {len(decoded)}", message_type=mtype,
-                             message_id=mid)
-        if not isinstance(decoded[2], dict):
-            raise FrameError("format", "the payload must be a JSON object", message_type=mtype, message_id=mid)
-        return CallResult(mid, decoded[2])
-    # CALLERROR / CALLRESULTERROR
-    if len(decoded) != 5:
-        raise FrameError("frame", f"a {MessageType(mtype).name} has 5 elements, not {len(decoded)}",
-                         message_type=mtype, message_id=mid)
-    code, description, details = decoded[2], decoded[3], decoded[4]
-    if not isinstance(code, str) or not isinstance(description, str) or not isinstance(details, dict):
-        raise FrameError("frame", "error code and description must be strings, error details an object",
-                         message_type=mtype, message_id=mid)
-    cls = CallError if mtype == MessageType.CALLERROR else CallResultError
-    return cls(mid, code, description, details)
-
-
-# --------------------------------------------------------------------------------------------- events
-
-
-@dataclass(frozen=True, slots=True)
-class CallReceived:
-    """The peer sent a CALL: answer it with ``send_result`` or ``send_error``."""
-
-    message_id: str
-    action: str
-    request: Any  #: the typed request object
-    payload: Mapping[str, Any]  #: the payload as received
-    warnings: tuple[str, ...] = ()  #: what lenient validation let through
-
-
-@dataclass(frozen=True, slots=True)
-class SendReceived:
-    """The peer sent a SEND (2.1): nothing to answer."""
-
-    message_id: str
-    action: str
-    request: Any
-    payload: Mapping[str, Any]
-    warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ResultReceived:
-    """Our CALL ``message_id`` was answered with a valid CALLRESULT."""
-
-    message_id: str
-    action: str
-    response: Any  #: the typed response object
-    payload: Mapping[str, Any]
-    warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorReceived:
-    """Our CALL ``message_id`` was answered with a CALLERROR."""
-
-    message_id: str
-    action: str
-    error_code: str
-    error_description: str
-    error_details: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseInvalid:
-    """Our CALL ``message_id`` was answered with a CALLRESULT that failed validation.
-
-    ``error_code`` is the code of the violation in the connection's version; in OCPP 2.1 the connection
-    has already answered the peer with a CALLRESULTERROR carrying it.
-    """
-
-    message_id: str
-    action: str
-    error_code: str
-    reason: str
-    payload: Any
-
-
-@dataclass(frozen=True, slots=True)
-class CallTimedOut:
-    """Our CALL ``message_id`` got no answer within the response timeout."""
-
-    message_id: str
-    action: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallAborted:
-    """Our CALL ``message_id`` will never be answered (the connection closed, or the call was cancelled)."""
-
-    message_id: str
-    action: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ResultErrorReceived:
-    """OCPP 2.1: the peer could not process the CALLRESULT we sent for its CALL ``message_id``."""
-
-    message_id: str
-    action: str | None
-    error_code: str
-    error_description: str
-    error_details: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ProtocolViolation:
-    """The peer broke the protocol.  ``answer`` is the error frame sent back, ``None`` when none is allowed."""
-
-    description: str
-    message: str
-    answer: CallError | CallResultError | None = None
-
-
-Event: TypeAlias = (
-    CallReceived
-    | SendReceived
-    | ResultReceived
-    | ErrorReceived
-    | ResponseInvalid
-    | CallTimedOut
-    | CallAborted
-    | ResultErrorReceived
-    | ProtocolViolation
-)
+    IDLE = "idle"  #: no CALL of ours on the wire
+    AWAITING_ANSWER = "awaiting-answer"  #: a CALL of ours is on the wire, waiting for its answer
+    CLOSED = "closed"  #: the websocket is gone: nothing goes in or out any more
 
 
 # --------------------------------------------------------------------------------------------- config
@@ -476,7 +108,7 @@ class RpcConfig:
 class _Outgoing:
     message_id: str
     action: str
-    frame: str
+    frame: bytes
     timeout: float
     deadline: float = 0.0
 
@@ -503,7 +135,7 @@ class RpcConnection:
         self.version = version
         self.config = config if config is not None else RpcConfig()
         self._rng = rng  # None: ids from uuid4 (the OS's randomness, and no per-connection generator state)
-        self._out: list[str] = []
+        self._out: list[bytes] = []
         # small containers on purpose: a CSMS holds thousands of idle connections
         self._events: list[Event] = []
         self._in_flight: _Outgoing | None = None
@@ -516,6 +148,13 @@ class RpcConnection:
         self._closed = False
 
     # ----------------------------------------------------------------- properties
+
+    @property
+    def state(self) -> RpcState:
+        """:class:`RpcState` of the connection."""
+        if self._closed:
+            return RpcState.CLOSED
+        return RpcState.AWAITING_ANSWER if self._in_flight is not None else RpcState.IDLE
 
     @property
     def ocpp_version(self) -> str:
@@ -539,8 +178,9 @@ class RpcConnection:
 
     # ----------------------------------------------------------------- output
 
-    def messages_to_send(self) -> list[str]:
-        """The text frames to write to the websocket, in order (and forget them)."""
+    def data_to_send(self) -> list[bytes]:
+        """The frames to write, in order, as UTF-8 JSON (send each as a websocket *text* message); empties the
+        queue."""
         out, self._out = self._out, []
         return out
 
@@ -556,17 +196,17 @@ class RpcConnection:
     # ----------------------------------------------------------------- timers
 
     def get_timer(self) -> float | None:
-        """When :meth:`~evcharge.ocpp.rpc.RpcConnection.handle_timer` must be called next (``None``: no timer)."""
+        """When :meth:`RpcConnection.handle_timer` must be called next (``None``: no timer)."""
         return self._in_flight.deadline if self._in_flight else None
 
     def handle_timer(self, now: float) -> None:
-        """The outstanding call times out if ``now`` is past :meth:`~evcharge.ocpp.rpc.RpcConnection.get_timer`."""
+        """The outstanding call times out if ``now`` is past :meth:`RpcConnection.get_timer`."""
         f = self._in_flight
         if f is not None and now >= f.deadline:
             self._in_flight = None
             self._our_ids.discard(f.message_id)
             self._gave_up(f.message_id)
-            self._events.append(CallTimedOut(f.message_id, f.action))
+            self._events.append(CallTimedOut(message_id=f.message_id, action=f.action))
             self._pump(now)
 
     # ----------------------------------------------------------------- application -> peer
@@ -604,50 +244,54 @@ class RpcConnection:
         except OcppValidationError as exc:
             raise LocalProtocolError(f"invalid {action} {kind}: {exc}") from exc
 
-    def call(
-        self, action: str, request: Any, now: float, *, message_id: str | None = None, timeout: float | None = None
-    ) -> str:
-        """Send (or queue, if a CALL is outstanding) a CALL; returns its message id.
+    def send(self, command: Command, now: float) -> None:
+        """The application's wish (see ``evcharge.ocpp.rpc.events``); ``LocalProtocolError`` when the
+        connection is closed or the command breaks the protocol (nothing is sent then)."""
+        self._check_open()
+        if isinstance(command, SendResult):
+            self._send_result(command.message_id, command.response)
+        elif isinstance(command, StartCall):
+            self._start_call(command, now)
+        elif isinstance(command, SendError):
+            self._send_error(command.message_id, command.code, command.description, command.details)
+        elif isinstance(command, CancelCall):
+            self._cancel(command.message_id, now)
+        elif isinstance(command, SendUnconfirmed):
+            self._send_unconfirmed(command)
+        elif isinstance(command, SendResultError):
+            self._send_result_error(command.message_id, command.code, command.description, command.details)
+        else:
+            raise LocalProtocolError(f"{type(command).__name__} is not an RPC command")
 
-        ``request`` is a model object or a JSON mapping.  Exactly one of :class:`ResultReceived`,
-        :class:`ErrorReceived`, :class:`ResponseInvalid`, :class:`CallTimedOut` or :class:`CallAborted`
-        will later report its end.  ``timeout`` overrides the configured response timeout for this call
-        (counted from when the CALL goes out, not from when it was queued).
-        """
+    def _start_call(self, command: StartCall, now: float) -> None:
+        timeout = command.timeout
         if timeout is not None and not timeout > 0:
             raise LocalProtocolError("timeout must be positive")
-        self._check_open()
-        payload = _as_payload(request)
+        action = str(command.action)
+        payload = _as_payload(command.request)
         self._validate_out(action, "request", payload)
         if len(self._queue) >= self.config.max_queued_calls and self._in_flight is not None:
             raise LocalProtocolError(f"{len(self._queue)} calls are already queued (max_queued_calls)")
-        mid = self._check_our_id(message_id)
+        mid = self._check_our_id(command.message_id)
         self._our_ids.add(mid)
-        self._queue.append(_Outgoing(mid, str(action), _encode(Call(mid, str(action), payload)),
+        self._queue.append(_Outgoing(mid, action, encode_frame(Call(mid, action, payload)),
                                      timeout if timeout is not None else self.config.response_timeout))
         self._pump(now)
-        return mid
 
-    def cancel(self, message_id: str, now: float) -> bool:
-        """Give up on our CALL ``message_id``: removed from the queue, or its answer ignored if on the wire.
-
-        Emits :class:`CallAborted`; returns ``False`` if no such call is pending.
-        """
+    def _cancel(self, message_id: str, now: float) -> None:
         for item in self._queue:
             if item.message_id == message_id:
                 self._queue.remove(item)
                 self._our_ids.discard(message_id)
-                self._events.append(CallAborted(message_id, item.action, "cancelled"))
-                return True
+                self._events.append(CallAborted(message_id=message_id, action=item.action, reason="cancelled"))
+                return
         f = self._in_flight
         if f is not None and f.message_id == message_id:
             self._in_flight = None
             self._our_ids.discard(message_id)
             self._gave_up(message_id)
-            self._events.append(CallAborted(message_id, f.action, "cancelled"))
+            self._events.append(CallAborted(message_id=message_id, action=f.action, reason="cancelled"))
             self._pump(now)
-            return True
-        return False
 
     def _pump(self, now: float) -> None:
         if self._in_flight is None and self._queue and not self._closed:
@@ -656,9 +300,7 @@ class RpcConnection:
             self._in_flight = item
             self._out.append(item.frame)
 
-    def send_result(self, message_id: str, response: Any) -> None:
-        """Answer the peer's CALL ``message_id`` with a CALLRESULT (model object or JSON mapping)."""
-        self._check_open()
+    def _send_result(self, message_id: str, response: Any) -> None:
         action = self._incoming.get(message_id)
         if action is None:
             raise LocalProtocolError(f"no CALL {message_id!r} of the peer is waiting for an answer")
@@ -669,40 +311,31 @@ class RpcConnection:
             self._answered[message_id] = action
             if len(self._answered) > 64:
                 del self._answered[next(iter(self._answered))]
-        self._out.append(_encode(CallResult(message_id, payload)))
+        self._out.append(encode_frame(CallResult(message_id, payload)))
 
-    def send_error(
-        self, message_id: str, code: str, description: str = "", details: Mapping[str, Any] | None = None
-    ) -> None:
-        """Answer the peer's CALL ``message_id`` with a CALLERROR."""
-        self._check_open()
+    def _send_error(self, message_id: str, code: str, description: str, details: Mapping[str, Any] | None) -> None:
         if message_id not in self._incoming:
             raise LocalProtocolError(f"no CALL {message_id!r} of the peer is waiting for an answer")
         self._check_code(code)
         del self._incoming[message_id]
-        self._out.append(_encode(CallError(message_id, code, description, dict(details or {}))))
+        self._out.append(encode_frame(CallError(message_id, code, description, dict(details or {}))))
 
-    def send_result_error(
-        self, message_id: str, code: str, description: str = "", details: Mapping[str, Any] | None = None
-    ) -> None:
-        """OCPP 2.1: tell the peer we could not process its CALLRESULT for our CALL ``message_id``."""
-        self._check_open()
+    def _send_result_error(self, message_id: str, code: str, description: str,
+                           details: Mapping[str, Any] | None) -> None:
         if self.ocpp_version != "2.1":
             raise LocalProtocolError(f"CALLRESULTERROR does not exist in OCPP {self.ocpp_version}")
         self._check_code(code)
-        self._out.append(_encode(CallResultError(message_id, code, description, dict(details or {}))))
+        self._out.append(encode_frame(CallResultError(message_id, code, description, dict(details or {}))))
 
-    def send(self, action: str, request: Any, *, message_id: str | None = None) -> str:
-        """OCPP 2.1: send a SEND frame (no answer expected, not queued); returns its message id."""
-        self._check_open()
+    def _send_unconfirmed(self, command: SendUnconfirmed) -> None:
         if self.ocpp_version != "2.1":
             raise LocalProtocolError(f"SEND does not exist in OCPP {self.ocpp_version}")
-        payload = _as_payload(request)
+        payload = _as_payload(command.request)
+        action = str(command.action)
         self._validate_out(action, "request", payload)
-        mid = self._check_our_id(message_id)
+        mid = self._check_our_id(command.message_id)
         self._gave_up(mid)
-        self._out.append(_encode(Send(mid, str(action), payload)))
-        return mid
+        self._out.append(encode_frame(SendFrame(mid, action, payload)))
 
     def _check_code(self, code: str) -> None:
         if code not in ERROR_CODES[self.ocpp_version]:
@@ -717,19 +350,23 @@ class RpcConnection:
         self._in_flight = None
         self._queue.clear()
         for item in pending:
-            self._events.append(CallAborted(item.message_id, item.action, "connection closed"))
+            self._events.append(CallAborted(message_id=item.message_id, action=item.action,
+                                            reason="connection closed"))
         self._incoming.clear()
 
     # ----------------------------------------------------------------- peer -> application
 
     def _violation(self, description: str, message: str | bytes, answer: CallError | CallResultError | None) -> None:
         if answer is not None:
-            self._out.append(_encode(answer))
+            self._out.append(encode_frame(answer))
         text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-        self._events.append(ProtocolViolation(description, text[:2000], answer))
+        self._events.append(ProtocolViolation(description=description, message=text[:2000], answer=answer))
 
-    def receive_message(self, data: str | bytes, now: float) -> None:
-        """Feed one websocket message from the peer."""
+    def receive_data(self, data: bytes | str, now: float) -> None:
+        """One websocket message from the peer (UTF-8 ``bytes``, or the ``str`` of a text frame).
+
+        Bad input never raises: it is answered as OCPP-J says (a CALLERROR in :meth:`RpcConnection.data_to_send`, or
+        nothing) and reported as :class:`ProtocolViolation`."""
         if self._closed:
             raise LocalProtocolError("the connection is closed")
         try:
@@ -756,8 +393,10 @@ class RpcConnection:
                 self._violation(f"CALLRESULTERROR for {frame.message_id!r}, which is no CALLRESULT of ours", data,
                                 None)
                 return
-            self._events.append(ResultErrorReceived(frame.message_id, action, frame.error_code,
-                                                    frame.error_description, frame.error_details))
+            self._events.append(ResultErrorReceived(message_id=frame.message_id, action=action,
+                                                    error_code=frame.error_code,
+                                                    error_description=frame.error_description,
+                                                    error_details=frame.error_details))
         else:
             self._on_send(frame, data)
 
@@ -831,9 +470,10 @@ class RpcConnection:
                             CallError(mid, error_code(version, exc.kind), str(exc)[:255], {}))
             return
         self._incoming[mid] = frame.action
-        self._events.append(CallReceived(mid, frame.action, request, frame.payload, warnings))
+        self._events.append(CallReceived(message_id=mid, action=frame.action, request=request, payload=frame.payload,
+                                         warnings=warnings))
 
-    def _on_send(self, frame: Send, data: str | bytes) -> None:
+    def _on_send(self, frame: SendFrame, data: str | bytes) -> None:
         if len(frame.message_id) > MAX_MESSAGE_ID_LENGTH or not self._remember_incoming(frame.message_id):
             self._violation(f"SEND with an over-long or duplicate message id {frame.message_id!r}", data, None)
             return
@@ -845,7 +485,8 @@ class RpcConnection:
         except OcppValidationError as exc:
             self._violation(f"invalid {frame.action} SEND: {exc}", data, None)
             return
-        self._events.append(SendReceived(frame.message_id, frame.action, request, frame.payload, warnings))
+        self._events.append(SendReceived(message_id=frame.message_id, action=frame.action, request=request,
+                                         payload=frame.payload, warnings=warnings))
 
     def _match(self, message_id: str, what: str, data: str | bytes) -> _Outgoing | None:
         f = self._in_flight
@@ -874,17 +515,20 @@ class RpcConnection:
             code = error_code(self.ocpp_version, kind)
             reason = str(exc)
             if self.ocpp_version == "2.1":
-                self._out.append(_encode(CallResultError(f.message_id, code, reason[:255], {})))
-            self._events.append(ResponseInvalid(f.message_id, f.action, code, reason, frame.payload))
+                self._out.append(encode_frame(CallResultError(f.message_id, code, reason[:255], {})))
+            self._events.append(ResponseInvalid(message_id=f.message_id, action=f.action, error_code=code,
+                                                reason=reason, payload=frame.payload))
             self._finish(f, now)
             return
-        self._events.append(ResultReceived(f.message_id, f.action, response, frame.payload, warnings))
+        self._events.append(ResultReceived(message_id=f.message_id, action=f.action, response=response,
+                                           payload=frame.payload, warnings=warnings))
         self._finish(f, now)
 
     def _on_error(self, frame: CallError, data: str | bytes, now: float) -> None:
         f = self._match(frame.message_id, "CALLERROR", data)
         if f is None:
             return
-        self._events.append(ErrorReceived(f.message_id, f.action, frame.error_code, frame.error_description,
-                                          frame.error_details))
+        self._events.append(ErrorReceived(message_id=f.message_id, action=f.action, error_code=frame.error_code,
+                                          error_description=frame.error_description,
+                                          error_details=frame.error_details))
         self._finish(f, now)

@@ -22,6 +22,7 @@ from evcharge.ocpp.errors import (
     LocalProtocolError,
     NotConnectedError,
     OcppCallError,
+    RemoteProtocolError,
 )
 from evcharge.ocpp.routing import Peer
 
@@ -38,7 +39,7 @@ class WebSocketLike(Protocol):
 
     def __aiter__(self) -> AsyncIterator[str | bytes]: ...
 
-    async def send(self, message: str) -> None: ...
+    async def send(self, message: bytes, text: bool | None = None) -> None: ...
 
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
@@ -85,7 +86,9 @@ class OcppSession:
         """Make a CALL and wait for its typed answer (see :meth:`evcharge.ocpp.routing.Peer.call`)."""
         if self._closed:
             raise NotConnectedError("the connection is closed")
-        mid = self.core.call(action, request, self._loop.time(), timeout=timeout)
+        mid = self.core.new_message_id()
+        self.core.send(rpc.StartCall(message_id=mid, action=action, request=request, timeout=timeout),
+                       self._loop.time())
         fut: asyncio.Future[Any] = self._loop.create_future()
         self._futures[mid] = fut
         self._after_core()
@@ -93,7 +96,8 @@ class OcppSession:
         try:
             return await fut
         except asyncio.CancelledError:
-            if not self._closed and self.core.cancel(mid, self._loop.time()):
+            if not self._closed:
+                self.core.send(rpc.CancelCall(message_id=mid), self._loop.time())
                 self._after_core()
                 await self._flush()
             raise
@@ -102,7 +106,8 @@ class OcppSession:
         """OCPP 2.1 SEND."""
         if self._closed:
             raise NotConnectedError("the connection is closed")
-        self.core.send(action, request)
+        self.core.send(rpc.SendUnconfirmed(message_id=self.core.new_message_id(), action=action, request=request),
+                       self._loop.time())
         await self._flush()
 
     async def close(self) -> None:
@@ -119,7 +124,7 @@ class OcppSession:
             async for message in self.websocket:
                 if self.trace is not None:
                     self._trace("in", message)
-                self.core.receive_message(message, self._loop.time())
+                self.core.receive_data(message, self._loop.time())
                 self._after_core()
                 await self._flush()
         except ConnectionError:
@@ -164,16 +169,16 @@ class OcppSession:
 
     async def _flush(self) -> None:
         if self._closed:
-            self.core.messages_to_send()
+            self.core.data_to_send()
             self._after.clear()
             return
         async with self._send_lock:
             # the answers and their after-hooks are taken together: a hook runs once its answer is written
-            messages, after = self.core.messages_to_send(), self._after
+            messages, after = self.core.data_to_send(), self._after
             self._after = []
             for message in messages:
                 try:
-                    await self.websocket.send(message)
+                    await self.websocket.send(message, text=True)  # OCPP-J: UTF-8 text frames
                 except Exception as exc:  # the websocket closed under us: the reader notices and shuts down
                     log.debug("send failed: %s", exc)
                     return
@@ -255,7 +260,8 @@ class OcppSession:
             log.warning("%s %s accepted leniently: %s", ev.action, ev.message_id, "; ".join(ev.warnings))
         handler = self.peer.handler_for(ev.action)
         if handler is None:
-            self.core.send_error(ev.message_id, "NotSupported", f"{ev.action} is not supported")
+            self.core.send(rpc.SendError(message_id=ev.message_id, code="NotSupported",
+                                         description=f"{ev.action} is not supported"), self._loop.time())
         elif inspect.iscoroutinefunction(handler):
             self._spawn(self._run_async_handler(ev, handler))
         else:
@@ -290,16 +296,25 @@ class OcppSession:
         core = self.core
         if isinstance(error, OcppCallError):
             code = error.code if error.code in rpc.ERROR_CODES[core.ocpp_version] else "InternalError"
-            core.send_error(ev.message_id, code, error.description[:255], error.details)
+            core.send(rpc.SendError(message_id=ev.message_id, code=code, description=error.description[:255],
+                                    details=error.details), self._loop.time())
+        elif isinstance(error, RemoteProtocolError) and error.hint is not None:
+            # the handler found the peer's request unusable: answer with the code the error names
+            log.info("handler of %s refused the request: %s", ev.action, error)
+            code = rpc.translate_code(core.ocpp_version, error.hint) or "GenericError"
+            core.send(rpc.SendError(message_id=ev.message_id, code=code, description=str(error)[:255]),
+                      self._loop.time())
         elif error is not None:
             log.error("handler of %s failed", ev.action, exc_info=error)
-            core.send_error(ev.message_id, "InternalError", type(error).__name__[:255])
+            core.send(rpc.SendError(message_id=ev.message_id, code="InternalError",
+                                    description=type(error).__name__[:255]), self._loop.time())
         else:
             try:
-                core.send_result(ev.message_id, response)
+                core.send(rpc.SendResult(message_id=ev.message_id, response=response), self._loop.time())
             except LocalProtocolError as exc:
                 log.error("handler of %s returned an invalid response: %s", ev.action, exc)
-                core.send_error(ev.message_id, "InternalError", "the response could not be built")
+                core.send(rpc.SendError(message_id=ev.message_id, code="InternalError",
+                                        description="the response could not be built"), self._loop.time())
                 return
             after_hooks = getattr(self.peer, "after_hooks", None)
             if after_hooks is not None:
