@@ -13,7 +13,7 @@ from evcharge.bsp.events import (
     BoardReady,
     BoardReset,
     BootloaderEntered,
-    Enable,
+    EnablePort,
     EnterBootloader,
     ErrorCleared,
     ErrorRaised,
@@ -487,7 +487,7 @@ def test_disable_shows_f_and_holds_back_events() -> None:
     link.core.send(PwmOn(duty_percent=10), link.now)
     link.run(0.3)
     link.take()
-    link.core.send(Enable(enabled=False), link.now)
+    link.core.send(EnablePort(enabled=False), link.now)
     link.run(0.2)
     assert sent(link, "pwm_duty_cycle")[-1] == 0
     assert sent(link, "allow_power_on")[-1] is False
@@ -497,7 +497,7 @@ def test_disable_shows_f_and_holds_back_events() -> None:
     link.run(0.3)
     assert link.sim.pwm_units == 0
     link.take()
-    link.core.send(Enable(enabled=True), link.now)
+    link.core.send(EnablePort(enabled=True), link.now)
     link.car.plug_in()
     link.run(0.5)
     assert link.sim.pwm_units == 2000

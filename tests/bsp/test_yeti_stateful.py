@@ -8,7 +8,16 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from evcharge.bsp.errors import LocalProtocolError
-from evcharge.bsp.events import AllowPowerOn, Enable, PilotF, PilotState, PilotX1, PowerReason, PwmOn, SetThreePhases
+from evcharge.bsp.events import (
+    AllowPowerOn,
+    EnablePort,
+    PilotF,
+    PilotState,
+    PilotX1,
+    PowerReason,
+    PwmOn,
+    SetThreePhases,
+)
 from evcharge.bsp.yeti import messages as pb
 from evcharge.bsp.yeti.protocol import POWER_BLOCKING_ERRORS, YetiState
 
@@ -83,7 +92,7 @@ class YetiSafety(RuleBasedStateMachine):
 
     @rule(enabled=st.booleans())
     def enable(self, enabled: bool) -> None:
-        self.link.core.send(Enable(enabled=enabled), self.link.now)
+        self.link.core.send(EnablePort(enabled=enabled), self.link.now)
 
     # ---- faults
     @rule(milliamps=st.sampled_from([0.0, 10.0, 29.0, 31.0, 100.0]))

@@ -93,7 +93,7 @@ class FakeBoard:
 
     def send(self, command: bsp.BoardCommand, now: float) -> None:
         match command:
-            case bsp.Enable(enabled=enabled):
+            case bsp.EnablePort(enabled=enabled):
                 self.calls.append(("enable", enabled))
             case bsp.PwmOn(duty_percent=duty):
                 self.calls.append(("pwm", round(duty, 2)))

@@ -1,4 +1,4 @@
-"""Errors raised by the board drivers, rooted in :mod:`evcharge.errors`.
+"""Errors raised by the board drivers, rooted in ``evcharge.errors``.
 
 ``LocalProtocolError`` means the application misused the API (a duty cycle out of range, a command the
 board cannot do); ``RemoteProtocolError`` means the board sent something the driver cannot accept.  Both are

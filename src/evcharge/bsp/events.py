@@ -201,7 +201,7 @@ BoardEvent = (
 
 # ---------------------------------------------------------------------------------------------------- commands
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Enable:
+class EnablePort:
     """Enable or disable the charging port.
 
     Disabled: the pilot shows state F, power is withdrawn, pilot events are held back; the last PWM command is
@@ -255,7 +255,7 @@ class LockConnector:
     lock: bool
 
 
-BoardCommand = Enable | PwmOn | PilotX1 | PilotF | PilotE | AllowPowerOn | SetThreePhases | LockConnector
+BoardCommand = EnablePort | PwmOn | PilotX1 | PilotF | PilotE | AllowPowerOn | SetThreePhases | LockConnector
 """Every command a :class:`~evcharge.bsp.interface.BoardSupport` implementation accepts."""
 
 

@@ -7,7 +7,7 @@ keep-alive is a communication fault; the fault clears when the board speaks agai
 firmware leaves to the host: on an RCD trip, an over-current flag, a welded contactor or link loss the core
 withdraws ``allow_power_on`` at once.
 
-It follows the library's core shape (:class:`evcharge.sansio.WireCore`): ``receive_data(data, now)``,
+It follows the library's core shape (``evcharge.sansio.WireCore``): ``receive_data(data, now)``,
 ``send(command, now)`` with the frozen commands of :mod:`evcharge.bsp.events`, ``data_to_send()`` (one item per
 frame), ``next_event()``, ``get_timer()`` / ``handle_timer(now)`` and ``state``.  Time is passed in as ``now``
 (monotonic seconds).
@@ -42,7 +42,7 @@ from evcharge.bsp.events import (
     BootloaderEntered,
     Capabilities,
     CapabilitiesChanged,
-    Enable,
+    EnablePort,
     EnterBootloader,
     ErrorCleared,
     ErrorRaised,
@@ -339,7 +339,7 @@ class YetiProtocol:
                 raise LocalProtocolError(
                     "the Yeti board cannot generate state E (capabilities.supports_cp_state_e is false)"
                 )
-            case Enable(enabled=enabled):
+            case EnablePort(enabled=enabled):
                 self._enable(enabled)
             case SetThreePhases(three_phases=three_phases):
                 self._set_three_phases(three_phases)

@@ -85,7 +85,7 @@ class YetiSimulator:
         self._rng = rng if rng is not None else random.Random(0)
         self._decoder = FrameDecoder()
         self._out = bytearray()
-        self.received: deque[pb.EverestToMcu] = deque(maxlen=1000)  #: last commands from the host (for tests)
+        self.received: deque[pb.EverestToMcu] = deque(maxlen=1000)  # last commands from the host (for tests)
         self.boots = 0
         self.last_host_keep_alive: float | None = None
         self.in_bootloader = False
