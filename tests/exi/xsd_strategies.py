@@ -378,7 +378,7 @@ class XsdStrategies:
         self.max_repeat = max_repeat
         self.max_text = max_text
         self._type_cache: dict[Any, st.SearchStrategy[Any]] = {}
-        self._models: dict[Any, ComplexModel] = {}
+        self._models: dict[Any, tuple[etree._Element, ComplexModel]] = {}
         self._xmlschema: etree.XMLSchema | None = None
 
     # -- public ----------------------------------------------------------------------------------------------------
@@ -629,9 +629,10 @@ class XsdStrategies:
             t = self.schema._type_of(node)
             node = self.schema.types[t] if isinstance(t, tuple) else t
         key = id(node)
-        if key not in self._models:
-            self._models[key] = self.schema.complex_model(node)
-        return self._models[key]
+        if key not in self._models or self._models[key][0] is not node:
+            # the node is kept with its model: an lxml proxy that dies can hand its id to another node
+            self._models[key] = (node, self.schema.complex_model(node))
+        return self._models[key][1]
 
     def _type_node(self, t: QName | etree._Element) -> etree._Element | None:
         if isinstance(t, tuple):

@@ -279,6 +279,14 @@ def _path_error(exc: Exception, name: str) -> None:
     raise exc
 
 
+def _check_end(r: BitReader) -> None:
+    """The document has ended: only the padding bits of its last byte may follow."""
+    if r.bits_left >= 8:
+        raise ExiDecodeError(
+            f"{r.bits_left // 8} byte(s) left after the end of the document", bit_offset=r.bit_offset
+        )
+
+
 @cython.cclass
 class Grammar:
     """One schema family's EXI grammars as flat tables, and the interpreter that runs them.
@@ -534,6 +542,11 @@ class Grammar:
                         if lst is None:
                             self._store(obj, t, base, slot, [v])
                         else:
+                            maxocc = self.ty_maxocc[t][slot]
+                            if 0 <= maxocc <= len(lst):
+                                raise ExiDecodeError(
+                                    f"more than the {maxocc} items the schema allows", bit_offset=r._pos
+                                )
                             lst.append(v)
                     else:
                         self._store(obj, t, base, slot, v)
@@ -608,10 +621,12 @@ class Grammar:
         if code >= len(self.doc_types) or self.doc_types[code] < 0:
             raise ExiDecodeError(f"document event code {code} is not a supported global element", bit_offset=8)
         try:
-            return self._decode_type(r, self.doc_types[code], 0)
+            obj = self._decode_type(r, self.doc_types[code], 0)
         except ExiDecodeError as exc:
             _path_error(exc, self.doc_names[code])
             raise
+        _check_end(r)
+        return obj
 
     def decode_fragment(self, data: bytes) -> list:
         """Decode an EXI fragment: the elements it holds, in order."""
@@ -624,6 +639,7 @@ class Grammar:
         while True:
             code: cython.int = r.read_bits(self.frag_width)
             if code == n + 1:
+                _check_end(r)
                 return out
             if code >= n or self.frag_types[code] < 0:
                 raise ExiDecodeError(f"fragment event code {code} is not supported", bit_offset=r._pos)

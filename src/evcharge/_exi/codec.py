@@ -248,6 +248,9 @@ class SchemaCodec:
         while True:
             code = r.read_bits(self._frag_width)
             if code == nf + 1:
+                if r.bits_left >= 8:
+                    raise ExiDecodeError(f"{r.bits_left // 8} byte(s) left after the end of the fragment",
+                                         bit_offset=r.bit_offset)
                 return out
             if code >= nf:
                 raise ExiDecodeError(f"fragment event code {code} is not supported", bit_offset=r.bit_offset)

@@ -110,10 +110,10 @@ def _element_leaves(p: Particle, out: list[ElementDecl]) -> None:
 
 
 class Generator:
-    def __init__(self, schema: Schema, family: str) -> None:
+    def __init__(self, schema: Schema, family: str, looped: frozenset[str] = frozenset()) -> None:
         self.schema = schema
         self.family = family
-        self.builder = g.GrammarBuilder(schema)
+        self.builder = g.GrammarBuilder(schema, looped)
         self.types: list[TypeInfo] = []
         self._tid: dict[int, int] = {}
         self.datatypes: list[tuple[object, ...]] = []

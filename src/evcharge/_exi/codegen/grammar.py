@@ -112,8 +112,11 @@ class _Proto:
 
 
 class GrammarBuilder:
-    def __init__(self, schema: Schema) -> None:
+    def __init__(self, schema: Schema, looped: frozenset[str] = frozenset()) -> None:
+        """``looped``: local names of the elements whose bounded repetition the reference grammars
+        turn into a loop (see :attr:`evcharge._exi.codegen.Family.looped`)."""
         self.schema = schema
+        self.looped = looped
         self._cache: dict[int, TypeGrammar] = {}
 
     # -- public ---------------------------------------------------------------------------------
@@ -171,6 +174,8 @@ class GrammarBuilder:
         mn, mx = part.min_occurs, part.max_occurs
         if mx == 0:
             return p.empty()
+        if mx is not None and mx > 1 and isinstance(part.term, ElementDecl) and part.term.qname[1] in self.looped:
+            mx = None  # a{n,m} -> a{n,unbounded}, as the reference grammars have it (Family.looped)
         copies = [self._term(p, part, order) for _ in range(mn)]
         if mx is not None:
             for _ in range(mx - mn):
