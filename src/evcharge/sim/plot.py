@@ -11,7 +11,7 @@ from typing import Any
 
 from .record import EventLog, describe
 
-__all__ = ["plot"]
+__all__ = ["figure", "plot"]
 
 
 def _limit_steps(log: EventLog, end: float, charger_current: float | None) -> tuple[list[float], list[float]]:
@@ -43,6 +43,15 @@ def _outages(log: EventLog, end: float) -> list[tuple[float, float]]:
 
 def plot(log: EventLog, path: str, *, scenario: str | None = None, charger_current: float | None = None) -> None:
     """Draw the session into ``path`` (the format follows the name: PNG, SVG or PDF)."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(log, scenario=scenario, charger_current=charger_current)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def figure(log: EventLog, *, scenario: str | None = None, charger_current: float | None = None) -> Any:
+    """The session as a matplotlib figure (three panels: current, power, state of charge)."""
     from evcharge.errors import require
 
     matplotlib: Any = require("matplotlib", "plot", feature="--plot")
@@ -81,5 +90,4 @@ def plot(log: EventLog, path: str, *, scenario: str | None = None, charger_curre
                   fontsize=7, color=color, rotation=0, va="bottom")
     ax_i.set_title(f"evcharge simulate: scenario {scenario}" if scenario else "evcharge simulate")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return fig
