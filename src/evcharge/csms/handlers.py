@@ -103,11 +103,14 @@ class CsmsService:
     def now(self) -> str:
         return _text(self.settings.clock())
 
-    def handler_factories(self) -> dict[str, Callable[[str, Csms], CsmsHandler]]:
-        """The :class:`~evcharge.ocpp.csms.Csms` handler factories by version."""
-        return {"1.6": lambda identity, csms: Handler16(identity, csms, self),
-                "2.0.1": lambda identity, csms: Handler201(identity, csms, self),
-                "2.1": lambda identity, csms: Handler201(identity, csms, self)}
+    def handler_factories(self, h16: type[Handler16] | None = None, h201: type[Handler201] | None = None
+                          ) -> dict[str, Callable[[str, Csms], CsmsHandler]]:
+        """The :class:`~evcharge.ocpp.csms.Csms` handler factories by version (subclasses may be given)."""
+        c16 = h16 or Handler16
+        c201 = h201 or Handler201
+        return {"1.6": lambda identity, csms: c16(identity, csms, self),
+                "2.0.1": lambda identity, csms: c201(identity, csms, self),
+                "2.1": lambda identity, csms: c201(identity, csms, self)}
 
     # -- boot --------------------------------------------------------------------------------------
 

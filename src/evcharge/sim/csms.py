@@ -1,24 +1,26 @@
-"""The operator: an embedded CSMS built on :mod:`evcharge.ocpp` that answers a charge point and keeps the books.
+"""The operator: the embedded CSMS of ``evcharge simulate`` is :mod:`evcharge.csms`, with books for the checks.
 
 :class:`CsmsBooks` is the pure part: every message the charge point sent, in arrival order, and per transaction
 what the CSMS learnt (meter start and stop, stop reason, sequence numbers, offline messages).  A message the
 charge point sends again after a lost answer is recognised -- same ``transactionId`` and ``seqNo`` in 2.0.1, the
 same payload in 1.6 -- and counted as a duplicate, not as a second delivery.
 
-:func:`make_csms` builds the :class:`~evcharge.ocpp.csms.Csms` whose handlers (one class per version) answer
-every call the simulated station makes and write into the books; :class:`CsmsControl` is what the scenario
-uses to make calls (remote start, a charging profile).
+:func:`make_csms` builds the :class:`~evcharge.ocpp.csms.Csms` of the reference CSMS (:mod:`evcharge.csms`,
+storage in memory, every token accepted): its handlers answer every call the simulated station makes, and each
+call is written into the books too, with the reference CSMS's answer (its 1.6 transaction ids);
+:class:`CsmsControl` is what the scenario uses to make calls (remote start, a charging profile).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from evcharge.ocpp.csms import Csms, CsmsConfig, CsmsHandler
+from evcharge.ocpp.csms import Csms, CsmsConfig
 
 __all__ = ["CsmsBooks", "CsmsControl", "CsmsTransaction", "make_csms"]
 
@@ -84,9 +86,12 @@ class CsmsBooks:
         self._next_16_id = 1
         self._ids_16: dict[str, int] = {}  # StartTransaction payload -> id given (a resent Start gets the same id)
         self._tx_16: dict[int, str] = {}
+        self._given: dict[str, Any] | None = None
 
-    def receive(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Record a CALL and return the answer."""
+    def receive(self, action: str, payload: dict[str, Any], answer: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Record a CALL and return the answer (``answer``: the one a CSMS gave, whose 1.6 transaction id the
+        books then use)."""
+        self._given = answer
         t = self.clock()
         key = action + json.dumps(payload, sort_keys=True)
         duplicate = key in self._seen and action in ("TransactionEvent", "StartTransaction", "StopTransaction",
@@ -164,12 +169,14 @@ class CsmsBooks:
             tx = self.transactions[str(self._ids_16[key])]
             tx.duplicates += 1
         else:
-            self._ids_16[key] = self._next_16_id
-            self._tx_16[self._next_16_id] = str(self._next_16_id)
-            tx = CsmsTransaction(str(self._next_16_id), started_t=t, meter_start_wh=float(payload["meterStart"]),
+            given = self._given.get("transactionId") if self._given else None
+            number = int(given) if given is not None else self._next_16_id
+            self._ids_16[key] = number
+            self._tx_16[number] = str(number)
+            tx = CsmsTransaction(str(number), started_t=t, meter_start_wh=float(payload["meterStart"]),
                                  id_token=payload.get("idTag"), messages=1)
             self.transactions[tx.transaction_id] = tx
-            self._next_16_id += 1
+            self._next_16_id = max(self._next_16_id, number) + 1
         return {"transactionId": int(tx.transaction_id), "idTagInfo": {"status": "Accepted"}}
 
     def _on_StopTransaction(self, payload: dict[str, Any], t: float, dup: bool) -> dict[str, Any]:
@@ -214,17 +221,39 @@ _ACTIONS = ("BootNotification", "Heartbeat", "StatusNotification", "Authorize", 
 
 
 def make_csms(books: CsmsBooks, versions: tuple[Any, ...]) -> Csms:
-    """A :class:`~evcharge.ocpp.csms.Csms` whose handlers answer from ``books``."""
+    """The reference CSMS's :class:`~evcharge.ocpp.csms.Csms` (storage in memory), writing into ``books``."""
+    from evcharge.csms.handlers import CsmsService, CsmsSettings, Handler16, Handler201
+    from evcharge.csms.transport.sqlite import SqliteStore
 
-    class Handler(CsmsHandler):
-        """Every action goes to the books (one table for both versions)."""
+    store = SqliteStore(":memory:")
+    store.open_now()
+    service = CsmsService(store, CsmsSettings(accept_unknown_tokens=True))
 
+    def recording(inner: Callable[[Any], Any] | None, action: str) -> Callable[[Any], Any] | None:
+        if inner is None or action not in _ACTIONS:
+            return None
+
+        async def handle(request: Any) -> Any:
+            response = inner(request)
+            if inspect.isawaitable(response):
+                response = await response
+            books.receive(action, request.to_json(), response.to_json())
+            return response
+
+        return handle
+
+    class Books201(Handler201):
         def handler_for(self, action: str) -> Callable[[Any], Any] | None:
-            if action not in _ACTIONS:
-                return None
-            return lambda request: books.receive(action, request.to_json())
+            return recording(super().handler_for(action), action)
 
-    return Csms(CsmsConfig(versions=versions), Handler)
+    class Books16(Handler16):
+        def handler_for(self, action: str) -> Callable[[Any], Any] | None:
+            return recording(super().handler_for(action), action)
+
+    factories = service.handler_factories(Books16, Books201)
+    csms = Csms(CsmsConfig(versions=versions), {v.VERSION: factories[v.VERSION] for v in versions})
+    service.csms = csms
+    return csms
 
 
 class CsmsControl:

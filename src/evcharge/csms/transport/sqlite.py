@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evcharge.csms.store import SqlStore
+from evcharge.csms.store import MIGRATIONS, SqlStore
 
 __all__ = ["SqliteStore"]
 
@@ -33,13 +33,24 @@ class SqliteStore(SqlStore):
         return self._db
 
     async def open(self) -> None:
+        self.open_now()
+
+    def open_now(self) -> None:
+        """Open and migrate right away (SQLite needs no waiting: for callers outside a coroutine)."""
+        if self._db is not None:
+            return
         db = sqlite3.connect(self.path, isolation_level=None)  # autocommit; scripts open their own transaction
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        done = db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0
+        for number, script in enumerate(MIGRATIONS, start=1):  # as SqlStore.migrate, without awaiting
+            if number > done:
+                db.executescript("BEGIN;\n" + script.replace("{serial}", self.serial_type)
+                                 + f";\nINSERT INTO schema_version (version) VALUES ({number});\nCOMMIT;")
         self._db = db
-        await self.migrate()
 
     async def close(self) -> None:
         if self._db is not None:
