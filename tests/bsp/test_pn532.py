@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evcharge.bsp.errors import LocalProtocolError
+from evcharge.bsp.events import Start
 from evcharge.bsp.transport.pty import PtySimulator
 from evcharge.bsp.yak.pn532 import (
     ACK,
@@ -97,7 +98,7 @@ class Bench:
 
     def pump(self) -> None:
         for _ in range(20):
-            a = self.reader.data_to_send()
+            a = b"".join(self.reader.data_to_send())
             if a:
                 self.sim.receive_data(a, self.now)
             b = self.sim.data_to_send()
@@ -123,7 +124,7 @@ class Bench:
 
 def test_start_up_sequence_and_card_in_and_out() -> None:
     b = Bench()
-    b.reader.start(0.0)
+    b.reader.send(Start(), 0.0)
     b.run(0.1)
     assert b.sim.awake and b.sim.sam_configured
     assert b.sim.commands[:3] == [0x14, 0x02, 0x32]
@@ -153,7 +154,7 @@ def test_start_up_sequence_and_card_in_and_out() -> None:
 
 def test_card_swapped_between_polls() -> None:
     b = Bench()
-    b.reader.start(0.0)
+    b.reader.send(Start(), 0.0)
     b.sim.present_card(SimulatedCard(UID4))
     b.run(1.0)
     b.sim.present_card(SimulatedCard(UID7))
@@ -164,7 +165,7 @@ def test_card_swapped_between_polls() -> None:
 
 def test_bad_checksum_answer_is_nacked_and_resent() -> None:
     b = Bench()
-    b.reader.start(0.0)
+    b.reader.send(Start(), 0.0)
     b.sim.corrupt_next_answers(1)
     b.run(0.1)
     assert b.reader.checksum_errors == 1
@@ -173,7 +174,7 @@ def test_bad_checksum_answer_is_nacked_and_resent() -> None:
 
 def test_silent_reader_is_an_error_and_is_reinitialised() -> None:
     b = Bench()
-    b.reader.start(0.0)
+    b.reader.send(Start(), 0.0)
     b.sim.present_card(SimulatedCard(UID4))
     b.run(1.0)
     b.sim.go_silent()
@@ -189,7 +190,7 @@ def test_silent_reader_is_an_error_and_is_reinitialised() -> None:
 
 def test_unknown_command_error_frame() -> None:
     reader = Pn532Reader()
-    reader.start(0.0)
+    reader.send(Start(), 0.0)
     reader.data_to_send()
     reader.receive_data(ACK + bytes.fromhex("0000ff01ff7f8100"), 0.1)
     ev = reader.next_event()
@@ -198,7 +199,7 @@ def test_unknown_command_error_frame() -> None:
 
 def test_reader_without_retry_limit_waits_for_the_card() -> None:
     b = Bench(Pn532Config(passive_activation_retries=None, response_timeout=100.0))
-    b.reader.start(0.0)
+    b.reader.send(Start(), 0.0)
     b.run(2.0)
     assert b.sim.commands == [0x14, 0x02, 0x4A]
     b.sim.present_card(SimulatedCard(UID4))
@@ -227,7 +228,7 @@ def test_reader_over_a_pty() -> None:
 @given(st.lists(st.binary(max_size=80), max_size=10), st.lists(st.floats(0.0, 3.0), max_size=10))
 def test_reader_core_survives_any_bytes(chunks: list[bytes], delays: list[float]) -> None:
     reader = Pn532Reader()
-    reader.start(0.0)
+    reader.send(Start(), 0.0)
     now = 0.0
     for i, chunk in enumerate(chunks):
         now += delays[i] if i < len(delays) else 0.1

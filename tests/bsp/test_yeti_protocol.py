@@ -710,3 +710,11 @@ def test_data_to_send_is_one_item_per_frame() -> None:
     frames = core.data_to_send()
     assert frames == [encode_frame(pb.EverestToMcu(reset=True).SerializeToString())]
     assert core.data_to_send() == []
+
+
+def test_cores_have_the_library_shape() -> None:
+    from evcharge.bsp.yak.pn532 import Pn532Reader
+    from evcharge.sansio import WireCore
+
+    assert isinstance(YetiProtocol(), WireCore)
+    assert isinstance(Pn532Reader(), WireCore)

@@ -249,7 +249,7 @@ class Session:
             if isinstance(event, CardDetected):
                 self.log.add(now, "card", token=event.token)
                 self._spawn(self._authorize(event.token))
-        self.reader_line.host_write(self.reader.data_to_send())
+        self.reader_line.host_write(b"".join(self.reader.data_to_send()))
 
     async def _authorize(self, token: str) -> None:
         id_token: Any = token if self.config.ocpp_version == "1.6" else {"idToken": token, "type": "ISO14443"}
@@ -446,7 +446,7 @@ class Session:
         tasks = [asyncio.create_task(client.run()), asyncio.create_task(self.station.run())]
         try:
             self.driver.send(bsp.Start(), 0.0)
-            self.reader.start(0.0)
+            self.reader.send(bsp.Start(), 0.0)
             self.log.add(0.0, "start", board_port=self.board_line.port, reader_port=self.reader_line.port, csms=url)
             await self._first_connection(client, tasks[0])
             await self._pace()

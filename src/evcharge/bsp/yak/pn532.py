@@ -16,8 +16,11 @@ from __future__ import annotations
 import enum
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from evcharge.bsp.errors import LocalProtocolError
+from evcharge.bsp.events import Start
+from evcharge.sansio import WireCore
 
 PREAMBLE_START = b"\x00\x00\xff"
 ACK = b"\x00\x00\xff\x00\xff\x00"
@@ -215,12 +218,13 @@ class _Pending:
 
 
 class Pn532Reader:
-    """Sans-I/O PN532 reader: ``start(now)``, ``receive_data``, ``data_to_send``, ``next_event``, timers."""
+    """Sans-I/O PN532 reader in the library's core shape: ``send(Start(), now)`` wakes it up; ``receive_data``,
+    ``data_to_send`` (one item per frame), ``next_event``, ``get_timer`` / ``handle_timer``, ``state``."""
 
     def __init__(self, config: Pn532Config | None = None) -> None:
         self.config = config if config is not None else Pn532Config()
         self._parser = FrameParser()
-        self._out = bytearray()
+        self._out: list[bytes] = []
         self._events: deque[ReaderEvent] = deque()
         self._state = ReaderState.IDLE
         self._pending: _Pending | None = None
@@ -246,11 +250,10 @@ class Pn532Reader:
         """UID of the card in the field, if any."""
         return self._card
 
-    def data_to_send(self) -> bytes:
-        """Bytes to write to the UART."""
-        data = bytes(self._out)
-        self._out.clear()
-        return data
+    def data_to_send(self) -> list[bytes]:
+        """The frames to write to the UART, in order (and forget them); a serial transport joins them."""
+        out, self._out = self._out, []
+        return out
 
     def next_event(self) -> ReaderEvent | None:
         """Next pending event or ``None``."""
@@ -264,10 +267,12 @@ class Pn532Reader:
         present = [t for t in times if t is not None]
         return min(present) if present else None
 
-    def start(self, now: float) -> None:
-        """Wake the reader up and begin its configuration."""
+    def send(self, command: Start, now: float) -> None:
+        """:class:`~evcharge.bsp.events.Start`: wake the reader up and begin its configuration."""
+        if not isinstance(command, Start):
+            raise LocalProtocolError(f"not a PN532 reader command: {command!r}")
         if self._state is not ReaderState.IDLE:
-            raise LocalProtocolError(f"start() called in state {self._state.value}")
+            raise LocalProtocolError(f"Start in state {self._state.value}")
         self._initialise(now)
 
     def handle_timer(self, now: float) -> None:
@@ -295,7 +300,7 @@ class Pn532Reader:
             elif item.kind is ItemKind.BAD_CHECKSUM:
                 self.checksum_errors += 1
                 if pending is not None:
-                    self._out += NACK  # ask the reader to send its answer again
+                    self._out.append(NACK)  # ask the reader to send its answer again
             elif item.kind is ItemKind.ERROR:
                 if pending is not None:
                     self._fail(f"reader reported an application error for command 0x{pending.command:02X}", now)
@@ -306,7 +311,7 @@ class Pn532Reader:
     def _initialise(self, now: float) -> None:
         self._state = ReaderState.INITIALISING
         self._parser = FrameParser()
-        self._out += WAKE_UP
+        self._out.append(WAKE_UP)
         self._init_queue = [(CMD_SAM_CONFIGURATION, b"\x01\x00\x01"), (CMD_GET_FIRMWARE_VERSION, b"")]
         if self.config.passive_activation_retries is not None:
             retries = self.config.passive_activation_retries
@@ -327,7 +332,7 @@ class Pn532Reader:
 
     def _send(self, command: int, params: bytes, now: float, attempt: int) -> None:
         self._pending = _Pending(command, params, now, False, attempt)
-        self._out += command_frame(command, params)
+        self._out.append(command_frame(command, params))
 
     def _fail(self, detail: str, now: float) -> None:
         self._pending = None
@@ -381,3 +386,7 @@ class Pn532Reader:
         self._card = uid
         if uid is not None:
             self._events.append(CardDetected(uid, bytes(sens_res), sel_res, now))
+
+
+if TYPE_CHECKING:  # mypy holds the core to the library's shape
+    _shape: WireCore[Start, ReaderEvent, ReaderState] = Pn532Reader()

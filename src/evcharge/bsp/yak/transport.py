@@ -12,6 +12,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
+from evcharge.bsp.events import Start
 from evcharge.bsp.yak.pn532 import Pn532Config, Pn532Reader, ReaderEvent
 
 
@@ -47,8 +48,8 @@ class Pn532SerialReader:
         self._serial = serial.Serial(self.port, self.baudrate, timeout=0.02)
         self._serial.reset_input_buffer()
         with self._lock:
-            self.core.start(self.clock())
-            self._serial.write(self.core.data_to_send())
+            self.core.send(Start(), self.clock())
+            self._serial.write(b"".join(self.core.data_to_send()))
         self._thread = threading.Thread(target=self._run, name=f"pn532-{self.port}", daemon=True)
         self._thread.start()
 
@@ -94,7 +95,7 @@ class Pn532SerialReader:
                     timer = self.core.get_timer()
                     if timer is not None and now >= timer:
                         self.core.handle_timer(now)
-                    out = self.core.data_to_send()
+                    out = b"".join(self.core.data_to_send())
                     while (event := self.core.next_event()) is not None:
                         self._events.put(event)
                 if out:

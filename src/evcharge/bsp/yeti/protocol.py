@@ -27,6 +27,7 @@ import math
 import re
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from google.protobuf.message import Message as _PbMessage
 from google.protobuf.unknown_fields import UnknownFieldSet
@@ -68,6 +69,7 @@ from evcharge.bsp.events import (
 )
 from evcharge.bsp.yeti import messages as pb
 from evcharge.bsp.yeti.framing import FrameDecoder, FrameStats, encode_frame
+from evcharge.sansio import WireCore
 
 _log = logging.getLogger(__name__)
 
@@ -663,3 +665,7 @@ class YetiProtocol:
                 "welded contactor",
                 now,
             )
+
+
+if TYPE_CHECKING:  # mypy holds the core to the library's shape
+    _shape: WireCore[YetiCommand, BoardEvent, YetiState] = YetiProtocol()
