@@ -33,7 +33,7 @@ def session() -> float:
     line.plug_in()
     for minute in range(60):
         line.run_until(minute * 60.0)
-        line.send(SetCurrentLimit(6 + (minute * 7) % 26))
+        line.send(SetCurrentLimit(amps=6 + (minute * 7) % 26))
         if minute == 30:
             line.send(Pause())
         if minute == 35:

@@ -76,6 +76,7 @@ def test_full_stack_iec61851_charger_and_vehicle_around_the_simulated_yeti() -> 
     from evcharge.bsp.yeti.vehicle import Iec61851Vehicle
     from evcharge.iec61851.config import ChargerConfig, VehicleConfig
     from evcharge.iec61851.driver import apply_actions
+    from evcharge.iec61851.events import PlugIn, Unplug
     from evcharge.iec61851.states import CPState
     from evcharge.iec61851.vehicle import Vehicle
 
@@ -104,12 +105,12 @@ def test_full_stack_iec61851_charger_and_vehicle_around_the_simulated_yeti() -> 
             apply_actions(charger.actions(), board)
 
     step(0.5)
-    car.plug_in(link.now)
+    car.send(PlugIn(), link.now)
     step(5.0)  # B, PWM 16.7 % (10 A), the vehicle answers with C by itself, power on, current ramps
     assert any(isinstance(e, RelaysClosed) for e in seen)
     meter = [e for e in seen if isinstance(e, MeterReading)][-1]
     assert meter.current_a == pytest.approx((10.0, 0.0, 0.0), abs=0.1)  # one-phase car, 10 A advertised
-    car.unplug(link.now)
+    car.send(Unplug(), link.now)
     step(1.0)
     assert not link.sim.relays_on
     assert [e.state.value for e in seen if isinstance(e, PilotStateChanged)][-1] == "A"

@@ -35,7 +35,7 @@ def fresh(**config: Any) -> Charger:
 
 
 def _charging(c: Charger) -> None:
-    c.send(SetCurrentLimit(16), 0.0)
+    c.send(SetCurrentLimit(amps=16), 0.0)
     c.receive_cp_state(CPState.B, 0.0)
     c.receive_cp_state(CPState.C, 0.0)
 
@@ -44,14 +44,14 @@ RECIPES: dict[ChargerState, Callable[[Charger], None]] = {
     ChargerState.DISABLED: lambda c: c.send(Disable(), 0.0),
     ChargerState.IDLE: lambda c: None,
     ChargerState.CONNECTED: lambda c: c.receive_cp_state(CPState.B, 0.0),
-    ChargerState.READY: lambda c: (c.send(SetCurrentLimit(16), 0.0), c.receive_cp_state(CPState.B, 0.0)),
+    ChargerState.READY: lambda c: (c.send(SetCurrentLimit(amps=16), 0.0), c.receive_cp_state(CPState.B, 0.0)),
     ChargerState.CHARGING: _charging,
     ChargerState.STEP_X1: lambda c: (_charging(c), c.send(RequestHlc(), 0.0)),
     ChargerState.STEP_EF: lambda c: (c.send(RequestHlc(), 0.0), c.receive_cp_state(CPState.B, 0.0),
                                      c.send(RetryHlc(), 0.0)),
-    ChargerState.PHASE_SWITCH: lambda c: (_charging(c), c.send(SwitchPhases(1), 0.0)),
+    ChargerState.PHASE_SWITCH: lambda c: (_charging(c), c.send(SwitchPhases(phases=1), 0.0)),
     ChargerState.REPLUG: lambda c: (_charging(c), c.send(Replug(), 0.0)),
-    ChargerState.FAULT: lambda c: c.send(RaiseFault("test"), 0.0),
+    ChargerState.FAULT: lambda c: c.send(RaiseFault(reason="test"), 0.0),
 }
 
 

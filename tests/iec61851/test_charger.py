@@ -46,7 +46,7 @@ S = ChargerState
 def test_start_puts_the_board_in_a_known_state() -> None:
     assert Charger().actions() == [OpenContactors(), SetX1()]
     assert Charger(ChargerConfig(phase_switching=True, phases=1)).actions() == [
-        OpenContactors(), SelectPhases(1), SetX1()]
+        OpenContactors(), SelectPhases(phases=1), SetX1()]
     disabled = Charger(ChargerConfig(start_enabled=False))
     assert disabled.actions() == [OpenContactors(), SetX1(), SetStateF()]
     assert disabled.state is S.DISABLED and disabled.output is PilotOutput.F
@@ -56,8 +56,8 @@ def test_no_pwm_without_a_current_limit_then_pwm_with_the_table_duty() -> None:
     c = fresh()
     c.receive_cp_state(CPState.B, 1.0)
     assert c.state is S.CONNECTED and c.actions() == [] and c.sub_state == "B1"
-    c.send(SetCurrentLimit(16), 2.0)
-    assert c.state is S.READY and c.actions() == [SetPwm(pytest.approx(160 / 6))] and c.sub_state == "B2"
+    c.send(SetCurrentLimit(amps=16), 2.0)
+    assert c.state is S.READY and c.actions() == [SetPwm(duty=pytest.approx(160 / 6))] and c.sub_state == "B2"
 
 
 def test_no_pwm_in_state_a() -> None:
@@ -70,8 +70,8 @@ def test_contactors_close_only_in_c2_and_at_once() -> None:
     c = fresh()
     c.receive_cp_state(CPState.C, 1.0)  # vehicle in C but no PWM yet (C1): no power
     assert c.actions() == [] and not c.contactors_closed and c.sub_state == "C1"
-    c.send(SetCurrentLimit(10), 1.5)  # PWM on, vehicle already in C: C2
-    assert c.actions() == [SetPwm(pytest.approx(100 / 6)), CloseContactors(3)]
+    c.send(SetCurrentLimit(amps=10), 1.5)  # PWM on, vehicle already in C: C2
+    assert c.actions() == [SetPwm(duty=pytest.approx(100 / 6)), CloseContactors(phases=3)]
     assert c.state is S.CHARGING and c.contactors_closed
 
 
@@ -85,7 +85,7 @@ def test_contactors_open_at_once_when_the_vehicle_leaves_c(leave: CPState) -> No
 
 
 def test_open_before_driving_f() -> None:
-    for cmd in (Disable(), RaiseFault("rcd"), Replug()):
+    for cmd in (Disable(), RaiseFault(reason="rcd"), Replug()):
         c = charger_in(S.CHARGING)
         c.send(cmd, 1.0)
         assert c.actions() == [OpenContactors(), SetStateF()], cmd
@@ -126,15 +126,15 @@ def test_pwm_back_within_6s_keeps_the_contactors_closed() -> None:
     c = charger_in(S.CHARGING)
     c.send(Pause(), 0.0)
     c.send(Resume(), 2.0)
-    assert c.actions() == [SetX1(), SetPwm(pytest.approx(160 / 6))]
+    assert c.actions() == [SetX1(), SetPwm(duty=pytest.approx(160 / 6))]
     assert c.contactors_closed and c.get_timer() is None
 
 
 def test_fault_holds_f_for_300ms_even_when_cleared_at_once() -> None:
     c = charger_in(S.CHARGING)
-    c.send(RaiseFault("rcd"), 1.0)
+    c.send(RaiseFault(reason="rcd"), 1.0)
     assert c.state is S.FAULT and c.fault is PilotFault.APPLICATION
-    assert FaultRaised(PilotFault.APPLICATION, "rcd") in events(c)
+    assert FaultRaised(fault=PilotFault.APPLICATION, detail="rcd") in events(c)
     c.send(ClearFault(), 1.1)
     assert c.state is S.FAULT and c.output is PilotOutput.F
     assert c.get_timer() == pytest.approx(1.3)
@@ -143,7 +143,7 @@ def test_fault_holds_f_for_300ms_even_when_cleared_at_once() -> None:
     c.actions()
     c.handle_timer(1.3)
     assert c.state is S.IDLE and c.actions() == [SetX1()] and c.fault is None
-    assert FaultCleared(PilotFault.APPLICATION) in events(c)
+    assert FaultCleared(fault=PilotFault.APPLICATION) in events(c)
 
 
 def test_fault_stays_until_cleared() -> None:
@@ -156,7 +156,7 @@ def test_fault_stays_until_cleared() -> None:
 
 def test_a_second_fault_restarts_the_minimum_time() -> None:
     c = charger_in(S.FAULT)
-    c.send(RaiseFault("again"), 0.2)
+    c.send(RaiseFault(reason="again"), 0.2)
     c.send(ClearFault(), 0.3)
     assert c.state is S.FAULT
     c.handle_timer(0.5)
@@ -177,7 +177,7 @@ def test_d_is_refused_without_ventilation() -> None:
     c.receive_cp_state(CPState.B, 0.0)
     c.receive_cp_state(CPState.D, 1.0)
     assert c.state is S.FAULT and c.fault is PilotFault.VENTILATION
-    assert CloseContactors(3) not in c.actions()
+    assert CloseContactors(phases=3) not in c.actions()
 
 
 def test_d_with_ventilation_charges() -> None:
@@ -195,24 +195,24 @@ def test_c_to_d_while_charging_without_ventilation_opens_at_once() -> None:
 
 def test_at_most_one_duty_change_per_5s_and_the_latest_wins() -> None:
     c = charger_in(S.READY)  # PWM started at t=0
-    c.send(SetCurrentLimit(10), 1.0)
-    c.send(SetCurrentLimit(13), 2.0)
+    c.send(SetCurrentLimit(amps=10), 1.0)
+    c.send(SetCurrentLimit(amps=13), 2.0)
     assert c.actions() == []
     deferred = [e for e in events(c) if isinstance(e, DutyCycleDeferred)]
     assert [d.at for d in deferred] == [5.0, 5.0]
     assert c.get_timer() == 5.0
     c.handle_timer(5.0)
-    assert c.actions() == [SetPwm(pytest.approx(130 / 6))]
-    c.send(SetCurrentLimit(20), 9.0)
+    assert c.actions() == [SetPwm(duty=pytest.approx(130 / 6))]
+    c.send(SetCurrentLimit(amps=20), 9.0)
     assert c.actions() == []
     c.handle_timer(10.0)
-    assert c.actions() == [SetPwm(pytest.approx(200 / 6))]
+    assert c.actions() == [SetPwm(duty=pytest.approx(200 / 6))]
 
 
 def test_limit_back_to_the_running_duty_cancels_the_deferred_change() -> None:
     c = charger_in(S.READY)
-    c.send(SetCurrentLimit(10), 1.0)
-    c.send(SetCurrentLimit(16), 2.0)
+    c.send(SetCurrentLimit(amps=10), 1.0)
+    c.send(SetCurrentLimit(amps=16), 2.0)
     assert c.get_timer() is None
     c.handle_timer(10.0)
     assert c.actions() == []
@@ -221,9 +221,9 @@ def test_limit_back_to_the_running_duty_cancels_the_deferred_change() -> None:
 def test_pwm_restart_is_not_rate_limited() -> None:
     c = charger_in(S.READY)
     c.send(Pause(), 1.0)
-    c.send(SetCurrentLimit(10), 1.5)
+    c.send(SetCurrentLimit(amps=10), 1.5)
     c.send(Resume(), 2.0)
-    assert c.actions() == [SetX1(), SetPwm(pytest.approx(100 / 6))]
+    assert c.actions() == [SetX1(), SetPwm(duty=pytest.approx(100 / 6))]
 
 
 def test_diode_fault_from_voltages() -> None:
@@ -252,12 +252,12 @@ def test_readings_are_ignored_while_driving_f() -> None:
 def test_hlc_uses_5_percent_and_closes_only_when_power_is_allowed() -> None:
     c = fresh(mode=ChargingMode.HLC)
     c.receive_cp_state(CPState.B, 0.0)
-    assert c.actions() == [SetPwm(5.0)]
+    assert c.actions() == [SetPwm(duty=5.0)]
     c.receive_cp_state(CPState.C, 1.0)
     assert not c.contactors_closed
-    c.send(AllowPower(True), 1.1)
-    assert c.actions() == [CloseContactors(3)]
-    c.send(AllowPower(False), 20.0)  # the HLC stack stops: the vehicle gets 6 s to go to B
+    c.send(AllowPower(allowed=True), 1.1)
+    assert c.actions() == [CloseContactors(phases=3)]
+    c.send(AllowPower(allowed=False), 20.0)  # the HLC stack stops: the vehicle gets 6 s to go to B
     assert c.contactors_closed and c.get_timer() == pytest.approx(26.0)
     c.receive_cp_state(CPState.B, 21.0)
     assert c.actions() == [OpenContactors()]
@@ -266,7 +266,7 @@ def test_hlc_uses_5_percent_and_closes_only_when_power_is_allowed() -> None:
 def test_allow_power_resets_on_unplug() -> None:
     c = fresh(mode=ChargingMode.HLC)
     c.receive_cp_state(CPState.B, 0.0)
-    c.send(AllowPower(True), 0.5)
+    c.send(AllowPower(allowed=True), 0.5)
     c.receive_cp_state(CPState.A, 1.0)
     c.receive_cp_state(CPState.B, 2.0)
     c.receive_cp_state(CPState.C, 3.0)
@@ -279,7 +279,7 @@ def test_nominal_to_5_percent_goes_through_x1_for_t_step_x1() -> None:
     assert c.state is S.STEP_X1 and c.actions() == [SetX1()] and c.mode is ChargingMode.HLC
     assert c.get_timer() == pytest.approx(13.0)
     c.handle_timer(13.0)
-    assert c.state is S.READY and c.actions() == [SetPwm(5.0)]
+    assert c.state is S.READY and c.actions() == [SetPwm(duty=5.0)]
 
 
 def test_5_percent_to_nominal_through_x1() -> None:
@@ -289,7 +289,7 @@ def test_5_percent_to_nominal_through_x1() -> None:
     c.send(RequestBasic(), 1.0)
     assert c.state is S.STEP_X1 and c.actions() == [SetX1()]
     c.handle_timer(4.0)
-    assert c.actions() == [SetPwm(pytest.approx(160 / 6))] and c.mode is ChargingMode.BASIC
+    assert c.actions() == [SetPwm(duty=pytest.approx(160 / 6))] and c.mode is ChargingMode.BASIC
 
 
 def test_5_percent_to_nominal_through_f_for_t_step_ef() -> None:
@@ -303,7 +303,7 @@ def test_5_percent_to_nominal_through_f_for_t_step_ef() -> None:
     c.handle_timer(5.0)
     assert c.actions() == [SetX1()]  # vehicle state unknown after F: read it again first
     c.receive_cp_state(CPState.B, 5.01)
-    assert c.actions() == [SetPwm(pytest.approx(160 / 6))]
+    assert c.actions() == [SetPwm(duty=pytest.approx(160 / 6))]
 
 
 def test_retry_hlc_uses_e_when_configured() -> None:
@@ -314,44 +314,44 @@ def test_retry_hlc_uses_e_when_configured() -> None:
     assert c.actions() == [SetStateE()]
     c.handle_timer(34.0)
     c.receive_cp_state(CPState.B, 34.0)
-    assert c.actions() == [SetX1(), SetPwm(5.0)]
+    assert c.actions() == [SetX1(), SetPwm(duty=5.0)]
 
 
 def test_phase_switch_goes_through_a_pause_with_contactors_open() -> None:
     c = charger_in(S.CHARGING)
-    c.send(SwitchPhases(1), 100.0)
+    c.send(SwitchPhases(phases=1), 100.0)
     assert c.state is S.PHASE_SWITCH and c.actions() == [SetX1()]
     c.receive_cp_state(CPState.B, 101.0)
     assert c.actions() == [OpenContactors()]
     assert c.get_timer() == pytest.approx(111.0)
     c.handle_timer(111.0)
-    assert c.actions() == [SelectPhases(1), SetPwm(pytest.approx(160 / 6))]
-    assert PhasesSelected(1) in events(c)
+    assert c.actions() == [SelectPhases(phases=1), SetPwm(duty=pytest.approx(160 / 6))]
+    assert PhasesSelected(phases=1) in events(c)
     c.receive_cp_state(CPState.C, 111.5)
-    assert c.actions() == [CloseContactors(1)] and c.phases == 1
+    assert c.actions() == [CloseContactors(phases=1)] and c.phases == 1
 
 
 def test_phase_switch_waits_for_forced_open() -> None:
     c = charger_in(S.CHARGING)
-    c.send(SwitchPhases(1), 0.0)
+    c.send(SwitchPhases(phases=1), 0.0)
     c.handle_timer(6.0)
     assert c.actions() == [SetX1(), OpenContactors()]
     c.handle_timer(16.0)
-    assert c.actions() == [SelectPhases(1), SetPwm(pytest.approx(160 / 6)), CloseContactors(1)]
+    assert c.actions() == [SelectPhases(phases=1), SetPwm(duty=pytest.approx(160 / 6)), CloseContactors(phases=1)]
 
 
 def test_phase_switch_without_vehicle_is_immediate() -> None:
     c = fresh(phase_switching=True)
-    c.send(SwitchPhases(1), 0.0)
-    assert c.actions() == [SelectPhases(1)] and c.phases == 1
+    c.send(SwitchPhases(phases=1), 0.0)
+    assert c.actions() == [SelectPhases(phases=1)] and c.phases == 1
 
 
 def test_phase_switch_through_f_when_configured() -> None:
     c = charger_in(S.CHARGING, phase_switch_output=PilotOutput.F)
-    c.send(SwitchPhases(1), 0.0)
+    c.send(SwitchPhases(phases=1), 0.0)
     assert c.actions() == [OpenContactors(), SetStateF()]
     c.handle_timer(10.0)
-    assert c.actions() == [SelectPhases(1), SetX1()]
+    assert c.actions() == [SelectPhases(phases=1), SetX1()]
 
 
 def test_replug_drives_f_for_4s() -> None:
@@ -367,15 +367,15 @@ def test_replug_drives_f_for_4s() -> None:
 @pytest.mark.parametrize(
     ("state", "command", "match"),
     [
-        (S.READY, SetCurrentLimit(5.9), "below 6 A"),
-        (S.READY, SetCurrentLimit(32.5), "32"),
-        (S.READY, SetCurrentLimit(math.nan), "not a number"),
+        (S.READY, SetCurrentLimit(amps=5.9), "below 6 A"),
+        (S.READY, SetCurrentLimit(amps=32.5), "32"),
+        (S.READY, SetCurrentLimit(amps=math.nan), "not a number"),
         (S.IDLE, ClearFault(), "not allowed"),
         (S.IDLE, Replug(), "not allowed"),
         (S.READY, RetryHlc(), "hlc_mode"),
         (S.STEP_X1, RequestBasic(), "not allowed"),
-        (S.REPLUG, SwitchPhases(1), "not allowed"),
-        (S.READY, SwitchPhases(2), "1 or 3"),
+        (S.REPLUG, SwitchPhases(phases=1), "not allowed"),
+        (S.READY, SwitchPhases(phases=2), "1 or 3"),
     ],
 )
 def test_misuse_is_refused_and_changes_nothing(state: ChargerState, command: object, match: str) -> None:
@@ -391,9 +391,9 @@ def test_phase_switch_refused_in_hlc_and_without_relays() -> None:
     c = fresh(mode=ChargingMode.HLC, phase_switching=True)
     c.receive_cp_state(CPState.B, 0.0)
     with pytest.raises(LocalProtocolError, match="basic_mode"):
-        c.send(SwitchPhases(1), 1.0)
+        c.send(SwitchPhases(phases=1), 1.0)
     with pytest.raises(LocalProtocolError, match="phase-selection"):
-        fresh().send(SwitchPhases(1), 1.0)
+        fresh().send(SwitchPhases(phases=1), 1.0)
 
 
 def test_time_must_not_go_backwards() -> None:

@@ -54,19 +54,20 @@ class FaultyBoard:
 
 def test_a_clean_batch_is_applied_in_order() -> None:
     board = FaultyBoard()
-    apply_actions([OpenContactors(), SelectPhases(1), SetPwm(16.0), CloseContactors(1)], board, phases=3)
+    batch = [OpenContactors(), SelectPhases(phases=1), SetPwm(duty=16.0), CloseContactors(phases=1)]
+    apply_actions(batch, board, phases=3)
     assert board.done == ["contactors open 3", "phases 1", "pwm 16.0", "contactors closed 1"]
 
 
 def test_refused_power_on_does_not_stop_the_rest_and_is_reported() -> None:
     board = FaultyBoard(fault=True)
-    batch = [CloseContactors(3), SetX1(), SetStateF(), OpenContactors()]
+    batch = [CloseContactors(phases=3), SetX1(), SetStateF(), OpenContactors()]
     with pytest.raises(ActionsRefused) as info:
         apply_actions(batch, board)
     # everything after the refusal was still applied (X1, F, open): nothing silently skipped
     assert board.done == ["x1", "f", "contactors open 3"]
     err = info.value
-    assert [a for a, _r in err.refused] == [CloseContactors(3)]
+    assert [a for a, _r in err.refused] == [CloseContactors(phases=3)]
     assert err.applied == (SetX1(), SetStateF(), OpenContactors())
     assert isinstance(err.__cause__, root.LocalProtocolError) and "rcd_triggered" in str(err)
     # one except catches it across the library
@@ -76,7 +77,7 @@ def test_refused_power_on_does_not_stop_the_rest_and_is_reported() -> None:
 def test_no_power_on_after_a_refusal_in_the_same_batch() -> None:
     board = FaultyBoard(refuse_pwm=True)
     with pytest.raises(ActionsRefused) as info:
-        apply_actions([SetPwm(20.0), CloseContactors(3), SetX1()], board)
+        apply_actions([SetPwm(duty=20.0), CloseContactors(phases=3), SetX1()], board)
     assert board.done == ["x1"]
     refused = dict((type(a).__name__, r) for a, r in info.value.refused)
     assert set(refused) == {"SetPwm", "CloseContactors"}
@@ -89,7 +90,7 @@ def test_the_chargers_own_batch_under_a_fault() -> None:
     charger = Charger(ChargerConfig())
     board = FaultyBoard(fault=True)
     apply_actions(charger.actions(), board)
-    charger.send(SetCurrentLimit(16), 0.0)
+    charger.send(SetCurrentLimit(amps=16), 0.0)
     charger.receive_cp_state(CPState.B, 0.0)
     charger.receive_cp_state(CPState.C, 0.1)
     batch = charger.actions()

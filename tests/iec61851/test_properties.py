@@ -44,10 +44,13 @@ from evcharge.iec61851.states import ChargerState, ChargingMode, CPState, PilotF
 from .helpers import charger_in, events
 
 COMMANDS = [
-    Enable(), Disable(), Pause(), Resume(), SetCurrentLimit(6), SetCurrentLimit(16), SetCurrentLimit(32),
-    SetCurrentLimit(5.0), SetCurrentLimit(100.0), SetCurrentLimit(math.nan), AllowPower(True), AllowPower(False),
-    RequestHlc(), RequestBasic(), RequestBasic(via=StepVia.EF), RetryHlc(), SwitchPhases(1), SwitchPhases(3),
-    SwitchPhases(2), RaiseFault("x"), ClearFault(), Replug(),
+    Enable(), Disable(), Pause(), Resume(),
+    SetCurrentLimit(amps=6), SetCurrentLimit(amps=16), SetCurrentLimit(amps=32),
+    SetCurrentLimit(amps=5.0), SetCurrentLimit(amps=100.0), SetCurrentLimit(amps=math.nan),
+    AllowPower(allowed=True), AllowPower(allowed=False),
+    RequestHlc(), RequestBasic(), RequestBasic(via=StepVia.EF), RetryHlc(),
+    SwitchPhases(phases=1), SwitchPhases(phases=3),
+    SwitchPhases(phases=2), RaiseFault(reason="x"), ClearFault(), Replug(),
 ]
 READINGS: list[CPState | PilotFault] = [*CPState, PilotFault.DIODE, PilotFault.IMPLAUSIBLE]
 VOLTAGES: list[tuple[float, float | None]] = [

@@ -26,6 +26,8 @@ from evcharge.iec61851.events import (
     RetryHlc,
     SelectPhases,
     SetCurrentLimit,
+    SetDiodeFault,
+    SetHlcPower,
     SetPwm,
     SetStateF,
     SetX1,
@@ -82,7 +84,7 @@ def test_plug_in_and_charge_at_16a_then_limit_10a() -> None:
     close = action_times(line, CloseContactors)
     assert close and 0 <= close[0] - c2_at <= 3.0
     line.run_until(60.0)
-    line.send(SetCurrentLimit(10))
+    line.send(SetCurrentLimit(amps=10))
     changed = line.now
     line.run_for(5.0 + line.vehicle.config.reaction_time)
     assert line.current == pytest.approx(10.0)
@@ -96,7 +98,7 @@ def test_limit_changes_in_quick_succession_are_spaced_5s() -> None:
     line.plug_in()
     line.run_for(1.0)
     for amps in (20, 10, 16):
-        line.send(SetCurrentLimit(amps))
+        line.send(SetCurrentLimit(amps=amps))
         line.run_for(0.5)
     line.run_for(20.0)
     pwm_times = action_times(line, SetPwm)
@@ -152,7 +154,7 @@ def test_charger_fault_then_recovery() -> None:
     line = make_line({"initial_current": 16})
     line.plug_in()
     line.run_until(10.0)
-    line.send(RaiseFault("RCD tripped"))
+    line.send(RaiseFault(reason="RCD tripped"))
     assert line.output is PilotOutput.F and not line.contactors_closed and line.vehicle.demand == 0
     line.send(ClearFault())
     line.run_until(10.29)
@@ -167,7 +169,7 @@ def test_diode_fault() -> None:
     line = make_line({"initial_current": 16})
     line.plug_in()
     line.run_until(5.0)
-    line.vehicle.set_diode_fault(True, line.now)
+    line.vehicle.send(SetDiodeFault(fault=True), line.now)
     line.sync()
     assert line.charger.state is S.FAULT and line.charger.fault is PilotFault.DIODE
     assert not line.contactors_closed and line.output is PilotOutput.F
@@ -178,10 +180,10 @@ def test_diode_fault() -> None:
 def test_diode_fault_is_not_seen_without_pwm() -> None:
     line = make_line()
     line.plug_in()
-    line.vehicle.set_diode_fault(True, line.now)
+    line.vehicle.send(SetDiodeFault(fault=True), line.now)
     line.sync()
     assert line.charger.state is S.CONNECTED  # X1: no negative half-wave to check
-    line.send(SetCurrentLimit(16))
+    line.send(SetCurrentLimit(amps=16))
     assert line.charger.state is S.FAULT and line.charger.fault is PilotFault.DIODE
 
 
@@ -205,7 +207,7 @@ def test_switch_from_3_to_1_phase_and_back() -> None:
     line.plug_in()
     line.run_until(30.0)
     assert line.phases == 3
-    line.send(SwitchPhases(1))
+    line.send(SwitchPhases(phases=1))
     line.run_until(60.0)
     assert line.phases == 1 and line.charger.state is S.CHARGING and line.current == pytest.approx(16.0)
     assert line.phase_currents == (pytest.approx(16.0), 0.0, 0.0)
@@ -214,7 +216,7 @@ def test_switch_from_3_to_1_phase_and_back() -> None:
     closed = action_times(line, CloseContactors)[-1]
     assert opened < selected <= closed and selected - opened >= 10.0
     assert [a.phases for _, a in line.record.actions if isinstance(a, CloseContactors)] == [3, 1]
-    line.send(SwitchPhases(3))
+    line.send(SwitchPhases(phases=3))
     line.run_until(90.0)
     assert line.phases == 3 and line.phase_currents == (pytest.approx(16.0),) * 3
 
@@ -232,10 +234,10 @@ def test_5_percent_handover_to_high_level_communication() -> None:
     pwm = [(t, a.duty) for t, a in line.record.actions if isinstance(a, SetPwm)]
     assert pwm[-1] == (pytest.approx(13.0), 5.0)  # T_step_X1 = 3 s of X1 between nominal and 5 %
     assert line.vehicle.state is CPState.B  # 5 % alone allows no current
-    line.vehicle.set_hlc_power(True, line.now)  # ISO 15118 PowerDelivery(Start)
+    line.vehicle.send(SetHlcPower(requested=True), line.now)  # ISO 15118 PowerDelivery(Start)
     line.sync()
     assert line.vehicle.state is CPState.C and not line.contactors_closed
-    line.send(AllowPower(True))
+    line.send(AllowPower(allowed=True))
     assert line.contactors_closed
     line.run_for(2.0)
     assert line.current == pytest.approx(line.vehicle.config.max_current)

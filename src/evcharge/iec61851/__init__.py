@@ -21,6 +21,7 @@ from .classify import Classification, PilotBands, classify
 from .config import ChargerConfig, VehicleConfig
 from .driver import PilotBoard, apply_action, apply_actions
 from .errors import ActionsRefused, LocalProtocolError, PilotError
+from .events import PlugIn, SetDiodeFault, SetHlcPower, SetReady, Unplug, VehicleCommand
 from .line import PilotLine
 from .pwm import current_for_duty_cycle, duty_cycle_for_current, hlc_required
 from .states import ChargerState, ChargingMode, CPState, PilotFault, PilotOutput, StepVia
@@ -42,8 +43,14 @@ __all__ = [
     "PilotFault",
     "PilotLine",
     "PilotOutput",
+    "PlugIn",
+    "SetDiodeFault",
+    "SetHlcPower",
+    "SetReady",
     "StepVia",
+    "Unplug",
     "Vehicle",
+    "VehicleCommand",
     "VehicleConfig",
     "apply_action",
     "apply_actions",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .classify import classify
 from .config import ChargerConfig
@@ -160,7 +161,7 @@ class Charger:
         self._actions: list[ChargerAction] = [OpenContactors()]
         self._events: deque[ChargerEvent] = deque()
         if cfg.phase_switching:
-            self._actions.append(SelectPhases(self._phases))
+            self._actions.append(SelectPhases(phases=self._phases))
         self._actions.append(SetX1())
         self._update_outputs()
 
@@ -420,7 +421,7 @@ class Charger:
         if mode is not self._mode:
             self._mode = mode
             self._power_allowed = False
-            self._events.append(ModeChanged(mode))
+            self._events.append(ModeChanged(mode=mode))
 
     def _on_reading(self, trigger: Trigger, state: CPState | None, detail: str) -> None:
         if self._state not in LISTENING_STATES:  # pragma: no cover - E/F outputs return earlier
@@ -432,7 +433,7 @@ class Charger:
         else:
             self._bad_readings = 0
         if state is not None and state is not self._vehicle:
-            self._events.append(VehicleStateChanged(self._vehicle, state))
+            self._events.append(VehicleStateChanged(previous=self._vehicle, state=state))
             self._vehicle = state
             if state is CPState.A:
                 self._power_allowed = False  # a new plug-in starts a new HLC session
@@ -498,7 +499,7 @@ class Charger:
             if previous is _S.FAULT and self._fault_cleared and self._fault is not None:
                 fault, self._fault = self._fault, None
                 self._fault_cleared = False
-                self._events.append(FaultCleared(fault))
+                self._events.append(FaultCleared(fault=fault))
             target = self._settle()
         else:
             target = ChargerState(row.target)
@@ -509,12 +510,12 @@ class Charger:
             self._fault_since = self._now
             self._fault_cleared = False
             self._deadline = self._now + self._config.fault_min_time
-            self._events.append(FaultRaised(self._fault, detail))
+            self._events.append(FaultRaised(fault=self._fault, detail=detail))
         if target is previous:
             return
         self._state = target
         self._deadline = self._entry_deadline(target)
-        self._events.append(StateChanged(previous, target, row.trigger))
+        self._events.append(StateChanged(previous=previous, state=target, trigger=row.trigger))
 
     def _entry_deadline(self, state: ChargerState) -> float | None:
         cfg = self._config
@@ -588,7 +589,7 @@ class Charger:
                 earliest = self._last_duty_change + self._config.duty_change_interval
                 if self._mode is ChargingMode.BASIC and self._now < earliest:
                     if self._deferred_duty != duty or self._deferred_at is None:
-                        self._events.append(DutyCycleDeferred(duty, earliest))
+                        self._events.append(DutyCycleDeferred(duty=duty, at=earliest))
                     self._deferred_at, self._deferred_duty = earliest, duty
                 else:
                     self._set_pwm(duty)
@@ -602,13 +603,13 @@ class Charger:
             )
             self._actions.append(action)
             if output in (PilotOutput.E, PilotOutput.F) and self._vehicle is not None:
-                self._events.append(VehicleStateChanged(self._vehicle, None))
+                self._events.append(VehicleStateChanged(previous=self._vehicle, state=None))
                 self._vehicle = None
         # 3. contactors that may close (after the PWM is on)
         if may_close and not self._contactors:
             self._contactors = True
-            self._actions.append(CloseContactors(self._phases))
-            self._events.append(PowerOn(self._phases))
+            self._actions.append(CloseContactors(phases=self._phases))
+            self._events.append(PowerOn(phases=self._phases))
         # 4. phase relays, only with the contactors open
         if not self._contactors:
             if self._pending_phases is not None and self._state in (_S.IDLE, _S.DISABLED, _S.FAULT):
@@ -620,17 +621,24 @@ class Charger:
         self._output, self._duty = PilotOutput.X2, duty
         self._last_duty_change = self._now
         self._deferred_at = self._deferred_duty = None
-        self._actions.append(SetPwm(duty))
+        self._actions.append(SetPwm(duty=duty))
 
     def _open_contactors(self, reason: str, *, forced: bool = False) -> None:
         self._contactors = False
         self._force_off_at = None
         self._actions.append(OpenContactors())
-        self._events.append(PowerOff(reason, forced))
+        self._events.append(PowerOff(reason=reason, forced=forced))
 
     def _switch_phase_relays(self) -> None:
         if self._pending_phases is None or self._contactors:
             return
         self._phases, self._pending_phases = self._pending_phases, None
-        self._actions.append(SelectPhases(self._phases))
-        self._events.append(PhasesSelected(self._phases))
+        self._actions.append(SelectPhases(phases=self._phases))
+        self._events.append(PhasesSelected(phases=self._phases))
+
+
+if TYPE_CHECKING:  # mypy holds the machine to the house shape, evcharge.sansio.Core
+    from evcharge.sansio import Core
+
+    def _shape(charger: Charger) -> Core[ChargerCommand, ChargerEvent, ChargerState]:
+        return charger

@@ -22,11 +22,13 @@ from .events import (
     ChargerEvent,
     CloseContactors,
     OpenContactors,
+    PlugIn,
     SelectPhases,
     SetPwm,
     SetStateE,
     SetStateF,
     SetX1,
+    Unplug,
     VehicleEvent,
 )
 from .states import CPState, PilotOutput
@@ -119,7 +121,7 @@ class PilotLine:
         """Exchange actions and readings until nothing changes any more (at the present time)."""
         for _ in range(100):
             applied = self._apply(self.charger.actions())
-            self.vehicle.observe_pilot(self.output, self.duty, self.now)
+            self.vehicle.receive_pilot(self.output, self.duty, self.now)
             reading = self.voltages()
             if reading != self._last_fed or applied:
                 self._last_fed = reading
@@ -160,12 +162,12 @@ class PilotLine:
 
     def plug_in(self) -> None:
         """The vehicle's cable goes in."""
-        self.vehicle.plug_in(self.now)
+        self.vehicle.send(PlugIn(), self.now)
         self.sync()
 
     def unplug(self) -> None:
         """The vehicle's cable comes out."""
-        self.vehicle.unplug(self.now)
+        self.vehicle.send(Unplug(), self.now)
         self.sync()
 
     def inject(self, high: float, low: float | None) -> None:

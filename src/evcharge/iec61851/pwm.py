@@ -5,9 +5,9 @@ are exact inverses wherever the table is invertible.  Where it is not (51 A < I 
 the two formulas) the charger advertises the largest current that does not exceed the one asked for:
 a car never reads more than the charger meant.
 
-That promise is kept exactly, not within a rounding error: the duty cycle is worked out in exact
-rational arithmetic (:class:`fractions.Fraction`), rounded to the nearest float, and stepped down by one
-unit in the last place while :func:`current_for_duty_cycle` would read it back as more than ``amps``.
+That promise is kept exactly, not within a rounding error: both directions work in exact rational
+arithmetic (:class:`fractions.Fraction`) and round once, to the nearest float; where the readback of
+that duty cycle would still exceed ``amps`` it is stepped down by one unit in the last place.
 So ``current_for_duty_cycle(duty_cycle_for_current(a)) <= a`` holds for every float ``a`` from 6 to 80,
 and the readback is the float nearest to ``a`` that satisfies it.
 
@@ -65,7 +65,7 @@ def duty_cycle_for_current(amps: float) -> float:
         exact = Fraction(amps) * 2 / 5 + 64  # amps / 2.5 + 64
     duty = float(exact)  # the nearest float
     while (read := current_for_duty_cycle(duty)) is not None and read > amps:
-        duty = math.nextafter(duty, -math.inf)  # one ulp down: at most a step or two
+        duty = math.nextafter(duty, -math.inf)  # one ulp down (never more than once or twice)
     return duty
 
 
@@ -82,10 +82,11 @@ def current_for_duty_cycle(percent: float) -> float | None:
         return None
     if percent < 10.0:
         return MIN_CURRENT
+    # exact arithmetic, one rounding at the end: 26.666666666666668 % reads as 16.0 A, not 16.000000000000004
     if percent <= _SEGMENT1_MAX_DUTY:
-        return min(percent * 3.0 / 5.0, _SEGMENT1_MAX_CURRENT)
+        return min(float(Fraction(percent) * 3 / 5), _SEGMENT1_MAX_CURRENT)
     if percent <= 96.0:
-        return min((percent - 64.0) * 2.5, MAX_CURRENT)
+        return min(float((Fraction(percent) - 64) * 5 / 2), MAX_CURRENT)
     return MAX_CURRENT
 
 

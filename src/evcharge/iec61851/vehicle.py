@@ -5,23 +5,39 @@ reads what the charger drives on the pilot, and decides how much current it draw
 
 * it goes to C (D when it needs ventilation) only while PWM runs, it is ready, and either the duty
   cycle allows a current (basic charging) or, at 5 %, its high-level stack asked for power
-  (:meth:`Vehicle.set_hlc_power`);
+  (:class:`~.events.SetHlcPower`);
 * it never draws more than the advertised current: a lower limit is followed ``reaction_time`` after
   it appears (IEC 61851-1 allows 5 s), a higher one too;
 * when the PWM stops (X1) or the duty cycle stops allowing charging, it stops drawing and returns to B
   ``stop_time`` later (unless configured to misbehave with ``ignores_pwm_stop``); on E or F at once;
 * at 5 % it reports :class:`~.events.HlcRequested` once per PWM period of 5 %;
-* ``set_diode_fault(True)`` simulates a shorted diode (the simulated line then shows it on the low level).
+* ``SetDiodeFault(fault=True)`` simulates a shorted diode (the simulated line then shows it on the low level).
+
+Commands go in through :meth:`Vehicle.send` (``vehicle.send(PlugIn(), now)``), what the charger drives
+through :meth:`Vehicle.receive_pilot`; the vehicle has the house shape of :class:`evcharge.sansio.Core`.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from typing import TYPE_CHECKING
 
 from .config import VehicleConfig
 from .errors import LocalProtocolError
-from .events import AllowedCurrentChanged, DemandChanged, HlcRequested, ResistorStateChanged, VehicleEvent
+from .events import (
+    AllowedCurrentChanged,
+    DemandChanged,
+    HlcRequested,
+    PlugIn,
+    ResistorStateChanged,
+    SetDiodeFault,
+    SetHlcPower,
+    SetReady,
+    Unplug,
+    VehicleCommand,
+    VehicleEvent,
+)
 from .pwm import current_for_duty_cycle, hlc_required
 from .states import CPState, PilotOutput
 
@@ -100,8 +116,28 @@ class Vehicle:
 
     # ------------------------------------------------------------------ the driver's (or test's) wishes
 
-    def plug_in(self, now: float) -> None:
-        """Connect the cable: the vehicle presents B (then C/D as the pilot allows)."""
+    def send(self, command: VehicleCommand, now: float) -> None:
+        """One command (:data:`~.events.VehicleCommand`); raises :class:`LocalProtocolError` when it does not fit."""
+        match command:
+            case PlugIn():
+                self._plug_in(now)
+            case Unplug():
+                self._unplug(now)
+            case SetReady(ready=ready):
+                self._advance(now)
+                self._ready = ready
+                self._react()
+            case SetHlcPower(requested=requested):
+                self._advance(now)
+                self._hlc_power = requested
+                self._react()
+            case SetDiodeFault(fault=fault):
+                self._advance(now)
+                self._diode_ok = not fault
+            case _:
+                raise LocalProtocolError(f"{command!r} is not a vehicle command")
+
+    def _plug_in(self, now: float) -> None:
         self._advance(now)
         if self._plugged:
             raise LocalProtocolError("the vehicle is already plugged in")
@@ -109,8 +145,7 @@ class Vehicle:
         self._set_state(CPState.B)
         self._react()
 
-    def unplug(self, now: float) -> None:
-        """Disconnect the cable: A, no current."""
+    def _unplug(self, now: float) -> None:
         self._advance(now)
         if not self._plugged:
             raise LocalProtocolError("the vehicle is not plugged in")
@@ -120,26 +155,9 @@ class Vehicle:
         self._set_allowed(None)
         self._hlc = False
 
-    def set_ready(self, ready: bool, now: float) -> None:
-        """Whether the vehicle wants energy (basic charging); not ready means B, no current."""
-        self._advance(now)
-        self._ready = ready
-        self._react()
-
-    def set_hlc_power(self, requested: bool, now: float) -> None:
-        """High-level communication: the vehicle's ISO 15118 / DIN stack asks for power (C) or stops (B)."""
-        self._advance(now)
-        self._hlc_power = requested
-        self._react()
-
-    def set_diode_fault(self, fault: bool, now: float) -> None:
-        """Inject (or remove) a shorted diode."""
-        self._advance(now)
-        self._diode_ok = not fault
-
     # ------------------------------------------------------------------ the pilot
 
-    def observe_pilot(self, output: PilotOutput, duty: float | None, now: float) -> None:
+    def receive_pilot(self, output: PilotOutput, duty: float | None, now: float) -> None:
         """What the charger drives: X1, X2 with ``duty`` percent, E or F."""
         self._advance(now)
         if output is PilotOutput.X2 and (duty is None or not math.isfinite(duty)):
@@ -221,14 +239,21 @@ class Vehicle:
     def _set_state(self, state: CPState) -> None:
         if state is not self._state:
             self._state = state
-            self._events.append(ResistorStateChanged(state))
+            self._events.append(ResistorStateChanged(state=state))
 
     def _set_allowed(self, amps: float | None) -> None:
         if amps != self._allowed:
             self._allowed = amps
-            self._events.append(AllowedCurrentChanged(amps))
+            self._events.append(AllowedCurrentChanged(amps=amps))
 
     def _set_demand(self, amps: float) -> None:
         if amps != self._demand:
             self._demand = amps
-            self._events.append(DemandChanged(amps))
+            self._events.append(DemandChanged(amps=amps))
+
+
+if TYPE_CHECKING:  # mypy holds the model to the house shape, evcharge.sansio.Core
+    from evcharge.sansio import Core
+
+    def _shape(vehicle: Vehicle) -> Core[VehicleCommand, VehicleEvent, CPState]:
+        return vehicle

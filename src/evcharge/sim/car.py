@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from evcharge.bsp.yeti.simulator import SimulatorConfig, YetiSimulator
-from evcharge.iec61851 import CPState, Vehicle, VehicleConfig
+from evcharge.iec61851 import CPState, PlugIn, SetReady, Unplug, Vehicle, VehicleConfig
 from evcharge.iec61851.states import PilotOutput
 
 __all__ = ["Car", "CarConfig", "CarOnBoard"]
@@ -98,27 +98,27 @@ class Car:
 
     def plug_in(self, now: float) -> None:
         """Plug the cable in (B; C follows when the PWM allows a current)."""
-        self.vehicle.plug_in(now)
-        self.vehicle.set_ready(not self._full, now)
+        self.vehicle.send(PlugIn(), now)
+        self.vehicle.send(SetReady(ready=not self._full), now)
 
     def unplug(self, now: float) -> None:
         """Pull the cable (A)."""
-        self.vehicle.unplug(now)
+        self.vehicle.send(Unplug(), now)
 
     def stop_charging(self, now: float) -> None:
         """The car no longer wants energy: it opens S2 (C -> B)."""
-        self.vehicle.set_ready(False, now)
+        self.vehicle.send(SetReady(ready=False), now)
 
     # -------------------------------------------------------------- time
     def observe_pilot(self, pwm_units: int, now: float) -> None:
         """What the board drives, in the firmware's units (0 = F, 10000 = X1, else the duty cycle x 100);
         lets the car's own timers run."""
         if pwm_units == 0:
-            self.vehicle.observe_pilot(PilotOutput.F, None, now)
+            self.vehicle.receive_pilot(PilotOutput.F, None, now)
         elif pwm_units >= 10000:
-            self.vehicle.observe_pilot(PilotOutput.X1, None, now)
+            self.vehicle.receive_pilot(PilotOutput.X1, None, now)
         else:
-            self.vehicle.observe_pilot(PilotOutput.X2, pwm_units / 100.0, now)
+            self.vehicle.receive_pilot(PilotOutput.X2, pwm_units / 100.0, now)
         timer = self.vehicle.get_timer()
         if timer is not None and timer <= now:
             self.vehicle.handle_timer(now)
@@ -131,7 +131,7 @@ class Car:
         if self.soc >= self.config.target_soc and not self._full:
             self._full = True
             if self.vehicle.plugged_in:
-                self.vehicle.set_ready(False, now)
+                self.vehicle.send(SetReady(ready=False), now)
 
 
 class CarOnBoard:

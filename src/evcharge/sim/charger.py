@@ -155,7 +155,7 @@ class ChargerApp:
         self._limit = amps
         self.log.add(now, "limit", amps=amps)
         if amps >= 6.0:
-            self.charger.send(iec.SetCurrentLimit(amps), now)
+            self.charger.send(iec.SetCurrentLimit(amps=amps), now)
             self._resume_if_allowed(now)
         else:
             self._pause(now)
@@ -220,7 +220,7 @@ class ChargerApp:
         self.trips.add(kind)
         self._pause(now)
         if self.charger.state is not ChargerState.FAULT:
-            self.charger.send(iec.RaiseFault(kind.value), now)
+            self.charger.send(iec.RaiseFault(reason=kind.value), now)
             self._trip_clear_at = now + self.charger.config.fault_min_time
         if self.authorized_now:
             self.authorized_now = False

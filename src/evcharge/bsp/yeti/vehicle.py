@@ -114,7 +114,7 @@ class Iec61851Vehicle:
     """Adapts :class:`evcharge.iec61851.vehicle.Vehicle` to :class:`VehicleModel`.
 
     The vehicle sees the pilot the simulated board drives and chooses its state and demand itself; plug it in,
-    out or make it ready through the wrapped object (``adapter.vehicle.plug_in(now)``).
+    out or make it ready through the wrapped object (``adapter.vehicle.send(PlugIn(), now)``).
     """
 
     def __init__(self, vehicle: Any) -> None:
@@ -145,8 +145,8 @@ class Iec61851Vehicle:
         if timer is not None and timer <= now:
             self.vehicle.handle_timer(now)
         if pwm_units == 0:
-            self.vehicle.observe_pilot(self._outputs.F, None, now)
+            self.vehicle.receive_pilot(self._outputs.F, None, now)
         elif pwm_units >= 10000:
-            self.vehicle.observe_pilot(self._outputs.X1, None, now)
+            self.vehicle.receive_pilot(self._outputs.X1, None, now)
         else:
-            self.vehicle.observe_pilot(self._outputs.X2, pwm_units / 100.0, now)
+            self.vehicle.receive_pilot(self._outputs.X2, pwm_units / 100.0, now)
