@@ -5,7 +5,7 @@ the outgoing payload queue, the event queue, the timers, the trace, and how a se
 
 Timers come in two families (ARCHITECTURE.md, "ISO 15118 sessions"):
 
-* **enforced timeouts** (:meth:`EngineBase._arm`): named deadlines that end the session when they fire
+* **enforced timeouts** (``EngineBase._arm``): named deadlines that end the session when they fire
   (sequence, ongoing, communication setup, each EVCC message timeout, CableCheck, PreCharge). The engine
   subclass says what a firing means in ``_on_timeout``.
 * **performance deadlines**: never armed; they are carried on the request events
@@ -18,14 +18,12 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
+from ._table import StateT
 from .events import SessionEnded
 
 __all__ = ["EngineBase", "TraceEntry"]
-
-S = TypeVar("S", bound=Enum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +38,13 @@ class TraceEntry:
     message: Any  #: the decoded message (None when it could not be decoded)
 
 
-class EngineBase(Generic[S]):
+class EngineBase(Generic[StateT]):
     """Queues, timers and the end of a session; the protocol engines subclass it."""
 
     protocol: str = ""
 
-    def __init__(self, *, state: S, trace: bool) -> None:
-        self._state: S = state
+    def __init__(self, *, state: StateT, trace: bool) -> None:
+        self._state: StateT = state
         self._out: list[tuple[int, bytes]] = []
         self._events: deque[Any] = deque()
         self._timers: dict[str, float] = {}
@@ -57,7 +55,7 @@ class EngineBase(Generic[S]):
     # -- the Engine protocol --------------------------------------------------------------------
 
     @property
-    def state(self) -> S:
+    def state(self) -> StateT:
         return self._state
 
     @property
@@ -109,7 +107,7 @@ class EngineBase(Generic[S]):
     def _end(
         self,
         now: float,
-        state: S,
+        state: StateT,
         *,
         reason: str,
         normal: bool,

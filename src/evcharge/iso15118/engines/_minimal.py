@@ -66,7 +66,7 @@ def _value_for(tp: Any, name: str, values: Mapping[str, Any], parent: str) -> An
 
 
 def minimal(
-    cls: type, values: Mapping[str, Any] | None = None, *, include: tuple[str, ...] = (), _parent: str = ""
+    cls: Any, values: Mapping[str, Any] | None = None, *, include: tuple[str, ...] = (), _parent: str = ""
 ) -> Any:
     """An instance of ``cls`` with only its mandatory fields set (``values`` by field name first).
 

@@ -18,31 +18,32 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Generic, TypeVar
 
-__all__ = ["Row", "Table"]
+__all__ = ["Row", "StateT", "Table"]
 
-S = TypeVar("S", bound=Enum)
+#: the state enum of an engine (each engine brings its own)
+StateT = TypeVar("StateT", bound=Enum)
 
 
 @dataclass(frozen=True, slots=True)
-class Row(Generic[S]):
-    state: S
+class Row(Generic[StateT]):
+    state: StateT
     request: str
     handler: str
-    targets: frozenset[S]
+    targets: frozenset[StateT]
     requires: frozenset[str] = frozenset()  #: tags the table must have for this row (all of them)
     note: str = ""  #: shown in the diagram (a condition, a quirk's name)
 
 
-class Table(Generic[S]):
+class Table(Generic[StateT]):
     """The rows of one engine variant, indexed by (state, request)."""
 
     __slots__ = ("_rows", "name", "requests", "states", "tags")
 
-    def __init__(self, name: str, tags: Iterable[str], states: type[S], rows: Iterable[Row[S]]) -> None:
+    def __init__(self, name: str, tags: Iterable[str], states: type[StateT], rows: Iterable[Row[StateT]]) -> None:
         self.name = name
         self.tags = frozenset(tags)
-        self.states: tuple[S, ...] = tuple(states)
-        self._rows: dict[tuple[S, str], Row[S]] = {}
+        self.states: tuple[StateT, ...] = tuple(states)
+        self._rows: dict[tuple[StateT, str], Row[StateT]] = {}
         requests: list[str] = []
         for row in rows:
             if not row.requires <= self.tags:
@@ -55,17 +56,17 @@ class Table(Generic[S]):
                 requests.append(row.request)
         self.requests: tuple[str, ...] = tuple(requests)
 
-    def lookup(self, state: S, request: str) -> Row[S] | None:
+    def lookup(self, state: StateT, request: str) -> Row[StateT] | None:
         return self._rows.get((state, request))
 
-    def rows(self) -> tuple[Row[S], ...]:
+    def rows(self) -> tuple[Row[StateT], ...]:
         return tuple(self._rows.values())
 
-    def allowed(self, state: S) -> tuple[str, ...]:
+    def allowed(self, state: StateT) -> tuple[str, ...]:
         """The requests the table accepts in ``state``."""
         return tuple(r for (s, r) in self._rows if s is state)
 
-    def __contains__(self, key: tuple[S, str]) -> bool:
+    def __contains__(self, key: tuple[StateT, str]) -> bool:
         return key in self._rows
 
     def __len__(self) -> int:

@@ -49,6 +49,18 @@ def configure_evcc(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", choices=("din", "iso2", "iso20"), default="iso2")
     parser.add_argument("--loops", type=int, default=10, help="charge-loop requests before the car stops")
     parser.add_argument("--pause", action="store_true", help="end with SessionStop(Pause) instead of Terminate")
+    parser.add_argument(
+        "--precharge-requests",
+        type=int,
+        default=5,
+        help="the simulated car goes on after this many PreCharge requests (0: only at the voltage)",
+    )
+    parser.add_argument(
+        "--timeout-scale",
+        type=float,
+        default=1.0,
+        help="multiply every message timeout (a slow peer on a loaded machine; default 1)",
+    )
 
 
 def _not_built(args: argparse.Namespace, role: str, protocols: list[str]) -> str | None:
@@ -226,13 +238,26 @@ async def _evcc_main(args: argparse.Namespace) -> int:
 
     from . import events as ev
     from ._v2g import message_set
-    from .config import EvccConfig
+    from .config import EvccConfig, EvccTimeouts
     from .evcc import Evcc
 
     message_set(args.protocol)
 
     mode = ev.EnergyMode.DC_EXTENDED if args.energy == "dc" else ev.EnergyMode.AC_THREE_PHASE
-    config = EvccConfig(energy_mode=mode, trace=True)
+    t = EvccTimeouts()
+    scale = args.timeout_scale
+    timeouts = EvccTimeouts(
+        default=t.default * scale,
+        long=t.long * scale,
+        current_demand=t.current_demand * scale,
+        din_power_delivery=t.din_power_delivery * scale,
+        ongoing=t.ongoing * scale,
+        cable_check=t.cable_check * scale,
+        pre_charge=t.pre_charge * scale,
+    )
+    config = EvccConfig(
+        energy_mode=mode, trace=True, timeouts=timeouts, pre_charge_max_requests=args.precharge_requests or None
+    )
     app = AppProtocol.DIN if args.protocol == "din" else AppProtocol.ISO2
     _, iface = _address(args.iface)
     target = "::1" if iface is None else "ff02::1"
@@ -259,12 +284,13 @@ async def _evcc_main(args: argparse.Namespace) -> int:
             if loops == args.loops:
                 conn.send(ev.StopCharging(pause=args.pause))
     end = getattr(engine, "ended", None)
+    closed = "the connection closed before the session ended" if engine is not None else "closed before the hand-over"
     _write_json(
         args.json_file,
         {
             "protocol": args.protocol,
             "normal": bool(end and end.normal),
-            "reason": end.reason if end else "closed before the hand-over",
+            "reason": end.reason if end else closed,
             "messages": _trace_json(engine, engine.protocol) if engine is not None else [],
         },
     )

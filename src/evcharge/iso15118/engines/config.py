@@ -148,6 +148,9 @@ class EvccConfig:
     )
     #: PreCharge is done when EVSEPresentVoltage is this close to the target voltage (volts)
     pre_charge_tolerance: float = 20.0
+    #: a simulated car goes on after this many PreCharge requests whatever the voltage (a simulated charger
+    #: may never reach it — Josev's simulator answers 1 V); None — only the voltage counts (a real car)
+    pre_charge_max_requests: int | None = None
     #: pause between two Ongoing requests, and between two charge-loop requests
     ongoing_interval: float = 0.0
     loop_interval: float = 0.0

@@ -134,6 +134,7 @@ class Evcc(EngineBase[EvccState]):
         self.schedules: tuple[Schedule, ...] = ()
         self.schedule_id: int | None = None
         self._welding_left = config.welding_detection_requests
+        self._pre_charges = 0
         self._loop_started_at: dict[str, float] = {}
         self._pending: str | None = None  # the request to send when the "next_request" timer fires
         self._pd_action: PowerAction | None = None
@@ -511,7 +512,10 @@ class Evcc(EngineBase[EvccState]):
     def _on_pre_charge(self, body: Any, msg: Any, now: float) -> None:
         present = from_pv(body.evse_present_voltage)
         self._emit(PreChargeProgress(present_voltage=present, target_voltage=self.battery_voltage))
-        if abs(present - self.battery_voltage) > self.config.pre_charge_tolerance:
+        self._pre_charges += 1
+        limit = self.config.pre_charge_max_requests
+        close = abs(present - self.battery_voltage) <= self.config.pre_charge_tolerance
+        if not close and (limit is None or self._pre_charges < limit):
             self._send("PreCharge", now, delay=self.config.ongoing_interval)
             return
         self._loop_done("pre_charge")

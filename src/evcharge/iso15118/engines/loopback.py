@@ -13,7 +13,6 @@ from typing import Any
 __all__ = ["Loopback"]
 
 
-
 class Loopback:
     """Run ``secc`` and ``evcc`` against each other from ``now``.
 
