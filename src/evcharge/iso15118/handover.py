@@ -40,7 +40,7 @@ __all__ = [
 class PayloadType(IntEnum):
     """V2GTP payload types of DIN 70121, ISO 15118-2 and ISO 15118-20."""
 
-    EXI = 0x8001  #: DIN / -2 EXI message; -20: SupportedAppProtocol
+    EXI = 0x8001  #: DIN / -2 EXI message, and SupportedAppProtocol in -20
     SAP = 0x8001
     ISO20_COMMON = 0x8002
     ISO20_AC = 0x8003
@@ -86,7 +86,7 @@ class TlsInfo:
 
     version: str  #: e.g. "TLSv1.2", "TLSv1.3"
     cipher: str  #: e.g. "ECDHE-ECDSA-AES128-SHA256"
-    #: the peer's certificate chain, leaf first, DER (empty when the peer sent none: -2 is server-auth only)
+    #: the peer's certificate chain, leaf first, DER (empty when the peer sent none, as in -2 server-auth)
     peer_chain: tuple[bytes, ...] = ()
 
 
@@ -103,8 +103,8 @@ class HandOver:
     #: monotonic deadline of the communication-setup timer, which runs across SAP and SessionSetup
     #: (V2G_EVCC_CommunicationSetup_Timeout 20 s on the EVCC; the SECC's 18 s performance time)
     setup_deadline: float | None = None
-    #: the SessionID of a paused session on this charger/car, for resume (SECC: the one it kept;
-    #: EVCC: the one to offer in SessionSetupReq), else None
+    #: the SessionID of a paused session on this charger/car, for resume (the SECC gives the one it
+    #: kept, the EVCC the one to offer in SessionSetupReq), else None
     resume_session_id: bytes | None = None
     extra: dict[str, Any] = field(default_factory=dict)  #: transport-specific extras (local address, ...)
 

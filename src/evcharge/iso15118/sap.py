@@ -76,7 +76,7 @@ class Negotiation:
 
 
 def lookup_protocol(namespace: str, major: int) -> AppProtocol | None:
-    """The :class:`AppProtocol` of a namespace and major version, or ``None``."""
+    """The ``AppProtocol`` of a namespace and major version, or ``None``."""
     for protocol in AppProtocol:
         if protocol.namespace == namespace and protocol.major == major:
             return protocol
@@ -128,7 +128,7 @@ def build_request(offers: Sequence[OfferedProtocol]) -> ap.SupportedAppProtocolR
 
 
 def interpret_response(response: ap.SupportedAppProtocolRes, offers: Sequence[OfferedProtocol]) -> Negotiation:
-    """EVCC: what the SECC chose; :class:`RemoteProtocolError` when the answer is inconsistent."""
+    """EVCC: what the SECC chose; ``RemoteProtocolError`` when the answer is inconsistent."""
     code = response.response_code
     if code is ap.ResponseCode.Failed_NoNegotiation:
         return Negotiation(response_code=code)

@@ -251,8 +251,8 @@ class SdpClientConfig:
     security: Security = Security.TLS
     transport: Transport = Transport.TCP
     accept: frozenset[Security] | None = None
-    response_timeout: float = 0.25  #: [V2G2-159]: wait at least 250 ms for a response
-    max_requests: int = 50  #: [V2G2-161]: at most 50 consecutive requests
+    response_timeout: float = 0.25  #: wait at least 250 ms for a response [V2G2-159]
+    max_requests: int = 50  #: at most 50 consecutive requests [V2G2-161]
 
     def accepted(self) -> frozenset[Security]:
         return self.accept if self.accept is not None else frozenset({self.security})

@@ -11,11 +11,11 @@ chosen protocol through the seam of :mod:`evcharge.iso15118.handover`::
     app       ---------> SeccSession.send(cmd)   ---------> engine.send(cmd)
 
 After the hand-over the session forwards payloads, events, commands and timers, and it closes at the
-engine's ``close_at``. The transport closes the TCP connection when :attr:`~SeccSession.state` is
-:attr:`SessionState.CLOSED` (after writing what :meth:`~SeccSession.data_to_send` still holds).
+engine's ``close_at``. The transport closes the TCP connection when the session's ``state`` is
+:attr:`SessionState.CLOSED` (after writing what ``data_to_send()`` still holds).
 
 Bad input: a V2GTP header that fails a check, an undecodable SupportedAppProtocol message, a payload
-type the chosen protocol does not use, or an engine's :class:`~evcharge.errors.RemoteProtocolError`
+type the chosen protocol does not use, or an engine's ``RemoteProtocolError``
 closes the session (a :class:`SessionClosed` event says why) and the error is raised to the caller.
 """
 
@@ -44,6 +44,7 @@ __all__ = [
     "SeccSession",
     "SeccSessionConfig",
     "SessionClosed",
+    "SessionCore",
     "SessionState",
     "payload_types_of",
 ]
@@ -71,8 +72,8 @@ def payload_types_of(protocol: AppProtocol) -> frozenset[int]:
 
 
 class SessionState(Enum):
-    SAP = "sap"  #: SECC: waiting for SupportedAppProtocolReq; EVCC: waiting for SupportedAppProtocolRes
-    ENGINE = "engine"  #: handed over: the engine of the chosen protocol runs the session
+    SAP = "sap"  #: the SECC waits for SupportedAppProtocolReq, the EVCC for SupportedAppProtocolRes
+    ENGINE = "engine"  #: handed over, the engine of the chosen protocol runs the session
     CLOSED = "closed"  #: the transport closes the connection
 
 
@@ -181,8 +182,9 @@ class _Context:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Session:
-    """V2GTP framing, state table, hand-over, forwarding; the two roles add the SAP step."""
+class SessionCore:
+    """What both roles share: V2GTP framing, the state table, the hand-over, forwarding. The two
+    roles add the SupportedAppProtocol step."""
 
     def __init__(
         self,
@@ -226,7 +228,7 @@ class _Session:
         return self._context.tls
 
     def receive_data(self, data: bytes, now: float) -> None:
-        """TCP bytes in any chunking. Raises :class:`RemoteProtocolError` (the session is then closed)."""
+        """TCP bytes in any chunking. Raises ``RemoteProtocolError`` (the session is then closed)."""
         if self._state is SessionState.CLOSED:
             return
         try:
@@ -252,7 +254,7 @@ class _Session:
             raise
 
     def send(self, command: Any, now: float) -> None:
-        """The application's command, for the engine; a :class:`LocalProtocolError` before the hand-over."""
+        """The application's command, for the engine; a ``LocalProtocolError`` before the hand-over."""
         if self._engine is None or self._state is not SessionState.ENGINE:
             raise LocalProtocolError(f"no engine runs in session state {self._state.value}")
         self._engine.send(command, now)
@@ -303,7 +305,8 @@ class _Session:
 
     @property
     def close_at(self) -> float | None:
-        """When the transport must close: ``now`` once CLOSED, else the engine's ``close_at``."""
+        """The time by which the transport must close (the closing time once CLOSED, else the engine's
+        ``close_at``)."""
         if self._state is SessionState.CLOSED:
             return self._closed_at
         return self._engine.close_at if self._engine is not None else None
@@ -385,7 +388,7 @@ class _Session:
 # -- SECC ----------------------------------------------------------------------------------------------
 
 
-class SeccSession(_Session):
+class SeccSession(SessionCore):
     """The charger's side of one connection: waits for SupportedAppProtocolReq, answers, hands over.
 
     ``engines`` maps each protocol to the factory of its SECC engine; a protocol is chosen only when
@@ -434,9 +437,9 @@ class SeccSession(_Session):
 # -- EVCC ----------------------------------------------------------------------------------------------
 
 
-class EvccSession(_Session):
-    """The car's side of one connection: sends SupportedAppProtocolReq at once (see
-    :meth:`data_to_send`), waits 2 s for the response, hands over to the chosen engine."""
+class EvccSession(SessionCore):
+    """The car's side of one connection: sends SupportedAppProtocolReq at once (in
+    ``data_to_send()``), waits 2 s for the response, hands over to the chosen engine."""
 
     _waiting_for = "response"
 

@@ -38,7 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     pki.add_argument("--emaid", default="DE-ABC-C123456789-0", help="the eMAID of the contract certificate")
     pki.add_argument("--evcc-id", default="WMIV1234567890ABCDEX", help="the vehicle's id (OEM leaf CN)")
     pki.add_argument("--secc-id", default="DE*ABC*E1234567*1", help="the EVSE id (SECC leaf CN)")
-    pki.add_argument("--days", type=int, default=365, help="validity of the leaf certificates in days")
+    pki.add_argument("--days", type=_positive_days, default=365, help="validity of the leaf certificates in days")
     pki.add_argument("--force", action="store_true", help="overwrite files in a folder that is not empty")
     engines = _engines_cli()
     for role in ("secc", "evcc"):
@@ -62,27 +62,29 @@ def run(args: argparse.Namespace) -> int:
     return result
 
 
-def _run_pki(args: argparse.Namespace) -> int:
-    from evcharge.errors import MissingDependencyError
-
+def _positive_days(text: str) -> int:
     try:
-        from evcharge.iso15118.security.pki import PkiOptions, write_pki
-    except MissingDependencyError as exc:
-        print(f"evcharge v2g pki: {exc}", file=sys.stderr)
-        return 1
-    except ModuleNotFoundError as exc:
-        if exc.name != "evcharge.iso15118.security.pki":
-            raise
-        print("evcharge v2g pki: not built yet", file=sys.stderr)
-        return NOT_BUILT_EXIT
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError("the validity must be at least one day")
+    return days
+
+
+def _run_pki(args: argparse.Namespace) -> int:
+    """Missing ``cryptography`` and unwritable folders reach :func:`evcharge.cli.main`, which prints one
+    line (exit 3, 1); a folder that is not empty is bad input (exit 2)."""
+    from evcharge.cli import CommandError
+    from evcharge.iso15118.security.pki import PkiOptions, write_pki
+
     try:
         written = write_pki(
             args.out,
             PkiOptions(emaid=args.emaid, evcc_id=args.evcc_id, secc_id=args.secc_id, leaf_days=args.days),
             overwrite=args.force,
         )
-    except (OSError, ValueError) as exc:
-        print(f"evcharge v2g pki: {exc}", file=sys.stderr)
-        return 1
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
     print(f"wrote {len(written)} files to {args.out}")
     return 0

@@ -172,5 +172,8 @@ def test_pki_command(tmp_path: Path) -> None:
     assert contract.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "DE-XYZ-C1-2"
     again = subprocess.run([sys.executable, "-m", "evcharge", "v2g", "pki", "--out", str(out)],
                            capture_output=True, text=True, timeout=120)
-    assert again.returncode == 1 and "not empty" in again.stderr and "Traceback" not in again.stderr
+    assert again.returncode == 2 and "not empty" in again.stderr and "Traceback" not in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
+    bad = subprocess.run([sys.executable, "-m", "evcharge", "v2g", "pki", "--out", str(tmp_path / "x"), "--days", "0"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

@@ -119,3 +119,12 @@ def test_sdp_on_ff02_1_and_a_session_over_link_local_tcp(link: dict[str, str]) -
     assert evcc["received"] == ["pong 0", "pong 1", "pong 2"]
     assert secc["received"] == ["ping 0", "ping 1", "ping 2"]
     assert evcc["closed"] == "the engine ended the session"
+
+
+@pytest.mark.parametrize("profile", ["iso2", "iso20"])
+def test_sdp_asks_for_tls_and_the_session_runs_over_it(link: dict[str, str], pki: Path, profile: str) -> None:
+    secc, evcc = run_pair(link, "--tls-dir", str(pki), "--profile", profile)
+    assert "error" not in evcc, evcc
+    assert evcc["sdp"]["security"] == "TLS"
+    assert evcc["tls"] == secc["tls"] == ("TLSv1.2" if profile == "iso2" else "TLSv1.3")
+    assert evcc["received"] == ["pong 0", "pong 1", "pong 2"]

@@ -48,18 +48,25 @@ AUTH_FRAGMENT = vector(11)  # AuthorizationReq Id=id1, as EXIficient encodes the
 SIGNED_INFO_EXI = vector(12)  # SignedInfo over it, as EXIficient encodes the xmldsig fragment
 
 
-def test_conformance_digest_of_authorization_req_is_consistent() -> None:
-    # vector 12's DigestValue is the SHA-256 of vector 11's fragment bytes (the PnC AuthorizationReq case)
-    codec = iso2.codec
-    (name, element), = codec.decode_fragment(AUTH_FRAGMENT)
-    assert name == "AuthorizationReq" and codec.encode_fragment(element) == AUTH_FRAGMENT
-    from evcharge._exi.codec import xmldsig_codec
+#: vector 12's SignedInfo, in the JSON form vectors.md gives for it (the encoder input of EXICodec.jar)
+SIGNED_INFO_12 = {
+    "CanonicalizationMethod": {"Algorithm": "http://www.w3.org/TR/canonical-exi/"},
+    "SignatureMethod": {"Algorithm": "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"},
+    "Reference": [{"Transforms": {"Transform": [{"Algorithm": "http://www.w3.org/TR/canonical-exi/"}]},
+                   "DigestMethod": {"Algorithm": "http://www.w3.org/2001/04/xmlenc#sha256"},
+                   "DigestValue": "PM0sV7LGDB5LkgyJ9aHZ74TG3VFht6RJG3Yk7bJl8eU=", "URI": "#id1"}],
+}
 
-    (si_name, si), = xmldsig_codec().decode_fragment(SIGNED_INFO_EXI)
-    info = xmldsig_codec().fragment_to_dict(si)
-    assert si_name == "SignedInfo"
-    check_digests(info, {"id1": AUTH_FRAGMENT})
-    assert base64.b64decode(info["Reference"][0]["DigestValue"]) == hashlib.sha256(AUTH_FRAGMENT).digest()
+
+def test_conformance_digest_of_authorization_req_is_consistent() -> None:
+    # vector 11 is the AuthorizationReq fragment {"Id": "id1", "GenChallenge": ...}; our codec makes the same bytes
+    element = iso2.codec.fragment_from_dict({"AuthorizationReq": {"Id": "id1",
+                                                                  "GenChallenge": "b+tVuSltokN0XQfVJBygLQ=="}})
+    assert iso2.codec.encode_fragment(element) == AUTH_FRAGMENT
+    # vector 12's DigestValue is the SHA-256 of vector 11's bytes, and its SignedInfo encodes to vector 12's bytes
+    check_digests(SIGNED_INFO_12, {"id1": AUTH_FRAGMENT})
+    assert base64.b64decode(SIGNED_INFO_12["Reference"][0]["DigestValue"]) == hashlib.sha256(AUTH_FRAGMENT).digest()
+    assert signed_info_exi(SIGNED_INFO_12) == SIGNED_INFO_EXI
 
 
 def test_conformance_signed_charge_parameter_discovery_res_is_not_consistent() -> None:

@@ -55,7 +55,7 @@ KDF_OTHERINFO = bytes((0x01, 0x55, 0x56))
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EncryptedContractKey:
     dh_public_key: bytes  #: the sender's ephemeral public key, uncompressed point (65 B P-256, 133 B P-521)
-    encrypted_private_key: bytes  #: -2: IV || CBC ciphertext (48 B); -20: IV || GCM ciphertext || tag (94 B)
+    encrypted_private_key: bytes  #: -2 IV || CBC ciphertext (48 B), -20 IV || GCM ciphertext || tag (94 B)
 
 
 def session_key(shared_secret: bytes, *, iso20: bool, otherinfo: bytes = KDF_OTHERINFO) -> bytes:
@@ -117,7 +117,7 @@ def decrypt_iso2(
     *,
     contract_certificate: x509.Certificate | None = None,
 ) -> ec.EllipticCurvePrivateKey:
-    """EVCC side (-2): the contract private key; :class:`ContractKeyError` when it cannot be."""
+    """EVCC side (-2): the contract private key; ``ContractKeyError`` when it cannot be."""
     _check_curve(receiver_key, "secp256r1", "the receiver's key")
     if len(data.encrypted_private_key) != 48:
         raise ContractKeyError(f"encrypted private key of {len(data.encrypted_private_key)} bytes, expected 48")

@@ -56,7 +56,7 @@ class Profile:
 
     name: str
     curve: str  #: "secp256r1", "secp521r1" or "ed448"
-    #: SubjectKeyIdentifier length: -20 uses a 64-bit SKI (its AAD carries it as 16 hex digits, [V2G20-2492])
+    #: length of the SubjectKeyIdentifier; -20 uses 64 bits (its AAD carries 16 hex digits, [V2G20-2492])
     ski_bytes: int = 20
 
     def new_key(self) -> PrivateKey:

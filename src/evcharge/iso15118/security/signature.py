@@ -118,7 +118,7 @@ def encode_rs(der_signature: bytes, curve: ec.EllipticCurve) -> bytes:
 
 
 def decode_rs(raw: bytes, curve: ec.EllipticCurve) -> bytes:
-    """r||s -> DER; :class:`SignatureError` when the length does not fit the curve."""
+    """r||s -> DER; ``SignatureError`` when the length does not fit the curve."""
     n = _width(curve)
     if len(raw) != 2 * n:
         raise SignatureError(f"SignatureValue of {len(raw)} bytes, expected r||s of {2 * n} for {curve.name}")
@@ -214,7 +214,7 @@ def _walk(obj: object) -> Iterator[object]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SignedData:
-    signed_info: dict[str, Any]  #: JSON form: put it in the header with the message set's fragment_from_dict
+    signed_info: dict[str, Any]  #: the JSON form, for the header through the message set's fragment_from_dict
     signature_value: bytes
     signed_info_exi: bytes  #: the bytes the signature is over
 
@@ -261,7 +261,7 @@ def _algorithm_uri(node: Mapping[str, Any], what: str) -> str:
 
 def check_digests(signed_info: Mapping[str, Any] | object, fragments: Mapping[str, bytes]) -> None:
     """Every Reference of SignedInfo points at one of ``fragments`` (by ``#Id``) and its DigestValue is
-    the digest of that fragment; the transforms are canonical EXI. :class:`SignatureError` otherwise."""
+    the digest of that fragment; the transforms are canonical EXI. ``SignatureError`` otherwise."""
     info = signed_info_as_dict(signed_info)
     references = info.get("Reference") or []
     if not references:

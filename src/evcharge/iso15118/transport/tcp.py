@@ -1,4 +1,4 @@
-"""asyncio TCP/TLS transport: runs a SeccSession (server) or an EvccSession (client) on a stream.
+"""asyncio TCP/TLS transport: runs a SeccSession (server) or an EvccSession (client) on a stream::
 
     server = await start_secc_server(make_session, host="::1", port=0, handler=handle)
     conn = await connect_evcc(make_session, host="::1", port=server.port)
@@ -46,9 +46,6 @@ log = logging.getLogger(__name__)
 DEFAULT_TLS_HANDSHAKE_TIMEOUT = 15.0
 _READ_SIZE = 65536
 
-Session = SeccSession | EvccSession
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionInfo:
     now: float  #: monotonic seconds when the connection (and the TLS handshake) was complete
@@ -94,7 +91,7 @@ class V2gConnection:
 
     def __init__(
         self,
-        session: Session,
+        session: SeccSession | EvccSession,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         *,

@@ -29,7 +29,14 @@ from evcharge.iso15118.sdp import (
     StartDiscovery,
 )
 
-__all__ = ["SdpServerTransport", "discover", "interface_index", "link_local_address", "start_sdp_server"]
+__all__ = [
+    "SdpServerProtocol",
+    "SdpServerTransport",
+    "discover",
+    "interface_index",
+    "link_local_address",
+    "start_sdp_server",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +77,10 @@ def _socket(bind_host: str, port: int, scope_id: int) -> socket.socket:
     return sock
 
 
-class _ServerProtocol(asyncio.DatagramProtocol):
+class SdpServerProtocol(asyncio.DatagramProtocol):
+    """The asyncio protocol that feeds datagrams to an :class:`~evcharge.iso15118.sdp.SdpServer` and
+    sends its answers back to each sender."""
+
     def __init__(self, core: SdpServer, clock: Callable[[], float], on_event: Callable[[Any], None] | None) -> None:
         self.core = core
         self.clock = clock
@@ -97,9 +107,9 @@ class _ServerProtocol(asyncio.DatagramProtocol):
 
 
 class SdpServerTransport:
-    """The running SDP server (close it with :meth:`close`)."""
+    """The running SDP server (close it with ``close()``)."""
 
-    def __init__(self, transport: asyncio.DatagramTransport, protocol: _ServerProtocol) -> None:
+    def __init__(self, transport: asyncio.DatagramTransport, protocol: SdpServerProtocol) -> None:
         self.transport = transport
         self.protocol = protocol
 
@@ -134,7 +144,7 @@ async def start_sdp_server(
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
     loop = asyncio.get_running_loop()
     transport, protocol = await loop.create_datagram_endpoint(
-        lambda: _ServerProtocol(core, clock, on_event), sock=sock
+        lambda: SdpServerProtocol(core, clock, on_event), sock=sock
     )
     return SdpServerTransport(transport, protocol)
 

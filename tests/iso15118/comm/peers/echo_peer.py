@@ -45,10 +45,10 @@ def summary(events: list[Any]) -> dict[str, Any]:
 def _contexts(args: argparse.Namespace, role: str) -> Any:
     if not args.tls_dir:
         return None
-    from evcharge.iso15118.security.tls import TlsProfile, evcc_context, secc_context
+    from evcharge.iso15118.security.tls import TlsProfile, evcc_tls, secc_context
 
     profile = TlsProfile(args.profile)
-    return (secc_context if role == "secc" else evcc_context)(args.tls_dir, profile)
+    return secc_context(args.tls_dir, profile) if role == "secc" else evcc_tls(args.tls_dir, profile)
 
 
 async def secc(args: argparse.Namespace) -> dict[str, Any]:
@@ -86,8 +86,8 @@ async def secc(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def evcc(args: argparse.Namespace) -> dict[str, Any]:
-    ssl = _contexts(args, "evcc")
-    security = Security.TLS if ssl else Security.NO_TLS
+    tls = _contexts(args, "evcc")
+    security = Security.TLS if tls else Security.NO_TLS
     found = await discover(SdpClient(SdpClientConfig(security=security)), interface=args.iface)
     if not isinstance(found, SdpDiscovered):
         return {"error": f"no SDP answer after {found.requests_sent} requests"}
@@ -96,7 +96,8 @@ async def evcc(args: argparse.Namespace) -> dict[str, Any]:
     def make(info: ConnectionInfo) -> EvccSession:
         return EvccSession(EvccSessionConfig(), evcc_engines(), now=info.now, tls=info.tls)
 
-    conn = await connect_evcc(make, host=host, port=found.response.port, ssl=ssl)
+    conn = await connect_evcc(make, host=host, port=found.response.port, ssl=tls.context if tls else None,
+                              verify_peer=tls.verify_peer if tls else None)
     events = [e async for e in conn.events()]
     result = summary(events)
     result["sdp"] = {"address": str(found.response.address), "port": found.response.port,
