@@ -186,3 +186,22 @@ def test_codegen_reports_protoc_errors() -> None:
     pytest.importorskip("grpc_tools")
     with pytest.raises(codegen.CodegenError, match="protoc failed"):
         codegen.generate('syntax = "proto3"; message M { sint64 x = 1; uint32 y = 1; }')
+
+
+def test_a_vendors_own_yeti_pb2_loads_beside_ours(tmp_path: Path, test_data: Path) -> None:
+    """The firmware's yeti.proto, compiled as a vendor would (no package), into the same default pool."""
+    pytest.importorskip("grpc_tools")
+    import importlib.util
+
+    (tmp_path / "yeti.proto").write_text((test_data / "yeti" / "yeti.proto").read_text())
+    subprocess.run(
+        [sys.executable, "-m", "grpc_tools.protoc", f"-I{tmp_path}", f"--python_out={tmp_path}", "yeti.proto"],
+        check=True,
+        capture_output=True,
+    )
+    spec = importlib.util.spec_from_file_location("vendor_yeti_pb2", tmp_path / "yeti_pb2.py")
+    assert spec is not None and spec.loader is not None
+    vendor = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(vendor)  # would raise on a duplicate file or symbol in the default pool
+    data = vendor.EverestToMcu(pwm_duty_cycle=1000).SerializeToString()
+    assert pb.EverestToMcu.FromString(data) == pb.EverestToMcu(pwm_duty_cycle=1000)
