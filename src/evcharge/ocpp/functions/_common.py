@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from .errors import FunctionsLocalError, FunctionsRemoteError
 
-__all__ = ["FunctionsLocalError", "FunctionsRemoteError", "format_datetime", "from_timestamp", "optional",
-           "parse_datetime", "require"]
+__all__ = ["FunctionsLocalError", "FunctionsRemoteError", "format_datetime", "from_timestamp", "models_of",
+           "optional", "parse_datetime", "require", "typed_request"]
+
+
+def typed_request(action: str, payload: Mapping[str, Any], version: str = "2.0.1") -> Any:
+    """A JSON request checked against ``version``'s schema and built into its typed class, for the JSON-level entry
+    points of the functions; a payload the schema refuses raises :class:`FunctionsRemoteError` with the violation's
+    error code as ``hint``."""
+    from evcharge.ocpp import v16, v21, v201  # the models load on first use
+
+    from ..errors import OcppValidationError
+
+    module: Any = {"1.6": v16, "2.0.1": v201, "2.1": v21}[version]
+    try:
+        module.validate(action, "request", payload)
+    except OcppValidationError as exc:
+        raise FunctionsRemoteError(f"{action}: {exc}", hint=exc.hint) from None
+    return module.request_class(action).from_json(payload)
+
+
+def models_of(message: object) -> Any:
+    """The generated models module a typed message comes from (``evcharge.ocpp.v201._generated.models``...): the
+    typed handlers answer with the response class of the request's own version."""
+    return sys.modules[type(message).__module__]
 
 
 def parse_datetime(value: Any, field: str) -> datetime:

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from ._common import FunctionsLocalError, FunctionsRemoteError, optional, parse_datetime, require
+from ._common import FunctionsLocalError, FunctionsRemoteError, models_of, optional, parse_datetime, require
 
 IdToken = str | Mapping[str, Any]
 
@@ -217,36 +217,38 @@ class Authorization:
             return {"listVersion": self.local_list_version if self.config.local_list_enabled else -1}
         return {"versionNumber": self.local_list_version}
 
-    def handle_send_local_list(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """SendLocalList: full or differential update; answers Accepted / Failed / VersionMismatch
-        (1.6 also NotSupported when the local list is disabled).  The update is atomic: all or nothing."""
-        where = "SendLocalList"
-        v16 = self._v16
-        if v16 and not self.config.local_list_enabled:
-            return {"status": "NotSupported"}
-        version = require(payload, "listVersion" if v16 else "versionNumber", int, where)
-        update_type = require(payload, "updateType", str, where)
-        if update_type not in ("Full", "Differential"):
-            raise FunctionsRemoteError(f"{where}.updateType: unknown update type {update_type!r}")
-        entries = optional(payload, "localAuthorizationList", list, where) or []
-        if len(entries) > self.config.send_local_list_max_length:
-            return {"status": "Failed"}
-        parsed: list[tuple[str, dict[str, Any] | None]] = []
-        for i, entry in enumerate(entries):
-            ew = f"{where}.localAuthorizationList[{i}]"
-            if v16:
-                key = token_key(require(entry, "idTag", str, ew))
-                info = optional(entry, "idTagInfo", Mapping, ew)
-            else:
-                key = token_key(require(entry, "idToken", Mapping, ew))
-                info = optional(entry, "idTokenInfo", Mapping, ew)
-            if info is not None:
-                require(info, "status", str, f"{ew}.info")
-            parsed.append((key, None if info is None else dict(info)))
+    def get_local_list_version(self, request: Any) -> Any:
+        """GetLocalListVersion: typed request -> typed response of its version."""
+        m = models_of(request)
+        if self._v16:
+            return m.GetLocalListVersionResponse(
+                list_version=self.local_list_version if self.config.local_list_enabled else -1)
+        return m.GetLocalListVersionResponse(version_number=self.local_list_version)
+
+    def send_local_list(self, request: Any) -> Any:
+        """SendLocalList: typed request (validated by the RPC core) -> typed response; see
+        :meth:`handle_send_local_list`.  The entries' ``idTagInfo`` / ``idTokenInfo`` are stored as JSON."""
+        m = models_of(request)
+        if self._v16:
+            if not self.config.local_list_enabled:
+                return m.SendLocalListResponse(status="NotSupported")
+            version = request.list_version
+            entries = [(token_key(e.id_tag), None if e.id_tag_info is None else e.id_tag_info.to_json())
+                       for e in request.local_authorization_list or ()]
+        else:
+            version = request.version_number
+            entries = [(f"{e.id_token.type}:{e.id_token.id_token.upper()}",
+                        None if e.id_token_info is None else e.id_token_info.to_json())
+                       for e in request.local_authorization_list or ()]
+        return m.SendLocalListResponse(status=self._apply_list(version, request.update_type, entries))
+
+    def _apply_list(self, version: int, update_type: str, parsed: list[tuple[str, dict[str, Any] | None]]) -> str:
+        if len(parsed) > self.config.send_local_list_max_length:
+            return "Failed"
         if version <= 0:
-            return {"status": "Failed"}  # 0 means "no list" and -1 "not supported": never a real version
+            return "Failed"  # 0 means "no list" and -1 "not supported": never a real version
         if update_type == "Differential" and version <= self.local_list_version:
-            return {"status": "VersionMismatch"}
+            return "VersionMismatch"
         self._db.execute("BEGIN IMMEDIATE")
         try:
             if update_type == "Full":
@@ -259,14 +261,40 @@ class Authorization:
                                      (key, json.dumps(info)))
             if self.local_list_size > self.config.local_list_max_entries:
                 self._db.execute("ROLLBACK")
-                return {"status": "Failed"}
+                return "Failed"
             self._db.execute("INSERT OR REPLACE INTO auth_meta (name, value) VALUES ('list_version', ?)",
                              (str(version),))
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        return {"status": "Accepted"}
+        return "Accepted"
+
+    def handle_send_local_list(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """SendLocalList: full or differential update; answers Accepted / Failed / VersionMismatch
+        (1.6 also NotSupported when the local list is disabled).  The update is atomic: all or nothing."""
+        where = "SendLocalList"
+        v16 = self._v16
+        if v16 and not self.config.local_list_enabled:
+            return {"status": "NotSupported"}
+        version = require(payload, "listVersion" if v16 else "versionNumber", int, where)
+        update_type = require(payload, "updateType", str, where)
+        if update_type not in ("Full", "Differential"):
+            raise FunctionsRemoteError(f"{where}.updateType: unknown update type {update_type!r}")
+        entries = optional(payload, "localAuthorizationList", list, where) or []
+        parsed: list[tuple[str, dict[str, Any] | None]] = []
+        for i, entry in enumerate(entries):
+            ew = f"{where}.localAuthorizationList[{i}]"
+            if v16:
+                key = token_key(require(entry, "idTag", str, ew))
+                info = optional(entry, "idTagInfo", Mapping, ew)
+            else:
+                key = token_key(require(entry, "idToken", Mapping, ew))
+                info = optional(entry, "idTokenInfo", Mapping, ew)
+            if info is not None:
+                require(info, "status", str, f"{ew}.info")
+            parsed.append((key, None if info is None else dict(info)))
+        return {"status": self._apply_list(version, update_type, parsed)}
 
     def expire_cache_before(self, when: datetime) -> int:
         """Drop cache entries last updated before ``when``; returns how many went."""

@@ -32,7 +32,16 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from ._common import FunctionsLocalError, FunctionsRemoteError, format_datetime, optional, parse_datetime, require
+from ._common import (
+    FunctionsLocalError,
+    FunctionsRemoteError,
+    format_datetime,
+    models_of,
+    optional,
+    parse_datetime,
+    require,
+    typed_request,
+)
 
 ATTRIBUTE_TYPES = ("Actual", "Target", "MinSet", "MaxSet")
 DATA_TYPES = ("string", "decimal", "integer", "dateTime", "boolean", "OptionList", "SequenceList", "MemberList")
@@ -77,6 +86,14 @@ class ComponentKey:
         return out
 
     @classmethod
+    def of(cls, component: Any) -> ComponentKey:
+        """From a typed ``ComponentType`` (2.0.1 / 2.1)."""
+        evse = component.evse
+        if evse is None:
+            return cls(component.name, component.instance)
+        return cls(component.name, component.instance, evse.id, evse.connector_id)
+
+    @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str = "component") -> ComponentKey:
         evse = optional(data, "evse", Mapping, where)
         return cls(
@@ -97,6 +114,11 @@ class VariableKey:
     def to_json(self) -> dict[str, Any]:
         """The OCPP JSON form."""
         return {"name": self.name} if self.instance is None else {"name": self.name, "instance": self.instance}
+
+    @classmethod
+    def of(cls, variable: Any) -> VariableKey:
+        """From a typed ``VariableType`` (2.0.1 / 2.1)."""
+        return cls(variable.name, variable.instance)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str = "variable") -> VariableKey:
@@ -248,6 +270,7 @@ class DeviceModel:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._vars: dict[tuple[ComponentKey, VariableKey], _Var] = {}
+        self._components: set[ComponentKey] = set()
         self._by_key16: dict[str, _Var] = {}
         self._events: deque[VariableChanged] = deque()
         self._load(_vars_of_template(template))
@@ -284,6 +307,7 @@ class DeviceModel:
                 if key in self._vars:
                     raise FunctionsLocalError(f"template defines {c.name}.{v.name} twice")
                 self._vars[key] = var
+                self._components.add(c)
                 if var.ocpp16_key is not None:
                     self._by_key16[var.ocpp16_key.lower()] = var
             db.execute("COMMIT")
@@ -356,57 +380,76 @@ class DeviceModel:
         var = self._vars.get((comp, variable))
         if var is not None:
             return "", var
-        if not any(c == comp for c, _ in self._vars):
+        if comp not in self._components:
             return "UnknownComponent", None
         return "UnknownVariable", None
 
-    def handle_get_variables(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """GetVariables request (JSON) -> response (JSON), one result per requested item, in order."""
-        items = require(payload, "getVariableData", list, "GetVariables")
+    def get_variables(self, request: Any) -> Any:
+        """GetVariables: a typed ``GetVariablesRequest`` (2.0.1 / 2.1) -> its typed response, one result per
+        requested item, in order."""
+        m = models_of(request)
         results = []
-        for i, item in enumerate(items):
-            where = f"GetVariables.getVariableData[{i}]"
-            comp = ComponentKey.from_json(require(item, "component", Mapping, where), f"{where}.component")
-            variable = VariableKey.from_json(require(item, "variable", Mapping, where), f"{where}.variable")
-            atype = optional(item, "attributeType", str, where) or "Actual"
-            result: dict[str, Any] = {"component": item["component"], "variable": item["variable"]}
-            if "attributeType" in item:
-                result["attributeType"] = atype
-            status, var = self._find(comp, variable)
+        for item in request.get_variable_data:
+            atype = item.attribute_type or "Actual"
+            status, var = self._find(ComponentKey.of(item.component), VariableKey.of(item.variable))
+            value = info = None
             if var is None:
-                result["attributeStatus"] = status
+                pass
             elif atype not in var.attributes:
-                result["attributeStatus"] = "NotSupportedAttributeType"
+                status = "NotSupportedAttributeType"
             elif var.attributes[atype].mutability == "WriteOnly":
-                result["attributeStatus"] = "Rejected"
-                result["attributeStatusInfo"] = {"reasonCode": "WriteOnly"}
+                status, info = "Rejected", m.StatusInfoType(reason_code="WriteOnly")
             else:
-                result["attributeStatus"] = "Accepted"
-                result["attributeValue"] = var.attributes[atype].value
-            results.append(result)
-        return {"getVariableResult": results}
+                status, value = "Accepted", var.attributes[atype].value
+            results.append(m.GetVariableResultType(attribute_status=status, component=item.component,
+                                                   variable=item.variable, attribute_type=item.attribute_type,
+                                                   attribute_value=value, attribute_status_info=info))
+        return m.GetVariablesResponse(get_variable_result=tuple(results))
 
-    def handle_set_variables(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """SetVariables request (JSON) -> response (JSON).  Accepted values are stored at once (reboot-required
+    def set_variables(self, request: Any) -> Any:
+        """SetVariables: typed request -> typed response.  Accepted values are stored at once (reboot-required
         ones as pending) and reported as :class:`VariableChanged` events."""
-        items = require(payload, "setVariableData", list, "SetVariables")
+        m = models_of(request)
         value_size = self._limit("DeviceDataCtrlr", "ConfigurationValueSize", 1000)
         results = []
-        for i, item in enumerate(items):
-            where = f"SetVariables.setVariableData[{i}]"
-            comp = ComponentKey.from_json(require(item, "component", Mapping, where), f"{where}.component")
-            variable = VariableKey.from_json(require(item, "variable", Mapping, where), f"{where}.variable")
-            atype = optional(item, "attributeType", str, where) or "Actual"
-            value = require(item, "attributeValue", str, where)
-            result: dict[str, Any] = {"component": item["component"], "variable": item["variable"]}
-            if "attributeType" in item:
-                result["attributeType"] = atype
-            status, reason = self._set(comp, variable, atype, value, value_size)
-            result["attributeStatus"] = status
-            if reason:
-                result["attributeStatusInfo"] = {"reasonCode": reason}
-            results.append(result)
-        return {"setVariableResult": results}
+        for item in request.set_variable_data:
+            status, reason = self._set(ComponentKey.of(item.component), VariableKey.of(item.variable),
+                                       item.attribute_type or "Actual", item.attribute_value, value_size)
+            results.append(m.SetVariableResultType(
+                attribute_status=status, component=item.component, variable=item.variable,
+                attribute_type=item.attribute_type,
+                attribute_status_info=m.StatusInfoType(reason_code=reason) if reason else None))
+        return m.SetVariablesResponse(set_variable_result=tuple(results))
+
+    def get_configuration(self, request: Any) -> Any:
+        """1.6 GetConfiguration: typed request -> typed response (see :meth:`handle_get_configuration`)."""
+        m = models_of(request)
+        out = self.handle_get_configuration({"key": list(request.key)} if request.key else {})
+        return m.GetConfigurationResponse(
+            configuration_key=tuple(m.KeyValue(key=e["key"], readonly=e["readonly"], value=e.get("value"))
+                                    for e in out.get("configurationKey", ())) or None,
+            unknown_key=tuple(out["unknownKey"]) if "unknownKey" in out else None)
+
+    def change_configuration(self, request: Any) -> Any:
+        """1.6 ChangeConfiguration: typed request -> typed response."""
+        return models_of(request).ChangeConfigurationResponse(
+            status=self._change16(request.key, request.value))
+
+    def _change16(self, key: str, value: str) -> str:
+        var = self._by_key16.get(key.lower())
+        if var is None:
+            return "NotSupported"
+        status, _ = self._set(var.component, var.variable, var.ocpp16_attribute, _from16(var, value), 500)
+        return status
+
+    def handle_get_variables(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """GetVariables from JSON (checked against the 2.0.1 schema) -> JSON: :meth:`get_variables` for callers
+        that hold a payload rather than a typed request."""
+        return dict(self.get_variables(typed_request("GetVariables", payload)).to_json())
+
+    def handle_set_variables(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """SetVariables from JSON (checked against the 2.0.1 schema) -> JSON: :meth:`set_variables`."""
+        return dict(self.set_variables(typed_request("SetVariables", payload)).to_json())
 
     def _set(self, comp: ComponentKey, variable: VariableKey, atype: str, value: str,
              value_size: int) -> tuple[str, str]:
@@ -480,6 +523,24 @@ class DeviceModel:
         require(payload, "requestId", int, "GetBaseReport")
         data = self.base_report(require(payload, "reportBase", str, "GetBaseReport"))
         return ({"status": "Accepted"} if data else {"status": "EmptyResultSet"}), data
+
+    def report(self, request: Any) -> list[dict[str, Any]]:
+        """The report data of a typed GetReport request (see :meth:`handle_get_report` for the filters)."""
+        chosen = list(self._vars.values())
+        if request.component_variable:
+            filters = [(cv.component, None if cv.variable is None else VariableKey.of(cv.variable))
+                       for cv in request.component_variable]
+            chosen = [v for v in chosen if any(_component_matches_typed(v.component, c) and
+                                               (vk is None or vk == v.variable) for c, vk in filters)]
+        if request.component_criteria:
+            chosen = self._with_criteria(chosen, request.component_criteria)
+        return self._report_data(chosen)
+
+    def _with_criteria(self, chosen: list[_Var], criteria: Sequence[str]) -> list[_Var]:
+        ok = {var.component for var in self._vars.values()
+              if var.variable.name in criteria and var.variable.instance is None
+              and "Actual" in var.attributes and var.attributes["Actual"].value.lower() == "true"}
+        return [v for v in chosen if v.component in ok]
 
     def handle_get_report(self, payload: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """GetReport -> (response, report data).  ``componentVariable`` entries without instance / EVSE / variable
@@ -561,11 +622,7 @@ class DeviceModel:
         """1.6 ChangeConfiguration: Accepted, Rejected, RebootRequired or NotSupported (unknown key)."""
         key = require(payload, "key", str, "ChangeConfiguration")
         value = require(payload, "value", str, "ChangeConfiguration")
-        var = self._by_key16.get(key.lower())
-        if var is None:
-            return {"status": "NotSupported"}
-        status, _ = self._set(var.component, var.variable, var.ocpp16_attribute, _from16(var, value), 500)
-        return {"status": status}
+        return {"status": self._change16(key, value)}
 
 
 # ---------------------------------------------------------------- helpers
@@ -577,6 +634,14 @@ def _n(x: int | None) -> int:
 
 def _with_value(a: Attribute, value: str) -> Attribute:
     return Attribute(type=a.type, value=value, mutability=a.mutability, persistent=a.persistent, constant=a.constant)
+
+
+def _component_matches_typed(comp: ComponentKey, wanted: Any) -> bool:
+    if comp.name != wanted.name or (wanted.instance is not None and wanted.instance != comp.instance):
+        return False
+    evse = wanted.evse
+    return evse is None or (evse.id == comp.evse_id and
+                            (evse.connector_id is None or evse.connector_id == comp.connector_id))
 
 
 def _component_matches(comp: ComponentKey, data: Mapping[str, Any]) -> bool:

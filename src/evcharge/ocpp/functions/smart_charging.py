@@ -31,7 +31,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from ._common import FunctionsLocalError, FunctionsRemoteError, format_datetime, optional, parse_datetime, require
+from ._common import (
+    FunctionsLocalError,
+    FunctionsRemoteError,
+    format_datetime,
+    models_of,
+    optional,
+    parse_datetime,
+    require,
+)
 
 DAY = 86_400
 WEEK = 7 * DAY
@@ -300,6 +308,47 @@ def profile_from_v201_json(data: Mapping[str, Any]) -> ChargingProfile:
                          optional(data, "transactionId", str, where))
 
 
+def _schedule_of(data: Any) -> ChargingSchedule:
+    """A typed ``ChargingSchedule(Type)`` (validated by the RPC core) as a :class:`ChargingSchedule`."""
+    start = data.start_schedule
+    rate = data.min_charging_rate
+    return ChargingSchedule(
+        unit=ChargingRateUnit(data.charging_rate_unit),
+        periods=tuple(SchedulePeriod(start_period=p.start_period, limit=float(p.limit), number_phases=p.number_phases,
+                                     phase_to_use=getattr(p, "phase_to_use", None))
+                      for p in data.charging_schedule_period),
+        start_schedule=None if start is None else parse_datetime(start, "startSchedule"),
+        duration=data.duration,
+        min_charging_rate=None if rate is None else float(rate),
+        id=getattr(data, "id", None),
+    )
+
+
+def _common_of(data: Any, purpose: ChargingProfilePurpose, pid: int, schedule: ChargingSchedule) -> ChargingProfile:
+    vf, vt, tx, rec = data.valid_from, data.valid_to, data.transaction_id, data.recurrency_kind
+    return ChargingProfile(
+        id=pid, stack_level=data.stack_level, purpose=purpose, kind=ChargingProfileKind(data.charging_profile_kind),
+        schedule=schedule, recurrency_kind=None if rec is None else RecurrencyKind(rec),
+        valid_from=None if vf is None else parse_datetime(vf, "validFrom"),
+        valid_to=None if vt is None else parse_datetime(vt, "validTo"),
+        transaction_id=None if tx is None else str(tx),
+    )
+
+
+def profile_of(data: Any) -> ChargingProfile:
+    """A typed charging profile of any version (1.6 ``CsChargingProfiles``, 2.x ``ChargingProfileType``, validated
+    by the RPC core) as a :class:`ChargingProfile`; :class:`UnsupportedProfileError` for the 2.1 kinds and purposes
+    this implementation does not apply."""
+    if hasattr(data, "charging_profile_id"):  # 1.6
+        return _common_of(data, _PURPOSE_16[data.charging_profile_purpose], data.charging_profile_id,
+                          _schedule_of(data.charging_schedule))
+    for value in (data.charging_profile_purpose, data.charging_profile_kind):
+        if value in _UNSUPPORTED_21:
+            raise UnsupportedProfileError(f"chargingProfile: {value} profiles are not supported")
+    return _common_of(data, ChargingProfilePurpose(data.charging_profile_purpose), data.id,
+                      _schedule_of(data.charging_schedule[0]))
+
+
 def profile_to_v201_json(p: ChargingProfile) -> dict[str, Any]:
     """A profile in the 2.0.1 ``ChargingProfileType`` JSON form (also how profiles are stored)."""
     sched: dict[str, Any] = {"chargingRateUnit": p.schedule.unit.value,
@@ -541,6 +590,55 @@ class SmartCharging:
         return CompositeSchedule(evse_id, start, duration, unit, tuple(periods))
 
     # ------------------------------------------------------------ message helpers
+
+    def set_charging_profile(self, request: Any, now: datetime) -> Any:
+        """SetChargingProfile: typed request (validated by the RPC core) -> typed response of its version."""
+        m = models_of(request)
+        if self.config.version == "1.6":
+            return m.SetChargingProfileResponse(
+                status=self.install(request.connector_id, profile_of(request.cs_charging_profiles), now).status)
+        try:
+            profile = profile_of(request.charging_profile)
+        except UnsupportedProfileError:
+            if self.config.version != "2.1":
+                raise
+            return m.SetChargingProfileResponse(status="Rejected",
+                                                status_info=m.StatusInfoType(reason_code="UnsupportedProfile"))
+        result = self.install(request.evse_id, profile, now)
+        return m.SetChargingProfileResponse(
+            status=result.status,
+            status_info=m.StatusInfoType(reason_code=result.reason[:20]) if result.reason else None)
+
+    def clear_charging_profile(self, request: Any) -> Any:
+        """ClearChargingProfile: typed request -> typed response."""
+        m = models_of(request)
+        if self.config.version == "1.6":
+            purpose = request.charging_profile_purpose
+            found = self.clear(profile_id=request.id, evse_id=request.connector_id,
+                               purpose=None if purpose is None else _PURPOSE_16[purpose],
+                               stack_level=request.stack_level)
+        else:
+            crit = request.charging_profile_criteria
+            purpose = None if crit is None else crit.charging_profile_purpose
+            found = self.clear(profile_id=request.charging_profile_id,
+                               evse_id=None if crit is None else crit.evse_id,
+                               purpose=None if purpose is None else ChargingProfilePurpose(purpose),
+                               stack_level=None if crit is None else crit.stack_level)
+        return m.ClearChargingProfileResponse(status="Accepted" if found else "Unknown")
+
+    def get_composite_schedule(self, request: Any, now: datetime) -> Any:
+        """GetCompositeSchedule: typed request -> typed response; the schedule starts at ``now``."""
+        m = models_of(request)
+        evse_id = request.connector_id if self.config.version == "1.6" else request.evse_id
+        unit = None if request.charging_rate_unit is None else ChargingRateUnit(request.charging_rate_unit)
+        if (not 0 <= evse_id <= self.config.evse_count or request.duration <= 0
+                or (unit is not None and unit not in self.config.allowed_units)):
+            return m.GetCompositeScheduleResponse(status="Rejected")
+        schedule = self.composite_schedule(evse_id, now.replace(microsecond=0), request.duration, unit)
+        # the composite schedule is computed here, not received: its JSON form is built once, as the response's
+        if self.config.version == "1.6":
+            return m.GetCompositeScheduleResponse.from_json({"status": "Accepted", **schedule.to_v16_json()})
+        return m.GetCompositeScheduleResponse.from_json({"status": "Accepted", "schedule": schedule.to_v201_json()})
 
     def handle_set_charging_profile(self, payload: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         """SetChargingProfile request (JSON) -> response (JSON), for the configured version."""

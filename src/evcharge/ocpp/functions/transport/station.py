@@ -35,7 +35,7 @@ from evcharge.ocpp.charge_point import ChargePoint
 from evcharge.ocpp.errors import OcppError
 from evcharge.ocpp.routing import on
 
-from .._common import from_timestamp
+from .._common import from_timestamp, models_of
 from ..authorization import Authorization, IdToken, Verdict
 from ..config import (
     authorization_config,
@@ -269,32 +269,32 @@ class Station(ChargePoint):
         self.transactions.set_online(False)
 
     # ------------------------------------------------------------ handlers: device model / configuration
+    # Every handler receives the typed request the RPC core built (validated once) and returns a typed response of
+    # the same version (``models_of(request)``); the session sends it.
 
     @on("GetVariables")
-    def _get_variables(self, request: Any) -> dict[str, Any]:
-        return self.device_model.handle_get_variables(request.to_json())
+    def _get_variables(self, request: Any) -> Any:
+        return self.device_model.get_variables(request)
 
     @on("SetVariables")
-    def _set_variables(self, request: Any) -> dict[str, Any]:
-        response = self.device_model.handle_set_variables(request.to_json())
+    def _set_variables(self, request: Any) -> Any:
+        response = self.device_model.set_variables(request)
         self._changed()
         return response
 
     @on("GetBaseReport")
-    def _get_base_report(self, request: Any) -> dict[str, Any]:
-        payload = request.to_json()
-        response, data = self.device_model.handle_get_base_report(payload)
-        if response["status"] == "Accepted":
-            self._spawn(self._notify_reports(payload["requestId"], data))
-        return response
+    def _get_base_report(self, request: Any) -> Any:
+        data = self.device_model.base_report(request.report_base)
+        if data:
+            self._spawn(self._notify_reports(request.request_id, data))
+        return models_of(request).GetBaseReportResponse(status="Accepted" if data else "EmptyResultSet")
 
     @on("GetReport")
-    def _get_report(self, request: Any) -> dict[str, Any]:
-        payload = request.to_json()
-        response, data = self.device_model.handle_get_report(payload)
-        if response["status"] == "Accepted":
-            self._spawn(self._notify_reports(payload["requestId"], data))
-        return response
+    def _get_report(self, request: Any) -> Any:
+        data = self.device_model.report(request)
+        if data:
+            self._spawn(self._notify_reports(request.request_id, data))
+        return models_of(request).GetReportResponse(status="Accepted" if data else "EmptyResultSet")
 
     async def _notify_reports(self, request_id: int, data: list[dict[str, Any]]) -> None:
         for message in self.device_model.notify_reports(request_id, data, from_timestamp(self._clock())):
@@ -305,20 +305,20 @@ class Station(ChargePoint):
                 return
 
     @on("GetConfiguration")
-    def _get_configuration(self, request: Any) -> dict[str, Any]:
-        return self.device_model.handle_get_configuration(request.to_json())
+    def _get_configuration(self, request: Any) -> Any:
+        return self.device_model.get_configuration(request)
 
     @on("ChangeConfiguration")
-    def _change_configuration(self, request: Any) -> dict[str, Any]:
-        response = self.device_model.handle_change_configuration(request.to_json())
+    def _change_configuration(self, request: Any) -> Any:
+        response = self.device_model.change_configuration(request)
         self._changed()
         return response
 
     # ------------------------------------------------------------ handlers: authorization
 
     @on("SendLocalList")
-    def _send_local_list(self, request: Any) -> dict[str, Any]:
-        response = self.authorization.handle_send_local_list(request.to_json())
+    def _send_local_list(self, request: Any) -> Any:
+        response = self.authorization.send_local_list(request)
         if self.ocpp_version != "1.6":
             with contextlib.suppress(OcppError):
                 self.device_model.set_local("LocalAuthListCtrlr", "Entries",
@@ -326,24 +326,24 @@ class Station(ChargePoint):
         return response
 
     @on("GetLocalListVersion")
-    def _get_local_list_version(self, request: Any) -> dict[str, Any]:
-        return self.authorization.handle_get_local_list_version(request.to_json())
+    def _get_local_list_version(self, request: Any) -> Any:
+        return self.authorization.get_local_list_version(request)
 
     @on("ClearCache")
-    def _clear_cache(self, request: Any) -> dict[str, Any]:
-        return self.authorization.clear_cache()
+    def _clear_cache(self, request: Any) -> Any:
+        return models_of(request).ClearCacheResponse(status=self.authorization.clear_cache()["status"])
 
     # ------------------------------------------------------------ handlers: smart charging
 
     @on("SetChargingProfile")
-    def _set_charging_profile(self, request: Any) -> dict[str, Any]:
-        response = self.smart_charging.handle_set_charging_profile(request.to_json(), from_timestamp(self._clock()))
+    def _set_charging_profile(self, request: Any) -> Any:
+        response = self.smart_charging.set_charging_profile(request, from_timestamp(self._clock()))
         self._profiles_changed()
         return response
 
     @on("ClearChargingProfile")
-    def _clear_charging_profile(self, request: Any) -> dict[str, Any]:
-        response = self.smart_charging.handle_clear_charging_profile(request.to_json())
+    def _clear_charging_profile(self, request: Any) -> Any:
+        response = self.smart_charging.clear_charging_profile(request)
         self._profiles_changed()
         return response
 
@@ -355,32 +355,30 @@ class Station(ChargePoint):
         self._wake.set()
 
     @on("GetCompositeSchedule")
-    def _get_composite_schedule(self, request: Any) -> dict[str, Any]:
-        return self.smart_charging.handle_get_composite_schedule(request.to_json(), from_timestamp(self._clock()))
+    def _get_composite_schedule(self, request: Any) -> Any:
+        return self.smart_charging.get_composite_schedule(request, from_timestamp(self._clock()))
 
     # ------------------------------------------------------------ handlers: remote start / stop
 
     @on("RequestStartTransaction")
-    def _request_start_transaction(self, request: Any) -> dict[str, Any]:
-        payload = request.to_json()
-        evse_id = int(payload.get("evseId", 1))
+    def _request_start_transaction(self, request: Any) -> Any:
+        m = models_of(request)
+        evse_id = 1 if request.evse_id is None else request.evse_id
         if not 1 <= evse_id <= self.evse_count:
-            return {"status": "Rejected"}
-        response: dict[str, Any] = {"status": "Accepted"}
-        running = self.transactions.transaction_ref(evse_id)
-        if running is not None:
-            response["transactionId"] = running
-        self._spawn(self._remote_start(evse_id, payload["idToken"], int(payload["remoteStartId"])))
-        return response
+            return m.RequestStartTransactionResponse(status="Rejected")
+        # the token goes out again in Authorize / TransactionEvent payloads: its JSON form is what they carry
+        self._spawn(self._remote_start(evse_id, request.id_token.to_json(), request.remote_start_id))
+        return m.RequestStartTransactionResponse(status="Accepted",
+                                                 transaction_id=self.transactions.transaction_ref(evse_id))
 
     @on("RemoteStartTransaction")
-    def _remote_start_transaction(self, request: Any) -> dict[str, Any]:
-        payload = request.to_json()
-        evse_id = int(payload.get("connectorId", 1))
+    def _remote_start_transaction(self, request: Any) -> Any:
+        m = models_of(request)
+        evse_id = 1 if request.connector_id is None else request.connector_id
         if not 1 <= evse_id <= self.evse_count:
-            return {"status": "Rejected"}
-        self._spawn(self._remote_start(evse_id, payload["idTag"], None))
-        return {"status": "Accepted"}
+            return m.RemoteStartTransactionResponse(status="Rejected")
+        self._spawn(self._remote_start(evse_id, request.id_tag, None))
+        return m.RemoteStartTransactionResponse(status="Accepted")
 
     async def _remote_start(self, evse_id: int, token: IdToken, remote_start_id: int | None) -> None:
         must_authorize = True
@@ -392,23 +390,23 @@ class Station(ChargePoint):
             self.charger_event(Authorized(evse_id, token, remote_start_id))
 
     @on("RequestStopTransaction")
-    def _request_stop_transaction(self, request: Any) -> dict[str, Any]:
-        tx_id = request.to_json()["transactionId"]
+    def _request_stop_transaction(self, request: Any) -> Any:
+        m = models_of(request)
         for evse_id in range(1, self.evse_count + 1):
-            if self.transactions.transaction_ref(evse_id) == tx_id:
+            if self.transactions.transaction_ref(evse_id) == request.transaction_id:
                 self.charger_event(StopRequested(evse_id, "Remote"))
-                return {"status": "Accepted"}
-        return {"status": "Rejected"}
+                return m.RequestStopTransactionResponse(status="Accepted")
+        return m.RequestStopTransactionResponse(status="Rejected")
 
     @on("RemoteStopTransaction")
-    def _remote_stop_transaction(self, request: Any) -> dict[str, Any]:
-        tx_id = request.to_json()["transactionId"]
+    def _remote_stop_transaction(self, request: Any) -> Any:
+        m = models_of(request)
         for evse_id in range(1, self.evse_count + 1):
             ref = self.transactions.transaction_ref(evse_id)
-            if ref is not None and self.queue.transaction_id_of(ref) == tx_id:
+            if ref is not None and self.queue.transaction_id_of(ref) == request.transaction_id:
                 self.charger_event(StopRequested(evse_id, "Remote"))
-                return {"status": "Accepted"}
-        return {"status": "Rejected"}
+                return m.RemoteStopTransactionResponse(status="Accepted")
+        return m.RemoteStopTransactionResponse(status="Rejected")
 
 
 async def _wait(event: asyncio.Event, timeout: float | None) -> None:
