@@ -718,3 +718,18 @@ def test_cores_have_the_library_shape() -> None:
 
     assert isinstance(YetiProtocol(), WireCore)
     assert isinstance(Pn532Reader(), WireCore)
+
+
+@pytest.mark.fuzz
+@given(st.lists(st.binary(min_size=1, max_size=120), max_size=12))
+def test_any_payload_in_a_good_frame_is_handled_or_refused(payloads: list[bytes]) -> None:
+    """Frames with a valid CRC around random payloads: the protobuf parser and the handlers see them all."""
+    core = _ready_core()
+    for i, payload in enumerate(payloads):
+        try:
+            core.receive_data(encode_frame(payload), 2.0 + 0.01 * i)
+        except UnsupportedFirmwareError:  # a random keep-alive naming firmware 1.x or no version: refused, once
+            assert core.state is YetiState.UNSUPPORTED
+    while core.next_event() is not None:
+        pass
+    assert core.frame_stats.frames >= len(payloads)
