@@ -17,7 +17,6 @@ GET        /api/transactions/{n}                   one transaction and its meter
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from typing import Any
 
@@ -73,7 +72,7 @@ class AdminApi:
                 status = body.get("status", "Accepted")
                 if status not in _TOKEN_STATUS:
                     return 400, {"error": f"status is one of {', '.join(_TOKEN_STATUS)}"}
-                token = TokenRecord(id_token=id_token, type=str(body.get("type", "")), status=status,
+                token = TokenRecord(id_token=id_token, token_type=str(body.get("type", "")), status=status,
                                     expiry=body.get("expiry"), group_id=body.get("group_id"))
                 await store.put_token(token)
                 return 200, _token(token)
@@ -140,8 +139,6 @@ class AdminApi:
             return 400, {"error": f"the request breaks the schema: {exc}"}
         except NotConnectedError:
             return 404, {"error": f"{identity} disconnected"}
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # an invalid answer of the station
             return 502, {"error": f"{type(exc).__name__}: {exc}"}
         return 200, {"result": result.to_json() if hasattr(result, "to_json") else result}
@@ -161,11 +158,12 @@ class AdminApi:
                 {"idTag": t.id_token[:20], "idTagInfo": decide(t, now).v16()} for t in tokens]}
         else:
             payload = {"versionNumber": version, "updateType": "Full", "localAuthorizationList": [
-                {"idToken": {"idToken": t.id_token, "type": t.type or "ISO14443"},
+                {"idToken": {"idToken": t.id_token, "type": t.token_type or "ISO14443"},
                  "idTokenInfo": decide(t, now).v201()} for t in tokens]}
         status, answer = await self._call(identity, {"action": "SendLocalList", "payload": payload})
         return status, {"version": version, **answer}
 
 
 def _token(t: TokenRecord) -> dict[str, Any]:
-    return {"id_token": t.id_token, "type": t.type, "status": t.status, "expiry": t.expiry, "group_id": t.group_id}
+    return {"id_token": t.id_token, "type": t.token_type, "status": t.status, "expiry": t.expiry,
+            "group_id": t.group_id}

@@ -70,20 +70,17 @@ def _ssl(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-
+    from evcharge.csms.transport import loop
     from evcharge.errors import require
 
     require("websockets", "csms", feature="evcharge csms")
     try:
-        return asyncio.run(_main(args))
+        return loop.run(lambda: _main(args))
     except KeyboardInterrupt:
         return EXIT_OK
 
 
 async def _main(args: argparse.Namespace) -> int:
-    import asyncio
-
     from evcharge.csms import CsmsServer, CsmsSettings, ServerConfig, open_store
     from evcharge.csms.pki import CertificateAuthority
     from evcharge.ocpp.errors import LocalProtocolError
@@ -130,8 +127,10 @@ async def _main(args: argparse.Namespace) -> int:
         urls["admin"] = f"http://{args.host}:{server.ports['admin']}/api/"
     _print(event="listening", versions=list(versions), db=args.db if "://" not in args.db else args.db.split("@")[-1],
            **urls)
+    from evcharge.csms.transport.loop import forever
+
     try:
-        await asyncio.Future()
+        await forever()
     finally:
         await _quiet_stop(server)
         print("stopped", file=sys.stderr)

@@ -20,15 +20,16 @@ from evcharge.csms.store import MeterValueRecord, StationRecord, Store, Transact
 from evcharge.ocpp.csms import Csms, CsmsHandler, after
 from evcharge.ocpp.routing import on
 
-__all__ = ["CsmsService", "CsmsSettings", "Handler16", "Handler201", "energy_wh", "meter_records"]
+__all__ = ["CertificateChecker", "CsmsService", "CsmsSettings", "Handler16", "Handler201", "OcspRelay",
+           "StationHandler", "energy_wh", "meter_records"]
 
 log = logging.getLogger("evcharge.csms")
 
 ENERGY = "Energy.Active.Import.Register"
 
-#: Checks 15118 certificate hash data (OCSP): ``(hash_data) -> "Good" | "Revoked" | "Unknown" | "Failed"``.
+#: Checks 15118 certificate hash data by OCSP, ``(hash_data) -> "Good" | "Revoked" | "Unknown" | "Failed"``.
 CertificateChecker = Callable[[dict[str, Any]], Awaitable[str]]
-#: OCSP relay of GetCertificateStatus: ``(ocsp_request_data) -> (status, base64 DER OCSP response | None)``.
+#: Relays GetCertificateStatus to OCSP, ``(ocsp_request_data) -> (status, base64 DER OCSP response | None)``.
 OcspRelay = Callable[[dict[str, Any]], Awaitable[tuple[str, str | None]]]
 
 
@@ -38,7 +39,7 @@ class CsmsSettings:
 
     heartbeat_interval: int = 300  #: the interval of an Accepted BootNotification
     pending_interval: int = 30  #: the retry interval of a Pending or Rejected one
-    auto_register: bool = True  #: an unknown station is registered at its first boot (else: Rejected)
+    auto_register: bool = True  #: register an unknown station at its first boot (otherwise it is Rejected)
     accept_unknown_tokens: bool = False  #: tokens not in the store are Accepted (else Unknown / Invalid)
     price_per_kwh: float | None = None  #: with a price, an Ended transaction's answer carries totalCost
     max_power_w: float = 22_000.0  #: the most the CSMS grants to a NotifyEVChargingNeeds
@@ -186,7 +187,9 @@ class CsmsService:
         return True
 
 
-class _Base(CsmsHandler):
+class StationHandler(CsmsHandler):
+    """What 1.6 and 2.0.1 share: heartbeat, certificate signing, acknowledgements."""
+
     def __init__(self, identity: str, csms: Csms, service: CsmsService) -> None:
         super().__init__(identity, csms)
         self.service = service
@@ -235,7 +238,7 @@ class _Base(CsmsHandler):
         return self.answer(type(request).__name__.removesuffix("Request"), {})
 
 
-class Handler201(_Base):
+class Handler201(StationHandler):
     """OCPP 2.0.1 and 2.1."""
 
     def __init__(self, identity: str, csms: Csms, service: CsmsService) -> None:
@@ -406,7 +409,7 @@ class Handler201(_Base):
         return self.answer("DataTransfer", {"status": "UnknownVendorId"})
 
 
-class Handler16(_Base):
+class Handler16(StationHandler):
     """OCPP 1.6 (with the security extension)."""
 
     @on("BootNotification")

@@ -18,7 +18,7 @@ from typing import Any
 
 from evcharge.errors import require
 
-__all__ = ["OcspChecker", "build_request", "read_response"]
+__all__ = ["OcspChecker", "Poster", "build_request", "read_response"]
 
 _HASHES = ("SHA256", "SHA384", "SHA512")
 

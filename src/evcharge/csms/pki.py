@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from evcharge.errors import require
 
 __all__ = ["CertificateAuthority", "ContractCertificateProvider", "ContractResponse", "CsrRefused",
-           "StaticContractProvider"]
+           "IssuedCertificate", "StaticContractProvider"]
 
 
 class CsrRefused(ValueError):
@@ -28,6 +28,8 @@ class CsrRefused(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class IssuedCertificate:
+    """A certificate the CA issued."""
+
     serial: str  #: hex
     pem_chain: str  #: the new certificate, then the CA's
 

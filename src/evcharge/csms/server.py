@@ -44,7 +44,7 @@ class ServerConfig:
     tls_port: int | None = None  #: ``wss://`` for profiles 2 and 3 (needs ``ssl_context``)
     ssl_context: ssl.SSLContext | None = None  #: the server certificate; ``CERT_OPTIONAL`` asks for client ones
     admin_host: str = "127.0.0.1"
-    admin_port: int | None = 9080  #: the HTTP admin API (``None``: none)
+    admin_port: int | None = 9080  #: the HTTP admin API (``None`` for none)
     admin_token: str | None = None  #: the bearer token of the admin API
     versions: tuple[str, ...] = ("2.0.1", "2.1", "1.6")  #: preferred first
     duplicate_connection: Literal["replace", "keep"] = "replace"
@@ -70,7 +70,7 @@ def open_store(url: str) -> Store:
 
 
 class CsmsServer:
-    """Runs the reference CSMS; :attr:`csms` is the OCPP role, :attr:`service` its decisions."""
+    """Runs the reference CSMS; :attr:`csms` is the OCPP role, ``service`` its decisions."""
 
     def __init__(self, config: ServerConfig, store: Store, *, trace: Trace | None = None) -> None:
         self.config = config
@@ -78,7 +78,7 @@ class CsmsServer:
         self.service = CsmsService(store, config.settings)
         self.trace = trace
         self._servers: list[Any] = []
-        self.ports: dict[str, int] = {}  #: the ports bound: "ws", "wss", "admin"
+        self.ports: dict[str, int] = {}  #: the ports bound, by endpoint ("ws", "wss", "admin")
 
     @property
     def csms(self) -> Csms:

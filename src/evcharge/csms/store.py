@@ -24,7 +24,7 @@ class StationRecord:
     id: str
     password_hash: str | None = None
     min_profile: int = 0
-    boot_status: str = "Accepted"  #: the BootNotification answer: Accepted, Pending or Rejected
+    boot_status: str = "Accepted"  #: what BootNotification answers (Accepted, Pending or Rejected)
     vendor: str | None = None
     model: str | None = None
     serial: str | None = None
@@ -38,7 +38,7 @@ class TokenRecord:
     """An identifier token: its status, expiry (OCPP date-time) and group."""
 
     id_token: str
-    type: str = ""  #: 2.0.1 IdTokenEnumType; empty for 1.6 idTags (any type matches)
+    token_type: str = ""  #: 2.0.1 IdTokenEnumType; empty for 1.6 idTags (any type matches)
     status: str = "Accepted"
     expiry: str | None = None
     group_id: str | None = None
@@ -117,6 +117,7 @@ MIGRATIONS: tuple[str, ...] = (
 _TX_FIELDS = tuple(f.name for f in fields(TransactionRecord))
 _STATION_FIELDS = tuple(f.name for f in fields(StationRecord))
 _TOKEN_FIELDS = tuple(f.name for f in fields(TokenRecord))
+_TOKEN_COLUMNS = {"token_type": "type"}  # the field's column name where they differ
 
 
 class Store:
@@ -239,20 +240,25 @@ class SqlStore(Store):
     async def get_token(self, id_token: str, type_: str) -> TokenRecord | None:
         rows = await self._fetch("SELECT * FROM tokens WHERE id_token = ? AND (type = ? OR type = '') "
                                  "ORDER BY type DESC", (id_token, type_))
-        return TokenRecord(**{k: rows[0][k] for k in _TOKEN_FIELDS}) if rows else None
+        return self._token(rows[0]) if rows else None
+
+    @staticmethod
+    def _token(row: Mapping[str, Any]) -> TokenRecord:
+        return TokenRecord(**{k: row[_TOKEN_COLUMNS.get(k, k)] for k in _TOKEN_FIELDS})
 
     async def put_token(self, token: TokenRecord) -> None:
         await self._execute(
             "INSERT INTO tokens (id_token, type, status, expiry, group_id) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (id_token, type) DO UPDATE SET status = EXCLUDED.status, expiry = EXCLUDED.expiry, "
-            "group_id = EXCLUDED.group_id", (token.id_token, token.type, token.status, token.expiry, token.group_id))
+            "group_id = EXCLUDED.group_id",
+            (token.id_token, token.token_type, token.status, token.expiry, token.group_id))
 
     async def delete_token(self, id_token: str, type_: str) -> bool:
         return await self._execute("DELETE FROM tokens WHERE id_token = ? AND type = ?", (id_token, type_)) > 0
 
     async def list_tokens(self) -> list[TokenRecord]:
         rows = await self._fetch("SELECT * FROM tokens ORDER BY id_token, type")
-        return [TokenRecord(**{k: r[k] for k in _TOKEN_FIELDS}) for r in rows]
+        return [self._token(r) for r in rows]
 
     # -- transactions ------------------------------------------------------------------------------
 

@@ -57,6 +57,8 @@ HEADER_LENGTH = 8
 DEFAULT_MAX_PAYLOAD = 65536
 
 _HEADER = struct.Struct(">BBHI")
+_new = object.__new__
+_set = object.__setattr__
 
 #: every payload type of DIN 70121, ISO 15118-2 and ISO 15118-20
 KNOWN_PAYLOAD_TYPES: frozenset[int] = frozenset(int(p) for p in PayloadType)
@@ -200,9 +202,16 @@ class V2gtpFramer:
         """Feed a chunk. Raises :class:`V2gtpError` as soon as a header fails a check."""
         if self._error is not None:
             raise self._error
-        if data:
+        if not data:
+            return
+        if self._buffer:
             self._buffer += data
-            self._parse()
+            consumed = self._parse(self._buffer)
+            del self._buffer[:consumed]
+        else:  # the common case: the chunk starts at a message boundary; slice it without copying twice
+            consumed = self._parse(bytes(data))
+            if consumed < len(data):
+                self._buffer = bytearray(data[consumed:])
 
     def next_message(self) -> V2gtpMessage | None:
         """The next whole message, or ``None``."""
@@ -215,31 +224,39 @@ class V2gtpFramer:
         out, self._messages = self._messages, []
         return out
 
-    def _parse(self) -> None:
-        buf = self._buffer
+    def _parse(self, buf: bytes | bytearray) -> int:
+        """Take every whole message out of ``buf``; return how many bytes were consumed."""
         pos = 0
         end = len(buf)
         out = self._messages
+        allowed = self._allowed
+        limit = self._max_payload
+        unpack = _HEADER.unpack_from
+        need_type = self._need_type
+        need_length = self._need_length
         try:
             while True:
-                if self._need_type < 0:
+                if need_type < 0:
                     if end - pos < HEADER_LENGTH:
                         break
-                    version, inverse, payload_type, length = _HEADER.unpack_from(buf, pos)
-                    _check(version, inverse, payload_type, length, self._allowed, self._max_payload)
+                    version, inverse, need_type, need_length = unpack(buf, pos)
+                    if not (version == VERSION and inverse == INVERSE_VERSION and need_type in allowed
+                            and need_length <= limit):
+                        _check(version, inverse, need_type, need_length, allowed, limit)
                     pos += HEADER_LENGTH
-                    self._need_type = payload_type
-                    self._need_length = length
-                if end - pos < self._need_length:
+                if end - pos < need_length:
                     break
-                stop = pos + self._need_length
-                out.append(V2gtpMessage(payload_type=self._need_type, payload=bytes(buf[pos:stop])))
+                stop = pos + need_length
+                message = _new(V2gtpMessage)  # the dataclass __init__, without its keyword-call cost
+                _set(message, "payload_type", need_type)
+                _set(message, "payload", bytes(buf[pos:stop]))
+                out.append(message)
                 pos = stop
-                self._need_type = -1
+                need_type = -1
         except V2gtpError as exc:
             self._error = exc
             self._buffer = bytearray()
             raise
-        finally:
-            if pos and self._error is None:
-                del buf[:pos]
+        self._need_type = need_type
+        self._need_length = need_length
+        return pos

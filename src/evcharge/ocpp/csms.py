@@ -26,10 +26,10 @@ from __future__ import annotations
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from evcharge.ocpp.errors import LocalProtocolError
-from evcharge.ocpp.routing import Peer
+from evcharge.ocpp.routing import HandlerT, Peer
 from evcharge.ocpp.rpc import RpcConfig, VersionModule
 
 __all__ = ["AfterHook", "Csms", "CsmsConfig", "CsmsHandler", "CsmsSecurity", "HandlerFactory", "HandshakeInfo",
@@ -81,7 +81,7 @@ class CsmsSecurity:
     check_password: PasswordCheck | None = None
     ssl_context: ssl.SSLContext | None = None
     verify_cn: bool = True
-    profiles: tuple[int, ...] = ()  #: the profiles served on this endpoint; empty: ``(profile,)``
+    profiles: tuple[int, ...] = ()  #: the profiles served on this endpoint (``(profile,)`` when empty)
     minimum_profile: MinimumProfile | None = None
 
     def __post_init__(self) -> None:
@@ -120,11 +120,11 @@ class CsmsConfig:
     close_timeout: float = 10.0  #: seconds a closing handshake may take before the TCP connection is dropped
     compression: bool = False  #: permessage-deflate (costs ~40 KiB per connection)
     max_message_size: int = 2**20
-    #: a client offering none of ``versions``: ``"refuse"`` answers HTTP 400 to its handshake, ``"accept-close"``
-    #: completes the handshake and closes the websocket with 1002 (what some CSMSs do)
+    #: what happens to a client offering none of ``versions``; ``"refuse"`` answers HTTP 400 to its handshake,
+    #: ``"accept-close"`` completes the handshake and closes the websocket with 1002 (what some CSMSs do)
     no_subprotocol: Literal["refuse", "accept-close"] = "refuse"
-    #: a second connection of a connected identity: ``"replace"`` closes the older one, ``"keep"`` refuses the new
-    #: one (HTTP 409 during the handshake)
+    #: what happens to a second connection of a connected identity; ``"replace"`` closes the older one, ``"keep"``
+    #: refuses the new one (HTTP 409 during the handshake)
     duplicate_connection: Literal["replace", "keep"] = "replace"
 
     def __post_init__(self) -> None:
@@ -144,11 +144,10 @@ class CsmsConfig:
 
 #: An after-answer hook, ``(self, request, response)``, plain or ``async``.
 AfterHook = Callable[..., Any]
-_AfterT = TypeVar("_AfterT", bound=AfterHook)
 _AFTER = "__ocpp_after__"
 
 
-def after(*actions: str) -> Callable[[_AfterT], _AfterT]:
+def after(*actions: str) -> Callable[[HandlerT], HandlerT]:
     """Mark a method of a :class:`CsmsHandler` to run once the answer to an incoming ``actions`` CALL is written.
 
     The method receives the typed request and the response the handler returned; it runs in its own task after
@@ -159,7 +158,7 @@ def after(*actions: str) -> Callable[[_AfterT], _AfterT]:
     if not actions:
         raise TypeError("after() needs at least one action")
 
-    def mark(func: _AfterT) -> _AfterT:
+    def mark(func: HandlerT) -> HandlerT:
         previous: tuple[str, ...] = getattr(func, _AFTER, ())
         setattr(func, _AFTER, previous + tuple(str(a) for a in actions))
         return func
