@@ -181,3 +181,50 @@ async def _unanswered_discovery() -> SdpDiscovered | SdpFailed:
 def test_discovery_gives_up_after_max_requests() -> None:
     result = asyncio.run(_unanswered_discovery())
     assert isinstance(result, SdpFailed) and result.requests_sent == 5
+
+
+async def _buggy_engine() -> tuple[list[Any], list[Any], BaseException | None]:
+    from evcharge.iso15118.handover import HandOver
+
+    from .engines import EchoEngine
+
+    class Buggy(EchoEngine):
+        def receive_payload(self, payload_type: int, payload: bytes, now: float) -> None:
+            raise ValueError("engine bug")
+
+    secc_events: list[Any] = []
+    errors: list[BaseException | None] = []
+
+    def make(info: ConnectionInfo) -> SeccSession:
+        def factory(handover: HandOver) -> Buggy:
+            return Buggy(handover, role="secc")
+
+        return SeccSession(SeccSessionConfig(), {p: factory for p in AppProtocol}, now=info.now)
+
+    async def handler(conn: V2gConnection) -> None:
+        async for event in conn.events():
+            secc_events.append(event)
+        errors.append(conn.error)
+
+    server = await start_secc_server(make, handler=handler, host=LOOPBACK, port=0)
+    try:
+        conn = await connect_evcc(make_evcc, host=LOOPBACK, port=server.port)
+        evcc_events = await asyncio.wait_for(_collect(conn), 5)
+        for _ in range(50):
+            if errors:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await server.close()
+    return secc_events, evcc_events, errors[0] if errors else None
+
+
+async def _collect(conn: V2gConnection) -> list[Any]:
+    return [e async for e in conn.events()]
+
+
+def test_an_engine_bug_closes_the_connection_without_a_hang() -> None:
+    secc_events, evcc_events, error = asyncio.run(_buggy_engine())
+    assert isinstance(error, ValueError)
+    assert isinstance(evcc_events[-1], SessionClosed)  # the car saw the connection close
+    assert isinstance(secc_events[0], ProtocolNegotiated)

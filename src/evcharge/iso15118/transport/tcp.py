@@ -185,6 +185,10 @@ class V2gConnection:
                     except RemoteProtocolError as exc:
                         self.error = exc
                         log.warning("V2G session with %s: %s", self.peer, exc)
+        except Exception as exc:  # a bug in an engine or the application: one log line, the connection closed
+            self.error = exc
+            log.error("V2G session with %s ended by an internal error: %r", self.peer, exc, exc_info=log.isEnabledFor(
+                logging.DEBUG))
         finally:
             read.cancel()
             with contextlib.suppress(BaseException):
@@ -276,9 +280,10 @@ async def start_secc_server(
         )
         try:
             session = make_session(info)
-        except Exception:
+        except Exception as exc:
+            log.error("V2G connection from %s refused: the session could not be made: %r", info.peer, exc)
             writer.close()
-            raise
+            return
         conn = V2gConnection(session, reader, writer)
         holder[0].connections.add(conn)
         task = conn.start()
