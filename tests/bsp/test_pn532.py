@@ -209,7 +209,7 @@ def test_reader_without_retry_limit_waits_for_the_card() -> None:
 
 def test_reader_over_a_pty() -> None:
     pytest.importorskip("serial")
-    from evcharge.bsp.yak.transport import Pn532SerialReader
+    from evcharge.bsp.yak.transport.serial import Pn532SerialReader
 
     sim = Pn532Simulator()
     with PtySimulator(sim) as pty, Pn532SerialReader(pty.port, Pn532Config(poll_interval=0.1)) as reader:

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import pytest
 
 from evcharge.bsp.errors import LocalProtocolError, RemoteProtocolError
-from evcharge.bsp.yak.gpio import GpioLine, GpioResetLine, GpioUnavailableError, gpio_chips
 from evcharge.bsp.yak.meter import (
     SDM630,
     MeterMap,
@@ -26,6 +25,7 @@ from evcharge.bsp.yak.meter import (
     ValueFormat,
 )
 from evcharge.bsp.yak.profile import RASPBERRY_PI, YAK, get_profile
+from evcharge.bsp.yak.transport.gpio import GpioLine, GpioResetLine, GpioUnavailableError, gpio_chips
 
 pymodbus = pytest.importorskip("pymodbus")
 

@@ -40,7 +40,7 @@ def test_a_command_names_the_extra(blocked: tuple[str, ...], args: tuple[str, ..
                    "from evcharge.ocpp.csms import Csms, CsmsConfig, CsmsHandler;"
                    "from evcharge.ocpp.transport.websocket import serve_csms;"
                    "asyncio.run(serve_csms(Csms(CsmsConfig(versions=(v201,)), CsmsHandler), '127.0.0.1', 0))", "ocpp"),
-    ("serial", "from evcharge.bsp.yak.transport import Pn532SerialReader; Pn532SerialReader('/dev/null').open()",
+    ("serial", "from evcharge.bsp.yak.transport.serial import Pn532SerialReader; Pn532SerialReader('/dev/null').open()",
      "bsp"),
     ("pymodbus", "from evcharge.bsp.yak.meter import ModbusMeterReader; ModbusMeterReader.serial('/dev/null')",
      "bsp"),

@@ -231,7 +231,7 @@ def _monitor(args: argparse.Namespace, out: TextIO) -> int:
 
     reset_line: ResetLine | None = None
     if args.reset_gpio:
-        from evcharge.bsp.yak.gpio import GpioLine, GpioResetLine
+        from evcharge.bsp.yak.transport.gpio import GpioLine, GpioResetLine
 
         chip, _, offset = args.reset_gpio.rpartition(":")
         reset_line = GpioResetLine(GpioLine(chip, int(offset)))
@@ -292,7 +292,7 @@ def _rfid_simulate(args: argparse.Namespace, out: TextIO) -> int:
 
 def _rfid(args: argparse.Namespace, out: TextIO) -> int:
     from evcharge.bsp.yak.pn532 import CardDetected, CardRemoved
-    from evcharge.bsp.yak.transport import Pn532SerialReader
+    from evcharge.bsp.yak.transport.serial import Pn532SerialReader
 
     end = _deadline(args.duration)
     try:

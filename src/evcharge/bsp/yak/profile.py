@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evcharge.bsp.yak.gpio import GpioLine
+from evcharge.bsp.yak.transport.gpio import GpioLine
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,7 +4,7 @@
 thread that reads the port, runs the core's timers and writes what the core wants sent.  It implements
 :class:`~evcharge.bsp.interface.BoardSupport`: commands go in through :meth:`YetiSerialDriver.send`, events are
 queued and read with :meth:`YetiSerialDriver.next_event` (optionally blocking).  The optional ``reset_line``
-(e.g. :class:`evcharge.bsp.yak.gpio.GpioResetLine`) is pulsed before start-up; without one the core sends the
+(e.g. :class:`evcharge.bsp.yak.transport.gpio.GpioResetLine`) is pulsed before start-up; without one the core sends the
 reset message.
 """
 
