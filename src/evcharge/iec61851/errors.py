@@ -4,7 +4,7 @@ The pilot has no byte-level peer: what the vehicle "says" is a measured voltage,
 makes no sense is reported as a fault (:class:`~evcharge.iec61851.events.FaultRaised`), never raised.
 So the exceptions here are local ones: :class:`LocalProtocolError` (the application asked for something
 the standard or the current state does not allow) and :class:`ActionsRefused` (the board refused some
-of the charger's actions).  Both are :class:`evcharge.errors.LocalProtocolError`, so one ``except``
+of the charger's actions).  Both are ``evcharge.errors.LocalProtocolError``, so one ``except``
 catches misuse across the library.
 """
 

@@ -14,7 +14,7 @@ reads what the charger drives on the pilot, and decides how much current it draw
 * ``SetDiodeFault(fault=True)`` simulates a shorted diode (the simulated line then shows it on the low level).
 
 Commands go in through :meth:`Vehicle.send` (``vehicle.send(PlugIn(), now)``), what the charger drives
-through :meth:`Vehicle.receive_pilot`; the vehicle has the house shape of :class:`evcharge.sansio.Core`.
+through :meth:`Vehicle.receive_pilot`; the vehicle has the house shape of ``evcharge.sansio.Core``.
 """
 
 from __future__ import annotations
@@ -117,7 +117,10 @@ class Vehicle:
     # ------------------------------------------------------------------ the driver's (or test's) wishes
 
     def send(self, command: VehicleCommand, now: float) -> None:
-        """One command (:data:`~.events.VehicleCommand`); raises :class:`LocalProtocolError` when it does not fit."""
+        """One command (:data:`~.events.VehicleCommand`).
+
+        :raises evcharge.iec61851.errors.LocalProtocolError: the command does not fit the present state.
+        """
         match command:
             case PlugIn():
                 self._plug_in(now)

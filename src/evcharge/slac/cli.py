@@ -13,7 +13,6 @@ imported on the way there (the raw socket is a plain ``AF_PACKET`` socket, no sc
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import random
 import sys
@@ -59,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from evcharge.slac.events import Matched, SlacEvent, SlacFailed
     from evcharge.slac.evse import EvseSlac
     from evcharge.slac.pev import PevSlac
-    from evcharge.slac.transport.asyncio import SlacDriver
+    from evcharge.slac.transport.asyncio import SlacDriver, run_driver
     from evcharge.slac.transport.rawsocket import RawSocketLink
 
     if args.role == "modem":
@@ -107,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         linger = args.linger if args.role == "evse" else 0.0
-        result = asyncio.run(driver.run(timeout=args.timeout, linger=linger, on_started=ready))
+        result = run_driver(driver, timeout=args.timeout, linger=linger, on_started=ready)
     finally:
         link.close()
     if isinstance(result, Matched):  # the EVSE may have matched again while it lingered (the PEV restarted)
@@ -148,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_modem(args: argparse.Namespace) -> int:
     from evcharge.slac.emulator import ModemConfig
-    from evcharge.slac.transport.asyncio import ModemBridge
+    from evcharge.slac.transport.asyncio import ModemBridge, run_bridge
     from evcharge.slac.transport.rawsocket import RawSocketLink
 
     if not args.line_iface:
@@ -165,7 +164,7 @@ def _run_modem(args: argparse.Namespace) -> int:
     print(f"evcharge slac modem: listening on {args.iface} <-> {args.line_iface}", file=sys.stderr, flush=True)
     _touch(args.ready_file)
     try:
-        asyncio.run(bridge.run(timeout=args.timeout))
+        run_bridge(bridge, timeout=args.timeout)
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,4 +1,4 @@
-"""Errors of the SLAC stack, rooted in :mod:`evcharge.errors`.
+"""Errors of the SLAC stack, rooted in ``evcharge.errors``.
 
 ``LocalProtocolError`` means the application misused the API (a command in the wrong state, a
 field value that does not fit its bytes).  ``RemoteProtocolError`` means a frame from the medium
@@ -8,7 +8,7 @@ machines never let a ``RemoteProtocolError`` escape: a bad frame is ignored (and
 protocol answers) is ``None``: SLAC does not answer a bad frame.
 
 Each class is also the library-wide one (``evcharge.slac.errors.LocalProtocolError`` is an
-:class:`evcharge.errors.LocalProtocolError`), so one ``except`` catches misuse or a bad peer in any package.
+``evcharge.errors.LocalProtocolError``), so one ``except`` catches misuse or a bad peer in any package.
 """
 
 from __future__ import annotations

@@ -57,8 +57,8 @@ class Matched(SlacEvent):
     attenuation_db: float
     sounds: int
     elapsed: float
-    #: PEV: every charger that sent CM_ATTEN_CHAR.IND; EVSE: every PEV it measured in this matching period
-    #: (crosstalk included) -- as (MAC, average attenuation dB), lowest attenuation first.
+    #: On the PEV every charger that sent CM_ATTEN_CHAR.IND, on the EVSE every PEV it measured in this
+    #: matching period (crosstalk included) -- as (MAC, average attenuation dB), lowest attenuation first.
     candidates: tuple[tuple[bytes, float], ...] = ()
 
 

@@ -50,7 +50,7 @@ class PevState(Enum):
     VALIDATE_TOGGLE = "toggling, wait second CM_VALIDATE.CNF"
     WAIT_MATCH_CNF = "wait CM_SLAC_MATCH.CNF"
     JOINING = "wait CM_SET_KEY.CNF"
-    #: An attempt failed: TT_matching_rate passes before the next one ([V2G3-A09-124]).
+    #: After a failed attempt, TT_matching_rate passes before the next one ([V2G3-A09-124]).
     WAIT_RESTART = "wait TT_matching_rate before the next attempt"
     MATCHED = "matched"
     FAILED = "failed"

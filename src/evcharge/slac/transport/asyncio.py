@@ -23,7 +23,7 @@ from evcharge.slac.evse import EvseSlac
 from evcharge.slac.messages import AAG_GROUPS
 from evcharge.slac.pev import PevSlac
 
-__all__ = ["FrameLink", "ModemBridge", "SlacDriver"]
+__all__ = ["FrameLink", "ModemBridge", "SlacDriver", "run_bridge", "run_driver"]
 
 
 class FrameLink(Protocol):
@@ -203,3 +203,15 @@ class ModemBridge:
             for frame in frames:
                 self.to_host += 1
                 self.host.send_frame(frame)
+
+
+def run_driver(
+    driver: SlacDriver, *, timeout: float, linger: float = 0.0, on_started: Callable[[], None] | None = None
+) -> SlacEvent | None:
+    """:meth:`SlacDriver.run` in a new event loop (the command line's entry point)."""
+    return asyncio.run(driver.run(timeout=timeout, linger=linger, on_started=on_started))
+
+
+def run_bridge(bridge: ModemBridge, *, timeout: float) -> None:
+    """:meth:`ModemBridge.run` in a new event loop."""
+    asyncio.run(bridge.run(timeout=timeout))
