@@ -330,3 +330,34 @@ def test_restart_sqlite_loses_nothing(pki: Pki, tmp_path: Path) -> None:
         await server.stop()
 
     asyncio.run(main())
+
+
+def test_ocpp_21_station(pki: Pki, tmp_path: Path) -> None:
+    """2.1 on the same endpoints: the 2.0.1 answers hold (the role has 2.1; the payloads used here are shared)."""
+    from evcharge.ocpp import v21
+
+    async def main() -> None:
+        server = await start_server(pki, tmp_path / "csms.db", price_per_kwh=0.25)
+        await _setup_registry(server, "CS-21", 2)
+        async with station(server, pki, "CS-21", 2, v21) as cp:
+            assert cp.version is v21
+            boot = await cp.call(v21.BootNotificationRequest.from_json(
+                {"chargingStation": {"vendorName": "evcharge", "model": "T21"}, "reason": "PowerUp"}))
+            assert boot.status == "Accepted"
+            ok = await cp.call(v21.AuthorizeRequest.from_json({"idToken": {"idToken": "GOOD", "type": "ISO14443"}}))
+            assert ok.id_token_info.status == "Accepted"
+            base = {"transactionInfo": {"transactionId": "tx-21"}, "evse": {"id": 1, "connectorId": 1},
+                    "timestamp": NOW, "triggerReason": "Authorized"}
+            await cp.call(v21.TransactionEventRequest.from_json({**base, "eventType": "Started", "seqNo": 0,
+                                                                 "meterValue": _mv(0.0, extra=False)}))
+            end = await cp.call(v21.TransactionEventRequest.from_json({**base, "eventType": "Ended", "seqNo": 1,
+                                                                       "meterValue": _mv(4000.0, extra=False)}))
+            assert end.total_cost == pytest.approx(1.0)
+            status, answer = await admin(server, "POST", "/api/stations/CS-21/call",
+                                         {"action": "Reset", "payload": {"type": "Immediate"}})
+            assert (status, answer) == (200, {"result": {"status": "Accepted"}})
+        _, stations = await admin(server, "GET", "/api/stations")
+        assert [s["ocpp_version"] for s in stations if s["id"] == "CS-21"] == ["2.1"]
+        await server.stop()
+
+    asyncio.run(main())
