@@ -12,7 +12,8 @@ GUIDE = Path(__file__).resolve().parents[3] / "docs" / "v2g-communication.rst"
 
 def _blocks(kind: str) -> list[str]:
     text = GUIDE.read_text(encoding="utf-8")
-    head = r"^\.\. code-block:: python" if kind == "python" else r"^It prints::"
+    # the output block: "It prints::" or "It prints:" followed by a text code-block
+    head = r"^\.\. code-block:: python" if kind == "python" else r"^It prints:(?::|\n\n\.\. code-block:: text)"
     pattern = head + r"\n\n((?:    .*\n|\n)+)"
     return ["\n".join(line[4:] for line in m.group(1).splitlines()) for m in re.finditer(pattern, text, re.MULTILINE)]
 
