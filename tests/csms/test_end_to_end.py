@@ -361,3 +361,42 @@ def test_ocpp_21_station(pki: Pki, tmp_path: Path) -> None:
         await server.stop()
 
     asyncio.run(main())
+
+
+def test_admin_api_refuses_plainly(pki: Pki, tmp_path: Path) -> None:
+    import dataclasses
+    import http.client
+    import json
+
+    from evcharge.csms import CsmsServer
+    from evcharge.csms.transport.sqlite import SqliteStore
+
+    from .helpers import start_server_config
+
+    async def main() -> None:
+        config = dataclasses.replace(start_server_config(pki), admin_token="s3cret")
+        guarded = CsmsServer(config, SqliteStore(tmp_path / "g.db"))
+        await guarded.start()
+        port = guarded.ports["admin"]
+
+        def raw(method: str, path: str, body: bytes | None = None, token: str | None = None) -> tuple[int, Any]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            conn.close()
+            return resp.status, json.loads(data) if data else None
+
+        assert (await asyncio.to_thread(raw, "GET", "/api/stations"))[0] == 401
+        assert (await asyncio.to_thread(raw, "GET", "/api/stations", None, "wrong"))[0] == 401
+        assert await asyncio.to_thread(raw, "GET", "/api/stations", None, "s3cret") == (200, [])
+        assert (await asyncio.to_thread(raw, "GET", "/api/nothing", None, "s3cret"))[0] == 404
+        assert (await asyncio.to_thread(raw, "PUT", "/api/tokens/X", b"{not json", "s3cret"))[0] == 400
+        assert (await asyncio.to_thread(raw, "PUT", "/api/tokens/X", b'{"status": "Maybe"}', "s3cret"))[0] == 400
+        assert (await asyncio.to_thread(raw, "POST", "/api/stations/X/call", b'{"payload": {}}', "s3cret"))[0] == 400
+        assert (await asyncio.to_thread(raw, "GET", "/api/transactions/abc", None, "s3cret"))[0] == 400
+        assert (await asyncio.to_thread(raw, "DELETE", "/api/tokens/NONE", None, "s3cret"))[0] == 404
+        await guarded.stop()
+
+    asyncio.run(main())
