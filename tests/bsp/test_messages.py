@@ -205,3 +205,14 @@ def test_a_vendors_own_yeti_pb2_loads_beside_ours(tmp_path: Path, test_data: Pat
     spec.loader.exec_module(vendor)  # would raise on a duplicate file or symbol in the default pool
     data = vendor.EverestToMcu(pwm_duty_cycle=1000).SerializeToString()
     assert pb.EverestToMcu.FromString(data) == pb.EverestToMcu(pwm_duty_cycle=1000)
+
+
+def test_codegen_check_with_other_tool_versions_compares_the_descriptor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI may install a newer protoc: the text then differs, the compiled descriptor must not."""
+    pytest.importorskip("grpc_tools")
+    text = codegen.PROTO.read_text(encoding="utf-8")
+    monkeypatch.setattr(codegen, "tool_versions", lambda: "grpcio-tools 99.0, mypy-protobuf 99.0")
+    assert codegen.check(text) == []
+    changed = text.replace("float hwcap_min_current = 8;", "float hwcap_min_current = 18;")
+    monkeypatch.setattr(codegen, "source_digest", lambda _text: codegen.hashlib.sha256(text.encode()).hexdigest())
+    assert codegen.check(changed) == ["yeti_pb2.py's descriptor differs from what protoc compiles now"]
