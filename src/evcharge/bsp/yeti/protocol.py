@@ -13,7 +13,7 @@ frame), ``next_event()``, ``get_timer()`` / ``handle_timer(now)`` and ``state``.
 (monotonic seconds).
 
 The messages are ``protoc``'s classes (:mod:`evcharge.bsp.yeti.messages`, Google's C runtime); the core maps
-them onto the typed events of :mod:`evcharge.bsp.events` (the mapping costs about a microsecond per frame, see
+them onto the typed events of :mod:`evcharge.bsp.events` (a few microseconds per meter frame, see
 ``docs/bsp.rst``).  Fields or payloads this driver does not know (a newer firmware's) are ignored, counted in
 :attr:`YetiProtocol.unknown_fields` and logged once per kind; an enum value it does not know is a
 :class:`~evcharge.bsp.events.ProtocolViolation`, never a crash.
