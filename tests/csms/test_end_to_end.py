@@ -400,3 +400,13 @@ def test_admin_api_refuses_plainly(pki: Pki, tmp_path: Path) -> None:
         await guarded.stop()
 
     asyncio.run(main())
+
+
+def test_seq_no_ranges() -> None:
+    from evcharge.csms.handlers import seq_ranges, seq_text
+
+    text = ""
+    for seq in (0, 1, 2, 5, 3, 4, 9, 2):
+        text = seq_text(seq_ranges(text), seq)
+    assert text == "0-5,9"
+    assert seq_ranges(text) == [(0, 5), (9, 9)]

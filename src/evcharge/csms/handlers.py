@@ -84,6 +84,27 @@ def meter_records(station_id: str, transaction: int | None, meter_values: list[d
     return out
 
 
+def seq_ranges(text: str) -> list[tuple[int, int]]:
+    """The seqNos received, stored as ranges (``"0-41,45"``): a long transaction stays one short string."""
+    out = []
+    for part in text.split(","):
+        if part:
+            a, _, b = part.partition("-")
+            out.append((int(a), int(b or a)))
+    return out
+
+
+def seq_text(ranges: list[tuple[int, int]], seq: int) -> str:
+    """``ranges`` with ``seq`` added, merged, as text."""
+    merged: list[list[int]] = []
+    for a, b in sorted([*ranges, (seq, seq)]):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in merged)
+
+
 def energy_wh(records: list[MeterValueRecord]) -> tuple[float | None, float | None]:
     """The first and last Energy.Active.Import.Register reading (Wh; kWh converted) among ``records``."""
     readings = [r.value * (1000.0 if r.unit == "kWh" else 1.0) for r in records
@@ -297,14 +318,14 @@ class Handler201(StationHandler):
         if tx is None:
             tx = await store.new_transaction(self.identity, tx_id, evse_id=evse.get("id"),
                                              connector_id=evse.get("connectorId"), started_at=p["timestamp"])
-        seen = {int(n) for n in tx.seq_nos.split(",") if n}
+        seen = seq_ranges(tx.seq_nos)
         changes: dict[str, Any] = {}
-        if seq not in seen:  # a message sent again after a lost answer is answered, not counted twice
+        if not any(a <= seq <= b for a, b in seen):  # a message sent again after a lost answer: answered, once counted
             if seq > tx.next_seq_no and (tx.messages or seq > 0):
                 self._gaps.append(tx_id)  # messages are missing: ask the station (after the answer)
             changes["next_seq_no"] = max(tx.next_seq_no, seq + 1)
             changes["messages"] = tx.messages + 1
-            changes["seq_nos"] = ",".join(str(n) for n in sorted(seen | {seq}))
+            changes["seq_nos"] = seq_text(seen, seq)
             if token is not None and tx.id_token is None:
                 changes["id_token"] = token["idToken"]
             if p["eventType"] == "Started" or tx.started_at is None:

@@ -60,7 +60,7 @@ class TransactionRecord:
     meter_stop_wh: float | None = None
     stop_reason: str | None = None
     next_seq_no: int = 0  #: the seqNo expected next (2.0.1)
-    seq_nos: str = ""  #: the seqNos received, comma-separated (2.0.1)
+    seq_nos: str = ""  #: the seqNos received, as ranges (``"0-41,45"``, 2.0.1)
     messages: int = 0
     cost: float | None = None
 
