@@ -228,3 +228,10 @@ def test_an_engine_bug_closes_the_connection_without_a_hang() -> None:
     assert isinstance(error, ValueError)
     assert isinstance(evcc_events[-1], SessionClosed)  # the car saw the connection close
     assert isinstance(secc_events[0], ProtocolNegotiated)
+
+
+def test_link_local_address_of_a_missing_interface_is_an_oserror() -> None:
+    from evcharge.iso15118.transport.udp import link_local_address
+
+    with pytest.raises(OSError, match="no IPv6 link-local address"):
+        link_local_address("nosuchif0", wait=0.1)

@@ -48,16 +48,29 @@ def interface_index(interface: str | None) -> int:
     return socket.if_nametoindex(interface) if interface else 0
 
 
-def link_local_address(interface: str) -> ipaddress.IPv6Address:
-    """The interface's IPv6 link-local address (from ``/proc/net/if_inet6``, Linux)."""
-    with open("/proc/net/if_inet6", encoding="ascii") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 6 and parts[5] == interface:
+_IFA_F_TENTATIVE = 0x40  # the address is still in duplicate address detection: not usable yet
+_IFA_F_DADFAILED = 0x08
+
+
+def link_local_address(interface: str, *, wait: float = 3.0) -> ipaddress.IPv6Address:
+    """The interface's usable IPv6 link-local address (from ``/proc/net/if_inet6``, Linux).
+
+    An interface that was just brought up gets its address after duplicate address detection (about a
+    second, or at once with ``accept_dad=0``): this waits up to ``wait`` seconds for it, then raises
+    ``OSError``."""
+    deadline = time.monotonic() + wait
+    while True:
+        with open("/proc/net/if_inet6", encoding="ascii") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 6 or parts[5] != interface:
+                    continue
                 address = ipaddress.IPv6Address(bytes.fromhex(parts[0]))
-                if address.is_link_local:
+                if address.is_link_local and not int(parts[4], 16) & (_IFA_F_TENTATIVE | _IFA_F_DADFAILED):
                     return address
-    raise OSError(f"interface {interface} has no IPv6 link-local address")
+        if time.monotonic() >= deadline:
+            raise OSError(f"interface {interface} has no IPv6 link-local address")
+        time.sleep(0.05)
 
 
 def _socket(bind_host: str, port: int, scope_id: int) -> socket.socket:
