@@ -119,3 +119,21 @@ def test_iso20_installation_round_trip_and_layout(pki: Path) -> None:
                       oem_key, aad=aad)
     with pytest.raises(LocalProtocolError):
         aad_iso20("wmiv-lower", contract_cert)
+
+
+def test_ed448_keys_give_the_x448_keys_cryptography_derives(pki: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed448
+
+    from evcharge.iso15118.security.contract_key import x448_private_from_ed448, x448_public_from_ed448
+
+    oem = serialization.load_pem_private_key((pki / "iso20-ed448" / "oem_prov.key.pem").read_bytes(), None)
+    assert isinstance(oem, ed448.Ed448PrivateKey)
+    for key in (oem, ed448.Ed448PrivateKey.generate()):
+        private = x448_private_from_ed448(key)
+        public = x448_public_from_ed448(key.public_key())
+        assert public.public_bytes_raw() == private.public_key().public_bytes_raw()
+    # an ECDHE between an ephemeral Ed448 key and the OEM key agrees on both sides
+    ephemeral = ed448.Ed448PrivateKey.generate()
+    one = x448_private_from_ed448(ephemeral).exchange(x448_public_from_ed448(oem.public_key()))
+    two = x448_private_from_ed448(oem).exchange(x448_public_from_ed448(ephemeral.public_key()))
+    assert one == two and len(one) == 56

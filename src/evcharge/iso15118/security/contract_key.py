@@ -17,18 +17,24 @@ upper-case hex; ``SECP521_EncryptedPrivateKey`` = IV (12) || ciphertext of the k
 (66) || tag (16); the EVCC checks the 7 padding bits are zero and that the key matches the certificate.
 The session-key derivation of -20 (§7.9.2.5.4) is *not* in the public sources we have; this module
 uses the -2 KDF with SHA-512 and a 256-bit output (``otherinfo`` can be changed). Verify against the
-standard before relying on -20 interoperability. The X448 variant is not built.
+standard before relying on -20 interoperability.
+
+The X448 variant ([V2G20-2500], [V2G20-2508]) is not built: its key agreement runs on keys derived from
+the Ed448 certificates ([V2G20-2491]); :func:`x448_private_from_ed448` and :func:`x448_public_from_ed448`
+make them (checked against ``cryptography``'s X448), but the public text leaves open how a 57-byte
+Ed448 private key becomes the 56-byte (448-bit) plaintext it describes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, x448
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
@@ -46,6 +52,8 @@ __all__ = [
     "encrypt_iso2",
     "encrypt_iso20",
     "session_key",
+    "x448_private_from_ed448",
+    "x448_public_from_ed448",
 ]
 
 #: AlgorithmID 0x01, PartyUInfo 0x55 ('U'), PartyVInfo 0x56 ('V') [V2G2-818]
@@ -193,3 +201,29 @@ def decrypt_iso20(
         raise ContractKeyError(f"the decrypted value is not a secp521r1 private key: {exc}") from exc
     _check_matches(private, contract_certificate)
     return private
+
+
+# -- Ed448 -> X448 (the key agreement keys of the Ed448 PKI) --------------------------------------------------
+
+_P448 = 2**448 - 2**224 - 1
+_D448 = -39081 % _P448
+
+
+def x448_private_from_ed448(key: ed448.Ed448PrivateKey) -> x448.X448PrivateKey:
+    """The X448 key of an Ed448 key: the secret scalar of RFC 8032 (the clamped first half of
+    SHAKE256(seed, 114)), which X448 uses as is."""
+    digest = bytearray(hashlib.shake_256(key.private_bytes_raw()).digest(114)[:57])
+    digest[0] &= 0xFC
+    digest[55] |= 0x80
+    return x448.X448PrivateKey.from_private_bytes(bytes(digest[:56]))
+
+
+def x448_public_from_ed448(key: ed448.Ed448PublicKey) -> x448.X448PublicKey:
+    """The X448 public key of an Ed448 public key: u = y^2 / x^2 on edwards448 (RFC 7748 §4.2), with x^2
+    taken from the curve equation, u = y^2 (d y^2 - 1) / (y^2 - 1)."""
+    y = int.from_bytes(key.public_bytes_raw(), "little") & ((1 << 455) - 1)
+    y2 = y * y % _P448
+    if y2 == 1:
+        raise ContractKeyError("Ed448 public key at a point without an X448 image")
+    u = y2 * (_D448 * y2 - 1) * pow(y2 - 1, -1, _P448) % _P448
+    return x448.X448PublicKey.from_public_bytes(u.to_bytes(56, "little"))
