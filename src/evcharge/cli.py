@@ -8,7 +8,7 @@ with status 2: it never pretends to work.
 
 A command-line user gets one line on standard error and a non-zero exit status for every failure, never
 a traceback: a subcommand raises :class:`CommandError` (the line and the status) for what it can name, and
-:func:`main` turns the library's own errors (:class:`~evcharge.errors.MissingDependencyError`,
+:func:`evcharge.cli.main` turns the library's own errors (:class:`~evcharge.errors.MissingDependencyError`,
 :class:`~evcharge.errors.EvchargeError`, :class:`OSError`) into such a line too.  The exit statuses are the
 same for every command and are listed at the end of every ``--help``:
 

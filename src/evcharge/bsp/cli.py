@@ -128,7 +128,7 @@ def _simulate(args: argparse.Namespace, stdin: TextIO, out: TextIO) -> int:
             while time.monotonic() < end and pty.error is None:
                 left = min(0.5, max(0.0, end - time.monotonic()))
                 if not stdin_open:
-                    time.sleep(left)
+                    time.sleep(left)  # noqa: TID251 - the command is the application: it paces its own loop
                     continue
                 if not _readable(stdin, left):
                     continue
@@ -153,7 +153,7 @@ def _readable(stream: TextIO, timeout: float) -> bool:
     try:
         fd = stream.fileno()
     except (OSError, ValueError, AttributeError):
-        time.sleep(max(0.0, timeout))
+        time.sleep(max(0.0, timeout))  # noqa: TID251 - the command is the application: it paces its own loop
         return False
     readable, _, _ = select.select([fd], [], [], max(0.0, timeout))
     return bool(readable)
@@ -264,7 +264,7 @@ def _bootloader(args: argparse.Namespace, out: TextIO) -> int:
         with YetiSerialDriver(args.port) as board:
             board.wait_ready(10.0)
             board.send(EnterBootloader())
-            time.sleep(0.2)
+            time.sleep(0.2)  # noqa: TID251 - the command is the application: it paces its own loop
     except (OSError, TimeoutError) as exc:
         print(f"evcharge yeti bootloader: {exc}", file=sys.stderr)
         return 1
@@ -284,7 +284,7 @@ def _rfid_simulate(args: argparse.Namespace, out: TextIO) -> int:
         print(pty.port, file=out, flush=True)
         try:
             while time.monotonic() < end and pty.error is None:
-                time.sleep(min(0.5, max(0.0, end - time.monotonic())))
+                time.sleep(min(0.5, max(0.0, end - time.monotonic())))  # noqa: TID251 - the command is the application: it paces its own loop
         except KeyboardInterrupt:
             pass
     return 0

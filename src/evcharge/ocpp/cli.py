@@ -148,7 +148,7 @@ def _print(**fields: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
+    import asyncio  # noqa: TID251 - the command is the application: it runs the event loop
 
     from evcharge.errors import require
 
@@ -217,7 +217,7 @@ def _csms_handler_class() -> type[Any]:
 
 
 async def _run_csms(args: argparse.Namespace) -> int:
-    import asyncio
+    import asyncio  # noqa: TID251 - the command is the application: it runs the event loop
 
     from evcharge.ocpp.csms import Csms, CsmsConfig, CsmsSecurity
     from evcharge.ocpp.transport.websocket import serve_csms
@@ -251,7 +251,7 @@ async def _run_csms(args: argparse.Namespace) -> int:
 
 
 async def _run_cp(args: argparse.Namespace) -> int:
-    import asyncio
+    import asyncio  # noqa: TID251 - the command is the application: it runs the event loop
     import contextlib
 
     from evcharge.ocpp.charge_point import ChargePoint, ChargePointConfig

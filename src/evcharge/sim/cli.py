@@ -30,7 +30,7 @@ from evcharge.cli import (
 
 from .scenario import AuthMode, Scenario
 
-#: The Yeti board's current range per phase (IEC 61851-1 PWM: 6 A is the least a charger may offer).
+#: The current per phase the Yeti board offers, in amperes; 6 A is the least IEC 61851-1 PWM can signal.
 CHARGER_CURRENT_RANGE = (6.0, 32.0)
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -184,7 +184,7 @@ class _ProgressLine:
 
 def run(args: argparse.Namespace) -> int:
     """Run the session; 0 when it ended as the scenario expects."""
-    import asyncio
+    import asyncio  # noqa: TID251 - evcharge.sim is the application that composes the cores: it runs the event loop
 
     from evcharge.errors import require
 

@@ -22,7 +22,7 @@ otherwise last 40 simulated seconds.
 
 from __future__ import annotations
 
-import asyncio
+import asyncio  # noqa: TID251 - evcharge.sim is the application that composes the cores: it runs the event loop
 import contextlib
 import logging
 import tempfile
@@ -57,7 +57,8 @@ log = logging.getLogger("evcharge.sim")
 
 class CsmsUnreachable(EvchargeError):
     """The station's first connection to the CSMS failed (refused, unresolvable, TLS, rejected credentials):
-    the session does not start.  ``reason`` is :attr:`evcharge.ocpp.transport.websocket.ConnectionFailed.reason`."""
+    the session does not start.  ``reason`` is the failed attempt's ``ConnectionFailed.reason``
+    (:mod:`evcharge.ocpp.transport.websocket`)."""
 
     def __init__(self, message: str, *, reason: str) -> None:
         super().__init__(message)

@@ -10,7 +10,7 @@ the runner calls :meth:`SimStation.tick` every step instead of ``Station.run()``
 
 from __future__ import annotations
 
-import asyncio
+import asyncio  # noqa: TID251 - evcharge.sim is the application that composes the cores: it runs the event loop
 import contextlib
 from collections import deque
 from collections.abc import Callable

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import asyncio  # noqa: TID251 - evcharge.sim is the application that composes the cores: it runs the event loop
 import contextlib
 import errno
 import os
