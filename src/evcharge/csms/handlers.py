@@ -215,7 +215,7 @@ class StationHandler(CsmsHandler):
         super().__init__(identity, csms)
         self.service = service
         self.store = service.store
-        self._issued: IssuedCertificate | None = None
+        self._issued: dict[int, IssuedCertificate] = {}  # by id() of the request, until its after-hook runs
 
     def answer(self, action: str, payload: dict[str, Any]) -> Any:
         """The typed response of ``action`` for this connection's version."""
@@ -237,7 +237,7 @@ class StationHandler(CsmsHandler):
         if ca is None:
             return self.answer("SignCertificate", {"status": "Rejected"})
         try:
-            self._issued = ca.sign(self.payload(request)["csr"], self.identity)
+            self._issued[id(request)] = ca.sign(self.payload(request)["csr"], self.identity)
         except CsrRefused as exc:
             log.info("%s: CSR refused: %s", self.identity, exc)
             return self.answer("SignCertificate", {"status": "Rejected"})
@@ -245,7 +245,7 @@ class StationHandler(CsmsHandler):
 
     @after("SignCertificate")
     async def send_certificate(self, request: Any, response: Any) -> None:
-        issued, self._issued = self._issued, None
+        issued = self._issued.pop(id(request), None)
         if issued is None:
             return
         await self.store.add_certificate(issued.serial, self.identity, issued.pem_chain, self.service.now())
