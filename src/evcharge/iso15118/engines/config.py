@@ -12,6 +12,7 @@ Two timer families (see :mod:`evcharge.iso15118.engines._base`):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .events import AcLimits, DcLimits, EnergyMode, EvLimits, Payment, Schedule
 
@@ -131,6 +132,11 @@ class SeccConfig:
     #: tolerated difference (W) between the car's ChargingProfile and the chosen PMax schedule
     profile_tolerance: float = 0.0
     trace: bool = False  #: keep every message with its time in ``engine.trace`` (for --json)
+    #: Plug & Charge — checks of the contract chain and signatures (``pnc.PkiContractVerifier``); None — none
+    contract_verifier: Any = None
+    #: Plug & Charge — answers CertificateInstallation/Update at once (``pnc.LocalTestProvider``); None — the
+    #: engine emits CertificateRequested and waits for AnswerCertificate
+    certificate_provider: Any = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,3 +166,7 @@ class EvccConfig:
     welding_detection_requests: int = 1
     timeouts: EvccTimeouts = field(default_factory=EvccTimeouts)
     trace: bool = False
+    #: Plug & Charge — the installed contract (``pnc.Contract``); None — install one with CertificateInstallation
+    contract: Any = None
+    #: Plug & Charge — the OEM provisioning certificate and key (``pnc.Provisioning``) for CertificateInstallation
+    provisioning: Any = None

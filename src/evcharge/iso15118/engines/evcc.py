@@ -50,6 +50,8 @@ class EvccState(Enum):
     SESSION_SETUP = "SessionSetup"
     SERVICE_DISCOVERY = "ServiceDiscovery"
     PAYMENT_SELECTION = "PaymentServiceSelection"
+    CERTIFICATE_INSTALLATION = "CertificateInstallation"
+    PAYMENT_DETAILS = "PaymentDetails"
     AUTHORIZATION = "Authorization"
     CHARGE_PARAMETERS = "ChargeParameterDiscovery"
     CABLE_CHECK = "CableCheck"
@@ -77,6 +79,8 @@ EVCC_ROWS: tuple[Row[EvccState], ...] = (
     _r(E.SESSION_SETUP, "SessionSetup", "_on_session_setup"),
     _r(E.SERVICE_DISCOVERY, "ServiceDiscovery", "_on_service_discovery"),
     _r(E.PAYMENT_SELECTION, "PaymentServiceSelection", "_on_payment_selection"),
+    _r(E.CERTIFICATE_INSTALLATION, "CertificateInstallation", "_on_certificate_installation", ("iso2",)),
+    _r(E.PAYMENT_DETAILS, "PaymentDetails", "_on_payment_details", ("iso2",)),
     _r(E.AUTHORIZATION, "Authorization", "_on_authorization"),
     _r(E.CHARGE_PARAMETERS, "ChargeParameterDiscovery", "_on_charge_parameters"),
     _r(E.CABLE_CHECK, "CableCheck", "_on_cable_check", ("dc",)),
@@ -113,12 +117,17 @@ class Evcc(EngineBase[EvccState]):
         self.dc = config.energy_mode.is_dc
         if self.din and not self.dc:
             raise LocalProtocolError("DIN 70121 is DC only")
-        if config.payment is Payment.PNC:
-            raise LocalProtocolError("Plug & Charge is not built in the EVCC yet: use Payment.EIM")
+        if config.payment is Payment.PNC and self.din:
+            raise LocalProtocolError("Plug & Charge is ISO 15118-2 here (DIN 70121 sessions are EIM)")
+        if config.payment is Payment.PNC and config.contract is None and config.provisioning is None:
+            raise LocalProtocolError("Plug & Charge needs a contract or an OEM provisioning certificate")
         self.table = evcc_table(protocol, self.dc)
         self.handover = handover
         self.session_id = handover.resume_session_id or _ZERO
-        self.payment = config.payment
+        #: Plug & Charge only over TLS, whatever the charger offers ([V2G2-...]: Contract needs TLS)
+        self.payment = config.payment if handover.tls is not None else Payment.EIM
+        self.contract = config.contract
+        self._gen_challenge: bytes | None = None
         lim = config.dc_limits if self.dc else config.ac_limits
         self.limits = lim
         self.soc = lim.soc if lim.soc is not None else 50
@@ -211,9 +220,27 @@ class Evcc(EngineBase[EvccState]):
             self._loop_timer("pre_charge", self.config.timeouts.pre_charge, now)
         body = getattr(self, "_req_" + _snake(request))()
         msg = self.ms.message(self.session_id, self.ms.req_attr[request], body)
+        key = self._signing_key(request)
+        if key is not None:
+            from .pnc import sign_header
+
+            header = self.mod.MessageHeader(
+                session_id=self.session_id, signature=sign_header(self.mod, [(request + "Req", body)], key)
+            )
+            msg = self.mod.V2G_Message(header=header, body=msg.body)
         self._state = E(request)
         self._queue(PayloadType.EXI, self.ms.encode(msg), request + "Req", msg, now)
         self._arm("response", now + self.config.timeouts.for_request(request, din=self.din))
+
+    def _signing_key(self, request: str) -> Any:
+        """The key that signs ``request`` (Plug & Charge), or None."""
+        if self.payment is not Payment.PNC:
+            return None
+        if request == "CertificateInstallation":
+            return self.config.provisioning.key
+        if request in ("Authorization", "MeteringReceipt"):
+            return self.contract.key
+        return None
 
     def _on_timeout(self, name: str, now: float) -> None:
         if name == "next_request" and self._pending is not None:
@@ -274,7 +301,33 @@ class Evcc(EngineBase[EvccState]):
         )
 
     def _req_authorization(self) -> Any:
+        if self.payment is Payment.PNC:
+            return self.mod.AuthorizationReq(id_="id1", gen_challenge=self._gen_challenge)
         return self.ms.req_class["Authorization"]()
+
+    def _req_certificate_installation(self) -> Any:
+        from cryptography import x509
+
+        prov = x509.load_der_x509_certificate(self.config.provisioning.cert)
+        mod = self.mod
+        return mod.CertificateInstallationReq(
+            id_="id1",
+            oem_provisioning_cert=self.config.provisioning.cert,
+            list_of_root_certificate_i_ds=mod.ListOfRootCertificateIDs(
+                root_certificate_id=[
+                    mod.X509IssuerSerial(x509_issuer_name=prov.issuer.rfc4514_string(), x509_serial_number=1)
+                ]
+            ),
+        )
+
+    def _req_payment_details(self) -> Any:
+        mod = self.mod
+        chain = self.contract.chain
+        subs = mod.SubCertificates(certificate=chain[1:]) if len(chain) > 1 else None
+        return mod.PaymentDetailsReq(
+            e_maid=self.contract.emaid,
+            contract_signature_cert_chain=mod.CertificateChain(certificate=chain[0], sub_certificates=subs),
+        )
 
     def _req_charge_parameter_discovery(self) -> Any:
         mod = self.mod
@@ -389,7 +442,7 @@ class Evcc(EngineBase[EvccState]):
 
     def _req_metering_receipt(self) -> Any:
         return self.mod.MeteringReceiptReq(
-            session_id=self.session_id, meter_info=self._meter, sa_schedule_tuple_id=self.schedule_id, id_="receipt"
+            session_id=self.session_id, meter_info=self._meter, sa_schedule_tuple_id=self.schedule_id, id_="id1"
         )
 
     def _req_welding_detection(self) -> Any:
@@ -429,6 +482,8 @@ class Evcc(EngineBase[EvccState]):
                 EnergyMode(m.value) for m in body.charge_service.supported_energy_transfer_mode.energy_transfer_mode
             )
         self._emit(ServicesOffered(payments=payments, energy_modes=modes))
+        if self.payment is Payment.PNC and Payment.PNC not in payments and Payment.EIM in payments:
+            self.payment = Payment.EIM
         if self.payment not in payments:
             self._finish(now, f"the charger does not offer {self.payment.value}", normal=False)
             return
@@ -438,6 +493,23 @@ class Evcc(EngineBase[EvccState]):
         self._send("PaymentServiceSelection", now)
 
     def _on_payment_selection(self, body: Any, msg: Any, now: float) -> None:
+        if self.payment is Payment.PNC:
+            self._send("PaymentDetails" if self.contract is not None else "CertificateInstallation", now)
+        else:
+            self._send("Authorization", now)
+
+    def _on_certificate_installation(self, body: Any, msg: Any, now: float) -> None:
+        from .pnc import Contract
+
+        try:
+            self.contract = Contract.from_installation(body, self.config.provisioning.key)
+        except Exception as exc:
+            self._finish(now, f"CertificateInstallationRes: {exc}", normal=False)
+            return
+        self._send("PaymentDetails", now)
+
+    def _on_payment_details(self, body: Any, msg: Any, now: float) -> None:
+        self._gen_challenge = body.gen_challenge
         self._send("Authorization", now)
 
     def _ongoing(self, request: str, now: float) -> None:

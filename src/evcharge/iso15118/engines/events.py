@@ -427,6 +427,7 @@ class AnswerCertificate:
 
     body: object | None
     response_code: str | None = None  #: e.g. "FAILED_NoCertificateAvailable" when body is None
+    signature: object | None = None  #: the header Signature (the provider signs the four elements)
 
 
 # -- EVCC commands ----------------------------------------------------------------------------------

@@ -301,8 +301,12 @@ class Secc(EngineBase[SeccState]):
 
     # -- responses -----------------------------------------------------------------------------
 
-    def _respond(self, request: str, body: Any, now: float) -> None:
+    def _respond(self, request: str, body: Any, now: float, *, signature: Any = None) -> None:
         msg = self.ms.message(self.session_id, self.ms.res_attr[request], body)
+        if signature is not None:
+            msg = self.mod.V2G_Message(
+                header=self.mod.MessageHeader(session_id=self.session_id, signature=signature), body=msg.body
+            )
         self._queue(PayloadType.EXI, self.ms.encode(msg), request + "Res", msg, now)
 
     def _failed_body(self, request: str, code: str) -> Any:
@@ -561,6 +565,13 @@ class Secc(EngineBase[SeccState]):
     def _certificate(self, request: str, body: Any, msg: Any, now: float) -> SeccState:
         deadline = self._deadline(request, now)
         kind = "installation" if request == "CertificateInstallation" else "update"
+        provider = self.config.certificate_provider
+        if provider is not None:
+            answer = provider.answer(kind, msg)
+            if answer is None:
+                return self._fail(request, now, "FAILED_NoCertificateAvailable", "the provider has no certificate")
+            self._respond(request, answer[0], now, signature=answer[1])
+            return S.PAYMENT_DETAILS
         exi = self.trace[-1].exi if self.trace else self.ms.encode(msg)
         self._pending_cert = (request, deadline)
         self._arm("certificate", deadline)
@@ -583,13 +594,13 @@ class Secc(EngineBase[SeccState]):
                 "the provider has no certificate",
             )
             return
-        self._respond(request, command.body, now)
+        self._respond(request, command.body, now, signature=command.signature)
         self._arm("sequence", now + self.config.timeouts.sequence)
 
     def _payment_details(self, request: str, body: Any, msg: Any, now: float) -> SeccState:
         chain = body.contract_signature_cert_chain
         certs = (chain.certificate, *(chain.sub_certificates.certificate if chain.sub_certificates else ()))
-        verifier = self.handover.extra.get("contract_verifier")
+        verifier = self.config.contract_verifier or self.handover.extra.get("contract_verifier")
         if verifier is not None:
             code = verifier.verify_chain(certs, body.e_maid)
             if code is not None:
@@ -621,7 +632,7 @@ class Secc(EngineBase[SeccState]):
         if self.payment is Payment.PNC and not self._asked:
             if body.gen_challenge != self._gen_challenge:
                 return self._fail(request, now, "FAILED_ChallengeInvalid", "GenChallenge is not the one sent")
-            verifier = self.handover.extra.get("contract_verifier")
+            verifier = self.config.contract_verifier or self.handover.extra.get("contract_verifier")
             if verifier is not None and not verifier.verify_signature(msg, body, self._contract_chain):
                 return self._fail(
                     request, now, "FAILED_SignatureError", "the AuthorizationReq signature does not verify"
@@ -965,7 +976,7 @@ class Secc(EngineBase[SeccState]):
         if body.session_id != self.session_id:
             return self._fail(request, now, "FAILED_UnknownSession", "MeteringReceiptReq names another session")
         signed = msg.header.signature is not None
-        verifier = self.handover.extra.get("contract_verifier")
+        verifier = self.config.contract_verifier or self.handover.extra.get("contract_verifier")
         if self.payment is Payment.PNC and verifier is not None:
             if not signed or not verifier.verify_signature(msg, body, self._contract_chain):
                 return self._fail(
