@@ -28,6 +28,7 @@ __all__ = [
     "format_path",
     "load_models",
     "run_validator",
+    "version_package",
 ]
 
 # ``()`` for the payload, ``(parent_chain, key)`` for a value inside it.
@@ -261,3 +262,36 @@ def load_models(namespace: dict[str, Any], module_name: str, names: tuple[str, .
     for each in names:
         namespace[each] = getattr(module, each)
     return namespace[name]
+
+
+_VALIDATE_DOC = """Check ``payload`` against the schema of ``action``'s request or response.
+
+    Raises :class:`evcharge.ocpp.errors.OcppValidationError` at the first violation; returns the
+    warnings of lenient mode (always an empty list in strict mode). ``KeyError`` for an unknown
+    action (or the response of a SEND-only action).
+    """
+
+
+def version_package(
+    namespace: dict[str, Any],
+    validators: Mapping[str, tuple[Validator | None, Validator | None]],
+    names: tuple[str, ...],
+) -> tuple[Callable[..., list[str]], Callable[[str], Any]]:
+    """The ``validate`` and the module ``__getattr__`` of the version package whose ``globals()`` is ``namespace``.
+
+    The three version packages (``v16``, ``v201``, ``v21``) are this one function applied to their generated
+    modules: ``validate`` runs the package's validators, ``__getattr__`` imports its models on first use
+    (from ``<package>._generated.models``).
+    """
+    module_name = f"{namespace['__name__']}._generated.models"
+
+    def validate(action: str, kind: Literal["request", "response"], payload: Any, *, lenient: bool = False
+                 ) -> list[str]:
+        return run_validator(validators, action, kind, payload, lenient)
+
+    def getattr_(name: str) -> Any:
+        return load_models(namespace, module_name, names, name)
+
+    validate.__doc__ = _VALIDATE_DOC
+    validate.__module__ = namespace["__name__"]
+    return validate, getattr_

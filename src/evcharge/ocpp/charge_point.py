@@ -28,13 +28,13 @@ transaction, offline-queue and simulation layers build on: ``call``, ``send``, `
 
 from __future__ import annotations
 
-import asyncio
 import random
 from dataclasses import dataclass, field
 
 from evcharge.ocpp.errors import LocalProtocolError
 from evcharge.ocpp.routing import Link, Peer
 from evcharge.ocpp.rpc import RpcConfig, VersionModule
+from evcharge.ocpp.transport.signals import Flag
 
 __all__ = ["Backoff", "BackoffConfig", "ChargePoint", "ChargePointConfig"]
 
@@ -100,7 +100,7 @@ class ChargePoint(Peer):
         if not identity or "/" in identity:
             raise LocalProtocolError(f"invalid charge point identity {identity!r}")
         self.identity = identity
-        self._connected_event = asyncio.Event()
+        self._connected_event = Flag()
 
     def attach(self, link: Link | None) -> None:
         super().attach(link)

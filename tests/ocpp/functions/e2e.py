@@ -35,6 +35,7 @@ from evcharge.ocpp.functions.transactions import (
     route,
 )
 from evcharge.ocpp.functions.transport.sender import QueueSender
+from evcharge.ocpp.functions.transport.sqlite import SqliteStore
 from evcharge.ocpp.routing import on
 from evcharge.ocpp.transport.websocket import ChargePointClient, serve_csms
 
@@ -145,8 +146,8 @@ async def _process(url: str, directory: Path, phase: str, version: str) -> None:
     v16_mode = version == "1.6"
     cfg = TransactionConfig(version="1.6" if v16_mode else "2.0.1", tx_start_points=frozenset({"EVConnected"}),
                             sampled_interval=1, aligned_interval=0)
-    tm = TransactionManager(cfg, store=directory / "tx.sqlite")
-    queue = OfflineQueue(directory / "queue.sqlite", OfflineQueueConfig(retry_interval=0.05))
+    tm = TransactionManager(cfg, store=SqliteStore(directory / "tx.sqlite"))
+    queue = OfflineQueue(OfflineQueueConfig(retry_interval=0.05), store=SqliteStore(directory / "queue.sqlite"))
     client, sender, tasks = await connect_cp(url, v16 if v16_mode else v201, queue)
     now = T0 if phase == "first" else T0 + 100
     tm.update_meter(1, {"Energy.Active.Import.Register": 0.0}, now)

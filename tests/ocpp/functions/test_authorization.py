@@ -12,6 +12,7 @@ import pytest
 
 from evcharge.ocpp.functions._common import FunctionsRemoteError
 from evcharge.ocpp.functions.authorization import Authorization, AuthorizationConfig, Source, Verdict
+from evcharge.ocpp.functions.transport.sqlite import SqliteStore
 from tests.conftest import ocpp_schema_dir
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
@@ -19,7 +20,7 @@ SCHEMAS = ocpp_schema_dir()
 
 
 def auth16(tmp_path: Path, **kw: Any) -> Authorization:
-    a = Authorization(tmp_path / "auth.sqlite", AuthorizationConfig(version="1.6", **kw))
+    a = Authorization(AuthorizationConfig(version="1.6", **kw), store=SqliteStore(tmp_path / "auth.sqlite"))
     # the local list knows LIST-OK (Accepted) and LIST-BLOCKED; the cache knows CACHE-OK and CACHE-OLD (expired)
     assert a.handle_send_local_list({"listVersion": 1, "updateType": "Full", "localAuthorizationList": [
         {"idTag": "LIST-OK", "idTagInfo": {"status": "Accepted"}},
@@ -69,7 +70,8 @@ def test_statuses_and_sources(tmp_path: Path) -> None:
     a.update_cache("LIST-BLOCKED", {"status": "Accepted"}, NOW)
     assert a.decide("LIST-BLOCKED", online=False, now=NOW).status == "Blocked"
     # disabling the list makes the cache entry visible
-    b = Authorization(tmp_path / "auth.sqlite", AuthorizationConfig(version="1.6", local_list_enabled=False))
+    b = Authorization(AuthorizationConfig(version="1.6", local_list_enabled=False),
+                      store=SqliteStore(tmp_path / "auth.sqlite"))
     assert b.decide("LIST-BLOCKED", online=False, now=NOW).verdict is Verdict.ACCEPT
     assert b.handle_get_local_list_version() == {"listVersion": -1}
     assert b.handle_send_local_list({"listVersion": 9, "updateType": "Full"}) == {"status": "NotSupported"}
@@ -77,7 +79,7 @@ def test_statuses_and_sources(tmp_path: Path) -> None:
 
 def test_persisted_across_restart(tmp_path: Path) -> None:
     auth16(tmp_path).close()
-    again = Authorization(tmp_path / "auth.sqlite", AuthorizationConfig(version="1.6"))
+    again = Authorization(AuthorizationConfig(version="1.6"), store=SqliteStore(tmp_path / "auth.sqlite"))
     assert again.local_list_version == 1
     assert again.decide("CACHE-OK", online=False, now=NOW).verdict is Verdict.ACCEPT
 
@@ -115,7 +117,8 @@ def test_list_too_long_fails_atomically(tmp_path: Path) -> None:
 
 
 def test_cache_eviction_and_lifetime(tmp_path: Path) -> None:
-    a = Authorization(tmp_path / "c.sqlite", AuthorizationConfig(cache_max_entries=2, cache_lifetime=3600))
+    a = Authorization(AuthorizationConfig(cache_max_entries=2, cache_lifetime=3600),
+                      store=SqliteStore(tmp_path / "c.sqlite"))
     tok = {"idToken": "abc", "type": "ISO14443"}
     a.update_cache(tok, {"status": "Accepted"}, NOW)
     a.update_cache({"idToken": "bad", "type": "ISO14443"}, {"status": "Blocked"}, NOW + timedelta(seconds=1))
@@ -131,7 +134,7 @@ def test_cache_eviction_and_lifetime(tmp_path: Path) -> None:
 
 
 def test_v201_send_local_list_validates_against_schema(tmp_path: Path) -> None:
-    a = Authorization(tmp_path / "c.sqlite", AuthorizationConfig())
+    a = Authorization(AuthorizationConfig(), store=SqliteStore(tmp_path / "c.sqlite"))
     request = {"versionNumber": 3, "updateType": "Full", "localAuthorizationList": [
         {"idToken": {"idToken": "04A1B2", "type": "ISO14443"},
          "idTokenInfo": {"status": "Accepted", "cacheExpiryDateTime": "2024-06-01T11:00:00Z"}},

@@ -12,10 +12,11 @@ from evcharge.ocpp.functions.config import (
 )
 from evcharge.ocpp.functions.device_model import DeviceModel, default_template
 from evcharge.ocpp.functions.smart_charging import ChargingRateUnit
+from evcharge.ocpp.functions.transport.sqlite import SqliteStore
 
 
 def test_defaults_of_the_shipped_model(tmp_path: Path) -> None:
-    dm = DeviceModel(tmp_path / "dm.sqlite", default_template(2))
+    dm = DeviceModel(default_template(2), store=SqliteStore(tmp_path / "dm.sqlite"))
     tx = transaction_config(dm, version="2.0.1", evse_count=2)
     assert (tx.sampled_interval, tx.aligned_interval, tx.ev_connection_timeout) == (60, 900, 120)
     assert tx.tx_start_points == {"PowerPathClosed"} and tx.tx_stop_points == {"EVConnected", "Authorized"}
@@ -32,7 +33,7 @@ def test_defaults_of_the_shipped_model(tmp_path: Path) -> None:
 
 
 def test_changes_through_16_keys_and_201_variables(tmp_path: Path) -> None:
-    dm = DeviceModel(tmp_path / "dm.sqlite", default_template(1))
+    dm = DeviceModel(default_template(1), store=SqliteStore(tmp_path / "dm.sqlite"))
     for key, value in [("LocalPreAuthorize", "true"), ("AllowOfflineTxForUnknownId", "true"),
                        ("AuthorizationCacheEnabled", "false"), ("MeterValueSampleInterval", "15"),
                        ("MeterValuesAlignedData", "Energy.Active.Import.Register,Voltage"),
@@ -55,7 +56,7 @@ def test_changes_through_16_keys_and_201_variables(tmp_path: Path) -> None:
 
 
 def test_missing_variables_keep_the_defaults(tmp_path: Path) -> None:
-    dm = DeviceModel(tmp_path / "dm.sqlite", [{"name": "ChargingStation", "variables": []}])
+    dm = DeviceModel([{"name": "ChargingStation", "variables": []}], store=SqliteStore(tmp_path / "dm.sqlite"))
     assert transaction_config(dm, version="2.0.1", evse_count=1).sampled_interval == 60
     assert authorization_config(dm, version="2.0.1").cache_lifetime is None
     assert offline_queue_config(dm).retry_attempts == 3

@@ -12,6 +12,7 @@ import pytest
 
 from evcharge.ocpp.functions._common import FunctionsLocalError, FunctionsRemoteError
 from evcharge.ocpp.functions.device_model import ComponentKey, DeviceModel, VariableKey, default_template
+from evcharge.ocpp.functions.transport.sqlite import SqliteStore
 from tests.conftest import ocpp_schema_dir
 
 SCHEMAS = ocpp_schema_dir()
@@ -23,7 +24,7 @@ def validator(version: str, name: str) -> Any:
 
 
 def model(tmp_path: Path, evses: int = 2) -> DeviceModel:
-    return DeviceModel(tmp_path / "dm.sqlite", default_template(evses))
+    return DeviceModel(default_template(evses), store=SqliteStore(tmp_path / "dm.sqlite"))
 
 
 def get_item(component: dict[str, Any], variable: dict[str, Any], attribute: str | None = None) -> dict[str, Any]:
@@ -242,7 +243,7 @@ def test_extending_the_default_model(tmp_path: Path) -> None:
         {"name": "Speed", "dataType": "integer", "unit": "rpm", "minLimit": 0, "maxLimit": 5000, "value": "1200"},
         {"name": "Mode", "dataType": "OptionList", "valuesList": "Auto,Quiet", "value": "Auto",
          "ocpp16Key": "FanMode"}]}]
-    dm = DeviceModel(tmp_path / "x.sqlite", default_template(1, extra=extra))
+    dm = DeviceModel(default_template(1, extra=extra), store=SqliteStore(tmp_path / "x.sqlite"))
     assert dm.get_int("VendorFanCtrlr", "Speed") == 1200
     assert dm.handle_change_configuration({"key": "FanMode", "value": "Quiet"}) == {"status": "Accepted"}
     assert dm.handle_change_configuration({"key": "FanMode", "value": "Loud"}) == {"status": "Rejected"}

@@ -32,6 +32,7 @@ from evcharge.ocpp.functions.transactions import (
     TransactionManager,
     route,
 )
+from evcharge.ocpp.functions.transport.sqlite import SqliteStore
 
 from .e2e import T0, Recorder, abort, connect_cp, key_of, start_csms, stop_cp
 
@@ -73,8 +74,8 @@ def test_kill_websocket_20_times_during_a_transaction(tmp_path: Path, version: A
         v16_mode = version is v16
         cfg = TransactionConfig(version="1.6" if v16_mode else "2.0.1", tx_start_points=frozenset({"EVConnected"}),
                                 sampled_interval=10, aligned_interval=0)
-        tm = TransactionManager(cfg, store=tmp_path / "tx.sqlite")
-        queue = OfflineQueue(tmp_path / "queue.sqlite", OfflineQueueConfig(retry_interval=0.05))
+        tm = TransactionManager(cfg, store=SqliteStore(tmp_path / "tx.sqlite"))
+        queue = OfflineQueue(OfflineQueueConfig(retry_interval=0.05), store=SqliteStore(tmp_path / "queue.sqlite"))
         client, sender, tasks = await connect_cp(f"ws://127.0.0.1:{port}/ocpp", version, queue)
         produced = []
 
@@ -176,8 +177,9 @@ def test_restart_the_charge_point_process_mid_transaction(tmp_path: Path, versio
             assert [k[2] for k in rec.processed] == list(range(19))
         assert rec.raw.count(rec.processed[5]) == 2  # the message in flight at the kill was replayed
         assert_in_order_with_only_repeats(rec.raw, rec.processed)
-        queue = OfflineQueue(tmp_path / "queue.sqlite")
+        queue = OfflineQueue(store=SqliteStore(tmp_path / "queue.sqlite"))
         assert len(queue) == 0
-        assert TransactionManager(TransactionConfig(), store=tmp_path / "tx.sqlite").interrupted_transactions() == {}
+        restarted = TransactionManager(TransactionConfig(), store=SqliteStore(tmp_path / "tx.sqlite"))
+        assert restarted.interrupted_transactions() == {}
 
     asyncio.run(main())

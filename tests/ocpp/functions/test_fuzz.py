@@ -19,6 +19,7 @@ from evcharge.ocpp.functions.authorization import Authorization, AuthorizationCo
 from evcharge.ocpp.functions.device_model import DeviceModel, default_template
 from evcharge.ocpp.functions.errors import FunctionsRemoteError
 from evcharge.ocpp.functions.smart_charging import SmartCharging, SmartChargingConfig
+from evcharge.ocpp.functions.transport.sqlite import SqliteStore
 
 pytestmark = pytest.mark.fuzz
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
@@ -54,9 +55,9 @@ def answered_or_refused(handler: Callable[[Any], Any], payload: Any) -> None:
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[DeviceModel, Authorization, Authorization]:
     d = tmp_path_factory.mktemp("fuzz")
-    return (DeviceModel(Path(d) / "dm.sqlite", default_template(2)),
-            Authorization(Path(d) / "a16.sqlite", AuthorizationConfig(version="1.6")),
-            Authorization(Path(d) / "a201.sqlite", AuthorizationConfig(version="2.0.1")))
+    return (DeviceModel(default_template(2), store=SqliteStore(Path(d) / "dm.sqlite")),
+            Authorization(AuthorizationConfig(version="1.6"), store=SqliteStore(Path(d) / "a16.sqlite")),
+            Authorization(AuthorizationConfig(version="2.0.1"), store=SqliteStore(Path(d) / "a201.sqlite")))
 
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -21,10 +21,11 @@ from evcharge.ocpp.functions.offline_queue import (
     OfflineQueueConfig,
     is_transaction_message,
 )
+from evcharge.ocpp.functions.transport.sqlite import SqliteStore
 
 
 def q(tmp_path: Path, **kw: Any) -> OfflineQueue:
-    return OfflineQueue(tmp_path / "queue.sqlite", OfflineQueueConfig(**kw))
+    return OfflineQueue(OfflineQueueConfig(**kw), store=SqliteStore(tmp_path / "queue.sqlite"))
 
 
 def test_in_order_and_acknowledged_never_resent(tmp_path: Path) -> None:
@@ -136,7 +137,8 @@ def test_survives_a_killed_process(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import os, signal
         from evcharge.ocpp.functions.offline_queue import OfflineQueue
-        queue = OfflineQueue({str(path)!r})
+        from evcharge.ocpp.functions.transport.sqlite import SqliteStore
+        queue = OfflineQueue(store=SqliteStore({str(path)!r}))
         for i in range(30):
             queue.enqueue("TransactionEvent", {{"seqNo": i}})
         queue.connected(0)
@@ -149,7 +151,7 @@ def test_survives_a_killed_process(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     in_flight_id = proc.stdout.strip()
-    queue = OfflineQueue(path)
+    queue = OfflineQueue(store=SqliteStore(path))
     assert [m.payload["seqNo"] for m in queue.pending()] == list(range(10, 30))
     queue.connected(0)
     m = queue.next_message(0)
@@ -165,7 +167,7 @@ def test_exactly_once_over_a_lossy_link(tmp_path_factory: pytest.TempPathFactory
     # Whatever happens to the link (requests lost, answers lost, CALLERRORs, charge-point restarts), the CSMS
     # processes each message exactly once and in enqueue order, and once the link is good the queue drains.
     path = tmp_path_factory.mktemp("lossy") / "q.sqlite"
-    queue = OfflineQueue(path, OfflineQueueConfig(retry_attempts=1000, retry_interval=0))
+    queue = OfflineQueue(OfflineQueueConfig(retry_attempts=1000, retry_interval=0), store=SqliteStore(path))
     processed: list[int] = []
     seen_ids: set[str] = set()
     counter = 0
@@ -195,7 +197,7 @@ def test_exactly_once_over_a_lossy_link(tmp_path_factory: pytest.TempPathFactory
             in_flight = None
         elif step == "restart":
             queue.close()
-            queue = OfflineQueue(path, OfflineQueueConfig(retry_attempts=1000, retry_interval=0))
+            queue = OfflineQueue(OfflineQueueConfig(retry_attempts=1000, retry_interval=0), store=SqliteStore(path))
             queue.connected(0)
             in_flight = None
     # the link becomes good: whatever was in flight is sent again, then everything drains

@@ -31,6 +31,7 @@ from evcharge.ocpp.functions.smart_charging import (
     SmartChargingConfig,
     profile_from_v201_json,
 )
+from evcharge.ocpp.functions.transport.sqlite import SqliteStore
 from tests.conftest import ocpp_schema_dir
 
 SCHEMAS = ocpp_schema_dir()
@@ -362,7 +363,7 @@ def test_composite_matches_limit_at_everywhere(
 def test_profiles_survive_a_restart(tmp_path: Path) -> None:
     # profiles are kept in SQLite: a new manager on the same file computes the same composite schedule
     store = tmp_path / "sc.sqlite"
-    sc = SmartCharging(SmartChargingConfig(evse_count=2), store=store)
+    sc = SmartCharging(SmartChargingConfig(evse_count=2), store=SqliteStore(store))
     accept(sc, 0, profile(1, MAX, [(0, 20), (3600, 12.5)], start=utc(2024, 1, 1)))
     accept(sc, 1, profile(2, TXD, [(0, 6), (8 * 3600, 16)], kind=ChargingProfileKind.RECURRING,
                           recurrency=RecurrencyKind.DAILY, start=utc(2024, 1, 1, 22), duration=86400,
@@ -371,7 +372,7 @@ def test_profiles_survive_a_restart(tmp_path: Path) -> None:
     before = [sc.composite_schedule(e, utc(2024, 1, 3, 20), 12 * 3600) for e in (0, 1, 2)]
     assert sc.clear(profile_id=3)
     sc.close()
-    again = SmartCharging(SmartChargingConfig(evse_count=2), store=store)
+    again = SmartCharging(SmartChargingConfig(evse_count=2), store=SqliteStore(store))
     assert [(e, p.id) for e, p in again.profiles] == [(0, 1), (1, 2)]
     assert [again.composite_schedule(e, utc(2024, 1, 3, 20), 12 * 3600) for e in (0, 1)] == before[:2]
     assert again.profiles[1][1] == sc.profiles[1][1]  # the parsed profile is the one installed

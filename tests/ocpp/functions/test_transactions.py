@@ -32,6 +32,7 @@ from evcharge.ocpp.functions.transactions import (
     TransactionStarted,
     route,
 )
+from evcharge.ocpp.functions.transport.sqlite import SqliteStore
 
 T0 = 1_717_243_200.0  # 2024-06-01T12:00:00Z
 TOKEN = {"idToken": "04A1B2C3", "type": "ISO14443"}
@@ -161,7 +162,7 @@ def test_aligned_values_outside_a_transaction_are_not_queued(tmp_path: Path) -> 
     msgs = tm.messages()
     assert [(m.action, m.transactional) for m in msgs] == [("MeterValues", False)]
     v201.validate("MeterValues", "request", msgs[0].payload)
-    queue = OfflineQueue(tmp_path / "q.sqlite")
+    queue = OfflineQueue(store=SqliteStore(tmp_path / "q.sqlite"))
     assert route(msgs, queue, online=False) == [] and len(queue) == 0
     assert route(msgs, queue, online=True) == msgs and len(queue) == 0
 
@@ -172,7 +173,7 @@ def test_v16_session_through_the_offline_queue(tmp_path: Path) -> None:
     cfg = TransactionConfig(version="1.6", sampled_interval=300, aligned_interval=0,
                             sampled_measurands=("Energy.Active.Import.Register", "Current.Import"))
     tm = TransactionManager(cfg, rng=random.Random(5))
-    queue = OfflineQueue(tmp_path / "q.sqlite")
+    queue = OfflineQueue(store=SqliteStore(tmp_path / "q.sqlite"))
     tm.update_meter(1, {"Energy.Active.Import.Register": 12345.0, "Current.Import": 15.5}, T0)
     tm.handle(Authorized(1, "TAG-1"), T0)
     tm.handle(EVConnected(1), T0 + 3)
@@ -217,7 +218,7 @@ def test_v16_stop_by_card_keeps_cable_and_needs_new_authorization() -> None:
 def test_restart_resumes_or_recovers_persisted_transactions(tmp_path: Path) -> None:
     store = tmp_path / "tx.sqlite"
     cfg = TransactionConfig(tx_start_points=frozenset({"EVConnected"}), sampled_interval=60, aligned_interval=0)
-    first = TransactionManager(cfg, store=store, rng=random.Random(6))
+    first = TransactionManager(cfg, store=SqliteStore(store), rng=random.Random(6))
     first.update_meter(1, {"Energy.Active.Import.Register": 50.0}, T0)
     first.handle(EVConnected(1), T0)
     first.handle(Authorized(1, TOKEN), T0 + 1)
@@ -225,7 +226,7 @@ def test_restart_resumes_or_recovers_persisted_transactions(tmp_path: Path) -> N
     assert [m.payload["seqNo"] for m in first.messages()] == [0, 1]
     first.close()  # the process dies here
 
-    resumed = TransactionManager(cfg, store=store)
+    resumed = TransactionManager(cfg, store=SqliteStore(store))
     assert resumed.interrupted_transactions() == {1: tx_id}
     resumed.resume(T0 + 100)
     assert resumed.get_timer() == T0 + 160
@@ -233,13 +234,13 @@ def test_restart_resumes_or_recovers_persisted_transactions(tmp_path: Path) -> N
     out = check201(resumed.messages())
     assert [(p["seqNo"], p["transactionInfo"]["transactionId"]) for p in out] == [(2, tx_id)]
     resumed.close()
-    assert TransactionManager(cfg, store=store).interrupted_transactions() == {}
+    assert TransactionManager(cfg, store=SqliteStore(store)).interrupted_transactions() == {}
 
-    second = TransactionManager(cfg, store=store, rng=random.Random(7))
+    second = TransactionManager(cfg, store=SqliteStore(store), rng=random.Random(7))
     second.handle(EVConnected(1), T0 + 200)
     second.messages()
     second.close()
-    rebooted = TransactionManager(cfg, store=store)
+    rebooted = TransactionManager(cfg, store=SqliteStore(store))
     rebooted.recover(T0 + 300, "PowerLoss")
     out = check201(rebooted.messages())
     assert summary(out) == [("Ended", "AbnormalCondition", 1)]

@@ -1,6 +1,6 @@
 """Authorization cache, local authorization list and the offline policy (OCPP 1.6 section 3.5, 2.0.1 C and D).
 
-:class:`Authorization` keeps both stores in one SQLite file, so they survive a restart, and answers the one
+:class:`Authorization` keeps both in its injected store (a SQLite store survives a restart), and answers the one
 question a charger has when someone presents a card: :meth:`Authorization.decide` says *accept now*,
 *reject now* or *ask the CSMS* (send ``Authorize``), per the configured policy:
 
@@ -30,9 +30,6 @@ Identifiers: a 1.6 ``idTag`` string, or a 2.0.1 ``IdTokenType`` dict (``{"idToke
 
 from __future__ import annotations
 
-import json
-import os
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,14 +37,12 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from ._common import FunctionsLocalError, FunctionsRemoteError, models_of, optional, parse_datetime, require
+from .storage import MemoryStore, Store
 
 IdToken = str | Mapping[str, Any]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS auth_cache (key TEXT PRIMARY KEY, info TEXT NOT NULL, updated REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS local_list (key TEXT PRIMARY KEY, info TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS auth_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+# the store's tables: token key -> {"info": ..., "updated": UNIX seconds}; token key -> info; name -> value
+_CACHE, _LIST, _META = "auth_cache", "local_list", "auth_meta"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,17 +97,17 @@ def token_key(token: IdToken) -> str:
 
 
 class Authorization:
-    """The authorization cache and the local list of one charging station, persisted in SQLite."""
+    """The authorization cache and the local list of one charging station, kept in an injected store."""
 
-    def __init__(self, path: str | os.PathLike[str], config: AuthorizationConfig | None = None) -> None:
+    def __init__(self, config: AuthorizationConfig | None = None, *, store: Store | None = None) -> None:
+        """``store`` keeps cache and local list across restarts (:class:`~evcharge.ocpp.functions.storage.MemoryStore`
+        when ``None``)."""
         self.config = config or AuthorizationConfig()
         _check_config(self.config)
-        self._db = sqlite3.connect(os.fspath(path), isolation_level=None)
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db: Store = store if store is not None else MemoryStore()
 
     def close(self) -> None:
-        """Close the SQLite file."""
+        """Close the store."""
         self._db.close()
 
     @property
@@ -143,17 +138,17 @@ class Authorization:
         """
         key = token_key(token)
         if self.config.local_list_enabled:
-            row = self._db.execute("SELECT info FROM local_list WHERE key=?", (key,)).fetchone()
-            if row is not None:
-                return self._judge(json.loads(row[0]), Source.LOCAL_LIST, now)
+            info = self._db.get(_LIST, key)
+            if info is not None:
+                return self._judge(info, Source.LOCAL_LIST, now)
         if self.config.cache_enabled:
-            row = self._db.execute("SELECT info, updated FROM auth_cache WHERE key=?", (key,)).fetchone()
+            row = self._db.get(_CACHE, key)
             if row is not None:
                 lifetime = self.config.cache_lifetime
-                if lifetime is not None and now.timestamp() - row[1] >= lifetime:
-                    self._db.execute("DELETE FROM auth_cache WHERE key=?", (key,))
+                if lifetime is not None and now.timestamp() - row["updated"] >= lifetime:
+                    self._db.delete(_CACHE, key)
                     return None
-                return self._judge(json.loads(row[0]), Source.CACHE, now)
+                return self._judge(row["info"], Source.CACHE, now)
         return None
 
     def _judge(self, info: dict[str, Any], source: Source, now: datetime) -> AuthDecision:
@@ -175,27 +170,24 @@ class Authorization:
             return
         require(info, "status", str, "idTokenInfo")
         key = token_key(token)
-        self._db.execute(
-            "INSERT OR REPLACE INTO auth_cache (key, info, updated) VALUES (?, ?, ?)",
-            (key, json.dumps(dict(info)), now.timestamp()),
-        )
+        self._db.put(_CACHE, key, {"info": dict(info), "updated": now.timestamp()})
         excess = self.cache_size - self.config.cache_max_entries
         if excess > 0:
-            rows = self._db.execute("SELECT key, info FROM auth_cache WHERE key != ? ORDER BY updated", (key,))
-            ordered = sorted(rows.fetchall(), key=lambda r: json.loads(r[1]).get("status") == "Accepted")
+            rows = sorted((r for r in self._db.items(_CACHE) if r[0] != key), key=lambda r: r[1]["updated"])
+            ordered = sorted(rows, key=lambda r: r[1]["info"].get("status") == "Accepted")
             for victim, _ in ordered[:excess]:
-                self._db.execute("DELETE FROM auth_cache WHERE key=?", (victim,))
+                self._db.delete(_CACHE, victim)
 
     @property
     def cache_size(self) -> int:
         """Entries in the cache."""
-        return int(self._db.execute("SELECT COUNT(*) FROM auth_cache").fetchone()[0])
+        return self._db.count(_CACHE)
 
     def clear_cache(self) -> dict[str, Any]:
         """ClearCache: answer ``Accepted`` (``Rejected`` when the cache is disabled)."""
         if not self.config.cache_enabled:
             return {"status": "Rejected"}
-        self._db.execute("DELETE FROM auth_cache")
+        self._db.clear(_CACHE)
         return {"status": "Accepted"}
 
     # ------------------------------------------------------------ the local list
@@ -203,13 +195,13 @@ class Authorization:
     @property
     def local_list_version(self) -> int:
         """The version of the local list; 0 when no list was ever sent."""
-        row = self._db.execute("SELECT value FROM auth_meta WHERE name='list_version'").fetchone()
-        return 0 if row is None else int(row[0])
+        value = self._db.get(_META, "list_version")
+        return 0 if value is None else int(value)
 
     @property
     def local_list_size(self) -> int:
         """Entries in the local list."""
-        return int(self._db.execute("SELECT COUNT(*) FROM local_list").fetchone()[0])
+        return self._db.count(_LIST)
 
     def handle_get_local_list_version(self, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """GetLocalListVersion: the version (1.6: -1 when the list is disabled)."""
@@ -249,25 +241,20 @@ class Authorization:
             return "Failed"  # 0 means "no list" and -1 "not supported": never a real version
         if update_type == "Differential" and version <= self.local_list_version:
             return "VersionMismatch"
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            if update_type == "Full":
-                self._db.execute("DELETE FROM local_list")
-            for key, info in parsed:
-                if info is None:
-                    self._db.execute("DELETE FROM local_list WHERE key=?", (key,))
-                else:
-                    self._db.execute("INSERT OR REPLACE INTO local_list (key, info) VALUES (?, ?)",
-                                     (key, json.dumps(info)))
-            if self.local_list_size > self.config.local_list_max_entries:
-                self._db.execute("ROLLBACK")
-                return "Failed"
-            self._db.execute("INSERT OR REPLACE INTO auth_meta (name, value) VALUES ('list_version', ?)",
-                             (str(version),))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+            with self._db.transaction():  # all or nothing
+                if update_type == "Full":
+                    self._db.clear(_LIST)
+                for key, info in parsed:
+                    if info is None:
+                        self._db.delete(_LIST, key)
+                    else:
+                        self._db.put(_LIST, key, info)
+                if self.local_list_size > self.config.local_list_max_entries:
+                    raise _ListTooLong
+                self._db.put(_META, "list_version", version)
+        except _ListTooLong:
+            return "Failed"
         return "Accepted"
 
     def handle_send_local_list(self, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -298,18 +285,27 @@ class Authorization:
 
     def expire_cache_before(self, when: datetime) -> int:
         """Drop cache entries last updated before ``when``; returns how many went."""
-        cur = self._db.execute("DELETE FROM auth_cache WHERE updated < ?", (when.timestamp(),))
-        return cur.rowcount
+        limit = when.timestamp()
+        with self._db.transaction():
+            old = [key for key, row in self._db.items(_CACHE) if row["updated"] < limit]
+            for key in old:
+                self._db.delete(_CACHE, key)
+        return len(old)
 
     def cache_lifetime_timer(self, now: datetime) -> datetime | None:
         """When the oldest cache entry reaches ``cache_lifetime`` (``None`` if no lifetime or empty cache)."""
         if self.config.cache_lifetime is None:
             return None
-        row = self._db.execute("SELECT MIN(updated) FROM auth_cache").fetchone()
-        if row is None or row[0] is None:
+        rows = self._db.items(_CACHE)
+        if not rows:
             return None
-        due = datetime.fromtimestamp(row[0], tz=now.tzinfo) + timedelta(seconds=self.config.cache_lifetime)
+        oldest = min(row["updated"] for _, row in rows)
+        due = datetime.fromtimestamp(oldest, tz=now.tzinfo) + timedelta(seconds=self.config.cache_lifetime)
         return max(due, now)
+
+
+class _ListTooLong(Exception):
+    """Rolls the local-list update back."""
 
 
 def _check_config(config: AuthorizationConfig) -> None:

@@ -1,4 +1,4 @@
-"""The OCPP 2.0.1 device model, persisted in SQLite, with the 1.6 configuration keys on the same store.
+"""The OCPP 2.0.1 device model, kept in an injected store, with the 1.6 configuration keys on the same store.
 
 A *component* (``EVSE`` 1, ``OCPPCommCtrlr``, ...) holds *variables* (``HeartbeatInterval``); a variable has
 up to four *attributes* (``Actual``, ``Target``, ``MinSet``, ``MaxSet``), each with a value, a mutability
@@ -6,7 +6,8 @@ up to four *attributes* (``Actual``, ``Target``, ``MinSet``, ``MaxSet``), each w
 *characteristics* (data type, unit, limits, list of allowed values).
 
 :class:`DeviceModel` loads a *template* (the JSON form shipped as ``data/device_model_ac.json``, see
-:func:`default_template`) into a SQLite file the first time and keeps the values there afterwards:
+:func:`default_template`) into its :class:`~evcharge.ocpp.functions.storage.Store` the first time and keeps the
+values there afterwards (a :class:`~evcharge.ocpp.functions.transport.sqlite.SqliteStore` keeps them on disk):
 
 * values set by the CSMS survive restarts; an attribute with ``persistent: false`` is back to its template
   value after a restart;
@@ -23,8 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import sqlite3
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,27 +41,14 @@ from ._common import (
     require,
     typed_request,
 )
+from .storage import MemoryStore, Store
 
 ATTRIBUTE_TYPES = ("Actual", "Target", "MinSet", "MaxSet")
 DATA_TYPES = ("string", "decimal", "integer", "dateTime", "boolean", "OptionList", "SequenceList", "MemberList")
 MUTABILITIES = ("ReadOnly", "WriteOnly", "ReadWrite")
 SUMMARY_VARIABLES = frozenset({"AvailabilityState", "Problem"})
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS dm_variables (
-    id INTEGER PRIMARY KEY,
-    component TEXT NOT NULL, component_instance TEXT NOT NULL, evse_id INTEGER NOT NULL, connector_id INTEGER NOT NULL,
-    name TEXT NOT NULL, instance TEXT NOT NULL,
-    UNIQUE (component, component_instance, evse_id, connector_id, name, instance)
-);
-CREATE TABLE IF NOT EXISTS dm_attributes (
-    variable_id INTEGER NOT NULL REFERENCES dm_variables(id),
-    type TEXT NOT NULL,
-    value TEXT NOT NULL,
-    pending TEXT,
-    PRIMARY KEY (variable_id, type)
-);
-"""
+_TABLE = "device_model"  # key: the attribute's identity (_attr_key), value: {"value": ..., "pending": ...}
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +160,6 @@ class VariableChanged:
 
 @dataclass(slots=True)
 class _Var:
-    id: int
     component: ComponentKey
     variable: VariableKey
     characteristics: Characteristics
@@ -247,7 +232,7 @@ def _vars_of_template(components: Iterable[Mapping[str, Any]]) -> list[_Var]:
                                          persistent=bool(a.get("persistent", True)),
                                          constant=bool(a.get("constant", False)))
             result.append(_Var(
-                id=0, component=ckey, variable=vkey, characteristics=chars, attributes=attrs,
+                component=ckey, variable=vkey, characteristics=chars, attributes=attrs,
                 defaults={t: a.value for t, a in attrs.items()}, reboot_required=bool(v.get("rebootRequired", False)),
                 ocpp16_key=v.get("ocpp16Key"), ocpp16_attribute=v.get("ocpp16Attribute", "Actual"),
                 ocpp16_values=dict(v.get("ocpp16Values", {})),
@@ -259,16 +244,16 @@ def _vars_of_template(components: Iterable[Mapping[str, Any]]) -> list[_Var]:
 
 
 class DeviceModel:
-    """Components, variables and attributes of a charging station, with their values in a SQLite file.
+    """Components, variables and attributes of a charging station, with their values in an injected store.
 
     Opening the model is the station's boot: pending (reboot-required) values become current and
     non-persistent values return to their template defaults.
     """
 
-    def __init__(self, path: str | os.PathLike[str], template: Sequence[Mapping[str, Any]]) -> None:
-        self._db = sqlite3.connect(os.fspath(path), isolation_level=None)
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+    def __init__(self, template: Sequence[Mapping[str, Any]], *, store: Store | None = None) -> None:
+        """``store`` keeps the values across restarts (:class:`~evcharge.ocpp.functions.storage.MemoryStore` when
+        ``None``: nothing is kept)."""
+        self._db: Store = store if store is not None else MemoryStore()
         self._vars: dict[tuple[ComponentKey, VariableKey], _Var] = {}
         self._components: set[ComponentKey] = set()
         self._by_key16: dict[str, _Var] = {}
@@ -276,44 +261,31 @@ class DeviceModel:
         self._load(_vars_of_template(template))
 
     def close(self) -> None:
-        """Close the SQLite file."""
+        """Close the store."""
         self._db.close()
 
     def _load(self, variables: list[_Var]) -> None:
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with db.transaction():
             for var in variables:
-                c, v = var.component, var.variable
-                ident = (c.name, c.instance or "", _n(c.evse_id), _n(c.connector_id), v.name, v.instance or "")
-                db.execute("INSERT OR IGNORE INTO dm_variables (component, component_instance, evse_id, "
-                           "connector_id, name, instance) VALUES (?, ?, ?, ?, ?, ?)", ident)
-                var.id = int(db.execute(
-                    "SELECT id FROM dm_variables WHERE component=? AND component_instance=? AND evse_id=? AND "
-                    "connector_id=? AND name=? AND instance=?", ident).fetchone()[0])
+                c = var.component
                 for atype, attr in list(var.attributes.items()):
-                    db.execute("INSERT OR IGNORE INTO dm_attributes (variable_id, type, value) VALUES (?, ?, ?)",
-                               (var.id, atype, attr.value))
-                    value, pending = db.execute("SELECT value, pending FROM dm_attributes WHERE variable_id=? AND "
-                                                "type=?", (var.id, atype)).fetchone()
-                    if pending is not None:  # the reboot happened: pending values apply now
-                        value = pending
+                    key = _attr_key(var, atype)
+                    row = db.get(_TABLE, key)
+                    value = attr.value if row is None else row["value"]
+                    if row is not None and row.get("pending") is not None:  # the reboot happened: pending applies now
+                        value = row["pending"]
                     if not attr.persistent or attr.constant:
                         value = var.defaults[atype]
-                    db.execute("UPDATE dm_attributes SET value=?, pending=NULL WHERE variable_id=? AND type=?",
-                               (value, var.id, atype))
+                    db.put(_TABLE, key, {"value": value})
                     var.attributes[atype] = _with_value(attr, value)
-                key = (c, v)
-                if key in self._vars:
-                    raise FunctionsLocalError(f"template defines {c.name}.{v.name} twice")
-                self._vars[key] = var
+                key2 = (c, var.variable)
+                if key2 in self._vars:
+                    raise FunctionsLocalError(f"template defines {c.name}.{var.variable.name} twice")
+                self._vars[key2] = var
                 self._components.add(c)
                 if var.ocpp16_key is not None:
                     self._by_key16[var.ocpp16_key.lower()] = var
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     # ------------------------------------------------------------ local access (the charger itself)
 
@@ -366,9 +338,10 @@ class DeviceModel:
         return var
 
     def _store(self, var: _Var, attribute: str, value: str, *, pending: bool) -> None:
-        column = "pending" if pending else "value"
-        self._db.execute(f"UPDATE dm_attributes SET {column}=? WHERE variable_id=? AND type=?",
-                         (value, var.id, attribute))
+        key = _attr_key(var, attribute)
+        row = self._db.get(_TABLE, key) or {"value": var.attributes[attribute].value}
+        row["pending" if pending else "value"] = value
+        self._db.put(_TABLE, key, row)
         if pending:
             var.pending[attribute] = value
         else:
@@ -628,8 +601,12 @@ class DeviceModel:
 # ---------------------------------------------------------------- helpers
 
 
-def _n(x: int | None) -> int:
-    return -1 if x is None else x
+def _attr_key(var: _Var, attribute: str) -> str:
+    """The store key of one attribute of a variable: component, instance, EVSE, connector, variable, instance, type
+    (JSON, so no separator can be confused with a name)."""
+    c, v = var.component, var.variable
+    return json.dumps([c.name, c.instance, c.evse_id, c.connector_id, v.name, v.instance, attribute],
+                      separators=(",", ":"))
 
 
 def _with_value(a: Attribute, value: str) -> Attribute:

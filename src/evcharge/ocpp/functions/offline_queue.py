@@ -2,13 +2,13 @@
 
 Every transaction message (1.6 ``StartTransaction``, ``StopTransaction``, transaction ``MeterValues``; 2.0.1
 ``TransactionEvent``) goes through this queue, online or not, so that the CSMS sees them in the order they
-happened.  The queue lives in a SQLite file (standard library :mod:`sqlite3`), committed on every change, so
+happened.  The queue lives in an injected store; with the SQLite store it is committed on every change, so
 it survives a lost connection, a crash and a restart of the process.
 
 Guarantees:
 
 * **in order** -- only the oldest message is ever in flight (one outstanding CALL per direction);
-* **no duplicates** -- a message is deleted in the same SQLite transaction that records its acknowledgement, so an
+* **no duplicates** -- a message is deleted in the same store transaction that records its acknowledgement, so an
   acknowledged message is never sent again.  A message whose answer was lost with the connection is sent again
   unchanged (same payload: same ``transactionId`` and ``seqNo`` in 2.0.1, same timestamps in 1.6), so a CSMS can
   recognise the copy (the same holds for the one copy a crash between an answer's arrival and its commit can
@@ -17,7 +17,7 @@ Guarantees:
   CALLERROR ``retry_attempts`` times, by moving to the dead-letter table with a :class:`MessageDropped` event
   the application must look at.  A lost connection never counts as a failed attempt.
 
-The queue is sans-I/O apart from its SQLite file: the charge point asks :meth:`~OfflineQueue.next_message`
+The queue is sans-I/O (its store is passed in): the charge point asks :meth:`~OfflineQueue.next_message`
 what to send, reports the outcome (:meth:`~OfflineQueue.acknowledged`, :meth:`~OfflineQueue.failed`,
 :meth:`~OfflineQueue.disconnected`) and calls :meth:`~OfflineQueue.handle_timer` when
 :meth:`~OfflineQueue.get_timer` says so.  ``now`` is any monotonic-enough clock in seconds.
@@ -29,9 +29,6 @@ the same ``tx_ref`` and no ``transactionId``; when the ``StartTransaction`` is a
 
 from __future__ import annotations
 
-import json
-import os
-import sqlite3
 import uuid
 from collections import deque
 from collections.abc import Mapping
@@ -39,30 +36,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._common import FunctionsLocalError
+from .storage import MemoryStore, Store
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS queue (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id TEXT NOT NULL UNIQUE,
-    action TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    tx_ref TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    seq INTEGER PRIMARY KEY,
-    message_id TEXT NOT NULL,
-    action TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    tx_ref TEXT,
-    attempts INTEGER NOT NULL,
-    reason TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tx_binding (
-    tx_ref TEXT PRIMARY KEY,
-    transaction_id TEXT NOT NULL
-);
-"""
+# the store's tables: seq (12 digits) -> message; seq -> message and reason; tx_ref -> transactionId; "next_seq"
+_QUEUE, _DEAD, _BINDING, _META = "queue", "dead_letters", "tx_binding", "queue_meta"
 
 TRANSACTION_ACTIONS_16 = frozenset({"StartTransaction", "StopTransaction"})
 TRANSACTION_ACTIONS_201 = frozenset({"TransactionEvent"})
@@ -109,22 +86,22 @@ class MessageDropped:
 
 
 class OfflineQueue:
-    """An ordered, persistent, exactly-once queue of transaction messages in one SQLite file."""
+    """An ordered, persistent, exactly-once queue of transaction messages in an injected store."""
 
-    def __init__(self, path: str | os.PathLike[str], config: OfflineQueueConfig | None = None) -> None:
+    def __init__(self, config: OfflineQueueConfig | None = None, *, store: Store | None = None) -> None:
+        """``store`` keeps the queue across a crash or restart (:class:`~evcharge.ocpp.functions.storage.MemoryStore`
+        when ``None``: the order and exactly-once guarantees then hold only within the process)."""
         self.config = config or OfflineQueueConfig()
         if self.config.retry_attempts < 1:
             raise FunctionsLocalError("retry_attempts must be at least 1")
-        self._db = sqlite3.connect(os.fspath(path), isolation_level=None)
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db: Store = store if store is not None else MemoryStore()
         self._online = False
         self._in_flight: str | None = None
         self._not_before = 0.0  # retry back-off of the head message
         self._events: deque[MessageDropped] = deque()
 
     def close(self) -> None:
-        """Close the SQLite file."""
+        """Close the store."""
         self._db.close()
 
     # ------------------------------------------------------------ filling
@@ -135,36 +112,31 @@ class OfflineQueue:
             raise FunctionsLocalError(f"offline queue full ({self.config.max_messages} messages)")
         body = dict(payload)
         if tx_ref is not None:
-            bound = self._db.execute("SELECT transaction_id FROM tx_binding WHERE tx_ref=?", (tx_ref,)).fetchone()
+            bound = self._db.get(_BINDING, tx_ref)
             if bound is not None:
-                body["transactionId"] = json.loads(bound[0])
+                body["transactionId"] = bound
         message_id = str(uuid.uuid4())
-        cur = self._db.execute(
-            "INSERT INTO queue (message_id, action, payload, tx_ref) VALUES (?, ?, ?, ?)",
-            (message_id, action, json.dumps(body, separators=(",", ":")), tx_ref),
-        )
-        assert cur.lastrowid is not None
-        return QueuedMessage(cur.lastrowid, message_id, action, body, tx_ref, 0)
+        with self._db.transaction():
+            seq = int(self._db.get(_META, "next_seq") or 1)
+            self._db.put(_META, "next_seq", seq + 1)  # never reused, like an AUTOINCREMENT key
+            msg = QueuedMessage(seq, message_id, action, body, tx_ref, 0)
+            self._db.put(_QUEUE, _key(seq), _value(msg))
+        return msg
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM queue").fetchone()[0])
+        return self._db.count(_QUEUE)
 
     def pending(self) -> list[QueuedMessage]:
         """Every unacknowledged message, oldest first."""
-        rows = self._db.execute("SELECT seq, message_id, action, payload, tx_ref, attempts FROM queue ORDER BY seq")
-        return [_row(r) for r in rows]
+        return [_message(k, v) for k, v in self._db.items(_QUEUE)]
 
     def dead_letters(self) -> list[tuple[QueuedMessage, str]]:
         """Messages given up after their attempts, with the reason, oldest first."""
-        rows = self._db.execute(
-            "SELECT seq, message_id, action, payload, tx_ref, attempts, reason FROM dead_letters ORDER BY seq"
-        )
-        return [(_row(r[:6]), r[6]) for r in rows]
+        return [(_message(k, v), str(v["reason"])) for k, v in self._db.items(_DEAD)]
 
     def transaction_id_of(self, tx_ref: str) -> Any:
         """The CSMS's transactionId bound to a local ``tx_ref`` (``None`` while its start is unacknowledged)."""
-        row = self._db.execute("SELECT transaction_id FROM tx_binding WHERE tx_ref=?", (tx_ref,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        return self._db.get(_BINDING, tx_ref)
 
     # ------------------------------------------------------------ connection state
 
@@ -203,11 +175,11 @@ class OfflineQueue:
         """The CSMS answered with a CALLRESULT: the message is deleted, never to be sent again.
 
         For a 1.6 ``StartTransaction`` with a ``tx_ref``, the ``transactionId`` of ``response`` is written into
-        the transaction's queued messages in the same SQLite transaction.
+        the transaction's queued messages in the same store transaction.
         """
         msg = self._take_in_flight(message_id)
-        with _txn(self._db):
-            self._db.execute("DELETE FROM queue WHERE seq=?", (msg.seq,))
+        with self._db.transaction():
+            self._db.delete(_QUEUE, _key(msg.seq))
             if msg.action == "StartTransaction" and msg.tx_ref is not None and response is not None:
                 tx_id = response.get("transactionId")
                 if tx_id is not None:
@@ -221,20 +193,17 @@ class OfflineQueue:
         msg = self._take_in_flight(message_id)
         attempts = msg.attempts + 1
         if attempts < self.config.retry_attempts:
-            self._db.execute("UPDATE queue SET attempts=? WHERE seq=?", (attempts, msg.seq))
+            self._db.put(_QUEUE, _key(msg.seq), _value(_with_attempts(msg, attempts)))
             self._not_before = now + self.config.retry_interval * attempts
             return None
         dropped = MessageDropped(_with_attempts(msg, attempts), f"{reason} after {attempts} attempts")
-        with _txn(self._db):
+        with self._db.transaction():
             self._dead(dropped)
             if msg.action == "StartTransaction" and msg.tx_ref is not None:
                 # the transaction's later messages cannot be sent without the transactionId the CSMS never gave
-                rows = self._db.execute(
-                    "SELECT seq, message_id, action, payload, tx_ref, attempts FROM queue WHERE tx_ref=? ORDER BY seq",
-                    (msg.tx_ref,),
-                ).fetchall()
-                for r in rows:
-                    self._dead(MessageDropped(_row(r), "StartTransaction of this transaction was dropped"))
+                for m in self.pending():
+                    if m.tx_ref == msg.tx_ref:
+                        self._dead(MessageDropped(m, "StartTransaction of this transaction was dropped"))
         self._not_before = 0.0
         return dropped
 
@@ -254,59 +223,46 @@ class OfflineQueue:
     # ------------------------------------------------------------ internals
 
     def _head(self) -> QueuedMessage | None:
-        r = self._db.execute(
-            "SELECT seq, message_id, action, payload, tx_ref, attempts FROM queue ORDER BY seq LIMIT 1"
-        ).fetchone()
-        return None if r is None else _row(r)
+        first = self._db.first(_QUEUE)
+        return None if first is None else _message(*first)
 
     def _take_in_flight(self, message_id: str) -> QueuedMessage:
         if self._in_flight != message_id:
             raise FunctionsLocalError(f"message {message_id!r} is not the one in flight ({self._in_flight!r})")
         self._in_flight = None
-        r = self._db.execute(
-            "SELECT seq, message_id, action, payload, tx_ref, attempts FROM queue WHERE message_id=?", (message_id,)
-        ).fetchone()
-        if r is None:  # pragma: no cover - only if someone else edited the file
+        head = self._head()  # the one in flight is always the head
+        if head is None or head.message_id != message_id:  # pragma: no cover - only if someone else edited the store
             raise FunctionsLocalError(f"message {message_id!r} is not in the queue")
-        return _row(r)
+        return head
 
     def _bind(self, tx_ref: str, transaction_id: Any) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO tx_binding (tx_ref, transaction_id) VALUES (?, ?)",
-            (tx_ref, json.dumps(transaction_id)),
-        )
-        rows = self._db.execute("SELECT seq, payload FROM queue WHERE tx_ref=?", (tx_ref,)).fetchall()
-        for seq, payload in rows:
-            body = json.loads(payload)
-            body["transactionId"] = transaction_id
-            self._db.execute("UPDATE queue SET payload=? WHERE seq=?", (json.dumps(body, separators=(",", ":")), seq))
+        self._db.put(_BINDING, tx_ref, transaction_id)
+        for m in self.pending():
+            if m.tx_ref == tx_ref:
+                body = dict(m.payload)
+                body["transactionId"] = transaction_id
+                self._db.put(_QUEUE, _key(m.seq), _value(QueuedMessage(m.seq, m.message_id, m.action, body, m.tx_ref,
+                                                                       m.attempts)))
 
     def _dead(self, event: MessageDropped) -> None:
         m = event.message
-        self._db.execute("DELETE FROM queue WHERE seq=?", (m.seq,))
-        self._db.execute(
-            "INSERT INTO dead_letters (seq, message_id, action, payload, tx_ref, attempts, reason) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (m.seq, m.message_id, m.action, json.dumps(m.payload), m.tx_ref, m.attempts, event.reason),
-        )
+        self._db.delete(_QUEUE, _key(m.seq))
+        self._db.put(_DEAD, _key(m.seq), {**_value(m), "reason": event.reason})
         self._events.append(event)
 
 
-class _txn:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+def _key(seq: int) -> str:
+    return f"{seq:012d}"  # ordered as text = ordered as numbers
 
 
-def _row(r: tuple[Any, ...]) -> QueuedMessage:
-    return QueuedMessage(int(r[0]), str(r[1]), str(r[2]), json.loads(r[3]), r[4], int(r[5]))
+def _value(m: QueuedMessage) -> dict[str, Any]:
+    return {"message_id": m.message_id, "action": m.action, "payload": m.payload, "tx_ref": m.tx_ref,
+            "attempts": m.attempts}
+
+
+def _message(key: str, v: Mapping[str, Any]) -> QueuedMessage:
+    return QueuedMessage(int(key), str(v["message_id"]), str(v["action"]), dict(v["payload"]), v["tx_ref"],
+                         int(v["attempts"]))
 
 
 def _with_attempts(m: QueuedMessage, attempts: int) -> QueuedMessage:

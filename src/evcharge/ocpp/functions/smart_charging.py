@@ -21,10 +21,7 @@ How profiles merge (OCPP 1.6 section 3.13, OCPP 2.0.1 K08):
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -40,6 +37,7 @@ from ._common import (
     parse_datetime,
     require,
 )
+from .storage import MemoryStore, Store
 
 DAY = 86_400
 WEEK = 7 * DAY
@@ -377,46 +375,35 @@ def profile_to_v201_json(p: ChargingProfile) -> dict[str, Any]:
 # ---------------------------------------------------------------- the manager
 
 
+_TABLE = "charging_profiles"  # position (8 digits, installation order) -> evse_id, profile (2.0.1 JSON), installed_at
+
+
 class SmartCharging:
     """Installed charging profiles of a charging station, and what they mean for each EVSE."""
 
-    def __init__(self, config: SmartChargingConfig, *, store: str | os.PathLike[str] | None = None) -> None:
-        """With ``store`` (a SQLite file) the installed profiles survive a restart, as OCPP requires."""
+    def __init__(self, config: SmartChargingConfig, *, store: Store | None = None) -> None:
+        """``store`` keeps the installed profiles across a restart, as OCPP requires
+        (:class:`~evcharge.ocpp.functions.storage.MemoryStore` when ``None``)."""
         if config.evse_count < 1:
             raise FunctionsLocalError("evse_count must be at least 1")
         self.config = config
         self._installed: list[_Installed] = []
         self._transactions: dict[int, _Transaction] = {}
-        self._db: sqlite3.Connection | None = None
-        if store is not None:
-            self._db = sqlite3.connect(os.fspath(store), isolation_level=None)
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS charging_profiles (pos INTEGER PRIMARY KEY, "
-                             "evse_id INTEGER NOT NULL, profile TEXT NOT NULL, installed_at TEXT NOT NULL)")
-            rows = self._db.execute("SELECT evse_id, profile, installed_at FROM charging_profiles ORDER BY pos")
-            for evse_id, profile, installed_at in rows:
-                self._installed.append(_Installed(int(evse_id), profile_from_v201_json(json.loads(profile)),
-                                                  parse_datetime(installed_at, "installed_at")))
+        self._db: Store = store if store is not None else MemoryStore()
+        for _, row in self._db.items(_TABLE):
+            self._installed.append(_Installed(int(row["evse_id"]), profile_from_v201_json(row["profile"]),
+                                              parse_datetime(row["installed_at"], "installed_at")))
 
     def close(self) -> None:
-        """Close the SQLite file (if any)."""
-        if self._db is not None:
-            self._db.close()
+        """Close the store."""
+        self._db.close()
 
     def _persist(self) -> None:
-        if self._db is None:
-            return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.execute("DELETE FROM charging_profiles")
-            for i in self._installed:
-                self._db.execute("INSERT INTO charging_profiles (evse_id, profile, installed_at) VALUES (?, ?, ?)",
-                                 (i.evse_id, json.dumps(profile_to_v201_json(i.profile)),
-                                  format_datetime(i.installed_at)))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+        with self._db.transaction():
+            self._db.clear(_TABLE)
+            for pos, i in enumerate(self._installed):
+                self._db.put(_TABLE, f"{pos:08d}", {"evse_id": i.evse_id, "profile": profile_to_v201_json(i.profile),
+                                                    "installed_at": format_datetime(i.installed_at)})
 
     # ------------------------------------------------------------ transactions
 

@@ -19,7 +19,7 @@ The application tells :class:`TransactionManager` what the hardware does (:class
 
 Time is UNIX time in seconds (``now``); :meth:`~TransactionManager.get_timer` says when
 :meth:`~TransactionManager.handle_timer` must run for the next meter sample.  Running transactions (their ids,
-``seqNo``, start meter) are kept in a SQLite file when ``store`` is given, so a restarted process either
+``seqNo``, start meter) are kept in the injected ``store`` (a SQLite store on disk), so a restarted process either
 continues them (:meth:`~TransactionManager.resume`) or ends them (:meth:`~TransactionManager.recover`).
 
 Messages with ``transactional=True`` belong in the offline queue; the others (clock-aligned values outside a
@@ -28,11 +28,8 @@ transaction) are sent only while online (:func:`route`).
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import random
-import sqlite3
 import uuid
 from collections import deque
 from collections.abc import Mapping
@@ -41,6 +38,7 @@ from typing import Any, Literal
 
 from ._common import FunctionsLocalError, format_datetime, from_timestamp
 from .offline_queue import OfflineQueue
+from .storage import MemoryStore, Store
 
 UNITS = {
     "Energy.Active.Import.Register": "Wh",
@@ -212,11 +210,16 @@ class _Evse:
     auth_deadline: float | None = None  # the EV must be connected by then
 
 
+_TABLE = "tx_state"  # EVSE id -> the running transaction's state
+
+
 class TransactionManager:
     """Turns charger events into 1.6 or 2.0.1 transaction messages, per EVSE."""
 
-    def __init__(self, config: TransactionConfig, *, store: str | os.PathLike[str] | None = None,
+    def __init__(self, config: TransactionConfig, *, store: Store | None = None,
                  rng: random.Random | None = None) -> None:
+        """``store`` keeps the running transactions across a restart of the process
+        (:class:`~evcharge.ocpp.functions.storage.MemoryStore` when ``None``)."""
         if config.evse_count < 1:
             raise FunctionsLocalError("evse_count must be at least 1")
         self.config = config
@@ -226,23 +229,18 @@ class TransactionManager:
         self._events: deque[TransactionStarted | TransactionEnded | AuthorizationTimedOut] = deque()
         self._online = False
         self._next_aligned: float | None = None
-        self._db: sqlite3.Connection | None = None
+        self._db: Store = store if store is not None else MemoryStore()
         self._persisted: dict[int, _Tx] = {}
-        if store is not None:
-            self._db = sqlite3.connect(os.fspath(store), isolation_level=None)
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS tx_state (evse_id INTEGER PRIMARY KEY, state TEXT NOT NULL)")
-            for evse_id, state in self._db.execute("SELECT evse_id, state FROM tx_state"):
-                self._persisted[int(evse_id)] = _Tx(**json.loads(state))
+        for evse_id, state in self._db.items(_TABLE):
+            self._persisted[int(evse_id)] = _Tx(**state)
 
     @property
     def _v16(self) -> bool:
         return self.config.version == "1.6"
 
     def close(self) -> None:
-        """Close the SQLite file (if any)."""
-        if self._db is not None:
-            self._db.close()
+        """Close the store."""
+        self._db.close()
 
     # ------------------------------------------------------------ state
 
@@ -575,8 +573,7 @@ class TransactionManager:
         evse.authorized = False
         evse.remote_start_id = None
         evse.auth_deadline = None
-        if self._db is not None:
-            self._db.execute("DELETE FROM tx_state WHERE evse_id=?", (evse_id,))
+        self._db.delete(_TABLE, str(evse_id))
         self._events.append(TransactionEnded(evse_id, tx.tx_ref, reason))
 
     def _meter_message(self, evse_id: int, evse: _Evse, values: list[dict[str, Any]], trigger: str,
@@ -616,14 +613,11 @@ class TransactionManager:
         self._out.append(OutgoingMessage(action, payload, tx_ref, transactional=True))
 
     def _save(self, evse_id: int, tx: _Tx) -> None:
-        if self._db is None:
-            return
         state = {"tx_ref": tx.tx_ref, "started_at": tx.started_at, "meter_start": tx.meter_start,
                  "seq_no": tx.seq_no, "id_token": tx.id_token, "remote_start_id": tx.remote_start_id,
                  "connector_id": tx.connector_id, "time_charging": tx.time_charging,
                  "charging_since": tx.charging_since}
-        self._db.execute("INSERT OR REPLACE INTO tx_state (evse_id, state) VALUES (?, ?)",
-                         (evse_id, json.dumps(state)))
+        self._db.put(_TABLE, str(evse_id), state)
 
     def _evse(self, evse_id: int) -> _Evse:
         try:

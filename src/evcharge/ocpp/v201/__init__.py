@@ -5,42 +5,26 @@ Every action has a ``<Action>Request`` and a ``<Action>Response`` frozen, slotte
 checks a payload exactly as the schema does. See the guide, docs/ocpp-models.rst.
 
 Importing this package loads the constants, ``Action`` and the validators; the models are
-imported on first use of any of their names.
+imported on first use of any of their names (the package is :func:`evcharge.ocpp._model.version_package`
+applied to its generated modules, like the other versions).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
-from evcharge.ocpp._model import ABSENT, Absent, load_models, run_validator
+from evcharge.ocpp._model import ABSENT, Absent, version_package
 from evcharge.ocpp.v201._generated.actions import MODEL_NAMES, SUBPROTOCOL, VERSION, Action
 from evcharge.ocpp.v201._generated.validators import VALIDATORS
 
 if TYPE_CHECKING:
     from evcharge.ocpp.v201._generated.models import *  # noqa: F403
+    from evcharge.ocpp.v201._generated.models import request_class, response_class
 
-__all__ = [
-    "ABSENT",
-    "SUBPROTOCOL",
-    "VERSION",
-    "Absent",
-    "Action",
-    "validate",
-]
-__all__ += MODEL_NAMES
+__all__ = ["ABSENT", "SUBPROTOCOL", "VERSION", "Absent", "Action", "request_class", "response_class", "validate"]
+__all__ += [n for n in MODEL_NAMES if n not in __all__]
 
-
-def validate(action: str, kind: Literal["request", "response"], payload: Any, *, lenient: bool = False) -> list[str]:
-    """Check ``payload`` against the schema of ``action``'s request or response.
-
-    Raises :class:`evcharge.ocpp.errors.OcppValidationError` at the first violation; returns the
-    warnings of lenient mode (always an empty list in strict mode). ``KeyError`` for an unknown
-    action (or the response of a SEND-only action).
-    """
-    return run_validator(VALIDATORS, action, kind, payload, lenient)
-
+validate, _load = version_package(globals(), VALIDATORS, MODEL_NAMES)
 
 if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> Any:
-        return load_models(globals(), "evcharge.ocpp.v201._generated.models", MODEL_NAMES, name)
+    __getattr__ = _load

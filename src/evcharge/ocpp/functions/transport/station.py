@@ -17,7 +17,8 @@ turns the charger's events into transaction messages sent through the persistent
     station.update_meter(1, {"Energy.Active.Import.Register": 1234.0})
 
 All state lives in SQLite files in ``directory`` (device model, authorization, queue, running transactions), so
-a restarted process picks up where the previous one stopped.  Wall-clock time comes from ``clock`` (UNIX
+a restarted process picks up where the previous one stopped; with ``directory=None`` it lives in memory.
+Wall-clock time comes from ``clock`` (UNIX
 seconds), the only clock of the cores.
 """
 
@@ -46,6 +47,7 @@ from ..config import (
 from ..device_model import ComponentKey, DeviceModel, VariableKey, default_template
 from ..offline_queue import OfflineQueue, QueuedMessage
 from ..smart_charging import SmartCharging
+from ..storage import Store
 from ..transactions import (
     Authorized,
     ChargerEvent,
@@ -56,6 +58,7 @@ from ..transactions import (
     route,
 )
 from .sender import QueueSender
+from .sqlite import SqliteStore
 
 __all__ = ["Station"]
 
@@ -65,7 +68,7 @@ log = logging.getLogger("evcharge.ocpp.functions")
 class Station(ChargePoint):
     """A charge point (1.6 or 2.0.1) with device model, authorization, smart charging and transactions."""
 
-    def __init__(self, identity: str, *, version: Literal["1.6", "2.0.1", "2.1"], directory: str | Path,
+    def __init__(self, identity: str, *, version: Literal["1.6", "2.0.1", "2.1"], directory: str | Path | None,
                  evse_count: int = 1, template: Sequence[Mapping[str, Any]] | None = None,
                  max_current_a: float = 32.0, clock: Callable[[], float] = time.time,
                  boot: Mapping[str, Any] | None = None) -> None:
@@ -77,16 +80,18 @@ class Station(ChargePoint):
         self.evse_count = evse_count
         self.max_current_a = max_current_a
         self._clock = clock
-        d = Path(directory)
-        self.device_model = DeviceModel(d / "device_model.sqlite", template or default_template(evse_count))
+        def store(name: str) -> Store | None:  # one SQLite file per function, as before; None: in memory
+            return None if directory is None else SqliteStore(Path(directory) / f"{name}.sqlite")
+
+        self.device_model = DeviceModel(template or default_template(evse_count), store=store("device_model"))
         dm = self.device_model
-        self.authorization = Authorization(d / "authorization.sqlite", authorization_config(dm, version=version))
+        self.authorization = Authorization(authorization_config(dm, version=version), store=store("authorization"))
         self.smart_charging = SmartCharging(smart_charging_config(dm, version=version, evse_count=evse_count,
                                                                   max_current_a=max_current_a),
-                                            store=d / "smart_charging.sqlite")
-        self.queue = OfflineQueue(d / "queue.sqlite", offline_queue_config(dm))
+                                            store=store("smart_charging"))
+        self.queue = OfflineQueue(offline_queue_config(dm), store=store("queue"))
         self.transactions = TransactionManager(transaction_config(dm, version=version, evse_count=evse_count),
-                                               store=d / "transactions.sqlite")
+                                               store=store("transactions"))
         self._boot_payload = dict(boot) if boot is not None else None
         self.booted = boot is None  #: the CSMS accepted our BootNotification (or the application boots itself)
         self.sender = QueueSender(self, self.queue, on_acknowledged=self._acknowledged, ready=lambda: self.booted)
