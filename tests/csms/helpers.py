@@ -181,6 +181,10 @@ class Station(ChargePoint):
     def set_profile(self, request: Any) -> Any:
         return self._keep("SetChargingProfile", request, {"status": "Accepted"})
 
+    @on("TriggerMessage")
+    def trigger(self, request: Any) -> Any:
+        return self._keep("TriggerMessage", request, {"status": "Accepted"})
+
     @on("SendLocalList")
     def local_list(self, request: Any) -> Any:
         return self._keep("SendLocalList", request, {"status": "Accepted"})

@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 from evcharge.csms import CsmsServer
 from evcharge.ocpp import v16, v201
 from evcharge.ocpp.charge_point import BackoffConfig, ChargePointConfig
+from evcharge.ocpp.errors import OcppCallError
 from evcharge.ocpp.transport.websocket import ChargePointClient, ClientSecurity
 
 from .helpers import PASSWORD, Pki, Station, admin, csr_for, make_pki, start_server
@@ -192,6 +193,15 @@ def test_pending_and_rejected_boot(pki: Pki, tmp_path: Path) -> None:
             boot = await cp.call(v201.BootNotificationRequest.from_json(
                 {"chargingStation": {"vendorName": "v", "model": "m"}, "reason": "PowerUp"}))
             assert (boot.status, boot.interval) == ("Pending", 30)
+            # OCPP 2.0.1 B02.FR.09: while Pending, a CALL the CSMS did not ask for is answered with SecurityError
+            with pytest.raises(OcppCallError) as refused:
+                await cp.call(v201.HeartbeatRequest())
+            assert refused.value.code == "SecurityError"
+            _, answer = await admin(server, "POST", "/api/stations/P-1/call", {
+                "action": "TriggerMessage", "payload": {"requestedMessage": "StatusNotification"}})
+            assert answer == {"result": {"status": "Accepted"}}
+            await cp.call(v201.StatusNotificationRequest.from_json(  # asked for: answered
+                {"timestamp": NOW, "connectorStatus": "Available", "evseId": 1, "connectorId": 1}))
             await admin(server, "PUT", "/api/stations/P-1", {"boot_status": "Rejected"})
             boot = await cp.call(v201.BootNotificationRequest.from_json(
                 {"chargingStation": {"vendorName": "v", "model": "m"}, "reason": "PowerUp"}))

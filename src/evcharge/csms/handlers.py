@@ -18,6 +18,7 @@ from evcharge.csms.authorization import TokenDecision, decide
 from evcharge.csms.pki import CertificateAuthority, ContractCertificateProvider, CsrRefused, IssuedCertificate
 from evcharge.csms.store import MeterValueRecord, StationRecord, Store, TransactionRecord
 from evcharge.ocpp.csms import Csms, CsmsHandler, after
+from evcharge.ocpp.errors import OcppCallError
 from evcharge.ocpp.routing import on
 
 __all__ = ["CertificateChecker", "CsmsService", "CsmsSettings", "Handler16", "Handler201", "OcspRelay",
@@ -266,6 +267,34 @@ class Handler201(StationHandler):
         super().__init__(identity, csms, service)
         self._gaps: list[str] = []
         self._needs: list[tuple[int, float]] = []
+        self.registration: str | None = None  #: the status of the last BootNotification answered on this connection
+        self._triggered: set[str] = set()  # actions the station may send while Pending, asked for by our calls
+
+    # B02.FR.09 / B03.FR.07: while Pending or Rejected, a CALL that is not a BootNotification nor one we asked for
+    # (TriggerMessage, GetBaseReport / GetReport) is answered with SecurityError
+    _TRIGGERED = {"SignChargingStationCertificate": "SignCertificate", "SignV2GCertificate": "SignCertificate",
+                  "SignCombinedCertificate": "SignCertificate"}
+
+    def handler_for(self, action: str) -> Callable[[Any], Any] | None:
+        handler = super().handler_for(action)
+        if (handler is None or self.registration in (None, "Accepted") or action == "BootNotification"
+                or action in self._triggered):
+            return handler
+        status = self.registration
+
+        def refuse(request: Any) -> Any:
+            raise OcppCallError("SecurityError", f"the station's registration is {status}")
+
+        return refuse
+
+    async def call(self, request: Any, *, action: str | None = None, timeout: float | None = None) -> Any:
+        name = action or type(request).__name__.removesuffix("Request")
+        if name == "TriggerMessage":
+            wanted = str(self.payload(request)["requestedMessage"])
+            self._triggered.add(self._TRIGGERED.get(wanted, wanted))
+        elif name in ("GetBaseReport", "GetReport"):
+            self._triggered.add("NotifyReport")
+        return await super().call(request, action=action, timeout=timeout)
 
     @on("BootNotification")
     async def boot(self, request: Any) -> Any:
@@ -276,6 +305,8 @@ class Handler201(StationHandler):
         status, interval = await self.service.boot(self.identity, self.version.VERSION, {
             "vendor": station.get("vendorName"), "model": station.get("model"),
             "serial": station.get("serialNumber") or modem.get("iccid"), "firmware": station.get("firmwareVersion")})
+        self.registration = status
+        self._triggered.clear()
         return self.answer("BootNotification", {"currentTime": self.service.now(), "interval": interval,
                                                 "status": status})
 
