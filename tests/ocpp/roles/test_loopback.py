@@ -215,21 +215,29 @@ def test_no_common_subprotocol_is_refused() -> None:
         await ep.close()
         # the old behaviour on request: accept, then close with 1002
         ep = await start_csms(CsmsSecurity(), Csms201, versions=(v201,), no_subprotocol="accept-close")
-        status, head = await raw_handshake(ep.port, "/CP-X", "ocpp1.6")
+        status, head = await raw_handshake(ep.port, "/CP-X", "ocpp1.6", read_frame=True)
         assert status == 101, head
+        assert head.endswith("close 1002")  # then the websocket is closed with 1002 (protocol error)
         await ep.close()
 
     asyncio.run(main())
 
 
-async def raw_handshake(port: int, path: str, subprotocol: str | None) -> tuple[int, str]:
-    """Send a websocket upgrade by hand; the server's status code and response head."""
+async def raw_handshake(port: int, path: str, subprotocol: str | None, *, read_frame: bool = False
+                        ) -> tuple[int, str]:
+    """Send a websocket upgrade by hand; the server's status code and response head (with ``read_frame``, the
+    first frame after it is read too and, if it is a close frame, ``close <code>`` is appended)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     proto = f"Sec-WebSocket-Protocol: {subprotocol}\r\n" if subprotocol else ""
     writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                  f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{proto}\r\n"
                  .encode())
     head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)).decode()
+    if read_frame:
+        first = await asyncio.wait_for(reader.readexactly(2), 10)
+        body = await asyncio.wait_for(reader.readexactly(first[1] & 0x7F), 10)  # a server's frames are unmasked
+        if first[0] & 0x0F == 0x8:
+            head += f"close {int.from_bytes(body[:2], 'big')}"
     writer.close()
     return int(head.split()[1]), head
 
