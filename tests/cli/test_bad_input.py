@@ -155,3 +155,20 @@ def test_every_help_lists_the_exit_statuses(capsys: pytest.CaptureFixture[str]) 
             if isinstance(action, argparse._SubParsersAction):
                 stack.extend(action.choices.values())
     assert seen >= 10
+
+
+def test_a_command_that_fails_to_load_does_not_break_the_others(capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    """A half-installed or broken subcommand module used to take ``evcharge --help`` and every command down with
+    a traceback; now only that command fails, with one line."""
+    from evcharge import cli
+
+    (tmp_path / "evcharge_test_broken_command.py").write_text("raise RuntimeError('boom')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, ("broken", "evcharge_test_broken_command", "broken")))
+    r = run_cli(capsys, "exi", "decode", "iso2", "809802000000000000000011d01808000000000400")
+    assert r.status == 0, r.err
+    r = run_cli(capsys, "broken", "--anything")
+    assert r.status == 1
+    assert "cannot load this command (RuntimeError: boom)" in r.one_line()
