@@ -11,7 +11,7 @@ normally (SessionStop), 1 when one did not, 2 for what is not built yet (TLS / P
 from __future__ import annotations
 
 import argparse
-import asyncio
+import asyncio  # noqa: TID251 - the command is the application: it runs the event loop
 import json
 import sys
 from typing import Any
