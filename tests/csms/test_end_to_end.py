@@ -420,3 +420,25 @@ def test_seq_no_ranges() -> None:
         text = seq_text(seq_ranges(text), seq)
     assert text == "0-5,9"
     assert seq_ranges(text) == [(0, 5), (9, 9)]
+
+
+def test_one_connection_per_station_across_both_endpoints(pki: Pki, tmp_path: Path) -> None:
+    """A station reconnecting on the other endpoint replaces its first connection (one table for ws:// and wss://)."""
+
+    async def main() -> None:
+        server = await start_server(pki, tmp_path / "csms.db")
+        await admin(server, "PUT", "/api/stations/TWO", {"password": PASSWORD})
+        async with station(server, pki, "TWO", 1, v201) as first:
+            old = server.csms.connections["TWO"]
+            assert old.handshake is not None and old.handshake.profile == 1
+            async with station(server, pki, "TWO", 2, v201) as second:
+                for _ in range(500):
+                    if not first.connected or server.csms.connections.get("TWO") is not old:
+                        break
+                    await asyncio.sleep(0.01)
+                new = server.csms.connections["TWO"]
+                assert new is not old and new.handshake is not None and new.handshake.profile == 2
+                assert second.connected
+        await server.stop()
+
+    asyncio.run(main())
