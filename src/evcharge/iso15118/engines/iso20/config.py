@@ -1,0 +1,163 @@
+"""Configuration of the ISO 15118-20 engines: timers, what each side offers, how the simulated car drives.
+
+Timer values (``shared/facts/v2g_slac_iec61851.md`` §2.3; every one can be changed):
+
+* EVCC message timeouts: Josev's published -20 values (``shared/messages/iso15118_20/timeouts.py``):
+  2 s for most requests, 5 s for ServiceDetail and CertificateInstallation, 0.5 s for the AC/DC charge loop.
+* SECC: V2G_SECC_Sequence_Timeout 60 s (Josev, libiso15118 ``TIMEOUT_SEQUENCE``); the Ongoing limits
+  60 s (Josev), 55 s for ScheduleExchange and 180 s for EIM Authorization (libiso15118 ``d20/timeout.hpp``).
+* Performance deadlines are not public for -20: the ISO 15118-2 values are kept (1.5 s / 4.5 s, and
+  25 ms for the charge loop as for CurrentDemand); they are carried on the request events, never enforced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from evcharge.clock import WallClock
+
+from ..config import Quirks
+from ..events import Payment
+from .events import ControlMode, EnergyRequest, EnergyService, PowerLimits, PowerSchedule
+
+__all__ = [
+    "Iso20EvccConfig",
+    "Iso20EvccTimeouts",
+    "Iso20PerformanceTimes",
+    "Iso20SeccConfig",
+    "Iso20SeccTimeouts",
+]
+
+_LONG = frozenset({"ServiceDetail", "CertificateInstallation"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Iso20PerformanceTimes:
+    """By when the SECC should answer; shown as ``RequestEvent.deadline``, never enforced."""
+
+    default: float = 1.5
+    long: float = 4.5  #: ServiceDetail, CertificateInstallation, PowerDelivery
+    charge_loop: float = 0.025
+    long_requests: frozenset[str] = _LONG | {"PowerDelivery"}
+
+    def for_request(self, request: str) -> float:
+        if request == "ChargeLoop":
+            return self.charge_loop
+        return self.long if request in self.long_requests else self.default
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Iso20SeccTimeouts:
+    """Enforced on the charger side."""
+
+    sequence: float = 60.0  #: V2G_SECC_Sequence_Timeout (Josev; libiso15118 TIMEOUT_SEQUENCE = 60000)
+    ongoing: float = 60.0  #: Ongoing answers in CableCheck etc. (Josev: 60 s)
+    schedule_exchange_ongoing: float = 55.0  #: libiso15118 TIMEOUT_ONGOING = 55000
+    eim_ongoing: float = 180.0  #: libiso15118 TIMEOUT_EIM_ONGOING = 180000
+    #: the provider's answer to a CertificateInstallationReq (EVCC waits 5 s)
+    certificate: float = 4.5
+    #: close TCP this long after SessionStopRes or a FAILED response (<= 5 s, [V2G20-1643])
+    close_delay: float = 2.0
+
+    def ongoing_for(self, request: str) -> float:
+        if request == "ScheduleExchange":
+            return self.schedule_exchange_ongoing
+        if request == "Authorization":
+            return self.eim_ongoing
+        return self.ongoing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Iso20EvccTimeouts:
+    """Enforced on the car side: Josev's -20 EVCC timeouts."""
+
+    default: float = 2.0
+    long: float = 5.0  #: ServiceDetail, CertificateInstallation
+    charge_loop: float = 0.5  #: AC/DC_ChargeLoop (AC_CHARGE_LOOP_REQ / DC_CHARGE_LOOP_REQ = 0.5)
+    ongoing: float = 60.0  #: V2G_EVCC_Ongoing_Timeout
+    communication_setup: float = 20.0  #: used when HandOver has no setup deadline
+    long_requests: frozenset[str] = _LONG
+
+    def for_request(self, request: str) -> float:
+        if request == "ChargeLoop":
+            return self.charge_loop
+        return self.long if request in self.long_requests else self.default
+
+
+def _default_schedule() -> tuple[PowerSchedule, ...]:
+    return (PowerSchedule(tuple_id=1, charging=((86_400, 50_000.0),), discharging=((86_400, 50_000.0),)),)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Iso20SeccConfig:
+    """What the charger offers and how its -20 engine behaves."""
+
+    evse_id: str = "DE*EVC*E0001"
+    #: the energy services offered (those of the negotiated namespace are used: AC/AC_BPT or DC/DC_BPT)
+    services: tuple[EnergyService, ...] = (
+        EnergyService.DC,
+        EnergyService.DC_BPT,
+        EnergyService.AC,
+        EnergyService.AC_BPT,
+    )
+    control_modes: tuple[ControlMode, ...] = (ControlMode.SCHEDULED, ControlMode.DYNAMIC)
+    vas: tuple[int, ...] = ()  #: value-added services by ServiceID (65 Internet, 66 ParkingStatus, ...)
+    payments: tuple[Payment, ...] = (Payment.EIM, Payment.PNC)  #: Plug & Charge is offered over TLS only
+    free_service: bool = False
+    certificate_installation_service: bool = True  #: offered over TLS only
+    limits: PowerLimits | None = None  #: the EVSE's limits known at start (else SetPowerLimits)
+    #: schedules offered when the application pushed none (None: answer Ongoing until it does)
+    schedules: tuple[PowerSchedule, ...] | None = field(default_factory=_default_schedule)
+    service_renegotiation_supported: bool = True
+    schedule_renegotiation_allowed: bool = True
+    pause_allowed: bool = True
+    standby_allowed: bool = True
+    auto_authorize: bool = False
+    #: tolerated excess (W) of the car's EVPowerProfile over the chosen power schedule
+    profile_tolerance: float = 0.0
+    #: the CPO certificate (DER) and key the SECC signs CertificateInstallationRes with (Plug & Charge)
+    timeouts: Iso20SeccTimeouts = field(default_factory=Iso20SeccTimeouts)
+    performance: Iso20PerformanceTimes = field(default_factory=Iso20PerformanceTimes)
+    quirks: Quirks = field(default_factory=Quirks)
+    #: maps ``now`` to the Unix time of the message headers (None: read once at hand-over)
+    clock: WallClock | None = None
+    trace: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Iso20EvccConfig:
+    """The simulated or real car's side of a -20 session."""
+
+    evcc_id: str = "WMIV1234567890ABCDEX"
+    service: EnergyService = EnergyService.DC
+    control_mode: ControlMode = ControlMode.SCHEDULED
+    payment: Payment = Payment.EIM
+    vas: tuple[int, ...] = ()  #: value-added services to select when offered
+    limits: PowerLimits = field(
+        default_factory=lambda: PowerLimits(
+            max_charge_power=150_000.0,
+            min_charge_power=0.0,
+            max_charge_current=300.0,
+            max_voltage=500.0,
+            min_voltage=200.0,
+            max_discharge_power=11_000.0,
+            max_discharge_current=30.0,
+        )
+    )
+    energy: EnergyRequest = field(default_factory=EnergyRequest)
+    soc: int = 30
+    battery_voltage: float = 400.0
+    target_current: float = 100.0  #: DC scheduled charge-loop target (negative: discharge, BPT)
+    target_power: float = 11_000.0  #: AC present active power the car draws (negative: discharge)
+    #: PreCharge is done when EVSEPresentVoltage is this close to the battery voltage (volts)
+    pre_charge_tolerance: float = 20.0
+    pre_charge_max_requests: int | None = None
+    #: the simulated car stops after this many charge-loop requests (None: only on StopCharging / the EVSE)
+    charge_loop_requests: int | None = None
+    ongoing_interval: float = 0.0
+    loop_interval: float = 0.0
+    welding_detection_requests: int = 1
+    maximum_supporting_points: int = 1024
+    timeouts: Iso20EvccTimeouts = field(default_factory=Iso20EvccTimeouts)
+    clock: WallClock | None = None
+    trace: bool = False

@@ -1,0 +1,265 @@
+"""The ISO 15118-20 vocabulary the DIN / ISO 15118-2 events do not have.
+
+The -20 engines speak the protocol-neutral events and commands of
+:mod:`evcharge.iso15118.engines.events` wherever they fit (:class:`~..events.SessionStarted`,
+:class:`~..events.AuthorizationRequested`, :class:`~..events.Authorize`, :class:`~..events.SetIsolation`,
+:class:`~..events.SetPresentValues`, :class:`~..events.SetMeter`, :class:`~..events.Notify`,
+:class:`~..events.PowerDeliveryRequested`, :class:`~..events.SessionEnded`, :class:`~..events.UpdateEv`,
+:class:`~..events.StopCharging`, :class:`~..events.Renegotiate`, ...). What is new in -20 is here:
+energy services instead of energy transfer modes, power-based limits with discharging (BPT), the two
+control modes, power schedules with discharging schedules, and the dynamic-mode targets.
+
+Units are SI (W, A, V, Wh, s); a negative power or current is a discharge (BPT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from ..events import RequestEvent
+
+__all__ = [
+    "ChargeLoopRequested",
+    "ChargeParametersRequested20",
+    "ControlMode",
+    "EnergyRequest",
+    "EnergyService",
+    "EnterStandby",
+    "ExitStandby",
+    "Iso20ChargeLoopStatus",
+    "Iso20ChargeParametersOffered",
+    "Iso20ServicesOffered",
+    "PowerLimits",
+    "PowerSchedule",
+    "ScheduleRequested",
+    "SchedulesOffered",
+    "ServiceSelected",
+    "SetPowerLimits",
+    "SetPowerSchedules",
+    "SetTargetPower",
+]
+
+
+class EnergyService(IntEnum):
+    """-20 energy transfer services by ServiceID (ISO 15118-20 Table 204; Josev's ``ServiceV20``)."""
+
+    AC = 1
+    DC = 2
+    WPT = 3
+    DC_ACDP = 4
+    AC_BPT = 5
+    DC_BPT = 6
+    DC_ACDP_BPT = 7
+    MCS = 8
+    MCS_BPT = 9
+
+    @property
+    def is_dc(self) -> bool:
+        return self in (EnergyService.DC, EnergyService.DC_BPT, EnergyService.DC_ACDP, EnergyService.DC_ACDP_BPT)
+
+    @property
+    def is_bpt(self) -> bool:
+        return self.name.endswith("BPT")
+
+    @property
+    def cli_name(self) -> str:
+        """``ac``, ``dc``, ``ac-bpt``, ``dc-bpt``, ..."""
+        return self.name.lower().replace("_", "-")
+
+    @classmethod
+    def from_cli(cls, name: str) -> EnergyService:
+        return cls[name.upper().replace("-", "_")]
+
+
+class ControlMode(IntEnum):
+    """The ``ControlMode`` service parameter (1 scheduled, 2 dynamic)."""
+
+    SCHEDULED = 1
+    DYNAMIC = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PowerLimits:
+    """Limits of either side (the EVSE's in ChargeParameterDiscoveryRes and the charge loop, the EV's in
+    ChargeParameterDiscoveryReq). Currents and voltages are DC only; discharge values are BPT only."""
+
+    max_charge_power: float
+    min_charge_power: float = 0.0
+    max_charge_current: float | None = None
+    min_charge_current: float = 0.0
+    max_voltage: float | None = None
+    min_voltage: float = 0.0
+    max_discharge_power: float | None = None
+    min_discharge_power: float = 0.0
+    max_discharge_current: float | None = None
+    min_discharge_current: float = 0.0
+    nominal_frequency: float = 50.0  #: AC (EVSE side)
+
+    @property
+    def bidirectional(self) -> bool:
+        return self.max_discharge_power is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PowerSchedule:
+    """One ScheduleTuple: a charging power schedule, an optional discharging one (BPT; watts as positive
+    numbers) and optional price levels. Entries are ``(duration s, watts)`` from the schedule's start."""
+
+    tuple_id: int = 1
+    charging: tuple[tuple[int, float], ...] = ((86_400, 50_000.0),)
+    discharging: tuple[tuple[int, float], ...] | None = None
+    price_levels: tuple[tuple[int, int], ...] | None = None  #: (duration s, level)
+    number_of_price_levels: int = 1
+
+    def charge_power_at(self, t: float) -> float:
+        return _at(self.charging, t)
+
+    def discharge_power_at(self, t: float) -> float:
+        return _at(self.discharging or ((0, 0.0),), t)
+
+
+def _at(entries: tuple[tuple[int, float], ...], t: float) -> float:
+    start = 0
+    for duration, watts in entries:
+        if t < start + duration:
+            return watts
+        start += duration
+    return entries[-1][1]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnergyRequest:
+    """What the car needs (ScheduleExchangeReq; the dynamic charge loop): Wh and seconds from now."""
+
+    target_energy: float = 20_000.0
+    max_energy: float = 40_000.0
+    min_energy: float = 0.0
+    departure_time: int = 7_200
+    target_soc: int | None = None
+    min_soc: int | None = None
+    max_v2x_energy: float | None = None  #: BPT dynamic: what the car may give back
+    min_v2x_energy: float | None = None
+
+
+# -- SECC events -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceSelected:
+    """The car chose its energy service and control mode (ServiceSelectionReq)."""
+
+    service: EnergyService
+    control_mode: ControlMode
+    parameter_set_id: int
+    vas: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargeParametersRequested20(RequestEvent):
+    """AC/DC_ChargeParameterDiscoveryReq: the car's limits (answered at once with the EVSE's)."""
+
+    service: EnergyService
+    ev: PowerLimits
+    target_soc: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleRequested(RequestEvent):
+    """ScheduleExchangeReq. Scheduled mode: push :class:`SetPowerSchedules` (Ongoing until there are
+    schedules); dynamic mode: answered at once, the charger steers in the charge loop."""
+
+    control_mode: ControlMode
+    energy: EnergyRequest | None
+    max_supporting_points: int
+    renegotiation: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargeLoopRequested(RequestEvent):
+    """AC/DC_ChargeLoopReq. DC scheduled: ``target_voltage``/``target_current`` (negative current:
+    discharge). Dynamic: the car's limits and energy needs; the charger decides the power (DC: within
+    the limits it answers; AC: :class:`SetTargetPower`). AC: ``present_power`` is the car's."""
+
+    control_mode: ControlMode
+    present_voltage: float | None = None
+    target_voltage: float | None = None
+    target_current: float | None = None
+    present_power: float | None = None
+    ev: PowerLimits | None = None
+    energy: EnergyRequest | None = None
+    soc: int | None = None
+    meter_info_requested: bool = False
+
+
+# -- SECC commands ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetPowerLimits:
+    """The EVSE's present limits (ChargeParameterDiscoveryRes, the dynamic charge loop)."""
+
+    limits: PowerLimits
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetPowerSchedules:
+    """The schedules to offer in scheduled mode (at most 3 tuples)."""
+
+    schedules: tuple[PowerSchedule, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetTargetPower:
+    """AC: the active power the charger wants now (negative: discharge), answered in AC_ChargeLoopRes."""
+
+    watts: float
+
+
+# -- EVCC events -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Iso20ServicesOffered:
+    services: tuple[EnergyService, ...]
+    vas: tuple[int, ...] = ()
+    renegotiation_supported: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Iso20ChargeParametersOffered:
+    limits: PowerLimits
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SchedulesOffered:
+    control_mode: ControlMode
+    schedules: tuple[PowerSchedule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Iso20ChargeLoopStatus:
+    """AC/DC_ChargeLoopRes as the car saw it."""
+
+    present_voltage: float | None = None
+    present_current: float | None = None
+    target_power: float | None = None  #: AC: EVSETargetActivePower
+    limits: PowerLimits | None = None  #: dynamic DC: the EVSE's limits now
+    current_limit_achieved: bool = False
+    voltage_limit_achieved: bool = False
+    power_limit_achieved: bool = False
+    notification: str = "None"  #: EVSENotification: None, Pause, ExitStandby, Terminate, ScheduleRenegotiation, ...
+    meter_wh: int | None = None
+
+
+# -- EVCC commands ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnterStandby:
+    """PowerDelivery(Standby): the car keeps the session but takes no power."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExitStandby:
+    """PowerDelivery(Start) after a standby."""

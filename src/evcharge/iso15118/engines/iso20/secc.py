@@ -1,0 +1,1181 @@
+"""The charger's engine (SECC) for ISO 15118-20 CommonMessages with AC, DC, AC_BPT and DC_BPT.
+
+The shape of the DIN / ISO 15118-2 engines (:mod:`evcharge.iso15118.engines.secc`) on the same machinery:
+an explicit (state, request) :class:`~evcharge.iso15118.engines._table.Table`, :class:`EngineBase` for the
+queues, timers and the end of a session, :func:`~evcharge.iso15118.engines._minimal.minimal` FAILED bodies.
+A request not in the table is answered FAILED_SequenceError with only the mandatory fields; a foreign
+SessionID FAILED_UnknownSession; input that is not -20 EXI of the session's schemas FAILED. Every FAILED
+answer ends the session (TCP closed within ``Iso20SeccTimeouts.close_delay``).
+
+DC_PreCharge sequencing: after DC_PreChargeReq(EVProcessing=Ongoing) only DC_PreChargeReq is accepted
+([V2G20-2005]); after Finished only PowerDeliveryReq ([V2G20-2006]).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from enum import Enum
+from types import ModuleType
+from typing import Any
+
+from evcharge.clock import WallClock
+from evcharge.errors import LocalProtocolError
+from evcharge.iso15118.handover import HandOver
+from evcharge.iso15118.iso20 import common
+
+from .._base import EngineBase
+from .._minimal import minimal
+from .._table import Row, Table
+from ..events import (
+    AnswerCertificate,
+    AuthorizationRequested,
+    Authorize,
+    CableCheckRequested,
+    CertificateRequested,
+    Isolation,
+    MeteringReceiptReceived,
+    MeterReading,
+    Notify,
+    Payment,
+    PowerAction,
+    PowerDeliveryRequested,
+    PreChargeRequested,
+    RequestRejected,
+    SessionStarted,
+    SessionStopRequested,
+    SetIsolation,
+    SetMeter,
+    SetPresentValues,
+    WeldingDetectionRequested,
+)
+from . import _msgs
+from ._msgs import COMMON, from_rational, opt_rational, rational, request_name
+from .config import Iso20SeccConfig
+from .events import (
+    ChargeLoopRequested,
+    ChargeParametersRequested20,
+    ControlMode,
+    EnergyRequest,
+    EnergyService,
+    PowerLimits,
+    PowerSchedule,
+    ScheduleRequested,
+    ServiceSelected,
+    SetPowerLimits,
+    SetPowerSchedules,
+    SetTargetPower,
+)
+
+__all__ = ["SECC20_ROWS", "Iso20Secc", "Iso20SeccState", "secc20_table"]
+
+
+class Iso20SeccState(Enum):
+    """The request the charger waits for next."""
+
+    SESSION_SETUP = "SessionSetup"
+    AUTHORIZATION_SETUP = "AuthorizationSetup"
+    AUTHORIZATION = "Authorization"
+    SERVICE_DISCOVERY = "ServiceDiscovery"
+    SERVICE_SELECTION = "ServiceSelection"
+    CHARGE_PARAMETERS = "ChargeParameterDiscovery"
+    SCHEDULE_EXCHANGE = "ScheduleExchange"
+    CABLE_CHECK = "CableCheck"
+    PRE_CHARGE = "PreCharge"
+    POWER_DELIVERY = "PowerDelivery"
+    CHARGING = "Charging"
+    STANDBY = "Standby"
+    STOPPED = "Stopped"
+    ENDED = "Ended"
+
+
+S = Iso20SeccState
+_STOP_QUIRK = "session_stop_in_any_state"
+
+
+def _r(state: S, request: str, handler: str, *targets: S, requires: tuple[str, ...] = (), note: str = "") -> Row[S]:
+    return Row(state, request, handler, frozenset(targets) | {S.ENDED}, frozenset(requires), note)
+
+
+#: every row of the -20 SECC; a table takes the rows its tags (``ac``/``dc``, quirks) allow
+SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
+    _r(S.SESSION_SETUP, "SessionSetup", "_session_setup", S.AUTHORIZATION_SETUP),
+    _r(S.AUTHORIZATION_SETUP, "AuthorizationSetup", "_authorization_setup", S.AUTHORIZATION),
+    _r(S.AUTHORIZATION, "CertificateInstallation", "_certificate_installation", S.AUTHORIZATION, note="PnC"),
+    _r(S.AUTHORIZATION, "Authorization", "_authorization", S.AUTHORIZATION, S.SERVICE_DISCOVERY, note="Ongoing"),
+    _r(S.AUTHORIZATION, "SessionStop", "_session_stop", S.ENDED, note="refused"),
+    _r(S.SERVICE_DISCOVERY, "ServiceDiscovery", "_service_discovery", S.SERVICE_SELECTION),
+    _r(S.SERVICE_SELECTION, "ServiceDetail", "_service_detail", S.SERVICE_SELECTION),
+    _r(S.SERVICE_SELECTION, "ServiceSelection", "_service_selection", S.CHARGE_PARAMETERS),
+    _r(S.CHARGE_PARAMETERS, "ChargeParameterDiscovery", "_charge_parameters", S.SCHEDULE_EXCHANGE),
+    _r(
+        S.SCHEDULE_EXCHANGE,
+        "ScheduleExchange",
+        "_schedule_exchange",
+        S.SCHEDULE_EXCHANGE,
+        S.CABLE_CHECK,
+        S.POWER_DELIVERY,
+        note="Ongoing; DC: CableCheck first time",
+    ),
+    _r(S.CABLE_CHECK, "CableCheck", "_cable_check", S.CABLE_CHECK, S.PRE_CHARGE, requires=("dc",), note="Ongoing"),
+    _r(
+        S.PRE_CHARGE,
+        "PreCharge",
+        "_pre_charge",
+        S.PRE_CHARGE,
+        S.POWER_DELIVERY,
+        requires=("dc",),
+        note="[V2G20-2005] Ongoing; [V2G20-2006] Finished",
+    ),
+    _r(S.POWER_DELIVERY, "PowerDelivery", "_power_delivery", S.CHARGING, S.STOPPED, note="Start"),
+    _r(S.CHARGING, "ChargeLoop", "_charge_loop", S.CHARGING),
+    _r(S.CHARGING, "MeteringConfirmation", "_metering_confirmation", S.CHARGING),
+    _r(
+        S.CHARGING,
+        "PowerDelivery",
+        "_power_delivery",
+        S.CHARGING,
+        S.STOPPED,
+        S.STANDBY,
+        S.SCHEDULE_EXCHANGE,
+        note="Stop; Standby; ScheduleRenegotiation",
+    ),
+    _r(S.STANDBY, "PowerDelivery", "_power_delivery", S.CHARGING, S.STOPPED, note="Start; Stop"),
+    _r(S.STOPPED, "WeldingDetection", "_welding_detection", S.STOPPED, requires=("dc",)),
+    _r(S.STOPPED, "MeteringConfirmation", "_metering_confirmation", S.STOPPED),
+    _r(S.STOPPED, "SessionStop", "_session_stop", S.ENDED, S.SERVICE_DISCOVERY, note="ServiceRenegotiation"),
+    _r(S.STANDBY, "SessionStop", "_session_stop", S.ENDED, S.SERVICE_DISCOVERY),
+    *(
+        _r(state, "SessionStop", "_session_stop", S.ENDED, S.SERVICE_DISCOVERY, requires=(_STOP_QUIRK,))
+        for state in S
+        if state not in (S.SESSION_SETUP, S.AUTHORIZATION, S.STOPPED, S.STANDBY, S.ENDED)
+    ),
+)
+
+
+def secc20_table(dc: bool, config: Iso20SeccConfig | None = None) -> Table[Iso20SeccState]:
+    """The table of one -20 SECC variant (AC or DC namespace)."""
+    config = config or Iso20SeccConfig()
+    tags = {"dc" if dc else "ac"}
+    if config.quirks.session_stop_in_any_state:
+        tags.add(_STOP_QUIRK)
+    return Table(f"SECC ISO 15118-20 {'DC' if dc else 'AC'}", tags, Iso20SeccState, SECC20_ROWS)
+
+
+_ZERO = b"\x00" * 8
+#: values inside the schema's ranges for the mandatory fields of minimal bodies
+_MIN_VALUES: dict[str, Any] = {"schedule_tuple_id": 1, "parameter_set_id": 1, "price_schedule_id": 1}
+
+
+class Iso20Secc(EngineBase[Iso20SeccState]):
+    """The charger side of one ISO 15118-20 session (an :class:`~evcharge.iso15118.handover.Engine`).
+
+    The negotiated namespace (``urn:iso:std:iso:15118:-20:AC`` or ``:DC``) fixes the side: its services
+    among ``config.services`` are offered (AC, AC_BPT or DC, DC_BPT).
+    """
+
+    protocol = "iso20"
+
+    def __init__(self, handover: HandOver, config: Iso20SeccConfig | None = None) -> None:
+        self.config = config = config or Iso20SeccConfig()
+        super().__init__(state=S.SESSION_SETUP, trace=config.trace)
+        name = handover.protocol.name
+        if name not in ("ISO20_AC", "ISO20_DC"):
+            raise LocalProtocolError(f"the -20 SECC serves ISO20_AC and ISO20_DC, not {name}")
+        self.dc = name == "ISO20_DC"
+        self.handover = handover
+        self.tls = handover.tls is not None
+        self.table = secc20_table(self.dc, config)
+        self.spec: ModuleType = _msgs.module_for(_msgs.DC if self.dc else _msgs.AC)
+        self.clock = config.clock or WallClock.at(handover.now, datetime.now(UTC))
+        self.services = tuple(s for s in config.services if s.is_dc == self.dc and s.value in (1, 2, 5, 6))
+        self.payments = tuple(p for p in config.payments if p is Payment.EIM or self.tls)
+        if not self.services:
+            raise LocalProtocolError(f"no {'DC' if self.dc else 'AC'} energy service configured")
+        self.session_id = _ZERO
+        self._resume_id = handover.resume_session_id
+        # what the application pushed
+        self._limits: PowerLimits | None = config.limits
+        self._schedules: tuple[PowerSchedule, ...] | None = config.schedules
+        self._present = SetPresentValues(voltage=0.0)
+        self._target_power: float | None = None
+        self._isolation: Isolation | None = None
+        self._authorized: bool | None = True if config.auto_authorize else None
+        self._meter: MeterReading | None = None
+        self._notification = "None"
+        self._notification_delay = 0
+        self._pending_cert: tuple[str, int] | None = None  # (request, payload type)
+        # what the session decided
+        self.payment: Payment | None = None
+        self.service: EnergyService | None = None
+        self.control_mode: ControlMode | None = None
+        self.vas: tuple[int, ...] = ()
+        self.schedule_id: int | None = None
+        self.ev_limits: PowerLimits | None = None
+        self.gen_challenge: bytes | None = None
+        self.emaid: str | None = None
+        self._ongoing_since: float | None = None
+        self._asked = False
+        self._cable_checked = False
+        self._renegotiating = False
+        if handover.setup_deadline is not None:
+            self._arm("communication_setup", handover.setup_deadline)
+        else:
+            self._arm("sequence", handover.now + config.timeouts.sequence)
+
+    # -- application input ---------------------------------------------------------------------
+
+    def send(self, command: Any, now: float) -> None:
+        if isinstance(command, SetPresentValues):
+            self._present = command
+        elif isinstance(command, SetPowerLimits):
+            self._limits = command.limits
+        elif isinstance(command, SetPowerSchedules):
+            if not 1 <= len(command.schedules) <= 3:
+                raise LocalProtocolError("SetPowerSchedules takes 1 to 3 schedules")
+            self._schedules = command.schedules
+        elif isinstance(command, SetTargetPower):
+            self._target_power = command.watts
+        elif isinstance(command, SetIsolation):
+            self._isolation = command.level
+        elif isinstance(command, Authorize):
+            self._authorized = command.accepted
+        elif isinstance(command, SetMeter):
+            self._meter = command.meter
+        elif isinstance(command, Notify):
+            table = {
+                "stop": "Terminate",
+                "terminate": "Terminate",
+                "pause": "Pause",
+                "renegotiate": "ScheduleRenegotiation",
+                "service_renegotiation": "ServiceRenegotiation",
+                "metering_confirmation": "MeteringConfirmation",
+                "exit_standby": "ExitStandby",
+                "none": "None",
+            }
+            if command.action not in table:
+                raise LocalProtocolError(f"Notify action {command.action!r}: one of {', '.join(table)}")
+            self._notification = table[command.action]
+            self._notification_delay = command.max_delay
+        elif isinstance(command, AnswerCertificate):
+            self._answer_certificate(command, now)
+        else:
+            raise LocalProtocolError(f"the -20 SECC does not take {type(command).__name__}")
+
+    # -- payloads ------------------------------------------------------------------------------
+
+    def receive_payload(self, payload_type: int, payload: bytes, now: float) -> None:
+        if self.ended is not None:
+            return
+        if payload_type not in (COMMON, _msgs.DC if self.dc else _msgs.AC):
+            self._trace_rx(payload_type, payload, "?", None, now)
+            self._fail_unknown(now, "FAILED", f"V2GTP payload type 0x{payload_type:04x} in a -20 {self._side} session")
+            return
+        try:
+            msg = _msgs.module_for(payload_type).decode(payload)
+        except Exception as exc:
+            self._trace_rx(payload_type, payload, "?", None, now)
+            self._fail_unknown(now, "FAILED", f"not -20 EXI of payload type 0x{payload_type:04x}: {exc}")
+            return
+        request = request_name(msg)
+        if request is None:
+            self._trace_rx(payload_type, payload, type(msg).__name__, msg, now)
+            self._fail_unknown(now, "FAILED_SequenceError", f"{type(msg).__name__} is not a request")
+            return
+        self._trace_rx(payload_type, payload, type(msg).__name__, msg, now)
+        if self._pending_cert is not None:
+            self._fail(request, payload_type, now, "FAILED_SequenceError", "a request before the certificate answer")
+            return
+        state = self._state
+        if state is not S.SESSION_SETUP and msg.header.session_id != self.session_id:
+            self._fail(request, payload_type, now, "FAILED_UnknownSession", "the SessionID is not this session's")
+            return
+        row = self.table.lookup(state, request)
+        if row is None:
+            self._fail(request, payload_type, now, "FAILED_SequenceError", f"{request}Req in state {state.name}")
+            return
+        self._disarm("sequence")
+        self._disarm("communication_setup")
+        self._ptype = payload_type
+        nxt: Iso20SeccState = getattr(self, row.handler)(request, msg, now)
+        if nxt not in row.targets:  # pragma: no cover - a bug in a handler
+            raise LocalProtocolError(f"{row.handler} went to {nxt.name}, not one of the row's targets")
+        if self.ended is None:
+            self._state = nxt
+            if self._pending_cert is None:
+                self._arm("sequence", now + self.config.timeouts.sequence)
+
+    @property
+    def _side(self) -> str:
+        return "DC" if self.dc else "AC"
+
+    # -- responses -----------------------------------------------------------------------------
+
+    def _header(self, mod: ModuleType, now: float) -> Any:
+        return mod.MessageHeader(session_id=self.session_id, time_stamp=int(self.clock.unix(now)))
+
+    def _respond(self, request: str, now: float, **fields: Any) -> None:
+        ptype = _msgs.payload_type_for(request, self.dc)
+        mod = _msgs.module_for(ptype)
+        cls = _msgs.response_class(ptype, request)
+        msg = cls(header=self._header(mod, now), **fields)
+        self._queue(ptype, mod.encode(msg), cls.__name__, msg, now)
+
+    def _failed_body(self, request: str, ptype: int, code: str, now: float) -> Any:
+        mod = _msgs.module_for(ptype)
+        values: dict[str, Any] = {
+            "header": self._header(mod, now),
+            "response_code": mod.ResponseCode(code),
+            "evseid": self.config.evse_id,
+            "evse_processing": mod.Processing.Finished if hasattr(mod, "Processing") else None,
+            "evse_present_voltage": rational(mod, self._present.voltage),
+            "evse_present_current": rational(mod, self._present.current),
+            "service_id": 0,
+            **_MIN_VALUES,
+        }
+        include: tuple[str, ...] = ()
+        if request == "AuthorizationSetup":
+            include = ("eim_as_res_authorization_mode",)
+        elif request == "ChargeParameterDiscovery":
+            bpt = self.service is not None and self.service.is_bpt
+            side = "dc" if self.dc else "ac"
+            include = (f"bpt_{side}_cpd_res_energy_transfer_mode" if bpt else f"{side}_cpd_res_energy_transfer_mode",)
+        elif request == "ScheduleExchange":
+            include = (
+                "dynamic_se_res_control_mode"
+                if self.control_mode is ControlMode.DYNAMIC
+                else "scheduled_se_res_control_mode",
+            )
+        elif request == "ChargeLoop":
+            include = (self._loop_branch("res"),)
+        elif request == "CertificateInstallation":
+            include = ()
+            values["signed_installation_data"] = minimal(
+                common.SignedInstallationData, {"id_": "ID1"}, include=("secp521_encrypted_private_key",)
+            )
+            values["cps_certificate_chain"] = common.CertificateChain(certificate=b"\x00")
+        return minimal(_msgs.response_class(ptype, request), values, include=include)
+
+    def _loop_branch(self, kind: str) -> str:
+        side = "dc" if self.dc else "ac"
+        mode = "dynamic" if self.control_mode is ControlMode.DYNAMIC else "scheduled"
+        bpt = "bpt_" if self.service is not None and self.service.is_bpt else ""
+        return f"{bpt}{mode}_{side}_cl_{kind}_control_mode"
+
+    def _fail(self, request: str, ptype: int | None, now: float, code: str, reason: str) -> Iso20SeccState:
+        """Answer ``request`` with ``code`` (only the mandatory fields) and end the session."""
+        if ptype is None:
+            ptype = _msgs.payload_type_for(request, self.dc)
+        body = self._failed_body(request, ptype, code, now)
+        mod = _msgs.module_for(ptype)
+        self._queue(ptype, mod.encode(body), type(body).__name__, body, now)
+        self._emit(RequestRejected(request=request, response_code=code, reason=reason))
+        self._end(
+            now,
+            S.ENDED,
+            reason=reason,
+            normal=False,
+            close_delay=self.config.timeouts.close_delay,
+            session_id=self.session_id,
+            response_code=code,
+        )
+        return S.ENDED
+
+    def _fail_unknown(self, now: float, code: str, reason: str) -> None:
+        allowed = self.table.allowed(self._state)
+        request = next((r for r in allowed if r != "SessionStop"), allowed[0] if allowed else "SessionSetup")
+        self._fail(request, None, now, code, reason)
+
+    def _deadline(self, request: str, now: float) -> float:
+        return now + self.config.performance.for_request(request)
+
+    def _on_timeout(self, name: str, now: float) -> None:
+        if name == "certificate" and self._pending_cert is not None:
+            request, ptype = self._pending_cert
+            self._pending_cert = None
+            self._fail(request, ptype, now, "FAILED", "no certificate answer from the provider in time")
+            return
+        reason = {
+            "sequence": "V2G_SECC_Sequence_Timeout: no request in time",
+            "communication_setup": "V2G_SECC_CommunicationSetup_Performance_Time: no SessionSetupReq",
+        }.get(name, name)
+        self._end(now, S.ENDED, reason=reason, normal=False, close_delay=0.0, session_id=self.session_id)
+
+    def _ongoing(self, request: str, now: float) -> bool:
+        """Start or continue an Ongoing loop; False (and FAILED sent) when it has lasted too long."""
+        if self._ongoing_since is None:
+            self._ongoing_since = now
+            self._asked = False
+        elif now - self._ongoing_since > self.config.timeouts.ongoing_for(request):
+            self._fail(request, None, now, "FAILED", f"{request}: Ongoing longer than the SECC's limit")
+            return False
+        return True
+
+    def _done_ongoing(self) -> None:
+        self._ongoing_since = None
+        self._asked = False
+
+    def _evse_status(self, mod: ModuleType) -> Any:
+        if self._notification == "None":  # -20 has no "None" notification: EVSEStatus is left out
+            return None
+        return mod.EVSEStatus(
+            notification_max_delay=self._notification_delay,
+            evse_notification=mod.EvseNotification(self._notification),
+        )
+
+    # -- handlers: CommonMessages --------------------------------------------------------------
+
+    def _session_setup(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        offered = msg.header.session_id
+        resumed = self._resume_id is not None and offered == self._resume_id and offered != _ZERO
+        if resumed:
+            assert self._resume_id is not None
+            self.session_id = self._resume_id
+            code = "OK_OldSessionJoined"
+        else:
+            self.session_id = os.urandom(8)
+            code = "OK_NewSessionEstablished"
+        self._respond(request, now, response_code=common.ResponseCode(code), evseid=self.config.evse_id)
+        self._emit(SessionStarted(protocol="iso20", session_id=self.session_id, peer_id=msg.evccid, resumed=resumed))
+        return S.AUTHORIZATION_SETUP
+
+    def _authorization_setup(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        services = [common.Authorization.EIM if p is Payment.EIM else common.Authorization.PnC for p in self.payments]
+        fields: dict[str, Any] = {}
+        if Payment.PNC in self.payments:
+            self.gen_challenge = os.urandom(16)
+            fields["pn_c_as_res_authorization_mode"] = common.PnC_ASResAuthorizationMode(
+                gen_challenge=self.gen_challenge
+            )
+        else:
+            fields["eim_as_res_authorization_mode"] = common.EIM_ASResAuthorizationMode()
+        self._respond(
+            request,
+            now,
+            response_code=common.ResponseCode.OK,
+            authorization_services=services,
+            certificate_installation_service=self.config.certificate_installation_service and self.tls,
+            **fields,
+        )
+        return S.AUTHORIZATION
+
+    def _authorization(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        selected = Payment.EIM if msg.selected_authorization_service == common.Authorization.EIM else Payment.PNC
+        if selected not in self.payments or (
+            (selected is Payment.EIM) != (msg.eim_a_req_authorization_mode is not None)
+        ):
+            self._respond(
+                request,
+                now,
+                response_code=common.ResponseCode.WARNING_AuthorizationSelectionInvalid,
+                evse_processing=common.Processing.Finished,
+            )
+            return S.AUTHORIZATION
+        self.payment = selected
+        chain: tuple[bytes, ...] = ()
+        if selected is Payment.PNC:
+            pnc = msg.pn_c_a_req_authorization_mode
+            if pnc is None or pnc.gen_challenge != self.gen_challenge:
+                self._respond(
+                    request,
+                    now,
+                    response_code=common.ResponseCode.WARNING_ChallengeInvalid,
+                    evse_processing=common.Processing.Finished,
+                )
+                return S.AUTHORIZATION
+            cc = pnc.contract_certificate_chain
+            chain = (cc.certificate, *cc.sub_certificates.certificate)
+            problem = self._check_pnc(msg, pnc, now)
+            if problem is not None:
+                code, reason = problem
+                if code.startswith("FAILED"):
+                    return self._fail(request, COMMON, now, code, reason)
+                self._respond(
+                    request, now, response_code=common.ResponseCode(code), evse_processing=common.Processing.Finished
+                )
+                return S.AUTHORIZATION
+        if self._authorized is None:
+            if not self._ongoing(request, now):
+                return S.ENDED
+            if not self._asked:
+                self._asked = True
+                self._emit(
+                    AuthorizationRequested(
+                        request=request,
+                        received_at=now,
+                        deadline=self._deadline(request, now),
+                        payment=selected,
+                        emaid=self.emaid,
+                        contract_chain=chain,
+                    )
+                )
+            self._respond(request, now, response_code=common.ResponseCode.OK, evse_processing=common.Processing.Ongoing)
+            return S.AUTHORIZATION
+        self._done_ongoing()
+        if not self._authorized:
+            code = (
+                "WARNING_EIMAuthorizationFailure" if selected is Payment.EIM else "WARNING_GeneralPnCAuthorizationError"
+            )
+            self._respond(
+                request, now, response_code=common.ResponseCode(code), evse_processing=common.Processing.Finished
+            )
+            return S.AUTHORIZATION
+        self._respond(request, now, response_code=self._pnc_ok_code, evse_processing=common.Processing.Finished)
+        return S.SERVICE_DISCOVERY
+
+    _pnc_ok_code = common.ResponseCode.OK
+
+    def _check_pnc(self, msg: Any, pnc: Any, now: float) -> tuple[str, str] | None:
+        """Plug & Charge checks ([V2G20-1000] signature; chain; 14-day flag); see :mod:`.pnc`."""
+        from .pnc import check_authorization
+
+        result = check_authorization(self, msg, pnc, now)
+        if result is not None and result[0].startswith("OK"):
+            self._pnc_ok_code = common.ResponseCode(result[0])
+            return None
+        return result
+
+    def _certificate_installation(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        if not self.tls:
+            return self._fail(request, COMMON, now, "FAILED", "CertificateInstallation needs TLS")
+        payload = _msgs.module_for(COMMON).encode(msg)
+        self._pending_cert = (request, COMMON)
+        self._arm("certificate", now + self.config.timeouts.certificate)
+        self._emit(
+            CertificateRequested(
+                request=request,
+                received_at=now,
+                deadline=self._deadline(request, now),
+                kind="installation",
+                exi=payload,
+                message=msg,
+            )
+        )
+        return S.AUTHORIZATION
+
+    def _answer_certificate(self, command: AnswerCertificate, now: float) -> None:
+        if self._pending_cert is None:
+            raise LocalProtocolError("no CertificateInstallationReq is waiting for an answer")
+        request, ptype = self._pending_cert
+        self._pending_cert = None
+        self._disarm("certificate")
+        if command.body is None:
+            self._fail(request, ptype, now, command.response_code or "FAILED", "the provider gave no certificate")
+            return
+        body = command.body
+        fields = {
+            name: getattr(body, name)
+            for name in (
+                "response_code",
+                "evse_processing",
+                "cps_certificate_chain",
+                "signed_installation_data",
+                "remaining_contract_certificate_chains",
+            )
+        }
+        self._respond(request, now, **fields)
+        self._arm("sequence", now + self.config.timeouts.sequence)
+
+    def _service_discovery(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        wanted = None if msg.supported_service_i_ds is None else set(msg.supported_service_i_ds.service_id)
+        services = [s for s in self.services if wanted is None or int(s) in wanted]
+        if not services:
+            services = list(self.services)  # the EV finds out: no common service
+        vas = [v for v in self.config.vas if wanted is None or v in wanted]
+        self._respond(
+            request,
+            now,
+            response_code=common.ResponseCode.OK,
+            service_renegotiation_supported=self.config.service_renegotiation_supported,
+            energy_transfer_service_list=common.ServiceList(
+                service=[common.Service(service_id=int(s), free_service=self.config.free_service) for s in services]
+            ),
+            vas_list=common.ServiceList(
+                service=[common.Service(service_id=v, free_service=self.config.free_service) for v in vas]
+            )
+            if vas
+            else None,
+        )
+        return S.SERVICE_SELECTION
+
+    def _parameter_sets(self, service_id: int) -> list[Any]:
+        P = common.Parameter
+        sets = []
+        if service_id in {int(s) for s in self.services}:
+            service = EnergyService(service_id)
+            for mode in self.config.control_modes:
+                params = [
+                    P(name="Connector", int_value=2),  # DC: extended; AC: three-phase
+                    P(name="ControlMode", int_value=int(mode)),
+                    P(name="MobilityNeedsMode", int_value=1 if mode is ControlMode.SCHEDULED else 2),
+                    P(name="Pricing", int_value=0),
+                ]
+                if not self.dc:
+                    params.insert(2, P(name="EVSENominalVoltage", int_value=230))
+                if service.is_bpt:
+                    params += [P(name="BPTChannel", int_value=1), P(name="GeneratorMode", int_value=1)]
+                sets.append(common.ParameterSet(parameter_set_id=int(mode), parameter=params))
+        elif service_id in self.config.vas:
+            sets.append(
+                common.ParameterSet(
+                    parameter_set_id=1, parameter=[P(name="Protocol", int_value=3), P(name="Port", int_value=443)]
+                )
+            )
+        return sets
+
+    def _service_detail(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        sets = self._parameter_sets(msg.service_id)
+        if not sets:
+            return self._fail(
+                request, COMMON, now, "FAILED_ServiceIDInvalid", f"ServiceID {msg.service_id} not offered"
+            )
+        self._respond(
+            request,
+            now,
+            response_code=common.ResponseCode.OK,
+            service_id=msg.service_id,
+            service_parameter_list=common.ServiceParameterList(parameter_set=sets),
+        )
+        return S.SERVICE_SELECTION
+
+    def _service_selection(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        sel = msg.selected_energy_transfer_service
+        if sel.service_id not in {int(s) for s in EnergyService}:
+            return self._fail(
+                request, COMMON, now, "FAILED_NoEnergyTransferServiceSelected", f"{sel.service_id} is no energy service"
+            )
+        if sel.service_id not in {int(s) for s in self.services} or sel.parameter_set_id not in {
+            int(m) for m in self.config.control_modes
+        }:
+            return self._fail(
+                request,
+                COMMON,
+                now,
+                "FAILED_ServiceSelectionInvalid",
+                f"service {sel.service_id} / parameter set {sel.parameter_set_id} not offered",
+            )
+        vas: tuple[int, ...] = ()
+        if msg.selected_vas_list is not None:
+            vas = tuple(s.service_id for s in msg.selected_vas_list.selected_service)
+            if any(v not in self.config.vas for v in vas):
+                return self._fail(request, COMMON, now, "FAILED_ServiceSelectionInvalid", f"VAS {vas} not offered")
+        self.service = EnergyService(sel.service_id)
+        self.control_mode = ControlMode(sel.parameter_set_id)
+        self.vas = vas
+        self._respond(request, now, response_code=common.ResponseCode.OK)
+        self._emit(
+            ServiceSelected(
+                service=self.service, control_mode=self.control_mode, parameter_set_id=sel.parameter_set_id, vas=vas
+            )
+        )
+        return S.CHARGE_PARAMETERS
+
+    # -- charge parameters and schedules -------------------------------------------------------
+
+    def _ev_limits(self, mode: Any) -> PowerLimits:
+        g = lambda name: opt_rational(getattr(mode, name, None))  # noqa: E731
+        return PowerLimits(
+            max_charge_power=g("ev_maximum_charge_power") or 0.0,
+            min_charge_power=g("ev_minimum_charge_power") or 0.0,
+            max_charge_current=g("ev_maximum_charge_current"),
+            min_charge_current=g("ev_minimum_charge_current") or 0.0,
+            max_voltage=g("ev_maximum_voltage"),
+            min_voltage=g("ev_minimum_voltage") or 0.0,
+            max_discharge_power=g("ev_maximum_discharge_power"),
+            min_discharge_power=g("ev_minimum_discharge_power") or 0.0,
+            max_discharge_current=g("ev_maximum_discharge_current"),
+            min_discharge_current=g("ev_minimum_discharge_current") or 0.0,
+        )
+
+    def _evse_limits(self) -> PowerLimits:
+        if self._limits is not None:
+            return self._limits
+        if self.dc:
+            return PowerLimits(
+                max_charge_power=50_000.0,
+                max_charge_current=125.0,
+                max_voltage=500.0,
+                min_voltage=150.0,
+                max_discharge_power=10_000.0,
+                max_discharge_current=25.0,
+            )
+        return PowerLimits(
+            max_charge_power=11_000.0,
+            min_charge_power=1_380.0,
+            max_discharge_power=11_000.0,
+            min_discharge_power=1_380.0,
+        )
+
+    def _charge_parameters(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        assert self.service is not None
+        side = "dc" if self.dc else "ac"
+        bpt_mode = getattr(msg, f"bpt_{side}_cpd_req_energy_transfer_mode")
+        plain = getattr(msg, f"{side}_cpd_req_energy_transfer_mode")
+        mode = bpt_mode if self.service.is_bpt else plain
+        if mode is None:
+            return self._fail(
+                request,
+                None,
+                now,
+                "FAILED_WrongChargeParameter",
+                f"no {self.service.name} parameters in {type(msg).__name__}",
+            )
+        ev = self._ev_limits(mode)
+        self.ev_limits = ev
+        evse = self._evse_limits()
+        if (
+            self.dc
+            and ev.max_voltage is not None
+            and evse.max_voltage is not None
+            and ev.max_voltage < evse.min_voltage
+        ):
+            return self._fail(
+                request, None, now, "FAILED_WrongChargeParameter", "EV maximum voltage below EVSE minimum"
+            )
+        self._emit(
+            ChargeParametersRequested20(
+                request=request,
+                received_at=now,
+                deadline=self._deadline(request, now),
+                service=self.service,
+                ev=ev,
+                target_soc=getattr(mode, "target_soc", None),
+            )
+        )
+        mod = self.spec
+        r = lambda x: rational(mod, x)  # noqa: E731
+        if self.dc:
+            kw: dict[str, Any] = dict(
+                evse_maximum_charge_power=r(evse.max_charge_power),
+                evse_minimum_charge_power=r(evse.min_charge_power),
+                evse_maximum_charge_current=r(evse.max_charge_current or 0.0),
+                evse_minimum_charge_current=r(evse.min_charge_current),
+                evse_maximum_voltage=r(evse.max_voltage or 0.0),
+                evse_minimum_voltage=r(evse.min_voltage),
+            )
+            if self.service.is_bpt:
+                kw.update(
+                    evse_maximum_discharge_power=r(evse.max_discharge_power or 0.0),
+                    evse_minimum_discharge_power=r(evse.min_discharge_power),
+                    evse_maximum_discharge_current=r(evse.max_discharge_current or 0.0),
+                    evse_minimum_discharge_current=r(evse.min_discharge_current),
+                )
+                self._respond(
+                    request,
+                    now,
+                    response_code=mod.ResponseCode.OK,
+                    bpt_dc_cpd_res_energy_transfer_mode=mod.BPT_DC_CPDResEnergyTransferMode(**kw),
+                )
+            else:
+                self._respond(
+                    request,
+                    now,
+                    response_code=mod.ResponseCode.OK,
+                    dc_cpd_res_energy_transfer_mode=mod.DC_CPDResEnergyTransferMode(**kw),
+                )
+        else:
+            kw = dict(
+                evse_maximum_charge_power=r(evse.max_charge_power),
+                evse_minimum_charge_power=r(evse.min_charge_power),
+                evse_nominal_frequency=r(evse.nominal_frequency),
+            )
+            if self.service.is_bpt:
+                kw.update(
+                    evse_maximum_discharge_power=r(evse.max_discharge_power or 0.0),
+                    evse_minimum_discharge_power=r(evse.min_discharge_power),
+                )
+                self._respond(
+                    request,
+                    now,
+                    response_code=mod.ResponseCode.OK,
+                    bpt_ac_cpd_res_energy_transfer_mode=mod.BPT_AC_CPDResEnergyTransferMode(**kw),
+                )
+            else:
+                self._respond(
+                    request,
+                    now,
+                    response_code=mod.ResponseCode.OK,
+                    ac_cpd_res_energy_transfer_mode=mod.AC_CPDResEnergyTransferMode(**kw),
+                )
+        return S.SCHEDULE_EXCHANGE
+
+    def _energy_request(self, m: Any) -> EnergyRequest | None:
+        if m is None or getattr(m, "ev_target_energy_request", None) is None:
+            return None
+        return EnergyRequest(
+            target_energy=from_rational(m.ev_target_energy_request),
+            max_energy=opt_rational(m.ev_maximum_energy_request) or 0.0,
+            min_energy=opt_rational(m.ev_minimum_energy_request) or 0.0,
+            departure_time=getattr(m, "departure_time", None) or 0,
+            target_soc=getattr(m, "target_soc", None),
+            min_soc=getattr(m, "minimum_soc", None),
+            max_v2x_energy=opt_rational(getattr(m, "ev_maximum_v2_x_energy_request", None)),
+            min_v2x_energy=opt_rational(getattr(m, "ev_minimum_v2_x_energy_request", None)),
+        )
+
+    def _schedule_tuple(self, s: PowerSchedule, now: float) -> Any:
+        c = common
+        r = lambda x: rational(c, x)  # noqa: E731
+        anchor = int(self.clock.unix(now))
+
+        def power(entries: tuple[tuple[int, float], ...]) -> Any:
+            return c.ChargingSchedule(
+                power_schedule=c.PowerSchedule(
+                    time_anchor=anchor,
+                    power_schedule_entries=c.PowerScheduleEntryList(
+                        power_schedule_entry=[c.PowerScheduleEntry(duration=d, power=r(w)) for d, w in entries]
+                    ),
+                ),
+                price_level_schedule=c.PriceLevelSchedule(
+                    time_anchor=anchor,
+                    price_schedule_id=s.tuple_id,
+                    number_of_price_levels=s.number_of_price_levels,
+                    price_level_schedule_entries=c.PriceLevelScheduleEntryList(
+                        price_level_schedule_entry=[
+                            c.PriceLevelScheduleEntry(duration=d, price_level=lv) for d, lv in s.price_levels
+                        ]
+                    ),
+                )
+                if s.price_levels
+                else None,
+            )
+
+        discharging = None
+        if s.discharging is not None and self.service is not None and self.service.is_bpt:
+            discharging = power(tuple((d, -abs(w)) for d, w in s.discharging))
+        return c.ScheduleTuple(
+            schedule_tuple_id=s.tuple_id, charging_schedule=power(s.charging), discharging_schedule=discharging
+        )
+
+    def _schedule_exchange(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        dynamic = self.control_mode is ControlMode.DYNAMIC
+        branch = msg.dynamic_se_req_control_mode if dynamic else msg.scheduled_se_req_control_mode
+        if branch is None:
+            return self._fail(
+                request, COMMON, now, "FAILED", f"ScheduleExchangeReq not in the {self.control_mode} mode"
+            )
+        after = S.POWER_DELIVERY if (not self.dc or self._cable_checked) else S.CABLE_CHECK
+        if not self._ongoing(request, now):
+            return S.ENDED
+        if not self._asked:
+            self._asked = True
+            self._emit(
+                ScheduleRequested(
+                    request=request,
+                    received_at=now,
+                    deadline=self._deadline(request, now),
+                    control_mode=self.control_mode or ControlMode.SCHEDULED,
+                    energy=self._energy_request(branch),
+                    max_supporting_points=msg.maximum_supporting_points,
+                    renegotiation=self._renegotiating,
+                )
+            )
+        if dynamic:
+            self._done_ongoing()
+            self._respond(
+                request,
+                now,
+                response_code=common.ResponseCode.OK,
+                evse_processing=common.Processing.Finished,
+                dynamic_se_res_control_mode=common.Dynamic_SEResControlMode(),
+            )
+            return after
+        if self._schedules is None:
+            self._respond(
+                request,
+                now,
+                response_code=common.ResponseCode.OK,
+                evse_processing=common.Processing.Ongoing,
+                scheduled_se_res_control_mode=minimal(common.Scheduled_SEResControlMode, _MIN_VALUES),
+            )
+            return S.SCHEDULE_EXCHANGE
+        self._done_ongoing()
+        self._respond(
+            request,
+            now,
+            response_code=common.ResponseCode.OK,
+            evse_processing=common.Processing.Finished,
+            scheduled_se_res_control_mode=common.Scheduled_SEResControlMode(
+                schedule_tuple=[self._schedule_tuple(s, now) for s in self._schedules]
+            ),
+        )
+        return after
+
+    # -- DC preparation ------------------------------------------------------------------------
+
+    def _cable_check(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        mod = self.spec
+        if self._isolation in (Isolation.VALID, Isolation.WARNING):
+            self._done_ongoing()
+            self._cable_checked = True
+            self._respond(request, now, response_code=mod.ResponseCode.OK, evse_processing=mod.Processing.Finished)
+            return S.PRE_CHARGE
+        if self._isolation is Isolation.FAULT:
+            return self._fail(request, None, now, "FAILED", "isolation fault")
+        if not self._ongoing(request, now):
+            return S.ENDED
+        if not self._asked:
+            self._asked = True
+            self._emit(CableCheckRequested(request=request, received_at=now, deadline=self._deadline(request, now)))
+        self._respond(request, now, response_code=mod.ResponseCode.OK, evse_processing=mod.Processing.Ongoing)
+        return S.CABLE_CHECK
+
+    def _pre_charge(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        mod = self.spec
+        self._emit(
+            PreChargeRequested(
+                request=request,
+                received_at=now,
+                deadline=self._deadline(request, now),
+                target_voltage=from_rational(msg.ev_target_voltage),
+                target_current=0.0,
+            )
+        )
+        self._respond(
+            request, now, response_code=mod.ResponseCode.OK, evse_present_voltage=rational(mod, self._present.voltage)
+        )
+        # [V2G20-2005]: after Ongoing, PreCharge again; [V2G20-2006]: after Finished, PowerDelivery
+        return S.POWER_DELIVERY if msg.ev_processing == mod.Processing.Finished else S.PRE_CHARGE
+
+    # -- power delivery and the charge loop ----------------------------------------------------
+
+    def _power_delivery(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        c = common
+        progress = msg.charge_progress
+        state = self._state
+        allowed = {
+            S.POWER_DELIVERY: {c.ChargeProgress.Start, c.ChargeProgress.Stop},
+            S.CHARGING: {c.ChargeProgress.Stop, c.ChargeProgress.Standby, c.ChargeProgress.ScheduleRenegotiation},
+            S.STANDBY: {c.ChargeProgress.Start, c.ChargeProgress.Stop},
+        }[state]
+        if progress not in allowed:
+            return self._fail(
+                request, COMMON, now, "FAILED_SequenceError", f"PowerDelivery({progress.value}) in {state.name}"
+            )
+        code = c.ResponseCode.OK
+        nxt = state
+        action = PowerAction.START
+        profile: tuple[tuple[int, float], ...] = ()
+        if progress is c.ChargeProgress.Start:
+            if msg.ev_power_profile is not None:
+                profile = tuple(
+                    (e.duration, from_rational(e.power))
+                    for e in msg.ev_power_profile.ev_power_profile_entries.ev_power_profile_entry
+                )
+            if self.control_mode is ControlMode.SCHEDULED and state is S.POWER_DELIVERY:
+                problem = self._check_profile(msg)
+                if problem is not None:
+                    return self._fail(request, COMMON, now, *problem)
+            if self.service is not None and self.service.is_bpt and msg.bpt_channel_selection is None:
+                return self._fail(
+                    request,
+                    COMMON,
+                    now,
+                    "FAILED_EVPowerProfileInvalid",
+                    "BPT PowerDelivery(Start) without BPT_ChannelSelection",
+                )
+            nxt = S.CHARGING
+        elif progress is c.ChargeProgress.Stop:
+            action = PowerAction.STOP
+            nxt = S.STOPPED
+        elif progress is c.ChargeProgress.Standby:
+            action = PowerAction.STOP
+            if self.config.standby_allowed:
+                nxt = S.STANDBY
+            else:
+                code = c.ResponseCode.WARNING_StandbyNotAllowed
+        else:  # ScheduleRenegotiation
+            if not self.config.schedule_renegotiation_allowed:
+                return self._fail(
+                    request, COMMON, now, "FAILED_ScheduleRenegotiation", "schedule renegotiation refused"
+                )
+            action = PowerAction.RENEGOTIATE
+            self._renegotiating = True
+            nxt = S.SCHEDULE_EXCHANGE
+        self._emit(
+            PowerDeliveryRequested(
+                request=request,
+                received_at=now,
+                deadline=self._deadline(request, now),
+                action=action,
+                schedule_id=self.schedule_id,
+                profile=profile,
+            )
+        )
+        if self._notification in ("Terminate", "Pause", "ExitStandby") and nxt is not S.CHARGING:
+            self._notification = "None"
+        self._respond(request, now, response_code=code, evse_status=self._evse_status(c))
+        return nxt
+
+    def _check_profile(self, msg: Any) -> tuple[str, str] | None:
+        prof = msg.ev_power_profile
+        if prof is None or prof.scheduled_evppt_control_mode is None:
+            return (
+                "FAILED_EVPowerProfileInvalid",
+                "scheduled mode PowerDelivery(Start) without a scheduled EVPowerProfile",
+            )
+        tuple_id = prof.scheduled_evppt_control_mode.selected_schedule_tuple_id
+        chosen = {s.tuple_id: s for s in self._schedules or ()}.get(tuple_id)
+        if chosen is None:
+            return ("FAILED_ScheduleSelectionInvalid", f"ScheduleTupleID {tuple_id} was not offered")
+        self.schedule_id = tuple_id
+        t = 0
+        for entry in prof.ev_power_profile_entries.ev_power_profile_entry:
+            watts = from_rational(entry.power)
+            limit = chosen.charge_power_at(t) if watts >= 0 else chosen.discharge_power_at(t)
+            if abs(watts) > limit + self.config.profile_tolerance:
+                return ("FAILED_EVPowerProfileViolation", f"EVPowerProfile {watts} W above the schedule's {limit} W")
+            t += entry.duration
+        return None
+
+    def _charge_loop(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        mod = self.spec
+        dynamic = self.control_mode is ControlMode.DYNAMIC
+        branch = getattr(msg, self._loop_branch("req"))
+        if branch is None:
+            return self._fail(request, None, now, "FAILED", f"ChargeLoopReq does not match {self._loop_branch('req')}")
+        soc = msg.display_parameters.present_soc if msg.display_parameters is not None else None
+        event = ChargeLoopRequested(
+            request=request,
+            received_at=now,
+            deadline=now + self.config.performance.charge_loop,
+            control_mode=self.control_mode or ControlMode.SCHEDULED,
+            present_voltage=opt_rational(getattr(msg, "ev_present_voltage", None)),
+            target_voltage=opt_rational(getattr(branch, "ev_target_voltage", None)),
+            target_current=opt_rational(getattr(branch, "ev_target_current", None)),
+            present_power=opt_rational(getattr(branch, "ev_present_active_power", None)),
+            ev=self._ev_limits(branch) if dynamic else None,
+            energy=self._energy_request(branch) if dynamic else None,
+            soc=soc,
+            meter_info_requested=msg.meter_info_requested,
+        )
+        self._emit(event)
+        evse = self._evse_limits()
+        r = lambda x: rational(mod, x)  # noqa: E731
+        fields: dict[str, Any] = {"response_code": mod.ResponseCode.OK, "evse_status": self._evse_status(mod)}
+        if msg.meter_info_requested and self._meter is not None:
+            m = self._meter
+            fields["meter_info"] = mod.MeterInfo(
+                meter_id=m.meter_id,
+                charged_energy_reading_wh=m.wh or 0,
+                meter_signature=m.signature,
+                meter_status=m.status,
+                meter_timestamp=m.t_meter,
+            )
+        bpt = self.service is not None and self.service.is_bpt
+        cls = getattr(mod, self._class_of_branch())
+        if self.dc:
+            p = self._present
+            fields.update(
+                evse_present_current=r(p.current),
+                evse_present_voltage=r(p.voltage),
+                evse_power_limit_achieved=p.power_limit_achieved,
+                evse_current_limit_achieved=p.current_limit_achieved,
+                evse_voltage_limit_achieved=p.voltage_limit_achieved,
+            )
+            kw: dict[str, Any] = {}
+            if dynamic or self.config.quirks.send_evse_maximum_limits:
+                kw = dict(
+                    evse_maximum_charge_power=r(evse.max_charge_power),
+                    evse_minimum_charge_power=r(evse.min_charge_power),
+                    evse_maximum_charge_current=r(evse.max_charge_current or 0.0),
+                    evse_maximum_voltage=r(evse.max_voltage or 0.0),
+                )
+                if bpt:
+                    kw.update(
+                        evse_maximum_discharge_power=r(evse.max_discharge_power or 0.0),
+                        evse_minimum_discharge_power=r(evse.min_discharge_power),
+                        evse_maximum_discharge_current=r(evse.max_discharge_current or 0.0),
+                        evse_minimum_voltage=r(evse.min_voltage),
+                    )
+            fields[self._loop_branch("res")] = cls(**kw)
+        else:
+            target = self._target_power
+            if target is None:
+                target = self._scheduled_power(now) if not dynamic else evse.max_charge_power
+            fields[self._loop_branch("res")] = cls(evse_target_active_power=r(target))
+        self._respond(request, now, **fields)
+        return S.CHARGING
+
+    def _class_of_branch(self) -> str:
+        side = "DC" if self.dc else "AC"
+        mode = "Dynamic" if self.control_mode is ControlMode.DYNAMIC else "Scheduled"
+        bpt = "BPT_" if self.service is not None and self.service.is_bpt else ""
+        return f"{bpt}{mode}_{side}_CLResControlMode"
+
+    def _scheduled_power(self, now: float) -> float:
+        schedules = {s.tuple_id: s for s in self._schedules or ()}
+        chosen = schedules.get(self.schedule_id or 0)
+        limit = self._evse_limits().max_charge_power
+        return min(limit, chosen.charge_power_at(now - self.handover.now)) if chosen is not None else limit
+
+    def _metering_confirmation(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        smd = msg.signed_metering_data
+        mi = smd.meter_info
+        if self.payment is Payment.PNC:
+            from .pnc import check_metering
+
+            problem = check_metering(self, msg)
+            if problem is not None:
+                return self._fail(request, COMMON, now, "FAILED_MeteringSignatureNotValid", problem)
+        self._emit(
+            MeteringReceiptReceived(
+                request=request,
+                received_at=now,
+                deadline=self._deadline(request, now),
+                meter=MeterReading(
+                    meter_id=mi.meter_id,
+                    wh=mi.charged_energy_reading_wh,
+                    signature=mi.meter_signature,
+                    status=mi.meter_status,
+                    t_meter=mi.meter_timestamp,
+                ),
+                signed=msg.header.signature is not None,
+            )
+        )
+        if self._notification == "MeteringConfirmation":
+            self._notification = "None"
+        self._respond(request, now, response_code=common.ResponseCode.OK)
+        return self._state
+
+    def _welding_detection(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        mod = self.spec
+        self._emit(WeldingDetectionRequested(request=request, received_at=now, deadline=self._deadline(request, now)))
+        self._respond(
+            request, now, response_code=mod.ResponseCode.OK, evse_present_voltage=rational(mod, self._present.voltage)
+        )
+        return S.STOPPED
+
+    def _session_stop(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        kind = msg.charging_session
+        cs = common.ChargingSession
+        if kind is cs.Pause and not self.config.pause_allowed:
+            return self._fail(request, COMMON, now, "FAILED_PauseNotAllowed", "pause is not allowed here")
+        if kind is cs.ServiceRenegotiation and not self.config.service_renegotiation_supported:
+            return self._fail(
+                request, COMMON, now, "FAILED_NoServiceRenegotiationSupported", "no service renegotiation"
+            )
+        self._emit(
+            SessionStopRequested(
+                request=request, received_at=now, deadline=self._deadline(request, now), pause=kind is cs.Pause
+            )
+        )
+        self._respond(request, now, response_code=common.ResponseCode.OK)
+        if kind is cs.ServiceRenegotiation:
+            self.service = None
+            self.control_mode = None
+            self._cable_checked = False
+            self._renegotiating = False
+            self._notification = "None"
+            return S.SERVICE_DISCOVERY
+        paused = kind is cs.Pause
+        self._end(
+            now,
+            S.ENDED,
+            reason="SessionStop(Pause)" if paused else "SessionStop(Terminate)",
+            normal=True,
+            paused=paused,
+            close_delay=self.config.timeouts.close_delay,
+            session_id=self.session_id,
+        )
+        return S.ENDED
