@@ -58,7 +58,29 @@ def test_secc_and_evcc_commands(tmp_path: Path, secc_args: list[str], evcc_args:
     assert time.monotonic() - started < 60
 
 
-def test_not_built_answers_plainly() -> None:
-    for args in (["secc", "--protocols", "iso20"], ["evcc", "--payment", "pnc", "--tls"]):
+def test_not_built_and_wrong_combinations_answer_plainly() -> None:
+    for args, text in (
+        (["secc", "--protocols", "iso20"], "not built yet"),
+        (["evcc", "--payment", "pnc"], "only over TLS"),
+        (["evcc", "--tls"], "--pki"),
+    ):
         proc = subprocess.run([*CMD, "v2g", *args], capture_output=True, text=True, timeout=30)
-        assert proc.returncode == 2 and "not built yet" in proc.stderr and "Traceback" not in proc.stderr
+        assert proc.returncode == 2 and text in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_plug_and_charge_over_tls(tmp_path: Path) -> None:
+    pki = tmp_path / "pki"
+    subprocess.run([*CMD, "v2g", "pki", "--out", str(pki)], check=True, capture_output=True, timeout=60)
+    tls = ["--tls", "--pki", str(pki), "--payment", "pnc"]
+    secc_rc, evcc_rc, car, charger = _run_pair(tmp_path, ["--protocols", "iso2", *tls], ["--protocol", "iso2", *tls])
+    assert (secc_rc, evcc_rc) == (0, 0)
+    names = [m["name"] for m in car["messages"]]
+    assert names[6:12] == [
+        "CertificateInstallationReq",
+        "CertificateInstallationRes",
+        "PaymentDetailsReq",
+        "PaymentDetailsRes",
+        "AuthorizationReq",
+        "AuthorizationRes",
+    ]
+    assert charger[0]["normal"]

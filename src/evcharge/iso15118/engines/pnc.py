@@ -68,8 +68,9 @@ def _emaid_of(cert: Any) -> str:
 
 
 def _norm(emaid: str) -> str:
-    """The eMAID as ISO 15118-2 carries it: without separators (at most 15 characters)."""
-    return emaid.replace("-", "").upper()
+    """The eMAID as ISO 15118-2 carries it: without separators, at most 15 characters (EMAIDType); a
+    longer certificate CN (e.g. a 10-character ID part) is cut to 15."""
+    return emaid.replace("-", "").upper()[:15]
 
 
 class PkiContractVerifier:

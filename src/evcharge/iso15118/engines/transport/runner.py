@@ -1,0 +1,280 @@
+"""The asyncio side of ``evcharge v2g secc|evcc``: SDP, TCP/TLS, the session, the simulated charger or car.
+
+The command-line part (arguments, what is not built) is :mod:`evcharge.iso15118.engines.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from evcharge.iso15118.handover import AppProtocol
+
+__all__ = ["run_evcc", "run_secc"]
+
+
+def _trace_json(engine: Any, protocol: str) -> list[dict[str, Any]]:
+    from .._v2g import message_set
+
+    ms = message_set(protocol)
+    out = []
+    for t in engine.trace or ():
+        out.append(
+            {
+                "dir": "recv" if t.direction == "rx" else "send",
+                "time": t.time,
+                "name": t.name,
+                "exi": t.exi.hex(),
+                "message": ms.mod.to_dict(t.message) if t.message is not None else None,
+            }
+        )
+    return out
+
+
+def _write_json(path: str | None, data: Any) -> None:
+    if path is None:
+        return
+    text = json.dumps(data, indent=1, default=str)
+    if path == "-":
+        print(text)
+    else:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+
+
+def _address(iface: str) -> tuple[str, str | None]:
+    """(host to bind/announce, interface for SDP scope)."""
+    if iface == "lo":
+        return "::1", None
+    from evcharge.iso15118.transport.udp import link_local_address
+
+    return f"{link_local_address(iface)}%{iface}", iface
+
+
+# -- SECC ---------------------------------------------------------------------------------------------
+
+
+def run_secc(args: argparse.Namespace, protocols: list[str]) -> int:
+    try:
+        return asyncio.run(asyncio.wait_for(_secc_main(args, protocols), args.timeout))
+    except TimeoutError:
+        print(f"evcharge v2g secc: no session ended within {args.timeout} s", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"evcharge v2g secc: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
+    import ipaddress
+
+    from evcharge.iso15118.sap import SupportedProtocol
+    from evcharge.iso15118.sdp import SdpServer, SdpServerConfig
+    from evcharge.iso15118.session import SeccSession, SeccSessionConfig, SessionClosed
+    from evcharge.iso15118.transport.tcp import start_secc_server
+    from evcharge.iso15118.transport.udp import start_sdp_server
+
+    from .. import events as ev
+    from .._v2g import message_set
+    from ..config import SeccConfig
+    from ..secc import Secc
+
+    dc = args.energy == "dc"
+    mode = ev.EnergyMode.DC_EXTENDED if dc else ev.EnergyMode.AC_THREE_PHASE
+    pnc: dict[str, Any] = {}
+    ssl_context = None
+    if args.tls:
+        from evcharge.iso15118.security.tls import secc_context
+
+        from ..pnc import LocalTestProvider, PkiContractVerifier
+
+        pki = Path(args.pki)
+        ssl_context = secc_context(pki)
+        if args.payment == "pnc":
+            pnc = {
+                "payments": (ev.Payment.PNC, ev.Payment.EIM),
+                "contract_verifier": PkiContractVerifier(pki / "iso2" / "mo_roots.pem"),
+                "certificate_provider": LocalTestProvider(pki),
+            }
+    config = SeccConfig(
+        energy_modes=(mode,),
+        dc_limits=ev.DcLimits(max_voltage=500, max_current=200, max_power=100_000),
+        ac_limits=ev.AcLimits(nominal_voltage=230, max_current=32),
+        auto_authorize=True,
+        trace=True,
+        **pnc,
+    )
+    app_protocols = {"din": AppProtocol.DIN, "iso2": AppProtocol.ISO2}
+    engines = {app_protocols[p]: (lambda ho: Secc(ho, config)) for p in protocols if p in app_protocols}
+    if not dc:
+        engines.pop(AppProtocol.DIN, None)
+    session_config = SeccSessionConfig(protocols=tuple(SupportedProtocol(protocol=p) for p in engines))
+    for p in protocols:  # load the message sets now, not while the first car waits for SessionSetupRes
+        if p in ("din", "iso2"):
+            message_set(p)
+    host, iface = _address(args.iface)
+    results: list[dict[str, Any]] = []
+    done = asyncio.Event()
+    paused: dict[Any, bytes] = {}
+
+    def make_session(info: Any) -> SeccSession:
+        resume = paused.get(info.peer[0] if info.peer else None)
+        return SeccSession(session_config, engines, now=info.now, tls=info.tls, resume_session_id=resume)
+
+    async def handler(conn: Any) -> None:
+        engine: Any = None
+        closed: Any = None
+        async for event in conn.events():
+            engine = conn.session.engine or engine
+            if isinstance(event, ev.CableCheckRequested):
+                conn.send(ev.SetIsolation(level=ev.Isolation.VALID))
+            elif isinstance(event, (ev.PreChargeRequested, ev.ChargeLoopTargets)):
+                conn.send(ev.SetPresentValues(voltage=event.target_voltage, current=event.target_current))
+            elif isinstance(event, ev.SessionEnded) and event.paused and event.session_id and conn.peer:
+                paused[conn.peer[0]] = event.session_id
+            elif isinstance(event, SessionClosed):
+                closed = event
+        end = getattr(engine, "ended", None)
+        results.append(
+            {
+                "protocol": getattr(engine, "protocol", None),
+                "normal": bool(end and end.normal),
+                "reason": end.reason if end else (closed.reason if closed else "closed"),
+                "messages": _trace_json(engine, engine.protocol) if engine is not None else [],
+            }
+        )
+        if len(results) >= args.sessions:
+            done.set()
+
+    server = await start_secc_server(
+        make_session,
+        handler=handler,
+        host=host.split("%")[0] if iface is None else host,
+        port=args.port,
+        ssl=ssl_context,
+    )
+    address = ipaddress.IPv6Address(host.split("%")[0])
+    if ssl_context is not None:
+        sdp = SdpServer(SdpServerConfig(address=address, tls_port=server.port))
+    else:
+        sdp = SdpServer(SdpServerConfig(address=address, tcp_port=server.port))
+    sdp_transport = await start_sdp_server(sdp, interface=iface, host="::1" if iface is None else "::")
+    print(f"evcharge v2g secc: listening on [{host}]:{server.port}", file=sys.stderr)
+    try:
+        await done.wait()
+    finally:
+        sdp_transport.close()
+        await server.close()
+    _write_json(args.json_file, results)
+    return 0 if all(r["normal"] for r in results) else 1
+
+
+# -- EVCC ---------------------------------------------------------------------------------------------
+
+
+def run_evcc(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(asyncio.wait_for(_evcc_main(args), args.timeout))
+    except TimeoutError:
+        print(f"evcharge v2g evcc: the session did not end within {args.timeout} s", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"evcharge v2g evcc: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _evcc_main(args: argparse.Namespace) -> int:
+    from evcharge.iso15118.sap import OfferedProtocol
+    from evcharge.iso15118.sdp import SdpClient, SdpClientConfig, SdpDiscovered, Security
+    from evcharge.iso15118.session import EvccSession, EvccSessionConfig
+    from evcharge.iso15118.transport.tcp import connect_evcc
+    from evcharge.iso15118.transport.udp import discover
+
+    from .. import events as ev
+    from .._v2g import message_set
+    from ..config import EvccConfig, EvccTimeouts
+    from ..evcc import Evcc
+
+    message_set(args.protocol)
+
+    mode = ev.EnergyMode.DC_EXTENDED if args.energy == "dc" else ev.EnergyMode.AC_THREE_PHASE
+    t = EvccTimeouts()
+    scale = args.timeout_scale
+    timeouts = EvccTimeouts(
+        default=t.default * scale,
+        long=t.long * scale,
+        current_demand=t.current_demand * scale,
+        din_power_delivery=t.din_power_delivery * scale,
+        ongoing=t.ongoing * scale,
+        cable_check=t.cable_check * scale,
+        pre_charge=t.pre_charge * scale,
+    )
+    pnc: dict[str, Any] = {}
+    client_tls = None
+    if args.tls:
+        from evcharge.iso15118.security.tls import evcc_tls
+
+        from ..pnc import Provisioning
+
+        client_tls = evcc_tls(Path(args.pki))
+        if args.payment == "pnc":
+            pnc = {"payment": ev.Payment.PNC, "provisioning": Provisioning.from_pki(args.pki)}
+    config = EvccConfig(
+        energy_mode=mode, trace=True, timeouts=timeouts, pre_charge_max_requests=args.precharge_requests or None, **pnc
+    )
+    app = AppProtocol.DIN if args.protocol == "din" else AppProtocol.ISO2
+    _, iface = _address(args.iface)
+    target = "::1" if iface is None else "ff02::1"
+    security = Security.TLS if client_tls is not None else Security.NO_TLS
+    found = await discover(SdpClient(SdpClientConfig(security=security)), interface=iface, target=target)
+    if not isinstance(found, SdpDiscovered):
+        print("evcharge v2g evcc: no charger answered SDP", file=sys.stderr)
+        return 1
+    peer = str(found.response.address)
+    if iface is not None:
+        peer = f"{peer}%{iface}"
+    session_config = EvccSessionConfig(protocols=(OfferedProtocol(protocol=app, schema_id=1, priority=1),))
+    engines = {app: (lambda ho: Evcc(ho, config))}
+
+    def make_session(info: Any) -> EvccSession:
+        return EvccSession(session_config, engines, now=info.now, tls=info.tls)
+
+    if client_tls is not None:
+        conn = await connect_evcc(
+            make_session,
+            host=peer,
+            port=found.response.port,
+            ssl=client_tls.context,
+            verify_peer=client_tls.verify_peer,
+        )
+    else:
+        conn = await connect_evcc(make_session, host=peer, port=found.response.port)
+    loops = 0
+    engine: Any = None
+    async for event in conn.events():
+        engine = conn.session.engine or engine
+        if isinstance(event, ev.ChargeLoopStatus):
+            loops += 1
+            if loops == args.loops:
+                conn.send(ev.StopCharging(pause=args.pause))
+    end = getattr(engine, "ended", None)
+    closed = "the connection closed before the session ended" if engine is not None else "closed before the hand-over"
+    _write_json(
+        args.json_file,
+        {
+            "protocol": args.protocol,
+            "normal": bool(end and end.normal),
+            "reason": end.reason if end else closed,
+            "messages": _trace_json(engine, engine.protocol) if engine is not None else [],
+        },
+    )
+    if end is None or not end.normal:
+        print(
+            f"evcharge v2g evcc: the session did not end normally: {end.reason if end else 'closed'}", file=sys.stderr
+        )
+        return 1
+    return 0
