@@ -86,6 +86,20 @@ def test_pnc_session_over_tls(pki: Path, mode: ev.EnergyMode, installed: bool) -
     assert all(t.message.header.signature is not None for t in signed)
 
 
+def test_certificate_update(pki: Path) -> None:
+    from evcharge.iso15118.engines.pnc import Contract
+
+    evcc_cfg = EvccConfig(payment=ev.Payment.PNC, contract=Contract.from_pki(pki), update_contract=True, trace=True)
+    _, secc, evcc = run_session("iso2", DC, secc_cfg=_secc_cfg(pki, DC), evcc_cfg=evcc_cfg, tls=True)
+    assert secc.ended is not None and secc.ended.normal
+    names = [t.name for t in evcc.trace]
+    assert names[6:10] == ["CertificateUpdateReq", "CertificateUpdateRes", "PaymentDetailsReq", "PaymentDetailsRes"]
+    update = evcc.trace[6].message
+    assert update.header.signature is not None  # signed with the contract key being renewed
+    res = evcc.trace[7].message.body.certificate_update_res
+    assert res.response_code.value == "OK" and evcc.trace[7].message.header.signature is not None
+
+
 def test_pnc_without_tls_falls_back_to_eim(pki: Path) -> None:
     from evcharge.iso15118.engines.pnc import Contract
 

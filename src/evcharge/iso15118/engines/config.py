@@ -170,3 +170,5 @@ class EvccConfig:
     contract: Any = None
     #: Plug & Charge — the OEM provisioning certificate and key (``pnc.Provisioning``) for CertificateInstallation
     provisioning: Any = None
+    #: Plug & Charge — renew the installed contract with CertificateUpdate before PaymentDetails
+    update_contract: bool = False

@@ -51,6 +51,7 @@ class EvccState(Enum):
     SERVICE_DISCOVERY = "ServiceDiscovery"
     PAYMENT_SELECTION = "PaymentServiceSelection"
     CERTIFICATE_INSTALLATION = "CertificateInstallation"
+    CERTIFICATE_UPDATE = "CertificateUpdate"
     PAYMENT_DETAILS = "PaymentDetails"
     AUTHORIZATION = "Authorization"
     CHARGE_PARAMETERS = "ChargeParameterDiscovery"
@@ -80,6 +81,7 @@ EVCC_ROWS: tuple[Row[EvccState], ...] = (
     _r(E.SERVICE_DISCOVERY, "ServiceDiscovery", "_on_service_discovery"),
     _r(E.PAYMENT_SELECTION, "PaymentServiceSelection", "_on_payment_selection"),
     _r(E.CERTIFICATE_INSTALLATION, "CertificateInstallation", "_on_certificate_installation", ("iso2",)),
+    _r(E.CERTIFICATE_UPDATE, "CertificateUpdate", "_on_certificate_installation", ("iso2",)),
     _r(E.PAYMENT_DETAILS, "PaymentDetails", "_on_payment_details", ("iso2",)),
     _r(E.AUTHORIZATION, "Authorization", "_on_authorization"),
     _r(E.CHARGE_PARAMETERS, "ChargeParameterDiscovery", "_on_charge_parameters"),
@@ -238,7 +240,7 @@ class Evcc(EngineBase[EvccState]):
             return None
         if request == "CertificateInstallation":
             return self.config.provisioning.key
-        if request in ("Authorization", "MeteringReceipt"):
+        if request in ("Authorization", "MeteringReceipt", "CertificateUpdate"):
             return self.contract.key
         return None
 
@@ -317,6 +319,22 @@ class Evcc(EngineBase[EvccState]):
                 root_certificate_id=[
                     mod.X509IssuerSerial(x509_issuer_name=prov.issuer.rfc4514_string(), x509_serial_number=1)
                 ]
+            ),
+        )
+
+    def _req_certificate_update(self) -> Any:
+        from cryptography import x509
+
+        mod = self.mod
+        chain = self.contract.chain
+        subs = mod.SubCertificates(certificate=chain[1:]) if len(chain) > 1 else None
+        issuer = x509.load_der_x509_certificate(chain[-1]).issuer.rfc4514_string()
+        return mod.CertificateUpdateReq(
+            id_="id1",
+            contract_signature_cert_chain=mod.CertificateChain(certificate=chain[0], sub_certificates=subs),
+            e_maid=self.contract.emaid,
+            list_of_root_certificate_i_ds=mod.ListOfRootCertificateIDs(
+                root_certificate_id=[mod.X509IssuerSerial(x509_issuer_name=issuer, x509_serial_number=1)]
             ),
         )
 
@@ -494,15 +512,21 @@ class Evcc(EngineBase[EvccState]):
 
     def _on_payment_selection(self, body: Any, msg: Any, now: float) -> None:
         if self.payment is Payment.PNC:
-            self._send("PaymentDetails" if self.contract is not None else "CertificateInstallation", now)
+            if self.contract is None:
+                self._send("CertificateInstallation", now)
+            elif self.config.update_contract:
+                self._send("CertificateUpdate", now)
+            else:
+                self._send("PaymentDetails", now)
         else:
             self._send("Authorization", now)
 
     def _on_certificate_installation(self, body: Any, msg: Any, now: float) -> None:
         from .pnc import Contract
 
+        key = self.config.provisioning.key if self._state is E.CERTIFICATE_INSTALLATION else self.contract.key
         try:
-            self.contract = Contract.from_installation(body, self.config.provisioning.key)
+            self.contract = Contract.from_installation(body, key)
         except Exception as exc:
             self._finish(now, f"CertificateInstallationRes: {exc}", normal=False)
             return
