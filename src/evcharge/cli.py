@@ -241,6 +241,7 @@ def _describe_os_error(exc: OSError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``evcharge`` with ``argv`` (default: the process's arguments); return the exit status."""
     parser, modules = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command is None:
