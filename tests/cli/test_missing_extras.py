@@ -44,7 +44,8 @@ def test_a_command_names_the_extra(blocked: tuple[str, ...], args: tuple[str, ..
      "bsp"),
     ("pymodbus", "from evcharge.bsp.yak.meter import ModbusMeterReader; ModbusMeterReader.serial('/dev/null')",
      "bsp"),
-], ids=["slac-scapy-layers", "iso15118-xml", "ocpp-transport", "bsp-pn532", "bsp-modbus"])
+    ("google.protobuf", "import evcharge.bsp.yeti.protocol", "bsp"),
+], ids=["slac-scapy-layers", "iso15118-xml", "ocpp-transport", "bsp-pn532", "bsp-modbus", "bsp-yeti-protobuf"])
 def test_a_library_module_names_the_extra(blocked: str, statement: str, extra: str) -> None:
     code = f"import sys\nsys.modules[{blocked!r}] = None\n{statement}\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -29,8 +29,15 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from google.protobuf.message import Message as _PbMessage
-from google.protobuf.unknown_fields import UnknownFieldSet
+from evcharge.errors import MissingDependencyError
+
+try:
+    from google.protobuf.message import Message as _PbMessage
+    from google.protobuf.unknown_fields import UnknownFieldSet
+except ModuleNotFoundError as exc:  # the bsp extra is not installed
+    if not (exc.name or "").startswith("google"):
+        raise
+    raise MissingDependencyError("protobuf", "bsp", feature="the Yeti protocol") from exc
 
 from evcharge.bsp.errors import LocalProtocolError, UnsupportedFirmwareError
 from evcharge.bsp.events import (

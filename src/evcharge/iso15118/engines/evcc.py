@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from evcharge.errors import LocalProtocolError
+from evcharge.errors import LocalProtocolError, require
 from evcharge.iso15118.handover import HandOver, PayloadType
 
 from ._base import EngineBase
@@ -308,6 +308,7 @@ class Evcc(EngineBase[EvccState]):
         return self.ms.req_class["Authorization"]()
 
     def _req_certificate_installation(self) -> Any:
+        require("cryptography", "iso15118", feature="Plug & Charge certificates")
         from cryptography import x509
 
         prov = x509.load_der_x509_certificate(self.config.provisioning.cert)
@@ -323,6 +324,7 @@ class Evcc(EngineBase[EvccState]):
         )
 
     def _req_certificate_update(self) -> Any:
+        require("cryptography", "iso15118", feature="Plug & Charge certificates")
         from cryptography import x509
 
         mod = self.mod
