@@ -90,3 +90,72 @@ def run(secc: Any, evcc: Any, charger: Charger | None = None, car: Any = None, *
 def names(engine: Any, direction: str = "tx") -> list[str]:
     assert engine.trace is not None
     return [t.name for t in engine.trace if t.direction == direction]
+
+
+def drive_to(secc: Any, evcc: Any, state: Any, charger: Charger | None = None, *, now: float = 0.0) -> float:
+    """Run the pair until the SECC waits in ``state`` (its last response not yet delivered); returns the clock."""
+    app = charger if charger is not None else Charger()
+    for _ in range(500):
+        if secc.state is state:
+            return now
+        moved = False
+        for ptype, payload in evcc.payloads_to_send():
+            moved = True
+            secc.receive_payload(ptype, payload, now)
+            while (event := secc.next_event()) is not None:
+                app(secc, event, now)
+            if secc.state is state:
+                return now
+        for ptype, payload in secc.payloads_to_send():
+            moved = True
+            evcc.receive_payload(ptype, payload, now)
+        while evcc.next_event() is not None:
+            pass
+        if not moved:
+            nxt = evcc.get_timer()
+            if nxt is None:
+                break
+            now = max(now, nxt)
+            evcc.handle_timer(now)
+    raise AssertionError(f"the SECC did not reach {state} (it is in {secc.state})")
+
+
+def request(name: str, dc: bool, session_id: bytes, **fields: Any) -> tuple[int, bytes]:
+    """A request with only its mandatory fields (plus ``fields``), as (payload type, EXI)."""
+    from evcharge.iso15118.engines._minimal import minimal
+    from evcharge.iso15118.engines.iso20 import _msgs
+
+    ptype = _msgs.payload_type_for(name, dc)
+    mod = _msgs.module_for(ptype)
+    values = {
+        "header": mod.MessageHeader(session_id=session_id, time_stamp=1_700_000_000),
+        "service_id": 2,
+        "parameter_set_id": 1,
+        "selected_schedule_tuple_id": 1,
+        "id_": "ID1",
+        "maximum_supporting_points": 12,
+        "maximum_contract_certificate_chains": 1,
+        **fields,
+    }
+    side = "dc" if dc else "ac"
+    defaults = {
+        "Authorization": ("eim_a_req_authorization_mode",),
+        "ChargeParameterDiscovery": (f"{side}_cpd_req_energy_transfer_mode",),
+        "ScheduleExchange": ("scheduled_se_req_control_mode",),
+        "ChargeLoop": (f"scheduled_{side}_cl_req_control_mode",),
+    }.get(name, ())
+    if name == "MeteringConfirmation":
+        values["signed_metering_data"] = minimal(
+            mod.SignedMeteringData, {"id_": "ID1", "session_id": session_id}, include=("dynamic_smdt_control_mode",)
+        )
+    if any(f.endswith("_mode") for f in fields):
+        defaults = ()
+    msg = minimal(_msgs.request_class(ptype, name), values, include=defaults + tuple(fields))
+    return ptype, mod.encode(msg)
+
+
+def answers(secc: Any) -> list[Any]:
+    """The SECC's queued responses, decoded."""
+    from evcharge.iso15118.engines.iso20 import _msgs
+
+    return [_msgs.module_for(t).decode(p) for t, p in secc.payloads_to_send()]

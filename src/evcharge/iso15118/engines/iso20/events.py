@@ -35,6 +35,7 @@ __all__ = [
     "ScheduleRequested",
     "SchedulesOffered",
     "ServiceSelected",
+    "SetPowerDeliveryResult",
     "SetPowerLimits",
     "SetPowerSchedules",
     "SetTargetPower",
@@ -214,6 +215,14 @@ class SetTargetPower:
     """AC: the active power the charger wants now (negative: discharge), answered in AC_ChargeLoopRes."""
 
     watts: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetPowerDeliveryResult:
+    """How the charger answers the next PowerDeliveryReq: ``None`` (OK), ``"FAILED_PowerDeliveryNotApplied"``
+    (it cannot deliver now) or ``"FAILED_ContactorError"`` (a contactor did not close or open)."""
+
+    response_code: str | None = None
 
 
 # -- EVCC events -----------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ from .events import (
     PowerSchedule,
     ScheduleRequested,
     ServiceSelected,
+    SetPowerDeliveryResult,
     SetPowerLimits,
     SetPowerSchedules,
     SetTargetPower,
@@ -199,6 +200,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         self._schedules: tuple[PowerSchedule, ...] | None = config.schedules
         self._present = SetPresentValues(voltage=0.0)
         self._target_power: float | None = None
+        self._pd_result: str | None = None
         self._isolation: Isolation | None = None
         self._authorized: bool | None = True if config.auto_authorize else None
         self._meter: MeterReading | None = None
@@ -234,6 +236,10 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             if not 1 <= len(command.schedules) <= 3:
                 raise LocalProtocolError("SetPowerSchedules takes 1 to 3 schedules")
             self._schedules = command.schedules
+        elif isinstance(command, SetPowerDeliveryResult):
+            if command.response_code not in (None, "FAILED_PowerDeliveryNotApplied", "FAILED_ContactorError"):
+                raise LocalProtocolError(f"PowerDelivery result {command.response_code!r}")
+            self._pd_result = command.response_code
         elif isinstance(command, SetTargetPower):
             self._target_power = command.watts
         elif isinstance(command, SetIsolation):
@@ -331,6 +337,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             "evse_present_voltage": rational(mod, self._present.voltage),
             "evse_present_current": rational(mod, self._present.current),
             "service_id": 0,
+            "parameter": [common.Parameter(name="Connector", int_value=0)],
             **_MIN_VALUES,
         }
         include: tuple[str, ...] = ()
@@ -351,7 +358,9 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         elif request == "CertificateInstallation":
             include = ()
             values["signed_installation_data"] = minimal(
-                common.SignedInstallationData, {"id_": "ID1"}, include=("secp521_encrypted_private_key",)
+                common.SignedInstallationData,
+                {"id_": "ID1", "dh_public_key": b"\x00" * 133, "secp521_encrypted_private_key": b"\x00" * 94},
+                include=("secp521_encrypted_private_key",),
             )
             values["cps_certificate_chain"] = common.CertificateChain(certificate=b"\x00")
         return minimal(_msgs.response_class(ptype, request), values, include=include)
@@ -952,6 +961,8 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             return self._fail(
                 request, COMMON, now, "FAILED_SequenceError", f"PowerDelivery({progress.value}) in {state.name}"
             )
+        if self._pd_result is not None:
+            return self._fail(request, COMMON, now, self._pd_result, "the charger application refused PowerDelivery")
         code = c.ResponseCode.OK
         nxt = state
         action = PowerAction.START
@@ -1053,7 +1064,8 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         evse = self._evse_limits()
         r = lambda x: rational(mod, x)  # noqa: E731
         fields: dict[str, Any] = {"response_code": mod.ResponseCode.OK, "evse_status": self._evse_status(mod)}
-        if msg.meter_info_requested and self._meter is not None:
+        wanted = msg.meter_info_requested or self._notification == "MeteringConfirmation"
+        if wanted and self._meter is not None:
             m = self._meter
             fields["meter_info"] = mod.MeterInfo(
                 meter_id=m.meter_id,
