@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .test_josev import link  # noqa: F401  (the veth pair fixture)
+
 CMD = [sys.executable, "-m", "evcharge"]
 
 
@@ -84,3 +86,60 @@ def test_plug_and_charge_over_tls(tmp_path: Path) -> None:
         "AuthorizationRes",
     ]
     assert charger[0]["normal"]
+
+
+@pytest.mark.netns
+def test_secc_and_evcc_commands_on_a_veth_pair(link: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
+    """Both commands in their own network namespace, SDP on ff02::1 and TCP over IPv6 link-local addresses."""
+    secc_json, evcc_json = tmp_path / "secc.json", tmp_path / "evcc.json"
+    secc = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            link["secc"],
+            *CMD,
+            "v2g",
+            "secc",
+            "--iface",
+            "eth0",
+            "--timeout",
+            "60",
+            "--json",
+            str(secc_json),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert secc.stderr is not None
+        line = secc.stderr.readline()
+        assert "listening on [fe80::" in line and "%eth0]" in line, line
+        evcc = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                link["evcc"],
+                *CMD,
+                "v2g",
+                "evcc",
+                "--iface",
+                "eth0",
+                "--protocol",
+                "iso2",
+                "--json",
+                str(evcc_json),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert secc.wait(timeout=30) == 0 and evcc.returncode == 0, evcc.stderr
+    finally:
+        if secc.poll() is None:
+            secc.kill()
+            secc.wait()
+    car = json.loads(evcc_json.read_text())
+    assert car["normal"] and car["messages"][-1]["name"] == "SessionStopRes"
+    assert json.loads(secc_json.read_text())[0]["normal"]

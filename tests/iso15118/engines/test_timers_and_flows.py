@@ -217,3 +217,36 @@ def test_charger_stops_the_session(protocol: str) -> None:
     assert secc.ended is not None and secc.ended.normal and evcc.ended is not None and evcc.ended.normal
     status = [e for e in lb.evcc_events if isinstance(e, ev.ChargeLoopStatus)]
     assert status[-1].notification == "StopCharging"
+
+
+@pytest.mark.parametrize("as_warning", [True, False])
+def test_state_c_after_power_delivery_start(as_warning: bool) -> None:
+    """[V2G2-847]: C/D within 250 ms of the first PowerDeliveryReq(Start); late is a warning or the end."""
+    from .test_failures import drive
+
+    secc, _, lb = drive("iso2", SeccState.PRE_CHARGE, quirks=Quirks(state_c_timing_as_warning=as_warning))
+    held = Evcc(handover("iso2"), EvccConfig())
+    held.schedule_id = 1
+    held._pd_action = ev.PowerAction.START
+    msg = secc.ms.message(secc.session_id, "power_delivery_req", held._req_power_delivery())
+    secc.receive_payload(0x8001, secc.ms.encode(msg), 10.0)
+    assert secc.state is SeccState.CHARGING
+    secc.send(ev.PilotObserved(state="C"), 10.4)
+    events = []
+    while (e := secc.next_event()) is not None:
+        events.append(e)
+    if as_warning:
+        assert [e.requirement for e in events if isinstance(e, ev.TimingWarning)] == ["V2G2-847"]
+        assert secc.ended is None
+    else:
+        assert secc.ended is not None and "V2G2-847" in secc.ended.reason
+    # in time: nothing to say
+    secc2, _, _ = drive("iso2", SeccState.PRE_CHARGE)
+    secc2.receive_payload(
+        0x8001,
+        secc2.ms.encode(secc2.ms.message(secc2.session_id, "power_delivery_req", held._req_power_delivery())),
+        10.0,
+    )
+    secc2.send(ev.PilotObserved(state="C"), 10.2)
+    assert not any(isinstance(e, ev.TimingWarning) for e in iter(secc2.next_event, None)) and secc2.ended is None
+    del lb

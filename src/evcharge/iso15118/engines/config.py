@@ -99,7 +99,8 @@ class Quirks:
     session_stop_in_any_state: bool = True
     #: [V2G2-847] — the car must switch CP to state C/D within 250 ms of PowerDeliveryReq(Start); real cars
     #: miss it, so a miss is reported as a warning, not an error (ecog-io/iso15118 PR #201, #282, #437).
-    #: The engine does not see the pilot — the station reports it; this flag is what the station should do.
+    #: The engine learns the pilot from the station (``events.PilotObserved``) — a late C/D is a TimingWarning
+    #: event with the switch on, the end of the session with it off.
     state_c_timing_as_warning: bool = True
     #: after PowerDelivery(Renegotiate) + ChargeParameterDiscovery, accept PowerDeliveryReq directly
     #: (CableCheck skipped) — some cars need it (EVerest/EVerest PR #2749). CableCheck is still accepted.

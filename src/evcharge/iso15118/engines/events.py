@@ -48,6 +48,7 @@ __all__ = [
     "MeteringReceiptReceived",
     "Notify",
     "Payment",
+    "PilotObserved",
     "PowerAction",
     "PowerDeliveryAnswered",
     "PowerDeliveryRequested",
@@ -69,6 +70,7 @@ __all__ = [
     "SetSchedules",
     "StopCharging",
     "Tariff",
+    "TimingWarning",
     "UpdateEv",
     "WeldingDetectionRequested",
 ]
@@ -297,6 +299,14 @@ class RequestRejected:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TimingWarning:
+    """A timing rule the car broke that the engine tolerates (a quirk switch), e.g. [V2G2-847]."""
+
+    requirement: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SessionEnded:
     """The session is over; the transport closes the connection by the engine's ``close_at``.
 
@@ -418,6 +428,14 @@ class Notify:
 
     action: str
     max_delay: int = 0  #: NotificationMaxDelay, seconds
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PilotObserved:
+    """The control pilot state the station measured ("A", "B", "C", "D", ...), for the timing checks that
+    need it: [V2G2-847] state C/D within 250 ms of the first PowerDeliveryReq(Start)."""
+
+    state: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -44,6 +44,7 @@ from .events import (
     MeterReading,
     Notify,
     Payment,
+    PilotObserved,
     PowerAction,
     PowerDeliveryRequested,
     PreChargeRequested,
@@ -57,6 +58,7 @@ from .events import (
     SetMeter,
     SetPresentValues,
     SetSchedules,
+    TimingWarning,
     WeldingDetectionRequested,
 )
 
@@ -216,6 +218,7 @@ class Secc(EngineBase[SeccState]):
         self._asked = False  # the current Ongoing loop's event was emitted
         self._renegotiating = False
         self._charge_started = False
+        self._start_requested_at: float | None = None
         self._service_ids = {1}
         if handover.setup_deadline is not None:
             self._arm("communication_setup", handover.setup_deadline)
@@ -253,6 +256,8 @@ class Secc(EngineBase[SeccState]):
             self._notification_delay = command.max_delay
         elif isinstance(command, AnswerCertificate):
             self._answer_certificate(command, now)
+        elif isinstance(command, PilotObserved):
+            self._pilot(command.state, now)
         else:
             raise LocalProtocolError(f"the SECC does not take {type(command).__name__}")
 
@@ -866,6 +871,8 @@ class Secc(EngineBase[SeccState]):
                             f"ChargingProfile {watts} W at {start} s above the schedule's {sched.pmax_at(start)} W",
                         )
             self.schedule_id = schedule_id
+            if not self._charge_started:
+                self._start_requested_at = now
         self._emit(
             PowerDeliveryRequested(
                 request=request,
@@ -893,6 +900,23 @@ class Secc(EngineBase[SeccState]):
             self._renegotiating = True
             return S.CHARGE_PARAMETERS
         return S.STOPPED
+
+    def _pilot(self, state: str, now: float) -> None:
+        """[V2G2-847]: the car switches to state C/D within 250 ms of its first PowerDeliveryReq(Start)."""
+        started = self._start_requested_at
+        if state not in ("C", "D") or started is None:
+            return
+        self._start_requested_at = None
+        late = now - started
+        if late <= 0.25 or self.ended is not None:
+            return
+        detail = f"state {state} {late * 1000:.0f} ms after PowerDeliveryReq(Start), allowed 250 ms"
+        if self.config.quirks.state_c_timing_as_warning:
+            self._emit(TimingWarning(requirement="V2G2-847", detail=detail))
+        else:
+            self._end(
+                now, S.ENDED, reason=f"[V2G2-847] {detail}", normal=False, close_delay=0.0, session_id=self.session_id
+            )
 
     def _meter_info(self) -> Any:
         m = self._meter
