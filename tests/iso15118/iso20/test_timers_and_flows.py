@@ -95,7 +95,7 @@ def test_evcc_ongoing_timeout() -> None:
     )
     Loopback(secc, evcc, secc_app=Charger(authorize=None)).run(until=500.0)
     assert evcc.ended is not None and "Ongoing" in evcc.ended.reason
-    first = [t.time for t in evcc.trace if t.name == "AuthorizationRes"][0]
+    first = next(t.time for t in evcc.trace if t.name == "AuthorizationRes")
     assert evcc.close_at == pytest.approx(first + 60.0)
 
 
@@ -213,7 +213,7 @@ def test_pause_and_resume() -> None:
     run(secc, evcc, car=car)
     assert secc.ended is not None and secc.ended.paused and secc.ended.normal
     assert evcc.ended is not None and evcc.ended.paused
-    stop = [t.message for t in secc.trace if t.name == "SessionStopReq"][0]
+    stop = next(t.message for t in secc.trace if t.name == "SessionStopReq")
     assert stop.charging_session.value == "Pause"
     paused_id = secc.ended.session_id
     assert paused_id is not None
@@ -221,7 +221,7 @@ def test_pause_and_resume() -> None:
     secc2, evcc2 = engines(EnergyService.DC, resume=paused_id)
     charger = Charger()
     run(secc2, evcc2, charger, car=None)
-    setup = [t.message for t in secc2.trace if t.name == "SessionSetupRes"][0]
+    setup = next(t.message for t in secc2.trace if t.name == "SessionSetupRes")
     assert setup.response_code.value == "OK_OldSessionJoined"
     assert secc2.session_id == paused_id
     started = charger.of(ev.SessionStarted)[0]
@@ -230,11 +230,10 @@ def test_pause_and_resume() -> None:
 
 
 def test_resume_with_an_unknown_session_id_starts_a_new_session() -> None:
-    secc, evcc = engines(EnergyService.DC)
     evcc2 = Iso20Evcc(handover(True, resume=b"\x07" * 8), Iso20EvccConfig(clock=CLOCK, charge_loop_requests=1))
     secc2 = Iso20Secc(handover(True), Iso20SeccConfig(clock=CLOCK, trace=True))
     run(secc2, evcc2)
-    setup = [t.message for t in secc2.trace if t.name == "SessionSetupRes"][0]
+    setup = next(t.message for t in secc2.trace if t.name == "SessionSetupRes")
     assert setup.response_code.value == "OK_NewSessionEstablished" and secc2.session_id != b"\x07" * 8
 
 
