@@ -63,6 +63,7 @@ def test_pnc_session_over_tls(pki: Path, mode: ev.EnergyMode, installed: bool) -
         trace=True,
         contract=Contract.from_pki(pki) if installed else None,
         provisioning=Provisioning.from_pki(pki),
+        v2g_roots=(pki / "iso2" / "v2g_roots.pem").read_bytes(),  # the car checks the provider's signature
     )
     charger = MeteringCharger()
     _, secc, evcc = run_session(
@@ -166,3 +167,46 @@ def test_certificate_request_unanswered_times_out(pki: Path) -> None:
     assert asked and secc.close_at is not None
     # answered FAILED at the 4.5 s performance time, before the car's 5 s
     assert secc.close_at - secc.config.timeouts.close_delay == pytest.approx(asked[0].deadline)
+
+
+def test_installation_response_from_an_untrusted_provider(pki: Path, tmp_path: Path) -> None:
+    """The car checks the SA provisioning chain against its V2G roots: a provider of another PKI is refused."""
+    from evcharge.iso15118.engines.pnc import LocalTestProvider, Provisioning
+    from evcharge.iso15118.security.pki import PkiOptions, write_pki
+
+    other = tmp_path / "other"
+    write_pki(other, PkiOptions(emaid=EMAID, trees=("iso2",)))
+    cfg = _secc_cfg(pki, DC, certificate_provider=LocalTestProvider(other))
+    evcc_cfg = EvccConfig(
+        payment=ev.Payment.PNC,
+        provisioning=Provisioning.from_pki(pki),
+        v2g_roots=(pki / "iso2" / "v2g_roots.pem").read_bytes(),
+    )
+    _, _, evcc = run_session("iso2", DC, secc_cfg=cfg, evcc_cfg=evcc_cfg, tls=True)
+    assert evcc.ended is not None and not evcc.ended.normal
+    assert evcc.ended.reason.startswith("CertificateInstallationRes")
+
+
+def test_tampered_metering_receipt(pki: Path) -> None:
+    """A MeteringReceiptReq changed after the car signed it: FAILED_MeteringSignatureNotValid."""
+    import dataclasses
+
+    from evcharge.iso15118 import iso2
+    from evcharge.iso15118.engines import Evcc, Loopback, Secc
+    from evcharge.iso15118.engines.pnc import Contract
+
+    from .conftest import Car, handover
+
+    def tap(direction: str, ptype: int, payload: bytes) -> bytes:
+        msg = iso2.decode(payload)
+        req = msg.body.metering_receipt_req if direction == "to_secc" else None
+        if req is None:
+            return payload
+        forged = dataclasses.replace(req, meter_info=dataclasses.replace(req.meter_info, meter_reading=1))
+        return bytes(iso2.encode(dataclasses.replace(msg, body=iso2.Body(metering_receipt_req=forged))))
+
+    ho = handover("iso2", tls=True)
+    secc = Secc(ho, _secc_cfg(pki, DC))
+    evcc = Evcc(ho, EvccConfig(payment=ev.Payment.PNC, contract=Contract.from_pki(pki)))
+    Loopback(secc, evcc, secc_app=MeteringCharger(), evcc_app=Car(), tap=tap).run()
+    assert secc.ended is not None and secc.ended.response_code == "FAILED_MeteringSignatureNotValid"

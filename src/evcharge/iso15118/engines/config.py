@@ -173,3 +173,6 @@ class EvccConfig:
     provisioning: Any = None
     #: Plug & Charge — renew the installed contract with CertificateUpdate before PaymentDetails
     update_contract: bool = False
+    #: Plug & Charge — the V2G roots (PEM/DER bytes) the SA provisioning chain of a certificate response must
+    #: reach, and whose leaf must have signed it; None — the response is taken unchecked
+    v2g_roots: bytes | None = None

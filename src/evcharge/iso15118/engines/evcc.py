@@ -528,7 +528,7 @@ class Evcc(EngineBase[EvccState]):
 
         key = self.config.provisioning.key if self._state is E.CERTIFICATE_INSTALLATION else self.contract.key
         try:
-            self.contract = Contract.from_installation(body, key)
+            self.contract = Contract.from_installation(body, key, message=msg, v2g_roots=self.config.v2g_roots)
         except Exception as exc:
             self._finish(now, f"CertificateInstallationRes: {exc}", normal=False)
             return

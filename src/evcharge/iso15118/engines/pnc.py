@@ -215,9 +215,50 @@ class Contract:
         return cls(chain, key, _norm(_emaid_of(x509.load_der_x509_certificate(chain[0]))))
 
     @classmethod
-    def from_installation(cls, res: Any, provisioning_key: Any) -> Contract:
-        """The contract of a CertificateInstallationRes / CertificateUpdateRes, its key decrypted."""
+    def from_installation(
+        cls,
+        res: Any,
+        provisioning_key: Any,
+        *,
+        message: Any = None,
+        v2g_roots: bytes | None = None,
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> Contract:
+        """The contract of a CertificateInstallationRes / CertificateUpdateRes, its key decrypted.
+
+        With ``v2g_roots`` (and the whole ``message``) the SA provisioning chain is checked up to a V2G root
+        (role CPS) and the header signature over the four elements with its leaf, as the car must before it
+        trusts the contract: :class:`~evcharge.iso15118.security.errors.CertificateError` /
+        :class:`~evcharge.iso15118.security.errors.SignatureError` otherwise."""
         from cryptography import x509
+
+        if v2g_roots is not None:
+            from evcharge.iso15118 import iso2 as mod
+            from evcharge.iso15118.security.chain import CertificateRole, validate_chain
+            from evcharge.iso15118.security.errors import SignatureError
+            from evcharge.iso15118.security.signature import ISO2_ALGORITHMS, verify
+
+            sa = res.sa_provisioning_certificate_chain
+            sa_certs = [sa.certificate, *(sa.sub_certificates.certificate if sa.sub_certificates else ())]
+            leaf = validate_chain(sa_certs[0], sa_certs[1:], v2g_roots, now=clock(), role=CertificateRole.CPS).leaf
+            signature = message.header.signature if message is not None else None
+            if signature is None:
+                raise SignatureError("the certificate response is not signed")
+            names = ("ContractSignatureCertChain", "ContractSignatureEncryptedPrivateKey", "DHpublickey", "eMAID")
+            elements = (
+                res.contract_signature_cert_chain,
+                res.contract_signature_encrypted_private_key,
+                res.d_hpublickey,
+                res.e_maid,
+            )
+            fragments = {e.id_: mod.codec.encode_fragment(e, n) for n, e in zip(names, elements, strict=True)}
+            verify(
+                signature.signed_info,
+                signature.signature_value.value,
+                fragments,
+                leaf.public_key(),  # type: ignore[arg-type]
+                allowed=ISO2_ALGORITHMS,
+            )
 
         from evcharge.iso15118.security.contract_key import EncryptedContractKey, decrypt_iso2
 
