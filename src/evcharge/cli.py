@@ -50,6 +50,7 @@ __all__ = [
     "CommandError",
     "float_range_arg",
     "host_arg",
+    "identity_arg",
     "main",
     "output_file_arg",
     "port_arg",
@@ -120,6 +121,20 @@ def host_arg(text: str) -> str:
     return text
 
 
+_IDENTIFIER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789*-_=:+|@.")
+
+
+def identity_arg(text: str) -> str:
+    """A charging station identity: OCPP 2.0.1's identifierString, 1 ... 48 characters of ``A-Z a-z 0-9 * - _ = :
+    + | @ .`` (``:`` is refused with basic auth, where it separates the user name from the password)."""
+    bad = sorted(set(text) - _IDENTIFIER_CHARS)
+    if not text or len(text) > 48 or bad:
+        why = "empty" if not text else (f"{len(text)} characters" if len(text) > 48 else f"has {''.join(bad)!r}")
+        raise argparse.ArgumentTypeError(f"not a charging station identity: {text!r} is {why} "
+                                         "(give 1 ... 48 of A-Z a-z 0-9 * - _ = : + | @ .)".replace(" is has", " has"))
+    return text
+
+
 def float_range_arg(low: float | None, high: float | None, *, what: str = "value") -> Callable[[str], float]:
     """A ``type=`` function accepting a number within ``[low, high]`` (``None``: unbounded)."""
 
@@ -185,7 +200,7 @@ class _Broken:
         self.error = error
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        """Any arguments: the command says what is wrong with it instead."""
 
     def run(self, args: argparse.Namespace) -> int:
         if isinstance(self.error, MissingDependencyError):
@@ -248,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     module = modules[args.command]
-    if module is not None and extra:
+    if module is not None and not isinstance(module, _Broken) and extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     name = f"evcharge {args.command}"
     if module is None:

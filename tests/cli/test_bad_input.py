@@ -5,6 +5,7 @@ at the end of a long run."""
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,19 @@ def test_ocpp_refuses_an_unknown_version(capsys: pytest.CaptureFixture[str]) -> 
     assert r.status == USAGE and "unknown OCPP version 3" in r.one_line()
 
 
+def test_an_identity_outside_ocpps_identifier_string_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    # OCPP 2.0.1 identifierString: at most 48 of A-Z a-z 0-9 * - _ = : + | @ . (':' not with basic auth)
+    r = run_cli(capsys, "ocpp", "cp", "--url", "ws://127.0.0.1:9/ocpp", "--id", "CP 001")
+    assert r.status == USAGE and "not a charging station identity" in r.one_line() and "' '" in r.one_line()
+    r = run_cli(capsys, "simulate", "--identity", "X" * 49)
+    assert r.status == USAGE and "49 characters" in r.one_line()
+    r = run_cli(capsys, "simulate", "--identity", "")
+    assert r.status == USAGE and "empty" in r.one_line()
+    r = run_cli(capsys, "ocpp", "cp", "--url", "ws://127.0.0.1:9/ocpp", "--id", "CP:1", "--profile", "1",
+                "--password", "pw")
+    assert r.status == USAGE and "cannot contain ':'" in r.one_line()
+
+
 # ---------------------------------------------------------------------------------------------- exi, yeti
 
 
@@ -166,9 +180,10 @@ def test_a_command_that_fails_to_load_does_not_break_the_others(capsys: pytest.C
 
     (tmp_path / "evcharge_test_broken_command.py").write_text("raise RuntimeError('boom')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
     monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, ("broken", "evcharge_test_broken_command", "broken")))
     r = run_cli(capsys, "exi", "decode", "iso2", "809802000000000000000011d01808000000000400")
     assert r.status == 0, r.err
     r = run_cli(capsys, "broken", "--anything")
-    assert r.status == 1
+    assert r.status == 1, r.err
     assert "cannot load this command (RuntimeError: boom)" in r.one_line()

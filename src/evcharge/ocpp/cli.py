@@ -25,6 +25,7 @@ from evcharge.cli import (
     CommandError,
     float_range_arg,
     host_arg,
+    identity_arg,
     port_arg,
     readable_file_arg,
 )
@@ -65,7 +66,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     cp = sub.add_parser("cp", help="run a charge point")
     cp.add_argument("--url", type=_url_arg, required=True, help="CSMS endpoint, e.g. ws://127.0.0.1:9000/ocpp")
-    cp.add_argument("--id", dest="identity", default="CP001", help="charge point identity (default CP001)")
+    cp.add_argument("--id", dest="identity", type=identity_arg, default="CP001",
+                    help="charge point identity (default CP001)")
     cp.add_argument("--versions", type=_versions_arg, default="2.0.1,1.6",
                     help="offered OCPP versions, preferred first")
     cp.add_argument("--duration", type=float_range_arg(0.0, None, what="duration"), default=None,
@@ -91,6 +93,8 @@ def _check_security(args: argparse.Namespace, *, server: bool) -> None:
     profile = args.profile
     if profile in (1, 2) and not args.password:
         raise CommandError(f"security profile {profile} needs --password (basic auth)")
+    if not server and profile in (1, 2) and ":" in args.identity:
+        raise CommandError("with basic auth the identity cannot contain ':' (it separates user and password)")
     if profile in (0, 1) and (args.cert or args.ca):
         raise CommandError(f"security profile {profile} runs without TLS: drop --cert/--ca or use --profile 2 or 3")
     if server and profile >= 2 and not args.cert:

@@ -24,6 +24,7 @@ from evcharge.cli import (
     EXIT_INTERRUPTED,
     CommandError,
     float_range_arg,
+    identity_arg,
     output_file_arg,
     readable_file_arg,
 )
@@ -114,7 +115,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     o = parser.add_argument_group("operator (CSMS)")
     o.add_argument("--csms-url", type=_csms_url, default=None, metavar="URL",
                    help="connect to this OCPP server (ws:// or wss://) instead of the embedded CSMS")
-    o.add_argument("--identity", default="SIM001", help="the charging station's identity")
+    o.add_argument("--identity", type=identity_arg, default="SIM001", help="the charging station's identity")
     o.add_argument("--security-profile", type=int, choices=[0, 1, 2, 3], default=0,
                    help="OCPP security profile for --csms-url: 0 none, 1 basic auth, 2 TLS + basic auth, "
                         "3 mutual TLS")
@@ -268,6 +269,8 @@ def _check_security(args: argparse.Namespace) -> None:
                            "(change --csms-url or --security-profile)")
     if profile in (1, 2) and not args.password:
         raise CommandError(f"security profile {profile} needs --password (basic auth)")
+    if profile in (1, 2) and ":" in args.identity:
+        raise CommandError("with basic auth the identity cannot contain ':' (it separates user and password)")
     if profile == 3 and not args.certfile:
         raise CommandError("security profile 3 needs the station's certificate: --certfile (and --keyfile)")
 
