@@ -200,3 +200,12 @@ def test_simulate_says_the_csms_refused_within_seconds(capsys: pytest.CaptureFix
     assert "cannot connect to the CSMS" in r.lines[-1] and "connection refused" in r.lines[-1]
     assert "Traceback" not in r.err
     assert r.seconds < 10.0
+
+
+def test_simulate_offline_scenario_says_the_real_csms_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    # the offline scenario puts a cuttable relay in front of an external CSMS: the cause is the CSMS's, not the relay's
+    url = f"ws://127.0.0.1:{closed_port()}/ocpp"
+    r = run_cli(capsys, "simulate", "--scenario", "offline", "--csms-url", url, "--quiet")
+    assert r.status == CONNECTION
+    assert f"cannot connect to the CSMS at {url}: connection refused" in r.lines[-1]
+    assert r.seconds < 10.0

@@ -489,8 +489,14 @@ class Session:
             runner.result()  # the client stopped on an error that is not the network's: raise it
         if failed in done and not failed.cancelled() and not self.station.connected:
             failure = failed.result()
-            raise CsmsUnreachable(f"cannot connect to the CSMS at {failure.url}: {failure.message}",
-                                  reason=failure.reason)
+            url, reason, message = failure.url, failure.reason, failure.message
+            upstream = self.relay.upstream_error if self.relay is not None else None
+            if self.config.csms_url is not None and upstream is not None:  # through the offline scenario's relay
+                from evcharge.ocpp.transport.websocket import describe_connection_error
+
+                url = self.config.csms_url
+                reason, message = describe_connection_error(upstream)
+            raise CsmsUnreachable(f"cannot connect to the CSMS at {url}: {message}", reason=reason)
         if not done:
             raise CsmsUnreachable(f"no connection to the CSMS within {timeout:g} s ({client.url})", reason="timeout")
 

@@ -136,6 +136,7 @@ class LinkRelay:
         self.host, self.port = host, port
         self.up = True
         self.cuts = 0
+        self.upstream_error: OSError | None = None  #: why the latest connection to ``host:port`` failed
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -170,9 +171,11 @@ class LinkRelay:
             return
         try:
             up_reader, up_writer = await asyncio.open_connection(self.host, self.port)
-        except OSError:
+        except OSError as exc:  # the station sees its connection dropped; the runner reads the cause here
+            self.upstream_error = exc
             writer.transport.abort()
             return
+        self.upstream_error = None
         self._writers.update((writer, up_writer))
         await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
 

@@ -37,7 +37,7 @@ from evcharge.ocpp.rpc import VersionModule
 from evcharge.ocpp.transport.session import OcppSession
 
 __all__ = ["ChargePointClient", "ClientSecurity", "ConnectionFailed",
-            "HandshakeCheck", "identity_from_path", "serve_csms"]
+            "HandshakeCheck", "describe_connection_error", "identity_from_path", "serve_csms"]
 
 log = logging.getLogger("evcharge.ocpp")
 
@@ -283,6 +283,11 @@ class ConnectionFailed:
     message: str
     error: BaseException
     attempt: int  #: 1 for the first failure since the last successful connection
+
+
+def describe_connection_error(exc: BaseException) -> tuple[str, str]:
+    """(reason, one line in words) for an exception of a failed connection attempt (see :class:`ConnectionFailed`)."""
+    return _classify(exc)
 
 
 def _classify(exc: BaseException) -> tuple[str, str]:
