@@ -62,7 +62,7 @@ def test_secc_and_evcc_commands(tmp_path: Path, secc_args: list[str], evcc_args:
 
 def test_not_built_and_wrong_combinations_answer_plainly() -> None:
     for args, text in (
-        (["secc", "--protocols", "iso20"], "not built yet"),
+        (["secc", "--protocols", "iso2", "--energy", "dc-bpt"], "ISO 15118-20 options"),
         (["evcc", "--payment", "pnc"], "only over TLS"),
         (["evcc", "--tls"], "--pki"),
     ):

@@ -5,7 +5,7 @@ and runs our :class:`~evcharge.iso15118.engines.Secc` with a simulated charger b
 valid, the output follows the car's targets). The car side discovers the charger, connects, and runs our
 :class:`~evcharge.iso15118.engines.Evcc` with a simulated car (charges a few loops, then stops).
 ``--json FILE`` writes every message with its receive/send time; exit status 0 when every session ended
-normally (SessionStop), 1 when one did not, 2 for what is not built yet (ISO 15118-20) or a wrong combination
+normally (SessionStop), 1 when one did not, 2 for what is not built yet or a wrong combination
 (Plug & Charge without TLS). ``--tls --pki DIR`` runs over TLS with a test PKI (``evcharge v2g pki --out DIR``);
 ``--payment pnc`` installs the contract from the PKI through CertificateInstallation and signs with it.
 """
@@ -22,7 +22,15 @@ NOT_BUILT = 2
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iface", default="lo", help="the network interface (lo: ::1 on this machine)")
-    parser.add_argument("--energy", choices=("ac", "dc"), default="dc", help="AC or DC charging (default dc)")
+    parser.add_argument(
+        "--energy",
+        choices=("ac", "dc", "ac-bpt", "dc-bpt"),
+        default="dc",
+        help="AC or DC charging (default dc); ac-bpt/dc-bpt: bidirectional, ISO 15118-20 only",
+    )
+    parser.add_argument(
+        "--control", choices=("scheduled", "dynamic"), default=None, help="ISO 15118-20 control mode (scheduled)"
+    )
     parser.add_argument("--payment", choices=("eim", "pnc"), default="eim", help="EIM or Plug & Charge")
     tls = parser.add_mutually_exclusive_group()
     tls.add_argument("--tls", dest="tls", action="store_true", default=False, help="TLS (needed for pnc)")
@@ -46,6 +54,7 @@ def configure_evcc(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", choices=("din", "iso2", "iso20"), default="iso2")
     parser.add_argument("--loops", type=int, default=10, help="charge-loop requests before the car stops")
     parser.add_argument("--pause", action="store_true", help="end with SessionStop(Pause) instead of Terminate")
+    parser.add_argument("--discharge", action="store_true", help="ac-bpt/dc-bpt: the car gives power back")
     parser.add_argument(
         "--precharge-requests",
         type=int,
@@ -61,8 +70,10 @@ def configure_evcc(parser: argparse.ArgumentParser) -> None:
 
 
 def _not_built(args: argparse.Namespace, role: str, protocols: list[str]) -> str | None:
-    if "iso20" in protocols and len(protocols) == 1:
-        return f"evcharge v2g {role}: iso20: not built yet (the ISO 15118-20 engines come with their own issue)"
+    if "iso20" not in protocols and (args.energy.endswith("-bpt") or args.control is not None):
+        return f"evcharge v2g {role}: --energy {args.energy} / --control are ISO 15118-20 options (--protocol iso20)"
+    if "iso20" in protocols and args.payment == "pnc":
+        return f"evcharge v2g {role}: Plug & Charge for ISO 15118-20 is not built yet (--payment eim)"
     if args.payment == "pnc" and not args.tls:
         return f"evcharge v2g {role}: Plug & Charge runs only over TLS: add --tls --pki DIR"
     if args.tls and not args.pki:
@@ -81,6 +92,10 @@ def run_secc(args: argparse.Namespace) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return NOT_BUILT
+    if "iso20" in protocols:  # the ISO 15118-20 engines (this charger then speaks -20 only)
+        from .iso20.transport.runner import run_secc20
+
+        return run_secc20(args)
     from .transport.runner import run_secc as run
 
     return run(args, protocols)
@@ -91,6 +106,10 @@ def run_evcc(args: argparse.Namespace) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return NOT_BUILT
+    if args.protocol == "iso20":
+        from .iso20.transport.runner import run_evcc20
+
+        return run_evcc20(args)
     from .transport.runner import run_evcc as run
 
     return run(args)

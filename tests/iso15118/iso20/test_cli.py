@@ -1,0 +1,102 @@
+"""``evcharge v2g secc|evcc --protocol iso20``: whole -20 sessions over SDP + TCP on ::1, two processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CMD = [sys.executable, "-m", "evcharge"]
+
+
+def run_pair(tmp_path: Path, secc_args: list[str], evcc_args: list[str]) -> tuple[int, int, dict, list]:
+    secc_json, evcc_json = tmp_path / "secc.json", tmp_path / "evcc.json"
+    secc = subprocess.Popen(
+        [
+            *CMD,
+            "v2g",
+            "secc",
+            "--protocols",
+            "iso20",
+            "--iface",
+            "lo",
+            "--timeout",
+            "60",
+            "--json",
+            str(secc_json),
+            *secc_args,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert secc.stderr is not None
+        line = secc.stderr.readline()
+        assert "listening" in line, line
+        evcc = subprocess.run(
+            [
+                *CMD,
+                "v2g",
+                "evcc",
+                "--protocol",
+                "iso20",
+                "--iface",
+                "lo",
+                "--timeout",
+                "60",
+                "--json",
+                str(evcc_json),
+                *evcc_args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert evcc.returncode == 0, evcc.stderr
+        secc_rc = secc.wait(timeout=30)
+    finally:
+        if secc.poll() is None:
+            secc.kill()
+    return secc_rc, evcc.returncode, json.loads(evcc_json.read_text()), json.loads(secc_json.read_text())
+
+
+@pytest.mark.parametrize(
+    ("energy", "control", "loop"),
+    [
+        ("dc", "scheduled", "DC_ChargeLoopReq"),
+        ("ac-bpt", "dynamic", "AC_ChargeLoopReq"),
+    ],  # the other combinations run engine to engine in test_sessions.py (each pair of processes costs ~6 s)
+)
+def test_whole_iso20_session_between_the_commands(tmp_path: Path, energy: str, control: str, loop: str) -> None:
+    extra = ["--discharge"] if energy.endswith("bpt") else []
+    secc_rc, evcc_rc, car, charger = run_pair(
+        tmp_path,
+        ["--energy", energy],
+        ["--energy", energy, "--control", control, "--loops", "3", *extra],
+    )
+    assert (secc_rc, evcc_rc) == (0, 0)
+    assert car["normal"] and charger[0]["normal"] and car["protocol"] == "iso20" and car["control"] == control
+    names = [m["name"] for m in car["messages"]]
+    assert names[0] == "SessionSetupReq" and names[-1] == "SessionStopRes"
+    assert names.count(loop) >= 3
+    assert [m["name"] for m in charger[0]["messages"]] == names
+    times = [m["time"] for m in car["messages"]]
+    assert times == sorted(times)
+    # the control mode and the direction are on the wire
+    selection = next(m for m in car["messages"] if m["name"] == "ServiceSelectionReq")
+    assert json.dumps(selection["message"]).count(f'"ParameterSetID": {1 if control == "scheduled" else 2}') == 1
+    if extra:
+        pd = next(m for m in car["messages"] if m["name"] == "PowerDeliveryReq")
+        assert "Discharge" in json.dumps(pd["message"])
+
+
+def test_wrong_combinations_answer_plainly() -> None:
+    for args, text in (
+        (["evcc", "--protocol", "iso2", "--energy", "ac-bpt"], "ISO 15118-20 options"),
+        (["evcc", "--protocol", "din", "--control", "dynamic"], "ISO 15118-20 options"),
+    ):
+        proc = subprocess.run([*CMD, "v2g", *args], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2 and text in proc.stderr and "Traceback" not in proc.stderr
