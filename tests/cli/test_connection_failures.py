@@ -209,3 +209,14 @@ def test_simulate_offline_scenario_says_the_real_csms_refused(capsys: pytest.Cap
     assert r.status == CONNECTION
     assert f"cannot connect to the CSMS at {url}: connection refused" in r.lines[-1]
     assert r.seconds < 10.0
+
+
+def test_csms_call_to_a_station_that_is_gone_says_so() -> None:
+    # the CSMS example of the docs used to end in a bare KeyError: 'CP001'
+    from evcharge.ocpp import v201
+    from evcharge.ocpp.csms import Csms, CsmsConfig, CsmsHandler
+    from evcharge.ocpp.errors import NotConnectedError
+
+    csms = Csms(CsmsConfig(versions=(v201,)), CsmsHandler)
+    with pytest.raises(NotConnectedError, match="charge point 'CP001' is not connected"):
+        asyncio.run(csms.call("CP001", v201.ResetRequest(type=v201.ResetEnumType.IMMEDIATE)))

@@ -246,5 +246,11 @@ class Csms:
 
     async def call(self, identity: str, request: Any, *, action: str | None = None, timeout: float | None = None
                    ) -> Any:
-        """Call the connected charge point ``identity`` (``KeyError`` if it is not connected)."""
-        return await self._connections[identity].call(request, action=action, timeout=timeout)
+        """Call the connected charge point ``identity``; :class:`~evcharge.ocpp.errors.NotConnectedError` if it is
+        not connected (now)."""
+        peer = self._connections.get(identity)
+        if peer is None:
+            from evcharge.ocpp.errors import NotConnectedError
+
+            raise NotConnectedError(f"charge point {identity!r} is not connected")
+        return await peer.call(request, action=action, timeout=timeout)
