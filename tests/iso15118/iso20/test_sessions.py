@@ -156,3 +156,13 @@ def test_evse_terminate_notification() -> None:
     assert res[-1].evse_status.evse_notification.value == "Terminate"
     assert names(evcc)[-2:] == ["PowerDeliveryReq", "SessionStopReq"]
     assert evcc.ended is not None and evcc.ended.normal
+
+
+def test_the_engines_factories_build_the_iso20_engines() -> None:
+    from evcharge.iso15118.engines import evcc_factory, secc_factory
+    from evcharge.iso15118.engines.iso20 import Iso20Evcc, Iso20Secc, Iso20SeccConfig
+
+    from .conftest import handover
+
+    assert isinstance(secc_factory(iso20=Iso20SeccConfig())(handover(True)), Iso20Secc)
+    assert isinstance(evcc_factory()(handover(False)), Iso20Evcc)

@@ -18,6 +18,8 @@ the mandatory fields), :mod:`evcharge.iso15118.engines.events`, :mod:`evcharge.i
 
 from __future__ import annotations
 
+from typing import Any
+
 from evcharge.iso15118.handover import Engine, HandOver
 
 from .config import EvccConfig, EvccTimeouts, PerformanceTimes, Quirks, SeccConfig, SeccTimeouts
@@ -42,23 +44,29 @@ __all__ = [
 ]
 
 
-def secc_factory(config: SeccConfig | None = None):  # type: ignore[no-untyped-def]
-    """An EngineFactory building a :class:`Secc` with ``config`` for DIN and ISO 15118-2 hand-overs."""
+def secc_factory(config: SeccConfig | None = None, *, iso20: Any = None):  # type: ignore[no-untyped-def]
+    """An EngineFactory building a :class:`Secc` with ``config`` for DIN and ISO 15118-2 hand-overs, and an
+    :class:`~evcharge.iso15118.engines.iso20.Iso20Secc` with ``iso20`` (an ``Iso20SeccConfig``) for -20 ones."""
 
     def build(handover: HandOver) -> Engine:
         if handover.protocol.is_iso20:
-            raise NotImplementedError("ISO 15118-20 engines are not built yet")
+            from .iso20 import Iso20Secc
+
+            return Iso20Secc(handover, iso20)
         return Secc(handover, config)
 
     return build
 
 
-def evcc_factory(config: EvccConfig | None = None):  # type: ignore[no-untyped-def]
-    """An EngineFactory building an :class:`Evcc` with ``config``."""
+def evcc_factory(config: EvccConfig | None = None, *, iso20: Any = None):  # type: ignore[no-untyped-def]
+    """An EngineFactory building an :class:`Evcc` with ``config`` (DIN, ISO 15118-2), or an
+    :class:`~evcharge.iso15118.engines.iso20.Iso20Evcc` with ``iso20`` (an ``Iso20EvccConfig``) for -20."""
 
     def build(handover: HandOver) -> Engine:
         if handover.protocol.is_iso20:
-            raise NotImplementedError("ISO 15118-20 engines are not built yet")
+            from .iso20 import Iso20Evcc
+
+            return Iso20Evcc(handover, iso20)
         return Evcc(handover, config)
 
     return build
