@@ -165,4 +165,4 @@ def test_the_engines_factories_build_the_iso20_engines() -> None:
     from .conftest import handover
 
     assert isinstance(secc_factory(iso20=Iso20SeccConfig())(handover(True)), Iso20Secc)
-    assert isinstance(evcc_factory()(handover(False)), Iso20Evcc)
+    assert isinstance(evcc_factory()(handover(True)), Iso20Evcc)
