@@ -220,3 +220,22 @@ def test_csms_call_to_a_station_that_is_gone_says_so() -> None:
     csms = Csms(CsmsConfig(versions=(v201,)), CsmsHandler)
     with pytest.raises(NotConnectedError, match="charge point 'CP001' is not connected"):
         asyncio.run(csms.call("CP001", v201.ResetRequest(type=v201.ResetEnumType.IMMEDIATE)))
+
+
+def test_ocpp_cp_reports_a_lost_csms_and_keeps_trying() -> None:
+    """Once connected, a lost CSMS is not fatal (the station reconnects), but every failed attempt is said."""
+    proc, port = start_csms()
+    cp = subprocess.Popen([sys.executable, "-m", "evcharge", "ocpp", "cp", "--url", f"ws://127.0.0.1:{port}/ocpp",
+                           "--duration", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert cp.stdout is not None
+        first = json.loads(cp.stdout.readline())
+        assert first["event"] == "result" and first["action"] == "BootNotification"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    out, err = cp.communicate(timeout=30)
+    assert cp.returncode == 0, err
+    failures = [json.loads(line) for line in out.splitlines() if '"connection_failed"' in line]
+    assert failures and failures[0]["reason"] == "refused"
+    assert "connection refused" in failures[0]["error"]
