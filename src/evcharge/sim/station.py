@@ -5,7 +5,8 @@ authorization, smart charging and device model wired in; it sends the BootNotifi
 :class:`SimStation` adds what a deployed station also needs from its application and the functions package
 leaves to it: StatusNotification after every connection, and a way for the charger logic to learn of
 authorizations that arrive through OCPP (remote start, remote stop).  Its timers run on the simulated clock:
-the runner calls :meth:`SimStation.tick` every step instead of ``Station.run()``'s real-time waits.
+the runner calls :meth:`~evcharge.ocpp.functions.transport.station.Station.tick` every step instead of
+``Station.run()``'s real-time waits.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import asyncio  # noqa: TID251 - evcharge.sim is the application that composes t
 import contextlib
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from evcharge.clock import WallClock
 from evcharge.ocpp.errors import OcppError
-from evcharge.ocpp.functions._common import format_datetime, from_timestamp
+from evcharge.ocpp.functions._common import format_datetime
 from evcharge.ocpp.functions.transactions import Authorized, ChargerEvent, StopRequested
 from evcharge.ocpp.functions.transport.station import Station
 
@@ -34,8 +37,9 @@ class SimStation(Station):
             boot: dict[str, Any] = {"chargePointVendor": "evcharge", "chargePointModel": "evcharge-sim"}
         else:
             boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "evcharge", "model": "evcharge-sim"}}
+        # the simulated clock counts UNIX seconds (epoch + t): the wall clock maps it one to one
         super().__init__(identity, version=version, directory=directory, max_current_a=max_current_a, clock=clock,
-                         boot=boot)
+                         wall=WallClock(datetime(1970, 1, 1, tzinfo=UTC)), boot=boot)
         self.authorizations: deque[Authorized | StopRequested] = deque()  #: for the charger logic
         self.connector_status = "Available"
         self.calls_made = 0
@@ -44,17 +48,10 @@ class SimStation(Station):
         #: logs them, so a short outage between two simulated steps is still seen.
         self.link_changes: deque[bool] = deque()
 
-    # ------------------------------------------------------------ driven by the runner
-    def tick(self) -> None:
-        """Run the transaction manager's timers (sampled and clock-aligned meter values) on the simulated clock."""
-        due = self.transactions.get_timer()
-        if due is not None and self._clock() >= due:
-            self.transactions.handle_timer(self._clock())
-            self._flush()
-
+    # ------------------------------------------------------------ driven by the runner (``Station.tick``)
     async def run(self) -> None:
-        """The offline-queue sender, until cancelled (the timers run in :meth:`tick`)."""
-        self.transactions.start_clock(self._clock())
+        """The offline-queue sender, until cancelled (the timers run in ``Station.tick``, called by the runner)."""
+        self.start_clock()
         await self.sender.run()
 
     def charger_event(self, event: ChargerEvent) -> None:
@@ -76,13 +73,13 @@ class SimStation(Station):
         if status != self.connector_status:
             self.connector_status = status
             if self.connected:
-                self._spawn(self._status_notification())
+                self.spawn(self._status_notification())
 
     # ------------------------------------------------------------ connection
     async def on_connected(self) -> None:
         self.link_changes.append(True)
         await super().on_connected()  # BootNotification on the first connection
-        self._spawn(self._announce())
+        self.spawn(self._announce())
 
     async def on_disconnected(self) -> None:
         self.link_changes.append(False)
@@ -100,7 +97,7 @@ class SimStation(Station):
             await self._status_notification()
 
     async def _status_notification(self) -> None:
-        now = format_datetime(from_timestamp(self._clock()))
+        now = format_datetime(self.wall.utc(self.now()))
         status = self.connector_status
         if self.ocpp_version == "1.6":
             names = {"Available": "Available", "Occupied": "Preparing", "Charging": "Charging",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from evcharge.ocpp.functions.authorization import Authorization, AuthorizationCo
 from evcharge.ocpp.functions.transport.sqlite import SqliteStore
 from tests.conftest import ocpp_schema_dir
 
-NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
+NOW = datetime(2024, 6, 1, 12, tzinfo=UTC).timestamp()  # now: without a WallClock, read as UNIX seconds
 SCHEMAS = ocpp_schema_dir()
 
 
@@ -121,15 +121,15 @@ def test_cache_eviction_and_lifetime(tmp_path: Path) -> None:
                       store=SqliteStore(tmp_path / "c.sqlite"))
     tok = {"idToken": "abc", "type": "ISO14443"}
     a.update_cache(tok, {"status": "Accepted"}, NOW)
-    a.update_cache({"idToken": "bad", "type": "ISO14443"}, {"status": "Blocked"}, NOW + timedelta(seconds=1))
-    a.update_cache({"idToken": "x", "type": "ISO14443"}, {"status": "Accepted"}, NOW + timedelta(seconds=2))
+    a.update_cache({"idToken": "bad", "type": "ISO14443"}, {"status": "Blocked"}, NOW + 1)
+    a.update_cache({"idToken": "x", "type": "ISO14443"}, {"status": "Accepted"}, NOW + 2)
     # full: the non-accepted entry went first although the accepted one is older
     assert a.cache_size == 2
     assert a.lookup({"idToken": "bad", "type": "ISO14443"}, NOW) is None
-    assert a.lookup(tok, NOW + timedelta(seconds=10)) is not None
-    assert a.cache_lifetime_timer(NOW) == NOW + timedelta(seconds=3600)
-    assert a.lookup(tok, NOW + timedelta(seconds=3599)) is not None
-    assert a.lookup(tok, NOW + timedelta(seconds=3600)) is None  # past its lifetime
+    assert a.lookup(tok, NOW + 10) is not None
+    assert a.cache_lifetime_timer(NOW) == NOW + 3600
+    assert a.lookup(tok, NOW + 3599) is not None
+    assert a.lookup(tok, NOW + 3600) is None  # past its lifetime
     assert a.clear_cache() == {"status": "Accepted"} and a.cache_size == 0
 
 

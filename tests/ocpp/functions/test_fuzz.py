@@ -94,8 +94,8 @@ def test_smart_charging_handlers(set16: Any, set201: Any, comp16: Any, comp201: 
                                  clear201: Any) -> None:
     for version, set_p, comp_p, clear_p in (("1.6", set16, comp16, clear16), ("2.0.1", set201, comp201, clear201)):
         sc = SmartCharging(SmartChargingConfig(version=version, evse_count=2))  # type: ignore[arg-type]
-        answered_or_refused(lambda p, sc=sc: sc.handle_set_charging_profile(p, NOW), set_p)
-        answered_or_refused(lambda p, sc=sc: sc.handle_get_composite_schedule(p, NOW), comp_p)
+        answered_or_refused(lambda p, sc=sc: sc.handle_set_charging_profile(p, NOW.timestamp()), set_p)
+        answered_or_refused(lambda p, sc=sc: sc.handle_get_composite_schedule(p, NOW.timestamp()), comp_p)
         answered_or_refused(sc.handle_clear_charging_profile, clear_p)
 
 
@@ -144,8 +144,8 @@ def mutate(value: Any, data: st.DataObject, depth: int = 0) -> Any:
 def test_mutated_valid_payloads(stores: Any, data: st.DataObject) -> None:
     sc201 = SmartCharging(SmartChargingConfig(version="2.0.1"))
     sc16 = SmartCharging(SmartChargingConfig(version="1.6"))
-    answered_or_refused(lambda p: sc201.handle_set_charging_profile(p, NOW), mutate(VALID["set201"], data))
-    answered_or_refused(lambda p: sc16.handle_set_charging_profile(p, NOW), mutate(VALID["set16"], data))
+    answered_or_refused(lambda p: sc201.handle_set_charging_profile(p, NOW.timestamp()), mutate(VALID["set201"], data))
+    answered_or_refused(lambda p: sc16.handle_set_charging_profile(p, NOW.timestamp()), mutate(VALID["set16"], data))
     answered_or_refused(stores[0].handle_set_variables, mutate(VALID["setvar"], data))
     answered_or_refused(stores[2].handle_send_local_list, mutate(VALID["list201"], data))
     # whatever got installed, evaluating it never fails

@@ -67,7 +67,7 @@ def periods(sc: SmartCharging, evse: int, start: datetime, duration: int, unit: 
 
 
 def accept(sc: SmartCharging, evse: int, p: ChargingProfile, now: datetime | None = None) -> None:
-    result = sc.install(evse, p, now or utc(2024, 1, 1))
+    result = sc.install(evse, p, (now or utc(2024, 1, 1)).timestamp())
     assert result.status == "Accepted", result
 
 
@@ -161,8 +161,8 @@ def test_tx_profile_relative_to_transaction_start_overrides_default() -> None:
     sc = SmartCharging(SmartChargingConfig())
     accept(sc, 1, profile(1, TXD, [(0, 16)], start=utc(2024, 1, 1)))
     tx_profile = profile(2, TX, [(0, 8), (600, 12)], kind=ChargingProfileKind.RELATIVE, duration=1200, tx="tx-1")
-    assert sc.install(1, tx_profile, utc(2024, 1, 1, 10)).reason == "NoTransaction"
-    sc.transaction_started(1, "tx-1", utc(2024, 1, 1, 10))
+    assert sc.install(1, tx_profile, utc(2024, 1, 1, 10).timestamp()).reason == "NoTransaction"
+    sc.transaction_started(1, "tx-1", utc(2024, 1, 1, 10).timestamp())
     accept(sc, 1, tx_profile)
     assert periods(sc, 1, utc(2024, 1, 1, 10, 5), 1800) == [(0, 8), (300, 12), (900, 16)]
     # a TxProfile with a higher limit still overrides the default (it is not a min of the two)
@@ -209,7 +209,7 @@ def test_station_composite_for_evse0() -> None:
 )
 def test_rejected_profiles(evse: int, prof: ChargingProfile, reason: str) -> None:
     sc = SmartCharging(SmartChargingConfig())
-    result = sc.install(evse, prof, utc(2024, 1, 1))
+    result = sc.install(evse, prof, utc(2024, 1, 1).timestamp())
     assert (result.status, result.reason) == ("Rejected", reason)
     assert sc.profiles == []
 
@@ -219,7 +219,7 @@ def test_same_stack_level_201_rejected_but_16_replaces() -> None:
     b = profile(2, TXD, [(0, 12)], start=utc(2024, 1, 1))
     sc = SmartCharging(SmartChargingConfig())
     accept(sc, 1, a)
-    assert sc.install(1, b, utc(2024, 1, 1)).reason == "DuplicateProfile"
+    assert sc.install(1, b, utc(2024, 1, 1).timestamp()).reason == "DuplicateProfile"
     # same id replaces in 2.0.1
     accept(sc, 1, profile(1, TXD, [(0, 14)], start=utc(2024, 1, 1)))
     assert sc.limit_at(1, utc(2024, 1, 1, 1)).value == 14
@@ -258,22 +258,22 @@ def test_v16_messages_round_trip_and_validate() -> None:
         },
     }
     _validator("v16", "SetChargingProfile.json").validate(request)
-    assert sc.handle_set_charging_profile(request, utc(2024, 1, 1)) == {"status": "Accepted"}
+    assert sc.handle_set_charging_profile(request, utc(2024, 1, 1).timestamp()) == {"status": "Accepted"}
     # a TxProfile while no transaction runs on the connector -> Rejected (1.6 section 5.16)
     tx = {"connectorId": 1, "csChargingProfiles": {
         "chargingProfileId": 8, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
         "chargingProfileKind": "Relative",
         "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6}]}}}
-    assert sc.handle_set_charging_profile(tx, utc(2024, 1, 1)) == {"status": "Rejected"}
+    assert sc.handle_set_charging_profile(tx, utc(2024, 1, 1).timestamp()) == {"status": "Rejected"}
     # Composite at 17:00 for 6 h in A: 17:00 32 A, 18:00 6900 W / 690 = 10 A, 22:00 32 A
     answer = sc.handle_get_composite_schedule({"connectorId": 1, "duration": 6 * 3600, "chargingRateUnit": "A"},
-                                              utc(2024, 2, 3, 17))
+                                              utc(2024, 2, 3, 17).timestamp())
     _validator("v16", "GetCompositeScheduleResponse.json").validate(answer)
     assert answer["status"] == "Accepted"
     assert answer["scheduleStart"] == "2024-02-03T17:00:00Z"
     assert [(p["startPeriod"], p["limit"]) for p in answer["chargingSchedule"]["chargingSchedulePeriod"]] == [
         (0, 32.0), (3600, 10.0), (5 * 3600, 32.0)]
-    assert sc.handle_get_composite_schedule({"connectorId": 5, "duration": 60}, utc(2024, 1, 1)) == {
+    assert sc.handle_get_composite_schedule({"connectorId": 5, "duration": 60}, utc(2024, 1, 1).timestamp()) == {
         "status": "Rejected"}
 
 
@@ -284,16 +284,16 @@ def test_v201_messages_validate() -> None:
         "chargingSchedule": [{"id": 1, "startSchedule": "2024-01-01T00:00:00Z", "chargingRateUnit": "A",
                               "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 13.5}]}]}}
     _validator("v201", "SetChargingProfileRequest.json").validate(request)
-    response = sc.handle_set_charging_profile(request, utc(2024, 1, 1))
+    response = sc.handle_set_charging_profile(request, utc(2024, 1, 1).timestamp())
     _validator("v201", "SetChargingProfileResponse.json").validate(response)
     assert response == {"status": "Accepted"}
     bad = sc.handle_set_charging_profile({**request, "evseId": 0, "chargingProfile": {
         **request["chargingProfile"], "id": 2, "chargingProfilePurpose": "TxProfile", "transactionId": "x"}},
-        utc(2024, 1, 1))
+        utc(2024, 1, 1).timestamp())
     _validator("v201", "SetChargingProfileResponse.json").validate(bad)
     assert bad["status"] == "Rejected"
     answer = sc.handle_get_composite_schedule({"evseId": 1, "duration": 300, "chargingRateUnit": "W"},
-                                              utc(2024, 1, 5, 12, 0, 0, 500000))
+                                              utc(2024, 1, 5, 12, 0, 0, 500000).timestamp())
     _validator("v201", "GetCompositeScheduleResponse.json").validate(answer)
     assert answer["schedule"]["scheduleStart"] == "2024-01-05T12:00:00Z"
     assert answer["schedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 9315.0, "numberPhases": 3}]
@@ -308,7 +308,8 @@ def test_malformed_payloads_raise_remote_error() -> None:
         sc.handle_set_charging_profile({"evseId": 1, "chargingProfile": {
             "id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile", "chargingProfileKind": "Absolute",
             "chargingSchedule": [{"id": 1, "startSchedule": "yesterday", "chargingRateUnit": "A",
-                                  "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 1}]}]}}, utc(2024, 1, 1))
+                                  "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 1}]}]}},
+            utc(2024, 1, 1).timestamp())
     with pytest.raises(FunctionsLocalError):
         sc.limit_at(1, datetime(2024, 1, 1))  # naive
 
@@ -347,7 +348,7 @@ def test_composite_matches_limit_at_everywhere(
                      recurrency=rec if kind is ChargingProfileKind.RECURRING else None,
                      start=None if kind is ChargingProfileKind.RELATIVE else base + timedelta(seconds=off),
                      duration=dur, unit=unit)
-        sc.install(0 if purpose is MAX else 1, pr, base)
+        sc.install(0 if purpose is MAX else 1, pr, base.timestamp())
     start = base + timedelta(seconds=start_off)
     for unit in (A, W):
         comp = sc.composite_schedule(1, start, duration, unit)
@@ -385,6 +386,6 @@ def test_external_constraints_from_the_local_energy_manager() -> None:
     accept(sc, 1, profile(1, TXD, [(0, 20)], start=utc(2024, 1, 1)))
     external = profile(2, ChargingProfilePurpose.CHARGING_STATION_EXTERNAL_CONSTRAINTS, [(0, 16)],
                        start=utc(2024, 5, 1, 18), duration=3 * 3600)
-    assert sc.install(1, external, utc(2024, 5, 1)).reason == "ExternalConstraintsNotSettable"
-    assert sc.install(1, external, utc(2024, 5, 1), local=True).status == "Accepted"
+    assert sc.install(1, external, utc(2024, 5, 1).timestamp()).reason == "ExternalConstraintsNotSettable"
+    assert sc.install(1, external, utc(2024, 5, 1).timestamp(), local=True).status == "Accepted"
     assert periods(sc, 1, utc(2024, 5, 1, 17), 5 * 3600) == [(0, 20), (3600, 16), (14400, 20)]

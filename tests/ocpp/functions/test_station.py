@@ -264,7 +264,7 @@ def test_offline_unknown_id_is_stopped_when_the_csms_refuses_it(tmp_path: Path) 
             ("Started", "ChargingStateChanged"), ("Ended", "Deauthorized")]
         assert events[1]["transactionInfo"]["stoppedReason"] == "DeAuthorized"
         # the refusal is cached: the next offline attempt by the same card is rejected from the cache
-        decision = station.authorization.decide(stranger, online=False, now=station_now())
+        decision = station.authorization.decide(stranger, online=False, now=station.now())
         assert decision.status == "Invalid" and decision.verdict.value == "reject"
         await teardown(server2, station, client, tasks)
 

@@ -340,3 +340,23 @@ def test_any_event_sequence_gives_well_formed_transactions(
             assert [m.payload["seqNo"] for m in msgs] == list(range(len(msgs)))
             types = [m.payload["eventType"] for m in msgs]
             assert "Ended" not in types[:-1] and types.count("Started") == 1
+
+
+def test_one_clock_now_for_timers_wall_clock_for_timestamps() -> None:
+    # now is monotonic seconds (100 s after boot); the wall clock says that is 11:59:00Z
+    from datetime import UTC, datetime
+
+    from evcharge.clock import WallClock
+
+    wall = WallClock.at(100.0, datetime(2024, 6, 1, 11, 59, tzinfo=UTC))
+    cfg = TransactionConfig(tx_start_points=frozenset({"EVConnected"}), sampled_interval=0, aligned_interval=900)
+    tm = TransactionManager(cfg, rng=random.Random(9), wall=wall)
+    tm.set_online(True)
+    tm.start_clock(100.0)
+    assert tm.get_timer() == 160.0  # clock-aligned values on the quarter hours of the wall clock: 12:00:00Z
+    wall.set_utc(130.0, datetime(2024, 6, 1, 13, 0, tzinfo=UTC))  # NTP corrects the wall clock by an hour
+    assert tm.get_timer() == 160.0  # an armed timer does not jump with it
+    tm.update_meter(1, {"Energy.Active.Import.Register": 10.0}, 130.0)
+    tm.handle(EVConnected(1), 130.0)
+    (started,) = check201(tm.messages())
+    assert started["eventType"] == "Started" and started["timestamp"] == "2024-06-01T13:00:00Z"

@@ -4,11 +4,13 @@ version (no JSON round trip in between); the RPC core turns that response into t
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from evcharge.clock import WallClock
 from evcharge.ocpp import rpc, v16, v21, v201
 from evcharge.ocpp.functions.transport.station import Station
 
@@ -60,7 +62,9 @@ def test_16_configuration_and_local_list(tmp_path: Path) -> None:
 
 
 def test_charging_profile_round_trip(tmp_path: Path) -> None:
-    station = Station("CP1", version="2.0.1", directory=tmp_path, clock=lambda: 1714521600.0)
+    # one clock: monotonic now = 5.0 is 2024-05-01T01:00:00Z on the station's wall clock
+    station = Station("CP1", version="2.0.1", directory=tmp_path, clock=lambda: 5.0,
+                      wall=WallClock.at(5.0, datetime(2024, 5, 1, 1, tzinfo=UTC)))
     try:
         profile = {"id": 7, "stackLevel": 0, "chargingProfilePurpose": "ChargingStationMaxProfile",
                    "chargingProfileKind": "Absolute", "chargingSchedule": [{
@@ -69,7 +73,7 @@ def test_charging_profile_round_trip(tmp_path: Path) -> None:
         assert answer(station, v201, "SetChargingProfile", {"evseId": 0, "chargingProfile": profile}) == {
             "status": "Accepted"}
         out = answer(station, v201, "GetCompositeSchedule", {"evseId": 0, "duration": 600, "chargingRateUnit": "A"})
-        assert out["status"] == "Accepted"
+        assert out["status"] == "Accepted" and out["schedule"]["scheduleStart"] == "2024-05-01T01:00:00Z"
         assert out["schedule"]["chargingSchedulePeriod"][0]["limit"] == 10.0
         assert answer(station, v201, "ClearChargingProfile", {"chargingProfileId": 7}) == {"status": "Accepted"}
         assert answer(station, v201, "ClearChargingProfile", {"chargingProfileId": 7}) == {"status": "Unknown"}

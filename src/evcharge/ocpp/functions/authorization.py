@@ -32,14 +32,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
+
+from evcharge.clock import WallClock
 
 from ._common import FunctionsLocalError, FunctionsRemoteError, models_of, optional, parse_datetime, require
 from .storage import MemoryStore, Store
 
 IdToken = str | Mapping[str, Any]
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # the store's tables: token key -> {"info": ..., "updated": UNIX seconds}; token key -> info; name -> value
 _CACHE, _LIST, _META = "auth_cache", "local_list", "auth_meta"
@@ -99,12 +102,16 @@ def token_key(token: IdToken) -> str:
 class Authorization:
     """The authorization cache and the local list of one charging station, kept in an injected store."""
 
-    def __init__(self, config: AuthorizationConfig | None = None, *, store: Store | None = None) -> None:
+    def __init__(self, config: AuthorizationConfig | None = None, *, store: Store | None = None,
+                 wall: WallClock | None = None) -> None:
         """``store`` keeps cache and local list across restarts (:class:`~evcharge.ocpp.functions.storage.MemoryStore`
         when ``None``)."""
         self.config = config or AuthorizationConfig()
         _check_config(self.config)
         self._db: Store = store if store is not None else MemoryStore()
+        #: maps the monotonic ``now`` of every method to UTC (expiry dates, cache ages); without one, ``now`` is read
+        #: as UNIX seconds
+        self.wall = wall if wall is not None else WallClock(_UNIX_EPOCH)
 
     def close(self) -> None:
         """Close the store."""
@@ -116,7 +123,7 @@ class Authorization:
 
     # ------------------------------------------------------------ decisions
 
-    def decide(self, token: IdToken, *, online: bool, now: datetime) -> AuthDecision:
+    def decide(self, token: IdToken, *, online: bool, now: float) -> AuthDecision:
         """What to do with ``token`` presented at ``now`` (see the module documentation for the rules)."""
         cfg = self.config
         found = self.lookup(token, now)
@@ -131,7 +138,7 @@ class Authorization:
             return AuthDecision(Verdict.ACCEPT, Source.UNKNOWN_OFFLINE, "Unknown", None)
         return AuthDecision(Verdict.REJECT, Source.NONE, "Unknown", None)
 
-    def lookup(self, token: IdToken, now: datetime) -> AuthDecision | None:
+    def lookup(self, token: IdToken, now: float) -> AuthDecision | None:
         """The local list entry, else the cache entry, for ``token`` with its effective status; ``None`` if unknown.
 
         The ``verdict`` of the result is ACCEPT for a usable entry and REJECT otherwise.
@@ -145,24 +152,24 @@ class Authorization:
             row = self._db.get(_CACHE, key)
             if row is not None:
                 lifetime = self.config.cache_lifetime
-                if lifetime is not None and now.timestamp() - row["updated"] >= lifetime:
+                if lifetime is not None and self.wall.unix(now) - row["updated"] >= lifetime:
                     self._db.delete(_CACHE, key)
                     return None
                 return self._judge(row["info"], Source.CACHE, now)
         return None
 
-    def _judge(self, info: dict[str, Any], source: Source, now: datetime) -> AuthDecision:
+    def _judge(self, info: dict[str, Any], source: Source, now: float) -> AuthDecision:
         status = str(info.get("status", "Invalid"))
         expiry_key = "expiryDate" if self._v16 else "cacheExpiryDateTime"
         expiry = info.get(expiry_key)
-        if status == "Accepted" and expiry is not None and parse_datetime(expiry, expiry_key) <= now:
+        if status == "Accepted" and expiry is not None and parse_datetime(expiry, expiry_key) <= self.wall.utc(now):
             status = "Expired"
         verdict = Verdict.ACCEPT if status == "Accepted" else Verdict.REJECT
         return AuthDecision(verdict, source, status, info)
 
     # ------------------------------------------------------------ the cache
 
-    def update_cache(self, token: IdToken, info: Mapping[str, Any], now: datetime) -> None:
+    def update_cache(self, token: IdToken, info: Mapping[str, Any], now: float) -> None:
         """Record the idTagInfo / idTokenInfo the CSMS returned (Authorize, Start/StopTransaction,
         TransactionEvent answers).  The least recently updated entries go when the cache is full, non-accepted
         ones first (2.0.1 C10.FR.08)."""
@@ -170,7 +177,7 @@ class Authorization:
             return
         require(info, "status", str, "idTokenInfo")
         key = token_key(token)
-        self._db.put(_CACHE, key, {"info": dict(info), "updated": now.timestamp()})
+        self._db.put(_CACHE, key, {"info": dict(info), "updated": self.wall.unix(now)})  # wall time: survives restarts
         excess = self.cache_size - self.config.cache_max_entries
         if excess > 0:
             rows = sorted((r for r in self._db.items(_CACHE) if r[0] != key), key=lambda r: r[1]["updated"])
@@ -292,16 +299,16 @@ class Authorization:
                 self._db.delete(_CACHE, key)
         return len(old)
 
-    def cache_lifetime_timer(self, now: datetime) -> datetime | None:
-        """When the oldest cache entry reaches ``cache_lifetime`` (``None`` if no lifetime or empty cache)."""
+    def cache_lifetime_timer(self, now: float) -> float | None:
+        """The ``now`` at which the oldest cache entry reaches ``cache_lifetime`` (``None`` if no lifetime or empty
+        cache)."""
         if self.config.cache_lifetime is None:
             return None
         rows = self._db.items(_CACHE)
         if not rows:
             return None
-        oldest = min(row["updated"] for _, row in rows)
-        due = datetime.fromtimestamp(oldest, tz=now.tzinfo) + timedelta(seconds=self.config.cache_lifetime)
-        return max(due, now)
+        oldest = float(min(row["updated"] for _, row in rows))
+        return now + max(0.0, oldest + self.config.cache_lifetime - self.wall.unix(now))
 
 
 class _ListTooLong(Exception):

@@ -1,9 +1,10 @@
 """Smart charging: charging profiles, the composite schedule and the limit to apply now (OCPP 1.6 and 2.0.1).
 
 The :class:`SmartCharging` object is a pure state machine: the CSMS's ``SetChargingProfile`` /
-``ClearChargingProfile`` / ``GetCompositeSchedule`` payloads go in (as OCPP JSON dicts), answers come out;
-the charger asks :meth:`SmartCharging.limit_at` what to apply now and :meth:`SmartCharging.next_change`
-when to ask again.  Wall-clock time is passed in as an aware :class:`~datetime.datetime`.
+``ClearChargingProfile`` / ``GetCompositeSchedule`` requests go in (typed, or as OCPP JSON dicts), answers come
+out; the charger asks :meth:`SmartCharging.limit_at` what to apply now and :meth:`SmartCharging.next_change`
+when to ask again.  ``now`` is monotonic seconds, mapped to UTC by the manager's :class:`~evcharge.clock.WallClock`;
+the schedule queries take the aware UTC :class:`~datetime.datetime` they are about.
 
 How profiles merge (OCPP 1.6 section 3.13, OCPP 2.0.1 K08):
 
@@ -24,9 +25,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
+
+from evcharge.clock import WallClock
 
 from ._common import (
     FunctionsLocalError,
@@ -375,15 +378,21 @@ def profile_to_v201_json(p: ChargingProfile) -> dict[str, Any]:
 # ---------------------------------------------------------------- the manager
 
 
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TABLE = "charging_profiles"  # position (8 digits, installation order) -> evse_id, profile (2.0.1 JSON), installed_at
 
 
 class SmartCharging:
     """Installed charging profiles of a charging station, and what they mean for each EVSE."""
 
-    def __init__(self, config: SmartChargingConfig, *, store: Store | None = None) -> None:
+    def __init__(self, config: SmartChargingConfig, *, store: Store | None = None, wall: WallClock | None = None
+                 ) -> None:
         """``store`` keeps the installed profiles across a restart, as OCPP requires
-        (:class:`~evcharge.ocpp.functions.storage.MemoryStore` when ``None``)."""
+        (:class:`~evcharge.ocpp.functions.storage.MemoryStore` when ``None``).  ``now`` arguments are monotonic
+        seconds; ``wall`` maps them to UTC (without it ``now`` is read as UNIX seconds).  The schedule queries
+        (:meth:`limit_at`, :meth:`next_change`, :meth:`composite_schedule`) take the wall-clock instant they are
+        about."""
+        self.wall = wall if wall is not None else WallClock(_UNIX_EPOCH)
         if config.evse_count < 1:
             raise FunctionsLocalError("evse_count must be at least 1")
         self.config = config
@@ -407,10 +416,11 @@ class SmartCharging:
 
     # ------------------------------------------------------------ transactions
 
-    def transaction_started(self, evse_id: int, transaction_id: str | int, start: datetime) -> None:
-        """Tell the manager a transaction runs on ``evse_id`` (TxProfile and Relative profiles need it)."""
+    def transaction_started(self, evse_id: int, transaction_id: str | int, now: float) -> None:
+        """Tell the manager a transaction runs on ``evse_id`` from ``now`` (TxProfile and Relative profiles need
+        it)."""
         self._check_evse(evse_id, allow_zero=False)
-        self._transactions[evse_id] = _Transaction(str(transaction_id), start)
+        self._transactions[evse_id] = _Transaction(str(transaction_id), self.wall.utc(now))
 
     def transaction_id_assigned(self, evse_id: int, transaction_id: str | int) -> None:
         """1.6: the CSMS gave the running transaction its id (StartTransaction.conf); its start stays."""
@@ -435,18 +445,19 @@ class SmartCharging:
         """``(evse_id, profile)`` for every installed profile."""
         return [(i.evse_id, i.profile) for i in self._installed]
 
-    def install(self, evse_id: int, profile: ChargingProfile, now: datetime, *, local: bool = False) -> InstallResult:
-        """Validate and install a profile as SetChargingProfile does; never raises for a bad profile.
+    def install(self, evse_id: int, profile: ChargingProfile, now: float, *, local: bool = False) -> InstallResult:
+        """Validate and install a profile at ``now`` as SetChargingProfile does; never raises for a bad profile.
 
         ``local=True`` is for the station's own energy manager: it may install ChargingStationExternalConstraints
         profiles, which the CSMS may not (2.0.1 K01.FR.22).
         """
+        when = self.wall.utc(now)
         reason = self._reject_reason(evse_id, profile, local=local)
         if reason:
             return InstallResult("Rejected", reason)
         if profile.kind is ChargingProfileKind.ABSOLUTE and profile.schedule.start_schedule is None:
             # 1.6 allows it; the schedule then starts when the profile is received
-            profile = replace(profile, schedule=replace(profile.schedule, start_schedule=now))
+            profile = replace(profile, schedule=replace(profile.schedule, start_schedule=when))
         v16 = self.config.version == "1.6"
         kept = []
         for i in self._installed:
@@ -466,7 +477,7 @@ class SmartCharging:
             kept.append(i)
         if len(kept) >= self.config.max_profiles:
             return InstallResult("Rejected", "TooManyProfiles")
-        kept.append(_Installed(evse_id, profile, now))
+        kept.append(_Installed(evse_id, profile, when))
         self._installed = kept
         self._persist()
         return InstallResult("Accepted")
@@ -578,7 +589,7 @@ class SmartCharging:
 
     # ------------------------------------------------------------ message helpers
 
-    def set_charging_profile(self, request: Any, now: datetime) -> Any:
+    def set_charging_profile(self, request: Any, now: float) -> Any:
         """SetChargingProfile: typed request (validated by the RPC core) -> typed response of its version."""
         m = models_of(request)
         if self.config.version == "1.6":
@@ -613,7 +624,7 @@ class SmartCharging:
                                stack_level=None if crit is None else crit.stack_level)
         return m.ClearChargingProfileResponse(status="Accepted" if found else "Unknown")
 
-    def get_composite_schedule(self, request: Any, now: datetime) -> Any:
+    def get_composite_schedule(self, request: Any, now: float) -> Any:
         """GetCompositeSchedule: typed request -> typed response; the schedule starts at ``now``."""
         m = models_of(request)
         evse_id = request.connector_id if self.config.version == "1.6" else request.evse_id
@@ -621,13 +632,13 @@ class SmartCharging:
         if (not 0 <= evse_id <= self.config.evse_count or request.duration <= 0
                 or (unit is not None and unit not in self.config.allowed_units)):
             return m.GetCompositeScheduleResponse(status="Rejected")
-        schedule = self.composite_schedule(evse_id, now.replace(microsecond=0), request.duration, unit)
+        schedule = self.composite_schedule(evse_id, self.wall.utc(now).replace(microsecond=0), request.duration, unit)
         # the composite schedule is computed here, not received: its JSON form is built once, as the response's
         if self.config.version == "1.6":
             return m.GetCompositeScheduleResponse.from_json({"status": "Accepted", **schedule.to_v16_json()})
         return m.GetCompositeScheduleResponse.from_json({"status": "Accepted", "schedule": schedule.to_v201_json()})
 
-    def handle_set_charging_profile(self, payload: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    def handle_set_charging_profile(self, payload: Mapping[str, Any], now: float) -> dict[str, Any]:
         """SetChargingProfile request (JSON) -> response (JSON), for the configured version."""
         if self.config.version == "1.6":
             evse_id = require(payload, "connectorId", int, "SetChargingProfile")
@@ -674,7 +685,7 @@ class SmartCharging:
             )
         return {"status": "Accepted" if found else "Unknown"}
 
-    def handle_get_composite_schedule(self, payload: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    def handle_get_composite_schedule(self, payload: Mapping[str, Any], now: float) -> dict[str, Any]:
         """GetCompositeSchedule request (JSON) -> response (JSON); the schedule starts at ``now``."""
         where = "GetCompositeSchedule"
         key = "connectorId" if self.config.version == "1.6" else "evseId"
@@ -689,7 +700,7 @@ class SmartCharging:
             raise FunctionsRemoteError(f"{where}.chargingRateUnit: unknown unit {unit_text!r}") from exc
         if unit is not None and unit not in self.config.allowed_units:
             return {"status": "Rejected"}
-        schedule = self.composite_schedule(evse_id, now.replace(microsecond=0), duration, unit)
+        schedule = self.composite_schedule(evse_id, self.wall.utc(now).replace(microsecond=0), duration, unit)
         if self.config.version == "1.6":
             return {"status": "Accepted", **schedule.to_v16_json()}
         return {"status": "Accepted", "schedule": schedule.to_v201_json()}

@@ -17,7 +17,9 @@ The application tells :class:`TransactionManager` what the hardware does (:class
   (Sample.Periodic, trigger MeterValuePeriodic), ``AlignedDataCtrlr.Measurands`` every ``Interval``
   (Sample.Clock, trigger MeterValueClock) and ``TxEndedMeasurands`` (Transaction.End).
 
-Time is UNIX time in seconds (``now``); :meth:`~TransactionManager.get_timer` says when
+Time is ``now``, monotonic seconds (the library's one convention); the timestamps in the messages and the
+clock-aligned instants come from the manager's :class:`~evcharge.clock.WallClock` (without one, ``now`` is read
+as UNIX seconds: ``now = 0`` is 1970-01-01T00:00:00Z).  :meth:`~TransactionManager.get_timer` says when
 :meth:`~TransactionManager.handle_timer` must run for the next meter sample.  Running transactions (their ids,
 ``seqNo``, start meter) are kept in the injected ``store`` (a SQLite store on disk), so a restarted process either
 continues them (:meth:`~TransactionManager.resume`) or ends them (:meth:`~TransactionManager.recover`).
@@ -34,9 +36,12 @@ import uuid
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from ._common import FunctionsLocalError, format_datetime, from_timestamp
+from evcharge.clock import WallClock
+
+from ._common import FunctionsLocalError, format_datetime
 from .offline_queue import OfflineQueue
 from .storage import MemoryStore, Store
 
@@ -217,9 +222,11 @@ class TransactionManager:
     """Turns charger events into 1.6 or 2.0.1 transaction messages, per EVSE."""
 
     def __init__(self, config: TransactionConfig, *, store: Store | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, wall: WallClock | None = None) -> None:
         """``store`` keeps the running transactions across a restart of the process
-        (:class:`~evcharge.ocpp.functions.storage.MemoryStore` when ``None``)."""
+        (:class:`~evcharge.ocpp.functions.storage.MemoryStore` when ``None``); ``wall`` maps ``now`` to UTC for the
+        messages' timestamps and the clock-aligned values."""
+        self.wall = wall if wall is not None else WallClock(_UNIX_EPOCH)
         if config.evse_count < 1:
             raise FunctionsLocalError("evse_count must be at least 1")
         self.config = config
@@ -267,6 +274,8 @@ class TransactionManager:
             evse.connector_id = tx.connector_id
             if self.config.sampled_interval > 0:
                 tx.next_sample = now + self.config.sampled_interval
+            if tx.charging_since is not None:  # a time of the previous process's clock: count from now on
+                tx.charging_since = now
         self._persisted = {}
 
     def recover(self, now: float, reason: str = "PowerLoss") -> None:
@@ -358,7 +367,8 @@ class TransactionManager:
         """Arm the clock-aligned meter values (called by :meth:`handle_timer`; call once at boot)."""
         interval = self.config.aligned_interval
         if interval > 0 and self._next_aligned is None:
-            self._next_aligned = (math.floor(now / interval) + 1) * interval
+            unix = self.wall.unix(now)  # aligned to the wall clock (midnight UTC), timed on now
+            self._next_aligned = now + (math.floor(unix / interval) + 1) * interval - unix
 
     # ------------------------------------------------------------ 1.6
 
@@ -400,7 +410,7 @@ class TransactionManager:
             "connectorId": evse_id,
             "idTag": _id_tag(evse.id_token),
             "meterStart": round(tx.meter_start),
-            "timestamp": _ts(now),
+            "timestamp": self._ts(now),
         }
         self._emit("StartTransaction", payload, tx.tx_ref)
         self._after_start(evse_id, tx)
@@ -514,7 +524,7 @@ class TransactionManager:
                    info: dict[str, Any]) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "eventType": event_type,
-            "timestamp": _ts(now),
+            "timestamp": self._ts(now),
             "triggerReason": trigger,
             "seqNo": tx.seq_no,
             "transactionInfo": info,
@@ -548,7 +558,7 @@ class TransactionManager:
         if self._v16:
             payload: dict[str, Any] = {
                 "meterStop": round(evse.readings.get(ENERGY, tx.meter_start)),
-                "timestamp": _ts(now),
+                "timestamp": self._ts(now),
                 "reason": reason if reason in REASONS_16 else "Other",
             }
             if id_token is not None:
@@ -607,7 +617,10 @@ class TransactionManager:
                 if m in UNITS:
                     sample["unitOfMeasure"] = {"unit": UNITS[m]}
             samples.append(sample)
-        return [{"timestamp": _ts(now), "sampledValue": samples}] if samples else []
+        return [{"timestamp": self._ts(now), "sampledValue": samples}] if samples else []
+
+    def _ts(self, now: float) -> str:
+        return format_datetime(self.wall.utc(now))
 
     def _emit(self, action: str, payload: dict[str, Any], tx_ref: str) -> None:
         self._out.append(OutgoingMessage(action, payload, tx_ref, transactional=True))
@@ -645,8 +658,7 @@ def _id_tag(token: Any) -> str:
     return "" if token is None else str(token)
 
 
-def _ts(now: float) -> str:
-    return format_datetime(from_timestamp(now))
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _number_text(value: float) -> str:

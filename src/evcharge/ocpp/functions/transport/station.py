@@ -18,8 +18,8 @@ turns the charger's events into transaction messages sent through the persistent
 
 All state lives in SQLite files in ``directory`` (device model, authorization, queue, running transactions), so
 a restarted process picks up where the previous one stopped; with ``directory=None`` it lives in memory.
-Wall-clock time comes from ``clock`` (UNIX
-seconds), the only clock of the cores.
+Time is one clock: ``clock`` (monotonic seconds, ``time.monotonic`` by default) gives every core its ``now``;
+``wall`` (a :class:`~evcharge.clock.WallClock`) maps it to UTC for timestamps, schedules and expiry dates.
 """
 
 from __future__ import annotations
@@ -29,14 +29,16 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from evcharge.clock import WallClock
 from evcharge.ocpp.charge_point import ChargePoint
 from evcharge.ocpp.errors import OcppError
 from evcharge.ocpp.routing import on
 
-from .._common import from_timestamp, models_of
+from .._common import models_of
 from ..authorization import Authorization, IdToken, Verdict
 from ..config import (
     authorization_config,
@@ -70,8 +72,8 @@ class Station(ChargePoint):
 
     def __init__(self, identity: str, *, version: Literal["1.6", "2.0.1", "2.1"], directory: str | Path | None,
                  evse_count: int = 1, template: Sequence[Mapping[str, Any]] | None = None,
-                 max_current_a: float = 32.0, clock: Callable[[], float] = time.time,
-                 boot: Mapping[str, Any] | None = None) -> None:
+                 max_current_a: float = 32.0, clock: Callable[[], float] = time.monotonic,
+                 wall: WallClock | None = None, boot: Mapping[str, Any] | None = None) -> None:
         """``boot``: the BootNotification payload.  When given, the station sends it on its first connection and
         sends no transaction message before the CSMS accepted it (retrying after the answer's ``interval`` while
         Pending or Rejected); without it the application boots the station itself."""
@@ -79,19 +81,23 @@ class Station(ChargePoint):
         self.ocpp_version = version
         self.evse_count = evse_count
         self.max_current_a = max_current_a
-        self._clock = clock
+        self.clock = clock  #: monotonic seconds: the one clock of the station and its cores
+        #: maps :attr:`clock` to UTC (message timestamps, schedules, expiry dates); read once from the system clock
+        #: unless given, corrected with :meth:`~evcharge.clock.WallClock.set_utc`
+        self.wall = wall if wall is not None else WallClock.at(clock(), datetime.now(UTC))
         def store(name: str) -> Store | None:  # one SQLite file per function, as before; None: in memory
             return None if directory is None else SqliteStore(Path(directory) / f"{name}.sqlite")
 
         self.device_model = DeviceModel(template or default_template(evse_count), store=store("device_model"))
         dm = self.device_model
-        self.authorization = Authorization(authorization_config(dm, version=version), store=store("authorization"))
+        self.authorization = Authorization(authorization_config(dm, version=version), store=store("authorization"),
+                                           wall=self.wall)
         self.smart_charging = SmartCharging(smart_charging_config(dm, version=version, evse_count=evse_count,
                                                                   max_current_a=max_current_a),
-                                            store=store("smart_charging"))
+                                            store=store("smart_charging"), wall=self.wall)
         self.queue = OfflineQueue(offline_queue_config(dm), store=store("queue"))
         self.transactions = TransactionManager(transaction_config(dm, version=version, evse_count=evse_count),
-                                               store=store("transactions"))
+                                               store=store("transactions"), wall=self.wall)
         self._boot_payload = dict(boot) if boot is not None else None
         self.booted = boot is None  #: the CSMS accepted our BootNotification (or the application boots itself)
         self.sender = QueueSender(self, self.queue, on_acknowledged=self._acknowledged, ready=lambda: self.booted)
@@ -102,17 +108,17 @@ class Station(ChargePoint):
 
     def charger_event(self, event: ChargerEvent) -> None:
         """Feed a charger event to the transaction manager and queue what it produces."""
-        self.transactions.handle(event, self._clock())
-        self._flush()
+        self.transactions.handle(event, self.now())
+        self.flush()
 
     def update_meter(self, evse_id: int, readings: Mapping[str, float]) -> None:
         """The latest readings of the EVSE's meter."""
-        self.transactions.update_meter(evse_id, readings, self._clock())
+        self.transactions.update_meter(evse_id, readings, self.now())
 
     async def authorize(self, evse_id: int, token: IdToken, *, remote_start_id: int | None = None) -> bool:
         """Decide on ``token`` per the offline policy (asking the CSMS with Authorize when it says so); on
         acceptance the transaction manager learns of it."""
-        now = from_timestamp(self._clock())
+        now = self.now()
         decision = self.authorization.decide(token, online=self.connected, now=now)
         accepted = decision.verdict is Verdict.ACCEPT
         if decision.verdict is Verdict.ASK_CSMS:
@@ -131,19 +137,38 @@ class Station(ChargePoint):
             self.charger_event(Authorized(evse_id, token, remote_start_id))
         return accepted
 
+    def now(self) -> float:
+        """The station's ``now``: monotonic seconds of :attr:`clock`."""
+        return self.clock()
+
+    def get_timer(self) -> float | None:
+        """When :meth:`tick` must run next (the transaction manager's meter-value and connection timers)."""
+        return self.transactions.get_timer()
+
+    def tick(self, now: float | None = None) -> None:
+        """Let time pass: the meter values and timeouts due at ``now`` (default :meth:`now`) are made and routed.
+        :meth:`run` calls it; an application with its own loop (a simulation) calls it instead of :meth:`run`."""
+        now = self.now() if now is None else now
+        due = self.transactions.get_timer()
+        if due is not None and now >= due:
+            self.transactions.handle_timer(now)
+            self.flush()
+
+    def start_clock(self, now: float | None = None) -> None:
+        """Arm the clock-aligned meter values (:meth:`run` does it; call it once when driving :meth:`tick`)."""
+        self.transactions.start_clock(self.now() if now is None else now)
+
     async def run(self) -> None:
         """Meter-value timers and the queue sender, until cancelled."""
         sender = asyncio.create_task(self.sender.run())
-        self.transactions.start_clock(self._clock())
+        self.start_clock()
         try:
             while True:
-                due = self.transactions.get_timer()
+                due = self.get_timer()
                 self._wake.clear()
-                timeout = None if due is None else max(0.0, due - self._clock())
+                timeout = None if due is None else max(0.0, due - self.now())
                 await _wait(self._wake, timeout)
-                if due is not None and self._clock() >= due:
-                    self.transactions.handle_timer(self._clock())
-                    self._flush()
+                self.tick()
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -156,27 +181,29 @@ class Station(ChargePoint):
     def resume_transactions(self) -> None:
         """Continue the interrupted transactions (only the software restarted; the EVs kept charging)."""
         started = self.transactions.interrupted_transactions()
-        self.transactions.resume(self._clock())
+        self.transactions.resume(self.now())
         for evse_id, ref in started.items():
-            self.smart_charging.transaction_started(evse_id, ref, from_timestamp(self._clock()))
-        self._flush()
+            self.smart_charging.transaction_started(evse_id, ref, self.now())
+        self.flush()
 
     def recover_transactions(self, reason: str = "PowerLoss") -> None:
         """End the interrupted transactions (the station lost power or rebooted)."""
-        self.transactions.recover(self._clock(), reason)
-        self._flush()
+        self.transactions.recover(self.now(), reason)
+        self.flush()
 
     def close_stores(self) -> None:
         """Close the SQLite files (after the connection and :meth:`run` are stopped)."""
         for closeable in (self.device_model, self.authorization, self.queue, self.transactions, self.smart_charging):
             closeable.close()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Route the transaction manager's messages (queue or direct) and react to its events; the charger-facing
+        methods call it, an application that drives the manager itself calls it after."""
         for message in route(self.transactions.messages(), self.queue, online=self.connected):
-            self._spawn(self._send_direct(message.action, message.payload))
+            self.spawn(self._send_direct(message.action, message.payload))
         while (event := self.transactions.next_event()) is not None:
             if isinstance(event, TransactionStarted):
-                self.smart_charging.transaction_started(event.evse_id, event.tx_ref, from_timestamp(self._clock()))
+                self.smart_charging.transaction_started(event.evse_id, event.tx_ref, self.now())
             elif isinstance(event, TransactionEnded):
                 self.smart_charging.transaction_ended(event.evse_id)
                 self._profiles_changed()
@@ -189,7 +216,8 @@ class Station(ChargePoint):
         except OcppError as exc:
             log.info("%s not delivered: %s", action, exc)
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` as a task the station keeps a reference to (until it is done)."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -222,7 +250,7 @@ class Station(ChargePoint):
             info = response.get("idTokenInfo")
         if token is None or not isinstance(info, Mapping) or "status" not in info:
             return
-        self.authorization.update_cache(token, info, from_timestamp(self._clock()))
+        self.authorization.update_cache(token, info, self.now())
         stop = True
         with contextlib.suppress(OcppError):
             stop = self.device_model.get_bool("TxCtrlr", "StopTxOnInvalidId")
@@ -247,7 +275,7 @@ class Station(ChargePoint):
         """Transaction messages made from now on are online ones; the queue replays."""
         self.transactions.set_online(True)
         if not self.booted:
-            self._spawn(self._boot())
+            self.spawn(self._boot())
         self.sender.wake()
 
     async def _boot(self) -> None:
@@ -291,18 +319,18 @@ class Station(ChargePoint):
     def _get_base_report(self, request: Any) -> Any:
         data = self.device_model.base_report(request.report_base)
         if data:
-            self._spawn(self._notify_reports(request.request_id, data))
+            self.spawn(self._notify_reports(request.request_id, data))
         return models_of(request).GetBaseReportResponse(status="Accepted" if data else "EmptyResultSet")
 
     @on("GetReport")
     def _get_report(self, request: Any) -> Any:
         data = self.device_model.report(request)
         if data:
-            self._spawn(self._notify_reports(request.request_id, data))
+            self.spawn(self._notify_reports(request.request_id, data))
         return models_of(request).GetReportResponse(status="Accepted" if data else "EmptyResultSet")
 
     async def _notify_reports(self, request_id: int, data: list[dict[str, Any]]) -> None:
-        for message in self.device_model.notify_reports(request_id, data, from_timestamp(self._clock())):
+        for message in self.device_model.notify_reports(request_id, data, self.wall.utc(self.now())):
             try:
                 await self.call(message, action="NotifyReport")
             except OcppError as exc:
@@ -342,7 +370,7 @@ class Station(ChargePoint):
 
     @on("SetChargingProfile")
     def _set_charging_profile(self, request: Any) -> Any:
-        response = self.smart_charging.set_charging_profile(request, from_timestamp(self._clock()))
+        response = self.smart_charging.set_charging_profile(request, self.now())
         self._profiles_changed()
         return response
 
@@ -361,7 +389,7 @@ class Station(ChargePoint):
 
     @on("GetCompositeSchedule")
     def _get_composite_schedule(self, request: Any) -> Any:
-        return self.smart_charging.get_composite_schedule(request, from_timestamp(self._clock()))
+        return self.smart_charging.get_composite_schedule(request, self.now())
 
     # ------------------------------------------------------------ handlers: remote start / stop
 
@@ -372,7 +400,7 @@ class Station(ChargePoint):
         if not 1 <= evse_id <= self.evse_count:
             return m.RequestStartTransactionResponse(status="Rejected")
         # the token goes out again in Authorize / TransactionEvent payloads: its JSON form is what they carry
-        self._spawn(self._remote_start(evse_id, request.id_token.to_json(), request.remote_start_id))
+        self.spawn(self._remote_start(evse_id, request.id_token.to_json(), request.remote_start_id))
         return m.RequestStartTransactionResponse(status="Accepted",
                                                  transaction_id=self.transactions.transaction_ref(evse_id))
 
@@ -382,7 +410,7 @@ class Station(ChargePoint):
         evse_id = 1 if request.connector_id is None else request.connector_id
         if not 1 <= evse_id <= self.evse_count:
             return m.RemoteStartTransactionResponse(status="Rejected")
-        self._spawn(self._remote_start(evse_id, request.id_tag, None))
+        self.spawn(self._remote_start(evse_id, request.id_tag, None))
         return m.RemoteStartTransactionResponse(status="Accepted")
 
     async def _remote_start(self, evse_id: int, token: IdToken, remote_start_id: int | None) -> None:
