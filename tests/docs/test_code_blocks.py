@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from .blocks import NOT_CODE, PYTHON, ROOT, SHELL, Block, all_blocks
+from .blocks import NOT_CODE, PYTHON, SHELL, Block, all_blocks
 
 MAX_NO_RUN = 12
 TIMEOUT = 60.0
@@ -37,8 +37,10 @@ BLOCKS = all_blocks()
 def _env(tmp_path: Path) -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)
     path = os.environ.get("PATH", "")
-    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{path}", "PYTHONPATH": str(ROOT / "src"),
-            "HOME": os.environ.get("HOME", str(tmp_path)), "COLUMNS": "120"}
+    # the installed evcharge, as a reader has it (no PYTHONPATH to the source tree)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return {**env, "PATH": f"{bin_dir}{os.pathsep}{path}", "HOME": os.environ.get("HOME", str(tmp_path)),
+            "COLUMNS": "120"}
 
 
 def _pages() -> list[Path]:
