@@ -126,7 +126,7 @@ class Evcc(EngineBase[EvccState]):
         self.table = evcc_table(protocol, self.dc)
         self.handover = handover
         self.session_id = handover.resume_session_id or _ZERO
-        #: Plug & Charge only over TLS, whatever the charger offers ([V2G2-...]: Contract needs TLS)
+        # Plug & Charge only over TLS, whatever the charger offers (Contract needs TLS)
         self.payment = config.payment if handover.tls is not None else Payment.EIM
         self.contract = config.contract
         self._gen_challenge: bytes | None = None

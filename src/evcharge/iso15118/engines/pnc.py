@@ -1,6 +1,6 @@
 """Plug & Charge for the ISO 15118-2 engines: contract checks, signatures, certificate provisioning.
 
-The checks themselves are the communication layer's (:mod:`evcharge.iso15118.security`); this module
+The checks themselves are the communication layer's (``evcharge.iso15118.security``); this module
 puts them behind the small interfaces the engines call:
 
 * :class:`ContractVerifier` (SECC): the contract chain of PaymentDetailsReq up to a trusted MO root
@@ -31,6 +31,7 @@ __all__ = [
     "ContractVerifier",
     "LocalTestProvider",
     "PkiContractVerifier",
+    "Provisioning",
     "sign_header",
 ]
 
@@ -76,7 +77,7 @@ def _norm(emaid: str) -> str:
 class PkiContractVerifier:
     """Contract checks against the MO roots (``mo_roots``: PEM/DER bytes or a file)."""
 
-    def __init__(self, mo_roots: bytes | Path, *, clock: Callable[[], dt.datetime] = _utcnow) -> None:
+    def __init__(self, mo_roots: bytes | Path, *, clock: Callable[[], Any] = _utcnow) -> None:
         from evcharge.errors import require
 
         require("cryptography", "v2g", feature="Plug & Charge")
@@ -222,7 +223,7 @@ class Contract:
         *,
         message: Any = None,
         v2g_roots: bytes | None = None,
-        clock: Callable[[], dt.datetime] = _utcnow,
+        clock: Callable[[], Any] = _utcnow,
     ) -> Contract:
         """The contract of a CertificateInstallationRes / CertificateUpdateRes, its key decrypted.
 
