@@ -13,6 +13,7 @@ Timer values (``shared/facts/v2g_slac_iec61851.md`` §2.3; every one can be chan
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from evcharge.clock import WallClock
 
@@ -115,7 +116,9 @@ class Iso20SeccConfig:
     auto_authorize: bool = False
     #: tolerated excess (W) of the car's EVPowerProfile over the chosen power schedule
     profile_tolerance: float = 0.0
-    #: the CPO certificate (DER) and key the SECC signs CertificateInstallationRes with (Plug & Charge)
+    #: Plug & Charge trust (a :class:`~evcharge.iso15118.engines.iso20.pnc.PncTrust`: MO roots, certificate
+    #: provider); PnC and CertificateInstallation are offered only with it and over TLS
+    pnc: Any = None
     timeouts: Iso20SeccTimeouts = field(default_factory=Iso20SeccTimeouts)
     performance: Iso20PerformanceTimes = field(default_factory=Iso20PerformanceTimes)
     quirks: Quirks = field(default_factory=Quirks)
@@ -158,6 +161,8 @@ class Iso20EvccConfig:
     loop_interval: float = 0.0
     welding_detection_requests: int = 1
     maximum_supporting_points: int = 1024
+    #: Plug & Charge material (an :class:`~evcharge.iso15118.engines.iso20.pnc.EvccContract`); used over TLS
+    contract: Any = None
     timeouts: Iso20EvccTimeouts = field(default_factory=Iso20EvccTimeouts)
     clock: WallClock | None = None
     trace: bool = False

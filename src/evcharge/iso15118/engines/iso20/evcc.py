@@ -150,7 +150,10 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         self._pd: Any = None
         self._pending: str | None = None
         self._ongoing_since: float | None = None
-        self.pnc: Any = None  # a .pnc.EvccPnc when the car does Plug & Charge
+        #: the car's Plug & Charge material (a .pnc.EvccContract), used over TLS only
+        self.pnc: Any = config.contract if self.payment is Payment.PNC else None
+        if self.payment is Payment.PNC and self.pnc is None:
+            raise LocalProtocolError("Plug & Charge needs Iso20EvccConfig.contract (an EvccContract)")
         setup = handover.setup_deadline
         self._arm(
             "communication_setup", setup if setup is not None else handover.now + config.timeouts.communication_setup
@@ -547,13 +550,20 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
             self.gen_challenge = msg.pn_c_as_res_authorization_mode.gen_challenge
         if self.payment not in offered:
             self.payment = Payment.EIM
+            self.pnc = None
         if self.payment is Payment.PNC and self.pnc is not None and self.pnc.needs_installation(self, msg):
             self._send("CertificateInstallation", now)
             return
         self._send("Authorization", now)
 
     def _on_certificate_installation(self, msg: Any, now: float) -> None:
-        self.pnc.installed(self, msg, now)
+        from evcharge.errors import EvchargeError
+
+        try:
+            self.pnc.installed(self, msg, now)
+        except (EvchargeError, ValueError) as exc:
+            self._finish(now, f"CertificateInstallationRes refused: {exc}", normal=False)
+            return
         self._send("Authorization", now)
 
     def _on_authorization(self, msg: Any, now: float) -> None:

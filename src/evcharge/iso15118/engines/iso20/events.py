@@ -39,6 +39,7 @@ __all__ = [
     "SetPowerLimits",
     "SetPowerSchedules",
     "SetTargetPower",
+    "VehicleCertificate",
 ]
 
 
@@ -191,6 +192,15 @@ class ChargeLoopRequested(RequestEvent):
     energy: EnergyRequest | None = None
     soc: int | None = None
     meter_info_requested: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VehicleCertificate:
+    """TLS 1.3 mutual authentication: the vehicle's certificate (leaf first, DER) and the SHA-256 of its
+    leaf, for the application (e.g. OCPP 2.x's ISO 15118 vehicle certificate hash data)."""
+
+    sha256: bytes
+    chain: tuple[bytes, ...]
 
 
 # -- SECC commands ---------------------------------------------------------------------------------

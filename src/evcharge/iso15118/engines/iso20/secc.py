@@ -66,6 +66,7 @@ from .events import (
     SetPowerLimits,
     SetPowerSchedules,
     SetTargetPower,
+    VehicleCertificate,
 )
 
 __all__ = ["SECC20_ROWS", "Iso20Secc", "Iso20SeccState", "secc20_table"]
@@ -190,7 +191,10 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         self.spec: ModuleType = _msgs.module_for(_msgs.DC if self.dc else _msgs.AC)
         self.clock = config.clock or WallClock.at(handover.now, datetime.now(UTC))
         self.services = tuple(s for s in config.services if s.is_dc == self.dc and s.value in (1, 2, 5, 6))
-        self.payments = tuple(p for p in config.payments if p is Payment.EIM or self.tls)
+        self.pnc_ready = self.tls and config.pnc is not None
+        self.payments = tuple(p for p in config.payments if p is Payment.EIM or self.pnc_ready)
+        self.vehicle_certificate_hash: bytes | None = None
+        self.contract_chain: tuple[bytes, ...] = ()
         if not self.services:
             raise LocalProtocolError(f"no {'DC' if self.dc else 'AC'} energy service configured")
         self.session_id = _ZERO
@@ -320,11 +324,14 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
     def _header(self, mod: ModuleType, now: float) -> Any:
         return mod.MessageHeader(session_id=self.session_id, time_stamp=int(self.clock.unix(now)))
 
-    def _respond(self, request: str, now: float, **fields: Any) -> None:
+    def _respond(self, request: str, now: float, *, signature: Any = None, **fields: Any) -> None:
         ptype = _msgs.payload_type_for(request, self.dc)
         mod = _msgs.module_for(ptype)
         cls = _msgs.response_class(ptype, request)
-        msg = cls(header=self._header(mod, now), **fields)
+        header = self._header(mod, now)
+        if signature is not None:
+            header = mod.MessageHeader(session_id=header.session_id, time_stamp=header.time_stamp, signature=signature)
+        msg = cls(header=header, **fields)
         self._queue(ptype, mod.encode(msg), cls.__name__, msg, now)
 
     def _failed_body(self, request: str, ptype: int, code: str, now: float) -> Any:
@@ -446,6 +453,13 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             code = "OK_NewSessionEstablished"
         self._respond(request, now, response_code=common.ResponseCode(code), evseid=self.config.evse_id)
         self._emit(SessionStarted(protocol="iso20", session_id=self.session_id, peer_id=msg.evccid, resumed=resumed))
+        chain = self.handover.tls.peer_chain if self.handover.tls is not None else ()
+        if chain:
+            from .pnc import vehicle_certificate_hash
+
+            self.vehicle_certificate_hash = vehicle_certificate_hash(chain)
+            assert self.vehicle_certificate_hash is not None
+            self._emit(VehicleCertificate(sha256=self.vehicle_certificate_hash, chain=chain))
         return S.AUTHORIZATION_SETUP
 
     def _authorization_setup(self, request: str, msg: Any, now: float) -> Iso20SeccState:
@@ -463,7 +477,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             now,
             response_code=common.ResponseCode.OK,
             authorization_services=services,
-            certificate_installation_service=self.config.certificate_installation_service and self.tls,
+            certificate_installation_service=self.config.certificate_installation_service and self.pnc_ready,
             **fields,
         )
         return S.AUTHORIZATION
@@ -545,8 +559,16 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         return result
 
     def _certificate_installation(self, request: str, msg: Any, now: float) -> Iso20SeccState:
-        if not self.tls:
-            return self._fail(request, COMMON, now, "FAILED", "CertificateInstallation needs TLS")
+        if not self.pnc_ready:
+            return self._fail(request, COMMON, now, "FAILED", "CertificateInstallation needs TLS and PnC trust")
+        provider = self.config.pnc.provider
+        if provider is not None:
+            try:
+                res, signature = provider.answer(msg)
+            except Exception as exc:  # the provider could not answer: the car gets FAILED, not a hang
+                return self._fail(request, COMMON, now, "FAILED", f"certificate provider: {exc}")
+            self._respond(request, now, signature=signature, **_installation_fields(res))
+            return S.AUTHORIZATION
         payload = _msgs.module_for(COMMON).encode(msg)
         self._pending_cert = (request, COMMON)
         self._arm("certificate", now + self.config.timeouts.certificate)
@@ -572,17 +594,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             self._fail(request, ptype, now, command.response_code or "FAILED", "the provider gave no certificate")
             return
         body = command.body
-        fields = {
-            name: getattr(body, name)
-            for name in (
-                "response_code",
-                "evse_processing",
-                "cps_certificate_chain",
-                "signed_installation_data",
-                "remaining_contract_certificate_chains",
-            )
-        }
-        self._respond(request, now, **fields)
+        self._respond(request, now, signature=getattr(body.header, "signature", None), **_installation_fields(body))
         self._arm("sequence", now + self.config.timeouts.sequence)
 
     def _service_discovery(self, request: str, msg: Any, now: float) -> Iso20SeccState:
@@ -1191,3 +1203,16 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             session_id=self.session_id,
         )
         return S.ENDED
+
+
+def _installation_fields(res: Any) -> dict[str, Any]:
+    return {
+        name: getattr(res, name)
+        for name in (
+            "response_code",
+            "evse_processing",
+            "cps_certificate_chain",
+            "signed_installation_data",
+            "remaining_contract_certificate_chains",
+        )
+    }
