@@ -100,3 +100,30 @@ def test_wrong_combinations_answer_plainly() -> None:
     ):
         proc = subprocess.run([*CMD, "v2g", *args], capture_output=True, text=True, timeout=30)
         assert proc.returncode == 2 and text in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_plug_and_charge_over_tls13(tmp_path: Path) -> None:
+    """--tls --pki DIR --payment pnc: TLS 1.3 with the -20 PKI (the car presents its OEM provisioning chain),
+    CertificateInstallation, a signed AuthorizationReq, over ::1 between the two commands."""
+    pytest.importorskip("cryptography")
+    pki = tmp_path / "pki"
+    subprocess.run([*CMD, "v2g", "pki", "--out", str(pki)], check=True, capture_output=True, timeout=60)
+    tls = ["--tls", "--pki", str(pki), "--payment", "pnc"]
+    secc_rc, evcc_rc, car, charger = run_pair(
+        tmp_path, ["--energy", "dc", *tls], ["--energy", "dc", "--loops", "2", *tls]
+    )
+    assert (secc_rc, evcc_rc) == (0, 0)
+    names = [m["name"] for m in car["messages"]]
+    assert names[4:8] == [
+        "CertificateInstallationReq",
+        "CertificateInstallationRes",
+        "AuthorizationReq",
+        "AuthorizationRes",
+    ]
+    auth = next(m for m in charger[0]["messages"] if m["name"] == "AuthorizationReq")
+    assert "ecdsa-sha512" in json.dumps(auth["message"]) and "PnC_AReqAuthorizationMode" in json.dumps(auth["message"])
+    assert charger[0]["normal"]
+    from evcharge.iso15118.engines.iso20.pnc import EvccContract, vehicle_certificate_hash
+
+    oem = EvccContract.from_pki(pki).provisioning_chain
+    assert charger[0]["vehicle_certificate_sha256"] == vehicle_certificate_hash(tuple(oem)).hex()

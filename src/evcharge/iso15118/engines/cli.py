@@ -72,14 +72,12 @@ def configure_evcc(parser: argparse.ArgumentParser) -> None:
 def _not_built(args: argparse.Namespace, role: str, protocols: list[str]) -> str | None:
     if "iso20" not in protocols and (args.energy.endswith("-bpt") or args.control is not None):
         return f"evcharge v2g {role}: --energy {args.energy} / --control are ISO 15118-20 options (--protocol iso20)"
-    if "iso20" in protocols and args.payment == "pnc":
-        return f"evcharge v2g {role}: Plug & Charge for ISO 15118-20 is not built yet (--payment eim)"
     if args.payment == "pnc" and not args.tls:
         return f"evcharge v2g {role}: Plug & Charge runs only over TLS: add --tls --pki DIR"
     if args.tls and not args.pki:
         return f"evcharge v2g {role}: --tls needs --pki DIR (evcharge v2g pki --out DIR writes one)"
-    if args.payment == "pnc" and "iso2" not in protocols:
-        return f"evcharge v2g {role}: Plug & Charge is built for ISO 15118-2 (--protocol iso2)"
+    if args.payment == "pnc" and "iso2" not in protocols and "iso20" not in protocols:
+        return f"evcharge v2g {role}: Plug & Charge is built for ISO 15118-2 and -20 (--protocol iso2 or iso20)"
     if args.protocol == "din" and args.energy == "ac" if role == "evcc" else False:
         return f"evcharge v2g {role}: DIN 70121 is DC only"
     return None

@@ -139,6 +139,7 @@ async def _secc_main(args: argparse.Namespace) -> int:
                 "normal": bool(end and end.normal),
                 "paused": bool(end and end.paused),
                 "reason": end.reason if end else (closed.reason if closed else "closed"),
+                "vehicle_certificate_sha256": (getattr(engine, "vehicle_certificate_hash", None) or b"").hex() or None,
                 "messages": trace_json(engine) if engine is not None else [],
             }
         )
