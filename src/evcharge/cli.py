@@ -33,7 +33,7 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import ModuleType
 from typing import NoReturn
 
@@ -230,7 +230,19 @@ def _add_epilog(parser: argparse.ArgumentParser) -> None:
                 _add_epilog(child)
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType | _Broken | None]]:
+def _exists(module: str) -> bool:
+    """Whether an ``evcharge.*`` module's file is there, without importing its packages (some are heavy)."""
+    base = os.path.dirname(os.path.abspath(__file__))
+    parts = module.split(".")[1:]
+    path = os.path.join(base, *parts)
+    return os.path.isfile(path + ".py") or os.path.isfile(os.path.join(path, "__init__.py"))
+
+
+def build_parser(commands: Iterable[str] | None = None
+                 ) -> tuple[argparse.ArgumentParser, dict[str, ModuleType | _Broken | None]]:
+    """The ``evcharge`` parser; only the subcommands in ``commands`` (default: all) are imported and configured, the
+    others are listed by name (importing every stack costs a second at each start)."""
+    wanted = None if commands is None else set(commands)
     parser = _Parser(
         prog="evcharge",
         description="evcharge: the protocol stacks inside an EV charger, and a simulated charging session.",
@@ -239,6 +251,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, ModuleType | _Bro
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules: dict[str, ModuleType | _Broken | None] = {}
     for name, module_name, help_text in COMMANDS:
+        if wanted is not None and name not in wanted:
+            built = _exists(module_name)
+            sub.add_parser(name, help=help_text if built else f"{help_text} [not built yet]", description=help_text)
+            continue
         module = _load(module_name)
         modules[name] = module
         sp = sub.add_parser(name, help=help_text if module else f"{help_text} [not built yet]", description=help_text)
@@ -257,7 +273,10 @@ def _describe_os_error(exc: OSError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``evcharge`` with ``argv`` (default: the process's arguments); return the exit status."""
-    parser, modules = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    names = {name for name, _, _ in COMMANDS}
+    requested = next((a for a in argv if not a.startswith("-")), None)
+    parser, modules = build_parser([requested] if requested in names else [])
     args, extra = parser.parse_known_args(argv)
     if args.command is None:
         parser.print_help()
