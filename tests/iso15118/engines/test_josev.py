@@ -273,3 +273,173 @@ def test_josev_evcc_against_our_secc(
         if m["dir"] == "send":
             body = next(iter(m["message"]["V2G_Message"]["Body"].values()))
             assert body["ResponseCode"].startswith("OK"), m
+
+
+# -- Plug & Charge over TLS ---------------------------------------------------------------------------------
+
+#: a -2 eMAID (15 characters, no separators) as the contract certificate's CN, so both stacks carry it as is
+PNC_EMAID = "DEABCC123456789"
+_JOSEV_NAMES = {
+    "contract": "contractLeaf", "mo_sub2": "moSubCA2", "mo_sub1": "moSubCA1", "mo_root": "moRootCA",
+    "secc": "seccLeaf", "cpo_sub2": "cpoSubCA2", "cpo_sub1": "cpoSubCA1", "v2g_root": "v2gRootCA",
+    "cps": "cpsLeaf", "cps_sub2": "cpsSubCA2", "cps_sub1": "cpsSubCA1", "oem_prov": "oemLeaf",
+    "oem_sub2": "oemSubCA2", "oem_sub1": "oemSubCA1", "oem_root": "oemRootCA",
+}  # fmt: skip
+
+
+def _pki_pair(tmp_path: Path) -> tuple[Path, Path]:
+    """One test PKI in our layout and the same certificates and keys in Josev's (PKI_PATH/iso15118_2/...)."""
+    from evcharge.iso15118.security.pki import PkiOptions, write_pki
+
+    ours, theirs = tmp_path / "pki", tmp_path / "josev-pki"
+    write_pki(ours, PkiOptions(emaid=PNC_EMAID, trees=("iso2",)))
+    src, certs, keys = ours / "iso2", theirs / "iso15118_2" / "certs", theirs / "iso15118_2" / "private_keys"
+    certs.mkdir(parents=True)
+    keys.mkdir(parents=True)
+    for name, josev_name in _JOSEV_NAMES.items():
+        for ext in ("der", "pem"):
+            shutil.copy(src / f"{name}.{ext}", certs / f"{josev_name}Cert.{ext}")
+        shutil.copy(src / f"{name}.key.pem", keys / f"{josev_name}.key")
+    shutil.copy(src / "secc_chain.pem", certs / "cpoCertChain.pem")
+    shutil.copy(src / "oem_prov_chain.pem", certs / "oemCertChain.pem")
+    for name in ("seccLeaf", "oemLeaf", "contractLeaf", "cpsLeaf", "moSubCA2Leaf"):
+        (keys / f"{name}Password.txt").write_text("")  # our keys are not encrypted
+    return ours, theirs
+
+
+@pytest.mark.skipif(not ALL, reason="EVCHARGE_JOSEV_ALL=1")
+def test_pnc_our_evcc_against_josev_secc(josev: Path, link: dict[str, str], tmp_path: Path) -> None:
+    """TLS, CertificateInstallation answered by Josev (its signature checked by our car against the V2G root),
+    PaymentDetails, AuthorizationReq signed by our car and checked by Josev."""
+    ours, theirs = _pki_pair(tmp_path)
+    env = dict(
+        os.environ, NETWORK_INTERFACE="eth0", AUTH_MODES="PNC,EIM", PROTOCOLS="ISO_15118_2", PKI_PATH=str(theirs) + "/"
+    )
+    log = tmp_path / "josev-secc.log"
+    cmd = ["ip", "netns", "exec", link["secc"], str(josev / "bin" / "python"), "-m", "iso15118.secc.main"]
+    with _background(cmd, log, env=env, cwd=tmp_path) as secc:
+        _wait_for(log, b"UDP server started", secc, 120)
+        car_json = tmp_path / "car.json"
+        car = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                link["evcc"],
+                sys.executable,
+                "-m",
+                "evcharge",
+                "v2g",
+                "evcc",
+                "--iface",
+                "eth0",
+                "--protocol",
+                "iso2",
+                "--tls",
+                "--pki",
+                str(ours),
+                "--payment",
+                "pnc",
+                "--loops",
+                "3",
+                "--timeout-scale",
+                "20",
+                "--timeout",
+                "240",
+                "--json",
+                str(car_json),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO,
+        )
+    assert car.returncode == 0, car.stderr + log.read_bytes()[-3000:].decode(errors="replace")
+    names = [m["name"] for m in json.loads(car_json.read_text())["messages"]]
+    assert names[6:12] == [
+        "CertificateInstallationReq",
+        "CertificateInstallationRes",
+        "PaymentDetailsReq",
+        "PaymentDetailsRes",
+        "AuthorizationReq",
+        "AuthorizationRes",
+    ]
+
+
+@pytest.mark.skipif(not ALL, reason="EVCHARGE_JOSEV_ALL=1")
+def test_pnc_josev_evcc_against_our_secc(josev: Path, link: dict[str, str], tmp_path: Path) -> None:
+    """TLS (Josev checks our SECC chain), CertificateInstallation from our LocalTestProvider (Josev checks its
+    signature and decrypts the key), Josev's contract chain and signed AuthorizationReq checked by our SECC."""
+    ours, theirs = _pki_pair(tmp_path)
+    config = tmp_path / "evcc.json"
+    config.write_text(
+        json.dumps(
+            {
+                "supportedProtocols": ["ISO_15118_2"],
+                "supportedEnergyServices": ["DC"],
+                "energyTransferMode": "DC_extended",
+                "isCertInstallNeeded": True,
+                "useTls": True,
+                "chargeLoopCycle": 5,
+            }
+        )
+    )
+    secc_json = tmp_path / "charger.json"
+    charger = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            link["secc"],
+            sys.executable,
+            "-m",
+            "evcharge",
+            "v2g",
+            "secc",
+            "--iface",
+            "eth0",
+            "--protocols",
+            "iso2",
+            "--tls",
+            "--pki",
+            str(ours),
+            "--payment",
+            "pnc",
+            "--timeout",
+            "240",
+            "--json",
+            str(secc_json),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert charger.stderr is not None
+        assert "listening" in charger.stderr.readline()
+        env = dict(os.environ, NETWORK_INTERFACE="eth0", EVCC_CONFIG_PATH=str(config), PKI_PATH=str(theirs) + "/")
+        log = tmp_path / "josev-evcc.log"
+        with _background(
+            ["ip", "netns", "exec", link["evcc"], str(josev / "bin" / "python"), "-m", "iso15118.evcc.main"],
+            log,
+            env=env,
+            cwd=tmp_path,
+        ) as car:
+            rc = charger.wait(timeout=280)
+            car.wait(timeout=30)
+        assert rc == 0, charger.stderr.read() + log.read_bytes()[-3000:].decode(errors="replace")
+    finally:
+        if charger.poll() is None:
+            charger.kill()
+            charger.wait()
+    (session,) = json.loads(secc_json.read_text())
+    assert session["normal"]
+    names = [m["name"] for m in session["messages"]]
+    assert names[6:12] == [
+        "CertificateInstallationReq",
+        "CertificateInstallationRes",
+        "PaymentDetailsReq",
+        "PaymentDetailsRes",
+        "AuthorizationReq",
+        "AuthorizationRes",
+    ]

@@ -222,7 +222,12 @@ async def _evcc_main(args: argparse.Namespace) -> int:
 
         client_tls = evcc_tls(Path(args.pki))
         if args.payment == "pnc":
-            pnc = {"payment": ev.Payment.PNC, "provisioning": Provisioning.from_pki(args.pki)}
+            roots = Path(args.pki) / "iso2" / "v2g_roots.pem"
+            pnc = {
+                "payment": ev.Payment.PNC,
+                "provisioning": Provisioning.from_pki(args.pki),
+                "v2g_roots": roots.read_bytes(),  # the car checks the certificate response's signer
+            }
     config = EvccConfig(
         energy_mode=mode, trace=True, timeouts=timeouts, pre_charge_max_requests=args.precharge_requests or None, **pnc
     )
