@@ -143,3 +143,40 @@ def test_secc_and_evcc_commands_on_a_veth_pair(link: dict[str, str], tmp_path: P
     car = json.loads(evcc_json.read_text())
     assert car["normal"] and car["messages"][-1]["name"] == "SessionStopRes"
     assert json.loads(secc_json.read_text())[0]["normal"]
+
+
+def test_pause_and_resume_across_two_connections(tmp_path: Path) -> None:
+    """The charger serves two sessions; the car pauses the first and resumes it with the old SessionID."""
+    secc_json = tmp_path / "secc.json"
+    secc = subprocess.Popen(
+        [*CMD, "v2g", "secc", "--iface", "lo", "--sessions", "2", "--timeout", "60", "--json", str(secc_json)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert secc.stderr is not None
+        assert "listening" in secc.stderr.readline()
+        cars = []
+        for extra in (["--pause"], None):
+            out = tmp_path / f"car{len(cars)}.json"
+            if extra is None:
+                extra = ["--resume", cars[0]["session_id"]]
+            run = subprocess.run(
+                [*CMD, "v2g", "evcc", "--iface", "lo", "--loops", "2", "--json", str(out), *extra],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert run.returncode == 0, run.stderr
+            cars.append(json.loads(out.read_text()))
+        assert secc.wait(timeout=30) == 0
+    finally:
+        if secc.poll() is None:
+            secc.kill()
+            secc.wait()
+    assert cars[0]["paused"] and cars[0]["session_id"]
+    setup = cars[1]["messages"][1]
+    assert setup["name"] == "SessionSetupRes"
+    assert setup["message"]["V2G_Message"]["Body"]["SessionSetupRes"]["ResponseCode"] == "OK_OldSessionJoined"
+    assert setup["message"]["V2G_Message"]["Header"]["SessionID"].lower() == cars[0]["session_id"]
+    assert [s["normal"] for s in json.loads(secc_json.read_text())] == [True, True]

@@ -246,7 +246,8 @@ async def _evcc_main(args: argparse.Namespace) -> int:
     engines = {app: (lambda ho: Evcc(ho, config))}
 
     def make_session(info: Any) -> EvccSession:
-        return EvccSession(session_config, engines, now=info.now, tls=info.tls)
+        resume = bytes.fromhex(args.resume) if args.resume else None
+        return EvccSession(session_config, engines, now=info.now, tls=info.tls, resume_session_id=resume)
 
     if client_tls is not None:
         conn = await connect_evcc(
@@ -274,9 +275,13 @@ async def _evcc_main(args: argparse.Namespace) -> int:
             "protocol": args.protocol,
             "normal": bool(end and end.normal),
             "reason": end.reason if end else closed,
+            "paused": bool(end and end.paused),
+            "session_id": end.session_id.hex() if end and end.session_id else None,
             "messages": _trace_json(engine, engine.protocol) if engine is not None else [],
         },
     )
+    if end is not None and end.paused and end.session_id:
+        print(f"evcharge v2g evcc: paused; resume with --resume {end.session_id.hex()}", file=sys.stderr)
     if end is None or not end.normal:
         print(
             f"evcharge v2g evcc: the session did not end normally: {end.reason if end else 'closed'}", file=sys.stderr
