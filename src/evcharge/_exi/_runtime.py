@@ -92,8 +92,12 @@ class BitWriter:
     def write_string_chars(self, value: str) -> None:
         """The characters of a string, each as an Unsigned Integer code point (no length)."""
         ch: cython.Py_UCS4
+        cp: cython.ulonglong
         for ch in value:
-            self.write_uint(ord(ch))
+            cp = ord(ch)
+            if 0xD800 <= cp <= 0xDFFF:
+                raise ExiEncodeError(f"lone surrogate U+{cp:04X} in a string")
+            self.write_uint(cp)
 
     def getvalue(self) -> bytes:
         """The bytes written so far, the last one padded with zero bits."""
@@ -174,8 +178,15 @@ class BitReader:
                 return self._read_big_uint(result, octet, count)
             result |= (octet & 0x7F) << shift
             if not (octet & 0x80):
+                if octet == 0 and count > 1:
+                    self._overlong()
                 return result
             shift += 7
+
+    @cython.ccall
+    def _overlong(self) -> None:
+        # 0x80 0x00 for 0: a longer form than the minimal one every encoder writes; it would not re-encode
+        raise ExiDecodeError("unsigned integer in a non-minimal form (a trailing zero octet)", bit_offset=self._pos)
 
     def _read_big_uint(self, low: int, octet: int, count: int) -> int:
         value = int(low)
@@ -183,6 +194,8 @@ class BitReader:
         while True:
             value |= (octet & 0x7F) << shift
             if not (octet & 0x80):
+                if octet == 0:
+                    self._overlong()
                 return value
             if count >= _MAX_UINT_OCTETS:
                 raise ExiDecodeError(f"unsigned integer longer than {_MAX_UINT_OCTETS} octets", bit_offset=self._pos)
@@ -238,7 +251,8 @@ P_EE = cython.declare(cython.int, 0)
 P_SE = cython.declare(cython.int, 1)
 P_AT = cython.declare(cython.int, 2)
 P_CH = cython.declare(cython.int, 3)
-P_UNSUPPORTED = cython.declare(cython.int, 4)  # wildcards, untyped character data of mixed content: decoded as an error
+P_UNSUPPORTED = cython.declare(cython.int, 4)  # wildcards: decoded as an error
+P_MIXED = cython.declare(cython.int, 5)  # a chunk of text in mixed content (CH [untyped value]): a string
 
 # Datatype kinds
 D_BOOL = cython.declare(cython.int, 0)
@@ -427,12 +441,19 @@ class Grammar:
             hi = self.dt_maxlen[dt]
             if hi is not None and n > hi:
                 raise ExiDecodeError(f"string of {n} characters exceeds maxLength {hi}", bit_offset=r._pos)
+            lo = self.dt_minlen[dt]
+            if lo is not None and n < lo:
+                raise ExiDecodeError(f"string of {n} characters is shorter than minLength {lo}", bit_offset=r._pos)
             if n * 8 > r._end - r._pos:
                 raise ExiDecodeError(f"string of {n} characters is longer than the input left", bit_offset=r._pos)
             return r.read_string_chars(n)
         if kind == D_BINARY:
             hi = self.dt_maxlen[dt]
-            return r.read_binary(hi if hi is not None else (r._end - r._pos) >> 3)
+            b = r.read_binary(hi if hi is not None else (r._end - r._pos) >> 3)
+            lo = self.dt_minlen[dt]
+            if lo is not None and len(b) < lo:
+                raise ExiDecodeError(f"{len(b)} bytes, fewer than minLength {lo}", bit_offset=r._pos)
+            return b
         if kind == D_ENUM:
             members = self.dt_enum[dt]
             i: cython.Py_ssize_t = r.read_bits(self.dt_nbits[dt])
@@ -517,6 +538,8 @@ class Grammar:
         if not simple:
             obj = _new(self.ty_class[t])
         early_end: cython.bint = False
+        seen_child: cython.bint = False
+        last_se: cython.int = -1
         slot = -1
         try:
             while True:
@@ -528,8 +551,25 @@ class Grammar:
                         break
                     slot = self.pr_slot[p]
                     if kind == P_SE:
+                        if slot < last_se:
+                            # a repeated choice (xmldsig KeyInfo, X509Data) in an order the typed object,
+                            # one list per element name, cannot keep: refused rather than reordered
+                            raise ExiDecodeError(
+                                f"{self.ty_xsd[t][slot]} after {self.ty_xsd[t][last_se]}: this element order "
+                                "is not supported by this codec",
+                                bit_offset=r._pos,
+                            )
+                        last_se = slot
                         v = self._decode_type(r, self.pr_arg[p], depth + 1)
+                        seen_child = True
                     elif kind == P_AT or kind == P_CH:
+                        v = self._read_value(r, self.pr_arg[p])
+                    elif kind == P_MIXED:
+                        if seen_child:
+                            raise ExiDecodeError(
+                                "text after a child element in mixed content is not supported by this codec",
+                                bit_offset=r._pos,
+                            )
                         v = self._read_value(r, self.pr_arg[p])
                     else:
                         raise ExiDecodeError(
@@ -557,6 +597,14 @@ class Grammar:
                     if code != self.st_ee2[s]:
                         raise ExiDecodeError(
                             f"second-level event {code} (a schema deviation) is not supported", bit_offset=r._pos
+                        )
+                    # a second-level EE is how EXIficient writes an empty string or binary value (an element
+                    # with no text); anywhere else it ends an element before its schema allows
+                    if self.ty_value_slot[t] < 0 or (simple and value is not None) or (
+                        not simple and self._load(obj, t, base, self.ty_value_slot[t]) is not None
+                    ):
+                        raise ExiDecodeError(
+                            "the element ends before its content is complete (a schema deviation)", bit_offset=r._pos
                         )
                     early_end = True
                     break
@@ -603,6 +651,9 @@ class Grammar:
             return None
         if slot == self.ty_value_slot[t]:
             kind: cython.int = self.dt_kind[self.ty_dt[t]]
+            lo = self.dt_minlen[self.ty_dt[t]]
+            if (kind == D_STRING or kind == D_BINARY) and lo is not None and lo > 0:
+                raise ExiDecodeError(f"empty value, shorter than minLength {lo}", bit_offset=r._pos)
             if kind == D_STRING:
                 return ""
             if kind == D_BINARY:
@@ -618,8 +669,12 @@ class Grammar:
             raise ExiDecodeError(f"EXI header must be 0x80, got 0x{data[0]:02x}", bit_offset=0)
         r._pos = 8
         code: cython.int = r.read_bits(self.doc_width)
-        if code >= len(self.doc_types) or self.doc_types[code] < 0:
-            raise ExiDecodeError(f"document event code {code} is not a supported global element", bit_offset=8)
+        if code >= len(self.doc_types):
+            raise ExiDecodeError(f"document event code {code} does not exist", bit_offset=8)
+        if self.doc_types[code] < 0:
+            raise ExiDecodeError(
+                f"the document's root element {self.doc_names[code]} is not a message of this schema", bit_offset=8
+            )
         try:
             obj = self._decode_type(r, self.doc_types[code], 0)
         except ExiDecodeError as exc:
@@ -758,6 +813,23 @@ class Grammar:
         s = self.pr_next[p]
         p = self.enc[self.st_e0[s] + self.ty_nslots[t]]
         self._emit(w, s, p)
+
+    # -- the element-level API (the codec's relaxed fragment grammar runs on it) ---------------
+    def read_value(self, r: BitReader, dt: cython.int) -> object:
+        """Read one value of datatype ``dt``."""
+        return self._read_value(r, dt)
+
+    def write_value(self, w: BitWriter, dt: cython.int, v: object) -> None:
+        """Write one value of datatype ``dt``."""
+        self._write_value(w, dt, v)
+
+    def decode_content(self, r: BitReader, t: cython.int) -> object:
+        """Decode the content of one element of type ``t`` (after its SE event), up to its EE."""
+        return self._decode_type(r, t, 0)
+
+    def encode_content(self, w: BitWriter, t: cython.int, obj: object) -> None:
+        """Encode ``obj`` as the content of one element of type ``t`` (after its SE event), EE included."""
+        self._encode_type(w, t, obj)
 
     def set_message_encoder(self, root_of: dict, fallback: object) -> None:
         """Let :meth:`encode_message` find a message's root element by its class."""

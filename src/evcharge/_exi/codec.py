@@ -20,6 +20,11 @@ from evcharge._exi.errors import ExiDecodeError, ExiEncodeError
 from evcharge.errors import require
 
 _D_BOOL, _D_UINT, _D_INT, _D_NBIT, _D_STRING, _D_BINARY, _D_ENUM = range(7)
+
+
+def _bits_for(n: int) -> int:
+    """Bits of an n-valued code: ceil(log2(n)), 0 for n <= 1."""
+    return 0 if n <= 1 else (n - 1).bit_length()
 _T_COMPLEX, _T_SIMPLE = range(2)
 
 
@@ -51,8 +56,14 @@ class SchemaCodec:
         self.module = module
         self.namespace = namespace
         tables = module.TABLES
-        self._grammar = (backend or runtime).Grammar(tables)
         self._types = [_TypeView(i, row) for i, row in enumerate(tables["types"])]
+        self._messages = self._message_roots(tables, tuple(d[0] for d in module._DOC))
+        # the document grammar of encode/decode knows the message roots only: a KeyName or a Body member
+        # as document root is not a message (fragments have their own API)
+        doc_tables = dict(tables)
+        doc_tables["doc_types"] = tuple(t if i in self._messages else -1 for i, t in enumerate(tables["doc_types"]))
+        self._rt = backend or runtime
+        self._grammar = self._rt.Grammar(doc_tables)
         self._dts = tables["datatypes"]
         self._by_class: dict[type, int] = {}
         for tv in self._types:
@@ -65,9 +76,12 @@ class SchemaCodec:
         self._frag_types: tuple[int, ...] = tables["frag_types"]
         self._frag_ns: tuple[str, ...] = tuple(f[0] for f in module._FRAGMENT)
         self._doc_index = {name: i for i, name in enumerate(self._doc_names)}
-        self._root_of: dict[int, int] = {}
+        self._root_of: dict[int, int] = {}  # message roots by type (-1: several)
+        self._root_any: dict[int, int] = {}  # every global element by type, for the dict and XML views
         for i, t in enumerate(self._doc_types):
             if t >= 0:
+                self._root_any[t] = -1 if t in self._root_any else i
+            if t >= 0 and i in self._messages:
                 self._root_of[t] = -1 if t in self._root_of else i
         roots = {cls: self._root_of[tid] for cls, tid in self._by_class.items() if self._root_of.get(tid, -1) >= 0}
         self._grammar.set_message_encoder(roots, self._encode)
@@ -77,7 +91,6 @@ class SchemaCodec:
         self._frag_attrs: tuple[tuple[str, str, int], ...] = tuple(getattr(module, "FRAGMENT_ATTRIBUTES", ()))
         self._frag_width: int = tables["frag_width"]
         self._doc_width: int = tables["doc_width"]
-        self._pure: Any = None  # the pure-Python grammar, for the relaxed fragment grammar
         self._frag_of: dict[int, int] = {}
         for i, t in enumerate(self._frag_types):
             if t >= 0:
@@ -86,23 +99,41 @@ class SchemaCodec:
             for t in cands:
                 self._frag_of.setdefault(t, i)
 
+    def _message_roots(self, tables: dict[str, Any], doc_ns: tuple[str, ...]) -> frozenset[int]:
+        """The document roots that are messages of this schema.
+
+        DIN and ISO-2: ``V2G_Message``.  ISO 15118-20: the global elements of the schema's namespace
+        that carry a ``Header``.  A schema without either (SupportedAppProtocol, xmldsig): the global
+        elements of its namespace.
+        """
+        names, types = tables["doc_names"], tables["doc_types"]
+        if "V2G_Message" in names:
+            return frozenset(i for i, n in enumerate(names) if n == "V2G_Message" and types[i] >= 0)
+        own = [i for i, t in enumerate(types) if t >= 0 and doc_ns[i] == self.namespace]
+        with_header = [i for i in own if "Header" in self._types[types[i]].xsd]
+        return frozenset(with_header or own)
+
     # -- EXI ---------------------------------------------------------------------------------
     def root_elements(self) -> tuple[str, ...]:
-        """Names of the global elements that can be the root of a document."""
-        return tuple(n for n, t in zip(self._doc_names, self._doc_types, strict=True) if t >= 0)
+        """Names of the message roots: the global elements that ``decode`` accepts as a document root."""
+        return tuple(n for i, n in enumerate(self._doc_names) if i in self._messages)
 
-    def _root_index(self, message: object, element: str | None) -> int:
+    def _root_index(self, message: object, element: str | None, *, messages_only: bool = True) -> int:
         tid = self._by_class.get(type(message))
         if tid is None:
             raise ExiEncodeError(f"{type(message).__name__} is not a message class of {self.namespace}")
         if element is not None:
             i = self._doc_index.get(element, -1)
             if i >= 0 and self._doc_types[i] == tid:
+                if messages_only and i not in self._messages:
+                    raise ExiEncodeError(f"{element} is not a message of {self.namespace} "
+                                         "(encode_fragment encodes the other elements)")
                 return i
             raise ExiEncodeError(f"{element} is not a global element of type {type(message).__name__}")
-        found = self._root_of.get(tid)
+        found = (self._root_of if messages_only else self._root_any).get(tid)
         if found is None:
-            raise ExiEncodeError(f"{type(message).__name__} is not the type of a global element")
+            raise ExiEncodeError(f"{type(message).__name__} is not a message of {self.namespace} "
+                                 "(encode_fragment encodes the other elements)")
         i = found
         if i < 0:
             raise ExiEncodeError(f"several global elements have type {type(message).__name__}: name one")
@@ -129,7 +160,7 @@ class SchemaCodec:
     def decode_with_name(self, data: bytes) -> tuple[str, Any]:
         """Decode, and also return the root element's name."""
         obj = self.decode(data)
-        code = runtime.BitReader(bytes(data), 8).read_bits(self._doc_width)
+        code = self._rt.BitReader(bytes(data), 8).read_bits(self._doc_width)
         return self._doc_names[code], obj
 
     def encode_fragment(self, element: object, name: str | None = None) -> bytes:
@@ -163,24 +194,13 @@ class SchemaCodec:
     # ElementFragment_0: AT(A_0..A_n-1) AT(*) SE(F_0..F_m-1) SE(*) EE CH[untyped], then the escape
     # ElementFragment_2: SE(F_0..F_m-1) SE(*) EE CH[untyped], then the escape
     # (strict = false adds second-level productions to both, hence the escape in the widths).
-    # Only signature digests use it (ISO-2 eMAID), so it runs on the pure-Python runtime.
-    def _pure_grammar(self) -> Any:
-        if self._pure is None:
-            from evcharge._exi import _runtime
-
-            self._pure = _runtime.Grammar(self.module.TABLES)
-        return self._pure
-
+    # Only signature digests use it (ISO-2 eMAID); it runs on the grammar's public element-level API.
     def _relaxed_widths(self) -> tuple[int, int, int, int]:
-        from evcharge._exi.codegen.grammar import bits_for
-
         n, m = len(self._frag_attrs), len(self._frag_names)
-        return n, m, bits_for(n + m + 5), bits_for(m + 4)
+        return n, m, _bits_for(n + m + 5), _bits_for(m + 4)
 
     def _encode_relaxed(self, index: int, tid: int, element: object) -> bytes:
-        from evcharge._exi import _runtime
-
-        w = _runtime.BitWriter()
+        w = self._rt.BitWriter()
         w.write_bits(0x80, 8)
         w.write_bits(index, self._frag_width)
         try:
@@ -193,7 +213,7 @@ class SchemaCodec:
 
     def _relaxed_content(self, w: Any, tid: int, obj: object) -> None:
         n, m, w0, w2 = self._relaxed_widths()
-        pure = self._pure_grammar()
+        g = self._grammar
         tv = self._types[tid]
         first = True  # in ElementFragment_0
         text: str | None = None
@@ -212,7 +232,7 @@ class SchemaCodec:
                     ai, dt = attr_index[(tv.ns[i], tv.xsd[i])]
                     w.write_bits(ai, w0)
                     if dt >= 0:
-                        pure._write_value(w, dt, v)
+                        g.write_value(w, dt, v)
                     else:
                         lexical = self._lexical(tv.dts[i], v)
                         w.write_uint(len(lexical) + 2)
@@ -226,7 +246,7 @@ class SchemaCodec:
                         first = False
                         child = self._frag_types[j]
                         if child >= 0:
-                            pure._encode_type(w, child, item)
+                            g.encode_content(w, child, item)
                         else:
                             self._relaxed_content(w, tv.children[i], item)
         if text:
@@ -237,12 +257,10 @@ class SchemaCodec:
         w.write_bits(n + m + 2 if first else m + 1, w0 if first else w2)
 
     def _decode_fragment_relaxed(self, data: bytes) -> list[tuple[str, Any]]:
-        from evcharge._exi import _runtime
-
         if not data or data[0] != 0x80:
             raise ExiDecodeError("EXI header must be 0x80", bit_offset=0)
-        r = _runtime.BitReader(data, 8)
-        pure = self._pure_grammar()
+        r = self._rt.BitReader(data, 8)
+        g = self._grammar
         out: list[tuple[str, Any]] = []
         nf = len(self._frag_names)
         while True:
@@ -259,7 +277,7 @@ class SchemaCodec:
                 if code in self._frag_relaxed:
                     out.append((name, self._decode_relaxed(r, code)))
                 elif self._frag_types[code] >= 0:
-                    out.append((name, pure._decode_type(r, self._frag_types[code], 0)))
+                    out.append((name, g.decode_content(r, self._frag_types[code])))
                 else:
                     raise ExiDecodeError(f"fragment element {name} is not supported", bit_offset=r.bit_offset)
             except ExiDecodeError as exc:
@@ -271,7 +289,7 @@ class SchemaCodec:
     def _decode_relaxed(self, r: Any, index: int) -> Any:
         """Read a relaxed element's attributes and text, then build it as the candidate type they fit."""
         n, m, w0, w2 = self._relaxed_widths()
-        pure = self._pure_grammar()
+        g = self._grammar
         attrs: dict[tuple[str, str], Any] = {}
         text = ""
         first = True
@@ -280,7 +298,7 @@ class SchemaCodec:
             if first and code < n:
                 ns, local, dt = self._frag_attrs[code]
                 if dt >= 0:
-                    attrs[(ns, local)] = pure._read_value(r, dt)
+                    attrs[(ns, local)] = g.read_value(r, dt)
                 else:
                     length = r.read_uint()
                     if length < 2 or (length - 2) * 8 > r.bits_left:
@@ -319,14 +337,14 @@ class SchemaCodec:
                     continue
                 assert tv.cls is not None
                 return tv.cls(**kw)
-            except ValueError:
+            except ExiEncodeError:
                 continue
         raise ExiDecodeError("relaxed fragment element fits none of its declarations", bit_offset=r.bit_offset)
 
     # -- dict (JSON) form --------------------------------------------------------------------
     def to_dict(self, message: object, element: str | None = None) -> dict[str, Any]:
         """The JSON form of a root message: ``{"V2G_Message": {...}}``."""
-        i = self._root_index(message, element)
+        i = self._root_index(message, element, messages_only=False)
         return {self._doc_names[i]: self._obj_to_dict(self._doc_types[i], message)}
 
     def fragment_to_dict(self, element: object) -> dict[str, Any]:
@@ -340,14 +358,19 @@ class SchemaCodec:
         if tv.kind == _T_SIMPLE:
             return self._value_to_json(tv.dt, obj)
         out: dict[str, Any] = {}
+        mixed = "mixed" in tv.kinds
         for i, name in enumerate(tv.names):
             v = getattr(obj, name)
             if v is None:
                 continue
             if tv.kinds[i] == "element":
                 child = tv.children[i]
-                out[tv.xsd[i]] = [self._obj_to_dict(child, x) for x in v] if tv.islist[i] else \
-                    self._obj_to_dict(child, v)
+                if tv.islist[i]:
+                    out[tv.xsd[i]] = [self._obj_to_dict(child, x) for x in v]
+                elif mixed:  # EXIficient's JSON form (JAXB's mixed content): every child element is a list
+                    out[tv.xsd[i]] = [self._obj_to_dict(child, v)]
+                else:
+                    out[tv.xsd[i]] = self._obj_to_dict(child, v)
             else:
                 dt = tv.dts[i]
                 out[tv.xsd[i]] = [self._value_to_json(dt, x) for x in v] if tv.islist[i] else \
@@ -365,18 +388,20 @@ class SchemaCodec:
     def from_dict(self, data: Mapping[str, Any]) -> Any:
         """Build the message object from its JSON form (``{"V2G_Message": {...}}``)."""
         if not isinstance(data, Mapping) or len(data) != 1:
-            raise ValueError("expected a mapping with exactly one root element name as key")
+            raise ExiEncodeError("expected a mapping with exactly one root element name as key")
         ((name, body),) = data.items()
         for n, t in zip(self._doc_names, self._doc_types, strict=True):
             if n == name and t >= 0:
                 return self._obj_from_dict(t, body, name)
-        raise ValueError(f"{name!r} is not a root element of {self.namespace}")
+        raise ExiEncodeError(f"{name!r} is not a root element of {self.namespace}")
 
     def fragment_from_dict(self, data: Mapping[str, Any]) -> Any:
         """Build a fragment element (``{"AuthorizationReq": {...}}``) from its JSON form.
 
         For an element declared with several types (relaxed fragment grammar), the first type the
         data fits is used: a complex type for an object, a simple type for a plain value."""
+        if not isinstance(data, Mapping) or len(data) != 1:
+            raise ExiEncodeError("expected a mapping with exactly one element name as key")
         ((name, body),) = data.items()
         for i, (n, t) in enumerate(zip(self._frag_names, self._frag_types, strict=True)):
             if n != name:
@@ -388,20 +413,21 @@ class SchemaCodec:
                     continue
                 try:
                     return self._obj_from_dict(cand, body, name)
-                except ValueError:
+                except ExiEncodeError:
                     continue
-        raise ValueError(f"{name!r} is not an element of {self.namespace}")
+        raise ExiEncodeError(f"{name!r} is not an element of {self.namespace}")
 
     def _obj_from_dict(self, tid: int, data: Any, path: str) -> Any:
         tv = self._types[tid]
         if tv.kind == _T_SIMPLE:
             return self._value_from_json(tv.dt, data, path)
         if not isinstance(data, Mapping):
-            raise ValueError(f"{path}: expected an object, got {type(data).__name__}")
+            raise ExiEncodeError(f"{path}: expected an object, got {type(data).__name__}")
         index = {x: i for i, x in enumerate(tv.xsd)}
+        mixed = "mixed" in tv.kinds
         unknown = [k for k in data if k not in index]
         if unknown:
-            raise ValueError(f"{path}: unknown field(s) {unknown}; expected some of {list(tv.xsd)}")
+            raise ExiEncodeError(f"{path}: unknown field(s) {unknown}; expected some of {list(tv.xsd)}")
         kwargs: dict[str, Any] = {}
         for key, v in data.items():
             i = index[key]
@@ -412,11 +438,16 @@ class SchemaCodec:
             if tv.islist[i]:
                 items = v if isinstance(v, list) else [v]
                 kwargs[tv.names[i]] = [conv(ref, x, sub) for x in items]
+            elif isinstance(v, list) and mixed:
+                # EXIficient writes the children of mixed content as lists, one item each here
+                if len(v) != 1:
+                    raise ExiEncodeError(f"{sub}: {len(v)} items, the schema allows one")
+                kwargs[tv.names[i]] = conv(ref, v[0], sub)
             else:
                 kwargs[tv.names[i]] = conv(ref, v, sub)
         missing = [tv.xsd[i] for i, n in enumerate(tv.names) if tv.required[i] and n not in kwargs]
         if missing:
-            raise ValueError(f"{path}: required field(s) missing: {missing}")
+            raise ExiEncodeError(f"{path}: required field(s) missing: {missing}")
         assert tv.cls is not None
         return tv.cls(**kwargs)
 
@@ -432,20 +463,22 @@ class SchemaCodec:
                 for m in members:
                     if m.value == v:
                         return m
-                raise ValueError(f"{v!r} is not one of {[m.value for m in members]}")
+                raise ExiEncodeError(f"{v!r} is not one of {[m.value for m in members]}")
             if kind == _D_BOOL:
                 if not isinstance(v, bool):
-                    raise ValueError(f"expected a boolean, got {v!r}")
+                    raise ExiEncodeError(f"expected a boolean, got {v!r}")
                 return v
             if kind in (_D_UINT, _D_INT, _D_NBIT):
                 if isinstance(v, bool) or not isinstance(v, int):
-                    raise ValueError(f"expected an integer, got {v!r}")
+                    raise ExiEncodeError(f"expected an integer, got {v!r}")
                 return v
             if not isinstance(v, str):
-                raise ValueError(f"expected a string, got {v!r}")
+                raise ExiEncodeError(f"expected a string, got {v!r}")
             return v
+        except ExiEncodeError as exc:
+            raise ExiEncodeError(f"{path}: {exc}") from None
         except (binascii.Error, ValueError, TypeError) as exc:
-            raise ValueError(f"{path}: {exc}") from None
+            raise ExiEncodeError(f"{path}: {exc}") from None
 
     # -- XML ---------------------------------------------------------------------------------
     def to_xml(self, message: object, element: str | None = None) -> bytes:
@@ -453,7 +486,7 @@ class SchemaCodec:
         require("lxml", "iso15118", feature="XML output")
         from lxml import etree
 
-        i = self._root_index(message, element)
+        i = self._root_index(message, element, messages_only=False)
         root = self._obj_to_xml(etree, self._doc_types[i], message, self._doc_ns[i], self._doc_names[i], None)
         return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
@@ -473,6 +506,8 @@ class SchemaCodec:
                 el.set(f"{{{tv.ns[i]}}}{tv.xsd[i]}" if tv.ns[i] else tv.xsd[i], self._lexical(tv.dts[i], v))
             elif kind == "value":
                 el.text = self._lexical(tv.dts[i], v)
+            elif kind == "mixed":
+                el.text = "".join(v)
             else:
                 for item in (v if tv.islist[i] else [v]):
                     self._obj_to_xml(etree, tv.children[i], item, tv.ns[i], tv.xsd[i], el)
@@ -499,7 +534,7 @@ class SchemaCodec:
         for n, ns, t in zip(self._doc_names, self._doc_ns, self._doc_types, strict=True):
             if n == q.localname and ns == (q.namespace or "") and t >= 0:
                 return self._obj_from_xml(etree, t, el, n)
-        raise ValueError(f"{el.tag} is not a root element of {self.namespace}")
+        raise ExiEncodeError(f"{el.tag} is not a root element of {self.namespace}")
 
     def _obj_from_xml(self, etree: Any, tid: int, el: Any, path: str) -> Any:
         tv = self._types[tid]
@@ -511,18 +546,20 @@ class SchemaCodec:
             q = etree.QName(key)
             i = next((j for j in range(len(tv.names)) if tv.kinds[j] == "attribute" and tv.xsd[j] == q.localname), -1)
             if i < 0:
-                raise ValueError(f"{path}: unexpected attribute {key}")
+                raise ExiEncodeError(f"{path}: unexpected attribute {key}")
             kwargs[tv.names[i]] = self._parse_lexical(tv.dts[i], text, f"{path}@{q.localname}")
         for i in range(len(tv.names)):
             if tv.kinds[i] == "value":
                 kwargs[tv.names[i]] = self._parse_lexical(tv.dts[i], el.text or "", path)
+            elif tv.kinds[i] == "mixed" and el.text:
+                kwargs[tv.names[i]] = [el.text]
         for child in el:
             if not isinstance(child.tag, str):
                 continue
             q = etree.QName(child)
             i = by_qname.get((q.namespace or "", q.localname), -1)
             if i < 0:
-                raise ValueError(f"{path}: unexpected element {child.tag}")
+                raise ExiEncodeError(f"{path}: unexpected element {child.tag}")
             v = self._obj_from_xml(etree, tv.children[i], child, f"{path}.{q.localname}")
             if tv.islist[i]:
                 kwargs.setdefault(tv.names[i], []).append(v)
@@ -530,7 +567,7 @@ class SchemaCodec:
                 kwargs[tv.names[i]] = v
         missing = [tv.xsd[i] for i, n in enumerate(tv.names) if tv.required[i] and n not in kwargs]
         if missing:
-            raise ValueError(f"{path}: required field(s) missing: {missing}")
+            raise ExiEncodeError(f"{path}: required field(s) missing: {missing}")
         assert tv.cls is not None
         return tv.cls(**kwargs)
 
@@ -539,13 +576,13 @@ class SchemaCodec:
         text_s = text.strip() if kind != _D_STRING else text
         if kind == _D_BOOL:
             if text_s not in ("true", "false", "1", "0"):
-                raise ValueError(f"{path}: {text!r} is not a boolean")
+                raise ExiEncodeError(f"{path}: {text!r} is not a boolean")
             return text_s in ("true", "1")
         if kind in (_D_UINT, _D_INT, _D_NBIT):
             try:
                 return int(text_s)
             except ValueError:
-                raise ValueError(f"{path}: {text!r} is not an integer") from None
+                raise ExiEncodeError(f"{path}: {text!r} is not an integer") from None
         return self._value_from_json(dt, text_s, path)
 
 

@@ -26,7 +26,7 @@ from evcharge._exi.codegen.xsd import (
 )
 
 # runtime constants (must match evcharge._exi._runtime)
-P_EE, P_SE, P_AT, P_CH, P_UNSUPPORTED = range(5)
+P_EE, P_SE, P_AT, P_CH, P_UNSUPPORTED, P_MIXED = range(6)
 D_BOOL, D_UINT, D_INT, D_NBIT, D_STRING, D_BINARY, D_ENUM = range(7)
 T_COMPLEX, T_SIMPLE = range(2)
 INF = 1 << 30
@@ -55,7 +55,7 @@ class Slot:
     pyname: str
     xsd: str
     ns: str
-    kind: str  # "attribute" | "value" | "element"
+    kind: str  # "attribute" | "value" | "element" | "mixed" (the character chunks of mixed content)
     is_list: bool
     required: bool
     max_occurs: int  # -1 unbounded
@@ -209,6 +209,13 @@ class Generator:
             dt = self.datatype(a.type, f"{context}_{a.qname[1]}")
             info.slots.append(Slot(pyname(a.qname[1]), a.qname[1], a.qname[0], "attribute", False, a.required, 1,
                                    -1, dt, a.qname))
+        if t.content_kind == "mixed":
+            # the text of mixed content, as EXIficient's JSON form has it: "value": [chunk, ...]; the codec
+            # reads and writes the chunks that come before the first child element
+            xs_string = self.schema.type((XS, "string"))
+            assert isinstance(xs_string, SimpleType)
+            dt = self.datatype(xs_string, "string")
+            info.slots.append(Slot(pyname("value"), "value", "", "mixed", True, False, -1, -1, dt))
         if t.content_kind == "simple":
             assert t.simple_content is not None
             info.dt = self.datatype(t.simple_content, f"{context}_value")
@@ -343,6 +350,10 @@ class Generator:
                     elif term.kind == g.CH and not term.untyped:
                         prods.append((P_CH, info.value_slot, info.dt, target))
                         row[info.value_slot] = p0 + k
+                    elif term.kind == g.CH and ("mixed", None) in slot_of:
+                        slot = slot_of[("mixed", None)]
+                        prods.append((P_MIXED, slot, info.slots[slot].dt, target))
+                        row[slot] = p0 + k
                     else:
                         prods.append((P_UNSUPPORTED, -1, -1, target))
                 states.append((st.width, len(st.productions), st.width2, st.ee2, p0, e0))
