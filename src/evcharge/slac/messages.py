@@ -3,7 +3,8 @@
 This module is pure Python and does not need scapy: the state machines use it, so ``import
 evcharge.slac`` works without the ``slac`` extra.  The scapy layers in
 :mod:`evcharge.slac.scapy_layers` are built from the same layout tables (``LAYOUT`` on each class),
-so the two views of a frame cannot drift apart.
+so the two views of a frame cannot drift apart.  Each field is named once: its dataclass field
+carries its wire format, and ``LAYOUT`` is derived from the fields in order.
 
 A frame on the wire is::
 
@@ -11,20 +12,22 @@ A frame on the wire is::
     MMV (1) | MMTYPE (2, little-endian) | FMI (2, only when MMV >= 1)
     payload ... zero padding up to 60 bytes
 
-Every message class is a frozen, slotted dataclass with ``MMTYPE`` and ``MMV`` class attributes, a
-``LAYOUT`` describing its payload field by field, ``payload()`` to encode and ``from_payload()`` to
-decode.  Decoding errors are :class:`~evcharge.slac.errors.MessageError` subclasses naming the field.
+Every message class is a frozen, slotted, keyword-only dataclass with ``MMTYPE`` and ``MMV`` class
+attributes, a ``LAYOUT`` describing its payload field by field, ``payload()`` to encode and
+``from_payload()`` to decode.  Decoding errors are :class:`~evcharge.slac.errors.MessageError`
+subclasses naming the field.
 """
 
 from __future__ import annotations
 
 import hashlib
+import operator
 import struct
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from types import MappingProxyType
-from typing import Any, ClassVar, Self, TypeAlias
+from typing import Any, ClassVar, Self, TypeAlias, TypeVar
 
 from evcharge.slac.errors import (
     InvalidField,
@@ -102,13 +105,50 @@ class ValidateResult(IntEnum):
 
 
 # --------------------------------------------------------------------------------------------------
-# Layout description: (field name, kind, size).  Kinds:
+# Wire layout.  Every dataclass field of a message carries its wire format in its metadata, made by
+# the helpers below (``run_id: bytes = _octets(8)``); :func:`_wire` reads the fields in declaration
+# order and derives the class's ``LAYOUT``, a tuple of (field name, kind, size) items.  Kinds:
 #   u8, u16le: unsigned integers;  bytes: fixed-length byte string;
 #   reserved: zero on encode, ignored on decode (no dataclass field, name "");
 #   const16: a fixed u16le (checked on decode; no dataclass field; size is the value);
 #   aag: count byte + that many attenuation bytes;  aag_rsvd: count byte, reserved byte, attenuations;
 #   amdata: u16le carrier count + 4-bit entries packed two per byte.
-Layout: TypeAlias = tuple[tuple[str, str, int], ...]
+# reserved and const16 items hold no value: they follow the field before them (``followed_by=``).
+LayoutItem: TypeAlias = tuple[str, str, int]
+Layout: TypeAlias = tuple[LayoutItem, ...]
+
+_WIRE = "wire"  # the metadata key: (kind, size, items that follow the field)
+_STRUCT_CODES = {"u8": "B", "u16le": "H", "const16": "H", "bytes": "s", "reserved": "x"}
+_VARIABLE = frozenset({"aag", "aag_rsvd", "amdata"})
+
+
+def _reserved(size: int) -> LayoutItem:
+    return ("", "reserved", size)
+
+
+def _mvf_length(value: int) -> LayoutItem:
+    return ("", "const16", value)
+
+
+def _u8(default: int = 0, *, followed_by: tuple[LayoutItem, ...] = ()) -> int:
+    return field(default=default, metadata={_WIRE: ("u8", 1, followed_by)})
+
+
+def _u16le(default: int = 0) -> int:
+    return field(default=default, metadata={_WIRE: ("u16le", 2, ())})
+
+
+def _octets(size: int, default: bytes | None = None, *, followed_by: tuple[LayoutItem, ...] = ()) -> bytes:
+    value = bytes(size) if default is None else default
+    return field(default=value, metadata={_WIRE: ("bytes", size, followed_by)})
+
+
+def _attenuations(*, reserved_byte: bool = False) -> tuple[int, ...]:
+    return field(default=(), metadata={_WIRE: ("aag_rsvd" if reserved_byte else "aag", 0, ())})
+
+
+def _nibbles() -> tuple[int, ...]:
+    return field(default=(), metadata={_WIRE: ("amdata", 0, ())})
 
 
 def _mac_text(mac: bytes) -> str:
@@ -128,69 +168,122 @@ def parse_mac(text: str) -> bytes:
     return bytes(int(p, 16) for p in parts)
 
 
+_Getter: TypeAlias = Callable[[Any], tuple[Any, ...]]
+
+
+def _getter(names: list[str]) -> _Getter:
+    """A function returning a message's values of ``names`` as a tuple (C speed via attrgetter)."""
+    if len(names) == 1:
+        only = names[0]
+        return lambda message: (getattr(message, only),)
+    return operator.attrgetter(*names) if names else lambda message: ()
+
+
 @dataclass(frozen=True, slots=True)
+class _Codec:
+    """A layout compiled once per class: one struct for the fixed-size head, the variable tail walked."""
+
+    head: struct.Struct  # every item before the first variable-length one
+    values: _Getter  # a message's values of the fields in the head, in order
+    names: tuple[str, ...]  # those fields' names
+    consts: tuple[tuple[int, int], ...]  # (position among the head's values, value) of each const16
+    tail: Layout  # the variable-length items (aag, aag_rsvd, amdata) after the head
+    ints: tuple[tuple[str, int], ...]  # (name, largest value) of the integer fields
+    octets: tuple[tuple[str, int], ...]  # (name, length) of the byte-string fields
+
+
+def _compile(layout: Layout) -> _Codec:
+    codes, names = ["<"], list[str]()
+    consts: list[tuple[int, int]] = []
+    ints: list[tuple[str, int]] = []
+    octets: list[tuple[str, int]] = []
+    split = next((i for i, (_, kind, _) in enumerate(layout) if kind in _VARIABLE), len(layout))
+    for name, kind, size in layout[:split]:
+        codes.append(f"{size}{_STRUCT_CODES[kind]}" if kind in ("bytes", "reserved") else _STRUCT_CODES[kind])
+        if kind == "const16":
+            consts.append((len(names) + len(consts), size))
+        elif kind != "reserved":
+            names.append(name)
+        if kind in ("u8", "u16le"):
+            ints.append((name, 0xFF if kind == "u8" else 0xFFFF))
+        elif kind == "bytes":
+            octets.append((name, size))
+    tail = layout[split:]
+    if any(kind not in _VARIABLE for _, kind, _ in tail):  # pragma: no cover - layouts are static
+        raise AssertionError("a variable-length field must come last")
+    head = struct.Struct("".join(codes))
+    return _Codec(head, _getter(names), tuple(names), tuple(consts), tail, tuple(ints), tuple(octets))
+
+
+_MessageT = TypeVar("_MessageT", bound="Message")
+
+
+def _wire(cls: type[_MessageT]) -> type[_MessageT]:
+    """Derive ``NAME``, ``LAYOUT`` and the codec of a message dataclass from its ``MMTYPE`` and fields."""
+    layout: list[LayoutItem] = []
+    for f in fields(cls):
+        if _WIRE in f.metadata:  # fields without it are not at a fixed place (CM_SLAC_PARM.REQ cipher suites)
+            kind, size, followed_by = f.metadata[_WIRE]
+            layout += [(f.name, kind, size), *followed_by]
+    base, _, mode = cls.MMTYPE.name.rpartition("_")
+    cls.NAME = f"{base}.{mode}"
+    cls.LAYOUT = tuple(layout)
+    cls._CODEC = _compile(cls.LAYOUT)
+    return cls
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
     """Base class of every management message."""
 
     MMTYPE: ClassVar[MMType]
     MMV: ClassVar[MMVersion] = MMVersion.AV_1_1
+    #: The payload field by field, derived from the dataclass fields (see :mod:`evcharge.slac.scapy_layers`).
     LAYOUT: ClassVar[Layout] = ()
     NAME: ClassVar[str] = ""
+    _CODEC: ClassVar[_Codec]
 
     def __post_init__(self) -> None:
-        for name, kind, size in self.LAYOUT:
-            if not name:
-                continue
+        codec = self._CODEC
+        for name, largest in codec.ints:
             value = getattr(self, name)
-            if kind == "u8":
-                if not isinstance(value, int) or not 0 <= value <= 0xFF:
-                    raise LocalProtocolError(f"{self.NAME}.{name}: {value!r} does not fit in one byte")
-            elif kind == "u16le":
-                if not isinstance(value, int) or not 0 <= value <= 0xFFFF:
-                    raise LocalProtocolError(f"{self.NAME}.{name}: {value!r} does not fit in two bytes")
-            elif kind == "bytes":
-                if not isinstance(value, bytes) or len(value) != size:
-                    raise LocalProtocolError(f"{self.NAME}.{name}: must be {size} bytes, got {value!r}")
-            elif kind in ("aag", "aag_rsvd"):
-                if not isinstance(value, tuple) or len(value) > 0xFF or not all(0 <= v <= 0xFF for v in value):
-                    raise LocalProtocolError(f"{self.NAME}.{name}: must be a tuple of at most 255 byte values")
-            elif kind == "amdata":
+            if not isinstance(value, int) or not 0 <= value <= largest:
+                width = "one byte" if largest == 0xFF else "two bytes"
+                raise LocalProtocolError(f"{self.NAME}.{name}: {value!r} does not fit in {width}")
+        for name, size in codec.octets:
+            value = getattr(self, name)
+            if not isinstance(value, bytes) or len(value) != size:
+                raise LocalProtocolError(f"{self.NAME}.{name}: must be {size} bytes, got {value!r}")
+        for name, kind, _ in codec.tail:
+            value = getattr(self, name)
+            if kind == "amdata":
                 if not isinstance(value, tuple) or len(value) > 0xFFFF or not all(0 <= v <= 0xF for v in value):
                     raise LocalProtocolError(f"{self.NAME}.{name}: must be a tuple of 4-bit values")
+            elif not isinstance(value, tuple) or len(value) > 0xFF or not all(0 <= v <= 0xFF for v in value):
+                raise LocalProtocolError(f"{self.NAME}.{name}: must be a tuple of at most 255 byte values")
 
     def payload(self) -> bytes:
         """The MME payload (after the HomePlug header), without padding."""
-        out = bytearray()
-        for name, kind, size in self.LAYOUT:
-            value: Any = getattr(self, name) if name else None
-            if kind == "u8":
-                out.append(value)
-            elif kind == "u16le":
-                out += struct.pack("<H", value)
-            elif kind == "bytes":
-                out += value
-            elif kind == "reserved":
-                out += bytes(size)
-            elif kind == "const16":
-                out += struct.pack("<H", size)
-            elif kind == "aag":
-                out.append(len(value))
-                out += bytes(value)
-            elif kind == "aag_rsvd":
-                out.append(len(value))
-                out.append(0)
-                out += bytes(value)
-            elif kind == "amdata":
-                out += struct.pack("<H", len(value))
-                out += _pack_nibbles(value)
-            else:  # pragma: no cover - layout tables are static
-                raise AssertionError(kind)
-        return bytes(out)
+        codec = self._CODEC
+        values = codec.values(self)
+        if codec.consts:
+            with_consts = list(values)
+            for position, const in codec.consts:
+                with_consts.insert(position, const)
+            values = tuple(with_consts)
+        out = codec.head.pack(*values)
+        for name, kind, _ in codec.tail:
+            value = getattr(self, name)
+            if kind == "amdata":
+                out += struct.pack("<H", len(value)) + _pack_nibbles(value)
+            else:
+                out += bytes((len(value), 0) if kind == "aag_rsvd" else (len(value),)) + bytes(value)
+        return out
 
     @classmethod
     def from_payload(cls, data: bytes) -> Self:
         """Decode a payload; trailing bytes (Ethernet padding) are ignored."""
-        return cls(**_decode_layout(cls, data))
+        return cls(**_decode(cls, data))
 
     def describe(self) -> dict[str, object]:
         """Field values by name (bytes as hex text, MAC-sized fields as MAC text), for logs and the CLI."""
@@ -204,10 +297,27 @@ class Message:
         return out
 
 
-def _decode_layout(cls: type[Message], data: bytes) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    pos = 0
-    for name, kind, size in cls.LAYOUT:
+def _decode(cls: type[Message], data: bytes) -> dict[str, Any]:
+    codec = cls._CODEC
+    if len(data) < codec.head.size:
+        _walk(cls, cls.LAYOUT, data, 0, {})  # raises the error of the first field that does not fit
+    raw = codec.head.unpack_from(data)
+    if codec.consts:
+        unpacked = list(raw)
+        for position, const in reversed(codec.consts):
+            number = unpacked.pop(position)
+            if number != const:
+                raise InvalidField("mvf_length", f"{cls.NAME} has MVFLength {const:#06x}, got {number:#06x}")
+        raw = tuple(unpacked)
+    values = dict(zip(codec.names, raw, strict=True))
+    if codec.tail:
+        _walk(cls, codec.tail, data, codec.head.size, values)
+    return values
+
+
+def _walk(cls: type[Message], layout: Layout, data: bytes, pos: int, values: dict[str, Any]) -> None:
+    """Decode ``layout`` item by item from ``pos``: the variable tail, and the error of a short payload."""
+    for name, kind, size in layout:
         label = name or "reserved"
         if kind in ("u8", "bytes", "reserved"):
             _need(cls, data, pos, size, label)
@@ -243,7 +353,6 @@ def _decode_layout(cls: type[Message], data: bytes) -> dict[str, Any]:
             pos += nbytes
         else:  # pragma: no cover
             raise AssertionError(kind)
-    return values
 
 
 def _need(cls: type[Message], data: bytes, pos: int, size: int, field: str) -> None:
@@ -264,20 +373,15 @@ def _unpack_nibbles(data: bytes, count: int) -> tuple[int, ...]:
     return tuple((data[i // 2] >> (4 * (i % 2))) & 0xF for i in range(count))
 
 
-_RUN_ID = ("run_id", "bytes", RUN_ID_LENGTH)
-_APP_SEC = (("application_type", "u8", 1), ("security_type", "u8", 1))
-
-
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmSlacParmReq(Message):
     """CM_SLAC_PARM.REQ: the PEV starts a matching run (broadcast).  10 bytes when security_type is 0."""
 
     MMTYPE = MMType.CM_SLAC_PARM_REQ
-    NAME = "CM_SLAC_PARM.REQ"
-    LAYOUT = (*_APP_SEC, _RUN_ID)
-    application_type: int = 0
-    security_type: int = 0
-    run_id: bytes = bytes(RUN_ID_LENGTH)
+    application_type: int = _u8()
+    security_type: int = _u8()
+    run_id: bytes = _octets(RUN_ID_LENGTH)
     #: Cipher suites, only on the wire when ``security_type`` is not 0.
     cipher_suites: tuple[int, ...] = ()
 
@@ -291,332 +395,232 @@ class CmSlacParmReq(Message):
 
     @classmethod
     def from_payload(cls, data: bytes) -> Self:
-        msg = cls(**_decode_layout(cls, data))
-        if msg.security_type == 0:
-            return msg
-        pos = 10
+        values = _decode(cls, data)
+        if values["security_type"] == 0:
+            return cls(**values)
+        pos = cls._CODEC.head.size
         _need(cls, data, pos, 1, "cipher_suite_set_size")
         count = data[pos]
         _need(cls, data, pos + 1, 2 * count, "cipher_suites")
-        suites = struct.unpack_from(f"<{count}H", data, pos + 1)
-        return cls(msg.application_type, msg.security_type, msg.run_id, tuple(suites))
+        return cls(**values, cipher_suites=struct.unpack_from(f"<{count}H", data, pos + 1))
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmSlacParmCnf(Message):
     """CM_SLAC_PARM.CNF: an EVSE answers the PEV (unicast), 25 bytes."""
 
     MMTYPE = MMType.CM_SLAC_PARM_CNF
-    NAME = "CM_SLAC_PARM.CNF"
-    LAYOUT = (
-        ("m_sound_target", "bytes", 6),
-        ("num_sounds", "u8", 1),
-        ("time_out", "u8", 1),
-        ("resp_type", "u8", 1),
-        ("forwarding_sta", "bytes", 6),
-        *_APP_SEC,
-        _RUN_ID,
-    )
-    m_sound_target: bytes = BROADCAST_MAC
-    num_sounds: int = 10
-    time_out: int = 6
-    resp_type: int = 1
-    forwarding_sta: bytes = bytes(6)
-    application_type: int = 0
-    security_type: int = 0
-    run_id: bytes = bytes(RUN_ID_LENGTH)
+    m_sound_target: bytes = _octets(6, BROADCAST_MAC)
+    num_sounds: int = _u8(10)
+    time_out: int = _u8(6)
+    resp_type: int = _u8(1)
+    forwarding_sta: bytes = _octets(6)
+    application_type: int = _u8()
+    security_type: int = _u8()
+    run_id: bytes = _octets(RUN_ID_LENGTH)
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmStartAttenCharInd(Message):
     """CM_START_ATTEN_CHAR.IND: the PEV announces the soundings (broadcast, 3 times), 19 bytes."""
 
     MMTYPE = MMType.CM_START_ATTEN_CHAR_IND
-    NAME = "CM_START_ATTEN_CHAR.IND"
-    LAYOUT = (
-        *_APP_SEC,
-        ("num_sounds", "u8", 1),
-        ("time_out", "u8", 1),
-        ("resp_type", "u8", 1),
-        ("forwarding_sta", "bytes", 6),
-        _RUN_ID,
-    )
-    application_type: int = 0
-    security_type: int = 0
-    num_sounds: int = 10
-    time_out: int = 6
-    resp_type: int = 1
-    forwarding_sta: bytes = bytes(6)
-    run_id: bytes = bytes(RUN_ID_LENGTH)
+    application_type: int = _u8()
+    security_type: int = _u8()
+    num_sounds: int = _u8(10)
+    time_out: int = _u8(6)
+    resp_type: int = _u8(1)
+    forwarding_sta: bytes = _octets(6)
+    run_id: bytes = _octets(RUN_ID_LENGTH)
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmMnbcSoundInd(Message):
     """CM_MNBC_SOUND.IND: one M-sound (broadcast), 52 bytes; ``count`` is the number of sounds still to come."""
 
     MMTYPE = MMType.CM_MNBC_SOUND_IND
-    NAME = "CM_MNBC_SOUND.IND"
-    LAYOUT = (
-        *_APP_SEC,
-        ("sender_id", "bytes", STATION_ID_LENGTH),
-        ("count", "u8", 1),
-        _RUN_ID,
-        ("", "reserved", 8),
-        ("rnd", "bytes", 16),
-    )
-    application_type: int = 0
-    security_type: int = 0
-    sender_id: bytes = bytes(STATION_ID_LENGTH)
-    count: int = 0
-    run_id: bytes = bytes(RUN_ID_LENGTH)
-    rnd: bytes = bytes(16)
+    application_type: int = _u8()
+    security_type: int = _u8()
+    sender_id: bytes = _octets(STATION_ID_LENGTH)
+    count: int = _u8()
+    run_id: bytes = _octets(RUN_ID_LENGTH, followed_by=(_reserved(8),))
+    rnd: bytes = _octets(16)
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmAttenProfileInd(Message):
     """CM_ATTEN_PROFILE.IND: a modem tells its host the attenuation of one received M-sound, 66 bytes."""
 
     MMTYPE = MMType.CM_ATTEN_PROFILE_IND
-    NAME = "CM_ATTEN_PROFILE.IND"
-    LAYOUT = (("pev_mac", "bytes", 6), ("aag", "aag_rsvd", 0))
-    pev_mac: bytes = bytes(6)
-    aag: tuple[int, ...] = ()
+    pev_mac: bytes = _octets(6)
+    aag: tuple[int, ...] = _attenuations(reserved_byte=True)
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmAttenCharInd(Message):
     """CM_ATTEN_CHAR.IND: an EVSE reports the averaged attenuation profile to the PEV, 110 bytes."""
 
     MMTYPE = MMType.CM_ATTEN_CHAR_IND
-    NAME = "CM_ATTEN_CHAR.IND"
-    LAYOUT = (
-        *_APP_SEC,
-        ("source_address", "bytes", 6),
-        _RUN_ID,
-        ("source_id", "bytes", STATION_ID_LENGTH),
-        ("resp_id", "bytes", STATION_ID_LENGTH),
-        ("num_sounds", "u8", 1),
-        ("aag", "aag", 0),
-    )
-    application_type: int = 0
-    security_type: int = 0
-    source_address: bytes = bytes(6)
-    run_id: bytes = bytes(RUN_ID_LENGTH)
-    source_id: bytes = bytes(STATION_ID_LENGTH)
-    resp_id: bytes = bytes(STATION_ID_LENGTH)
-    num_sounds: int = 0
-    aag: tuple[int, ...] = ()
+    application_type: int = _u8()
+    security_type: int = _u8()
+    source_address: bytes = _octets(6)
+    run_id: bytes = _octets(RUN_ID_LENGTH)
+    source_id: bytes = _octets(STATION_ID_LENGTH)
+    resp_id: bytes = _octets(STATION_ID_LENGTH)
+    num_sounds: int = _u8()
+    aag: tuple[int, ...] = _attenuations()
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmAttenCharRsp(Message):
     """CM_ATTEN_CHAR.RSP: the PEV acknowledges a CM_ATTEN_CHAR.IND, 51 bytes; result 0 = success."""
 
     MMTYPE = MMType.CM_ATTEN_CHAR_RSP
-    NAME = "CM_ATTEN_CHAR.RSP"
-    LAYOUT = (
-        *_APP_SEC,
-        ("source_address", "bytes", 6),
-        _RUN_ID,
-        ("source_id", "bytes", STATION_ID_LENGTH),
-        ("resp_id", "bytes", STATION_ID_LENGTH),
-        ("result", "u8", 1),
-    )
-    application_type: int = 0
-    security_type: int = 0
-    source_address: bytes = bytes(6)
-    run_id: bytes = bytes(RUN_ID_LENGTH)
-    source_id: bytes = bytes(STATION_ID_LENGTH)
-    resp_id: bytes = bytes(STATION_ID_LENGTH)
-    result: int = 0
+    application_type: int = _u8()
+    security_type: int = _u8()
+    source_address: bytes = _octets(6)
+    run_id: bytes = _octets(RUN_ID_LENGTH)
+    source_id: bytes = _octets(STATION_ID_LENGTH)
+    resp_id: bytes = _octets(STATION_ID_LENGTH)
+    result: int = _u8()
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmValidateReq(Message):
     """CM_VALIDATE.REQ (3 bytes): signal type 0 = PEV S2 toggles; timer in 100 ms units; result 1 = ready."""
 
     MMTYPE = MMType.CM_VALIDATE_REQ
-    NAME = "CM_VALIDATE.REQ"
-    LAYOUT = (("signal_type", "u8", 1), ("timer", "u8", 1), ("result", "u8", 1))
-    signal_type: int = 0
-    timer: int = 0
-    result: int = ValidateResult.READY
+    signal_type: int = _u8()
+    timer: int = _u8()
+    result: int = _u8(ValidateResult.READY)
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmValidateCnf(Message):
     """CM_VALIDATE.CNF (3 bytes): toggle_num = BCB edges the EVSE saw; result see :class:`ValidateResult`."""
 
     MMTYPE = MMType.CM_VALIDATE_CNF
-    NAME = "CM_VALIDATE.CNF"
-    LAYOUT = (("signal_type", "u8", 1), ("toggle_num", "u8", 1), ("result", "u8", 1))
-    signal_type: int = 0
-    toggle_num: int = 0
-    result: int = ValidateResult.READY
+    signal_type: int = _u8()
+    toggle_num: int = _u8()
+    result: int = _u8(ValidateResult.READY)
 
 
-_MATCH_COMMON = (
-    ("pev_id", "bytes", STATION_ID_LENGTH),
-    ("pev_mac", "bytes", 6),
-    ("evse_id", "bytes", STATION_ID_LENGTH),
-    ("evse_mac", "bytes", 6),
-    _RUN_ID,
-    ("", "reserved", 8),
-)
-
-
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmSlacMatchReq(Message):
     """CM_SLAC_MATCH.REQ: the PEV asks the chosen EVSE to join (unicast), 66 bytes, MVFLength 0x3E."""
 
     MMTYPE = MMType.CM_SLAC_MATCH_REQ
-    NAME = "CM_SLAC_MATCH.REQ"
-    LAYOUT = (*_APP_SEC, ("", "const16", 0x3E), *_MATCH_COMMON)
-    application_type: int = 0
-    security_type: int = 0
-    pev_id: bytes = bytes(STATION_ID_LENGTH)
-    pev_mac: bytes = bytes(6)
-    evse_id: bytes = bytes(STATION_ID_LENGTH)
-    evse_mac: bytes = bytes(6)
-    run_id: bytes = bytes(RUN_ID_LENGTH)
+    application_type: int = _u8()
+    security_type: int = _u8(followed_by=(_mvf_length(0x3E),))
+    pev_id: bytes = _octets(STATION_ID_LENGTH)
+    pev_mac: bytes = _octets(6)
+    evse_id: bytes = _octets(STATION_ID_LENGTH)
+    evse_mac: bytes = _octets(6)
+    run_id: bytes = _octets(RUN_ID_LENGTH, followed_by=(_reserved(8),))
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmSlacMatchCnf(Message):
     """CM_SLAC_MATCH.CNF: the EVSE hands over NID and NMK of its network, 90 bytes, MVFLength 0x56."""
 
     MMTYPE = MMType.CM_SLAC_MATCH_CNF
-    NAME = "CM_SLAC_MATCH.CNF"
-    LAYOUT = (
-        *_APP_SEC,
-        ("", "const16", 0x56),
-        *_MATCH_COMMON,
-        ("nid", "bytes", NID_LENGTH),
-        ("", "reserved", 1),
-        ("nmk", "bytes", NMK_LENGTH),
-    )
-    application_type: int = 0
-    security_type: int = 0
-    pev_id: bytes = bytes(STATION_ID_LENGTH)
-    pev_mac: bytes = bytes(6)
-    evse_id: bytes = bytes(STATION_ID_LENGTH)
-    evse_mac: bytes = bytes(6)
-    run_id: bytes = bytes(RUN_ID_LENGTH)
-    nid: bytes = bytes(NID_LENGTH)
-    nmk: bytes = bytes(NMK_LENGTH)
+    application_type: int = _u8()
+    security_type: int = _u8(followed_by=(_mvf_length(0x56),))
+    pev_id: bytes = _octets(STATION_ID_LENGTH)
+    pev_mac: bytes = _octets(6)
+    evse_id: bytes = _octets(STATION_ID_LENGTH)
+    evse_mac: bytes = _octets(6)
+    run_id: bytes = _octets(RUN_ID_LENGTH, followed_by=(_reserved(8),))
+    nid: bytes = _octets(NID_LENGTH, followed_by=(_reserved(1),))
+    nmk: bytes = _octets(NMK_LENGTH)
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmSetKeyReq(Message):
     """CM_SET_KEY.REQ: the host gives its own modem a new NMK and NID, 38 bytes."""
 
     MMTYPE = MMType.CM_SET_KEY_REQ
-    NAME = "CM_SET_KEY.REQ"
-    LAYOUT = (
-        ("key_type", "u8", 1),
-        ("my_nonce", "bytes", 4),
-        ("your_nonce", "bytes", 4),
-        ("pid", "u8", 1),
-        ("prn", "u16le", 2),
-        ("pmn", "u8", 1),
-        ("cco_capability", "u8", 1),
-        ("nid", "bytes", NID_LENGTH),
-        ("new_eks", "u8", 1),
-        ("new_key", "bytes", NMK_LENGTH),
-    )
-    key_type: int = 0x01  # NMK
-    my_nonce: bytes = bytes(4)
-    your_nonce: bytes = bytes(4)
-    pid: int = 0x04  # HLE protocol
-    prn: int = 0
-    pmn: int = 0
-    cco_capability: int = 0
-    nid: bytes = bytes(NID_LENGTH)
-    new_eks: int = 0x01
-    new_key: bytes = bytes(NMK_LENGTH)
+    key_type: int = _u8(0x01)  # NMK
+    my_nonce: bytes = _octets(4)
+    your_nonce: bytes = _octets(4)
+    pid: int = _u8(0x04)  # HLE protocol
+    prn: int = _u16le()
+    pmn: int = _u8()
+    cco_capability: int = _u8()
+    nid: bytes = _octets(NID_LENGTH)
+    new_eks: int = _u8(0x01)
+    new_key: bytes = _octets(NMK_LENGTH)
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmSetKeyCnf(Message):
     """CM_SET_KEY.CNF: the modem's answer, 14 bytes; result 0 = success (some firmware answers 1)."""
 
     MMTYPE = MMType.CM_SET_KEY_CNF
-    NAME = "CM_SET_KEY.CNF"
-    LAYOUT = (
-        ("result", "u8", 1),
-        ("my_nonce", "bytes", 4),
-        ("your_nonce", "bytes", 4),
-        ("pid", "u8", 1),
-        ("prn", "u16le", 2),
-        ("pmn", "u8", 1),
-        ("cco_capability", "u8", 1),
-    )
-    result: int = 0
-    my_nonce: bytes = bytes(4)
-    your_nonce: bytes = bytes(4)
-    pid: int = 0x04
-    prn: int = 0
-    pmn: int = 0
-    cco_capability: int = 0
+    result: int = _u8()
+    my_nonce: bytes = _octets(4)
+    your_nonce: bytes = _octets(4)
+    pid: int = _u8(0x04)
+    prn: int = _u16le()
+    pmn: int = _u8()
+    cco_capability: int = _u8()
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmAmpMapReq(Message):
     """CM_AMP_MAP.REQ: amplitude map, one 4-bit entry per carrier (AMLEN u16le + packed entries)."""
 
     MMTYPE = MMType.CM_AMP_MAP_REQ
     MMV = MMVersion.AV_2_0
-    NAME = "CM_AMP_MAP.REQ"
-    LAYOUT = (("amdata", "amdata", 0),)
-    amdata: tuple[int, ...] = ()
+    amdata: tuple[int, ...] = _nibbles()
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CmAmpMapCnf(Message):
     """CM_AMP_MAP.CNF: result type, 0 = success, 1 = failure."""
 
     MMTYPE = MMType.CM_AMP_MAP_CNF
     MMV = MMVersion.AV_2_0
-    NAME = "CM_AMP_MAP.CNF"
-    LAYOUT = (("restype", "u8", 1),)
-    restype: int = 0
+    restype: int = _u8()
 
 
-_OUI = ("oui", "bytes", 3)
-
-
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VsSwVerReq(Message):
     """Qualcomm VS_SW_VER.REQ: ask the modem for its firmware version."""
 
     MMTYPE = MMType.VS_SW_VER_REQ
     MMV = MMVersion.AV_1_0
-    NAME = "VS_SW_VER.REQ"
-    LAYOUT = (_OUI,)
-    oui: bytes = QCA_OUI
+    oui: bytes = _octets(3, QCA_OUI)
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VsSwVerCnf(Message):
     """Qualcomm VS_SW_VER.CNF: status, device id, version string (64 bytes, NUL padded), upgradeable."""
 
     MMTYPE = MMType.VS_SW_VER_CNF
     MMV = MMVersion.AV_1_0
-    NAME = "VS_SW_VER.CNF"
-    LAYOUT = (
-        _OUI,
-        ("status", "u8", 1),
-        ("device_id", "u8", 1),
-        ("version_length", "u8", 1),
-        ("version", "bytes", VERSION_STRING_LENGTH),
-        ("upgradeable", "u8", 1),
-    )
-    oui: bytes = QCA_OUI
-    status: int = 0
-    device_id: int = 0
-    version_length: int = 0
-    version: bytes = bytes(VERSION_STRING_LENGTH)
-    upgradeable: int = 0
+    oui: bytes = _octets(3, QCA_OUI)
+    status: int = _u8()
+    device_id: int = _u8()
+    version_length: int = _u8()
+    version: bytes = _octets(VERSION_STRING_LENGTH)
+    upgradeable: int = _u8()
 
     @classmethod
     def make(cls, version: str, *, device_id: int = 0, status: int = 0, upgradeable: int = 0) -> VsSwVerCnf:
@@ -625,7 +629,8 @@ class VsSwVerCnf(Message):
         if len(raw) >= VERSION_STRING_LENGTH:
             raise LocalProtocolError(f"VS_SW_VER.CNF.version: at most {VERSION_STRING_LENGTH - 1} characters")
         padded = raw + bytes(VERSION_STRING_LENGTH - len(raw))
-        return cls(QCA_OUI, status, device_id, len(raw) + 1, padded, upgradeable)
+        return cls(status=status, device_id=device_id, version_length=len(raw) + 1, version=padded,
+                   upgradeable=upgradeable)
 
     @property
     def version_text(self) -> str:
@@ -633,50 +638,46 @@ class VsSwVerCnf(Message):
         return self.version.split(b"\x00", 1)[0].decode("ascii", "replace")
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VsRsDevReq(Message):
     """Qualcomm VS_RS_DEV.REQ: reset the modem."""
 
     MMTYPE = MMType.VS_RS_DEV_REQ
     MMV = MMVersion.AV_1_0
-    NAME = "VS_RS_DEV.REQ"
-    LAYOUT = (_OUI,)
-    oui: bytes = QCA_OUI
+    oui: bytes = _octets(3, QCA_OUI)
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VsRsDevCnf(Message):
     """Qualcomm VS_RS_DEV.CNF: status 0 = the modem will reset."""
 
     MMTYPE = MMType.VS_RS_DEV_CNF
     MMV = MMVersion.AV_1_0
-    NAME = "VS_RS_DEV.CNF"
-    LAYOUT = (_OUI, ("status", "u8", 1))
-    oui: bytes = QCA_OUI
-    status: int = 0
+    oui: bytes = _octets(3, QCA_OUI)
+    status: int = _u8()
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VsLinkStatusReq(Message):
     """Qualcomm VS_LINK_STATUS.REQ: is the modem in an AV logical network?"""
 
     MMTYPE = MMType.VS_LINK_STATUS_REQ
     MMV = MMVersion.AV_1_0
-    NAME = "VS_LINK_STATUS.REQ"
-    LAYOUT = (_OUI,)
-    oui: bytes = QCA_OUI
+    oui: bytes = _octets(3, QCA_OUI)
 
 
-@dataclass(frozen=True, slots=True)
+@_wire
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VsLinkStatusCnf(Message):
     """Qualcomm VS_LINK_STATUS.CNF: link_status 1 = linked (joined the AVLN), 0 = not linked."""
 
     MMTYPE = MMType.VS_LINK_STATUS_CNF
     MMV = MMVersion.AV_1_0
-    NAME = "VS_LINK_STATUS.CNF"
-    LAYOUT = (_OUI, ("", "reserved", 1), ("link_status", "u8", 1))
-    oui: bytes = QCA_OUI
-    link_status: int = 0
+    oui: bytes = _octets(3, QCA_OUI, followed_by=(_reserved(1),))
+    link_status: int = _u8()
 
 
 #: Every message class by its MMTYPE (an immutable table).
