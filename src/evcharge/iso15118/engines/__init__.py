@@ -46,7 +46,7 @@ __all__ = [
 
 def secc_factory(config: SeccConfig | None = None, *, iso20: Any = None):  # type: ignore[no-untyped-def]
     """An EngineFactory building a :class:`Secc` with ``config`` for DIN and ISO 15118-2 hand-overs, and an
-    :class:`~evcharge.iso15118.engines.iso20.Iso20Secc` with ``iso20`` (an ``Iso20SeccConfig``) for -20 ones."""
+    :class:`~evcharge.iso15118.engines.iso20.secc.Iso20Secc` with ``iso20`` (an ``Iso20SeccConfig``) for -20 ones."""
 
     def build(handover: HandOver) -> Engine:
         if handover.protocol.is_iso20:
@@ -60,7 +60,7 @@ def secc_factory(config: SeccConfig | None = None, *, iso20: Any = None):  # typ
 
 def evcc_factory(config: EvccConfig | None = None, *, iso20: Any = None):  # type: ignore[no-untyped-def]
     """An EngineFactory building an :class:`Evcc` with ``config`` (DIN, ISO 15118-2), or an
-    :class:`~evcharge.iso15118.engines.iso20.Iso20Evcc` with ``iso20`` (an ``Iso20EvccConfig``) for -20."""
+    :class:`~evcharge.iso15118.engines.iso20.evcc.Iso20Evcc` with ``iso20`` (an ``Iso20EvccConfig``) for -20."""
 
     def build(handover: HandOver) -> Engine:
         if handover.protocol.is_iso20:

@@ -52,7 +52,7 @@ class Iso20SeccTimeouts:
     """Enforced on the charger side."""
 
     sequence: float = 60.0  #: V2G_SECC_Sequence_Timeout (Josev; libiso15118 TIMEOUT_SEQUENCE = 60000)
-    ongoing: float = 60.0  #: Ongoing answers in CableCheck etc. (Josev: 60 s)
+    ongoing: float = 60.0  #: Ongoing answers in CableCheck etc. (Josev, 60 s)
     schedule_exchange_ongoing: float = 55.0  #: libiso15118 TIMEOUT_ONGOING = 55000
     eim_ongoing: float = 180.0  #: libiso15118 TIMEOUT_EIM_ONGOING = 180000
     #: the provider's answer to a CertificateInstallationReq (EVCC waits 5 s)
@@ -94,20 +94,21 @@ class Iso20SeccConfig:
     """What the charger offers and how its -20 engine behaves."""
 
     evse_id: str = "DE*EVC*E0001"
-    #: the energy services offered (those of the negotiated namespace are used: AC/AC_BPT or DC/DC_BPT)
+    #: the energy services offered (those of the negotiated namespace are used, AC/AC_BPT or DC/DC_BPT)
     services: tuple[EnergyService, ...] = (
         EnergyService.DC,
         EnergyService.DC_BPT,
         EnergyService.AC,
         EnergyService.AC_BPT,
     )
+    #: the control modes offered in ServiceDetailRes (the car picks one in ServiceSelection)
     control_modes: tuple[ControlMode, ...] = (ControlMode.SCHEDULED, ControlMode.DYNAMIC)
     vas: tuple[int, ...] = ()  #: value-added services by ServiceID (65 Internet, 66 ParkingStatus, ...)
     payments: tuple[Payment, ...] = (Payment.EIM, Payment.PNC)  #: Plug & Charge is offered over TLS only
     free_service: bool = False
     certificate_installation_service: bool = True  #: offered over TLS only
     limits: PowerLimits | None = None  #: the EVSE's limits known at start (else SetPowerLimits)
-    #: schedules offered when the application pushed none (None: answer Ongoing until it does)
+    #: schedules offered when the application pushed none (None answers Ongoing until it does)
     schedules: tuple[PowerSchedule, ...] | None = field(default_factory=_default_schedule)
     service_renegotiation_supported: bool = True
     schedule_renegotiation_allowed: bool = True
@@ -116,13 +117,13 @@ class Iso20SeccConfig:
     auto_authorize: bool = False
     #: tolerated excess (W) of the car's EVPowerProfile over the chosen power schedule
     profile_tolerance: float = 0.0
-    #: Plug & Charge trust (a :class:`~evcharge.iso15118.engines.iso20.pnc.PncTrust`: MO roots, certificate
+    #: Plug & Charge trust (a :class:`~evcharge.iso15118.engines.iso20.pnc.PncTrust` with MO roots, certificate
     #: provider); PnC and CertificateInstallation are offered only with it and over TLS
     pnc: Any = None
     timeouts: Iso20SeccTimeouts = field(default_factory=Iso20SeccTimeouts)
     performance: Iso20PerformanceTimes = field(default_factory=Iso20PerformanceTimes)
     quirks: Quirks = field(default_factory=Quirks)
-    #: maps ``now`` to the Unix time of the message headers (None: read once at hand-over)
+    #: maps ``now`` to the Unix time of the message headers (None reads it once at hand-over)
     clock: WallClock | None = None
     trace: bool = False
 
@@ -150,12 +151,12 @@ class Iso20EvccConfig:
     energy: EnergyRequest = field(default_factory=EnergyRequest)
     soc: int = 30
     battery_voltage: float = 400.0
-    target_current: float = 100.0  #: DC scheduled charge-loop target (negative: discharge, BPT)
-    target_power: float = 11_000.0  #: AC present active power the car draws (negative: discharge)
+    target_current: float = 100.0  #: DC scheduled charge-loop target (negative to discharge, BPT)
+    target_power: float = 11_000.0  #: AC present active power the car draws (negative to discharge)
     #: PreCharge is done when EVSEPresentVoltage is this close to the battery voltage (volts)
     pre_charge_tolerance: float = 20.0
     pre_charge_max_requests: int | None = None
-    #: the simulated car stops after this many charge-loop requests (None: only on StopCharging / the EVSE)
+    #: the simulated car stops after this many charge-loop requests (None stops only on StopCharging or the EVSE's notification)
     charge_loop_requests: int | None = None
     ongoing_interval: float = 0.0
     loop_interval: float = 0.0

@@ -1,11 +1,11 @@
 """The ISO 15118-20 vocabulary the DIN / ISO 15118-2 events do not have.
 
 The -20 engines speak the protocol-neutral events and commands of
-:mod:`evcharge.iso15118.engines.events` wherever they fit (:class:`~..events.SessionStarted`,
-:class:`~..events.AuthorizationRequested`, :class:`~..events.Authorize`, :class:`~..events.SetIsolation`,
-:class:`~..events.SetPresentValues`, :class:`~..events.SetMeter`, :class:`~..events.Notify`,
-:class:`~..events.PowerDeliveryRequested`, :class:`~..events.SessionEnded`, :class:`~..events.UpdateEv`,
-:class:`~..events.StopCharging`, :class:`~..events.Renegotiate`, ...). What is new in -20 is here:
+:mod:`evcharge.iso15118.engines.events` wherever they fit (:class:`~evcharge.iso15118.engines.events.SessionStarted`,
+:class:`~evcharge.iso15118.engines.events.AuthorizationRequested`, :class:`~evcharge.iso15118.engines.events.Authorize`, :class:`~evcharge.iso15118.engines.events.SetIsolation`,
+:class:`~evcharge.iso15118.engines.events.SetPresentValues`, :class:`~evcharge.iso15118.engines.events.SetMeter`, :class:`~evcharge.iso15118.engines.events.Notify`,
+:class:`~evcharge.iso15118.engines.events.PowerDeliveryRequested`, :class:`~evcharge.iso15118.engines.events.SessionEnded`, :class:`~evcharge.iso15118.engines.events.UpdateEv`,
+:class:`~evcharge.iso15118.engines.events.StopCharging`, :class:`~evcharge.iso15118.engines.events.Renegotiate`, ...). What is new in -20 is here:
 energy services instead of energy transfer modes, power-based limits with discharging (BPT), the two
 control modes, power schedules with discharging schedules, and the dynamic-mode targets.
 
@@ -140,7 +140,7 @@ class EnergyRequest:
     departure_time: int = 7_200
     target_soc: int | None = None
     min_soc: int | None = None
-    max_v2x_energy: float | None = None  #: BPT dynamic: what the car may give back
+    max_v2x_energy: float | None = None  #: what the car may give back (BPT, dynamic mode)
     min_v2x_energy: float | None = None
 
 
@@ -262,12 +262,12 @@ class Iso20ChargeLoopStatus:
 
     present_voltage: float | None = None
     present_current: float | None = None
-    target_power: float | None = None  #: AC: EVSETargetActivePower
-    limits: PowerLimits | None = None  #: dynamic DC: the EVSE's limits now
+    target_power: float | None = None  #: EVSETargetActivePower (AC)
+    limits: PowerLimits | None = None  #: the EVSE's limits now (DC, dynamic mode)
     current_limit_achieved: bool = False
     voltage_limit_achieved: bool = False
     power_limit_achieved: bool = False
-    notification: str = "None"  #: EVSENotification: None, Pause, ExitStandby, Terminate, ScheduleRenegotiation, ...
+    notification: str = "None"  #: EVSENotification (None, Pause, ExitStandby, Terminate, ScheduleRenegotiation, ...)
     meter_wh: int | None = None
 
 

@@ -1,6 +1,6 @@
 """Plug & Charge for the ISO 15118-20 engines: contract checks, -20 signatures, CertificateInstallation.
 
-The cryptography is the communication layer's (:mod:`evcharge.iso15118.security`: chain validation with the
+The cryptography is the communication layer's (``evcharge.iso15118.security``: chain validation with the
 14-day expiry flag, XML signatures over EXI fragments with ecdsa-sha512 (secp521r1) or Ed448, the -20
 contract-key transport); this module applies the -20 rules (``shared/facts/v2g_slac_iec61851.md`` §2.5):
 
