@@ -1,8 +1,9 @@
 """ISO 15118-20 engines: charger (SECC) and car (EVCC) for AC, DC, AC_BPT and DC_BPT, sans-I/O.
 
-Built on the machinery of the DIN / ISO 15118-2 engines (``evcharge.iso15118.engines``): the
-(state, request) table, ``EngineBase``, the minimal FAILED bodies and
-the protocol-neutral events. The -20 vocabulary is in :mod:`evcharge.iso15118.engines.iso20.events`, the configuration in :mod:`evcharge.iso15118.engines.iso20.config`.
+Built on the machinery of the DIN / ISO 15118-2 engines (``evcharge.iso15118.engines``): the (state, request)
+table, ``EngineBase``, the minimal FAILED bodies and the protocol-neutral events. The -20 vocabulary is in
+:mod:`evcharge.iso15118.engines.iso20.events`, the configuration in
+:mod:`evcharge.iso15118.engines.iso20.config`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ __all__ = [
 
 
 def iso20_secc_factory(config: Iso20SeccConfig | None = None):  # type: ignore[no-untyped-def]
-    """An EngineFactory building an :class:`~evcharge.iso15118.engines.iso20.secc.Iso20Secc` for ISO20_AC / ISO20_DC hand-overs."""
+    """An EngineFactory building an :class:`~evcharge.iso15118.engines.iso20.secc.Iso20Secc` for ISO20_AC /
+    ISO20_DC hand-overs."""
 
     def build(handover: HandOver) -> Engine:
         return Iso20Secc(handover, config)
@@ -44,7 +46,8 @@ def iso20_secc_factory(config: Iso20SeccConfig | None = None):  # type: ignore[n
 
 
 def iso20_evcc_factory(config: Iso20EvccConfig | None = None):  # type: ignore[no-untyped-def]
-    """An EngineFactory building an :class:`~evcharge.iso15118.engines.iso20.evcc.Iso20Evcc` for ISO20_AC / ISO20_DC hand-overs."""
+    """An EngineFactory building an :class:`~evcharge.iso15118.engines.iso20.evcc.Iso20Evcc` for ISO20_AC /
+    ISO20_DC hand-overs."""
 
     def build(handover: HandOver) -> Engine:
         return Iso20Evcc(handover, config)

@@ -156,7 +156,8 @@ class Iso20EvccConfig:
     #: PreCharge is done when EVSEPresentVoltage is this close to the battery voltage (volts)
     pre_charge_tolerance: float = 20.0
     pre_charge_max_requests: int | None = None
-    #: the simulated car stops after this many charge-loop requests (None stops only on StopCharging or the EVSE's notification)
+    #: the simulated car stops after this many charge-loop requests (None stops only on StopCharging or the
+    #: EVSE's notification)
     charge_loop_requests: int | None = None
     ongoing_interval: float = 0.0
     loop_interval: float = 0.0

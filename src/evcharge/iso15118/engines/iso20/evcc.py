@@ -1,10 +1,13 @@
 """The car's engine (EVCC) for ISO 15118-20 with AC, DC, AC_BPT and DC_BPT, both control modes.
 
 The EVCC drives the session: it sends a request, waits for its response under Josev's -20 message timeout
-(:class:`~evcharge.iso15118.engines.iso20.config.Iso20EvccTimeouts`), and decides the next request from the response and from what the
-application pushed (:class:`~evcharge.iso15118.engines.events.UpdateEv`, :class:`~evcharge.iso15118.engines.events.StopCharging`,
-:class:`~evcharge.iso15118.engines.events.Renegotiate`, :class:`~evcharge.iso15118.engines.iso20.events.EnterStandby`, :class:`~evcharge.iso15118.engines.iso20.events.ExitStandby`). A response the table
-does not hold, a FAILED response code, or a timeout ends the session.
+(:class:`~evcharge.iso15118.engines.iso20.config.Iso20EvccTimeouts`), and decides the next request from the
+response and from what the application pushed (:class:`~evcharge.iso15118.engines.events.UpdateEv`,
+:class:`~evcharge.iso15118.engines.events.StopCharging`,
+:class:`~evcharge.iso15118.engines.events.Renegotiate`,
+:class:`~evcharge.iso15118.engines.iso20.events.EnterStandby`,
+:class:`~evcharge.iso15118.engines.iso20.events.ExitStandby`). A response the table does not hold, a FAILED
+response code, or a timeout ends the session.
 """
 
 from __future__ import annotations

@@ -1,13 +1,17 @@
 """The ISO 15118-20 vocabulary the DIN / ISO 15118-2 events do not have.
 
-The -20 engines speak the protocol-neutral events and commands of
-:mod:`evcharge.iso15118.engines.events` wherever they fit (:class:`~evcharge.iso15118.engines.events.SessionStarted`,
-:class:`~evcharge.iso15118.engines.events.AuthorizationRequested`, :class:`~evcharge.iso15118.engines.events.Authorize`, :class:`~evcharge.iso15118.engines.events.SetIsolation`,
-:class:`~evcharge.iso15118.engines.events.SetPresentValues`, :class:`~evcharge.iso15118.engines.events.SetMeter`, :class:`~evcharge.iso15118.engines.events.Notify`,
-:class:`~evcharge.iso15118.engines.events.PowerDeliveryRequested`, :class:`~evcharge.iso15118.engines.events.SessionEnded`, :class:`~evcharge.iso15118.engines.events.UpdateEv`,
-:class:`~evcharge.iso15118.engines.events.StopCharging`, :class:`~evcharge.iso15118.engines.events.Renegotiate`, ...). What is new in -20 is here:
-energy services instead of energy transfer modes, power-based limits with discharging (BPT), the two
-control modes, power schedules with discharging schedules, and the dynamic-mode targets.
+The -20 engines speak the protocol-neutral events and commands of :mod:`evcharge.iso15118.engines.events`
+wherever they fit (:class:`~evcharge.iso15118.engines.events.SessionStarted`,
+:class:`~evcharge.iso15118.engines.events.AuthorizationRequested`,
+:class:`~evcharge.iso15118.engines.events.Authorize`, :class:`~evcharge.iso15118.engines.events.SetIsolation`,
+:class:`~evcharge.iso15118.engines.events.SetPresentValues`,
+:class:`~evcharge.iso15118.engines.events.SetMeter`, :class:`~evcharge.iso15118.engines.events.Notify`,
+:class:`~evcharge.iso15118.engines.events.PowerDeliveryRequested`,
+:class:`~evcharge.iso15118.engines.events.SessionEnded`, :class:`~evcharge.iso15118.engines.events.UpdateEv`,
+:class:`~evcharge.iso15118.engines.events.StopCharging`,
+:class:`~evcharge.iso15118.engines.events.Renegotiate`, ...). What is new in -20 is here: energy services
+instead of energy transfer modes, power-based limits with discharging (BPT), the two control modes, power
+schedules with discharging schedules, and the dynamic-mode targets.
 
 Units are SI (W, A, V, Wh, s); a negative power or current is a discharge (BPT).
 """

@@ -1,11 +1,12 @@
 """The charger's engine (SECC) for ISO 15118-20 CommonMessages with AC, DC, AC_BPT and DC_BPT.
 
-The shape of the DIN / ISO 15118-2 engines (``evcharge.iso15118.engines.secc``) on the same machinery:
-an explicit (state, request) :class:`~evcharge.iso15118.engines._table.Table`, :class:`~evcharge.iso15118.engines._base.EngineBase` for the
-queues, timers and the end of a session, :func:`~evcharge.iso15118.engines._minimal.minimal` FAILED bodies.
-A request not in the table is answered FAILED_SequenceError with only the mandatory fields; a foreign
-SessionID FAILED_UnknownSession; input that is not -20 EXI of the session's schemas FAILED. Every FAILED
-answer ends the session (TCP closed within ``Iso20SeccTimeouts.close_delay``).
+The shape of the DIN / ISO 15118-2 engines (``evcharge.iso15118.engines.secc``) on the same machinery: an
+explicit (state, request) :class:`~evcharge.iso15118.engines._table.Table`,
+:class:`~evcharge.iso15118.engines._base.EngineBase` for the queues, timers and the end of a session,
+:func:`~evcharge.iso15118.engines._minimal.minimal` FAILED bodies. A request not in the table is answered
+FAILED_SequenceError with only the mandatory fields; a foreign SessionID FAILED_UnknownSession; input that is
+not -20 EXI of the session's schemas FAILED. Every FAILED answer ends the session (TCP closed within
+``Iso20SeccTimeouts.close_delay``).
 
 DC_PreCharge sequencing: after DC_PreChargeReq(EVProcessing=Ongoing) only DC_PreChargeReq is accepted
 ([V2G20-2005]); after Finished only PowerDeliveryReq ([V2G20-2006]).
@@ -549,7 +550,8 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
     _pnc_ok_code = common.ResponseCode.OK
 
     def _check_pnc(self, msg: Any, pnc: Any, now: float) -> tuple[str, str] | None:
-        """Plug & Charge checks ([V2G20-1000] signature; chain; 14-day flag); see :mod:`evcharge.iso15118.engines.iso20.pnc`."""
+        """Plug & Charge checks ([V2G20-1000] signature; chain; 14-day flag), in
+        :mod:`evcharge.iso15118.engines.iso20.pnc`."""
         from .pnc import check_authorization
 
         result = check_authorization(self, msg, pnc, now)
