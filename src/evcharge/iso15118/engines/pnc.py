@@ -14,7 +14,7 @@ puts them behind the small interfaces the engines call:
 * :class:`Contract` (EVCC): the car's contract certificate chain and key, and the helpers that sign its
   requests and install a contract from a CertificateInstallationRes.
 
-Needs the ``cryptography`` package (the ``v2g`` extra).
+Needs the ``cryptography`` package (the ``iso15118`` extra).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class PkiContractVerifier:
     def __init__(self, mo_roots: bytes | Path, *, clock: Callable[[], Any] = _utcnow) -> None:
         from evcharge.errors import require
 
-        require("cryptography", "v2g", feature="Plug & Charge")
+        require("cryptography", "iso15118", feature="Plug & Charge")
         self.roots = mo_roots.read_bytes() if isinstance(mo_roots, Path) else mo_roots
         self.clock = clock
 
