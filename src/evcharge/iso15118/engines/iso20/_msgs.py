@@ -7,7 +7,8 @@ generated classes of :mod:`evcharge.iso15118.iso20` (CommonMessages 0x8002, AC 0
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from collections.abc import Callable
+from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
@@ -67,9 +68,18 @@ def payload_type_for(request: str, dc_side: bool) -> int:
     return DC if dc_side else AC
 
 
-@cache
+_NAMES: dict[str, tuple[str, str] | None] = {}
+
+
 def _names(cls: type) -> tuple[str, str] | None:
-    name = cls.__name__
+    """(request name, "Req"/"Res") of a generated class, by its qualified name (memoized)."""
+    key = f"{cls.__module__}.{cls.__qualname__}"
+    if key not in _NAMES:
+        _NAMES[key] = _names_of(cls.__name__)
+    return _NAMES[key]
+
+
+def _names_of(name: str) -> tuple[str, str] | None:
     for prefix in ("AC_", "DC_"):
         if name.startswith(prefix):
             name = name[len(prefix) :]
@@ -122,3 +132,21 @@ def from_rational(r: Any) -> float:
 
 def opt_rational(r: Any) -> float | None:
     return None if r is None else from_rational(r)
+
+
+def _rationals(mod: ModuleType) -> Callable[[float], Any]:
+    """``x -> rational(mod, x)``."""
+
+    def r(x: float) -> Any:
+        return rational(mod, x)
+
+    return r
+
+
+def _getter(obj: Any) -> Callable[[str], float | None]:
+    """``name -> opt_rational(getattr(obj, name, None))``."""
+
+    def g(name: str) -> float | None:
+        return opt_rational(getattr(obj, name, None))
+
+    return g

@@ -37,7 +37,7 @@ from ..events import (
     UpdateEv,
 )
 from . import _msgs
-from ._msgs import from_rational, opt_rational, rational, response_name
+from ._msgs import _getter, _rationals, from_rational, opt_rational, rational, response_name
 from .config import Iso20EvccConfig
 from .events import (
     ControlMode,
@@ -333,7 +333,7 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
 
     def _req_ChargeParameterDiscovery(self, mod: ModuleType, now: float) -> dict[str, Any]:
         lim = self.config.limits
-        r = lambda x: rational(mod, x)  # noqa: E731
+        r = _rationals(mod)
         bpt = self.service.is_bpt
         if self.dc:
             kw: dict[str, Any] = dict(
@@ -364,7 +364,7 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
 
     def _req_ScheduleExchange(self, mod: ModuleType, now: float) -> dict[str, Any]:
         e = self.config.energy
-        r = lambda x: rational(mod, x)  # noqa: E731
+        r = _rationals(mod)
         if self.control_mode is ControlMode.DYNAMIC:
             bpt = self.service.is_bpt
             return {
@@ -454,7 +454,7 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         return fields
 
     def _req_ChargeLoop(self, mod: ModuleType, now: float) -> dict[str, Any]:
-        r = lambda x: rational(mod, x)  # noqa: E731
+        r = _rationals(mod)
         lim = self.config.limits
         e = self.config.energy
         bpt = self.service.is_bpt
@@ -625,7 +625,7 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         if m is None:
             self._finish(now, "ChargeParameterDiscoveryRes without the EVSE's parameters", normal=False)
             return
-        g = lambda n: opt_rational(getattr(m, n, None))  # noqa: E731
+        g = _getter(m)
         self.evse_limits = PowerLimits(
             max_charge_power=g("evse_maximum_charge_power") or 0.0,
             min_charge_power=g("evse_minimum_charge_power") or 0.0,

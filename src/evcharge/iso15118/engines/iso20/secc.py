@@ -51,7 +51,7 @@ from ..events import (
     WeldingDetectionRequested,
 )
 from . import _msgs
-from ._msgs import COMMON, from_rational, opt_rational, rational, request_name
+from ._msgs import COMMON, _getter, _rationals, from_rational, opt_rational, rational, request_name
 from .config import Iso20SeccConfig
 from .events import (
     ChargeLoopRequested,
@@ -595,7 +595,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         if command.body is None:
             self._fail(request, ptype, now, command.response_code or "FAILED", "the provider gave no certificate")
             return
-        body = command.body
+        body: Any = command.body
         self._respond(request, now, signature=getattr(body.header, "signature", None), **_installation_fields(body))
         self._arm("sequence", now + self.config.timeouts.sequence)
 
@@ -696,7 +696,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
     # -- charge parameters and schedules -------------------------------------------------------
 
     def _ev_limits(self, mode: Any) -> PowerLimits:
-        g = lambda name: opt_rational(getattr(mode, name, None))  # noqa: E731
+        g = _getter(mode)
         return PowerLimits(
             max_charge_power=g("ev_maximum_charge_power") or 0.0,
             min_charge_power=g("ev_minimum_charge_power") or 0.0,
@@ -766,7 +766,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             )
         )
         mod = self.spec
-        r = lambda x: rational(mod, x)  # noqa: E731
+        r = _rationals(mod)
         if self.dc:
             kw: dict[str, Any] = dict(
                 evse_maximum_charge_power=r(evse.max_charge_power),
@@ -838,7 +838,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
 
     def _schedule_tuple(self, s: PowerSchedule, now: float) -> Any:
         c = common
-        r = lambda x: rational(c, x)  # noqa: E731
+        r = _rationals(c)
         anchor = int(self.clock.unix(now))
 
         def power(entries: tuple[tuple[int, float], ...]) -> Any:
@@ -1076,7 +1076,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         )
         self._emit(event)
         evse = self._evse_limits()
-        r = lambda x: rational(mod, x)  # noqa: E731
+        r = _rationals(mod)
         fields: dict[str, Any] = {"response_code": mod.ResponseCode.OK, "evse_status": self._evse_status(mod)}
         wanted = msg.meter_info_requested or self._notification == "MeteringConfirmation"
         if wanted and self._meter is not None:

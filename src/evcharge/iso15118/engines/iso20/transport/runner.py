@@ -96,7 +96,7 @@ async def _secc_main(args: argparse.Namespace) -> int:
 
     service = _service(args)
     ssl_context = None
-    payments = (ev.Payment.EIM,)
+    payments: tuple[ev.Payment, ...] = (ev.Payment.EIM,)
     pnc: dict[str, Any] = {}
     if args.tls:
         from evcharge.iso15118.security.tls import TlsProfile, secc_context
