@@ -121,3 +121,53 @@ def test_every_pair_exhaustively(variant: tuple[str, str]) -> None:
             assert name == request
             in_table = (state, request) in secc.table
             assert (body.response_code.value == "FAILED_SequenceError") is not in_table, (state, request)
+
+
+@pytest.mark.property
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_evcc_answers_only_what_its_table_holds(data: st.DataObject) -> None:
+    """The car: a response that is not the one its state waits for ends the session; the awaited one does not."""
+    from evcharge.iso15118.engines import Evcc, EvccConfig, Loopback, Secc
+    from evcharge.iso15118.engines.evcc import EvccState
+    from evcharge.iso15118.handover import PayloadType
+
+    from .conftest import Car, Charger, handover, secc_config
+
+    protocol = data.draw(st.sampled_from(["din", "iso2"]))
+    stop_at = data.draw(st.integers(min_value=1, max_value=12))
+    response = data.draw(st.sampled_from(REQUESTS))
+    ho = handover(protocol)
+    secc, evcc = Secc(ho, secc_config()), Evcc(ho, EvccConfig())
+    count = {"n": 0}
+
+    def tap(direction: str, ptype: int, payload: bytes) -> bytes | None:
+        if direction == "to_evcc":
+            count["n"] += 1
+            if count["n"] >= stop_at:
+                return None  # hold every answer from here on
+        return payload
+
+    Loopback(secc, evcc, secc_app=Charger(), evcc_app=Car(loops=3), tap=tap).run(until=0.0)
+    if evcc.ended is not None:
+        return
+    state = evcc.state
+    ms = evcc.ms
+    body = minimal(
+        ms.res_class[response],
+        {"response_code": ms.mod.ResponseCode.OK},
+        include=("sa_schedule_list", "dc_evse_charge_parameter", "dc_evse_status"),
+    )
+    if response == "ChargeParameterDiscovery":
+        body = secc._cpd_res(ms.mod.EVSEProcessing.Finished, ())
+    msg = ms.message(evcc.session_id, ms.res_attr[response], body)
+    try:
+        payload = ms.encode(msg)
+    except Exception:
+        return
+    evcc.receive_payload(PayloadType.EXI, payload, 0.0)
+    if (state, response) in evcc.table:  # handled: it may end for its content, never for its sequence
+        assert evcc.ended is None or "while waiting for" not in evcc.ended.reason
+    else:
+        assert evcc.ended is not None and not evcc.ended.normal and evcc.state is EvccState.ENDED
+        assert f"{response}Res while waiting for {state.value}Res" == evcc.ended.reason
