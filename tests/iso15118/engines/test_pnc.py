@@ -32,13 +32,8 @@ def _secc_cfg(pki: Path, mode: ev.EnergyMode, **kw: Any) -> Any:
     from evcharge.iso15118.engines.pnc import LocalTestProvider, PkiContractVerifier
 
     kw.setdefault("certificate_provider", LocalTestProvider(pki))
-    return secc_config(
-        mode,
-        payments=(ev.Payment.PNC, ev.Payment.EIM),
-        auto_authorize=True,
-        contract_verifier=PkiContractVerifier(pki / "iso2" / "mo_roots.pem"),
-        **kw,
-    )
+    kw.setdefault("contract_verifier", PkiContractVerifier(pki / "iso2" / "mo_roots.pem"))
+    return secc_config(mode, payments=(ev.Payment.PNC, ev.Payment.EIM), auto_authorize=True, **kw)
 
 
 class MeteringCharger(Charger):
@@ -210,3 +205,150 @@ def test_tampered_metering_receipt(pki: Path) -> None:
     evcc = Evcc(ho, EvccConfig(payment=ev.Payment.PNC, contract=Contract.from_pki(pki)))
     Loopback(secc, evcc, secc_app=MeteringCharger(), evcc_app=Car(), tap=tap).run()
     assert secc.ended is not None and secc.ended.response_code == "FAILED_MeteringSignatureNotValid"
+
+
+# -- CertificateUpdateReq: signed with the key of the contract it renews, its chain to the MO roots -------------
+
+
+def _update_session(pki: Path, contract: Any, *, tap: Any = None, **secc_kw: Any) -> tuple[Any, Any]:
+    evcc_cfg = EvccConfig(payment=ev.Payment.PNC, contract=contract, update_contract=True, trace=True)
+    kw = {"tap": tap} if tap is not None else {}
+    _, secc, evcc = run_session("iso2", DC, secc_cfg=_secc_cfg(pki, DC, **secc_kw), evcc_cfg=evcc_cfg, tls=True, **kw)
+    return secc, evcc
+
+
+def _refused_update(secc: Any, evcc: Any, code: str) -> None:
+    """The SECC answered CertificateUpdateReq with ``code`` and ended; no PaymentDetails followed."""
+    assert secc.ended is not None and secc.ended.response_code == code, secc.ended
+    res = [t for t in evcc.trace if t.name == "CertificateUpdateRes"]
+    assert len(res) == 1 and res[0].message.body.certificate_update_res.response_code.value == code
+    assert "PaymentDetailsReq" not in [t.name for t in evcc.trace]
+    assert evcc.ended is not None and not evcc.ended.normal
+
+
+def _update_tap(change: Any) -> Any:
+    """A tap that rewrites the CertificateUpdateReq on its way to the SECC with ``change(message)``."""
+    from evcharge.iso15118 import iso2
+
+    def tap(direction: str, ptype: int, payload: bytes) -> bytes:
+        if direction != "to_secc":
+            return payload
+        msg = iso2.decode(payload)
+        if msg.body.certificate_update_req is None:
+            return payload
+        return bytes(iso2.encode(change(msg)))
+
+    return tap
+
+
+def test_certificate_update_signature_checked_good(pki: Path) -> None:
+    """The well-signed update from the trusted contract passes the checks (they run: the verifier is set)."""
+    from evcharge.iso15118.engines.pnc import Contract, PkiContractVerifier
+
+    calls: list[str] = []
+
+    class Spy(PkiContractVerifier):
+        def verify_signature(self, message: Any, body: Any, chain: tuple[bytes, ...]) -> bool:
+            ok = super().verify_signature(message, body, chain)
+            calls.append(f"{type(body).__name__}:{ok}")
+            return ok
+
+    spy = Spy(pki / "iso2" / "mo_roots.pem")
+    secc, evcc = _update_session(pki, Contract.from_pki(pki), contract_verifier=spy)
+    assert secc.ended is not None and secc.ended.normal, secc.ended
+    assert calls[0] == "CertificateUpdateReq:True"
+    assert [t.name for t in evcc.trace][6:9] == ["CertificateUpdateReq", "CertificateUpdateRes", "PaymentDetailsReq"]
+
+
+def test_certificate_update_signed_with_another_key(pki: Path) -> None:
+    """The car's chain is good but it signs with a key that is not the contract certificate's."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from evcharge.iso15118.engines.pnc import Contract
+
+    real = Contract.from_pki(pki)
+    secc, evcc = _update_session(pki, Contract(real.chain, ec.generate_private_key(ec.SECP256R1()), real.emaid))
+    _refused_update(secc, evcc, "FAILED_SignatureError")
+
+
+def test_certificate_update_without_signature(pki: Path) -> None:
+    import dataclasses
+
+    from evcharge.iso15118.engines.pnc import Contract
+
+    def strip(msg: Any) -> Any:
+        return dataclasses.replace(msg, header=dataclasses.replace(msg.header, signature=None))
+
+    secc, evcc = _update_session(pki, Contract.from_pki(pki), tap=_update_tap(strip))
+    _refused_update(secc, evcc, "FAILED_SignatureError")
+
+
+def test_certificate_update_changed_after_signing(pki: Path) -> None:
+    """The request's root certificate list changed after the car signed: the digest no longer matches."""
+    import dataclasses
+
+    from evcharge.iso15118 import iso2
+    from evcharge.iso15118.engines.pnc import Contract
+
+    def change(msg: Any) -> Any:
+        req = msg.body.certificate_update_req
+        roots = iso2.ListOfRootCertificateIDs(
+            root_certificate_id=[iso2.X509IssuerSerial(x509_issuer_name="CN=Other Root", x509_serial_number=7)]
+        )
+        req = dataclasses.replace(req, list_of_root_certificate_i_ds=roots)
+        return dataclasses.replace(msg, body=iso2.Body(certificate_update_req=req))
+
+    secc, evcc = _update_session(pki, Contract.from_pki(pki), tap=_update_tap(change))
+    _refused_update(secc, evcc, "FAILED_SignatureError")
+
+
+def test_certificate_update_signature_over_another_element(pki: Path) -> None:
+    """A valid contract-key signature that references only the certificate chain, not the request itself."""
+    import dataclasses
+
+    from evcharge.iso15118 import iso2
+    from evcharge.iso15118.engines.pnc import Contract, sign_header
+
+    contract = Contract.from_pki(pki)
+
+    def resign(msg: Any) -> Any:
+        req = msg.body.certificate_update_req
+        chain = dataclasses.replace(req.contract_signature_cert_chain, id_="id2")
+        req = dataclasses.replace(req, contract_signature_cert_chain=chain)
+        signature = sign_header(iso2, [("ContractSignatureCertChain", chain)], contract.key)
+        header = dataclasses.replace(msg.header, signature=signature)
+        return iso2.V2G_Message(header=header, body=iso2.Body(certificate_update_req=req))
+
+    secc, evcc = _update_session(pki, contract, tap=_update_tap(resign))
+    _refused_update(secc, evcc, "FAILED_SignatureError")
+
+
+def test_certificate_update_foreign_chain(pki: Path, tmp_path: Path) -> None:
+    """A contract (signed with its own key, so the signature is fine) from a PKI whose MO root is not trusted."""
+    from evcharge.iso15118.engines.pnc import Contract
+    from evcharge.iso15118.security.pki import PkiOptions, write_pki
+
+    write_pki(tmp_path / "other", PkiOptions(emaid=EMAID, trees=("iso2",)))
+    secc, evcc = _update_session(pki, Contract.from_pki(tmp_path / "other"))
+    _refused_update(secc, evcc, "FAILED_CertChainError")
+
+
+def test_certificate_update_emaid_not_the_certificates(pki: Path) -> None:
+    """The eMAID of the request is not the contract certificate's: the chain does not belong to it."""
+    from evcharge.iso15118.engines.pnc import Contract
+
+    real = Contract.from_pki(pki)
+    secc, evcc = _update_session(pki, Contract(real.chain, real.key, "NLTNM000122045U"))
+    _refused_update(secc, evcc, "FAILED_CertChainError")
+
+
+def test_certificate_update_expired_contract(pki: Path) -> None:
+    import datetime as dt
+
+    from evcharge.iso15118.engines.pnc import Contract, PkiContractVerifier
+
+    later = PkiContractVerifier(
+        pki / "iso2" / "mo_roots.pem", clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(days=20 * 365)
+    )
+    secc, evcc = _update_session(pki, Contract.from_pki(pki), contract_verifier=later)
+    _refused_update(secc, evcc, "FAILED_CertificateExpired")

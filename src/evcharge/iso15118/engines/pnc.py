@@ -103,10 +103,13 @@ class PkiContractVerifier:
         return None
 
     def verify_signature(self, message: Any, body: Any, chain: tuple[bytes, ...]) -> bool:
+        """The header signature verifies with the chain's leaf key and one of its References is the request
+        element itself (``#`` + ``body.id_``): a signature over some other element of the message does not
+        sign the request."""
         from cryptography import x509
 
         from evcharge.iso15118.security.errors import SignatureError
-        from evcharge.iso15118.security.signature import ISO2_ALGORITHMS, find_fragments, verify
+        from evcharge.iso15118.security.signature import ISO2_ALGORITHMS, find_fragments, signed_info_as_dict, verify
 
         signature = message.header.signature
         if signature is None or not chain:
@@ -120,9 +123,11 @@ class PkiContractVerifier:
                 leaf.public_key(),  # type: ignore[arg-type]
                 allowed=ISO2_ALGORITHMS,
             )
+            references = signed_info_as_dict(signature.signed_info).get("Reference") or []
         except (SignatureError, ValueError):
             return False
-        return True
+        ident = getattr(body, "id_", None)
+        return ident is None or any(ref.get("URI") == "#" + ident for ref in references)
 
 
 def sign_header(mod: Any, elements: list[tuple[str, Any]], private_key: Any) -> Any:

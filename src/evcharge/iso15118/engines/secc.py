@@ -570,6 +570,10 @@ class Secc(EngineBase[SeccState]):
     def _certificate(self, request: str, body: Any, msg: Any, now: float) -> SeccState:
         deadline = self._deadline(request, now)
         kind = "installation" if request == "CertificateInstallation" else "update"
+        if kind == "update":
+            refused = self._check_update(body, msg)
+            if refused is not None:
+                return self._fail(request, now, *refused)
         provider = self.config.certificate_provider
         if provider is not None:
             answer = provider.answer(kind, msg)
@@ -584,6 +588,24 @@ class Secc(EngineBase[SeccState]):
             CertificateRequested(request=request, received_at=now, deadline=deadline, kind=kind, exi=exi, message=msg)
         )
         return S.PAYMENT_DETAILS
+
+    def _check_update(self, body: Any, msg: Any) -> tuple[str, str] | None:
+        """CertificateUpdateReq is signed with the key of the contract certificate it renews (ISO 15118-2,
+        CertificateUpdate): the chain it carries must reach a trusted MO root for its eMAID (FAILED_CertChainError,
+        FAILED_CertificateExpired), then the header signature must verify with that chain's leaf and cover the
+        request (FAILED_SignatureError). (response code, reason) when refused; None when good or when no
+        contract verifier is configured (as for PaymentDetails and Authorization)."""
+        verifier = self.config.contract_verifier or self.handover.extra.get("contract_verifier")
+        if verifier is None:
+            return None
+        chain = body.contract_signature_cert_chain
+        certs = (chain.certificate, *(chain.sub_certificates.certificate if chain.sub_certificates else ()))
+        code = verifier.verify_chain(certs, body.e_maid)
+        if code is not None:
+            return code, "the contract certificate chain to update does not verify"
+        if not verifier.verify_signature(msg, body, certs):
+            return "FAILED_SignatureError", "the CertificateUpdateReq signature does not verify with the contract key"
+        return None
 
     def _answer_certificate(self, command: AnswerCertificate, now: float) -> None:
         if self._pending_cert is None:
