@@ -163,6 +163,9 @@ class Iso20EvccConfig:
     loop_interval: float = 0.0
     welding_detection_requests: int = 1
     maximum_supporting_points: int = 1024
+    #: PowerToleranceAcceptance in the scheduled EVPowerProfile (optional in the schema; Josev's SECC refuses a
+    #: PowerDeliveryReq without it, iso15118 0.31.2 ``ScheduledEVPowerProfile``); None leaves it out
+    power_tolerance_acceptance: str | None = "PowerToleranceConfirmed"
     #: Plug & Charge material (an :class:`~evcharge.iso15118.engines.iso20.pnc.EvccContract`); used over TLS
     contract: Any = None
     timeouts: Iso20EvccTimeouts = field(default_factory=Iso20EvccTimeouts)

@@ -417,6 +417,7 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
                     mod.ChannelSelection.Discharge if discharge else mod.ChannelSelection.Charge
                 )
             anchor = int(self.clock.unix(now))
+            tolerance = self.config.power_tolerance_acceptance
             if self.control_mode is ControlMode.SCHEDULED and self.schedules:
                 chosen = self.schedules[0]
                 self.schedule_id = chosen.tuple_id
@@ -435,7 +436,8 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
                     time_anchor=anchor,
                     ev_power_profile_entries=mod.EVPowerProfileEntryList(ev_power_profile_entry=entries),
                     scheduled_evppt_control_mode=mod.Scheduled_EVPPTControlMode(
-                        selected_schedule_tuple_id=chosen.tuple_id
+                        selected_schedule_tuple_id=chosen.tuple_id,
+                        power_tolerance_acceptance=mod.PowerToleranceAcceptance(tolerance) if tolerance else None,
                     ),
                 )
             elif self.control_mode is ControlMode.DYNAMIC:
