@@ -238,7 +238,7 @@ class Message:
 
     MMTYPE: ClassVar[MMType]
     MMV: ClassVar[MMVersion] = MMVersion.AV_1_1
-    #: The payload field by field, derived from the dataclass fields (see :mod:`evcharge.slac.scapy_layers`).
+    # The payload field by field, derived from the dataclass fields by _wire (scapy_layers builds on it too).
     LAYOUT: ClassVar[Layout] = ()
     NAME: ClassVar[str] = ""
     _CODEC: ClassVar[_Codec]
