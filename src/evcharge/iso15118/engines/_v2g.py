@@ -14,7 +14,7 @@ from typing import Any
 
 from ._minimal import _hints
 
-__all__ = ["REQUESTS", "MessageSet", "from_pv", "message_set"]
+__all__ = ["DIN_PMAX_MAX", "REQUESTS", "MessageSet", "din_pmax", "from_pv", "message_set"]
 
 #: every DIN / ISO 15118-2 request, in the order of a session
 REQUESTS: tuple[str, ...] = (
@@ -112,6 +112,19 @@ class MessageSet:
 def _strip_optional(tp: Any) -> type:
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     return args[0] if args else tp  # type: ignore[no-any-return]
+
+
+#: DIN 70121's PMaxType (PMaxScheduleEntry/PMax, ProfileEntry/ChargingProfileEntryMaxPower) is a bare ``xs:short``
+#: with no multiplier (din70121/V2G_CI_MsgDataTypes.xsd): written in watts, a schedule can say at most 32767 W. Every
+#: other DIN power (EVSEMaximumPowerLimit, EVMaximumPowerLimit) is a PhysicalValue and carries the full value
+#: with its multiplier; the car is held to those. ISO 15118-2's PMax is a PhysicalValue (no such limit).
+DIN_PMAX_MAX = 32767
+
+
+def din_pmax(watts: float) -> int:
+    """A DIN PMax: the schedule's power in watts, at most the schema's ``DIN_PMAX_MAX`` (the real limit
+    travels in the PhysicalValue ``EVSEMaximumPowerLimit``)."""
+    return max(-DIN_PMAX_MAX - 1, min(DIN_PMAX_MAX, int(watts)))
 
 
 def from_pv(pv: Any) -> float:

@@ -17,7 +17,7 @@ from evcharge.iso15118.handover import HandOver, PayloadType
 
 from ._base import EngineBase
 from ._table import Row, Table
-from ._v2g import MessageSet, from_pv, message_set
+from ._v2g import MessageSet, din_pmax, from_pv, message_set
 from .config import EvccConfig
 from .events import (
     AcLimits,
@@ -405,9 +405,7 @@ class Evcc(EngineBase[EvccState]):
             return mod.ChargingProfile(
                 sa_schedule_tuple_id=sched.tuple_id,
                 profile_entry=[
-                    mod.ProfileEntry(
-                        charging_profile_entry_start=start, charging_profile_entry_max_power=int(min(w, 32767))
-                    )
+                    mod.ProfileEntry(charging_profile_entry_start=start, charging_profile_entry_max_power=din_pmax(w))
                     for start, w in sched.pmax
                 ],
             )

@@ -24,7 +24,7 @@ from evcharge.iso15118.handover import HandOver, PayloadType
 from ._base import EngineBase
 from ._minimal import minimal
 from ._table import Row, Table
-from ._v2g import MessageSet, from_pv, message_set
+from ._v2g import MessageSet, din_pmax, from_pv, message_set
 from .config import SeccConfig
 from .events import (
     AcLimits,
@@ -452,7 +452,7 @@ class Secc(EngineBase[SeccState]):
                 last = i == len(s.pmax) - 1
                 rti = mod.RelativeTimeInterval(start=start, duration=(s.duration - start) if last else None)
                 if self.din:
-                    pmax: Any = max(-32768, min(32767, int(watts)))
+                    pmax: Any = din_pmax(watts)
                 else:
                     pmax = self.ms.pv(watts, "W")
                 entries.append(mod.PMaxScheduleEntry(p_max=pmax, relative_time_interval=rti))
