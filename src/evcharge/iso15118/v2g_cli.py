@@ -35,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                          description="Write the whole test PKI of ISO 15118-2 and -20 into a folder: "
                                      "certificates (PEM and DER), private keys (PEM), and the chains.")
     pki.add_argument("--out", required=True, help="the folder to write (created if missing)")
-    pki.add_argument("--emaid", default="DE-ABC-C123456789-0", help="the eMAID of the contract certificate")
+    pki.add_argument("--emaid", default="NL-TNM-000122045-U", help="the eMAID of the contract certificate")
     pki.add_argument("--evcc-id", default="WMIV1234567890ABCDEX", help="the vehicle's id (OEM leaf CN)")
     pki.add_argument("--secc-id", default="DE*ABC*E1234567*1", help="the EVSE id (SECC leaf CN)")
     pki.add_argument("--days", type=_positive_days, default=365, help="validity of the leaf certificates in days")

@@ -90,7 +90,7 @@ def test_certificate_installation_then_signed_authorization(pki: Path) -> None:
     assert cert_res.header.signature is not None
     # the car uses the installed contract, whose key it decrypted
     assert evcc.pnc.chain[0] == auth.pn_c_a_req_authorization_mode.contract_certificate_chain.certificate
-    assert secc.emaid == "DE-ABC-C123456789-0"
+    assert secc.emaid == "NL-TNM-000122045-U"
     assert secc.ended is not None and secc.ended.normal
     # TLS 1.3 mutual authentication: the vehicle certificate hash reaches the application
     vc = charger.of(ev20.VehicleCertificate)
@@ -111,7 +111,7 @@ def test_authorization_event_carries_the_contract(pki: Path) -> None:
     charger = Charger()
     run(secc, evcc, charger)
     (asked,) = charger.of(ev.AuthorizationRequested)
-    assert asked.payment is ev.Payment.PNC and asked.emaid == "DE-ABC-C123456789-0" and len(asked.contract_chain) == 3
+    assert asked.payment is ev.Payment.PNC and asked.emaid == "NL-TNM-000122045-U" and len(asked.contract_chain) == 3
     assert "CertificateInstallationReq" not in [t.name for t in secc.trace]
 
 

@@ -69,9 +69,22 @@ def _emaid_of(cert: Any) -> str:
 
 
 def _norm(emaid: str) -> str:
-    """The eMAID as ISO 15118-2 carries it: without separators, at most 15 characters (EMAIDType); a
-    longer certificate CN (e.g. a 10-character ID part) is cut to 15."""
-    return emaid.replace("-", "").upper()[:15]
+    """The eMAID as ISO 15118-2 compares it: without separators, upper case."""
+    return emaid.replace("-", "").upper()
+
+
+def _iso2_emaid(cn: str) -> str:
+    """The eMAID ISO 15118-2 carries for a contract certificate's CN: without separators, 14 or 15 characters
+    (eMAIDType). A CN that does not fit is an error, never cut short (a cut eMAID names another contract)."""
+    from evcharge.errors import LocalProtocolError
+
+    emaid = _norm(cn)
+    if not 14 <= len(emaid) <= 15 or not emaid.isalnum():
+        raise LocalProtocolError(
+            f"the contract certificate's CN {cn!r} is not an ISO 15118-2 eMAID: 14-15 letters and digits without"
+            " its separators (e.g. NL-TNM-000122045-U)"
+        )
+    return emaid
 
 
 class PkiContractVerifier:
@@ -167,7 +180,7 @@ class LocalTestProvider:
         self.cps_key = load_pem_private_key((tree / "cps.key.pem").read_bytes(), None)
         from cryptography import x509
 
-        self.emaid = _norm(_emaid_of(x509.load_der_x509_certificate(self.contract_chain[0])))
+        self.emaid = _iso2_emaid(_emaid_of(x509.load_der_x509_certificate(self.contract_chain[0])))
 
     def answer(self, kind: str, message: Any) -> tuple[Any, Any] | None:
         from cryptography import x509
@@ -218,7 +231,7 @@ class Contract:
         tree = Path(pki) / "iso2" if (Path(pki) / "iso2").is_dir() else Path(pki)
         chain = _load(tree / "contract_chain.pem")
         key = load_pem_private_key((tree / "contract.key.pem").read_bytes(), None)
-        return cls(chain, key, _norm(_emaid_of(x509.load_der_x509_certificate(chain[0]))))
+        return cls(chain, key, _iso2_emaid(_emaid_of(x509.load_der_x509_certificate(chain[0]))))
 
     @classmethod
     def from_installation(
