@@ -1,0 +1,835 @@
+"""The EVSE manager: one sans-I/O coordinator joining the parts of one EVSE.
+
+::
+
+    board (bsp.BoardSupport) <--> pilot (iec61851.Charger) --5 %--> SLAC (slac.EvseSlac) --match-->
+    V2G (iso15118.SeccSession + the DIN / ISO 15118-2 engine) --events--> this manager --OcppCall--> OCPP
+    DC power supply + isolation monitor (charger.power)  <--  this manager  <--  CSMS commands
+
+The transport (or a simulation) moves the bytes of each wire: SLAC frames in and out of :attr:`slac`,
+the V2G TCP stream in and out of :attr:`secc` (made by :meth:`connection_made`), board bytes through the
+board's own core. After feeding any of them it calls :meth:`update`; it calls :meth:`handle_timer` when
+:meth:`get_timer` says. The manager never performs I/O: OCPP goes out as :class:`~.events.OcppCall`
+events and comes back as :class:`~.events.CsmsAnswered` commands.
+
+What the manager decides:
+
+* authorization: an RFID token (Authorize with the CSMS), a remote start, or Plug & Charge (Authorize with
+  the contract's eMAID and its certificate hash data); the SECC answers Ongoing until then;
+* limits: NotifyEVChargingNeeds to the CSMS when the car states its needs; the CSMS's SetChargingProfile
+  becomes the SECC's limits and SAScheduleList (DC), a renegotiation (ISO 15118-2) when it comes later, or
+  the PWM current (AC basic charging);
+* the DC power path: isolation test at CableCheck, PreCharge to the car's voltage at most 2 A, the charge
+  loop's setpoints within the limits, off at PowerDelivery(Stop);
+* faults (RCD, isolation, over-voltage, pilot): power off at the instant the fault is seen (DC output off,
+  contactors open, pilot F), TransactionEvent Ended with the fault's stopped reason, StatusNotification
+  Faulted and a NotifyEvent, and the SECC told (isolation Fault / EVSE emergency shutdown).
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+from evcharge.bsp.adapters import PilotBoardAdapter
+from evcharge.bsp.events import (
+    BoardErrorKind,
+    ErrorCleared,
+    ErrorRaised,
+    PilotState,
+    PilotStateChanged,
+    PowerReason,
+    RelaysClosed,
+    RelaysOpened,
+)
+from evcharge.bsp.interface import BoardSupport
+from evcharge.clock import WallClock
+from evcharge.errors import LocalProtocolError
+from evcharge.iec61851 import Charger, CPState, PilotFault, apply_actions
+from evcharge.iec61851 import events as pe
+from evcharge.iso15118.engines import events as ev
+from evcharge.iso15118.engines import secc_factory
+from evcharge.iso15118.handover import AppProtocol, EngineFactory, TlsInfo
+from evcharge.iso15118.session import SeccSession, SessionClosed
+from evcharge.slac.events import Matched, MatchingFailed, SlacFailed, StartMatching, StopMatching
+from evcharge.slac.evse import EvseSlac
+
+from .config import EvseManagerConfig
+from .events import (
+    CsmsAnswered,
+    EnableEvse,
+    FaultDetected,
+    FaultKind,
+    IdTokenPresented,
+    ManagerCommand,
+    ManagerEvent,
+    OcppCall,
+    PowerSwitched,
+    RemoteStart,
+    RemoteStop,
+    SessionFinished,
+    SetChargingProfile,
+    V2gLinkReady,
+)
+from .power import (
+    DcOutputOff,
+    DcPowerSupply,
+    IsolationMeasured,
+    IsolationMonitor,
+    OverVoltage,
+    SetDcOutput,
+    StartIsolationCheck,
+    StopIsolationCheck,
+)
+from .schedule import composite_limit, periods
+
+__all__ = ["TRANSITIONS", "EvseManager", "ManagerState"]
+
+
+class ManagerState(Enum):
+    UNAVAILABLE = "unavailable"  #: disabled (ChangeAvailability Inoperative)
+    AVAILABLE = "available"  #: no car
+    PLUGGED = "plugged"  #: a car in B, before SLAC (or basic charging)
+    SLAC = "slac"  #: 5 % duty cycle, matching
+    V2G = "v2g"  #: matched; the V2G session runs up to the power path
+    CABLE_CHECK = "cable_check"
+    PRE_CHARGE = "pre_charge"
+    CHARGING = "charging"
+    STOPPING = "stopping"  #: PowerDelivery(Stop) / welding detection / session stop
+    FINISHED = "finished"  #: the session is over, the car still plugged
+    FAULTED = "faulted"
+
+
+S = ManagerState
+_PLUGGED_STATES = (S.PLUGGED, S.SLAC, S.V2G, S.CABLE_CHECK, S.PRE_CHARGE, S.CHARGING, S.STOPPING, S.FINISHED)
+
+#: (state, trigger) -> next state. Triggers not in the table for the present state change nothing.
+TRANSITIONS: dict[tuple[ManagerState, str], ManagerState] = {
+    (S.AVAILABLE, "plug_in"): S.PLUGGED,
+    (S.AVAILABLE, "disable"): S.UNAVAILABLE,
+    (S.UNAVAILABLE, "enable"): S.AVAILABLE,
+    (S.PLUGGED, "slac_start"): S.SLAC,
+    (S.SLAC, "matched"): S.V2G,
+    (S.SLAC, "slac_failed"): S.PLUGGED,
+    (S.PLUGGED, "power_on"): S.CHARGING,  # AC basic charging
+    (S.V2G, "cable_check"): S.CABLE_CHECK,
+    (S.CABLE_CHECK, "pre_charge"): S.PRE_CHARGE,
+    (S.PRE_CHARGE, "power_on"): S.CHARGING,
+    (S.V2G, "power_on"): S.CHARGING,  # AC, or DC after a renegotiation that skips CableCheck
+    (S.CHARGING, "power_off"): S.STOPPING,
+    (S.STOPPING, "power_on"): S.CHARGING,  # renegotiated
+    (S.STOPPING, "session_end"): S.FINISHED,
+    (S.V2G, "session_end"): S.FINISHED,
+    (S.CABLE_CHECK, "session_end"): S.FINISHED,
+    (S.PRE_CHARGE, "session_end"): S.FINISHED,
+    (S.CHARGING, "session_end"): S.FINISHED,
+    (S.FINISHED, "matched"): S.V2G,  # a paused session comes back
+    (S.FINISHED, "slac_start"): S.SLAC,
+    **{(state, "unplug"): S.AVAILABLE for state in _PLUGGED_STATES},
+    **{(state, "fault"): S.FAULTED for state in (*_PLUGGED_STATES, S.AVAILABLE)},
+    (S.FAULTED, "unplug"): S.AVAILABLE,
+}
+
+_BOARD_FAULTS = {
+    BoardErrorKind.RCD_TRIGGERED: FaultKind.RCD,
+    BoardErrorKind.RCD_SELFTEST_FAILED: FaultKind.RCD,
+    BoardErrorKind.OVER_CURRENT: FaultKind.OVER_CURRENT,
+    BoardErrorKind.CONTACTOR_FAULT: FaultKind.CONTACTOR,
+    BoardErrorKind.DIODE_FAULT: FaultKind.PILOT,
+    BoardErrorKind.PILOT_FAULT: FaultKind.PILOT,
+}
+
+
+class EvseManager:
+    """One EVSE: pilot, board, SLAC, SECC, DC power path and the OCPP side (see the module documentation).
+
+    ``engines`` maps each V2G protocol to its SECC engine factory (default: DIN 70121 and ISO 15118-2 with an
+    engine configuration derived from ``config``). ``power`` and ``imd`` are needed for DC.
+    """
+
+    def __init__(
+        self,
+        config: EvseManagerConfig,
+        *,
+        board: BoardSupport,
+        clock: WallClock,
+        rng: random.Random,
+        now: float,
+        power: DcPowerSupply | None = None,
+        imd: IsolationMonitor | None = None,
+        engines: Mapping[AppProtocol, EngineFactory] | None = None,
+        slac_mac: bytes = b"\x02\x00\x00\x00\x00\x0a",
+    ) -> None:
+        if config.energy != "ac" and (power is None or imd is None):
+            raise LocalProtocolError("a DC EVSE needs a power supply and an isolation monitor")
+        self.config = config
+        self.board = board
+        self.clock = clock
+        self.power = power
+        self.imd = imd
+        self._rng = rng
+        self.pilot = Charger(config.pilot, now=now)
+        self._adapter = PilotBoardAdapter(board, now=now)
+        self.slac = EvseSlac(config.slac, mac=slac_mac, rng=rng)
+        self.secc: SeccSession | None = None
+        self.engine_config = config.secc.__class__(
+            **{
+                **{f: getattr(config.secc, f) for f in config.secc.__dataclass_fields__},
+                "energy_modes": config.energy_modes,
+                "payments": config.payments,
+                "dc_limits": None,
+                "ac_limits": None,
+                "auto_authorize": False,
+            }
+        )
+        self.engines: dict[AppProtocol, EngineFactory] = dict(
+            engines
+            if engines is not None
+            else {AppProtocol.DIN: secc_factory(self.engine_config), AppProtocol.ISO2: secc_factory(self.engine_config)}
+        )
+        self._state = S.AVAILABLE
+        self._events: deque[ManagerEvent] = deque()
+        self._ref = 0
+        self._pending: dict[int, tuple[str, dict[str, Any]]] = {}
+        self.history: list[tuple[float, str, str]] = []  #: (now, trigger, new state)
+        # the session
+        self._reset_session()
+        self.energy_wh = 0.0
+        self._metered_at = now
+        self._meter_at: float | None = None
+        self._profile_deadline: float | None = None
+        self._profiles: dict[int, dict[str, Any]] = {}
+        self._clear_at: float | None = None
+        self._tx_counter = 0
+        self.faults: list[FaultDetected] = []
+        self._call("StatusNotification", self._status("Available", now))
+        self._apply_pilot(now)
+
+    # -- public surface ------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ManagerState:
+        return self._state
+
+    @property
+    def transaction_id(self) -> str | None:
+        return self._tx_id
+
+    @property
+    def soc(self) -> int | None:
+        return self._soc
+
+    @property
+    def awaiting_csms(self) -> bool:
+        """True while a decision of the CSMS is awaited (an answer, or the profile after NotifyEVChargingNeeds)."""
+        return bool(self._pending) or self._profile_deadline is not None
+
+    def send(self, command: ManagerCommand, now: float) -> None:
+        """A command of the station's application (see :mod:`evcharge.charger.events`)."""
+        if isinstance(command, CsmsAnswered):
+            self._answered(command, now)
+        elif isinstance(command, IdTokenPresented):
+            self._id_token = {"idToken": command.id_token, "type": command.type}
+            self._call("Authorize", {"idToken": self._id_token})
+        elif isinstance(command, RemoteStart):
+            self._id_token = {"idToken": command.id_token, "type": command.type}
+            self._remote_start_id = command.remote_start_id
+            self._authorize(True, now, trigger="RemoteStart")
+        elif isinstance(command, RemoteStop):
+            self._stop_reason = command.reason
+            self._stop_trigger = "RemoteStop"
+            if self.secc is not None and self._state in (S.CHARGING, S.PRE_CHARGE, S.CABLE_CHECK):
+                self._secc_send(ev.Notify(action="stop"), now)
+            elif self._state is S.CHARGING:
+                self.pilot.send(pe.Pause(), now)
+        elif isinstance(command, SetChargingProfile):
+            self._profiles[int(command.profile.get("id", 0))] = command.profile
+            self._limits_changed(now)
+        elif isinstance(command, EnableEvse):
+            if command.enabled:
+                self.pilot.send(pe.Enable(), now)
+                self._go("enable", now)
+            else:
+                self.pilot.send(pe.Disable(), now)
+                self._go("disable", now)
+        else:
+            raise LocalProtocolError(f"the EVSE manager does not take {type(command).__name__}")
+        self.update(now)
+
+    def next_event(self) -> ManagerEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def connection_made(self, now: float, *, tls: TlsInfo | None = None, extra: Mapping[str, Any] | None = None
+                        ) -> SeccSession:
+        """The car opened the V2G TCP (or TLS) connection: the session core for the transport to feed."""
+        self.secc = SeccSession(self.config.session, self.engines, now=now, tls=tls,
+                                resume_session_id=self._paused_session, extra=extra)
+        return self.secc
+
+    def connection_lost(self, now: float) -> None:
+        if self.secc is not None:
+            self.secc.connection_lost(now)
+        self.update(now)
+
+    def get_timer(self) -> float | None:
+        parts = [self.pilot.get_timer(), self.slac.get_timer(), self._meter_at, self._profile_deadline, self._clear_at]
+        if self.secc is not None:
+            parts.append(self.secc.get_timer())
+        for part in (self.power, self.imd):
+            if part is not None:
+                parts.append(part.get_timer())
+        timers = [t for t in parts if t is not None]
+        return min(timers) if timers else None
+
+    def handle_timer(self, now: float) -> None:
+        for part in (self.pilot, self.slac, self.power, self.imd, self.secc):
+            if part is not None:
+                timer = part.get_timer()
+                if timer is not None and timer <= now:
+                    part.handle_timer(now)
+        if self._profile_deadline is not None and now >= self._profile_deadline:
+            self._profile_deadline = None
+            self._push_limits(now)  # no profile came: the charger's own limits
+        if self._clear_at is not None and now >= self._clear_at:
+            # F has been shown for its minimum time: X1 (paused) until the car is unplugged, so the pilot
+            # sees the unplug and no new session starts on the faulty cable
+            self._clear_at = None
+            for command in (pe.ClearFault(), pe.Pause()):
+                try:
+                    self.pilot.send(command, now)
+                except LocalProtocolError:
+                    pass
+        if self._meter_at is not None and now >= self._meter_at:
+            self._meter_at = now + self.config.meter_interval
+            self._tx_event("Updated", "MeterValuePeriodic", now)
+        self.update(now)
+
+    def update(self, now: float) -> None:
+        """Take in what every part has to say at ``now`` and react, until nothing changes."""
+        for _ in range(1000):
+            moved = False
+            self._integrate(now)
+            self._apply_pilot(now)
+            while (bev := self.board.next_event()) is not None:
+                moved = True
+                self._on_board(bev, now)
+            while (cev := self.pilot.next_event()) is not None:
+                moved = True
+                self._on_pilot(cev, now)
+            while (sev := self.slac.next_event()) is not None:
+                moved = True
+                self._on_slac(sev, now)
+            if self.power is not None:
+                while (pev := self.power.next_event()) is not None:
+                    moved = True
+                    self._on_power(pev, now)
+            if self.imd is not None:
+                while (iev := self.imd.next_event()) is not None:
+                    moved = True
+                    self._on_isolation(iev, now)
+            if self.secc is not None:
+                while (vev := self.secc.next_event()) is not None:
+                    moved = True
+                    self._on_v2g(vev, now)
+            if not moved and not self.pilot_pending():
+                return
+        raise RuntimeError("the EVSE manager did not settle")  # pragma: no cover - a bug
+
+    def pilot_pending(self) -> bool:
+        return False
+
+    # -- internals: plumbing ---------------------------------------------------------------------
+
+    def _reset_session(self) -> None:
+        self._tx_id: str | None = None
+        self._seq = 0
+        self._id_token: dict[str, str] | None = None
+        self._authorized: bool | None = True if self.config.free_charging else None
+        self._remote_start_id: int | None = None
+        self._soc: int | None = None
+        self._ev_max_voltage: float | None = None
+        self._ev_limits: ev.EvLimits | None = None
+        self._protocol: str | None = None
+        self._stop_reason: str | None = None
+        self._stop_trigger: str | None = None
+        self._paused_session: bytes | None = None
+        self._authorize_asked = False
+        self._limits_pushed = False
+        self._fault: FaultKind | None = None
+        self._charge_started_at: float | None = None
+        self._target = (0.0, 0.0)
+        self._output_on = False
+
+    def _go(self, trigger: str, now: float) -> bool:
+        nxt = TRANSITIONS.get((self._state, trigger))
+        if nxt is None:
+            return False
+        self._state = nxt
+        self.history.append((now, trigger, nxt.value))
+        return True
+
+    def _call(self, action: str, payload: dict[str, Any]) -> int:
+        self._ref += 1
+        self._pending[self._ref] = (action, payload)
+        self._events.append(OcppCall(ref=self._ref, action=action, payload=payload))
+        return self._ref
+
+    def _timestamp(self, now: float) -> str:
+        return self.clock.utc(now).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    def _status(self, status: str, now: float) -> dict[str, Any]:
+        return {"timestamp": self._timestamp(now), "connectorStatus": status, "evseId": self.config.evse_id,
+                "connectorId": self.config.connector_id}
+
+    def _apply_pilot(self, now: float) -> None:
+        actions = self.pilot.actions()
+        if actions:
+            self._adapter.now = now
+            dc_reason = PowerReason.DC_CABLE_CHECK if self._state is S.CABLE_CHECK else PowerReason.FULL_POWER_CHARGING
+            self._adapter.reason = dc_reason
+            apply_actions(actions, self._adapter, phases=self.pilot.phases)
+
+    def _secc_send(self, command: Any, now: float) -> None:
+        if self.secc is None or self.secc.engine is None:
+            return
+        try:
+            self.secc.send(command, now)
+        except LocalProtocolError:
+            pass  # the engine has ended: nothing to tell it any more
+
+    # -- OCPP ------------------------------------------------------------------------------------
+
+    def _answered(self, answer: CsmsAnswered, now: float) -> None:
+        found = self._pending.pop(answer.ref, None)
+        if found is None:
+            raise LocalProtocolError(f"no OCPP call with ref {answer.ref} is waiting for an answer")
+        action, _payload = found
+        p = answer.payload or {}
+        if action == "Authorize":
+            status = (p.get("idTokenInfo") or {}).get("status")
+            cert = p.get("certificateStatus")
+            ok = status == "Accepted" and cert in (None, "Accepted")
+            self._authorize(ok, now, trigger="Authorized")
+
+    def _authorize(self, accepted: bool, now: float, *, trigger: str) -> None:
+        self._authorized = accepted
+        if accepted and self._tx_id is not None:
+            self._tx_event("Updated", trigger, now, id_token=True)
+        self._secc_send(ev.Authorize(accepted=accepted), now)
+
+    def _start_transaction(self, now: float) -> None:
+        self._tx_counter += 1
+        self._tx_id = str(uuid.UUID(int=self._rng.getrandbits(128)))
+        self._seq = 0
+        self.energy_wh = 0.0
+        self._tx_event("Started", "CablePluggedIn", now, state="EVConnected")
+
+    def _meter(self, now: float, context: str) -> list[dict[str, Any]]:
+        values: list[dict[str, Any]] = [
+            {"measurand": "Energy.Active.Import.Register", "value": round(self.energy_wh, 1), "context": context}]
+        if self.power is not None and self._state in (S.CHARGING, S.PRE_CHARGE):
+            values.append({"measurand": "Voltage", "value": round(self.power.present_voltage, 1), "context": context})
+            values.append({"measurand": "Current.Import", "value": round(self.power.present_current, 1),
+                           "context": context})
+            values.append({"measurand": "Power.Active.Import",
+                           "value": round(self.power.present_voltage * self.power.present_current, 1),
+                           "context": context})
+        if self._soc is not None:
+            values.append({"measurand": "SoC", "value": self._soc, "unitOfMeasure": {"unit": "Percent"},
+                           "context": context})
+        return [{"timestamp": self._timestamp(now), "sampledValue": values}]
+
+    def _tx_event(self, event_type: str, trigger: str, now: float, *, state: str | None = None,
+                  id_token: bool = False, stopped_reason: str | None = None) -> None:
+        if self._tx_id is None:
+            return
+        info: dict[str, Any] = {"transactionId": self._tx_id}
+        if state is not None:
+            info["chargingState"] = state
+        if stopped_reason is not None:
+            info["stoppedReason"] = stopped_reason
+        if self._remote_start_id is not None and trigger == "RemoteStart":
+            info["remoteStartId"] = self._remote_start_id
+        context = {"Started": "Transaction.Begin", "Ended": "Transaction.End"}.get(event_type, "Sample.Periodic")
+        payload: dict[str, Any] = {
+            "eventType": event_type, "timestamp": self._timestamp(now), "triggerReason": trigger,
+            "seqNo": self._seq, "transactionInfo": info,
+            "meterValue": self._meter(now, context),
+        }
+        if event_type == "Started":
+            payload["evse"] = {"id": self.config.evse_id, "connectorId": self.config.connector_id}
+        if id_token and self._id_token is not None:
+            payload["idToken"] = self._id_token
+        self._seq += 1
+        self._call("TransactionEvent", payload)
+        if event_type == "Ended":
+            self._events.append(SessionFinished(transaction_id=self._tx_id, stopped_reason=stopped_reason or "Local",
+                                                energy_wh=round(self.energy_wh, 3)))
+            self._tx_id = None
+            self._meter_at = None
+
+    def _end_transaction(self, now: float, reason: str, trigger: str) -> None:
+        self._tx_event("Ended", trigger, now, state="Idle", stopped_reason=reason)
+
+    # -- limits ----------------------------------------------------------------------------------
+
+    def _limit_now(self, now: float) -> float | None:
+        """The CSMS's composite limit in watts now (None: none)."""
+        start = self._charge_started_at if self._charge_started_at is not None else now
+        limit = composite_limit(list(self._profiles.values()), now - start)
+        if limit is None:
+            return None
+        if self.config.energy == "ac":
+            return limit.watts(self.config.ac_voltage, self.config.ac_phases)
+        volts = self.power.present_voltage if self.power is not None and self.power.present_voltage > 0 else (
+            self._ev_max_voltage or self.config.dc_limits.max_voltage)
+        return limit.watts(volts)
+
+    def _dc_limits(self, now: float) -> ev.DcLimits:
+        base = self.config.dc_limits
+        watts = self._limit_now(now)
+        if watts is None or watts >= base.max_power:
+            return base
+        return ev.DcLimits(max_voltage=base.max_voltage, max_current=base.max_current, max_power=watts,
+                           min_voltage=base.min_voltage, min_current=base.min_current,
+                           peak_current_ripple=base.peak_current_ripple)
+
+    def _schedules(self, now: float) -> tuple[ev.Schedule, ...]:
+        """The SAScheduleList from the TxProfile (absolute W limits per period), else one at the limit."""
+        limits = self._dc_limits(now) if self.config.energy != "ac" else None
+        tx = [p for p in self._profiles.values() if p.get("chargingProfilePurpose") == "TxProfile"]
+        if tx:
+            unit, steps = periods(max(tx, key=lambda p: int(p.get("stackLevel", 0))))
+            volts = self._ev_max_voltage or self.config.dc_limits.max_voltage
+            pmax = tuple((start, value if unit == "W" else value * volts) for start, value in steps)
+            return (ev.Schedule(tuple_id=1, pmax=pmax),)
+        watts = limits.max_power if limits is not None else self.config.ac_voltage * self.config.ac_max_current * 3
+        return (ev.Schedule(tuple_id=1, pmax=((0, watts),)),)
+
+    def _push_limits(self, now: float) -> None:
+        self._limits_pushed = True
+        if self.config.energy == "ac":
+            watts = self._limit_now(now)
+            amps = self.config.ac_max_current if watts is None else min(
+                self.config.ac_max_current, watts / (self.config.ac_voltage * self.config.ac_phases))
+            self._secc_send(ev.SetSchedules(schedules=self._schedules(now)), now)
+            self._secc_send(ev.SetAcLimits(limits=ev.AcLimits(nominal_voltage=self.config.ac_voltage,
+                                                             max_current=amps)), now)
+            return
+        self._secc_send(ev.SetSchedules(schedules=self._schedules(now)), now)
+        self._secc_send(ev.SetDcLimits(limits=self._dc_limits(now)), now)
+
+    def _limits_changed(self, now: float) -> None:
+        if self._profile_deadline is not None:
+            self._profile_deadline = None
+            self._push_limits(now)
+            return
+        if self.config.energy == "ac" and self.secc is None:
+            watts = self._limit_now(now)
+            if watts is not None and self._state in _PLUGGED_STATES:
+                per_phase = watts / (self.config.ac_voltage * self.config.ac_phases)
+                amps = max(6.0, min(self.config.ac_max_current, per_phase))
+                self.pilot.send(pe.SetCurrentLimit(amps=amps), now)
+            return
+        if self._limits_pushed:
+            self._push_limits(now)
+            if self._state is S.CHARGING and self._protocol not in (None, "din"):
+                self._secc_send(ev.Notify(action="renegotiate"), now)
+            self._tx_event("Updated", "ChargingRateChanged", now)
+
+    def _integrate(self, now: float) -> None:
+        dt = now - self._metered_at
+        if dt > 0 and self.power is not None:
+            self.energy_wh += self.power.present_voltage * self.power.present_current * dt / 3600.0
+        self._metered_at = now
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def _power_off(self, reason: str, now: float) -> None:
+        self._output_on = False
+        if self.power is not None and (self.power.present_voltage > 0 or self.power.present_current > 0):
+            self.power.send(DcOutputOff(), now)
+            self._events.append(PowerSwitched(on=False, reason=reason, at=now))
+        elif self.power is not None:
+            self.power.send(DcOutputOff(), now)
+
+    def _raise_fault(self, kind: FaultKind, detail: str, now: float) -> None:
+        if self._fault is not None:
+            return
+        phase = self._state.value
+        self._fault = kind
+        self._power_off(f"fault: {kind.value}", now)
+        try:
+            self.pilot.send(pe.RaiseFault(reason=f"{kind.value}: {detail}"), now)
+        except LocalProtocolError:
+            pass
+        self._apply_pilot(now)
+        if self.imd is not None:
+            self.imd.send(StopIsolationCheck(), now)
+        self._clear_at = now + self.config.pilot.fault_min_time
+        fault = FaultDetected(kind=kind, detail=detail, at=now, power_off_at=now, phase=phase)
+        self.faults.append(fault)
+        self._events.append(fault)
+        self._go("fault", now)
+        if kind is FaultKind.ISOLATION:
+            self._secc_send(ev.SetIsolation(level=ev.Isolation.FAULT), now)
+        else:
+            self._secc_send(ev.Notify(action="stop"), now)
+        self._call("NotifyEvent", {
+            "generatedAt": self._timestamp(now), "seqNo": 0, "tbc": False,
+            "eventData": [{"eventId": len(self.faults), "timestamp": self._timestamp(now), "trigger": "Alerting",
+                           "actualValue": "true", "techCode": kind.value, "techInfo": detail[:500],
+                           "eventNotificationType": "HardWiredNotification",
+                           "component": {"name": "EVSE", "evse": {"id": self.config.evse_id}},
+                           "variable": {"name": "Problem"}}]})
+        self._call("StatusNotification", self._status("Faulted", now))
+        self._end_transaction(now, kind.stopped_reason, "AbnormalCondition")
+
+    # -- the parts' events -------------------------------------------------------------------------
+
+    def _on_board(self, event: Any, now: float) -> None:
+        if isinstance(event, PilotStateChanged):
+            if event.state is PilotState.F:
+                if self.pilot.output.value not in ("E", "F"):
+                    self.pilot.receive_cp_state(PilotFault.DIODE, now)
+            else:
+                self.pilot.receive_cp_state(CPState(event.state.value), now)
+        elif isinstance(event, ErrorRaised):
+            kind = _BOARD_FAULTS.get(event.kind)
+            if kind is not None:
+                self._raise_fault(kind, event.detail, now)
+        elif isinstance(event, RelaysClosed):
+            self._events.append(PowerSwitched(on=True, reason="contactors closed", at=now))
+        elif isinstance(event, RelaysOpened):
+            self._events.append(PowerSwitched(on=False, reason="contactors open", at=now))
+        elif isinstance(event, ErrorCleared):
+            pass
+
+    def _on_pilot(self, event: Any, now: float) -> None:
+        if isinstance(event, pe.VehicleStateChanged):
+            if event.state in (CPState.B, CPState.C, CPState.D) and self._state is S.AVAILABLE:
+                self._go("plug_in", now)
+                self._call("StatusNotification", self._status("Occupied", now))
+                self._start_transaction(now)
+                if self.config.pilot.mode.value == "hlc":
+                    self.slac.send(StartMatching(), now)
+                    self._go("slac_start", now)
+            elif event.state is CPState.A and self._state in (*_PLUGGED_STATES, S.FAULTED):
+                self._unplugged(now)
+        elif isinstance(event, pe.FaultRaised):
+            if event.fault in (PilotFault.DIODE, PilotFault.IMPLAUSIBLE):
+                self._raise_fault(FaultKind.PILOT, event.detail, now)
+
+    def _unplugged(self, now: float) -> None:
+        self._power_off("unplugged", now)
+        if self.imd is not None:
+            self.imd.send(StopIsolationCheck(), now)
+        if self._tx_id is not None:
+            self._end_transaction(now, self._stop_reason or "EVDisconnected", "EVCommunicationLost")
+        try:
+            self.slac.send(StopMatching(), now)
+        except LocalProtocolError:
+            pass
+        if self.secc is not None and self.secc.state.value != "closed":
+            self.secc.connection_lost(now)
+        was_faulted = self._fault is not None
+        self._go("unplug", now)
+        if was_faulted:
+            self._clear_at = None
+            for command in (pe.ClearFault(), pe.Resume()):
+                try:
+                    self.pilot.send(command, now)
+                except LocalProtocolError:
+                    pass
+        self._call("StatusNotification", self._status("Available", now))
+        self._reset_session()
+        self._profiles = {k: p for k, p in self._profiles.items() if p.get("chargingProfilePurpose") != "TxProfile"}
+
+    def _on_slac(self, event: Any, now: float) -> None:
+        if isinstance(event, Matched):
+            if self._go("matched", now):
+                self._events.append(V2gLinkReady(peer_mac=event.peer_mac, nid=event.nid))
+        elif isinstance(event, (MatchingFailed, SlacFailed)):
+            self._go("slac_failed", now)
+
+    def _on_power(self, event: OverVoltage, now: float) -> None:
+        self._raise_fault(FaultKind.OVER_VOLTAGE, f"DC output {event.voltage:.0f} V above {event.limit:.0f} V", now)
+
+    def _on_isolation(self, event: IsolationMeasured, now: float) -> None:
+        if event.level is ev.Isolation.FAULT:
+            detail = f"isolation {event.resistance_ohm:.0f} ohm at {event.voltage:.0f} V"
+            self._raise_fault(FaultKind.ISOLATION, detail, now)
+            return
+        if event.self_test:
+            assert self.power is not None
+            self._output_on = False
+            self.power.send(DcOutputOff(), now)  # the test voltage goes; PreCharge brings the car's voltage
+            self._secc_send(ev.SetPresentValues(voltage=0.0), now)
+            self._secc_send(ev.SetIsolation(level=event.level), now)
+
+    def _protection_voltage(self) -> float:
+        car = self._ev_max_voltage or self.config.dc_limits.max_voltage
+        return min(car, self.config.dc_limits.max_voltage) + self.config.over_voltage_margin
+
+    def _on_v2g(self, event: Any, now: float) -> None:
+        if isinstance(event, ev.SessionStarted):
+            self._protocol = event.protocol
+            return
+        if isinstance(event, ev.AuthorizationRequested):
+            if event.payment is ev.Payment.PNC and event.emaid is not None and not self._authorize_asked:
+                self._authorize_asked = True
+                self._id_token = {"idToken": event.emaid, "type": "eMAID"}
+                payload: dict[str, Any] = {"idToken": self._id_token}
+                hashes = _hash_data(event.contract_chain)
+                if hashes:
+                    payload["iso15118CertificateHashData"] = hashes
+                self._call("Authorize", payload)
+            elif self._authorized is not None:
+                self._secc_send(ev.Authorize(accepted=self._authorized), now)
+            return
+        if isinstance(event, ev.ChargeParametersRequested):
+            self._ev_limits = event.ev
+            self._ev_max_voltage = event.ev.max_voltage
+            if event.ev.soc is not None:
+                self._soc = event.ev.soc
+            self._call("NotifyEVChargingNeeds", self._needs(event))
+            self._profile_deadline = now + self.config.profile_wait
+            return
+        if isinstance(event, ev.CableCheckRequested):
+            assert self.power is not None and self.imd is not None
+            self._go("cable_check", now)
+            if event.soc is not None:
+                self._soc = event.soc
+            volts = self.config.cable_check_voltage or min(self._ev_max_voltage or 500.0,
+                                                           self.config.dc_limits.max_voltage)
+            self.pilot.send(pe.AllowPower(allowed=True), now)
+            self._apply_pilot(now)
+            self.power.send(SetDcOutput(voltage=volts, current=self.config.pre_charge_current,
+                                        protection_voltage=max(volts, self._protection_voltage())), now)
+            self._output_on = True
+            self._events.append(PowerSwitched(on=True, reason="cable check", at=now))
+            self.imd.send(StartIsolationCheck(voltage=volts), now)
+            return
+        if isinstance(event, ev.PreChargeRequested):
+            assert self.power is not None
+            self._go("pre_charge", now)
+            self._output_on = True
+            self.power.send(SetDcOutput(voltage=min(event.target_voltage, self.config.dc_limits.max_voltage),
+                                        current=min(event.target_current, self.config.pre_charge_current),
+                                        protection_voltage=self._protection_voltage()), now)
+            self._present(now)
+            return
+        if isinstance(event, ev.PowerDeliveryRequested):
+            if event.action is ev.PowerAction.START:
+                self._go("power_on", now)
+                if self.config.energy == "ac":
+                    self.pilot.send(pe.AllowPower(allowed=True), now)
+                if self._charge_started_at is None:
+                    self._charge_started_at = now
+                self._tx_event("Updated", "ChargingStateChanged", now, state="Charging")
+                self._meter_at = now + self.config.meter_interval
+            else:
+                self._go("power_off", now)
+                if self.power is not None:
+                    self.power.send(DcOutputOff(), now)
+                    self._output_on = False
+                    self._events.append(PowerSwitched(on=False, reason="PowerDelivery " + event.action.value, at=now))
+                    self._present(now)
+                if event.action is ev.PowerAction.STOP:
+                    self.pilot.send(pe.AllowPower(allowed=False), now)
+                    self._meter_at = None
+                    self._tx_event("Updated", "ChargingStateChanged", now, state="EVConnected")
+            return
+        if isinstance(event, ev.ChargeLoopTargets):
+            assert self.power is not None
+            if event.soc is not None:
+                self._soc = event.soc
+            limits = self._dc_limits(now)
+            volts = min(event.target_voltage, limits.max_voltage)
+            amps = min(event.target_current, limits.max_current, limits.max_power / max(volts, 1.0))
+            if self._output_on:
+                self.power.send(SetDcOutput(voltage=volts, current=amps, protection_voltage=self._protection_voltage()),
+                                now)
+            self._target = (volts, amps)
+            self._present(now, limited=amps < event.target_current)
+            return
+        if isinstance(event, ev.WeldingDetectionRequested):
+            self._present(now)
+            return
+        if isinstance(event, ev.SessionStopRequested):
+            if event.pause:
+                self._paused_session = self.secc.engine.session_id if self.secc and self.secc.engine else None  # type: ignore[attr-defined]
+            return
+        if isinstance(event, ev.SessionEnded):
+            self._go("session_end", now)
+            self._power_off("session ended", now)
+            if self.imd is not None:
+                self.imd.send(StopIsolationCheck(), now)
+            if event.paused:
+                self._tx_event("Updated", "ChargingStateChanged", now, state="SuspendedEV")
+            elif self._tx_id is not None and self._fault is None:
+                reason = self._stop_reason or ("StoppedByEV" if event.normal else "Other")
+                self._end_transaction(now, reason, self._stop_trigger or ("StopAuthorized" if event.normal
+                                                                         else "AbnormalCondition"))
+            return
+        if isinstance(event, SessionClosed):
+            return
+
+    def _present(self, now: float, *, limited: bool = False) -> None:
+        assert self.power is not None
+        self._secc_send(ev.SetPresentValues(voltage=self.power.present_voltage, current=self.power.present_current,
+                                            current_limit_achieved=limited), now)
+
+    def _needs(self, event: ev.ChargeParametersRequested) -> dict[str, Any]:
+        e = event.ev
+        needs: dict[str, Any] = {"requestedEnergyTransfer": event.energy_mode.value}
+        if event.energy_mode.is_dc:
+            dc: dict[str, Any] = {"evMaxCurrent": e.max_current, "evMaxVoltage": e.max_voltage}
+            if e.max_power is not None:
+                dc["evMaxPower"] = e.max_power
+            if e.energy_request is not None:
+                dc["energyAmount"] = e.energy_request
+            if e.energy_capacity is not None:
+                dc["evEnergyCapacity"] = e.energy_capacity
+            if e.soc is not None:
+                dc["stateOfCharge"] = e.soc
+            needs["dcChargingParameters"] = dc
+        else:
+            ac: dict[str, Any] = {"evMaxCurrent": e.max_current, "evMaxVoltage": e.max_voltage,
+                                  "evMinCurrent": e.min_current or 0, "energyAmount": e.energy_request or 0}
+            needs["acChargingParameters"] = ac
+        if e.departure_time is not None:
+            needs["departureTime"] = self._timestamp(float(e.departure_time))
+        return {"evseId": self.config.evse_id, "chargingNeeds": needs}
+
+
+def _hash_data(chain: tuple[bytes, ...]) -> list[dict[str, str]]:
+    """OCPP ``OCSPRequestDataType`` of the contract certificate and its sub-CAs (SHA-256 of the issuer's name
+    and key, the serial number, the OCSP responder URL), for Authorize's ``iso15118CertificateHashData``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+
+    out: list[dict[str, str]] = []
+    for i in range(len(chain) - 1):
+        try:
+            cert = x509.load_der_x509_certificate(chain[i])
+            issuer = x509.load_der_x509_certificate(chain[i + 1])
+            req = x509.ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA256()).build()
+        except ValueError:
+            continue  # a certificate that does not parse is sent without its hash data
+        url = ""
+        try:
+            aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
+            url = next((str(d.access_location.value) for d in aia
+                        if d.access_method == AuthorityInformationAccessOID.OCSP), "")
+        except x509.ExtensionNotFound:
+            pass
+        out.append({"hashAlgorithm": "SHA256", "issuerNameHash": req.issuer_name_hash.hex(),
+                    "issuerKeyHash": req.issuer_key_hash.hex(), "serialNumber": format(req.serial_number, "x"),
+                    "responderURL": url or "http://localhost/ocsp"})
+    return out

@@ -1,0 +1,217 @@
+"""A test bench: an :class:`~evcharge.charger.EvseManager` and a :class:`~.car.SimCar` joined in one process on
+a virtual clock, with no sockets: the pilot through :class:`~.board.SimBoard`, SLAC through the powerline
+emulator (:class:`evcharge.slac.emulator.PowerlineEmulator`), the V2G TCP stream handed from one session
+core to the other, and the OCPP calls answered by ``csms`` (a function; :func:`accept_all` by default).
+
+No physical delay is simulated beyond what the cores ask for (their timers, the emulator's latency): a
+whole DC session runs in a fraction of a second of wall time.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from evcharge.clock import WallClock
+from evcharge.errors import RemoteProtocolError
+from evcharge.slac.emulator import PowerlineEmulator
+
+from ..config import EvseManagerConfig
+from ..events import CsmsAnswered, ManagerEvent, OcppCall, V2gLinkReady
+from ..manager import EvseManager
+from .board import SimBoard
+from .car import CarConfig, SimCar
+from .dc import IsolationMonitorSim, PowerSupplySim
+
+__all__ = ["Bench", "accept_all"]
+
+#: An OCPP answerer: ``(call, now) -> payload`` (``None``: no answer is given yet).
+Answerer = Callable[[OcppCall, float], "dict[str, Any] | None"]
+
+
+def accept_all(call: OcppCall, now: float) -> dict[str, Any] | None:
+    """A CSMS that accepts everything (Authorize Accepted, TransactionEvent and the rest answered empty)."""
+    if call.action == "Authorize":
+        answer: dict[str, Any] = {"idTokenInfo": {"status": "Accepted"}}
+        if "iso15118CertificateHashData" in call.payload:
+            answer["certificateStatus"] = "Accepted"
+        return answer
+    if call.action == "NotifyEVChargingNeeds":
+        return {"status": "Accepted"}
+    return {}
+
+
+class _SlacPort:
+    """The SLAC machine as the emulator sees it: frames and timers, but events stay with their owner."""
+
+    def __init__(self, machine: Any) -> None:
+        self.machine = machine
+        self.mac = machine.mac
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        self.machine.receive_data(data, now)
+
+    def data_to_send(self) -> list[bytes]:
+        return list(self.machine.data_to_send())
+
+    def next_event(self) -> None:
+        return None
+
+    def get_timer(self) -> float | None:
+        t: float | None = self.machine.get_timer()
+        return t
+
+    def handle_timer(self, now: float) -> None:
+        self.machine.handle_timer(now)
+
+
+class Bench:
+    """Charger and car on one virtual clock (see the module documentation)."""
+
+    def __init__(
+        self,
+        config: EvseManagerConfig,
+        car: CarConfig,
+        *,
+        seed: int = 1,
+        csms: Answerer = accept_all,
+        slac_latency: float = 0.0,
+        self_test_time: float = 0.5,
+        start: datetime | None = None,
+    ) -> None:
+        self.now = 0.0
+        rng = random.Random(seed)
+        self.clock = WallClock.at(0.0, start or datetime(2026, 1, 1, tzinfo=UTC))
+        self.car = SimCar(car, rng=rng, now=0.0)
+        self.board = SimBoard(self.car.vehicle)
+        self.power = PowerSupplySim()
+        self.imd = IsolationMonitorSim(self_test_time=self_test_time)
+        self.manager = EvseManager(config, board=self.board, clock=self.clock, rng=rng, now=0.0,
+                                   power=self.power if config.energy != "ac" else None,
+                                   imd=self.imd if config.energy != "ac" else None)
+        self.csms = csms
+        self.emulator = PowerlineEmulator(rng=rng, latency=slac_latency)
+        self.emulator.attach("evse", _SlacPort(self.manager.slac))
+        self.emulator.attach("ev", _SlacPort(self.car.pev))
+        self.events: list[tuple[float, ManagerEvent]] = []  #: every manager event with its time
+        self.calls: list[tuple[float, OcppCall, dict[str, Any] | None]] = []  #: OCPP calls and their answers
+        #: the V2G TCP stream: (now, "ev->evse" | "evse->ev", bytes)
+        self.v2g: list[tuple[float, str, bytes]] = []
+        self.errors: list[RemoteProtocolError] = []
+        self.samples: list[tuple[float, float, float, float | None]] = []  #: (now, volts, amps, soc)
+        self._unanswered: list[OcppCall] = []
+        self.connected_at: float | None = None
+        self._pump()
+
+    # -- driving ---------------------------------------------------------------------------------
+
+    def plug_in(self) -> None:
+        self.car.plug_in(self.now)
+        self._pump()
+
+    def unplug(self) -> None:
+        self.car.unplug(self.now)
+        self._pump()
+
+    def send(self, command: Any) -> None:
+        """A command to the manager now (a token, a remote start, a charging profile)."""
+        self.manager.send(command, self.now)
+        self._pump()
+
+    def answer(self, ref: int, payload: dict[str, Any] | None) -> None:
+        """Answer an OCPP call ``csms`` left unanswered."""
+        self._unanswered = [c for c in self._unanswered if c.ref != ref]
+        self.manager.send(CsmsAnswered(ref=ref, payload=payload), self.now)
+        self._pump()
+
+    def run(self, *, until: float, stop: Callable[[], bool] | None = None) -> None:
+        """Advance the virtual clock to ``until`` (or until ``stop()``), firing every timer on the way."""
+        while not (stop and stop()):
+            self._pump()
+            timers = [t for t in (self.manager.get_timer(), self.car.get_timer(), self.board.get_timer())
+                      if t is not None]
+            target = min([until, *timers])
+            before = (self.manager.slac.state, self.car.pev.state)
+            self.emulator.now = max(self.emulator.now, self.now)
+            self.emulator.run(until=target, stop=lambda b=before: (self.manager.slac.state, self.car.pev.state) != b)
+            if (self.manager.slac.state, self.car.pev.state) != before:
+                self.now = max(self.now, self.emulator.now)
+            else:
+                self.now = max(self.now, target)
+                self.emulator.now = self.now
+            self._fire(self.now)
+            self._pump()
+            if self.now >= until and not self._busy():
+                break
+
+    def _busy(self) -> bool:
+        timers = [t for t in (self.manager.get_timer(), self.car.get_timer(), self.board.get_timer())
+                  if t is not None and t <= self.now]
+        return bool(timers)
+
+    def _fire(self, now: float) -> None:
+        for part in (self.board, self.manager, self.car):
+            t = part.get_timer()
+            if t is not None and t <= now:
+                part.handle_timer(now)
+
+    # -- moving things at the present time -------------------------------------------------------
+
+    def _pump(self) -> None:
+        now = self.now
+        for _ in range(10_000):
+            moved = False
+            self.board.sync(now)
+            self.manager.update(now)
+            while (event := self.manager.next_event()) is not None:
+                moved = True
+                self.events.append((now, event))
+                self._on_manager(event, now)
+            if self.car.update(now):
+                moved = True
+            self.power.load_on = self.car.drawing and self.board.relays_closed
+            moved |= self._move_v2g(now)
+            if not moved:
+                break
+        self.samples.append((now, self.power.present_voltage, self.power.present_current,
+                             self.car.battery.soc))
+
+    def _on_manager(self, event: ManagerEvent, now: float) -> None:
+        if isinstance(event, OcppCall):
+            payload = self.csms(event, now)
+            self.calls.append((now, event, payload))
+            if payload is None:
+                self._unanswered.append(event)
+            else:
+                self.manager.send(CsmsAnswered(ref=event.ref, payload=payload), now)
+        elif isinstance(event, V2gLinkReady):
+            # SDP and the TCP handshake take no time here: the car connects at once
+            self.connected_at = now
+            self.car.connect(now)
+            self.manager.connection_made(now)
+
+    def _move_v2g(self, now: float) -> bool:
+        evcc, secc = self.car.evcc, self.manager.secc
+        if evcc is None or secc is None:
+            return False
+        moved = False
+        for src, dst, direction in ((evcc, secc, "ev->evse"), (secc, evcc, "evse->ev")):
+            for chunk in src.data_to_send():
+                moved = True
+                self.v2g.append((now, direction, chunk))
+                if dst.state.value == "closed":
+                    continue
+                try:
+                    dst.receive_data(chunk, now)
+                except RemoteProtocolError as exc:
+                    self.errors.append(exc)
+        # a side that closed closes the TCP connection: the other one sees it
+        for a, b in ((evcc, secc), (secc, evcc)):
+            if a.state.value == "closed" and b.state.value != "closed":
+                close_at = a.close_at
+                if close_at is None or close_at <= now:
+                    b.connection_lost(now)
+                    moved = True
+        return moved

@@ -1,0 +1,194 @@
+"""A simulated car: the IEC 61851 vehicle, the SLAC PEV and the V2G EVCC (DIN 70121 / ISO 15118-2), with a
+battery, composed the way a car's charging controller composes them (sans-I/O, time as ``now``).
+
+The pilot goes to B at plug-in; at 5 % the PEV starts SLAC; once matched the transport opens the V2G
+connection (:meth:`SimCar.connect`); the car goes to C when the charger has offered its parameters and back
+to B when the session ends. The battery's state of charge rises with the energy the charger delivers; the
+car asks for its target voltage and current, and stops at ``stop_soc`` or after ``charge_seconds``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from evcharge.iec61851 import PlugIn, SetHlcPower, Unplug, Vehicle, VehicleConfig
+from evcharge.iec61851.events import HlcRequested
+from evcharge.iso15118.engines import EvccConfig, evcc_factory
+from evcharge.iso15118.engines import events as ev
+from evcharge.iso15118.handover import AppProtocol
+from evcharge.iso15118.sap import OfferedProtocol
+from evcharge.iso15118.session import EvccSession, EvccSessionConfig
+from evcharge.slac.config import PevConfig
+from evcharge.slac.events import Matched, StartMatching
+from evcharge.slac.pev import PevSlac
+
+__all__ = ["Battery", "CarConfig", "SimCar"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CarConfig:
+    protocol: str = "din"  #: "din" or "iso2"
+    energy_mode: ev.EnergyMode = ev.EnergyMode.DC_EXTENDED
+    payment: ev.Payment = ev.Payment.EIM
+    capacity_wh: float = 60_000.0
+    soc: float = 30.0
+    stop_soc: float = 80.0
+    max_voltage: float = 500.0
+    max_current: float = 200.0
+    max_power: float = 100_000.0
+    charge_seconds: float | None = 60.0  #: the driver ends the session after this long (None: at stop_soc)
+    pause_after: float | None = None  #: pause (ISO 15118-2 SessionStop Pause) after this many seconds
+    loop_interval: float = 0.25  #: seconds between two CurrentDemandReq
+    ongoing_interval: float = 0.1
+    evcc: EvccConfig | None = None  #: override the engine configuration entirely
+    pev: PevConfig = field(default_factory=PevConfig)
+
+
+class Battery:
+    """A battery whose open-circuit voltage rises with its state of charge."""
+
+    def __init__(self, capacity_wh: float, soc: float) -> None:
+        self.capacity_wh = capacity_wh
+        self.soc = soc
+
+    @property
+    def voltage(self) -> float:
+        return 330.0 + 1.2 * self.soc
+
+    def charge(self, watts: float, seconds: float) -> None:
+        self.soc = min(100.0, self.soc + watts * seconds / 3600.0 / self.capacity_wh * 100.0)
+
+
+class SimCar:
+    """See the module documentation. ``mac`` is the car's host MAC (SLAC, EVCCID)."""
+
+    def __init__(self, config: CarConfig, *, rng: random.Random, now: float = 0.0,
+                 mac: bytes = b"\x02\x00\x00\x00\x00\x01") -> None:
+        self.config = config
+        self.vehicle = Vehicle(VehicleConfig(hlc=True), now=now)
+        self.pev = PevSlac(config.pev, mac=mac, rng=rng)
+        self.mac = mac
+        self.battery = Battery(config.capacity_wh, config.soc)
+        self.evcc: EvccSession | None = None
+        self.matched: Matched | None = None
+        self.events: list[tuple[float, Any]] = []  #: every EVCC event with its time
+        self.ended: ev.SessionEnded | None = None
+        self._charging_since: float | None = None
+        self._last = now
+        self._stopped = False
+        self.present_voltage = 0.0
+        self.present_current = 0.0
+        self.drawing = False  #: the car's contactors are closed and the battery takes current
+
+    # -- the driver ------------------------------------------------------------------------------
+
+    def plug_in(self, now: float) -> None:
+        self.vehicle.send(PlugIn(), now)
+
+    def unplug(self, now: float) -> None:
+        self.vehicle.send(Unplug(), now)
+        if self.evcc is not None and self.evcc.state.value != "closed":
+            self.evcc.connection_lost(now)
+
+    # -- wiring ----------------------------------------------------------------------------------
+
+    def evcc_config(self) -> EvccConfig:
+        c = self.config
+        if c.evcc is not None:
+            return c.evcc
+        return EvccConfig(
+            evcc_id=self.mac, energy_mode=c.energy_mode, payment=c.payment,
+            dc_limits=ev.EvLimits(max_voltage=c.max_voltage, max_current=c.max_current, max_power=c.max_power,
+                                  soc=int(self.battery.soc), energy_request=(c.stop_soc - c.soc) / 100 * c.capacity_wh,
+                                  energy_capacity=c.capacity_wh),
+            loop_interval=c.loop_interval, ongoing_interval=c.ongoing_interval, trace=True,
+        )
+
+    def connect(self, now: float) -> EvccSession:
+        """The V2G TCP connection is open: the session core for the transport to feed."""
+        protocol = AppProtocol.DIN if self.config.protocol == "din" else AppProtocol.ISO2
+        offers = (OfferedProtocol(protocol=protocol, schema_id=1, priority=1),)
+        self.evcc = EvccSession(EvccSessionConfig(protocols=offers), {protocol: evcc_factory(self.evcc_config())},
+                                now=now)
+        return self.evcc
+
+    def get_timer(self) -> float | None:
+        timers = [t for t in (self.vehicle.get_timer(), self.evcc.get_timer() if self.evcc else None) if t is not None]
+        return min(timers) if timers else None
+
+    def handle_timer(self, now: float) -> None:
+        t = self.vehicle.get_timer()
+        if t is not None and t <= now:
+            self.vehicle.handle_timer(now)
+        if self.evcc is not None:
+            t = self.evcc.get_timer()
+            if t is not None and t <= now:
+                self.evcc.handle_timer(now)
+        self.update(now)
+
+    def update(self, now: float) -> bool:
+        """React to what the parts say; True when something happened."""
+        moved = False
+        while (vev := self.vehicle.next_event()) is not None:
+            moved = True
+            if isinstance(vev, HlcRequested) and self.pev.state.name in ("IDLE", "FAILED", "MATCHED"):
+                self.pev.send(StartMatching(), now)
+        while (sev := self.pev.next_event()) is not None:
+            moved = True
+            if isinstance(sev, Matched):
+                self.matched = sev
+        if self.evcc is not None:
+            while (event := self.evcc.next_event()) is not None:
+                moved = True
+                self.events.append((now, event))
+                self._on_v2g(event, now)
+        return moved
+
+    def _set_power(self, on: bool, now: float) -> None:
+        self.vehicle.send(SetHlcPower(requested=on), now)
+
+    def _on_v2g(self, event: Any, now: float) -> None:
+        assert self.evcc is not None
+        if isinstance(event, ev.ChargeParametersOffered):
+            self._set_power(True, now)  # C before CableCheck (DC) / PowerDelivery (AC)
+            self._push(now)
+        elif isinstance(event, ev.PreChargeProgress):
+            self.present_voltage = event.present_voltage
+        elif isinstance(event, ev.PowerDeliveryAnswered):
+            self.drawing = event.action is ev.PowerAction.START
+            if event.action is ev.PowerAction.START:
+                self._charging_since = self._charging_since if self._charging_since is not None else now
+                self._last = now
+        elif isinstance(event, ev.ChargeLoopStatus):
+            dt = now - self._last
+            self._last = now
+            if event.present_voltage is not None and event.present_current is not None:
+                self.present_voltage, self.present_current = event.present_voltage, event.present_current
+                self.battery.charge(event.present_voltage * event.present_current, dt)
+            self._push(now)
+            c = self.config
+            since = now - (self._charging_since or now)
+            if not self._stopped:
+                if c.pause_after is not None and since >= c.pause_after:
+                    self._stopped = True
+                    self.evcc.send(ev.StopCharging(pause=True), now)
+                elif self.battery.soc >= c.stop_soc or (c.charge_seconds is not None and since >= c.charge_seconds):
+                    self._stopped = True
+                    self.evcc.send(ev.UpdateEv(charging_complete=True), now)
+                    self.evcc.send(ev.StopCharging(), now)
+        elif isinstance(event, ev.SessionEnded):
+            self.ended = event
+            self.drawing = False
+            self.present_current = 0.0
+            self._set_power(False, now)
+
+    def _push(self, now: float) -> None:
+        assert self.evcc is not None
+        c = self.config
+        watts = c.max_power
+        volts = self.battery.voltage
+        self.evcc.send(ev.UpdateEv(soc=int(self.battery.soc), target_voltage=round(volts, 1),
+                                   target_current=round(min(c.max_current, watts / volts), 1),
+                                   present_voltage=round(volts, 1)), now)

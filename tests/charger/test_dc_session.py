@@ -1,0 +1,126 @@
+"""The EVSE manager against a simulated car, in one process: DIN 70121 and ISO 15118-2 DC, EIM, faults."""
+
+from __future__ import annotations
+
+import pytest
+
+from evcharge.charger import (
+    EvseManagerConfig,
+    FaultDetected,
+    FaultKind,
+    IdTokenPresented,
+    ManagerState,
+    OcppCall,
+    PowerSwitched,
+)
+from evcharge.charger.sim.bench import Bench
+from evcharge.charger.sim.car import CarConfig
+
+
+def _calls(bench: Bench, action: str) -> list[dict]:
+    return [call.payload for _, call, _ in bench.calls if call.action == action]
+
+
+def _tx(bench: Bench) -> list[dict]:
+    return _calls(bench, "TransactionEvent")
+
+
+@pytest.mark.parametrize("protocol", ["din", "iso2"])
+def test_dc_eim_session_with_rfid(protocol: str) -> None:
+    bench = Bench(EvseManagerConfig(), CarConfig(protocol=protocol, charge_seconds=20.0, capacity_wh=10_000.0))
+    bench.plug_in()
+    bench.run(until=2.0)
+    # no token yet: the SECC answers Authorization with Ongoing, nothing is powered
+    assert bench.manager.state is ManagerState.V2G
+    assert not bench.power.on
+    bench.send(IdTokenPresented(id_token="04A2B3C4"))
+    bench.run(until=60.0, stop=lambda: bench.car.ended is not None)
+    bench.run(until=bench.now + 3.0)
+    assert bench.car.ended is not None and bench.car.ended.normal
+    assert bench.manager.state is ManagerState.FINISHED
+    events = _tx(bench)
+    assert [e["eventType"] for e in events][0] == "Started" and events[-1]["eventType"] == "Ended"
+    assert events[-1]["transactionInfo"]["stoppedReason"] == "StoppedByEV"
+    # seqNo counts up from 0 without gaps (OCPP 2.0.1 E01.FR.16 / E03)
+    assert [e["seqNo"] for e in events] == list(range(len(events)))
+    authorized = [e for e in events if e["triggerReason"] == "Authorized"]
+    assert authorized and authorized[0]["idToken"] == {"idToken": "04A2B3C4", "type": "ISO14443"}
+    assert _calls(bench, "Authorize")[0]["idToken"]["idToken"] == "04A2B3C4"
+    # the state of charge travels in the transaction's meter values
+    socs = [sv["value"] for e in events for mv in e["meterValue"] for sv in mv["sampledValue"]
+            if sv["measurand"] == "SoC"]
+    assert socs and socs[-1] > socs[0]
+    energy = [sv["value"] for mv in events[-1]["meterValue"] for sv in mv["sampledValue"]
+              if sv["measurand"] == "Energy.Active.Import.Register"][0]
+    assert energy > 100.0
+    # NotifyEVChargingNeeds carried the car's DC needs
+    needs = _calls(bench, "NotifyEVChargingNeeds")[0]["chargingNeeds"]
+    assert needs["dcChargingParameters"]["evMaxVoltage"] == 500.0
+    # the output is off and the contactors open at the end
+    assert not bench.power.on and not bench.board.relays_closed
+    # PreCharge never exceeded 2 A (IEC 61851-23) and the output never exceeded the car's maximum voltage
+    assert max(v for _, v, _, _ in bench.samples) <= 500.0
+
+
+def test_isolation_fault_during_cable_check() -> None:
+    bench = Bench(EvseManagerConfig(free_charging=True), CarConfig(protocol="din"))
+    bench.imd.inject_fault(10_000.0)  # 10 kohm at 500 V = 20 ohm/V: a fault
+    bench.plug_in()
+    bench.run(until=20.0, stop=lambda: bench.car.ended is not None)
+    bench.run(until=bench.now + 3.0)
+    faults = [e for _, e in bench.events if isinstance(e, FaultDetected)]
+    assert len(faults) == 1 and faults[0].kind is FaultKind.ISOLATION and faults[0].phase == "cable_check"
+    assert faults[0].power_off_at - faults[0].at <= 0.1
+    assert not bench.power.on and not bench.board.relays_closed
+    # the SECC answered CableCheck with FAILED: the car's session ended abnormally, nothing was charged
+    assert bench.car.ended is not None and not bench.car.ended.normal
+    assert not any(isinstance(e, type(bench.car.ended)) and e.normal for _, e in bench.car.events)
+    events = _tx(bench)
+    assert events[-1]["eventType"] == "Ended"
+    assert events[-1]["triggerReason"] == "AbnormalCondition"
+    assert events[-1]["transactionInfo"]["stoppedReason"] == "GroundFault"
+    assert _calls(bench, "StatusNotification")[-1]["connectorStatus"] == "Faulted"
+    assert _calls(bench, "NotifyEvent")[0]["eventData"][0]["techCode"] == "isolation"
+    assert bench.manager.state is ManagerState.FAULTED
+    bench.run(until=bench.now + 1.0)  # F for at least 300 ms, then X1: the pilot sees the unplug
+    assert bench.manager.pilot.output.value == "X1"
+    bench.unplug()
+    assert bench.manager.state is ManagerState.AVAILABLE
+    assert _calls(bench, "StatusNotification")[-1]["connectorStatus"] == "Available"
+
+
+def test_over_voltage_in_the_charge_loop() -> None:
+    bench = Bench(EvseManagerConfig(free_charging=True), CarConfig(protocol="iso2", charge_seconds=30.0))
+    bench.power.inject_over_voltage(150.0, at=10.0)
+    bench.plug_in()
+    bench.run(until=40.0, stop=lambda: bench.car.ended is not None)
+    faults = [e for _, e in bench.events if isinstance(e, FaultDetected)]
+    assert len(faults) == 1 and faults[0].kind is FaultKind.OVER_VOLTAGE and faults[0].phase == "charging"
+    assert 10.0 <= faults[0].at <= 10.3
+    offs = [e for _, e in bench.events if isinstance(e, PowerSwitched) and not e.on]
+    assert offs and offs[0].at == faults[0].at
+    assert not bench.power.on
+    assert _tx(bench)[-1]["transactionInfo"]["stoppedReason"] == "Other"
+
+
+def test_rcd_trip_while_charging() -> None:
+    bench = Bench(EvseManagerConfig(free_charging=True), CarConfig(protocol="din", charge_seconds=30.0))
+    bench.board.inject_rcd(at=8.0)
+    bench.plug_in()
+    bench.run(until=40.0, stop=lambda: bench.car.ended is not None)
+    faults = [e for _, e in bench.events if isinstance(e, FaultDetected)]
+    assert faults and faults[0].kind is FaultKind.RCD and faults[0].at == 8.0
+    assert not bench.power.on and not bench.board.relays_closed
+    assert bench.manager.pilot.output.value == "F"  # the pilot shows F: EVSE not available
+    assert _tx(bench)[-1]["transactionInfo"]["stoppedReason"] == "GroundFault"
+
+
+def test_csms_that_never_answers_authorize_keeps_power_off() -> None:
+    bench = Bench(EvseManagerConfig(), CarConfig(protocol="din"),
+                  csms=lambda call, now: None if call.action == "Authorize" else {})
+    bench.plug_in()
+    bench.send(IdTokenPresented(id_token="CAFE"))
+    bench.run(until=30.0)
+    assert bench.manager.awaiting_csms
+    assert not bench.power.on and not any(isinstance(e, OcppCall) and e.action == "NotifyEVChargingNeeds"
+                                          for _, e in bench.events)
