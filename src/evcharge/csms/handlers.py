@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -164,18 +164,27 @@ class CsmsService:
                                  meter_values: list[dict[str, Any]] | None) -> TransactionRecord | None:
         """Store the values linked to ``tx``, set its baseline from the first valid energy reading and keep its
         last one; the updated transaction."""
-        records = meter_records(station_id, tx.id if tx else None, meter_values)
+        records, changes = self.meter_changes(station_id, tx, meter_values)
         if records:
             await self.store.add_meter_values(records)
         if tx is None:
             return None
-        first, last = energy_wh(records)
+        return await self.store.save_transaction(tx, **changes)
+
+    @staticmethod
+    def meter_changes(station_id: str, tx: TransactionRecord | None, meter_values: list[dict[str, Any]] | None
+                      ) -> tuple[list[MeterValueRecord], dict[str, Any]]:
+        """The rows of ``meter_values`` (linked to ``tx``) and what they change in ``tx``: the baseline from the
+        first valid energy reading, the last reading."""
+        records = meter_records(station_id, tx.id if tx else None, meter_values)
         changes: dict[str, Any] = {}
-        if tx.meter_start_wh is None and first is not None:
-            changes["meter_start_wh"] = first
-        if last is not None and tx.ended_at is None:
-            changes["meter_stop_wh"] = last
-        return await self.store.update_transaction(tx.id, **changes) if changes else tx
+        if tx is not None:
+            first, last = energy_wh(records)
+            if tx.meter_start_wh is None and first is not None:
+                changes["meter_start_wh"] = first
+            if last is not None and tx.ended_at is None:
+                changes["meter_stop_wh"] = last
+        return records, changes
 
     def cost(self, tx: TransactionRecord) -> float | None:
         price = self.settings.price_per_kwh
@@ -361,16 +370,17 @@ class Handler201(StationHandler):
                 changes["id_token"] = token["idToken"]
             if p["eventType"] == "Started" or tx.started_at is None:
                 changes["started_at"] = p["timestamp"]
-            tx = await store.update_transaction(tx.id, **changes)
-            updated = await self.service.store_meter_values(self.identity, tx, p.get("meterValue"))
-            assert updated is not None
-            tx = updated
+            records, metered = self.service.meter_changes(self.identity, tx, p.get("meterValue"))
+            changes.update(metered)
             if p["eventType"] == "Ended":
-                tx = await store.update_transaction(tx.id, ended_at=p["timestamp"],
-                                                    stop_reason=str(info.get("stoppedReason", "Local")))
-                cost = self.service.cost(tx)
+                changes["ended_at"] = p["timestamp"]
+                changes["stop_reason"] = str(info.get("stoppedReason", "Local"))
+                cost = self.service.cost(replace(tx, **changes))
                 if cost is not None:
-                    tx = await store.update_transaction(tx.id, cost=cost)
+                    changes["cost"] = cost
+            if records:
+                await store.add_meter_values(records)
+            tx = await store.save_transaction(tx, **changes)  # one write of everything this message changed
         answer: dict[str, Any] = {}
         if token is not None:
             decision = await self.service.authorize(token["idToken"], token.get("type", ""))

@@ -10,7 +10,7 @@ its adapter).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 __all__ = ["MIGRATIONS", "MeterValueRecord", "SqlStore", "StationRecord", "Store", "TokenRecord",
@@ -165,6 +165,10 @@ class Store:
     async def update_transaction(self, id_: int, **values: Any) -> TransactionRecord:
         raise NotImplementedError
 
+    async def save_transaction(self, tx: TransactionRecord, **values: Any) -> TransactionRecord:
+        """Write ``values`` into ``tx`` (as read before); the record with them, without reading it again."""
+        raise NotImplementedError
+
     async def list_transactions(self, station_id: str | None = None) -> list[TransactionRecord]:
         raise NotImplementedError
 
@@ -295,6 +299,13 @@ class SqlStore(Store):
         tx = await self.transaction_by_id(id_)
         assert tx is not None
         return tx
+
+    async def save_transaction(self, tx: TransactionRecord, **values: Any) -> TransactionRecord:
+        if not values:
+            return tx
+        sets = ", ".join(f"{k} = ?" for k in values if k in _TX_FIELDS)
+        await self._execute(f"UPDATE transactions SET {sets} WHERE id = ?", (*values.values(), tx.id))
+        return replace(tx, **values)
 
     async def list_transactions(self, station_id: str | None = None) -> list[TransactionRecord]:
         if station_id is None:
