@@ -9,6 +9,7 @@ does not hold, a FAILED response code, or a timeout ends the session.
 
 from __future__ import annotations
 
+import dataclasses
 from enum import Enum
 from typing import Any
 
@@ -29,12 +30,14 @@ from .events import (
     EnergyMode,
     Isolation,
     MeterReading,
+    OfferedService,
     Payment,
     PowerAction,
     PowerDeliveryAnswered,
     PreChargeProgress,
     Renegotiate,
     Schedule,
+    ServiceDetailReceived,
     ServicesOffered,
     SessionStarted,
     StopCharging,
@@ -49,6 +52,7 @@ class EvccState(Enum):
 
     SESSION_SETUP = "SessionSetup"
     SERVICE_DISCOVERY = "ServiceDiscovery"
+    SERVICE_DETAIL = "ServiceDetail"
     PAYMENT_SELECTION = "PaymentServiceSelection"
     CERTIFICATE_INSTALLATION = "CertificateInstallation"
     CERTIFICATE_UPDATE = "CertificateUpdate"
@@ -79,6 +83,7 @@ def _r(state: E, response: str, handler: str, requires: tuple[str, ...] = ()) ->
 EVCC_ROWS: tuple[Row[EvccState], ...] = (
     _r(E.SESSION_SETUP, "SessionSetup", "_on_session_setup"),
     _r(E.SERVICE_DISCOVERY, "ServiceDiscovery", "_on_service_discovery"),
+    _r(E.SERVICE_DETAIL, "ServiceDetail", "_on_service_detail", ("iso2",)),
     _r(E.PAYMENT_SELECTION, "PaymentServiceSelection", "_on_payment_selection"),
     _r(E.CERTIFICATE_INSTALLATION, "CertificateInstallation", "_on_certificate_installation", ("iso2",)),
     _r(E.CERTIFICATE_UPDATE, "CertificateUpdate", "_on_certificate_installation", ("iso2",)),
@@ -151,6 +156,10 @@ class Evcc(EngineBase[EvccState]):
         self._pd_action: PowerAction | None = None
         self._meter: Any = None
         self.evse_id: Any = None
+        #: ISO 15118-2 ServiceList of ServiceDiscoveryRes, by ServiceID, and the ServiceDetail IDs still to ask
+        self.services: dict[int, OfferedService] = {}
+        self._details_left: list[int] = []
+        self._detail_id = 0
         setup = handover.setup_deadline
         self._arm(
             "communication_setup", setup if setup is not None else handover.now + config.timeouts.communication_setup
@@ -294,12 +303,22 @@ class Evcc(EngineBase[EvccState]):
     def _req_service_discovery(self) -> Any:
         return self.mod.ServiceDiscoveryReq()
 
+    def _req_service_detail(self) -> Any:
+        return self.mod.ServiceDetailReq(service_id=self._detail_id)
+
     def _req_payment_service_selection(self) -> Any:
         mod = self.mod
         cls = self.ms.req_class["PaymentServiceSelection"]
+        selected = [mod.SelectedService(service_id=1)]
+        wants = "Installation" if self.contract is None else "Update" if self.config.update_contract else None
+        certificate = self.services.get(2)
+        if self.payment is Payment.PNC and wants is not None and certificate is not None:
+            # the certificate service, with the ParameterSet that names what the car will do
+            set_id = next((i for i, params in certificate.parameter_sets if ("Service", wants) in params), None)
+            selected.append(mod.SelectedService(service_id=2, parameter_set_id=set_id))
         return cls(
             selected_payment_option=mod.PaymentOption(self.payment.value),
-            selected_service_list=mod.SelectedServiceList(selected_service=[mod.SelectedService(service_id=1)]),
+            selected_service_list=mod.SelectedServiceList(selected_service=selected),
         )
 
     def _req_authorization(self) -> Any:
@@ -499,7 +518,14 @@ class Evcc(EngineBase[EvccState]):
             modes = tuple(
                 EnergyMode(m.value) for m in body.charge_service.supported_energy_transfer_mode.energy_transfer_mode
             )
-        self._emit(ServicesOffered(payments=payments, energy_modes=modes))
+            listed = body.service_list.service if body.service_list is not None else []
+            self.services = {
+                s.service_id: OfferedService(
+                    service_id=s.service_id, category=s.service_category.value, name=s.service_name, free=s.free_service
+                )
+                for s in listed
+            }
+        self._emit(ServicesOffered(payments=payments, energy_modes=modes, services=tuple(self.services.values())))
         if self.payment is Payment.PNC and Payment.PNC not in payments and Payment.EIM in payments:
             self.payment = Payment.EIM
         if self.payment not in payments:
@@ -508,7 +534,30 @@ class Evcc(EngineBase[EvccState]):
         if not self.din and self.config.energy_mode not in modes:
             self._finish(now, f"the charger does not offer {self.config.energy_mode.value}", normal=False)
             return
-        self._send("PaymentServiceSelection", now)
+        # ISO 15118-2: ServiceDetailReq zero or more times after ServiceDiscoveryRes, then PaymentServiceSelection
+        self._details_left = [] if self.din else list(self.config.service_details)
+        self._after_discovery(now)
+
+    def _after_discovery(self, now: float) -> None:
+        if self._details_left:
+            self._detail_id = self._details_left.pop(0)
+            self._send("ServiceDetail", now)
+        else:
+            self._send("PaymentServiceSelection", now)
+
+    def _on_service_detail(self, body: Any, msg: Any, now: float) -> None:
+        if body.service_id != self._detail_id:
+            self._finish(now, f"ServiceDetailRes for service {body.service_id}, not {self._detail_id}", normal=False)
+            return
+        sets = tuple(
+            (ps.parameter_set_id, tuple((p.name, _parameter_value(p)) for p in ps.parameter))
+            for ps in (body.service_parameter_list.parameter_set if body.service_parameter_list else ())
+        )
+        known = self.services.get(body.service_id)
+        if known is not None:
+            self.services[body.service_id] = dataclasses.replace(known, parameter_sets=sets)
+        self._emit(ServiceDetailReceived(service_id=body.service_id, parameter_sets=sets))
+        self._after_discovery(now)
 
     def _on_payment_selection(self, body: Any, msg: Any, now: float) -> None:
         if self.payment is Payment.PNC:
@@ -703,6 +752,14 @@ class Evcc(EngineBase[EvccState]):
     def _on_session_stop(self, body: Any, msg: Any, now: float) -> None:
         paused = bool(self._stop) and not self.din
         self._finish(now, "SessionStop (Pause)" if paused else "SessionStop (Terminate)", normal=True, paused=paused)
+
+
+def _parameter_value(p: Any) -> bool | int | float | str:
+    for name in ("bool_value", "byte_value", "short_value", "int_value", "string_value"):
+        value = getattr(p, name)
+        if value is not None:
+            return value  # type: ignore[no-any-return]
+    return from_pv(p.physical_value) if p.physical_value is not None else ""
 
 
 def _snake(name: str) -> str:

@@ -47,6 +47,7 @@ __all__ = [
     "MeterReading",
     "MeteringReceiptReceived",
     "Notify",
+    "OfferedService",
     "Payment",
     "PilotObserved",
     "PowerAction",
@@ -58,6 +59,7 @@ __all__ = [
     "RequestEvent",
     "RequestRejected",
     "Schedule",
+    "ServiceDetailReceived",
     "ServicesOffered",
     "SessionEnded",
     "SessionStarted",
@@ -324,10 +326,45 @@ class SessionEnded:
 # -- EVCC events ------------------------------------------------------------------------------------
 
 
+#: one ParameterSet of a service: (ParameterSetID, ((parameter name, value), ...)); a value is a bool, an int
+#: or a str (ISO 15118-2 ParameterType's boolValue, byte/short/intValue, stringValue); a physicalValue reads
+#: as a float
+ParameterSet = tuple[int, tuple[tuple[str, bool | int | float | str], ...]]
+
+#: the certificate service's ParameterSets (ISO 15118-2 ServiceID 2, category ContractCertificate)
+CERTIFICATE_PARAMETER_SETS: tuple[ParameterSet, ...] = (
+    (1, (("Service", "Installation"),)),
+    (2, (("Service", "Update"),)),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferedService:
+    """A service the charger lists in ServiceDiscoveryRes beside the charge service (ISO 15118-2 ServiceList)
+    and describes in ServiceDetailRes: the certificate service (ID 2) or a value-added service (Internet,
+    custom). ``category`` is the schema's ServiceCategory (``"ContractCertificate"``, ``"Internet"``,
+    ``"OtherCustom"``)."""
+
+    service_id: int
+    category: str = "OtherCustom"
+    name: str | None = None
+    free: bool = True
+    parameter_sets: tuple[ParameterSet, ...] = ()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServicesOffered:
     payments: tuple[Payment, ...]
     energy_modes: tuple[EnergyMode, ...]
+    services: tuple[OfferedService, ...] = ()  #: ISO 15118-2 ServiceList (without the charge service)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceDetailReceived:
+    """The car asked for a service's details (ServiceDetailReq) and the charger answered."""
+
+    service_id: int
+    parameter_sets: tuple[ParameterSet, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

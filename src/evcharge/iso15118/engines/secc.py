@@ -27,6 +27,7 @@ from ._table import Row, Table
 from ._v2g import MessageSet, din_pmax, from_pv, message_set
 from .config import SeccConfig
 from .events import (
+    CERTIFICATE_PARAMETER_SETS,
     AcLimits,
     AnswerCertificate,
     AuthorizationRequested,
@@ -43,6 +44,7 @@ from .events import (
     MeteringReceiptReceived,
     MeterReading,
     Notify,
+    OfferedService,
     Payment,
     PilotObserved,
     PowerAction,
@@ -168,6 +170,19 @@ def secc_table(protocol: str, dc: bool, config: SeccConfig | None = None) -> Tab
 _ZERO_SESSION = b"\x00" * 8
 
 
+def _parameter(mod: Any, name: str, value: bool | int | float | str) -> Any:
+    """An ISO 15118-2 Parameter: a bool, an int (the smallest of byte/short/int that holds it) or a str."""
+    if isinstance(value, bool):
+        return mod.Parameter(name=name, bool_value=value)
+    if isinstance(value, int):
+        if -128 <= value <= 127:
+            return mod.Parameter(name=name, byte_value=value)
+        if -32768 <= value <= 32767:
+            return mod.Parameter(name=name, short_value=value)
+        return mod.Parameter(name=name, int_value=value)
+    return mod.Parameter(name=name, string_value=str(value))
+
+
 class Secc(EngineBase[SeccState]):
     """The charger side of one DIN 70121 or ISO 15118-2 session (an :class:`~evcharge.iso15118.handover.Engine`).
 
@@ -219,11 +234,33 @@ class Secc(EngineBase[SeccState]):
         self._renegotiating = False
         self._charge_started = False
         self._start_requested_at: float | None = None
-        self._service_ids = {1}
+        #: the services listed beside the charge service (ID 1): ISO 15118-2 ServiceList, by ServiceID
+        self._services: dict[int, OfferedService] = {} if self.din else self._listed_services(config)
+        self._service_ids = {1, *self._services}
         if handover.setup_deadline is not None:
             self._arm("communication_setup", handover.setup_deadline)
         else:
             self._arm("sequence", handover.now + config.timeouts.sequence)
+
+    def _listed_services(self, config: SeccConfig) -> dict[int, OfferedService]:
+        services: dict[int, OfferedService] = {}
+        if config.certificate_service and Payment.PNC in self._payments:
+            services[2] = OfferedService(
+                service_id=2,
+                category="ContractCertificate",
+                name="Certificate",
+                parameter_sets=CERTIFICATE_PARAMETER_SETS,
+            )
+        for service in config.services:
+            if service.service_id in (1, 2) or service.service_id in services:
+                raise LocalProtocolError(
+                    f"ServiceID {service.service_id}: 1 is the charge service, 2 the certificate service, IDs unique"
+                )
+            for _, parameters in service.parameter_sets:
+                if any(isinstance(v, float) for _, v in parameters):
+                    raise LocalProtocolError("a service parameter is a bool, an int or a str")
+            services[service.service_id] = service
+        return services
 
     # -- application input -------------------------------------------------------------------
 
@@ -535,6 +572,19 @@ class Secc(EngineBase[SeccState]):
                         energy_transfer_mode=[mod.EnergyTransferMode(m.value) for m in self._energy_modes()]
                     ),
                 ),
+                service_list=mod.ServiceList(
+                    service=[
+                        mod.Service(
+                            service_id=s.service_id,
+                            service_name=s.name,
+                            service_category=mod.ServiceCategory(s.category),
+                            free_service=s.free,
+                        )
+                        for s in self._services.values()
+                    ]
+                )
+                if self._services
+                else None,
             )
         self._respond(request, res, now)
         return S.PAYMENT_SELECTION
@@ -544,8 +594,22 @@ class Secc(EngineBase[SeccState]):
             return self._fail(
                 request, now, "FAILED_ServiceIDInvalid", f"ServiceDetail for unknown service {body.service_id}"
             )
+        mod = self.mod
+        service = self._services.get(body.service_id)
+        parameters = None
+        if service is not None and service.parameter_sets:
+            parameters = mod.ServiceParameterList(
+                parameter_set=[
+                    mod.ParameterSet(parameter_set_id=set_id, parameter=[_parameter(mod, n, v) for n, v in values])
+                    for set_id, values in service.parameter_sets
+                ]
+            )
         self._respond(
-            request, self.mod.ServiceDetailRes(response_code=self.mod.ResponseCode.OK, service_id=body.service_id), now
+            request,
+            mod.ServiceDetailRes(
+                response_code=mod.ResponseCode.OK, service_id=body.service_id, service_parameter_list=parameters
+            ),
+            now,
         )
         return S.PAYMENT_SELECTION
 
@@ -557,9 +621,22 @@ class Secc(EngineBase[SeccState]):
         if payment is None or payment not in self._payments:
             why = "Plug & Charge needs TLS" if payment is Payment.PNC and not self.tls else "payment not offered"
             return self._fail(request, now, "FAILED_PaymentSelectionInvalid", why)
-        ids = [s.service_id for s in body.selected_service_list.selected_service]
+        selected = body.selected_service_list.selected_service
+        ids = [s.service_id for s in selected]
         if any(i not in self._service_ids for i in ids):
             return self._fail(request, now, "FAILED_ServiceSelectionInvalid", f"unknown service in {ids}")
+        for s in selected:  # the charge service has no ParameterSets: a car's ParameterSetID on it is tolerated
+            if s.service_id == 1:
+                continue
+            service = self._services.get(s.service_id)
+            sets = [set_id for set_id, _ in service.parameter_sets] if service is not None else []
+            if s.parameter_set_id is not None and s.parameter_set_id not in sets:
+                return self._fail(
+                    request,
+                    now,
+                    "FAILED_ServiceSelectionInvalid",
+                    f"service {s.service_id} has no ParameterSetID {s.parameter_set_id}",
+                )
         if 1 not in ids:
             code = "FAILED_ServiceSelectionInvalid" if self.din else "FAILED_NoChargeServiceSelected"
             return self._fail(request, now, code, "the charge service (ID 1) was not selected")
