@@ -134,6 +134,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--plot", type=output_file_arg(".png", ".svg", ".pdf"), default=None, metavar="FILE.png",
                      help="draw current, power and state of charge over time (needs matplotlib: evcharge[plot])")
     out.add_argument("--quiet", action="store_true", help="no progress line")
+    from .hlc import configure as configure_hlc  # --hlc: DC sessions with ISO 15118 / DIN 70121 (issue 19)
+
+    configure_hlc(parser)
 
 
 def _fmt_time(seconds: float) -> str:
@@ -194,6 +197,10 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         require("matplotlib", "plot", feature="--plot")
     _check_security(args)
+    if getattr(args, "hlc", None):
+        from .hlc import run as run_hlc
+
+        return run_hlc(args)
     from .car import CarConfig
     from .checks import summarize, verify
     from .runner import CsmsUnreachable, Session, SimConfig

@@ -129,22 +129,31 @@ class Bench:
     def run(self, *, until: float, stop: Callable[[], bool] | None = None) -> None:
         """Advance the virtual clock to ``until`` (or until ``stop()``), firing every timer on the way."""
         while not (stop and stop()):
-            self._pump()
-            timers = [t for t in (self.manager.get_timer(), self.car.get_timer(), self.board.get_timer())
-                      if t is not None]
-            target = min([until, *timers])
-            before = (self.manager.slac.state, self.car.pev.state)
-            self.emulator.now = max(self.emulator.now, self.now)
-            self.emulator.run(until=target, stop=lambda b=before: (self.manager.slac.state, self.car.pev.state) != b)
-            if (self.manager.slac.state, self.car.pev.state) != before:
-                self.now = max(self.now, self.emulator.now)
-            else:
-                self.now = max(self.now, target)
-                self.emulator.now = self.now
-            self._fire(self.now)
-            self._pump()
-            if self.now >= until and not self._busy():
+            if not self.step(until=until):
                 break
+
+    @property
+    def unanswered(self) -> list[OcppCall]:
+        """OCPP calls ``csms`` did not answer (answer them with :meth:`answer`)."""
+        return list(self._unanswered)
+
+    def step(self, *, until: float) -> bool:
+        """Move everything due now, then advance to the next timer (at most ``until``); False at ``until``."""
+        self._pump()
+        timers = [t for t in (self.manager.get_timer(), self.car.get_timer(), self.board.get_timer())
+                  if t is not None]
+        target = min([until, *timers])
+        before = (self.manager.slac.state, self.car.pev.state)
+        self.emulator.now = max(self.emulator.now, self.now)
+        self.emulator.run(until=target, stop=lambda b=before: (self.manager.slac.state, self.car.pev.state) != b)
+        if (self.manager.slac.state, self.car.pev.state) != before:
+            self.now = max(self.now, self.emulator.now)
+        else:
+            self.now = max(self.now, target)
+            self.emulator.now = self.now
+        self._fire(self.now)
+        self._pump()
+        return not (self.now >= until and not self._busy())
 
     def _busy(self) -> bool:
         timers = [t for t in (self.manager.get_timer(), self.car.get_timer(), self.board.get_timer())
