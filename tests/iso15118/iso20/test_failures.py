@@ -318,7 +318,7 @@ def test_precharge_sequencing() -> None:
     [V2G20-2006]: after DC_PreChargeReq(Finished) a DC_PreChargeReq is FAILED_SequenceError."""
     from evcharge.iso15118.iso20 import dc
 
-    secc, now = _at(S.PRE_CHARGE)
+    secc, now = _at(S.PRE_CHARGE, power_delivery_after_precharge_ongoing=False)  # the strict sequencing
     secc.receive_payload(*request("PreCharge", True, secc.session_id, ev_processing=dc.Processing.Ongoing), now)
     answers(secc)
     assert secc.state is S.PRE_CHARGE
@@ -331,6 +331,19 @@ def test_precharge_sequencing() -> None:
     assert secc.state is S.POWER_DELIVERY
     secc.receive_payload(*request("PreCharge", True, secc.session_id, ev_processing=dc.Processing.Ongoing), now)
     _assert_failed(secc, "PreCharge", "FAILED_SequenceError")
+
+
+def test_precharge_ongoing_then_power_delivery_tolerated_by_default() -> None:
+    """Josev's EVCC goes from DC_PreChargeReq(Ongoing) straight to PowerDeliveryReq: accepted by default
+    (the quirk switch power_delivery_after_precharge_ongoing)."""
+    from evcharge.iso15118.iso20 import dc
+
+    secc, now = _at(S.PRE_CHARGE)
+    secc.receive_payload(*request("PreCharge", True, secc.session_id, ev_processing=dc.Processing.Ongoing), now)
+    answers(secc)
+    _pd_start(secc, now, _profile(1, 100))
+    (res,) = answers(secc)
+    assert res.response_code.value == "OK" and secc.state is S.CHARGING
 
 
 def test_authorization_refused_is_a_warning_then_the_car_stops() -> None:

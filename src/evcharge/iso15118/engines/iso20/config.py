@@ -114,6 +114,14 @@ class Iso20SeccConfig:
     schedule_renegotiation_allowed: bool = True
     pause_allowed: bool = True
     standby_allowed: bool = True
+    #: a schedule without price levels is sent with a flat one-level PriceLevelSchedule (level 1 for its whole
+    #: length); the schema makes prices optional, Josev's EVCC refuses a ChargingSchedule without one
+    #: (iso15118 0.31.2 ``ChargingSchedule`` validator)
+    flat_price_levels: bool = True
+    #: accept PowerDeliveryReq right after a DC_PreChargeReq(EVProcessing=Ongoing), without the
+    #: DC_PreChargeReq(Finished) [V2G20-2005] asks for; Josev's EVCC (iso15118 0.31.2) goes straight to
+    #: PowerDelivery (EVerest/EVerest #2305 discusses the rule). False is the strict sequencing.
+    power_delivery_after_precharge_ongoing: bool = True
     auto_authorize: bool = False
     #: tolerated excess (W) of the car's EVPowerProfile over the chosen power schedule
     profile_tolerance: float = 0.0

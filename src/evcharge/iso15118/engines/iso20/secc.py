@@ -94,6 +94,7 @@ class Iso20SeccState(Enum):
 
 S = Iso20SeccState
 _STOP_QUIRK = "session_stop_in_any_state"
+_PRECHARGE_QUIRK = "power_delivery_after_precharge_ongoing"
 
 
 def _r(state: S, request: str, handler: str, *targets: S, requires: tuple[str, ...] = (), note: str = "") -> Row[S]:
@@ -131,6 +132,15 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         note="[V2G20-2005] Ongoing; [V2G20-2006] Finished",
     ),
     _r(S.POWER_DELIVERY, "PowerDelivery", "_power_delivery", S.CHARGING, S.STOPPED, note="Start"),
+    _r(
+        S.PRE_CHARGE,
+        "PowerDelivery",
+        "_power_delivery",
+        S.CHARGING,
+        S.STOPPED,
+        requires=("dc", _PRECHARGE_QUIRK),
+        note=_PRECHARGE_QUIRK,
+    ),
     _r(S.CHARGING, "ChargeLoop", "_charge_loop", S.CHARGING),
     _r(S.CHARGING, "MeteringConfirmation", "_metering_confirmation", S.CHARGING),
     _r(
@@ -162,6 +172,8 @@ def secc20_table(dc: bool, config: Iso20SeccConfig | None = None) -> Table[Iso20
     tags = {"dc" if dc else "ac"}
     if config.quirks.session_stop_in_any_state:
         tags.add(_STOP_QUIRK)
+    if config.power_delivery_after_precharge_ongoing:
+        tags.add(_PRECHARGE_QUIRK)
     return Table(f"SECC ISO 15118-20 {'DC' if dc else 'AC'}", tags, Iso20SeccState, SECC20_ROWS)
 
 
@@ -841,6 +853,10 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         r = _rationals(c)
         anchor = int(self.clock.unix(now))
 
+        levels = s.price_levels
+        if levels is None and self.config.flat_price_levels:
+            levels = ((sum(d for d, _ in s.charging), 1),)
+
         def power(entries: tuple[tuple[int, float], ...]) -> Any:
             return c.ChargingSchedule(
                 power_schedule=c.PowerSchedule(
@@ -855,11 +871,11 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
                     number_of_price_levels=s.number_of_price_levels,
                     price_level_schedule_entries=c.PriceLevelScheduleEntryList(
                         price_level_schedule_entry=[
-                            c.PriceLevelScheduleEntry(duration=d, price_level=lv) for d, lv in s.price_levels
+                            c.PriceLevelScheduleEntry(duration=d, price_level=lv) for d, lv in levels
                         ]
                     ),
                 )
-                if s.price_levels
+                if levels
                 else None,
             )
 
@@ -967,6 +983,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         progress = msg.charge_progress
         state = self._state
         allowed = {
+            S.PRE_CHARGE: {c.ChargeProgress.Start, c.ChargeProgress.Stop},
             S.POWER_DELIVERY: {c.ChargeProgress.Start, c.ChargeProgress.Stop},
             S.CHARGING: {c.ChargeProgress.Stop, c.ChargeProgress.Standby, c.ChargeProgress.ScheduleRenegotiation},
             S.STANDBY: {c.ChargeProgress.Start, c.ChargeProgress.Stop},
@@ -987,7 +1004,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
                     (e.duration, from_rational(e.power))
                     for e in msg.ev_power_profile.ev_power_profile_entries.ev_power_profile_entry
                 )
-            if self.control_mode is ControlMode.SCHEDULED and state is S.POWER_DELIVERY:
+            if self.control_mode is ControlMode.SCHEDULED and state in (S.POWER_DELIVERY, S.PRE_CHARGE):
                 problem = self._check_profile(msg)
                 if problem is not None:
                     return self._fail(request, COMMON, now, *problem)
