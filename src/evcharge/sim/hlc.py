@@ -48,7 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="write the simulated powerline (SLAC, SDP, V2G TCP) as a pcap file")
     h.add_argument("--keylog", type=output_file_arg(), default=None, metavar="FILE",
                    help="TLS key log for the V2G sessions (Plug & Charge runs over TLS)")
-    for action in parser._actions:  # noqa: SLF001 - widen --scenario's choices with the HLC scenarios
+    for action in parser._actions:
         if action.dest == "scenario" and action.choices is not None:
             action.choices = [*action.choices, *HLC_SCENARIOS]
 
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if not problems else 1
 
 
-async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:  # noqa: C901 - one runner
+async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     import asyncio  # noqa: TID251 - the application runs the event loop
 
     from evcharge.charger import EvseManagerConfig, IdTokenPresented, SetChargingProfile
@@ -155,7 +155,7 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:  
                 try:
                     response = await station.call(dict(call.payload), action=call.action, timeout=10.0)
                     payload = response.to_json()
-                except Exception as exc:  # noqa: BLE001 - a refused call is logged and answered with None
+                except Exception as exc:
                     payload = None
                     ocpp_log.append({"t": bench.now, "action": call.action, "error": str(exc)})
                 ocpp_log.append({"t": round(bench.now, 3), "action": call.action, "request": call.payload,
@@ -171,10 +171,13 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:  
         await flush()
         bench.send(IdTokenPresented(id_token="04A2B3C4D5"))
         limit_sent = False
+        waited = False
+        ended_at: float | None = None
         end = 600.0
         while bench.now < end:
             await flush()
-            if bench.manager.awaiting_csms and inbox.empty() and not bench.unanswered:
+            if bench.manager.awaiting_csms and inbox.empty() and not bench.unanswered and not waited:
+                waited = True  # once per NotifyEVChargingNeeds: the CSMS's after-hook sends the profile
                 try:
                     await asyncio.wait_for(_wait_nonempty(inbox), 2.0)
                 except TimeoutError:
@@ -194,9 +197,12 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:  
                                 action="SetChargingProfile")
                 await asyncio.sleep(0)
                 await flush()
-            if bench.car.ended is not None and bench.manager.state.value in ("finished", "faulted") \
-                    and not bench.unanswered and bench.now > (bench.car.events[-1][0] + 3.0):
+            if bench.car.ended is not None and ended_at is None:
+                ended_at = bench.now
+            if ended_at is not None and not bench.unanswered and bench.now >= ended_at + 3.0:
                 break
+            if ended_at is not None:
+                end = min(end, ended_at + 3.0)
             if not bench.step(until=end):
                 break
         bench.run(until=bench.now + 1.0)
@@ -208,7 +214,7 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:  
         client_task.cancel()
         try:
             await client_task
-        except BaseException:  # noqa: BLE001 - the client's end
+        except BaseException:
             pass
         server.close()
         await server.wait_closed()

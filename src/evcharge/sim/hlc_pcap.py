@@ -68,8 +68,8 @@ def session_frames(bench: Any) -> list[tuple[float, bytes]]:
     t0 = bench.connected_at
     mcast = b"\xff\x02" + bytes(13) + b"\x01"
     req = sdp.encode_request(sdp.SdpRequest(security=sdp.Security.NO_TLS, transport=sdp.Transport.TCP))
-    res = sdp.encode_response(sdp.SdpResponse(address=ipaddress.IPv6Address(evse_ip), port=V2G_PORT, security=sdp.Security.NO_TLS,
-                                              transport=sdp.Transport.TCP))
+    res = sdp.encode_response(sdp.SdpResponse(address=ipaddress.IPv6Address(evse_ip), port=V2G_PORT,
+                                              security=sdp.Security.NO_TLS, transport=sdp.Transport.TCP))
     frames.append((t0, _ipv6(ev_mac, b"\x33\x33\x00\x00\x00\x01", ev_ip, mcast, 17,
                              _udp(ev_ip, mcast, EV_PORT + 1, 15118, req))))
     frames.append((t0, _ipv6(evse_mac, ev_mac, evse_ip, ev_ip, 17, _udp(evse_ip, ev_ip, 15118, EV_PORT + 1, res))))
