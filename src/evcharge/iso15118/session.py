@@ -41,6 +41,7 @@ __all__ = [
     "EvccSessionConfig",
     "NegotiationFailed",
     "ProtocolNegotiated",
+    "SapTraceEntry",
     "SeccSession",
     "SeccSessionConfig",
     "SessionClosed",
@@ -124,6 +125,19 @@ class SessionClosed:
     error: RemoteProtocolError | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SapTraceEntry:
+    """One SupportedAppProtocol message as it went by (``session.trace``, kept with ``trace=True``): the
+    same fields as an engine's trace entry, so a log holds the whole connection."""
+
+    direction: str  #: "rx" or "tx"
+    time: float  #: the ``now`` it was received or queued at
+    name: str  #: "SupportedAppProtocolReq" / "SupportedAppProtocolRes", "?" when it did not decode
+    payload_type: int
+    exi: bytes
+    message: Any  #: the decoded message, None when it did not decode
+
+
 # -- configuration -----------------------------------------------------------------------------------
 
 
@@ -195,7 +209,10 @@ class SessionCore:
         resume_session_id: bytes | None,
         extra: Mapping[str, Any] | None,
         max_payload: int,
+        trace: bool = False,
     ) -> None:
+        #: the SupportedAppProtocol messages (with ``trace=True``; the engine keeps its own messages)
+        self.trace: list[SapTraceEntry] | None = [] if trace else None
         self._engines = dict(engines)
         self._context = _Context(tls=tls, resume_session_id=resume_session_id, extra=dict(extra or {}))
         self._framer = V2gtpFramer(allowed=_SAP_TYPES, max_payload=max_payload)
@@ -340,6 +357,15 @@ class SessionCore:
     def _frame(self, payload_type: int, payload: bytes) -> None:
         self._out.append(encode_message(payload_type, payload))
 
+    def _trace_sap(self, direction: str, now: float, exi: bytes, message: Any) -> None:
+        if self.trace is not None:
+            name = type(message).__name__ if message is not None else "?"
+            self.trace.append(
+                SapTraceEntry(
+                    direction=direction, time=now, name=name, payload_type=PayloadType.SAP, exi=exi, message=message
+                )
+            )
+
     def _drain_events(self) -> None:
         engine = self._engine
         assert engine is not None
@@ -406,9 +432,16 @@ class SeccSession(SessionCore):
         tls: TlsInfo | None = None,
         resume_session_id: bytes | None = None,
         extra: Mapping[str, Any] | None = None,
+        trace: bool = False,
     ) -> None:
         super().__init__(
-            engines, now=now, tls=tls, resume_session_id=resume_session_id, extra=extra, max_payload=config.max_payload
+            engines,
+            now=now,
+            tls=tls,
+            resume_session_id=resume_session_id,
+            extra=extra,
+            max_payload=config.max_payload,
+            trace=trace,
         )
         self.config = config
         self._deadline = now + config.sap_timeout
@@ -418,12 +451,16 @@ class SeccSession(SessionCore):
         try:
             request = ap.decode(payload)
         except ExiDecodeError as exc:
+            self._trace_sap("rx", now, payload, None)
             raise RemoteProtocolError(f"SupportedAppProtocolReq does not decode: {exc}") from exc
+        self._trace_sap("rx", now, payload, request)
         if not isinstance(request, ap.SupportedAppProtocolReq):
             raise RemoteProtocolError(f"expected SupportedAppProtocolReq, got {type(request).__name__}")
         negotiation = sap.choose(request, self._supported)
         response = ap.SupportedAppProtocolRes(response_code=negotiation.response_code, schema_id=negotiation.schema_id)
-        self._frame(PayloadType.SAP, ap.encode(response))
+        exi = ap.encode(response)
+        self._trace_sap("tx", now, exi, response)
+        self._frame(PayloadType.SAP, exi)
         if not negotiation.ok:
             self._negotiation = negotiation
             self._events.append(
@@ -452,19 +489,28 @@ class EvccSession(SessionCore):
         tls: TlsInfo | None = None,
         resume_session_id: bytes | None = None,
         extra: Mapping[str, Any] | None = None,
+        trace: bool = False,
     ) -> None:
         super().__init__(
-            engines, now=now, tls=tls, resume_session_id=resume_session_id, extra=extra, max_payload=config.max_payload
+            engines,
+            now=now,
+            tls=tls,
+            resume_session_id=resume_session_id,
+            extra=extra,
+            max_payload=config.max_payload,
+            trace=trace,
         )
         self.config = config
         missing = [o.protocol.name for o in config.protocols if o.protocol not in self._engines]
         if missing:
             raise LocalProtocolError(f"offered protocols without an engine factory: {', '.join(missing)}")
         self._offers: Sequence[OfferedProtocol] = config.protocols
+        message = sap.build_request(self._offers)
         try:
-            request = ap.encode(sap.build_request(self._offers))
+            request = ap.encode(message)
         except ExiEncodeError as exc:  # pragma: no cover - the offers are checked above
             raise LocalProtocolError(str(exc)) from exc
+        self._trace_sap("tx", now, request, message)
         self._frame(PayloadType.SAP, request)
         self._deadline = now + config.sap_timeout
 
@@ -472,7 +518,9 @@ class EvccSession(SessionCore):
         try:
             response = ap.decode(payload)
         except ExiDecodeError as exc:
+            self._trace_sap("rx", now, payload, None)
             raise RemoteProtocolError(f"SupportedAppProtocolRes does not decode: {exc}") from exc
+        self._trace_sap("rx", now, payload, response)
         if not isinstance(response, ap.SupportedAppProtocolRes):
             raise RemoteProtocolError(f"expected SupportedAppProtocolRes, got {type(response).__name__}")
         negotiation = sap.interpret_response(response, self._offers)

@@ -52,11 +52,25 @@ def test_secc_and_evcc_commands(tmp_path: Path, secc_args: list[str], evcc_args:
     assert (secc_rc, evcc_rc) == (0, 0)
     assert car["normal"] and charger[0]["normal"]
     names = [m["name"] for m in car["messages"]]
-    assert names[0] == "SessionSetupReq" and names[-1] == "SessionStopRes" and loop in names
+    assert names[:5] == ["SdpReq", "SdpRes", "SupportedAppProtocolReq", "SupportedAppProtocolRes", "SessionSetupReq"]
+    assert names[-1] == "SessionStopRes" and loop in names
     # every message with its time, in order; the charger saw the same messages the other way round
-    times = [m["time"] for m in car["messages"]]
-    assert times == sorted(times)
+    for side in (car["messages"], charger[0]["messages"]):
+        times = [m["time"] for m in side]
+        assert all(isinstance(t, float) for t in times) and times == sorted(times)
     assert [m["name"] for m in charger[0]["messages"]] == names
+    flip = {"send": "recv", "recv": "send"}
+    assert [flip[m["dir"]] for m in charger[0]["messages"]] == [m["dir"] for m in car["messages"]]
+    assert [m["dir"] for m in car["messages"][:5]] == ["send", "recv", "send", "recv", "send"]
+    assert [m["layer"] for m in car["messages"][:5]] == ["sdp", "sdp", "sap", "sap", "v2g"]
+    # each layer's message decoded: what SDP announced and what SAP agreed
+    sdp_res = car["messages"][1]
+    assert sdp_res["message"]["port"] > 0 and sdp_res["message"]["address"] == "::1" and sdp_res["data"]
+    offered = car["messages"][2]["message"]["supportedAppProtocolReq"]["AppProtocol"]
+    want = "urn:din:70121:2012:MsgDef" if "din" in evcc_args else "urn:iso:15118:2:2013:MsgDef"
+    assert [p["ProtocolNamespace"] for p in offered] == [want]
+    agreed = charger[0]["messages"][3]["message"]["supportedAppProtocolRes"]
+    assert agreed["ResponseCode"] == "OK_SuccessfulNegotiation" and agreed["SchemaID"] == offered[0]["SchemaID"]
     assert time.monotonic() - started < 60
 
 
@@ -77,7 +91,10 @@ def test_plug_and_charge_over_tls(tmp_path: Path) -> None:
     secc_rc, evcc_rc, car, charger = _run_pair(tmp_path, ["--protocols", "iso2", *tls], ["--protocol", "iso2", *tls])
     assert (secc_rc, evcc_rc) == (0, 0)
     names = [m["name"] for m in car["messages"]]
-    assert names[6:12] == [
+    assert names[:4] == ["SdpReq", "SdpRes", "SupportedAppProtocolReq", "SupportedAppProtocolRes"]
+    assert car["messages"][1]["message"]["security"] == 0  # SDP: secured with TLS (0x00)
+    i = names.index("PaymentServiceSelectionRes") + 1
+    assert names[i : i + 6] == [
         "CertificateInstallationReq",
         "CertificateInstallationRes",
         "PaymentDetailsReq",
@@ -175,8 +192,7 @@ def test_pause_and_resume_across_two_connections(tmp_path: Path) -> None:
             secc.kill()
             secc.wait()
     assert cars[0]["paused"] and cars[0]["session_id"]
-    setup = cars[1]["messages"][1]
-    assert setup["name"] == "SessionSetupRes"
+    setup = next(m for m in cars[1]["messages"] if m["name"] == "SessionSetupRes")
     assert setup["message"]["V2G_Message"]["Body"]["SessionSetupRes"]["ResponseCode"] == "OK_OldSessionJoined"
     assert setup["message"]["V2G_Message"]["Header"]["SessionID"].lower() == cars[0]["session_id"]
     assert [s["normal"] for s in json.loads(secc_json.read_text())] == [True, True]

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +19,113 @@ from evcharge.iso15118.handover import AppProtocol
 __all__ = ["run_evcc", "run_secc"]
 
 
-def _trace_json(engine: Any, protocol: str) -> list[dict[str, Any]]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _SdpEntry:
+    """One SDP datagram as it went by (``time``: the monotonic clock the sessions use)."""
+
+    direction: str
+    time: float
+    name: str
+    data: bytes
+    message: Any
+
+
+def _sdp_message(name: str, data: bytes) -> Any:
+    from evcharge.iso15118 import sdp
+
+    try:
+        return sdp.decode_request(data) if name == "SdpReq" else sdp.decode_response(data)
+    except Exception:  # a datagram that is not SDP: kept as bytes, message None
+        return None
+
+
+def _sdp_traced_client(config: Any, log: list[_SdpEntry]) -> Any:
+    """An SDP client that logs each request it sends and each datagram it receives."""
+    from evcharge.iso15118.sdp import SdpClient
+
+    class TracedClient(SdpClient):
+        def receive_data(self, data: bytes, now: float) -> None:
+            log.append(_SdpEntry("rx", now, "SdpRes", data, _sdp_message("SdpRes", data)))
+            super().receive_data(data, now)
+
+        def data_to_send(self) -> list[bytes]:
+            out = super().data_to_send()
+            now = time.monotonic()  # discover()'s clock
+            log.extend(_SdpEntry("tx", now, "SdpReq", d, _sdp_message("SdpReq", d)) for d in out)
+            return out
+
+    return TracedClient(config)
+
+
+def _sdp_traced_server(config: Any, log: list[_SdpEntry]) -> Any:
+    """An SDP server that logs each request it receives and each response it sends."""
+    from evcharge.iso15118.sdp import SdpServer
+
+    class TracedServer(SdpServer):
+        def receive_data(self, data: bytes, now: float) -> None:
+            log.append(_SdpEntry("rx", now, "SdpReq", data, _sdp_message("SdpReq", data)))
+            super().receive_data(data, now)
+
+        def data_to_send(self) -> list[bytes]:
+            out = super().data_to_send()
+            now = time.monotonic()  # start_sdp_server()'s clock
+            log.extend(_SdpEntry("tx", now, "SdpRes", d, _sdp_message("SdpRes", d)) for d in out)
+            return out
+
+    return TracedServer(config)
+
+
+def _trace_json(
+    engine: Any, protocol: str | None, session: Any = None, sdp: list[_SdpEntry] | None = None
+) -> list[dict[str, Any]]:
+    """Every message of one connection in time order, each with its receive (``recv``) or send (``send``) time:
+    SDP (``layer`` "sdp", the datagram as ``data``), SupportedAppProtocol ("sap") and the session's ("v2g")
+    messages (their EXI as ``exi``)."""
+    from evcharge.iso15118 import app_protocol as ap
+
     from .._v2g import message_set
 
-    ms = message_set(protocol)
-    out = []
-    for t in engine.trace or ():
+    def side(direction: str) -> str:
+        return "recv" if direction == "rx" else "send"
+
+    out: list[dict[str, Any]] = []
+    for e in sdp or ():
+        message = dataclasses.asdict(e.message) if e.message is not None else None
         out.append(
             {
-                "dir": "recv" if t.direction == "rx" else "send",
-                "time": t.time,
-                "name": t.name,
-                "exi": t.exi.hex(),
-                "message": ms.mod.to_dict(t.message) if t.message is not None else None,
+                "dir": side(e.direction),
+                "time": e.time,
+                "layer": "sdp",
+                "name": e.name,
+                "data": e.data.hex(),
+                "message": message,
             }
         )
+    for t in getattr(session, "trace", None) or ():
+        out.append(
+            {
+                "dir": side(t.direction),
+                "time": t.time,
+                "layer": "sap",
+                "name": t.name,
+                "exi": t.exi.hex(),
+                "message": ap.to_dict(t.message) if t.message is not None else None,
+            }
+        )
+    if engine is not None and protocol is not None:
+        ms = message_set(protocol)
+        for t in engine.trace or ():
+            out.append(
+                {
+                    "dir": side(t.direction),
+                    "time": t.time,
+                    "layer": "v2g",
+                    "name": t.name,
+                    "exi": t.exi.hex(),
+                    "message": ms.mod.to_dict(t.message) if t.message is not None else None,
+                }
+            )
+    out.sort(key=lambda m: m["time"])  # stable: at one instant a request stays before its response
     return out
 
 
@@ -73,7 +167,7 @@ async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
     import ipaddress
 
     from evcharge.iso15118.sap import SupportedProtocol
-    from evcharge.iso15118.sdp import SdpServer, SdpServerConfig
+    from evcharge.iso15118.sdp import SdpServerConfig
     from evcharge.iso15118.session import SeccSession, SeccSessionConfig, SessionClosed
     from evcharge.iso15118.transport.tcp import start_secc_server
     from evcharge.iso15118.transport.udp import start_sdp_server
@@ -120,10 +214,15 @@ async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
     results: list[dict[str, Any]] = []
     done = asyncio.Event()
     paused: dict[Any, bytes] = {}
+    sdp_log: list[_SdpEntry] = []  # SDP since the last connection: it belongs to the next one
+    sdp_of: dict[int, list[_SdpEntry]] = {}
 
     def make_session(info: Any) -> SeccSession:
         resume = paused.get(info.peer[0] if info.peer else None)
-        return SeccSession(session_config, engines, now=info.now, tls=info.tls, resume_session_id=resume)
+        session = SeccSession(session_config, engines, now=info.now, tls=info.tls, resume_session_id=resume, trace=True)
+        sdp_of[id(session)] = sdp_log[:]
+        sdp_log.clear()
+        return session
 
     async def handler(conn: Any) -> None:
         engine: Any = None
@@ -139,12 +238,13 @@ async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
             elif isinstance(event, SessionClosed):
                 closed = event
         end = getattr(engine, "ended", None)
+        protocol = getattr(engine, "protocol", None)
         results.append(
             {
-                "protocol": getattr(engine, "protocol", None),
+                "protocol": protocol,
                 "normal": bool(end and end.normal),
                 "reason": end.reason if end else (closed.reason if closed else "closed"),
-                "messages": _trace_json(engine, engine.protocol) if engine is not None else [],
+                "messages": _trace_json(engine, protocol, conn.session, sdp_of.pop(id(conn.session), [])),
             }
         )
         if len(results) >= args.sessions:
@@ -159,9 +259,9 @@ async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
     )
     address = ipaddress.IPv6Address(host.split("%")[0])
     if ssl_context is not None:
-        sdp = SdpServer(SdpServerConfig(address=address, tls_port=server.port))
+        sdp = _sdp_traced_server(SdpServerConfig(address=address, tls_port=server.port), sdp_log)
     else:
-        sdp = SdpServer(SdpServerConfig(address=address, tcp_port=server.port))
+        sdp = _sdp_traced_server(SdpServerConfig(address=address, tcp_port=server.port), sdp_log)
     sdp_transport = await start_sdp_server(sdp, interface=iface, host="::1" if iface is None else "::")
     print(f"evcharge v2g secc: listening on [{host}]:{server.port}", file=sys.stderr)
     try:
@@ -189,7 +289,7 @@ def run_evcc(args: argparse.Namespace) -> int:
 
 async def _evcc_main(args: argparse.Namespace) -> int:
     from evcharge.iso15118.sap import OfferedProtocol
-    from evcharge.iso15118.sdp import SdpClient, SdpClientConfig, SdpDiscovered, Security
+    from evcharge.iso15118.sdp import SdpClientConfig, SdpDiscovered, Security
     from evcharge.iso15118.session import EvccSession, EvccSessionConfig
     from evcharge.iso15118.transport.tcp import connect_evcc
     from evcharge.iso15118.transport.udp import discover
@@ -235,9 +335,24 @@ async def _evcc_main(args: argparse.Namespace) -> int:
     _, iface = _address(args.iface)
     target = "::1" if iface is None else "ff02::1"
     security = Security.TLS if client_tls is not None else Security.NO_TLS
-    found = await discover(SdpClient(SdpClientConfig(security=security)), interface=iface, target=target)
+    sdp_log: list[_SdpEntry] = []
+    found = await discover(
+        _sdp_traced_client(SdpClientConfig(security=security), sdp_log), interface=iface, target=target
+    )
     if not isinstance(found, SdpDiscovered):
-        print("evcharge v2g evcc: no charger answered SDP", file=sys.stderr)
+        reason = "no charger answered SDP"
+        _write_json(
+            args.json_file,
+            {
+                "protocol": args.protocol,
+                "normal": False,
+                "reason": reason,
+                "paused": False,
+                "session_id": None,
+                "messages": _trace_json(None, None, None, sdp_log),
+            },
+        )
+        print(f"evcharge v2g evcc: {reason}", file=sys.stderr)
         return 1
     peer = str(found.response.address)
     if iface is not None:
@@ -247,7 +362,7 @@ async def _evcc_main(args: argparse.Namespace) -> int:
 
     def make_session(info: Any) -> EvccSession:
         resume = bytes.fromhex(args.resume) if args.resume else None
-        return EvccSession(session_config, engines, now=info.now, tls=info.tls, resume_session_id=resume)
+        return EvccSession(session_config, engines, now=info.now, tls=info.tls, resume_session_id=resume, trace=True)
 
     if client_tls is not None:
         conn = await connect_evcc(
@@ -277,7 +392,7 @@ async def _evcc_main(args: argparse.Namespace) -> int:
             "reason": end.reason if end else closed,
             "paused": bool(end and end.paused),
             "session_id": end.session_id.hex() if end and end.session_id else None,
-            "messages": _trace_json(engine, engine.protocol) if engine is not None else [],
+            "messages": _trace_json(engine, getattr(engine, "protocol", None), conn.session, sdp_log),
         },
     )
     if end is not None and end.paused and end.session_id:
