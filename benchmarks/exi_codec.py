@@ -3,6 +3,7 @@ Josev drives it (py4j), on the same messages, in the same run.
 
     python benchmarks/exi_codec.py            # everything (starts one JVM; about a minute)
     python benchmarks/exi_codec.py --no-peer  # evcharge only
+    python benchmarks/exi_codec.py --imports  # only the import time and RSS of each message set
 
 Per message it prints the time of one encode (Python object -> EXI bytes) and one decode (EXI bytes
 -> Python object), as the best of repeated runs, and the ratio peer / evcharge (above 1: we are
@@ -93,7 +94,11 @@ def fmt(seconds: float | None) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-peer", action="store_true", help="skip EXIficient (no JVM)")
+    ap.add_argument("--imports", action="store_true", help="only the import cost of each message set")
     args = ap.parse_args()
+    if args.imports:
+        import_costs()
+        return 0
     peer = None
     if not args.no_peer:
         from benchmarks._exificient import JosevPath
@@ -128,7 +133,45 @@ def main() -> int:
         if peer is not None:
             peer.close()
     print("\nratio = Josev/py4j time / evcharge (compiled) time; vs C = evcharge (compiled) / libcbv2g time")
+    print()
+    import_costs()
     return 0
+
+
+#: one message set per family, as an application imports it
+IMPORTS = ("app_protocol", "din", "iso2", "iso20.common", "iso20.ac", "iso20.dc", "iso20.wpt", "iso20.acdp")
+_IMPORT_PROBE = """
+import os, sys, time
+import dataclasses, enum, typing  # the standard library an application has loaded anyway
+import evcharge, evcharge._exi  # the runtime (shared by every message set)
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+rss0 = rss()
+t0 = time.perf_counter()
+__import__("evcharge.iso15118." + sys.argv[1])
+t1 = time.perf_counter()
+print(t1 - t0, rss() - rss0)
+"""
+
+
+def import_costs(repeats: int = 5) -> None:
+    """Import time and RSS growth of each message set, each in a fresh interpreter (best of ``repeats``), with
+    byte-code caches warm (a first import compiles the generated modules once)."""
+    import os
+    import subprocess
+    import tempfile
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "evcharge-bench-pycache")  # not in the tree
+    print(f"{'import of one message set':32s} {'time':>9s} {'RSS':>8s}")
+    for mod in IMPORTS:
+        best_t, best_rss = float("inf"), float("inf")
+        for _ in range(repeats + 1):
+            out = subprocess.run([sys.executable, "-c", _IMPORT_PROBE, mod], capture_output=True, text=True,
+                                 check=True, cwd=_REPO, env=env).stdout.split()
+            best_t, best_rss = min(best_t, float(out[0])), min(best_rss, float(out[1]))
+        print(f"evcharge.iso15118.{mod:14s} {best_t * 1e3:7.1f} ms {best_rss / 2**20:5.1f} MB")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,11 @@ Generated from V2G_CI_AppProtocol.xsd.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+from evcharge._exi._message import Message as _Message
+
+_set = object.__setattr__
 
 
 class ResponseCode(StrEnum):
@@ -21,33 +24,50 @@ class ResponseCode(StrEnum):
     Failed_NoNegotiation = 'Failed_NoNegotiation'
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SupportedAppProtocolReq:
+class SupportedAppProtocolReq(_Message):
     """XSD anonymous type of element supportedAppProtocolReq."""
 
     __xsd_type__ = 'supportedAppProtocolReq'
-    app_protocol: list[AppProtocol] = field(metadata={"xsd": 'AppProtocol', "kind": 'element'})
+    __slots__ = ('app_protocol',)
+    _SPEC = (('app_protocol', 'list[AppProtocol]', True, 'AppProtocol', 'element'),)
+    app_protocol: list[AppProtocol]
+
+    def __init__(self, *, app_protocol: list[AppProtocol]) -> None:
+        _set(self, 'app_protocol', app_protocol)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AppProtocol:
+class AppProtocol(_Message):
     """XSD complexType AppProtocolType (urn:iso:15118:2:2010:AppProtocol)."""
 
     __xsd_type__ = 'AppProtocolType'
-    protocol_namespace: str = field(metadata={"xsd": 'ProtocolNamespace', "kind": 'element'})
-    version_number_major: int = field(metadata={"xsd": 'VersionNumberMajor', "kind": 'element'})
-    version_number_minor: int = field(metadata={"xsd": 'VersionNumberMinor', "kind": 'element'})
-    schema_id: int = field(metadata={"xsd": 'SchemaID', "kind": 'element'})
-    priority: int = field(metadata={"xsd": 'Priority', "kind": 'element'})
+    __slots__ = ('protocol_namespace', 'version_number_major', 'version_number_minor', 'schema_id', 'priority')
+    _SPEC = (('protocol_namespace', 'str', True, 'ProtocolNamespace', 'element'), ('version_number_major', 'int', True, 'VersionNumberMajor', 'element'), ('version_number_minor', 'int', True, 'VersionNumberMinor', 'element'), ('schema_id', 'int', True, 'SchemaID', 'element'), ('priority', 'int', True, 'Priority', 'element'))
+    protocol_namespace: str
+    version_number_major: int
+    version_number_minor: int
+    schema_id: int
+    priority: int
+
+    def __init__(self, *, protocol_namespace: str, version_number_major: int, version_number_minor: int, schema_id: int, priority: int) -> None:
+        _set(self, 'protocol_namespace', protocol_namespace)
+        _set(self, 'version_number_major', version_number_major)
+        _set(self, 'version_number_minor', version_number_minor)
+        _set(self, 'schema_id', schema_id)
+        _set(self, 'priority', priority)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SupportedAppProtocolRes:
+class SupportedAppProtocolRes(_Message):
     """XSD anonymous type of element supportedAppProtocolRes."""
 
     __xsd_type__ = 'supportedAppProtocolRes'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    schema_id: int | None = field(default=None, metadata={"xsd": 'SchemaID', "kind": 'element'})
+    __slots__ = ('response_code', 'schema_id')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('schema_id', 'int | None', False, 'SchemaID', 'element'))
+    response_code: ResponseCode
+    schema_id: int | None
+
+    def __init__(self, *, response_code: ResponseCode, schema_id: int | None = None) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'schema_id', schema_id)
 
 
 # -- EXI grammar tables (evcharge._exi._runtime.Grammar) ----------------------------------------

@@ -9,8 +9,11 @@ Generated from iso15118-2/V2G_CI_MsgDef.xsd, iso15118-2/V2G_CI_MsgHeader.xsd, is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+from evcharge._exi._message import Message as _Message
+
+_set = object.__setattr__
 
 
 class UnitSymbol(StrEnum):
@@ -174,1108 +177,1781 @@ class FaultCode(StrEnum):
     UnknownError = 'UnknownError'
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AC_EVChargeParameter:
+class AC_EVChargeParameter(_Message):
     """XSD complexType AC_EVChargeParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'AC_EVChargeParameterType'
-    e_amount: PhysicalValue = field(metadata={"xsd": 'EAmount', "kind": 'element'})
-    ev_max_voltage: PhysicalValue = field(metadata={"xsd": 'EVMaxVoltage', "kind": 'element'})
-    ev_max_current: PhysicalValue = field(metadata={"xsd": 'EVMaxCurrent', "kind": 'element'})
-    ev_min_current: PhysicalValue = field(metadata={"xsd": 'EVMinCurrent', "kind": 'element'})
-    departure_time: int | None = field(default=None, metadata={"xsd": 'DepartureTime', "kind": 'element'})
+    __slots__ = ('e_amount', 'ev_max_voltage', 'ev_max_current', 'ev_min_current', 'departure_time')
+    _SPEC = (('e_amount', 'PhysicalValue', True, 'EAmount', 'element'), ('ev_max_voltage', 'PhysicalValue', True, 'EVMaxVoltage', 'element'), ('ev_max_current', 'PhysicalValue', True, 'EVMaxCurrent', 'element'), ('ev_min_current', 'PhysicalValue', True, 'EVMinCurrent', 'element'), ('departure_time', 'int | None', False, 'DepartureTime', 'element'))
+    e_amount: PhysicalValue
+    ev_max_voltage: PhysicalValue
+    ev_max_current: PhysicalValue
+    ev_min_current: PhysicalValue
+    departure_time: int | None
+
+    def __init__(self, *, e_amount: PhysicalValue, ev_max_voltage: PhysicalValue, ev_max_current: PhysicalValue, ev_min_current: PhysicalValue, departure_time: int | None = None) -> None:
+        _set(self, 'e_amount', e_amount)
+        _set(self, 'ev_max_voltage', ev_max_voltage)
+        _set(self, 'ev_max_current', ev_max_current)
+        _set(self, 'ev_min_current', ev_min_current)
+        _set(self, 'departure_time', departure_time)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PhysicalValue:
+class PhysicalValue(_Message):
     """XSD complexType PhysicalValueType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'PhysicalValueType'
-    multiplier: int = field(metadata={"xsd": 'Multiplier', "kind": 'element'})
-    unit: UnitSymbol = field(metadata={"xsd": 'Unit', "kind": 'element'})
-    value: int = field(metadata={"xsd": 'Value', "kind": 'element'})
+    __slots__ = ('multiplier', 'unit', 'value')
+    _SPEC = (('multiplier', 'int', True, 'Multiplier', 'element'), ('unit', 'UnitSymbol', True, 'Unit', 'element'), ('value', 'int', True, 'Value', 'element'))
+    multiplier: int
+    unit: UnitSymbol
+    value: int
+
+    def __init__(self, *, multiplier: int, unit: UnitSymbol, value: int) -> None:
+        _set(self, 'multiplier', multiplier)
+        _set(self, 'unit', unit)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AC_EVSEChargeParameter:
+class AC_EVSEChargeParameter(_Message):
     """XSD complexType AC_EVSEChargeParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'AC_EVSEChargeParameterType'
-    ac_evse_status: AC_EVSEStatus = field(metadata={"xsd": 'AC_EVSEStatus', "kind": 'element'})
-    evse_nominal_voltage: PhysicalValue = field(metadata={"xsd": 'EVSENominalVoltage', "kind": 'element'})
-    evse_max_current: PhysicalValue = field(metadata={"xsd": 'EVSEMaxCurrent', "kind": 'element'})
+    __slots__ = ('ac_evse_status', 'evse_nominal_voltage', 'evse_max_current')
+    _SPEC = (('ac_evse_status', 'AC_EVSEStatus', True, 'AC_EVSEStatus', 'element'), ('evse_nominal_voltage', 'PhysicalValue', True, 'EVSENominalVoltage', 'element'), ('evse_max_current', 'PhysicalValue', True, 'EVSEMaxCurrent', 'element'))
+    ac_evse_status: AC_EVSEStatus
+    evse_nominal_voltage: PhysicalValue
+    evse_max_current: PhysicalValue
+
+    def __init__(self, *, ac_evse_status: AC_EVSEStatus, evse_nominal_voltage: PhysicalValue, evse_max_current: PhysicalValue) -> None:
+        _set(self, 'ac_evse_status', ac_evse_status)
+        _set(self, 'evse_nominal_voltage', evse_nominal_voltage)
+        _set(self, 'evse_max_current', evse_max_current)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AC_EVSEStatus:
+class AC_EVSEStatus(_Message):
     """XSD complexType AC_EVSEStatusType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'AC_EVSEStatusType'
-    notification_max_delay: int = field(metadata={"xsd": 'NotificationMaxDelay', "kind": 'element'})
-    evse_notification: EVSENotification = field(metadata={"xsd": 'EVSENotification', "kind": 'element'})
-    rcd: bool = field(metadata={"xsd": 'RCD', "kind": 'element'})
+    __slots__ = ('notification_max_delay', 'evse_notification', 'rcd')
+    _SPEC = (('notification_max_delay', 'int', True, 'NotificationMaxDelay', 'element'), ('evse_notification', 'EVSENotification', True, 'EVSENotification', 'element'), ('rcd', 'bool', True, 'RCD', 'element'))
+    notification_max_delay: int
+    evse_notification: EVSENotification
+    rcd: bool
+
+    def __init__(self, *, notification_max_delay: int, evse_notification: EVSENotification, rcd: bool) -> None:
+        _set(self, 'notification_max_delay', notification_max_delay)
+        _set(self, 'evse_notification', evse_notification)
+        _set(self, 'rcd', rcd)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuthorizationReq:
+class AuthorizationReq(_Message):
     """XSD complexType AuthorizationReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'AuthorizationReqType'
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    gen_challenge: bytes | None = field(default=None, metadata={"xsd": 'GenChallenge', "kind": 'element'})
+    __slots__ = ('id_', 'gen_challenge')
+    _SPEC = (('id_', 'str | None', False, 'Id', 'attribute'), ('gen_challenge', 'bytes | None', False, 'GenChallenge', 'element'))
+    id_: str | None
+    gen_challenge: bytes | None
+
+    def __init__(self, *, id_: str | None = None, gen_challenge: bytes | None = None) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'gen_challenge', gen_challenge)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuthorizationRes:
+class AuthorizationRes(_Message):
     """XSD complexType AuthorizationResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'AuthorizationResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_processing: EVSEProcessing = field(metadata={"xsd": 'EVSEProcessing', "kind": 'element'})
+    __slots__ = ('response_code', 'evse_processing')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_processing', 'EVSEProcessing', True, 'EVSEProcessing', 'element'))
+    response_code: ResponseCode
+    evse_processing: EVSEProcessing
+
+    def __init__(self, *, response_code: ResponseCode, evse_processing: EVSEProcessing) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_processing', evse_processing)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CableCheckReq:
+class CableCheckReq(_Message):
     """XSD complexType CableCheckReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'CableCheckReqType'
-    dc_ev_status: DC_EVStatus = field(metadata={"xsd": 'DC_EVStatus', "kind": 'element'})
+    __slots__ = ('dc_ev_status',)
+    _SPEC = (('dc_ev_status', 'DC_EVStatus', True, 'DC_EVStatus', 'element'),)
+    dc_ev_status: DC_EVStatus
+
+    def __init__(self, *, dc_ev_status: DC_EVStatus) -> None:
+        _set(self, 'dc_ev_status', dc_ev_status)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_EVStatus:
+class DC_EVStatus(_Message):
     """XSD complexType DC_EVStatusType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'DC_EVStatusType'
-    ev_ready: bool = field(metadata={"xsd": 'EVReady', "kind": 'element'})
-    ev_error_code: DC_EVErrorCode = field(metadata={"xsd": 'EVErrorCode', "kind": 'element'})
-    evresssoc: int = field(metadata={"xsd": 'EVRESSSOC', "kind": 'element'})
+    __slots__ = ('ev_ready', 'ev_error_code', 'evresssoc')
+    _SPEC = (('ev_ready', 'bool', True, 'EVReady', 'element'), ('ev_error_code', 'DC_EVErrorCode', True, 'EVErrorCode', 'element'), ('evresssoc', 'int', True, 'EVRESSSOC', 'element'))
+    ev_ready: bool
+    ev_error_code: DC_EVErrorCode
+    evresssoc: int
+
+    def __init__(self, *, ev_ready: bool, ev_error_code: DC_EVErrorCode, evresssoc: int) -> None:
+        _set(self, 'ev_ready', ev_ready)
+        _set(self, 'ev_error_code', ev_error_code)
+        _set(self, 'evresssoc', evresssoc)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CableCheckRes:
+class CableCheckRes(_Message):
     """XSD complexType CableCheckResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'CableCheckResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    dc_evse_status: DC_EVSEStatus = field(metadata={"xsd": 'DC_EVSEStatus', "kind": 'element'})
-    evse_processing: EVSEProcessing = field(metadata={"xsd": 'EVSEProcessing', "kind": 'element'})
+    __slots__ = ('response_code', 'dc_evse_status', 'evse_processing')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('dc_evse_status', 'DC_EVSEStatus', True, 'DC_EVSEStatus', 'element'), ('evse_processing', 'EVSEProcessing', True, 'EVSEProcessing', 'element'))
+    response_code: ResponseCode
+    dc_evse_status: DC_EVSEStatus
+    evse_processing: EVSEProcessing
+
+    def __init__(self, *, response_code: ResponseCode, dc_evse_status: DC_EVSEStatus, evse_processing: EVSEProcessing) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'dc_evse_status', dc_evse_status)
+        _set(self, 'evse_processing', evse_processing)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_EVSEStatus:
+class DC_EVSEStatus(_Message):
     """XSD complexType DC_EVSEStatusType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'DC_EVSEStatusType'
-    notification_max_delay: int = field(metadata={"xsd": 'NotificationMaxDelay', "kind": 'element'})
-    evse_notification: EVSENotification = field(metadata={"xsd": 'EVSENotification', "kind": 'element'})
-    evse_status_code: DC_EVSEStatusCode = field(metadata={"xsd": 'EVSEStatusCode', "kind": 'element'})
-    evse_isolation_status: IsolationLevel | None = field(default=None, metadata={"xsd": 'EVSEIsolationStatus', "kind": 'element'})
+    __slots__ = ('notification_max_delay', 'evse_notification', 'evse_status_code', 'evse_isolation_status')
+    _SPEC = (('notification_max_delay', 'int', True, 'NotificationMaxDelay', 'element'), ('evse_notification', 'EVSENotification', True, 'EVSENotification', 'element'), ('evse_status_code', 'DC_EVSEStatusCode', True, 'EVSEStatusCode', 'element'), ('evse_isolation_status', 'IsolationLevel | None', False, 'EVSEIsolationStatus', 'element'))
+    notification_max_delay: int
+    evse_notification: EVSENotification
+    evse_status_code: DC_EVSEStatusCode
+    evse_isolation_status: IsolationLevel | None
+
+    def __init__(self, *, notification_max_delay: int, evse_notification: EVSENotification, evse_status_code: DC_EVSEStatusCode, evse_isolation_status: IsolationLevel | None = None) -> None:
+        _set(self, 'notification_max_delay', notification_max_delay)
+        _set(self, 'evse_notification', evse_notification)
+        _set(self, 'evse_status_code', evse_status_code)
+        _set(self, 'evse_isolation_status', evse_isolation_status)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CanonicalizationMethod:
+class CanonicalizationMethod(_Message):
     """XSD complexType CanonicalizationMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'CanonicalizationMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('algorithm', 'value')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    algorithm: str
+    value: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CertificateInstallationReq:
+class CertificateInstallationReq(_Message):
     """XSD complexType CertificateInstallationReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'CertificateInstallationReqType'
-    id_: str = field(metadata={"xsd": 'Id', "kind": 'attribute'})
-    oem_provisioning_cert: bytes = field(metadata={"xsd": 'OEMProvisioningCert', "kind": 'element'})
-    list_of_root_certificate_i_ds: ListOfRootCertificateIDs = field(metadata={"xsd": 'ListOfRootCertificateIDs', "kind": 'element'})
+    __slots__ = ('id_', 'oem_provisioning_cert', 'list_of_root_certificate_i_ds')
+    _SPEC = (('id_', 'str', True, 'Id', 'attribute'), ('oem_provisioning_cert', 'bytes', True, 'OEMProvisioningCert', 'element'), ('list_of_root_certificate_i_ds', 'ListOfRootCertificateIDs', True, 'ListOfRootCertificateIDs', 'element'))
+    id_: str
+    oem_provisioning_cert: bytes
+    list_of_root_certificate_i_ds: ListOfRootCertificateIDs
+
+    def __init__(self, *, id_: str, oem_provisioning_cert: bytes, list_of_root_certificate_i_ds: ListOfRootCertificateIDs) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'oem_provisioning_cert', oem_provisioning_cert)
+        _set(self, 'list_of_root_certificate_i_ds', list_of_root_certificate_i_ds)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListOfRootCertificateIDs:
+class ListOfRootCertificateIDs(_Message):
     """XSD complexType ListOfRootCertificateIDsType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'ListOfRootCertificateIDsType'
-    root_certificate_id: list[X509IssuerSerial] = field(metadata={"xsd": 'RootCertificateID', "kind": 'element'})
+    __slots__ = ('root_certificate_id',)
+    _SPEC = (('root_certificate_id', 'list[X509IssuerSerial]', True, 'RootCertificateID', 'element'),)
+    root_certificate_id: list[X509IssuerSerial]
+
+    def __init__(self, *, root_certificate_id: list[X509IssuerSerial]) -> None:
+        _set(self, 'root_certificate_id', root_certificate_id)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class X509IssuerSerial:
+class X509IssuerSerial(_Message):
     """XSD complexType X509IssuerSerialType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'X509IssuerSerialType'
-    x509_issuer_name: str = field(metadata={"xsd": 'X509IssuerName', "kind": 'element'})
-    x509_serial_number: int = field(metadata={"xsd": 'X509SerialNumber', "kind": 'element'})
+    __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _SPEC = (('x509_issuer_name', 'str', True, 'X509IssuerName', 'element'), ('x509_serial_number', 'int', True, 'X509SerialNumber', 'element'))
+    x509_issuer_name: str
+    x509_serial_number: int
+
+    def __init__(self, *, x509_issuer_name: str, x509_serial_number: int) -> None:
+        _set(self, 'x509_issuer_name', x509_issuer_name)
+        _set(self, 'x509_serial_number', x509_serial_number)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CertificateInstallationRes:
+class CertificateInstallationRes(_Message):
     """XSD complexType CertificateInstallationResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'CertificateInstallationResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    sa_provisioning_certificate_chain: CertificateChain = field(metadata={"xsd": 'SAProvisioningCertificateChain', "kind": 'element'})
-    contract_signature_cert_chain: CertificateChain = field(metadata={"xsd": 'ContractSignatureCertChain', "kind": 'element'})
-    contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKey = field(metadata={"xsd": 'ContractSignatureEncryptedPrivateKey', "kind": 'element'})
-    d_hpublickey: DiffieHellmanPublickey = field(metadata={"xsd": 'DHpublickey', "kind": 'element'})
-    e_maid: EMAID = field(metadata={"xsd": 'eMAID', "kind": 'element'})
+    __slots__ = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'd_hpublickey', 'e_maid')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('sa_provisioning_certificate_chain', 'CertificateChain', True, 'SAProvisioningCertificateChain', 'element'), ('contract_signature_cert_chain', 'CertificateChain', True, 'ContractSignatureCertChain', 'element'), ('contract_signature_encrypted_private_key', 'ContractSignatureEncryptedPrivateKey', True, 'ContractSignatureEncryptedPrivateKey', 'element'), ('d_hpublickey', 'DiffieHellmanPublickey', True, 'DHpublickey', 'element'), ('e_maid', 'EMAID', True, 'eMAID', 'element'))
+    response_code: ResponseCode
+    sa_provisioning_certificate_chain: CertificateChain
+    contract_signature_cert_chain: CertificateChain
+    contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKey
+    d_hpublickey: DiffieHellmanPublickey
+    e_maid: EMAID
+
+    def __init__(self, *, response_code: ResponseCode, sa_provisioning_certificate_chain: CertificateChain, contract_signature_cert_chain: CertificateChain, contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKey, d_hpublickey: DiffieHellmanPublickey, e_maid: EMAID) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'sa_provisioning_certificate_chain', sa_provisioning_certificate_chain)
+        _set(self, 'contract_signature_cert_chain', contract_signature_cert_chain)
+        _set(self, 'contract_signature_encrypted_private_key', contract_signature_encrypted_private_key)
+        _set(self, 'd_hpublickey', d_hpublickey)
+        _set(self, 'e_maid', e_maid)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CertificateChain:
+class CertificateChain(_Message):
     """XSD complexType CertificateChainType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'CertificateChainType'
-    certificate: bytes = field(metadata={"xsd": 'Certificate', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    sub_certificates: SubCertificates | None = field(default=None, metadata={"xsd": 'SubCertificates', "kind": 'element'})
+    __slots__ = ('certificate', 'id_', 'sub_certificates')
+    _SPEC = (('certificate', 'bytes', True, 'Certificate', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('sub_certificates', 'SubCertificates | None', False, 'SubCertificates', 'element'))
+    certificate: bytes
+    id_: str | None
+    sub_certificates: SubCertificates | None
+
+    def __init__(self, *, certificate: bytes, id_: str | None = None, sub_certificates: SubCertificates | None = None) -> None:
+        _set(self, 'certificate', certificate)
+        _set(self, 'id_', id_)
+        _set(self, 'sub_certificates', sub_certificates)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SubCertificates:
+class SubCertificates(_Message):
     """XSD complexType SubCertificatesType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'SubCertificatesType'
-    certificate: list[bytes] = field(metadata={"xsd": 'Certificate', "kind": 'element'})
+    __slots__ = ('certificate',)
+    _SPEC = (('certificate', 'list[bytes]', True, 'Certificate', 'element'),)
+    certificate: list[bytes]
+
+    def __init__(self, *, certificate: list[bytes]) -> None:
+        _set(self, 'certificate', certificate)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContractSignatureEncryptedPrivateKey:
+class ContractSignatureEncryptedPrivateKey(_Message):
     """XSD complexType ContractSignatureEncryptedPrivateKeyType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'ContractSignatureEncryptedPrivateKeyType'
-    id_: str = field(metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: bytes = field(metadata={"xsd": 'value', "kind": 'value'})
+    __slots__ = ('id_', 'value')
+    _SPEC = (('id_', 'str', True, 'Id', 'attribute'), ('value', 'bytes', True, 'value', 'value'))
+    id_: str
+    value: bytes
+
+    def __init__(self, *, id_: str, value: bytes) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DiffieHellmanPublickey:
+class DiffieHellmanPublickey(_Message):
     """XSD complexType DiffieHellmanPublickeyType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'DiffieHellmanPublickeyType'
-    id_: str = field(metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: bytes = field(metadata={"xsd": 'value', "kind": 'value'})
+    __slots__ = ('id_', 'value')
+    _SPEC = (('id_', 'str', True, 'Id', 'attribute'), ('value', 'bytes', True, 'value', 'value'))
+    id_: str
+    value: bytes
+
+    def __init__(self, *, id_: str, value: bytes) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EMAID:
+class EMAID(_Message):
     """XSD complexType EMAIDType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'EMAIDType'
-    id_: str = field(metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: str = field(metadata={"xsd": 'value', "kind": 'value'})
+    __slots__ = ('id_', 'value')
+    _SPEC = (('id_', 'str', True, 'Id', 'attribute'), ('value', 'str', True, 'value', 'value'))
+    id_: str
+    value: str
+
+    def __init__(self, *, id_: str, value: str) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CertificateUpdateReq:
+class CertificateUpdateReq(_Message):
     """XSD complexType CertificateUpdateReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'CertificateUpdateReqType'
-    id_: str = field(metadata={"xsd": 'Id', "kind": 'attribute'})
-    contract_signature_cert_chain: CertificateChain = field(metadata={"xsd": 'ContractSignatureCertChain', "kind": 'element'})
-    e_maid: str = field(metadata={"xsd": 'eMAID', "kind": 'element'})
-    list_of_root_certificate_i_ds: ListOfRootCertificateIDs = field(metadata={"xsd": 'ListOfRootCertificateIDs', "kind": 'element'})
+    __slots__ = ('id_', 'contract_signature_cert_chain', 'e_maid', 'list_of_root_certificate_i_ds')
+    _SPEC = (('id_', 'str', True, 'Id', 'attribute'), ('contract_signature_cert_chain', 'CertificateChain', True, 'ContractSignatureCertChain', 'element'), ('e_maid', 'str', True, 'eMAID', 'element'), ('list_of_root_certificate_i_ds', 'ListOfRootCertificateIDs', True, 'ListOfRootCertificateIDs', 'element'))
+    id_: str
+    contract_signature_cert_chain: CertificateChain
+    e_maid: str
+    list_of_root_certificate_i_ds: ListOfRootCertificateIDs
+
+    def __init__(self, *, id_: str, contract_signature_cert_chain: CertificateChain, e_maid: str, list_of_root_certificate_i_ds: ListOfRootCertificateIDs) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'contract_signature_cert_chain', contract_signature_cert_chain)
+        _set(self, 'e_maid', e_maid)
+        _set(self, 'list_of_root_certificate_i_ds', list_of_root_certificate_i_ds)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CertificateUpdateRes:
+class CertificateUpdateRes(_Message):
     """XSD complexType CertificateUpdateResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'CertificateUpdateResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    sa_provisioning_certificate_chain: CertificateChain = field(metadata={"xsd": 'SAProvisioningCertificateChain', "kind": 'element'})
-    contract_signature_cert_chain: CertificateChain = field(metadata={"xsd": 'ContractSignatureCertChain', "kind": 'element'})
-    contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKey = field(metadata={"xsd": 'ContractSignatureEncryptedPrivateKey', "kind": 'element'})
-    d_hpublickey: DiffieHellmanPublickey = field(metadata={"xsd": 'DHpublickey', "kind": 'element'})
-    e_maid: EMAID = field(metadata={"xsd": 'eMAID', "kind": 'element'})
-    retry_counter: int | None = field(default=None, metadata={"xsd": 'RetryCounter', "kind": 'element'})
+    __slots__ = ('response_code', 'sa_provisioning_certificate_chain', 'contract_signature_cert_chain', 'contract_signature_encrypted_private_key', 'd_hpublickey', 'e_maid', 'retry_counter')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('sa_provisioning_certificate_chain', 'CertificateChain', True, 'SAProvisioningCertificateChain', 'element'), ('contract_signature_cert_chain', 'CertificateChain', True, 'ContractSignatureCertChain', 'element'), ('contract_signature_encrypted_private_key', 'ContractSignatureEncryptedPrivateKey', True, 'ContractSignatureEncryptedPrivateKey', 'element'), ('d_hpublickey', 'DiffieHellmanPublickey', True, 'DHpublickey', 'element'), ('e_maid', 'EMAID', True, 'eMAID', 'element'), ('retry_counter', 'int | None', False, 'RetryCounter', 'element'))
+    response_code: ResponseCode
+    sa_provisioning_certificate_chain: CertificateChain
+    contract_signature_cert_chain: CertificateChain
+    contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKey
+    d_hpublickey: DiffieHellmanPublickey
+    e_maid: EMAID
+    retry_counter: int | None
+
+    def __init__(self, *, response_code: ResponseCode, sa_provisioning_certificate_chain: CertificateChain, contract_signature_cert_chain: CertificateChain, contract_signature_encrypted_private_key: ContractSignatureEncryptedPrivateKey, d_hpublickey: DiffieHellmanPublickey, e_maid: EMAID, retry_counter: int | None = None) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'sa_provisioning_certificate_chain', sa_provisioning_certificate_chain)
+        _set(self, 'contract_signature_cert_chain', contract_signature_cert_chain)
+        _set(self, 'contract_signature_encrypted_private_key', contract_signature_encrypted_private_key)
+        _set(self, 'd_hpublickey', d_hpublickey)
+        _set(self, 'e_maid', e_maid)
+        _set(self, 'retry_counter', retry_counter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChargeParameterDiscoveryReq:
+class ChargeParameterDiscoveryReq(_Message):
     """XSD complexType ChargeParameterDiscoveryReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'ChargeParameterDiscoveryReqType'
-    requested_energy_transfer_mode: EnergyTransferMode = field(metadata={"xsd": 'RequestedEnergyTransferMode', "kind": 'element'})
-    max_entries_sa_schedule_tuple: int | None = field(default=None, metadata={"xsd": 'MaxEntriesSAScheduleTuple', "kind": 'element'})
-    ac_ev_charge_parameter: AC_EVChargeParameter | None = field(default=None, metadata={"xsd": 'AC_EVChargeParameter', "kind": 'element'})
-    dc_ev_charge_parameter: DC_EVChargeParameter | None = field(default=None, metadata={"xsd": 'DC_EVChargeParameter', "kind": 'element'})
-    ev_charge_parameter: EVChargeParameter | None = field(default=None, metadata={"xsd": 'EVChargeParameter', "kind": 'element'})
+    __slots__ = ('requested_energy_transfer_mode', 'max_entries_sa_schedule_tuple', 'ac_ev_charge_parameter', 'dc_ev_charge_parameter', 'ev_charge_parameter')
+    _SPEC = (('requested_energy_transfer_mode', 'EnergyTransferMode', True, 'RequestedEnergyTransferMode', 'element'), ('max_entries_sa_schedule_tuple', 'int | None', False, 'MaxEntriesSAScheduleTuple', 'element'), ('ac_ev_charge_parameter', 'AC_EVChargeParameter | None', False, 'AC_EVChargeParameter', 'element'), ('dc_ev_charge_parameter', 'DC_EVChargeParameter | None', False, 'DC_EVChargeParameter', 'element'), ('ev_charge_parameter', 'EVChargeParameter | None', False, 'EVChargeParameter', 'element'))
+    requested_energy_transfer_mode: EnergyTransferMode
+    max_entries_sa_schedule_tuple: int | None
+    ac_ev_charge_parameter: AC_EVChargeParameter | None
+    dc_ev_charge_parameter: DC_EVChargeParameter | None
+    ev_charge_parameter: EVChargeParameter | None
+
+    def __init__(self, *, requested_energy_transfer_mode: EnergyTransferMode, max_entries_sa_schedule_tuple: int | None = None, ac_ev_charge_parameter: AC_EVChargeParameter | None = None, dc_ev_charge_parameter: DC_EVChargeParameter | None = None, ev_charge_parameter: EVChargeParameter | None = None) -> None:
+        _set(self, 'requested_energy_transfer_mode', requested_energy_transfer_mode)
+        _set(self, 'max_entries_sa_schedule_tuple', max_entries_sa_schedule_tuple)
+        _set(self, 'ac_ev_charge_parameter', ac_ev_charge_parameter)
+        _set(self, 'dc_ev_charge_parameter', dc_ev_charge_parameter)
+        _set(self, 'ev_charge_parameter', ev_charge_parameter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_EVChargeParameter:
+class DC_EVChargeParameter(_Message):
     """XSD complexType DC_EVChargeParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'DC_EVChargeParameterType'
-    dc_ev_status: DC_EVStatus = field(metadata={"xsd": 'DC_EVStatus', "kind": 'element'})
-    ev_maximum_current_limit: PhysicalValue = field(metadata={"xsd": 'EVMaximumCurrentLimit', "kind": 'element'})
-    ev_maximum_voltage_limit: PhysicalValue = field(metadata={"xsd": 'EVMaximumVoltageLimit', "kind": 'element'})
-    departure_time: int | None = field(default=None, metadata={"xsd": 'DepartureTime', "kind": 'element'})
-    ev_maximum_power_limit: PhysicalValue | None = field(default=None, metadata={"xsd": 'EVMaximumPowerLimit', "kind": 'element'})
-    ev_energy_capacity: PhysicalValue | None = field(default=None, metadata={"xsd": 'EVEnergyCapacity', "kind": 'element'})
-    ev_energy_request: PhysicalValue | None = field(default=None, metadata={"xsd": 'EVEnergyRequest', "kind": 'element'})
-    full_soc: int | None = field(default=None, metadata={"xsd": 'FullSOC', "kind": 'element'})
-    bulk_soc: int | None = field(default=None, metadata={"xsd": 'BulkSOC', "kind": 'element'})
+    __slots__ = ('dc_ev_status', 'ev_maximum_current_limit', 'ev_maximum_voltage_limit', 'departure_time', 'ev_maximum_power_limit', 'ev_energy_capacity', 'ev_energy_request', 'full_soc', 'bulk_soc')
+    _SPEC = (('dc_ev_status', 'DC_EVStatus', True, 'DC_EVStatus', 'element'), ('ev_maximum_current_limit', 'PhysicalValue', True, 'EVMaximumCurrentLimit', 'element'), ('ev_maximum_voltage_limit', 'PhysicalValue', True, 'EVMaximumVoltageLimit', 'element'), ('departure_time', 'int | None', False, 'DepartureTime', 'element'), ('ev_maximum_power_limit', 'PhysicalValue | None', False, 'EVMaximumPowerLimit', 'element'), ('ev_energy_capacity', 'PhysicalValue | None', False, 'EVEnergyCapacity', 'element'), ('ev_energy_request', 'PhysicalValue | None', False, 'EVEnergyRequest', 'element'), ('full_soc', 'int | None', False, 'FullSOC', 'element'), ('bulk_soc', 'int | None', False, 'BulkSOC', 'element'))
+    dc_ev_status: DC_EVStatus
+    ev_maximum_current_limit: PhysicalValue
+    ev_maximum_voltage_limit: PhysicalValue
+    departure_time: int | None
+    ev_maximum_power_limit: PhysicalValue | None
+    ev_energy_capacity: PhysicalValue | None
+    ev_energy_request: PhysicalValue | None
+    full_soc: int | None
+    bulk_soc: int | None
+
+    def __init__(self, *, dc_ev_status: DC_EVStatus, ev_maximum_current_limit: PhysicalValue, ev_maximum_voltage_limit: PhysicalValue, departure_time: int | None = None, ev_maximum_power_limit: PhysicalValue | None = None, ev_energy_capacity: PhysicalValue | None = None, ev_energy_request: PhysicalValue | None = None, full_soc: int | None = None, bulk_soc: int | None = None) -> None:
+        _set(self, 'dc_ev_status', dc_ev_status)
+        _set(self, 'ev_maximum_current_limit', ev_maximum_current_limit)
+        _set(self, 'ev_maximum_voltage_limit', ev_maximum_voltage_limit)
+        _set(self, 'departure_time', departure_time)
+        _set(self, 'ev_maximum_power_limit', ev_maximum_power_limit)
+        _set(self, 'ev_energy_capacity', ev_energy_capacity)
+        _set(self, 'ev_energy_request', ev_energy_request)
+        _set(self, 'full_soc', full_soc)
+        _set(self, 'bulk_soc', bulk_soc)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVChargeParameter:
+class EVChargeParameter(_Message):
     """XSD complexType EVChargeParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'EVChargeParameterType'
-    departure_time: int | None = field(default=None, metadata={"xsd": 'DepartureTime', "kind": 'element'})
+    __slots__ = ('departure_time',)
+    _SPEC = (('departure_time', 'int | None', False, 'DepartureTime', 'element'),)
+    departure_time: int | None
+
+    def __init__(self, *, departure_time: int | None = None) -> None:
+        _set(self, 'departure_time', departure_time)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChargeParameterDiscoveryRes:
+class ChargeParameterDiscoveryRes(_Message):
     """XSD complexType ChargeParameterDiscoveryResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'ChargeParameterDiscoveryResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_processing: EVSEProcessing = field(metadata={"xsd": 'EVSEProcessing', "kind": 'element'})
-    sa_schedule_list: SAScheduleList | None = field(default=None, metadata={"xsd": 'SAScheduleList', "kind": 'element'})
-    sa_schedules: SASchedules | None = field(default=None, metadata={"xsd": 'SASchedules', "kind": 'element'})
-    ac_evse_charge_parameter: AC_EVSEChargeParameter | None = field(default=None, metadata={"xsd": 'AC_EVSEChargeParameter', "kind": 'element'})
-    dc_evse_charge_parameter: DC_EVSEChargeParameter | None = field(default=None, metadata={"xsd": 'DC_EVSEChargeParameter', "kind": 'element'})
-    evse_charge_parameter: EVSEChargeParameter | None = field(default=None, metadata={"xsd": 'EVSEChargeParameter', "kind": 'element'})
+    __slots__ = ('response_code', 'evse_processing', 'sa_schedule_list', 'sa_schedules', 'ac_evse_charge_parameter', 'dc_evse_charge_parameter', 'evse_charge_parameter')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_processing', 'EVSEProcessing', True, 'EVSEProcessing', 'element'), ('sa_schedule_list', 'SAScheduleList | None', False, 'SAScheduleList', 'element'), ('sa_schedules', 'SASchedules | None', False, 'SASchedules', 'element'), ('ac_evse_charge_parameter', 'AC_EVSEChargeParameter | None', False, 'AC_EVSEChargeParameter', 'element'), ('dc_evse_charge_parameter', 'DC_EVSEChargeParameter | None', False, 'DC_EVSEChargeParameter', 'element'), ('evse_charge_parameter', 'EVSEChargeParameter | None', False, 'EVSEChargeParameter', 'element'))
+    response_code: ResponseCode
+    evse_processing: EVSEProcessing
+    sa_schedule_list: SAScheduleList | None
+    sa_schedules: SASchedules | None
+    ac_evse_charge_parameter: AC_EVSEChargeParameter | None
+    dc_evse_charge_parameter: DC_EVSEChargeParameter | None
+    evse_charge_parameter: EVSEChargeParameter | None
+
+    def __init__(self, *, response_code: ResponseCode, evse_processing: EVSEProcessing, sa_schedule_list: SAScheduleList | None = None, sa_schedules: SASchedules | None = None, ac_evse_charge_parameter: AC_EVSEChargeParameter | None = None, dc_evse_charge_parameter: DC_EVSEChargeParameter | None = None, evse_charge_parameter: EVSEChargeParameter | None = None) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_processing', evse_processing)
+        _set(self, 'sa_schedule_list', sa_schedule_list)
+        _set(self, 'sa_schedules', sa_schedules)
+        _set(self, 'ac_evse_charge_parameter', ac_evse_charge_parameter)
+        _set(self, 'dc_evse_charge_parameter', dc_evse_charge_parameter)
+        _set(self, 'evse_charge_parameter', evse_charge_parameter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SAScheduleList:
+class SAScheduleList(_Message):
     """XSD complexType SAScheduleListType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'SAScheduleListType'
-    sa_schedule_tuple: list[SAScheduleTuple] = field(metadata={"xsd": 'SAScheduleTuple', "kind": 'element'})
+    __slots__ = ('sa_schedule_tuple',)
+    _SPEC = (('sa_schedule_tuple', 'list[SAScheduleTuple]', True, 'SAScheduleTuple', 'element'),)
+    sa_schedule_tuple: list[SAScheduleTuple]
+
+    def __init__(self, *, sa_schedule_tuple: list[SAScheduleTuple]) -> None:
+        _set(self, 'sa_schedule_tuple', sa_schedule_tuple)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SAScheduleTuple:
+class SAScheduleTuple(_Message):
     """XSD complexType SAScheduleTupleType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'SAScheduleTupleType'
-    sa_schedule_tuple_id: int = field(metadata={"xsd": 'SAScheduleTupleID', "kind": 'element'})
-    p_max_schedule: PMaxSchedule = field(metadata={"xsd": 'PMaxSchedule', "kind": 'element'})
-    sales_tariff: SalesTariff | None = field(default=None, metadata={"xsd": 'SalesTariff', "kind": 'element'})
+    __slots__ = ('sa_schedule_tuple_id', 'p_max_schedule', 'sales_tariff')
+    _SPEC = (('sa_schedule_tuple_id', 'int', True, 'SAScheduleTupleID', 'element'), ('p_max_schedule', 'PMaxSchedule', True, 'PMaxSchedule', 'element'), ('sales_tariff', 'SalesTariff | None', False, 'SalesTariff', 'element'))
+    sa_schedule_tuple_id: int
+    p_max_schedule: PMaxSchedule
+    sales_tariff: SalesTariff | None
+
+    def __init__(self, *, sa_schedule_tuple_id: int, p_max_schedule: PMaxSchedule, sales_tariff: SalesTariff | None = None) -> None:
+        _set(self, 'sa_schedule_tuple_id', sa_schedule_tuple_id)
+        _set(self, 'p_max_schedule', p_max_schedule)
+        _set(self, 'sales_tariff', sales_tariff)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PMaxSchedule:
+class PMaxSchedule(_Message):
     """XSD complexType PMaxScheduleType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'PMaxScheduleType'
-    p_max_schedule_entry: list[PMaxScheduleEntry] = field(metadata={"xsd": 'PMaxScheduleEntry', "kind": 'element'})
+    __slots__ = ('p_max_schedule_entry',)
+    _SPEC = (('p_max_schedule_entry', 'list[PMaxScheduleEntry]', True, 'PMaxScheduleEntry', 'element'),)
+    p_max_schedule_entry: list[PMaxScheduleEntry]
+
+    def __init__(self, *, p_max_schedule_entry: list[PMaxScheduleEntry]) -> None:
+        _set(self, 'p_max_schedule_entry', p_max_schedule_entry)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PMaxScheduleEntry:
+class PMaxScheduleEntry(_Message):
     """XSD complexType PMaxScheduleEntryType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'PMaxScheduleEntryType'
-    p_max: PhysicalValue = field(metadata={"xsd": 'PMax', "kind": 'element'})
-    relative_time_interval: RelativeTimeInterval | None = field(default=None, metadata={"xsd": 'RelativeTimeInterval', "kind": 'element'})
-    time_interval: Interval | None = field(default=None, metadata={"xsd": 'TimeInterval', "kind": 'element'})
+    __slots__ = ('p_max', 'relative_time_interval', 'time_interval')
+    _SPEC = (('p_max', 'PhysicalValue', True, 'PMax', 'element'), ('relative_time_interval', 'RelativeTimeInterval | None', False, 'RelativeTimeInterval', 'element'), ('time_interval', 'Interval | None', False, 'TimeInterval', 'element'))
+    p_max: PhysicalValue
+    relative_time_interval: RelativeTimeInterval | None
+    time_interval: Interval | None
+
+    def __init__(self, *, p_max: PhysicalValue, relative_time_interval: RelativeTimeInterval | None = None, time_interval: Interval | None = None) -> None:
+        _set(self, 'p_max', p_max)
+        _set(self, 'relative_time_interval', relative_time_interval)
+        _set(self, 'time_interval', time_interval)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RelativeTimeInterval:
+class RelativeTimeInterval(_Message):
     """XSD complexType RelativeTimeIntervalType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'RelativeTimeIntervalType'
-    start: int = field(metadata={"xsd": 'start', "kind": 'element'})
-    duration: int | None = field(default=None, metadata={"xsd": 'duration', "kind": 'element'})
+    __slots__ = ('start', 'duration')
+    _SPEC = (('start', 'int', True, 'start', 'element'), ('duration', 'int | None', False, 'duration', 'element'))
+    start: int
+    duration: int | None
+
+    def __init__(self, *, start: int, duration: int | None = None) -> None:
+        _set(self, 'start', start)
+        _set(self, 'duration', duration)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Interval:
+class Interval(_Message):
     """XSD complexType IntervalType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'IntervalType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SalesTariff:
+class SalesTariff(_Message):
     """XSD complexType SalesTariffType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'SalesTariffType'
-    sales_tariff_id: int = field(metadata={"xsd": 'SalesTariffID', "kind": 'element'})
-    sales_tariff_entry: list[SalesTariffEntry] = field(metadata={"xsd": 'SalesTariffEntry', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    sales_tariff_description: str | None = field(default=None, metadata={"xsd": 'SalesTariffDescription', "kind": 'element'})
-    num_e_price_levels: int | None = field(default=None, metadata={"xsd": 'NumEPriceLevels', "kind": 'element'})
+    __slots__ = ('sales_tariff_id', 'sales_tariff_entry', 'id_', 'sales_tariff_description', 'num_e_price_levels')
+    _SPEC = (('sales_tariff_id', 'int', True, 'SalesTariffID', 'element'), ('sales_tariff_entry', 'list[SalesTariffEntry]', True, 'SalesTariffEntry', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('sales_tariff_description', 'str | None', False, 'SalesTariffDescription', 'element'), ('num_e_price_levels', 'int | None', False, 'NumEPriceLevels', 'element'))
+    sales_tariff_id: int
+    sales_tariff_entry: list[SalesTariffEntry]
+    id_: str | None
+    sales_tariff_description: str | None
+    num_e_price_levels: int | None
+
+    def __init__(self, *, sales_tariff_id: int, sales_tariff_entry: list[SalesTariffEntry], id_: str | None = None, sales_tariff_description: str | None = None, num_e_price_levels: int | None = None) -> None:
+        _set(self, 'sales_tariff_id', sales_tariff_id)
+        _set(self, 'sales_tariff_entry', sales_tariff_entry)
+        _set(self, 'id_', id_)
+        _set(self, 'sales_tariff_description', sales_tariff_description)
+        _set(self, 'num_e_price_levels', num_e_price_levels)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SalesTariffEntry:
+class SalesTariffEntry(_Message):
     """XSD complexType SalesTariffEntryType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'SalesTariffEntryType'
-    relative_time_interval: RelativeTimeInterval | None = field(default=None, metadata={"xsd": 'RelativeTimeInterval', "kind": 'element'})
-    time_interval: Interval | None = field(default=None, metadata={"xsd": 'TimeInterval', "kind": 'element'})
-    e_price_level: int | None = field(default=None, metadata={"xsd": 'EPriceLevel', "kind": 'element'})
-    consumption_cost: list[ConsumptionCost] | None = field(default=None, metadata={"xsd": 'ConsumptionCost', "kind": 'element'})
+    __slots__ = ('relative_time_interval', 'time_interval', 'e_price_level', 'consumption_cost')
+    _SPEC = (('relative_time_interval', 'RelativeTimeInterval | None', False, 'RelativeTimeInterval', 'element'), ('time_interval', 'Interval | None', False, 'TimeInterval', 'element'), ('e_price_level', 'int | None', False, 'EPriceLevel', 'element'), ('consumption_cost', 'list[ConsumptionCost] | None', False, 'ConsumptionCost', 'element'))
+    relative_time_interval: RelativeTimeInterval | None
+    time_interval: Interval | None
+    e_price_level: int | None
+    consumption_cost: list[ConsumptionCost] | None
+
+    def __init__(self, *, relative_time_interval: RelativeTimeInterval | None = None, time_interval: Interval | None = None, e_price_level: int | None = None, consumption_cost: list[ConsumptionCost] | None = None) -> None:
+        _set(self, 'relative_time_interval', relative_time_interval)
+        _set(self, 'time_interval', time_interval)
+        _set(self, 'e_price_level', e_price_level)
+        _set(self, 'consumption_cost', consumption_cost)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConsumptionCost:
+class ConsumptionCost(_Message):
     """XSD complexType ConsumptionCostType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'ConsumptionCostType'
-    start_value: PhysicalValue = field(metadata={"xsd": 'startValue', "kind": 'element'})
-    cost: list[Cost] = field(metadata={"xsd": 'Cost', "kind": 'element'})
+    __slots__ = ('start_value', 'cost')
+    _SPEC = (('start_value', 'PhysicalValue', True, 'startValue', 'element'), ('cost', 'list[Cost]', True, 'Cost', 'element'))
+    start_value: PhysicalValue
+    cost: list[Cost]
+
+    def __init__(self, *, start_value: PhysicalValue, cost: list[Cost]) -> None:
+        _set(self, 'start_value', start_value)
+        _set(self, 'cost', cost)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Cost:
+class Cost(_Message):
     """XSD complexType CostType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'CostType'
-    cost_kind: CostKind = field(metadata={"xsd": 'costKind', "kind": 'element'})
-    amount: int = field(metadata={"xsd": 'amount', "kind": 'element'})
-    amount_multiplier: int | None = field(default=None, metadata={"xsd": 'amountMultiplier', "kind": 'element'})
+    __slots__ = ('cost_kind', 'amount', 'amount_multiplier')
+    _SPEC = (('cost_kind', 'CostKind', True, 'costKind', 'element'), ('amount', 'int', True, 'amount', 'element'), ('amount_multiplier', 'int | None', False, 'amountMultiplier', 'element'))
+    cost_kind: CostKind
+    amount: int
+    amount_multiplier: int | None
+
+    def __init__(self, *, cost_kind: CostKind, amount: int, amount_multiplier: int | None = None) -> None:
+        _set(self, 'cost_kind', cost_kind)
+        _set(self, 'amount', amount)
+        _set(self, 'amount_multiplier', amount_multiplier)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SASchedules:
+class SASchedules(_Message):
     """XSD complexType SASchedulesType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'SASchedulesType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_EVSEChargeParameter:
+class DC_EVSEChargeParameter(_Message):
     """XSD complexType DC_EVSEChargeParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'DC_EVSEChargeParameterType'
-    dc_evse_status: DC_EVSEStatus = field(metadata={"xsd": 'DC_EVSEStatus', "kind": 'element'})
-    evse_maximum_current_limit: PhysicalValue = field(metadata={"xsd": 'EVSEMaximumCurrentLimit', "kind": 'element'})
-    evse_maximum_power_limit: PhysicalValue = field(metadata={"xsd": 'EVSEMaximumPowerLimit', "kind": 'element'})
-    evse_maximum_voltage_limit: PhysicalValue = field(metadata={"xsd": 'EVSEMaximumVoltageLimit', "kind": 'element'})
-    evse_minimum_current_limit: PhysicalValue = field(metadata={"xsd": 'EVSEMinimumCurrentLimit', "kind": 'element'})
-    evse_minimum_voltage_limit: PhysicalValue = field(metadata={"xsd": 'EVSEMinimumVoltageLimit', "kind": 'element'})
-    evse_peak_current_ripple: PhysicalValue = field(metadata={"xsd": 'EVSEPeakCurrentRipple', "kind": 'element'})
-    evse_current_regulation_tolerance: PhysicalValue | None = field(default=None, metadata={"xsd": 'EVSECurrentRegulationTolerance', "kind": 'element'})
-    evse_energy_to_be_delivered: PhysicalValue | None = field(default=None, metadata={"xsd": 'EVSEEnergyToBeDelivered', "kind": 'element'})
+    __slots__ = ('dc_evse_status', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'evse_maximum_voltage_limit', 'evse_minimum_current_limit', 'evse_minimum_voltage_limit', 'evse_peak_current_ripple', 'evse_current_regulation_tolerance', 'evse_energy_to_be_delivered')
+    _SPEC = (('dc_evse_status', 'DC_EVSEStatus', True, 'DC_EVSEStatus', 'element'), ('evse_maximum_current_limit', 'PhysicalValue', True, 'EVSEMaximumCurrentLimit', 'element'), ('evse_maximum_power_limit', 'PhysicalValue', True, 'EVSEMaximumPowerLimit', 'element'), ('evse_maximum_voltage_limit', 'PhysicalValue', True, 'EVSEMaximumVoltageLimit', 'element'), ('evse_minimum_current_limit', 'PhysicalValue', True, 'EVSEMinimumCurrentLimit', 'element'), ('evse_minimum_voltage_limit', 'PhysicalValue', True, 'EVSEMinimumVoltageLimit', 'element'), ('evse_peak_current_ripple', 'PhysicalValue', True, 'EVSEPeakCurrentRipple', 'element'), ('evse_current_regulation_tolerance', 'PhysicalValue | None', False, 'EVSECurrentRegulationTolerance', 'element'), ('evse_energy_to_be_delivered', 'PhysicalValue | None', False, 'EVSEEnergyToBeDelivered', 'element'))
+    dc_evse_status: DC_EVSEStatus
+    evse_maximum_current_limit: PhysicalValue
+    evse_maximum_power_limit: PhysicalValue
+    evse_maximum_voltage_limit: PhysicalValue
+    evse_minimum_current_limit: PhysicalValue
+    evse_minimum_voltage_limit: PhysicalValue
+    evse_peak_current_ripple: PhysicalValue
+    evse_current_regulation_tolerance: PhysicalValue | None
+    evse_energy_to_be_delivered: PhysicalValue | None
+
+    def __init__(self, *, dc_evse_status: DC_EVSEStatus, evse_maximum_current_limit: PhysicalValue, evse_maximum_power_limit: PhysicalValue, evse_maximum_voltage_limit: PhysicalValue, evse_minimum_current_limit: PhysicalValue, evse_minimum_voltage_limit: PhysicalValue, evse_peak_current_ripple: PhysicalValue, evse_current_regulation_tolerance: PhysicalValue | None = None, evse_energy_to_be_delivered: PhysicalValue | None = None) -> None:
+        _set(self, 'dc_evse_status', dc_evse_status)
+        _set(self, 'evse_maximum_current_limit', evse_maximum_current_limit)
+        _set(self, 'evse_maximum_power_limit', evse_maximum_power_limit)
+        _set(self, 'evse_maximum_voltage_limit', evse_maximum_voltage_limit)
+        _set(self, 'evse_minimum_current_limit', evse_minimum_current_limit)
+        _set(self, 'evse_minimum_voltage_limit', evse_minimum_voltage_limit)
+        _set(self, 'evse_peak_current_ripple', evse_peak_current_ripple)
+        _set(self, 'evse_current_regulation_tolerance', evse_current_regulation_tolerance)
+        _set(self, 'evse_energy_to_be_delivered', evse_energy_to_be_delivered)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVSEChargeParameter:
+class EVSEChargeParameter(_Message):
     """XSD complexType EVSEChargeParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'EVSEChargeParameterType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChargingStatusReq:
+class ChargingStatusReq(_Message):
     """XSD complexType ChargingStatusReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'ChargingStatusReqType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChargingStatusRes:
+class ChargingStatusRes(_Message):
     """XSD complexType ChargingStatusResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'ChargingStatusResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evseid: str = field(metadata={"xsd": 'EVSEID', "kind": 'element'})
-    sa_schedule_tuple_id: int = field(metadata={"xsd": 'SAScheduleTupleID', "kind": 'element'})
-    ac_evse_status: AC_EVSEStatus = field(metadata={"xsd": 'AC_EVSEStatus', "kind": 'element'})
-    evse_max_current: PhysicalValue | None = field(default=None, metadata={"xsd": 'EVSEMaxCurrent', "kind": 'element'})
-    meter_info: MeterInfo | None = field(default=None, metadata={"xsd": 'MeterInfo', "kind": 'element'})
-    receipt_required: bool | None = field(default=None, metadata={"xsd": 'ReceiptRequired', "kind": 'element'})
+    __slots__ = ('response_code', 'evseid', 'sa_schedule_tuple_id', 'ac_evse_status', 'evse_max_current', 'meter_info', 'receipt_required')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evseid', 'str', True, 'EVSEID', 'element'), ('sa_schedule_tuple_id', 'int', True, 'SAScheduleTupleID', 'element'), ('ac_evse_status', 'AC_EVSEStatus', True, 'AC_EVSEStatus', 'element'), ('evse_max_current', 'PhysicalValue | None', False, 'EVSEMaxCurrent', 'element'), ('meter_info', 'MeterInfo | None', False, 'MeterInfo', 'element'), ('receipt_required', 'bool | None', False, 'ReceiptRequired', 'element'))
+    response_code: ResponseCode
+    evseid: str
+    sa_schedule_tuple_id: int
+    ac_evse_status: AC_EVSEStatus
+    evse_max_current: PhysicalValue | None
+    meter_info: MeterInfo | None
+    receipt_required: bool | None
+
+    def __init__(self, *, response_code: ResponseCode, evseid: str, sa_schedule_tuple_id: int, ac_evse_status: AC_EVSEStatus, evse_max_current: PhysicalValue | None = None, meter_info: MeterInfo | None = None, receipt_required: bool | None = None) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'evseid', evseid)
+        _set(self, 'sa_schedule_tuple_id', sa_schedule_tuple_id)
+        _set(self, 'ac_evse_status', ac_evse_status)
+        _set(self, 'evse_max_current', evse_max_current)
+        _set(self, 'meter_info', meter_info)
+        _set(self, 'receipt_required', receipt_required)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeterInfo:
+class MeterInfo(_Message):
     """XSD complexType MeterInfoType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'MeterInfoType'
-    meter_id: str = field(metadata={"xsd": 'MeterID', "kind": 'element'})
-    meter_reading: int | None = field(default=None, metadata={"xsd": 'MeterReading', "kind": 'element'})
-    sig_meter_reading: bytes | None = field(default=None, metadata={"xsd": 'SigMeterReading', "kind": 'element'})
-    meter_status: int | None = field(default=None, metadata={"xsd": 'MeterStatus', "kind": 'element'})
-    t_meter: int | None = field(default=None, metadata={"xsd": 'TMeter', "kind": 'element'})
+    __slots__ = ('meter_id', 'meter_reading', 'sig_meter_reading', 'meter_status', 't_meter')
+    _SPEC = (('meter_id', 'str', True, 'MeterID', 'element'), ('meter_reading', 'int | None', False, 'MeterReading', 'element'), ('sig_meter_reading', 'bytes | None', False, 'SigMeterReading', 'element'), ('meter_status', 'int | None', False, 'MeterStatus', 'element'), ('t_meter', 'int | None', False, 'TMeter', 'element'))
+    meter_id: str
+    meter_reading: int | None
+    sig_meter_reading: bytes | None
+    meter_status: int | None
+    t_meter: int | None
+
+    def __init__(self, *, meter_id: str, meter_reading: int | None = None, sig_meter_reading: bytes | None = None, meter_status: int | None = None, t_meter: int | None = None) -> None:
+        _set(self, 'meter_id', meter_id)
+        _set(self, 'meter_reading', meter_reading)
+        _set(self, 'sig_meter_reading', sig_meter_reading)
+        _set(self, 'meter_status', meter_status)
+        _set(self, 't_meter', t_meter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CurrentDemandReq:
+class CurrentDemandReq(_Message):
     """XSD complexType CurrentDemandReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'CurrentDemandReqType'
-    dc_ev_status: DC_EVStatus = field(metadata={"xsd": 'DC_EVStatus', "kind": 'element'})
-    ev_target_current: PhysicalValue = field(metadata={"xsd": 'EVTargetCurrent', "kind": 'element'})
-    charging_complete: bool = field(metadata={"xsd": 'ChargingComplete', "kind": 'element'})
-    ev_target_voltage: PhysicalValue = field(metadata={"xsd": 'EVTargetVoltage', "kind": 'element'})
-    ev_maximum_voltage_limit: PhysicalValue | None = field(default=None, metadata={"xsd": 'EVMaximumVoltageLimit', "kind": 'element'})
-    ev_maximum_current_limit: PhysicalValue | None = field(default=None, metadata={"xsd": 'EVMaximumCurrentLimit', "kind": 'element'})
-    ev_maximum_power_limit: PhysicalValue | None = field(default=None, metadata={"xsd": 'EVMaximumPowerLimit', "kind": 'element'})
-    bulk_charging_complete: bool | None = field(default=None, metadata={"xsd": 'BulkChargingComplete', "kind": 'element'})
-    remaining_time_to_full_so_c: PhysicalValue | None = field(default=None, metadata={"xsd": 'RemainingTimeToFullSoC', "kind": 'element'})
-    remaining_time_to_bulk_so_c: PhysicalValue | None = field(default=None, metadata={"xsd": 'RemainingTimeToBulkSoC', "kind": 'element'})
+    __slots__ = ('dc_ev_status', 'ev_target_current', 'charging_complete', 'ev_target_voltage', 'ev_maximum_voltage_limit', 'ev_maximum_current_limit', 'ev_maximum_power_limit', 'bulk_charging_complete', 'remaining_time_to_full_so_c', 'remaining_time_to_bulk_so_c')
+    _SPEC = (('dc_ev_status', 'DC_EVStatus', True, 'DC_EVStatus', 'element'), ('ev_target_current', 'PhysicalValue', True, 'EVTargetCurrent', 'element'), ('charging_complete', 'bool', True, 'ChargingComplete', 'element'), ('ev_target_voltage', 'PhysicalValue', True, 'EVTargetVoltage', 'element'), ('ev_maximum_voltage_limit', 'PhysicalValue | None', False, 'EVMaximumVoltageLimit', 'element'), ('ev_maximum_current_limit', 'PhysicalValue | None', False, 'EVMaximumCurrentLimit', 'element'), ('ev_maximum_power_limit', 'PhysicalValue | None', False, 'EVMaximumPowerLimit', 'element'), ('bulk_charging_complete', 'bool | None', False, 'BulkChargingComplete', 'element'), ('remaining_time_to_full_so_c', 'PhysicalValue | None', False, 'RemainingTimeToFullSoC', 'element'), ('remaining_time_to_bulk_so_c', 'PhysicalValue | None', False, 'RemainingTimeToBulkSoC', 'element'))
+    dc_ev_status: DC_EVStatus
+    ev_target_current: PhysicalValue
+    charging_complete: bool
+    ev_target_voltage: PhysicalValue
+    ev_maximum_voltage_limit: PhysicalValue | None
+    ev_maximum_current_limit: PhysicalValue | None
+    ev_maximum_power_limit: PhysicalValue | None
+    bulk_charging_complete: bool | None
+    remaining_time_to_full_so_c: PhysicalValue | None
+    remaining_time_to_bulk_so_c: PhysicalValue | None
+
+    def __init__(self, *, dc_ev_status: DC_EVStatus, ev_target_current: PhysicalValue, charging_complete: bool, ev_target_voltage: PhysicalValue, ev_maximum_voltage_limit: PhysicalValue | None = None, ev_maximum_current_limit: PhysicalValue | None = None, ev_maximum_power_limit: PhysicalValue | None = None, bulk_charging_complete: bool | None = None, remaining_time_to_full_so_c: PhysicalValue | None = None, remaining_time_to_bulk_so_c: PhysicalValue | None = None) -> None:
+        _set(self, 'dc_ev_status', dc_ev_status)
+        _set(self, 'ev_target_current', ev_target_current)
+        _set(self, 'charging_complete', charging_complete)
+        _set(self, 'ev_target_voltage', ev_target_voltage)
+        _set(self, 'ev_maximum_voltage_limit', ev_maximum_voltage_limit)
+        _set(self, 'ev_maximum_current_limit', ev_maximum_current_limit)
+        _set(self, 'ev_maximum_power_limit', ev_maximum_power_limit)
+        _set(self, 'bulk_charging_complete', bulk_charging_complete)
+        _set(self, 'remaining_time_to_full_so_c', remaining_time_to_full_so_c)
+        _set(self, 'remaining_time_to_bulk_so_c', remaining_time_to_bulk_so_c)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CurrentDemandRes:
+class CurrentDemandRes(_Message):
     """XSD complexType CurrentDemandResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'CurrentDemandResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    dc_evse_status: DC_EVSEStatus = field(metadata={"xsd": 'DC_EVSEStatus', "kind": 'element'})
-    evse_present_voltage: PhysicalValue = field(metadata={"xsd": 'EVSEPresentVoltage', "kind": 'element'})
-    evse_present_current: PhysicalValue = field(metadata={"xsd": 'EVSEPresentCurrent', "kind": 'element'})
-    evse_current_limit_achieved: bool = field(metadata={"xsd": 'EVSECurrentLimitAchieved', "kind": 'element'})
-    evse_voltage_limit_achieved: bool = field(metadata={"xsd": 'EVSEVoltageLimitAchieved', "kind": 'element'})
-    evse_power_limit_achieved: bool = field(metadata={"xsd": 'EVSEPowerLimitAchieved', "kind": 'element'})
-    evseid: str = field(metadata={"xsd": 'EVSEID', "kind": 'element'})
-    sa_schedule_tuple_id: int = field(metadata={"xsd": 'SAScheduleTupleID', "kind": 'element'})
-    evse_maximum_voltage_limit: PhysicalValue | None = field(default=None, metadata={"xsd": 'EVSEMaximumVoltageLimit', "kind": 'element'})
-    evse_maximum_current_limit: PhysicalValue | None = field(default=None, metadata={"xsd": 'EVSEMaximumCurrentLimit', "kind": 'element'})
-    evse_maximum_power_limit: PhysicalValue | None = field(default=None, metadata={"xsd": 'EVSEMaximumPowerLimit', "kind": 'element'})
-    meter_info: MeterInfo | None = field(default=None, metadata={"xsd": 'MeterInfo', "kind": 'element'})
-    receipt_required: bool | None = field(default=None, metadata={"xsd": 'ReceiptRequired', "kind": 'element'})
+    __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage', 'evse_present_current', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'evse_power_limit_achieved', 'evseid', 'sa_schedule_tuple_id', 'evse_maximum_voltage_limit', 'evse_maximum_current_limit', 'evse_maximum_power_limit', 'meter_info', 'receipt_required')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('dc_evse_status', 'DC_EVSEStatus', True, 'DC_EVSEStatus', 'element'), ('evse_present_voltage', 'PhysicalValue', True, 'EVSEPresentVoltage', 'element'), ('evse_present_current', 'PhysicalValue', True, 'EVSEPresentCurrent', 'element'), ('evse_current_limit_achieved', 'bool', True, 'EVSECurrentLimitAchieved', 'element'), ('evse_voltage_limit_achieved', 'bool', True, 'EVSEVoltageLimitAchieved', 'element'), ('evse_power_limit_achieved', 'bool', True, 'EVSEPowerLimitAchieved', 'element'), ('evseid', 'str', True, 'EVSEID', 'element'), ('sa_schedule_tuple_id', 'int', True, 'SAScheduleTupleID', 'element'), ('evse_maximum_voltage_limit', 'PhysicalValue | None', False, 'EVSEMaximumVoltageLimit', 'element'), ('evse_maximum_current_limit', 'PhysicalValue | None', False, 'EVSEMaximumCurrentLimit', 'element'), ('evse_maximum_power_limit', 'PhysicalValue | None', False, 'EVSEMaximumPowerLimit', 'element'), ('meter_info', 'MeterInfo | None', False, 'MeterInfo', 'element'), ('receipt_required', 'bool | None', False, 'ReceiptRequired', 'element'))
+    response_code: ResponseCode
+    dc_evse_status: DC_EVSEStatus
+    evse_present_voltage: PhysicalValue
+    evse_present_current: PhysicalValue
+    evse_current_limit_achieved: bool
+    evse_voltage_limit_achieved: bool
+    evse_power_limit_achieved: bool
+    evseid: str
+    sa_schedule_tuple_id: int
+    evse_maximum_voltage_limit: PhysicalValue | None
+    evse_maximum_current_limit: PhysicalValue | None
+    evse_maximum_power_limit: PhysicalValue | None
+    meter_info: MeterInfo | None
+    receipt_required: bool | None
+
+    def __init__(self, *, response_code: ResponseCode, dc_evse_status: DC_EVSEStatus, evse_present_voltage: PhysicalValue, evse_present_current: PhysicalValue, evse_current_limit_achieved: bool, evse_voltage_limit_achieved: bool, evse_power_limit_achieved: bool, evseid: str, sa_schedule_tuple_id: int, evse_maximum_voltage_limit: PhysicalValue | None = None, evse_maximum_current_limit: PhysicalValue | None = None, evse_maximum_power_limit: PhysicalValue | None = None, meter_info: MeterInfo | None = None, receipt_required: bool | None = None) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'dc_evse_status', dc_evse_status)
+        _set(self, 'evse_present_voltage', evse_present_voltage)
+        _set(self, 'evse_present_current', evse_present_current)
+        _set(self, 'evse_current_limit_achieved', evse_current_limit_achieved)
+        _set(self, 'evse_voltage_limit_achieved', evse_voltage_limit_achieved)
+        _set(self, 'evse_power_limit_achieved', evse_power_limit_achieved)
+        _set(self, 'evseid', evseid)
+        _set(self, 'sa_schedule_tuple_id', sa_schedule_tuple_id)
+        _set(self, 'evse_maximum_voltage_limit', evse_maximum_voltage_limit)
+        _set(self, 'evse_maximum_current_limit', evse_maximum_current_limit)
+        _set(self, 'evse_maximum_power_limit', evse_maximum_power_limit)
+        _set(self, 'meter_info', meter_info)
+        _set(self, 'receipt_required', receipt_required)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_EVPowerDeliveryParameter:
+class DC_EVPowerDeliveryParameter(_Message):
     """XSD complexType DC_EVPowerDeliveryParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'DC_EVPowerDeliveryParameterType'
-    dc_ev_status: DC_EVStatus = field(metadata={"xsd": 'DC_EVStatus', "kind": 'element'})
-    charging_complete: bool = field(metadata={"xsd": 'ChargingComplete', "kind": 'element'})
-    bulk_charging_complete: bool | None = field(default=None, metadata={"xsd": 'BulkChargingComplete', "kind": 'element'})
+    __slots__ = ('dc_ev_status', 'charging_complete', 'bulk_charging_complete')
+    _SPEC = (('dc_ev_status', 'DC_EVStatus', True, 'DC_EVStatus', 'element'), ('charging_complete', 'bool', True, 'ChargingComplete', 'element'), ('bulk_charging_complete', 'bool | None', False, 'BulkChargingComplete', 'element'))
+    dc_ev_status: DC_EVStatus
+    charging_complete: bool
+    bulk_charging_complete: bool | None
+
+    def __init__(self, *, dc_ev_status: DC_EVStatus, charging_complete: bool, bulk_charging_complete: bool | None = None) -> None:
+        _set(self, 'dc_ev_status', dc_ev_status)
+        _set(self, 'charging_complete', charging_complete)
+        _set(self, 'bulk_charging_complete', bulk_charging_complete)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DSAKeyValue:
+class DSAKeyValue(_Message):
     """XSD complexType DSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'DSAKeyValueType'
-    y: bytes = field(metadata={"xsd": 'Y', "kind": 'element'})
-    p: bytes | None = field(default=None, metadata={"xsd": 'P', "kind": 'element'})
-    q: bytes | None = field(default=None, metadata={"xsd": 'Q', "kind": 'element'})
-    g: bytes | None = field(default=None, metadata={"xsd": 'G', "kind": 'element'})
-    j: bytes | None = field(default=None, metadata={"xsd": 'J', "kind": 'element'})
-    seed: bytes | None = field(default=None, metadata={"xsd": 'Seed', "kind": 'element'})
-    pgen_counter: bytes | None = field(default=None, metadata={"xsd": 'PgenCounter', "kind": 'element'})
+    __slots__ = ('y', 'p', 'q', 'g', 'j', 'seed', 'pgen_counter')
+    _SPEC = (('y', 'bytes', True, 'Y', 'element'), ('p', 'bytes | None', False, 'P', 'element'), ('q', 'bytes | None', False, 'Q', 'element'), ('g', 'bytes | None', False, 'G', 'element'), ('j', 'bytes | None', False, 'J', 'element'), ('seed', 'bytes | None', False, 'Seed', 'element'), ('pgen_counter', 'bytes | None', False, 'PgenCounter', 'element'))
+    y: bytes
+    p: bytes | None
+    q: bytes | None
+    g: bytes | None
+    j: bytes | None
+    seed: bytes | None
+    pgen_counter: bytes | None
+
+    def __init__(self, *, y: bytes, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+        _set(self, 'y', y)
+        _set(self, 'p', p)
+        _set(self, 'q', q)
+        _set(self, 'g', g)
+        _set(self, 'j', j)
+        _set(self, 'seed', seed)
+        _set(self, 'pgen_counter', pgen_counter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DigestMethod:
+class DigestMethod(_Message):
     """XSD complexType DigestMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'DigestMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('algorithm', 'value')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    algorithm: str
+    value: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeyInfo:
+class KeyInfo(_Message):
     """XSD complexType KeyInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'KeyInfoType'
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    key_name: list[str] | None = field(default=None, metadata={"xsd": 'KeyName', "kind": 'element'})
-    key_value: list[KeyValue] | None = field(default=None, metadata={"xsd": 'KeyValue', "kind": 'element'})
-    retrieval_method: list[RetrievalMethod] | None = field(default=None, metadata={"xsd": 'RetrievalMethod', "kind": 'element'})
-    x509_data: list[X509Data] | None = field(default=None, metadata={"xsd": 'X509Data', "kind": 'element'})
-    pgp_data: list[PGPData] | None = field(default=None, metadata={"xsd": 'PGPData', "kind": 'element'})
-    spki_data: list[SPKIData] | None = field(default=None, metadata={"xsd": 'SPKIData', "kind": 'element'})
-    mgmt_data: list[str] | None = field(default=None, metadata={"xsd": 'MgmtData', "kind": 'element'})
+    __slots__ = ('id_', 'value', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _SPEC = (('id_', 'str | None', False, 'Id', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('key_name', 'list[str] | None', False, 'KeyName', 'element'), ('key_value', 'list[KeyValue] | None', False, 'KeyValue', 'element'), ('retrieval_method', 'list[RetrievalMethod] | None', False, 'RetrievalMethod', 'element'), ('x509_data', 'list[X509Data] | None', False, 'X509Data', 'element'), ('pgp_data', 'list[PGPData] | None', False, 'PGPData', 'element'), ('spki_data', 'list[SPKIData] | None', False, 'SPKIData', 'element'), ('mgmt_data', 'list[str] | None', False, 'MgmtData', 'element'))
+    id_: str | None
+    value: list[str] | None
+    key_name: list[str] | None
+    key_value: list[KeyValue] | None
+    retrieval_method: list[RetrievalMethod] | None
+    x509_data: list[X509Data] | None
+    pgp_data: list[PGPData] | None
+    spki_data: list[SPKIData] | None
+    mgmt_data: list[str] | None
+
+    def __init__(self, *, id_: str | None = None, value: list[str] | None = None, key_name: list[str] | None = None, key_value: list[KeyValue] | None = None, retrieval_method: list[RetrievalMethod] | None = None, x509_data: list[X509Data] | None = None, pgp_data: list[PGPData] | None = None, spki_data: list[SPKIData] | None = None, mgmt_data: list[str] | None = None) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
+        _set(self, 'key_name', key_name)
+        _set(self, 'key_value', key_value)
+        _set(self, 'retrieval_method', retrieval_method)
+        _set(self, 'x509_data', x509_data)
+        _set(self, 'pgp_data', pgp_data)
+        _set(self, 'spki_data', spki_data)
+        _set(self, 'mgmt_data', mgmt_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeyValue:
+class KeyValue(_Message):
     """XSD complexType KeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'KeyValueType'
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    dsa_key_value: DSAKeyValue | None = field(default=None, metadata={"xsd": 'DSAKeyValue', "kind": 'element'})
-    rsa_key_value: RSAKeyValue | None = field(default=None, metadata={"xsd": 'RSAKeyValue', "kind": 'element'})
+    __slots__ = ('value', 'dsa_key_value', 'rsa_key_value')
+    _SPEC = (('value', 'list[str] | None', False, 'value', 'mixed'), ('dsa_key_value', 'DSAKeyValue | None', False, 'DSAKeyValue', 'element'), ('rsa_key_value', 'RSAKeyValue | None', False, 'RSAKeyValue', 'element'))
+    value: list[str] | None
+    dsa_key_value: DSAKeyValue | None
+    rsa_key_value: RSAKeyValue | None
+
+    def __init__(self, *, value: list[str] | None = None, dsa_key_value: DSAKeyValue | None = None, rsa_key_value: RSAKeyValue | None = None) -> None:
+        _set(self, 'value', value)
+        _set(self, 'dsa_key_value', dsa_key_value)
+        _set(self, 'rsa_key_value', rsa_key_value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RSAKeyValue:
+class RSAKeyValue(_Message):
     """XSD complexType RSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'RSAKeyValueType'
-    modulus: bytes = field(metadata={"xsd": 'Modulus', "kind": 'element'})
-    exponent: bytes = field(metadata={"xsd": 'Exponent', "kind": 'element'})
+    __slots__ = ('modulus', 'exponent')
+    _SPEC = (('modulus', 'bytes', True, 'Modulus', 'element'), ('exponent', 'bytes', True, 'Exponent', 'element'))
+    modulus: bytes
+    exponent: bytes
+
+    def __init__(self, *, modulus: bytes, exponent: bytes) -> None:
+        _set(self, 'modulus', modulus)
+        _set(self, 'exponent', exponent)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetrievalMethod:
+class RetrievalMethod(_Message):
     """XSD complexType RetrievalMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'RetrievalMethodType'
-    type_: str | None = field(default=None, metadata={"xsd": 'Type', "kind": 'attribute'})
-    uri: str | None = field(default=None, metadata={"xsd": 'URI', "kind": 'attribute'})
-    transforms: Transforms | None = field(default=None, metadata={"xsd": 'Transforms', "kind": 'element'})
+    __slots__ = ('type_', 'uri', 'transforms')
+    _SPEC = (('type_', 'str | None', False, 'Type', 'attribute'), ('uri', 'str | None', False, 'URI', 'attribute'), ('transforms', 'Transforms | None', False, 'Transforms', 'element'))
+    type_: str | None
+    uri: str | None
+    transforms: Transforms | None
+
+    def __init__(self, *, type_: str | None = None, uri: str | None = None, transforms: Transforms | None = None) -> None:
+        _set(self, 'type_', type_)
+        _set(self, 'uri', uri)
+        _set(self, 'transforms', transforms)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transforms:
+class Transforms(_Message):
     """XSD complexType TransformsType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'TransformsType'
-    transform: list[Transform] = field(metadata={"xsd": 'Transform', "kind": 'element'})
+    __slots__ = ('transform',)
+    _SPEC = (('transform', 'list[Transform]', True, 'Transform', 'element'),)
+    transform: list[Transform]
+
+    def __init__(self, *, transform: list[Transform]) -> None:
+        _set(self, 'transform', transform)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transform:
+class Transform(_Message):
     """XSD complexType TransformType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'TransformType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    x_path: list[str] | None = field(default=None, metadata={"xsd": 'XPath', "kind": 'element'})
+    __slots__ = ('algorithm', 'value', 'x_path')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('x_path', 'list[str] | None', False, 'XPath', 'element'))
+    algorithm: str
+    value: list[str] | None
+    x_path: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None, x_path: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
+        _set(self, 'x_path', x_path)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class X509Data:
+class X509Data(_Message):
     """XSD complexType X509DataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'X509DataType'
-    x509_issuer_serial: list[X509IssuerSerial] | None = field(default=None, metadata={"xsd": 'X509IssuerSerial', "kind": 'element'})
-    x509_ski: list[bytes] | None = field(default=None, metadata={"xsd": 'X509SKI', "kind": 'element'})
-    x509_subject_name: list[str] | None = field(default=None, metadata={"xsd": 'X509SubjectName', "kind": 'element'})
-    x509_certificate: list[bytes] | None = field(default=None, metadata={"xsd": 'X509Certificate', "kind": 'element'})
-    x509_crl: list[bytes] | None = field(default=None, metadata={"xsd": 'X509CRL', "kind": 'element'})
+    __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _SPEC = (('x509_issuer_serial', 'list[X509IssuerSerial] | None', False, 'X509IssuerSerial', 'element'), ('x509_ski', 'list[bytes] | None', False, 'X509SKI', 'element'), ('x509_subject_name', 'list[str] | None', False, 'X509SubjectName', 'element'), ('x509_certificate', 'list[bytes] | None', False, 'X509Certificate', 'element'), ('x509_crl', 'list[bytes] | None', False, 'X509CRL', 'element'))
+    x509_issuer_serial: list[X509IssuerSerial] | None
+    x509_ski: list[bytes] | None
+    x509_subject_name: list[str] | None
+    x509_certificate: list[bytes] | None
+    x509_crl: list[bytes] | None
+
+    def __init__(self, *, x509_issuer_serial: list[X509IssuerSerial] | None = None, x509_ski: list[bytes] | None = None, x509_subject_name: list[str] | None = None, x509_certificate: list[bytes] | None = None, x509_crl: list[bytes] | None = None) -> None:
+        _set(self, 'x509_issuer_serial', x509_issuer_serial)
+        _set(self, 'x509_ski', x509_ski)
+        _set(self, 'x509_subject_name', x509_subject_name)
+        _set(self, 'x509_certificate', x509_certificate)
+        _set(self, 'x509_crl', x509_crl)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PGPData:
+class PGPData(_Message):
     """XSD complexType PGPDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'PGPDataType'
-    pgp_key_id: bytes | None = field(default=None, metadata={"xsd": 'PGPKeyID', "kind": 'element'})
-    pgp_key_packet: bytes | None = field(default=None, metadata={"xsd": 'PGPKeyPacket', "kind": 'element'})
+    __slots__ = ('pgp_key_id', 'pgp_key_packet')
+    _SPEC = (('pgp_key_id', 'bytes | None', False, 'PGPKeyID', 'element'), ('pgp_key_packet', 'bytes | None', False, 'PGPKeyPacket', 'element'))
+    pgp_key_id: bytes | None
+    pgp_key_packet: bytes | None
+
+    def __init__(self, *, pgp_key_id: bytes | None = None, pgp_key_packet: bytes | None = None) -> None:
+        _set(self, 'pgp_key_id', pgp_key_id)
+        _set(self, 'pgp_key_packet', pgp_key_packet)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SPKIData:
+class SPKIData(_Message):
     """XSD complexType SPKIDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SPKIDataType'
-    spki_sexp: list[bytes] = field(metadata={"xsd": 'SPKISexp', "kind": 'element'})
+    __slots__ = ('spki_sexp',)
+    _SPEC = (('spki_sexp', 'list[bytes]', True, 'SPKISexp', 'element'),)
+    spki_sexp: list[bytes]
+
+    def __init__(self, *, spki_sexp: list[bytes]) -> None:
+        _set(self, 'spki_sexp', spki_sexp)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Manifest:
+class Manifest(_Message):
     """XSD complexType ManifestType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ManifestType'
-    reference: list[Reference] = field(metadata={"xsd": 'Reference', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('reference', 'id_')
+    _SPEC = (('reference', 'list[Reference]', True, 'Reference', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    reference: list[Reference]
+    id_: str | None
+
+    def __init__(self, *, reference: list[Reference], id_: str | None = None) -> None:
+        _set(self, 'reference', reference)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reference:
+class Reference(_Message):
     """XSD complexType ReferenceType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ReferenceType'
-    digest_method: DigestMethod = field(metadata={"xsd": 'DigestMethod', "kind": 'element'})
-    digest_value: bytes = field(metadata={"xsd": 'DigestValue', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    type_: str | None = field(default=None, metadata={"xsd": 'Type', "kind": 'attribute'})
-    uri: str | None = field(default=None, metadata={"xsd": 'URI', "kind": 'attribute'})
-    transforms: Transforms | None = field(default=None, metadata={"xsd": 'Transforms', "kind": 'element'})
+    __slots__ = ('digest_method', 'digest_value', 'id_', 'type_', 'uri', 'transforms')
+    _SPEC = (('digest_method', 'DigestMethod', True, 'DigestMethod', 'element'), ('digest_value', 'bytes', True, 'DigestValue', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('type_', 'str | None', False, 'Type', 'attribute'), ('uri', 'str | None', False, 'URI', 'attribute'), ('transforms', 'Transforms | None', False, 'Transforms', 'element'))
+    digest_method: DigestMethod
+    digest_value: bytes
+    id_: str | None
+    type_: str | None
+    uri: str | None
+    transforms: Transforms | None
+
+    def __init__(self, *, digest_method: DigestMethod, digest_value: bytes, id_: str | None = None, type_: str | None = None, uri: str | None = None, transforms: Transforms | None = None) -> None:
+        _set(self, 'digest_method', digest_method)
+        _set(self, 'digest_value', digest_value)
+        _set(self, 'id_', id_)
+        _set(self, 'type_', type_)
+        _set(self, 'uri', uri)
+        _set(self, 'transforms', transforms)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeteringReceiptReq:
+class MeteringReceiptReq(_Message):
     """XSD complexType MeteringReceiptReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'MeteringReceiptReqType'
-    session_id: bytes = field(metadata={"xsd": 'SessionID', "kind": 'element'})
-    meter_info: MeterInfo = field(metadata={"xsd": 'MeterInfo', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    sa_schedule_tuple_id: int | None = field(default=None, metadata={"xsd": 'SAScheduleTupleID', "kind": 'element'})
+    __slots__ = ('session_id', 'meter_info', 'id_', 'sa_schedule_tuple_id')
+    _SPEC = (('session_id', 'bytes', True, 'SessionID', 'element'), ('meter_info', 'MeterInfo', True, 'MeterInfo', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('sa_schedule_tuple_id', 'int | None', False, 'SAScheduleTupleID', 'element'))
+    session_id: bytes
+    meter_info: MeterInfo
+    id_: str | None
+    sa_schedule_tuple_id: int | None
+
+    def __init__(self, *, session_id: bytes, meter_info: MeterInfo, id_: str | None = None, sa_schedule_tuple_id: int | None = None) -> None:
+        _set(self, 'session_id', session_id)
+        _set(self, 'meter_info', meter_info)
+        _set(self, 'id_', id_)
+        _set(self, 'sa_schedule_tuple_id', sa_schedule_tuple_id)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeteringReceiptRes:
+class MeteringReceiptRes(_Message):
     """XSD complexType MeteringReceiptResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'MeteringReceiptResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    ac_evse_status: AC_EVSEStatus | None = field(default=None, metadata={"xsd": 'AC_EVSEStatus', "kind": 'element'})
-    dc_evse_status: DC_EVSEStatus | None = field(default=None, metadata={"xsd": 'DC_EVSEStatus', "kind": 'element'})
-    evse_status: EVSEStatus | None = field(default=None, metadata={"xsd": 'EVSEStatus', "kind": 'element'})
+    __slots__ = ('response_code', 'ac_evse_status', 'dc_evse_status', 'evse_status')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('ac_evse_status', 'AC_EVSEStatus | None', False, 'AC_EVSEStatus', 'element'), ('dc_evse_status', 'DC_EVSEStatus | None', False, 'DC_EVSEStatus', 'element'), ('evse_status', 'EVSEStatus | None', False, 'EVSEStatus', 'element'))
+    response_code: ResponseCode
+    ac_evse_status: AC_EVSEStatus | None
+    dc_evse_status: DC_EVSEStatus | None
+    evse_status: EVSEStatus | None
+
+    def __init__(self, *, response_code: ResponseCode, ac_evse_status: AC_EVSEStatus | None = None, dc_evse_status: DC_EVSEStatus | None = None, evse_status: EVSEStatus | None = None) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'ac_evse_status', ac_evse_status)
+        _set(self, 'dc_evse_status', dc_evse_status)
+        _set(self, 'evse_status', evse_status)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVSEStatus:
+class EVSEStatus(_Message):
     """XSD complexType EVSEStatusType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'EVSEStatusType'
-    notification_max_delay: int = field(metadata={"xsd": 'NotificationMaxDelay', "kind": 'element'})
-    evse_notification: EVSENotification = field(metadata={"xsd": 'EVSENotification', "kind": 'element'})
+    __slots__ = ('notification_max_delay', 'evse_notification')
+    _SPEC = (('notification_max_delay', 'int', True, 'NotificationMaxDelay', 'element'), ('evse_notification', 'EVSENotification', True, 'EVSENotification', 'element'))
+    notification_max_delay: int
+    evse_notification: EVSENotification
+
+    def __init__(self, *, notification_max_delay: int, evse_notification: EVSENotification) -> None:
+        _set(self, 'notification_max_delay', notification_max_delay)
+        _set(self, 'evse_notification', evse_notification)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Object:
+class Object(_Message):
     """XSD complexType ObjectType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ObjectType'
-    encoding: str | None = field(default=None, metadata={"xsd": 'Encoding', "kind": 'attribute'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    mime_type: str | None = field(default=None, metadata={"xsd": 'MimeType', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('encoding', 'id_', 'mime_type', 'value')
+    _SPEC = (('encoding', 'str | None', False, 'Encoding', 'attribute'), ('id_', 'str | None', False, 'Id', 'attribute'), ('mime_type', 'str | None', False, 'MimeType', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    encoding: str | None
+    id_: str | None
+    mime_type: str | None
+    value: list[str] | None
+
+    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, value: list[str] | None = None) -> None:
+        _set(self, 'encoding', encoding)
+        _set(self, 'id_', id_)
+        _set(self, 'mime_type', mime_type)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PaymentDetailsReq:
+class PaymentDetailsReq(_Message):
     """XSD complexType PaymentDetailsReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'PaymentDetailsReqType'
-    e_maid: str = field(metadata={"xsd": 'eMAID', "kind": 'element'})
-    contract_signature_cert_chain: CertificateChain = field(metadata={"xsd": 'ContractSignatureCertChain', "kind": 'element'})
+    __slots__ = ('e_maid', 'contract_signature_cert_chain')
+    _SPEC = (('e_maid', 'str', True, 'eMAID', 'element'), ('contract_signature_cert_chain', 'CertificateChain', True, 'ContractSignatureCertChain', 'element'))
+    e_maid: str
+    contract_signature_cert_chain: CertificateChain
+
+    def __init__(self, *, e_maid: str, contract_signature_cert_chain: CertificateChain) -> None:
+        _set(self, 'e_maid', e_maid)
+        _set(self, 'contract_signature_cert_chain', contract_signature_cert_chain)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PaymentDetailsRes:
+class PaymentDetailsRes(_Message):
     """XSD complexType PaymentDetailsResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'PaymentDetailsResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    gen_challenge: bytes = field(metadata={"xsd": 'GenChallenge', "kind": 'element'})
-    evse_time_stamp: int = field(metadata={"xsd": 'EVSETimeStamp', "kind": 'element'})
+    __slots__ = ('response_code', 'gen_challenge', 'evse_time_stamp')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('gen_challenge', 'bytes', True, 'GenChallenge', 'element'), ('evse_time_stamp', 'int', True, 'EVSETimeStamp', 'element'))
+    response_code: ResponseCode
+    gen_challenge: bytes
+    evse_time_stamp: int
+
+    def __init__(self, *, response_code: ResponseCode, gen_challenge: bytes, evse_time_stamp: int) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'gen_challenge', gen_challenge)
+        _set(self, 'evse_time_stamp', evse_time_stamp)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PaymentServiceSelectionReq:
+class PaymentServiceSelectionReq(_Message):
     """XSD complexType PaymentServiceSelectionReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'PaymentServiceSelectionReqType'
-    selected_payment_option: PaymentOption = field(metadata={"xsd": 'SelectedPaymentOption', "kind": 'element'})
-    selected_service_list: SelectedServiceList = field(metadata={"xsd": 'SelectedServiceList', "kind": 'element'})
+    __slots__ = ('selected_payment_option', 'selected_service_list')
+    _SPEC = (('selected_payment_option', 'PaymentOption', True, 'SelectedPaymentOption', 'element'), ('selected_service_list', 'SelectedServiceList', True, 'SelectedServiceList', 'element'))
+    selected_payment_option: PaymentOption
+    selected_service_list: SelectedServiceList
+
+    def __init__(self, *, selected_payment_option: PaymentOption, selected_service_list: SelectedServiceList) -> None:
+        _set(self, 'selected_payment_option', selected_payment_option)
+        _set(self, 'selected_service_list', selected_service_list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SelectedServiceList:
+class SelectedServiceList(_Message):
     """XSD complexType SelectedServiceListType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'SelectedServiceListType'
-    selected_service: list[SelectedService] = field(metadata={"xsd": 'SelectedService', "kind": 'element'})
+    __slots__ = ('selected_service',)
+    _SPEC = (('selected_service', 'list[SelectedService]', True, 'SelectedService', 'element'),)
+    selected_service: list[SelectedService]
+
+    def __init__(self, *, selected_service: list[SelectedService]) -> None:
+        _set(self, 'selected_service', selected_service)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SelectedService:
+class SelectedService(_Message):
     """XSD complexType SelectedServiceType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'SelectedServiceType'
-    service_id: int = field(metadata={"xsd": 'ServiceID', "kind": 'element'})
-    parameter_set_id: int | None = field(default=None, metadata={"xsd": 'ParameterSetID', "kind": 'element'})
+    __slots__ = ('service_id', 'parameter_set_id')
+    _SPEC = (('service_id', 'int', True, 'ServiceID', 'element'), ('parameter_set_id', 'int | None', False, 'ParameterSetID', 'element'))
+    service_id: int
+    parameter_set_id: int | None
+
+    def __init__(self, *, service_id: int, parameter_set_id: int | None = None) -> None:
+        _set(self, 'service_id', service_id)
+        _set(self, 'parameter_set_id', parameter_set_id)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PaymentServiceSelectionRes:
+class PaymentServiceSelectionRes(_Message):
     """XSD complexType PaymentServiceSelectionResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'PaymentServiceSelectionResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
+    __slots__ = ('response_code',)
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'),)
+    response_code: ResponseCode
+
+    def __init__(self, *, response_code: ResponseCode) -> None:
+        _set(self, 'response_code', response_code)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PowerDeliveryReq:
+class PowerDeliveryReq(_Message):
     """XSD complexType PowerDeliveryReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'PowerDeliveryReqType'
-    charge_progress: ChargeProgress = field(metadata={"xsd": 'ChargeProgress', "kind": 'element'})
-    sa_schedule_tuple_id: int = field(metadata={"xsd": 'SAScheduleTupleID', "kind": 'element'})
-    charging_profile: ChargingProfile | None = field(default=None, metadata={"xsd": 'ChargingProfile', "kind": 'element'})
-    dc_ev_power_delivery_parameter: DC_EVPowerDeliveryParameter | None = field(default=None, metadata={"xsd": 'DC_EVPowerDeliveryParameter', "kind": 'element'})
-    ev_power_delivery_parameter: EVPowerDeliveryParameter | None = field(default=None, metadata={"xsd": 'EVPowerDeliveryParameter', "kind": 'element'})
+    __slots__ = ('charge_progress', 'sa_schedule_tuple_id', 'charging_profile', 'dc_ev_power_delivery_parameter', 'ev_power_delivery_parameter')
+    _SPEC = (('charge_progress', 'ChargeProgress', True, 'ChargeProgress', 'element'), ('sa_schedule_tuple_id', 'int', True, 'SAScheduleTupleID', 'element'), ('charging_profile', 'ChargingProfile | None', False, 'ChargingProfile', 'element'), ('dc_ev_power_delivery_parameter', 'DC_EVPowerDeliveryParameter | None', False, 'DC_EVPowerDeliveryParameter', 'element'), ('ev_power_delivery_parameter', 'EVPowerDeliveryParameter | None', False, 'EVPowerDeliveryParameter', 'element'))
+    charge_progress: ChargeProgress
+    sa_schedule_tuple_id: int
+    charging_profile: ChargingProfile | None
+    dc_ev_power_delivery_parameter: DC_EVPowerDeliveryParameter | None
+    ev_power_delivery_parameter: EVPowerDeliveryParameter | None
+
+    def __init__(self, *, charge_progress: ChargeProgress, sa_schedule_tuple_id: int, charging_profile: ChargingProfile | None = None, dc_ev_power_delivery_parameter: DC_EVPowerDeliveryParameter | None = None, ev_power_delivery_parameter: EVPowerDeliveryParameter | None = None) -> None:
+        _set(self, 'charge_progress', charge_progress)
+        _set(self, 'sa_schedule_tuple_id', sa_schedule_tuple_id)
+        _set(self, 'charging_profile', charging_profile)
+        _set(self, 'dc_ev_power_delivery_parameter', dc_ev_power_delivery_parameter)
+        _set(self, 'ev_power_delivery_parameter', ev_power_delivery_parameter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChargingProfile:
+class ChargingProfile(_Message):
     """XSD complexType ChargingProfileType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'ChargingProfileType'
-    profile_entry: list[ProfileEntry] = field(metadata={"xsd": 'ProfileEntry', "kind": 'element'})
+    __slots__ = ('profile_entry',)
+    _SPEC = (('profile_entry', 'list[ProfileEntry]', True, 'ProfileEntry', 'element'),)
+    profile_entry: list[ProfileEntry]
+
+    def __init__(self, *, profile_entry: list[ProfileEntry]) -> None:
+        _set(self, 'profile_entry', profile_entry)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProfileEntry:
+class ProfileEntry(_Message):
     """XSD complexType ProfileEntryType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'ProfileEntryType'
-    charging_profile_entry_start: int = field(metadata={"xsd": 'ChargingProfileEntryStart', "kind": 'element'})
-    charging_profile_entry_max_power: PhysicalValue = field(metadata={"xsd": 'ChargingProfileEntryMaxPower', "kind": 'element'})
-    charging_profile_entry_max_number_of_phases_in_use: int | None = field(default=None, metadata={"xsd": 'ChargingProfileEntryMaxNumberOfPhasesInUse', "kind": 'element'})
+    __slots__ = ('charging_profile_entry_start', 'charging_profile_entry_max_power', 'charging_profile_entry_max_number_of_phases_in_use')
+    _SPEC = (('charging_profile_entry_start', 'int', True, 'ChargingProfileEntryStart', 'element'), ('charging_profile_entry_max_power', 'PhysicalValue', True, 'ChargingProfileEntryMaxPower', 'element'), ('charging_profile_entry_max_number_of_phases_in_use', 'int | None', False, 'ChargingProfileEntryMaxNumberOfPhasesInUse', 'element'))
+    charging_profile_entry_start: int
+    charging_profile_entry_max_power: PhysicalValue
+    charging_profile_entry_max_number_of_phases_in_use: int | None
+
+    def __init__(self, *, charging_profile_entry_start: int, charging_profile_entry_max_power: PhysicalValue, charging_profile_entry_max_number_of_phases_in_use: int | None = None) -> None:
+        _set(self, 'charging_profile_entry_start', charging_profile_entry_start)
+        _set(self, 'charging_profile_entry_max_power', charging_profile_entry_max_power)
+        _set(self, 'charging_profile_entry_max_number_of_phases_in_use', charging_profile_entry_max_number_of_phases_in_use)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVPowerDeliveryParameter:
+class EVPowerDeliveryParameter(_Message):
     """XSD complexType EVPowerDeliveryParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'EVPowerDeliveryParameterType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PowerDeliveryRes:
+class PowerDeliveryRes(_Message):
     """XSD complexType PowerDeliveryResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'PowerDeliveryResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    ac_evse_status: AC_EVSEStatus | None = field(default=None, metadata={"xsd": 'AC_EVSEStatus', "kind": 'element'})
-    dc_evse_status: DC_EVSEStatus | None = field(default=None, metadata={"xsd": 'DC_EVSEStatus', "kind": 'element'})
-    evse_status: EVSEStatus | None = field(default=None, metadata={"xsd": 'EVSEStatus', "kind": 'element'})
+    __slots__ = ('response_code', 'ac_evse_status', 'dc_evse_status', 'evse_status')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('ac_evse_status', 'AC_EVSEStatus | None', False, 'AC_EVSEStatus', 'element'), ('dc_evse_status', 'DC_EVSEStatus | None', False, 'DC_EVSEStatus', 'element'), ('evse_status', 'EVSEStatus | None', False, 'EVSEStatus', 'element'))
+    response_code: ResponseCode
+    ac_evse_status: AC_EVSEStatus | None
+    dc_evse_status: DC_EVSEStatus | None
+    evse_status: EVSEStatus | None
+
+    def __init__(self, *, response_code: ResponseCode, ac_evse_status: AC_EVSEStatus | None = None, dc_evse_status: DC_EVSEStatus | None = None, evse_status: EVSEStatus | None = None) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'ac_evse_status', ac_evse_status)
+        _set(self, 'dc_evse_status', dc_evse_status)
+        _set(self, 'evse_status', evse_status)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PreChargeReq:
+class PreChargeReq(_Message):
     """XSD complexType PreChargeReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'PreChargeReqType'
-    dc_ev_status: DC_EVStatus = field(metadata={"xsd": 'DC_EVStatus', "kind": 'element'})
-    ev_target_voltage: PhysicalValue = field(metadata={"xsd": 'EVTargetVoltage', "kind": 'element'})
-    ev_target_current: PhysicalValue = field(metadata={"xsd": 'EVTargetCurrent', "kind": 'element'})
+    __slots__ = ('dc_ev_status', 'ev_target_voltage', 'ev_target_current')
+    _SPEC = (('dc_ev_status', 'DC_EVStatus', True, 'DC_EVStatus', 'element'), ('ev_target_voltage', 'PhysicalValue', True, 'EVTargetVoltage', 'element'), ('ev_target_current', 'PhysicalValue', True, 'EVTargetCurrent', 'element'))
+    dc_ev_status: DC_EVStatus
+    ev_target_voltage: PhysicalValue
+    ev_target_current: PhysicalValue
+
+    def __init__(self, *, dc_ev_status: DC_EVStatus, ev_target_voltage: PhysicalValue, ev_target_current: PhysicalValue) -> None:
+        _set(self, 'dc_ev_status', dc_ev_status)
+        _set(self, 'ev_target_voltage', ev_target_voltage)
+        _set(self, 'ev_target_current', ev_target_current)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PreChargeRes:
+class PreChargeRes(_Message):
     """XSD complexType PreChargeResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'PreChargeResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    dc_evse_status: DC_EVSEStatus = field(metadata={"xsd": 'DC_EVSEStatus', "kind": 'element'})
-    evse_present_voltage: PhysicalValue = field(metadata={"xsd": 'EVSEPresentVoltage', "kind": 'element'})
+    __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('dc_evse_status', 'DC_EVSEStatus', True, 'DC_EVSEStatus', 'element'), ('evse_present_voltage', 'PhysicalValue', True, 'EVSEPresentVoltage', 'element'))
+    response_code: ResponseCode
+    dc_evse_status: DC_EVSEStatus
+    evse_present_voltage: PhysicalValue
+
+    def __init__(self, *, response_code: ResponseCode, dc_evse_status: DC_EVSEStatus, evse_present_voltage: PhysicalValue) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'dc_evse_status', dc_evse_status)
+        _set(self, 'evse_present_voltage', evse_present_voltage)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceDetailReq:
+class ServiceDetailReq(_Message):
     """XSD complexType ServiceDetailReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'ServiceDetailReqType'
-    service_id: int = field(metadata={"xsd": 'ServiceID', "kind": 'element'})
+    __slots__ = ('service_id',)
+    _SPEC = (('service_id', 'int', True, 'ServiceID', 'element'),)
+    service_id: int
+
+    def __init__(self, *, service_id: int) -> None:
+        _set(self, 'service_id', service_id)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceDetailRes:
+class ServiceDetailRes(_Message):
     """XSD complexType ServiceDetailResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'ServiceDetailResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    service_id: int = field(metadata={"xsd": 'ServiceID', "kind": 'element'})
-    service_parameter_list: ServiceParameterList | None = field(default=None, metadata={"xsd": 'ServiceParameterList', "kind": 'element'})
+    __slots__ = ('response_code', 'service_id', 'service_parameter_list')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('service_id', 'int', True, 'ServiceID', 'element'), ('service_parameter_list', 'ServiceParameterList | None', False, 'ServiceParameterList', 'element'))
+    response_code: ResponseCode
+    service_id: int
+    service_parameter_list: ServiceParameterList | None
+
+    def __init__(self, *, response_code: ResponseCode, service_id: int, service_parameter_list: ServiceParameterList | None = None) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'service_id', service_id)
+        _set(self, 'service_parameter_list', service_parameter_list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceParameterList:
+class ServiceParameterList(_Message):
     """XSD complexType ServiceParameterListType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'ServiceParameterListType'
-    parameter_set: list[ParameterSet] = field(metadata={"xsd": 'ParameterSet', "kind": 'element'})
+    __slots__ = ('parameter_set',)
+    _SPEC = (('parameter_set', 'list[ParameterSet]', True, 'ParameterSet', 'element'),)
+    parameter_set: list[ParameterSet]
+
+    def __init__(self, *, parameter_set: list[ParameterSet]) -> None:
+        _set(self, 'parameter_set', parameter_set)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ParameterSet:
+class ParameterSet(_Message):
     """XSD complexType ParameterSetType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'ParameterSetType'
-    parameter_set_id: int = field(metadata={"xsd": 'ParameterSetID', "kind": 'element'})
-    parameter: list[Parameter] = field(metadata={"xsd": 'Parameter', "kind": 'element'})
+    __slots__ = ('parameter_set_id', 'parameter')
+    _SPEC = (('parameter_set_id', 'int', True, 'ParameterSetID', 'element'), ('parameter', 'list[Parameter]', True, 'Parameter', 'element'))
+    parameter_set_id: int
+    parameter: list[Parameter]
+
+    def __init__(self, *, parameter_set_id: int, parameter: list[Parameter]) -> None:
+        _set(self, 'parameter_set_id', parameter_set_id)
+        _set(self, 'parameter', parameter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Parameter:
+class Parameter(_Message):
     """XSD complexType ParameterType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'ParameterType'
-    name: str = field(metadata={"xsd": 'Name', "kind": 'attribute'})
-    bool_value: bool | None = field(default=None, metadata={"xsd": 'boolValue', "kind": 'element'})
-    byte_value: int | None = field(default=None, metadata={"xsd": 'byteValue', "kind": 'element'})
-    short_value: int | None = field(default=None, metadata={"xsd": 'shortValue', "kind": 'element'})
-    int_value: int | None = field(default=None, metadata={"xsd": 'intValue', "kind": 'element'})
-    physical_value: PhysicalValue | None = field(default=None, metadata={"xsd": 'physicalValue', "kind": 'element'})
-    string_value: str | None = field(default=None, metadata={"xsd": 'stringValue', "kind": 'element'})
+    __slots__ = ('name', 'bool_value', 'byte_value', 'short_value', 'int_value', 'physical_value', 'string_value')
+    _SPEC = (('name', 'str', True, 'Name', 'attribute'), ('bool_value', 'bool | None', False, 'boolValue', 'element'), ('byte_value', 'int | None', False, 'byteValue', 'element'), ('short_value', 'int | None', False, 'shortValue', 'element'), ('int_value', 'int | None', False, 'intValue', 'element'), ('physical_value', 'PhysicalValue | None', False, 'physicalValue', 'element'), ('string_value', 'str | None', False, 'stringValue', 'element'))
+    name: str
+    bool_value: bool | None
+    byte_value: int | None
+    short_value: int | None
+    int_value: int | None
+    physical_value: PhysicalValue | None
+    string_value: str | None
+
+    def __init__(self, *, name: str, bool_value: bool | None = None, byte_value: int | None = None, short_value: int | None = None, int_value: int | None = None, physical_value: PhysicalValue | None = None, string_value: str | None = None) -> None:
+        _set(self, 'name', name)
+        _set(self, 'bool_value', bool_value)
+        _set(self, 'byte_value', byte_value)
+        _set(self, 'short_value', short_value)
+        _set(self, 'int_value', int_value)
+        _set(self, 'physical_value', physical_value)
+        _set(self, 'string_value', string_value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceDiscoveryReq:
+class ServiceDiscoveryReq(_Message):
     """XSD complexType ServiceDiscoveryReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'ServiceDiscoveryReqType'
-    service_scope: str | None = field(default=None, metadata={"xsd": 'ServiceScope', "kind": 'element'})
-    service_category: ServiceCategory | None = field(default=None, metadata={"xsd": 'ServiceCategory', "kind": 'element'})
+    __slots__ = ('service_scope', 'service_category')
+    _SPEC = (('service_scope', 'str | None', False, 'ServiceScope', 'element'), ('service_category', 'ServiceCategory | None', False, 'ServiceCategory', 'element'))
+    service_scope: str | None
+    service_category: ServiceCategory | None
+
+    def __init__(self, *, service_scope: str | None = None, service_category: ServiceCategory | None = None) -> None:
+        _set(self, 'service_scope', service_scope)
+        _set(self, 'service_category', service_category)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceDiscoveryRes:
+class ServiceDiscoveryRes(_Message):
     """XSD complexType ServiceDiscoveryResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'ServiceDiscoveryResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    payment_option_list: PaymentOptionList = field(metadata={"xsd": 'PaymentOptionList', "kind": 'element'})
-    charge_service: ChargeService = field(metadata={"xsd": 'ChargeService', "kind": 'element'})
-    service_list: ServiceList | None = field(default=None, metadata={"xsd": 'ServiceList', "kind": 'element'})
+    __slots__ = ('response_code', 'payment_option_list', 'charge_service', 'service_list')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('payment_option_list', 'PaymentOptionList', True, 'PaymentOptionList', 'element'), ('charge_service', 'ChargeService', True, 'ChargeService', 'element'), ('service_list', 'ServiceList | None', False, 'ServiceList', 'element'))
+    response_code: ResponseCode
+    payment_option_list: PaymentOptionList
+    charge_service: ChargeService
+    service_list: ServiceList | None
+
+    def __init__(self, *, response_code: ResponseCode, payment_option_list: PaymentOptionList, charge_service: ChargeService, service_list: ServiceList | None = None) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'payment_option_list', payment_option_list)
+        _set(self, 'charge_service', charge_service)
+        _set(self, 'service_list', service_list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PaymentOptionList:
+class PaymentOptionList(_Message):
     """XSD complexType PaymentOptionListType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'PaymentOptionListType'
-    payment_option: list[PaymentOption] = field(metadata={"xsd": 'PaymentOption', "kind": 'element'})
+    __slots__ = ('payment_option',)
+    _SPEC = (('payment_option', 'list[PaymentOption]', True, 'PaymentOption', 'element'),)
+    payment_option: list[PaymentOption]
+
+    def __init__(self, *, payment_option: list[PaymentOption]) -> None:
+        _set(self, 'payment_option', payment_option)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChargeService:
+class ChargeService(_Message):
     """XSD complexType ChargeServiceType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'ChargeServiceType'
-    service_id: int = field(metadata={"xsd": 'ServiceID', "kind": 'element'})
-    service_category: ServiceCategory = field(metadata={"xsd": 'ServiceCategory', "kind": 'element'})
-    free_service: bool = field(metadata={"xsd": 'FreeService', "kind": 'element'})
-    supported_energy_transfer_mode: SupportedEnergyTransferMode = field(metadata={"xsd": 'SupportedEnergyTransferMode', "kind": 'element'})
-    service_name: str | None = field(default=None, metadata={"xsd": 'ServiceName', "kind": 'element'})
-    service_scope: str | None = field(default=None, metadata={"xsd": 'ServiceScope', "kind": 'element'})
+    __slots__ = ('service_id', 'service_category', 'free_service', 'supported_energy_transfer_mode', 'service_name', 'service_scope')
+    _SPEC = (('service_id', 'int', True, 'ServiceID', 'element'), ('service_category', 'ServiceCategory', True, 'ServiceCategory', 'element'), ('free_service', 'bool', True, 'FreeService', 'element'), ('supported_energy_transfer_mode', 'SupportedEnergyTransferMode', True, 'SupportedEnergyTransferMode', 'element'), ('service_name', 'str | None', False, 'ServiceName', 'element'), ('service_scope', 'str | None', False, 'ServiceScope', 'element'))
+    service_id: int
+    service_category: ServiceCategory
+    free_service: bool
+    supported_energy_transfer_mode: SupportedEnergyTransferMode
+    service_name: str | None
+    service_scope: str | None
+
+    def __init__(self, *, service_id: int, service_category: ServiceCategory, free_service: bool, supported_energy_transfer_mode: SupportedEnergyTransferMode, service_name: str | None = None, service_scope: str | None = None) -> None:
+        _set(self, 'service_id', service_id)
+        _set(self, 'service_category', service_category)
+        _set(self, 'free_service', free_service)
+        _set(self, 'supported_energy_transfer_mode', supported_energy_transfer_mode)
+        _set(self, 'service_name', service_name)
+        _set(self, 'service_scope', service_scope)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SupportedEnergyTransferMode:
+class SupportedEnergyTransferMode(_Message):
     """XSD complexType SupportedEnergyTransferModeType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'SupportedEnergyTransferModeType'
-    energy_transfer_mode: list[EnergyTransferMode] = field(metadata={"xsd": 'EnergyTransferMode', "kind": 'element'})
+    __slots__ = ('energy_transfer_mode',)
+    _SPEC = (('energy_transfer_mode', 'list[EnergyTransferMode]', True, 'EnergyTransferMode', 'element'),)
+    energy_transfer_mode: list[EnergyTransferMode]
+
+    def __init__(self, *, energy_transfer_mode: list[EnergyTransferMode]) -> None:
+        _set(self, 'energy_transfer_mode', energy_transfer_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceList:
+class ServiceList(_Message):
     """XSD complexType ServiceListType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'ServiceListType'
-    service: list[Service] = field(metadata={"xsd": 'Service', "kind": 'element'})
+    __slots__ = ('service',)
+    _SPEC = (('service', 'list[Service]', True, 'Service', 'element'),)
+    service: list[Service]
+
+    def __init__(self, *, service: list[Service]) -> None:
+        _set(self, 'service', service)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Service:
+class Service(_Message):
     """XSD complexType ServiceType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'ServiceType'
-    service_id: int = field(metadata={"xsd": 'ServiceID', "kind": 'element'})
-    service_category: ServiceCategory = field(metadata={"xsd": 'ServiceCategory', "kind": 'element'})
-    free_service: bool = field(metadata={"xsd": 'FreeService', "kind": 'element'})
-    service_name: str | None = field(default=None, metadata={"xsd": 'ServiceName', "kind": 'element'})
-    service_scope: str | None = field(default=None, metadata={"xsd": 'ServiceScope', "kind": 'element'})
+    __slots__ = ('service_id', 'service_category', 'free_service', 'service_name', 'service_scope')
+    _SPEC = (('service_id', 'int', True, 'ServiceID', 'element'), ('service_category', 'ServiceCategory', True, 'ServiceCategory', 'element'), ('free_service', 'bool', True, 'FreeService', 'element'), ('service_name', 'str | None', False, 'ServiceName', 'element'), ('service_scope', 'str | None', False, 'ServiceScope', 'element'))
+    service_id: int
+    service_category: ServiceCategory
+    free_service: bool
+    service_name: str | None
+    service_scope: str | None
+
+    def __init__(self, *, service_id: int, service_category: ServiceCategory, free_service: bool, service_name: str | None = None, service_scope: str | None = None) -> None:
+        _set(self, 'service_id', service_id)
+        _set(self, 'service_category', service_category)
+        _set(self, 'free_service', free_service)
+        _set(self, 'service_name', service_name)
+        _set(self, 'service_scope', service_scope)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SessionSetupReq:
+class SessionSetupReq(_Message):
     """XSD complexType SessionSetupReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'SessionSetupReqType'
-    evccid: bytes = field(metadata={"xsd": 'EVCCID', "kind": 'element'})
+    __slots__ = ('evccid',)
+    _SPEC = (('evccid', 'bytes', True, 'EVCCID', 'element'),)
+    evccid: bytes
+
+    def __init__(self, *, evccid: bytes) -> None:
+        _set(self, 'evccid', evccid)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SessionSetupRes:
+class SessionSetupRes(_Message):
     """XSD complexType SessionSetupResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'SessionSetupResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evseid: str = field(metadata={"xsd": 'EVSEID', "kind": 'element'})
-    evse_time_stamp: int | None = field(default=None, metadata={"xsd": 'EVSETimeStamp', "kind": 'element'})
+    __slots__ = ('response_code', 'evseid', 'evse_time_stamp')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evseid', 'str', True, 'EVSEID', 'element'), ('evse_time_stamp', 'int | None', False, 'EVSETimeStamp', 'element'))
+    response_code: ResponseCode
+    evseid: str
+    evse_time_stamp: int | None
+
+    def __init__(self, *, response_code: ResponseCode, evseid: str, evse_time_stamp: int | None = None) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'evseid', evseid)
+        _set(self, 'evse_time_stamp', evse_time_stamp)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SessionStopReq:
+class SessionStopReq(_Message):
     """XSD complexType SessionStopReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'SessionStopReqType'
-    charging_session: ChargingSession = field(metadata={"xsd": 'ChargingSession', "kind": 'element'})
+    __slots__ = ('charging_session',)
+    _SPEC = (('charging_session', 'ChargingSession', True, 'ChargingSession', 'element'),)
+    charging_session: ChargingSession
+
+    def __init__(self, *, charging_session: ChargingSession) -> None:
+        _set(self, 'charging_session', charging_session)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SessionStopRes:
+class SessionStopRes(_Message):
     """XSD complexType SessionStopResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'SessionStopResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
+    __slots__ = ('response_code',)
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'),)
+    response_code: ResponseCode
+
+    def __init__(self, *, response_code: ResponseCode) -> None:
+        _set(self, 'response_code', response_code)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Signature:
+class Signature(_Message):
     """XSD complexType SignatureType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureType'
-    signed_info: SignedInfo = field(metadata={"xsd": 'SignedInfo', "kind": 'element'})
-    signature_value: SignatureValue = field(metadata={"xsd": 'SignatureValue', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    key_info: KeyInfo | None = field(default=None, metadata={"xsd": 'KeyInfo', "kind": 'element'})
-    object: list[Object] | None = field(default=None, metadata={"xsd": 'Object', "kind": 'element'})
+    __slots__ = ('signed_info', 'signature_value', 'id_', 'key_info', 'object')
+    _SPEC = (('signed_info', 'SignedInfo', True, 'SignedInfo', 'element'), ('signature_value', 'SignatureValue', True, 'SignatureValue', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('key_info', 'KeyInfo | None', False, 'KeyInfo', 'element'), ('object', 'list[Object] | None', False, 'Object', 'element'))
+    signed_info: SignedInfo
+    signature_value: SignatureValue
+    id_: str | None
+    key_info: KeyInfo | None
+    object: list[Object] | None
+
+    def __init__(self, *, signed_info: SignedInfo, signature_value: SignatureValue, id_: str | None = None, key_info: KeyInfo | None = None, object: list[Object] | None = None) -> None:
+        _set(self, 'signed_info', signed_info)
+        _set(self, 'signature_value', signature_value)
+        _set(self, 'id_', id_)
+        _set(self, 'key_info', key_info)
+        _set(self, 'object', object)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignedInfo:
+class SignedInfo(_Message):
     """XSD complexType SignedInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignedInfoType'
-    canonicalization_method: CanonicalizationMethod = field(metadata={"xsd": 'CanonicalizationMethod', "kind": 'element'})
-    signature_method: SignatureMethod = field(metadata={"xsd": 'SignatureMethod', "kind": 'element'})
-    reference: list[Reference] = field(metadata={"xsd": 'Reference', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('canonicalization_method', 'signature_method', 'reference', 'id_')
+    _SPEC = (('canonicalization_method', 'CanonicalizationMethod', True, 'CanonicalizationMethod', 'element'), ('signature_method', 'SignatureMethod', True, 'SignatureMethod', 'element'), ('reference', 'list[Reference]', True, 'Reference', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    canonicalization_method: CanonicalizationMethod
+    signature_method: SignatureMethod
+    reference: list[Reference]
+    id_: str | None
+
+    def __init__(self, *, canonicalization_method: CanonicalizationMethod, signature_method: SignatureMethod, reference: list[Reference], id_: str | None = None) -> None:
+        _set(self, 'canonicalization_method', canonicalization_method)
+        _set(self, 'signature_method', signature_method)
+        _set(self, 'reference', reference)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureMethod:
+class SignatureMethod(_Message):
     """XSD complexType SignatureMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    hmac_output_length: int | None = field(default=None, metadata={"xsd": 'HMACOutputLength', "kind": 'element'})
+    __slots__ = ('algorithm', 'value', 'hmac_output_length')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('hmac_output_length', 'int | None', False, 'HMACOutputLength', 'element'))
+    algorithm: str
+    value: list[str] | None
+    hmac_output_length: int | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None, hmac_output_length: int | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
+        _set(self, 'hmac_output_length', hmac_output_length)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureValue:
+class SignatureValue(_Message):
     """XSD complexType SignatureValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureValueType'
-    value: bytes = field(metadata={"xsd": 'value', "kind": 'value'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('value', 'id_')
+    _SPEC = (('value', 'bytes', True, 'value', 'value'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    value: bytes
+    id_: str | None
+
+    def __init__(self, *, value: bytes, id_: str | None = None) -> None:
+        _set(self, 'value', value)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureProperties:
+class SignatureProperties(_Message):
     """XSD complexType SignaturePropertiesType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignaturePropertiesType'
-    signature_property: list[SignatureProperty] = field(metadata={"xsd": 'SignatureProperty', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('signature_property', 'id_')
+    _SPEC = (('signature_property', 'list[SignatureProperty]', True, 'SignatureProperty', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    signature_property: list[SignatureProperty]
+    id_: str | None
+
+    def __init__(self, *, signature_property: list[SignatureProperty], id_: str | None = None) -> None:
+        _set(self, 'signature_property', signature_property)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureProperty:
+class SignatureProperty(_Message):
     """XSD complexType SignaturePropertyType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignaturePropertyType'
-    target: str = field(metadata={"xsd": 'Target', "kind": 'attribute'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('target', 'id_', 'value')
+    _SPEC = (('target', 'str', True, 'Target', 'attribute'), ('id_', 'str | None', False, 'Id', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    target: str
+    id_: str | None
+    value: list[str] | None
+
+    def __init__(self, *, target: str, id_: str | None = None, value: list[str] | None = None) -> None:
+        _set(self, 'target', target)
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class V2G_Message:
+class V2G_Message(_Message):
     """XSD anonymous type of element V2G_Message."""
 
     __xsd_type__ = 'V2G_Message'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    body: Body = field(metadata={"xsd": 'Body', "kind": 'element'})
+    __slots__ = ('header', 'body')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('body', 'Body', True, 'Body', 'element'))
+    header: MessageHeader
+    body: Body
+
+    def __init__(self, *, header: MessageHeader, body: Body) -> None:
+        _set(self, 'header', header)
+        _set(self, 'body', body)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessageHeader:
+class MessageHeader(_Message):
     """XSD complexType MessageHeaderType (urn:iso:15118:2:2013:MsgHeader)."""
 
     __xsd_type__ = 'MessageHeaderType'
-    session_id: bytes = field(metadata={"xsd": 'SessionID', "kind": 'element'})
-    notification: Notification | None = field(default=None, metadata={"xsd": 'Notification', "kind": 'element'})
-    signature: Signature | None = field(default=None, metadata={"xsd": 'Signature', "kind": 'element'})
+    __slots__ = ('session_id', 'notification', 'signature')
+    _SPEC = (('session_id', 'bytes', True, 'SessionID', 'element'), ('notification', 'Notification | None', False, 'Notification', 'element'), ('signature', 'Signature | None', False, 'Signature', 'element'))
+    session_id: bytes
+    notification: Notification | None
+    signature: Signature | None
+
+    def __init__(self, *, session_id: bytes, notification: Notification | None = None, signature: Signature | None = None) -> None:
+        _set(self, 'session_id', session_id)
+        _set(self, 'notification', notification)
+        _set(self, 'signature', signature)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Notification:
+class Notification(_Message):
     """XSD complexType NotificationType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'NotificationType'
-    fault_code: FaultCode = field(metadata={"xsd": 'FaultCode', "kind": 'element'})
-    fault_msg: str | None = field(default=None, metadata={"xsd": 'FaultMsg', "kind": 'element'})
+    __slots__ = ('fault_code', 'fault_msg')
+    _SPEC = (('fault_code', 'FaultCode', True, 'FaultCode', 'element'), ('fault_msg', 'str | None', False, 'FaultMsg', 'element'))
+    fault_code: FaultCode
+    fault_msg: str | None
+
+    def __init__(self, *, fault_code: FaultCode, fault_msg: str | None = None) -> None:
+        _set(self, 'fault_code', fault_code)
+        _set(self, 'fault_msg', fault_msg)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Body:
+class Body(_Message):
     """XSD complexType BodyType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'BodyType'
-    authorization_req: AuthorizationReq | None = field(default=None, metadata={"xsd": 'AuthorizationReq', "kind": 'element'})
-    authorization_res: AuthorizationRes | None = field(default=None, metadata={"xsd": 'AuthorizationRes', "kind": 'element'})
-    body_element: BodyBase | None = field(default=None, metadata={"xsd": 'BodyElement', "kind": 'element'})
-    cable_check_req: CableCheckReq | None = field(default=None, metadata={"xsd": 'CableCheckReq', "kind": 'element'})
-    cable_check_res: CableCheckRes | None = field(default=None, metadata={"xsd": 'CableCheckRes', "kind": 'element'})
-    certificate_installation_req: CertificateInstallationReq | None = field(default=None, metadata={"xsd": 'CertificateInstallationReq', "kind": 'element'})
-    certificate_installation_res: CertificateInstallationRes | None = field(default=None, metadata={"xsd": 'CertificateInstallationRes', "kind": 'element'})
-    certificate_update_req: CertificateUpdateReq | None = field(default=None, metadata={"xsd": 'CertificateUpdateReq', "kind": 'element'})
-    certificate_update_res: CertificateUpdateRes | None = field(default=None, metadata={"xsd": 'CertificateUpdateRes', "kind": 'element'})
-    charge_parameter_discovery_req: ChargeParameterDiscoveryReq | None = field(default=None, metadata={"xsd": 'ChargeParameterDiscoveryReq', "kind": 'element'})
-    charge_parameter_discovery_res: ChargeParameterDiscoveryRes | None = field(default=None, metadata={"xsd": 'ChargeParameterDiscoveryRes', "kind": 'element'})
-    charging_status_req: ChargingStatusReq | None = field(default=None, metadata={"xsd": 'ChargingStatusReq', "kind": 'element'})
-    charging_status_res: ChargingStatusRes | None = field(default=None, metadata={"xsd": 'ChargingStatusRes', "kind": 'element'})
-    current_demand_req: CurrentDemandReq | None = field(default=None, metadata={"xsd": 'CurrentDemandReq', "kind": 'element'})
-    current_demand_res: CurrentDemandRes | None = field(default=None, metadata={"xsd": 'CurrentDemandRes', "kind": 'element'})
-    metering_receipt_req: MeteringReceiptReq | None = field(default=None, metadata={"xsd": 'MeteringReceiptReq', "kind": 'element'})
-    metering_receipt_res: MeteringReceiptRes | None = field(default=None, metadata={"xsd": 'MeteringReceiptRes', "kind": 'element'})
-    payment_details_req: PaymentDetailsReq | None = field(default=None, metadata={"xsd": 'PaymentDetailsReq', "kind": 'element'})
-    payment_details_res: PaymentDetailsRes | None = field(default=None, metadata={"xsd": 'PaymentDetailsRes', "kind": 'element'})
-    payment_service_selection_req: PaymentServiceSelectionReq | None = field(default=None, metadata={"xsd": 'PaymentServiceSelectionReq', "kind": 'element'})
-    payment_service_selection_res: PaymentServiceSelectionRes | None = field(default=None, metadata={"xsd": 'PaymentServiceSelectionRes', "kind": 'element'})
-    power_delivery_req: PowerDeliveryReq | None = field(default=None, metadata={"xsd": 'PowerDeliveryReq', "kind": 'element'})
-    power_delivery_res: PowerDeliveryRes | None = field(default=None, metadata={"xsd": 'PowerDeliveryRes', "kind": 'element'})
-    pre_charge_req: PreChargeReq | None = field(default=None, metadata={"xsd": 'PreChargeReq', "kind": 'element'})
-    pre_charge_res: PreChargeRes | None = field(default=None, metadata={"xsd": 'PreChargeRes', "kind": 'element'})
-    service_detail_req: ServiceDetailReq | None = field(default=None, metadata={"xsd": 'ServiceDetailReq', "kind": 'element'})
-    service_detail_res: ServiceDetailRes | None = field(default=None, metadata={"xsd": 'ServiceDetailRes', "kind": 'element'})
-    service_discovery_req: ServiceDiscoveryReq | None = field(default=None, metadata={"xsd": 'ServiceDiscoveryReq', "kind": 'element'})
-    service_discovery_res: ServiceDiscoveryRes | None = field(default=None, metadata={"xsd": 'ServiceDiscoveryRes', "kind": 'element'})
-    session_setup_req: SessionSetupReq | None = field(default=None, metadata={"xsd": 'SessionSetupReq', "kind": 'element'})
-    session_setup_res: SessionSetupRes | None = field(default=None, metadata={"xsd": 'SessionSetupRes', "kind": 'element'})
-    session_stop_req: SessionStopReq | None = field(default=None, metadata={"xsd": 'SessionStopReq', "kind": 'element'})
-    session_stop_res: SessionStopRes | None = field(default=None, metadata={"xsd": 'SessionStopRes', "kind": 'element'})
-    welding_detection_req: WeldingDetectionReq | None = field(default=None, metadata={"xsd": 'WeldingDetectionReq', "kind": 'element'})
-    welding_detection_res: WeldingDetectionRes | None = field(default=None, metadata={"xsd": 'WeldingDetectionRes', "kind": 'element'})
+    __slots__ = ('authorization_req', 'authorization_res', 'body_element', 'cable_check_req', 'cable_check_res', 'certificate_installation_req', 'certificate_installation_res', 'certificate_update_req', 'certificate_update_res', 'charge_parameter_discovery_req', 'charge_parameter_discovery_res', 'charging_status_req', 'charging_status_res', 'current_demand_req', 'current_demand_res', 'metering_receipt_req', 'metering_receipt_res', 'payment_details_req', 'payment_details_res', 'payment_service_selection_req', 'payment_service_selection_res', 'power_delivery_req', 'power_delivery_res', 'pre_charge_req', 'pre_charge_res', 'service_detail_req', 'service_detail_res', 'service_discovery_req', 'service_discovery_res', 'session_setup_req', 'session_setup_res', 'session_stop_req', 'session_stop_res', 'welding_detection_req', 'welding_detection_res')
+    _SPEC = (('authorization_req', 'AuthorizationReq | None', False, 'AuthorizationReq', 'element'), ('authorization_res', 'AuthorizationRes | None', False, 'AuthorizationRes', 'element'), ('body_element', 'BodyBase | None', False, 'BodyElement', 'element'), ('cable_check_req', 'CableCheckReq | None', False, 'CableCheckReq', 'element'), ('cable_check_res', 'CableCheckRes | None', False, 'CableCheckRes', 'element'), ('certificate_installation_req', 'CertificateInstallationReq | None', False, 'CertificateInstallationReq', 'element'), ('certificate_installation_res', 'CertificateInstallationRes | None', False, 'CertificateInstallationRes', 'element'), ('certificate_update_req', 'CertificateUpdateReq | None', False, 'CertificateUpdateReq', 'element'), ('certificate_update_res', 'CertificateUpdateRes | None', False, 'CertificateUpdateRes', 'element'), ('charge_parameter_discovery_req', 'ChargeParameterDiscoveryReq | None', False, 'ChargeParameterDiscoveryReq', 'element'), ('charge_parameter_discovery_res', 'ChargeParameterDiscoveryRes | None', False, 'ChargeParameterDiscoveryRes', 'element'), ('charging_status_req', 'ChargingStatusReq | None', False, 'ChargingStatusReq', 'element'), ('charging_status_res', 'ChargingStatusRes | None', False, 'ChargingStatusRes', 'element'), ('current_demand_req', 'CurrentDemandReq | None', False, 'CurrentDemandReq', 'element'), ('current_demand_res', 'CurrentDemandRes | None', False, 'CurrentDemandRes', 'element'), ('metering_receipt_req', 'MeteringReceiptReq | None', False, 'MeteringReceiptReq', 'element'), ('metering_receipt_res', 'MeteringReceiptRes | None', False, 'MeteringReceiptRes', 'element'), ('payment_details_req', 'PaymentDetailsReq | None', False, 'PaymentDetailsReq', 'element'), ('payment_details_res', 'PaymentDetailsRes | None', False, 'PaymentDetailsRes', 'element'), ('payment_service_selection_req', 'PaymentServiceSelectionReq | None', False, 'PaymentServiceSelectionReq', 'element'), ('payment_service_selection_res', 'PaymentServiceSelectionRes | None', False, 'PaymentServiceSelectionRes', 'element'), ('power_delivery_req', 'PowerDeliveryReq | None', False, 'PowerDeliveryReq', 'element'), ('power_delivery_res', 'PowerDeliveryRes | None', False, 'PowerDeliveryRes', 'element'), ('pre_charge_req', 'PreChargeReq | None', False, 'PreChargeReq', 'element'), ('pre_charge_res', 'PreChargeRes | None', False, 'PreChargeRes', 'element'), ('service_detail_req', 'ServiceDetailReq | None', False, 'ServiceDetailReq', 'element'), ('service_detail_res', 'ServiceDetailRes | None', False, 'ServiceDetailRes', 'element'), ('service_discovery_req', 'ServiceDiscoveryReq | None', False, 'ServiceDiscoveryReq', 'element'), ('service_discovery_res', 'ServiceDiscoveryRes | None', False, 'ServiceDiscoveryRes', 'element'), ('session_setup_req', 'SessionSetupReq | None', False, 'SessionSetupReq', 'element'), ('session_setup_res', 'SessionSetupRes | None', False, 'SessionSetupRes', 'element'), ('session_stop_req', 'SessionStopReq | None', False, 'SessionStopReq', 'element'), ('session_stop_res', 'SessionStopRes | None', False, 'SessionStopRes', 'element'), ('welding_detection_req', 'WeldingDetectionReq | None', False, 'WeldingDetectionReq', 'element'), ('welding_detection_res', 'WeldingDetectionRes | None', False, 'WeldingDetectionRes', 'element'))
+    authorization_req: AuthorizationReq | None
+    authorization_res: AuthorizationRes | None
+    body_element: BodyBase | None
+    cable_check_req: CableCheckReq | None
+    cable_check_res: CableCheckRes | None
+    certificate_installation_req: CertificateInstallationReq | None
+    certificate_installation_res: CertificateInstallationRes | None
+    certificate_update_req: CertificateUpdateReq | None
+    certificate_update_res: CertificateUpdateRes | None
+    charge_parameter_discovery_req: ChargeParameterDiscoveryReq | None
+    charge_parameter_discovery_res: ChargeParameterDiscoveryRes | None
+    charging_status_req: ChargingStatusReq | None
+    charging_status_res: ChargingStatusRes | None
+    current_demand_req: CurrentDemandReq | None
+    current_demand_res: CurrentDemandRes | None
+    metering_receipt_req: MeteringReceiptReq | None
+    metering_receipt_res: MeteringReceiptRes | None
+    payment_details_req: PaymentDetailsReq | None
+    payment_details_res: PaymentDetailsRes | None
+    payment_service_selection_req: PaymentServiceSelectionReq | None
+    payment_service_selection_res: PaymentServiceSelectionRes | None
+    power_delivery_req: PowerDeliveryReq | None
+    power_delivery_res: PowerDeliveryRes | None
+    pre_charge_req: PreChargeReq | None
+    pre_charge_res: PreChargeRes | None
+    service_detail_req: ServiceDetailReq | None
+    service_detail_res: ServiceDetailRes | None
+    service_discovery_req: ServiceDiscoveryReq | None
+    service_discovery_res: ServiceDiscoveryRes | None
+    session_setup_req: SessionSetupReq | None
+    session_setup_res: SessionSetupRes | None
+    session_stop_req: SessionStopReq | None
+    session_stop_res: SessionStopRes | None
+    welding_detection_req: WeldingDetectionReq | None
+    welding_detection_res: WeldingDetectionRes | None
+
+    def __init__(self, *, authorization_req: AuthorizationReq | None = None, authorization_res: AuthorizationRes | None = None, body_element: BodyBase | None = None, cable_check_req: CableCheckReq | None = None, cable_check_res: CableCheckRes | None = None, certificate_installation_req: CertificateInstallationReq | None = None, certificate_installation_res: CertificateInstallationRes | None = None, certificate_update_req: CertificateUpdateReq | None = None, certificate_update_res: CertificateUpdateRes | None = None, charge_parameter_discovery_req: ChargeParameterDiscoveryReq | None = None, charge_parameter_discovery_res: ChargeParameterDiscoveryRes | None = None, charging_status_req: ChargingStatusReq | None = None, charging_status_res: ChargingStatusRes | None = None, current_demand_req: CurrentDemandReq | None = None, current_demand_res: CurrentDemandRes | None = None, metering_receipt_req: MeteringReceiptReq | None = None, metering_receipt_res: MeteringReceiptRes | None = None, payment_details_req: PaymentDetailsReq | None = None, payment_details_res: PaymentDetailsRes | None = None, payment_service_selection_req: PaymentServiceSelectionReq | None = None, payment_service_selection_res: PaymentServiceSelectionRes | None = None, power_delivery_req: PowerDeliveryReq | None = None, power_delivery_res: PowerDeliveryRes | None = None, pre_charge_req: PreChargeReq | None = None, pre_charge_res: PreChargeRes | None = None, service_detail_req: ServiceDetailReq | None = None, service_detail_res: ServiceDetailRes | None = None, service_discovery_req: ServiceDiscoveryReq | None = None, service_discovery_res: ServiceDiscoveryRes | None = None, session_setup_req: SessionSetupReq | None = None, session_setup_res: SessionSetupRes | None = None, session_stop_req: SessionStopReq | None = None, session_stop_res: SessionStopRes | None = None, welding_detection_req: WeldingDetectionReq | None = None, welding_detection_res: WeldingDetectionRes | None = None) -> None:
+        _set(self, 'authorization_req', authorization_req)
+        _set(self, 'authorization_res', authorization_res)
+        _set(self, 'body_element', body_element)
+        _set(self, 'cable_check_req', cable_check_req)
+        _set(self, 'cable_check_res', cable_check_res)
+        _set(self, 'certificate_installation_req', certificate_installation_req)
+        _set(self, 'certificate_installation_res', certificate_installation_res)
+        _set(self, 'certificate_update_req', certificate_update_req)
+        _set(self, 'certificate_update_res', certificate_update_res)
+        _set(self, 'charge_parameter_discovery_req', charge_parameter_discovery_req)
+        _set(self, 'charge_parameter_discovery_res', charge_parameter_discovery_res)
+        _set(self, 'charging_status_req', charging_status_req)
+        _set(self, 'charging_status_res', charging_status_res)
+        _set(self, 'current_demand_req', current_demand_req)
+        _set(self, 'current_demand_res', current_demand_res)
+        _set(self, 'metering_receipt_req', metering_receipt_req)
+        _set(self, 'metering_receipt_res', metering_receipt_res)
+        _set(self, 'payment_details_req', payment_details_req)
+        _set(self, 'payment_details_res', payment_details_res)
+        _set(self, 'payment_service_selection_req', payment_service_selection_req)
+        _set(self, 'payment_service_selection_res', payment_service_selection_res)
+        _set(self, 'power_delivery_req', power_delivery_req)
+        _set(self, 'power_delivery_res', power_delivery_res)
+        _set(self, 'pre_charge_req', pre_charge_req)
+        _set(self, 'pre_charge_res', pre_charge_res)
+        _set(self, 'service_detail_req', service_detail_req)
+        _set(self, 'service_detail_res', service_detail_res)
+        _set(self, 'service_discovery_req', service_discovery_req)
+        _set(self, 'service_discovery_res', service_discovery_res)
+        _set(self, 'session_setup_req', session_setup_req)
+        _set(self, 'session_setup_res', session_setup_res)
+        _set(self, 'session_stop_req', session_stop_req)
+        _set(self, 'session_stop_res', session_stop_res)
+        _set(self, 'welding_detection_req', welding_detection_req)
+        _set(self, 'welding_detection_res', welding_detection_res)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BodyBase:
+class BodyBase(_Message):
     """XSD complexType BodyBaseType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'BodyBaseType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WeldingDetectionReq:
+class WeldingDetectionReq(_Message):
     """XSD complexType WeldingDetectionReqType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'WeldingDetectionReqType'
-    dc_ev_status: DC_EVStatus = field(metadata={"xsd": 'DC_EVStatus', "kind": 'element'})
+    __slots__ = ('dc_ev_status',)
+    _SPEC = (('dc_ev_status', 'DC_EVStatus', True, 'DC_EVStatus', 'element'),)
+    dc_ev_status: DC_EVStatus
+
+    def __init__(self, *, dc_ev_status: DC_EVStatus) -> None:
+        _set(self, 'dc_ev_status', dc_ev_status)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WeldingDetectionRes:
+class WeldingDetectionRes(_Message):
     """XSD complexType WeldingDetectionResType (urn:iso:15118:2:2013:MsgBody)."""
 
     __xsd_type__ = 'WeldingDetectionResType'
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    dc_evse_status: DC_EVSEStatus = field(metadata={"xsd": 'DC_EVSEStatus', "kind": 'element'})
-    evse_present_voltage: PhysicalValue = field(metadata={"xsd": 'EVSEPresentVoltage', "kind": 'element'})
+    __slots__ = ('response_code', 'dc_evse_status', 'evse_present_voltage')
+    _SPEC = (('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('dc_evse_status', 'DC_EVSEStatus', True, 'DC_EVSEStatus', 'element'), ('evse_present_voltage', 'PhysicalValue', True, 'EVSEPresentVoltage', 'element'))
+    response_code: ResponseCode
+    dc_evse_status: DC_EVSEStatus
+    evse_present_voltage: PhysicalValue
+
+    def __init__(self, *, response_code: ResponseCode, dc_evse_status: DC_EVSEStatus, evse_present_voltage: PhysicalValue) -> None:
+        _set(self, 'response_code', response_code)
+        _set(self, 'dc_evse_status', dc_evse_status)
+        _set(self, 'evse_present_voltage', evse_present_voltage)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVStatus:
+class EVStatus(_Message):
     """XSD complexType EVStatusType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'EVStatusType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Entry:
+class Entry(_Message):
     """XSD complexType EntryType (urn:iso:15118:2:2013:MsgDataTypes)."""
 
     __xsd_type__ = 'EntryType'
-    relative_time_interval: RelativeTimeInterval | None = field(default=None, metadata={"xsd": 'RelativeTimeInterval', "kind": 'element'})
-    time_interval: Interval | None = field(default=None, metadata={"xsd": 'TimeInterval', "kind": 'element'})
+    __slots__ = ('relative_time_interval', 'time_interval')
+    _SPEC = (('relative_time_interval', 'RelativeTimeInterval | None', False, 'RelativeTimeInterval', 'element'), ('time_interval', 'Interval | None', False, 'TimeInterval', 'element'))
+    relative_time_interval: RelativeTimeInterval | None
+    time_interval: Interval | None
+
+    def __init__(self, *, relative_time_interval: RelativeTimeInterval | None = None, time_interval: Interval | None = None) -> None:
+        _set(self, 'relative_time_interval', relative_time_interval)
+        _set(self, 'time_interval', time_interval)
 
 
 # -- EXI grammar tables (evcharge._exi._runtime.Grammar) ----------------------------------------

@@ -9,8 +9,11 @@ Generated from iso15118-20/V2G_CI_AC.xsd, iso15118-20/V2G_CI_CommonTypes.xsd, is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+from evcharge._exi._message import Message as _Message
+
+_set = object.__setattr__
 
 
 class ResponseCode(StrEnum):
@@ -69,644 +72,1090 @@ class EvseNotification(StrEnum):
     MeteringConfirmation = 'MeteringConfirmation'
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AC_CPDReqEnergyTransferMode:
+class AC_CPDReqEnergyTransferMode(_Message):
     """XSD complexType AC_CPDReqEnergyTransferModeType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'AC_CPDReqEnergyTransferModeType'
-    ev_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMaximumChargePower', "kind": 'element'})
-    ev_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMinimumChargePower', "kind": 'element'})
-    ev_maximum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower_L2', "kind": 'element'})
-    ev_maximum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower_L3', "kind": 'element'})
-    ev_minimum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower_L2', "kind": 'element'})
-    ev_minimum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower_L3', "kind": 'element'})
+    __slots__ = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3')
+    _SPEC = (('ev_maximum_charge_power', 'RationalNumber', True, 'EVMaximumChargePower', 'element'), ('ev_minimum_charge_power', 'RationalNumber', True, 'EVMinimumChargePower', 'element'), ('ev_maximum_charge_power_l2', 'RationalNumber | None', False, 'EVMaximumChargePower_L2', 'element'), ('ev_maximum_charge_power_l3', 'RationalNumber | None', False, 'EVMaximumChargePower_L3', 'element'), ('ev_minimum_charge_power_l2', 'RationalNumber | None', False, 'EVMinimumChargePower_L2', 'element'), ('ev_minimum_charge_power_l3', 'RationalNumber | None', False, 'EVMinimumChargePower_L3', 'element'))
+    ev_maximum_charge_power: RationalNumber
+    ev_minimum_charge_power: RationalNumber
+    ev_maximum_charge_power_l2: RationalNumber | None
+    ev_maximum_charge_power_l3: RationalNumber | None
+    ev_minimum_charge_power_l2: RationalNumber | None
+    ev_minimum_charge_power_l3: RationalNumber | None
+
+    def __init__(self, *, ev_maximum_charge_power: RationalNumber, ev_minimum_charge_power: RationalNumber, ev_maximum_charge_power_l2: RationalNumber | None = None, ev_maximum_charge_power_l3: RationalNumber | None = None, ev_minimum_charge_power_l2: RationalNumber | None = None, ev_minimum_charge_power_l3: RationalNumber | None = None) -> None:
+        _set(self, 'ev_maximum_charge_power', ev_maximum_charge_power)
+        _set(self, 'ev_minimum_charge_power', ev_minimum_charge_power)
+        _set(self, 'ev_maximum_charge_power_l2', ev_maximum_charge_power_l2)
+        _set(self, 'ev_maximum_charge_power_l3', ev_maximum_charge_power_l3)
+        _set(self, 'ev_minimum_charge_power_l2', ev_minimum_charge_power_l2)
+        _set(self, 'ev_minimum_charge_power_l3', ev_minimum_charge_power_l3)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RationalNumber:
+class RationalNumber(_Message):
     """XSD complexType RationalNumberType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'RationalNumberType'
-    exponent: int = field(metadata={"xsd": 'Exponent', "kind": 'element'})
-    value: int = field(metadata={"xsd": 'Value', "kind": 'element'})
+    __slots__ = ('exponent', 'value')
+    _SPEC = (('exponent', 'int', True, 'Exponent', 'element'), ('value', 'int', True, 'Value', 'element'))
+    exponent: int
+    value: int
+
+    def __init__(self, *, exponent: int, value: int) -> None:
+        _set(self, 'exponent', exponent)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AC_CPDResEnergyTransferMode:
+class AC_CPDResEnergyTransferMode(_Message):
     """XSD complexType AC_CPDResEnergyTransferModeType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'AC_CPDResEnergyTransferModeType'
-    evse_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVSEMaximumChargePower', "kind": 'element'})
-    evse_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVSEMinimumChargePower', "kind": 'element'})
-    evse_nominal_frequency: RationalNumber = field(metadata={"xsd": 'EVSENominalFrequency', "kind": 'element'})
-    evse_maximum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumChargePower_L2', "kind": 'element'})
-    evse_maximum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumChargePower_L3', "kind": 'element'})
-    evse_minimum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMinimumChargePower_L2', "kind": 'element'})
-    evse_minimum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMinimumChargePower_L3', "kind": 'element'})
-    maximum_power_asymmetry: RationalNumber | None = field(default=None, metadata={"xsd": 'MaximumPowerAsymmetry', "kind": 'element'})
-    evse_power_ramp_limitation: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPowerRampLimitation', "kind": 'element'})
-    evse_present_active_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower', "kind": 'element'})
-    evse_present_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower_L2', "kind": 'element'})
-    evse_present_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower_L3', "kind": 'element'})
+    __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_nominal_frequency', 'evse_maximum_charge_power_l2', 'evse_maximum_charge_power_l3', 'evse_minimum_charge_power_l2', 'evse_minimum_charge_power_l3', 'maximum_power_asymmetry', 'evse_power_ramp_limitation', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    _SPEC = (('evse_maximum_charge_power', 'RationalNumber', True, 'EVSEMaximumChargePower', 'element'), ('evse_minimum_charge_power', 'RationalNumber', True, 'EVSEMinimumChargePower', 'element'), ('evse_nominal_frequency', 'RationalNumber', True, 'EVSENominalFrequency', 'element'), ('evse_maximum_charge_power_l2', 'RationalNumber | None', False, 'EVSEMaximumChargePower_L2', 'element'), ('evse_maximum_charge_power_l3', 'RationalNumber | None', False, 'EVSEMaximumChargePower_L3', 'element'), ('evse_minimum_charge_power_l2', 'RationalNumber | None', False, 'EVSEMinimumChargePower_L2', 'element'), ('evse_minimum_charge_power_l3', 'RationalNumber | None', False, 'EVSEMinimumChargePower_L3', 'element'), ('maximum_power_asymmetry', 'RationalNumber | None', False, 'MaximumPowerAsymmetry', 'element'), ('evse_power_ramp_limitation', 'RationalNumber | None', False, 'EVSEPowerRampLimitation', 'element'), ('evse_present_active_power', 'RationalNumber | None', False, 'EVSEPresentActivePower', 'element'), ('evse_present_active_power_l2', 'RationalNumber | None', False, 'EVSEPresentActivePower_L2', 'element'), ('evse_present_active_power_l3', 'RationalNumber | None', False, 'EVSEPresentActivePower_L3', 'element'))
+    evse_maximum_charge_power: RationalNumber
+    evse_minimum_charge_power: RationalNumber
+    evse_nominal_frequency: RationalNumber
+    evse_maximum_charge_power_l2: RationalNumber | None
+    evse_maximum_charge_power_l3: RationalNumber | None
+    evse_minimum_charge_power_l2: RationalNumber | None
+    evse_minimum_charge_power_l3: RationalNumber | None
+    maximum_power_asymmetry: RationalNumber | None
+    evse_power_ramp_limitation: RationalNumber | None
+    evse_present_active_power: RationalNumber | None
+    evse_present_active_power_l2: RationalNumber | None
+    evse_present_active_power_l3: RationalNumber | None
+
+    def __init__(self, *, evse_maximum_charge_power: RationalNumber, evse_minimum_charge_power: RationalNumber, evse_nominal_frequency: RationalNumber, evse_maximum_charge_power_l2: RationalNumber | None = None, evse_maximum_charge_power_l3: RationalNumber | None = None, evse_minimum_charge_power_l2: RationalNumber | None = None, evse_minimum_charge_power_l3: RationalNumber | None = None, maximum_power_asymmetry: RationalNumber | None = None, evse_power_ramp_limitation: RationalNumber | None = None, evse_present_active_power: RationalNumber | None = None, evse_present_active_power_l2: RationalNumber | None = None, evse_present_active_power_l3: RationalNumber | None = None) -> None:
+        _set(self, 'evse_maximum_charge_power', evse_maximum_charge_power)
+        _set(self, 'evse_minimum_charge_power', evse_minimum_charge_power)
+        _set(self, 'evse_nominal_frequency', evse_nominal_frequency)
+        _set(self, 'evse_maximum_charge_power_l2', evse_maximum_charge_power_l2)
+        _set(self, 'evse_maximum_charge_power_l3', evse_maximum_charge_power_l3)
+        _set(self, 'evse_minimum_charge_power_l2', evse_minimum_charge_power_l2)
+        _set(self, 'evse_minimum_charge_power_l3', evse_minimum_charge_power_l3)
+        _set(self, 'maximum_power_asymmetry', maximum_power_asymmetry)
+        _set(self, 'evse_power_ramp_limitation', evse_power_ramp_limitation)
+        _set(self, 'evse_present_active_power', evse_present_active_power)
+        _set(self, 'evse_present_active_power_l2', evse_present_active_power_l2)
+        _set(self, 'evse_present_active_power_l3', evse_present_active_power_l3)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AC_ChargeLoopReq:
+class AC_ChargeLoopReq(_Message):
     """XSD complexType AC_ChargeLoopReqType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'AC_ChargeLoopReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    meter_info_requested: bool = field(metadata={"xsd": 'MeterInfoRequested', "kind": 'element'})
-    display_parameters: DisplayParameters | None = field(default=None, metadata={"xsd": 'DisplayParameters', "kind": 'element'})
-    bpt_dynamic_ac_cl_req_control_mode: BPT_Dynamic_AC_CLReqControlMode | None = field(default=None, metadata={"xsd": 'BPT_Dynamic_AC_CLReqControlMode', "kind": 'element'})
-    bpt_scheduled_ac_cl_req_control_mode: BPT_Scheduled_AC_CLReqControlMode | None = field(default=None, metadata={"xsd": 'BPT_Scheduled_AC_CLReqControlMode', "kind": 'element'})
-    cl_req_control_mode: CLReqControlMode | None = field(default=None, metadata={"xsd": 'CLReqControlMode', "kind": 'element'})
-    dynamic_ac_cl_req_control_mode: Dynamic_AC_CLReqControlMode | None = field(default=None, metadata={"xsd": 'Dynamic_AC_CLReqControlMode', "kind": 'element'})
-    scheduled_ac_cl_req_control_mode: Scheduled_AC_CLReqControlMode | None = field(default=None, metadata={"xsd": 'Scheduled_AC_CLReqControlMode', "kind": 'element'})
+    __slots__ = ('header', 'meter_info_requested', 'display_parameters', 'bpt_dynamic_ac_cl_req_control_mode', 'bpt_scheduled_ac_cl_req_control_mode', 'cl_req_control_mode', 'dynamic_ac_cl_req_control_mode', 'scheduled_ac_cl_req_control_mode')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('meter_info_requested', 'bool', True, 'MeterInfoRequested', 'element'), ('display_parameters', 'DisplayParameters | None', False, 'DisplayParameters', 'element'), ('bpt_dynamic_ac_cl_req_control_mode', 'BPT_Dynamic_AC_CLReqControlMode | None', False, 'BPT_Dynamic_AC_CLReqControlMode', 'element'), ('bpt_scheduled_ac_cl_req_control_mode', 'BPT_Scheduled_AC_CLReqControlMode | None', False, 'BPT_Scheduled_AC_CLReqControlMode', 'element'), ('cl_req_control_mode', 'CLReqControlMode | None', False, 'CLReqControlMode', 'element'), ('dynamic_ac_cl_req_control_mode', 'Dynamic_AC_CLReqControlMode | None', False, 'Dynamic_AC_CLReqControlMode', 'element'), ('scheduled_ac_cl_req_control_mode', 'Scheduled_AC_CLReqControlMode | None', False, 'Scheduled_AC_CLReqControlMode', 'element'))
+    header: MessageHeader
+    meter_info_requested: bool
+    display_parameters: DisplayParameters | None
+    bpt_dynamic_ac_cl_req_control_mode: BPT_Dynamic_AC_CLReqControlMode | None
+    bpt_scheduled_ac_cl_req_control_mode: BPT_Scheduled_AC_CLReqControlMode | None
+    cl_req_control_mode: CLReqControlMode | None
+    dynamic_ac_cl_req_control_mode: Dynamic_AC_CLReqControlMode | None
+    scheduled_ac_cl_req_control_mode: Scheduled_AC_CLReqControlMode | None
+
+    def __init__(self, *, header: MessageHeader, meter_info_requested: bool, display_parameters: DisplayParameters | None = None, bpt_dynamic_ac_cl_req_control_mode: BPT_Dynamic_AC_CLReqControlMode | None = None, bpt_scheduled_ac_cl_req_control_mode: BPT_Scheduled_AC_CLReqControlMode | None = None, cl_req_control_mode: CLReqControlMode | None = None, dynamic_ac_cl_req_control_mode: Dynamic_AC_CLReqControlMode | None = None, scheduled_ac_cl_req_control_mode: Scheduled_AC_CLReqControlMode | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'meter_info_requested', meter_info_requested)
+        _set(self, 'display_parameters', display_parameters)
+        _set(self, 'bpt_dynamic_ac_cl_req_control_mode', bpt_dynamic_ac_cl_req_control_mode)
+        _set(self, 'bpt_scheduled_ac_cl_req_control_mode', bpt_scheduled_ac_cl_req_control_mode)
+        _set(self, 'cl_req_control_mode', cl_req_control_mode)
+        _set(self, 'dynamic_ac_cl_req_control_mode', dynamic_ac_cl_req_control_mode)
+        _set(self, 'scheduled_ac_cl_req_control_mode', scheduled_ac_cl_req_control_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessageHeader:
+class MessageHeader(_Message):
     """XSD complexType MessageHeaderType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'MessageHeaderType'
-    session_id: bytes = field(metadata={"xsd": 'SessionID', "kind": 'element'})
-    time_stamp: int = field(metadata={"xsd": 'TimeStamp', "kind": 'element'})
-    signature: Signature | None = field(default=None, metadata={"xsd": 'Signature', "kind": 'element'})
+    __slots__ = ('session_id', 'time_stamp', 'signature')
+    _SPEC = (('session_id', 'bytes', True, 'SessionID', 'element'), ('time_stamp', 'int', True, 'TimeStamp', 'element'), ('signature', 'Signature | None', False, 'Signature', 'element'))
+    session_id: bytes
+    time_stamp: int
+    signature: Signature | None
+
+    def __init__(self, *, session_id: bytes, time_stamp: int, signature: Signature | None = None) -> None:
+        _set(self, 'session_id', session_id)
+        _set(self, 'time_stamp', time_stamp)
+        _set(self, 'signature', signature)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Signature:
+class Signature(_Message):
     """XSD complexType SignatureType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureType'
-    signed_info: SignedInfo = field(metadata={"xsd": 'SignedInfo', "kind": 'element'})
-    signature_value: SignatureValue = field(metadata={"xsd": 'SignatureValue', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    key_info: KeyInfo | None = field(default=None, metadata={"xsd": 'KeyInfo', "kind": 'element'})
-    object: list[Object] | None = field(default=None, metadata={"xsd": 'Object', "kind": 'element'})
+    __slots__ = ('signed_info', 'signature_value', 'id_', 'key_info', 'object')
+    _SPEC = (('signed_info', 'SignedInfo', True, 'SignedInfo', 'element'), ('signature_value', 'SignatureValue', True, 'SignatureValue', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('key_info', 'KeyInfo | None', False, 'KeyInfo', 'element'), ('object', 'list[Object] | None', False, 'Object', 'element'))
+    signed_info: SignedInfo
+    signature_value: SignatureValue
+    id_: str | None
+    key_info: KeyInfo | None
+    object: list[Object] | None
+
+    def __init__(self, *, signed_info: SignedInfo, signature_value: SignatureValue, id_: str | None = None, key_info: KeyInfo | None = None, object: list[Object] | None = None) -> None:
+        _set(self, 'signed_info', signed_info)
+        _set(self, 'signature_value', signature_value)
+        _set(self, 'id_', id_)
+        _set(self, 'key_info', key_info)
+        _set(self, 'object', object)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignedInfo:
+class SignedInfo(_Message):
     """XSD complexType SignedInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignedInfoType'
-    canonicalization_method: CanonicalizationMethod = field(metadata={"xsd": 'CanonicalizationMethod', "kind": 'element'})
-    signature_method: SignatureMethod = field(metadata={"xsd": 'SignatureMethod', "kind": 'element'})
-    reference: list[Reference] = field(metadata={"xsd": 'Reference', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('canonicalization_method', 'signature_method', 'reference', 'id_')
+    _SPEC = (('canonicalization_method', 'CanonicalizationMethod', True, 'CanonicalizationMethod', 'element'), ('signature_method', 'SignatureMethod', True, 'SignatureMethod', 'element'), ('reference', 'list[Reference]', True, 'Reference', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    canonicalization_method: CanonicalizationMethod
+    signature_method: SignatureMethod
+    reference: list[Reference]
+    id_: str | None
+
+    def __init__(self, *, canonicalization_method: CanonicalizationMethod, signature_method: SignatureMethod, reference: list[Reference], id_: str | None = None) -> None:
+        _set(self, 'canonicalization_method', canonicalization_method)
+        _set(self, 'signature_method', signature_method)
+        _set(self, 'reference', reference)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CanonicalizationMethod:
+class CanonicalizationMethod(_Message):
     """XSD complexType CanonicalizationMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'CanonicalizationMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('algorithm', 'value')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    algorithm: str
+    value: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureMethod:
+class SignatureMethod(_Message):
     """XSD complexType SignatureMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    hmac_output_length: int | None = field(default=None, metadata={"xsd": 'HMACOutputLength', "kind": 'element'})
+    __slots__ = ('algorithm', 'value', 'hmac_output_length')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('hmac_output_length', 'int | None', False, 'HMACOutputLength', 'element'))
+    algorithm: str
+    value: list[str] | None
+    hmac_output_length: int | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None, hmac_output_length: int | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
+        _set(self, 'hmac_output_length', hmac_output_length)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reference:
+class Reference(_Message):
     """XSD complexType ReferenceType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ReferenceType'
-    digest_method: DigestMethod = field(metadata={"xsd": 'DigestMethod', "kind": 'element'})
-    digest_value: bytes = field(metadata={"xsd": 'DigestValue', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    type_: str | None = field(default=None, metadata={"xsd": 'Type', "kind": 'attribute'})
-    uri: str | None = field(default=None, metadata={"xsd": 'URI', "kind": 'attribute'})
-    transforms: Transforms | None = field(default=None, metadata={"xsd": 'Transforms', "kind": 'element'})
+    __slots__ = ('digest_method', 'digest_value', 'id_', 'type_', 'uri', 'transforms')
+    _SPEC = (('digest_method', 'DigestMethod', True, 'DigestMethod', 'element'), ('digest_value', 'bytes', True, 'DigestValue', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('type_', 'str | None', False, 'Type', 'attribute'), ('uri', 'str | None', False, 'URI', 'attribute'), ('transforms', 'Transforms | None', False, 'Transforms', 'element'))
+    digest_method: DigestMethod
+    digest_value: bytes
+    id_: str | None
+    type_: str | None
+    uri: str | None
+    transforms: Transforms | None
+
+    def __init__(self, *, digest_method: DigestMethod, digest_value: bytes, id_: str | None = None, type_: str | None = None, uri: str | None = None, transforms: Transforms | None = None) -> None:
+        _set(self, 'digest_method', digest_method)
+        _set(self, 'digest_value', digest_value)
+        _set(self, 'id_', id_)
+        _set(self, 'type_', type_)
+        _set(self, 'uri', uri)
+        _set(self, 'transforms', transforms)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transforms:
+class Transforms(_Message):
     """XSD complexType TransformsType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'TransformsType'
-    transform: list[Transform] = field(metadata={"xsd": 'Transform', "kind": 'element'})
+    __slots__ = ('transform',)
+    _SPEC = (('transform', 'list[Transform]', True, 'Transform', 'element'),)
+    transform: list[Transform]
+
+    def __init__(self, *, transform: list[Transform]) -> None:
+        _set(self, 'transform', transform)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transform:
+class Transform(_Message):
     """XSD complexType TransformType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'TransformType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    x_path: list[str] | None = field(default=None, metadata={"xsd": 'XPath', "kind": 'element'})
+    __slots__ = ('algorithm', 'value', 'x_path')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('x_path', 'list[str] | None', False, 'XPath', 'element'))
+    algorithm: str
+    value: list[str] | None
+    x_path: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None, x_path: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
+        _set(self, 'x_path', x_path)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DigestMethod:
+class DigestMethod(_Message):
     """XSD complexType DigestMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'DigestMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('algorithm', 'value')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    algorithm: str
+    value: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureValue:
+class SignatureValue(_Message):
     """XSD complexType SignatureValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureValueType'
-    value: bytes = field(metadata={"xsd": 'value', "kind": 'value'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('value', 'id_')
+    _SPEC = (('value', 'bytes', True, 'value', 'value'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    value: bytes
+    id_: str | None
+
+    def __init__(self, *, value: bytes, id_: str | None = None) -> None:
+        _set(self, 'value', value)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeyInfo:
+class KeyInfo(_Message):
     """XSD complexType KeyInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'KeyInfoType'
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    key_name: list[str] | None = field(default=None, metadata={"xsd": 'KeyName', "kind": 'element'})
-    key_value: list[KeyValue] | None = field(default=None, metadata={"xsd": 'KeyValue', "kind": 'element'})
-    retrieval_method: list[RetrievalMethod] | None = field(default=None, metadata={"xsd": 'RetrievalMethod', "kind": 'element'})
-    x509_data: list[X509Data] | None = field(default=None, metadata={"xsd": 'X509Data', "kind": 'element'})
-    pgp_data: list[PGPData] | None = field(default=None, metadata={"xsd": 'PGPData', "kind": 'element'})
-    spki_data: list[SPKIData] | None = field(default=None, metadata={"xsd": 'SPKIData', "kind": 'element'})
-    mgmt_data: list[str] | None = field(default=None, metadata={"xsd": 'MgmtData', "kind": 'element'})
+    __slots__ = ('id_', 'value', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _SPEC = (('id_', 'str | None', False, 'Id', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('key_name', 'list[str] | None', False, 'KeyName', 'element'), ('key_value', 'list[KeyValue] | None', False, 'KeyValue', 'element'), ('retrieval_method', 'list[RetrievalMethod] | None', False, 'RetrievalMethod', 'element'), ('x509_data', 'list[X509Data] | None', False, 'X509Data', 'element'), ('pgp_data', 'list[PGPData] | None', False, 'PGPData', 'element'), ('spki_data', 'list[SPKIData] | None', False, 'SPKIData', 'element'), ('mgmt_data', 'list[str] | None', False, 'MgmtData', 'element'))
+    id_: str | None
+    value: list[str] | None
+    key_name: list[str] | None
+    key_value: list[KeyValue] | None
+    retrieval_method: list[RetrievalMethod] | None
+    x509_data: list[X509Data] | None
+    pgp_data: list[PGPData] | None
+    spki_data: list[SPKIData] | None
+    mgmt_data: list[str] | None
+
+    def __init__(self, *, id_: str | None = None, value: list[str] | None = None, key_name: list[str] | None = None, key_value: list[KeyValue] | None = None, retrieval_method: list[RetrievalMethod] | None = None, x509_data: list[X509Data] | None = None, pgp_data: list[PGPData] | None = None, spki_data: list[SPKIData] | None = None, mgmt_data: list[str] | None = None) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
+        _set(self, 'key_name', key_name)
+        _set(self, 'key_value', key_value)
+        _set(self, 'retrieval_method', retrieval_method)
+        _set(self, 'x509_data', x509_data)
+        _set(self, 'pgp_data', pgp_data)
+        _set(self, 'spki_data', spki_data)
+        _set(self, 'mgmt_data', mgmt_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeyValue:
+class KeyValue(_Message):
     """XSD complexType KeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'KeyValueType'
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    dsa_key_value: DSAKeyValue | None = field(default=None, metadata={"xsd": 'DSAKeyValue', "kind": 'element'})
-    rsa_key_value: RSAKeyValue | None = field(default=None, metadata={"xsd": 'RSAKeyValue', "kind": 'element'})
+    __slots__ = ('value', 'dsa_key_value', 'rsa_key_value')
+    _SPEC = (('value', 'list[str] | None', False, 'value', 'mixed'), ('dsa_key_value', 'DSAKeyValue | None', False, 'DSAKeyValue', 'element'), ('rsa_key_value', 'RSAKeyValue | None', False, 'RSAKeyValue', 'element'))
+    value: list[str] | None
+    dsa_key_value: DSAKeyValue | None
+    rsa_key_value: RSAKeyValue | None
+
+    def __init__(self, *, value: list[str] | None = None, dsa_key_value: DSAKeyValue | None = None, rsa_key_value: RSAKeyValue | None = None) -> None:
+        _set(self, 'value', value)
+        _set(self, 'dsa_key_value', dsa_key_value)
+        _set(self, 'rsa_key_value', rsa_key_value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DSAKeyValue:
+class DSAKeyValue(_Message):
     """XSD complexType DSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'DSAKeyValueType'
-    y: bytes = field(metadata={"xsd": 'Y', "kind": 'element'})
-    p: bytes | None = field(default=None, metadata={"xsd": 'P', "kind": 'element'})
-    q: bytes | None = field(default=None, metadata={"xsd": 'Q', "kind": 'element'})
-    g: bytes | None = field(default=None, metadata={"xsd": 'G', "kind": 'element'})
-    j: bytes | None = field(default=None, metadata={"xsd": 'J', "kind": 'element'})
-    seed: bytes | None = field(default=None, metadata={"xsd": 'Seed', "kind": 'element'})
-    pgen_counter: bytes | None = field(default=None, metadata={"xsd": 'PgenCounter', "kind": 'element'})
+    __slots__ = ('y', 'p', 'q', 'g', 'j', 'seed', 'pgen_counter')
+    _SPEC = (('y', 'bytes', True, 'Y', 'element'), ('p', 'bytes | None', False, 'P', 'element'), ('q', 'bytes | None', False, 'Q', 'element'), ('g', 'bytes | None', False, 'G', 'element'), ('j', 'bytes | None', False, 'J', 'element'), ('seed', 'bytes | None', False, 'Seed', 'element'), ('pgen_counter', 'bytes | None', False, 'PgenCounter', 'element'))
+    y: bytes
+    p: bytes | None
+    q: bytes | None
+    g: bytes | None
+    j: bytes | None
+    seed: bytes | None
+    pgen_counter: bytes | None
+
+    def __init__(self, *, y: bytes, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+        _set(self, 'y', y)
+        _set(self, 'p', p)
+        _set(self, 'q', q)
+        _set(self, 'g', g)
+        _set(self, 'j', j)
+        _set(self, 'seed', seed)
+        _set(self, 'pgen_counter', pgen_counter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RSAKeyValue:
+class RSAKeyValue(_Message):
     """XSD complexType RSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'RSAKeyValueType'
-    modulus: bytes = field(metadata={"xsd": 'Modulus', "kind": 'element'})
-    exponent: bytes = field(metadata={"xsd": 'Exponent', "kind": 'element'})
+    __slots__ = ('modulus', 'exponent')
+    _SPEC = (('modulus', 'bytes', True, 'Modulus', 'element'), ('exponent', 'bytes', True, 'Exponent', 'element'))
+    modulus: bytes
+    exponent: bytes
+
+    def __init__(self, *, modulus: bytes, exponent: bytes) -> None:
+        _set(self, 'modulus', modulus)
+        _set(self, 'exponent', exponent)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetrievalMethod:
+class RetrievalMethod(_Message):
     """XSD complexType RetrievalMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'RetrievalMethodType'
-    type_: str | None = field(default=None, metadata={"xsd": 'Type', "kind": 'attribute'})
-    uri: str | None = field(default=None, metadata={"xsd": 'URI', "kind": 'attribute'})
-    transforms: Transforms | None = field(default=None, metadata={"xsd": 'Transforms', "kind": 'element'})
+    __slots__ = ('type_', 'uri', 'transforms')
+    _SPEC = (('type_', 'str | None', False, 'Type', 'attribute'), ('uri', 'str | None', False, 'URI', 'attribute'), ('transforms', 'Transforms | None', False, 'Transforms', 'element'))
+    type_: str | None
+    uri: str | None
+    transforms: Transforms | None
+
+    def __init__(self, *, type_: str | None = None, uri: str | None = None, transforms: Transforms | None = None) -> None:
+        _set(self, 'type_', type_)
+        _set(self, 'uri', uri)
+        _set(self, 'transforms', transforms)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class X509Data:
+class X509Data(_Message):
     """XSD complexType X509DataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'X509DataType'
-    x509_issuer_serial: list[X509IssuerSerial] | None = field(default=None, metadata={"xsd": 'X509IssuerSerial', "kind": 'element'})
-    x509_ski: list[bytes] | None = field(default=None, metadata={"xsd": 'X509SKI', "kind": 'element'})
-    x509_subject_name: list[str] | None = field(default=None, metadata={"xsd": 'X509SubjectName', "kind": 'element'})
-    x509_certificate: list[bytes] | None = field(default=None, metadata={"xsd": 'X509Certificate', "kind": 'element'})
-    x509_crl: list[bytes] | None = field(default=None, metadata={"xsd": 'X509CRL', "kind": 'element'})
+    __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _SPEC = (('x509_issuer_serial', 'list[X509IssuerSerial] | None', False, 'X509IssuerSerial', 'element'), ('x509_ski', 'list[bytes] | None', False, 'X509SKI', 'element'), ('x509_subject_name', 'list[str] | None', False, 'X509SubjectName', 'element'), ('x509_certificate', 'list[bytes] | None', False, 'X509Certificate', 'element'), ('x509_crl', 'list[bytes] | None', False, 'X509CRL', 'element'))
+    x509_issuer_serial: list[X509IssuerSerial] | None
+    x509_ski: list[bytes] | None
+    x509_subject_name: list[str] | None
+    x509_certificate: list[bytes] | None
+    x509_crl: list[bytes] | None
+
+    def __init__(self, *, x509_issuer_serial: list[X509IssuerSerial] | None = None, x509_ski: list[bytes] | None = None, x509_subject_name: list[str] | None = None, x509_certificate: list[bytes] | None = None, x509_crl: list[bytes] | None = None) -> None:
+        _set(self, 'x509_issuer_serial', x509_issuer_serial)
+        _set(self, 'x509_ski', x509_ski)
+        _set(self, 'x509_subject_name', x509_subject_name)
+        _set(self, 'x509_certificate', x509_certificate)
+        _set(self, 'x509_crl', x509_crl)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class X509IssuerSerial:
+class X509IssuerSerial(_Message):
     """XSD complexType X509IssuerSerialType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'X509IssuerSerialType'
-    x509_issuer_name: str = field(metadata={"xsd": 'X509IssuerName', "kind": 'element'})
-    x509_serial_number: int = field(metadata={"xsd": 'X509SerialNumber', "kind": 'element'})
+    __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _SPEC = (('x509_issuer_name', 'str', True, 'X509IssuerName', 'element'), ('x509_serial_number', 'int', True, 'X509SerialNumber', 'element'))
+    x509_issuer_name: str
+    x509_serial_number: int
+
+    def __init__(self, *, x509_issuer_name: str, x509_serial_number: int) -> None:
+        _set(self, 'x509_issuer_name', x509_issuer_name)
+        _set(self, 'x509_serial_number', x509_serial_number)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PGPData:
+class PGPData(_Message):
     """XSD complexType PGPDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'PGPDataType'
-    pgp_key_id: bytes | None = field(default=None, metadata={"xsd": 'PGPKeyID', "kind": 'element'})
-    pgp_key_packet: bytes | None = field(default=None, metadata={"xsd": 'PGPKeyPacket', "kind": 'element'})
+    __slots__ = ('pgp_key_id', 'pgp_key_packet')
+    _SPEC = (('pgp_key_id', 'bytes | None', False, 'PGPKeyID', 'element'), ('pgp_key_packet', 'bytes | None', False, 'PGPKeyPacket', 'element'))
+    pgp_key_id: bytes | None
+    pgp_key_packet: bytes | None
+
+    def __init__(self, *, pgp_key_id: bytes | None = None, pgp_key_packet: bytes | None = None) -> None:
+        _set(self, 'pgp_key_id', pgp_key_id)
+        _set(self, 'pgp_key_packet', pgp_key_packet)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SPKIData:
+class SPKIData(_Message):
     """XSD complexType SPKIDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SPKIDataType'
-    spki_sexp: list[bytes] = field(metadata={"xsd": 'SPKISexp', "kind": 'element'})
+    __slots__ = ('spki_sexp',)
+    _SPEC = (('spki_sexp', 'list[bytes]', True, 'SPKISexp', 'element'),)
+    spki_sexp: list[bytes]
+
+    def __init__(self, *, spki_sexp: list[bytes]) -> None:
+        _set(self, 'spki_sexp', spki_sexp)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Object:
+class Object(_Message):
     """XSD complexType ObjectType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ObjectType'
-    encoding: str | None = field(default=None, metadata={"xsd": 'Encoding', "kind": 'attribute'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    mime_type: str | None = field(default=None, metadata={"xsd": 'MimeType', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('encoding', 'id_', 'mime_type', 'value')
+    _SPEC = (('encoding', 'str | None', False, 'Encoding', 'attribute'), ('id_', 'str | None', False, 'Id', 'attribute'), ('mime_type', 'str | None', False, 'MimeType', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    encoding: str | None
+    id_: str | None
+    mime_type: str | None
+    value: list[str] | None
+
+    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, value: list[str] | None = None) -> None:
+        _set(self, 'encoding', encoding)
+        _set(self, 'id_', id_)
+        _set(self, 'mime_type', mime_type)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DisplayParameters:
+class DisplayParameters(_Message):
     """XSD complexType DisplayParametersType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'DisplayParametersType'
-    present_soc: int | None = field(default=None, metadata={"xsd": 'PresentSOC', "kind": 'element'})
-    minimum_soc: int | None = field(default=None, metadata={"xsd": 'MinimumSOC', "kind": 'element'})
-    target_soc: int | None = field(default=None, metadata={"xsd": 'TargetSOC', "kind": 'element'})
-    maximum_soc: int | None = field(default=None, metadata={"xsd": 'MaximumSOC', "kind": 'element'})
-    remaining_time_to_minimum_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToMinimumSOC', "kind": 'element'})
-    remaining_time_to_target_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToTargetSOC', "kind": 'element'})
-    remaining_time_to_maximum_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToMaximumSOC', "kind": 'element'})
-    charging_complete: bool | None = field(default=None, metadata={"xsd": 'ChargingComplete', "kind": 'element'})
-    battery_energy_capacity: RationalNumber | None = field(default=None, metadata={"xsd": 'BatteryEnergyCapacity', "kind": 'element'})
-    inlet_hot: bool | None = field(default=None, metadata={"xsd": 'InletHot', "kind": 'element'})
+    __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    _SPEC = (('present_soc', 'int | None', False, 'PresentSOC', 'element'), ('minimum_soc', 'int | None', False, 'MinimumSOC', 'element'), ('target_soc', 'int | None', False, 'TargetSOC', 'element'), ('maximum_soc', 'int | None', False, 'MaximumSOC', 'element'), ('remaining_time_to_minimum_soc', 'int | None', False, 'RemainingTimeToMinimumSOC', 'element'), ('remaining_time_to_target_soc', 'int | None', False, 'RemainingTimeToTargetSOC', 'element'), ('remaining_time_to_maximum_soc', 'int | None', False, 'RemainingTimeToMaximumSOC', 'element'), ('charging_complete', 'bool | None', False, 'ChargingComplete', 'element'), ('battery_energy_capacity', 'RationalNumber | None', False, 'BatteryEnergyCapacity', 'element'), ('inlet_hot', 'bool | None', False, 'InletHot', 'element'))
+    present_soc: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    maximum_soc: int | None
+    remaining_time_to_minimum_soc: int | None
+    remaining_time_to_target_soc: int | None
+    remaining_time_to_maximum_soc: int | None
+    charging_complete: bool | None
+    battery_energy_capacity: RationalNumber | None
+    inlet_hot: bool | None
+
+    def __init__(self, *, present_soc: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, maximum_soc: int | None = None, remaining_time_to_minimum_soc: int | None = None, remaining_time_to_target_soc: int | None = None, remaining_time_to_maximum_soc: int | None = None, charging_complete: bool | None = None, battery_energy_capacity: RationalNumber | None = None, inlet_hot: bool | None = None) -> None:
+        _set(self, 'present_soc', present_soc)
+        _set(self, 'minimum_soc', minimum_soc)
+        _set(self, 'target_soc', target_soc)
+        _set(self, 'maximum_soc', maximum_soc)
+        _set(self, 'remaining_time_to_minimum_soc', remaining_time_to_minimum_soc)
+        _set(self, 'remaining_time_to_target_soc', remaining_time_to_target_soc)
+        _set(self, 'remaining_time_to_maximum_soc', remaining_time_to_maximum_soc)
+        _set(self, 'charging_complete', charging_complete)
+        _set(self, 'battery_energy_capacity', battery_energy_capacity)
+        _set(self, 'inlet_hot', inlet_hot)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BPT_Dynamic_AC_CLReqControlMode:
+class BPT_Dynamic_AC_CLReqControlMode(_Message):
     """XSD complexType BPT_Dynamic_AC_CLReqControlModeType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'BPT_Dynamic_AC_CLReqControlModeType'
-    ev_target_energy_request: RationalNumber = field(metadata={"xsd": 'EVTargetEnergyRequest', "kind": 'element'})
-    ev_maximum_energy_request: RationalNumber = field(metadata={"xsd": 'EVMaximumEnergyRequest', "kind": 'element'})
-    ev_minimum_energy_request: RationalNumber = field(metadata={"xsd": 'EVMinimumEnergyRequest', "kind": 'element'})
-    ev_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMaximumChargePower', "kind": 'element'})
-    ev_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMinimumChargePower', "kind": 'element'})
-    ev_present_active_power: RationalNumber = field(metadata={"xsd": 'EVPresentActivePower', "kind": 'element'})
-    ev_present_reactive_power: RationalNumber = field(metadata={"xsd": 'EVPresentReactivePower', "kind": 'element'})
-    ev_maximum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVMaximumDischargePower', "kind": 'element'})
-    ev_minimum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVMinimumDischargePower', "kind": 'element'})
-    departure_time: int | None = field(default=None, metadata={"xsd": 'DepartureTime', "kind": 'element'})
-    ev_maximum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower_L2', "kind": 'element'})
-    ev_maximum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower_L3', "kind": 'element'})
-    ev_minimum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower_L2', "kind": 'element'})
-    ev_minimum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower_L3', "kind": 'element'})
-    ev_present_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentActivePower_L2', "kind": 'element'})
-    ev_present_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentActivePower_L3', "kind": 'element'})
-    ev_present_reactive_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentReactivePower_L2', "kind": 'element'})
-    ev_present_reactive_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentReactivePower_L3', "kind": 'element'})
-    ev_maximum_discharge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumDischargePower_L2', "kind": 'element'})
-    ev_maximum_discharge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumDischargePower_L3', "kind": 'element'})
-    ev_minimum_discharge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumDischargePower_L2', "kind": 'element'})
-    ev_minimum_discharge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumDischargePower_L3', "kind": 'element'})
-    ev_maximum_v2_x_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumV2XEnergyRequest', "kind": 'element'})
-    ev_minimum_v2_x_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumV2XEnergyRequest', "kind": 'element'})
+    __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_present_active_power', 'ev_present_reactive_power', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'departure_time', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_present_active_power_l2', 'ev_present_active_power_l3', 'ev_present_reactive_power_l2', 'ev_present_reactive_power_l3', 'ev_maximum_discharge_power_l2', 'ev_maximum_discharge_power_l3', 'ev_minimum_discharge_power_l2', 'ev_minimum_discharge_power_l3', 'ev_maximum_v2_x_energy_request', 'ev_minimum_v2_x_energy_request')
+    _SPEC = (('ev_target_energy_request', 'RationalNumber', True, 'EVTargetEnergyRequest', 'element'), ('ev_maximum_energy_request', 'RationalNumber', True, 'EVMaximumEnergyRequest', 'element'), ('ev_minimum_energy_request', 'RationalNumber', True, 'EVMinimumEnergyRequest', 'element'), ('ev_maximum_charge_power', 'RationalNumber', True, 'EVMaximumChargePower', 'element'), ('ev_minimum_charge_power', 'RationalNumber', True, 'EVMinimumChargePower', 'element'), ('ev_present_active_power', 'RationalNumber', True, 'EVPresentActivePower', 'element'), ('ev_present_reactive_power', 'RationalNumber', True, 'EVPresentReactivePower', 'element'), ('ev_maximum_discharge_power', 'RationalNumber', True, 'EVMaximumDischargePower', 'element'), ('ev_minimum_discharge_power', 'RationalNumber', True, 'EVMinimumDischargePower', 'element'), ('departure_time', 'int | None', False, 'DepartureTime', 'element'), ('ev_maximum_charge_power_l2', 'RationalNumber | None', False, 'EVMaximumChargePower_L2', 'element'), ('ev_maximum_charge_power_l3', 'RationalNumber | None', False, 'EVMaximumChargePower_L3', 'element'), ('ev_minimum_charge_power_l2', 'RationalNumber | None', False, 'EVMinimumChargePower_L2', 'element'), ('ev_minimum_charge_power_l3', 'RationalNumber | None', False, 'EVMinimumChargePower_L3', 'element'), ('ev_present_active_power_l2', 'RationalNumber | None', False, 'EVPresentActivePower_L2', 'element'), ('ev_present_active_power_l3', 'RationalNumber | None', False, 'EVPresentActivePower_L3', 'element'), ('ev_present_reactive_power_l2', 'RationalNumber | None', False, 'EVPresentReactivePower_L2', 'element'), ('ev_present_reactive_power_l3', 'RationalNumber | None', False, 'EVPresentReactivePower_L3', 'element'), ('ev_maximum_discharge_power_l2', 'RationalNumber | None', False, 'EVMaximumDischargePower_L2', 'element'), ('ev_maximum_discharge_power_l3', 'RationalNumber | None', False, 'EVMaximumDischargePower_L3', 'element'), ('ev_minimum_discharge_power_l2', 'RationalNumber | None', False, 'EVMinimumDischargePower_L2', 'element'), ('ev_minimum_discharge_power_l3', 'RationalNumber | None', False, 'EVMinimumDischargePower_L3', 'element'), ('ev_maximum_v2_x_energy_request', 'RationalNumber | None', False, 'EVMaximumV2XEnergyRequest', 'element'), ('ev_minimum_v2_x_energy_request', 'RationalNumber | None', False, 'EVMinimumV2XEnergyRequest', 'element'))
+    ev_target_energy_request: RationalNumber
+    ev_maximum_energy_request: RationalNumber
+    ev_minimum_energy_request: RationalNumber
+    ev_maximum_charge_power: RationalNumber
+    ev_minimum_charge_power: RationalNumber
+    ev_present_active_power: RationalNumber
+    ev_present_reactive_power: RationalNumber
+    ev_maximum_discharge_power: RationalNumber
+    ev_minimum_discharge_power: RationalNumber
+    departure_time: int | None
+    ev_maximum_charge_power_l2: RationalNumber | None
+    ev_maximum_charge_power_l3: RationalNumber | None
+    ev_minimum_charge_power_l2: RationalNumber | None
+    ev_minimum_charge_power_l3: RationalNumber | None
+    ev_present_active_power_l2: RationalNumber | None
+    ev_present_active_power_l3: RationalNumber | None
+    ev_present_reactive_power_l2: RationalNumber | None
+    ev_present_reactive_power_l3: RationalNumber | None
+    ev_maximum_discharge_power_l2: RationalNumber | None
+    ev_maximum_discharge_power_l3: RationalNumber | None
+    ev_minimum_discharge_power_l2: RationalNumber | None
+    ev_minimum_discharge_power_l3: RationalNumber | None
+    ev_maximum_v2_x_energy_request: RationalNumber | None
+    ev_minimum_v2_x_energy_request: RationalNumber | None
+
+    def __init__(self, *, ev_target_energy_request: RationalNumber, ev_maximum_energy_request: RationalNumber, ev_minimum_energy_request: RationalNumber, ev_maximum_charge_power: RationalNumber, ev_minimum_charge_power: RationalNumber, ev_present_active_power: RationalNumber, ev_present_reactive_power: RationalNumber, ev_maximum_discharge_power: RationalNumber, ev_minimum_discharge_power: RationalNumber, departure_time: int | None = None, ev_maximum_charge_power_l2: RationalNumber | None = None, ev_maximum_charge_power_l3: RationalNumber | None = None, ev_minimum_charge_power_l2: RationalNumber | None = None, ev_minimum_charge_power_l3: RationalNumber | None = None, ev_present_active_power_l2: RationalNumber | None = None, ev_present_active_power_l3: RationalNumber | None = None, ev_present_reactive_power_l2: RationalNumber | None = None, ev_present_reactive_power_l3: RationalNumber | None = None, ev_maximum_discharge_power_l2: RationalNumber | None = None, ev_maximum_discharge_power_l3: RationalNumber | None = None, ev_minimum_discharge_power_l2: RationalNumber | None = None, ev_minimum_discharge_power_l3: RationalNumber | None = None, ev_maximum_v2_x_energy_request: RationalNumber | None = None, ev_minimum_v2_x_energy_request: RationalNumber | None = None) -> None:
+        _set(self, 'ev_target_energy_request', ev_target_energy_request)
+        _set(self, 'ev_maximum_energy_request', ev_maximum_energy_request)
+        _set(self, 'ev_minimum_energy_request', ev_minimum_energy_request)
+        _set(self, 'ev_maximum_charge_power', ev_maximum_charge_power)
+        _set(self, 'ev_minimum_charge_power', ev_minimum_charge_power)
+        _set(self, 'ev_present_active_power', ev_present_active_power)
+        _set(self, 'ev_present_reactive_power', ev_present_reactive_power)
+        _set(self, 'ev_maximum_discharge_power', ev_maximum_discharge_power)
+        _set(self, 'ev_minimum_discharge_power', ev_minimum_discharge_power)
+        _set(self, 'departure_time', departure_time)
+        _set(self, 'ev_maximum_charge_power_l2', ev_maximum_charge_power_l2)
+        _set(self, 'ev_maximum_charge_power_l3', ev_maximum_charge_power_l3)
+        _set(self, 'ev_minimum_charge_power_l2', ev_minimum_charge_power_l2)
+        _set(self, 'ev_minimum_charge_power_l3', ev_minimum_charge_power_l3)
+        _set(self, 'ev_present_active_power_l2', ev_present_active_power_l2)
+        _set(self, 'ev_present_active_power_l3', ev_present_active_power_l3)
+        _set(self, 'ev_present_reactive_power_l2', ev_present_reactive_power_l2)
+        _set(self, 'ev_present_reactive_power_l3', ev_present_reactive_power_l3)
+        _set(self, 'ev_maximum_discharge_power_l2', ev_maximum_discharge_power_l2)
+        _set(self, 'ev_maximum_discharge_power_l3', ev_maximum_discharge_power_l3)
+        _set(self, 'ev_minimum_discharge_power_l2', ev_minimum_discharge_power_l2)
+        _set(self, 'ev_minimum_discharge_power_l3', ev_minimum_discharge_power_l3)
+        _set(self, 'ev_maximum_v2_x_energy_request', ev_maximum_v2_x_energy_request)
+        _set(self, 'ev_minimum_v2_x_energy_request', ev_minimum_v2_x_energy_request)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BPT_Scheduled_AC_CLReqControlMode:
+class BPT_Scheduled_AC_CLReqControlMode(_Message):
     """XSD complexType BPT_Scheduled_AC_CLReqControlModeType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'BPT_Scheduled_AC_CLReqControlModeType'
-    ev_present_active_power: RationalNumber = field(metadata={"xsd": 'EVPresentActivePower', "kind": 'element'})
-    ev_target_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVTargetEnergyRequest', "kind": 'element'})
-    ev_maximum_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumEnergyRequest', "kind": 'element'})
-    ev_minimum_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumEnergyRequest', "kind": 'element'})
-    ev_maximum_charge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower', "kind": 'element'})
-    ev_maximum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower_L2', "kind": 'element'})
-    ev_maximum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower_L3', "kind": 'element'})
-    ev_minimum_charge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower', "kind": 'element'})
-    ev_minimum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower_L2', "kind": 'element'})
-    ev_minimum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower_L3', "kind": 'element'})
-    ev_present_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentActivePower_L2', "kind": 'element'})
-    ev_present_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentActivePower_L3', "kind": 'element'})
-    ev_present_reactive_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentReactivePower', "kind": 'element'})
-    ev_present_reactive_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentReactivePower_L2', "kind": 'element'})
-    ev_present_reactive_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentReactivePower_L3', "kind": 'element'})
-    ev_maximum_discharge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumDischargePower', "kind": 'element'})
-    ev_maximum_discharge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumDischargePower_L2', "kind": 'element'})
-    ev_maximum_discharge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumDischargePower_L3', "kind": 'element'})
-    ev_minimum_discharge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumDischargePower', "kind": 'element'})
-    ev_minimum_discharge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumDischargePower_L2', "kind": 'element'})
-    ev_minimum_discharge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumDischargePower_L3', "kind": 'element'})
+    __slots__ = ('ev_present_active_power', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_present_active_power_l2', 'ev_present_active_power_l3', 'ev_present_reactive_power', 'ev_present_reactive_power_l2', 'ev_present_reactive_power_l3', 'ev_maximum_discharge_power', 'ev_maximum_discharge_power_l2', 'ev_maximum_discharge_power_l3', 'ev_minimum_discharge_power', 'ev_minimum_discharge_power_l2', 'ev_minimum_discharge_power_l3')
+    _SPEC = (('ev_present_active_power', 'RationalNumber', True, 'EVPresentActivePower', 'element'), ('ev_target_energy_request', 'RationalNumber | None', False, 'EVTargetEnergyRequest', 'element'), ('ev_maximum_energy_request', 'RationalNumber | None', False, 'EVMaximumEnergyRequest', 'element'), ('ev_minimum_energy_request', 'RationalNumber | None', False, 'EVMinimumEnergyRequest', 'element'), ('ev_maximum_charge_power', 'RationalNumber | None', False, 'EVMaximumChargePower', 'element'), ('ev_maximum_charge_power_l2', 'RationalNumber | None', False, 'EVMaximumChargePower_L2', 'element'), ('ev_maximum_charge_power_l3', 'RationalNumber | None', False, 'EVMaximumChargePower_L3', 'element'), ('ev_minimum_charge_power', 'RationalNumber | None', False, 'EVMinimumChargePower', 'element'), ('ev_minimum_charge_power_l2', 'RationalNumber | None', False, 'EVMinimumChargePower_L2', 'element'), ('ev_minimum_charge_power_l3', 'RationalNumber | None', False, 'EVMinimumChargePower_L3', 'element'), ('ev_present_active_power_l2', 'RationalNumber | None', False, 'EVPresentActivePower_L2', 'element'), ('ev_present_active_power_l3', 'RationalNumber | None', False, 'EVPresentActivePower_L3', 'element'), ('ev_present_reactive_power', 'RationalNumber | None', False, 'EVPresentReactivePower', 'element'), ('ev_present_reactive_power_l2', 'RationalNumber | None', False, 'EVPresentReactivePower_L2', 'element'), ('ev_present_reactive_power_l3', 'RationalNumber | None', False, 'EVPresentReactivePower_L3', 'element'), ('ev_maximum_discharge_power', 'RationalNumber | None', False, 'EVMaximumDischargePower', 'element'), ('ev_maximum_discharge_power_l2', 'RationalNumber | None', False, 'EVMaximumDischargePower_L2', 'element'), ('ev_maximum_discharge_power_l3', 'RationalNumber | None', False, 'EVMaximumDischargePower_L3', 'element'), ('ev_minimum_discharge_power', 'RationalNumber | None', False, 'EVMinimumDischargePower', 'element'), ('ev_minimum_discharge_power_l2', 'RationalNumber | None', False, 'EVMinimumDischargePower_L2', 'element'), ('ev_minimum_discharge_power_l3', 'RationalNumber | None', False, 'EVMinimumDischargePower_L3', 'element'))
+    ev_present_active_power: RationalNumber
+    ev_target_energy_request: RationalNumber | None
+    ev_maximum_energy_request: RationalNumber | None
+    ev_minimum_energy_request: RationalNumber | None
+    ev_maximum_charge_power: RationalNumber | None
+    ev_maximum_charge_power_l2: RationalNumber | None
+    ev_maximum_charge_power_l3: RationalNumber | None
+    ev_minimum_charge_power: RationalNumber | None
+    ev_minimum_charge_power_l2: RationalNumber | None
+    ev_minimum_charge_power_l3: RationalNumber | None
+    ev_present_active_power_l2: RationalNumber | None
+    ev_present_active_power_l3: RationalNumber | None
+    ev_present_reactive_power: RationalNumber | None
+    ev_present_reactive_power_l2: RationalNumber | None
+    ev_present_reactive_power_l3: RationalNumber | None
+    ev_maximum_discharge_power: RationalNumber | None
+    ev_maximum_discharge_power_l2: RationalNumber | None
+    ev_maximum_discharge_power_l3: RationalNumber | None
+    ev_minimum_discharge_power: RationalNumber | None
+    ev_minimum_discharge_power_l2: RationalNumber | None
+    ev_minimum_discharge_power_l3: RationalNumber | None
+
+    def __init__(self, *, ev_present_active_power: RationalNumber, ev_target_energy_request: RationalNumber | None = None, ev_maximum_energy_request: RationalNumber | None = None, ev_minimum_energy_request: RationalNumber | None = None, ev_maximum_charge_power: RationalNumber | None = None, ev_maximum_charge_power_l2: RationalNumber | None = None, ev_maximum_charge_power_l3: RationalNumber | None = None, ev_minimum_charge_power: RationalNumber | None = None, ev_minimum_charge_power_l2: RationalNumber | None = None, ev_minimum_charge_power_l3: RationalNumber | None = None, ev_present_active_power_l2: RationalNumber | None = None, ev_present_active_power_l3: RationalNumber | None = None, ev_present_reactive_power: RationalNumber | None = None, ev_present_reactive_power_l2: RationalNumber | None = None, ev_present_reactive_power_l3: RationalNumber | None = None, ev_maximum_discharge_power: RationalNumber | None = None, ev_maximum_discharge_power_l2: RationalNumber | None = None, ev_maximum_discharge_power_l3: RationalNumber | None = None, ev_minimum_discharge_power: RationalNumber | None = None, ev_minimum_discharge_power_l2: RationalNumber | None = None, ev_minimum_discharge_power_l3: RationalNumber | None = None) -> None:
+        _set(self, 'ev_present_active_power', ev_present_active_power)
+        _set(self, 'ev_target_energy_request', ev_target_energy_request)
+        _set(self, 'ev_maximum_energy_request', ev_maximum_energy_request)
+        _set(self, 'ev_minimum_energy_request', ev_minimum_energy_request)
+        _set(self, 'ev_maximum_charge_power', ev_maximum_charge_power)
+        _set(self, 'ev_maximum_charge_power_l2', ev_maximum_charge_power_l2)
+        _set(self, 'ev_maximum_charge_power_l3', ev_maximum_charge_power_l3)
+        _set(self, 'ev_minimum_charge_power', ev_minimum_charge_power)
+        _set(self, 'ev_minimum_charge_power_l2', ev_minimum_charge_power_l2)
+        _set(self, 'ev_minimum_charge_power_l3', ev_minimum_charge_power_l3)
+        _set(self, 'ev_present_active_power_l2', ev_present_active_power_l2)
+        _set(self, 'ev_present_active_power_l3', ev_present_active_power_l3)
+        _set(self, 'ev_present_reactive_power', ev_present_reactive_power)
+        _set(self, 'ev_present_reactive_power_l2', ev_present_reactive_power_l2)
+        _set(self, 'ev_present_reactive_power_l3', ev_present_reactive_power_l3)
+        _set(self, 'ev_maximum_discharge_power', ev_maximum_discharge_power)
+        _set(self, 'ev_maximum_discharge_power_l2', ev_maximum_discharge_power_l2)
+        _set(self, 'ev_maximum_discharge_power_l3', ev_maximum_discharge_power_l3)
+        _set(self, 'ev_minimum_discharge_power', ev_minimum_discharge_power)
+        _set(self, 'ev_minimum_discharge_power_l2', ev_minimum_discharge_power_l2)
+        _set(self, 'ev_minimum_discharge_power_l3', ev_minimum_discharge_power_l3)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CLReqControlMode:
+class CLReqControlMode(_Message):
     """XSD complexType CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'CLReqControlModeType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Dynamic_AC_CLReqControlMode:
+class Dynamic_AC_CLReqControlMode(_Message):
     """XSD complexType Dynamic_AC_CLReqControlModeType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'Dynamic_AC_CLReqControlModeType'
-    ev_target_energy_request: RationalNumber = field(metadata={"xsd": 'EVTargetEnergyRequest', "kind": 'element'})
-    ev_maximum_energy_request: RationalNumber = field(metadata={"xsd": 'EVMaximumEnergyRequest', "kind": 'element'})
-    ev_minimum_energy_request: RationalNumber = field(metadata={"xsd": 'EVMinimumEnergyRequest', "kind": 'element'})
-    ev_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMaximumChargePower', "kind": 'element'})
-    ev_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMinimumChargePower', "kind": 'element'})
-    ev_present_active_power: RationalNumber = field(metadata={"xsd": 'EVPresentActivePower', "kind": 'element'})
-    ev_present_reactive_power: RationalNumber = field(metadata={"xsd": 'EVPresentReactivePower', "kind": 'element'})
-    departure_time: int | None = field(default=None, metadata={"xsd": 'DepartureTime', "kind": 'element'})
-    ev_maximum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower_L2', "kind": 'element'})
-    ev_maximum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower_L3', "kind": 'element'})
-    ev_minimum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower_L2', "kind": 'element'})
-    ev_minimum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower_L3', "kind": 'element'})
-    ev_present_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentActivePower_L2', "kind": 'element'})
-    ev_present_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentActivePower_L3', "kind": 'element'})
-    ev_present_reactive_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentReactivePower_L2', "kind": 'element'})
-    ev_present_reactive_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentReactivePower_L3', "kind": 'element'})
+    __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_present_active_power', 'ev_present_reactive_power', 'departure_time', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_present_active_power_l2', 'ev_present_active_power_l3', 'ev_present_reactive_power_l2', 'ev_present_reactive_power_l3')
+    _SPEC = (('ev_target_energy_request', 'RationalNumber', True, 'EVTargetEnergyRequest', 'element'), ('ev_maximum_energy_request', 'RationalNumber', True, 'EVMaximumEnergyRequest', 'element'), ('ev_minimum_energy_request', 'RationalNumber', True, 'EVMinimumEnergyRequest', 'element'), ('ev_maximum_charge_power', 'RationalNumber', True, 'EVMaximumChargePower', 'element'), ('ev_minimum_charge_power', 'RationalNumber', True, 'EVMinimumChargePower', 'element'), ('ev_present_active_power', 'RationalNumber', True, 'EVPresentActivePower', 'element'), ('ev_present_reactive_power', 'RationalNumber', True, 'EVPresentReactivePower', 'element'), ('departure_time', 'int | None', False, 'DepartureTime', 'element'), ('ev_maximum_charge_power_l2', 'RationalNumber | None', False, 'EVMaximumChargePower_L2', 'element'), ('ev_maximum_charge_power_l3', 'RationalNumber | None', False, 'EVMaximumChargePower_L3', 'element'), ('ev_minimum_charge_power_l2', 'RationalNumber | None', False, 'EVMinimumChargePower_L2', 'element'), ('ev_minimum_charge_power_l3', 'RationalNumber | None', False, 'EVMinimumChargePower_L3', 'element'), ('ev_present_active_power_l2', 'RationalNumber | None', False, 'EVPresentActivePower_L2', 'element'), ('ev_present_active_power_l3', 'RationalNumber | None', False, 'EVPresentActivePower_L3', 'element'), ('ev_present_reactive_power_l2', 'RationalNumber | None', False, 'EVPresentReactivePower_L2', 'element'), ('ev_present_reactive_power_l3', 'RationalNumber | None', False, 'EVPresentReactivePower_L3', 'element'))
+    ev_target_energy_request: RationalNumber
+    ev_maximum_energy_request: RationalNumber
+    ev_minimum_energy_request: RationalNumber
+    ev_maximum_charge_power: RationalNumber
+    ev_minimum_charge_power: RationalNumber
+    ev_present_active_power: RationalNumber
+    ev_present_reactive_power: RationalNumber
+    departure_time: int | None
+    ev_maximum_charge_power_l2: RationalNumber | None
+    ev_maximum_charge_power_l3: RationalNumber | None
+    ev_minimum_charge_power_l2: RationalNumber | None
+    ev_minimum_charge_power_l3: RationalNumber | None
+    ev_present_active_power_l2: RationalNumber | None
+    ev_present_active_power_l3: RationalNumber | None
+    ev_present_reactive_power_l2: RationalNumber | None
+    ev_present_reactive_power_l3: RationalNumber | None
+
+    def __init__(self, *, ev_target_energy_request: RationalNumber, ev_maximum_energy_request: RationalNumber, ev_minimum_energy_request: RationalNumber, ev_maximum_charge_power: RationalNumber, ev_minimum_charge_power: RationalNumber, ev_present_active_power: RationalNumber, ev_present_reactive_power: RationalNumber, departure_time: int | None = None, ev_maximum_charge_power_l2: RationalNumber | None = None, ev_maximum_charge_power_l3: RationalNumber | None = None, ev_minimum_charge_power_l2: RationalNumber | None = None, ev_minimum_charge_power_l3: RationalNumber | None = None, ev_present_active_power_l2: RationalNumber | None = None, ev_present_active_power_l3: RationalNumber | None = None, ev_present_reactive_power_l2: RationalNumber | None = None, ev_present_reactive_power_l3: RationalNumber | None = None) -> None:
+        _set(self, 'ev_target_energy_request', ev_target_energy_request)
+        _set(self, 'ev_maximum_energy_request', ev_maximum_energy_request)
+        _set(self, 'ev_minimum_energy_request', ev_minimum_energy_request)
+        _set(self, 'ev_maximum_charge_power', ev_maximum_charge_power)
+        _set(self, 'ev_minimum_charge_power', ev_minimum_charge_power)
+        _set(self, 'ev_present_active_power', ev_present_active_power)
+        _set(self, 'ev_present_reactive_power', ev_present_reactive_power)
+        _set(self, 'departure_time', departure_time)
+        _set(self, 'ev_maximum_charge_power_l2', ev_maximum_charge_power_l2)
+        _set(self, 'ev_maximum_charge_power_l3', ev_maximum_charge_power_l3)
+        _set(self, 'ev_minimum_charge_power_l2', ev_minimum_charge_power_l2)
+        _set(self, 'ev_minimum_charge_power_l3', ev_minimum_charge_power_l3)
+        _set(self, 'ev_present_active_power_l2', ev_present_active_power_l2)
+        _set(self, 'ev_present_active_power_l3', ev_present_active_power_l3)
+        _set(self, 'ev_present_reactive_power_l2', ev_present_reactive_power_l2)
+        _set(self, 'ev_present_reactive_power_l3', ev_present_reactive_power_l3)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Scheduled_AC_CLReqControlMode:
+class Scheduled_AC_CLReqControlMode(_Message):
     """XSD complexType Scheduled_AC_CLReqControlModeType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'Scheduled_AC_CLReqControlModeType'
-    ev_present_active_power: RationalNumber = field(metadata={"xsd": 'EVPresentActivePower', "kind": 'element'})
-    ev_target_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVTargetEnergyRequest', "kind": 'element'})
-    ev_maximum_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumEnergyRequest', "kind": 'element'})
-    ev_minimum_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumEnergyRequest', "kind": 'element'})
-    ev_maximum_charge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower', "kind": 'element'})
-    ev_maximum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower_L2', "kind": 'element'})
-    ev_maximum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower_L3', "kind": 'element'})
-    ev_minimum_charge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower', "kind": 'element'})
-    ev_minimum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower_L2', "kind": 'element'})
-    ev_minimum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower_L3', "kind": 'element'})
-    ev_present_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentActivePower_L2', "kind": 'element'})
-    ev_present_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentActivePower_L3', "kind": 'element'})
-    ev_present_reactive_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentReactivePower', "kind": 'element'})
-    ev_present_reactive_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentReactivePower_L2', "kind": 'element'})
-    ev_present_reactive_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPresentReactivePower_L3', "kind": 'element'})
+    __slots__ = ('ev_present_active_power', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_present_active_power_l2', 'ev_present_active_power_l3', 'ev_present_reactive_power', 'ev_present_reactive_power_l2', 'ev_present_reactive_power_l3')
+    _SPEC = (('ev_present_active_power', 'RationalNumber', True, 'EVPresentActivePower', 'element'), ('ev_target_energy_request', 'RationalNumber | None', False, 'EVTargetEnergyRequest', 'element'), ('ev_maximum_energy_request', 'RationalNumber | None', False, 'EVMaximumEnergyRequest', 'element'), ('ev_minimum_energy_request', 'RationalNumber | None', False, 'EVMinimumEnergyRequest', 'element'), ('ev_maximum_charge_power', 'RationalNumber | None', False, 'EVMaximumChargePower', 'element'), ('ev_maximum_charge_power_l2', 'RationalNumber | None', False, 'EVMaximumChargePower_L2', 'element'), ('ev_maximum_charge_power_l3', 'RationalNumber | None', False, 'EVMaximumChargePower_L3', 'element'), ('ev_minimum_charge_power', 'RationalNumber | None', False, 'EVMinimumChargePower', 'element'), ('ev_minimum_charge_power_l2', 'RationalNumber | None', False, 'EVMinimumChargePower_L2', 'element'), ('ev_minimum_charge_power_l3', 'RationalNumber | None', False, 'EVMinimumChargePower_L3', 'element'), ('ev_present_active_power_l2', 'RationalNumber | None', False, 'EVPresentActivePower_L2', 'element'), ('ev_present_active_power_l3', 'RationalNumber | None', False, 'EVPresentActivePower_L3', 'element'), ('ev_present_reactive_power', 'RationalNumber | None', False, 'EVPresentReactivePower', 'element'), ('ev_present_reactive_power_l2', 'RationalNumber | None', False, 'EVPresentReactivePower_L2', 'element'), ('ev_present_reactive_power_l3', 'RationalNumber | None', False, 'EVPresentReactivePower_L3', 'element'))
+    ev_present_active_power: RationalNumber
+    ev_target_energy_request: RationalNumber | None
+    ev_maximum_energy_request: RationalNumber | None
+    ev_minimum_energy_request: RationalNumber | None
+    ev_maximum_charge_power: RationalNumber | None
+    ev_maximum_charge_power_l2: RationalNumber | None
+    ev_maximum_charge_power_l3: RationalNumber | None
+    ev_minimum_charge_power: RationalNumber | None
+    ev_minimum_charge_power_l2: RationalNumber | None
+    ev_minimum_charge_power_l3: RationalNumber | None
+    ev_present_active_power_l2: RationalNumber | None
+    ev_present_active_power_l3: RationalNumber | None
+    ev_present_reactive_power: RationalNumber | None
+    ev_present_reactive_power_l2: RationalNumber | None
+    ev_present_reactive_power_l3: RationalNumber | None
+
+    def __init__(self, *, ev_present_active_power: RationalNumber, ev_target_energy_request: RationalNumber | None = None, ev_maximum_energy_request: RationalNumber | None = None, ev_minimum_energy_request: RationalNumber | None = None, ev_maximum_charge_power: RationalNumber | None = None, ev_maximum_charge_power_l2: RationalNumber | None = None, ev_maximum_charge_power_l3: RationalNumber | None = None, ev_minimum_charge_power: RationalNumber | None = None, ev_minimum_charge_power_l2: RationalNumber | None = None, ev_minimum_charge_power_l3: RationalNumber | None = None, ev_present_active_power_l2: RationalNumber | None = None, ev_present_active_power_l3: RationalNumber | None = None, ev_present_reactive_power: RationalNumber | None = None, ev_present_reactive_power_l2: RationalNumber | None = None, ev_present_reactive_power_l3: RationalNumber | None = None) -> None:
+        _set(self, 'ev_present_active_power', ev_present_active_power)
+        _set(self, 'ev_target_energy_request', ev_target_energy_request)
+        _set(self, 'ev_maximum_energy_request', ev_maximum_energy_request)
+        _set(self, 'ev_minimum_energy_request', ev_minimum_energy_request)
+        _set(self, 'ev_maximum_charge_power', ev_maximum_charge_power)
+        _set(self, 'ev_maximum_charge_power_l2', ev_maximum_charge_power_l2)
+        _set(self, 'ev_maximum_charge_power_l3', ev_maximum_charge_power_l3)
+        _set(self, 'ev_minimum_charge_power', ev_minimum_charge_power)
+        _set(self, 'ev_minimum_charge_power_l2', ev_minimum_charge_power_l2)
+        _set(self, 'ev_minimum_charge_power_l3', ev_minimum_charge_power_l3)
+        _set(self, 'ev_present_active_power_l2', ev_present_active_power_l2)
+        _set(self, 'ev_present_active_power_l3', ev_present_active_power_l3)
+        _set(self, 'ev_present_reactive_power', ev_present_reactive_power)
+        _set(self, 'ev_present_reactive_power_l2', ev_present_reactive_power_l2)
+        _set(self, 'ev_present_reactive_power_l3', ev_present_reactive_power_l3)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AC_ChargeLoopRes:
+class AC_ChargeLoopRes(_Message):
     """XSD complexType AC_ChargeLoopResType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'AC_ChargeLoopResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_status: EVSEStatus | None = field(default=None, metadata={"xsd": 'EVSEStatus', "kind": 'element'})
-    meter_info: MeterInfo | None = field(default=None, metadata={"xsd": 'MeterInfo', "kind": 'element'})
-    receipt: Receipt | None = field(default=None, metadata={"xsd": 'Receipt', "kind": 'element'})
-    evse_target_frequency: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetFrequency', "kind": 'element'})
-    bpt_dynamic_ac_cl_res_control_mode: BPT_Dynamic_AC_CLResControlMode | None = field(default=None, metadata={"xsd": 'BPT_Dynamic_AC_CLResControlMode', "kind": 'element'})
-    bpt_scheduled_ac_cl_res_control_mode: BPT_Scheduled_AC_CLResControlMode | None = field(default=None, metadata={"xsd": 'BPT_Scheduled_AC_CLResControlMode', "kind": 'element'})
-    cl_res_control_mode: CLResControlMode | None = field(default=None, metadata={"xsd": 'CLResControlMode', "kind": 'element'})
-    dynamic_ac_cl_res_control_mode: Dynamic_AC_CLResControlMode | None = field(default=None, metadata={"xsd": 'Dynamic_AC_CLResControlMode', "kind": 'element'})
-    scheduled_ac_cl_res_control_mode: Scheduled_AC_CLResControlMode | None = field(default=None, metadata={"xsd": 'Scheduled_AC_CLResControlMode', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evse_status', 'meter_info', 'receipt', 'evse_target_frequency', 'bpt_dynamic_ac_cl_res_control_mode', 'bpt_scheduled_ac_cl_res_control_mode', 'cl_res_control_mode', 'dynamic_ac_cl_res_control_mode', 'scheduled_ac_cl_res_control_mode')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_status', 'EVSEStatus | None', False, 'EVSEStatus', 'element'), ('meter_info', 'MeterInfo | None', False, 'MeterInfo', 'element'), ('receipt', 'Receipt | None', False, 'Receipt', 'element'), ('evse_target_frequency', 'RationalNumber | None', False, 'EVSETargetFrequency', 'element'), ('bpt_dynamic_ac_cl_res_control_mode', 'BPT_Dynamic_AC_CLResControlMode | None', False, 'BPT_Dynamic_AC_CLResControlMode', 'element'), ('bpt_scheduled_ac_cl_res_control_mode', 'BPT_Scheduled_AC_CLResControlMode | None', False, 'BPT_Scheduled_AC_CLResControlMode', 'element'), ('cl_res_control_mode', 'CLResControlMode | None', False, 'CLResControlMode', 'element'), ('dynamic_ac_cl_res_control_mode', 'Dynamic_AC_CLResControlMode | None', False, 'Dynamic_AC_CLResControlMode', 'element'), ('scheduled_ac_cl_res_control_mode', 'Scheduled_AC_CLResControlMode | None', False, 'Scheduled_AC_CLResControlMode', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evse_status: EVSEStatus | None
+    meter_info: MeterInfo | None
+    receipt: Receipt | None
+    evse_target_frequency: RationalNumber | None
+    bpt_dynamic_ac_cl_res_control_mode: BPT_Dynamic_AC_CLResControlMode | None
+    bpt_scheduled_ac_cl_res_control_mode: BPT_Scheduled_AC_CLResControlMode | None
+    cl_res_control_mode: CLResControlMode | None
+    dynamic_ac_cl_res_control_mode: Dynamic_AC_CLResControlMode | None
+    scheduled_ac_cl_res_control_mode: Scheduled_AC_CLResControlMode | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evse_status: EVSEStatus | None = None, meter_info: MeterInfo | None = None, receipt: Receipt | None = None, evse_target_frequency: RationalNumber | None = None, bpt_dynamic_ac_cl_res_control_mode: BPT_Dynamic_AC_CLResControlMode | None = None, bpt_scheduled_ac_cl_res_control_mode: BPT_Scheduled_AC_CLResControlMode | None = None, cl_res_control_mode: CLResControlMode | None = None, dynamic_ac_cl_res_control_mode: Dynamic_AC_CLResControlMode | None = None, scheduled_ac_cl_res_control_mode: Scheduled_AC_CLResControlMode | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_status', evse_status)
+        _set(self, 'meter_info', meter_info)
+        _set(self, 'receipt', receipt)
+        _set(self, 'evse_target_frequency', evse_target_frequency)
+        _set(self, 'bpt_dynamic_ac_cl_res_control_mode', bpt_dynamic_ac_cl_res_control_mode)
+        _set(self, 'bpt_scheduled_ac_cl_res_control_mode', bpt_scheduled_ac_cl_res_control_mode)
+        _set(self, 'cl_res_control_mode', cl_res_control_mode)
+        _set(self, 'dynamic_ac_cl_res_control_mode', dynamic_ac_cl_res_control_mode)
+        _set(self, 'scheduled_ac_cl_res_control_mode', scheduled_ac_cl_res_control_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVSEStatus:
+class EVSEStatus(_Message):
     """XSD complexType EVSEStatusType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'EVSEStatusType'
-    notification_max_delay: int = field(metadata={"xsd": 'NotificationMaxDelay', "kind": 'element'})
-    evse_notification: EvseNotification = field(metadata={"xsd": 'EVSENotification', "kind": 'element'})
+    __slots__ = ('notification_max_delay', 'evse_notification')
+    _SPEC = (('notification_max_delay', 'int', True, 'NotificationMaxDelay', 'element'), ('evse_notification', 'EvseNotification', True, 'EVSENotification', 'element'))
+    notification_max_delay: int
+    evse_notification: EvseNotification
+
+    def __init__(self, *, notification_max_delay: int, evse_notification: EvseNotification) -> None:
+        _set(self, 'notification_max_delay', notification_max_delay)
+        _set(self, 'evse_notification', evse_notification)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeterInfo:
+class MeterInfo(_Message):
     """XSD complexType MeterInfoType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'MeterInfoType'
-    meter_id: str = field(metadata={"xsd": 'MeterID', "kind": 'element'})
-    charged_energy_reading_wh: int = field(metadata={"xsd": 'ChargedEnergyReadingWh', "kind": 'element'})
-    bpt_discharged_energy_reading_wh: int | None = field(default=None, metadata={"xsd": 'BPT_DischargedEnergyReadingWh', "kind": 'element'})
-    capacitive_energy_reading_va_rh: int | None = field(default=None, metadata={"xsd": 'CapacitiveEnergyReadingVARh', "kind": 'element'})
-    bpt_inductive_energy_reading_va_rh: int | None = field(default=None, metadata={"xsd": 'BPT_InductiveEnergyReadingVARh', "kind": 'element'})
-    meter_signature: bytes | None = field(default=None, metadata={"xsd": 'MeterSignature', "kind": 'element'})
-    meter_status: int | None = field(default=None, metadata={"xsd": 'MeterStatus', "kind": 'element'})
-    meter_timestamp: int | None = field(default=None, metadata={"xsd": 'MeterTimestamp', "kind": 'element'})
+    __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    _SPEC = (('meter_id', 'str', True, 'MeterID', 'element'), ('charged_energy_reading_wh', 'int', True, 'ChargedEnergyReadingWh', 'element'), ('bpt_discharged_energy_reading_wh', 'int | None', False, 'BPT_DischargedEnergyReadingWh', 'element'), ('capacitive_energy_reading_va_rh', 'int | None', False, 'CapacitiveEnergyReadingVARh', 'element'), ('bpt_inductive_energy_reading_va_rh', 'int | None', False, 'BPT_InductiveEnergyReadingVARh', 'element'), ('meter_signature', 'bytes | None', False, 'MeterSignature', 'element'), ('meter_status', 'int | None', False, 'MeterStatus', 'element'), ('meter_timestamp', 'int | None', False, 'MeterTimestamp', 'element'))
+    meter_id: str
+    charged_energy_reading_wh: int
+    bpt_discharged_energy_reading_wh: int | None
+    capacitive_energy_reading_va_rh: int | None
+    bpt_inductive_energy_reading_va_rh: int | None
+    meter_signature: bytes | None
+    meter_status: int | None
+    meter_timestamp: int | None
+
+    def __init__(self, *, meter_id: str, charged_energy_reading_wh: int, bpt_discharged_energy_reading_wh: int | None = None, capacitive_energy_reading_va_rh: int | None = None, bpt_inductive_energy_reading_va_rh: int | None = None, meter_signature: bytes | None = None, meter_status: int | None = None, meter_timestamp: int | None = None) -> None:
+        _set(self, 'meter_id', meter_id)
+        _set(self, 'charged_energy_reading_wh', charged_energy_reading_wh)
+        _set(self, 'bpt_discharged_energy_reading_wh', bpt_discharged_energy_reading_wh)
+        _set(self, 'capacitive_energy_reading_va_rh', capacitive_energy_reading_va_rh)
+        _set(self, 'bpt_inductive_energy_reading_va_rh', bpt_inductive_energy_reading_va_rh)
+        _set(self, 'meter_signature', meter_signature)
+        _set(self, 'meter_status', meter_status)
+        _set(self, 'meter_timestamp', meter_timestamp)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Receipt:
+class Receipt(_Message):
     """XSD complexType ReceiptType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'ReceiptType'
-    time_anchor: int = field(metadata={"xsd": 'TimeAnchor', "kind": 'element'})
-    energy_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'EnergyCosts', "kind": 'element'})
-    occupancy_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'OccupancyCosts', "kind": 'element'})
-    additional_services_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'AdditionalServicesCosts', "kind": 'element'})
-    overstay_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'OverstayCosts', "kind": 'element'})
-    tax_costs: list[DetailedTax] | None = field(default=None, metadata={"xsd": 'TaxCosts', "kind": 'element'})
+    __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    _SPEC = (('time_anchor', 'int', True, 'TimeAnchor', 'element'), ('energy_costs', 'DetailedCost | None', False, 'EnergyCosts', 'element'), ('occupancy_costs', 'DetailedCost | None', False, 'OccupancyCosts', 'element'), ('additional_services_costs', 'DetailedCost | None', False, 'AdditionalServicesCosts', 'element'), ('overstay_costs', 'DetailedCost | None', False, 'OverstayCosts', 'element'), ('tax_costs', 'list[DetailedTax] | None', False, 'TaxCosts', 'element'))
+    time_anchor: int
+    energy_costs: DetailedCost | None
+    occupancy_costs: DetailedCost | None
+    additional_services_costs: DetailedCost | None
+    overstay_costs: DetailedCost | None
+    tax_costs: list[DetailedTax] | None
+
+    def __init__(self, *, time_anchor: int, energy_costs: DetailedCost | None = None, occupancy_costs: DetailedCost | None = None, additional_services_costs: DetailedCost | None = None, overstay_costs: DetailedCost | None = None, tax_costs: list[DetailedTax] | None = None) -> None:
+        _set(self, 'time_anchor', time_anchor)
+        _set(self, 'energy_costs', energy_costs)
+        _set(self, 'occupancy_costs', occupancy_costs)
+        _set(self, 'additional_services_costs', additional_services_costs)
+        _set(self, 'overstay_costs', overstay_costs)
+        _set(self, 'tax_costs', tax_costs)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DetailedCost:
+class DetailedCost(_Message):
     """XSD complexType DetailedCostType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'DetailedCostType'
-    amount: RationalNumber = field(metadata={"xsd": 'Amount', "kind": 'element'})
-    cost_per_unit: RationalNumber = field(metadata={"xsd": 'CostPerUnit', "kind": 'element'})
+    __slots__ = ('amount', 'cost_per_unit')
+    _SPEC = (('amount', 'RationalNumber', True, 'Amount', 'element'), ('cost_per_unit', 'RationalNumber', True, 'CostPerUnit', 'element'))
+    amount: RationalNumber
+    cost_per_unit: RationalNumber
+
+    def __init__(self, *, amount: RationalNumber, cost_per_unit: RationalNumber) -> None:
+        _set(self, 'amount', amount)
+        _set(self, 'cost_per_unit', cost_per_unit)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DetailedTax:
+class DetailedTax(_Message):
     """XSD complexType DetailedTaxType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'DetailedTaxType'
-    tax_rule_id: int = field(metadata={"xsd": 'TaxRuleID', "kind": 'element'})
-    amount: RationalNumber = field(metadata={"xsd": 'Amount', "kind": 'element'})
+    __slots__ = ('tax_rule_id', 'amount')
+    _SPEC = (('tax_rule_id', 'int', True, 'TaxRuleID', 'element'), ('amount', 'RationalNumber', True, 'Amount', 'element'))
+    tax_rule_id: int
+    amount: RationalNumber
+
+    def __init__(self, *, tax_rule_id: int, amount: RationalNumber) -> None:
+        _set(self, 'tax_rule_id', tax_rule_id)
+        _set(self, 'amount', amount)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BPT_Dynamic_AC_CLResControlMode:
+class BPT_Dynamic_AC_CLResControlMode(_Message):
     """XSD complexType BPT_Dynamic_AC_CLResControlModeType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'BPT_Dynamic_AC_CLResControlModeType'
-    evse_target_active_power: RationalNumber = field(metadata={"xsd": 'EVSETargetActivePower', "kind": 'element'})
-    departure_time: int | None = field(default=None, metadata={"xsd": 'DepartureTime', "kind": 'element'})
-    minimum_soc: int | None = field(default=None, metadata={"xsd": 'MinimumSOC', "kind": 'element'})
-    target_soc: int | None = field(default=None, metadata={"xsd": 'TargetSOC', "kind": 'element'})
-    ack_max_delay: int | None = field(default=None, metadata={"xsd": 'AckMaxDelay', "kind": 'element'})
-    evse_target_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetActivePower_L2', "kind": 'element'})
-    evse_target_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetActivePower_L3', "kind": 'element'})
-    evse_target_reactive_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetReactivePower', "kind": 'element'})
-    evse_target_reactive_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetReactivePower_L2', "kind": 'element'})
-    evse_target_reactive_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetReactivePower_L3', "kind": 'element'})
-    evse_present_active_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower', "kind": 'element'})
-    evse_present_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower_L2', "kind": 'element'})
-    evse_present_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower_L3', "kind": 'element'})
+    __slots__ = ('evse_target_active_power', 'departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_target_active_power_l2', 'evse_target_active_power_l3', 'evse_target_reactive_power', 'evse_target_reactive_power_l2', 'evse_target_reactive_power_l3', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    _SPEC = (('evse_target_active_power', 'RationalNumber', True, 'EVSETargetActivePower', 'element'), ('departure_time', 'int | None', False, 'DepartureTime', 'element'), ('minimum_soc', 'int | None', False, 'MinimumSOC', 'element'), ('target_soc', 'int | None', False, 'TargetSOC', 'element'), ('ack_max_delay', 'int | None', False, 'AckMaxDelay', 'element'), ('evse_target_active_power_l2', 'RationalNumber | None', False, 'EVSETargetActivePower_L2', 'element'), ('evse_target_active_power_l3', 'RationalNumber | None', False, 'EVSETargetActivePower_L3', 'element'), ('evse_target_reactive_power', 'RationalNumber | None', False, 'EVSETargetReactivePower', 'element'), ('evse_target_reactive_power_l2', 'RationalNumber | None', False, 'EVSETargetReactivePower_L2', 'element'), ('evse_target_reactive_power_l3', 'RationalNumber | None', False, 'EVSETargetReactivePower_L3', 'element'), ('evse_present_active_power', 'RationalNumber | None', False, 'EVSEPresentActivePower', 'element'), ('evse_present_active_power_l2', 'RationalNumber | None', False, 'EVSEPresentActivePower_L2', 'element'), ('evse_present_active_power_l3', 'RationalNumber | None', False, 'EVSEPresentActivePower_L3', 'element'))
+    evse_target_active_power: RationalNumber
+    departure_time: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    ack_max_delay: int | None
+    evse_target_active_power_l2: RationalNumber | None
+    evse_target_active_power_l3: RationalNumber | None
+    evse_target_reactive_power: RationalNumber | None
+    evse_target_reactive_power_l2: RationalNumber | None
+    evse_target_reactive_power_l3: RationalNumber | None
+    evse_present_active_power: RationalNumber | None
+    evse_present_active_power_l2: RationalNumber | None
+    evse_present_active_power_l3: RationalNumber | None
+
+    def __init__(self, *, evse_target_active_power: RationalNumber, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None, evse_target_active_power_l2: RationalNumber | None = None, evse_target_active_power_l3: RationalNumber | None = None, evse_target_reactive_power: RationalNumber | None = None, evse_target_reactive_power_l2: RationalNumber | None = None, evse_target_reactive_power_l3: RationalNumber | None = None, evse_present_active_power: RationalNumber | None = None, evse_present_active_power_l2: RationalNumber | None = None, evse_present_active_power_l3: RationalNumber | None = None) -> None:
+        _set(self, 'evse_target_active_power', evse_target_active_power)
+        _set(self, 'departure_time', departure_time)
+        _set(self, 'minimum_soc', minimum_soc)
+        _set(self, 'target_soc', target_soc)
+        _set(self, 'ack_max_delay', ack_max_delay)
+        _set(self, 'evse_target_active_power_l2', evse_target_active_power_l2)
+        _set(self, 'evse_target_active_power_l3', evse_target_active_power_l3)
+        _set(self, 'evse_target_reactive_power', evse_target_reactive_power)
+        _set(self, 'evse_target_reactive_power_l2', evse_target_reactive_power_l2)
+        _set(self, 'evse_target_reactive_power_l3', evse_target_reactive_power_l3)
+        _set(self, 'evse_present_active_power', evse_present_active_power)
+        _set(self, 'evse_present_active_power_l2', evse_present_active_power_l2)
+        _set(self, 'evse_present_active_power_l3', evse_present_active_power_l3)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BPT_Scheduled_AC_CLResControlMode:
+class BPT_Scheduled_AC_CLResControlMode(_Message):
     """XSD complexType BPT_Scheduled_AC_CLResControlModeType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'BPT_Scheduled_AC_CLResControlModeType'
-    evse_target_active_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetActivePower', "kind": 'element'})
-    evse_target_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetActivePower_L2', "kind": 'element'})
-    evse_target_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetActivePower_L3', "kind": 'element'})
-    evse_target_reactive_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetReactivePower', "kind": 'element'})
-    evse_target_reactive_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetReactivePower_L2', "kind": 'element'})
-    evse_target_reactive_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetReactivePower_L3', "kind": 'element'})
-    evse_present_active_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower', "kind": 'element'})
-    evse_present_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower_L2', "kind": 'element'})
-    evse_present_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower_L3', "kind": 'element'})
+    __slots__ = ('evse_target_active_power', 'evse_target_active_power_l2', 'evse_target_active_power_l3', 'evse_target_reactive_power', 'evse_target_reactive_power_l2', 'evse_target_reactive_power_l3', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    _SPEC = (('evse_target_active_power', 'RationalNumber | None', False, 'EVSETargetActivePower', 'element'), ('evse_target_active_power_l2', 'RationalNumber | None', False, 'EVSETargetActivePower_L2', 'element'), ('evse_target_active_power_l3', 'RationalNumber | None', False, 'EVSETargetActivePower_L3', 'element'), ('evse_target_reactive_power', 'RationalNumber | None', False, 'EVSETargetReactivePower', 'element'), ('evse_target_reactive_power_l2', 'RationalNumber | None', False, 'EVSETargetReactivePower_L2', 'element'), ('evse_target_reactive_power_l3', 'RationalNumber | None', False, 'EVSETargetReactivePower_L3', 'element'), ('evse_present_active_power', 'RationalNumber | None', False, 'EVSEPresentActivePower', 'element'), ('evse_present_active_power_l2', 'RationalNumber | None', False, 'EVSEPresentActivePower_L2', 'element'), ('evse_present_active_power_l3', 'RationalNumber | None', False, 'EVSEPresentActivePower_L3', 'element'))
+    evse_target_active_power: RationalNumber | None
+    evse_target_active_power_l2: RationalNumber | None
+    evse_target_active_power_l3: RationalNumber | None
+    evse_target_reactive_power: RationalNumber | None
+    evse_target_reactive_power_l2: RationalNumber | None
+    evse_target_reactive_power_l3: RationalNumber | None
+    evse_present_active_power: RationalNumber | None
+    evse_present_active_power_l2: RationalNumber | None
+    evse_present_active_power_l3: RationalNumber | None
+
+    def __init__(self, *, evse_target_active_power: RationalNumber | None = None, evse_target_active_power_l2: RationalNumber | None = None, evse_target_active_power_l3: RationalNumber | None = None, evse_target_reactive_power: RationalNumber | None = None, evse_target_reactive_power_l2: RationalNumber | None = None, evse_target_reactive_power_l3: RationalNumber | None = None, evse_present_active_power: RationalNumber | None = None, evse_present_active_power_l2: RationalNumber | None = None, evse_present_active_power_l3: RationalNumber | None = None) -> None:
+        _set(self, 'evse_target_active_power', evse_target_active_power)
+        _set(self, 'evse_target_active_power_l2', evse_target_active_power_l2)
+        _set(self, 'evse_target_active_power_l3', evse_target_active_power_l3)
+        _set(self, 'evse_target_reactive_power', evse_target_reactive_power)
+        _set(self, 'evse_target_reactive_power_l2', evse_target_reactive_power_l2)
+        _set(self, 'evse_target_reactive_power_l3', evse_target_reactive_power_l3)
+        _set(self, 'evse_present_active_power', evse_present_active_power)
+        _set(self, 'evse_present_active_power_l2', evse_present_active_power_l2)
+        _set(self, 'evse_present_active_power_l3', evse_present_active_power_l3)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CLResControlMode:
+class CLResControlMode(_Message):
     """XSD complexType CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'CLResControlModeType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Dynamic_AC_CLResControlMode:
+class Dynamic_AC_CLResControlMode(_Message):
     """XSD complexType Dynamic_AC_CLResControlModeType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'Dynamic_AC_CLResControlModeType'
-    evse_target_active_power: RationalNumber = field(metadata={"xsd": 'EVSETargetActivePower', "kind": 'element'})
-    departure_time: int | None = field(default=None, metadata={"xsd": 'DepartureTime', "kind": 'element'})
-    minimum_soc: int | None = field(default=None, metadata={"xsd": 'MinimumSOC', "kind": 'element'})
-    target_soc: int | None = field(default=None, metadata={"xsd": 'TargetSOC', "kind": 'element'})
-    ack_max_delay: int | None = field(default=None, metadata={"xsd": 'AckMaxDelay', "kind": 'element'})
-    evse_target_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetActivePower_L2', "kind": 'element'})
-    evse_target_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetActivePower_L3', "kind": 'element'})
-    evse_target_reactive_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetReactivePower', "kind": 'element'})
-    evse_target_reactive_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetReactivePower_L2', "kind": 'element'})
-    evse_target_reactive_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetReactivePower_L3', "kind": 'element'})
-    evse_present_active_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower', "kind": 'element'})
-    evse_present_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower_L2', "kind": 'element'})
-    evse_present_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower_L3', "kind": 'element'})
+    __slots__ = ('evse_target_active_power', 'departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay', 'evse_target_active_power_l2', 'evse_target_active_power_l3', 'evse_target_reactive_power', 'evse_target_reactive_power_l2', 'evse_target_reactive_power_l3', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    _SPEC = (('evse_target_active_power', 'RationalNumber', True, 'EVSETargetActivePower', 'element'), ('departure_time', 'int | None', False, 'DepartureTime', 'element'), ('minimum_soc', 'int | None', False, 'MinimumSOC', 'element'), ('target_soc', 'int | None', False, 'TargetSOC', 'element'), ('ack_max_delay', 'int | None', False, 'AckMaxDelay', 'element'), ('evse_target_active_power_l2', 'RationalNumber | None', False, 'EVSETargetActivePower_L2', 'element'), ('evse_target_active_power_l3', 'RationalNumber | None', False, 'EVSETargetActivePower_L3', 'element'), ('evse_target_reactive_power', 'RationalNumber | None', False, 'EVSETargetReactivePower', 'element'), ('evse_target_reactive_power_l2', 'RationalNumber | None', False, 'EVSETargetReactivePower_L2', 'element'), ('evse_target_reactive_power_l3', 'RationalNumber | None', False, 'EVSETargetReactivePower_L3', 'element'), ('evse_present_active_power', 'RationalNumber | None', False, 'EVSEPresentActivePower', 'element'), ('evse_present_active_power_l2', 'RationalNumber | None', False, 'EVSEPresentActivePower_L2', 'element'), ('evse_present_active_power_l3', 'RationalNumber | None', False, 'EVSEPresentActivePower_L3', 'element'))
+    evse_target_active_power: RationalNumber
+    departure_time: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    ack_max_delay: int | None
+    evse_target_active_power_l2: RationalNumber | None
+    evse_target_active_power_l3: RationalNumber | None
+    evse_target_reactive_power: RationalNumber | None
+    evse_target_reactive_power_l2: RationalNumber | None
+    evse_target_reactive_power_l3: RationalNumber | None
+    evse_present_active_power: RationalNumber | None
+    evse_present_active_power_l2: RationalNumber | None
+    evse_present_active_power_l3: RationalNumber | None
+
+    def __init__(self, *, evse_target_active_power: RationalNumber, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None, evse_target_active_power_l2: RationalNumber | None = None, evse_target_active_power_l3: RationalNumber | None = None, evse_target_reactive_power: RationalNumber | None = None, evse_target_reactive_power_l2: RationalNumber | None = None, evse_target_reactive_power_l3: RationalNumber | None = None, evse_present_active_power: RationalNumber | None = None, evse_present_active_power_l2: RationalNumber | None = None, evse_present_active_power_l3: RationalNumber | None = None) -> None:
+        _set(self, 'evse_target_active_power', evse_target_active_power)
+        _set(self, 'departure_time', departure_time)
+        _set(self, 'minimum_soc', minimum_soc)
+        _set(self, 'target_soc', target_soc)
+        _set(self, 'ack_max_delay', ack_max_delay)
+        _set(self, 'evse_target_active_power_l2', evse_target_active_power_l2)
+        _set(self, 'evse_target_active_power_l3', evse_target_active_power_l3)
+        _set(self, 'evse_target_reactive_power', evse_target_reactive_power)
+        _set(self, 'evse_target_reactive_power_l2', evse_target_reactive_power_l2)
+        _set(self, 'evse_target_reactive_power_l3', evse_target_reactive_power_l3)
+        _set(self, 'evse_present_active_power', evse_present_active_power)
+        _set(self, 'evse_present_active_power_l2', evse_present_active_power_l2)
+        _set(self, 'evse_present_active_power_l3', evse_present_active_power_l3)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Scheduled_AC_CLResControlMode:
+class Scheduled_AC_CLResControlMode(_Message):
     """XSD complexType Scheduled_AC_CLResControlModeType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'Scheduled_AC_CLResControlModeType'
-    evse_target_active_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetActivePower', "kind": 'element'})
-    evse_target_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetActivePower_L2', "kind": 'element'})
-    evse_target_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetActivePower_L3', "kind": 'element'})
-    evse_target_reactive_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetReactivePower', "kind": 'element'})
-    evse_target_reactive_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetReactivePower_L2', "kind": 'element'})
-    evse_target_reactive_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSETargetReactivePower_L3', "kind": 'element'})
-    evse_present_active_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower', "kind": 'element'})
-    evse_present_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower_L2', "kind": 'element'})
-    evse_present_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower_L3', "kind": 'element'})
+    __slots__ = ('evse_target_active_power', 'evse_target_active_power_l2', 'evse_target_active_power_l3', 'evse_target_reactive_power', 'evse_target_reactive_power_l2', 'evse_target_reactive_power_l3', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3')
+    _SPEC = (('evse_target_active_power', 'RationalNumber | None', False, 'EVSETargetActivePower', 'element'), ('evse_target_active_power_l2', 'RationalNumber | None', False, 'EVSETargetActivePower_L2', 'element'), ('evse_target_active_power_l3', 'RationalNumber | None', False, 'EVSETargetActivePower_L3', 'element'), ('evse_target_reactive_power', 'RationalNumber | None', False, 'EVSETargetReactivePower', 'element'), ('evse_target_reactive_power_l2', 'RationalNumber | None', False, 'EVSETargetReactivePower_L2', 'element'), ('evse_target_reactive_power_l3', 'RationalNumber | None', False, 'EVSETargetReactivePower_L3', 'element'), ('evse_present_active_power', 'RationalNumber | None', False, 'EVSEPresentActivePower', 'element'), ('evse_present_active_power_l2', 'RationalNumber | None', False, 'EVSEPresentActivePower_L2', 'element'), ('evse_present_active_power_l3', 'RationalNumber | None', False, 'EVSEPresentActivePower_L3', 'element'))
+    evse_target_active_power: RationalNumber | None
+    evse_target_active_power_l2: RationalNumber | None
+    evse_target_active_power_l3: RationalNumber | None
+    evse_target_reactive_power: RationalNumber | None
+    evse_target_reactive_power_l2: RationalNumber | None
+    evse_target_reactive_power_l3: RationalNumber | None
+    evse_present_active_power: RationalNumber | None
+    evse_present_active_power_l2: RationalNumber | None
+    evse_present_active_power_l3: RationalNumber | None
+
+    def __init__(self, *, evse_target_active_power: RationalNumber | None = None, evse_target_active_power_l2: RationalNumber | None = None, evse_target_active_power_l3: RationalNumber | None = None, evse_target_reactive_power: RationalNumber | None = None, evse_target_reactive_power_l2: RationalNumber | None = None, evse_target_reactive_power_l3: RationalNumber | None = None, evse_present_active_power: RationalNumber | None = None, evse_present_active_power_l2: RationalNumber | None = None, evse_present_active_power_l3: RationalNumber | None = None) -> None:
+        _set(self, 'evse_target_active_power', evse_target_active_power)
+        _set(self, 'evse_target_active_power_l2', evse_target_active_power_l2)
+        _set(self, 'evse_target_active_power_l3', evse_target_active_power_l3)
+        _set(self, 'evse_target_reactive_power', evse_target_reactive_power)
+        _set(self, 'evse_target_reactive_power_l2', evse_target_reactive_power_l2)
+        _set(self, 'evse_target_reactive_power_l3', evse_target_reactive_power_l3)
+        _set(self, 'evse_present_active_power', evse_present_active_power)
+        _set(self, 'evse_present_active_power_l2', evse_present_active_power_l2)
+        _set(self, 'evse_present_active_power_l3', evse_present_active_power_l3)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AC_ChargeParameterDiscoveryReq:
+class AC_ChargeParameterDiscoveryReq(_Message):
     """XSD complexType AC_ChargeParameterDiscoveryReqType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'AC_ChargeParameterDiscoveryReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    ac_cpd_req_energy_transfer_mode: AC_CPDReqEnergyTransferMode | None = field(default=None, metadata={"xsd": 'AC_CPDReqEnergyTransferMode', "kind": 'element'})
-    bpt_ac_cpd_req_energy_transfer_mode: BPT_AC_CPDReqEnergyTransferMode | None = field(default=None, metadata={"xsd": 'BPT_AC_CPDReqEnergyTransferMode', "kind": 'element'})
+    __slots__ = ('header', 'ac_cpd_req_energy_transfer_mode', 'bpt_ac_cpd_req_energy_transfer_mode')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('ac_cpd_req_energy_transfer_mode', 'AC_CPDReqEnergyTransferMode | None', False, 'AC_CPDReqEnergyTransferMode', 'element'), ('bpt_ac_cpd_req_energy_transfer_mode', 'BPT_AC_CPDReqEnergyTransferMode | None', False, 'BPT_AC_CPDReqEnergyTransferMode', 'element'))
+    header: MessageHeader
+    ac_cpd_req_energy_transfer_mode: AC_CPDReqEnergyTransferMode | None
+    bpt_ac_cpd_req_energy_transfer_mode: BPT_AC_CPDReqEnergyTransferMode | None
+
+    def __init__(self, *, header: MessageHeader, ac_cpd_req_energy_transfer_mode: AC_CPDReqEnergyTransferMode | None = None, bpt_ac_cpd_req_energy_transfer_mode: BPT_AC_CPDReqEnergyTransferMode | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'ac_cpd_req_energy_transfer_mode', ac_cpd_req_energy_transfer_mode)
+        _set(self, 'bpt_ac_cpd_req_energy_transfer_mode', bpt_ac_cpd_req_energy_transfer_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BPT_AC_CPDReqEnergyTransferMode:
+class BPT_AC_CPDReqEnergyTransferMode(_Message):
     """XSD complexType BPT_AC_CPDReqEnergyTransferModeType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'BPT_AC_CPDReqEnergyTransferModeType'
-    ev_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMaximumChargePower', "kind": 'element'})
-    ev_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMinimumChargePower', "kind": 'element'})
-    ev_maximum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVMaximumDischargePower', "kind": 'element'})
-    ev_minimum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVMinimumDischargePower', "kind": 'element'})
-    ev_maximum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower_L2', "kind": 'element'})
-    ev_maximum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower_L3', "kind": 'element'})
-    ev_minimum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower_L2', "kind": 'element'})
-    ev_minimum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower_L3', "kind": 'element'})
-    ev_maximum_discharge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumDischargePower_L2', "kind": 'element'})
-    ev_maximum_discharge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumDischargePower_L3', "kind": 'element'})
-    ev_minimum_discharge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumDischargePower_L2', "kind": 'element'})
-    ev_minimum_discharge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumDischargePower_L3', "kind": 'element'})
+    __slots__ = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_charge_power_l2', 'ev_maximum_charge_power_l3', 'ev_minimum_charge_power_l2', 'ev_minimum_charge_power_l3', 'ev_maximum_discharge_power_l2', 'ev_maximum_discharge_power_l3', 'ev_minimum_discharge_power_l2', 'ev_minimum_discharge_power_l3')
+    _SPEC = (('ev_maximum_charge_power', 'RationalNumber', True, 'EVMaximumChargePower', 'element'), ('ev_minimum_charge_power', 'RationalNumber', True, 'EVMinimumChargePower', 'element'), ('ev_maximum_discharge_power', 'RationalNumber', True, 'EVMaximumDischargePower', 'element'), ('ev_minimum_discharge_power', 'RationalNumber', True, 'EVMinimumDischargePower', 'element'), ('ev_maximum_charge_power_l2', 'RationalNumber | None', False, 'EVMaximumChargePower_L2', 'element'), ('ev_maximum_charge_power_l3', 'RationalNumber | None', False, 'EVMaximumChargePower_L3', 'element'), ('ev_minimum_charge_power_l2', 'RationalNumber | None', False, 'EVMinimumChargePower_L2', 'element'), ('ev_minimum_charge_power_l3', 'RationalNumber | None', False, 'EVMinimumChargePower_L3', 'element'), ('ev_maximum_discharge_power_l2', 'RationalNumber | None', False, 'EVMaximumDischargePower_L2', 'element'), ('ev_maximum_discharge_power_l3', 'RationalNumber | None', False, 'EVMaximumDischargePower_L3', 'element'), ('ev_minimum_discharge_power_l2', 'RationalNumber | None', False, 'EVMinimumDischargePower_L2', 'element'), ('ev_minimum_discharge_power_l3', 'RationalNumber | None', False, 'EVMinimumDischargePower_L3', 'element'))
+    ev_maximum_charge_power: RationalNumber
+    ev_minimum_charge_power: RationalNumber
+    ev_maximum_discharge_power: RationalNumber
+    ev_minimum_discharge_power: RationalNumber
+    ev_maximum_charge_power_l2: RationalNumber | None
+    ev_maximum_charge_power_l3: RationalNumber | None
+    ev_minimum_charge_power_l2: RationalNumber | None
+    ev_minimum_charge_power_l3: RationalNumber | None
+    ev_maximum_discharge_power_l2: RationalNumber | None
+    ev_maximum_discharge_power_l3: RationalNumber | None
+    ev_minimum_discharge_power_l2: RationalNumber | None
+    ev_minimum_discharge_power_l3: RationalNumber | None
+
+    def __init__(self, *, ev_maximum_charge_power: RationalNumber, ev_minimum_charge_power: RationalNumber, ev_maximum_discharge_power: RationalNumber, ev_minimum_discharge_power: RationalNumber, ev_maximum_charge_power_l2: RationalNumber | None = None, ev_maximum_charge_power_l3: RationalNumber | None = None, ev_minimum_charge_power_l2: RationalNumber | None = None, ev_minimum_charge_power_l3: RationalNumber | None = None, ev_maximum_discharge_power_l2: RationalNumber | None = None, ev_maximum_discharge_power_l3: RationalNumber | None = None, ev_minimum_discharge_power_l2: RationalNumber | None = None, ev_minimum_discharge_power_l3: RationalNumber | None = None) -> None:
+        _set(self, 'ev_maximum_charge_power', ev_maximum_charge_power)
+        _set(self, 'ev_minimum_charge_power', ev_minimum_charge_power)
+        _set(self, 'ev_maximum_discharge_power', ev_maximum_discharge_power)
+        _set(self, 'ev_minimum_discharge_power', ev_minimum_discharge_power)
+        _set(self, 'ev_maximum_charge_power_l2', ev_maximum_charge_power_l2)
+        _set(self, 'ev_maximum_charge_power_l3', ev_maximum_charge_power_l3)
+        _set(self, 'ev_minimum_charge_power_l2', ev_minimum_charge_power_l2)
+        _set(self, 'ev_minimum_charge_power_l3', ev_minimum_charge_power_l3)
+        _set(self, 'ev_maximum_discharge_power_l2', ev_maximum_discharge_power_l2)
+        _set(self, 'ev_maximum_discharge_power_l3', ev_maximum_discharge_power_l3)
+        _set(self, 'ev_minimum_discharge_power_l2', ev_minimum_discharge_power_l2)
+        _set(self, 'ev_minimum_discharge_power_l3', ev_minimum_discharge_power_l3)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AC_ChargeParameterDiscoveryRes:
+class AC_ChargeParameterDiscoveryRes(_Message):
     """XSD complexType AC_ChargeParameterDiscoveryResType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'AC_ChargeParameterDiscoveryResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    ac_cpd_res_energy_transfer_mode: AC_CPDResEnergyTransferMode | None = field(default=None, metadata={"xsd": 'AC_CPDResEnergyTransferMode', "kind": 'element'})
-    bpt_ac_cpd_res_energy_transfer_mode: BPT_AC_CPDResEnergyTransferMode | None = field(default=None, metadata={"xsd": 'BPT_AC_CPDResEnergyTransferMode', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'ac_cpd_res_energy_transfer_mode', 'bpt_ac_cpd_res_energy_transfer_mode')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('ac_cpd_res_energy_transfer_mode', 'AC_CPDResEnergyTransferMode | None', False, 'AC_CPDResEnergyTransferMode', 'element'), ('bpt_ac_cpd_res_energy_transfer_mode', 'BPT_AC_CPDResEnergyTransferMode | None', False, 'BPT_AC_CPDResEnergyTransferMode', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    ac_cpd_res_energy_transfer_mode: AC_CPDResEnergyTransferMode | None
+    bpt_ac_cpd_res_energy_transfer_mode: BPT_AC_CPDResEnergyTransferMode | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, ac_cpd_res_energy_transfer_mode: AC_CPDResEnergyTransferMode | None = None, bpt_ac_cpd_res_energy_transfer_mode: BPT_AC_CPDResEnergyTransferMode | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'ac_cpd_res_energy_transfer_mode', ac_cpd_res_energy_transfer_mode)
+        _set(self, 'bpt_ac_cpd_res_energy_transfer_mode', bpt_ac_cpd_res_energy_transfer_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BPT_AC_CPDResEnergyTransferMode:
+class BPT_AC_CPDResEnergyTransferMode(_Message):
     """XSD complexType BPT_AC_CPDResEnergyTransferModeType (urn:iso:std:iso:15118:-20:AC)."""
 
     __xsd_type__ = 'BPT_AC_CPDResEnergyTransferModeType'
-    evse_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVSEMaximumChargePower', "kind": 'element'})
-    evse_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVSEMinimumChargePower', "kind": 'element'})
-    evse_nominal_frequency: RationalNumber = field(metadata={"xsd": 'EVSENominalFrequency', "kind": 'element'})
-    evse_maximum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVSEMaximumDischargePower', "kind": 'element'})
-    evse_minimum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVSEMinimumDischargePower', "kind": 'element'})
-    evse_maximum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumChargePower_L2', "kind": 'element'})
-    evse_maximum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumChargePower_L3', "kind": 'element'})
-    evse_minimum_charge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMinimumChargePower_L2', "kind": 'element'})
-    evse_minimum_charge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMinimumChargePower_L3', "kind": 'element'})
-    maximum_power_asymmetry: RationalNumber | None = field(default=None, metadata={"xsd": 'MaximumPowerAsymmetry', "kind": 'element'})
-    evse_power_ramp_limitation: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPowerRampLimitation', "kind": 'element'})
-    evse_present_active_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower', "kind": 'element'})
-    evse_present_active_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower_L2', "kind": 'element'})
-    evse_present_active_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPresentActivePower_L3', "kind": 'element'})
-    evse_maximum_discharge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumDischargePower_L2', "kind": 'element'})
-    evse_maximum_discharge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumDischargePower_L3', "kind": 'element'})
-    evse_minimum_discharge_power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMinimumDischargePower_L2', "kind": 'element'})
-    evse_minimum_discharge_power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMinimumDischargePower_L3', "kind": 'element'})
+    __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_nominal_frequency', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_charge_power_l2', 'evse_maximum_charge_power_l3', 'evse_minimum_charge_power_l2', 'evse_minimum_charge_power_l3', 'maximum_power_asymmetry', 'evse_power_ramp_limitation', 'evse_present_active_power', 'evse_present_active_power_l2', 'evse_present_active_power_l3', 'evse_maximum_discharge_power_l2', 'evse_maximum_discharge_power_l3', 'evse_minimum_discharge_power_l2', 'evse_minimum_discharge_power_l3')
+    _SPEC = (('evse_maximum_charge_power', 'RationalNumber', True, 'EVSEMaximumChargePower', 'element'), ('evse_minimum_charge_power', 'RationalNumber', True, 'EVSEMinimumChargePower', 'element'), ('evse_nominal_frequency', 'RationalNumber', True, 'EVSENominalFrequency', 'element'), ('evse_maximum_discharge_power', 'RationalNumber', True, 'EVSEMaximumDischargePower', 'element'), ('evse_minimum_discharge_power', 'RationalNumber', True, 'EVSEMinimumDischargePower', 'element'), ('evse_maximum_charge_power_l2', 'RationalNumber | None', False, 'EVSEMaximumChargePower_L2', 'element'), ('evse_maximum_charge_power_l3', 'RationalNumber | None', False, 'EVSEMaximumChargePower_L3', 'element'), ('evse_minimum_charge_power_l2', 'RationalNumber | None', False, 'EVSEMinimumChargePower_L2', 'element'), ('evse_minimum_charge_power_l3', 'RationalNumber | None', False, 'EVSEMinimumChargePower_L3', 'element'), ('maximum_power_asymmetry', 'RationalNumber | None', False, 'MaximumPowerAsymmetry', 'element'), ('evse_power_ramp_limitation', 'RationalNumber | None', False, 'EVSEPowerRampLimitation', 'element'), ('evse_present_active_power', 'RationalNumber | None', False, 'EVSEPresentActivePower', 'element'), ('evse_present_active_power_l2', 'RationalNumber | None', False, 'EVSEPresentActivePower_L2', 'element'), ('evse_present_active_power_l3', 'RationalNumber | None', False, 'EVSEPresentActivePower_L3', 'element'), ('evse_maximum_discharge_power_l2', 'RationalNumber | None', False, 'EVSEMaximumDischargePower_L2', 'element'), ('evse_maximum_discharge_power_l3', 'RationalNumber | None', False, 'EVSEMaximumDischargePower_L3', 'element'), ('evse_minimum_discharge_power_l2', 'RationalNumber | None', False, 'EVSEMinimumDischargePower_L2', 'element'), ('evse_minimum_discharge_power_l3', 'RationalNumber | None', False, 'EVSEMinimumDischargePower_L3', 'element'))
+    evse_maximum_charge_power: RationalNumber
+    evse_minimum_charge_power: RationalNumber
+    evse_nominal_frequency: RationalNumber
+    evse_maximum_discharge_power: RationalNumber
+    evse_minimum_discharge_power: RationalNumber
+    evse_maximum_charge_power_l2: RationalNumber | None
+    evse_maximum_charge_power_l3: RationalNumber | None
+    evse_minimum_charge_power_l2: RationalNumber | None
+    evse_minimum_charge_power_l3: RationalNumber | None
+    maximum_power_asymmetry: RationalNumber | None
+    evse_power_ramp_limitation: RationalNumber | None
+    evse_present_active_power: RationalNumber | None
+    evse_present_active_power_l2: RationalNumber | None
+    evse_present_active_power_l3: RationalNumber | None
+    evse_maximum_discharge_power_l2: RationalNumber | None
+    evse_maximum_discharge_power_l3: RationalNumber | None
+    evse_minimum_discharge_power_l2: RationalNumber | None
+    evse_minimum_discharge_power_l3: RationalNumber | None
+
+    def __init__(self, *, evse_maximum_charge_power: RationalNumber, evse_minimum_charge_power: RationalNumber, evse_nominal_frequency: RationalNumber, evse_maximum_discharge_power: RationalNumber, evse_minimum_discharge_power: RationalNumber, evse_maximum_charge_power_l2: RationalNumber | None = None, evse_maximum_charge_power_l3: RationalNumber | None = None, evse_minimum_charge_power_l2: RationalNumber | None = None, evse_minimum_charge_power_l3: RationalNumber | None = None, maximum_power_asymmetry: RationalNumber | None = None, evse_power_ramp_limitation: RationalNumber | None = None, evse_present_active_power: RationalNumber | None = None, evse_present_active_power_l2: RationalNumber | None = None, evse_present_active_power_l3: RationalNumber | None = None, evse_maximum_discharge_power_l2: RationalNumber | None = None, evse_maximum_discharge_power_l3: RationalNumber | None = None, evse_minimum_discharge_power_l2: RationalNumber | None = None, evse_minimum_discharge_power_l3: RationalNumber | None = None) -> None:
+        _set(self, 'evse_maximum_charge_power', evse_maximum_charge_power)
+        _set(self, 'evse_minimum_charge_power', evse_minimum_charge_power)
+        _set(self, 'evse_nominal_frequency', evse_nominal_frequency)
+        _set(self, 'evse_maximum_discharge_power', evse_maximum_discharge_power)
+        _set(self, 'evse_minimum_discharge_power', evse_minimum_discharge_power)
+        _set(self, 'evse_maximum_charge_power_l2', evse_maximum_charge_power_l2)
+        _set(self, 'evse_maximum_charge_power_l3', evse_maximum_charge_power_l3)
+        _set(self, 'evse_minimum_charge_power_l2', evse_minimum_charge_power_l2)
+        _set(self, 'evse_minimum_charge_power_l3', evse_minimum_charge_power_l3)
+        _set(self, 'maximum_power_asymmetry', maximum_power_asymmetry)
+        _set(self, 'evse_power_ramp_limitation', evse_power_ramp_limitation)
+        _set(self, 'evse_present_active_power', evse_present_active_power)
+        _set(self, 'evse_present_active_power_l2', evse_present_active_power_l2)
+        _set(self, 'evse_present_active_power_l3', evse_present_active_power_l3)
+        _set(self, 'evse_maximum_discharge_power_l2', evse_maximum_discharge_power_l2)
+        _set(self, 'evse_maximum_discharge_power_l3', evse_maximum_discharge_power_l3)
+        _set(self, 'evse_minimum_discharge_power_l2', evse_minimum_discharge_power_l2)
+        _set(self, 'evse_minimum_discharge_power_l3', evse_minimum_discharge_power_l3)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Manifest:
+class Manifest(_Message):
     """XSD complexType ManifestType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ManifestType'
-    reference: list[Reference] = field(metadata={"xsd": 'Reference', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('reference', 'id_')
+    _SPEC = (('reference', 'list[Reference]', True, 'Reference', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    reference: list[Reference]
+    id_: str | None
+
+    def __init__(self, *, reference: list[Reference], id_: str | None = None) -> None:
+        _set(self, 'reference', reference)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureProperties:
+class SignatureProperties(_Message):
     """XSD complexType SignaturePropertiesType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignaturePropertiesType'
-    signature_property: list[SignatureProperty] = field(metadata={"xsd": 'SignatureProperty', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('signature_property', 'id_')
+    _SPEC = (('signature_property', 'list[SignatureProperty]', True, 'SignatureProperty', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    signature_property: list[SignatureProperty]
+    id_: str | None
+
+    def __init__(self, *, signature_property: list[SignatureProperty], id_: str | None = None) -> None:
+        _set(self, 'signature_property', signature_property)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureProperty:
+class SignatureProperty(_Message):
     """XSD complexType SignaturePropertyType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignaturePropertyType'
-    target: str = field(metadata={"xsd": 'Target', "kind": 'attribute'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('target', 'id_', 'value')
+    _SPEC = (('target', 'str', True, 'Target', 'attribute'), ('id_', 'str | None', False, 'Id', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    target: str
+    id_: str | None
+    value: list[str] | None
+
+    def __init__(self, *, target: str, id_: str | None = None, value: list[str] | None = None) -> None:
+        _set(self, 'target', target)
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
 
 
 # -- EXI grammar tables (evcharge._exi._runtime.Grammar) ----------------------------------------

@@ -9,8 +9,11 @@ Generated from iso15118-20/V2G_CI_CommonMessages.xsd, iso15118-20/V2G_CI_CommonT
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+from evcharge._exi._message import Message as _Message
+
+_set = object.__setattr__
 
 
 class Authorization(StrEnum):
@@ -153,1170 +156,1870 @@ class EvseCheckOutStatus(StrEnum):
     Completed = 'Completed'
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuthorizationReq:
+class AuthorizationReq(_Message):
     """XSD complexType AuthorizationReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'AuthorizationReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    selected_authorization_service: Authorization = field(metadata={"xsd": 'SelectedAuthorizationService', "kind": 'element'})
-    eim_a_req_authorization_mode: EIM_AReqAuthorizationMode | None = field(default=None, metadata={"xsd": 'EIM_AReqAuthorizationMode', "kind": 'element'})
-    pn_c_a_req_authorization_mode: PnC_AReqAuthorizationMode | None = field(default=None, metadata={"xsd": 'PnC_AReqAuthorizationMode', "kind": 'element'})
+    __slots__ = ('header', 'selected_authorization_service', 'eim_a_req_authorization_mode', 'pn_c_a_req_authorization_mode')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('selected_authorization_service', 'Authorization', True, 'SelectedAuthorizationService', 'element'), ('eim_a_req_authorization_mode', 'EIM_AReqAuthorizationMode | None', False, 'EIM_AReqAuthorizationMode', 'element'), ('pn_c_a_req_authorization_mode', 'PnC_AReqAuthorizationMode | None', False, 'PnC_AReqAuthorizationMode', 'element'))
+    header: MessageHeader
+    selected_authorization_service: Authorization
+    eim_a_req_authorization_mode: EIM_AReqAuthorizationMode | None
+    pn_c_a_req_authorization_mode: PnC_AReqAuthorizationMode | None
+
+    def __init__(self, *, header: MessageHeader, selected_authorization_service: Authorization, eim_a_req_authorization_mode: EIM_AReqAuthorizationMode | None = None, pn_c_a_req_authorization_mode: PnC_AReqAuthorizationMode | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'selected_authorization_service', selected_authorization_service)
+        _set(self, 'eim_a_req_authorization_mode', eim_a_req_authorization_mode)
+        _set(self, 'pn_c_a_req_authorization_mode', pn_c_a_req_authorization_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessageHeader:
+class MessageHeader(_Message):
     """XSD complexType MessageHeaderType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'MessageHeaderType'
-    session_id: bytes = field(metadata={"xsd": 'SessionID', "kind": 'element'})
-    time_stamp: int = field(metadata={"xsd": 'TimeStamp', "kind": 'element'})
-    signature: Signature | None = field(default=None, metadata={"xsd": 'Signature', "kind": 'element'})
+    __slots__ = ('session_id', 'time_stamp', 'signature')
+    _SPEC = (('session_id', 'bytes', True, 'SessionID', 'element'), ('time_stamp', 'int', True, 'TimeStamp', 'element'), ('signature', 'Signature | None', False, 'Signature', 'element'))
+    session_id: bytes
+    time_stamp: int
+    signature: Signature | None
+
+    def __init__(self, *, session_id: bytes, time_stamp: int, signature: Signature | None = None) -> None:
+        _set(self, 'session_id', session_id)
+        _set(self, 'time_stamp', time_stamp)
+        _set(self, 'signature', signature)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Signature:
+class Signature(_Message):
     """XSD complexType SignatureType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureType'
-    signed_info: SignedInfo = field(metadata={"xsd": 'SignedInfo', "kind": 'element'})
-    signature_value: SignatureValue = field(metadata={"xsd": 'SignatureValue', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    key_info: KeyInfo | None = field(default=None, metadata={"xsd": 'KeyInfo', "kind": 'element'})
-    object: list[Object] | None = field(default=None, metadata={"xsd": 'Object', "kind": 'element'})
+    __slots__ = ('signed_info', 'signature_value', 'id_', 'key_info', 'object')
+    _SPEC = (('signed_info', 'SignedInfo', True, 'SignedInfo', 'element'), ('signature_value', 'SignatureValue', True, 'SignatureValue', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('key_info', 'KeyInfo | None', False, 'KeyInfo', 'element'), ('object', 'list[Object] | None', False, 'Object', 'element'))
+    signed_info: SignedInfo
+    signature_value: SignatureValue
+    id_: str | None
+    key_info: KeyInfo | None
+    object: list[Object] | None
+
+    def __init__(self, *, signed_info: SignedInfo, signature_value: SignatureValue, id_: str | None = None, key_info: KeyInfo | None = None, object: list[Object] | None = None) -> None:
+        _set(self, 'signed_info', signed_info)
+        _set(self, 'signature_value', signature_value)
+        _set(self, 'id_', id_)
+        _set(self, 'key_info', key_info)
+        _set(self, 'object', object)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignedInfo:
+class SignedInfo(_Message):
     """XSD complexType SignedInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignedInfoType'
-    canonicalization_method: CanonicalizationMethod = field(metadata={"xsd": 'CanonicalizationMethod', "kind": 'element'})
-    signature_method: SignatureMethod = field(metadata={"xsd": 'SignatureMethod', "kind": 'element'})
-    reference: list[Reference] = field(metadata={"xsd": 'Reference', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('canonicalization_method', 'signature_method', 'reference', 'id_')
+    _SPEC = (('canonicalization_method', 'CanonicalizationMethod', True, 'CanonicalizationMethod', 'element'), ('signature_method', 'SignatureMethod', True, 'SignatureMethod', 'element'), ('reference', 'list[Reference]', True, 'Reference', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    canonicalization_method: CanonicalizationMethod
+    signature_method: SignatureMethod
+    reference: list[Reference]
+    id_: str | None
+
+    def __init__(self, *, canonicalization_method: CanonicalizationMethod, signature_method: SignatureMethod, reference: list[Reference], id_: str | None = None) -> None:
+        _set(self, 'canonicalization_method', canonicalization_method)
+        _set(self, 'signature_method', signature_method)
+        _set(self, 'reference', reference)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CanonicalizationMethod:
+class CanonicalizationMethod(_Message):
     """XSD complexType CanonicalizationMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'CanonicalizationMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('algorithm', 'value')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    algorithm: str
+    value: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureMethod:
+class SignatureMethod(_Message):
     """XSD complexType SignatureMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    hmac_output_length: int | None = field(default=None, metadata={"xsd": 'HMACOutputLength', "kind": 'element'})
+    __slots__ = ('algorithm', 'value', 'hmac_output_length')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('hmac_output_length', 'int | None', False, 'HMACOutputLength', 'element'))
+    algorithm: str
+    value: list[str] | None
+    hmac_output_length: int | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None, hmac_output_length: int | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
+        _set(self, 'hmac_output_length', hmac_output_length)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reference:
+class Reference(_Message):
     """XSD complexType ReferenceType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ReferenceType'
-    digest_method: DigestMethod = field(metadata={"xsd": 'DigestMethod', "kind": 'element'})
-    digest_value: bytes = field(metadata={"xsd": 'DigestValue', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    type_: str | None = field(default=None, metadata={"xsd": 'Type', "kind": 'attribute'})
-    uri: str | None = field(default=None, metadata={"xsd": 'URI', "kind": 'attribute'})
-    transforms: Transforms | None = field(default=None, metadata={"xsd": 'Transforms', "kind": 'element'})
+    __slots__ = ('digest_method', 'digest_value', 'id_', 'type_', 'uri', 'transforms')
+    _SPEC = (('digest_method', 'DigestMethod', True, 'DigestMethod', 'element'), ('digest_value', 'bytes', True, 'DigestValue', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('type_', 'str | None', False, 'Type', 'attribute'), ('uri', 'str | None', False, 'URI', 'attribute'), ('transforms', 'Transforms | None', False, 'Transforms', 'element'))
+    digest_method: DigestMethod
+    digest_value: bytes
+    id_: str | None
+    type_: str | None
+    uri: str | None
+    transforms: Transforms | None
+
+    def __init__(self, *, digest_method: DigestMethod, digest_value: bytes, id_: str | None = None, type_: str | None = None, uri: str | None = None, transforms: Transforms | None = None) -> None:
+        _set(self, 'digest_method', digest_method)
+        _set(self, 'digest_value', digest_value)
+        _set(self, 'id_', id_)
+        _set(self, 'type_', type_)
+        _set(self, 'uri', uri)
+        _set(self, 'transforms', transforms)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transforms:
+class Transforms(_Message):
     """XSD complexType TransformsType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'TransformsType'
-    transform: list[Transform] = field(metadata={"xsd": 'Transform', "kind": 'element'})
+    __slots__ = ('transform',)
+    _SPEC = (('transform', 'list[Transform]', True, 'Transform', 'element'),)
+    transform: list[Transform]
+
+    def __init__(self, *, transform: list[Transform]) -> None:
+        _set(self, 'transform', transform)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transform:
+class Transform(_Message):
     """XSD complexType TransformType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'TransformType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    x_path: list[str] | None = field(default=None, metadata={"xsd": 'XPath', "kind": 'element'})
+    __slots__ = ('algorithm', 'value', 'x_path')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('x_path', 'list[str] | None', False, 'XPath', 'element'))
+    algorithm: str
+    value: list[str] | None
+    x_path: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None, x_path: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
+        _set(self, 'x_path', x_path)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DigestMethod:
+class DigestMethod(_Message):
     """XSD complexType DigestMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'DigestMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('algorithm', 'value')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    algorithm: str
+    value: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureValue:
+class SignatureValue(_Message):
     """XSD complexType SignatureValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureValueType'
-    value: bytes = field(metadata={"xsd": 'value', "kind": 'value'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('value', 'id_')
+    _SPEC = (('value', 'bytes', True, 'value', 'value'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    value: bytes
+    id_: str | None
+
+    def __init__(self, *, value: bytes, id_: str | None = None) -> None:
+        _set(self, 'value', value)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeyInfo:
+class KeyInfo(_Message):
     """XSD complexType KeyInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'KeyInfoType'
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    key_name: list[str] | None = field(default=None, metadata={"xsd": 'KeyName', "kind": 'element'})
-    key_value: list[KeyValue] | None = field(default=None, metadata={"xsd": 'KeyValue', "kind": 'element'})
-    retrieval_method: list[RetrievalMethod] | None = field(default=None, metadata={"xsd": 'RetrievalMethod', "kind": 'element'})
-    x509_data: list[X509Data] | None = field(default=None, metadata={"xsd": 'X509Data', "kind": 'element'})
-    pgp_data: list[PGPData] | None = field(default=None, metadata={"xsd": 'PGPData', "kind": 'element'})
-    spki_data: list[SPKIData] | None = field(default=None, metadata={"xsd": 'SPKIData', "kind": 'element'})
-    mgmt_data: list[str] | None = field(default=None, metadata={"xsd": 'MgmtData', "kind": 'element'})
+    __slots__ = ('id_', 'value', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _SPEC = (('id_', 'str | None', False, 'Id', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('key_name', 'list[str] | None', False, 'KeyName', 'element'), ('key_value', 'list[KeyValue] | None', False, 'KeyValue', 'element'), ('retrieval_method', 'list[RetrievalMethod] | None', False, 'RetrievalMethod', 'element'), ('x509_data', 'list[X509Data] | None', False, 'X509Data', 'element'), ('pgp_data', 'list[PGPData] | None', False, 'PGPData', 'element'), ('spki_data', 'list[SPKIData] | None', False, 'SPKIData', 'element'), ('mgmt_data', 'list[str] | None', False, 'MgmtData', 'element'))
+    id_: str | None
+    value: list[str] | None
+    key_name: list[str] | None
+    key_value: list[KeyValue] | None
+    retrieval_method: list[RetrievalMethod] | None
+    x509_data: list[X509Data] | None
+    pgp_data: list[PGPData] | None
+    spki_data: list[SPKIData] | None
+    mgmt_data: list[str] | None
+
+    def __init__(self, *, id_: str | None = None, value: list[str] | None = None, key_name: list[str] | None = None, key_value: list[KeyValue] | None = None, retrieval_method: list[RetrievalMethod] | None = None, x509_data: list[X509Data] | None = None, pgp_data: list[PGPData] | None = None, spki_data: list[SPKIData] | None = None, mgmt_data: list[str] | None = None) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
+        _set(self, 'key_name', key_name)
+        _set(self, 'key_value', key_value)
+        _set(self, 'retrieval_method', retrieval_method)
+        _set(self, 'x509_data', x509_data)
+        _set(self, 'pgp_data', pgp_data)
+        _set(self, 'spki_data', spki_data)
+        _set(self, 'mgmt_data', mgmt_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeyValue:
+class KeyValue(_Message):
     """XSD complexType KeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'KeyValueType'
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    dsa_key_value: DSAKeyValue | None = field(default=None, metadata={"xsd": 'DSAKeyValue', "kind": 'element'})
-    rsa_key_value: RSAKeyValue | None = field(default=None, metadata={"xsd": 'RSAKeyValue', "kind": 'element'})
+    __slots__ = ('value', 'dsa_key_value', 'rsa_key_value')
+    _SPEC = (('value', 'list[str] | None', False, 'value', 'mixed'), ('dsa_key_value', 'DSAKeyValue | None', False, 'DSAKeyValue', 'element'), ('rsa_key_value', 'RSAKeyValue | None', False, 'RSAKeyValue', 'element'))
+    value: list[str] | None
+    dsa_key_value: DSAKeyValue | None
+    rsa_key_value: RSAKeyValue | None
+
+    def __init__(self, *, value: list[str] | None = None, dsa_key_value: DSAKeyValue | None = None, rsa_key_value: RSAKeyValue | None = None) -> None:
+        _set(self, 'value', value)
+        _set(self, 'dsa_key_value', dsa_key_value)
+        _set(self, 'rsa_key_value', rsa_key_value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DSAKeyValue:
+class DSAKeyValue(_Message):
     """XSD complexType DSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'DSAKeyValueType'
-    y: bytes = field(metadata={"xsd": 'Y', "kind": 'element'})
-    p: bytes | None = field(default=None, metadata={"xsd": 'P', "kind": 'element'})
-    q: bytes | None = field(default=None, metadata={"xsd": 'Q', "kind": 'element'})
-    g: bytes | None = field(default=None, metadata={"xsd": 'G', "kind": 'element'})
-    j: bytes | None = field(default=None, metadata={"xsd": 'J', "kind": 'element'})
-    seed: bytes | None = field(default=None, metadata={"xsd": 'Seed', "kind": 'element'})
-    pgen_counter: bytes | None = field(default=None, metadata={"xsd": 'PgenCounter', "kind": 'element'})
+    __slots__ = ('y', 'p', 'q', 'g', 'j', 'seed', 'pgen_counter')
+    _SPEC = (('y', 'bytes', True, 'Y', 'element'), ('p', 'bytes | None', False, 'P', 'element'), ('q', 'bytes | None', False, 'Q', 'element'), ('g', 'bytes | None', False, 'G', 'element'), ('j', 'bytes | None', False, 'J', 'element'), ('seed', 'bytes | None', False, 'Seed', 'element'), ('pgen_counter', 'bytes | None', False, 'PgenCounter', 'element'))
+    y: bytes
+    p: bytes | None
+    q: bytes | None
+    g: bytes | None
+    j: bytes | None
+    seed: bytes | None
+    pgen_counter: bytes | None
+
+    def __init__(self, *, y: bytes, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+        _set(self, 'y', y)
+        _set(self, 'p', p)
+        _set(self, 'q', q)
+        _set(self, 'g', g)
+        _set(self, 'j', j)
+        _set(self, 'seed', seed)
+        _set(self, 'pgen_counter', pgen_counter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RSAKeyValue:
+class RSAKeyValue(_Message):
     """XSD complexType RSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'RSAKeyValueType'
-    modulus: bytes = field(metadata={"xsd": 'Modulus', "kind": 'element'})
-    exponent: bytes = field(metadata={"xsd": 'Exponent', "kind": 'element'})
+    __slots__ = ('modulus', 'exponent')
+    _SPEC = (('modulus', 'bytes', True, 'Modulus', 'element'), ('exponent', 'bytes', True, 'Exponent', 'element'))
+    modulus: bytes
+    exponent: bytes
+
+    def __init__(self, *, modulus: bytes, exponent: bytes) -> None:
+        _set(self, 'modulus', modulus)
+        _set(self, 'exponent', exponent)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetrievalMethod:
+class RetrievalMethod(_Message):
     """XSD complexType RetrievalMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'RetrievalMethodType'
-    type_: str | None = field(default=None, metadata={"xsd": 'Type', "kind": 'attribute'})
-    uri: str | None = field(default=None, metadata={"xsd": 'URI', "kind": 'attribute'})
-    transforms: Transforms | None = field(default=None, metadata={"xsd": 'Transforms', "kind": 'element'})
+    __slots__ = ('type_', 'uri', 'transforms')
+    _SPEC = (('type_', 'str | None', False, 'Type', 'attribute'), ('uri', 'str | None', False, 'URI', 'attribute'), ('transforms', 'Transforms | None', False, 'Transforms', 'element'))
+    type_: str | None
+    uri: str | None
+    transforms: Transforms | None
+
+    def __init__(self, *, type_: str | None = None, uri: str | None = None, transforms: Transforms | None = None) -> None:
+        _set(self, 'type_', type_)
+        _set(self, 'uri', uri)
+        _set(self, 'transforms', transforms)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class X509Data:
+class X509Data(_Message):
     """XSD complexType X509DataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'X509DataType'
-    x509_issuer_serial: list[X509IssuerSerial] | None = field(default=None, metadata={"xsd": 'X509IssuerSerial', "kind": 'element'})
-    x509_ski: list[bytes] | None = field(default=None, metadata={"xsd": 'X509SKI', "kind": 'element'})
-    x509_subject_name: list[str] | None = field(default=None, metadata={"xsd": 'X509SubjectName', "kind": 'element'})
-    x509_certificate: list[bytes] | None = field(default=None, metadata={"xsd": 'X509Certificate', "kind": 'element'})
-    x509_crl: list[bytes] | None = field(default=None, metadata={"xsd": 'X509CRL', "kind": 'element'})
+    __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _SPEC = (('x509_issuer_serial', 'list[X509IssuerSerial] | None', False, 'X509IssuerSerial', 'element'), ('x509_ski', 'list[bytes] | None', False, 'X509SKI', 'element'), ('x509_subject_name', 'list[str] | None', False, 'X509SubjectName', 'element'), ('x509_certificate', 'list[bytes] | None', False, 'X509Certificate', 'element'), ('x509_crl', 'list[bytes] | None', False, 'X509CRL', 'element'))
+    x509_issuer_serial: list[X509IssuerSerial] | None
+    x509_ski: list[bytes] | None
+    x509_subject_name: list[str] | None
+    x509_certificate: list[bytes] | None
+    x509_crl: list[bytes] | None
+
+    def __init__(self, *, x509_issuer_serial: list[X509IssuerSerial] | None = None, x509_ski: list[bytes] | None = None, x509_subject_name: list[str] | None = None, x509_certificate: list[bytes] | None = None, x509_crl: list[bytes] | None = None) -> None:
+        _set(self, 'x509_issuer_serial', x509_issuer_serial)
+        _set(self, 'x509_ski', x509_ski)
+        _set(self, 'x509_subject_name', x509_subject_name)
+        _set(self, 'x509_certificate', x509_certificate)
+        _set(self, 'x509_crl', x509_crl)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class X509IssuerSerial:
+class X509IssuerSerial(_Message):
     """XSD complexType X509IssuerSerialType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'X509IssuerSerialType'
-    x509_issuer_name: str = field(metadata={"xsd": 'X509IssuerName', "kind": 'element'})
-    x509_serial_number: int = field(metadata={"xsd": 'X509SerialNumber', "kind": 'element'})
+    __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _SPEC = (('x509_issuer_name', 'str', True, 'X509IssuerName', 'element'), ('x509_serial_number', 'int', True, 'X509SerialNumber', 'element'))
+    x509_issuer_name: str
+    x509_serial_number: int
+
+    def __init__(self, *, x509_issuer_name: str, x509_serial_number: int) -> None:
+        _set(self, 'x509_issuer_name', x509_issuer_name)
+        _set(self, 'x509_serial_number', x509_serial_number)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PGPData:
+class PGPData(_Message):
     """XSD complexType PGPDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'PGPDataType'
-    pgp_key_id: bytes | None = field(default=None, metadata={"xsd": 'PGPKeyID', "kind": 'element'})
-    pgp_key_packet: bytes | None = field(default=None, metadata={"xsd": 'PGPKeyPacket', "kind": 'element'})
+    __slots__ = ('pgp_key_id', 'pgp_key_packet')
+    _SPEC = (('pgp_key_id', 'bytes | None', False, 'PGPKeyID', 'element'), ('pgp_key_packet', 'bytes | None', False, 'PGPKeyPacket', 'element'))
+    pgp_key_id: bytes | None
+    pgp_key_packet: bytes | None
+
+    def __init__(self, *, pgp_key_id: bytes | None = None, pgp_key_packet: bytes | None = None) -> None:
+        _set(self, 'pgp_key_id', pgp_key_id)
+        _set(self, 'pgp_key_packet', pgp_key_packet)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SPKIData:
+class SPKIData(_Message):
     """XSD complexType SPKIDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SPKIDataType'
-    spki_sexp: list[bytes] = field(metadata={"xsd": 'SPKISexp', "kind": 'element'})
+    __slots__ = ('spki_sexp',)
+    _SPEC = (('spki_sexp', 'list[bytes]', True, 'SPKISexp', 'element'),)
+    spki_sexp: list[bytes]
+
+    def __init__(self, *, spki_sexp: list[bytes]) -> None:
+        _set(self, 'spki_sexp', spki_sexp)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Object:
+class Object(_Message):
     """XSD complexType ObjectType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ObjectType'
-    encoding: str | None = field(default=None, metadata={"xsd": 'Encoding', "kind": 'attribute'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    mime_type: str | None = field(default=None, metadata={"xsd": 'MimeType', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('encoding', 'id_', 'mime_type', 'value')
+    _SPEC = (('encoding', 'str | None', False, 'Encoding', 'attribute'), ('id_', 'str | None', False, 'Id', 'attribute'), ('mime_type', 'str | None', False, 'MimeType', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    encoding: str | None
+    id_: str | None
+    mime_type: str | None
+    value: list[str] | None
+
+    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, value: list[str] | None = None) -> None:
+        _set(self, 'encoding', encoding)
+        _set(self, 'id_', id_)
+        _set(self, 'mime_type', mime_type)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EIM_AReqAuthorizationMode:
+class EIM_AReqAuthorizationMode(_Message):
     """XSD complexType EIM_AReqAuthorizationModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'EIM_AReqAuthorizationModeType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PnC_AReqAuthorizationMode:
+class PnC_AReqAuthorizationMode(_Message):
     """XSD complexType PnC_AReqAuthorizationModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'PnC_AReqAuthorizationModeType'
-    id_: str = field(metadata={"xsd": 'Id', "kind": 'attribute'})
-    gen_challenge: bytes = field(metadata={"xsd": 'GenChallenge', "kind": 'element'})
-    contract_certificate_chain: ContractCertificateChain = field(metadata={"xsd": 'ContractCertificateChain', "kind": 'element'})
+    __slots__ = ('id_', 'gen_challenge', 'contract_certificate_chain')
+    _SPEC = (('id_', 'str', True, 'Id', 'attribute'), ('gen_challenge', 'bytes', True, 'GenChallenge', 'element'), ('contract_certificate_chain', 'ContractCertificateChain', True, 'ContractCertificateChain', 'element'))
+    id_: str
+    gen_challenge: bytes
+    contract_certificate_chain: ContractCertificateChain
+
+    def __init__(self, *, id_: str, gen_challenge: bytes, contract_certificate_chain: ContractCertificateChain) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'gen_challenge', gen_challenge)
+        _set(self, 'contract_certificate_chain', contract_certificate_chain)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContractCertificateChain:
+class ContractCertificateChain(_Message):
     """XSD complexType ContractCertificateChainType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ContractCertificateChainType'
-    certificate: bytes = field(metadata={"xsd": 'Certificate', "kind": 'element'})
-    sub_certificates: SubCertificates = field(metadata={"xsd": 'SubCertificates', "kind": 'element'})
+    __slots__ = ('certificate', 'sub_certificates')
+    _SPEC = (('certificate', 'bytes', True, 'Certificate', 'element'), ('sub_certificates', 'SubCertificates', True, 'SubCertificates', 'element'))
+    certificate: bytes
+    sub_certificates: SubCertificates
+
+    def __init__(self, *, certificate: bytes, sub_certificates: SubCertificates) -> None:
+        _set(self, 'certificate', certificate)
+        _set(self, 'sub_certificates', sub_certificates)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SubCertificates:
+class SubCertificates(_Message):
     """XSD complexType SubCertificatesType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'SubCertificatesType'
-    certificate: list[bytes] = field(metadata={"xsd": 'Certificate', "kind": 'element'})
+    __slots__ = ('certificate',)
+    _SPEC = (('certificate', 'list[bytes]', True, 'Certificate', 'element'),)
+    certificate: list[bytes]
+
+    def __init__(self, *, certificate: list[bytes]) -> None:
+        _set(self, 'certificate', certificate)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuthorizationRes:
+class AuthorizationRes(_Message):
     """XSD complexType AuthorizationResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'AuthorizationResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_processing: Processing = field(metadata={"xsd": 'EVSEProcessing', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evse_processing')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_processing', 'Processing', True, 'EVSEProcessing', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evse_processing: Processing
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evse_processing: Processing) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_processing', evse_processing)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuthorizationSetupReq:
+class AuthorizationSetupReq(_Message):
     """XSD complexType AuthorizationSetupReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'AuthorizationSetupReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
+    __slots__ = ('header',)
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'),)
+    header: MessageHeader
+
+    def __init__(self, *, header: MessageHeader) -> None:
+        _set(self, 'header', header)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AuthorizationSetupRes:
+class AuthorizationSetupRes(_Message):
     """XSD complexType AuthorizationSetupResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'AuthorizationSetupResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    authorization_services: list[Authorization] = field(metadata={"xsd": 'AuthorizationServices', "kind": 'element'})
-    certificate_installation_service: bool = field(metadata={"xsd": 'CertificateInstallationService', "kind": 'element'})
-    eim_as_res_authorization_mode: EIM_ASResAuthorizationMode | None = field(default=None, metadata={"xsd": 'EIM_ASResAuthorizationMode', "kind": 'element'})
-    pn_c_as_res_authorization_mode: PnC_ASResAuthorizationMode | None = field(default=None, metadata={"xsd": 'PnC_ASResAuthorizationMode', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'authorization_services', 'certificate_installation_service', 'eim_as_res_authorization_mode', 'pn_c_as_res_authorization_mode')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('authorization_services', 'list[Authorization]', True, 'AuthorizationServices', 'element'), ('certificate_installation_service', 'bool', True, 'CertificateInstallationService', 'element'), ('eim_as_res_authorization_mode', 'EIM_ASResAuthorizationMode | None', False, 'EIM_ASResAuthorizationMode', 'element'), ('pn_c_as_res_authorization_mode', 'PnC_ASResAuthorizationMode | None', False, 'PnC_ASResAuthorizationMode', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    authorization_services: list[Authorization]
+    certificate_installation_service: bool
+    eim_as_res_authorization_mode: EIM_ASResAuthorizationMode | None
+    pn_c_as_res_authorization_mode: PnC_ASResAuthorizationMode | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, authorization_services: list[Authorization], certificate_installation_service: bool, eim_as_res_authorization_mode: EIM_ASResAuthorizationMode | None = None, pn_c_as_res_authorization_mode: PnC_ASResAuthorizationMode | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'authorization_services', authorization_services)
+        _set(self, 'certificate_installation_service', certificate_installation_service)
+        _set(self, 'eim_as_res_authorization_mode', eim_as_res_authorization_mode)
+        _set(self, 'pn_c_as_res_authorization_mode', pn_c_as_res_authorization_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EIM_ASResAuthorizationMode:
+class EIM_ASResAuthorizationMode(_Message):
     """XSD complexType EIM_ASResAuthorizationModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'EIM_ASResAuthorizationModeType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PnC_ASResAuthorizationMode:
+class PnC_ASResAuthorizationMode(_Message):
     """XSD complexType PnC_ASResAuthorizationModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'PnC_ASResAuthorizationModeType'
-    gen_challenge: bytes = field(metadata={"xsd": 'GenChallenge', "kind": 'element'})
-    supported_providers: SupportedProvidersList | None = field(default=None, metadata={"xsd": 'SupportedProviders', "kind": 'element'})
+    __slots__ = ('gen_challenge', 'supported_providers')
+    _SPEC = (('gen_challenge', 'bytes', True, 'GenChallenge', 'element'), ('supported_providers', 'SupportedProvidersList | None', False, 'SupportedProviders', 'element'))
+    gen_challenge: bytes
+    supported_providers: SupportedProvidersList | None
+
+    def __init__(self, *, gen_challenge: bytes, supported_providers: SupportedProvidersList | None = None) -> None:
+        _set(self, 'gen_challenge', gen_challenge)
+        _set(self, 'supported_providers', supported_providers)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SupportedProvidersList:
+class SupportedProvidersList(_Message):
     """XSD complexType SupportedProvidersListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'SupportedProvidersListType'
-    provider_id: list[str] = field(metadata={"xsd": 'ProviderID', "kind": 'element'})
+    __slots__ = ('provider_id',)
+    _SPEC = (('provider_id', 'list[str]', True, 'ProviderID', 'element'),)
+    provider_id: list[str]
+
+    def __init__(self, *, provider_id: list[str]) -> None:
+        _set(self, 'provider_id', provider_id)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CLReqControlMode:
+class CLReqControlMode(_Message):
     """XSD complexType CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'CLReqControlModeType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CLResControlMode:
+class CLResControlMode(_Message):
     """XSD complexType CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'CLResControlModeType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CertificateInstallationReq:
+class CertificateInstallationReq(_Message):
     """XSD complexType CertificateInstallationReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'CertificateInstallationReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    oem_provisioning_certificate_chain: SignedCertificateChain = field(metadata={"xsd": 'OEMProvisioningCertificateChain', "kind": 'element'})
-    list_of_root_certificate_i_ds: ListOfRootCertificateIDs = field(metadata={"xsd": 'ListOfRootCertificateIDs', "kind": 'element'})
-    maximum_contract_certificate_chains: int = field(metadata={"xsd": 'MaximumContractCertificateChains', "kind": 'element'})
-    prioritized_emai_ds: EMAIDList | None = field(default=None, metadata={"xsd": 'PrioritizedEMAIDs', "kind": 'element'})
+    __slots__ = ('header', 'oem_provisioning_certificate_chain', 'list_of_root_certificate_i_ds', 'maximum_contract_certificate_chains', 'prioritized_emai_ds')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('oem_provisioning_certificate_chain', 'SignedCertificateChain', True, 'OEMProvisioningCertificateChain', 'element'), ('list_of_root_certificate_i_ds', 'ListOfRootCertificateIDs', True, 'ListOfRootCertificateIDs', 'element'), ('maximum_contract_certificate_chains', 'int', True, 'MaximumContractCertificateChains', 'element'), ('prioritized_emai_ds', 'EMAIDList | None', False, 'PrioritizedEMAIDs', 'element'))
+    header: MessageHeader
+    oem_provisioning_certificate_chain: SignedCertificateChain
+    list_of_root_certificate_i_ds: ListOfRootCertificateIDs
+    maximum_contract_certificate_chains: int
+    prioritized_emai_ds: EMAIDList | None
+
+    def __init__(self, *, header: MessageHeader, oem_provisioning_certificate_chain: SignedCertificateChain, list_of_root_certificate_i_ds: ListOfRootCertificateIDs, maximum_contract_certificate_chains: int, prioritized_emai_ds: EMAIDList | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'oem_provisioning_certificate_chain', oem_provisioning_certificate_chain)
+        _set(self, 'list_of_root_certificate_i_ds', list_of_root_certificate_i_ds)
+        _set(self, 'maximum_contract_certificate_chains', maximum_contract_certificate_chains)
+        _set(self, 'prioritized_emai_ds', prioritized_emai_ds)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignedCertificateChain:
+class SignedCertificateChain(_Message):
     """XSD complexType SignedCertificateChainType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'SignedCertificateChainType'
-    id_: str = field(metadata={"xsd": 'Id', "kind": 'attribute'})
-    certificate: bytes = field(metadata={"xsd": 'Certificate', "kind": 'element'})
-    sub_certificates: SubCertificates | None = field(default=None, metadata={"xsd": 'SubCertificates', "kind": 'element'})
+    __slots__ = ('id_', 'certificate', 'sub_certificates')
+    _SPEC = (('id_', 'str', True, 'Id', 'attribute'), ('certificate', 'bytes', True, 'Certificate', 'element'), ('sub_certificates', 'SubCertificates | None', False, 'SubCertificates', 'element'))
+    id_: str
+    certificate: bytes
+    sub_certificates: SubCertificates | None
+
+    def __init__(self, *, id_: str, certificate: bytes, sub_certificates: SubCertificates | None = None) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'certificate', certificate)
+        _set(self, 'sub_certificates', sub_certificates)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ListOfRootCertificateIDs:
+class ListOfRootCertificateIDs(_Message):
     """XSD complexType ListOfRootCertificateIDsType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'ListOfRootCertificateIDsType'
-    root_certificate_id: list[X509IssuerSerial] = field(metadata={"xsd": 'RootCertificateID', "kind": 'element'})
+    __slots__ = ('root_certificate_id',)
+    _SPEC = (('root_certificate_id', 'list[X509IssuerSerial]', True, 'RootCertificateID', 'element'),)
+    root_certificate_id: list[X509IssuerSerial]
+
+    def __init__(self, *, root_certificate_id: list[X509IssuerSerial]) -> None:
+        _set(self, 'root_certificate_id', root_certificate_id)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EMAIDList:
+class EMAIDList(_Message):
     """XSD complexType EMAIDListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'EMAIDListType'
-    emaid: list[str] = field(metadata={"xsd": 'EMAID', "kind": 'element'})
+    __slots__ = ('emaid',)
+    _SPEC = (('emaid', 'list[str]', True, 'EMAID', 'element'),)
+    emaid: list[str]
+
+    def __init__(self, *, emaid: list[str]) -> None:
+        _set(self, 'emaid', emaid)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CertificateInstallationRes:
+class CertificateInstallationRes(_Message):
     """XSD complexType CertificateInstallationResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'CertificateInstallationResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_processing: Processing = field(metadata={"xsd": 'EVSEProcessing', "kind": 'element'})
-    cps_certificate_chain: CertificateChain = field(metadata={"xsd": 'CPSCertificateChain', "kind": 'element'})
-    signed_installation_data: SignedInstallationData = field(metadata={"xsd": 'SignedInstallationData', "kind": 'element'})
-    remaining_contract_certificate_chains: int = field(metadata={"xsd": 'RemainingContractCertificateChains', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evse_processing', 'cps_certificate_chain', 'signed_installation_data', 'remaining_contract_certificate_chains')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_processing', 'Processing', True, 'EVSEProcessing', 'element'), ('cps_certificate_chain', 'CertificateChain', True, 'CPSCertificateChain', 'element'), ('signed_installation_data', 'SignedInstallationData', True, 'SignedInstallationData', 'element'), ('remaining_contract_certificate_chains', 'int', True, 'RemainingContractCertificateChains', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evse_processing: Processing
+    cps_certificate_chain: CertificateChain
+    signed_installation_data: SignedInstallationData
+    remaining_contract_certificate_chains: int
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evse_processing: Processing, cps_certificate_chain: CertificateChain, signed_installation_data: SignedInstallationData, remaining_contract_certificate_chains: int) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_processing', evse_processing)
+        _set(self, 'cps_certificate_chain', cps_certificate_chain)
+        _set(self, 'signed_installation_data', signed_installation_data)
+        _set(self, 'remaining_contract_certificate_chains', remaining_contract_certificate_chains)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CertificateChain:
+class CertificateChain(_Message):
     """XSD complexType CertificateChainType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'CertificateChainType'
-    certificate: bytes = field(metadata={"xsd": 'Certificate', "kind": 'element'})
-    sub_certificates: SubCertificates | None = field(default=None, metadata={"xsd": 'SubCertificates', "kind": 'element'})
+    __slots__ = ('certificate', 'sub_certificates')
+    _SPEC = (('certificate', 'bytes', True, 'Certificate', 'element'), ('sub_certificates', 'SubCertificates | None', False, 'SubCertificates', 'element'))
+    certificate: bytes
+    sub_certificates: SubCertificates | None
+
+    def __init__(self, *, certificate: bytes, sub_certificates: SubCertificates | None = None) -> None:
+        _set(self, 'certificate', certificate)
+        _set(self, 'sub_certificates', sub_certificates)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignedInstallationData:
+class SignedInstallationData(_Message):
     """XSD complexType SignedInstallationDataType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'SignedInstallationDataType'
-    id_: str = field(metadata={"xsd": 'Id', "kind": 'attribute'})
-    contract_certificate_chain: ContractCertificateChain = field(metadata={"xsd": 'ContractCertificateChain', "kind": 'element'})
-    ecdh_curve: EcdhCurve = field(metadata={"xsd": 'ECDHCurve', "kind": 'element'})
-    dh_public_key: bytes = field(metadata={"xsd": 'DHPublicKey', "kind": 'element'})
-    secp521_encrypted_private_key: bytes | None = field(default=None, metadata={"xsd": 'SECP521_EncryptedPrivateKey', "kind": 'element'})
-    x448_encrypted_private_key: bytes | None = field(default=None, metadata={"xsd": 'X448_EncryptedPrivateKey', "kind": 'element'})
-    tpm_encrypted_private_key: bytes | None = field(default=None, metadata={"xsd": 'TPM_EncryptedPrivateKey', "kind": 'element'})
+    __slots__ = ('id_', 'contract_certificate_chain', 'ecdh_curve', 'dh_public_key', 'secp521_encrypted_private_key', 'x448_encrypted_private_key', 'tpm_encrypted_private_key')
+    _SPEC = (('id_', 'str', True, 'Id', 'attribute'), ('contract_certificate_chain', 'ContractCertificateChain', True, 'ContractCertificateChain', 'element'), ('ecdh_curve', 'EcdhCurve', True, 'ECDHCurve', 'element'), ('dh_public_key', 'bytes', True, 'DHPublicKey', 'element'), ('secp521_encrypted_private_key', 'bytes | None', False, 'SECP521_EncryptedPrivateKey', 'element'), ('x448_encrypted_private_key', 'bytes | None', False, 'X448_EncryptedPrivateKey', 'element'), ('tpm_encrypted_private_key', 'bytes | None', False, 'TPM_EncryptedPrivateKey', 'element'))
+    id_: str
+    contract_certificate_chain: ContractCertificateChain
+    ecdh_curve: EcdhCurve
+    dh_public_key: bytes
+    secp521_encrypted_private_key: bytes | None
+    x448_encrypted_private_key: bytes | None
+    tpm_encrypted_private_key: bytes | None
+
+    def __init__(self, *, id_: str, contract_certificate_chain: ContractCertificateChain, ecdh_curve: EcdhCurve, dh_public_key: bytes, secp521_encrypted_private_key: bytes | None = None, x448_encrypted_private_key: bytes | None = None, tpm_encrypted_private_key: bytes | None = None) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'contract_certificate_chain', contract_certificate_chain)
+        _set(self, 'ecdh_curve', ecdh_curve)
+        _set(self, 'dh_public_key', dh_public_key)
+        _set(self, 'secp521_encrypted_private_key', secp521_encrypted_private_key)
+        _set(self, 'x448_encrypted_private_key', x448_encrypted_private_key)
+        _set(self, 'tpm_encrypted_private_key', tpm_encrypted_private_key)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Manifest:
+class Manifest(_Message):
     """XSD complexType ManifestType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ManifestType'
-    reference: list[Reference] = field(metadata={"xsd": 'Reference', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('reference', 'id_')
+    _SPEC = (('reference', 'list[Reference]', True, 'Reference', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    reference: list[Reference]
+    id_: str | None
+
+    def __init__(self, *, reference: list[Reference], id_: str | None = None) -> None:
+        _set(self, 'reference', reference)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeteringConfirmationReq:
+class MeteringConfirmationReq(_Message):
     """XSD complexType MeteringConfirmationReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'MeteringConfirmationReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    signed_metering_data: SignedMeteringData = field(metadata={"xsd": 'SignedMeteringData', "kind": 'element'})
+    __slots__ = ('header', 'signed_metering_data')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('signed_metering_data', 'SignedMeteringData', True, 'SignedMeteringData', 'element'))
+    header: MessageHeader
+    signed_metering_data: SignedMeteringData
+
+    def __init__(self, *, header: MessageHeader, signed_metering_data: SignedMeteringData) -> None:
+        _set(self, 'header', header)
+        _set(self, 'signed_metering_data', signed_metering_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignedMeteringData:
+class SignedMeteringData(_Message):
     """XSD complexType SignedMeteringDataType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'SignedMeteringDataType'
-    id_: str = field(metadata={"xsd": 'Id', "kind": 'attribute'})
-    session_id: bytes = field(metadata={"xsd": 'SessionID', "kind": 'element'})
-    meter_info: MeterInfo = field(metadata={"xsd": 'MeterInfo', "kind": 'element'})
-    receipt: Receipt | None = field(default=None, metadata={"xsd": 'Receipt', "kind": 'element'})
-    dynamic_smdt_control_mode: Dynamic_SMDTControlMode | None = field(default=None, metadata={"xsd": 'Dynamic_SMDTControlMode', "kind": 'element'})
-    scheduled_smdt_control_mode: Scheduled_SMDTControlMode | None = field(default=None, metadata={"xsd": 'Scheduled_SMDTControlMode', "kind": 'element'})
+    __slots__ = ('id_', 'session_id', 'meter_info', 'receipt', 'dynamic_smdt_control_mode', 'scheduled_smdt_control_mode')
+    _SPEC = (('id_', 'str', True, 'Id', 'attribute'), ('session_id', 'bytes', True, 'SessionID', 'element'), ('meter_info', 'MeterInfo', True, 'MeterInfo', 'element'), ('receipt', 'Receipt | None', False, 'Receipt', 'element'), ('dynamic_smdt_control_mode', 'Dynamic_SMDTControlMode | None', False, 'Dynamic_SMDTControlMode', 'element'), ('scheduled_smdt_control_mode', 'Scheduled_SMDTControlMode | None', False, 'Scheduled_SMDTControlMode', 'element'))
+    id_: str
+    session_id: bytes
+    meter_info: MeterInfo
+    receipt: Receipt | None
+    dynamic_smdt_control_mode: Dynamic_SMDTControlMode | None
+    scheduled_smdt_control_mode: Scheduled_SMDTControlMode | None
+
+    def __init__(self, *, id_: str, session_id: bytes, meter_info: MeterInfo, receipt: Receipt | None = None, dynamic_smdt_control_mode: Dynamic_SMDTControlMode | None = None, scheduled_smdt_control_mode: Scheduled_SMDTControlMode | None = None) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'session_id', session_id)
+        _set(self, 'meter_info', meter_info)
+        _set(self, 'receipt', receipt)
+        _set(self, 'dynamic_smdt_control_mode', dynamic_smdt_control_mode)
+        _set(self, 'scheduled_smdt_control_mode', scheduled_smdt_control_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeterInfo:
+class MeterInfo(_Message):
     """XSD complexType MeterInfoType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'MeterInfoType'
-    meter_id: str = field(metadata={"xsd": 'MeterID', "kind": 'element'})
-    charged_energy_reading_wh: int = field(metadata={"xsd": 'ChargedEnergyReadingWh', "kind": 'element'})
-    bpt_discharged_energy_reading_wh: int | None = field(default=None, metadata={"xsd": 'BPT_DischargedEnergyReadingWh', "kind": 'element'})
-    capacitive_energy_reading_va_rh: int | None = field(default=None, metadata={"xsd": 'CapacitiveEnergyReadingVARh', "kind": 'element'})
-    bpt_inductive_energy_reading_va_rh: int | None = field(default=None, metadata={"xsd": 'BPT_InductiveEnergyReadingVARh', "kind": 'element'})
-    meter_signature: bytes | None = field(default=None, metadata={"xsd": 'MeterSignature', "kind": 'element'})
-    meter_status: int | None = field(default=None, metadata={"xsd": 'MeterStatus', "kind": 'element'})
-    meter_timestamp: int | None = field(default=None, metadata={"xsd": 'MeterTimestamp', "kind": 'element'})
+    __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    _SPEC = (('meter_id', 'str', True, 'MeterID', 'element'), ('charged_energy_reading_wh', 'int', True, 'ChargedEnergyReadingWh', 'element'), ('bpt_discharged_energy_reading_wh', 'int | None', False, 'BPT_DischargedEnergyReadingWh', 'element'), ('capacitive_energy_reading_va_rh', 'int | None', False, 'CapacitiveEnergyReadingVARh', 'element'), ('bpt_inductive_energy_reading_va_rh', 'int | None', False, 'BPT_InductiveEnergyReadingVARh', 'element'), ('meter_signature', 'bytes | None', False, 'MeterSignature', 'element'), ('meter_status', 'int | None', False, 'MeterStatus', 'element'), ('meter_timestamp', 'int | None', False, 'MeterTimestamp', 'element'))
+    meter_id: str
+    charged_energy_reading_wh: int
+    bpt_discharged_energy_reading_wh: int | None
+    capacitive_energy_reading_va_rh: int | None
+    bpt_inductive_energy_reading_va_rh: int | None
+    meter_signature: bytes | None
+    meter_status: int | None
+    meter_timestamp: int | None
+
+    def __init__(self, *, meter_id: str, charged_energy_reading_wh: int, bpt_discharged_energy_reading_wh: int | None = None, capacitive_energy_reading_va_rh: int | None = None, bpt_inductive_energy_reading_va_rh: int | None = None, meter_signature: bytes | None = None, meter_status: int | None = None, meter_timestamp: int | None = None) -> None:
+        _set(self, 'meter_id', meter_id)
+        _set(self, 'charged_energy_reading_wh', charged_energy_reading_wh)
+        _set(self, 'bpt_discharged_energy_reading_wh', bpt_discharged_energy_reading_wh)
+        _set(self, 'capacitive_energy_reading_va_rh', capacitive_energy_reading_va_rh)
+        _set(self, 'bpt_inductive_energy_reading_va_rh', bpt_inductive_energy_reading_va_rh)
+        _set(self, 'meter_signature', meter_signature)
+        _set(self, 'meter_status', meter_status)
+        _set(self, 'meter_timestamp', meter_timestamp)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Receipt:
+class Receipt(_Message):
     """XSD complexType ReceiptType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'ReceiptType'
-    time_anchor: int = field(metadata={"xsd": 'TimeAnchor', "kind": 'element'})
-    energy_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'EnergyCosts', "kind": 'element'})
-    occupancy_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'OccupancyCosts', "kind": 'element'})
-    additional_services_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'AdditionalServicesCosts', "kind": 'element'})
-    overstay_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'OverstayCosts', "kind": 'element'})
-    tax_costs: list[DetailedTax] | None = field(default=None, metadata={"xsd": 'TaxCosts', "kind": 'element'})
+    __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    _SPEC = (('time_anchor', 'int', True, 'TimeAnchor', 'element'), ('energy_costs', 'DetailedCost | None', False, 'EnergyCosts', 'element'), ('occupancy_costs', 'DetailedCost | None', False, 'OccupancyCosts', 'element'), ('additional_services_costs', 'DetailedCost | None', False, 'AdditionalServicesCosts', 'element'), ('overstay_costs', 'DetailedCost | None', False, 'OverstayCosts', 'element'), ('tax_costs', 'list[DetailedTax] | None', False, 'TaxCosts', 'element'))
+    time_anchor: int
+    energy_costs: DetailedCost | None
+    occupancy_costs: DetailedCost | None
+    additional_services_costs: DetailedCost | None
+    overstay_costs: DetailedCost | None
+    tax_costs: list[DetailedTax] | None
+
+    def __init__(self, *, time_anchor: int, energy_costs: DetailedCost | None = None, occupancy_costs: DetailedCost | None = None, additional_services_costs: DetailedCost | None = None, overstay_costs: DetailedCost | None = None, tax_costs: list[DetailedTax] | None = None) -> None:
+        _set(self, 'time_anchor', time_anchor)
+        _set(self, 'energy_costs', energy_costs)
+        _set(self, 'occupancy_costs', occupancy_costs)
+        _set(self, 'additional_services_costs', additional_services_costs)
+        _set(self, 'overstay_costs', overstay_costs)
+        _set(self, 'tax_costs', tax_costs)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DetailedCost:
+class DetailedCost(_Message):
     """XSD complexType DetailedCostType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'DetailedCostType'
-    amount: RationalNumber = field(metadata={"xsd": 'Amount', "kind": 'element'})
-    cost_per_unit: RationalNumber = field(metadata={"xsd": 'CostPerUnit', "kind": 'element'})
+    __slots__ = ('amount', 'cost_per_unit')
+    _SPEC = (('amount', 'RationalNumber', True, 'Amount', 'element'), ('cost_per_unit', 'RationalNumber', True, 'CostPerUnit', 'element'))
+    amount: RationalNumber
+    cost_per_unit: RationalNumber
+
+    def __init__(self, *, amount: RationalNumber, cost_per_unit: RationalNumber) -> None:
+        _set(self, 'amount', amount)
+        _set(self, 'cost_per_unit', cost_per_unit)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RationalNumber:
+class RationalNumber(_Message):
     """XSD complexType RationalNumberType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'RationalNumberType'
-    exponent: int = field(metadata={"xsd": 'Exponent', "kind": 'element'})
-    value: int = field(metadata={"xsd": 'Value', "kind": 'element'})
+    __slots__ = ('exponent', 'value')
+    _SPEC = (('exponent', 'int', True, 'Exponent', 'element'), ('value', 'int', True, 'Value', 'element'))
+    exponent: int
+    value: int
+
+    def __init__(self, *, exponent: int, value: int) -> None:
+        _set(self, 'exponent', exponent)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DetailedTax:
+class DetailedTax(_Message):
     """XSD complexType DetailedTaxType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'DetailedTaxType'
-    tax_rule_id: int = field(metadata={"xsd": 'TaxRuleID', "kind": 'element'})
-    amount: RationalNumber = field(metadata={"xsd": 'Amount', "kind": 'element'})
+    __slots__ = ('tax_rule_id', 'amount')
+    _SPEC = (('tax_rule_id', 'int', True, 'TaxRuleID', 'element'), ('amount', 'RationalNumber', True, 'Amount', 'element'))
+    tax_rule_id: int
+    amount: RationalNumber
+
+    def __init__(self, *, tax_rule_id: int, amount: RationalNumber) -> None:
+        _set(self, 'tax_rule_id', tax_rule_id)
+        _set(self, 'amount', amount)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Dynamic_SMDTControlMode:
+class Dynamic_SMDTControlMode(_Message):
     """XSD complexType Dynamic_SMDTControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'Dynamic_SMDTControlModeType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Scheduled_SMDTControlMode:
+class Scheduled_SMDTControlMode(_Message):
     """XSD complexType Scheduled_SMDTControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'Scheduled_SMDTControlModeType'
-    selected_schedule_tuple_id: int = field(metadata={"xsd": 'SelectedScheduleTupleID', "kind": 'element'})
+    __slots__ = ('selected_schedule_tuple_id',)
+    _SPEC = (('selected_schedule_tuple_id', 'int', True, 'SelectedScheduleTupleID', 'element'),)
+    selected_schedule_tuple_id: int
+
+    def __init__(self, *, selected_schedule_tuple_id: int) -> None:
+        _set(self, 'selected_schedule_tuple_id', selected_schedule_tuple_id)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeteringConfirmationRes:
+class MeteringConfirmationRes(_Message):
     """XSD complexType MeteringConfirmationResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'MeteringConfirmationResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
+    __slots__ = ('header', 'response_code')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PowerDeliveryReq:
+class PowerDeliveryReq(_Message):
     """XSD complexType PowerDeliveryReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'PowerDeliveryReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    ev_processing: Processing = field(metadata={"xsd": 'EVProcessing', "kind": 'element'})
-    charge_progress: ChargeProgress = field(metadata={"xsd": 'ChargeProgress', "kind": 'element'})
-    ev_power_profile: EVPowerProfile | None = field(default=None, metadata={"xsd": 'EVPowerProfile', "kind": 'element'})
-    bpt_channel_selection: ChannelSelection | None = field(default=None, metadata={"xsd": 'BPT_ChannelSelection', "kind": 'element'})
+    __slots__ = ('header', 'ev_processing', 'charge_progress', 'ev_power_profile', 'bpt_channel_selection')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('ev_processing', 'Processing', True, 'EVProcessing', 'element'), ('charge_progress', 'ChargeProgress', True, 'ChargeProgress', 'element'), ('ev_power_profile', 'EVPowerProfile | None', False, 'EVPowerProfile', 'element'), ('bpt_channel_selection', 'ChannelSelection | None', False, 'BPT_ChannelSelection', 'element'))
+    header: MessageHeader
+    ev_processing: Processing
+    charge_progress: ChargeProgress
+    ev_power_profile: EVPowerProfile | None
+    bpt_channel_selection: ChannelSelection | None
+
+    def __init__(self, *, header: MessageHeader, ev_processing: Processing, charge_progress: ChargeProgress, ev_power_profile: EVPowerProfile | None = None, bpt_channel_selection: ChannelSelection | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'ev_processing', ev_processing)
+        _set(self, 'charge_progress', charge_progress)
+        _set(self, 'ev_power_profile', ev_power_profile)
+        _set(self, 'bpt_channel_selection', bpt_channel_selection)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVPowerProfile:
+class EVPowerProfile(_Message):
     """XSD complexType EVPowerProfileType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'EVPowerProfileType'
-    time_anchor: int = field(metadata={"xsd": 'TimeAnchor', "kind": 'element'})
-    ev_power_profile_entries: EVPowerProfileEntryList = field(metadata={"xsd": 'EVPowerProfileEntries', "kind": 'element'})
-    dynamic_evppt_control_mode: Dynamic_EVPPTControlMode | None = field(default=None, metadata={"xsd": 'Dynamic_EVPPTControlMode', "kind": 'element'})
-    scheduled_evppt_control_mode: Scheduled_EVPPTControlMode | None = field(default=None, metadata={"xsd": 'Scheduled_EVPPTControlMode', "kind": 'element'})
+    __slots__ = ('time_anchor', 'ev_power_profile_entries', 'dynamic_evppt_control_mode', 'scheduled_evppt_control_mode')
+    _SPEC = (('time_anchor', 'int', True, 'TimeAnchor', 'element'), ('ev_power_profile_entries', 'EVPowerProfileEntryList', True, 'EVPowerProfileEntries', 'element'), ('dynamic_evppt_control_mode', 'Dynamic_EVPPTControlMode | None', False, 'Dynamic_EVPPTControlMode', 'element'), ('scheduled_evppt_control_mode', 'Scheduled_EVPPTControlMode | None', False, 'Scheduled_EVPPTControlMode', 'element'))
+    time_anchor: int
+    ev_power_profile_entries: EVPowerProfileEntryList
+    dynamic_evppt_control_mode: Dynamic_EVPPTControlMode | None
+    scheduled_evppt_control_mode: Scheduled_EVPPTControlMode | None
+
+    def __init__(self, *, time_anchor: int, ev_power_profile_entries: EVPowerProfileEntryList, dynamic_evppt_control_mode: Dynamic_EVPPTControlMode | None = None, scheduled_evppt_control_mode: Scheduled_EVPPTControlMode | None = None) -> None:
+        _set(self, 'time_anchor', time_anchor)
+        _set(self, 'ev_power_profile_entries', ev_power_profile_entries)
+        _set(self, 'dynamic_evppt_control_mode', dynamic_evppt_control_mode)
+        _set(self, 'scheduled_evppt_control_mode', scheduled_evppt_control_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Dynamic_EVPPTControlMode:
+class Dynamic_EVPPTControlMode(_Message):
     """XSD complexType Dynamic_EVPPTControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'Dynamic_EVPPTControlModeType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Scheduled_EVPPTControlMode:
+class Scheduled_EVPPTControlMode(_Message):
     """XSD complexType Scheduled_EVPPTControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'Scheduled_EVPPTControlModeType'
-    selected_schedule_tuple_id: int = field(metadata={"xsd": 'SelectedScheduleTupleID', "kind": 'element'})
-    power_tolerance_acceptance: PowerToleranceAcceptance | None = field(default=None, metadata={"xsd": 'PowerToleranceAcceptance', "kind": 'element'})
+    __slots__ = ('selected_schedule_tuple_id', 'power_tolerance_acceptance')
+    _SPEC = (('selected_schedule_tuple_id', 'int', True, 'SelectedScheduleTupleID', 'element'), ('power_tolerance_acceptance', 'PowerToleranceAcceptance | None', False, 'PowerToleranceAcceptance', 'element'))
+    selected_schedule_tuple_id: int
+    power_tolerance_acceptance: PowerToleranceAcceptance | None
+
+    def __init__(self, *, selected_schedule_tuple_id: int, power_tolerance_acceptance: PowerToleranceAcceptance | None = None) -> None:
+        _set(self, 'selected_schedule_tuple_id', selected_schedule_tuple_id)
+        _set(self, 'power_tolerance_acceptance', power_tolerance_acceptance)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVPowerProfileEntryList:
+class EVPowerProfileEntryList(_Message):
     """XSD complexType EVPowerProfileEntryListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'EVPowerProfileEntryListType'
-    ev_power_profile_entry: list[PowerScheduleEntry] = field(metadata={"xsd": 'EVPowerProfileEntry', "kind": 'element'})
+    __slots__ = ('ev_power_profile_entry',)
+    _SPEC = (('ev_power_profile_entry', 'list[PowerScheduleEntry]', True, 'EVPowerProfileEntry', 'element'),)
+    ev_power_profile_entry: list[PowerScheduleEntry]
+
+    def __init__(self, *, ev_power_profile_entry: list[PowerScheduleEntry]) -> None:
+        _set(self, 'ev_power_profile_entry', ev_power_profile_entry)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PowerScheduleEntry:
+class PowerScheduleEntry(_Message):
     """XSD complexType PowerScheduleEntryType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'PowerScheduleEntryType'
-    duration: int = field(metadata={"xsd": 'Duration', "kind": 'element'})
-    power: RationalNumber = field(metadata={"xsd": 'Power', "kind": 'element'})
-    power_l2: RationalNumber | None = field(default=None, metadata={"xsd": 'Power_L2', "kind": 'element'})
-    power_l3: RationalNumber | None = field(default=None, metadata={"xsd": 'Power_L3', "kind": 'element'})
+    __slots__ = ('duration', 'power', 'power_l2', 'power_l3')
+    _SPEC = (('duration', 'int', True, 'Duration', 'element'), ('power', 'RationalNumber', True, 'Power', 'element'), ('power_l2', 'RationalNumber | None', False, 'Power_L2', 'element'), ('power_l3', 'RationalNumber | None', False, 'Power_L3', 'element'))
+    duration: int
+    power: RationalNumber
+    power_l2: RationalNumber | None
+    power_l3: RationalNumber | None
+
+    def __init__(self, *, duration: int, power: RationalNumber, power_l2: RationalNumber | None = None, power_l3: RationalNumber | None = None) -> None:
+        _set(self, 'duration', duration)
+        _set(self, 'power', power)
+        _set(self, 'power_l2', power_l2)
+        _set(self, 'power_l3', power_l3)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PowerDeliveryRes:
+class PowerDeliveryRes(_Message):
     """XSD complexType PowerDeliveryResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'PowerDeliveryResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_status: EVSEStatus | None = field(default=None, metadata={"xsd": 'EVSEStatus', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evse_status')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_status', 'EVSEStatus | None', False, 'EVSEStatus', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evse_status: EVSEStatus | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evse_status: EVSEStatus | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_status', evse_status)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVSEStatus:
+class EVSEStatus(_Message):
     """XSD complexType EVSEStatusType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'EVSEStatusType'
-    notification_max_delay: int = field(metadata={"xsd": 'NotificationMaxDelay', "kind": 'element'})
-    evse_notification: EvseNotification = field(metadata={"xsd": 'EVSENotification', "kind": 'element'})
+    __slots__ = ('notification_max_delay', 'evse_notification')
+    _SPEC = (('notification_max_delay', 'int', True, 'NotificationMaxDelay', 'element'), ('evse_notification', 'EvseNotification', True, 'EVSENotification', 'element'))
+    notification_max_delay: int
+    evse_notification: EvseNotification
+
+    def __init__(self, *, notification_max_delay: int, evse_notification: EvseNotification) -> None:
+        _set(self, 'notification_max_delay', notification_max_delay)
+        _set(self, 'evse_notification', evse_notification)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScheduleExchangeReq:
+class ScheduleExchangeReq(_Message):
     """XSD complexType ScheduleExchangeReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ScheduleExchangeReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    maximum_supporting_points: int = field(metadata={"xsd": 'MaximumSupportingPoints', "kind": 'element'})
-    dynamic_se_req_control_mode: Dynamic_SEReqControlMode | None = field(default=None, metadata={"xsd": 'Dynamic_SEReqControlMode', "kind": 'element'})
-    scheduled_se_req_control_mode: Scheduled_SEReqControlMode | None = field(default=None, metadata={"xsd": 'Scheduled_SEReqControlMode', "kind": 'element'})
+    __slots__ = ('header', 'maximum_supporting_points', 'dynamic_se_req_control_mode', 'scheduled_se_req_control_mode')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('maximum_supporting_points', 'int', True, 'MaximumSupportingPoints', 'element'), ('dynamic_se_req_control_mode', 'Dynamic_SEReqControlMode | None', False, 'Dynamic_SEReqControlMode', 'element'), ('scheduled_se_req_control_mode', 'Scheduled_SEReqControlMode | None', False, 'Scheduled_SEReqControlMode', 'element'))
+    header: MessageHeader
+    maximum_supporting_points: int
+    dynamic_se_req_control_mode: Dynamic_SEReqControlMode | None
+    scheduled_se_req_control_mode: Scheduled_SEReqControlMode | None
+
+    def __init__(self, *, header: MessageHeader, maximum_supporting_points: int, dynamic_se_req_control_mode: Dynamic_SEReqControlMode | None = None, scheduled_se_req_control_mode: Scheduled_SEReqControlMode | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'maximum_supporting_points', maximum_supporting_points)
+        _set(self, 'dynamic_se_req_control_mode', dynamic_se_req_control_mode)
+        _set(self, 'scheduled_se_req_control_mode', scheduled_se_req_control_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Dynamic_SEReqControlMode:
+class Dynamic_SEReqControlMode(_Message):
     """XSD complexType Dynamic_SEReqControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'Dynamic_SEReqControlModeType'
-    departure_time: int = field(metadata={"xsd": 'DepartureTime', "kind": 'element'})
-    ev_target_energy_request: RationalNumber = field(metadata={"xsd": 'EVTargetEnergyRequest', "kind": 'element'})
-    ev_maximum_energy_request: RationalNumber = field(metadata={"xsd": 'EVMaximumEnergyRequest', "kind": 'element'})
-    ev_minimum_energy_request: RationalNumber = field(metadata={"xsd": 'EVMinimumEnergyRequest', "kind": 'element'})
-    minimum_soc: int | None = field(default=None, metadata={"xsd": 'MinimumSOC', "kind": 'element'})
-    target_soc: int | None = field(default=None, metadata={"xsd": 'TargetSOC', "kind": 'element'})
-    ev_maximum_v2_x_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumV2XEnergyRequest', "kind": 'element'})
-    ev_minimum_v2_x_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumV2XEnergyRequest', "kind": 'element'})
+    __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'minimum_soc', 'target_soc', 'ev_maximum_v2_x_energy_request', 'ev_minimum_v2_x_energy_request')
+    _SPEC = (('departure_time', 'int', True, 'DepartureTime', 'element'), ('ev_target_energy_request', 'RationalNumber', True, 'EVTargetEnergyRequest', 'element'), ('ev_maximum_energy_request', 'RationalNumber', True, 'EVMaximumEnergyRequest', 'element'), ('ev_minimum_energy_request', 'RationalNumber', True, 'EVMinimumEnergyRequest', 'element'), ('minimum_soc', 'int | None', False, 'MinimumSOC', 'element'), ('target_soc', 'int | None', False, 'TargetSOC', 'element'), ('ev_maximum_v2_x_energy_request', 'RationalNumber | None', False, 'EVMaximumV2XEnergyRequest', 'element'), ('ev_minimum_v2_x_energy_request', 'RationalNumber | None', False, 'EVMinimumV2XEnergyRequest', 'element'))
+    departure_time: int
+    ev_target_energy_request: RationalNumber
+    ev_maximum_energy_request: RationalNumber
+    ev_minimum_energy_request: RationalNumber
+    minimum_soc: int | None
+    target_soc: int | None
+    ev_maximum_v2_x_energy_request: RationalNumber | None
+    ev_minimum_v2_x_energy_request: RationalNumber | None
+
+    def __init__(self, *, departure_time: int, ev_target_energy_request: RationalNumber, ev_maximum_energy_request: RationalNumber, ev_minimum_energy_request: RationalNumber, minimum_soc: int | None = None, target_soc: int | None = None, ev_maximum_v2_x_energy_request: RationalNumber | None = None, ev_minimum_v2_x_energy_request: RationalNumber | None = None) -> None:
+        _set(self, 'departure_time', departure_time)
+        _set(self, 'ev_target_energy_request', ev_target_energy_request)
+        _set(self, 'ev_maximum_energy_request', ev_maximum_energy_request)
+        _set(self, 'ev_minimum_energy_request', ev_minimum_energy_request)
+        _set(self, 'minimum_soc', minimum_soc)
+        _set(self, 'target_soc', target_soc)
+        _set(self, 'ev_maximum_v2_x_energy_request', ev_maximum_v2_x_energy_request)
+        _set(self, 'ev_minimum_v2_x_energy_request', ev_minimum_v2_x_energy_request)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Scheduled_SEReqControlMode:
+class Scheduled_SEReqControlMode(_Message):
     """XSD complexType Scheduled_SEReqControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'Scheduled_SEReqControlModeType'
-    departure_time: int | None = field(default=None, metadata={"xsd": 'DepartureTime', "kind": 'element'})
-    ev_target_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVTargetEnergyRequest', "kind": 'element'})
-    ev_maximum_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumEnergyRequest', "kind": 'element'})
-    ev_minimum_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumEnergyRequest', "kind": 'element'})
-    ev_energy_offer: EVEnergyOffer | None = field(default=None, metadata={"xsd": 'EVEnergyOffer', "kind": 'element'})
+    __slots__ = ('departure_time', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_energy_offer')
+    _SPEC = (('departure_time', 'int | None', False, 'DepartureTime', 'element'), ('ev_target_energy_request', 'RationalNumber | None', False, 'EVTargetEnergyRequest', 'element'), ('ev_maximum_energy_request', 'RationalNumber | None', False, 'EVMaximumEnergyRequest', 'element'), ('ev_minimum_energy_request', 'RationalNumber | None', False, 'EVMinimumEnergyRequest', 'element'), ('ev_energy_offer', 'EVEnergyOffer | None', False, 'EVEnergyOffer', 'element'))
+    departure_time: int | None
+    ev_target_energy_request: RationalNumber | None
+    ev_maximum_energy_request: RationalNumber | None
+    ev_minimum_energy_request: RationalNumber | None
+    ev_energy_offer: EVEnergyOffer | None
+
+    def __init__(self, *, departure_time: int | None = None, ev_target_energy_request: RationalNumber | None = None, ev_maximum_energy_request: RationalNumber | None = None, ev_minimum_energy_request: RationalNumber | None = None, ev_energy_offer: EVEnergyOffer | None = None) -> None:
+        _set(self, 'departure_time', departure_time)
+        _set(self, 'ev_target_energy_request', ev_target_energy_request)
+        _set(self, 'ev_maximum_energy_request', ev_maximum_energy_request)
+        _set(self, 'ev_minimum_energy_request', ev_minimum_energy_request)
+        _set(self, 'ev_energy_offer', ev_energy_offer)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVEnergyOffer:
+class EVEnergyOffer(_Message):
     """XSD complexType EVEnergyOfferType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'EVEnergyOfferType'
-    ev_power_schedule: EVPowerSchedule = field(metadata={"xsd": 'EVPowerSchedule', "kind": 'element'})
-    ev_absolute_price_schedule: EVAbsolutePriceSchedule = field(metadata={"xsd": 'EVAbsolutePriceSchedule', "kind": 'element'})
+    __slots__ = ('ev_power_schedule', 'ev_absolute_price_schedule')
+    _SPEC = (('ev_power_schedule', 'EVPowerSchedule', True, 'EVPowerSchedule', 'element'), ('ev_absolute_price_schedule', 'EVAbsolutePriceSchedule', True, 'EVAbsolutePriceSchedule', 'element'))
+    ev_power_schedule: EVPowerSchedule
+    ev_absolute_price_schedule: EVAbsolutePriceSchedule
+
+    def __init__(self, *, ev_power_schedule: EVPowerSchedule, ev_absolute_price_schedule: EVAbsolutePriceSchedule) -> None:
+        _set(self, 'ev_power_schedule', ev_power_schedule)
+        _set(self, 'ev_absolute_price_schedule', ev_absolute_price_schedule)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVPowerSchedule:
+class EVPowerSchedule(_Message):
     """XSD complexType EVPowerScheduleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'EVPowerScheduleType'
-    time_anchor: int = field(metadata={"xsd": 'TimeAnchor', "kind": 'element'})
-    ev_power_schedule_entries: EVPowerScheduleEntryList = field(metadata={"xsd": 'EVPowerScheduleEntries', "kind": 'element'})
+    __slots__ = ('time_anchor', 'ev_power_schedule_entries')
+    _SPEC = (('time_anchor', 'int', True, 'TimeAnchor', 'element'), ('ev_power_schedule_entries', 'EVPowerScheduleEntryList', True, 'EVPowerScheduleEntries', 'element'))
+    time_anchor: int
+    ev_power_schedule_entries: EVPowerScheduleEntryList
+
+    def __init__(self, *, time_anchor: int, ev_power_schedule_entries: EVPowerScheduleEntryList) -> None:
+        _set(self, 'time_anchor', time_anchor)
+        _set(self, 'ev_power_schedule_entries', ev_power_schedule_entries)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVPowerScheduleEntryList:
+class EVPowerScheduleEntryList(_Message):
     """XSD complexType EVPowerScheduleEntryListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'EVPowerScheduleEntryListType'
-    ev_power_schedule_entry: list[EVPowerScheduleEntry] = field(metadata={"xsd": 'EVPowerScheduleEntry', "kind": 'element'})
+    __slots__ = ('ev_power_schedule_entry',)
+    _SPEC = (('ev_power_schedule_entry', 'list[EVPowerScheduleEntry]', True, 'EVPowerScheduleEntry', 'element'),)
+    ev_power_schedule_entry: list[EVPowerScheduleEntry]
+
+    def __init__(self, *, ev_power_schedule_entry: list[EVPowerScheduleEntry]) -> None:
+        _set(self, 'ev_power_schedule_entry', ev_power_schedule_entry)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVPowerScheduleEntry:
+class EVPowerScheduleEntry(_Message):
     """XSD complexType EVPowerScheduleEntryType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'EVPowerScheduleEntryType'
-    duration: int = field(metadata={"xsd": 'Duration', "kind": 'element'})
-    power: RationalNumber = field(metadata={"xsd": 'Power', "kind": 'element'})
+    __slots__ = ('duration', 'power')
+    _SPEC = (('duration', 'int', True, 'Duration', 'element'), ('power', 'RationalNumber', True, 'Power', 'element'))
+    duration: int
+    power: RationalNumber
+
+    def __init__(self, *, duration: int, power: RationalNumber) -> None:
+        _set(self, 'duration', duration)
+        _set(self, 'power', power)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVAbsolutePriceSchedule:
+class EVAbsolutePriceSchedule(_Message):
     """XSD complexType EVAbsolutePriceScheduleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'EVAbsolutePriceScheduleType'
-    time_anchor: int = field(metadata={"xsd": 'TimeAnchor', "kind": 'element'})
-    currency: str = field(metadata={"xsd": 'Currency', "kind": 'element'})
-    price_algorithm: str = field(metadata={"xsd": 'PriceAlgorithm', "kind": 'element'})
-    ev_price_rule_stacks: EVPriceRuleStackList = field(metadata={"xsd": 'EVPriceRuleStacks', "kind": 'element'})
+    __slots__ = ('time_anchor', 'currency', 'price_algorithm', 'ev_price_rule_stacks')
+    _SPEC = (('time_anchor', 'int', True, 'TimeAnchor', 'element'), ('currency', 'str', True, 'Currency', 'element'), ('price_algorithm', 'str', True, 'PriceAlgorithm', 'element'), ('ev_price_rule_stacks', 'EVPriceRuleStackList', True, 'EVPriceRuleStacks', 'element'))
+    time_anchor: int
+    currency: str
+    price_algorithm: str
+    ev_price_rule_stacks: EVPriceRuleStackList
+
+    def __init__(self, *, time_anchor: int, currency: str, price_algorithm: str, ev_price_rule_stacks: EVPriceRuleStackList) -> None:
+        _set(self, 'time_anchor', time_anchor)
+        _set(self, 'currency', currency)
+        _set(self, 'price_algorithm', price_algorithm)
+        _set(self, 'ev_price_rule_stacks', ev_price_rule_stacks)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVPriceRuleStackList:
+class EVPriceRuleStackList(_Message):
     """XSD complexType EVPriceRuleStackListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'EVPriceRuleStackListType'
-    ev_price_rule_stack: list[EVPriceRuleStack] = field(metadata={"xsd": 'EVPriceRuleStack', "kind": 'element'})
+    __slots__ = ('ev_price_rule_stack',)
+    _SPEC = (('ev_price_rule_stack', 'list[EVPriceRuleStack]', True, 'EVPriceRuleStack', 'element'),)
+    ev_price_rule_stack: list[EVPriceRuleStack]
+
+    def __init__(self, *, ev_price_rule_stack: list[EVPriceRuleStack]) -> None:
+        _set(self, 'ev_price_rule_stack', ev_price_rule_stack)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVPriceRuleStack:
+class EVPriceRuleStack(_Message):
     """XSD complexType EVPriceRuleStackType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'EVPriceRuleStackType'
-    duration: int = field(metadata={"xsd": 'Duration', "kind": 'element'})
-    ev_price_rule: list[EVPriceRule] = field(metadata={"xsd": 'EVPriceRule', "kind": 'element'})
+    __slots__ = ('duration', 'ev_price_rule')
+    _SPEC = (('duration', 'int', True, 'Duration', 'element'), ('ev_price_rule', 'list[EVPriceRule]', True, 'EVPriceRule', 'element'))
+    duration: int
+    ev_price_rule: list[EVPriceRule]
+
+    def __init__(self, *, duration: int, ev_price_rule: list[EVPriceRule]) -> None:
+        _set(self, 'duration', duration)
+        _set(self, 'ev_price_rule', ev_price_rule)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVPriceRule:
+class EVPriceRule(_Message):
     """XSD complexType EVPriceRuleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'EVPriceRuleType'
-    energy_fee: RationalNumber = field(metadata={"xsd": 'EnergyFee', "kind": 'element'})
-    power_range_start: RationalNumber = field(metadata={"xsd": 'PowerRangeStart', "kind": 'element'})
+    __slots__ = ('energy_fee', 'power_range_start')
+    _SPEC = (('energy_fee', 'RationalNumber', True, 'EnergyFee', 'element'), ('power_range_start', 'RationalNumber', True, 'PowerRangeStart', 'element'))
+    energy_fee: RationalNumber
+    power_range_start: RationalNumber
+
+    def __init__(self, *, energy_fee: RationalNumber, power_range_start: RationalNumber) -> None:
+        _set(self, 'energy_fee', energy_fee)
+        _set(self, 'power_range_start', power_range_start)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScheduleExchangeRes:
+class ScheduleExchangeRes(_Message):
     """XSD complexType ScheduleExchangeResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ScheduleExchangeResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_processing: Processing = field(metadata={"xsd": 'EVSEProcessing', "kind": 'element'})
-    go_to_pause: bool | None = field(default=None, metadata={"xsd": 'GoToPause', "kind": 'element'})
-    dynamic_se_res_control_mode: Dynamic_SEResControlMode | None = field(default=None, metadata={"xsd": 'Dynamic_SEResControlMode', "kind": 'element'})
-    scheduled_se_res_control_mode: Scheduled_SEResControlMode | None = field(default=None, metadata={"xsd": 'Scheduled_SEResControlMode', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evse_processing', 'go_to_pause', 'dynamic_se_res_control_mode', 'scheduled_se_res_control_mode')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_processing', 'Processing', True, 'EVSEProcessing', 'element'), ('go_to_pause', 'bool | None', False, 'GoToPause', 'element'), ('dynamic_se_res_control_mode', 'Dynamic_SEResControlMode | None', False, 'Dynamic_SEResControlMode', 'element'), ('scheduled_se_res_control_mode', 'Scheduled_SEResControlMode | None', False, 'Scheduled_SEResControlMode', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evse_processing: Processing
+    go_to_pause: bool | None
+    dynamic_se_res_control_mode: Dynamic_SEResControlMode | None
+    scheduled_se_res_control_mode: Scheduled_SEResControlMode | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evse_processing: Processing, go_to_pause: bool | None = None, dynamic_se_res_control_mode: Dynamic_SEResControlMode | None = None, scheduled_se_res_control_mode: Scheduled_SEResControlMode | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_processing', evse_processing)
+        _set(self, 'go_to_pause', go_to_pause)
+        _set(self, 'dynamic_se_res_control_mode', dynamic_se_res_control_mode)
+        _set(self, 'scheduled_se_res_control_mode', scheduled_se_res_control_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Dynamic_SEResControlMode:
+class Dynamic_SEResControlMode(_Message):
     """XSD complexType Dynamic_SEResControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'Dynamic_SEResControlModeType'
-    departure_time: int | None = field(default=None, metadata={"xsd": 'DepartureTime', "kind": 'element'})
-    minimum_soc: int | None = field(default=None, metadata={"xsd": 'MinimumSOC', "kind": 'element'})
-    target_soc: int | None = field(default=None, metadata={"xsd": 'TargetSOC', "kind": 'element'})
-    absolute_price_schedule: AbsolutePriceSchedule | None = field(default=None, metadata={"xsd": 'AbsolutePriceSchedule', "kind": 'element'})
-    price_level_schedule: PriceLevelSchedule | None = field(default=None, metadata={"xsd": 'PriceLevelSchedule', "kind": 'element'})
+    __slots__ = ('departure_time', 'minimum_soc', 'target_soc', 'absolute_price_schedule', 'price_level_schedule')
+    _SPEC = (('departure_time', 'int | None', False, 'DepartureTime', 'element'), ('minimum_soc', 'int | None', False, 'MinimumSOC', 'element'), ('target_soc', 'int | None', False, 'TargetSOC', 'element'), ('absolute_price_schedule', 'AbsolutePriceSchedule | None', False, 'AbsolutePriceSchedule', 'element'), ('price_level_schedule', 'PriceLevelSchedule | None', False, 'PriceLevelSchedule', 'element'))
+    departure_time: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    absolute_price_schedule: AbsolutePriceSchedule | None
+    price_level_schedule: PriceLevelSchedule | None
+
+    def __init__(self, *, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, absolute_price_schedule: AbsolutePriceSchedule | None = None, price_level_schedule: PriceLevelSchedule | None = None) -> None:
+        _set(self, 'departure_time', departure_time)
+        _set(self, 'minimum_soc', minimum_soc)
+        _set(self, 'target_soc', target_soc)
+        _set(self, 'absolute_price_schedule', absolute_price_schedule)
+        _set(self, 'price_level_schedule', price_level_schedule)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AbsolutePriceSchedule:
+class AbsolutePriceSchedule(_Message):
     """XSD complexType AbsolutePriceScheduleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'AbsolutePriceScheduleType'
-    time_anchor: int = field(metadata={"xsd": 'TimeAnchor', "kind": 'element'})
-    price_schedule_id: int = field(metadata={"xsd": 'PriceScheduleID', "kind": 'element'})
-    currency: str = field(metadata={"xsd": 'Currency', "kind": 'element'})
-    language: str = field(metadata={"xsd": 'Language', "kind": 'element'})
-    price_algorithm: str = field(metadata={"xsd": 'PriceAlgorithm', "kind": 'element'})
-    price_rule_stacks: PriceRuleStackList = field(metadata={"xsd": 'PriceRuleStacks', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    price_schedule_description: str | None = field(default=None, metadata={"xsd": 'PriceScheduleDescription', "kind": 'element'})
-    minimum_cost: RationalNumber | None = field(default=None, metadata={"xsd": 'MinimumCost', "kind": 'element'})
-    maximum_cost: RationalNumber | None = field(default=None, metadata={"xsd": 'MaximumCost', "kind": 'element'})
-    tax_rules: TaxRuleList | None = field(default=None, metadata={"xsd": 'TaxRules', "kind": 'element'})
-    overstay_rules: OverstayRuleList | None = field(default=None, metadata={"xsd": 'OverstayRules', "kind": 'element'})
-    additional_selected_services: AdditionalServiceList | None = field(default=None, metadata={"xsd": 'AdditionalSelectedServices', "kind": 'element'})
+    __slots__ = ('time_anchor', 'price_schedule_id', 'currency', 'language', 'price_algorithm', 'price_rule_stacks', 'id_', 'price_schedule_description', 'minimum_cost', 'maximum_cost', 'tax_rules', 'overstay_rules', 'additional_selected_services')
+    _SPEC = (('time_anchor', 'int', True, 'TimeAnchor', 'element'), ('price_schedule_id', 'int', True, 'PriceScheduleID', 'element'), ('currency', 'str', True, 'Currency', 'element'), ('language', 'str', True, 'Language', 'element'), ('price_algorithm', 'str', True, 'PriceAlgorithm', 'element'), ('price_rule_stacks', 'PriceRuleStackList', True, 'PriceRuleStacks', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('price_schedule_description', 'str | None', False, 'PriceScheduleDescription', 'element'), ('minimum_cost', 'RationalNumber | None', False, 'MinimumCost', 'element'), ('maximum_cost', 'RationalNumber | None', False, 'MaximumCost', 'element'), ('tax_rules', 'TaxRuleList | None', False, 'TaxRules', 'element'), ('overstay_rules', 'OverstayRuleList | None', False, 'OverstayRules', 'element'), ('additional_selected_services', 'AdditionalServiceList | None', False, 'AdditionalSelectedServices', 'element'))
+    time_anchor: int
+    price_schedule_id: int
+    currency: str
+    language: str
+    price_algorithm: str
+    price_rule_stacks: PriceRuleStackList
+    id_: str | None
+    price_schedule_description: str | None
+    minimum_cost: RationalNumber | None
+    maximum_cost: RationalNumber | None
+    tax_rules: TaxRuleList | None
+    overstay_rules: OverstayRuleList | None
+    additional_selected_services: AdditionalServiceList | None
+
+    def __init__(self, *, time_anchor: int, price_schedule_id: int, currency: str, language: str, price_algorithm: str, price_rule_stacks: PriceRuleStackList, id_: str | None = None, price_schedule_description: str | None = None, minimum_cost: RationalNumber | None = None, maximum_cost: RationalNumber | None = None, tax_rules: TaxRuleList | None = None, overstay_rules: OverstayRuleList | None = None, additional_selected_services: AdditionalServiceList | None = None) -> None:
+        _set(self, 'time_anchor', time_anchor)
+        _set(self, 'price_schedule_id', price_schedule_id)
+        _set(self, 'currency', currency)
+        _set(self, 'language', language)
+        _set(self, 'price_algorithm', price_algorithm)
+        _set(self, 'price_rule_stacks', price_rule_stacks)
+        _set(self, 'id_', id_)
+        _set(self, 'price_schedule_description', price_schedule_description)
+        _set(self, 'minimum_cost', minimum_cost)
+        _set(self, 'maximum_cost', maximum_cost)
+        _set(self, 'tax_rules', tax_rules)
+        _set(self, 'overstay_rules', overstay_rules)
+        _set(self, 'additional_selected_services', additional_selected_services)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaxRuleList:
+class TaxRuleList(_Message):
     """XSD complexType TaxRuleListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'TaxRuleListType'
-    tax_rule: list[TaxRule] = field(metadata={"xsd": 'TaxRule', "kind": 'element'})
+    __slots__ = ('tax_rule',)
+    _SPEC = (('tax_rule', 'list[TaxRule]', True, 'TaxRule', 'element'),)
+    tax_rule: list[TaxRule]
+
+    def __init__(self, *, tax_rule: list[TaxRule]) -> None:
+        _set(self, 'tax_rule', tax_rule)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaxRule:
+class TaxRule(_Message):
     """XSD complexType TaxRuleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'TaxRuleType'
-    tax_rule_id: int = field(metadata={"xsd": 'TaxRuleID', "kind": 'element'})
-    tax_rate: RationalNumber = field(metadata={"xsd": 'TaxRate', "kind": 'element'})
-    applies_to_energy_fee: bool = field(metadata={"xsd": 'AppliesToEnergyFee', "kind": 'element'})
-    applies_to_parking_fee: bool = field(metadata={"xsd": 'AppliesToParkingFee', "kind": 'element'})
-    applies_to_overstay_fee: bool = field(metadata={"xsd": 'AppliesToOverstayFee', "kind": 'element'})
-    applies_minimum_maximum_cost: bool = field(metadata={"xsd": 'AppliesMinimumMaximumCost', "kind": 'element'})
-    tax_rule_name: str | None = field(default=None, metadata={"xsd": 'TaxRuleName', "kind": 'element'})
-    tax_included_in_price: bool | None = field(default=None, metadata={"xsd": 'TaxIncludedInPrice', "kind": 'element'})
+    __slots__ = ('tax_rule_id', 'tax_rate', 'applies_to_energy_fee', 'applies_to_parking_fee', 'applies_to_overstay_fee', 'applies_minimum_maximum_cost', 'tax_rule_name', 'tax_included_in_price')
+    _SPEC = (('tax_rule_id', 'int', True, 'TaxRuleID', 'element'), ('tax_rate', 'RationalNumber', True, 'TaxRate', 'element'), ('applies_to_energy_fee', 'bool', True, 'AppliesToEnergyFee', 'element'), ('applies_to_parking_fee', 'bool', True, 'AppliesToParkingFee', 'element'), ('applies_to_overstay_fee', 'bool', True, 'AppliesToOverstayFee', 'element'), ('applies_minimum_maximum_cost', 'bool', True, 'AppliesMinimumMaximumCost', 'element'), ('tax_rule_name', 'str | None', False, 'TaxRuleName', 'element'), ('tax_included_in_price', 'bool | None', False, 'TaxIncludedInPrice', 'element'))
+    tax_rule_id: int
+    tax_rate: RationalNumber
+    applies_to_energy_fee: bool
+    applies_to_parking_fee: bool
+    applies_to_overstay_fee: bool
+    applies_minimum_maximum_cost: bool
+    tax_rule_name: str | None
+    tax_included_in_price: bool | None
+
+    def __init__(self, *, tax_rule_id: int, tax_rate: RationalNumber, applies_to_energy_fee: bool, applies_to_parking_fee: bool, applies_to_overstay_fee: bool, applies_minimum_maximum_cost: bool, tax_rule_name: str | None = None, tax_included_in_price: bool | None = None) -> None:
+        _set(self, 'tax_rule_id', tax_rule_id)
+        _set(self, 'tax_rate', tax_rate)
+        _set(self, 'applies_to_energy_fee', applies_to_energy_fee)
+        _set(self, 'applies_to_parking_fee', applies_to_parking_fee)
+        _set(self, 'applies_to_overstay_fee', applies_to_overstay_fee)
+        _set(self, 'applies_minimum_maximum_cost', applies_minimum_maximum_cost)
+        _set(self, 'tax_rule_name', tax_rule_name)
+        _set(self, 'tax_included_in_price', tax_included_in_price)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PriceRuleStackList:
+class PriceRuleStackList(_Message):
     """XSD complexType PriceRuleStackListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'PriceRuleStackListType'
-    price_rule_stack: list[PriceRuleStack] = field(metadata={"xsd": 'PriceRuleStack', "kind": 'element'})
+    __slots__ = ('price_rule_stack',)
+    _SPEC = (('price_rule_stack', 'list[PriceRuleStack]', True, 'PriceRuleStack', 'element'),)
+    price_rule_stack: list[PriceRuleStack]
+
+    def __init__(self, *, price_rule_stack: list[PriceRuleStack]) -> None:
+        _set(self, 'price_rule_stack', price_rule_stack)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PriceRuleStack:
+class PriceRuleStack(_Message):
     """XSD complexType PriceRuleStackType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'PriceRuleStackType'
-    duration: int = field(metadata={"xsd": 'Duration', "kind": 'element'})
-    price_rule: list[PriceRule] = field(metadata={"xsd": 'PriceRule', "kind": 'element'})
+    __slots__ = ('duration', 'price_rule')
+    _SPEC = (('duration', 'int', True, 'Duration', 'element'), ('price_rule', 'list[PriceRule]', True, 'PriceRule', 'element'))
+    duration: int
+    price_rule: list[PriceRule]
+
+    def __init__(self, *, duration: int, price_rule: list[PriceRule]) -> None:
+        _set(self, 'duration', duration)
+        _set(self, 'price_rule', price_rule)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PriceRule:
+class PriceRule(_Message):
     """XSD complexType PriceRuleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'PriceRuleType'
-    energy_fee: RationalNumber = field(metadata={"xsd": 'EnergyFee', "kind": 'element'})
-    power_range_start: RationalNumber = field(metadata={"xsd": 'PowerRangeStart', "kind": 'element'})
-    parking_fee: RationalNumber | None = field(default=None, metadata={"xsd": 'ParkingFee', "kind": 'element'})
-    parking_fee_period: int | None = field(default=None, metadata={"xsd": 'ParkingFeePeriod', "kind": 'element'})
-    carbon_dioxide_emission: int | None = field(default=None, metadata={"xsd": 'CarbonDioxideEmission', "kind": 'element'})
-    renewable_generation_percentage: int | None = field(default=None, metadata={"xsd": 'RenewableGenerationPercentage', "kind": 'element'})
+    __slots__ = ('energy_fee', 'power_range_start', 'parking_fee', 'parking_fee_period', 'carbon_dioxide_emission', 'renewable_generation_percentage')
+    _SPEC = (('energy_fee', 'RationalNumber', True, 'EnergyFee', 'element'), ('power_range_start', 'RationalNumber', True, 'PowerRangeStart', 'element'), ('parking_fee', 'RationalNumber | None', False, 'ParkingFee', 'element'), ('parking_fee_period', 'int | None', False, 'ParkingFeePeriod', 'element'), ('carbon_dioxide_emission', 'int | None', False, 'CarbonDioxideEmission', 'element'), ('renewable_generation_percentage', 'int | None', False, 'RenewableGenerationPercentage', 'element'))
+    energy_fee: RationalNumber
+    power_range_start: RationalNumber
+    parking_fee: RationalNumber | None
+    parking_fee_period: int | None
+    carbon_dioxide_emission: int | None
+    renewable_generation_percentage: int | None
+
+    def __init__(self, *, energy_fee: RationalNumber, power_range_start: RationalNumber, parking_fee: RationalNumber | None = None, parking_fee_period: int | None = None, carbon_dioxide_emission: int | None = None, renewable_generation_percentage: int | None = None) -> None:
+        _set(self, 'energy_fee', energy_fee)
+        _set(self, 'power_range_start', power_range_start)
+        _set(self, 'parking_fee', parking_fee)
+        _set(self, 'parking_fee_period', parking_fee_period)
+        _set(self, 'carbon_dioxide_emission', carbon_dioxide_emission)
+        _set(self, 'renewable_generation_percentage', renewable_generation_percentage)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OverstayRuleList:
+class OverstayRuleList(_Message):
     """XSD complexType OverstayRuleListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'OverstayRuleListType'
-    overstay_rule: list[OverstayRule] = field(metadata={"xsd": 'OverstayRule', "kind": 'element'})
-    overstay_time_threshold: int | None = field(default=None, metadata={"xsd": 'OverstayTimeThreshold', "kind": 'element'})
-    overstay_power_threshold: RationalNumber | None = field(default=None, metadata={"xsd": 'OverstayPowerThreshold', "kind": 'element'})
+    __slots__ = ('overstay_rule', 'overstay_time_threshold', 'overstay_power_threshold')
+    _SPEC = (('overstay_rule', 'list[OverstayRule]', True, 'OverstayRule', 'element'), ('overstay_time_threshold', 'int | None', False, 'OverstayTimeThreshold', 'element'), ('overstay_power_threshold', 'RationalNumber | None', False, 'OverstayPowerThreshold', 'element'))
+    overstay_rule: list[OverstayRule]
+    overstay_time_threshold: int | None
+    overstay_power_threshold: RationalNumber | None
+
+    def __init__(self, *, overstay_rule: list[OverstayRule], overstay_time_threshold: int | None = None, overstay_power_threshold: RationalNumber | None = None) -> None:
+        _set(self, 'overstay_rule', overstay_rule)
+        _set(self, 'overstay_time_threshold', overstay_time_threshold)
+        _set(self, 'overstay_power_threshold', overstay_power_threshold)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OverstayRule:
+class OverstayRule(_Message):
     """XSD complexType OverstayRuleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'OverstayRuleType'
-    start_time: int = field(metadata={"xsd": 'StartTime', "kind": 'element'})
-    overstay_fee: RationalNumber = field(metadata={"xsd": 'OverstayFee', "kind": 'element'})
-    overstay_fee_period: int = field(metadata={"xsd": 'OverstayFeePeriod', "kind": 'element'})
-    overstay_rule_description: str | None = field(default=None, metadata={"xsd": 'OverstayRuleDescription', "kind": 'element'})
+    __slots__ = ('start_time', 'overstay_fee', 'overstay_fee_period', 'overstay_rule_description')
+    _SPEC = (('start_time', 'int', True, 'StartTime', 'element'), ('overstay_fee', 'RationalNumber', True, 'OverstayFee', 'element'), ('overstay_fee_period', 'int', True, 'OverstayFeePeriod', 'element'), ('overstay_rule_description', 'str | None', False, 'OverstayRuleDescription', 'element'))
+    start_time: int
+    overstay_fee: RationalNumber
+    overstay_fee_period: int
+    overstay_rule_description: str | None
+
+    def __init__(self, *, start_time: int, overstay_fee: RationalNumber, overstay_fee_period: int, overstay_rule_description: str | None = None) -> None:
+        _set(self, 'start_time', start_time)
+        _set(self, 'overstay_fee', overstay_fee)
+        _set(self, 'overstay_fee_period', overstay_fee_period)
+        _set(self, 'overstay_rule_description', overstay_rule_description)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AdditionalServiceList:
+class AdditionalServiceList(_Message):
     """XSD complexType AdditionalServiceListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'AdditionalServiceListType'
-    additional_service: list[AdditionalService] = field(metadata={"xsd": 'AdditionalService', "kind": 'element'})
+    __slots__ = ('additional_service',)
+    _SPEC = (('additional_service', 'list[AdditionalService]', True, 'AdditionalService', 'element'),)
+    additional_service: list[AdditionalService]
+
+    def __init__(self, *, additional_service: list[AdditionalService]) -> None:
+        _set(self, 'additional_service', additional_service)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AdditionalService:
+class AdditionalService(_Message):
     """XSD complexType AdditionalServiceType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'AdditionalServiceType'
-    service_name: str = field(metadata={"xsd": 'ServiceName', "kind": 'element'})
-    service_fee: RationalNumber = field(metadata={"xsd": 'ServiceFee', "kind": 'element'})
+    __slots__ = ('service_name', 'service_fee')
+    _SPEC = (('service_name', 'str', True, 'ServiceName', 'element'), ('service_fee', 'RationalNumber', True, 'ServiceFee', 'element'))
+    service_name: str
+    service_fee: RationalNumber
+
+    def __init__(self, *, service_name: str, service_fee: RationalNumber) -> None:
+        _set(self, 'service_name', service_name)
+        _set(self, 'service_fee', service_fee)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PriceLevelSchedule:
+class PriceLevelSchedule(_Message):
     """XSD complexType PriceLevelScheduleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'PriceLevelScheduleType'
-    time_anchor: int = field(metadata={"xsd": 'TimeAnchor', "kind": 'element'})
-    price_schedule_id: int = field(metadata={"xsd": 'PriceScheduleID', "kind": 'element'})
-    number_of_price_levels: int = field(metadata={"xsd": 'NumberOfPriceLevels', "kind": 'element'})
-    price_level_schedule_entries: PriceLevelScheduleEntryList = field(metadata={"xsd": 'PriceLevelScheduleEntries', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    price_schedule_description: str | None = field(default=None, metadata={"xsd": 'PriceScheduleDescription', "kind": 'element'})
+    __slots__ = ('time_anchor', 'price_schedule_id', 'number_of_price_levels', 'price_level_schedule_entries', 'id_', 'price_schedule_description')
+    _SPEC = (('time_anchor', 'int', True, 'TimeAnchor', 'element'), ('price_schedule_id', 'int', True, 'PriceScheduleID', 'element'), ('number_of_price_levels', 'int', True, 'NumberOfPriceLevels', 'element'), ('price_level_schedule_entries', 'PriceLevelScheduleEntryList', True, 'PriceLevelScheduleEntries', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('price_schedule_description', 'str | None', False, 'PriceScheduleDescription', 'element'))
+    time_anchor: int
+    price_schedule_id: int
+    number_of_price_levels: int
+    price_level_schedule_entries: PriceLevelScheduleEntryList
+    id_: str | None
+    price_schedule_description: str | None
+
+    def __init__(self, *, time_anchor: int, price_schedule_id: int, number_of_price_levels: int, price_level_schedule_entries: PriceLevelScheduleEntryList, id_: str | None = None, price_schedule_description: str | None = None) -> None:
+        _set(self, 'time_anchor', time_anchor)
+        _set(self, 'price_schedule_id', price_schedule_id)
+        _set(self, 'number_of_price_levels', number_of_price_levels)
+        _set(self, 'price_level_schedule_entries', price_level_schedule_entries)
+        _set(self, 'id_', id_)
+        _set(self, 'price_schedule_description', price_schedule_description)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PriceLevelScheduleEntryList:
+class PriceLevelScheduleEntryList(_Message):
     """XSD complexType PriceLevelScheduleEntryListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'PriceLevelScheduleEntryListType'
-    price_level_schedule_entry: list[PriceLevelScheduleEntry] = field(metadata={"xsd": 'PriceLevelScheduleEntry', "kind": 'element'})
+    __slots__ = ('price_level_schedule_entry',)
+    _SPEC = (('price_level_schedule_entry', 'list[PriceLevelScheduleEntry]', True, 'PriceLevelScheduleEntry', 'element'),)
+    price_level_schedule_entry: list[PriceLevelScheduleEntry]
+
+    def __init__(self, *, price_level_schedule_entry: list[PriceLevelScheduleEntry]) -> None:
+        _set(self, 'price_level_schedule_entry', price_level_schedule_entry)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PriceLevelScheduleEntry:
+class PriceLevelScheduleEntry(_Message):
     """XSD complexType PriceLevelScheduleEntryType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'PriceLevelScheduleEntryType'
-    duration: int = field(metadata={"xsd": 'Duration', "kind": 'element'})
-    price_level: int = field(metadata={"xsd": 'PriceLevel', "kind": 'element'})
+    __slots__ = ('duration', 'price_level')
+    _SPEC = (('duration', 'int', True, 'Duration', 'element'), ('price_level', 'int', True, 'PriceLevel', 'element'))
+    duration: int
+    price_level: int
+
+    def __init__(self, *, duration: int, price_level: int) -> None:
+        _set(self, 'duration', duration)
+        _set(self, 'price_level', price_level)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Scheduled_SEResControlMode:
+class Scheduled_SEResControlMode(_Message):
     """XSD complexType Scheduled_SEResControlModeType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'Scheduled_SEResControlModeType'
-    schedule_tuple: list[ScheduleTuple] = field(metadata={"xsd": 'ScheduleTuple', "kind": 'element'})
+    __slots__ = ('schedule_tuple',)
+    _SPEC = (('schedule_tuple', 'list[ScheduleTuple]', True, 'ScheduleTuple', 'element'),)
+    schedule_tuple: list[ScheduleTuple]
+
+    def __init__(self, *, schedule_tuple: list[ScheduleTuple]) -> None:
+        _set(self, 'schedule_tuple', schedule_tuple)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScheduleTuple:
+class ScheduleTuple(_Message):
     """XSD complexType ScheduleTupleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ScheduleTupleType'
-    schedule_tuple_id: int = field(metadata={"xsd": 'ScheduleTupleID', "kind": 'element'})
-    charging_schedule: ChargingSchedule = field(metadata={"xsd": 'ChargingSchedule', "kind": 'element'})
-    discharging_schedule: ChargingSchedule | None = field(default=None, metadata={"xsd": 'DischargingSchedule', "kind": 'element'})
+    __slots__ = ('schedule_tuple_id', 'charging_schedule', 'discharging_schedule')
+    _SPEC = (('schedule_tuple_id', 'int', True, 'ScheduleTupleID', 'element'), ('charging_schedule', 'ChargingSchedule', True, 'ChargingSchedule', 'element'), ('discharging_schedule', 'ChargingSchedule | None', False, 'DischargingSchedule', 'element'))
+    schedule_tuple_id: int
+    charging_schedule: ChargingSchedule
+    discharging_schedule: ChargingSchedule | None
+
+    def __init__(self, *, schedule_tuple_id: int, charging_schedule: ChargingSchedule, discharging_schedule: ChargingSchedule | None = None) -> None:
+        _set(self, 'schedule_tuple_id', schedule_tuple_id)
+        _set(self, 'charging_schedule', charging_schedule)
+        _set(self, 'discharging_schedule', discharging_schedule)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChargingSchedule:
+class ChargingSchedule(_Message):
     """XSD complexType ChargingScheduleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ChargingScheduleType'
-    power_schedule: PowerSchedule = field(metadata={"xsd": 'PowerSchedule', "kind": 'element'})
-    absolute_price_schedule: AbsolutePriceSchedule | None = field(default=None, metadata={"xsd": 'AbsolutePriceSchedule', "kind": 'element'})
-    price_level_schedule: PriceLevelSchedule | None = field(default=None, metadata={"xsd": 'PriceLevelSchedule', "kind": 'element'})
+    __slots__ = ('power_schedule', 'absolute_price_schedule', 'price_level_schedule')
+    _SPEC = (('power_schedule', 'PowerSchedule', True, 'PowerSchedule', 'element'), ('absolute_price_schedule', 'AbsolutePriceSchedule | None', False, 'AbsolutePriceSchedule', 'element'), ('price_level_schedule', 'PriceLevelSchedule | None', False, 'PriceLevelSchedule', 'element'))
+    power_schedule: PowerSchedule
+    absolute_price_schedule: AbsolutePriceSchedule | None
+    price_level_schedule: PriceLevelSchedule | None
+
+    def __init__(self, *, power_schedule: PowerSchedule, absolute_price_schedule: AbsolutePriceSchedule | None = None, price_level_schedule: PriceLevelSchedule | None = None) -> None:
+        _set(self, 'power_schedule', power_schedule)
+        _set(self, 'absolute_price_schedule', absolute_price_schedule)
+        _set(self, 'price_level_schedule', price_level_schedule)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PowerSchedule:
+class PowerSchedule(_Message):
     """XSD complexType PowerScheduleType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'PowerScheduleType'
-    time_anchor: int = field(metadata={"xsd": 'TimeAnchor', "kind": 'element'})
-    power_schedule_entries: PowerScheduleEntryList = field(metadata={"xsd": 'PowerScheduleEntries', "kind": 'element'})
-    available_energy: RationalNumber | None = field(default=None, metadata={"xsd": 'AvailableEnergy', "kind": 'element'})
-    power_tolerance: RationalNumber | None = field(default=None, metadata={"xsd": 'PowerTolerance', "kind": 'element'})
+    __slots__ = ('time_anchor', 'power_schedule_entries', 'available_energy', 'power_tolerance')
+    _SPEC = (('time_anchor', 'int', True, 'TimeAnchor', 'element'), ('power_schedule_entries', 'PowerScheduleEntryList', True, 'PowerScheduleEntries', 'element'), ('available_energy', 'RationalNumber | None', False, 'AvailableEnergy', 'element'), ('power_tolerance', 'RationalNumber | None', False, 'PowerTolerance', 'element'))
+    time_anchor: int
+    power_schedule_entries: PowerScheduleEntryList
+    available_energy: RationalNumber | None
+    power_tolerance: RationalNumber | None
+
+    def __init__(self, *, time_anchor: int, power_schedule_entries: PowerScheduleEntryList, available_energy: RationalNumber | None = None, power_tolerance: RationalNumber | None = None) -> None:
+        _set(self, 'time_anchor', time_anchor)
+        _set(self, 'power_schedule_entries', power_schedule_entries)
+        _set(self, 'available_energy', available_energy)
+        _set(self, 'power_tolerance', power_tolerance)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PowerScheduleEntryList:
+class PowerScheduleEntryList(_Message):
     """XSD complexType PowerScheduleEntryListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'PowerScheduleEntryListType'
-    power_schedule_entry: list[PowerScheduleEntry] = field(metadata={"xsd": 'PowerScheduleEntry', "kind": 'element'})
+    __slots__ = ('power_schedule_entry',)
+    _SPEC = (('power_schedule_entry', 'list[PowerScheduleEntry]', True, 'PowerScheduleEntry', 'element'),)
+    power_schedule_entry: list[PowerScheduleEntry]
+
+    def __init__(self, *, power_schedule_entry: list[PowerScheduleEntry]) -> None:
+        _set(self, 'power_schedule_entry', power_schedule_entry)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceDetailReq:
+class ServiceDetailReq(_Message):
     """XSD complexType ServiceDetailReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ServiceDetailReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    service_id: int = field(metadata={"xsd": 'ServiceID', "kind": 'element'})
+    __slots__ = ('header', 'service_id')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('service_id', 'int', True, 'ServiceID', 'element'))
+    header: MessageHeader
+    service_id: int
+
+    def __init__(self, *, header: MessageHeader, service_id: int) -> None:
+        _set(self, 'header', header)
+        _set(self, 'service_id', service_id)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceDetailRes:
+class ServiceDetailRes(_Message):
     """XSD complexType ServiceDetailResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ServiceDetailResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    service_id: int = field(metadata={"xsd": 'ServiceID', "kind": 'element'})
-    service_parameter_list: ServiceParameterList = field(metadata={"xsd": 'ServiceParameterList', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'service_id', 'service_parameter_list')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('service_id', 'int', True, 'ServiceID', 'element'), ('service_parameter_list', 'ServiceParameterList', True, 'ServiceParameterList', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    service_id: int
+    service_parameter_list: ServiceParameterList
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, service_id: int, service_parameter_list: ServiceParameterList) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'service_id', service_id)
+        _set(self, 'service_parameter_list', service_parameter_list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceParameterList:
+class ServiceParameterList(_Message):
     """XSD complexType ServiceParameterListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ServiceParameterListType'
-    parameter_set: list[ParameterSet] = field(metadata={"xsd": 'ParameterSet', "kind": 'element'})
+    __slots__ = ('parameter_set',)
+    _SPEC = (('parameter_set', 'list[ParameterSet]', True, 'ParameterSet', 'element'),)
+    parameter_set: list[ParameterSet]
+
+    def __init__(self, *, parameter_set: list[ParameterSet]) -> None:
+        _set(self, 'parameter_set', parameter_set)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ParameterSet:
+class ParameterSet(_Message):
     """XSD complexType ParameterSetType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ParameterSetType'
-    parameter_set_id: int = field(metadata={"xsd": 'ParameterSetID', "kind": 'element'})
-    parameter: list[Parameter] = field(metadata={"xsd": 'Parameter', "kind": 'element'})
+    __slots__ = ('parameter_set_id', 'parameter')
+    _SPEC = (('parameter_set_id', 'int', True, 'ParameterSetID', 'element'), ('parameter', 'list[Parameter]', True, 'Parameter', 'element'))
+    parameter_set_id: int
+    parameter: list[Parameter]
+
+    def __init__(self, *, parameter_set_id: int, parameter: list[Parameter]) -> None:
+        _set(self, 'parameter_set_id', parameter_set_id)
+        _set(self, 'parameter', parameter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Parameter:
+class Parameter(_Message):
     """XSD complexType ParameterType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ParameterType'
-    name: str = field(metadata={"xsd": 'Name', "kind": 'attribute'})
-    bool_value: bool | None = field(default=None, metadata={"xsd": 'boolValue', "kind": 'element'})
-    byte_value: int | None = field(default=None, metadata={"xsd": 'byteValue', "kind": 'element'})
-    short_value: int | None = field(default=None, metadata={"xsd": 'shortValue', "kind": 'element'})
-    int_value: int | None = field(default=None, metadata={"xsd": 'intValue', "kind": 'element'})
-    rational_number: RationalNumber | None = field(default=None, metadata={"xsd": 'rationalNumber', "kind": 'element'})
-    finite_string: str | None = field(default=None, metadata={"xsd": 'finiteString', "kind": 'element'})
+    __slots__ = ('name', 'bool_value', 'byte_value', 'short_value', 'int_value', 'rational_number', 'finite_string')
+    _SPEC = (('name', 'str', True, 'Name', 'attribute'), ('bool_value', 'bool | None', False, 'boolValue', 'element'), ('byte_value', 'int | None', False, 'byteValue', 'element'), ('short_value', 'int | None', False, 'shortValue', 'element'), ('int_value', 'int | None', False, 'intValue', 'element'), ('rational_number', 'RationalNumber | None', False, 'rationalNumber', 'element'), ('finite_string', 'str | None', False, 'finiteString', 'element'))
+    name: str
+    bool_value: bool | None
+    byte_value: int | None
+    short_value: int | None
+    int_value: int | None
+    rational_number: RationalNumber | None
+    finite_string: str | None
+
+    def __init__(self, *, name: str, bool_value: bool | None = None, byte_value: int | None = None, short_value: int | None = None, int_value: int | None = None, rational_number: RationalNumber | None = None, finite_string: str | None = None) -> None:
+        _set(self, 'name', name)
+        _set(self, 'bool_value', bool_value)
+        _set(self, 'byte_value', byte_value)
+        _set(self, 'short_value', short_value)
+        _set(self, 'int_value', int_value)
+        _set(self, 'rational_number', rational_number)
+        _set(self, 'finite_string', finite_string)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceDiscoveryReq:
+class ServiceDiscoveryReq(_Message):
     """XSD complexType ServiceDiscoveryReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ServiceDiscoveryReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    supported_service_i_ds: ServiceIDList | None = field(default=None, metadata={"xsd": 'SupportedServiceIDs', "kind": 'element'})
+    __slots__ = ('header', 'supported_service_i_ds')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('supported_service_i_ds', 'ServiceIDList | None', False, 'SupportedServiceIDs', 'element'))
+    header: MessageHeader
+    supported_service_i_ds: ServiceIDList | None
+
+    def __init__(self, *, header: MessageHeader, supported_service_i_ds: ServiceIDList | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'supported_service_i_ds', supported_service_i_ds)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceIDList:
+class ServiceIDList(_Message):
     """XSD complexType ServiceIDListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ServiceIDListType'
-    service_id: list[int] = field(metadata={"xsd": 'ServiceID', "kind": 'element'})
+    __slots__ = ('service_id',)
+    _SPEC = (('service_id', 'list[int]', True, 'ServiceID', 'element'),)
+    service_id: list[int]
+
+    def __init__(self, *, service_id: list[int]) -> None:
+        _set(self, 'service_id', service_id)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceDiscoveryRes:
+class ServiceDiscoveryRes(_Message):
     """XSD complexType ServiceDiscoveryResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ServiceDiscoveryResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    service_renegotiation_supported: bool = field(metadata={"xsd": 'ServiceRenegotiationSupported', "kind": 'element'})
-    energy_transfer_service_list: ServiceList = field(metadata={"xsd": 'EnergyTransferServiceList', "kind": 'element'})
-    vas_list: ServiceList | None = field(default=None, metadata={"xsd": 'VASList', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'service_renegotiation_supported', 'energy_transfer_service_list', 'vas_list')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('service_renegotiation_supported', 'bool', True, 'ServiceRenegotiationSupported', 'element'), ('energy_transfer_service_list', 'ServiceList', True, 'EnergyTransferServiceList', 'element'), ('vas_list', 'ServiceList | None', False, 'VASList', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    service_renegotiation_supported: bool
+    energy_transfer_service_list: ServiceList
+    vas_list: ServiceList | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, service_renegotiation_supported: bool, energy_transfer_service_list: ServiceList, vas_list: ServiceList | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'service_renegotiation_supported', service_renegotiation_supported)
+        _set(self, 'energy_transfer_service_list', energy_transfer_service_list)
+        _set(self, 'vas_list', vas_list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceList:
+class ServiceList(_Message):
     """XSD complexType ServiceListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ServiceListType'
-    service: list[Service] = field(metadata={"xsd": 'Service', "kind": 'element'})
+    __slots__ = ('service',)
+    _SPEC = (('service', 'list[Service]', True, 'Service', 'element'),)
+    service: list[Service]
+
+    def __init__(self, *, service: list[Service]) -> None:
+        _set(self, 'service', service)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Service:
+class Service(_Message):
     """XSD complexType ServiceType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ServiceType'
-    service_id: int = field(metadata={"xsd": 'ServiceID', "kind": 'element'})
-    free_service: bool = field(metadata={"xsd": 'FreeService', "kind": 'element'})
+    __slots__ = ('service_id', 'free_service')
+    _SPEC = (('service_id', 'int', True, 'ServiceID', 'element'), ('free_service', 'bool', True, 'FreeService', 'element'))
+    service_id: int
+    free_service: bool
+
+    def __init__(self, *, service_id: int, free_service: bool) -> None:
+        _set(self, 'service_id', service_id)
+        _set(self, 'free_service', free_service)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceSelectionReq:
+class ServiceSelectionReq(_Message):
     """XSD complexType ServiceSelectionReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ServiceSelectionReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    selected_energy_transfer_service: SelectedService = field(metadata={"xsd": 'SelectedEnergyTransferService', "kind": 'element'})
-    selected_vas_list: SelectedServiceList | None = field(default=None, metadata={"xsd": 'SelectedVASList', "kind": 'element'})
+    __slots__ = ('header', 'selected_energy_transfer_service', 'selected_vas_list')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('selected_energy_transfer_service', 'SelectedService', True, 'SelectedEnergyTransferService', 'element'), ('selected_vas_list', 'SelectedServiceList | None', False, 'SelectedVASList', 'element'))
+    header: MessageHeader
+    selected_energy_transfer_service: SelectedService
+    selected_vas_list: SelectedServiceList | None
+
+    def __init__(self, *, header: MessageHeader, selected_energy_transfer_service: SelectedService, selected_vas_list: SelectedServiceList | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'selected_energy_transfer_service', selected_energy_transfer_service)
+        _set(self, 'selected_vas_list', selected_vas_list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SelectedService:
+class SelectedService(_Message):
     """XSD complexType SelectedServiceType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'SelectedServiceType'
-    service_id: int = field(metadata={"xsd": 'ServiceID', "kind": 'element'})
-    parameter_set_id: int = field(metadata={"xsd": 'ParameterSetID', "kind": 'element'})
+    __slots__ = ('service_id', 'parameter_set_id')
+    _SPEC = (('service_id', 'int', True, 'ServiceID', 'element'), ('parameter_set_id', 'int', True, 'ParameterSetID', 'element'))
+    service_id: int
+    parameter_set_id: int
+
+    def __init__(self, *, service_id: int, parameter_set_id: int) -> None:
+        _set(self, 'service_id', service_id)
+        _set(self, 'parameter_set_id', parameter_set_id)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SelectedServiceList:
+class SelectedServiceList(_Message):
     """XSD complexType SelectedServiceListType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'SelectedServiceListType'
-    selected_service: list[SelectedService] = field(metadata={"xsd": 'SelectedService', "kind": 'element'})
+    __slots__ = ('selected_service',)
+    _SPEC = (('selected_service', 'list[SelectedService]', True, 'SelectedService', 'element'),)
+    selected_service: list[SelectedService]
+
+    def __init__(self, *, selected_service: list[SelectedService]) -> None:
+        _set(self, 'selected_service', selected_service)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ServiceSelectionRes:
+class ServiceSelectionRes(_Message):
     """XSD complexType ServiceSelectionResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'ServiceSelectionResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
+    __slots__ = ('header', 'response_code')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SessionSetupReq:
+class SessionSetupReq(_Message):
     """XSD complexType SessionSetupReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'SessionSetupReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    evccid: str = field(metadata={"xsd": 'EVCCID', "kind": 'element'})
+    __slots__ = ('header', 'evccid')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('evccid', 'str', True, 'EVCCID', 'element'))
+    header: MessageHeader
+    evccid: str
+
+    def __init__(self, *, header: MessageHeader, evccid: str) -> None:
+        _set(self, 'header', header)
+        _set(self, 'evccid', evccid)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SessionSetupRes:
+class SessionSetupRes(_Message):
     """XSD complexType SessionSetupResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'SessionSetupResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evseid: str = field(metadata={"xsd": 'EVSEID', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evseid')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evseid', 'str', True, 'EVSEID', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evseid: str
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evseid: str) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evseid', evseid)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SessionStopReq:
+class SessionStopReq(_Message):
     """XSD complexType SessionStopReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'SessionStopReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    charging_session: ChargingSession = field(metadata={"xsd": 'ChargingSession', "kind": 'element'})
-    ev_termination_code: str | None = field(default=None, metadata={"xsd": 'EVTerminationCode', "kind": 'element'})
-    ev_termination_explanation: str | None = field(default=None, metadata={"xsd": 'EVTerminationExplanation', "kind": 'element'})
+    __slots__ = ('header', 'charging_session', 'ev_termination_code', 'ev_termination_explanation')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('charging_session', 'ChargingSession', True, 'ChargingSession', 'element'), ('ev_termination_code', 'str | None', False, 'EVTerminationCode', 'element'), ('ev_termination_explanation', 'str | None', False, 'EVTerminationExplanation', 'element'))
+    header: MessageHeader
+    charging_session: ChargingSession
+    ev_termination_code: str | None
+    ev_termination_explanation: str | None
+
+    def __init__(self, *, header: MessageHeader, charging_session: ChargingSession, ev_termination_code: str | None = None, ev_termination_explanation: str | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'charging_session', charging_session)
+        _set(self, 'ev_termination_code', ev_termination_code)
+        _set(self, 'ev_termination_explanation', ev_termination_explanation)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SessionStopRes:
+class SessionStopRes(_Message):
     """XSD complexType SessionStopResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'SessionStopResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
+    __slots__ = ('header', 'response_code')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureProperties:
+class SignatureProperties(_Message):
     """XSD complexType SignaturePropertiesType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignaturePropertiesType'
-    signature_property: list[SignatureProperty] = field(metadata={"xsd": 'SignatureProperty', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('signature_property', 'id_')
+    _SPEC = (('signature_property', 'list[SignatureProperty]', True, 'SignatureProperty', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    signature_property: list[SignatureProperty]
+    id_: str | None
+
+    def __init__(self, *, signature_property: list[SignatureProperty], id_: str | None = None) -> None:
+        _set(self, 'signature_property', signature_property)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureProperty:
+class SignatureProperty(_Message):
     """XSD complexType SignaturePropertyType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignaturePropertyType'
-    target: str = field(metadata={"xsd": 'Target', "kind": 'attribute'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('target', 'id_', 'value')
+    _SPEC = (('target', 'str', True, 'Target', 'attribute'), ('id_', 'str | None', False, 'Id', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    target: str
+    id_: str | None
+    value: list[str] | None
+
+    def __init__(self, *, target: str, id_: str | None = None, value: list[str] | None = None) -> None:
+        _set(self, 'target', target)
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VehicleCheckInReq:
+class VehicleCheckInReq(_Message):
     """XSD complexType VehicleCheckInReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'VehicleCheckInReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    ev_check_in_status: EvCheckInStatus = field(metadata={"xsd": 'EVCheckInStatus', "kind": 'element'})
-    parking_method: ParkingMethod = field(metadata={"xsd": 'ParkingMethod', "kind": 'element'})
-    vehicle_frame: int | None = field(default=None, metadata={"xsd": 'VehicleFrame', "kind": 'element'})
-    device_offset: int | None = field(default=None, metadata={"xsd": 'DeviceOffset', "kind": 'element'})
-    vehicle_travel: int | None = field(default=None, metadata={"xsd": 'VehicleTravel', "kind": 'element'})
+    __slots__ = ('header', 'ev_check_in_status', 'parking_method', 'vehicle_frame', 'device_offset', 'vehicle_travel')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('ev_check_in_status', 'EvCheckInStatus', True, 'EVCheckInStatus', 'element'), ('parking_method', 'ParkingMethod', True, 'ParkingMethod', 'element'), ('vehicle_frame', 'int | None', False, 'VehicleFrame', 'element'), ('device_offset', 'int | None', False, 'DeviceOffset', 'element'), ('vehicle_travel', 'int | None', False, 'VehicleTravel', 'element'))
+    header: MessageHeader
+    ev_check_in_status: EvCheckInStatus
+    parking_method: ParkingMethod
+    vehicle_frame: int | None
+    device_offset: int | None
+    vehicle_travel: int | None
+
+    def __init__(self, *, header: MessageHeader, ev_check_in_status: EvCheckInStatus, parking_method: ParkingMethod, vehicle_frame: int | None = None, device_offset: int | None = None, vehicle_travel: int | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'ev_check_in_status', ev_check_in_status)
+        _set(self, 'parking_method', parking_method)
+        _set(self, 'vehicle_frame', vehicle_frame)
+        _set(self, 'device_offset', device_offset)
+        _set(self, 'vehicle_travel', vehicle_travel)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VehicleCheckInRes:
+class VehicleCheckInRes(_Message):
     """XSD complexType VehicleCheckInResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'VehicleCheckInResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    parking_space: int | None = field(default=None, metadata={"xsd": 'ParkingSpace', "kind": 'element'})
-    device_location: int | None = field(default=None, metadata={"xsd": 'DeviceLocation', "kind": 'element'})
-    target_distance: int | None = field(default=None, metadata={"xsd": 'TargetDistance', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'parking_space', 'device_location', 'target_distance')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('parking_space', 'int | None', False, 'ParkingSpace', 'element'), ('device_location', 'int | None', False, 'DeviceLocation', 'element'), ('target_distance', 'int | None', False, 'TargetDistance', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    parking_space: int | None
+    device_location: int | None
+    target_distance: int | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, parking_space: int | None = None, device_location: int | None = None, target_distance: int | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'parking_space', parking_space)
+        _set(self, 'device_location', device_location)
+        _set(self, 'target_distance', target_distance)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VehicleCheckOutReq:
+class VehicleCheckOutReq(_Message):
     """XSD complexType VehicleCheckOutReqType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'VehicleCheckOutReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    ev_check_out_status: EvCheckOutStatus = field(metadata={"xsd": 'EVCheckOutStatus', "kind": 'element'})
-    check_out_time: int = field(metadata={"xsd": 'CheckOutTime', "kind": 'element'})
+    __slots__ = ('header', 'ev_check_out_status', 'check_out_time')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('ev_check_out_status', 'EvCheckOutStatus', True, 'EVCheckOutStatus', 'element'), ('check_out_time', 'int', True, 'CheckOutTime', 'element'))
+    header: MessageHeader
+    ev_check_out_status: EvCheckOutStatus
+    check_out_time: int
+
+    def __init__(self, *, header: MessageHeader, ev_check_out_status: EvCheckOutStatus, check_out_time: int) -> None:
+        _set(self, 'header', header)
+        _set(self, 'ev_check_out_status', ev_check_out_status)
+        _set(self, 'check_out_time', check_out_time)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VehicleCheckOutRes:
+class VehicleCheckOutRes(_Message):
     """XSD complexType VehicleCheckOutResType (urn:iso:std:iso:15118:-20:CommonMessages)."""
 
     __xsd_type__ = 'VehicleCheckOutResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_check_out_status: EvseCheckOutStatus = field(metadata={"xsd": 'EVSECheckOutStatus', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evse_check_out_status')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_check_out_status', 'EvseCheckOutStatus', True, 'EVSECheckOutStatus', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evse_check_out_status: EvseCheckOutStatus
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evse_check_out_status: EvseCheckOutStatus) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_check_out_status', evse_check_out_status)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DisplayParameters:
+class DisplayParameters(_Message):
     """XSD complexType DisplayParametersType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'DisplayParametersType'
-    present_soc: int | None = field(default=None, metadata={"xsd": 'PresentSOC', "kind": 'element'})
-    minimum_soc: int | None = field(default=None, metadata={"xsd": 'MinimumSOC', "kind": 'element'})
-    target_soc: int | None = field(default=None, metadata={"xsd": 'TargetSOC', "kind": 'element'})
-    maximum_soc: int | None = field(default=None, metadata={"xsd": 'MaximumSOC', "kind": 'element'})
-    remaining_time_to_minimum_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToMinimumSOC', "kind": 'element'})
-    remaining_time_to_target_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToTargetSOC', "kind": 'element'})
-    remaining_time_to_maximum_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToMaximumSOC', "kind": 'element'})
-    charging_complete: bool | None = field(default=None, metadata={"xsd": 'ChargingComplete', "kind": 'element'})
-    battery_energy_capacity: RationalNumber | None = field(default=None, metadata={"xsd": 'BatteryEnergyCapacity', "kind": 'element'})
-    inlet_hot: bool | None = field(default=None, metadata={"xsd": 'InletHot', "kind": 'element'})
+    __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    _SPEC = (('present_soc', 'int | None', False, 'PresentSOC', 'element'), ('minimum_soc', 'int | None', False, 'MinimumSOC', 'element'), ('target_soc', 'int | None', False, 'TargetSOC', 'element'), ('maximum_soc', 'int | None', False, 'MaximumSOC', 'element'), ('remaining_time_to_minimum_soc', 'int | None', False, 'RemainingTimeToMinimumSOC', 'element'), ('remaining_time_to_target_soc', 'int | None', False, 'RemainingTimeToTargetSOC', 'element'), ('remaining_time_to_maximum_soc', 'int | None', False, 'RemainingTimeToMaximumSOC', 'element'), ('charging_complete', 'bool | None', False, 'ChargingComplete', 'element'), ('battery_energy_capacity', 'RationalNumber | None', False, 'BatteryEnergyCapacity', 'element'), ('inlet_hot', 'bool | None', False, 'InletHot', 'element'))
+    present_soc: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    maximum_soc: int | None
+    remaining_time_to_minimum_soc: int | None
+    remaining_time_to_target_soc: int | None
+    remaining_time_to_maximum_soc: int | None
+    charging_complete: bool | None
+    battery_energy_capacity: RationalNumber | None
+    inlet_hot: bool | None
+
+    def __init__(self, *, present_soc: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, maximum_soc: int | None = None, remaining_time_to_minimum_soc: int | None = None, remaining_time_to_target_soc: int | None = None, remaining_time_to_maximum_soc: int | None = None, charging_complete: bool | None = None, battery_energy_capacity: RationalNumber | None = None, inlet_hot: bool | None = None) -> None:
+        _set(self, 'present_soc', present_soc)
+        _set(self, 'minimum_soc', minimum_soc)
+        _set(self, 'target_soc', target_soc)
+        _set(self, 'maximum_soc', maximum_soc)
+        _set(self, 'remaining_time_to_minimum_soc', remaining_time_to_minimum_soc)
+        _set(self, 'remaining_time_to_target_soc', remaining_time_to_target_soc)
+        _set(self, 'remaining_time_to_maximum_soc', remaining_time_to_maximum_soc)
+        _set(self, 'charging_complete', charging_complete)
+        _set(self, 'battery_energy_capacity', battery_energy_capacity)
+        _set(self, 'inlet_hot', inlet_hot)
 
 
 # -- EXI grammar tables (evcharge._exi._runtime.Grammar) ----------------------------------------

@@ -9,8 +9,11 @@ Generated from iso15118-20/V2G_CI_DC.xsd, iso15118-20/V2G_CI_CommonTypes.xsd, is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+from evcharge._exi._message import Message as _Message
+
+_set = object.__setattr__
 
 
 class ResponseCode(StrEnum):
@@ -77,653 +80,1084 @@ class EvseNotification(StrEnum):
     MeteringConfirmation = 'MeteringConfirmation'
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BPT_DC_CPDReqEnergyTransferMode:
+class BPT_DC_CPDReqEnergyTransferMode(_Message):
     """XSD complexType BPT_DC_CPDReqEnergyTransferModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'BPT_DC_CPDReqEnergyTransferModeType'
-    ev_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMaximumChargePower', "kind": 'element'})
-    ev_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMinimumChargePower', "kind": 'element'})
-    ev_maximum_charge_current: RationalNumber = field(metadata={"xsd": 'EVMaximumChargeCurrent', "kind": 'element'})
-    ev_minimum_charge_current: RationalNumber = field(metadata={"xsd": 'EVMinimumChargeCurrent', "kind": 'element'})
-    ev_maximum_voltage: RationalNumber = field(metadata={"xsd": 'EVMaximumVoltage', "kind": 'element'})
-    ev_minimum_voltage: RationalNumber = field(metadata={"xsd": 'EVMinimumVoltage', "kind": 'element'})
-    ev_maximum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVMaximumDischargePower', "kind": 'element'})
-    ev_minimum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVMinimumDischargePower', "kind": 'element'})
-    ev_maximum_discharge_current: RationalNumber = field(metadata={"xsd": 'EVMaximumDischargeCurrent', "kind": 'element'})
-    ev_minimum_discharge_current: RationalNumber = field(metadata={"xsd": 'EVMinimumDischargeCurrent', "kind": 'element'})
-    target_soc: int | None = field(default=None, metadata={"xsd": 'TargetSOC', "kind": 'element'})
+    __slots__ = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_minimum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current', 'ev_minimum_discharge_current', 'target_soc')
+    _SPEC = (('ev_maximum_charge_power', 'RationalNumber', True, 'EVMaximumChargePower', 'element'), ('ev_minimum_charge_power', 'RationalNumber', True, 'EVMinimumChargePower', 'element'), ('ev_maximum_charge_current', 'RationalNumber', True, 'EVMaximumChargeCurrent', 'element'), ('ev_minimum_charge_current', 'RationalNumber', True, 'EVMinimumChargeCurrent', 'element'), ('ev_maximum_voltage', 'RationalNumber', True, 'EVMaximumVoltage', 'element'), ('ev_minimum_voltage', 'RationalNumber', True, 'EVMinimumVoltage', 'element'), ('ev_maximum_discharge_power', 'RationalNumber', True, 'EVMaximumDischargePower', 'element'), ('ev_minimum_discharge_power', 'RationalNumber', True, 'EVMinimumDischargePower', 'element'), ('ev_maximum_discharge_current', 'RationalNumber', True, 'EVMaximumDischargeCurrent', 'element'), ('ev_minimum_discharge_current', 'RationalNumber', True, 'EVMinimumDischargeCurrent', 'element'), ('target_soc', 'int | None', False, 'TargetSOC', 'element'))
+    ev_maximum_charge_power: RationalNumber
+    ev_minimum_charge_power: RationalNumber
+    ev_maximum_charge_current: RationalNumber
+    ev_minimum_charge_current: RationalNumber
+    ev_maximum_voltage: RationalNumber
+    ev_minimum_voltage: RationalNumber
+    ev_maximum_discharge_power: RationalNumber
+    ev_minimum_discharge_power: RationalNumber
+    ev_maximum_discharge_current: RationalNumber
+    ev_minimum_discharge_current: RationalNumber
+    target_soc: int | None
+
+    def __init__(self, *, ev_maximum_charge_power: RationalNumber, ev_minimum_charge_power: RationalNumber, ev_maximum_charge_current: RationalNumber, ev_minimum_charge_current: RationalNumber, ev_maximum_voltage: RationalNumber, ev_minimum_voltage: RationalNumber, ev_maximum_discharge_power: RationalNumber, ev_minimum_discharge_power: RationalNumber, ev_maximum_discharge_current: RationalNumber, ev_minimum_discharge_current: RationalNumber, target_soc: int | None = None) -> None:
+        _set(self, 'ev_maximum_charge_power', ev_maximum_charge_power)
+        _set(self, 'ev_minimum_charge_power', ev_minimum_charge_power)
+        _set(self, 'ev_maximum_charge_current', ev_maximum_charge_current)
+        _set(self, 'ev_minimum_charge_current', ev_minimum_charge_current)
+        _set(self, 'ev_maximum_voltage', ev_maximum_voltage)
+        _set(self, 'ev_minimum_voltage', ev_minimum_voltage)
+        _set(self, 'ev_maximum_discharge_power', ev_maximum_discharge_power)
+        _set(self, 'ev_minimum_discharge_power', ev_minimum_discharge_power)
+        _set(self, 'ev_maximum_discharge_current', ev_maximum_discharge_current)
+        _set(self, 'ev_minimum_discharge_current', ev_minimum_discharge_current)
+        _set(self, 'target_soc', target_soc)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RationalNumber:
+class RationalNumber(_Message):
     """XSD complexType RationalNumberType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'RationalNumberType'
-    exponent: int = field(metadata={"xsd": 'Exponent', "kind": 'element'})
-    value: int = field(metadata={"xsd": 'Value', "kind": 'element'})
+    __slots__ = ('exponent', 'value')
+    _SPEC = (('exponent', 'int', True, 'Exponent', 'element'), ('value', 'int', True, 'Value', 'element'))
+    exponent: int
+    value: int
+
+    def __init__(self, *, exponent: int, value: int) -> None:
+        _set(self, 'exponent', exponent)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BPT_DC_CPDResEnergyTransferMode:
+class BPT_DC_CPDResEnergyTransferMode(_Message):
     """XSD complexType BPT_DC_CPDResEnergyTransferModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'BPT_DC_CPDResEnergyTransferModeType'
-    evse_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVSEMaximumChargePower', "kind": 'element'})
-    evse_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVSEMinimumChargePower', "kind": 'element'})
-    evse_maximum_charge_current: RationalNumber = field(metadata={"xsd": 'EVSEMaximumChargeCurrent', "kind": 'element'})
-    evse_minimum_charge_current: RationalNumber = field(metadata={"xsd": 'EVSEMinimumChargeCurrent', "kind": 'element'})
-    evse_maximum_voltage: RationalNumber = field(metadata={"xsd": 'EVSEMaximumVoltage', "kind": 'element'})
-    evse_minimum_voltage: RationalNumber = field(metadata={"xsd": 'EVSEMinimumVoltage', "kind": 'element'})
-    evse_maximum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVSEMaximumDischargePower', "kind": 'element'})
-    evse_minimum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVSEMinimumDischargePower', "kind": 'element'})
-    evse_maximum_discharge_current: RationalNumber = field(metadata={"xsd": 'EVSEMaximumDischargeCurrent', "kind": 'element'})
-    evse_minimum_discharge_current: RationalNumber = field(metadata={"xsd": 'EVSEMinimumDischargeCurrent', "kind": 'element'})
-    evse_power_ramp_limitation: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPowerRampLimitation', "kind": 'element'})
+    __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_minimum_charge_current', 'evse_maximum_voltage', 'evse_minimum_voltage', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_discharge_current', 'evse_power_ramp_limitation')
+    _SPEC = (('evse_maximum_charge_power', 'RationalNumber', True, 'EVSEMaximumChargePower', 'element'), ('evse_minimum_charge_power', 'RationalNumber', True, 'EVSEMinimumChargePower', 'element'), ('evse_maximum_charge_current', 'RationalNumber', True, 'EVSEMaximumChargeCurrent', 'element'), ('evse_minimum_charge_current', 'RationalNumber', True, 'EVSEMinimumChargeCurrent', 'element'), ('evse_maximum_voltage', 'RationalNumber', True, 'EVSEMaximumVoltage', 'element'), ('evse_minimum_voltage', 'RationalNumber', True, 'EVSEMinimumVoltage', 'element'), ('evse_maximum_discharge_power', 'RationalNumber', True, 'EVSEMaximumDischargePower', 'element'), ('evse_minimum_discharge_power', 'RationalNumber', True, 'EVSEMinimumDischargePower', 'element'), ('evse_maximum_discharge_current', 'RationalNumber', True, 'EVSEMaximumDischargeCurrent', 'element'), ('evse_minimum_discharge_current', 'RationalNumber', True, 'EVSEMinimumDischargeCurrent', 'element'), ('evse_power_ramp_limitation', 'RationalNumber | None', False, 'EVSEPowerRampLimitation', 'element'))
+    evse_maximum_charge_power: RationalNumber
+    evse_minimum_charge_power: RationalNumber
+    evse_maximum_charge_current: RationalNumber
+    evse_minimum_charge_current: RationalNumber
+    evse_maximum_voltage: RationalNumber
+    evse_minimum_voltage: RationalNumber
+    evse_maximum_discharge_power: RationalNumber
+    evse_minimum_discharge_power: RationalNumber
+    evse_maximum_discharge_current: RationalNumber
+    evse_minimum_discharge_current: RationalNumber
+    evse_power_ramp_limitation: RationalNumber | None
+
+    def __init__(self, *, evse_maximum_charge_power: RationalNumber, evse_minimum_charge_power: RationalNumber, evse_maximum_charge_current: RationalNumber, evse_minimum_charge_current: RationalNumber, evse_maximum_voltage: RationalNumber, evse_minimum_voltage: RationalNumber, evse_maximum_discharge_power: RationalNumber, evse_minimum_discharge_power: RationalNumber, evse_maximum_discharge_current: RationalNumber, evse_minimum_discharge_current: RationalNumber, evse_power_ramp_limitation: RationalNumber | None = None) -> None:
+        _set(self, 'evse_maximum_charge_power', evse_maximum_charge_power)
+        _set(self, 'evse_minimum_charge_power', evse_minimum_charge_power)
+        _set(self, 'evse_maximum_charge_current', evse_maximum_charge_current)
+        _set(self, 'evse_minimum_charge_current', evse_minimum_charge_current)
+        _set(self, 'evse_maximum_voltage', evse_maximum_voltage)
+        _set(self, 'evse_minimum_voltage', evse_minimum_voltage)
+        _set(self, 'evse_maximum_discharge_power', evse_maximum_discharge_power)
+        _set(self, 'evse_minimum_discharge_power', evse_minimum_discharge_power)
+        _set(self, 'evse_maximum_discharge_current', evse_maximum_discharge_current)
+        _set(self, 'evse_minimum_discharge_current', evse_minimum_discharge_current)
+        _set(self, 'evse_power_ramp_limitation', evse_power_ramp_limitation)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BPT_Dynamic_DC_CLReqControlMode:
+class BPT_Dynamic_DC_CLReqControlMode(_Message):
     """XSD complexType BPT_Dynamic_DC_CLReqControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'BPT_Dynamic_DC_CLReqControlModeType'
-    ev_target_energy_request: RationalNumber = field(metadata={"xsd": 'EVTargetEnergyRequest', "kind": 'element'})
-    ev_maximum_energy_request: RationalNumber = field(metadata={"xsd": 'EVMaximumEnergyRequest', "kind": 'element'})
-    ev_minimum_energy_request: RationalNumber = field(metadata={"xsd": 'EVMinimumEnergyRequest', "kind": 'element'})
-    ev_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMaximumChargePower', "kind": 'element'})
-    ev_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMinimumChargePower', "kind": 'element'})
-    ev_maximum_charge_current: RationalNumber = field(metadata={"xsd": 'EVMaximumChargeCurrent', "kind": 'element'})
-    ev_maximum_voltage: RationalNumber = field(metadata={"xsd": 'EVMaximumVoltage', "kind": 'element'})
-    ev_minimum_voltage: RationalNumber = field(metadata={"xsd": 'EVMinimumVoltage', "kind": 'element'})
-    ev_maximum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVMaximumDischargePower', "kind": 'element'})
-    ev_minimum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVMinimumDischargePower', "kind": 'element'})
-    ev_maximum_discharge_current: RationalNumber = field(metadata={"xsd": 'EVMaximumDischargeCurrent', "kind": 'element'})
-    departure_time: int | None = field(default=None, metadata={"xsd": 'DepartureTime', "kind": 'element'})
-    ev_maximum_v2_x_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumV2XEnergyRequest', "kind": 'element'})
-    ev_minimum_v2_x_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumV2XEnergyRequest', "kind": 'element'})
+    __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current', 'departure_time', 'ev_maximum_v2_x_energy_request', 'ev_minimum_v2_x_energy_request')
+    _SPEC = (('ev_target_energy_request', 'RationalNumber', True, 'EVTargetEnergyRequest', 'element'), ('ev_maximum_energy_request', 'RationalNumber', True, 'EVMaximumEnergyRequest', 'element'), ('ev_minimum_energy_request', 'RationalNumber', True, 'EVMinimumEnergyRequest', 'element'), ('ev_maximum_charge_power', 'RationalNumber', True, 'EVMaximumChargePower', 'element'), ('ev_minimum_charge_power', 'RationalNumber', True, 'EVMinimumChargePower', 'element'), ('ev_maximum_charge_current', 'RationalNumber', True, 'EVMaximumChargeCurrent', 'element'), ('ev_maximum_voltage', 'RationalNumber', True, 'EVMaximumVoltage', 'element'), ('ev_minimum_voltage', 'RationalNumber', True, 'EVMinimumVoltage', 'element'), ('ev_maximum_discharge_power', 'RationalNumber', True, 'EVMaximumDischargePower', 'element'), ('ev_minimum_discharge_power', 'RationalNumber', True, 'EVMinimumDischargePower', 'element'), ('ev_maximum_discharge_current', 'RationalNumber', True, 'EVMaximumDischargeCurrent', 'element'), ('departure_time', 'int | None', False, 'DepartureTime', 'element'), ('ev_maximum_v2_x_energy_request', 'RationalNumber | None', False, 'EVMaximumV2XEnergyRequest', 'element'), ('ev_minimum_v2_x_energy_request', 'RationalNumber | None', False, 'EVMinimumV2XEnergyRequest', 'element'))
+    ev_target_energy_request: RationalNumber
+    ev_maximum_energy_request: RationalNumber
+    ev_minimum_energy_request: RationalNumber
+    ev_maximum_charge_power: RationalNumber
+    ev_minimum_charge_power: RationalNumber
+    ev_maximum_charge_current: RationalNumber
+    ev_maximum_voltage: RationalNumber
+    ev_minimum_voltage: RationalNumber
+    ev_maximum_discharge_power: RationalNumber
+    ev_minimum_discharge_power: RationalNumber
+    ev_maximum_discharge_current: RationalNumber
+    departure_time: int | None
+    ev_maximum_v2_x_energy_request: RationalNumber | None
+    ev_minimum_v2_x_energy_request: RationalNumber | None
+
+    def __init__(self, *, ev_target_energy_request: RationalNumber, ev_maximum_energy_request: RationalNumber, ev_minimum_energy_request: RationalNumber, ev_maximum_charge_power: RationalNumber, ev_minimum_charge_power: RationalNumber, ev_maximum_charge_current: RationalNumber, ev_maximum_voltage: RationalNumber, ev_minimum_voltage: RationalNumber, ev_maximum_discharge_power: RationalNumber, ev_minimum_discharge_power: RationalNumber, ev_maximum_discharge_current: RationalNumber, departure_time: int | None = None, ev_maximum_v2_x_energy_request: RationalNumber | None = None, ev_minimum_v2_x_energy_request: RationalNumber | None = None) -> None:
+        _set(self, 'ev_target_energy_request', ev_target_energy_request)
+        _set(self, 'ev_maximum_energy_request', ev_maximum_energy_request)
+        _set(self, 'ev_minimum_energy_request', ev_minimum_energy_request)
+        _set(self, 'ev_maximum_charge_power', ev_maximum_charge_power)
+        _set(self, 'ev_minimum_charge_power', ev_minimum_charge_power)
+        _set(self, 'ev_maximum_charge_current', ev_maximum_charge_current)
+        _set(self, 'ev_maximum_voltage', ev_maximum_voltage)
+        _set(self, 'ev_minimum_voltage', ev_minimum_voltage)
+        _set(self, 'ev_maximum_discharge_power', ev_maximum_discharge_power)
+        _set(self, 'ev_minimum_discharge_power', ev_minimum_discharge_power)
+        _set(self, 'ev_maximum_discharge_current', ev_maximum_discharge_current)
+        _set(self, 'departure_time', departure_time)
+        _set(self, 'ev_maximum_v2_x_energy_request', ev_maximum_v2_x_energy_request)
+        _set(self, 'ev_minimum_v2_x_energy_request', ev_minimum_v2_x_energy_request)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BPT_Dynamic_DC_CLResControlMode:
+class BPT_Dynamic_DC_CLResControlMode(_Message):
     """XSD complexType BPT_Dynamic_DC_CLResControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'BPT_Dynamic_DC_CLResControlModeType'
-    evse_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVSEMaximumChargePower', "kind": 'element'})
-    evse_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVSEMinimumChargePower', "kind": 'element'})
-    evse_maximum_charge_current: RationalNumber = field(metadata={"xsd": 'EVSEMaximumChargeCurrent', "kind": 'element'})
-    evse_maximum_voltage: RationalNumber = field(metadata={"xsd": 'EVSEMaximumVoltage', "kind": 'element'})
-    evse_maximum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVSEMaximumDischargePower', "kind": 'element'})
-    evse_minimum_discharge_power: RationalNumber = field(metadata={"xsd": 'EVSEMinimumDischargePower', "kind": 'element'})
-    evse_maximum_discharge_current: RationalNumber = field(metadata={"xsd": 'EVSEMaximumDischargeCurrent', "kind": 'element'})
-    evse_minimum_voltage: RationalNumber = field(metadata={"xsd": 'EVSEMinimumVoltage', "kind": 'element'})
-    departure_time: int | None = field(default=None, metadata={"xsd": 'DepartureTime', "kind": 'element'})
-    minimum_soc: int | None = field(default=None, metadata={"xsd": 'MinimumSOC', "kind": 'element'})
-    target_soc: int | None = field(default=None, metadata={"xsd": 'TargetSOC', "kind": 'element'})
-    ack_max_delay: int | None = field(default=None, metadata={"xsd": 'AckMaxDelay', "kind": 'element'})
+    __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_voltage', 'departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay')
+    _SPEC = (('evse_maximum_charge_power', 'RationalNumber', True, 'EVSEMaximumChargePower', 'element'), ('evse_minimum_charge_power', 'RationalNumber', True, 'EVSEMinimumChargePower', 'element'), ('evse_maximum_charge_current', 'RationalNumber', True, 'EVSEMaximumChargeCurrent', 'element'), ('evse_maximum_voltage', 'RationalNumber', True, 'EVSEMaximumVoltage', 'element'), ('evse_maximum_discharge_power', 'RationalNumber', True, 'EVSEMaximumDischargePower', 'element'), ('evse_minimum_discharge_power', 'RationalNumber', True, 'EVSEMinimumDischargePower', 'element'), ('evse_maximum_discharge_current', 'RationalNumber', True, 'EVSEMaximumDischargeCurrent', 'element'), ('evse_minimum_voltage', 'RationalNumber', True, 'EVSEMinimumVoltage', 'element'), ('departure_time', 'int | None', False, 'DepartureTime', 'element'), ('minimum_soc', 'int | None', False, 'MinimumSOC', 'element'), ('target_soc', 'int | None', False, 'TargetSOC', 'element'), ('ack_max_delay', 'int | None', False, 'AckMaxDelay', 'element'))
+    evse_maximum_charge_power: RationalNumber
+    evse_minimum_charge_power: RationalNumber
+    evse_maximum_charge_current: RationalNumber
+    evse_maximum_voltage: RationalNumber
+    evse_maximum_discharge_power: RationalNumber
+    evse_minimum_discharge_power: RationalNumber
+    evse_maximum_discharge_current: RationalNumber
+    evse_minimum_voltage: RationalNumber
+    departure_time: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    ack_max_delay: int | None
+
+    def __init__(self, *, evse_maximum_charge_power: RationalNumber, evse_minimum_charge_power: RationalNumber, evse_maximum_charge_current: RationalNumber, evse_maximum_voltage: RationalNumber, evse_maximum_discharge_power: RationalNumber, evse_minimum_discharge_power: RationalNumber, evse_maximum_discharge_current: RationalNumber, evse_minimum_voltage: RationalNumber, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None) -> None:
+        _set(self, 'evse_maximum_charge_power', evse_maximum_charge_power)
+        _set(self, 'evse_minimum_charge_power', evse_minimum_charge_power)
+        _set(self, 'evse_maximum_charge_current', evse_maximum_charge_current)
+        _set(self, 'evse_maximum_voltage', evse_maximum_voltage)
+        _set(self, 'evse_maximum_discharge_power', evse_maximum_discharge_power)
+        _set(self, 'evse_minimum_discharge_power', evse_minimum_discharge_power)
+        _set(self, 'evse_maximum_discharge_current', evse_maximum_discharge_current)
+        _set(self, 'evse_minimum_voltage', evse_minimum_voltage)
+        _set(self, 'departure_time', departure_time)
+        _set(self, 'minimum_soc', minimum_soc)
+        _set(self, 'target_soc', target_soc)
+        _set(self, 'ack_max_delay', ack_max_delay)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BPT_Scheduled_DC_CLReqControlMode:
+class BPT_Scheduled_DC_CLReqControlMode(_Message):
     """XSD complexType BPT_Scheduled_DC_CLReqControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'BPT_Scheduled_DC_CLReqControlModeType'
-    ev_target_current: RationalNumber = field(metadata={"xsd": 'EVTargetCurrent', "kind": 'element'})
-    ev_target_voltage: RationalNumber = field(metadata={"xsd": 'EVTargetVoltage', "kind": 'element'})
-    ev_target_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVTargetEnergyRequest', "kind": 'element'})
-    ev_maximum_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumEnergyRequest', "kind": 'element'})
-    ev_minimum_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumEnergyRequest', "kind": 'element'})
-    ev_maximum_charge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower', "kind": 'element'})
-    ev_minimum_charge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower', "kind": 'element'})
-    ev_maximum_charge_current: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargeCurrent', "kind": 'element'})
-    ev_maximum_voltage: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumVoltage', "kind": 'element'})
-    ev_minimum_voltage: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumVoltage', "kind": 'element'})
-    ev_maximum_discharge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumDischargePower', "kind": 'element'})
-    ev_minimum_discharge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumDischargePower', "kind": 'element'})
-    ev_maximum_discharge_current: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumDischargeCurrent', "kind": 'element'})
+    __slots__ = ('ev_target_current', 'ev_target_voltage', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'ev_maximum_discharge_power', 'ev_minimum_discharge_power', 'ev_maximum_discharge_current')
+    _SPEC = (('ev_target_current', 'RationalNumber', True, 'EVTargetCurrent', 'element'), ('ev_target_voltage', 'RationalNumber', True, 'EVTargetVoltage', 'element'), ('ev_target_energy_request', 'RationalNumber | None', False, 'EVTargetEnergyRequest', 'element'), ('ev_maximum_energy_request', 'RationalNumber | None', False, 'EVMaximumEnergyRequest', 'element'), ('ev_minimum_energy_request', 'RationalNumber | None', False, 'EVMinimumEnergyRequest', 'element'), ('ev_maximum_charge_power', 'RationalNumber | None', False, 'EVMaximumChargePower', 'element'), ('ev_minimum_charge_power', 'RationalNumber | None', False, 'EVMinimumChargePower', 'element'), ('ev_maximum_charge_current', 'RationalNumber | None', False, 'EVMaximumChargeCurrent', 'element'), ('ev_maximum_voltage', 'RationalNumber | None', False, 'EVMaximumVoltage', 'element'), ('ev_minimum_voltage', 'RationalNumber | None', False, 'EVMinimumVoltage', 'element'), ('ev_maximum_discharge_power', 'RationalNumber | None', False, 'EVMaximumDischargePower', 'element'), ('ev_minimum_discharge_power', 'RationalNumber | None', False, 'EVMinimumDischargePower', 'element'), ('ev_maximum_discharge_current', 'RationalNumber | None', False, 'EVMaximumDischargeCurrent', 'element'))
+    ev_target_current: RationalNumber
+    ev_target_voltage: RationalNumber
+    ev_target_energy_request: RationalNumber | None
+    ev_maximum_energy_request: RationalNumber | None
+    ev_minimum_energy_request: RationalNumber | None
+    ev_maximum_charge_power: RationalNumber | None
+    ev_minimum_charge_power: RationalNumber | None
+    ev_maximum_charge_current: RationalNumber | None
+    ev_maximum_voltage: RationalNumber | None
+    ev_minimum_voltage: RationalNumber | None
+    ev_maximum_discharge_power: RationalNumber | None
+    ev_minimum_discharge_power: RationalNumber | None
+    ev_maximum_discharge_current: RationalNumber | None
+
+    def __init__(self, *, ev_target_current: RationalNumber, ev_target_voltage: RationalNumber, ev_target_energy_request: RationalNumber | None = None, ev_maximum_energy_request: RationalNumber | None = None, ev_minimum_energy_request: RationalNumber | None = None, ev_maximum_charge_power: RationalNumber | None = None, ev_minimum_charge_power: RationalNumber | None = None, ev_maximum_charge_current: RationalNumber | None = None, ev_maximum_voltage: RationalNumber | None = None, ev_minimum_voltage: RationalNumber | None = None, ev_maximum_discharge_power: RationalNumber | None = None, ev_minimum_discharge_power: RationalNumber | None = None, ev_maximum_discharge_current: RationalNumber | None = None) -> None:
+        _set(self, 'ev_target_current', ev_target_current)
+        _set(self, 'ev_target_voltage', ev_target_voltage)
+        _set(self, 'ev_target_energy_request', ev_target_energy_request)
+        _set(self, 'ev_maximum_energy_request', ev_maximum_energy_request)
+        _set(self, 'ev_minimum_energy_request', ev_minimum_energy_request)
+        _set(self, 'ev_maximum_charge_power', ev_maximum_charge_power)
+        _set(self, 'ev_minimum_charge_power', ev_minimum_charge_power)
+        _set(self, 'ev_maximum_charge_current', ev_maximum_charge_current)
+        _set(self, 'ev_maximum_voltage', ev_maximum_voltage)
+        _set(self, 'ev_minimum_voltage', ev_minimum_voltage)
+        _set(self, 'ev_maximum_discharge_power', ev_maximum_discharge_power)
+        _set(self, 'ev_minimum_discharge_power', ev_minimum_discharge_power)
+        _set(self, 'ev_maximum_discharge_current', ev_maximum_discharge_current)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BPT_Scheduled_DC_CLResControlMode:
+class BPT_Scheduled_DC_CLResControlMode(_Message):
     """XSD complexType BPT_Scheduled_DC_CLResControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'BPT_Scheduled_DC_CLResControlModeType'
-    evse_maximum_charge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumChargePower', "kind": 'element'})
-    evse_minimum_charge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMinimumChargePower', "kind": 'element'})
-    evse_maximum_charge_current: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumChargeCurrent', "kind": 'element'})
-    evse_maximum_voltage: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumVoltage', "kind": 'element'})
-    evse_maximum_discharge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumDischargePower', "kind": 'element'})
-    evse_minimum_discharge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMinimumDischargePower', "kind": 'element'})
-    evse_maximum_discharge_current: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumDischargeCurrent', "kind": 'element'})
-    evse_minimum_voltage: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMinimumVoltage', "kind": 'element'})
+    __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage', 'evse_maximum_discharge_power', 'evse_minimum_discharge_power', 'evse_maximum_discharge_current', 'evse_minimum_voltage')
+    _SPEC = (('evse_maximum_charge_power', 'RationalNumber | None', False, 'EVSEMaximumChargePower', 'element'), ('evse_minimum_charge_power', 'RationalNumber | None', False, 'EVSEMinimumChargePower', 'element'), ('evse_maximum_charge_current', 'RationalNumber | None', False, 'EVSEMaximumChargeCurrent', 'element'), ('evse_maximum_voltage', 'RationalNumber | None', False, 'EVSEMaximumVoltage', 'element'), ('evse_maximum_discharge_power', 'RationalNumber | None', False, 'EVSEMaximumDischargePower', 'element'), ('evse_minimum_discharge_power', 'RationalNumber | None', False, 'EVSEMinimumDischargePower', 'element'), ('evse_maximum_discharge_current', 'RationalNumber | None', False, 'EVSEMaximumDischargeCurrent', 'element'), ('evse_minimum_voltage', 'RationalNumber | None', False, 'EVSEMinimumVoltage', 'element'))
+    evse_maximum_charge_power: RationalNumber | None
+    evse_minimum_charge_power: RationalNumber | None
+    evse_maximum_charge_current: RationalNumber | None
+    evse_maximum_voltage: RationalNumber | None
+    evse_maximum_discharge_power: RationalNumber | None
+    evse_minimum_discharge_power: RationalNumber | None
+    evse_maximum_discharge_current: RationalNumber | None
+    evse_minimum_voltage: RationalNumber | None
+
+    def __init__(self, *, evse_maximum_charge_power: RationalNumber | None = None, evse_minimum_charge_power: RationalNumber | None = None, evse_maximum_charge_current: RationalNumber | None = None, evse_maximum_voltage: RationalNumber | None = None, evse_maximum_discharge_power: RationalNumber | None = None, evse_minimum_discharge_power: RationalNumber | None = None, evse_maximum_discharge_current: RationalNumber | None = None, evse_minimum_voltage: RationalNumber | None = None) -> None:
+        _set(self, 'evse_maximum_charge_power', evse_maximum_charge_power)
+        _set(self, 'evse_minimum_charge_power', evse_minimum_charge_power)
+        _set(self, 'evse_maximum_charge_current', evse_maximum_charge_current)
+        _set(self, 'evse_maximum_voltage', evse_maximum_voltage)
+        _set(self, 'evse_maximum_discharge_power', evse_maximum_discharge_power)
+        _set(self, 'evse_minimum_discharge_power', evse_minimum_discharge_power)
+        _set(self, 'evse_maximum_discharge_current', evse_maximum_discharge_current)
+        _set(self, 'evse_minimum_voltage', evse_minimum_voltage)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CLReqControlMode:
+class CLReqControlMode(_Message):
     """XSD complexType CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'CLReqControlModeType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CLResControlMode:
+class CLResControlMode(_Message):
     """XSD complexType CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'CLResControlModeType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CanonicalizationMethod:
+class CanonicalizationMethod(_Message):
     """XSD complexType CanonicalizationMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'CanonicalizationMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('algorithm', 'value')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    algorithm: str
+    value: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_CPDReqEnergyTransferMode:
+class DC_CPDReqEnergyTransferMode(_Message):
     """XSD complexType DC_CPDReqEnergyTransferModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'DC_CPDReqEnergyTransferModeType'
-    ev_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMaximumChargePower', "kind": 'element'})
-    ev_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMinimumChargePower', "kind": 'element'})
-    ev_maximum_charge_current: RationalNumber = field(metadata={"xsd": 'EVMaximumChargeCurrent', "kind": 'element'})
-    ev_minimum_charge_current: RationalNumber = field(metadata={"xsd": 'EVMinimumChargeCurrent', "kind": 'element'})
-    ev_maximum_voltage: RationalNumber = field(metadata={"xsd": 'EVMaximumVoltage', "kind": 'element'})
-    ev_minimum_voltage: RationalNumber = field(metadata={"xsd": 'EVMinimumVoltage', "kind": 'element'})
-    target_soc: int | None = field(default=None, metadata={"xsd": 'TargetSOC', "kind": 'element'})
+    __slots__ = ('ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_minimum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'target_soc')
+    _SPEC = (('ev_maximum_charge_power', 'RationalNumber', True, 'EVMaximumChargePower', 'element'), ('ev_minimum_charge_power', 'RationalNumber', True, 'EVMinimumChargePower', 'element'), ('ev_maximum_charge_current', 'RationalNumber', True, 'EVMaximumChargeCurrent', 'element'), ('ev_minimum_charge_current', 'RationalNumber', True, 'EVMinimumChargeCurrent', 'element'), ('ev_maximum_voltage', 'RationalNumber', True, 'EVMaximumVoltage', 'element'), ('ev_minimum_voltage', 'RationalNumber', True, 'EVMinimumVoltage', 'element'), ('target_soc', 'int | None', False, 'TargetSOC', 'element'))
+    ev_maximum_charge_power: RationalNumber
+    ev_minimum_charge_power: RationalNumber
+    ev_maximum_charge_current: RationalNumber
+    ev_minimum_charge_current: RationalNumber
+    ev_maximum_voltage: RationalNumber
+    ev_minimum_voltage: RationalNumber
+    target_soc: int | None
+
+    def __init__(self, *, ev_maximum_charge_power: RationalNumber, ev_minimum_charge_power: RationalNumber, ev_maximum_charge_current: RationalNumber, ev_minimum_charge_current: RationalNumber, ev_maximum_voltage: RationalNumber, ev_minimum_voltage: RationalNumber, target_soc: int | None = None) -> None:
+        _set(self, 'ev_maximum_charge_power', ev_maximum_charge_power)
+        _set(self, 'ev_minimum_charge_power', ev_minimum_charge_power)
+        _set(self, 'ev_maximum_charge_current', ev_maximum_charge_current)
+        _set(self, 'ev_minimum_charge_current', ev_minimum_charge_current)
+        _set(self, 'ev_maximum_voltage', ev_maximum_voltage)
+        _set(self, 'ev_minimum_voltage', ev_minimum_voltage)
+        _set(self, 'target_soc', target_soc)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_CPDResEnergyTransferMode:
+class DC_CPDResEnergyTransferMode(_Message):
     """XSD complexType DC_CPDResEnergyTransferModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'DC_CPDResEnergyTransferModeType'
-    evse_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVSEMaximumChargePower', "kind": 'element'})
-    evse_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVSEMinimumChargePower', "kind": 'element'})
-    evse_maximum_charge_current: RationalNumber = field(metadata={"xsd": 'EVSEMaximumChargeCurrent', "kind": 'element'})
-    evse_minimum_charge_current: RationalNumber = field(metadata={"xsd": 'EVSEMinimumChargeCurrent', "kind": 'element'})
-    evse_maximum_voltage: RationalNumber = field(metadata={"xsd": 'EVSEMaximumVoltage', "kind": 'element'})
-    evse_minimum_voltage: RationalNumber = field(metadata={"xsd": 'EVSEMinimumVoltage', "kind": 'element'})
-    evse_power_ramp_limitation: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEPowerRampLimitation', "kind": 'element'})
+    __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_minimum_charge_current', 'evse_maximum_voltage', 'evse_minimum_voltage', 'evse_power_ramp_limitation')
+    _SPEC = (('evse_maximum_charge_power', 'RationalNumber', True, 'EVSEMaximumChargePower', 'element'), ('evse_minimum_charge_power', 'RationalNumber', True, 'EVSEMinimumChargePower', 'element'), ('evse_maximum_charge_current', 'RationalNumber', True, 'EVSEMaximumChargeCurrent', 'element'), ('evse_minimum_charge_current', 'RationalNumber', True, 'EVSEMinimumChargeCurrent', 'element'), ('evse_maximum_voltage', 'RationalNumber', True, 'EVSEMaximumVoltage', 'element'), ('evse_minimum_voltage', 'RationalNumber', True, 'EVSEMinimumVoltage', 'element'), ('evse_power_ramp_limitation', 'RationalNumber | None', False, 'EVSEPowerRampLimitation', 'element'))
+    evse_maximum_charge_power: RationalNumber
+    evse_minimum_charge_power: RationalNumber
+    evse_maximum_charge_current: RationalNumber
+    evse_minimum_charge_current: RationalNumber
+    evse_maximum_voltage: RationalNumber
+    evse_minimum_voltage: RationalNumber
+    evse_power_ramp_limitation: RationalNumber | None
+
+    def __init__(self, *, evse_maximum_charge_power: RationalNumber, evse_minimum_charge_power: RationalNumber, evse_maximum_charge_current: RationalNumber, evse_minimum_charge_current: RationalNumber, evse_maximum_voltage: RationalNumber, evse_minimum_voltage: RationalNumber, evse_power_ramp_limitation: RationalNumber | None = None) -> None:
+        _set(self, 'evse_maximum_charge_power', evse_maximum_charge_power)
+        _set(self, 'evse_minimum_charge_power', evse_minimum_charge_power)
+        _set(self, 'evse_maximum_charge_current', evse_maximum_charge_current)
+        _set(self, 'evse_minimum_charge_current', evse_minimum_charge_current)
+        _set(self, 'evse_maximum_voltage', evse_maximum_voltage)
+        _set(self, 'evse_minimum_voltage', evse_minimum_voltage)
+        _set(self, 'evse_power_ramp_limitation', evse_power_ramp_limitation)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_CableCheckReq:
+class DC_CableCheckReq(_Message):
     """XSD complexType DC_CableCheckReqType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'DC_CableCheckReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
+    __slots__ = ('header',)
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'),)
+    header: MessageHeader
+
+    def __init__(self, *, header: MessageHeader) -> None:
+        _set(self, 'header', header)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessageHeader:
+class MessageHeader(_Message):
     """XSD complexType MessageHeaderType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'MessageHeaderType'
-    session_id: bytes = field(metadata={"xsd": 'SessionID', "kind": 'element'})
-    time_stamp: int = field(metadata={"xsd": 'TimeStamp', "kind": 'element'})
-    signature: Signature | None = field(default=None, metadata={"xsd": 'Signature', "kind": 'element'})
+    __slots__ = ('session_id', 'time_stamp', 'signature')
+    _SPEC = (('session_id', 'bytes', True, 'SessionID', 'element'), ('time_stamp', 'int', True, 'TimeStamp', 'element'), ('signature', 'Signature | None', False, 'Signature', 'element'))
+    session_id: bytes
+    time_stamp: int
+    signature: Signature | None
+
+    def __init__(self, *, session_id: bytes, time_stamp: int, signature: Signature | None = None) -> None:
+        _set(self, 'session_id', session_id)
+        _set(self, 'time_stamp', time_stamp)
+        _set(self, 'signature', signature)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Signature:
+class Signature(_Message):
     """XSD complexType SignatureType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureType'
-    signed_info: SignedInfo = field(metadata={"xsd": 'SignedInfo', "kind": 'element'})
-    signature_value: SignatureValue = field(metadata={"xsd": 'SignatureValue', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    key_info: KeyInfo | None = field(default=None, metadata={"xsd": 'KeyInfo', "kind": 'element'})
-    object: list[Object] | None = field(default=None, metadata={"xsd": 'Object', "kind": 'element'})
+    __slots__ = ('signed_info', 'signature_value', 'id_', 'key_info', 'object')
+    _SPEC = (('signed_info', 'SignedInfo', True, 'SignedInfo', 'element'), ('signature_value', 'SignatureValue', True, 'SignatureValue', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('key_info', 'KeyInfo | None', False, 'KeyInfo', 'element'), ('object', 'list[Object] | None', False, 'Object', 'element'))
+    signed_info: SignedInfo
+    signature_value: SignatureValue
+    id_: str | None
+    key_info: KeyInfo | None
+    object: list[Object] | None
+
+    def __init__(self, *, signed_info: SignedInfo, signature_value: SignatureValue, id_: str | None = None, key_info: KeyInfo | None = None, object: list[Object] | None = None) -> None:
+        _set(self, 'signed_info', signed_info)
+        _set(self, 'signature_value', signature_value)
+        _set(self, 'id_', id_)
+        _set(self, 'key_info', key_info)
+        _set(self, 'object', object)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignedInfo:
+class SignedInfo(_Message):
     """XSD complexType SignedInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignedInfoType'
-    canonicalization_method: CanonicalizationMethod = field(metadata={"xsd": 'CanonicalizationMethod', "kind": 'element'})
-    signature_method: SignatureMethod = field(metadata={"xsd": 'SignatureMethod', "kind": 'element'})
-    reference: list[Reference] = field(metadata={"xsd": 'Reference', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('canonicalization_method', 'signature_method', 'reference', 'id_')
+    _SPEC = (('canonicalization_method', 'CanonicalizationMethod', True, 'CanonicalizationMethod', 'element'), ('signature_method', 'SignatureMethod', True, 'SignatureMethod', 'element'), ('reference', 'list[Reference]', True, 'Reference', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    canonicalization_method: CanonicalizationMethod
+    signature_method: SignatureMethod
+    reference: list[Reference]
+    id_: str | None
+
+    def __init__(self, *, canonicalization_method: CanonicalizationMethod, signature_method: SignatureMethod, reference: list[Reference], id_: str | None = None) -> None:
+        _set(self, 'canonicalization_method', canonicalization_method)
+        _set(self, 'signature_method', signature_method)
+        _set(self, 'reference', reference)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureMethod:
+class SignatureMethod(_Message):
     """XSD complexType SignatureMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    hmac_output_length: int | None = field(default=None, metadata={"xsd": 'HMACOutputLength', "kind": 'element'})
+    __slots__ = ('algorithm', 'value', 'hmac_output_length')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('hmac_output_length', 'int | None', False, 'HMACOutputLength', 'element'))
+    algorithm: str
+    value: list[str] | None
+    hmac_output_length: int | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None, hmac_output_length: int | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
+        _set(self, 'hmac_output_length', hmac_output_length)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reference:
+class Reference(_Message):
     """XSD complexType ReferenceType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ReferenceType'
-    digest_method: DigestMethod = field(metadata={"xsd": 'DigestMethod', "kind": 'element'})
-    digest_value: bytes = field(metadata={"xsd": 'DigestValue', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    type_: str | None = field(default=None, metadata={"xsd": 'Type', "kind": 'attribute'})
-    uri: str | None = field(default=None, metadata={"xsd": 'URI', "kind": 'attribute'})
-    transforms: Transforms | None = field(default=None, metadata={"xsd": 'Transforms', "kind": 'element'})
+    __slots__ = ('digest_method', 'digest_value', 'id_', 'type_', 'uri', 'transforms')
+    _SPEC = (('digest_method', 'DigestMethod', True, 'DigestMethod', 'element'), ('digest_value', 'bytes', True, 'DigestValue', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('type_', 'str | None', False, 'Type', 'attribute'), ('uri', 'str | None', False, 'URI', 'attribute'), ('transforms', 'Transforms | None', False, 'Transforms', 'element'))
+    digest_method: DigestMethod
+    digest_value: bytes
+    id_: str | None
+    type_: str | None
+    uri: str | None
+    transforms: Transforms | None
+
+    def __init__(self, *, digest_method: DigestMethod, digest_value: bytes, id_: str | None = None, type_: str | None = None, uri: str | None = None, transforms: Transforms | None = None) -> None:
+        _set(self, 'digest_method', digest_method)
+        _set(self, 'digest_value', digest_value)
+        _set(self, 'id_', id_)
+        _set(self, 'type_', type_)
+        _set(self, 'uri', uri)
+        _set(self, 'transforms', transforms)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transforms:
+class Transforms(_Message):
     """XSD complexType TransformsType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'TransformsType'
-    transform: list[Transform] = field(metadata={"xsd": 'Transform', "kind": 'element'})
+    __slots__ = ('transform',)
+    _SPEC = (('transform', 'list[Transform]', True, 'Transform', 'element'),)
+    transform: list[Transform]
+
+    def __init__(self, *, transform: list[Transform]) -> None:
+        _set(self, 'transform', transform)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transform:
+class Transform(_Message):
     """XSD complexType TransformType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'TransformType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    x_path: list[str] | None = field(default=None, metadata={"xsd": 'XPath', "kind": 'element'})
+    __slots__ = ('algorithm', 'value', 'x_path')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('x_path', 'list[str] | None', False, 'XPath', 'element'))
+    algorithm: str
+    value: list[str] | None
+    x_path: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None, x_path: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
+        _set(self, 'x_path', x_path)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DigestMethod:
+class DigestMethod(_Message):
     """XSD complexType DigestMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'DigestMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('algorithm', 'value')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    algorithm: str
+    value: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureValue:
+class SignatureValue(_Message):
     """XSD complexType SignatureValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureValueType'
-    value: bytes = field(metadata={"xsd": 'value', "kind": 'value'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('value', 'id_')
+    _SPEC = (('value', 'bytes', True, 'value', 'value'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    value: bytes
+    id_: str | None
+
+    def __init__(self, *, value: bytes, id_: str | None = None) -> None:
+        _set(self, 'value', value)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeyInfo:
+class KeyInfo(_Message):
     """XSD complexType KeyInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'KeyInfoType'
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    key_name: list[str] | None = field(default=None, metadata={"xsd": 'KeyName', "kind": 'element'})
-    key_value: list[KeyValue] | None = field(default=None, metadata={"xsd": 'KeyValue', "kind": 'element'})
-    retrieval_method: list[RetrievalMethod] | None = field(default=None, metadata={"xsd": 'RetrievalMethod', "kind": 'element'})
-    x509_data: list[X509Data] | None = field(default=None, metadata={"xsd": 'X509Data', "kind": 'element'})
-    pgp_data: list[PGPData] | None = field(default=None, metadata={"xsd": 'PGPData', "kind": 'element'})
-    spki_data: list[SPKIData] | None = field(default=None, metadata={"xsd": 'SPKIData', "kind": 'element'})
-    mgmt_data: list[str] | None = field(default=None, metadata={"xsd": 'MgmtData', "kind": 'element'})
+    __slots__ = ('id_', 'value', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _SPEC = (('id_', 'str | None', False, 'Id', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('key_name', 'list[str] | None', False, 'KeyName', 'element'), ('key_value', 'list[KeyValue] | None', False, 'KeyValue', 'element'), ('retrieval_method', 'list[RetrievalMethod] | None', False, 'RetrievalMethod', 'element'), ('x509_data', 'list[X509Data] | None', False, 'X509Data', 'element'), ('pgp_data', 'list[PGPData] | None', False, 'PGPData', 'element'), ('spki_data', 'list[SPKIData] | None', False, 'SPKIData', 'element'), ('mgmt_data', 'list[str] | None', False, 'MgmtData', 'element'))
+    id_: str | None
+    value: list[str] | None
+    key_name: list[str] | None
+    key_value: list[KeyValue] | None
+    retrieval_method: list[RetrievalMethod] | None
+    x509_data: list[X509Data] | None
+    pgp_data: list[PGPData] | None
+    spki_data: list[SPKIData] | None
+    mgmt_data: list[str] | None
+
+    def __init__(self, *, id_: str | None = None, value: list[str] | None = None, key_name: list[str] | None = None, key_value: list[KeyValue] | None = None, retrieval_method: list[RetrievalMethod] | None = None, x509_data: list[X509Data] | None = None, pgp_data: list[PGPData] | None = None, spki_data: list[SPKIData] | None = None, mgmt_data: list[str] | None = None) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
+        _set(self, 'key_name', key_name)
+        _set(self, 'key_value', key_value)
+        _set(self, 'retrieval_method', retrieval_method)
+        _set(self, 'x509_data', x509_data)
+        _set(self, 'pgp_data', pgp_data)
+        _set(self, 'spki_data', spki_data)
+        _set(self, 'mgmt_data', mgmt_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeyValue:
+class KeyValue(_Message):
     """XSD complexType KeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'KeyValueType'
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    dsa_key_value: DSAKeyValue | None = field(default=None, metadata={"xsd": 'DSAKeyValue', "kind": 'element'})
-    rsa_key_value: RSAKeyValue | None = field(default=None, metadata={"xsd": 'RSAKeyValue', "kind": 'element'})
+    __slots__ = ('value', 'dsa_key_value', 'rsa_key_value')
+    _SPEC = (('value', 'list[str] | None', False, 'value', 'mixed'), ('dsa_key_value', 'DSAKeyValue | None', False, 'DSAKeyValue', 'element'), ('rsa_key_value', 'RSAKeyValue | None', False, 'RSAKeyValue', 'element'))
+    value: list[str] | None
+    dsa_key_value: DSAKeyValue | None
+    rsa_key_value: RSAKeyValue | None
+
+    def __init__(self, *, value: list[str] | None = None, dsa_key_value: DSAKeyValue | None = None, rsa_key_value: RSAKeyValue | None = None) -> None:
+        _set(self, 'value', value)
+        _set(self, 'dsa_key_value', dsa_key_value)
+        _set(self, 'rsa_key_value', rsa_key_value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DSAKeyValue:
+class DSAKeyValue(_Message):
     """XSD complexType DSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'DSAKeyValueType'
-    y: bytes = field(metadata={"xsd": 'Y', "kind": 'element'})
-    p: bytes | None = field(default=None, metadata={"xsd": 'P', "kind": 'element'})
-    q: bytes | None = field(default=None, metadata={"xsd": 'Q', "kind": 'element'})
-    g: bytes | None = field(default=None, metadata={"xsd": 'G', "kind": 'element'})
-    j: bytes | None = field(default=None, metadata={"xsd": 'J', "kind": 'element'})
-    seed: bytes | None = field(default=None, metadata={"xsd": 'Seed', "kind": 'element'})
-    pgen_counter: bytes | None = field(default=None, metadata={"xsd": 'PgenCounter', "kind": 'element'})
+    __slots__ = ('y', 'p', 'q', 'g', 'j', 'seed', 'pgen_counter')
+    _SPEC = (('y', 'bytes', True, 'Y', 'element'), ('p', 'bytes | None', False, 'P', 'element'), ('q', 'bytes | None', False, 'Q', 'element'), ('g', 'bytes | None', False, 'G', 'element'), ('j', 'bytes | None', False, 'J', 'element'), ('seed', 'bytes | None', False, 'Seed', 'element'), ('pgen_counter', 'bytes | None', False, 'PgenCounter', 'element'))
+    y: bytes
+    p: bytes | None
+    q: bytes | None
+    g: bytes | None
+    j: bytes | None
+    seed: bytes | None
+    pgen_counter: bytes | None
+
+    def __init__(self, *, y: bytes, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+        _set(self, 'y', y)
+        _set(self, 'p', p)
+        _set(self, 'q', q)
+        _set(self, 'g', g)
+        _set(self, 'j', j)
+        _set(self, 'seed', seed)
+        _set(self, 'pgen_counter', pgen_counter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RSAKeyValue:
+class RSAKeyValue(_Message):
     """XSD complexType RSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'RSAKeyValueType'
-    modulus: bytes = field(metadata={"xsd": 'Modulus', "kind": 'element'})
-    exponent: bytes = field(metadata={"xsd": 'Exponent', "kind": 'element'})
+    __slots__ = ('modulus', 'exponent')
+    _SPEC = (('modulus', 'bytes', True, 'Modulus', 'element'), ('exponent', 'bytes', True, 'Exponent', 'element'))
+    modulus: bytes
+    exponent: bytes
+
+    def __init__(self, *, modulus: bytes, exponent: bytes) -> None:
+        _set(self, 'modulus', modulus)
+        _set(self, 'exponent', exponent)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetrievalMethod:
+class RetrievalMethod(_Message):
     """XSD complexType RetrievalMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'RetrievalMethodType'
-    type_: str | None = field(default=None, metadata={"xsd": 'Type', "kind": 'attribute'})
-    uri: str | None = field(default=None, metadata={"xsd": 'URI', "kind": 'attribute'})
-    transforms: Transforms | None = field(default=None, metadata={"xsd": 'Transforms', "kind": 'element'})
+    __slots__ = ('type_', 'uri', 'transforms')
+    _SPEC = (('type_', 'str | None', False, 'Type', 'attribute'), ('uri', 'str | None', False, 'URI', 'attribute'), ('transforms', 'Transforms | None', False, 'Transforms', 'element'))
+    type_: str | None
+    uri: str | None
+    transforms: Transforms | None
+
+    def __init__(self, *, type_: str | None = None, uri: str | None = None, transforms: Transforms | None = None) -> None:
+        _set(self, 'type_', type_)
+        _set(self, 'uri', uri)
+        _set(self, 'transforms', transforms)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class X509Data:
+class X509Data(_Message):
     """XSD complexType X509DataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'X509DataType'
-    x509_issuer_serial: list[X509IssuerSerial] | None = field(default=None, metadata={"xsd": 'X509IssuerSerial', "kind": 'element'})
-    x509_ski: list[bytes] | None = field(default=None, metadata={"xsd": 'X509SKI', "kind": 'element'})
-    x509_subject_name: list[str] | None = field(default=None, metadata={"xsd": 'X509SubjectName', "kind": 'element'})
-    x509_certificate: list[bytes] | None = field(default=None, metadata={"xsd": 'X509Certificate', "kind": 'element'})
-    x509_crl: list[bytes] | None = field(default=None, metadata={"xsd": 'X509CRL', "kind": 'element'})
+    __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _SPEC = (('x509_issuer_serial', 'list[X509IssuerSerial] | None', False, 'X509IssuerSerial', 'element'), ('x509_ski', 'list[bytes] | None', False, 'X509SKI', 'element'), ('x509_subject_name', 'list[str] | None', False, 'X509SubjectName', 'element'), ('x509_certificate', 'list[bytes] | None', False, 'X509Certificate', 'element'), ('x509_crl', 'list[bytes] | None', False, 'X509CRL', 'element'))
+    x509_issuer_serial: list[X509IssuerSerial] | None
+    x509_ski: list[bytes] | None
+    x509_subject_name: list[str] | None
+    x509_certificate: list[bytes] | None
+    x509_crl: list[bytes] | None
+
+    def __init__(self, *, x509_issuer_serial: list[X509IssuerSerial] | None = None, x509_ski: list[bytes] | None = None, x509_subject_name: list[str] | None = None, x509_certificate: list[bytes] | None = None, x509_crl: list[bytes] | None = None) -> None:
+        _set(self, 'x509_issuer_serial', x509_issuer_serial)
+        _set(self, 'x509_ski', x509_ski)
+        _set(self, 'x509_subject_name', x509_subject_name)
+        _set(self, 'x509_certificate', x509_certificate)
+        _set(self, 'x509_crl', x509_crl)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class X509IssuerSerial:
+class X509IssuerSerial(_Message):
     """XSD complexType X509IssuerSerialType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'X509IssuerSerialType'
-    x509_issuer_name: str = field(metadata={"xsd": 'X509IssuerName', "kind": 'element'})
-    x509_serial_number: int = field(metadata={"xsd": 'X509SerialNumber', "kind": 'element'})
+    __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _SPEC = (('x509_issuer_name', 'str', True, 'X509IssuerName', 'element'), ('x509_serial_number', 'int', True, 'X509SerialNumber', 'element'))
+    x509_issuer_name: str
+    x509_serial_number: int
+
+    def __init__(self, *, x509_issuer_name: str, x509_serial_number: int) -> None:
+        _set(self, 'x509_issuer_name', x509_issuer_name)
+        _set(self, 'x509_serial_number', x509_serial_number)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PGPData:
+class PGPData(_Message):
     """XSD complexType PGPDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'PGPDataType'
-    pgp_key_id: bytes | None = field(default=None, metadata={"xsd": 'PGPKeyID', "kind": 'element'})
-    pgp_key_packet: bytes | None = field(default=None, metadata={"xsd": 'PGPKeyPacket', "kind": 'element'})
+    __slots__ = ('pgp_key_id', 'pgp_key_packet')
+    _SPEC = (('pgp_key_id', 'bytes | None', False, 'PGPKeyID', 'element'), ('pgp_key_packet', 'bytes | None', False, 'PGPKeyPacket', 'element'))
+    pgp_key_id: bytes | None
+    pgp_key_packet: bytes | None
+
+    def __init__(self, *, pgp_key_id: bytes | None = None, pgp_key_packet: bytes | None = None) -> None:
+        _set(self, 'pgp_key_id', pgp_key_id)
+        _set(self, 'pgp_key_packet', pgp_key_packet)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SPKIData:
+class SPKIData(_Message):
     """XSD complexType SPKIDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SPKIDataType'
-    spki_sexp: list[bytes] = field(metadata={"xsd": 'SPKISexp', "kind": 'element'})
+    __slots__ = ('spki_sexp',)
+    _SPEC = (('spki_sexp', 'list[bytes]', True, 'SPKISexp', 'element'),)
+    spki_sexp: list[bytes]
+
+    def __init__(self, *, spki_sexp: list[bytes]) -> None:
+        _set(self, 'spki_sexp', spki_sexp)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Object:
+class Object(_Message):
     """XSD complexType ObjectType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ObjectType'
-    encoding: str | None = field(default=None, metadata={"xsd": 'Encoding', "kind": 'attribute'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    mime_type: str | None = field(default=None, metadata={"xsd": 'MimeType', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('encoding', 'id_', 'mime_type', 'value')
+    _SPEC = (('encoding', 'str | None', False, 'Encoding', 'attribute'), ('id_', 'str | None', False, 'Id', 'attribute'), ('mime_type', 'str | None', False, 'MimeType', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    encoding: str | None
+    id_: str | None
+    mime_type: str | None
+    value: list[str] | None
+
+    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, value: list[str] | None = None) -> None:
+        _set(self, 'encoding', encoding)
+        _set(self, 'id_', id_)
+        _set(self, 'mime_type', mime_type)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_CableCheckRes:
+class DC_CableCheckRes(_Message):
     """XSD complexType DC_CableCheckResType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'DC_CableCheckResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_processing: Processing = field(metadata={"xsd": 'EVSEProcessing', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evse_processing')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_processing', 'Processing', True, 'EVSEProcessing', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evse_processing: Processing
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evse_processing: Processing) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_processing', evse_processing)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_ChargeLoopReq:
+class DC_ChargeLoopReq(_Message):
     """XSD complexType DC_ChargeLoopReqType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'DC_ChargeLoopReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    meter_info_requested: bool = field(metadata={"xsd": 'MeterInfoRequested', "kind": 'element'})
-    ev_present_voltage: RationalNumber = field(metadata={"xsd": 'EVPresentVoltage', "kind": 'element'})
-    display_parameters: DisplayParameters | None = field(default=None, metadata={"xsd": 'DisplayParameters', "kind": 'element'})
-    bpt_dynamic_dc_cl_req_control_mode: BPT_Dynamic_DC_CLReqControlMode | None = field(default=None, metadata={"xsd": 'BPT_Dynamic_DC_CLReqControlMode', "kind": 'element'})
-    bpt_scheduled_dc_cl_req_control_mode: BPT_Scheduled_DC_CLReqControlMode | None = field(default=None, metadata={"xsd": 'BPT_Scheduled_DC_CLReqControlMode', "kind": 'element'})
-    cl_req_control_mode: CLReqControlMode | None = field(default=None, metadata={"xsd": 'CLReqControlMode', "kind": 'element'})
-    dynamic_dc_cl_req_control_mode: Dynamic_DC_CLReqControlMode | None = field(default=None, metadata={"xsd": 'Dynamic_DC_CLReqControlMode', "kind": 'element'})
-    scheduled_dc_cl_req_control_mode: Scheduled_DC_CLReqControlMode | None = field(default=None, metadata={"xsd": 'Scheduled_DC_CLReqControlMode', "kind": 'element'})
+    __slots__ = ('header', 'meter_info_requested', 'ev_present_voltage', 'display_parameters', 'bpt_dynamic_dc_cl_req_control_mode', 'bpt_scheduled_dc_cl_req_control_mode', 'cl_req_control_mode', 'dynamic_dc_cl_req_control_mode', 'scheduled_dc_cl_req_control_mode')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('meter_info_requested', 'bool', True, 'MeterInfoRequested', 'element'), ('ev_present_voltage', 'RationalNumber', True, 'EVPresentVoltage', 'element'), ('display_parameters', 'DisplayParameters | None', False, 'DisplayParameters', 'element'), ('bpt_dynamic_dc_cl_req_control_mode', 'BPT_Dynamic_DC_CLReqControlMode | None', False, 'BPT_Dynamic_DC_CLReqControlMode', 'element'), ('bpt_scheduled_dc_cl_req_control_mode', 'BPT_Scheduled_DC_CLReqControlMode | None', False, 'BPT_Scheduled_DC_CLReqControlMode', 'element'), ('cl_req_control_mode', 'CLReqControlMode | None', False, 'CLReqControlMode', 'element'), ('dynamic_dc_cl_req_control_mode', 'Dynamic_DC_CLReqControlMode | None', False, 'Dynamic_DC_CLReqControlMode', 'element'), ('scheduled_dc_cl_req_control_mode', 'Scheduled_DC_CLReqControlMode | None', False, 'Scheduled_DC_CLReqControlMode', 'element'))
+    header: MessageHeader
+    meter_info_requested: bool
+    ev_present_voltage: RationalNumber
+    display_parameters: DisplayParameters | None
+    bpt_dynamic_dc_cl_req_control_mode: BPT_Dynamic_DC_CLReqControlMode | None
+    bpt_scheduled_dc_cl_req_control_mode: BPT_Scheduled_DC_CLReqControlMode | None
+    cl_req_control_mode: CLReqControlMode | None
+    dynamic_dc_cl_req_control_mode: Dynamic_DC_CLReqControlMode | None
+    scheduled_dc_cl_req_control_mode: Scheduled_DC_CLReqControlMode | None
+
+    def __init__(self, *, header: MessageHeader, meter_info_requested: bool, ev_present_voltage: RationalNumber, display_parameters: DisplayParameters | None = None, bpt_dynamic_dc_cl_req_control_mode: BPT_Dynamic_DC_CLReqControlMode | None = None, bpt_scheduled_dc_cl_req_control_mode: BPT_Scheduled_DC_CLReqControlMode | None = None, cl_req_control_mode: CLReqControlMode | None = None, dynamic_dc_cl_req_control_mode: Dynamic_DC_CLReqControlMode | None = None, scheduled_dc_cl_req_control_mode: Scheduled_DC_CLReqControlMode | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'meter_info_requested', meter_info_requested)
+        _set(self, 'ev_present_voltage', ev_present_voltage)
+        _set(self, 'display_parameters', display_parameters)
+        _set(self, 'bpt_dynamic_dc_cl_req_control_mode', bpt_dynamic_dc_cl_req_control_mode)
+        _set(self, 'bpt_scheduled_dc_cl_req_control_mode', bpt_scheduled_dc_cl_req_control_mode)
+        _set(self, 'cl_req_control_mode', cl_req_control_mode)
+        _set(self, 'dynamic_dc_cl_req_control_mode', dynamic_dc_cl_req_control_mode)
+        _set(self, 'scheduled_dc_cl_req_control_mode', scheduled_dc_cl_req_control_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DisplayParameters:
+class DisplayParameters(_Message):
     """XSD complexType DisplayParametersType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'DisplayParametersType'
-    present_soc: int | None = field(default=None, metadata={"xsd": 'PresentSOC', "kind": 'element'})
-    minimum_soc: int | None = field(default=None, metadata={"xsd": 'MinimumSOC', "kind": 'element'})
-    target_soc: int | None = field(default=None, metadata={"xsd": 'TargetSOC', "kind": 'element'})
-    maximum_soc: int | None = field(default=None, metadata={"xsd": 'MaximumSOC', "kind": 'element'})
-    remaining_time_to_minimum_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToMinimumSOC', "kind": 'element'})
-    remaining_time_to_target_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToTargetSOC', "kind": 'element'})
-    remaining_time_to_maximum_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToMaximumSOC', "kind": 'element'})
-    charging_complete: bool | None = field(default=None, metadata={"xsd": 'ChargingComplete', "kind": 'element'})
-    battery_energy_capacity: RationalNumber | None = field(default=None, metadata={"xsd": 'BatteryEnergyCapacity', "kind": 'element'})
-    inlet_hot: bool | None = field(default=None, metadata={"xsd": 'InletHot', "kind": 'element'})
+    __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    _SPEC = (('present_soc', 'int | None', False, 'PresentSOC', 'element'), ('minimum_soc', 'int | None', False, 'MinimumSOC', 'element'), ('target_soc', 'int | None', False, 'TargetSOC', 'element'), ('maximum_soc', 'int | None', False, 'MaximumSOC', 'element'), ('remaining_time_to_minimum_soc', 'int | None', False, 'RemainingTimeToMinimumSOC', 'element'), ('remaining_time_to_target_soc', 'int | None', False, 'RemainingTimeToTargetSOC', 'element'), ('remaining_time_to_maximum_soc', 'int | None', False, 'RemainingTimeToMaximumSOC', 'element'), ('charging_complete', 'bool | None', False, 'ChargingComplete', 'element'), ('battery_energy_capacity', 'RationalNumber | None', False, 'BatteryEnergyCapacity', 'element'), ('inlet_hot', 'bool | None', False, 'InletHot', 'element'))
+    present_soc: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    maximum_soc: int | None
+    remaining_time_to_minimum_soc: int | None
+    remaining_time_to_target_soc: int | None
+    remaining_time_to_maximum_soc: int | None
+    charging_complete: bool | None
+    battery_energy_capacity: RationalNumber | None
+    inlet_hot: bool | None
+
+    def __init__(self, *, present_soc: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, maximum_soc: int | None = None, remaining_time_to_minimum_soc: int | None = None, remaining_time_to_target_soc: int | None = None, remaining_time_to_maximum_soc: int | None = None, charging_complete: bool | None = None, battery_energy_capacity: RationalNumber | None = None, inlet_hot: bool | None = None) -> None:
+        _set(self, 'present_soc', present_soc)
+        _set(self, 'minimum_soc', minimum_soc)
+        _set(self, 'target_soc', target_soc)
+        _set(self, 'maximum_soc', maximum_soc)
+        _set(self, 'remaining_time_to_minimum_soc', remaining_time_to_minimum_soc)
+        _set(self, 'remaining_time_to_target_soc', remaining_time_to_target_soc)
+        _set(self, 'remaining_time_to_maximum_soc', remaining_time_to_maximum_soc)
+        _set(self, 'charging_complete', charging_complete)
+        _set(self, 'battery_energy_capacity', battery_energy_capacity)
+        _set(self, 'inlet_hot', inlet_hot)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Dynamic_DC_CLReqControlMode:
+class Dynamic_DC_CLReqControlMode(_Message):
     """XSD complexType Dynamic_DC_CLReqControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'Dynamic_DC_CLReqControlModeType'
-    ev_target_energy_request: RationalNumber = field(metadata={"xsd": 'EVTargetEnergyRequest', "kind": 'element'})
-    ev_maximum_energy_request: RationalNumber = field(metadata={"xsd": 'EVMaximumEnergyRequest', "kind": 'element'})
-    ev_minimum_energy_request: RationalNumber = field(metadata={"xsd": 'EVMinimumEnergyRequest', "kind": 'element'})
-    ev_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMaximumChargePower', "kind": 'element'})
-    ev_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVMinimumChargePower', "kind": 'element'})
-    ev_maximum_charge_current: RationalNumber = field(metadata={"xsd": 'EVMaximumChargeCurrent', "kind": 'element'})
-    ev_maximum_voltage: RationalNumber = field(metadata={"xsd": 'EVMaximumVoltage', "kind": 'element'})
-    ev_minimum_voltage: RationalNumber = field(metadata={"xsd": 'EVMinimumVoltage', "kind": 'element'})
-    departure_time: int | None = field(default=None, metadata={"xsd": 'DepartureTime', "kind": 'element'})
+    __slots__ = ('ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage', 'departure_time')
+    _SPEC = (('ev_target_energy_request', 'RationalNumber', True, 'EVTargetEnergyRequest', 'element'), ('ev_maximum_energy_request', 'RationalNumber', True, 'EVMaximumEnergyRequest', 'element'), ('ev_minimum_energy_request', 'RationalNumber', True, 'EVMinimumEnergyRequest', 'element'), ('ev_maximum_charge_power', 'RationalNumber', True, 'EVMaximumChargePower', 'element'), ('ev_minimum_charge_power', 'RationalNumber', True, 'EVMinimumChargePower', 'element'), ('ev_maximum_charge_current', 'RationalNumber', True, 'EVMaximumChargeCurrent', 'element'), ('ev_maximum_voltage', 'RationalNumber', True, 'EVMaximumVoltage', 'element'), ('ev_minimum_voltage', 'RationalNumber', True, 'EVMinimumVoltage', 'element'), ('departure_time', 'int | None', False, 'DepartureTime', 'element'))
+    ev_target_energy_request: RationalNumber
+    ev_maximum_energy_request: RationalNumber
+    ev_minimum_energy_request: RationalNumber
+    ev_maximum_charge_power: RationalNumber
+    ev_minimum_charge_power: RationalNumber
+    ev_maximum_charge_current: RationalNumber
+    ev_maximum_voltage: RationalNumber
+    ev_minimum_voltage: RationalNumber
+    departure_time: int | None
+
+    def __init__(self, *, ev_target_energy_request: RationalNumber, ev_maximum_energy_request: RationalNumber, ev_minimum_energy_request: RationalNumber, ev_maximum_charge_power: RationalNumber, ev_minimum_charge_power: RationalNumber, ev_maximum_charge_current: RationalNumber, ev_maximum_voltage: RationalNumber, ev_minimum_voltage: RationalNumber, departure_time: int | None = None) -> None:
+        _set(self, 'ev_target_energy_request', ev_target_energy_request)
+        _set(self, 'ev_maximum_energy_request', ev_maximum_energy_request)
+        _set(self, 'ev_minimum_energy_request', ev_minimum_energy_request)
+        _set(self, 'ev_maximum_charge_power', ev_maximum_charge_power)
+        _set(self, 'ev_minimum_charge_power', ev_minimum_charge_power)
+        _set(self, 'ev_maximum_charge_current', ev_maximum_charge_current)
+        _set(self, 'ev_maximum_voltage', ev_maximum_voltage)
+        _set(self, 'ev_minimum_voltage', ev_minimum_voltage)
+        _set(self, 'departure_time', departure_time)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Scheduled_DC_CLReqControlMode:
+class Scheduled_DC_CLReqControlMode(_Message):
     """XSD complexType Scheduled_DC_CLReqControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'Scheduled_DC_CLReqControlModeType'
-    ev_target_current: RationalNumber = field(metadata={"xsd": 'EVTargetCurrent', "kind": 'element'})
-    ev_target_voltage: RationalNumber = field(metadata={"xsd": 'EVTargetVoltage', "kind": 'element'})
-    ev_target_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVTargetEnergyRequest', "kind": 'element'})
-    ev_maximum_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumEnergyRequest', "kind": 'element'})
-    ev_minimum_energy_request: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumEnergyRequest', "kind": 'element'})
-    ev_maximum_charge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargePower', "kind": 'element'})
-    ev_minimum_charge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumChargePower', "kind": 'element'})
-    ev_maximum_charge_current: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumChargeCurrent', "kind": 'element'})
-    ev_maximum_voltage: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMaximumVoltage', "kind": 'element'})
-    ev_minimum_voltage: RationalNumber | None = field(default=None, metadata={"xsd": 'EVMinimumVoltage', "kind": 'element'})
+    __slots__ = ('ev_target_current', 'ev_target_voltage', 'ev_target_energy_request', 'ev_maximum_energy_request', 'ev_minimum_energy_request', 'ev_maximum_charge_power', 'ev_minimum_charge_power', 'ev_maximum_charge_current', 'ev_maximum_voltage', 'ev_minimum_voltage')
+    _SPEC = (('ev_target_current', 'RationalNumber', True, 'EVTargetCurrent', 'element'), ('ev_target_voltage', 'RationalNumber', True, 'EVTargetVoltage', 'element'), ('ev_target_energy_request', 'RationalNumber | None', False, 'EVTargetEnergyRequest', 'element'), ('ev_maximum_energy_request', 'RationalNumber | None', False, 'EVMaximumEnergyRequest', 'element'), ('ev_minimum_energy_request', 'RationalNumber | None', False, 'EVMinimumEnergyRequest', 'element'), ('ev_maximum_charge_power', 'RationalNumber | None', False, 'EVMaximumChargePower', 'element'), ('ev_minimum_charge_power', 'RationalNumber | None', False, 'EVMinimumChargePower', 'element'), ('ev_maximum_charge_current', 'RationalNumber | None', False, 'EVMaximumChargeCurrent', 'element'), ('ev_maximum_voltage', 'RationalNumber | None', False, 'EVMaximumVoltage', 'element'), ('ev_minimum_voltage', 'RationalNumber | None', False, 'EVMinimumVoltage', 'element'))
+    ev_target_current: RationalNumber
+    ev_target_voltage: RationalNumber
+    ev_target_energy_request: RationalNumber | None
+    ev_maximum_energy_request: RationalNumber | None
+    ev_minimum_energy_request: RationalNumber | None
+    ev_maximum_charge_power: RationalNumber | None
+    ev_minimum_charge_power: RationalNumber | None
+    ev_maximum_charge_current: RationalNumber | None
+    ev_maximum_voltage: RationalNumber | None
+    ev_minimum_voltage: RationalNumber | None
+
+    def __init__(self, *, ev_target_current: RationalNumber, ev_target_voltage: RationalNumber, ev_target_energy_request: RationalNumber | None = None, ev_maximum_energy_request: RationalNumber | None = None, ev_minimum_energy_request: RationalNumber | None = None, ev_maximum_charge_power: RationalNumber | None = None, ev_minimum_charge_power: RationalNumber | None = None, ev_maximum_charge_current: RationalNumber | None = None, ev_maximum_voltage: RationalNumber | None = None, ev_minimum_voltage: RationalNumber | None = None) -> None:
+        _set(self, 'ev_target_current', ev_target_current)
+        _set(self, 'ev_target_voltage', ev_target_voltage)
+        _set(self, 'ev_target_energy_request', ev_target_energy_request)
+        _set(self, 'ev_maximum_energy_request', ev_maximum_energy_request)
+        _set(self, 'ev_minimum_energy_request', ev_minimum_energy_request)
+        _set(self, 'ev_maximum_charge_power', ev_maximum_charge_power)
+        _set(self, 'ev_minimum_charge_power', ev_minimum_charge_power)
+        _set(self, 'ev_maximum_charge_current', ev_maximum_charge_current)
+        _set(self, 'ev_maximum_voltage', ev_maximum_voltage)
+        _set(self, 'ev_minimum_voltage', ev_minimum_voltage)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_ChargeLoopRes:
+class DC_ChargeLoopRes(_Message):
     """XSD complexType DC_ChargeLoopResType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'DC_ChargeLoopResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_present_current: RationalNumber = field(metadata={"xsd": 'EVSEPresentCurrent', "kind": 'element'})
-    evse_present_voltage: RationalNumber = field(metadata={"xsd": 'EVSEPresentVoltage', "kind": 'element'})
-    evse_power_limit_achieved: bool = field(metadata={"xsd": 'EVSEPowerLimitAchieved', "kind": 'element'})
-    evse_current_limit_achieved: bool = field(metadata={"xsd": 'EVSECurrentLimitAchieved', "kind": 'element'})
-    evse_voltage_limit_achieved: bool = field(metadata={"xsd": 'EVSEVoltageLimitAchieved', "kind": 'element'})
-    evse_status: EVSEStatus | None = field(default=None, metadata={"xsd": 'EVSEStatus', "kind": 'element'})
-    meter_info: MeterInfo | None = field(default=None, metadata={"xsd": 'MeterInfo', "kind": 'element'})
-    receipt: Receipt | None = field(default=None, metadata={"xsd": 'Receipt', "kind": 'element'})
-    bpt_dynamic_dc_cl_res_control_mode: BPT_Dynamic_DC_CLResControlMode | None = field(default=None, metadata={"xsd": 'BPT_Dynamic_DC_CLResControlMode', "kind": 'element'})
-    bpt_scheduled_dc_cl_res_control_mode: BPT_Scheduled_DC_CLResControlMode | None = field(default=None, metadata={"xsd": 'BPT_Scheduled_DC_CLResControlMode', "kind": 'element'})
-    cl_res_control_mode: CLResControlMode | None = field(default=None, metadata={"xsd": 'CLResControlMode', "kind": 'element'})
-    dynamic_dc_cl_res_control_mode: Dynamic_DC_CLResControlMode | None = field(default=None, metadata={"xsd": 'Dynamic_DC_CLResControlMode', "kind": 'element'})
-    scheduled_dc_cl_res_control_mode: Scheduled_DC_CLResControlMode | None = field(default=None, metadata={"xsd": 'Scheduled_DC_CLResControlMode', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evse_present_current', 'evse_present_voltage', 'evse_power_limit_achieved', 'evse_current_limit_achieved', 'evse_voltage_limit_achieved', 'evse_status', 'meter_info', 'receipt', 'bpt_dynamic_dc_cl_res_control_mode', 'bpt_scheduled_dc_cl_res_control_mode', 'cl_res_control_mode', 'dynamic_dc_cl_res_control_mode', 'scheduled_dc_cl_res_control_mode')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_present_current', 'RationalNumber', True, 'EVSEPresentCurrent', 'element'), ('evse_present_voltage', 'RationalNumber', True, 'EVSEPresentVoltage', 'element'), ('evse_power_limit_achieved', 'bool', True, 'EVSEPowerLimitAchieved', 'element'), ('evse_current_limit_achieved', 'bool', True, 'EVSECurrentLimitAchieved', 'element'), ('evse_voltage_limit_achieved', 'bool', True, 'EVSEVoltageLimitAchieved', 'element'), ('evse_status', 'EVSEStatus | None', False, 'EVSEStatus', 'element'), ('meter_info', 'MeterInfo | None', False, 'MeterInfo', 'element'), ('receipt', 'Receipt | None', False, 'Receipt', 'element'), ('bpt_dynamic_dc_cl_res_control_mode', 'BPT_Dynamic_DC_CLResControlMode | None', False, 'BPT_Dynamic_DC_CLResControlMode', 'element'), ('bpt_scheduled_dc_cl_res_control_mode', 'BPT_Scheduled_DC_CLResControlMode | None', False, 'BPT_Scheduled_DC_CLResControlMode', 'element'), ('cl_res_control_mode', 'CLResControlMode | None', False, 'CLResControlMode', 'element'), ('dynamic_dc_cl_res_control_mode', 'Dynamic_DC_CLResControlMode | None', False, 'Dynamic_DC_CLResControlMode', 'element'), ('scheduled_dc_cl_res_control_mode', 'Scheduled_DC_CLResControlMode | None', False, 'Scheduled_DC_CLResControlMode', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evse_present_current: RationalNumber
+    evse_present_voltage: RationalNumber
+    evse_power_limit_achieved: bool
+    evse_current_limit_achieved: bool
+    evse_voltage_limit_achieved: bool
+    evse_status: EVSEStatus | None
+    meter_info: MeterInfo | None
+    receipt: Receipt | None
+    bpt_dynamic_dc_cl_res_control_mode: BPT_Dynamic_DC_CLResControlMode | None
+    bpt_scheduled_dc_cl_res_control_mode: BPT_Scheduled_DC_CLResControlMode | None
+    cl_res_control_mode: CLResControlMode | None
+    dynamic_dc_cl_res_control_mode: Dynamic_DC_CLResControlMode | None
+    scheduled_dc_cl_res_control_mode: Scheduled_DC_CLResControlMode | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evse_present_current: RationalNumber, evse_present_voltage: RationalNumber, evse_power_limit_achieved: bool, evse_current_limit_achieved: bool, evse_voltage_limit_achieved: bool, evse_status: EVSEStatus | None = None, meter_info: MeterInfo | None = None, receipt: Receipt | None = None, bpt_dynamic_dc_cl_res_control_mode: BPT_Dynamic_DC_CLResControlMode | None = None, bpt_scheduled_dc_cl_res_control_mode: BPT_Scheduled_DC_CLResControlMode | None = None, cl_res_control_mode: CLResControlMode | None = None, dynamic_dc_cl_res_control_mode: Dynamic_DC_CLResControlMode | None = None, scheduled_dc_cl_res_control_mode: Scheduled_DC_CLResControlMode | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_present_current', evse_present_current)
+        _set(self, 'evse_present_voltage', evse_present_voltage)
+        _set(self, 'evse_power_limit_achieved', evse_power_limit_achieved)
+        _set(self, 'evse_current_limit_achieved', evse_current_limit_achieved)
+        _set(self, 'evse_voltage_limit_achieved', evse_voltage_limit_achieved)
+        _set(self, 'evse_status', evse_status)
+        _set(self, 'meter_info', meter_info)
+        _set(self, 'receipt', receipt)
+        _set(self, 'bpt_dynamic_dc_cl_res_control_mode', bpt_dynamic_dc_cl_res_control_mode)
+        _set(self, 'bpt_scheduled_dc_cl_res_control_mode', bpt_scheduled_dc_cl_res_control_mode)
+        _set(self, 'cl_res_control_mode', cl_res_control_mode)
+        _set(self, 'dynamic_dc_cl_res_control_mode', dynamic_dc_cl_res_control_mode)
+        _set(self, 'scheduled_dc_cl_res_control_mode', scheduled_dc_cl_res_control_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVSEStatus:
+class EVSEStatus(_Message):
     """XSD complexType EVSEStatusType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'EVSEStatusType'
-    notification_max_delay: int = field(metadata={"xsd": 'NotificationMaxDelay', "kind": 'element'})
-    evse_notification: EvseNotification = field(metadata={"xsd": 'EVSENotification', "kind": 'element'})
+    __slots__ = ('notification_max_delay', 'evse_notification')
+    _SPEC = (('notification_max_delay', 'int', True, 'NotificationMaxDelay', 'element'), ('evse_notification', 'EvseNotification', True, 'EVSENotification', 'element'))
+    notification_max_delay: int
+    evse_notification: EvseNotification
+
+    def __init__(self, *, notification_max_delay: int, evse_notification: EvseNotification) -> None:
+        _set(self, 'notification_max_delay', notification_max_delay)
+        _set(self, 'evse_notification', evse_notification)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeterInfo:
+class MeterInfo(_Message):
     """XSD complexType MeterInfoType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'MeterInfoType'
-    meter_id: str = field(metadata={"xsd": 'MeterID', "kind": 'element'})
-    charged_energy_reading_wh: int = field(metadata={"xsd": 'ChargedEnergyReadingWh', "kind": 'element'})
-    bpt_discharged_energy_reading_wh: int | None = field(default=None, metadata={"xsd": 'BPT_DischargedEnergyReadingWh', "kind": 'element'})
-    capacitive_energy_reading_va_rh: int | None = field(default=None, metadata={"xsd": 'CapacitiveEnergyReadingVARh', "kind": 'element'})
-    bpt_inductive_energy_reading_va_rh: int | None = field(default=None, metadata={"xsd": 'BPT_InductiveEnergyReadingVARh', "kind": 'element'})
-    meter_signature: bytes | None = field(default=None, metadata={"xsd": 'MeterSignature', "kind": 'element'})
-    meter_status: int | None = field(default=None, metadata={"xsd": 'MeterStatus', "kind": 'element'})
-    meter_timestamp: int | None = field(default=None, metadata={"xsd": 'MeterTimestamp', "kind": 'element'})
+    __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    _SPEC = (('meter_id', 'str', True, 'MeterID', 'element'), ('charged_energy_reading_wh', 'int', True, 'ChargedEnergyReadingWh', 'element'), ('bpt_discharged_energy_reading_wh', 'int | None', False, 'BPT_DischargedEnergyReadingWh', 'element'), ('capacitive_energy_reading_va_rh', 'int | None', False, 'CapacitiveEnergyReadingVARh', 'element'), ('bpt_inductive_energy_reading_va_rh', 'int | None', False, 'BPT_InductiveEnergyReadingVARh', 'element'), ('meter_signature', 'bytes | None', False, 'MeterSignature', 'element'), ('meter_status', 'int | None', False, 'MeterStatus', 'element'), ('meter_timestamp', 'int | None', False, 'MeterTimestamp', 'element'))
+    meter_id: str
+    charged_energy_reading_wh: int
+    bpt_discharged_energy_reading_wh: int | None
+    capacitive_energy_reading_va_rh: int | None
+    bpt_inductive_energy_reading_va_rh: int | None
+    meter_signature: bytes | None
+    meter_status: int | None
+    meter_timestamp: int | None
+
+    def __init__(self, *, meter_id: str, charged_energy_reading_wh: int, bpt_discharged_energy_reading_wh: int | None = None, capacitive_energy_reading_va_rh: int | None = None, bpt_inductive_energy_reading_va_rh: int | None = None, meter_signature: bytes | None = None, meter_status: int | None = None, meter_timestamp: int | None = None) -> None:
+        _set(self, 'meter_id', meter_id)
+        _set(self, 'charged_energy_reading_wh', charged_energy_reading_wh)
+        _set(self, 'bpt_discharged_energy_reading_wh', bpt_discharged_energy_reading_wh)
+        _set(self, 'capacitive_energy_reading_va_rh', capacitive_energy_reading_va_rh)
+        _set(self, 'bpt_inductive_energy_reading_va_rh', bpt_inductive_energy_reading_va_rh)
+        _set(self, 'meter_signature', meter_signature)
+        _set(self, 'meter_status', meter_status)
+        _set(self, 'meter_timestamp', meter_timestamp)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Receipt:
+class Receipt(_Message):
     """XSD complexType ReceiptType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'ReceiptType'
-    time_anchor: int = field(metadata={"xsd": 'TimeAnchor', "kind": 'element'})
-    energy_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'EnergyCosts', "kind": 'element'})
-    occupancy_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'OccupancyCosts', "kind": 'element'})
-    additional_services_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'AdditionalServicesCosts', "kind": 'element'})
-    overstay_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'OverstayCosts', "kind": 'element'})
-    tax_costs: list[DetailedTax] | None = field(default=None, metadata={"xsd": 'TaxCosts', "kind": 'element'})
+    __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    _SPEC = (('time_anchor', 'int', True, 'TimeAnchor', 'element'), ('energy_costs', 'DetailedCost | None', False, 'EnergyCosts', 'element'), ('occupancy_costs', 'DetailedCost | None', False, 'OccupancyCosts', 'element'), ('additional_services_costs', 'DetailedCost | None', False, 'AdditionalServicesCosts', 'element'), ('overstay_costs', 'DetailedCost | None', False, 'OverstayCosts', 'element'), ('tax_costs', 'list[DetailedTax] | None', False, 'TaxCosts', 'element'))
+    time_anchor: int
+    energy_costs: DetailedCost | None
+    occupancy_costs: DetailedCost | None
+    additional_services_costs: DetailedCost | None
+    overstay_costs: DetailedCost | None
+    tax_costs: list[DetailedTax] | None
+
+    def __init__(self, *, time_anchor: int, energy_costs: DetailedCost | None = None, occupancy_costs: DetailedCost | None = None, additional_services_costs: DetailedCost | None = None, overstay_costs: DetailedCost | None = None, tax_costs: list[DetailedTax] | None = None) -> None:
+        _set(self, 'time_anchor', time_anchor)
+        _set(self, 'energy_costs', energy_costs)
+        _set(self, 'occupancy_costs', occupancy_costs)
+        _set(self, 'additional_services_costs', additional_services_costs)
+        _set(self, 'overstay_costs', overstay_costs)
+        _set(self, 'tax_costs', tax_costs)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DetailedCost:
+class DetailedCost(_Message):
     """XSD complexType DetailedCostType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'DetailedCostType'
-    amount: RationalNumber = field(metadata={"xsd": 'Amount', "kind": 'element'})
-    cost_per_unit: RationalNumber = field(metadata={"xsd": 'CostPerUnit', "kind": 'element'})
+    __slots__ = ('amount', 'cost_per_unit')
+    _SPEC = (('amount', 'RationalNumber', True, 'Amount', 'element'), ('cost_per_unit', 'RationalNumber', True, 'CostPerUnit', 'element'))
+    amount: RationalNumber
+    cost_per_unit: RationalNumber
+
+    def __init__(self, *, amount: RationalNumber, cost_per_unit: RationalNumber) -> None:
+        _set(self, 'amount', amount)
+        _set(self, 'cost_per_unit', cost_per_unit)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DetailedTax:
+class DetailedTax(_Message):
     """XSD complexType DetailedTaxType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'DetailedTaxType'
-    tax_rule_id: int = field(metadata={"xsd": 'TaxRuleID', "kind": 'element'})
-    amount: RationalNumber = field(metadata={"xsd": 'Amount', "kind": 'element'})
+    __slots__ = ('tax_rule_id', 'amount')
+    _SPEC = (('tax_rule_id', 'int', True, 'TaxRuleID', 'element'), ('amount', 'RationalNumber', True, 'Amount', 'element'))
+    tax_rule_id: int
+    amount: RationalNumber
+
+    def __init__(self, *, tax_rule_id: int, amount: RationalNumber) -> None:
+        _set(self, 'tax_rule_id', tax_rule_id)
+        _set(self, 'amount', amount)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Dynamic_DC_CLResControlMode:
+class Dynamic_DC_CLResControlMode(_Message):
     """XSD complexType Dynamic_DC_CLResControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'Dynamic_DC_CLResControlModeType'
-    evse_maximum_charge_power: RationalNumber = field(metadata={"xsd": 'EVSEMaximumChargePower', "kind": 'element'})
-    evse_minimum_charge_power: RationalNumber = field(metadata={"xsd": 'EVSEMinimumChargePower', "kind": 'element'})
-    evse_maximum_charge_current: RationalNumber = field(metadata={"xsd": 'EVSEMaximumChargeCurrent', "kind": 'element'})
-    evse_maximum_voltage: RationalNumber = field(metadata={"xsd": 'EVSEMaximumVoltage', "kind": 'element'})
-    departure_time: int | None = field(default=None, metadata={"xsd": 'DepartureTime', "kind": 'element'})
-    minimum_soc: int | None = field(default=None, metadata={"xsd": 'MinimumSOC', "kind": 'element'})
-    target_soc: int | None = field(default=None, metadata={"xsd": 'TargetSOC', "kind": 'element'})
-    ack_max_delay: int | None = field(default=None, metadata={"xsd": 'AckMaxDelay', "kind": 'element'})
+    __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage', 'departure_time', 'minimum_soc', 'target_soc', 'ack_max_delay')
+    _SPEC = (('evse_maximum_charge_power', 'RationalNumber', True, 'EVSEMaximumChargePower', 'element'), ('evse_minimum_charge_power', 'RationalNumber', True, 'EVSEMinimumChargePower', 'element'), ('evse_maximum_charge_current', 'RationalNumber', True, 'EVSEMaximumChargeCurrent', 'element'), ('evse_maximum_voltage', 'RationalNumber', True, 'EVSEMaximumVoltage', 'element'), ('departure_time', 'int | None', False, 'DepartureTime', 'element'), ('minimum_soc', 'int | None', False, 'MinimumSOC', 'element'), ('target_soc', 'int | None', False, 'TargetSOC', 'element'), ('ack_max_delay', 'int | None', False, 'AckMaxDelay', 'element'))
+    evse_maximum_charge_power: RationalNumber
+    evse_minimum_charge_power: RationalNumber
+    evse_maximum_charge_current: RationalNumber
+    evse_maximum_voltage: RationalNumber
+    departure_time: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    ack_max_delay: int | None
+
+    def __init__(self, *, evse_maximum_charge_power: RationalNumber, evse_minimum_charge_power: RationalNumber, evse_maximum_charge_current: RationalNumber, evse_maximum_voltage: RationalNumber, departure_time: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, ack_max_delay: int | None = None) -> None:
+        _set(self, 'evse_maximum_charge_power', evse_maximum_charge_power)
+        _set(self, 'evse_minimum_charge_power', evse_minimum_charge_power)
+        _set(self, 'evse_maximum_charge_current', evse_maximum_charge_current)
+        _set(self, 'evse_maximum_voltage', evse_maximum_voltage)
+        _set(self, 'departure_time', departure_time)
+        _set(self, 'minimum_soc', minimum_soc)
+        _set(self, 'target_soc', target_soc)
+        _set(self, 'ack_max_delay', ack_max_delay)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Scheduled_DC_CLResControlMode:
+class Scheduled_DC_CLResControlMode(_Message):
     """XSD complexType Scheduled_DC_CLResControlModeType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'Scheduled_DC_CLResControlModeType'
-    evse_maximum_charge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumChargePower', "kind": 'element'})
-    evse_minimum_charge_power: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMinimumChargePower', "kind": 'element'})
-    evse_maximum_charge_current: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumChargeCurrent', "kind": 'element'})
-    evse_maximum_voltage: RationalNumber | None = field(default=None, metadata={"xsd": 'EVSEMaximumVoltage', "kind": 'element'})
+    __slots__ = ('evse_maximum_charge_power', 'evse_minimum_charge_power', 'evse_maximum_charge_current', 'evse_maximum_voltage')
+    _SPEC = (('evse_maximum_charge_power', 'RationalNumber | None', False, 'EVSEMaximumChargePower', 'element'), ('evse_minimum_charge_power', 'RationalNumber | None', False, 'EVSEMinimumChargePower', 'element'), ('evse_maximum_charge_current', 'RationalNumber | None', False, 'EVSEMaximumChargeCurrent', 'element'), ('evse_maximum_voltage', 'RationalNumber | None', False, 'EVSEMaximumVoltage', 'element'))
+    evse_maximum_charge_power: RationalNumber | None
+    evse_minimum_charge_power: RationalNumber | None
+    evse_maximum_charge_current: RationalNumber | None
+    evse_maximum_voltage: RationalNumber | None
+
+    def __init__(self, *, evse_maximum_charge_power: RationalNumber | None = None, evse_minimum_charge_power: RationalNumber | None = None, evse_maximum_charge_current: RationalNumber | None = None, evse_maximum_voltage: RationalNumber | None = None) -> None:
+        _set(self, 'evse_maximum_charge_power', evse_maximum_charge_power)
+        _set(self, 'evse_minimum_charge_power', evse_minimum_charge_power)
+        _set(self, 'evse_maximum_charge_current', evse_maximum_charge_current)
+        _set(self, 'evse_maximum_voltage', evse_maximum_voltage)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_ChargeParameterDiscoveryReq:
+class DC_ChargeParameterDiscoveryReq(_Message):
     """XSD complexType DC_ChargeParameterDiscoveryReqType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'DC_ChargeParameterDiscoveryReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    bpt_dc_cpd_req_energy_transfer_mode: BPT_DC_CPDReqEnergyTransferMode | None = field(default=None, metadata={"xsd": 'BPT_DC_CPDReqEnergyTransferMode', "kind": 'element'})
-    dc_cpd_req_energy_transfer_mode: DC_CPDReqEnergyTransferMode | None = field(default=None, metadata={"xsd": 'DC_CPDReqEnergyTransferMode', "kind": 'element'})
+    __slots__ = ('header', 'bpt_dc_cpd_req_energy_transfer_mode', 'dc_cpd_req_energy_transfer_mode')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('bpt_dc_cpd_req_energy_transfer_mode', 'BPT_DC_CPDReqEnergyTransferMode | None', False, 'BPT_DC_CPDReqEnergyTransferMode', 'element'), ('dc_cpd_req_energy_transfer_mode', 'DC_CPDReqEnergyTransferMode | None', False, 'DC_CPDReqEnergyTransferMode', 'element'))
+    header: MessageHeader
+    bpt_dc_cpd_req_energy_transfer_mode: BPT_DC_CPDReqEnergyTransferMode | None
+    dc_cpd_req_energy_transfer_mode: DC_CPDReqEnergyTransferMode | None
+
+    def __init__(self, *, header: MessageHeader, bpt_dc_cpd_req_energy_transfer_mode: BPT_DC_CPDReqEnergyTransferMode | None = None, dc_cpd_req_energy_transfer_mode: DC_CPDReqEnergyTransferMode | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'bpt_dc_cpd_req_energy_transfer_mode', bpt_dc_cpd_req_energy_transfer_mode)
+        _set(self, 'dc_cpd_req_energy_transfer_mode', dc_cpd_req_energy_transfer_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_ChargeParameterDiscoveryRes:
+class DC_ChargeParameterDiscoveryRes(_Message):
     """XSD complexType DC_ChargeParameterDiscoveryResType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'DC_ChargeParameterDiscoveryResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    bpt_dc_cpd_res_energy_transfer_mode: BPT_DC_CPDResEnergyTransferMode | None = field(default=None, metadata={"xsd": 'BPT_DC_CPDResEnergyTransferMode', "kind": 'element'})
-    dc_cpd_res_energy_transfer_mode: DC_CPDResEnergyTransferMode | None = field(default=None, metadata={"xsd": 'DC_CPDResEnergyTransferMode', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'bpt_dc_cpd_res_energy_transfer_mode', 'dc_cpd_res_energy_transfer_mode')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('bpt_dc_cpd_res_energy_transfer_mode', 'BPT_DC_CPDResEnergyTransferMode | None', False, 'BPT_DC_CPDResEnergyTransferMode', 'element'), ('dc_cpd_res_energy_transfer_mode', 'DC_CPDResEnergyTransferMode | None', False, 'DC_CPDResEnergyTransferMode', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    bpt_dc_cpd_res_energy_transfer_mode: BPT_DC_CPDResEnergyTransferMode | None
+    dc_cpd_res_energy_transfer_mode: DC_CPDResEnergyTransferMode | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, bpt_dc_cpd_res_energy_transfer_mode: BPT_DC_CPDResEnergyTransferMode | None = None, dc_cpd_res_energy_transfer_mode: DC_CPDResEnergyTransferMode | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'bpt_dc_cpd_res_energy_transfer_mode', bpt_dc_cpd_res_energy_transfer_mode)
+        _set(self, 'dc_cpd_res_energy_transfer_mode', dc_cpd_res_energy_transfer_mode)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_PreChargeReq:
+class DC_PreChargeReq(_Message):
     """XSD complexType DC_PreChargeReqType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'DC_PreChargeReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    ev_processing: Processing = field(metadata={"xsd": 'EVProcessing', "kind": 'element'})
-    ev_present_voltage: RationalNumber = field(metadata={"xsd": 'EVPresentVoltage', "kind": 'element'})
-    ev_target_voltage: RationalNumber = field(metadata={"xsd": 'EVTargetVoltage', "kind": 'element'})
+    __slots__ = ('header', 'ev_processing', 'ev_present_voltage', 'ev_target_voltage')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('ev_processing', 'Processing', True, 'EVProcessing', 'element'), ('ev_present_voltage', 'RationalNumber', True, 'EVPresentVoltage', 'element'), ('ev_target_voltage', 'RationalNumber', True, 'EVTargetVoltage', 'element'))
+    header: MessageHeader
+    ev_processing: Processing
+    ev_present_voltage: RationalNumber
+    ev_target_voltage: RationalNumber
+
+    def __init__(self, *, header: MessageHeader, ev_processing: Processing, ev_present_voltage: RationalNumber, ev_target_voltage: RationalNumber) -> None:
+        _set(self, 'header', header)
+        _set(self, 'ev_processing', ev_processing)
+        _set(self, 'ev_present_voltage', ev_present_voltage)
+        _set(self, 'ev_target_voltage', ev_target_voltage)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_PreChargeRes:
+class DC_PreChargeRes(_Message):
     """XSD complexType DC_PreChargeResType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'DC_PreChargeResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_present_voltage: RationalNumber = field(metadata={"xsd": 'EVSEPresentVoltage', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evse_present_voltage')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_present_voltage', 'RationalNumber', True, 'EVSEPresentVoltage', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evse_present_voltage: RationalNumber
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evse_present_voltage: RationalNumber) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_present_voltage', evse_present_voltage)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_WeldingDetectionReq:
+class DC_WeldingDetectionReq(_Message):
     """XSD complexType DC_WeldingDetectionReqType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'DC_WeldingDetectionReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    ev_processing: Processing = field(metadata={"xsd": 'EVProcessing', "kind": 'element'})
+    __slots__ = ('header', 'ev_processing')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('ev_processing', 'Processing', True, 'EVProcessing', 'element'))
+    header: MessageHeader
+    ev_processing: Processing
+
+    def __init__(self, *, header: MessageHeader, ev_processing: Processing) -> None:
+        _set(self, 'header', header)
+        _set(self, 'ev_processing', ev_processing)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DC_WeldingDetectionRes:
+class DC_WeldingDetectionRes(_Message):
     """XSD complexType DC_WeldingDetectionResType (urn:iso:std:iso:15118:-20:DC)."""
 
     __xsd_type__ = 'DC_WeldingDetectionResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_present_voltage: RationalNumber = field(metadata={"xsd": 'EVSEPresentVoltage', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evse_present_voltage')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_present_voltage', 'RationalNumber', True, 'EVSEPresentVoltage', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evse_present_voltage: RationalNumber
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evse_present_voltage: RationalNumber) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_present_voltage', evse_present_voltage)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Manifest:
+class Manifest(_Message):
     """XSD complexType ManifestType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ManifestType'
-    reference: list[Reference] = field(metadata={"xsd": 'Reference', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('reference', 'id_')
+    _SPEC = (('reference', 'list[Reference]', True, 'Reference', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    reference: list[Reference]
+    id_: str | None
+
+    def __init__(self, *, reference: list[Reference], id_: str | None = None) -> None:
+        _set(self, 'reference', reference)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureProperties:
+class SignatureProperties(_Message):
     """XSD complexType SignaturePropertiesType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignaturePropertiesType'
-    signature_property: list[SignatureProperty] = field(metadata={"xsd": 'SignatureProperty', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('signature_property', 'id_')
+    _SPEC = (('signature_property', 'list[SignatureProperty]', True, 'SignatureProperty', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    signature_property: list[SignatureProperty]
+    id_: str | None
+
+    def __init__(self, *, signature_property: list[SignatureProperty], id_: str | None = None) -> None:
+        _set(self, 'signature_property', signature_property)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureProperty:
+class SignatureProperty(_Message):
     """XSD complexType SignaturePropertyType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignaturePropertyType'
-    target: str = field(metadata={"xsd": 'Target', "kind": 'attribute'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('target', 'id_', 'value')
+    _SPEC = (('target', 'str', True, 'Target', 'attribute'), ('id_', 'str | None', False, 'Id', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    target: str
+    id_: str | None
+    value: list[str] | None
+
+    def __init__(self, *, target: str, id_: str | None = None, value: list[str] | None = None) -> None:
+        _set(self, 'target', target)
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
 
 
 # -- EXI grammar tables (evcharge._exi._runtime.Grammar) ----------------------------------------

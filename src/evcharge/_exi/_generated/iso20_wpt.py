@@ -9,8 +9,11 @@ Generated from iso15118-20/V2G_CI_WPT.xsd, iso15118-20/V2G_CI_CommonTypes.xsd, i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+from evcharge._exi._message import Message as _Message
+
+_set = object.__setattr__
 
 
 class Processing(StrEnum):
@@ -143,710 +146,1150 @@ class WPT_AlignmentCheckMethod(StrEnum):
     Proprietary = 'Proprietary'
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CLReqControlMode:
+class CLReqControlMode(_Message):
     """XSD complexType CLReqControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'CLReqControlModeType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CLResControlMode:
+class CLResControlMode(_Message):
     """XSD complexType CLResControlModeType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'CLResControlModeType'
+    __slots__ = ()
+    _SPEC = ()
+
+    def __init__(self) -> None:
+        pass
 
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CanonicalizationMethod:
+class CanonicalizationMethod(_Message):
     """XSD complexType CanonicalizationMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'CanonicalizationMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('algorithm', 'value')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    algorithm: str
+    value: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DSAKeyValue:
+class DSAKeyValue(_Message):
     """XSD complexType DSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'DSAKeyValueType'
-    y: bytes = field(metadata={"xsd": 'Y', "kind": 'element'})
-    p: bytes | None = field(default=None, metadata={"xsd": 'P', "kind": 'element'})
-    q: bytes | None = field(default=None, metadata={"xsd": 'Q', "kind": 'element'})
-    g: bytes | None = field(default=None, metadata={"xsd": 'G', "kind": 'element'})
-    j: bytes | None = field(default=None, metadata={"xsd": 'J', "kind": 'element'})
-    seed: bytes | None = field(default=None, metadata={"xsd": 'Seed', "kind": 'element'})
-    pgen_counter: bytes | None = field(default=None, metadata={"xsd": 'PgenCounter', "kind": 'element'})
+    __slots__ = ('y', 'p', 'q', 'g', 'j', 'seed', 'pgen_counter')
+    _SPEC = (('y', 'bytes', True, 'Y', 'element'), ('p', 'bytes | None', False, 'P', 'element'), ('q', 'bytes | None', False, 'Q', 'element'), ('g', 'bytes | None', False, 'G', 'element'), ('j', 'bytes | None', False, 'J', 'element'), ('seed', 'bytes | None', False, 'Seed', 'element'), ('pgen_counter', 'bytes | None', False, 'PgenCounter', 'element'))
+    y: bytes
+    p: bytes | None
+    q: bytes | None
+    g: bytes | None
+    j: bytes | None
+    seed: bytes | None
+    pgen_counter: bytes | None
+
+    def __init__(self, *, y: bytes, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+        _set(self, 'y', y)
+        _set(self, 'p', p)
+        _set(self, 'q', q)
+        _set(self, 'g', g)
+        _set(self, 'j', j)
+        _set(self, 'seed', seed)
+        _set(self, 'pgen_counter', pgen_counter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DigestMethod:
+class DigestMethod(_Message):
     """XSD complexType DigestMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'DigestMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('algorithm', 'value')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    algorithm: str
+    value: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeyInfo:
+class KeyInfo(_Message):
     """XSD complexType KeyInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'KeyInfoType'
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    key_name: list[str] | None = field(default=None, metadata={"xsd": 'KeyName', "kind": 'element'})
-    key_value: list[KeyValue] | None = field(default=None, metadata={"xsd": 'KeyValue', "kind": 'element'})
-    retrieval_method: list[RetrievalMethod] | None = field(default=None, metadata={"xsd": 'RetrievalMethod', "kind": 'element'})
-    x509_data: list[X509Data] | None = field(default=None, metadata={"xsd": 'X509Data', "kind": 'element'})
-    pgp_data: list[PGPData] | None = field(default=None, metadata={"xsd": 'PGPData', "kind": 'element'})
-    spki_data: list[SPKIData] | None = field(default=None, metadata={"xsd": 'SPKIData', "kind": 'element'})
-    mgmt_data: list[str] | None = field(default=None, metadata={"xsd": 'MgmtData', "kind": 'element'})
+    __slots__ = ('id_', 'value', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _SPEC = (('id_', 'str | None', False, 'Id', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('key_name', 'list[str] | None', False, 'KeyName', 'element'), ('key_value', 'list[KeyValue] | None', False, 'KeyValue', 'element'), ('retrieval_method', 'list[RetrievalMethod] | None', False, 'RetrievalMethod', 'element'), ('x509_data', 'list[X509Data] | None', False, 'X509Data', 'element'), ('pgp_data', 'list[PGPData] | None', False, 'PGPData', 'element'), ('spki_data', 'list[SPKIData] | None', False, 'SPKIData', 'element'), ('mgmt_data', 'list[str] | None', False, 'MgmtData', 'element'))
+    id_: str | None
+    value: list[str] | None
+    key_name: list[str] | None
+    key_value: list[KeyValue] | None
+    retrieval_method: list[RetrievalMethod] | None
+    x509_data: list[X509Data] | None
+    pgp_data: list[PGPData] | None
+    spki_data: list[SPKIData] | None
+    mgmt_data: list[str] | None
+
+    def __init__(self, *, id_: str | None = None, value: list[str] | None = None, key_name: list[str] | None = None, key_value: list[KeyValue] | None = None, retrieval_method: list[RetrievalMethod] | None = None, x509_data: list[X509Data] | None = None, pgp_data: list[PGPData] | None = None, spki_data: list[SPKIData] | None = None, mgmt_data: list[str] | None = None) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
+        _set(self, 'key_name', key_name)
+        _set(self, 'key_value', key_value)
+        _set(self, 'retrieval_method', retrieval_method)
+        _set(self, 'x509_data', x509_data)
+        _set(self, 'pgp_data', pgp_data)
+        _set(self, 'spki_data', spki_data)
+        _set(self, 'mgmt_data', mgmt_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeyValue:
+class KeyValue(_Message):
     """XSD complexType KeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'KeyValueType'
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    dsa_key_value: DSAKeyValue | None = field(default=None, metadata={"xsd": 'DSAKeyValue', "kind": 'element'})
-    rsa_key_value: RSAKeyValue | None = field(default=None, metadata={"xsd": 'RSAKeyValue', "kind": 'element'})
+    __slots__ = ('value', 'dsa_key_value', 'rsa_key_value')
+    _SPEC = (('value', 'list[str] | None', False, 'value', 'mixed'), ('dsa_key_value', 'DSAKeyValue | None', False, 'DSAKeyValue', 'element'), ('rsa_key_value', 'RSAKeyValue | None', False, 'RSAKeyValue', 'element'))
+    value: list[str] | None
+    dsa_key_value: DSAKeyValue | None
+    rsa_key_value: RSAKeyValue | None
+
+    def __init__(self, *, value: list[str] | None = None, dsa_key_value: DSAKeyValue | None = None, rsa_key_value: RSAKeyValue | None = None) -> None:
+        _set(self, 'value', value)
+        _set(self, 'dsa_key_value', dsa_key_value)
+        _set(self, 'rsa_key_value', rsa_key_value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RSAKeyValue:
+class RSAKeyValue(_Message):
     """XSD complexType RSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'RSAKeyValueType'
-    modulus: bytes = field(metadata={"xsd": 'Modulus', "kind": 'element'})
-    exponent: bytes = field(metadata={"xsd": 'Exponent', "kind": 'element'})
+    __slots__ = ('modulus', 'exponent')
+    _SPEC = (('modulus', 'bytes', True, 'Modulus', 'element'), ('exponent', 'bytes', True, 'Exponent', 'element'))
+    modulus: bytes
+    exponent: bytes
+
+    def __init__(self, *, modulus: bytes, exponent: bytes) -> None:
+        _set(self, 'modulus', modulus)
+        _set(self, 'exponent', exponent)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetrievalMethod:
+class RetrievalMethod(_Message):
     """XSD complexType RetrievalMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'RetrievalMethodType'
-    type_: str | None = field(default=None, metadata={"xsd": 'Type', "kind": 'attribute'})
-    uri: str | None = field(default=None, metadata={"xsd": 'URI', "kind": 'attribute'})
-    transforms: Transforms | None = field(default=None, metadata={"xsd": 'Transforms', "kind": 'element'})
+    __slots__ = ('type_', 'uri', 'transforms')
+    _SPEC = (('type_', 'str | None', False, 'Type', 'attribute'), ('uri', 'str | None', False, 'URI', 'attribute'), ('transforms', 'Transforms | None', False, 'Transforms', 'element'))
+    type_: str | None
+    uri: str | None
+    transforms: Transforms | None
+
+    def __init__(self, *, type_: str | None = None, uri: str | None = None, transforms: Transforms | None = None) -> None:
+        _set(self, 'type_', type_)
+        _set(self, 'uri', uri)
+        _set(self, 'transforms', transforms)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transforms:
+class Transforms(_Message):
     """XSD complexType TransformsType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'TransformsType'
-    transform: list[Transform] = field(metadata={"xsd": 'Transform', "kind": 'element'})
+    __slots__ = ('transform',)
+    _SPEC = (('transform', 'list[Transform]', True, 'Transform', 'element'),)
+    transform: list[Transform]
+
+    def __init__(self, *, transform: list[Transform]) -> None:
+        _set(self, 'transform', transform)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transform:
+class Transform(_Message):
     """XSD complexType TransformType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'TransformType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    x_path: list[str] | None = field(default=None, metadata={"xsd": 'XPath', "kind": 'element'})
+    __slots__ = ('algorithm', 'value', 'x_path')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('x_path', 'list[str] | None', False, 'XPath', 'element'))
+    algorithm: str
+    value: list[str] | None
+    x_path: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None, x_path: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
+        _set(self, 'x_path', x_path)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class X509Data:
+class X509Data(_Message):
     """XSD complexType X509DataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'X509DataType'
-    x509_issuer_serial: list[X509IssuerSerial] | None = field(default=None, metadata={"xsd": 'X509IssuerSerial', "kind": 'element'})
-    x509_ski: list[bytes] | None = field(default=None, metadata={"xsd": 'X509SKI', "kind": 'element'})
-    x509_subject_name: list[str] | None = field(default=None, metadata={"xsd": 'X509SubjectName', "kind": 'element'})
-    x509_certificate: list[bytes] | None = field(default=None, metadata={"xsd": 'X509Certificate', "kind": 'element'})
-    x509_crl: list[bytes] | None = field(default=None, metadata={"xsd": 'X509CRL', "kind": 'element'})
+    __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _SPEC = (('x509_issuer_serial', 'list[X509IssuerSerial] | None', False, 'X509IssuerSerial', 'element'), ('x509_ski', 'list[bytes] | None', False, 'X509SKI', 'element'), ('x509_subject_name', 'list[str] | None', False, 'X509SubjectName', 'element'), ('x509_certificate', 'list[bytes] | None', False, 'X509Certificate', 'element'), ('x509_crl', 'list[bytes] | None', False, 'X509CRL', 'element'))
+    x509_issuer_serial: list[X509IssuerSerial] | None
+    x509_ski: list[bytes] | None
+    x509_subject_name: list[str] | None
+    x509_certificate: list[bytes] | None
+    x509_crl: list[bytes] | None
+
+    def __init__(self, *, x509_issuer_serial: list[X509IssuerSerial] | None = None, x509_ski: list[bytes] | None = None, x509_subject_name: list[str] | None = None, x509_certificate: list[bytes] | None = None, x509_crl: list[bytes] | None = None) -> None:
+        _set(self, 'x509_issuer_serial', x509_issuer_serial)
+        _set(self, 'x509_ski', x509_ski)
+        _set(self, 'x509_subject_name', x509_subject_name)
+        _set(self, 'x509_certificate', x509_certificate)
+        _set(self, 'x509_crl', x509_crl)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class X509IssuerSerial:
+class X509IssuerSerial(_Message):
     """XSD complexType X509IssuerSerialType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'X509IssuerSerialType'
-    x509_issuer_name: str = field(metadata={"xsd": 'X509IssuerName', "kind": 'element'})
-    x509_serial_number: int = field(metadata={"xsd": 'X509SerialNumber', "kind": 'element'})
+    __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _SPEC = (('x509_issuer_name', 'str', True, 'X509IssuerName', 'element'), ('x509_serial_number', 'int', True, 'X509SerialNumber', 'element'))
+    x509_issuer_name: str
+    x509_serial_number: int
+
+    def __init__(self, *, x509_issuer_name: str, x509_serial_number: int) -> None:
+        _set(self, 'x509_issuer_name', x509_issuer_name)
+        _set(self, 'x509_serial_number', x509_serial_number)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PGPData:
+class PGPData(_Message):
     """XSD complexType PGPDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'PGPDataType'
-    pgp_key_id: bytes | None = field(default=None, metadata={"xsd": 'PGPKeyID', "kind": 'element'})
-    pgp_key_packet: bytes | None = field(default=None, metadata={"xsd": 'PGPKeyPacket', "kind": 'element'})
+    __slots__ = ('pgp_key_id', 'pgp_key_packet')
+    _SPEC = (('pgp_key_id', 'bytes | None', False, 'PGPKeyID', 'element'), ('pgp_key_packet', 'bytes | None', False, 'PGPKeyPacket', 'element'))
+    pgp_key_id: bytes | None
+    pgp_key_packet: bytes | None
+
+    def __init__(self, *, pgp_key_id: bytes | None = None, pgp_key_packet: bytes | None = None) -> None:
+        _set(self, 'pgp_key_id', pgp_key_id)
+        _set(self, 'pgp_key_packet', pgp_key_packet)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SPKIData:
+class SPKIData(_Message):
     """XSD complexType SPKIDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SPKIDataType'
-    spki_sexp: list[bytes] = field(metadata={"xsd": 'SPKISexp', "kind": 'element'})
+    __slots__ = ('spki_sexp',)
+    _SPEC = (('spki_sexp', 'list[bytes]', True, 'SPKISexp', 'element'),)
+    spki_sexp: list[bytes]
+
+    def __init__(self, *, spki_sexp: list[bytes]) -> None:
+        _set(self, 'spki_sexp', spki_sexp)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Manifest:
+class Manifest(_Message):
     """XSD complexType ManifestType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ManifestType'
-    reference: list[Reference] = field(metadata={"xsd": 'Reference', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('reference', 'id_')
+    _SPEC = (('reference', 'list[Reference]', True, 'Reference', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    reference: list[Reference]
+    id_: str | None
+
+    def __init__(self, *, reference: list[Reference], id_: str | None = None) -> None:
+        _set(self, 'reference', reference)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reference:
+class Reference(_Message):
     """XSD complexType ReferenceType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ReferenceType'
-    digest_method: DigestMethod = field(metadata={"xsd": 'DigestMethod', "kind": 'element'})
-    digest_value: bytes = field(metadata={"xsd": 'DigestValue', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    type_: str | None = field(default=None, metadata={"xsd": 'Type', "kind": 'attribute'})
-    uri: str | None = field(default=None, metadata={"xsd": 'URI', "kind": 'attribute'})
-    transforms: Transforms | None = field(default=None, metadata={"xsd": 'Transforms', "kind": 'element'})
+    __slots__ = ('digest_method', 'digest_value', 'id_', 'type_', 'uri', 'transforms')
+    _SPEC = (('digest_method', 'DigestMethod', True, 'DigestMethod', 'element'), ('digest_value', 'bytes', True, 'DigestValue', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('type_', 'str | None', False, 'Type', 'attribute'), ('uri', 'str | None', False, 'URI', 'attribute'), ('transforms', 'Transforms | None', False, 'Transforms', 'element'))
+    digest_method: DigestMethod
+    digest_value: bytes
+    id_: str | None
+    type_: str | None
+    uri: str | None
+    transforms: Transforms | None
+
+    def __init__(self, *, digest_method: DigestMethod, digest_value: bytes, id_: str | None = None, type_: str | None = None, uri: str | None = None, transforms: Transforms | None = None) -> None:
+        _set(self, 'digest_method', digest_method)
+        _set(self, 'digest_value', digest_value)
+        _set(self, 'id_', id_)
+        _set(self, 'type_', type_)
+        _set(self, 'uri', uri)
+        _set(self, 'transforms', transforms)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Object:
+class Object(_Message):
     """XSD complexType ObjectType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ObjectType'
-    encoding: str | None = field(default=None, metadata={"xsd": 'Encoding', "kind": 'attribute'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    mime_type: str | None = field(default=None, metadata={"xsd": 'MimeType', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('encoding', 'id_', 'mime_type', 'value')
+    _SPEC = (('encoding', 'str | None', False, 'Encoding', 'attribute'), ('id_', 'str | None', False, 'Id', 'attribute'), ('mime_type', 'str | None', False, 'MimeType', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    encoding: str | None
+    id_: str | None
+    mime_type: str | None
+    value: list[str] | None
+
+    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, value: list[str] | None = None) -> None:
+        _set(self, 'encoding', encoding)
+        _set(self, 'id_', id_)
+        _set(self, 'mime_type', mime_type)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Signature:
+class Signature(_Message):
     """XSD complexType SignatureType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureType'
-    signed_info: SignedInfo = field(metadata={"xsd": 'SignedInfo', "kind": 'element'})
-    signature_value: SignatureValue = field(metadata={"xsd": 'SignatureValue', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    key_info: KeyInfo | None = field(default=None, metadata={"xsd": 'KeyInfo', "kind": 'element'})
-    object: list[Object] | None = field(default=None, metadata={"xsd": 'Object', "kind": 'element'})
+    __slots__ = ('signed_info', 'signature_value', 'id_', 'key_info', 'object')
+    _SPEC = (('signed_info', 'SignedInfo', True, 'SignedInfo', 'element'), ('signature_value', 'SignatureValue', True, 'SignatureValue', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('key_info', 'KeyInfo | None', False, 'KeyInfo', 'element'), ('object', 'list[Object] | None', False, 'Object', 'element'))
+    signed_info: SignedInfo
+    signature_value: SignatureValue
+    id_: str | None
+    key_info: KeyInfo | None
+    object: list[Object] | None
+
+    def __init__(self, *, signed_info: SignedInfo, signature_value: SignatureValue, id_: str | None = None, key_info: KeyInfo | None = None, object: list[Object] | None = None) -> None:
+        _set(self, 'signed_info', signed_info)
+        _set(self, 'signature_value', signature_value)
+        _set(self, 'id_', id_)
+        _set(self, 'key_info', key_info)
+        _set(self, 'object', object)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignedInfo:
+class SignedInfo(_Message):
     """XSD complexType SignedInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignedInfoType'
-    canonicalization_method: CanonicalizationMethod = field(metadata={"xsd": 'CanonicalizationMethod', "kind": 'element'})
-    signature_method: SignatureMethod = field(metadata={"xsd": 'SignatureMethod', "kind": 'element'})
-    reference: list[Reference] = field(metadata={"xsd": 'Reference', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('canonicalization_method', 'signature_method', 'reference', 'id_')
+    _SPEC = (('canonicalization_method', 'CanonicalizationMethod', True, 'CanonicalizationMethod', 'element'), ('signature_method', 'SignatureMethod', True, 'SignatureMethod', 'element'), ('reference', 'list[Reference]', True, 'Reference', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    canonicalization_method: CanonicalizationMethod
+    signature_method: SignatureMethod
+    reference: list[Reference]
+    id_: str | None
+
+    def __init__(self, *, canonicalization_method: CanonicalizationMethod, signature_method: SignatureMethod, reference: list[Reference], id_: str | None = None) -> None:
+        _set(self, 'canonicalization_method', canonicalization_method)
+        _set(self, 'signature_method', signature_method)
+        _set(self, 'reference', reference)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureMethod:
+class SignatureMethod(_Message):
     """XSD complexType SignatureMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    hmac_output_length: int | None = field(default=None, metadata={"xsd": 'HMACOutputLength', "kind": 'element'})
+    __slots__ = ('algorithm', 'value', 'hmac_output_length')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('hmac_output_length', 'int | None', False, 'HMACOutputLength', 'element'))
+    algorithm: str
+    value: list[str] | None
+    hmac_output_length: int | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None, hmac_output_length: int | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
+        _set(self, 'hmac_output_length', hmac_output_length)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureValue:
+class SignatureValue(_Message):
     """XSD complexType SignatureValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureValueType'
-    value: bytes = field(metadata={"xsd": 'value', "kind": 'value'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('value', 'id_')
+    _SPEC = (('value', 'bytes', True, 'value', 'value'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    value: bytes
+    id_: str | None
+
+    def __init__(self, *, value: bytes, id_: str | None = None) -> None:
+        _set(self, 'value', value)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureProperties:
+class SignatureProperties(_Message):
     """XSD complexType SignaturePropertiesType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignaturePropertiesType'
-    signature_property: list[SignatureProperty] = field(metadata={"xsd": 'SignatureProperty', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('signature_property', 'id_')
+    _SPEC = (('signature_property', 'list[SignatureProperty]', True, 'SignatureProperty', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    signature_property: list[SignatureProperty]
+    id_: str | None
+
+    def __init__(self, *, signature_property: list[SignatureProperty], id_: str | None = None) -> None:
+        _set(self, 'signature_property', signature_property)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureProperty:
+class SignatureProperty(_Message):
     """XSD complexType SignaturePropertyType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignaturePropertyType'
-    target: str = field(metadata={"xsd": 'Target', "kind": 'attribute'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('target', 'id_', 'value')
+    _SPEC = (('target', 'str', True, 'Target', 'attribute'), ('id_', 'str | None', False, 'Id', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    target: str
+    id_: str | None
+    value: list[str] | None
+
+    def __init__(self, *, target: str, id_: str | None = None, value: list[str] | None = None) -> None:
+        _set(self, 'target', target)
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_AlignmentCheckReq:
+class WPT_AlignmentCheckReq(_Message):
     """XSD complexType WPT_AlignmentCheckReqType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_AlignmentCheckReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    ev_processing: Processing = field(metadata={"xsd": 'EVProcessing', "kind": 'element'})
-    ev_result_code: WPT_EVResult = field(metadata={"xsd": 'EVResultCode', "kind": 'element'})
-    target_coil_current: RationalNumber | None = field(default=None, metadata={"xsd": 'TargetCoilCurrent', "kind": 'element'})
-    vendor_specific_data_container: list[bytes] | None = field(default=None, metadata={"xsd": 'VendorSpecificDataContainer', "kind": 'element'})
+    __slots__ = ('header', 'ev_processing', 'ev_result_code', 'target_coil_current', 'vendor_specific_data_container')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('ev_processing', 'Processing', True, 'EVProcessing', 'element'), ('ev_result_code', 'WPT_EVResult', True, 'EVResultCode', 'element'), ('target_coil_current', 'RationalNumber | None', False, 'TargetCoilCurrent', 'element'), ('vendor_specific_data_container', 'list[bytes] | None', False, 'VendorSpecificDataContainer', 'element'))
+    header: MessageHeader
+    ev_processing: Processing
+    ev_result_code: WPT_EVResult
+    target_coil_current: RationalNumber | None
+    vendor_specific_data_container: list[bytes] | None
+
+    def __init__(self, *, header: MessageHeader, ev_processing: Processing, ev_result_code: WPT_EVResult, target_coil_current: RationalNumber | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'ev_processing', ev_processing)
+        _set(self, 'ev_result_code', ev_result_code)
+        _set(self, 'target_coil_current', target_coil_current)
+        _set(self, 'vendor_specific_data_container', vendor_specific_data_container)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessageHeader:
+class MessageHeader(_Message):
     """XSD complexType MessageHeaderType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'MessageHeaderType'
-    session_id: bytes = field(metadata={"xsd": 'SessionID', "kind": 'element'})
-    time_stamp: int = field(metadata={"xsd": 'TimeStamp', "kind": 'element'})
-    signature: Signature | None = field(default=None, metadata={"xsd": 'Signature', "kind": 'element'})
+    __slots__ = ('session_id', 'time_stamp', 'signature')
+    _SPEC = (('session_id', 'bytes', True, 'SessionID', 'element'), ('time_stamp', 'int', True, 'TimeStamp', 'element'), ('signature', 'Signature | None', False, 'Signature', 'element'))
+    session_id: bytes
+    time_stamp: int
+    signature: Signature | None
+
+    def __init__(self, *, session_id: bytes, time_stamp: int, signature: Signature | None = None) -> None:
+        _set(self, 'session_id', session_id)
+        _set(self, 'time_stamp', time_stamp)
+        _set(self, 'signature', signature)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RationalNumber:
+class RationalNumber(_Message):
     """XSD complexType RationalNumberType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'RationalNumberType'
-    exponent: int = field(metadata={"xsd": 'Exponent', "kind": 'element'})
-    value: int = field(metadata={"xsd": 'Value', "kind": 'element'})
+    __slots__ = ('exponent', 'value')
+    _SPEC = (('exponent', 'int', True, 'Exponent', 'element'), ('value', 'int', True, 'Value', 'element'))
+    exponent: int
+    value: int
+
+    def __init__(self, *, exponent: int, value: int) -> None:
+        _set(self, 'exponent', exponent)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_AlignmentCheckRes:
+class WPT_AlignmentCheckRes(_Message):
     """XSD complexType WPT_AlignmentCheckResType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_AlignmentCheckResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_processing: Processing = field(metadata={"xsd": 'EVSEProcessing', "kind": 'element'})
-    power_transmitted: RationalNumber | None = field(default=None, metadata={"xsd": 'PowerTransmitted', "kind": 'element'})
-    supply_device_current: RationalNumber | None = field(default=None, metadata={"xsd": 'SupplyDeviceCurrent', "kind": 'element'})
-    vendor_specific_data_container: list[bytes] | None = field(default=None, metadata={"xsd": 'VendorSpecificDataContainer', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evse_processing', 'power_transmitted', 'supply_device_current', 'vendor_specific_data_container')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_processing', 'Processing', True, 'EVSEProcessing', 'element'), ('power_transmitted', 'RationalNumber | None', False, 'PowerTransmitted', 'element'), ('supply_device_current', 'RationalNumber | None', False, 'SupplyDeviceCurrent', 'element'), ('vendor_specific_data_container', 'list[bytes] | None', False, 'VendorSpecificDataContainer', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evse_processing: Processing
+    power_transmitted: RationalNumber | None
+    supply_device_current: RationalNumber | None
+    vendor_specific_data_container: list[bytes] | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evse_processing: Processing, power_transmitted: RationalNumber | None = None, supply_device_current: RationalNumber | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_processing', evse_processing)
+        _set(self, 'power_transmitted', power_transmitted)
+        _set(self, 'supply_device_current', supply_device_current)
+        _set(self, 'vendor_specific_data_container', vendor_specific_data_container)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_ChargeLoopReq:
+class WPT_ChargeLoopReq(_Message):
     """XSD complexType WPT_ChargeLoopReqType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_ChargeLoopReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    meter_info_requested: bool = field(metadata={"xsd": 'MeterInfoRequested', "kind": 'element'})
-    evpc_power_request: RationalNumber = field(metadata={"xsd": 'EVPCPowerRequest', "kind": 'element'})
-    evpc_power_output: RationalNumber = field(metadata={"xsd": 'EVPCPowerOutput', "kind": 'element'})
-    evpc_charge_diagnostics: WPT_EVPCChargeDiagnostics = field(metadata={"xsd": 'EVPCChargeDiagnostics', "kind": 'element'})
-    display_parameters: DisplayParameters | None = field(default=None, metadata={"xsd": 'DisplayParameters', "kind": 'element'})
-    evpc_operating_frequency: RationalNumber | None = field(default=None, metadata={"xsd": 'EVPCOperatingFrequency', "kind": 'element'})
-    evpc_power_control_parameter: WPT_EVPCPowerControlParameter | None = field(default=None, metadata={"xsd": 'EVPCPowerControlParameter', "kind": 'element'})
-    manufacturer_specific_data_container: list[bytes] | None = field(default=None, metadata={"xsd": 'ManufacturerSpecificDataContainer', "kind": 'element'})
+    __slots__ = ('header', 'meter_info_requested', 'evpc_power_request', 'evpc_power_output', 'evpc_charge_diagnostics', 'display_parameters', 'evpc_operating_frequency', 'evpc_power_control_parameter', 'manufacturer_specific_data_container')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('meter_info_requested', 'bool', True, 'MeterInfoRequested', 'element'), ('evpc_power_request', 'RationalNumber', True, 'EVPCPowerRequest', 'element'), ('evpc_power_output', 'RationalNumber', True, 'EVPCPowerOutput', 'element'), ('evpc_charge_diagnostics', 'WPT_EVPCChargeDiagnostics', True, 'EVPCChargeDiagnostics', 'element'), ('display_parameters', 'DisplayParameters | None', False, 'DisplayParameters', 'element'), ('evpc_operating_frequency', 'RationalNumber | None', False, 'EVPCOperatingFrequency', 'element'), ('evpc_power_control_parameter', 'WPT_EVPCPowerControlParameter | None', False, 'EVPCPowerControlParameter', 'element'), ('manufacturer_specific_data_container', 'list[bytes] | None', False, 'ManufacturerSpecificDataContainer', 'element'))
+    header: MessageHeader
+    meter_info_requested: bool
+    evpc_power_request: RationalNumber
+    evpc_power_output: RationalNumber
+    evpc_charge_diagnostics: WPT_EVPCChargeDiagnostics
+    display_parameters: DisplayParameters | None
+    evpc_operating_frequency: RationalNumber | None
+    evpc_power_control_parameter: WPT_EVPCPowerControlParameter | None
+    manufacturer_specific_data_container: list[bytes] | None
+
+    def __init__(self, *, header: MessageHeader, meter_info_requested: bool, evpc_power_request: RationalNumber, evpc_power_output: RationalNumber, evpc_charge_diagnostics: WPT_EVPCChargeDiagnostics, display_parameters: DisplayParameters | None = None, evpc_operating_frequency: RationalNumber | None = None, evpc_power_control_parameter: WPT_EVPCPowerControlParameter | None = None, manufacturer_specific_data_container: list[bytes] | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'meter_info_requested', meter_info_requested)
+        _set(self, 'evpc_power_request', evpc_power_request)
+        _set(self, 'evpc_power_output', evpc_power_output)
+        _set(self, 'evpc_charge_diagnostics', evpc_charge_diagnostics)
+        _set(self, 'display_parameters', display_parameters)
+        _set(self, 'evpc_operating_frequency', evpc_operating_frequency)
+        _set(self, 'evpc_power_control_parameter', evpc_power_control_parameter)
+        _set(self, 'manufacturer_specific_data_container', manufacturer_specific_data_container)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DisplayParameters:
+class DisplayParameters(_Message):
     """XSD complexType DisplayParametersType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'DisplayParametersType'
-    present_soc: int | None = field(default=None, metadata={"xsd": 'PresentSOC', "kind": 'element'})
-    minimum_soc: int | None = field(default=None, metadata={"xsd": 'MinimumSOC', "kind": 'element'})
-    target_soc: int | None = field(default=None, metadata={"xsd": 'TargetSOC', "kind": 'element'})
-    maximum_soc: int | None = field(default=None, metadata={"xsd": 'MaximumSOC', "kind": 'element'})
-    remaining_time_to_minimum_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToMinimumSOC', "kind": 'element'})
-    remaining_time_to_target_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToTargetSOC', "kind": 'element'})
-    remaining_time_to_maximum_soc: int | None = field(default=None, metadata={"xsd": 'RemainingTimeToMaximumSOC', "kind": 'element'})
-    charging_complete: bool | None = field(default=None, metadata={"xsd": 'ChargingComplete', "kind": 'element'})
-    battery_energy_capacity: RationalNumber | None = field(default=None, metadata={"xsd": 'BatteryEnergyCapacity', "kind": 'element'})
-    inlet_hot: bool | None = field(default=None, metadata={"xsd": 'InletHot', "kind": 'element'})
+    __slots__ = ('present_soc', 'minimum_soc', 'target_soc', 'maximum_soc', 'remaining_time_to_minimum_soc', 'remaining_time_to_target_soc', 'remaining_time_to_maximum_soc', 'charging_complete', 'battery_energy_capacity', 'inlet_hot')
+    _SPEC = (('present_soc', 'int | None', False, 'PresentSOC', 'element'), ('minimum_soc', 'int | None', False, 'MinimumSOC', 'element'), ('target_soc', 'int | None', False, 'TargetSOC', 'element'), ('maximum_soc', 'int | None', False, 'MaximumSOC', 'element'), ('remaining_time_to_minimum_soc', 'int | None', False, 'RemainingTimeToMinimumSOC', 'element'), ('remaining_time_to_target_soc', 'int | None', False, 'RemainingTimeToTargetSOC', 'element'), ('remaining_time_to_maximum_soc', 'int | None', False, 'RemainingTimeToMaximumSOC', 'element'), ('charging_complete', 'bool | None', False, 'ChargingComplete', 'element'), ('battery_energy_capacity', 'RationalNumber | None', False, 'BatteryEnergyCapacity', 'element'), ('inlet_hot', 'bool | None', False, 'InletHot', 'element'))
+    present_soc: int | None
+    minimum_soc: int | None
+    target_soc: int | None
+    maximum_soc: int | None
+    remaining_time_to_minimum_soc: int | None
+    remaining_time_to_target_soc: int | None
+    remaining_time_to_maximum_soc: int | None
+    charging_complete: bool | None
+    battery_energy_capacity: RationalNumber | None
+    inlet_hot: bool | None
+
+    def __init__(self, *, present_soc: int | None = None, minimum_soc: int | None = None, target_soc: int | None = None, maximum_soc: int | None = None, remaining_time_to_minimum_soc: int | None = None, remaining_time_to_target_soc: int | None = None, remaining_time_to_maximum_soc: int | None = None, charging_complete: bool | None = None, battery_energy_capacity: RationalNumber | None = None, inlet_hot: bool | None = None) -> None:
+        _set(self, 'present_soc', present_soc)
+        _set(self, 'minimum_soc', minimum_soc)
+        _set(self, 'target_soc', target_soc)
+        _set(self, 'maximum_soc', maximum_soc)
+        _set(self, 'remaining_time_to_minimum_soc', remaining_time_to_minimum_soc)
+        _set(self, 'remaining_time_to_target_soc', remaining_time_to_target_soc)
+        _set(self, 'remaining_time_to_maximum_soc', remaining_time_to_maximum_soc)
+        _set(self, 'charging_complete', charging_complete)
+        _set(self, 'battery_energy_capacity', battery_energy_capacity)
+        _set(self, 'inlet_hot', inlet_hot)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_EVPCPowerControlParameter:
+class WPT_EVPCPowerControlParameter(_Message):
     """XSD complexType WPT_EVPCPowerControlParameterType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_EVPCPowerControlParameterType'
-    evpc_coil_current_request: RationalNumber = field(metadata={"xsd": 'EVPCCoilCurrentRequest', "kind": 'element'})
-    evpc_coil_current_information: RationalNumber = field(metadata={"xsd": 'EVPCCoilCurrentInformation', "kind": 'element'})
-    evpc_current_output_information: RationalNumber = field(metadata={"xsd": 'EVPCCurrentOutputInformation', "kind": 'element'})
-    evpc_voltage_output_information: RationalNumber = field(metadata={"xsd": 'EVPCVoltageOutputInformation', "kind": 'element'})
+    __slots__ = ('evpc_coil_current_request', 'evpc_coil_current_information', 'evpc_current_output_information', 'evpc_voltage_output_information')
+    _SPEC = (('evpc_coil_current_request', 'RationalNumber', True, 'EVPCCoilCurrentRequest', 'element'), ('evpc_coil_current_information', 'RationalNumber', True, 'EVPCCoilCurrentInformation', 'element'), ('evpc_current_output_information', 'RationalNumber', True, 'EVPCCurrentOutputInformation', 'element'), ('evpc_voltage_output_information', 'RationalNumber', True, 'EVPCVoltageOutputInformation', 'element'))
+    evpc_coil_current_request: RationalNumber
+    evpc_coil_current_information: RationalNumber
+    evpc_current_output_information: RationalNumber
+    evpc_voltage_output_information: RationalNumber
+
+    def __init__(self, *, evpc_coil_current_request: RationalNumber, evpc_coil_current_information: RationalNumber, evpc_current_output_information: RationalNumber, evpc_voltage_output_information: RationalNumber) -> None:
+        _set(self, 'evpc_coil_current_request', evpc_coil_current_request)
+        _set(self, 'evpc_coil_current_information', evpc_coil_current_information)
+        _set(self, 'evpc_current_output_information', evpc_current_output_information)
+        _set(self, 'evpc_voltage_output_information', evpc_voltage_output_information)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_ChargeLoopRes:
+class WPT_ChargeLoopRes(_Message):
     """XSD complexType WPT_ChargeLoopResType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_ChargeLoopResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evpc_power_request: RationalNumber = field(metadata={"xsd": 'EVPCPowerRequest', "kind": 'element'})
-    spc_max_output_power_limit: RationalNumber = field(metadata={"xsd": 'SPCMaxOutputPowerLimit', "kind": 'element'})
-    spc_min_output_power_limit: RationalNumber = field(metadata={"xsd": 'SPCMinOutputPowerLimit', "kind": 'element'})
-    spc_charge_diagnostics: WPT_SPCChargeDiagnostics = field(metadata={"xsd": 'SPCChargeDiagnostics', "kind": 'element'})
-    evse_status: EVSEStatus | None = field(default=None, metadata={"xsd": 'EVSEStatus', "kind": 'element'})
-    meter_info: MeterInfo | None = field(default=None, metadata={"xsd": 'MeterInfo', "kind": 'element'})
-    receipt: Receipt | None = field(default=None, metadata={"xsd": 'Receipt', "kind": 'element'})
-    sd_power_input: RationalNumber | None = field(default=None, metadata={"xsd": 'SDPowerInput', "kind": 'element'})
-    spc_operating_frequency: RationalNumber | None = field(default=None, metadata={"xsd": 'SPCOperatingFrequency', "kind": 'element'})
-    spc_power_control_parameter: WPT_SPCPowerControlParameter | None = field(default=None, metadata={"xsd": 'SPCPowerControlParameter', "kind": 'element'})
-    manufacturer_specific_data_container: list[bytes] | None = field(default=None, metadata={"xsd": 'ManufacturerSpecificDataContainer', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evpc_power_request', 'spc_max_output_power_limit', 'spc_min_output_power_limit', 'spc_charge_diagnostics', 'evse_status', 'meter_info', 'receipt', 'sd_power_input', 'spc_operating_frequency', 'spc_power_control_parameter', 'manufacturer_specific_data_container')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evpc_power_request', 'RationalNumber', True, 'EVPCPowerRequest', 'element'), ('spc_max_output_power_limit', 'RationalNumber', True, 'SPCMaxOutputPowerLimit', 'element'), ('spc_min_output_power_limit', 'RationalNumber', True, 'SPCMinOutputPowerLimit', 'element'), ('spc_charge_diagnostics', 'WPT_SPCChargeDiagnostics', True, 'SPCChargeDiagnostics', 'element'), ('evse_status', 'EVSEStatus | None', False, 'EVSEStatus', 'element'), ('meter_info', 'MeterInfo | None', False, 'MeterInfo', 'element'), ('receipt', 'Receipt | None', False, 'Receipt', 'element'), ('sd_power_input', 'RationalNumber | None', False, 'SDPowerInput', 'element'), ('spc_operating_frequency', 'RationalNumber | None', False, 'SPCOperatingFrequency', 'element'), ('spc_power_control_parameter', 'WPT_SPCPowerControlParameter | None', False, 'SPCPowerControlParameter', 'element'), ('manufacturer_specific_data_container', 'list[bytes] | None', False, 'ManufacturerSpecificDataContainer', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evpc_power_request: RationalNumber
+    spc_max_output_power_limit: RationalNumber
+    spc_min_output_power_limit: RationalNumber
+    spc_charge_diagnostics: WPT_SPCChargeDiagnostics
+    evse_status: EVSEStatus | None
+    meter_info: MeterInfo | None
+    receipt: Receipt | None
+    sd_power_input: RationalNumber | None
+    spc_operating_frequency: RationalNumber | None
+    spc_power_control_parameter: WPT_SPCPowerControlParameter | None
+    manufacturer_specific_data_container: list[bytes] | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evpc_power_request: RationalNumber, spc_max_output_power_limit: RationalNumber, spc_min_output_power_limit: RationalNumber, spc_charge_diagnostics: WPT_SPCChargeDiagnostics, evse_status: EVSEStatus | None = None, meter_info: MeterInfo | None = None, receipt: Receipt | None = None, sd_power_input: RationalNumber | None = None, spc_operating_frequency: RationalNumber | None = None, spc_power_control_parameter: WPT_SPCPowerControlParameter | None = None, manufacturer_specific_data_container: list[bytes] | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evpc_power_request', evpc_power_request)
+        _set(self, 'spc_max_output_power_limit', spc_max_output_power_limit)
+        _set(self, 'spc_min_output_power_limit', spc_min_output_power_limit)
+        _set(self, 'spc_charge_diagnostics', spc_charge_diagnostics)
+        _set(self, 'evse_status', evse_status)
+        _set(self, 'meter_info', meter_info)
+        _set(self, 'receipt', receipt)
+        _set(self, 'sd_power_input', sd_power_input)
+        _set(self, 'spc_operating_frequency', spc_operating_frequency)
+        _set(self, 'spc_power_control_parameter', spc_power_control_parameter)
+        _set(self, 'manufacturer_specific_data_container', manufacturer_specific_data_container)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EVSEStatus:
+class EVSEStatus(_Message):
     """XSD complexType EVSEStatusType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'EVSEStatusType'
-    notification_max_delay: int = field(metadata={"xsd": 'NotificationMaxDelay', "kind": 'element'})
-    evse_notification: EvseNotification = field(metadata={"xsd": 'EVSENotification', "kind": 'element'})
+    __slots__ = ('notification_max_delay', 'evse_notification')
+    _SPEC = (('notification_max_delay', 'int', True, 'NotificationMaxDelay', 'element'), ('evse_notification', 'EvseNotification', True, 'EVSENotification', 'element'))
+    notification_max_delay: int
+    evse_notification: EvseNotification
+
+    def __init__(self, *, notification_max_delay: int, evse_notification: EvseNotification) -> None:
+        _set(self, 'notification_max_delay', notification_max_delay)
+        _set(self, 'evse_notification', evse_notification)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeterInfo:
+class MeterInfo(_Message):
     """XSD complexType MeterInfoType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'MeterInfoType'
-    meter_id: str = field(metadata={"xsd": 'MeterID', "kind": 'element'})
-    charged_energy_reading_wh: int = field(metadata={"xsd": 'ChargedEnergyReadingWh', "kind": 'element'})
-    bpt_discharged_energy_reading_wh: int | None = field(default=None, metadata={"xsd": 'BPT_DischargedEnergyReadingWh', "kind": 'element'})
-    capacitive_energy_reading_va_rh: int | None = field(default=None, metadata={"xsd": 'CapacitiveEnergyReadingVARh', "kind": 'element'})
-    bpt_inductive_energy_reading_va_rh: int | None = field(default=None, metadata={"xsd": 'BPT_InductiveEnergyReadingVARh', "kind": 'element'})
-    meter_signature: bytes | None = field(default=None, metadata={"xsd": 'MeterSignature', "kind": 'element'})
-    meter_status: int | None = field(default=None, metadata={"xsd": 'MeterStatus', "kind": 'element'})
-    meter_timestamp: int | None = field(default=None, metadata={"xsd": 'MeterTimestamp', "kind": 'element'})
+    __slots__ = ('meter_id', 'charged_energy_reading_wh', 'bpt_discharged_energy_reading_wh', 'capacitive_energy_reading_va_rh', 'bpt_inductive_energy_reading_va_rh', 'meter_signature', 'meter_status', 'meter_timestamp')
+    _SPEC = (('meter_id', 'str', True, 'MeterID', 'element'), ('charged_energy_reading_wh', 'int', True, 'ChargedEnergyReadingWh', 'element'), ('bpt_discharged_energy_reading_wh', 'int | None', False, 'BPT_DischargedEnergyReadingWh', 'element'), ('capacitive_energy_reading_va_rh', 'int | None', False, 'CapacitiveEnergyReadingVARh', 'element'), ('bpt_inductive_energy_reading_va_rh', 'int | None', False, 'BPT_InductiveEnergyReadingVARh', 'element'), ('meter_signature', 'bytes | None', False, 'MeterSignature', 'element'), ('meter_status', 'int | None', False, 'MeterStatus', 'element'), ('meter_timestamp', 'int | None', False, 'MeterTimestamp', 'element'))
+    meter_id: str
+    charged_energy_reading_wh: int
+    bpt_discharged_energy_reading_wh: int | None
+    capacitive_energy_reading_va_rh: int | None
+    bpt_inductive_energy_reading_va_rh: int | None
+    meter_signature: bytes | None
+    meter_status: int | None
+    meter_timestamp: int | None
+
+    def __init__(self, *, meter_id: str, charged_energy_reading_wh: int, bpt_discharged_energy_reading_wh: int | None = None, capacitive_energy_reading_va_rh: int | None = None, bpt_inductive_energy_reading_va_rh: int | None = None, meter_signature: bytes | None = None, meter_status: int | None = None, meter_timestamp: int | None = None) -> None:
+        _set(self, 'meter_id', meter_id)
+        _set(self, 'charged_energy_reading_wh', charged_energy_reading_wh)
+        _set(self, 'bpt_discharged_energy_reading_wh', bpt_discharged_energy_reading_wh)
+        _set(self, 'capacitive_energy_reading_va_rh', capacitive_energy_reading_va_rh)
+        _set(self, 'bpt_inductive_energy_reading_va_rh', bpt_inductive_energy_reading_va_rh)
+        _set(self, 'meter_signature', meter_signature)
+        _set(self, 'meter_status', meter_status)
+        _set(self, 'meter_timestamp', meter_timestamp)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Receipt:
+class Receipt(_Message):
     """XSD complexType ReceiptType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'ReceiptType'
-    time_anchor: int = field(metadata={"xsd": 'TimeAnchor', "kind": 'element'})
-    energy_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'EnergyCosts', "kind": 'element'})
-    occupancy_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'OccupancyCosts', "kind": 'element'})
-    additional_services_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'AdditionalServicesCosts', "kind": 'element'})
-    overstay_costs: DetailedCost | None = field(default=None, metadata={"xsd": 'OverstayCosts', "kind": 'element'})
-    tax_costs: list[DetailedTax] | None = field(default=None, metadata={"xsd": 'TaxCosts', "kind": 'element'})
+    __slots__ = ('time_anchor', 'energy_costs', 'occupancy_costs', 'additional_services_costs', 'overstay_costs', 'tax_costs')
+    _SPEC = (('time_anchor', 'int', True, 'TimeAnchor', 'element'), ('energy_costs', 'DetailedCost | None', False, 'EnergyCosts', 'element'), ('occupancy_costs', 'DetailedCost | None', False, 'OccupancyCosts', 'element'), ('additional_services_costs', 'DetailedCost | None', False, 'AdditionalServicesCosts', 'element'), ('overstay_costs', 'DetailedCost | None', False, 'OverstayCosts', 'element'), ('tax_costs', 'list[DetailedTax] | None', False, 'TaxCosts', 'element'))
+    time_anchor: int
+    energy_costs: DetailedCost | None
+    occupancy_costs: DetailedCost | None
+    additional_services_costs: DetailedCost | None
+    overstay_costs: DetailedCost | None
+    tax_costs: list[DetailedTax] | None
+
+    def __init__(self, *, time_anchor: int, energy_costs: DetailedCost | None = None, occupancy_costs: DetailedCost | None = None, additional_services_costs: DetailedCost | None = None, overstay_costs: DetailedCost | None = None, tax_costs: list[DetailedTax] | None = None) -> None:
+        _set(self, 'time_anchor', time_anchor)
+        _set(self, 'energy_costs', energy_costs)
+        _set(self, 'occupancy_costs', occupancy_costs)
+        _set(self, 'additional_services_costs', additional_services_costs)
+        _set(self, 'overstay_costs', overstay_costs)
+        _set(self, 'tax_costs', tax_costs)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DetailedCost:
+class DetailedCost(_Message):
     """XSD complexType DetailedCostType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'DetailedCostType'
-    amount: RationalNumber = field(metadata={"xsd": 'Amount', "kind": 'element'})
-    cost_per_unit: RationalNumber = field(metadata={"xsd": 'CostPerUnit', "kind": 'element'})
+    __slots__ = ('amount', 'cost_per_unit')
+    _SPEC = (('amount', 'RationalNumber', True, 'Amount', 'element'), ('cost_per_unit', 'RationalNumber', True, 'CostPerUnit', 'element'))
+    amount: RationalNumber
+    cost_per_unit: RationalNumber
+
+    def __init__(self, *, amount: RationalNumber, cost_per_unit: RationalNumber) -> None:
+        _set(self, 'amount', amount)
+        _set(self, 'cost_per_unit', cost_per_unit)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DetailedTax:
+class DetailedTax(_Message):
     """XSD complexType DetailedTaxType (urn:iso:std:iso:15118:-20:CommonTypes)."""
 
     __xsd_type__ = 'DetailedTaxType'
-    tax_rule_id: int = field(metadata={"xsd": 'TaxRuleID', "kind": 'element'})
-    amount: RationalNumber = field(metadata={"xsd": 'Amount', "kind": 'element'})
+    __slots__ = ('tax_rule_id', 'amount')
+    _SPEC = (('tax_rule_id', 'int', True, 'TaxRuleID', 'element'), ('amount', 'RationalNumber', True, 'Amount', 'element'))
+    tax_rule_id: int
+    amount: RationalNumber
+
+    def __init__(self, *, tax_rule_id: int, amount: RationalNumber) -> None:
+        _set(self, 'tax_rule_id', tax_rule_id)
+        _set(self, 'amount', amount)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_SPCPowerControlParameter:
+class WPT_SPCPowerControlParameter(_Message):
     """XSD complexType WPT_SPCPowerControlParameterType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_SPCPowerControlParameterType'
-    spc_primary_device_coil_current_information: RationalNumber = field(metadata={"xsd": 'SPCPrimaryDeviceCoilCurrentInformation', "kind": 'element'})
+    __slots__ = ('spc_primary_device_coil_current_information',)
+    _SPEC = (('spc_primary_device_coil_current_information', 'RationalNumber', True, 'SPCPrimaryDeviceCoilCurrentInformation', 'element'),)
+    spc_primary_device_coil_current_information: RationalNumber
+
+    def __init__(self, *, spc_primary_device_coil_current_information: RationalNumber) -> None:
+        _set(self, 'spc_primary_device_coil_current_information', spc_primary_device_coil_current_information)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_ChargeParameterDiscoveryReq:
+class WPT_ChargeParameterDiscoveryReq(_Message):
     """XSD complexType WPT_ChargeParameterDiscoveryReqType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_ChargeParameterDiscoveryReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    evpc_max_receivable_power: RationalNumber = field(metadata={"xsd": 'EVPCMaxReceivablePower', "kind": 'element'})
-    sd_max_ground_clearence: int = field(metadata={"xsd": 'SDMaxGroundClearence', "kind": 'element'})
-    sd_min_ground_clearence: int = field(metadata={"xsd": 'SDMinGroundClearence', "kind": 'element'})
-    evpc_natural_frequency: RationalNumber = field(metadata={"xsd": 'EVPCNaturalFrequency', "kind": 'element'})
-    evpc_device_local_control: bool = field(metadata={"xsd": 'EVPCDeviceLocalControl', "kind": 'element'})
-    vendor_specific_data_container: list[bytes] | None = field(default=None, metadata={"xsd": 'VendorSpecificDataContainer', "kind": 'element'})
+    __slots__ = ('header', 'evpc_max_receivable_power', 'sd_max_ground_clearence', 'sd_min_ground_clearence', 'evpc_natural_frequency', 'evpc_device_local_control', 'vendor_specific_data_container')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('evpc_max_receivable_power', 'RationalNumber', True, 'EVPCMaxReceivablePower', 'element'), ('sd_max_ground_clearence', 'int', True, 'SDMaxGroundClearence', 'element'), ('sd_min_ground_clearence', 'int', True, 'SDMinGroundClearence', 'element'), ('evpc_natural_frequency', 'RationalNumber', True, 'EVPCNaturalFrequency', 'element'), ('evpc_device_local_control', 'bool', True, 'EVPCDeviceLocalControl', 'element'), ('vendor_specific_data_container', 'list[bytes] | None', False, 'VendorSpecificDataContainer', 'element'))
+    header: MessageHeader
+    evpc_max_receivable_power: RationalNumber
+    sd_max_ground_clearence: int
+    sd_min_ground_clearence: int
+    evpc_natural_frequency: RationalNumber
+    evpc_device_local_control: bool
+    vendor_specific_data_container: list[bytes] | None
+
+    def __init__(self, *, header: MessageHeader, evpc_max_receivable_power: RationalNumber, sd_max_ground_clearence: int, sd_min_ground_clearence: int, evpc_natural_frequency: RationalNumber, evpc_device_local_control: bool, vendor_specific_data_container: list[bytes] | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'evpc_max_receivable_power', evpc_max_receivable_power)
+        _set(self, 'sd_max_ground_clearence', sd_max_ground_clearence)
+        _set(self, 'sd_min_ground_clearence', sd_min_ground_clearence)
+        _set(self, 'evpc_natural_frequency', evpc_natural_frequency)
+        _set(self, 'evpc_device_local_control', evpc_device_local_control)
+        _set(self, 'vendor_specific_data_container', vendor_specific_data_container)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_ChargeParameterDiscoveryRes:
+class WPT_ChargeParameterDiscoveryRes(_Message):
     """XSD complexType WPT_ChargeParameterDiscoveryResType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_ChargeParameterDiscoveryResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    pd_input_power_class: WPT_PowerClass = field(metadata={"xsd": 'PDInputPowerClass', "kind": 'element'})
-    sd_min_output_power: RationalNumber = field(metadata={"xsd": 'SDMinOutputPower', "kind": 'element'})
-    sd_max_output_power: RationalNumber = field(metadata={"xsd": 'SDMaxOutputPower', "kind": 'element'})
-    sd_max_ground_clearance_support: int = field(metadata={"xsd": 'SDMaxGroundClearanceSupport', "kind": 'element'})
-    sd_min_ground_clearance_support: int = field(metadata={"xsd": 'SDMinGroundClearanceSupport', "kind": 'element'})
-    pd_min_coil_current: RationalNumber = field(metadata={"xsd": 'PDMinCoilCurrent', "kind": 'element'})
-    pd_max_coil_current: RationalNumber = field(metadata={"xsd": 'PDMaxCoilCurrent', "kind": 'element'})
-    sd_manufacturer_specific_data_container: list[bytes] | None = field(default=None, metadata={"xsd": 'SDManufacturerSpecificDataContainer', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'pd_input_power_class', 'sd_min_output_power', 'sd_max_output_power', 'sd_max_ground_clearance_support', 'sd_min_ground_clearance_support', 'pd_min_coil_current', 'pd_max_coil_current', 'sd_manufacturer_specific_data_container')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('pd_input_power_class', 'WPT_PowerClass', True, 'PDInputPowerClass', 'element'), ('sd_min_output_power', 'RationalNumber', True, 'SDMinOutputPower', 'element'), ('sd_max_output_power', 'RationalNumber', True, 'SDMaxOutputPower', 'element'), ('sd_max_ground_clearance_support', 'int', True, 'SDMaxGroundClearanceSupport', 'element'), ('sd_min_ground_clearance_support', 'int', True, 'SDMinGroundClearanceSupport', 'element'), ('pd_min_coil_current', 'RationalNumber', True, 'PDMinCoilCurrent', 'element'), ('pd_max_coil_current', 'RationalNumber', True, 'PDMaxCoilCurrent', 'element'), ('sd_manufacturer_specific_data_container', 'list[bytes] | None', False, 'SDManufacturerSpecificDataContainer', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    pd_input_power_class: WPT_PowerClass
+    sd_min_output_power: RationalNumber
+    sd_max_output_power: RationalNumber
+    sd_max_ground_clearance_support: int
+    sd_min_ground_clearance_support: int
+    pd_min_coil_current: RationalNumber
+    pd_max_coil_current: RationalNumber
+    sd_manufacturer_specific_data_container: list[bytes] | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, pd_input_power_class: WPT_PowerClass, sd_min_output_power: RationalNumber, sd_max_output_power: RationalNumber, sd_max_ground_clearance_support: int, sd_min_ground_clearance_support: int, pd_min_coil_current: RationalNumber, pd_max_coil_current: RationalNumber, sd_manufacturer_specific_data_container: list[bytes] | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'pd_input_power_class', pd_input_power_class)
+        _set(self, 'sd_min_output_power', sd_min_output_power)
+        _set(self, 'sd_max_output_power', sd_max_output_power)
+        _set(self, 'sd_max_ground_clearance_support', sd_max_ground_clearance_support)
+        _set(self, 'sd_min_ground_clearance_support', sd_min_ground_clearance_support)
+        _set(self, 'pd_min_coil_current', pd_min_coil_current)
+        _set(self, 'pd_max_coil_current', pd_max_coil_current)
+        _set(self, 'sd_manufacturer_specific_data_container', sd_manufacturer_specific_data_container)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_FinePositioningReq:
+class WPT_FinePositioningReq(_Message):
     """XSD complexType WPT_FinePositioningReqType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_FinePositioningReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    ev_processing: Processing = field(metadata={"xsd": 'EVProcessing', "kind": 'element'})
-    ev_result_code: WPT_EVResult = field(metadata={"xsd": 'EVResultCode', "kind": 'element'})
-    vendor_specific_data_container: list[bytes] | None = field(default=None, metadata={"xsd": 'VendorSpecificDataContainer', "kind": 'element'})
-    wpt_lf_data_package_list: WPT_LF_DataPackageList | None = field(default=None, metadata={"xsd": 'WPT_LF_DataPackageList', "kind": 'element'})
+    __slots__ = ('header', 'ev_processing', 'ev_result_code', 'vendor_specific_data_container', 'wpt_lf_data_package_list')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('ev_processing', 'Processing', True, 'EVProcessing', 'element'), ('ev_result_code', 'WPT_EVResult', True, 'EVResultCode', 'element'), ('vendor_specific_data_container', 'list[bytes] | None', False, 'VendorSpecificDataContainer', 'element'), ('wpt_lf_data_package_list', 'WPT_LF_DataPackageList | None', False, 'WPT_LF_DataPackageList', 'element'))
+    header: MessageHeader
+    ev_processing: Processing
+    ev_result_code: WPT_EVResult
+    vendor_specific_data_container: list[bytes] | None
+    wpt_lf_data_package_list: WPT_LF_DataPackageList | None
+
+    def __init__(self, *, header: MessageHeader, ev_processing: Processing, ev_result_code: WPT_EVResult, vendor_specific_data_container: list[bytes] | None = None, wpt_lf_data_package_list: WPT_LF_DataPackageList | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'ev_processing', ev_processing)
+        _set(self, 'ev_result_code', ev_result_code)
+        _set(self, 'vendor_specific_data_container', vendor_specific_data_container)
+        _set(self, 'wpt_lf_data_package_list', wpt_lf_data_package_list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_LF_DataPackageList:
+class WPT_LF_DataPackageList(_Message):
     """XSD complexType WPT_LF_DataPackageListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_LF_DataPackageListType'
-    num_packages: int = field(metadata={"xsd": 'NumPackages', "kind": 'element'})
-    wpt_lf_data_package: WPT_LF_DataPackage = field(metadata={"xsd": 'WPT_LF_DataPackage', "kind": 'element'})
+    __slots__ = ('num_packages', 'wpt_lf_data_package')
+    _SPEC = (('num_packages', 'int', True, 'NumPackages', 'element'), ('wpt_lf_data_package', 'WPT_LF_DataPackage', True, 'WPT_LF_DataPackage', 'element'))
+    num_packages: int
+    wpt_lf_data_package: WPT_LF_DataPackage
+
+    def __init__(self, *, num_packages: int, wpt_lf_data_package: WPT_LF_DataPackage) -> None:
+        _set(self, 'num_packages', num_packages)
+        _set(self, 'wpt_lf_data_package', wpt_lf_data_package)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_LF_DataPackage:
+class WPT_LF_DataPackage(_Message):
     """XSD complexType WPT_LF_DataPackageType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_LF_DataPackageType'
-    package_index: int = field(metadata={"xsd": 'PackageIndex', "kind": 'element'})
-    lf_tx_data: WPT_LF_TxDataList | None = field(default=None, metadata={"xsd": 'LF_TxData', "kind": 'element'})
-    lf_rx_data: WPT_LF_RxDataList | None = field(default=None, metadata={"xsd": 'LF_RxData', "kind": 'element'})
+    __slots__ = ('package_index', 'lf_tx_data', 'lf_rx_data')
+    _SPEC = (('package_index', 'int', True, 'PackageIndex', 'element'), ('lf_tx_data', 'WPT_LF_TxDataList | None', False, 'LF_TxData', 'element'), ('lf_rx_data', 'WPT_LF_RxDataList | None', False, 'LF_RxData', 'element'))
+    package_index: int
+    lf_tx_data: WPT_LF_TxDataList | None
+    lf_rx_data: WPT_LF_RxDataList | None
+
+    def __init__(self, *, package_index: int, lf_tx_data: WPT_LF_TxDataList | None = None, lf_rx_data: WPT_LF_RxDataList | None = None) -> None:
+        _set(self, 'package_index', package_index)
+        _set(self, 'lf_tx_data', lf_tx_data)
+        _set(self, 'lf_rx_data', lf_rx_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_LF_TxDataList:
+class WPT_LF_TxDataList(_Message):
     """XSD complexType WPT_LF_TxDataListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_LF_TxDataListType'
-    wpt_lf_tx_data_list: WPT_LF_TxData = field(metadata={"xsd": 'WPT_LF_TxDataList', "kind": 'element'})
+    __slots__ = ('wpt_lf_tx_data_list',)
+    _SPEC = (('wpt_lf_tx_data_list', 'WPT_LF_TxData', True, 'WPT_LF_TxDataList', 'element'),)
+    wpt_lf_tx_data_list: WPT_LF_TxData
+
+    def __init__(self, *, wpt_lf_tx_data_list: WPT_LF_TxData) -> None:
+        _set(self, 'wpt_lf_tx_data_list', wpt_lf_tx_data_list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_LF_TxData:
+class WPT_LF_TxData(_Message):
     """XSD complexType WPT_LF_TxDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_LF_TxDataType'
-    tx_identifier: int = field(metadata={"xsd": 'TxIdentifier', "kind": 'element'})
-    eirp: RationalNumber = field(metadata={"xsd": 'EIRP', "kind": 'element'})
+    __slots__ = ('tx_identifier', 'eirp')
+    _SPEC = (('tx_identifier', 'int', True, 'TxIdentifier', 'element'), ('eirp', 'RationalNumber', True, 'EIRP', 'element'))
+    tx_identifier: int
+    eirp: RationalNumber
+
+    def __init__(self, *, tx_identifier: int, eirp: RationalNumber) -> None:
+        _set(self, 'tx_identifier', tx_identifier)
+        _set(self, 'eirp', eirp)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_LF_RxDataList:
+class WPT_LF_RxDataList(_Message):
     """XSD complexType WPT_LF_RxDataListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_LF_RxDataListType'
-    wpt_lf_rx_data_list: WPT_LF_RxData = field(metadata={"xsd": 'WPT_LF_RxDataList', "kind": 'element'})
+    __slots__ = ('wpt_lf_rx_data_list',)
+    _SPEC = (('wpt_lf_rx_data_list', 'WPT_LF_RxData', True, 'WPT_LF_RxDataList', 'element'),)
+    wpt_lf_rx_data_list: WPT_LF_RxData
+
+    def __init__(self, *, wpt_lf_rx_data_list: WPT_LF_RxData) -> None:
+        _set(self, 'wpt_lf_rx_data_list', wpt_lf_rx_data_list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_LF_RxData:
+class WPT_LF_RxData(_Message):
     """XSD complexType WPT_LF_RxDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_LF_RxDataType'
-    rx_identifier: int = field(metadata={"xsd": 'RxIdentifier', "kind": 'element'})
-    rssi_data: WPT_LF_RxRSSIList = field(metadata={"xsd": 'RSSIData', "kind": 'element'})
+    __slots__ = ('rx_identifier', 'rssi_data')
+    _SPEC = (('rx_identifier', 'int', True, 'RxIdentifier', 'element'), ('rssi_data', 'WPT_LF_RxRSSIList', True, 'RSSIData', 'element'))
+    rx_identifier: int
+    rssi_data: WPT_LF_RxRSSIList
+
+    def __init__(self, *, rx_identifier: int, rssi_data: WPT_LF_RxRSSIList) -> None:
+        _set(self, 'rx_identifier', rx_identifier)
+        _set(self, 'rssi_data', rssi_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_LF_RxRSSIList:
+class WPT_LF_RxRSSIList(_Message):
     """XSD complexType WPT_LF_RxRSSIListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_LF_RxRSSIListType'
-    rssi_data_list: WPT_LF_RxRSSI = field(metadata={"xsd": 'RSSIDataList', "kind": 'element'})
+    __slots__ = ('rssi_data_list',)
+    _SPEC = (('rssi_data_list', 'WPT_LF_RxRSSI', True, 'RSSIDataList', 'element'),)
+    rssi_data_list: WPT_LF_RxRSSI
+
+    def __init__(self, *, rssi_data_list: WPT_LF_RxRSSI) -> None:
+        _set(self, 'rssi_data_list', rssi_data_list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_LF_RxRSSI:
+class WPT_LF_RxRSSI(_Message):
     """XSD complexType WPT_LF_RxRSSIType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_LF_RxRSSIType'
-    tx_identifier: int = field(metadata={"xsd": 'TxIdentifier', "kind": 'element'})
-    rssi: RationalNumber = field(metadata={"xsd": 'RSSI', "kind": 'element'})
+    __slots__ = ('tx_identifier', 'rssi')
+    _SPEC = (('tx_identifier', 'int', True, 'TxIdentifier', 'element'), ('rssi', 'RationalNumber', True, 'RSSI', 'element'))
+    tx_identifier: int
+    rssi: RationalNumber
+
+    def __init__(self, *, tx_identifier: int, rssi: RationalNumber) -> None:
+        _set(self, 'tx_identifier', tx_identifier)
+        _set(self, 'rssi', rssi)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_FinePositioningRes:
+class WPT_FinePositioningRes(_Message):
     """XSD complexType WPT_FinePositioningResType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_FinePositioningResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_processing: Processing = field(metadata={"xsd": 'EVSEProcessing', "kind": 'element'})
-    vendor_specific_data_container: list[bytes] | None = field(default=None, metadata={"xsd": 'VendorSpecificDataContainer', "kind": 'element'})
-    wpt_lf_data_package_list: WPT_LF_DataPackageList | None = field(default=None, metadata={"xsd": 'WPT_LF_DataPackageList', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evse_processing', 'vendor_specific_data_container', 'wpt_lf_data_package_list')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_processing', 'Processing', True, 'EVSEProcessing', 'element'), ('vendor_specific_data_container', 'list[bytes] | None', False, 'VendorSpecificDataContainer', 'element'), ('wpt_lf_data_package_list', 'WPT_LF_DataPackageList | None', False, 'WPT_LF_DataPackageList', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evse_processing: Processing
+    vendor_specific_data_container: list[bytes] | None
+    wpt_lf_data_package_list: WPT_LF_DataPackageList | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evse_processing: Processing, vendor_specific_data_container: list[bytes] | None = None, wpt_lf_data_package_list: WPT_LF_DataPackageList | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_processing', evse_processing)
+        _set(self, 'vendor_specific_data_container', vendor_specific_data_container)
+        _set(self, 'wpt_lf_data_package_list', wpt_lf_data_package_list)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_FinePositioningSetupReq:
+class WPT_FinePositioningSetupReq(_Message):
     """XSD complexType WPT_FinePositioningSetupReqType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_FinePositioningSetupReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    ev_processing: Processing = field(metadata={"xsd": 'EVProcessing', "kind": 'element'})
-    ev_device_fine_positioning_method_list: WPT_FinePositioningMethodList = field(metadata={"xsd": 'EVDeviceFinePositioningMethodList', "kind": 'element'})
-    ev_device_pairing_method_list: WPT_PairingMethodList = field(metadata={"xsd": 'EVDevicePairingMethodList', "kind": 'element'})
-    ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodList = field(metadata={"xsd": 'EVDeviceAlignmentCheckMethodList', "kind": 'element'})
-    natural_offset: int = field(metadata={"xsd": 'NaturalOffset', "kind": 'element'})
-    vendor_specific_data_container: list[bytes] | None = field(default=None, metadata={"xsd": 'VendorSpecificDataContainer', "kind": 'element'})
-    lf_system_setup_data: WPT_LF_SystemSetupData | None = field(default=None, metadata={"xsd": 'LF_SystemSetupData', "kind": 'element'})
+    __slots__ = ('header', 'ev_processing', 'ev_device_fine_positioning_method_list', 'ev_device_pairing_method_list', 'ev_device_alignment_check_method_list', 'natural_offset', 'vendor_specific_data_container', 'lf_system_setup_data')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('ev_processing', 'Processing', True, 'EVProcessing', 'element'), ('ev_device_fine_positioning_method_list', 'WPT_FinePositioningMethodList', True, 'EVDeviceFinePositioningMethodList', 'element'), ('ev_device_pairing_method_list', 'WPT_PairingMethodList', True, 'EVDevicePairingMethodList', 'element'), ('ev_device_alignment_check_method_list', 'WPT_AlignmentCheckMethodList', True, 'EVDeviceAlignmentCheckMethodList', 'element'), ('natural_offset', 'int', True, 'NaturalOffset', 'element'), ('vendor_specific_data_container', 'list[bytes] | None', False, 'VendorSpecificDataContainer', 'element'), ('lf_system_setup_data', 'WPT_LF_SystemSetupData | None', False, 'LF_SystemSetupData', 'element'))
+    header: MessageHeader
+    ev_processing: Processing
+    ev_device_fine_positioning_method_list: WPT_FinePositioningMethodList
+    ev_device_pairing_method_list: WPT_PairingMethodList
+    ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodList
+    natural_offset: int
+    vendor_specific_data_container: list[bytes] | None
+    lf_system_setup_data: WPT_LF_SystemSetupData | None
+
+    def __init__(self, *, header: MessageHeader, ev_processing: Processing, ev_device_fine_positioning_method_list: WPT_FinePositioningMethodList, ev_device_pairing_method_list: WPT_PairingMethodList, ev_device_alignment_check_method_list: WPT_AlignmentCheckMethodList, natural_offset: int, vendor_specific_data_container: list[bytes] | None = None, lf_system_setup_data: WPT_LF_SystemSetupData | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'ev_processing', ev_processing)
+        _set(self, 'ev_device_fine_positioning_method_list', ev_device_fine_positioning_method_list)
+        _set(self, 'ev_device_pairing_method_list', ev_device_pairing_method_list)
+        _set(self, 'ev_device_alignment_check_method_list', ev_device_alignment_check_method_list)
+        _set(self, 'natural_offset', natural_offset)
+        _set(self, 'vendor_specific_data_container', vendor_specific_data_container)
+        _set(self, 'lf_system_setup_data', lf_system_setup_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_FinePositioningMethodList:
+class WPT_FinePositioningMethodList(_Message):
     """XSD complexType WPT_FinePositioningMethodListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_FinePositioningMethodListType'
-    wpt_fine_positioning_method: list[WPT_FinePositioningMethod] = field(metadata={"xsd": 'WPT_FinePositioningMethod', "kind": 'element'})
+    __slots__ = ('wpt_fine_positioning_method',)
+    _SPEC = (('wpt_fine_positioning_method', 'list[WPT_FinePositioningMethod]', True, 'WPT_FinePositioningMethod', 'element'),)
+    wpt_fine_positioning_method: list[WPT_FinePositioningMethod]
+
+    def __init__(self, *, wpt_fine_positioning_method: list[WPT_FinePositioningMethod]) -> None:
+        _set(self, 'wpt_fine_positioning_method', wpt_fine_positioning_method)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_PairingMethodList:
+class WPT_PairingMethodList(_Message):
     """XSD complexType WPT_PairingMethodListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_PairingMethodListType'
-    wpt_pairing_method: list[WPT_PairingMethod] = field(metadata={"xsd": 'WPT_PairingMethod', "kind": 'element'})
+    __slots__ = ('wpt_pairing_method',)
+    _SPEC = (('wpt_pairing_method', 'list[WPT_PairingMethod]', True, 'WPT_PairingMethod', 'element'),)
+    wpt_pairing_method: list[WPT_PairingMethod]
+
+    def __init__(self, *, wpt_pairing_method: list[WPT_PairingMethod]) -> None:
+        _set(self, 'wpt_pairing_method', wpt_pairing_method)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_AlignmentCheckMethodList:
+class WPT_AlignmentCheckMethodList(_Message):
     """XSD complexType WPT_AlignmentCheckMethodListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_AlignmentCheckMethodListType'
-    wpt_alignment_check_method: list[WPT_AlignmentCheckMethod] = field(metadata={"xsd": 'WPT_AlignmentCheckMethod', "kind": 'element'})
+    __slots__ = ('wpt_alignment_check_method',)
+    _SPEC = (('wpt_alignment_check_method', 'list[WPT_AlignmentCheckMethod]', True, 'WPT_AlignmentCheckMethod', 'element'),)
+    wpt_alignment_check_method: list[WPT_AlignmentCheckMethod]
+
+    def __init__(self, *, wpt_alignment_check_method: list[WPT_AlignmentCheckMethod]) -> None:
+        _set(self, 'wpt_alignment_check_method', wpt_alignment_check_method)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_LF_SystemSetupData:
+class WPT_LF_SystemSetupData(_Message):
     """XSD complexType WPT_LF_SystemSetupDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_LF_SystemSetupDataType'
-    lf_transmitter_setup_data: WPT_LF_TransmitterData | None = field(default=None, metadata={"xsd": 'LF_TransmitterSetupData', "kind": 'element'})
-    lf_receiver_setup_data: WPT_LF_ReceiverData | None = field(default=None, metadata={"xsd": 'LF_ReceiverSetupData', "kind": 'element'})
+    __slots__ = ('lf_transmitter_setup_data', 'lf_receiver_setup_data')
+    _SPEC = (('lf_transmitter_setup_data', 'WPT_LF_TransmitterData | None', False, 'LF_TransmitterSetupData', 'element'), ('lf_receiver_setup_data', 'WPT_LF_ReceiverData | None', False, 'LF_ReceiverSetupData', 'element'))
+    lf_transmitter_setup_data: WPT_LF_TransmitterData | None
+    lf_receiver_setup_data: WPT_LF_ReceiverData | None
+
+    def __init__(self, *, lf_transmitter_setup_data: WPT_LF_TransmitterData | None = None, lf_receiver_setup_data: WPT_LF_ReceiverData | None = None) -> None:
+        _set(self, 'lf_transmitter_setup_data', lf_transmitter_setup_data)
+        _set(self, 'lf_receiver_setup_data', lf_receiver_setup_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_LF_TransmitterData:
+class WPT_LF_TransmitterData(_Message):
     """XSD complexType WPT_LF_TransmitterDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_LF_TransmitterDataType'
-    number_of_transmitters: int = field(metadata={"xsd": 'NumberOfTransmitters', "kind": 'element'})
-    signal_frequency: RationalNumber = field(metadata={"xsd": 'SignalFrequency', "kind": 'element'})
-    tx_spec_data: list[WPT_TxRxSpecData] = field(metadata={"xsd": 'TxSpecData', "kind": 'element'})
-    tx_package_spec_data: WPT_TxRxPackageSpecData | None = field(default=None, metadata={"xsd": 'TxPackageSpecData', "kind": 'element'})
+    __slots__ = ('number_of_transmitters', 'signal_frequency', 'tx_spec_data', 'tx_package_spec_data')
+    _SPEC = (('number_of_transmitters', 'int', True, 'NumberOfTransmitters', 'element'), ('signal_frequency', 'RationalNumber', True, 'SignalFrequency', 'element'), ('tx_spec_data', 'list[WPT_TxRxSpecData]', True, 'TxSpecData', 'element'), ('tx_package_spec_data', 'WPT_TxRxPackageSpecData | None', False, 'TxPackageSpecData', 'element'))
+    number_of_transmitters: int
+    signal_frequency: RationalNumber
+    tx_spec_data: list[WPT_TxRxSpecData]
+    tx_package_spec_data: WPT_TxRxPackageSpecData | None
+
+    def __init__(self, *, number_of_transmitters: int, signal_frequency: RationalNumber, tx_spec_data: list[WPT_TxRxSpecData], tx_package_spec_data: WPT_TxRxPackageSpecData | None = None) -> None:
+        _set(self, 'number_of_transmitters', number_of_transmitters)
+        _set(self, 'signal_frequency', signal_frequency)
+        _set(self, 'tx_spec_data', tx_spec_data)
+        _set(self, 'tx_package_spec_data', tx_package_spec_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_TxRxSpecData:
+class WPT_TxRxSpecData(_Message):
     """XSD complexType WPT_TxRxSpecDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_TxRxSpecDataType'
-    tx_rx_identifier: int = field(metadata={"xsd": 'TxRxIdentifier', "kind": 'element'})
-    tx_rx_position: WPT_CoordinateXYZ = field(metadata={"xsd": 'TxRxPosition', "kind": 'element'})
-    tx_rx_orientation: WPT_CoordinateXYZ = field(metadata={"xsd": 'TxRxOrientation', "kind": 'element'})
+    __slots__ = ('tx_rx_identifier', 'tx_rx_position', 'tx_rx_orientation')
+    _SPEC = (('tx_rx_identifier', 'int', True, 'TxRxIdentifier', 'element'), ('tx_rx_position', 'WPT_CoordinateXYZ', True, 'TxRxPosition', 'element'), ('tx_rx_orientation', 'WPT_CoordinateXYZ', True, 'TxRxOrientation', 'element'))
+    tx_rx_identifier: int
+    tx_rx_position: WPT_CoordinateXYZ
+    tx_rx_orientation: WPT_CoordinateXYZ
+
+    def __init__(self, *, tx_rx_identifier: int, tx_rx_position: WPT_CoordinateXYZ, tx_rx_orientation: WPT_CoordinateXYZ) -> None:
+        _set(self, 'tx_rx_identifier', tx_rx_identifier)
+        _set(self, 'tx_rx_position', tx_rx_position)
+        _set(self, 'tx_rx_orientation', tx_rx_orientation)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_CoordinateXYZ:
+class WPT_CoordinateXYZ(_Message):
     """XSD complexType WPT_CoordinateXYZType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_CoordinateXYZType'
-    coord_x: int = field(metadata={"xsd": 'Coord_X', "kind": 'element'})
-    coord_y: int = field(metadata={"xsd": 'Coord_Y', "kind": 'element'})
-    coord_z: int = field(metadata={"xsd": 'Coord_Z', "kind": 'element'})
+    __slots__ = ('coord_x', 'coord_y', 'coord_z')
+    _SPEC = (('coord_x', 'int', True, 'Coord_X', 'element'), ('coord_y', 'int', True, 'Coord_Y', 'element'), ('coord_z', 'int', True, 'Coord_Z', 'element'))
+    coord_x: int
+    coord_y: int
+    coord_z: int
+
+    def __init__(self, *, coord_x: int, coord_y: int, coord_z: int) -> None:
+        _set(self, 'coord_x', coord_x)
+        _set(self, 'coord_y', coord_y)
+        _set(self, 'coord_z', coord_z)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_TxRxPackageSpecData:
+class WPT_TxRxPackageSpecData(_Message):
     """XSD complexType WPT_TxRxPackageSpecDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_TxRxPackageSpecDataType'
-    pulse_sequence_order: list[WPT_TxRxPulseOrder] = field(metadata={"xsd": 'PulseSequenceOrder', "kind": 'element'})
-    pulse_separation_time: int = field(metadata={"xsd": 'PulseSeparationTime', "kind": 'element'})
-    pulse_duration: int = field(metadata={"xsd": 'PulseDuration', "kind": 'element'})
-    package_separation_time: int = field(metadata={"xsd": 'PackageSeparationTime', "kind": 'element'})
+    __slots__ = ('pulse_sequence_order', 'pulse_separation_time', 'pulse_duration', 'package_separation_time')
+    _SPEC = (('pulse_sequence_order', 'list[WPT_TxRxPulseOrder]', True, 'PulseSequenceOrder', 'element'), ('pulse_separation_time', 'int', True, 'PulseSeparationTime', 'element'), ('pulse_duration', 'int', True, 'PulseDuration', 'element'), ('package_separation_time', 'int', True, 'PackageSeparationTime', 'element'))
+    pulse_sequence_order: list[WPT_TxRxPulseOrder]
+    pulse_separation_time: int
+    pulse_duration: int
+    package_separation_time: int
+
+    def __init__(self, *, pulse_sequence_order: list[WPT_TxRxPulseOrder], pulse_separation_time: int, pulse_duration: int, package_separation_time: int) -> None:
+        _set(self, 'pulse_sequence_order', pulse_sequence_order)
+        _set(self, 'pulse_separation_time', pulse_separation_time)
+        _set(self, 'pulse_duration', pulse_duration)
+        _set(self, 'package_separation_time', package_separation_time)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_TxRxPulseOrder:
+class WPT_TxRxPulseOrder(_Message):
     """XSD complexType WPT_TxRxPulseOrderType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_TxRxPulseOrderType'
-    index_number: int = field(metadata={"xsd": 'IndexNumber', "kind": 'element'})
-    tx_rx_identifier: int = field(metadata={"xsd": 'TxRxIdentifier', "kind": 'element'})
+    __slots__ = ('index_number', 'tx_rx_identifier')
+    _SPEC = (('index_number', 'int', True, 'IndexNumber', 'element'), ('tx_rx_identifier', 'int', True, 'TxRxIdentifier', 'element'))
+    index_number: int
+    tx_rx_identifier: int
+
+    def __init__(self, *, index_number: int, tx_rx_identifier: int) -> None:
+        _set(self, 'index_number', index_number)
+        _set(self, 'tx_rx_identifier', tx_rx_identifier)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_LF_ReceiverData:
+class WPT_LF_ReceiverData(_Message):
     """XSD complexType WPT_LF_ReceiverDataType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_LF_ReceiverDataType'
-    number_of_receivers: int = field(metadata={"xsd": 'NumberOfReceivers', "kind": 'element'})
-    rx_spec_data: list[WPT_TxRxSpecData] = field(metadata={"xsd": 'RxSpecData', "kind": 'element'})
+    __slots__ = ('number_of_receivers', 'rx_spec_data')
+    _SPEC = (('number_of_receivers', 'int', True, 'NumberOfReceivers', 'element'), ('rx_spec_data', 'list[WPT_TxRxSpecData]', True, 'RxSpecData', 'element'))
+    number_of_receivers: int
+    rx_spec_data: list[WPT_TxRxSpecData]
+
+    def __init__(self, *, number_of_receivers: int, rx_spec_data: list[WPT_TxRxSpecData]) -> None:
+        _set(self, 'number_of_receivers', number_of_receivers)
+        _set(self, 'rx_spec_data', rx_spec_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_FinePositioningSetupRes:
+class WPT_FinePositioningSetupRes(_Message):
     """XSD complexType WPT_FinePositioningSetupResType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_FinePositioningSetupResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    primary_device_fine_positioning_method_list: WPT_FinePositioningMethodList = field(metadata={"xsd": 'PrimaryDeviceFinePositioningMethodList', "kind": 'element'})
-    primary_device_pairing_method_list: WPT_PairingMethodList = field(metadata={"xsd": 'PrimaryDevicePairingMethodList', "kind": 'element'})
-    primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodList = field(metadata={"xsd": 'PrimaryDeviceAlignmentCheckMethodList', "kind": 'element'})
-    natural_offset: int = field(metadata={"xsd": 'NaturalOffset', "kind": 'element'})
-    vendor_specific_data_container: list[bytes] | None = field(default=None, metadata={"xsd": 'VendorSpecificDataContainer', "kind": 'element'})
-    lf_system_setup_data: WPT_LF_SystemSetupData | None = field(default=None, metadata={"xsd": 'LF_SystemSetupData', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'primary_device_fine_positioning_method_list', 'primary_device_pairing_method_list', 'primary_device_alignment_check_method_list', 'natural_offset', 'vendor_specific_data_container', 'lf_system_setup_data')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('primary_device_fine_positioning_method_list', 'WPT_FinePositioningMethodList', True, 'PrimaryDeviceFinePositioningMethodList', 'element'), ('primary_device_pairing_method_list', 'WPT_PairingMethodList', True, 'PrimaryDevicePairingMethodList', 'element'), ('primary_device_alignment_check_method_list', 'WPT_AlignmentCheckMethodList', True, 'PrimaryDeviceAlignmentCheckMethodList', 'element'), ('natural_offset', 'int', True, 'NaturalOffset', 'element'), ('vendor_specific_data_container', 'list[bytes] | None', False, 'VendorSpecificDataContainer', 'element'), ('lf_system_setup_data', 'WPT_LF_SystemSetupData | None', False, 'LF_SystemSetupData', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    primary_device_fine_positioning_method_list: WPT_FinePositioningMethodList
+    primary_device_pairing_method_list: WPT_PairingMethodList
+    primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodList
+    natural_offset: int
+    vendor_specific_data_container: list[bytes] | None
+    lf_system_setup_data: WPT_LF_SystemSetupData | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, primary_device_fine_positioning_method_list: WPT_FinePositioningMethodList, primary_device_pairing_method_list: WPT_PairingMethodList, primary_device_alignment_check_method_list: WPT_AlignmentCheckMethodList, natural_offset: int, vendor_specific_data_container: list[bytes] | None = None, lf_system_setup_data: WPT_LF_SystemSetupData | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'primary_device_fine_positioning_method_list', primary_device_fine_positioning_method_list)
+        _set(self, 'primary_device_pairing_method_list', primary_device_pairing_method_list)
+        _set(self, 'primary_device_alignment_check_method_list', primary_device_alignment_check_method_list)
+        _set(self, 'natural_offset', natural_offset)
+        _set(self, 'vendor_specific_data_container', vendor_specific_data_container)
+        _set(self, 'lf_system_setup_data', lf_system_setup_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_PairingReq:
+class WPT_PairingReq(_Message):
     """XSD complexType WPT_PairingReqType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_PairingReqType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    ev_processing: Processing = field(metadata={"xsd": 'EVProcessing', "kind": 'element'})
-    ev_result_code: WPT_EVResult = field(metadata={"xsd": 'EVResultCode', "kind": 'element'})
-    observed_id_code: int | None = field(default=None, metadata={"xsd": 'ObservedIDCode', "kind": 'element'})
-    vendor_specific_data_container: list[bytes] | None = field(default=None, metadata={"xsd": 'VendorSpecificDataContainer', "kind": 'element'})
+    __slots__ = ('header', 'ev_processing', 'ev_result_code', 'observed_id_code', 'vendor_specific_data_container')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('ev_processing', 'Processing', True, 'EVProcessing', 'element'), ('ev_result_code', 'WPT_EVResult', True, 'EVResultCode', 'element'), ('observed_id_code', 'int | None', False, 'ObservedIDCode', 'element'), ('vendor_specific_data_container', 'list[bytes] | None', False, 'VendorSpecificDataContainer', 'element'))
+    header: MessageHeader
+    ev_processing: Processing
+    ev_result_code: WPT_EVResult
+    observed_id_code: int | None
+    vendor_specific_data_container: list[bytes] | None
+
+    def __init__(self, *, header: MessageHeader, ev_processing: Processing, ev_result_code: WPT_EVResult, observed_id_code: int | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'ev_processing', ev_processing)
+        _set(self, 'ev_result_code', ev_result_code)
+        _set(self, 'observed_id_code', observed_id_code)
+        _set(self, 'vendor_specific_data_container', vendor_specific_data_container)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WPT_PairingRes:
+class WPT_PairingRes(_Message):
     """XSD complexType WPT_PairingResType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'WPT_PairingResType'
-    header: MessageHeader = field(metadata={"xsd": 'Header', "kind": 'element'})
-    response_code: ResponseCode = field(metadata={"xsd": 'ResponseCode', "kind": 'element'})
-    evse_processing: Processing = field(metadata={"xsd": 'EVSEProcessing', "kind": 'element'})
-    observed_id_code: int | None = field(default=None, metadata={"xsd": 'ObservedIDCode', "kind": 'element'})
-    alternative_secc_list: AlternativeSECCList | None = field(default=None, metadata={"xsd": 'AlternativeSECCList', "kind": 'element'})
-    vendor_specific_data_container: list[bytes] | None = field(default=None, metadata={"xsd": 'VendorSpecificDataContainer', "kind": 'element'})
+    __slots__ = ('header', 'response_code', 'evse_processing', 'observed_id_code', 'alternative_secc_list', 'vendor_specific_data_container')
+    _SPEC = (('header', 'MessageHeader', True, 'Header', 'element'), ('response_code', 'ResponseCode', True, 'ResponseCode', 'element'), ('evse_processing', 'Processing', True, 'EVSEProcessing', 'element'), ('observed_id_code', 'int | None', False, 'ObservedIDCode', 'element'), ('alternative_secc_list', 'AlternativeSECCList | None', False, 'AlternativeSECCList', 'element'), ('vendor_specific_data_container', 'list[bytes] | None', False, 'VendorSpecificDataContainer', 'element'))
+    header: MessageHeader
+    response_code: ResponseCode
+    evse_processing: Processing
+    observed_id_code: int | None
+    alternative_secc_list: AlternativeSECCList | None
+    vendor_specific_data_container: list[bytes] | None
+
+    def __init__(self, *, header: MessageHeader, response_code: ResponseCode, evse_processing: Processing, observed_id_code: int | None = None, alternative_secc_list: AlternativeSECCList | None = None, vendor_specific_data_container: list[bytes] | None = None) -> None:
+        _set(self, 'header', header)
+        _set(self, 'response_code', response_code)
+        _set(self, 'evse_processing', evse_processing)
+        _set(self, 'observed_id_code', observed_id_code)
+        _set(self, 'alternative_secc_list', alternative_secc_list)
+        _set(self, 'vendor_specific_data_container', vendor_specific_data_container)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AlternativeSECCList:
+class AlternativeSECCList(_Message):
     """XSD complexType AlternativeSECCListType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'AlternativeSECCListType'
-    alternative_secc: list[AlternativeSECC] = field(metadata={"xsd": 'AlternativeSECC', "kind": 'element'})
+    __slots__ = ('alternative_secc',)
+    _SPEC = (('alternative_secc', 'list[AlternativeSECC]', True, 'AlternativeSECC', 'element'),)
+    alternative_secc: list[AlternativeSECC]
+
+    def __init__(self, *, alternative_secc: list[AlternativeSECC]) -> None:
+        _set(self, 'alternative_secc', alternative_secc)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AlternativeSECC:
+class AlternativeSECC(_Message):
     """XSD complexType AlternativeSECCType (urn:iso:std:iso:15118:-20:WPT)."""
 
     __xsd_type__ = 'AlternativeSECCType'
-    ssid: str | None = field(default=None, metadata={"xsd": 'SSID', "kind": 'element'})
-    bssid: str | None = field(default=None, metadata={"xsd": 'BSSID', "kind": 'element'})
-    ip_address: str | None = field(default=None, metadata={"xsd": 'IPAddress', "kind": 'element'})
-    port: int | None = field(default=None, metadata={"xsd": 'Port', "kind": 'element'})
+    __slots__ = ('ssid', 'bssid', 'ip_address', 'port')
+    _SPEC = (('ssid', 'str | None', False, 'SSID', 'element'), ('bssid', 'str | None', False, 'BSSID', 'element'), ('ip_address', 'str | None', False, 'IPAddress', 'element'), ('port', 'int | None', False, 'Port', 'element'))
+    ssid: str | None
+    bssid: str | None
+    ip_address: str | None
+    port: int | None
+
+    def __init__(self, *, ssid: str | None = None, bssid: str | None = None, ip_address: str | None = None, port: int | None = None) -> None:
+        _set(self, 'ssid', ssid)
+        _set(self, 'bssid', bssid)
+        _set(self, 'ip_address', ip_address)
+        _set(self, 'port', port)
 
 
 # -- EXI grammar tables (evcharge._exi._runtime.Grammar) ----------------------------------------

@@ -9,235 +9,377 @@ Generated from xmldsig-core-schema.xsd.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import StrEnum
 
+from evcharge._exi._message import Message as _Message
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CanonicalizationMethod:
+_set = object.__setattr__
+
+
+class CanonicalizationMethod(_Message):
     """XSD complexType CanonicalizationMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'CanonicalizationMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('algorithm', 'value')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    algorithm: str
+    value: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DSAKeyValue:
+class DSAKeyValue(_Message):
     """XSD complexType DSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'DSAKeyValueType'
-    y: bytes = field(metadata={"xsd": 'Y', "kind": 'element'})
-    p: bytes | None = field(default=None, metadata={"xsd": 'P', "kind": 'element'})
-    q: bytes | None = field(default=None, metadata={"xsd": 'Q', "kind": 'element'})
-    g: bytes | None = field(default=None, metadata={"xsd": 'G', "kind": 'element'})
-    j: bytes | None = field(default=None, metadata={"xsd": 'J', "kind": 'element'})
-    seed: bytes | None = field(default=None, metadata={"xsd": 'Seed', "kind": 'element'})
-    pgen_counter: bytes | None = field(default=None, metadata={"xsd": 'PgenCounter', "kind": 'element'})
+    __slots__ = ('y', 'p', 'q', 'g', 'j', 'seed', 'pgen_counter')
+    _SPEC = (('y', 'bytes', True, 'Y', 'element'), ('p', 'bytes | None', False, 'P', 'element'), ('q', 'bytes | None', False, 'Q', 'element'), ('g', 'bytes | None', False, 'G', 'element'), ('j', 'bytes | None', False, 'J', 'element'), ('seed', 'bytes | None', False, 'Seed', 'element'), ('pgen_counter', 'bytes | None', False, 'PgenCounter', 'element'))
+    y: bytes
+    p: bytes | None
+    q: bytes | None
+    g: bytes | None
+    j: bytes | None
+    seed: bytes | None
+    pgen_counter: bytes | None
+
+    def __init__(self, *, y: bytes, p: bytes | None = None, q: bytes | None = None, g: bytes | None = None, j: bytes | None = None, seed: bytes | None = None, pgen_counter: bytes | None = None) -> None:
+        _set(self, 'y', y)
+        _set(self, 'p', p)
+        _set(self, 'q', q)
+        _set(self, 'g', g)
+        _set(self, 'j', j)
+        _set(self, 'seed', seed)
+        _set(self, 'pgen_counter', pgen_counter)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DigestMethod:
+class DigestMethod(_Message):
     """XSD complexType DigestMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'DigestMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('algorithm', 'value')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    algorithm: str
+    value: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeyInfo:
+class KeyInfo(_Message):
     """XSD complexType KeyInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'KeyInfoType'
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    key_name: list[str] | None = field(default=None, metadata={"xsd": 'KeyName', "kind": 'element'})
-    key_value: list[KeyValue] | None = field(default=None, metadata={"xsd": 'KeyValue', "kind": 'element'})
-    retrieval_method: list[RetrievalMethod] | None = field(default=None, metadata={"xsd": 'RetrievalMethod', "kind": 'element'})
-    x509_data: list[X509Data] | None = field(default=None, metadata={"xsd": 'X509Data', "kind": 'element'})
-    pgp_data: list[PGPData] | None = field(default=None, metadata={"xsd": 'PGPData', "kind": 'element'})
-    spki_data: list[SPKIData] | None = field(default=None, metadata={"xsd": 'SPKIData', "kind": 'element'})
-    mgmt_data: list[str] | None = field(default=None, metadata={"xsd": 'MgmtData', "kind": 'element'})
+    __slots__ = ('id_', 'value', 'key_name', 'key_value', 'retrieval_method', 'x509_data', 'pgp_data', 'spki_data', 'mgmt_data')
+    _SPEC = (('id_', 'str | None', False, 'Id', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('key_name', 'list[str] | None', False, 'KeyName', 'element'), ('key_value', 'list[KeyValue] | None', False, 'KeyValue', 'element'), ('retrieval_method', 'list[RetrievalMethod] | None', False, 'RetrievalMethod', 'element'), ('x509_data', 'list[X509Data] | None', False, 'X509Data', 'element'), ('pgp_data', 'list[PGPData] | None', False, 'PGPData', 'element'), ('spki_data', 'list[SPKIData] | None', False, 'SPKIData', 'element'), ('mgmt_data', 'list[str] | None', False, 'MgmtData', 'element'))
+    id_: str | None
+    value: list[str] | None
+    key_name: list[str] | None
+    key_value: list[KeyValue] | None
+    retrieval_method: list[RetrievalMethod] | None
+    x509_data: list[X509Data] | None
+    pgp_data: list[PGPData] | None
+    spki_data: list[SPKIData] | None
+    mgmt_data: list[str] | None
+
+    def __init__(self, *, id_: str | None = None, value: list[str] | None = None, key_name: list[str] | None = None, key_value: list[KeyValue] | None = None, retrieval_method: list[RetrievalMethod] | None = None, x509_data: list[X509Data] | None = None, pgp_data: list[PGPData] | None = None, spki_data: list[SPKIData] | None = None, mgmt_data: list[str] | None = None) -> None:
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
+        _set(self, 'key_name', key_name)
+        _set(self, 'key_value', key_value)
+        _set(self, 'retrieval_method', retrieval_method)
+        _set(self, 'x509_data', x509_data)
+        _set(self, 'pgp_data', pgp_data)
+        _set(self, 'spki_data', spki_data)
+        _set(self, 'mgmt_data', mgmt_data)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class KeyValue:
+class KeyValue(_Message):
     """XSD complexType KeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'KeyValueType'
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    dsa_key_value: DSAKeyValue | None = field(default=None, metadata={"xsd": 'DSAKeyValue', "kind": 'element'})
-    rsa_key_value: RSAKeyValue | None = field(default=None, metadata={"xsd": 'RSAKeyValue', "kind": 'element'})
+    __slots__ = ('value', 'dsa_key_value', 'rsa_key_value')
+    _SPEC = (('value', 'list[str] | None', False, 'value', 'mixed'), ('dsa_key_value', 'DSAKeyValue | None', False, 'DSAKeyValue', 'element'), ('rsa_key_value', 'RSAKeyValue | None', False, 'RSAKeyValue', 'element'))
+    value: list[str] | None
+    dsa_key_value: DSAKeyValue | None
+    rsa_key_value: RSAKeyValue | None
+
+    def __init__(self, *, value: list[str] | None = None, dsa_key_value: DSAKeyValue | None = None, rsa_key_value: RSAKeyValue | None = None) -> None:
+        _set(self, 'value', value)
+        _set(self, 'dsa_key_value', dsa_key_value)
+        _set(self, 'rsa_key_value', rsa_key_value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RSAKeyValue:
+class RSAKeyValue(_Message):
     """XSD complexType RSAKeyValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'RSAKeyValueType'
-    modulus: bytes = field(metadata={"xsd": 'Modulus', "kind": 'element'})
-    exponent: bytes = field(metadata={"xsd": 'Exponent', "kind": 'element'})
+    __slots__ = ('modulus', 'exponent')
+    _SPEC = (('modulus', 'bytes', True, 'Modulus', 'element'), ('exponent', 'bytes', True, 'Exponent', 'element'))
+    modulus: bytes
+    exponent: bytes
+
+    def __init__(self, *, modulus: bytes, exponent: bytes) -> None:
+        _set(self, 'modulus', modulus)
+        _set(self, 'exponent', exponent)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetrievalMethod:
+class RetrievalMethod(_Message):
     """XSD complexType RetrievalMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'RetrievalMethodType'
-    type_: str | None = field(default=None, metadata={"xsd": 'Type', "kind": 'attribute'})
-    uri: str | None = field(default=None, metadata={"xsd": 'URI', "kind": 'attribute'})
-    transforms: Transforms | None = field(default=None, metadata={"xsd": 'Transforms', "kind": 'element'})
+    __slots__ = ('type_', 'uri', 'transforms')
+    _SPEC = (('type_', 'str | None', False, 'Type', 'attribute'), ('uri', 'str | None', False, 'URI', 'attribute'), ('transforms', 'Transforms | None', False, 'Transforms', 'element'))
+    type_: str | None
+    uri: str | None
+    transforms: Transforms | None
+
+    def __init__(self, *, type_: str | None = None, uri: str | None = None, transforms: Transforms | None = None) -> None:
+        _set(self, 'type_', type_)
+        _set(self, 'uri', uri)
+        _set(self, 'transforms', transforms)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transforms:
+class Transforms(_Message):
     """XSD complexType TransformsType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'TransformsType'
-    transform: list[Transform] = field(metadata={"xsd": 'Transform', "kind": 'element'})
+    __slots__ = ('transform',)
+    _SPEC = (('transform', 'list[Transform]', True, 'Transform', 'element'),)
+    transform: list[Transform]
+
+    def __init__(self, *, transform: list[Transform]) -> None:
+        _set(self, 'transform', transform)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Transform:
+class Transform(_Message):
     """XSD complexType TransformType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'TransformType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    x_path: list[str] | None = field(default=None, metadata={"xsd": 'XPath', "kind": 'element'})
+    __slots__ = ('algorithm', 'value', 'x_path')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('x_path', 'list[str] | None', False, 'XPath', 'element'))
+    algorithm: str
+    value: list[str] | None
+    x_path: list[str] | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None, x_path: list[str] | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
+        _set(self, 'x_path', x_path)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class X509Data:
+class X509Data(_Message):
     """XSD complexType X509DataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'X509DataType'
-    x509_issuer_serial: list[X509IssuerSerial] | None = field(default=None, metadata={"xsd": 'X509IssuerSerial', "kind": 'element'})
-    x509_ski: list[bytes] | None = field(default=None, metadata={"xsd": 'X509SKI', "kind": 'element'})
-    x509_subject_name: list[str] | None = field(default=None, metadata={"xsd": 'X509SubjectName', "kind": 'element'})
-    x509_certificate: list[bytes] | None = field(default=None, metadata={"xsd": 'X509Certificate', "kind": 'element'})
-    x509_crl: list[bytes] | None = field(default=None, metadata={"xsd": 'X509CRL', "kind": 'element'})
+    __slots__ = ('x509_issuer_serial', 'x509_ski', 'x509_subject_name', 'x509_certificate', 'x509_crl')
+    _SPEC = (('x509_issuer_serial', 'list[X509IssuerSerial] | None', False, 'X509IssuerSerial', 'element'), ('x509_ski', 'list[bytes] | None', False, 'X509SKI', 'element'), ('x509_subject_name', 'list[str] | None', False, 'X509SubjectName', 'element'), ('x509_certificate', 'list[bytes] | None', False, 'X509Certificate', 'element'), ('x509_crl', 'list[bytes] | None', False, 'X509CRL', 'element'))
+    x509_issuer_serial: list[X509IssuerSerial] | None
+    x509_ski: list[bytes] | None
+    x509_subject_name: list[str] | None
+    x509_certificate: list[bytes] | None
+    x509_crl: list[bytes] | None
+
+    def __init__(self, *, x509_issuer_serial: list[X509IssuerSerial] | None = None, x509_ski: list[bytes] | None = None, x509_subject_name: list[str] | None = None, x509_certificate: list[bytes] | None = None, x509_crl: list[bytes] | None = None) -> None:
+        _set(self, 'x509_issuer_serial', x509_issuer_serial)
+        _set(self, 'x509_ski', x509_ski)
+        _set(self, 'x509_subject_name', x509_subject_name)
+        _set(self, 'x509_certificate', x509_certificate)
+        _set(self, 'x509_crl', x509_crl)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class X509IssuerSerial:
+class X509IssuerSerial(_Message):
     """XSD complexType X509IssuerSerialType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'X509IssuerSerialType'
-    x509_issuer_name: str = field(metadata={"xsd": 'X509IssuerName', "kind": 'element'})
-    x509_serial_number: int = field(metadata={"xsd": 'X509SerialNumber', "kind": 'element'})
+    __slots__ = ('x509_issuer_name', 'x509_serial_number')
+    _SPEC = (('x509_issuer_name', 'str', True, 'X509IssuerName', 'element'), ('x509_serial_number', 'int', True, 'X509SerialNumber', 'element'))
+    x509_issuer_name: str
+    x509_serial_number: int
+
+    def __init__(self, *, x509_issuer_name: str, x509_serial_number: int) -> None:
+        _set(self, 'x509_issuer_name', x509_issuer_name)
+        _set(self, 'x509_serial_number', x509_serial_number)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PGPData:
+class PGPData(_Message):
     """XSD complexType PGPDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'PGPDataType'
-    pgp_key_id: bytes | None = field(default=None, metadata={"xsd": 'PGPKeyID', "kind": 'element'})
-    pgp_key_packet: bytes | None = field(default=None, metadata={"xsd": 'PGPKeyPacket', "kind": 'element'})
+    __slots__ = ('pgp_key_id', 'pgp_key_packet')
+    _SPEC = (('pgp_key_id', 'bytes | None', False, 'PGPKeyID', 'element'), ('pgp_key_packet', 'bytes | None', False, 'PGPKeyPacket', 'element'))
+    pgp_key_id: bytes | None
+    pgp_key_packet: bytes | None
+
+    def __init__(self, *, pgp_key_id: bytes | None = None, pgp_key_packet: bytes | None = None) -> None:
+        _set(self, 'pgp_key_id', pgp_key_id)
+        _set(self, 'pgp_key_packet', pgp_key_packet)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SPKIData:
+class SPKIData(_Message):
     """XSD complexType SPKIDataType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SPKIDataType'
-    spki_sexp: list[bytes] = field(metadata={"xsd": 'SPKISexp', "kind": 'element'})
+    __slots__ = ('spki_sexp',)
+    _SPEC = (('spki_sexp', 'list[bytes]', True, 'SPKISexp', 'element'),)
+    spki_sexp: list[bytes]
+
+    def __init__(self, *, spki_sexp: list[bytes]) -> None:
+        _set(self, 'spki_sexp', spki_sexp)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Manifest:
+class Manifest(_Message):
     """XSD complexType ManifestType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ManifestType'
-    reference: list[Reference] = field(metadata={"xsd": 'Reference', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('reference', 'id_')
+    _SPEC = (('reference', 'list[Reference]', True, 'Reference', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    reference: list[Reference]
+    id_: str | None
+
+    def __init__(self, *, reference: list[Reference], id_: str | None = None) -> None:
+        _set(self, 'reference', reference)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Reference:
+class Reference(_Message):
     """XSD complexType ReferenceType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ReferenceType'
-    digest_method: DigestMethod = field(metadata={"xsd": 'DigestMethod', "kind": 'element'})
-    digest_value: bytes = field(metadata={"xsd": 'DigestValue', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    type_: str | None = field(default=None, metadata={"xsd": 'Type', "kind": 'attribute'})
-    uri: str | None = field(default=None, metadata={"xsd": 'URI', "kind": 'attribute'})
-    transforms: Transforms | None = field(default=None, metadata={"xsd": 'Transforms', "kind": 'element'})
+    __slots__ = ('digest_method', 'digest_value', 'id_', 'type_', 'uri', 'transforms')
+    _SPEC = (('digest_method', 'DigestMethod', True, 'DigestMethod', 'element'), ('digest_value', 'bytes', True, 'DigestValue', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('type_', 'str | None', False, 'Type', 'attribute'), ('uri', 'str | None', False, 'URI', 'attribute'), ('transforms', 'Transforms | None', False, 'Transforms', 'element'))
+    digest_method: DigestMethod
+    digest_value: bytes
+    id_: str | None
+    type_: str | None
+    uri: str | None
+    transforms: Transforms | None
+
+    def __init__(self, *, digest_method: DigestMethod, digest_value: bytes, id_: str | None = None, type_: str | None = None, uri: str | None = None, transforms: Transforms | None = None) -> None:
+        _set(self, 'digest_method', digest_method)
+        _set(self, 'digest_value', digest_value)
+        _set(self, 'id_', id_)
+        _set(self, 'type_', type_)
+        _set(self, 'uri', uri)
+        _set(self, 'transforms', transforms)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Object:
+class Object(_Message):
     """XSD complexType ObjectType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'ObjectType'
-    encoding: str | None = field(default=None, metadata={"xsd": 'Encoding', "kind": 'attribute'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    mime_type: str | None = field(default=None, metadata={"xsd": 'MimeType', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('encoding', 'id_', 'mime_type', 'value')
+    _SPEC = (('encoding', 'str | None', False, 'Encoding', 'attribute'), ('id_', 'str | None', False, 'Id', 'attribute'), ('mime_type', 'str | None', False, 'MimeType', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    encoding: str | None
+    id_: str | None
+    mime_type: str | None
+    value: list[str] | None
+
+    def __init__(self, *, encoding: str | None = None, id_: str | None = None, mime_type: str | None = None, value: list[str] | None = None) -> None:
+        _set(self, 'encoding', encoding)
+        _set(self, 'id_', id_)
+        _set(self, 'mime_type', mime_type)
+        _set(self, 'value', value)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Signature:
+class Signature(_Message):
     """XSD complexType SignatureType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureType'
-    signed_info: SignedInfo = field(metadata={"xsd": 'SignedInfo', "kind": 'element'})
-    signature_value: SignatureValue = field(metadata={"xsd": 'SignatureValue', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    key_info: KeyInfo | None = field(default=None, metadata={"xsd": 'KeyInfo', "kind": 'element'})
-    object: list[Object] | None = field(default=None, metadata={"xsd": 'Object', "kind": 'element'})
+    __slots__ = ('signed_info', 'signature_value', 'id_', 'key_info', 'object')
+    _SPEC = (('signed_info', 'SignedInfo', True, 'SignedInfo', 'element'), ('signature_value', 'SignatureValue', True, 'SignatureValue', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'), ('key_info', 'KeyInfo | None', False, 'KeyInfo', 'element'), ('object', 'list[Object] | None', False, 'Object', 'element'))
+    signed_info: SignedInfo
+    signature_value: SignatureValue
+    id_: str | None
+    key_info: KeyInfo | None
+    object: list[Object] | None
+
+    def __init__(self, *, signed_info: SignedInfo, signature_value: SignatureValue, id_: str | None = None, key_info: KeyInfo | None = None, object: list[Object] | None = None) -> None:
+        _set(self, 'signed_info', signed_info)
+        _set(self, 'signature_value', signature_value)
+        _set(self, 'id_', id_)
+        _set(self, 'key_info', key_info)
+        _set(self, 'object', object)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignedInfo:
+class SignedInfo(_Message):
     """XSD complexType SignedInfoType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignedInfoType'
-    canonicalization_method: CanonicalizationMethod = field(metadata={"xsd": 'CanonicalizationMethod', "kind": 'element'})
-    signature_method: SignatureMethod = field(metadata={"xsd": 'SignatureMethod', "kind": 'element'})
-    reference: list[Reference] = field(metadata={"xsd": 'Reference', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('canonicalization_method', 'signature_method', 'reference', 'id_')
+    _SPEC = (('canonicalization_method', 'CanonicalizationMethod', True, 'CanonicalizationMethod', 'element'), ('signature_method', 'SignatureMethod', True, 'SignatureMethod', 'element'), ('reference', 'list[Reference]', True, 'Reference', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    canonicalization_method: CanonicalizationMethod
+    signature_method: SignatureMethod
+    reference: list[Reference]
+    id_: str | None
+
+    def __init__(self, *, canonicalization_method: CanonicalizationMethod, signature_method: SignatureMethod, reference: list[Reference], id_: str | None = None) -> None:
+        _set(self, 'canonicalization_method', canonicalization_method)
+        _set(self, 'signature_method', signature_method)
+        _set(self, 'reference', reference)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureMethod:
+class SignatureMethod(_Message):
     """XSD complexType SignatureMethodType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureMethodType'
-    algorithm: str = field(metadata={"xsd": 'Algorithm', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
-    hmac_output_length: int | None = field(default=None, metadata={"xsd": 'HMACOutputLength', "kind": 'element'})
+    __slots__ = ('algorithm', 'value', 'hmac_output_length')
+    _SPEC = (('algorithm', 'str', True, 'Algorithm', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'), ('hmac_output_length', 'int | None', False, 'HMACOutputLength', 'element'))
+    algorithm: str
+    value: list[str] | None
+    hmac_output_length: int | None
+
+    def __init__(self, *, algorithm: str, value: list[str] | None = None, hmac_output_length: int | None = None) -> None:
+        _set(self, 'algorithm', algorithm)
+        _set(self, 'value', value)
+        _set(self, 'hmac_output_length', hmac_output_length)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureValue:
+class SignatureValue(_Message):
     """XSD complexType SignatureValueType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignatureValueType'
-    value: bytes = field(metadata={"xsd": 'value', "kind": 'value'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('value', 'id_')
+    _SPEC = (('value', 'bytes', True, 'value', 'value'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    value: bytes
+    id_: str | None
+
+    def __init__(self, *, value: bytes, id_: str | None = None) -> None:
+        _set(self, 'value', value)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureProperties:
+class SignatureProperties(_Message):
     """XSD complexType SignaturePropertiesType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignaturePropertiesType'
-    signature_property: list[SignatureProperty] = field(metadata={"xsd": 'SignatureProperty', "kind": 'element'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
+    __slots__ = ('signature_property', 'id_')
+    _SPEC = (('signature_property', 'list[SignatureProperty]', True, 'SignatureProperty', 'element'), ('id_', 'str | None', False, 'Id', 'attribute'))
+    signature_property: list[SignatureProperty]
+    id_: str | None
+
+    def __init__(self, *, signature_property: list[SignatureProperty], id_: str | None = None) -> None:
+        _set(self, 'signature_property', signature_property)
+        _set(self, 'id_', id_)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureProperty:
+class SignatureProperty(_Message):
     """XSD complexType SignaturePropertyType (http://www.w3.org/2000/09/xmldsig#)."""
 
     __xsd_type__ = 'SignaturePropertyType'
-    target: str = field(metadata={"xsd": 'Target', "kind": 'attribute'})
-    id_: str | None = field(default=None, metadata={"xsd": 'Id', "kind": 'attribute'})
-    value: list[str] | None = field(default=None, metadata={"xsd": 'value', "kind": 'mixed'})
+    __slots__ = ('target', 'id_', 'value')
+    _SPEC = (('target', 'str', True, 'Target', 'attribute'), ('id_', 'str | None', False, 'Id', 'attribute'), ('value', 'list[str] | None', False, 'value', 'mixed'))
+    target: str
+    id_: str | None
+    value: list[str] | None
+
+    def __init__(self, *, target: str, id_: str | None = None, value: list[str] | None = None) -> None:
+        _set(self, 'target', target)
+        _set(self, 'id_', id_)
+        _set(self, 'value', value)
 
 
 # -- EXI grammar tables (evcharge._exi._runtime.Grammar) ----------------------------------------

@@ -364,7 +364,9 @@ class Generator:
     # -- source --------------------------------------------------------------------------------
     def source(self, header: str) -> str:
         out: list[str] = [header, "", "from __future__ import annotations", "",
-                          "from dataclasses import dataclass, field", "from enum import StrEnum", "", ""]
+                          "from enum import StrEnum", "",
+                          "from evcharge._exi._message import Message as _Message", "",
+                          "_set = object.__setattr__", "", ""]
         # enums
         for dt, (name, values) in self.enums.items():
             prim = self.datatypes[dt][7]
@@ -391,21 +393,27 @@ class Generator:
             t = info.t
             assert isinstance(t, ComplexType)
             ns = t.name[0] if t.name else ""
-            out.append("@dataclass(frozen=True, slots=True, kw_only=True)")
-            out.append(f"class {info.pyclass}:")
+            # what @dataclass(frozen=True, slots=True, kw_only=True) makes, written out (evcharge._exi._message)
+            out.append(f"class {info.pyclass}(_Message):")
             what = f"complexType {info.xsd_name}" if t.name else f"anonymous type of element {info.xsd_name}"
             out.append(f'    """XSD {what}{f" ({ns})" if ns else ""}."""')
             out.append("")
             out.append(f"    __xsd_type__ = {info.xsd_name!r}")
-            if not info.slots:
-                out.append("")
-            for s in sorted(info.slots, key=lambda s: not s.required):
-                ann = self._annotation(s)
-                meta = f'metadata={{"xsd": {s.xsd!r}, "kind": {s.kind!r}}}'
-                if s.required:
-                    out.append(f"    {s.pyname}: {ann} = field({meta})")
-                else:
-                    out.append(f"    {s.pyname}: {ann} | None = field(default=None, {meta})")
+            ordered = sorted(info.slots, key=lambda s: not s.required)
+            anns = [self._annotation(s) + ("" if s.required else " | None") for s in ordered]
+            out.append(f"    __slots__ = {tuple(s.pyname for s in ordered)!r}")
+            spec = tuple((s.pyname, a, s.required, s.xsd, s.kind) for s, a in zip(ordered, anns, strict=True))
+            out.append(f"    _SPEC = {spec!r}")
+            for s, a in zip(ordered, anns, strict=True):
+                out.append(f"    {s.pyname}: {a}")
+            params = ", ".join(f"{s.pyname}: {a}" + ("" if s.required else " = None")
+                               for s, a in zip(ordered, anns, strict=True))
+            out.append("")
+            out.append(f"    def __init__(self{', *, ' + params if params else ''}) -> None:")
+            for s in ordered:
+                out.append(f"        _set(self, {s.pyname!r}, {s.pyname})")
+            if not ordered:
+                out.append("        pass")
             out.append("")
             out.append("")
         return "\n".join(out)
