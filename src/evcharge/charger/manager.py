@@ -734,11 +734,14 @@ class EvseManager:
                 self._meter_at = now + self.config.meter_interval
             else:
                 self._go("power_off", now)
-                if self.power is not None:
+                if self.power is not None and event.action is ev.PowerAction.STOP:
                     self.power.send(DcOutputOff(), now)
                     self._output_on = False
                     self._events.append(PowerSwitched(on=False, reason="PowerDelivery " + event.action.value, at=now))
                     self._present(now)
+                elif self.power is not None:  # renegotiation: no current until the new PowerDelivery(Start)
+                    self.power.send(SetDcOutput(voltage=self.power.present_voltage, current=0.0,
+                                                protection_voltage=self._protection_voltage()), now)
                 if event.action is ev.PowerAction.STOP:
                     self.pilot.send(pe.AllowPower(allowed=False), now)
                     self._meter_at = None
@@ -785,25 +788,22 @@ class EvseManager:
                                             current_limit_achieved=limited), now)
 
     def _needs(self, event: ev.ChargeParametersRequested) -> dict[str, Any]:
+        """NotifyEVChargingNeeds (OCPP 2.0.1: EnergyTransferModeEnumType, integer W, A, V, Wh, %)."""
         e = event.ev
-        needs: dict[str, Any] = {"requestedEnergyTransfer": event.energy_mode.value}
-        if event.energy_mode.is_dc:
-            dc: dict[str, Any] = {"evMaxCurrent": e.max_current, "evMaxVoltage": e.max_voltage}
-            if e.max_power is not None:
-                dc["evMaxPower"] = e.max_power
-            if e.energy_request is not None:
-                dc["energyAmount"] = e.energy_request
-            if e.energy_capacity is not None:
-                dc["evEnergyCapacity"] = e.energy_capacity
-            if e.soc is not None:
-                dc["stateOfCharge"] = e.soc
+        mode = event.energy_mode
+        transfer = "DC" if mode.is_dc else ("AC_single_phase" if mode is ev.EnergyMode.AC_SINGLE_PHASE
+                                            else "AC_three_phase")
+        needs: dict[str, Any] = {"requestedEnergyTransfer": transfer}
+        if mode.is_dc:
+            dc: dict[str, Any] = {"evMaxCurrent": round(e.max_current), "evMaxVoltage": round(e.max_voltage)}
+            optional = {"evMaxPower": e.max_power, "energyAmount": e.energy_request,
+                        "evEnergyCapacity": e.energy_capacity, "stateOfCharge": e.soc}
+            dc.update({k: round(v) for k, v in optional.items() if v is not None})
             needs["dcChargingParameters"] = dc
         else:
-            ac: dict[str, Any] = {"evMaxCurrent": e.max_current, "evMaxVoltage": e.max_voltage,
-                                  "evMinCurrent": e.min_current or 0, "energyAmount": e.energy_request or 0}
-            needs["acChargingParameters"] = ac
-        if e.departure_time is not None:
-            needs["departureTime"] = self._timestamp(float(e.departure_time))
+            needs["acChargingParameters"] = {"evMaxCurrent": round(e.max_current), "evMaxVoltage": round(e.max_voltage),
+                                             "evMinCurrent": round(e.min_current or 0),
+                                             "energyAmount": round(e.energy_request or 0)}
         return {"evseId": self.config.evse_id, "chargingNeeds": needs}
 
 
