@@ -361,3 +361,20 @@ def test_isolation_fault_fails_cable_check() -> None:
     secc.send(ev.SetIsolation(level=ev.Isolation.FAULT), now)
     secc.receive_payload(*request("CableCheck", True, secc.session_id), now)
     _assert_failed(secc, "CableCheck", "FAILED")
+
+
+def test_power_delivery_ongoing_is_answered_ok_and_asked_again() -> None:
+    """PowerDeliveryReq(EVProcessing=Ongoing, Start) without a profile (Josev's AC car): OK, the state stays."""
+    secc, now = _at(S.POWER_DELIVERY, EnergyService.AC)
+    secc.receive_payload(
+        *request(
+            "PowerDelivery",
+            False,
+            secc.session_id,
+            charge_progress=common.ChargeProgress.Start,
+            ev_processing=common.Processing.Ongoing,
+        ),
+        now,
+    )
+    (res,) = answers(secc)
+    assert res.response_code.value == "OK" and secc.state is S.POWER_DELIVERY and secc.ended is None

@@ -131,11 +131,12 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         requires=("dc",),
         note="[V2G20-2005] Ongoing; [V2G20-2006] Finished",
     ),
-    _r(S.POWER_DELIVERY, "PowerDelivery", "_power_delivery", S.CHARGING, S.STOPPED, note="Start"),
+    _r(S.POWER_DELIVERY, "PowerDelivery", "_power_delivery", S.POWER_DELIVERY, S.CHARGING, S.STOPPED, note="Start"),
     _r(
         S.PRE_CHARGE,
         "PowerDelivery",
         "_power_delivery",
+        S.POWER_DELIVERY,
         S.CHARGING,
         S.STOPPED,
         requires=("dc", _PRECHARGE_QUIRK),
@@ -153,7 +154,7 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         S.SCHEDULE_EXCHANGE,
         note="Stop; Standby; ScheduleRenegotiation",
     ),
-    _r(S.STANDBY, "PowerDelivery", "_power_delivery", S.CHARGING, S.STOPPED, note="Start; Stop"),
+    _r(S.STANDBY, "PowerDelivery", "_power_delivery", S.STANDBY, S.CHARGING, S.STOPPED, note="Start; Stop"),
     _r(S.STOPPED, "WeldingDetection", "_welding_detection", S.STOPPED, requires=("dc",)),
     _r(S.STOPPED, "MeteringConfirmation", "_metering_confirmation", S.STOPPED),
     _r(S.STOPPED, "SessionStop", "_session_stop", S.ENDED, S.SERVICE_DISCOVERY, note="ServiceRenegotiation"),
@@ -994,6 +995,10 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             )
         if self._pd_result is not None:
             return self._fail(request, COMMON, now, self._pd_result, "the charger application refused PowerDelivery")
+        if msg.ev_processing == c.Processing.Ongoing and progress is c.ChargeProgress.Start:
+            # the car is not ready yet (Josev's AC car asks this way first): OK, ask again
+            self._respond(request, now, response_code=c.ResponseCode.OK, evse_status=self._evse_status(c))
+            return S.POWER_DELIVERY if state is S.PRE_CHARGE else state
         code = c.ResponseCode.OK
         nxt = state
         action = PowerAction.START
