@@ -1,6 +1,6 @@
 """ISO 15118-20 engine speed: SECC DC_ChargeLoopReq -> Res turnaround and a whole -20 DC session, zero delays.
 
-    python benchmarks/v2g_iso20.py [--n 20000]
+    python benchmarks/v2g_iso20.py [--n 20000] [--josev]
 
 Turnaround = ``receive_payload`` (EXI decode of the DC schema, table, handler, the application's
 ChargeLoopRequested event handled by a charger that sets the present values, EXI encode) until the response
@@ -10,14 +10,26 @@ scheduled mode, CableCheck, PreCharge, 10 charge loops, WeldingDetection, zero p
 Targets (issue 18): p99 <= 1 ms, session <= 1 s. Josev's published figures for its -2/DIN charge loop
 (ecog-io/iso15118 #157: ~81 ms median CurrentDemandRes, whole sessions 9-27 s) are printed beside ours as the
 reference (its -20 SECC runs the same asyncio/awaited-controller path).
+
+``--josev`` (root, iproute2, Java 17; Josev's venv as tests/iso15118/engines/test_josev.py builds it) also measures
+on the wire in the same run: our -20 EVCC (``evcharge v2g evcc --protocol iso20``) on a veth pair between two
+network namespaces against Josev's -20 SECC and against ours, DC, EIM, scheduled, 10 charge loops; from the car's
+message log: DC_ChargeLoopReq -> Res round trip p50/p99 and SessionSetupReq -> SessionStopRes.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from evcharge.clock import WallClock
 from evcharge.iso15118.engines import Loopback
@@ -118,10 +130,136 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
+def _wire_run(secc_cmd: list[str], ready: bytes, tmp: Path, names: dict[str, str]) -> dict[str, float]:
+    log = tmp / "secc.log"
+    env = dict(os.environ, NETWORK_INTERFACE="eth0", PROTOCOLS="ISO_15118_20_DC", AUTH_MODES="EIM")
+    with log.open("wb") as out:
+        secc = subprocess.Popen(
+            ["ip", "netns", "exec", names["secc"], *secc_cmd], stdout=out, stderr=subprocess.STDOUT, cwd=tmp, env=env
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while ready not in log.read_bytes():
+                if time.monotonic() > deadline or secc.poll() is not None:
+                    raise RuntimeError(log.read_bytes()[-2000:].decode(errors="replace"))
+                time.sleep(0.1)
+            car_json = tmp / "car.json"
+            subprocess.run(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    names["evcc"],
+                    sys.executable,
+                    "-m",
+                    "evcharge",
+                    "v2g",
+                    "evcc",
+                    "--iface",
+                    "eth0",
+                    "--protocol",
+                    "iso20",
+                    "--energy",
+                    "dc",
+                    "--loops",
+                    "10",
+                    "--timeout-scale",
+                    "20",
+                    "--timeout",
+                    "300",
+                    "--json",
+                    str(car_json),
+                ],
+                check=True,
+                timeout=330,
+            )
+        finally:
+            secc.terminate()
+            secc.wait(timeout=20)
+    msgs = json.loads(car_json.read_text())["messages"]
+    rtts = sorted(
+        (b["time"] - a["time"]) * 1000
+        for a, b in itertools.pairwise(msgs)
+        if a["name"] == "DC_ChargeLoopReq" and b["name"] == "DC_ChargeLoopRes"
+    )
+    return {
+        "loop_p50_ms": statistics.median(rtts),
+        "loop_p99_ms": rtts[min(len(rtts) - 1, int(len(rtts) * 0.99))],
+        "session_s": msgs[-1]["time"] - msgs[0]["time"],
+    }
+
+
+def josev_on_the_wire() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.iso15118.engines.test_josev import josev_venv
+
+    venv = josev_venv()
+    tag = str(os.getpid() % 100000)
+    names = {"secc": f"b20s-{tag}", "evcc": f"b20e-{tag}"}
+
+    def ip(*a: str) -> None:
+        subprocess.run(["ip", *a], check=True, capture_output=True)
+
+    try:
+        for ns in names.values():
+            ip("netns", "add", ns)
+        ip("link", "add", f"b20a{tag}", "type", "veth", "peer", "name", f"b20b{tag}")
+        ip("link", "set", f"b20a{tag}", "netns", names["secc"], "name", "eth0")
+        ip("link", "set", f"b20b{tag}", "netns", names["evcc"], "name", "eth0")
+        for ns in names.values():
+            subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0"], check=True)
+            ip("-n", ns, "link", "set", "lo", "up")
+            ip("-n", ns, "link", "set", "eth0", "up")
+        time.sleep(1.0)
+        with tempfile.TemporaryDirectory() as d:
+            josev = _wire_run(
+                [str(venv / "bin" / "python"), "-m", "iso15118.secc.main"], b"UDP server started", Path(d), names
+            )
+        with tempfile.TemporaryDirectory() as d:
+            ours = _wire_run(
+                [
+                    sys.executable,
+                    "-m",
+                    "evcharge",
+                    "v2g",
+                    "secc",
+                    "--iface",
+                    "eth0",
+                    "--protocols",
+                    "iso20",
+                    "--energy",
+                    "dc",
+                    "--timeout",
+                    "300",
+                ],
+                b"listening",
+                Path(d),
+                names,
+            )
+    finally:
+        for ns in names.values():
+            for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split():
+                subprocess.run(["kill", "-9", pid], capture_output=True)
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    for key, label in (
+        ("loop_p50_ms", "DC_ChargeLoop round trip p50"),
+        ("loop_p99_ms", "DC_ChargeLoop round trip p99"),
+        ("session_s", "SessionSetupReq -> SessionStopRes"),
+    ):
+        unit = "s" if key.endswith("_s") else "ms"
+        print(
+            f"wire, -20 DC, our EVCC vs SECC: {label}: ours {ours[key]:.2f} {unit}, Josev {josev[key]:.2f} {unit} "
+            f"({josev[key] / ours[key]:.0f}x)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="charge-loop requests per variant")
+    parser.add_argument("--josev", action="store_true", help="also measure beside Josev on a veth pair (root)")
     args = parser.parse_args()
+    if args.josev:
+        josev_on_the_wire()
     print("DC_ChargeLoopReq -> Res turnaround on the -20 SECC (us; wall, and CPU of the thread), target p99 <= 1000 us")
     for service, mode in (
         (EnergyService.DC, ControlMode.SCHEDULED),
