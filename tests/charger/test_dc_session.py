@@ -39,7 +39,7 @@ def test_dc_eim_session_with_rfid(protocol: str) -> None:
     assert bench.car.ended is not None and bench.car.ended.normal
     assert bench.manager.state is ManagerState.FINISHED
     events = _tx(bench)
-    assert [e["eventType"] for e in events][0] == "Started" and events[-1]["eventType"] == "Ended"
+    assert events[0]["eventType"] == "Started" and events[-1]["eventType"] == "Ended"
     assert events[-1]["transactionInfo"]["stoppedReason"] == "StoppedByEV"
     # seqNo counts up from 0 without gaps (OCPP 2.0.1 E01.FR.16 / E03)
     assert [e["seqNo"] for e in events] == list(range(len(events)))
@@ -50,8 +50,8 @@ def test_dc_eim_session_with_rfid(protocol: str) -> None:
     socs = [sv["value"] for e in events for mv in e["meterValue"] for sv in mv["sampledValue"]
             if sv["measurand"] == "SoC"]
     assert socs and socs[-1] > socs[0]
-    energy = [sv["value"] for mv in events[-1]["meterValue"] for sv in mv["sampledValue"]
-              if sv["measurand"] == "Energy.Active.Import.Register"][0]
+    energy = next(sv["value"] for mv in events[-1]["meterValue"] for sv in mv["sampledValue"]
+                  if sv["measurand"] == "Energy.Active.Import.Register")
     assert energy > 100.0
     # NotifyEVChargingNeeds carried the car's DC needs
     needs = _calls(bench, "NotifyEVChargingNeeds")[0]["chargingNeeds"]

@@ -238,7 +238,7 @@ def _result(bench: Any, ocpp_log: list[dict[str, Any]], books: Any, args: argpar
     names = list(getattr(secc.engine, "trace", [])) if secc is not None and secc.engine is not None else []
     for t, direction, chunk in bench.v2g:
         # one V2GTP message per chunk (the session cores write whole messages): 8-byte header, then the payload
-        version, _inverse, payload_type, length = struct.unpack("!BBHI", chunk[:8])
+        _version, _inverse, payload_type, length = struct.unpack("!BBHI", chunk[:8])
         messages.append({"t": round(t, 3), "direction": direction, "payload_type": payload_type, "length": length,
                          "v2gtp_hex": chunk.hex()})
     trace = [{"t": round(x.now, 3) if hasattr(x, "now") else None, "direction": x.direction, "name": x.name}

@@ -1,0 +1,140 @@
+"""``evcharge simulate --hlc``: DC sessions with DIN 70121 / ISO 15118-2 through the command line, against the
+embedded CSMS, and the ``--pcap`` capture dissected by tshark."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evcharge.cli import main
+
+
+def simulate(tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:
+    out = tmp_path / "log.json"
+    code = main(["simulate", *args, "--quiet", "--json", str(out)])
+    text = capsys.readouterr()
+    doc = json.loads(out.read_text()) if out.exists() else {}
+    return code, doc, text.out + text.err
+
+
+def calls(doc: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [e for e in doc["ocpp"] if e["action"] == action]
+
+
+def v2g_requests(doc: dict[str, Any]) -> list[str]:
+    return [x["name"] for x in doc["v2g_trace"] if x["direction"] == "rx"]
+
+
+@pytest.mark.parametrize("hlc", ["din", "iso2"])
+def test_dc_normal(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str) -> None:
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", hlc, "--scenario", "dc-normal", "--capacity", "10")
+    assert code == 0, text
+    requests = v2g_requests(doc)
+    assert requests[0] == "SessionSetupReq" and requests[-1] == "SessionStopReq"
+    assert "CableCheckReq" in requests and "PreChargeReq" in requests and "WeldingDetectionReq" in requests
+    # OCPP 2.0.1 carried the ISO 15118 parts
+    assert calls(doc, "BootNotification")[0]["answer"]["status"] == "Accepted"
+    assert calls(doc, "Authorize")[0]["answer"]["idTokenInfo"]["status"] == "Accepted"
+    needs = calls(doc, "NotifyEVChargingNeeds")[0]
+    assert needs["request"]["chargingNeeds"]["requestedEnergyTransfer"] == "DC"
+    assert needs["answer"]["status"] == "Accepted"
+    # the embedded CSMS answered with a SetChargingProfile, which became the SECC's power limit
+    profiles = calls(doc, "SetChargingProfile (from the CSMS)")
+    assert profiles and profiles[0]["t"] == needs["t"]
+    limit = profiles[0]["request"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]["limit"]
+    assert 0 < doc["peak_power_w"] <= limit * 1.001
+    tx = calls(doc, "TransactionEvent")
+    assert [e["request"]["eventType"] for e in tx][::len(tx) - 1] == ["Started", "Ended"]
+    socs = [sv["value"] for e in tx for mv in e["request"]["meterValue"] for sv in mv["sampledValue"]
+            if sv["measurand"] == "SoC"]
+    assert socs[-1] > socs[0]
+    assert doc["transaction"]["stopped_reason"] == "StoppedByEV" and doc["transaction"]["energy_wh"] > 0
+    # the CSMS's books hold the same transaction
+    assert doc["csms_transactions"][0]["stop_reason"] == "StoppedByEV"
+
+
+@pytest.mark.parametrize("hlc", ["din", "iso2"])
+def test_isolation_fault(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str) -> None:
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", hlc, "--scenario", "isolation-fault")
+    assert code == 0, text
+    assert "fault: isolation in cable_check" in text
+    fault = doc["faults"][0]
+    assert fault["kind"] == "isolation" and fault["power_off_at"] - fault["at"] <= 0.1
+    assert "PreChargeReq" not in v2g_requests(doc) and "CurrentDemandReq" not in v2g_requests(doc)
+    ended = calls(doc, "TransactionEvent")[-1]["request"]
+    assert ended["eventType"] == "Ended" and ended["triggerReason"] == "AbnormalCondition"
+    assert ended["transactionInfo"]["stoppedReason"] == "GroundFault"
+    statuses = [c["request"]["connectorStatus"] for c in calls(doc, "StatusNotification")]
+    assert "Faulted" in statuses and statuses[-1] == "Available"
+    assert calls(doc, "NotifyEvent")[0]["request"]["eventData"][0]["techCode"] == "isolation"
+    assert doc["transaction"]["energy_wh"] == 0
+
+
+@pytest.mark.parametrize("hlc", ["din", "iso2"])
+def test_csms_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str) -> None:
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", hlc, "--scenario", "csms-limit")
+    assert code == 0, text
+    assert doc["power_after_limit_w"] <= 10_000.0 * 1.001 < doc["peak_power_w"]
+    requests = v2g_requests(doc)
+    if hlc == "iso2":  # the SECC asked the car to renegotiate: PowerDelivery Start, Renegotiate, Start, Stop
+        assert requests.count("PowerDeliveryReq") == 4
+    else:  # DIN has no renegotiation: the new limit comes in the CurrentDemand answers (Start, Stop)
+        assert requests.count("PowerDeliveryReq") == 2
+    assert any(e["request"]["triggerReason"] == "ChargingRateChanged" for e in calls(doc, "TransactionEvent"))
+
+
+def test_ev_stops_early_and_over_voltage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "iso2", "--scenario", "ev-stops-early")
+    assert code == 0, text
+    assert doc["transaction"]["stopped_reason"] == "StoppedByEV" and doc["virtual_seconds"] < 20
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "din", "--scenario", "over-voltage")
+    assert code == 0, text
+    fault = doc["faults"][0]
+    assert fault["kind"] == "over_voltage" and fault["phase"] == "charging" and fault["power_off_at"] == fault["at"]
+
+
+def test_not_built_yet_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    for args in (["--hlc", "iso20"], ["--hlc", "din", "--payment", "pnc"], ["--hlc", "din", "--scenario",
+                                                                                 "pause-resume"]):
+        assert main(["simulate", *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("evcharge simulate: ")
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark (Debian package tshark)")
+def test_pcap_dissected_by_tshark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pcap = tmp_path / "session.pcap"
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "din", "--scenario", "ev-stops-early", "--pcap", str(pcap))
+    assert code == 0, text
+    slac = subprocess.run(["tshark", "-r", str(pcap), "-Y", "homeplug-av", "-T", "fields", "-e", "_ws.col.Info"],
+                          capture_output=True, text=True, check=True).stdout.split("\n")
+    assert any("CM_SLAC_PARM.REQ" in line for line in slac) and any("CM_SLAC_MATCH.CNF" in line for line in slac)
+    sdp = subprocess.run(["tshark", "-r", str(pcap), "-Y", "udp.port == 15118", "-T", "fields", "-e", "udp.payload"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert sdp and sdp[0].startswith("01fe9000")  # V2GTP, SDP request
+    follow = subprocess.run(["tshark", "-r", str(pcap), "-q", "-z", "follow,tcp,raw,0"],
+                            capture_output=True, text=True, check=True).stdout
+    ev_bytes, evse_bytes = b"", b""
+    for line in follow.splitlines():
+        if not line or line.startswith(("=", "Follow", "Filter", "Node")):
+            continue
+        if line.startswith("\t"):
+            evse_bytes += bytes.fromhex(line.strip())
+        else:
+            ev_bytes += bytes.fromhex(line.strip())
+    # the reassembled streams split into exactly the V2GTP messages of the JSON log, in order
+    for stream, direction in ((ev_bytes, "ev->evse"), (evse_bytes, "evse->ev")):
+        logged = [m["v2gtp_hex"] for m in doc["v2gtp"] if m["direction"] == direction]
+        split, pos = [], 0
+        while pos < len(stream):
+            length = struct.unpack("!I", stream[pos + 4:pos + 8])[0]
+            split.append(stream[pos:pos + 8 + length].hex())
+            pos += 8 + length
+        assert split == logged
+        assert len(split) > 10
