@@ -378,3 +378,29 @@ def test_power_delivery_ongoing_is_answered_ok_and_asked_again() -> None:
     )
     (res,) = answers(secc)
     assert res.response_code.value == "OK" and secc.state is S.POWER_DELIVERY and secc.ended is None
+
+
+@pytest.mark.parametrize(
+    ("acceptance", "required", "code"),
+    [
+        ("PowerToleranceConfirmed", False, "OK_PowerToleranceConfirmed"),
+        (None, False, "WARNING_PowerToleranceNotConfirmed"),
+        ("PowerToleranceNotConfirmed", True, "FAILED_PowerToleranceNotConfirmed"),
+    ],
+)
+def test_power_tolerance(acceptance: str | None, required: bool, code: str) -> None:
+    from .conftest import run
+
+    schedule = PowerSchedule(tuple_id=1, charging=((86_400, 20_000.0),), power_tolerance=500.0)
+    secc, evcc = engines(
+        EnergyService.AC,
+        secc={"schedules": (schedule,), "require_power_tolerance_confirmation": required},
+        evcc={"power_tolerance_acceptance": acceptance, "limits": ev20.PowerLimits(max_charge_power=11_000)},
+    )
+    run(secc, evcc)
+    sched = next(t.message for t in secc.trace if t.name == "ScheduleExchangeRes")
+    tol = sched.scheduled_se_res_control_mode.schedule_tuple[0].charging_schedule.power_schedule.power_tolerance
+    assert tol.value * 10**tol.exponent == 500
+    res = [t.message.response_code.value for t in secc.trace if t.name == "PowerDeliveryRes"]
+    assert res[0] == code
+    assert (secc.ended is not None and secc.ended.normal) is (not code.startswith("FAILED"))

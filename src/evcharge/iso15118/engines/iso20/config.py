@@ -118,6 +118,9 @@ class Iso20SeccConfig:
     #: length); the schema makes prices optional, Josev's EVCC refuses a ChargingSchedule without one
     #: (iso15118 0.31.2 ``ChargingSchedule`` validator)
     flat_price_levels: bool = True
+    #: a schedule offered with a PowerTolerance must be confirmed by the car (PowerToleranceAcceptance); False
+    #: answers an unconfirmed one WARNING_PowerToleranceNotConfirmed, True FAILED_PowerToleranceNotConfirmed
+    require_power_tolerance_confirmation: bool = False
     #: accept PowerDeliveryReq right after a DC_PreChargeReq(EVProcessing=Ongoing), without the
     #: DC_PreChargeReq(Finished) [V2G20-2005] asks for; Josev's EVCC (iso15118 0.31.2) goes straight to
     #: PowerDelivery (EVerest/EVerest #2305 discusses the rule). False is the strict sequencing.

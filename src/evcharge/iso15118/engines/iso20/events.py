@@ -117,6 +117,8 @@ class PowerSchedule:
     discharging: tuple[tuple[int, float], ...] | None = None
     price_levels: tuple[tuple[int, int], ...] | None = None  #: (duration s, level)
     number_of_price_levels: int = 1
+    #: the PowerTolerance (W) the car may deviate from the charging schedule, None when not offered
+    power_tolerance: float | None = None
 
     def charge_power_at(self, t: float) -> float:
         return _at(self.charging, t)

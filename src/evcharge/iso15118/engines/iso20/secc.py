@@ -865,6 +865,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
                     power_schedule_entries=c.PowerScheduleEntryList(
                         power_schedule_entry=[c.PowerScheduleEntry(duration=d, power=r(w)) for d, w in entries]
                     ),
+                    power_tolerance=r(s.power_tolerance) if s.power_tolerance is not None else None,
                 ),
                 price_level_schedule=c.PriceLevelSchedule(
                     time_anchor=anchor,
@@ -1013,6 +1014,9 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
                 problem = self._check_profile(msg)
                 if problem is not None:
                     return self._fail(request, COMMON, now, *problem)
+                code = self._tolerance_code(msg)
+                if code.value.startswith("FAILED"):
+                    return self._fail(request, COMMON, now, code.value, "the car did not confirm the PowerTolerance")
             if self.service is not None and self.service.is_bpt and msg.bpt_channel_selection is None:
                 return self._fail(
                     request,
@@ -1053,6 +1057,19 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             self._notification = "None"
         self._respond(request, now, response_code=code, evse_status=self._evse_status(c))
         return nxt
+
+    def _tolerance_code(self, msg: Any) -> Any:
+        """OK, or the PowerTolerance answer when the chosen schedule offered one."""
+        c = common
+        chosen = {s.tuple_id: s for s in self._schedules or ()}.get(self.schedule_id or 0)
+        if chosen is None or chosen.power_tolerance is None:
+            return c.ResponseCode.OK
+        acceptance = msg.ev_power_profile.scheduled_evppt_control_mode.power_tolerance_acceptance
+        if acceptance == c.PowerToleranceAcceptance.PowerToleranceConfirmed:
+            return c.ResponseCode.OK_PowerToleranceConfirmed
+        if self.config.require_power_tolerance_confirmation:
+            return c.ResponseCode.FAILED_PowerToleranceNotConfirmed
+        return c.ResponseCode.WARNING_PowerToleranceNotConfirmed
 
     def _check_profile(self, msg: Any) -> tuple[str, str] | None:
         prof = msg.ev_power_profile
