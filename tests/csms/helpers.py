@@ -106,10 +106,9 @@ def csr_for(cn: str) -> str:
 
 
 def start_server_config(pki: Pki, **settings: Any) -> ServerConfig:
+    settings.setdefault("contract_provider", StaticContractProvider("AAEC"))
     return ServerConfig(port=0, tls_port=0, ssl_context=pki.server_context(), admin_port=0,
-                        settings=CsmsSettings(ca=CertificateAuthority(pki.ca_pem, pki.ca_key_pem),
-                                              contract_provider=StaticContractProvider("AAEC"),
-                                              **settings))
+                        settings=CsmsSettings(ca=CertificateAuthority(pki.ca_pem, pki.ca_key_pem), **settings))
 
 
 async def start_server(pki: Pki, db: Path | str, store: Any = None, **settings: Any) -> CsmsServer:

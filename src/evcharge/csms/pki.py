@@ -5,8 +5,9 @@ checks the request's signature and that its common name is the station's identit
 certificate for another one), and issues a client-and-server certificate for ``validity_days``.
 
 :class:`ContractCertificateProvider` is what Get15118EVCertificate is relayed to (a mobility operator's or
-a Plug & Charge ecosystem's service); :class:`StaticContractProvider` is the local test provider: it answers
-every request with a fixed EXI response.
+a Plug & Charge ecosystem's service). :class:`~evcharge.csms.contract.TestPkiContractProvider` is the local
+test provider on a test PKI (a real CertificateInstallationRes / CertificateUpdateRes for each request);
+:class:`StaticContractProvider` answers every request with a fixed EXI response (for tests of the relay).
 """
 
 from __future__ import annotations
