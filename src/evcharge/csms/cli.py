@@ -38,6 +38,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--price", type=float, default=None, help="price per kWh: totalCost in Ended transactions")
     parser.add_argument("--ca-cert", type=readable_file_arg, help="CA certificate that signs station CSRs (PEM)")
     parser.add_argument("--ca-key", type=readable_file_arg, help="its private key (PEM)")
+    parser.add_argument("--ocsp", choices=("on", "off"), default="off",
+                        help="check 15118 certificate hash data by OCSP (Authorize) and relay GetCertificateStatus "
+                             "to the responder the station names (default off: NoCertificateAvailable, Failed)")
+    parser.add_argument("--ocsp-url", default=None,
+                        help="the OCSP responder (http://host:port/path) for hash data that names none")
+    parser.add_argument("--ocsp-trust", type=readable_file_arg, action="append", default=[],
+                        help="PEM certificate(s) of the issuer or responder that must sign OCSP responses (repeat "
+                             "for more; without it a response's signature is not checked)")
+    parser.add_argument("--contract-pki", default=None, metavar="DIR",
+                        help="answer Get15118EVCertificate from this test PKI (made by: evcharge v2g pki --out DIR): "
+                             "a contract for a fresh eMAID, its key encrypted to the car, signed by the CPS")
+    parser.add_argument("--emaid-prefix", default="DE-EVC",
+                        help="country and provider of the eMAIDs --contract-pki issues (default DE-EVC)")
     parser.add_argument("--heartbeat", type=int, default=300, help="heartbeat interval of Accepted boots (s)")
     parser.add_argument("--keep-first", action="store_true",
                         help="refuse a second connection of a connected station (default: replace the first)")
@@ -97,7 +110,8 @@ async def _main(args: argparse.Namespace) -> int:
             raise CommandError(f"cannot load the CA: {exc}") from None
     versions = tuple(v.strip() for v in args.versions.split(",") if v.strip())
     settings = CsmsSettings(heartbeat_interval=args.heartbeat, auto_register=not args.closed,
-                            accept_unknown_tokens=args.accept_unknown_tokens, price_per_kwh=args.price, ca=ca)
+                            accept_unknown_tokens=args.accept_unknown_tokens, price_per_kwh=args.price, ca=ca,
+                            contract_provider=_contract_provider(args), **_ocsp(args))
     try:
         config = ServerConfig(host=args.host, port=None if args.no_plain else args.port, tls_port=args.tls_port,
                               ssl_context=_ssl(args), admin_host=args.host, admin_port=args.admin_port,
@@ -135,6 +149,48 @@ async def _main(args: argparse.Namespace) -> int:
         await _quiet_stop(server)
         print("stopped", file=sys.stderr)
     return EXIT_OK
+
+
+def _ocsp(args: argparse.Namespace) -> dict[str, Any]:
+    """The OCSP checker and GetCertificateStatus relay of ``--ocsp on`` (none with ``off``)."""
+    from urllib.parse import urlsplit
+
+    if args.ocsp == "off":
+        if args.ocsp_url or args.ocsp_trust:
+            raise CommandError("--ocsp-url and --ocsp-trust need --ocsp on")
+        return {}
+    if args.ocsp_url is not None:
+        parts = urlsplit(args.ocsp_url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise CommandError(f"--ocsp-url: an OCSP responder URL is http://host[:port]/path, not {args.ocsp_url!r}")
+    from evcharge.csms.ocsp import OcspChecker
+    from evcharge.iso15118.security.chain import load_certificates
+    from evcharge.iso15118.security.errors import CertificateError
+
+    trusted: list[Any] = []
+    for path in args.ocsp_trust:
+        try:
+            with open(path, "rb") as file:
+                certs = load_certificates(file.read())
+        except (OSError, ValueError, CertificateError) as exc:
+            raise CommandError(f"--ocsp-trust {path}: not a PEM or DER certificate ({exc})") from None
+        if not certs:
+            raise CommandError(f"--ocsp-trust {path}: no certificate in it")
+        trusted.extend(certs)
+    checker = OcspChecker(default_url=args.ocsp_url, trusted=trusted)
+    return {"certificate_checker": checker, "ocsp_relay": checker.relay}
+
+
+def _contract_provider(args: argparse.Namespace) -> Any:
+    """The test-PKI contract provider of ``--contract-pki DIR`` (None without it)."""
+    if args.contract_pki is None:
+        return None
+    from evcharge.csms.contract import TestPkiContractProvider
+
+    try:
+        return TestPkiContractProvider(args.contract_pki, emaid_prefix=args.emaid_prefix)
+    except ValueError as exc:
+        raise CommandError(f"--contract-pki: {exc}") from None
 
 
 async def _quiet_stop(server: Any) -> None:
