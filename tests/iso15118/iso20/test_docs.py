@@ -25,3 +25,9 @@ def test_there_are_blocks() -> None:
 @pytest.mark.parametrize("index", range(len(_blocks())))
 def test_guide_blocks_run(index: int) -> None:
     exec(compile(_blocks()[index], f"v2g-iso20.rst block {index}", "exec"), {})
+
+
+def test_tables_page_is_up_to_date() -> None:
+    from evcharge.iso15118.engines.iso20 import diagram
+
+    assert diagram.main(["--check", str(DOCS / "v2g-iso20-tables.rst")]) == 0

@@ -404,3 +404,16 @@ def test_power_tolerance(acceptance: str | None, required: bool, code: str) -> N
     res = [t.message.response_code.value for t in secc.trace if t.name == "PowerDeliveryRes"]
     assert res[0] == code
     assert (secc.ended is not None and secc.ended.normal) is (not code.startswith("FAILED"))
+
+
+@pytest.mark.parametrize("state", [S.AUTHORIZATION_SETUP, S.AUTHORIZATION])
+def test_service_renegotiation_cannot_skip_authorization(state: S) -> None:
+    """SessionStop(ServiceRenegotiation) goes back to ServiceDiscovery: before Authorization it would skip it."""
+    secc, evcc = engines(EnergyService.DC)
+    now = drive_to(secc, evcc, state, Charger(authorize=None))
+    secc.payloads_to_send()
+    secc.receive_payload(
+        *request("SessionStop", True, secc.session_id, charging_session=common.ChargingSession.ServiceRenegotiation),
+        now,
+    )
+    _assert_failed(secc, "SessionStop", "FAILED_SequenceError")

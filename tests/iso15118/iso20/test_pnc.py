@@ -318,3 +318,20 @@ def test_certificate_provider_timeout(pki: Path) -> None:
     req = next(t.time for t in secc.trace if t.name == "CertificateInstallationReq")
     res = next(t.time for t in secc.trace if t.name == "CertificateInstallationRes")
     assert res - req == pytest.approx(4.5)  # within the EVCC's 5 s
+
+
+def test_evcc_certificate_installation_timeout(pki: Path) -> None:
+    """The car waits 5 s for CertificateInstallationRes (Josev's -20 value), then ends the session."""
+    from evcharge.iso15118.engines import Loopback
+    from evcharge.iso15118.engines.iso20 import _msgs
+
+    secc, evcc = _pair(pki)
+
+    def tap(direction: str, ptype: int, payload: bytes) -> bytes | None:
+        name = type(_msgs.module_for(ptype).decode(payload)).__name__
+        return None if name == "CertificateInstallationRes" else payload
+
+    Loopback(secc, evcc, tap=tap).run(until=100.0)
+    sent = next(t.time for t in evcc.trace if t.name == "CertificateInstallationReq")
+    assert evcc.ended is not None and "Msg_Timeout" in evcc.ended.reason
+    assert evcc.close_at == pytest.approx(sent + 5.0)

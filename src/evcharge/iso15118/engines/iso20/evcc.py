@@ -86,6 +86,7 @@ def _r(state: E, response: str, handler: str, requires: tuple[str, ...] = ()) ->
     return Row(state, response, handler, _NEXT, frozenset(requires))
 
 
+#: (awaited response, response) rows; the next state is the request the handler sends
 EVCC20_ROWS: tuple[Row[Iso20EvccState], ...] = tuple(
     _r(
         state,

@@ -107,7 +107,7 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
     _r(S.AUTHORIZATION_SETUP, "AuthorizationSetup", "_authorization_setup", S.AUTHORIZATION),
     _r(S.AUTHORIZATION, "CertificateInstallation", "_certificate_installation", S.AUTHORIZATION, note="PnC"),
     _r(S.AUTHORIZATION, "Authorization", "_authorization", S.AUTHORIZATION, S.SERVICE_DISCOVERY, note="Ongoing"),
-    _r(S.AUTHORIZATION, "SessionStop", "_session_stop", S.ENDED, note="refused"),
+    _r(S.AUTHORIZATION, "SessionStop", "_session_stop", S.ENDED, note="after a refusal"),
     _r(S.SERVICE_DISCOVERY, "ServiceDiscovery", "_service_discovery", S.SERVICE_SELECTION),
     _r(S.SERVICE_SELECTION, "ServiceDetail", "_service_detail", S.SERVICE_SELECTION),
     _r(S.SERVICE_SELECTION, "ServiceSelection", "_service_selection", S.CHARGE_PARAMETERS),
@@ -159,10 +159,12 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
     _r(S.STOPPED, "MeteringConfirmation", "_metering_confirmation", S.STOPPED),
     _r(S.STOPPED, "SessionStop", "_session_stop", S.ENDED, S.SERVICE_DISCOVERY, note="ServiceRenegotiation"),
     _r(S.STANDBY, "SessionStop", "_session_stop", S.ENDED, S.SERVICE_DISCOVERY),
+    # the quirk: SessionStop in any state; ServiceRenegotiation only once authorized (the handler checks)
+    _r(S.AUTHORIZATION_SETUP, "SessionStop", "_session_stop", S.ENDED, requires=(_STOP_QUIRK,), note=_STOP_QUIRK),
     *(
         _r(state, "SessionStop", "_session_stop", S.ENDED, S.SERVICE_DISCOVERY, requires=(_STOP_QUIRK,))
         for state in S
-        if state not in (S.SESSION_SETUP, S.AUTHORIZATION, S.STOPPED, S.STANDBY, S.ENDED)
+        if state not in (S.SESSION_SETUP, S.AUTHORIZATION_SETUP, S.AUTHORIZATION, S.STOPPED, S.STANDBY, S.ENDED)
     ),
 )
 
@@ -238,6 +240,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         self._asked = False
         self._cable_checked = False
         self._renegotiating = False
+        self._authorized_ok = False  # Authorization answered OK/Finished: service renegotiation may skip it
         if handover.setup_deadline is not None:
             self._arm("communication_setup", handover.setup_deadline)
         else:
@@ -549,6 +552,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             self._respond(request, now, response_code=common.ResponseCode.OK, evse_processing=common.Processing.Ongoing)
             return S.AUTHORIZATION
         self._done_ongoing()
+        self._authorized_ok = bool(self._authorized)
         if not self._authorized:
             code = (
                 "WARNING_EIMAuthorizationFailure" if selected is Payment.EIM else "WARNING_GeneralPnCAuthorizationError"
@@ -1216,6 +1220,10 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         cs = common.ChargingSession
         if kind is cs.Pause and not self.config.pause_allowed:
             return self._fail(request, COMMON, now, "FAILED_PauseNotAllowed", "pause is not allowed here")
+        if kind is cs.ServiceRenegotiation and not self._authorized_ok:
+            return self._fail(
+                request, COMMON, now, "FAILED_SequenceError", "SessionStop(ServiceRenegotiation) before Authorization"
+            )
         if kind is cs.ServiceRenegotiation and not self.config.service_renegotiation_supported:
             return self._fail(
                 request, COMMON, now, "FAILED_NoServiceRenegotiationSupported", "no service renegotiation"
