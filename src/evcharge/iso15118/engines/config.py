@@ -138,10 +138,10 @@ class SeccConfig:
     #: Plug & Charge — answers CertificateInstallation/Update at once (``pnc.LocalTestProvider``); None — the
     #: engine emits CertificateRequested and waits for AnswerCertificate
     certificate_provider: Any = None
-    #: ISO 15118-2: list the certificate service (ServiceID 2, ContractCertificate; ParameterSet 1 Installation,
+    #: (ISO 15118-2) list the certificate service (ServiceID 2, ContractCertificate; ParameterSet 1 Installation,
     #: 2 Update) in ServiceDiscoveryRes whenever Plug & Charge is offered (over TLS)
     certificate_service: bool = True
-    #: ISO 15118-2: value-added services listed in ServiceDiscoveryRes and detailed in ServiceDetailRes (IDs
+    #: (ISO 15118-2) value-added services listed in ServiceDiscoveryRes and detailed in ServiceDetailRes (IDs
     #: other than 1, the charge service, and 2, the certificate service)
     services: tuple[OfferedService, ...] = ()
 
@@ -179,7 +179,7 @@ class EvccConfig:
     provisioning: Any = None
     #: Plug & Charge — renew the installed contract with CertificateUpdate before PaymentDetails
     update_contract: bool = False
-    #: ISO 15118-2: ask ServiceDetailReq for these ServiceIDs, in this order, between ServiceDiscoveryRes and
+    #: (ISO 15118-2) ask ServiceDetailReq for these ServiceIDs, in this order, between ServiceDiscoveryRes and
     #: PaymentServiceSelectionReq (e.g. ``(2,)``, the certificate service, before an installation or update;
     #: a value-added service's ID). Each answer is a ServiceDetailReceived event. DIN 70121 has no ServiceDetail:
     #: not asked in a DIN session.

@@ -326,7 +326,7 @@ class SessionEnded:
 # -- EVCC events ------------------------------------------------------------------------------------
 
 
-#: one ParameterSet of a service: (ParameterSetID, ((parameter name, value), ...)); a value is a bool, an int
+#: one ParameterSet of a service, as (ParameterSetID, ((parameter name, value), ...)); a value is a bool, an int
 #: or a str (ISO 15118-2 ParameterType's boolValue, byte/short/intValue, stringValue); a physicalValue reads
 #: as a float
 ParameterSet = tuple[int, tuple[tuple[str, bool | int | float | str], ...]]

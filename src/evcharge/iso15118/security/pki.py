@@ -80,7 +80,7 @@ TREES: tuple[Profile, ...] = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PkiOptions:
-    #: the contract certificate's CN: an eMAID of ISO 15118-1 form (country, provider, 9-character instance, check
+    #: the contract certificate's CN, an eMAID of ISO 15118-1 form (country, provider, 9-character instance, check
     #: character) that is 15 characters without its separators, as ISO 15118-2's eMAIDType needs (14-15) and -20's
     #: identifier takes; its check character is the published example's (NL-TNM-000122045-U: the
     #: ShellRechargeSolutionsEU/mobilityid README, which computes it per ISO 15118-1 / DIN SPEC 91286)
