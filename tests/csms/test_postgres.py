@@ -103,3 +103,24 @@ def test_sessions_and_restart_on_postgres(postgres: str, pki: Pki, tmp_path: Pat
         await server.stop()
 
     asyncio.run(main())
+
+
+def test_version_1_database_upgrades_on_postgres(postgres: str) -> None:
+    """A version-1 PostgreSQL database opened by today's store: upgraded to the last version, nothing lost."""
+    import asyncpg
+
+    from .test_migrations import check_upgraded, version1_script
+
+    async def main() -> None:
+        dsn = await _fresh(postgres, "csms_v1")
+        conn = await asyncpg.connect(dsn)
+        await conn.execute(version1_script(PostgresStore.serial_type))
+        await conn.close()
+        store = PostgresStore(dsn)
+        await store.open()
+        try:
+            await check_upgraded(store)
+        finally:
+            await store.close()
+
+    asyncio.run(main())

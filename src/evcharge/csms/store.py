@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-__all__ = ["MIGRATIONS", "MeterValueRecord", "SqlStore", "StationRecord", "Store", "TokenRecord",
-           "TransactionRecord"]
+__all__ = ["MIGRATIONS", "MeterValueRecord", "SettlementRecord", "SqlStore", "StationEvent", "StationRecord", "Store",
+           "TokenRecord", "TransactionRecord"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,13 +62,42 @@ class TransactionRecord:
     next_seq_no: int = 0  #: the seqNo expected next (2.0.1)
     seq_nos: str = ""  #: the seqNos received, as ranges (``"0-41,45"``, 2.0.1)
     messages: int = 0
-    cost: float | None = None
+    cost: float | None = None  #: the final cost (with a price: set when the transaction ends)
+    cost_sent: float | None = None  #: the last running cost sent in CostUpdated (schema version 2)
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         if self.meter_start_wh is not None and self.meter_stop_wh is not None:
             out["energy_wh"] = round(self.meter_stop_wh - self.meter_start_wh, 3)
         return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettlementRecord:
+    """A payment settlement a station reported (OCPP 2.1 NotifySettlement), by its payment reference."""
+
+    station_id: str
+    psp_ref: str  #: the payment service provider's reference
+    status: str  #: Settled, Canceled, Rejected or Failed
+    amount: float  #: settlementAmount
+    settled_at: str  #: settlementTime
+    transaction_id: str | None = None  #: the station's transactionId
+    transaction_ref: int | None = None  #: the CSMS's transaction it belongs to, when known
+    receipt_id: str | None = None
+    receipt_url: str | None = None
+    vat_number: str | None = None
+    vat_company: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationEvent:
+    """A notification kept as it came (``payload``: its JSON)."""
+
+    station_id: str
+    received_at: str
+    action: str
+    payload: str
+    id: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,11 +141,26 @@ MIGRATIONS: tuple[str, ...] = (
         serial TEXT PRIMARY KEY, station_id TEXT NOT NULL, pem TEXT NOT NULL, issued_at TEXT NOT NULL);
     CREATE TABLE local_lists (station_id TEXT PRIMARY KEY, version INTEGER NOT NULL);
     """,
+    # 2: OCPP 2.1 -- NotifySettlement (payment terminal settlements), the station notifications kept as they came
+    # (DER alarms and control reports, battery swaps, priority charging), the running cost sent in CostUpdated
+    """
+    CREATE TABLE settlements (
+        id {serial}, station_id TEXT NOT NULL, transaction_ref INTEGER REFERENCES transactions (id),
+        transaction_id TEXT, psp_ref TEXT NOT NULL, status TEXT NOT NULL, amount DOUBLE PRECISION NOT NULL,
+        settled_at TEXT NOT NULL, receipt_id TEXT, receipt_url TEXT, vat_number TEXT, vat_company TEXT,
+        UNIQUE (station_id, psp_ref));
+    CREATE TABLE station_events (
+        id {serial}, station_id TEXT NOT NULL, received_at TEXT NOT NULL, action TEXT NOT NULL,
+        payload TEXT NOT NULL);
+    CREATE INDEX station_events_station ON station_events (station_id, id);
+    ALTER TABLE transactions ADD COLUMN cost_sent DOUBLE PRECISION;
+    """,
 )
 
 _TX_FIELDS = tuple(f.name for f in fields(TransactionRecord))
 _STATION_FIELDS = tuple(f.name for f in fields(StationRecord))
 _TOKEN_FIELDS = tuple(f.name for f in fields(TokenRecord))
+_SETTLEMENT_FIELDS = tuple(f.name for f in fields(SettlementRecord))
 _TOKEN_COLUMNS = {"token_type": "type"}  # the field's column name where they differ
 
 
@@ -182,6 +226,19 @@ class Store:
         raise NotImplementedError
 
     async def next_local_list_version(self, station_id: str) -> int:
+        raise NotImplementedError
+
+    async def put_settlement(self, settlement: SettlementRecord) -> None:
+        """Store a settlement; one reported again (same station and ``psp_ref``) replaces the first."""
+        raise NotImplementedError
+
+    async def list_settlements(self, station_id: str | None = None) -> list[SettlementRecord]:
+        raise NotImplementedError
+
+    async def add_event(self, event: StationEvent) -> None:
+        raise NotImplementedError
+
+    async def list_events(self, station_id: str | None = None, action: str | None = None) -> list[StationEvent]:
         raise NotImplementedError
 
 
@@ -339,3 +396,34 @@ class SqlStore(Store):
                             "DO UPDATE SET version = local_lists.version + 1", (station_id,))
         rows = await self._fetch("SELECT version FROM local_lists WHERE station_id = ?", (station_id,))
         return int(rows[0]["version"])
+
+    # -- OCPP 2.1: settlements, station events ----------------------------------------------------
+
+    async def put_settlement(self, settlement: SettlementRecord) -> None:
+        names = _SETTLEMENT_FIELDS
+        updates = ", ".join(f"{f} = EXCLUDED.{f}" for f in names if f not in ("station_id", "psp_ref"))
+        await self._execute(f"INSERT INTO settlements ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) "
+                            f"ON CONFLICT (station_id, psp_ref) DO UPDATE SET {updates}",
+                            [getattr(settlement, f) for f in names])
+
+    async def list_settlements(self, station_id: str | None = None) -> list[SettlementRecord]:
+        where, params = ("WHERE station_id = ? ", (station_id,)) if station_id is not None else ("", ())
+        rows = await self._fetch(f"SELECT * FROM settlements {where}ORDER BY id", params)
+        return [SettlementRecord(**{k: r[k] for k in _SETTLEMENT_FIELDS}) for r in rows]
+
+    async def add_event(self, event: StationEvent) -> None:
+        await self._execute("INSERT INTO station_events (station_id, received_at, action, payload) VALUES (?, ?, ?, ?)",
+                            (event.station_id, event.received_at, event.action, event.payload))
+
+    async def list_events(self, station_id: str | None = None, action: str | None = None) -> list[StationEvent]:
+        conditions, params = [], []
+        if station_id is not None:
+            conditions.append("station_id = ?")
+            params.append(station_id)
+        if action is not None:
+            conditions.append("action = ?")
+            params.append(action)
+        where = ("WHERE " + " AND ".join(conditions) + " ") if conditions else ""
+        rows = await self._fetch(f"SELECT * FROM station_events {where}ORDER BY id", params)
+        return [StationEvent(id=r["id"], station_id=r["station_id"], received_at=r["received_at"], action=r["action"],
+                             payload=r["payload"]) for r in rows]
