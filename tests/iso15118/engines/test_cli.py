@@ -43,7 +43,11 @@ def _run_pair(tmp_path: Path, secc_args: list[str], evcc_args: list[str]) -> tup
     ("secc_args", "evcc_args", "loop"),
     [
         ([], ["--protocol", "din"], "CurrentDemandReq"),
-        (["--energy", "ac"], ["--protocol", "iso2", "--energy", "ac", "--loops", "3"], "ChargingStatusReq"),
+        (
+            ["--energy", "ac"],
+            ["--protocol", "iso2", "--energy", "ac", "--loops", "3", "--service-details", "1"],
+            "ChargingStatusReq",
+        ),
     ],
 )
 def test_secc_and_evcc_commands(tmp_path: Path, secc_args: list[str], evcc_args: list[str], loop: str) -> None:
@@ -69,6 +73,9 @@ def test_secc_and_evcc_commands(tmp_path: Path, secc_args: list[str], evcc_args:
     offered = car["messages"][2]["message"]["supportedAppProtocolReq"]["AppProtocol"]
     want = "urn:din:70121:2012:MsgDef" if "din" in evcc_args else "urn:iso:15118:2:2013:MsgDef"
     assert [p["ProtocolNamespace"] for p in offered] == [want]
+    if "--service-details" in evcc_args:  # between ServiceDiscoveryRes and PaymentServiceSelectionReq
+        i = names.index("ServiceDiscoveryRes")
+        assert names[i + 1 : i + 4] == ["ServiceDetailReq", "ServiceDetailRes", "PaymentServiceSelectionReq"]
     agreed = charger[0]["messages"][3]["message"]["supportedAppProtocolRes"]
     assert agreed["ResponseCode"] == "OK_SuccessfulNegotiation" and agreed["SchemaID"] == offered[0]["SchemaID"]
     assert time.monotonic() - started < 60
@@ -79,6 +86,8 @@ def test_not_built_and_wrong_combinations_answer_plainly() -> None:
         (["secc", "--protocols", "iso2", "--energy", "dc-bpt"], "ISO 15118-20 options"),
         (["evcc", "--payment", "pnc"], "only over TLS"),
         (["evcc", "--tls"], "--pki"),
+        (["evcc", "--protocol", "din", "--service-details", "2"], "ISO 15118-2 option"),
+        (["evcc", "--service-details", "2,x"], "ServiceIDs"),
     ):
         proc = subprocess.run([*CMD, "v2g", *args], capture_output=True, text=True, timeout=30)
         assert proc.returncode == 2 and text in proc.stderr and "Traceback" not in proc.stderr

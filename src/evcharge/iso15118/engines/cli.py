@@ -48,6 +48,16 @@ def configure_secc(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None, help="the TCP port (default: a dynamic one)")
 
 
+def _service_ids(text: str) -> tuple[int, ...]:
+    try:
+        ids = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated ServiceIDs (numbers), e.g. 2,3") from None
+    if not ids or any(not 0 <= i <= 65535 for i in ids):
+        raise argparse.ArgumentTypeError(f"{text!r}: ServiceIDs are 0-65535")
+    return ids
+
+
 def configure_evcc(parser: argparse.ArgumentParser) -> None:
     parser.description = "Run a car (EVCC) with a simulated car behind it."
     _common(parser)
@@ -56,6 +66,14 @@ def configure_evcc(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pause", action="store_true", help="end with SessionStop(Pause) instead of Terminate")
     parser.add_argument("--resume", metavar="HEX", help="offer this SessionID (of a paused session) in SessionSetupReq")
     parser.add_argument("--discharge", action="store_true", help="ac-bpt/dc-bpt: the car gives power back")
+    parser.add_argument(
+        "--service-details",
+        type=_service_ids,
+        default=(),
+        metavar="IDS",
+        help="ISO 15118-2: ask ServiceDetailReq for these ServiceIDs (comma-separated, e.g. 2 for the certificate"
+        " service) before PaymentServiceSelection",
+    )
     parser.add_argument(
         "--precharge-requests",
         type=int,
@@ -79,6 +97,8 @@ def _not_built(args: argparse.Namespace, role: str, protocols: list[str]) -> str
         return f"evcharge v2g {role}: --tls needs --pki DIR (evcharge v2g pki --out DIR writes one)"
     if args.payment == "pnc" and "iso2" not in protocols and "iso20" not in protocols:
         return f"evcharge v2g {role}: Plug & Charge is built for ISO 15118-2 and -20 (--protocol iso2 or iso20)"
+    if getattr(args, "service_details", ()) and args.protocol != "iso2":
+        return f"evcharge v2g {role}: --service-details is an ISO 15118-2 option (--protocol iso2)"
     if args.protocol == "din" and args.energy == "ac" if role == "evcc" else False:
         return f"evcharge v2g {role}: DIN 70121 is DC only"
     return None

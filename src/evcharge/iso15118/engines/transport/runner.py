@@ -329,7 +329,12 @@ async def _evcc_main(args: argparse.Namespace) -> int:
                 "v2g_roots": roots.read_bytes(),  # the car checks the certificate response's signer
             }
     config = EvccConfig(
-        energy_mode=mode, trace=True, timeouts=timeouts, pre_charge_max_requests=args.precharge_requests or None, **pnc
+        energy_mode=mode,
+        trace=True,
+        timeouts=timeouts,
+        pre_charge_max_requests=args.precharge_requests or None,
+        service_details=tuple(getattr(args, "service_details", ())),
+        **pnc,
     )
     app = AppProtocol.DIN if args.protocol == "din" else AppProtocol.ISO2
     _, iface = _address(args.iface)
