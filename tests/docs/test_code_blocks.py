@@ -5,9 +5,11 @@ The convention, for every page, present and future:
 * ``.. code-block:: python`` and plain ``::`` literal blocks are Python (Sphinx highlights ``::`` as Python too).
   A page's Python blocks run in order in one fresh interpreter, in an empty temporary folder, as one script: a
   later block sees the names an earlier block defined, as a reader does.
-* ``.. code-block:: console``: each line starting with ``$`` is a command, run with bash in that folder with the
-  installed ``evcharge`` on the PATH; the lines after it are its output (shown, not compared).  ``sh`` / ``bash``
-  blocks are bash scripts.  Every command must exit 0 within the time limit.
+* ``.. code-block:: console``: each line starting with ``$`` is a command (a line ending in ``\\`` continues on
+  the next); the lines after it are its output (shown, not compared).  The commands of a block run as one bash
+  script (``set -euo pipefail``) in that folder with the installed ``evcharge`` on the PATH, as if typed in one
+  terminal; ``sh`` / ``bash`` blocks are such scripts as they stand.  Every command must succeed within the time
+  limit; jobs left in the background are stopped when the block ends.
 * ``.. code-block:: text`` (or another language in :data:`blocks.NOT_CODE`: json, xml, ...) is not code:
   diagrams, output, file formats.
 * A block of code that cannot run here (it needs hardware or root, or serves until stopped) is preceded by the
@@ -76,17 +78,27 @@ def test_python_blocks_run(page: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, f"{page.name}: a block failed\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
 
 
-def _commands(block: Block) -> list[str]:
+def _script(block: Block) -> str:
+    """The block as one bash script (a console block: its ``$`` lines, with their ``\\`` continuations), which
+    stops every job it left in the background when it ends."""
     if block.language == "console":
-        return [line[1:].strip() for line in block.code.splitlines() if line.startswith("$")]
-    return [block.code]
+        lines, continued = [], False
+        for line in block.code.splitlines():
+            if line.startswith("$") or continued:
+                command = line[1:] if line.startswith("$") and not continued else line
+                lines.append(command.strip() if not continued else command)
+                continued = line.rstrip().endswith("\\")
+        code = "\n".join(lines)
+    else:
+        code = block.code
+    return "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n" + code + "\n"
 
 
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.language in SHELL and b.no_run is None],
                          ids=lambda b: b.where)
 def test_shell_blocks_run(block: Block, tmp_path: Path) -> None:
     assert shutil.which("bash")
-    for command in _commands(block):
-        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=TIMEOUT, env=_env(tmp_path))
-        assert proc.returncode == 0, f"{block.where}: {command!r} failed\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    script = _script(block)
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=TIMEOUT * max(1, script.count("\n")), env=_env(tmp_path))
+    assert proc.returncode == 0, f"{block.where} failed\n{script}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
