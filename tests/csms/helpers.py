@@ -184,6 +184,10 @@ class Station(ChargePoint):
     def trigger(self, request: Any) -> Any:
         return self._keep("TriggerMessage", request, {"status": "Accepted"})
 
+    @on("CostUpdated")
+    def cost_updated(self, request: Any) -> Any:
+        return self._keep("CostUpdated", request, {})
+
     @on("SendLocalList")
     def local_list(self, request: Any) -> Any:
         return self._keep("SendLocalList", request, {"status": "Accepted"})

@@ -12,12 +12,16 @@ PUT        /api/tokens/{id}                        ``{"type", "status", "expiry"
 DELETE     /api/tokens/{id}?type=...               forget a token
 GET        /api/transactions?station=...           the transactions
 GET        /api/transactions/{n}                   one transaction and its meter values
+GET        /api/settlements?station=...            OCPP 2.1 NotifySettlement, one per payment reference
+GET        /api/events?station=...&action=...      the 2.1 notifications kept (DER, battery swap, priority, VAT)
 =========  ======================================  ==========================================================
 """
 
 from __future__ import annotations
 
 import hmac
+import json
+from dataclasses import asdict
 from typing import Any
 
 from evcharge.csms.handlers import CsmsService
@@ -89,6 +93,11 @@ class AdminApi:
                 return 200, {**tx.to_json(), "meter_values": [
                     {"timestamp": v.timestamp, "measurand": v.measurand, "value": v.value, "unit": v.unit,
                      "phase": v.phase, "context": v.context} for v in values]}
+            case ("GET", ["settlements"]):
+                return 200, [asdict(t) for t in await store.list_settlements(query.get("station"))]
+            case ("GET", ["events"]):
+                return 200, [{**asdict(e), "payload": json.loads(e.payload)}
+                             for e in await store.list_events(query.get("station"), query.get("action"))]
         return 404, {"error": f"no route {method} /api/{'/'.join(parts)}"}
 
     def _station(self, s: StationRecord) -> dict[str, Any]:

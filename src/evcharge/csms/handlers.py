@@ -1,4 +1,4 @@
-"""The reference CSMS's answers: one handler class for 2.0.1 and 2.1, one for 1.6, over one :class:`CsmsService`.
+"""The reference CSMS's answers: a handler class per version (2.1 adds to 2.0.1's), over one :class:`CsmsService`.
 
 The service holds what all connections share (the store, the settings, the certificate authority, the
 contract-certificate provider, the OCSP checker, the charging limits sent) and makes the decisions; the handler
@@ -8,7 +8,10 @@ classes translate between the versions' payloads and the service.  Follow-up cal
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -16,13 +19,20 @@ from typing import Any
 
 from evcharge.csms.authorization import TokenDecision, decide
 from evcharge.csms.pki import CertificateAuthority, ContractCertificateProvider, CsrRefused, IssuedCertificate
-from evcharge.csms.store import MeterValueRecord, StationRecord, Store, TransactionRecord
+from evcharge.csms.store import (
+    MeterValueRecord,
+    SettlementRecord,
+    StationEvent,
+    StationRecord,
+    Store,
+    TransactionRecord,
+)
 from evcharge.ocpp.csms import Csms, CsmsHandler, after
 from evcharge.ocpp.errors import OcppCallError
 from evcharge.ocpp.routing import on
 
-__all__ = ["CertificateChecker", "CsmsService", "CsmsSettings", "Handler16", "Handler201", "OcspRelay",
-           "StationHandler", "energy_wh", "meter_records"]
+__all__ = ["CertificateChecker", "CsmsService", "CsmsSettings", "EventStream", "Handler16", "Handler21", "Handler201",
+           "OcspRelay", "StationHandler", "energy_wh", "meter_records"]
 
 log = logging.getLogger("evcharge.csms")
 
@@ -113,6 +123,21 @@ def energy_wh(records: list[MeterValueRecord]) -> tuple[float | None, float | No
     return (readings[0], readings[-1]) if readings else (None, None)
 
 
+@dataclass(slots=True)
+class EventStream:
+    """An open OCPP 2.1 periodic event stream: what it streams, and its last values (at most ``keep``)."""
+
+    constant: dict[str, Any]  #: the constantStreamData of OpenPeriodicEventStream
+    values: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  #: (basetime, one data entry)
+    received: int = 0  #: entries received in all
+    keep: int = 1000
+
+    def add(self, basetime: str, data: list[dict[str, Any]]) -> None:
+        self.values.extend((basetime, d) for d in data)
+        self.received += len(data)
+        del self.values[:-self.keep]
+
+
 class CsmsService:
     """What every connection of the reference CSMS shares."""
 
@@ -122,18 +147,20 @@ class CsmsService:
         self.csms: Csms | None = None  #: set by the server
         self.status: dict[tuple[str, int, int], str] = {}  #: connector status by (station, evse, connector)
         self.limits: dict[tuple[str, int], float] = {}  #: the W limit we sent per (station, evse)
+        self.streams: dict[tuple[str, int], EventStream] = {}  #: open 2.1 periodic event streams by (station, id)
 
     def now(self) -> str:
         return _text(self.settings.clock())
 
-    def handler_factories(self, h16: type[Handler16] | None = None, h201: type[Handler201] | None = None
-                          ) -> dict[str, Callable[[str, Csms], CsmsHandler]]:
+    def handler_factories(self, h16: type[Handler16] | None = None, h201: type[Handler201] | None = None,
+                          h21: type[Handler21] | None = None) -> dict[str, Callable[[str, Csms], CsmsHandler]]:
         """The :class:`~evcharge.ocpp.csms.Csms` handler factories by version (subclasses may be given)."""
         c16 = h16 or Handler16
         c201 = h201 or Handler201
+        c21 = h21 or Handler21
         return {"1.6": lambda identity, csms: c16(identity, csms, self),
                 "2.0.1": lambda identity, csms: c201(identity, csms, self),
-                "2.1": lambda identity, csms: c201(identity, csms, self)}
+                "2.1": lambda identity, csms: c21(identity, csms, self)}
 
     # -- boot --------------------------------------------------------------------------------------
 
@@ -276,6 +303,7 @@ class Handler201(StationHandler):
         super().__init__(identity, csms, service)
         self._gaps: list[str] = []
         self._needs: list[tuple[int, float]] = []
+        self._costs: list[tuple[TransactionRecord, float]] = []
         self.registration: str | None = None  #: the status of the last BootNotification answered on this connection
         self._triggered: set[str] = set()  # actions the station may send while Pending, asked for by our calls
 
@@ -387,7 +415,26 @@ class Handler201(StationHandler):
             answer["idTokenInfo"] = decision.v201()
         if p["eventType"] == "Ended" and tx.cost is not None:
             answer["totalCost"] = tx.cost
+        elif p["eventType"] != "Ended" and tx.ended_at is None:
+            running = self.service.cost(tx)
+            if running is not None and running != tx.cost_sent:
+                self._costs.append((tx, running))  # CostUpdated once the answer is sent
         return self.answer("TransactionEvent", answer)
+
+    @after("TransactionEvent")
+    async def send_cost(self, request: Any, response: Any) -> None:
+        """CostUpdated with the running cost of a transaction whose energy changed (with a price per kWh set);
+        the cost sent is stored, so the same cost is not sent twice, across a restart too."""
+        while self._costs:
+            tx, cost = self._costs.pop(0)
+            try:
+                await self.call({"totalCost": cost, "transactionId": tx.transaction_id}, action="CostUpdated")
+            except Exception as exc:
+                log.info("%s: CostUpdated %s failed: %s", self.identity, tx.transaction_id, exc)
+                continue
+            current = await self.store.transaction_by_id(tx.id)
+            if current is not None:
+                await self.store.save_transaction(current, cost_sent=cost)
 
     @after("TransactionEvent")
     async def ask_for_missing(self, request: Any, response: Any) -> None:
@@ -469,6 +516,103 @@ class Handler201(StationHandler):
     @on("DataTransfer")
     def data_transfer(self, request: Any) -> Any:
         return self.answer("DataTransfer", {"status": "UnknownVendorId"})
+
+
+_VAT = re.compile(r"[A-Z]{2}[0-9A-Z+*.]{2,13}")
+
+
+class Handler21(Handler201):
+    """OCPP 2.1: the 2.0.1 answers, and the CALLs (and SENDs) 2.1 adds that a station sends to the CSMS."""
+
+    async def _keep(self, request: Any) -> dict[str, Any]:
+        """Store a notification as it came (:meth:`~evcharge.csms.store.Store.list_events`); its payload."""
+        p = self.payload(request)
+        action = type(request).__name__.removesuffix("Request")
+        await self.store.add_event(StationEvent(station_id=self.identity, received_at=self.service.now(),
+                                                action=action, payload=json.dumps(p, sort_keys=True)))
+        return p
+
+    @on("NotifyDERAlarm", "NotifyDERStartStop", "ReportDERControl", "NotifyPriorityCharging", "BatterySwap")
+    async def kept(self, request: Any) -> Any:
+        await self._keep(request)
+        return self.answer(type(request).__name__.removesuffix("Request"), {})
+
+    @on("NotifySettlement")
+    async def settlement(self, request: Any) -> Any:
+        p = await self._keep(request)
+        tx_id = p.get("transactionId")
+        tx = await self.store.get_transaction(self.identity, str(tx_id)) if tx_id is not None else None
+        await self.store.put_settlement(SettlementRecord(
+            station_id=self.identity, psp_ref=str(p["pspRef"]), status=str(p["status"]),
+            amount=float(p["settlementAmount"]), settled_at=str(p["settlementTime"]),
+            transaction_id=str(tx_id) if tx_id is not None else None, transaction_ref=tx.id if tx else None,
+            receipt_id=p.get("receiptId"), receipt_url=p.get("receiptUrl"), vat_number=p.get("vatNumber"),
+            vat_company=json.dumps(p["vatCompany"], sort_keys=True) if p.get("vatCompany") else None))
+        return self.answer("NotifySettlement", {})
+
+    @on("VatNumberValidation")
+    async def vat_number(self, request: Any) -> Any:
+        """A format check only (two letters, then 2-13 characters): a test CSMS asks no VAT register."""
+        p = await self._keep(request)
+        number = str(p["vatNumber"])
+        answer: dict[str, Any] = {"vatNumber": number, "status": "Accepted" if _VAT.fullmatch(number) else "Rejected"}
+        if p.get("evseId") is not None:
+            answer["evseId"] = p["evseId"]
+        return self.answer("VatNumberValidation", answer)
+
+    @on("OpenPeriodicEventStream")
+    def open_stream(self, request: Any) -> Any:
+        data = self.payload(request)["constantStreamData"]
+        self.service.streams[(self.identity, int(data["id"]))] = EventStream(constant=data)
+        return self.answer("OpenPeriodicEventStream", {"status": "Accepted"})
+
+    @on("ClosePeriodicEventStream")
+    def close_stream(self, request: Any) -> Any:
+        self.service.streams.pop((self.identity, int(self.payload(request)["id"])), None)
+        return self.answer("ClosePeriodicEventStream", {})
+
+    @on("NotifyPeriodicEventStream")
+    def stream_data(self, request: Any) -> None:
+        """A SEND: no answer.  The values go to the open stream (unknown streams are logged and dropped)."""
+        p = self.payload(request)
+        stream = self.service.streams.get((self.identity, int(p["id"])))
+        if stream is None:
+            log.info("%s: NotifyPeriodicEventStream for stream %s, which is not open", self.identity, p["id"])
+            return
+        stream.add(str(p["basetime"]), p["data"])
+
+    @on("PullDynamicScheduleUpdate")
+    def dynamic_schedule(self, request: Any) -> Any:
+        """The limit of a charging profile this CSMS sent (NotifyEVChargingNeeds: ids 1000 + EVSE)."""
+        profile = int(self.payload(request)["chargingProfileId"])
+        limit = self.service.limits.get((self.identity, profile - 1000))
+        if limit is None:
+            return self.answer("PullDynamicScheduleUpdate", {"status": "Rejected",
+                                                             "statusInfo": {"reasonCode": "UnknownProfile"}})
+        return self.answer("PullDynamicScheduleUpdate", {"status": "Accepted", "scheduleUpdate": {"limit": limit}})
+
+    @on("GetCertificateChainStatus")
+    async def chain_status(self, request: Any) -> Any:
+        """Each certificate asked about: by OCSP through the configured relay (its answer's status and
+        nextUpdate), ``Failed`` without one and for CRL (this CSMS fetches no CRLs)."""
+        from evcharge.csms.ocsp import next_update, read_response
+
+        relay = self.service.settings.ocsp_relay
+        out = []
+        for item in self.payload(request)["certificateStatusRequests"]:
+            hash_data = dict(item["certificateHashData"])
+            status, when = "Failed", self.service.now()
+            if item["source"] == "OCSP" and relay is not None:
+                if item.get("urls"):
+                    hash_data["responderURL"] = item["urls"][0]
+                relayed, der = await relay(hash_data)
+                if relayed == "Accepted" and der is not None:
+                    raw = base64.b64decode(der)
+                    status = read_response(raw, hash_data)
+                    when = next_update(raw) or when
+            out.append({"certificateHashData": item["certificateHashData"], "source": item["source"],
+                        "status": status, "nextUpdate": when})
+        return self.answer("GetCertificateChainStatus", {"certificateStatus": out})
 
 
 class Handler16(StationHandler):

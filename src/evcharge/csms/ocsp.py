@@ -18,7 +18,7 @@ from typing import Any
 
 from evcharge.errors import require
 
-__all__ = ["OcspChecker", "Poster", "build_request", "read_response"]
+__all__ = ["OcspChecker", "Poster", "build_request", "next_update", "read_response"]
 
 _HASHES = ("SHA256", "SHA384", "SHA512")
 
@@ -70,6 +70,17 @@ def read_response(der: bytes, hash_data: dict[str, Any], *, trusted: Sequence[An
         return "Failed"
     return {ocsp.OCSPCertStatus.GOOD: "Good", ocsp.OCSPCertStatus.REVOKED: "Revoked"}.get(
         response.certificate_status, "Unknown")
+
+
+def next_update(der: bytes) -> str | None:
+    """The ``nextUpdate`` of a DER OCSP response (OCPP date-time), or None (none given, or unreadable)."""
+    from cryptography.x509 import ocsp
+
+    try:
+        when = ocsp.load_der_ocsp_response(der).next_update_utc
+    except ValueError:
+        return None
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ") if when is not None else None
 
 
 def _signature_ok(response: Any, trusted: Sequence[Any]) -> bool:
