@@ -39,6 +39,7 @@ from evcharge.ocpp.errors import OcppError
 from evcharge.ocpp.routing import on
 
 from .._common import models_of
+from ..application import BootConfig, BootCore, BootState, CallAnswered, CallFailed, Connected, Disconnected, MakeCall
 from ..authorization import Authorization, IdToken, Verdict
 from ..config import (
     authorization_config,
@@ -98,8 +99,8 @@ class Station(ChargePoint):
         self.queue = OfflineQueue(offline_queue_config(dm), store=store("queue"))
         self.transactions = TransactionManager(transaction_config(dm, version=version, evse_count=evse_count),
                                                store=store("transactions"), wall=self.wall)
-        self._boot_payload = dict(boot) if boot is not None else None
-        self.booted = boot is None  #: the CSMS accepted our BootNotification (or the application boots itself)
+        #: the boot and its retry, a sans-I/O core on the station's clock (None: the application boots itself)
+        self.boot = BootCore(BootConfig(payload=dict(boot))) if boot is not None else None
         self.sender = QueueSender(self, self.queue, on_acknowledged=self._acknowledged, ready=lambda: self.booted)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -137,13 +138,21 @@ class Station(ChargePoint):
             self.charger_event(Authorized(evse_id, token, remote_start_id))
         return accepted
 
+    @property
+    def booted(self) -> bool:
+        """The CSMS accepted our BootNotification (always true when the application boots the station itself)."""
+        return self.boot is None or self.boot.accepted
+
     def now(self) -> float:
         """The station's ``now``: monotonic seconds of :attr:`clock`."""
         return self.clock()
 
     def get_timer(self) -> float | None:
-        """When :meth:`tick` must run next (the transaction manager's meter-value and connection timers)."""
-        return self.transactions.get_timer()
+        """When :meth:`tick` must run next (the transaction manager's meter-value and connection timers, the boot
+        retry)."""
+        boot = self.boot.get_timer() if self.boot is not None else None
+        timers = [t for t in (self.transactions.get_timer(), boot) if t is not None]
+        return min(timers) if timers else None
 
     def tick(self, now: float | None = None) -> None:
         """Let time pass: the meter values and timeouts due at ``now`` (default :meth:`now`) are made and routed.
@@ -153,6 +162,11 @@ class Station(ChargePoint):
         if due is not None and now >= due:
             self.transactions.handle_timer(now)
             self.flush()
+        if self.boot is not None:
+            due = self.boot.get_timer()
+            if due is not None and now >= due:
+                self.boot.handle_timer(now)
+                self._boot_events()
 
     def start_clock(self, now: float | None = None) -> None:
         """Arm the clock-aligned meter values (:meth:`run` does it; call it once when driving :meth:`tick`)."""
@@ -274,32 +288,43 @@ class Station(ChargePoint):
     async def on_connected(self) -> None:
         """Transaction messages made from now on are online ones; the queue replays."""
         self.transactions.set_online(True)
-        if not self.booted:
-            self.spawn(self._boot())
+        if self.boot is not None:
+            self.boot.send(Connected(), self.now())
+            self._boot_events()
         self.sender.wake()
 
-    async def _boot(self) -> None:
-        assert self._boot_payload is not None
-        while self.connected and not self.booted:
-            try:
-                response = (await self.call(dict(self._boot_payload), action="BootNotification")).to_json()
-            except OcppError as exc:
-                log.info("BootNotification failed: %s", exc)
-                return  # the next connection tries again
-            interval = response.get("interval")
-            interval = interval if isinstance(interval, int) and interval > 0 else 0
-            if response.get("status") == "Accepted":
-                self.booted = True
-                if interval:
+    def _boot_events(self) -> None:
+        assert self.boot is not None
+        while (event := self.boot.next_event()) is not None:
+            if isinstance(event, MakeCall):
+                self.spawn(self._boot_call(event))
+            else:  # BootAccepted
+                if event.interval:
                     with contextlib.suppress(OcppError):
-                        self.device_model.set_local("OCPPCommCtrlr", "HeartbeatInterval", str(interval))
+                        self.device_model.set_local("OCPPCommCtrlr", "HeartbeatInterval", str(event.interval))
                 self.sender.wake()
-                return
-            await asyncio.sleep(interval or 10)  # Pending / Rejected: ask again after the interval
+        self._wake.set()  # the boot retry timer may have changed
+
+    async def _boot_call(self, call: MakeCall) -> None:
+        assert self.boot is not None
+        try:
+            response = await self.call(dict(call.payload), action=call.action)
+        except OcppError as exc:
+            log.info("%s failed: %s", call.action, exc)
+            if self.boot.state is BootState.BOOTING:
+                self.boot.send(CallFailed(action=call.action, reason=str(exc)), self.now())
+            return
+        if self.boot.state is BootState.BOOTING:
+            self.boot.send(CallAnswered(action=call.action,
+                                        response={"status": response.status, "interval": response.interval}),
+                           self.now())
+            self._boot_events()
 
     async def on_disconnected(self) -> None:
         """Transaction messages made from now on are marked offline."""
         self.transactions.set_online(False)
+        if self.boot is not None:
+            self.boot.send(Disconnected(), self.now())
 
     # ------------------------------------------------------------ handlers: device model / configuration
     # Every handler receives the typed request the RPC core built (validated once) and returns a typed response of
