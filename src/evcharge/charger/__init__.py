@@ -1,13 +1,13 @@
 """The EVSE manager a vendor composes (or copies): pilot, board, SLAC, the V2G SECC, the DC power path and
 the OCPP side of one EVSE, joined by one sans-I/O coordinator (:class:`EvseManager`).
 
-* :mod:`.manager` -- :class:`EvseManager` and its state table;
-* :mod:`.events` -- its commands (a token, a remote start, a charging profile, the CSMS's answers) and events
+* ``evcharge.charger.manager`` -- :class:`EvseManager` and its state table;
+* :mod:`evcharge.charger.events` -- its commands (a token, a remote start, a charging profile, the CSMS's answers) and events
   (the OCPP calls to make, power switched, faults);
-* :mod:`.power` -- the DC power supply and isolation monitor it drives;
-* :mod:`.schedule` -- the CSMS's charging profiles as one limit;
-* :mod:`.sim` -- simulated board, power supply and isolation monitor (with fault injection);
-* :mod:`.car` -- a simulated car composing the IEC 61851 vehicle, the SLAC PEV and the EVCC.
+* :mod:`evcharge.charger.power` -- the DC power supply and isolation monitor it drives;
+* ``evcharge.charger.schedule`` -- the CSMS's charging profiles as one limit;
+* :mod:`evcharge.charger.sim` -- simulated board, power supply and isolation monitor (with fault injection);
+* :mod:`evcharge.charger.sim.car` -- a simulated car composing the IEC 61851 vehicle, the SLAC PEV and the EVCC.
 """
 
 from .config import EvseManagerConfig

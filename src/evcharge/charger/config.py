@@ -45,12 +45,12 @@ class EvseManagerConfig:
     pilot: ChargerConfig = field(default_factory=lambda: ChargerConfig(mode=ChargingMode.HLC))
     profile_wait: float = 1.0
     meter_interval: float = 10.0
-    #: CableCheck runs the isolation test at this voltage (None: the lower of the car's and the charger's
-    #: maximum voltage)
+    #: the voltage of the CableCheck isolation test, or None for the lower of the car's and the charger's
+    #: maximum voltage
     cable_check_voltage: float | None = None
-    #: PreCharge current limit (IEC 61851-23: at most 2 A while pre-charging)
+    #: the PreCharge current limit, at most 2 A in IEC 61851-23
     pre_charge_current: float = 2.0
-    #: the output trips above the car's maximum voltage plus this margin (volts)
+    #: the output trips above the car's maximum voltage plus this margin, in volts
     over_voltage_margin: float = 10.0
 
     @property

@@ -136,7 +136,7 @@ class OcppCall:
 class V2gLinkReady:
     """SLAC matched: the car's modem joined the charger's network; SDP and the V2G TCP connection come next.
 
-    The transport answers SDP and, when the car connects, calls :meth:`EvseManager.connection_made`.
+    The transport answers SDP and, when the car connects, calls :meth:`evcharge.charger.EvseManager.connection_made`.
     """
 
     peer_mac: bytes

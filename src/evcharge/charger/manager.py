@@ -9,8 +9,8 @@
 The transport (or a simulation) moves the bytes of each wire: SLAC frames in and out of :attr:`slac`,
 the V2G TCP stream in and out of :attr:`secc` (made by :meth:`connection_made`), board bytes through the
 board's own core. After feeding any of them it calls :meth:`update`; it calls :meth:`handle_timer` when
-:meth:`get_timer` says. The manager never performs I/O: OCPP goes out as :class:`~.events.OcppCall`
-events and comes back as :class:`~.events.CsmsAnswered` commands.
+:meth:`get_timer` says. The manager never performs I/O: OCPP goes out as :class:`~evcharge.charger.events.OcppCall`
+events and comes back as :class:`~evcharge.charger.events.CsmsAnswered` commands.
 
 What the manager decides:
 

@@ -1,5 +1,5 @@
-"""A test bench: an :class:`~evcharge.charger.EvseManager` and a :class:`~.car.SimCar` joined in one process on
-a virtual clock, with no sockets: the pilot through :class:`~.board.SimBoard`, SLAC through the powerline
+"""A test bench: an :class:`~evcharge.charger.EvseManager` and a :class:`~evcharge.charger.sim.car.SimCar` joined in one process on
+a virtual clock, with no sockets: the pilot through :class:`~evcharge.charger.sim.board.SimBoard`, SLAC through the powerline
 emulator (:class:`evcharge.slac.emulator.PowerlineEmulator`), the V2G TCP stream handed from one session
 core to the other, and the OCPP calls answered by ``csms`` (a function; :func:`accept_all` by default).
 
@@ -97,7 +97,7 @@ class Bench:
         self.emulator.attach("ev", _SlacPort(self.car.pev))
         self.events: list[tuple[float, ManagerEvent]] = []  #: every manager event with its time
         self.calls: list[tuple[float, OcppCall, dict[str, Any] | None]] = []  #: OCPP calls and their answers
-        #: the V2G TCP stream: (now, "ev->evse" | "evse->ev", bytes)
+        #: the V2G TCP stream, as (now, "ev->evse" or "evse->ev", bytes)
         self.v2g: list[tuple[float, str, bytes]] = []
         self.errors: list[RemoteProtocolError] = []
         self.samples: list[tuple[float, float, float, float | None]] = []  #: (now, volts, amps, soc)

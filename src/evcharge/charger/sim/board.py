@@ -1,5 +1,5 @@
 """A simulated power board: the :class:`~evcharge.bsp.interface.BoardSupport` of a charger wired to an
-:class:`evcharge.iec61851.Vehicle` (the car's side of the control pilot).
+:class:`evcharge.iec61851.vehicle.Vehicle` (the car's side of the control pilot).
 
 It does what a Yeti does: classifies the pilot from the vehicle's resistors and the driven output, closes
 its relays only when power is allowed, the PWM runs and the vehicle is in C/D, and opens them at once

@@ -2,7 +2,7 @@
 battery, composed the way a car's charging controller composes them (sans-I/O, time as ``now``).
 
 The pilot goes to B at plug-in; at 5 % the PEV starts SLAC; once matched the transport opens the V2G
-connection (:meth:`SimCar.connect`); the car goes to C when the charger has offered its parameters and back
+connection (``SimCar.connect``); the car goes to C when the charger has offered its parameters and back
 to B when the session ends. The battery's state of charge rises with the energy the charger delivers; the
 car asks for its target voltage and current, and stops at ``stop_soc`` or after ``charge_seconds``.
 """
