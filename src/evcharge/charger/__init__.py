@@ -2,7 +2,8 @@
 the OCPP side of one EVSE, joined by one sans-I/O coordinator (:class:`EvseManager`).
 
 * ``evcharge.charger.manager`` -- :class:`EvseManager` and its state table;
-* :mod:`evcharge.charger.events` -- its commands (a token, a remote start, a charging profile, the CSMS's answers) and events
+* :mod:`evcharge.charger.events` -- its commands (a token, a remote start, a charging profile, the CSMS's
+  answers) and events
   (the OCPP calls to make, power switched, faults);
 * :mod:`evcharge.charger.power` -- the DC power supply and isolation monitor it drives;
 * ``evcharge.charger.schedule`` -- the CSMS's charging profiles as one limit;

@@ -151,6 +151,22 @@ class EvseManager:
     engine configuration derived from ``config``). ``power`` and ``imd`` are needed for DC.
     """
 
+    # the session's state (reset at every unplug)
+    _tx_id: str | None
+    _id_token: dict[str, str] | None
+    _authorized: bool | None
+    _remote_start_id: int | None
+    _soc: int | None
+    _ev_max_voltage: float | None
+    _ev_limits: ev.EvLimits | None
+    _protocol: str | None
+    _stop_reason: str | None
+    _stop_trigger: str | None
+    _paused_session: bytes | None
+    _fault: FaultKind | None
+    _charge_started_at: float | None
+
+
     def __init__(
         self,
         config: EvseManagerConfig,
@@ -345,22 +361,22 @@ class EvseManager:
     # -- internals: plumbing ---------------------------------------------------------------------
 
     def _reset_session(self) -> None:
-        self._tx_id: str | None = None
+        self._tx_id = None
         self._seq = 0
-        self._id_token: dict[str, str] | None = None
-        self._authorized: bool | None = True if self.config.free_charging else None
-        self._remote_start_id: int | None = None
-        self._soc: int | None = None
-        self._ev_max_voltage: float | None = None
-        self._ev_limits: ev.EvLimits | None = None
-        self._protocol: str | None = None
-        self._stop_reason: str | None = None
-        self._stop_trigger: str | None = None
-        self._paused_session: bytes | None = None
+        self._id_token = None
+        self._authorized = True if self.config.free_charging else None
+        self._remote_start_id = None
+        self._soc = None
+        self._ev_max_voltage = None
+        self._ev_limits = None
+        self._protocol = None
+        self._stop_reason = None
+        self._stop_trigger = None
+        self._paused_session = None
         self._authorize_asked = False
         self._limits_pushed = False
-        self._fault: FaultKind | None = None
-        self._charge_started_at: float | None = None
+        self._fault = None
+        self._charge_started_at = None
         self._target = (0.0, 0.0)
         self._output_on = False
 
@@ -812,19 +828,20 @@ def _hash_data(chain: tuple[bytes, ...]) -> list[dict[str, str]]:
     and key, the serial number, the OCSP responder URL), for Authorize's ``iso15118CertificateHashData``."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
-    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+    from cryptography.x509 import ocsp
+    from cryptography.x509.oid import AuthorityInformationAccessOID
 
     out: list[dict[str, str]] = []
     for i in range(len(chain) - 1):
         try:
             cert = x509.load_der_x509_certificate(chain[i])
             issuer = x509.load_der_x509_certificate(chain[i + 1])
-            req = x509.ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA256()).build()
+            req = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA256()).build()
         except ValueError:
             continue  # a certificate that does not parse is sent without its hash data
         url = ""
         try:
-            aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS).value
+            aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
             url = next((str(d.access_location.value) for d in aia
                         if d.access_method == AuthorityInformationAccessOID.OCSP), "")
         except x509.ExtensionNotFound:

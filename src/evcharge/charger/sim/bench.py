@@ -1,5 +1,6 @@
-"""A test bench: an :class:`~evcharge.charger.EvseManager` and a :class:`~evcharge.charger.sim.car.SimCar` joined in one process on
-a virtual clock, with no sockets: the pilot through :class:`~evcharge.charger.sim.board.SimBoard`, SLAC through the powerline
+"""A test bench: an :class:`~evcharge.charger.EvseManager` and a :class:`~evcharge.charger.sim.car.SimCar`
+joined in one process on a virtual clock, with no sockets: the pilot through
+:class:`~evcharge.charger.sim.board.SimBoard`, SLAC through the powerline
 emulator (:class:`evcharge.slac.emulator.PowerlineEmulator`), the V2G TCP stream handed from one session
 core to the other, and the OCPP calls answered by ``csms`` (a function; :func:`accept_all` by default).
 
@@ -145,7 +146,11 @@ class Bench:
         target = min([until, *timers])
         before = (self.manager.slac.state, self.car.pev.state)
         self.emulator.now = max(self.emulator.now, self.now)
-        self.emulator.run(until=target, stop=lambda b=before: (self.manager.slac.state, self.car.pev.state) != b)
+
+        def slac_moved() -> bool:
+            return (self.manager.slac.state, self.car.pev.state) != before
+
+        self.emulator.run(until=target, stop=slac_moved)
         if (self.manager.slac.state, self.car.pev.state) != before:
             self.now = max(self.now, self.emulator.now)
         else:
