@@ -127,3 +127,69 @@ def test_plug_and_charge_over_tls13(tmp_path: Path) -> None:
 
     oem = EvccContract.from_pki(pki).provisioning_chain
     assert charger[0]["vehicle_certificate_sha256"] == vehicle_certificate_hash(tuple(oem)).hex()
+
+
+def test_pause_and_resume_across_two_connections(tmp_path: Path) -> None:
+    """The -20 charger serves two sessions; the car pauses the first and resumes it with the old SessionID."""
+    secc_json = tmp_path / "secc.json"
+    secc = subprocess.Popen(
+        [
+            *CMD,
+            "v2g",
+            "secc",
+            "--protocols",
+            "iso20",
+            "--iface",
+            "lo",
+            "--sessions",
+            "2",
+            "--timeout",
+            "60",
+            "--json",
+            str(secc_json),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert secc.stderr is not None
+        assert "listening" in secc.stderr.readline()
+        cars: list[dict] = []
+        for extra in (["--pause"], None):
+            out = tmp_path / f"car{len(cars)}.json"
+            if extra is None:
+                extra = ["--resume", cars[0]["session_id"]]
+            run = subprocess.run(
+                [
+                    *CMD,
+                    "v2g",
+                    "evcc",
+                    "--protocol",
+                    "iso20",
+                    "--iface",
+                    "lo",
+                    "--loops",
+                    "2",
+                    "--json",
+                    str(out),
+                    *extra,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert run.returncode == 0, run.stderr
+            cars.append(json.loads(out.read_text()))
+        assert secc.wait(timeout=30) == 0
+    finally:
+        if secc.poll() is None:
+            secc.kill()
+            secc.wait()
+    assert cars[0]["paused"] and cars[0]["session_id"]
+    stop = next(m for m in cars[0]["messages"] if m["name"] == "SessionStopReq")
+    assert stop["message"]["SessionStopReq"]["ChargingSession"] == "Pause"
+    setup = next(m for m in cars[1]["messages"] if m["name"] == "SessionSetupRes")
+    assert setup["message"]["SessionSetupRes"]["ResponseCode"] == "OK_OldSessionJoined"
+    assert setup["message"]["SessionSetupRes"]["Header"]["SessionID"].lower() == cars[0]["session_id"]
+    sessions = json.loads(secc_json.read_text())
+    assert [s["normal"] for s in sessions] == [True, True] and sessions[0]["paused"]

@@ -235,8 +235,10 @@ async def _evcc_main(args: argparse.Namespace) -> int:
     session_config = EvccSessionConfig(protocols=(OfferedProtocol(protocol=app, schema_id=1, priority=1),))
     engines = {app: (lambda ho: Iso20Evcc(ho, config))}
 
+    resume = bytes.fromhex(args.resume) if getattr(args, "resume", None) else None
+
     def make_session(info: Any) -> EvccSession:
-        return EvccSession(session_config, engines, now=info.now, tls=info.tls)
+        return EvccSession(session_config, engines, now=info.now, tls=info.tls, resume_session_id=resume)
 
     if client_tls is not None:
         conn = await connect_evcc(
@@ -266,10 +268,13 @@ async def _evcc_main(args: argparse.Namespace) -> int:
             "control": _control(args).name.lower(),
             "normal": bool(end and end.normal),
             "paused": bool(end and end.paused),
+            "session_id": end.session_id.hex() if end and end.session_id else None,
             "reason": end.reason if end else closed,
             "messages": trace_json(engine) if engine is not None else [],
         },
     )
+    if end is not None and end.paused and end.session_id:
+        print(f"evcharge v2g evcc: paused; resume with --resume {end.session_id.hex()}", file=sys.stderr)
     if end is None or not end.normal:
         print(
             f"evcharge v2g evcc: the session did not end normally: {end.reason if end else 'closed'}", file=sys.stderr
