@@ -124,3 +124,42 @@ def test_csms_that_never_answers_authorize_keeps_power_off() -> None:
     assert bench.manager.awaiting_csms
     assert not bench.power.on and not any(isinstance(e, OcppCall) and e.action == "NotifyEVChargingNeeds"
                                           for _, e in bench.events)
+
+
+def test_iso2_pause_and_resume() -> None:
+    bench = Bench(EvseManagerConfig(free_charging=True),
+                  CarConfig(protocol="iso2", pause_after=10.0, charge_seconds=10.0))
+    bench.plug_in()
+    bench.run(until=60.0, stop=lambda: bench.car.ended is not None)
+    assert bench.car.ended is not None and bench.car.ended.paused
+    bench.run(until=bench.now + 5.0)
+    assert bench.manager.state is ManagerState.FINISHED and not bench.power.on
+    assert _tx(bench)[-1]["transactionInfo"]["chargingState"] == "SuspendedEV"
+    bench.resume()
+    bench.run(until=bench.now + 60.0, stop=lambda: bench.car.ended is not None)
+    bench.run(until=bench.now + 3.0)
+    from evcharge.iso15118.engines import events as ev
+
+    started = [e for _, e in bench.car.events if isinstance(e, ev.SessionStarted)]
+    assert len(started) == 2 and started[1].resumed and started[1].session_id == started[0].session_id
+    events = _tx(bench)
+    assert sum(e["eventType"] == "Started" for e in events) == 1  # one transaction across the pause
+    assert events[-1]["eventType"] == "Ended" and events[-1]["transactionInfo"]["stoppedReason"] == "StoppedByEV"
+    states = [e["transactionInfo"].get("chargingState") for e in events]
+    assert states.index("SuspendedEV") < len(states) - 1 - states[::-1].index("Charging")
+
+
+def test_remote_start_authorizes_without_a_token() -> None:
+    from evcharge.charger import RemoteStart
+
+    bench = Bench(EvseManagerConfig(), CarConfig(protocol="din", charge_seconds=5.0))
+    bench.plug_in()
+    bench.run(until=3.0)
+    assert not bench.power.on
+    bench.send(RemoteStart(id_token="APP-42", remote_start_id=9))
+    bench.run(until=60.0, stop=lambda: bench.car.ended is not None)
+    assert bench.car.ended is not None and bench.car.ended.normal
+    remote = [e for e in _tx(bench) if e["triggerReason"] == "RemoteStart"]
+    assert remote and remote[0]["transactionInfo"]["remoteStartId"] == 9
+    assert remote[0]["idToken"] == {"idToken": "APP-42", "type": "Central"}
+    assert not _calls(bench, "Authorize")  # the CSMS decided already: no Authorize (OCPP 2.0.1 F01)

@@ -138,3 +138,16 @@ def test_pcap_dissected_by_tshark(tmp_path: Path, capsys: pytest.CaptureFixture[
             pos += 8 + length
         assert split == logged
         assert len(split) > 10
+
+
+def test_pause_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "iso2", "--scenario", "pause-resume")
+    assert code == 0, text
+    tx = [e["request"] for e in calls(doc, "TransactionEvent")]
+    states = [e["transactionInfo"].get("chargingState") for e in tx]
+    suspended = states.index("SuspendedEV")
+    assert "Charging" in states[suspended:]  # charging again after the pause, in the same transaction
+    assert sum(e["eventType"] == "Started" for e in tx) == 1 and tx[-1]["eventType"] == "Ended"
+    # two V2G connections: SupportedAppProtocol twice (payload type 0x8001 first message of each is SAP 0x8001)
+    setups = [m for m in doc["v2gtp"] if m["direction"] == "ev->evse" and m["v2gtp_hex"][16:20] == "8000"]
+    assert len(setups) == 2

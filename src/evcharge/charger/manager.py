@@ -284,6 +284,8 @@ class EvseManager:
         """The car opened the V2G TCP (or TLS) connection: the session core for the transport to feed."""
         self.secc = SeccSession(self.config.session, self.engines, now=now, tls=tls,
                                 resume_session_id=self._paused_session, extra=extra)
+        if self._state is S.FINISHED:
+            self._go("matched", now)  # the link is still up: a paused session comes back
         return self.secc
 
     def connection_lost(self, now: float) -> None:
@@ -789,6 +791,7 @@ class EvseManager:
             if self.imd is not None:
                 self.imd.send(StopIsolationCheck(), now)
             if event.paused:
+                self._paused_session = event.session_id
                 self._tx_event("Updated", "ChargingStateChanged", now, state="SuspendedEV")
             elif self._tx_id is not None and self._fault is None:
                 reason = self._stop_reason or ("StoppedByEV" if event.normal else "Other")

@@ -31,10 +31,10 @@ __all__ = ["HLC_SCENARIOS", "configure", "run"]
 
 HLC_SCENARIOS = ("dc-normal", "csms-limit", "isolation-fault", "ev-stops-early", "over-voltage",
                  "pnc-install", "pause-resume")
-_BUILT = ("dc-normal", "csms-limit", "isolation-fault", "ev-stops-early", "over-voltage")
+_BUILT = ("dc-normal", "csms-limit", "isolation-fault", "ev-stops-early", "over-voltage", "pause-resume")
 _PROFILE_LIMIT_W = 10_000.0
 _EXPECTED_STOP = {"dc-normal": "StoppedByEV", "csms-limit": "StoppedByEV", "ev-stops-early": "StoppedByEV",
-                  "isolation-fault": "GroundFault", "over-voltage": "Other"}
+                  "isolation-fault": "GroundFault", "over-voltage": "Other", "pause-resume": "StoppedByEV"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -64,8 +64,8 @@ def _check(args: argparse.Namespace) -> str:
         raise CommandError("Plug & Charge (--payment pnc, pnc-install) is not composed into simulate yet")
     if scenario not in _BUILT:
         raise CommandError(f"scenario {scenario} is not built for --hlc yet (built: {', '.join(_BUILT)})")
-    if scenario == "csms-limit" and args.hlc == "din":
-        pass  # DIN has no renegotiation: the new limit goes into the CurrentDemand answers
+    if scenario == "pause-resume" and args.hlc == "din":
+        raise CommandError("pause-resume needs --hlc iso2 (DIN 70121's SessionStop has no pause)")
     if args.ocpp != "2.0.1":
         raise CommandError("--hlc runs with OCPP 2.0.1 (it carries the ISO 15118 parts)")
     return scenario
@@ -125,9 +125,10 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
             inbox.put_nowait(SetChargingProfile(profile=request.to_json()["chargingProfile"]))
             return self._answer("SetChargingProfile", {"status": "Accepted"})
 
-    seconds = {"ev-stops-early": 8.0}.get(scenario, 60.0 if args.duration is None else args.duration)
+    seconds = {"ev-stops-early": 8.0, "pause-resume": 20.0}.get(
+        scenario, 60.0 if args.duration is None else args.duration)
     car = CarConfig(protocol=args.hlc, charge_seconds=seconds, soc=args.soc, capacity_wh=args.capacity * 1000.0,
-                    stop_soc=args.until_soc or 100.0)
+                    stop_soc=args.until_soc or 100.0, pause_after=20.0 if scenario == "pause-resume" else None)
     config = EvseManagerConfig(secc=SeccConfig(trace=True))
     bench_box: dict[str, Bench] = {}
     books = CsmsBooks(lambda: bench_box["b"].now if "b" in bench_box else 0.0)
@@ -174,6 +175,7 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
         limit_sent = False
         waited = False
         ended_at: float | None = None
+        paused_at: float | None = None
         end = 600.0
         while bench.now < end:
             await flush()
@@ -198,13 +200,21 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
                                 action="SetChargingProfile")
                 await asyncio.sleep(0)
                 await flush()
-            if bench.car.ended is not None and ended_at is None:
+            if bench.car.ended is not None and bench.car.ended.paused:
+                paused_at = bench.now if paused_at is None else paused_at
+                if bench.now >= paused_at + 10.0:  # the driver comes back after 10 s
+                    bench.resume()
+                    paused_at = None
+                    continue
+            elif bench.car.ended is not None and ended_at is None:
                 ended_at = bench.now
             if ended_at is not None and not bench.unanswered and bench.now >= ended_at + 3.0:
                 break
             if ended_at is not None:
                 end = min(end, ended_at + 3.0)
-            if not bench.step(until=end):
+            if paused_at is not None:
+                bench.step(until=min(end, paused_at + 10.0))
+            elif not bench.step(until=end):
                 break
         bench.run(until=bench.now + 1.0)
         await flush()

@@ -116,6 +116,12 @@ class Bench:
         self.car.unplug(self.now)
         self._pump()
 
+    def resume(self) -> None:
+        """The car comes back after a pause: a new V2G connection that resumes the paused session."""
+        self.car.resume(self.now)
+        self.manager.connection_made(self.now)
+        self._pump()
+
     def send(self, command: Any) -> None:
         """A command to the manager now (a token, a remote start, a charging profile)."""
         self.manager.send(command, self.now)

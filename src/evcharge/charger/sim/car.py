@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from evcharge.errors import LocalProtocolError
 from evcharge.iec61851 import PlugIn, SetHlcPower, Unplug, Vehicle, VehicleConfig
 from evcharge.iec61851.events import HlcRequested
 from evcharge.iso15118.engines import EvccConfig, evcc_factory
@@ -81,6 +82,7 @@ class SimCar:
         self.present_voltage = 0.0
         self.present_current = 0.0
         self.drawing = False  #: the car's contactors are closed and the battery takes current
+        self.resumed = False
 
     # -- the driver ------------------------------------------------------------------------------
 
@@ -106,13 +108,24 @@ class SimCar:
             loop_interval=c.loop_interval, ongoing_interval=c.ongoing_interval, trace=True,
         )
 
-    def connect(self, now: float) -> EvccSession:
+    def connect(self, now: float, *, resume_session_id: bytes | None = None) -> EvccSession:
         """The V2G TCP connection is open: the session core for the transport to feed."""
         protocol = AppProtocol.DIN if self.config.protocol == "din" else AppProtocol.ISO2
         offers = (OfferedProtocol(protocol=protocol, schema_id=1, priority=1),)
         self.evcc = EvccSession(EvccSessionConfig(protocols=offers), {protocol: evcc_factory(self.evcc_config())},
-                                now=now)
+                                now=now, resume_session_id=resume_session_id)
         return self.evcc
+
+    def resume(self, now: float) -> EvccSession:
+        """Come back after a pause: a new connection offering the paused session's id."""
+        if self.ended is None or not self.ended.paused:
+            raise LocalProtocolError("the car has no paused session to resume")
+        session_id = self.ended.session_id
+        self.ended = None
+        self._stopped = False
+        self._charging_since = None
+        self.resumed = True
+        return self.connect(now, resume_session_id=session_id)
 
     def get_timer(self) -> float | None:
         timers = [t for t in (self.vehicle.get_timer(), self.evcc.get_timer() if self.evcc else None) if t is not None]
@@ -171,7 +184,7 @@ class SimCar:
             c = self.config
             since = now - (self._charging_since or now)
             if not self._stopped:
-                if c.pause_after is not None and since >= c.pause_after:
+                if c.pause_after is not None and not self.resumed and since >= c.pause_after:
                     self._stopped = True
                     self.evcc.send(ev.StopCharging(pause=True), now)
                 elif self.battery.soc >= c.stop_soc or (c.charge_seconds is not None and since >= c.charge_seconds):
