@@ -72,9 +72,10 @@ def test_isolation_fault_during_cable_check() -> None:
     assert len(faults) == 1 and faults[0].kind is FaultKind.ISOLATION and faults[0].phase == "cable_check"
     assert faults[0].power_off_at - faults[0].at <= 0.1
     assert not bench.power.on and not bench.board.relays_closed
-    # the SECC answered CableCheck with FAILED: the car's session ended abnormally, nothing was charged
-    assert bench.car.ended is not None and not bench.car.ended.normal
-    assert not any(isinstance(e, type(bench.car.ended)) and e.normal for _, e in bench.car.events)
+    # the SECC answers CableCheck with FAILED and the pilot shows F: the car's session ends, nothing was charged
+    assert bench.car.evcc is not None and bench.car.evcc.state.value == "closed"
+    assert bench.car.ended is None or not bench.car.ended.normal
+    assert bench.power.present_current == 0.0 and bench.manager.energy_wh == 0.0
     events = _tx(bench)
     assert events[-1]["eventType"] == "Ended"
     assert events[-1]["triggerReason"] == "AbnormalCondition"
@@ -107,7 +108,7 @@ def test_rcd_trip_while_charging() -> None:
     bench = Bench(EvseManagerConfig(free_charging=True), CarConfig(protocol="din", charge_seconds=30.0))
     bench.board.inject_rcd(at=8.0)
     bench.plug_in()
-    bench.run(until=40.0, stop=lambda: bench.car.ended is not None)
+    bench.run(until=8.1)
     faults = [e for _, e in bench.events if isinstance(e, FaultDetected)]
     assert faults and faults[0].kind is FaultKind.RCD and faults[0].at == 8.0
     assert not bench.power.on and not bench.board.relays_closed
@@ -163,3 +164,44 @@ def test_remote_start_authorizes_without_a_token() -> None:
     assert remote and remote[0]["transactionInfo"]["remoteStartId"] == 9
     assert remote[0]["idToken"] == {"idToken": "APP-42", "type": "Central"}
     assert not _calls(bench, "Authorize")  # the CSMS decided already: no Authorize (OCPP 2.0.1 F01)
+
+
+@pytest.mark.parametrize("phase", ["slac", "v2g", "cable_check", "pre_charge", "charging"])
+@pytest.mark.parametrize("kind", ["rcd", "isolation"])
+def test_a_fault_in_each_phase_powers_off(phase: str, kind: str) -> None:
+    """Whatever the phase, a fault ends with the output off, the contactors open, the pilot in F, the
+    transaction Ended with the fault's reason, StatusNotification Faulted and a NotifyEvent."""
+    bench = Bench(EvseManagerConfig(free_charging=True),
+                  CarConfig(protocol="iso2", charge_seconds=5.0), self_test_time=1.0)
+    bench.plug_in()
+    if phase != "slac":
+        bench.run(until=120.0, stop=lambda: bench.manager.state.value == phase)
+    assert bench.manager.state.value == phase
+    at = bench.now
+    if kind == "rcd":
+        bench.board.inject_rcd(at=at)
+    else:  # the monitor keeps measuring while the output is on; before CableCheck it is not running yet
+        bench.imd.running = True
+        bench.imd.inject_fault(1_000.0, at=at)
+    bench.run(until=at + 0.05)
+    faults = [e for _, e in bench.events if isinstance(e, FaultDetected)]
+    if kind == "isolation" and phase in ("slac", "v2g"):
+        # no DC voltage is applied in these phases: nothing to measure against (the fault is seen at the
+        # next CableCheck); the output stays off either way
+        assert not bench.power.on
+        return
+    assert len(faults) == 1 and faults[0].phase == phase and faults[0].at == at
+    assert faults[0].power_off_at == at
+    assert not bench.power.on and not bench.board.relays_closed
+    assert bench.manager.pilot.output.value == "F"
+    ended = _tx(bench)[-1]
+    assert ended["eventType"] == "Ended" and ended["triggerReason"] == "AbnormalCondition"
+    assert ended["transactionInfo"]["stoppedReason"] == "GroundFault"
+    assert _calls(bench, "StatusNotification")[-1]["connectorStatus"] == "Faulted"
+    assert _calls(bench, "NotifyEvent")[-1]["eventData"][0]["techCode"] == kind
+    # the car's session ends too (the SECC answered FAILED or the EVSE asked to stop), and no energy flows
+    bench.run(until=at + 10.0)
+    assert bench.power.present_current == 0.0
+    if phase != "slac":
+        assert bench.car.evcc is not None and bench.car.evcc.state.value == "closed"
+        assert bench.manager.secc is not None and bench.manager.secc.state.value == "closed"

@@ -152,6 +152,11 @@ class SimCar:
             moved = True
             if isinstance(sev, Matched):
                 self.matched = sev
+        if self.evcc is not None and self.evcc.state.value != "closed" and not self.vehicle.hlc_requested:
+            # the pilot left 5 % (E/F: the charger is not available, or X1): the car ends the session and
+            # drops the connection (ISO 15118-3: no high-level communication without the 5 % duty cycle)
+            self.evcc.connection_lost(now)
+            moved = True
         if self.evcc is not None:
             while (event := self.evcc.next_event()) is not None:
                 moved = True

@@ -140,9 +140,10 @@ class IsolationMonitorSim:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        if self._result_at is not None:
-            return self._result_at  # the self test reports a fault that comes before it ends
-        return self._fault[0] if self._fault is not None and self.running else None
+        if not self.running:
+            return None
+        timers = [t for t in (self._result_at, self._fault[0] if self._fault is not None else None) if t is not None]
+        return min(timers) if timers else None
 
     def _measure(self, now: float) -> float:
         if self._fault is not None and now >= self._fault[0]:
@@ -155,12 +156,14 @@ class IsolationMonitorSim:
                                               self_test=self_test, now=now))
 
     def handle_timer(self, now: float) -> None:
+        if not self.running:
+            return
+        if self._fault is not None and now >= self._fault[0]:
+            self.resistance_ohm, self._fault = self._fault[1], None
+            self_test = self._result_at is not None
+            if self_test:
+                self._result_at = None  # the self test ends with this measurement
+            self._report(self.resistance_ohm, self_test, now)
         if self._result_at is not None and now >= self._result_at:
             self._result_at = None
-            ohm = self._measure(now)
-            if self._fault is not None and now >= self._fault[0]:
-                self.resistance_ohm, self._fault = ohm, None
-            self._report(ohm, True, now)
-        if self._fault is not None and self.running and self._result_at is None and now >= self._fault[0]:
-            self.resistance_ohm, self._fault = self._fault[1], None
-            self._report(self.resistance_ohm, False, now)
+            self._report(self.resistance_ohm, True, now)
