@@ -194,13 +194,19 @@ def test_our_evcc_against_josev_secc(
         )
     assert car.returncode == 0, car.stderr + log.read_bytes()[-3000:].decode(errors="replace")
     result = json.loads(car_json.read_text())
-    names = [m["name"] for m in result["messages"]]
+    assert [m["name"] for m in result["messages"] if m["layer"] != "v2g"] == [
+        "SdpReq",
+        "SdpRes",
+        "SupportedAppProtocolReq",
+        "SupportedAppProtocolRes",
+    ]
+    names = [m["name"] for m in result["messages"] if m["layer"] == "v2g"]
     loop = "CurrentDemandReq" if energy == "dc" else "ChargingStatusReq"
     # StopCharging comes with the third answer, when the fourth request is already on its way
     assert result["normal"] and names[-1] == "SessionStopRes" and names.count(loop) == 4
     # Josev saw our messages as valid: every answer OK
     for m in result["messages"]:
-        if m["dir"] == "recv":
+        if m["dir"] == "recv" and m["layer"] == "v2g":
             body = next(iter(m["message"]["V2G_Message"]["Body"].values()))
             assert body["ResponseCode"].startswith("OK"), m
 
@@ -265,12 +271,16 @@ def test_josev_evcc_against_our_secc(
             charger.wait()
     (session,) = json.loads(secc_json.read_text())
     assert session["normal"] and session["protocol"] == protocol
-    names = [m["name"] for m in session["messages"]]
+    assert [m["name"] for m in session["messages"] if m["layer"] == "sap"] == [
+        "SupportedAppProtocolReq",
+        "SupportedAppProtocolRes",
+    ]
+    names = [m["name"] for m in session["messages"] if m["layer"] == "v2g"]
     assert names[0] == "SessionSetupReq" and names[-1] == "SessionStopRes"
     assert ("CurrentDemandReq" if energy == "dc" else "ChargingStatusReq") in names
     # we answered every request of Josev's car OK
     for m in session["messages"]:
-        if m["dir"] == "send":
+        if m["dir"] == "send" and m["layer"] == "v2g":
             body = next(iter(m["message"]["V2G_Message"]["Body"].values()))
             assert body["ResponseCode"].startswith("OK"), m
 
@@ -355,7 +365,7 @@ def test_pnc_our_evcc_against_josev_secc(josev: Path, link: dict[str, str], tmp_
             cwd=REPO,
         )
     assert car.returncode == 0, car.stderr + log.read_bytes()[-3000:].decode(errors="replace")
-    names = [m["name"] for m in json.loads(car_json.read_text())["messages"]]
+    names = [m["name"] for m in json.loads(car_json.read_text())["messages"] if m["layer"] == "v2g"]
     assert names[6:12] == [
         "CertificateInstallationReq",
         "CertificateInstallationRes",
@@ -434,8 +444,19 @@ def test_pnc_josev_evcc_against_our_secc(josev: Path, link: dict[str, str], tmp_
             charger.wait()
     (session,) = json.loads(secc_json.read_text())
     assert session["normal"]
-    names = [m["name"] for m in session["messages"]]
-    assert names[6:12] == [
+    names = [m["name"] for m in session["messages"] if m["layer"] == "v2g"]
+    # we list the certificate service (ID 2) with Plug & Charge: Josev's car asks its details first
+    assert names[2:7] == [
+        "ServiceDiscoveryReq",
+        "ServiceDiscoveryRes",
+        "ServiceDetailReq",
+        "ServiceDetailRes",
+        "PaymentServiceSelectionReq",
+    ]
+    detail = next(m for m in session["messages"] if m["name"] == "ServiceDetailRes")["message"]
+    assert detail["V2G_Message"]["Body"]["ServiceDetailRes"]["ServiceID"] == 2
+    i = names.index("PaymentServiceSelectionRes") + 1
+    assert names[i : i + 6] == [
         "CertificateInstallationReq",
         "CertificateInstallationRes",
         "PaymentDetailsReq",
