@@ -26,7 +26,7 @@ import base64
 import binascii
 import copy
 import dataclasses
-import datetime as dt
+import datetime
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,8 +53,8 @@ class ContractOutcome:
     reason: str = ""  #: why it was refused
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
 
 
 class _Tree:
@@ -80,7 +80,7 @@ class _Tree:
         # ISO 15118-2 sends the OEM provisioning leaf alone: its sub-CAs are the tree's
         self.oem_subs = [(folder / name).read_bytes() for name in ("oem_sub2.der", "oem_sub1.der")]
 
-    def issue(self, emaid: str, now: dt.datetime) -> tuple[list[bytes], Any]:
+    def issue(self, emaid: str, now: datetime.datetime) -> tuple[list[bytes], Any]:
         """A contract certificate for ``emaid`` from MO sub-CA 2: (chain leaf first, DER; private key)."""
         from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -108,7 +108,7 @@ class TestPkiContractProvider:
     __test__ = False  # not a pytest class despite its name
 
     def __init__(self, pki: str | Path, *, emaid_prefix: str = "DE-EVC",
-                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+                 clock: Callable[[], datetime.datetime] = _utcnow) -> None:
         require("cryptography", "csms", feature="the contract-certificate provider")
         from evcharge.iso15118.engines.iso20.pnc import Iso20TestProvider
         from evcharge.iso15118.engines.pnc import LocalTestProvider
@@ -132,7 +132,7 @@ class TestPkiContractProvider:
             raise ValueError(f"{base} is not a complete test PKI ({exc})") from None
         if self._iso2 is None and self._iso20 is None:
             raise ValueError(f"{base} has neither an iso2 nor an iso20 tree (evcharge v2g pki --out DIR)")
-        self.log: list[ContractOutcome] = []
+        self.log: list[ContractOutcome] = []  #: what became of each request, in order
 
     def _fresh_emaid(self) -> str:
         instance = "C" + secrets.token_hex(4).upper()  # 9 characters: 14 without separators (eMAIDType 14-15)

@@ -62,7 +62,7 @@ class TransactionRecord:
     next_seq_no: int = 0  #: the seqNo expected next (2.0.1)
     seq_nos: str = ""  #: the seqNos received, as ranges (``"0-41,45"``, 2.0.1)
     messages: int = 0
-    cost: float | None = None  #: the final cost (with a price: set when the transaction ends)
+    cost: float | None = None  #: the final cost, set when the transaction ends (with a price per kWh)
     cost_sent: float | None = None  #: the last running cost sent in CostUpdated (schema version 2)
 
     def to_json(self) -> dict[str, Any]:
