@@ -25,7 +25,7 @@ def _tx(bench: Bench) -> list[dict]:
     return _calls(bench, "TransactionEvent")
 
 
-@pytest.mark.parametrize("protocol", ["din", "iso2"])
+@pytest.mark.parametrize("protocol", ["din", "iso2", "iso20"])
 def test_dc_eim_session_with_rfid(protocol: str) -> None:
     bench = Bench(EvseManagerConfig(), CarConfig(protocol=protocol, charge_seconds=20.0, capacity_wh=10_000.0))
     bench.plug_in()

@@ -28,10 +28,11 @@ def calls(doc: dict[str, Any], action: str) -> list[dict[str, Any]]:
 
 
 def v2g_requests(doc: dict[str, Any]) -> list[str]:
-    return [x["name"] for x in doc["v2g_trace"] if x["direction"] == "rx"]
+    """The requests the SECC received (-20's DC_ prefixes dropped: DC_CableCheckReq -> CableCheckReq)."""
+    return [x["name"].removeprefix("DC_") for x in doc["v2g_trace"] if x["direction"] == "rx"]
 
 
-@pytest.mark.parametrize("hlc", ["din", "iso2"])
+@pytest.mark.parametrize("hlc", ["din", "iso2", "iso20"])
 def test_dc_normal(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str) -> None:
     code, doc, text = simulate(tmp_path, capsys, "--hlc", hlc, "--scenario", "dc-normal", "--capacity", "10")
     assert code == 0, text
@@ -59,14 +60,14 @@ def test_dc_normal(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str)
     assert doc["csms_transactions"][0]["stop_reason"] == "StoppedByEV"
 
 
-@pytest.mark.parametrize("hlc", ["din", "iso2"])
+@pytest.mark.parametrize("hlc", ["din", "iso2", "iso20"])
 def test_isolation_fault(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str) -> None:
     code, doc, text = simulate(tmp_path, capsys, "--hlc", hlc, "--scenario", "isolation-fault")
     assert code == 0, text
     assert "fault: isolation in cable_check" in text
     fault = doc["faults"][0]
     assert fault["kind"] == "isolation" and fault["power_off_at"] - fault["at"] <= 0.1
-    assert "PreChargeReq" not in v2g_requests(doc) and "CurrentDemandReq" not in v2g_requests(doc)
+    assert not {"PreChargeReq", "CurrentDemandReq", "ChargeLoopReq"} & set(v2g_requests(doc))
     ended = calls(doc, "TransactionEvent")[-1]["request"]
     assert ended["eventType"] == "Ended" and ended["triggerReason"] == "AbnormalCondition"
     assert ended["transactionInfo"]["stoppedReason"] == "GroundFault"
@@ -100,8 +101,9 @@ def test_ev_stops_early_and_over_voltage(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_not_built_yet_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    for args in (["--hlc", "iso20"], ["--hlc", "din", "--payment", "pnc"], ["--hlc", "din", "--scenario",
-                                                                                 "pause-resume"]):
+    refused = (["--hlc", "iso20", "--energy", "dc-bpt"], ["--hlc", "din", "--payment", "pnc"],
+               ["--hlc", "din", "--scenario", "pause-resume"], ["--hlc", "iso20", "--scenario", "csms-limit"])
+    for args in refused:
         assert main(["simulate", *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("evcharge simulate: ")

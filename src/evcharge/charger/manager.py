@@ -165,6 +165,7 @@ class EvseManager:
     _paused_session: bytes | None
     _fault: FaultKind | None
     _charge_started_at: float | None
+    _ev_limits20: Any
 
 
     def __init__(
@@ -202,11 +203,12 @@ class EvseManager:
                 "auto_authorize": False,
             }
         )
-        self.engines: dict[AppProtocol, EngineFactory] = dict(
-            engines
-            if engines is not None
-            else {AppProtocol.DIN: secc_factory(self.engine_config), AppProtocol.ISO2: secc_factory(self.engine_config)}
-        )
+        if engines is None:
+            engines = {AppProtocol.DIN: secc_factory(self.engine_config),
+                       AppProtocol.ISO2: secc_factory(self.engine_config)}
+            if config.energy != "ac":
+                engines[AppProtocol.ISO20_DC] = self._iso20_factory()
+        self.engines: dict[AppProtocol, EngineFactory] = dict(engines)
         self._state = S.AVAILABLE
         self._events: deque[ManagerEvent] = deque()
         self._ref = 0
@@ -224,6 +226,27 @@ class EvseManager:
         self.faults: list[FaultDetected] = []
         self._call("StatusNotification", self._status("Available", now))
         self._apply_pilot(now)
+
+    def _iso20_factory(self) -> EngineFactory:
+        """The ISO 15118-20 DC SECC (scheduled and dynamic mode; BPT when ``energy`` is ``dc-bpt``)."""
+        from evcharge.iso15118.engines.iso20 import EnergyService, Iso20SeccConfig, iso20_secc_factory
+
+        services = (EnergyService.DC, EnergyService.DC_BPT) if self.config.energy == "dc-bpt" else (EnergyService.DC,)
+        cfg = Iso20SeccConfig(evse_id=self.config.secc.evse_id, services=services, payments=self.config.payments,
+                              limits=self._power_limits(None), schedules=None, clock=self.clock,
+                              trace=self.config.secc.trace)
+        factory: EngineFactory = iso20_secc_factory(cfg)
+        return factory
+
+    def _power_limits(self, now: float | None) -> Any:
+        from evcharge.iso15118.engines.iso20 import PowerLimits
+
+        lim = self.config.dc_limits if now is None else self._dc_limits(now)
+        bpt = self.config.energy == "dc-bpt"
+        return PowerLimits(max_charge_power=lim.max_power, max_charge_current=lim.max_current,
+                           max_voltage=lim.max_voltage, min_voltage=lim.min_voltage,
+                           max_discharge_power=lim.max_power if bpt else None,
+                           max_discharge_current=lim.max_current if bpt else None)
 
     # -- public surface ------------------------------------------------------------------------
 
@@ -379,6 +402,7 @@ class EvseManager:
         self._limits_pushed = False
         self._fault = None
         self._charge_started_at = None
+        self._ev_limits20 = None
         self._target = (0.0, 0.0)
         self._output_on = False
 
@@ -530,6 +554,15 @@ class EvseManager:
 
     def _push_limits(self, now: float) -> None:
         self._limits_pushed = True
+        if self._protocol == "iso20":
+            from evcharge.iso15118.engines.iso20.events import PowerSchedule, SetPowerLimits, SetPowerSchedules
+
+            limits = self._power_limits(now)
+            self._secc_send(SetPowerLimits(limits=limits), now)
+            schedule = PowerSchedule(charging=tuple((86_400 if start == 0 else start, w)
+                                                    for start, w in self._schedules(now)[0].pmax[:1]))
+            self._secc_send(SetPowerSchedules(schedules=(schedule,)), now)
+            return
         if self.config.energy == "ac":
             watts = self._limit_now(now)
             amps = self.config.ac_max_current if watts is None else min(
@@ -709,6 +742,29 @@ class EvseManager:
             elif self._authorized is not None:
                 self._secc_send(ev.Authorize(accepted=self._authorized), now)
             return
+        name = type(event).__name__
+        if name == "ChargeParametersRequested20":  # -20: the EVSE's limits are answered at once
+            self._ev_max_voltage = event.ev.max_voltage
+            self._ev_limits20 = event.ev
+            if event.target_soc is not None:
+                self._soc = event.target_soc
+            return
+        if name == "ScheduleRequested":  # -20 scheduled mode: the CSMS's profile becomes the PowerSchedule
+            lim20 = self._ev_limits20
+            evlim = ev.EvLimits(max_voltage=self._ev_max_voltage or 500.0,
+                                max_current=(lim20.max_charge_current or 0.0) if lim20 is not None else 0.0,
+                                max_power=lim20.max_charge_power if lim20 is not None else None,
+                                energy_request=event.energy.target_energy if event.energy else None)
+            request = ev.ChargeParametersRequested(request=event.request, received_at=event.received_at,
+                                                   deadline=event.deadline, energy_mode=ev.EnergyMode.DC_EXTENDED,
+                                                   ev=evlim)
+            self._call("NotifyEVChargingNeeds", self._needs(request))
+            self._profile_deadline = now + self.config.profile_wait
+            return
+        if name == "ChargeLoopRequested":  # -20 DC scheduled mode: the car's targets
+            event = ev.ChargeLoopTargets(request=event.request, received_at=event.received_at, deadline=event.deadline,
+                                         target_voltage=event.target_voltage or 0.0,
+                                         target_current=event.target_current or 0.0, soc=event.soc)
         if isinstance(event, ev.ChargeParametersRequested):
             self._ev_limits = event.ev
             self._ev_max_voltage = event.ev.max_voltage

@@ -56,16 +56,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> str:
     scenario = args.scenario if args.scenario in HLC_SCENARIOS else "dc-normal"
-    if args.hlc == "iso20":
-        raise CommandError("--hlc iso20: the ISO 15118-20 session is not composed into simulate yet; use din or iso2")
     if args.energy != "dc":
         raise CommandError(f"--energy {args.energy} with --hlc: only dc is composed yet")
     if args.payment == "pnc" or scenario in ("pnc-install",):
         raise CommandError("Plug & Charge (--payment pnc, pnc-install) is not composed into simulate yet")
     if scenario not in _BUILT:
         raise CommandError(f"scenario {scenario} is not built for --hlc yet (built: {', '.join(_BUILT)})")
-    if scenario == "pause-resume" and args.hlc == "din":
-        raise CommandError("pause-resume needs --hlc iso2 (DIN 70121's SessionStop has no pause)")
+    if scenario == "csms-limit" and args.hlc == "iso20":
+        raise CommandError("csms-limit is composed for --hlc din and iso2 (the -20 schedule renegotiation is not yet)")
+    if scenario == "pause-resume" and args.hlc != "iso2":
+        raise CommandError("pause-resume is composed for --hlc iso2 only (DIN 70121's SessionStop has no pause)")
     if args.ocpp != "2.0.1":
         raise CommandError("--hlc runs with OCPP 2.0.1 (it carries the ISO 15118 parts)")
     return scenario
@@ -206,7 +206,8 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
                     bench.resume()
                     paused_at = None
                     continue
-            elif bench.car.ended is not None and ended_at is None:
+            elif ended_at is None and (bench.car.ended is not None or (
+                    bench.car.evcc is not None and bench.car.evcc.state.value == "closed")):
                 ended_at = bench.now
             if ended_at is not None and not bench.unanswered and bench.now >= ended_at + 3.0:
                 break

@@ -30,7 +30,7 @@ __all__ = ["Battery", "CarConfig", "SimCar"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CarConfig:
-    protocol: str = "din"  #: "din" or "iso2"
+    protocol: str = "din"  #: "din", "iso2" or "iso20" (DC, scheduled mode)
     energy_mode: ev.EnergyMode = ev.EnergyMode.DC_EXTENDED
     payment: ev.Payment = ev.Payment.EIM
     capacity_wh: float = 60_000.0
@@ -108,12 +108,34 @@ class SimCar:
             loop_interval=c.loop_interval, ongoing_interval=c.ongoing_interval, trace=True,
         )
 
+    def iso20_config(self) -> Any:
+        from evcharge.iso15118.engines.iso20 import EnergyRequest, EnergyService, Iso20EvccConfig, PowerLimits
+
+        c = self.config
+        need = max(0.0, (c.stop_soc - self.battery.soc) / 100 * c.capacity_wh)
+        return Iso20EvccConfig(
+            evcc_id="WMIV1234567890ABCDEX", service=EnergyService.DC,
+            limits=PowerLimits(max_charge_power=c.max_power, max_charge_current=c.max_current,
+                               max_voltage=c.max_voltage, min_voltage=150.0),
+            energy=EnergyRequest(target_energy=need, max_energy=need + 1000.0),
+            soc=int(self.battery.soc), battery_voltage=round(self.battery.voltage, 1),
+            target_current=min(c.max_current, c.max_power / self.battery.voltage),
+            loop_interval=c.loop_interval, ongoing_interval=c.ongoing_interval, trace=True)
+
     def connect(self, now: float, *, resume_session_id: bytes | None = None) -> EvccSession:
         """The V2G TCP connection is open: the session core for the transport to feed."""
-        protocol = AppProtocol.DIN if self.config.protocol == "din" else AppProtocol.ISO2
+        engines: dict[AppProtocol, Any]
+        if self.config.protocol == "iso20":
+            from evcharge.iso15118.engines.iso20 import iso20_evcc_factory
+
+            protocol = AppProtocol.ISO20_DC
+            engines = {protocol: iso20_evcc_factory(self.iso20_config())}
+        else:
+            protocol = AppProtocol.DIN if self.config.protocol == "din" else AppProtocol.ISO2
+            engines = {protocol: evcc_factory(self.evcc_config())}
         offers = (OfferedProtocol(protocol=protocol, schema_id=1, priority=1),)
-        self.evcc = EvccSession(EvccSessionConfig(protocols=offers), {protocol: evcc_factory(self.evcc_config())},
-                                now=now, resume_session_id=resume_session_id)
+        self.evcc = EvccSession(EvccSessionConfig(protocols=offers), engines, now=now,
+                                resume_session_id=resume_session_id)
         return self.evcc
 
     def resume(self, now: float) -> EvccSession:
@@ -169,7 +191,8 @@ class SimCar:
 
     def _on_v2g(self, event: Any, now: float) -> None:
         assert self.evcc is not None
-        if isinstance(event, ev.ChargeParametersOffered):
+        name = type(event).__name__
+        if isinstance(event, ev.ChargeParametersOffered) or name == "Iso20ChargeParametersOffered":
             self._set_power(True, now)  # C before CableCheck (DC) / PowerDelivery (AC)
             self._push(now)
         elif isinstance(event, ev.PreChargeProgress):
@@ -179,7 +202,7 @@ class SimCar:
             if event.action is ev.PowerAction.START:
                 self._charging_since = self._charging_since if self._charging_since is not None else now
                 self._last = now
-        elif isinstance(event, ev.ChargeLoopStatus):
+        elif isinstance(event, ev.ChargeLoopStatus) or name == "Iso20ChargeLoopStatus":
             dt = now - self._last
             self._last = now
             if event.present_voltage is not None and event.present_current is not None:
