@@ -9,21 +9,21 @@ import pytest
 
 from evcharge.ocpp.functions.device_model import DeviceModel, default_template
 from evcharge.ocpp.functions.offline_queue import OfflineQueue
-from evcharge.ocpp.functions.storage import MemoryStore, Store
+from evcharge.ocpp.functions.storage import MemoryStore, StateStore
 from evcharge.ocpp.functions.transport.sqlite import SqliteStore
 
-Factory = Callable[[Path], Store]
+Factory = Callable[[Path], StateStore]
 STORES: list[Factory] = [lambda _p: MemoryStore(), lambda p: SqliteStore(p / "s.sqlite")]
 
 
 @pytest.fixture(params=STORES, ids=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    made: Store = request.param(tmp_path)
-    assert isinstance(made, Store)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> StateStore:
+    made: StateStore = request.param(tmp_path)
+    assert isinstance(made, StateStore)
     return made
 
 
-def test_values_are_json_copies(store: Store) -> None:
+def test_values_are_json_copies(store: StateStore) -> None:
     value = {"a": [1, 2.5, None, "ü"]}
     store.put("t", "k", value)
     value["a"].append(3)  # a later change of the caller's dict is not seen
@@ -33,7 +33,7 @@ def test_values_are_json_copies(store: Store) -> None:
         store.put("t", "nan", float("nan"))  # not JSON: refused by every store alike
 
 
-def test_order_count_first_delete_clear(store: Store) -> None:
+def test_order_count_first_delete_clear(store: StateStore) -> None:
     for key in ("b", "c", "a"):
         store.put("t", key, key.upper())
     store.put("u", "z", 0)
@@ -45,7 +45,7 @@ def test_order_count_first_delete_clear(store: Store) -> None:
     assert store.items("t") == [] and store.items("u") == [("z", 0)]
 
 
-def test_transaction_is_all_or_nothing(store: Store) -> None:
+def test_transaction_is_all_or_nothing(store: StateStore) -> None:
     store.put("t", "kept", 1)
     with pytest.raises(RuntimeError), store.transaction():
         store.put("t", "new", 2)

@@ -55,9 +55,11 @@ class BootConfig:
 
 
 class BootState(StrEnum):
+    """Where the boot stands."""
+
     OFFLINE = "offline"  #: not connected, not booted
     BOOTING = "booting"  #: the BootNotification is on its way
-    WAITING = "waiting"  #: Pending / Rejected: the retry timer runs
+    WAITING = "waiting"  #: answered Pending or Rejected, the retry timer runs
     ACCEPTED = "accepted"  #: the CSMS accepted the station (for the life of the process)
 
 

@@ -39,7 +39,7 @@ from typing import Any, Literal
 from evcharge.clock import WallClock
 
 from ._common import FunctionsLocalError, FunctionsRemoteError, models_of, optional, parse_datetime, require
-from .storage import MemoryStore, Store
+from .storage import MemoryStore, StateStore
 
 IdToken = str | Mapping[str, Any]
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -102,13 +102,13 @@ def token_key(token: IdToken) -> str:
 class Authorization:
     """The authorization cache and the local list of one charging station, kept in an injected store."""
 
-    def __init__(self, config: AuthorizationConfig | None = None, *, store: Store | None = None,
+    def __init__(self, config: AuthorizationConfig | None = None, *, store: StateStore | None = None,
                  wall: WallClock | None = None) -> None:
         """``store`` keeps cache and local list across restarts (:class:`~evcharge.ocpp.functions.storage.MemoryStore`
         when ``None``)."""
         self.config = config or AuthorizationConfig()
         _check_config(self.config)
-        self._db: Store = store if store is not None else MemoryStore()
+        self._db: StateStore = store if store is not None else MemoryStore()
         #: maps the monotonic ``now`` of every method to UTC (expiry dates, cache ages); without one, ``now`` is read
         #: as UNIX seconds
         self.wall = wall if wall is not None else WallClock(_UNIX_EPOCH)

@@ -6,8 +6,8 @@ up to four *attributes* (``Actual``, ``Target``, ``MinSet``, ``MaxSet``), each w
 *characteristics* (data type, unit, limits, list of allowed values).
 
 :class:`DeviceModel` loads a *template* (the JSON form shipped as ``data/device_model_ac.json``, see
-:func:`default_template`) into its :class:`~evcharge.ocpp.functions.storage.Store` the first time and keeps the
-values there afterwards (a :class:`~evcharge.ocpp.functions.transport.sqlite.SqliteStore` keeps them on disk):
+:func:`default_template`) into its :class:`~evcharge.ocpp.functions.storage.StateStore` the first time and keeps
+the values there afterwards (a :class:`~evcharge.ocpp.functions.transport.sqlite.SqliteStore` keeps them on disk):
 
 * values set by the CSMS survive restarts; an attribute with ``persistent: false`` is back to its template
   value after a restart;
@@ -41,7 +41,7 @@ from ._common import (
     require,
     typed_request,
 )
-from .storage import MemoryStore, Store
+from .storage import MemoryStore, StateStore
 
 ATTRIBUTE_TYPES = ("Actual", "Target", "MinSet", "MaxSet")
 DATA_TYPES = ("string", "decimal", "integer", "dateTime", "boolean", "OptionList", "SequenceList", "MemberList")
@@ -250,10 +250,10 @@ class DeviceModel:
     non-persistent values return to their template defaults.
     """
 
-    def __init__(self, template: Sequence[Mapping[str, Any]], *, store: Store | None = None) -> None:
+    def __init__(self, template: Sequence[Mapping[str, Any]], *, store: StateStore | None = None) -> None:
         """``store`` keeps the values across restarts (:class:`~evcharge.ocpp.functions.storage.MemoryStore` when
         ``None``: nothing is kept)."""
-        self._db: Store = store if store is not None else MemoryStore()
+        self._db: StateStore = store if store is not None else MemoryStore()
         self._vars: dict[tuple[ComponentKey, VariableKey], _Var] = {}
         self._components: set[ComponentKey] = set()
         self._by_key16: dict[str, _Var] = {}

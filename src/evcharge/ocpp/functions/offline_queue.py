@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._common import FunctionsLocalError
-from .storage import MemoryStore, Store
+from .storage import MemoryStore, StateStore
 
 # the store's tables: seq (12 digits) -> message; seq -> message and reason; tx_ref -> transactionId; "next_seq"
 _QUEUE, _DEAD, _BINDING, _META = "queue", "dead_letters", "tx_binding", "queue_meta"
@@ -88,13 +88,13 @@ class MessageDropped:
 class OfflineQueue:
     """An ordered, persistent, exactly-once queue of transaction messages in an injected store."""
 
-    def __init__(self, config: OfflineQueueConfig | None = None, *, store: Store | None = None) -> None:
+    def __init__(self, config: OfflineQueueConfig | None = None, *, store: StateStore | None = None) -> None:
         """``store`` keeps the queue across a crash or restart (:class:`~evcharge.ocpp.functions.storage.MemoryStore`
         when ``None``: the order and exactly-once guarantees then hold only within the process)."""
         self.config = config or OfflineQueueConfig()
         if self.config.retry_attempts < 1:
             raise FunctionsLocalError("retry_attempts must be at least 1")
-        self._db: Store = store if store is not None else MemoryStore()
+        self._db: StateStore = store if store is not None else MemoryStore()
         self._online = False
         self._in_flight: str | None = None
         self._not_before = 0.0  # retry back-off of the head message

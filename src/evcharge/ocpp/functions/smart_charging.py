@@ -40,7 +40,7 @@ from ._common import (
     parse_datetime,
     require,
 )
-from .storage import MemoryStore, Store
+from .storage import MemoryStore, StateStore
 
 DAY = 86_400
 WEEK = 7 * DAY
@@ -385,7 +385,7 @@ _TABLE = "charging_profiles"  # position (8 digits, installation order) -> evse_
 class SmartCharging:
     """Installed charging profiles of a charging station, and what they mean for each EVSE."""
 
-    def __init__(self, config: SmartChargingConfig, *, store: Store | None = None, wall: WallClock | None = None
+    def __init__(self, config: SmartChargingConfig, *, store: StateStore | None = None, wall: WallClock | None = None
                  ) -> None:
         """``store`` keeps the installed profiles across a restart, as OCPP requires
         (:class:`~evcharge.ocpp.functions.storage.MemoryStore` when ``None``).  ``now`` arguments are monotonic
@@ -398,7 +398,7 @@ class SmartCharging:
         self.config = config
         self._installed: list[_Installed] = []
         self._transactions: dict[int, _Transaction] = {}
-        self._db: Store = store if store is not None else MemoryStore()
+        self._db: StateStore = store if store is not None else MemoryStore()
         for _, row in self._db.items(_TABLE):
             self._installed.append(_Installed(int(row["evse_id"]), profile_from_v201_json(row["profile"]),
                                               parse_datetime(row["installed_at"], "installed_at")))

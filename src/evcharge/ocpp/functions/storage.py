@@ -1,11 +1,11 @@
-"""Where the charge-point functions keep what must survive a restart: an injected :class:`Store`.
+"""Where the charge-point functions keep what must survive a restart: an injected :class:`StateStore`.
 
 The function cores (device model, authorization, offline queue, smart charging, transactions) are sans-I/O: they
-read and write tables of JSON values through a :class:`Store` passed in, never a file.  :class:`MemoryStore` is
+read and write tables of JSON values through a :class:`StateStore` passed in, never a file.  :class:`MemoryStore` is
 the default (tests, simulations, a charger that keeps nothing);
 :class:`evcharge.ocpp.functions.transport.sqlite.SqliteStore` keeps the same tables in a SQLite file, committed on
 every change, for a charger that must pick up where it stopped.  Every store behaves alike: values go in and come
-out as JSON (a stored dict is a copy), ``items`` are ordered by key, and :meth:`Store.transaction` is
+out as JSON (a stored dict is a copy), ``items`` are ordered by key, and :meth:`StateStore.transaction` is
 all-or-nothing.
 """
 
@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["MemoryStore", "Store"]
+__all__ = ["MemoryStore", "StateStore"]
 
 
 @runtime_checkable
-class Store(Protocol):
+class StateStore(Protocol):
     """Tables of JSON values under string keys."""
 
     def get(self, table: str, key: str) -> Any | None:
@@ -55,7 +55,7 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=
 
 
 class MemoryStore:
-    """A :class:`Store` in memory: nothing survives the process (values are kept as JSON text, like a file
+    """A :class:`StateStore` in memory: nothing survives the process (values are kept as JSON text, like a file
     store keeps them, so a value that is not JSON is refused here too)."""
 
     def __init__(self) -> None:

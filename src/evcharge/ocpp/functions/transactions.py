@@ -43,7 +43,7 @@ from evcharge.clock import WallClock
 
 from ._common import FunctionsLocalError, format_datetime
 from .offline_queue import OfflineQueue
-from .storage import MemoryStore, Store
+from .storage import MemoryStore, StateStore
 
 UNITS = {
     "Energy.Active.Import.Register": "Wh",
@@ -221,7 +221,7 @@ _TABLE = "tx_state"  # EVSE id -> the running transaction's state
 class TransactionManager:
     """Turns charger events into 1.6 or 2.0.1 transaction messages, per EVSE."""
 
-    def __init__(self, config: TransactionConfig, *, store: Store | None = None,
+    def __init__(self, config: TransactionConfig, *, store: StateStore | None = None,
                  rng: random.Random | None = None, wall: WallClock | None = None) -> None:
         """``store`` keeps the running transactions across a restart of the process
         (:class:`~evcharge.ocpp.functions.storage.MemoryStore` when ``None``); ``wall`` maps ``now`` to UTC for the
@@ -236,7 +236,7 @@ class TransactionManager:
         self._events: deque[TransactionStarted | TransactionEnded | AuthorizationTimedOut] = deque()
         self._online = False
         self._next_aligned: float | None = None
-        self._db: Store = store if store is not None else MemoryStore()
+        self._db: StateStore = store if store is not None else MemoryStore()
         self._persisted: dict[int, _Tx] = {}
         for evse_id, state in self._db.items(_TABLE):
             self._persisted[int(evse_id)] = _Tx(**state)

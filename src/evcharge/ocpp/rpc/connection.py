@@ -80,7 +80,7 @@ class RpcState(StrEnum):
 
     IDLE = "idle"  #: no CALL of ours on the wire
     AWAITING_ANSWER = "awaiting-answer"  #: a CALL of ours is on the wire, waiting for its answer
-    CLOSED = "closed"  #: the websocket is gone: nothing goes in or out any more
+    CLOSED = "closed"  #: the websocket is gone, nothing goes in or out any more
 
 
 # --------------------------------------------------------------------------------------------- config

@@ -27,6 +27,7 @@ __all__ = [
     "Frame",
     "FrameError",
     "MessageType",
+    "Problem",
     "SendFrame",
     "VersionModule",
     "encode_frame",
@@ -88,7 +89,8 @@ ERROR_CODES: Mapping[str, frozenset[str]] = {
     "2.1": _ERRORS_2X,
 }
 
-_Problem: TypeAlias = Literal["format", "type", "property", "occurrence", "frame", "message-type", "not-implemented"]
+#: What is wrong with a frame: a schema violation kind, or not a frame / an unknown message type / an unknown action.
+Problem: TypeAlias = Literal["format", "type", "property", "occurrence", "frame", "message-type", "not-implemented"]
 
 _CODES_16: Mapping[str, str] = {
     "format": "FormationViolation",
@@ -123,7 +125,11 @@ def translate_code(version: str, code: str) -> str | None:
     return code if code in ERROR_CODES.get(version, ()) else None
 
 
-def error_code(version: str, problem: ViolationKind | _Problem) -> str:
+def error_code(
+    version: str,
+    problem: ViolationKind
+    | Literal["format", "type", "property", "occurrence", "frame", "message-type", "not-implemented"],
+) -> str:
     """The error code ``version`` uses for ``problem``.
 
     ``problem`` is a :class:`~evcharge.ocpp.errors.ViolationKind` (a schema violation) or one of
@@ -247,9 +253,14 @@ class FrameError(RemoteProtocolError):
     """
 
     def __init__(
-        self, problem: _Problem, message: str, *, message_type: int | None = None, message_id: str | None = None
+        self,
+        problem: Literal["format", "type", "property", "occurrence", "frame", "message-type", "not-implemented"],
+        message: str,
+        *,
+        message_type: int | None = None,
+        message_id: str | None = None,
     ) -> None:
-        self.problem: _Problem = problem
+        self.problem: Problem = problem
         self.message_type = message_type
         self.message_id = message_id
         super().__init__(message, hint=_CODES_2X[problem])

@@ -28,7 +28,7 @@ from evcharge.ocpp.routing import Peer
 
 __all__ = ["FrameTrace", "OcppSession", "WebSocketLike"]
 
-#: The frame trace hook of a session: ``(direction, message)``, direction ``"in"`` or ``"out"``.
+#: The frame trace hook of a session, called with ``(direction, message)``, direction ``"in"`` or ``"out"``.
 FrameTrace = Callable[[Literal["in", "out"], str], None]
 
 log = logging.getLogger("evcharge.ocpp")

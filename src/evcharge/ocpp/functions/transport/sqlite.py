@@ -1,5 +1,5 @@
-"""The SQLite :class:`~evcharge.ocpp.functions.storage.Store`: the functions' tables in one file, committed on
-every change (``PRAGMA synchronous=FULL``), so a restarted charger picks up where it stopped.
+"""The SQLite :class:`~evcharge.ocpp.functions.storage.StateStore`: the functions' tables in one file, committed
+on every change (``PRAGMA synchronous=FULL``), so a restarted charger picks up where it stopped.
 
 .. code-block:: python
 
@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS kv (
 
 
 class SqliteStore:
-    """A :class:`~evcharge.ocpp.functions.storage.Store` in the SQLite file ``path`` (``":memory:"`` for none)."""
+    """A :class:`~evcharge.ocpp.functions.storage.StateStore` in the SQLite file ``path`` (``":memory:"``: none)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._loads = json.loads

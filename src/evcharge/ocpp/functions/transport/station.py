@@ -50,7 +50,7 @@ from ..config import (
 from ..device_model import ComponentKey, DeviceModel, VariableKey, default_template
 from ..offline_queue import OfflineQueue, QueuedMessage
 from ..smart_charging import SmartCharging
-from ..storage import Store
+from ..storage import StateStore
 from ..transactions import (
     Authorized,
     ChargerEvent,
@@ -82,11 +82,11 @@ class Station(ChargePoint):
         self.ocpp_version = version
         self.evse_count = evse_count
         self.max_current_a = max_current_a
-        self.clock = clock  #: monotonic seconds: the one clock of the station and its cores
+        self.clock = clock  #: the one clock of the station and its cores, in monotonic seconds
         #: maps :attr:`clock` to UTC (message timestamps, schedules, expiry dates); read once from the system clock
         #: unless given, corrected with :meth:`~evcharge.clock.WallClock.set_utc`
         self.wall = wall if wall is not None else WallClock.at(clock(), datetime.now(UTC))
-        def store(name: str) -> Store | None:  # one SQLite file per function, as before; None: in memory
+        def store(name: str) -> StateStore | None:  # one SQLite file per function, as before; None: in memory
             return None if directory is None else SqliteStore(Path(directory) / f"{name}.sqlite")
 
         self.device_model = DeviceModel(template or default_template(evse_count), store=store("device_model"))
@@ -99,7 +99,7 @@ class Station(ChargePoint):
         self.queue = OfflineQueue(offline_queue_config(dm), store=store("queue"))
         self.transactions = TransactionManager(transaction_config(dm, version=version, evse_count=evse_count),
                                                store=store("transactions"), wall=self.wall)
-        #: the boot and its retry, a sans-I/O core on the station's clock (None: the application boots itself)
+        #: the boot and its retry, a sans-I/O core on the station's clock (``None`` when the application boots)
         self.boot = BootCore(BootConfig(payload=dict(boot))) if boot is not None else None
         self.sender = QueueSender(self, self.queue, on_acknowledged=self._acknowledged, ready=lambda: self.booted)
         self._wake = asyncio.Event()
