@@ -194,12 +194,13 @@ def test_our_evcc_against_josev_secc(
         )
     assert car.returncode == 0, car.stderr + log.read_bytes()[-3000:].decode(errors="replace")
     result = json.loads(car_json.read_text())
-    assert [m["name"] for m in result["messages"] if m["layer"] != "v2g"] == [
-        "SdpReq",
+    # SDP (requests until the answer), then SupportedAppProtocol
+    assert [m["name"] for m in result["messages"] if m["layer"] != "v2g" and m["name"] != "SdpReq"] == [
         "SdpRes",
         "SupportedAppProtocolReq",
         "SupportedAppProtocolRes",
     ]
+    assert result["messages"][0]["name"] == "SdpReq"
     names = [m["name"] for m in result["messages"] if m["layer"] == "v2g"]
     loop = "CurrentDemandReq" if energy == "dc" else "ChargingStatusReq"
     # StopCharging comes with the third answer, when the fourth request is already on its way
