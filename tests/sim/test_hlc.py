@@ -153,3 +153,11 @@ def test_pause_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     # two V2G connections: SupportedAppProtocol twice (payload type 0x8001 first message of each is SAP 0x8001)
     setups = [m for m in doc["v2gtp"] if m["direction"] == "ev->evse" and m["v2gtp_hex"][16:20] == "8000"]
     assert len(setups) == 2
+
+
+def test_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "session.png"
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "din", "--scenario", "ev-stops-early", "--plot", str(png))
+    assert code == 0, text
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -92,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             with open(args.json, "w", encoding="utf-8") as fh:
                 fh.write(text)
+    if args.plot:
+        from .hlc_plot import plot_hlc
+
+        plot_hlc(result, args.plot)
     if args.pcap:
         from .hlc_pcap import write_session_pcap
 
