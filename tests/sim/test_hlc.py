@@ -158,6 +158,6 @@ def test_pause_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("matplotlib")
     png = tmp_path / "session.png"
-    code, doc, text = simulate(tmp_path, capsys, "--hlc", "din", "--scenario", "ev-stops-early", "--plot", str(png))
+    code, _doc, text = simulate(tmp_path, capsys, "--hlc", "din", "--scenario", "ev-stops-early", "--plot", str(png))
     assert code == 0, text
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
