@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import datetime as dt
 import random
 from collections.abc import AsyncIterator, Callable
@@ -157,12 +158,25 @@ def _iso2_request(prov_cert: bytes, sign_key: Any) -> bytes:
                                         body=iso2.Body(certificate_installation_req=req)))
 
 
+def _iso20_request(car: Any, sign_key: Any = None) -> bytes:
+    """A -20 CertificateInstallationReq as our -20 EVCC makes it (its fields and signing code)."""
+    req = common.CertificateInstallationReq(header=common.MessageHeader(session_id=b"\x03" * 8, time_stamp=1),
+                                            **car.certificate_installation_fields(None))
+    if sign_key is not None:
+        car = copy.copy(car)
+        car.provisioning_key = sign_key
+    return common.encode(car.sign_request(None, "CertificateInstallation", req, common))
+
+
 def test_refusals(pki: Pki, v2g: Path, tmp_path: Path) -> None:
     """A foreign OEM, a signature by another key, bytes that are not EXI, an unknown schema, -20 Update:
     Failed with no exiResponse, and the CSMS goes on answering."""
     other = tmp_path / "other"
-    write_pki(other, PkiOptions(trees=("iso2",)))
+    write_pki(other, PkiOptions(trees=("iso2", "iso20")))
     mine, foreign = Provisioning.from_pki(v2g), Provisioning.from_pki(other)
+    from evcharge.iso15118.engines.iso20.pnc import EvccContract
+
+    car20, foreign20 = EvccContract.from_pki(v2g), EvccContract.from_pki(other)
     provider = TestPkiContractProvider(v2g)
 
     async def main() -> None:
@@ -174,6 +188,9 @@ def test_refusals(pki: Pki, v2g: Path, tmp_path: Path) -> None:
                 (ISO2_NAMESPACE, "not base64!", "Install", "base64"),
                 ("urn:iso:15118:9:2099:MsgDef", _iso2_request(mine.cert, mine.key), "Install", "schema"),
                 (ISO20_NAMESPACE, b"\x80", "Update", "Install only"),
+                (ISO20_NAMESPACE, _iso20_request(foreign20), "Install", "OEM provisioning"),
+                (ISO20_NAMESPACE, _iso20_request(car20, foreign20.provisioning_key), "Install", "signature"),
+                (ISO20_NAMESPACE, _iso2_request(mine.cert, mine.key), "Install", "decode"),  # -2 bytes named -20
             ]
             for schema, exi, action, reason in cases:
                 res = await _ask(cp, schema, exi, action)
@@ -181,6 +198,7 @@ def test_refusals(pki: Pki, v2g: Path, tmp_path: Path) -> None:
                 assert reason in provider.log[-1].reason and provider.log[-1].emaid is None
             good = await _ask(cp, ISO2_NAMESPACE, _iso2_request(mine.cert, mine.key))
             assert good.status == "Accepted"
+            assert (await _ask(cp, ISO20_NAMESPACE, _iso20_request(car20))).status == "Accepted"
 
     asyncio.run(main())
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from evcharge.csms.pki import ContractResponse
-from evcharge.errors import require
+from evcharge.errors import EvchargeError, require
 
 __all__ = ["ISO2_NAMESPACE", "ISO20_NAMESPACE", "ContractOutcome", "TestPkiContractProvider"]
 
@@ -207,7 +207,7 @@ class TestPkiContractProvider:
         issuer.contract_chain, issuer.contract_key, issuer.emaid = chain_der, key, _iso2_emaid(emaid)
         try:
             answer = issuer.answer(kind, msg)
-        except (ValueError, TypeError) as exc:  # e.g. a certificate key that is not on the tree's curve
+        except (ValueError, TypeError, EvchargeError) as exc:  # e.g. a key that is not on the tree's curve
             raise _Refused(f"cannot encrypt the contract key to the car: {exc}") from None
         assert answer is not None
         res, signature = answer
@@ -250,7 +250,7 @@ class TestPkiContractProvider:
         issuer.contract_chain, issuer.contract_key = chain_der, key
         try:
             res, signature = issuer.answer(msg)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, EvchargeError) as exc:
             raise _Refused(f"cannot encrypt the contract key to the car: {exc}") from None
         res = dataclasses.replace(res, header=dataclasses.replace(res.header, signature=signature))
         return emaid, common.encode(res)
