@@ -181,3 +181,19 @@ def test_v21_station_messages(pki: Pki, tmp_path: Path) -> None:
         responder.server.close()
 
     asyncio.run(main())
+
+
+def test_a_201_subclass_serves_21_with_the_21_additions() -> None:
+    """``handler_factories(h201=...)`` (as the embedded CSMS of ``evcharge simulate`` does): its 2.1 connections
+    get the subclass's behaviour and the 2.1 handlers."""
+    from evcharge.csms.handlers import CsmsService, Handler21, Handler201
+    from evcharge.csms.transport.sqlite import SqliteStore
+
+    class Recording(Handler201):
+        pass
+
+    factories = CsmsService(SqliteStore(":memory:")).handler_factories(h201=Recording)
+    handler: Any = factories["2.1"]("CS-X", None)  # type: ignore[arg-type]
+    assert isinstance(handler, Recording) and isinstance(handler, Handler21)
+    assert handler.handler_for("NotifySettlement") is not None
+    assert not isinstance(factories["2.0.1"]("CS-X", None), Handler21)  # type: ignore[arg-type]

@@ -154,10 +154,11 @@ class CsmsService:
 
     def handler_factories(self, h16: type[Handler16] | None = None, h201: type[Handler201] | None = None,
                           h21: type[Handler21] | None = None) -> dict[str, Callable[[str, Csms], CsmsHandler]]:
-        """The :class:`~evcharge.ocpp.csms.Csms` handler factories by version (subclasses may be given)."""
+        """The :class:`~evcharge.ocpp.csms.Csms` handler factories by version (subclasses may be given; a 2.0.1
+        subclass given without a 2.1 one serves 2.1 too, with the 2.1 additions mixed in)."""
         c16 = h16 or Handler16
         c201 = h201 or Handler201
-        c21 = h21 or Handler21
+        c21 = h21 or (Handler21 if h201 is None else type(c201.__name__ + "21", (c201, Handler21), {}))
         return {"1.6": lambda identity, csms: c16(identity, csms, self),
                 "2.0.1": lambda identity, csms: c201(identity, csms, self),
                 "2.1": lambda identity, csms: c21(identity, csms, self)}
