@@ -58,6 +58,9 @@ def _check(args: argparse.Namespace) -> str:
     scenario = args.scenario if args.scenario in HLC_SCENARIOS else "dc-normal"
     if args.energy != "dc":
         raise CommandError(f"--energy {args.energy} with --hlc: only dc is composed yet")
+    if args.keylog:
+        raise CommandError("--keylog: these sessions run over plain TCP (TLS comes with Plug & Charge, not composed "
+                           "into simulate yet)")
     if args.payment == "pnc" or scenario in ("pnc-install",):
         raise CommandError("Plug & Charge (--payment pnc, pnc-install) is not composed into simulate yet")
     if scenario not in _BUILT:
