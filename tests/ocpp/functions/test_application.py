@@ -96,3 +96,32 @@ def test_misuse_is_refused() -> None:
     core.send(Connected(), 0.0)
     with pytest.raises(FunctionsLocalError):
         core.send(Connected(), 0.0)  # connected twice
+
+
+# ------------------------------------------------------------- StopTxOnInvalidId (1.6 StopTransactionOnInvalidId)
+
+
+def test_token_verdict_16_start_transaction() -> None:
+    from evcharge.ocpp.functions.application import token_verdict
+
+    payload = {"connectorId": 1, "idTag": "UNKNOWN", "meterStart": 0, "timestamp": "2024-05-01T12:00:00Z"}
+    refused = {"transactionId": 7, "idTagInfo": {"status": "Invalid"}}
+    verdict = token_verdict("1.6", "StartTransaction", payload, refused, stop_tx_on_invalid_id=True)
+    assert verdict is not None and verdict.token == "UNKNOWN" and verdict.stop
+    assert token_verdict("1.6", "StartTransaction", payload, refused, stop_tx_on_invalid_id=False).stop is False  # type: ignore[union-attr]
+    # 1.6 MeterValues / StopTransaction answers carry no verdict that can stop a transaction
+    assert token_verdict("1.6", "MeterValues", payload, {}, stop_tx_on_invalid_id=True) is None
+
+
+def test_token_verdict_201_transaction_event() -> None:
+    from evcharge.ocpp.functions.application import token_verdict
+
+    token = {"idToken": "04A1B2", "type": "ISO14443"}
+    payload = {"eventType": "Started", "idToken": token}
+    accepted = token_verdict("2.0.1", "TransactionEvent", payload, {"idTokenInfo": {"status": "Accepted"}},
+                             stop_tx_on_invalid_id=True)
+    assert accepted is not None and not accepted.stop and accepted.token == token
+    blocked = token_verdict("2.0.1", "TransactionEvent", payload, {"idTokenInfo": {"status": "Blocked"}},
+                            stop_tx_on_invalid_id=True)
+    assert blocked is not None and blocked.stop
+    assert token_verdict("2.0.1", "TransactionEvent", payload, {}, stop_tx_on_invalid_id=True) is None

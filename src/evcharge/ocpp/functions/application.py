@@ -1,4 +1,5 @@
-"""The charge-point application as a sans-I/O core, first part: the boot and its retry (issue 19).
+"""The charge-point application as a sans-I/O core, first parts: the boot and its retry, the CSMS's verdict on a
+transaction's identifier (StopTxOnInvalidId) (issue 19).
 
 :class:`BootCore` decides when the station sends its BootNotification and what the CSMS's answer means: the first
 connection boots; ``Pending`` and ``Rejected`` answers are retried after the answer's ``interval`` (or
@@ -43,6 +44,8 @@ __all__ = [
     "Connected",
     "Disconnected",
     "MakeCall",
+    "TokenVerdict",
+    "token_verdict",
 ]
 
 
@@ -184,3 +187,32 @@ class BootCore:
         if self._state is BootState.WAITING and self._retry_at is not None and now >= self._retry_at:
             self._retry_at = None
             self._boot()
+
+
+# ---------------------------------------------------------------- the CSMS's verdict on a transaction's identifier
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenVerdict:
+    """What the CSMS said of the identifier of a transaction message (1.6 StartTransaction ``idTagInfo``, 2.x
+    TransactionEvent ``idTokenInfo``): ``token`` and ``info`` go into the authorization cache; ``stop`` says the
+    transaction must end with ``DeAuthorized`` (StopTransactionOnInvalidId / TxCtrlr.StopTxOnInvalidId, for
+    example a transaction started offline for an identifier the CSMS does not accept)."""
+
+    token: Any
+    info: Mapping[str, Any]
+    stop: bool
+
+
+def token_verdict(version: str, action: str, payload: Mapping[str, Any], response: Mapping[str, Any], *,
+                  stop_tx_on_invalid_id: bool) -> TokenVerdict | None:
+    """The verdict carried by the answer to a transaction message, or ``None`` when it carries none."""
+    if version == "1.6":
+        if action != "StartTransaction":
+            return None
+        token, info = payload.get("idTag"), response.get("idTagInfo")
+    else:
+        token, info = payload.get("idToken"), response.get("idTokenInfo")
+    if token is None or not isinstance(info, Mapping) or "status" not in info:
+        return None
+    return TokenVerdict(token=token, info=info, stop=info["status"] != "Accepted" and stop_tx_on_invalid_id)

@@ -39,7 +39,17 @@ from evcharge.ocpp.errors import OcppError
 from evcharge.ocpp.routing import on
 
 from .._common import models_of
-from ..application import BootConfig, BootCore, BootState, CallAnswered, CallFailed, Connected, Disconnected, MakeCall
+from ..application import (
+    BootConfig,
+    BootCore,
+    BootState,
+    CallAnswered,
+    CallFailed,
+    Connected,
+    Disconnected,
+    MakeCall,
+    token_verdict,
+)
 from ..authorization import Authorization, IdToken, Verdict
 from ..config import (
     authorization_config,
@@ -249,30 +259,25 @@ class Station(ChargePoint):
         """The CSMS answered a transaction message: cache its verdict on the identifier, and stop a transaction
         it refused when StopTransactionOnInvalidId / TxCtrlr.StopTxOnInvalidId says so (for example one started
         offline for an unknown identifier)."""
-        if self.ocpp_version == "1.6":
-            if message.action != "StartTransaction":
-                return
+        if self.ocpp_version == "1.6" and message.action == "StartTransaction":
             tx_id = response.get("transactionId")
             for evse_id in range(1, self.evse_count + 1):
                 if tx_id is not None and self.transactions.transaction_ref(evse_id) == message.tx_ref:
                     # 1.6 TxProfiles name the CSMS's transactionId, known only now
                     self.smart_charging.transaction_id_assigned(evse_id, tx_id)
-            token: Any = message.payload.get("idTag")
-            info = response.get("idTagInfo")
-        else:
-            token = message.payload.get("idToken")
-            info = response.get("idTokenInfo")
-        if token is None or not isinstance(info, Mapping) or "status" not in info:
-            return
-        self.authorization.update_cache(token, info, self.now())
         stop = True
         with contextlib.suppress(OcppError):
             stop = self.device_model.get_bool("TxCtrlr", "StopTxOnInvalidId")
-        if info["status"] == "Accepted" or not stop:
+        verdict = token_verdict(self.ocpp_version, message.action, message.payload, response,
+                                stop_tx_on_invalid_id=stop)
+        if verdict is None:
+            return
+        self.authorization.update_cache(verdict.token, verdict.info, self.now())
+        if not verdict.stop:
             return
         for evse_id in range(1, self.evse_count + 1):
             if message.tx_ref is not None and self.transactions.transaction_ref(evse_id) == message.tx_ref:
-                log.info("the CSMS refused %r: stopping the transaction on EVSE %d", token, evse_id)
+                log.info("the CSMS refused %r: stopping the transaction on EVSE %d", verdict.token, evse_id)
                 self.charger_event(StopRequested(evse_id, "DeAuthorized"))
 
     def _changed(self) -> None:
