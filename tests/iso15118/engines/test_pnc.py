@@ -352,3 +352,125 @@ def test_certificate_update_expired_contract(pki: Path) -> None:
     )
     secc, evcc = _update_session(pki, Contract.from_pki(pki), contract_verifier=later)
     _refused_update(secc, evcc, "FAILED_CertificateExpired")
+
+
+# -- CertificateInstallationReq: signed with the key of the OEM provisioning certificate it carries ------------
+
+
+def _install_session(pki: Path, provisioning: Any, *, tap: Any = None) -> tuple[Any, Any]:
+    evcc_cfg = EvccConfig(payment=ev.Payment.PNC, provisioning=provisioning, trace=True)
+    kw = {"tap": tap} if tap is not None else {}
+    _, secc, evcc = run_session("iso2", DC, secc_cfg=_secc_cfg(pki, DC), evcc_cfg=evcc_cfg, tls=True, **kw)
+    return secc, evcc
+
+
+def _install_tap(change: Any) -> Any:
+    """A tap that rewrites the CertificateInstallationReq on its way to the SECC with ``change(message)``."""
+    from evcharge.iso15118 import iso2
+
+    def tap(direction: str, ptype: int, payload: bytes) -> bytes:
+        if direction != "to_secc":
+            return payload
+        msg = iso2.decode(payload)
+        if msg.body.certificate_installation_req is None:
+            return payload
+        return bytes(iso2.encode(change(msg)))
+
+    return tap
+
+
+def _refused_installation(secc: Any, evcc: Any, pki: Path) -> None:
+    """The SECC answered CertificateInstallationReq with FAILED_SignatureError and ended; no certificate was sent."""
+    assert secc.ended is not None and secc.ended.response_code == "FAILED_SignatureError", secc.ended
+    res = [t for t in evcc.trace if t.name == "CertificateInstallationRes"]
+    assert len(res) == 1
+    body = res[0].message.body.certificate_installation_res
+    assert body.response_code.value == "FAILED_SignatureError"
+    from evcharge.iso15118.engines.pnc import Contract
+
+    contract = Contract.from_pki(pki).chain  # the provider's contract is not handed out
+    assert body.contract_signature_cert_chain is None or body.contract_signature_cert_chain.certificate not in contract
+    assert "PaymentDetailsReq" not in [t.name for t in evcc.trace]
+    assert evcc.ended is not None and not evcc.ended.normal
+
+
+def test_certificate_installation_signed_by_the_oem_key(pki: Path) -> None:
+    """The request signed with the OEM provisioning key verifies (independently here, with the security package)
+    and the SECC answers OK with the contract."""
+    from cryptography import x509
+
+    from evcharge.iso15118.engines.pnc import Provisioning
+    from evcharge.iso15118.security.signature import ISO2_ALGORITHMS, find_fragments, verify
+
+    prov = Provisioning.from_pki(pki)
+    secc, evcc = _install_session(pki, prov)
+    assert secc.ended is not None and secc.ended.normal, secc.ended
+    req = next(t.message for t in evcc.trace if t.name == "CertificateInstallationReq")
+    body = req.body.certificate_installation_req
+    signature = req.header.signature
+    key = x509.load_der_x509_certificate(body.oem_provisioning_cert).public_key()
+    verify(signature.signed_info, signature.signature_value.value, find_fragments(body), key, allowed=ISO2_ALGORITHMS)
+    res = next(t.message for t in evcc.trace if t.name == "CertificateInstallationRes")
+    assert res.body.certificate_installation_res.response_code.value == "OK"
+
+
+def test_certificate_installation_signed_with_another_key(pki: Path) -> None:
+    """The car carries the real OEM provisioning certificate but signs with a key that is not its own."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from evcharge.iso15118.engines.pnc import Provisioning
+
+    real = Provisioning.from_pki(pki)
+    secc, evcc = _install_session(pki, Provisioning(real.cert, ec.generate_private_key(ec.SECP256R1())))
+    _refused_installation(secc, evcc, pki)
+
+
+def test_certificate_installation_without_signature(pki: Path) -> None:
+    import dataclasses
+
+    from evcharge.iso15118.engines.pnc import Provisioning
+
+    def strip(msg: Any) -> Any:
+        return dataclasses.replace(msg, header=dataclasses.replace(msg.header, signature=None))
+
+    secc, evcc = _install_session(pki, Provisioning.from_pki(pki), tap=_install_tap(strip))
+    _refused_installation(secc, evcc, pki)
+
+
+def test_certificate_installation_changed_after_signing(pki: Path) -> None:
+    """The root certificate list changed after the car signed: the digest of the request no longer matches."""
+    import dataclasses
+
+    from evcharge.iso15118 import iso2
+    from evcharge.iso15118.engines.pnc import Provisioning
+
+    def change(msg: Any) -> Any:
+        req = msg.body.certificate_installation_req
+        roots = iso2.ListOfRootCertificateIDs(
+            root_certificate_id=[iso2.X509IssuerSerial(x509_issuer_name="CN=Other Root", x509_serial_number=7)]
+        )
+        req = dataclasses.replace(req, list_of_root_certificate_i_ds=roots)
+        return dataclasses.replace(msg, body=iso2.Body(certificate_installation_req=req))
+
+    secc, evcc = _install_session(pki, Provisioning.from_pki(pki), tap=_install_tap(change))
+    _refused_installation(secc, evcc, pki)
+
+
+def test_certificate_installation_certificate_swapped(pki: Path, tmp_path: Path) -> None:
+    """A request signed by another PKI's OEM provisioning key whose certificate was then swapped for ours: the
+    signature must verify with the certificate in the request, so it is refused."""
+    import dataclasses
+
+    from evcharge.iso15118 import iso2
+    from evcharge.iso15118.engines.pnc import Provisioning
+    from evcharge.iso15118.security.pki import PkiOptions, write_pki
+
+    write_pki(tmp_path / "other", PkiOptions(emaid=EMAID, trees=("iso2",)))
+    ours = Provisioning.from_pki(pki)
+
+    def swap(msg: Any) -> Any:
+        req = dataclasses.replace(msg.body.certificate_installation_req, oem_provisioning_cert=ours.cert)
+        return dataclasses.replace(msg, body=iso2.Body(certificate_installation_req=req))
+
+    secc, evcc = _install_session(pki, Provisioning.from_pki(tmp_path / "other"), tap=_install_tap(swap))
+    _refused_installation(secc, evcc, pki)

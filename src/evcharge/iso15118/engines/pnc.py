@@ -119,28 +119,38 @@ class PkiContractVerifier:
         """The header signature verifies with the chain's leaf key and one of its References is the request
         element itself (``#`` + ``body.id_``): a signature over some other element of the message does not
         sign the request."""
-        from cryptography import x509
+        return bool(chain) and signed_by_certificate(message, body, chain[0])
 
-        from evcharge.iso15118.security.errors import SignatureError
-        from evcharge.iso15118.security.signature import ISO2_ALGORITHMS, find_fragments, signed_info_as_dict, verify
 
-        signature = message.header.signature
-        if signature is None or not chain:
-            return False
-        try:
-            leaf = x509.load_der_x509_certificate(chain[0])
-            verify(
-                signature.signed_info,
-                signature.signature_value.value,
-                find_fragments(body),
-                leaf.public_key(),  # type: ignore[arg-type]
-                allowed=ISO2_ALGORITHMS,
-            )
-            references = signed_info_as_dict(signature.signed_info).get("Reference") or []
-        except (SignatureError, ValueError):
-            return False
-        ident = getattr(body, "id_", None)
-        return ident is None or any(ref.get("URI") == "#" + ident for ref in references)
+def signed_by_certificate(message: Any, body: Any, certificate: bytes) -> bool:
+    """Whether ``message``'s ISO 15118-2 header signature verifies with the public key of ``certificate`` (DER)
+    and one of its References is the request element ``body`` itself (``#`` + ``body.id_``). A certificate that
+    does not parse, a missing signature, a wrong digest or key: False."""
+    from evcharge.errors import require
+
+    require("cryptography", "iso15118", feature="Plug & Charge signatures")
+    from cryptography import x509
+
+    from evcharge.iso15118.security.errors import SignatureError
+    from evcharge.iso15118.security.signature import ISO2_ALGORITHMS, find_fragments, signed_info_as_dict, verify
+
+    signature = message.header.signature
+    if signature is None or not certificate:
+        return False
+    try:
+        leaf = x509.load_der_x509_certificate(certificate)
+        verify(
+            signature.signed_info,
+            signature.signature_value.value,
+            find_fragments(body),
+            leaf.public_key(),  # type: ignore[arg-type]
+            allowed=ISO2_ALGORITHMS,
+        )
+        references = signed_info_as_dict(signature.signed_info).get("Reference") or []
+    except (SignatureError, ValueError, TypeError):  # TypeError: a key that is not an ECDSA one
+        return False
+    ident = getattr(body, "id_", None)
+    return ident is None or any(ref.get("URI") == "#" + ident for ref in references)
 
 
 def sign_header(mod: Any, elements: list[tuple[str, Any]], private_key: Any) -> Any:

@@ -651,6 +651,18 @@ class Secc(EngineBase[SeccState]):
             refused = self._check_update(body, msg)
             if refused is not None:
                 return self._fail(request, now, *refused)
+        else:
+            from .pnc import signed_by_certificate
+
+            # ISO 15118-2 CertificateInstallationReq: signed with the private key of the OEM provisioning
+            # certificate; the SECC checks it with the OEMProvisioningCert the request carries
+            if not signed_by_certificate(msg, body, body.oem_provisioning_cert):
+                return self._fail(
+                    request,
+                    now,
+                    "FAILED_SignatureError",
+                    "the CertificateInstallationReq signature does not verify with the OEM provisioning certificate",
+                )
         provider = self.config.certificate_provider
         if provider is not None:
             answer = provider.answer(kind, msg)
