@@ -11,12 +11,14 @@ whole DC session runs in a fraction of a second of wall time.
 from __future__ import annotations
 
 import random
+import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from evcharge.clock import WallClock
 from evcharge.errors import RemoteProtocolError
+from evcharge.iso15118.handover import TlsInfo
 from evcharge.slac.emulator import PowerlineEmulator
 
 from ..config import EvseManagerConfig
@@ -81,7 +83,10 @@ class Bench:
         slac_latency: float = 0.0,
         self_test_time: float = 0.5,
         start: datetime | None = None,
+        tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = None,
     ) -> None:
+        """``tls``: (SECC context, EVCC context) to run the V2G connection over real TLS in memory
+        (:func:`evcharge.iso15118.security.tls.secc_context` / ``evcc_context`` of a test PKI)."""
         self.now = 0.0
         rng = random.Random(seed)
         self.clock = WallClock.at(0.0, start or datetime(2026, 1, 1, tzinfo=UTC))
@@ -104,6 +109,10 @@ class Bench:
         self.samples: list[tuple[float, float, float, float | None]] = []  #: (now, volts, amps, soc)
         self._unanswered: list[OcppCall] = []
         self.connected_at: float | None = None
+        self.tls = tls
+        self._tls: dict[str, Any] = {}  #: side -> (SSLObject, incoming BIO, outgoing BIO)
+        #: what went over the wire when TLS runs, as (now, direction, bytes) (``v2g`` holds the plaintext)
+        self.wire: list[tuple[float, str, bytes]] = []
         self._pump()
 
     # -- driving ---------------------------------------------------------------------------------
@@ -209,8 +218,44 @@ class Bench:
         elif isinstance(event, V2gLinkReady):
             # SDP and the TCP handshake take no time here: the car connects at once
             self.connected_at = now
-            self.car.connect(now)
-            self.manager.connection_made(now)
+            info = self._handshake(now) if self.tls is not None else None
+            self.car.connect(now, tls=info)
+            self.manager.connection_made(now, tls=info)
+
+    def _handshake(self, now: float) -> TlsInfo:
+        """A TLS handshake between the two contexts through memory BIOs (no socket, no time)."""
+        assert self.tls is not None
+        secc_ctx, evcc_ctx = self.tls
+        for side, ctx, server in (("evse", secc_ctx, True), ("ev", evcc_ctx, False)):
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            self._tls[side] = (ctx.wrap_bio(incoming, outgoing, server_side=server), incoming, outgoing)
+        done = {"evse": False, "ev": False}
+        for _ in range(20):
+            for side in ("ev", "evse"):
+                obj = self._tls[side][0]
+                if not done[side]:
+                    try:
+                        obj.do_handshake()
+                        done[side] = True
+                    except ssl.SSLWantReadError:
+                        pass
+            moved = self._shuttle(now)
+            if all(done.values()) and not moved:
+                break
+        obj = self._tls["evse"][0]
+        version, cipher = obj.version() or "", (obj.cipher() or ("",))[0]
+        return TlsInfo(version=version, cipher=cipher)
+
+    def _shuttle(self, now: float) -> bool:
+        """Move TLS records from each side's outgoing BIO to the other's incoming one."""
+        moved = False
+        for src, dst, direction in (("ev", "evse", "ev->evse"), ("evse", "ev", "evse->ev")):
+            data = self._tls[src][2].read()
+            if data:
+                moved = True
+                self.wire.append((now, direction, data))
+                self._tls[dst][1].write(data)
+        return moved
 
     def _move_v2g(self, now: float) -> bool:
         evcc, secc = self.car.evcc, self.manager.secc
@@ -221,13 +266,17 @@ class Bench:
             for chunk in src.data_to_send():
                 moved = True
                 self.v2g.append((now, direction, chunk))
+                if self._tls:
+                    self._tls["ev" if direction == "ev->evse" else "evse"][0].write(chunk)
+                    self._shuttle(now)
+                    chunk = self._tls_read("evse" if direction == "ev->evse" else "ev")
                 if dst.state.value == "closed":
                     continue
                 try:
                     dst.receive_data(chunk, now)
                 except RemoteProtocolError as exc:
                     self.errors.append(exc)
-        # a side that closed closes the TCP connection: the other one sees it
+        # a side that closed closes the TCP (TLS) connection: the other one sees it
         for a, b in ((evcc, secc), (secc, evcc)):
             if a.state.value == "closed" and b.state.value != "closed":
                 close_at = a.close_at
@@ -235,3 +284,16 @@ class Bench:
                     b.connection_lost(now)
                     moved = True
         return moved
+
+    def _tls_read(self, side: str) -> bytes:
+        out = b""
+        obj = self._tls[side][0]
+        while True:
+            try:
+                data = obj.read(65536)
+            except ssl.SSLWantReadError:
+                break
+            if not data:
+                break
+            out += data
+        return out

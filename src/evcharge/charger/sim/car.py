@@ -122,7 +122,7 @@ class SimCar:
             target_current=min(c.max_current, c.max_power / self.battery.voltage),
             loop_interval=c.loop_interval, ongoing_interval=c.ongoing_interval, trace=True)
 
-    def connect(self, now: float, *, resume_session_id: bytes | None = None) -> EvccSession:
+    def connect(self, now: float, *, resume_session_id: bytes | None = None, tls: Any = None) -> EvccSession:
         """The V2G TCP connection is open: the session core for the transport to feed."""
         engines: dict[AppProtocol, Any]
         if self.config.protocol == "iso20":
@@ -135,7 +135,7 @@ class SimCar:
             engines = {protocol: evcc_factory(self.evcc_config())}
         offers = (OfferedProtocol(protocol=protocol, schema_id=1, priority=1),)
         self.evcc = EvccSession(EvccSessionConfig(protocols=offers), engines, now=now,
-                                resume_session_id=resume_session_id)
+                                resume_session_id=resume_session_id, tls=tls)
         return self.evcc
 
     def resume(self, now: float) -> EvccSession:

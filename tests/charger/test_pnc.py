@@ -1,0 +1,74 @@
+"""Plug & Charge through the EVSE manager: ISO 15118-2 over real TLS (in memory), the contract's eMAID and
+certificate hash data in OCPP 2.0.1 Authorize, the CSMS's answer deciding the SECC's AuthorizationRes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evcharge.charger import EvseManagerConfig, ManagerState, OcppCall
+from evcharge.charger.sim.bench import Bench, accept_all
+from evcharge.charger.sim.car import CarConfig
+from evcharge.iso15118.engines import EvccConfig, SeccConfig
+from evcharge.iso15118.engines import events as ev
+
+pytest.importorskip("cryptography")
+
+EMAID = "NL-TNM-000122045-U"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from evcharge.iso15118.security.pki import PkiOptions, write_pki
+
+    out = tmp_path_factory.mktemp("pki")
+    write_pki(out, PkiOptions(emaid=EMAID, trees=("iso2",)))
+    return out
+
+
+def _bench(pki: Path, csms: Any = accept_all) -> Bench:
+    from evcharge.iso15118.engines.pnc import Contract, PkiContractVerifier
+    from evcharge.iso15118.security.tls import evcc_context, secc_context
+
+    config = EvseManagerConfig(
+        payments=(ev.Payment.PNC, ev.Payment.EIM),
+        secc=SeccConfig(contract_verifier=PkiContractVerifier(pki / "iso2" / "mo_roots.pem"), trace=True),
+    )
+    car = CarConfig(protocol="iso2", charge_seconds=5.0,
+                    evcc=EvccConfig(payment=ev.Payment.PNC, contract=Contract.from_pki(pki), loop_interval=0.25, ongoing_interval=0.1,
+                                    trace=True))
+    return Bench(config, car, csms=csms, tls=(secc_context(pki), evcc_context(pki)))
+
+
+def test_plug_and_charge_authorizes_with_the_contract(pki: Path) -> None:
+    bench = _bench(pki)
+    bench.plug_in()
+    bench.run(until=60.0, stop=lambda: bench.car.ended is not None)
+    assert bench.car.ended is not None and bench.car.ended.normal, bench.errors
+    authorize = [c for _, c, _ in bench.calls if c.action == "Authorize"]
+    assert len(authorize) == 1
+    payload = authorize[0].payload
+    assert payload["idToken"]["type"] == "eMAID"
+    assert payload["idToken"]["idToken"].replace("-", "") == EMAID.replace("-", "")
+    hashes = payload["iso15118CertificateHashData"]
+    assert hashes and all(h["hashAlgorithm"] == "SHA256" and len(h["issuerNameHash"]) == 64 for h in hashes)
+    # the wire carried TLS records, not V2GTP in the clear
+    assert bench.wire and not any(chunk.startswith(b"\x01\xfe") for _, _, chunk in bench.wire)
+    tx = [c.payload for _, c, _ in bench.calls if c.action == "TransactionEvent"]
+    assert tx[-1]["transactionInfo"]["stoppedReason"] == "StoppedByEV"
+
+
+def test_csms_rejecting_the_contract_stops_the_session(pki: Path) -> None:
+    def csms(call: OcppCall, now: float) -> dict[str, Any] | None:
+        if call.action == "Authorize":
+            return {"idTokenInfo": {"status": "Accepted"}, "certificateStatus": "CertificateRevoked"}
+        return accept_all(call, now)
+
+    bench = _bench(pki, csms)
+    bench.plug_in()
+    bench.run(until=60.0, stop=lambda: bench.car.ended is not None)
+    assert bench.car.ended is not None and not bench.car.ended.normal
+    assert bench.manager.energy_wh == 0.0 and not bench.power.on
+    assert bench.manager.state in (ManagerState.FINISHED, ManagerState.V2G)
