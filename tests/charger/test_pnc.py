@@ -37,8 +37,8 @@ def _bench(pki: Path, csms: Any = accept_all) -> Bench:
         secc=SeccConfig(contract_verifier=PkiContractVerifier(pki / "iso2" / "mo_roots.pem"), trace=True),
     )
     car = CarConfig(protocol="iso2", charge_seconds=5.0,
-                    evcc=EvccConfig(payment=ev.Payment.PNC, contract=Contract.from_pki(pki), loop_interval=0.25, ongoing_interval=0.1,
-                                    trace=True))
+                    evcc=EvccConfig(payment=ev.Payment.PNC, contract=Contract.from_pki(pki), loop_interval=0.25,
+                                    ongoing_interval=0.1, trace=True))
     return Bench(config, car, csms=csms, tls=(secc_context(pki), evcc_context(pki)))
 
 
