@@ -162,3 +162,23 @@ def test_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _doc, text = simulate(tmp_path, capsys, "--hlc", "din", "--scenario", "ev-stops-early", "--plot", str(png))
     assert code == 0, text
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plug_and_charge_over_tls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("cryptography")
+    keylog, pcap = tmp_path / "keys.txt", tmp_path / "pnc.pcap"
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "iso2", "--payment", "pnc", "--scenario", "ev-stops-early",
+                               "--keylog", str(keylog), "--pcap", str(pcap))
+    assert code == 0, text
+    authorize = calls(doc, "Authorize")[0]["request"]
+    assert authorize["idToken"]["type"] == "eMAID"
+    assert authorize["iso15118CertificateHashData"][0]["hashAlgorithm"] == "SHA256"
+    assert "PaymentDetailsReq" in v2g_requests(doc)  # the contract chain went to the SECC
+    # the key log has the TLS secrets (NSS key log format), and the pcap carries TLS, not V2GTP in the clear
+    assert any(line.split()[0] in ("CLIENT_RANDOM", "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0")
+               for line in keylog.read_text().splitlines())
+    if shutil.which("tshark") is not None:
+        out = subprocess.run(["tshark", "-r", str(pcap), "-d", "tcp.port==50000,tls", "-Y", "tls",
+                              "-T", "fields", "-e", "tls.record.content_type"],
+                             capture_output=True, text=True, check=True).stdout.split()
+        assert out and any("22" in x for x in out) and any("23" in x for x in out)  # handshake + application data

@@ -23,6 +23,8 @@ import json
 import struct
 import sys
 import time
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from evcharge.cli import CommandError, output_file_arg
@@ -58,11 +60,14 @@ def _check(args: argparse.Namespace) -> str:
     scenario = args.scenario if args.scenario in HLC_SCENARIOS else "dc-normal"
     if args.energy != "dc":
         raise CommandError(f"--energy {args.energy} with --hlc: only dc is composed yet")
-    if args.keylog:
-        raise CommandError("--keylog: these sessions run over plain TCP (TLS comes with Plug & Charge, not composed "
-                           "into simulate yet)")
-    if args.payment == "pnc" or scenario in ("pnc-install",):
-        raise CommandError("Plug & Charge (--payment pnc, pnc-install) is not composed into simulate yet")
+    if args.keylog and args.payment != "pnc":
+        raise CommandError("--keylog: an EIM session runs over plain TCP (TLS comes with --payment pnc)")
+    if args.payment == "pnc" and args.hlc != "iso2":
+        raise CommandError(f"--payment pnc is composed for --hlc iso2 only (DIN 70121 has no Plug & Charge; the -20 "
+                           f"one is not composed yet), not {args.hlc}")
+    if scenario in ("pnc-install",):
+        raise CommandError("pnc-install (certificate installation through Get15118EVCertificate) is not composed "
+                           "into simulate yet; --payment pnc runs with an installed contract")
     if scenario not in _BUILT:
         raise CommandError(f"scenario {scenario} is not built for --hlc yet (built: {', '.join(_BUILT)})")
     if scenario == "csms-limit" and args.hlc == "iso20":
@@ -137,6 +142,30 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     car = CarConfig(protocol=args.hlc, charge_seconds=seconds, soc=args.soc, capacity_wh=args.capacity * 1000.0,
                     stop_soc=args.until_soc or 100.0, pause_after=20.0 if scenario == "pause-resume" else None)
     config = EvseManagerConfig(secc=SeccConfig(trace=True))
+    tls = None
+    pki_folder = None
+    if args.payment == "pnc":
+        # Plug & Charge: a test PKI (V2G root, CPO sub-CAs, SECC, MO, contract), TLS in memory, the contract
+        # installed in the car; the SECC checks the contract chain against the MO roots
+        import tempfile
+
+        from evcharge.iso15118.engines import EvccConfig
+        from evcharge.iso15118.engines import events as v2g
+        from evcharge.iso15118.engines.pnc import Contract, PkiContractVerifier
+        from evcharge.iso15118.security.pki import PkiOptions, write_pki
+        from evcharge.iso15118.security.tls import evcc_context, secc_context
+
+        pki_folder = tempfile.TemporaryDirectory(prefix="evcharge-pki-")
+        pki = Path(pki_folder.name)
+        write_pki(pki, PkiOptions(trees=("iso2",)))
+        config = EvseManagerConfig(payments=(v2g.Payment.PNC, v2g.Payment.EIM), secc=SeccConfig(
+            trace=True, contract_verifier=PkiContractVerifier(pki / "iso2" / "mo_roots.pem")))
+        evcc = EvccConfig(payment=v2g.Payment.PNC, contract=Contract.from_pki(pki), loop_interval=car.loop_interval,
+                          ongoing_interval=car.ongoing_interval, trace=True,
+                          dc_limits=v2g.EvLimits(max_voltage=car.max_voltage, max_current=car.max_current,
+                                                 max_power=car.max_power, soc=int(car.soc)))
+        car = replace(car, evcc=evcc)
+        tls = (secc_context(pki, keylog=args.keylog), evcc_context(pki))
     bench_box: dict[str, Bench] = {}
     books = CsmsBooks(lambda: bench_box["b"].now if "b" in bench_box else 0.0)
     csms = make_csms(books, (v201,))
@@ -151,7 +180,7 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
         boot = await station.call({"reason": "PowerUp", "chargingStation": {"model": "evcharge-dc", "vendorName":
                                                                              "evcharge"}}, action="BootNotification")
         ocpp_log.append({"t": 0.0, "action": "BootNotification", "answer": boot.to_json()})
-        bench = Bench(config, car, csms=lambda call, now: None)
+        bench = Bench(config, car, csms=lambda call, now: None, tls=tls)
         bench_box["b"] = bench
         if scenario == "isolation-fault":
             bench.imd.inject_fault(10_000.0)
@@ -178,7 +207,8 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
 
         bench.plug_in()
         await flush()
-        bench.send(IdTokenPresented(id_token="04A2B3C4D5"))
+        if args.payment == "eim":
+            bench.send(IdTokenPresented(id_token="04A2B3C4D5"))  # the RFID card
         limit_sent = False
         waited = False
         ended_at: float | None = None
@@ -237,6 +267,8 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
             pass
         server.close()
         await server.wait_closed()
+        if pki_folder is not None:
+            pki_folder.cleanup()
     return _result(bench, ocpp_log, books, args, scenario)
 
 

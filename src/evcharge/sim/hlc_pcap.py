@@ -89,7 +89,7 @@ def session_frames(bench: Any) -> list[tuple[float, bytes]]:
     evse_seq += 1
     ev_to_evse(t0, _ACK)
     last = t0
-    for t, direction, chunk in bench.v2g:
+    for t, direction, chunk in (bench.wire or bench.v2g):  # TLS records when the session ran over TLS
         last = t
         if direction == "ev->evse":
             ev_to_evse(t, _PSH | _ACK, chunk)

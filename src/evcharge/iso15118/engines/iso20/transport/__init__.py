@@ -1,1 +1,0 @@
-"""The asyncio side of ``evcharge v2g secc|evcc --protocol iso20`` (thin adapters, no protocol decisions)."""
