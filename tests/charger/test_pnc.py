@@ -72,3 +72,38 @@ def test_csms_rejecting_the_contract_stops_the_session(pki: Path) -> None:
     assert bench.car.ended is not None and not bench.car.ended.normal
     assert bench.manager.energy_wh == 0.0 and not bench.power.on
     assert bench.manager.state in (ManagerState.FINISHED, ManagerState.V2G)
+
+
+def test_certificate_installation_through_the_csms(pki: Path) -> None:
+    """No contract in the car: CertificateInstallationReq goes to the CSMS as Get15118EVCertificate, the mobility
+    operator's signed answer comes back to the car, which then pays with the new contract."""
+    from evcharge.charger.sim.contract import LocalContractService
+    from evcharge.iso15118.engines.pnc import PkiContractVerifier, Provisioning
+    from evcharge.iso15118.security.tls import evcc_context, secc_context
+
+    operator = LocalContractService(pki)
+
+    def csms(call: OcppCall, now: float) -> dict[str, Any] | None:
+        if call.action == "Get15118EVCertificate":
+            status, exi = operator.answer(call.payload["action"], call.payload["exiRequest"])
+            return {"status": status, "exiResponse": exi}
+        return accept_all(call, now)
+
+    config = EvseManagerConfig(
+        payments=(ev.Payment.PNC, ev.Payment.EIM),
+        secc=SeccConfig(contract_verifier=PkiContractVerifier(pki / "iso2" / "mo_roots.pem"), trace=True),
+    )
+    car = CarConfig(protocol="iso2", charge_seconds=5.0,
+                    evcc=EvccConfig(payment=ev.Payment.PNC, provisioning=Provisioning.from_pki(pki),
+                                    loop_interval=0.25, ongoing_interval=0.1, trace=True))
+    bench = Bench(config, car, csms=csms, tls=(secc_context(pki), evcc_context(pki)))
+    bench.plug_in()
+    bench.run(until=60.0, stop=lambda: bench.car.ended is not None)
+    assert bench.car.ended is not None and bench.car.ended.normal, (bench.car.ended, bench.errors)
+    get = [c.payload for _, c, _ in bench.calls if c.action == "Get15118EVCertificate"]
+    assert len(get) == 1 and get[0]["action"] == "Install"
+    assert get[0]["iso15118SchemaVersion"] == "urn:iso:15118:2:2013:MsgDef"
+    assert operator.requests == ["Install"]
+    authorize = [c.payload for _, c, _ in bench.calls if c.action == "Authorize"]
+    assert authorize and authorize[0]["idToken"]["type"] == "eMAID"
+    assert bench.manager.energy_wh > 0

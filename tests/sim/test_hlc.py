@@ -182,3 +182,17 @@ def test_plug_and_charge_over_tls(tmp_path: Path, capsys: pytest.CaptureFixture[
                               "-T", "fields", "-e", "tls.record.content_type"],
                              capture_output=True, text=True, check=True).stdout.split()
         assert out and any("22" in x for x in out) and any("23" in x for x in out)  # handshake + application data
+
+
+def test_pnc_install_through_the_csms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("cryptography")
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "iso2", "--payment", "pnc", "--scenario", "pnc-install",
+                               "--duration", "10s")
+    assert code == 0, text
+    requests = v2g_requests(doc)
+    assert requests.index("CertificateInstallationReq") < requests.index("PaymentDetailsReq")
+    got = calls(doc, "Get15118EVCertificate")[0]
+    assert got["request"]["action"] == "Install" and got["answer"]["status"] == "Accepted"
+    authorize = calls(doc, "Authorize")[0]
+    assert doc["ocpp"].index(authorize) > doc["ocpp"].index(got) and authorize["request"]["idToken"]["type"] == "eMAID"
+    assert doc["transaction"]["energy_wh"] > 0

@@ -451,6 +451,9 @@ class EvseManager:
             raise LocalProtocolError(f"no OCPP call with ref {answer.ref} is waiting for an answer")
         action, _payload = found
         p = answer.payload or {}
+        if action == "Get15118EVCertificate":
+            self._secc_send(self._certificate_answer(p), now)
+            return
         if action == "Authorize":
             status = (p.get("idTokenInfo") or {}).get("status")
             cert = p.get("certificateStatus")
@@ -458,6 +461,23 @@ class EvseManager:
             # chain against the MO roots already (the engine answers FAILED_CertChainError otherwise)
             ok = status == "Accepted" and cert in (None, "Accepted", "NoCertificateAvailable")
             self._authorize(ok, now, trigger="Authorized")
+
+    def _certificate_answer(self, p: dict[str, Any]) -> ev.AnswerCertificate:
+        """The CSMS's Get15118EVCertificate answer as the SECC's AnswerCertificate (the provider's signed
+        CertificateInstallationRes/UpdateRes, decoded with the session's message set)."""
+        import base64
+
+        engine: Any = self.secc.engine if self.secc is not None else None
+        if p.get("status") != "Accepted" or not p.get("exiResponse") or engine is None:
+            return ev.AnswerCertificate(body=None, response_code="FAILED_NoCertificateAvailable")
+        try:
+            message = engine.ms.decode(base64.b64decode(p["exiResponse"], validate=True))
+            found = engine.ms.response_of(message.body)
+        except Exception:  # an undecodable answer from the CSMS is the car's FAILED, not a crash
+            found = None
+        if found is None:
+            return ev.AnswerCertificate(body=None, response_code="FAILED")
+        return ev.AnswerCertificate(body=found[1], signature=message.header.signature)
 
     def _authorize(self, accepted: bool, now: float, *, trigger: str) -> None:
         self._authorized = accepted
@@ -767,6 +787,15 @@ class EvseManager:
             event = ev.ChargeLoopTargets(request=event.request, received_at=event.received_at, deadline=event.deadline,
                                          target_voltage=event.target_voltage or 0.0,
                                          target_current=event.target_current or 0.0, soc=event.soc)
+        if isinstance(event, ev.CertificateRequested):  # Plug & Charge: relayed to the CSMS (OCPP 2.0.1 M01/M02)
+            import base64
+
+            namespace = {"din": "urn:din:70121:2012:MsgDef", "iso20": "urn:iso:std:iso:15118:-20:CommonMessages"}.get(
+                self._protocol or "iso2", "urn:iso:15118:2:2013:MsgDef")
+            self._call("Get15118EVCertificate", {
+                "iso15118SchemaVersion": namespace, "action": "Install" if event.kind == "installation" else "Update",
+                "exiRequest": base64.b64encode(event.exi).decode("ascii")})
+            return
         if isinstance(event, ev.ChargeParametersRequested):
             self._ev_limits = event.ev
             self._ev_max_voltage = event.ev.max_voltage

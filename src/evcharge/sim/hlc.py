@@ -33,10 +33,12 @@ __all__ = ["HLC_SCENARIOS", "configure", "run"]
 
 HLC_SCENARIOS = ("dc-normal", "csms-limit", "isolation-fault", "ev-stops-early", "over-voltage",
                  "pnc-install", "pause-resume")
-_BUILT = ("dc-normal", "csms-limit", "isolation-fault", "ev-stops-early", "over-voltage", "pause-resume")
+_BUILT = ("dc-normal", "csms-limit", "isolation-fault", "ev-stops-early", "over-voltage", "pause-resume",
+          "pnc-install")
 _PROFILE_LIMIT_W = 10_000.0
 _EXPECTED_STOP = {"dc-normal": "StoppedByEV", "csms-limit": "StoppedByEV", "ev-stops-early": "StoppedByEV",
-                  "isolation-fault": "GroundFault", "over-voltage": "Other", "pause-resume": "StoppedByEV"}
+                  "isolation-fault": "GroundFault", "over-voltage": "Other", "pause-resume": "StoppedByEV",
+                  "pnc-install": "StoppedByEV"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -65,9 +67,8 @@ def _check(args: argparse.Namespace) -> str:
     if args.payment == "pnc" and args.hlc != "iso2":
         raise CommandError(f"--payment pnc is composed for --hlc iso2 only (DIN 70121 has no Plug & Charge; the -20 "
                            f"one is not composed yet), not {args.hlc}")
-    if scenario in ("pnc-install",):
-        raise CommandError("pnc-install (certificate installation through Get15118EVCertificate) is not composed "
-                           "into simulate yet; --payment pnc runs with an installed contract")
+    if scenario == "pnc-install" and (args.hlc != "iso2" or args.payment != "pnc"):
+        raise CommandError("pnc-install runs with --hlc iso2 --payment pnc")
     if scenario not in _BUILT:
         raise CommandError(f"scenario {scenario} is not built for --hlc yet (built: {', '.join(_BUILT)})")
     if scenario == "csms-limit" and args.hlc == "iso20":
@@ -160,7 +161,11 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
         write_pki(pki, PkiOptions(trees=("iso2",)))
         config = EvseManagerConfig(payments=(v2g.Payment.PNC, v2g.Payment.EIM), secc=SeccConfig(
             trace=True, contract_verifier=PkiContractVerifier(pki / "iso2" / "mo_roots.pem")))
-        evcc = EvccConfig(payment=v2g.Payment.PNC, contract=Contract.from_pki(pki), loop_interval=car.loop_interval,
+        from evcharge.iso15118.engines.pnc import Provisioning
+
+        installed = None if scenario == "pnc-install" else Contract.from_pki(pki)  # pnc-install: none in the car
+        evcc = EvccConfig(payment=v2g.Payment.PNC, contract=installed, provisioning=Provisioning.from_pki(pki),
+                          loop_interval=car.loop_interval,
                           ongoing_interval=car.ongoing_interval, trace=True,
                           dc_limits=v2g.EvLimits(max_voltage=car.max_voltage, max_current=car.max_current,
                                                  max_power=car.max_power, soc=int(car.soc)))
@@ -168,7 +173,11 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
         tls = (secc_context(pki, keylog=args.keylog), evcc_context(pki))
     bench_box: dict[str, Bench] = {}
     books = CsmsBooks(lambda: bench_box["b"].now if "b" in bench_box else 0.0)
-    csms = make_csms(books, (v201,))
+    if scenario == "pnc-install":
+        assert pki_folder is not None
+        csms = _csms_with_operator(Path(pki_folder.name))
+    else:
+        csms = make_csms(books, (v201,))
     server = await serve_csms(csms, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     station = Station(args.identity)
@@ -272,6 +281,25 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     return _result(bench, ocpp_log, books, args, scenario)
 
 
+def _csms_with_operator(pki: Path) -> Any:
+    """The reference CSMS (storage in memory, every token accepted) with a mobility operator behind it that
+    answers Get15118EVCertificate from the test PKI (:class:`evcharge.charger.sim.contract.LocalContractService`)."""
+    from evcharge.charger.sim.contract import LocalContractService
+    from evcharge.csms.handlers import CsmsService, CsmsSettings
+    from evcharge.csms.transport.sqlite import SqliteStore
+    from evcharge.ocpp import v201
+    from evcharge.ocpp.csms import Csms, CsmsConfig
+
+    store = SqliteStore(":memory:")
+    store.open_now()
+    service = CsmsService(store, CsmsSettings(accept_unknown_tokens=True,
+                                              contract_provider=LocalContractService(pki)))
+    factories = service.handler_factories()
+    csms = Csms(CsmsConfig(versions=(v201,)), {v201.VERSION: factories[v201.VERSION]})
+    service.csms = csms
+    return csms
+
+
 async def _wait_nonempty(queue: Any) -> None:
     import asyncio  # noqa: TID251 - the application runs the event loop
 
@@ -348,6 +376,10 @@ def _verify(result: dict[str, Any], scenario: str) -> list[str]:
             problems.append("the CSMS's limit was never sent")
         elif after > _PROFILE_LIMIT_W * 1.01:
             problems.append(f"{after:.0f} W after the CSMS's {_PROFILE_LIMIT_W:.0f} W limit")
+    if scenario == "pnc-install":
+        got = [e for e in result["ocpp"] if e["action"] == "Get15118EVCertificate" and e.get("answer")]
+        if not got or got[0]["answer"].get("status") != "Accepted":
+            problems.append("the contract certificate was not installed through Get15118EVCertificate")
     if scenario == "over-voltage" and (not result["faults"] or result["faults"][0]["kind"] != "over_voltage"):
         problems.append("the over-voltage was not detected")
     for f in result["faults"]:
