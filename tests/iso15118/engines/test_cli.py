@@ -216,3 +216,75 @@ def test_pause_and_resume_across_two_connections(tmp_path: Path) -> None:
     assert setup["message"]["V2G_Message"]["Body"]["SessionSetupRes"]["ResponseCode"] == "OK_OldSessionJoined"
     assert setup["message"]["V2G_Message"]["Header"]["SessionID"].lower() == cars[0]["session_id"]
     assert [s["normal"] for s in json.loads(secc_json.read_text())] == [True, True]
+
+
+def test_one_port_for_din_iso2_and_iso20(tmp_path: Path) -> None:
+    """One charger process offers DIN 70121, ISO 15118-2 and ISO 15118-20 on one port; three cars, each offering
+    one protocol in SupportedAppProtocolReq, are each served by the engine of the protocol SAP chose."""
+    secc_json = tmp_path / "secc.json"
+    secc = subprocess.Popen(
+        [
+            *CMD,
+            "v2g",
+            "secc",
+            "--iface",
+            "lo",
+            "--protocols",
+            "din,iso2,iso20",
+            "--sessions",
+            "3",
+            "--timeout",
+            "90",
+            "--json",
+            str(secc_json),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    cars = []
+    try:
+        assert secc.stderr is not None
+        assert "listening" in secc.stderr.readline()
+        for protocol in ("din", "iso2", "iso20"):
+            out = tmp_path / f"{protocol}.json"
+            run = subprocess.run(
+                [*CMD, "v2g", "evcc", "--iface", "lo", "--protocol", protocol, "--loops", "2", "--json", str(out)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert run.returncode == 0, run.stderr
+            cars.append(json.loads(out.read_text()))
+        assert secc.wait(timeout=30) == 0
+    finally:
+        if secc.poll() is None:
+            secc.kill()
+            secc.wait()
+    sessions = json.loads(secc_json.read_text())
+    namespaces = {
+        "din": "urn:din:70121:2012:MsgDef",
+        "iso2": "urn:iso:15118:2:2013:MsgDef",
+        "iso20": "urn:iso:std:iso:15118:-20:DC",  # --energy dc: the -20 DC namespace
+    }
+    loop = {"din": "CurrentDemandReq", "iso2": "CurrentDemandReq", "iso20": "DC_ChargeLoopReq"}
+    assert [s["protocol"] for s in sessions] == ["din", "iso2", "iso20"]
+    for car, session in zip(cars, sessions, strict=True):
+        protocol = car["protocol"]
+        assert car["normal"] and session["normal"], (car["reason"], session["reason"])
+        # the charger's SAP exchange: the car's one namespace, accepted
+        sap = [m for m in session["messages"] if m["layer"] == "sap"]
+        assert [(m["dir"], m["name"]) for m in sap] == [
+            ("recv", "SupportedAppProtocolReq"),
+            ("send", "SupportedAppProtocolRes"),
+        ]
+        assert namespaces[protocol] in json.dumps(sap[0]["message"])
+        assert "OK_SuccessfulNegotiation" in json.dumps(sap[1]["message"])
+        # then that protocol's messages, the same on both sides
+        names = [m["name"] for m in session["messages"] if m["layer"] == "v2g"]
+        assert names[0] == "SessionSetupReq" and names[-1] == "SessionStopRes" and loop[protocol] in names
+        assert [m["name"] for m in car["messages"] if m["layer"] == "v2g"] == names
+        exi = {m["exi"] for m in session["messages"] if m["layer"] == "v2g"}
+        assert exi == {m["exi"] for m in car["messages"] if m["layer"] == "v2g"}
+    # SDP: each car found the charger on the same port
+    ports = {json.dumps(next(m for m in c["messages"] if m["name"] == "SdpRes")["message"]) for c in cars}
+    assert len(ports) == 1

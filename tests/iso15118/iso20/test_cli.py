@@ -79,18 +79,49 @@ def test_whole_iso20_session_between_the_commands(tmp_path: Path, energy: str, c
     )
     assert (secc_rc, evcc_rc) == (0, 0)
     assert car["normal"] and charger[0]["normal"] and car["protocol"] == "iso20" and car["control"] == control
-    names = [m["name"] for m in car["messages"]]
+    v2g = [m for m in car["messages"] if m["layer"] == "v2g"]
+    names = [m["name"] for m in v2g]
     assert names[0] == "SessionSetupReq" and names[-1] == "SessionStopRes"
     assert names.count(loop) >= 3
-    assert [m["name"] for m in charger[0]["messages"]] == names
-    times = [m["time"] for m in car["messages"]]
-    assert times == sorted(times)
+    assert [m["name"] for m in charger[0]["messages"] if m["layer"] == "v2g"] == names
+    for side in (car["messages"], charger[0]["messages"]):
+        times = [m["time"] for m in side]
+        assert times == sorted(times)
+    # as in the ISO-2 commands: SDP, then SupportedAppProtocol, then the session
+    _check_sdp_and_sap(car, charger[0], "DC" if energy.startswith("dc") else "AC")
     # the control mode and the direction are on the wire
     selection = next(m for m in car["messages"] if m["name"] == "ServiceSelectionReq")
     assert json.dumps(selection["message"]).count(f'"ParameterSetID": {1 if control == "scheduled" else 2}') == 1
     if extra:
         pd = next(m for m in car["messages"] if m["name"] == "PowerDeliveryReq")
         assert "Discharge" in json.dumps(pd["message"])
+
+
+def _check_sdp_and_sap(car: dict, charger: dict, kind: str) -> None:
+    """SDP until the answer, then SupportedAppProtocol with the -20 namespace of ``kind`` (AC or DC) agreed, then
+    the session's messages; the charger saw the same SAP messages the other way round."""
+    layers = [m["layer"] for m in car["messages"]]
+    sdp = layers.count("sdp")
+    assert sdp >= 2 and layers[:sdp] == ["sdp"] * sdp and layers[sdp : sdp + 3] == ["sap", "sap", "v2g"]
+    car_sdp = [(m["dir"], m["name"]) for m in car["messages"][:sdp]]
+    assert car_sdp[-1] == ("recv", "SdpRes") and set(car_sdp[:-1]) == {("send", "SdpReq")}
+    sdp_res = car["messages"][sdp - 1]["message"]
+    assert sdp_res["port"] > 0 and sdp_res["address"] == "::1"
+    charger_sdp = [(m["dir"], m["name"]) for m in charger["messages"] if m["layer"] == "sdp"]
+    assert charger_sdp and charger_sdp == [("recv", "SdpReq"), ("send", "SdpRes")] * (len(charger_sdp) // 2)
+    req, res = car["messages"][sdp], car["messages"][sdp + 1]
+    assert (req["dir"], req["name"], res["dir"], res["name"]) == (
+        "send",
+        "SupportedAppProtocolReq",
+        "recv",
+        "SupportedAppProtocolRes",
+    )
+    offered = req["message"]["supportedAppProtocolReq"]["AppProtocol"]
+    assert [p["ProtocolNamespace"] for p in offered] == [f"urn:iso:std:iso:15118:-20:{kind}"]
+    agreed = res["message"]["supportedAppProtocolRes"]
+    assert agreed["ResponseCode"] == "OK_SuccessfulNegotiation" and agreed["SchemaID"] == offered[0]["SchemaID"]
+    charger_sap = [(m["dir"], m["exi"]) for m in charger["messages"] if m["layer"] == "sap"]
+    assert charger_sap == [("recv", req["exi"]), ("send", res["exi"])]
 
 
 def test_wrong_combinations_answer_plainly() -> None:
@@ -113,7 +144,8 @@ def test_plug_and_charge_over_tls13(tmp_path: Path) -> None:
         tmp_path, ["--energy", "dc", *tls], ["--energy", "dc", "--loops", "2", *tls]
     )
     assert (secc_rc, evcc_rc) == (0, 0)
-    names = [m["name"] for m in car["messages"]]
+    _check_sdp_and_sap(car, charger[0], "DC")
+    names = [m["name"] for m in car["messages"] if m["layer"] == "v2g"]
     assert names[4:8] == [
         "CertificateInstallationReq",
         "CertificateInstallationRes",

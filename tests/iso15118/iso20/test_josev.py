@@ -75,11 +75,11 @@ def test_our_evcc_against_josev_secc(josev: Path, link: dict[str, str], tmp_path
     detail = car.stderr + log.read_bytes()[-4000:].decode(errors="replace")
     assert car.returncode == 0, detail
     result = json.loads(car_json.read_text())
-    names = [m["name"] for m in result["messages"]]
+    names = [m["name"] for m in result["messages"] if m["layer"] == "v2g"]
     assert result["normal"] and names[-1] == "SessionStopRes", detail
     assert ("DC_ChargeLoopReq" if energy.startswith("dc") else "AC_ChargeLoopReq") in names
     for m in result["messages"]:
-        if m["dir"] == "recv":
+        if m["dir"] == "recv" and m["layer"] == "v2g":
             body = next(iter(m["message"].values()))
             assert body["ResponseCode"].startswith("OK"), m
 
@@ -139,9 +139,9 @@ def test_josev_evcc_against_our_secc(josev: Path, link: dict[str, str], tmp_path
             charger.wait()
     (session,) = json.loads(secc_json.read_text())
     assert session["normal"] and session["protocol"] == "iso20", log.read_bytes()[-3000:].decode(errors="replace")
-    names = [m["name"] for m in session["messages"]]
+    names = [m["name"] for m in session["messages"] if m["layer"] == "v2g"]
     assert names[0] == "SessionSetupReq" and names[-1] == "SessionStopRes"
     for m in session["messages"]:
-        if m["dir"] == "send":
+        if m["dir"] == "send" and m["layer"] == "v2g":
             body = next(iter(m["message"].values()))
             assert body["ResponseCode"].startswith("OK"), m

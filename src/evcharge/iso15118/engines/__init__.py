@@ -6,7 +6,8 @@ engine with the typed events and commands of :mod:`evcharge.iso15118.engines.eve
 
 * :class:`Secc` / :class:`Evcc` (``engines.secc``, ``engines.evcc``): one class per side for DIN and ISO 15118-2.
 * :func:`secc_factory` / :func:`evcc_factory`: the :data:`~evcharge.iso15118.handover.EngineFactory` to
-  give the session.
+  give the session; :func:`secc_engines`: the one mapping (AppProtocol -> factory) of a charger that offers
+  DIN, ISO 15118-2 and -20 on one port and lets SupportedAppProtocol choose.
 * :class:`Loopback` (``engines.loopback``): two engines wired together in one process on a simulated clock
   (tests, benchmarks, the guide's examples).
 
@@ -18,9 +19,10 @@ the mandatory fields), :mod:`evcharge.iso15118.engines.events`, :mod:`evcharge.i
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from evcharge.iso15118.handover import Engine, HandOver
+from evcharge.iso15118.handover import AppProtocol, Engine, EngineFactory, HandOver
 
 from .config import EvccConfig, EvccTimeouts, PerformanceTimes, Quirks, SeccConfig, SeccTimeouts
 from .evcc import Evcc, EvccState
@@ -40,6 +42,7 @@ __all__ = [
     "SeccState",
     "SeccTimeouts",
     "evcc_factory",
+    "secc_engines",
     "secc_factory",
 ]
 
@@ -70,3 +73,44 @@ def evcc_factory(config: EvccConfig | None = None, *, iso20: Any = None):  # typ
         return Evcc(handover, config)
 
     return build
+
+
+def secc_engines(
+    config: SeccConfig | None = None,
+    iso20: Any = None,
+    *,
+    protocols: Iterable[str] = ("din", "iso2", "iso20"),
+) -> dict[AppProtocol, EngineFactory]:
+    """The engines of a charger that offers every protocol it speaks on one port: give the mapping to
+    :class:`~evcharge.iso15118.session.SeccSession` (and its keys, as ``SupportedProtocol`` entries, to
+    ``SeccSessionConfig.protocols``) and SupportedAppProtocol hands each connection to the engine of the
+    protocol it chose.
+
+    ``protocols``: any of ``din``, ``iso2``, ``iso20``. DIN 70121 and ISO 15118-2 get a :class:`Secc` with
+    ``config`` (DIN only when ``config`` has a DC energy mode: DIN 70121 is DC only); ISO 15118-20 gets an
+    :class:`~evcharge.iso15118.engines.iso20.secc.Iso20Secc` with ``iso20`` (an ``Iso20SeccConfig``) under the
+    namespace of each kind of energy service it offers: ``ISO20_DC`` for DC / DC_BPT, ``ISO20_AC`` for AC /
+    AC_BPT."""
+    wanted = set(protocols)
+    unknown = wanted - {"din", "iso2", "iso20"}
+    if unknown:
+        raise ValueError(f"unknown protocols {sorted(unknown)}: din, iso2, iso20")
+    cfg = config if config is not None else SeccConfig()
+    engines: dict[AppProtocol, EngineFactory] = {}
+    if "din" in wanted and any(mode.is_dc for mode in cfg.energy_modes):
+        engines[AppProtocol.DIN] = lambda handover: Secc(handover, cfg)
+    if "iso2" in wanted:
+        engines[AppProtocol.ISO2] = lambda handover: Secc(handover, cfg)
+    if "iso20" in wanted:
+        from .iso20 import EnergyService, Iso20Secc, Iso20SeccConfig
+
+        cfg20 = iso20 if iso20 is not None else Iso20SeccConfig()
+
+        def build20(handover: HandOver) -> Engine:
+            return Iso20Secc(handover, cfg20)
+
+        if any(s.is_dc for s in cfg20.services):
+            engines[AppProtocol.ISO20_DC] = build20
+        if any(s in (EnergyService.AC, EnergyService.AC_BPT) for s in cfg20.services):
+            engines[AppProtocol.ISO20_AC] = build20
+    return engines

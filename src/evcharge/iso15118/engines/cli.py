@@ -1,7 +1,9 @@
 """``evcharge v2g secc`` / ``evcharge v2g evcc``: a whole V2G session against any peer on an interface.
 
-The charger side answers SDP on the interface, accepts the TCP connection, negotiates SupportedAppProtocol
-and runs our :class:`~evcharge.iso15118.engines.Secc` with a simulated charger behind it (isolation
+The charger side answers SDP on the interface, accepts the TCP connections on one port, negotiates
+SupportedAppProtocol among every protocol of ``--protocols`` and runs the engine of the chosen one (our
+:class:`~evcharge.iso15118.engines.Secc` for DIN / ISO 15118-2, the -20 one for ISO 15118-20 in the AC or DC
+namespace of ``--energy``) with a simulated charger behind it (isolation
 valid, the output follows the car's targets). The car side discovers the charger, connects, and runs our
 :class:`~evcharge.iso15118.engines.Evcc` with a simulated car (charges a few loops, then stops).
 ``--json FILE`` writes every message with its receive/send time; exit status 0 when every session ended
@@ -107,14 +109,21 @@ def _not_built(args: argparse.Namespace, role: str, protocols: list[str]) -> str
 def run_secc(args: argparse.Namespace) -> int:
     protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
     args.protocol = None
+    unknown = [p for p in protocols if p not in ("din", "iso2", "iso20")]
+    if unknown or not protocols:
+        print(f"evcharge v2g secc: --protocols {args.protocols!r}: comma-separated din, iso2, iso20", file=sys.stderr)
+        return NOT_BUILT
     problem = _not_built(args, "secc", protocols)
+    if problem is None and args.tls and "iso20" in protocols and len(set(protocols)) > 1:
+        problem = (
+            "evcharge v2g secc: one TLS port for ISO 15118-20 (TLS 1.3, its own PKI) and DIN / ISO 15118-2"
+            " (TLS 1.2) is not built: run -20 on its own port (--protocols iso20)"
+        )
+    if problem is None and "din" in protocols and len(set(protocols)) == 1 and not args.energy.startswith("dc"):
+        problem = "evcharge v2g secc: DIN 70121 is DC only (--energy dc)"
     if problem:
         print(problem, file=sys.stderr)
         return NOT_BUILT
-    if "iso20" in protocols:  # the ISO 15118-20 engines (this charger then speaks -20 only)
-        from .iso20.transport.runner import run_secc20
-
-        return run_secc20(args)
     from .transport.runner import run_secc as run
 
     return run(args, protocols)
@@ -125,10 +134,6 @@ def run_evcc(args: argparse.Namespace) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return NOT_BUILT
-    if args.protocol == "iso20":
-        from .iso20.transport.runner import run_evcc20
-
-        return run_evcc20(args)
     from .transport.runner import run_evcc as run
 
     return run(args)

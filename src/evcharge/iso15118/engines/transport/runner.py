@@ -1,5 +1,9 @@
-"""The asyncio side of ``evcharge v2g secc|evcc``: SDP, TCP/TLS, the session, the simulated charger or car.
+"""The asyncio side of ``evcharge v2g secc|evcc`` for DIN 70121, ISO 15118-2 and ISO 15118-20: SDP, TCP/TLS,
+SupportedAppProtocol, the session, the simulated charger or car.
 
+The charger listens on ONE port for every protocol of ``--protocols`` and hands each connection to the engine
+of the protocol SupportedAppProtocol chose (:func:`evcharge.iso15118.engines.secc_engines`). ``--json`` has the
+same entries for every protocol: SDP (``layer`` "sdp"), SupportedAppProtocol ("sap") and the session ("v2g").
 The command-line part (arguments, what is not built) is :mod:`evcharge.iso15118.engines.cli`.
 """
 
@@ -16,7 +20,7 @@ from typing import Any
 
 from evcharge.iso15118.handover import AppProtocol
 
-__all__ = ["run_evcc", "run_secc"]
+__all__ = ["SimulatedCharger", "run_evcc", "run_secc"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -83,8 +87,6 @@ def _trace_json(
     messages (their EXI as ``exi``)."""
     from evcharge.iso15118 import app_protocol as ap
 
-    from .._v2g import message_set
-
     def side(direction: str) -> str:
         return "recv" if direction == "rx" else "send"
 
@@ -113,20 +115,34 @@ def _trace_json(
             }
         )
     if engine is not None and protocol is not None:
-        ms = message_set(protocol)
         for t in engine.trace or ():
-            out.append(
-                {
-                    "dir": side(t.direction),
-                    "time": t.time,
-                    "layer": "v2g",
-                    "name": t.name,
-                    "exi": t.exi.hex(),
-                    "message": ms.mod.to_dict(t.message) if t.message is not None else None,
-                }
-            )
+            entry = {
+                "dir": side(t.direction),
+                "time": t.time,
+                "layer": "v2g",
+                "name": t.name,
+                "exi": t.exi.hex(),
+                "message": _v2g_dict(protocol, t),
+            }
+            if protocol == "iso20":
+                entry["payload_type"] = t.payload_type  # -20: the schema is named by the V2GTP payload type
+            out.append(entry)
     out.sort(key=lambda m: m["time"])  # stable: at one instant a request stays before its response
     return out
+
+
+def _v2g_dict(protocol: str, t: Any) -> Any:
+    """One engine trace entry's message as a dict (None when it did not decode)."""
+    if t.message is None:
+        return None
+    if protocol == "iso20":
+        from ..iso20 import _msgs
+
+        mod = _msgs.module_for(t.payload_type) if t.payload_type in (0x8002, 0x8003, 0x8004) else None
+        return mod.to_dict(t.message) if mod is not None else None
+    from .._v2g import message_set
+
+    return message_set(protocol).mod.to_dict(t.message)
 
 
 def _write_json(path: str | None, data: Any) -> None:
@@ -163,6 +179,78 @@ def run_secc(args: argparse.Namespace, protocols: list[str]) -> int:
         return 1
 
 
+class SimulatedCharger:
+    """The charger behind every engine: isolation valid, the output follows the car's targets; the -20 engine
+    is also told the car is authorized (the DIN / ISO-2 engines authorize by themselves: ``auto_authorize``)."""
+
+    def __call__(self, engine: Any, event: Any, send: Any) -> None:
+        from .. import events as ev
+        from ..iso20 import events as ev20
+
+        iso20 = getattr(engine, "protocol", None) == "iso20"
+        if isinstance(event, ev.AuthorizationRequested) and iso20:
+            send(ev.Authorize(accepted=True))
+        elif isinstance(event, ev.CableCheckRequested):
+            send(ev.SetIsolation(level=ev.Isolation.VALID))
+        elif isinstance(event, ev.PreChargeRequested):
+            if iso20:
+                send(ev.SetPresentValues(voltage=event.target_voltage))
+            else:
+                send(ev.SetPresentValues(voltage=event.target_voltage, current=event.target_current))
+        elif isinstance(event, ev.ChargeLoopTargets):
+            send(ev.SetPresentValues(voltage=event.target_voltage, current=event.target_current))
+        elif isinstance(event, ev20.ChargeLoopRequested) and event.target_voltage is not None:
+            send(ev.SetPresentValues(voltage=event.target_voltage, current=event.target_current or 0.0))
+
+
+def _secc_engines(args: argparse.Namespace, protocols: list[str]) -> tuple[dict[AppProtocol, Any], Any]:
+    """The engine mapping of the one listener (and the TLS context, None for plain TCP)."""
+    from .. import events as ev
+    from .. import secc_engines
+    from ..config import SeccConfig
+    from ..iso20.config import Iso20SeccConfig
+    from ..iso20.events import EnergyService
+
+    service = EnergyService.from_cli(args.energy)
+    # DIN / ISO-2 charge unidirectionally on the same kind of output as the -20 service (a dc-bpt charger
+    # charges a DIN car on its DC output)
+    mode = ev.EnergyMode.DC_EXTENDED if service.is_dc else ev.EnergyMode.AC_THREE_PHASE
+    pnc: dict[str, Any] = {}
+    pnc20: dict[str, Any] = {}
+    payments: tuple[ev.Payment, ...] = (ev.Payment.EIM,)
+    ssl_context = None
+    if args.tls:
+        from evcharge.iso15118.security.tls import TlsProfile, secc_context
+
+        pki = Path(args.pki)
+        iso20 = "iso20" in protocols  # -20 alone (cli refuses a TLS port shared by TLS 1.2 and TLS 1.3)
+        ssl_context = secc_context(pki, TlsProfile.ISO20 if iso20 else TlsProfile.ISO2)
+        if args.payment == "pnc":
+            payments = (ev.Payment.PNC, ev.Payment.EIM)
+            if iso20:
+                from ..iso20.pnc import PncTrust
+
+                pnc20 = {"pnc": PncTrust.from_pki(args.pki)}
+            else:
+                from ..pnc import LocalTestProvider, PkiContractVerifier
+
+                pnc = {
+                    "payments": payments,
+                    "contract_verifier": PkiContractVerifier(pki / "iso2" / "mo_roots.pem"),
+                    "certificate_provider": LocalTestProvider(pki),
+                }
+    config = SeccConfig(
+        energy_modes=(mode,),
+        dc_limits=ev.DcLimits(max_voltage=500, max_current=200, max_power=100_000),
+        ac_limits=ev.AcLimits(nominal_voltage=230, max_current=32),
+        auto_authorize=True,
+        trace=True,
+        **pnc,
+    )
+    config20 = Iso20SeccConfig(services=(service,), payments=payments, auto_authorize=True, trace=True, **pnc20)
+    return secc_engines(config, config20, protocols=protocols), ssl_context
+
+
 async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
     import ipaddress
 
@@ -174,38 +262,8 @@ async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
 
     from .. import events as ev
     from .._v2g import message_set
-    from ..config import SeccConfig
-    from ..secc import Secc
 
-    dc = args.energy == "dc"
-    mode = ev.EnergyMode.DC_EXTENDED if dc else ev.EnergyMode.AC_THREE_PHASE
-    pnc: dict[str, Any] = {}
-    ssl_context = None
-    if args.tls:
-        from evcharge.iso15118.security.tls import secc_context
-
-        from ..pnc import LocalTestProvider, PkiContractVerifier
-
-        pki = Path(args.pki)
-        ssl_context = secc_context(pki)
-        if args.payment == "pnc":
-            pnc = {
-                "payments": (ev.Payment.PNC, ev.Payment.EIM),
-                "contract_verifier": PkiContractVerifier(pki / "iso2" / "mo_roots.pem"),
-                "certificate_provider": LocalTestProvider(pki),
-            }
-    config = SeccConfig(
-        energy_modes=(mode,),
-        dc_limits=ev.DcLimits(max_voltage=500, max_current=200, max_power=100_000),
-        ac_limits=ev.AcLimits(nominal_voltage=230, max_current=32),
-        auto_authorize=True,
-        trace=True,
-        **pnc,
-    )
-    app_protocols = {"din": AppProtocol.DIN, "iso2": AppProtocol.ISO2}
-    engines = {app_protocols[p]: (lambda ho: Secc(ho, config)) for p in protocols if p in app_protocols}
-    if not dc:
-        engines.pop(AppProtocol.DIN, None)
+    engines, ssl_context = _secc_engines(args, protocols)
     session_config = SeccSessionConfig(protocols=tuple(SupportedProtocol(protocol=p) for p in engines))
     for p in protocols:  # load the message sets now, not while the first car waits for SessionSetupRes
         if p in ("din", "iso2"):
@@ -216,6 +274,7 @@ async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
     paused: dict[Any, bytes] = {}
     sdp_log: list[_SdpEntry] = []  # SDP since the last connection: it belongs to the next one
     sdp_of: dict[int, list[_SdpEntry]] = {}
+    charger = SimulatedCharger()
 
     def make_session(info: Any) -> SeccSession:
         resume = paused.get(info.peer[0] if info.peer else None)
@@ -229,24 +288,26 @@ async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
         closed: Any = None
         async for event in conn.events():
             engine = conn.session.engine or engine
-            if isinstance(event, ev.CableCheckRequested):
-                conn.send(ev.SetIsolation(level=ev.Isolation.VALID))
-            elif isinstance(event, (ev.PreChargeRequested, ev.ChargeLoopTargets)):
-                conn.send(ev.SetPresentValues(voltage=event.target_voltage, current=event.target_current))
-            elif isinstance(event, ev.SessionEnded) and event.paused and event.session_id and conn.peer:
+            charger(engine, event, conn.send)
+            if isinstance(event, ev.SessionEnded) and event.paused and event.session_id and conn.peer:
                 paused[conn.peer[0]] = event.session_id
             elif isinstance(event, SessionClosed):
                 closed = event
         end = getattr(engine, "ended", None)
         protocol = getattr(engine, "protocol", None)
-        results.append(
-            {
-                "protocol": protocol,
-                "normal": bool(end and end.normal),
-                "reason": end.reason if end else (closed.reason if closed else "closed"),
-                "messages": _trace_json(engine, protocol, conn.session, sdp_of.pop(id(conn.session), [])),
-            }
-        )
+        result: dict[str, Any] = {
+            "protocol": protocol,
+            "app_protocol": engine.handover.protocol.name if engine is not None else None,
+            "normal": bool(end and end.normal),
+            "paused": bool(end and end.paused),
+            "reason": end.reason if end else (closed.reason if closed else "closed"),
+        }
+        if protocol == "iso20":
+            result["energy"] = args.energy
+            hash_ = getattr(engine, "vehicle_certificate_hash", None)
+            result["vehicle_certificate_sha256"] = hash_.hex() if hash_ else None
+        result["messages"] = _trace_json(engine, protocol, conn.session, sdp_of.pop(id(conn.session), []))
+        results.append(result)
         if len(results) >= args.sessions:
             done.set()
 
@@ -263,7 +324,8 @@ async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
     else:
         sdp = _sdp_traced_server(SdpServerConfig(address=address, tcp_port=server.port), sdp_log)
     sdp_transport = await start_sdp_server(sdp, interface=iface, host="::1" if iface is None else "::")
-    print(f"evcharge v2g secc: listening on [{host}]:{server.port}", file=sys.stderr)
+    offered = ", ".join(p.name for p in engines)
+    print(f"evcharge v2g secc: listening on [{host}]:{server.port} ({offered})", file=sys.stderr)
     try:
         await done.wait()
     finally:
@@ -287,23 +349,50 @@ def run_evcc(args: argparse.Namespace) -> int:
         return 1
 
 
-async def _evcc_main(args: argparse.Namespace) -> int:
-    from evcharge.iso15118.sap import OfferedProtocol
-    from evcharge.iso15118.sdp import SdpClientConfig, SdpDiscovered, Security
-    from evcharge.iso15118.session import EvccSession, EvccSessionConfig
-    from evcharge.iso15118.transport.tcp import connect_evcc
-    from evcharge.iso15118.transport.udp import discover
-
+def _evcc_engine(args: argparse.Namespace, client_tls: bool) -> tuple[AppProtocol, Any, dict[str, Any]]:
+    """(the AppProtocol the car offers, its engine factory, the protocol's own fields of the JSON)."""
     from .. import events as ev
+
+    scale = args.timeout_scale
+    discharge = bool(getattr(args, "discharge", False))
+    if args.protocol == "iso20":
+        from ..iso20.config import Iso20EvccConfig, Iso20EvccTimeouts
+        from ..iso20.evcc import Iso20Evcc
+        from ..iso20.events import ControlMode, EnergyService
+
+        service = EnergyService.from_cli(args.energy)
+        control = ControlMode[(getattr(args, "control", None) or "scheduled").upper()]
+        t20 = Iso20EvccTimeouts()
+        pnc20: dict[str, Any] = {}
+        if client_tls and args.payment == "pnc":
+            from ..iso20.pnc import EvccContract
+
+            pnc20 = {"payment": ev.Payment.PNC, "contract": EvccContract.from_pki(args.pki)}
+        config20 = Iso20EvccConfig(
+            service=service,
+            control_mode=control,
+            trace=True,
+            timeouts=Iso20EvccTimeouts(
+                default=t20.default * scale,
+                long=t20.long * scale,
+                charge_loop=t20.charge_loop * scale,
+                ongoing=t20.ongoing * scale,
+            ),
+            pre_charge_max_requests=args.precharge_requests or None,
+            target_current=-20.0 if service.is_bpt and discharge else 100.0,
+            target_power=-7_000.0 if service.is_bpt and discharge else 11_000.0,
+            **pnc20,
+        )
+        app = AppProtocol.ISO20_DC if service.is_dc else AppProtocol.ISO20_AC
+        fields = {"energy": service.cli_name, "control": control.name.lower()}
+        return app, (lambda ho: Iso20Evcc(ho, config20)), fields
+
     from .._v2g import message_set
     from ..config import EvccConfig, EvccTimeouts
     from ..evcc import Evcc
 
     message_set(args.protocol)
-
-    mode = ev.EnergyMode.DC_EXTENDED if args.energy == "dc" else ev.EnergyMode.AC_THREE_PHASE
     t = EvccTimeouts()
-    scale = args.timeout_scale
     timeouts = EvccTimeouts(
         default=t.default * scale,
         long=t.long * scale,
@@ -314,22 +403,16 @@ async def _evcc_main(args: argparse.Namespace) -> int:
         pre_charge=t.pre_charge * scale,
     )
     pnc: dict[str, Any] = {}
-    client_tls = None
-    if args.tls:
-        from evcharge.iso15118.security.tls import evcc_tls
-
+    if client_tls and args.payment == "pnc":
         from ..pnc import Provisioning
 
-        client_tls = evcc_tls(Path(args.pki))
-        if args.payment == "pnc":
-            roots = Path(args.pki) / "iso2" / "v2g_roots.pem"
-            pnc = {
-                "payment": ev.Payment.PNC,
-                "provisioning": Provisioning.from_pki(args.pki),
-                "v2g_roots": roots.read_bytes(),  # the car checks the certificate response's signer
-            }
+        pnc = {
+            "payment": ev.Payment.PNC,
+            "provisioning": Provisioning.from_pki(args.pki),
+            "v2g_roots": (Path(args.pki) / "iso2" / "v2g_roots.pem").read_bytes(),  # checks the response's signer
+        }
     config = EvccConfig(
-        energy_mode=mode,
+        energy_mode=ev.EnergyMode.DC_EXTENDED if args.energy == "dc" else ev.EnergyMode.AC_THREE_PHASE,
         trace=True,
         timeouts=timeouts,
         pre_charge_max_requests=args.precharge_requests or None,
@@ -337,6 +420,26 @@ async def _evcc_main(args: argparse.Namespace) -> int:
         **pnc,
     )
     app = AppProtocol.DIN if args.protocol == "din" else AppProtocol.ISO2
+    return app, (lambda ho: Evcc(ho, config)), {}
+
+
+async def _evcc_main(args: argparse.Namespace) -> int:
+    from evcharge.iso15118.sap import OfferedProtocol
+    from evcharge.iso15118.sdp import SdpClientConfig, SdpDiscovered, Security
+    from evcharge.iso15118.session import EvccSession, EvccSessionConfig
+    from evcharge.iso15118.transport.tcp import connect_evcc
+    from evcharge.iso15118.transport.udp import discover
+
+    from .. import events as ev
+    from ..iso20 import events as ev20
+
+    client_tls = None
+    if args.tls:
+        from evcharge.iso15118.security.tls import TlsProfile, evcc_tls
+
+        profile = TlsProfile.ISO20 if args.protocol == "iso20" else TlsProfile.ISO2
+        client_tls = evcc_tls(Path(args.pki), profile)
+    app, factory, fields = _evcc_engine(args, client_tls is not None)
     _, iface = _address(args.iface)
     target = "::1" if iface is None else "ff02::1"
     security = Security.TLS if client_tls is not None else Security.NO_TLS
@@ -350,6 +453,7 @@ async def _evcc_main(args: argparse.Namespace) -> int:
             args.json_file,
             {
                 "protocol": args.protocol,
+                **fields,
                 "normal": False,
                 "reason": reason,
                 "paused": False,
@@ -363,10 +467,10 @@ async def _evcc_main(args: argparse.Namespace) -> int:
     if iface is not None:
         peer = f"{peer}%{iface}"
     session_config = EvccSessionConfig(protocols=(OfferedProtocol(protocol=app, schema_id=1, priority=1),))
-    engines = {app: (lambda ho: Evcc(ho, config))}
+    engines = {app: factory}
+    resume = bytes.fromhex(args.resume) if getattr(args, "resume", None) else None
 
     def make_session(info: Any) -> EvccSession:
-        resume = bytes.fromhex(args.resume) if args.resume else None
         return EvccSession(session_config, engines, now=info.now, tls=info.tls, resume_session_id=resume, trace=True)
 
     if client_tls is not None:
@@ -383,7 +487,7 @@ async def _evcc_main(args: argparse.Namespace) -> int:
     engine: Any = None
     async for event in conn.events():
         engine = conn.session.engine or engine
-        if isinstance(event, ev.ChargeLoopStatus):
+        if isinstance(event, (ev.ChargeLoopStatus, ev20.Iso20ChargeLoopStatus)):
             loops += 1
             if loops == args.loops:
                 conn.send(ev.StopCharging(pause=args.pause))
@@ -393,6 +497,7 @@ async def _evcc_main(args: argparse.Namespace) -> int:
         args.json_file,
         {
             "protocol": args.protocol,
+            **fields,
             "normal": bool(end and end.normal),
             "reason": end.reason if end else closed,
             "paused": bool(end and end.paused),
