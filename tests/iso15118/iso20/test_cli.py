@@ -128,6 +128,9 @@ def test_wrong_combinations_answer_plainly() -> None:
     for args, text in (
         (["evcc", "--protocol", "iso2", "--energy", "ac-bpt"], "ISO 15118-20 options"),
         (["evcc", "--protocol", "din", "--control", "dynamic"], "ISO 15118-20 options"),
+        # one TLS port cannot be TLS 1.2 (-2, DIN) and TLS 1.3 with the -20 PKI at once
+        (["secc", "--protocols", "iso2,iso20", "--tls", "--pki", "pki"], "--protocols iso20"),
+        (["secc", "--protocols", "iso2,iso15"], "din, iso2, iso20"),
     ):
         proc = subprocess.run([*CMD, "v2g", *args], capture_output=True, text=True, timeout=30)
         assert proc.returncode == 2 and text in proc.stderr and "Traceback" not in proc.stderr
