@@ -44,7 +44,7 @@ TOKEN = {"idToken": "04A1B2C3", "type": "ISO14443"}
 
 
 def events(app: ChargePointApp) -> list[object]:
-    out = []
+    out: list[object] = []
     while (ev := app.next_event()) is not None:
         out.append(ev)
     return out

@@ -40,14 +40,27 @@ from evcharge.ocpp.routing import on
 
 from .._common import models_of
 from ..application import (
-    BootConfig,
-    BootCore,
+    AppConfig,
+    AppEvent,
+    AuthorizeRemoteStart,
+    BootAccepted,
     BootState,
     CallAnswered,
     CallFailed,
+    ChangeAvailabilityRequested,
+    ChargePointApp,
     Connected,
     Disconnected,
     MakeCall,
+    RemoteStartRequested,
+    RemoteStopRequested,
+    ResetNow,
+    ResetRequested,
+    SetAvailability,
+    StopTransaction,
+    TransactionClosed,
+    TransactionOpened,
+    VariableSet,
     token_verdict,
 )
 from ..authorization import Authorization, IdToken, Verdict
@@ -109,8 +122,12 @@ class Station(ChargePoint):
         self.queue = OfflineQueue(offline_queue_config(dm), store=store("queue"))
         self.transactions = TransactionManager(transaction_config(dm, version=version, evse_count=evse_count),
                                                store=store("transactions"), wall=self.wall)
-        #: the boot and its retry, a sans-I/O core on the station's clock (``None`` when the application boots)
-        self.boot = BootCore(BootConfig(payload=dict(boot))) if boot is not None else None
+        #: the application's decisions (boot, heartbeat, remote start / stop, availability, reset), a sans-I/O
+        #: core on the station's clock; the station carries out what it decides
+        self.app = ChargePointApp(AppConfig(version=version, evse_count=evse_count,
+                                            boot=dict(boot) if boot is not None else None))
+        #: the boot and its retry (part of :attr:`app`; ``None`` when the application boots the station itself)
+        self.boot = self.app.boot
         self.sender = QueueSender(self, self.queue, on_acknowledged=self._acknowledged, ready=lambda: self.booted)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -151,7 +168,7 @@ class Station(ChargePoint):
     @property
     def booted(self) -> bool:
         """The CSMS accepted our BootNotification (always true when the application boots the station itself)."""
-        return self.boot is None or self.boot.accepted
+        return self.app.accepted
 
     def now(self) -> float:
         """The station's ``now``: monotonic seconds of :attr:`clock`."""
@@ -159,9 +176,8 @@ class Station(ChargePoint):
 
     def get_timer(self) -> float | None:
         """When :meth:`tick` must run next (the transaction manager's meter-value and connection timers, the boot
-        retry)."""
-        boot = self.boot.get_timer() if self.boot is not None else None
-        timers = [t for t in (self.transactions.get_timer(), boot) if t is not None]
+        retry, the heartbeat)."""
+        timers = [t for t in (self.transactions.get_timer(), self.app.get_timer()) if t is not None]
         return min(timers) if timers else None
 
     def tick(self, now: float | None = None) -> None:
@@ -172,11 +188,10 @@ class Station(ChargePoint):
         if due is not None and now >= due:
             self.transactions.handle_timer(now)
             self.flush()
-        if self.boot is not None:
-            due = self.boot.get_timer()
-            if due is not None and now >= due:
-                self.boot.handle_timer(now)
-                self._boot_events()
+        due = self.app.get_timer()
+        if due is not None and now >= due:
+            self.app.handle_timer(now)
+            self._app_events()
 
     def start_clock(self, now: float | None = None) -> None:
         """Arm the clock-aligned meter values (:meth:`run` does it; call it once when driving :meth:`tick`)."""
@@ -208,6 +223,7 @@ class Station(ChargePoint):
         self.transactions.resume(self.now())
         for evse_id, ref in started.items():
             self.smart_charging.transaction_started(evse_id, ref, self.now())
+            self.app.send(TransactionOpened(evse_id=evse_id, tx_ref=ref), self.now())
         self.flush()
 
     def recover_transactions(self, reason: str = "PowerLoss") -> None:
@@ -228,9 +244,12 @@ class Station(ChargePoint):
         while (event := self.transactions.next_event()) is not None:
             if isinstance(event, TransactionStarted):
                 self.smart_charging.transaction_started(event.evse_id, event.tx_ref, self.now())
+                self.app.send(TransactionOpened(evse_id=event.evse_id, tx_ref=event.tx_ref), self.now())
             elif isinstance(event, TransactionEnded):
                 self.smart_charging.transaction_ended(event.evse_id)
                 self._profiles_changed()
+                self.app.send(TransactionClosed(evse_id=event.evse_id), self.now())
+        self._app_events()
         self.sender.wake()
         self._wake.set()
 
@@ -282,10 +301,14 @@ class Station(ChargePoint):
 
     def _changed(self) -> None:
         changed = False
-        while self.device_model.next_event() is not None:
+        while (event := self.device_model.next_event()) is not None:
             changed = True
+            if not event.pending:
+                self.app.send(VariableSet(component=event.component.name, variable=event.variable.name,
+                                          value=event.value), self.now())
         if changed:
             self._reload()
+            self._app_events()
             self._wake.set()
 
     # ------------------------------------------------------------ connection hooks
@@ -293,43 +316,84 @@ class Station(ChargePoint):
     async def on_connected(self) -> None:
         """Transaction messages made from now on are online ones; the queue replays."""
         self.transactions.set_online(True)
-        if self.boot is not None:
-            self.boot.send(Connected(), self.now())
-            self._boot_events()
+        self.app.send(Connected(), self.now())
+        self._app_events()
         self.sender.wake()
 
-    def _boot_events(self) -> None:
-        assert self.boot is not None
-        while (event := self.boot.next_event()) is not None:
-            if isinstance(event, MakeCall):
-                self.spawn(self._boot_call(event))
-            else:  # BootAccepted
-                if event.interval:
-                    with contextlib.suppress(OcppError):
-                        self.device_model.set_local("OCPPCommCtrlr", "HeartbeatInterval", str(event.interval))
-                self.sender.wake()
-        self._wake.set()  # the boot retry timer may have changed
+    def _app_events(self) -> None:
+        """Carry out what the application core decided."""
+        while (event := self.app.next_event()) is not None:
+            self._carry_out(event)
+        self._wake.set()  # its timers may have changed
 
-    async def _boot_call(self, call: MakeCall) -> None:
-        assert self.boot is not None
+    def _app_events_soon(self) -> None:
+        """:meth:`_app_events` once the handler's response is on its way (what it decided follows the answer)."""
+        try:
+            asyncio.get_running_loop().call_soon(self._app_events)
+        except RuntimeError:  # no loop (a handler called directly): at once
+            self._app_events()
+
+    def _carry_out(self, event: AppEvent) -> None:
+        if isinstance(event, MakeCall):
+            self.spawn(self._app_call(event))
+        elif isinstance(event, BootAccepted):
+            if event.interval:
+                with contextlib.suppress(OcppError):
+                    self.device_model.set_local("OCPPCommCtrlr", "HeartbeatInterval", str(event.interval))
+            self.sender.wake()
+        elif isinstance(event, AuthorizeRemoteStart):
+            if event.ask:
+                self.spawn(self.authorize(event.evse_id, event.token, remote_start_id=event.remote_start_id))
+            else:
+                self.charger_event(Authorized(event.evse_id, event.token, event.remote_start_id))
+        elif isinstance(event, StopTransaction):
+            self.charger_event(StopRequested(event.evse_id, event.reason))
+        elif isinstance(event, SetAvailability):
+            self.on_availability(event.evse_id, event.operative)
+        else:  # ResetNow
+            self.on_reset(event)
+
+    def on_availability(self, evse_id: int, operative: bool) -> None:
+        """The CSMS made ``evse_id`` (0: the station) operative or inoperative (ChangeAvailability, at once or after
+        the transaction there ended); the charger refuses new sessions while inoperative.  Records the
+        AvailabilityState in the device model; an application overrides it to tell its charger (and calls it)."""
+        state = "Available" if operative else "Unavailable"
+        component = ComponentKey("EVSE", evse_id=evse_id) if evse_id else ComponentKey("ChargingStation")
+        with contextlib.suppress(OcppError):
+            self.device_model.set_local(component, "AvailabilityState", state)
+
+    def on_reset(self, reset: ResetNow) -> None:
+        """Reset now (every transaction concerned has ended): the application overrides it to restart the station
+        or the EVSE (``reset.evse_id``); the default only logs."""
+        log.info("reset %s of %s requested", reset.kind, "the station" if reset.evse_id is None
+                 else f"EVSE {reset.evse_id}")
+
+    def operative(self, evse_id: int) -> bool:
+        """Whether ``evse_id`` takes new sessions (ChangeAvailability, no reset pending)."""
+        return self.app.operative(evse_id)
+
+    async def _app_call(self, call: MakeCall) -> None:
+        booting = call.action == "BootNotification"
         try:
             response = await self.call(dict(call.payload), action=call.action)
         except OcppError as exc:
             log.info("%s failed: %s", call.action, exc)
-            if self.boot.state is BootState.BOOTING:
-                self.boot.send(CallFailed(action=call.action, reason=str(exc)), self.now())
+            if not booting or self.app.state is BootState.BOOTING:
+                self.app.send(CallFailed(action=call.action, reason=str(exc)), self.now())
+                self._app_events()
             return
-        if self.boot.state is BootState.BOOTING:
-            self.boot.send(CallAnswered(action=call.action,
-                                        response={"status": response.status, "interval": response.interval}),
-                           self.now())
-            self._boot_events()
+        if booting and self.app.state is not BootState.BOOTING:
+            return  # the connection dropped meanwhile: the core boots again on the next one
+        answer = ({"status": response.status, "interval": response.interval} if booting
+                  else response.to_json())
+        self.app.send(CallAnswered(action=call.action, response=answer), self.now())
+        self._app_events()
 
     async def on_disconnected(self) -> None:
         """Transaction messages made from now on are marked offline."""
         self.transactions.set_online(False)
-        if self.boot is not None:
-            self.boot.send(Disconnected(), self.now())
+        self.app.send(Disconnected(), self.now())
+        self._app_events()
 
     # ------------------------------------------------------------ handlers: device model / configuration
     # Every handler receives the typed request the RPC core built (validated once) and returns a typed response of
@@ -425,51 +489,64 @@ class Station(ChargePoint):
 
     @on("RequestStartTransaction")
     def _request_start_transaction(self, request: Any) -> Any:
-        m = models_of(request)
-        evse_id = 1 if request.evse_id is None else request.evse_id
-        if not 1 <= evse_id <= self.evse_count:
-            return m.RequestStartTransactionResponse(status="Rejected")
         # the token goes out again in Authorize / TransactionEvent payloads: its JSON form is what they carry
-        self.spawn(self._remote_start(evse_id, request.id_token.to_json(), request.remote_start_id))
-        return m.RequestStartTransactionResponse(status="Accepted",
-                                                 transaction_id=self.transactions.transaction_ref(evse_id))
+        answer = self._remote_start(request.evse_id, request.id_token.to_json(), request.remote_start_id)
+        ref = self.transactions.transaction_ref(answer.evse_id) if answer.evse_id is not None else None
+        self._app_events_soon()
+        return models_of(request).RequestStartTransactionResponse(status=answer.status, transaction_id=ref)
 
     @on("RemoteStartTransaction")
     def _remote_start_transaction(self, request: Any) -> Any:
-        m = models_of(request)
-        evse_id = 1 if request.connector_id is None else request.connector_id
-        if not 1 <= evse_id <= self.evse_count:
-            return m.RemoteStartTransactionResponse(status="Rejected")
-        self.spawn(self._remote_start(evse_id, request.id_tag, None))
-        return m.RemoteStartTransactionResponse(status="Accepted")
+        answer = self._remote_start(request.connector_id, request.id_tag, None)
+        self._app_events_soon()
+        return models_of(request).RemoteStartTransactionResponse(status=answer.status)
 
-    async def _remote_start(self, evse_id: int, token: IdToken, remote_start_id: int | None) -> None:
+    def _remote_start(self, evse_id: int | None, token: IdToken, remote_start_id: int | None) -> Any:
         must_authorize = True
         with contextlib.suppress(OcppError):
             must_authorize = self.device_model.get_bool("AuthCtrlr", "AuthorizeRemoteStart")
-        if must_authorize:
-            await self.authorize(evse_id, token, remote_start_id=remote_start_id)
-        else:
-            self.charger_event(Authorized(evse_id, token, remote_start_id))
+        answer = self.app.answer(RemoteStartRequested(evse_id=evse_id, token=token, remote_start_id=remote_start_id,
+                                                      authorize=must_authorize), self.now())
+        return answer
 
     @on("RequestStopTransaction")
     def _request_stop_transaction(self, request: Any) -> Any:
-        m = models_of(request)
-        for evse_id in range(1, self.evse_count + 1):
-            if self.transactions.transaction_ref(evse_id) == request.transaction_id:
-                self.charger_event(StopRequested(evse_id, "Remote"))
-                return m.RequestStopTransactionResponse(status="Accepted")
-        return m.RequestStopTransactionResponse(status="Rejected")
+        found = next((e for e in range(1, self.evse_count + 1)
+                      if self.transactions.transaction_ref(e) == request.transaction_id), None)
+        answer = self.app.answer(RemoteStopRequested(evse_id=found), self.now())
+        self._app_events()
+        return models_of(request).RequestStopTransactionResponse(status=answer.status)
 
     @on("RemoteStopTransaction")
     def _remote_stop_transaction(self, request: Any) -> Any:
-        m = models_of(request)
+        found = None
         for evse_id in range(1, self.evse_count + 1):
             ref = self.transactions.transaction_ref(evse_id)
             if ref is not None and self.queue.transaction_id_of(ref) == request.transaction_id:
-                self.charger_event(StopRequested(evse_id, "Remote"))
-                return m.RemoteStopTransactionResponse(status="Accepted")
-        return m.RemoteStopTransactionResponse(status="Rejected")
+                found = evse_id
+        answer = self.app.answer(RemoteStopRequested(evse_id=found), self.now())
+        self._app_events()
+        return models_of(request).RemoteStopTransactionResponse(status=answer.status)
+
+    # ------------------------------------------------------------ handlers: availability, reset
+
+    @on("ChangeAvailability")
+    def _change_availability(self, request: Any) -> Any:
+        if self.ocpp_version == "1.6":
+            evse_id, operative = request.connector_id, str(request.type) == "Operative"
+        else:
+            evse_id = 0 if request.evse is None else request.evse.id
+            operative = str(request.operational_status) == "Operative"
+        answer = self.app.answer(ChangeAvailabilityRequested(evse_id=evse_id, operative=operative), self.now())
+        self._app_events()
+        return models_of(request).ChangeAvailabilityResponse(status=answer.status)
+
+    @on("Reset")
+    def _reset(self, request: Any) -> Any:
+        evse_id = None if self.ocpp_version == "1.6" else request.evse_id
+        answer = self.app.answer(ResetRequested(kind=str(request.type), evse_id=evse_id), self.now())
+        self._app_events_soon()
+        return models_of(request).ResetResponse(status=answer.status)
 
 
 async def _wait(event: asyncio.Event, timeout: float | None) -> None:
