@@ -2,7 +2,7 @@
 CertificateInstallationReq) from a test PKI with :class:`evcharge.iso15118.engines.pnc.LocalTestProvider`,
 as the base64 EXI of a signed CertificateInstallationRes. It is an
 :class:`evcharge.csms.pki.ContractCertificateProvider` (``get_ev_certificate``) and has a synchronous twin
-(:meth:`LocalContractService.answer`) for the in-process bench."""
+(``LocalContractService.answer``) for the in-process bench."""
 
 from __future__ import annotations
 
