@@ -214,8 +214,12 @@ def is_date_time(value: str) -> bool:
     match = _DATE_TIME.fullmatch(value)
     if match is None:
         return False
-    year, month, day = int(match[1]), int(match[2]), int(match[3])
-    return year != 0 and 1 <= day <= calendar.monthrange(year, month)[1]
+    year_text, month_text, day_text = match.group(1, 2, 3)
+    if year_text == "0000" or day_text == "00":
+        return False
+    if day_text <= "28":  # two ASCII digits: every month has these days (the common case, no arithmetic)
+        return True
+    return int(day_text) <= calendar.monthrange(int(year_text), int(month_text))[1]
 
 
 def fail_date_time(value: str, chain: PathChain) -> NoReturn:

@@ -67,6 +67,7 @@ from .frames import (
     MessageType,
     SendFrame,
     VersionModule,
+    _encode_json,
     encode_frame,
     error_code,
     parse_frame,
@@ -113,8 +114,18 @@ class _Outgoing:
     deadline: float = 0.0
 
 
+# type -> whether it is a Mapping: isinstance() against the ABC costs more than the rest of _as_payload
+_IS_MAPPING: dict[type, bool] = {dict: True}
+
+
 def _as_payload(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
+    cls = obj.__class__
+    is_mapping = _IS_MAPPING.get(cls)
+    if is_mapping is None:
+        is_mapping = isinstance(obj, Mapping)
+        if len(_IS_MAPPING) < 1024:
+            _IS_MAPPING[cls] = is_mapping
+    if is_mapping:
         return dict(obj)
     to_json = getattr(obj, "to_json", None)
     if to_json is None:
@@ -311,7 +322,8 @@ class RpcConnection:
             self._answered[message_id] = action
             if len(self._answered) > 64:
                 del self._answered[next(iter(self._answered))]
-        self._out.append(encode_frame(CallResult(message_id, payload)))
+        # the CALLRESULT frame [3, id, payload] written as encode_frame(CallResult(...)) does, without the frame object
+        self._out.append(_encode_json([3, message_id, payload]).encode("utf-8"))
 
     def _send_error(self, message_id: str, code: str, description: str, details: Mapping[str, Any] | None) -> None:
         if message_id not in self._incoming:

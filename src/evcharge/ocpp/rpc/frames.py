@@ -9,7 +9,7 @@ name of every core's command input).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Literal, Protocol, TypeAlias
@@ -275,9 +275,34 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
+def _make_encode_json() -> Callable[[Any], str]:
+    """``_ENCODER.encode`` without its per-call set-up.
+
+    ``JSONEncoder.encode`` re-reads its options and builds a C encoder on every call; the C encoder is built here
+    with the same options, with fresh circular-reference markers per call as ``encode`` does (the output and the
+    errors are the same).  Without the C accelerator, ``_ENCODER.encode`` itself.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    basestring = json.encoder.encode_basestring  # ensure_ascii=False
+    if make is None:
+        return _ENCODER.encode
+    enc = _ENCODER
+    args = (enc.default, basestring, enc.indent, enc.key_separator, enc.item_separator, enc.sort_keys,
+            enc.skipkeys, enc.allow_nan)
+    join = "".join
+
+    def encode_json(obj: Any) -> str:
+        return join(make({}, *args)(obj, 0))
+
+    return encode_json
+
+
+_encode_json = _make_encode_json()
+
+
 def encode_frame(frame: Frame) -> bytes:
     """The frame as the UTF-8 JSON text it is sent as (compact, no NaN)."""
-    return _ENCODER.encode(frame.to_list()).encode("utf-8")
+    return _encode_json(frame.to_list()).encode("utf-8")
 
 
 def parse_frame(data: str | bytes) -> Frame:
