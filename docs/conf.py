@@ -33,5 +33,12 @@ nitpick_ignore_regex = [
     (r"py:.*", r"evcharge\.sansio\.\w+T(_co|_contra)?"),  # the cores' type variables (no page of their own)
     (r"py:class", r"(Any|Callable|Iterable|Iterator|Sequence|Mapping|ModuleType|Path|Enum|IntEnum|StrEnum|Random)"),
 ]
+nitpick_ignore = [
+    # The generated entry class of SupportedAppProtocolReq (app_protocol: list[AppProtocol], documented in
+    # iso15118.rst) shares its short name with evcharge.iso15118.handover.AppProtocol. Sphinx leaves a class's
+    # constructor annotations as strings ("Mapping[AppProtocol, EngineFactory]") and resolves them by short
+    # name, so documenting this class too would make each of those references ambiguous.
+    ("py:class", "evcharge._exi._generated.app_protocol.AppProtocol"),
+]
 exclude_patterns = ["_build", "_inventories"]
 html_theme = "alabaster"

@@ -48,6 +48,9 @@ _READ_SIZE = 65536
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionInfo:
+    """What ``make_session(info)`` knows of a new connection: when it was complete, what TLS negotiated
+    (``None`` for plain TCP), the peer's and our socket addresses and free-form ``extra`` data."""
+
     now: float  #: monotonic seconds when the connection (and the TLS handshake) was complete
     tls: TlsInfo | None
     peer: tuple[Any, ...] | None
