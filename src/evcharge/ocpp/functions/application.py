@@ -390,10 +390,12 @@ class ChargePointApp:
 
     @property
     def state(self) -> BootState:
+        """Where the boot stands (always ``ACCEPTED`` when the application boots the station itself)."""
         return self.boot.state if self.boot is not None else BootState.ACCEPTED
 
     @property
     def accepted(self) -> bool:
+        """The CSMS accepted the station (or the application boots it): transaction messages may flow."""
         return self.boot is None or self.boot.accepted
 
     def operative(self, evse_id: int) -> bool:
@@ -401,6 +403,7 @@ class ChargePointApp:
         return self._operative.get(0, True) and self._operative.get(evse_id, False) and self._reset is None
 
     def transaction_ref(self, evse_id: int) -> str | None:
+        """The reference of the transaction running on ``evse_id``, as reported with :class:`TransactionOpened`."""
         return self._tx.get(evse_id)
 
     # ---------------------------------------------------------------- local inputs
@@ -537,14 +540,17 @@ class ChargePointApp:
     # ---------------------------------------------------------------- out, timers
 
     def next_event(self) -> AppEvent | None:
+        """The next action for the station to carry out, oldest first; ``None`` when there is none."""
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
+        """The ``now`` of the next boot retry or heartbeat, or ``None``."""
         timers = [t for t in (self._heartbeat_at, self.boot.get_timer() if self.boot is not None else None)
                   if t is not None]
         return min(timers) if timers else None
 
     def handle_timer(self, now: float) -> None:
+        """Let time pass: the boot retry and the heartbeat due at ``now``."""
         if self.boot is not None:
             self.boot.handle_timer(now)
             self._take_boot(now)
