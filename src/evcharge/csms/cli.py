@@ -11,9 +11,29 @@ import json
 import sys
 from typing import Any
 
-from evcharge.cli import EXIT_CONNECTION, EXIT_OK, CommandError, host_arg, port_arg, readable_file_arg
+from evcharge.cli import (
+    EXIT_CONNECTION,
+    EXIT_OK,
+    CommandError,
+    host_arg,
+    output_file_arg,
+    port_arg,
+    readable_file_arg,
+)
 
 __all__ = ["configure", "run"]
+
+_sqlite_file = output_file_arg()
+
+
+def _db_arg(text: str) -> str:
+    """``--db``: a PostgreSQL URL is checked when it connects; an SQLite file's folder must exist and be writable
+    (checked here, before the server starts)."""
+    if text.startswith(("postgresql://", "postgres://")) or text == ":memory:":
+        return text
+    path = text.removeprefix("sqlite://").removeprefix("/") if text.startswith("sqlite:///") else text
+    _sqlite_file(path)
+    return text
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", type=readable_file_arg, help="its private key (PEM)")
     parser.add_argument("--client-ca", type=readable_file_arg,
                         help="CA (PEM) that station certificates chain to: enables profile 3 on wss://")
-    parser.add_argument("--db", default="evcharge-csms.db",
+    parser.add_argument("--db", type=_db_arg, default="evcharge-csms.db",
                         help="storage: an SQLite file (default evcharge-csms.db) or postgresql://user@host/db")
     parser.add_argument("--admin-port", type=port_arg, default=9080, help="HTTP admin API port (default 9080)")
     parser.add_argument("--admin-token", default=None, help="bearer token the admin API requires")

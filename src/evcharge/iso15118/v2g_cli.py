@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from types import ModuleType
 
@@ -34,7 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     pki = sub.add_parser("pki", help="write a test PKI for ISO 15118-2 and -20 (V2G, CPO, OEM, MO chains)",
                          description="Write the whole test PKI of ISO 15118-2 and -20 into a folder: "
                                      "certificates (PEM and DER), private keys (PEM), and the chains.")
-    pki.add_argument("--out", required=True, help="the folder to write (created if missing)")
+    pki.add_argument("--out", required=True, type=_output_folder, metavar="DIR",
+                     help="the folder to write (created if missing)")
     pki.add_argument("--emaid", default="NL-TNM-000122045-U", help="the eMAID of the contract certificate")
     pki.add_argument("--evcc-id", default="WMIV1234567890ABCDEX", help="the vehicle's id (OEM leaf CN)")
     pki.add_argument("--secc-id", default="DE*ABC*E1234567*1", help="the EVSE id (SECC leaf CN)")
@@ -60,6 +62,21 @@ def run(args: argparse.Namespace) -> int:
         return NOT_BUILT_EXIT
     result: int = getattr(engines, f"run_{args.v2g_command}")(args)
     return result
+
+
+def _output_folder(text: str) -> str:
+    """An output folder: a folder, or a name that can be created (its nearest existing parent is a writable
+    folder)."""
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a file: give a folder to write the PKI into")
+    existing = os.path.abspath(text)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise argparse.ArgumentTypeError(f"{text}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: cannot write in {existing} (permission denied)")
+    return text
 
 
 def _positive_days(text: str) -> int:

@@ -18,6 +18,7 @@ import random
 import sys
 import time
 
+from evcharge.cli import output_file_arg
 from evcharge.slac.messages import QCA_LOCAL_MAC, STATION_ID_LENGTH, mac_text, parse_mac
 
 
@@ -45,7 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "or a PEV that lost every CM_SLAC_MATCH.CNF and restarts; the report is the last match)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--line-iface", help="modem: the interface towards the other stations (the powerline)")
-    parser.add_argument("--ready-file", metavar="PATH",
+    parser.add_argument("--ready-file", metavar="PATH", type=output_file_arg(),
                         help="create PATH once the interface is open and SLAC is listening (for scripts to wait on)")
     parser.add_argument("--set-key-result", type=int, default=0,
                         help="modem: result code of CM_SET_KEY.CNF (default 0; some QCA firmware answers 1)")

@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from evcharge.cli import output_file_arg
+
 __all__ = ["configure_evcc", "configure_secc", "run_evcc", "run_secc"]
 
 NOT_BUILT = 2
@@ -38,7 +40,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     tls.add_argument("--tls", dest="tls", action="store_true", default=False, help="TLS (needed for pnc)")
     tls.add_argument("--no-tls", dest="tls", action="store_false")
     parser.add_argument("--pki", help="the test PKI folder (evcharge v2g pki --out DIR) for TLS / pnc")
-    parser.add_argument("--json", dest="json_file", help="write every message with its times here (- for stdout)")
+    parser.add_argument("--json", dest="json_file", type=output_file_arg(allow_stdout=True), metavar="FILE",
+                        help="write every message with its times here (- for stdout)")
     parser.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
 
 
