@@ -10,7 +10,10 @@ TransactionEvents with the state of charge, NotifyEVChargingNeeds answered by a 
 Scenarios: ``dc-normal``, ``csms-limit`` (the operator lowers the limit in the charge loop: new SECC
 limits, a renegotiation in ISO 15118-2), ``isolation-fault`` (the isolation monitor measures a fault in
 CableCheck), ``ev-stops-early`` (the driver stops after a few seconds), ``over-voltage`` (the supply's
-output rises above the car's maximum voltage in the charge loop).
+output rises above the car's maximum voltage in the charge loop), ``pause-resume`` (ISO 15118-2),
+``pnc-install`` (ISO 15118-2 Plug & Charge: the contract is installed through Get15118EVCertificate).
+``--hlc iso20`` is ISO 15118-20 DC in scheduled mode; ``--payment pnc`` runs ISO 15118-2 over TLS
+(``--keylog``) with a contract from a fresh test PKI.
 
 ``--pcap FILE`` writes the simulated powerline: the SLAC frames and the IPv6 / UDP (SDP) / TCP (V2GTP)
 traffic, for Wireshark or tshark.
