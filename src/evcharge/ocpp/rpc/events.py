@@ -46,6 +46,20 @@ class CallReceived:
     payload: Mapping[str, Any]  #: the payload as received
     warnings: tuple[str, ...] = ()  #: what lenient validation let through
 
+    # the dataclass's own __init__, written out: one per CALL, and the slots' setters cost less than the
+    # object.__setattr__ a frozen dataclass's generated __init__ goes through (the instance stays frozen)
+    def __init__(self, *, message_id: str, action: str, request: Any, payload: Mapping[str, Any],
+                 warnings: tuple[str, ...] = ()) -> None:
+        _CR_ID(self, message_id)
+        _CR_ACTION(self, action)
+        _CR_REQUEST(self, request)
+        _CR_PAYLOAD(self, payload)
+        _CR_WARNINGS(self, warnings)
+
+
+_CR_ID, _CR_ACTION, _CR_REQUEST, _CR_PAYLOAD, _CR_WARNINGS = (
+    CallReceived.__dict__[name].__set__ for name in ("message_id", "action", "request", "payload", "warnings"))
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendReceived:
@@ -171,6 +185,15 @@ class SendResult:
 
     message_id: str
     response: Any
+
+    # written out for the same reason as CallReceived's
+    def __init__(self, *, message_id: str, response: Any) -> None:
+        _SEND_RESULT_ID(self, message_id)
+        _SEND_RESULT_RESPONSE(self, response)
+
+
+_SEND_RESULT_ID = SendResult.__dict__["message_id"].__set__
+_SEND_RESULT_RESPONSE = SendResult.__dict__["response"].__set__
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -273,6 +273,7 @@ def _reject_constant(value: str) -> Any:
 # made once: json.dumps / json.loads with arguments build a new encoder / decoder per call
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_SCAN = _DECODER.scan_once
 
 
 def _make_encode_json() -> Callable[[Any], str]:
@@ -311,7 +312,14 @@ def parse_frame(data: str | bytes) -> Frame:
     Message ids are returned as read, even when longer than 36 characters: the connection decides.
     """
     try:
-        decoded = _DECODER.decode(data if isinstance(data, str) else data.decode("utf-8"))
+        text = data if isinstance(data, str) else data.decode("utf-8")
+        try:
+            # the decoder's scanner alone: what decode() runs when there is no white space around the value
+            decoded, end = _SCAN(text, 0)
+            if end != len(text):
+                raise ValueError
+        except (StopIteration, ValueError):
+            decoded = _DECODER.decode(text)  # white space around the value, or the error decode() reports
     except (ValueError, UnicodeDecodeError) as exc:
         raise FrameError("format", f"the message is not JSON: {exc}") from None
     if not isinstance(decoded, list) or not decoded:
