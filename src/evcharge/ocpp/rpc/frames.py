@@ -9,6 +9,7 @@ name of every core's command input).
 from __future__ import annotations
 
 import json
+import json.scanner
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -273,7 +274,8 @@ def _reject_constant(value: str) -> Any:
 # made once: json.dumps / json.loads with arguments build a new encoder / decoder per call
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-_SCAN = _DECODER.scan_once
+# what the decoder builds as its scan_once (typeshed types the context argument as the scanner class itself)
+_SCAN = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
 
 
 def _make_encode_json() -> Callable[[Any], str]:
