@@ -390,12 +390,12 @@ class ChargePointApp:
 
     @property
     def state(self) -> BootState:
-        """Where the boot stands (always ``ACCEPTED`` when the application boots the station itself)."""
+        """Where the boot stands; always ``ACCEPTED`` when the application boots the station itself."""
         return self.boot.state if self.boot is not None else BootState.ACCEPTED
 
     @property
     def accepted(self) -> bool:
-        """The CSMS accepted the station (or the application boots it): transaction messages may flow."""
+        """Whether transaction messages may flow (the CSMS accepted the station, or the application boots it)."""
         return self.boot is None or self.boot.accepted
 
     def operative(self, evse_id: int) -> bool:
