@@ -103,7 +103,7 @@ def test_ev_stops_early_and_over_voltage(tmp_path: Path, capsys: pytest.CaptureF
 def test_not_built_yet_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     refused = (["--hlc", "iso20", "--energy", "dc-bpt"], ["--hlc", "din", "--payment", "pnc"],
                ["--hlc", "din", "--scenario", "pause-resume"], ["--hlc", "iso20", "--scenario", "csms-limit"],
-               ["--hlc", "iso2", "--keylog", "keys.txt"])
+               ["--hlc", "iso2", "--keylog", "keys.txt"], ["--scenario", "pnc-install"])
     for args in refused:
         assert main(["simulate", *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()

@@ -52,7 +52,7 @@ from evcharge.errors import LocalProtocolError
 from evcharge.iec61851 import Charger, CPState, PilotFault, apply_actions
 from evcharge.iec61851 import events as pe
 from evcharge.iso15118.engines import events as ev
-from evcharge.iso15118.engines import secc_factory
+from evcharge.iso15118.engines import secc_engines
 from evcharge.iso15118.handover import AppProtocol, EngineFactory, TlsInfo
 from evcharge.iso15118.session import SeccSession, SessionClosed
 from evcharge.slac.events import Matched, MatchingFailed, SlacFailed, StartMatching, StopMatching
@@ -204,10 +204,9 @@ class EvseManager:
             }
         )
         if engines is None:
-            engines = {AppProtocol.DIN: secc_factory(self.engine_config),
-                       AppProtocol.ISO2: secc_factory(self.engine_config)}
-            if config.energy != "ac":
-                engines[AppProtocol.ISO20_DC] = self._iso20_factory()
+            # one mapping for DIN 70121 (DC only), ISO 15118-2 and ISO 15118-20 (DC / DC_BPT here)
+            engines = secc_engines(self.engine_config, self._iso20_config() if config.energy != "ac" else None,
+                                   protocols=("din", "iso2", "iso20") if config.energy != "ac" else ("din", "iso2"))
         self.engines: dict[AppProtocol, EngineFactory] = dict(engines)
         self._state = S.AVAILABLE
         self._events: deque[ManagerEvent] = deque()
@@ -227,16 +226,16 @@ class EvseManager:
         self._call("StatusNotification", self._status("Available", now))
         self._apply_pilot(now)
 
-    def _iso20_factory(self) -> EngineFactory:
-        """The ISO 15118-20 DC SECC (scheduled and dynamic mode; BPT when ``energy`` is ``dc-bpt``)."""
-        from evcharge.iso15118.engines.iso20 import EnergyService, Iso20SeccConfig, iso20_secc_factory
+    def _iso20_config(self) -> Any:
+        """The ISO 15118-20 DC SECC's configuration (scheduled and dynamic mode; BPT when ``energy`` is
+        ``dc-bpt``)."""
+        from evcharge.iso15118.engines.iso20 import EnergyService, Iso20SeccConfig
 
         services = (EnergyService.DC, EnergyService.DC_BPT) if self.config.energy == "dc-bpt" else (EnergyService.DC,)
         cfg = Iso20SeccConfig(evse_id=self.config.secc.evse_id, services=services, payments=self.config.payments,
                               limits=self._power_limits(None), schedules=None, clock=self.clock,
                               trace=self.config.secc.trace)
-        factory: EngineFactory = iso20_secc_factory(cfg)
-        return factory
+        return cfg
 
     def _power_limits(self, now: float | None) -> Any:
         from evcharge.iso15118.engines.iso20 import PowerLimits

@@ -89,7 +89,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``simulate`` options."""
     parser.formatter_class = _HelpFormatter
     s = parser.add_argument_group("session")
-    s.add_argument("--scenario", choices=[x.value for x in Scenario], default=Scenario.NORMAL.value,
+    from .hlc import HLC_SCENARIOS  # the --hlc scenarios (issue 19)
+
+    s.add_argument("--scenario", choices=[x.value for x in Scenario] + [x for x in HLC_SCENARIOS
+                                                                         if x not in {y.value for y in Scenario}],
+                   default=Scenario.NORMAL.value,
                    help="normal | limit-change (the CSMS lowers the limit) | unplug-mid-session | rcd-fault | "
                         "offline (the CSMS connection drops and comes back)")
     s.add_argument("--ocpp", choices=["2.0.1", "1.6"], default="2.0.1", help="OCPP version of the station")
@@ -201,6 +205,9 @@ def run(args: argparse.Namespace) -> int:
         from .hlc import run as run_hlc
 
         return run_hlc(args)
+    if args.scenario not in {x.value for x in Scenario}:
+        raise CommandError(f"--scenario {args.scenario} is a high-level-communication scenario: "
+                           "add --hlc din|iso2|iso20")
     from .car import CarConfig
     from .checks import summarize, verify
     from .runner import CsmsUnreachable, Session, SimConfig

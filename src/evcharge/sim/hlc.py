@@ -56,9 +56,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="write the simulated powerline (SLAC, SDP, V2G TCP) as a pcap file")
     h.add_argument("--keylog", type=output_file_arg(), default=None, metavar="FILE",
                    help="TLS key log for the V2G sessions (Plug & Charge runs over TLS)")
-    for action in parser._actions:
-        if action.dest == "scenario" and action.choices is not None:
-            action.choices = [*action.choices, *HLC_SCENARIOS]
 
 
 def _check(args: argparse.Namespace) -> str:
