@@ -100,8 +100,26 @@ def test_ev_stops_early_and_over_voltage(tmp_path: Path, capsys: pytest.CaptureF
     assert fault["kind"] == "over_voltage" and fault["phase"] == "charging" and fault["power_off_at"] == fault["at"]
 
 
+def test_iso20_dc_bpt_charges_then_discharges(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "iso20", "--energy", "dc-bpt", "--duration", "20")
+    assert code == 0, text
+    assert doc["service"] == "DC_BPT"
+    # the supply ran in both directions: the car's targets went negative after half the charge time (ISO 15118-20
+    # DC_BPT: a negative EVTargetCurrent discharges), bounded by the car's 30 A / 11 kW discharge limits
+    currents = [a for _, _, a, _ in doc["samples"]]
+    assert max(currents) > 0 and min(currents) < 0 and min(currents) >= -30.0
+    assert 0 < doc["peak_discharge_w"] <= 11_000.0
+    tx = doc["transaction"]
+    assert tx["energy_wh"] > 0 and tx["energy_returned_wh"] > 0 and tx["stopped_reason"] == "StoppedByEV"
+    ended = calls(doc, "TransactionEvent")[-1]["request"]
+    values = {v["measurand"]: v["value"] for m in ended["meterValue"] for v in m["sampledValue"]}
+    assert values["Energy.Active.Import.Register"] == round(tx["energy_wh"], 1)
+    assert values["Energy.Active.Export.Register"] == round(tx["energy_returned_wh"], 1)
+    assert "returned by the car" in text
+
+
 def test_not_built_yet_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    refused = (["--hlc", "iso20", "--energy", "dc-bpt"], ["--hlc", "din", "--payment", "pnc"],
+    refused = (["--hlc", "iso2", "--energy", "dc-bpt"], ["--hlc", "din", "--payment", "pnc"],
                ["--hlc", "din", "--scenario", "pause-resume"], ["--hlc", "iso20", "--scenario", "csms-limit"],
                ["--hlc", "iso2", "--keylog", "keys.txt"], ["--scenario", "pnc-install"])
     for args in refused:

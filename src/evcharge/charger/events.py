@@ -170,6 +170,7 @@ class SessionFinished:
     transaction_id: str
     stopped_reason: str
     energy_wh: float
+    energy_returned_wh: float = 0.0  #: what the car gave back (DC_BPT)
 
 
 ManagerEvent = OcppCall | V2gLinkReady | PowerSwitched | FaultDetected | SessionFinished

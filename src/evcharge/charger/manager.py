@@ -215,7 +215,8 @@ class EvseManager:
         self.history: list[tuple[float, str, str]] = []  #: (now, trigger, new state)
         # the session
         self._reset_session()
-        self.energy_wh = 0.0
+        self.energy_wh = 0.0  #: delivered to the car in this transaction (Wh)
+        self.energy_returned_wh = 0.0  #: returned by the car (DC_BPT discharging) in this transaction (Wh)
         self._metered_at = now
         self._meter_at: float | None = None
         self._profile_deadline: float | None = None
@@ -489,11 +490,15 @@ class EvseManager:
         self._tx_id = str(uuid.UUID(int=self._rng.getrandbits(128)))
         self._seq = 0
         self.energy_wh = 0.0
+        self.energy_returned_wh = 0.0
         self._tx_event("Started", "CablePluggedIn", now, state="EVConnected")
 
     def _meter(self, now: float, context: str) -> list[dict[str, Any]]:
         values: list[dict[str, Any]] = [
             {"measurand": "Energy.Active.Import.Register", "value": round(self.energy_wh, 1), "context": context}]
+        if self.config.energy == "dc-bpt":
+            values.append({"measurand": "Energy.Active.Export.Register", "value": round(self.energy_returned_wh, 1),
+                           "context": context})
         if self.power is not None and self._state in (S.CHARGING, S.PRE_CHARGE):
             values.append({"measurand": "Voltage", "value": round(self.power.present_voltage, 1), "context": context})
             values.append({"measurand": "Current.Import", "value": round(self.power.present_current, 1),
@@ -531,7 +536,8 @@ class EvseManager:
         self._call("TransactionEvent", payload)
         if event_type == "Ended":
             self._events.append(SessionFinished(transaction_id=self._tx_id, stopped_reason=stopped_reason or "Local",
-                                                energy_wh=round(self.energy_wh, 3)))
+                                                energy_wh=round(self.energy_wh, 3),
+                                                energy_returned_wh=round(self.energy_returned_wh, 3)))
             self._tx_id = None
             self._meter_at = None
 
@@ -580,8 +586,12 @@ class EvseManager:
 
             limits = self._power_limits(now)
             self._secc_send(SetPowerLimits(limits=limits), now)
+            discharging = None
+            if self.config.energy == "dc-bpt":
+                discharging = ((86_400, limits.max_discharge_power or 0.0),)
             schedule = PowerSchedule(charging=tuple((86_400 if start == 0 else start, w)
-                                                    for start, w in self._schedules(now)[0].pmax[:1]))
+                                                    for start, w in self._schedules(now)[0].pmax[:1]),
+                                     discharging=discharging)
             self._secc_send(SetPowerSchedules(schedules=(schedule,)), now)
             return
         if self.config.energy == "ac":
@@ -616,7 +626,11 @@ class EvseManager:
     def _integrate(self, now: float) -> None:
         dt = now - self._metered_at
         if dt > 0 and self.power is not None:
-            self.energy_wh += self.power.present_voltage * self.power.present_current * dt / 3600.0
+            wh = self.power.present_voltage * self.power.present_current * dt / 3600.0
+            if wh >= 0:
+                self.energy_wh += wh
+            else:  # DC_BPT: the car gives energy back
+                self.energy_returned_wh -= wh
         self._metered_at = now
 
     # -- faults ----------------------------------------------------------------------------------
@@ -857,12 +871,19 @@ class EvseManager:
                 self._soc = event.soc
             limits = self._dc_limits(now)
             volts = min(event.target_voltage, limits.max_voltage)
-            amps = min(event.target_current, limits.max_current, limits.max_power / max(volts, 1.0))
+            if event.target_current >= 0:
+                amps = min(event.target_current, limits.max_current, limits.max_power / max(volts, 1.0))
+            elif self.config.energy == "dc-bpt":  # ISO 15118-20 DC_BPT: a negative target discharges the car
+                lim20 = self._power_limits(now)
+                amps = max(event.target_current, -(lim20.max_discharge_current or 0.0),
+                           -(lim20.max_discharge_power or 0.0) / max(volts, 1.0))
+            else:
+                amps = 0.0  # a unidirectional charger takes no energy back
             if self._output_on:
                 self.power.send(SetDcOutput(voltage=volts, current=amps, protection_voltage=self._protection_voltage()),
                                 now)
             self._target = (volts, amps)
-            self._present(now, limited=amps < event.target_current)
+            self._present(now, limited=amps != event.target_current)
             return
         if isinstance(event, ev.WeldingDetectionRequested):
             self._present(now)

@@ -47,7 +47,8 @@ def classify_isolation(resistance_ohm: float, voltage: float) -> Isolation:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SetDcOutput:
-    """Regulate the output to ``voltage`` with at most ``current``; trip above ``protection_voltage``."""
+    """Regulate the output to ``voltage`` with at most ``current`` (negative: a bidirectional supply takes that
+    current from the car, ISO 15118-20 DC_BPT); trip above ``protection_voltage``."""
 
     voltage: float
     current: float

@@ -12,7 +12,9 @@ limits, a renegotiation in ISO 15118-2), ``isolation-fault`` (the isolation moni
 CableCheck), ``ev-stops-early`` (the driver stops after a few seconds), ``over-voltage`` (the supply's
 output rises above the car's maximum voltage in the charge loop), ``pause-resume`` (ISO 15118-2),
 ``pnc-install`` (ISO 15118-2 Plug & Charge: the contract is installed through Get15118EVCertificate).
-``--hlc iso20`` is ISO 15118-20 DC in scheduled mode; ``--payment pnc`` runs ISO 15118-2 over TLS
+``--hlc iso20`` is ISO 15118-20 DC in scheduled mode (``--energy dc-bpt``: the car selects DC_BPT, charges for
+half its time and then discharges with a negative target current; the supply runs both ways and the summary
+shows the energy delivered and returned); ``--payment pnc`` runs ISO 15118-2 over TLS
 (``--keylog``) with a contract from a fresh test PKI.
 
 ``--pcap FILE`` writes the simulated powerline: the SLAC frames and the IPv6 / UDP (SDP) / TCP (V2GTP)
@@ -60,8 +62,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> str:
     scenario = args.scenario if args.scenario in HLC_SCENARIOS else "dc-normal"
-    if args.energy != "dc":
-        raise CommandError(f"--energy {args.energy} with --hlc: only dc is composed yet")
+    if args.energy == "ac":
+        raise CommandError("--energy ac with --hlc: only dc and dc-bpt (with --hlc iso20) are composed yet")
+    if args.energy == "dc-bpt" and args.hlc != "iso20":
+        raise CommandError(f"--energy dc-bpt needs --hlc iso20 (DIN 70121 and ISO 15118-2 have no bidirectional "
+                           f"DC), not {args.hlc}")
     if args.keylog and args.payment != "pnc":
         raise CommandError("--keylog: an EIM session runs over plain TCP (TLS comes with --payment pnc)")
     if args.payment == "pnc" and args.hlc != "iso2":
@@ -141,8 +146,9 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     seconds = {"ev-stops-early": 8.0, "pause-resume": 20.0}.get(
         scenario, 60.0 if args.duration is None else args.duration)
     car = CarConfig(protocol=args.hlc, charge_seconds=seconds, soc=args.soc, capacity_wh=args.capacity * 1000.0,
-                    stop_soc=args.until_soc or 100.0, pause_after=20.0 if scenario == "pause-resume" else None)
-    config = EvseManagerConfig(secc=SeccConfig(trace=True))
+                    stop_soc=args.until_soc or 100.0, pause_after=20.0 if scenario == "pause-resume" else None,
+                    discharge_after=seconds / 2 if args.energy == "dc-bpt" else None)
+    config = EvseManagerConfig(energy=args.energy, secc=SeccConfig(trace=True))
     tls = None
     pki_folder = None
     if args.payment == "pnc":
@@ -332,10 +338,14 @@ def _result(bench: Any, ocpp_log: list[dict[str, Any]], books: Any, args: argpar
                                                                "normal": bench.car.ended.normal}},
         "transaction": None if not finished else {"id": finished[-1].transaction_id,
                                                   "stopped_reason": finished[-1].stopped_reason,
-                                                  "energy_wh": finished[-1].energy_wh},
+                                                  "energy_wh": finished[-1].energy_wh,
+                                                  "energy_returned_wh": finished[-1].energy_returned_wh},
         "faults": [{"kind": f.kind.value, "detail": f.detail, "at": f.at, "power_off_at": f.power_off_at,
                     "phase": f.phase} for f in faults],
         "peak_power_w": round(peak_w, 1),
+        "service": None if secc is None or getattr(secc.engine, "service", None) is None
+        else secc.engine.service.name,  # the -20 energy service the car selected
+        "peak_discharge_w": round(-min((v * a for _, v, a, _ in bench.samples), default=0.0), 1),
         "power_after_limit_w": _power_after(bench, ocpp_log),
         "ocpp": ocpp_log,
         "csms_transactions": [t.to_json() for t in books.ended()] if hasattr(books, "ended") else [],
@@ -365,6 +375,9 @@ def _verify(result: dict[str, Any], scenario: str) -> list[str]:
         problems.append(f"the transaction ended with {tx['stopped_reason']}, expected {_EXPECTED_STOP[scenario]}")
     if scenario in ("dc-normal", "csms-limit", "ev-stops-early") and tx is not None and tx["energy_wh"] <= 0:
         problems.append("no energy was delivered")
+    if result["energy"] == "dc-bpt" and scenario == "dc-normal" and tx is not None and (
+            tx["energy_returned_wh"] <= 0 or tx["energy_wh"] <= 0):
+        problems.append("dc-bpt: the car did not both take and give back energy")
     if scenario == "isolation-fault":
         if not result["faults"] or result["faults"][0]["phase"] != "cable_check":
             problems.append("no isolation fault in CableCheck")
@@ -397,6 +410,9 @@ def _print(result: dict[str, Any], problems: list[str], args: argparse.Namespace
         f"simulated {result['virtual_seconds']:.1f} s in {result['wall_seconds']:.2f} s",
         f"  state of charge {result['car']['soc_start']:.0f} % -> {result['car']['soc_end']:.1f} %; "
         f"energy {tx.get('energy_wh', 0.0):.0f} Wh; peak {result['peak_power_w'] / 1000:.1f} kW",
+        *([f"  energy delivered {tx.get('energy_wh', 0.0):.0f} Wh, returned by the car "
+           f"{tx.get('energy_returned_wh', 0.0):.0f} Wh; peak discharge {result['peak_discharge_w'] / 1000:.1f} kW"]
+          if result["energy"] == "dc-bpt" else []),
         f"  transaction ended: {tx.get('stopped_reason', '-')}",
     ]
     for f in result["faults"]:

@@ -26,7 +26,7 @@ from ..events import CsmsAnswered, ManagerEvent, OcppCall, V2gLinkReady
 from ..manager import EvseManager
 from .board import SimBoard
 from .car import CarConfig, SimCar
-from .dc import IsolationMonitorSim, PowerSupplySim
+from .dc import IsolationMonitorSim, PowerSupplySim, PowerSupplySimConfig
 
 __all__ = ["Bench", "accept_all"]
 
@@ -92,7 +92,7 @@ class Bench:
         self.clock = WallClock.at(0.0, start or datetime(2026, 1, 1, tzinfo=UTC))
         self.car = SimCar(car, rng=rng, now=0.0)
         self.board = SimBoard(self.car.vehicle)
-        self.power = PowerSupplySim()
+        self.power = PowerSupplySim(PowerSupplySimConfig(bidirectional=config.energy == "dc-bpt"))
         self.imd = IsolationMonitorSim(self_test_time=self_test_time)
         self.manager = EvseManager(config, board=self.board, clock=self.clock, rng=rng, now=0.0,
                                    power=self.power if config.energy != "ac" else None,

@@ -41,6 +41,11 @@ class CarConfig:
     max_power: float = 100_000.0
     charge_seconds: float | None = 60.0  #: the driver ends the session after this long (None: at stop_soc)
     pause_after: float | None = None  #: pause (ISO 15118-2 SessionStop Pause) after this many seconds
+    #: ISO 15118-20 DC_BPT: the car selects the bidirectional service and, this many seconds into the charge loop,
+    #: asks for a negative current (it gives energy back) up to its discharge limits; None: charge only
+    discharge_after: float | None = None
+    max_discharge_current: float = 30.0
+    max_discharge_power: float = 11_000.0
     loop_interval: float = 0.25  #: seconds between two CurrentDemandReq
     ongoing_interval: float = 0.1
     evcc: EvccConfig | None = None  #: override the engine configuration entirely
@@ -59,7 +64,7 @@ class Battery:
         return 330.0 + 1.2 * self.soc
 
     def charge(self, watts: float, seconds: float) -> None:
-        self.soc = min(100.0, self.soc + watts * seconds / 3600.0 / self.capacity_wh * 100.0)
+        self.soc = max(0.0, min(100.0, self.soc + watts * seconds / 3600.0 / self.capacity_wh * 100.0))
 
 
 class SimCar:
@@ -113,10 +118,13 @@ class SimCar:
 
         c = self.config
         need = max(0.0, (c.stop_soc - self.battery.soc) / 100 * c.capacity_wh)
+        bpt = c.discharge_after is not None
         return Iso20EvccConfig(
-            evcc_id="WMIV1234567890ABCDEX", service=EnergyService.DC,
+            evcc_id="WMIV1234567890ABCDEX", service=EnergyService.DC_BPT if bpt else EnergyService.DC,
             limits=PowerLimits(max_charge_power=c.max_power, max_charge_current=c.max_current,
-                               max_voltage=c.max_voltage, min_voltage=150.0),
+                               max_voltage=c.max_voltage, min_voltage=150.0,
+                               max_discharge_power=c.max_discharge_power if bpt else None,
+                               max_discharge_current=c.max_discharge_current if bpt else None),
             energy=EnergyRequest(target_energy=need, max_energy=need + 1000.0),
             soc=int(self.battery.soc), battery_voltage=round(self.battery.voltage, 1),
             target_current=min(c.max_current, c.max_power / self.battery.voltage),
@@ -230,6 +238,10 @@ class SimCar:
         c = self.config
         watts = c.max_power
         volts = self.battery.voltage
+        amps = min(c.max_current, watts / volts)
+        if c.discharge_after is not None and self._charging_since is not None \
+                and now - self._charging_since >= c.discharge_after:
+            amps = -min(c.max_discharge_current, c.max_discharge_power / volts)  # DC_BPT: give energy back
         self.evcc.send(ev.UpdateEv(soc=int(self.battery.soc), target_voltage=round(volts, 1),
-                                   target_current=round(min(c.max_current, watts / volts), 1),
+                                   target_current=round(amps, 1),
                                    present_voltage=round(volts, 1)), now)

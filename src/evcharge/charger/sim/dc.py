@@ -33,6 +33,7 @@ class PowerSupplySimConfig:
     max_voltage: float = 1000.0
     max_current: float = 250.0
     max_power: float = 150_000.0
+    bidirectional: bool = False  #: takes a negative current (DC_BPT discharging) as well as it gives one
 
 
 class PowerSupplySim:
@@ -60,17 +61,20 @@ class PowerSupplySim:
     def present_current(self) -> float:
         if not self.on or not self.load_on or self._voltage <= 0:
             return 0.0
+        if self.target_current < 0:  # bidirectional: the supply takes current from the car
+            return max(self.target_current, -self.config.max_current, -self.config.max_power / self._voltage)
         return min(self.target_current, self.config.max_current, self.config.max_power / self._voltage)
 
     def send(self, command: SetDcOutput | DcOutputOff, now: float) -> None:
         if isinstance(command, SetDcOutput):
-            if command.voltage > self.config.max_voltage or command.voltage < 0 or command.current < 0:
+            if command.voltage > self.config.max_voltage or command.voltage < 0 or (
+                    command.current < 0 and not self.config.bidirectional):
                 raise LocalProtocolError(f"the supply cannot regulate to {command.voltage} V / {command.current} A")
             if not self.on:
                 self.switched.append((now, True))
             self.on = True
             self.target_voltage = command.voltage
-            self.target_current = min(command.current, self.config.max_current)
+            self.target_current = max(-self.config.max_current, min(command.current, self.config.max_current))
             self.protection_voltage = command.protection_voltage
             self._voltage = command.voltage + self._offset
             self._check(now)
