@@ -20,17 +20,24 @@ COMPILED: bool = cython.compiled
 # V2G messages are a few kilobytes; a length beyond the remaining input is rejected anyway.
 _MAX_UINT_OCTETS = 40  # 280 bits: X509 serial numbers (xs:integer) are up to 160 bits
 
+if cython.compiled:
+    from cython.cimports.cpython.bytearray import PyByteArray_AS_STRING
+    from cython.cimports.cpython.bytes import PyBytes_FromStringAndSize
 
+
+@cython.final
 @cython.cclass
 class BitWriter:
     """Append-only bit-packed output (most significant bit first)."""
 
-    _buf: bytearray
+    _buf: bytearray  # room for the output: the first _len bytes are written (no resize per byte)
+    _len: cython.Py_ssize_t
     _acc: cython.ulonglong
     _nacc: cython.int
 
     def __init__(self) -> None:
-        self._buf = bytearray()
+        self._buf = bytearray(64)
+        self._len = 0
         self._acc = 0
         self._nacc = 0
 
@@ -43,7 +50,10 @@ class BitWriter:
         self._nacc += n
         while self._nacc >= 8:
             self._nacc -= 8
-            self._buf.append(cython.cast(cython.int, (self._acc >> self._nacc) & 0xFF))
+            if self._len == len(self._buf):
+                self._buf.extend(bytearray(len(self._buf)))
+            self._buf[self._len] = cython.cast(cython.int, (self._acc >> self._nacc) & 0xFF)
+            self._len += 1
         self._acc &= (cython.cast(cython.ulonglong, 1) << self._nacc) - 1
 
     @cython.ccall
@@ -101,15 +111,22 @@ class BitWriter:
 
     def getvalue(self) -> bytes:
         """The bytes written so far, the last one padded with zero bits."""
+        n: cython.Py_ssize_t = self._len
         if self._nacc:
-            return bytes(self._buf) + bytes((cython.cast(cython.int, (self._acc << (8 - self._nacc)) & 0xFF),))
-        return bytes(self._buf)
+            if n == len(self._buf):
+                self._buf.append(0)
+            self._buf[n] = cython.cast(cython.int, (self._acc << (8 - self._nacc)) & 0xFF)
+            n += 1
+        if cython.compiled:
+            return PyBytes_FromStringAndSize(PyByteArray_AS_STRING(self._buf), n)
+        return bytes(self._buf[:n])
 
     @property
     def bit_length(self) -> int:
-        return len(self._buf) * 8 + self._nacc
+        return self._len * 8 + self._nacc
 
 
+@cython.final
 @cython.cclass
 class BitReader:
     """Bit-packed input (most significant bit first) that never reads past its end."""
@@ -301,6 +318,7 @@ def _check_end(r: BitReader) -> None:
         )
 
 
+@cython.final
 @cython.cclass
 class Grammar:
     """One schema family's EXI grammars as flat tables, and the interpreter that runs them.
@@ -707,6 +725,7 @@ class Grammar:
 
     # -- encoding ----------------------------------------------------------------------------
     @cython.cfunc
+    @cython.inline
     def _emit(self, w: BitWriter, s: cython.int, p: cython.int) -> None:
         w.write_bits(p - self.st_p0[s], self.st_w1[s])
 
