@@ -20,6 +20,7 @@ from evcharge.ocpp.functions.application import (
     AuthorizeRemoteStart,
     BootAccepted,
     BootState,
+    CacheVerdict,
     CallAnswered,
     ChangeAvailabilityRequested,
     ChargePointApp,
@@ -33,6 +34,7 @@ from evcharge.ocpp.functions.application import (
     SetAvailability,
     StopTransaction,
     TransactionClosed,
+    TransactionMessageAnswered,
     TransactionOpened,
     VariableSet,
 )
@@ -221,3 +223,28 @@ def test_misuse_is_refused() -> None:
         app.send(TransactionOpened(evse_id=2, tx_ref="x"), 0.0)
     with pytest.raises(FunctionsLocalError):
         app.send(CallAnswered(action="BootNotification", response={"status": "Accepted"}), 0.0)
+
+
+def test_refused_identifier_stops_its_transaction() -> None:
+    # 2.0.1 TxCtrlr.StopTxOnInvalidId / 1.6 StopTransactionOnInvalidId: a transaction whose identifier the CSMS
+    # refuses (for example one started offline) ends with DeAuthorized; the verdict goes into the cache either way
+    app = booted()
+    app.send(TransactionOpened(evse_id=2, tx_ref="tx-2"), 0.0)
+    payload = {"eventType": "Started", "idToken": TOKEN}
+    app.send(TransactionMessageAnswered(action="TransactionEvent", payload=payload, tx_ref="tx-2",
+                                        response={"idTokenInfo": {"status": "Invalid"}}), 1.0)
+    assert events(app) == [CacheVerdict(token=TOKEN, info={"status": "Invalid"}),
+                           StopTransaction(evse_id=2, reason="DeAuthorized")]
+    app.send(TransactionMessageAnswered(action="TransactionEvent", payload=payload, tx_ref="tx-2",
+                                        response={"idTokenInfo": {"status": "Invalid"}},
+                                        stop_tx_on_invalid_id=False), 2.0)
+    assert events(app) == [CacheVerdict(token=TOKEN, info={"status": "Invalid"})]  # kept running
+
+
+def test_no_new_session_on_an_unavailable_evse() -> None:
+    app = booted()
+    app.send(TransactionOpened(evse_id=1, tx_ref="tx-1"), 0.0)
+    app.answer(ChangeAvailabilityRequested(evse_id=0, operative=False), 1.0)  # Scheduled: EVSE 1 is busy
+    app.answer(ChangeAvailabilityRequested(evse_id=2, operative=False), 1.0)
+    assert app.accepts_session(1)  # the running transaction goes on (a card may still end it)
+    assert not app.accepts_session(2)  # G03: Unavailable

@@ -43,6 +43,7 @@ __all__ = [
     "BootConfig",
     "BootCore",
     "BootState",
+    "CacheVerdict",
     "CallAnswered",
     "CallFailed",
     "ChangeAvailabilityRequested",
@@ -58,6 +59,7 @@ __all__ = [
     "StopTransaction",
     "TokenVerdict",
     "TransactionClosed",
+    "TransactionMessageAnswered",
     "TransactionOpened",
     "VariableSet",
     "token_verdict",
@@ -273,8 +275,20 @@ class VariableSet:
     value: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionMessageAnswered:
+    """The CSMS answered a transaction message (from the offline queue) of the transaction ``tx_ref``;
+    ``stop_tx_on_invalid_id``: TxCtrlr.StopTxOnInvalidId (1.6 StopTransactionOnInvalidId)."""
+
+    action: str
+    payload: Mapping[str, Any]
+    response: Mapping[str, Any]
+    tx_ref: str | None
+    stop_tx_on_invalid_id: bool = True
+
+
 AppCommand: TypeAlias = (Connected | Disconnected | CallAnswered | CallFailed | TransactionOpened | TransactionClosed
-                         | VariableSet)
+                         | VariableSet | TransactionMessageAnswered)
 
 
 # incoming CALLs, as the core needs them (the adapter reads them off the typed request)
@@ -361,7 +375,16 @@ class ResetNow:
     evse_id: int | None
 
 
-AppEvent: TypeAlias = MakeCall | BootAccepted | AuthorizeRemoteStart | StopTransaction | SetAvailability | ResetNow
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheVerdict:
+    """Keep the CSMS's verdict ``info`` on ``token`` in the authorization cache."""
+
+    token: Any
+    info: Mapping[str, Any]
+
+
+AppEvent: TypeAlias = (MakeCall | BootAccepted | AuthorizeRemoteStart | StopTransaction | SetAvailability | ResetNow
+                       | CacheVerdict)
 
 _STOP_REASON = {"Immediate": "ImmediateReset", "Hard": "HardReset", "Soft": "SoftReset"}
 
@@ -422,6 +445,9 @@ class ChargePointApp:
         if isinstance(command, VariableSet):
             self._variable_set(command, now)
             return
+        if isinstance(command, TransactionMessageAnswered):
+            self._transaction_answered(command)
+            return
         if isinstance(command, Connected | Disconnected):
             self._online = isinstance(command, Connected)
             self._heartbeat_at = (now + self._heartbeat_interval
@@ -433,6 +459,23 @@ class ChargePointApp:
             self._take_boot(now)
         elif isinstance(command, CallAnswered | CallFailed):
             raise FunctionsLocalError(f"{type(command).__name__} for {command.action}: no call was asked for")
+
+    def _transaction_answered(self, command: TransactionMessageAnswered) -> None:
+        verdict = token_verdict(self.config.version, command.action, command.payload, command.response,
+                                stop_tx_on_invalid_id=command.stop_tx_on_invalid_id)
+        if verdict is None:
+            return
+        self._events.append(CacheVerdict(token=verdict.token, info=verdict.info))
+        if verdict.stop and command.tx_ref is not None:
+            # 2.0.1 E05 / C15 (StopTxOnInvalidId), 1.6 StopTransactionOnInvalidId: end it with DeAuthorized
+            for evse_id, ref in sorted(self._tx.items()):
+                if ref == command.tx_ref:
+                    self._events.append(StopTransaction(evse_id=evse_id, reason="DeAuthorized"))
+
+    def accepts_session(self, evse_id: int) -> bool:
+        """Whether an identifier presented at ``evse_id`` may be authorized: the EVSE is operative, or a transaction
+        already runs there (G03: no new session on an Unavailable EVSE, nor while a reset waits)."""
+        return evse_id in self._tx or self.operative(evse_id)
 
     def _take_boot(self, now: float) -> None:
         assert self.boot is not None

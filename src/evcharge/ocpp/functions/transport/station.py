@@ -45,6 +45,7 @@ from ..application import (
     AuthorizeRemoteStart,
     BootAccepted,
     BootState,
+    CacheVerdict,
     CallAnswered,
     CallFailed,
     ChangeAvailabilityRequested,
@@ -59,9 +60,9 @@ from ..application import (
     SetAvailability,
     StopTransaction,
     TransactionClosed,
+    TransactionMessageAnswered,
     TransactionOpened,
     VariableSet,
-    token_verdict,
 )
 from ..authorization import Authorization, IdToken, Verdict
 from ..config import (
@@ -147,6 +148,8 @@ class Station(ChargePoint):
         """Decide on ``token`` per the offline policy (asking the CSMS with Authorize when it says so); on
         acceptance the transaction manager learns of it."""
         now = self.now()
+        if not self.app.accepts_session(evse_id):
+            return False  # G03: the EVSE (or the station) is Unavailable, or a reset waits
         decision = self.authorization.decide(token, online=self.connected, now=now)
         accepted = decision.verdict is Verdict.ACCEPT
         if decision.verdict is Verdict.ASK_CSMS:
@@ -287,17 +290,9 @@ class Station(ChargePoint):
         stop = True
         with contextlib.suppress(OcppError):
             stop = self.device_model.get_bool("TxCtrlr", "StopTxOnInvalidId")
-        verdict = token_verdict(self.ocpp_version, message.action, message.payload, response,
-                                stop_tx_on_invalid_id=stop)
-        if verdict is None:
-            return
-        self.authorization.update_cache(verdict.token, verdict.info, self.now())
-        if not verdict.stop:
-            return
-        for evse_id in range(1, self.evse_count + 1):
-            if message.tx_ref is not None and self.transactions.transaction_ref(evse_id) == message.tx_ref:
-                log.info("the CSMS refused %r: stopping the transaction on EVSE %d", verdict.token, evse_id)
-                self.charger_event(StopRequested(evse_id, "DeAuthorized"))
+        self.app.send(TransactionMessageAnswered(action=message.action, payload=message.payload, response=response,
+                                                 tx_ref=message.tx_ref, stop_tx_on_invalid_id=stop), self.now())
+        self._app_events()
 
     def _changed(self) -> None:
         changed = False
@@ -347,7 +342,10 @@ class Station(ChargePoint):
             else:
                 self.charger_event(Authorized(event.evse_id, event.token, event.remote_start_id))
         elif isinstance(event, StopTransaction):
+            log.info("stopping the transaction on EVSE %d (%s)", event.evse_id, event.reason)
             self.charger_event(StopRequested(event.evse_id, event.reason))
+        elif isinstance(event, CacheVerdict):
+            self.authorization.update_cache(event.token, event.info, self.now())
         elif isinstance(event, SetAvailability):
             self.on_availability(event.evse_id, event.operative)
         else:  # ResetNow
