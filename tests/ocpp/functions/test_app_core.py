@@ -16,7 +16,9 @@ import pytest
 
 from evcharge.ocpp.functions.application import (
     Answer,
+    AppCommand,
     AppConfig,
+    AppEvent,
     AuthorizeRemoteStart,
     BootAccepted,
     BootState,
@@ -62,8 +64,8 @@ def booted(version: str = "2.0.1", evse_count: int = 2, interval: int = 60, now:
 
 
 def test_it_is_a_core() -> None:
-    app = ChargePointApp(AppConfig())
-    assert isinstance(app, Core)
+    app: Core[AppCommand, AppEvent, BootState] = ChargePointApp(AppConfig())  # mypy holds it to the shape
+    assert isinstance(app, Core) and isinstance(app, ChargePointApp)
     assert app.state is BootState.ACCEPTED and app.get_timer() is None  # no boot core: the application boots
 
 

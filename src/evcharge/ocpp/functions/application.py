@@ -37,7 +37,9 @@ from .errors import FunctionsLocalError
 
 __all__ = [
     "Answer",
+    "AppCommand",
     "AppConfig",
+    "AppEvent",
     "AuthorizeRemoteStart",
     "BootAccepted",
     "BootConfig",

@@ -16,6 +16,10 @@ turns the charger's events into transaction messages sent through the persistent
     station.charger_event(EVConnected(1))
     station.update_meter(1, {"Energy.Active.Import.Register": 1234.0})
 
+What the station decides (boot, heartbeat, remote start / stop, availability, reset, StopTxOnInvalidId) is
+decided by :class:`~evcharge.ocpp.functions.application.ChargePointApp` (:attr:`Station.app`), a sans-I/O core; the
+station carries out its actions and answers the CSMS's calls with its decisions.
+
 All state lives in SQLite files in ``directory`` (device model, authorization, queue, running transactions), so
 a restarted process picks up where the previous one stopped; with ``directory=None`` it lives in memory.
 Time is one clock: ``clock`` (monotonic seconds, ``time.monotonic`` by default) gives every core its ``now``;
