@@ -4,6 +4,8 @@ Josev drives it (py4j), on the same messages, in the same run.
     python benchmarks/exi_codec.py            # everything (starts one JVM; about a minute)
     python benchmarks/exi_codec.py --no-peer  # evcharge only
     python benchmarks/exi_codec.py --imports  # only the import time and RSS of each message set
+    valgrind --tool=callgrind --dump-before=time_sleep --compress-strings=no \
+        python benchmarks/exi_codec.py --segments 1000   # instructions per call (see segments())
 
 Per message it prints the time of one encode (Python object -> EXI bytes) and one decode (EXI bytes
 -> Python object), as the best of repeated runs, and the ratio peer / evcharge (above 1: we are
@@ -95,9 +97,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-peer", action="store_true", help="skip EXIficient (no JVM)")
     ap.add_argument("--imports", action="store_true", help="only the import cost of each message set")
+    ap.add_argument("--segments", type=int, metavar="N", help="N calls per case and operation (compiled backend), "
+                    "each run between two time.sleep(0) markers, for callgrind --dump-before=time_sleep")
     args = ap.parse_args()
     if args.imports:
         import_costs()
+        return 0
+    if args.segments is not None:
+        segments(args.segments)
         return 0
     peer = None
     if not args.no_peer:
@@ -136,6 +143,37 @@ def main() -> int:
     print()
     import_costs()
     return 0
+
+
+def _nothing(_: object) -> None:
+    return None
+
+
+def segments(n: int) -> None:
+    """Instruction counts, which stay stable on a loaded machine where wall time does not.
+
+    Under ``valgrind --tool=callgrind --dump-before=time_sleep`` every ``time.sleep(0)`` closes one
+    profile part: part 1 is the setup, part 2 ``n`` calls of an empty Python function (the loop's own
+    cost), then one part per case and operation (encode, decode), in the order printed.  Instructions
+    per public call = (part total - part 2 total) / n.
+    """
+    setup = []
+    for name, v in cases():
+        c = codec(v.family, "cython")
+        obj = c.decode(v.data)
+        setup.append((name, c.encode, obj, c.decode, v.data))
+    time.sleep(0)
+    for _ in range(n):
+        _nothing(None)
+    time.sleep(0)
+    for _name, enc, obj, dec, data in setup:
+        for _ in range(n):
+            enc(obj)
+        time.sleep(0)
+        for _ in range(n):
+            dec(data)
+        time.sleep(0)
+    print("parts 3.. : " + ", ".join(f"{name} encode, decode" for name, *_ in setup))
 
 
 #: one message set per family, as an application imports it

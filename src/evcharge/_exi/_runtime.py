@@ -354,6 +354,7 @@ class Grammar:
     ty_required: list  # per type: tuple of bools
     ty_maxocc: list  # per type: tuple of ints (-1 = unbounded)
     ty_slot0: cython.int[:]  # per type: index of its first slot in slot_off
+    sl_islist: cython.int[:]  # per slot (ty_slot0[t] + slot): 1 when the field is a list
     slot_off: cython.longlong[:]  # compiled backend: byte offset of each slot in its object
     # datatypes
     dt_kind: cython.int[:]
@@ -408,13 +409,17 @@ class Grammar:
         self.ty_maxocc = [tuple(t[9]) for t in types]
         firsts = []
         offsets: list[int] = []
+        listflags: list[int] = []
         for t in types:
             firsts.append(len(offsets))
             cls = t[3]
+            listflags.extend(1 if f else 0 for f in t[7])
             for name in t[4]:
                 offsets.append(slot_offset(cls.__dict__[name]) if cython.compiled and cls is not None else 0)
         self.ty_slot0 = ia(firsts)
         self.slot_off = array("q", offsets or [0])
+        assert len(listflags) == len(offsets)
+        self.sl_islist = ia(listflags or [0])
         dts = tables["datatypes"]
         self.dt_kind = ia([d[0] for d in dts])
         self.dt_nbits = ia([d[1] for d in dts])
@@ -489,7 +494,7 @@ class Grammar:
             w.write_bits(1 if v else 0, 1)
             return
         if kind == D_ENUM:
-            idx = self.dt_enum_index[dt].get(v)
+            idx = cython.cast(dict, self.dt_enum_index[dt]).get(v)
             if idx is None:
                 raise ExiEncodeError(f"{v!r} is not one of {[m.value for m in self.dt_enum[dt]]}")
             w.write_bits(idx, self.dt_nbits[dt])
@@ -548,7 +553,6 @@ class Grammar:
         nslots: cython.int = self.ty_nslots[t]
         base: cython.int = self.ty_slot0[t]
         simple: cython.bint = self.ty_kind[t] == T_SIMPLE
-        islist = self.ty_islist[t]
         value: object = None
         obj: object = None
         if depth > MAX_DEPTH:
@@ -595,7 +599,7 @@ class Grammar:
                         )
                     if simple:
                         value = v
-                    elif islist[slot]:
+                    elif self.sl_islist[base + slot]:
                         lst = self._load(obj, t, base, slot)
                         if lst is None:
                             self._store(obj, t, base, slot, [v])
@@ -743,7 +747,6 @@ class Grammar:
         if type(obj) is not cls:
             raise ExiEncodeError(f"expected {cls.__name__}, got {type(obj).__name__}")
         names = self.ty_names[t]
-        islist = self.ty_islist[t]
         vs: cython.int = self.ty_value_slot[t]
         base: cython.int = self.ty_slot0[t]
         for slot in range(nslots):
@@ -759,7 +762,7 @@ class Grammar:
                 except ExiEncodeError as exc:
                     _path_error(exc, self.ty_xsd[t][slot])
                 return
-            if islist[slot]:
+            if self.sl_islist[base + slot]:
                 if not isinstance(v, (list, tuple)):
                     raise ExiEncodeError(f"{self.ty_xsd[t][slot]}: expected a list, got {type(v).__name__}")
                 maxocc = self.ty_maxocc[t][slot]
