@@ -106,3 +106,13 @@ def test_events_and_commands_stay_frozen_and_keyword_only() -> None:
         rpc.SendResult("m", {})  # type: ignore[misc]
     with pytest.raises(TypeError):
         rpc.CallReceived(message_id="m", action="Heartbeat")  # type: ignore[call-arg]
+
+
+def test_deep_nesting_is_answered_not_raised() -> None:
+    """A peer's message nested 100,000 deep is bad input: answered with a CALLERROR (FormatViolation), never an
+    exception out of receive_data."""
+    c = RpcConnection(V201)
+    c.receive_data('[2,"m1","Heartbeat",{"customData":' + "[" * 100_000 + "]" * 100_000 + "}]", 0.0)
+    out = [json.loads(m) for m in c.data_to_send()]
+    assert out[0][:3] == [4, "-1", "FormatViolation"]
+    assert isinstance(c.next_event(), rpc.ProtocolViolation)

@@ -324,6 +324,8 @@ def parse_frame(data: str | bytes) -> Frame:
             decoded = _DECODER.decode(text)  # white space around the value, or the error decode() reports
     except (ValueError, UnicodeDecodeError) as exc:
         raise FrameError("format", f"the message is not JSON: {exc}") from None
+    except RecursionError:
+        raise FrameError("format", "the message nests arrays or objects deeper than the decoder can follow") from None
     if not isinstance(decoded, list) or not decoded:
         raise FrameError("frame", "an OCPP-J message is a JSON array that starts with the message type number")
     mtype = decoded[0]
