@@ -858,6 +858,10 @@ class EvseManager:
                     self._events.append(PowerSwitched(on=False, reason="PowerDelivery " + event.action.value, at=now))
                     self._present(now)
                 elif self.power is not None:  # renegotiation: no current until the new PowerDelivery(Start)
+                    if self._protocol == "iso20" and event.action is ev.PowerAction.RENEGOTIATE:
+                        # the car took up the ScheduleRenegotiation: the EVSENotification goes back to None
+                        # (else every later ChargeLoopRes would ask again)
+                        self._secc_send(ev.Notify(action="none"), now)
                     self.power.send(SetDcOutput(voltage=self.power.present_voltage, current=0.0,
                                                 protection_voltage=self._protection_voltage()), now)
                 if event.action is ev.PowerAction.STOP:

@@ -8,9 +8,9 @@ over a websocket to the embedded CSMS (:mod:`evcharge.csms`): BootNotification, 
 TransactionEvents with the state of charge, NotifyEVChargingNeeds answered by a SetChargingProfile.
 
 Scenarios: ``dc-normal``, ``csms-limit`` (the operator lowers the limit in the charge loop: new SECC
-limits, a renegotiation in ISO 15118-2), ``isolation-fault`` (the isolation monitor measures a fault in
+limits, a renegotiation in ISO 15118-2 and -20), ``isolation-fault`` (the isolation monitor measures a fault in
 CableCheck), ``ev-stops-early`` (the driver stops after a few seconds), ``over-voltage`` (the supply's
-output rises above the car's maximum voltage in the charge loop), ``pause-resume`` (ISO 15118-2),
+output rises above the car's maximum voltage in the charge loop), ``pause-resume`` (ISO 15118-2 and -20),
 ``pnc-install`` (ISO 15118-2 Plug & Charge: the contract is installed through Get15118EVCertificate).
 ``--hlc iso20`` is ISO 15118-20 DC in scheduled mode (``--energy dc-bpt``: the car selects DC_BPT, charges for
 half its time and then discharges with a negative target current; the supply runs both ways and the summary
@@ -76,10 +76,8 @@ def _check(args: argparse.Namespace) -> str:
         raise CommandError("pnc-install runs with --hlc iso2 --payment pnc")
     if scenario not in _BUILT:
         raise CommandError(f"scenario {scenario} is not built for --hlc yet (built: {', '.join(_BUILT)})")
-    if scenario == "csms-limit" and args.hlc == "iso20":
-        raise CommandError("csms-limit is composed for --hlc din and iso2 (the -20 schedule renegotiation is not yet)")
-    if scenario == "pause-resume" and args.hlc != "iso2":
-        raise CommandError("pause-resume is composed for --hlc iso2 only (DIN 70121's SessionStop has no pause)")
+    if scenario == "pause-resume" and args.hlc == "din":
+        raise CommandError("pause-resume is composed for --hlc iso2 and iso20 (DIN 70121's SessionStop has no pause)")
     if args.ocpp != "2.0.1":
         raise CommandError("--hlc runs with OCPP 2.0.1 (it carries the ISO 15118 parts)")
     return scenario
