@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from evcharge.clock import WallClock
-from evcharge.errors import RemoteProtocolError
+from evcharge.errors import LocalProtocolError, RemoteProtocolError
 from evcharge.iso15118.handover import TlsInfo
 from evcharge.slac.emulator import PowerlineEmulator
 
@@ -204,6 +204,9 @@ class Bench:
             moved |= self._move_v2g(now)
             if not moved:
                 break
+        else:  # the parts answer each other without time passing: a livelock, never a silent hang
+            raise LocalProtocolError(f"the simulated parts exchanged 10000 rounds at t={now:.3f} s without time "
+                                     f"passing (a livelock between the charger and the car)")
         self.samples.append((now, self.power.present_voltage, self.power.present_current,
                              self.car.battery.soc))
 
