@@ -705,6 +705,14 @@ class Grammar:
         _check_end(r)
         return obj
 
+    def decode_message(self, data: object) -> object:
+        """:meth:`decode` for the codec's public ``decode``: also takes a bytearray or memoryview."""
+        if type(data) is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError("decode() takes bytes")
+            data = bytes(data)
+        return self.decode(data)
+
     def decode_fragment(self, data: bytes) -> list:
         """Decode an EXI fragment: the elements it holds, in order."""
         r = BitReader(data)

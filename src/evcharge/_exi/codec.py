@@ -85,8 +85,9 @@ class SchemaCodec:
                 self._root_of[t] = -1 if t in self._root_of else i
         roots = {cls: self._root_of[tid] for cls, tid in self._by_class.items() if self._root_of.get(tid, -1) >= 0}
         self._grammar.set_message_encoder(roots, self._encode)
-        # the instance's encode is the compiled fast path; SchemaCodec.encode documents it
+        # the instance's encode and decode are the compiled fast paths; SchemaCodec.encode/decode document them
         self.encode = self._grammar.encode_message  # type: ignore[method-assign]
+        self.decode = self._grammar.decode_message  # type: ignore[method-assign]
         self._frag_relaxed: dict[int, tuple[int, ...]] = dict(getattr(module, "FRAGMENT_RELAXED", {}))
         self._frag_attrs: tuple[tuple[str, str, int], ...] = tuple(getattr(module, "FRAGMENT_ATTRIBUTES", ()))
         self._frag_width: int = tables["frag_width"]
