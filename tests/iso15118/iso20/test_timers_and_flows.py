@@ -268,6 +268,25 @@ def test_schedule_renegotiation(by: str) -> None:
     assert secc.ended is not None and secc.ended.normal
 
 
+def test_a_schedule_renegotiation_notice_is_taken_up_once() -> None:
+    """The charger asks once and never clears the notice itself: after the car's PowerDelivery
+    (ScheduleRenegotiation) the notice is spent, so the car renegotiates exactly once."""
+    secc, evcc = engines(EnergyService.DC, evcc={"charge_loop_requests": 6})
+    charger = Charger()
+    asked = {"n": 0}
+
+    def app(engine: Any, event: Any, now: float) -> None:
+        charger(engine, event, now)
+        if isinstance(event, ev20.ChargeLoopRequested) and not asked["n"]:
+            asked["n"] = 1
+            engine.send(ev.Notify(action="renegotiate"), now)
+
+    run(secc, evcc, app)
+    pds = [t.message.charge_progress.value for t in secc.trace if t.name == "PowerDeliveryReq"]
+    assert pds == ["Start", "ScheduleRenegotiation", "Start", "Stop"]
+    assert secc.ended is not None and secc.ended.normal
+
+
 def test_standby_and_exit() -> None:
     secc, evcc = engines(EnergyService.AC, evcc={"charge_loop_requests": 4})
     log: list[Any] = []

@@ -1059,6 +1059,8 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         )
         if self._notification in ("Terminate", "Pause", "ExitStandby") and nxt is not S.CHARGING:
             self._notification = "None"
+        if self._notification == "ScheduleRenegotiation" and action is PowerAction.RENEGOTIATE:
+            self._notification = "None"  # the car has taken the notice up: asking again would loop forever
         self._respond(request, now, response_code=code, evse_status=self._evse_status(c))
         return nxt
 
