@@ -158,24 +158,24 @@ class BitReader:
     @cython.ccall
     def read_bits(self, n: cython.int) -> cython.ulonglong:
         """Read ``n`` bits (0 <= n <= 32) as an unsigned number."""
-        result: cython.ulonglong = 0
+        acc: cython.ulonglong
         pos: cython.Py_ssize_t = self._pos
-        byte: cython.uint
-        take: cython.int
-        avail: cython.int
+        end: cython.Py_ssize_t = pos + n
+        i: cython.Py_ssize_t
+        last: cython.Py_ssize_t
         if n == 0:
             return 0
-        if pos + n > self._end:
+        if end > self._end:
             self._eof(n)
-        while n > 0:
-            byte = self._data[pos >> 3]
-            avail = 8 - (pos & 7)
-            take = n if n < avail else avail
-            result = (result << take) | ((byte >> (avail - take)) & ((1 << take) - 1))
-            pos += take
-            n -= take
-        self._pos = pos
-        return result
+        # the octets that hold bits [pos, end), at most 5 (39 bits), then the bits after `end` shifted out
+        i = pos >> 3
+        last = (end - 1) >> 3
+        acc = self._data[i] & (0xFF >> (pos & 7))
+        while i < last:
+            i += 1
+            acc = (acc << 8) | self._data[i]
+        self._pos = end
+        return acc >> (((last + 1) << 3) - end)
 
     @cython.ccall
     def read_bool(self) -> cython.bint:
