@@ -37,7 +37,7 @@ from evcharge.ocpp.rpc import VersionModule
 from evcharge.ocpp.transport.session import OcppSession
 
 __all__ = ["ChargePointClient", "ClientSecurity", "ConnectionFailed",
-            "HandshakeCheck", "describe_connection_error", "identity_from_path", "serve_csms"]
+           "HandshakeCheck", "describe_connection_error", "identity_from_path", "serve_csms"]
 
 log = logging.getLogger("evcharge.ocpp")
 
