@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,20 +67,19 @@ def render_rst() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evcharge.iso15118.engines.diagram")
+def page_command(prog: str, render: Callable[[], str], argv: Sequence[str] | None = None) -> int:
+    """The command of a generated tables page: print it, ``--write FILE``, or ``--check FILE`` (exit 1 when
+    FILE differs from what ``render`` gives)."""
+    parser = argparse.ArgumentParser(prog=prog)
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--check", type=Path, metavar="FILE", help="exit 1 if FILE differs from the rendered page")
     group.add_argument("--write", type=Path, metavar="FILE", help="write the rendered page to FILE")
     args = parser.parse_args(argv)
-    page = render_rst()
+    page = render()
     if args.check is not None:
         current = args.check.read_text(encoding="utf-8") if args.check.exists() else ""
         if current != page:
-            print(
-                f"{args.check} is out of date: run python -m evcharge.iso15118.engines.diagram --write {args.check}",
-                file=sys.stderr,
-            )
+            print(f"{args.check} is out of date: run {prog} --write {args.check}", file=sys.stderr)
             return 1
         return 0
     if args.write is not None:
@@ -88,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     sys.stdout.write(page)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return page_command("python -m evcharge.iso15118.engines.diagram", render_rst, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

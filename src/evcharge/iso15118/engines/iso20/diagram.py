@@ -7,12 +7,9 @@ The page ``docs/v2g-iso20-tables.rst`` is this module's output (drawn with
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from ..diagram import _block, render_table
+from ..diagram import _block, page_command, render_table
 
 __all__ = ["main", "render_rst"]
 
@@ -45,23 +42,7 @@ def render_rst() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m evcharge.iso15118.engines.iso20.diagram")
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--check", type=Path, metavar="FILE", help="exit 1 if FILE differs from the rendered page")
-    group.add_argument("--write", type=Path, metavar="FILE", help="write the rendered page to FILE")
-    args = parser.parse_args(argv)
-    page = render_rst()
-    if args.check is not None:
-        current = args.check.read_text(encoding="utf-8") if args.check.exists() else ""
-        if current != page:
-            print(f"{args.check} is out of date: run {parser.prog} --write {args.check}", file=sys.stderr)
-            return 1
-        return 0
-    if args.write is not None:
-        args.write.write_text(page, encoding="utf-8")
-        return 0
-    sys.stdout.write(page)
-    return 0
+    return page_command("python -m evcharge.iso15118.engines.iso20.diagram", render_rst, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover
