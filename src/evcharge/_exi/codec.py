@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -587,7 +587,7 @@ class SchemaCodec:
         return self._value_from_json(dt, text_s, path)
 
 
-__all__ = ["ExiDecodeError", "ExiEncodeError", "SchemaCodec", "xmldsig_codec"]
+__all__ = ["ExiDecodeError", "ExiEncodeError", "SchemaCodec", "signed_fragment_encoder", "xmldsig_codec"]
 
 
 _XMLDSIG: list[SchemaCodec] = []
@@ -600,3 +600,22 @@ def xmldsig_codec() -> SchemaCodec:
 
         _XMLDSIG.append(SchemaCodec(xmldsig, "http://www.w3.org/2000/09/xmldsig#"))
     return _XMLDSIG[0]
+
+
+def signed_fragment_encoder(codec: SchemaCodec) -> Callable[[object], bytes]:
+    """The ``encode_fragment`` of a DIN 70121 / ISO 15118-2 message set.
+
+    The result encodes a signed element as an EXI fragment, the input of its SHA-256 digest: an xmldsig
+    ``SignedInfo`` with the xmldsig schema's fragment grammar (what is signed); any other element
+    (``AuthorizationReq``, ``SalesTariff``, ``eMAID``, ...) with ``codec``'s fragment grammar (what the
+    ``Reference`` digests cover).
+    """
+
+    def encode_fragment(element: object) -> bytes:
+        if getattr(type(element), "__xsd_type__", None) == "SignedInfoType":
+            xmldsig = xmldsig_codec()
+            return xmldsig.encode_fragment(xmldsig.fragment_from_dict({"SignedInfo": codec.fragment_to_dict(element)}))
+        return codec.encode_fragment(element)
+
+    encode_fragment.__doc__ = signed_fragment_encoder.__doc__
+    return encode_fragment

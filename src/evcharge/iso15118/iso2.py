@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from evcharge._exi._generated import iso2 as _generated
 from evcharge._exi._generated.iso2 import *  # noqa: F403  (the message classes)
-from evcharge._exi.codec import SchemaCodec
+from evcharge._exi.codec import SchemaCodec, signed_fragment_encoder
 from evcharge._exi.errors import ExiDecodeError as ExiDecodeError
 from evcharge._exi.errors import ExiEncodeError as ExiEncodeError
 
@@ -34,17 +34,4 @@ to_xml = codec.to_xml
 from_xml = codec.from_xml
 decode_fragment = codec.decode_fragment
 
-
-def encode_fragment(element: object) -> bytes:
-    """Encode a signed element as an EXI fragment, the input of its SHA-256 digest.
-
-    An xmldsig ``SignedInfo`` is encoded with the xmldsig schema's fragment grammar (what is
-    signed); any other element (``AuthorizationReq``, ``SalesTariff``, ``eMAID``, ...) with this
-    schema's fragment grammar (what the ``Reference`` digests cover).
-    """
-    if getattr(type(element), "__xsd_type__", None) == "SignedInfoType":
-        from evcharge._exi.codec import xmldsig_codec
-
-        xmldsig = xmldsig_codec()
-        return xmldsig.encode_fragment(xmldsig.fragment_from_dict({"SignedInfo": codec.fragment_to_dict(element)}))
-    return codec.encode_fragment(element)
+encode_fragment = signed_fragment_encoder(codec)
