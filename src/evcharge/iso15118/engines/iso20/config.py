@@ -126,6 +126,9 @@ class Iso20SeccConfig:
     #: PowerDelivery (EVerest/EVerest #2305 discusses the rule). False is the strict sequencing.
     power_delivery_after_precharge_ongoing: bool = True
     auto_authorize: bool = False
+    #: answer VehicleCheckInReq (after ServiceSelection) and VehicleCheckOutReq (after PowerDelivery(Stop)); False
+    #: leaves them out of the table (FAILED_SequenceError)
+    vehicle_check_in_out: bool = True
     #: tolerated excess (W) of the car's EVPowerProfile over the chosen power schedule
     profile_tolerance: float = 0.0
     #: Plug & Charge trust (a :class:`~evcharge.iso15118.engines.iso20.pnc.PncTrust` with MO roots, certificate
@@ -174,6 +177,14 @@ class Iso20EvccConfig:
     loop_interval: float = 0.0
     welding_detection_requests: int = 1
     maximum_supporting_points: int = 1024
+    #: VehicleCheckIn after ServiceSelection with this ParkingMethod (``"AutoParking"``, ``"MVGuideManual"``,
+    #: ``"Manual"``); None: no check-in. The car sends CheckIn, ``check_in_processing`` times Processing, then
+    #: Completed, and goes on with ChargeParameterDiscovery.
+    vehicle_check_in: str | None = None
+    check_in_processing: int = 0
+    #: VehicleCheckOut before SessionStop(Terminate): CheckOut, then Processing while the charger answers
+    #: Scheduled (under the Ongoing timeout), SessionStop once it answers Completed
+    vehicle_check_out: bool = False
     #: PowerToleranceAcceptance in the scheduled EVPowerProfile (optional in the schema; Josev's SECC refuses a
     #: PowerDeliveryReq without it, iso15118 0.31.2 ``ScheduledEVPowerProfile``); None leaves it out
     power_tolerance_acceptance: str | None = "PowerToleranceConfirmed"

@@ -50,6 +50,8 @@ from .events import (
     PowerLimits,
     PowerSchedule,
     SchedulesOffered,
+    VehicleCheckInAnswered,
+    VehicleCheckOutAnswered,
 )
 
 __all__ = ["EVCC20_ROWS", "Iso20Evcc", "Iso20EvccState", "evcc20_table"]
@@ -74,6 +76,8 @@ class Iso20EvccState(Enum):
     METERING_CONFIRMATION = "MeteringConfirmation"
     WELDING_DETECTION = "WeldingDetection"
     SESSION_STOP = "SessionStop"
+    VEHICLE_CHECK_IN = "VehicleCheckIn"
+    VEHICLE_CHECK_OUT = "VehicleCheckOut"
     IDLE = "Idle"  #: between a response and the next request (an interval, or standby)
     ENDED = "Ended"
 
@@ -151,6 +155,10 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         self._pre_charge_finished = False
         self._welding_left = config.welding_detection_requests
         self._service_renegotiation = False
+        self._checked_in = False
+        self._checked_out = False
+        self._check_ins = 0
+        self._check_status = ""
         self._pd: Any = None
         self._pending: str | None = None
         self._ongoing_since: float | None = None
@@ -281,11 +289,11 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
             response_code=response_code,
         )
 
-    def _ongoing(self, request: str, now: float) -> None:
+    def _ongoing(self, request: str, now: float, **options: Any) -> None:
         if self._ongoing_since is None:
             self._ongoing_since = now
             self._arm("ongoing", now + self.config.timeouts.ongoing)
-        self._send_after(request, now, self.config.ongoing_interval)
+        self._send_after(request, now, self.config.ongoing_interval, **options)
 
     def _done_ongoing(self) -> None:
         self._ongoing_since = None
@@ -536,6 +544,17 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
     def _req_WeldingDetection(self, mod: ModuleType, now: float) -> dict[str, Any]:
         return {"ev_processing": mod.Processing.Finished}
 
+    def _req_VehicleCheckIn(self, mod: ModuleType, now: float, status: str = "CheckIn") -> dict[str, Any]:
+        self._check_status = status
+        return {
+            "ev_check_in_status": mod.EvCheckInStatus(status),
+            "parking_method": mod.ParkingMethod(self.config.vehicle_check_in or "Manual"),
+        }
+
+    def _req_VehicleCheckOut(self, mod: ModuleType, now: float, status: str = "CheckOut") -> dict[str, Any]:
+        self._check_status = status
+        return {"ev_check_out_status": mod.EvCheckOutStatus(status), "check_out_time": int(self.clock.unix(now))}
+
     def _req_SessionStop(self, mod: ModuleType, now: float, kind: str = "Terminate") -> dict[str, Any]:
         self._stop_kind = kind
         return {"charging_session": mod.ChargingSession(kind)}
@@ -617,7 +636,40 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         self._send("ServiceSelection", now, parameter_set_id=chosen)
 
     def _on_service_selection(self, msg: Any, now: float) -> None:
+        if self.config.vehicle_check_in is not None and not self._checked_in:
+            self._check_ins = 0
+            self._send("VehicleCheckIn", now, status="CheckIn")
+            return
         self._send("ChargeParameterDiscovery", now)
+
+    def _on_vehicle_check_in(self, msg: Any, now: float) -> None:
+        status = self._check_status
+        self._emit(
+            VehicleCheckInAnswered(
+                status=status,
+                parking_space=msg.parking_space,
+                device_location=msg.device_location,
+                target_distance=msg.target_distance,
+            )
+        )
+        if status == "Completed":
+            self._checked_in = True
+            self._send("ChargeParameterDiscovery", now)
+        elif self._check_ins < self.config.check_in_processing:
+            self._check_ins += 1
+            self._send_after("VehicleCheckIn", now, self.config.ongoing_interval, status="Processing")
+        else:
+            self._send("VehicleCheckIn", now, status="Completed")
+
+    def _on_vehicle_check_out(self, msg: Any, now: float) -> None:
+        evse = msg.evse_check_out_status.value
+        self._emit(VehicleCheckOutAnswered(status=self._check_status, evse_status=evse))
+        if evse == "Completed":
+            self._done_ongoing()
+            self._checked_out = True
+            self._session_stop(now)
+        else:  # Scheduled: ask again while the charger gets ready, under V2G_EVCC_Ongoing_Timeout
+            self._ongoing("VehicleCheckOut", now, status="Processing")
 
     def _on_charge_parameters(self, msg: Any, now: float) -> None:
         m = (
@@ -717,6 +769,8 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
     def _session_stop(self, now: float) -> None:
         if self._service_renegotiation:
             self._send("SessionStop", now, kind="ServiceRenegotiation")
+        elif not self._stop and self.config.vehicle_check_out and not self._checked_out:
+            self._send("VehicleCheckOut", now, status="CheckOut")
         else:
             self._send("SessionStop", now, kind="Pause" if self._stop else "Terminate")
 

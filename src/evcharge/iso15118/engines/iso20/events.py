@@ -43,7 +43,13 @@ __all__ = [
     "SetPowerLimits",
     "SetPowerSchedules",
     "SetTargetPower",
+    "SetVehicleCheckIn",
+    "SetVehicleCheckOut",
     "VehicleCertificate",
+    "VehicleCheckInAnswered",
+    "VehicleCheckInRequested",
+    "VehicleCheckOutAnswered",
+    "VehicleCheckOutRequested",
 ]
 
 
@@ -209,6 +215,30 @@ class VehicleCertificate:
     chain: tuple[bytes, ...]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VehicleCheckInRequested(RequestEvent):
+    """VehicleCheckInReq (after ServiceSelection, before ChargeParameterDiscovery): the car parks. ``status`` is
+    the car's EVCheckInStatus (``CheckIn``, ``Processing``, ``Completed``), ``parking_method`` its ParkingMethod
+    (``AutoParking``, ``MVGuideManual``, ``Manual``). The answer is what the application pushed last with
+    :class:`SetVehicleCheckIn` (push the next one now: the car asks again until it says ``Completed``)."""
+
+    status: str
+    parking_method: str
+    vehicle_frame: int | None = None
+    device_offset: int | None = None
+    vehicle_travel: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VehicleCheckOutRequested(RequestEvent):
+    """VehicleCheckOutReq (after PowerDelivery(Stop), before SessionStop): the car wants to leave. ``status`` is its
+    EVCheckOutStatus (``CheckOut``, ``Processing``, ``Completed``), ``check_out_time`` its CheckOutTime (Unix
+    seconds). Answered with :class:`SetVehicleCheckOut` (pushed before; ``Completed`` by default)."""
+
+    status: str
+    check_out_time: int
+
+
 # -- SECC commands ---------------------------------------------------------------------------------
 
 
@@ -239,6 +269,26 @@ class SetPowerDeliveryResult:
     (it cannot deliver now) or ``"FAILED_ContactorError"`` (a contactor did not close or open)."""
 
     response_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetVehicleCheckIn:
+    """How the charger answers the next VehicleCheckInReq: where to park (ParkingSpace, DeviceLocation,
+    TargetDistance, all optional) or ``response_code`` ``"FAILED"`` (the check-in is refused; the session ends)."""
+
+    parking_space: int | None = None
+    device_location: int | None = None
+    target_distance: int | None = None
+    response_code: str | None = None  #: None: OK
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetVehicleCheckOut:
+    """How the charger answers the next VehicleCheckOutReq: EVSECheckOutStatus ``"Completed"`` (the car may go) or
+    ``"Scheduled"`` (not yet: the car asks again), or ``response_code`` ``"FAILED"`` (the session ends)."""
+
+    status: str = "Completed"
+    response_code: str | None = None  #: None: OK
 
 
 # -- EVCC events -----------------------------------------------------------------------------------
@@ -275,6 +325,24 @@ class Iso20ChargeLoopStatus:
     power_limit_achieved: bool = False
     notification: str = "None"  #: EVSENotification (None, Pause, ExitStandby, Terminate, ScheduleRenegotiation, ...)
     meter_wh: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VehicleCheckInAnswered:
+    """VehicleCheckInRes as the car saw it (the status it had sent, where the charger wants it)."""
+
+    status: str
+    parking_space: int | None = None
+    device_location: int | None = None
+    target_distance: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VehicleCheckOutAnswered:
+    """VehicleCheckOutRes: the EVSECheckOutStatus (``Scheduled`` or ``Completed``)."""
+
+    status: str
+    evse_status: str
 
 
 # -- EVCC commands ---------------------------------------------------------------------------------

@@ -67,7 +67,11 @@ from .events import (
     SetPowerLimits,
     SetPowerSchedules,
     SetTargetPower,
+    SetVehicleCheckIn,
+    SetVehicleCheckOut,
     VehicleCertificate,
+    VehicleCheckInRequested,
+    VehicleCheckOutRequested,
 )
 
 __all__ = ["SECC20_ROWS", "Iso20Secc", "Iso20SeccState", "secc20_table"]
@@ -95,6 +99,7 @@ class Iso20SeccState(Enum):
 S = Iso20SeccState
 _STOP_QUIRK = "session_stop_in_any_state"
 _PRECHARGE_QUIRK = "power_delivery_after_precharge_ongoing"
+_CHECK = "vehicle_check_in_out"
 
 
 def _r(state: S, request: str, handler: str, *targets: S, requires: tuple[str, ...] = (), note: str = "") -> Row[S]:
@@ -112,6 +117,14 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
     _r(S.SERVICE_SELECTION, "ServiceDetail", "_service_detail", S.SERVICE_SELECTION),
     _r(S.SERVICE_SELECTION, "ServiceSelection", "_service_selection", S.CHARGE_PARAMETERS),
     _r(S.CHARGE_PARAMETERS, "ChargeParameterDiscovery", "_charge_parameters", S.SCHEDULE_EXCHANGE),
+    _r(
+        S.CHARGE_PARAMETERS,
+        "VehicleCheckIn",
+        "_vehicle_check_in",
+        S.CHARGE_PARAMETERS,
+        requires=(_CHECK,),
+        note="CheckIn; Processing; Completed",
+    ),
     _r(
         S.SCHEDULE_EXCHANGE,
         "ScheduleExchange",
@@ -157,6 +170,7 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
     _r(S.STANDBY, "PowerDelivery", "_power_delivery", S.STANDBY, S.CHARGING, S.STOPPED, note="Start; Stop"),
     _r(S.STOPPED, "WeldingDetection", "_welding_detection", S.STOPPED, requires=("dc",)),
     _r(S.STOPPED, "MeteringConfirmation", "_metering_confirmation", S.STOPPED),
+    _r(S.STOPPED, "VehicleCheckOut", "_vehicle_check_out", S.STOPPED, requires=(_CHECK,), note="Scheduled; Completed"),
     _r(S.STOPPED, "SessionStop", "_session_stop", S.ENDED, S.SERVICE_DISCOVERY, note="ServiceRenegotiation"),
     _r(S.STANDBY, "SessionStop", "_session_stop", S.ENDED, S.SERVICE_DISCOVERY),
     # the quirk: SessionStop in any state; ServiceRenegotiation only once authorized (the handler checks)
@@ -177,6 +191,8 @@ def secc20_table(dc: bool, config: Iso20SeccConfig | None = None) -> Table[Iso20
         tags.add(_STOP_QUIRK)
     if config.power_delivery_after_precharge_ongoing:
         tags.add(_PRECHARGE_QUIRK)
+    if config.vehicle_check_in_out:
+        tags.add(_CHECK)
     return Table(f"SECC ISO 15118-20 {'DC' if dc else 'AC'}", tags, Iso20SeccState, SECC20_ROWS)
 
 
@@ -227,6 +243,8 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         self._notification = "None"
         self._notification_delay = 0
         self._pending_cert: tuple[str, int] | None = None  # (request, payload type)
+        self._check_in = SetVehicleCheckIn()
+        self._check_out = SetVehicleCheckOut()
         # what the session decided
         self.payment: Payment | None = None
         self.service: EnergyService | None = None
@@ -286,6 +304,12 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             self._notification_delay = command.max_delay
         elif isinstance(command, AnswerCertificate):
             self._answer_certificate(command, now)
+        elif isinstance(command, SetVehicleCheckIn):
+            self._check_in = _checked_code(command)
+        elif isinstance(command, SetVehicleCheckOut):
+            if command.status not in ("Scheduled", "Completed"):
+                raise LocalProtocolError(f"EVSECheckOutStatus {command.status!r}: Scheduled or Completed")
+            self._check_out = _checked_code(command)
         else:
             raise LocalProtocolError(f"the -20 SECC does not take {type(command).__name__}")
 
@@ -1209,6 +1233,53 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         self._respond(request, now, response_code=common.ResponseCode.OK)
         return self._state
 
+    def _vehicle_check_in(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        self._emit(
+            VehicleCheckInRequested(
+                request=request,
+                received_at=now,
+                deadline=self._deadline(request, now),
+                status=msg.ev_check_in_status.value,
+                parking_method=msg.parking_method.value,
+                vehicle_frame=msg.vehicle_frame,
+                device_offset=msg.device_offset,
+                vehicle_travel=msg.vehicle_travel,
+            )
+        )
+        answer = self._check_in
+        if answer.response_code is not None and answer.response_code.startswith("FAILED"):
+            return self._fail(request, COMMON, now, answer.response_code, "the application refused the check-in")
+        self._respond(
+            request,
+            now,
+            response_code=common.ResponseCode(answer.response_code or "OK"),
+            parking_space=answer.parking_space,
+            device_location=answer.device_location,
+            target_distance=answer.target_distance,
+        )
+        return S.CHARGE_PARAMETERS
+
+    def _vehicle_check_out(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        self._emit(
+            VehicleCheckOutRequested(
+                request=request,
+                received_at=now,
+                deadline=self._deadline(request, now),
+                status=msg.ev_check_out_status.value,
+                check_out_time=msg.check_out_time,
+            )
+        )
+        answer = self._check_out
+        if answer.response_code is not None and answer.response_code.startswith("FAILED"):
+            return self._fail(request, COMMON, now, answer.response_code, "the application refused the check-out")
+        self._respond(
+            request,
+            now,
+            response_code=common.ResponseCode(answer.response_code or "OK"),
+            evse_check_out_status=common.EvseCheckOutStatus(answer.status),
+        )
+        return S.STOPPED
+
     def _welding_detection(self, request: str, msg: Any, now: float) -> Iso20SeccState:
         mod = self.spec
         self._emit(WeldingDetectionRequested(request=request, received_at=now, deadline=self._deadline(request, now)))
@@ -1254,6 +1325,14 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             session_id=self.session_id,
         )
         return S.ENDED
+
+
+def _checked_code(command: Any) -> Any:
+    """A SetVehicleCheckIn/Out whose response code is one of the schema's (None: OK)."""
+    code = command.response_code
+    if code is not None and code not in {c.value for c in common.ResponseCode}:
+        raise LocalProtocolError(f"{code!r} is not a -20 ResponseCode")
+    return command
 
 
 def _installation_fields(res: Any) -> dict[str, Any]:
