@@ -123,6 +123,7 @@ def test_iso20_dc_bpt_charges_then_discharges(tmp_path: Path, capsys: pytest.Cap
 
 def test_not_built_yet_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     refused = (["--hlc", "iso2", "--energy", "dc-bpt"], ["--hlc", "din", "--payment", "pnc"],
+               ["--hlc", "iso20", "--scenario", "pnc-install"],
                ["--hlc", "din", "--scenario", "pause-resume"], ["--hlc", "iso20", "--energy", "ac"],
                ["--hlc", "iso2", "--keylog", "keys.txt"], ["--scenario", "pnc-install"])
     for args in refused:
@@ -209,15 +210,51 @@ def test_plug_and_charge_over_tls(tmp_path: Path, capsys: pytest.CaptureFixture[
         assert out and any("22" in x for x in out) and any("23" in x for x in out)  # handshake + application data
 
 
-def test_pnc_install_through_the_csms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("hlc", ["iso2", "iso20"])
+def test_pnc_install_through_the_csms(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str) -> None:
+    """No contract in the car: its CertificateInstallationReq goes through the SECC and the charge point to the
+    embedded CSMS (OCPP 2.0.1 Get15118EVCertificate, the schema namespace of the session's protocol), whose
+    contract provider issues a contract for a fresh eMAID; the car then authorizes with that contract."""
     pytest.importorskip("cryptography")
-    code, doc, text = simulate(tmp_path, capsys, "--hlc", "iso2", "--payment", "pnc", "--scenario", "pnc-install",
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", hlc, "--payment", "pnc", "--scenario", "pnc-install",
                                "--duration", "10s")
     assert code == 0, text
     requests = v2g_requests(doc)
-    assert requests.index("CertificateInstallationReq") < requests.index("PaymentDetailsReq")
-    got = calls(doc, "Get15118EVCertificate")[0]
-    assert got["request"]["action"] == "Install" and got["answer"]["status"] == "Accepted"
+    # -2: the contract chain goes in PaymentDetailsReq; -20: in AuthorizationReq (PnC_AReqAuthorizationMode)
+    paid = "PaymentDetailsReq" if hlc == "iso2" else "AuthorizationReq"
+    assert requests.index("CertificateInstallationReq") < requests.index(paid)
+    got = calls(doc, "Get15118EVCertificate")
+    assert len(got) == 1
+    namespace = {"iso2": "urn:iso:15118:2:2013:MsgDef", "iso20": "urn:iso:std:iso:15118:-20:CommonMessages"}[hlc]
+    assert got[0]["request"]["iso15118SchemaVersion"] == namespace
+    assert got[0]["request"]["action"] == "Install" and got[0]["answer"]["status"] == "Accepted"
+    assert len(got[0]["answer"]["exiResponse"]) <= 7500  # OCPP 2.0.1 exiResponse maxLength
     authorize = calls(doc, "Authorize")[0]
-    assert doc["ocpp"].index(authorize) > doc["ocpp"].index(got) and authorize["request"]["idToken"]["type"] == "eMAID"
+    assert doc["ocpp"].index(authorize) > doc["ocpp"].index(got[0])
+    token = authorize["request"]["idToken"]
+    # the eMAID of the contract just issued (the provider's DE-EVC prefix), not one the car had before
+    assert token["type"] == "eMAID" and token["idToken"].replace("-", "").startswith("DEEVC")
+    assert authorize["request"]["iso15118CertificateHashData"]
     assert doc["transaction"]["energy_wh"] > 0
+    assert doc["csms_transactions"][0]["id_token"] == token["idToken"]
+
+
+def test_iso20_plug_and_charge_over_tls13(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ISO 15118-20 Plug & Charge: TLS 1.3 with mutual authentication (the car's OEM provisioning chain), the
+    contract in AuthorizationReq, its eMAID and certificate hash data in OCPP Authorize."""
+    pytest.importorskip("cryptography")
+    keylog = tmp_path / "keys.txt"
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "iso20", "--payment", "pnc", "--scenario",
+                               "ev-stops-early", "--keylog", str(keylog))
+    assert code == 0, text
+    assert doc["tls"]["version"] == "TLSv1.3" and doc["tls"]["car_certificates"] >= 1
+    requests = v2g_requests(doc)
+    assert "AuthorizationReq" in requests and "CertificateInstallationReq" not in requests
+    authorize = calls(doc, "Authorize")[0]["request"]
+    assert authorize["idToken"]["type"] == "eMAID"
+    assert authorize["iso15118CertificateHashData"][0]["hashAlgorithm"] == "SHA256"
+    assert not calls(doc, "Get15118EVCertificate")
+    # TLS 1.3 secrets in the NSS key log format
+    labels = {line.split()[0] for line in keylog.read_text().splitlines() if line.strip()}
+    assert {"CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"} <= labels
+    assert doc["transaction"]["stopped_reason"] == "StoppedByEV" and doc["transaction"]["energy_wh"] > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from evcharge.iec61851 import ChargerConfig, ChargingMode
 from evcharge.iso15118.engines.config import SeccConfig
@@ -40,6 +41,9 @@ class EvseManagerConfig:
     #: the SECC engine's base configuration (EVSEID, timers, quirks, trace); energy modes, payments and limits
     #: are set by the manager
     secc: SeccConfig = field(default_factory=SeccConfig)
+    #: ISO 15118-20 Plug & Charge trust (an :class:`~evcharge.iso15118.engines.iso20.pnc.PncTrust`: the MO roots;
+    #: its ``provider`` None sends CertificateInstallation to the CSMS as Get15118EVCertificate); None: no -20 PnC
+    iso20_pnc: Any = None
     session: SeccSessionConfig = field(default_factory=SeccSessionConfig)
     slac: EvseConfig = field(default_factory=EvseConfig)
     pilot: ChargerConfig = field(default_factory=lambda: ChargerConfig(mode=ChargingMode.HLC))

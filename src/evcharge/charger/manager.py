@@ -235,7 +235,7 @@ class EvseManager:
         services = (EnergyService.DC, EnergyService.DC_BPT) if self.config.energy == "dc-bpt" else (EnergyService.DC,)
         cfg = Iso20SeccConfig(evse_id=self.config.secc.evse_id, services=services, payments=self.config.payments,
                               limits=self._power_limits(None), schedules=None, clock=self.clock,
-                              trace=self.config.secc.trace)
+                              trace=self.config.secc.trace, pnc=self.config.iso20_pnc)
         return cfg
 
     def _power_limits(self, now: float | None) -> Any:
@@ -470,6 +470,16 @@ class EvseManager:
         engine: Any = self.secc.engine if self.secc is not None else None
         if p.get("status") != "Accepted" or not p.get("exiResponse") or engine is None:
             return ev.AnswerCertificate(body=None, response_code="FAILED_NoCertificateAvailable")
+        if self._protocol == "iso20":  # -20: the CertificateInstallationRes of the CommonMessages schema
+            from evcharge.iso15118.iso20 import common
+
+            try:
+                res = common.decode(base64.b64decode(p["exiResponse"], validate=True))
+            except Exception:  # an undecodable answer from the CSMS is the car's FAILED, not a crash
+                res = None
+            if not isinstance(res, common.CertificateInstallationRes):
+                return ev.AnswerCertificate(body=None, response_code="FAILED")
+            return ev.AnswerCertificate(body=res)
         try:
             message = engine.ms.decode(base64.b64decode(p["exiResponse"], validate=True))
             found = engine.ms.response_of(message.body)

@@ -217,17 +217,22 @@ class CsmsBooks:
 _ACTIONS = ("BootNotification", "Heartbeat", "StatusNotification", "Authorize", "TransactionEvent", "MeterValues",
             "StartTransaction", "StopTransaction", "NotifyEvent", "NotifyReport", "SecurityEventNotification",
             "FirmwareStatusNotification", "LogStatusNotification", "DiagnosticsStatusNotification",
-            "NotifyChargingLimit", "ReportChargingProfiles", "NotifyEVChargingNeeds", "NotifyEVChargingSchedule")
+            "NotifyChargingLimit", "ReportChargingProfiles", "NotifyEVChargingNeeds", "NotifyEVChargingSchedule",
+            "Get15118EVCertificate")
 
 
-def make_csms(books: CsmsBooks, versions: tuple[Any, ...]) -> Csms:
-    """The reference CSMS's :class:`~evcharge.ocpp.csms.Csms` (storage in memory), writing into ``books``."""
+def make_csms(books: CsmsBooks, versions: tuple[Any, ...], *, contract_provider: Any = None) -> Csms:
+    """The reference CSMS's :class:`~evcharge.ocpp.csms.Csms` (storage in memory), writing into ``books``.
+
+    ``contract_provider`` answers Get15118EVCertificate (a
+    :class:`~evcharge.csms.pki.ContractCertificateProvider` such as
+    :class:`~evcharge.csms.contract.TestPkiContractProvider`); without one the CSMS answers it Failed."""
     from evcharge.csms.handlers import CsmsService, CsmsSettings, Handler16, Handler201
     from evcharge.csms.transport.sqlite import SqliteStore
 
     store = SqliteStore(":memory:")
     store.open_now()
-    service = CsmsService(store, CsmsSettings(accept_unknown_tokens=True))
+    service = CsmsService(store, CsmsSettings(accept_unknown_tokens=True, contract_provider=contract_provider))
 
     def recording(inner: Callable[[Any], Any] | None, action: str) -> Callable[[Any], Any] | None:
         if inner is None or action not in _ACTIONS:

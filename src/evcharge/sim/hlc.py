@@ -11,11 +11,13 @@ Scenarios: ``dc-normal``, ``csms-limit`` (the operator lowers the limit in the c
 limits, a renegotiation in ISO 15118-2 and -20), ``isolation-fault`` (the isolation monitor measures a fault in
 CableCheck), ``ev-stops-early`` (the driver stops after a few seconds), ``over-voltage`` (the supply's
 output rises above the car's maximum voltage in the charge loop), ``pause-resume`` (ISO 15118-2 and -20),
-``pnc-install`` (ISO 15118-2 Plug & Charge: the contract is installed through Get15118EVCertificate).
+``pnc-install`` (ISO 15118-2 and -20 Plug & Charge: the car has no contract; its CertificateInstallationReq goes
+through the charge point to the embedded CSMS as Get15118EVCertificate, answered by
+:class:`evcharge.csms.contract.TestPkiContractProvider`).
 ``--hlc iso20`` is ISO 15118-20 DC in scheduled mode (``--energy dc-bpt``: the car selects DC_BPT, charges for
 half its time and then discharges with a negative target current; the supply runs both ways and the summary
-shows the energy delivered and returned); ``--payment pnc`` runs ISO 15118-2 over TLS
-(``--keylog``) with a contract from a fresh test PKI.
+shows the energy delivered and returned); ``--payment pnc`` runs ISO 15118-2 over TLS 1.2 or ISO 15118-20 over
+TLS 1.3 with mutual authentication (``--keylog``) with a contract from a fresh test PKI.
 
 ``--pcap FILE`` writes the simulated powerline: the SLAC frames and the IPv6 / UDP (SDP) / TCP (V2GTP)
 traffic, for Wireshark or tshark.
@@ -69,11 +71,10 @@ def _check(args: argparse.Namespace) -> str:
                            f"DC), not {args.hlc}")
     if args.keylog and args.payment != "pnc":
         raise CommandError("--keylog: an EIM session runs over plain TCP (TLS comes with --payment pnc)")
-    if args.payment == "pnc" and args.hlc != "iso2":
-        raise CommandError(f"--payment pnc is composed for --hlc iso2 only (DIN 70121 has no Plug & Charge; the -20 "
-                           f"one is not composed yet), not {args.hlc}")
-    if scenario == "pnc-install" and (args.hlc != "iso2" or args.payment != "pnc"):
-        raise CommandError("pnc-install runs with --hlc iso2 --payment pnc")
+    if args.payment == "pnc" and args.hlc == "din":
+        raise CommandError("--payment pnc needs --hlc iso2 or iso20 (DIN 70121 has no Plug & Charge)")
+    if scenario == "pnc-install" and (args.hlc == "din" or args.payment != "pnc"):
+        raise CommandError("pnc-install runs with --hlc iso2 or iso20 and --payment pnc")
     if scenario not in _BUILT:
         raise CommandError(f"scenario {scenario} is not built for --hlc yet (built: {', '.join(_BUILT)})")
     if scenario == "pause-resume" and args.hlc == "din":
@@ -149,39 +150,20 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     config = EvseManagerConfig(energy=args.energy, secc=SeccConfig(trace=True))
     tls = None
     pki_folder = None
+    start = None
     if args.payment == "pnc":
-        # Plug & Charge: a test PKI (V2G root, CPO sub-CAs, SECC, MO, contract), TLS in memory, the contract
-        # installed in the car; the SECC checks the contract chain against the MO roots
-        import tempfile
+        pki_folder, config, car, tls = _pnc(args, scenario, car)
+        from datetime import UTC, datetime
 
-        from evcharge.iso15118.engines import EvccConfig
-        from evcharge.iso15118.engines import events as v2g
-        from evcharge.iso15118.engines.pnc import Contract, PkiContractVerifier
-        from evcharge.iso15118.security.pki import PkiOptions, write_pki
-        from evcharge.iso15118.security.tls import evcc_context, secc_context
-
-        pki_folder = tempfile.TemporaryDirectory(prefix="evcharge-pki-")
-        pki = Path(pki_folder.name)
-        write_pki(pki, PkiOptions(trees=("iso2",)))
-        config = EvseManagerConfig(payments=(v2g.Payment.PNC, v2g.Payment.EIM), secc=SeccConfig(
-            trace=True, contract_verifier=PkiContractVerifier(pki / "iso2" / "mo_roots.pem")))
-        from evcharge.iso15118.engines.pnc import Provisioning
-
-        installed = None if scenario == "pnc-install" else Contract.from_pki(pki)  # pnc-install: none in the car
-        evcc = EvccConfig(payment=v2g.Payment.PNC, contract=installed, provisioning=Provisioning.from_pki(pki),
-                          loop_interval=car.loop_interval,
-                          ongoing_interval=car.ongoing_interval, trace=True,
-                          dc_limits=v2g.EvLimits(max_voltage=car.max_voltage, max_current=car.max_current,
-                                                 max_power=car.max_power, soc=int(car.soc)))
-        car = replace(car, evcc=evcc)
-        tls = (secc_context(pki, keylog=args.keylog), evcc_context(pki))
+        start = datetime.now(UTC)  # the test PKI is valid from now: the simulated wall clock starts now too
     bench_box: dict[str, Bench] = {}
     books = CsmsBooks(lambda: bench_box["b"].now if "b" in bench_box else 0.0)
-    if scenario == "pnc-install":
-        assert pki_folder is not None
-        csms = _csms_with_operator(Path(pki_folder.name))
-    else:
-        csms = make_csms(books, (v201,))
+    provider = None
+    if pki_folder is not None:  # the mobility operator behind the CSMS: contracts from the test PKI
+        from evcharge.csms.contract import TestPkiContractProvider
+
+        provider = TestPkiContractProvider(pki_folder.name)
+    csms = make_csms(books, (v201,), contract_provider=provider)
     server = await serve_csms(csms, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     station = Station(args.identity)
@@ -193,7 +175,7 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
         boot = await station.call({"reason": "PowerUp", "chargingStation": {"model": "evcharge-dc", "vendorName":
                                                                              "evcharge"}}, action="BootNotification")
         ocpp_log.append({"t": 0.0, "action": "BootNotification", "answer": boot.to_json()})
-        bench = Bench(config, car, csms=lambda call, now: None, tls=tls)
+        bench = Bench(config, car, csms=lambda call, now: None, tls=tls, start=start)
         bench_box["b"] = bench
         if scenario == "isolation-fault":
             bench.imd.inject_fault(10_000.0)
@@ -239,13 +221,11 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
             if scenario == "csms-limit" and not limit_sent and bench.manager.state.value == "charging" \
                     and bench.now >= 15.0:
                 limit_sent = True
-                start = books.now_text() if hasattr(books, "now_text") else None
                 profile = {"id": 7, "stackLevel": 1, "chargingProfilePurpose": "TxProfile",
                            "chargingProfileKind": "Relative",
                            "chargingSchedule": [{"id": 7, "chargingRateUnit": "W",
                                                  "chargingSchedulePeriod": [{"startPeriod": 0,
                                                                              "limit": _PROFILE_LIMIT_W}]}]}
-                del start
                 await csms.call(args.identity, {"evseId": 1, "chargingProfile": profile},
                                 action="SetChargingProfile")
                 await asyncio.sleep(0)
@@ -285,23 +265,46 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     return _result(bench, ocpp_log, books, args, scenario)
 
 
-def _csms_with_operator(pki: Path) -> Any:
-    """The reference CSMS (storage in memory, every token accepted) with a mobility operator behind it that
-    answers Get15118EVCertificate from the test PKI (:class:`evcharge.charger.sim.contract.LocalContractService`)."""
-    from evcharge.charger.sim.contract import LocalContractService
-    from evcharge.csms.handlers import CsmsService, CsmsSettings
-    from evcharge.csms.transport.sqlite import SqliteStore
-    from evcharge.ocpp import v201
-    from evcharge.ocpp.csms import Csms, CsmsConfig
+def _pnc(args: argparse.Namespace, scenario: str, car: Any) -> tuple[Any, Any, Any, Any]:
+    """Plug & Charge: a test PKI (V2G root, CPO sub-CAs, SECC, OEM provisioning, MO, contract) of the session's
+    protocol, the TLS contexts (ISO 15118-2: TLS 1.2, server authentication; -20: TLS 1.3, mutual), the SECC's
+    contract trust (the MO roots) and the car's contract (none with ``pnc-install``: it is installed through the
+    CSMS). Returns (the PKI's temporary folder, the manager's configuration, the car's, the two contexts)."""
+    import tempfile
 
-    store = SqliteStore(":memory:")
-    store.open_now()
-    service = CsmsService(store, CsmsSettings(accept_unknown_tokens=True,
-                                              contract_provider=LocalContractService(pki)))
-    factories = service.handler_factories()
-    csms = Csms(CsmsConfig(versions=(v201,)), {v201.VERSION: factories[v201.VERSION]})
-    service.csms = csms
-    return csms
+    from evcharge.charger import EvseManagerConfig
+    from evcharge.iso15118.engines import EvccConfig, SeccConfig
+    from evcharge.iso15118.engines import events as v2g
+    from evcharge.iso15118.security.pki import PkiOptions, write_pki
+    from evcharge.iso15118.security.tls import TlsProfile, evcc_context, secc_context
+
+    folder = tempfile.TemporaryDirectory(prefix="evcharge-pki-")
+    pki = Path(folder.name)
+    install = scenario == "pnc-install"
+    payments = (v2g.Payment.PNC, v2g.Payment.EIM)
+    if args.hlc == "iso20":
+        from evcharge.iso15118.engines.iso20.pnc import EvccContract, PncTrust
+
+        write_pki(pki, PkiOptions(trees=("iso20",)))
+        config = EvseManagerConfig(energy=args.energy, payments=payments, secc=SeccConfig(trace=True),
+                                   iso20_pnc=PncTrust.from_pki(pki, provider=False))
+        car = replace(car, payment=v2g.Payment.PNC, contract=EvccContract.from_pki(pki, installed=not install))
+        profile = TlsProfile.ISO20
+    else:
+        from evcharge.iso15118.engines.pnc import Contract, PkiContractVerifier, Provisioning
+
+        write_pki(pki, PkiOptions(trees=("iso2",)))
+        config = EvseManagerConfig(payments=payments, secc=SeccConfig(
+            trace=True, contract_verifier=PkiContractVerifier(pki / "iso2" / "mo_roots.pem")))
+        evcc = EvccConfig(payment=v2g.Payment.PNC, contract=None if install else Contract.from_pki(pki),
+                          provisioning=Provisioning.from_pki(pki), loop_interval=car.loop_interval,
+                          ongoing_interval=car.ongoing_interval, trace=True,
+                          dc_limits=v2g.EvLimits(max_voltage=car.max_voltage, max_current=car.max_current,
+                                                 max_power=car.max_power, soc=int(car.soc)))
+        car = replace(car, evcc=evcc)
+        profile = TlsProfile.ISO2
+    tls = (secc_context(pki, profile, keylog=args.keylog), evcc_context(pki, profile))
+    return folder, config, car, tls
 
 
 async def _wait_nonempty(queue: Any) -> None:
@@ -341,6 +344,9 @@ def _result(bench: Any, ocpp_log: list[dict[str, Any]], books: Any, args: argpar
         "faults": [{"kind": f.kind.value, "detail": f.detail, "at": f.at, "power_off_at": f.power_off_at,
                     "phase": f.phase} for f in faults],
         "peak_power_w": round(peak_w, 1),
+        "tls": None if bench.secc_tls is None else {
+            "version": bench.secc_tls.version, "cipher": bench.secc_tls.cipher,
+            "car_certificates": len(bench.secc_tls.peer_chain)},  # -20: the car's OEM provisioning chain
         "service": None if secc is None or getattr(secc.engine, "service", None) is None
         else secc.engine.service.name,  # the -20 energy service the car selected
         "peak_discharge_w": round(-min((v * a for _, v, a, _ in bench.samples), default=0.0), 1),

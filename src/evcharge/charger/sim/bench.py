@@ -113,6 +113,8 @@ class Bench:
         self._tls: dict[str, Any] = {}  #: side -> (SSLObject, incoming BIO, outgoing BIO)
         #: what went over the wire when TLS runs, as (now, direction, bytes) (``v2g`` holds the plaintext)
         self.wire: list[tuple[float, str, bytes]] = []
+        #: what the SECC's side knew of the last TLS handshake (version, cipher, the car's chain in -20)
+        self.secc_tls: TlsInfo | None = None
         self._pump()
 
     # -- driving ---------------------------------------------------------------------------------
@@ -221,12 +223,16 @@ class Bench:
         elif isinstance(event, V2gLinkReady):
             # SDP and the TCP handshake take no time here: the car connects at once
             self.connected_at = now
-            info = self._handshake(now) if self.tls is not None else None
-            self.car.connect(now, tls=info)
-            self.manager.connection_made(now, tls=info)
+            secc_info, evcc_info = self._handshake(now) if self.tls is not None else (None, None)
+            self.secc_tls = secc_info
+            self.car.connect(now, tls=evcc_info)
+            self.manager.connection_made(now, tls=secc_info)
 
-    def _handshake(self, now: float) -> TlsInfo:
-        """A TLS handshake between the two contexts through memory BIOs (no socket, no time)."""
+    def _handshake(self, now: float) -> tuple[TlsInfo | None, TlsInfo | None]:
+        """A TLS handshake between the two contexts through memory BIOs (no socket, no time): what each side
+        knows of it (SECC, EVCC), with the chain its peer sent (ISO 15118-20: the car's OEM provisioning chain)."""
+        from evcharge.iso15118.transport.tcp import tls_info
+
         assert self.tls is not None
         secc_ctx, evcc_ctx = self.tls
         for side, ctx, server in (("evse", secc_ctx, True), ("ev", evcc_ctx, False)):
@@ -245,9 +251,7 @@ class Bench:
             moved = self._shuttle(now)
             if all(done.values()) and not moved:
                 break
-        obj = self._tls["evse"][0]
-        version, cipher = obj.version() or "", (obj.cipher() or ("",))[0]
-        return TlsInfo(version=version, cipher=cipher)
+        return tls_info(self._tls["evse"][0]), tls_info(self._tls["ev"][0])
 
     def _shuttle(self, now: float) -> bool:
         """Move TLS records from each side's outgoing BIO to the other's incoming one."""

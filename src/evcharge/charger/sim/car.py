@@ -49,6 +49,9 @@ class CarConfig:
     loop_interval: float = 0.25  #: seconds between two CurrentDemandReq
     ongoing_interval: float = 0.1
     evcc: EvccConfig | None = None  #: override the engine configuration entirely
+    #: ISO 15118-20 Plug & Charge (with ``payment`` PNC, over TLS 1.3): the car's
+    #: :class:`~evcharge.iso15118.engines.iso20.pnc.EvccContract` (without a contract: CertificateInstallation)
+    contract: Any = None
     pev: PevConfig = field(default_factory=PevConfig)
 
 
@@ -121,6 +124,7 @@ class SimCar:
         bpt = c.discharge_after is not None
         return Iso20EvccConfig(
             evcc_id="WMIV1234567890ABCDEX", service=EnergyService.DC_BPT if bpt else EnergyService.DC,
+            payment=c.payment, contract=c.contract,
             limits=PowerLimits(max_charge_power=c.max_power, max_charge_current=c.max_current,
                                max_voltage=c.max_voltage, min_voltage=150.0,
                                max_discharge_power=c.max_discharge_power if bpt else None,
