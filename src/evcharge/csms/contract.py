@@ -84,12 +84,13 @@ class _Tree:
         """A contract certificate for ``emaid`` from MO sub-CA 2: (chain leaf first, DER; private key)."""
         from cryptography.hazmat.primitives.serialization import Encoding
 
-        from evcharge.iso15118.security.pki import PkiOptions, _issue, _name
+        from evcharge.iso15118.security.pki import PkiOptions, issue_certificate, subject_name
 
         options = PkiOptions(emaid=emaid, now=now)
-        leaf = _issue("contract", _name(emaid, "MO", options), self.profile, options, issuer=self.mo_sub2, ca=False,
-                      days=options.leaf_days,
-                      key_usage={"digital_signature": True, "key_agreement": True, "content_commitment": True})
+        leaf = issue_certificate(
+            "contract", subject_name(emaid, "MO", options), self.profile, options, issuer=self.mo_sub2, ca=False,
+            days=options.leaf_days,
+            key_usage={"digital_signature": True, "key_agreement": True, "content_commitment": True})
         return [c.public_bytes(Encoding.DER) for c in (leaf.certificate, *leaf.chain)], leaf.key
 
 
@@ -163,7 +164,7 @@ class TestPkiContractProvider:
 
     def _iso2_answer(self, action: str, exi: bytes) -> tuple[str, bytes]:
         from evcharge.iso15118 import iso2
-        from evcharge.iso15118.engines.pnc import PkiContractVerifier, _iso2_emaid
+        from evcharge.iso15118.engines.pnc import PkiContractVerifier, iso2_emaid
         from evcharge.iso15118.security.chain import CertificateRole, validate_chain
         from evcharge.iso15118.security.errors import CertificateError
 
@@ -204,7 +205,7 @@ class TestPkiContractProvider:
         emaid = self._fresh_emaid()
         chain_der, key = tree.issue(emaid, now)
         issuer = copy.copy(provider)  # the engines' provider, with this request's contract
-        issuer.contract_chain, issuer.contract_key, issuer.emaid = chain_der, key, _iso2_emaid(emaid)
+        issuer.contract_chain, issuer.contract_key, issuer.emaid = chain_der, key, iso2_emaid(emaid)
         try:
             answer = issuer.answer(kind, msg)
         except (ValueError, TypeError, EvchargeError) as exc:  # e.g. a key that is not on the tree's curve
@@ -219,7 +220,7 @@ class TestPkiContractProvider:
     # -- ISO 15118-20 -----------------------------------------------------------------------------
 
     def _iso20_answer(self, action: str, exi: bytes) -> tuple[str, bytes]:
-        from evcharge.iso15118.engines.iso20.pnc import _chain_of, _verify
+        from evcharge.iso15118.engines.iso20.pnc import chain_of, verify_header_signature
         from evcharge.iso15118.iso20 import common
         from evcharge.iso15118.security.chain import CertificateRole, validate_chain
         from evcharge.iso15118.security.errors import CertificateError
@@ -236,12 +237,14 @@ class TestPkiContractProvider:
         if not isinstance(msg, common.CertificateInstallationReq):
             raise _Refused(f"action Install with a {type(msg).__name__}, not a CertificateInstallationReq")
         now = self.clock()
-        oem = _chain_of(msg.oem_provisioning_certificate_chain)
+        oem = chain_of(msg.oem_provisioning_certificate_chain)
         try:
             validate_chain(oem[0], list(oem[1:]), tree.oem_roots, now=now, role=CertificateRole.OEM_PROVISIONING)
         except (CertificateError, ValueError) as exc:
             raise _Refused(f"the OEM provisioning chain does not verify: {exc}") from None
-        problem = _verify(msg, "OEMProvisioningCertificateChain", msg.oem_provisioning_certificate_chain, oem[0])
+        problem = verify_header_signature(
+            msg, "OEMProvisioningCertificateChain", msg.oem_provisioning_certificate_chain, oem[0]
+        )
         if problem is not None:
             raise _Refused(f"the request's signature does not verify: {problem}")
         emaid = self._fresh_emaid()

@@ -32,6 +32,7 @@ __all__ = [
     "LocalTestProvider",
     "PkiContractVerifier",
     "Provisioning",
+    "iso2_emaid",
     "sign_header",
 ]
 
@@ -73,7 +74,7 @@ def _norm(emaid: str) -> str:
     return emaid.replace("-", "").upper()
 
 
-def _iso2_emaid(cn: str) -> str:
+def iso2_emaid(cn: str) -> str:
     """The eMAID ISO 15118-2 carries for a contract certificate's CN: without separators, 14 or 15 characters
     (eMAIDType). A CN that does not fit is an error, never cut short (a cut eMAID names another contract)."""
     from evcharge.errors import LocalProtocolError
@@ -190,7 +191,7 @@ class LocalTestProvider:
         self.cps_key = load_pem_private_key((tree / "cps.key.pem").read_bytes(), None)
         from cryptography import x509
 
-        self.emaid = _iso2_emaid(_emaid_of(x509.load_der_x509_certificate(self.contract_chain[0])))
+        self.emaid = iso2_emaid(_emaid_of(x509.load_der_x509_certificate(self.contract_chain[0])))
 
     def answer(self, kind: str, message: Any) -> tuple[Any, Any] | None:
         from cryptography import x509
@@ -241,7 +242,7 @@ class Contract:
         tree = Path(pki) / "iso2" if (Path(pki) / "iso2").is_dir() else Path(pki)
         chain = _load(tree / "contract_chain.pem")
         key = load_pem_private_key((tree / "contract.key.pem").read_bytes(), None)
-        return cls(chain, key, _iso2_emaid(_emaid_of(x509.load_der_x509_certificate(chain[0]))))
+        return cls(chain, key, iso2_emaid(_emaid_of(x509.load_der_x509_certificate(chain[0]))))
 
     @classmethod
     def from_installation(

@@ -11,18 +11,30 @@ ECDH on secp256r1; KDF = NIST SP 800-56A concatenation KDF with SHA-256, 128-bit
 OtherInfo = AlgorithmID 0x01 || PartyUInfo 0x55 || PartyVInfo 0x56; AES-128-CBC without padding;
 ``ContractSignatureEncryptedPrivateKey`` = IV (16 B) || ciphertext of the 32-byte key (32 B).
 
-ISO 15118-20 ([V2G20-2492] .. [V2G20-2510], for an EVCC without TPM): ECDH on secp521r1; AES-256-GCM with
-a 96-bit random IV and a 128-bit tag; AAD = PCID (18 characters) || the contract certificate's SKI in
-upper-case hex; ``SECP521_EncryptedPrivateKey`` = IV (12) || ciphertext of the key padded to 528 bits
-(66) || tag (16); the EVCC checks the 7 padding bits are zero and that the key matches the certificate.
-The session-key derivation of -20 (§7.9.2.5.4) is *not* in the public sources we have; this module
-uses the -2 KDF with SHA-512 and a 256-bit output (``otherinfo`` can be changed). Verify against the
-standard before relying on -20 interoperability.
+ISO 15118-20 ([V2G20-2492] .. [V2G20-2510], for an EVCC without TPM), two curves, named by ``ECDHCurve``:
 
-The X448 variant ([V2G20-2500], [V2G20-2508]) is not built: its key agreement runs on keys derived from
-the Ed448 certificates ([V2G20-2491]); :func:`x448_private_from_ed448` and :func:`x448_public_from_ed448`
-make them (checked against ``cryptography``'s X448), but the public text leaves open how a 57-byte
-Ed448 private key becomes the 56-byte (448-bit) plaintext it describes.
+* ``SECP521``: ECDH on secp521r1 with the OEM provisioning certificate's key; AES-256-GCM with a 96-bit random
+  IV and a 128-bit tag; AAD = PCID (18 characters) || the contract certificate's SKI in upper-case hex
+  ([V2G20-2492]); ``SECP521_EncryptedPrivateKey`` = IV (12) || ciphertext of the key padded to 528 bits (66)
+  || tag (16); the EVCC checks the 7 padding bits are zero and that the key matches the certificate.
+* ``X448`` (the Ed448 PKI of [V2G20-2319]): X448 (RFC 7748) between the sender's ephemeral key and the key of
+  the OEM provisioning certificate's *Alternate Subject Public Key* ([V2G20-2534]; X.509 extension
+  ``subjectAltPublicKeyInfo``, OID 2.5.29.72, see :func:`alternate_public_key`); ``DHPublicKey`` is the 56-byte
+  X448 public key, not padded to 133 ([V2G20-2495]); the same AES-256-GCM and AAD; ``X448_EncryptedPrivateKey``
+  = IV (12) || ciphertext of the 448-bit key, big-endian (56) || tag (16) = 84 bytes, no padding
+  ([V2G20-2500] .. [V2G20-2502]). The EVCC rejects the response on any decryption failure ([V2G20-2504]), takes
+  the 448 bits as the contract private key ([V2G20-2509]) and checks that it is below the order of the base
+  point and that it gives the contract certificate's public key ([V2G20-2510]). Our reading of "the 448-bit
+  private key" of an Ed448 certificate is its secret scalar (:mod:`evcharge.iso15118.security.ed448`).
+
+The session key of -20 ([V2G20-2535]): ephemeral-static ECDH, NIST SP 800-56A C(1e, 1s, ECC CDH); the
+concatenation KDF with SHA-512 and exactly 256 bits of output; the SA is party U, the EVCC party V, OtherInfo =
+AlgorithmID 0x01 || PartyUInfo 0x55 || PartyVInfo 0x56 (:data:`KDF_OTHERINFO`, as for -2); for X448 the shared
+secret the KDF takes is RFC 7748's (the 56-byte little-endian u-coordinate X448 outputs).
+
+:func:`x448_private_from_ed448` and :func:`x448_public_from_ed448` map an Ed448 key to an X448 key (RFC 7748
+birational map); the test PKI does not use them for the provisioning certificate: -20 names a separate
+alternate key ([V2G20-2534]), and a key used for both signing and key agreement is what the profile avoids.
 """
 
 from __future__ import annotations
@@ -41,16 +53,21 @@ from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from evcharge.errors import LocalProtocolError
+from evcharge.iso15118.security.ed448 import Ed448ScalarKey
 from evcharge.iso15118.security.errors import ContractKeyError
 
 __all__ = [
+    "ALT_PUBLIC_KEY_OID",
     "KDF_OTHERINFO",
     "EncryptedContractKey",
     "aad_iso20",
+    "alternate_public_key",
     "decrypt_iso2",
     "decrypt_iso20",
+    "decrypt_x448",
     "encrypt_iso2",
     "encrypt_iso20",
+    "encrypt_x448",
     "session_key",
     "x448_private_from_ed448",
     "x448_public_from_ed448",
@@ -58,12 +75,17 @@ __all__ = [
 
 #: AlgorithmID 0x01, PartyUInfo 0x55 ('U'), PartyVInfo 0x56 ('V') [V2G2-818]
 KDF_OTHERINFO = bytes((0x01, 0x55, 0x56))
+#: X.509 ``subjectAltPublicKeyInfo`` (ITU-T X.509 (10/2019) §9.8.2): the "Alternate Subject Public Key" of the
+#: -20 OEM provisioning certificate of the Ed448 PKI, an X448 SubjectPublicKeyInfo ([V2G20-2534])
+ALT_PUBLIC_KEY_OID = x509.ObjectIdentifier("2.5.29.72")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EncryptedContractKey:
-    dh_public_key: bytes  #: the sender's ephemeral public key, uncompressed point (65 B P-256, 133 B P-521)
-    encrypted_private_key: bytes  #: -2 IV || CBC ciphertext (48 B), -20 IV || GCM ciphertext || tag (94 B)
+    #: the sender's ephemeral public key: uncompressed point (65 B P-256, 133 B P-521) or X448 (56 B)
+    dh_public_key: bytes
+    #: -2 IV || CBC ciphertext (48 B); -20 IV || GCM ciphertext || tag (SECP521 94 B, X448 84 B)
+    encrypted_private_key: bytes
 
 
 def session_key(shared_secret: bytes, *, iso20: bool, otherinfo: bytes = KDF_OTHERINFO) -> bytes:
@@ -200,6 +222,102 @@ def decrypt_iso20(
     except ValueError as exc:
         raise ContractKeyError(f"the decrypted value is not a secp521r1 private key: {exc}") from exc
     _check_matches(private, contract_certificate)
+    return private
+
+
+# -- ISO 15118-20, X448 (the Ed448 PKI) ---------------------------------------------------------------------
+
+
+def alternate_public_key(certificate: x509.Certificate) -> x448.X448PublicKey:
+    """The X448 key of a certificate's Alternate Subject Public Key (extension 2.5.29.72, a
+    SubjectPublicKeyInfo): what the sender agrees with for ``ECDHCurve`` X448 ([V2G20-2534]).
+    ``ContractKeyError`` when the certificate has none or it is not an X448 key."""
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    try:
+        extension = certificate.extensions.get_extension_for_oid(ALT_PUBLIC_KEY_OID).value
+    except x509.ExtensionNotFound:
+        raise ContractKeyError("the certificate has no Alternate Subject Public Key (2.5.29.72) for X448") from None
+    assert isinstance(extension, x509.UnrecognizedExtension)
+    try:
+        key = load_der_public_key(extension.value)
+    except (ValueError, TypeError) as exc:  # cryptography raises either for a malformed or unsupported key
+        raise ContractKeyError(f"the Alternate Subject Public Key does not parse: {exc}") from None
+    if not isinstance(key, x448.X448PublicKey):
+        raise ContractKeyError(f"the Alternate Subject Public Key is a {type(key).__name__}, not an X448 key")
+    return key
+
+
+def _scalar_key(contract_key: Ed448ScalarKey | ed448.Ed448PrivateKey) -> Ed448ScalarKey:
+    if isinstance(contract_key, Ed448ScalarKey):
+        return contract_key
+    if isinstance(contract_key, ed448.Ed448PrivateKey):
+        return Ed448ScalarKey.from_private_key(contract_key)
+    raise LocalProtocolError(f"the contract key must be an Ed448 key, not {type(contract_key).__name__}")
+
+
+def encrypt_x448(
+    contract_key: Ed448ScalarKey | ed448.Ed448PrivateKey,
+    receiver: x448.X448PublicKey,
+    *,
+    aad: bytes,
+    ephemeral: x448.X448PrivateKey | None = None,
+    iv: bytes | None = None,
+    otherinfo: bytes = KDF_OTHERINFO,
+) -> EncryptedContractKey:
+    """Sender side (-20, ``ECDHCurve`` X448): the Ed448 contract key's 448-bit scalar, big-endian, sealed with
+    AES-256-GCM under the session key of an ephemeral X448 agreement with ``receiver`` (the OEM provisioning
+    certificate's :func:`alternate_public_key`)."""
+    scalar = _scalar_key(contract_key)
+    if not isinstance(receiver, x448.X448PublicKey):
+        raise LocalProtocolError(f"the receiver's key must be an X448 key, not {type(receiver).__name__}")
+    ephemeral = ephemeral or x448.X448PrivateKey.generate()
+    key = session_key(ephemeral.exchange(receiver), iso20=True, otherinfo=otherinfo)
+    iv = iv if iv is not None else os.urandom(12)
+    if len(iv) != 12:
+        raise LocalProtocolError("the AES-GCM IV of -20 is 96 bits [V2G20-2500]")
+    sealed = AESGCM(key).encrypt(iv, scalar.to_bytes(), aad)  # ciphertext (56) || tag (16)
+    return EncryptedContractKey(dh_public_key=ephemeral.public_key().public_bytes_raw(),
+                                encrypted_private_key=iv + sealed)
+
+
+def decrypt_x448(
+    data: EncryptedContractKey,
+    receiver_key: x448.X448PrivateKey,
+    *,
+    aad: bytes,
+    contract_certificate: x509.Certificate | None = None,
+    otherinfo: bytes = KDF_OTHERINFO,
+) -> Ed448ScalarKey:
+    """EVCC side (-20, ``ECDHCurve`` X448): the contract key as an :class:`Ed448ScalarKey`. ``receiver_key``: the
+    private key of the OEM provisioning certificate's Alternate Subject Public Key. ``ContractKeyError`` on any
+    failure ([V2G20-2504]): lengths, the agreement, authentication, a value not below L, another public key than
+    the contract certificate's ([V2G20-2510])."""
+    if not isinstance(receiver_key, x448.X448PrivateKey):
+        raise LocalProtocolError(f"the receiver's key must be an X448 key, not {type(receiver_key).__name__}")
+    if len(data.dh_public_key) != 56:
+        raise ContractKeyError(f"DHPublicKey of {len(data.dh_public_key)} bytes, expected an X448 key of 56")
+    if len(data.encrypted_private_key) != 12 + 56 + 16:
+        raise ContractKeyError(f"X448_EncryptedPrivateKey of {len(data.encrypted_private_key)} bytes, expected 84")
+    try:
+        shared = receiver_key.exchange(x448.X448PublicKey.from_public_bytes(data.dh_public_key))
+    except ValueError as exc:  # a low-order point gives the all-zero secret, which cryptography refuses
+        raise ContractKeyError(f"DHPublicKey gives no X448 shared secret: {exc}") from None
+    key = session_key(shared, iso20=True, otherinfo=otherinfo)
+    iv, sealed = data.encrypted_private_key[:12], data.encrypted_private_key[12:]
+    try:
+        plain = AESGCM(key).decrypt(iv, sealed, aad)
+    except InvalidTag:
+        raise ContractKeyError("X448_EncryptedPrivateKey: authentication failed (key, IV, AAD or data)") from None
+    try:
+        private = Ed448ScalarKey.from_bytes(plain)
+    except ValueError as exc:
+        raise ContractKeyError(f"the decrypted value is not an Ed448 contract key: {exc}") from None
+    if contract_certificate is not None:
+        public = contract_certificate.public_key()
+        if not isinstance(public, ed448.Ed448PublicKey) or public.public_bytes_raw() != private.public_bytes_raw():
+            raise ContractKeyError("the decrypted private key does not give the contract certificate's public key"
+                                   " [V2G20-2510]")
     return private
 
 

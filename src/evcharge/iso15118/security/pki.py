@@ -27,7 +27,10 @@ serverAuth (the shape of the Hubject roots that Python's default purpose check r
 #430) and a CPO chain and SECC certificate under it.
 
 Files per certificate ``NAME``: ``NAME.pem``, ``NAME.der``, ``NAME.key.pem`` (PKCS#8, unencrypted: a
-*test* PKI). Chains for TLS: ``secc_chain.pem`` (leaf, sub-CA 2, sub-CA 1), ``oem_chain.pem``,
+*test* PKI). In ``iso20-ed448/`` the OEM provisioning certificate also carries an *Alternate Subject Public
+Key* (X.509 ``subjectAltPublicKeyInfo``, OID 2.5.29.72, non-critical): an X448 key, whose private key is
+``oem_prov.x448.key.pem``; the contract key of a CertificateInstallation is encrypted to it ([V2G20-2534]).
+Chains for TLS: ``secc_chain.pem`` (leaf, sub-CA 2, sub-CA 1), ``oem_chain.pem``,
 ``contract_chain.pem``, ``cps_chain.pem``; trust stores ``v2g_roots.pem``, ``oem_roots.pem``, ``mo_roots.pem``.
 """
 
@@ -42,10 +45,12 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, x448
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["TREES", "Issued", "PkiOptions", "Profile", "build_tree", "write_pki"]
+from evcharge.iso15118.security.contract_key import ALT_PUBLIC_KEY_OID
+
+__all__ = ["TREES", "Issued", "PkiOptions", "Profile", "build_tree", "issue_certificate", "subject_name", "write_pki"]
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed448.Ed448PrivateKey
 
@@ -104,9 +109,13 @@ class Issued:
     certificate: x509.Certificate
     key: PrivateKey
     chain: list[x509.Certificate] = field(default_factory=list)  #: issuers up to (not incl.) the root
+    #: the private key of the Alternate Subject Public Key (the -20 Ed448 tree's OEM provisioning certificate)
+    alternate_key: x448.X448PrivateKey | None = None
 
 
-def _name(cn: str, dc: str, options: PkiOptions) -> x509.Name:
+def subject_name(cn: str, dc: str, options: PkiOptions) -> x509.Name:
+    """The subject of a test-PKI certificate: CN, O and C of ``options``, and the domain component ``dc``
+    (``V2G``, ``CPO``, ``CPS``, ``OEM`` or ``MO``: what the chain checks of each role look for)."""
     return x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, cn),
@@ -117,7 +126,7 @@ def _name(cn: str, dc: str, options: PkiOptions) -> x509.Name:
     )
 
 
-def _issue(
+def issue_certificate(
     name: str,
     subject: x509.Name,
     profile: Profile,
@@ -129,7 +138,14 @@ def _issue(
     days: int,
     key_usage: dict[str, bool],
     eku: Sequence[x509.ObjectIdentifier] = (),
+    alternate_key: x448.X448PrivateKey | None = None,
 ) -> Issued:
+    """A new key of ``profile`` and its certificate, signed by ``issuer`` (``None``: self-signed root) with the
+    profile of the module text: BasicConstraints (``ca``, ``path_length``), KeyUsage (``key_usage``: the
+    ``x509.KeyUsage`` argument names that are set), SubjectKeyIdentifier of ``profile.ski_bytes``,
+    AuthorityKeyIdentifier, an optional ExtendedKeyUsage ``eku``, and with ``alternate_key`` the X.509
+    ``subjectAltPublicKeyInfo`` extension (OID 2.5.29.72, non-critical) carrying that X448 key's
+    SubjectPublicKeyInfo ([V2G20-2534]). Valid from ``options.now`` less ``options.backdate`` for ``days``."""
     key = profile.new_key()
     now = (options.now or dt.datetime.now(dt.UTC)) - options.backdate
     signer_key = issuer.key if issuer else key
@@ -161,11 +177,15 @@ def _issue(
         )
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
+    if alternate_key is not None:
+        spki = alternate_key.public_key().public_bytes(serialization.Encoding.DER,
+                                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+        builder = builder.add_extension(x509.UnrecognizedExtension(ALT_PUBLIC_KEY_OID, spki), critical=False)
     certificate = builder.sign(signer_key, profile.hash)
     chain: list[x509.Certificate] = []  # the root is the trust anchor, never part of the chain sent
     if issuer is not None and issuer.certificate.issuer != issuer.certificate.subject:
         chain = [issuer.certificate, *issuer.chain]
-    return Issued(name=name, certificate=certificate, key=key, chain=chain)
+    return Issued(name=name, certificate=certificate, key=key, chain=chain, alternate_key=alternate_key)
 
 
 _CA = {"key_cert_sign": True, "crl_sign": True}
@@ -175,39 +195,43 @@ _LEAF = {"digital_signature": True, "key_agreement": True}
 def _hierarchy(prefix: str, dc_ca: str, profile: Profile, options: PkiOptions, *,
                root_eku: Sequence[x509.ObjectIdentifier] = (), root: Issued | None = None,
                root_cn: str | None = None) -> tuple[Issued, Issued, Issued]:
+    issue, name = issue_certificate, subject_name
     if root is None:
-        root = _issue(f"{prefix}_root", _name(root_cn or f"{prefix.upper()}RootCA", dc_ca, options), profile, options,
-                      issuer=None, ca=True, days=options.root_days, key_usage=_CA, eku=root_eku)
-    sub1 = _issue(f"{prefix}_sub1", _name(f"{prefix.upper()}SubCA1", dc_ca, options), profile, options,
-                  issuer=root, ca=True, path_length=1, days=options.sub_ca_days, key_usage=_CA)
-    sub2 = _issue(f"{prefix}_sub2", _name(f"{prefix.upper()}SubCA2", dc_ca, options), profile, options,
-                  issuer=sub1, ca=True, path_length=0, days=options.sub_ca_days // 2, key_usage=_CA)
+        root = issue(f"{prefix}_root", name(root_cn or f"{prefix.upper()}RootCA", dc_ca, options), profile, options,
+                     issuer=None, ca=True, days=options.root_days, key_usage=_CA, eku=root_eku)
+    sub1 = issue(f"{prefix}_sub1", name(f"{prefix.upper()}SubCA1", dc_ca, options), profile, options,
+                 issuer=root, ca=True, path_length=1, days=options.sub_ca_days, key_usage=_CA)
+    sub2 = issue(f"{prefix}_sub2", name(f"{prefix.upper()}SubCA2", dc_ca, options), profile, options,
+                 issuer=sub1, ca=True, path_length=0, days=options.sub_ca_days // 2, key_usage=_CA)
     return root, sub1, sub2
 
 
 def build_tree(profile: Profile, options: PkiOptions) -> dict[str, Issued]:
     """All certificates of one tree, by name."""
+    issue, name = issue_certificate, subject_name
     out: dict[str, Issued] = {}
-    v2g_root = _issue("v2g_root", _name("V2GRootCA", "V2G", options), profile, options, issuer=None, ca=True,
-                      days=options.root_days, key_usage=_CA)
+    v2g_root = issue("v2g_root", name("V2GRootCA", "V2G", options), profile, options, issuer=None, ca=True,
+                     days=options.root_days, key_usage=_CA)
     out["v2g_root"] = v2g_root
     _, cpo1, cpo2 = _hierarchy("cpo", "V2G", profile, options, root=v2g_root)
     out["cpo_sub1"], out["cpo_sub2"] = cpo1, cpo2
-    out["secc"] = _issue("secc", _name(options.secc_id, "CPO", options), profile, options, issuer=cpo2, ca=False,
-                         days=options.leaf_days, key_usage=_LEAF)
+    out["secc"] = issue("secc", name(options.secc_id, "CPO", options), profile, options, issuer=cpo2, ca=False,
+                        days=options.leaf_days, key_usage=_LEAF)
     _, cps1, cps2 = _hierarchy("cps", "V2G", profile, options, root=v2g_root)
     out["cps_sub1"], out["cps_sub2"] = cps1, cps2
-    out["cps"] = _issue("cps", _name("CPS Leaf", "CPS", options), profile, options, issuer=cps2, ca=False,
-                        days=options.leaf_days, key_usage={"digital_signature": True})
+    out["cps"] = issue("cps", name("CPS Leaf", "CPS", options), profile, options, issuer=cps2, ca=False,
+                       days=options.leaf_days, key_usage={"digital_signature": True})
     oem_root, oem1, oem2 = _hierarchy("oem", "OEM", profile, options)
     out["oem_root"], out["oem_sub1"], out["oem_sub2"] = oem_root, oem1, oem2
-    out["oem_prov"] = _issue("oem_prov", _name(options.evcc_id, "OEM", options), profile, options, issuer=oem2,
-                             ca=False, days=options.leaf_days, key_usage=_LEAF)
+    # the Ed448 tree's provisioning certificate carries the X448 key of the contract key transport ([V2G20-2534])
+    out["oem_prov"] = issue("oem_prov", name(options.evcc_id, "OEM", options), profile, options, issuer=oem2,
+                            ca=False, days=options.leaf_days, key_usage=_LEAF,
+                            alternate_key=x448.X448PrivateKey.generate() if profile.curve == "ed448" else None)
     mo_root, mo1, mo2 = _hierarchy("mo", "MO", profile, options)
     out["mo_root"], out["mo_sub1"], out["mo_sub2"] = mo_root, mo1, mo2
-    out["contract"] = _issue("contract", _name(options.emaid, "MO", options), profile, options, issuer=mo2,
-                             ca=False, days=options.leaf_days,
-                             key_usage={**_LEAF, "content_commitment": True})
+    out["contract"] = issue("contract", name(options.emaid, "MO", options), profile, options, issuer=mo2,
+                            ca=False, days=options.leaf_days,
+                            key_usage={**_LEAF, "content_commitment": True})
     return out
 
 
@@ -215,8 +239,8 @@ def _hubject_style(profile: Profile, options: PkiOptions) -> dict[str, Issued]:
     eku = (ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.OCSP_SIGNING)  # no serverAuth
     root, sub1, sub2 = _hierarchy("cpo", "V2G", profile, options, root_eku=eku, root_cn="V2GRootCA EKU")
     root.name = "v2g_root"
-    secc = _issue("secc", _name(options.secc_id, "CPO", options), profile, options, issuer=sub2, ca=False,
-                  days=options.leaf_days, key_usage=_LEAF)
+    secc = issue_certificate("secc", subject_name(options.secc_id, "CPO", options), profile, options, issuer=sub2,
+                             ca=False, days=options.leaf_days, key_usage=_LEAF)
     return {"v2g_root": root, "cpo_sub1": sub1, "cpo_sub2": sub2, "secc": secc}
 
 
@@ -239,6 +263,10 @@ def _write(folder: Path, issued: dict[str, Issued], written: list[Path]) -> None
         put(f"{name}.der", item.certificate.public_bytes(serialization.Encoding.DER))
         put(f"{name}.key.pem", item.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                       serialization.NoEncryption()), secret=True)
+        if item.alternate_key is not None:
+            put(f"{name}.x448.key.pem", item.alternate_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+                secret=True)
     for leaf in ("secc", "oem_prov", "contract", "cps"):
         if leaf in issued:
             item = issued[leaf]

@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from evcharge._exi.codec import SchemaCodec, xmldsig_codec
 from evcharge.errors import LocalProtocolError
+from evcharge.iso15118.security.ed448 import Ed448ScalarKey
 from evcharge.iso15118.security.errors import SignatureError
 
 __all__ = [
@@ -99,7 +100,8 @@ class SignatureAlgorithm(Enum):
 ISO2_ALGORITHMS = frozenset({SignatureAlgorithm.ECDSA_SHA256})
 ISO20_ALGORITHMS = frozenset({SignatureAlgorithm.ECDSA_SHA512, SignatureAlgorithm.ED448})
 
-PrivateKey = ec.EllipticCurvePrivateKey | ed448.Ed448PrivateKey
+#: an Ed448 key is either RFC 8032's (a seed) or the scalar a -20 car installs with X448 (:class:`Ed448ScalarKey`)
+PrivateKey = ec.EllipticCurvePrivateKey | ed448.Ed448PrivateKey | Ed448ScalarKey
 PublicKey = ec.EllipticCurvePublicKey | ed448.Ed448PublicKey
 
 
@@ -220,7 +222,7 @@ class SignedData:
 
 
 def _algorithm_for(key: PrivateKey | PublicKey) -> SignatureAlgorithm:
-    if isinstance(key, ed448.Ed448PrivateKey | ed448.Ed448PublicKey):
+    if isinstance(key, ed448.Ed448PrivateKey | ed448.Ed448PublicKey | Ed448ScalarKey):
         return SignatureAlgorithm.ED448
     if key.curve.name == "secp256r1":
         return SignatureAlgorithm.ECDSA_SHA256
@@ -236,11 +238,12 @@ def sign(
     *,
     digest: DigestMethod | None = None,
 ) -> SignedData:
-    """Sign the EXI fragments (``Id`` -> bytes). The algorithm follows the key unless given."""
+    """Sign the EXI fragments (``Id`` -> bytes). The algorithm follows the key unless given. An Ed448 key may be
+    an :class:`~evcharge.iso15118.security.ed448.Ed448ScalarKey` (a contract key installed with X448)."""
     algorithm = algorithm or _algorithm_for(private_key)
     info = build_signed_info(fragments, algorithm, digest)
     data = signed_info_exi(info)
-    if isinstance(private_key, ed448.Ed448PrivateKey):
+    if isinstance(private_key, ed448.Ed448PrivateKey | Ed448ScalarKey):
         if algorithm is not SignatureAlgorithm.ED448:
             raise LocalProtocolError(f"an Ed448 key cannot make {algorithm.name}")
         value = private_key.sign(data)

@@ -36,9 +36,11 @@ __all__ = [
     "EvccContract",
     "Iso20TestProvider",
     "PncTrust",
+    "chain_of",
     "check_authorization",
     "check_metering",
     "vehicle_certificate_hash",
+    "verify_header_signature",
 ]
 
 
@@ -46,7 +48,9 @@ def _tree(pki: str | Path) -> Path:
     return Path(pki) / "iso20" if (Path(pki) / "iso20").is_dir() else Path(pki)
 
 
-def _chain_of(chain: Any) -> tuple[bytes, ...]:
+def chain_of(chain: Any) -> tuple[bytes, ...]:
+    """The DER certificates of a -20 certificate chain element (``CertificateChain``,
+    ``SignedCertificateChain``, ``ContractCertificateChain``): the leaf first, then its sub-CAs."""
     subs = chain.sub_certificates.certificate if chain.sub_certificates is not None else []
     return (chain.certificate, *subs)
 
@@ -73,19 +77,36 @@ class Iso20TestProvider:
         self.cps_key = load_pem_private_key((tree / "cps.key.pem").read_bytes(), None)
 
     def answer(self, message: Any) -> tuple[Any, Any]:
-        """(CertificateInstallationRes, its header Signature) for a CertificateInstallationReq."""
+        """(CertificateInstallationRes, its header Signature) for a CertificateInstallationReq. The contract key is
+        encrypted for the car's OEM provisioning certificate: ``ECDHCurve`` SECP521 (ECDH with its secp521r1 key)
+        or, for an Ed448 certificate, X448 (with its Alternate Subject Public Key, [V2G20-2534])."""
         from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import ed448
 
-        from evcharge.iso15118.security.contract_key import aad_iso20, encrypt_iso20
+        from evcharge.iso15118.security.contract_key import (
+            aad_iso20,
+            alternate_public_key,
+            encrypt_iso20,
+            encrypt_x448,
+        )
 
         oem = x509.load_der_x509_certificate(message.oem_provisioning_certificate_chain.certificate)
         contract = x509.load_der_x509_certificate(self.contract_chain[0])
-        pcid = _emaid_of(oem)
-        encrypted = encrypt_iso20(
-            self.contract_key,  # type: ignore[arg-type]
-            oem.public_key(),  # type: ignore[arg-type]
-            aad=aad_iso20(pcid, contract),
-        )
+        aad = aad_iso20(_emaid_of(oem), contract)
+        curve: dict[str, Any]
+        if isinstance(oem.public_key(), ed448.Ed448PublicKey):
+            encrypted = encrypt_x448(self.contract_key, alternate_public_key(oem), aad=aad)  # type: ignore[arg-type]
+            curve = {"ecdh_curve": common.EcdhCurve.X448, "x448_encrypted_private_key": encrypted.encrypted_private_key}
+        else:
+            encrypted = encrypt_iso20(
+                self.contract_key,  # type: ignore[arg-type]
+                oem.public_key(),  # type: ignore[arg-type]
+                aad=aad,
+            )
+            curve = {
+                "ecdh_curve": common.EcdhCurve.SECP521,
+                "secp521_encrypted_private_key": encrypted.encrypted_private_key,
+            }
         c = common
         data = c.SignedInstallationData(
             id_="id1",
@@ -93,9 +114,8 @@ class Iso20TestProvider:
                 certificate=self.contract_chain[0],
                 sub_certificates=c.SubCertificates(certificate=list(self.contract_chain[1:])),
             ),
-            ecdh_curve=c.EcdhCurve.SECP521,
             dh_public_key=encrypted.dh_public_key,
-            secp521_encrypted_private_key=encrypted.encrypted_private_key,
+            **curve,
         )
         res = c.CertificateInstallationRes(
             header=c.MessageHeader(session_id=message.header.session_id, time_stamp=message.header.time_stamp),
@@ -127,8 +147,11 @@ class PncTrust:
         return cls(mo_roots=(tree / "mo_roots.pem").read_bytes(), provider=Iso20TestProvider(pki) if provider else None)
 
 
-def _verify(message: Any, name: str, element: Any, leaf_der: bytes) -> str | None:
-    """None when ``message``'s header signature covers ``element`` and verifies with ``leaf_der``'s key."""
+def verify_header_signature(message: Any, name: str, element: Any, leaf_der: bytes) -> str | None:
+    """Whether ``message``'s -20 header signature signs ``element`` (the XSD element ``name`` with an ``id_``, its
+    digest taken over its EXI fragment) and verifies with the key of the certificate ``leaf_der`` (ecdsa-sha512 or
+    Ed448): ``None`` when it does, else why not (no signature, a wrong digest, key or algorithm, a certificate
+    that does not parse)."""
     from cryptography import x509
 
     from evcharge.iso15118.security.errors import SignatureError
@@ -169,8 +192,8 @@ def check_authorization(secc: Any, msg: Any, pnc: Any, now: float) -> tuple[str,
         secc._pnc_first = fragment
     elif first != fragment:
         return ("FAILED", "a repeated AuthorizationReq differs from the first in more than its timestamp [V2G20-1582]")
-    chain = _chain_of(pnc.contract_certificate_chain)
-    problem = _verify(msg, "PnC_AReqAuthorizationMode", pnc, chain[0])
+    chain = chain_of(pnc.contract_certificate_chain)
+    problem = verify_header_signature(msg, "PnC_AReqAuthorizationMode", pnc, chain[0])
     if problem is not None:
         return ("FAILED_SignatureError", problem)
     try:
@@ -192,12 +215,17 @@ def check_metering(secc: Any, msg: Any) -> str | None:
     chain = getattr(secc, "contract_chain", ())
     if not chain:
         return "no contract certificate in this session"
-    return _verify(msg, "SignedMeteringData", msg.signed_metering_data, chain[0])
+    return verify_header_signature(msg, "SignedMeteringData", msg.signed_metering_data, chain[0])
 
 
 class EvccContract:
     """The car's Plug & Charge material: the contract chain and key (empty until installed), the OEM
-    provisioning certificate and key, and the V2G roots to check the CPS chain of an installation."""
+    provisioning certificate and key, and the V2G roots to check the CPS chain of an installation.
+
+    With an Ed448 PKI, ``provisioning_agreement_key`` is the X448 private key of the provisioning certificate's
+    Alternate Subject Public Key: an installation with ``ECDHCurve`` X448 is decrypted with it ([V2G20-2534]) and
+    the contract key becomes an :class:`~evcharge.iso15118.security.ed448.Ed448ScalarKey`, which signs the
+    AuthorizationReq and MeteringConfirmationReq like any Ed448 key."""
 
     def __init__(
         self,
@@ -207,25 +235,32 @@ class EvccContract:
         provisioning_chain: list[bytes],
         provisioning_key: Any,
         v2g_roots: bytes,
+        provisioning_agreement_key: Any = None,
     ) -> None:
         self.chain = chain
         self.key = key
         self.provisioning_chain = provisioning_chain
         self.provisioning_key = provisioning_key
         self.v2g_roots = v2g_roots
+        self.provisioning_agreement_key = provisioning_agreement_key
 
     @classmethod
     def from_pki(cls, pki: str | Path, *, installed: bool = False) -> EvccContract:
-        """From a test PKI; ``installed=False``: no contract yet (CertificateInstallation first)."""
+        """From a test PKI (the ``iso20`` tree of a folder, or a tree folder such as ``iso20-ed448``);
+        ``installed=False``: no contract yet (CertificateInstallation first)."""
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
         tree = _tree(pki)
+        alternate = tree / "oem_prov.x448.key.pem"
         return cls(
             chain=_load(tree / "contract_chain.pem") if installed else [],
             key=load_pem_private_key((tree / "contract.key.pem").read_bytes(), None) if installed else None,
             provisioning_chain=_load(tree / "oem_prov_chain.pem"),
             provisioning_key=load_pem_private_key((tree / "oem_prov.key.pem").read_bytes(), None),
             v2g_roots=(tree / "v2g_roots.pem").read_bytes(),
+            provisioning_agreement_key=(
+                load_pem_private_key(alternate.read_bytes(), None) if alternate.exists() else None
+            ),
         )
 
     # -- the engine calls these -------------------------------------------------------------------
@@ -286,28 +321,52 @@ class EvccContract:
         from cryptography import x509
 
         from evcharge.iso15118.security.chain import CertificateRole, validate_chain
-        from evcharge.iso15118.security.contract_key import EncryptedContractKey, aad_iso20, decrypt_iso20
+        from evcharge.iso15118.security.contract_key import (
+            EncryptedContractKey,
+            aad_iso20,
+            decrypt_iso20,
+            decrypt_x448,
+        )
+        from evcharge.iso15118.security.errors import ContractKeyError
 
-        cps = _chain_of(res.cps_certificate_chain)
+        cps = chain_of(res.cps_certificate_chain)
         leaf = validate_chain(cps[0], list(cps[1:]), self.v2g_roots, now=evcc.clock.utc(now), role=CertificateRole.CPS)
         data = res.signed_installation_data
-        problem = _verify(res, "SignedInstallationData", data, cps[0])
+        problem = verify_header_signature(res, "SignedInstallationData", data, cps[0])
         if problem is not None:
             from evcharge.iso15118.security.errors import SignatureError
 
             raise SignatureError(problem)
         del leaf
-        chain = list(_chain_of(data.contract_certificate_chain))
+        chain = list(chain_of(data.contract_certificate_chain))
         contract = x509.load_der_x509_certificate(chain[0])
         oem = x509.load_der_x509_certificate(self.provisioning_chain[0])
-        key = decrypt_iso20(
-            EncryptedContractKey(
-                dh_public_key=data.dh_public_key, encrypted_private_key=data.secp521_encrypted_private_key
-            ),
-            self.provisioning_key,
-            aad=aad_iso20(_emaid_of(oem), contract),
-            contract_certificate=contract,
-        )
+        aad = aad_iso20(_emaid_of(oem), contract)
+        key: Any
+        if data.ecdh_curve == common.EcdhCurve.X448:
+            if data.x448_encrypted_private_key is None:
+                raise ContractKeyError("ECDHCurve X448 without an X448_EncryptedPrivateKey")
+            if self.provisioning_agreement_key is None:
+                raise ContractKeyError("ECDHCurve X448 but the car has no X448 key (Alternate Subject Public Key)")
+            key = decrypt_x448(
+                EncryptedContractKey(
+                    dh_public_key=data.dh_public_key, encrypted_private_key=data.x448_encrypted_private_key
+                ),
+                self.provisioning_agreement_key,
+                aad=aad,
+                contract_certificate=contract,
+            )
+        else:
+            if data.secp521_encrypted_private_key is None:
+                raise ContractKeyError("ECDHCurve SECP521 without a SECP521_EncryptedPrivateKey")
+            key = decrypt_iso20(
+                EncryptedContractKey(
+                    dh_public_key=data.dh_public_key, encrypted_private_key=data.secp521_encrypted_private_key
+                ),
+                self.provisioning_key,
+                aad=aad,
+                contract_certificate=contract,
+            )
         self.chain = chain
         self.key = key
 
