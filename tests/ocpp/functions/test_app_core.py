@@ -19,13 +19,14 @@ from evcharge.ocpp.functions.application import (
     AppCommand,
     AppConfig,
     AppEvent,
-    AuthorizeRemoteStart,
+    AuthorizationDone,
     BootAccepted,
     BootState,
     CacheVerdict,
     CallAnswered,
     ChangeAvailabilityRequested,
     ChargePointApp,
+    ChargerInput,
     Connected,
     Disconnected,
     MakeCall,
@@ -41,6 +42,7 @@ from evcharge.ocpp.functions.application import (
     VariableSet,
 )
 from evcharge.ocpp.functions.errors import FunctionsLocalError
+from evcharge.ocpp.functions.transactions import Authorized
 from evcharge.sansio import Core
 
 BOOT = {"reason": "PowerUp", "chargingStation": {"model": "m", "vendorName": "v"}}
@@ -164,8 +166,16 @@ def test_remote_start_201(authorize: bool) -> None:
     app = booted()
     answer = app.answer(RemoteStartRequested(evse_id=2, token=TOKEN, remote_start_id=7, authorize=authorize), 0.0)
     assert answer == Answer(status="Accepted", evse_id=2)
-    # F01/F02: with AuthorizeRemoteStart the station asks the CSMS (Authorize) before it starts
-    assert events(app) == [AuthorizeRemoteStart(evse_id=2, token=TOKEN, remote_start_id=7, ask=authorize)]
+    started = ChargerInput(event=Authorized(2, TOKEN, 7))
+    if authorize:
+        # F02 / AuthCtrlr.AuthorizeRemoteStart: online, the identifier goes to the CSMS (Authorize) first
+        assert events(app) == [MakeCall(action="Authorize", payload={"idToken": TOKEN}, ref="authorize-1")]
+        app.send(CallAnswered(action="Authorize", ref="authorize-1",
+                              response={"idTokenInfo": {"status": "Accepted"}}), 0.5)
+        assert events(app) == [CacheVerdict(token=TOKEN, info={"status": "Accepted"}), started,
+                               AuthorizationDone(evse_id=2, token=TOKEN, accepted=True, status="Accepted")]
+    else:  # F01: without it the transaction manager learns of the identifier at once
+        assert events(app) == [started, AuthorizationDone(evse_id=2, token=TOKEN, accepted=True, status="Accepted")]
     assert app.answer(RemoteStartRequested(evse_id=3, token=TOKEN), 0.0).status == "Rejected"  # no such EVSE
 
 

@@ -30,17 +30,41 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
+from evcharge.clock import WallClock
+from evcharge.ocpp.errors import OcppError
+
+from ._common import format_datetime
+from .authorization import Authorization, AuthorizationConfig, Verdict, token_key
+from .config import authorization_config, offline_queue_config, smart_charging_config, transaction_config
+from .device_model import DeviceModel
 from .errors import FunctionsLocalError
+from .offline_queue import OfflineQueueConfig
+from .smart_charging import SmartChargingConfig
+from .transactions import (
+    Authorized,
+    ChargerEvent,
+    EnergyFlowing,
+    EnergySuspended,
+    EVConnected,
+    EVDisconnected,
+    PowerPathClosed,
+    StopRequested,
+    TransactionConfig,
+)
 
 __all__ = [
     "Answer",
     "AppCommand",
     "AppConfig",
     "AppEvent",
+    "AuthorizationDone",
+    "AuthorizationLapsed",
     "AuthorizeRemoteStart",
+    "AuthorizeToken",
     "BootAccepted",
     "BootConfig",
     "BootCore",
@@ -48,11 +72,21 @@ __all__ = [
     "CacheVerdict",
     "CallAnswered",
     "CallFailed",
+    "CardPresented",
     "ChangeAvailabilityRequested",
     "ChargePointApp",
+    "ChargerInput",
+    "ChargerObserved",
+    "ChargingAllowed",
     "Connected",
     "Disconnected",
+    "EnergyStateChanged",
+    "FaultCleared",
+    "FaultRaised",
     "MakeCall",
+    "Plugged",
+    "PowerPathChanged",
+    "Reconfigure",
     "RemoteStartRequested",
     "RemoteStopRequested",
     "ResetNow",
@@ -63,6 +97,7 @@ __all__ = [
     "TransactionClosed",
     "TransactionMessageAnswered",
     "TransactionOpened",
+    "Unplugged",
     "VariableSet",
     "token_verdict",
 ]
@@ -102,6 +137,7 @@ class CallAnswered:
 
     action: str
     response: Mapping[str, Any]
+    ref: str | None = None  #: the :attr:`MakeCall.ref` of the call
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,6 +146,7 @@ class CallFailed:
 
     action: str
     reason: str
+    ref: str | None = None  #: the :attr:`MakeCall.ref` of the call
 
 
 Command: TypeAlias = Connected | Disconnected | CallAnswered | CallFailed
@@ -118,10 +155,12 @@ Command: TypeAlias = Connected | Disconnected | CallAnswered | CallFailed
 # events (what the adapter must do or know)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MakeCall:
-    """Send this CALL and report its outcome with :class:`CallAnswered` or :class:`CallFailed`."""
+    """Send this CALL and report its outcome with :class:`CallAnswered` or :class:`CallFailed` (carrying ``ref``
+    back when it is set: several calls of one action may be on their way, Authorize for two EVSEs)."""
 
     action: str
     payload: Mapping[str, Any]
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,13 +282,17 @@ def token_verdict(version: str, action: str, payload: Mapping[str, Any], respons
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppConfig:
     """What the application core needs to know of the station: its OCPP version, the number of EVSEs, the
-    BootNotification payload (``None``: the application boots the station itself, no boot core runs) and the boot
-    retry delay."""
+    BootNotification payload (``None``: the application boots the station itself, no boot core runs), the boot
+    retry delay, whether the core sends the connectors' StatusNotification (``status_notifications``; off for an
+    application that sends its own) and the station's current limit (for the smart-charging configuration it
+    rebuilds from the device model)."""
 
     version: str = "2.0.1"
     evse_count: int = 1
     boot: Mapping[str, Any] | None = None
     boot_retry_interval: float = 10.0
+    status_notifications: bool = False
+    max_current_a: float = 32.0
 
 
 # local inputs (what happened at the station)
@@ -280,29 +323,125 @@ class VariableSet:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransactionMessageAnswered:
     """The CSMS answered a transaction message (from the offline queue) of the transaction ``tx_ref``;
-    ``stop_tx_on_invalid_id``: TxCtrlr.StopTxOnInvalidId (1.6 StopTransactionOnInvalidId)."""
+    ``stop_tx_on_invalid_id``: TxCtrlr.StopTxOnInvalidId (1.6 StopTransactionOnInvalidId); ``None``: read it from
+    the core's device model (true without one)."""
 
     action: str
     payload: Mapping[str, Any]
     response: Mapping[str, Any]
     tx_ref: str | None
-    stop_tx_on_invalid_id: bool = True
+    stop_tx_on_invalid_id: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plugged:
+    """The EV's cable was plugged into ``connector_id`` of ``evse_id``."""
+
+    evse_id: int
+    connector_id: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unplugged:
+    """The cable was unplugged from ``evse_id``."""
+
+    evse_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CardPresented:
+    """Someone presented ``token`` at ``evse_id`` (an RFID card: a 1.6 ``idTag`` string, a 2.x ``IdTokenType``
+    dict).  With no session there it asks for one; during the session of the same identifier (or one of its group)
+    it ends it."""
+
+    evse_id: int
+    token: Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthorizeToken:
+    """Authorize ``token`` for a session on ``evse_id`` (never ends one): the answer comes as
+    :class:`AuthorizationDone` with the same ``ref``."""
+
+    evse_id: int
+    token: Any
+    remote_start_id: int | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultRaised:
+    """A fault on ``evse_id`` (0: the whole station).  A charger fault (``ev_side`` false) makes the connector
+    Faulted and ends its transaction with ``stop_reason`` (default: from ``error_code``); an EV-side fault
+    (``ev_side``: the vehicle or the link to it, 1.6 ``EVCommunicationError``) suspends the energy by the EVSE and
+    the connector is not Faulted (1.6: SuspendedEVSE).  ``error_code``: the 1.6 ChargePointErrorCode."""
+
+    evse_id: int
+    error_code: str = "OtherError"
+    ev_side: bool = False
+    info: str | None = None
+    stop_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultCleared:
+    """The charger fault (or, with ``ev_side``, the EV-side fault) on ``evse_id`` is gone."""
+
+    evse_id: int
+    ev_side: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PowerPathChanged:
+    """The contactor of ``evse_id`` closed (energy may flow) or opened."""
+
+    evse_id: int
+    closed: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnergyStateChanged:
+    """Energy flows (``Charging``) or was suspended (``SuspendedEV``: by the EV, ``SuspendedEVSE``: by the
+    charger) on ``evse_id``."""
+
+    evse_id: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthorizationLapsed:
+    """The identifier authorized on ``evse_id`` lapsed: no EV was plugged in within the connection timeout (the
+    transaction manager's ``AuthorizationTimedOut``)."""
+
+    evse_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargerObserved:
+    """The application fed ``event`` to the transaction manager itself (the older way, bypassing
+    :class:`Plugged` and the others): the core keeps track of the cable, the identifier and the energy from it
+    without passing it on again."""
+
+    event: ChargerEvent
 
 
 AppCommand: TypeAlias = (Connected | Disconnected | CallAnswered | CallFailed | TransactionOpened | TransactionClosed
-                         | VariableSet | TransactionMessageAnswered)
+                         | VariableSet | TransactionMessageAnswered | Plugged | Unplugged | CardPresented
+                         | AuthorizeToken | FaultRaised | FaultCleared | PowerPathChanged | EnergyStateChanged
+                         | AuthorizationLapsed | ChargerObserved)
 
 
 # incoming CALLs, as the core needs them (the adapter reads them off the typed request)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RemoteStartRequested:
     """2.x RequestStartTransaction / 1.6 RemoteStartTransaction; ``evse_id`` ``None``: the station chooses;
-    ``authorize``: AuthCtrlr.AuthorizeRemoteStart (1.6 AuthorizeRemoteTxRequests)."""
+    ``authorize``: AuthCtrlr.AuthorizeRemoteStart (1.6 AuthorizeRemoteTxRequests), ``None``: read it from the
+    core's device model (true without one)."""
 
     evse_id: int | None
     token: Any
     remote_start_id: int | None = None
-    authorize: bool = True
+    authorize: bool | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -344,7 +483,9 @@ class Answer:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuthorizeRemoteStart:
     """Start on ``evse_id`` for ``token``: ask the CSMS first when ``ask`` (then tell the transaction manager of
-    an accepted token), else tell the transaction manager at once."""
+    an accepted token), else tell the transaction manager at once.  (No longer made by :class:`ChargePointApp`,
+    which runs the authorization itself: a :class:`MakeCall` of Authorize, then :class:`ChargerInput`; an adapter
+    may still carry it out.)"""
 
     evse_id: int
     token: Any
@@ -385,22 +526,111 @@ class CacheVerdict:
     info: Mapping[str, Any]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargerInput:
+    """Tell the transaction manager that ``event`` happened (an identifier authorized, the cable plugged in, ...):
+    the adapter feeds it to :meth:`~evcharge.ocpp.functions.transactions.TransactionManager.handle`."""
+
+    event: ChargerEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthorizationDone:
+    """The verdict on ``token`` at ``evse_id`` (``ref``: the one of :class:`AuthorizeToken`, ``None`` for a card
+    or a remote start); ``status``: the authorization status (Accepted, Invalid, Blocked, Expired, Unknown, ...;
+    ``NotAtThisTime`` when the EVSE takes no session now)."""
+
+    evse_id: int
+    token: Any
+    accepted: bool
+    status: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargingAllowed:
+    """Whether the charger may deliver energy on ``evse_id`` (close the contactor, offer current): the cable is
+    plugged in, an identifier is authorized or a transaction runs, no charger or EV-side fault, the EVSE is
+    operative.  Made each time it changes."""
+
+    evse_id: int
+    allowed: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reconfigure:
+    """The device model changed: the functions' configurations built again from it (apply each to its
+    function)."""
+
+    authorization: AuthorizationConfig
+    transactions: TransactionConfig
+    offline_queue: OfflineQueueConfig
+    smart_charging: SmartChargingConfig
+
+
 AppEvent: TypeAlias = (MakeCall | BootAccepted | AuthorizeRemoteStart | StopTransaction | SetAvailability | ResetNow
-                       | CacheVerdict)
+                       | CacheVerdict | ChargerInput | AuthorizationDone | ChargingAllowed | Reconfigure)
 
 _STOP_REASON = {"Immediate": "ImmediateReset", "Hard": "HardReset", "Soft": "SoftReset"}
+#: the 2.x stoppedReason of a charger fault, by the 1.6 ChargePointErrorCode (1.6 StopTransaction has no such
+#: reasons: "Other")
+_FAULT_REASON = {"GroundFailure": "GroundFault", "OverCurrentFailure": "OvercurrentFault",
+                 "UnderVoltage": "PowerQuality", "OverVoltage": "PowerQuality"}
+_ENERGY_STATES = ("Charging", "SuspendedEV", "SuspendedEVSE")
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class _Evse:
+    """What the core knows of one EVSE."""
+
+    plugged: bool = False
+    connector_id: int = 1
+    token: Any = None  # the identifier authorized here (waiting for the EV, or the running transaction's)
+    group: Any = None  # its group (1.6 parentIdTag, 2.x groupIdToken) when known
+    closed: bool = False  # the contactor
+    energy: str | None = None  # Charging / SuspendedEV / SuspendedEVSE, as last reported
+    fault: FaultRaised | None = None  # charger side
+    ev_fault: FaultRaised | None = None
+    finishing: bool = False  # a transaction ended with the cable still plugged in (1.6 Finishing)
+    allowed: bool = False  # the last ChargingAllowed
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """An Authorize call on its way."""
+
+    evse_id: int
+    token: Any
+    remote_start_id: int | None
+    ref: str | None  # the AuthorizeToken's
+    stop: bool  # a card presented during a session: it ends it if it shares its group
 
 
 class ChargePointApp:
     """The charge point's application decisions, pure (issue 19): boot and its retry (:class:`BootCore`), the
-    heartbeat, remote start and stop, availability, reset, and the device-model reactions.  Local inputs go in
-    with :meth:`send`, incoming CALLs with :meth:`answer` (their response status comes back), the actions come out
-    of :meth:`next_event`; timers (boot retry, heartbeat) on the station's monotonic clock."""
+    heartbeat, the authorization of an identifier (local list, cache, Authorize; per
+    :class:`~evcharge.ocpp.functions.authorization.Authorization`), the cable and the faults, the connectors'
+    StatusNotification, remote start and stop, StopTxOnInvalidId, availability, reset, and the device-model
+    reactions.  Local inputs go in with :meth:`send`, incoming CALLs with :meth:`answer` (their response status
+    comes back), the actions come out of :meth:`next_event`; timers (boot retry, heartbeat) on the station's
+    monotonic clock.
 
-    def __init__(self, config: AppConfig) -> None:
+    ``authorization`` (read only: the core decides, the cache is written by carrying out :class:`CacheVerdict`) and
+    ``device_model`` (AuthorizeRemoteStart, StopTxOnInvalidId, the configurations of :class:`Reconfigure`) are the
+    station's; without them an in-memory authorization with the default policy and the defaults of the variables.
+    ``wall`` maps ``now`` to the StatusNotification timestamps (without one ``now`` reads as UNIX seconds)."""
+
+    def __init__(self, config: AppConfig, *, authorization: Authorization | None = None,
+                 device_model: DeviceModel | None = None, wall: WallClock | None = None) -> None:
         self.config = config
         self.boot = (BootCore(BootConfig(payload=dict(config.boot), retry_interval=config.boot_retry_interval))
                      if config.boot is not None else None)
+        version = _version(config.version)
+        self.authorization = (authorization if authorization is not None
+                              else Authorization(AuthorizationConfig(version=version)))
+        self.device_model = device_model
+        self.wall = wall if wall is not None else WallClock(_UNIX_EPOCH)
         self._events: deque[AppEvent] = deque()
         self._tx: dict[int, str] = {}
         #: availability wished for each EVSE (0: the station) and the one in effect
@@ -410,6 +640,11 @@ class ChargePointApp:
         self._online = False
         self._heartbeat_interval = 0
         self._heartbeat_at: float | None = None
+        self._evses = {e: _Evse() for e in range(0, config.evse_count + 1)}  # 0: the station (its faults)
+        self._asking: dict[str, _Ask] = {}
+        self._refs = 0
+        #: the (status, errorCode) last sent for each connector (1.6 connector 0: the station)
+        self._reported: dict[int, tuple[str, str]] = {}
 
     # ---------------------------------------------------------------- state
 
@@ -431,17 +666,29 @@ class ChargePointApp:
         """The reference of the transaction running on ``evse_id``, as reported with :class:`TransactionOpened`."""
         return self._tx.get(evse_id)
 
+    def connector_status(self, evse_id: int) -> str:
+        """The connector status of ``evse_id`` in the names of the configured version (1.6 ChargePointStatus:
+        Available, Preparing, Charging, SuspendedEV, SuspendedEVSE, Finishing, Unavailable, Faulted; 2.x
+        ConnectorStatusEnumType: Available, Occupied, Unavailable, Faulted); 1.6 ``evse_id`` 0: the station."""
+        return self._status(self._check_evse(evse_id, station=True))[0]
+
     # ---------------------------------------------------------------- local inputs
 
     def send(self, command: AppCommand, now: float) -> None:
         """What happened at the station; ``FunctionsLocalError`` for an answer to no call or an unknown EVSE."""
+        self._dispatch(command, now)
+        self._after(now)
+
+    def _dispatch(self, command: AppCommand, now: float) -> None:
         if isinstance(command, TransactionOpened | TransactionClosed):
-            if not 1 <= command.evse_id <= self.config.evse_count:
-                raise FunctionsLocalError(f"no EVSE {command.evse_id}")
+            evse = self._evses[self._check_evse(command.evse_id)]
             if isinstance(command, TransactionOpened):
                 self._tx[command.evse_id] = command.tx_ref
+                evse.finishing = False
             else:
                 self._tx.pop(command.evse_id, None)
+                evse.token = evse.group = evse.energy = None
+                evse.finishing = evse.plugged
                 self._idle(command.evse_id)
             return
         if isinstance(command, VariableSet):
@@ -450,6 +697,18 @@ class ChargePointApp:
         if isinstance(command, TransactionMessageAnswered):
             self._transaction_answered(command)
             return
+        if isinstance(command, Plugged | Unplugged | CardPresented | AuthorizeToken | FaultRaised | FaultCleared
+                      | PowerPathChanged | EnergyStateChanged | AuthorizationLapsed):
+            self._station_input(command, now)
+            return
+        if isinstance(command, ChargerObserved):
+            self._observed(command.event)
+            return
+        if isinstance(command, CallAnswered | CallFailed) and command.action == "Authorize":
+            self._authorize_answered(command, now)
+            return
+        if isinstance(command, CallAnswered | CallFailed) and command.action == "StatusNotification":
+            return  # nothing follows from its answer
         if isinstance(command, Connected | Disconnected):
             self._online = isinstance(command, Connected)
             self._heartbeat_at = (now + self._heartbeat_interval
@@ -461,10 +720,15 @@ class ChargePointApp:
             self._take_boot(now)
         elif isinstance(command, CallAnswered | CallFailed):
             raise FunctionsLocalError(f"{type(command).__name__} for {command.action}: no call was asked for")
+        elif isinstance(command, Connected):
+            self._reported.clear()  # no boot: every connection announces the connectors (as an accepted boot)
 
     def _transaction_answered(self, command: TransactionMessageAnswered) -> None:
+        stop_tx = command.stop_tx_on_invalid_id
+        if stop_tx is None:
+            stop_tx = self._setting("TxCtrlr", "StopTxOnInvalidId", default=True)
         verdict = token_verdict(self.config.version, command.action, command.payload, command.response,
-                                stop_tx_on_invalid_id=command.stop_tx_on_invalid_id)
+                                stop_tx_on_invalid_id=stop_tx)
         if verdict is None:
             return
         self._events.append(CacheVerdict(token=verdict.token, info=verdict.info))
@@ -475,16 +739,23 @@ class ChargePointApp:
                     self._events.append(StopTransaction(evse_id=evse_id, reason="DeAuthorized"))
 
     def accepts_session(self, evse_id: int) -> bool:
-        """Whether an identifier presented at ``evse_id`` may be authorized: the EVSE is operative, or a transaction
-        already runs there (G03: no new session on an Unavailable EVSE, nor while a reset waits)."""
-        return evse_id in self._tx or self.operative(evse_id)
+        """Whether an identifier presented at ``evse_id`` may be authorized: the EVSE is operative and not faulted,
+        or a transaction already runs there (G03: no new session on an Unavailable EVSE, nor while a reset
+        waits)."""
+        if evse_id in self._tx:
+            return True
+        evse = self._evses.get(evse_id)
+        return (self.operative(evse_id) and evse is not None and evse.fault is None
+                and self._evses[0].fault is None)
 
     def _take_boot(self, now: float) -> None:
         assert self.boot is not None
         while (event := self.boot.next_event()) is not None:
             self._events.append(event)
-            if isinstance(event, BootAccepted) and event.interval:
-                self._arm_heartbeat(event.interval, now)
+            if isinstance(event, BootAccepted):
+                self._reported.clear()  # B01 / 1.6 4.9: after the boot, the status of every connector
+                if event.interval:
+                    self._arm_heartbeat(event.interval, now)
 
     def _variable_set(self, command: VariableSet, now: float) -> None:
         # 2.0.1 B01 / 1.6 9.1.10: a new HeartbeatInterval takes effect at once (the next Heartbeat is due after it)
@@ -492,44 +763,257 @@ class ChargePointApp:
             try:
                 interval = int(command.value)
             except ValueError:
-                return
-            self._arm_heartbeat(max(interval, 0), now)
+                interval = -1
+            if interval >= 0:
+                self._arm_heartbeat(interval, now)
+        dm = self.device_model
+        if dm is None or (self._events and isinstance(self._events[-1], Reconfigure)):
+            return
+        # every function's configuration is read off the device model: build them again
+        version, n = _version(self.config.version), self.config.evse_count
+        self._events.append(Reconfigure(
+            authorization=authorization_config(dm, version=version),
+            transactions=transaction_config(dm, version=version, evse_count=n),
+            offline_queue=offline_queue_config(dm),
+            smart_charging=smart_charging_config(dm, version=version, evse_count=n,
+                                                 max_current_a=self.config.max_current_a)))
 
     def _arm_heartbeat(self, interval: int, now: float) -> None:
         self._heartbeat_interval = interval
         self._heartbeat_at = now + interval if interval and self._online and self.accepted else None
+
+    def _setting(self, component: str, variable: str, *, default: bool) -> bool:
+        if self.device_model is None:
+            return default
+        try:
+            return self.device_model.get_bool(component, variable)
+        except (OcppError, ValueError):
+            return default
+
+    # ---------------------------------------------------------------- the station's inputs: cable, cards, faults
+
+    def _station_input(self, command: AppCommand, now: float) -> None:
+        if isinstance(command, FaultRaised | FaultCleared):
+            self._fault(command)
+            return
+        evse_id = self._check_evse(command.evse_id)  # type: ignore[union-attr]
+        evse = self._evses[evse_id]
+        if isinstance(command, Plugged):
+            evse.plugged, evse.connector_id = True, command.connector_id
+            self._events.append(ChargerInput(event=EVConnected(evse_id, command.connector_id)))
+        elif isinstance(command, Unplugged):
+            evse.plugged = evse.closed = evse.finishing = False
+            evse.energy = None
+            if evse_id not in self._tx:
+                evse.token = evse.group = None
+            self._events.append(ChargerInput(event=EVDisconnected(evse_id)))
+        elif isinstance(command, CardPresented):
+            self._card(evse_id, evse, command.token, now)
+        elif isinstance(command, AuthorizeToken):
+            self._authorize(_Ask(evse_id=evse_id, token=command.token, remote_start_id=command.remote_start_id,
+                                 ref=command.ref, stop=False), now)
+        elif isinstance(command, PowerPathChanged):
+            evse.closed = command.closed
+            if command.closed:
+                self._events.append(ChargerInput(event=PowerPathClosed(evse_id)))
+            else:
+                evse.energy = None
+        elif isinstance(command, EnergyStateChanged):
+            if command.state not in _ENERGY_STATES:
+                raise FunctionsLocalError(f"energy state {command.state!r}: not one of {', '.join(_ENERGY_STATES)}")
+            evse.energy = command.state
+            self._events.append(ChargerInput(event=EnergyFlowing(evse_id) if command.state == "Charging"
+                                             else EnergySuspended(evse_id, by_ev=command.state == "SuspendedEV")))
+        elif isinstance(command, AuthorizationLapsed):
+            if evse_id not in self._tx:
+                evse.token = evse.group = None
+
+    def _observed(self, event: ChargerEvent) -> None:
+        evse = self._evses[self._check_evse(event.evse_id)]
+        if isinstance(event, EVConnected):
+            evse.plugged, evse.connector_id = True, event.connector_id
+        elif isinstance(event, EVDisconnected):
+            evse.plugged = evse.closed = evse.finishing = False
+            evse.energy = None
+            if event.evse_id not in self._tx:
+                evse.token = evse.group = None
+        elif isinstance(event, Authorized):
+            evse.token, evse.finishing = event.id_token, False
+        elif isinstance(event, StopRequested):
+            if event.evse_id not in self._tx:
+                evse.token = evse.group = None
+        elif isinstance(event, PowerPathClosed):
+            evse.closed = True
+        elif isinstance(event, EnergyFlowing):
+            evse.energy = "Charging"
+        else:  # EnergySuspended
+            evse.energy = "SuspendedEV" if event.by_ev else "SuspendedEVSE"
+
+    def _fault(self, command: FaultRaised | FaultCleared) -> None:
+        evse_id = self._check_evse(command.evse_id, station=True)
+        evse = self._evses[evse_id]
+        if isinstance(command, FaultCleared):
+            if command.ev_side:
+                evse.ev_fault = None
+            else:
+                evse.fault = None
+            return
+        if command.ev_side:
+            evse.ev_fault = command
+            if evse_id in self._tx and evse.energy != "SuspendedEVSE":
+                # the charger stops the energy while the vehicle side is in error; the transaction goes on
+                evse.energy = "SuspendedEVSE"
+                self._events.append(ChargerInput(event=EnergySuspended(evse_id, by_ev=False)))
+            return
+        evse.fault = command
+        reason = command.stop_reason
+        if reason is None:
+            reason = "Other" if self.config.version == "1.6" else _FAULT_REASON.get(command.error_code, "Other")
+        for e in sorted(self._tx):
+            if evse_id in (0, e):  # a charger fault ends the transactions it touches
+                self._events.append(StopTransaction(evse_id=e, reason=reason))
+
+    def _card(self, evse_id: int, evse: _Evse, token: Any, now: float) -> None:
+        if evse.token is None and evse_id not in self._tx:
+            self._authorize(_Ask(evse_id=evse_id, token=token, remote_start_id=None, ref=None, stop=False), now)
+            return
+        if evse.token is not None and _same_token(evse.token, token):
+            # 1.6 3.5 / 2.0.1 E07: the identifier that started the session ends it (or withdraws the authorization
+            # while no EV is plugged in)
+            self._end_session(evse_id, evse, token)
+            return
+        # another identifier ends the session only when it belongs to the same group (1.6 parentIdTag, 2.0.1
+        # C09 groupIdToken): known locally, or asked of the CSMS
+        found = self.authorization.lookup(token, now)
+        if found is not None and found.info is not None and evse.group is not None:
+            if _same_token(_group(found.info), evse.group):
+                self._end_session(evse_id, evse, token)
+                return
+        ask = _Ask(evse_id=evse_id, token=token, remote_start_id=None, ref=None, stop=True)
+        if self._online and self.accepted and evse.group is not None:
+            self._ask_csms(ask)
+        else:
+            self._events.append(AuthorizationDone(evse_id=evse_id, token=token, accepted=False, status="Invalid"))
+
+    def _end_session(self, evse_id: int, evse: _Evse, token: Any) -> None:
+        if evse_id not in self._tx:
+            evse.token = evse.group = None
+        self._events.append(ChargerInput(event=StopRequested(evse_id, "Local", id_token=token)))
+
+    # ---------------------------------------------------------------- authorization
+
+    def _authorize(self, ask: _Ask, now: float) -> None:
+        """The flow of an identifier (1.6 3.5, 2.0.1 C01 / C12-C15): local list and cache per the offline policy,
+        else Authorize; accepted, the transaction manager learns of it."""
+        if not self.accepts_session(ask.evse_id):
+            # G03 / 1.6 ChangeAvailability: no new session on an Unavailable (or faulted) EVSE, nor while a reset
+            # waits
+            self._done(ask, accepted=False, status="NotAtThisTime")
+            return
+        decision = self.authorization.decide(ask.token, online=self._online and self.accepted, now=now)
+        if decision.verdict is Verdict.ASK_CSMS:
+            self._ask_csms(ask)
+        elif decision.verdict is Verdict.ACCEPT:
+            self._accept(ask, decision.info)
+        else:
+            self._done(ask, accepted=False, status=decision.status)
+
+    def _ask_csms(self, ask: _Ask) -> None:
+        self._refs += 1
+        ref = f"authorize-{self._refs}"
+        self._asking[ref] = ask
+        key = "idTag" if self.config.version == "1.6" else "idToken"
+        token = dict(ask.token) if isinstance(ask.token, Mapping) else ask.token
+        self._events.append(MakeCall(action="Authorize", payload={key: token}, ref=ref))
+
+    def _authorize_answered(self, command: CallAnswered | CallFailed, now: float) -> None:
+        ask = self._asking.pop(command.ref, None) if command.ref is not None else None
+        if ask is None:
+            raise FunctionsLocalError(f"{type(command).__name__} for Authorize {command.ref!r}: no such call")
+        info: Mapping[str, Any] | None = None
+        if isinstance(command, CallAnswered):
+            got = command.response.get("idTagInfo" if self.config.version == "1.6" else "idTokenInfo")
+            info = got if isinstance(got, Mapping) and isinstance(got.get("status"), str) else None
+        if info is None:
+            # no usable answer (connection lost, CALLERROR, timeout): decide offline (1.6 3.5, 2.0.1 C12-C15)
+            if ask.stop:
+                self._done(ask, accepted=False, status="Unknown")
+                return
+            decision = self.authorization.decide(ask.token, online=False, now=now)
+            if decision.verdict is Verdict.ACCEPT and self.accepts_session(ask.evse_id):
+                self._accept(ask, decision.info)
+            else:
+                self._done(ask, accepted=False, status=decision.status)
+            return
+        self._events.append(CacheVerdict(token=ask.token, info=info))
+        evse = self._evses[ask.evse_id]
+        if ask.stop:
+            if evse.group is not None and _same_token(_group(info), evse.group):
+                self._end_session(ask.evse_id, evse, ask.token)
+            else:
+                self._done(ask, accepted=False, status=str(info["status"]))
+            return
+        if info["status"] != "Accepted":
+            self._done(ask, accepted=False, status=str(info["status"]))
+        elif not self.accepts_session(ask.evse_id):
+            self._done(ask, accepted=False, status="NotAtThisTime")  # it became unavailable meanwhile
+        else:
+            self._accept(ask, info)
+
+    def _accept(self, ask: _Ask, info: Mapping[str, Any] | None) -> None:
+        evse = self._evses[ask.evse_id]
+        evse.token, evse.group, evse.finishing = ask.token, _group(info) if info is not None else None, False
+        self._events.append(ChargerInput(event=Authorized(ask.evse_id, ask.token, ask.remote_start_id)))
+        self._done(ask, accepted=True, status="Accepted")
+
+    def _done(self, ask: _Ask, *, accepted: bool, status: str) -> None:
+        self._events.append(AuthorizationDone(evse_id=ask.evse_id, token=ask.token, accepted=accepted,
+                                              status=status, ref=ask.ref))
 
     # ---------------------------------------------------------------- incoming CALLs
 
     def answer(self, request: Request, now: float) -> Answer:
         """Decide an incoming CALL: the status its response carries; the actions follow in :meth:`next_event`."""
         if isinstance(request, RemoteStartRequested):
-            return self._remote_start(request)
-        if isinstance(request, RemoteStopRequested):
+            answer = self._remote_start(request, now)
+        elif isinstance(request, RemoteStopRequested):
             # 2.0.1 F03 / 1.6 5.12: Accepted and stopped when the transaction runs here, else Rejected
             if request.evse_id is None or request.evse_id not in self._tx:
                 return Answer(status="Rejected")
             self._events.append(StopTransaction(evse_id=request.evse_id, reason="Remote"))
-            return Answer(status="Accepted", evse_id=request.evse_id)
-        if isinstance(request, ChangeAvailabilityRequested):
-            return self._change_availability(request)
-        return self._reset_requested(request)
+            answer = Answer(status="Accepted", evse_id=request.evse_id)
+        elif isinstance(request, ChangeAvailabilityRequested):
+            answer = self._change_availability(request)
+        else:
+            answer = self._reset_requested(request)
+        self._after(now)
+        return answer
 
-    def _remote_start(self, request: RemoteStartRequested) -> Answer:
+    def _remote_start(self, request: RemoteStartRequested, now: float) -> Answer:
         n = self.config.evse_count
         if request.evse_id is None:  # the station chooses: the first free, operative EVSE
-            free = [e for e in range(1, n + 1) if e not in self._tx and self.operative(e)]
+            free = [e for e in range(1, n + 1) if e not in self._tx and self.accepts_session(e)]
             evse_id = free[0] if free else 1
         else:
             evse_id = request.evse_id
         # 2.0.1 F01 / 1.6 5.11: Rejected for an EVSE that does not exist, is not available (G03: Unavailable, a
-        # reset is pending) or, in 1.6 (where RemoteStart carries no transactionId), already has a transaction
-        if not 1 <= evse_id <= n or not self.operative(evse_id):
+        # reset is pending, faulted) or, in 1.6 (where RemoteStart carries no transactionId), already has a
+        # transaction
+        if not 1 <= evse_id <= n or not self.operative(evse_id) or not self.accepts_session(evse_id):
             return Answer(status="Rejected")
         if self.config.version == "1.6" and evse_id in self._tx:
             return Answer(status="Rejected")
-        self._events.append(AuthorizeRemoteStart(evse_id=evse_id, token=request.token,
-                                                 remote_start_id=request.remote_start_id, ask=request.authorize))
+        authorize = request.authorize
+        if authorize is None:
+            authorize = self._setting("AuthCtrlr", "AuthorizeRemoteStart", default=True)
+        ask = _Ask(evse_id=evse_id, token=request.token, remote_start_id=request.remote_start_id, ref=None,
+                   stop=False)
+        if authorize:
+            # F02 / 1.6 AuthorizeRemoteTxRequests: the identifier goes through the authorization first (local
+            # list / cache when LocalPreAuthorize, else Authorize)
+            self._authorize(ask, now)
+        else:
+            self._accept(ask, None)
         return Answer(status="Accepted", evse_id=evse_id)
 
     def _change_availability(self, request: ChangeAvailabilityRequested) -> Answer:
@@ -582,6 +1066,71 @@ class ChargePointApp:
             self._reset = None
             self._events.append(ResetNow(kind=reset.kind, evse_id=reset.evse_id))
 
+    # ---------------------------------------------------------------- connector status, charging allowed
+
+    def _status(self, evse_id: int) -> tuple[str, str]:
+        """(status, 1.6 errorCode) of a connector now (1.6 4.9 / 2.0.1 G01)."""
+        station, evse = self._evses[0], self._evses[evse_id]
+        fault = evse.fault or station.fault
+        shown = fault or evse.ev_fault
+        error = shown.error_code if shown is not None else "NoError"
+        if fault is not None:
+            return "Faulted", error
+        if evse_id == 0:  # 1.6 connector 0: the charge point itself
+            return ("Available" if self._operative[0] and self._reset is None else "Unavailable"), error
+        busy = evse_id in self._tx
+        if not busy and not self.operative(evse_id):
+            return "Unavailable", error  # G03 / 1.6 5.2 (and no new session while a reset waits)
+        if self.config.version != "1.6":
+            return ("Occupied" if evse.plugged or busy else "Available"), error
+        if busy:
+            if evse.ev_fault is not None:
+                return "SuspendedEVSE", error  # 1.6 EVCommunicationError: not Faulted, SuspendedEVSE
+            if evse.energy is not None:
+                return evse.energy, error
+            return ("Charging" if evse.closed else "Preparing"), error
+        if evse.plugged and evse.finishing:
+            return "Finishing", error
+        if evse.plugged or evse.token is not None:
+            return "Preparing", error
+        return "Available", error
+
+    def _after(self, now: float) -> None:
+        """After every input: the StatusNotifications of the connectors whose status changed, and the charger's
+        permission to deliver energy."""
+        for evse_id in range(1, self.config.evse_count + 1):
+            evse = self._evses[evse_id]
+            allowed = (evse.plugged and (evse.token is not None or evse_id in self._tx) and evse.fault is None
+                       and self._evses[0].fault is None and evse.ev_fault is None
+                       and (evse_id in self._tx or self.operative(evse_id)))
+            if allowed != evse.allowed:
+                evse.allowed = allowed
+                self._events.append(ChargingAllowed(evse_id=evse_id, allowed=allowed))
+        if not (self.config.status_notifications and self._online and self.accepted):
+            return  # offline: what changed meanwhile goes out on the next connection
+        v16 = self.config.version == "1.6"
+        for evse_id in range(0 if v16 else 1, self.config.evse_count + 1):
+            status = self._status(evse_id)
+            if self._reported.get(evse_id) == status:
+                continue
+            self._reported[evse_id] = status
+            timestamp = format_datetime(self.wall.utc(now))
+            if v16:
+                payload: dict[str, Any] = {"connectorId": evse_id, "errorCode": status[1], "status": status[0],
+                                           "timestamp": timestamp}
+                shown = self._evses[evse_id].fault or self._evses[evse_id].ev_fault
+                if shown is not None and shown.info:
+                    payload["info"] = shown.info[:50]
+            else:
+                payload = {"timestamp": timestamp, "connectorStatus": status[0], "evseId": evse_id,
+                           "connectorId": self._evses[evse_id].connector_id}
+            self._events.append(MakeCall(action="StatusNotification", payload=payload))
+
+    def _check_evse(self, evse_id: int, *, station: bool = False) -> int:
+        if not (0 if station else 1) <= evse_id <= self.config.evse_count:
+            raise FunctionsLocalError(f"no EVSE {evse_id}")
+        return evse_id
+
     # ---------------------------------------------------------------- out, timers
 
     def next_event(self) -> AppEvent | None:
@@ -603,3 +1152,25 @@ class ChargePointApp:
             # 2.0.1 B01 / 1.6 4.6: a Heartbeat every HeartbeatInterval while connected
             self._events.append(MakeCall(action="Heartbeat", payload={}))
             self._heartbeat_at = now + self._heartbeat_interval
+        self._after(now)
+
+
+def _version(version: str) -> Literal["1.6", "2.0.1", "2.1"]:
+    if version == "1.6":
+        return "1.6"
+    return "2.1" if version == "2.1" else "2.0.1"
+
+
+def _group(info: Mapping[str, Any]) -> Any:
+    """The group of an identifier from its idTagInfo (1.6 ``parentIdTag``) or idTokenInfo (2.x ``groupIdToken``)."""
+    return info.get("parentIdTag", info.get("groupIdToken"))
+
+
+def _same_token(a: Any, b: Any) -> bool:
+    """Whether two identifiers are the same (1.6 idTag strings, 2.x IdTokenType: type and id, ids without case)."""
+    if a is None or b is None:
+        return False
+    try:
+        return token_key(a) == token_key(b)
+    except OcppError:
+        return False

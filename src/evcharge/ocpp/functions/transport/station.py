@@ -44,19 +44,33 @@ from evcharge.ocpp.routing import on
 
 from .._common import models_of
 from ..application import (
+    AppCommand,
     AppConfig,
     AppEvent,
+    AuthorizationDone,
+    AuthorizationLapsed,
     AuthorizeRemoteStart,
+    AuthorizeToken,
     BootAccepted,
     BootState,
     CacheVerdict,
     CallAnswered,
     CallFailed,
+    CardPresented,
     ChangeAvailabilityRequested,
     ChargePointApp,
+    ChargerInput,
+    ChargerObserved,
+    ChargingAllowed,
     Connected,
     Disconnected,
+    EnergyStateChanged,
+    FaultCleared,
+    FaultRaised,
     MakeCall,
+    Plugged,
+    PowerPathChanged,
+    Reconfigure,
     RemoteStartRequested,
     RemoteStopRequested,
     ResetNow,
@@ -66,9 +80,10 @@ from ..application import (
     TransactionClosed,
     TransactionMessageAnswered,
     TransactionOpened,
+    Unplugged,
     VariableSet,
 )
-from ..authorization import Authorization, IdToken, Verdict
+from ..authorization import Authorization, IdToken
 from ..config import (
     authorization_config,
     offline_queue_config,
@@ -80,6 +95,7 @@ from ..offline_queue import OfflineQueue, QueuedMessage
 from ..smart_charging import SmartCharging
 from ..storage import StateStore
 from ..transactions import (
+    AuthorizationTimedOut,
     Authorized,
     ChargerEvent,
     StopRequested,
@@ -102,10 +118,13 @@ class Station(ChargePoint):
     def __init__(self, identity: str, *, version: Literal["1.6", "2.0.1", "2.1"], directory: str | Path | None,
                  evse_count: int = 1, template: Sequence[Mapping[str, Any]] | None = None,
                  max_current_a: float = 32.0, clock: Callable[[], float] = time.monotonic,
-                 wall: WallClock | None = None, boot: Mapping[str, Any] | None = None) -> None:
+                 wall: WallClock | None = None, boot: Mapping[str, Any] | None = None,
+                 status_notifications: bool = False) -> None:
         """``boot``: the BootNotification payload.  When given, the station sends it on its first connection and
         sends no transaction message before the CSMS accepted it (retrying after the answer's ``interval`` while
-        Pending or Rejected); without it the application boots the station itself."""
+        Pending or Rejected); without it the application boots the station itself.  ``status_notifications``:
+        the application core sends the connectors' StatusNotification (after the boot and on every change); leave
+        it off when the application sends its own."""
         super().__init__(identity)
         self.ocpp_version = version
         self.evse_count = evse_count
@@ -130,47 +149,88 @@ class Station(ChargePoint):
         #: the application's decisions (boot, heartbeat, remote start / stop, availability, reset), a sans-I/O
         #: core on the station's clock; the station carries out what it decides
         self.app = ChargePointApp(AppConfig(version=version, evse_count=evse_count,
-                                            boot=dict(boot) if boot is not None else None))
+                                            boot=dict(boot) if boot is not None else None,
+                                            status_notifications=status_notifications, max_current_a=max_current_a),
+                                  authorization=self.authorization, device_model=dm, wall=self.wall)
         #: the boot and its retry (part of :attr:`app`; ``None`` when the application boots the station itself)
         self.boot = self.app.boot
-        self.sender = QueueSender(self, self.queue, on_acknowledged=self._acknowledged, ready=lambda: self.booted)
+        #: drains :attr:`queue` on the station's clock (its retry back-off timed by :meth:`now`, woken by :meth:`tick`)
+        self.sender = QueueSender(self, self.queue, clock=self.now, on_acknowledged=self._acknowledged,
+                                  ready=lambda: self.booted)
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._answers: dict[str, asyncio.Future[bool]] = {}  # AuthorizeToken ref -> the waiting authorize()
+        self._refs = 0
+        self._feeding = False  # carrying out the core's ChargerInput (the core knows of it already)
+        self._queue_woken: float | None = None  # the queue's back-off end the sender was woken for
 
     # ------------------------------------------------------------ the application's side
 
     def charger_event(self, event: ChargerEvent) -> None:
-        """Feed a charger event to the transaction manager and queue what it produces."""
+        """Feed a charger event to the transaction manager and queue what it produces.  (The application core
+        makes these from :meth:`app_input`; an application that calls this itself keeps the core informed.)"""
+        if not self._feeding:
+            self.app.send(ChargerObserved(event=event), self.now())
         self.transactions.handle(event, self.now())
         self.flush()
+
+    def app_input(self, command: AppCommand) -> None:
+        """Tell the application core what happened at the station -- :class:`~..application.Plugged`,
+        :class:`~..application.Unplugged`, :class:`~..application.CardPresented`,
+        :class:`~..application.FaultRaised`, :class:`~..application.FaultCleared`,
+        :class:`~..application.PowerPathChanged`, :class:`~..application.EnergyStateChanged` -- and carry out what
+        it decides (authorization, transaction messages, StatusNotification)."""
+        self.app.send(command, self.now())
+        self._app_events()
+
+    def plug_in(self, evse_id: int, connector_id: int = 1) -> None:
+        """The cable was plugged in (:class:`~..application.Plugged`)."""
+        self.app_input(Plugged(evse_id=evse_id, connector_id=connector_id))
+
+    def unplug(self, evse_id: int) -> None:
+        """The cable was unplugged (:class:`~..application.Unplugged`)."""
+        self.app_input(Unplugged(evse_id=evse_id))
+
+    def present_card(self, evse_id: int, token: IdToken) -> None:
+        """A card was presented (:class:`~..application.CardPresented`): the core authorizes it, or ends the
+        session it started."""
+        self.app_input(CardPresented(evse_id=evse_id, token=token))
+
+    def fault(self, evse_id: int, error_code: str = "OtherError", *, ev_side: bool = False, info: str | None = None,
+              stop_reason: str | None = None) -> None:
+        """A fault (:class:`~..application.FaultRaised`)."""
+        self.app_input(FaultRaised(evse_id=evse_id, error_code=error_code, ev_side=ev_side, info=info,
+                                   stop_reason=stop_reason))
+
+    def clear_fault(self, evse_id: int, *, ev_side: bool = False) -> None:
+        """The fault is gone (:class:`~..application.FaultCleared`)."""
+        self.app_input(FaultCleared(evse_id=evse_id, ev_side=ev_side))
+
+    def power_path(self, evse_id: int, closed: bool) -> None:
+        """The contactor closed or opened (:class:`~..application.PowerPathChanged`)."""
+        self.app_input(PowerPathChanged(evse_id=evse_id, closed=closed))
+
+    def energy_state(self, evse_id: int, state: str) -> None:
+        """Energy flows or was suspended (:class:`~..application.EnergyStateChanged`)."""
+        self.app_input(EnergyStateChanged(evse_id=evse_id, state=state))
 
     def update_meter(self, evse_id: int, readings: Mapping[str, float]) -> None:
         """The latest readings of the EVSE's meter."""
         self.transactions.update_meter(evse_id, readings, self.now())
 
     async def authorize(self, evse_id: int, token: IdToken, *, remote_start_id: int | None = None) -> bool:
-        """Decide on ``token`` per the offline policy (asking the CSMS with Authorize when it says so); on
-        acceptance the transaction manager learns of it."""
-        now = self.now()
-        if not self.app.accepts_session(evse_id):
-            return False  # G03: the EVSE (or the station) is Unavailable, or a reset waits
-        decision = self.authorization.decide(token, online=self.connected, now=now)
-        accepted = decision.verdict is Verdict.ACCEPT
-        if decision.verdict is Verdict.ASK_CSMS:
-            key = "idTag" if self.ocpp_version == "1.6" else "idToken"
-            try:
-                response = await self.call({key: token}, action="Authorize")
-            except OcppError as exc:  # connection lost meanwhile: decide offline
-                log.info("Authorize failed (%s): deciding offline", exc)
-                decision = self.authorization.decide(token, online=False, now=now)
-                accepted = decision.verdict is Verdict.ACCEPT
-            else:
-                info = response.to_json()["idTagInfo" if self.ocpp_version == "1.6" else "idTokenInfo"]
-                self.authorization.update_cache(token, info, now)
-                accepted = info.get("status") == "Accepted"
-        if accepted:
-            self.charger_event(Authorized(evse_id, token, remote_start_id))
-        return accepted
+        """Authorize ``token`` for a session on ``evse_id`` (:class:`~..application.AuthorizeToken`): the core
+        decides per the offline policy, asking the CSMS with Authorize when it says so; on acceptance the
+        transaction manager learns of it.  Whether it was accepted."""
+        self._refs += 1
+        ref = f"station-{self._refs}"
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._answers[ref] = answer
+        try:
+            self.app_input(AuthorizeToken(evse_id=evse_id, token=token, remote_start_id=remote_start_id, ref=ref))
+            return await answer
+        finally:
+            self._answers.pop(ref, None)
 
     @property
     def booted(self) -> bool:
@@ -183,8 +243,11 @@ class Station(ChargePoint):
 
     def get_timer(self) -> float | None:
         """When :meth:`tick` must run next (the transaction manager's meter-value and connection timers, the boot
-        retry, the heartbeat)."""
-        timers = [t for t in (self.transactions.get_timer(), self.app.get_timer()) if t is not None]
+        retry, the heartbeat, the end of the offline queue's retry back-off)."""
+        queue = self.queue.get_timer()
+        if queue is not None and queue == self._queue_woken:
+            queue = None  # the sender was woken for it already
+        timers = [t for t in (self.transactions.get_timer(), self.app.get_timer(), queue) if t is not None]
         return min(timers) if timers else None
 
     def tick(self, now: float | None = None) -> None:
@@ -199,6 +262,10 @@ class Station(ChargePoint):
         if due is not None and now >= due:
             self.app.handle_timer(now)
             self._app_events()
+        due = self.queue.get_timer()
+        if due is not None and now >= due and due != self._queue_woken:
+            self._queue_woken = due  # the back-off ended on the station's clock: the sender goes on
+            self.sender.wake()
 
     def start_clock(self, now: float | None = None) -> None:
         """Arm the clock-aligned meter values (:meth:`run` does it; call it once when driving :meth:`tick`)."""
@@ -256,6 +323,8 @@ class Station(ChargePoint):
                 self.smart_charging.transaction_ended(event.evse_id)
                 self._profiles_changed()
                 self.app.send(TransactionClosed(evse_id=event.evse_id), self.now())
+            elif isinstance(event, AuthorizationTimedOut):
+                self.app.send(AuthorizationLapsed(evse_id=event.evse_id), self.now())
         self._app_events()
         self.sender.wake()
         self._wake.set()
@@ -273,7 +342,8 @@ class Station(ChargePoint):
         task.add_done_callback(self._tasks.discard)
 
     def _reload(self) -> None:
-        """The device model changed: rebuild every function's configuration from it."""
+        """Rebuild every function's configuration from the device model (the core decides when: it makes a
+        :class:`~..application.Reconfigure` on every change of a variable)."""
         dm, v, n = self.device_model, self.ocpp_version, self.evse_count
         self.authorization.config = authorization_config(dm, version=v)
         self.smart_charging.config = smart_charging_config(dm, version=v, evse_count=n,
@@ -291,11 +361,9 @@ class Station(ChargePoint):
                 if tx_id is not None and self.transactions.transaction_ref(evse_id) == message.tx_ref:
                     # 1.6 TxProfiles name the CSMS's transactionId, known only now
                     self.smart_charging.transaction_id_assigned(evse_id, tx_id)
-        stop = True
-        with contextlib.suppress(OcppError):
-            stop = self.device_model.get_bool("TxCtrlr", "StopTxOnInvalidId")
+        # the core reads TxCtrlr.StopTxOnInvalidId (1.6 StopTransactionOnInvalidId) off the device model
         self.app.send(TransactionMessageAnswered(action=message.action, payload=message.payload, response=response,
-                                                 tx_ref=message.tx_ref, stop_tx_on_invalid_id=stop), self.now())
+                                                 tx_ref=message.tx_ref), self.now())
         self._app_events()
 
     def _changed(self) -> None:
@@ -306,8 +374,7 @@ class Station(ChargePoint):
                 self.app.send(VariableSet(component=event.component.name, variable=event.variable.name,
                                           value=event.value), self.now())
         if changed:
-            self._reload()
-            self._app_events()
+            self._app_events()  # the core's Reconfigure rebuilds the configurations
             self._wake.set()
 
     # ------------------------------------------------------------ connection hooks
@@ -340,7 +407,25 @@ class Station(ChargePoint):
                 with contextlib.suppress(OcppError):
                     self.device_model.set_local("OCPPCommCtrlr", "HeartbeatInterval", str(event.interval))
             self.sender.wake()
-        elif isinstance(event, AuthorizeRemoteStart):
+        elif isinstance(event, ChargerInput):
+            self._feeding = True
+            try:
+                self.charger_event(event.event)
+            finally:
+                self._feeding = False
+        elif isinstance(event, AuthorizationDone):
+            waiting = self._answers.pop(event.ref, None) if event.ref is not None else None
+            if waiting is not None and not waiting.done():
+                waiting.set_result(event.accepted)
+            self.on_authorization(event)
+        elif isinstance(event, ChargingAllowed):
+            self.on_charging_allowed(event.evse_id, event.allowed)
+        elif isinstance(event, Reconfigure):
+            self.authorization.config = event.authorization
+            self.smart_charging.config = event.smart_charging
+            self.queue.config = event.offline_queue
+            self.transactions.config = event.transactions
+        elif isinstance(event, AuthorizeRemoteStart):  # made by an older core: carried out as before
             if event.ask:
                 self.spawn(self.authorize(event.evse_id, event.token, remote_start_id=event.remote_start_id))
             else:
@@ -364,6 +449,17 @@ class Station(ChargePoint):
         with contextlib.suppress(OcppError):
             self.device_model.set_local(component, "AvailabilityState", state)
 
+    def on_authorization(self, done: AuthorizationDone) -> None:
+        """The verdict on an identifier (a card, a remote start, :meth:`authorize`): the application overrides it
+        to tell the user (a display, a LED); the default only logs."""
+        log.info("identifier at EVSE %d: %s", done.evse_id, done.status)
+
+    def on_charging_allowed(self, evse_id: int, allowed: bool) -> None:
+        """Whether the charger may deliver energy on ``evse_id`` now (cable in, identifier authorized, no fault,
+        operative): the application overrides it to close the contactor / offer current, or to stop; the default
+        only logs."""
+        log.info("EVSE %d: charging %s", evse_id, "allowed" if allowed else "not allowed")
+
     def on_reset(self, reset: ResetNow) -> None:
         """Reset now (every transaction concerned has ended): the application overrides it to restart the station
         or the EVSE (``reset.evse_id``); the default only logs."""
@@ -381,14 +477,14 @@ class Station(ChargePoint):
         except OcppError as exc:
             log.info("%s failed: %s", call.action, exc)
             if not booting or self.app.state is BootState.BOOTING:
-                self.app.send(CallFailed(action=call.action, reason=str(exc)), self.now())
+                self.app.send(CallFailed(action=call.action, reason=str(exc), ref=call.ref), self.now())
                 self._app_events()
             return
         if booting and self.app.state is not BootState.BOOTING:
             return  # the connection dropped meanwhile: the core boots again on the next one
         answer = ({"status": response.status, "interval": response.interval} if booting
                   else response.to_json())
-        self.app.send(CallAnswered(action=call.action, response=answer), self.now())
+        self.app.send(CallAnswered(action=call.action, response=answer, ref=call.ref), self.now())
         self._app_events()
 
     async def on_disconnected(self) -> None:
@@ -504,12 +600,9 @@ class Station(ChargePoint):
         return models_of(request).RemoteStartTransactionResponse(status=answer.status)
 
     def _remote_start(self, evse_id: int | None, token: IdToken, remote_start_id: int | None) -> Any:
-        must_authorize = True
-        with contextlib.suppress(OcppError):
-            must_authorize = self.device_model.get_bool("AuthCtrlr", "AuthorizeRemoteStart")
-        answer = self.app.answer(RemoteStartRequested(evse_id=evse_id, token=token, remote_start_id=remote_start_id,
-                                                      authorize=must_authorize), self.now())
-        return answer
+        # the core reads AuthCtrlr.AuthorizeRemoteStart (1.6 AuthorizeRemoteTxRequests) off the device model
+        return self.app.answer(RemoteStartRequested(evse_id=evse_id, token=token, remote_start_id=remote_start_id),
+                               self.now())
 
     @on("RequestStopTransaction")
     def _request_stop_transaction(self, request: Any) -> Any:
