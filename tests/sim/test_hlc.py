@@ -121,10 +121,62 @@ def test_iso20_dc_bpt_charges_then_discharges(tmp_path: Path, capsys: pytest.Cap
     assert "returned by the car" in text
 
 
+@pytest.mark.parametrize("hlc", ["iso2", "iso20"])
+def test_ac_session(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str) -> None:
+    """AC with high-level communication: the pilot stays at the 5 % duty cycle (IEC 61851-1: digital
+    communication), the relays close on PowerDelivery(Start), the car's on-board charger takes what the SECC
+    offers (ISO 15118-2 EVSEMaxCurrent and PMax / -20 EVSETargetActivePower), the meter integrates it."""
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", hlc, "--energy", "ac", "--duration", "20")
+    assert code == 0, text
+    names = [x["name"] for x in doc["v2g_trace"] if x["direction"] == "rx"]
+    if hlc == "iso2":
+        assert {"ChargeParameterDiscoveryReq", "PowerDeliveryReq", "ChargingStatusReq"} <= set(names)
+    else:
+        assert {"AC_ChargeParameterDiscoveryReq", "PowerDeliveryReq", "AC_ChargeLoopReq"} <= set(names)
+    assert not [n for n in names if "CableCheck" in n or "PreCharge" in n or "CurrentDemand" in n or "DC_" in n]
+    # the pilot: PWM at 5 % once the car is plugged in, never a current-coding duty cycle
+    duties = {duty for _, output, duty in doc["pilot"] if output == "X2"}
+    assert duties == {5.0}
+    needs = calls(doc, "NotifyEVChargingNeeds")[0]["request"]["chargingNeeds"]
+    assert needs["requestedEnergyTransfer"] == "AC_three_phase" and "acChargingParameters" in needs
+    limit = calls(doc, "SetChargingProfile (from the CSMS)")[0]["request"]["chargingSchedule"][0]
+    granted = limit["chargingSchedulePeriod"][0]["limit"]
+    assert limit["chargingRateUnit"] == "W" and 0 < doc["peak_power_w"] <= min(granted, 3 * 16 * 230) * 1.001
+    tx = doc["transaction"]
+    assert tx["stopped_reason"] == "StoppedByEV" and tx["energy_wh"] > 0
+    # the energy register is the integral of the metered power: within the peak power over the charging time
+    charging = [e["t"] for e in calls(doc, "TransactionEvent")
+                if e["request"]["transactionInfo"].get("chargingState") == "Charging"]
+    assert tx["energy_wh"] <= doc["peak_power_w"] * (doc["virtual_seconds"] - charging[0]) / 3600 * 1.001
+    ended = calls(doc, "TransactionEvent")[-1]["request"]
+    values = {v["measurand"]: v["value"] for m in ended["meterValue"] for v in m["sampledValue"]}
+    assert values["Energy.Active.Import.Register"] == round(tx["energy_wh"], 1)
+    periodic = [e["request"] for e in calls(doc, "TransactionEvent") if e["request"]["triggerReason"] ==
+                "MeterValuePeriodic"]
+    sampled = {v["measurand"]: v["value"] for m in periodic[0]["meterValue"] for v in m["sampledValue"]}
+    amps = sampled["Current.Import"]  # per phase, rounded to 0.1 A
+    assert sampled["Voltage"] == 230.0 and 0 < amps <= min(16.0, granted / (3 * 230)) + 0.05
+    assert doc["car"]["soc_end"] > doc["car"]["soc_start"]
+
+
+@pytest.mark.parametrize("hlc", ["iso2", "iso20"])
+def test_ac_csms_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str) -> None:
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", hlc, "--energy", "ac", "--scenario", "csms-limit")
+    assert code == 0, text
+    assert doc["csms_limit_w"] == 3000.0
+    assert doc["power_after_limit_w"] <= 3000.0 * 1.001 < doc["peak_power_w"]
+    requests = v2g_requests(doc)
+    assert requests.count("PowerDeliveryReq") == 4  # Start, Renegotiate, Start, Stop
+    if hlc == "iso20":
+        pd = [i for i, r in enumerate(requests) if r == "PowerDeliveryReq"]
+        assert "ScheduleExchangeReq" in requests[pd[1]:pd[2]]
+
+
 def test_not_built_yet_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     refused = (["--hlc", "iso2", "--energy", "dc-bpt"], ["--hlc", "din", "--payment", "pnc"],
                ["--hlc", "iso20", "--scenario", "pnc-install"],
-               ["--hlc", "din", "--scenario", "pause-resume"], ["--hlc", "iso20", "--energy", "ac"],
+               ["--hlc", "din", "--scenario", "pause-resume"], ["--hlc", "din", "--energy", "ac"],
+               ["--hlc", "iso2", "--energy", "ac", "--scenario", "isolation-fault"],
                ["--hlc", "iso2", "--keylog", "keys.txt"], ["--scenario", "pnc-install"])
     for args in refused:
         assert main(["simulate", *args]) == 2

@@ -76,6 +76,7 @@ from .events import (
     V2gLinkReady,
 )
 from .power import (
+    AcMeter,
     DcOutputOff,
     DcPowerSupply,
     IsolationMeasured,
@@ -148,7 +149,8 @@ class EvseManager:
     """One EVSE: pilot, board, SLAC, SECC, DC power path and the OCPP side (see the module documentation).
 
     ``engines`` maps each V2G protocol to its SECC engine factory (default: DIN 70121 and ISO 15118-2 with an
-    engine configuration derived from ``config``). ``power`` and ``imd`` are needed for DC.
+    engine configuration derived from ``config``). ``power`` and ``imd`` are needed for DC; ``meter`` (an
+    :class:`~evcharge.charger.power.AcMeter`) meters an AC session.
     """
 
     # the session's state (reset at every unplug)
@@ -178,6 +180,7 @@ class EvseManager:
         now: float,
         power: DcPowerSupply | None = None,
         imd: IsolationMonitor | None = None,
+        meter: AcMeter | None = None,
         engines: Mapping[AppProtocol, EngineFactory] | None = None,
         slac_mac: bytes = b"\x02\x00\x00\x00\x00\x0a",
     ) -> None:
@@ -188,6 +191,7 @@ class EvseManager:
         self.clock = clock
         self.power = power
         self.imd = imd
+        self.meter = meter
         self._rng = rng
         self.pilot = Charger(config.pilot, now=now)
         self._adapter = PilotBoardAdapter(board, now=now)
@@ -205,8 +209,7 @@ class EvseManager:
         )
         if engines is None:
             # one mapping for DIN 70121 (DC only), ISO 15118-2 and ISO 15118-20 (DC / DC_BPT here)
-            engines = secc_engines(self.engine_config, self._iso20_config() if config.energy != "ac" else None,
-                                   protocols=("din", "iso2", "iso20") if config.energy != "ac" else ("din", "iso2"))
+            engines = secc_engines(self.engine_config, self._iso20_config())
         self.engines: dict[AppProtocol, EngineFactory] = dict(engines)
         self._state = S.AVAILABLE
         self._events: deque[ManagerEvent] = deque()
@@ -232,7 +235,8 @@ class EvseManager:
         ``dc-bpt``)."""
         from evcharge.iso15118.engines.iso20 import EnergyService, Iso20SeccConfig
 
-        services = (EnergyService.DC, EnergyService.DC_BPT) if self.config.energy == "dc-bpt" else (EnergyService.DC,)
+        services = {"dc-bpt": (EnergyService.DC, EnergyService.DC_BPT), "ac": (EnergyService.AC,)}.get(
+            self.config.energy, (EnergyService.DC,))
         cfg = Iso20SeccConfig(evse_id=self.config.secc.evse_id, services=services, payments=self.config.payments,
                               limits=self._power_limits(None), schedules=None, clock=self.clock,
                               trace=self.config.secc.trace, pnc=self.config.iso20_pnc)
@@ -241,6 +245,10 @@ class EvseManager:
     def _power_limits(self, now: float | None) -> Any:
         from evcharge.iso15118.engines.iso20 import PowerLimits
 
+        if self.config.energy == "ac":  # -20 AC: the power over all phases (currents and voltages are DC only)
+            watts = self.config.ac_voltage * self.config.ac_max_current * self.config.ac_phases
+            limit = None if now is None else self._limit_now(now)
+            return PowerLimits(max_charge_power=watts if limit is None else min(watts, limit))
         lim = self.config.dc_limits if now is None else self._dc_limits(now)
         bpt = self.config.energy == "dc-bpt"
         return PowerLimits(max_charge_power=lim.max_power, max_charge_current=lim.max_current,
@@ -516,6 +524,11 @@ class EvseManager:
             values.append({"measurand": "Power.Active.Import",
                            "value": round(self.power.present_voltage * self.power.present_current, 1),
                            "context": context})
+        elif self.meter is not None and self._state is S.CHARGING:
+            values.append({"measurand": "Voltage", "value": round(self.meter.voltage, 1), "context": context})
+            values.append({"measurand": "Current.Import", "value": round(self.meter.current, 1), "context": context})
+            values.append({"measurand": "Power.Active.Import", "value": round(self.meter.power_w, 1),
+                           "context": context})
         if self._soc is not None:
             values.append({"measurand": "SoC", "value": self._soc, "unitOfMeasure": {"unit": "Percent"},
                            "context": context})
@@ -583,7 +596,10 @@ class EvseManager:
         tx = [p for p in self._profiles.values() if p.get("chargingProfilePurpose") == "TxProfile"]
         if tx:
             unit, steps = periods(max(tx, key=lambda p: int(p.get("stackLevel", 0))))
-            volts = self._ev_max_voltage or self.config.dc_limits.max_voltage
+            if self.config.energy == "ac":  # A per phase
+                volts = self.config.ac_voltage * self.config.ac_phases
+            else:
+                volts = self._ev_max_voltage or self.config.dc_limits.max_voltage
             pmax = tuple((start, value if unit == "W" else value * volts) for start, value in steps)
             return (ev.Schedule(tuple_id=1, pmax=pmax),)
         watts = limits.max_power if limits is not None else self.config.ac_voltage * self.config.ac_max_current * 3
@@ -635,8 +651,13 @@ class EvseManager:
 
     def _integrate(self, now: float) -> None:
         dt = now - self._metered_at
-        if dt > 0 and self.power is not None:
-            wh = self.power.present_voltage * self.power.present_current * dt / 3600.0
+        watts = None
+        if self.power is not None:
+            watts = self.power.present_voltage * self.power.present_current
+        elif self.meter is not None:
+            watts = self.meter.power_w
+        if dt > 0 and watts is not None:
+            wh = watts * dt / 3600.0
             if wh >= 0:
                 self.energy_wh += wh
             else:  # DC_BPT: the car gives energy back
@@ -796,15 +817,29 @@ class EvseManager:
             return
         if name == "ScheduleRequested":  # -20 scheduled mode: the CSMS's profile becomes the PowerSchedule
             lim20 = self._ev_limits20
-            evlim = ev.EvLimits(max_voltage=self._ev_max_voltage or 500.0,
-                                max_current=(lim20.max_charge_current or 0.0) if lim20 is not None else 0.0,
-                                max_power=lim20.max_charge_power if lim20 is not None else None,
-                                energy_request=event.energy.target_energy if event.energy else None)
+            energy = event.energy.target_energy if event.energy else None
+            if self.config.energy == "ac":  # -20 AC gives power only: per phase at the nominal voltage for OCPP
+                mode = ev.EnergyMode.AC_THREE_PHASE if self.config.ac_phases == 3 else ev.EnergyMode.AC_SINGLE_PHASE
+                volts = self.config.ac_voltage
+                watts = lim20.max_charge_power if lim20 is not None else 0.0
+                evlim = ev.EvLimits(max_voltage=volts, max_current=watts / (volts * self.config.ac_phases),
+                                    min_current=0.0, max_power=watts, energy_request=energy)
+            else:
+                mode = ev.EnergyMode.DC_EXTENDED
+                evlim = ev.EvLimits(max_voltage=self._ev_max_voltage or 500.0,
+                                    max_current=(lim20.max_charge_current or 0.0) if lim20 is not None else 0.0,
+                                    max_power=lim20.max_charge_power if lim20 is not None else None,
+                                    energy_request=energy)
             request = ev.ChargeParametersRequested(request=event.request, received_at=event.received_at,
-                                                   deadline=event.deadline, energy_mode=ev.EnergyMode.DC_EXTENDED,
-                                                   ev=evlim)
+                                                   deadline=event.deadline, energy_mode=mode, ev=evlim)
             self._call("NotifyEVChargingNeeds", self._needs(request))
             self._profile_deadline = now + self.config.profile_wait
+            return
+        if name == "ChargeLoopRequested" and self.config.energy == "ac":
+            # -20 AC: the SECC answers EVSETargetActivePower from the schedule (scheduled) or the limits (dynamic)
+            # the manager pushed; the meter measures what the car takes
+            if event.soc is not None:
+                self._soc = event.soc
             return
         if name == "ChargeLoopRequested":  # -20 DC scheduled mode: the car's targets
             event = ev.ChargeLoopTargets(request=event.request, received_at=event.received_at, deadline=event.deadline,

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 from evcharge.iso15118.engines.events import Isolation
 
 __all__ = [
+    "AcMeter",
     "DcOutputOff",
     "DcPowerSupply",
     "DcSupplyEvent",
@@ -40,6 +41,31 @@ def classify_isolation(resistance_ohm: float, voltage: float) -> Isolation:
     if per_volt < WARNING_OHM_PER_VOLT:
         return Isolation.WARNING
     return Isolation.VALID
+
+
+# -- AC energy meter -----------------------------------------------------------------------------
+
+@runtime_checkable
+class AcMeter(Protocol):
+    """What the manager reads of an AC EVSE's energy meter (a real meter's driver, or
+    :class:`evcharge.charger.sim.board.AcMeterSim`): the present values at the outlet. The manager integrates
+    ``power_w`` into the transaction's energy (negative: exported, AC bidirectional) and reports the three in
+    the TransactionEvents' meter values."""
+
+    @property
+    def voltage(self) -> float:
+        """Phase voltage (V)."""
+        ...
+
+    @property
+    def current(self) -> float:
+        """Current per phase (A)."""
+        ...
+
+    @property
+    def power_w(self) -> float:
+        """Active power over all phases (W)."""
+        ...
 
 
 # -- power supply -----------------------------------------------------------------------------------

@@ -19,6 +19,10 @@ half its time and then discharges with a negative target current; the supply run
 shows the energy delivered and returned); ``--payment pnc`` runs ISO 15118-2 over TLS 1.2 or ISO 15118-20 over
 TLS 1.3 with mutual authentication (``--keylog``) with a contract from a fresh test PKI.
 
+``--energy ac`` (``--hlc iso2`` or ``iso20``): an AC session with high-level communication (the pilot at 5 %, the
+car's three-phase 16 A on-board charger within what the SECC offers, the outlet's meter); the csms-limit scenario
+lowers the limit to 3 kW there.
+
 ``--pcap FILE`` writes the simulated powerline: the SLAC frames and the IPv6 / UDP (SDP) / TCP (V2GTP)
 traffic, for Wireshark or tshark.
 """
@@ -42,7 +46,10 @@ HLC_SCENARIOS = ("dc-normal", "csms-limit", "isolation-fault", "ev-stops-early",
                  "pnc-install", "pause-resume")
 _BUILT = ("dc-normal", "csms-limit", "isolation-fault", "ev-stops-early", "over-voltage", "pause-resume",
           "pnc-install")
-_PROFILE_LIMIT_W = 10_000.0
+#: the operator's limit in the csms-limit scenario (W): below what the DC session draws, and for AC below what the
+#: embedded CSMS grants after NotifyEVChargingNeeds (evMaxCurrent x evMaxVoltage, one phase's worth)
+_PROFILE_LIMIT_W = {"ac": 3_000.0}
+_DEFAULT_LIMIT_W = 10_000.0
 _EXPECTED_STOP = {"dc-normal": "StoppedByEV", "csms-limit": "StoppedByEV", "ev-stops-early": "StoppedByEV",
                   "isolation-fault": "GroundFault", "over-voltage": "Other", "pause-resume": "StoppedByEV",
                   "pnc-install": "StoppedByEV"}
@@ -64,8 +71,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _check(args: argparse.Namespace) -> str:
     scenario = args.scenario if args.scenario in HLC_SCENARIOS else "dc-normal"
-    if args.energy == "ac":
-        raise CommandError("--energy ac with --hlc: only dc and dc-bpt (with --hlc iso20) are composed yet")
+    if args.energy == "ac" and args.hlc == "din":
+        raise CommandError("--energy ac needs --hlc iso2 or iso20 (DIN 70121 is DC only)")
+    if args.energy == "ac" and scenario in ("isolation-fault", "over-voltage"):
+        raise CommandError(f"{scenario} is a DC scenario (the isolation monitor and the DC supply): use --energy dc")
     if args.energy == "dc-bpt" and args.hlc != "iso20":
         raise CommandError(f"--energy dc-bpt needs --hlc iso20 (DIN 70121 and ISO 15118-2 have no bidirectional "
                            f"DC), not {args.hlc}")
@@ -123,6 +132,7 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     from evcharge.charger.sim.bench import Bench
     from evcharge.charger.sim.car import CarConfig
     from evcharge.iso15118.engines.config import SeccConfig
+    from evcharge.iso15118.engines.events import EnergyMode
     from evcharge.ocpp import v201
     from evcharge.ocpp.charge_point import ChargePoint, ChargePointConfig
     from evcharge.ocpp.routing import on
@@ -147,6 +157,8 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     car = CarConfig(protocol=args.hlc, charge_seconds=seconds, soc=args.soc, capacity_wh=args.capacity * 1000.0,
                     stop_soc=args.until_soc or 100.0, pause_after=20.0 if scenario == "pause-resume" else None,
                     discharge_after=seconds / 2 if args.energy == "dc-bpt" else None)
+    if args.energy == "ac":  # a three-phase on-board charger of 16 A: 11 kW
+        car = replace(car, energy_mode=EnergyMode.AC_THREE_PHASE)
     config = EvseManagerConfig(energy=args.energy, secc=SeccConfig(trace=True))
     tls = None
     pki_folder = None
@@ -221,11 +233,12 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
             if scenario == "csms-limit" and not limit_sent and bench.manager.state.value == "charging" \
                     and bench.now >= 15.0:
                 limit_sent = True
+                limit_w = _PROFILE_LIMIT_W.get(args.energy, _DEFAULT_LIMIT_W)
                 profile = {"id": 7, "stackLevel": 1, "chargingProfilePurpose": "TxProfile",
                            "chargingProfileKind": "Relative",
                            "chargingSchedule": [{"id": 7, "chargingRateUnit": "W",
                                                  "chargingSchedulePeriod": [{"startPeriod": 0,
-                                                                             "limit": _PROFILE_LIMIT_W}]}]}
+                                                                             "limit": limit_w}]}]}
                 await csms.call(args.identity, {"evseId": 1, "chargingProfile": profile},
                                 action="SetChargingProfile")
                 await asyncio.sleep(0)
@@ -273,7 +286,7 @@ def _pnc(args: argparse.Namespace, scenario: str, car: Any) -> tuple[Any, Any, A
     import tempfile
 
     from evcharge.charger import EvseManagerConfig
-    from evcharge.iso15118.engines import EvccConfig, SeccConfig
+    from evcharge.iso15118.engines import SeccConfig
     from evcharge.iso15118.engines import events as v2g
     from evcharge.iso15118.security.pki import PkiOptions, write_pki
     from evcharge.iso15118.security.tls import TlsProfile, evcc_context, secc_context
@@ -294,14 +307,10 @@ def _pnc(args: argparse.Namespace, scenario: str, car: Any) -> tuple[Any, Any, A
         from evcharge.iso15118.engines.pnc import Contract, PkiContractVerifier, Provisioning
 
         write_pki(pki, PkiOptions(trees=("iso2",)))
-        config = EvseManagerConfig(payments=payments, secc=SeccConfig(
+        config = EvseManagerConfig(energy=args.energy, payments=payments, secc=SeccConfig(
             trace=True, contract_verifier=PkiContractVerifier(pki / "iso2" / "mo_roots.pem")))
-        evcc = EvccConfig(payment=v2g.Payment.PNC, contract=None if install else Contract.from_pki(pki),
-                          provisioning=Provisioning.from_pki(pki), loop_interval=car.loop_interval,
-                          ongoing_interval=car.ongoing_interval, trace=True,
-                          dc_limits=v2g.EvLimits(max_voltage=car.max_voltage, max_current=car.max_current,
-                                                 max_power=car.max_power, soc=int(car.soc)))
-        car = replace(car, evcc=evcc)
+        car = replace(car, payment=v2g.Payment.PNC, contract=None if install else Contract.from_pki(pki),
+                      provisioning=Provisioning.from_pki(pki))
         profile = TlsProfile.ISO2
     tls = (secc_context(pki, profile, keylog=args.keylog), evcc_context(pki, profile))
     return folder, config, car, tls
@@ -330,10 +339,11 @@ def _result(bench: Any, ocpp_log: list[dict[str, Any]], books: Any, args: argpar
              for x in names]
     finished = [e for _, e in bench.events if isinstance(e, SessionFinished)]
     faults = [e for _, e in bench.events if isinstance(e, FaultDetected)]
-    peak_w = max((v * a for _, v, a, _ in bench.samples), default=0.0)
+    phases = bench.phases  # AC samples are per phase
+    peak_w = max((v * a * phases for _, v, a, _ in bench.samples), default=0.0)
     return {
         "scenario": scenario, "hlc": args.hlc, "energy": args.energy, "payment": args.payment,
-        "virtual_seconds": round(bench.now, 3),
+        "virtual_seconds": round(bench.now, 3), "phases": phases,
         "car": {"soc_start": args.soc, "soc_end": round(bench.car.battery.soc, 2),
                 "ended": None if bench.car.ended is None else {"reason": bench.car.ended.reason,
                                                                "normal": bench.car.ended.normal}},
@@ -344,6 +354,7 @@ def _result(bench: Any, ocpp_log: list[dict[str, Any]], books: Any, args: argpar
         "faults": [{"kind": f.kind.value, "detail": f.detail, "at": f.at, "power_off_at": f.power_off_at,
                     "phase": f.phase} for f in faults],
         "peak_power_w": round(peak_w, 1),
+        "pilot": [[round(t, 3), output, duty] for t, output, duty in bench.board.pilot_log],
         "tls": None if bench.secc_tls is None else {
             "version": bench.secc_tls.version, "cipher": bench.secc_tls.cipher,
             "car_certificates": len(bench.secc_tls.peer_chain)},  # -20: the car's OEM provisioning chain
@@ -351,6 +362,7 @@ def _result(bench: Any, ocpp_log: list[dict[str, Any]], books: Any, args: argpar
         else secc.engine.service.name,  # the -20 energy service the car selected
         "peak_discharge_w": round(-min((v * a for _, v, a, _ in bench.samples), default=0.0), 1),
         "power_after_limit_w": _power_after(bench, ocpp_log),
+        "csms_limit_w": _PROFILE_LIMIT_W.get(args.energy, _DEFAULT_LIMIT_W) if scenario == "csms-limit" else None,
         "ocpp": ocpp_log,
         "csms_transactions": [t.to_json() for t in books.ended()] if hasattr(books, "ended") else [],
         "v2g_trace": trace,
@@ -366,7 +378,7 @@ def _power_after(bench: Any, ocpp_log: list[dict[str, Any]]) -> float | None:
              e["request"].get("id") == 7]
     if not times:
         return None
-    after = [v * a for t, v, a, _ in bench.samples if t > times[0] + 1.0]
+    after = [v * a * bench.phases for t, v, a, _ in bench.samples if t > times[0] + 1.0]
     return round(max(after), 1) if after else 0.0
 
 
@@ -391,8 +403,8 @@ def _verify(result: dict[str, Any], scenario: str) -> list[str]:
         after = result["power_after_limit_w"]
         if after is None:
             problems.append("the CSMS's limit was never sent")
-        elif after > _PROFILE_LIMIT_W * 1.01:
-            problems.append(f"{after:.0f} W after the CSMS's {_PROFILE_LIMIT_W:.0f} W limit")
+        elif after > result["csms_limit_w"] * 1.01:
+            problems.append(f"{after:.0f} W after the CSMS's {result['csms_limit_w']:.0f} W limit")
     if scenario == "pnc-install":
         got = [e for e in result["ocpp"] if e["action"] == "Get15118EVCertificate" and e.get("answer")]
         if not got or got[0]["answer"].get("status") != "Accepted":

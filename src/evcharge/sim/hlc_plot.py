@@ -41,7 +41,8 @@ def plot_hlc(result: dict[str, Any], path: str) -> None:
     ax_i.set_ylabel("A")
     ax_v.legend(loc="upper left")
     ax_i.legend(loc="upper right")
-    ax_p.plot(t, [s[1] * s[2] / 1000 for s in samples], label="power (kW)", color="tab:green")
+    phases = result.get("phases", 1)  # AC: voltage and current per phase
+    ax_p.plot(t, [s[1] * s[2] * phases / 1000 for s in samples], label="power (kW)", color="tab:green")
     limits = _limits(result)
     if limits:
         xs, ys = [], []

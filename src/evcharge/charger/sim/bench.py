@@ -24,7 +24,7 @@ from evcharge.slac.emulator import PowerlineEmulator
 from ..config import EvseManagerConfig
 from ..events import CsmsAnswered, ManagerEvent, OcppCall, V2gLinkReady
 from ..manager import EvseManager
-from .board import SimBoard
+from .board import AcMeterSim, SimBoard
 from .car import CarConfig, SimCar
 from .dc import IsolationMonitorSim, PowerSupplySim, PowerSupplySimConfig
 
@@ -94,9 +94,14 @@ class Bench:
         self.board = SimBoard(self.car.vehicle)
         self.power = PowerSupplySim(PowerSupplySimConfig(bidirectional=config.energy == "dc-bpt"))
         self.imd = IsolationMonitorSim(self_test_time=self_test_time)
+        self.ac = config.energy == "ac"
+        #: AC: the meter at the outlet (what the car draws while the relays are closed)
+        self.meter = AcMeterSim(self.board, voltage=config.ac_voltage)
+        self.phases = car.ac_phases if self.ac else 1  #: AC samples are per phase: power is V x A x phases
         self.manager = EvseManager(config, board=self.board, clock=self.clock, rng=rng, now=0.0,
-                                   power=self.power if config.energy != "ac" else None,
-                                   imd=self.imd if config.energy != "ac" else None)
+                                   power=self.power if not self.ac else None,
+                                   imd=self.imd if not self.ac else None,
+                                   meter=self.meter if self.ac else None)
         self.csms = csms
         self.emulator = PowerlineEmulator(rng=rng, latency=slac_latency)
         self.emulator.attach("evse", _SlacPort(self.manager.slac))
@@ -106,7 +111,8 @@ class Bench:
         #: the V2G TCP stream, as (now, "ev->evse" or "evse->ev", bytes)
         self.v2g: list[tuple[float, str, bytes]] = []
         self.errors: list[RemoteProtocolError] = []
-        self.samples: list[tuple[float, float, float, float | None]] = []  #: (now, volts, amps, soc)
+        #: (now, volts, amps, soc): the DC output, or AC per phase
+        self.samples: list[tuple[float, float, float, float | None]] = []
         self._unanswered: list[OcppCall] = []
         self.connected_at: float | None = None
         self.tls = tls
@@ -203,14 +209,20 @@ class Bench:
             if self.car.update(now):
                 moved = True
             self.power.load_on = self.car.drawing and self.board.relays_closed
+            if self.ac:
+                self.car.supplied = self.board.relays_closed
+                self.meter.set_load(self.car.ac_current, self.phases)
             moved |= self._move_v2g(now)
             if not moved:
                 break
         else:  # the parts answer each other without time passing: a livelock, never a silent hang
             raise LocalProtocolError(f"the simulated parts exchanged 10000 rounds at t={now:.3f} s without time "
                                      f"passing (a livelock between the charger and the car)")
-        self.samples.append((now, self.power.present_voltage, self.power.present_current,
-                             self.car.battery.soc))
+        if self.ac:
+            self.samples.append((now, self.meter.voltage, self.meter.current, self.car.battery.soc))
+        else:
+            self.samples.append((now, self.power.present_voltage, self.power.present_current,
+                                 self.car.battery.soc))
 
     def _on_manager(self, event: ManagerEvent, now: float) -> None:
         if isinstance(event, OcppCall):

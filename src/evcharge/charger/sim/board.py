@@ -32,7 +32,34 @@ from evcharge.bsp.events import (
 from evcharge.errors import LocalProtocolError
 from evcharge.iec61851 import CPState, PilotOutput, Vehicle
 
-__all__ = ["SimBoard"]
+__all__ = ["AcMeterSim", "SimBoard"]
+
+
+class AcMeterSim:
+    """An AC meter at the outlet (an :class:`~evcharge.charger.power.AcMeter`): the simulation sets what the car
+    draws (``set_load``); nothing flows while the board's relays are open."""
+
+    def __init__(self, board: SimBoard, *, voltage: float = 230.0) -> None:
+        self.board = board
+        self.nominal_voltage = voltage
+        self._amps = 0.0
+        self._phases = 3
+
+    def set_load(self, amps: float, phases: int) -> None:
+        """The car draws ``amps`` per phase on ``phases`` phases (when the relays are closed)."""
+        self._amps, self._phases = amps, phases
+
+    @property
+    def voltage(self) -> float:
+        return self.nominal_voltage if self.board.relays_closed else 0.0
+
+    @property
+    def current(self) -> float:
+        return self._amps if self.board.relays_closed else 0.0
+
+    @property
+    def power_w(self) -> float:
+        return self.voltage * self.current * self._phases
 
 
 class SimBoard:
@@ -52,6 +79,8 @@ class SimBoard:
         self._events: deque[BoardEvent] = deque()
         self._rcd_at: float | None = None
         self.relay_log: list[tuple[float, bool]] = []  #: (now, closed) of every switching
+        #: (now, output, duty %) of every change of the pilot the board drives
+        self.pilot_log: list[tuple[float, str, float | None]] = []
 
     @property
     def capabilities(self) -> Capabilities | None:
@@ -77,6 +106,8 @@ class SimBoard:
                 pass
             case _:
                 raise LocalProtocolError(f"the board does not take {command!r}")
+        if not self.pilot_log or self.pilot_log[-1][1:] != (self.output.name, self.duty):
+            self.pilot_log.append((now, self.output.name, self.duty))
         self.sync(now)
 
     def next_event(self) -> BoardEvent | None:

@@ -46,12 +46,23 @@ class CarConfig:
     discharge_after: float | None = None
     max_discharge_current: float = 30.0
     max_discharge_power: float = 11_000.0
+    #: AC (``energy_mode`` AC_*): the car's on-board charger takes at most this current per phase, on this many
+    #: phases, at the nominal voltage of the grid
+    ac_max_current: float = 16.0
+    ac_phases: int = 3
+    ac_voltage: float = 230.0
+    #: ISO 15118-20: the control mode the car selects (an :class:`~evcharge.iso15118.engines.iso20.ControlMode`;
+    #: None: scheduled)
+    control_mode: Any = None
     loop_interval: float = 0.25  #: seconds between two CurrentDemandReq
     ongoing_interval: float = 0.1
     evcc: EvccConfig | None = None  #: override the engine configuration entirely
-    #: ISO 15118-20 Plug & Charge (with ``payment`` PNC, over TLS 1.3): the car's
-    #: :class:`~evcharge.iso15118.engines.iso20.pnc.EvccContract` (without a contract: CertificateInstallation)
+    #: Plug & Charge (with ``payment`` PNC, over TLS): the car's contract, for ISO 15118-2 a
+    #: :class:`~evcharge.iso15118.engines.pnc.Contract` (None: installed with CertificateInstallation, which needs
+    #: ``provisioning``), for -20 an :class:`~evcharge.iso15118.engines.iso20.pnc.EvccContract` (with the OEM
+    #: provisioning material; without a contract chain: CertificateInstallation)
     contract: Any = None
+    provisioning: Any = None  #: ISO 15118-2: the :class:`~evcharge.iso15118.engines.pnc.Provisioning`
     pev: PevConfig = field(default_factory=PevConfig)
 
 
@@ -91,6 +102,11 @@ class SimCar:
         self.present_current = 0.0
         self.drawing = False  #: the car's contactors are closed and the battery takes current
         self.resumed = False
+        #: AC: the charger's relays are closed (set by the simulation); the limits the SECC offered: EVSEMaxCurrent
+        #: per phase, and the schedule's first PMax (W)
+        self.supplied = False
+        self.evse_max_current: float | None = None
+        self.evse_max_power: float | None = None
 
     # -- the driver ------------------------------------------------------------------------------
 
@@ -113,17 +129,35 @@ class SimCar:
             dc_limits=ev.EvLimits(max_voltage=c.max_voltage, max_current=c.max_current, max_power=c.max_power,
                                   soc=int(self.battery.soc), energy_request=(c.stop_soc - c.soc) / 100 * c.capacity_wh,
                                   energy_capacity=c.capacity_wh),
+            ac_limits=ev.EvLimits(max_voltage=round(c.ac_voltage * 1.1), max_current=c.ac_max_current, min_current=6.0,
+                                  energy_request=(c.stop_soc - c.soc) / 100 * c.capacity_wh),
+            contract=c.contract, provisioning=c.provisioning,
             loop_interval=c.loop_interval, ongoing_interval=c.ongoing_interval, trace=True,
         )
 
     def iso20_config(self) -> Any:
-        from evcharge.iso15118.engines.iso20 import EnergyRequest, EnergyService, Iso20EvccConfig, PowerLimits
+        from evcharge.iso15118.engines.iso20 import (
+            ControlMode,
+            EnergyRequest,
+            EnergyService,
+            Iso20EvccConfig,
+            PowerLimits,
+        )
 
         c = self.config
         need = max(0.0, (c.stop_soc - self.battery.soc) / 100 * c.capacity_wh)
         bpt = c.discharge_after is not None
+        if self.ac:  # -20 AC: the on-board charger's power; the car draws what EVSETargetActivePower says
+            watts = c.ac_voltage * c.ac_max_current * c.ac_phases
+            return Iso20EvccConfig(
+                evcc_id="WMIV1234567890ABCDEX", service=EnergyService.AC, payment=c.payment, contract=c.contract,
+                control_mode=c.control_mode or ControlMode.SCHEDULED,
+                limits=PowerLimits(max_charge_power=watts, min_charge_power=0.0),
+                energy=EnergyRequest(target_energy=need, max_energy=need + 1000.0), soc=int(self.battery.soc),
+                target_power=watts, loop_interval=c.loop_interval, ongoing_interval=c.ongoing_interval, trace=True)
         return Iso20EvccConfig(
             evcc_id="WMIV1234567890ABCDEX", service=EnergyService.DC_BPT if bpt else EnergyService.DC,
+            control_mode=c.control_mode or ControlMode.SCHEDULED,
             payment=c.payment, contract=c.contract,
             limits=PowerLimits(max_charge_power=c.max_power, max_charge_current=c.max_current,
                                max_voltage=c.max_voltage, min_voltage=150.0,
@@ -140,7 +174,7 @@ class SimCar:
         if self.config.protocol == "iso20":
             from evcharge.iso15118.engines.iso20 import iso20_evcc_factory
 
-            protocol = AppProtocol.ISO20_DC
+            protocol = AppProtocol.ISO20_AC if self.ac else AppProtocol.ISO20_DC
             engines = {protocol: iso20_evcc_factory(self.iso20_config())}
         else:
             protocol = AppProtocol.DIN if self.config.protocol == "din" else AppProtocol.ISO2
@@ -160,6 +194,24 @@ class SimCar:
         self._charging_since = None
         self.resumed = True
         return self.connect(now, resume_session_id=session_id)
+
+    @property
+    def ac(self) -> bool:
+        return not self.config.energy_mode.is_dc
+
+    @property
+    def ac_current(self) -> float:
+        """AC: the current per phase the on-board charger draws now, within the charger's offered limits
+        (0 unless the car switched to charging and the charger's relays are closed)."""
+        c = self.config
+        if not (self.ac and self.drawing and self.supplied):
+            return 0.0
+        amps = c.ac_max_current
+        if self.evse_max_current is not None:
+            amps = min(amps, self.evse_max_current)
+        if self.evse_max_power is not None:
+            amps = min(amps, self.evse_max_power / (c.ac_voltage * c.ac_phases))
+        return max(0.0, amps)
 
     def get_timer(self) -> float | None:
         timers = [t for t in (self.vehicle.get_timer(), self.evcc.get_timer() if self.evcc else None) if t is not None]
@@ -205,6 +257,12 @@ class SimCar:
         assert self.evcc is not None
         name = type(event).__name__
         if isinstance(event, ev.ChargeParametersOffered) or name == "Iso20ChargeParametersOffered":
+            if name == "Iso20ChargeParametersOffered" and self.ac:
+                self.evse_max_power = event.limits.max_charge_power
+            if isinstance(event, ev.ChargeParametersOffered) and event.ac is not None:
+                self.evse_max_current = event.ac.max_current
+                pmax = [w for s in event.schedules[:1] for _, w in s.pmax[:1]]
+                self.evse_max_power = pmax[0] if pmax else None
             self._set_power(True, now)  # C before CableCheck (DC) / PowerDelivery (AC)
             self._push(now)
         elif isinstance(event, ev.PreChargeProgress):
@@ -217,7 +275,14 @@ class SimCar:
         elif isinstance(event, ev.ChargeLoopStatus) or name == "Iso20ChargeLoopStatus":
             dt = now - self._last
             self._last = now
-            if event.present_voltage is not None and event.present_current is not None:
+            if self.ac:  # AC: the car knows what its on-board charger took; it obeys the EVSE's maximum current
+                self.battery.charge(self.config.ac_voltage * self.config.ac_phases * self.present_current, dt)
+                if getattr(event, "max_current", None) is not None:
+                    self.evse_max_current = event.max_current
+                if getattr(event, "target_power", None) is not None:  # -20: EVSETargetActivePower
+                    self.evse_max_power = event.target_power
+                self.present_voltage, self.present_current = self.config.ac_voltage, self.ac_current
+            elif event.present_voltage is not None and event.present_current is not None:
                 self.present_voltage, self.present_current = event.present_voltage, event.present_current
                 self.battery.charge(event.present_voltage * event.present_current, dt)
             self._push(now)
