@@ -6,15 +6,17 @@ CertificateInstallationReq (ISO 15118-2 and -20) and CertificateUpdateReq (ISO 1
 provisioning service would:
 
 1. the request EXI is decoded with the schema that the OCPP ``iso15118SchemaVersion`` names
-   (``urn:iso:15118:2:2013:MsgDef`` or ``urn:iso:std:iso:15118:-20:CommonMessages``);
+   (``urn:iso:15118:2:2013:MsgDef`` or ``urn:iso:std:iso:15118:-20:CommonMessages``); a -20 request whose OEM
+   provisioning certificate has an Ed448 key is served from the ``iso20-ed448`` tree, others from ``iso20``;
 2. the OEM provisioning certificate (installation) or the old contract certificate (update) is checked up to the
    tree's OEM or MO root, and the request's header signature with that certificate's key;
 3. a contract certificate is issued by the tree's MO sub-CA 2 for a fresh eMAID, with a fresh key;
 4. the response is built and signed by the engines' own providers
    (:class:`~evcharge.iso15118.engines.pnc.LocalTestProvider`,
    :class:`~evcharge.iso15118.engines.iso20.pnc.Iso20TestProvider`): the contract key is encrypted to the car
-   (ECDH with the OEM provisioning key, ISO 15118-2 AES-128-CBC or -20 AES-256-GCM), the signed elements are
-   signed by the CPS leaf.
+   (ECDH with the OEM provisioning key, ISO 15118-2 AES-128-CBC or -20 AES-256-GCM; for the Ed448 tree X448 with
+   the certificate's Alternate Subject Public Key, ``ECDHCurve`` X448), the signed elements are signed by the CPS
+   leaf.
 
 A request that fails a check is answered ``Failed`` with an empty ``exiResponse`` (the station then answers the
 car FAILED_NoCertificateAvailable); :attr:`TestPkiContractProvider.log` keeps each outcome.
@@ -124,14 +126,18 @@ class TestPkiContractProvider:
         self.clock = clock
         self._iso2: tuple[_Tree, LocalTestProvider] | None = None
         self._iso20: tuple[_Tree, Iso20TestProvider] | None = None
+        self._iso20_ed448: tuple[_Tree, Iso20TestProvider] | None = None
         try:
             if (base / "iso2").is_dir():
                 self._iso2 = (_Tree(base / "iso2", "iso2"), LocalTestProvider(base / "iso2"))
             if (base / "iso20").is_dir():
                 self._iso20 = (_Tree(base / "iso20", "iso20"), Iso20TestProvider(base / "iso20"))
+            if (base / "iso20-ed448").is_dir():
+                ed_tree = base / "iso20-ed448"
+                self._iso20_ed448 = (_Tree(ed_tree, "iso20-ed448"), Iso20TestProvider(ed_tree))
         except (OSError, ValueError, TypeError) as exc:
             raise ValueError(f"{base} is not a complete test PKI ({exc})") from None
-        if self._iso2 is None and self._iso20 is None:
+        if self._iso2 is None and self._iso20 is None and self._iso20_ed448 is None:
             raise ValueError(f"{base} has neither an iso2 nor an iso20 tree (evcharge v2g pki --out DIR)")
         self.log: list[ContractOutcome] = []  #: what became of each request, in order
 
@@ -220,22 +226,34 @@ class TestPkiContractProvider:
     # -- ISO 15118-20 -----------------------------------------------------------------------------
 
     def _iso20_answer(self, action: str, exi: bytes) -> tuple[str, bytes]:
+        from cryptography import x509
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives.asymmetric import ed448
+
         from evcharge.iso15118.engines.iso20.pnc import chain_of, verify_header_signature
         from evcharge.iso15118.iso20 import common
         from evcharge.iso15118.security.chain import CertificateRole, validate_chain
         from evcharge.iso15118.security.errors import CertificateError
 
-        if self._iso20 is None:
+        if self._iso20 is None and self._iso20_ed448 is None:
             raise _Refused("the test PKI has no iso20 tree")
         if action != "Install":
             raise _Refused("ISO 15118-20 has no certificate update (action Install only)")
-        tree, provider = self._iso20
         try:
             msg = common.decode(exi)
         except Exception as exc:  # any decoding failure of the car's bytes is a refusal, never a crash
             raise _Refused(f"exiRequest does not decode as ISO 15118-20: {exc}") from None
         if not isinstance(msg, common.CertificateInstallationReq):
             raise _Refused(f"action Install with a {type(msg).__name__}, not a CertificateInstallationReq")
+        try:
+            leaf = x509.load_der_x509_certificate(msg.oem_provisioning_certificate_chain.certificate)
+            ed = isinstance(leaf.public_key(), ed448.Ed448PublicKey)  # the curve of the car's PKI picks the tree
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise _Refused(f"the OEM provisioning certificate does not parse: {exc}") from None
+        pair = self._iso20_ed448 if ed else self._iso20
+        if pair is None:
+            raise _Refused(f"the test PKI has no {'iso20-ed448' if ed else 'iso20'} tree for this car's certificate")
+        tree, provider = pair
         now = self.clock()
         oem = chain_of(msg.oem_provisioning_certificate_chain)
         try:
