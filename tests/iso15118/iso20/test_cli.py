@@ -128,8 +128,7 @@ def test_wrong_combinations_answer_plainly() -> None:
     for args, text in (
         (["evcc", "--protocol", "iso2", "--energy", "ac-bpt"], "ISO 15118-20 options"),
         (["evcc", "--protocol", "din", "--control", "dynamic"], "ISO 15118-20 options"),
-        # one TLS port cannot be TLS 1.2 (-2, DIN) and TLS 1.3 with the -20 PKI at once
-        (["secc", "--protocols", "iso2,iso20", "--tls", "--pki", "pki"], "--protocols iso20"),
+        (["secc", "--protocols", "iso2,iso20", "--tls"], "--tls needs --pki"),
         (["secc", "--protocols", "iso2,iso15"], "din, iso2, iso20"),
     ):
         proc = subprocess.run([*CMD, "v2g", *args], capture_output=True, text=True, timeout=30)
@@ -228,3 +227,45 @@ def test_pause_and_resume_across_two_connections(tmp_path: Path) -> None:
     assert setup["message"]["SessionSetupRes"]["Header"]["SessionID"].lower() == cars[0]["session_id"]
     sessions = json.loads(secc_json.read_text())
     assert [s["normal"] for s in sessions] == [True, True] and sessions[0]["paused"]
+
+
+SECC_OPTS = ("--timeout", "90", "--iface", "lo", "--json")
+EVCC_OPTS = ("--iface", "lo", "--loops", "2", "--timeout", "60", "--json")
+
+
+def test_one_tls_port_for_iso20_and_iso2_between_the_commands(tmp_path: Path) -> None:
+    """``evcharge v2g secc --tls --protocols iso2,iso20``: one TLS port, a -20 car (TLS 1.3, the -20 PKI) and then an
+    ISO-2 car (TLS 1.2, the -2 PKI), each its own process, both served to a normal end."""
+    pytest.importorskip("cryptography")
+    pki = tmp_path / "pki"
+    subprocess.run([*CMD, "v2g", "pki", "--out", str(pki)], check=True, capture_output=True, timeout=60)
+    tls = ["--tls", "--pki", str(pki)]
+    secc_json = tmp_path / "secc.json"
+    secc = subprocess.Popen(
+        [*CMD, "v2g", "secc", "--protocols", "iso2,iso20", "--sessions", "2", *SECC_OPTS, str(secc_json), *tls],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    cars = []
+    try:
+        assert secc.stderr is not None
+        assert "listening" in secc.stderr.readline()
+        for protocol in ("iso20", "iso2"):
+            out = tmp_path / f"{protocol}.json"
+            car = subprocess.run(
+                [*CMD, "v2g", "evcc", "--protocol", protocol, *EVCC_OPTS, str(out), *tls],
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
+            assert car.returncode == 0, car.stderr
+            cars.append(json.loads(out.read_text()))
+        assert secc.wait(timeout=30) == 0
+    finally:
+        if secc.poll() is None:
+            secc.kill()
+            secc.wait()
+    sessions = json.loads(secc_json.read_text())
+    assert [s["protocol"] for s in sessions] == ["iso20", "iso2"]
+    assert all(s["normal"] for s in sessions) and all(c["normal"] for c in cars)
+    assert sessions[0]["vehicle_certificate_sha256"]  # TLS 1.3 with the car's OEM chain

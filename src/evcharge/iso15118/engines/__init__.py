@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from evcharge.iso15118.handover import AppProtocol, Engine, EngineFactory, HandOver
+from evcharge.iso15118.handover import AppProtocol, Engine, EngineFactory, HandOver, TlsInfo
 
 from .config import EvccConfig, EvccTimeouts, PerformanceTimes, Quirks, SeccConfig, SeccTimeouts
 from .evcc import Evcc, EvccState
@@ -41,6 +41,7 @@ __all__ = [
     "SeccConfig",
     "SeccState",
     "SeccTimeouts",
+    "engines_for_tls",
     "evcc_factory",
     "secc_engines",
     "secc_factory",
@@ -114,3 +115,14 @@ def secc_engines(
         if any(s in (EnergyService.AC, EnergyService.AC_BPT) for s in cfg20.services):
             engines[AppProtocol.ISO20_AC] = build20
     return engines
+
+
+def engines_for_tls(engines: dict[AppProtocol, EngineFactory], tls: TlsInfo | None) -> dict[AppProtocol, EngineFactory]:
+    """The engines a connection may negotiate in SupportedAppProtocol given its TLS version: ISO 15118-20 only
+    over TLS 1.3, DIN 70121 and ISO 15118-2 only over TLS 1.2 (their TLS profile), every one over plain TCP. Give
+    the result to the connection's :class:`~evcharge.iso15118.session.SeccSession`: a car whose protocols all
+    need the other TLS version is answered Failed_NoNegotiation."""
+    if tls is None:
+        return dict(engines)
+    tls13 = tls.version == "TLSv1.3"
+    return {p: f for p, f in engines.items() if p.is_iso20 == tls13}

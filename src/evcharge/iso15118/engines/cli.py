@@ -10,6 +10,8 @@ valid, the output follows the car's targets). The car side discovers the charger
 normally (SessionStop), 1 when one did not, 2 for what is not built yet or a wrong combination
 (Plug & Charge without TLS). ``--tls --pki DIR`` runs over TLS with a test PKI (``evcharge v2g pki --out DIR``);
 ``--payment pnc`` installs the contract from the PKI through CertificateInstallation and signs with it.
+``--tls`` with ``--protocols din,iso2,iso20`` serves every protocol on one TLS port: a car offering TLS 1.3 gets
+the -20 PKI and may negotiate only -20, one offering TLS 1.2 the -2 PKI and only DIN / ISO 15118-2.
 """
 
 from __future__ import annotations
@@ -40,8 +42,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     tls.add_argument("--tls", dest="tls", action="store_true", default=False, help="TLS (needed for pnc)")
     tls.add_argument("--no-tls", dest="tls", action="store_false")
     parser.add_argument("--pki", help="the test PKI folder (evcharge v2g pki --out DIR) for TLS / pnc")
-    parser.add_argument("--json", dest="json_file", type=output_file_arg(allow_stdout=True), metavar="FILE",
-                        help="write every message with its times here (- for stdout)")
+    parser.add_argument(
+        "--json",
+        dest="json_file",
+        type=output_file_arg(allow_stdout=True),
+        metavar="FILE",
+        help="write every message with its times here (- for stdout)",
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
 
 
@@ -117,11 +124,6 @@ def run_secc(args: argparse.Namespace) -> int:
         print(f"evcharge v2g secc: --protocols {args.protocols!r}: comma-separated din, iso2, iso20", file=sys.stderr)
         return NOT_BUILT
     problem = _not_built(args, "secc", protocols)
-    if problem is None and args.tls and "iso20" in protocols and len(set(protocols)) > 1:
-        problem = (
-            "evcharge v2g secc: one TLS port for ISO 15118-20 (TLS 1.3, its own PKI) and DIN / ISO 15118-2"
-            " (TLS 1.2) is not built: run -20 on its own port (--protocols iso20)"
-        )
     if problem is None and "din" in protocols and len(set(protocols)) == 1 and not args.energy.startswith("dc"):
         problem = "evcharge v2g secc: DIN 70121 is DC only (--energy dc)"
     if problem:

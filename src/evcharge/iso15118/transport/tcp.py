@@ -9,6 +9,11 @@
 monotonic ``now``, what TLS negotiated, the addresses). A :class:`V2gConnection` pumps bytes between
 the socket and the core, fires the core's timers, and closes the socket when the core's state is
 ``CLOSED``. A peer that breaks the protocol ends its connection with one log line, never a traceback.
+
+One TLS port for TLS 1.2 (DIN / ISO 15118-2) and TLS 1.3 (ISO 15118-20): ``start_secc_server(...,
+ssl_select=TlsSelector(iso2=..., iso20=...))`` accepts each connection itself, peeks at its ClientHello
+(``MSG_PEEK``: nothing is consumed), lets ``ssl_select`` choose the context
+(:class:`~evcharge.iso15118.security.tls.TlsSelector`) and only then wraps the socket.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 from evcharge.errors import RemoteProtocolError
 from evcharge.iso15118.handover import TlsInfo
 from evcharge.iso15118.sdp import DYNAMIC_PORT_RANGE
+from evcharge.iso15118.security.tls import ClientHello, ClientHelloError, ClientHelloIncomplete, parse_client_hello
 from evcharge.iso15118.session import EvccSession, SeccSession, SessionState
 
 __all__ = [
@@ -45,6 +51,7 @@ log = logging.getLogger(__name__)
 #: EVerest's default TLS handshake timeout (IsoMux ``tls_timeout`` 15 000 ms)
 DEFAULT_TLS_HANDSHAKE_TIMEOUT = 15.0
 _READ_SIZE = 65536
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionInfo:
@@ -190,8 +197,12 @@ class V2gConnection:
                         log.warning("V2G session with %s: %s", self.peer, exc)
         except Exception as exc:  # a bug in an engine or the application: one log line, the connection closed
             self.error = exc
-            log.error("V2G session with %s ended by an internal error: %r", self.peer, exc, exc_info=log.isEnabledFor(
-                logging.DEBUG))
+            log.error(
+                "V2G session with %s ended by an internal error: %r",
+                self.peer,
+                exc,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
         finally:
             read.cancel()
             with contextlib.suppress(BaseException):
@@ -227,10 +238,124 @@ def bind_dynamic_port(host: str, *, rng: random.Random | None = None, attempts: 
     raise OSError(f"no free TCP port in {DYNAMIC_PORT_RANGE[0]}-{DYNAMIC_PORT_RANGE[1]} on {host}: {last}")
 
 
+class _PeekingServer:
+    """The accept loop of a port whose TLS context is chosen per connection from its ClientHello (the part of
+    ``asyncio.Server`` that :class:`SeccServer` uses)."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        select: Callable[[ClientHello], _ssl.SSLContext | None],
+        on_client: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+        handshake_timeout: float,
+    ) -> None:
+        self.sockets = [sock]
+        self._select = select
+        self._on_client = on_client
+        self._timeout = handshake_timeout
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._accept = asyncio.get_running_loop().create_task(self._serve())
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        lsock = self.sockets[0]
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(lsock)
+            except OSError as exc:  # e.g. too many open files: log, go on accepting
+                log.warning("V2G accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            task = loop.create_task(self._connection(conn))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _connection(self, conn: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        conn.setblocking(False)
+        peer: Any = None
+        with contextlib.suppress(OSError):
+            peer = conn.getpeername()
+        try:
+            hello = await asyncio.wait_for(_peek_client_hello(conn), self._timeout)
+            context = self._select(hello)
+            if context is None:
+                raise ClientHelloError(
+                    f"no TLS context for a client offering versions {[hex(v) for v in hello.versions]}"
+                )
+            reader = asyncio.StreamReader(limit=_READ_SIZE)
+            protocol = asyncio.StreamReaderProtocol(reader)
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: protocol, sock=conn, ssl=context, ssl_handshake_timeout=self._timeout
+            )
+        except (TimeoutError, ClientHelloError, OSError, _ssl.SSLError, ConnectionError) as exc:
+            log.warning("V2G connection from %s closed before TLS: %s", peer, exc or type(exc).__name__)
+            conn.close()
+            return
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        await self._on_client(reader, writer)
+
+    def close(self) -> None:
+        self._accept.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        self.sockets[0].close()
+
+    async def wait_closed(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._accept
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _peek_client_hello(conn: socket.socket) -> ClientHello:
+    """Wait for a whole ClientHello in ``conn``'s receive buffer and parse it without consuming a byte."""
+    try:
+        return await _peek_loop(conn)
+    finally:
+        with contextlib.suppress(OSError):  # the TLS layer reads byte by byte again
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)
+
+
+async def _peek_loop(conn: socket.socket) -> ClientHello:
+    loop = asyncio.get_running_loop()
+    needed = 5
+    while True:
+        readable: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(conn.fileno(), _wake, readable)
+        try:
+            await readable
+        finally:
+            loop.remove_reader(conn.fileno())
+        try:
+            data = conn.recv(max(needed, 4096), socket.MSG_PEEK)
+        except BlockingIOError:
+            continue
+        if not data:
+            raise ConnectionError("the peer closed before its ClientHello")
+        try:
+            return parse_client_hello(data)
+        except ClientHelloIncomplete as more:
+            if more.needed <= len(data):  # pragma: no cover - the parser asks for more than it had
+                raise
+            needed = more.needed
+            # wake when that much is there (Linux honours SO_RCVLOWAT for TCP), else poll gently
+            try:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, needed)
+            except OSError:
+                await asyncio.sleep(0.005)
+
+
 class SeccServer:
     """A listening SECC: each accepted connection runs its own session."""
 
-    def __init__(self, server: asyncio.Server) -> None:
+    def __init__(self, server: asyncio.Server | _PeekingServer) -> None:
         self.server = server
         self.connections: set[V2gConnection] = set()
 
@@ -267,10 +392,17 @@ async def start_secc_server(
     ssl: _ssl.SSLContext | None = None,
     ssl_handshake_timeout: float = DEFAULT_TLS_HANDSHAKE_TIMEOUT,
     sock: socket.socket | None = None,
+    ssl_select: Callable[[ClientHello], _ssl.SSLContext | None] | None = None,
 ) -> SeccServer:
     """Listen for EVCCs. ``port=None`` takes a dynamic port (49152-65535, :func:`bind_dynamic_port`),
     ``0`` lets the OS choose. ``handler(conn)`` runs per connection beside the pump (it reads
-    ``conn.events()`` and calls ``conn.send``); without a handler the events are dropped."""
+    ``conn.events()`` and calls ``conn.send``); without a handler the events are dropped.
+
+    ``ssl_select(client_hello)`` (instead of ``ssl``): the TLS context of each connection, chosen from its
+    ClientHello (``None`` closes it); a connection whose first bytes are not a ClientHello is closed with one
+    log line."""
+    if ssl is not None and ssl_select is not None:
+        raise ValueError("give ssl or ssl_select, not both")
     holder: list[SeccServer] = []
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -302,6 +434,11 @@ async def start_secc_server(
 
     if sock is None and port is None:
         sock = bind_dynamic_port(host)
+    if ssl_select is not None:
+        if sock is None:
+            sock = _listening_socket(host, port or 0)
+        holder.append(SeccServer(_PeekingServer(sock, ssl_select, on_client, ssl_handshake_timeout)))
+        return holder[0]
     tls_args: dict[str, Any] = {"ssl": ssl, "ssl_handshake_timeout": ssl_handshake_timeout} if ssl else {}
     if sock is not None:
         server = await asyncio.start_server(on_client, sock=sock, **tls_args)
@@ -309,6 +446,20 @@ async def start_secc_server(
         server = await asyncio.start_server(on_client, host=host, port=port, **tls_args)
     holder.append(SeccServer(server))
     return holder[0]
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(sockaddr)
+        sock.listen(8)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 async def connect_evcc(
@@ -330,8 +481,11 @@ async def connect_evcc(
     is raised here."""
     tls_args: dict[str, Any] = {}
     if ssl is not None:
-        tls_args = {"ssl": ssl, "ssl_handshake_timeout": ssl_handshake_timeout,
-                    "server_hostname": server_hostname if server_hostname is not None else ""}
+        tls_args = {
+            "ssl": ssl,
+            "ssl_handshake_timeout": ssl_handshake_timeout,
+            "server_hostname": server_hostname if server_hostname is not None else "",
+        }
     reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, **tls_args), connect_timeout)
     info = ConnectionInfo(
         now=time.monotonic(),

@@ -218,20 +218,26 @@ def _secc_engines(args: argparse.Namespace, protocols: list[str]) -> tuple[dict[
     pnc: dict[str, Any] = {}
     pnc20: dict[str, Any] = {}
     payments: tuple[ev.Payment, ...] = (ev.Payment.EIM,)
-    ssl_context = None
+    ssl_context: Any = None
     if args.tls:
-        from evcharge.iso15118.security.tls import TlsProfile, secc_context
+        from evcharge.iso15118.security.tls import TlsProfile, TlsSelector, secc_context
 
         pki = Path(args.pki)
-        iso20 = "iso20" in protocols  # -20 alone (cli refuses a TLS port shared by TLS 1.2 and TLS 1.3)
-        ssl_context = secc_context(pki, TlsProfile.ISO20 if iso20 else TlsProfile.ISO2)
+        iso20 = "iso20" in protocols
+        legacy = bool({"din", "iso2"} & set(protocols))
+        if iso20 and legacy:  # one port: TLS 1.3 with the -20 PKI or TLS 1.2 with the -2 PKI, by the ClientHello
+            ssl_context = TlsSelector(
+                iso2=secc_context(pki, TlsProfile.ISO2), iso20=secc_context(pki, TlsProfile.ISO20)
+            )
+        else:
+            ssl_context = secc_context(pki, TlsProfile.ISO20 if iso20 else TlsProfile.ISO2)
         if args.payment == "pnc":
             payments = (ev.Payment.PNC, ev.Payment.EIM)
             if iso20:
                 from ..iso20.pnc import PncTrust
 
                 pnc20 = {"pnc": PncTrust.from_pki(args.pki)}
-            else:
+            if legacy:
                 from ..pnc import LocalTestProvider, PkiContractVerifier
 
                 pnc = {
@@ -256,10 +262,12 @@ async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
 
     from evcharge.iso15118.sap import SupportedProtocol
     from evcharge.iso15118.sdp import SdpServerConfig
+    from evcharge.iso15118.security.tls import TlsSelector
     from evcharge.iso15118.session import SeccSession, SeccSessionConfig, SessionClosed
     from evcharge.iso15118.transport.tcp import start_secc_server
     from evcharge.iso15118.transport.udp import start_sdp_server
 
+    from .. import engines_for_tls
     from .. import events as ev
     from .._v2g import message_set
 
@@ -278,7 +286,9 @@ async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
 
     def make_session(info: Any) -> SeccSession:
         resume = paused.get(info.peer[0] if info.peer else None)
-        session = SeccSession(session_config, engines, now=info.now, tls=info.tls, resume_session_id=resume, trace=True)
+        # -20 only over TLS 1.3, DIN / ISO-2 only over TLS 1.2: else SupportedAppProtocol answers Failed_NoNegotiation
+        allowed = engines_for_tls(engines, info.tls)
+        session = SeccSession(session_config, allowed, now=info.now, tls=info.tls, resume_session_id=resume, trace=True)
         sdp_of[id(session)] = sdp_log[:]
         sdp_log.clear()
         return session
@@ -316,7 +326,8 @@ async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
         handler=handler,
         host=host.split("%")[0] if iface is None else host,
         port=args.port,
-        ssl=ssl_context,
+        ssl=None if isinstance(ssl_context, TlsSelector) else ssl_context,
+        ssl_select=ssl_context if isinstance(ssl_context, TlsSelector) else None,
     )
     address = ipaddress.IPv6Address(host.split("%")[0])
     if ssl_context is not None:
