@@ -25,9 +25,9 @@ from evcharge.ocpp.transport.websocket import ChargePointClient, serve_csms
 
 from .test_station import IDENTITY, teardown, until
 
-BOOT = {"1.6": {"chargePointVendor": "v", "chargePointModel": "m"},
+BOOT: dict[str, dict[str, Any]] = {"1.6": {"chargePointVendor": "v", "chargePointModel": "m"},
         "2.0.1": {"reason": "PowerUp", "chargingStation": {"model": "m", "vendorName": "v"}}}
-GOOD = {"1.6": "GOOD", "2.0.1": {"idToken": "GOOD", "type": "ISO14443"}}
+GOOD: dict[str, Any] = {"1.6": "GOOD", "2.0.1": {"idToken": "GOOD", "type": "ISO14443"}}
 
 
 class Recording(Station):
@@ -120,7 +120,7 @@ async def setup(tmp_path: Path, version: str, received: list[Any], *, fail_first
     server = await serve_csms(csms, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
-    station = Recording(IDENTITY, version=version, directory=tmp_path, evse_count=2,  # type: ignore[arg-type]
+    station = Recording(IDENTITY, version=version, directory=tmp_path, evse_count=2,
                         boot=BOOT[version], status_notifications=True, **extra)
     module = {"1.6": v16, "2.0.1": v201}[version]
     client = ChargePointClient(station, f"ws://127.0.0.1:{port}/ocpp", ChargePointConfig(
