@@ -172,11 +172,56 @@ def test_ac_csms_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: 
         assert "ScheduleExchangeReq" in requests[pd[1]:pd[2]]
 
 
+def _responses(doc: dict[str, Any], name: str) -> list[tuple[float, Any]]:
+    """The SECC's -20 messages called ``name``, decoded from the V2GTP bytes of the JSON log."""
+    from evcharge.iso15118.iso20 import decode_payload
+
+    out = []
+    for m in doc["v2gtp"]:
+        if m["direction"] == "evse->ev" and m["payload_type"] != 0x8001:
+            message = decode_payload(m["payload_type"], bytes.fromhex(m["v2gtp_hex"])[8:])
+            if type(message).__name__ == name:
+                out.append((m["t"], message))
+    return out
+
+
+def _rational(r: Any) -> float:
+    return float(r.value * 10 ** r.exponent)
+
+
+@pytest.mark.parametrize("energy", ["dc", "ac"])
+def test_iso20_dynamic_mode_csms_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str], energy: str) -> None:
+    """-20 dynamic control mode: the CSMS's new limit reaches the car in the next ChargeLoopRes (DC:
+    EVSEMaximumChargePower; AC: EVSETargetActivePower), with no schedule renegotiation."""
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "iso20", "--control", "dynamic", "--energy", energy,
+                               "--scenario", "csms-limit")
+    assert code == 0, text
+    assert doc["control"] == "dynamic"
+    limit = doc["csms_limit_w"]
+    at = next(e["t"] for e in calls(doc, "SetChargingProfile (from the CSMS)") if e["request"]["id"] == 7)
+    side = energy.upper()
+    loop = _responses(doc, f"{side}_ChargeLoopRes")
+    assert loop and all(getattr(m, f"dynamic_{energy}_cl_res_control_mode") is not None for _, m in loop)
+    if energy == "dc":
+        offered = [(t, _rational(m.dynamic_dc_cl_res_control_mode.evse_maximum_charge_power)) for t, m in loop]
+    else:
+        offered = [(t, _rational(m.dynamic_ac_cl_res_control_mode.evse_target_active_power)) for t, m in loop]
+    assert max(w for t, w in offered if t < at) > limit
+    assert all(w <= limit for t, w in offered if t > at) and any(t > at for t, _ in offered)
+    assert doc["power_after_limit_w"] <= limit * 1.001
+    requests = v2g_requests(doc)
+    assert requests.count("PowerDeliveryReq") == 2 and requests.count("ScheduleExchangeReq") >= 1
+    pd = [i for i, r in enumerate(requests) if r == "PowerDeliveryReq"]
+    assert "ScheduleExchangeReq" not in requests[pd[0]:pd[1]]  # no renegotiation in dynamic mode
+
+
 def test_not_built_yet_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     refused = (["--hlc", "iso2", "--energy", "dc-bpt"], ["--hlc", "din", "--payment", "pnc"],
                ["--hlc", "iso20", "--scenario", "pnc-install"],
                ["--hlc", "din", "--scenario", "pause-resume"], ["--hlc", "din", "--energy", "ac"],
                ["--hlc", "iso2", "--energy", "ac", "--scenario", "isolation-fault"],
+               ["--hlc", "iso2", "--control", "dynamic"],
+               ["--hlc", "iso20", "--control", "dynamic", "--energy", "dc-bpt"],
                ["--hlc", "iso2", "--keylog", "keys.txt"], ["--scenario", "pnc-install"])
     for args in refused:
         assert main(["simulate", *args]) == 2

@@ -168,6 +168,7 @@ class EvseManager:
     _fault: FaultKind | None
     _charge_started_at: float | None
     _ev_limits20: Any
+    _dynamic: bool
 
 
     def __init__(
@@ -411,6 +412,7 @@ class EvseManager:
         self._fault = None
         self._charge_started_at = None
         self._ev_limits20 = None
+        self._dynamic = False  #: ISO 15118-20 dynamic control mode: the charger steers in the charge loop
         self._target = (0.0, 0.0)
         self._output_on = False
 
@@ -612,6 +614,10 @@ class EvseManager:
 
             limits = self._power_limits(now)
             self._secc_send(SetPowerLimits(limits=limits), now)
+            if self._dynamic and self.config.energy == "ac":  # dynamic AC: EVSETargetActivePower at the limit
+                from evcharge.iso15118.engines.iso20.events import SetTargetPower
+
+                self._secc_send(SetTargetPower(watts=limits.max_charge_power), now)
             discharging = None
             if self.config.energy == "dc-bpt":
                 discharging = ((86_400, limits.max_discharge_power or 0.0),)
@@ -645,7 +651,8 @@ class EvseManager:
             return
         if self._limits_pushed:
             self._push_limits(now)
-            if self._state is S.CHARGING and self._protocol not in (None, "din"):
+            if self._state is S.CHARGING and self._protocol not in (None, "din") and not self._dynamic:
+                # (-20 dynamic mode: the new limits go in the next ChargeLoopRes, no renegotiation)
                 self._secc_send(ev.Notify(action="renegotiate"), now)
             self._tx_event("Updated", "ChargingRateChanged", now)
 
@@ -816,6 +823,8 @@ class EvseManager:
                 self._soc = event.target_soc
             return
         if name == "ScheduleRequested":  # -20 scheduled mode: the CSMS's profile becomes the PowerSchedule
+            # (dynamic mode: the SECC's limits in every ChargeLoopRes, EVSETargetActivePower in AC)
+            self._dynamic = event.control_mode.name == "DYNAMIC"
             lim20 = self._ev_limits20
             energy = event.energy.target_energy if event.energy else None
             if self.config.energy == "ac":  # -20 AC gives power only: per phase at the nominal voltage for OCPP
@@ -834,6 +843,11 @@ class EvseManager:
                                                    deadline=event.deadline, energy_mode=mode, ev=evlim)
             self._call("NotifyEVChargingNeeds", self._needs(request))
             self._profile_deadline = now + self.config.profile_wait
+            if self._dynamic and self.config.energy == "ac":
+                # dynamic mode goes on at once: no power until the CSMS's profile (or profile_wait) set the limits
+                from evcharge.iso15118.engines.iso20.events import SetTargetPower
+
+                self._secc_send(SetTargetPower(watts=0.0), now)
             return
         if name == "ChargeLoopRequested" and self.config.energy == "ac":
             # -20 AC: the SECC answers EVSETargetActivePower from the schedule (scheduled) or the limits (dynamic)
@@ -841,7 +855,19 @@ class EvseManager:
             if event.soc is not None:
                 self._soc = event.soc
             return
-        if name == "ChargeLoopRequested":  # -20 DC scheduled mode: the car's targets
+        if name == "ChargeLoopRequested" and event.control_mode.name == "DYNAMIC":
+            # -20 DC dynamic mode: the car states its limits, the charger chooses the current (within the car's,
+            # its own and the CSMS's limits) at the car's present voltage
+            volts = event.present_voltage or (self.power.present_voltage if self.power is not None else 0.0)
+            lim = event.ev
+            amps = lim.max_charge_current if lim is not None and lim.max_charge_current is not None else 0.0
+            if lim is not None:
+                amps = min(amps, lim.max_charge_power / max(volts, 1.0))
+            if self._profile_deadline is not None:
+                amps = 0.0  # the CSMS's limit is awaited (dynamic mode goes on at once)
+            event = ev.ChargeLoopTargets(request=event.request, received_at=event.received_at, deadline=event.deadline,
+                                         target_voltage=volts, target_current=amps, soc=event.soc)
+        elif name == "ChargeLoopRequested":  # -20 DC scheduled mode: the car's targets
             event = ev.ChargeLoopTargets(request=event.request, received_at=event.received_at, deadline=event.deadline,
                                          target_voltage=event.target_voltage or 0.0,
                                          target_current=event.target_current or 0.0, soc=event.soc)

@@ -21,7 +21,8 @@ TLS 1.3 with mutual authentication (``--keylog``) with a contract from a fresh t
 
 ``--energy ac`` (``--hlc iso2`` or ``iso20``): an AC session with high-level communication (the pilot at 5 %, the
 car's three-phase 16 A on-board charger within what the SECC offers, the outlet's meter); the csms-limit scenario
-lowers the limit to 3 kW there.
+lowers the limit to 3 kW there. ``--control dynamic`` (``--hlc iso20``): the car selects the dynamic control mode, the
+CSMS's limit reaches it in every ChargeLoopRes (no renegotiation).
 
 ``--pcap FILE`` writes the simulated powerline: the SLAC frames and the IPv6 / UDP (SDP) / TCP (V2GTP)
 traffic, for Wireshark or tshark.
@@ -62,6 +63,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="run a session with high-level communication (the scenarios " + ", ".join(HLC_SCENARIOS)
                    + ")")
     h.add_argument("--energy", choices=["ac", "dc", "dc-bpt"], default="dc", help="energy transfer (with --hlc)")
+    h.add_argument("--control", choices=["scheduled", "dynamic"], default="scheduled",
+                   help="ISO 15118-20 control mode the car selects (dynamic: the charger steers in the charge loop)")
     h.add_argument("--payment", choices=["eim", "pnc"], default="eim", help="external identification or Plug & Charge")
     h.add_argument("--pcap", type=output_file_arg(".pcap"), default=None, metavar="FILE.pcap",
                    help="write the simulated powerline (SLAC, SDP, V2G TCP) as a pcap file")
@@ -78,6 +81,11 @@ def _check(args: argparse.Namespace) -> str:
     if args.energy == "dc-bpt" and args.hlc != "iso20":
         raise CommandError(f"--energy dc-bpt needs --hlc iso20 (DIN 70121 and ISO 15118-2 have no bidirectional "
                            f"DC), not {args.hlc}")
+    if args.control == "dynamic" and args.hlc != "iso20":
+        raise CommandError(f"--control dynamic is an ISO 15118-20 control mode, not one of {args.hlc}")
+    if args.control == "dynamic" and args.energy == "dc-bpt":
+        raise CommandError("--control dynamic with dc-bpt: in dynamic mode the charger decides when to discharge, and "
+                           "OCPP 2.0.1 has no discharge setpoint for the CSMS to give (use --control scheduled)")
     if args.keylog and args.payment != "pnc":
         raise CommandError("--keylog: an EIM session runs over plain TCP (TLS comes with --payment pnc)")
     if args.payment == "pnc" and args.hlc == "din":
@@ -157,9 +165,14 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     car = CarConfig(protocol=args.hlc, charge_seconds=seconds, soc=args.soc, capacity_wh=args.capacity * 1000.0,
                     stop_soc=args.until_soc or 100.0, pause_after=20.0 if scenario == "pause-resume" else None,
                     discharge_after=seconds / 2 if args.energy == "dc-bpt" else None)
-    if args.energy == "ac":  # a three-phase on-board charger of 16 A: 11 kW
-        car = replace(car, energy_mode=EnergyMode.AC_THREE_PHASE)
-    config = EvseManagerConfig(energy=args.energy, secc=SeccConfig(trace=True))
+    if args.energy == "ac":  # the car's on-board charger: --car-current per phase on --phases phases
+        car = replace(car, energy_mode=EnergyMode.AC_THREE_PHASE if args.phases == 3 else EnergyMode.AC_SINGLE_PHASE,
+                      ac_max_current=args.car_current, ac_phases=args.phases)
+    if args.control == "dynamic":
+        from evcharge.iso15118.engines.iso20 import ControlMode
+
+        car = replace(car, control_mode=ControlMode.DYNAMIC)
+    config = EvseManagerConfig(energy=args.energy, ac_phases=args.phases, secc=SeccConfig(trace=True))
     tls = None
     pki_folder = None
     start = None
@@ -299,7 +312,8 @@ def _pnc(args: argparse.Namespace, scenario: str, car: Any) -> tuple[Any, Any, A
         from evcharge.iso15118.engines.iso20.pnc import EvccContract, PncTrust
 
         write_pki(pki, PkiOptions(trees=("iso20",)))
-        config = EvseManagerConfig(energy=args.energy, payments=payments, secc=SeccConfig(trace=True),
+        config = EvseManagerConfig(energy=args.energy, ac_phases=args.phases, payments=payments,
+                                   secc=SeccConfig(trace=True),
                                    iso20_pnc=PncTrust.from_pki(pki, provider=False))
         car = replace(car, payment=v2g.Payment.PNC, contract=EvccContract.from_pki(pki, installed=not install))
         profile = TlsProfile.ISO20
@@ -307,7 +321,7 @@ def _pnc(args: argparse.Namespace, scenario: str, car: Any) -> tuple[Any, Any, A
         from evcharge.iso15118.engines.pnc import Contract, PkiContractVerifier, Provisioning
 
         write_pki(pki, PkiOptions(trees=("iso2",)))
-        config = EvseManagerConfig(energy=args.energy, payments=payments, secc=SeccConfig(
+        config = EvseManagerConfig(energy=args.energy, ac_phases=args.phases, payments=payments, secc=SeccConfig(
             trace=True, contract_verifier=PkiContractVerifier(pki / "iso2" / "mo_roots.pem")))
         car = replace(car, payment=v2g.Payment.PNC, contract=None if install else Contract.from_pki(pki),
                       provisioning=Provisioning.from_pki(pki))
@@ -343,6 +357,7 @@ def _result(bench: Any, ocpp_log: list[dict[str, Any]], books: Any, args: argpar
     peak_w = max((v * a * phases for _, v, a, _ in bench.samples), default=0.0)
     return {
         "scenario": scenario, "hlc": args.hlc, "energy": args.energy, "payment": args.payment,
+        "control": args.control if args.hlc == "iso20" else None,
         "virtual_seconds": round(bench.now, 3), "phases": phases,
         "car": {"soc_start": args.soc, "soc_end": round(bench.car.battery.soc, 2),
                 "ended": None if bench.car.ended is None else {"reason": bench.car.ended.reason,

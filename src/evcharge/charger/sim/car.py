@@ -269,6 +269,8 @@ class SimCar:
             self.present_voltage = event.present_voltage
         elif isinstance(event, ev.PowerDeliveryAnswered):
             self.drawing = event.action is ev.PowerAction.START
+            if self.drawing and self.ac and self.config.protocol == "iso20":
+                self.evse_max_power = 0.0  # -20 AC: the car takes what the first AC_ChargeLoopRes sets as target
             if event.action is ev.PowerAction.START:
                 self._charging_since = self._charging_since if self._charging_since is not None else now
                 self._last = now
