@@ -82,9 +82,9 @@ ALT_PUBLIC_KEY_OID = x509.ObjectIdentifier("2.5.29.72")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EncryptedContractKey:
-    #: the sender's ephemeral public key: uncompressed point (65 B P-256, 133 B P-521) or X448 (56 B)
+    #: the sender's ephemeral public key, an uncompressed point (65 B P-256, 133 B P-521) or X448 (56 B)
     dh_public_key: bytes
-    #: -2 IV || CBC ciphertext (48 B); -20 IV || GCM ciphertext || tag (SECP521 94 B, X448 84 B)
+    #: -2 IV || CBC ciphertext (48 B), -20 IV || GCM ciphertext || tag (SECP521 94 B, X448 84 B)
     encrypted_private_key: bytes
 
 
@@ -289,7 +289,8 @@ def decrypt_x448(
     contract_certificate: x509.Certificate | None = None,
     otherinfo: bytes = KDF_OTHERINFO,
 ) -> Ed448ScalarKey:
-    """EVCC side (-20, ``ECDHCurve`` X448): the contract key as an :class:`Ed448ScalarKey`. ``receiver_key``: the
+    """EVCC side (-20, ``ECDHCurve`` X448): the contract key as an
+    :class:`~evcharge.iso15118.security.ed448.Ed448ScalarKey`. ``receiver_key``: the
     private key of the OEM provisioning certificate's Alternate Subject Public Key. ``ContractKeyError`` on any
     failure ([V2G20-2504]): lengths, the agreement, authentication, a value not below L, another public key than
     the contract certificate's ([V2G20-2510])."""

@@ -100,7 +100,7 @@ class SignatureAlgorithm(Enum):
 ISO2_ALGORITHMS = frozenset({SignatureAlgorithm.ECDSA_SHA256})
 ISO20_ALGORITHMS = frozenset({SignatureAlgorithm.ECDSA_SHA512, SignatureAlgorithm.ED448})
 
-#: an Ed448 key is either RFC 8032's (a seed) or the scalar a -20 car installs with X448 (:class:`Ed448ScalarKey`)
+#: an Ed448 key is either RFC 8032's (a seed) or the scalar a -20 car installs with X448 (an Ed448ScalarKey)
 PrivateKey = ec.EllipticCurvePrivateKey | ed448.Ed448PrivateKey | Ed448ScalarKey
 PublicKey = ec.EllipticCurvePublicKey | ed448.Ed448PublicKey
 

@@ -14,9 +14,12 @@ contract-key transport); this module applies the -20 rules (``shared/facts/v2g_s
 * SECC, MeteringConfirmationReq under PnC: the signature covers ``SignedMeteringData`` and verifies with the
   contract key (FAILED_MeteringSignatureNotValid).
 * CertificateInstallation: :class:`Iso20TestProvider` answers from a test PKI (``evcharge v2g pki``): the
-  contract key encrypted for the car's OEM provisioning certificate (secp521r1, AES-256-GCM, AAD = PCID ||
-  contract SKI), ``SignedInstallationData`` signed by the CPS leaf. The car (:class:`EvccContract`) checks
-  the CPS chain up to a V2G root, the signature, decrypts the key and uses the new contract.
+  contract key encrypted for the car's OEM provisioning certificate (AES-256-GCM, AAD = PCID || contract SKI;
+  ``ECDHCurve`` SECP521 for a secp521r1 certificate, X448 with the certificate's Alternate Subject Public Key for
+  an Ed448 one), ``SignedInstallationData`` signed by the CPS leaf. The car (:class:`EvccContract`) checks
+  the CPS chain up to a V2G root, the signature, decrypts the key and uses the new contract (an Ed448 contract
+  key installed with X448 is an :class:`~evcharge.iso15118.security.ed448.Ed448ScalarKey`, which signs like
+  any Ed448 key).
 
 Needs the ``cryptography`` package (the ``v2g`` extra).
 """
