@@ -119,13 +119,22 @@ def test_iso20_dc_bpt_charges_then_discharges(tmp_path: Path, capsys: pytest.Cap
     assert values["Energy.Active.Import.Register"] == round(tx["energy_wh"], 1)
     assert values["Energy.Active.Export.Register"] == round(tx["energy_returned_wh"], 1)
     assert "returned by the car" in text
+    # the direction changes through PowerDelivery: Start (Charge channel), ScheduleRenegotiation, a new
+    # ScheduleExchange, Start (Discharge channel), Stop (ISO 15118-20 BPT_ChannelSelection)
+    deliveries = _responses(doc, "PowerDeliveryReq", "ev->evse")
+    steps = [(m.charge_progress.value, m.bpt_channel_selection.value if m.bpt_channel_selection else None)
+             for _, m in deliveries]
+    assert steps == [("Start", "Charge"), ("ScheduleRenegotiation", None), ("Start", "Discharge"), ("Stop", None)]
+    switched = deliveries[2][0]
+    assert all(a >= 0 for t, _, a, _ in doc["samples"] if t < switched)  # no discharge before the new Start
 
 
 @pytest.mark.parametrize("hlc", ["iso2", "iso20"])
 def test_ac_session(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str) -> None:
     """AC with high-level communication: the pilot stays at the 5 % duty cycle (IEC 61851-1: digital
     communication), the relays close on PowerDelivery(Start), the car's on-board charger takes what the SECC
-    offers (ISO 15118-2 EVSEMaxCurrent and PMax / -20 EVSETargetActivePower), the meter integrates it."""
+    offers (ISO 15118-2 EVSEMaxCurrent and PMax / -20 EVSETargetActivePower; at most its --car-current, 32 A, per
+    phase), the meter integrates it."""
     code, doc, text = simulate(tmp_path, capsys, "--hlc", hlc, "--energy", "ac", "--duration", "20")
     assert code == 0, text
     names = [x["name"] for x in doc["v2g_trace"] if x["direction"] == "rx"]
@@ -141,7 +150,7 @@ def test_ac_session(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str
     assert needs["requestedEnergyTransfer"] == "AC_three_phase" and "acChargingParameters" in needs
     limit = calls(doc, "SetChargingProfile (from the CSMS)")[0]["request"]["chargingSchedule"][0]
     granted = limit["chargingSchedulePeriod"][0]["limit"]
-    assert limit["chargingRateUnit"] == "W" and 0 < doc["peak_power_w"] <= min(granted, 3 * 16 * 230) * 1.001
+    assert limit["chargingRateUnit"] == "W" and 0 < doc["peak_power_w"] <= min(granted, 3 * 32 * 230) * 1.001
     tx = doc["transaction"]
     assert tx["stopped_reason"] == "StoppedByEV" and tx["energy_wh"] > 0
     # the energy register is the integral of the metered power: within the peak power over the charging time
@@ -155,7 +164,7 @@ def test_ac_session(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str
                 "MeterValuePeriodic"]
     sampled = {v["measurand"]: v["value"] for m in periodic[0]["meterValue"] for v in m["sampledValue"]}
     amps = sampled["Current.Import"]  # per phase, rounded to 0.1 A
-    assert sampled["Voltage"] == 230.0 and 0 < amps <= min(16.0, granted / (3 * 230)) + 0.05
+    assert sampled["Voltage"] == 230.0 and 0 < amps <= min(32.0, granted / (3 * 230)) + 0.05
     assert doc["car"]["soc_end"] > doc["car"]["soc_start"]
 
 
@@ -172,13 +181,14 @@ def test_ac_csms_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: 
         assert "ScheduleExchangeReq" in requests[pd[1]:pd[2]]
 
 
-def _responses(doc: dict[str, Any], name: str) -> list[tuple[float, Any]]:
-    """The SECC's -20 messages called ``name``, decoded from the V2GTP bytes of the JSON log."""
+def _responses(doc: dict[str, Any], name: str, direction: str = "evse->ev") -> list[tuple[float, Any]]:
+    """The -20 messages called ``name`` (the SECC's, or the car's with ``ev->evse``), decoded from the V2GTP bytes
+    of the JSON log."""
     from evcharge.iso15118.iso20 import decode_payload
 
     out = []
     for m in doc["v2gtp"]:
-        if m["direction"] == "evse->ev" and m["payload_type"] != 0x8001:
+        if m["direction"] == direction and m["payload_type"] != 0x8001:
             message = decode_payload(m["payload_type"], bytes.fromhex(m["v2gtp_hex"])[8:])
             if type(message).__name__ == name:
                 out.append((m["t"], message))

@@ -164,7 +164,8 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
         scenario, 60.0 if args.duration is None else args.duration)
     car = CarConfig(protocol=args.hlc, charge_seconds=seconds, soc=args.soc, capacity_wh=args.capacity * 1000.0,
                     stop_soc=args.until_soc or 100.0, pause_after=20.0 if scenario == "pause-resume" else None,
-                    discharge_after=seconds / 2 if args.energy == "dc-bpt" else None)
+                    discharge_after=seconds / 2 if args.energy == "dc-bpt" else None,
+                    discharge_by_power_delivery=args.energy == "dc-bpt")
     if args.energy == "ac":  # the car's on-board charger: --car-current per phase on --phases phases
         car = replace(car, energy_mode=EnergyMode.AC_THREE_PHASE if args.phases == 3 else EnergyMode.AC_SINGLE_PHASE,
                       ac_max_current=args.car_current, ac_phases=args.phases)

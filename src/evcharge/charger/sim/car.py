@@ -44,6 +44,10 @@ class CarConfig:
     #: ISO 15118-20 DC_BPT: the car selects the bidirectional service and, this many seconds into the charge loop,
     #: asks for a negative current (it gives energy back) up to its discharge limits; None: charge only
     discharge_after: float | None = None
+    #: DC_BPT: change direction through PowerDelivery (ISO 15118-20 BPT_ChannelSelection): at ``discharge_after``
+    #: the car asks 0 A and renegotiates (PowerDelivery ScheduleRenegotiation, ScheduleExchange), then starts
+    #: again with PowerDelivery(Start, Discharge); False: the target current turns negative in the charge loop
+    discharge_by_power_delivery: bool = False
     max_discharge_current: float = 30.0
     max_discharge_power: float = 11_000.0
     #: AC (``energy_mode`` AC_*): the car's on-board charger takes at most this current per phase, on this many
@@ -102,6 +106,7 @@ class SimCar:
         self.present_current = 0.0
         self.drawing = False  #: the car's contactors are closed and the battery takes current
         self.resumed = False
+        self.direction = "charge"  #: DC_BPT: "charge", "switching" (renegotiating to discharge), "discharge"
         #: AC: the charger's relays are closed (set by the simulation); the limits the SECC offered: EVSEMaxCurrent
         #: per phase, and the schedule's first PMax (W)
         self.supplied = False
@@ -269,6 +274,10 @@ class SimCar:
             self.present_voltage = event.present_voltage
         elif isinstance(event, ev.PowerDeliveryAnswered):
             self.drawing = event.action is ev.PowerAction.START
+            if event.action is ev.PowerAction.RENEGOTIATE and self.direction == "switching":
+                # the next PowerDelivery(Start) selects the Discharge channel: the target current is negative now
+                self.direction = "discharge"
+                self._push(now)
             if self.drawing and self.ac and self.config.protocol == "iso20":
                 self.evse_max_power = 0.0  # -20 AC: the car takes what the first AC_ChargeLoopRes sets as target
             if event.action is ev.PowerAction.START:
@@ -312,7 +321,14 @@ class SimCar:
         amps = min(c.max_current, watts / volts)
         if c.discharge_after is not None and self._charging_since is not None \
                 and now - self._charging_since >= c.discharge_after:
-            amps = -min(c.max_discharge_current, c.max_discharge_power / volts)  # DC_BPT: give energy back
+            if c.discharge_by_power_delivery and self.direction == "charge":
+                self.direction = "switching"
+                self.evcc.send(ev.Renegotiate(), now)
+            if self.direction == "switching":
+                amps = 0.0
+            else:
+                self.direction = "discharge"
+                amps = -min(c.max_discharge_current, c.max_discharge_power / volts)  # DC_BPT: give energy back
         self.evcc.send(ev.UpdateEv(soc=int(self.battery.soc), target_voltage=round(volts, 1),
                                    target_current=round(amps, 1),
                                    present_voltage=round(volts, 1)), now)
