@@ -14,9 +14,10 @@ signature equation and a fresh random nonce: ``r`` from SHAKE256(random || s || 
 ``k = SHAKE256(dom4(0, "") || R || A || M, 114) mod L``, ``S = (r + k * s) mod L``, signature ``R || S``
 (114 bytes). Any Ed448 verifier accepts it (the tests check it with ``cryptography``'s ``Ed448PublicKey``).
 
-The edwards448 arithmetic here is plain Python integers (projective coordinates, RFC 8032 §5.2.4 formulas):
-a signature costs a few milliseconds. It is not written to be constant-time: fine for test benches and
-simulated cars, not for a key that must resist timing measurements on the same host.
+The edwards448 arithmetic here is plain Python integers (projective coordinates, RFC 8032 §5.2.4 formulas, a
+table of multiples of B built on first use): a signature costs a few milliseconds. It is not written to be
+constant-time (Python integers are not): fine for test benches and simulated cars, not for a key that must resist
+timing measurements on the same host.
 """
 
 from __future__ import annotations
@@ -68,14 +69,30 @@ def _double(p: _Point) -> _Point:
     return ((b - e) * j % _P, e * (c - d) % _P, e * j % _P)
 
 
+_WINDOW = 4
+_TABLE: list[list[_Point]] = []  # _TABLE[i][j] = j * 16^i * B, built on first use (112 x 16 points)
+
+
+def _table() -> list[list[_Point]]:
+    if not _TABLE:
+        base: _Point = (_BX, _BY, 1)
+        for _ in range(448 // _WINDOW):
+            row: list[_Point] = [(0, 1, 1), base]
+            for _ in range(2, 1 << _WINDOW):
+                row.append(_add(row[-1], base))
+            _TABLE.append(row)
+            for _ in range(_WINDOW):
+                base = _double(base)
+    return _TABLE
+
+
 def _multiply_base(scalar: int) -> _Point:
+    """``scalar * B`` for 0 <= scalar < 2^448, by fixed 4-bit windows over a table of multiples of B."""
     result: _Point = (0, 1, 1)
-    addend: _Point = (_BX, _BY, 1)
-    while scalar:
-        if scalar & 1:
-            result = _add(result, addend)
-        addend = _double(addend)
-        scalar >>= 1
+    mask = (1 << _WINDOW) - 1
+    for row in _table():
+        result = _add(result, row[scalar & mask])  # the identity for a zero digit: the same work every window
+        scalar >>= _WINDOW
     return result
 
 
