@@ -503,3 +503,21 @@ def test_misuse() -> None:
         app.send(EnergyStateChanged(evse_id=1, state="Flowing"), 0.0)
     with pytest.raises(FunctionsLocalError):
         app.send(CallAnswered(action="Authorize", response={}, ref="authorize-9"), 0.0)
+
+
+@pytest.mark.parametrize("boot_status", ["Accepted", "Pending"])
+def test_card_while_the_boot_is_on_its_way_waits_for_its_answer(boot_status: str) -> None:
+    b = Bench("2.0.1", auth=AuthorizationConfig(version="2.0.1", allow_offline_tx_for_unknown_id=True))
+    b.connect()
+    b.send(Plugged(evse_id=1))
+    b.send(CardPresented(evse_id=1, token=CARD["2.0.1"]))
+    assert actions(b.take()) == ["BootNotification"]  # B02: no Authorize before the CSMS accepted the station
+    assert [e for e in b.events() if isinstance(e, AuthorizationDone)] == []
+    b.reply("BootNotification", {"status": boot_status, "interval": 300, "currentTime": "2024-05-01T00:00:00Z"})
+    sent = b.take()
+    if boot_status == "Accepted":
+        assert ("Authorize", {"idToken": CARD["2.0.1"]}) in sent
+        assert b.statuses(sent) == [(1, "Occupied")]
+    else:  # Pending: still nothing but the BootNotification; decided offline (OfflineTxForUnknownIdEnabled)
+        assert sent == []
+        assert AuthorizationDone(evse_id=1, token=CARD["2.0.1"], accepted=True, status="Accepted") in b.events()

@@ -84,7 +84,7 @@ async def setup(tmp_path: Path, version: str, received: list[Any]) -> tuple[Any,
     client = ChargePointClient(station, f"ws://127.0.0.1:{port}/ocpp", ChargePointConfig(
         versions=(module,), backoff=BackoffConfig(initial=0.05, maximum=0.2), ping_interval=None))
     tasks = [asyncio.create_task(client.run()), asyncio.create_task(station.run())]
-    await until(lambda: IDENTITY in csms.connections)
+    await until(lambda: IDENTITY in csms.connections and station.connected)  # both ends: the core is online
     return server, csms, station, client, tasks
 
 

@@ -1,6 +1,7 @@
 """The charge-point application as a sans-I/O core (issue 19): the boot and its retry, the CSMS's verdict on a
-transaction's identifier (StopTxOnInvalidId), and :class:`ChargePointApp` (heartbeat, remote start and stop,
-availability, reset, the device-model reactions).
+transaction's identifier (StopTxOnInvalidId), and :class:`ChargePointApp` (heartbeat, the flow of a card, the cable
+and the faults, the connectors' StatusNotification, remote start and stop, availability, reset, the device-model
+reactions).
 
 :class:`BootCore` decides when the station sends its BootNotification and what the CSMS's answer means: the first
 connection boots; ``Pending`` and ``Rejected`` answers are retried after the answer's ``interval`` (or
@@ -642,6 +643,7 @@ class ChargePointApp:
         self._heartbeat_at: float | None = None
         self._evses = {e: _Evse() for e in range(0, config.evse_count + 1)}  # 0: the station (its faults)
         self._asking: dict[str, _Ask] = {}
+        self._deferred: list[_Ask] = []  # identifiers presented while the BootNotification is on its way
         self._refs = 0
         #: the (status, errorCode) last sent for each connector (1.6 connector 0: the station)
         self._reported: dict[int, tuple[str, str]] = {}
@@ -910,6 +912,11 @@ class ChargePointApp:
             # waits
             self._done(ask, accepted=False, status="NotAtThisTime")
             return
+        if self._booting():
+            # B02 / 1.6 4.2: nothing but the BootNotification before the CSMS accepted the station; its answer is
+            # on its way: the identifier waits for it (Accepted: Authorize; Pending, Rejected, lost: offline)
+            self._deferred.append(ask)
+            return
         decision = self.authorization.decide(ask.token, online=self._online and self.accepted, now=now)
         if decision.verdict is Verdict.ASK_CSMS:
             self._ask_csms(ask)
@@ -1095,9 +1102,16 @@ class ChargePointApp:
             return "Preparing", error
         return "Available", error
 
+    def _booting(self) -> bool:
+        return self._online and self.boot is not None and self.boot.state is BootState.BOOTING
+
     def _after(self, now: float) -> None:
-        """After every input: the StatusNotifications of the connectors whose status changed, and the charger's
-        permission to deliver energy."""
+        """After every input: the identifiers that waited for the boot's answer, the StatusNotifications of the
+        connectors whose status changed, and the charger's permission to deliver energy."""
+        if self._deferred and not self._booting():
+            deferred, self._deferred = self._deferred, []
+            for ask in deferred:
+                self._authorize(ask, now)
         for evse_id in range(1, self.config.evse_count + 1):
             evse = self._evses[evse_id]
             allowed = (evse.plugged and (evse.token is not None or evse_id in self._tx) and evse.fault is None

@@ -11,14 +11,19 @@ turns the charger's events into transaction messages sent through the persistent
     asyncio.create_task(client.run())
     asyncio.create_task(station.run())          # meter-value timers and the queue sender
     ...
-    if await station.authorize(1, {"idToken": "04A1B2C3", "type": "ISO14443"}):
-        ...
-    station.charger_event(EVConnected(1))
+    station.plug_in(1)
+    station.present_card(1, {"idToken": "04A1B2C3", "type": "ISO14443"})   # Authorize, then the transaction
+    station.power_path(1, True)                                            # the contactor closed
     station.update_meter(1, {"Energy.Active.Import.Register": 1234.0})
 
-What the station decides (boot, heartbeat, remote start / stop, availability, reset, StopTxOnInvalidId) is
-decided by :class:`~evcharge.ocpp.functions.application.ChargePointApp` (:attr:`Station.app`), a sans-I/O core; the
-station carries out its actions and answers the CSMS's calls with its decisions.
+Everything the station decides -- boot, heartbeat, the flow of a card (local list, cache, Authorize), remote start /
+stop and AuthorizeRemoteStart, StopTxOnInvalidId, availability, reset, the connectors' StatusNotification, the
+configuration reload after a device-model change -- is decided by
+:class:`~evcharge.ocpp.functions.application.ChargePointApp` (:attr:`Station.app`), a sans-I/O core; the station
+carries out its actions (:meth:`Station.on_charging_allowed`, :meth:`Station.on_authorization`,
+:meth:`Station.on_availability`, :meth:`Station.on_reset` are the application's hooks) and answers the CSMS's calls
+with its decisions.  The older inputs (:meth:`Station.charger_event`, :meth:`Station.authorize`) still work and keep
+the core informed.
 
 All state lives in SQLite files in ``directory`` (device model, authorization, queue, running transactions), so
 a restarted process picks up where the previous one stopped; with ``directory=None`` it lives in memory.
@@ -175,43 +180,41 @@ class Station(ChargePoint):
         self.flush()
 
     def app_input(self, command: AppCommand) -> None:
-        """Tell the application core what happened at the station -- :class:`~..application.Plugged`,
-        :class:`~..application.Unplugged`, :class:`~..application.CardPresented`,
-        :class:`~..application.FaultRaised`, :class:`~..application.FaultCleared`,
-        :class:`~..application.PowerPathChanged`, :class:`~..application.EnergyStateChanged` -- and carry out what
-        it decides (authorization, transaction messages, StatusNotification)."""
+        """Tell the application core what happened at the station (the commands of
+        :mod:`evcharge.ocpp.functions.application`: the cable plugged in or out, a card, a fault, the contactor, the
+        energy) and carry out what it decides (authorization, transaction messages, StatusNotification)."""
         self.app.send(command, self.now())
         self._app_events()
 
     def plug_in(self, evse_id: int, connector_id: int = 1) -> None:
-        """The cable was plugged in (:class:`~..application.Plugged`)."""
+        """The cable was plugged in (:class:`~evcharge.ocpp.functions.application.Plugged`)."""
         self.app_input(Plugged(evse_id=evse_id, connector_id=connector_id))
 
     def unplug(self, evse_id: int) -> None:
-        """The cable was unplugged (:class:`~..application.Unplugged`)."""
+        """The cable was unplugged (:class:`~evcharge.ocpp.functions.application.Unplugged`)."""
         self.app_input(Unplugged(evse_id=evse_id))
 
     def present_card(self, evse_id: int, token: IdToken) -> None:
-        """A card was presented (:class:`~..application.CardPresented`): the core authorizes it, or ends the
-        session it started."""
+        """A card was presented (:class:`~evcharge.ocpp.functions.application.CardPresented`): the core authorizes
+        it, or ends the session it started."""
         self.app_input(CardPresented(evse_id=evse_id, token=token))
 
     def fault(self, evse_id: int, error_code: str = "OtherError", *, ev_side: bool = False, info: str | None = None,
               stop_reason: str | None = None) -> None:
-        """A fault (:class:`~..application.FaultRaised`)."""
+        """A fault (:class:`~evcharge.ocpp.functions.application.FaultRaised`)."""
         self.app_input(FaultRaised(evse_id=evse_id, error_code=error_code, ev_side=ev_side, info=info,
                                    stop_reason=stop_reason))
 
     def clear_fault(self, evse_id: int, *, ev_side: bool = False) -> None:
-        """The fault is gone (:class:`~..application.FaultCleared`)."""
+        """The fault is gone (:class:`~evcharge.ocpp.functions.application.FaultCleared`)."""
         self.app_input(FaultCleared(evse_id=evse_id, ev_side=ev_side))
 
     def power_path(self, evse_id: int, closed: bool) -> None:
-        """The contactor closed or opened (:class:`~..application.PowerPathChanged`)."""
+        """The contactor closed or opened (:class:`~evcharge.ocpp.functions.application.PowerPathChanged`)."""
         self.app_input(PowerPathChanged(evse_id=evse_id, closed=closed))
 
     def energy_state(self, evse_id: int, state: str) -> None:
-        """Energy flows or was suspended (:class:`~..application.EnergyStateChanged`)."""
+        """Energy flows or was suspended (:class:`~evcharge.ocpp.functions.application.EnergyStateChanged`)."""
         self.app_input(EnergyStateChanged(evse_id=evse_id, state=state))
 
     def update_meter(self, evse_id: int, readings: Mapping[str, float]) -> None:
@@ -219,9 +222,10 @@ class Station(ChargePoint):
         self.transactions.update_meter(evse_id, readings, self.now())
 
     async def authorize(self, evse_id: int, token: IdToken, *, remote_start_id: int | None = None) -> bool:
-        """Authorize ``token`` for a session on ``evse_id`` (:class:`~..application.AuthorizeToken`): the core
-        decides per the offline policy, asking the CSMS with Authorize when it says so; on acceptance the
-        transaction manager learns of it.  Whether it was accepted."""
+        """Authorize ``token`` for a session on ``evse_id``
+        (:class:`~evcharge.ocpp.functions.application.AuthorizeToken`): the core decides per the offline policy,
+        asking the CSMS with Authorize when it says so; on acceptance the transaction manager learns of it.
+        Whether it was accepted."""
         self._refs += 1
         ref = f"station-{self._refs}"
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
@@ -343,7 +347,7 @@ class Station(ChargePoint):
 
     def _reload(self) -> None:
         """Rebuild every function's configuration from the device model (the core decides when: it makes a
-        :class:`~..application.Reconfigure` on every change of a variable)."""
+        :class:`~evcharge.ocpp.functions.application.Reconfigure` on every change of a variable)."""
         dm, v, n = self.device_model, self.ocpp_version, self.evse_count
         self.authorization.config = authorization_config(dm, version=v)
         self.smart_charging.config = smart_charging_config(dm, version=v, evse_count=n,
