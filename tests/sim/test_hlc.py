@@ -3,6 +3,7 @@ embedded CSMS, and the ``--pcap`` capture dissected by tshark."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import struct
@@ -365,3 +366,41 @@ def test_iso20_plug_and_charge_over_tls13(tmp_path: Path, capsys: pytest.Capture
     labels = {line.split()[0] for line in keylog.read_text().splitlines() if line.strip()}
     assert {"CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"} <= labels
     assert doc["transaction"]["stopped_reason"] == "StoppedByEV" and doc["transaction"]["energy_wh"] > 0
+
+
+def test_live_progress_and_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --quiet: a header, the manager's phases each on a line of their own, the end; --quiet: nothing on
+    stderr."""
+    assert main(["simulate", "--hlc", "iso2", "--scenario", "ev-stops-early"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].lstrip().startswith("sim time  state")
+    phases = [line.split()[-1] for line in err if line.startswith("  -- ") and "->" in line]
+    assert phases[:4] == ["v2g", "cable_check", "pre_charge", "charging"] and phases[-1] == "available"
+    assert err[-1].split()[1] == "available" and err[-1].split()[-1] == "SessionStopReq"
+    assert main(["simulate", "--hlc", "iso2", "--scenario", "ev-stops-early", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_live_progress_once_per_wall_second() -> None:
+    import io
+
+    from evcharge.charger import EvseManagerConfig
+    from evcharge.charger.sim.bench import Bench
+    from evcharge.charger.sim.car import CarConfig
+    from evcharge.sim.hlc_live import HlcProgress
+
+    wall = [0.0]
+    out = io.StringIO()
+    live = HlcProgress(out, clock=lambda: wall[0])
+    bench = Bench(EvseManagerConfig(free_charging=True), CarConfig(protocol="din", charge_seconds=5.0))
+    bench.plug_in()
+    lines_at = []
+    for _ in range(200):
+        bench.step(until=30.0)
+        before = out.getvalue().count("\n")
+        live(bench)
+        if any(not x.startswith("  --") for x in out.getvalue().splitlines()[before:]):
+            lines_at.append(wall[0])
+        wall[0] += 0.25  # each step takes a quarter of a wall second here
+    gaps = [b - a for a, b in itertools.pairwise(lines_at)]
+    assert lines_at and max(gaps) <= 1.0 and min(gaps) >= 1.0  # one line per wall second, not per step

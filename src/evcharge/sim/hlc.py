@@ -147,6 +147,7 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     from evcharge.ocpp.transport.websocket import ChargePointClient, serve_csms
 
     from .csms import CsmsBooks, make_csms
+    from .hlc_live import HlcProgress
 
     inbox: asyncio.Queue[Any] = asyncio.Queue()
 
@@ -226,6 +227,7 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
                                  "request": command.profile})
                 bench.send(command)
 
+        live = None if args.quiet else HlcProgress(sys.stderr)
         bench.plug_in()
         await flush()
         if args.payment == "eim":
@@ -270,6 +272,8 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
                 break
             if ended_at is not None:
                 end = min(end, ended_at + 3.0)
+            if live is not None:
+                live(bench)
             if paused_at is not None:
                 bench.step(until=min(end, paused_at + 10.0))
             elif not bench.step(until=end):
@@ -278,6 +282,9 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
         await flush()
         bench.unplug()
         await flush()
+        if live is not None:
+            live(bench)
+            live.done(bench)
         await asyncio.sleep(0.05)
     finally:
         client_task.cancel()
