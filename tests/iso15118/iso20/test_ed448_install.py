@@ -212,7 +212,6 @@ async def _over_tls(pki: Path) -> tuple[Any, Any, list[Any]]:
     return secc_engine[0] if secc_engine else None, car_engine, secc_events
 
 
-@pytest.mark.interop
 @needs_56_byte_dh_key
 def test_ed448_contract_installed_and_used_over_tls13_mutual_auth(tmp_path: Path) -> None:
     from cryptography import x509
