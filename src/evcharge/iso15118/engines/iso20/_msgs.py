@@ -12,9 +12,10 @@ from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
-from evcharge.iso15118.iso20 import ac, common, dc
+from evcharge.iso15118.iso20 import ac, acdp, common, dc
 
 __all__ = [
+    "ACDP_REQUESTS",
     "COMMON_REQUESTS",
     "REQUESTS",
     "SPECIFIC_REQUESTS",
@@ -29,6 +30,7 @@ __all__ = [
 COMMON = 0x8002
 AC = 0x8003
 DC = 0x8004
+ACDP = 0x8005
 
 #: requests of CommonMessages (0x8002)
 COMMON_REQUESTS: tuple[str, ...] = (
@@ -51,10 +53,15 @@ SPECIFIC_REQUESTS: dict[int, tuple[str, ...]] = {
     AC: ("ChargeParameterDiscovery", "ChargeLoop"),
     DC: ("ChargeParameterDiscovery", "CableCheck", "PreCharge", "ChargeLoop", "WeldingDetection"),
 }
+#: requests of the ACDP schema (0x8005), named as the schema does (ACDP_DisconnectReq/Res share the types of
+#: ACDP_ConnectReq/Res: one class, two root elements); ACDP_SystemStatus travels in the side channel 0x8103
+ACDP_REQUESTS: tuple[str, ...] = ("ACDP_VehiclePositioning", "ACDP_Connect", "ACDP_Disconnect")
 REQUESTS: tuple[str, ...] = COMMON_REQUESTS + SPECIFIC_REQUESTS[DC]
 
-_MODULES: dict[int, ModuleType] = {COMMON: common, AC: ac, DC: dc}
-_PREFIX = {COMMON: "", AC: "AC_", DC: "DC_"}
+_MODULES: dict[int, ModuleType] = {COMMON: common, AC: ac, DC: dc, ACDP: acdp}
+_PREFIX = {COMMON: "", AC: "AC_", DC: "DC_", ACDP: ""}
+#: root elements whose class is another element's
+_CLASS_OF = {"ACDP_DisconnectReq": "ACDP_ConnectReq", "ACDP_DisconnectRes": "ACDP_ConnectRes"}
 
 
 def module_for(payload_type: int) -> ModuleType:
@@ -65,6 +72,8 @@ def payload_type_for(request: str, dc_side: bool) -> int:
     """The payload type a request travels in (its schema)."""
     if request in COMMON_REQUESTS:
         return COMMON
+    if request in ACDP_REQUESTS:
+        return ACDP
     return DC if dc_side else AC
 
 
@@ -102,12 +111,42 @@ def response_name(message: Any) -> str | None:
     return found[0] if found is not None and found[1] == "Res" else None
 
 
+def element_name(payload_type: int, request: str, kind: str) -> str:
+    """The root element of ``request``'s ``kind`` ("Req"/"Res") in its schema (``DC_CableCheckRes``)."""
+    return f"{_PREFIX[payload_type]}{request}{kind}"
+
+
 def response_class(payload_type: int, request: str) -> type:
-    return getattr(_MODULES[payload_type], f"{_PREFIX[payload_type]}{request}Res")  # type: ignore[no-any-return]
+    name = element_name(payload_type, request, "Res")
+    return getattr(_MODULES[payload_type], _CLASS_OF.get(name, name))  # type: ignore[no-any-return]
 
 
 def request_class(payload_type: int, request: str) -> type:
-    return getattr(_MODULES[payload_type], f"{_PREFIX[payload_type]}{request}Req")  # type: ignore[no-any-return]
+    name = element_name(payload_type, request, "Req")
+    return getattr(_MODULES[payload_type], _CLASS_OF.get(name, name))  # type: ignore[no-any-return]
+
+
+def encode(payload_type: int, message: Any, element: str) -> bytes:
+    """``message`` as the EXI of root element ``element`` (named: ACDP's Connect and Disconnect share classes)."""
+    mod = _MODULES[payload_type]
+    if payload_type == ACDP:
+        return mod.codec.encode(message, element)  # type: ignore[no-any-return]
+    return mod.encode(message)  # type: ignore[no-any-return]
+
+
+def decode(payload_type: int, payload: bytes) -> tuple[Any, str | None, str | None]:
+    """(message, request name, "Req"/"Res") of a payload; the names are None when it is neither. ACDP payloads
+    are named by their root element (a Disconnect decodes to the Connect class)."""
+    mod = _MODULES[payload_type]
+    if payload_type == ACDP:
+        element, msg = mod.codec.decode_with_name(payload)
+        for kind in ("Req", "Res"):
+            if element.endswith(kind) and element[: -len(kind)] in ACDP_REQUESTS:
+                return msg, element[: -len(kind)], kind
+        return msg, None, None
+    msg = mod.decode(payload)
+    found = _names(type(msg))
+    return (msg, found[0], found[1]) if found is not None else (msg, None, None)
 
 
 @lru_cache(maxsize=8192)

@@ -37,9 +37,11 @@ from ..events import (
     UpdateEv,
 )
 from . import _msgs
-from ._msgs import _getter, _rationals, from_rational, opt_rational, rational, response_name
+from ._msgs import _getter, _rationals, from_rational, opt_rational, rational
 from .config import Iso20EvccConfig
 from .events import (
+    AcdpDeviceAnswered,
+    AcdpPositioningAnswered,
     ControlMode,
     EnergyService,
     EnterStandby,
@@ -61,6 +63,7 @@ class Iso20EvccState(Enum):
     """The response the car waits for (the request it sent last)."""
 
     SESSION_SETUP = "SessionSetup"
+    VEHICLE_POSITIONING = "ACDP_VehiclePositioning"
     AUTHORIZATION_SETUP = "AuthorizationSetup"
     CERTIFICATE_INSTALLATION = "CertificateInstallation"
     AUTHORIZATION = "Authorization"
@@ -78,6 +81,8 @@ class Iso20EvccState(Enum):
     SESSION_STOP = "SessionStop"
     VEHICLE_CHECK_IN = "VehicleCheckIn"
     VEHICLE_CHECK_OUT = "VehicleCheckOut"
+    ACDP_CONNECT = "ACDP_Connect"
+    ACDP_DISCONNECT = "ACDP_Disconnect"
     IDLE = "Idle"  #: between a response and the next request (an interval, or standby)
     ENDED = "Ended"
 
@@ -90,21 +95,24 @@ def _r(state: E, response: str, handler: str, requires: tuple[str, ...] = ()) ->
     return Row(state, response, handler, _NEXT, frozenset(requires))
 
 
+def _requires(state: E) -> tuple[str, ...]:
+    if state.value.startswith("ACDP_"):
+        return ("acdp",)
+    return ("dc",) if state.value in ("CableCheck", "PreCharge", "WeldingDetection") else ()
+
+
 #: (awaited response, response) rows; the next state is the request the handler sends
 EVCC20_ROWS: tuple[Row[Iso20EvccState], ...] = tuple(
-    _r(
-        state,
-        state.value,
-        "_on_" + state.name.lower(),
-        ("dc",) if state.value in ("CableCheck", "PreCharge", "WeldingDetection") else (),
-    )
+    _r(state, state.value, "_on_" + state.name.lower(), _requires(state))
     for state in E
     if state not in (E.IDLE, E.ENDED)
 )
 
 
-def evcc20_table(dc: bool) -> Table[Iso20EvccState]:
-    return Table(f"EVCC ISO 15118-20 {'DC' if dc else 'AC'}", {"dc" if dc else "ac"}, Iso20EvccState, EVCC20_ROWS)
+def evcc20_table(dc: bool, *, acdp: bool = False) -> Table[Iso20EvccState]:
+    side = "ACDP" if acdp else "DC" if dc else "AC"
+    tags = {"dc", "acdp"} if acdp else {"dc" if dc else "ac"}
+    return Table(f"EVCC ISO 15118-20 {side}", tags, Iso20EvccState, EVCC20_ROWS)
 
 
 _ZERO = b"\x00" * 8
@@ -118,14 +126,17 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
     def __init__(self, handover: HandOver, config: Iso20EvccConfig | None = None) -> None:
         self.config = config = config or Iso20EvccConfig()
         super().__init__(state=E.SESSION_SETUP, trace=config.trace)
-        self.dc = handover.protocol.name == "ISO20_DC"
-        if handover.protocol.name not in ("ISO20_AC", "ISO20_DC"):
-            raise LocalProtocolError(f"the -20 EVCC drives ISO20_AC and ISO20_DC, not {handover.protocol.name}")
-        if config.service.is_dc != self.dc or config.service.value not in (1, 2, 5, 6):
-            raise LocalProtocolError(f"{config.service.name} is not a service of {handover.protocol.name}")
+        name = handover.protocol.name
+        self.acdp = name == "ISO20_ACDP"
+        self.dc = name in ("ISO20_DC", "ISO20_ACDP")
+        if name not in ("ISO20_AC", "ISO20_DC", "ISO20_ACDP"):
+            raise LocalProtocolError(f"the -20 EVCC drives ISO20_AC, ISO20_DC and ISO20_ACDP, not {name}")
+        kinds = (4, 7) if self.acdp else (1, 2, 5, 6)
+        if config.service.is_dc != self.dc or config.service.value not in kinds:
+            raise LocalProtocolError(f"{config.service.name} is not a service of {name}")
         self.handover = handover
         self.tls = handover.tls is not None
-        self.table = evcc20_table(self.dc)
+        self.table = evcc20_table(self.dc, acdp=self.acdp)
         self.spec: ModuleType = _msgs.module_for(_msgs.DC if self.dc else _msgs.AC)
         self.clock = config.clock or WallClock.at(handover.now, datetime.now(UTC))
         self.session_id = handover.resume_session_id or _ZERO
@@ -159,6 +170,8 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         self._checked_out = False
         self._check_ins = 0
         self._check_status = ""
+        self._immobilized = False
+        self._connected = False
         self._pd: Any = None
         self._pending: str | None = None
         self._ongoing_since: float | None = None
@@ -212,15 +225,16 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         if self.ended is not None:
             return
         try:
-            msg = _msgs.module_for(payload_type).decode(payload)
+            msg, name, kind = _msgs.decode(payload_type, payload)
         except Exception as exc:
             self._trace_rx(payload_type, payload, "?", None, now)
             self._finish(now, f"not -20 EXI of payload type 0x{payload_type:04x}: {exc}", normal=False)
             return
-        response = response_name(msg)
-        self._trace_rx(payload_type, payload, type(msg).__name__, msg, now)
+        response = name if kind == "Res" else None
+        element = _msgs.element_name(payload_type, name, kind) if name is not None and kind else type(msg).__name__
+        self._trace_rx(payload_type, payload, element, msg, now)
         if response is None:
-            self._finish(now, f"{type(msg).__name__} is not a response", normal=False)
+            self._finish(now, f"{element} is not a response", normal=False)
             return
         row = self.table.lookup(self._state, response)
         if row is None:
@@ -250,7 +264,8 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         msg = cls(header=header, **fields)
         if self.pnc is not None:
             msg = self.pnc.sign_request(self, request, msg, mod)
-        self._queue(ptype, mod.encode(msg), cls.__name__, msg, now)
+        element = _msgs.element_name(ptype, request, "Req")
+        self._queue(ptype, _msgs.encode(ptype, msg, element), element, msg, now)
         self._state = E(request)
         self._arm("response", now + self.config.timeouts.for_request(request))
 
@@ -555,6 +570,15 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         self._check_status = status
         return {"ev_check_out_status": mod.EvCheckOutStatus(status), "check_out_time": int(self.clock.unix(now))}
 
+    def _req_ACDP_VehiclePositioning(self, mod: ModuleType, now: float) -> dict[str, Any]:
+        return {"ev_mobility_status": self._immobilized, "ev_positioning_support": True}
+
+    def _req_ACDP_Connect(self, mod: ModuleType, now: float) -> dict[str, Any]:
+        return {"ev_electrical_charging_device_status": mod.ElectricalChargingDeviceStatus.State_B}
+
+    def _req_ACDP_Disconnect(self, mod: ModuleType, now: float) -> dict[str, Any]:
+        return {"ev_electrical_charging_device_status": mod.ElectricalChargingDeviceStatus.State_B}
+
     def _req_SessionStop(self, mod: ModuleType, now: float, kind: str = "Terminate") -> dict[str, Any]:
         self._stop_kind = kind
         return {"charging_session": mod.ChargingSession(kind)}
@@ -567,7 +591,55 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         self.evse_id = msg.evseid
         resumed = msg.response_code.value == "OK_OldSessionJoined"
         self._emit(SessionStarted(protocol="iso20", session_id=self.session_id, peer_id=msg.evseid, resumed=resumed))
+        if self.acdp:  # [V2G20-4067]: the bus positions itself first
+            self._send("ACDP_VehiclePositioning", now)
+            return
         self._send("AuthorizationSetup", now)
+
+    def _on_vehicle_positioning(self, msg: Any, now: float) -> None:
+        finished = msg.evse_processing == msg.evse_processing.__class__.Finished
+        self._emit(
+            AcdpPositioningAnswered(
+                finished=finished,
+                in_charge_position=bool(msg.ev_in_charge_position),
+                x_deviation=msg.ev_relative_x_deviation,
+                y_deviation=msg.ev_relative_y_deviation,
+            )
+        )
+        if finished:
+            self._done_ongoing()
+            self._send("AuthorizationSetup", now)
+            return
+        if msg.ev_in_charge_position:
+            self._immobilized = True  # the simulated bus stops where the charger says it is in position
+        self._ongoing("ACDP_VehiclePositioning", now)
+
+    def _on_acdp_connect(self, msg: Any, now: float) -> None:
+        self._on_acdp_device(msg, now, connect=True)
+
+    def _on_acdp_disconnect(self, msg: Any, now: float) -> None:
+        self._on_acdp_device(msg, now, connect=False)
+
+    def _on_acdp_device(self, msg: Any, now: float, *, connect: bool) -> None:
+        finished = msg.evse_processing == msg.evse_processing.__class__.Finished
+        self._emit(
+            AcdpDeviceAnswered(
+                connect=connect,
+                finished=finished,
+                mechanical=msg.evse_mechanical_charging_device_status.value,
+                electrical=msg.evse_electrical_charging_device_status.value,
+            )
+        )
+        if not finished:
+            self._ongoing("ACDP_Connect" if connect else "ACDP_Disconnect", now)
+            return
+        self._done_ongoing()
+        if connect:
+            self._connected = True
+            self._send("CableCheck", now)
+        else:
+            self._connected = False
+            self._session_stop(now)
 
     def _on_authorization_setup(self, msg: Any, now: float) -> None:
         offered = {Payment.EIM if a == common.Authorization.EIM else Payment.PNC for a in msg.authorization_services}
@@ -710,7 +782,8 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
             self.schedules = tuple(_schedule_of(t) for t in sched.schedule_tuple)
         self._emit(SchedulesOffered(control_mode=self.control_mode, schedules=self.schedules))
         if self.dc and not self._prepared:
-            self._send("CableCheck", now)
+            # ACDP: the pantograph comes down first ([V2G20-4070])
+            self._send("ACDP_Connect" if self.acdp and not self._connected else "CableCheck", now)
         else:
             self._send("PowerDelivery", now, progress="Start")
 
@@ -753,7 +826,9 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
             self.loops = 0
             self._send("ChargeLoop", now)
         elif progress == "Stop":
-            if self.dc:
+            if self.acdp:  # [V2G20-4073]: the pantograph goes home, then SessionStop
+                self._send("ACDP_Disconnect", now)
+            elif self.dc:
                 self._send("WeldingDetection", now)
             else:
                 self._session_stop(now)

@@ -24,6 +24,9 @@ from enum import IntEnum
 from ..events import RequestEvent
 
 __all__ = [
+    "AcdpDeviceAnswered",
+    "AcdpDeviceRequested",
+    "AcdpPositioningAnswered",
     "ChargeLoopRequested",
     "ChargeParametersRequested20",
     "ControlMode",
@@ -39,17 +42,20 @@ __all__ = [
     "ScheduleRequested",
     "SchedulesOffered",
     "ServiceSelected",
+    "SetChargingDevice",
     "SetPowerDeliveryResult",
     "SetPowerLimits",
     "SetPowerSchedules",
     "SetTargetPower",
     "SetVehicleCheckIn",
     "SetVehicleCheckOut",
+    "SetVehiclePosition",
     "VehicleCertificate",
     "VehicleCheckInAnswered",
     "VehicleCheckInRequested",
     "VehicleCheckOutAnswered",
     "VehicleCheckOutRequested",
+    "VehiclePositioningRequested",
 ]
 
 
@@ -239,6 +245,27 @@ class VehicleCheckOutRequested(RequestEvent):
     check_out_time: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VehiclePositioningRequested(RequestEvent):
+    """ACDP_VehiclePositioningReq (ACDP, right after SessionSetup): the bus drives under the pantograph. Answered
+    with what the application pushed last (:class:`SetVehiclePosition`); Ongoing until the bus says it is
+    ``immobilized`` ([V2G20-4068], [V2G20-4069])."""
+
+    immobilized: bool  #: EVMobilityStatus
+    positioning_support: bool  #: EVPositioningSupport
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AcdpDeviceRequested(RequestEvent):
+    """Each ACDP_ConnectReq (``connect``) or ACDP_DisconnectReq: move the pantograph down (or home) and push
+    :class:`SetChargingDevice` as it moves; each request is answered with what was pushed last, Ongoing until it
+    is at its end position (connect) or home (disconnect) ([V2G20-4071], [V2G20-4072], [V2G20-4074],
+    [V2G20-4075])."""
+
+    connect: bool
+    ev_status: str  #: EVElectricalChargingDeviceStatus (State_A ... State_D)
+
+
 # -- SECC commands ---------------------------------------------------------------------------------
 
 
@@ -289,6 +316,27 @@ class SetVehicleCheckOut:
 
     status: str = "Completed"
     response_code: str | None = None  #: None: OK
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetVehiclePosition:
+    """ACDP: what the positioning device sees, answered in every ACDP_VehiclePositioningRes (mm)."""
+
+    positioning_support: bool = False  #: EVSEPositioningSupport
+    x_deviation: int = 0  #: EVRelativeXDeviation
+    y_deviation: int = 0  #: EVRelativeYDeviation
+    contact_window_xc: int = 0
+    contact_window_yc: int = 0
+    in_charge_position: bool = False  #: EVInChargePosition
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetChargingDevice:
+    """ACDP: where the pantograph is (``mechanical``: Home, Moving, EndPosition) and the conductive connection
+    (``electrical``: State_A disconnected, State_B/C/D connected), answered in ACDP_Connect/DisconnectRes."""
+
+    mechanical: str = "Home"
+    electrical: str = "State_A"
 
 
 # -- EVCC events -----------------------------------------------------------------------------------
@@ -343,6 +391,26 @@ class VehicleCheckOutAnswered:
 
     status: str
     evse_status: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AcdpPositioningAnswered:
+    """ACDP_VehiclePositioningRes as the bus saw it."""
+
+    finished: bool
+    in_charge_position: bool
+    x_deviation: int = 0
+    y_deviation: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AcdpDeviceAnswered:
+    """ACDP_ConnectRes (``connect``) / ACDP_DisconnectRes as the bus saw it."""
+
+    connect: bool
+    finished: bool
+    mechanical: str
+    electrical: str
 
 
 # -- EVCC commands ---------------------------------------------------------------------------------

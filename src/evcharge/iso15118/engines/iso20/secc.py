@@ -15,6 +15,7 @@ DC_PreCharge sequencing: after DC_PreChargeReq(EVProcessing=Ongoing) only DC_Pre
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import Enum
 from types import ModuleType
@@ -51,9 +52,10 @@ from ..events import (
     WeldingDetectionRequested,
 )
 from . import _msgs
-from ._msgs import COMMON, _getter, _rationals, from_rational, opt_rational, rational, request_name
+from ._msgs import COMMON, _getter, _rationals, from_rational, opt_rational, rational
 from .config import Iso20SeccConfig
 from .events import (
+    AcdpDeviceRequested,
     ChargeLoopRequested,
     ChargeParametersRequested20,
     ControlMode,
@@ -63,15 +65,18 @@ from .events import (
     PowerSchedule,
     ScheduleRequested,
     ServiceSelected,
+    SetChargingDevice,
     SetPowerDeliveryResult,
     SetPowerLimits,
     SetPowerSchedules,
     SetTargetPower,
     SetVehicleCheckIn,
     SetVehicleCheckOut,
+    SetVehiclePosition,
     VehicleCertificate,
     VehicleCheckInRequested,
     VehicleCheckOutRequested,
+    VehiclePositioningRequested,
 )
 
 __all__ = ["SECC20_ROWS", "Iso20Secc", "Iso20SeccState", "secc20_table"]
@@ -81,17 +86,20 @@ class Iso20SeccState(Enum):
     """The request the charger waits for next."""
 
     SESSION_SETUP = "SessionSetup"
+    VEHICLE_POSITIONING = "ACDP_VehiclePositioning"  #: ACDP: the bus drives under the pantograph
     AUTHORIZATION_SETUP = "AuthorizationSetup"
     AUTHORIZATION = "Authorization"
     SERVICE_DISCOVERY = "ServiceDiscovery"
     SERVICE_SELECTION = "ServiceSelection"
     CHARGE_PARAMETERS = "ChargeParameterDiscovery"
     SCHEDULE_EXCHANGE = "ScheduleExchange"
+    ACDP_CONNECT = "ACDP_Connect"  #: ACDP: the pantograph comes down
     CABLE_CHECK = "CableCheck"
     PRE_CHARGE = "PreCharge"
     POWER_DELIVERY = "PowerDelivery"
     CHARGING = "Charging"
     STANDBY = "Standby"
+    ACDP_DISCONNECT = "ACDP_Disconnect"  #: ACDP: the pantograph goes home
     STOPPED = "Stopped"
     ENDED = "Ended"
 
@@ -100,6 +108,8 @@ S = Iso20SeccState
 _STOP_QUIRK = "session_stop_in_any_state"
 _PRECHARGE_QUIRK = "power_delivery_after_precharge_ongoing"
 _CHECK = "vehicle_check_in_out"
+_ACDP = "acdp"
+_ACDP_STATES = (S.VEHICLE_POSITIONING, S.ACDP_CONNECT, S.ACDP_DISCONNECT)
 
 
 def _r(state: S, request: str, handler: str, *targets: S, requires: tuple[str, ...] = (), note: str = "") -> Row[S]:
@@ -108,7 +118,16 @@ def _r(state: S, request: str, handler: str, *targets: S, requires: tuple[str, .
 
 #: every row of the -20 SECC; a table takes the rows its tags (``ac``/``dc``, quirks) allow
 SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
-    _r(S.SESSION_SETUP, "SessionSetup", "_session_setup", S.AUTHORIZATION_SETUP),
+    _r(S.SESSION_SETUP, "SessionSetup", "_session_setup", S.AUTHORIZATION_SETUP, S.VEHICLE_POSITIONING),
+    _r(
+        S.VEHICLE_POSITIONING,
+        "ACDP_VehiclePositioning",
+        "_acdp_positioning",
+        S.VEHICLE_POSITIONING,
+        S.AUTHORIZATION_SETUP,
+        requires=(_ACDP,),
+        note="[V2G20-4068] Ongoing; [V2G20-4069] immobilized",
+    ),
     _r(S.AUTHORIZATION_SETUP, "AuthorizationSetup", "_authorization_setup", S.AUTHORIZATION),
     _r(S.AUTHORIZATION, "CertificateInstallation", "_certificate_installation", S.AUTHORIZATION, note="PnC"),
     _r(S.AUTHORIZATION, "Authorization", "_authorization", S.AUTHORIZATION, S.SERVICE_DISCOVERY, note="Ongoing"),
@@ -132,7 +151,17 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         S.SCHEDULE_EXCHANGE,
         S.CABLE_CHECK,
         S.POWER_DELIVERY,
-        note="Ongoing; DC: CableCheck first time",
+        S.ACDP_CONNECT,
+        note="Ongoing; DC: CableCheck first time; ACDP: ACDP_Connect first time",
+    ),
+    _r(
+        S.ACDP_CONNECT,
+        "ACDP_Connect",
+        "_acdp_connect",
+        S.ACDP_CONNECT,
+        S.CABLE_CHECK,
+        requires=(_ACDP,),
+        note="[V2G20-4071] Ongoing; [V2G20-4072] Finished",
     ),
     _r(S.CABLE_CHECK, "CableCheck", "_cable_check", S.CABLE_CHECK, S.PRE_CHARGE, requires=("dc",), note="Ongoing"),
     _r(
@@ -144,7 +173,16 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         requires=("dc",),
         note="[V2G20-2005] Ongoing; [V2G20-2006] Finished",
     ),
-    _r(S.POWER_DELIVERY, "PowerDelivery", "_power_delivery", S.POWER_DELIVERY, S.CHARGING, S.STOPPED, note="Start"),
+    _r(
+        S.POWER_DELIVERY,
+        "PowerDelivery",
+        "_power_delivery",
+        S.POWER_DELIVERY,
+        S.CHARGING,
+        S.STOPPED,
+        S.ACDP_DISCONNECT,
+        note="Start",
+    ),
     _r(
         S.PRE_CHARGE,
         "PowerDelivery",
@@ -152,6 +190,7 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         S.POWER_DELIVERY,
         S.CHARGING,
         S.STOPPED,
+        S.ACDP_DISCONNECT,
         requires=("dc", _PRECHARGE_QUIRK),
         note=_PRECHARGE_QUIRK,
     ),
@@ -165,9 +204,28 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         S.STOPPED,
         S.STANDBY,
         S.SCHEDULE_EXCHANGE,
-        note="Stop; Standby; ScheduleRenegotiation",
+        S.ACDP_DISCONNECT,
+        note="Stop (ACDP: ACDP_Disconnect next, [V2G20-4073]); Standby; ScheduleRenegotiation",
     ),
-    _r(S.STANDBY, "PowerDelivery", "_power_delivery", S.STANDBY, S.CHARGING, S.STOPPED, note="Start; Stop"),
+    _r(
+        S.STANDBY,
+        "PowerDelivery",
+        "_power_delivery",
+        S.STANDBY,
+        S.CHARGING,
+        S.STOPPED,
+        S.ACDP_DISCONNECT,
+        note="Start; Stop",
+    ),
+    _r(
+        S.ACDP_DISCONNECT,
+        "ACDP_Disconnect",
+        "_acdp_disconnect",
+        S.ACDP_DISCONNECT,
+        S.STOPPED,
+        requires=(_ACDP,),
+        note="[V2G20-4074] Ongoing; [V2G20-4075] home position",
+    ),
     _r(S.STOPPED, "WeldingDetection", "_welding_detection", S.STOPPED, requires=("dc",)),
     _r(S.STOPPED, "MeteringConfirmation", "_metering_confirmation", S.STOPPED),
     _r(S.STOPPED, "VehicleCheckOut", "_vehicle_check_out", S.STOPPED, requires=(_CHECK,), note="Scheduled; Completed"),
@@ -176,24 +234,37 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
     # the quirk: SessionStop in any state; ServiceRenegotiation only once authorized (the handler checks)
     _r(S.AUTHORIZATION_SETUP, "SessionStop", "_session_stop", S.ENDED, requires=(_STOP_QUIRK,), note=_STOP_QUIRK),
     *(
-        _r(state, "SessionStop", "_session_stop", S.ENDED, S.SERVICE_DISCOVERY, requires=(_STOP_QUIRK,))
+        _r(
+            state,
+            "SessionStop",
+            "_session_stop",
+            S.ENDED,
+            S.SERVICE_DISCOVERY,
+            requires=(_STOP_QUIRK, _ACDP) if state in _ACDP_STATES else (_STOP_QUIRK,),
+        )
         for state in S
         if state not in (S.SESSION_SETUP, S.AUTHORIZATION_SETUP, S.AUTHORIZATION, S.STOPPED, S.STANDBY, S.ENDED)
     ),
 )
 
 
-def secc20_table(dc: bool, config: Iso20SeccConfig | None = None) -> Table[Iso20SeccState]:
-    """The table of one -20 SECC variant (AC or DC namespace)."""
+def secc20_table(dc: bool, config: Iso20SeccConfig | None = None, *, acdp: bool = False) -> Table[Iso20SeccState]:
+    """The table of one -20 SECC variant (AC, DC or ACDP namespace; ACDP is DC with the ACDP rows)."""
     config = config or Iso20SeccConfig()
-    tags = {"dc" if dc else "ac"}
+    tags = {"dc" if dc or acdp else "ac"}
+    if acdp:
+        tags.add(_ACDP)
     if config.quirks.session_stop_in_any_state:
         tags.add(_STOP_QUIRK)
     if config.power_delivery_after_precharge_ongoing:
         tags.add(_PRECHARGE_QUIRK)
     if config.vehicle_check_in_out:
         tags.add(_CHECK)
-    return Table(f"SECC ISO 15118-20 {'DC' if dc else 'AC'}", tags, Iso20SeccState, SECC20_ROWS)
+    side = "ACDP" if acdp else "DC" if dc else "AC"
+    rows = SECC20_ROWS
+    if not acdp:  # the ACDP states are not reachable here: not a target either
+        rows = tuple(replace(r, targets=r.targets - frozenset(_ACDP_STATES)) for r in SECC20_ROWS)
+    return Table(f"SECC ISO 15118-20 {side}", tags, Iso20SeccState, rows)
 
 
 _ZERO = b"\x00" * 8
@@ -214,15 +285,17 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         self.config = config = config or Iso20SeccConfig()
         super().__init__(state=S.SESSION_SETUP, trace=config.trace)
         name = handover.protocol.name
-        if name not in ("ISO20_AC", "ISO20_DC"):
-            raise LocalProtocolError(f"the -20 SECC serves ISO20_AC and ISO20_DC, not {name}")
-        self.dc = name == "ISO20_DC"
+        if name not in ("ISO20_AC", "ISO20_DC", "ISO20_ACDP"):
+            raise LocalProtocolError(f"the -20 SECC serves ISO20_AC, ISO20_DC and ISO20_ACDP, not {name}")
+        self.acdp = name == "ISO20_ACDP"  # DC through a pantograph: the DC messages and the ACDP ones
+        self.dc = name in ("ISO20_DC", "ISO20_ACDP")
         self.handover = handover
         self.tls = handover.tls is not None
-        self.table = secc20_table(self.dc, config)
+        self.table = secc20_table(self.dc, config, acdp=self.acdp)
         self.spec: ModuleType = _msgs.module_for(_msgs.DC if self.dc else _msgs.AC)
         self.clock = config.clock or WallClock.at(handover.now, datetime.now(UTC))
-        self.services = tuple(s for s in config.services if s.is_dc == self.dc and s.value in (1, 2, 5, 6))
+        kinds = (4, 7) if self.acdp else (1, 2, 5, 6)  # DC_ACDP, DC_ACDP_BPT; AC, DC, AC_BPT, DC_BPT
+        self.services = tuple(s for s in config.services if s.is_dc == self.dc and s.value in kinds)
         self.pnc_ready = self.tls and config.pnc is not None
         self.payments = tuple(p for p in config.payments if p is Payment.EIM or self.pnc_ready)
         self.vehicle_certificate_hash: bytes | None = None
@@ -245,6 +318,8 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         self._pending_cert: tuple[str, int] | None = None  # (request, payload type)
         self._check_in = SetVehicleCheckIn()
         self._check_out = SetVehicleCheckOut()
+        self._position = SetVehiclePosition()
+        self._device = SetChargingDevice()
         # what the session decided
         self.payment: Payment | None = None
         self.service: EnergyService | None = None
@@ -304,6 +379,17 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             self._notification_delay = command.max_delay
         elif isinstance(command, AnswerCertificate):
             self._answer_certificate(command, now)
+        elif isinstance(command, SetVehiclePosition):
+            self._position = command
+        elif isinstance(command, SetChargingDevice):
+            if command.mechanical not in ("Home", "Moving", "EndPosition") or command.electrical not in (
+                "State_A",
+                "State_B",
+                "State_C",
+                "State_D",
+            ):
+                raise LocalProtocolError(f"{command}: mechanical Home/Moving/EndPosition, electrical State_A-D")
+            self._device = command
         elif isinstance(command, SetVehicleCheckIn):
             self._check_in = _checked_code(command)
         elif isinstance(command, SetVehicleCheckOut):
@@ -318,22 +404,22 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
     def receive_payload(self, payload_type: int, payload: bytes, now: float) -> None:
         if self.ended is not None:
             return
-        if payload_type not in (COMMON, _msgs.DC if self.dc else _msgs.AC):
+        if payload_type not in self._payload_types:
             self._trace_rx(payload_type, payload, "?", None, now)
             self._fail_unknown(now, "FAILED", f"V2GTP payload type 0x{payload_type:04x} in a -20 {self._side} session")
             return
         try:
-            msg = _msgs.module_for(payload_type).decode(payload)
+            msg, name, kind = _msgs.decode(payload_type, payload)
         except Exception as exc:
             self._trace_rx(payload_type, payload, "?", None, now)
             self._fail_unknown(now, "FAILED", f"not -20 EXI of payload type 0x{payload_type:04x}: {exc}")
             return
-        request = request_name(msg)
+        request = name if kind == "Req" else None
+        element = _msgs.element_name(payload_type, name, kind) if name is not None and kind else type(msg).__name__
+        self._trace_rx(payload_type, payload, element, msg, now)
         if request is None:
-            self._trace_rx(payload_type, payload, type(msg).__name__, msg, now)
-            self._fail_unknown(now, "FAILED_SequenceError", f"{type(msg).__name__} is not a request")
+            self._fail_unknown(now, "FAILED_SequenceError", f"{element} is not a request")
             return
-        self._trace_rx(payload_type, payload, type(msg).__name__, msg, now)
         if self._pending_cert is not None:
             self._fail(request, payload_type, now, "FAILED_SequenceError", "a request before the certificate answer")
             return
@@ -358,7 +444,13 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
 
     @property
     def _side(self) -> str:
-        return "DC" if self.dc else "AC"
+        return "ACDP" if self.acdp else "DC" if self.dc else "AC"
+
+    @property
+    def _payload_types(self) -> tuple[int, ...]:
+        if self.acdp:
+            return (COMMON, _msgs.DC, _msgs.ACDP)
+        return (COMMON, _msgs.DC if self.dc else _msgs.AC)
 
     # -- responses -----------------------------------------------------------------------------
 
@@ -373,7 +465,8 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         if signature is not None:
             header = mod.MessageHeader(session_id=header.session_id, time_stamp=header.time_stamp, signature=signature)
         msg = cls(header=header, **fields)
-        self._queue(ptype, mod.encode(msg), cls.__name__, msg, now)
+        element = _msgs.element_name(ptype, request, "Res")
+        self._queue(ptype, _msgs.encode(ptype, msg, element), element, msg, now)
 
     def _failed_body(self, request: str, ptype: int, code: str, now: float) -> Any:
         mod = _msgs.module_for(ptype)
@@ -424,8 +517,8 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         if ptype is None:
             ptype = _msgs.payload_type_for(request, self.dc)
         body = self._failed_body(request, ptype, code, now)
-        mod = _msgs.module_for(ptype)
-        self._queue(ptype, mod.encode(body), type(body).__name__, body, now)
+        element = _msgs.element_name(ptype, request, "Res")
+        self._queue(ptype, _msgs.encode(ptype, body, element), element, body, now)
         self._emit(RequestRejected(request=request, response_code=code, reason=reason))
         self._end(
             now,
@@ -501,7 +594,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             self.vehicle_certificate_hash = vehicle_certificate_hash(chain)
             assert self.vehicle_certificate_hash is not None
             self._emit(VehicleCertificate(sha256=self.vehicle_certificate_hash, chain=chain))
-        return S.AUTHORIZATION_SETUP
+        return S.VEHICLE_POSITIONING if self.acdp else S.AUTHORIZATION_SETUP
 
     def _authorization_setup(self, request: str, msg: Any, now: float) -> Iso20SeccState:
         services = [common.Authorization.EIM if p is Payment.EIM else common.Authorization.PnC for p in self.payments]
@@ -923,7 +1016,10 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             return self._fail(
                 request, COMMON, now, "FAILED", f"ScheduleExchangeReq not in the {self.control_mode} mode"
             )
-        after = S.POWER_DELIVERY if (not self.dc or self._cable_checked) else S.CABLE_CHECK
+        if not self.dc or self._cable_checked:
+            after = S.POWER_DELIVERY
+        else:
+            after = S.ACDP_CONNECT if self.acdp else S.CABLE_CHECK
         if not self._ongoing(request, now):
             return S.ENDED
         if not self._asked:
@@ -1056,7 +1152,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             nxt = S.CHARGING
         elif progress is c.ChargeProgress.Stop:
             action = PowerAction.STOP
-            nxt = S.STOPPED
+            nxt = S.ACDP_DISCONNECT if self.acdp else S.STOPPED  # [V2G20-4073]
         elif progress is c.ChargeProgress.Standby:
             action = PowerAction.STOP
             if self.config.standby_allowed:
@@ -1232,6 +1328,73 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             self._notification = "None"
         self._respond(request, now, response_code=common.ResponseCode.OK)
         return self._state
+
+    # -- ACDP: positioning, the pantograph down and up ------------------------------------------
+
+    def _acdp_positioning(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        immobilized = bool(msg.ev_mobility_status)
+        if not self._ongoing(request, now):
+            return S.ENDED
+        self._emit(
+            VehiclePositioningRequested(
+                request=request,
+                received_at=now,
+                deadline=self._deadline(request, now),
+                immobilized=immobilized,
+                positioning_support=bool(msg.ev_positioning_support),
+            )
+        )
+        mod = _msgs.module_for(_msgs.ACDP)
+        if immobilized:  # [V2G20-4069]: Finished once the bus is immobilized, AuthorizationSetup next
+            self._done_ongoing()
+        p = self._position
+        self._respond(
+            request,
+            now,
+            response_code=mod.ResponseCode.OK,
+            evse_processing=mod.Processing.Finished if immobilized else mod.Processing.Ongoing,
+            evse_positioning_support=p.positioning_support,
+            ev_relative_x_deviation=p.x_deviation,
+            ev_relative_y_deviation=p.y_deviation,
+            contact_window_xc=p.contact_window_xc,
+            contact_window_yc=p.contact_window_yc,
+            ev_in_charge_position=p.in_charge_position,
+        )
+        return S.AUTHORIZATION_SETUP if immobilized else S.VEHICLE_POSITIONING
+
+    def _acdp_connect(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        """ACDP_Connect and ACDP_Disconnect: Ongoing until the application reports the pantograph at its end
+        position (connect, [V2G20-4072]) or home (disconnect, [V2G20-4075])."""
+        connect = request == "ACDP_Connect"
+        if not self._ongoing(request, now):
+            return S.ENDED
+        self._emit(
+            AcdpDeviceRequested(
+                request=request,
+                received_at=now,
+                deadline=self._deadline(request, now),
+                connect=connect,
+                ev_status=msg.ev_electrical_charging_device_status.value,
+            )
+        )
+        mod = _msgs.module_for(_msgs.ACDP)
+        device = self._device
+        done = device.mechanical == ("EndPosition" if connect else "Home")
+        if done:
+            self._done_ongoing()
+        self._respond(
+            request,
+            now,
+            response_code=mod.ResponseCode.OK,
+            evse_processing=mod.Processing.Finished if done else mod.Processing.Ongoing,
+            evse_electrical_charging_device_status=mod.ElectricalChargingDeviceStatus(device.electrical),
+            evse_mechanical_charging_device_status=mod.MechanicalChargingDeviceStatus(device.mechanical),
+        )
+        if connect:
+            return S.CABLE_CHECK if done else S.ACDP_CONNECT
+        return S.STOPPED if done else S.ACDP_DISCONNECT
+
+    _acdp_disconnect = _acdp_connect
 
     def _vehicle_check_in(self, request: str, msg: Any, now: float) -> Iso20SeccState:
         self._emit(
