@@ -355,7 +355,7 @@ async def _peek_loop(conn: socket.socket) -> ClientHello:
 class SeccServer:
     """A listening SECC: each accepted connection runs its own session."""
 
-    def __init__(self, server: asyncio.Server | _PeekingServer) -> None:
+    def __init__(self, server: Any) -> None:  # an asyncio.Server, or the ClientHello-peeking accept loop
         self.server = server
         self.connections: set[V2gConnection] = set()
 

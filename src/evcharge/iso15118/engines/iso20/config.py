@@ -182,8 +182,8 @@ class Iso20EvccConfig:
     #: Completed, and goes on with ChargeParameterDiscovery.
     vehicle_check_in: str | None = None
     check_in_processing: int = 0
-    #: VehicleCheckOut before SessionStop(Terminate): CheckOut, then Processing while the charger answers
-    #: Scheduled (under the Ongoing timeout), SessionStop once it answers Completed
+    #: VehicleCheckOut before SessionStop(Terminate) when True. The car sends CheckOut, then Processing while the
+    #: charger answers Scheduled (under the Ongoing timeout), and SessionStop once it answers Completed.
     vehicle_check_out: bool = False
     #: PowerToleranceAcceptance in the scheduled EVPowerProfile (optional in the schema; Josev's SECC refuses a
     #: PowerDeliveryReq without it, iso15118 0.31.2 ``ScheduledEVPowerProfile``); None leaves it out
