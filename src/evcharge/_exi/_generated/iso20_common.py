@@ -4880,7 +4880,7 @@ _DATATYPES = (
     (3, 8, 0, 255, None, None, None, 'integer'),
     (4, 0, None, None, None, 255, None, 'string'),
     (6, 1, None, None, None, None, tuple(EcdhCurve), 'string'),
-    (5, 0, None, None, 133, 133, None, 'base64Binary'),
+    (5, 0, None, None, None, 133, None, 'base64Binary'),
     (5, 0, None, None, 94, 94, None, 'base64Binary'),
     (5, 0, None, None, 84, 84, None, 'base64Binary'),
     (5, 0, None, None, 206, 206, None, 'base64Binary'),

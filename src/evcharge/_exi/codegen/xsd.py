@@ -18,6 +18,15 @@ XS = "http://www.w3.org/2001/XMLSchema"
 QName = tuple[str, str]  # (namespace uri, local name)
 
 
+
+#: Facets of the published schemas that the standard's own text overrides, applied after the XSD's facets.
+#: ISO 15118-20 ``dhPublicKeyType`` is ``xs:length 133`` (a secp521r1 point), but [V2G20-2495] sends the 56-byte
+#: X448 ephemeral key "without any extra filler/padding bytes to reach DHPublicKey size of 133 bytes": read as
+#: at most 133 bytes (EXI writes binary length-prefixed, so the stream is the same; libcbv2g holds it as up to 133).
+FACET_DEVIATIONS: dict[QName, dict[str, int | None]] = {
+    ("urn:iso:std:iso:15118:-20:CommonMessages", "dhPublicKeyType"): {"length": None, "max_length": 133},
+}
+
 class SchemaError(Exception):
     """The schema uses something this reader does not support, or is inconsistent."""
 
@@ -324,6 +333,9 @@ class Schema:
                 raise SchemaError(f"simple type {name}: unsupported facet <{tag}>")
         if enum:
             t.enumeration = enum
+        if name is not None and name in FACET_DEVIATIONS:
+            for facet, value in FACET_DEVIATIONS[name].items():
+                setattr(t, facet, value)
         return t
 
     # -- complex types -----------------------------------------------------------------------
