@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -404,3 +405,54 @@ def test_live_progress_once_per_wall_second() -> None:
         wall[0] += 0.25  # each step takes a quarter of a wall second here
     gaps = [b - a for a, b in itertools.pairwise(lines_at)]
     assert lines_at and max(gaps) <= 1.0 and min(gaps) >= 1.0  # one line per wall second, not per step
+
+
+def _require_root_and_ip() -> None:
+    problem = None
+    if shutil.which("ip") is None:
+        problem = "iproute2 (ip) is not installed"
+    elif os.geteuid() != 0:
+        problem = "network namespaces need root"
+    if problem:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"netns test cannot run in CI: {problem}")
+        pytest.skip(problem)
+
+
+def _namespaces() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.startswith("evcharge-")}
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize(("hlc", "payment"), [("din", "eim"), ("iso20", "pnc")])
+def test_over_a_veth_pair(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str, payment: str) -> None:
+    """--iface: SLAC over raw Ethernet, SDP on ff02::1, V2G over TCP (-20 Plug & Charge: TLS 1.3) between two
+    network namespaces, in real time; the namespaces are gone afterwards."""
+    _require_root_and_ip()
+    before = _namespaces()
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", hlc, "--payment", payment, "--scenario",
+                               "ev-stops-early", "--iface", "eth0")
+    assert code == 0, text
+    link = doc["link"]
+    assert link["kind"] == "veth pair" and link["iface"] == "eth0"
+    # SLAC on the wire: the car's CM_SLAC_PARM.REQ, 3 START_ATTEN_CHAR.IND, its M-sounds, CM_SLAC_MATCH.REQ; the
+    # charger's answers (the emulated modems answer CM_SET_KEY in each namespace)
+    assert link["slac_frames_sent"]["ev"] >= 5 and link["slac_frames_sent"]["evse"] >= 3
+    assert link["sdp_requests"] >= 1
+    requests = v2g_requests(doc)
+    assert requests[0] == "SessionSetupReq" and requests[-1] == "SessionStopReq"
+    if payment == "pnc":
+        assert doc["tls"]["version"] == "TLSv1.3" and doc["tls"]["car_certificates"] >= 1
+        assert calls(doc, "Authorize")[0]["request"]["idToken"]["type"] == "eMAID"
+    assert doc["transaction"]["stopped_reason"] == "StoppedByEV" and doc["transaction"]["energy_wh"] > 0
+    assert doc["virtual_seconds"] >= 8.0  # the real clock: the driver stops after 8 s of charging
+    assert _namespaces() == before
+
+
+def test_iface_refusals(capsys: pytest.CaptureFixture[str]) -> None:
+    for args in (["--scenario", "pause-resume"], ["--pcap", "x.pcap"], ["--iface", "a/b"]):
+        iface = [] if "--iface" in args else ["--iface", "eth0"]
+        assert main(["simulate", "--hlc", "iso2", *iface, *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("evcharge simulate: ")

@@ -36,7 +36,8 @@ class HlcProgress:
         self.state: str | None = None
         self.faults = 0
 
-    def __call__(self, bench: Any) -> None:
+    def __call__(self, bench: Any, *, last: bool = False) -> None:
+        """Print what changed, and the progress line when it is due (``last``: the session's end, always)."""
         if not self.header:
             self.header = True
             self.stream.write(HLC_PROGRESS_HEADER + "\n")
@@ -54,7 +55,10 @@ class HlcProgress:
             self.stream.write(("\r\033[K" if self.tty and self.pending else "") + f"  -- {notice}\n")
             self.pending = False
         now = self.clock()
-        if self.tty:
+        if last:
+            self.stream.write(("\r" if self.tty else "") + self._line(bench) + ("  \n" if self.tty else "\n"))
+            self.pending = False
+        elif self.tty:
             if notices or now - self.last_draw >= 0.1:
                 self.last_draw = now
                 self.stream.write("\r" + self._line(bench) + "  ")
@@ -62,15 +66,6 @@ class HlcProgress:
         elif now - self.last_line >= self.interval:
             self.last_line = now
             self.stream.write(self._line(bench) + "\n")
-        self.stream.flush()
-
-    def done(self, bench: Any) -> None:
-        """The last line (the session's end), then a new line on a terminal."""
-        if self.tty:
-            self.stream.write("\r" + self._line(bench) + "  \n")
-        else:
-            self.stream.write(self._line(bench) + "\n")
-        self.pending = False
         self.stream.flush()
 
     def _line(self, bench: Any) -> str:

@@ -84,13 +84,16 @@ class Bench:
         self_test_time: float = 0.5,
         start: datetime | None = None,
         tls: tuple[ssl.SSLContext, ssl.SSLContext] | None = None,
+        evse_mac: bytes = b"\x02\x00\x00\x00\x00\x0a",
+        ev_mac: bytes = b"\x02\x00\x00\x00\x00\x01",
     ) -> None:
         """``tls``: (SECC context, EVCC context) to run the V2G connection over real TLS in memory
-        (:func:`evcharge.iso15118.security.tls.secc_context` / ``evcc_context`` of a test PKI)."""
+        (:func:`evcharge.iso15118.security.tls.secc_context` / ``evcc_context`` of a test PKI). ``evse_mac``,
+        ``ev_mac``: the host MACs of the two SLAC machines."""
         self.now = 0.0
         rng = random.Random(seed)
         self.clock = WallClock.at(0.0, start or datetime(2026, 1, 1, tzinfo=UTC))
-        self.car = SimCar(car, rng=rng, now=0.0)
+        self.car = SimCar(car, rng=rng, now=0.0, mac=ev_mac)
         self.board = SimBoard(self.car.vehicle)
         self.power = PowerSupplySim(PowerSupplySimConfig(bidirectional=config.energy == "dc-bpt"))
         self.imd = IsolationMonitorSim(self_test_time=self_test_time)
@@ -101,7 +104,7 @@ class Bench:
         self.manager = EvseManager(config, board=self.board, clock=self.clock, rng=rng, now=0.0,
                                    power=self.power if not self.ac else None,
                                    imd=self.imd if not self.ac else None,
-                                   meter=self.meter if self.ac else None)
+                                   meter=self.meter if self.ac else None, slac_mac=evse_mac)
         self.csms = csms
         self.emulator = PowerlineEmulator(rng=rng, latency=slac_latency)
         self.emulator.attach("evse", _SlacPort(self.manager.slac))
