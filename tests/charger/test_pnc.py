@@ -107,3 +107,78 @@ def test_certificate_installation_through_the_csms(pki: Path) -> None:
     authorize = [c.payload for _, c, _ in bench.calls if c.action == "Authorize"]
     assert authorize and authorize[0]["idToken"]["type"] == "eMAID"
     assert bench.manager.energy_wh > 0
+
+
+@pytest.fixture(scope="module")
+def pki20(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from evcharge.iso15118.security.pki import PkiOptions, write_pki
+
+    out = tmp_path_factory.mktemp("pki20")
+    write_pki(out, PkiOptions(trees=("iso20",)))
+    return out
+
+
+def test_iso20_installation_through_the_csms_over_tls13(pki20: Path) -> None:
+    """ISO 15118-20: TLS 1.3 with the car's OEM provisioning chain; the car has no contract, its
+    CertificateInstallationReq goes to the CSMS as Get15118EVCertificate (the -20 CommonMessages namespace), the
+    provider's CertificateInstallationRes comes back through the manager; the car then authorizes with the new
+    contract (its eMAID in OCPP Authorize)."""
+    from datetime import UTC, datetime
+
+    from evcharge.charger.sim.contract import LocalContractService
+    from evcharge.iso15118.engines.iso20.pnc import EvccContract, PncTrust
+    from evcharge.iso15118.security.tls import TlsProfile, evcc_context, secc_context
+
+    operator = LocalContractService(pki20)
+
+    def csms(call: OcppCall, now: float) -> dict[str, Any] | None:
+        if call.action == "Get15118EVCertificate":
+            status, exi = operator.answer(call.payload["action"], call.payload["exiRequest"],
+                                          call.payload["iso15118SchemaVersion"])
+            return {"status": status, "exiResponse": exi}
+        return accept_all(call, now)
+
+    config = EvseManagerConfig(payments=(ev.Payment.PNC, ev.Payment.EIM), secc=SeccConfig(trace=True),
+                               iso20_pnc=PncTrust.from_pki(pki20, provider=False))
+    car = CarConfig(protocol="iso20", charge_seconds=5.0, payment=ev.Payment.PNC,
+                    contract=EvccContract.from_pki(pki20, installed=False))
+    tls = (secc_context(pki20, TlsProfile.ISO20), evcc_context(pki20, TlsProfile.ISO20))
+    bench = Bench(config, car, csms=csms, tls=tls, start=datetime.now(UTC))
+    bench.plug_in()
+    bench.run(until=60.0, stop=lambda: bench.car.ended is not None)
+    assert bench.car.ended is not None and bench.car.ended.normal, (bench.car.ended, bench.errors)
+    assert bench.secc_tls is not None and bench.secc_tls.version == "TLSv1.3" and bench.secc_tls.peer_chain
+    get = [c.payload for _, c, _ in bench.calls if c.action == "Get15118EVCertificate"]
+    assert len(get) == 1 and get[0]["iso15118SchemaVersion"] == "urn:iso:std:iso:15118:-20:CommonMessages"
+    issued = operator.provider.log[-1]
+    assert issued.schema == "iso20" and issued.emaid is not None
+    authorize = [c.payload for _, c, _ in bench.calls if c.action == "Authorize"]
+    assert authorize[0]["idToken"] == {"idToken": issued.emaid, "type": "eMAID"}
+    assert bench.manager.energy_wh > 0
+
+
+def test_iso20_undecodable_certificate_answer_fails_the_car(pki20: Path) -> None:
+    """A CSMS answer that is not a -20 CertificateInstallationRes: the car is answered FAILED, no crash."""
+    from datetime import UTC, datetime
+
+    from evcharge.iso15118.engines.iso20.pnc import EvccContract, PncTrust
+    from evcharge.iso15118.security.tls import TlsProfile, evcc_context, secc_context
+
+    def csms(call: OcppCall, now: float) -> dict[str, Any] | None:
+        if call.action == "Get15118EVCertificate":
+            return {"status": "Accepted", "exiResponse": "AAECAw=="}  # four bytes, not EXI of the schema
+        return accept_all(call, now)
+
+    config = EvseManagerConfig(payments=(ev.Payment.PNC, ev.Payment.EIM), secc=SeccConfig(trace=True),
+                               iso20_pnc=PncTrust.from_pki(pki20, provider=False))
+    car = CarConfig(protocol="iso20", charge_seconds=5.0, payment=ev.Payment.PNC,
+                    contract=EvccContract.from_pki(pki20, installed=False))
+    tls = (secc_context(pki20, TlsProfile.ISO20), evcc_context(pki20, TlsProfile.ISO20))
+    bench = Bench(config, car, csms=csms, tls=tls, start=datetime.now(UTC))
+    bench.plug_in()
+    bench.run(until=60.0, stop=lambda: bench.car.ended is not None)
+    assert bench.car.ended is not None and not bench.car.ended.normal
+    codes = [x.message.response_code.value for x in bench.manager.secc.engine.trace
+             if x.name == "CertificateInstallationRes"]
+    assert codes and codes[-1].startswith("FAILED")
+    assert bench.manager.energy_wh == 0.0
