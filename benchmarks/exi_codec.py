@@ -4,13 +4,17 @@ Josev drives it (py4j), on the same messages, in the same run.
     python benchmarks/exi_codec.py            # everything (starts one JVM; about a minute)
     python benchmarks/exi_codec.py --no-peer  # evcharge only
     python benchmarks/exi_codec.py --imports  # only the import time and RSS of each message set
+    python benchmarks/exi_codec.py --no-peer --libcbv2g ~/src/libcbv2g  # with libcbv2g (C) in the same run
     valgrind --tool=callgrind --dump-before=time_sleep --compress-strings=no \
         python benchmarks/exi_codec.py --segments 1000   # instructions per call (see segments())
 
 Per message it prints the time of one encode (Python object -> EXI bytes) and one decode (EXI bytes
 -> Python object), as the best of repeated runs, and the ratio peer / evcharge (above 1: we are
-faster).  The libcbv2g (C) figures are the ones measured on this machine kind and recorded in
-shared/facts/exi.md; they are printed for reference, not re-measured.
+faster).  With ``--libcbv2g DIR`` (a checkout of EVerest's libcbv2g) it compiles that C codec with
+gcc -O2 and ``benchmarks/libcbv2g_peer.c``, and times its decode (bytes -> C struct) and encode
+(C struct -> bytes) of the same bytes in the same run: "vs C" is then our time / its time.  Without it, "vs C"
+uses the libcbv2g figures recorded once in the project's facts (two messages only), which depend on the
+machine's speed at that time: compare only same-run ratios.
 """
 
 from __future__ import annotations
@@ -29,8 +33,34 @@ sys.path.insert(0, str(_REPO))
 from tests.exi import corpus  # noqa: E402
 from tests.exi.codecs import RUNTIMES, codec  # noqa: E402
 
-#: libcbv2g, gcc -O2, from shared/facts/exi.md (microseconds)
+#: libcbv2g, gcc -O2, as recorded once in the project's facts (microseconds); not same-run figures
 LIBCBV2G = {"ISO-2 CurrentDemandReq (38 B)": (0.52, 0.61), "-20 ScheduleExchangeRes (673 B)": (7.6, 9.2)}
+#: the libcbv2g families the peer program links (benchmarks/libcbv2g_peer.c)
+_CBV2G_SOURCES = ("common/*.c", "din/*.c", "iso_2/*.c", "iso_20/iso20_DC_*.c", "iso_20/iso20_CommonMessages_*.c")
+
+
+def libcbv2g_times(checkout: str, vectors: list[corpus.ExiVector]) -> list[tuple[float, float] | None]:
+    """(encode, decode) seconds per call of libcbv2g for each vector (None: it could not decode or re-encode it)."""
+    import glob
+    import shutil
+    import subprocess
+    import tempfile
+
+    lib = Path(checkout).expanduser() / "lib" / "cbv2g"
+    sources = sorted(f for pattern in _CBV2G_SOURCES for f in glob.glob(str(lib / pattern)))
+    if not sources or shutil.which("gcc") is None:
+        raise SystemExit(f"--libcbv2g: no libcbv2g sources under {lib}, or no gcc")
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = str(Path(tmp) / "libcbv2g_peer")
+        subprocess.run(["gcc", "-O2", "-std=c99", "-D_POSIX_C_SOURCE=199309L", "-I", str(lib.parent.parent / "include"),
+                        "-o", exe, str(_REPO / "benchmarks" / "libcbv2g_peer.c"), *sources], check=True)
+        feed = "".join(f"{v.family} {v.hex}\n" for v in vectors)
+        lines = subprocess.run([exe], input=feed, capture_output=True, text=True, check=True).stdout.splitlines()
+    out: list[tuple[float, float] | None] = []
+    for line in lines:
+        enc, dec, same = line.split()
+        out.append((float(enc) * 1e-9, float(dec) * 1e-9) if same == "1" else None)
+    return out
 
 
 def cases() -> list[tuple[str, corpus.ExiVector]]:
@@ -97,6 +127,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-peer", action="store_true", help="skip EXIficient (no JVM)")
     ap.add_argument("--imports", action="store_true", help="only the import cost of each message set")
+    ap.add_argument("--libcbv2g", metavar="DIR", help="a libcbv2g checkout: build it and time it in the same run")
     ap.add_argument("--segments", type=int, metavar="N", help="N calls per case and operation (compiled backend), "
                     "each run between two time.sleep(0) markers, for callgrind --dump-before=time_sleep")
     args = ap.parse_args()
@@ -111,6 +142,11 @@ def main() -> int:
         from benchmarks._exificient import JosevPath
 
         peer = JosevPath()
+    c_times: dict[str, tuple[float, float] | None] = {}
+    if args.libcbv2g:
+        todo = cases()
+        measured = libcbv2g_times(args.libcbv2g, [v for _, v in todo])
+        c_times = dict(zip([name for name, _ in todo], measured, strict=True))
     print(f"{'message':48s} {'op':6s} {'cython':>11s} {'python':>11s} {'Josev/py4j':>11s} {'ratio':>9s} "
           f"{'libcbv2g':>9s} {'vs C':>6s}")
     try:
@@ -131,7 +167,9 @@ def main() -> int:
                 ours = r.get("cython") or r.get("python")
                 p = r.get("peer")
                 ratio = f"{p / ours:8.0f}x" if p and ours else "-"
-                c_ref = LIBCBV2G.get(name)
+                c_ref = c_times.get(name) if args.libcbv2g else LIBCBV2G.get(name)
+                if c_ref is not None and args.libcbv2g:
+                    c_ref = (c_ref[0] * 1e6, c_ref[1] * 1e6)
                 cref = c_ref[0 if op == "encode" else 1] * 1e-6 if c_ref else None
                 vs_c = f"{ours / cref:5.1f}x" if cref and ours else "-"
                 print(f"{name if op == 'encode' else '':48s} {op:6s} {fmt(r.get('cython')):>11s} "
@@ -139,7 +177,8 @@ def main() -> int:
     finally:
         if peer is not None:
             peer.close()
-    print("\nratio = Josev/py4j time / evcharge (compiled) time; vs C = evcharge (compiled) / libcbv2g time")
+    print("\nratio = Josev/py4j time / evcharge (compiled) time; vs C = evcharge (compiled) / libcbv2g time "
+          + ("(libcbv2g timed in this run)" if args.libcbv2g else "(libcbv2g figures recorded once, not this run)"))
     print()
     import_costs()
     return 0

@@ -25,7 +25,7 @@ cdef inline object slot_get(object obj, Py_ssize_t off):
     return <object>v
 
 
-cdef inline void slot_set(object obj, Py_ssize_t off, object value):
+cdef inline void slot_set(object obj, Py_ssize_t off, object value) noexcept:
     cdef PyObject** p = <PyObject**>((<char*><PyObject*>obj) + off)
     cdef PyObject* old = p[0]
     Py_INCREF(value)

@@ -22,7 +22,7 @@ _MAX_UINT_OCTETS = 40  # 280 bits: X509 serial numbers (xs:integer) are up to 16
 
 if cython.compiled:
     from cython.cimports.cpython.bytearray import PyByteArray_AS_STRING
-    from cython.cimports.cpython.bytes import PyBytes_FromStringAndSize
+    from cython.cimports.cpython.bytes import PyBytes_AS_STRING, PyBytes_FromStringAndSize
 
 
 @cython.final
@@ -31,30 +31,63 @@ class BitWriter:
     """Append-only bit-packed output (most significant bit first)."""
 
     _buf: bytearray  # room for the output: the first _len bytes are written (no resize per byte)
+    _p: cython.p_uchar  # compiled backend: the bytes of _buf (moves when _buf grows)
+    _cap: cython.Py_ssize_t
     _len: cython.Py_ssize_t
     _acc: cython.ulonglong
     _nacc: cython.int
 
     def __init__(self) -> None:
         self._buf = bytearray(64)
+        self._cap = 64
+        if cython.compiled:
+            self._p = cython.cast(cython.p_uchar, PyByteArray_AS_STRING(self._buf))
         self._len = 0
         self._acc = 0
         self._nacc = 0
 
+    @cython.cfunc
+    @cython.exceptval(-1)
+    def _grow(self) -> cython.int:
+        self._buf.extend(bytearray(self._cap))
+        self._cap = len(self._buf)
+        if cython.compiled:
+            self._p = cython.cast(cython.p_uchar, PyByteArray_AS_STRING(self._buf))
+        return 0
+
     @cython.ccall
-    def write_bits(self, value: cython.ulonglong, n: cython.int) -> None:
+    @cython.exceptval(-1)
+    def write_bits(self, value: cython.ulonglong, n: cython.int) -> cython.int:
         """Write the ``n`` low bits of ``value`` (0 <= n <= 32)."""
-        if n == 0:
-            return
-        self._acc = (self._acc << n) | (value & ((cython.cast(cython.ulonglong, 1) << n) - 1))
-        self._nacc += n
-        while self._nacc >= 8:
-            self._nacc -= 8
-            if self._len == len(self._buf):
-                self._buf.extend(bytearray(len(self._buf)))
-            self._buf[self._len] = cython.cast(cython.int, (self._acc >> self._nacc) & 0xFF)
+        nacc: cython.int
+        acc: cython.ulonglong
+        if self._len + 5 > self._cap:  # at most 39 bits are pending after the shift: 4 whole bytes
+            self._grow()
+        acc = (self._acc << n) | (value & ((cython.cast(cython.ulonglong, 1) << n) - 1))
+        nacc = self._nacc + n
+        while nacc >= 8:
+            nacc -= 8
+            if cython.compiled:
+                self._p[self._len] = cython.cast(cython.uchar, acc >> nacc)
+            else:
+                self._buf[self._len] = (acc >> nacc) & 0xFF
             self._len += 1
-        self._acc &= (cython.cast(cython.ulonglong, 1) << self._nacc) - 1
+        self._nacc = nacc
+        self._acc = acc & ((cython.cast(cython.ulonglong, 1) << nacc) - 1)
+        return 0
+
+    @cython.cfunc
+    @cython.exceptval(-1)
+    def _write_u64(self, v: cython.ulonglong) -> cython.int:
+        """An EXI Unsigned Integer below 2**63: two octets in one write when they fit."""
+        if v < 0x80:
+            return self.write_bits(v, 8)
+        if v < 0x4000:
+            return self.write_bits((((v & 0x7F) | 0x80) << 8) | (v >> 7), 16)
+        while v >= 0x80:
+            self.write_bits((v & 0x7F) | 0x80, 8)
+            v >>= 7
+        return self.write_bits(v, 8)
 
     @cython.ccall
     def write_bool(self, value: cython.bint) -> None:
@@ -113,8 +146,8 @@ class BitWriter:
         """The bytes written so far, the last one padded with zero bits."""
         n: cython.Py_ssize_t = self._len
         if self._nacc:
-            if n == len(self._buf):
-                self._buf.append(0)
+            if n == self._cap:
+                self._grow()
             self._buf[n] = cython.cast(cython.int, (self._acc << (8 - self._nacc)) & 0xFF)
             n += 1
         if cython.compiled:
@@ -132,11 +165,14 @@ class BitReader:
     """Bit-packed input (most significant bit first) that never reads past its end."""
 
     _data: bytes
+    _p: cython.p_uchar  # compiled backend: the bytes of _data
     _pos: cython.Py_ssize_t
     _end: cython.Py_ssize_t
 
     def __init__(self, data: bytes, start_bit: int = 0) -> None:
         self._data = bytes(data)
+        if cython.compiled:
+            self._p = cython.cast(cython.p_uchar, PyBytes_AS_STRING(self._data))
         self._pos = start_bit
         self._end = len(self._data) * 8
 
@@ -156,7 +192,8 @@ class BitReader:
         )
 
     @cython.ccall
-    def read_bits(self, n: cython.int) -> cython.ulonglong:
+    @cython.exceptval(-1)
+    def read_bits(self, n: cython.int) -> cython.longlong:
         """Read ``n`` bits (0 <= n <= 32) as an unsigned number."""
         acc: cython.ulonglong
         pos: cython.Py_ssize_t = self._pos
@@ -170,10 +207,16 @@ class BitReader:
         # the octets that hold bits [pos, end), at most 5 (39 bits), then the bits after `end` shifted out
         i = pos >> 3
         last = (end - 1) >> 3
-        acc = self._data[i] & (0xFF >> (pos & 7))
-        while i < last:
-            i += 1
-            acc = (acc << 8) | self._data[i]
+        if cython.compiled:
+            acc = self._p[i] & (0xFF >> (pos & 7))
+            while i < last:
+                i += 1
+                acc = (acc << 8) | self._p[i]
+        else:
+            acc = self._data[i] & (0xFF >> (pos & 7))
+            while i < last:
+                i += 1
+                acc = (acc << 8) | self._data[i]
         self._pos = end
         return acc >> (((last + 1) << 3) - end)
 
@@ -193,6 +236,26 @@ class BitReader:
             count += 1
             if count > 9:
                 return self._read_big_uint(result, octet, count)
+            result |= (octet & 0x7F) << shift
+            if not (octet & 0x80):
+                if octet == 0 and count > 1:
+                    self._overlong()
+                return result
+            shift += 7
+
+    @cython.cfunc
+    @cython.exceptval(-1)
+    def _read_small_uint(self) -> cython.longlong:
+        """An EXI Unsigned Integer of at most 9 octets (below 2**63); -2 when it is longer."""
+        result: cython.longlong = 0
+        shift: cython.int = 0
+        octet: cython.longlong
+        count: cython.int = 0
+        while True:
+            octet = self.read_bits(8)
+            count += 1
+            if count > 9:
+                return -2  # 2**63 or more: the caller reads it again the general way
             result |= (octet & 0x7F) << shift
             if not (octet & 0x80):
                 if octet == 0 and count > 1:
@@ -365,6 +428,10 @@ class Grammar:
     dt_maxlen: list
     dt_enum: list
     dt_enum_index: list
+    # integer datatypes whose bounds both fit a C long long: checked and written without Python ints
+    dt_cbound: cython.int[:]
+    dt_clo: cython.longlong[:]
+    dt_chi: cython.longlong[:]
     # documents and fragments
     doc_width: cython.int
     doc_types: list  # index -> type id (or -1)
@@ -429,6 +496,14 @@ class Grammar:
         self.dt_maxlen = [d[5] for d in dts]
         self.dt_enum = [tuple(d[6]) if d[6] is not None else None for d in dts]
         self.dt_enum_index = [{m: i for i, m in enumerate(d[6])} if d[6] is not None else None for d in dts]
+
+        def cbound(d: tuple) -> bool:
+            return d[0] in (D_NBIT, D_UINT, D_INT) and d[2] is not None and d[3] is not None and (
+                -(1 << 62) <= d[2] <= d[3] < (1 << 62))
+
+        self.dt_cbound = ia([1 if cbound(d) else 0 for d in dts] or [0])
+        self.dt_clo = array("q", [d[2] if cbound(d) else 0 for d in dts] or [0])
+        self.dt_chi = array("q", [d[3] if cbound(d) else 0 for d in dts] or [0])
         self.doc_width = tables["doc_width"]
         self.doc_types = list(tables["doc_types"])
         self.doc_names = list(tables["doc_names"])
@@ -447,6 +522,21 @@ class Grammar:
             if v > self.dt_max[dt]:
                 raise ExiDecodeError(f"value {v} above the maximum {self.dt_max[dt]}", bit_offset=r._pos)
             return v
+        if (kind == D_UINT or kind == D_INT) and self.dt_cbound[dt]:
+            start: cython.Py_ssize_t = r._pos
+            cv: cython.longlong
+            negative: cython.bint = kind == D_INT and r.read_bits(1) != 0
+            cv = r._read_small_uint()
+            if cv == -2:
+                r._pos = start  # too long for the fast path: the general path below reads it and says why
+            else:
+                if negative:
+                    cv = -1 - cv
+                if cv < self.dt_clo[dt] or cv > self.dt_chi[dt]:
+                    raise ExiDecodeError(
+                        f"value {cv} outside [{self.dt_min[dt]}, {self.dt_max[dt]}]", bit_offset=r._pos
+                    )
+                return cv
         if kind == D_UINT or kind == D_INT:
             v = r.read_uint() if kind == D_UINT else r.read_int()
             lo = self.dt_min[dt]
@@ -499,6 +589,20 @@ class Grammar:
                 raise ExiEncodeError(f"{v!r} is not one of {[m.value for m in self.dt_enum[dt]]}")
             w.write_bits(idx, self.dt_nbits[dt])
             return
+        if self.dt_cbound[dt] and type(v) is int and -4611686018427387904 <= v < 4611686018427387904:  # |v| < 2**62
+            cv: cython.longlong = v
+            if self.dt_clo[dt] <= cv <= self.dt_chi[dt]:
+                if kind == D_NBIT:
+                    w.write_bits(cv - self.dt_clo[dt], self.dt_nbits[dt])
+                elif kind == D_UINT:
+                    w._write_u64(cv)
+                elif cv < 0:
+                    w.write_bits(1, 1)
+                    w._write_u64(-1 - cv)
+                else:
+                    w.write_bits(0, 1)
+                    w._write_u64(cv)
+                return
         if kind == D_NBIT or kind == D_UINT or kind == D_INT:
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ExiEncodeError(f"expected an int, got {type(v).__name__}")
@@ -738,8 +842,9 @@ class Grammar:
     # -- encoding ----------------------------------------------------------------------------
     @cython.cfunc
     @cython.inline
-    def _emit(self, w: BitWriter, s: cython.int, p: cython.int) -> None:
-        w.write_bits(p - self.st_p0[s], self.st_w1[s])
+    @cython.exceptval(-1)
+    def _emit(self, w: BitWriter, s: cython.int, p: cython.int) -> cython.int:
+        return w.write_bits(p - self.st_p0[s], self.st_w1[s])
 
     @cython.cfunc
     def _encode_type(self, w: BitWriter, t: cython.int, obj: object) -> None:
@@ -748,38 +853,57 @@ class Grammar:
         slot: cython.int
         nslots: cython.int = self.ty_nslots[t]
         e0: cython.int
+        cur: cython.int = -1  # the field being written: errors below it are prefixed with its name
         if self.ty_kind[t] == T_SIMPLE:
             self._encode_value_content(w, t, s, obj)
             return
         cls = self.ty_class[t]
         if type(obj) is not cls:
             raise ExiEncodeError(f"expected {cls.__name__}, got {type(obj).__name__}")
-        names = self.ty_names[t]
         vs: cython.int = self.ty_value_slot[t]
         base: cython.int = self.ty_slot0[t]
-        for slot in range(nslots):
-            if cython.compiled:
-                v = slot_get(obj, self.slot_off[base + slot])
-            else:
-                v = getattr(obj, names[slot], None)
-            if v is None:
-                continue
-            if slot == vs:
-                try:
+        try:
+            for slot in range(nslots):
+                if cython.compiled:
+                    v = slot_get(obj, self.slot_off[base + slot])
+                else:
+                    v = getattr(obj, self.ty_names[t][slot], None)
+                if v is None:
+                    continue
+                if slot == vs:
+                    cur = slot
                     self._encode_value_content(w, t, s, v)
-                except ExiEncodeError as exc:
-                    _path_error(exc, self.ty_xsd[t][slot])
-                return
-            if self.sl_islist[base + slot]:
-                if not isinstance(v, (list, tuple)):
-                    raise ExiEncodeError(f"{self.ty_xsd[t][slot]}: expected a list, got {type(v).__name__}")
-                maxocc = self.ty_maxocc[t][slot]
-                if maxocc >= 0 and len(v) > maxocc:
-                    raise ExiEncodeError(f"{self.ty_xsd[t][slot]}: {len(v)} items, at most {maxocc} allowed")
-                for item in v:
-                    s = self._encode_item(w, t, s, slot, item)
-            else:
-                s = self._encode_item(w, t, s, slot, v)
+                    return
+                if self.sl_islist[base + slot]:
+                    if not isinstance(v, (list, tuple)):
+                        raise ExiEncodeError(f"{self.ty_xsd[t][slot]}: expected a list, got {type(v).__name__}")
+                    maxocc = self.ty_maxocc[t][slot]
+                    if maxocc >= 0 and len(v) > maxocc:
+                        raise ExiEncodeError(f"{self.ty_xsd[t][slot]}: {len(v)} items, at most {maxocc} allowed")
+                    for item in v:
+                        p = self._production(t, s, slot)
+                        cur = slot
+                        self._emit(w, s, p)
+                        if self.pr_kind[p] == P_SE:
+                            self._encode_type(w, self.pr_arg[p], item)
+                        else:
+                            self._write_value(w, self.pr_arg[p], item)
+                        cur = -1
+                        s = self.pr_next[p]
+                else:
+                    p = self._production(t, s, slot)
+                    cur = slot
+                    self._emit(w, s, p)
+                    if self.pr_kind[p] == P_SE:
+                        self._encode_type(w, self.pr_arg[p], v)
+                    else:
+                        self._write_value(w, self.pr_arg[p], v)
+                    cur = -1
+                    s = self.pr_next[p]
+        except ExiEncodeError as exc:
+            if cur >= 0:
+                _path_error(exc, self.ty_xsd[t][cur])
+            raise
         e0 = self.st_e0[s]
         p = self.enc[e0 + nslots]
         if p < 0:
@@ -787,21 +911,17 @@ class Grammar:
         self._emit(w, s, p)
 
     @cython.cfunc
-    def _encode_item(self, w: BitWriter, t: cython.int, s: cython.int, slot: cython.int,
-                     item: object) -> cython.int:
-        """One occurrence of field ``slot`` in state ``s``; returns the next state."""
+    @cython.inline
+    @cython.exceptval(-1)
+    def _production(self, t: cython.int, s: cython.int, slot: cython.int) -> cython.int:
+        """The production that writes one occurrence of field ``slot`` in state ``s``."""
         p: cython.int = self.enc[self.st_e0[s] + slot]
         if p < 0:
             raise ExiEncodeError(
                 f"{self.ty_xsd[t][slot]} cannot appear here; the schema expects "
                 f"{self._expected(t, s)} (a required field is missing, or a choice already has a member)"
             )
-        self._emit(w, s, p)
-        if self.pr_kind[p] == P_SE:
-            self._encode_child(w, self.pr_arg[p], item, t, slot)
-        else:
-            self._write_field_value(w, self.pr_arg[p], item, t, slot)
-        return self.pr_next[p]
+        return p
 
     def _expected(self, t: cython.int, s: cython.int) -> str:
         e0: cython.int = self.st_e0[s]
@@ -809,20 +929,6 @@ class Grammar:
         if self.enc[e0 + self.ty_nslots[t]] >= 0:
             names.append("the end of the element")
         return " or ".join(names) if names else "nothing more"
-
-    @cython.cfunc
-    def _encode_child(self, w: BitWriter, child: cython.int, item: object, t: cython.int, slot: cython.int) -> None:
-        try:
-            self._encode_type(w, child, item)
-        except ExiEncodeError as exc:
-            _path_error(exc, self.ty_xsd[t][slot])
-
-    @cython.cfunc
-    def _write_field_value(self, w: BitWriter, dt: cython.int, item: object, t: cython.int, slot: cython.int) -> None:
-        try:
-            self._write_value(w, dt, item)
-        except ExiEncodeError as exc:
-            _path_error(exc, self.ty_xsd[t][slot])
 
     @cython.cfunc
     def _encode_value_content(self, w: BitWriter, t: cython.int, s: cython.int, v: object) -> None:
