@@ -86,20 +86,20 @@ class Iso20SeccState(Enum):
     """The request the charger waits for next."""
 
     SESSION_SETUP = "SessionSetup"
-    VEHICLE_POSITIONING = "ACDP_VehiclePositioning"  #: ACDP: the bus drives under the pantograph
+    VEHICLE_POSITIONING = "ACDP_VehiclePositioning"  #: the bus drives under the pantograph (ACDP)
     AUTHORIZATION_SETUP = "AuthorizationSetup"
     AUTHORIZATION = "Authorization"
     SERVICE_DISCOVERY = "ServiceDiscovery"
     SERVICE_SELECTION = "ServiceSelection"
     CHARGE_PARAMETERS = "ChargeParameterDiscovery"
     SCHEDULE_EXCHANGE = "ScheduleExchange"
-    ACDP_CONNECT = "ACDP_Connect"  #: ACDP: the pantograph comes down
+    ACDP_CONNECT = "ACDP_Connect"  #: the pantograph comes down (ACDP)
     CABLE_CHECK = "CableCheck"
     PRE_CHARGE = "PreCharge"
     POWER_DELIVERY = "PowerDelivery"
     CHARGING = "Charging"
     STANDBY = "Standby"
-    ACDP_DISCONNECT = "ACDP_Disconnect"  #: ACDP: the pantograph goes home
+    ACDP_DISCONNECT = "ACDP_Disconnect"  #: the pantograph goes home (ACDP)
     STOPPED = "Stopped"
     ENDED = "Ended"
 
