@@ -113,7 +113,7 @@ def test_random_requests_follow_the_table(
 
 def test_table_rows_cover_every_request() -> None:
     requests = {r.request for r in SECC20_ROWS}
-    assert requests == set(ALL_REQUESTS) | set(_msgs.ACDP_REQUESTS)
+    assert requests == set(ALL_REQUESTS) | set(_msgs.ACDP_REQUESTS) | set(_msgs.WPT_REQUESTS)
 
 
 def test_unknown_session() -> None:

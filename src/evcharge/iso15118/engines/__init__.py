@@ -91,7 +91,7 @@ def secc_engines(
     ``config`` (DIN only when ``config`` has a DC energy mode: DIN 70121 is DC only); ISO 15118-20 gets an
     :class:`~evcharge.iso15118.engines.iso20.secc.Iso20Secc` with ``iso20`` (an ``Iso20SeccConfig``) under the
     namespace of each kind of energy service it offers: ``ISO20_DC`` for DC / DC_BPT, ``ISO20_AC`` for AC /
-    AC_BPT, ``ISO20_ACDP`` for DC_ACDP / DC_ACDP_BPT."""
+    AC_BPT, ``ISO20_ACDP`` for DC_ACDP / DC_ACDP_BPT, ``ISO20_WPT`` for WPT."""
     wanted = set(protocols)
     unknown = wanted - {"din", "iso2", "iso20"}
     if unknown:
@@ -116,6 +116,8 @@ def secc_engines(
             engines[AppProtocol.ISO20_AC] = build20
         if any(s in (EnergyService.DC_ACDP, EnergyService.DC_ACDP_BPT) for s in cfg20.services):
             engines[AppProtocol.ISO20_ACDP] = build20
+        if EnergyService.WPT in cfg20.services:
+            engines[AppProtocol.ISO20_WPT] = build20
     return engines
 
 

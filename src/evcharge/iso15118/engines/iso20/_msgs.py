@@ -12,13 +12,14 @@ from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
-from evcharge.iso15118.iso20 import ac, acdp, common, dc
+from evcharge.iso15118.iso20 import ac, acdp, common, dc, wpt
 
 __all__ = [
     "ACDP_REQUESTS",
     "COMMON_REQUESTS",
     "REQUESTS",
     "SPECIFIC_REQUESTS",
+    "WPT_REQUESTS",
     "from_rational",
     "module_for",
     "rational",
@@ -31,6 +32,7 @@ COMMON = 0x8002
 AC = 0x8003
 DC = 0x8004
 ACDP = 0x8005
+WPT = 0x8006
 
 #: requests of CommonMessages (0x8002)
 COMMON_REQUESTS: tuple[str, ...] = (
@@ -56,10 +58,20 @@ SPECIFIC_REQUESTS: dict[int, tuple[str, ...]] = {
 #: requests of the ACDP schema (0x8005), named as the schema does (ACDP_DisconnectReq/Res share the types of
 #: ACDP_ConnectReq/Res: one class, two root elements); ACDP_SystemStatus travels in the side channel 0x8103
 ACDP_REQUESTS: tuple[str, ...] = ("ACDP_VehiclePositioning", "ACDP_Connect", "ACDP_Disconnect")
+#: requests of the WPT schema (0x8006), named as the schema does
+WPT_REQUESTS: tuple[str, ...] = (
+    "WPT_FinePositioningSetup",
+    "WPT_FinePositioning",
+    "WPT_Pairing",
+    "WPT_ChargeParameterDiscovery",
+    "WPT_AlignmentCheck",
+    "WPT_ChargeLoop",
+)
 REQUESTS: tuple[str, ...] = COMMON_REQUESTS + SPECIFIC_REQUESTS[DC]
 
-_MODULES: dict[int, ModuleType] = {COMMON: common, AC: ac, DC: dc, ACDP: acdp}
-_PREFIX = {COMMON: "", AC: "AC_", DC: "DC_", ACDP: ""}
+_MODULES: dict[int, ModuleType] = {COMMON: common, AC: ac, DC: dc, ACDP: acdp, WPT: wpt}
+_PREFIX = {COMMON: "", AC: "AC_", DC: "DC_", ACDP: "", WPT: ""}
+_NAMED = {ACDP: ACDP_REQUESTS, WPT: WPT_REQUESTS}
 #: root elements whose class is another element's
 _CLASS_OF = {"ACDP_DisconnectReq": "ACDP_ConnectReq", "ACDP_DisconnectRes": "ACDP_ConnectRes"}
 
@@ -74,6 +86,8 @@ def payload_type_for(request: str, dc_side: bool) -> int:
         return COMMON
     if request in ACDP_REQUESTS:
         return ACDP
+    if request in WPT_REQUESTS:
+        return WPT
     return DC if dc_side else AC
 
 
@@ -138,10 +152,10 @@ def decode(payload_type: int, payload: bytes) -> tuple[Any, str | None, str | No
     """(message, request name, "Req"/"Res") of a payload; the names are None when it is neither. ACDP payloads
     are named by their root element (a Disconnect decodes to the Connect class)."""
     mod = _MODULES[payload_type]
-    if payload_type == ACDP:
+    if payload_type in _NAMED:
         element, msg = mod.codec.decode_with_name(payload)
         for kind in ("Req", "Res"):
-            if element.endswith(kind) and element[: -len(kind)] in ACDP_REQUESTS:
+            if element.endswith(kind) and element[: -len(kind)] in _NAMED[payload_type]:
                 return msg, element[: -len(kind)], kind
         return msg, None, None
     msg = mod.decode(payload)

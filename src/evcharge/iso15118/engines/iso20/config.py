@@ -39,11 +39,15 @@ class Iso20PerformanceTimes:
     default: float = 1.5
     long: float = 4.5  #: ServiceDetail, CertificateInstallation, PowerDelivery
     charge_loop: float = 0.025
+    #: WPT_ChargeLoop (ISO 15118-20:2022 Table 218: V2G_SECC_Msg_Performance_Time 0.25 s)
+    wpt_charge_loop: float = 0.25
     long_requests: frozenset[str] = _LONG | {"PowerDelivery"}
 
     def for_request(self, request: str) -> float:
         if request == "ChargeLoop":
             return self.charge_loop
+        if request == "WPT_ChargeLoop":
+            return self.wpt_charge_loop
         return self.long if request in self.long_requests else self.default
 
 
@@ -80,7 +84,7 @@ class Iso20EvccTimeouts:
     long_requests: frozenset[str] = _LONG
 
     def for_request(self, request: str) -> float:
-        if request == "ChargeLoop":
+        if request in ("ChargeLoop", "WPT_ChargeLoop"):  # WPT_ChargeLoopRes: 0.5 s too (Table 218)
             return self.charge_loop
         return self.long if request in self.long_requests else self.default
 
@@ -129,6 +133,10 @@ class Iso20SeccConfig:
     #: answer VehicleCheckInReq (after ServiceSelection) and VehicleCheckOutReq (after PowerDelivery(Stop)); False
     #: leaves them out of the table (FAILED_SequenceError)
     vehicle_check_in_out: bool = True
+    #: WPT: the primary device's power class (PDInputPowerClass: MF-WPT1 3.7 kVA ... MF-WPT4 22 kVA) and its
+    #: largest coil current (A), answered in WPT_ChargeParameterDiscoveryRes
+    wpt_power_class: str = "MF-WPT3"
+    wpt_max_coil_current: float = 60.0
     #: tolerated excess (W) of the car's EVPowerProfile over the chosen power schedule
     profile_tolerance: float = 0.0
     #: Plug & Charge trust (a :class:`~evcharge.iso15118.engines.iso20.pnc.PncTrust` with MO roots, certificate
@@ -182,6 +190,9 @@ class Iso20EvccConfig:
     #: Completed, and goes on with ChargeParameterDiscovery.
     vehicle_check_in: str | None = None
     check_in_processing: int = 0
+    #: WPT: Ongoing requests the car sends in each of fine positioning, pairing and the alignment check before it
+    #: says Finished (the charger may finish a step earlier)
+    wpt_step_requests: int = 1
     #: VehicleCheckOut before SessionStop(Terminate) when True. The car sends CheckOut, then Processing while the
     #: charger answers Scheduled (under the Ongoing timeout), and SessionStop once it answers Completed.
     vehicle_check_out: bool = False

@@ -36,6 +36,7 @@ def render_rst() -> str:
         ("Charger (SECC), ISO 15118-20 DC and DC_BPT", secc20_table(True)),
         ("Charger (SECC), ISO 15118-20 AC and AC_BPT", secc20_table(False)),
         ("Charger (SECC), ISO 15118-20 ACDP (DC through a pantograph)", secc20_table(True, acdp=True)),
+        ("Charger (SECC), ISO 15118-20 WPT (wireless)", secc20_table(False, wpt=True)),
         ("Car (EVCC), ISO 15118-20 DC (the state is the response awaited)", evcc20_table(True)),
     ):
         out += [title, "-" * len(title), "", _block(render_table(table))]

@@ -54,6 +54,7 @@ from .events import (
     SchedulesOffered,
     VehicleCheckInAnswered,
     VehicleCheckOutAnswered,
+    WptStepAnswered,
 )
 
 __all__ = ["EVCC20_ROWS", "Iso20Evcc", "Iso20EvccState", "evcc20_table"]
@@ -64,6 +65,9 @@ class Iso20EvccState(Enum):
 
     SESSION_SETUP = "SessionSetup"
     VEHICLE_POSITIONING = "ACDP_VehiclePositioning"
+    WPT_SETUP = "WPT_FinePositioningSetup"
+    WPT_POSITIONING = "WPT_FinePositioning"
+    WPT_PAIRING = "WPT_Pairing"
     AUTHORIZATION_SETUP = "AuthorizationSetup"
     CERTIFICATE_INSTALLATION = "CertificateInstallation"
     AUTHORIZATION = "Authorization"
@@ -83,6 +87,9 @@ class Iso20EvccState(Enum):
     VEHICLE_CHECK_OUT = "VehicleCheckOut"
     ACDP_CONNECT = "ACDP_Connect"
     ACDP_DISCONNECT = "ACDP_Disconnect"
+    WPT_CHARGE_PARAMETERS = "WPT_ChargeParameterDiscovery"
+    WPT_ALIGNMENT = "WPT_AlignmentCheck"
+    WPT_CHARGE_LOOP = "WPT_ChargeLoop"
     IDLE = "Idle"  #: between a response and the next request (an interval, or standby)
     ENDED = "Ended"
 
@@ -98,6 +105,10 @@ def _r(state: E, response: str, handler: str, requires: tuple[str, ...] = ()) ->
 def _requires(state: E) -> tuple[str, ...]:
     if state.value.startswith("ACDP_"):
         return ("acdp",)
+    if state.value.startswith("WPT_"):
+        return ("wpt",)
+    if state.value in ("ChargeParameterDiscovery", "ChargeLoop"):
+        return ("acdc",)
     return ("dc",) if state.value in ("CableCheck", "PreCharge", "WeldingDetection") else ()
 
 
@@ -109,9 +120,9 @@ EVCC20_ROWS: tuple[Row[Iso20EvccState], ...] = tuple(
 )
 
 
-def evcc20_table(dc: bool, *, acdp: bool = False) -> Table[Iso20EvccState]:
-    side = "ACDP" if acdp else "DC" if dc else "AC"
-    tags = {"dc", "acdp"} if acdp else {"dc" if dc else "ac"}
+def evcc20_table(dc: bool, *, acdp: bool = False, wpt: bool = False) -> Table[Iso20EvccState]:
+    side = "WPT" if wpt else "ACDP" if acdp else "DC" if dc else "AC"
+    tags = {"wpt"} if wpt else {"dc", "acdc", "acdp"} if acdp else {"dc" if dc else "ac", "acdc"}
     return Table(f"EVCC ISO 15118-20 {side}", tags, Iso20EvccState, EVCC20_ROWS)
 
 
@@ -128,15 +139,16 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         super().__init__(state=E.SESSION_SETUP, trace=config.trace)
         name = handover.protocol.name
         self.acdp = name == "ISO20_ACDP"
+        self.wpt = name == "ISO20_WPT"
         self.dc = name in ("ISO20_DC", "ISO20_ACDP")
-        if name not in ("ISO20_AC", "ISO20_DC", "ISO20_ACDP"):
-            raise LocalProtocolError(f"the -20 EVCC drives ISO20_AC, ISO20_DC and ISO20_ACDP, not {name}")
-        kinds = (4, 7) if self.acdp else (1, 2, 5, 6)
+        if name not in ("ISO20_AC", "ISO20_DC", "ISO20_ACDP", "ISO20_WPT"):
+            raise LocalProtocolError(f"the -20 EVCC drives ISO20_AC, ISO20_DC, ISO20_ACDP and ISO20_WPT, not {name}")
+        kinds = (4, 7) if self.acdp else (3,) if self.wpt else (1, 2, 5, 6)
         if config.service.is_dc != self.dc or config.service.value not in kinds:
             raise LocalProtocolError(f"{config.service.name} is not a service of {name}")
         self.handover = handover
         self.tls = handover.tls is not None
-        self.table = evcc20_table(self.dc, acdp=self.acdp)
+        self.table = evcc20_table(self.dc, acdp=self.acdp, wpt=self.wpt)
         self.spec: ModuleType = _msgs.module_for(_msgs.DC if self.dc else _msgs.AC)
         self.clock = config.clock or WallClock.at(handover.now, datetime.now(UTC))
         self.session_id = handover.resume_session_id or _ZERO
@@ -172,7 +184,8 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         self._check_status = ""
         self._immobilized = False
         self._connected = False
-        self._pd: Any = None
+        self._wpt_sent = 0  # requests of the present WPT step
+        self._wpt_finished = False  # the car said Finished in this step        self._pd: Any = None
         self._pending: str | None = None
         self._ongoing_since: float | None = None
         #: the car's Plug & Charge material (a .pnc.EvccContract), used over TLS only
@@ -579,6 +592,56 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
     def _req_ACDP_Disconnect(self, mod: ModuleType, now: float) -> dict[str, Any]:
         return {"ev_electrical_charging_device_status": mod.ElectricalChargingDeviceStatus.State_B}
 
+    def _req_WPT_FinePositioningSetup(self, mod: ModuleType, now: float) -> dict[str, Any]:
+        return {
+            "ev_processing": mod.Processing.Finished,
+            "ev_device_fine_positioning_method_list": mod.WPT_FinePositioningMethodList(
+                wpt_fine_positioning_method=[mod.WPT_FinePositioningMethod.Manual]
+            ),
+            "ev_device_pairing_method_list": mod.WPT_PairingMethodList(
+                wpt_pairing_method=[mod.WPT_PairingMethod.External_confirmation]
+            ),
+            "ev_device_alignment_check_method_list": mod.WPT_AlignmentCheckMethodList(
+                wpt_alignment_check_method=[mod.WPT_AlignmentCheckMethod.PowerCheck]
+            ),
+            "natural_offset": 0,
+        }
+
+    def _wpt_step_fields(self, mod: ModuleType) -> dict[str, Any]:
+        return {
+            "ev_processing": mod.Processing.Finished if self._wpt_finished else mod.Processing.Ongoing,
+            "ev_result_code": mod.WPT_EVResult.EVResultSuccess
+            if self._wpt_finished
+            else mod.WPT_EVResult.EVResultUnknown,
+        }
+
+    def _req_WPT_FinePositioning(self, mod: ModuleType, now: float) -> dict[str, Any]:
+        return self._wpt_step_fields(mod)
+
+    def _req_WPT_Pairing(self, mod: ModuleType, now: float) -> dict[str, Any]:
+        return self._wpt_step_fields(mod)
+
+    def _req_WPT_AlignmentCheck(self, mod: ModuleType, now: float) -> dict[str, Any]:
+        return self._wpt_step_fields(mod)
+
+    def _req_WPT_ChargeParameterDiscovery(self, mod: ModuleType, now: float) -> dict[str, Any]:
+        return {
+            "evpc_max_receivable_power": rational(mod, self.config.limits.max_charge_power),
+            "sd_max_ground_clearence": 250,  # mm
+            "sd_min_ground_clearence": 100,
+            "evpc_natural_frequency": rational(mod, 85_000),  # Hz, the SAE J2954 / IEC 61980 band
+            "evpc_device_local_control": False,
+        }
+
+    def _req_WPT_ChargeLoop(self, mod: ModuleType, now: float) -> dict[str, Any]:
+        return {
+            "meter_info_requested": False,
+            "evpc_power_request": rational(mod, self.target_power),
+            "evpc_power_output": rational(mod, self.target_power),
+            "evpc_charge_diagnostics": mod.WPT_EVPCChargeDiagnostics.EVPCNoIssue,
+            "display_parameters": mod.DisplayParameters(present_soc=self.soc, charging_complete=self.charging_complete),
+        }
+
     def _req_SessionStop(self, mod: ModuleType, now: float, kind: str = "Terminate") -> dict[str, Any]:
         self._stop_kind = kind
         return {"charging_session": mod.ChargingSession(kind)}
@@ -594,7 +657,81 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         if self.acdp:  # [V2G20-4067]: the bus positions itself first
             self._send("ACDP_VehiclePositioning", now)
             return
+        if self.wpt:  # [V2G20-5042]: fine positioning over the pad first
+            self._send("WPT_FinePositioningSetup", now)
+            return
         self._send("AuthorizationSetup", now)
+
+    # -- WPT ---------------------------------------------------------------------------------------
+
+    def _wpt_step(self, request: str, now: float) -> None:
+        """The next request of a WPT step: Ongoing ``wpt_step_requests`` times, then Finished."""
+        self._wpt_finished = self._wpt_sent >= self.config.wpt_step_requests
+        self._wpt_sent += 1
+        self._send_after(request, now, self.config.ongoing_interval if self._wpt_sent > 1 else 0.0)
+
+    def _wpt_after(self, msg: Any, now: float, request: str, then: str) -> None:
+        finished = msg.evse_processing == msg.evse_processing.__class__.Finished
+        self._emit(WptStepAnswered(request=request, finished=finished))
+        if finished or self._wpt_finished:  # [V2G20-5027], [V2G20-5029], [V2G20-5032], [V2G20-5034], [V2G20-5036]
+            self._wpt_sent = 0
+            self._wpt_finished = False
+            if then.startswith("WPT_"):
+                self._wpt_step(then, now)
+            else:
+                self._send(then, now, **({"progress": "Start"} if then == "PowerDelivery" else {}))
+            return
+        self._wpt_step(request, now)
+
+    def _on_wpt_setup(self, msg: Any, now: float) -> None:
+        self._emit(WptStepAnswered(request="WPT_FinePositioningSetup", finished=True))
+        self._wpt_sent = 0
+        self._wpt_step("WPT_FinePositioning", now)  # [V2G20-5024]
+
+    def _on_wpt_positioning(self, msg: Any, now: float) -> None:
+        self._wpt_after(msg, now, "WPT_FinePositioning", "WPT_Pairing")
+
+    def _on_wpt_pairing(self, msg: Any, now: float) -> None:
+        self._wpt_after(msg, now, "WPT_Pairing", "AuthorizationSetup")
+
+    def _on_wpt_alignment(self, msg: Any, now: float) -> None:
+        self._wpt_after(msg, now, "WPT_AlignmentCheck", "PowerDelivery")
+
+    def _on_wpt_charge_parameters(self, msg: Any, now: float) -> None:
+        self.evse_limits = PowerLimits(
+            max_charge_power=from_rational(msg.sd_max_output_power),
+            min_charge_power=from_rational(msg.sd_min_output_power),
+        )
+        self._emit(Iso20ChargeParametersOffered(limits=self.evse_limits))
+        self._send("ScheduleExchange", now)
+
+    def _on_wpt_charge_loop(self, msg: Any, now: float) -> None:
+        self.loops += 1
+        status = msg.evse_status
+        notification = status.evse_notification.value if status is not None else "None"
+        self._emit(
+            Iso20ChargeLoopStatus(
+                target_power=from_rational(msg.evpc_power_request),
+                limits=PowerLimits(
+                    max_charge_power=from_rational(msg.spc_max_output_power_limit),
+                    min_charge_power=from_rational(msg.spc_min_output_power_limit),
+                ),
+                notification=notification,
+                meter_wh=msg.meter_info.charged_energy_reading_wh if msg.meter_info is not None else None,
+            )
+        )
+        if notification == "Terminate" and self._stop is None:
+            self._stop = False
+        elif notification == "Pause" and self._stop is None:
+            self._stop = True
+        cap = self.config.charge_loop_requests
+        if cap is not None and self.loops >= cap and self._stop is None:
+            self._stop = False
+        self._next_after_loop(now)
+
+    @property
+    def _loop_request(self) -> str:
+        return "WPT_ChargeLoop" if self.wpt else "ChargeLoop"
 
     def _on_vehicle_positioning(self, msg: Any, now: float) -> None:
         finished = msg.evse_processing == msg.evse_processing.__class__.Finished
@@ -708,6 +845,9 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         self._send("ServiceSelection", now, parameter_set_id=chosen)
 
     def _on_service_selection(self, msg: Any, now: float) -> None:
+        if self.wpt:  # [V2G20-5041]
+            self._send("WPT_ChargeParameterDiscovery", now)
+            return
         if self.config.vehicle_check_in is not None and not self._checked_in:
             self._check_ins = 0
             self._send("VehicleCheckIn", now, status="CheckIn")
@@ -781,7 +921,10 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
                 return
             self.schedules = tuple(_schedule_of(t) for t in sched.schedule_tuple)
         self._emit(SchedulesOffered(control_mode=self.control_mode, schedules=self.schedules))
-        if self.dc and not self._prepared:
+        if self.wpt:  # [V2G20-5045]: the alignment check before power
+            self._wpt_sent = 0
+            self._wpt_step("WPT_AlignmentCheck", now)
+        elif self.dc and not self._prepared:
             # ACDP: the pantograph comes down first ([V2G20-4070])
             self._send("ACDP_Connect" if self.acdp and not self._connected else "CableCheck", now)
         else:
@@ -824,17 +967,19 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         self._emit(PowerDeliveryAnswered(action=action, accepted=accepted))
         if progress == "Start":
             self.loops = 0
-            self._send("ChargeLoop", now)
+            self._send(self._loop_request, now)
         elif progress == "Stop":
             if self.acdp:  # [V2G20-4073]: the pantograph goes home, then SessionStop
                 self._send("ACDP_Disconnect", now)
+            elif self.wpt:  # [V2G20-5094]
+                self._session_stop(now)
             elif self.dc:
                 self._send("WeldingDetection", now)
             else:
                 self._session_stop(now)
         elif progress == "Standby":
             if not accepted:  # WARNING_StandbyNotAllowed: charge on
-                self._send("ChargeLoop", now)
+                self._send(self._loop_request, now)
                 return
             self._state = E.IDLE
             self._in_standby = True
@@ -920,7 +1065,7 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
             self._standby = False
             self._send("PowerDelivery", now, progress="Standby")
         else:
-            self._send_after("ChargeLoop", now, self.config.loop_interval)
+            self._send_after(self._loop_request, now, self.config.loop_interval)
 
     def _on_metering_confirmation(self, msg: Any, now: float) -> None:
         if self._pd == "Stop":

@@ -56,6 +56,9 @@ __all__ = [
     "VehicleCheckOutAnswered",
     "VehicleCheckOutRequested",
     "VehiclePositioningRequested",
+    "WptStepAnswered",
+    "WptStepDone",
+    "WptStepRequested",
 ]
 
 
@@ -266,6 +269,16 @@ class AcdpDeviceRequested(RequestEvent):
     ev_status: str  #: EVElectricalChargingDeviceStatus (State_A ... State_D)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WptStepRequested(RequestEvent):
+    """WPT (wireless): each WPT_FinePositioningSetupReq, WPT_FinePositioningReq, WPT_PairingReq and
+    WPT_AlignmentCheckReq (``request``). A step goes on (Ongoing) until the car says it is ``finished`` or the
+    application pushes :class:`WptStepDone` for it. ``ev_result``: the car's EVResultCode (None for the setup)."""
+
+    finished: bool
+    ev_result: str | None = None
+
+
 # -- SECC commands ---------------------------------------------------------------------------------
 
 
@@ -337,6 +350,14 @@ class SetChargingDevice:
 
     mechanical: str = "Home"
     electrical: str = "State_A"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WptStepDone:
+    """WPT: the primary device has finished ``step`` (``"WPT_FinePositioning"``, ``"WPT_Pairing"`` or
+    ``"WPT_AlignmentCheck"``): the next request of that step is answered Finished."""
+
+    step: str
 
 
 # -- EVCC events -----------------------------------------------------------------------------------
@@ -411,6 +432,14 @@ class AcdpDeviceAnswered:
     finished: bool
     mechanical: str
     electrical: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WptStepAnswered:
+    """WPT: the charger's answer to a WPT_FinePositioningSetup/FinePositioning/Pairing/AlignmentCheck request."""
+
+    request: str
+    finished: bool
 
 
 # -- EVCC commands ---------------------------------------------------------------------------------

@@ -77,6 +77,8 @@ from .events import (
     VehicleCheckInRequested,
     VehicleCheckOutRequested,
     VehiclePositioningRequested,
+    WptStepDone,
+    WptStepRequested,
 )
 
 __all__ = ["SECC20_ROWS", "Iso20Secc", "Iso20SeccState", "secc20_table"]
@@ -87,12 +89,16 @@ class Iso20SeccState(Enum):
 
     SESSION_SETUP = "SessionSetup"
     VEHICLE_POSITIONING = "ACDP_VehiclePositioning"  #: the bus drives under the pantograph (ACDP)
+    WPT_SETUP = "WPT_FinePositioningSetup"  #: the fine positioning methods (WPT)
+    WPT_POSITIONING = "WPT_FinePositioning"  #: the car over the pad (WPT)
+    WPT_PAIRING = "WPT_Pairing"  #: which pad the car is over (WPT)
     AUTHORIZATION_SETUP = "AuthorizationSetup"
     AUTHORIZATION = "Authorization"
     SERVICE_DISCOVERY = "ServiceDiscovery"
     SERVICE_SELECTION = "ServiceSelection"
     CHARGE_PARAMETERS = "ChargeParameterDiscovery"
     SCHEDULE_EXCHANGE = "ScheduleExchange"
+    WPT_ALIGNMENT = "WPT_AlignmentCheck"  #: the coils checked with a little power (WPT)
     ACDP_CONNECT = "ACDP_Connect"  #: the pantograph comes down (ACDP)
     CABLE_CHECK = "CableCheck"
     PRE_CHARGE = "PreCharge"
@@ -110,6 +116,9 @@ _PRECHARGE_QUIRK = "power_delivery_after_precharge_ongoing"
 _CHECK = "vehicle_check_in_out"
 _ACDP = "acdp"
 _ACDP_STATES = (S.VEHICLE_POSITIONING, S.ACDP_CONNECT, S.ACDP_DISCONNECT)
+_WPT = "wpt"
+_WPT_STATES = (S.WPT_SETUP, S.WPT_POSITIONING, S.WPT_PAIRING, S.WPT_ALIGNMENT)
+_ACDC = "acdc"  #: the AC and DC schemas' ChargeParameterDiscovery and ChargeLoop (not WPT)
 
 
 def _r(state: S, request: str, handler: str, *targets: S, requires: tuple[str, ...] = (), note: str = "") -> Row[S]:
@@ -118,7 +127,41 @@ def _r(state: S, request: str, handler: str, *targets: S, requires: tuple[str, .
 
 #: every row of the -20 SECC; a table takes the rows its tags (``ac``/``dc``, quirks) allow
 SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
-    _r(S.SESSION_SETUP, "SessionSetup", "_session_setup", S.AUTHORIZATION_SETUP, S.VEHICLE_POSITIONING),
+    _r(
+        S.SESSION_SETUP,
+        "SessionSetup",
+        "_session_setup",
+        S.AUTHORIZATION_SETUP,
+        S.VEHICLE_POSITIONING,
+        S.WPT_SETUP,
+    ),
+    _r(S.WPT_SETUP, "WPT_FinePositioningSetup", "_wpt_setup", S.WPT_POSITIONING, requires=(_WPT,), note="[V2G20-5043]"),
+    _r(
+        S.WPT_POSITIONING,
+        "WPT_FinePositioningSetup",
+        "_wpt_setup",
+        S.WPT_POSITIONING,
+        requires=(_WPT,),
+        note="[V2G20-5085] again",
+    ),
+    _r(
+        S.WPT_POSITIONING,
+        "WPT_FinePositioning",
+        "_wpt_step",
+        S.WPT_POSITIONING,
+        S.WPT_PAIRING,
+        requires=(_WPT,),
+        note="Ongoing; Finished",
+    ),
+    _r(
+        S.WPT_PAIRING,
+        "WPT_Pairing",
+        "_wpt_step",
+        S.WPT_PAIRING,
+        S.AUTHORIZATION_SETUP,
+        requires=(_WPT,),
+        note="Ongoing; Finished",
+    ),
     _r(
         S.VEHICLE_POSITIONING,
         "ACDP_VehiclePositioning",
@@ -135,7 +178,15 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
     _r(S.SERVICE_DISCOVERY, "ServiceDiscovery", "_service_discovery", S.SERVICE_SELECTION),
     _r(S.SERVICE_SELECTION, "ServiceDetail", "_service_detail", S.SERVICE_SELECTION),
     _r(S.SERVICE_SELECTION, "ServiceSelection", "_service_selection", S.CHARGE_PARAMETERS),
-    _r(S.CHARGE_PARAMETERS, "ChargeParameterDiscovery", "_charge_parameters", S.SCHEDULE_EXCHANGE),
+    _r(S.CHARGE_PARAMETERS, "ChargeParameterDiscovery", "_charge_parameters", S.SCHEDULE_EXCHANGE, requires=(_ACDC,)),
+    _r(
+        S.CHARGE_PARAMETERS,
+        "WPT_ChargeParameterDiscovery",
+        "_wpt_charge_parameters",
+        S.SCHEDULE_EXCHANGE,
+        requires=(_WPT,),
+        note="[V2G20-5041]",
+    ),
     _r(
         S.CHARGE_PARAMETERS,
         "VehicleCheckIn",
@@ -152,7 +203,17 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         S.CABLE_CHECK,
         S.POWER_DELIVERY,
         S.ACDP_CONNECT,
-        note="Ongoing; DC: CableCheck first time; ACDP: ACDP_Connect first time",
+        S.WPT_ALIGNMENT,
+        note="Ongoing; DC: CableCheck first time; ACDP: ACDP_Connect first time; WPT: WPT_AlignmentCheck",
+    ),
+    _r(
+        S.WPT_ALIGNMENT,
+        "WPT_AlignmentCheck",
+        "_wpt_step",
+        S.WPT_ALIGNMENT,
+        S.POWER_DELIVERY,
+        requires=(_WPT,),
+        note="[V2G20-5045] Ongoing; Finished",
     ),
     _r(
         S.ACDP_CONNECT,
@@ -194,7 +255,8 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         requires=("dc", _PRECHARGE_QUIRK),
         note=_PRECHARGE_QUIRK,
     ),
-    _r(S.CHARGING, "ChargeLoop", "_charge_loop", S.CHARGING),
+    _r(S.CHARGING, "ChargeLoop", "_charge_loop", S.CHARGING, requires=(_ACDC,)),
+    _r(S.CHARGING, "WPT_ChargeLoop", "_wpt_charge_loop", S.CHARGING, requires=(_WPT,), note="[V2G20-5124]"),
     _r(S.CHARGING, "MeteringConfirmation", "_metering_confirmation", S.CHARGING),
     _r(
         S.CHARGING,
@@ -240,7 +302,11 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
             "_session_stop",
             S.ENDED,
             S.SERVICE_DISCOVERY,
-            requires=(_STOP_QUIRK, _ACDP) if state in _ACDP_STATES else (_STOP_QUIRK,),
+            requires=(_STOP_QUIRK, _ACDP)
+            if state in _ACDP_STATES
+            else (_STOP_QUIRK, _WPT)
+            if state in _WPT_STATES
+            else (_STOP_QUIRK,),
         )
         for state in S
         if state not in (S.SESSION_SETUP, S.AUTHORIZATION_SETUP, S.AUTHORIZATION, S.STOPPED, S.STANDBY, S.ENDED)
@@ -248,10 +314,12 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
 )
 
 
-def secc20_table(dc: bool, config: Iso20SeccConfig | None = None, *, acdp: bool = False) -> Table[Iso20SeccState]:
-    """The table of one -20 SECC variant (AC, DC or ACDP namespace; ACDP is DC with the ACDP rows)."""
+def secc20_table(
+    dc: bool, config: Iso20SeccConfig | None = None, *, acdp: bool = False, wpt: bool = False
+) -> Table[Iso20SeccState]:
+    """The table of one -20 SECC variant (AC, DC, ACDP or WPT namespace; ACDP is DC with the ACDP rows)."""
     config = config or Iso20SeccConfig()
-    tags = {"dc" if dc or acdp else "ac"}
+    tags = {_WPT} if wpt else {"dc" if dc or acdp else "ac", _ACDC}
     if acdp:
         tags.add(_ACDP)
     if config.quirks.session_stop_in_any_state:
@@ -260,10 +328,10 @@ def secc20_table(dc: bool, config: Iso20SeccConfig | None = None, *, acdp: bool 
         tags.add(_PRECHARGE_QUIRK)
     if config.vehicle_check_in_out:
         tags.add(_CHECK)
-    side = "ACDP" if acdp else "DC" if dc else "AC"
-    rows = SECC20_ROWS
-    if not acdp:  # the ACDP states are not reachable here: not a target either
-        rows = tuple(replace(r, targets=r.targets - frozenset(_ACDP_STATES)) for r in SECC20_ROWS)
+    side = "WPT" if wpt else "ACDP" if acdp else "DC" if dc else "AC"
+    # the states of the other modules are not reachable here: not a target either
+    unreachable = frozenset(() if acdp else _ACDP_STATES) | frozenset(() if wpt else _WPT_STATES)
+    rows = tuple(replace(r, targets=r.targets - unreachable) for r in SECC20_ROWS)
     return Table(f"SECC ISO 15118-20 {side}", tags, Iso20SeccState, rows)
 
 
@@ -285,17 +353,20 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         self.config = config = config or Iso20SeccConfig()
         super().__init__(state=S.SESSION_SETUP, trace=config.trace)
         name = handover.protocol.name
-        if name not in ("ISO20_AC", "ISO20_DC", "ISO20_ACDP"):
-            raise LocalProtocolError(f"the -20 SECC serves ISO20_AC, ISO20_DC and ISO20_ACDP, not {name}")
+        if name not in ("ISO20_AC", "ISO20_DC", "ISO20_ACDP", "ISO20_WPT"):
+            raise LocalProtocolError(f"the -20 SECC serves ISO20_AC, ISO20_DC, ISO20_ACDP and ISO20_WPT, not {name}")
         self.acdp = name == "ISO20_ACDP"  # DC through a pantograph: the DC messages and the ACDP ones
+        self.wpt = name == "ISO20_WPT"  # wireless: the WPT messages only
         self.dc = name in ("ISO20_DC", "ISO20_ACDP")
         self.handover = handover
         self.tls = handover.tls is not None
-        self.table = secc20_table(self.dc, config, acdp=self.acdp)
+        self.table = secc20_table(self.dc, config, acdp=self.acdp, wpt=self.wpt)
         self.spec: ModuleType = _msgs.module_for(_msgs.DC if self.dc else _msgs.AC)
         self.clock = config.clock or WallClock.at(handover.now, datetime.now(UTC))
-        kinds = (4, 7) if self.acdp else (1, 2, 5, 6)  # DC_ACDP, DC_ACDP_BPT; AC, DC, AC_BPT, DC_BPT
+        # DC_ACDP, DC_ACDP_BPT; WPT; AC, DC, AC_BPT, DC_BPT
+        kinds = (4, 7) if self.acdp else (3,) if self.wpt else (1, 2, 5, 6)
         self.services = tuple(s for s in config.services if s.is_dc == self.dc and s.value in kinds)
+        self._wpt_done: set[str] = set()
         self.pnc_ready = self.tls and config.pnc is not None
         self.payments = tuple(p for p in config.payments if p is Payment.EIM or self.pnc_ready)
         self.vehicle_certificate_hash: bytes | None = None
@@ -390,6 +461,10 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             ):
                 raise LocalProtocolError(f"{command}: mechanical Home/Moving/EndPosition, electrical State_A-D")
             self._device = command
+        elif isinstance(command, WptStepDone):
+            if command.step not in ("WPT_FinePositioning", "WPT_Pairing", "WPT_AlignmentCheck"):
+                raise LocalProtocolError(f"WptStepDone step {command.step!r}")
+            self._wpt_done.add(command.step)
         elif isinstance(command, SetVehicleCheckIn):
             self._check_in = _checked_code(command)
         elif isinstance(command, SetVehicleCheckOut):
@@ -444,12 +519,14 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
 
     @property
     def _side(self) -> str:
-        return "ACDP" if self.acdp else "DC" if self.dc else "AC"
+        return "WPT" if self.wpt else "ACDP" if self.acdp else "DC" if self.dc else "AC"
 
     @property
     def _payload_types(self) -> tuple[int, ...]:
         if self.acdp:
             return (COMMON, _msgs.DC, _msgs.ACDP)
+        if self.wpt:
+            return (COMMON, _msgs.WPT)
         return (COMMON, _msgs.DC if self.dc else _msgs.AC)
 
     # -- responses -----------------------------------------------------------------------------
@@ -594,7 +671,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             self.vehicle_certificate_hash = vehicle_certificate_hash(chain)
             assert self.vehicle_certificate_hash is not None
             self._emit(VehicleCertificate(sha256=self.vehicle_certificate_hash, chain=chain))
-        return S.VEHICLE_POSITIONING if self.acdp else S.AUTHORIZATION_SETUP
+        return S.VEHICLE_POSITIONING if self.acdp else S.WPT_SETUP if self.wpt else S.AUTHORIZATION_SETUP
 
     def _authorization_setup(self, request: str, msg: Any, now: float) -> Iso20SeccState:
         services = [common.Authorization.EIM if p is Payment.EIM else common.Authorization.PnC for p in self.payments]
@@ -1016,7 +1093,9 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             return self._fail(
                 request, COMMON, now, "FAILED", f"ScheduleExchangeReq not in the {self.control_mode} mode"
             )
-        if not self.dc or self._cable_checked:
+        if self.wpt:
+            after = S.WPT_ALIGNMENT  # [V2G20-5045]
+        elif not self.dc or self._cable_checked:
             after = S.POWER_DELIVERY
         else:
             after = S.ACDP_CONNECT if self.acdp else S.CABLE_CHECK
@@ -1395,6 +1474,127 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         return S.STOPPED if done else S.ACDP_DISCONNECT
 
     _acdp_disconnect = _acdp_connect
+
+    # -- WPT: positioning, pairing, alignment, the wireless charge loop ---------------------------
+
+    def _wpt_setup(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        mod = _msgs.module_for(_msgs.WPT)
+        self._emit(
+            WptStepRequested(
+                request=request,
+                received_at=now,
+                deadline=self._deadline(request, now),
+                finished=msg.ev_processing == mod.Processing.Finished,
+                ev_result=None,
+            )
+        )
+        # the primary device takes up the methods the car offers (the first of each list is used)
+        self._respond(
+            request,
+            now,
+            response_code=mod.ResponseCode.OK,
+            primary_device_fine_positioning_method_list=msg.ev_device_fine_positioning_method_list,
+            primary_device_pairing_method_list=msg.ev_device_pairing_method_list,
+            primary_device_alignment_check_method_list=msg.ev_device_alignment_check_method_list,
+            natural_offset=msg.natural_offset,
+        )
+        return S.WPT_POSITIONING
+
+    _WPT_NEXT = {
+        "WPT_FinePositioning": S.WPT_PAIRING,
+        "WPT_Pairing": S.AUTHORIZATION_SETUP,
+        "WPT_AlignmentCheck": S.POWER_DELIVERY,
+    }
+
+    def _wpt_step(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        """WPT_FinePositioning, WPT_Pairing, WPT_AlignmentCheck: Ongoing while the car and the application are not
+        done; the step ends when the car says Finished ([V2G20-5027], [V2G20-5032], [V2G20-5036]) or the application
+        pushed :class:`~evcharge.iso15118.engines.iso20.events.WptStepDone`."""
+        mod = _msgs.module_for(_msgs.WPT)
+        ev_finished = msg.ev_processing == mod.Processing.Finished
+        if msg.ev_result_code == mod.WPT_EVResult.EVResultFailed:
+            return self._fail(request, _msgs.WPT, now, "FAILED", f"{request}: the car reports EVResultFailed")
+        self._emit(
+            WptStepRequested(
+                request=request,
+                received_at=now,
+                deadline=self._deadline(request, now),
+                finished=ev_finished,
+                ev_result=msg.ev_result_code.value,
+            )
+        )
+        if not self._ongoing(request, now):
+            return S.ENDED
+        done = ev_finished or request in self._wpt_done
+        if done:
+            self._done_ongoing()
+        fields: dict[str, Any] = {}
+        if request == "WPT_Pairing":
+            fields["observed_id_code"] = msg.observed_id_code
+        self._respond(
+            request,
+            now,
+            response_code=mod.ResponseCode.OK,
+            evse_processing=mod.Processing.Finished if done else mod.Processing.Ongoing,
+            **fields,
+        )
+        return self._WPT_NEXT[request] if done else self._state
+
+    def _wpt_charge_parameters(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        assert self.service is not None
+        mod = _msgs.module_for(_msgs.WPT)
+        ev = PowerLimits(max_charge_power=from_rational(msg.evpc_max_receivable_power))
+        self.ev_limits = ev
+        self._emit(
+            ChargeParametersRequested20(
+                request=request, received_at=now, deadline=self._deadline(request, now), service=self.service, ev=ev
+            )
+        )
+        evse = self._evse_limits()
+        r = _rationals(mod)
+        self._respond(
+            request,
+            now,
+            response_code=mod.ResponseCode.OK,
+            pd_input_power_class=mod.WPT_PowerClass(self.config.wpt_power_class),
+            sd_min_output_power=r(evse.min_charge_power),
+            sd_max_output_power=r(evse.max_charge_power),
+            sd_max_ground_clearance_support=msg.sd_max_ground_clearence,
+            sd_min_ground_clearance_support=msg.sd_min_ground_clearence,
+            pd_min_coil_current=r(0),
+            pd_max_coil_current=r(self.config.wpt_max_coil_current),
+        )
+        return S.SCHEDULE_EXCHANGE
+
+    def _wpt_charge_loop(self, request: str, msg: Any, now: float) -> Iso20SeccState:
+        mod = _msgs.module_for(_msgs.WPT)
+        wanted = from_rational(msg.evpc_power_request)
+        soc = msg.display_parameters.present_soc if msg.display_parameters is not None else None
+        self._emit(
+            ChargeLoopRequested(
+                request=request,
+                received_at=now,
+                deadline=now + self.config.performance.for_request(request),
+                control_mode=self.control_mode or ControlMode.SCHEDULED,
+                present_power=from_rational(msg.evpc_power_output),
+                soc=soc,
+                meter_info_requested=msg.meter_info_requested,
+            )
+        )
+        evse = self._evse_limits()
+        target = self._target_power if self._target_power is not None else min(wanted, evse.max_charge_power)
+        r = _rationals(mod)
+        self._respond(
+            request,
+            now,
+            response_code=mod.ResponseCode.OK,
+            evpc_power_request=r(target),
+            spc_max_output_power_limit=r(evse.max_charge_power),
+            spc_min_output_power_limit=r(evse.min_charge_power),
+            spc_charge_diagnostics=mod.WPT_SPCChargeDiagnostics.SPCNoIssue,
+            evse_status=self._evse_status(mod),
+        )
+        return S.CHARGING
 
     def _vehicle_check_in(self, request: str, msg: Any, now: float) -> Iso20SeccState:
         self._emit(
