@@ -39,7 +39,8 @@ class Iso20PerformanceTimes:
     default: float = 1.5
     long: float = 4.5  #: ServiceDetail, CertificateInstallation, PowerDelivery
     charge_loop: float = 0.025
-    #: WPT_ChargeLoop (ISO 15118-20:2022 Table 218: V2G_SECC_Msg_Performance_Time 0.25 s)
+    #: the WPT charge loop's deadline, V2G_SECC_Msg_Performance_Time of WPT_ChargeLoopReq in Table 218 of
+    #: ISO 15118-20 (0.25 s)
     wpt_charge_loop: float = 0.25
     long_requests: frozenset[str] = _LONG | {"PowerDelivery"}
 
@@ -133,8 +134,8 @@ class Iso20SeccConfig:
     #: answer VehicleCheckInReq (after ServiceSelection) and VehicleCheckOutReq (after PowerDelivery(Stop)); False
     #: leaves them out of the table (FAILED_SequenceError)
     vehicle_check_in_out: bool = True
-    #: WPT: the primary device's power class (PDInputPowerClass: MF-WPT1 3.7 kVA ... MF-WPT4 22 kVA) and its
-    #: largest coil current (A), answered in WPT_ChargeParameterDiscoveryRes
+    #: the WPT primary device's power class (PDInputPowerClass, MF-WPT1 3.7 kVA to MF-WPT4 22 kVA) and its
+    #: largest coil current in A, answered in WPT_ChargeParameterDiscoveryRes
     wpt_power_class: str = "MF-WPT3"
     wpt_max_coil_current: float = 60.0
     #: tolerated excess (W) of the car's EVPowerProfile over the chosen power schedule
@@ -190,8 +191,8 @@ class Iso20EvccConfig:
     #: Completed, and goes on with ChargeParameterDiscovery.
     vehicle_check_in: str | None = None
     check_in_processing: int = 0
-    #: WPT: Ongoing requests the car sends in each of fine positioning, pairing and the alignment check before it
-    #: says Finished (the charger may finish a step earlier)
+    #: how many Ongoing requests the car sends in each WPT step (fine positioning, pairing, the alignment check)
+    #: before it says Finished (the charger may finish a step earlier)
     wpt_step_requests: int = 1
     #: VehicleCheckOut before SessionStop(Terminate) when True. The car sends CheckOut, then Processing while the
     #: charger answers Scheduled (under the Ongoing timeout), and SessionStop once it answers Completed.
