@@ -660,6 +660,11 @@ class ChargePointApp:
         """Whether transaction messages may flow (the CSMS accepted the station, or the application boots it)."""
         return self.boot is None or self.boot.accepted
 
+    @property
+    def online(self) -> bool:
+        """Whether the connection to the CSMS is up (:class:`Connected` / :class:`Disconnected`)."""
+        return self._online
+
     def operative(self, evse_id: int) -> bool:
         """Whether ``evse_id`` takes new sessions (it and the station are operative, no reset is pending)."""
         return self._operative.get(0, True) and self._operative.get(evse_id, False) and self._reset is None
@@ -687,6 +692,9 @@ class ChargePointApp:
             if isinstance(command, TransactionOpened):
                 self._tx[command.evse_id] = command.tx_ref
                 evse.finishing = False
+                fault = evse.fault or self._evses[0].fault
+                if fault is not None:  # started on a faulted EVSE (the charger closed the contactor anyway): end it
+                    self._events.append(StopTransaction(evse_id=command.evse_id, reason=self._fault_reason(fault)))
             else:
                 self._tx.pop(command.evse_id, None)
                 evse.token = evse.group = evse.energy = None
@@ -868,12 +876,15 @@ class ChargePointApp:
                 self._events.append(ChargerInput(event=EnergySuspended(evse_id, by_ev=False)))
             return
         evse.fault = command
-        reason = command.stop_reason
-        if reason is None:
-            reason = "Other" if self.config.version == "1.6" else _FAULT_REASON.get(command.error_code, "Other")
+        reason = self._fault_reason(command)
         for e in sorted(self._tx):
             if evse_id in (0, e):  # a charger fault ends the transactions it touches
                 self._events.append(StopTransaction(evse_id=e, reason=reason))
+
+    def _fault_reason(self, fault: FaultRaised) -> str:
+        if fault.stop_reason is not None:
+            return fault.stop_reason
+        return "Other" if self.config.version == "1.6" else _FAULT_REASON.get(fault.error_code, "Other")
 
     def _card(self, evse_id: int, evse: _Evse, token: Any, now: float) -> None:
         if evse.token is None and evse_id not in self._tx:
