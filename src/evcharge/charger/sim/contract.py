@@ -3,7 +3,7 @@ CertificateInstallationReq / CertificateUpdateReq) from a test PKI with the proj
 :class:`evcharge.csms.contract.TestPkiContractProvider` (ISO 15118-2 and -20: OEM provisioning chain and request
 signature checked, a contract issued for a fresh eMAID, the signed response).
 
-:class:`LocalContractService` is that provider with a synchronous twin (``answer``) for the in-process bench,
+``LocalContractService`` is that provider with a synchronous twin (``answer``) for the in-process bench,
 whose OCPP answerer is a plain function; ``get_ev_certificate`` is the provider's own (for
 :class:`evcharge.csms.handlers.CsmsSettings`)."""
 
