@@ -57,7 +57,7 @@ def events(app: ChargePointApp) -> list[object]:
 
 
 def booted(version: str = "2.0.1", evse_count: int = 2, interval: int = 60, now: float = 0.0) -> ChargePointApp:
-    app = ChargePointApp(AppConfig(version=version, evse_count=evse_count, boot=BOOT))
+    app = ChargePointApp(AppConfig(version=version, evse_count=evse_count, boot=BOOT, status_notifications=False))
     app.send(Connected(), now)
     assert events(app) == [MakeCall(action="BootNotification", payload=BOOT)]
     app.send(CallAnswered(action="BootNotification", response={"status": "Accepted", "interval": interval}), now)
@@ -72,7 +72,7 @@ def test_it_is_a_core() -> None:
 
 
 def test_boot_pending_then_heartbeat_on_the_interval() -> None:
-    app = ChargePointApp(AppConfig(boot=BOOT))
+    app = ChargePointApp(AppConfig(boot=BOOT, status_notifications=False))
     app.send(Connected(), 0.0)
     assert events(app) == [MakeCall(action="BootNotification", payload=BOOT)]
     app.send(CallAnswered(action="BootNotification", response={"status": "Pending", "interval": 20}), 1.0)

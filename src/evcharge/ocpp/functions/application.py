@@ -284,15 +284,15 @@ def token_verdict(version: str, action: str, payload: Mapping[str, Any], respons
 class AppConfig:
     """What the application core needs to know of the station: its OCPP version, the number of EVSEs, the
     BootNotification payload (``None``: the application boots the station itself, no boot core runs), the boot
-    retry delay, whether the core sends the connectors' StatusNotification (``status_notifications``; off for an
-    application that sends its own) and the station's current limit (for the smart-charging configuration it
+    retry delay, whether the core sends the connectors' StatusNotification (``status_notifications``; turn it off
+    for an application that sends its own) and the station's current limit (for the smart-charging configuration it
     rebuilds from the device model)."""
 
     version: str = "2.0.1"
     evse_count: int = 1
     boot: Mapping[str, Any] | None = None
     boot_retry_interval: float = 10.0
-    status_notifications: bool = False
+    status_notifications: bool = True
     max_current_a: float = 32.0
 
 
