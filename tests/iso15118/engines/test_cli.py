@@ -1,11 +1,22 @@
-"""``evcharge v2g secc`` against ``evcharge v2g evcc``: whole sessions over SDP + TCP on ::1, two processes."""
+"""``evcharge v2g secc`` against ``evcharge v2g evcc``: whole sessions over SDP + TCP on ::1, two processes.
+
+The SDP server listens on UDP 15118 (the port the standard fixes) with SO_REUSEADDR, so two charger processes on
+one host's ``lo`` both receive a car's SdpReq and the car may connect to the other one's TCP port: two test runs
+at the same time collided.  As root each test runs its pair in a network namespace of its own (``lo`` only).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,12 +24,34 @@ import pytest
 from .test_josev import link  # noqa: F401  (the veth pair fixture)
 
 CMD = [sys.executable, "-m", "evcharge"]
+_NETNS_SERIAL = itertools.count()
 
 
-def _run_pair(tmp_path: Path, secc_args: list[str], evcc_args: list[str]) -> tuple[int, int, dict, list]:
+@pytest.fixture
+def lo() -> Iterator[list[str]]:
+    """The command to run ``evcharge`` with: inside a private network namespace (its own ``lo`` and port 15118)
+    as root, else on this host's ``lo``."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        yield CMD
+        return
+    ns = f"evc-lo-{os.getpid() % 100000}-{next(_NETNS_SERIAL)}"
+    subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
+    try:
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True, capture_output=True)
+        yield ["ip", "netns", "exec", ns, *CMD]
+    finally:
+        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
+        for pid in pids:  # whatever the test left running in the namespace ends with it
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def _run_pair(lo: list[str], tmp_path: Path, secc_args: list[str], evcc_args: list[str]
+              ) -> tuple[int, int, dict, list]:
     secc_json, evcc_json = tmp_path / "secc.json", tmp_path / "evcc.json"
     secc = subprocess.Popen(
-        [*CMD, "v2g", "secc", "--iface", "lo", "--timeout", "60", "--json", str(secc_json), *secc_args],
+        [*lo, "v2g", "secc", "--iface", "lo", "--timeout", "60", "--json", str(secc_json), *secc_args],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -27,7 +60,7 @@ def _run_pair(tmp_path: Path, secc_args: list[str], evcc_args: list[str]) -> tup
         line = secc.stderr.readline()  # "listening on ..." once SDP and TCP are up
         assert "listening" in line, line
         evcc = subprocess.run(
-            [*CMD, "v2g", "evcc", "--iface", "lo", "--timeout", "60", "--json", str(evcc_json), *evcc_args],
+            [*lo, "v2g", "evcc", "--iface", "lo", "--timeout", "60", "--json", str(evcc_json), *evcc_args],
             capture_output=True,
             text=True,
             timeout=90,
@@ -50,9 +83,10 @@ def _run_pair(tmp_path: Path, secc_args: list[str], evcc_args: list[str]) -> tup
         ),
     ],
 )
-def test_secc_and_evcc_commands(tmp_path: Path, secc_args: list[str], evcc_args: list[str], loop: str) -> None:
+def test_secc_and_evcc_commands(lo: list[str], tmp_path: Path, secc_args: list[str], evcc_args: list[str],
+                                loop: str) -> None:
     started = time.monotonic()
-    secc_rc, evcc_rc, car, charger = _run_pair(tmp_path, secc_args, evcc_args)
+    secc_rc, evcc_rc, car, charger = _run_pair(lo, tmp_path, secc_args, evcc_args)
     assert (secc_rc, evcc_rc) == (0, 0)
     assert car["normal"] and charger[0]["normal"]
     # SDP first: the car's requests (a retry after 250 ms on a busy machine) until the answer; on the charger each
@@ -103,11 +137,12 @@ def test_not_built_and_wrong_combinations_answer_plainly() -> None:
         assert proc.returncode == 2 and text in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_plug_and_charge_over_tls(tmp_path: Path) -> None:
+def test_plug_and_charge_over_tls(lo: list[str], tmp_path: Path) -> None:
     pki = tmp_path / "pki"
     subprocess.run([*CMD, "v2g", "pki", "--out", str(pki)], check=True, capture_output=True, timeout=60)
     tls = ["--tls", "--pki", str(pki), "--payment", "pnc"]
-    secc_rc, evcc_rc, car, charger = _run_pair(tmp_path, ["--protocols", "iso2", *tls], ["--protocol", "iso2", *tls])
+    secc_rc, evcc_rc, car, charger = _run_pair(lo, tmp_path, ["--protocols", "iso2", *tls],
+                                               ["--protocol", "iso2", *tls])
     assert (secc_rc, evcc_rc) == (0, 0)
     names = [m["name"] for m in car["messages"]]
     sdp_res = next(m for m in car["messages"] if m["name"] == "SdpRes")
@@ -182,11 +217,11 @@ def test_secc_and_evcc_commands_on_a_veth_pair(link: dict[str, str], tmp_path: P
     assert json.loads(secc_json.read_text())[0]["normal"]
 
 
-def test_pause_and_resume_across_two_connections(tmp_path: Path) -> None:
+def test_pause_and_resume_across_two_connections(lo: list[str], tmp_path: Path) -> None:
     """The charger serves two sessions; the car pauses the first and resumes it with the old SessionID."""
     secc_json = tmp_path / "secc.json"
     secc = subprocess.Popen(
-        [*CMD, "v2g", "secc", "--iface", "lo", "--sessions", "2", "--timeout", "60", "--json", str(secc_json)],
+        [*lo, "v2g", "secc", "--iface", "lo", "--sessions", "2", "--timeout", "60", "--json", str(secc_json)],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -199,7 +234,7 @@ def test_pause_and_resume_across_two_connections(tmp_path: Path) -> None:
             if extra is None:
                 extra = ["--resume", cars[0]["session_id"]]
             run = subprocess.run(
-                [*CMD, "v2g", "evcc", "--iface", "lo", "--loops", "2", "--json", str(out), *extra],
+                [*lo, "v2g", "evcc", "--iface", "lo", "--loops", "2", "--json", str(out), *extra],
                 capture_output=True,
                 text=True,
                 timeout=60,
@@ -218,13 +253,13 @@ def test_pause_and_resume_across_two_connections(tmp_path: Path) -> None:
     assert [s["normal"] for s in json.loads(secc_json.read_text())] == [True, True]
 
 
-def test_one_port_for_din_iso2_and_iso20(tmp_path: Path) -> None:
+def test_one_port_for_din_iso2_and_iso20(lo: list[str], tmp_path: Path) -> None:
     """One charger process offers DIN 70121, ISO 15118-2 and ISO 15118-20 on one port; three cars, each offering
     one protocol in SupportedAppProtocolReq, are each served by the engine of the protocol SAP chose."""
     secc_json = tmp_path / "secc.json"
     secc = subprocess.Popen(
         [
-            *CMD,
+            *lo,
             "v2g",
             "secc",
             "--iface",
@@ -248,7 +283,7 @@ def test_one_port_for_din_iso2_and_iso20(tmp_path: Path) -> None:
         for protocol in ("din", "iso2", "iso20"):
             out = tmp_path / f"{protocol}.json"
             run = subprocess.run(
-                [*CMD, "v2g", "evcc", "--iface", "lo", "--protocol", protocol, "--loops", "2", "--json", str(out)],
+                [*lo, "v2g", "evcc", "--iface", "lo", "--protocol", protocol, "--loops", "2", "--json", str(out)],
                 capture_output=True,
                 text=True,
                 timeout=60,
