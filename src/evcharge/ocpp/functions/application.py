@@ -138,7 +138,7 @@ class CallAnswered:
 
     action: str
     response: Mapping[str, Any]
-    ref: str | None = None  #: the :attr:`MakeCall.ref` of the call
+    ref: str | None = None  #: the ``ref`` of the :class:`MakeCall`
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,7 +147,7 @@ class CallFailed:
 
     action: str
     reason: str
-    ref: str | None = None  #: the :attr:`MakeCall.ref` of the call
+    ref: str | None = None  #: the ``ref`` of the :class:`MakeCall`
 
 
 Command: TypeAlias = Connected | Disconnected | CallAnswered | CallFailed

@@ -159,7 +159,7 @@ class Station(ChargePoint):
                                   authorization=self.authorization, device_model=dm, wall=self.wall)
         #: the boot and its retry (part of :attr:`app`; ``None`` when the application boots the station itself)
         self.boot = self.app.boot
-        #: drains :attr:`queue` on the station's clock (its retry back-off timed by :meth:`now`, woken by :meth:`tick`)
+        #: drains ``queue`` on the station's clock (its retry back-off timed by :meth:`now`, woken by :meth:`tick`)
         self.sender = QueueSender(self, self.queue, clock=self.now, on_acknowledged=self._acknowledged,
                                   ready=lambda: self.booted)
         self._wake = asyncio.Event()
