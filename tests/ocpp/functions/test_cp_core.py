@@ -24,6 +24,7 @@ Expected behaviour (OCPP 1.6 edition 2 and 2.0.1 part 2):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from evcharge.ocpp import v16, v201
 from evcharge.ocpp.functions.application import (
     AppConfig,
     AuthorizationDone,
+    AuthorizationLapsed,
     AuthorizeToken,
     CacheVerdict,
     CallAnswered,
@@ -168,8 +170,8 @@ class Bench:
                         self.app.send(TransactionOpened(evse_id=tx.evse_id, tx_ref=tx.tx_ref), self.now)
                     elif isinstance(tx, TransactionEnded):
                         self.app.send(TransactionClosed(evse_id=tx.evse_id), self.now)
-                    elif isinstance(tx, AuthorizationTimedOut):  # pragma: no cover - not exercised here
-                        raise AssertionError(tx)
+                    elif isinstance(tx, AuthorizationTimedOut):
+                        self.app.send(AuthorizationLapsed(evse_id=tx.evse_id), self.now)
             elif isinstance(event, CacheVerdict):
                 self.auth.update_cache(event.token, event.info, self.now)
             elif isinstance(event, Reconfigure):
@@ -521,3 +523,43 @@ def test_card_while_the_boot_is_on_its_way_waits_for_its_answer(boot_status: str
     else:  # Pending: still nothing but the BootNotification; decided offline (OfflineTxForUnknownIdEnabled)
         assert sent == []
         assert AuthorizationDone(evse_id=1, token=CARD["2.0.1"], accepted=True, status="Accepted") in b.events()
+
+
+def test_16_authorization_lapses_without_a_cable() -> None:
+    # 1.6 4.9: Preparing -> Available when no cable comes within ConnectionTimeOut (2.0.1 TxCtrlr.EVConnectionTimeOut)
+    b = Bench("1.6")
+    b.tm.config = replace(b.tm.config, ev_connection_timeout=30.0)
+    b.boot()
+    b.take()
+    b.send(CardPresented(evse_id=1, token=CARD["1.6"]))
+    b.reply("Authorize", {"idTagInfo": ACCEPTED})
+    assert b.statuses(b.take()) == [(1, "Preparing")]
+    due = b.tm.get_timer()
+    assert due is not None
+    b.now = due
+    b.tm.handle_timer(b.now)
+    while (tx := b.tm.next_event()) is not None:
+        assert isinstance(tx, AuthorizationTimedOut)
+        b.send(AuthorizationLapsed(evse_id=tx.evse_id), dt=0.0)
+    assert b.statuses(b.take()) == [(1, "Available")]
+    b.send(Plugged(evse_id=1))  # the authorization is gone: the cable alone starts nothing
+    assert actions(b.take()) == ["StatusNotification"]
+
+
+def test_201_ev_side_fault_suspends_the_energy() -> None:
+    b = Bench("2.0.1")
+    b.boot()
+    b.send(AuthorizeToken(evse_id=1, token=CARD["2.0.1"]))
+    b.reply("Authorize", {"idTokenInfo": ACCEPTED})
+    b.send(Plugged(evse_id=1))
+    b.send(PowerPathChanged(evse_id=1, closed=True))
+    b.send(EnergyStateChanged(evse_id=1, state="Charging"))
+    b.take()
+    b.events()
+    b.send(FaultRaised(evse_id=1, error_code="EVCommunicationError", ev_side=True))
+    sent = b.take()
+    (updated,) = [p for a, p in sent if a == "TransactionEvent"]
+    assert updated["eventType"] == "Updated" and updated["transactionInfo"]["chargingState"] == "SuspendedEVSE"
+    assert b.statuses(sent) == []  # 2.0.1 has no SuspendedEVSE status: the connector stays Occupied, not Faulted
+    assert b.events() == [ChargingAllowed(evse_id=1, allowed=False)]
+    assert b.app.transaction_ref(1) is not None

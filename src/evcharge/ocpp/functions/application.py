@@ -1136,6 +1136,8 @@ class ChargePointApp:
         v16 = self.config.version == "1.6"
         for evse_id in range(0 if v16 else 1, self.config.evse_count + 1):
             status = self._status(evse_id)
+            if not v16:
+                status = (status[0], "")  # 2.x StatusNotification carries no error code (faults: NotifyEvent)
             if self._reported.get(evse_id) == status:
                 continue
             self._reported[evse_id] = status
