@@ -88,7 +88,7 @@ async def wait_for(predicate: Any) -> None:
 
 
 async def run_against(cls: type[Any], subprotocol: str, version: str, directory: Path,
-                      scenario: Any) -> None:
+                      scenario: Any, **station_kwargs: Any) -> None:
     peers: list[Any] = []
 
     async def on_connect(ws: Any) -> None:
@@ -99,7 +99,7 @@ async def run_against(cls: type[Any], subprotocol: str, version: str, directory:
 
     server = await websockets.serve(on_connect, "127.0.0.1", 0, subprotocols=[subprotocol])
     port = server.sockets[0].getsockname()[1]
-    station = Station(IDENTITY, version=version, directory=directory)  # type: ignore[arg-type]
+    station = Station(IDENTITY, version=version, directory=directory, **station_kwargs)
     module = v16 if version == "1.6" else v201
     client = ChargePointClient(station, f"ws://127.0.0.1:{port}/ocpp", ChargePointConfig(
         versions=(module,), backoff=BackoffConfig(initial=0.05, maximum=0.2), ping_interval=None))
@@ -203,3 +203,69 @@ def test_their_csms_drives_our_station_16(tmp_path: Path) -> None:
         assert all(kw["transaction_id"] == 501 for k, kw in csms.received if k == "MeterValues")
 
     asyncio.run(run_against(TheirCsms16, "ocpp1.6", "1.6", tmp_path, scenario))
+
+
+class TheirBootingCsms201(TheirCsms201):
+    @mh_on("BootNotification")
+    def boot_notification(self, **kw: Any) -> Any:
+        self.received.append(("BootNotification", kw))
+        return mres201.BootNotification(current_time="2024-05-01T00:00:00Z", interval=300, status="Accepted")
+
+    @mh_on("StatusNotification")
+    def status_notification(self, **kw: Any) -> Any:
+        self.received.append(("StatusNotification", kw))
+        return mres201.StatusNotification()
+
+
+class TheirBootingCsms16(TheirCsms16):
+    @mh_on("BootNotification")
+    def boot_notification(self, **kw: Any) -> Any:
+        self.received.append(("BootNotification", kw))
+        return mres16.BootNotification(current_time="2024-05-01T00:00:00Z", interval=300, status="Accepted")
+
+    @mh_on("StatusNotification")
+    def status_notification(self, **kw: Any) -> Any:
+        self.received.append(("StatusNotification", kw))
+        return mres16.StatusNotification()
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_their_csms_takes_the_cores_card_flow_and_statuses(tmp_path: Path, version: str) -> None:
+    """The core's boot, Authorize, transaction and StatusNotification messages, validated by their library."""
+    card: Any = "CARD" if version == "1.6" else {"idToken": "CARD", "type": "ISO14443"}
+    key = "status" if version == "1.6" else "connector_status"
+
+    async def scenario(csms: Any, station: Station) -> None:
+        def statuses() -> list[str]:
+            return [kw[key] for k, kw in csms.received if k == "StatusNotification"
+                    and kw.get("connector_id", kw.get("evse_id")) == 1]
+
+        await wait_for(lambda: statuses() == ["Available"])
+        station.plug_in(1)
+        station.present_card(1, card)
+        await wait_for(lambda: station.app.transaction_ref(1) is not None or len(statuses()) > 1)
+        station.power_path(1, True)
+        station.energy_state(1, "Charging")
+        await wait_for(lambda: any(k in ("StartTransaction", "TransactionEvent") for k, _ in csms.received))
+        station.present_card(1, card)
+        station.unplug(1)
+        await wait_for(lambda: statuses()[-1:] == ["Available"] and len(statuses()) > 2)
+        assert csms.received[0][0] == "BootNotification"
+        if version == "1.6":
+            assert statuses() == ["Available", "Preparing", "Charging", "Finishing", "Available"]
+            await wait_for(lambda: any(k == "StopTransaction" for k, _ in csms.received))
+            stop = next(kw for k, kw in csms.received if k == "StopTransaction")
+            assert stop["reason"] == "Local" and stop["transaction_id"] == 501
+        else:
+            assert statuses() == ["Available", "Occupied", "Available"]
+            await wait_for(lambda: any(k == "TransactionEvent" and kw["event_type"] == "Ended"
+                                       for k, kw in csms.received))
+            ended = next(kw for k, kw in csms.received if k == "TransactionEvent" and kw["event_type"] == "Ended")
+            assert ended["transaction_info"]["stopped_reason"] == "Local"
+
+    boot: dict[str, Any] = ({"chargePointVendor": "v", "chargePointModel": "m"} if version == "1.6"
+                            else {"reason": "PowerUp", "chargingStation": {"model": "m", "vendorName": "v"}})
+    csms_cls = TheirBootingCsms16 if version == "1.6" else TheirBootingCsms201
+    subprotocol = "ocpp1.6" if version == "1.6" else "ocpp2.0.1"
+    asyncio.run(run_against(csms_cls, subprotocol, version, tmp_path, scenario, boot=boot,
+                            status_notifications=True))
