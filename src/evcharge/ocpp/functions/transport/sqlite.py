@@ -6,8 +6,9 @@ the ``-wal`` file beside the database and syncs that file before it returns, so 
 power loss (SQLite's documentation: in WAL mode, FULL syncs the WAL at every commit; NORMAL would not, and a
 power loss could undo the last commits).  That is one ``fdatasync`` per commit, where the rollback journal
 (``journal_mode=DELETE``) synced the journal, its header and the database: four per commit, plus creating and
-deleting the journal.  The pages go back into the database at checkpoints, every 1000 pages.  A ``put`` of the
-value a key already holds writes nothing and commits nothing.
+deleting the journal.  The pages go back into the database at checkpoints, every 1000 pages, so until the store is
+closed the last changes may live only in ``<path>-wal``: a backup copies the file with its ``-wal`` and ``-shm``.
+A ``put`` of the value a key already holds writes nothing and commits nothing.
 
 .. code-block:: python
 
