@@ -100,9 +100,6 @@ def _check(args: argparse.Namespace) -> str:
     if scenario == "pause-resume" and args.hlc == "din":
         raise CommandError("pause-resume is composed for --hlc iso2 and iso20 (DIN 70121's SessionStop has no pause)")
     if args.iface is not None:
-        if scenario == "pause-resume":
-            raise CommandError("--iface: pause-resume runs in process only (the car's second connection is not "
-                               "made over the veth pair yet)")
         if args.pcap:
             raise CommandError("--iface: capture the veth pair with tcpdump or tshark instead of --pcap")
         if not args.iface or len(args.iface) > 15 or "/" in args.iface or args.iface.strip() != args.iface:
@@ -260,6 +257,7 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
         waited = False
         ended_at: float | None = None
         paused_at: float | None = None
+        resuming = False
         end = 600.0
         while bench.now < end:
             await flush()
@@ -283,13 +281,20 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
                                 action="SetChargingProfile")
                 await asyncio.sleep(0)
                 await flush()
-            if bench.car.ended is not None and bench.car.ended.paused:
+            if getattr(bench, "failures", None):
+                break  # the veth link failed (SDP unanswered, a connection refused): said in the summary
+            paused = bench.car.ended is not None and bench.car.ended.paused
+            if not paused:
+                resuming = False
+            if paused and not resuming:  # (resuming: the car's new connection is being made, over a veth pair
+                # it takes SDP and TCP)
                 paused_at = bench.now if paused_at is None else paused_at
                 if bench.now >= paused_at + 10.0:  # the driver comes back after 10 s
                     bench.resume()
+                    resuming = True
                     paused_at = None
                     continue
-            elif ended_at is None and (bench.car.ended is not None or (
+            elif not paused and ended_at is None and (bench.car.ended is not None or (
                     bench.car.evcc is not None and bench.car.evcc.state.value == "closed")
                     or any(trigger == "slac_failed" for _, trigger, _ in bench.manager.history)):
                 ended_at = bench.now  # (SLAC failed: no session will come; over the veth pair it is a real run)
@@ -414,6 +419,8 @@ def _result(bench: Any, ocpp_log: list[dict[str, Any]], books: Any, args: argpar
         "faults": [{"kind": f.kind.value, "detail": f.detail, "at": f.at, "power_off_at": f.power_off_at,
                     "phase": f.phase} for f in faults],
         "peak_power_w": round(peak_w, 1),
+        "errors": [str(e) for e in bench.errors],  # what a session refused of its peer (RemoteProtocolError)
+        "link_failures": [f"{type(e).__name__}: {e}" for e in getattr(bench, "failures", [])],  # over a veth pair
         "link": {"kind": "veth pair", "iface": args.iface, "namespaces": [bench.ns.evse, bench.ns.ev],
                  "slac_frames_sent": dict(bench.frames), "sdp_requests": bench.sdp_requests}
         if hasattr(bench, "ns") else {"kind": "in process"},
@@ -446,7 +453,7 @@ def _power_after(bench: Any, ocpp_log: list[dict[str, Any]]) -> float | None:
 
 
 def _verify(result: dict[str, Any], scenario: str) -> list[str]:
-    problems = []
+    problems = [f"the link failed: {e}" for e in result["link_failures"]]
     tx = result["transaction"]
     if tx is None:
         problems.append("no transaction ended")

@@ -168,6 +168,8 @@ class NetBench(Bench):
         self._sdp: asyncio.DatagramTransport | None = None
         self.frames = {"evse": 0, "ev": 0}  #: SLAC frames each side sent on the wire
         self.sdp_requests = 0  #: SDP requests the car sent until the answer
+        #: what went wrong on the link (SDP unanswered, a refused connection): the run ends with it
+        self.failures: list[BaseException] = []
         super().__init__(config, car, evse_mac=self.evse_link.mac, ev_mac=self.ev_link.mac, **kw)
 
     # -- setting up and closing ------------------------------------------------------------------
@@ -296,7 +298,13 @@ class NetBench(Bench):
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.failures.append(task.exception())  # type: ignore[arg-type]
+            self._wakeup.set()
 
     def _on_manager(self, event: ManagerEvent, now: float) -> None:
         if isinstance(event, V2gLinkReady):
@@ -305,7 +313,11 @@ class NetBench(Bench):
             return
         super()._on_manager(event, now)
 
-    async def _connect_car(self) -> None:
+    def resume(self) -> None:
+        """The car comes back after a pause: SDP again, a new TCP (TLS) connection that resumes the session."""
+        self._spawn(self._connect_car(resume=True))
+
+    async def _connect_car(self, *, resume: bool = False) -> None:
         loop = asyncio.get_running_loop()
         with inside(self.ns.ev):
             sdp_sock = _udp(0, self.ev_scope)
@@ -341,32 +353,35 @@ class NetBench(Bench):
         reader, writer = await asyncio.open_connection(sock=sock, ssl=evcc_ctx,
                                                        server_hostname="" if evcc_ctx is not None else None)
         now = self._tick()
+        info = tls_info(writer.get_extra_info("ssl_object"))
+        try:
+            session: Any = self.car.resume(now, tls=info) if resume else self.car.connect(now, tls=info)
+        except LocalProtocolError:
+            writer.close()
+            raise
         self._writers["ev"] = writer
-        self.car.connect(now, tls=tls_info(writer.get_extra_info("ssl_object")))
         self._pump()
         self._wakeup.set()
-        await self._read(reader, "ev")
+        await self._read(reader, session)
 
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         now = self._tick()
         info = tls_info(writer.get_extra_info("ssl_object"))
         self.secc_tls = info
         self._writers["evse"] = writer
-        self.manager.connection_made(now, tls=info)
+        session = self.manager.connection_made(now, tls=info)
         self._pump()
         self._wakeup.set()
-        await self._read(reader, "evse")
+        await self._read(reader, session)
 
-    async def _read(self, reader: asyncio.StreamReader, side: str) -> None:
+    async def _read(self, reader: asyncio.StreamReader, session: Any) -> None:
+        """Feed one connection's bytes to its session (an old connection's end never reaches a newer one)."""
         while True:
             try:
                 data = await reader.read(_READ)
             except (ConnectionError, OSError, ssl.SSLError):
                 data = b""
             now = self._tick()
-            session = self.car.evcc if side == "ev" else self.manager.secc
-            if session is None:
-                return
             if not data:
                 if session.state.value != "closed":
                     session.connection_lost(now)

@@ -138,8 +138,10 @@ class Bench:
 
     def resume(self) -> None:
         """The car comes back after a pause: a new V2G connection that resumes the paused session."""
-        self.car.resume(self.now)
-        self.manager.connection_made(self.now)
+        secc_info, evcc_info = self._handshake(self.now) if self.tls is not None else (None, None)
+        self.secc_tls = secc_info
+        self.car.resume(self.now, tls=evcc_info)
+        self.manager.connection_made(self.now, tls=secc_info)
         self._pump()
 
     def send(self, command: Any) -> None:

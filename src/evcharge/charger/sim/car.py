@@ -189,8 +189,8 @@ class SimCar:
                                 resume_session_id=resume_session_id, tls=tls)
         return self.evcc
 
-    def resume(self, now: float) -> EvccSession:
-        """Come back after a pause: a new connection offering the paused session's id."""
+    def resume(self, now: float, *, tls: Any = None) -> EvccSession:
+        """Come back after a pause: a new connection (``tls``: its TLS layer) offering the paused session's id."""
         if self.ended is None or not self.ended.paused:
             raise LocalProtocolError("the car has no paused session to resume")
         session_id = self.ended.session_id
@@ -198,7 +198,7 @@ class SimCar:
         self._stopped = False
         self._charging_since = None
         self.resumed = True
-        return self.connect(now, resume_session_id=session_id)
+        return self.connect(now, resume_session_id=session_id, tls=tls)
 
     @property
     def ac(self) -> bool:
