@@ -1,5 +1,5 @@
-"""``--plot`` for ``evcharge simulate --hlc``: DC voltage, current and power against the CSMS's limit, and the
-state of charge, over the simulated time."""
+"""``--plot`` for ``evcharge simulate --hlc``: DC (or AC per phase) voltage, current and power against the CSMS's
+limit, and the state of charge, over the simulated time."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def plot_hlc(result: dict[str, Any], path: str) -> None:
     fig, (ax_v, ax_p, ax_soc) = plt.subplots(3, 1, sharex=True, figsize=(9, 7))
     ax_v.plot(t, [s[1] for s in samples], label="voltage (V)", color="tab:blue")
     ax_i = ax_v.twinx()
-    ax_i.plot(t, [s[2] for s in samples], label="current (A)", color="tab:orange")
+    per_phase = " per phase" if result.get("phases", 1) > 1 else ""
+    ax_v.lines[0].set_label(f"voltage{per_phase} (V)")
+    ax_i.plot(t, [s[2] for s in samples], label=f"current{per_phase} (A)", color="tab:orange")
     ax_v.set_ylabel("V")
     ax_i.set_ylabel("A")
     ax_v.legend(loc="upper left")
@@ -61,7 +63,7 @@ def plot_hlc(result: dict[str, Any], path: str) -> None:
         for ax in (ax_v, ax_p, ax_soc):
             ax.axvline(f["at"], color="red", linewidth=0.8)
         ax_v.annotate(f"{f['kind']} fault", (f["at"], 0), rotation=90, fontsize=8)
-    fig.suptitle(f"evcharge simulate --hlc {result['hlc']}: {result['scenario']}")
+    fig.suptitle(f"evcharge simulate --hlc {result['hlc']} --energy {result['energy']}: {result['scenario']}")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
