@@ -7,44 +7,15 @@ at the same time collided.  As root each test runs its pair in a network namespa
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import json
-import os
-import shutil
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from ..conftest import CMD
 from .test_josev import link  # noqa: F401  (the veth pair fixture)
-
-CMD = [sys.executable, "-m", "evcharge"]
-_NETNS_SERIAL = itertools.count()
-
-
-@pytest.fixture
-def lo() -> Iterator[list[str]]:
-    """The command to run ``evcharge`` with: inside a private network namespace (its own ``lo`` and port 15118)
-    as root, else on this host's ``lo``."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        yield CMD
-        return
-    ns = f"evc-lo-{os.getpid() % 100000}-{next(_NETNS_SERIAL)}"
-    subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True)
-    try:
-        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True, capture_output=True)
-        yield ["ip", "netns", "exec", ns, *CMD]
-    finally:
-        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.split()
-        for pid in pids:  # whatever the test left running in the namespace ends with it
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pid), signal.SIGKILL)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
 def _run_pair(lo: list[str], tmp_path: Path, secc_args: list[str], evcc_args: list[str]

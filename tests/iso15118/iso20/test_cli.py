@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-CMD = [sys.executable, "-m", "evcharge"]
+from ..conftest import CMD
 
 
-def run_pair(tmp_path: Path, secc_args: list[str], evcc_args: list[str]) -> tuple[int, int, dict, list]:
+def run_pair(lo: list[str], tmp_path: Path, secc_args: list[str], evcc_args: list[str]) -> tuple[int, int, dict, list]:
     secc_json, evcc_json = tmp_path / "secc.json", tmp_path / "evcc.json"
     secc = subprocess.Popen(
         [
-            *CMD,
+            *lo,
             "v2g",
             "secc",
             "--protocols",
@@ -38,7 +37,7 @@ def run_pair(tmp_path: Path, secc_args: list[str], evcc_args: list[str]) -> tupl
         assert "listening" in line, line
         evcc = subprocess.run(
             [
-                *CMD,
+                *lo,
                 "v2g",
                 "evcc",
                 "--protocol",
@@ -70,9 +69,12 @@ def run_pair(tmp_path: Path, secc_args: list[str], evcc_args: list[str]) -> tupl
         ("ac-bpt", "dynamic", "AC_ChargeLoopReq"),
     ],  # the other combinations run engine to engine in test_sessions.py (each pair of processes costs ~6 s)
 )
-def test_whole_iso20_session_between_the_commands(tmp_path: Path, energy: str, control: str, loop: str) -> None:
+def test_whole_iso20_session_between_the_commands(
+    lo: list[str], tmp_path: Path, energy: str, control: str, loop: str
+) -> None:
     extra = ["--discharge"] if energy.endswith("bpt") else []
     secc_rc, evcc_rc, car, charger = run_pair(
+        lo,
         tmp_path,
         ["--energy", energy],
         ["--energy", energy, "--control", control, "--loops", "3", *extra],
@@ -135,7 +137,7 @@ def test_wrong_combinations_answer_plainly() -> None:
         assert proc.returncode == 2 and text in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_plug_and_charge_over_tls13(tmp_path: Path) -> None:
+def test_plug_and_charge_over_tls13(lo: list[str], tmp_path: Path) -> None:
     """--tls --pki DIR --payment pnc: TLS 1.3 with the -20 PKI (the car presents its OEM provisioning chain),
     CertificateInstallation, a signed AuthorizationReq, over ::1 between the two commands."""
     pytest.importorskip("cryptography")
@@ -143,7 +145,7 @@ def test_plug_and_charge_over_tls13(tmp_path: Path) -> None:
     subprocess.run([*CMD, "v2g", "pki", "--out", str(pki)], check=True, capture_output=True, timeout=60)
     tls = ["--tls", "--pki", str(pki), "--payment", "pnc"]
     secc_rc, evcc_rc, car, charger = run_pair(
-        tmp_path, ["--energy", "dc", *tls], ["--energy", "dc", "--loops", "2", *tls]
+        lo, tmp_path, ["--energy", "dc", *tls], ["--energy", "dc", "--loops", "2", *tls]
     )
     assert (secc_rc, evcc_rc) == (0, 0)
     _check_sdp_and_sap(car, charger[0], "DC")
@@ -163,12 +165,12 @@ def test_plug_and_charge_over_tls13(tmp_path: Path) -> None:
     assert charger[0]["vehicle_certificate_sha256"] == vehicle_certificate_hash(tuple(oem)).hex()
 
 
-def test_pause_and_resume_across_two_connections(tmp_path: Path) -> None:
+def test_pause_and_resume_across_two_connections(lo: list[str], tmp_path: Path) -> None:
     """The -20 charger serves two sessions; the car pauses the first and resumes it with the old SessionID."""
     secc_json = tmp_path / "secc.json"
     secc = subprocess.Popen(
         [
-            *CMD,
+            *lo,
             "v2g",
             "secc",
             "--protocols",
@@ -195,7 +197,7 @@ def test_pause_and_resume_across_two_connections(tmp_path: Path) -> None:
                 extra = ["--resume", cars[0]["session_id"]]
             run = subprocess.run(
                 [
-                    *CMD,
+                    *lo,
                     "v2g",
                     "evcc",
                     "--protocol",
@@ -233,7 +235,7 @@ SECC_OPTS = ("--timeout", "90", "--iface", "lo", "--json")
 EVCC_OPTS = ("--iface", "lo", "--loops", "2", "--timeout", "60", "--json")
 
 
-def test_one_tls_port_for_iso20_and_iso2_between_the_commands(tmp_path: Path) -> None:
+def test_one_tls_port_for_iso20_and_iso2_between_the_commands(lo: list[str], tmp_path: Path) -> None:
     """``evcharge v2g secc --tls --protocols iso2,iso20``: one TLS port, a -20 car (TLS 1.3, the -20 PKI) and then an
     ISO-2 car (TLS 1.2, the -2 PKI), each its own process, both served to a normal end."""
     pytest.importorskip("cryptography")
@@ -242,7 +244,7 @@ def test_one_tls_port_for_iso20_and_iso2_between_the_commands(tmp_path: Path) ->
     tls = ["--tls", "--pki", str(pki)]
     secc_json = tmp_path / "secc.json"
     secc = subprocess.Popen(
-        [*CMD, "v2g", "secc", "--protocols", "iso2,iso20", "--sessions", "2", *SECC_OPTS, str(secc_json), *tls],
+        [*lo, "v2g", "secc", "--protocols", "iso2,iso20", "--sessions", "2", *SECC_OPTS, str(secc_json), *tls],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -253,7 +255,7 @@ def test_one_tls_port_for_iso20_and_iso2_between_the_commands(tmp_path: Path) ->
         for protocol in ("iso20", "iso2"):
             out = tmp_path / f"{protocol}.json"
             car = subprocess.run(
-                [*CMD, "v2g", "evcc", "--protocol", protocol, *EVCC_OPTS, str(out), *tls],
+                [*lo, "v2g", "evcc", "--protocol", protocol, *EVCC_OPTS, str(out), *tls],
                 capture_output=True,
                 text=True,
                 timeout=90,
