@@ -246,7 +246,7 @@ class OcppSession:
             elif isinstance(ev, rpc.CallAborted):
                 self._resolve(ev.message_id, error=NotConnectedError(f"{ev.action} aborted: {ev.reason}"))
             elif isinstance(ev, rpc.SendReceived):
-                self._spawn(self._handle_send(ev))
+                self._on_send(ev)
             elif isinstance(ev, rpc.ResultErrorReceived):
                 log.warning("peer could not process our %s result %s: %s %s", ev.action, ev.message_id,
                             ev.error_code, ev.error_description)
@@ -322,12 +322,24 @@ class OcppSession:
                 if hooks:
                     self._after.append((hooks, ev.request, response))
 
-    async def _handle_send(self, ev: rpc.SendReceived) -> None:
-        if self.peer.handler_for(ev.action) is None:
+    def _on_send(self, ev: rpc.SendReceived) -> None:
+        """A 2.1 SEND takes the path of a CALL (one handler lookup; a plain handler runs at once, a coroutine
+        in a task), without an answer: a failing handler is logged."""
+        handler = self.peer.handler_for(ev.action)
+        if handler is None:
             log.info("no handler for SEND %s", ev.action)
             return
         try:
-            await self.peer.dispatch(ev.action, ev.request)
+            result = handler(ev.request)
+        except Exception:
+            log.exception("handler of SEND %s failed", ev.action)
+            return
+        if inspect.isawaitable(result):
+            self._spawn(self._await_send(ev, result))
+
+    async def _await_send(self, ev: rpc.SendReceived, awaitable: Any) -> None:
+        try:
+            await awaitable
         except asyncio.CancelledError:
             raise
         except Exception:
