@@ -118,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
     require("websockets", "ocpp", feature="evcharge simulate --hlc")
     scenario = _check(args)
     started = time.perf_counter()
-    result = asyncio.run(_session(args, scenario))
+    try:
+        result = asyncio.run(_session(args, scenario))
+    except asyncio.CancelledError:  # SIGTERM during an --iface run: the namespaces are deleted on the way out
+        raise KeyboardInterrupt from None
     result["wall_seconds"] = round(time.perf_counter() - started, 3)
     bench = result.pop("_bench")
     problems = _verify(result, scenario)
@@ -213,8 +216,14 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
                                                                              "evcharge"}}, action="BootNotification")
         ocpp_log.append({"t": 0.0, "action": "BootNotification", "answer": boot.to_json()})
         if args.iface is not None:
+            import signal
+
             from .hlc_net import NetBench, NetNamespaces
 
+            task = asyncio.current_task()
+            assert task is not None
+            # a stopped run still deletes its namespaces (the finally below): SIGTERM cancels like Ctrl-C
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
             try:
                 namespaces = NetNamespaces(args.iface).__enter__()
                 bench = NetBench(config, car, namespaces=namespaces, csms=lambda call, now: None, tls=tls,
