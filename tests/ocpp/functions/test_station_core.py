@@ -19,6 +19,7 @@ from evcharge.ocpp import v16, v201
 from evcharge.ocpp.charge_point import BackoffConfig, ChargePointConfig
 from evcharge.ocpp.csms import Csms, CsmsConfig, CsmsHandler
 from evcharge.ocpp.functions.application import AuthorizationDone
+from evcharge.ocpp.functions.transactions import Authorized, EVConnected, PowerPathClosed
 from evcharge.ocpp.functions.transport.station import Station
 from evcharge.ocpp.routing import on
 from evcharge.ocpp.transport.websocket import ChargePointClient, serve_csms
@@ -220,3 +221,19 @@ def test_queue_retry_runs_on_the_station_clock(tmp_path: Path) -> None:
         await teardown(server, station, client, tasks)
 
     asyncio.run(main())
+
+
+def test_resumed_transaction_is_charging_for_the_core(tmp_path: Path) -> None:
+    # the process restarted while the EV kept charging: the resumed transaction's connector is Charging (1.6 4.9)
+    first = Station(IDENTITY, version="1.6", directory=tmp_path, status_notifications=True)
+    first.charger_event(EVConnected(1, 1))
+    first.charger_event(Authorized(1, "TAG"))
+    first.charger_event(PowerPathClosed(1))
+    assert first.app.connector_status(1) == "Charging"
+    first.close_stores()
+    again = Station(IDENTITY, version="1.6", directory=tmp_path, status_notifications=True)
+    assert again.app.connector_status(1) == "Available"  # it knows nothing yet
+    again.resume_transactions()
+    assert again.app.transaction_ref(1) == again.transactions.transaction_ref(1) is not None
+    assert again.app.connector_status(1) == "Charging"
+    again.close_stores()

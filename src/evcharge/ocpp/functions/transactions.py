@@ -260,6 +260,10 @@ class TransactionManager:
         tx = self._evse(evse_id).tx
         return None if tx is None else tx.tx_ref
 
+    def connector_id(self, evse_id: int) -> int:
+        """The connector of ``evse_id`` the cable was last plugged into (that of its transaction once resumed)."""
+        return self._evse(evse_id).connector_id
+
     def interrupted_transactions(self) -> dict[int, str]:
         """Transactions that were running when the process stopped: ``{evse_id: tx_ref}``."""
         return {e: t.tx_ref for e, t in self._persisted.items()}

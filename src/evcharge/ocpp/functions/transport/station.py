@@ -103,6 +103,8 @@ from ..transactions import (
     AuthorizationTimedOut,
     Authorized,
     ChargerEvent,
+    EVConnected,
+    PowerPathClosed,
     StopRequested,
     TransactionEnded,
     TransactionManager,
@@ -301,6 +303,10 @@ class Station(ChargePoint):
         self.transactions.resume(self.now())
         for evse_id, ref in started.items():
             self.smart_charging.transaction_started(evse_id, ref, self.now())
+            # the EV kept charging: the cable is in, the contactor closed
+            connector = self.transactions.connector_id(evse_id)
+            self.app.send(ChargerObserved(event=EVConnected(evse_id, connector)), self.now())
+            self.app.send(ChargerObserved(event=PowerPathClosed(evse_id)), self.now())
             self.app.send(TransactionOpened(evse_id=evse_id, tx_ref=ref), self.now())
         self.flush()
 
