@@ -3,8 +3,9 @@
 The charger side answers SDP on the interface, accepts the TCP connections on one port, negotiates
 SupportedAppProtocol among every protocol of ``--protocols`` and runs the engine of the chosen one (our
 :class:`~evcharge.iso15118.engines.Secc` for DIN / ISO 15118-2, the -20 one for ISO 15118-20 in the AC or DC
-namespace of ``--energy``) with a simulated charger behind it (isolation
-valid, the output follows the car's targets). The car side discovers the charger, connects, and runs our
+namespace of ``--energy``: AC, DC, ACDP for ``acdp``/``acdp-bpt``, WPT for ``wpt``) with a simulated charger behind
+it (isolation valid, the output follows the car's targets; the bus is in position and the pantograph moves at once
+(ACDP); the pad grants the car's power (WPT)). The car side discovers the charger, connects, and runs our
 :class:`~evcharge.iso15118.engines.Evcc` with a simulated car (charges a few loops, then stops).
 ``--json FILE`` writes every message with its receive/send time; exit status 0 when every session ended
 normally (SessionStop), 1 when one did not, 2 for what is not built yet or a wrong combination
@@ -30,9 +31,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iface", default="lo", help="the network interface (lo: ::1 on this machine)")
     parser.add_argument(
         "--energy",
-        choices=("ac", "dc", "ac-bpt", "dc-bpt"),
+        choices=("ac", "dc", "ac-bpt", "dc-bpt", "acdp", "acdp-bpt", "wpt"),
         default="dc",
-        help="AC or DC charging (default dc); ac-bpt/dc-bpt: bidirectional, ISO 15118-20 only",
+        help="AC or DC charging (default dc); ac-bpt/dc-bpt: bidirectional; acdp/acdp-bpt: DC through a pantograph"
+        " (ACDP); wpt: wireless; the last five are ISO 15118-20 only",
     )
     parser.add_argument(
         "--control", choices=("scheduled", "dynamic"), default=None, help="ISO 15118-20 control mode (scheduled)"
@@ -101,7 +103,7 @@ def configure_evcc(parser: argparse.ArgumentParser) -> None:
 
 
 def _not_built(args: argparse.Namespace, role: str, protocols: list[str]) -> str | None:
-    if "iso20" not in protocols and (args.energy.endswith("-bpt") or args.control is not None):
+    if "iso20" not in protocols and (args.energy not in ("ac", "dc") or args.control is not None):
         return f"evcharge v2g {role}: --energy {args.energy} / --control are ISO 15118-20 options (--protocol iso20)"
     if args.payment == "pnc" and not args.tls:
         return f"evcharge v2g {role}: Plug & Charge runs only over TLS: add --tls --pki DIR"

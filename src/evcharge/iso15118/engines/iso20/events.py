@@ -85,12 +85,15 @@ class EnergyService(IntEnum):
 
     @property
     def cli_name(self) -> str:
-        """``ac``, ``dc``, ``ac-bpt``, ``dc-bpt``, ..."""
-        return self.name.lower().replace("_", "-")
+        """``ac``, ``dc``, ``ac-bpt``, ``dc-bpt``, ``acdp``, ``acdp-bpt``, ``wpt``, ... (``--energy`` of
+        ``evcharge v2g``; ACDP is DC by definition, its name drops the ``dc-``)."""
+        return self.name.lower().replace("_", "-").removeprefix("dc-" if "ACDP" in self.name else "")
 
     @classmethod
     def from_cli(cls, name: str) -> EnergyService:
-        return cls[name.upper().replace("-", "_")]
+        """The service of a ``--energy`` value (``acdp`` and ``dc-acdp`` are DC_ACDP)."""
+        key = name.upper().replace("-", "_")
+        return cls["DC_" + key if key.startswith("ACDP") else key]
 
 
 class ControlMode(IntEnum):

@@ -138,8 +138,12 @@ def _v2g_dict(protocol: str, t: Any) -> Any:
     if protocol == "iso20":
         from ..iso20 import _msgs
 
-        mod = _msgs.module_for(t.payload_type) if t.payload_type in (0x8002, 0x8003, 0x8004) else None
-        return mod.to_dict(t.message) if mod is not None else None
+        # the side channel of the ACDP system status (0x8103) carries ACDP EXI
+        ptype = _msgs.ACDP if t.payload_type == 0x8103 else t.payload_type
+        if ptype not in (0x8002, 0x8003, 0x8004, 0x8005, 0x8006):
+            return None
+        # named by the root element: ACDP_DisconnectReq/Res share ACDP_ConnectReq/Res's class
+        return _msgs.module_for(ptype).to_dict(t.message, t.name)
     from .._v2g import message_set
 
     return message_set(protocol).mod.to_dict(t.message)
@@ -181,14 +185,36 @@ def run_secc(args: argparse.Namespace, protocols: list[str]) -> int:
 
 class SimulatedCharger:
     """The charger behind every engine: isolation valid, the output follows the car's targets; the -20 engine
-    is also told the car is authorized (the DIN / ISO-2 engines authorize by themselves: ``auto_authorize``)."""
+    is also told the car is authorized (the DIN / ISO-2 engines authorize by themselves: ``auto_authorize``).
+    ACDP: the positioning device sees the bus in position at once; the pantograph answers Moving to the first
+    ACDP_Connect (ACDP_Disconnect) request and is at its end position (home) from the next one on. WPT: the pad
+    lets the car finish each step and grants its power request (the engine's defaults)."""
+
+    def __init__(self) -> None:
+        self._pantograph: dict[int, str] = {}  # engine id -> Moving / EndPosition (Home: not in it)
 
     def __call__(self, engine: Any, event: Any, send: Any) -> None:
         from .. import events as ev
         from ..iso20 import events as ev20
 
         iso20 = getattr(engine, "protocol", None) == "iso20"
-        if isinstance(event, ev.AuthorizationRequested) and iso20:
+        if isinstance(event, ev20.VehiclePositioningRequested):
+            send(ev20.SetVehiclePosition(positioning_support=True, in_charge_position=True))
+        elif isinstance(event, ev20.AcdpDeviceRequested):
+            where = self._pantograph.get(id(engine), "Home")
+            target = "EndPosition" if event.connect else "Home"
+            if where == target:
+                return
+            if where != "Moving":
+                self._pantograph[id(engine)] = "Moving"
+                send(ev20.SetChargingDevice(mechanical="Moving", electrical="State_A"))
+            elif event.connect:
+                self._pantograph[id(engine)] = target
+                send(ev20.SetChargingDevice(mechanical=target, electrical="State_B"))
+            else:
+                del self._pantograph[id(engine)]
+                send(ev20.SetChargingDevice(mechanical=target, electrical="State_A"))
+        elif isinstance(event, ev.AuthorizationRequested) and iso20:
             send(ev.Authorize(accepted=True))
         elif isinstance(event, ev.CableCheckRequested):
             send(ev.SetIsolation(level=ev.Isolation.VALID))
@@ -349,6 +375,15 @@ async def _secc_main(args: argparse.Namespace, protocols: list[str]) -> int:
 # -- EVCC ---------------------------------------------------------------------------------------------
 
 
+def _iso20_app(service: Any) -> AppProtocol:
+    """The -20 namespace of an energy service (AC, DC, ACDP, WPT)."""
+    if service.name.startswith("DC_ACDP"):
+        return AppProtocol.ISO20_ACDP
+    if service.name == "WPT":
+        return AppProtocol.ISO20_WPT
+    return AppProtocol.ISO20_DC if service.is_dc else AppProtocol.ISO20_AC
+
+
 def run_evcc(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(asyncio.wait_for(_evcc_main(args), args.timeout))
@@ -394,7 +429,7 @@ def _evcc_engine(args: argparse.Namespace, client_tls: bool) -> tuple[AppProtoco
             target_power=-7_000.0 if service.is_bpt and discharge else 11_000.0,
             **pnc20,
         )
-        app = AppProtocol.ISO20_DC if service.is_dc else AppProtocol.ISO20_AC
+        app = _iso20_app(service)
         fields = {"energy": service.cli_name, "control": control.name.lower()}
         return app, (lambda ho: Iso20Evcc(ho, config20)), fields
 

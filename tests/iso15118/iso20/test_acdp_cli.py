@@ -1,0 +1,58 @@
+"""``evcharge v2g secc|evcc --protocol iso20 --energy acdp``: a whole ACDP session (DC through a pantograph) between
+the two commands, over SDP + TCP on ::1 in a network namespace of its own. What is checked is the message flow of
+ISO 15118-20:2022 §8.6.4.6.3.5 on the wire: ACDP_VehiclePositioning right after SessionSetup ([V2G20-4067]),
+ACDP_Connect after ScheduleExchange and before DC_CableCheck ([V2G20-4070]), ACDP_Disconnect after
+PowerDelivery(Stop) ([V2G20-4073]) and no DC_WeldingDetection; the ACDP messages in V2GTP payload type 0x8005."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from ..conftest import CMD
+from .test_cli import _check_sdp_and_sap, run_pair
+
+
+def v2g(side: dict) -> list[dict]:
+    return [m for m in side["messages"] if m["layer"] == "v2g"]
+
+
+def test_whole_acdp_session_between_the_commands(lo: list[str], tmp_path: Path) -> None:
+    secc_rc, evcc_rc, car, charger = run_pair(lo, tmp_path, ["--energy", "acdp"], ["--energy", "acdp", "--loops", "3"])
+    assert (secc_rc, evcc_rc) == (0, 0)
+    (session,) = charger
+    assert car["normal"] and session["normal"] and car["energy"] == session["energy"] == "acdp"
+    assert session["app_protocol"] == "ISO20_ACDP"
+    # SupportedAppProtocol offers and agrees the ACDP namespace
+    _check_sdp_and_sap(car, session, "ACDP")
+    names = [m["name"] for m in v2g(car)]
+    assert [m["name"] for m in v2g(session)] == names
+    requests = [n for n in names if n.endswith("Req")]
+    assert requests[:2] == ["SessionSetupReq", "ACDP_VehiclePositioningReq"]  # [V2G20-4067]
+    i = requests.index("ScheduleExchangeReq")
+    assert requests[i + 1] == "ACDP_ConnectReq"  # [V2G20-4070]
+    connects = requests.count("ACDP_ConnectReq")
+    assert connects >= 2 and requests[i + 1 + connects] == "DC_CableCheckReq"  # Ongoing while it moves
+    stop = len(requests) - 1 - requests[::-1].index("PowerDeliveryReq")
+    disconnects = requests[stop + 1 : -1]
+    assert disconnects and set(disconnects) == {"ACDP_DisconnectReq"}  # [V2G20-4073], until home
+    assert requests[-1] == "SessionStopReq" and "DC_WeldingDetectionReq" not in requests
+    assert requests.count("DC_ChargeLoopReq") >= 3
+    for m in v2g(car):  # ACDP schema: 0x8005; DC: 0x8004; CommonMessages: 0x8002
+        expected = 0x8005 if m["name"].startswith("ACDP_") else 0x8004 if m["name"].startswith("DC_") else 0x8002
+        assert m["payload_type"] == expected, m["name"]
+    # the last ACDP_DisconnectRes says Finished with the pantograph home; the Connect ones end at its end position
+    last = next(m for m in reversed(v2g(car)) if m["name"] == "ACDP_DisconnectRes")["message"]["ACDP_DisconnectRes"]
+    assert (last["EVSEProcessing"], last["EVSEMechanicalChargingDeviceStatus"]) == ("Finished", "Home")
+    down = [m["message"]["ACDP_ConnectRes"] for m in v2g(car) if m["name"] == "ACDP_ConnectRes"]
+    assert [d["EVSEProcessing"] for d in down] == ["Ongoing"] * (connects - 1) + ["Finished"]
+    assert down[-1]["EVSEMechanicalChargingDeviceStatus"] == "EndPosition"
+
+
+def test_acdp_is_an_iso20_energy() -> None:
+    for args in (
+        ["evcc", "--protocol", "iso2", "--energy", "acdp"],
+        ["secc", "--protocols", "din", "--energy", "acdp"],
+    ):
+        proc = subprocess.run([*CMD, "v2g", *args], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2 and "ISO 15118-20 options" in proc.stderr and "Traceback" not in proc.stderr
