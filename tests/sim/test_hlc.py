@@ -431,8 +431,9 @@ def test_over_a_veth_pair(tmp_path: Path, capsys: pytest.CaptureFixture[str], hl
     network namespaces, in real time; the namespaces are gone afterwards."""
     _require_root_and_ip()
     before = _namespaces()
+    pcap = tmp_path / "veth.pcap"
     code, doc, text = simulate(tmp_path, capsys, "--hlc", hlc, "--payment", payment, "--duration", "2",
-                               "--iface", "eth0")
+                               "--iface", "eth0", "--pcap", str(pcap))
     assert code == 0, text
     link = doc["link"]
     assert link["kind"] == "veth pair" and link["iface"] == "eth0"
@@ -450,6 +451,29 @@ def test_over_a_veth_pair(tmp_path: Path, capsys: pytest.CaptureFixture[str], hl
                 if e["request"]["transactionInfo"].get("chargingState") == "Charging"]
     assert doc["virtual_seconds"] - charging[0] >= 2.0  # the real clock: the driver stops after 2 s of charging
     assert _namespaces() == before
+    if shutil.which("tshark") is None:
+        return
+    # --pcap is a real capture of the charger's end of the veth pair: SLAC, SDP, and the V2G TCP stream, which
+    # carries exactly the V2GTP messages of the JSON log (EIM) or TLS records (Plug & Charge)
+    def fields(display_filter: str, field: str, *extra: str) -> list[str]:
+        return subprocess.run(["tshark", "-r", str(pcap), *extra, "-Y", display_filter, "-T", "fields", "-e", field],
+                              capture_output=True, text=True, check=True).stdout.split("\n")
+    slac = fields("homeplug-av", "_ws.col.Info")
+    assert any("CM_SLAC_PARM.REQ" in x for x in slac) and any("CM_SLAC_MATCH.CNF" in x for x in slac)
+    assert any(x.startswith("01fe9000") for x in fields("udp.port == 15118", "udp.payload"))
+    if payment == "pnc":
+        info = fields("tls", "_ws.col.Info", "-d", f"tcp.port=={_secc_port(pcap)},tls")
+        assert any("Client Hello" in x for x in info) and any("Application Data" in x for x in info)
+        return
+    ev_bytes = bytes.fromhex("".join(fields(f"tcp.len > 0 && tcp.dstport == {_secc_port(pcap)}", "tcp.payload")))
+    assert ev_bytes.hex() == "".join(m["v2gtp_hex"] for m in doc["v2gtp"] if m["direction"] == "ev->evse")
+
+
+def _secc_port(pcap: Path) -> int:
+    """The SECC's TCP port, from the SDP answer in the capture (V2GTP header, 16-byte address, 2-byte port)."""
+    out = subprocess.run(["tshark", "-r", str(pcap), "-Y", "udp.srcport == 15118", "-T", "fields", "-e", "udp.payload"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return int(out[0][8 * 2 + 32:8 * 2 + 36], 16)
 
 
 def test_iface_refusals(capsys: pytest.CaptureFixture[str]) -> None:

@@ -100,8 +100,6 @@ def _check(args: argparse.Namespace) -> str:
     if scenario == "pause-resume" and args.hlc == "din":
         raise CommandError("pause-resume is composed for --hlc iso2 and iso20 (DIN 70121's SessionStop has no pause)")
     if args.iface is not None:
-        if args.pcap:
-            raise CommandError("--iface: capture the veth pair with tcpdump or tshark instead of --pcap")
         if not args.iface or len(args.iface) > 15 or "/" in args.iface or args.iface.strip() != args.iface:
             raise CommandError(f"--iface {args.iface!r} is not a network interface name (1-15 characters)")
     if args.ocpp != "2.0.1":
@@ -137,7 +135,11 @@ def run(args: argparse.Namespace) -> int:
         from .hlc_plot import plot_hlc
 
         plot_hlc(result, args.plot)
-    if args.pcap:
+    if args.pcap and getattr(bench, "capture", None) is not None:  # --iface: what the veth pair carried
+        from evcharge.slac.pcap import write_pcap
+
+        write_pcap(args.pcap, bench.capture)
+    elif args.pcap:
         from .hlc_pcap import write_session_pcap
 
         write_session_pcap(args.pcap, bench)
@@ -227,7 +229,7 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
             try:
                 namespaces = NetNamespaces(args.iface).__enter__()
                 bench = NetBench(config, car, namespaces=namespaces, csms=lambda call, now: None, tls=tls,
-                                 start=start)
+                                 start=start, capture=bool(args.pcap))
                 await bench.start()
             except OSError as exc:
                 raise CommandError(f"--iface: {exc}") from None

@@ -56,6 +56,7 @@ _CLONE_NEWNET = 0x40000000
 _SDP_PORT = 15118
 _SDP_GROUP = "ff02::1"
 _READ = 65536
+_ETH_P_ALL = 0x0003
 
 
 def _ip(*args: str) -> None:
@@ -143,10 +144,17 @@ class NetBench(Bench):
     """The bench over a real veth pair, on the real clock (see the module documentation). Make it inside a
     running event loop, then ``await start()``; drive it with :meth:`astep`; ``close()`` at the end."""
 
-    def __init__(self, config: Any, car: Any, *, namespaces: NetNamespaces, **kw: Any) -> None:
+    def __init__(self, config: Any, car: Any, *, namespaces: NetNamespaces, capture: bool = False, **kw: Any) -> None:
         self.ns = namespaces
         iface = namespaces.iface
+        #: with ``capture``: every frame on the charger's end of the veth pair, both ways, as (UNIX time, bytes)
+        self.capture: list[tuple[float, bytes]] | None = [] if capture else None
+        self._tap: socket.socket | None = None
         with inside(namespaces.evse):
+            if capture:
+                self._tap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ALL))
+                self._tap.bind((iface, 0))
+                self._tap.setblocking(False)
             self.evse_link = RawSocketLink(iface)
             self.evse_address = link_local_address(iface)
             self.evse_scope = socket.if_nametoindex(iface)
@@ -196,6 +204,8 @@ class NetBench(Bench):
         transport, _ = await loop.create_datagram_endpoint(lambda: SdpServerProtocol(core, self._clock, None),
                                                            sock=sdp_sock)
         self._sdp = transport
+        if self._tap is not None:
+            loop.add_reader(self._tap.fileno(), self._tapped)
         loop.add_reader(self.evse_link.fileno(), self._from_line, "evse")
         loop.add_reader(self.ev_link.fileno(), self._from_line, "ev")
 
@@ -203,6 +213,10 @@ class NetBench(Bench):
         loop = asyncio.get_running_loop()
         for link in (self.evse_link, self.ev_link):
             loop.remove_reader(link.fileno())
+        if self._tap is not None:
+            self._tapped()  # what is still waiting
+            loop.remove_reader(self._tap.fileno())
+            self._tap.close()
         for writer in self._writers.values():
             writer.close()
         for task in list(self._tasks):
@@ -285,6 +299,15 @@ class NetBench(Bench):
                     moved = True
                     machine.receive_data(frame, self.now)
         return moved
+
+    def _tapped(self) -> None:
+        assert self._tap is not None and self.capture is not None
+        while True:
+            try:
+                frame = self._tap.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            self.capture.append((time.time(), frame))
 
     def _from_line(self, side: str) -> None:
         link, machine = (self.evse_link, self.manager.slac) if side == "evse" else (self.ev_link, self.car.pev)
