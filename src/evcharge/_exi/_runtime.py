@@ -23,6 +23,7 @@ _MAX_UINT_OCTETS = 40  # 280 bits: X509 serial numbers (xs:integer) are up to 16
 if cython.compiled:
     from cython.cimports.cpython.bytearray import PyByteArray_AS_STRING
     from cython.cimports.cpython.bytes import PyBytes_AS_STRING, PyBytes_FromStringAndSize
+    from cython.cimports.cpython.unicode import PyUnicode_4BYTE_KIND, PyUnicode_FromKindAndData
 
 
 @cython.final
@@ -59,6 +60,12 @@ class BitWriter:
     @cython.exceptval(-1)
     def write_bits(self, value: cython.ulonglong, n: cython.int) -> cython.int:
         """Write the ``n`` low bits of ``value`` (0 <= n <= 32)."""
+        return self._put(value, n)
+
+    @cython.cfunc
+    @cython.inline
+    @cython.exceptval(-1)
+    def _put(self, value: cython.ulonglong, n: cython.int) -> cython.int:
         nacc: cython.int
         acc: cython.ulonglong
         if self._len + 5 > self._cap:  # at most 39 bits are pending after the shift: 4 whole bytes
@@ -81,17 +88,17 @@ class BitWriter:
     def _write_u64(self, v: cython.ulonglong) -> cython.int:
         """An EXI Unsigned Integer below 2**63: two octets in one write when they fit."""
         if v < 0x80:
-            return self.write_bits(v, 8)
+            return self._put(v, 8)
         if v < 0x4000:
-            return self.write_bits((((v & 0x7F) | 0x80) << 8) | (v >> 7), 16)
+            return self._put((((v & 0x7F) | 0x80) << 8) | (v >> 7), 16)
         while v >= 0x80:
-            self.write_bits((v & 0x7F) | 0x80, 8)
+            self._put((v & 0x7F) | 0x80, 8)
             v >>= 7
-        return self.write_bits(v, 8)
+        return self._put(v, 8)
 
     @cython.ccall
     def write_bool(self, value: cython.bint) -> None:
-        self.write_bits(1 if value else 0, 1)
+        self._put(1 if value else 0, 1)
 
     @cython.ccall
     def write_uint(self, value: int) -> None:
@@ -102,24 +109,24 @@ class BitWriter:
         if value < 0x8000000000000000:
             v = value
             while v >= 0x80:
-                self.write_bits((v & 0x7F) | 0x80, 8)
+                self._put((v & 0x7F) | 0x80, 8)
                 v >>= 7
-            self.write_bits(v, 8)
+            self._put(v, 8)
             return
         big = int(value)
         while big >= 0x80:
-            self.write_bits((big & 0x7F) | 0x80, 8)
+            self._put((big & 0x7F) | 0x80, 8)
             big >>= 7
-        self.write_bits(big, 8)
+        self._put(big, 8)
 
     @cython.ccall
     def write_int(self, value: int) -> None:
         """EXI Integer: a sign bit, then the magnitude (negative values store -(v + 1))."""
         if value < 0:
-            self.write_bits(1, 1)
+            self._put(1, 1)
             self.write_uint(-value - 1)
         else:
-            self.write_bits(0, 1)
+            self._put(0, 1)
             self.write_uint(value)
 
     @cython.ccall
@@ -127,9 +134,9 @@ class BitWriter:
         """EXI Binary: length, then the octets."""
         i: cython.Py_ssize_t
         n: cython.Py_ssize_t = len(value)
-        self.write_uint(n)
+        self._write_u64(n)
         for i in range(n):
-            self.write_bits(value[i], 8)
+            self._put(value[i], 8)
 
     @cython.ccall
     def write_string_chars(self, value: str) -> None:
@@ -140,8 +147,9 @@ class BitWriter:
             cp = ord(ch)
             if 0xD800 <= cp <= 0xDFFF:
                 raise ExiEncodeError(f"lone surrogate U+{cp:04X} in a string")
-            self.write_uint(cp)
+            self._write_u64(cp)
 
+    @cython.ccall
     def getvalue(self) -> bytes:
         """The bytes written so far, the last one padded with zero bits."""
         n: cython.Py_ssize_t = self._len
@@ -195,6 +203,12 @@ class BitReader:
     @cython.exceptval(-1)
     def read_bits(self, n: cython.int) -> cython.longlong:
         """Read ``n`` bits (0 <= n <= 32) as an unsigned number."""
+        return self._bits(n)
+
+    @cython.cfunc
+    @cython.inline
+    @cython.exceptval(-1)
+    def _bits(self, n: cython.int) -> cython.longlong:
         acc: cython.ulonglong
         pos: cython.Py_ssize_t = self._pos
         end: cython.Py_ssize_t = pos + n
@@ -222,7 +236,7 @@ class BitReader:
 
     @cython.ccall
     def read_bool(self) -> cython.bint:
-        return self.read_bits(1) != 0
+        return self._bits(1) != 0
 
     @cython.ccall
     def read_uint(self) -> int:
@@ -232,7 +246,7 @@ class BitReader:
         octet: cython.ulonglong
         count: cython.int = 0
         while True:
-            octet = self.read_bits(8)
+            octet = self._bits(8)
             count += 1
             if count > 9:
                 return self._read_big_uint(result, octet, count)
@@ -252,7 +266,7 @@ class BitReader:
         octet: cython.longlong
         count: cython.int = 0
         while True:
-            octet = self.read_bits(8)
+            octet = self._bits(8)
             count += 1
             if count > 9:
                 return -2  # 2**63 or more: the caller reads it again the general way
@@ -280,12 +294,12 @@ class BitReader:
             if count >= _MAX_UINT_OCTETS:
                 raise ExiDecodeError(f"unsigned integer longer than {_MAX_UINT_OCTETS} octets", bit_offset=self._pos)
             shift += 7
-            octet = self.read_bits(8)
+            octet = self._bits(8)
             count += 1
 
     @cython.ccall
     def read_int(self) -> int:
-        if self.read_bits(1):
+        if self._bits(1):
             return -self.read_uint() - 1
         return self.read_uint()
 
@@ -303,9 +317,15 @@ class BitReader:
         i: cython.Py_ssize_t
         if n * 8 > self._end - self._pos:
             self._eof(n * 8)
+        if cython.compiled:
+            res: bytes = PyBytes_FromStringAndSize(cython.NULL, n)
+            p: cython.p_uchar = cython.cast(cython.p_uchar, PyBytes_AS_STRING(res))
+            for i in range(n):
+                p[i] = cython.cast(cython.uchar, self._bits(8))
+            return res
         out = bytearray(n)
         for i in range(n):
-            out[i] = self.read_bits(8)
+            out[i] = self._bits(8)
         return bytes(out)
 
     @cython.ccall
@@ -314,6 +334,25 @@ class BitReader:
         cp: int
         if n * 8 > self._end - self._pos:
             self._eof(n * 8)
+        if cython.compiled:
+            # the code points into a UCS4 buffer, the str made once from it
+            i: cython.Py_ssize_t
+            c: cython.longlong
+            before: cython.Py_ssize_t
+            buf: bytes = PyBytes_FromStringAndSize(cython.NULL, 4 * n + 4)
+            ucs: cython.pointer(cython.Py_UCS4) = cython.cast(cython.pointer(cython.Py_UCS4), PyBytes_AS_STRING(buf))
+            for i in range(n):
+                before = self._pos
+                c = self._read_small_uint()
+                if c < 0 or c > 0x10FFFF or 0xD800 <= c <= 0xDFFF:
+                    if c < 0:  # longer than 9 octets: read it again whole for the message
+                        self._pos = before
+                        cp = self.read_uint()
+                    else:
+                        cp = c
+                    raise ExiDecodeError(f"invalid code point {cp}", bit_offset=self._pos)
+                ucs[i] = cython.cast(cython.Py_UCS4, c)
+            return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, ucs, n)
         chars = []
         for _ in range(n):
             cp = self.read_uint()
@@ -349,6 +388,8 @@ T_SIMPLE = cython.declare(cython.int, 1)
 
 MAX_DEPTH = cython.declare(cython.int, 48)
 
+_NOT_SIMPLE = cython.declare(object, object())  # Grammar._simple_content: not the usual CH, EE content
+
 if cython.compiled:
     from cython.cimports.cpython.type import PyType_GenericAlloc
     from cython.cimports.evcharge._exi._capi import slot_get, slot_offset, slot_set
@@ -373,12 +414,38 @@ def _path_error(exc: Exception, name: str) -> None:
     raise exc
 
 
+@cython.cfunc
 def _check_end(r: BitReader) -> None:
     """The document has ended: only the padding bits of its last byte may follow."""
-    if r.bits_left >= 8:
-        raise ExiDecodeError(
-            f"{r.bits_left // 8} byte(s) left after the end of the document", bit_offset=r.bit_offset
-        )
+    left: cython.Py_ssize_t = r._end - r._pos
+    if left >= 8:
+        raise ExiDecodeError(f"{left // 8} byte(s) left after the end of the document", bit_offset=r._pos)
+
+
+@cython.cfunc
+def _reader(data: bytes, start: cython.Py_ssize_t) -> BitReader:
+    """``BitReader(data, start)`` without the Python call (``data`` is exactly ``bytes``)."""
+    r: BitReader = BitReader.__new__(BitReader)
+    r._data = data
+    if cython.compiled:
+        r._p = cython.cast(cython.p_uchar, PyBytes_AS_STRING(data))
+    r._pos = start
+    r._end = len(data) * 8
+    return r
+
+
+@cython.cfunc
+def _writer() -> BitWriter:
+    """``BitWriter()`` without the Python call."""
+    w: BitWriter = BitWriter.__new__(BitWriter)
+    w._buf = bytearray(64)
+    w._cap = 64
+    if cython.compiled:
+        w._p = cython.cast(cython.p_uchar, PyByteArray_AS_STRING(w._buf))
+    w._len = 0
+    w._acc = 0
+    w._nacc = 0
+    return w
 
 
 @cython.final
@@ -390,38 +457,38 @@ class Grammar:
     """
 
     # states
-    st_w1: cython.int[:]
-    st_n1: cython.int[:]
-    st_w2: cython.int[:]
-    st_ee2: cython.int[:]
-    st_p0: cython.int[:]
-    st_e0: cython.int[:]
+    st_w1: cython.int[::1]
+    st_n1: cython.int[::1]
+    st_w2: cython.int[::1]
+    st_ee2: cython.int[::1]
+    st_p0: cython.int[::1]
+    st_e0: cython.int[::1]
     # productions
-    pr_kind: cython.int[:]
-    pr_slot: cython.int[:]
-    pr_arg: cython.int[:]
-    pr_next: cython.int[:]
+    pr_kind: cython.int[::1]
+    pr_slot: cython.int[::1]
+    pr_arg: cython.int[::1]
+    pr_next: cython.int[::1]
     # encoder lookup: for state s, enc[st_e0[s] + slot] = production or -1; the entry after the
     # type's slots is the first-level EE production (or -1)
-    enc: cython.int[:]
+    enc: cython.int[::1]
     # types
-    ty_kind: cython.int[:]
-    ty_start: cython.int[:]
-    ty_dt: cython.int[:]
-    ty_nslots: cython.int[:]
-    ty_value_slot: cython.int[:]
+    ty_kind: cython.int[::1]
+    ty_start: cython.int[::1]
+    ty_dt: cython.int[::1]
+    ty_nslots: cython.int[::1]
+    ty_value_slot: cython.int[::1]
     ty_class: list
     ty_names: list  # per type: tuple of slot attribute names
     ty_xsd: list  # per type: tuple of slot XSD names (for error paths)
     ty_islist: list  # per type: tuple of bools
     ty_required: list  # per type: tuple of bools
     ty_maxocc: list  # per type: tuple of ints (-1 = unbounded)
-    ty_slot0: cython.int[:]  # per type: index of its first slot in slot_off
-    sl_islist: cython.int[:]  # per slot (ty_slot0[t] + slot): 1 when the field is a list
-    slot_off: cython.longlong[:]  # compiled backend: byte offset of each slot in its object
+    ty_slot0: cython.int[::1]  # per type: index of its first slot in slot_off
+    sl_islist: cython.int[::1]  # per slot (ty_slot0[t] + slot): 1 when the field is a list
+    slot_off: cython.longlong[::1]  # compiled backend: byte offset of each slot in its object
     # datatypes
-    dt_kind: cython.int[:]
-    dt_nbits: cython.int[:]
+    dt_kind: cython.int[::1]
+    dt_nbits: cython.int[::1]
     dt_min: list
     dt_max: list
     dt_minlen: list
@@ -429,9 +496,9 @@ class Grammar:
     dt_enum: list
     dt_enum_index: list
     # integer datatypes whose bounds both fit a C long long: checked and written without Python ints
-    dt_cbound: cython.int[:]
-    dt_clo: cython.longlong[:]
-    dt_chi: cython.longlong[:]
+    dt_cbound: cython.int[::1]
+    dt_clo: cython.longlong[::1]
+    dt_chi: cython.longlong[::1]
     # documents and fragments
     doc_width: cython.int
     doc_types: list  # index -> type id (or -1)
@@ -516,16 +583,21 @@ class Grammar:
     def _read_value(self, r: BitReader, dt: cython.int) -> object:
         kind: cython.int = self.dt_kind[dt]
         if kind == D_BOOL:
-            return r.read_bits(1) != 0
+            return r._bits(1) != 0
+        if kind == D_NBIT and self.dt_cbound[dt]:
+            nv: cython.longlong = r._bits(self.dt_nbits[dt]) + self.dt_clo[dt]
+            if nv > self.dt_chi[dt]:
+                raise ExiDecodeError(f"value {nv} above the maximum {self.dt_max[dt]}", bit_offset=r._pos)
+            return nv
         if kind == D_NBIT:
-            v = r.read_bits(self.dt_nbits[dt]) + self.dt_min[dt]
+            v = r._bits(self.dt_nbits[dt]) + self.dt_min[dt]
             if v > self.dt_max[dt]:
                 raise ExiDecodeError(f"value {v} above the maximum {self.dt_max[dt]}", bit_offset=r._pos)
             return v
         if (kind == D_UINT or kind == D_INT) and self.dt_cbound[dt]:
             start: cython.Py_ssize_t = r._pos
             cv: cython.longlong
-            negative: cython.bint = kind == D_INT and r.read_bits(1) != 0
+            negative: cython.bint = kind == D_INT and r._bits(1) != 0
             cv = r._read_small_uint()
             if cv == -2:
                 r._pos = start  # too long for the fast path: the general path below reads it and says why
@@ -569,7 +641,7 @@ class Grammar:
             return b
         if kind == D_ENUM:
             members = self.dt_enum[dt]
-            i: cython.Py_ssize_t = r.read_bits(self.dt_nbits[dt])
+            i: cython.Py_ssize_t = r._bits(self.dt_nbits[dt])
             if i >= len(members):
                 raise ExiDecodeError(f"enumeration index {i} out of range ({len(members)} values)", bit_offset=r._pos)
             return members[i]
@@ -581,26 +653,26 @@ class Grammar:
         if kind == D_BOOL:
             if not isinstance(v, bool):
                 raise ExiEncodeError(f"expected a bool, got {type(v).__name__}")
-            w.write_bits(1 if v else 0, 1)
+            w._put(1 if v else 0, 1)
             return
         if kind == D_ENUM:
             idx = cython.cast(dict, self.dt_enum_index[dt]).get(v)
             if idx is None:
                 raise ExiEncodeError(f"{v!r} is not one of {[m.value for m in self.dt_enum[dt]]}")
-            w.write_bits(idx, self.dt_nbits[dt])
+            w._put(idx, self.dt_nbits[dt])
             return
         if self.dt_cbound[dt] and type(v) is int and -4611686018427387904 <= v < 4611686018427387904:  # |v| < 2**62
             cv: cython.longlong = v
             if self.dt_clo[dt] <= cv <= self.dt_chi[dt]:
                 if kind == D_NBIT:
-                    w.write_bits(cv - self.dt_clo[dt], self.dt_nbits[dt])
+                    w._put(cv - self.dt_clo[dt], self.dt_nbits[dt])
                 elif kind == D_UINT:
                     w._write_u64(cv)
                 elif cv < 0:
-                    w.write_bits(1, 1)
+                    w._put(1, 1)
                     w._write_u64(-1 - cv)
                 else:
-                    w.write_bits(0, 1)
+                    w._put(0, 1)
                     w._write_u64(cv)
                 return
         if kind == D_NBIT or kind == D_UINT or kind == D_INT:
@@ -611,7 +683,7 @@ class Grammar:
             if (lo is not None and v < lo) or (hi is not None and v > hi):
                 raise ExiEncodeError(f"value {v} outside [{lo}, {hi}]")
             if kind == D_NBIT:
-                w.write_bits(v - lo, self.dt_nbits[dt])
+                w._put(v - lo, self.dt_nbits[dt])
             elif kind == D_UINT:
                 w.write_uint(v)
             else:
@@ -621,7 +693,7 @@ class Grammar:
             if not isinstance(v, str):
                 raise ExiEncodeError(f"expected a str, got {type(v).__name__}")
             self._check_length(dt, len(v), "characters")
-            w.write_uint(len(v) + 2)
+            w._write_u64(len(v) + 2)
             w.write_string_chars(v)
             return
         if kind == D_BINARY:
@@ -669,7 +741,7 @@ class Grammar:
         slot = -1
         try:
             while True:
-                code = r.read_bits(self.st_w1[s])
+                code = r._bits(self.st_w1[s])
                 if code < self.st_n1[s]:
                     p = self.st_p0[s] + code
                     kind = self.pr_kind[p]
@@ -686,7 +758,9 @@ class Grammar:
                                 bit_offset=r._pos,
                             )
                         last_se = slot
-                        v = self._decode_type(r, self.pr_arg[p], depth + 1)
+                        v = self._simple_content(r, self.pr_arg[p], depth + 1)
+                        if v is _NOT_SIMPLE:
+                            v = self._decode_type(r, self.pr_arg[p], depth + 1)
                         seen_child = True
                     elif kind == P_AT or kind == P_CH:
                         v = self._read_value(r, self.pr_arg[p])
@@ -719,7 +793,7 @@ class Grammar:
                     slot = -1
                     s = self.pr_next[p]
                 elif code == self.st_n1[s]:
-                    code = r.read_bits(self.st_w2[s])
+                    code = r._bits(self.st_w2[s])
                     if code != self.st_ee2[s]:
                         raise ExiDecodeError(
                             f"second-level event {code} (a schema deviation) is not supported", bit_offset=r._pos
@@ -748,6 +822,38 @@ class Grammar:
             if self._load(obj, t, base, slot) is None:
                 self._store(obj, t, base, slot, self._empty_value(t, slot, r) if early_end else None)
         return obj
+
+    @cython.cfunc
+    def _simple_content(self, r: BitReader, t: cython.int, depth: cython.int) -> object:
+        """The usual content of an element of simple type ``t``: CH (its value), then EE.
+
+        Anything else (a complex type, an empty value as a second-level EE, an error) returns
+        _NOT_SIMPLE with the reader where it was, and ``_decode_type`` reads it the general way.
+        """
+        start: cython.Py_ssize_t = r._pos
+        s: cython.int
+        code: cython.int
+        p: cython.int
+        if self.ty_kind[t] != T_SIMPLE or depth > MAX_DEPTH:
+            return _NOT_SIMPLE
+        s = self.ty_start[t]
+        if r._pos + self.st_w1[s] > r._end:
+            return _NOT_SIMPLE
+        code = r._bits(self.st_w1[s])
+        if code >= self.st_n1[s] or self.pr_kind[self.st_p0[s] + code] != P_CH:
+            r._pos = start
+            return _NOT_SIMPLE
+        p = self.st_p0[s] + code
+        v = self._read_value(r, self.pr_arg[p])
+        s = self.pr_next[p]
+        if r._pos + self.st_w1[s] > r._end:
+            r._pos = start
+            return _NOT_SIMPLE
+        code = r._bits(self.st_w1[s])
+        if code >= self.st_n1[s] or self.pr_kind[self.st_p0[s] + code] != P_EE:
+            r._pos = start
+            return _NOT_SIMPLE
+        return v
 
     @cython.cfunc
     @cython.inline
@@ -788,13 +894,17 @@ class Grammar:
 
     def decode(self, data: bytes) -> object:
         """Decode an EXI document (header byte 0x80, then one root element)."""
-        r = BitReader(data)
+        return self._decode_doc(bytes(data))
+
+    @cython.cfunc
+    def _decode_doc(self, data: bytes) -> object:
+        r: BitReader = _reader(data, 0)
         if len(data) == 0:
             raise ExiDecodeError("empty input", bit_offset=0)
         if data[0] != 0x80:
             raise ExiDecodeError(f"EXI header must be 0x80, got 0x{data[0]:02x}", bit_offset=0)
         r._pos = 8
-        code: cython.int = r.read_bits(self.doc_width)
+        code: cython.int = r._bits(self.doc_width)
         if code >= len(self.doc_types):
             raise ExiDecodeError(f"document event code {code} does not exist", bit_offset=8)
         if self.doc_types[code] < 0:
@@ -815,7 +925,7 @@ class Grammar:
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise TypeError("decode() takes bytes")
             data = bytes(data)
-        return self.decode(data)
+        return self._decode_doc(data)
 
     def decode_fragment(self, data: bytes) -> list:
         """Decode an EXI fragment: the elements it holds, in order."""
@@ -826,7 +936,7 @@ class Grammar:
         out: list = []
         n: cython.int = len(self.frag_types)
         while True:
-            code: cython.int = r.read_bits(self.frag_width)
+            code: cython.int = r._bits(self.frag_width)
             if code == n + 1:
                 _check_end(r)
                 return out
@@ -844,7 +954,7 @@ class Grammar:
     @cython.inline
     @cython.exceptval(-1)
     def _emit(self, w: BitWriter, s: cython.int, p: cython.int) -> cython.int:
-        return w.write_bits(p - self.st_p0[s], self.st_w1[s])
+        return w._put(p - self.st_p0[s], self.st_w1[s])
 
     @cython.cfunc
     def _encode_type(self, w: BitWriter, t: cython.int, obj: object) -> None:
@@ -885,7 +995,7 @@ class Grammar:
                         cur = slot
                         self._emit(w, s, p)
                         if self.pr_kind[p] == P_SE:
-                            self._encode_type(w, self.pr_arg[p], item)
+                            self._encode_child(w, self.pr_arg[p], item)
                         else:
                             self._write_value(w, self.pr_arg[p], item)
                         cur = -1
@@ -895,7 +1005,7 @@ class Grammar:
                     cur = slot
                     self._emit(w, s, p)
                     if self.pr_kind[p] == P_SE:
-                        self._encode_type(w, self.pr_arg[p], v)
+                        self._encode_child(w, self.pr_arg[p], v)
                     else:
                         self._write_value(w, self.pr_arg[p], v)
                     cur = -1
@@ -909,6 +1019,14 @@ class Grammar:
         if p < 0:
             raise ExiEncodeError(f"required field missing: the schema expects {self._expected(t, s)}")
         self._emit(w, s, p)
+
+    @cython.cfunc
+    @cython.inline
+    def _encode_child(self, w: BitWriter, c: cython.int, item: object) -> None:
+        if self.ty_kind[c] == T_SIMPLE:
+            self._encode_value_content(w, c, self.ty_start[c], item)
+        else:
+            self._encode_type(w, c, item)
 
     @cython.cfunc
     @cython.inline
@@ -941,8 +1059,8 @@ class Grammar:
         kind: cython.int = self.dt_kind[dt]
         if (kind == D_STRING or kind == D_BINARY) and isinstance(v, (str, bytes, bytearray)) and len(v) == 0:
             self._check_length(dt, 0, "characters" if kind == D_STRING else "bytes")
-            w.write_bits(self.st_n1[s], self.st_w1[s])
-            w.write_bits(self.st_ee2[s], self.st_w2[s])
+            w._put(self.st_n1[s], self.st_w1[s])
+            w._put(self.st_ee2[s], self.st_w2[s])
             return
         self._emit(w, s, p)
         self._write_value(w, dt, v)
@@ -981,14 +1099,18 @@ class Grammar:
         if element is None:
             i = self.root_of.get(type(message))
             if i is not None:
-                return self.encode(i, message)
+                return self._encode_doc(i, message)
         return self.fallback(message, element)  # type: ignore[operator]
 
     def encode(self, root: cython.int, obj: object) -> bytes:
         """Encode ``obj`` as the document whose root is global element number ``root``."""
-        w = BitWriter()
-        w.write_bits(0x80, 8)
-        w.write_bits(root, self.doc_width)
+        return self._encode_doc(root, obj)
+
+    @cython.cfunc
+    def _encode_doc(self, root: cython.int, obj: object) -> bytes:
+        w: BitWriter = _writer()
+        w._put(0x80, 8)
+        w._put(root, self.doc_width)
         try:
             self._encode_type(w, self.doc_types[root], obj)
         except ExiEncodeError as exc:
@@ -998,12 +1120,12 @@ class Grammar:
     def encode_fragment(self, items: list) -> bytes:
         """Encode a fragment holding the (fragment element index, object) pairs in ``items``."""
         w = BitWriter()
-        w.write_bits(0x80, 8)
+        w._put(0x80, 8)
         for index, obj in items:
-            w.write_bits(index, self.frag_width)
+            w._put(index, self.frag_width)
             try:
                 self._encode_type(w, self.frag_types[index], obj)
             except ExiEncodeError as exc:
                 _path_error(exc, self.frag_names[index])
-        w.write_bits(len(self.frag_types) + 1, self.frag_width)
+        w._put(len(self.frag_types) + 1, self.frag_width)
         return w.getvalue()
