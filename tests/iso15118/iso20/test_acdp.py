@@ -156,6 +156,10 @@ def test_disconnect_is_its_own_element() -> None:
         (S.CABLE_CHECK, "ACDP_Connect", 0x8005),
         (S.CHARGING, "ACDP_Disconnect", 0x8005),  # before PowerDelivery(Stop)
         (S.ACDP_DISCONNECT, "SessionStop", 0x8002),  # [V2G20-4074]: home first
+        # [V2G20-4073]: after PowerDelivery(Stop) the bus goes to ACDP_Disconnect, then SessionStop: DC_WeldingDetection
+        # is out of sequence before the pantograph is home and after it
+        (S.ACDP_DISCONNECT, "WeldingDetection", 0x8004),
+        (S.STOPPED, "WeldingDetection", 0x8004),
     ],
 )
 def test_out_of_order_is_a_sequence_error(state: Iso20SeccState, name: str, ptype: int) -> None:
@@ -177,7 +181,22 @@ def test_out_of_order_is_a_sequence_error(state: Iso20SeccState, name: str, ptyp
     secc.receive_payload(ptype, exi, now)
     (res,) = answers(secc)
     assert res.response_code.value == "FAILED_SequenceError"
+    assert secc.trace is not None and secc.trace[-1].name == _msgs.element_name(ptype, name, "Res")
     assert secc.ended is not None and not secc.ended.normal
+
+
+def test_welding_detection_stays_a_dc_request() -> None:
+    """The same request after PowerDelivery(Stop) in the DC namespace is answered OK (the ACDP refusal above is the
+    namespace's, not a broken row)."""
+    from .conftest import engines
+
+    secc, evcc = engines(EnergyService.DC)
+    now = drive_to(secc, evcc, S.STOPPED)
+    secc.payloads_to_send()
+    ptype, exi = request("WeldingDetection", True, secc.session_id)
+    secc.receive_payload(ptype, exi, now)
+    (res,) = answers(secc)
+    assert res.response_code.value == "OK" and secc.ended is None
 
 
 def _strict() -> Iso20Secc:

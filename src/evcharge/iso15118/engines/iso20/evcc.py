@@ -185,7 +185,8 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         self._immobilized = False
         self._connected = False
         self._wpt_sent = 0  # requests of the present WPT step
-        self._wpt_finished = False  # the car said Finished in this step        self._pd: Any = None
+        self._wpt_finished = False  # the car said Finished in this step
+        self._pd: Any = None  # the ChargeProgress of the last PowerDeliveryReq
         self._pending: str | None = None
         self._ongoing_since: float | None = None
         #: the car's Plug & Charge material (a .pnc.EvccContract), used over TLS only

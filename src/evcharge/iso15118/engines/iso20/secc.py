@@ -119,6 +119,9 @@ _ACDP_STATES = (S.VEHICLE_POSITIONING, S.ACDP_CONNECT, S.ACDP_DISCONNECT)
 _WPT = "wpt"
 _WPT_STATES = (S.WPT_SETUP, S.WPT_POSITIONING, S.WPT_PAIRING, S.WPT_ALIGNMENT)
 _ACDC = "acdc"  #: the AC and DC schemas' ChargeParameterDiscovery and ChargeLoop (not WPT)
+#: DC_WeldingDetection after PowerDelivery(Stop): the DC namespace only. In ACDP the car goes to ACDP_Disconnect
+#: after PowerDelivery(Stop) ([V2G20-4073]) and then to SessionStop: a WeldingDetectionReq there is out of sequence
+_WELDING = "welding"
 
 
 def _r(state: S, request: str, handler: str, *targets: S, requires: tuple[str, ...] = (), note: str = "") -> Row[S]:
@@ -288,7 +291,7 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         requires=(_ACDP,),
         note="[V2G20-4074] Ongoing; [V2G20-4075] home position",
     ),
-    _r(S.STOPPED, "WeldingDetection", "_welding_detection", S.STOPPED, requires=("dc",)),
+    _r(S.STOPPED, "WeldingDetection", "_welding_detection", S.STOPPED, requires=("dc", _WELDING), note="DC, not ACDP"),
     _r(S.STOPPED, "MeteringConfirmation", "_metering_confirmation", S.STOPPED),
     _r(S.STOPPED, "VehicleCheckOut", "_vehicle_check_out", S.STOPPED, requires=(_CHECK,), note="Scheduled; Completed"),
     _r(S.STOPPED, "SessionStop", "_session_stop", S.ENDED, S.SERVICE_DISCOVERY, note="ServiceRenegotiation"),
@@ -322,6 +325,8 @@ def secc20_table(
     tags = {_WPT} if wpt else {"dc" if dc or acdp else "ac", _ACDC}
     if acdp:
         tags.add(_ACDP)
+    elif dc and not wpt:
+        tags.add(_WELDING)
     if config.quirks.session_stop_in_any_state:
         tags.add(_STOP_QUIRK)
     if config.power_delivery_after_precharge_ongoing:
