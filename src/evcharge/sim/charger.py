@@ -2,7 +2,8 @@
 
 :class:`ChargerApp` is sans-I/O.  Board events (from any :class:`~evcharge.bsp.interface.BoardSupport`, here the
 Yeti driver core) go in with :meth:`ChargerApp.board_event`; the IEC 61851 :class:`~evcharge.iec61851.charger.Charger`
-decides; its actions go out to the board through :class:`BoardPilot`; what OCPP must hear comes out of
+decides; its actions go out to the board through :class:`~evcharge.bsp.adapters.PilotBoardAdapter` (the same
+adapter :class:`evcharge.charger.EvseManager` uses); what OCPP must hear comes out of
 :meth:`ChargerApp.transaction_events` as :mod:`evcharge.ocpp.functions.transactions` charger events.  The OCPP
 side tells it :meth:`~ChargerApp.authorized`, :meth:`~ChargerApp.deauthorized` and :meth:`~ChargerApp.set_limit`.
 
@@ -22,7 +23,8 @@ from collections import deque
 from dataclasses import dataclass
 
 from evcharge.bsp import events as bsp
-from evcharge.bsp.events import BoardErrorKind, PowerReason
+from evcharge.bsp.adapters import PilotBoardAdapter
+from evcharge.bsp.events import BoardErrorKind
 from evcharge.bsp.interface import BoardSupport
 from evcharge.iec61851 import Charger, ChargerConfig, CPState, apply_actions
 from evcharge.iec61851 import events as iec
@@ -32,36 +34,9 @@ from evcharge.ocpp.functions import transactions as tx
 
 from .record import EventLog
 
-__all__ = ["BoardPilot", "ChargerApp", "ChargerAppConfig"]
+__all__ = ["ChargerApp", "ChargerAppConfig"]
 
 _TRIPS = (BoardErrorKind.RCD_TRIGGERED, BoardErrorKind.OVER_CURRENT)
-
-
-class BoardPilot:
-    """The IEC 61851 machine's :class:`~evcharge.iec61851.driver.PilotBoard` on a BSP ``BoardSupport``."""
-
-    def __init__(self, board: BoardSupport) -> None:
-        self.board = board
-        self.now = 0.0  #: the ``now`` the board commands are sent with (the actions carry no time)
-
-    def pwm_on(self, duty_percent: float) -> None:
-        self.board.send(bsp.PwmOn(duty_percent=duty_percent), self.now)
-
-    def cp_state_x1(self) -> None:
-        self.board.send(bsp.PilotX1(), self.now)
-
-    def cp_state_e(self) -> None:
-        self.board.send(bsp.PilotE(), self.now)
-
-    def cp_state_f(self) -> None:
-        self.board.send(bsp.PilotF(), self.now)
-
-    def set_contactors(self, closed: bool, phases: int) -> None:
-        reason = PowerReason.FULL_POWER_CHARGING if closed else PowerReason.POWER_OFF
-        self.board.send(bsp.AllowPowerOn(allow=closed, reason=reason), self.now)
-
-    def select_phases(self, phases: int) -> None:
-        self.board.send(bsp.SetThreePhases(three_phases=phases == 3), self.now)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,7 +59,7 @@ class ChargerApp:
         self.log = log
         self.charger = Charger(ChargerConfig(max_current=config.max_current, initial_current=config.max_current,
                                              phases=config.phases, start_paused=True))
-        self._pilot = BoardPilot(board)
+        self._pilot = PilotBoardAdapter(board)  # the bsp adapter (it checks the phases), as evcharge.charger uses
         self._tx: deque[tx.ChargerEvent] = deque()
         self.cp: CPState | None = None
         self.relays_on = False
