@@ -58,7 +58,7 @@ def libcbv2g_times(checkout: str, vectors: list[corpus.ExiVector]) -> list[tuple
         lines = subprocess.run([exe], input=feed, capture_output=True, text=True, check=True).stdout.splitlines()
     out: list[tuple[float, float] | None] = []
     for line in lines:
-        enc, dec, same = line.split()
+        enc, dec, same = line.split()[:3]
         out.append((float(enc) * 1e-9, float(dec) * 1e-9) if same == "1" else None)
     return out
 

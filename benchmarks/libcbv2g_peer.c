@@ -3,7 +3,7 @@
  * Built by benchmarks/exi_codec.py --libcbv2g DIR (a libcbv2g checkout) with gcc -O2 together with the
  * library's sources. Reads lines "FAMILY HEX" from stdin; for each prints "ENCODE_NS DECODE_NS SAME"
  * where the times are the best of 9 runs per call of decode (bytes -> C struct) and encode (C struct -> bytes)
- * and SAME is 1 when the encoder wrote back exactly the input bytes.
+ * and SAME is 1 when the encoder wrote back exactly the input bytes ("- - 0 ERR" when libcbv2g cannot decode them).
  *
  * With arguments "N decode" or "N encode" it only runs that operation N times per line and prints nothing:
  * for instruction counts under valgrind --tool=callgrind (the total for N minus the total for 0, over N).
@@ -109,8 +109,9 @@ int main(int argc, char** argv) {
             continue;
         }
         doc = calloc(1, fam->size);
-        if (run_decode() != 0) {
-            printf("- - 0\n");
+        int err = run_decode();
+        if (err != 0) {
+            printf("- - 0 %d\n", err); /* the libcbv2g error code (exi_error_codes.h) */
             fflush(stdout);
             free(doc);
             continue;
