@@ -1,9 +1,10 @@
-"""``evcharge simulate --hlc din|iso2 --energy dc``: a DC session with high-level communication.
+"""``evcharge simulate --hlc din|iso2|iso20 --energy dc|ac|dc-bpt``: a session with high-level communication.
 
 The charger is :class:`evcharge.charger.EvseManager` (pilot, board, SLAC EVSE, the V2G SECC, the DC power
-supply and isolation monitor simulators); the car is :class:`evcharge.charger.sim.car.SimCar` (the IEC 61851
-vehicle, the SLAC PEV, the EVCC); they are joined in process by :class:`evcharge.charger.sim.bench.Bench`
-over the powerline emulator, on a virtual clock with no physical delay. The station's OCPP 2.0.1 calls go
+supply and isolation monitor simulators, or the AC meter); the car is :class:`evcharge.charger.sim.car.SimCar` (the
+IEC 61851 vehicle, the SLAC PEV, the EVCC); they are joined in process by :class:`evcharge.charger.sim.bench.Bench`
+over the powerline emulator, on a virtual clock with no physical delay (``--iface NAME``: over a veth pair between
+two network namespaces on the real clock, :mod:`evcharge.sim.hlc_net`). The station's OCPP 2.0.1 calls go
 over a websocket to the embedded CSMS (:mod:`evcharge.csms`): BootNotification, Authorize, the
 TransactionEvents with the state of charge, NotifyEVChargingNeeds answered by a SetChargingProfile.
 
