@@ -54,6 +54,7 @@ class Depot(Charger):
         super().__init__()
         self.positionings = 0
         self.moving_since: float | None = None
+        self.pantograph = "Home"  # where it is: Home, Moving, EndPosition
 
     def __call__(self, engine: Any, event: Any, now: float) -> None:
         super().__call__(engine, event, now)
@@ -68,16 +69,18 @@ class Depot(Charger):
                 now,
             )
         elif isinstance(event, ev20.AcdpDeviceRequested):
+            target = "EndPosition" if event.connect else "Home"
+            if self.pantograph == target:  # already there (the request answered Finished)
+                return
             if self.moving_since is None:
                 self.moving_since = now
+                self.pantograph = "Moving"
                 engine.send(ev20.SetChargingDevice(mechanical="Moving", electrical="State_A"), now)
-            elif now - self.moving_since >= 1.0:  # there: answered with this very request
+            elif now - self.moving_since >= 1.0:  # there: answered with the next request
                 self.moving_since = None
+                self.pantograph = target
                 engine.send(
-                    ev20.SetChargingDevice(
-                        mechanical="EndPosition" if event.connect else "Home",
-                        electrical="State_B" if event.connect else "State_A",
-                    ),
+                    ev20.SetChargingDevice(mechanical=target, electrical="State_B" if event.connect else "State_A"),
                     now,
                 )
 

@@ -26,8 +26,10 @@ def test_whole_acdp_session_between_the_commands(lo: list[str], tmp_path: Path) 
     # SupportedAppProtocol offers and agrees the ACDP namespace
     _check_sdp_and_sap(car, session, "ACDP")
     names = [m["name"] for m in v2g(car)]
-    assert [m["name"] for m in v2g(session)] == names
-    requests = [n for n in names if n.endswith("Req")]
+    # each channel in the same order on both sides (the two channels interleave as they happen to)
+    for channel in (lambda n: n.startswith("ACDP_SystemStatus"), lambda n: not n.startswith("ACDP_SystemStatus")):
+        assert [m["name"] for m in v2g(session) if channel(m["name"])] == [n for n in names if channel(n)]
+    requests = [n for n in names if n.endswith("Req") and not n.startswith("ACDP_SystemStatus")]
     assert requests[:2] == ["SessionSetupReq", "ACDP_VehiclePositioningReq"]  # [V2G20-4067]
     i = requests.index("ScheduleExchangeReq")
     assert requests[i + 1] == "ACDP_ConnectReq"  # [V2G20-4070]
@@ -38,9 +40,20 @@ def test_whole_acdp_session_between_the_commands(lo: list[str], tmp_path: Path) 
     assert disconnects and set(disconnects) == {"ACDP_DisconnectReq"}  # [V2G20-4073], until home
     assert requests[-1] == "SessionStopReq" and "DC_WeldingDetectionReq" not in requests
     assert requests.count("DC_ChargeLoopReq") >= 3
-    for m in v2g(car):  # ACDP schema: 0x8005; DC: 0x8004; CommonMessages: 0x8002
-        expected = 0x8005 if m["name"].startswith("ACDP_") else 0x8004 if m["name"].startswith("DC_") else 0x8002
-        assert m["payload_type"] == expected, m["name"]
+    for m in v2g(car):  # ACDP schema: 0x8005 (its system status: 0x8103); DC: 0x8004; CommonMessages: 0x8002
+        name = m["name"]
+        expected = 0x8103 if name.startswith("ACDP_SystemStatus") else 0x8005 if name.startswith("ACDP_") else 0
+        assert m["payload_type"] == (expected or (0x8004 if name.startswith("DC_") else 0x8002)), name
+    # the simulated bus asks the system status once the pantograph is down: answered beside the session
+    status = [m for m in v2g(car) if m["name"].startswith("ACDP_SystemStatus")]
+    assert [(m["dir"], m["name"]) for m in status] == [
+        ("send", "ACDP_SystemStatusReq"),
+        ("recv", "ACDP_SystemStatusRes"),
+    ]
+    answer = status[1]["message"]["ACDP_SystemStatusRes"]
+    assert answer["ResponseCode"] == "OK" and answer["EVSEMechanicalChargingDeviceStatus"] == "EndPosition"
+    assert answer["EVSEReadyToCharge"] is True and answer["EVSEIsolationStatus"] == "Safe"
+    assert status[0]["message"]["ACDP_SystemStatusReq"]["EVTechnicalStatus"]["EVReadyToCharge"] is True
     # the last ACDP_DisconnectRes says Finished with the pantograph home; the Connect ones end at its end position
     last = next(m for m in reversed(v2g(car)) if m["name"] == "ACDP_DisconnectRes")["message"]["ACDP_DisconnectRes"]
     assert (last["EVSEProcessing"], last["EVSEMechanicalChargingDeviceStatus"]) == ("Finished", "Home")

@@ -33,6 +33,8 @@ AC = 0x8003
 DC = 0x8004
 ACDP = 0x8005
 WPT = 0x8006
+#: the side channel of ACDP_SystemStatusReq/Res (ACDP EXI, outside the session's request-response sequence)
+ACDP_SYSTEM_STATUS = 0x8103
 
 #: requests of CommonMessages (0x8002)
 COMMON_REQUESTS: tuple[str, ...] = (

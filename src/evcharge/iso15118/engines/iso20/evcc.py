@@ -42,6 +42,8 @@ from .config import Iso20EvccConfig
 from .events import (
     AcdpDeviceAnswered,
     AcdpPositioningAnswered,
+    AcdpSystemStatusAnswered,
+    AskAcdpSystemStatus,
     ControlMode,
     EnergyService,
     EnterStandby,
@@ -187,6 +189,7 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         self._wpt_sent = 0  # requests of the present WPT step
         self._wpt_finished = False  # the car said Finished in this step
         self._pd: Any = None  # the ChargeProgress of the last PowerDeliveryReq
+        self._status_pending = False  # an ACDP_SystemStatusReq waits for its answer
         self._pending: str | None = None
         self._ongoing_since: float | None = None
         #: the car's Plug & Charge material (a .pnc.EvccContract), used over TLS only
@@ -220,6 +223,8 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
             self._renegotiate = True
         elif isinstance(command, EnterStandby):
             self._standby = True
+        elif isinstance(command, AskAcdpSystemStatus):
+            self._ask_acdp_status(command, now)
         elif isinstance(command, ExitStandby):
             if self._in_standby:
                 self._standby_exit = True
@@ -237,6 +242,9 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
 
     def receive_payload(self, payload_type: int, payload: bytes, now: float) -> None:
         if self.ended is not None:
+            return
+        if payload_type == _msgs.ACDP_SYSTEM_STATUS and self.acdp:
+            self._on_acdp_status(payload, now)
             return
         try:
             msg, name, kind = _msgs.decode(payload_type, payload)
@@ -301,6 +309,7 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
             "response": f"V2G_EVCC_Msg_Timeout: no {self._state.value}Res in time",
             "communication_setup": "V2G_EVCC_CommunicationSetup_Timeout: no SessionSetupRes",
             "ongoing": "V2G_EVCC_Ongoing_Timeout: the charger stayed Ongoing",
+            "system_status": "V2G_EVCC_Msg_Timeout: no ACDP_SystemStatusRes in time",
         }.get(name, name)
         self._finish(now, reason, normal=False)
 
@@ -751,6 +760,68 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         if msg.ev_in_charge_position:
             self._immobilized = True  # the simulated bus stops where the charger says it is in position
         self._ongoing("ACDP_VehiclePositioning", now)
+
+    # -- ACDP_SystemStatus: the side channel (V2GTP 0x8103) ------------------------------------------
+
+    def _ask_acdp_status(self, command: AskAcdpSystemStatus, now: float) -> None:
+        """ACDP_SystemStatusReq beside the session's own request (its own timeout, the default message one)."""
+        if not self.acdp:
+            raise LocalProtocolError("ACDP_SystemStatus belongs to ACDP sessions (ISO20_ACDP)")
+        if self.ended is not None or self._state is E.SESSION_SETUP:
+            raise LocalProtocolError("ACDP_SystemStatus: after SessionSetup and before the session ends")
+        if self._status_pending:
+            raise LocalProtocolError("an ACDP_SystemStatusReq is still waiting for its answer")
+        mod = _msgs.module_for(_msgs.ACDP)
+        if command.error_code not in {c.value for c in mod.ErrorCode}:
+            raise LocalProtocolError(f"EVErrorCode {command.error_code!r}")
+        status = mod.EVTechnicalStatus(
+            ev_ready_to_charge=self._connected and self._pd != "Stop",  # the pantograph down, not stopping
+            ev_immobilization_request=command.immobilization_request,
+            ev_immobilized=self._immobilized,
+            evsoc=self.soc,
+            ev_error_code=mod.ErrorCode(command.error_code),
+        )
+        msg = mod.ACDP_SystemStatusReq(header=self._header(mod, now), ev_technical_status=status)
+        element = "ACDP_SystemStatusReq"
+        self._queue(_msgs.ACDP_SYSTEM_STATUS, mod.codec.encode(msg, element), element, msg, now)
+        self._status_pending = True
+        self._arm("system_status", now + self.config.timeouts.default)
+
+    def _on_acdp_status(self, payload: bytes, now: float) -> None:
+        ptype = _msgs.ACDP_SYSTEM_STATUS
+        mod = _msgs.module_for(_msgs.ACDP)
+        try:
+            element, msg = mod.codec.decode_with_name(payload)
+        except Exception as exc:
+            self._trace_rx(ptype, payload, "?", None, now)
+            self._finish(now, f"not ACDP EXI in payload type 0x{ptype:04x}: {exc}", normal=False)
+            return
+        self._trace_rx(ptype, payload, element, msg, now)
+        if element != "ACDP_SystemStatusRes" or not self._status_pending:
+            self._finish(now, f"{element} in the ACDP system status channel, not asked for", normal=False)
+            return
+        if msg.header.session_id != self.session_id:
+            self._finish(now, "the response's SessionID is not this session's", normal=False)
+            return
+        self._status_pending = False
+        self._disarm("system_status")
+        code = msg.response_code.value
+        if code.startswith("FAILED"):
+            self._finish(now, f"ACDP_SystemStatusRes: {code}", normal=False, response_code=code)
+            return
+        self._emit(
+            AcdpSystemStatusAnswered(
+                mechanical=msg.evse_mechanical_charging_device_status.value,
+                ready_to_charge=msg.evse_ready_to_charge,
+                isolation=msg.evse_isolation_status.value,
+                disabled=msg.evse_disabled,
+                utility_interrupt=msg.evse_utility_interrupt_event,
+                emergency_shutdown=msg.evse_emergency_shutdown,
+                malfunction=msg.evse_malfunction,
+                in_charge_position=msg.ev_in_charge_position,
+                associated=msg.ev_association_status,
+            )
+        )
 
     def _on_acdp_connect(self, msg: Any, now: float) -> None:
         self._on_acdp_device(msg, now, connect=True)

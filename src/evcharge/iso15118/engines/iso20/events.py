@@ -27,6 +27,9 @@ __all__ = [
     "AcdpDeviceAnswered",
     "AcdpDeviceRequested",
     "AcdpPositioningAnswered",
+    "AcdpSystemStatusAnswered",
+    "AcdpSystemStatusRequested",
+    "AskAcdpSystemStatus",
     "ChargeLoopRequested",
     "ChargeParametersRequested20",
     "ControlMode",
@@ -42,6 +45,7 @@ __all__ = [
     "ScheduleRequested",
     "SchedulesOffered",
     "ServiceSelected",
+    "SetAcdpSystemStatus",
     "SetChargingDevice",
     "SetPowerDeliveryResult",
     "SetPowerLimits",
@@ -282,6 +286,22 @@ class WptStepRequested(RequestEvent):
     ev_result: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AcdpSystemStatusRequested(RequestEvent):
+    """ACDP_SystemStatusReq (ACDP, the side channel of V2GTP payload type 0x8103, at any time after SessionSetup):
+    the bus's EVTechnicalStatus. Answered at once, beside the session's own request and response, with what the
+    application pushed last (:class:`SetAcdpSystemStatus`, the pantograph of :class:`SetChargingDevice`, the position
+    of :class:`SetVehiclePosition`); the session's state and timers do not move."""
+
+    ready_to_charge: bool  #: EVReadyToCharge
+    immobilization_request: bool  #: EVImmobilizationRequest
+    immobilized: bool | None = None  #: EVImmobilized
+    cp_status: str | None = None  #: EVCPStatus (StateA ... StateE)
+    soc: int | None = None  #: EVSOC
+    error_code: str | None = None  #: EVErrorCode (OK_NoEVError, FAILED_...)
+    timeout: bool | None = None  #: EVTimeout
+
+
 # -- SECC commands ---------------------------------------------------------------------------------
 
 
@@ -353,6 +373,21 @@ class SetChargingDevice:
 
     mechanical: str = "Home"
     electrical: str = "State_A"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetAcdpSystemStatus:
+    """ACDP: the charger's side of ACDP_SystemStatusRes (the pantograph's position comes from
+    :class:`SetChargingDevice`, whether the bus is in charge position from :class:`SetVehiclePosition`).
+    ``isolation`` is the EVSEIsolationStatus (Invalid, Safe, Warning, Fault)."""
+
+    ready_to_charge: bool = False  #: EVSEReadyToCharge
+    isolation: str = "Invalid"  #: EVSEIsolationStatus
+    disabled: bool = False  #: EVSEDisabled
+    utility_interrupt: bool = False  #: EVSEUtilityInterruptEvent
+    emergency_shutdown: bool = False  #: EVSEEmergencyShutdown
+    malfunction: bool = False  #: EVSEMalfunction
+    associated: bool = True  #: EVAssociationStatus: the bus is associated with this charger (its WLAN)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -438,6 +473,21 @@ class AcdpDeviceAnswered:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AcdpSystemStatusAnswered:
+    """ACDP_SystemStatusRes as the bus saw it (the answer to :class:`AskAcdpSystemStatus`)."""
+
+    mechanical: str  #: EVSEMechanicalChargingDeviceStatus (Home, Moving, EndPosition)
+    ready_to_charge: bool
+    isolation: str  #: EVSEIsolationStatus
+    disabled: bool
+    utility_interrupt: bool
+    emergency_shutdown: bool
+    malfunction: bool
+    in_charge_position: bool
+    associated: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WptStepAnswered:
     """WPT: the charger's answer to a WPT_FinePositioningSetup/FinePositioning/Pairing/AlignmentCheck request."""
 
@@ -446,6 +496,16 @@ class WptStepAnswered:
 
 
 # -- EVCC commands ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AskAcdpSystemStatus:
+    """ACDP: send ACDP_SystemStatusReq now in the side channel (V2GTP 0x8103), beside the session's own request;
+    the answer comes as :class:`AcdpSystemStatusAnswered`. The EVTechnicalStatus is the bus's: ready to charge
+    once the pantograph is down, immobilized after positioning, its SoC; ``error_code`` an EVErrorCode."""
+
+    immobilization_request: bool = False  #: EVImmobilizationRequest
+    error_code: str = "OK_NoEVError"  #: EVErrorCode
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -56,6 +56,7 @@ from ._msgs import COMMON, _getter, _rationals, from_rational, opt_rational, rat
 from .config import Iso20SeccConfig
 from .events import (
     AcdpDeviceRequested,
+    AcdpSystemStatusRequested,
     ChargeLoopRequested,
     ChargeParametersRequested20,
     ControlMode,
@@ -65,6 +66,7 @@ from .events import (
     PowerSchedule,
     ScheduleRequested,
     ServiceSelected,
+    SetAcdpSystemStatus,
     SetChargingDevice,
     SetPowerDeliveryResult,
     SetPowerLimits,
@@ -396,6 +398,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         self._check_out = SetVehicleCheckOut()
         self._position = SetVehiclePosition()
         self._device = SetChargingDevice()
+        self._system = SetAcdpSystemStatus()
         # what the session decided
         self.payment: Payment | None = None
         self.service: EnergyService | None = None
@@ -466,6 +469,10 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             ):
                 raise LocalProtocolError(f"{command}: mechanical Home/Moving/EndPosition, electrical State_A-D")
             self._device = command
+        elif isinstance(command, SetAcdpSystemStatus):
+            if command.isolation not in ("Invalid", "Safe", "Warning", "Fault"):
+                raise LocalProtocolError(f"EVSEIsolationStatus {command.isolation!r}: Invalid, Safe, Warning or Fault")
+            self._system = command
         elif isinstance(command, WptStepDone):
             if command.step not in ("WPT_FinePositioning", "WPT_Pairing", "WPT_AlignmentCheck"):
                 raise LocalProtocolError(f"WptStepDone step {command.step!r}")
@@ -483,6 +490,9 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
 
     def receive_payload(self, payload_type: int, payload: bytes, now: float) -> None:
         if self.ended is not None:
+            return
+        if payload_type == _msgs.ACDP_SYSTEM_STATUS and self.acdp:
+            self._acdp_system_status(payload, now)
             return
         if payload_type not in self._payload_types:
             self._trace_rx(payload_type, payload, "?", None, now)
@@ -1479,6 +1489,78 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         return S.STOPPED if done else S.ACDP_DISCONNECT
 
     _acdp_disconnect = _acdp_connect
+
+    def _acdp_system_status(self, payload: bytes, now: float) -> None:
+        """ACDP_SystemStatusReq in its side channel (V2GTP 0x8103): answered at once at any time after SessionSetup
+        with what the application pushed; outside the (state, request) table, so the session's state, its sequence
+        timer and an Ongoing loop stay as they are. A broken request is answered FAILED and ends the session."""
+        ptype = _msgs.ACDP_SYSTEM_STATUS
+        mod = _msgs.module_for(_msgs.ACDP)
+        try:
+            element, msg = mod.codec.decode_with_name(payload)
+        except Exception as exc:
+            self._trace_rx(ptype, payload, "?", None, now)
+            self._acdp_status_failed(now, "FAILED", f"not ACDP EXI in payload type 0x{ptype:04x}: {exc}")
+            return
+        self._trace_rx(ptype, payload, element, msg, now)
+        if element != "ACDP_SystemStatusReq":
+            self._acdp_status_failed(now, "FAILED_SequenceError", f"{element} in the ACDP system status channel")
+            return
+        if self._state is S.SESSION_SETUP:
+            self._acdp_status_failed(now, "FAILED_SequenceError", "ACDP_SystemStatusReq before SessionSetup")
+            return
+        if msg.header.session_id != self.session_id:
+            self._acdp_status_failed(now, "FAILED_UnknownSession", "the SessionID is not this session's")
+            return
+        t = msg.ev_technical_status
+        request = "ACDP_SystemStatus"
+        self._emit(
+            AcdpSystemStatusRequested(
+                request=request,
+                received_at=now,
+                deadline=self._deadline(request, now),
+                ready_to_charge=t.ev_ready_to_charge,
+                immobilization_request=t.ev_immobilization_request,
+                immobilized=t.ev_immobilized,
+                cp_status=t.evcp_status.value if t.evcp_status is not None else None,
+                soc=t.evsoc,
+                error_code=t.ev_error_code.value if t.ev_error_code is not None else None,
+                timeout=t.ev_timeout,
+            )
+        )
+        self._queue_acdp_status(now, "OK")
+
+    def _queue_acdp_status(self, now: float, code: str) -> None:
+        mod = _msgs.module_for(_msgs.ACDP)
+        st = self._system
+        res = mod.ACDP_SystemStatusRes(
+            header=self._header(mod, now),
+            response_code=mod.ResponseCode(code),
+            evse_mechanical_charging_device_status=mod.MechanicalChargingDeviceStatus(self._device.mechanical),
+            evse_ready_to_charge=st.ready_to_charge,
+            evse_isolation_status=mod.IsolationStatus(st.isolation),
+            evse_disabled=st.disabled,
+            evse_utility_interrupt_event=st.utility_interrupt,
+            evse_emergency_shutdown=st.emergency_shutdown,
+            evse_malfunction=st.malfunction,
+            ev_in_charge_position=self._position.in_charge_position,
+            ev_association_status=st.associated,
+        )
+        element = "ACDP_SystemStatusRes"
+        self._queue(_msgs.ACDP_SYSTEM_STATUS, mod.codec.encode(res, element), element, res, now)
+
+    def _acdp_status_failed(self, now: float, code: str, reason: str) -> None:
+        self._queue_acdp_status(now, code)
+        self._emit(RequestRejected(request="ACDP_SystemStatus", response_code=code, reason=reason))
+        self._end(
+            now,
+            S.ENDED,
+            reason=reason,
+            normal=False,
+            close_delay=self.config.timeouts.close_delay,
+            session_id=self.session_id,
+            response_code=code,
+        )
 
     # -- WPT: positioning, pairing, alignment, the wireless charge loop ---------------------------
 

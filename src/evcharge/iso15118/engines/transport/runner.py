@@ -187,7 +187,8 @@ class SimulatedCharger:
     """The charger behind every engine: isolation valid, the output follows the car's targets; the -20 engine
     is also told the car is authorized (the DIN / ISO-2 engines authorize by themselves: ``auto_authorize``).
     ACDP: the positioning device sees the bus in position at once; the pantograph answers Moving to the first
-    ACDP_Connect (ACDP_Disconnect) request and is at its end position (home) from the next one on. WPT: the pad
+    ACDP_Connect (ACDP_Disconnect) request and is at its end position (home) from the next one on; the system
+    status says ready to charge, isolation Safe while it is down. WPT: the pad
     lets the car finish each step and grants its power request (the engine's defaults)."""
 
     def __init__(self) -> None:
@@ -211,9 +212,11 @@ class SimulatedCharger:
             elif event.connect:
                 self._pantograph[id(engine)] = target
                 send(ev20.SetChargingDevice(mechanical=target, electrical="State_B"))
+                send(ev20.SetAcdpSystemStatus(ready_to_charge=True, isolation="Safe"))
             else:
                 del self._pantograph[id(engine)]
                 send(ev20.SetChargingDevice(mechanical=target, electrical="State_A"))
+                send(ev20.SetAcdpSystemStatus())
         elif isinstance(event, ev.AuthorizationRequested) and iso20:
             send(ev.Authorize(accepted=True))
         elif isinstance(event, ev.CableCheckRequested):
@@ -533,6 +536,8 @@ async def _evcc_main(args: argparse.Namespace) -> int:
     engine: Any = None
     async for event in conn.events():
         engine = conn.session.engine or engine
+        if isinstance(event, ev20.AcdpDeviceAnswered) and event.connect and event.finished:
+            conn.send(ev20.AskAcdpSystemStatus())  # the bus checks the depot once the pantograph is down
         if isinstance(event, (ev.ChargeLoopStatus, ev20.Iso20ChargeLoopStatus)):
             loops += 1
             if loops == args.loops:
