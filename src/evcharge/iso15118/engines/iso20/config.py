@@ -194,6 +194,9 @@ class Iso20EvccConfig:
     #: how many Ongoing requests the car sends in each WPT step (fine positioning, pairing, the alignment check)
     #: before it says Finished (the charger may finish a step earlier)
     wpt_step_requests: int = 1
+    #: how many times the car takes a WARNING_WPT up (back to WPT_FinePositioningSetup after WPT_FinePositioningRes
+    #: or PowerDeliveryRes, to WPT_AlignmentCheck after WPT_ChargeLoopRes) before it ends with SessionStop
+    wpt_recoveries: int = 3
     #: VehicleCheckOut before SessionStop(Terminate) when True. The car sends CheckOut, then Processing while the
     #: charger answers Scheduled (under the Ongoing timeout), and SessionStop once it answers Completed.
     vehicle_check_out: bool = False

@@ -57,6 +57,7 @@ from .events import (
     VehicleCheckInAnswered,
     VehicleCheckOutAnswered,
     WptStepAnswered,
+    WptWarned,
 )
 
 __all__ = ["EVCC20_ROWS", "Iso20Evcc", "Iso20EvccState", "evcc20_table"]
@@ -188,6 +189,8 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         self._connected = False
         self._wpt_sent = 0  # requests of the present WPT step
         self._wpt_finished = False  # the car said Finished in this step
+        self._wpt_recoveries = 0  # WARNING_WPT answers taken up
+        self._wpt_again = False  # positioning again in a session past ServiceSelection
         self._pd: Any = None  # the ChargeProgress of the last PowerDeliveryReq
         self._status_pending = False  # an ACDP_SystemStatusReq waits for its answer
         self._pending: str | None = None
@@ -699,10 +702,31 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         self._wpt_step("WPT_FinePositioning", now)  # [V2G20-5024]
 
     def _on_wpt_positioning(self, msg: Any, now: float) -> None:
+        if msg.response_code.value == "WARNING_WPT":  # [V2G20-5055]
+            self._wpt_recover(now, "WPT_FinePositioning", "WPT_FinePositioningSetup")
+            return
         self._wpt_after(msg, now, "WPT_FinePositioning", "WPT_Pairing")
 
     def _on_wpt_pairing(self, msg: Any, now: float) -> None:
-        self._wpt_after(msg, now, "WPT_Pairing", "AuthorizationSetup")
+        # positioned again in a session past ServiceSelection: the alignment check, then power (our reading)
+        self._wpt_after(msg, now, "WPT_Pairing", "WPT_AlignmentCheck" if self._wpt_again else "AuthorizationSetup")
+
+    def _wpt_recover(self, now: float, request: str, then: str) -> None:
+        """A WARNING_WPT answer to ``request``: go back to ``then`` while recoveries are left, else SessionStop."""
+        if self._wpt_recoveries >= self.config.wpt_recoveries:
+            self._emit(WptWarned(request=request, then="SessionStop"))
+            self._stop = False
+            self._send("SessionStop", now, kind="Terminate")
+            return
+        self._wpt_recoveries += 1
+        self._wpt_again = self.schedules != () or self.evse_limits is not None
+        self._emit(WptWarned(request=request, then=then))
+        self._wpt_sent = 0
+        self._wpt_finished = False
+        if then == "WPT_FinePositioningSetup":
+            self._send(then, now)
+        else:
+            self._wpt_step(then, now)
 
     def _on_wpt_alignment(self, msg: Any, now: float) -> None:
         self._wpt_after(msg, now, "WPT_AlignmentCheck", "PowerDelivery")
@@ -730,6 +754,9 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
                 meter_wh=msg.meter_info.charged_energy_reading_wh if msg.meter_info is not None else None,
             )
         )
+        if msg.response_code.value == "WARNING_WPT":  # [V2G20-5058]: the car checks the alignment again
+            self._wpt_recover(now, "WPT_ChargeLoop", "WPT_AlignmentCheck")
+            return
         if notification == "Terminate" and self._stop is None:
             self._stop = False
         elif notification == "Pause" and self._stop is None:
@@ -1036,6 +1063,10 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
         action = {"Start": PowerAction.START, "Stop": PowerAction.STOP, "Standby": PowerAction.STOP}.get(
             progress, PowerAction.RENEGOTIATE
         )
+        if self.wpt and progress == "Start" and msg.response_code.value == "WARNING_WPT":  # [V2G20-5061]
+            self._emit(PowerDeliveryAnswered(action=action, accepted=False))
+            self._wpt_recover(now, "PowerDelivery", "WPT_FinePositioningSetup")
+            return
         self._emit(PowerDeliveryAnswered(action=action, accepted=accepted))
         if progress == "Start":
             self.loops = 0

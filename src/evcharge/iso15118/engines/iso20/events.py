@@ -60,9 +60,11 @@ __all__ = [
     "VehicleCheckOutAnswered",
     "VehicleCheckOutRequested",
     "VehiclePositioningRequested",
+    "WarnWpt",
     "WptStepAnswered",
     "WptStepDone",
     "WptStepRequested",
+    "WptWarned",
 ]
 
 
@@ -391,6 +393,16 @@ class SetAcdpSystemStatus:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WarnWpt:
+    """WPT: answer the next ``request`` WARNING_WPT: ``"WPT_FinePositioning"`` (with Finished: the car sets the fine
+    positioning up again or stops, [V2G20-5055]), ``"PowerDelivery"`` (a PowerDeliveryReq(Start): no power, the car
+    sets the fine positioning up again or stops, [V2G20-5061]) or ``"WPT_ChargeLoop"`` (the car checks the alignment
+    again, pairs again or stops, [V2G20-5058])."""
+
+    request: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WptStepDone:
     """WPT: the primary device has finished ``step`` (``"WPT_FinePositioning"``, ``"WPT_Pairing"`` or
     ``"WPT_AlignmentCheck"``): the next request of that step is answered Finished."""
@@ -493,6 +505,15 @@ class WptStepAnswered:
 
     request: str
     finished: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WptWarned:
+    """WPT: the charger answered ``request`` WARNING_WPT; the car goes on with ``then`` (WPT_FinePositioningSetup,
+    WPT_AlignmentCheck, or SessionStop once ``Iso20EvccConfig.wpt_recoveries`` are used up)."""
+
+    request: str
+    then: str
 
 
 # -- EVCC commands ---------------------------------------------------------------------------------

@@ -79,6 +79,7 @@ from .events import (
     VehicleCheckInRequested,
     VehicleCheckOutRequested,
     VehiclePositioningRequested,
+    WarnWpt,
     WptStepDone,
     WptStepRequested,
 )
@@ -105,6 +106,9 @@ class Iso20SeccState(Enum):
     CABLE_CHECK = "CableCheck"
     PRE_CHARGE = "PreCharge"
     POWER_DELIVERY = "PowerDelivery"
+    WPT_STARTED = "WPT_Started"  #: right after PowerDelivery(Start) (WPT): the charge loop or a new fine positioning
+    WPT_WARNED = "WPT_Warned"  #: after a WARNING_WPT answer (WPT): a new fine positioning setup or SessionStop
+    WPT_REALIGN = "WPT_Realign"  #: after WARNING_WPT in the charge loop (WPT): alignment check, pairing or SessionStop
     CHARGING = "Charging"
     STANDBY = "Standby"
     ACDP_DISCONNECT = "ACDP_Disconnect"  #: the pantograph goes home (ACDP)
@@ -119,7 +123,15 @@ _CHECK = "vehicle_check_in_out"
 _ACDP = "acdp"
 _ACDP_STATES = (S.VEHICLE_POSITIONING, S.ACDP_CONNECT, S.ACDP_DISCONNECT)
 _WPT = "wpt"
-_WPT_STATES = (S.WPT_SETUP, S.WPT_POSITIONING, S.WPT_PAIRING, S.WPT_ALIGNMENT)
+_WPT_STATES = (
+    S.WPT_SETUP,
+    S.WPT_POSITIONING,
+    S.WPT_PAIRING,
+    S.WPT_ALIGNMENT,
+    S.WPT_STARTED,
+    S.WPT_WARNED,
+    S.WPT_REALIGN,
+)
 _ACDC = "acdc"  #: the AC and DC schemas' ChargeParameterDiscovery and ChargeLoop (not WPT)
 #: DC_WeldingDetection after PowerDelivery(Stop): the DC namespace only. In ACDP the car goes to ACDP_Disconnect
 #: after PowerDelivery(Stop) ([V2G20-4073]) and then to SessionStop: a WeldingDetectionReq there is out of sequence
@@ -155,8 +167,9 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         "_wpt_step",
         S.WPT_POSITIONING,
         S.WPT_PAIRING,
+        S.WPT_WARNED,
         requires=(_WPT,),
-        note="Ongoing; Finished",
+        note="Ongoing; Finished; WARNING_WPT [V2G20-5055]",
     ),
     _r(
         S.WPT_PAIRING,
@@ -164,8 +177,9 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         "_wpt_step",
         S.WPT_PAIRING,
         S.AUTHORIZATION_SETUP,
+        S.WPT_ALIGNMENT,
         requires=(_WPT,),
-        note="Ongoing; Finished",
+        note="Ongoing; Finished (a new positioning: WPT_AlignmentCheck next)",
     ),
     _r(
         S.VEHICLE_POSITIONING,
@@ -247,7 +261,9 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         S.CHARGING,
         S.STOPPED,
         S.ACDP_DISCONNECT,
-        note="Start",
+        S.WPT_STARTED,
+        S.WPT_WARNED,
+        note="Start (WPT: WARNING_WPT, [V2G20-5061])",
     ),
     _r(
         S.PRE_CHARGE,
@@ -261,7 +277,63 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         note=_PRECHARGE_QUIRK,
     ),
     _r(S.CHARGING, "ChargeLoop", "_charge_loop", S.CHARGING, requires=(_ACDC,)),
-    _r(S.CHARGING, "WPT_ChargeLoop", "_wpt_charge_loop", S.CHARGING, requires=(_WPT,), note="[V2G20-5124]"),
+    _r(
+        S.CHARGING,
+        "WPT_ChargeLoop",
+        "_wpt_charge_loop",
+        S.CHARGING,
+        S.WPT_REALIGN,
+        requires=(_WPT,),
+        note="[V2G20-5124]; WARNING_WPT [V2G20-5058]",
+    ),
+    # [V2G20-5123]: right after PowerDelivery(Start) the car may also set the fine positioning up again
+    _r(
+        S.WPT_STARTED,
+        "WPT_ChargeLoop",
+        "_wpt_charge_loop",
+        S.CHARGING,
+        S.WPT_REALIGN,
+        requires=(_WPT,),
+        note="[V2G20-5123]",
+    ),
+    _r(
+        S.WPT_STARTED,
+        "WPT_FinePositioningSetup",
+        "_wpt_setup",
+        S.WPT_POSITIONING,
+        requires=(_WPT,),
+        note="[V2G20-5123]",
+    ),
+    # after WARNING_WPT: back to the fine positioning setup ([V2G20-5055], [V2G20-5061]) or to the alignment check /
+    # pairing ([V2G20-5058]), or SessionStop (all three name it: no quirk needed)
+    _r(
+        S.WPT_WARNED,
+        "WPT_FinePositioningSetup",
+        "_wpt_setup",
+        S.WPT_POSITIONING,
+        requires=(_WPT,),
+        note="[V2G20-5055], [V2G20-5061]",
+    ),
+    _r(S.WPT_WARNED, "SessionStop", "_session_stop", S.ENDED, requires=(_WPT,), note="[V2G20-5055], [V2G20-5061]"),
+    _r(
+        S.WPT_REALIGN,
+        "WPT_AlignmentCheck",
+        "_wpt_step",
+        S.WPT_ALIGNMENT,
+        S.POWER_DELIVERY,
+        requires=(_WPT,),
+        note="[V2G20-5058]",
+    ),
+    _r(
+        S.WPT_REALIGN,
+        "WPT_Pairing",
+        "_wpt_step",
+        S.WPT_PAIRING,
+        S.WPT_ALIGNMENT,
+        requires=(_WPT,),
+        note="[V2G20-5058]",
+    ),
+    _r(S.WPT_REALIGN, "SessionStop", "_session_stop", S.ENDED, requires=(_WPT,), note="[V2G20-5058]"),
     _r(S.CHARGING, "MeteringConfirmation", "_metering_confirmation", S.CHARGING),
     _r(
         S.CHARGING,
@@ -282,6 +354,8 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
         S.CHARGING,
         S.STOPPED,
         S.ACDP_DISCONNECT,
+        S.WPT_STARTED,
+        S.WPT_WARNED,
         note="Start; Stop",
     ),
     _r(
@@ -314,7 +388,17 @@ SECC20_ROWS: tuple[Row[Iso20SeccState], ...] = (
             else (_STOP_QUIRK,),
         )
         for state in S
-        if state not in (S.SESSION_SETUP, S.AUTHORIZATION_SETUP, S.AUTHORIZATION, S.STOPPED, S.STANDBY, S.ENDED)
+        if state
+        not in (
+            S.SESSION_SETUP,
+            S.AUTHORIZATION_SETUP,
+            S.AUTHORIZATION,
+            S.STOPPED,
+            S.STANDBY,
+            S.WPT_WARNED,
+            S.WPT_REALIGN,
+            S.ENDED,
+        )
     ),
 )
 
@@ -374,6 +458,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         kinds = (4, 7) if self.acdp else (3,) if self.wpt else (1, 2, 5, 6)
         self.services = tuple(s for s in config.services if s.is_dc == self.dc and s.value in kinds)
         self._wpt_done: set[str] = set()
+        self._wpt_warnings: set[str] = set()  # requests to answer WARNING_WPT next (WarnWpt)
         self.pnc_ready = self.tls and config.pnc is not None
         self.payments = tuple(p for p in config.payments if p is Payment.EIM or self.pnc_ready)
         self.vehicle_certificate_hash: bytes | None = None
@@ -473,6 +558,10 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             if command.isolation not in ("Invalid", "Safe", "Warning", "Fault"):
                 raise LocalProtocolError(f"EVSEIsolationStatus {command.isolation!r}: Invalid, Safe, Warning or Fault")
             self._system = command
+        elif isinstance(command, WarnWpt):
+            if command.request not in ("WPT_FinePositioning", "PowerDelivery", "WPT_ChargeLoop"):
+                raise LocalProtocolError(f"WarnWpt request {command.request!r}")
+            self._wpt_warnings.add(command.request)
         elif isinstance(command, WptStepDone):
             if command.step not in ("WPT_FinePositioning", "WPT_Pairing", "WPT_AlignmentCheck"):
                 raise LocalProtocolError(f"WptStepDone step {command.step!r}")
@@ -1243,7 +1332,11 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
                     "FAILED_EVPowerProfileInvalid",
                     "BPT PowerDelivery(Start) without BPT_ChannelSelection",
                 )
-            nxt = S.CHARGING
+            if self.wpt and "PowerDelivery" in self._wpt_warnings:  # [V2G20-5061]: no power, position again
+                self._wpt_warnings.discard("PowerDelivery")
+                self._respond(request, now, response_code=c.ResponseCode.WARNING_WPT, evse_status=self._evse_status(c))
+                return S.WPT_WARNED
+            nxt = S.WPT_STARTED if self.wpt else S.CHARGING  # [V2G20-5123]
         elif progress is c.ChargeProgress.Stop:
             action = PowerAction.STOP
             nxt = S.ACDP_DISCONNECT if self.acdp else S.STOPPED  # [V2G20-4073]
@@ -1271,7 +1364,7 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
                 profile=profile,
             )
         )
-        if self._notification in ("Terminate", "Pause", "ExitStandby") and nxt is not S.CHARGING:
+        if self._notification in ("Terminate", "Pause", "ExitStandby") and nxt not in (S.CHARGING, S.WPT_STARTED):
             self._notification = "None"
         if self._notification == "ScheduleRenegotiation" and action is PowerAction.RENEGOTIATE:
             self._notification = "None"  # the car has taken the notice up: asking again would loop forever
@@ -1566,6 +1659,9 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
 
     def _wpt_setup(self, request: str, msg: Any, now: float) -> Iso20SeccState:
         mod = _msgs.module_for(_msgs.WPT)
+        if self._state is not S.WPT_SETUP:  # set up again: the steps start over
+            self._wpt_done.clear()
+            self._done_ongoing()
         self._emit(
             WptStepRequested(
                 request=request,
@@ -1587,6 +1683,11 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         )
         return S.WPT_POSITIONING
 
+    _WPT_STEP = {
+        "WPT_FinePositioning": S.WPT_POSITIONING,
+        "WPT_Pairing": S.WPT_PAIRING,
+        "WPT_AlignmentCheck": S.WPT_ALIGNMENT,
+    }
     _WPT_NEXT = {
         "WPT_FinePositioning": S.WPT_PAIRING,
         "WPT_Pairing": S.AUTHORIZATION_SETUP,
@@ -1612,12 +1713,19 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         )
         if not self._ongoing(request, now):
             return S.ENDED
-        done = ev_finished or request in self._wpt_done
-        if done:
-            self._done_ongoing()
         fields: dict[str, Any] = {}
         if request == "WPT_Pairing":
             fields["observed_id_code"] = msg.observed_id_code
+        if request in self._wpt_warnings:  # [V2G20-5055]: WARNING_WPT, Finished: set the positioning up again
+            self._wpt_warnings.discard(request)
+            self._done_ongoing()
+            self._respond(
+                request, now, response_code=mod.ResponseCode.WARNING_WPT, evse_processing=mod.Processing.Finished
+            )
+            return S.WPT_WARNED
+        done = ev_finished or request in self._wpt_done
+        if done:
+            self._done_ongoing()
         self._respond(
             request,
             now,
@@ -1625,7 +1733,11 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
             evse_processing=mod.Processing.Finished if done else mod.Processing.Ongoing,
             **fields,
         )
-        return self._WPT_NEXT[request] if done else self._state
+        if not done:
+            return self._WPT_STEP[request]
+        if request == "WPT_Pairing" and self.service is not None:
+            return S.WPT_ALIGNMENT  # a new positioning in a session past ServiceSelection (our reading)
+        return self._WPT_NEXT[request]
 
     def _wpt_charge_parameters(self, request: str, msg: Any, now: float) -> Iso20SeccState:
         assert self.service is not None
@@ -1671,17 +1783,19 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         evse = self._evse_limits()
         target = self._target_power if self._target_power is not None else min(wanted, evse.max_charge_power)
         r = _rationals(mod)
+        warned = request in self._wpt_warnings  # [V2G20-5058]: the car checks the alignment again (or pairs)
+        self._wpt_warnings.discard(request)
         self._respond(
             request,
             now,
-            response_code=mod.ResponseCode.OK,
+            response_code=mod.ResponseCode.WARNING_WPT if warned else mod.ResponseCode.OK,
             evpc_power_request=r(target),
             spc_max_output_power_limit=r(evse.max_charge_power),
             spc_min_output_power_limit=r(evse.min_charge_power),
             spc_charge_diagnostics=mod.WPT_SPCChargeDiagnostics.SPCNoIssue,
             evse_status=self._evse_status(mod),
         )
-        return S.CHARGING
+        return S.WPT_REALIGN if warned else S.CHARGING
 
     def _vehicle_check_in(self, request: str, msg: Any, now: float) -> Iso20SeccState:
         self._emit(
