@@ -300,7 +300,7 @@ class AcdpSystemStatusRequested(RequestEvent):
     immobilized: bool | None = None  #: EVImmobilized
     cp_status: str | None = None  #: EVCPStatus (StateA ... StateE)
     soc: int | None = None  #: EVSOC
-    error_code: str | None = None  #: EVErrorCode (OK_NoEVError, FAILED_...)
+    error_code: str | None = None  #: EVErrorCode, e.g. ``OK_NoEVError``
     timeout: bool | None = None  #: EVTimeout
 
 
@@ -389,7 +389,7 @@ class SetAcdpSystemStatus:
     utility_interrupt: bool = False  #: EVSEUtilityInterruptEvent
     emergency_shutdown: bool = False  #: EVSEEmergencyShutdown
     malfunction: bool = False  #: EVSEMalfunction
-    associated: bool = True  #: EVAssociationStatus: the bus is associated with this charger (its WLAN)
+    associated: bool = True  #: EVAssociationStatus, True while the bus is associated with this charger (its WLAN)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

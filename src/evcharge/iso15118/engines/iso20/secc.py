@@ -106,9 +106,9 @@ class Iso20SeccState(Enum):
     CABLE_CHECK = "CableCheck"
     PRE_CHARGE = "PreCharge"
     POWER_DELIVERY = "PowerDelivery"
-    WPT_STARTED = "WPT_Started"  #: right after PowerDelivery(Start) (WPT): the charge loop or a new fine positioning
-    WPT_WARNED = "WPT_Warned"  #: after a WARNING_WPT answer (WPT): a new fine positioning setup or SessionStop
-    WPT_REALIGN = "WPT_Realign"  #: after WARNING_WPT in the charge loop (WPT): alignment check, pairing or SessionStop
+    WPT_STARTED = "WPT_Started"  #: right after PowerDelivery(Start) in WPT, the charge loop or a new fine positioning
+    WPT_WARNED = "WPT_Warned"  #: after a WARNING_WPT answer in WPT, a new fine positioning setup or SessionStop
+    WPT_REALIGN = "WPT_Realign"  #: after WARNING_WPT in the WPT charge loop, alignment check, pairing or SessionStop
     CHARGING = "Charging"
     STANDBY = "Standby"
     ACDP_DISCONNECT = "ACDP_Disconnect"  #: the pantograph goes home (ACDP)
