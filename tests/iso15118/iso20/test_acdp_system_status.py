@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from evcharge.errors import LocalProtocolError
 from evcharge.iso15118.engines import Loopback
@@ -196,3 +198,38 @@ def test_an_answer_nobody_asked_for_ends_the_bus_session() -> None:
     bus = Iso20Evcc(handover(), Iso20EvccConfig(service=EnergyService.DC_ACDP, clock=CLOCK))
     bus.receive_payload(*answer, now)  # this bus did not ask
     assert bus.ended is not None and not bus.ended.normal and "not asked for" in bus.ended.reason
+
+
+@pytest.mark.fuzz
+@pytest.mark.property
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    flips=st.lists(st.tuples(st.integers(min_value=0, max_value=60), st.integers(1, 255)), max_size=4),
+    cut=st.integers(min_value=0, max_value=6),
+    to_bus=st.booleans(),
+)
+def test_mutated_status_messages_never_raise(flips: list[tuple[int, int]], cut: int, to_bus: bool) -> None:
+    """A mutated ACDP_SystemStatusReq to the charger, or a mutated Res to a bus that asked, is answered or ends the
+    session (the charger's end with a FAILED ACDP_SystemStatusRes in 0x8103), never an exception."""
+    secc, evcc = pair()
+    now = drive_to(secc, evcc, S.SERVICE_SELECTION, StatusDepot())
+    evcc.receive_payload(*secc.payloads_to_send()[0], now)  # ServiceDiscoveryRes: the bus is past SessionSetup
+    evcc.send(ev20.AskAcdpSystemStatus(), now)
+    ((ptype, seed),) = [p for p in evcc.payloads_to_send() if p[0] == STATUS]
+    if to_bus:
+        secc.receive_payload(ptype, seed, now)
+        ((ptype, seed),) = secc.payloads_to_send()
+    data = bytearray(seed)
+    for pos, xor in flips:
+        data[pos % len(data)] ^= xor
+    if cut:
+        data = data[: max(1, len(data) - cut)]
+    if to_bus:
+        evcc.receive_payload(STATUS, bytes(data), now)
+        assert evcc.ended is None or not evcc.ended.normal
+        return
+    secc.receive_payload(STATUS, bytes(data), now)
+    out = status_answers(secc)
+    assert len(out) == 1 and out[0][0] == STATUS
+    if secc.ended is not None:
+        assert out[0][2].response_code.value.startswith("FAILED")
