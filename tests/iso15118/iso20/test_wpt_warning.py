@@ -111,6 +111,19 @@ def test_charge_loop_warning_checks_the_alignment_again() -> None:
     assert ev20.WptWarned(request="WPT_ChargeLoop", then="WPT_AlignmentCheck") in seen
 
 
+def test_limited_power_is_a_warning_and_the_session_goes_on() -> None:
+    """[V2G20-5066]: WPT_ChargeParameterDiscoveryRes WARNING_WPT when the car's values allow only limited power; the
+    car goes on to ScheduleExchange with the limits it was given (our reading: no requirement sends it elsewhere)."""
+    pad = WarningPad("WPT_ChargeParameterDiscovery", ev20.ServiceSelected)
+    secc, evcc, seen = run(pad)
+    sent = names(evcc)
+    assert secc.ended is not None and secc.ended.normal and evcc.ended is not None and evcc.ended.normal
+    assert codes(secc, "WPT_ChargeParameterDiscoveryRes") == ["WARNING_WPT"]
+    i = sent.index("WPT_ChargeParameterDiscoveryReq")
+    assert sent[i + 1] == "ScheduleExchangeReq" and "WPT_ChargeLoopReq" in sent
+    assert ev20.WptWarned(request="WPT_ChargeParameterDiscovery", then="ScheduleExchange") in seen
+
+
 def strict() -> Iso20Secc:
     return Iso20Secc(
         handover(),
@@ -186,4 +199,4 @@ def test_no_fine_positioning_once_the_loop_runs() -> None:
 
 def test_warn_wpt_names_a_request_that_can_be_warned() -> None:
     with pytest.raises(LocalProtocolError):
-        strict().send(ev20.WarnWpt(request="WPT_Pairing"), 0.0)
+        strict().send(ev20.WarnWpt(request="WPT_Pairing"), 0.0)  # no requirement warns a pairing

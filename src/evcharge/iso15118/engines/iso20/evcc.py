@@ -736,6 +736,8 @@ class Iso20Evcc(EngineBase[Iso20EvccState]):
             max_charge_power=from_rational(msg.sd_max_output_power),
             min_charge_power=from_rational(msg.sd_min_output_power),
         )
+        if msg.response_code.value == "WARNING_WPT":  # [V2G20-5066]: limited power; the car goes on (our reading)
+            self._emit(WptWarned(request="WPT_ChargeParameterDiscovery", then="ScheduleExchange"))
         self._emit(Iso20ChargeParametersOffered(limits=self.evse_limits))
         self._send("ScheduleExchange", now)
 

@@ -396,8 +396,9 @@ class SetAcdpSystemStatus:
 class WarnWpt:
     """WPT: answer the next ``request`` WARNING_WPT: ``"WPT_FinePositioning"`` (with Finished: the car sets the fine
     positioning up again or stops, [V2G20-5055]), ``"PowerDelivery"`` (a PowerDeliveryReq(Start): no power, the car
-    sets the fine positioning up again or stops, [V2G20-5061]) or ``"WPT_ChargeLoop"`` (the car checks the alignment
-    again, pairs again or stops, [V2G20-5058])."""
+    sets the fine positioning up again or stops, [V2G20-5061]), ``"WPT_ChargeLoop"`` (the car checks the alignment
+    again, pairs again or stops, [V2G20-5058]) or ``"WPT_ChargeParameterDiscovery"`` (the car's values allow only a
+    limited power transfer, [V2G20-5066]; the session goes on)."""
 
     request: str
 
@@ -510,7 +511,8 @@ class WptStepAnswered:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WptWarned:
     """WPT: the charger answered ``request`` WARNING_WPT; the car goes on with ``then`` (WPT_FinePositioningSetup,
-    WPT_AlignmentCheck, or SessionStop once ``Iso20EvccConfig.wpt_recoveries`` are used up)."""
+    WPT_AlignmentCheck, ScheduleExchange after WPT_ChargeParameterDiscovery, or SessionStop once
+    ``Iso20EvccConfig.wpt_recoveries`` are used up)."""
 
     request: str
     then: str

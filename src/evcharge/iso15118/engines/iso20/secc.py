@@ -559,7 +559,12 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
                 raise LocalProtocolError(f"EVSEIsolationStatus {command.isolation!r}: Invalid, Safe, Warning or Fault")
             self._system = command
         elif isinstance(command, WarnWpt):
-            if command.request not in ("WPT_FinePositioning", "PowerDelivery", "WPT_ChargeLoop"):
+            if command.request not in (
+                "WPT_FinePositioning",
+                "PowerDelivery",
+                "WPT_ChargeLoop",
+                "WPT_ChargeParameterDiscovery",
+            ):
                 raise LocalProtocolError(f"WarnWpt request {command.request!r}")
             self._wpt_warnings.add(command.request)
         elif isinstance(command, WptStepDone):
@@ -1751,10 +1756,13 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
         )
         evse = self._evse_limits()
         r = _rationals(mod)
+        # [V2G20-5066]: WARNING_WPT when the car's values allow only a limited power transfer (the application says so)
+        warned = request in self._wpt_warnings
+        self._wpt_warnings.discard(request)
         self._respond(
             request,
             now,
-            response_code=mod.ResponseCode.OK,
+            response_code=mod.ResponseCode.WARNING_WPT if warned else mod.ResponseCode.OK,
             pd_input_power_class=mod.WPT_PowerClass(self.config.wpt_power_class),
             sd_min_output_power=r(evse.min_charge_power),
             sd_max_output_power=r(evse.max_charge_power),
