@@ -21,7 +21,7 @@ COMPILED: bool = cython.compiled
 _MAX_UINT_OCTETS = 40  # 280 bits: X509 serial numbers (xs:integer) are up to 160 bits
 
 if cython.compiled:
-    from cython.cimports.cpython.bytearray import PyByteArray_AS_STRING
+    from cython.cimports.cpython.bytearray import PyByteArray_AS_STRING, PyByteArray_FromStringAndSize
     from cython.cimports.cpython.bytes import PyBytes_AS_STRING, PyBytes_FromStringAndSize
     from cython.cimports.cpython.unicode import PyUnicode_4BYTE_KIND, PyUnicode_FromKindAndData
 
@@ -340,7 +340,7 @@ class BitReader:
             c: cython.longlong
             before: cython.Py_ssize_t
             buf: bytes = PyBytes_FromStringAndSize(cython.NULL, 4 * n + 4)
-            ucs: cython.pointer(cython.Py_UCS4) = cython.cast(cython.pointer(cython.Py_UCS4), PyBytes_AS_STRING(buf))
+            ucs: cython.pointer[cython.Py_UCS4] = cython.cast(cython.pointer[cython.Py_UCS4], PyBytes_AS_STRING(buf))
             for i in range(n):
                 before = self._pos
                 c = self._read_small_uint()
@@ -391,6 +391,7 @@ MAX_DEPTH = cython.declare(cython.int, 48)
 _NOT_SIMPLE = cython.declare(object, object())  # Grammar._simple_content: not the usual CH, EE content
 
 if cython.compiled:
+    from cython.cimports.cpython.long import PyLong_AsLongLongAndOverflow
     from cython.cimports.cpython.type import PyType_GenericAlloc
     from cython.cimports.evcharge._exi._capi import slot_get, slot_offset, slot_set
 
@@ -438,10 +439,12 @@ def _reader(data: bytes, start: cython.Py_ssize_t) -> BitReader:
 def _writer() -> BitWriter:
     """``BitWriter()`` without the Python call."""
     w: BitWriter = BitWriter.__new__(BitWriter)
-    w._buf = bytearray(64)
-    w._cap = 64
     if cython.compiled:
+        w._buf = PyByteArray_FromStringAndSize(cython.NULL, 64)
         w._p = cython.cast(cython.p_uchar, PyByteArray_AS_STRING(w._buf))
+    else:
+        w._buf = bytearray(64)
+    w._cap = 64
     w._len = 0
     w._acc = 0
     w._nacc = 0
@@ -661,9 +664,16 @@ class Grammar:
                 raise ExiEncodeError(f"{v!r} is not one of {[m.value for m in self.dt_enum[dt]]}")
             w._put(idx, self.dt_nbits[dt])
             return
-        if self.dt_cbound[dt] and type(v) is int and -4611686018427387904 <= v < 4611686018427387904:  # |v| < 2**62
-            cv: cython.longlong = v
-            if self.dt_clo[dt] <= cv <= self.dt_chi[dt]:
+        if self.dt_cbound[dt] and type(v) is int:
+            cv: cython.longlong
+            overflow: cython.int = 0
+            if cython.compiled:
+                cv = PyLong_AsLongLongAndOverflow(v, cython.address(overflow))
+            elif -(2**63) <= v < 2**63:
+                cv = v
+            else:
+                overflow = 1
+            if overflow == 0 and self.dt_clo[dt] <= cv <= self.dt_chi[dt]:
                 if kind == D_NBIT:
                     w._put(cv - self.dt_clo[dt], self.dt_nbits[dt])
                 elif kind == D_UINT:
@@ -1035,11 +1045,15 @@ class Grammar:
         """The production that writes one occurrence of field ``slot`` in state ``s``."""
         p: cython.int = self.enc[self.st_e0[s] + slot]
         if p < 0:
-            raise ExiEncodeError(
-                f"{self.ty_xsd[t][slot]} cannot appear here; the schema expects "
-                f"{self._expected(t, s)} (a required field is missing, or a choice already has a member)"
-            )
+            self._misplaced(t, s, slot)
         return p
+
+    @cython.cfunc
+    def _misplaced(self, t: cython.int, s: cython.int, slot: cython.int) -> None:
+        raise ExiEncodeError(
+            f"{self.ty_xsd[t][slot]} cannot appear here; the schema expects "
+            f"{self._expected(t, s)} (a required field is missing, or a choice already has a member)"
+        )
 
     def _expected(self, t: cython.int, s: cython.int) -> str:
         e0: cython.int = self.st_e0[s]
