@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from ..conftest import CMD
 from .test_cli import _check_sdp_and_sap, run_pair
 
@@ -17,11 +19,16 @@ def v2g(side: dict) -> list[dict]:
     return [m for m in side["messages"] if m["layer"] == "v2g"]
 
 
-def test_whole_acdp_session_between_the_commands(lo: list[str], tmp_path: Path) -> None:
-    secc_rc, evcc_rc, car, charger = run_pair(lo, tmp_path, ["--energy", "acdp"], ["--energy", "acdp", "--loops", "3"])
+@pytest.mark.parametrize(
+    ("energy", "extra"), [("acdp", []), ("acdp-bpt", ["--discharge", "--control", "dynamic"])], ids=["acdp", "acdp-bpt"]
+)
+def test_whole_acdp_session_between_the_commands(lo: list[str], tmp_path: Path, energy: str, extra: list[str]) -> None:
+    secc_rc, evcc_rc, car, charger = run_pair(
+        lo, tmp_path, ["--energy", energy], ["--energy", energy, "--loops", "3", *extra]
+    )
     assert (secc_rc, evcc_rc) == (0, 0)
     (session,) = charger
-    assert car["normal"] and session["normal"] and car["energy"] == session["energy"] == "acdp"
+    assert car["normal"] and session["normal"] and car["energy"] == session["energy"] == energy
     assert session["app_protocol"] == "ISO20_ACDP"
     # SupportedAppProtocol offers and agrees the ACDP namespace
     _check_sdp_and_sap(car, session, "ACDP")
@@ -54,6 +61,12 @@ def test_whole_acdp_session_between_the_commands(lo: list[str], tmp_path: Path) 
     assert answer["ResponseCode"] == "OK" and answer["EVSEMechanicalChargingDeviceStatus"] == "EndPosition"
     assert answer["EVSEReadyToCharge"] is True and answer["EVSEIsolationStatus"] == "Safe"
     assert status[0]["message"]["ACDP_SystemStatusReq"]["EVTechnicalStatus"]["EVReadyToCharge"] is True
+    selection = next(m for m in v2g(car) if m["name"] == "ServiceSelectionReq")["message"]["ServiceSelectionReq"]
+    service = selection["SelectedEnergyTransferService"]
+    assert service["ServiceID"] == (7 if energy == "acdp-bpt" else 4)  # DC_ACDP_BPT / DC_ACDP (Table 204)
+    if extra:
+        pd = next(m for m in v2g(car) if m["name"] == "PowerDeliveryReq")["message"]["PowerDeliveryReq"]
+        assert pd["BPT_ChannelSelection"] == "Discharge"
     # the last ACDP_DisconnectRes says Finished with the pantograph home; the Connect ones end at its end position
     last = next(m for m in reversed(v2g(car)) if m["name"] == "ACDP_DisconnectRes")["message"]["ACDP_DisconnectRes"]
     assert (last["EVSEProcessing"], last["EVSEMechanicalChargingDeviceStatus"]) == ("Finished", "Home")

@@ -79,7 +79,7 @@ def configure_evcc(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loops", type=int, default=10, help="charge-loop requests before the car stops")
     parser.add_argument("--pause", action="store_true", help="end with SessionStop(Pause) instead of Terminate")
     parser.add_argument("--resume", metavar="HEX", help="offer this SessionID (of a paused session) in SessionSetupReq")
-    parser.add_argument("--discharge", action="store_true", help="ac-bpt/dc-bpt: the car gives power back")
+    parser.add_argument("--discharge", action="store_true", help="ac-bpt/dc-bpt/acdp-bpt: the car gives power back")
     parser.add_argument(
         "--service-details",
         type=_service_ids,
