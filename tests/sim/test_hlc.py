@@ -477,7 +477,7 @@ def _secc_port(pcap: Path) -> int:
 
 
 def test_iface_refusals(capsys: pytest.CaptureFixture[str]) -> None:
-    for args in (["--pcap", "x.pcap"], ["--iface", "a/b"], ["--iface", "sixteen-letters!"]):
+    for args in (["--iface", "a/b"], ["--iface", "sixteen-letters!"], ["--iface", ""]):
         iface = [] if "--iface" in args else ["--iface", "eth0"]
         assert main(["simulate", "--hlc", "iso2", *iface, *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()
