@@ -138,6 +138,10 @@ class EventStream:
         del self.values[:-self.keep]
 
 
+#: phases of an AC EnergyTransferMode (2.0.1; 2.1 adds the BPT and DER variants of the same names)
+_AC_PHASES = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3, "AC_BPT": 3, "AC_BPT_DER": 3, "AC_DER": 3}
+
+
 class CsmsService:
     """What every connection of the reference CSMS shares."""
 
@@ -230,7 +234,9 @@ class CsmsService:
         if dc and dc.get("evMaxPower") is not None:
             limit = min(limit, float(dc["evMaxPower"]))
         elif ac and ac.get("evMaxCurrent") is not None and ac.get("evMaxVoltage") is not None:
-            limit = min(limit, float(ac["evMaxCurrent"]) * float(ac["evMaxVoltage"]))
+            # evMaxCurrent is per phase (2.0.1 AC_Charging_Parameters); the phases come from the requested transfer
+            phases = _AC_PHASES.get(str(needs.get("requestedEnergyTransfer")), 3)
+            limit = min(limit, float(ac["evMaxCurrent"]) * float(ac["evMaxVoltage"]) * phases)
         self.limits[(station_id, evse_id)] = limit
         return limit
 

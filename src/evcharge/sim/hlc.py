@@ -49,7 +49,7 @@ HLC_SCENARIOS = ("dc-normal", "csms-limit", "isolation-fault", "ev-stops-early",
 _BUILT = ("dc-normal", "csms-limit", "isolation-fault", "ev-stops-early", "over-voltage", "pause-resume",
           "pnc-install")
 #: the operator's limit in the csms-limit scenario (W): below what the DC session draws, and for AC below what the
-#: embedded CSMS grants after NotifyEVChargingNeeds (evMaxCurrent x evMaxVoltage, one phase's worth)
+#: embedded CSMS grants after NotifyEVChargingNeeds (evMaxCurrent x evMaxVoltage x the phases of the transfer)
 _PROFILE_LIMIT_W = {"ac": 3_000.0}
 _DEFAULT_LIMIT_W = 10_000.0
 _EXPECTED_STOP = {"dc-normal": "StoppedByEV", "csms-limit": "StoppedByEV", "ev-stops-early": "StoppedByEV",
