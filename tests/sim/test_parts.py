@@ -10,7 +10,7 @@ import pytest
 from evcharge.bsp import events as bsp
 from evcharge.bsp.events import BoardErrorKind, Capabilities
 from evcharge.iec61851 import CPState
-from evcharge.ocpp.functions import transactions as tx
+from evcharge.ocpp.functions import application as cp
 from evcharge.sim.car import Car, CarConfig
 from evcharge.sim.charger import ChargerApp, ChargerAppConfig
 from evcharge.sim.checks import cp_sequence, verify
@@ -126,15 +126,15 @@ def plugged_app() -> tuple[ChargerApp, FakeBoard, EventLog]:
 def test_no_pwm_before_authorization() -> None:
     app, board, _ = plugged_app()
     assert ("allow", False) in board.calls and not any(c[0] == "pwm" for c in board.calls)
-    assert app.transaction_events() == [tx.EVConnected(1)]
+    assert app.station_inputs() == [cp.Plugged(evse_id=1)]
     app.authorized(2.0)
     assert board.calls[-1] == ("pwm", 26.67)  # 16 A
 
 
-def test_power_on_and_energy_flow_become_transaction_events() -> None:
+def test_power_on_and_energy_flow_become_the_cores_inputs() -> None:
     app, board, _ = plugged_app()
     app.authorized(2.0)
-    app.transaction_events()
+    app.station_inputs()
     app.board_event(bsp.PilotStateChanged(bsp.PilotState.C, 3.0), 3.0)
     assert board.calls[-1] == ("allow", True)
     app.board_event(bsp.RelaysClosed(3.1), 3.1)
@@ -142,25 +142,29 @@ def test_power_on_and_energy_flow_become_transaction_events() -> None:
                                voltage_v=(230.0,) * 3, current_a=(16.0,) * 3, current_n_a=0.0,
                                frequency_hz=(50.0,) * 3)
     app.board_event(reading, 3.3)
-    assert app.transaction_events() == [tx.PowerPathClosed(1), tx.EnergyFlowing(1)]
+    assert app.station_inputs() == [cp.PowerPathChanged(evse_id=1, closed=True),
+                                    cp.EnergyStateChanged(evse_id=1, state="Charging")]
 
 
-def test_rcd_trip_withdraws_power_shows_f_and_ends_the_transaction() -> None:
+def test_rcd_trip_withdraws_power_shows_f_and_reports_the_fault() -> None:
     app, board, log = plugged_app()
     app.authorized(2.0)
     app.board_event(bsp.PilotStateChanged(bsp.PilotState.C, 3.0), 3.0)
     app.board_event(bsp.RelaysClosed(3.1), 3.1)
-    app.transaction_events()
+    app.station_inputs()
     board.calls.clear()
     app.board_event(bsp.ErrorRaised(BoardErrorKind.RCD_TRIGGERED, "tripped", 10.0), 10.0)
     assert ("allow", False) in board.calls and ("f", None) in board.calls
-    assert app.transaction_events() == [tx.StopRequested(1, "GroundFault")]
+    # a ground fault (1.6 ChargePointErrorCode GroundFailure) the core ends the transaction for
+    assert app.station_inputs() == [cp.FaultRaised(evse_id=1, error_code="GroundFailure", info="MREC2GroundFailure",
+                                                   stop_reason="GroundFault")]
     # F for at least 300 ms (IEC 61851-1 Table A.5), then the fault is cleared; no PWM without a new authorization
     timer = app.get_timer()
     assert timer is not None and timer >= 10.3
     app.handle_timer(timer)
     assert board.calls[-1] == ("x1", None)
     assert [e["type"] for e in log.events].count("charger_fault_cleared") == 1
+    assert app.station_inputs() == [cp.FaultCleared(evse_id=1)]
 
 
 def test_a_lower_limit_is_deferred_to_five_seconds_after_the_last_change() -> None:

@@ -100,6 +100,13 @@ def csms_transaction(doc: dict[str, Any]) -> dict[str, Any]:
     return tx
 
 
+def connector_statuses(doc: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """The StatusNotifications of connector 1 the CSMS received: (status, 1.6 errorCode), in order."""
+    return [(m["payload"].get("connectorStatus") or m["payload"]["status"], m["payload"].get("errorCode"))
+            for m in doc["csms"]["messages"]
+            if m["action"] == "StatusNotification" and m["payload"]["connectorId"] == 1 and not m["duplicate"]]
+
+
 def assert_session_basics(doc: dict[str, Any], version: str) -> None:
     # contactors closed only while C with PWM; opened at once (within the simulation's step) otherwise
     assert relay_closures_outside_c2(doc) == []
@@ -134,6 +141,13 @@ def test_normal_session(tmp_path: Path, version: str) -> None:
     # the board started once, cleanly
     assert len(events(doc, "board_ready")) == 1
     assert not any(e["spurious"] for e in events(doc, "board_reset"))
+    # the connector's status as OCPP says it goes: 2.0.1 G01 Available / Occupied; 1.6 4.9 Preparing once plugged
+    # in, Charging while energy flows, SuspendedEV when the car stopped it, Available once the cable is out
+    if version == "2.0.1":
+        assert connector_statuses(doc) == [("Available", None), ("Occupied", None), ("Available", None)]
+    else:
+        assert connector_statuses(doc) == [(s, "NoError") for s in
+                                           ("Available", "Preparing", "Charging", "SuspendedEV", "Available")]
     # the summary is printed
     assert "energy delivered" in out and "OK" in out
 
@@ -184,6 +198,18 @@ def test_rcd_fault_opens_the_relays(tmp_path: Path, version: str) -> None:
     assert not any(e["closed"] for e in events(doc, "relays") if e["t"] > trip["t"])
     assert any(e["output"] == "F" and e["t"] >= trip["t"] for e in events(doc, "pilot"))
     assert csms_transaction(doc)["stop_reason"] == ("EmergencyStop" if version == "1.6" else "GroundFault")
+    # the connector Faulted from the trip (1.6 errorCode GroundFailure) until the fault is cleared; then, the
+    # transaction over and the cable still in, 1.6 Finishing / 2.0.1 Occupied, and Available once unplugged
+    if version == "2.0.1":
+        assert connector_statuses(doc) == [("Available", None), ("Occupied", None), ("Faulted", None),
+                                           ("Occupied", None), ("Available", None)]
+    else:
+        assert connector_statuses(doc) == [("Available", "NoError"), ("Preparing", "NoError"),
+                                           ("Charging", "NoError"), ("Faulted", "GroundFailure"),
+                                           ("Finishing", "NoError"), ("Available", "NoError")]
+    faulted = next(m for m in doc["csms"]["messages"] if m["action"] == "StatusNotification"
+                   and (m["payload"].get("connectorStatus") or m["payload"]["status"]) == "Faulted")
+    assert faulted["made_t"] is None or faulted["made_t"] <= trip["t"] + 0.5
 
 
 @pytest.mark.parametrize("version", ["2.0.1", "1.6"])

@@ -4,16 +4,20 @@
 Yeti driver core) go in with :meth:`ChargerApp.board_event`; the IEC 61851 :class:`~evcharge.iec61851.charger.Charger`
 decides; its actions go out to the board through :class:`~evcharge.bsp.adapters.PilotBoardAdapter` (the same
 adapter :class:`evcharge.charger.EvseManager` uses); what OCPP must hear comes out of
-:meth:`ChargerApp.transaction_events` as :mod:`evcharge.ocpp.functions.transactions` charger events.  The OCPP
-side tells it :meth:`~ChargerApp.authorized`, :meth:`~ChargerApp.deauthorized` and :meth:`~ChargerApp.set_limit`.
+:meth:`ChargerApp.station_inputs` as the charge-point core's protocol-neutral commands
+(:mod:`evcharge.ocpp.functions.application`: the cable plugged in or out, the contactor, the energy, a fault), which
+decides the rest (authorization, transactions, StatusNotification).  The OCPP side tells it
+:meth:`~ChargerApp.authorized` / :meth:`~ChargerApp.deauthorized` (the core's ``ChargingAllowed``) and
+:meth:`~ChargerApp.set_limit`.
 
 The rules it adds on top of the parts:
 
-* no PWM before authorization (the charger starts paused); authorization resumes it, the end of the
-  transaction pauses it (X1);
+* no PWM before the core allows charging (the charger starts paused); ``ChargingAllowed`` resumes it, its end
+  (the transaction over, a fault, the cable out) pauses it (X1);
 * a residual-current (RCD) or over-current trip pauses the charger, raises its fault (F, contactors open at
-  once), ends the transaction; the fault is cleared after the standard's minimum time in F, but no PWM is
-  offered again until the board reports the trip cleared (it does in state A, when the car was unplugged);
+  once) and reports it to the core (which ends the transaction, the connector Faulted); the fault is cleared
+  after the standard's minimum time in F, but no PWM is offered again until the board reports the trip cleared
+  (it does in state A, when the car was unplugged); a pilot fault on the vehicle's side is reported as one;
 * energy flowing / suspended is read off the meter.
 """
 
@@ -29,14 +33,16 @@ from evcharge.bsp.interface import BoardSupport
 from evcharge.iec61851 import Charger, ChargerConfig, CPState, apply_actions
 from evcharge.iec61851 import events as iec
 from evcharge.iec61851.errors import LocalProtocolError
-from evcharge.iec61851.states import ChargerState
-from evcharge.ocpp.functions import transactions as tx
+from evcharge.iec61851.states import ChargerState, PilotFault
+from evcharge.ocpp.functions import application as cp
 
 from .record import EventLog
 
 __all__ = ["ChargerApp", "ChargerAppConfig"]
 
 _TRIPS = (BoardErrorKind.RCD_TRIGGERED, BoardErrorKind.OVER_CURRENT)
+#: the 1.6 ChargePointErrorCode of a trip
+_ERROR_CODES = {BoardErrorKind.RCD_TRIGGERED: "GroundFailure", BoardErrorKind.OVER_CURRENT: "OverCurrentFailure"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,7 +57,7 @@ class ChargerAppConfig:
 
 
 class ChargerApp:
-    """Board events in, board commands and transaction events out (see the module docstring)."""
+    """Board events in, board commands and the charge-point core's commands out (see the module docstring)."""
 
     def __init__(self, config: ChargerAppConfig, board: BoardSupport, log: EventLog) -> None:
         self.config = config
@@ -60,7 +66,7 @@ class ChargerApp:
         self.charger = Charger(ChargerConfig(max_current=config.max_current, initial_current=config.max_current,
                                              phases=config.phases, start_paused=True))
         self._pilot = PilotBoardAdapter(board)  # the bsp adapter (it checks the phases), as evcharge.charger uses
-        self._tx: deque[tx.ChargerEvent] = deque()
+        self._tx: deque[cp.AppCommand] = deque()
         self.cp: CPState | None = None
         self.relays_on = False
         self.flowing = False
@@ -71,6 +77,7 @@ class ChargerApp:
         self._limit = config.max_current
         self._board_ready = False
         self._held: list[iec.ChargerAction] = []  # actions made before the board was ready
+        self._faults_reported: dict[bool, bool] = {}  # the faults the core was told of (key: ev_side)
         self._flush(0.0)
 
     # ------------------------------------------------------------------ inputs
@@ -86,8 +93,10 @@ class ChargerApp:
             case bsp.RelaysClosed():
                 self.relays_on = True
                 self.log.add(now, "relays", closed=True)
-                self._tx.append(tx.PowerPathClosed(eid))
+                self._tx.append(cp.PowerPathChanged(evse_id=eid, closed=True))
             case bsp.RelaysOpened():
+                # the core hears the end of the energy (below), not the contactor: an opened power path would
+                # forget why the energy stopped (SuspendedEV / SuspendedEVSE)
                 self.relays_on = False
                 self.log.add(now, "relays", closed=False)
                 self._flow(False, now)
@@ -153,8 +162,8 @@ class ChargerApp:
         self._flush(now)
 
     # ------------------------------------------------------------------ outputs
-    def transaction_events(self) -> list[tx.ChargerEvent]:
-        """What the OCPP transaction manager must hear, in order."""
+    def station_inputs(self) -> list[cp.AppCommand]:
+        """What the charge-point core must hear (its ``app_input`` commands), in order."""
         out = list(self._tx)
         self._tx.clear()
         return out
@@ -168,9 +177,9 @@ class ChargerApp:
             return  # the board reads back the F we drive: nothing the vehicle did
         self.charger.receive_cp_state(state, now)
         if previous in (None, CPState.A) and state in (CPState.B, CPState.C, CPState.D):
-            self._tx.append(tx.EVConnected(eid))
+            self._tx.append(cp.Plugged(evse_id=eid))
         elif state is CPState.A and previous not in (None, CPState.A):
-            self._tx.append(tx.EVDisconnected(eid))
+            self._tx.append(cp.Unplugged(evse_id=eid))
             self.authorized_now = False
             self._pause(now)
 
@@ -180,10 +189,10 @@ class ChargerApp:
         self.flowing = flowing
         eid = self.config.evse_id
         if flowing:
-            self._tx.append(tx.EnergyFlowing(eid))
+            self._tx.append(cp.EnergyStateChanged(evse_id=eid, state="Charging"))
         elif self.cp is not CPState.A:
             by_ev = self.cp is CPState.B and self.charger.output.value == "X2"
-            self._tx.append(tx.EnergySuspended(eid, by_ev=by_ev))
+            self._tx.append(cp.EnergyStateChanged(evse_id=eid, state="SuspendedEV" if by_ev else "SuspendedEVSE"))
 
     def _resume_if_allowed(self, now: float) -> None:
         """Offer current again: authorized, a limit of at least 6 A, no trip active, not in a fault."""
@@ -197,9 +206,12 @@ class ChargerApp:
         if self.charger.state is not ChargerState.FAULT:
             self.charger.send(iec.RaiseFault(reason=kind.value), now)
             self._trip_clear_at = now + self.charger.config.fault_min_time
-        if self.authorized_now:
-            self.authorized_now = False
-            self._tx.append(tx.StopRequested(self.config.evse_id, self.config.stop_reason_on_trip))
+        self.authorized_now = False
+        if not self._faults_reported.get(False):
+            # the core makes the connector Faulted and ends the transaction (with the configured stop reason)
+            self._faults_reported[False] = True
+            self._tx.append(cp.FaultRaised(evse_id=self.config.evse_id, error_code=_ERROR_CODES[kind],
+                                           info=kind.value, stop_reason=self.config.stop_reason_on_trip))
 
     def _pause(self, now: float) -> None:
         if not self.charger.paused and self.charger.state is not ChargerState.FAULT:
@@ -235,8 +247,17 @@ class ChargerApp:
                     self.log.add(now, "charger_state", state=state.value, sub_state=self.charger.sub_state)
                 case iec.FaultRaised(fault=fault, detail=detail):
                     self.log.add(now, "charger_fault", fault=fault.value, detail=detail)
+                    if fault is not PilotFault.APPLICATION and not self._faults_reported.get(True):
+                        # the vehicle's side of the pilot (diode, an implausible state, ventilation): the core
+                        # suspends the energy; the transaction goes on until the cable comes out
+                        self._faults_reported[True] = True
+                        self._tx.append(cp.FaultRaised(evse_id=self.config.evse_id, ev_side=True,
+                                                       error_code="EVCommunicationError", info=fault.value))
                 case iec.FaultCleared(fault=fault):
                     self.log.add(now, "charger_fault_cleared", fault=fault.value)
+                    for ev_side in sorted(self._faults_reported):
+                        self._tx.append(cp.FaultCleared(evse_id=self.config.evse_id, ev_side=ev_side))
+                    self._faults_reported.clear()
                 case iec.DutyCycleDeferred(duty=duty, at=at):
                     self.log.add(now, "duty_deferred", duty=round(duty, 2), until=round(at, 3))
                 case _:

@@ -5,14 +5,17 @@
     car (iec61851.Vehicle + battery) ── inside ──> Yeti board simulator ─ pty ─> Yeti driver core (pyserial)
                                                                                      │ BoardSupport
     PN532 simulator ─ pty ─> PN532 reader core (pyserial)             ChargerApp: iec61851.Charger
-                 │ card                                                              │ transaction events
-                 └──────────────> SimStation (ocpp.functions Station) <──────────────┘
+                 │ card                                                     ▲        │ plug, power, energy, faults
+                 │                                          ChargingAllowed │        ▼
+                 └──────────────> SimStation (ocpp.functions Station: the ChargePointApp core decides)
                                         │ websocket (through a cuttable relay)
                                   CSMS (embedded ocpp.csms, or --csms-url)
 
 :class:`Session` owns the parts and advances the simulated clock in fixed steps (:attr:`SimConfig.step`);
 :meth:`Session.step` is plain synchronous code -- pump the ptys, feed the driver's events to the charger logic,
-the charger logic's events to the station, run the scenario's due actions.  :meth:`Session.run` paces the steps
+the charger logic's events to the station's charge-point core and the core's verdicts (ChargingAllowed) back to
+the charger logic, run the scenario's due actions.  Every OCPP decision (the card, the transaction, the connector's
+status, the fault's stop) is the core's: the session only reports what happened.  :meth:`Session.run` paces the steps
 against real time by ``time_scale`` and gives the asyncio loop (OCPP) its turn between them.  When the machine
 is too slow for the requested scale, the simulated clock simply runs slower: no protocol timer ever fires
 because real time ran away.  While the session waits for the CSMS on something the scenario depends on (an
@@ -39,9 +42,7 @@ from evcharge.bsp.yak.pn532_simulator import Pn532Simulator, SimulatedCard
 from evcharge.bsp.yeti.protocol import YetiProtocol
 from evcharge.bsp.yeti.simulator import SimulatorConfig
 from evcharge.errors import EvchargeError
-from evcharge.iec61851.states import ChargerState, CPState
 from evcharge.ocpp.functions._common import format_datetime, from_timestamp
-from evcharge.ocpp.functions.transactions import Authorized, StopRequested
 
 from . import scenario as sc
 from .car import Car, CarConfig, CarOnBoard
@@ -182,6 +183,7 @@ class Session:
         self.t = now
         self.board_line.device_step(now)
         self.reader_line.device_step(now)
+        self._feed_station(now)  # what the core decided on the CSMS's answers since the last step
         self._drive_board(now)
         self._drive_reader(now)
         self.station.tick()
@@ -229,15 +231,25 @@ class Session:
         self.board_line.host_write(b"".join(driver.data_to_send()))
 
     def _feed_station(self, now: float) -> None:
-        for event in self.app.transaction_events():
-            self.station.charger_event(event)
-            self._transaction_boundary(now)
-        while self.station.authorizations:
-            auth = self.station.authorizations.popleft()
-            if isinstance(auth, Authorized):
-                self.app.authorized(now)
-            elif isinstance(auth, StopRequested):
-                self.app.deauthorized(now)
+        """The charger logic's inputs to the charge-point core, the core's verdicts back, until both are quiet."""
+        while True:
+            inputs = self.app.station_inputs()
+            for command in inputs:
+                self.station.app_input(command)
+                self._transaction_boundary(now)
+            while self.station.verdicts:
+                done = self.station.verdicts.popleft()
+                token = done.token.get("idToken") if isinstance(done.token, dict) else done.token
+                self.log.add(now, "authorize", token=token, accepted=done.accepted, status=done.status)
+            allowed = list(self.station.allowed)
+            self.station.allowed.clear()
+            for _evse_id, yes in allowed:  # one EVSE
+                if yes:
+                    self.app.authorized(now)
+                else:
+                    self.app.deauthorized(now)
+            if not inputs and not allowed:
+                return
 
     def _drive_reader(self, now: float) -> None:
         data = self.reader_line.host_read()
@@ -249,17 +261,12 @@ class Session:
         while (event := self.reader.next_event()) is not None:
             if isinstance(event, CardDetected):
                 self.log.add(now, "card", token=event.token)
-                self._spawn(self._authorize(event.token))
+                # the core decides: authorize it (local list, cache, Authorize), or end the session it started
+                id_token: Any = (event.token if self.config.ocpp_version == "1.6"
+                                 else {"idToken": event.token, "type": "ISO14443"})
+                self.station.present_card(1, id_token)
+                self._feed_station(now)
         self.reader_line.host_write(b"".join(self.reader.data_to_send()))
-
-    async def _authorize(self, token: str) -> None:
-        id_token: Any = token if self.config.ocpp_version == "1.6" else {"idToken": token, "type": "ISO14443"}
-        self._waiting += 1
-        try:
-            accepted = await self.station.authorize(1, id_token)
-        finally:
-            self._waiting -= 1
-        self.log.add(self.t, "authorize", token=token, accepted=accepted)
 
     def _transaction_boundary(self, now: float) -> None:
         """Log a transaction's start or end with the meter reading the station used."""
@@ -273,7 +280,7 @@ class Session:
             self._tx_ref = ref
 
     def _watch(self, now: float) -> None:
-        """Log meter samples and transaction boundaries; keep the connector status."""
+        """Log meter samples, transaction boundaries and the link's changes."""
         meter = self.app.meter
         if meter is not None:
             self.peak_current = max(self.peak_current, *meter.current_a)
@@ -286,13 +293,6 @@ class Session:
         self._log_link_changes(now)
         if self._was_online and not self._online:
             self._backlog = max(self._backlog, len(self.station.queue))
-        if self.app.charger.state is ChargerState.FAULT:
-            status = "Faulted"
-        elif self.app.cp in (None, CPState.A):
-            status = "Available"
-        else:
-            status = "Occupied"
-        self.station.set_connector_status(status)
 
     # ------------------------------------------------------------------ the scenario's actions
     def _act(self, action: sc.Action, now: float) -> None:

@@ -1,18 +1,19 @@
 """The OCPP side of the simulated charger: the functions package's ``Station`` with a simulated clock.
 
 ``Station`` (:mod:`evcharge.ocpp.functions`) is a charge point with the transaction manager, offline queue,
-authorization, smart charging and device model wired in; it sends the BootNotification it is given.
-:class:`SimStation` adds what a deployed station also needs from its application and the functions package
-leaves to it: StatusNotification after every connection, and a way for the charger logic to learn of
-authorizations that arrive through OCPP (remote start, remote stop).  Its timers run on the simulated clock:
+authorization, smart charging and device model wired in, and its application decisions made by the charge-point
+core (:class:`~evcharge.ocpp.functions.application.ChargePointApp`): the flow of a card, the cable, the faults,
+remote start and stop, and the connectors' StatusNotification.  The simulation feeds it what happened
+(:meth:`~evcharge.ocpp.functions.transport.station.Station.app_input`) and carries out what the core decides;
+:class:`SimStation` keeps nothing of its own but what the simulation shows: the core's verdicts on charging
+(:attr:`SimStation.allowed`) and on identifiers (:attr:`SimStation.verdicts`), the connection's changes, and the
+Authorize calls on their way (the simulated clock stands still for them).  Its timers run on the simulated clock:
 the runner calls :meth:`~evcharge.ocpp.functions.transport.station.Station.tick` every step instead of
 ``Station.run()``'s real-time waits.
 """
 
 from __future__ import annotations
 
-import asyncio  # noqa: TID251 - evcharge.sim is the application that composes the cores: it runs the event loop
-import contextlib
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,9 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evcharge.clock import WallClock
-from evcharge.ocpp.errors import OcppError
-from evcharge.ocpp.functions._common import format_datetime
-from evcharge.ocpp.functions.transactions import Authorized, ChargerEvent, StopRequested
+from evcharge.ocpp.functions.application import AuthorizationDone
 from evcharge.ocpp.functions.transport.station import Station
 
 __all__ = ["SimStation"]
@@ -39,11 +38,13 @@ class SimStation(Station):
             boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "evcharge", "model": "evcharge-sim"}}
         # the simulated clock counts UNIX seconds (epoch + t): the wall clock maps it one to one
         super().__init__(identity, version=version, directory=directory, max_current_a=max_current_a, clock=clock,
-                         wall=WallClock(datetime(1970, 1, 1, tzinfo=UTC)), boot=boot)
-        self.authorizations: deque[Authorized | StopRequested] = deque()  #: for the charger logic
-        self.connector_status = "Available"
+                         wall=WallClock(datetime(1970, 1, 1, tzinfo=UTC)), boot=boot, status_notifications=True)
+        #: the core's ChargingAllowed, ``(evse_id, allowed)`` in order, for the charger logic
+        self.allowed: deque[tuple[int, bool]] = deque()
+        #: the core's verdicts on identifiers (cards, remote starts), for the event log
+        self.verdicts: deque[AuthorizationDone] = deque()
         self.calls_made = 0
-        self.authorizing = 0  #: authorizations waiting for the CSMS's answer now
+        self.authorizing = 0  #: Authorize calls waiting for the CSMS's answer now
         #: Each change of the OCPP connection in the order it happened, True when it came up. The runner
         #: logs them, so a short outage between two simulated steps is still seen.
         self.link_changes: deque[bool] = deque()
@@ -54,32 +55,19 @@ class SimStation(Station):
         self.start_clock()
         await self.sender.run()
 
-    def charger_event(self, event: ChargerEvent) -> None:
-        """As ``Station.charger_event``; authorizations and stops are also kept for the charger logic."""
-        super().charger_event(event)
-        if isinstance(event, Authorized | StopRequested):
-            self.authorizations.append(event)
+    # ------------------------------------------------------------ the core's hooks
+    def on_charging_allowed(self, evse_id: int, allowed: bool) -> None:
+        super().on_charging_allowed(evse_id, allowed)
+        self.allowed.append((evse_id, allowed))
 
-    async def authorize(self, evse_id: int, token: Any, *, remote_start_id: int | None = None) -> bool:
-        """As ``Station.authorize``; :attr:`authorizing` counts the ones in progress."""
-        self.authorizing += 1
-        try:
-            return await super().authorize(evse_id, token, remote_start_id=remote_start_id)
-        finally:
-            self.authorizing -= 1
-
-    def set_connector_status(self, status: str) -> None:
-        """The connector's status (2.0.1 names: Available, Occupied, Faulted); sent when connected."""
-        if status != self.connector_status:
-            self.connector_status = status
-            if self.connected:
-                self.spawn(self._status_notification())
+    def on_authorization(self, done: AuthorizationDone) -> None:
+        super().on_authorization(done)
+        self.verdicts.append(done)
 
     # ------------------------------------------------------------ connection
     async def on_connected(self) -> None:
         self.link_changes.append(True)
-        await super().on_connected()  # BootNotification on the first connection
-        self.spawn(self._announce())
+        await super().on_connected()  # BootNotification on the first connection, then the connectors' status
 
     async def on_disconnected(self) -> None:
         self.link_changes.append(False)
@@ -87,26 +75,9 @@ class SimStation(Station):
 
     async def call(self, request: Any, *, action: str | None = None, timeout: float | None = None) -> Any:
         self.calls_made += 1
-        return await super().call(request, action=action, timeout=timeout)
-
-    async def _announce(self) -> None:
-        """Once the CSMS accepted the boot, tell it the connector's status (again after every reconnection)."""
-        while self.connected and not self.booted:
-            await asyncio.sleep(0.01)
-        if self.connected:
-            await self._status_notification()
-
-    async def _status_notification(self) -> None:
-        now = format_datetime(self.wall.utc(self.now()))
-        status = self.connector_status
-        if self.ocpp_version == "1.6":
-            names = {"Available": "Available", "Occupied": "Preparing", "Charging": "Charging",
-                     "Faulted": "Faulted", "Finishing": "Finishing"}
-            payload: dict[str, Any] = {"connectorId": 1, "errorCode": "NoError", "status": names[status],
-                                       "timestamp": now}
-        else:
-            names = {"Available": "Available", "Occupied": "Occupied", "Charging": "Occupied",
-                     "Faulted": "Faulted", "Finishing": "Occupied"}
-            payload = {"timestamp": now, "connectorStatus": names[status], "evseId": 1, "connectorId": 1}
-        with contextlib.suppress(OcppError):
-            await self.call(payload, action="StatusNotification")
+        asking = action == "Authorize"
+        self.authorizing += asking
+        try:
+            return await super().call(request, action=action, timeout=timeout)
+        finally:
+            self.authorizing -= asking

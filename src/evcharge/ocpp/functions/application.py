@@ -1097,6 +1097,11 @@ class ChargePointApp:
         if evse_id == 0:  # 1.6 connector 0: the charge point itself
             return ("Available" if self._operative[0] and self._reset is None else "Unavailable"), error
         busy = evse_id in self._tx
+        if busy and not evse.plugged and self._setting("TxCtrlr", "StopTxOnEVSideDisconnect", default=True):
+            # the cable came out and the transaction ends for it (1.6 StopTransactionOnEVSideDisconnect, 2.0.1
+            # E10): the connector is free, not a transaction without energy (1.6 Preparing) until the
+            # transaction manager's end comes back as TransactionClosed
+            return ("Available" if self.operative(evse_id) else "Unavailable"), error
         if not busy and not self.operative(evse_id):
             return "Unavailable", error  # G03 / 1.6 5.2 (and no new session while a reset waits)
         if self.config.version != "1.6":
