@@ -40,6 +40,7 @@ from evcharge.ocpp.functions.application import (
     CacheVerdict,
     CallAnswered,
     CallFailed,
+    CallResult,
     CardPresented,
     ChangeAvailabilityRequested,
     ChargePointApp,
@@ -56,6 +57,7 @@ from evcharge.ocpp.functions.application import (
     Reconfigure,
     RemoteStartRequested,
     RemoteStopRequested,
+    RequestCall,
     ResetNow,
     ResetRequested,
     SetAvailability,
@@ -563,3 +565,95 @@ def test_201_ev_side_fault_suspends_the_energy() -> None:
     assert b.statuses(sent) == []  # 2.0.1 has no SuspendedEVSE status: the connector stays Occupied, not Faulted
     assert b.events() == [ChargingAllowed(evse_id=1, allowed=False)]
     assert b.app.transaction_ref(1) is not None
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_cable_pulled_during_the_transaction_frees_the_connector(version: str) -> None:
+    """1.6 StopTransactionOnEVSideDisconnect / 2.0.1 TxCtrlr.StopTxOnEVSideDisconnect (true by default): the cable
+    out ends the transaction (reason EVDisconnected) and the connector goes straight to Available -- no 1.6
+    Preparing (a transaction waiting for its energy) in between."""
+    b = Bench(version)
+    b.boot()
+    b.take()
+    b.send(Plugged(evse_id=1))
+    b.send(CardPresented(evse_id=1, token=CARD[version]))
+    b.reply("Authorize", {"idTagInfo" if version == "1.6" else "idTokenInfo": ACCEPTED})
+    b.send(PowerPathChanged(evse_id=1, closed=True))
+    b.send(EnergyStateChanged(evse_id=1, state="Charging"))
+    b.take()
+    b.send(Unplugged(evse_id=1))
+    sent = b.take()
+    assert b.statuses(sent) == [(1, "Available")]
+    if version == "1.6":
+        (stop,) = [p for a, p in sent if a == "StopTransaction"]
+        assert stop["reason"] == "EVDisconnected"
+    else:
+        (ended,) = [p for a, p in sent if a == "TransactionEvent"]
+        assert ended["eventType"] == "Ended" and ended["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+
+
+HASH_DATA = ({"hashAlgorithm": "SHA256", "issuerNameHash": "a" * 64, "issuerKeyHash": "b" * 64,
+              "serialNumber": "0123456789ABCDEF", "responderURL": "http://ocsp.example/"},)
+PNC_TOKEN = {"idToken": "DEMOUFOO0001234", "type": "eMAID"}
+
+
+def test_201_plug_and_charge_contract_goes_to_the_csms_with_its_hash_data() -> None:
+    """2.0.1 C07: the contract certificate's OCSP hash data go in Authorize (iso15118CertificateHashData, checked
+    against the schema by the bench) and the CSMS's certificateStatus comes back with the verdict; a contract is
+    asked of the CSMS even when the identifier is in the cache."""
+    b = Bench("2.0.1")
+    b.boot()
+    b.take()
+    b.auth.update_cache(PNC_TOKEN, ACCEPTED, b.now)  # known locally: a plain identifier would not be asked
+    b.send(Plugged(evse_id=1))
+    b.take()
+    b.send(AuthorizeToken(evse_id=1, token=PNC_TOKEN, ref="pnc", hash_data=HASH_DATA))
+    (authorize,) = b.take()
+    assert authorize == ("Authorize", {"idToken": PNC_TOKEN, "iso15118CertificateHashData": list(HASH_DATA)})
+    b.reply("Authorize", {"idTokenInfo": ACCEPTED, "certificateStatus": "Accepted"})
+    done = [e for e in b.events() if isinstance(e, AuthorizationDone)]
+    assert done == [AuthorizationDone(evse_id=1, token=PNC_TOKEN, accepted=True, status="Accepted", ref="pnc",
+                                      certificate_status="Accepted")]
+
+
+def test_201_contract_refused_by_the_csms() -> None:
+    b = Bench("2.0.1")
+    b.boot()
+    b.take()
+    b.send(AuthorizeToken(evse_id=1, token=PNC_TOKEN, ref="pnc", hash_data=HASH_DATA))
+    b.reply("Authorize", {"idTokenInfo": {"status": "Invalid"}, "certificateStatus": "CertificateRevoked"})
+    done = [e for e in b.events() if isinstance(e, AuthorizationDone)]
+    assert done == [AuthorizationDone(evse_id=1, token=PNC_TOKEN, accepted=False, status="Invalid", ref="pnc",
+                                      certificate_status="CertificateRevoked")]
+    b.send(Plugged(evse_id=1))
+    assert ChargingAllowed(evse_id=1, allowed=True) not in b.events()
+
+
+def test_application_call_goes_out_only_once_accepted_and_its_answer_comes_back() -> None:
+    """A call the core decides nothing on (NotifyEVChargingNeeds): failed at once before the boot was accepted
+    (B02: nothing but BootNotification while Pending), made once it was, its answer handed back by ref."""
+    needs = {"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "DC",
+                                            "dcChargingParameters": {"evMaxCurrent": 125, "evMaxVoltage": 450}}}
+    b = Bench("2.0.1")
+    b.connect()
+    b.reply("BootNotification", {"status": "Pending", "interval": 10, "currentTime": "2024-05-01T00:00:00Z"})
+    b.take()
+    b.send(RequestCall(action="NotifyEVChargingNeeds", payload=needs, ref="needs-1"))
+    assert b.take() == []
+    (failed,) = b.events()
+    assert isinstance(failed, CallResult) and failed.ref == "needs-1" and failed.response is None
+    b.now = 20.0
+    b.app.handle_timer(b.now)
+    b.run()
+    b.reply("BootNotification", {"status": "Accepted", "interval": 300, "currentTime": "2024-05-01T00:00:00Z"})
+    b.take()
+    b.events()
+    b.send(RequestCall(action="NotifyEVChargingNeeds", payload=needs, ref="needs-2"))
+    assert b.take() == [("NotifyEVChargingNeeds", needs)]
+    b.reply("NotifyEVChargingNeeds", {"status": "Accepted"})
+    assert b.events() == [CallResult(action="NotifyEVChargingNeeds", ref="needs-2", response={"status": "Accepted"})]
+    b.send(RequestCall(action="Get15118EVCertificate", payload={"iso15118SchemaVersion": "urn:iso:15118:2:2013:MsgDef",
+                                                              "action": "Install", "exiRequest": "AAAA"}, ref="c"))
+    b.reply("Get15118EVCertificate", None)
+    (lost,) = b.events()
+    assert lost == CallResult(action="Get15118EVCertificate", ref="c", response=None, reason="lost")

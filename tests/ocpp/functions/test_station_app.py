@@ -96,6 +96,8 @@ def test_201_reset_on_idle_and_availability_wait_for_the_transaction(tmp_path: P
         await until(lambda: bool(station.resets))
         assert station.resets == [ResetNow(kind="OnIdle", evse_id=None)]
         assert station.availability == [(1, False)]
+        # the Ended message is on its way beside the StatusNotifications the core sends (Available, Unavailable)
+        await until(lambda: any(k == "TransactionEvent" and p["eventType"] == "Ended" for k, p in received))
         ended = [p for k, p in received if k == "TransactionEvent" and p["eventType"] == "Ended"]
         assert len(ended) == 1 and ended[0]["transactionInfo"]["stoppedReason"] == "Remote"
         await teardown(server, station, client, tasks)

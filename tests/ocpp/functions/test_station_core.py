@@ -18,7 +18,7 @@ from typing import Any
 from evcharge.ocpp import v16, v201
 from evcharge.ocpp.charge_point import BackoffConfig, ChargePointConfig
 from evcharge.ocpp.csms import Csms, CsmsConfig, CsmsHandler
-from evcharge.ocpp.functions.application import AuthorizationDone
+from evcharge.ocpp.functions.application import AuthorizationDone, CallResult
 from evcharge.ocpp.functions.transactions import Authorized, EVConnected, PowerPathClosed
 from evcharge.ocpp.functions.transport.station import Station
 from evcharge.ocpp.routing import on
@@ -36,6 +36,10 @@ class Recording(Station):
         super().__init__(*args, **kwargs)
         self.allowed: list[tuple[int, bool]] = []
         self.verdicts: list[AuthorizationDone] = []
+        self.results: list[CallResult] = []
+
+    def on_call_result(self, result: CallResult) -> None:
+        self.results.append(result)
 
     def on_charging_allowed(self, evse_id: int, allowed: bool) -> None:
         self.allowed.append((evse_id, allowed))
@@ -75,6 +79,11 @@ def csms_handlers(received: list[tuple[str, dict[str, Any]]], fail_first: set[st
         def transaction_event(self, request: Any) -> dict[str, Any]:
             record("TransactionEvent", request)
             return {}
+
+        @on("NotifyEVChargingNeeds")
+        def needs(self, request: Any) -> dict[str, Any]:
+            record("NotifyEVChargingNeeds", request)
+            return {"status": "Accepted"}
 
     class H16(CsmsHandler):
         @on("BootNotification")
@@ -237,3 +246,29 @@ def test_resumed_transaction_is_charging_for_the_core(tmp_path: Path) -> None:
     assert again.app.transaction_ref(1) == again.transactions.transaction_ref(1) is not None
     assert again.app.connector_status(1) == "Charging"
     again.close_stores()
+
+
+def test_201_application_calls_and_a_contract_through_the_station(tmp_path: Path) -> None:
+    """The calls the core decides nothing on (here NotifyEVChargingNeeds) go out through the station and their
+    answer comes back by ref; a Plug & Charge contract's hash data reach the CSMS in Authorize."""
+    needs = {"evseId": 1, "chargingNeeds": {"requestedEnergyTransfer": "DC",
+                                            "dcChargingParameters": {"evMaxCurrent": 125, "evMaxVoltage": 450}}}
+    hash_data = [{"hashAlgorithm": "SHA256", "issuerNameHash": "a" * 64, "issuerKeyHash": "b" * 64,
+                  "serialNumber": "0123456789ABCDEF", "responderURL": "http://ocsp.example/"}]
+
+    async def main() -> None:
+        received: list[tuple[str, dict[str, Any]]] = []
+        server, _csms, station, client, tasks = await setup(tmp_path, "2.0.1", received)
+        await until(lambda: station.booted)
+        station.request_call("NotifyEVChargingNeeds", needs, "needs-1")
+        await until(lambda: bool(station.results))
+        assert station.results == [CallResult(action="NotifyEVChargingNeeds", ref="needs-1",
+                                              response={"status": "Accepted"})]
+        assert ("NotifyEVChargingNeeds", needs) in received
+        token = {"idToken": "DEMOUFOO0001234", "type": "eMAID"}
+        assert await station.authorize(1, token, hash_data=hash_data)
+        (authorize,) = [p for a, p in received if a == "Authorize"]
+        assert authorize == {"idToken": token, "iso15118CertificateHashData": hash_data}
+        await teardown(server, station, client, tasks)
+
+    asyncio.run(main())

@@ -73,6 +73,7 @@ __all__ = [
     "CacheVerdict",
     "CallAnswered",
     "CallFailed",
+    "CallResult",
     "CardPresented",
     "ChangeAvailabilityRequested",
     "ChargePointApp",
@@ -90,6 +91,7 @@ __all__ = [
     "Reconfigure",
     "RemoteStartRequested",
     "RemoteStopRequested",
+    "RequestCall",
     "ResetNow",
     "ResetRequested",
     "SetAvailability",
@@ -368,6 +370,21 @@ class AuthorizeToken:
     token: Any
     remote_start_id: int | None = None
     ref: str | None = None
+    #: 2.x ``iso15118CertificateHashData`` (OCSPRequestDataType list) of a Plug & Charge contract certificate: the
+    #: CSMS checks the certificate, so the identifier goes to it whenever the station is online and accepted
+    hash_data: tuple[Mapping[str, Any], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestCall:
+    """Make the CALL ``action`` with ``payload`` for the application: a call the core decides nothing on (2.0.1
+    NotifyEVChargingNeeds, Get15118EVCertificate, NotifyEvent, a DataTransfer...).  The answer comes back as
+    :class:`CallResult` with the same ``ref``; before the CSMS accepted the station (B02 / 1.6 4.2: nothing but
+    the BootNotification) or while offline it fails at once."""
+
+    action: str
+    payload: Mapping[str, Any]
+    ref: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -429,7 +446,7 @@ class ChargerObserved:
 AppCommand: TypeAlias = (Connected | Disconnected | CallAnswered | CallFailed | TransactionOpened | TransactionClosed
                          | VariableSet | TransactionMessageAnswered | Plugged | Unplugged | CardPresented
                          | AuthorizeToken | FaultRaised | FaultCleared | PowerPathChanged | EnergyStateChanged
-                         | AuthorizationLapsed | ChargerObserved)
+                         | AuthorizationLapsed | ChargerObserved | RequestCall)
 
 
 # incoming CALLs, as the core needs them (the adapter reads them off the typed request)
@@ -546,6 +563,19 @@ class AuthorizationDone:
     accepted: bool
     status: str
     ref: str | None = None
+    #: 2.x AuthorizeResponse ``certificateStatus`` (the contract certificate of :attr:`AuthorizeToken.hash_data`)
+    certificate_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallResult:
+    """The answer to the application's :class:`RequestCall` ``ref``: ``response`` (the CALLRESULT payload), or
+    ``None`` when the call failed (``reason``: CALLERROR, timeout, lost connection, not accepted, offline)."""
+
+    action: str
+    ref: str
+    response: Mapping[str, Any] | None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -570,7 +600,7 @@ class Reconfigure:
 
 
 AppEvent: TypeAlias = (MakeCall | BootAccepted | AuthorizeRemoteStart | StopTransaction | SetAvailability | ResetNow
-                       | CacheVerdict | ChargerInput | AuthorizationDone | ChargingAllowed | Reconfigure)
+                       | CacheVerdict | ChargerInput | AuthorizationDone | ChargingAllowed | Reconfigure | CallResult)
 
 _STOP_REASON = {"Immediate": "ImmediateReset", "Hard": "HardReset", "Soft": "SoftReset"}
 #: the 2.x stoppedReason of a charger fault, by the 1.6 ChargePointErrorCode (1.6 StopTransaction has no such
@@ -606,6 +636,7 @@ class _Ask:
     remote_start_id: int | None
     ref: str | None  # the AuthorizeToken's
     stop: bool  # a card presented during a session: it ends it if it shares its group
+    hash_data: tuple[Mapping[str, Any], ...] | None = None  # a contract certificate's (Plug & Charge)
 
 
 class ChargePointApp:
@@ -643,6 +674,7 @@ class ChargePointApp:
         self._heartbeat_at: float | None = None
         self._evses = {e: _Evse() for e in range(0, config.evse_count + 1)}  # 0: the station (its faults)
         self._asking: dict[str, _Ask] = {}
+        self._requested: dict[str, RequestCall] = {}  # the application's calls on their way, by the core's ref
         self._deferred: list[_Ask] = []  # identifiers presented while the BootNotification is on its way
         self._refs = 0
         #: the (status, errorCode) last sent for each connector (1.6 connector 0: the station)
@@ -713,6 +745,15 @@ class ChargePointApp:
             return
         if isinstance(command, ChargerObserved):
             self._observed(command.event)
+            return
+        if isinstance(command, RequestCall):
+            self._request_call(command)
+            return
+        if isinstance(command, CallAnswered | CallFailed) and command.ref in self._requested:
+            request = self._requested.pop(command.ref)
+            self._events.append(CallResult(action=request.action, ref=request.ref,
+                                           response=command.response if isinstance(command, CallAnswered) else None,
+                                           reason=command.reason if isinstance(command, CallFailed) else None))
             return
         if isinstance(command, CallAnswered | CallFailed) and command.action == "Authorize":
             self._authorize_answered(command, now)
@@ -821,7 +862,7 @@ class ChargePointApp:
             self._card(evse_id, evse, command.token, now)
         elif isinstance(command, AuthorizeToken):
             self._authorize(_Ask(evse_id=evse_id, token=command.token, remote_start_id=command.remote_start_id,
-                                 ref=command.ref, stop=False), now)
+                                 ref=command.ref, stop=False, hash_data=command.hash_data), now)
         elif isinstance(command, PowerPathChanged):
             evse.closed = command.closed
             if command.closed:
@@ -928,6 +969,9 @@ class ChargePointApp:
             # on its way: the identifier waits for it (Accepted: Authorize; Pending, Rejected, lost: offline)
             self._deferred.append(ask)
             return
+        if ask.hash_data and self._online and self.accepted and self.config.version != "1.6":
+            self._ask_csms(ask)  # a contract certificate: only the CSMS can check it (C07)
+            return
         decision = self.authorization.decide(ask.token, online=self._online and self.accepted, now=now)
         if decision.verdict is Verdict.ASK_CSMS:
             self._ask_csms(ask)
@@ -942,7 +986,10 @@ class ChargePointApp:
         self._asking[ref] = ask
         key = "idTag" if self.config.version == "1.6" else "idToken"
         token = dict(ask.token) if isinstance(ask.token, Mapping) else ask.token
-        self._events.append(MakeCall(action="Authorize", payload={key: token}, ref=ref))
+        payload: dict[str, Any] = {key: token}
+        if ask.hash_data and self.config.version != "1.6":
+            payload["iso15118CertificateHashData"] = [dict(h) for h in ask.hash_data]
+        self._events.append(MakeCall(action="Authorize", payload=payload, ref=ref))
 
     def _authorize_answered(self, command: CallAnswered | CallFailed, now: float) -> None:
         ask = self._asking.pop(command.ref, None) if command.ref is not None else None
@@ -965,6 +1012,8 @@ class ChargePointApp:
             return
         self._events.append(CacheVerdict(token=ask.token, info=info))
         evse = self._evses[ask.evse_id]
+        got = command.response.get("certificateStatus") if isinstance(command, CallAnswered) else None
+        certificate = got if isinstance(got, str) else None
         if ask.stop:
             if evse.group is not None and _same_token(_group(info), evse.group):
                 self._end_session(ask.evse_id, evse, ask.token)
@@ -972,21 +1021,32 @@ class ChargePointApp:
                 self._done(ask, accepted=False, status=str(info["status"]))
             return
         if info["status"] != "Accepted":
-            self._done(ask, accepted=False, status=str(info["status"]))
+            self._done(ask, accepted=False, status=str(info["status"]), certificate=certificate)
         elif not self.accepts_session(ask.evse_id):
-            self._done(ask, accepted=False, status="NotAtThisTime")  # it became unavailable meanwhile
+            self._done(ask, accepted=False, status="NotAtThisTime", certificate=certificate)  # unavailable meanwhile
         else:
-            self._accept(ask, info)
+            self._accept(ask, info, certificate)
 
-    def _accept(self, ask: _Ask, info: Mapping[str, Any] | None) -> None:
+    def _accept(self, ask: _Ask, info: Mapping[str, Any] | None, certificate: str | None = None) -> None:
         evse = self._evses[ask.evse_id]
         evse.token, evse.group, evse.finishing = ask.token, _group(info) if info is not None else None, False
         self._events.append(ChargerInput(event=Authorized(ask.evse_id, ask.token, ask.remote_start_id)))
-        self._done(ask, accepted=True, status="Accepted")
+        self._done(ask, accepted=True, status="Accepted", certificate=certificate)
 
-    def _done(self, ask: _Ask, *, accepted: bool, status: str) -> None:
+    def _done(self, ask: _Ask, *, accepted: bool, status: str, certificate: str | None = None) -> None:
         self._events.append(AuthorizationDone(evse_id=ask.evse_id, token=ask.token, accepted=accepted,
-                                              status=status, ref=ask.ref))
+                                              status=status, ref=ask.ref, certificate_status=certificate))
+
+    def _request_call(self, request: RequestCall) -> None:
+        if not (self._online and self.accepted):
+            # B02 / 1.6 4.2: nothing but the BootNotification before the CSMS accepted the station; offline: no call
+            reason = "offline" if not self._online else "the CSMS has not accepted the station (BootNotification)"
+            self._events.append(CallResult(action=request.action, ref=request.ref, response=None, reason=reason))
+            return
+        self._refs += 1
+        ref = f"call-{self._refs}"
+        self._requested[ref] = request
+        self._events.append(MakeCall(action=request.action, payload=dict(request.payload), ref=ref))
 
     # ---------------------------------------------------------------- incoming CALLs
 

@@ -61,6 +61,7 @@ from ..application import (
     CacheVerdict,
     CallAnswered,
     CallFailed,
+    CallResult,
     CardPresented,
     ChangeAvailabilityRequested,
     ChargePointApp,
@@ -78,6 +79,7 @@ from ..application import (
     Reconfigure,
     RemoteStartRequested,
     RemoteStopRequested,
+    RequestCall,
     ResetNow,
     ResetRequested,
     SetAvailability,
@@ -126,12 +128,12 @@ class Station(ChargePoint):
                  evse_count: int = 1, template: Sequence[Mapping[str, Any]] | None = None,
                  max_current_a: float = 32.0, clock: Callable[[], float] = time.monotonic,
                  wall: WallClock | None = None, boot: Mapping[str, Any] | None = None,
-                 status_notifications: bool = False) -> None:
+                 status_notifications: bool = True) -> None:
         """``boot``: the BootNotification payload.  When given, the station sends it on its first connection and
         sends no transaction message before the CSMS accepted it (retrying after the answer's ``interval`` while
         Pending or Rejected); without it the application boots the station itself.  ``status_notifications``:
-        the application core sends the connectors' StatusNotification (after the boot and on every change); leave
-        it off when the application sends its own."""
+        the application core sends the connectors' StatusNotification (after the boot and on every change; the
+        default); turn it off for an application that sends its own."""
         super().__init__(identity)
         self.ocpp_version = version
         self.evse_count = evse_count
@@ -223,17 +225,26 @@ class Station(ChargePoint):
         """The latest readings of the EVSE's meter."""
         self.transactions.update_meter(evse_id, readings, self.now())
 
-    async def authorize(self, evse_id: int, token: IdToken, *, remote_start_id: int | None = None) -> bool:
+    def request_call(self, action: str, payload: Mapping[str, Any], ref: str) -> None:
+        """Make the CALL ``action`` for the application (:class:`~evcharge.ocpp.functions.application.RequestCall`:
+        2.0.1 NotifyEVChargingNeeds, Get15118EVCertificate, NotifyEvent ...); its answer comes to
+        :meth:`on_call_result` with ``ref``."""
+        self.app_input(RequestCall(action=action, payload=payload, ref=ref))
+
+    async def authorize(self, evse_id: int, token: IdToken, *, remote_start_id: int | None = None,
+                        hash_data: Sequence[Mapping[str, Any]] | None = None) -> bool:
         """Authorize ``token`` for a session on ``evse_id``
         (:class:`~evcharge.ocpp.functions.application.AuthorizeToken`): the core decides per the offline policy,
         asking the CSMS with Authorize when it says so; on acceptance the transaction manager learns of it.
-        Whether it was accepted."""
+        ``hash_data``: the 2.x ``iso15118CertificateHashData`` of a Plug & Charge contract certificate (the CSMS
+        checks it; :meth:`on_authorization` gets its ``certificateStatus``).  Whether it was accepted."""
         self._refs += 1
         ref = f"station-{self._refs}"
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._answers[ref] = answer
         try:
-            self.app_input(AuthorizeToken(evse_id=evse_id, token=token, remote_start_id=remote_start_id, ref=ref))
+            self.app_input(AuthorizeToken(evse_id=evse_id, token=token, remote_start_id=remote_start_id, ref=ref,
+                                          hash_data=tuple(hash_data) if hash_data else None))
             return await answer
         finally:
             self._answers.pop(ref, None)
@@ -447,6 +458,8 @@ class Station(ChargePoint):
             self.authorization.update_cache(event.token, event.info, self.now())
         elif isinstance(event, SetAvailability):
             self.on_availability(event.evse_id, event.operative)
+        elif isinstance(event, CallResult):
+            self.on_call_result(event)
         else:  # ResetNow
             self.on_reset(event)
 
@@ -469,6 +482,11 @@ class Station(ChargePoint):
         operative): the application overrides it to close the contactor / offer current, or to stop; the default
         only logs."""
         log.info("EVSE %d: charging %s", evse_id, "allowed" if allowed else "not allowed")
+
+    def on_call_result(self, result: CallResult) -> None:
+        """The answer to a call of :meth:`request_call` (``result.response`` ``None``: it failed): the application
+        overrides it; the default only logs."""
+        log.info("%s %s: %s", result.action, result.ref, "answered" if result.response is not None else result.reason)
 
     def on_reset(self, reset: ResetNow) -> None:
         """Reset now (every transaction concerned has ended): the application overrides it to restart the station
