@@ -167,6 +167,19 @@ def test_rcd_trip_withdraws_power_shows_f_and_reports_the_fault() -> None:
     assert app.station_inputs() == [cp.FaultCleared(evse_id=1)]
 
 
+def test_an_implausible_pilot_is_an_ev_side_fault_for_the_core() -> None:
+    """The board reads F while the charger drives +12 V / PWM: the vehicle's side (IEC 61851-1: the vehicle cannot
+    produce F), reported to the core as an EV-side fault (1.6 EVCommunicationError, not Faulted) with no stop
+    reason of the charger's."""
+    app, board, _ = plugged_app()
+    app.authorized(2.0)
+    app.station_inputs()
+    app.board_event(bsp.PilotStateChanged(bsp.PilotState.F, 3.0), 3.0)
+    assert app.station_inputs() == [cp.FaultRaised(evse_id=1, error_code="EVCommunicationError", ev_side=True,
+                                                   info="implausible")]
+    assert ("f", None) in board.calls  # the charger shows F too (pilot error)
+
+
 def test_a_lower_limit_is_deferred_to_five_seconds_after_the_last_change() -> None:
     app, board, _ = plugged_app()
     app.authorized(2.0)

@@ -57,10 +57,12 @@ class SimStation(Station):
 
     # ------------------------------------------------------------ the core's hooks
     def on_charging_allowed(self, evse_id: int, allowed: bool) -> None:
+        """The core's ``ChargingAllowed``: kept in :attr:`allowed` for the charger logic (PWM on or off)."""
         super().on_charging_allowed(evse_id, allowed)
         self.allowed.append((evse_id, allowed))
 
     def on_authorization(self, done: AuthorizationDone) -> None:
+        """The core's verdict on a card or a remote start: kept in :attr:`verdicts` for the event log."""
         super().on_authorization(done)
         self.verdicts.append(done)
 
