@@ -31,3 +31,11 @@ cdef inline void slot_set(object obj, Py_ssize_t off, object value) noexcept:
     Py_INCREF(value)
     p[0] = <PyObject*>value
     Py_XDECREF(old)
+
+
+cdef inline void slot_fill_none(object obj, Py_ssize_t off) noexcept:
+    # an unset slot (NULL: the object was allocated without __init__) set to None
+    cdef PyObject** p = <PyObject**>((<char*><PyObject*>obj) + off)
+    if p[0] == NULL:
+        Py_INCREF(None)
+        p[0] = Py_None

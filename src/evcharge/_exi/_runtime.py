@@ -393,7 +393,7 @@ _NOT_SIMPLE = cython.declare(object, object())  # Grammar._simple_content: not t
 if cython.compiled:
     from cython.cimports.cpython.long import PyLong_AsLongLongAndOverflow
     from cython.cimports.cpython.type import PyType_GenericAlloc
-    from cython.cimports.evcharge._exi._capi import slot_get, slot_offset, slot_set
+    from cython.cimports.evcharge._exi._capi import slot_fill_none, slot_get, slot_offset, slot_set
 
 
 @cython.cfunc
@@ -512,6 +512,11 @@ class Grammar:
     # encode_message: class -> document index, and the slow path (explicit element, errors)
     root_of: dict
     fallback: object
+    # encode_message / decode_message: a reader and a writer reused from call to call
+    _rd: BitReader
+    _rd_busy: cython.bint
+    _wr: BitWriter
+    _wr_busy: cython.bint
 
     def __init__(self, tables: dict) -> None:
         from array import array
@@ -580,6 +585,10 @@ class Grammar:
         self.frag_width = tables["frag_width"]
         self.frag_types = list(tables["frag_types"])
         self.frag_names = list(tables["frag_names"])
+        self._rd = _reader(b"", 0)
+        self._rd_busy = False
+        self._wr = _writer()
+        self._wr_busy = False
 
     # -- values ------------------------------------------------------------------------------
     @cython.cfunc
@@ -587,6 +596,12 @@ class Grammar:
         kind: cython.int = self.dt_kind[dt]
         if kind == D_BOOL:
             return r._bits(1) != 0
+        if kind == D_ENUM:
+            members: tuple = self.dt_enum[dt]
+            i: cython.Py_ssize_t = r._bits(self.dt_nbits[dt])
+            if i >= len(members):
+                raise ExiDecodeError(f"enumeration index {i} out of range ({len(members)} values)", bit_offset=r._pos)
+            return members[i]
         if kind == D_NBIT and self.dt_cbound[dt]:
             nv: cython.longlong = r._bits(self.dt_nbits[dt]) + self.dt_clo[dt]
             if nv > self.dt_chi[dt]:
@@ -642,12 +657,6 @@ class Grammar:
             if lo is not None and len(b) < lo:
                 raise ExiDecodeError(f"{len(b)} bytes, fewer than minLength {lo}", bit_offset=r._pos)
             return b
-        if kind == D_ENUM:
-            members = self.dt_enum[dt]
-            i: cython.Py_ssize_t = r._bits(self.dt_nbits[dt])
-            if i >= len(members):
-                raise ExiDecodeError(f"enumeration index {i} out of range ({len(members)} values)", bit_offset=r._pos)
-            return members[i]
         raise ExiDecodeError(f"unsupported datatype kind {kind}", bit_offset=r._pos)
 
     @cython.cfunc
@@ -768,8 +777,11 @@ class Grammar:
                                 bit_offset=r._pos,
                             )
                         last_se = slot
-                        v = self._simple_content(r, self.pr_arg[p], depth + 1)
-                        if v is _NOT_SIMPLE:
+                        if self.ty_kind[self.pr_arg[p]] == T_SIMPLE:
+                            v = self._simple_content(r, self.pr_arg[p], depth + 1)
+                            if v is _NOT_SIMPLE:
+                                v = self._decode_type(r, self.pr_arg[p], depth + 1)
+                        else:
                             v = self._decode_type(r, self.pr_arg[p], depth + 1)
                         seen_child = True
                     elif kind == P_AT or kind == P_CH:
@@ -828,12 +840,17 @@ class Grammar:
             if early_end and value is None:
                 value = self._empty_value(t, 0, r)
             return value
+        if cython.compiled and not early_end:
+            for slot in range(nslots):
+                slot_fill_none(obj, self.slot_off[base + slot])
+            return obj
         for slot in range(nslots):
             if self._load(obj, t, base, slot) is None:
                 self._store(obj, t, base, slot, self._empty_value(t, slot, r) if early_end else None)
         return obj
 
     @cython.cfunc
+    @cython.inline
     def _simple_content(self, r: BitReader, t: cython.int, depth: cython.int) -> object:
         """The usual content of an element of simple type ``t``: CH (its value), then EE.
 
@@ -908,7 +925,29 @@ class Grammar:
 
     @cython.cfunc
     def _decode_doc(self, data: bytes) -> object:
-        r: BitReader = _reader(data, 0)
+        # the grammar's own reader, unless a decode is already running on it (a finaliser run by the
+        # garbage collector in the middle of one could decode again): then a new one
+        r: BitReader
+        if self._rd_busy:
+            return self._decode_with(_reader(data, 0), data)
+        r = self._rd
+        r._data = data
+        if cython.compiled:
+            r._p = cython.cast(cython.p_uchar, PyBytes_AS_STRING(data))
+        r._pos = 0
+        r._end = len(data) * 8
+        self._rd_busy = True
+        try:
+            return self._decode_with(r, data)
+        finally:
+            self._rd_busy = False
+            r._data = b""  # not keeping the input alive
+            if cython.compiled:
+                r._p = cython.cast(cython.p_uchar, PyBytes_AS_STRING(r._data))
+            r._end = 0
+
+    @cython.cfunc
+    def _decode_with(self, r: BitReader, data: bytes) -> object:
         if len(data) == 0:
             raise ExiDecodeError("empty input", bit_offset=0)
         if data[0] != 0x80:
@@ -1122,14 +1161,28 @@ class Grammar:
 
     @cython.cfunc
     def _encode_doc(self, root: cython.int, obj: object) -> bytes:
-        w: BitWriter = _writer()
-        w._put(0x80, 8)
-        w._put(root, self.doc_width)
+        # the grammar's own writer (its buffer kept), unless an encode is already running on it: then a new one
+        w: BitWriter
+        own: cython.bint = not self._wr_busy
+        if own:
+            w = self._wr
+            w._len = 0
+            w._acc = 0
+            w._nacc = 0
+            self._wr_busy = True
+        else:
+            w = _writer()
         try:
-            self._encode_type(w, self.doc_types[root], obj)
-        except ExiEncodeError as exc:
-            _path_error(exc, self.doc_names[root])
-        return w.getvalue()
+            w._put(0x80, 8)
+            w._put(root, self.doc_width)
+            try:
+                self._encode_type(w, self.doc_types[root], obj)
+            except ExiEncodeError as exc:
+                _path_error(exc, self.doc_names[root])
+            return w.getvalue()
+        finally:
+            if own:
+                self._wr_busy = False
 
     def encode_fragment(self, items: list) -> bytes:
         """Encode a fragment holding the (fragment element index, object) pairs in ``items``."""
