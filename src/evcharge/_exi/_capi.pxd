@@ -39,3 +39,14 @@ cdef inline void slot_fill_none(object obj, Py_ssize_t off) noexcept:
     if p[0] == NULL:
         Py_INCREF(None)
         p[0] = Py_None
+
+
+cdef inline void slots_fill_none(object obj, Py_ssize_t off, Py_ssize_t n) noexcept:
+    # slot_fill_none on the n consecutive slots from offset off (a slotted class's own slots are laid
+    # out one after the other, in the order of __slots__)
+    cdef PyObject** p = <PyObject**>((<char*><PyObject*>obj) + off)
+    cdef Py_ssize_t i
+    for i in range(n):
+        if p[i] == NULL:
+            Py_INCREF(None)
+            p[i] = Py_None

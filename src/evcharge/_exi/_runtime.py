@@ -10,6 +10,10 @@ bit-packed alignment that the V2G profile uses.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Sequence
+from itertools import pairwise
+
 import cython
 
 from evcharge._exi.errors import ExiDecodeError, ExiEncodeError
@@ -261,10 +265,13 @@ class BitReader:
     @cython.exceptval(-1)
     def _read_small_uint(self) -> cython.longlong:
         """An EXI Unsigned Integer of at most 9 octets (below 2**63); -2 when it is longer."""
-        result: cython.longlong = 0
-        shift: cython.int = 0
-        octet: cython.longlong
-        count: cython.int = 0
+        result: cython.longlong
+        shift: cython.int = 7
+        octet: cython.longlong = self._bits(8)
+        count: cython.int = 1
+        if octet < 0x80:  # one octet: most values of a V2G message
+            return octet
+        result = octet & 0x7F
         while True:
             octet = self._bits(8)
             count += 1
@@ -387,13 +394,14 @@ T_COMPLEX = cython.declare(cython.int, 0)
 T_SIMPLE = cython.declare(cython.int, 1)
 
 MAX_DEPTH = cython.declare(cython.int, 48)
+_PTR_SIZE = struct.calcsize("P")  # the size of a slot (a PyObject pointer)
 
-_NOT_SIMPLE = cython.declare(object, object())  # Grammar._simple_content: not the usual CH, EE content
+_NOT_SIMPLE = cython.declare(object, object())  # Grammar._decode_type: not the usual CH, EE content
 
 if cython.compiled:
     from cython.cimports.cpython.long import PyLong_AsLongLongAndOverflow
     from cython.cimports.cpython.type import PyType_GenericAlloc
-    from cython.cimports.evcharge._exi._capi import slot_fill_none, slot_get, slot_offset, slot_set
+    from cython.cimports.evcharge._exi._capi import slot_fill_none, slot_get, slot_offset, slot_set, slots_fill_none
 
 
 @cython.cfunc
@@ -451,6 +459,27 @@ def _writer() -> BitWriter:
     return w
 
 
+def _simple_shape(states: Sequence, prods: Sequence, t: Sequence) -> tuple[int, int, int, int, int] | None:
+    """(CH width, CH code, datatype, EE width, EE code) of simple type ``t``'s usual content, or None.
+
+    None unless the type is simple, its first state has exactly one CH production and the state after
+    it exactly one first-level EE: then reading that CH code, the value and that EE code is the same as
+    running the grammar (anything else is left to it).
+    """
+    if t[0] != T_SIMPLE:
+        return None
+    s = states[t[1]]
+    chs = [i for i in range(s[1]) if prods[s[4] + i][0] == P_CH]
+    if len(chs) != 1:
+        return None
+    ch = prods[s[4] + chs[0]]
+    s2 = states[ch[3]]
+    ees = [i for i in range(s2[1]) if prods[s2[4] + i][0] == P_EE]
+    if len(ees) != 1:
+        return None
+    return (s[0], chs[0], ch[2], s2[0], ees[0])
+
+
 @cython.final
 @cython.cclass
 class Grammar:
@@ -488,7 +517,16 @@ class Grammar:
     ty_maxocc: list  # per type: tuple of ints (-1 = unbounded)
     ty_slot0: cython.int[::1]  # per type: index of its first slot in slot_off
     sl_islist: cython.int[::1]  # per slot (ty_slot0[t] + slot): 1 when the field is a list
+    # the usual content of a simple type t (CH, then EE), when its grammar has exactly one way to write it:
+    # sc_ok[t], the width and code of the CH event, its datatype, the width and code of the EE after it
+    sc_ok: cython.int[::1]
+    sc_w1: cython.int[::1]
+    sc_ch: cython.int[::1]
+    sc_dt: cython.int[::1]
+    sc_w2: cython.int[::1]
+    sc_ee: cython.int[::1]
     slot_off: cython.longlong[::1]  # compiled backend: byte offset of each slot in its object
+    ty_run: cython.longlong[::1]  # per type: the offset of its first slot when its slots are consecutive, else -1
     # datatypes
     dt_kind: cython.int[::1]
     dt_nbits: cython.int[::1]
@@ -560,8 +598,22 @@ class Grammar:
                 offsets.append(slot_offset(cls.__dict__[name]) if cython.compiled and cls is not None else 0)
         self.ty_slot0 = ia(firsts)
         self.slot_off = array("q", offsets or [0])
+        runs = []
+        for i, t in enumerate(types):
+            offs = offsets[firsts[i]:firsts[i] + len(t[4])]
+            consecutive = cython.compiled and len(offs) > 0 and offs[0] > 0 and all(
+                b - a == _PTR_SIZE for a, b in pairwise(offs))
+            runs.append(offs[0] if consecutive else -1)
+        self.ty_run = array("q", runs or [0])
         assert len(listflags) == len(offsets)
         self.sl_islist = ia(listflags or [0])
+        sc = [_simple_shape(states, prods, t) for t in types]
+        self.sc_ok = ia([1 if c is not None else 0 for c in sc] or [0])
+        self.sc_w1 = ia([c[0] if c is not None else 0 for c in sc] or [0])
+        self.sc_ch = ia([c[1] if c is not None else 0 for c in sc] or [0])
+        self.sc_dt = ia([c[2] if c is not None else 0 for c in sc] or [0])
+        self.sc_w2 = ia([c[3] if c is not None else 0 for c in sc] or [0])
+        self.sc_ee = ia([c[4] if c is not None else 0 for c in sc] or [0])
         dts = tables["datatypes"]
         self.dt_kind = ia([d[0] for d in dts])
         self.dt_nbits = ia([d[1] for d in dts])
@@ -745,6 +797,16 @@ class Grammar:
         p: cython.int
         kind: cython.int
         slot: cython.int
+        c: cython.int
+        w: cython.int
+        start: cython.Py_ssize_t
+        vstart: cython.Py_ssize_t
+        dt: cython.int
+        dk: cython.int
+        nv: cython.longlong
+        ei: cython.Py_ssize_t
+        neg: cython.bint
+        members: tuple
         nslots: cython.int = self.ty_nslots[t]
         base: cython.int = self.ty_slot0[t]
         simple: cython.bint = self.ty_kind[t] == T_SIMPLE
@@ -777,12 +839,51 @@ class Grammar:
                                 bit_offset=r._pos,
                             )
                         last_se = slot
-                        if self.ty_kind[self.pr_arg[p]] == T_SIMPLE:
-                            v = self._simple_content(r, self.pr_arg[p], depth + 1)
+                        c = self.pr_arg[p]
+                        if self.sc_ok[c] and depth < MAX_DEPTH:
+                            # the usual content of a simple type (CH, its value, EE) read inline; anything
+                            # else (an empty value as a second-level EE, an error) rewinds the reader and
+                            # takes the general path, so errors and their positions are the same
+                            start = r._pos
+                            w = self.sc_w1[c]
+                            v = _NOT_SIMPLE
+                            if start + w <= r._end and r._bits(w) == self.sc_ch[c]:
+                                # the commonest datatypes read here, with the very reads _read_value makes
+                                # (so the same errors at the same offsets); a value out of its range, and
+                                # the other datatypes, read (again) by _read_value
+                                dt = self.sc_dt[c]
+                                dk = self.dt_kind[dt]
+                                vstart = r._pos
+                                if dk == D_NBIT and self.dt_cbound[dt]:
+                                    nv = r._bits(self.dt_nbits[dt]) + self.dt_clo[dt]
+                                    if nv <= self.dt_chi[dt]:
+                                        v = nv
+                                elif dk == D_ENUM:
+                                    members = self.dt_enum[dt]
+                                    ei = r._bits(self.dt_nbits[dt])
+                                    if ei < len(members):
+                                        v = members[ei]
+                                elif dk == D_BOOL:
+                                    v = r._bits(1) != 0
+                                elif (dk == D_UINT or dk == D_INT) and self.dt_cbound[dt]:
+                                    neg = dk == D_INT and r._bits(1) != 0
+                                    nv = r._read_small_uint()
+                                    if nv != -2:
+                                        if neg:
+                                            nv = -1 - nv
+                                        if self.dt_clo[dt] <= nv <= self.dt_chi[dt]:
+                                            v = nv
+                                if v is _NOT_SIMPLE:
+                                    r._pos = vstart
+                                    v = self._read_value(r, dt)
+                                w = self.sc_w2[c]
+                                if r._pos + w > r._end or r._bits(w) != self.sc_ee[c]:
+                                    v = _NOT_SIMPLE
                             if v is _NOT_SIMPLE:
-                                v = self._decode_type(r, self.pr_arg[p], depth + 1)
+                                r._pos = start
+                                v = self._decode_type(r, c, depth + 1)
                         else:
-                            v = self._decode_type(r, self.pr_arg[p], depth + 1)
+                            v = self._decode_type(r, c, depth + 1)
                         seen_child = True
                     elif kind == P_AT or kind == P_CH:
                         v = self._read_value(r, self.pr_arg[p])
@@ -841,46 +942,16 @@ class Grammar:
                 value = self._empty_value(t, 0, r)
             return value
         if cython.compiled and not early_end:
-            for slot in range(nslots):
-                slot_fill_none(obj, self.slot_off[base + slot])
+            if self.ty_run[t] >= 0:
+                slots_fill_none(obj, self.ty_run[t], nslots)
+            else:
+                for slot in range(nslots):
+                    slot_fill_none(obj, self.slot_off[base + slot])
             return obj
         for slot in range(nslots):
             if self._load(obj, t, base, slot) is None:
                 self._store(obj, t, base, slot, self._empty_value(t, slot, r) if early_end else None)
         return obj
-
-    @cython.cfunc
-    @cython.inline
-    def _simple_content(self, r: BitReader, t: cython.int, depth: cython.int) -> object:
-        """The usual content of an element of simple type ``t``: CH (its value), then EE.
-
-        Anything else (a complex type, an empty value as a second-level EE, an error) returns
-        _NOT_SIMPLE with the reader where it was, and ``_decode_type`` reads it the general way.
-        """
-        start: cython.Py_ssize_t = r._pos
-        s: cython.int
-        code: cython.int
-        p: cython.int
-        if self.ty_kind[t] != T_SIMPLE or depth > MAX_DEPTH:
-            return _NOT_SIMPLE
-        s = self.ty_start[t]
-        if r._pos + self.st_w1[s] > r._end:
-            return _NOT_SIMPLE
-        code = r._bits(self.st_w1[s])
-        if code >= self.st_n1[s] or self.pr_kind[self.st_p0[s] + code] != P_CH:
-            r._pos = start
-            return _NOT_SIMPLE
-        p = self.st_p0[s] + code
-        v = self._read_value(r, self.pr_arg[p])
-        s = self.pr_next[p]
-        if r._pos + self.st_w1[s] > r._end:
-            r._pos = start
-            return _NOT_SIMPLE
-        code = r._bits(self.st_w1[s])
-        if code >= self.st_n1[s] or self.pr_kind[self.st_p0[s] + code] != P_EE:
-            r._pos = start
-            return _NOT_SIMPLE
-        return v
 
     @cython.cfunc
     @cython.inline
