@@ -128,3 +128,46 @@ def test_values_beyond_the_facets_or_of_another_type_are_encode_errors(
     c = codec("ISO2", backend)
     with pytest.raises(ExiEncodeError, match=rf"EVTargetCurrent\.{error}"):
         c.encode(_demand(c, **{field: value}))
+
+
+def _uint_bits(n: int) -> str:
+    """EXI 1.0 7.1.6 Unsigned Integer: groups of 7 bits, least significant first, bit 8 set on all but the last."""
+    groups = []
+    while True:
+        low, n = n & 0x7F, n >> 7
+        groups.append(format(low | (0x80 if n else 0), "08b"))
+        if not n:
+            return "".join(groups)
+
+
+def _packed(bits: str) -> bytes:
+    bits += "0" * (-len(bits) % 8)
+    return bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shift", range(8))
+@pytest.mark.parametrize("size", [0, 1, 2, 8, 127, 128, 300])
+def test_binary_values_at_every_bit_offset(backend: str, shift: int, size: int) -> None:
+    # EXI 1.0 7.1.1 Binary: the length as an Unsigned Integer, then the octets, here from any bit offset (bit-packed);
+    # the bits are laid out by hand, not by the writer, and the value ends exactly at the end of the input or not
+    value = bytes((37 * i + 11) & 0xFF for i in range(size))
+    for tail in ("", "1"):
+        bits = "1" * shift + _uint_bits(size) + "".join(format(b, "08b") for b in value) + tail
+        r = RUNTIMES[backend].BitReader(_packed(bits), shift)
+        assert r.read_binary(1000) == value
+        assert r.bit_offset == len(bits) - len(tail)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shift", [0, 3])
+def test_binary_length_errors(backend: str, shift: int) -> None:
+    rt = RUNTIMES[backend]
+    with pytest.raises(ExiDecodeError, match="length 9 exceeds the allowed maximum 8"):
+        rt.BitReader(_packed("1" * shift + _uint_bits(9) + "0" * 72), shift).read_binary(8)
+    with pytest.raises(ExiDecodeError, match="non-minimal form"):  # 0 written as 0x80 0x00
+        rt.BitReader(_packed("1" * shift + "1000000000000000" + "0" * 8), shift).read_binary(8)
+    with pytest.raises(ExiDecodeError, match="unexpected end of input"):  # 4 octets announced, 3 present
+        rt.BitReader(_packed("1" * shift + _uint_bits(4) + "0" * 24), shift).read_binary(8)
+    with pytest.raises(ExiDecodeError, match="exceeds the allowed maximum"):  # a length of 10 octets (2**63)
+        rt.BitReader(_packed("1" * shift + _uint_bits(2**63) + "0" * 8), shift).read_binary(8)

@@ -320,15 +320,34 @@ class BitReader:
 
     @cython.ccall
     def read_binary(self, limit: cython.Py_ssize_t) -> bytes:
-        n: cython.Py_ssize_t = self.read_length(limit)
+        n: cython.Py_ssize_t
         i: cython.Py_ssize_t
+        if cython.compiled:
+            before: cython.Py_ssize_t = self._pos
+            c: cython.longlong = self._read_small_uint()
+            if c < 0 or c > limit:  # too long or too large: read again the general way, which says why
+                self._pos = before
+                n = self.read_length(limit)
+            else:
+                n = c
+        else:
+            n = self.read_length(limit)
         if n * 8 > self._end - self._pos:
             self._eof(n * 8)
         if cython.compiled:
             res: bytes = PyBytes_FromStringAndSize(cython.NULL, n)
             p: cython.p_uchar = cython.cast(cython.p_uchar, PyBytes_AS_STRING(res))
-            for i in range(n):
-                p[i] = cython.cast(cython.uchar, self._bits(8))
+            # n whole octets from bit offset pos: octet k is the low 8 bits of (src[k] << sh) | (src[k + 1] >> (8 - sh))
+            # with sh > 0 the last of them, src[n], holds the last bits read, so it is inside the data
+            src: cython.p_uchar = self._p + (self._pos >> 3)
+            sh: cython.int = self._pos & 7
+            if sh == 0:
+                for i in range(n):
+                    p[i] = src[i]
+            else:
+                for i in range(n):
+                    p[i] = cython.cast(cython.uchar, (src[i] << sh) | (src[i + 1] >> (8 - sh)))
+            self._pos += n * 8
             return res
         out = bytearray(n)
         for i in range(n):
