@@ -415,7 +415,6 @@ T_SIMPLE = cython.declare(cython.int, 1)
 MAX_DEPTH = cython.declare(cython.int, 48)
 _PTR_SIZE = struct.calcsize("P")  # the size of a slot (a PyObject pointer)
 
-_NOT_SIMPLE = cython.declare(object, object())  # Grammar._decode_type: not the usual CH, EE content
 
 if cython.compiled:
     from cython.cimports.cpython.long import PyLong_AsLongLongAndOverflow
@@ -825,6 +824,8 @@ class Grammar:
         nv: cython.longlong
         ei: cython.Py_ssize_t
         neg: cython.bint
+        ok: cython.bint
+        vok: cython.bint
         members: tuple
         nslots: cython.int = self.ty_nslots[t]
         base: cython.int = self.ty_slot0[t]
@@ -865,25 +866,29 @@ class Grammar:
                             # takes the general path, so errors and their positions are the same
                             start = r._pos
                             w = self.sc_w1[c]
-                            v = _NOT_SIMPLE
-                            if start + w <= r._end and r._bits(w) == self.sc_ch[c]:
+                            ok = start + w <= r._end and r._bits(w) == self.sc_ch[c]
+                            if ok:
                                 # the commonest datatypes read here, with the very reads _read_value makes
                                 # (so the same errors at the same offsets); a value out of its range, and
                                 # the other datatypes, read (again) by _read_value
                                 dt = self.sc_dt[c]
                                 dk = self.dt_kind[dt]
                                 vstart = r._pos
+                                vok = False
                                 if dk == D_NBIT and self.dt_cbound[dt]:
                                     nv = r._bits(self.dt_nbits[dt]) + self.dt_clo[dt]
                                     if nv <= self.dt_chi[dt]:
                                         v = nv
+                                        vok = True
                                 elif dk == D_ENUM:
                                     members = self.dt_enum[dt]
                                     ei = r._bits(self.dt_nbits[dt])
                                     if ei < len(members):
                                         v = members[ei]
+                                        vok = True
                                 elif dk == D_BOOL:
                                     v = r._bits(1) != 0
+                                    vok = True
                                 elif (dk == D_UINT or dk == D_INT) and self.dt_cbound[dt]:
                                     neg = dk == D_INT and r._bits(1) != 0
                                     nv = r._read_small_uint()
@@ -892,13 +897,13 @@ class Grammar:
                                             nv = -1 - nv
                                         if self.dt_clo[dt] <= nv <= self.dt_chi[dt]:
                                             v = nv
-                                if v is _NOT_SIMPLE:
+                                            vok = True
+                                if not vok:
                                     r._pos = vstart
                                     v = self._read_value(r, dt)
                                 w = self.sc_w2[c]
-                                if r._pos + w > r._end or r._bits(w) != self.sc_ee[c]:
-                                    v = _NOT_SIMPLE
-                            if v is _NOT_SIMPLE:
+                                ok = r._pos + w <= r._end and r._bits(w) == self.sc_ee[c]
+                            if not ok:
                                 r._pos = start
                                 v = self._decode_type(r, c, depth + 1)
                         else:
