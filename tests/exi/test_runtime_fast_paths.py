@@ -171,3 +171,33 @@ def test_binary_length_errors(backend: str, shift: int) -> None:
         rt.BitReader(_packed("1" * shift + _uint_bits(4) + "0" * 24), shift).read_binary(8)
     with pytest.raises(ExiDecodeError, match="exceeds the allowed maximum"):  # a length of 10 octets (2**63)
         rt.BitReader(_packed("1" * shift + _uint_bits(2**63) + "0" * 8), shift).read_binary(8)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "value", [0, 127, 128, 16383, 16384, 32767, -1, -128, -129, -16384, -16385, -32768]
+)
+def test_short_values_encode_with_the_octets_exi_requires(backend: str, value: int) -> None:
+    # the encoder writes a simple element's event codes and a bounded int in one step; EXI 1.0 7.1.5/7.1.6: a sign
+    # bit, then the magnitude (-(v + 1) when negative) in 7-bit groups, so 1, 2 or 3 octets: the message grows by
+    # exactly the octets beyond the first, its other bits stay where they were, and it decodes back the same
+    c = codec("ISO2", backend)
+    msg = _demand(c, value=value)
+    data = c.encode(msg)
+    magnitude = -value - 1 if value < 0 else value
+    octets = 1 if magnitude < 0x80 else 2 if magnitude < 0x4000 else 3
+    assert len(data) == len(c.encode(_demand(c, value=0))) + octets - 1
+    assert c.decode(data) == msg
+    assert data == codec("ISO2", "python").encode(_demand(codec("ISO2", "python"), value=value))
+
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("unit", ["h", "m", "s", "A", "V", "W", "Wh"])
+def test_enumerations_written_inline_come_back(backend: str, unit: str) -> None:
+    c = codec("ISO2", backend)
+    unit_type = type(_demand(c).body.current_demand_req.ev_target_current.unit)
+    msg = _demand(c, unit=unit_type(unit))
+    assert c.decode(c.encode(msg)) == msg
+    with pytest.raises(ExiEncodeError, match=r"EVTargetCurrent\.Unit: 'k' is not one of \['h', 'm', 's', 'A', 'V'"):
+        c.encode(_demand(c, unit="k"))

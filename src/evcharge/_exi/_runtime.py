@@ -63,7 +63,7 @@ class BitWriter:
     @cython.ccall
     @cython.exceptval(-1)
     def write_bits(self, value: cython.ulonglong, n: cython.int) -> cython.int:
-        """Write the ``n`` low bits of ``value`` (0 <= n <= 32)."""
+        """Write the ``n`` low bits of ``value`` (0 <= n <= 56)."""
         return self._put(value, n)
 
     @cython.cfunc
@@ -72,7 +72,7 @@ class BitWriter:
     def _put(self, value: cython.ulonglong, n: cython.int) -> cython.int:
         nacc: cython.int
         acc: cython.ulonglong
-        if self._len + 5 > self._cap:  # at most 39 bits are pending after the shift: 4 whole bytes
+        if self._len + 8 > self._cap:  # at most 63 bits are pending after the shift: 7 whole bytes
             self._grow()
         acc = (self._acc << n) | (value & ((cython.cast(cython.ulonglong, 1) << n) - 1))
         nacc = self._nacc + n
@@ -543,6 +543,9 @@ class Grammar:
     sc_dt: cython.int[::1]
     sc_w2: cython.int[::1]
     sc_ee: cython.int[::1]
+    # sw_ok[t]: sc_ok[t], and the encoder's productions for that content are that very CH and EE, so an
+    # encode may write the SE code, the CH code, the value and the EE code in one step (_put_simple)
+    sw_ok: cython.int[::1]
     slot_off: cython.longlong[::1]  # compiled backend: byte offset of each slot in its object
     ty_run: cython.longlong[::1]  # per type: the offset of its first slot when its slots are consecutive, else -1
     # datatypes
@@ -632,6 +635,19 @@ class Grammar:
         self.sc_dt = ia([c[2] if c is not None else 0 for c in sc] or [0])
         self.sc_w2 = ia([c[3] if c is not None else 0 for c in sc] or [0])
         self.sc_ee = ia([c[4] if c is not None else 0 for c in sc] or [0])
+        enc_tab = tables["enc"]
+
+        def sw(t: tuple, c: tuple | None) -> bool:
+            if c is None or t[5] < 0:
+                return False
+            s0 = states[t[1]]
+            p = enc_tab[s0[5] + t[5]]
+            if p != s0[4] + c[1]:
+                return False
+            s1 = states[prods[p][3]]
+            return bool(enc_tab[s1[5] + len(t[4])] == s1[4] + c[4])
+
+        self.sw_ok = ia([1 if sw(t, c) else 0 for t, c in zip(types, sc, strict=True)] or [0])
         dts = tables["datatypes"]
         self.dt_kind = ia([d[0] for d in dts])
         self.dt_nbits = ia([d[1] for d in dts])
@@ -1101,12 +1117,92 @@ class Grammar:
         return w._put(p - self.st_p0[s], self.st_w1[s])
 
     @cython.cfunc
+    @cython.exceptval(-1)
+    def _put_simple(
+        self, w: BitWriter, head: cython.ulonglong, nhead: cython.int, c: cython.int, v: object
+    ) -> cython.int:
+        """The SE code ``head`` (``nhead`` bits), then the usual content of simple type ``c`` (sw_ok[c]) holding
+        ``v``: its CH code, the value and the EE code, gathered into few writes.
+
+        Only for the values the general path writes the same way without a question (a bool, an
+        enumeration member, a bounded int in range): 1 when written, else 0 with nothing written.
+        """
+        dt: cython.int = self.sc_dt[c]
+        dk: cython.int = self.dt_kind[dt]
+        nb: cython.int
+        cv: cython.longlong
+        uv: cython.ulonglong
+        overflow: cython.int = 0
+        code: cython.ulonglong = (head << self.sc_w1[c]) | cython.cast(cython.ulonglong, self.sc_ch[c])
+        n: cython.int = nhead + self.sc_w1[c]
+        if n > 32:
+            w._put(code, n)
+            code = 0
+            n = 0
+        if dk == D_ENUM:
+            idx = cython.cast(dict, self.dt_enum_index[dt]).get(v)
+            if idx is None:
+                return 0
+            nb = self.dt_nbits[dt]
+            code = (code << nb) | cython.cast(cython.ulonglong, cython.cast(cython.longlong, idx))
+            n += nb
+        elif dk == D_BOOL:
+            if v is True:
+                code = (code << 1) | 1
+            elif v is False:
+                code = code << 1
+            else:
+                return 0
+            n += 1
+        elif self.dt_cbound[dt] and type(v) is int:
+            if cython.compiled:
+                cv = PyLong_AsLongLongAndOverflow(v, cython.address(overflow))
+            elif -(2**63) <= v < 2**63:
+                cv = v
+            else:
+                overflow = 1
+            if overflow != 0 or cv < self.dt_clo[dt] or cv > self.dt_chi[dt]:
+                return 0
+            if dk == D_NBIT:
+                nb = self.dt_nbits[dt]
+                code = (code << nb) | cython.cast(cython.ulonglong, cv - self.dt_clo[dt])
+                n += nb
+            else:
+                if dk == D_INT:
+                    code = code << 1
+                    n += 1
+                    if cv < 0:
+                        code |= 1
+                        cv = -1 - cv
+                uv = cython.cast(cython.ulonglong, cv)
+                if uv < 0x80:
+                    code = (code << 8) | uv
+                    n += 8
+                elif uv < 0x4000:
+                    code = (code << 16) | (((uv & 0x7F) | 0x80) << 8) | (uv >> 7)
+                    n += 16
+                else:
+                    w._put(code, n)
+                    w._write_u64(uv)
+                    code = 0
+                    n = 0
+        else:
+            return 0
+        if n > 32:
+            w._put(code, n)
+            code = 0
+            n = 0
+        w._put((code << self.sc_w2[c]) | cython.cast(cython.ulonglong, self.sc_ee[c]), n + self.sc_w2[c])
+        return 1
+
+    @cython.cfunc
     def _encode_type(self, w: BitWriter, t: cython.int, obj: object) -> None:
         s: cython.int = self.ty_start[t]
         p: cython.int
         slot: cython.int
         nslots: cython.int = self.ty_nslots[t]
         e0: cython.int
+        c: cython.int
         cur: cython.int = -1  # the field being written: errors below it are prefixed with its name
         if self.ty_kind[t] == T_SIMPLE:
             self._encode_value_content(w, t, s, obj)
@@ -1147,10 +1243,13 @@ class Grammar:
                 else:
                     p = self._production(t, s, slot)
                     cur = slot
-                    self._emit(w, s, p)
                     if self.pr_kind[p] == P_SE:
-                        self._encode_child(w, self.pr_arg[p], v)
+                        c = self.pr_arg[p]
+                        if not (self.sw_ok[c] and self._put_simple(w, p - self.st_p0[s], self.st_w1[s], c, v)):
+                            self._emit(w, s, p)
+                            self._encode_child(w, c, v)
                     else:
+                        self._emit(w, s, p)
                         self._write_value(w, self.pr_arg[p], v)
                     cur = -1
                     s = self.pr_next[p]
