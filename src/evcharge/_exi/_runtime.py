@@ -136,11 +136,24 @@ class BitWriter:
     @cython.ccall
     def write_binary(self, value: bytes) -> None:
         """EXI Binary: length, then the octets."""
-        i: cython.Py_ssize_t
+        i: cython.Py_ssize_t = 0
         n: cython.Py_ssize_t = len(value)
         self._write_u64(n)
-        for i in range(n):
+        b0: cython.uchar
+        b1: cython.uchar
+        b2: cython.uchar
+        b3: cython.uchar
+        while i + 4 <= n:  # four octets per write (each taken as an unsigned C char first)
+            b0 = value[i]
+            b1 = value[i + 1]
+            b2 = value[i + 2]
+            b3 = value[i + 3]
+            self._put((cython.cast(cython.ulonglong, b0) << 24) | (cython.cast(cython.ulonglong, b1) << 16)
+                      | (cython.cast(cython.ulonglong, b2) << 8) | b3, 32)
+            i += 4
+        while i < n:
             self._put(value[i], 8)
+            i += 1
 
     @cython.ccall
     def write_string_chars(self, value: str) -> None:
@@ -805,7 +818,7 @@ class Grammar:
             if not isinstance(v, (bytes, bytearray)):
                 raise ExiEncodeError(f"expected bytes, got {type(v).__name__}")
             self._check_length(dt, len(v), "bytes")
-            w.write_binary(bytes(v))
+            w.write_binary(v if type(v) is bytes else bytes(v))
             return
         raise ExiEncodeError(f"unsupported datatype kind {kind}")
 
@@ -1233,10 +1246,13 @@ class Grammar:
                     for item in v:
                         p = self._production(t, s, slot)
                         cur = slot
-                        self._emit(w, s, p)
                         if self.pr_kind[p] == P_SE:
-                            self._encode_child(w, self.pr_arg[p], item)
+                            c = self.pr_arg[p]
+                            if not (self.sw_ok[c] and self._put_simple(w, p - self.st_p0[s], self.st_w1[s], c, item)):
+                                self._emit(w, s, p)
+                                self._encode_child(w, c, item)
                         else:
+                            self._emit(w, s, p)
                             self._write_value(w, self.pr_arg[p], item)
                         cur = -1
                         s = self.pr_next[p]
