@@ -59,7 +59,8 @@ __all__ = [
 
 #: (subcommand, module, one-line help)
 COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("simulate", "evcharge.sim.cli", "run a simulated AC charging session (charger, car and CSMS on this machine)"),
+    ("simulate", "evcharge.sim.cli", "run a simulated charging session: AC, or ISO 15118 DC and AC with --hlc"
+                                     " (charger, car and CSMS on this machine)"),
     ("slac", "evcharge.slac.cli", "run SLAC (ISO 15118-3) as EVSE or PEV on a network interface"),
     ("exi", "evcharge.iso15118.cli", "encode and decode V2G EXI messages"),
     ("ocpp", "evcharge.ocpp.cli", "run an OCPP charge point or CSMS"),
