@@ -83,7 +83,8 @@ class Board:
                 case SetPwm(duty=duty):
                     if self.output is PilotOutput.X2 and c.mode is ChargingMode.BASIC and duty != 5.0 \
                             and self.duty != 5.0:
-                        assert now - self.pwm_set_at >= c.config.duty_change_interval, "duty changed within 5 s"
+                        # the charger's timer fires at pwm_set_at + 5 s; subtracting back can lose an ulp (1e-9 s slack)
+                        assert now - self.pwm_set_at >= c.config.duty_change_interval - 1e-9, "duty changed within 5 s"
                     self._leave_f(now)
                     self.output, self.duty, self.pwm_set_at = PilotOutput.X2, duty, now
                 case SetX1():
