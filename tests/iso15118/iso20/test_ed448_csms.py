@@ -27,8 +27,6 @@ from evcharge.iso15118.security.chain import CertificateRole, validate_chain
 from evcharge.iso15118.security.ed448 import Ed448ScalarKey
 from evcharge.iso15118.security.pki import PkiOptions, write_pki
 
-from .test_ed448_install import needs_56_byte_dh_key
-
 
 @pytest.fixture(scope="module")
 def v2g(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -55,7 +53,6 @@ def _install(car: EvccContract, answer: Any) -> common.CertificateInstallationRe
     return res
 
 
-@needs_56_byte_dh_key
 def test_an_ed448_car_gets_an_ed448_contract_by_x448(v2g: Path) -> None:
     provider = TestPkiContractProvider(v2g)
     car = EvccContract.from_pki(v2g / "iso20-ed448")
