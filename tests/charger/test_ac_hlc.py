@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from evcharge.charger import EvseManagerConfig, OcppCall
+from evcharge.charger import EvseManagerConfig
 from evcharge.charger.sim.bench import Bench
 from evcharge.charger.sim.car import CarConfig
+from evcharge.charger.sim.station import OcppCall
 from evcharge.iso15118.engines import SeccConfig
 from evcharge.iso15118.engines import events as ev
 

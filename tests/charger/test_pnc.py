@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from evcharge.charger import EvseManagerConfig, ManagerState, OcppCall
+from evcharge.charger import EvseManagerConfig, ManagerState
 from evcharge.charger.sim.bench import Bench, accept_all
 from evcharge.charger.sim.car import CarConfig
+from evcharge.charger.sim.station import OcppCall
 from evcharge.iso15118.engines import EvccConfig, SeccConfig
 from evcharge.iso15118.engines import events as ev
 

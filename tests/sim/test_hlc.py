@@ -54,7 +54,7 @@ def test_dc_normal(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str)
     assert 0 < doc["peak_power_w"] <= limit * 1.001
     tx = calls(doc, "TransactionEvent")
     assert [e["request"]["eventType"] for e in tx][::len(tx) - 1] == ["Started", "Ended"]
-    socs = [sv["value"] for e in tx for mv in e["request"]["meterValue"] for sv in mv["sampledValue"]
+    socs = [sv["value"] for e in tx for mv in e["request"].get("meterValue", []) for sv in mv["sampledValue"]
             if sv["measurand"] == "SoC"]
     assert socs[-1] > socs[0]
     assert doc["transaction"]["stopped_reason"] == "StoppedByEV" and doc["transaction"]["energy_wh"] > 0

@@ -2,35 +2,33 @@
 the OCPP side of one EVSE, joined by one sans-I/O coordinator (:class:`EvseManager`).
 
 * ``evcharge.charger.manager`` -- :class:`EvseManager` and its state table;
-* :mod:`evcharge.charger.events` -- its commands (a token, a remote start, a charging profile, the CSMS's
-  answers) and events
-  (the OCPP calls to make, power switched, faults);
+* :mod:`evcharge.charger.events` -- its commands (a token, a charging profile, the charge-point core's decisions)
+  and events (the charge-point core's inputs, the meter, power switched, faults);
 * :mod:`evcharge.charger.power` -- the DC power supply and isolation monitor it drives;
 * ``evcharge.charger.schedule`` -- the CSMS's charging profiles as one limit;
 * :mod:`evcharge.charger.sim` -- simulated board, power supply and isolation monitor (with fault injection);
-* :mod:`evcharge.charger.sim.car` -- a simulated car composing the IEC 61851 vehicle, the SLAC PEV and the EVCC.
+* :mod:`evcharge.charger.sim.car` -- a simulated car composing the IEC 61851 vehicle, the SLAC PEV and the EVCC;
+* :mod:`evcharge.charger.sim.station` -- the charge point's OCPP side in process, without sockets (the
+  charge-point core and the transaction manager, calls answered by a function).
 """
 
 from .config import EvseManagerConfig
 from .events import (
-    CsmsAnswered,
     EnableEvse,
     FaultDetected,
     FaultKind,
     IdTokenPresented,
-    OcppCall,
+    MeterUpdate,
     PowerSwitched,
-    RemoteStart,
-    RemoteStop,
     SessionFinished,
     SetChargingProfile,
+    StationInput,
     V2gLinkReady,
 )
 from .manager import TRANSITIONS, EvseManager, ManagerState
 
 __all__ = [
     "TRANSITIONS",
-    "CsmsAnswered",
     "EnableEvse",
     "EvseManager",
     "EvseManagerConfig",
@@ -38,11 +36,10 @@ __all__ = [
     "FaultKind",
     "IdTokenPresented",
     "ManagerState",
-    "OcppCall",
+    "MeterUpdate",
     "PowerSwitched",
-    "RemoteStart",
-    "RemoteStop",
     "SessionFinished",
     "SetChargingProfile",
+    "StationInput",
     "V2gLinkReady",
 ]

@@ -22,8 +22,11 @@ class EvseManagerConfig:
     (DC with bidirectional power transfer, ISO 15118-20) or ``"ac"``. ``payments``: what the SECC offers
     (Plug & Charge only over TLS). ``free_charging``: authorize every session without asking the CSMS.
     ``profile_wait``: how long ChargeParameterDiscovery stays ``Ongoing`` after NotifyEVChargingNeeds for
-    the CSMS's SetChargingProfile (then the charger's own limits are offered). ``meter_interval``: the
-    TransactionEvent ``MeterValuePeriodic`` period while charging (OCPP 2.0.1 SampledDataTxUpdatedInterval).
+    the CSMS's SetChargingProfile (then the charger's own limits are offered). ``meter_interval``: how often the
+    manager reports its meter's values (:class:`~evcharge.charger.events.MeterUpdate`) while a car is plugged in;
+    the transaction messages sample them at their own interval (:meth:`ocpp_settings`). ``ocpp_version``: the
+    OCPP version of the charge point the manager's inputs go to (the identifiers' shape: a 1.6 ``idTag`` string, a
+    2.x ``IdTokenType``; the 2.x-only calls NotifyEVChargingNeeds and Get15118EVCertificate).
     """
 
     evse_id: int = 1
@@ -48,7 +51,11 @@ class EvseManagerConfig:
     slac: EvseConfig = field(default_factory=EvseConfig)
     pilot: ChargerConfig = field(default_factory=lambda: ChargerConfig(mode=ChargingMode.HLC))
     profile_wait: float = 1.0
-    meter_interval: float = 10.0
+    meter_interval: float = 1.0
+    ocpp_version: str = "2.0.1"
+    #: the transaction messages' meter-value period (SampledDataCtrlr.TxUpdatedInterval, 1.6
+    #: MeterValueSampleInterval), set by :meth:`ocpp_settings`
+    tx_updated_interval: int = 10
     #: the voltage of the CableCheck isolation test, or None for the lower of the car's and the charger's
     #: maximum voltage
     cable_check_voltage: float | None = None
@@ -66,3 +73,20 @@ class EvseManagerConfig:
     def __post_init__(self) -> None:
         if self.energy not in ("ac", "dc", "dc-bpt"):
             raise ValueError(f"energy {self.energy!r}: ac, dc or dc-bpt")
+        if self.ocpp_version not in ("1.6", "2.0.1", "2.1"):
+            raise ValueError(f"ocpp_version {self.ocpp_version!r}: 1.6, 2.0.1 or 2.1")
+
+    def ocpp_settings(self) -> dict[tuple[str, str], str]:
+        """The charge point's device-model settings this EVSE expects (``{(component, variable): value}``, for
+        :meth:`~evcharge.ocpp.functions.transport.station.Station.configure`): the transaction starts when the
+        cable is plugged in (TxCtrlr.TxStartPoint ``EVConnected``: SLAC, the V2G session, its authorization and
+        its needs belong to it) and its meter values carry the state of charge, voltage, current and power
+        (SampledDataCtrlr.TxUpdatedMeasurands every :attr:`tx_updated_interval` s; TxEndedMeasurands), and the
+        energy given back by a DC_BPT car."""
+        energy = ["Energy.Active.Import.Register"] + (["Energy.Active.Export.Register"] if self.energy == "dc-bpt"
+                                                      else [])
+        updated = [*energy, "Power.Active.Import", "Voltage", "Current.Import", "SoC"]
+        return {("TxCtrlr", "TxStartPoint"): "EVConnected",
+                ("SampledDataCtrlr", "TxUpdatedMeasurands"): ",".join(updated),
+                ("SampledDataCtrlr", "TxUpdatedInterval"): str(self.tx_updated_interval),
+                ("SampledDataCtrlr", "TxEndedMeasurands"): ",".join([*energy, "SoC"])}

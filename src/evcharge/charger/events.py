@@ -1,37 +1,53 @@
 """What goes in and out of the EVSE manager (:class:`evcharge.charger.EvseManager`).
 
 * **Commands** (the station's application -> manager), passed to ``manager.send(command, now)``: what a
-  person or the CSMS wants (:class:`IdTokenPresented`, :class:`RemoteStart`, :class:`RemoteStop`,
-  :class:`SetChargingProfile`, :class:`CsmsAnswered`, :class:`EnableEvse`).
-* **Events** (manager -> application), drained with ``manager.next_event()``: the OCPP calls to make
-  (:class:`OcppCall`, OCPP 2.0.1 payloads as plain dicts), and what happened on the power path
-  (:class:`PowerSwitched`, :class:`FaultDetected`, :class:`V2gLinkReady`, :class:`SessionFinished`).
+  person or the CSMS wants (:class:`IdTokenPresented`, :class:`SetChargingProfile`, :class:`EnableEvse`), and the
+  charge-point core's decisions (:mod:`evcharge.ocpp.functions.application`): ``AuthorizationDone`` (the verdict on
+  an identifier: a card, a remote start, a Plug & Charge contract), ``CallResult`` (the answer to a call the
+  manager asked for), ``StopTransaction`` and ``ChargingAllowed`` (stop charging: a remote stop, a card, a fault,
+  deauthorization), ``SetAvailability``.
+* **Events** (manager -> application), drained with ``manager.next_event()``: :class:`StationInput` (a
+  protocol-neutral input for the charge-point core: the cable, an identifier to authorize, a fault, the energy,
+  a call such as NotifyEVChargingNeeds), :class:`MeterUpdate` (the meter's present values), and what happened on
+  the power path (:class:`PowerSwitched`, :class:`FaultDetected`, :class:`V2gLinkReady`, :class:`SessionFinished`).
 
-The manager never sends an OCPP message itself: it asks for one with :class:`OcppCall` and learns the
-answer from :class:`CsmsAnswered` (same ``ref``). Any OCPP 2.0.1 charge point (``evcharge.ocpp``, or another
-library) carries them; the CSMS's own calls become commands.
+The manager writes no OCPP transaction message itself: the charge-point core
+(:class:`~evcharge.ocpp.functions.application.ChargePointApp`) and the transaction manager turn its inputs into
+OCPP 1.6 or 2.0.1 messages (StatusNotification, Authorize, StartTransaction / TransactionEvent with their ids,
+sequence numbers and trigger reasons, NotifyEvent), through the offline queue. The adapter passes
+``StationInput.command`` to :meth:`~evcharge.ocpp.functions.transport.station.Station.app_input` and
+``MeterUpdate`` to :meth:`~evcharge.ocpp.functions.transport.station.Station.update_meter`, and hands the core's
+decisions back with ``manager.send``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from evcharge.ocpp.functions.application import (
+    AppCommand,
+    AuthorizationDone,
+    CallResult,
+    ChargingAllowed,
+    SetAvailability,
+    StopTransaction,
+)
+
 __all__ = [
-    "CsmsAnswered",
     "EnableEvse",
     "FaultDetected",
     "FaultKind",
     "IdTokenPresented",
     "ManagerCommand",
     "ManagerEvent",
-    "OcppCall",
+    "MeterUpdate",
     "PowerSwitched",
-    "RemoteStart",
-    "RemoteStop",
     "SessionFinished",
     "SetChargingProfile",
+    "StationInput",
     "V2gLinkReady",
 ]
 
@@ -51,6 +67,11 @@ class FaultKind(Enum):
         """The OCPP 2.0.1 ``ReasonEnumType`` of a transaction this fault ends."""
         return _STOPPED_REASON[self]
 
+    @property
+    def error_code(self) -> str:
+        """The OCPP 1.6 ``ChargePointErrorCode`` of the fault (its StatusNotification)."""
+        return _ERROR_CODE[self]
+
 
 _STOPPED_REASON = {
     FaultKind.RCD: "GroundFault",
@@ -59,6 +80,14 @@ _STOPPED_REASON = {
     FaultKind.OVER_CURRENT: "OvercurrentFault",
     FaultKind.PILOT: "Other",
     FaultKind.CONTACTOR: "Other",
+}
+_ERROR_CODE = {
+    FaultKind.RCD: "GroundFailure",
+    FaultKind.ISOLATION: "GroundFailure",
+    FaultKind.OVER_VOLTAGE: "OverVoltage",
+    FaultKind.OVER_CURRENT: "OverCurrentFailure",
+    FaultKind.PILOT: "OtherError",  # 1.6 has no code of its own for the control pilot
+    FaultKind.CONTACTOR: "PowerSwitchFailure",
 }
 
 
@@ -74,22 +103,6 @@ class IdTokenPresented:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RemoteStart:
-    """The CSMS's RequestStartTransaction: authorized with ``id_token`` (the CSMS has decided)."""
-
-    id_token: str
-    remote_start_id: int = 1
-    type: str = "Central"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RemoteStop:
-    """The CSMS's RequestStopTransaction (or a local stop button): stop charging and end the transaction."""
-
-    reason: str = "Remote"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SetChargingProfile:
     """The CSMS's SetChargingProfile (OCPP 2.0.1 ``chargingProfile`` JSON object).
 
@@ -102,34 +115,36 @@ class SetChargingProfile:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CsmsAnswered:
-    """The answer to the :class:`OcppCall` with ``ref`` (``payload`` is ``None`` on a CALLERROR or no answer)."""
-
-    ref: int
-    payload: dict[str, Any] | None
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class EnableEvse:
     """Make the EVSE available (``True``) or unavailable (ChangeAvailability, or after a fault is repaired)."""
 
     enabled: bool
 
 
-ManagerCommand = IdTokenPresented | RemoteStart | RemoteStop | SetChargingProfile | CsmsAnswered | EnableEvse
+ManagerCommand = (IdTokenPresented | SetChargingProfile | EnableEvse | AuthorizationDone | CallResult | StopTransaction
+                  | ChargingAllowed | SetAvailability)
 
 
 # -- events -----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OcppCall:
-    """Send the OCPP 2.0.1 CALL ``action`` with ``payload``; answer with :class:`CsmsAnswered` (same ``ref``)."""
+class StationInput:
+    """Tell the charge-point core ``command`` (a :mod:`evcharge.ocpp.functions.application` command: ``Plugged``,
+    ``Unplugged``, ``CardPresented``, ``AuthorizeToken``, ``PowerPathChanged``, ``EnergyStateChanged``,
+    ``RateChanged``, ``ChargingEnded``, ``FaultRaised``, ``FaultCleared``, ``RequestCall``)."""
 
-    ref: int
-    action: str
-    payload: dict[str, Any] = field(default_factory=dict)
+    command: AppCommand
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeterUpdate:
+    """The present values of the EVSE's meter, by OCPP measurand (``Energy.Active.Import.Register`` Wh,
+    ``Power.Active.Import`` W, ``Voltage`` V, ``Current.Import`` A, ``SoC`` %, ...): for the transaction messages'
+    meter values."""
+
+    evse_id: int
+    readings: Mapping[str, float]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,12 +180,12 @@ class FaultDetected:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionFinished:
-    """The transaction is over (``stopped_reason`` as sent in TransactionEvent Ended)."""
+    """The charging session is over (``stopped_reason``: why, as the manager told the charge-point core; the
+    transaction messages carry it, in the names of the OCPP version)."""
 
-    transaction_id: str
     stopped_reason: str
     energy_wh: float
     energy_returned_wh: float = 0.0  #: what the car gave back (DC_BPT)
 
 
-ManagerEvent = OcppCall | V2gLinkReady | PowerSwitched | FaultDetected | SessionFinished
+ManagerEvent = StationInput | MeterUpdate | V2gLinkReady | PowerSwitched | FaultDetected | SessionFinished

@@ -3,33 +3,38 @@
 ::
 
     board (bsp.BoardSupport) <--> pilot (iec61851.Charger) --5 %--> SLAC (slac.EvseSlac) --match-->
-    V2G (iso15118.SeccSession + the DIN / ISO 15118-2 engine) --events--> this manager --OcppCall--> OCPP
+    V2G (iso15118.SeccSession + the DIN / ISO 15118-2 engine) --events--> this manager --StationInput--> OCPP
     DC power supply + isolation monitor (charger.power)  <--  this manager  <--  CSMS commands
 
 The transport (or a simulation) moves the bytes of each wire: SLAC frames in and out of :attr:`slac`,
 the V2G TCP stream in and out of :attr:`secc` (made by :meth:`connection_made`), board bytes through the
 board's own core. After feeding any of them it calls :meth:`update`; it calls :meth:`handle_timer` when
-:meth:`get_timer` says. The manager never performs I/O: OCPP goes out as :class:`~evcharge.charger.events.OcppCall`
-events and comes back as :class:`~evcharge.charger.events.CsmsAnswered` commands.
+:meth:`get_timer` says. The manager never performs I/O and writes no OCPP message: what the charge point must
+know goes out as protocol-neutral inputs of the charge-point core
+(:class:`~evcharge.charger.events.StationInput` wrapping a :mod:`evcharge.ocpp.functions.application` command, and
+:class:`~evcharge.charger.events.MeterUpdate`), and the core's decisions come back as commands (``AuthorizationDone``,
+``CallResult``, ``StopTransaction``, ``ChargingAllowed``, ``SetAvailability``). The core and the transaction manager
+write the OCPP 1.6 or 2.0.1 messages (StatusNotification, Authorize, the transaction messages with their ids,
+sequence numbers and triggers, NotifyEvent) and the offline queue carries them.
 
 What the manager decides:
 
-* authorization: an RFID token (Authorize with the CSMS), a remote start, or Plug & Charge (Authorize with
-  the contract's eMAID and its certificate hash data); the SECC answers Ongoing until then;
+* authorization: an RFID token (the core's card flow), a remote start (the core's), or Plug & Charge (the
+  contract's eMAID and its certificate hash data to the core); the SECC answers Ongoing until the verdict;
 * limits: NotifyEVChargingNeeds to the CSMS when the car states its needs; the CSMS's SetChargingProfile
   becomes the SECC's limits and SAScheduleList (DC), a renegotiation (ISO 15118-2) when it comes later, or
   the PWM current (AC basic charging);
 * the DC power path: isolation test at CableCheck, PreCharge to the car's voltage at most 2 A, the charge
   loop's setpoints within the limits, off at PowerDelivery(Stop);
 * faults (RCD, isolation, over-voltage, pilot): power off at the instant the fault is seen (DC output off,
-  contactors open, pilot F), TransactionEvent Ended with the fault's stopped reason, StatusNotification
-  Faulted and a NotifyEvent, and the SECC told (isolation Fault / EVSE emergency shutdown).
+  contactors open, pilot F), the fault to the core (which ends the transaction with the fault's stopped reason and
+  reports Faulted and, in 2.x, a NotifyEvent), and the SECC told (isolation Fault / EVSE emergency shutdown).
 """
 
 from __future__ import annotations
 
+import base64
 import random
-import uuid
 from collections import deque
 from collections.abc import Mapping
 from enum import Enum
@@ -55,24 +60,23 @@ from evcharge.iso15118.engines import events as ev
 from evcharge.iso15118.engines import secc_engines
 from evcharge.iso15118.handover import AppProtocol, EngineFactory, TlsInfo
 from evcharge.iso15118.session import SeccSession, SessionClosed
+from evcharge.ocpp.functions import application as cp
 from evcharge.slac.events import Matched, MatchingFailed, SlacFailed, StartMatching, StopMatching
 from evcharge.slac.evse import EvseSlac
 
 from .config import EvseManagerConfig
 from .events import (
-    CsmsAnswered,
     EnableEvse,
     FaultDetected,
     FaultKind,
     IdTokenPresented,
     ManagerCommand,
     ManagerEvent,
-    OcppCall,
+    MeterUpdate,
     PowerSwitched,
-    RemoteStart,
-    RemoteStop,
     SessionFinished,
     SetChargingProfile,
+    StationInput,
     V2gLinkReady,
 )
 from .power import (
@@ -154,16 +158,12 @@ class EvseManager:
     """
 
     # the session's state (reset at every unplug)
-    _tx_id: str | None
-    _id_token: dict[str, str] | None
     _authorized: bool | None
-    _remote_start_id: int | None
     _soc: int | None
     _ev_max_voltage: float | None
     _ev_limits: ev.EvLimits | None
     _protocol: str | None
     _stop_reason: str | None
-    _stop_trigger: str | None
     _paused_session: bytes | None
     _fault: FaultKind | None
     _charge_started_at: float | None
@@ -215,7 +215,7 @@ class EvseManager:
         self._state = S.AVAILABLE
         self._events: deque[ManagerEvent] = deque()
         self._ref = 0
-        self._pending: dict[int, tuple[str, dict[str, Any]]] = {}
+        self._pending: dict[str, str] = {}  # the refs of the core's answers awaited -> the action
         self.history: list[tuple[float, str, str]] = []  #: (now, trigger, new state)
         # the session
         self._reset_session()
@@ -226,9 +226,7 @@ class EvseManager:
         self._profile_deadline: float | None = None
         self._profiles: dict[int, dict[str, Any]] = {}
         self._clear_at: float | None = None
-        self._tx_counter = 0
         self.faults: list[FaultDetected] = []
-        self._call("StatusNotification", self._status("Available", now))
         self._apply_pilot(now)
 
     def _iso20_config(self) -> Any:
@@ -264,36 +262,25 @@ class EvseManager:
         return self._state
 
     @property
-    def transaction_id(self) -> str | None:
-        return self._tx_id
-
-    @property
     def soc(self) -> int | None:
         return self._soc
 
     @property
     def awaiting_csms(self) -> bool:
-        """True while a decision of the CSMS is awaited (an answer, or the profile after NotifyEVChargingNeeds)."""
+        """True while a decision of the charge point (the CSMS) is awaited: the verdict on an identifier, the
+        answer to a call, or the profile after NotifyEVChargingNeeds."""
         return bool(self._pending) or self._profile_deadline is not None
 
     def send(self, command: ManagerCommand, now: float) -> None:
-        """A command of the station's application (see :mod:`evcharge.charger.events`)."""
-        if isinstance(command, CsmsAnswered):
-            self._answered(command, now)
+        """A command of the station's application or a decision of the charge-point core (see
+        :mod:`evcharge.charger.events`); the core's decisions for other EVSEs are ignored."""
+        if isinstance(command, cp.AuthorizationDone | cp.CallResult | cp.StopTransaction | cp.ChargingAllowed
+                      | cp.SetAvailability):
+            self._from_core(command, now)
         elif isinstance(command, IdTokenPresented):
-            self._id_token = {"idToken": command.id_token, "type": command.type}
-            self._call("Authorize", {"idToken": self._id_token})
-        elif isinstance(command, RemoteStart):
-            self._id_token = {"idToken": command.id_token, "type": command.type}
-            self._remote_start_id = command.remote_start_id
-            self._authorize(True, now, trigger="RemoteStart")
-        elif isinstance(command, RemoteStop):
-            self._stop_reason = command.reason
-            self._stop_trigger = "RemoteStop"
-            if self.secc is not None and self._state in (S.CHARGING, S.PRE_CHARGE, S.CABLE_CHECK):
-                self._secc_send(ev.Notify(action="stop"), now)
-            elif self._state is S.CHARGING:
-                self.pilot.send(pe.Pause(), now)
+            self._pending["card"] = "Authorize"  # the core's verdict on a card comes without a ref
+            self._input(cp.CardPresented(evse_id=self.config.evse_id, token=self._token(command.id_token,
+                                                                                        command.type)))
         elif isinstance(command, SetChargingProfile):
             self._profiles[int(command.profile.get("id", 0))] = command.profile
             self._limits_changed(now)
@@ -355,7 +342,7 @@ class EvseManager:
                     pass
         if self._meter_at is not None and now >= self._meter_at:
             self._meter_at = now + self.config.meter_interval
-            self._tx_event("Updated", "MeterValuePeriodic", now)
+            self._meter_update(now)
         self.update(now)
 
     def update(self, now: float) -> None:
@@ -395,17 +382,14 @@ class EvseManager:
     # -- internals: plumbing ---------------------------------------------------------------------
 
     def _reset_session(self) -> None:
-        self._tx_id = None
-        self._seq = 0
-        self._id_token = None
         self._authorized = True if self.config.free_charging else None
-        self._remote_start_id = None
         self._soc = None
         self._ev_max_voltage = None
         self._ev_limits = None
         self._protocol = None
         self._stop_reason = None
-        self._stop_trigger = None
+        self._finished = False
+        self._path_closed = False  # told the core the contactors closed
         self._paused_session = None
         self._authorize_asked = False
         self._limits_pushed = False
@@ -424,18 +408,32 @@ class EvseManager:
         self.history.append((now, trigger, nxt.value))
         return True
 
-    def _call(self, action: str, payload: dict[str, Any]) -> int:
+    def _input(self, command: cp.AppCommand) -> None:
+        self._events.append(StationInput(command=command))
+
+    def _request(self, action: str, payload: dict[str, Any]) -> None:
+        """A call the core only carries (NotifyEVChargingNeeds, Get15118EVCertificate): its answer comes back as
+        ``CallResult`` with the same ref."""
         self._ref += 1
-        self._pending[self._ref] = (action, payload)
-        self._events.append(OcppCall(ref=self._ref, action=action, payload=payload))
-        return self._ref
+        ref = f"evse{self.config.evse_id}-{self._ref}"
+        self._pending[ref] = action
+        self._input(cp.RequestCall(action=action, payload=payload, ref=ref))
 
-    def _timestamp(self, now: float) -> str:
-        return self.clock.utc(now).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    def _token(self, id_token: str, kind: str) -> Any:
+        """An identifier in the shape of the charge point's OCPP version (1.6 idTag, 2.x IdTokenType)."""
+        return id_token if self.config.ocpp_version == "1.6" else {"idToken": id_token, "type": kind}
 
-    def _status(self, status: str, now: float) -> dict[str, Any]:
-        return {"timestamp": self._timestamp(now), "connectorStatus": status, "evseId": self.config.evse_id,
-                "connectorId": self.config.connector_id}
+    def _meter_update(self, now: float) -> None:
+        self._integrate(now)
+        self._events.append(MeterUpdate(evse_id=self.config.evse_id, readings=self._readings()))
+
+    def _finish(self, reason: str) -> None:
+        """The charging session is over (once per plug-in): the application hears it."""
+        if self._finished:
+            return
+        self._finished = True
+        self._events.append(SessionFinished(stopped_reason=reason, energy_wh=round(self.energy_wh, 3),
+                                            energy_returned_wh=round(self.energy_returned_wh, 3)))
 
     def _apply_pilot(self, now: float) -> None:
         actions = self.pilot.actions()
@@ -455,28 +453,48 @@ class EvseManager:
 
     # -- OCPP ------------------------------------------------------------------------------------
 
-    def _answered(self, answer: CsmsAnswered, now: float) -> None:
-        found = self._pending.pop(answer.ref, None)
-        if found is None:
-            raise LocalProtocolError(f"no OCPP call with ref {answer.ref} is waiting for an answer")
-        action, _payload = found
-        p = answer.payload or {}
-        if action == "Get15118EVCertificate":
-            self._secc_send(self._certificate_answer(p), now)
+    def _from_core(self, event: Any, now: float) -> None:
+        """A decision of the charge-point core for this EVSE."""
+        evse_id = getattr(event, "evse_id", None)  # (a CallResult is matched by its ref)
+        if evse_id is not None and evse_id != self.config.evse_id and not (
+                evse_id == 0 and isinstance(event, cp.SetAvailability)):
             return
-        if action == "Authorize":
-            status = (p.get("idTokenInfo") or {}).get("status")
-            cert = p.get("certificateStatus")
+        if isinstance(event, cp.AuthorizationDone):
+            if event.ref is not None and event.ref not in self._pending:
+                return  # the verdict on another application's identifier
+            self._pending.pop(event.ref if event.ref is not None else "card", None)
             # NoCertificateAvailable: the CSMS has no OCSP answer; the SECC's contract verifier has checked the
             # chain against the MO roots already (the engine answers FAILED_CertChainError otherwise)
-            ok = status == "Accepted" and cert in (None, "Accepted", "NoCertificateAvailable")
-            self._authorize(ok, now, trigger="Authorized")
+            ok = event.accepted and event.certificate_status in (None, "Accepted", "NoCertificateAvailable")
+            if event.ref is None and not event.accepted and self._authorized:
+                return  # a card refused during the session (not its owner's): the session goes on
+            self._authorize(ok, now)
+        elif isinstance(event, cp.CallResult):
+            action = self._pending.pop(event.ref, None)
+            if action == "Get15118EVCertificate":
+                self._secc_send(self._certificate_answer(event.response or {}), now)
+            elif action == "NotifyEVChargingNeeds" and event.response is None and self._profile_deadline is not None:
+                self._profile_deadline = None  # no CSMS to decide: the charger's own limits
+                self._push_limits(now)
+        elif isinstance(event, cp.StopTransaction):
+            self._stop_reason = event.reason
+            self._stop_charging(now)
+        elif isinstance(event, cp.ChargingAllowed):
+            if not event.allowed and self._authorized and self._state in (S.CABLE_CHECK, S.PRE_CHARGE, S.CHARGING):
+                self._stop_charging(now)  # the transaction ended meanwhile (a card, deauthorized, unavailable)
+        else:  # SetAvailability
+            self.send(EnableEvse(enabled=event.operative), now)
 
-    def _certificate_answer(self, p: dict[str, Any]) -> ev.AnswerCertificate:
+    def _stop_charging(self, now: float) -> None:
+        """Stop the energy: the car is asked to stop its V2G session (or the PWM pauses in basic charging)."""
+        if self.secc is not None and self._state in (S.CHARGING, S.PRE_CHARGE, S.CABLE_CHECK, S.V2G):
+            self._secc_send(ev.Notify(action="stop"), now)
+        elif self._state is S.CHARGING:
+            self.pilot.send(pe.Pause(), now)
+
+    def _certificate_answer(self, p: Mapping[str, Any]) -> ev.AnswerCertificate:
         """The CSMS's Get15118EVCertificate answer as the SECC's AnswerCertificate (the provider's signed
         CertificateInstallationRes/UpdateRes, decoded with the session's message set)."""
-        import base64
-
         engine: Any = self.secc.engine if self.secc is not None else None
         if p.get("status") != "Accepted" or not p.get("exiResponse") or engine is None:
             return ev.AnswerCertificate(body=None, response_code="FAILED_NoCertificateAvailable")
@@ -499,75 +517,27 @@ class EvseManager:
             return ev.AnswerCertificate(body=None, response_code="FAILED")
         return ev.AnswerCertificate(body=found[1], signature=message.header.signature)
 
-    def _authorize(self, accepted: bool, now: float, *, trigger: str) -> None:
+    def _authorize(self, accepted: bool, now: float) -> None:
         self._authorized = accepted
-        if accepted and self._tx_id is not None:
-            self._tx_event("Updated", trigger, now, id_token=True)
         self._secc_send(ev.Authorize(accepted=accepted), now)
 
-    def _start_transaction(self, now: float) -> None:
-        self._tx_counter += 1
-        self._tx_id = str(uuid.UUID(int=self._rng.getrandbits(128)))
-        self._seq = 0
-        self.energy_wh = 0.0
-        self.energy_returned_wh = 0.0
-        self._tx_event("Started", "CablePluggedIn", now, state="EVConnected")
-
-    def _meter(self, now: float, context: str) -> list[dict[str, Any]]:
-        values: list[dict[str, Any]] = [
-            {"measurand": "Energy.Active.Import.Register", "value": round(self.energy_wh, 1), "context": context}]
+    def _readings(self) -> dict[str, float]:
+        """The meter's present values by OCPP measurand."""
+        values: dict[str, float] = {"Energy.Active.Import.Register": round(self.energy_wh, 1)}
         if self.config.energy == "dc-bpt":
-            values.append({"measurand": "Energy.Active.Export.Register", "value": round(self.energy_returned_wh, 1),
-                           "context": context})
-        if self.power is not None and self._state in (S.CHARGING, S.PRE_CHARGE):
-            values.append({"measurand": "Voltage", "value": round(self.power.present_voltage, 1), "context": context})
-            values.append({"measurand": "Current.Import", "value": round(self.power.present_current, 1),
-                           "context": context})
-            values.append({"measurand": "Power.Active.Import",
-                           "value": round(self.power.present_voltage * self.power.present_current, 1),
-                           "context": context})
-        elif self.meter is not None and self._state is S.CHARGING:
-            values.append({"measurand": "Voltage", "value": round(self.meter.voltage, 1), "context": context})
-            values.append({"measurand": "Current.Import", "value": round(self.meter.current, 1), "context": context})
-            values.append({"measurand": "Power.Active.Import", "value": round(self.meter.power_w, 1),
-                           "context": context})
+            values["Energy.Active.Export.Register"] = round(self.energy_returned_wh, 1)
+        if self.power is not None:
+            volts, amps = self.power.present_voltage, self.power.present_current
+        elif self.meter is not None:
+            volts, amps = self.meter.voltage, self.meter.current
+        else:
+            volts = amps = 0.0
+        power = self.meter.power_w if self.power is None and self.meter is not None else volts * amps
+        values.update({"Voltage": round(volts, 1), "Current.Import": round(max(amps, 0.0), 1),
+                       "Power.Active.Import": round(max(power, 0.0), 1)})
         if self._soc is not None:
-            values.append({"measurand": "SoC", "value": self._soc, "unitOfMeasure": {"unit": "Percent"},
-                           "context": context})
-        return [{"timestamp": self._timestamp(now), "sampledValue": values}]
-
-    def _tx_event(self, event_type: str, trigger: str, now: float, *, state: str | None = None,
-                  id_token: bool = False, stopped_reason: str | None = None) -> None:
-        if self._tx_id is None:
-            return
-        info: dict[str, Any] = {"transactionId": self._tx_id}
-        if state is not None:
-            info["chargingState"] = state
-        if stopped_reason is not None:
-            info["stoppedReason"] = stopped_reason
-        if self._remote_start_id is not None and trigger == "RemoteStart":
-            info["remoteStartId"] = self._remote_start_id
-        context = {"Started": "Transaction.Begin", "Ended": "Transaction.End"}.get(event_type, "Sample.Periodic")
-        payload: dict[str, Any] = {
-            "eventType": event_type, "timestamp": self._timestamp(now), "triggerReason": trigger,
-            "seqNo": self._seq, "transactionInfo": info,
-            "meterValue": self._meter(now, context),
-        }
-        if event_type == "Started":
-            payload["evse"] = {"id": self.config.evse_id, "connectorId": self.config.connector_id}
-        if id_token and self._id_token is not None:
-            payload["idToken"] = self._id_token
-        self._seq += 1
-        self._call("TransactionEvent", payload)
-        if event_type == "Ended":
-            self._events.append(SessionFinished(transaction_id=self._tx_id, stopped_reason=stopped_reason or "Local",
-                                                energy_wh=round(self.energy_wh, 3),
-                                                energy_returned_wh=round(self.energy_returned_wh, 3)))
-            self._tx_id = None
-            self._meter_at = None
-
-    def _end_transaction(self, now: float, reason: str, trigger: str) -> None:
-        self._tx_event("Ended", trigger, now, state="Idle", stopped_reason=reason)
+            values["SoC"] = float(self._soc)
+        return values
 
     # -- limits ----------------------------------------------------------------------------------
 
@@ -654,7 +624,8 @@ class EvseManager:
             if self._state is S.CHARGING and self._protocol not in (None, "din") and not self._dynamic:
                 # (-20 dynamic mode: the new limits go in the next ChargeLoopRes, no renegotiation)
                 self._secc_send(ev.Notify(action="renegotiate"), now)
-            self._tx_event("Updated", "ChargingRateChanged", now)
+            self._meter_update(now)
+            self._input(cp.RateChanged(evse_id=self.config.evse_id))
 
     def _integrate(self, now: float) -> None:
         dt = now - self._metered_at
@@ -703,15 +674,10 @@ class EvseManager:
             self._secc_send(ev.SetIsolation(level=ev.Isolation.FAULT), now)
         else:
             self._secc_send(ev.Notify(action="stop"), now)
-        self._call("NotifyEvent", {
-            "generatedAt": self._timestamp(now), "seqNo": 0, "tbc": False,
-            "eventData": [{"eventId": len(self.faults), "timestamp": self._timestamp(now), "trigger": "Alerting",
-                           "actualValue": "true", "techCode": kind.value, "techInfo": detail[:500],
-                           "eventNotificationType": "HardWiredNotification",
-                           "component": {"name": "EVSE", "evse": {"id": self.config.evse_id}},
-                           "variable": {"name": "Problem"}}]})
-        self._call("StatusNotification", self._status("Faulted", now))
-        self._end_transaction(now, kind.stopped_reason, "AbnormalCondition")
+        self._meter_update(now)
+        self._input(cp.FaultRaised(evse_id=self.config.evse_id, error_code=kind.error_code, info=detail,
+                                   stop_reason=kind.stopped_reason, tech_code=kind.value))
+        self._finish(kind.stopped_reason)
 
     # -- the parts' events -------------------------------------------------------------------------
 
@@ -737,8 +703,10 @@ class EvseManager:
         if isinstance(event, pe.VehicleStateChanged):
             if event.state in (CPState.B, CPState.C, CPState.D) and self._state is S.AVAILABLE:
                 self._go("plug_in", now)
-                self._call("StatusNotification", self._status("Occupied", now))
-                self._start_transaction(now)
+                self.energy_wh = self.energy_returned_wh = 0.0
+                self._meter_update(now)
+                self._meter_at = now + self.config.meter_interval
+                self._input(cp.Plugged(evse_id=self.config.evse_id, connector_id=self.config.connector_id))
                 if self.config.pilot.mode.value == "hlc":
                     self.slac.send(StartMatching(), now)
                     self._go("slac_start", now)
@@ -752,8 +720,10 @@ class EvseManager:
         self._power_off("unplugged", now)
         if self.imd is not None:
             self.imd.send(StopIsolationCheck(), now)
-        if self._tx_id is not None:
-            self._end_transaction(now, self._stop_reason or "EVDisconnected", "EVCommunicationLost")
+        self._meter_update(now)
+        self._meter_at = None
+        self._input(cp.Unplugged(evse_id=self.config.evse_id))
+        self._finish(self._stop_reason or "EVDisconnected")
         try:
             self.slac.send(StopMatching(), now)
         except LocalProtocolError:
@@ -769,7 +739,8 @@ class EvseManager:
                     self.pilot.send(command, now)
                 except LocalProtocolError:
                     pass
-        self._call("StatusNotification", self._status("Available", now))
+        if was_faulted:
+            self._input(cp.FaultCleared(evse_id=self.config.evse_id))  # the cable is out: the EVSE is whole again
         self._reset_session()
         self._profiles = {k: p for k, p in self._profiles.items() if p.get("chargingProfilePurpose") != "TxProfile"}
 
@@ -806,12 +777,12 @@ class EvseManager:
         if isinstance(event, ev.AuthorizationRequested):
             if event.payment is ev.Payment.PNC and event.emaid is not None and not self._authorize_asked:
                 self._authorize_asked = True
-                self._id_token = {"idToken": event.emaid, "type": "eMAID"}
-                payload: dict[str, Any] = {"idToken": self._id_token}
+                self._ref += 1
+                ref = f"evse{self.config.evse_id}-{self._ref}"
+                self._pending[ref] = "Authorize"
                 hashes = _hash_data(event.contract_chain)
-                if hashes:
-                    payload["iso15118CertificateHashData"] = hashes
-                self._call("Authorize", payload)
+                self._input(cp.AuthorizeToken(evse_id=self.config.evse_id, token=self._token(event.emaid, "eMAID"),
+                                              ref=ref, hash_data=tuple(hashes) or None))
             elif self._authorized is not None:
                 self._secc_send(ev.Authorize(accepted=self._authorized), now)
             return
@@ -841,8 +812,7 @@ class EvseManager:
                                     energy_request=energy)
             request = ev.ChargeParametersRequested(request=event.request, received_at=event.received_at,
                                                    deadline=event.deadline, energy_mode=mode, ev=evlim)
-            self._call("NotifyEVChargingNeeds", self._needs(request))
-            self._profile_deadline = now + self.config.profile_wait
+            self._needs_to_csms(request, now)
             if self._dynamic and self.config.energy == "ac":
                 # dynamic mode goes on at once: no power until the CSMS's profile (or profile_wait) set the limits
                 from evcharge.iso15118.engines.iso20.events import SetTargetPower
@@ -872,11 +842,12 @@ class EvseManager:
                                          target_voltage=event.target_voltage or 0.0,
                                          target_current=event.target_current or 0.0, soc=event.soc)
         if isinstance(event, ev.CertificateRequested):  # Plug & Charge: relayed to the CSMS (OCPP 2.0.1 M01/M02)
-            import base64
-
+            if self.config.ocpp_version == "1.6":  # (1.6 has no such call)
+                self._secc_send(ev.AnswerCertificate(body=None, response_code="FAILED_NoCertificateAvailable"), now)
+                return
             namespace = {"din": "urn:din:70121:2012:MsgDef", "iso20": "urn:iso:std:iso:15118:-20:CommonMessages"}.get(
                 self._protocol or "iso2", "urn:iso:15118:2:2013:MsgDef")
-            self._call("Get15118EVCertificate", {
+            self._request("Get15118EVCertificate", {
                 "iso15118SchemaVersion": namespace, "action": "Install" if event.kind == "installation" else "Update",
                 "exiRequest": base64.b64encode(event.exi).decode("ascii")})
             return
@@ -885,8 +856,7 @@ class EvseManager:
             self._ev_max_voltage = event.ev.max_voltage
             if event.ev.soc is not None:
                 self._soc = event.ev.soc
-            self._call("NotifyEVChargingNeeds", self._needs(event))
-            self._profile_deadline = now + self.config.profile_wait
+            self._needs_to_csms(event, now)
             return
         if isinstance(event, ev.CableCheckRequested):
             assert self.power is not None and self.imd is not None
@@ -901,6 +871,9 @@ class EvseManager:
                                         protection_voltage=max(volts, self._protection_voltage())), now)
             self._output_on = True
             self._events.append(PowerSwitched(on=True, reason="cable check", at=now))
+            if not self._path_closed:
+                self._path_closed = True
+                self._input(cp.PowerPathChanged(evse_id=self.config.evse_id, closed=True))
             self.imd.send(StartIsolationCheck(voltage=volts), now)
             return
         if isinstance(event, ev.PreChargeRequested):
@@ -919,8 +892,11 @@ class EvseManager:
                     self.pilot.send(pe.AllowPower(allowed=True), now)
                 if self._charge_started_at is None:
                     self._charge_started_at = now
-                self._tx_event("Updated", "ChargingStateChanged", now, state="Charging")
-                self._meter_at = now + self.config.meter_interval
+                if not self._path_closed:  # AC: the contactors close now (DC: they did for CableCheck)
+                    self._path_closed = True
+                    self._input(cp.PowerPathChanged(evse_id=self.config.evse_id, closed=True))
+                self._meter_update(now)
+                self._input(cp.EnergyStateChanged(evse_id=self.config.evse_id, state="Charging"))
             else:
                 self._go("power_off", now)
                 if self.power is not None and event.action is ev.PowerAction.STOP:
@@ -937,8 +913,8 @@ class EvseManager:
                                                 protection_voltage=self._protection_voltage()), now)
                 if event.action is ev.PowerAction.STOP:
                     self.pilot.send(pe.AllowPower(allowed=False), now)
-                    self._meter_at = None
-                    self._tx_event("Updated", "ChargingStateChanged", now, state="EVConnected")
+                    self._meter_update(now)
+                    self._input(cp.EnergyStateChanged(evse_id=self.config.evse_id, state="SuspendedEV"))
             return
         if isinstance(event, ev.ChargeLoopTargets):
             assert self.power is not None
@@ -972,13 +948,16 @@ class EvseManager:
             self._power_off("session ended", now)
             if self.imd is not None:
                 self.imd.send(StopIsolationCheck(), now)
+            self._meter_update(now)
             if event.paused:
                 self._paused_session = event.session_id
-                self._tx_event("Updated", "ChargingStateChanged", now, state="SuspendedEV")
-            elif self._tx_id is not None and self._fault is None:
-                reason = self._stop_reason or ("StoppedByEV" if event.normal else "Other")
-                self._end_transaction(now, reason, self._stop_trigger or ("StopAuthorized" if event.normal
-                                                                         else "AbnormalCondition"))
+                self._input(cp.EnergyStateChanged(evse_id=self.config.evse_id, state="SuspendedEV"))
+            elif self._fault is None and not self._finished:
+                if self._stop_reason is None:  # the car ended it (ISO 15118 SessionStop), or the session failed
+                    reason = "StoppedByEV" if event.normal else "Other"
+                    self._input(cp.ChargingEnded(evse_id=self.config.evse_id, reason=reason,
+                                                 trigger="StopAuthorized" if event.normal else "AbnormalCondition"))
+                self._finish(self._stop_reason or ("StoppedByEV" if event.normal else "Other"))
             return
         if isinstance(event, SessionClosed):
             return
@@ -987,6 +966,15 @@ class EvseManager:
         assert self.power is not None
         self._secc_send(ev.SetPresentValues(voltage=self.power.present_voltage, current=self.power.present_current,
                                             current_limit_achieved=limited), now)
+
+    def _needs_to_csms(self, event: ev.ChargeParametersRequested, now: float) -> None:
+        """The car's needs to the CSMS (2.x NotifyEVChargingNeeds), whose SetChargingProfile is awaited for
+        ``profile_wait``; 1.6 has no such call: the limits of the profiles in force go to the SECC at once."""
+        if self.config.ocpp_version == "1.6":
+            self._push_limits(now)
+            return
+        self._request("NotifyEVChargingNeeds", self._needs(event))
+        self._profile_deadline = now + self.config.profile_wait
 
     def _needs(self, event: ev.ChargeParametersRequested) -> dict[str, Any]:
         """NotifyEVChargingNeeds (OCPP 2.0.1: EnergyTransferModeEnumType, integer W, A, V, Wh, %)."""

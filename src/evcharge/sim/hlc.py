@@ -103,8 +103,8 @@ def _check(args: argparse.Namespace) -> str:
     if args.iface is not None:
         if not args.iface or len(args.iface) > 15 or "/" in args.iface or args.iface.strip() != args.iface:
             raise CommandError(f"--iface {args.iface!r} is not a network interface name (1-15 characters)")
-    if args.ocpp != "2.0.1":
-        raise CommandError("--hlc runs with OCPP 2.0.1 (it carries the ISO 15118 parts)")
+    if args.ocpp == "1.6" and scenario == "pnc-install":
+        raise CommandError("pnc-install needs --ocpp 2.0.1 (OCPP 1.6 has no Get15118EVCertificate)")
     return scenario
 
 
@@ -149,31 +149,21 @@ def run(args: argparse.Namespace) -> int:
 
 async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     import asyncio  # noqa: TID251 - the application runs the event loop
+    from datetime import UTC, datetime
 
-    from evcharge.charger import EvseManagerConfig, IdTokenPresented, SetChargingProfile
+    from evcharge.charger import EvseManagerConfig, IdTokenPresented
     from evcharge.charger.sim.bench import Bench
     from evcharge.charger.sim.car import CarConfig
+    from evcharge.clock import WallClock
     from evcharge.iso15118.engines.config import SeccConfig
     from evcharge.iso15118.engines.events import EnergyMode
-    from evcharge.ocpp import v201
-    from evcharge.ocpp.charge_point import ChargePoint, ChargePointConfig
-    from evcharge.ocpp.routing import on
+    from evcharge.ocpp import v16, v201
+    from evcharge.ocpp.charge_point import ChargePointConfig
     from evcharge.ocpp.transport.websocket import ChargePointClient, serve_csms
 
     from .csms import CsmsBooks, make_csms
     from .hlc_live import HlcProgress
-
-    inbox: asyncio.Queue[Any] = asyncio.Queue()
-
-    class Station(ChargePoint):
-        def _answer(self, action: str, payload: dict[str, Any]) -> Any:
-            assert self.version is not None
-            return self.version.response_class(action).from_json(payload)
-
-        @on("SetChargingProfile")
-        def set_profile(self, request: Any) -> Any:
-            inbox.put_nowait(SetChargingProfile(profile=request.to_json()["chargingProfile"]))
-            return self._answer("SetChargingProfile", {"status": "Accepted"})
+    from .hlc_station import HlcStation
 
     seconds = {"ev-stops-early": 8.0, "pause-resume": 20.0}.get(
         scenario, 60.0 if args.duration is None else args.duration)
@@ -191,33 +181,38 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     config = EvseManagerConfig(energy=args.energy, ac_phases=args.phases, secc=SeccConfig(trace=True))
     tls = None
     pki_folder = None
-    start = None
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     if args.payment == "pnc":
         pki_folder, config, car, tls = _pnc(args, scenario, car)
-        from datetime import UTC, datetime
-
         start = datetime.now(UTC)  # the test PKI is valid from now: the simulated wall clock starts now too
+    config = replace(config, ocpp_version=args.ocpp)
+    version: Any = v16 if args.ocpp == "1.6" else v201
     bench_box: dict[str, Bench] = {}
-    books = CsmsBooks(lambda: bench_box["b"].now if "b" in bench_box else 0.0)
+
+    def clock() -> float:
+        return bench_box["b"].now if "b" in bench_box else 0.0
+
+    books = CsmsBooks(clock)
     provider = None
     if pki_folder is not None:  # the mobility operator behind the CSMS: contracts from the test PKI
         from evcharge.csms.contract import TestPkiContractProvider
 
         provider = TestPkiContractProvider(pki_folder.name)
-    csms = make_csms(books, (v201,), contract_provider=provider)
+    csms = make_csms(books, (version,), contract_provider=provider)
     server = await serve_csms(csms, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    station = Station(args.identity)
-    client = ChargePointClient(station, f"ws://127.0.0.1:{port}/ocpp", ChargePointConfig(versions=(v201,)))
-    client_task = asyncio.create_task(client.run())
-    ocpp_log: list[dict[str, Any]] = []
+    # the charge point: the functions package's Station (the charge-point core, the transaction manager, the
+    # offline queue) on the bench's clock, its device model preset for the EVSE manager
+    station = HlcStation(args.identity, version=args.ocpp, directory=None, max_current_a=config.ac_max_current,
+                         clock=clock, wall=WallClock.at(0.0, start))
+    station.configure(config.ocpp_settings())
+    client = ChargePointClient(station, f"ws://127.0.0.1:{port}/ocpp", ChargePointConfig(versions=(version,)))
+    tasks = [asyncio.create_task(client.run()), asyncio.create_task(station.run())]
     namespaces: Any = None
     bench: Any = None
     try:
         await asyncio.wait_for(station.wait_connected(), 10.0)
-        boot = await station.call({"reason": "PowerUp", "chargingStation": {"model": "evcharge-dc", "vendorName":
-                                                                             "evcharge"}}, action="BootNotification")
-        ocpp_log.append({"t": 0.0, "action": "BootNotification", "answer": boot.to_json()})
+        await _until(lambda: station.booted and not station.in_flight, 10.0)  # the core's BootNotification
         if args.iface is not None:
             import signal
 
@@ -229,40 +224,33 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
             try:
                 namespaces = NetNamespaces(args.iface).__enter__()
-                bench = NetBench(config, car, namespaces=namespaces, csms=lambda call, now: None, tls=tls,
-                                 start=start, capture=bool(args.pcap))
+                bench = NetBench(config, car, namespaces=namespaces, station=station, tls=tls, start=start,
+                                 capture=bool(args.pcap))
                 await bench.start()
             except OSError as exc:
                 raise CommandError(f"--iface: {exc}") from None
         else:
-            bench = Bench(config, car, csms=lambda call, now: None, tls=tls, start=start)
+            bench = Bench(config, car, station=station, tls=tls, start=start)
         bench_box["b"] = bench
         if scenario == "isolation-fault":
             bench.imd.inject_fault(10_000.0)
         if scenario == "over-voltage":
             bench.power.inject_over_voltage(250.0, at=12.0)
 
-        async def flush() -> None:
-            while bench.unanswered:
-                call = bench.unanswered[0]
-                try:
-                    response = await station.call(dict(call.payload), action=call.action, timeout=10.0)
-                    payload = response.to_json()
-                except Exception as exc:
-                    payload = None
-                    ocpp_log.append({"t": bench.now, "action": call.action, "error": str(exc)})
-                ocpp_log.append({"t": round(bench.now, 3), "action": call.action, "request": call.payload,
-                                 "answer": payload})
-                bench.answer(call.ref, payload)
-            while not inbox.empty():
-                command = inbox.get_nowait()
-                ocpp_log.append({"t": round(bench.now, 3), "action": "SetChargingProfile (from the CSMS)",
-                                 "request": command.profile})
-                bench.send(command)
+        async def settle() -> None:
+            """Let the station work at the present virtual time: its timers, and the CSMS's answers to the calls
+            on their way (the virtual clock stands still for them); then the profiles it accepted go to the
+            manager."""
+            station.tick(bench.now)
+            await asyncio.sleep(0)
+            await _until(lambda: not station.in_flight, 10.0)
+            while station.profiles:
+                bench.send(station.profiles.popleft())
+            bench.pump()
 
         live = None if args.quiet else HlcProgress(sys.stderr)
         bench.plug_in()
-        await flush()
+        await settle()
         if args.payment == "eim":
             bench.send(IdTokenPresented(id_token="04A2B3C4D5"))  # the RFID card
         limit_sent = False
@@ -272,27 +260,17 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
         resuming = False
         end = 600.0
         while bench.now < end:
-            await flush()
-            if bench.manager.awaiting_csms and inbox.empty() and not bench.unanswered and not waited:
+            await settle()
+            if bench.manager.awaiting_csms and not station.profiles and not waited:
                 waited = True  # once per NotifyEVChargingNeeds: the CSMS's after-hook sends the profile
-                try:
-                    await asyncio.wait_for(_wait_nonempty(inbox), 2.0)
-                except TimeoutError:
-                    pass
-                await flush()
+                await _until(lambda: bool(station.profiles) or not bench.manager.awaiting_csms, 2.0)
+                await settle()
             if scenario == "csms-limit" and not limit_sent and bench.manager.state.value == "charging" \
                     and bench.now >= 15.0:
                 limit_sent = True
-                limit_w = _PROFILE_LIMIT_W.get(args.energy, _DEFAULT_LIMIT_W)
-                profile = {"id": 7, "stackLevel": 1, "chargingProfilePurpose": "TxProfile",
-                           "chargingProfileKind": "Relative",
-                           "chargingSchedule": [{"id": 7, "chargingRateUnit": "W",
-                                                 "chargingSchedulePeriod": [{"startPeriod": 0,
-                                                                             "limit": limit_w}]}]}
-                await csms.call(args.identity, {"evseId": 1, "chargingProfile": profile},
-                                action="SetChargingProfile")
+                await csms.call(args.identity, _limit_request(args, station), action="SetChargingProfile")
                 await asyncio.sleep(0)
-                await flush()
+                await settle()
             if getattr(bench, "failures", None):
                 break  # the veth link failed (SDP unanswered, a connection refused): said in the summary
             paused = bench.car.ended is not None and bench.car.ended.paused
@@ -310,7 +288,7 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
                     bench.car.evcc is not None and bench.car.evcc.state.value == "closed")
                     or any(trigger == "slac_failed" for _, trigger, _ in bench.manager.history)):
                 ended_at = bench.now  # (SLAC failed: no session will come; over the veth pair it is a real run)
-            if ended_at is not None and not bench.unanswered and bench.now >= ended_at + 3.0:
+            if ended_at is not None and not station.in_flight and bench.now >= ended_at + 3.0:
                 break
             if ended_at is not None:
                 end = min(end, ended_at + 3.0)
@@ -322,19 +300,24 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
                 break
         after = bench.now + 1.0
         while await _step(bench, after):
-            pass
-        await flush()
+            await settle()
+        await settle()
         bench.unplug()
-        await flush()
+        await settle()
+        # the transaction messages in the offline queue reach the CSMS before the summary
+        await _until(lambda: len(station.queue) == 0 and not station.in_flight, 10.0)
         if live is not None:
             live(bench, last=True)
         await asyncio.sleep(0.05)
     finally:
-        client_task.cancel()
-        try:
-            await client_task
-        except BaseException:
-            pass
+        await client.stop()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except BaseException:
+                pass
         server.close()
         await server.wait_closed()
         if bench is not None and hasattr(bench, "close"):
@@ -343,7 +326,40 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
             namespaces.__exit__()
         if pki_folder is not None:
             pki_folder.cleanup()
-    return _result(bench, ocpp_log, books, args, scenario)
+    return _result(bench, station.log, books, args, scenario)
+
+
+def _limit_request(args: argparse.Namespace, station: Any) -> dict[str, Any]:
+    """The operator's SetChargingProfile of the csms-limit scenario: a TxProfile of the running transaction,
+    below what the session draws."""
+    limit_w = _PROFILE_LIMIT_W.get(args.energy, _DEFAULT_LIMIT_W)
+    period = [{"startPeriod": 0, "limit": limit_w}]
+    ref = station.transactions.transaction_ref(1)
+    if args.ocpp == "1.6":
+        profile16: dict[str, Any] = {"chargingProfileId": 7, "stackLevel": 1, "chargingProfilePurpose": "TxProfile",
+                                     "chargingProfileKind": "Relative",
+                                     "chargingSchedule": {"chargingRateUnit": "W", "chargingSchedulePeriod": period}}
+        tx_id = station.queue.transaction_id_of(ref) if ref is not None else None
+        if tx_id is not None:
+            profile16["transactionId"] = tx_id
+        return {"connectorId": 1, "csChargingProfiles": profile16}
+    profile: dict[str, Any] = {"id": 7, "stackLevel": 1, "chargingProfilePurpose": "TxProfile",
+                               "chargingProfileKind": "Relative",
+                               "chargingSchedule": [{"id": 7, "chargingRateUnit": "W",
+                                                     "chargingSchedulePeriod": period}]}
+    if ref is not None:
+        profile["transactionId"] = ref
+    return {"evseId": 1, "chargingProfile": profile}
+
+
+async def _until(condition: Any, limit: float) -> None:
+    """Wait (in real time, at most ``limit`` seconds) until ``condition()``."""
+    import asyncio  # noqa: TID251 - the application runs the event loop
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not condition() and loop.time() < deadline:
+        await asyncio.sleep(0.001)
 
 
 def _pnc(args: argparse.Namespace, scenario: str, car: Any) -> tuple[Any, Any, Any, Any]:
@@ -392,13 +408,6 @@ async def _step(bench: Any, until: float) -> bool:
     return bool(bench.step(until=until))
 
 
-async def _wait_nonempty(queue: Any) -> None:
-    import asyncio  # noqa: TID251 - the application runs the event loop
-
-    while queue.empty():
-        await asyncio.sleep(0.001)
-
-
 def _result(bench: Any, ocpp_log: list[dict[str, Any]], books: Any, args: argparse.Namespace, scenario: str
             ) -> dict[str, Any]:
     from evcharge.charger import FaultDetected, SessionFinished
@@ -414,6 +423,7 @@ def _result(bench: Any, ocpp_log: list[dict[str, Any]], books: Any, args: argpar
     trace = [{"t": round(x.now, 3) if hasattr(x, "now") else None, "direction": x.direction, "name": x.name}
              for x in names]
     finished = [e for _, e in bench.events if isinstance(e, SessionFinished)]
+    tx_id = _transaction_id(ocpp_log)
     faults = [e for _, e in bench.events if isinstance(e, FaultDetected)]
     phases = bench.phases  # AC samples are per phase
     peak_w = max((v * a * phases for _, v, a, _ in bench.samples), default=0.0)
@@ -424,7 +434,7 @@ def _result(bench: Any, ocpp_log: list[dict[str, Any]], books: Any, args: argpar
         "car": {"soc_start": args.soc, "soc_end": round(bench.car.battery.soc, 2),
                 "ended": None if bench.car.ended is None else {"reason": bench.car.ended.reason,
                                                                "normal": bench.car.ended.normal}},
-        "transaction": None if not finished else {"id": finished[-1].transaction_id,
+        "transaction": None if not finished else {"id": tx_id,
                                                   "stopped_reason": finished[-1].stopped_reason,
                                                   "energy_wh": finished[-1].energy_wh,
                                                   "energy_returned_wh": finished[-1].energy_returned_wh},
@@ -453,6 +463,16 @@ def _result(bench: Any, ocpp_log: list[dict[str, Any]], books: Any, args: argpar
                     for t, v, a, s in bench.samples[:: max(1, len(bench.samples) // 400)]],
         "_bench": bench,
     }
+
+
+def _transaction_id(ocpp_log: list[dict[str, Any]]) -> str | None:
+    """The id of the session's transaction, as the station sent it (2.x) or the CSMS gave it (1.6)."""
+    for e in ocpp_log:
+        if e["action"] == "TransactionEvent":
+            return str(e["request"]["transactionInfo"]["transactionId"])
+        if e["action"] == "StartTransaction" and e.get("answer"):
+            return str(e["answer"]["transactionId"])
+    return None
 
 
 def _power_after(bench: Any, ocpp_log: list[dict[str, Any]]) -> float | None:

@@ -30,15 +30,16 @@ __all__ = ["SimStation"]
 class SimStation(Station):
     """A ``Station`` driven by a simulated clock (see the module docstring)."""
 
-    def __init__(self, identity: str, *, version: Literal["1.6", "2.0.1"], directory: str | Path,
-                 max_current_a: float, clock: Callable[[], float]) -> None:
+    def __init__(self, identity: str, *, version: Literal["1.6", "2.0.1"], directory: str | Path | None,
+                 max_current_a: float, clock: Callable[[], float], wall: WallClock | None = None) -> None:
         if version == "1.6":
             boot: dict[str, Any] = {"chargePointVendor": "evcharge", "chargePointModel": "evcharge-sim"}
         else:
             boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "evcharge", "model": "evcharge-sim"}}
-        # the simulated clock counts UNIX seconds (epoch + t): the wall clock maps it one to one
+        # the simulated clock counts UNIX seconds (epoch + t) unless ``wall`` maps it otherwise
         super().__init__(identity, version=version, directory=directory, max_current_a=max_current_a, clock=clock,
-                         wall=WallClock(datetime(1970, 1, 1, tzinfo=UTC)), boot=boot, status_notifications=True)
+                         wall=wall if wall is not None else WallClock(datetime(1970, 1, 1, tzinfo=UTC)), boot=boot,
+                         status_notifications=True)
         #: the core's ChargingAllowed, ``(evse_id, allowed)`` in order, for the charger logic
         self.allowed: deque[tuple[int, bool]] = deque()
         #: the core's verdicts on identifiers (cards, remote starts), for the event log

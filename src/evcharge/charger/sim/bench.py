@@ -2,7 +2,11 @@
 joined in one process on a virtual clock, with no sockets: the pilot through
 :class:`~evcharge.charger.sim.board.SimBoard`, SLAC through the powerline
 emulator (:class:`evcharge.slac.emulator.PowerlineEmulator`), the V2G TCP stream handed from one session
-core to the other, and the OCPP calls answered by ``csms`` (a function; :func:`accept_all` by default).
+core to the other, and the manager's station inputs carried to the charge point's OCPP side: by default a
+:class:`~evcharge.charger.sim.station.LocalStation` whose calls ``csms`` answers (a function;
+:func:`~evcharge.charger.sim.station.accept_all` by default), or any ``station`` with the two methods
+``app_input`` and ``update_meter`` and a ``results`` queue of the core's decisions (the simulation's
+websocket :class:`~evcharge.ocpp.functions.transport.station.Station`).
 
 No physical delay is simulated beyond what the cores ask for (their timers, the emulator's latency): a
 whole DC session runs in a fraction of a second of wall time.
@@ -22,28 +26,14 @@ from evcharge.iso15118.handover import TlsInfo
 from evcharge.slac.emulator import PowerlineEmulator
 
 from ..config import EvseManagerConfig
-from ..events import CsmsAnswered, ManagerEvent, OcppCall, V2gLinkReady
+from ..events import ManagerEvent, MeterUpdate, StationInput, V2gLinkReady
 from ..manager import EvseManager
 from .board import AcMeterSim, SimBoard
 from .car import CarConfig, SimCar
 from .dc import IsolationMonitorSim, PowerSupplySim, PowerSupplySimConfig
+from .station import Answerer, LocalStation, OcppCall, accept_all
 
-__all__ = ["Bench", "accept_all"]
-
-#: An OCPP answerer: ``(call, now) -> payload`` (``None``: no answer is given yet).
-Answerer = Callable[[OcppCall, float], "dict[str, Any] | None"]
-
-
-def accept_all(call: OcppCall, now: float) -> dict[str, Any] | None:
-    """A CSMS that accepts everything (Authorize Accepted, TransactionEvent and the rest answered empty)."""
-    if call.action == "Authorize":
-        answer: dict[str, Any] = {"idTokenInfo": {"status": "Accepted"}}
-        if "iso15118CertificateHashData" in call.payload:
-            answer["certificateStatus"] = "Accepted"
-        return answer
-    if call.action == "NotifyEVChargingNeeds":
-        return {"status": "Accepted"}
-    return {}
+__all__ = ["Bench", "OcppCall", "accept_all"]
 
 
 class _SlacPort:
@@ -80,6 +70,7 @@ class Bench:
         *,
         seed: int = 1,
         csms: Answerer = accept_all,
+        station: Any = None,
         slac_latency: float = 0.0,
         self_test_time: float = 0.5,
         start: datetime | None = None,
@@ -105,18 +96,18 @@ class Bench:
                                    power=self.power if not self.ac else None,
                                    imd=self.imd if not self.ac else None,
                                    meter=self.meter if self.ac else None, slac_mac=evse_mac)
-        self.csms = csms
+        #: the charge point's OCPP side: the manager's inputs go to it, its decisions come back
+        self.station: Any = station if station is not None else LocalStation(
+            csms, version=config.ocpp_version, settings=config.ocpp_settings(), wall=self.clock, seed=seed)
         self.emulator = PowerlineEmulator(rng=rng, latency=slac_latency)
         self.emulator.attach("evse", _SlacPort(self.manager.slac))
         self.emulator.attach("ev", _SlacPort(self.car.pev))
         self.events: list[tuple[float, ManagerEvent]] = []  #: every manager event with its time
-        self.calls: list[tuple[float, OcppCall, dict[str, Any] | None]] = []  #: OCPP calls and their answers
         #: the V2G TCP stream, as (now, "ev->evse" or "evse->ev", bytes)
         self.v2g: list[tuple[float, str, bytes]] = []
         self.errors: list[RemoteProtocolError] = []
         #: (now, volts, amps, soc): the DC output, or AC per phase
         self.samples: list[tuple[float, float, float, float | None]] = []
-        self._unanswered: list[OcppCall] = []
         self.connected_at: float | None = None
         self.tls = tls
         self._tls: dict[str, Any] = {}  #: side -> (SSLObject, incoming BIO, outgoing BIO)
@@ -149,10 +140,14 @@ class Bench:
         self.manager.send(command, self.now)
         self._pump()
 
-    def answer(self, ref: int, payload: dict[str, Any] | None) -> None:
+    @property
+    def calls(self) -> list[tuple[float, OcppCall, dict[str, Any] | None]]:
+        """The OCPP calls the :class:`~evcharge.charger.sim.station.LocalStation` made, with their answers."""
+        return list(self.station.calls)
+
+    def answer(self, ref: str, payload: dict[str, Any] | None) -> None:
         """Answer an OCPP call ``csms`` left unanswered."""
-        self._unanswered = [c for c in self._unanswered if c.ref != ref]
-        self.manager.send(CsmsAnswered(ref=ref, payload=payload), self.now)
+        self.station.answer(ref, payload)
         self._pump()
 
     def run(self, *, until: float, stop: Callable[[], bool] | None = None) -> None:
@@ -164,14 +159,18 @@ class Bench:
     @property
     def unanswered(self) -> list[OcppCall]:
         """OCPP calls ``csms`` did not answer (answer them with :meth:`answer`)."""
-        return list(self._unanswered)
+        return list(getattr(self.station, "unanswered", ()))
+
+    def _timers(self) -> list[float]:
+        parts = [self.manager.get_timer(), self.car.get_timer(), self.board.get_timer()]
+        if isinstance(self.station, LocalStation):
+            parts.append(self.station.get_timer())
+        return [t for t in parts if t is not None]
 
     def step(self, *, until: float) -> bool:
         """Move everything due now, then advance to the next timer (at most ``until``); False at ``until``."""
         self._pump()
-        timers = [t for t in (self.manager.get_timer(), self.car.get_timer(), self.board.get_timer())
-                  if t is not None]
-        target = min([until, *timers])
+        target = min([until, *self._timers()])
         before = (self.manager.slac.state, self.car.pev.state)
         self.emulator.now = max(self.emulator.now, self.now)
 
@@ -189,23 +188,34 @@ class Bench:
         return not (self.now >= until and not self._busy())
 
     def _busy(self) -> bool:
-        timers = [t for t in (self.manager.get_timer(), self.car.get_timer(), self.board.get_timer())
-                  if t is not None and t <= self.now]
-        return bool(timers)
+        return any(t <= self.now for t in self._timers())
 
     def _fire(self, now: float) -> None:
-        for part in (self.board, self.manager, self.car):
+        parts: list[Any] = [self.board, self.manager, self.car]
+        if isinstance(self.station, LocalStation):
+            parts.append(self.station)
+        for part in parts:
             t = part.get_timer()
             if t is not None and t <= now:
                 part.handle_timer(now)
 
     # -- moving things at the present time -------------------------------------------------------
 
+    def pump(self) -> None:
+        """Move everything due at the present time (the station's decisions included); :meth:`step` and the
+        commands do it themselves."""
+        self._pump()
+
     def _pump(self) -> None:
         now = self.now
         for _ in range(10_000):
             moved = False
             self.board.sync(now)
+            if isinstance(self.station, LocalStation):
+                self.station.now = now
+            while self.station.results:  # the charge-point core's decisions for the manager
+                moved = True
+                self.manager.send(self.station.results.popleft(), now)
             self.manager.update(now)
             while (event := self.manager.next_event()) is not None:
                 moved = True
@@ -230,13 +240,10 @@ class Bench:
                                  self.car.battery.soc))
 
     def _on_manager(self, event: ManagerEvent, now: float) -> None:
-        if isinstance(event, OcppCall):
-            payload = self.csms(event, now)
-            self.calls.append((now, event, payload))
-            if payload is None:
-                self._unanswered.append(event)
-            else:
-                self.manager.send(CsmsAnswered(ref=event.ref, payload=payload), now)
+        if isinstance(event, StationInput):
+            self.station.app_input(event.command)
+        elif isinstance(event, MeterUpdate):
+            self.station.update_meter(event.evse_id, event.readings)
         elif isinstance(event, V2gLinkReady):
             # SDP and the TCP handshake take no time here: the car connects at once
             self.connected_at = now

@@ -48,6 +48,7 @@ from .smart_charging import SmartChargingConfig
 from .transactions import (
     Authorized,
     ChargerEvent,
+    ChargingRateChanged,
     EnergyFlowing,
     EnergySuspended,
     EVConnected,
@@ -80,6 +81,7 @@ __all__ = [
     "ChargerInput",
     "ChargerObserved",
     "ChargingAllowed",
+    "ChargingEnded",
     "Connected",
     "Disconnected",
     "EnergyStateChanged",
@@ -88,6 +90,7 @@ __all__ = [
     "MakeCall",
     "Plugged",
     "PowerPathChanged",
+    "RateChanged",
     "Reconfigure",
     "RemoteStartRequested",
     "RemoteStopRequested",
@@ -399,6 +402,8 @@ class FaultRaised:
     ev_side: bool = False
     info: str | None = None
     stop_reason: str | None = None
+    #: the charger's own code for it (2.x NotifyEvent ``techCode``: "rcd", "isolation", ...)
+    tech_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -427,6 +432,26 @@ class EnergyStateChanged:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RateChanged:
+    """The charging rate on ``evse_id`` changed (the charger applied a new limit of the CSMS, a renegotiated
+    schedule): 2.x TransactionEvent Updated, triggerReason ChargingRateChanged."""
+
+    evse_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargingEnded:
+    """The charger ended the session on ``evse_id`` for ``reason`` (the EV stopped it through ISO 15118:
+    ``StoppedByEV``; an abnormal end of the V2G session: ``Other``; a local stop button: ``Local``): the transaction
+    ends (per TxStopPoint) with that stopped reason; ``trigger``: its 2.x triggerReason (``None``: from the
+    reason)."""
+
+    evse_id: int
+    reason: str
+    trigger: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AuthorizationLapsed:
     """The identifier authorized on ``evse_id`` lapsed: no EV was plugged in within the connection timeout (the
     transaction manager's ``AuthorizationTimedOut``)."""
@@ -446,7 +471,7 @@ class ChargerObserved:
 AppCommand: TypeAlias = (Connected | Disconnected | CallAnswered | CallFailed | TransactionOpened | TransactionClosed
                          | VariableSet | TransactionMessageAnswered | Plugged | Unplugged | CardPresented
                          | AuthorizeToken | FaultRaised | FaultCleared | PowerPathChanged | EnergyStateChanged
-                         | AuthorizationLapsed | ChargerObserved | RequestCall)
+                         | AuthorizationLapsed | ChargerObserved | RequestCall | RateChanged | ChargingEnded)
 
 
 # incoming CALLs, as the core needs them (the adapter reads them off the typed request)
@@ -517,6 +542,7 @@ class StopTransaction:
 
     evse_id: int
     reason: str
+    trigger: str | None = None  #: the 2.x triggerReason (``None``: from the reason)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -677,6 +703,7 @@ class ChargePointApp:
         self._requested: dict[str, RequestCall] = {}  # the application's calls on their way, by the core's ref
         self._deferred: list[_Ask] = []  # identifiers presented while the BootNotification is on its way
         self._refs = 0
+        self._events_sent = 0  # NotifyEvent eventIds
         #: the (status, errorCode) last sent for each connector (1.6 connector 0: the station)
         self._reported: dict[int, tuple[str, str]] = {}
 
@@ -740,7 +767,7 @@ class ChargePointApp:
             self._transaction_answered(command)
             return
         if isinstance(command, Plugged | Unplugged | CardPresented | AuthorizeToken | FaultRaised | FaultCleared
-                      | PowerPathChanged | EnergyStateChanged | AuthorizationLapsed):
+                      | PowerPathChanged | EnergyStateChanged | AuthorizationLapsed | RateChanged | ChargingEnded):
             self._station_input(command, now)
             return
         if isinstance(command, ChargerObserved):
@@ -758,7 +785,7 @@ class ChargePointApp:
         if isinstance(command, CallAnswered | CallFailed) and command.action == "Authorize":
             self._authorize_answered(command, now)
             return
-        if isinstance(command, CallAnswered | CallFailed) and command.action == "StatusNotification":
+        if isinstance(command, CallAnswered | CallFailed) and command.action in ("StatusNotification", "NotifyEvent"):
             return  # nothing follows from its answer
         if isinstance(command, Connected | Disconnected):
             self._online = isinstance(command, Connected)
@@ -818,8 +845,10 @@ class ChargePointApp:
             if interval >= 0:
                 self._arm_heartbeat(interval, now)
         dm = self.device_model
-        if dm is None or (self._events and isinstance(self._events[-1], Reconfigure)):
+        if dm is None:
             return
+        if self._events and isinstance(self._events[-1], Reconfigure):
+            self._events.pop()  # built before this change: one built after it replaces it
         # every function's configuration is read off the device model: build them again
         version, n = _version(self.config.version), self.config.evse_count
         self._events.append(Reconfigure(
@@ -845,7 +874,7 @@ class ChargePointApp:
 
     def _station_input(self, command: AppCommand, now: float) -> None:
         if isinstance(command, FaultRaised | FaultCleared):
-            self._fault(command)
+            self._fault(command, now)
             return
         evse_id = self._check_evse(command.evse_id)  # type: ignore[union-attr]
         evse = self._evses[evse_id]
@@ -878,6 +907,12 @@ class ChargePointApp:
         elif isinstance(command, AuthorizationLapsed):
             if evse_id not in self._tx:
                 evse.token = evse.group = None
+        elif isinstance(command, RateChanged):
+            self._events.append(ChargerInput(event=ChargingRateChanged(evse_id)))
+        elif isinstance(command, ChargingEnded):
+            if evse_id not in self._tx:
+                evse.token = evse.group = None
+            self._events.append(ChargerInput(event=StopRequested(evse_id, command.reason, trigger=command.trigger)))
 
     def _observed(self, event: ChargerEvent) -> None:
         evse = self._evses[self._check_evse(event.evse_id)]
@@ -897,16 +932,19 @@ class ChargePointApp:
             evse.closed = True
         elif isinstance(event, EnergyFlowing):
             evse.energy = "Charging"
-        else:  # EnergySuspended
+        elif isinstance(event, EnergySuspended):
             evse.energy = "SuspendedEV" if event.by_ev else "SuspendedEVSE"
+        # (ChargingRateChanged: nothing the core keeps)
 
-    def _fault(self, command: FaultRaised | FaultCleared) -> None:
+    def _fault(self, command: FaultRaised | FaultCleared, now: float) -> None:
         evse_id = self._check_evse(command.evse_id, station=True)
         evse = self._evses[evse_id]
         if isinstance(command, FaultCleared):
             if command.ev_side:
                 evse.ev_fault = None
             else:
+                if evse.fault is not None:
+                    self._notify_problem(evse_id, evse.fault, now, cleared=True)
                 evse.fault = None
             return
         if command.ev_side:
@@ -920,7 +958,27 @@ class ChargePointApp:
         reason = self._fault_reason(command)
         for e in sorted(self._tx):
             if evse_id in (0, e):  # a charger fault ends the transactions it touches
-                self._events.append(StopTransaction(evse_id=e, reason=reason))
+                self._events.append(StopTransaction(evse_id=e, reason=reason, trigger="AbnormalCondition"))
+        self._notify_problem(evse_id, command, now, cleared=False)
+
+    def _notify_problem(self, evse_id: int, fault: FaultRaised, now: float, *, cleared: bool) -> None:
+        """2.x: a charger fault is reported with NotifyEvent (the StatusNotification carries no error code): the
+        Problem variable of the EVSE (or the station) turns true, and false when it is cleared (N07, Alerting;
+        HardWiredNotification: the charger's own monitoring).  1.6: the StatusNotification's errorCode says it."""
+        if self.config.version == "1.6" or not (self._online and self.accepted):
+            return
+        self._events_sent += 1
+        stamp = format_datetime(self.wall.utc(now))
+        component: dict[str, Any] = ({"name": "EVSE", "evse": {"id": evse_id}} if evse_id
+                                     else {"name": "ChargingStation"})
+        data: dict[str, Any] = {"eventId": self._events_sent, "timestamp": stamp, "trigger": "Alerting",
+                                "actualValue": "false" if cleared else "true", "cleared": cleared,
+                                "eventNotificationType": "HardWiredNotification", "component": component,
+                                "variable": {"name": "Problem"}, "techCode": (fault.tech_code or fault.error_code)[:50]}
+        if fault.info:
+            data["techInfo"] = fault.info[:500]
+        self._events.append(MakeCall(action="NotifyEvent", payload={"generatedAt": stamp, "seqNo": 0,
+                                                                    "eventData": [data]}))
 
     def _fault_reason(self, fault: FaultRaised) -> str:
         if fault.stop_reason is not None:
@@ -928,7 +986,9 @@ class ChargePointApp:
         return "Other" if self.config.version == "1.6" else _FAULT_REASON.get(fault.error_code, "Other")
 
     def _card(self, evse_id: int, evse: _Evse, token: Any, now: float) -> None:
-        if evse.token is None and evse_id not in self._tx:
+        if evse.token is None:
+            # no identifier here yet: it asks for a session, or authorizes the transaction that began without one
+            # (2.0.1 E02, cable plugged in first with TxStartPoint EVConnected)
             self._authorize(_Ask(evse_id=evse_id, token=token, remote_start_id=None, ref=None, stop=False), now)
             return
         if evse.token is not None and _same_token(evse.token, token):

@@ -126,10 +126,28 @@ class StopRequested:
     evse_id: int
     reason: str = "Local"
     id_token: str | Mapping[str, Any] | None = None
+    #: the 2.x ``triggerReason`` of the message it causes; ``None``: from ``reason`` (Remote: RemoteStop,
+    #: DeAuthorized: Deauthorized, a fault's reason -- GroundFault, OvercurrentFault, PowerQuality, EmergencyStop:
+    #: AbnormalCondition, a reset's: ResetCommand, else StopAuthorized)
+    trigger: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingRateChanged:
+    """The charging rate changed (a new limit from the CSMS or the grid, a renegotiated schedule): 2.x
+    TransactionEvent Updated with triggerReason ChargingRateChanged and the meter's present values (1.6: nothing)."""
+
+    evse_id: int
 
 
 ChargerEvent = (EVConnected | EVDisconnected | Authorized | PowerPathClosed | EnergyFlowing | EnergySuspended
-                | StopRequested)
+                | StopRequested | ChargingRateChanged)
+
+#: the 2.x triggerReason of a StopRequested by its reason (others: StopAuthorized)
+_STOP_TRIGGERS = {"Remote": "RemoteStop", "DeAuthorized": "Deauthorized", "GroundFault": "AbnormalCondition",
+                  "OvercurrentFault": "AbnormalCondition", "PowerQuality": "AbnormalCondition",
+                  "EmergencyStop": "AbnormalCondition", "ImmediateReset": "ResetCommand",
+                  "EnergyLimitReached": "EnergyLimitReached", "TimeLimitReached": "TimeLimitReached"}
 
 
 # ---------------------------------------------------------------- outputs
@@ -452,7 +470,7 @@ class TransactionManager:
                 self._update(eid, evse, now, "ChargingStateChanged", state_changed=True)
         elif isinstance(event, StopRequested):
             evse.authorized = False
-            trigger = {"Remote": "RemoteStop", "DeAuthorized": "Deauthorized"}.get(event.reason, "StopAuthorized")
+            trigger = event.trigger or _STOP_TRIGGERS.get(event.reason, "StopAuthorized")
             if evse.tx is None:
                 return
             if stop_points & {"Authorized", "DataSigned", "PowerPathClosed", "EnergyTransfer"}:
@@ -462,6 +480,10 @@ class TransactionManager:
             else:
                 self._set_state(evse, "EVConnected" if evse.connected else "Idle", now)
                 self._update(eid, evse, now, trigger, state_changed=True)
+        elif isinstance(event, ChargingRateChanged):
+            if evse.tx is not None:
+                self._update(eid, evse, now, "ChargingRateChanged",
+                             values=self._sampled(evse, self.config.sampled_measurands, "Sample.Periodic", now))
         elif isinstance(event, EVDisconnected):
             evse.connected = evse.power_path_closed = False
             self._set_state(evse, "Idle", now)
@@ -512,16 +534,21 @@ class TransactionManager:
         self._after_start(evse_id, tx)
 
     def _update(self, evse_id: int, evse: _Evse, now: float, trigger: str, *, with_token: bool = False,
-                state_changed: bool = False) -> None:
+                state_changed: bool = False, values: list[dict[str, Any]] | None = None) -> None:
         tx = evse.tx
         if tx is None:
             return
         info: dict[str, Any] = {"transactionId": tx.tx_ref}
         if state_changed or trigger == "ChargingStateChanged":
             info["chargingState"] = evse.charging_state
+        if trigger == "RemoteStart" and evse.remote_start_id is not None:
+            # F02 (the cable plugged in first): the CSMS matches the transaction to its RequestStartTransaction
+            info["remoteStartId"] = tx.remote_start_id = evse.remote_start_id
         payload = self._event_201("Updated", evse_id, evse, tx, now, trigger, info)
         if with_token and evse.id_token is not None:
             payload["idToken"] = dict(evse.id_token) if isinstance(evse.id_token, Mapping) else evse.id_token
+        if values:
+            payload["meterValue"] = values
         self._emit("TransactionEvent", payload, tx.tx_ref)
 
     def _event_201(self, event_type: str, evse_id: int, evse: _Evse, tx: _Tx, now: float, trigger: str,
@@ -673,6 +700,7 @@ __all__ = [
     "AuthorizationTimedOut",
     "Authorized",
     "ChargerEvent",
+    "ChargingRateChanged",
     "EVConnected",
     "EVDisconnected",
     "EnergyFlowing",

@@ -221,6 +221,15 @@ class Station(ChargePoint):
         """Energy flows or was suspended (:class:`~evcharge.ocpp.functions.application.EnergyStateChanged`)."""
         self.app_input(EnergyStateChanged(evse_id=evse_id, state=state))
 
+    def configure(self, settings: Mapping[tuple[str, str], str]) -> None:
+        """The charger sets its own device-model variables (``{(component, variable): value}``, the Actual
+        attribute; the 2.0.1 names, which 1.6 shares: TxCtrlr.TxStartPoint, SampledDataCtrlr.TxUpdatedMeasurands,
+        ...): stored as the charger's own values, and the functions' configurations rebuilt from them."""
+        for (component, variable), value in settings.items():
+            self.device_model.set_local(component, variable, value)
+            self.app.send(VariableSet(component=component, variable=variable, value=value), self.now())
+        self._app_events()  # the core's Reconfigure rebuilds the configurations
+
     def update_meter(self, evse_id: int, readings: Mapping[str, float]) -> None:
         """The latest readings of the EVSE's meter."""
         self.transactions.update_meter(evse_id, readings, self.now())
@@ -453,7 +462,8 @@ class Station(ChargePoint):
                 self.charger_event(Authorized(event.evse_id, event.token, event.remote_start_id))
         elif isinstance(event, StopTransaction):
             log.info("stopping the transaction on EVSE %d (%s)", event.evse_id, event.reason)
-            self.charger_event(StopRequested(event.evse_id, event.reason))
+            self.charger_event(StopRequested(event.evse_id, event.reason, trigger=event.trigger))
+            self.on_stop_transaction(event)
         elif isinstance(event, CacheVerdict):
             self.authorization.update_cache(event.token, event.info, self.now())
         elif isinstance(event, SetAvailability):
@@ -462,6 +472,16 @@ class Station(ChargePoint):
             self.on_call_result(event)
         else:  # ResetNow
             self.on_reset(event)
+
+    def on_charging_profile(self, request: Any, response: Any) -> None:
+        """The CSMS's SetChargingProfile (typed request) and the station's answer (``response.status``
+        Accepted: installed in :attr:`smart_charging`): the application overrides it to apply the new limit at
+        once; the default does nothing more."""
+
+    def on_stop_transaction(self, stop: StopTransaction) -> None:
+        """The application decided to end the transaction on ``stop.evse_id`` (a remote stop, a fault, a reset,
+        StopTxOnInvalidId): its messages are on their way; the application overrides it to stop the energy (the
+        V2G session, the PWM); the default does nothing more."""
 
     def on_availability(self, evse_id: int, operative: bool) -> None:
         """The CSMS made ``evse_id`` (0: the station) operative or inoperative (ChangeAvailability, at once or after
@@ -592,6 +612,7 @@ class Station(ChargePoint):
     def _set_charging_profile(self, request: Any) -> Any:
         response = self.smart_charging.set_charging_profile(request, self.now())
         self._profiles_changed()
+        self.on_charging_profile(request, response)
         return response
 
     @on("ClearChargingProfile")
