@@ -399,6 +399,7 @@ class EvseManager:
         self._dynamic = False  #: ISO 15118-20 dynamic control mode: the charger steers in the charge loop
         self._target = (0.0, 0.0)
         self._output_on = False
+        self._channel: bool | None = None  # -20 BPT: discharging chosen in PowerDelivery(Start)
 
     def _go(self, trigger: str, now: float) -> bool:
         nxt = TRANSITIONS.get((self._state, trigger))
@@ -888,6 +889,7 @@ class EvseManager:
         if isinstance(event, ev.PowerDeliveryRequested):
             if event.action is ev.PowerAction.START:
                 self._go("power_on", now)
+                self._channel = event.discharge  # -20 BPT: the channel the car chose (None: no BPT)
                 if self.config.energy == "ac":
                     self.pilot.send(pe.AllowPower(allowed=True), now)
                 if self._charge_started_at is None:
@@ -922,14 +924,16 @@ class EvseManager:
                 self._soc = event.soc
             limits = self._dc_limits(now)
             volts = min(event.target_voltage, limits.max_voltage)
-            if event.target_current >= 0:
+            if event.target_current >= 0 and self._channel is not True:
                 amps = min(event.target_current, limits.max_current, limits.max_power / max(volts, 1.0))
-            elif self.config.energy == "dc-bpt":  # ISO 15118-20 DC_BPT: a negative target discharges the car
+            elif event.target_current < 0 and self.config.energy == "dc-bpt" and self._channel is not False:
+                # ISO 15118-20 DC_BPT on the Discharge channel the car chose in PowerDelivery: a negative target
+                # discharges the car
                 lim20 = self._power_limits(now)
                 amps = max(event.target_current, -(lim20.max_discharge_current or 0.0),
                            -(lim20.max_discharge_power or 0.0) / max(volts, 1.0))
             else:
-                amps = 0.0  # a unidirectional charger takes no energy back
+                amps = 0.0  # a unidirectional charger takes no energy back; no current against the chosen channel
             if self._output_on:
                 self.power.send(SetDcOutput(voltage=volts, current=amps, protection_voltage=self._protection_voltage()),
                                 now)

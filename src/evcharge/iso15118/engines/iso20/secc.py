@@ -1367,6 +1367,11 @@ class Iso20Secc(EngineBase[Iso20SeccState]):
                 action=action,
                 schedule_id=self.schedule_id,
                 profile=profile,
+                discharge=(
+                    msg.bpt_channel_selection.name == "Discharge"
+                    if action is PowerAction.START and msg.bpt_channel_selection is not None
+                    else None
+                ),
             )
         )
         if self._notification in ("Terminate", "Pause", "ExitStandby") and nxt not in (S.CHARGING, S.WPT_STARTED):
