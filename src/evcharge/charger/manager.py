@@ -227,6 +227,7 @@ class EvseManager:
         self._profiles: dict[int, dict[str, Any]] = {}
         self._clear_at: float | None = None
         self.faults: list[FaultDetected] = []
+        self._enabled = True  # the EVSE takes sessions (EnableEvse, the core's SetAvailability)
         self._apply_pilot(now)
 
     def _iso20_config(self) -> Any:
@@ -285,12 +286,14 @@ class EvseManager:
             self._profiles[int(command.profile.get("id", 0))] = command.profile
             self._limits_changed(now)
         elif isinstance(command, EnableEvse):
+            self._enabled = command.enabled
             if command.enabled:
                 self.pilot.send(pe.Enable(), now)
                 self._go("enable", now)
-            else:
+            elif self._state in (S.AVAILABLE, S.UNAVAILABLE):
                 self.pilot.send(pe.Disable(), now)
                 self._go("disable", now)
+            # (with a car plugged in: once it is unplugged -- a disabled pilot would no longer see the unplug)
         else:
             raise LocalProtocolError(f"the EVSE manager does not take {type(command).__name__}")
         self.update(now)
@@ -733,6 +736,9 @@ class EvseManager:
             self.secc.connection_lost(now)
         was_faulted = self._fault is not None
         self._go("unplug", now)
+        if not self._enabled:  # made unavailable while the car was plugged in
+            self.pilot.send(pe.Disable(), now)
+            self._go("disable", now)
         if was_faulted:
             self._clear_at = None
             for command in (pe.ClearFault(), pe.Resume()):
