@@ -482,3 +482,54 @@ def test_iface_refusals(capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["simulate", "--hlc", "iso2", *iface, *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("evcharge simulate: ")
+
+
+def test_ocpp16_dc_session(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--hlc with --ocpp 1.6: the same EVSE manager on a 1.6 charge point; the core and the transaction manager
+    write the 1.6 messages (StartTransaction once authorized, StopTransaction with the CSMS's transactionId), and
+    without NotifyEVChargingNeeds (2.x only) the SECC offers the charger's own limits."""
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "iso2", "--ocpp", "1.6", "--scenario", "dc-normal")
+    assert code == 0, text
+    start = calls(doc, "StartTransaction")[0]
+    assert start["request"]["idTag"] == "04A2B3C4D5" and start["answer"]["idTagInfo"]["status"] == "Accepted"
+    stop = calls(doc, "StopTransaction")[0]["request"]
+    assert stop["transactionId"] == start["answer"]["transactionId"] and stop["meterStop"] > 0
+    assert not calls(doc, "NotifyEVChargingNeeds") and not calls(doc, "TransactionEvent")
+    statuses = [c["request"]["status"] for c in calls(doc, "StatusNotification")]
+    assert "Charging" in statuses and statuses[-1] == "Available"
+    assert doc["transaction"]["id"] == str(start["answer"]["transactionId"])
+    assert doc["csms_transactions"] and doc["csms_transactions"][0]["ended_t"] is not None
+
+
+def test_ocpp16_csms_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """1.6 SetChargingProfile (csChargingProfiles, a TxProfile of the running transaction) becomes the SECC's
+    limit."""
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "iso2", "--ocpp", "1.6", "--scenario", "csms-limit")
+    assert code == 0, text
+    got = calls(doc, "SetChargingProfile (from the CSMS)")
+    assert got and got[-1]["answer"]["status"] == "Accepted"
+    assert doc["power_after_limit_w"] <= doc["csms_limit_w"] * 1.01
+
+
+def test_pnc_install_needs_ocpp201(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, text = simulate(tmp_path, capsys, "--hlc", "iso2", "--ocpp", "1.6", "--payment", "pnc",
+                             "--scenario", "pnc-install")
+    assert code != 0 and "Get15118EVCertificate" in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("version", ["2.0.1", "1.6"])
+def test_csms_offline_during_a_dc_session(tmp_path: Path, capsys: pytest.CaptureFixture[str], version: str) -> None:
+    """The link to the CSMS is cut in the charge loop and restored later: the transaction messages made meanwhile
+    wait in the offline queue and reach the CSMS in order once the link is back (2.0.1 E04 / 1.6 4.7: offline
+    TransactionEvents carry offline=true, seqNo without gaps; 1.6 MeterValues of the transaction)."""
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "iso2", "--ocpp", version, "--scenario", "csms-offline")
+    assert code == 0, text
+    if version == "2.0.1":
+        sent = [e["request"] for e in calls(doc, "TransactionEvent") if e.get("answer") is not None]
+        assert [e["seqNo"] for e in sent] == list(range(len(sent)))
+        offline = [e for e in sent if e.get("offline")]
+        assert offline and all(e["eventType"] == "Updated" for e in offline)
+        assert sent[-1]["eventType"] == "Ended"
+    else:
+        assert calls(doc, "StopTransaction")[0]["answer"] is not None
+    assert doc["csms_transactions"][0]["ended_t"] is not None

@@ -45,16 +45,17 @@ from evcharge.cli import CommandError, output_file_arg
 __all__ = ["HLC_SCENARIOS", "configure", "run"]
 
 HLC_SCENARIOS = ("dc-normal", "csms-limit", "isolation-fault", "ev-stops-early", "over-voltage",
-                 "pnc-install", "pause-resume")
-_BUILT = ("dc-normal", "csms-limit", "isolation-fault", "ev-stops-early", "over-voltage", "pause-resume",
-          "pnc-install")
+                 "pnc-install", "pause-resume", "csms-offline")
+_BUILT = HLC_SCENARIOS
+#: csms-offline: the station's link to the CSMS is down from and until these virtual times (s)
+_OFFLINE = (10.0, 30.0)
 #: the operator's limit in the csms-limit scenario (W): below what the DC session draws, and for AC below what the
 #: embedded CSMS grants after NotifyEVChargingNeeds (evMaxCurrent x evMaxVoltage x the phases of the transfer)
 _PROFILE_LIMIT_W = {"ac": 3_000.0}
 _DEFAULT_LIMIT_W = 10_000.0
 _EXPECTED_STOP = {"dc-normal": "StoppedByEV", "csms-limit": "StoppedByEV", "ev-stops-early": "StoppedByEV",
                   "isolation-fault": "GroundFault", "over-voltage": "Other", "pause-resume": "StoppedByEV",
-                  "pnc-install": "StoppedByEV"}
+                  "pnc-install": "StoppedByEV", "csms-offline": "StoppedByEV"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -158,12 +159,13 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     from evcharge.iso15118.engines.config import SeccConfig
     from evcharge.iso15118.engines.events import EnergyMode
     from evcharge.ocpp import v16, v201
-    from evcharge.ocpp.charge_point import ChargePointConfig
+    from evcharge.ocpp.charge_point import BackoffConfig, ChargePointConfig
     from evcharge.ocpp.transport.websocket import ChargePointClient, serve_csms
 
     from .csms import CsmsBooks, make_csms
     from .hlc_live import HlcProgress
     from .hlc_station import HlcStation
+    from .transport import LinkRelay
 
     seconds = {"ev-stops-early": 8.0, "pause-resume": 20.0}.get(
         scenario, 60.0 if args.duration is None else args.duration)
@@ -201,12 +203,17 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     csms = make_csms(books, (version,), contract_provider=provider)
     server = await serve_csms(csms, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
+    relay = None
+    if scenario == "csms-offline":  # the station reaches the CSMS through a link the scenario cuts
+        relay = LinkRelay("127.0.0.1", port)
+        port = await relay.start()
     # the charge point: the functions package's Station (the charge-point core, the transaction manager, the
     # offline queue) on the bench's clock, its device model preset for the EVSE manager
     station = HlcStation(args.identity, version=args.ocpp, directory=None, max_current_a=config.ac_max_current,
                          clock=clock, wall=WallClock.at(0.0, start))
     station.configure(config.ocpp_settings())
-    client = ChargePointClient(station, f"ws://127.0.0.1:{port}/ocpp", ChargePointConfig(versions=(version,)))
+    client = ChargePointClient(station, f"ws://127.0.0.1:{port}/ocpp", ChargePointConfig(
+        versions=(version,), backoff=BackoffConfig(initial=0.05, maximum=0.5)))
     tasks = [asyncio.create_task(client.run()), asyncio.create_task(station.run())]
     namespaces: Any = None
     bench: Any = None
@@ -271,6 +278,10 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
                 await csms.call(args.identity, _limit_request(args, station), action="SetChargingProfile")
                 await asyncio.sleep(0)
                 await settle()
+            if relay is not None and relay.up and relay.cuts == 0 and bench.now >= _OFFLINE[0]:
+                relay.cut()  # the CSMS is out of reach: the transaction messages wait in the offline queue
+            elif relay is not None and not relay.up and bench.now >= _OFFLINE[1]:
+                relay.restore()  # the client reconnects; the queue replays in order
             if getattr(bench, "failures", None):
                 break  # the veth link failed (SDP unanswered, a connection refused): said in the summary
             paused = bench.car.ended is not None and bench.car.ended.paused
@@ -318,6 +329,8 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
                 await task
             except BaseException:
                 pass
+        if relay is not None:
+            await relay.close()
         server.close()
         await server.wait_closed()
         if bench is not None and hasattr(bench, "close"):
@@ -511,6 +524,18 @@ def _verify(result: dict[str, Any], scenario: str) -> list[str]:
         got = [e for e in result["ocpp"] if e["action"] == "Get15118EVCertificate" and e.get("answer")]
         if not got or got[0]["answer"].get("status") != "Accepted":
             problems.append("the contract certificate was not installed through Get15118EVCertificate")
+    if scenario == "csms-offline" and any(e["action"] == "StartTransaction" for e in result["ocpp"]):  # 1.6
+        if not any(e["action"] == "StopTransaction" and e.get("answer") is not None for e in result["ocpp"]):
+            problems.append("the CSMS did not get the StopTransaction once the link was back")
+    elif scenario == "csms-offline":
+        sent = [e for e in result["ocpp"] if e["action"] == "TransactionEvent" and e.get("answer") is not None]
+        seq = [e["request"]["seqNo"] for e in sent]
+        if sorted(set(seq)) != list(range(len(set(seq)))):
+            problems.append(f"the CSMS did not get every TransactionEvent once the link was back: seqNo {seq}")
+        if not any(e["request"].get("offline") for e in sent):
+            problems.append("no TransactionEvent was made while offline")
+        if result["csms_transactions"] == []:
+            problems.append("the CSMS has no ended transaction")
     if scenario == "over-voltage" and (not result["faults"] or result["faults"][0]["kind"] != "over_voltage"):
         problems.append("the over-voltage was not detected")
     for f in result["faults"]:
