@@ -142,8 +142,9 @@ class Bench:
 
     @property
     def calls(self) -> list[tuple[float, OcppCall, dict[str, Any] | None]]:
-        """The OCPP calls the :class:`~evcharge.charger.sim.station.LocalStation` made, with their answers."""
-        return list(self.station.calls)
+        """The OCPP calls the :class:`~evcharge.charger.sim.station.LocalStation` made, with their answers (none
+        for another station: it keeps its own log)."""
+        return list(getattr(self.station, "calls", ()))
 
     def answer(self, ref: str, payload: dict[str, Any] | None) -> None:
         """Answer an OCPP call ``csms`` left unanswered."""
