@@ -41,7 +41,7 @@ from evcharge.ocpp.errors import OcppError
 from ._common import format_datetime
 from .authorization import Authorization, AuthorizationConfig, Verdict, token_key
 from .config import authorization_config, offline_queue_config, smart_charging_config, transaction_config
-from .device_model import DeviceModel
+from .device_model import ComponentKey, DeviceModel
 from .errors import FunctionsLocalError
 from .offline_queue import OfflineQueueConfig
 from .smart_charging import SmartChargingConfig
@@ -75,6 +75,7 @@ __all__ = [
     "CallAnswered",
     "CallFailed",
     "CallResult",
+    "CancelReservationRequested",
     "CardPresented",
     "ChangeAvailabilityRequested",
     "ChargePointApp",
@@ -95,6 +96,7 @@ __all__ = [
     "RemoteStartRequested",
     "RemoteStopRequested",
     "RequestCall",
+    "ReserveNowRequested",
     "ResetNow",
     "ResetRequested",
     "SetAvailability",
@@ -511,7 +513,31 @@ class ResetRequested:
     evse_id: int | None = None
 
 
-Request: TypeAlias = RemoteStartRequested | RemoteStopRequested | ChangeAvailabilityRequested | ResetRequested
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReserveNowRequested:
+    """ReserveNow (2.x ``id``, ``evseId``, ``idToken``, ``groupIdToken``, ``expiryDateTime``, ``connectorType``;
+    1.6 ``reservationId``, ``connectorId``, ``idTag``, ``parentIdTag``, ``expiryDate``): keep ``evse_id`` for
+    ``token`` (or any identifier of ``group``) until ``expiry`` (an aware datetime).  ``evse_id`` ``None`` (2.x: no
+    ``evseId``) or 0 (1.6 ``connectorId`` 0): no EVSE named -- this core reserves named EVSEs only (Rejected, as
+    2.0.1 H01.FR.19 without ReservationCtrlr.NonEvseSpecific and 1.6 without ReserveConnectorZeroSupported)."""
+
+    reservation_id: int
+    evse_id: int | None
+    token: Any
+    expiry: datetime
+    group: Any = None
+    connector_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelReservationRequested:
+    """CancelReservation of ``reservation_id``."""
+
+    reservation_id: int
+
+
+Request: TypeAlias = (RemoteStartRequested | RemoteStopRequested | ChangeAvailabilityRequested | ResetRequested
+                      | ReserveNowRequested | CancelReservationRequested)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -654,6 +680,17 @@ class _Evse:
 
 
 @dataclass(frozen=True, slots=True)
+class _Reservation:
+    """A reservation the core accepted (ReserveNow)."""
+
+    id: int
+    evse_id: int
+    token: Any
+    group: Any
+    expiry: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class _Ask:
     """An Authorize call on its way."""
 
@@ -704,6 +741,7 @@ class ChargePointApp:
         self._deferred: list[_Ask] = []  # identifiers presented while the BootNotification is on its way
         self._refs = 0
         self._events_sent = 0  # NotifyEvent eventIds
+        self._reservations: dict[int, _Reservation] = {}  # by reservation id
         #: the (status, errorCode) last sent for each connector (1.6 connector 0: the station)
         self._reported: dict[int, tuple[str, str]] = {}
 
@@ -735,13 +773,15 @@ class ChargePointApp:
     def connector_status(self, evse_id: int) -> str:
         """The connector status of ``evse_id`` in the names of the configured version (1.6 ChargePointStatus:
         Available, Preparing, Charging, SuspendedEV, SuspendedEVSE, Finishing, Unavailable, Faulted; 2.x
-        ConnectorStatusEnumType: Available, Occupied, Unavailable, Faulted); 1.6 ``evse_id`` 0: the station."""
+        ConnectorStatusEnumType: Available, Occupied, Reserved, Unavailable, Faulted; 1.6 also Reserved); 1.6
+        ``evse_id`` 0: the station."""
         return self._status(self._check_evse(evse_id, station=True))[0]
 
     # ---------------------------------------------------------------- local inputs
 
     def send(self, command: AppCommand, now: float) -> None:
         """What happened at the station; ``FunctionsLocalError`` for an answer to no call or an unknown EVSE."""
+        self._expire(now)
         self._dispatch(command, now)
         self._after(now)
 
@@ -785,7 +825,8 @@ class ChargePointApp:
         if isinstance(command, CallAnswered | CallFailed) and command.action == "Authorize":
             self._authorize_answered(command, now)
             return
-        if isinstance(command, CallAnswered | CallFailed) and command.action in ("StatusNotification", "NotifyEvent"):
+        if isinstance(command, CallAnswered | CallFailed) and command.action in (
+                "StatusNotification", "NotifyEvent", "ReservationStatusUpdate"):
             return  # nothing follows from its answer
         if isinstance(command, Connected | Disconnected):
             self._online = isinstance(command, Connected)
@@ -955,6 +996,7 @@ class ChargePointApp:
                 self._events.append(ChargerInput(event=EnergySuspended(evse_id, by_ev=False)))
             return
         evse.fault = command
+        self._drop_reservations(evse_id)  # 2.0.1 H01.FR.16: a Faulted EVSE keeps no reservation
         reason = self._fault_reason(command)
         for e in sorted(self._tx):
             if evse_id in (0, e):  # a charger fault ends the transactions it touches
@@ -1024,6 +1066,12 @@ class ChargePointApp:
             # waits
             self._done(ask, accepted=False, status="NotAtThisTime")
             return
+        held = self._reservation_on(ask.evse_id)
+        if held is not None and held.group is None and not _same_token(held.token, ask.token):
+            # 2.0.1 H03 / 1.6 5.13: a reserved EVSE takes only the identifier it is reserved for (or one of the
+            # reservation's group; without a group nothing needs to be asked)
+            self._done(ask, accepted=False, status="NotAtThisTime")
+            return
         if self._booting():
             # B02 / 1.6 4.2: nothing but the BootNotification before the CSMS accepted the station; its answer is
             # on its way: the identifier waits for it (Accepted: Authorize; Pending, Rejected, lost: offline)
@@ -1089,8 +1137,22 @@ class ChargePointApp:
 
     def _accept(self, ask: _Ask, info: Mapping[str, Any] | None, certificate: str | None = None) -> None:
         evse = self._evses[ask.evse_id]
+        reservation_id = None
+        held = self._reservation_on(ask.evse_id)
+        if held is not None:
+            group = _group(info) if info is not None else None
+            if not (_same_token(held.token, ask.token) or (held.group is not None and _same_token(group, held.group))):
+                # 2.0.1 H03 (remark: an identifier matching neither the reservation nor its group is not authorized
+                # to charge) / 1.6 5.13
+                self._done(ask, accepted=False, status="NotAtThisTime", certificate=certificate)
+                return
+            # 2.0.1 H03.FR.09: the identifier (or one of its group) used the reservation; the transaction message
+            # carrying it says so (H01.FR.15; 1.6 StartTransaction reservationId)
+            del self._reservations[held.id]
+            reservation_id = held.id
         evse.token, evse.group, evse.finishing = ask.token, _group(info) if info is not None else None, False
-        self._events.append(ChargerInput(event=Authorized(ask.evse_id, ask.token, ask.remote_start_id)))
+        self._events.append(ChargerInput(event=Authorized(ask.evse_id, ask.token, ask.remote_start_id,
+                                                          reservation_id=reservation_id)))
         self._done(ask, accepted=True, status="Accepted", certificate=certificate)
 
     def _done(self, ask: _Ask, *, accepted: bool, status: str, certificate: str | None = None) -> None:
@@ -1122,6 +1184,16 @@ class ChargePointApp:
             answer = Answer(status="Accepted", evse_id=request.evse_id)
         elif isinstance(request, ChangeAvailabilityRequested):
             answer = self._change_availability(request)
+        elif isinstance(request, ReserveNowRequested):
+            self._expire(now)
+            answer = self._reserve(request, now)
+        elif isinstance(request, CancelReservationRequested):
+            self._expire(now)
+            # 2.0.1 H02.FR.01 / FR.02, 1.6 5.2: Accepted (and the connector free again, H02.FR.03 / FR.04) for a
+            # reservation the station holds, else Rejected
+            found = self._reservations.pop(request.reservation_id, None)
+            answer = Answer(status="Accepted" if found is not None else "Rejected",
+                            evse_id=found.evse_id if found is not None else None)
         else:
             answer = self._reset_requested(request)
         self._after(now)
@@ -1129,8 +1201,9 @@ class ChargePointApp:
 
     def _remote_start(self, request: RemoteStartRequested, now: float) -> Answer:
         n = self.config.evse_count
-        if request.evse_id is None:  # the station chooses: the first free, operative EVSE
-            free = [e for e in range(1, n + 1) if e not in self._tx and self.accepts_session(e)]
+        if request.evse_id is None:  # the station chooses: the first free, operative EVSE (reserved: for this one)
+            free = [e for e in range(1, n + 1) if e not in self._tx and self.accepts_session(e)
+                    and self._may_use(e, request.token)]
             evse_id = free[0] if free else 1
         else:
             evse_id = request.evse_id
@@ -1144,6 +1217,9 @@ class ChargePointApp:
         authorize = request.authorize
         if authorize is None:
             authorize = self._setting("AuthCtrlr", "AuthorizeRemoteStart", default=True)
+        held = self._reservation_on(evse_id)
+        if held is not None and not _same_token(held.token, request.token) and (held.group is None or not authorize):
+            return Answer(status="Rejected")  # reserved for another identifier (H03; 1.6 5.13)
         ask = _Ask(evse_id=evse_id, token=request.token, remote_start_id=request.remote_start_id, ref=None,
                    stop=False)
         if authorize:
@@ -1171,7 +1247,102 @@ class ChargePointApp:
 
     def _set_availability(self, evse_id: int, operative: bool) -> None:
         self._operative[evse_id] = operative
+        if not operative:
+            self._drop_reservations(evse_id)  # 2.0.1 H01.FR.17: an Unavailable EVSE keeps no reservation
         self._events.append(SetAvailability(evse_id=evse_id, operative=operative))
+
+    # ---------------------------------------------------------------- reservations
+
+    def reservation(self, evse_id: int) -> int | None:
+        """The id of the reservation held on ``evse_id``, or ``None``."""
+        held = self._reservation_on(evse_id)
+        return held.id if held is not None else None
+
+    def _reservation_on(self, evse_id: int) -> _Reservation | None:
+        return next((r for r in self._reservations.values() if r.evse_id == evse_id), None)
+
+    def _may_use(self, evse_id: int, token: Any) -> bool:
+        held = self._reservation_on(evse_id)
+        return held is None or _same_token(held.token, token)
+
+    def _reservations_enabled(self) -> bool:
+        """Whether the station takes reservations: 2.x ReservationCtrlr.Available and .Enabled (true when the
+        device model has no such variables); 1.6 the Reservation profile in SupportedFeatureProfiles."""
+        if self.config.version != "1.6":
+            return (self._setting("ReservationCtrlr", "Available", default=True)
+                    and self._setting("ReservationCtrlr", "Enabled", default=True))
+        if self.device_model is None:
+            return True
+        try:
+            return "Reservation" in self.device_model.get_list("OCPP16Ctrlr", "SupportedFeatureProfiles")
+        except (OcppError, ValueError):
+            return True
+
+    def _connector_type(self, evse_id: int) -> str | None:
+        if self.device_model is None:
+            return None
+        try:
+            return self.device_model.get(ComponentKey("Connector", evse_id=evse_id,
+                                                      connector_id=self._evses[evse_id].connector_id),
+                                         "ConnectorType")
+        except (OcppError, ValueError):
+            return None
+
+    def _reserve(self, request: ReserveNowRequested, now: float) -> Answer:
+        evse_id = request.evse_id
+        if not self._reservations_enabled():
+            return Answer(status="Rejected")  # 2.0.1 H01.FR.01; 1.6 5.13: not configured to accept reservations
+        if evse_id is None or evse_id == 0:
+            # 2.0.1 H01.FR.19 (no ReservationCtrlr.NonEvseSpecific), 1.6 5.13 (no ReserveConnectorZeroSupported)
+            return Answer(status="Rejected")
+        if not 1 <= evse_id <= self.config.evse_count or request.expiry <= self.wall.utc(now):
+            return Answer(status="Rejected")  # no such EVSE; a reservation that has expired already
+        if request.connector_type is not None and self.config.version != "1.6":
+            known = self._connector_type(evse_id)
+            if known is not None and known != request.connector_type:
+                return Answer(status="Rejected")  # the EVSE has no connector of that type
+        evse = self._evses[evse_id]
+        if evse.fault is not None or self._evses[0].fault is not None:
+            return Answer(status="Faulted")
+        if not self.operative(evse_id):
+            return Answer(status="Unavailable")
+        held = self._reservation_on(evse_id)
+        if (evse_id in self._tx or evse.plugged or evse.token is not None
+                or (held is not None and held.id != request.reservation_id)):
+            return Answer(status="Occupied")  # in use, or reserved by another reservation
+        # 2.0.1 H01.FR.02 / 1.6 5.13: a reservation of the same id is replaced by this one
+        self._reservations.pop(request.reservation_id, None)
+        self._reservations[request.reservation_id] = _Reservation(
+            id=request.reservation_id, evse_id=evse_id, token=request.token, group=request.group,
+            expiry=request.expiry.astimezone(UTC))
+        return Answer(status="Accepted", evse_id=evse_id)
+
+    def _drop_reservations(self, evse_id: int) -> None:
+        """The reservations on ``evse_id`` (0: every EVSE) end because it became Faulted or Unavailable: 2.x
+        ReservationStatusUpdate Removed (H01.FR.16 / FR.17); 1.6 (5.13) tells it with the connector's status."""
+        for r in sorted(self._reservations.values(), key=lambda r: r.id):
+            if evse_id in (0, r.evse_id):
+                del self._reservations[r.id]
+                self._reservation_update(r.id, "Removed")
+
+    def _expire(self, now: float) -> None:
+        """The reservations whose expiry has come end: 2.x ReservationStatusUpdate Expired (H04.FR.01); the
+        connector is Available again (2.0.1 H04, 1.6 5.13)."""
+        if not self._reservations:
+            return
+        wall = self.wall.utc(now)
+        for r in sorted(self._reservations.values(), key=lambda r: r.id):
+            if r.expiry <= wall:
+                del self._reservations[r.id]
+                self._reservation_update(r.id, "Expired")
+
+    def _reservation_update(self, reservation_id: int, status: str) -> None:
+        # not a transaction message: sent while online and accepted, else lost (as the StatusNotification, which
+        # tells the CSMS the connector is free again when the connection is back)
+        if self.config.version != "1.6" and self._online and self.accepted:
+            self._events.append(MakeCall(action="ReservationStatusUpdate",
+                                         payload={"reservationId": reservation_id,
+                                                  "reservationUpdateStatus": status}))
 
     def _reset_requested(self, request: ResetRequested) -> Answer:
         kind, evse_id = request.kind, request.evse_id
@@ -1216,6 +1387,10 @@ class ChargePointApp:
             return "Faulted", error
         if evse_id == 0:  # 1.6 connector 0: the charge point itself
             return ("Available" if self._operative[0] and self._reset is None else "Unavailable"), error
+        if self._reservation_on(evse_id) is not None and self.operative(evse_id):
+            # 2.0.1 G01 / H01, 1.6 4.9: Reserved until the reservation is used, cancelled or expires; an EV plugged
+            # in meanwhile changes nothing (2.0.1 G01.FR.09), nor a transaction begun without an identifier (H03)
+            return "Reserved", error
         busy = evse_id in self._tx
         if busy and not evse.plugged and self._setting("TxCtrlr", "StopTxOnEVSideDisconnect", default=True):
             # the cable came out and the transaction ends for it (1.6 StopTransactionOnEVSideDisconnect, 2.0.1
@@ -1252,7 +1427,8 @@ class ChargePointApp:
             evse = self._evses[evse_id]
             allowed = (evse.plugged and (evse.token is not None or evse_id in self._tx) and evse.fault is None
                        and self._evses[0].fault is None and evse.ev_fault is None
-                       and (evse_id in self._tx or self.operative(evse_id)))
+                       and (evse_id in self._tx or self.operative(evse_id))
+                       and self._reservation_on(evse_id) is None)  # reserved: no energy until it is used (H03)
             if allowed != evse.allowed:
                 evse.allowed = allowed
                 self._events.append(ChargingAllowed(evse_id=evse_id, allowed=allowed))
@@ -1290,13 +1466,16 @@ class ChargePointApp:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        """The ``now`` of the next boot retry or heartbeat, or ``None``."""
+        """The ``now`` of the next boot retry, heartbeat or reservation expiry, or ``None``."""
         timers = [t for t in (self._heartbeat_at, self.boot.get_timer() if self.boot is not None else None)
                   if t is not None]
+        # a reservation's expiry is a wall time: its ``now`` per the wall clock's present mapping
+        timers += [(r.expiry - self.wall.epoch_at_zero).total_seconds() for r in self._reservations.values()]
         return min(timers) if timers else None
 
     def handle_timer(self, now: float) -> None:
-        """Let time pass: the boot retry and the heartbeat due at ``now``."""
+        """Let time pass: the boot retry, the heartbeat and the reservation expiries due at ``now``."""
+        self._expire(now)
         if self.boot is not None:
             self.boot.handle_timer(now)
             self._take_boot(now)

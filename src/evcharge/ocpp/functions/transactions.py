@@ -95,6 +95,9 @@ class Authorized:
     evse_id: int
     id_token: str | Mapping[str, Any]  # 1.6 idTag, 2.0.1 IdTokenType JSON
     remote_start_id: int | None = None  # set when the CSMS started it (2.0.1 RequestStartTransaction)
+    #: the reservation this identifier used (2.0.1 H03.FR.09): the transaction message that carries the identifier
+    #: says so (2.0.1 TransactionEvent ``reservationId``, H01.FR.15; 1.6 StartTransaction ``reservationId``)
+    reservation_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +229,7 @@ class _Evse:
     authorized: bool = False
     id_token: Any = None
     remote_start_id: int | None = None
+    reservation_id: int | None = None  # the reservation the authorized identifier used, until a message carries it
     power_path_closed: bool = False
     charging_state: str = "Idle"
     readings: dict[str, float] = field(default_factory=dict)
@@ -378,7 +382,7 @@ class TransactionManager:
         if evse.tx is not None and not self._v16:
             self._end(evse_id, evse, now, "Timeout", "EVConnectTimeout")
         evse.authorized = False
-        evse.id_token = evse.remote_start_id = None
+        evse.id_token = evse.remote_start_id = evse.reservation_id = None
         self._events.append(AuthorizationTimedOut(evse_id))
 
     def _arm_connection_timeout(self, evse: _Evse, now: float) -> None:
@@ -403,6 +407,7 @@ class TransactionManager:
                 self._start_16(eid, evse, now)
         elif isinstance(event, Authorized):
             evse.authorized, evse.id_token = True, event.id_token
+            evse.reservation_id = event.reservation_id
             if evse.connected and evse.tx is None:
                 self._start_16(eid, evse, now)
             elif evse.tx is None:
@@ -415,6 +420,7 @@ class TransactionManager:
             evse.charging_state = "SuspendedEV" if event.by_ev else "SuspendedEVSE"
         elif isinstance(event, StopRequested):
             evse.authorized = False
+            evse.reservation_id = None
             if evse.tx is not None:
                 self._end(eid, evse, now, event.reason, "", id_token=event.id_token)
         elif isinstance(event, EVDisconnected):
@@ -424,6 +430,7 @@ class TransactionManager:
                 self._end(eid, evse, now, "EVDisconnected", "")
             if evse.tx is None:
                 evse.authorized = False
+                evse.reservation_id = None
 
     def _start_16(self, evse_id: int, evse: _Evse, now: float) -> None:
         tx = self._new_tx(evse, now)
@@ -434,6 +441,8 @@ class TransactionManager:
             "meterStart": round(tx.meter_start),
             "timestamp": self._ts(now),
         }
+        if evse.reservation_id is not None:  # 1.6 5.13: the reservation this transaction ends
+            payload["reservationId"], evse.reservation_id = evse.reservation_id, None
         self._emit("StartTransaction", payload, tx.tx_ref)
         self._after_start(evse_id, tx)
 
@@ -451,6 +460,7 @@ class TransactionManager:
                                   {"EVConnected", "ParkingBayOccupancy"} & start_points, state_changed=True)
         elif isinstance(event, Authorized):
             evse.authorized, evse.id_token, evse.remote_start_id = True, event.id_token, event.remote_start_id
+            evse.reservation_id = event.reservation_id
             trigger = "RemoteStart" if event.remote_start_id is not None else "Authorized"
             self._start_or_update(eid, evse, now, trigger, {"Authorized", "DataSigned"} & start_points,
                                   with_token=True)
@@ -470,6 +480,7 @@ class TransactionManager:
                 self._update(eid, evse, now, "ChargingStateChanged", state_changed=True)
         elif isinstance(event, StopRequested):
             evse.authorized = False
+            evse.reservation_id = None
             trigger = event.trigger or _STOP_TRIGGERS.get(event.reason, "StopAuthorized")
             if evse.tx is None:
                 return
@@ -495,6 +506,7 @@ class TransactionManager:
                     self._update(eid, evse, now, "EVCommunicationLost", state_changed=True)
             if evse.tx is None:
                 evse.authorized = False
+                evse.reservation_id = None
 
     def _set_state(self, evse: _Evse, state: str, now: float) -> None:
         """Change the chargingState, counting the time spent in Charging (timeSpentCharging)."""
@@ -527,6 +539,7 @@ class TransactionManager:
         payload = self._event_201("Started", evse_id, evse, tx, now, trigger, info)
         if evse.authorized and evse.id_token is not None:
             payload["idToken"] = dict(evse.id_token) if isinstance(evse.id_token, Mapping) else evse.id_token
+            self._reservation_used(evse, payload)
         values = self._sampled(evse, self.config.started_measurands, "Transaction.Begin", now)
         if values:
             payload["meterValue"] = values
@@ -547,9 +560,17 @@ class TransactionManager:
         payload = self._event_201("Updated", evse_id, evse, tx, now, trigger, info)
         if with_token and evse.id_token is not None:
             payload["idToken"] = dict(evse.id_token) if isinstance(evse.id_token, Mapping) else evse.id_token
+            self._reservation_used(evse, payload)
         if values:
             payload["meterValue"] = values
         self._emit("TransactionEvent", payload, tx.tx_ref)
+
+    @staticmethod
+    def _reservation_used(evse: _Evse, payload: dict[str, Any]) -> None:
+        """2.0.1 H01.FR.15: the TransactionEvent that carries the identifier of a reservation carries its id (the
+        reservation that ends with this transaction), once."""
+        if evse.reservation_id is not None:
+            payload["reservationId"], evse.reservation_id = evse.reservation_id, None
 
     def _event_201(self, event_type: str, evse_id: int, evse: _Evse, tx: _Tx, now: float, trigger: str,
                    info: dict[str, Any]) -> dict[str, Any]:
@@ -612,7 +633,7 @@ class TransactionManager:
             self._emit("TransactionEvent", payload, tx.tx_ref)
         evse.tx = None
         evse.authorized = False
-        evse.remote_start_id = None
+        evse.remote_start_id = evse.reservation_id = None
         evse.auth_deadline = None
         self._db.delete(_TABLE, str(evse_id))
         self._events.append(TransactionEnded(evse_id, tx.tx_ref, reason))

@@ -47,7 +47,7 @@ from evcharge.ocpp.charge_point import ChargePoint
 from evcharge.ocpp.errors import OcppError
 from evcharge.ocpp.routing import on
 
-from .._common import models_of
+from .._common import models_of, parse_datetime
 from ..application import (
     AppCommand,
     AppConfig,
@@ -62,6 +62,7 @@ from ..application import (
     CallAnswered,
     CallFailed,
     CallResult,
+    CancelReservationRequested,
     CardPresented,
     ChangeAvailabilityRequested,
     ChargePointApp,
@@ -80,6 +81,7 @@ from ..application import (
     RemoteStartRequested,
     RemoteStopRequested,
     RequestCall,
+    ReserveNowRequested,
     ResetNow,
     ResetRequested,
     SetAvailability,
@@ -684,6 +686,32 @@ class Station(ChargePoint):
         answer = self.app.answer(ChangeAvailabilityRequested(evse_id=evse_id, operative=operative), self.now())
         self._app_events()
         return models_of(request).ChangeAvailabilityResponse(status=answer.status)
+
+    # ------------------------------------------------------------ handlers: reservations
+
+    @on("ReserveNow")
+    def _reserve_now(self, request: Any) -> Any:
+        if self.ocpp_version == "1.6":
+            command = ReserveNowRequested(reservation_id=request.reservation_id, evse_id=request.connector_id,
+                                          token=request.id_tag, group=request.parent_id_tag,
+                                          expiry=parse_datetime(request.expiry_date, "expiryDate"))
+        else:
+            group = request.group_id_token
+            connector_type = request.connector_type
+            command = ReserveNowRequested(reservation_id=request.id, evse_id=request.evse_id,
+                                          token=request.id_token.to_json(),
+                                          group=group.to_json() if group is not None else None,
+                                          expiry=parse_datetime(request.expiry_date_time, "expiryDateTime"),
+                                          connector_type=str(connector_type) if connector_type is not None else None)
+        answer = self.app.answer(command, self.now())
+        self._app_events_soon()  # the connector's Reserved status follows the answer
+        return models_of(request).ReserveNowResponse(status=answer.status)
+
+    @on("CancelReservation")
+    def _cancel_reservation(self, request: Any) -> Any:
+        answer = self.app.answer(CancelReservationRequested(reservation_id=request.reservation_id), self.now())
+        self._app_events_soon()
+        return models_of(request).CancelReservationResponse(status=answer.status)
 
     @on("Reset")
     def _reset(self, request: Any) -> Any:
