@@ -706,8 +706,10 @@ class ChargePointApp:
     """The charge point's application decisions, pure (issue 19): boot and its retry (:class:`BootCore`), the
     heartbeat, the authorization of an identifier (local list, cache, Authorize; per
     :class:`~evcharge.ocpp.functions.authorization.Authorization`), the cable and the faults, the connectors'
-    StatusNotification, remote start and stop, StopTxOnInvalidId, availability, reset, and the device-model
-    reactions.  Local inputs go in with :meth:`send`, incoming CALLs with :meth:`answer` (their response status
+    StatusNotification, remote start and stop, StopTxOnInvalidId, availability, reset, reservations (ReserveNow /
+    CancelReservation of a named EVSE; 2.x ReservationCtrlr.Available / .Enabled and 1.6 SupportedFeatureProfiles
+    are read when the device model has them, else reservations are taken) and the device-model reactions.  Local
+    inputs go in with :meth:`send`, incoming CALLs with :meth:`answer` (their response status
     comes back), the actions come out of :meth:`next_event`; timers (boot retry, heartbeat) on the station's
     monotonic clock.
 

@@ -17,7 +17,8 @@ turns the charger's events into transaction messages sent through the persistent
     station.update_meter(1, {"Energy.Active.Import.Register": 1234.0})
 
 Everything the station decides -- boot, heartbeat, the flow of a card (local list, cache, Authorize), remote start /
-stop and AuthorizeRemoteStart, StopTxOnInvalidId, availability, reset, the connectors' StatusNotification, the
+stop and AuthorizeRemoteStart, StopTxOnInvalidId, availability, reset, reservations (ReserveNow /
+CancelReservation), the connectors' StatusNotification, the
 configuration reload after a device-model change -- is decided by
 :class:`~evcharge.ocpp.functions.application.ChargePointApp` (:attr:`Station.app`), a sans-I/O core; the station
 carries out its actions (:meth:`Station.on_charging_allowed`, :meth:`Station.on_authorization`,
