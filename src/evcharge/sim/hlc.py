@@ -281,7 +281,9 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
             if relay is not None and relay.up and relay.cuts == 0 and bench.now >= _OFFLINE[0]:
                 relay.cut()  # the CSMS is out of reach: the transaction messages wait in the offline queue
             elif relay is not None and not relay.up and bench.now >= _OFFLINE[1]:
-                relay.restore()  # the client reconnects; the queue replays in order
+                relay.restore()  # the client reconnects (the virtual clock waits for it); the queue replays in order
+                await _until(lambda: station.connected, 10.0)
+                await _until(lambda: len(station.queue) == 0 and not station.in_flight, 10.0)
             if getattr(bench, "failures", None):
                 break  # the veth link failed (SDP unanswered, a connection refused): said in the summary
             paused = bench.car.ended is not None and bench.car.ended.paused

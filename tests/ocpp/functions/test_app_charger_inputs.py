@@ -5,7 +5,7 @@ the Station's ``configure`` / ``on_charging_profile`` / ``on_stop_transaction`` 
 Expected behaviour (OCPP 2.0.1 part 2, OCPP 1.6 edition 2):
 
 * TriggerReasonEnumType: ``ChargingRateChanged`` (the rate changed: a TransactionEvent Updated), ``AbnormalCondition``
-  (a fault ended the transaction), ``RemoteStart`` (F02: the remote start joins a transaction begun by the cable,
+  (a fault ended the transaction), ``RemoteStart`` (F01: the remote start joins a transaction begun by the cable,
   ``transactionInfo.remoteStartId`` names the RequestStartTransaction), ``Authorized`` (E02: a card authorizes a
   transaction begun without an identifier, the idToken in that Updated event), ``StopAuthorized`` / the reason's
   own trigger (``EnergyLimitReached``).  1.6 has no triggerReason and no TransactionEvent Updated: a rate change
@@ -290,7 +290,8 @@ def test_201_card_authorizes_the_transaction_begun_by_the_cable() -> None:
     b.send(Plugged(evse_id=1))
     (started,) = events_of(b.take())
     assert started["triggerReason"] == "CablePluggedIn" and "idToken" not in started  # E02: no identifier yet
-    assert ChargingAllowed(evse_id=1, allowed=True) in b.events()  # (a transaction runs: the core allows it)
+    # E02 / C01: the transaction runs, but no energy flows before an identifier is authorized
+    assert ChargingAllowed(evse_id=1, allowed=True) not in b.events()
     b.send(CardPresented(evse_id=1, token=CARD["2.0.1"]))
     assert b.take() == [("Authorize", {"idToken": CARD["2.0.1"]})]  # asked, not taken for a stop
     b.reply("Authorize", {"idTokenInfo": ACCEPTED})
@@ -298,14 +299,16 @@ def test_201_card_authorizes_the_transaction_begun_by_the_cable() -> None:
     assert updated["eventType"] == "Updated" and updated["triggerReason"] == "Authorized"
     assert updated["idToken"] == CARD["2.0.1"]
     assert updated["transactionInfo"]["transactionId"] == started["transactionInfo"]["transactionId"]
-    assert AuthorizationDone(evse_id=1, token=CARD["2.0.1"], accepted=True, status="Accepted") in b.events()
+    after = b.events()
+    assert AuthorizationDone(evse_id=1, token=CARD["2.0.1"], accepted=True, status="Accepted") in after
+    assert ChargingAllowed(evse_id=1, allowed=True) in after  # authorized now: the charger may deliver energy
     # the same card now ends the session (E07: the identifier that authorized it)
     b.send(CardPresented(evse_id=1, token=CARD["2.0.1"]))
     (stopped,) = events_of(b.take())
     assert stopped["triggerReason"] == "StopAuthorized"
 
 
-# ---------------------------------------------------------------- F02: remoteStartId in the Updated event
+# ---------------------------------------------------------------- F01: remoteStartId in the Updated event
 
 
 def test_201_remote_start_after_the_cable_names_its_remote_start_id() -> None:

@@ -185,9 +185,8 @@ def test_201_reserve_now_statuses() -> None:
 
 def test_201_reservations_disabled_are_rejected() -> None:
     b = Rig("2.0.1")
-    b.app.device_model = DeviceModel(default_template(1, extra=[{"name": "ReservationCtrlr", "variables": [
-        {"name": "Available", "dataType": "boolean", "value": "true", "mutability": "ReadOnly"},
-        {"name": "Enabled", "dataType": "boolean", "value": "false"}]}]))
+    b.app.device_model = DeviceModel(default_template(1))
+    b.app.device_model.set_local("ReservationCtrlr", "Enabled", "false")  # the template has it true
     b.boot()
     assert reserve(b) == "Rejected"  # H01.FR.01
     assert b.app.device_model.get("ReservationCtrlr", "Enabled") == "false"

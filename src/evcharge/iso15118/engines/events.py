@@ -254,8 +254,8 @@ class PowerDeliveryRequested(RequestEvent):
     action: PowerAction
     schedule_id: int | None = None
     profile: tuple[tuple[int, float], ...] = ()  #: (start s, max watts) of the car's ChargingProfile
-    #: ISO 15118-20 BPT services, PowerDelivery(Start): the car's BPT_ChannelSelection (True: Discharge, False:
-    #: Charge); None for a service without BPT and for the other actions
+    #: With an ISO 15118-20 BPT service and PowerDelivery(Start), the car's BPT_ChannelSelection (True for
+    #: Discharge, False for Charge); None for a service without BPT and for the other actions.
     discharge: bool | None = None
 
 

@@ -306,10 +306,14 @@ class AppConfig:
 # local inputs (what happened at the station)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransactionOpened:
-    """A transaction began on ``evse_id`` (``tx_ref``: the transaction manager's reference)."""
+    """A transaction began on ``evse_id`` (``tx_ref``: the transaction manager's reference).  ``authorized``:
+    whether an identifier authorized it (True for a transaction resumed after a restart of the software);
+    ``None``: authorized when the core has accepted an identifier for the EVSE -- a transaction that began with
+    the cable alone (TxStartPoint EVConnected) allows no energy until one is (2.0.1 E02, C01)."""
 
     evse_id: int
     tx_ref: str
+    authorized: bool | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -743,6 +747,7 @@ class ChargePointApp:
         self._deferred: list[_Ask] = []  # identifiers presented while the BootNotification is on its way
         self._refs = 0
         self._events_sent = 0  # NotifyEvent eventIds
+        self._unauthorized: set[int] = set()  # EVSEs whose transaction began without an identifier (not yet one)
         self._reservations: dict[int, _Reservation] = {}  # by reservation id
         #: the (status, errorCode) last sent for each connector (1.6 connector 0: the station)
         self._reported: dict[int, tuple[str, str]] = {}
@@ -793,11 +798,16 @@ class ChargePointApp:
             if isinstance(command, TransactionOpened):
                 self._tx[command.evse_id] = command.tx_ref
                 evse.finishing = False
+                if command.authorized is False or (command.authorized is None and evse.token is None):
+                    self._unauthorized.add(command.evse_id)
+                else:
+                    self._unauthorized.discard(command.evse_id)
                 fault = evse.fault or self._evses[0].fault
                 if fault is not None:  # started on a faulted EVSE (the charger closed the contactor anyway): end it
                     self._events.append(StopTransaction(evse_id=command.evse_id, reason=self._fault_reason(fault)))
             else:
                 self._tx.pop(command.evse_id, None)
+                self._unauthorized.discard(command.evse_id)
                 evse.token = evse.group = evse.energy = None
                 evse.finishing = evse.plugged
                 self._idle(command.evse_id)
@@ -1153,6 +1163,7 @@ class ChargePointApp:
             del self._reservations[held.id]
             reservation_id = held.id
         evse.token, evse.group, evse.finishing = ask.token, _group(info) if info is not None else None, False
+        self._unauthorized.discard(ask.evse_id)
         self._events.append(ChargerInput(event=Authorized(ask.evse_id, ask.token, ask.remote_start_id,
                                                           reservation_id=reservation_id)))
         self._done(ask, accepted=True, status="Accepted", certificate=certificate)
@@ -1427,7 +1438,9 @@ class ChargePointApp:
                 self._authorize(ask, now)
         for evse_id in range(1, self.config.evse_count + 1):
             evse = self._evses[evse_id]
-            allowed = (evse.plugged and (evse.token is not None or evse_id in self._tx) and evse.fault is None
+            allowed = (evse.plugged and (evse.token is not None or (evse_id in self._tx
+                                                                   and evse_id not in self._unauthorized))
+                       and evse.fault is None
                        and self._evses[0].fault is None and evse.ev_fault is None
                        and (evse_id in self._tx or self.operative(evse_id))
                        and self._reservation_on(evse_id) is None)  # reserved: no energy until it is used (H03)

@@ -95,8 +95,8 @@ class Authorized:
     evse_id: int
     id_token: str | Mapping[str, Any]  # 1.6 idTag, 2.0.1 IdTokenType JSON
     remote_start_id: int | None = None  # set when the CSMS started it (2.0.1 RequestStartTransaction)
-    #: the reservation this identifier used (2.0.1 H03.FR.09): the transaction message that carries the identifier
-    #: says so (2.0.1 TransactionEvent ``reservationId``, H01.FR.15; 1.6 StartTransaction ``reservationId``)
+    #: The reservation this identifier used (2.0.1 H03.FR.09). The transaction message that carries the identifier
+    #: says so (2.0.1 TransactionEvent ``reservationId``, H01.FR.15; 1.6 StartTransaction ``reservationId``).
     reservation_id: int | None = None
 
 
@@ -555,7 +555,7 @@ class TransactionManager:
         if state_changed or trigger == "ChargingStateChanged":
             info["chargingState"] = evse.charging_state
         if trigger == "RemoteStart" and evse.remote_start_id is not None:
-            # F02 (the cable plugged in first): the CSMS matches the transaction to its RequestStartTransaction
+            # F01 (remote start, cable plugged in first): the CSMS matches the transaction to its request
             info["remoteStartId"] = tx.remote_start_id = evse.remote_start_id
         payload = self._event_201("Updated", evse_id, evse, tx, now, trigger, info)
         if with_token and evse.id_token is not None:

@@ -330,7 +330,7 @@ class Station(ChargePoint):
             connector = self.transactions.connector_id(evse_id)
             self.app.send(ChargerObserved(event=EVConnected(evse_id, connector)), self.now())
             self.app.send(ChargerObserved(event=PowerPathClosed(evse_id)), self.now())
-            self.app.send(TransactionOpened(evse_id=evse_id, tx_ref=ref), self.now())
+            self.app.send(TransactionOpened(evse_id=evse_id, tx_ref=ref, authorized=True), self.now())
         self.flush()
 
     def recover_transactions(self, reason: str = "PowerLoss") -> None:
@@ -478,7 +478,7 @@ class Station(ChargePoint):
 
     def on_charging_profile(self, request: Any, response: Any) -> None:
         """The CSMS's SetChargingProfile (typed request) and the station's answer (``response.status``
-        Accepted: installed in :attr:`smart_charging`): the application overrides it to apply the new limit at
+        Accepted: installed in ``smart_charging``): the application overrides it to apply the new limit at
         once; the default does nothing more."""
 
     def on_stop_transaction(self, stop: StopTransaction) -> None:
