@@ -533,3 +533,25 @@ def test_csms_offline_during_a_dc_session(tmp_path: Path, capsys: pytest.Capture
     else:
         assert calls(doc, "StopTransaction")[0]["answer"] is not None
     assert doc["csms_transactions"][0]["ended_t"] is not None
+
+
+@pytest.mark.parametrize("args", [
+    ("--hlc", "iso20", "--energy", "ac", "--control", "dynamic"),
+    ("--hlc", "iso20", "--control", "dynamic"),
+    ("--hlc", "iso20", "--energy", "dc-bpt"),
+    ("--hlc", "iso2", "--energy", "ac"),
+    ("--hlc", "iso20", "--payment", "pnc"),
+    ("--hlc", "iso2", "--scenario", "pause-resume"),
+], ids=lambda a: "-".join(x.lstrip("-") for x in a[1:]))
+def test_ocpp16_combinations(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...]) -> None:
+    """The EVSE manager's inputs do not depend on the OCPP version: every combination runs on a 1.6 charge point
+    too (limits without NotifyEVChargingNeeds, Plug & Charge identified by the eMAID as idTag)."""
+    code, doc, text = simulate(tmp_path, capsys, *args, "--ocpp", "1.6")
+    assert code == 0, text
+    assert doc["transaction"]["energy_wh"] > 0
+    start = calls(doc, "StartTransaction")
+    assert len(start) == 1 and calls(doc, "StopTransaction")[0]["request"]["transactionId"] == \
+        start[0]["answer"]["transactionId"]
+    if "pnc" in args:
+        emaid = calls(doc, "Authorize")[0]["request"]["idTag"]
+        assert start[0]["request"]["idTag"] == emaid and len(emaid) <= 20  # 1.6 IdToken: CiString20
