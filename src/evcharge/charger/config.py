@@ -63,6 +63,13 @@ class EvseManagerConfig:
     pre_charge_current: float = 2.0
     #: the output trips above the car's maximum voltage plus this margin, in volts
     over_voltage_margin: float = 10.0
+    #: in basic AC charging (``energy`` ``"ac"`` with ``pilot.mode`` BASIC) the metered power in watts above which
+    #: energy counts as flowing (EnergyStateChanged Charging, below it SuspendedEV or SuspendedEVSE)
+    ac_flowing_w: float = 100.0
+    #: the stop reason of a transaction an RCD or over-current trip ends, or None for the fault's OCPP 2.0.1
+    #: ``ReasonEnumType`` (GroundFault, OvercurrentFault); a 1.6 station writes the reasons 1.6 does not have as
+    #: Other, so a 1.6 station may want EmergencyStop here
+    trip_stop_reason: str | None = None
 
     @property
     def energy_modes(self) -> tuple[EnergyMode, ...]:

@@ -46,6 +46,7 @@ __all__ = [
     "MeterUpdate",
     "PowerSwitched",
     "SessionFinished",
+    "SetAcCurrentLimit",
     "SetChargingProfile",
     "StationInput",
     "V2gLinkReady",
@@ -115,14 +116,28 @@ class SetChargingProfile:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SetAcCurrentLimit:
+    """Basic AC charging: the present current limit per phase (A) the charge point's smart charging computed (the
+    ``Station``'s composite schedule: the station stays the one owner of the CSMS's profiles).
+
+    The manager offers ``min(amps, ac_max_current)`` as the PWM duty cycle (IEC 61851-1 Table A.8, applied at
+    most once per 5 s by the pilot machine); below 6 A no duty cycle stands for a current, so the manager
+    pauses the PWM (X1) until a limit of at least 6 A comes. Only for an EVSE in basic AC charging (a session
+    with high-level communication takes :class:`SetChargingProfile`).
+    """
+
+    amps: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EnableEvse:
     """Make the EVSE available (``True``) or unavailable (ChangeAvailability, or after a fault is repaired)."""
 
     enabled: bool
 
 
-ManagerCommand = (IdTokenPresented | SetChargingProfile | EnableEvse | AuthorizationDone | CallResult | StopTransaction
-                  | ChargingAllowed | SetAvailability)
+ManagerCommand = (IdTokenPresented | SetChargingProfile | SetAcCurrentLimit | EnableEvse | AuthorizationDone
+                  | CallResult | StopTransaction | ChargingAllowed | SetAvailability)
 
 
 # -- events -----------------------------------------------------------------------------------------

@@ -26,6 +26,13 @@ What the manager decides:
   the PWM current (AC basic charging);
 * the DC power path: isolation test at CableCheck, PreCharge to the car's voltage at most 2 A, the charge
   loop's setpoints within the limits, off at PowerDelivery(Stop);
+* basic AC charging (``energy`` ``"ac"``, ``pilot.mode`` BASIC: IEC 61851-1 without SLAC): no PWM until the
+  charge-point core allows charging (``ChargingAllowed``, or ``free_charging``), then the PWM at the present limit
+  (:class:`~evcharge.charger.events.SetAcCurrentLimit` from the station's smart charging, and the profiles if any;
+  X1 below 6 A), X1 again when the core withdraws it or the cable comes out; the core hears the contactor closed
+  and the energy Charging / SuspendedEV / SuspendedEVSE from the meter; an RCD or over-current trip is a fault
+  (below) that the core hears cleared after F's minimum time, the PWM waiting for the board's ErrorCleared; a
+  fault on the vehicle's side of the pilot is reported as one (``ev_side``) until the unplug;
 * faults (RCD, isolation, over-voltage, pilot): power off at the instant the fault is seen (DC output off,
   contactors open, pilot F), the fault to the core (which ends the transaction with the fault's stopped reason and
   reports Faulted and, in 2.x, a NotifyEvent), and the SECC told (isolation Fault / EVSE emergency shutdown).
@@ -54,7 +61,7 @@ from evcharge.bsp.events import (
 from evcharge.bsp.interface import BoardSupport
 from evcharge.clock import WallClock
 from evcharge.errors import LocalProtocolError
-from evcharge.iec61851 import Charger, CPState, PilotFault, apply_actions
+from evcharge.iec61851 import Charger, ChargingMode, CPState, PilotFault, PilotOutput, apply_actions
 from evcharge.iec61851 import events as pe
 from evcharge.iso15118.engines import events as ev
 from evcharge.iso15118.engines import secc_engines
@@ -75,6 +82,7 @@ from .events import (
     MeterUpdate,
     PowerSwitched,
     SessionFinished,
+    SetAcCurrentLimit,
     SetChargingProfile,
     StationInput,
     V2gLinkReady,
@@ -228,6 +236,14 @@ class EvseManager:
         self._clear_at: float | None = None
         self.faults: list[FaultDetected] = []
         self._enabled = True  # the EVSE takes sessions (EnableEvse, the core's SetAvailability)
+        # basic AC charging (IEC 61851-1 without HLC): what the PWM and the energy state follow
+        self._basic = config.energy == "ac" and config.pilot.mode is ChargingMode.BASIC
+        self._core_allowed = False  # the charge-point core's last ChargingAllowed for this EVSE
+        self._limit_a = config.ac_max_current  # the station's present limit per phase (SetAcCurrentLimit)
+        self._relays = False  # the board reported its relays closed
+        self._flowing = False  # told the core the energy flows (EnergyStateChanged Charging)
+        self._trips: set[BoardErrorKind] = set()  # board trips not yet reported cleared (ErrorCleared)
+        self._ev_fault = False  # told the core of a vehicle-side pilot fault
         self._apply_pilot(now)
 
     def _iso20_config(self) -> Any:
@@ -285,6 +301,11 @@ class EvseManager:
         elif isinstance(command, SetChargingProfile):
             self._profiles[int(command.profile.get("id", 0))] = command.profile
             self._limits_changed(now)
+        elif isinstance(command, SetAcCurrentLimit):
+            if not self._basic:
+                raise LocalProtocolError("SetAcCurrentLimit is for basic AC charging (energy 'ac', pilot mode BASIC); "
+                                         "with high-level communication send SetChargingProfile")
+            self._limit_a = command.amps
         elif isinstance(command, EnableEvse):
             self._enabled = command.enabled
             if command.enabled:
@@ -353,6 +374,9 @@ class EvseManager:
         for _ in range(1000):
             moved = False
             self._integrate(now)
+            if self._basic:
+                self._basic_pwm(now)
+                moved |= self._basic_energy(now)
             self._apply_pilot(now)
             while (bev := self.board.next_event()) is not None:
                 moved = True
@@ -482,9 +506,14 @@ class EvseManager:
                 self._push_limits(now)
         elif isinstance(event, cp.StopTransaction):
             self._stop_reason = event.reason
-            self._stop_charging(now)
+            if self._basic:
+                self._core_allowed = False  # X1 (update reconciles the PWM) until the core allows charging again
+            else:
+                self._stop_charging(now)
         elif isinstance(event, cp.ChargingAllowed):
-            if not event.allowed and self._authorized and self._state in (S.CABLE_CHECK, S.PRE_CHARGE, S.CHARGING):
+            if self._basic:
+                self._core_allowed = event.allowed  # update reconciles the PWM with it
+            elif not event.allowed and self._authorized and self._state in (S.CABLE_CHECK, S.PRE_CHARGE, S.CHARGING):
                 self._stop_charging(now)  # the transaction ended meanwhile (a card, deauthorized, unavailable)
         else:  # SetAvailability
             self.send(EnableEvse(enabled=event.operative), now)
@@ -495,6 +524,71 @@ class EvseManager:
             self._secc_send(ev.Notify(action="stop"), now)
         elif self._state is S.CHARGING:
             self.pilot.send(pe.Pause(), now)
+
+    # -- basic AC charging (IEC 61851-1, no high-level communication) ---------------------------
+
+    def _basic_amps(self, now: float) -> float:
+        """The current to offer per phase: the station's limit (SetAcCurrentLimit), the profiles' (if any were
+        given), the EVSE's and the pilot's maximum."""
+        amps = min(self._limit_a, self.config.ac_max_current, self.config.pilot.max_current)
+        watts = self._limit_now(now)
+        if watts is not None:
+            amps = min(amps, watts / (self.config.ac_voltage * self.config.ac_phases))
+        return amps
+
+    def _basic_pwm(self, now: float) -> None:
+        """Offer the PWM while charging is allowed, X1 otherwise (reconciled at every update).
+
+        Allowed: the charge-point core's ChargingAllowed (an identifier authorized -- a card, a remote start --
+        or a transaction running, no fault, the EVSE operative; it is the core's one verdict, so a remote start
+        or an authorization the core lets lapse is followed too), or ``free_charging`` with the car plugged in;
+        and no fault, no board trip the board has not reported cleared, a limit of at least 6 A (IEC 61851-1: no
+        duty cycle below 6 A, 8 % = 5.4 A is not allowed). The duty cycle is the limit (Table A.8); the pilot
+        machine applies a change at most once per 5 s."""
+        pilot = self.pilot
+        amps = self._basic_amps(now)
+        if amps >= 6.0 and pilot.current_limit != amps:
+            try:
+                pilot.send(pe.SetCurrentLimit(amps=amps), now)
+            except LocalProtocolError:
+                pass  # a state that takes no limit (disabled): the next update tries again
+        allowed = self._core_allowed or (self.config.free_charging and self._stop_reason is None
+                                         and self._state in _PLUGGED_STATES)
+        offer = allowed and amps >= 6.0 and not self._trips and self._fault is None and not self._ev_fault
+        try:
+            if offer and pilot.paused:
+                pilot.send(pe.Resume(), now)
+            elif not offer and not pilot.paused:
+                pilot.send(pe.Pause(), now)
+        except LocalProtocolError:
+            pass  # a state that takes neither (F, disabled, a step): it offers no PWM anyway
+
+    def _basic_energy(self, now: float) -> bool:
+        """Tell the core whether energy flows, read off the meter: Charging above ``ac_flowing_w`` with the relays
+        closed; otherwise SuspendedEV while the PWM is on (the charger offers energy and the car, in B or in C,
+        does not take it: OCPP 1.6 section 4.9), else SuspendedEVSE (X1 or F: the charger withdrew it). Returns
+        whether it changed."""
+        meter = self.meter
+        flowing = self._relays and meter is not None and meter.power_w > self.config.ac_flowing_w
+        if flowing == self._flowing:
+            return False
+        self._flowing = flowing
+        vehicle = self.pilot.vehicle_state
+        if flowing:
+            state = "Charging"
+        elif vehicle not in (None, CPState.A):
+            by_ev = self.pilot.output is PilotOutput.X2 and self._fault is None
+            state = "SuspendedEV" if by_ev else "SuspendedEVSE"
+        else:
+            return True  # unplugged: the core hears Unplugged
+        self._meter_update(now)
+        self._input(cp.EnergyStateChanged(evse_id=self.config.evse_id, state=state))
+        return True
+
+    @property
+    def flowing(self) -> bool:
+        """Whether energy flows, as last told to the charge-point core (basic AC charging)."""
+        return self._flowing
 
     def _certificate_answer(self, p: Mapping[str, Any]) -> ev.AnswerCertificate:
         """The CSMS's Get15118EVCertificate answer as the SECC's AnswerCertificate (the provider's signed
@@ -616,6 +710,8 @@ class EvseManager:
             self._profile_deadline = None
             self._push_limits(now)
             return
+        if self._basic:
+            return  # the PWM follows the profiles' limit at every update (_basic_pwm)
         if self.config.energy == "ac" and self.secc is None:
             watts = self._limit_now(now)
             if watts is not None and self._state in _PLUGGED_STATES:
@@ -679,8 +775,11 @@ class EvseManager:
         else:
             self._secc_send(ev.Notify(action="stop"), now)
         self._meter_update(now)
+        stop_reason = kind.stopped_reason
+        if kind in (FaultKind.RCD, FaultKind.OVER_CURRENT) and self.config.trip_stop_reason is not None:
+            stop_reason = self.config.trip_stop_reason
         self._input(cp.FaultRaised(evse_id=self.config.evse_id, error_code=kind.error_code, info=detail,
-                                   stop_reason=kind.stopped_reason, tech_code=kind.value))
+                                   stop_reason=stop_reason, tech_code=kind.value))
         self._finish(kind.stopped_reason)
 
     # -- the parts' events -------------------------------------------------------------------------
@@ -694,14 +793,32 @@ class EvseManager:
                 self.pilot.receive_cp_state(CPState(event.state.value), now)
         elif isinstance(event, ErrorRaised):
             kind = _BOARD_FAULTS.get(event.kind)
+            if self._basic and kind is FaultKind.PILOT:
+                kind = None  # basic charging: the pilot machine's own reading says what the vehicle side did
             if kind is not None:
+                if self._basic:
+                    self._trips.add(event.kind)  # no PWM again until the board reports it cleared
                 self._raise_fault(kind, event.detail, now)
         elif isinstance(event, RelaysClosed):
             self._events.append(PowerSwitched(on=True, reason="contactors closed", at=now))
+            if self._basic:
+                self._relays = True
+                self._go("power_on", now)
+                if self._charge_started_at is None:
+                    self._charge_started_at = now
+                self._path_closed = True
+                self._input(cp.PowerPathChanged(evse_id=self.config.evse_id, closed=True))
         elif isinstance(event, RelaysOpened):
             self._events.append(PowerSwitched(on=False, reason="contactors open", at=now))
+            if self._basic:
+                # the core hears the end of the energy (SuspendedEV / SuspendedEVSE), not the contactor: an
+                # opened power path would lose why the energy stopped
+                self._relays = False
+                self._go("power_off", now)
         elif isinstance(event, ErrorCleared):
-            pass
+            self._trips.discard(event.kind)
+        if self._basic:
+            self._basic_energy(now)
 
     def _on_pilot(self, event: Any, now: float) -> None:
         if isinstance(event, pe.VehicleStateChanged):
@@ -716,9 +833,26 @@ class EvseManager:
                     self._go("slac_start", now)
             elif event.state is CPState.A and self._state in (*_PLUGGED_STATES, S.FAULTED):
                 self._unplugged(now)
+        elif isinstance(event, pe.FaultRaised) and self._basic:
+            if event.fault is not PilotFault.APPLICATION and not self._ev_fault:
+                # the vehicle's side of the pilot (diode, an implausible level, D without ventilation): the core
+                # suspends the energy (ChargingAllowed False); the transaction goes on until the cable comes out.
+                # F for its minimum time, then X1 (the pilot sees the unplug again); no PWM until the unplug
+                self._ev_fault = True
+                if self._clear_at is None:
+                    self._clear_at = now + self.config.pilot.fault_min_time
+                self._input(cp.FaultRaised(evse_id=self.config.evse_id, ev_side=True,
+                                           error_code="EVCommunicationError", info=event.fault.value))
         elif isinstance(event, pe.FaultRaised):
             if event.fault in (PilotFault.DIODE, PilotFault.IMPLAUSIBLE):
                 self._raise_fault(FaultKind.PILOT, event.detail, now)
+        elif isinstance(event, pe.FaultCleared) and self._basic:
+            if event.fault is PilotFault.APPLICATION and self._fault is not None:
+                # F was shown for its minimum time: the core hears the fault cleared (the transaction it ended
+                # stays ended; the connector is no longer Faulted) while the PWM waits for the board's
+                # ErrorCleared (a Yeti clears its RCD flag once the car is unplugged)
+                self._fault = None
+                self._input(cp.FaultCleared(evse_id=self.config.evse_id))
 
     def _unplugged(self, now: float) -> None:
         self._power_off("unplugged", now)
@@ -739,9 +873,14 @@ class EvseManager:
         if not self._enabled:  # made unavailable while the car was plugged in
             self.pilot.send(pe.Disable(), now)
             self._go("disable", now)
+        if self._basic:
+            self._core_allowed = False  # (the core says so too once it hears Unplugged)
+            if self._ev_fault:  # the vehicle with the faulty pilot is gone
+                self._ev_fault = False
+                self._input(cp.FaultCleared(evse_id=self.config.evse_id, ev_side=True))
         if was_faulted:
             self._clear_at = None
-            for command in (pe.ClearFault(), pe.Resume()):
+            for command in (pe.ClearFault(), pe.Pause() if self._basic else pe.Resume()):
                 try:
                     self.pilot.send(command, now)
                 except LocalProtocolError:

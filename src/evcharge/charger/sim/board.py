@@ -3,7 +3,8 @@
 
 It does what a Yeti does: classifies the pilot from the vehicle's resistors and the driven output, closes
 its relays only when power is allowed, the PWM runs and the vehicle is in C/D, and opens them at once
-otherwise; :meth:`SimBoard.inject_rcd` makes the residual current device trip.
+otherwise; :meth:`SimBoard.inject_rcd` makes the residual current device trip (the trip stands, and blocks the
+relays, until the vehicle is unplugged: then the board reports it cleared, as a Yeti does).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from evcharge.bsp.events import (
     BoardEvent,
     Capabilities,
     EnablePort,
+    ErrorCleared,
     ErrorRaised,
     LockConnector,
     PilotE,
@@ -78,6 +80,8 @@ class SimBoard:
         self._pilot: PilotState | None = None
         self._events: deque[BoardEvent] = deque()
         self._rcd_at: float | None = None
+        self._trip_kind = BoardErrorKind.RCD_TRIGGERED
+        self.tripped = False  #: a trip (RCD, over-current) the vehicle was not unplugged since
         self.relay_log: list[tuple[float, bool]] = []  #: (now, closed) of every switching
         #: (now, output, duty %) of every change of the pilot the board drives
         self.pilot_log: list[tuple[float, str, float | None]] = []
@@ -119,14 +123,19 @@ class SimBoard:
     def handle_timer(self, now: float) -> None:
         if self._rcd_at is not None and now >= self._rcd_at:
             self._rcd_at = None
-            self._events.append(ErrorRaised(kind=BoardErrorKind.RCD_TRIGGERED, detail="residual current 30 mA",
-                                            now=now))
+            detail = "residual current 30 mA" if self._trip_kind is BoardErrorKind.RCD_TRIGGERED else "over-current"
+            self._events.append(ErrorRaised(kind=self._trip_kind, detail=detail, now=now))
+            self.tripped = True
             self._switch(False, now)  # the RCD opens the circuit by itself
         self.sync(now)
 
     def inject_rcd(self, at: float) -> None:
         """The residual current device trips at ``at``."""
-        self._rcd_at = at
+        self.inject_trip(at, BoardErrorKind.RCD_TRIGGERED)
+
+    def inject_trip(self, at: float, kind: BoardErrorKind) -> None:
+        """A protective trip at ``at``: ``RCD_TRIGGERED`` or ``OVER_CURRENT`` (the relays open by themselves)."""
+        self._rcd_at, self._trip_kind = at, kind
 
     def sync(self, now: float) -> None:
         """Show the vehicle the pilot, read its state back, switch the relays as the rules say."""
@@ -135,7 +144,10 @@ class SimBoard:
         if state is not self._pilot:
             self._pilot = state
             self._events.append(PilotStateChanged(state=state, now=now))
-        want = (self.allowed and self.enabled and self.output is PilotOutput.X2
+            if state is PilotState.A and self.tripped:
+                self.tripped = False
+                self._events.append(ErrorCleared(kind=self._trip_kind, now=now))
+        want = (self.allowed and self.enabled and self.output is PilotOutput.X2 and not self.tripped
                 and state in (PilotState.C, PilotState.D))
         self._switch(want, now)
 
