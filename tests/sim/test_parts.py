@@ -348,3 +348,71 @@ def test_charger_board_and_car_composed_without_io() -> None:
     energy = app.meter.energy_wh_import
     assert 3 * 16.0 * 215.0 * 58 / 3600 < energy < 3 * 16.0 * 231.0 * 61 / 3600
     assert [e["closed"] for e in log.of("relays")] == [True, False]
+
+
+def test_the_runner_composition_evse_manager_on_the_yeti_without_io() -> None:
+    """What ``evcharge simulate`` composes (no --hlc), without pty or sockets: the EVSE manager in IEC 61851-1 basic
+    AC charging on the Yeti driver core, through the runner's LoggedBoard (which writes the board's events and the
+    pilot commands into the event log); the charge-point core's decision is handed in as ``ChargingAllowed``."""
+    import random
+    from datetime import UTC, datetime
+
+    from evcharge.bsp.yeti.protocol import YetiProtocol
+    from evcharge.charger import EvseManager, StationInput
+    from evcharge.clock import WallClock
+    from evcharge.sim.car import CarOnBoard
+    from evcharge.sim.runner import LoggedBoard, SimConfig, manager_config
+
+    car = Car(CarConfig(reaction_time=1.0))
+    board, driver, log = CarOnBoard(car), YetiProtocol(), EventLog()
+    tap = LoggedBoard(driver, log)
+    manager = EvseManager(manager_config(SimConfig(charger_current=16.0)), board=tap,
+                          clock=WallClock.at(0.0, datetime(2026, 1, 1, tzinfo=UTC)), rng=random.Random(1), now=0.0,
+                          meter=tap)
+    assert log.of("pilot") and not tap.ready  # X1 waits until the board is ready (the driver is not started)
+    board.power_up(0.0)
+    board.data_to_send()
+    driver.send(bsp.Start(), 0.0)
+    inputs: list[Any] = []
+
+    def run_until(end: float, now: float) -> float:
+        while now < end:
+            now = round(now + 0.05, 3)
+            board.receive_data(b"".join(driver.data_to_send()), now)
+            timer = board.get_timer()
+            if timer is not None and timer <= now:
+                board.handle_timer(now)
+            driver.receive_data(board.data_to_send(), now)
+            timer = driver.get_timer()
+            if timer is not None and timer <= now:
+                driver.handle_timer(now)
+            tap.now = now
+            manager.update(now)
+            timer = manager.get_timer()
+            if timer is not None and timer <= now:
+                manager.handle_timer(now)
+            while (event := manager.next_event()) is not None:
+                if isinstance(event, StationInput):
+                    inputs.append(event.command)
+        return now
+
+    now = run_until(1.0, 0.0)
+    assert len(log.of("board_ready")) == 1
+    car.plug_in(now)
+    now = run_until(3.0, now)
+    # no PWM before the core allows charging (the manager starts paused: B1)
+    assert manager.pilot.sub_state == "B1" and [e["output"] for e in log.of("pilot")] == ["X1"]
+    manager.send(cp.ChargingAllowed(evse_id=1, allowed=True), now)
+    now = run_until(63.0, now)
+    assert [e["duty"] for e in log.of("pilot") if e["output"] == "X2"] == [pytest.approx(16 / 0.6, abs=0.01)]
+    assert tap.meter is not None and tap.meter.current_a == pytest.approx((16.0, 16.0, 16.0), abs=0.01)
+    assert manager.flowing
+    car.stop_charging(now)
+    now = run_until(65.0, now)
+    car.unplug(now)
+    run_until(67.0, now)
+    assert cp_sequence(log) == ["A", "B", "C", "B", "A"]
+    assert [e["closed"] for e in log.of("relays")] == [True, False]
+    assert [type(c).__name__ for c in inputs] == ["Plugged", "PowerPathChanged", "EnergyStateChanged",
+                                                 "EnergyStateChanged", "Unplugged"]
+    assert [c.state for c in inputs if isinstance(c, cp.EnergyStateChanged)] == ["Charging", "SuspendedEV"]

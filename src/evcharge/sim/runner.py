@@ -3,18 +3,22 @@
 ::
 
     car (iec61851.Vehicle + battery) ── inside ──> Yeti board simulator ─ pty ─> Yeti driver core (pyserial)
-                                                                                     │ BoardSupport
-    PN532 simulator ─ pty ─> PN532 reader core (pyserial)             ChargerApp: iec61851.Charger
-                 │ card                                                     ▲        │ plug, power, energy, faults
-                 │                                          ChargingAllowed │        ▼
-                 └──────────────> SimStation (ocpp.functions Station: the ChargePointApp core decides)
+                                                                                     │ BoardSupport (logged)
+    PN532 simulator ─ pty ─> PN532 reader core (pyserial)      charger.EvseManager (basic AC): iec61851.Charger
+                 │ card (IdTokenPresented) ──────────────────────────────>  ▲        │ StationInput: plug, card,
+                 │                   ChargingAllowed, AuthorizationDone,... │        ▼ power, energy, faults
+                 └──────────────> station (ocpp.functions Station: the ChargePointApp core decides)
                                         │ websocket (through a cuttable relay)
                                   CSMS (embedded ocpp.csms, or --csms-url)
 
 :class:`Session` owns the parts and advances the simulated clock in fixed steps (:attr:`SimConfig.step`);
 :meth:`Session.step` is plain synchronous code -- pump the ptys, feed the driver's events to the charger logic,
-the charger logic's events to the station's charge-point core and the core's verdicts (ChargingAllowed) back to
-the charger logic, run the scenario's due actions.  Every OCPP decision (the card, the transaction, the connector's
+the EVSE manager's inputs to the station's charge-point core and the core's decisions (ChargingAllowed,
+AuthorizationDone, StopTransaction) back to the manager, the station's smart-charging limit to the manager
+(:class:`~evcharge.charger.events.SetAcCurrentLimit`), run the scenario's due actions.  The charger is
+:class:`evcharge.charger.EvseManager` in basic AC charging (IEC 61851-1, no high-level communication), the same
+manager ``simulate --hlc`` composes; it drains the board's events itself, through :class:`LoggedBoard`, which
+writes each one into the event log on its way.  Every OCPP decision (the card, the transaction, the connector's
 status, the fault's stop) is the core's: the session only reports what happened.  :meth:`Session.run` paces the steps
 against real time by ``time_scale`` and gives the asyncio loop (OCPP) its turn between them.  When the machine
 is too slow for the requested scale, the simulated clock simply runs slower: no protocol timer ever fires
@@ -28,11 +32,13 @@ from __future__ import annotations
 import asyncio  # noqa: TID251 - evcharge.sim is the application that composes the cores: it runs the event loop
 import contextlib
 import logging
+import random
 import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,17 +47,29 @@ from evcharge.bsp.yak.pn532 import CardDetected, Pn532Reader
 from evcharge.bsp.yak.pn532_simulator import Pn532Simulator, SimulatedCard
 from evcharge.bsp.yeti.protocol import YetiProtocol
 from evcharge.bsp.yeti.simulator import SimulatorConfig
+from evcharge.charger import (
+    EvseManager,
+    EvseManagerConfig,
+    FaultDetected,
+    IdTokenPresented,
+    SetAcCurrentLimit,
+    StationInput,
+)
+from evcharge.clock import WallClock
 from evcharge.errors import EvchargeError
+from evcharge.iec61851 import ChargerConfig, ChargingMode
+from evcharge.ocpp.functions import application as cp
 from evcharge.ocpp.functions._common import format_datetime, from_timestamp
 
 from . import scenario as sc
 from .car import Car, CarConfig, CarOnBoard
-from .charger import ChargerApp, ChargerAppConfig
 from .csms import CsmsBooks, CsmsControl, make_csms
 from .record import EventLog, describe
+from .station import SimStation
 from .transport import LinkRelay, PtyLine
 
-__all__ = ["CsmsUnreachable", "Progress", "Session", "SessionResult", "SimConfig"]
+__all__ = ["CsmsUnreachable", "LoggedBoard", "ManagerStation", "Progress", "Session", "SessionResult", "SimConfig",
+           "manager_config"]
 
 log = logging.getLogger("evcharge.sim")
 
@@ -127,6 +145,136 @@ class SessionResult:
     replayed: int = 0  #: of those, how many it sent after the link came back
 
 
+def manager_config(config: SimConfig) -> EvseManagerConfig:
+    """The EVSE manager of the AC simulation: IEC 61851-1 basic charging on three phases at the charger's current
+    (at most the Yeti's 32 A), paused (X1) until the charge-point core allows charging."""
+    amps = min(config.charger_current, 32.0)
+    return EvseManagerConfig(
+        energy="ac", ac_max_current=amps, ac_phases=3,
+        pilot=ChargerConfig(mode=ChargingMode.BASIC, max_current=amps, initial_current=amps, phases=3,
+                            start_paused=True),
+        ocpp_version="1.6" if config.ocpp_version == "1.6" else "2.0.1",
+        # a 1.6 StopTransaction has no GroundFault reason: a trip's stop is an EmergencyStop there
+        trip_stop_reason="EmergencyStop" if config.ocpp_version == "1.6" else None)
+
+
+class LoggedBoard:
+    """The Yeti driver core as the EVSE manager's :class:`~evcharge.bsp.interface.BoardSupport`, writing what passes
+    into the event log: every board event on its way to the manager (``board_ready``, ``cp``, ``relays``,
+    ``board_error``, ``board_error_cleared``, ``board_reset``) and every pilot command from it (``pilot``,
+    ``allow_power``).  The manager's commands wait until the board said it is ready (the driver refuses them
+    before).  The last meter reading is kept: it is the manager's :class:`~evcharge.charger.power.AcMeter` and the
+    station's meter (the board's energy register).  Set ``now`` (the log's time) before handing the manager control."""
+
+    def __init__(self, driver: YetiProtocol, log: EventLog) -> None:
+        self.driver = driver
+        self.log = log
+        self.now = 0.0
+        self.ready = False
+        self.meter: bsp.MeterReading | None = None  #: the board's last meter reading
+        self._held: list[bsp.BoardCommand] = []
+
+    @property
+    def capabilities(self) -> bsp.Capabilities | None:
+        return self.driver.capabilities
+
+    def send(self, command: bsp.BoardCommand, now: float) -> None:
+        match command:
+            case bsp.PwmOn(duty_percent=duty):
+                self.log.add(now, "pilot", output="X2", duty=round(duty, 2))
+            case bsp.PilotX1():
+                self.log.add(now, "pilot", output="X1")
+            case bsp.PilotF():
+                self.log.add(now, "pilot", output="F")
+            case bsp.PilotE():
+                self.log.add(now, "pilot", output="E")
+            case bsp.AllowPowerOn(allow=allow):
+                self.log.add(now, "allow_power", allowed=allow)
+            case _:
+                pass
+        if self.ready:
+            self.driver.send(command, now)
+        else:
+            self._held.append(command)
+
+    def next_event(self) -> bsp.BoardEvent | None:
+        event = self.driver.next_event()
+        now = self.now
+        match event:
+            case bsp.BoardReady(capabilities=caps):
+                self.log.add(now, "board_ready", firmware=caps.firmware_version, max_current=caps.max_current_a)
+                self.ready = True
+                held, self._held = self._held, []
+                for command in held:
+                    self.driver.send(command, now)
+            case bsp.PilotStateChanged(state=state):
+                self.log.add(now, "cp", state=state.value)
+            case bsp.RelaysClosed():
+                self.log.add(now, "relays", closed=True)
+            case bsp.RelaysOpened():
+                self.log.add(now, "relays", closed=False)
+            case bsp.MeterReading():
+                self.meter = event
+            case bsp.ErrorRaised(kind=kind, detail=detail):
+                self.log.add(now, "board_error", error=kind.value, detail=detail)
+            case bsp.ErrorCleared(kind=kind):
+                self.log.add(now, "board_error_cleared", error=kind.value)
+            case bsp.BoardReset(reason=reason, spurious=spurious):
+                self.log.add(now, "board_reset", reason=reason.value, spurious=spurious)
+            case _:
+                pass
+        return event
+
+    # the manager's AcMeter
+    @property
+    def voltage(self) -> float:
+        return 0.0 if self.meter is None else max(self.meter.voltage_v)
+
+    @property
+    def current(self) -> float:
+        return 0.0 if self.meter is None else max(self.meter.current_a)
+
+    @property
+    def power_w(self) -> float:
+        return 0.0 if self.meter is None else self.meter.total_power_w
+
+
+class ManagerStation(SimStation):
+    """The simulation's :class:`~evcharge.sim.station.SimStation` whose decisions for the EVSE manager wait in
+    :attr:`results` (the verdicts on identifiers, the answers to its calls, the ends of transactions, whether
+    charging is allowed, availability), in order."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.results: deque[Any] = deque()  #: the core's decisions for the EVSE manager
+
+    def on_authorization(self, done: cp.AuthorizationDone) -> None:
+        """The verdict on an identifier, for the manager (and the event log)."""
+        super().on_authorization(done)
+        self.results.append(done)
+
+    def on_call_result(self, result: cp.CallResult) -> None:
+        """The answer to a call the manager asked for."""
+        super().on_call_result(result)
+        self.results.append(result)
+
+    def on_stop_transaction(self, stop: cp.StopTransaction) -> None:
+        """The core ended the transaction: the manager stops the energy (X1)."""
+        super().on_stop_transaction(stop)
+        self.results.append(stop)
+
+    def on_charging_allowed(self, evse_id: int, allowed: bool) -> None:
+        """Whether the manager may offer current (PWM)."""
+        super().on_charging_allowed(evse_id, allowed)
+        self.allowed.clear()  # (SimStation's own record: the results carry it)
+        self.results.append(cp.ChargingAllowed(evse_id=evse_id, allowed=allowed))
+
+    def on_availability(self, evse_id: int, operative: bool) -> None:
+        """The CSMS made the EVSE operative or inoperative: the manager's too."""
+        super().on_availability(evse_id, operative)
+        self.results.append(cp.SetAvailability(evse_id=evse_id, operative=operative))
+
+
 class Session:
     """The composed charger, car and CSMS (see the module docstring)."""
 
@@ -147,9 +295,15 @@ class Session:
         self.reader_sim = Pn532Simulator()
         self.driver = YetiProtocol()
         self.reader = Pn532Reader()
-        self.app = ChargerApp(ChargerAppConfig(max_current=min(config.charger_current, 32.0),
-                                               stop_reason_on_trip="GroundFault" if config.ocpp_version != "1.6"
-                                               else "EmergencyStop"), self.driver, self.log)
+        self.board = LoggedBoard(self.driver, self.log)
+        mconfig = manager_config(config)
+        self.max_current = mconfig.ac_max_current
+        self.manager = EvseManager(mconfig, board=self.board,
+                                   clock=WallClock.at(0.0, datetime.fromtimestamp(self.epoch, UTC)),
+                                   rng=random.Random(1), now=0.0, meter=self.board)
+        self._limit = self.max_current  # the limit last given to the manager
+        self._pilot_state: str | None = None  # the IEC 61851 machine's state last logged
+        self._fault_kind = ""  # the last fault logged
         self.books: CsmsBooks | None = None
         self.control: CsmsControl | None = None
         self.finish_reason: str | None = None
@@ -158,6 +312,7 @@ class Session:
         self._next_meter_log = 0.0
         self._next_limit_poll = 0.0
         self._station_energy: float | None = None
+        self._fed_meter: bsp.MeterReading | None = None
         self.peak_current = 0.0
         self.csms_calls = 0
         self._waiting = 0  # calls to the CSMS the scenario waits for
@@ -190,10 +345,9 @@ class Session:
         if now >= self._next_limit_poll:
             self._next_limit_poll = now + 1.0
             limit = self.station.smart_charging.limit_at(1, from_timestamp(self.wall_clock()))
-            self.app.set_limit(limit.value, now)
-            self._feed_station(now)
+            self._set_limit(limit.value, now)
         self._watch(now)
-        status = sc.Status(now=now, soc=self.car.soc, flowing=self.app.flowing, plugged_in=self.car.plugged_in)
+        status = sc.Status(now=now, soc=self.car.soc, flowing=self.manager.flowing, plugged_in=self.car.plugged_in)
         for action in self.script.step(status):
             self._act(action, now)
         self._describe_new_events()
@@ -214,42 +368,84 @@ class Session:
         timer = driver.get_timer()
         if timer is not None and timer <= now:
             driver.handle_timer(now)
-        while (event := driver.next_event()) is not None:
-            self.app.board_event(event, now)
-            if isinstance(event, bsp.MeterReading):
-                self._station_energy = event.energy_wh_import
-                self.station.update_meter(1, {
-                    "Energy.Active.Import.Register": event.energy_wh_import,
-                    "Power.Active.Import": event.total_power_w,
-                    "Current.Import": max(event.current_a),
-                })
-            self._feed_station(now)
-        timer = self.app.get_timer()
+        self.board.now = now
+        self.manager.update(now)  # the manager drains the board's events (logged by LoggedBoard)
+        self._feed_station(now)
+        timer = self.manager.get_timer()
         if timer is not None and timer <= now:
-            self.app.handle_timer(now)
+            self.manager.handle_timer(now)
             self._feed_station(now)
         self.board_line.host_write(b"".join(driver.data_to_send()))
 
+    def _set_limit(self, amps: float, now: float) -> None:
+        """The station's smart-charging limit (per phase, A) to the manager, when it changed; below 6 A the
+        manager pauses the PWM.  (The station keeps the CSMS's profiles: one owner of them.)"""
+        amps = min(amps, self.max_current)
+        if amps == self._limit:
+            return
+        self._limit = amps
+        self.log.add(now, "limit", amps=amps)
+        self.board.now = now
+        self.manager.send(SetAcCurrentLimit(amps=amps), now)
+        self._feed_station(now)
+
+    def _sync_meter(self) -> None:
+        """The board's latest meter reading to the station (its energy register), once per reading."""
+        reading = self.board.meter
+        if reading is None or reading is self._fed_meter:
+            return
+        self._fed_meter = reading
+        self._station_energy = reading.energy_wh_import
+        self.station.update_meter(1, {
+            "Energy.Active.Import.Register": reading.energy_wh_import,
+            "Power.Active.Import": reading.total_power_w,
+            "Current.Import": max(reading.current_a),
+        })
+
     def _feed_station(self, now: float) -> None:
-        """The charger logic's inputs to the charge-point core, the core's verdicts back, until both are quiet."""
+        """The manager's inputs to the charge-point core, the core's decisions back, until both are quiet.  The
+        manager's own meter updates are not passed on: the station reads the board's energy register."""
+        self.board.now = now
         while True:
-            inputs = self.app.station_inputs()
-            for command in inputs:
-                self.station.app_input(command)
-                self._transaction_boundary(now)
+            self._sync_meter()
+            moved = False
+            while (event := self.manager.next_event()) is not None:
+                moved = True
+                if isinstance(event, StationInput):
+                    self._log_input(event.command, now)
+                    self.station.app_input(event.command)
+                    self._transaction_boundary(now)
+                elif isinstance(event, FaultDetected):
+                    self._fault_kind = event.kind.value
+                    self.log.add(now, "charger_fault", fault=event.kind.value, detail=event.detail)
             while self.station.verdicts:
                 done = self.station.verdicts.popleft()
                 token = done.token.get("idToken") if isinstance(done.token, dict) else done.token
                 self.log.add(now, "authorize", token=token, accepted=done.accepted, status=done.status)
-            allowed = list(self.station.allowed)
-            self.station.allowed.clear()
-            for _evse_id, yes in allowed:  # one EVSE
-                if yes:
-                    self.app.authorized(now)
-                else:
-                    self.app.deauthorized(now)
-            if not inputs and not allowed:
+            while self.station.results:
+                moved = True
+                result = self.station.results.popleft()
+                if isinstance(result, cp.ChargingAllowed) and result.allowed:
+                    self.log.add(now, "authorized")
+                self.manager.send(result, now)
+            self._log_pilot_state(now)
+            if not moved:
                 return
+
+    def _log_input(self, command: cp.AppCommand, now: float) -> None:
+        """The faults the manager reports, in the event log."""
+        if isinstance(command, cp.FaultRaised) and command.ev_side:
+            self._fault_kind = command.info or "vehicle"
+            self.log.add(now, "charger_fault", fault=self._fault_kind, detail=command.error_code)
+        elif isinstance(command, cp.FaultCleared):
+            self.log.add(now, "charger_fault_cleared", fault=self._fault_kind if not command.ev_side else "vehicle")
+
+    def _log_pilot_state(self, now: float) -> None:
+        """The IEC 61851 machine's state when it changed."""
+        pilot = self.manager.pilot
+        if pilot.state.value != self._pilot_state:
+            self._pilot_state = pilot.state.value
+            self.log.add(now, "charger_state", state=pilot.state.value, sub_state=pilot.sub_state)
 
     def _drive_reader(self, now: float) -> None:
         data = self.reader_line.host_read()
@@ -261,10 +457,10 @@ class Session:
         while (event := self.reader.next_event()) is not None:
             if isinstance(event, CardDetected):
                 self.log.add(now, "card", token=event.token)
-                # the core decides: authorize it (local list, cache, Authorize), or end the session it started
-                id_token: Any = (event.token if self.config.ocpp_version == "1.6"
-                                 else {"idToken": event.token, "type": "ISO14443"})
-                self.station.present_card(1, id_token)
+                # the manager hands it to the core, which decides: authorize it (local list, cache, Authorize), or
+                # end the session it started
+                self.board.now = now
+                self.manager.send(IdTokenPresented(id_token=event.token, type="ISO14443"), now)
                 self._feed_station(now)
         self.reader_line.host_write(b"".join(self.reader.data_to_send()))
 
@@ -281,7 +477,7 @@ class Session:
 
     def _watch(self, now: float) -> None:
         """Log meter samples, transaction boundaries and the link's changes."""
-        meter = self.app.meter
+        meter = self.board.meter
         if meter is not None:
             self.peak_current = max(self.peak_current, *meter.current_a)
             if now >= self._next_meter_log:
@@ -387,9 +583,9 @@ class Session:
 
     def snapshot(self) -> Progress:
         """The live numbers."""
-        meter = self.app.meter
+        meter = self.board.meter
         return Progress(
-            t=self.t, state=self.app.charger.sub_state,
+            t=self.t, state=self.manager.pilot.sub_state,
             current_a=0.0 if meter is None else max(meter.current_a),
             power_w=0.0 if meter is None else meter.total_power_w,
             energy_wh=0.0 if meter is None else meter.energy_wh_import,
@@ -412,11 +608,9 @@ class Session:
         from evcharge.ocpp.charge_point import BackoffConfig, ChargePointConfig
         from evcharge.ocpp.transport.websocket import ChargePointClient, serve_csms
 
-        from .station import SimStation
-
         cfg = self.config
         version: Any = v16 if cfg.ocpp_version == "1.6" else v201
-        self.station = SimStation(cfg.identity, version="1.6" if cfg.ocpp_version == "1.6" else "2.0.1",
+        self.station = ManagerStation(cfg.identity, version="1.6" if cfg.ocpp_version == "1.6" else "2.0.1",
                                   directory=directory, max_current_a=min(cfg.charger_current, 32.0),
                                   clock=self.wall_clock)
         server = None
