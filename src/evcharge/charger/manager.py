@@ -284,8 +284,9 @@ class EvseManager:
 
     @property
     def awaiting_csms(self) -> bool:
-        """True while a decision of the charge point (the CSMS) is awaited: the verdict on an identifier, the
-        answer to a call, or the profile after NotifyEVChargingNeeds."""
+        """Whether a decision of the charge point (the CSMS) is awaited now.
+
+        That is the verdict on an identifier, the answer to a call, or the profile after NotifyEVChargingNeeds."""
         return bool(self._pending) or self._profile_deadline is not None
 
     def send(self, command: ManagerCommand, now: float) -> None:
@@ -958,12 +959,13 @@ class EvseManager:
                                     energy_request=energy)
             request = ev.ChargeParametersRequested(request=event.request, received_at=event.received_at,
                                                    deadline=event.deadline, energy_mode=mode, ev=evlim)
-            self._needs_to_csms(request, now)
             if self._dynamic and self.config.energy == "ac":
                 # dynamic mode goes on at once: no power until the CSMS's profile (or profile_wait) set the limits
+                # (OCPP 1.6, no NotifyEVChargingNeeds: the limits follow at once, below)
                 from evcharge.iso15118.engines.iso20.events import SetTargetPower
 
                 self._secc_send(SetTargetPower(watts=0.0), now)
+            self._needs_to_csms(request, now)
             return
         if name == "ChargeLoopRequested" and self.config.energy == "ac":
             # -20 AC: the SECC answers EVSETargetActivePower from the schedule (scheduled) or the limits (dynamic)
