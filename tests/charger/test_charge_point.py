@@ -175,3 +175,30 @@ def test_bpt_charge_channel_takes_no_energy_back() -> None:
     bench.run(until=90.0, stop=lambda: bench.car.ended is not None)
     assert min(a for _, _, a, _ in bench.samples) >= 0.0
     assert bench.manager.energy_returned_wh == 0.0 and bench.manager.energy_wh > 0
+
+
+def test_dynamic_bpt_follows_the_site_setpoint() -> None:
+    """ISO 15118-20 DC_BPT in dynamic control mode: the charger decides the power of each charge loop within the
+    car's limits (BPT_Dynamic_DC_CLReqControlMode: EVMaximumDischargePower / -Current); a negative setpoint of the
+    site discharges the car, bounded by its discharge limits; None charges again."""
+    from evcharge.charger import SetPowerSetpoint
+    from evcharge.iso15118.engines.iso20 import ControlMode
+
+    car = CarConfig(protocol="iso20", charge_seconds=60.0, discharge_after=1_000.0, control_mode=ControlMode.DYNAMIC,
+                    max_discharge_current=30.0, max_discharge_power=11_000.0)
+    bench = Bench(EvseManagerConfig(energy="dc-bpt", free_charging=True), car)
+    bench.plug_in()
+    bench.run(until=60.0, stop=lambda: bench.manager.state is ManagerState.CHARGING and bench.power.present_current > 0)
+    bench.run(until=bench.now + 3.0)
+    assert bench.power.present_current > 0
+    bench.send(SetPowerSetpoint(watts=-4_000.0))
+    bench.run(until=bench.now + 3.0)
+    volts, amps = bench.power.present_voltage, bench.power.present_current
+    assert amps < 0 and abs(volts * amps) == pytest.approx(4_000.0, rel=0.02)
+    bench.send(SetPowerSetpoint(watts=-50_000.0))  # more than the car gives: its 30 A / 11 kW bound it
+    bench.run(until=bench.now + 3.0)
+    assert bench.power.present_current == pytest.approx(-min(30.0, 11_000.0 / bench.power.present_voltage), rel=0.02)
+    bench.send(SetPowerSetpoint(watts=None))
+    bench.run(until=bench.now + 3.0)
+    assert bench.power.present_current > 0
+    assert bench.manager.energy_returned_wh > 0

@@ -233,7 +233,7 @@ def test_not_built_yet_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
                ["--hlc", "din", "--scenario", "pause-resume"], ["--hlc", "din", "--energy", "ac"],
                ["--hlc", "iso2", "--energy", "ac", "--scenario", "isolation-fault"],
                ["--hlc", "iso2", "--control", "dynamic"],
-               ["--hlc", "iso20", "--control", "dynamic", "--energy", "dc-bpt"],
+               ["--hlc", "iso2", "--ocpp", "1.6", "--payment", "pnc", "--scenario", "pnc-install"],
                ["--hlc", "iso2", "--keylog", "keys.txt"], ["--scenario", "pnc-install"])
     for args in refused:
         assert main(["simulate", *args]) == 2
@@ -555,3 +555,13 @@ def test_ocpp16_combinations(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     if "pnc" in args:
         emaid = calls(doc, "Authorize")[0]["request"]["idTag"]
         assert start[0]["request"]["idTag"] == emaid and len(emaid) <= 20  # 1.6 IdToken: CiString20
+
+
+def test_dynamic_bpt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--control dynamic --energy dc-bpt: the charger decides the direction (one PowerDelivery Start, no
+    renegotiation); the site's setpoint half-way turns the current negative and the car gives energy back."""
+    code, doc, text = simulate(tmp_path, capsys, "--hlc", "iso20", "--energy", "dc-bpt", "--control", "dynamic")
+    assert code == 0, text
+    names = [x["name"] for x in doc["v2g_trace"] if x["direction"] == "rx"]
+    assert names.count("PowerDeliveryReq") == 2 and "ScheduleExchangeReq" in names  # Start and Stop only
+    assert doc["transaction"]["energy_returned_wh"] > 0 and doc["peak_discharge_w"] > 0

@@ -23,6 +23,7 @@ from .events import (
     SessionFinished,
     SetAcCurrentLimit,
     SetChargingProfile,
+    SetPowerSetpoint,
     StationInput,
     V2gLinkReady,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "SessionFinished",
     "SetAcCurrentLimit",
     "SetChargingProfile",
+    "SetPowerSetpoint",
     "StationInput",
     "V2gLinkReady",
 ]

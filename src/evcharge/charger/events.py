@@ -48,6 +48,7 @@ __all__ = [
     "SessionFinished",
     "SetAcCurrentLimit",
     "SetChargingProfile",
+    "SetPowerSetpoint",
     "StationInput",
     "V2gLinkReady",
 ]
@@ -136,8 +137,21 @@ class EnableEvse:
     enabled: bool
 
 
-ManagerCommand = (IdTokenPresented | SetChargingProfile | SetAcCurrentLimit | EnableEvse | AuthorizationDone
-                  | CallResult | StopTransaction | ChargingAllowed | SetAvailability)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetPowerSetpoint:
+    """The power the site wants at this EVSE in ISO 15118-20 dynamic control mode, in W (negative: discharge the
+    car, DC_BPT); ``None``: charge as fast as the limits allow.
+
+    In dynamic mode the charger, not the car, decides the power of every charge loop, within the car's limits
+    (DC_BPT: its discharge limits), its own and the CSMS's. OCPP 2.0.1 gives the CSMS no discharge setpoint, so
+    the setpoint comes from the site: a local energy manager, or an OCPP 2.1 V2X control the application carries.
+    """
+
+    watts: float | None
+
+
+ManagerCommand = (IdTokenPresented | SetChargingProfile | SetAcCurrentLimit | SetPowerSetpoint | EnableEvse
+                  | AuthorizationDone | CallResult | StopTransaction | ChargingAllowed | SetAvailability)
 
 
 # -- events -----------------------------------------------------------------------------------------

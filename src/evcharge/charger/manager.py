@@ -84,6 +84,7 @@ from .events import (
     SessionFinished,
     SetAcCurrentLimit,
     SetChargingProfile,
+    SetPowerSetpoint,
     StationInput,
     V2gLinkReady,
 )
@@ -236,6 +237,7 @@ class EvseManager:
         self._clear_at: float | None = None
         self.faults: list[FaultDetected] = []
         self._enabled = True  # the EVSE takes sessions (EnableEvse, the core's SetAvailability)
+        self._setpoint: float | None = None  # the site's power setpoint for -20 dynamic mode (SetPowerSetpoint)
         # basic AC charging (IEC 61851-1 without HLC): what the PWM and the energy state follow
         self._basic = config.energy == "ac" and config.pilot.mode is ChargingMode.BASIC
         self._core_allowed = False  # the charge-point core's last ChargingAllowed for this EVSE
@@ -302,6 +304,8 @@ class EvseManager:
         elif isinstance(command, SetChargingProfile):
             self._profiles[int(command.profile.get("id", 0))] = command.profile
             self._limits_changed(now)
+        elif isinstance(command, SetPowerSetpoint):
+            self._setpoint = command.watts  # taken in the next dynamic-mode charge loop
         elif isinstance(command, SetAcCurrentLimit):
             if not self._basic:
                 raise LocalProtocolError("SetAcCurrentLimit is for basic AC charging (energy 'ac', pilot mode BASIC); "
@@ -978,9 +982,20 @@ class EvseManager:
             # its own and the CSMS's limits) at the car's present voltage
             volts = event.present_voltage or (self.power.present_voltage if self.power is not None else 0.0)
             lim = event.ev
-            amps = lim.max_charge_current if lim is not None and lim.max_charge_current is not None else 0.0
-            if lim is not None:
-                amps = min(amps, lim.max_charge_power / max(volts, 1.0))
+            setpoint = self._setpoint
+            if (setpoint is not None and setpoint < 0 and self.config.energy == "dc-bpt" and lim is not None
+                    and lim.max_discharge_power):
+                # DC_BPT: the site asks for energy back, within the car's discharge limits (the charger's own
+                # follow in the charge loop below)
+                amps = -min(-setpoint, lim.max_discharge_power) / max(volts, 1.0)
+                if lim.max_discharge_current is not None:
+                    amps = max(amps, -lim.max_discharge_current)
+            else:
+                amps = lim.max_charge_current if lim is not None and lim.max_charge_current is not None else 0.0
+                if lim is not None:
+                    amps = min(amps, lim.max_charge_power / max(volts, 1.0))
+                if setpoint is not None and setpoint >= 0:
+                    amps = min(amps, setpoint / max(volts, 1.0))
             if self._profile_deadline is not None:
                 amps = 0.0  # the CSMS's limit is awaited (dynamic mode goes on at once)
             event = ev.ChargeLoopTargets(request=event.request, received_at=event.received_at, deadline=event.deadline,
@@ -1071,9 +1086,11 @@ class EvseManager:
                 self._soc = event.soc
             limits = self._dc_limits(now)
             volts = min(event.target_voltage, limits.max_voltage)
-            if event.target_current >= 0 and self._channel is not True:
+            # (-20 dynamic mode: the charger decides the direction within the car's limits, whatever the channel)
+            if event.target_current >= 0 and (self._channel is not True or self._dynamic):
                 amps = min(event.target_current, limits.max_current, limits.max_power / max(volts, 1.0))
-            elif event.target_current < 0 and self.config.energy == "dc-bpt" and self._channel is not False:
+            elif event.target_current < 0 and self.config.energy == "dc-bpt" and (self._channel is not False
+                                                                                  or self._dynamic):
                 # ISO 15118-20 DC_BPT on the Discharge channel the car chose in PowerDelivery: a negative target
                 # discharges the car
                 lim20 = self._power_limits(now)

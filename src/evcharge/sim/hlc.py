@@ -88,9 +88,6 @@ def _check(args: argparse.Namespace) -> str:
                            f"DC), not {args.hlc}")
     if args.control == "dynamic" and args.hlc != "iso20":
         raise CommandError(f"--control dynamic is an ISO 15118-20 control mode, not one of {args.hlc}")
-    if args.control == "dynamic" and args.energy == "dc-bpt":
-        raise CommandError("--control dynamic with dc-bpt: in dynamic mode the charger decides when to discharge, and "
-                           "OCPP 2.0.1 has no discharge setpoint for the CSMS to give (use --control scheduled)")
     if args.keylog and args.payment != "pnc":
         raise CommandError("--keylog: an EIM session runs over plain TCP (TLS comes with --payment pnc)")
     if args.payment == "pnc" and args.hlc == "din":
@@ -152,7 +149,7 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     import asyncio  # noqa: TID251 - the application runs the event loop
     from datetime import UTC, datetime
 
-    from evcharge.charger import EvseManagerConfig, IdTokenPresented
+    from evcharge.charger import EvseManagerConfig, IdTokenPresented, SetPowerSetpoint
     from evcharge.charger.sim.bench import Bench
     from evcharge.charger.sim.car import CarConfig
     from evcharge.clock import WallClock
@@ -172,7 +169,8 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     car = CarConfig(protocol=args.hlc, charge_seconds=seconds, soc=args.soc, capacity_wh=args.capacity * 1000.0,
                     stop_soc=args.until_soc or 100.0, pause_after=20.0 if scenario == "pause-resume" else None,
                     discharge_after=seconds / 2 if args.energy == "dc-bpt" else None,
-                    discharge_by_power_delivery=args.energy == "dc-bpt")
+                    # (dynamic mode: the charger decides the direction, the car stays on its channel)
+                    discharge_by_power_delivery=args.energy == "dc-bpt" and args.control != "dynamic")
     if args.energy == "ac":  # the car's on-board charger: --car-current per phase on --phases phases
         car = replace(car, energy_mode=EnergyMode.AC_THREE_PHASE if args.phases == 3 else EnergyMode.AC_SINGLE_PHASE,
                       ac_max_current=args.car_current, ac_phases=args.phases)
@@ -261,6 +259,8 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
         if args.payment == "eim":
             bench.send(IdTokenPresented(id_token="04A2B3C4D5"))  # the RFID card
         limit_sent = False
+        charging_at: float | None = None
+        setpoint_sent = False
         waited = False
         ended_at: float | None = None
         paused_at: float | None = None
@@ -284,6 +284,14 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
                 relay.restore()  # the client reconnects (the virtual clock waits for it); the queue replays in order
                 await _until(lambda: station.connected, 10.0)
                 await _until(lambda: len(station.queue) == 0 and not station.in_flight, 10.0)
+            if args.control == "dynamic" and args.energy == "dc-bpt" and not setpoint_sent:
+                # dynamic mode: the charger decides the direction; the site's energy manager asks for the car's
+                # energy half-way through the charging time (OCPP 2.0.1 has no discharge setpoint for the CSMS)
+                if charging_at is None and bench.manager.state.value == "charging":
+                    charging_at = bench.now
+                if charging_at is not None and bench.now >= charging_at + seconds / 2:
+                    setpoint_sent = True
+                    bench.send(SetPowerSetpoint(watts=-car.max_discharge_power))
             if getattr(bench, "failures", None):
                 break  # the veth link failed (SDP unanswered, a connection refused): said in the summary
             paused = bench.car.ended is not None and bench.car.ended.paused
