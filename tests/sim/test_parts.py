@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 
 from evcharge.bsp import events as bsp
-from evcharge.bsp.events import BoardErrorKind, Capabilities
+from evcharge.bsp.events import Capabilities
 from evcharge.iec61851 import CPState
 from evcharge.ocpp.functions import application as cp
 from evcharge.sim.car import Car, CarConfig
-from evcharge.sim.charger import ChargerApp, ChargerAppConfig
 from evcharge.sim.checks import cp_sequence, verify
 from evcharge.sim.cli import parse_duration
 from evcharge.sim.csms import CsmsBooks
@@ -81,10 +80,10 @@ def test_car_rejects_impossible_configuration() -> None:
         CarConfig(capacity_kwh=0)
 
 
-# ------------------------------------------------------------------------------------------------ charger logic
+# ------------------------------------------------------------------------------------------------ a recording board
 
 class FakeBoard:
-    """Records the BoardSupport calls."""
+    """Records the BoardSupport calls (the board of the EVSE manager's property test in test_charger_property)."""
 
     capabilities = CAPS
 
@@ -112,82 +111,6 @@ class FakeBoard:
 
     def next_event(self) -> None:
         return None
-
-
-def plugged_app() -> tuple[ChargerApp, FakeBoard, EventLog]:
-    board, log = FakeBoard(), EventLog()
-    app = ChargerApp(ChargerAppConfig(max_current=16.0), board, log)
-    assert board.calls == []  # nothing reaches the board before it is ready
-    app.board_event(bsp.BoardReady(CAPS, 0.1), 0.1)
-    app.board_event(bsp.PilotStateChanged(bsp.PilotState.B, 1.0), 1.0)
-    return app, board, log
-
-
-def test_no_pwm_before_authorization() -> None:
-    app, board, _ = plugged_app()
-    assert ("allow", False) in board.calls and not any(c[0] == "pwm" for c in board.calls)
-    assert app.station_inputs() == [cp.Plugged(evse_id=1)]
-    app.authorized(2.0)
-    assert board.calls[-1] == ("pwm", 26.67)  # 16 A
-
-
-def test_power_on_and_energy_flow_become_the_cores_inputs() -> None:
-    app, board, _ = plugged_app()
-    app.authorized(2.0)
-    app.station_inputs()
-    app.board_event(bsp.PilotStateChanged(bsp.PilotState.C, 3.0), 3.0)
-    assert board.calls[-1] == ("allow", True)
-    app.board_event(bsp.RelaysClosed(3.1), 3.1)
-    reading = bsp.MeterReading(now=3.3, energy_wh_import=1.0, power_w=(3600.0, 3600.0, 3600.0),
-                               voltage_v=(230.0,) * 3, current_a=(16.0,) * 3, current_n_a=0.0,
-                               frequency_hz=(50.0,) * 3)
-    app.board_event(reading, 3.3)
-    assert app.station_inputs() == [cp.PowerPathChanged(evse_id=1, closed=True),
-                                    cp.EnergyStateChanged(evse_id=1, state="Charging")]
-
-
-def test_rcd_trip_withdraws_power_shows_f_and_reports_the_fault() -> None:
-    app, board, log = plugged_app()
-    app.authorized(2.0)
-    app.board_event(bsp.PilotStateChanged(bsp.PilotState.C, 3.0), 3.0)
-    app.board_event(bsp.RelaysClosed(3.1), 3.1)
-    app.station_inputs()
-    board.calls.clear()
-    app.board_event(bsp.ErrorRaised(BoardErrorKind.RCD_TRIGGERED, "tripped", 10.0), 10.0)
-    assert ("allow", False) in board.calls and ("f", None) in board.calls
-    # a ground fault (1.6 ChargePointErrorCode GroundFailure) the core ends the transaction for
-    assert app.station_inputs() == [cp.FaultRaised(evse_id=1, error_code="GroundFailure", info="MREC2GroundFailure",
-                                                   stop_reason="GroundFault")]
-    # F for at least 300 ms (IEC 61851-1 Table A.5), then the fault is cleared; no PWM without a new authorization
-    timer = app.get_timer()
-    assert timer is not None and timer >= 10.3
-    app.handle_timer(timer)
-    assert board.calls[-1] == ("x1", None)
-    assert [e["type"] for e in log.events].count("charger_fault_cleared") == 1
-    assert app.station_inputs() == [cp.FaultCleared(evse_id=1)]
-
-
-def test_an_implausible_pilot_is_an_ev_side_fault_for_the_core() -> None:
-    """The board reads F while the charger drives +12 V / PWM: the vehicle's side (IEC 61851-1: the vehicle cannot
-    produce F), reported to the core as an EV-side fault (1.6 EVCommunicationError, not Faulted) with no stop
-    reason of the charger's."""
-    app, board, _ = plugged_app()
-    app.authorized(2.0)
-    app.station_inputs()
-    app.board_event(bsp.PilotStateChanged(bsp.PilotState.F, 3.0), 3.0)
-    assert app.station_inputs() == [cp.FaultRaised(evse_id=1, error_code="EVCommunicationError", ev_side=True,
-                                                   info="implausible")]
-    assert ("f", None) in board.calls  # the charger shows F too (pilot error)
-
-
-def test_a_lower_limit_is_deferred_to_five_seconds_after_the_last_change() -> None:
-    app, board, _ = plugged_app()
-    app.authorized(2.0)
-    app.set_limit(10.0, 3.0)
-    assert board.calls[-1] == ("pwm", 26.67)  # the duty cycle changed 1 s ago: it must stand 5 s
-    assert app.get_timer() == pytest.approx(7.0)
-    app.handle_timer(7.0)
-    assert board.calls[-1] == ("pwm", 16.67)
 
 
 # ------------------------------------------------------------------------------------------------ timeline
@@ -297,58 +220,6 @@ def test_cp_state_mapping_is_one_to_one() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ composed, no I/O
-
-def test_charger_board_and_car_composed_without_io() -> None:
-    """The Yeti driver core and the board simulator exchange bytes directly: the same composition as the
-    command, with no pty, no thread and no clock but the loop variable."""
-    from evcharge.bsp.yeti.protocol import YetiProtocol
-    from evcharge.sim.car import CarOnBoard
-    from evcharge.sim.checks import cp_sequence as sequence
-
-    car = Car(CarConfig(reaction_time=1.0))
-    board, driver, log = CarOnBoard(car), YetiProtocol(), EventLog()
-    app = ChargerApp(ChargerAppConfig(max_current=16.0), driver, log)
-    board.power_up(0.0)
-    board.data_to_send()  # the power-up bytes are stale for a driver that starts later
-    driver.send(bsp.Start(), 0.0)
-
-    def run_until(end: float, now: float) -> float:
-        while now < end:
-            now = round(now + 0.05, 3)
-            board.receive_data(b"".join(driver.data_to_send()), now)
-            timer = board.get_timer()
-            if timer is not None and timer <= now:
-                board.handle_timer(now)
-            driver.receive_data(board.data_to_send(), now)
-            timer = driver.get_timer()
-            if timer is not None and timer <= now:
-                driver.handle_timer(now)
-            while (event := driver.next_event()) is not None:
-                app.board_event(event, now)
-            timer = app.get_timer()
-            if timer is not None and timer <= now:
-                app.handle_timer(now)
-        return now
-
-    now = run_until(1.0, 0.0)
-    car.plug_in(now)
-    now = run_until(3.0, now)
-    assert app.relays_on is False and app.charger.sub_state == "B1"  # no PWM before authorization
-    app.authorized(now)
-    now = run_until(63.0, now)
-    assert app.relays_on and app.meter is not None
-    assert app.meter.current_a == pytest.approx((16.0, 16.0, 16.0), abs=0.01)
-    car.stop_charging(now)
-    now = run_until(65.0, now)
-    assert not app.relays_on
-    car.unplug(now)
-    run_until(67.0, now)
-    assert sequence(log) == ["A", "B", "C", "B", "A"]
-    # about a minute at 16 A on three phases near 230 V
-    energy = app.meter.energy_wh_import
-    assert 3 * 16.0 * 215.0 * 58 / 3600 < energy < 3 * 16.0 * 231.0 * 61 / 3600
-    assert [e["closed"] for e in log.of("relays")] == [True, False]
-
 
 def test_the_runner_composition_evse_manager_on_the_yeti_without_io() -> None:
     """What ``evcharge simulate`` composes (no --hlc), without pty or sockets: the EVSE manager in IEC 61851-1 basic
