@@ -40,7 +40,7 @@ TOKEN = {"idToken": "04A1B2C3", "type": "ISO14443"}
 
 def check201(msgs: list[OutgoingMessage]) -> list[dict[str, Any]]:
     for m in msgs:
-        v201.validate(m.action, "request", m.payload)
+        assert v201.validate(m.action, "request", m.payload) == [], (m.action, "request", m.payload)
     return [m.payload for m in msgs]
 
 
@@ -161,7 +161,7 @@ def test_aligned_values_outside_a_transaction_are_not_queued(tmp_path: Path) -> 
     tm.handle_timer(T0 + 900)
     msgs = tm.messages()
     assert [(m.action, m.transactional) for m in msgs] == [("MeterValues", False)]
-    v201.validate("MeterValues", "request", msgs[0].payload)
+    assert v201.validate("MeterValues", "request", msgs[0].payload) == [], msgs[0].payload
     queue = OfflineQueue(store=SqliteStore(tmp_path / "q.sqlite"))
     assert route(msgs, queue, online=False) == [] and len(queue) == 0
     assert route(msgs, queue, online=True) == msgs and len(queue) == 0
@@ -187,7 +187,7 @@ def test_v16_session_through_the_offline_queue(tmp_path: Path) -> None:
     queue.connected(T0 + 500)
     sent = []
     while (m := queue.next_message(T0 + 500)) is not None:
-        v16.validate(m.action, "request", m.payload)
+        assert v16.validate(m.action, "request", m.payload) == [], (m.action, "request", m.payload)
         sent.append(m.payload)
         queue.acknowledged(m.message_id, {"transactionId": 4711, "idTagInfo": {"status": "Accepted"}}
                            if m.action == "StartTransaction" else {})
@@ -325,7 +325,7 @@ def test_any_event_sequence_gives_well_formed_transactions(
         payload = dict(m.payload)
         if version == "1.6" and m.action != "StartTransaction" and m.transactional:
             payload["transactionId"] = 1  # the queue fills it in
-        validate(m.action, "request", payload)
+        assert validate(m.action, "request", payload) == [], (m.action, payload)
         if m.transactional:
             assert m.tx_ref is not None
             by_tx.setdefault(m.tx_ref, []).append(m)
@@ -360,3 +360,19 @@ def test_one_clock_now_for_timers_wall_clock_for_timestamps() -> None:
     tm.handle(EVConnected(1), 130.0)
     (started,) = check201(tm.messages())
     assert started["eventType"] == "Started" and started["timestamp"] == "2024-06-01T13:00:00Z"
+
+
+def test_power_path_closed_in_a_running_transaction_changes_no_state_201() -> None:
+    """TxStartPoint EVConnected: the contactor closing is no chargingState change (ChargingStateEnumType: it
+    stays EVConnected until energy flows), so no TransactionEvent; the energy flowing is one (Charging)."""
+    tm = TransactionManager(TransactionConfig(tx_start_points=frozenset({"EVConnected"})), rng=random.Random(1))
+    tm.set_online(True)
+    tm.handle(EVConnected(1), T0)
+    tm.handle(Authorized(1, TOKEN), T0 + 1)
+    assert summary(check201(tm.messages())) == [("Started", "CablePluggedIn", 0), ("Updated", "Authorized", 1)]
+    tm.handle(PowerPathClosed(1), T0 + 2)
+    assert tm.messages() == []
+    tm.handle(EnergyFlowing(1), T0 + 3)
+    (flowing,) = check201(tm.messages())
+    assert flowing["triggerReason"] == "ChargingStateChanged"
+    assert flowing["transactionInfo"]["chargingState"] == "Charging"

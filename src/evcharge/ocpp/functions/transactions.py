@@ -467,7 +467,8 @@ class TransactionManager:
             self._arm_connection_timeout(evse, now)
         elif isinstance(event, PowerPathClosed):
             evse.power_path_closed = True
-            self._start_or_update(eid, evse, now, "ChargingStateChanged", {"PowerPathClosed"} & start_points)
+            if evse.tx is None:  # a start point; for a running transaction the chargingState does not change
+                self._start_or_update(eid, evse, now, "ChargingStateChanged", {"PowerPathClosed"} & start_points)
         elif isinstance(event, EnergyFlowing):
             self._set_state(evse, "Charging", now)
             self._start_or_update(eid, evse, now, "ChargingStateChanged", {"EnergyTransfer"} & start_points,
