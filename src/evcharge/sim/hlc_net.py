@@ -27,6 +27,7 @@ import shutil
 import socket  # noqa: TID251 - the application opens the sockets of the simulated link
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -97,9 +98,18 @@ class NetNamespaces:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        left = []
         for ns in reversed(self._made):  # deleting a namespace deletes its end of the veth pair, and the pair
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+            for attempt in range(20):
+                done = subprocess.run(["ip", "netns", "del", ns], capture_output=True, text=True)
+                if done.returncode == 0 or not os.path.exists(f"/run/netns/{ns}"):
+                    break
+                time.sleep(0.05 * (attempt + 1))  # noqa: TID251 - the application, at its exit: busy for a moment
+            else:
+                left.append(f"{ns} ({done.stderr.strip() or done.returncode})")
         self._made.clear()
+        if left:  # said, not raised: the session's result stands; the user can delete them with ip netns del
+            print(f"evcharge simulate: could not delete the network namespaces {', '.join(left)}", file=sys.stderr)
 
 
 @contextlib.contextmanager
