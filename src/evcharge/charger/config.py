@@ -20,7 +20,9 @@ class EvseManagerConfig:
 
     ``energy`` is ``"dc"`` (a DC power supply and an isolation monitor are given to the manager), ``"dc-bpt"``
     (DC with bidirectional power transfer, ISO 15118-20) or ``"ac"``. ``payments``: what the SECC offers
-    (Plug & Charge only over TLS). ``free_charging``: authorize every session without asking the CSMS.
+    (Plug & Charge only over TLS). ``free_charging``: authorize every session without asking the CSMS (the charge
+    point hears of no identifier: a 2.x transaction runs without one from the plug-in, TxStartPoint EVConnected; a
+    1.6 charge point starts none, 1.6 StartTransaction needs an idTag -- give it one with a card or a remote start).
     ``profile_wait``: how long ChargeParameterDiscovery stays ``Ongoing`` after NotifyEVChargingNeeds for
     the CSMS's SetChargingProfile (then the charger's own limits are offered). ``meter_interval``: how often the
     manager reports its meter's values (:class:`~evcharge.charger.events.MeterUpdate`) while a car is plugged in;
