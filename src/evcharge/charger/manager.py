@@ -785,7 +785,7 @@ class EvseManager:
             stop_reason = self.config.trip_stop_reason
         self._input(cp.FaultRaised(evse_id=self.config.evse_id, error_code=kind.error_code, info=detail,
                                    stop_reason=stop_reason, tech_code=kind.value))
-        self._finish(kind.stopped_reason)
+        self._finish(stop_reason)
 
     # -- the parts' events -------------------------------------------------------------------------
 
