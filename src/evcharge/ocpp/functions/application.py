@@ -28,12 +28,13 @@ asks for and reports their outcome; ``now`` is monotonic seconds.
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 from evcharge.clock import WallClock
 from evcharge.ocpp.errors import OcppError
@@ -59,6 +60,7 @@ from .transactions import (
 )
 
 __all__ = [
+    "PNC_VENDOR_ID",
     "Answer",
     "AppCommand",
     "AppConfig",
@@ -107,8 +109,33 @@ __all__ = [
     "TransactionOpened",
     "Unplugged",
     "VariableSet",
+    "pnc_call",
+    "pnc_data",
     "token_verdict",
 ]
+
+#: The ``vendorId`` of the Open Charge Alliance's application note "Using ISO 15118 Plug & Charge with OCPP 1.6":
+#: the OCPP 2.0.1 Plug & Charge messages travel in 1.6 DataTransfer, ``messageId`` the 2.0.1 action (Authorize,
+#: Get15118EVCertificate, ...) and ``data`` the JSON text of the 2.0.1 payload (of the response too, when Accepted).
+PNC_VENDOR_ID: Final = "org.openchargealliance.iso15118pnc"
+
+
+def pnc_call(message_id: str, payload: Mapping[str, Any]) -> dict[str, str]:
+    """The 1.6 DataTransfer request carrying the 2.0.1 ``message_id`` request ``payload`` (the application note of
+    :data:`PNC_VENDOR_ID`)."""
+    return {"vendorId": PNC_VENDOR_ID, "messageId": message_id, "data": json.dumps(payload, separators=(",", ":"))}
+
+
+def pnc_data(text: Any) -> dict[str, Any] | None:
+    """The 2.0.1 payload in a DataTransfer ``data`` of the application note (the JSON text of an object), ``None``
+    when ``text`` is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -837,6 +864,10 @@ class ChargePointApp:
         if isinstance(command, CallAnswered | CallFailed) and command.action == "Authorize":
             self._authorize_answered(command, now)
             return
+        if isinstance(command, CallAnswered | CallFailed) and command.action == "DataTransfer" \
+                and command.ref in self._asking:
+            self._pnc_answered(command, now)
+            return
         if isinstance(command, CallAnswered | CallFailed) and command.action in (
                 "StatusNotification", "NotifyEvent", "ReservationStatusUpdate"):
             return  # nothing follows from its answer
@@ -1089,8 +1120,9 @@ class ChargePointApp:
             # on its way: the identifier waits for it (Accepted: Authorize; Pending, Rejected, lost: offline)
             self._deferred.append(ask)
             return
-        if ask.hash_data and self._online and self.accepted and self.config.version != "1.6":
-            self._ask_csms(ask)  # a contract certificate: only the CSMS can check it (C07)
+        if ask.hash_data and self._online and self.accepted:
+            # a contract certificate: only the CSMS can check it (C07; 1.6: the application note's DataTransfer)
+            self._ask_csms(ask)
             return
         decision = self.authorization.decide(ask.token, online=self._online and self.accepted, now=now)
         if decision.verdict is Verdict.ASK_CSMS:
@@ -1100,16 +1132,50 @@ class ChargePointApp:
         else:
             self._done(ask, accepted=False, status=decision.status)
 
-    def _ask_csms(self, ask: _Ask) -> None:
+    def _ask_csms(self, ask: _Ask, *, plain: bool = False) -> None:
+        """Authorize ``ask.token`` at the CSMS.  With a contract certificate's hash data (Plug & Charge) 2.x
+        sends them in Authorize; 1.6 sends the 2.0.1 AuthorizeRequest (idToken type eMAID, the hash data) in
+        DataTransfer (:data:`PNC_VENDOR_ID`, messageId Authorize), unless ``plain``: Authorize(idTag)."""
         self._refs += 1
         ref = f"authorize-{self._refs}"
         self._asking[ref] = ask
-        key = "idTag" if self.config.version == "1.6" else "idToken"
         token = dict(ask.token) if isinstance(ask.token, Mapping) else ask.token
+        if self.config.version == "1.6" and ask.hash_data and not plain:
+            emaid = token.get("idToken") if isinstance(token, Mapping) else token
+            request = {"idToken": {"idToken": str(emaid), "type": "eMAID"},
+                       "iso15118CertificateHashData": [dict(h) for h in ask.hash_data]}
+            self._events.append(MakeCall(action="DataTransfer", payload=pnc_call("Authorize", request), ref=ref))
+            return
+        key = "idTag" if self.config.version == "1.6" else "idToken"
         payload: dict[str, Any] = {key: token}
         if ask.hash_data and self.config.version != "1.6":
             payload["iso15118CertificateHashData"] = [dict(h) for h in ask.hash_data]
         self._events.append(MakeCall(action="Authorize", payload=payload, ref=ref))
+
+    def _pnc_answered(self, command: CallAnswered | CallFailed, now: float) -> None:
+        """The answer to a 1.6 DataTransfer Authorize of the application note (Plug & Charge on OCPP 1.6).
+
+        Accepted with a 2.0.1 AuthorizeResponse in ``data``: its ``idTokenInfo.status`` and ``certificateStatus``
+        decide (:class:`AuthorizationDone`), the cache keeps the 1.6 ``idTagInfo`` of the eMAID idTag.  A CSMS
+        without the application note (UnknownVendorId, UnknownMessageId, Rejected, ``data`` that is no 2.0.1
+        AuthorizeResponse, or a CALLERROR while the connection stays up): the plain 1.6 Authorize(idTag=eMAID)
+        follows, whose verdict carries no certificate status.  Offline meanwhile: the authorization's offline
+        rules, as for a failed Authorize."""
+        ask = self._asking.pop(str(command.ref))
+        got = None
+        if isinstance(command, CallAnswered) and command.response.get("status") == "Accepted":
+            got = pnc_data(command.response.get("data"))
+        info = got.get("idTokenInfo") if got is not None else None
+        if not isinstance(info, Mapping) or not isinstance(info.get("status"), str):
+            if self._online and self.accepted:
+                self._ask_csms(ask, plain=True)
+            else:
+                self._unanswered(ask, now)
+            return
+        assert got is not None
+        certificate = got.get("certificateStatus")
+        self._verdict(ask, _id_tag_info(info), str(info["status"]),
+                      certificate if isinstance(certificate, str) else None)
 
     def _authorize_answered(self, command: CallAnswered | CallFailed, now: float) -> None:
         ask = self._asking.pop(command.ref, None) if command.ref is not None else None
@@ -1120,28 +1186,34 @@ class ChargePointApp:
             got = command.response.get("idTagInfo" if self.config.version == "1.6" else "idTokenInfo")
             info = got if isinstance(got, Mapping) and isinstance(got.get("status"), str) else None
         if info is None:
-            # no usable answer (connection lost, CALLERROR, timeout): decide offline (1.6 3.5, 2.0.1 C12-C15)
-            if ask.stop:
-                self._done(ask, accepted=False, status="Unknown")
-                return
-            decision = self.authorization.decide(ask.token, online=False, now=now)
-            if decision.verdict is Verdict.ACCEPT and self.accepts_session(ask.evse_id):
-                self._accept(ask, decision.info)
-            else:
-                self._done(ask, accepted=False, status=decision.status)
+            self._unanswered(ask, now)
             return
+        got = command.response.get("certificateStatus") if isinstance(command, CallAnswered) else None
+        self._verdict(ask, info, str(info["status"]), got if isinstance(got, str) else None)
+
+    def _unanswered(self, ask: _Ask, now: float) -> None:
+        """No usable answer (connection lost, CALLERROR, timeout): decide offline (1.6 3.5, 2.0.1 C12-C15)."""
+        if ask.stop:
+            self._done(ask, accepted=False, status="Unknown")
+            return
+        decision = self.authorization.decide(ask.token, online=False, now=now)
+        if decision.verdict is Verdict.ACCEPT and self.accepts_session(ask.evse_id):
+            self._accept(ask, decision.info)
+        else:
+            self._done(ask, accepted=False, status=decision.status)
+
+    def _verdict(self, ask: _Ask, info: Mapping[str, Any], status: str, certificate: str | None) -> None:
+        """The CSMS's verdict ``status`` on ``ask`` (``info``: the idTagInfo / idTokenInfo the cache keeps)."""
         self._events.append(CacheVerdict(token=ask.token, info=info))
         evse = self._evses[ask.evse_id]
-        got = command.response.get("certificateStatus") if isinstance(command, CallAnswered) else None
-        certificate = got if isinstance(got, str) else None
         if ask.stop:
             if evse.group is not None and _same_token(_group(info), evse.group):
                 self._end_session(ask.evse_id, evse, ask.token)
             else:
-                self._done(ask, accepted=False, status=str(info["status"]))
+                self._done(ask, accepted=False, status=status)
             return
-        if info["status"] != "Accepted":
-            self._done(ask, accepted=False, status=str(info["status"]), certificate=certificate)
+        if status != "Accepted":
+            self._done(ask, accepted=False, status=status, certificate=certificate)
         elif not self.accepts_session(ask.evse_id):
             self._done(ask, accepted=False, status="NotAtThisTime", certificate=certificate)  # unavailable meanwhile
         else:
@@ -1505,6 +1577,24 @@ def _version(version: str) -> Literal["1.6", "2.0.1", "2.1"]:
     if version == "1.6":
         return "1.6"
     return "2.1" if version == "2.1" else "2.0.1"
+
+
+#: the 1.6 AuthorizationStatus of a 2.0.1 AuthorizationStatusEnumType (1.6 has Accepted, Blocked, Expired, Invalid,
+#: ConcurrentTx; a 2.0.1 refusal 1.6 cannot name is Invalid)
+_STATUS_16 = {"Accepted": "Accepted", "Blocked": "Blocked", "Expired": "Expired", "Invalid": "Invalid",
+              "ConcurrentTx": "ConcurrentTx"}
+
+
+def _id_tag_info(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The 1.6 ``idTagInfo`` of a 2.0.1 ``idTokenInfo`` (status; ``cacheExpiryDateTime`` as ``expiryDate``;
+    ``groupIdToken`` as ``parentIdTag``), for the authorization cache of a 1.6 charge point."""
+    out: dict[str, Any] = {"status": _STATUS_16.get(str(info["status"]), "Invalid")}
+    if isinstance(info.get("cacheExpiryDateTime"), str):
+        out["expiryDate"] = info["cacheExpiryDateTime"]
+    group = info.get("groupIdToken")
+    if isinstance(group, Mapping) and isinstance(group.get("idToken"), str):
+        out["parentIdTag"] = group["idToken"]
+    return out
 
 
 def _group(info: Mapping[str, Any]) -> Any:
