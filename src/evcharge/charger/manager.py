@@ -505,7 +505,11 @@ class EvseManager:
         elif isinstance(event, cp.CallResult):
             action = self._pending.pop(event.ref, None)
             if action == "Get15118EVCertificate":
-                self._secc_send(self._certificate_answer(event.response or {}), now)
+                response = event.response or {}
+                if self.config.ocpp_version == "1.6":  # the 2.0.1 answer in the DataTransfer's data (Accepted)
+                    carried = cp.pnc_data(response.get("data")) if response.get("status") == "Accepted" else None
+                    response = carried or {}
+                self._secc_send(self._certificate_answer(response), now)
             elif action == "NotifyEVChargingNeeds" and event.response is None and self._profile_deadline is not None:
                 self._profile_deadline = None  # no CSMS to decide: the charger's own limits
                 self._push_limits(now)
@@ -1005,14 +1009,20 @@ class EvseManager:
                                          target_voltage=event.target_voltage or 0.0,
                                          target_current=event.target_current or 0.0, soc=event.soc)
         if isinstance(event, ev.CertificateRequested):  # Plug & Charge: relayed to the CSMS (OCPP 2.0.1 M01/M02)
-            if self.config.ocpp_version == "1.6":  # (1.6 has no such call)
-                self._secc_send(ev.AnswerCertificate(body=None, response_code="FAILED_NoCertificateAvailable"), now)
-                return
             namespace = {"din": "urn:din:70121:2012:MsgDef", "iso20": "urn:iso:std:iso:15118:-20:CommonMessages"}.get(
                 self._protocol or "iso2", "urn:iso:15118:2:2013:MsgDef")
-            self._request("Get15118EVCertificate", {
-                "iso15118SchemaVersion": namespace, "action": "Install" if event.kind == "installation" else "Update",
-                "exiRequest": base64.b64encode(event.exi).decode("ascii")})
+            exi_request = {"iso15118SchemaVersion": namespace,
+                           "action": "Install" if event.kind == "installation" else "Update",
+                           "exiRequest": base64.b64encode(event.exi).decode("ascii")}
+            if self.config.ocpp_version == "1.6":
+                # 1.6 has no such call: the OCA application note carries the 2.0.1 request in DataTransfer
+                self._ref += 1
+                ref = f"evse{self.config.evse_id}-{self._ref}"
+                self._pending[ref] = "Get15118EVCertificate"
+                self._input(cp.RequestCall(action="DataTransfer", payload=cp.pnc_call("Get15118EVCertificate",
+                                                                                      exi_request), ref=ref))
+                return
+            self._request("Get15118EVCertificate", exi_request)
             return
         if isinstance(event, ev.ChargeParametersRequested):
             self._ev_limits = event.ev

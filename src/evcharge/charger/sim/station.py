@@ -14,6 +14,7 @@ session makes are the ones a real station would send, checked against the schema
 
 from __future__ import annotations
 
+import json
 import random
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -49,7 +50,16 @@ Answerer = Callable[[OcppCall, float], "dict[str, Any] | None"]
 
 def accept_all(call: OcppCall, now: float) -> dict[str, Any] | None:
     """A CSMS that accepts everything (Authorize and StartTransaction Accepted, the rest answered as the schemas
-    allow)."""
+    allow).  On OCPP 1.6 it knows the Plug & Charge application note (DataTransfer
+    :data:`~evcharge.ocpp.functions.application.PNC_VENDOR_ID`) for Authorize only: Accepted, the 2.0.1
+    AuthorizeResponse in ``data``; any other DataTransfer is UnknownMessageId / UnknownVendorId."""
+    if call.action == "DataTransfer":
+        if call.payload.get("vendorId") != cp.PNC_VENDOR_ID:
+            return {"status": "UnknownVendorId"}
+        if call.payload.get("messageId") != "Authorize":
+            return {"status": "UnknownMessageId"}
+        return {"status": "Accepted", "data": json.dumps({"idTokenInfo": {"status": "Accepted"},
+                                                          "certificateStatus": "Accepted"})}
     if call.action == "Authorize":
         if "idTag" in call.payload:
             return {"idTagInfo": {"status": "Accepted"}}
