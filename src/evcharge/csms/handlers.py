@@ -27,8 +27,10 @@ from evcharge.csms.store import (
     Store,
     TransactionRecord,
 )
+from evcharge.ocpp import v201
 from evcharge.ocpp.csms import Csms, CsmsHandler, after
-from evcharge.ocpp.errors import OcppCallError
+from evcharge.ocpp.errors import OcppCallError, OcppValidationError
+from evcharge.ocpp.functions.application import PNC_VENDOR_ID, pnc_data
 from evcharge.ocpp.routing import on
 
 __all__ = ["CertificateChecker", "CsmsService", "CsmsSettings", "EventStream", "Handler16", "Handler21", "Handler201",
@@ -189,6 +191,37 @@ class CsmsService:
     async def authorize(self, id_token: str, type_: str) -> TokenDecision:
         token = await self.store.get_token(id_token, type_)
         return decide(token, self.settings.clock(), accept_unknown=self.settings.accept_unknown_tokens)
+
+    async def authorize_201(self, id_token: dict[str, Any], hash_data: list[dict[str, Any]] | None
+                            ) -> dict[str, Any]:
+        """The 2.0.1 AuthorizeResponse payload for ``id_token`` (IdTokenType) and the 15118 certificate hash data
+        of its contract (C07: ``certificateStatus`` from the OCSP check; a contract that is not Good makes an
+        Accepted identifier Invalid).  2.0.1 / 2.1 Authorize and 1.6 Plug & Charge (the application note's
+        DataTransfer) answer with it."""
+        decision = await self.authorize(id_token["idToken"], id_token.get("type", ""))
+        answer: dict[str, Any] = {"idTokenInfo": decision.v201()}
+        checker = self.settings.certificate_checker
+        if hash_data:
+            if checker is None:
+                answer["certificateStatus"] = "NoCertificateAvailable"
+            else:
+                results = [await checker(h) for h in hash_data]
+                status = next((r for r in results if r != "Good"), "Good")
+                answer["certificateStatus"] = {"Good": "Accepted", "Revoked": "CertificateRevoked",
+                                               "Unknown": "NoCertificateAvailable"}.get(status, "CertChainError")
+                if status != "Good" and decision.status == "Accepted":
+                    answer["idTokenInfo"] = {**answer["idTokenInfo"], "status": "Invalid"}
+        return answer
+
+    async def ev_certificate(self, station_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        """The 2.0.1 Get15118EVCertificateResponse payload for ``request`` (the contract provider's; Failed
+        without one)."""
+        provider = self.settings.contract_provider
+        if provider is None:
+            return {"status": "Failed", "exiResponse": ""}
+        got = await provider.get_ev_certificate(station_id, request["iso15118SchemaVersion"], request["action"],
+                                                request["exiRequest"])
+        return {"status": got.status, "exiResponse": got.exi_response}
 
     # -- transactions ------------------------------------------------------------------------------
 
@@ -363,22 +396,8 @@ class Handler201(StationHandler):
     @on("Authorize")
     async def authorize(self, request: Any) -> Any:
         p = self.payload(request)
-        token = p["idToken"]
-        decision = await self.service.authorize(token["idToken"], token.get("type", ""))
-        answer: dict[str, Any] = {"idTokenInfo": decision.v201()}
-        hash_data = p.get("iso15118CertificateHashData")
-        checker = self.service.settings.certificate_checker
-        if hash_data:
-            if checker is None:
-                answer["certificateStatus"] = "NoCertificateAvailable"
-            else:
-                results = [await checker(h) for h in hash_data]
-                status = next((r for r in results if r != "Good"), "Good")
-                answer["certificateStatus"] = {"Good": "Accepted", "Revoked": "CertificateRevoked",
-                                               "Unknown": "NoCertificateAvailable"}.get(status, "CertChainError")
-                if status != "Good" and decision.status == "Accepted":
-                    answer["idTokenInfo"] = {**answer["idTokenInfo"], "status": "Invalid"}
-        return self.answer("Authorize", answer)
+        return self.answer("Authorize", await self.service.authorize_201(p["idToken"],
+                                                                         p.get("iso15118CertificateHashData")))
 
     @on("TransactionEvent")
     async def transaction_event(self, request: Any) -> Any:
@@ -495,13 +514,8 @@ class Handler201(StationHandler):
 
     @on("Get15118EVCertificate")
     async def ev_certificate(self, request: Any) -> Any:
-        p = self.payload(request)
-        provider = self.service.settings.contract_provider
-        if provider is None:
-            return self.answer("Get15118EVCertificate", {"status": "Failed", "exiResponse": ""})
-        got = await provider.get_ev_certificate(self.identity, p["iso15118SchemaVersion"], p["action"],
-                                                p["exiRequest"])
-        return self.answer("Get15118EVCertificate", {"status": got.status, "exiResponse": got.exi_response})
+        return self.answer("Get15118EVCertificate",
+                           await self.service.ev_certificate(self.identity, self.payload(request)))
 
     @on("GetCertificateStatus")
     async def certificate_status(self, request: Any) -> Any:
@@ -697,6 +711,35 @@ class Handler16(StationHandler):
     def acknowledge_16(self, request: Any) -> Any:
         return self.answer(type(request).__name__.removesuffix("Request"), {})
 
+    #: the 2.0.1 Plug & Charge messages this CSMS answers in 1.6 DataTransfer (the application note)
+    _PNC = ("Authorize", "Get15118EVCertificate")
+
     @on("DataTransfer")
-    def data_transfer(self, request: Any) -> Any:
-        return self.answer("DataTransfer", {"status": "UnknownVendorId"})
+    async def data_transfer(self, request: Any) -> Any:
+        """Plug & Charge on 1.6 per the Open Charge Alliance's application note: vendorId
+        :data:`~evcharge.ocpp.functions.application.PNC_VENDOR_ID`, messageId the 2.0.1 action, ``data`` the JSON
+        text of its 2.0.1 request.  Authorize gets the decision of the 2.0.1 Authorize (with ``certificateStatus``),
+        Get15118EVCertificate the contract provider's answer, each as the JSON text of the 2.0.1 response in an
+        Accepted answer; another messageId is UnknownMessageId, ``data`` that is no valid 2.0.1 request Rejected,
+        another vendorId UnknownVendorId."""
+        p = self.payload(request)
+        if p.get("vendorId") != PNC_VENDOR_ID:
+            return self.answer("DataTransfer", {"status": "UnknownVendorId"})
+        message_id = p.get("messageId")
+        if message_id not in self._PNC:
+            return self.answer("DataTransfer", {"status": "UnknownMessageId"})
+        data = pnc_data(p.get("data"))
+        problem = "not the JSON text of an object" if data is None else None
+        if data is not None:
+            try:
+                v201.validate(str(message_id), "request", data)
+            except OcppValidationError as exc:
+                problem = str(exc)
+        if data is None or problem is not None:
+            log.info("%s: DataTransfer %s: data is no 2.0.1 request (%s)", self.identity, message_id, problem)
+            return self.answer("DataTransfer", {"status": "Rejected"})
+        if message_id == "Authorize":
+            answer = await self.service.authorize_201(data["idToken"], data.get("iso15118CertificateHashData"))
+        else:
+            answer = await self.service.ev_certificate(self.identity, data)
+        return self.answer("DataTransfer", {"status": "Accepted", "data": json.dumps(answer, separators=(",", ":"))})
