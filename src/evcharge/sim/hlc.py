@@ -101,8 +101,6 @@ def _check(args: argparse.Namespace) -> str:
     if args.iface is not None:
         if not args.iface or len(args.iface) > 15 or "/" in args.iface or args.iface.strip() != args.iface:
             raise CommandError(f"--iface {args.iface!r} is not a network interface name (1-15 characters)")
-    if args.ocpp == "1.6" and scenario == "pnc-install":
-        raise CommandError("pnc-install needs --ocpp 2.0.1 (OCPP 1.6 has no Get15118EVCertificate)")
     return scenario
 
 
