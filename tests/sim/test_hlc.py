@@ -510,14 +510,6 @@ def test_ocpp16_csms_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert doc["power_after_limit_w"] <= doc["csms_limit_w"] * 1.01
 
 
-def _sim_csms_carries_pnc16() -> bool:
-    """Whether the embedded CSMS of simulate hands DataTransfer to the reference CSMS (evcharge.sim.csms records
-    and routes only the actions it lists)."""
-    from evcharge.sim import csms
-
-    return "DataTransfer" in getattr(csms, "_ACTIONS", ())
-
-
 def pnc16(doc: dict[str, Any], message_id: str) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
     """The OCA application note's DataTransfer calls of ``message_id`` in the JSON log: (2.0.1 request, 2.0.1
     response of an Accepted answer or ``None``); each outer message valid for 1.6, each inner one for 2.0.1."""
@@ -541,7 +533,6 @@ def pnc16(doc: dict[str, Any], message_id: str) -> list[tuple[dict[str, Any], di
     return out
 
 
-@pytest.mark.skipif(not _sim_csms_carries_pnc16(), reason="evcharge.sim.csms does not route DataTransfer yet")
 @pytest.mark.parametrize("install", [False, True], ids=["contract", "pnc-install"])
 @pytest.mark.parametrize("hlc", ["iso2", "iso20"])
 def test_ocpp16_plug_and_charge_through_data_transfer(tmp_path: Path, capsys: pytest.CaptureFixture[str], hlc: str,
@@ -613,8 +604,6 @@ def test_ocpp16_combinations(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert len(start) == 1 and calls(doc, "StopTransaction")[0]["request"]["transactionId"] == \
         start[0]["answer"]["transactionId"]
     if "pnc" in args:
-        if not _sim_csms_carries_pnc16():
-            pytest.skip("evcharge.sim.csms does not route DataTransfer yet")
         # the OCA application note: the eMAID in the DataTransfer Authorize (no plain Authorize)
         ((authorize, _),) = pnc16(doc, "Authorize")
         emaid = authorize["idToken"]["idToken"]

@@ -218,7 +218,7 @@ _ACTIONS = ("BootNotification", "Heartbeat", "StatusNotification", "Authorize", 
             "StartTransaction", "StopTransaction", "NotifyEvent", "NotifyReport", "SecurityEventNotification",
             "FirmwareStatusNotification", "LogStatusNotification", "DiagnosticsStatusNotification",
             "NotifyChargingLimit", "ReportChargingProfiles", "NotifyEVChargingNeeds", "NotifyEVChargingSchedule",
-            "Get15118EVCertificate")
+            "Get15118EVCertificate", "DataTransfer")
 
 
 def make_csms(books: CsmsBooks, versions: tuple[Any, ...], *, contract_provider: Any = None) -> Csms:

@@ -529,8 +529,14 @@ def _verify(result: dict[str, Any], scenario: str) -> list[str]:
         elif after > result["csms_limit_w"] * 1.01:
             problems.append(f"{after:.0f} W after the CSMS's {result['csms_limit_w']:.0f} W limit")
     if scenario == "pnc-install":
-        got = [e for e in result["ocpp"] if e["action"] == "Get15118EVCertificate" and e.get("answer")]
-        if not got or got[0]["answer"].get("status") != "Accepted":
+        from evcharge.ocpp.functions.application import pnc_data
+
+        answers = [e["answer"] for e in result["ocpp"] if e["action"] == "Get15118EVCertificate" and e.get("answer")]
+        # OCPP 1.6: the 2.0.1 answer in an Accepted DataTransfer of the OCA Plug & Charge application note
+        answers += [pnc_data(e["answer"].get("data")) or {} for e in result["ocpp"]
+                    if e["action"] == "DataTransfer" and e["request"].get("messageId") == "Get15118EVCertificate"
+                    and e.get("answer") and e["answer"].get("status") == "Accepted"]
+        if not answers or answers[0].get("status") != "Accepted":
             problems.append("the contract certificate was not installed through Get15118EVCertificate")
     if scenario == "csms-offline" and any(e["action"] == "StartTransaction" for e in result["ocpp"]):  # 1.6
         if not any(e["action"] == "StopTransaction" and e.get("answer") is not None for e in result["ocpp"]):
