@@ -415,3 +415,28 @@ def test_station_fault_hook_carries_the_trigger_16(tmp_path: Path) -> None:
         await teardown(server, station, client, tasks)
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("certificate", ["CertificateRevoked", "CertificateExpired", "ContractCancelled"])
+def test_201_contract_certificate_refused_starts_no_session(certificate: str) -> None:
+    """C07 (Plug & Charge): the CSMS accepts the eMAID but not the contract certificate: no session -- the verdict
+    is not accepted, the transaction manager hears of no identifier, and the eMAID's Accepted is not cached."""
+    from evcharge.ocpp.functions.application import AuthorizeToken
+
+    b = Rig("2.0.1")
+    b.boot()
+    b.take()
+    b.send(Plugged(evse_id=1))
+    b.take()
+    b.events()
+    emaid = {"idToken": "DEABCC1234567X", "type": "eMAID"}
+    hashes = ({"hashAlgorithm": "SHA256", "issuerNameHash": "00", "issuerKeyHash": "11", "serialNumber": "1",
+               "responderURL": "http://localhost/ocsp"},)
+    b.send(AuthorizeToken(evse_id=1, token=emaid, ref="pnc-1", hash_data=hashes))
+    ((action, payload),) = b.take()
+    assert action == "Authorize" and payload["iso15118CertificateHashData"]
+    b.reply("Authorize", {"idTokenInfo": ACCEPTED, "certificateStatus": certificate})
+    done = [e for e in b.events() if isinstance(e, AuthorizationDone)]
+    assert len(done) == 1 and not done[0].accepted and done[0].certificate_status == certificate
+    assert events_of(b.take()) == []  # no TransactionEvent Authorized
+    assert b.app.authorization.lookup(emaid, 0.0) is None

@@ -1203,8 +1203,13 @@ class ChargePointApp:
             self._done(ask, accepted=False, status=decision.status)
 
     def _verdict(self, ask: _Ask, info: Mapping[str, Any], status: str, certificate: str | None) -> None:
-        """The CSMS's verdict ``status`` on ``ask`` (``info``: the idTagInfo / idTokenInfo the cache keeps)."""
-        self._events.append(CacheVerdict(token=ask.token, info=info))
+        """The CSMS's verdict ``status`` on ``ask`` (``info``: the idTagInfo / idTokenInfo the cache keeps).  A
+        contract certificate the CSMS does not accept (``certificateStatus`` other than Accepted, or
+        NoCertificateAvailable: no OCSP answer, the charger's own chain check stands) refuses the session whatever
+        the identifier's status (2.0.1 C07), and the identifier's Accepted is not cached."""
+        refused = ask.hash_data is not None and certificate not in (None, "Accepted", "NoCertificateAvailable")
+        if not refused:
+            self._events.append(CacheVerdict(token=ask.token, info=info))
         evse = self._evses[ask.evse_id]
         if ask.stop:
             if evse.group is not None and _same_token(_group(info), evse.group):
@@ -1212,7 +1217,7 @@ class ChargePointApp:
             else:
                 self._done(ask, accepted=False, status=status)
             return
-        if status != "Accepted":
+        if status != "Accepted" or refused:
             self._done(ask, accepted=False, status=status, certificate=certificate)
         elif not self.accepts_session(ask.evse_id):
             self._done(ask, accepted=False, status="NotAtThisTime", certificate=certificate)  # unavailable meanwhile
