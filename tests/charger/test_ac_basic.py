@@ -33,8 +33,9 @@ from evcharge.clock import WallClock
 from evcharge.errors import LocalProtocolError
 from evcharge.iec61851 import ChargerConfig, ChargingMode, PlugIn, SetReady, Unplug, Vehicle, VehicleConfig
 from evcharge.iec61851.events import SetDiodeFault
-from evcharge.ocpp import v16, v201
 from evcharge.ocpp.functions import application as cp
+
+from .ocpp_check import checked_calls
 
 CARD = "04A1B2C3"
 
@@ -116,15 +117,7 @@ class Rig:
 
     def calls(self, action: str | None = None) -> list[dict[str, Any]]:
         """The station's calls (each request and answer valid for its version), those of ``action``."""
-        module = v16 if self.station.version == "1.6" else v201
-        out = []
-        for _, call, answer in self.station.calls:
-            assert module.validate(call.action, "request", call.payload) == [], (call.action, call.payload)
-            if answer is not None:
-                assert module.validate(call.action, "response", answer) == [], (call.action, answer)
-            if action is None or call.action == action:
-                out.append(call.payload)
-        return out
+        return checked_calls(self.station, action)
 
     def statuses(self) -> list[tuple[str, str | None]]:
         """Connector 1's StatusNotifications: (status, 1.6 errorCode), repeats removed."""

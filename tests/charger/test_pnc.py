@@ -17,16 +17,7 @@ from evcharge.iso15118.engines import events as ev
 
 pytest.importorskip("cryptography")
 
-EMAID = "NL-TNM-000122045-U"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from evcharge.iso15118.security.pki import PkiOptions, write_pki
-
-    out = tmp_path_factory.mktemp("pki")
-    write_pki(out, PkiOptions(emaid=EMAID, trees=("iso2",)))
-    return out
+from .conftest import EMAID
 
 
 def _bench(pki: Path, csms: Any = accept_all) -> Bench:
@@ -108,15 +99,6 @@ def test_certificate_installation_through_the_csms(pki: Path) -> None:
     authorize = [c.payload for _, c, _ in bench.calls if c.action == "Authorize"]
     assert authorize and authorize[0]["idToken"]["type"] == "eMAID"
     assert bench.manager.energy_wh > 0
-
-
-@pytest.fixture(scope="module")
-def pki20(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from evcharge.iso15118.security.pki import PkiOptions, write_pki
-
-    out = tmp_path_factory.mktemp("pki20")
-    write_pki(out, PkiOptions(trees=("iso20",)))
-    return out
 
 
 def test_iso20_installation_through_the_csms_over_tls13(pki20: Path) -> None:

@@ -27,16 +27,7 @@ from .ocpp_check import checked_calls
 
 pytest.importorskip("cryptography")
 
-EMAID = "NL-TNM-000122045-U"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from evcharge.iso15118.security.pki import PkiOptions, write_pki
-
-    out = tmp_path_factory.mktemp("pki")
-    write_pki(out, PkiOptions(emaid=EMAID, trees=("iso2",)))
-    return out
+from .conftest import EMAID
 
 
 def pnc(bench: Bench, message_id: str) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
@@ -182,15 +173,6 @@ def test_installation_refused_is_no_certificate_available(pki: Path, answer: dic
     assert bench.car.ended is not None and not bench.car.ended.normal
     assert "NoCertificateAvailable" in str(bench.car.ended.reason)
     assert bench.manager.energy_wh == 0.0
-
-
-@pytest.fixture(scope="module")
-def pki20(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from evcharge.iso15118.security.pki import PkiOptions, write_pki
-
-    out = tmp_path_factory.mktemp("pki20")
-    write_pki(out, PkiOptions(trees=("iso20",)))
-    return out
 
 
 def test_iso20_installation_through_data_transfer(pki20: Path) -> None:

@@ -32,30 +32,17 @@ from evcharge.ocpp.charge_point import BackoffConfig, ChargePointConfig
 from evcharge.ocpp.csms import Csms, CsmsConfig
 from evcharge.ocpp.functions.application import (
     AuthorizationDone,
-    AuthorizationLapsed,
     AuthorizeToken,
-    CacheVerdict,
     CardPresented,
-    ChargerInput,
     ChargingAllowed,
     ChargingEnded,
     FaultCleared,
     FaultRaised,
-    MakeCall,
     Plugged,
     PowerPathChanged,
     RateChanged,
-    Reconfigure,
     RemoteStartRequested,
     StopTransaction,
-    TransactionClosed,
-    TransactionOpened,
-)
-from evcharge.ocpp.functions.transactions import (
-    AuthorizationTimedOut,
-    StopRequested,
-    TransactionEnded,
-    TransactionStarted,
 )
 from evcharge.ocpp.functions.transport.station import Station
 from evcharge.ocpp.transport.websocket import ChargePointClient, serve_csms
@@ -72,42 +59,8 @@ TRIGGERS = frozenset({
 
 
 class Rig(Bench):
-    """The bench of ``test_cp_core``, carrying out a :class:`StopTransaction` with its ``trigger`` (as the Station
-    does) and recording each StopTransaction the core decides."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.stops: list[StopTransaction] = []
-
-    def run(self) -> None:
-        while (event := self.app.next_event()) is not None:
-            if isinstance(event, MakeCall):
-                self._call(event.action, dict(event.payload))
-                self.calls.append(event)
-            elif isinstance(event, ChargerInput | StopTransaction):
-                if isinstance(event, StopTransaction):
-                    self.stops.append(event)
-                    charger: Any = StopRequested(event.evse_id, event.reason, trigger=event.trigger)
-                else:
-                    charger = event.event
-                self.tm.handle(charger, self.now)
-                for m in self.tm.messages():
-                    self._call(m.action, m.payload)
-                    self.tx_messages.append((m.action, m.payload, m.tx_ref))
-                while (tx := self.tm.next_event()) is not None:
-                    if isinstance(tx, TransactionStarted):
-                        self.app.send(TransactionOpened(evse_id=tx.evse_id, tx_ref=tx.tx_ref), self.now)
-                    elif isinstance(tx, TransactionEnded):
-                        self.app.send(TransactionClosed(evse_id=tx.evse_id), self.now)
-                    elif isinstance(tx, AuthorizationTimedOut):
-                        self.app.send(AuthorizationLapsed(evse_id=tx.evse_id), self.now)
-            elif isinstance(event, CacheVerdict):
-                self.auth.update_cache(event.token, event.info, self.now)
-            elif isinstance(event, Reconfigure):
-                self.auth.config = event.authorization
-                self.tm.config = event.transactions
-            else:
-                self.other.append(event)
+    """The bench of ``test_cp_core`` (it carries out a :class:`StopTransaction` with its ``trigger``, as the
+    Station does, and records it in ``stops``), with a running session at hand."""
 
     def charging(self, version: str, evse_id: int = 1) -> None:
         """Booted, a card authorized, the cable in, the contactor closed: a transaction runs on ``evse_id``."""

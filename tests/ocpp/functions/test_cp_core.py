@@ -106,6 +106,7 @@ class Bench:
         self.sent: list[tuple[str, dict[str, Any]]] = []  # every CALL the station makes, in order
         self.calls: list[MakeCall] = []  # the core's calls not answered yet
         self.other: list[object] = []  # the core's events for the charger / the application
+        self.stops: list[StopTransaction] = []  # the transaction ends the core decided
         self.tx_messages: list[tuple[str, dict[str, Any], str | None]] = []
 
     # ---------------------------------------------------------------- inputs
@@ -161,8 +162,11 @@ class Bench:
                 self._call(event.action, dict(event.payload))
                 self.calls.append(event)
             elif isinstance(event, ChargerInput | StopTransaction):
-                charger = (event.event if isinstance(event, ChargerInput)
-                           else StopRequested(event.evse_id, event.reason))
+                if isinstance(event, StopTransaction):  # carried out as the Station does, with its trigger
+                    self.stops.append(event)
+                    charger: Any = StopRequested(event.evse_id, event.reason, trigger=event.trigger)
+                else:
+                    charger = event.event
                 self.tm.handle(charger, self.now)
                 for m in self.tm.messages():
                     self._call(m.action, m.payload)
