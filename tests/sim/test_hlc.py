@@ -619,3 +619,29 @@ def test_dynamic_bpt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     names = [x["name"] for x in doc["v2g_trace"] if x["direction"] == "rx"]
     assert names.count("PowerDeliveryReq") == 2 and "ScheduleExchangeReq" in names  # Start and Stop only
     assert doc["transaction"]["energy_returned_wh"] > 0 and doc["peak_discharge_w"] > 0
+
+
+@pytest.mark.netns
+def test_namespaces_of_a_killed_run_are_deleted() -> None:
+    """A run killed with SIGKILL cannot delete its namespaces; the next --iface run deletes those whose process is
+    gone, and leaves a live process's alone."""
+    _require_root_and_ip()
+    from evcharge.sim.hlc_net import NetNamespaces
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a process that has ended: the namespace named after it is stale
+    stale = f"evcharge-ev-{dead.pid}"
+    alive = subprocess.Popen(["sleep", "30"])
+    mine = f"evcharge-ev-{alive.pid}"
+    try:
+        for ns in (stale, mine):
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+        with NetNamespaces("eth0") as made:
+            left = _namespaces()
+        assert stale not in left and mine in left
+        assert {made.evse, made.ev} <= left  # this run's own
+    finally:
+        alive.kill()
+        alive.wait()
+        for ns in (stale, mine):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)

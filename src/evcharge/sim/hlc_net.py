@@ -81,6 +81,10 @@ class NetNamespaces:
             raise OSError("--iface needs root: it makes two network namespaces and a veth pair")
         if shutil.which("ip") is None:
             raise OSError("--iface needs iproute2 (the ip command)")
+        removed = remove_stale_namespaces()
+        if removed:
+            print(f"evcharge simulate: deleted the network namespaces of a run that was killed: {', '.join(removed)}",
+                  file=sys.stderr)
         try:
             for ns in (self.evse, self.ev):
                 _ip("netns", "add", ns)
@@ -110,6 +114,28 @@ class NetNamespaces:
         self._made.clear()
         if left:  # said, not raised: the session's result stands; the user can delete them with ip netns del
             print(f"evcharge simulate: could not delete the network namespaces {', '.join(left)}", file=sys.stderr)
+
+
+def remove_stale_namespaces() -> list[str]:
+    """Delete the namespaces ``evcharge-evse-PID`` / ``evcharge-ev-PID`` whose process is gone (a run killed with
+    SIGKILL cannot delete its own; their veth pair goes with them); the names deleted."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    removed = []
+    for line in listed.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        kind, _, pid = name.removeprefix("evcharge-").partition("-")
+        if not name.startswith("evcharge-") or kind not in ("evse", "ev") or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # its run is alive (this one, or another one running now)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # alive, another user's
+        if subprocess.run(["ip", "netns", "del", name], capture_output=True).returncode == 0:
+            removed.append(name)
+    return removed
 
 
 @contextlib.contextmanager
