@@ -119,6 +119,7 @@ def test_the_same_card_ends_the_session(version: str) -> None:
     bench.send(IdTokenPresented(id_token="FFFF0001"))  # somebody else's card
     bench.run(until=bench.now + 3.0)
     assert bench.power.present_current > 0 and bench.car.ended is None
+    assert not bench.manager.awaiting_csms  # its verdict came
     bench.send(IdTokenPresented(id_token="04A2B3C4"))
     bench.run(until=bench.now + 15.0, stop=lambda: bench.car.ended is not None)
     bench.run(until=bench.now + 3.0)
@@ -129,6 +130,7 @@ def test_the_same_card_ends_the_session(version: str) -> None:
         assert ended["eventType"] == "Ended" and ended["transactionInfo"]["stoppedReason"] == "Local"
         assert ended["triggerReason"] == "StopAuthorized"
     assert bench.car.ended is not None and not bench.power.on
+    assert not bench.manager.awaiting_csms  # the card that ended the session gets no verdict: nothing is awaited
 
 
 def test_change_availability_waits_for_the_session() -> None:

@@ -233,7 +233,8 @@ def test_not_built_yet_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
                ["--hlc", "din", "--scenario", "pause-resume"], ["--hlc", "din", "--energy", "ac"],
                ["--hlc", "iso2", "--energy", "ac", "--scenario", "isolation-fault"],
                ["--hlc", "iso2", "--control", "dynamic"],
-               ["--hlc", "iso2", "--keylog", "keys.txt"], ["--scenario", "pnc-install"])
+               ["--hlc", "iso2", "--keylog", "keys.txt"], ["--scenario", "pnc-install"],
+               ["--hlc", "din", "--scenario", "rcd-fault"])
     for args in refused:
         assert main(["simulate", *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()

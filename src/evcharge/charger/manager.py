@@ -289,7 +289,7 @@ class EvseManager:
         """Whether a decision of the charge point (the CSMS) is awaited now.
 
         That is the verdict on an identifier, the answer to a call, or the profile after NotifyEVChargingNeeds."""
-        return bool(self._pending) or self._profile_deadline is not None
+        return bool(self._pending) or self._card_pending or self._profile_deadline is not None
 
     def send(self, command: ManagerCommand, now: float) -> None:
         """A command of the station's application or a decision of the charge-point core (see
@@ -298,7 +298,7 @@ class EvseManager:
                       | cp.SetAvailability):
             self._from_core(command, now)
         elif isinstance(command, IdTokenPresented):
-            self._pending["card"] = "Authorize"  # the core's verdict on a card comes without a ref
+            self._card_pending = True  # (a card that ends the session gets no verdict: the session's end clears it)
             self._input(cp.CardPresented(evse_id=self.config.evse_id, token=self._token(command.id_token,
                                                                                         command.type)))
         elif isinstance(command, SetChargingProfile):
@@ -404,17 +404,15 @@ class EvseManager:
                 while (vev := self.secc.next_event()) is not None:
                     moved = True
                     self._on_v2g(vev, now)
-            if not moved and not self.pilot_pending():
+            if not moved:
                 return
         raise RuntimeError("the EVSE manager did not settle")  # pragma: no cover - a bug
-
-    def pilot_pending(self) -> bool:
-        return False
 
     # -- internals: plumbing ---------------------------------------------------------------------
 
     def _reset_session(self) -> None:
         self._authorized = True if self.config.free_charging else None
+        self._card_pending = False  # a card is with the core (its verdict comes without a ref)
         self._soc = None
         self._ev_max_voltage = None
         self._ev_limits = None
@@ -444,12 +442,18 @@ class EvseManager:
     def _input(self, command: cp.AppCommand) -> None:
         self._events.append(StationInput(command=command))
 
-    def _request(self, action: str, payload: dict[str, Any]) -> None:
-        """A call the core only carries (NotifyEVChargingNeeds, Get15118EVCertificate): its answer comes back as
-        ``CallResult`` with the same ref."""
+    def _await(self, action: str) -> str:
+        """A new ref for an answer of the core the manager waits for (``action``: what it answers)."""
         self._ref += 1
         ref = f"evse{self.config.evse_id}-{self._ref}"
         self._pending[ref] = action
+        return ref
+
+    def _request(self, action: str, payload: dict[str, Any], *, answering: str | None = None) -> None:
+        """A call the core only carries (NotifyEVChargingNeeds, Get15118EVCertificate; ``answering``: the action the
+        answer is read as, when the call carries another one, as 1.6 DataTransfer does): its answer comes back as
+        ``CallResult`` with the same ref."""
+        ref = self._await(answering or action)
         self._input(cp.RequestCall(action=action, payload=payload, ref=ref))
 
     def _token(self, id_token: str, kind: str) -> Any:
@@ -495,7 +499,10 @@ class EvseManager:
         if isinstance(event, cp.AuthorizationDone):
             if event.ref is not None and event.ref not in self._pending:
                 return  # the verdict on another application's identifier
-            self._pending.pop(event.ref if event.ref is not None else "card", None)
+            if event.ref is None:
+                self._card_pending = False
+            else:
+                del self._pending[event.ref]
             # NoCertificateAvailable: the CSMS has no OCSP answer; the SECC's contract verifier has checked the
             # chain against the MO roots already (the engine answers FAILED_CertChainError otherwise)
             ok = event.accepted and event.certificate_status in (None, "Accepted", "NoCertificateAvailable")
@@ -520,6 +527,8 @@ class EvseManager:
             else:
                 self._stop_charging(now)
         elif isinstance(event, cp.ChargingAllowed):
+            if not event.allowed:
+                self._card_pending = False  # a card that ended the session gets no verdict of its own
             if self._basic:
                 self._core_allowed = event.allowed  # update reconciles the PWM with it
             elif not event.allowed and self._authorized and self._state in (S.CABLE_CHECK, S.PRE_CHARGE, S.CHARGING):
@@ -932,12 +941,9 @@ class EvseManager:
         if isinstance(event, ev.AuthorizationRequested):
             if event.payment is ev.Payment.PNC and event.emaid is not None and not self._authorize_asked:
                 self._authorize_asked = True
-                self._ref += 1
-                ref = f"evse{self.config.evse_id}-{self._ref}"
-                self._pending[ref] = "Authorize"
                 hashes = _hash_data(event.contract_chain)
                 self._input(cp.AuthorizeToken(evse_id=self.config.evse_id, token=self._token(event.emaid, "eMAID"),
-                                              ref=ref, hash_data=tuple(hashes) or None))
+                                              ref=self._await("Authorize"), hash_data=tuple(hashes) or None))
             elif self._authorized is not None:
                 self._secc_send(ev.Authorize(accepted=self._authorized), now)
             return
@@ -1016,11 +1022,8 @@ class EvseManager:
                            "exiRequest": base64.b64encode(event.exi).decode("ascii")}
             if self.config.ocpp_version == "1.6":
                 # 1.6 has no such call: the OCA application note carries the 2.0.1 request in DataTransfer
-                self._ref += 1
-                ref = f"evse{self.config.evse_id}-{self._ref}"
-                self._pending[ref] = "Get15118EVCertificate"
-                self._input(cp.RequestCall(action="DataTransfer", payload=cp.pnc_call("Get15118EVCertificate",
-                                                                                      exi_request), ref=ref))
+                self._request("DataTransfer", cp.pnc_call("Get15118EVCertificate", exi_request),
+                              answering="Get15118EVCertificate")
                 return
             self._request("Get15118EVCertificate", exi_request)
             return

@@ -46,7 +46,6 @@ __all__ = ["HLC_SCENARIOS", "configure", "run"]
 
 HLC_SCENARIOS = ("dc-normal", "csms-limit", "isolation-fault", "ev-stops-early", "over-voltage",
                  "pnc-install", "pause-resume", "csms-offline")
-_BUILT = HLC_SCENARIOS
 #: csms-offline: the station's link to the CSMS is down from and until these virtual times (s)
 _OFFLINE = (10.0, 30.0)
 #: the operator's limit in the csms-limit scenario (W): below what the DC session draws, and for AC below what the
@@ -78,6 +77,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> str:
+    if args.scenario not in (*HLC_SCENARIOS, "normal"):  # (normal, the default, is dc-normal with --hlc)
+        raise CommandError(f"scenario {args.scenario} is one of the AC simulation (without --hlc); with --hlc: "
+                           f"{', '.join(HLC_SCENARIOS)}")
     scenario = args.scenario if args.scenario in HLC_SCENARIOS else "dc-normal"
     if args.energy == "ac" and args.hlc == "din":
         raise CommandError("--energy ac needs --hlc iso2 or iso20 (DIN 70121 is DC only)")
@@ -94,8 +96,6 @@ def _check(args: argparse.Namespace) -> str:
         raise CommandError("--payment pnc needs --hlc iso2 or iso20 (DIN 70121 has no Plug & Charge)")
     if scenario == "pnc-install" and (args.hlc == "din" or args.payment != "pnc"):
         raise CommandError("pnc-install runs with --hlc iso2 or iso20 and --payment pnc")
-    if scenario not in _BUILT:
-        raise CommandError(f"scenario {scenario} is not built for --hlc yet (built: {', '.join(_BUILT)})")
     if scenario == "pause-resume" and args.hlc == "din":
         raise CommandError("pause-resume is composed for --hlc iso2 and iso20 (DIN 70121's SessionStop has no pause)")
     if args.iface is not None:
@@ -215,7 +215,8 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
     bench: Any = None
     try:
         await asyncio.wait_for(station.wait_connected(), 10.0)
-        await _until(lambda: station.booted and not station.in_flight, 10.0)  # the core's BootNotification
+        if not await _until(lambda: station.booted and not station.in_flight, 10.0):  # the core's BootNotification
+            raise CommandError("the embedded CSMS did not accept the station's BootNotification within 10 s")
         if args.iface is not None:
             import signal
 
@@ -329,24 +330,26 @@ async def _session(args: argparse.Namespace, scenario: str) -> dict[str, Any]:
             live(bench, last=True)
         await asyncio.sleep(0.05)
     finally:
-        await client.stop()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            try:
-                await task
-            except BaseException:
-                pass
-        if relay is not None:
-            await relay.close()
-        server.close()
-        await server.wait_closed()
-        if bench is not None and hasattr(bench, "close"):
-            await bench.close()
-        if namespaces is not None:
-            namespaces.__exit__()
-        if pki_folder is not None:
-            pki_folder.cleanup()
+        try:
+            await client.stop()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass  # (what was asked; another error of the client or the sender is the run's)
+            if relay is not None:
+                await relay.close()
+            server.close()
+            await server.wait_closed()
+            if bench is not None and hasattr(bench, "close"):
+                await bench.close()
+        finally:  # whatever went wrong above, the namespaces and the test PKI go
+            if namespaces is not None:
+                namespaces.__exit__()
+            if pki_folder is not None:
+                pki_folder.cleanup()
     return _result(bench, station.log, books, args, scenario)
 
 
@@ -373,14 +376,15 @@ def _limit_request(args: argparse.Namespace, station: Any) -> dict[str, Any]:
     return {"evseId": 1, "chargingProfile": profile}
 
 
-async def _until(condition: Any, limit: float) -> None:
-    """Wait (in real time, at most ``limit`` seconds) until ``condition()``."""
+async def _until(condition: Any, limit: float) -> bool:
+    """Wait (in real time, at most ``limit`` seconds) until ``condition()``; whether it came."""
     import asyncio  # noqa: TID251 - the application runs the event loop
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
     while not condition() and loop.time() < deadline:
         await asyncio.sleep(0.001)
+    return bool(condition())
 
 
 def _pnc(args: argparse.Namespace, scenario: str, car: Any) -> tuple[Any, Any, Any, Any]:

@@ -4,8 +4,7 @@
 :class:`~evcharge.ocpp.functions.transport.station.Station`: the charge-point core, the transaction manager, the
 offline queue, smart charging, the device model) that the EVSE manager's inputs reach through
 :class:`~evcharge.charger.sim.bench.Bench` (``app_input``, ``update_meter``) and whose decisions for the manager
-wait in :attr:`HlcStation.results` (the verdicts on identifiers, the answers to the manager's calls, the ends of
-transactions it decided, whether charging is allowed, availability). The CSMS's charging profiles the station
+wait in :attr:`~evcharge.sim.station.SimStation.results`. The CSMS's charging profiles the station
 accepted wait in :attr:`HlcStation.profiles` for the manager, in the 2.0.1 shape. Every call it makes is logged
 (:attr:`HlcStation.log`) for the JSON summary, and :attr:`HlcStation.in_flight` counts the calls on their way, so
 the simulation holds its virtual clock while the CSMS answers.
@@ -17,13 +16,6 @@ from collections import deque
 from typing import Any
 
 from evcharge.charger.events import SetChargingProfile
-from evcharge.ocpp.functions.application import (
-    AuthorizationDone,
-    CallResult,
-    ChargingAllowed,
-    SetAvailability,
-    StopTransaction,
-)
 
 from .station import SimStation
 
@@ -35,31 +27,9 @@ class HlcStation(SimStation):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.results: deque[Any] = deque()  #: the core's decisions for the EVSE manager
         self.profiles: deque[SetChargingProfile] = deque()  #: accepted CSMS profiles for the manager
         self.log: list[dict[str, Any]] = []  #: every call: t, action, request, answer (or error)
         self.in_flight = 0  #: calls waiting for the CSMS's answer now
-
-    # the core's decisions: kept for the manager (and logged by the parent)
-    def on_authorization(self, done: AuthorizationDone) -> None:
-        super().on_authorization(done)
-        self.results.append(done)
-
-    def on_call_result(self, result: CallResult) -> None:
-        super().on_call_result(result)
-        self.results.append(result)
-
-    def on_stop_transaction(self, stop: StopTransaction) -> None:
-        super().on_stop_transaction(stop)
-        self.results.append(stop)
-
-    def on_charging_allowed(self, evse_id: int, allowed: bool) -> None:
-        super().on_charging_allowed(evse_id, allowed)
-        self.results.append(ChargingAllowed(evse_id=evse_id, allowed=allowed))
-
-    def on_availability(self, evse_id: int, operative: bool) -> None:
-        super().on_availability(evse_id, operative)
-        self.results.append(SetAvailability(evse_id=evse_id, operative=operative))
 
     async def call(self, request: Any, *, action: str | None = None, timeout: float | None = None) -> Any:
         self.in_flight += 1

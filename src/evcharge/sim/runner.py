@@ -68,7 +68,7 @@ from .record import EventLog, describe
 from .station import SimStation
 from .transport import LinkRelay, PtyLine
 
-__all__ = ["CsmsUnreachable", "LoggedBoard", "ManagerStation", "Progress", "Session", "SessionResult", "SimConfig",
+__all__ = ["CsmsUnreachable", "LoggedBoard", "Progress", "Session", "SessionResult", "SimConfig",
            "manager_config"]
 
 log = logging.getLogger("evcharge.sim")
@@ -237,42 +237,6 @@ class LoggedBoard:
     @property
     def power_w(self) -> float:
         return 0.0 if self.meter is None else self.meter.total_power_w
-
-
-class ManagerStation(SimStation):
-    """The simulation's :class:`~evcharge.sim.station.SimStation` whose decisions for the EVSE manager wait in
-    :attr:`results` (the verdicts on identifiers, the answers to its calls, the ends of transactions, whether
-    charging is allowed, availability), in order."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.results: deque[Any] = deque()  #: the core's decisions for the EVSE manager
-
-    def on_authorization(self, done: cp.AuthorizationDone) -> None:
-        """The verdict on an identifier, for the manager (and the event log)."""
-        super().on_authorization(done)
-        self.results.append(done)
-
-    def on_call_result(self, result: cp.CallResult) -> None:
-        """The answer to a call the manager asked for."""
-        super().on_call_result(result)
-        self.results.append(result)
-
-    def on_stop_transaction(self, stop: cp.StopTransaction) -> None:
-        """The core ended the transaction: the manager stops the energy (X1)."""
-        super().on_stop_transaction(stop)
-        self.results.append(stop)
-
-    def on_charging_allowed(self, evse_id: int, allowed: bool) -> None:
-        """Whether the manager may offer current (PWM)."""
-        super().on_charging_allowed(evse_id, allowed)
-        self.allowed.clear()  # (SimStation's own record: the results carry it)
-        self.results.append(cp.ChargingAllowed(evse_id=evse_id, allowed=allowed))
-
-    def on_availability(self, evse_id: int, operative: bool) -> None:
-        """The CSMS made the EVSE operative or inoperative: the manager's too."""
-        super().on_availability(evse_id, operative)
-        self.results.append(cp.SetAvailability(evse_id=evse_id, operative=operative))
 
 
 class Session:
@@ -610,9 +574,9 @@ class Session:
 
         cfg = self.config
         version: Any = v16 if cfg.ocpp_version == "1.6" else v201
-        self.station = ManagerStation(cfg.identity, version="1.6" if cfg.ocpp_version == "1.6" else "2.0.1",
-                                  directory=directory, max_current_a=min(cfg.charger_current, 32.0),
-                                  clock=self.wall_clock)
+        self.station = SimStation(cfg.identity, version="1.6" if cfg.ocpp_version == "1.6" else "2.0.1",
+                                directory=directory, max_current_a=min(cfg.charger_current, 32.0),
+                                clock=self.wall_clock)
         server = None
         self.relay: LinkRelay | None = None
         if cfg.csms_url is None:

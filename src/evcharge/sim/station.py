@@ -5,9 +5,11 @@ authorization, smart charging and device model wired in, and its application dec
 core (:class:`~evcharge.ocpp.functions.application.ChargePointApp`): the flow of a card, the cable, the faults,
 remote start and stop, and the connectors' StatusNotification.  The simulation feeds it what happened
 (:meth:`~evcharge.ocpp.functions.transport.station.Station.app_input`) and carries out what the core decides;
-:class:`SimStation` keeps nothing of its own but what the simulation shows: the core's verdicts on charging
-(:attr:`SimStation.allowed`) and on identifiers (:attr:`SimStation.verdicts`), the connection's changes, and the
-Authorize calls on their way (the simulated clock stands still for them).  Its timers run on the simulated clock:
+:class:`SimStation` keeps nothing of its own but what the simulation shows and hands on: the core's decisions
+for the EVSE manager (:attr:`SimStation.results`: verdicts on identifiers, answers to its calls, ends of
+transactions, whether charging is allowed, availability), the verdicts on identifiers for the event log
+(:attr:`SimStation.verdicts`), the connection's changes, and the Authorize calls on their way (the simulated clock
+stands still for them).  Its timers run on the simulated clock:
 the runner calls :meth:`~evcharge.ocpp.functions.transport.station.Station.tick` every step instead of
 ``Station.run()``'s real-time waits.
 """
@@ -21,7 +23,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evcharge.clock import WallClock
-from evcharge.ocpp.functions.application import AuthorizationDone
+from evcharge.ocpp.functions.application import (
+    AuthorizationDone,
+    CallResult,
+    ChargingAllowed,
+    SetAvailability,
+    StopTransaction,
+)
 from evcharge.ocpp.functions.transport.station import Station
 
 __all__ = ["SimStation"]
@@ -40,8 +48,9 @@ class SimStation(Station):
         super().__init__(identity, version=version, directory=directory, max_current_a=max_current_a, clock=clock,
                          wall=wall if wall is not None else WallClock(datetime(1970, 1, 1, tzinfo=UTC)), boot=boot,
                          status_notifications=True)
-        #: the core's ChargingAllowed, ``(evse_id, allowed)`` in order, for the charger logic
-        self.allowed: deque[tuple[int, bool]] = deque()
+        #: the core's decisions for the EVSE manager (``manager.send`` each), oldest first
+        self.results: deque[AuthorizationDone | CallResult | StopTransaction | ChargingAllowed | SetAvailability] = (
+            deque())
         #: the core's verdicts on identifiers (cards, remote starts), for the event log
         self.verdicts: deque[AuthorizationDone] = deque()
         self.calls_made = 0
@@ -58,14 +67,30 @@ class SimStation(Station):
 
     # ------------------------------------------------------------ the core's hooks
     def on_charging_allowed(self, evse_id: int, allowed: bool) -> None:
-        """The core's ``ChargingAllowed``: kept in :attr:`allowed` for the charger logic (PWM on or off)."""
+        """Whether the manager may deliver energy (PWM, the V2G session)."""
         super().on_charging_allowed(evse_id, allowed)
-        self.allowed.append((evse_id, allowed))
+        self.results.append(ChargingAllowed(evse_id=evse_id, allowed=allowed))
 
     def on_authorization(self, done: AuthorizationDone) -> None:
-        """The core's verdict on a card or a remote start: kept in :attr:`verdicts` for the event log."""
+        """The core's verdict on an identifier: for the manager, and in :attr:`verdicts` for the event log."""
         super().on_authorization(done)
         self.verdicts.append(done)
+        self.results.append(done)
+
+    def on_call_result(self, result: CallResult) -> None:
+        """The answer to a call the manager asked for."""
+        super().on_call_result(result)
+        self.results.append(result)
+
+    def on_stop_transaction(self, stop: StopTransaction) -> None:
+        """The core ended the transaction: the manager stops the energy."""
+        super().on_stop_transaction(stop)
+        self.results.append(stop)
+
+    def on_availability(self, evse_id: int, operative: bool) -> None:
+        """The CSMS made the EVSE operative or inoperative: the manager's too."""
+        super().on_availability(evse_id, operative)
+        self.results.append(SetAvailability(evse_id=evse_id, operative=operative))
 
     # ------------------------------------------------------------ connection
     async def on_connected(self) -> None:

@@ -165,6 +165,21 @@ def test_201_charger_fault_ends_the_transaction_with_abnormal_condition(error_co
     assert ended["triggerReason"] == "AbnormalCondition" and ended["transactionInfo"]["stoppedReason"] == reason
 
 
+def test_201_transaction_begun_on_a_faulted_evse_ends_with_abnormal_condition() -> None:
+    """TxStartPoint EVConnected: a cable plugged into a Faulted EVSE starts a transaction, which the core ends at
+    once, as any charger fault does (AbnormalCondition, the fault's stopped reason)."""
+    b = Rig("2.0.1")
+    b.boot()
+    b.tm.config = replace(b.tm.config, tx_start_points=frozenset({"EVConnected"}))
+    b.send(FaultRaised(evse_id=1, error_code="GroundFailure"))
+    b.take()
+    b.send(Plugged(evse_id=1))
+    assert b.stops == [StopTransaction(evse_id=1, reason="GroundFault", trigger="AbnormalCondition")]
+    started, ended = events_of(b.take())
+    assert started["eventType"] == "Started" and ended["eventType"] == "Ended"
+    assert ended["triggerReason"] == "AbnormalCondition" and ended["transactionInfo"]["stoppedReason"] == "GroundFault"
+
+
 # ---------------------------------------------------------------- NotifyEvent on charger faults (N07)
 
 

@@ -103,6 +103,7 @@ class LocalStation:
         self._unanswered: dict[str, tuple[OcppCall, cp.MakeCall | None]] = {}
         self._refs = 0
         self._tx_ids: dict[str, int] = {}  # 1.6: the CSMS's transactionId by the transaction's reference
+        self._tx_of: dict[str, str] = {}  # a transaction message's call ref -> its transaction's reference
         self.transactions.set_online(True)
         self.app.send(cp.Connected(), 0.0)
         self._carry_out()
@@ -184,6 +185,7 @@ class LocalStation:
             elif isinstance(event, cp.CacheVerdict):
                 self.app.authorization.update_cache(event.token, event.info, self.now)
             elif isinstance(event, cp.Reconfigure):
+                self.app.authorization.config = event.authorization
                 self.transactions.config = event.transactions
             if isinstance(event, cp.StopTransaction):
                 self.transactions.handle(StopRequested(event.evse_id, event.reason, trigger=event.trigger), self.now)
@@ -214,10 +216,9 @@ class LocalStation:
     def _call(self, action: str, payload: dict[str, Any], made: cp.MakeCall | None, *,
               tx_ref: str | None = None) -> None:
         self._refs += 1
+        ref = made.ref if made is not None and made.ref else f"call-{self._refs}"
         if tx_ref is not None:  # a transaction message: its answer goes back with the transaction's reference
-            ref = f"tx-{self._refs}:{tx_ref}"
-        else:
-            ref = made.ref if made is not None and made.ref else f"call-{self._refs}"
+            self._tx_of[ref] = tx_ref
         call = OcppCall(ref=ref, action=action, payload=payload)
         answer = self.csms(call, self.now)
         if answer is None:
@@ -232,8 +233,9 @@ class LocalStation:
                 self.app.send(cp.CallFailed(action=call.action, reason="no answer", ref=made.ref), self.now)
             else:
                 self.app.send(cp.CallAnswered(action=call.action, response=answer, ref=made.ref), self.now)
-        elif answer is not None and call.ref.startswith("tx-"):
+        elif answer is not None and call.ref in self._tx_of:
+            tx_ref = self._tx_of.pop(call.ref)
             if call.action == "StartTransaction" and isinstance(answer.get("transactionId"), int):
-                self._tx_ids[call.ref.split(":", 1)[1]] = answer["transactionId"]
+                self._tx_ids[tx_ref] = answer["transactionId"]
             self.app.send(cp.TransactionMessageAnswered(action=call.action, payload=call.payload, response=answer,
-                                                        tx_ref=call.ref.split(":", 1)[1]), self.now)
+                                                        tx_ref=tx_ref), self.now)

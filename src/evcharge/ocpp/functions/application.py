@@ -831,7 +831,8 @@ class ChargePointApp:
                     self._unauthorized.discard(command.evse_id)
                 fault = evse.fault or self._evses[0].fault
                 if fault is not None:  # started on a faulted EVSE (the charger closed the contactor anyway): end it
-                    self._events.append(StopTransaction(evse_id=command.evse_id, reason=self._fault_reason(fault)))
+                    self._events.append(StopTransaction(evse_id=command.evse_id, reason=self._fault_reason(fault),
+                                                        trigger="AbnormalCondition"))
             else:
                 self._tx.pop(command.evse_id, None)
                 self._unauthorized.discard(command.evse_id)
