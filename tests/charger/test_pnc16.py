@@ -128,13 +128,9 @@ def test_csms_without_the_application_note_gets_the_plain_authorize(pki: Path) -
     assert bench.manager.energy_wh > 0
 
 
-def test_certificate_installation_through_data_transfer(pki: Path) -> None:
-    """No contract in the car: its CertificateInstallationReq goes to the CSMS as DataTransfer
-    Get15118EVCertificate (the 2.0.1 request: the -2 namespace, Install, the EXI in base64); the mobility
-    operator's answer in the response's data reaches the car, which then pays with the new contract."""
-    from evcharge.charger.sim.contract import LocalContractService
-
-    operator = LocalContractService(pki)
+def _operator_csms(operator: Any) -> Any:
+    """A CSMS that accepts everything and answers the application note's Get15118EVCertificate from ``operator``
+    (the 2.0.1 response in the DataTransfer's data)."""
 
     def csms(call: OcppCall, now: float) -> dict[str, Any] | None:
         if call.action == "DataTransfer" and call.payload.get("messageId") == "Get15118EVCertificate":
@@ -142,6 +138,18 @@ def test_certificate_installation_through_data_transfer(pki: Path) -> None:
             status, exi = operator.answer(request["action"], request["exiRequest"], request["iso15118SchemaVersion"])
             return {"status": "Accepted", "data": json.dumps({"status": status, "exiResponse": exi})}
         return accept_all(call, now)
+
+    return csms
+
+
+def test_certificate_installation_through_data_transfer(pki: Path) -> None:
+    """No contract in the car: its CertificateInstallationReq goes to the CSMS as DataTransfer
+    Get15118EVCertificate (the 2.0.1 request: the -2 namespace, Install, the EXI in base64); the mobility
+    operator's answer in the response's data reaches the car, which then pays with the new contract."""
+    from evcharge.charger.sim.contract import LocalContractService
+
+    operator = LocalContractService(pki)
+    csms = _operator_csms(operator)
 
     bench = _bench(pki, csms, contract=False)
     _run(bench)
@@ -186,13 +194,7 @@ def test_iso20_installation_through_data_transfer(pki20: Path) -> None:
     from evcharge.iso15118.security.tls import TlsProfile, evcc_context, secc_context
 
     operator = LocalContractService(pki20)
-
-    def csms(call: OcppCall, now: float) -> dict[str, Any] | None:
-        if call.action == "DataTransfer" and call.payload.get("messageId") == "Get15118EVCertificate":
-            request = json.loads(call.payload["data"])
-            status, exi = operator.answer(request["action"], request["exiRequest"], request["iso15118SchemaVersion"])
-            return {"status": "Accepted", "data": json.dumps({"status": status, "exiResponse": exi})}
-        return accept_all(call, now)
+    csms = _operator_csms(operator)
 
     config = EvseManagerConfig(ocpp_version="1.6", payments=(ev.Payment.PNC, ev.Payment.EIM),
                                secc=SeccConfig(trace=True), iso20_pnc=PncTrust.from_pki(pki20, provider=False))
